@@ -1,0 +1,1 @@
+export { NatsServer, freePort, type NatsServerOptions } from "./nats-server.js";

@@ -1,0 +1,5 @@
+import type { Command } from "commander";
+
+export function registerLabCommands(_program: Command): void {
+  // Filled in by the issue that owns these commands.
+}

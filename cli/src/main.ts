@@ -1,0 +1,22 @@
+import { Command, CommanderError } from "commander";
+import { registerApiCommands } from "./commands/api.js";
+import { registerLabCommands } from "./commands/lab.js";
+import { registerSimulateCommand } from "./commands/simulate.js";
+
+// The `drover` CLI: a thin front over the scheduler's HTTP API, plus `lab` and `simulate`.
+const program = new Command("drover")
+  .description("Live-migration load balancer and power manager for KVM clusters")
+  .showHelpAfterError()
+  .exitOverride();
+
+registerApiCommands(program);
+registerLabCommands(program);
+registerSimulateCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  console.error(`drover: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}

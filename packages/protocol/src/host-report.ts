@@ -1,0 +1,127 @@
+import { z } from "zod";
+import { ClusterName, EpochMs, ErrorInfo, Fraction, HostId, NonNeg, PROTOCOL_VERSION, VmUuid } from "./common.js";
+
+export const VmStates = ["running", "paused", "shut-off", "crashed", "suspended", "blocked", "shutting-down", "other"] as const;
+export const VmState = z.enum(VmStates);
+export type VmState = z.infer<typeof VmState>;
+
+/** Disk cache modes as libvirt spells them; live migration wants `none`. */
+export const CacheMode = z.enum(["none", "writethrough", "writeback", "directsync", "unsafe", "default"]);
+
+export const DiskReport = z.object({
+  target: z.string().min(1),
+  /** Image path or network source; null for an empty drive. */
+  path: z.string().nullable(),
+  cacheMode: CacheMode,
+  /** On a filesystem the agent classifies as shared (NFS, Ceph, GlusterFS, ...). */
+  shared: z.boolean(),
+  readOnly: z.boolean().default(false),
+});
+export type DiskReport = z.infer<typeof DiskReport>;
+
+export const VmReport = z.object({
+  uuid: VmUuid,
+  name: z.string().min(1),
+  state: VmState,
+  vcpus: z.number().int().positive(),
+  memoryMiB: NonNeg,
+  /** CPU used, in vCPUs (0.5 = half of one vCPU busy), averaged since the previous report. */
+  cpuUsedVcpus: NonNeg,
+  /** Guest memory in use (balloon "actual - unused", else RSS), MiB. */
+  memoryUsedMiB: NonNeg,
+  /** Share of time vCPUs were runnable but waiting for a host CPU (sum of vcpu.N.delay). */
+  vcpuWaitFraction: NonNeg,
+  /** Measured by virDomainStartDirtyRateCalc; null until measured. */
+  dirtyRateMiBs: NonNeg.nullable(),
+  disks: z.array(DiskReport),
+  bridges: z.array(z.string()),
+  /** The operator's rule tags, from the domain's Drover metadata. */
+  tags: z.array(z.string()),
+  /** A migration of this VM is running on this host (out or in). */
+  migrating: z.boolean().default(false),
+});
+export type VmReport = z.infer<typeof VmReport>;
+
+export const LibvirtHealth = z.object({
+  reachable: z.boolean(),
+  uri: z.string(),
+  version: z.string().nullable(),
+  /** Latency of a cheap call (virConnectGetVersion-like) in ms; null when unreachable. */
+  latencyMs: NonNeg.nullable(),
+  lastError: ErrorInfo.extend({ atMs: EpochMs }).nullable(),
+  /** Since when `reachable` has had its current value. */
+  sinceMs: EpochMs,
+});
+export type LibvirtHealth = z.infer<typeof LibvirtHealth>;
+
+export const Pressure = z.object({
+  cpuSome10: NonNeg.nullable(),
+  memorySome10: NonNeg.nullable(),
+  memoryFull10: NonNeg.nullable(),
+  ioSome10: NonNeg.nullable(),
+});
+
+export const StorageMount = z.object({
+  path: z.string().min(1),
+  fsType: z.string(),
+  shared: z.boolean(),
+  source: z.string().optional(),
+});
+
+export const WakeMethod = z.discriminatedUnion("method", [
+  z.object({
+    method: z.literal("wol"),
+    mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01"),
+    /** Unicast address the magic packet is sent to (never a broadcast in the lab). */
+    address: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(9),
+  }),
+  z.object({
+    method: z.literal("ipmi"),
+    address: z.string().min(1),
+    user: z.string().optional(),
+    /** Name of a secret the scheduler resolves; passwords never travel in reports. */
+    passwordRef: z.string().optional(),
+  }),
+]);
+export type WakeMethod = z.infer<typeof WakeMethod>;
+
+export const HostReport = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  cluster: ClusterName,
+  host: HostId,
+  /** Increases by one per report from one agent process; restarts at 0 with the agent. */
+  seq: z.number().int().nonnegative(),
+  timeMs: EpochMs,
+  intervalMs: z.number().int().positive(),
+  agentVersion: z.string(),
+  capacity: z.object({
+    cpus: z.number().int().positive(),
+    mhz: z.number().positive(),
+    memoryMiB: z.number().positive(),
+    cpuModel: z.string(),
+  }),
+  usage: z.object({
+    /** Host CPU busy, 0..1 of all CPUs. */
+    cpuFraction: Fraction,
+    memoryUsedMiB: NonNeg,
+    memoryAvailableMiB: NonNeg,
+    load1: NonNeg,
+    load5: NonNeg,
+    load15: NonNeg,
+    /** /proc/pressure averages over 10 s, where the kernel provides them. */
+    pressure: Pressure.nullable(),
+  }),
+  libvirt: LibvirtHealth,
+  /** Where peers reach this host's libvirtd for p2p migration, e.g. qemu+tcp://127.0.1.2/system. */
+  migrationUri: z.string().min(1),
+  storage: z.array(StorageMount),
+  bridges: z.array(z.string()),
+  power: z.object({
+    canPowerOff: z.boolean(),
+    wake: z.array(WakeMethod),
+  }),
+  vms: z.array(VmReport),
+});
+export type HostReport = z.infer<typeof HostReport>;
+export type HostReportInput = z.input<typeof HostReport>;

@@ -1,0 +1,55 @@
+export {
+  PROTOCOL_VERSION,
+  ClusterName,
+  HostId,
+  Id,
+  VmUuid,
+  VmRef,
+  EpochMs,
+  ErrorInfo,
+  silentLogger,
+  type Logger,
+} from "./common.js";
+export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";
+export {
+  HostReport,
+  VmReport,
+  DiskReport,
+  LibvirtHealth,
+  WakeMethod,
+  StorageMount,
+  VmState,
+  VmStates,
+  CacheMode,
+  type HostReportInput,
+} from "./host-report.js";
+export {
+  Command,
+  CommandReply,
+  CommandStatus,
+  CommandStatuses,
+  Destination,
+  EscalationStep,
+  MigrateOptions,
+  PreflightCommand,
+  MigrateCommand,
+  AbortCommand,
+  PowerOffCommand,
+  WakePeerCommand,
+  StatusCommand,
+  PreflightCheck,
+  PreflightCheckNames,
+  type CommandInput,
+  type CommandKind,
+  type CommandReplyInput,
+} from "./commands.js";
+export {
+  MigrationProgress,
+  MigrationResult,
+  MigrationOutcomes,
+  MigrationPhases,
+  CompletedBy,
+  HostEvent,
+  type MigrationResultInput,
+} from "./migration.js";
+export { subjects, hostOfSubject } from "./subjects.js";

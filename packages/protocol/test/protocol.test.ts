@@ -14,6 +14,7 @@ import {
 import { hostReport, migrateCommand } from "./fixtures.js";
 
 /** Deep copy with one change applied, so each bad case differs from a valid message in one place. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test drafts are edited freely
 function mutate<T>(value: T, change: (draft: any) => void): unknown {
   const copy = structuredClone(value);
   change(copy);

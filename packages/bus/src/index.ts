@@ -1,1 +1,22 @@
-export {};
+export { Bus, ErrorHeader, RemoteErrorCode } from "./bus.js";
+export type { Handler, MsgContext, RequestOptions, SubscribeOptions, Subscription } from "./bus.js";
+export type { BusOptions, ResolvedBusOptions } from "./options.js";
+export { resolveOptions } from "./options.js";
+export {
+  BusError,
+  BusErrorCode,
+  InvalidMessageError,
+  RequestTimeoutError,
+  NoRespondersError,
+  RemoteError,
+  BusConnectError,
+  BusClosedError,
+  InvalidOptionsError,
+  JetStreamOpError,
+} from "./errors.js";
+export type { Direction, FieldIssue } from "./errors.js";
+export { encode, decode, type Decoded } from "./codec.js";
+export { BusStatusType, type BusStatus, type StatusListener } from "./status.js";
+export type { BusStats } from "./stats.js";
+export { JetStreamHelpers, TypedKv } from "./jetstream.js";
+export type { StreamOptions, KvOptions, KvChange, KvWatch } from "./jetstream.js";

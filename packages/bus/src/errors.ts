@@ -1,0 +1,134 @@
+import { issuesOf, ValidationError, type FieldIssue } from "@drover/protocol";
+import type { z } from "zod";
+
+export const BusErrorCode = {
+  InvalidMessage: "INVALID_MESSAGE",
+  Timeout: "TIMEOUT",
+  NoResponders: "NO_RESPONDERS",
+  Remote: "REMOTE_ERROR",
+  Connect: "CONNECT_FAILED",
+  Closed: "CLOSED",
+  InvalidOptions: "INVALID_OPTIONS",
+  JetStream: "JETSTREAM",
+} as const;
+export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
+
+/** Base of every error the bus throws; `code` is stable, `message` is for humans. */
+export class BusError extends Error {
+  override readonly name: string = "BusError";
+  constructor(
+    readonly code: BusErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Where an invalid message was caught: before sending, or on receipt of each kind. */
+export type Direction = "publish" | "receive" | "request" | "reply" | "kv";
+
+export type { FieldIssue };
+
+/**
+ * A message that is not valid JSON or fails its schema. It is protocol's ValidationError (code
+ * INVALID_MESSAGE, `issues` naming every failing field) plus where it was seen on the bus.
+ */
+export class InvalidMessageError extends ValidationError {
+  // `name` stays "ValidationError" (typed as such by protocol): callers match on class or `code`.
+  constructor(
+    readonly subject: string,
+    readonly direction: Direction,
+    issues: FieldIssue[],
+    options?: ErrorOptions,
+  ) {
+    super(`message on ${subject} (${direction})`, issues, options);
+  }
+
+  /** The first failing field, the one a human fixes first. */
+  get field(): string {
+    return this.issues[0]?.field ?? "(root)";
+  }
+
+  static fromZod(subject: string, direction: Direction, err: z.ZodError): InvalidMessageError {
+    return new InvalidMessageError(subject, direction, issuesOf(err), { cause: err });
+  }
+}
+
+export class RequestTimeoutError extends BusError {
+  override readonly name = "RequestTimeoutError";
+  constructor(
+    readonly subject: string,
+    readonly timeoutMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(BusErrorCode.Timeout, `request on ${subject} got no reply within ${timeoutMs} ms`, options);
+  }
+}
+
+export class NoRespondersError extends BusError {
+  override readonly name = "NoRespondersError";
+  constructor(
+    readonly subject: string,
+    options?: ErrorOptions,
+  ) {
+    super(BusErrorCode.NoResponders, `no service answers on ${subject}`, options);
+  }
+}
+
+/** The serving side answered with an error (invalid request, handler failure). */
+export class RemoteError extends BusError {
+  override readonly name = "RemoteError";
+  constructor(
+    readonly subject: string,
+    /** The error code sent by the server side, e.g. INVALID_MESSAGE or HANDLER_FAILED. */
+    readonly remoteCode: string,
+    readonly remoteMessage: string,
+    /** Set when the remote side rejected a field of the request. */
+    readonly field?: string,
+  ) {
+    super(BusErrorCode.Remote, `request on ${subject} failed remotely (${remoteCode}): ${remoteMessage}`);
+  }
+}
+
+export class BusConnectError extends BusError {
+  override readonly name = "BusConnectError";
+  constructor(
+    readonly servers: string[],
+    options?: ErrorOptions,
+  ) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(BusErrorCode.Connect, `cannot connect to NATS at ${servers.join(", ")}${reason}`, options);
+  }
+}
+
+export class BusClosedError extends BusError {
+  override readonly name = "BusClosedError";
+  constructor(operation: string, options?: ErrorOptions) {
+    super(BusErrorCode.Closed, `bus is closed: cannot ${operation}`, options);
+  }
+}
+
+export class InvalidOptionsError extends BusError {
+  override readonly name = "InvalidOptionsError";
+  constructor(
+    readonly issues: FieldIssue[],
+    options?: ErrorOptions,
+  ) {
+    super(BusErrorCode.InvalidOptions, `invalid bus options: ${describeIssues(issues)}`, options);
+  }
+}
+
+export class JetStreamOpError extends BusError {
+  override readonly name = "JetStreamOpError";
+  constructor(message: string, options?: ErrorOptions) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(BusErrorCode.JetStream, `${message}${reason}`, options);
+  }
+}
+
+function describeIssues(issues: FieldIssue[]): string {
+  const shown = issues.slice(0, 3).map((i) => `${i.field}: ${i.message}`);
+  if (issues.length > 3) shown.push(`(+${issues.length - 3} more)`);
+  return shown.join("; ");
+}

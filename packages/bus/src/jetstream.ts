@@ -1,0 +1,248 @@
+import type { z } from "zod";
+import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core";
+import {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
+import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { decode, encode } from "./codec.js";
+import { JetStreamOpError, type InvalidMessageError } from "./errors.js";
+import type { Logger } from "@drover/protocol";
+import type { StatsCounter } from "./stats.js";
+
+export interface StreamOptions {
+  storage?: "file" | "memory";
+  retention?: "limits" | "interest" | "workqueue";
+  maxAgeMs?: number;
+  maxMsgs?: number;
+  maxBytes?: number;
+  maxMsgsPerSubject?: number;
+  /** Replicas (1 on a single server). */
+  replicas?: number;
+}
+
+export interface KvOptions {
+  /** Values kept per key (default 1). */
+  history?: number;
+  /** Entries older than this are removed (default: kept). */
+  ttlMs?: number;
+  storage?: "file" | "memory";
+  /** Open only; fail if the bucket does not exist (default: create if missing). */
+  mustExist?: boolean;
+}
+
+export interface KvChange<T> {
+  key: string;
+  /** undefined for a delete or purge. */
+  value: T | undefined;
+  operation: "PUT" | "DEL" | "PURGE";
+  revision: number;
+}
+
+export interface KvWatch extends AsyncDisposable {
+  stop(): void;
+  /** Resolves when the watch has stopped and its last handler call has returned. */
+  readonly closed: Promise<void>;
+}
+
+/** Typed view of a KV bucket: values validated on put and on every read. */
+export class TypedKv<S extends z.ZodType> {
+  constructor(
+    readonly bucket: string,
+    private readonly kv: KV,
+    private readonly schema: S,
+    private readonly log: Logger,
+    private readonly counters: StatsCounter,
+  ) {}
+
+  /** The current value, undefined when absent or deleted; throws InvalidMessageError if corrupt. */
+  async get(key: string): Promise<z.output<S> | undefined> {
+    const e = await this.kv.get(key);
+    if (!e || e.operation !== "PUT") return undefined;
+    const d = decode(this.schema, e.value, this.where(key), "kv");
+    if (!d.ok) {
+      this.rejected(d.error);
+      throw d.error;
+    }
+    return d.value;
+  }
+
+  /** Validates, stores, returns the new revision. `previousRevision` makes it compare-and-set. */
+  async put(key: string, value: z.input<S>, opts: { previousRevision?: number } = {}): Promise<number> {
+    const data = encode(this.schema, value, this.where(key), "kv");
+    try {
+      return opts.previousRevision === undefined
+        ? await this.kv.put(key, data)
+        : await this.kv.update(key, data, opts.previousRevision);
+    } catch (e) {
+      throw new JetStreamOpError(`kv put ${this.where(key)}`, { cause: e });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.kv.delete(key);
+  }
+
+  async keys(filter?: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.kv.keys(filter)) out.push(k);
+    return out;
+  }
+
+  /**
+   * Calls `handler` with the current value of every key, then with each change, in order.
+   * Invalid values are logged, counted and skipped; a handler exception is logged.
+   */
+  async watch(handler: (c: KvChange<z.output<S>>) => void | Promise<void>, opts: { key?: string } = {}): Promise<KvWatch> {
+    const it: QueuedIterator<KvWatchEntry> = await this.kv.watch(opts.key ? { key: opts.key } : {});
+    const loop = (async () => {
+      for await (const e of it) {
+        let value: z.output<S> | undefined;
+        if (e.operation === "PUT") {
+          const d = decode(this.schema, e.value, this.where(e.key), "kv");
+          if (!d.ok) {
+            this.rejected(d.error);
+            continue;
+          }
+          value = d.value;
+        }
+        this.counters.received++;
+        try {
+          await handler({ key: e.key, value, operation: e.operation, revision: e.revision });
+        } catch (err) {
+          this.counters.handlerErrors++;
+          this.log.error({ err, bucket: this.bucket, key: e.key }, "kv watch handler failed; watch continues");
+        }
+      }
+    })().catch((err: unknown) => this.log.error({ err, bucket: this.bucket }, "kv watch ended with an error"));
+    const w: KvWatch = {
+      stop: () => it.stop(),
+      closed: loop,
+      [Symbol.asyncDispose]: async () => {
+        it.stop();
+        await loop;
+      },
+    };
+    return w;
+  }
+
+  private where(key: string): string {
+    return `kv:${this.bucket}/${key}`;
+  }
+
+  private rejected(err: InvalidMessageError): void {
+    this.counters.countInvalid(err.subject);
+    this.log.warn({ subject: err.subject, field: err.field, issues: err.issues }, `rejected invalid kv value: ${err.message}`);
+  }
+}
+
+/** Streams and KV over the bus connection. Only JetStream API of nats-server 2.9 is used. */
+export class JetStreamHelpers {
+  private jsm: Promise<JetStreamManager> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly log: Logger,
+    private readonly counters: StatsCounter,
+  ) {}
+
+  /** Creates the stream, or updates it to these subjects and limits; idempotent. */
+  async ensureStream(name: string, subjects: string[], opts: StreamOptions = {}): Promise<StreamInfo> {
+    const jsm = await this.manager();
+    const cfg: Partial<StreamConfig> = {
+      subjects,
+      retention: opts.retention ? RETENTION[opts.retention] : RetentionPolicy.Limits,
+      max_age: msToNanos(opts.maxAgeMs ?? 0),
+      max_msgs: opts.maxMsgs ?? -1,
+      max_bytes: opts.maxBytes ?? -1,
+      max_msgs_per_subject: opts.maxMsgsPerSubject ?? -1,
+      num_replicas: opts.replicas ?? 1,
+      discard: DiscardPolicy.Old,
+    };
+    try {
+      const current = await jsm.streams.info(name).catch((e: unknown) => {
+        if (isStreamNotFound(e)) return undefined;
+        throw e;
+      });
+      if (!current) {
+        const storage = opts.storage === "memory" ? StorageType.Memory : StorageType.File;
+        const info = await jsm.streams.add({ name, storage, ...cfg });
+        this.log.info({ stream: name, subjects }, "stream created");
+        return info;
+      }
+      // Storage type cannot change after creation; everything else here can.
+      return await jsm.streams.update(name, { ...current.config, ...cfg });
+    } catch (e) {
+      throw new JetStreamOpError(`ensure stream ${name}`, { cause: e });
+    }
+  }
+
+  async deleteStream(name: string): Promise<boolean> {
+    const jsm = await this.manager();
+    try {
+      return await jsm.streams.delete(name);
+    } catch (e) {
+      if (isStreamNotFound(e)) return false;
+      throw new JetStreamOpError(`delete stream ${name}`, { cause: e });
+    }
+  }
+
+  /** Publishes a validated message to a stream and waits for the server's ack; returns its sequence. */
+  async publish<S extends z.ZodType>(subject: string, schema: S, msg: z.input<S>, opts: { msgId?: string } = {}): Promise<number> {
+    const data = encode(schema, msg, subject, "publish");
+    try {
+      const ack = await jetstream(this.nc).publish(subject, data, opts.msgId ? { msgID: opts.msgId } : {});
+      this.counters.published++;
+      return ack.seq;
+    } catch (e) {
+      throw new JetStreamOpError(`jetstream publish on ${subject}`, { cause: e });
+    }
+  }
+
+  /** Opens (by default creating) a KV bucket whose values all follow `schema`. */
+  async kv<S extends z.ZodType>(bucket: string, schema: S, opts: KvOptions = {}): Promise<TypedKv<S>> {
+    const kvm = new Kvm(this.nc);
+    const kvOpts = {
+      history: opts.history ?? 1,
+      ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
+      storage: opts.storage === "memory" ? StorageType.Memory : StorageType.File,
+    };
+    try {
+      const kv = opts.mustExist ? await kvm.open(bucket, kvOpts) : await kvm.create(bucket, kvOpts);
+      if (opts.mustExist) await kv.status();
+      return new TypedKv(bucket, kv, schema, this.log, this.counters);
+    } catch (e) {
+      throw new JetStreamOpError(`open kv bucket ${bucket}`, { cause: e });
+    }
+  }
+
+  private manager(): Promise<JetStreamManager> {
+    this.jsm ??= jetstreamManager(this.nc).catch((e: unknown) => {
+      this.jsm = undefined;
+      throw new JetStreamOpError("JetStream is not available", { cause: e });
+    });
+    return this.jsm;
+  }
+}
+
+const RETENTION = {
+  limits: RetentionPolicy.Limits,
+  interest: RetentionPolicy.Interest,
+  workqueue: RetentionPolicy.Workqueue,
+} as const;
+
+function isStreamNotFound(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound;
+}
+
+function msToNanos(ms: number): number {
+  return ms * 1_000_000;
+}

@@ -1,0 +1,81 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { credsAuthenticator, nkeyAuthenticator, type Authenticator } from "@nats-io/nats-core";
+import type { NodeConnectionOptions } from "@nats-io/transport-node";
+import { issuesOf, type Logger } from "@drover/protocol";
+import { InvalidOptionsError } from "./errors.js";
+
+const isLogger = (v: unknown): v is Logger =>
+  typeof v === "object" &&
+  v !== null &&
+  ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function");
+
+const ms = z.number().int().nonnegative();
+
+const optionsSchema = z
+  .object({
+    servers: z.array(z.string().min(1)).min(1, "at least one server URL is required"),
+    /** Shown by the server's monitoring and in logs: e.g. "host-agent kvm07". */
+    name: z.string().min(1),
+    logger: z.custom<Logger>(isLogger, "must be a logger with debug/info/warn/error"),
+    user: z.string().min(1).optional(),
+    pass: z.string().optional(),
+    token: z.string().min(1).optional(),
+    /** An nkey user seed ("SU..."), signed against the server nonce. */
+    nkeySeed: z.string().startsWith("SU", "must be a user nkey seed (starts with SU)").optional(),
+    /** A NATS .creds file (user JWT + seed). */
+    credsFile: z.string().min(1).optional(),
+    tls: z
+      .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
+      .optional(),
+    reconnectTimeWaitMs: ms.default(2000),
+    /** Random extra delay before each reconnect so that a fleet of agents does not reconnect in step. */
+    reconnectJitterMs: ms.default(1000),
+    connectTimeoutMs: ms.positive().default(5000),
+    pingIntervalMs: ms.positive().default(10_000),
+    /** Keep retrying the first connection instead of failing (an agent started before its server). */
+    waitOnFirstConnect: z.boolean().default(false),
+    requestTimeoutMs: ms.positive().default(5000),
+  })
+  .strict()
+  .refine((o) => !(o.user && o.token), { message: "user and token are mutually exclusive", path: ["token"] })
+  .refine((o) => !(o.pass !== undefined && !o.user), { message: "pass requires user", path: ["pass"] });
+
+export type BusOptions = z.input<typeof optionsSchema>;
+export type ResolvedBusOptions = z.output<typeof optionsSchema>;
+
+/** Parses once into a fully defaulted object; a bad option fails here, naming it. */
+export function resolveOptions(opts: BusOptions): ResolvedBusOptions {
+  const r = optionsSchema.safeParse(opts);
+  if (!r.success) {
+    throw new InvalidOptionsError(issuesOf(r.error), { cause: r.error });
+  }
+  return r.data;
+}
+
+export async function natsOptions(o: ResolvedBusOptions): Promise<NodeConnectionOptions> {
+  const authenticator: Authenticator[] = [];
+  if (o.nkeySeed) authenticator.push(nkeyAuthenticator(new TextEncoder().encode(o.nkeySeed)));
+  if (o.credsFile) {
+    const creds = await readFile(o.credsFile).catch((e: unknown) => {
+      throw new InvalidOptionsError([{ field: "credsFile", message: (e as Error).message }], { cause: e });
+    });
+    authenticator.push(credsAuthenticator(new Uint8Array(creds)));
+  }
+  return {
+    servers: o.servers,
+    name: o.name,
+    ...(o.user ? { user: o.user, pass: o.pass } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    ...(authenticator.length ? { authenticator } : {}),
+    ...(o.tls ? { tls: o.tls } : {}),
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: o.reconnectTimeWaitMs,
+    reconnectJitter: o.reconnectJitterMs,
+    reconnectJitterTLS: o.reconnectJitterMs,
+    timeout: o.connectTimeoutMs,
+    pingInterval: o.pingIntervalMs,
+    waitOnFirstConnect: o.waitOnFirstConnect,
+  };
+}

@@ -53,3 +53,4 @@ export {
   type MigrationResultInput,
 } from "./migration.js";
 export { subjects, hostOfSubject } from "./subjects.js";
+export * from "./api.js";

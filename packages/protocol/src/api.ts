@@ -1,0 +1,298 @@
+// Bodies of the scheduler's HTTP API (/v1/...). The scheduler validates requests and replies with
+// these schemas and the CLI prints them as its `--json` output, so they are a stable contract:
+// add optional fields freely, never rename or remove one.
+import { z } from "zod";
+import { EpochMs, ErrorInfo, HostId, Id, VmRef } from "./common.js";
+
+const NonNegNum = z.number().finite().nonnegative();
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** Every 4xx/5xx body. `issues` names each bad field of the request (path, query or body). */
+export const ApiError = z.object({
+  error: z.object({
+    /** e.g. "bad-request", "not-found", "conflict", "refused", "internal". */
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ field: z.string(), message: z.string() })).default([]),
+  }),
+});
+export type ApiError = z.infer<typeof ApiError>;
+
+// ---------------------------------------------------------------------------------------------
+// Hosts and VMs
+
+export const ApiHostStates = ["healthy", "draining", "maintenance", "standby", "waking", "unreachable", "powering-off"] as const;
+export const ApiHostState = z.enum(ApiHostStates);
+
+export const ApiHost = z.object({
+  id: HostId,
+  state: ApiHostState,
+  /** Time of the last valid report (agent clock); null if never reported (configured only). */
+  lastReportMs: EpochMs.nullable(),
+  /** Scheduler time the last report arrived. */
+  lastSeenMs: EpochMs.nullable(),
+  cpus: z.number().int().nonnegative(),
+  mhz: NonNegNum,
+  memoryMiB: NonNegNum,
+  cpuFraction: NonNegNum,
+  memoryUsedMiB: NonNegNum,
+  vmCount: z.number().int().nonnegative(),
+  libvirtReachable: z.boolean(),
+  migrationUri: z.string().nullable(),
+  canPowerOff: z.boolean(),
+  /** Wake methods configured or reported: "wol", "peer-wol", "ipmi". */
+  wakeMethods: z.array(z.string()),
+  /** The open maintenance request on this host, if any. */
+  maintenanceId: Id.nullable(),
+  /** Last wake attempt failed; the host is skipped for wakes until it reports again. */
+  wakeFailed: z.boolean(),
+});
+export type ApiHost = z.infer<typeof ApiHost>;
+export const HostsResponse = z.object({ hosts: z.array(ApiHost) });
+export type HostsResponse = z.infer<typeof HostsResponse>;
+
+export const ApiVm = z.object({
+  uuid: z.string(),
+  name: z.string(),
+  /** Host the VM runs on (where it is reported running; the source while migrating). */
+  host: HostId,
+  state: z.string(),
+  vcpus: z.number().int().nonnegative(),
+  memoryMiB: NonNegNum,
+  cpuUsedVcpus: NonNegNum,
+  memoryUsedMiB: NonNegNum,
+  tags: z.array(z.string()),
+  migrating: z.boolean(),
+  /** Other hosts that also report this VM right now (mid-migration). */
+  alsoOn: z.array(HostId),
+});
+export type ApiVm = z.infer<typeof ApiVm>;
+export const VmsResponse = z.object({ vms: z.array(ApiVm) });
+export type VmsResponse = z.infer<typeof VmsResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+export const PolicyModes = ["off", "recommend", "automatic"] as const;
+export const PolicyMode = z.enum(PolicyModes);
+export type PolicyMode = z.infer<typeof PolicyMode>;
+
+export const StatusResponse = z.object({
+  cluster: z.string(),
+  nowMs: EpochMs,
+  startedAtMs: EpochMs,
+  modes: z.object({ balance: PolicyMode, consolidate: PolicyMode, drain: PolicyMode }),
+  hosts: z.object({
+    total: z.number().int().nonnegative(),
+    byState: z.record(z.string(), z.number().int().nonnegative()),
+  }),
+  vms: z.number().int().nonnegative(),
+  migrations: z.object({
+    inFlight: z.number().int().nonnegative(),
+    queued: z.number().int().nonnegative(),
+    limits: z.object({ perSource: z.number().int(), perDestination: z.number().int(), perCluster: z.number().int() }),
+  }),
+  consolidationWindow: z.object({ active: z.boolean(), start: z.string().nullable(), end: z.string().nullable() }),
+  plansAwaitingApproval: z.number().int().nonnegative(),
+  openMaintenance: z.number().int().nonnegative(),
+  reports: z.object({ received: z.number().int().nonnegative(), invalid: z.number().int().nonnegative() }),
+});
+export type StatusResponse = z.infer<typeof StatusResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Plans
+
+export const PlanKinds = ["balance", "consolidate", "drain"] as const;
+export const PlanKind = z.enum(PlanKinds);
+export type PlanKind = z.infer<typeof PlanKind>;
+
+export const PlanRequest = z
+  .object({
+    kind: PlanKind,
+    /** Required for drain: the host to empty. */
+    host: HostId.optional(),
+  })
+  .strict()
+  .refine((r) => r.kind !== "drain" || r.host !== undefined, { message: "required when kind is drain", path: ["host"] });
+export type PlanRequest = z.infer<typeof PlanRequest>;
+
+export const ApiPlanStep = z.object({
+  index: z.number().int().nonnegative(),
+  kind: z.enum(["migrate", "power-off", "wake"]),
+  vm: z.string().nullable(),
+  source: HostId.nullable(),
+  destination: HostId.nullable(),
+  /** power-off / wake: the host. */
+  host: HostId.nullable(),
+  dependsOn: z.array(z.number().int().nonnegative()),
+  /** Machine-readable reason (policy step code) and its text. */
+  code: z.string(),
+  reason: z.string(),
+  policy: z.string(),
+  cost: NonNegNum.nullable(),
+  strategy: z.string().nullable(),
+  predictedDurationMs: NonNegNum.nullable(),
+  predictedDowntimeMs: NonNegNum.nullable(),
+  /** Set once the plan runs: the migration or power action that carries the step out. */
+  migrationId: Id.nullable(),
+  state: z.enum(["pending", "running", "done", "failed", "skipped"]),
+  note: z.string().nullable(),
+});
+export type ApiPlanStep = z.infer<typeof ApiPlanStep>;
+
+export const PlanStatuses = ["proposed", "approved", "running", "done", "failed", "superseded", "expired"] as const;
+
+export const ApiPlan = z.object({
+  id: Id,
+  kind: PlanKind,
+  policy: z.string(),
+  host: HostId.nullable(),
+  status: z.enum(PlanStatuses),
+  /** Who asked: "api", "schedule:balance", "maintenance:<id>", ... */
+  requestedBy: z.string(),
+  createdAtMs: EpochMs,
+  updatedAtMs: EpochMs,
+  steps: z.array(ApiPlanStep),
+  notMoved: z.array(z.object({ vm: z.string(), host: HostId, code: z.string(), reason: z.string() })),
+  blocked: z.array(z.object({ rule: z.string(), code: z.string(), reason: z.string(), vms: z.array(z.string()), hosts: z.array(z.string()) })),
+  deferred: z.array(z.object({ index: z.number().int(), code: z.string(), reason: z.string() })),
+  metrics: z.object({
+    imbalanceBefore: z.number(),
+    imbalanceAfter: z.number(),
+    activeHostsBefore: z.number().int(),
+    activeHostsAfter: z.number().int(),
+    totalMigrationCost: z.number(),
+  }),
+});
+export type ApiPlan = z.infer<typeof ApiPlan>;
+export const PlansResponse = z.object({ plans: z.array(ApiPlan) });
+export type PlansResponse = z.infer<typeof PlansResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Migrations
+
+export const MigrateRequest = z.object({ vm: VmRef, host: HostId }).strict();
+export type MigrateRequest = z.infer<typeof MigrateRequest>;
+
+export const ApiMigrationStates = ["queued", "preflight", "running", "succeeded", "failed", "aborted", "timed-out", "unknown"] as const;
+
+export const ApiMigrationProgress = z.object({
+  timeMs: EpochMs,
+  elapsedMs: NonNegNum,
+  phase: z.string(),
+  dataTotalBytes: NonNegNum,
+  dataProcessedBytes: NonNegNum,
+  dataRemainingBytes: NonNegNum,
+  /** 0..1, from processed / total. */
+  fraction: z.number().min(0).max(1),
+  iteration: z.number().int().nonnegative(),
+  escalations: z.array(z.string()),
+});
+
+export const ApiMigration = z.object({
+  id: Id,
+  vm: z.string(),
+  vmUuid: z.string().nullable(),
+  source: HostId,
+  destination: HostId,
+  state: z.enum(ApiMigrationStates),
+  /** "api", "plan:<id>", "maintenance:<id>", ... */
+  requestedBy: z.string(),
+  reason: z.string(),
+  planId: Id.nullable(),
+  /** The migrate command's id (idempotency key sent to the agent). */
+  commandId: Id,
+  createdAtMs: EpochMs,
+  startedAtMs: EpochMs.nullable(),
+  endedAtMs: EpochMs.nullable(),
+  predictedDurationMs: NonNegNum.nullable(),
+  predictedDowntimeMs: NonNegNum.nullable(),
+  measuredDurationMs: NonNegNum.nullable(),
+  measuredDowntimeMs: NonNegNum.nullable(),
+  progress: ApiMigrationProgress.nullable(),
+  /** Where the VM runs now as last verified (agent result or reports). */
+  vmRunningOn: HostId.nullable(),
+  error: ErrorInfo.nullable(),
+});
+export type ApiMigration = z.infer<typeof ApiMigration>;
+export const MigrationsResponse = z.object({ migrations: z.array(ApiMigration) });
+export type MigrationsResponse = z.infer<typeof MigrationsResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Maintenance
+
+export const DrainRequest = z.object({ powerOff: z.boolean().default(false) }).strict();
+export type DrainRequest = z.infer<typeof DrainRequest>;
+
+export const ApiMaintenanceStates = ["draining", "blocked", "in-maintenance", "powered-off", "ended", "failed"] as const;
+
+export const ApiBlocker = z.object({ vm: z.string(), code: z.string(), reason: z.string() });
+
+export const ApiMaintenance = z.object({
+  id: Id,
+  host: HostId,
+  state: z.enum(ApiMaintenanceStates),
+  powerOff: z.boolean(),
+  requestedBy: z.string(),
+  requestedAtMs: EpochMs,
+  updatedAtMs: EpochMs,
+  endedAtMs: EpochMs.nullable(),
+  vmsAtStart: z.number().int().nonnegative(),
+  vmsLeft: z.number().int().nonnegative(),
+  migrations: z.array(Id),
+  /** Why each remaining VM cannot leave (state "blocked"). */
+  blockers: z.array(ApiBlocker),
+  message: z.string(),
+});
+export type ApiMaintenance = z.infer<typeof ApiMaintenance>;
+
+// ---------------------------------------------------------------------------------------------
+// Power
+
+export const PowerRequest = z.object({ action: z.enum(["off", "on"]) }).strict();
+export type PowerRequest = z.infer<typeof PowerRequest>;
+
+export const ApiPowerAction = z.object({
+  id: Id,
+  host: HostId,
+  action: z.enum(["off", "on"]),
+  /** "agent" (power-off), "wol", "peer-wol", "ipmi". */
+  method: z.string().nullable(),
+  state: z.enum(["pending", "done", "failed", "refused"]),
+  requestedBy: z.string(),
+  reason: z.string(),
+  requestedAtMs: EpochMs,
+  endedAtMs: EpochMs.nullable(),
+  error: ErrorInfo.nullable(),
+});
+export type ApiPowerAction = z.infer<typeof ApiPowerAction>;
+
+// ---------------------------------------------------------------------------------------------
+// History
+
+export const HistoryKinds = ["plan", "migration", "maintenance", "power", "config", "host"] as const;
+
+export const HistoryQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    kind: z.enum(HistoryKinds).optional(),
+    sinceMs: z.coerce.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type HistoryQuery = z.infer<typeof HistoryQuery>;
+
+export const ApiHistoryEntry = z.object({
+  timeMs: EpochMs,
+  kind: z.enum(HistoryKinds),
+  /** Id of the plan / migration / maintenance / power action. */
+  id: z.string(),
+  summary: z.string(),
+  host: HostId.nullable(),
+  vm: z.string().nullable(),
+  outcome: z.string().nullable(),
+});
+export type ApiHistoryEntry = z.infer<typeof ApiHistoryEntry>;
+export const HistoryResponse = z.object({ entries: z.array(ApiHistoryEntry) });
+export type HistoryResponse = z.infer<typeof HistoryResponse>;

@@ -25,6 +25,8 @@ export interface StreamOptions {
   maxMsgs?: number;
   maxBytes?: number;
   maxMsgsPerSubject?: number;
+  /** Window in which a repeated message id is stored once (default 2 min, at most maxAgeMs). */
+  duplicateWindowMs?: number;
   /** Replicas (1 on a single server). */
   replicas?: number;
 }
@@ -157,10 +159,14 @@ export class JetStreamHelpers {
   /** Creates the stream, or updates it to these subjects and limits; idempotent. */
   async ensureStream(name: string, subjects: string[], opts: StreamOptions = {}): Promise<StreamInfo> {
     const jsm = await this.manager();
+    const maxAgeMs = opts.maxAgeMs ?? 0;
+    // The server refuses a duplicate window longer than max age.
+    const dupMs = opts.duplicateWindowMs ?? (maxAgeMs > 0 ? Math.min(DEFAULT_DUP_WINDOW_MS, maxAgeMs) : DEFAULT_DUP_WINDOW_MS);
     const cfg: Partial<StreamConfig> = {
       subjects,
       retention: opts.retention ? RETENTION[opts.retention] : RetentionPolicy.Limits,
-      max_age: msToNanos(opts.maxAgeMs ?? 0),
+      max_age: msToNanos(maxAgeMs),
+      duplicate_window: msToNanos(dupMs),
       max_msgs: opts.maxMsgs ?? -1,
       max_bytes: opts.maxBytes ?? -1,
       max_msgs_per_subject: opts.maxMsgsPerSubject ?? -1,
@@ -232,6 +238,8 @@ export class JetStreamHelpers {
     return this.jsm;
   }
 }
+
+const DEFAULT_DUP_WINDOW_MS = 120_000;
 
 const RETENTION = {
   limits: RetentionPolicy.Limits,

@@ -1,0 +1,27 @@
+export { LabError, LabErrorCode } from "./errors.js";
+export {
+  DEFAULT_NET,
+  DEFAULT_WOL_PORT,
+  LIBVIRTD_PORT,
+  MAX_HOSTS,
+  hostAddress,
+  hostMac,
+  hostUri,
+  hostUuid,
+  migrationPorts,
+  natsAddress,
+} from "./addresses.js";
+export { LabHost, PRIVATE_DIRS, type LabHostOptions, type LabHostState } from "./lab-host.js";
+export { startGuest, type LabGuest, type LabGuestOptions } from "./guest.js";
+export {
+  DISK_CACHE_MODES,
+  DROVER_METADATA_NS,
+  guestCmdline,
+  guestDomainXml,
+  type DiskCacheMode,
+  type GuestSpec,
+  type GuestWorkload,
+} from "./guest-xml.js";
+export { DEFAULT_CACHE_DIR, cacheDir, ensureGuestImage, type GuestImage } from "./guest-image.js";
+export { readFirstTick, readTicks } from "./ticks.js";
+export { isAlive, procRef, type ProcRef } from "./proc.js";

@@ -1,0 +1,270 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+import type { Logger } from "@drover/protocol";
+import { hostAddress, hostMac, hostUri, hostUuid, LIBVIRTD_PORT, migrationPorts } from "./addresses.js";
+import { badOption, LabError, LabErrorCode } from "./errors.js";
+import { libvirtdConf, qemuConf } from "./host-config.js";
+import { isAlive, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
+import { ping } from "./virt.js";
+
+/** libvirt's directories, each bind-mounted from the host's own dir inside its mount namespace. */
+export const PRIVATE_DIRS = {
+  "/etc/libvirt": "etc",
+  "/run/libvirt": "run",
+  "/var/lib/libvirt": "lib",
+  "/var/cache/libvirt": "cache",
+  "/var/log/libvirt": "log",
+} as const;
+
+export interface LabHostOptions {
+  /** Host name; also the UTS hostname of its libvirtd (e.g. "h1"). */
+  name: string;
+  /** Host index i: address 127.0.<net>.<i>. */
+  index: number;
+  /** Third octet of the lab's addresses (default 1). */
+  net?: number;
+  /** The lab's state dir; this host lives in <stateDir>/hosts/<name>. */
+  stateDir: string;
+  /**
+   * Bridge names this host claims to have. Loopback mode cannot create bridges without touching
+   * the root network namespace, so they are only recorded in <host dir>/lab-host.json (which the
+   * agent may read as its bridge inventory); no guest NIC can attach to them.
+   */
+  bridges?: string[];
+  logger?: Logger;
+}
+
+/** What a host persists in lab-host.json; enough for another process to find and stop it. */
+export interface LabHostState {
+  name: string;
+  index: number;
+  net: number;
+  address: string;
+  uri: string;
+  mac: string;
+  hostUuid: string;
+  migrationPorts: { min: number; max: number };
+  dir: string;
+  sharedDir: string;
+  bridges: string[];
+  /** "recorded": bridges are names in this file only (loopback mode). */
+  bridgeMode: "recorded";
+  libvirtd: ProcRef | null;
+}
+
+const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
+/**
+ * One lab host: a root `libvirtd --listen` on 127.0.<net>.<i>:16509 in its own mount and UTS
+ * namespace, with private libvirt dirs under <stateDir>/hosts/<name>. Guests' disks go to
+ * <stateDir>/shared, which every host sees at the same path (not a shared FS to libvirt, so
+ * migrations need VIR_MIGRATE_UNSAFE). stop() ends libvirtd only: its QEMU guests keep running
+ * and the next start() reconnects to them.
+ */
+export class LabHost {
+  readonly name: string;
+  readonly index: number;
+  readonly net: number;
+  readonly address: string;
+  readonly uri: string;
+  readonly mac: string;
+  readonly hostUuid: string;
+  readonly migrationPorts: { min: number; max: number };
+  readonly dir: string;
+  readonly sharedDir: string;
+  readonly bridges: readonly string[];
+  private libvirtd: ProcRef | undefined;
+  private readonly log: Logger | undefined;
+
+  constructor(opts: LabHostOptions) {
+    if (typeof opts.name !== "string" || !HOST_NAME.test(opts.name)) {
+      throw badOption("host name", opts.name, "1-31 of [a-z0-9-], starting with a letter");
+    }
+    if (typeof opts.stateDir !== "string" || opts.stateDir === "") throw badOption("stateDir", opts.stateDir, "a directory path");
+    for (const b of opts.bridges ?? []) {
+      if (typeof b !== "string" || !/^[A-Za-z0-9_.-]{1,15}$/.test(b)) throw badOption("bridge", b, "an interface name of 1-15 characters");
+    }
+    this.name = opts.name;
+    this.index = opts.index;
+    this.net = opts.net ?? 1;
+    this.address = hostAddress(this.net, this.index);
+    this.uri = hostUri(this.address);
+    this.mac = hostMac(this.net, this.index);
+    this.hostUuid = hostUuid(this.net, this.index);
+    this.migrationPorts = migrationPorts(this.net, this.index);
+    const state = resolve(opts.stateDir);
+    this.dir = join(state, "hosts", this.name);
+    this.sharedDir = join(state, "shared");
+    this.bridges = [...(opts.bridges ?? [])];
+    this.log = opts.logger;
+  }
+
+  /** Re-attaches to a host described by lab-host.json (e.g. from `drover lab down`). */
+  static fromState(s: LabHostState, logger?: Logger): LabHost {
+    const stateDir = resolve(s.dir, "..", "..");
+    const h = new LabHost({ name: s.name, index: s.index, net: s.net, stateDir, bridges: s.bridges, ...(logger ? { logger } : {}) });
+    h.libvirtd = s.libvirtd ?? undefined;
+    return h;
+  }
+
+  static async load(hostDir: string, logger?: Logger): Promise<LabHost> {
+    const file = join(hostDir, "lab-host.json");
+    const s = JSON.parse(await readFile(file, "utf8")) as LabHostState;
+    return LabHost.fromState(s, logger);
+  }
+
+  get libvirtdPid(): number | undefined {
+    return isAlive(this.libvirtd) ? this.libvirtd?.pid : undefined;
+  }
+
+  get running(): boolean {
+    return isAlive(this.libvirtd);
+  }
+
+  state(): LabHostState {
+    return {
+      name: this.name,
+      index: this.index,
+      net: this.net,
+      address: this.address,
+      uri: this.uri,
+      mac: this.mac,
+      hostUuid: this.hostUuid,
+      migrationPorts: this.migrationPorts,
+      dir: this.dir,
+      sharedDir: this.sharedDir,
+      bridges: [...this.bridges],
+      bridgeMode: "recorded",
+      libvirtd: isAlive(this.libvirtd) ? (this.libvirtd ?? null) : null,
+    };
+  }
+
+  /** Real path of a file that this host's libvirtd/QEMU see at `nsPath` (e.g. /var/log/libvirt/qemu/g1.serial). */
+  hostPath(nsPath: string): string {
+    for (const [inside, sub] of Object.entries(PRIVATE_DIRS)) {
+      if (nsPath === inside || nsPath.startsWith(`${inside}/`)) return join(this.dir, sub, nsPath.slice(inside.length));
+    }
+    return nsPath;
+  }
+
+  /** Where a guest's serial console goes, as QEMU on this host sees it. Per host: proves where it runs. */
+  static serialNsPath(guest: string): string {
+    return `/var/log/libvirt/qemu/${guest}.serial`;
+  }
+
+  /** Real path of a guest's serial file on this host (read it with readTicks). */
+  serialFile(guest: string): string {
+    return this.hostPath(LabHost.serialNsPath(guest));
+  }
+
+  /** Starts libvirtd (no-op when it already runs) and waits until it answers on its TCP URI. */
+  async start(timeoutMs = 30_000): Promise<void> {
+    if (isAlive(this.libvirtd)) return;
+    for (const sub of Object.values(PRIVATE_DIRS)) await mkdir(join(this.dir, sub), { recursive: true });
+    await mkdir(join(this.dir, "log", "qemu"), { recursive: true });
+    await mkdir(this.sharedDir, { recursive: true });
+    // Bind-mount targets must exist in the root namespace; empty dirs, nothing else is touched there.
+    for (const inside of Object.keys(PRIVATE_DIRS)) await mkdir(inside, { recursive: true });
+    const conf = {
+      address: this.address,
+      hostUuid: this.hostUuid,
+      migrationPortMin: this.migrationPorts.min,
+      migrationPortMax: this.migrationPorts.max,
+      libvirtdPort: LIBVIRTD_PORT,
+    };
+    await writeFile(join(this.dir, "etc", "libvirtd.conf"), libvirtdConf(conf));
+    await writeFile(join(this.dir, "etc", "qemu.conf"), qemuConf(conf));
+    const mounts = Object.entries(PRIVATE_DIRS)
+      .map(([inside, sub]) => `mount --bind '${join(this.dir, sub)}' '${inside}'`)
+      .join(" && ");
+    const script = `set -e; ${mounts}; hostname '${this.name}'; exec libvirtd --listen --pid-file '${join(this.dir, "libvirtd.pid")}' --config /etc/libvirt/libvirtd.conf`;
+    const logFile = join(this.dir, "libvirtd.log");
+    // --propagation private: our bind mounts never leak into the root namespace.
+    const ref = spawnDetached({ cmd: "unshare", args: ["--mount", "--uts", "--propagation", "private", "sh", "-c", script] }, logFile);
+    this.libvirtd = ref;
+    await this.saveState();
+    try {
+      await waitFor(
+        `libvirtd of ${this.name} on ${this.address}:${LIBVIRTD_PORT}`,
+        async () => {
+          if (!isAlive(ref)) {
+            throw new LabError(LabErrorCode.StartFailed, `libvirtd of ${this.name} exited: ${tail(logFile)}`);
+          }
+          return (await canConnect(this.address, LIBVIRTD_PORT)) ? true : undefined;
+        },
+        timeoutMs,
+      );
+      await ping(this.uri);
+    } catch (e) {
+      await stopProc(ref);
+      this.libvirtd = undefined;
+      await this.saveState();
+      if (e instanceof LabError && e.code === LabErrorCode.Timeout && !isAlive(ref)) {
+        throw new LabError(LabErrorCode.StartFailed, `libvirtd of ${this.name} exited: ${tail(logFile)}`, { cause: e });
+      }
+      throw e;
+    }
+    this.log?.info({ host: this.name, pid: ref.pid, uri: this.uri }, "lab host started");
+  }
+
+  /** Stops libvirtd (SIGTERM by pid). QEMU guests keep running; start() picks them up again. */
+  async stop(): Promise<void> {
+    const ref = this.libvirtd;
+    await stopProc(ref);
+    this.libvirtd = undefined;
+    await this.saveState();
+    if (ref) this.log?.info({ host: this.name, pid: ref.pid }, "lab host libvirtd stopped");
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Pids of the QEMU processes of this host, from libvirt's pid files (alive ones only). */
+  async qemuProcs(): Promise<Array<{ guest: string; proc: ProcRef }>> {
+    const dir = join(this.dir, "run", "qemu");
+    if (!existsSync(dir)) return [];
+    const out: Array<{ guest: string; proc: ProcRef }> = [];
+    for (const f of await readdir(dir)) {
+      if (!f.endsWith(".pid")) continue;
+      const pid = Number((await readFile(join(dir, f), "utf8")).trim());
+      const ref = Number.isInteger(pid) && pid > 0 ? procRef(pid) : undefined;
+      if (ref && isQemu(pid)) out.push({ guest: f.slice(0, -4), proc: ref });
+    }
+    return out;
+  }
+
+  async saveState(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(join(this.dir, "lab-host.json"), `${JSON.stringify(this.state(), null, 2)}\n`);
+  }
+}
+
+function isQemu(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("qemu");
+  } catch {
+    return false;
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-5).join(" | ");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}

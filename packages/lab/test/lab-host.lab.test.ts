@@ -1,0 +1,68 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAlive, LabHost, readTicks, startGuest, type ProcRef } from "../src/index.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8" });
+
+async function ticksAbove(file: string, n: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const t = await readTicks(file);
+    if (t > n) return t;
+    if (Date.now() > deadline) throw new Error(`ticks in ${file} stayed at ${t} (wanted > ${n})`);
+    await sleep(200);
+  }
+}
+
+describe("LabHost (net 127.0.8.x)", () => {
+  let stateDir: string;
+  let host: LabHost;
+  const qemu: ProcRef[] = [];
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "drover-lab-host-"));
+    host = new LabHost({ name: "h1", index: 1, net: 8, stateDir });
+    await host.start();
+  });
+
+  afterAll(async () => {
+    for (const cmd of ["destroy", "undefine"]) {
+      try {
+        virsh(host.uri, cmd, "lhg1");
+      } catch {
+        // not running / already gone
+      }
+    }
+    await host.stop();
+    for (const q of qemu) expect(isAlive(q)).toBe(false);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("serves its own URI with its own hostname and host UUID", () => {
+    expect(host.running).toBe(true);
+    expect(virsh(host.uri, "hostname").trim()).toBe("h1");
+    expect(virsh(host.uri, "capabilities")).toContain(`<uuid>${host.hostUuid}</uuid>`);
+  });
+
+  it("boots a guest whose tick counter increases, and keeps it across a libvirtd restart", async () => {
+    await startGuest(host, { name: "lhg1" });
+    const file = host.serialFile("lhg1");
+    const first = await ticksAbove(file, 1);
+    const procs = await host.qemuProcs();
+    expect(procs.map((p) => p.guest)).toEqual(["lhg1"]);
+    qemu.push(...procs.map((p) => p.proc));
+
+    const oldPid = host.libvirtdPid;
+    await host.stop();
+    expect(host.running).toBe(false);
+    expect(isAlive(procs[0]?.proc)).toBe(true);
+    await host.start();
+    expect(host.libvirtdPid).not.toBe(oldPid);
+    expect(virsh(host.uri, "domstate", "lhg1").trim()).toBe("running");
+    await ticksAbove(file, first + 2);
+  });
+});

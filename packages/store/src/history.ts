@@ -1,0 +1,88 @@
+import type { ConfigChanges } from "./repos/config.js";
+import type { Maintenance } from "./repos/maintenance.js";
+import type { Migrations } from "./repos/migrations.js";
+import type { Plans } from "./repos/plans.js";
+import type { Power } from "./repos/power.js";
+import type { HistoryEntry, HistoryKind, MigrationRow } from "./types.js";
+
+export interface HistoryQuery {
+  /** Default 100. */
+  limit?: number;
+  /** Entries at or after this time. */
+  since?: number;
+  /** Only these kinds (default: all). */
+  kinds?: readonly HistoryKind[];
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+function migrationSummary(m: MigrationRow): string {
+  let s = `migrate ${m.vmName} ${m.source} -> ${m.destination}: ${m.status}`;
+  if (m.status === "succeeded" && m.measuredDurationMs !== null) {
+    s += ` in ${seconds(m.measuredDurationMs)}`;
+    if (m.measuredDowntimeMs !== null) s += `, downtime ${Math.round(m.measuredDowntimeMs)} ms`;
+    if (m.completedBy !== null && m.completedBy !== "live") s += ` (by ${m.completedBy})`;
+  }
+  if (m.error) s += `: ${m.error.code}: ${m.error.message}`;
+  return `${s} [${m.requestedBy}: ${m.reason}]`;
+}
+
+function newestFirst(a: HistoryEntry, b: HistoryEntry): number {
+  if (a.atMs !== b.atMs) return b.atMs - a.atMs;
+  if (a.kind !== b.kind) return a.kind < b.kind ? -1 : 1;
+  // Within a kind, the same order as its list(): config by sequence number, the rest by id.
+  if (a.kind === "config" && b.kind === "config") return b.row.seq - a.row.seq;
+  return a.id === b.id ? 0 : a.id < b.id ? 1 : -1;
+}
+
+export interface HistorySources {
+  migrations: Migrations;
+  plans: Plans;
+  maintenance: Maintenance;
+  power: Power;
+  config: ConfigChanges;
+}
+
+/**
+ * Newest first, ties broken by kind then id so the order is stable. Each kind contributes at most
+ * `limit` rows (newest), so the merge is exact for the first `limit` entries.
+ */
+export function history(src: HistorySources, q: HistoryQuery = {}): HistoryEntry[] {
+  const limit = q.limit ?? 100;
+  const want = (k: HistoryKind): boolean => q.kinds === undefined || q.kinds.includes(k);
+  const since = q.since;
+  const out: HistoryEntry[] = [];
+  if (want("migration")) {
+    for (const row of src.migrations.list(since === undefined ? { limit } : { limit, since })) {
+      out.push({ kind: "migration", atMs: row.createdMs, id: row.id, summary: migrationSummary(row), row });
+    }
+  }
+  if (want("plan")) {
+    for (const row of src.plans.list(since === undefined ? { limit } : { limit, since })) {
+      const n = row.steps.length;
+      const summary = `plan ${row.kind} (${row.mode}, ${n} step${n === 1 ? "" : "s"}): ${row.status}: ${row.summary} [${row.requestedBy}]`;
+      out.push({ kind: "plan", atMs: row.createdMs, id: row.id, summary, row });
+    }
+  }
+  if (want("maintenance")) {
+    for (const row of src.maintenance.list(since === undefined ? { limit } : { limit, since })) {
+      const summary = `maintenance ${row.host}${row.powerOff ? " (power off)" : ""}: ${row.status} [${row.requestedBy}]`;
+      out.push({ kind: "maintenance", atMs: row.createdMs, id: row.id, summary, row });
+    }
+  }
+  if (want("power")) {
+    for (const row of src.power.list(since === undefined ? { limit } : { limit, since })) {
+      let summary = `${row.action} ${row.host} via ${row.method}: ${row.status}`;
+      if (row.error) summary += `: ${row.error.code}: ${row.error.message}`;
+      out.push({ kind: "power", atMs: row.createdMs, id: row.id, summary: `${summary} [${row.requestedBy}: ${row.reason}]`, row });
+    }
+  }
+  if (want("config")) {
+    for (const row of src.config.list(since === undefined ? { limit } : { limit, since })) {
+      const summary = `config ${row.key}: ${JSON.stringify(row.oldValue)} -> ${JSON.stringify(row.newValue)} [${row.who}]`;
+      out.push({ kind: "config", atMs: row.atMs, id: String(row.seq), summary, row });
+    }
+  }
+  out.sort(newestFirst);
+  return out.slice(0, limit);
+}

@@ -1,0 +1,264 @@
+// Row types as the scheduler sees them: camelCase, JSON columns already parsed, absent values as null.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** An error as recorded: same shape as protocol's ErrorInfo, plus anything the caller adds. */
+export type ErrorRecord = { code: string; message: string; [key: string]: Json };
+
+export const HostStates = ["healthy", "draining", "maintenance", "standby", "waking", "unreachable", "powering-off"] as const;
+export type HostState = (typeof HostStates)[number];
+
+export interface HostRow {
+  id: string;
+  cluster: string;
+  state: HostState;
+  stateReason: string | null;
+  /** When `state` last changed. */
+  stateSinceMs: number;
+  /** Time of the last report from the host's agent; null if it never reported. */
+  lastReportMs: number | null;
+  migrationUri: string | null;
+  /** Wake methods (protocol WakeMethod[]), as last reported or configured. */
+  wake: Json;
+  /** Capacity as last reported (protocol HostReport.capacity). */
+  capacity: Json;
+  updatedMs: number;
+}
+
+/** What a host report changes; the scheduler-owned state is left alone. */
+export interface HostReportRow {
+  id: string;
+  cluster: string;
+  atMs: number;
+  migrationUri: string | null;
+  wake: Json;
+  capacity: Json;
+}
+
+export interface VmSeenRow {
+  uuid: string;
+  name: string;
+  host: string;
+  /** protocol VmState ('running', 'paused', ...). */
+  state: string;
+  memoryMiB: number;
+  vcpus: number;
+  tags: string[];
+  lastSeenMs: number;
+}
+
+export const PlanModes = ["recommend", "automatic", "manual", "dry-run"] as const;
+export type PlanMode = (typeof PlanModes)[number];
+export const PlanStatuses = ["proposed", "approved", "applying", "done", "rejected", "superseded"] as const;
+export type PlanStatus = (typeof PlanStatuses)[number];
+/** Plans still being worked on; pruning keeps them. */
+export const OpenPlanStatuses = ["approved", "applying"] as const satisfies readonly PlanStatus[];
+
+export const StepActions = ["migrate", "power-off", "wake", "maintenance"] as const;
+export type StepAction = (typeof StepActions)[number];
+export const StepStatuses = ["pending", "dispatched", "done", "failed", "skipped", "cancelled"] as const;
+export type StepStatus = (typeof StepStatuses)[number];
+
+export interface StepRow {
+  /** 0-based position in the plan; steps run in this order. */
+  index: number;
+  action: StepAction;
+  vmUuid: string | null;
+  vmName: string | null;
+  source: string | null;
+  destination: string | null;
+  /** Host a power or maintenance step acts on. */
+  host: string | null;
+  reason: string;
+  predictedDurationMs: number | null;
+  predictedDowntimeMs: number | null;
+  /** Anything else the policy wants to show (cost terms, scores). */
+  detail: Json;
+  status: StepStatus;
+  migrationId: string | null;
+}
+
+/** A step as given to plans.insert: status defaults to 'pending', the optional fields to null. */
+export type StepInput = Pick<StepRow, "index" | "action" | "reason"> & Partial<Omit<StepRow, "index" | "action" | "reason">>;
+
+export interface PlanRow {
+  id: string;
+  /** Policy or request that produced it: 'balance', 'consolidate', 'drain', 'migrate', ... */
+  kind: string;
+  createdMs: number;
+  mode: PlanMode;
+  status: PlanStatus;
+  statusMs: number;
+  requestedBy: string;
+  summary: string;
+  explanation: Json;
+  steps: StepRow[];
+}
+
+export type PlanInput = Omit<PlanRow, "steps" | "status" | "statusMs"> & {
+  status?: PlanStatus;
+  steps: StepInput[];
+};
+
+export const MigrationStatuses = [
+  "pending",
+  "preflight",
+  "dispatched",
+  "running",
+  "succeeded",
+  "failed",
+  "aborted",
+  "timed-out",
+  "cancelled",
+] as const;
+export type MigrationStatus = (typeof MigrationStatuses)[number];
+/** Not finished: after a restart these are reconciled with what the agents report. */
+export const InFlightMigrationStatuses = ["pending", "preflight", "dispatched", "running"] as const satisfies readonly MigrationStatus[];
+/** Finished without moving the VM; they start the cool-down of that move. */
+export const FailedMigrationStatuses = ["failed", "aborted", "timed-out"] as const satisfies readonly MigrationStatus[];
+
+export interface MigrationRow {
+  id: string;
+  /** Id of the migrate command sent to the agent; the agent runs a command id at most once. */
+  commandId: string;
+  planId: string | null;
+  vmUuid: string;
+  vmName: string;
+  source: string;
+  destination: string;
+  requestedBy: string;
+  reason: string;
+  status: MigrationStatus;
+  predictedDurationMs: number | null;
+  predictedDowntimeMs: number | null;
+  /** How it was (to be) run, e.g. 'live', 'post-copy-allowed'. */
+  strategy: string | null;
+  measuredDurationMs: number | null;
+  measuredDowntimeMs: number | null;
+  bytesMoved: number | null;
+  /** protocol CompletedBy: 'live', 'raise-downtime', 'auto-converge', ... */
+  completedBy: string | null;
+  escalations: string[];
+  error: ErrorRecord | null;
+  createdMs: number;
+  startedMs: number | null;
+  endedMs: number | null;
+  updatedMs: number;
+}
+
+type MigrationOptional =
+  | "planId"
+  | "predictedDurationMs"
+  | "predictedDowntimeMs"
+  | "strategy"
+  | "measuredDurationMs"
+  | "measuredDowntimeMs"
+  | "bytesMoved"
+  | "completedBy"
+  | "escalations"
+  | "error"
+  | "startedMs"
+  | "endedMs"
+  | "status"
+  | "updatedMs";
+/** status defaults to 'pending', updatedMs to createdMs, the rest to null / []. */
+export type MigrationInput = Omit<MigrationRow, MigrationOptional> & Partial<Pick<MigrationRow, MigrationOptional>>;
+/** What may change after insert; identity (id, command, VM, hosts, requester) never does. */
+export type MigrationPatch = Partial<
+  Pick<
+    MigrationRow,
+    | "status"
+    | "strategy"
+    | "measuredDurationMs"
+    | "measuredDowntimeMs"
+    | "bytesMoved"
+    | "completedBy"
+    | "escalations"
+    | "error"
+    | "startedMs"
+    | "endedMs"
+    | "predictedDurationMs"
+    | "predictedDowntimeMs"
+  >
+> & { atMs?: number };
+
+export const MaintenanceStatuses = ["draining", "in-maintenance", "blocked", "cancelled", "returned"] as const;
+export type MaintenanceStatus = (typeof MaintenanceStatuses)[number];
+/** At most one of these per host at a time. */
+export const ActiveMaintenanceStatuses = ["draining", "in-maintenance", "blocked"] as const satisfies readonly MaintenanceStatus[];
+
+export interface MaintenanceRow {
+  id: string;
+  host: string;
+  requestedBy: string;
+  /** Power the host off once it is empty. */
+  powerOff: boolean;
+  status: MaintenanceStatus;
+  /** Why the drain cannot finish (VMs that cannot move and why), when status is 'blocked'. */
+  blockers: Json;
+  createdMs: number;
+  updatedMs: number;
+  endedMs: number | null;
+}
+
+export interface MaintenanceRequest {
+  id: string;
+  host: string;
+  requestedBy: string;
+  powerOff: boolean;
+  atMs: number;
+}
+export type MaintenancePatch = Partial<Pick<MaintenanceRow, "status" | "blockers" | "powerOff" | "endedMs">> & { atMs?: number };
+
+export const PowerActions = ["power-off", "wake"] as const;
+export type PowerAction = (typeof PowerActions)[number];
+export const PowerStatuses = ["requested", "sent", "succeeded", "failed", "timed-out", "cancelled"] as const;
+export type PowerStatus = (typeof PowerStatuses)[number];
+export const OpenPowerStatuses = ["requested", "sent"] as const satisfies readonly PowerStatus[];
+
+export interface PowerRow {
+  id: string;
+  host: string;
+  action: PowerAction;
+  /** 'agent' (power off by the host itself), 'wol', 'ipmi', 'fake', ... */
+  method: string;
+  requestedBy: string;
+  reason: string;
+  status: PowerStatus;
+  error: ErrorRecord | null;
+  createdMs: number;
+  updatedMs: number;
+}
+
+export interface PowerInput {
+  id: string;
+  host: string;
+  action: PowerAction;
+  method: string;
+  requestedBy: string;
+  reason: string;
+  status?: PowerStatus;
+  atMs: number;
+  error?: ErrorRecord | null;
+}
+export type PowerPatch = Partial<Pick<PowerRow, "status" | "error" | "method">> & { atMs?: number };
+
+export interface ConfigChangeRow {
+  /** Assigned by the store, increasing. */
+  seq: number;
+  atMs: number;
+  who: string;
+  key: string;
+  oldValue: Json;
+  newValue: Json;
+}
+export type ConfigChangeInput = Omit<ConfigChangeRow, "seq">;
+
+export type HistoryEntry =
+  | { kind: "migration"; atMs: number; id: string; summary: string; row: MigrationRow }
+  | { kind: "plan"; atMs: number; id: string; summary: string; row: PlanRow }
+  | { kind: "maintenance"; atMs: number; id: string; summary: string; row: MaintenanceRow }
+  | { kind: "power"; atMs: number; id: string; summary: string; row: PowerRow }
+  | { kind: "config"; atMs: number; id: string; summary: string; row: ConfigChangeRow };
+export type HistoryKind = HistoryEntry["kind"];

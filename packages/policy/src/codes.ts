@@ -1,0 +1,57 @@
+// Machine-readable codes for steps, "not moved" explanations, rule blocks and deferrals. The CLI
+// prints the message; scripts and tests read the code. Codes are stable once published.
+
+export const StepCode = {
+  balanceImbalance: "balance.reduce-imbalance",
+  consolidateEmpty: "consolidate.empty-host",
+  consolidateRelieve: "consolidate.relieve-overload",
+  consolidatePowerOff: "consolidate.power-off",
+  consolidateWake: "consolidate.wake-for-demand",
+  consolidateWakeSpare: "consolidate.wake-for-spare",
+  drainMove: "drain.evacuate",
+  drainPark: "drain.parking-move",
+} as const;
+export type StepCode = (typeof StepCode)[keyof typeof StepCode];
+
+export const NotMovedCode = {
+  pinned: "vm.pinned",
+  inFlight: "vm.in-flight",
+  cooldown: "vm.cooldown",
+  notConvergent: "migration.not-convergent",
+  noDestination: "placement.no-destination",
+  insufficientBenefit: "balance.insufficient-benefit",
+  moveCap: "limit.moves-per-round",
+  hostMoveCap: "limit.moves-per-host",
+  hostNotEmptied: "consolidate.host-not-emptied",
+  withinBand: "consolidate.within-band",
+  sourceExcluded: "host.excluded",
+} as const;
+export type NotMovedCode = (typeof NotMovedCode)[keyof typeof NotMovedCode];
+
+/** Why one destination was refused for one VM (placement checks). */
+export const RejectCode = {
+  sameHost: "placement.same-host",
+  hostExcluded: "placement.host-excluded",
+  cpuCapacity: "capacity.cpu",
+  memoryCapacity: "capacity.memory",
+  vcpuCapacity: "capacity.vcpu",
+  cpuModel: "compat.cpu-model",
+  storage: "compat.storage",
+  bridge: "compat.bridge",
+  antiAffinity: "rule.anti-affinity",
+  affinity: "rule.affinity",
+  vmHostMust: "rule.vm-host-must",
+  vmHostMustNot: "rule.vm-host-must-not",
+  failureCooldown: "vm.failure-cooldown",
+  returnCooldown: "vm.return-cooldown",
+  band: "consolidate.above-band",
+} as const;
+export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
+
+export const DeferCode = {
+  perSource: "limit.per-source",
+  perDestination: "limit.per-destination",
+  perCluster: "limit.per-cluster",
+  dependency: "limit.dependency-deferred",
+} as const;
+export type DeferCode = (typeof DeferCode)[keyof typeof DeferCode];

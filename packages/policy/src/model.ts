@@ -1,0 +1,418 @@
+// The working model of one planning run: the snapshot indexed into flat arrays, with loads that
+// policies update as they tentatively move VMs. Built once per plan in O(hosts + VMs × window).
+
+import type { ClusterConfig } from "./config.js";
+import { parseClusterConfig } from "./config.js";
+import { predictMigration } from "./cost-model.js";
+import { PolicyInputError } from "./errors.js";
+import { forecastSeries } from "./forecast.js";
+import { RejectCode } from "./codes.js";
+import type { ClusterSnapshot, Host, MigrationPrediction, Rule, Vm } from "./types.js";
+
+export interface Reject {
+  readonly code: string;
+  readonly ruleId?: string;
+}
+
+export interface PlacementOptions {
+  /** Cap CPU at this fraction of the host's capacity (e.g. a consolidation band's upper bound). */
+  readonly cpuFraction?: number;
+  /** Treat soft rules as hard. */
+  readonly strictSoft?: boolean;
+  /** An operator request (drain): ignore the return-to-previous-host cool-down. */
+  readonly forced?: boolean;
+}
+
+const EPS = 1e-9;
+
+export class ClusterModel {
+  readonly cfg: ClusterConfig;
+  readonly nowMs: number;
+  readonly hosts: readonly Host[];
+  readonly vms: readonly Vm[];
+  readonly rules: readonly Rule[];
+  readonly hostIndex = new Map<string, number>();
+  readonly vmIndex = new Map<string, number>();
+
+  readonly cpuCap: Float64Array;
+  readonly memCap: Float64Array;
+  readonly vcpuCap: Float64Array;
+  /** Forecast CPU demand placed on the host (VMs + in-flight reservations), MHz. */
+  readonly cpuLoad: Float64Array;
+  /** Allocated memory placed on the host, MiB. */
+  readonly memLoad: Float64Array;
+  readonly vcpuLoad: Float64Array;
+  /** Memory in use (for balance), MiB. */
+  readonly memUse: Float64Array;
+  /** Host contention (0..1) scaled with its CPU load as VMs move. */
+  readonly contentionBase: Float64Array;
+  readonly cpuLoadBase: Float64Array;
+  readonly bandwidth: Float64Array;
+  readonly destOk: Uint8Array;
+  readonly hostVms: number[][];
+  /** In-flight migrations touching each host (as source or destination). */
+  readonly inFlightOut: Int32Array;
+  readonly inFlightIn: Int32Array;
+
+  readonly vmHost: Int32Array;
+  readonly vmCpu: Float64Array;
+  readonly vmMem: Float64Array;
+  readonly vmMemUse: Float64Array;
+  readonly vmInFlight: Uint8Array;
+  readonly vmMoved: Uint8Array;
+  /** Rule indices per VM (only VMs that have rules). */
+  readonly vmRules = new Map<number, number[]>();
+  /** Hard-affinity component id per VM (VMs without hard affinity are absent). */
+  private readonly affinityComp = new Map<number, number[]>();
+  private readonly failures = new Map<string, number>();
+  private readonly predictions: (MigrationPrediction | null | undefined)[];
+  private readonly frozen: ReadonlySet<string>;
+
+  constructor(snapshot: ClusterSnapshot, nowMs: number, options: { frozenVmIds?: ReadonlySet<string> } = {}) {
+    if (!Number.isFinite(nowMs)) throw new PolicyInputError("nowMs", "must be a finite number of ms");
+    this.cfg = parseClusterConfig(snapshot.config);
+    this.nowMs = nowMs;
+    this.hosts = snapshot.hosts;
+    this.vms = snapshot.vms;
+    this.rules = snapshot.rules ?? [];
+    this.frozen = options.frozenVmIds ?? new Set();
+    const H = this.hosts.length;
+    const V = this.vms.length;
+    const cap = this.cfg.capacity;
+    this.cpuCap = new Float64Array(H);
+    this.memCap = new Float64Array(H);
+    this.vcpuCap = new Float64Array(H);
+    this.cpuLoad = new Float64Array(H);
+    this.memLoad = new Float64Array(H);
+    this.vcpuLoad = new Float64Array(H);
+    this.memUse = new Float64Array(H);
+    this.contentionBase = new Float64Array(H);
+    this.cpuLoadBase = new Float64Array(H);
+    this.bandwidth = new Float64Array(H);
+    this.destOk = new Uint8Array(H);
+    this.inFlightOut = new Int32Array(H);
+    this.inFlightIn = new Int32Array(H);
+    this.hostVms = [];
+    for (let h = 0; h < H; h++) {
+      const host = this.hosts[h] as Host;
+      if (typeof host.id !== "string" || host.id === "") throw new PolicyInputError(`hosts.${h}.id`, "must be a non-empty string");
+      if (this.hostIndex.has(host.id)) throw new PolicyInputError(`hosts.${h}.id`, `duplicate host id "${host.id}"`);
+      if (!(host.cpuCapacityMhz > 0)) throw new PolicyInputError(`hosts.${h}.cpuCapacityMhz`, `must be > 0 (host ${host.id})`);
+      if (!(host.memoryMiB > 0)) throw new PolicyInputError(`hosts.${h}.memoryMiB`, `must be > 0 (host ${host.id})`);
+      this.hostIndex.set(host.id, h);
+      this.cpuCap[h] = cap.enforceCpu ? host.cpuCapacityMhz * (1 - cap.cpuHeadroom) : Infinity;
+      this.memCap[h] = cap.enforceMemory ? host.memoryMiB * cap.memoryOvercommit * (1 - cap.memoryHeadroom) : Infinity;
+      this.vcpuCap[h] = cap.vcpuOvercommit === null ? Infinity : host.cpuCores * cap.vcpuOvercommit;
+      this.bandwidth[h] = host.migrationBandwidthBytesPerSec ?? this.cfg.migration.defaultBandwidthBytesPerSec;
+      this.destOk[h] = host.state === "healthy" ? 1 : 0;
+      this.contentionBase[h] = host.contention ?? 0;
+      this.hostVms.push([]);
+    }
+    this.vmHost = new Int32Array(V);
+    this.vmCpu = new Float64Array(V);
+    this.vmMem = new Float64Array(V);
+    this.vmMemUse = new Float64Array(V);
+    this.vmInFlight = new Uint8Array(V);
+    this.vmMoved = new Uint8Array(V);
+    this.predictions = new Array<MigrationPrediction | null | undefined>(V);
+    const fc = this.cfg.forecast;
+    for (let v = 0; v < V; v++) {
+      const vm = this.vms[v] as Vm;
+      if (typeof vm.id !== "string" || vm.id === "") throw new PolicyInputError(`vms.${v}.id`, "must be a non-empty string");
+      if (this.vmIndex.has(vm.id)) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
+      const h = this.hostIndex.get(vm.hostId);
+      if (h === undefined) throw new PolicyInputError(`vms.${v}.hostId`, `VM ${vm.id} is on unknown host "${vm.hostId}"`);
+      if (!Array.isArray(vm.cpuDemandMhzHistory) || vm.cpuDemandMhzHistory.length === 0) {
+        throw new PolicyInputError(`vms.${v}.cpuDemandMhzHistory`, `VM ${vm.id} needs at least one CPU demand sample`);
+      }
+      if (!(vm.memoryMiB >= 0)) throw new PolicyInputError(`vms.${v}.memoryMiB`, `must be >= 0 (VM ${vm.id})`);
+      this.vmIndex.set(vm.id, v);
+      this.vmHost[v] = h;
+      this.vmCpu[v] = forecastSeries(vm.cpuDemandMhzHistory, fc);
+      this.vmMem[v] = vm.memoryMiB;
+      const mh = vm.memoryDemandMiBHistory;
+      this.vmMemUse[v] = mh !== undefined && mh.length > 0 ? (mh[mh.length - 1] ?? 0) : vm.memoryMiB;
+      this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + (this.vmCpu[v] ?? 0);
+      this.memLoad[h] = (this.memLoad[h] ?? 0) + vm.memoryMiB;
+      this.vcpuLoad[h] = (this.vcpuLoad[h] ?? 0) + vm.vcpus;
+      this.memUse[h] = (this.memUse[h] ?? 0) + (this.vmMemUse[v] ?? 0);
+      (this.hostVms[h] as number[]).push(v);
+    }
+    for (const m of snapshot.inFlight ?? []) {
+      const v = this.vmIndex.get(m.vmId);
+      const s = this.hostIndex.get(m.sourceHostId);
+      const d = this.hostIndex.get(m.destinationHostId);
+      if (v === undefined || s === undefined || d === undefined) {
+        throw new PolicyInputError("inFlight", `migration ${m.id} names an unknown VM or host`);
+      }
+      this.vmInFlight[v] = 1;
+      this.inFlightOut[s] = (this.inFlightOut[s] ?? 0) + 1;
+      this.inFlightIn[d] = (this.inFlightIn[d] ?? 0) + 1;
+      // The VM runs on its source until the switchover: reserve it on the destination too.
+      if (this.vmHost[v] !== d) this.reserve(v, d, +1);
+    }
+    for (const f of snapshot.recentFailures ?? []) {
+      const key = `${f.vmId}\u0000${f.destinationHostId}`;
+      this.failures.set(key, Math.max(this.failures.get(key) ?? -Infinity, f.atMs));
+    }
+    this.indexRules();
+    this.cpuLoadBase.set(this.cpuLoad);
+  }
+
+  private reserve(v: number, h: number, sign: 1 | -1): void {
+    const vm = this.vms[v] as Vm;
+    this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + sign * (this.vmCpu[v] ?? 0);
+    this.memLoad[h] = (this.memLoad[h] ?? 0) + sign * vm.memoryMiB;
+    this.vcpuLoad[h] = (this.vcpuLoad[h] ?? 0) + sign * vm.vcpus;
+    this.memUse[h] = (this.memUse[h] ?? 0) + sign * (this.vmMemUse[v] ?? 0);
+  }
+
+  private indexRules(): void {
+    const parent = new Map<number, number>();
+    const find = (x: number): number => {
+      let r = x;
+      while (parent.get(r) !== r) r = parent.get(r) as number;
+      parent.set(x, r);
+      return r;
+    };
+    this.rules.forEach((rule, ri) => {
+      const members: number[] = [];
+      for (const id of rule.vmIds) {
+        const v = this.vmIndex.get(id);
+        if (v === undefined) continue; // a rule may name VMs that no longer exist
+        members.push(v);
+        const list = this.vmRules.get(v);
+        if (list === undefined) this.vmRules.set(v, [ri]);
+        else list.push(ri);
+      }
+      if (rule.kind === "vm-affinity" && rule.hard && members.length > 1) {
+        for (const m of members) if (!parent.has(m)) parent.set(m, m);
+        const root = find(members[0] as number);
+        for (const m of members) parent.set(find(m), root);
+      }
+    });
+    const comps = new Map<number, number[]>();
+    for (const v of parent.keys()) {
+      const r = find(v);
+      const c = comps.get(r);
+      if (c === undefined) comps.set(r, [v]);
+      else c.push(v);
+    }
+    for (const c of comps.values()) for (const v of c) this.affinityComp.set(v, c);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Queries
+
+  hostId(h: number): string {
+    return (this.hosts[h] as Host).id;
+  }
+  vmId(v: number): string {
+    return (this.vms[v] as Vm).id;
+  }
+  state(h: number): Host["state"] {
+    return (this.hosts[h] as Host).state;
+  }
+  /** Normalised CPU use of a host's capacity (not of the headroom-reduced cap). */
+  cpuUtil(h: number): number {
+    return (this.cpuLoad[h] ?? 0) / (this.hosts[h] as Host).cpuCapacityMhz;
+  }
+  memUtil(h: number): number {
+    return (this.memUse[h] ?? 0) / (this.hosts[h] as Host).memoryMiB;
+  }
+  contention(h: number): number {
+    const base = this.cpuLoadBase[h] ?? 0;
+    return base > 0 ? (this.contentionBase[h] ?? 0) * ((this.cpuLoad[h] ?? 0) / base) : 0;
+  }
+
+  /**
+   * The VMs that must move with `v` (its hard-affinity group members on the same host), or a
+   * reason it cannot move at all in this plan.
+   */
+  unitOf(v: number, forced = false): { unit: number[] } | { reject: string } {
+    const comp = this.affinityComp.get(v);
+    const members = comp === undefined ? [v] : comp.filter((m) => this.vmHost[m] === this.vmHost[v]);
+    for (const m of comp ?? members) {
+      if (this.vmInFlight[m] === 1) return { reject: "vm.in-flight" };
+    }
+    for (const m of members) {
+      const r = this.movable(m, forced);
+      if (r !== null) return { reject: r };
+    }
+    return { unit: members };
+  }
+
+  /** Null when the VM may be moved now, else the not-moved code. */
+  movable(v: number, forced = false): string | null {
+    const vm = this.vms[v] as Vm;
+    if (vm.pinned === true) return "vm.pinned";
+    if (this.vmInFlight[v] === 1) return "vm.in-flight";
+    if (this.vmMoved[v] === 1 || this.frozen.has(vm.id)) return "vm.cooldown";
+    if (!forced && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.vmMs) return "vm.cooldown";
+    return null;
+  }
+
+  /** Hosts with no VM and no migration touching them. */
+  isEmpty(h: number): boolean {
+    return (this.hostVms[h] as number[]).length === 0 && (this.inFlightIn[h] ?? 0) === 0 && (this.inFlightOut[h] ?? 0) === 0;
+  }
+
+  prediction(v: number, src: number, dst: number): MigrationPrediction | null {
+    const bw = Math.min(this.bandwidth[src] ?? 0, this.bandwidth[dst] ?? 0);
+    const vm = this.vms[v] as Vm;
+    const input = {
+      memoryMiB: vm.memoryMiB,
+      dirtyRateBytesPerSec: vm.dirtyRateBytesPerSec ?? this.cfg.migration.defaultDirtyRateBytesPerSec,
+      bandwidthBytesPerSec: bw,
+      allowPostCopy: vm.allowPostCopy === true,
+    };
+    if (bw !== this.cfg.migration.defaultBandwidthBytesPerSec) return predictMigration(input, this.cfg.migration);
+    let p = this.predictions[v];
+    if (p === undefined) {
+      p = predictMigration(input, this.cfg.migration);
+      this.predictions[v] = p;
+    }
+    return p;
+  }
+
+  /** Sum of the unit's predicted costs, or null when a member cannot migrate. */
+  unitCost(unit: readonly number[], src: number, dst: number): number | null {
+    let c = 0;
+    for (const v of unit) {
+      const p = this.prediction(v, src, dst);
+      if (p === null) return null;
+      c += p.cost;
+    }
+    return c;
+  }
+
+  /** Can the unit (all on one host) go to `dst`? Null if yes, else the first reason. */
+  check(unit: readonly number[], dst: number, opts: PlacementOptions = {}): Reject | null {
+    const src = this.vmHost[unit[0] as number] as number;
+    if (dst === src) return { code: RejectCode.sameHost };
+    if (this.destOk[dst] !== 1) return { code: RejectCode.hostExcluded };
+    const host = this.hosts[dst] as Host;
+    let cpu = 0;
+    let mem = 0;
+    let vcpu = 0;
+    for (const v of unit) {
+      const vm = this.vms[v] as Vm;
+      cpu += this.vmCpu[v] ?? 0;
+      mem += vm.memoryMiB;
+      vcpu += vm.vcpus;
+      if (vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel)) return { code: RejectCode.cpuModel };
+      if (vm.storage !== undefined && vm.storage.length > 0 && !vm.storage.every((s) => host.sharedStorage?.includes(s) === true)) return { code: RejectCode.storage };
+      if (vm.bridges !== undefined && vm.bridges.length > 0 && !vm.bridges.every((b) => host.bridges?.includes(b) === true)) return { code: RejectCode.bridge };
+    }
+    let cpuLimit = this.cpuCap[dst] ?? 0;
+    if (opts.cpuFraction !== undefined) cpuLimit = Math.min(cpuLimit, host.cpuCapacityMhz * opts.cpuFraction);
+    if ((this.cpuLoad[dst] ?? 0) + cpu > cpuLimit + EPS) return { code: opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity };
+    if ((this.memLoad[dst] ?? 0) + mem > (this.memCap[dst] ?? 0) + EPS) return { code: RejectCode.memoryCapacity };
+    if ((this.vcpuLoad[dst] ?? 0) + vcpu > (this.vcpuCap[dst] ?? 0) + EPS) return { code: RejectCode.vcpuCapacity };
+    for (const v of unit) {
+      const vm = this.vms[v] as Vm;
+      const failedAt = this.failures.get(`${vm.id}\u0000${host.id}`);
+      if (failedAt !== undefined && this.nowMs - failedAt < this.cfg.cooldown.failureMs) return { code: RejectCode.failureCooldown };
+      if (opts.forced !== true && vm.previousHostId === host.id && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs) {
+        return { code: RejectCode.returnCooldown };
+      }
+      const rs = this.vmRules.get(v);
+      if (rs === undefined) continue;
+      for (const ri of rs) {
+        const rule = this.rules[ri] as Rule;
+        const hard = rule.kind === "vm-host" ? rule.mode === "must" || rule.mode === "must-not" : rule.hard;
+        if (!hard && opts.strictSoft !== true) continue;
+        const r = this.ruleRejects(rule, v, unit, dst);
+        if (r !== null) return { code: r, ruleId: rule.id };
+      }
+    }
+    return null;
+  }
+
+  private ruleRejects(rule: Rule, v: number, unit: readonly number[], dst: number): string | null {
+    switch (rule.kind) {
+      case "vm-anti-affinity":
+        for (const id of rule.vmIds) {
+          const m = this.vmIndex.get(id);
+          if (m === undefined || m === v || unit.includes(m)) continue;
+          if (this.vmHost[m] === dst || this.inFlightTo(m) === dst) return RejectCode.antiAffinity;
+        }
+        return null;
+      case "vm-host": {
+        const inSet = rule.hostIds.includes(this.hostId(dst));
+        if ((rule.mode === "must" || rule.mode === "should") && !inSet) return RejectCode.vmHostMust;
+        if ((rule.mode === "must-not" || rule.mode === "should-not") && inSet) return RejectCode.vmHostMustNot;
+        return null;
+      }
+      case "vm-affinity":
+        // Hard affinity is kept by moving whole units; soft: prefer hosts holding the others.
+        if (rule.hard) return null;
+        for (const id of rule.vmIds) {
+          const m = this.vmIndex.get(id);
+          if (m === undefined || m === v || unit.includes(m)) continue;
+          if (this.vmHost[m] !== dst) return RejectCode.affinity;
+        }
+        return null;
+    }
+  }
+
+  private inFlightTargets: Map<number, number> | undefined;
+  setInFlightTargets(map: Map<number, number>): void {
+    this.inFlightTargets = map;
+  }
+  private inFlightTo(v: number): number | undefined {
+    return this.inFlightTargets?.get(v);
+  }
+
+  /** Number of soft rules the unit would break on `dst` minus those it breaks where it is. */
+  softPenalty(unit: readonly number[], dst: number): number {
+    let p = 0;
+    const src = this.vmHost[unit[0] as number] as number;
+    for (const v of unit) {
+      const rs = this.vmRules.get(v);
+      if (rs === undefined) continue;
+      for (const ri of rs) {
+        const rule = this.rules[ri] as Rule;
+        const soft = rule.kind === "vm-host" ? rule.mode === "should" || rule.mode === "should-not" : !rule.hard;
+        if (!soft) continue;
+        if (this.ruleRejects(rule, v, unit, dst) !== null) p++;
+        if (this.ruleRejects(rule, v, unit, src) !== null) p--;
+      }
+    }
+    return p;
+  }
+
+  /** Undo a tentative `move` (for what-if placement, e.g. a parking move that did not help). */
+  unmove(unit: readonly number[], back: number): void {
+    this.move(unit, back);
+    for (const v of unit) this.vmMoved[v] = 0;
+  }
+
+  /** Tentatively move a unit: loads, placement and the moved flag are updated. */
+  move(unit: readonly number[], dst: number): void {
+    for (const v of unit) {
+      const src = this.vmHost[v] as number;
+      this.reserve(v, src, -1);
+      this.reserve(v, dst, +1);
+      const list = this.hostVms[src] as number[];
+      const i = list.indexOf(v);
+      if (i >= 0) list.splice(i, 1);
+      (this.hostVms[dst] as number[]).push(v);
+      this.vmHost[v] = dst;
+      this.vmMoved[v] = 1;
+    }
+  }
+}
+
+/** Build the model, wiring in-flight destinations for anti-affinity checks. */
+export function buildModel(snapshot: ClusterSnapshot, nowMs: number, frozenVmIds?: ReadonlySet<string>): ClusterModel {
+  const m = new ClusterModel(snapshot, nowMs, frozenVmIds === undefined ? {} : { frozenVmIds });
+  const targets = new Map<number, number>();
+  for (const f of snapshot.inFlight ?? []) {
+    const v = m.vmIndex.get(f.vmId);
+    const d = m.hostIndex.get(f.destinationHostId);
+    if (v !== undefined && d !== undefined) targets.set(v, d);
+  }
+  m.setInFlightTargets(targets);
+  return m;
+}

@@ -1,0 +1,153 @@
+// Named policies, profiles that enable them, and the runner: model → policy → limits → plan.
+
+import { z } from "zod";
+import { applySteps } from "./apply-plan.js";
+import { parseClusterConfig } from "./config.js";
+import { PolicyInputError, UnknownPolicyError } from "./errors.js";
+import { applyLimits } from "./limits.js";
+import { activeHosts, imbalance } from "./metrics.js";
+import { buildModel } from "./model.js";
+import { PlanBuilder } from "./plan-builder.js";
+import type { Policy } from "./policy.js";
+import { balancePolicy } from "./policies/balance.js";
+import { consolidatePolicy } from "./policies/consolidate.js";
+import { drainPolicy } from "./policies/drain.js";
+import type { ClusterSnapshot, NotMoved, Plan, PlanStep, RuleBlock } from "./types.js";
+
+const registry = new Map<string, Policy>([
+  [balancePolicy.name, balancePolicy as unknown as Policy],
+  [consolidatePolicy.name, consolidatePolicy as unknown as Policy],
+  [drainPolicy.name, drainPolicy as unknown as Policy],
+]);
+
+export const PolicyName = { balance: "balance", consolidate: "consolidate", drain: "drain" } as const;
+export type PolicyName = (typeof PolicyName)[keyof typeof PolicyName];
+
+export function policyNames(): string[] {
+  return [...registry.keys()];
+}
+
+export function getPolicy(name: string): Policy {
+  const p = registry.get(name);
+  if (p === undefined) throw new UnknownPolicyError(name, policyNames());
+  return p;
+}
+
+/** Validate and default a policy's arguments (throws PolicyInputError naming the field). */
+export function parsePolicyArgs(name: string, args: unknown): unknown {
+  const p = getPolicy(name);
+  const r = p.args.safeParse(args ?? {});
+  if (!r.success) throw PolicyInputError.fromZod(`${name}.args`, r.error);
+  return r.data;
+}
+
+export const profileSchema = z
+  .object({
+    name: z.string().min(1),
+    /** Policies run in this order; each sees the cluster as the previous ones left it. */
+    policies: z.array(z.object({ policy: z.string().min(1), args: z.unknown().optional() }).strict()).min(1),
+  })
+  .strict();
+export type Profile = z.input<typeof profileSchema>;
+
+export function parseProfile(input: unknown): Profile {
+  const r = profileSchema.safeParse(input);
+  if (!r.success) throw PolicyInputError.fromZod("profile", r.error);
+  for (const [i, e] of r.data.policies.entries()) {
+    if (!registry.has(e.policy)) throw new PolicyInputError(`profile.policies.${i}.policy`, `unknown policy "${e.policy}" (known: ${policyNames().join(", ")})`);
+    parsePolicyArgs(e.policy, e.args);
+  }
+  return r.data;
+}
+
+export interface PlanOptions {
+  /** The planning time (ms since the epoch); cool-downs and wake deadlines count from it. */
+  readonly nowMs: number;
+  /** Seed for any randomised choice; plans are deterministic for the same input and seed. */
+  readonly seed?: number;
+  /** The policy's arguments (validated by its zod schema; `{}` gives the defaults). */
+  readonly args?: unknown;
+  /** Skip in-flight limits (e.g. a what-if dry run); default false. */
+  readonly unlimited?: boolean;
+}
+
+/** Run one named policy on a snapshot. */
+export function plan(snapshot: ClusterSnapshot, policy: string, options: PlanOptions): Plan {
+  return planProfile(snapshot, { name: policy, policies: [{ policy, args: options.args }] }, options);
+}
+
+/**
+ * Run a profile's policies in order, each on the snapshot as the previous left it, merge their
+ * steps, and apply the in-flight limits once.
+ */
+export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, options: Omit<PlanOptions, "args">): Plan {
+  const profile = parseProfile(profileInput);
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new PolicyInputError("seed", "must be an integer");
+  const nowMs = options.nowMs;
+  const ctx = { nowMs, seed };
+  let current = snapshot;
+  const moved = new Set<string>();
+  const steps: PlanStep[] = [];
+  const notMoved: NotMoved[] = [];
+  const ruleBlocks: RuleBlock[] = [];
+  let before: { imbalance: number; active: number } | null = null;
+  let after = { imbalance: 0, active: 0 };
+  const weights = { cpu: 1, memory: 1, contention: 0.5 };
+  for (const entry of profile.policies) {
+    const policy = getPolicy(entry.policy);
+    const args = parsePolicyArgs(entry.policy, entry.args);
+    const model = buildModel(current, nowMs, moved);
+    if (before === null) before = { imbalance: imbalance(model, weights), active: activeHosts(model) };
+    const b = new PlanBuilder(model, policy.name);
+    policy.run(model, args, b, ctx);
+    after = { imbalance: imbalance(model, weights), active: activeHosts(model) };
+    const offset = steps.length;
+    for (const s of b.steps) {
+      steps.push({ ...s, index: s.index + offset, dependsOn: s.dependsOn.map((d) => d + offset) });
+      if (s.kind === "migrate") moved.add(s.vmId);
+    }
+    notMoved.push(...b.notMovedList());
+    ruleBlocks.push(...b.ruleBlockList());
+    if (profile.policies.length > 1) current = applySteps(current, b.steps, nowMs);
+  }
+  const merged = profile.policies.length > 1 ? addCrossDependencies(steps) : steps;
+  const limited = options.unlimited === true ? { admitted: merged, deferred: [] } : applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot));
+  const totalMigrationCost = limited.admitted.reduce((a, s) => a + (s.kind === "migrate" ? s.prediction.cost : 0), 0);
+  return {
+    policy: profile.name,
+    nowMs,
+    seed,
+    steps: limited.admitted,
+    notMoved: notMoved.filter((n) => !moved.has(n.vmId)),
+    ruleBlocks,
+    deferred: limited.deferred,
+    metrics: {
+      imbalanceBefore: before?.imbalance ?? 0,
+      imbalanceAfter: after.imbalance,
+      activeHostsBefore: before?.active ?? 0,
+      activeHostsAfter: after.active,
+      totalMigrationCost,
+    },
+  };
+}
+
+function buildLimits(snapshot: ClusterSnapshot) {
+  return parseClusterConfig(snapshot.config).limits;
+}
+
+/** A later policy's step into (or power-off of) a host waits for earlier departures from it. */
+function addCrossDependencies(steps: PlanStep[]): PlanStep[] {
+  const departures = new Map<string, number[]>();
+  return steps.map((s) => {
+    const host = s.kind === "migrate" ? s.destinationHostId : s.kind === "power-off" ? s.hostId : null;
+    const deps = new Set(s.dependsOn);
+    if (host !== null) for (const d of departures.get(host) ?? []) deps.add(d);
+    if (s.kind === "migrate") {
+      const list = departures.get(s.sourceHostId);
+      if (list === undefined) departures.set(s.sourceHostId, [s.index]);
+      else list.push(s.index);
+    }
+    return { ...s, dependsOn: [...deps].sort((a, b) => a - b) };
+  });
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { applyLimits } from "../src/index.js";
+import type { MigrateStep, PlanStep } from "../src/index.js";
+
+const mig = (index: number, vmId: string, src: string, dst: string, dependsOn: number[] = []): MigrateStep => ({
+  kind: "migrate",
+  index,
+  dependsOn,
+  code: "test",
+  message: "",
+  policy: "test",
+  vmId,
+  sourceHostId: src,
+  destinationHostId: dst,
+  prediction: { strategy: "live", durationMs: 1, downtimeMs: 1, preCopyConverges: true, iterations: 1, bytesSent: 1, cost: 1 },
+});
+
+describe("applyLimits", () => {
+  const limits = { perSource: 1, perDestination: 2, perCluster: 3 };
+  it("counts in-flight migrations and defers per source, destination and cluster", () => {
+    const steps: PlanStep[] = [mig(0, "a", "h1", "h2"), mig(1, "b", "h1", "h3"), mig(2, "c", "h4", "h2"), mig(3, "d", "h5", "h6"), mig(4, "e", "h7", "h8")];
+    const r = applyLimits(steps, [{ id: "m", vmId: "z", sourceHostId: "h9", destinationHostId: "h2", startedMs: 0 }], limits);
+    expect(r.admitted.map((s) => s.index)).toEqual([0, 3]);
+    expect(r.deferred.map((d) => [d.step.index, d.code])).toEqual([
+      [1, "limit.per-source"],
+      [2, "limit.per-destination"],
+      [4, "limit.per-cluster"],
+    ]);
+  });
+  it("defers what depends on a deferred step, power-offs included", () => {
+    const steps: PlanStep[] = [
+      mig(0, "a", "h1", "h2"),
+      mig(1, "b", "h1", "h3"),
+      { kind: "power-off", index: 2, dependsOn: [0, 1], code: "x", message: "", policy: "t", hostId: "h1" },
+      { kind: "wake", index: 3, dependsOn: [], code: "x", message: "", policy: "t", hostId: "h9", readyByMs: 0 },
+    ];
+    const r = applyLimits(steps, [], limits);
+    expect(r.admitted.map((s) => s.index)).toEqual([0, 3]);
+    expect(r.deferred.map((d) => d.code)).toEqual(["limit.per-source", "limit.dependency-deferred"]);
+  });
+});

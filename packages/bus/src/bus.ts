@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import { connect } from "@nats-io/transport-node";
 import {
+  ClosedConnectionError,
+  DrainingConnectionError,
   headers as natsHeaders,
   RequestError,
   TimeoutError,
@@ -16,6 +18,7 @@ import {
   type InvalidMessageError,
   NoRespondersError,
   RemoteError,
+  RequestFailedError,
   RequestTimeoutError,
 } from "./errors.js";
 import { JetStreamHelpers } from "./jetstream.js";
@@ -74,6 +77,7 @@ export class Bus implements AsyncDisposable {
   private readonly subs = new Set<Subscription>();
   private readonly log: Logger;
   private closing: Promise<void> | undefined;
+  private up = true;
   private js: JetStreamHelpers | undefined;
 
   private constructor(
@@ -95,6 +99,11 @@ export class Bus implements AsyncDisposable {
     }
     o.logger.info({ server: nc.getServer(), name: o.name }, "bus connected");
     return new Bus(nc, o);
+  }
+
+  /** False between a disconnect and the next reconnect (publishes are buffered meanwhile). */
+  get isConnected(): boolean {
+    return this.up && !this.nc.isClosed();
   }
 
   get isClosed(): boolean {
@@ -289,8 +298,10 @@ export class Bus implements AsyncDisposable {
   private requestError(subject: string, timeoutMs: number, e: unknown): Error {
     if (e instanceof TimeoutError) return new RequestTimeoutError(subject, timeoutMs, { cause: e });
     if (e instanceof RequestError && e.isNoResponders()) return new NoRespondersError(subject, { cause: e });
-    if (this.nc.isClosed()) return new BusClosedError("request", { cause: e });
-    return new BusError("REMOTE_ERROR", `request on ${subject} failed: ${(e as Error)?.message ?? e}`, { cause: e });
+    if (e instanceof ClosedConnectionError || e instanceof DrainingConnectionError || this.nc.isClosed()) {
+      return new BusClosedError("request", { cause: e });
+    }
+    return new RequestFailedError(subject, { cause: e });
   }
 
   /** One receive loop per subscription: serial awaits each message, concurrent only tracks them. */
@@ -342,6 +353,8 @@ export class Bus implements AsyncDisposable {
       for await (const s of this.nc.status()) {
         const st = toBusStatus(s);
         if (!st) continue;
+        if (st.type === "disconnect" || st.type === "reconnecting") this.up = false;
+        if (st.type === "reconnect") this.up = true;
         const level = st.type === "reconnect" ? "info" : st.type === "close" ? "debug" : "warn";
         this.log[level]({ status: st.type, server: st.server, err: st.error, subject: st.subject }, `bus ${st.type}`);
         for (const l of this.listeners) {

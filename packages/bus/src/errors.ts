@@ -6,6 +6,7 @@ export const BusErrorCode = {
   Timeout: "TIMEOUT",
   NoResponders: "NO_RESPONDERS",
   Remote: "REMOTE_ERROR",
+  RequestFailed: "REQUEST_FAILED",
   Connect: "CONNECT_FAILED",
   Closed: "CLOSED",
   InvalidOptions: "INVALID_OPTIONS",
@@ -88,6 +89,18 @@ export class RemoteError extends BusError {
     readonly field?: string,
   ) {
     super(BusErrorCode.Remote, `request on ${subject} failed remotely (${remoteCode}): ${remoteMessage}`);
+  }
+}
+
+/** A request failed for another reason than timeout or no responders (e.g. permissions). */
+export class RequestFailedError extends BusError {
+  override readonly name = "RequestFailedError";
+  constructor(
+    readonly subject: string,
+    options?: ErrorOptions,
+  ) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(BusErrorCode.RequestFailed, `request on ${subject} failed${reason}`, options);
   }
 }
 

@@ -7,6 +7,7 @@ export {
   BusErrorCode,
   InvalidMessageError,
   RequestTimeoutError,
+  RequestFailedError,
   NoRespondersError,
   RemoteError,
   BusConnectError,

@@ -14,7 +14,12 @@ describe("server restart", () => {
     await using sub = await connectTo(server, { name: "restart-sub" });
     await using pub = await connectTo(server, { name: "restart-pub" });
     const statuses: BusStatus[] = [];
-    sub.onStatus((s) => statuses.push(s));
+    const connectedAt: Record<string, boolean> = {};
+    sub.onStatus((s) => {
+      statuses.push(s);
+      connectedAt[s.type] = sub.isConnected;
+    });
+    expect(sub.isConnected).toBe(true);
 
     const got: number[] = [];
     sub.subscribe("rs.tick", Tick, (m) => void got.push(m.n));
@@ -28,6 +33,7 @@ describe("server restart", () => {
     expect(server.pid).not.toBe(pidBefore);
     await waitFor(() => statuses.some((s) => s.type === BusStatusType.Reconnect), 10_000, "reconnect status");
     expect(statuses.map((s) => s.type)).toContain(BusStatusType.Disconnect);
+    expect(connectedAt).toMatchObject({ [BusStatusType.Disconnect]: false, [BusStatusType.Reconnect]: true });
 
     // The publisher reconnects on its own schedule; keep ticking until the resumed subscription sees one.
     for (let n = 2; got.length === 1; n++) {

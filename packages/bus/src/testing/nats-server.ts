@@ -17,6 +17,19 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
 }
 
+/** Servers still running, killed if the test process exits without disposing them (no orphans). */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const c of running) c.kill("SIGKILL");
+  });
+}
+
 /** A real `nats-server -js` process, started on loopback, stopped by pid on dispose. */
 export class NatsServer implements AsyncDisposable {
   private constructor(
@@ -38,12 +51,23 @@ export class NatsServer implements AsyncDisposable {
 
   static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
     const host = opts.host ?? "127.0.0.1";
-    const port = opts.port ?? (await freePort(host));
     const ownsStore = opts.storeDir === undefined;
     const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), "drover-nats-")));
-    const server = new NatsServer(host, port, storeDir, ownsStore, opts, undefined);
-    await server.restart();
-    return server;
+    // A port picked by the kernel can be taken by someone else before nats-server binds it: retry.
+    for (let attempt = 1; ; attempt++) {
+      const port = opts.port ?? (await freePort(host));
+      const server = new NatsServer(host, port, storeDir, ownsStore, opts, undefined);
+      try {
+        await server.restart();
+        return server;
+      } catch (e) {
+        const portTaken = /address already in use/i.test(String(e));
+        if (opts.port !== undefined || !portTaken || attempt >= 5) {
+          if (ownsStore) await rm(storeDir, { recursive: true, force: true });
+          throw e;
+        }
+      }
+    }
   }
 
   /** Starts the process again on the same port and store (after stop(), or to simulate a restart). */
@@ -51,17 +75,40 @@ export class NatsServer implements AsyncDisposable {
     if (this.child) await this.stopProcess();
     const args = ["-a", this.host, "-p", String(this.port), "-js", "-sd", this.storeDir, ...(this.opts.args ?? [])];
     const child = spawn("nats-server", args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr?.on("data", (b: Buffer) => {
-      stderr = (stderr + b.toString()).slice(-4000);
-    });
-    const exited = new Promise<never>((_, reject) => {
-      child.once("error", (e) => reject(new Error(`nats-server could not start: ${e.message}`)));
-      child.once("exit", (code) => reject(new Error(`nats-server exited with ${code}: ${stderr.trim()}`)));
-    });
     this.child = child;
-    await Promise.race([waitForPort(this.host, this.port, this.opts.startTimeoutMs ?? 10_000), exited]);
-    exited.catch(() => undefined);
+    killOnExit(child);
+    const timeoutMs = this.opts.startTimeoutMs ?? 10_000;
+    let stderr = "";
+    // "Server is ready" comes from this very process: a port check alone could see another server.
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`nats-server did not become ready on ${this.host}:${this.port} within ${timeoutMs} ms: ${failureReason(stderr)}`)),
+        timeoutMs,
+      );
+      // Stays attached for the life of the process: an undrained pipe would block the server.
+      child.stderr?.on("data", (b: Buffer) => {
+        stderr = (stderr + b.toString()).slice(-4000);
+        if (stderr.includes("Server is ready")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once("error", (e) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server could not start: ${e.message}`));
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server exited with ${code}: ${failureReason(stderr)}`));
+      });
+    });
+    try {
+      await ready;
+      await waitForPort(this.host, this.port, timeoutMs);
+    } catch (e) {
+      await this.stopProcess();
+      throw e;
+    }
   }
 
   /** Stops the process (SIGTERM to its pid, SIGKILL after 5 s); the store stays. */
@@ -84,6 +131,13 @@ export class NatsServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** The fatal/error lines of the server's log, else its last line. */
+function failureReason(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  const bad = lines.filter((l) => /\[(FTL|ERR)\]/.test(l));
+  return (bad.length ? bad : lines.slice(-1)).map((l) => l.replace(/^\[\d+\] \S+ \S+ /, "")).join("; ");
 }
 
 export async function freePort(host = "127.0.0.1"): Promise<number> {

@@ -1,0 +1,123 @@
+// The event-loop thread: runs libvirt's default event loop (virEventRunDefaultImpl), which
+// drives keepalive, close callbacks and domain events. libvirt calls our callbacks on this
+// thread, so they are created here (koffi runs a JS callback only on the thread that made it).
+// The loop blocks in poll(); commands arrive on a MessagePort read synchronously between
+// iterations, and the sender wakes the loop by arming our timer (virEventUpdateTimeout).
+import type { MessagePort } from "node:worker_threads";
+import { receiveMessageOnPort, workerData } from "node:worker_threads";
+import { DomainEventId } from "../constants.js";
+import { koffi, virt } from "./bindings.js";
+import { check, NativeCallError } from "./last-error.js";
+import { readTypedParams } from "./typed-params.js";
+import type { TypedPair } from "./typed-params.js";
+
+export type LoopCommand = { id: number; type: "watch" | "unwatch"; conn: number };
+export type LoopMessage =
+  | { type: "ready"; timerId: number }
+  | { type: "reply"; id: number; ok: true }
+  | { type: "reply"; id: number; ok: false; message: string; libvirt?: { call: string; info: NativeCallError["info"] } }
+  | { type: "lifecycle"; conn: number; name: string; uuid: string; event: number; detail: number }
+  | { type: "migration-iteration"; conn: number; name: string; uuid: string; iteration: number }
+  | { type: "job-completed"; conn: number; name: string; uuid: string; params: TypedPair[] }
+  | { type: "close"; conn: number; reason: number }
+  | { type: "loop-error"; message: string }
+  | { type: "stopped" };
+
+const { port, stop } = workerData as { port: MessagePort; stop: SharedArrayBuffer };
+const stopFlag = new Int32Array(stop);
+const post = (m: LoopMessage): void => port.postMessage(m);
+
+function domId(dom: number): { name: string; uuid: string } {
+  const buf = Buffer.alloc(37);
+  virt.virDomainGetUUIDString(dom, buf);
+  return { name: virt.virDomainGetName(dom) ?? "", uuid: buf.toString("latin1", 0, 36) };
+}
+
+const TimeoutCb = koffi.proto("void drover_TimeoutCb(int timer, void *opaque)");
+const LifecycleCb = koffi.proto("void drover_LifecycleCb(uintptr_t conn, uintptr_t dom, int event, int detail, void *opaque)");
+const IterationCb = koffi.proto("void drover_IterationCb(uintptr_t conn, uintptr_t dom, int iteration, void *opaque)");
+const JobCompletedCb = koffi.proto("void drover_JobCompletedCb(uintptr_t conn, uintptr_t dom, void *params, int nparams, void *opaque)");
+const CloseCb = koffi.proto("void drover_CloseCb(uintptr_t conn, int reason, void *opaque)");
+
+// The timer only exists to wake poll(); once it fired, disarm it again.
+const tick = koffi.register((timer: number) => virt.virEventUpdateTimeout(timer, -1), koffi.pointer(TimeoutCb));
+const callbacks = {
+  [DomainEventId.LIFECYCLE]: koffi.register(
+    (conn: number, dom: number, event: number, detail: number) => post({ type: "lifecycle", conn, ...domId(dom), event, detail }),
+    koffi.pointer(LifecycleCb),
+  ),
+  [DomainEventId.MIGRATION_ITERATION]: koffi.register(
+    (conn: number, dom: number, iteration: number) => post({ type: "migration-iteration", conn, ...domId(dom), iteration }),
+    koffi.pointer(IterationCb),
+  ),
+  [DomainEventId.JOB_COMPLETED]: koffi.register(
+    (conn: number, dom: number, params: unknown, n: number) =>
+      post({ type: "job-completed", conn, ...domId(dom), params: readTypedParams(params, n) }),
+    koffi.pointer(JobCompletedCb),
+  ),
+};
+const onClose = koffi.register((conn: number, reason: number) => post({ type: "close", conn, reason }), koffi.pointer(CloseCb));
+
+/** Per connection: the domain-event callback ids, and whether our close callback is registered. */
+const watched = new Map<number, { ids: number[]; close: boolean }>();
+
+function watch(conn: number): void {
+  if (watched.has(conn)) return;
+  const w = { ids: [] as number[], close: false };
+  try {
+    for (const [eventId, cb] of Object.entries(callbacks)) {
+      w.ids.push(check(virt.virConnectDomainEventRegisterAny(conn, 0, Number(eventId), cb, null, null), "virConnectDomainEventRegisterAny"));
+    }
+  } catch (e) {
+    for (const id of w.ids) virt.virConnectDomainEventDeregisterAny(conn, id);
+    virt.virResetLastError();
+    throw e;
+  }
+  // Only some drivers (remote) have close callbacks; without one there is nothing to report.
+  w.close = virt.virConnectRegisterCloseCallback(conn, onClose, null, null) === 0;
+  if (!w.close) virt.virResetLastError();
+  watched.set(conn, w);
+}
+
+function unwatch(conn: number): void {
+  const w = watched.get(conn);
+  if (w === undefined) return;
+  watched.delete(conn);
+  for (const id of w.ids) virt.virConnectDomainEventDeregisterAny(conn, id);
+  if (w.close) virt.virConnectUnregisterCloseCallback(conn, onClose);
+  virt.virResetLastError(); // a dead connection may refuse; the registrations go with it
+}
+
+function drain(): void {
+  for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+    const cmd = m.message as LoopCommand;
+    try {
+      if (cmd.type === "watch") watch(cmd.conn);
+      else unwatch(cmd.conn);
+      post({ type: "reply", id: cmd.id, ok: true });
+    } catch (e) {
+      post(
+        e instanceof NativeCallError
+          ? { type: "reply", id: cmd.id, ok: false, message: e.message, libvirt: { call: e.call, info: e.info } }
+          : { type: "reply", id: cmd.id, ok: false, message: String(e) },
+      );
+    }
+  }
+}
+
+const timerId = check(virt.virEventAddTimeout(-1, tick, null, null), "virEventAddTimeout");
+post({ type: "ready", timerId });
+while (Atomics.load(stopFlag, 0) === 0) {
+  if (virt.virEventRunDefaultImpl() < 0) {
+    post({ type: "loop-error", message: "virEventRunDefaultImpl failed" });
+    virt.virResetLastError();
+  }
+  drain();
+}
+for (const conn of [...watched.keys()]) unwatch(conn);
+virt.virEventRemoveTimeout(timerId);
+koffi.unregister(tick);
+for (const cb of Object.values(callbacks)) koffi.unregister(cb);
+koffi.unregister(onClose);
+post({ type: "stopped" });
+port.close();

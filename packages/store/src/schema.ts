@@ -153,14 +153,7 @@ export function schemaVersionOf(db: Database.Database): number {
  * processes opening the same file at once cannot both apply a step. Refuses a file newer than the code.
  */
 export function migrate(db: Database.Database, file: string, target = LATEST_SCHEMA_VERSION): number {
-  const found = schemaVersionOf(db);
-  if (found > LATEST_SCHEMA_VERSION) {
-    throw new StoreError(
-      StoreErrorCodes.SchemaTooNew,
-      `${file} has schema version ${found}, newer than this Drover's ${LATEST_SCHEMA_VERSION}: ` +
-        `it was written by a newer release; run that release, or restore a backup made before the upgrade`,
-    );
-  }
+  const found = assertNotNewer(db, file);
   for (let v = found; v < target; v++) {
     const step = migrations[v] as string;
     db.transaction(() => {
@@ -171,4 +164,17 @@ export function migrate(db: Database.Database, file: string, target = LATEST_SCH
     }).immediate();
   }
   return schemaVersionOf(db);
+}
+
+/** Returns the file's schema version; throws schema-too-new if this code cannot read it. */
+export function assertNotNewer(db: Database.Database, file: string): number {
+  const found = schemaVersionOf(db);
+  if (found > LATEST_SCHEMA_VERSION) {
+    throw new StoreError(
+      StoreErrorCodes.SchemaTooNew,
+      `${file} has schema version ${found}, newer than this Drover's ${LATEST_SCHEMA_VERSION}: ` +
+        `it was written by a newer release; run that release, or restore a backup made before the upgrade`,
+    );
+  }
+  return found;
 }

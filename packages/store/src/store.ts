@@ -10,7 +10,7 @@ import { Migrations } from "./repos/migrations.js";
 import { Plans } from "./repos/plans.js";
 import { Power } from "./repos/power.js";
 import { Vms } from "./repos/vms.js";
-import { LATEST_SCHEMA_VERSION, migrate } from "./schema.js";
+import { LATEST_SCHEMA_VERSION, assertNotNewer, migrate } from "./schema.js";
 import {
   ActiveMaintenanceStatuses,
   InFlightMigrationStatuses,
@@ -96,6 +96,8 @@ export class Store implements Disposable {
       if (!memory) mkdirSync(dirname(path), { recursive: true });
       db = new Database(path, { timeout: busyTimeoutMs });
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      // Before anything that writes (journal_mode does): a newer file must be left exactly as it is.
+      assertNotNewer(db, path);
       // WAL: readers (the API, a second process) never block the writer, and the writer never blocks them.
       if (!memory) db.pragma("journal_mode = WAL");
       // NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the last commits.

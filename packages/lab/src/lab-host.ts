@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import type { Logger } from "@drover/protocol";
-import { hostAddress, hostMac, hostUri, hostUuid, LIBVIRTD_PORT, migrationPorts } from "./addresses.js";
+import { DEFAULT_WOL_PORT, hostAddress, hostMac, hostUri, hostUuid, LIBVIRTD_PORT, migrationPorts } from "./addresses.js";
 import { badOption, LabError, LabErrorCode } from "./errors.js";
 import { libvirtdConf, qemuConf } from "./host-config.js";
 import { isAlive, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
+import { ManagedProcess, type ManagedState } from "./supervisor.js";
+import type { SpawnSpec } from "./proc.js";
 import { ping } from "./virt.js";
 
 /** libvirt's directories, each bind-mounted from the host's own dir inside its mount namespace. */
@@ -33,6 +35,8 @@ export interface LabHostOptions {
    * agent may read as its bridge inventory); no guest NIC can attach to them.
    */
   bridges?: string[];
+  /** UDP port of this host's Wake-on-LAN listener (default 9). */
+  wolPort?: number;
   logger?: Logger;
 }
 
@@ -52,7 +56,15 @@ export interface LabHostState {
   /** "recorded": bridges are names in this file only (loopback mode). */
   bridgeMode: "recorded";
   libvirtd: ProcRef | null;
+  /** The host's agent, when the lab runs one (command resolved, so any process can restart it). */
+  agent: ManagedState | null;
+  /** Lab power state: "off" after powerOff() until powerOn() or a Wake-on-LAN packet. */
+  power: PowerState;
+  /** Where a Wake-on-LAN magic packet for `mac` wakes this host (unicast UDP). */
+  wake: { address: string; port: number; mac: string };
 }
+
+export type PowerState = "on" | "off";
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
@@ -75,7 +87,10 @@ export class LabHost {
   readonly dir: string;
   readonly sharedDir: string;
   readonly bridges: readonly string[];
+  readonly wolPort: number;
   private libvirtd: ProcRef | undefined;
+  private agentProc: ManagedProcess | undefined;
+  private powerState: PowerState = "on";
   private readonly log: Logger | undefined;
 
   constructor(opts: LabHostOptions) {
@@ -98,14 +113,26 @@ export class LabHost {
     this.dir = join(state, "hosts", this.name);
     this.sharedDir = join(state, "shared");
     this.bridges = [...(opts.bridges ?? [])];
+    this.wolPort = opts.wolPort ?? DEFAULT_WOL_PORT;
+    if (!Number.isInteger(this.wolPort) || this.wolPort < 1 || this.wolPort > 65535) throw badOption("wolPort", this.wolPort, "a UDP port");
     this.log = opts.logger;
   }
 
   /** Re-attaches to a host described by lab-host.json (e.g. from `drover lab down`). */
   static fromState(s: LabHostState, logger?: Logger): LabHost {
     const stateDir = resolve(s.dir, "..", "..");
-    const h = new LabHost({ name: s.name, index: s.index, net: s.net, stateDir, bridges: s.bridges, ...(logger ? { logger } : {}) });
+    const h = new LabHost({
+      name: s.name,
+      index: s.index,
+      net: s.net,
+      stateDir,
+      bridges: s.bridges,
+      wolPort: s.wake.port,
+      ...(logger ? { logger } : {}),
+    });
     h.libvirtd = s.libvirtd ?? undefined;
+    h.agentProc = s.agent ? ManagedProcess.fromState(s.agent) : undefined;
+    h.powerState = s.power;
     return h;
   }
 
@@ -138,7 +165,69 @@ export class LabHost {
       bridges: [...this.bridges],
       bridgeMode: "recorded",
       libvirtd: isAlive(this.libvirtd) ? (this.libvirtd ?? null) : null,
+      agent: this.agentProc?.state() ?? null,
+      power: this.powerState,
+      wake: { address: this.address, port: this.wolPort, mac: this.mac },
     };
+  }
+
+  /** Re-reads pids and power state from lab-host.json (another process may have changed them). */
+  async refresh(): Promise<void> {
+    if (!existsSync(this.stateFile)) return;
+    const s = JSON.parse(await readFile(this.stateFile, "utf8")) as LabHostState;
+    this.libvirtd = s.libvirtd ?? undefined;
+    this.agentProc = s.agent ? ManagedProcess.fromState(s.agent) : undefined;
+    this.powerState = s.power;
+  }
+
+  get power(): PowerState {
+    return this.powerState;
+  }
+
+  get agent(): ManagedProcess | undefined {
+    return this.agentProc;
+  }
+
+  /** Sets the command of this host's agent (started by powerOn()/startAgent(), log in <host dir>/agent.log). */
+  async setAgent(spec: SpawnSpec): Promise<void> {
+    if (this.agentProc?.running) await this.agentProc.stop();
+    this.agentProc = new ManagedProcess(`agent-${this.name}`, spec, join(this.dir, "agent.log"));
+    await this.saveState();
+  }
+
+  async startAgent(): Promise<void> {
+    this.agentProc?.start();
+    await this.saveState();
+  }
+
+  async stopAgent(): Promise<void> {
+    await this.agentProc?.stop();
+    await this.saveState();
+  }
+
+  /**
+   * Lab power off: stops the agent and libvirtd. Refused while any QEMU guest runs here
+   * (DESIGN.md invariant 1 holds in the lab too), checked from libvirt's pid files, not libvirtd.
+   */
+  async powerOff(): Promise<void> {
+    const guests = await this.qemuProcs();
+    if (guests.length > 0) {
+      throw new LabError(LabErrorCode.Busy, `host ${this.name} still runs ${guests.map((g) => g.guest).join(", ")}: not powering off`);
+    }
+    await this.agentProc?.stop();
+    await this.stop();
+    this.powerState = "off";
+    await this.saveState();
+    this.log?.info({ host: this.name }, "lab host powered off");
+  }
+
+  /** Lab power on (what a Wake-on-LAN packet triggers): libvirtd, then the agent. */
+  async powerOn(): Promise<void> {
+    await this.start();
+    this.agentProc?.start();
+    this.powerState = "on";
+    await this.saveState();
+    this.log?.info({ host: this.name }, "lab host powered on");
   }
 
   /** Real path of a file that this host's libvirtd/QEMU see at `nsPath` (e.g. /var/log/libvirt/qemu/g1.serial). */
@@ -237,9 +326,17 @@ export class LabHost {
     return out;
   }
 
+  /** Written atomically: other processes (`drover lab down`, a power command) read it any time. */
   async saveState(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFile(join(this.dir, "lab-host.json"), `${JSON.stringify(this.state(), null, 2)}\n`);
+    const file = join(this.dir, "lab-host.json");
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(this.state(), null, 2)}\n`);
+    await rename(tmp, file);
+  }
+
+  get stateFile(): string {
+    return join(this.dir, "lab-host.json");
   }
 }
 

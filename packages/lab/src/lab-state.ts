@@ -1,0 +1,56 @@
+import { existsSync } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { LabError, LabErrorCode } from "./errors.js";
+import type { ManagedState } from "./supervisor.js";
+import type { ProcRef } from "./proc.js";
+
+export const DEFAULT_LAB_DIR = "/var/lib/drover-lab";
+
+export function labDir(): string {
+  return process.env["DROVER_LAB_DIR"] || DEFAULT_LAB_DIR;
+}
+
+/** <stateDir>/lab.json: how another process (`drover lab down|status`) finds a running lab. */
+export interface LabFile {
+  version: 1;
+  status: "starting" | "running" | "stopping" | "stopped";
+  stateDir: string;
+  cluster: string;
+  net: number;
+  natsUrl: string;
+  nats: ProcRef | null;
+  /**
+   * The process holding the lab's NATS server and Wake-on-LAN listeners: "keeper" = the detached
+   * process of labUp() (stopped by SIGTERM), "inline" = a test or program that called Lab.start().
+   */
+  owner: { kind: "keeper" | "inline"; proc: ProcRef | null };
+  /** Host dirs; each holds lab-host.json with that host's pids, power state and agent. */
+  hosts: Array<{ name: string; dir: string }>;
+  guests: Array<{ name: string; uuid: string; diskPath: string | null; firstHost: string }>;
+  scheduler: ManagedState | null;
+  startedAt: string;
+}
+
+export function labFilePath(stateDir: string): string {
+  return join(stateDir, "lab.json");
+}
+
+export async function readLabFile(stateDir: string): Promise<LabFile | undefined> {
+  const file = labFilePath(stateDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    const v = JSON.parse(await readFile(file, "utf8")) as LabFile;
+    if (v.version !== 1) throw new Error(`unknown version ${String(v.version)}`);
+    return v;
+  } catch (e) {
+    throw new LabError(LabErrorCode.NotFound, `${file} is not a lab state file: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export async function writeLabFile(lab: LabFile): Promise<void> {
+  const file = labFilePath(lab.stateDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(lab, null, 2)}\n`);
+  await rename(tmp, file);
+}

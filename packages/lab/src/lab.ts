@@ -1,0 +1,341 @@
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { NatsServer } from "@drover/bus/testing";
+import type { Logger } from "@drover/protocol";
+import { checkNet, DEFAULT_NET, DEFAULT_WOL_PORT, MAX_HOSTS, natsAddress } from "./addresses.js";
+import { badOption, LabError, LabErrorCode } from "./errors.js";
+import { ensureGuestImage } from "./guest-image.js";
+import { startGuest, type LabGuest, type LabGuestOptions } from "./guest.js";
+import { LabHost, type LabHostState, type PowerState } from "./lab-host.js";
+import { labDir, readLabFile, writeLabFile, type LabFile } from "./lab-state.js";
+import { isAlive, procRef, stopProc, type ProcRef, type SpawnSpec } from "./proc.js";
+import { checkSpec, ManagedProcess } from "./supervisor.js";
+import { readTicks } from "./ticks.js";
+import { listDomains, removeDomain } from "./virt.js";
+import { WakeListener } from "./wol.js";
+
+/** What agent and scheduler command builders get to know about the lab. */
+export interface LabInfo {
+  stateDir: string;
+  cluster: string;
+  net: number;
+  natsUrl: string;
+  hosts: LabHostState[];
+}
+
+export interface LabOptions {
+  /** Number of hosts h1..hN (default 3, at most 16). */
+  hosts?: number;
+  /** Number of guests vm1..vmM, spread round-robin over the hosts (default 4). */
+  guests?: number;
+  /** Third octet of every lab address: host i is 127.0.<net>.<i> (default 1). Distinct per concurrent lab. */
+  net?: number;
+  /** Default env DROVER_LAB_DIR or /var/lib/drover-lab. Distinct per concurrent lab. */
+  stateDir?: string;
+  /** Cluster name handed to agents and scheduler (default "lab"). */
+  cluster?: string;
+  /** NATS port on 127.0.<net>.254 (default 4222). */
+  natsPort?: number;
+  /** Options applied to every guest (memory, workload, tags, disk cache...). */
+  guest?: Omit<LabGuestOptions, "name" | "uuid">;
+  /** Bridges each host claims (recorded in lab-host.json only, see LabHostOptions.bridges). */
+  bridges?: string[] | ((host: string) => string[]);
+  /** UDP port of the hosts' Wake-on-LAN listeners (default 9). */
+  wolPort?: number;
+  /** Command line of the agent of one host; the lab spawns, logs and stops it (default: no agents). */
+  agentCommand?: (host: LabHostState, lab: LabInfo) => SpawnSpec;
+  /** Command line of the scheduler (default: none). */
+  schedulerCommand?: (lab: LabInfo) => SpawnSpec;
+  logger?: Logger;
+  /** Internal: set by the detached keeper of labUp(). */
+  ownerKind?: "keeper" | "inline";
+}
+
+function checkCount(what: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw badOption(what, v, `an integer ${min}..${max}`);
+  return v;
+}
+
+/**
+ * A whole local lab: nats-server (JetStream) on 127.0.<net>.254, N LabHosts, M tiny guests on
+ * the shared dir, optionally one agent per host and a scheduler, and a Wake-on-LAN listener per
+ * host. Everything it starts is recorded (pid + start time) in <stateDir>/lab.json and
+ * <stateDir>/hosts/<h>/lab-host.json; stop() — or labDown(stateDir) from another process —
+ * ends exactly those processes.
+ */
+export class Lab implements AsyncDisposable {
+  private readonly wake: WakeListener[] = [];
+  private schedulerProc: ManagedProcess | undefined;
+
+  private constructor(
+    readonly stateDir: string,
+    readonly cluster: string,
+    readonly net: number,
+    readonly hosts: LabHost[],
+    readonly guests: LabGuest[],
+    private nats: NatsServer | undefined,
+    private file: LabFile,
+    private readonly log: Logger | undefined,
+  ) {}
+
+  get natsUrl(): string {
+    return this.file.natsUrl;
+  }
+
+  get scheduler(): ManagedProcess | undefined {
+    return this.schedulerProc;
+  }
+
+  host(name: string): LabHost {
+    const h = this.hosts.find((x) => x.name === name);
+    if (!h) throw new LabError(LabErrorCode.NotFound, `no lab host named ${JSON.stringify(name)} (have ${this.hosts.map((x) => x.name).join(", ")})`);
+    return h;
+  }
+
+  info(): LabInfo {
+    return { stateDir: this.stateDir, cluster: this.cluster, net: this.net, natsUrl: this.natsUrl, hosts: this.hosts.map((h) => h.state()) };
+  }
+
+  static async start(opts: LabOptions = {}): Promise<Lab> {
+    const nHosts = checkCount("hosts", opts.hosts ?? 3, 1, MAX_HOSTS);
+    const nGuests = checkCount("guests", opts.guests ?? 4, 0, 32);
+    const net = checkNet(opts.net ?? DEFAULT_NET);
+    const natsPort = checkCount("natsPort", opts.natsPort ?? 4222, 1, 65535);
+    const wolPort = checkCount("wolPort", opts.wolPort ?? DEFAULT_WOL_PORT, 1, 65535);
+    const cluster = opts.cluster ?? "lab";
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(cluster)) throw badOption("cluster", cluster, "1-64 of [A-Za-z0-9_-]");
+    const stateDir = resolve(opts.stateDir ?? labDir());
+    const log = opts.logger;
+
+    const previous = await readLabFile(stateDir);
+    if (previous && (await labRuns(previous))) {
+      throw new LabError(LabErrorCode.Busy, `a lab already runs in ${stateDir} (see lab.json); stop it first (drover lab down)`);
+    }
+    if (previous) await teardown(stateDir, log);
+    // Domains and disks of an earlier lab in this dir would come back with its libvirtds.
+    await rm(join(stateDir, "hosts"), { recursive: true, force: true });
+    await rm(join(stateDir, "shared"), { recursive: true, force: true });
+    await rm(join(stateDir, "nats"), { recursive: true, force: true });
+    await mkdir(stateDir, { recursive: true });
+
+    const hosts = Array.from({ length: nHosts }, (_, k) => {
+      const name = `h${k + 1}`;
+      const bridges = typeof opts.bridges === "function" ? opts.bridges(name) : (opts.bridges ?? []);
+      return new LabHost({ name, index: k + 1, net, stateDir, bridges, wolPort, ...(log ? { logger: log } : {}) });
+    });
+    const file: LabFile = {
+      version: 1,
+      status: "starting",
+      stateDir,
+      cluster,
+      net,
+      natsUrl: `nats://${natsAddress(net)}:${natsPort}`,
+      nats: null,
+      owner: { kind: opts.ownerKind ?? "inline", proc: procRef(process.pid) ?? null },
+      hosts: hosts.map((h) => ({ name: h.name, dir: h.dir })),
+      guests: [],
+      scheduler: null,
+      startedAt: new Date().toISOString(),
+    };
+    await writeLabFile(file);
+    const lab = new Lab(stateDir, cluster, net, hosts, [], undefined, file, log);
+    try {
+      lab.nats = await NatsServer.start({ host: natsAddress(net), port: natsPort, storeDir: join(stateDir, "nats") });
+      file.nats = lab.nats.pid !== undefined ? (procRef(lab.nats.pid) ?? null) : null;
+      await writeLabFile(file);
+      await Promise.all(hosts.map((h) => h.start()));
+      if (nGuests > 0) await ensureGuestImage(opts.guest?.cacheDir);
+      // One guest at a time per host: QEMU start-up is CPU-bound and the machine has two cores.
+      const perHost = hosts.map(() => [] as number[]);
+      for (let g = 0; g < nGuests; g++) perHost[g % nHosts]?.push(g + 1);
+      await Promise.all(
+        hosts.map(async (h, k) => {
+          for (const g of perHost[k] ?? []) {
+            const guest = await startGuest(h, { ...opts.guest, name: `vm${g}` });
+            lab.guests.push(guest);
+            file.guests.push({ name: guest.name, uuid: guest.uuid, diskPath: guest.diskPath, firstHost: h.name });
+          }
+        }),
+      );
+      file.guests.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+      await writeLabFile(file);
+      if (opts.agentCommand) {
+        for (const h of hosts) {
+          await h.setAgent(checkSpec(`agentCommand(${h.name})`, opts.agentCommand(h.state(), lab.info())));
+          await h.startAgent();
+        }
+      }
+      if (opts.schedulerCommand) {
+        const spec = checkSpec("schedulerCommand", opts.schedulerCommand(lab.info()));
+        lab.schedulerProc = new ManagedProcess("scheduler", spec, join(stateDir, "scheduler.log"));
+        lab.schedulerProc.start();
+        file.scheduler = lab.schedulerProc.state();
+      }
+      for (const h of hosts) {
+        lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => void lab.onWake(h)));
+      }
+      file.status = "running";
+      await writeLabFile(file);
+      log?.info({ stateDir, hosts: nHosts, guests: nGuests, nats: file.natsUrl }, "lab started");
+      return lab;
+    } catch (e) {
+      await lab.stop().catch((stopErr: unknown) => log?.error({ err: stopErr }, "lab teardown after a failed start failed"));
+      throw e;
+    }
+  }
+
+  private async onWake(h: LabHost): Promise<void> {
+    try {
+      await h.refresh();
+      if (h.power === "off" || !h.running) {
+        this.log?.info({ host: h.name, mac: h.mac }, "wake-on-lan packet: powering on");
+        await h.powerOn();
+      }
+    } catch (e) {
+      this.log?.error({ host: h.name, err: e }, "wake-on-lan power on failed");
+    }
+  }
+
+  /** Restarts the scheduler process (same command line). */
+  async restartScheduler(): Promise<void> {
+    if (!this.schedulerProc) throw new LabError(LabErrorCode.NotFound, "this lab runs no scheduler (no schedulerCommand given)");
+    await this.schedulerProc.restart();
+    this.file.scheduler = this.schedulerProc.state();
+    await writeLabFile(this.file);
+  }
+
+  async status(): Promise<LabStatus> {
+    return labStatus(this.stateDir);
+  }
+
+  /** Stops everything this lab started (by pid), removes its domains; logs stay in the state dir. */
+  async stop(): Promise<void> {
+    await Promise.all(this.wake.splice(0).map((w) => w.close()));
+    await this.schedulerProc?.stop();
+    this.file.status = "stopping";
+    await writeLabFile(this.file);
+    await this.nats?.stop();
+    this.nats = undefined;
+    await teardown(this.stateDir, this.log);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+export interface LabStatus {
+  /** "absent": no lab.json in the state dir. */
+  status: LabFile["status"] | "absent";
+  /** True when any process of the lab still runs. */
+  running: boolean;
+  stateDir: string;
+  cluster: string | null;
+  net: number | null;
+  nats: { url: string; pid: number | null; running: boolean } | null;
+  owner: { kind: "keeper" | "inline"; pid: number | null; running: boolean } | null;
+  hosts: Array<{
+    name: string;
+    address: string;
+    uri: string;
+    mac: string;
+    power: PowerState;
+    libvirtd: { pid: number | null; running: boolean };
+    agent: { pid: number | null; running: boolean; logFile: string } | null;
+    /** Guests whose QEMU runs on this host (from libvirt's pid files; works while libvirtd is down). */
+    guests: string[];
+  }>;
+  guests: Array<{ name: string; uuid: string; host: string | null; ticks: number }>;
+  scheduler: { pid: number | null; running: boolean; logFile: string } | null;
+}
+
+const procStatus = (p: ProcRef | null | undefined) => ({ pid: isAlive(p ?? undefined) ? (p?.pid ?? null) : null, running: isAlive(p ?? undefined) });
+
+async function loadHosts(file: LabFile, log?: Logger): Promise<LabHost[]> {
+  const hosts: LabHost[] = [];
+  for (const h of file.hosts) {
+    if (existsSync(join(h.dir, "lab-host.json"))) hosts.push(await LabHost.load(h.dir, log));
+  }
+  return hosts;
+}
+
+async function labRuns(file: LabFile): Promise<boolean> {
+  if (isAlive(file.nats ?? undefined) || isAlive(file.scheduler?.proc ?? undefined)) return true;
+  if (file.owner.kind === "keeper" && isAlive(file.owner.proc ?? undefined)) return true;
+  for (const h of await loadHosts(file)) {
+    if (h.running || h.agent?.running || (await h.qemuProcs()).length > 0) return true;
+  }
+  return false;
+}
+
+/** The lab in `stateDir` as its state files and the process table describe it. */
+export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
+  const dir = resolve(stateDir);
+  const file = await readLabFile(dir);
+  if (!file) {
+    return { status: "absent", running: false, stateDir: dir, cluster: null, net: null, nats: null, owner: null, hosts: [], guests: [], scheduler: null };
+  }
+  const hosts = await loadHosts(file);
+  const where = new Map<string, string>();
+  const hostRows: LabStatus["hosts"] = [];
+  for (const h of hosts) {
+    const s = h.state();
+    const guests = (await h.qemuProcs()).map((q) => q.guest).sort();
+    for (const g of guests) where.set(g, h.name);
+    hostRows.push({
+      name: s.name,
+      address: s.address,
+      uri: s.uri,
+      mac: s.mac,
+      power: s.power,
+      libvirtd: procStatus(s.libvirtd),
+      agent: s.agent ? { ...procStatus(s.agent.proc), logFile: s.agent.logFile } : null,
+      guests,
+    });
+  }
+  const guests: LabStatus["guests"] = [];
+  for (const g of file.guests) {
+    const host = where.get(g.name) ?? null;
+    const h = hosts.find((x) => x.name === host);
+    guests.push({ name: g.name, uuid: g.uuid, host, ticks: h ? await readTicks(h.serialFile(g.name)) : 0 });
+  }
+  const nats = { url: file.natsUrl, ...procStatus(file.nats) };
+  const owner = { kind: file.owner.kind, ...procStatus(file.owner.proc) };
+  const scheduler = file.scheduler ? { ...procStatus(file.scheduler.proc), logFile: file.scheduler.logFile } : null;
+  const running =
+    nats.running ||
+    (owner.kind === "keeper" && owner.running) ||
+    (scheduler?.running ?? false) ||
+    hostRows.some((h) => h.libvirtd.running || (h.agent?.running ?? false) || h.guests.length > 0);
+  return { status: file.status, running, stateDir: dir, cluster: file.cluster, net: file.net, nats, owner, hosts: hostRows, guests, scheduler };
+}
+
+/**
+ * Ends every process recorded in the state files, newest layer first: scheduler, agents, guests
+ * (destroyed and undefined through their libvirtd; a QEMU left without one is killed by pid),
+ * libvirtds, NATS. Safe to run twice and from any process.
+ */
+export async function teardown(stateDir: string, log?: Logger): Promise<void> {
+  const file = await readLabFile(stateDir);
+  if (!file) return;
+  await stopProc(file.scheduler?.proc ?? undefined);
+  const hosts = await loadHosts(file, log);
+  await Promise.all(hosts.map((h) => h.stopAgent()));
+  await Promise.all(
+    hosts.map(async (h) => {
+      if (h.running) {
+        const names = await listDomains(h.uri).catch(() => [] as string[]);
+        for (const n of names) await removeDomain(h.uri, n);
+      }
+      for (const q of await h.qemuProcs()) await stopProc(q.proc);
+      await h.stop();
+    }),
+  );
+  await stopProc(file.nats ?? undefined);
+  file.status = "stopped";
+  file.nats = null;
+  file.scheduler = file.scheduler ? { ...file.scheduler, proc: null } : null;
+  await writeLabFile(file);
+  log?.info({ stateDir }, "lab stopped");
+}

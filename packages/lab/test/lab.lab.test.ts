@@ -1,0 +1,124 @@
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAlive, Lab, labStatus, readFirstTick, readTicks, sendWakeOnLan, type ProcRef } from "../src/index.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describe("Lab of 2 hosts on 127.0.9.x", () => {
+  let stateDir: string;
+  let lab: Lab;
+  const started: ProcRef[] = [];
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "drover-lab-"));
+    lab = await Lab.start({
+      hosts: 2,
+      guests: 1,
+      net: 9,
+      stateDir,
+      natsPort: 4222,
+      wolPort: 9,
+      // A stand-in agent: a real process the lab must start, stop and restart by pid.
+      agentCommand: (h) => ({ cmd: "sleep", args: ["3600"], env: { DROVER_HOST: h.name } }),
+    });
+  });
+
+  afterAll(async () => {
+    await lab.stop();
+    const st = await labStatus(stateDir);
+    expect(st.running).toBe(false);
+    for (const p of started) expect(isAlive(p), `pid ${p.pid} still alive`).toBe(false);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("records every process in lab.json/lab-host.json and reports it", async () => {
+    const st = await labStatus(stateDir);
+    expect(st.status).toBe("running");
+    expect(st.nats?.running).toBe(true);
+    expect(st.nats?.url).toBe("nats://127.0.9.254:4222");
+    expect(st.hosts.map((h) => [h.name, h.address, h.libvirtd.running, h.agent?.running])).toEqual([
+      ["h1", "127.0.9.1", true, true],
+      ["h2", "127.0.9.2", true, true],
+    ]);
+    expect(st.guests.map((g) => [g.name, g.host])).toEqual([["vm1", "h1"]]);
+    const file = JSON.parse(execFileSync("cat", [join(stateDir, "lab.json")], { encoding: "utf8" })) as { nats: ProcRef };
+    started.push(file.nats);
+    for (const h of lab.hosts) {
+      const s = h.state();
+      if (s.libvirtd) started.push(s.libvirtd);
+      if (s.agent?.proc) started.push(s.agent.proc);
+    }
+    for (const q of await lab.host("h1").qemuProcs()) started.push(q.proc);
+    expect(started.length).toBe(6);
+  });
+
+  it("boots the guest: its tick counter increases", async () => {
+    const file = lab.host("h1").serialFile("vm1");
+    const a = await until("first ticks", async () => ((await readTicks(file)) > 0 ? readTicks(file) : undefined));
+    await until("more ticks", async () => ((await readTicks(file)) > a ? true : undefined));
+  });
+
+  it("keeps the guest running across a libvirtd restart", async () => {
+    const h1 = lab.host("h1");
+    const [q] = await h1.qemuProcs();
+    const before = h1.libvirtdPid;
+    await h1.stop();
+    expect(h1.running).toBe(false);
+    expect(isAlive(q?.proc)).toBe(true);
+    await h1.start();
+    expect(h1.libvirtdPid).not.toBe(before);
+    started.push(h1.state().libvirtd as ProcRef);
+    expect(virsh(h1.uri, "domstate", "vm1").trim()).toBe("running");
+  });
+
+  it("live-migrates h1 -> h2 with virsh (p2p, unsafe) and the counter continues on h2", async () => {
+    const [h1, h2] = [lab.host("h1"), lab.host("h2")];
+    const before = await readTicks(h1.serialFile("vm1"));
+    expect(before).toBeGreaterThan(0);
+    virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "vm1", h2.uri);
+    expect(virsh(h2.uri, "domstate", "vm1").trim()).toBe("running");
+    expect(virsh(h1.uri, "list", "--all", "--name").trim()).toBe("");
+    const onH2 = h2.serialFile("vm1");
+    const next = await until("ticks on h2", async () => ((await readTicks(onH2)) > before ? readTicks(onH2) : undefined));
+    // The destination's serial file starts where the source stopped: the same guest, not a reboot.
+    expect(await readFirstTick(onH2)).toBeGreaterThanOrEqual(before);
+    await until("more ticks on h2", async () => ((await readTicks(onH2)) > next ? true : undefined));
+    for (const q of await h2.qemuProcs()) started.push(q.proc);
+  });
+
+  it("refuses to power off a host with a guest; a WoL packet powers an emptied host back on", async () => {
+    const [h1, h2] = [lab.host("h1"), lab.host("h2")];
+    await expect(h2.powerOff()).rejects.toThrow(/still runs vm1/);
+    await h1.powerOff();
+    expect(h1.power).toBe("off");
+    expect(h1.running).toBe(false);
+    expect(h1.agent?.running).toBe(false);
+    // A packet for another MAC does nothing.
+    await sendWakeOnLan(h2.mac, h1.address, 9);
+    await sleep(500);
+    await h1.refresh();
+    expect(h1.power).toBe("off");
+    await sendWakeOnLan(h1.mac, h1.address, 9);
+    await until("h1 powered on", async () => {
+      await h1.refresh();
+      return h1.power === "on" && h1.running && h1.agent?.running ? true : undefined;
+    });
+    expect(virsh(h1.uri, "hostname").trim()).toBe("h1");
+    const s = h1.state();
+    started.push(s.libvirtd as ProcRef, s.agent?.proc as ProcRef);
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { applyPlan, plan, validatePlan } from "../src/index.js";
+import type { ClusterSnapshot, MigrateStep, Plan } from "../src/index.js";
+import { config, host, NOW, snap, vm } from "./fixtures.js";
+
+const moves = (p: Plan) => p.steps.filter((s): s is MigrateStep => s.kind === "migrate");
+const hot = (extra: Parameters<typeof snap>[2] = {}): ClusterSnapshot =>
+  snap([host("h1"), host("h2"), host("h3")], [vm("a", "h1", 2500), vm("b", "h1", 2500), vm("c", "h1", 2000), vm("d", "h2", 500)], extra);
+
+describe("balance", () => {
+  it("moves load from a hot host to cool ones and lowers the imbalance", () => {
+    const s = hot();
+    const p = plan(s, "balance", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    const m = moves(p);
+    expect(m.length).toBeGreaterThan(0);
+    expect(m.every((x) => x.sourceHostId === "h1" && x.code === "balance.reduce-imbalance")).toBe(true);
+    expect(p.metrics.imbalanceAfter).toBeLessThan(p.metrics.imbalanceBefore);
+    expect(m[0]?.destinationHostId).toBe("h3");
+  });
+
+  const quiet: { name: string; s: ClusterSnapshot; args?: object; code?: string }[] = [
+    { name: "even cluster", s: snap([host("h1"), host("h2")], [vm("a", "h1", 1000), vm("b", "h2", 1000)]) },
+    {
+      name: "a one-sample spike (sustained-load gate)",
+      s: snap([host("h1"), host("h2"), host("h3")], [vm("a", "h1", [100, 100, 100, 100, 100, 7000]), vm("b", "h2", 100), vm("c", "h3", 100)]),
+    },
+    {
+      name: "small imbalance at aggressiveness 1",
+      s: snap([host("h1"), host("h2")], [vm("a", "h1", 1200), vm("b", "h1", 1200), vm("c", "h2", 800)]),
+      args: { aggressiveness: 1 },
+      code: undefined,
+    },
+    { name: "pinned VMs", s: hot({ vms: [vm("a", "h1", 4000, { pinned: true }), vm("b", "h1", 3500, { pinned: true })] }), code: "vm.pinned" },
+    {
+      name: "recently moved VMs (cool-down)",
+      s: hot({ vms: [vm("a", "h1", 4000, { lastMigrationMs: NOW - 60_000 }), vm("b", "h1", 3500, { lastMigrationMs: NOW - 60_000 })] }),
+      code: "vm.cooldown",
+    },
+  ];
+  for (const q of quiet) {
+    it(`does nothing for ${q.name}`, () => {
+      const p = plan(q.s, "balance", { nowMs: NOW, args: q.args });
+      expect(moves(p)).toEqual([]);
+      if (q.code !== undefined) expect(p.notMoved.map((n) => n.code)).toContain(q.code);
+    });
+  }
+
+  it("chases the small imbalance at aggressiveness 5", () => {
+    const s = snap([host("h1"), host("h2")], [vm("a", "h1", 1200), vm("b", "h1", 1200), vm("c", "h2", 800)]);
+    expect(moves(plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5 } }))).toHaveLength(1);
+  });
+
+  it("caps moves per round and per host and says so", () => {
+    const s = snap(
+      [host("h1", { cpuCapacityMhz: 20_000 }), host("h2", { cpuCapacityMhz: 20_000 }), host("h3", { cpuCapacityMhz: 20_000 })],
+      Array.from({ length: 10 }, (_, i) => vm(`v${i}`, "h1", 1800)),
+    );
+    const one = plan(s, "balance", { nowMs: NOW, args: { maxMoves: 1 } });
+    expect(moves(one)).toHaveLength(1);
+    expect(one.notMoved.map((n) => n.code)).toContain("limit.moves-per-round");
+    const perHost = plan(s, "balance", { nowMs: NOW, args: { maxMoves: 10, maxMovesPerHost: 2 } });
+    expect(moves(perHost)).toHaveLength(2);
+  });
+
+  it("prefers the cheaper move (less memory to copy) for the same gain", () => {
+    const s = snap([host("h1"), host("h2")], [vm("big", "h1", 3000, { memoryMiB: 8192 }), vm("small", "h1", 3000, { memoryMiB: 512 })], {
+      config: config({}),
+    });
+    const p = plan(s, "balance", { nowMs: NOW, args: { maxMoves: 1, weights: { memory: 0 } } });
+    expect(moves(p).map((x) => x.vmId)).toEqual(["small"]);
+  });
+
+  it("never uses an unreachable host as source or destination", () => {
+    const s = snap([host("h1", { state: "unreachable" }), host("h2"), host("h3")], [vm("a", "h1", 7000), vm("b", "h2", 6000), vm("c", "h2", 1000)]);
+    const p = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5 } });
+    expect(validatePlan(s, p)).toEqual([]);
+    for (const x of moves(p)) {
+      expect(x.sourceHostId).not.toBe("h1");
+      expect(x.destinationHostId).not.toBe("h1");
+    }
+    expect(moves(p).map((x) => [x.sourceHostId, x.destinationHostId])).toEqual([["h2", "h3"]]);
+  });
+
+  it("respects hard anti-affinity and reports the rule", () => {
+    const s = snap([host("h1"), host("h2"), host("h3", { cpuCapacityMhz: 4000 })], [vm("a", "h1", 3000), vm("b", "h1", 3000), vm("z", "h2", 100)], {
+      rules: [{ id: "apart", kind: "vm-anti-affinity", vmIds: ["a", "z"], hard: true }],
+    });
+    const p = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5 } });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).find((x) => x.vmId === "a" && x.destinationHostId === "h2")).toBeUndefined();
+  });
+
+  it("does not move anything back when planning again right after", () => {
+    const s = hot();
+    const p = plan(s, "balance", { nowMs: NOW });
+    const again = plan(applyPlan(s, p), "balance", { nowMs: NOW + 1 });
+    const back = moves(again).filter((x) => moves(p).some((y) => y.vmId === x.vmId && y.sourceHostId === x.destinationHostId));
+    expect(back).toEqual([]);
+  });
+
+  it("is deterministic", () => {
+    const s = hot();
+    expect(plan(s, "balance", { nowMs: NOW, seed: 7 })).toEqual(plan(s, "balance", { nowMs: NOW, seed: 7 }));
+  });
+
+  it("rejects bad arguments with the field named", () => {
+    expect(() => plan(hot(), "balance", { nowMs: NOW, args: { aggressiveness: 9 } })).toThrow(/balance\.args\.aggressiveness/);
+    expect(() => plan(hot(), "balance", { nowMs: NOW, args: { bogus: 1 } })).toThrow(/balance\.args/);
+    expect(() => plan(hot(), "nope", { nowMs: NOW })).toThrow(/unknown policy "nope"/);
+  });
+});

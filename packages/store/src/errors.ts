@@ -13,8 +13,6 @@ export const StoreErrorCodes = {
   InvalidTransition: "invalid-transition",
   /** A stored JSON column does not parse. */
   CorruptRow: "corrupt-row",
-  /** The store was used after close(). */
-  Closed: "closed",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCodes)[keyof typeof StoreErrorCodes];
 

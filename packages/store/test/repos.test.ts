@@ -43,6 +43,9 @@ describe("hosts", () => {
       s.hosts.upsert({ ...h, state: "standby", updatedMs: 200 });
       expect(s.hosts.list()).toEqual([{ ...h, state: "standby", updatedMs: 200 }]);
       expect(s.hosts.get("nope")).toBeUndefined();
+      expect(s.hosts.remove("kvm01")).toBe(true);
+      expect(s.hosts.remove("kvm01")).toBe(false);
+      expect(s.hosts.list()).toEqual([]);
     }));
 
   it("a report refreshes what the agent knows and leaves the scheduler's state alone", () =>
@@ -83,6 +86,8 @@ describe("vms", () => {
       expect(s.vms.list({ host: "kvm02" })).toEqual([vm(3, { host: "kvm02" })]);
       s.vms.upsertSeen([vm(1, { host: "kvm02", lastSeenMs: 2_000, tags: [] })]);
       expect(s.vms.get(uuid(1))).toEqual(vm(1, { host: "kvm02", lastSeenMs: 2_000, tags: [] }));
+      expect(s.vms.remove(uuid(2))).toBe(true);
+      expect(s.vms.list().map((v) => `${v.host}/${v.name}`)).toEqual(["kvm02/vm1", "kvm02/vm3"]);
     }));
 
   it("ignores a late report that would move a VM back to where it was", () =>
@@ -161,6 +166,7 @@ describe("plans", () => {
       expect(s.plans.list().map((p) => p.id)).toEqual(["p4", "p3", "p2", "p1", "p0"]);
       expect(s.plans.list({ limit: 2 }).map((p) => p.id)).toEqual(["p4", "p3"]);
       expect(s.plans.list({ status: "rejected" }).map((p) => p.id)).toEqual(["p3", "p1"]);
+      expect(s.plans.list({ status: "proposed", since: 1_001 }).map((p) => p.id)).toEqual(["p4", "p2"]);
     }));
 });
 
@@ -196,8 +202,10 @@ describe("migrations", () => {
       expect(() => s.migrations.update("m1", { status: "running" })).toThrowError(
         expect.objectContaining({ code: "invalid-transition", message: expect.stringContaining("already ended as failed") }),
       );
-      // Details of a finished one may still be filled in.
-      expect(s.migrations.update("m1", { measuredDurationMs: 200 }).measuredDurationMs).toBe(200);
+      // Details of a finished one may still be filled in; undefined leaves a field alone, null clears it.
+      const m = s.migrations.update("m1", { measuredDurationMs: 200, error: undefined, strategy: null });
+      expect(m).toMatchObject({ measuredDurationMs: 200, error: { code: "preflight" }, strategy: null, endedMs: 1_200 });
+      expect(s.migrations.update("m1", { error: null }).error).toBeNull();
       expect(() => s.migrations.insert(migration("m2", { commandId: "cmd-m1" }))).toThrowError(expect.objectContaining({ code: "conflict" }));
       expect(() => s.migrations.insert(migration("m3", { planId: "no-such-plan" }))).toThrowError(expect.objectContaining({ code: "conflict" }));
       expect(() => s.migrations.update("m9", {})).toThrowError(expect.objectContaining({ code: "not-found" }));

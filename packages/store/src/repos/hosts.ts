@@ -37,6 +37,7 @@ export class Hosts {
   readonly #get: Database.Statement<[string], HostSql>;
   readonly #list: Database.Statement<[], HostSql>;
   readonly #setState: Database.Statement;
+  readonly #remove: Database.Statement<[string]>;
 
   constructor(db: Database.Database) {
     this.#upsert = db.prepare(`
@@ -56,6 +57,7 @@ export class Hosts {
         migration_uri = excluded.migration_uri, wake = excluded.wake, capacity = excluded.capacity,
         updated_ms = excluded.updated_ms`);
     this.#get = db.prepare("SELECT * FROM hosts WHERE id = ?");
+    this.#remove = db.prepare("DELETE FROM hosts WHERE id = ?");
     this.#list = db.prepare("SELECT * FROM hosts ORDER BY id");
     this.#setState = db.prepare(`
       UPDATE hosts SET
@@ -101,6 +103,11 @@ export class Hosts {
 
   list(): HostRow[] {
     return this.#list.all().map(toRow);
+  }
+
+  /** Forgets a decommissioned host; its history (migrations, power actions) stays. */
+  remove(id: string): boolean {
+    return this.#remove.run(id).changes > 0;
   }
 
   /** Changes the state; stateSinceMs moves only when the state actually changes. */

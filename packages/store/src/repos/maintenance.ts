@@ -80,10 +80,10 @@ export class Maintenance {
       this.#update.run({
         id,
         status,
-        blockers: "blockers" in patch ? toJson(w, "blockers", patch.blockers) : toJson(w, "blockers", row.blockers),
+        blockers: toJson(w, "blockers", patch.blockers === undefined ? row.blockers : patch.blockers),
         powerOff: (patch.powerOff === undefined ? row.powerOff : bool(w, "powerOff", patch.powerOff)) ? 1 : 0,
         updatedMs,
-        endedMs: "endedMs" in patch ? epochMsOrNull(w, "endedMs", patch.endedMs) : ending ? updatedMs : row.endedMs,
+        endedMs: patch.endedMs !== undefined ? epochMsOrNull(w, "endedMs", patch.endedMs) : ending ? updatedMs : row.endedMs,
       });
       return toRow(this.#get.get(id) as MaintenanceSql);
     });

@@ -152,7 +152,8 @@ export class Migrations {
           `${w}: migration '${id}' already ended as ${row.status}; it cannot become ${status}`,
         );
       }
-      const pick = (k: keyof MigrationPatch, was: unknown): unknown => (k in patch ? patch[k] : was);
+      // undefined leaves a field as it is; null clears it.
+      const pick = (k: keyof MigrationPatch, was: unknown): unknown => (patch[k] === undefined ? was : patch[k]);
       const next = {
         id,
         status,
@@ -239,7 +240,7 @@ export class Migrations {
   }
 
   /**
-   * Applies the fields present in `patch` (an explicit null clears one) and returns the new row.
+   * Applies the fields of `patch` that are not undefined (null clears one) and returns the new row.
    * Refuses to change the status of a migration that already ended.
    */
   update(id: string, patch: MigrationPatch): MigrationRow {

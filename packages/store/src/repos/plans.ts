@@ -80,9 +80,7 @@ export class Plans {
   readonly #insertStep: Database.Statement;
   readonly #get: Database.Statement<[string], PlanSql>;
   readonly #steps: Database.Statement<[string], StepSql>;
-  readonly #list: Database.Statement<[number], PlanSql>;
-  readonly #listByStatus: Database.Statement<[string, number], PlanSql>;
-  readonly #since: Database.Statement<[number, number], PlanSql>;
+  readonly #list: Database.Statement<{ status: string | null; since: number | null; limit: number }, PlanSql>;
   readonly #setStatus: Database.Statement;
   readonly #setStep: Database.Statement;
   readonly #insertTx: (p: PlanInput) => void;
@@ -99,9 +97,9 @@ export class Plans {
         @predictedDurationMs, @predictedDowntimeMs, @detail, @status, @migrationId)`);
     this.#get = db.prepare("SELECT * FROM plans WHERE id = ?");
     this.#steps = db.prepare("SELECT * FROM plan_steps WHERE plan_id = ? ORDER BY idx");
-    this.#list = db.prepare("SELECT * FROM plans ORDER BY created_ms DESC, id DESC LIMIT ?");
-    this.#listByStatus = db.prepare("SELECT * FROM plans WHERE status = ? ORDER BY created_ms DESC, id DESC LIMIT ?");
-    this.#since = db.prepare("SELECT * FROM plans WHERE created_ms >= ? ORDER BY created_ms DESC, id DESC LIMIT ?");
+    this.#list = db.prepare(`
+      SELECT * FROM plans WHERE (@status IS NULL OR status = @status) AND (@since IS NULL OR created_ms >= @since)
+      ORDER BY created_ms DESC, id DESC LIMIT @limit`);
     this.#setStatus = db.prepare("UPDATE plans SET status = @status, status_ms = @atMs WHERE id = @id");
     this.#setStep = db.prepare(`
       UPDATE plan_steps SET status = @status, migration_id = coalesce(@migrationId, migration_id)
@@ -190,12 +188,8 @@ export class Plans {
 
   /** Newest first. */
   list(opts: { limit?: number; status?: PlanStatus; since?: number } = {}): PlanRow[] {
-    const limit = opts.limit ?? 100;
-    let rows: PlanSql[];
-    if (opts.status !== undefined) rows = this.#listByStatus.all(oneOf("plans.list", "status", PlanStatuses, opts.status), limit);
-    else if (opts.since !== undefined) rows = this.#since.all(opts.since, limit);
-    else rows = this.#list.all(limit);
-    return rows.map((p) => this.#row(p));
+    const status = opts.status === undefined ? null : oneOf("plans.list", "status", PlanStatuses, opts.status);
+    return this.#list.all({ status, since: opts.since ?? null, limit: opts.limit ?? 100 }).map((p) => this.#row(p));
   }
 
   /** Refuses to reopen a finished plan (done, rejected, superseded). */

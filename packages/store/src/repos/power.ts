@@ -78,7 +78,7 @@ export class Power {
         id,
         status,
         method: patch.method === undefined ? row.method : text(w, "method", patch.method),
-        error: errorRecordOrNull(w, "error", "error" in patch ? patch.error : row.error),
+        error: errorRecordOrNull(w, "error", patch.error === undefined ? row.error : patch.error),
         updatedMs: patch.atMs === undefined ? row.updatedMs : epochMs(w, "atMs", patch.atMs),
       });
       return toRow(this.#get.get(id) as PowerSql);

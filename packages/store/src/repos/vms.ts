@@ -31,6 +31,7 @@ export class Vms {
   readonly #get: Database.Statement<[string], VmSql>;
   readonly #list: Database.Statement<[], VmSql>;
   readonly #onHost: Database.Statement<[string], VmSql>;
+  readonly #remove: Database.Statement<[string]>;
   readonly #upsertMany: (rows: readonly VmSeenRow[]) => void;
 
   constructor(db: Database.Database) {
@@ -43,6 +44,7 @@ export class Vms {
         vcpus = excluded.vcpus, tags = excluded.tags, last_seen_ms = excluded.last_seen_ms
       WHERE excluded.last_seen_ms >= vms.last_seen_ms`);
     this.#get = db.prepare("SELECT * FROM vms WHERE uuid = ?");
+    this.#remove = db.prepare("DELETE FROM vms WHERE uuid = ?");
     this.#list = db.prepare("SELECT * FROM vms ORDER BY host, name, uuid");
     this.#onHost = db.prepare("SELECT * FROM vms WHERE host = ? ORDER BY name, uuid");
     this.#upsertMany = db.transaction((rows: readonly VmSeenRow[]) => {
@@ -65,6 +67,11 @@ export class Vms {
   /** All rows in one transaction: a bad row rolls the whole batch back. */
   upsertSeen(rows: readonly VmSeenRow[]): void {
     this.#upsertMany(rows);
+  }
+
+  /** Forgets an undefined (deleted) VM at once instead of waiting for prune(). */
+  remove(uuid: string): boolean {
+    return this.#remove.run(uuid).changes > 0;
   }
 
   get(uuid: string): VmSeenRow | undefined {

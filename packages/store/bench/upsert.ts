@@ -1,0 +1,67 @@
+// Throughput of what the scheduler writes most: one host report = host row + its 50 VMs, one transaction.
+// Run: node --import tsx packages/store/bench/upsert.ts [reports]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Store, type VmSeenRow } from "../src/index.js";
+
+const reports = Number(process.argv[2] ?? 2_000);
+const HOSTS = 20;
+const VMS_PER_HOST = 50;
+
+function vmsOf(h: number, atMs: number): VmSeenRow[] {
+  return Array.from({ length: VMS_PER_HOST }, (_, i) => ({
+    uuid: `00000000-0000-4000-8000-${(h * 1000 + i).toString(16).padStart(12, "0")}`,
+    name: `h${h}-vm${i}`,
+    host: `kvm${h}`,
+    state: "running",
+    memoryMiB: 2048,
+    vcpus: 2,
+    tags: ["web", `rack-${h % 4}`],
+    lastSeenMs: atMs,
+  }));
+}
+
+function run(path: string): { label: string; perSec: number; rowsPerSec: number; p50: number; p99: number } {
+  const store = Store.open({ path });
+  const lat: number[] = [];
+  const t0 = performance.now();
+  for (let r = 0; r < reports; r++) {
+    const h = r % HOSTS;
+    const atMs = 1_700_000_000_000 + r * 250;
+    const rows = vmsOf(h, atMs);
+    const s = performance.now();
+    store.transaction(() => {
+      store.hosts.reported({ id: `kvm${h}`, cluster: "bench", atMs, migrationUri: `qemu+tcp://127.0.1.${h}/system`, wake: [], capacity: { cpus: 32 } });
+      store.vms.upsertSeen(rows);
+    });
+    lat.push(performance.now() - s);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  store.close();
+  lat.sort((a, b) => a - b);
+  const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+  return {
+    label: path === ":memory:" ? "memory" : "file (WAL, synchronous=NORMAL)",
+    perSec: reports / secs,
+    rowsPerSec: (reports * (VMS_PER_HOST + 1)) / secs,
+    p50: q(0.5),
+    p99: q(0.99),
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "drover-store-bench-"));
+try {
+  const results = [run(":memory:"), run(join(dir, "bench.db"))];
+  const pad = (s: string, n: number): string => s.padEnd(n);
+  const lines = [
+    `store bench: ${reports} reports of ${VMS_PER_HOST} VMs from ${HOSTS} hosts, each report one transaction`,
+    `${pad("target", 32)}${pad("reports/s", 12)}${pad("rows/s", 12)}${pad("p50 ms", 10)}p99 ms`,
+    ...results.map(
+      (r) => `${pad(r.label, 32)}${pad(r.perSec.toFixed(0), 12)}${pad(r.rowsPerSec.toFixed(0), 12)}${pad(r.p50.toFixed(3), 10)}${r.p99.toFixed(3)}`,
+    ),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

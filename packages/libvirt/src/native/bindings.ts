@@ -8,6 +8,10 @@ export type Ptr = unknown; // opaque koffi pointer value (External)
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
 const lib = koffi.load("libvirt.so.0");
+// Creates libvirt's thread-local error key among other things. Calls that do not go through a
+// connection (virTypedParamsAdd*, virGetLastError) would otherwise read some other library's
+// thread-local slot. Idempotent and thread-safe.
+if ((lib.func("int virInitialize(void)") as () => number)() < 0) throw new Error("virInitialize failed");
 
 export const VirError = koffi.struct("drover_virError", {
   code: "int",
@@ -196,5 +200,7 @@ export const virt = {
  * once. Used as the process-wide error handler so libvirt does not print every error to stderr,
  * without a JS callback (which koffi could only run on the thread that created it). */
 export const silentErrorHandler: Ptr = lib.symbol("virResetError", koffi.opaque());
+// Process-wide, set by whichever thread loads this first; setting it again is harmless.
+virt.virSetErrorFunc(null, silentErrorHandler);
 
 export { koffi };

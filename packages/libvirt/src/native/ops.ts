@@ -2,13 +2,10 @@
 // every native handle it created freed (or handed back as a number the caller owns), and that
 // reads libvirt's thread-local error on the same thread when a call fails.
 import type { Ptr } from "./bindings.js";
-import { koffi, silentErrorHandler, VirDomainStatsRecord, virt } from "./bindings.js";
+import { koffi, VirDomainStatsRecord, virt } from "./bindings.js";
 import { check, checkPtr, lastError } from "./last-error.js";
 import type { TypedEntry, TypedPair } from "./typed-params.js";
 import { readTypedParams, withTypedParams } from "./typed-params.js";
-
-// Process-wide (not per thread): a native no-op, so libvirt stops printing errors to stderr.
-virt.virSetErrorFunc(null, silentErrorHandler);
 
 export interface DomainRef {
   ptr: number;

@@ -17,6 +17,7 @@ import {
   BusError,
   type InvalidMessageError,
   NoRespondersError,
+  PublishFailedError,
   RemoteError,
   RequestFailedError,
   RequestTimeoutError,
@@ -114,7 +115,12 @@ export class Bus implements AsyncDisposable {
   publish<S extends z.ZodType>(subject: string, schema: S, msg: z.input<S>): void {
     this.assertOpen("publish");
     const data = encode(schema, msg, subject, "publish");
-    this.nc.publish(subject, data);
+    try {
+      this.nc.publish(subject, data);
+    } catch (e) {
+      // e.g. larger than the server's max_payload, or an invalid subject
+      throw new PublishFailedError(subject, data.length, { cause: e });
+    }
     this.counters.published++;
   }
 
@@ -244,9 +250,9 @@ export class Bus implements AsyncDisposable {
   /** Closes at once; messages not yet flushed are lost. */
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      // Not waiting for running handlers: a stuck one must not keep the process from closing.
       for (const s of this.subs) s.unsubscribe();
       await this.nc.close();
-      await Promise.allSettled([...this.subs].map((s) => s.closed));
     })();
     await this.closing;
   }

@@ -7,6 +7,7 @@ export const BusErrorCode = {
   NoResponders: "NO_RESPONDERS",
   Remote: "REMOTE_ERROR",
   RequestFailed: "REQUEST_FAILED",
+  PublishFailed: "PUBLISH_FAILED",
   Connect: "CONNECT_FAILED",
   Closed: "CLOSED",
   InvalidOptions: "INVALID_OPTIONS",
@@ -101,6 +102,18 @@ export class RequestFailedError extends BusError {
   ) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
     super(BusErrorCode.RequestFailed, `request on ${subject} failed${reason}`, options);
+  }
+}
+
+export class PublishFailedError extends BusError {
+  override readonly name = "PublishFailedError";
+  constructor(
+    readonly subject: string,
+    readonly bytes: number,
+    options?: ErrorOptions,
+  ) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(BusErrorCode.PublishFailed, `cannot publish ${bytes} bytes on ${subject}${reason}`, options);
   }
 }
 

@@ -8,6 +8,7 @@ export {
   InvalidMessageError,
   RequestTimeoutError,
   RequestFailedError,
+  PublishFailedError,
   NoRespondersError,
   RemoteError,
   BusConnectError,

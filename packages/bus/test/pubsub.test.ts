@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ValidationError } from "@drover/protocol";
 import { NatsServer } from "../src/testing/index.js";
-import { InvalidMessageError, type Bus } from "../src/index.js";
+import { InvalidMessageError, PublishFailedError, type Bus } from "../src/index.js";
 import { connectTo, memoryLogger, sleep, waitFor } from "./helpers.js";
 
 const Ping = z.object({ n: z.number().int(), note: z.string().max(10).optional() });
@@ -129,6 +129,20 @@ describe("publish / subscribe", () => {
     await waitFor(() => a.length + b.length === 50);
     expect(new Set([...a, ...b]).size).toBe(50);
     await Promise.all([sa.drain(), sb.drain()]);
+  });
+
+  it("refuses a message over the server's max_payload with a typed error", async () => {
+    const Blob = z.object({ data: z.string() });
+    const err = (() => {
+      try {
+        bus.publish("t.big", Blob, { data: "x".repeat(2 * 1024 * 1024) });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(PublishFailedError);
+    expect((err as PublishFailedError).code).toBe("PUBLISH_FAILED");
+    expect((err as PublishFailedError).subject).toBe("t.big");
   });
 
   it("unsubscribe stops delivery", async () => {

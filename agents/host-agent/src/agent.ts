@@ -1,0 +1,228 @@
+import { Bus, type Subscription } from "@drover/bus";
+import {
+  Command,
+  CommandReply,
+  HostEvent,
+  HostReport,
+  MigrationProgress,
+  MigrationResult,
+  subjects,
+  type Logger,
+  type VmReport,
+} from "@drover/protocol";
+import { localBridges } from "./bridges.js";
+import { CommandRunner } from "./commands.js";
+import type { AgentConfig } from "./config.js";
+import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
+import type { Hypervisor } from "./hypervisor.js";
+import { LibvirtLink } from "./libvirt-link.js";
+import { PeerReports } from "./peer-reports.js";
+import { readMounts, StorageClassifier, type Mount } from "./storage.js";
+import { VmCollector } from "./vm-collector.js";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface HostAgentOptions {
+  logger: Logger;
+  /** The libvirt binding; default: @drover/libvirt (loaded lazily). */
+  hypervisor?: Hypervisor;
+}
+
+/**
+ * The host agent: `create` connects (bus, libvirtd), `run` publishes reports and serves commands
+ * until `shutdown`. It owns no policy and never moves a VM on its own.
+ */
+export class HostAgent {
+  private readonly link: LibvirtLink;
+  private readonly classifier: StorageClassifier;
+  private readonly vms: VmCollector;
+  private readonly commands: CommandRunner;
+  private readonly peers: PeerReports;
+  private capacity: HostCapacity | null = null;
+  private lastVms: VmReport[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private sub: Subscription | null = null;
+  private stopping: Promise<void> | null = null;
+  private stopped!: Promise<void>;
+  private resolveStopped!: () => void;
+  private reporting: Promise<void> = Promise.resolve();
+  private readonly migrating = new Set<string>();
+
+  private constructor(
+    readonly config: AgentConfig,
+    readonly bus: Bus,
+    readonly hv: Hypervisor,
+    private readonly log: Logger,
+  ) {
+    this.stopped = new Promise((r) => (this.resolveStopped = r));
+    this.classifier = new StorageClassifier(config.storage.sharedFsTypes, config.storage.sharedPaths);
+    this.vms = new VmCollector(this.classifier, log, config.dirtyRate);
+    this.peers = new PeerReports(bus, config.cluster, log);
+    this.link = new LibvirtLink(hv, { ...config.libvirt }, log, (up, detail) => this.event(up ? "libvirt-up" : "libvirt-down", detail));
+    this.commands = new CommandRunner({
+      config,
+      hv,
+      link: this.link,
+      log,
+      preflightDeps: async () => ({
+        classifier: this.classifier,
+        mounts: await this.mounts(),
+        peerReport: (host) => this.peers.get(host, 3 * config.reportIntervalMs, Math.min(config.reportIntervalMs + 1000, 10_000)),
+        labSafeNetwork: config.labSafeNetwork,
+        portRange: () => ({ min: config.migration.peerPortMin, max: config.migration.peerPortMax }),
+        callTimeoutMs: config.libvirt.callTimeoutMs,
+        portProbeTimeoutMs: config.migration.portProbeTimeoutMs,
+      }),
+      migrationDeps: {
+        host: config.host,
+        log,
+        callTimeoutMs: config.libvirt.callTimeoutMs,
+        progress: (p) => this.bus.publish(subjects.migrationProgress(config.cluster, p.migrationId), MigrationProgress, p),
+      },
+      publishResult: (r) => this.bus.publish(subjects.migrationResult(config.cluster, r.migrationId), MigrationResult, r),
+      hostEvent: (kind, detail) => this.event(kind, detail),
+      onMigration: (uuid, running) => {
+        if (running) this.migrating.add(uuid);
+        else this.migrating.delete(uuid);
+        this.vms.invalidate(uuid);
+      },
+    });
+  }
+
+  static async create(config: AgentConfig, opts: HostAgentOptions): Promise<HostAgent> {
+    const hv = opts.hypervisor ?? (await import("./libvirt-hypervisor.js")).libvirtHypervisor(opts.logger);
+    const bus = await Bus.connect({
+      servers: config.nats.servers,
+      name: `host-agent ${config.host}`,
+      logger: opts.logger,
+      waitOnFirstConnect: true,
+      ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass } : {}),
+      ...(config.nats.token ? { token: config.nats.token } : {}),
+      ...(config.nats.credsFile ? { credsFile: config.nats.credsFile } : {}),
+    });
+    const agent = new HostAgent(config, bus, hv, opts.logger);
+    await agent.link.start();
+    return agent;
+  }
+
+  /** Starts reporting and serving; resolves when the agent has shut down. */
+  async run(): Promise<void> {
+    this.sub = this.bus.serve(subjects.hostCommand(this.config.cluster, this.config.host), Command, CommandReply, (cmd) => {
+      this.log.info({ cmd: cmd.id, kind: cmd.kind }, "command received");
+      return this.commands.handle(cmd);
+    });
+    this.event("agent-started", `drover-agent ${AGENT_VERSION} on ${this.config.host}, libvirt ${this.config.libvirt.uri}`);
+    this.tick();
+    await this.stopped;
+  }
+
+  /** One report now (also what the interval calls). Exposed for tests and the bench. */
+  async reportOnce(): Promise<HostReport> {
+    const r = await this.buildReport();
+    this.bus.publish(subjects.hostReport(this.config.cluster, this.config.host), HostReport, r);
+    return r;
+  }
+
+  private tick(): void {
+    if (this.stopping) return;
+    const started = Date.now();
+    this.reporting = this.reportOnce()
+      .then(() => undefined)
+      .catch((e: unknown) => this.log.error({ err: e }, "report failed"))
+      .finally(() => {
+        if (this.stopping) return;
+        const wait = Math.max(0, this.config.reportIntervalMs - (Date.now() - started));
+        this.timer = setTimeout(() => this.tick(), wait);
+      });
+  }
+
+  private async mounts(): Promise<Mount[]> {
+    try {
+      return await readMounts(this.config.storage.mountsFile);
+    } catch (e) {
+      this.log.warn({ err: e }, "mounts unreadable");
+      return [];
+    }
+  }
+
+  private async buildReport(): Promise<HostReport> {
+    await this.link.probe();
+    const conn = this.link.connection;
+    if (!this.capacity) {
+      const mhz = conn ? await conn.nodeInfo().then((n) => n.mhz).catch(() => undefined) : undefined;
+      // Re-read once libvirt answers, since its clock rate is the reliable one in VMs.
+      const cap = await hostCapacity(mhz);
+      if (conn) this.capacity = cap;
+      else return this.assemble(cap);
+    }
+    return this.assemble(this.capacity);
+  }
+
+  private async assemble(capacity: HostCapacity): Promise<HostReport> {
+    const [usage, mounts, bridges] = await Promise.all([hostUsage(), this.mounts(), this.config.bridges ? Promise.resolve(this.config.bridges) : localBridges()]);
+    const conn = this.link.connection;
+    if (conn) {
+      const migrating = new Set([...this.migrating, ...this.commands.migratingVms()]);
+      try {
+        this.lastVms = await this.vms.collect(conn, mounts, migrating);
+      } catch (e) {
+        // QEMU guests outlive libvirtd: keep the last known list rather than report an empty host.
+        this.link.noteError(e);
+        this.log.warn({ err: e }, "VM stats unavailable; reporting the last known VM list");
+      }
+    }
+    const h = this.link.health;
+    return {
+      v: 1,
+      cluster: this.config.cluster,
+      host: this.config.host,
+      seq: this.seq++,
+      timeMs: Date.now(),
+      intervalMs: this.config.reportIntervalMs,
+      agentVersion: AGENT_VERSION,
+      capacity,
+      usage,
+      libvirt: { ...h, lastError: h.lastError ? { ...h.lastError } : null },
+      migrationUri: this.config.migrationUri,
+      storage: this.classifier.classify(mounts).map((m) => ({ path: m.path, fsType: m.fsType, shared: m.shared, source: m.source })),
+      bridges,
+      power: { canPowerOff: this.config.power.offCommand !== undefined, wake: this.config.power.wake },
+      vms: this.lastVms,
+    };
+  }
+
+  private event(kind: HostEvent["kind"], detail: string): void {
+    try {
+      if (this.bus.isClosed) return;
+      this.bus.publish(subjects.hostEvent(this.config.cluster, this.config.host), HostEvent, {
+        v: 1,
+        host: this.config.host,
+        timeMs: Date.now(),
+        kind,
+        detail,
+      });
+    } catch (e) {
+      this.log.warn({ err: e, kind }, "host event not published");
+    }
+  }
+
+  /** Stops reporting, aborts migrations in flight (VMs stay here), drains the bus, stops libvirt's loop. */
+  async shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({}, "agent stopping");
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.event("agent-stopping", "shutdown requested");
+      if (this.sub) await this.sub.drain().catch(() => undefined);
+      await this.commands.close(30_000);
+      await this.reporting;
+      this.peers.close();
+      await this.bus.drain().catch((e: unknown) => this.log.warn({ err: e }, "bus drain failed"));
+      await this.link.stop();
+      await this.hv.shutdown();
+      this.resolveStopped();
+    })();
+    await this.stopping;
+  }
+}

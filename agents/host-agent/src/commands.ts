@@ -1,0 +1,218 @@
+import { spawn } from "node:child_process";
+import type { Command, CommandReply, Logger, MigrateCommand, MigrationResult, PreflightCommand, WakePeerCommand } from "@drover/protocol";
+import { CommandTable } from "./command-table.js";
+import type { AgentConfig } from "./config.js";
+import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
+import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
+import type { LibvirtLink } from "./libvirt-link.js";
+import { MigrationRun, type MigrationDeps } from "./migration.js";
+import { runPreflight, type PreflightDeps } from "./preflight.js";
+import { sendMagicPacket } from "./wol.js";
+
+export interface CommandDeps {
+  config: AgentConfig;
+  hv: Hypervisor;
+  link: LibvirtLink;
+  log: Logger;
+  preflightDeps: () => Promise<Omit<PreflightDeps, "hv">>;
+  migrationDeps: Omit<MigrationDeps, "hv">;
+  publishResult: (r: MigrationResult) => void;
+  hostEvent: (kind: "powering-off", detail: string) => void;
+  /** Called when a migration starts or ends, so reports mark the VM and refresh its XML. */
+  onMigration: (uuid: string, running: boolean) => void;
+}
+
+type Kind = CommandReply["kind"];
+
+/**
+ * Runs commands. Each id is remembered (bounded table): a repeated id gets the first one's
+ * status back and changes nothing. Long commands (migrate, power-off) answer `accepted` at once.
+ */
+export class CommandRunner {
+  private readonly table: CommandTable;
+  private readonly runs = new Map<string, { run: MigrationRun; done: Promise<MigrationResult> }>();
+  private closing = false;
+
+  constructor(private readonly d: CommandDeps) {
+    this.table = new CommandTable(d.config.commandTableSize);
+  }
+
+  /** uuids of VMs with a migration running out of this host. */
+  migratingVms(): Set<string> {
+    return new Set([...this.runs.values()].map((r) => r.run.vmUuid));
+  }
+
+  async handle(cmd: Command): Promise<CommandReply> {
+    if (cmd.kind === "status") return this.status(cmd.commandId);
+    const seen = this.table.get(cmd.id);
+    if (seen) return { ...seen, duplicate: true, timeMs: Date.now() };
+    const t0 = Date.now();
+    // Claim the id before any await so that a concurrent duplicate sees it.
+    this.table.claim(cmd.id, this.reply(cmd.id, cmd.kind, "running"));
+    let reply: CommandReply;
+    try {
+      if (this.closing) throw new AgentError(AgentErrorCode.ShuttingDown, "the agent is shutting down");
+      switch (cmd.kind) {
+        case "preflight":
+          reply = await this.preflight(cmd);
+          break;
+        case "migrate":
+          reply = await this.migrate(cmd);
+          break;
+        case "abort":
+          reply = await this.abort(cmd.id, cmd.migrationId);
+          break;
+        case "power-off":
+          reply = await this.powerOff(cmd.id);
+          break;
+        case "wake-peer":
+          reply = await this.wake(cmd);
+          break;
+      }
+    } catch (e) {
+      const refused = e instanceof AgentError;
+      reply = this.reply(cmd.id, cmd.kind, refused ? "refused" : "failed", { error: errorInfo(e, AgentErrorCode.Internal) });
+      this.d.log.warn({ cmd: cmd.id, kind: cmd.kind, err: e }, `command ${refused ? "refused" : "failed"}`);
+    }
+    reply = { ...reply, elapsedMs: Date.now() - t0 };
+    this.table.update(cmd.id, reply);
+    return reply;
+  }
+
+  private status(commandId: string): CommandReply {
+    const seen = this.table.get(commandId);
+    if (seen) return { ...seen, timeMs: Date.now() };
+    return this.reply(commandId, "status", "refused", {
+      error: { code: AgentErrorCode.UnknownCommand, message: `no command ${commandId} known to this agent (never seen, or forgotten by a restart)` },
+    });
+  }
+
+  private reply(id: string, kind: Kind, status: CommandReply["status"], extra: Partial<CommandReply> = {}): CommandReply {
+    return { v: 1, id, host: this.d.config.host, kind, status, duplicate: false, error: null, timeMs: Date.now(), ...extra };
+  }
+
+  private conn(): HvConnection {
+    const c = this.d.link.connection;
+    if (!c) throw new AgentError(AgentErrorCode.LibvirtUnavailable, `libvirtd at ${this.d.config.libvirt.uri} is not reachable`);
+    return c;
+  }
+
+  private async vm(ref: string): Promise<HvDomain> {
+    const dom = await this.conn()
+      .lookup(ref)
+      .catch((e: unknown) => {
+        this.d.link.noteError(e);
+        throw new AgentError(AgentErrorCode.LibvirtError, `looking up VM ${ref} failed: ${(e as Error).message}`, { cause: e });
+      });
+    if (!dom) throw new AgentError(AgentErrorCode.VmNotOnHost, `vm not on this host: ${ref} is not defined on ${this.d.config.host}`);
+    return dom;
+  }
+
+  private async preflight(cmd: PreflightCommand): Promise<CommandReply> {
+    const dom = await this.vm(cmd.vm);
+    try {
+      const checks = await runPreflight(
+        { vm: dom, destination: cmd.destination, copyStorage: cmd.copyStorage },
+        { ...(await this.d.preflightDeps()), hv: this.d.hv },
+      );
+      const failed = checks.filter((c) => !c.ok);
+      return this.reply(cmd.id, "preflight", failed.length ? "failed" : "succeeded", {
+        checks,
+        error: failed.length ? { code: "PREFLIGHT_FAILED", message: failed.map((c) => `${c.check}: ${c.reason}`).join("; ") } : null,
+      });
+    } finally {
+      dom.free();
+    }
+  }
+
+  private async migrate(cmd: MigrateCommand): Promise<CommandReply> {
+    const existing = this.runs.get(cmd.migrationId);
+    if (existing) {
+      throw new AgentError(AgentErrorCode.VmBusy, `migration ${cmd.migrationId} is already running (command ${existing.run.cmd.id})`);
+    }
+    if (cmd.destination.host === this.d.config.host) throw new AgentError(AgentErrorCode.VmBusy, "destination is this host");
+    if (this.runs.size >= this.d.config.migration.maxConcurrent) {
+      throw new AgentError(AgentErrorCode.VmBusy, `${this.runs.size} migrations already running (migration.maxConcurrent)`);
+    }
+    const dom = await this.vm(cmd.vm);
+    if (this.migratingVms().has(dom.uuid)) {
+      dom.free();
+      throw new AgentError(AgentErrorCode.VmBusy, `vm ${dom.name} is already migrating`);
+    }
+    const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv });
+    this.d.onMigration(dom.uuid, true);
+    const done = run
+      .run()
+      .catch((e: unknown): MigrationResult => {
+        const now = Date.now();
+        return {
+          v: 1, migrationId: cmd.migrationId, commandId: cmd.id, vm: dom.name, vmUuid: dom.uuid, source: this.d.config.host,
+          destination: cmd.destination.host, outcome: "failed", completedBy: null, startedAtMs: run.startedAtMs, endedAtMs: now,
+          durationMs: now - run.startedAtMs, downtimeMs: null, bytesMoved: 0, escalations: [], vmRunningOn: null,
+          error: errorInfo(e, AgentErrorCode.Internal),
+        };
+      })
+      .then((r) => {
+        this.runs.delete(cmd.migrationId);
+        this.d.onMigration(dom.uuid, false);
+        dom.free();
+        this.table.update(cmd.id, { status: r.outcome === "succeeded" ? "succeeded" : "failed", error: r.error, timeMs: Date.now() });
+        try {
+          this.d.publishResult(r);
+        } catch (e) {
+          this.d.log.error({ err: e, migrationId: cmd.migrationId }, "migration result not published");
+        }
+        return r;
+      });
+    this.runs.set(cmd.migrationId, { run, done });
+    return this.reply(cmd.id, "migrate", "accepted", { migrationId: cmd.migrationId });
+  }
+
+  private async abort(id: string, migrationId: string): Promise<CommandReply> {
+    const r = this.runs.get(migrationId);
+    if (!r) throw new AgentError(AgentErrorCode.UnknownMigration, `no migration ${migrationId} is running on this host`);
+    await r.run.abort();
+    return this.reply(id, "abort", "succeeded", { migrationId });
+  }
+
+  private async powerOff(id: string): Promise<CommandReply> {
+    const argv = this.d.config.power.offCommand;
+    if (!argv) throw new AgentError(AgentErrorCode.PowerOffNotConfigured, "power.offCommand is not configured on this host");
+    const stats = await this.conn().domainStats();
+    const live = stats.filter((s) => s.state !== "shut-off" && s.state !== "crashed");
+    if (live.length || this.runs.size) {
+      throw new AgentError(
+        AgentErrorCode.VmsRunning,
+        `refused: ${live.length} VM(s) run here (${live.map((s) => s.name).join(", ")})${this.runs.size ? ` and ${this.runs.size} migration(s) are in flight` : ""}`,
+      );
+    }
+    this.d.hostEvent("powering-off", `running ${argv.join(" ")}`);
+    // Run after the reply has left: a real poweroff may take this process with it.
+    setTimeout(() => {
+      const child = spawn(argv[0] as string, argv.slice(1), { stdio: "ignore" });
+      child.once("error", (e) => {
+        this.d.log.error({ err: e }, "power-off command could not start");
+        this.table.update(id, { status: "failed", error: { code: AgentErrorCode.PowerOffFailed, message: e.message } });
+      });
+      child.once("exit", (code) => {
+        this.table.update(id, code === 0 ? { status: "succeeded" } : { status: "failed", error: { code: AgentErrorCode.PowerOffFailed, message: `${argv[0]} exited with ${code}` } });
+      });
+    }, 100);
+    return this.reply(id, "power-off", "accepted");
+  }
+
+  private async wake(cmd: WakePeerCommand): Promise<CommandReply> {
+    // An unsafe address is refused (AgentError); a send error is a failure.
+    const bytes = await sendMagicPacket(cmd.mac, cmd.address, cmd.port, this.d.config.labSafeNetwork);
+    this.d.log.info({ target: cmd.target, mac: cmd.mac, address: cmd.address, port: cmd.port, bytes }, "magic packet sent");
+    return this.reply(cmd.id, "wake-peer", "succeeded");
+  }
+
+  /** Aborts migrations in flight (the VM stays here: safe) and waits for their results. */
+  async close(waitMs: number): Promise<void> {
+    this.closing = true;
+    const runs = [...this.runs.values()];
+    await Promise.all(runs.map((r) => r.run.abort().catch(() => undefined)));
+    await Promise.race([Promise.allSettled(runs.map((r) => r.done)), new Promise((r) => setTimeout(r, waitMs))]);
+  }
+}

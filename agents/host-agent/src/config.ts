@@ -1,0 +1,196 @@
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ClusterName, HostId, WakeMethod, issuesOf } from "@drover/protocol";
+import { ConfigError } from "./errors.js";
+
+/** Filesystem types libvirt and Drover treat as shared between hosts. */
+export const DEFAULT_SHARED_FS_TYPES = [
+  "nfs",
+  "nfs4",
+  "cifs",
+  "smb3",
+  "ceph",
+  "glusterfs",
+  "fuse.glusterfs",
+  "fuse.cephfs",
+  "gpfs",
+  "ocfs2",
+  "gfs2",
+  "beegfs",
+  "lustre",
+] as const;
+
+const ms = z.number().int().positive();
+const absPath = z.string().startsWith("/", "must be an absolute path");
+
+const Schema = z
+  .object({
+    cluster: ClusterName,
+    host: HostId,
+    nats: z
+      .object({
+        servers: z.array(z.string().min(1)).min(1, "at least one server URL is required"),
+        user: z.string().min(1).optional(),
+        pass: z.string().optional(),
+        token: z.string().min(1).optional(),
+        credsFile: absPath.optional(),
+      })
+      .strict(),
+    libvirt: z
+      .object({
+        /** The local libvirtd (in the lab: qemu+tcp://127.0.<net>.<i>/system). */
+        uri: z.string().min(1).default("qemu:///system"),
+        reconnectMinMs: ms.default(500),
+        reconnectMaxMs: ms.default(10_000),
+        /** A cheap call slower than this counts as a failure (libvirtd hung). */
+        callTimeoutMs: ms.default(5000),
+      })
+      .strict()
+      .default({ uri: "qemu:///system", reconnectMinMs: 500, reconnectMaxMs: 10_000, callTimeoutMs: 5000 }),
+    /** Where peers reach this host's libvirtd for p2p migration; default libvirt.uri. */
+    migrationUri: z.string().min(1).optional(),
+    reportIntervalMs: ms.default(5000),
+    dirtyRate: z
+      .object({
+        enabled: z.boolean().default(true),
+        everyMs: ms.default(60_000),
+        measureSeconds: z.number().int().min(1).max(60).default(1),
+      })
+      .strict()
+      .default({ enabled: true, everyMs: 60_000, measureSeconds: 1 }),
+    storage: z
+      .object({
+        sharedFsTypes: z.array(z.string().min(1)).default([...DEFAULT_SHARED_FS_TYPES]),
+        /** Paths declared shared whatever their filesystem (the lab's common directory is on ext4). */
+        sharedPaths: z.array(absPath).default([]),
+        mountsFile: absPath.default("/proc/self/mounts"),
+      })
+      .strict()
+      .default({ sharedFsTypes: [...DEFAULT_SHARED_FS_TYPES], sharedPaths: [], mountsFile: "/proc/self/mounts" }),
+    /** Bridges this host offers; default: read from /sys/class/net/<dev>/bridge. */
+    bridges: z.array(z.string().min(1)).optional(),
+    power: z
+      .object({
+        /** argv run by power-off (e.g. ["poweroff"]); absent = power-off refused. */
+        offCommand: z.array(z.string().min(1)).min(1).optional(),
+        /** How peers wake this host (reported, never used by this agent itself). */
+        wake: z.array(WakeMethod).default([]),
+      })
+      .strict()
+      .default({ wake: [] }),
+    /** Refuse wake packets and destination probes that leave 127.0.0.0/8. */
+    labSafeNetwork: z.boolean().default(true),
+    migration: z
+      .object({
+        /** Port range where peers' QEMU listens for incoming migrations (libvirt's default). */
+        peerPortMin: z.number().int().min(1).max(65535).default(49152),
+        peerPortMax: z.number().int().min(1).max(65535).default(49215),
+        portProbeTimeoutMs: ms.default(2000),
+        maxConcurrent: z.number().int().positive().default(2),
+      })
+      .strict()
+      .refine((m) => m.peerPortMin <= m.peerPortMax, { message: "must be <= peerPortMax", path: ["peerPortMin"] })
+      .default({ peerPortMin: 49152, peerPortMax: 49215, portProbeTimeoutMs: 2000, maxConcurrent: 2 }),
+    /** Commands remembered by id for idempotency (oldest forgotten first). */
+    commandTableSize: z.number().int().min(16).default(1000),
+    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  })
+  .strict();
+
+export type AgentConfig = z.output<typeof Schema> & { migrationUri: string };
+export type AgentConfigInput = z.input<typeof Schema>;
+
+/**
+ * Environment variables that override file keys (the environment wins). Values of list keys are
+ * comma-separated; booleans are true/false; numbers are decimal.
+ */
+export const ENV_KEYS = {
+  DROVER_CLUSTER: "cluster",
+  DROVER_HOST: "host",
+  DROVER_NATS_SERVERS: "nats.servers",
+  DROVER_NATS_USER: "nats.user",
+  DROVER_NATS_PASS: "nats.pass",
+  DROVER_NATS_TOKEN: "nats.token",
+  DROVER_NATS_CREDS: "nats.credsFile",
+  DROVER_LIBVIRT_URI: "libvirt.uri",
+  DROVER_MIGRATION_URI: "migrationUri",
+  DROVER_REPORT_INTERVAL_MS: "reportIntervalMs",
+  DROVER_SHARED_PATHS: "storage.sharedPaths",
+  DROVER_BRIDGES: "bridges",
+  DROVER_LAB_SAFE_NETWORK: "labSafeNetwork",
+  DROVER_LOG_LEVEL: "logLevel",
+} as const;
+
+const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges"]);
+const NUMBER_KEYS = new Set(["reportIntervalMs"]);
+const BOOL_KEYS = new Set(["labSafeNetwork"]);
+
+function envValue(key: string, raw: string, envName: string): unknown {
+  if (LIST_KEYS.has(key)) return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (NUMBER_KEYS.has(key)) {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(n)) throw new ConfigError(`${envName} (${key}): not a number: ${JSON.stringify(raw)}`, [key]);
+    return n;
+  }
+  if (BOOL_KEYS.has(key)) {
+    if (raw === "true" || raw === "1") return true;
+    if (raw === "false" || raw === "0") return false;
+    throw new ConfigError(`${envName} (${key}): expected true or false, got ${JSON.stringify(raw)}`, [key]);
+  }
+  return raw;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    const next = cur[p];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts.at(-1) as string] = value;
+}
+
+/** Validates raw config (file contents merged with env); throws ConfigError naming every bad key. */
+export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source = "config"): AgentConfig {
+  const base: Record<string, unknown> =
+    raw === null || raw === undefined ? {} : typeof raw === "object" && !Array.isArray(raw) ? structuredClone(raw as Record<string, unknown>) : { __notAnObject: raw };
+  if ("__notAnObject" in base) throw new ConfigError(`${source}: the top level must be a mapping of keys`, ["(root)"]);
+  for (const [envName, key] of Object.entries(ENV_KEYS)) {
+    const v = env[envName];
+    if (v !== undefined) setPath(base, key, envValue(key, v, envName));
+  }
+  const r = Schema.safeParse(base);
+  if (!r.success) {
+    // zod reports unknown keys on the parent object; name each key itself instead.
+    const issues = r.error.issues.flatMap((i) =>
+      i.code === "unrecognized_keys"
+        ? i.keys.map((k) => ({ field: [...i.path.map(String), k].join("."), message: "unknown key" }))
+        : issuesOf({ issues: [i] } as z.ZodError),
+    );
+    throw new ConfigError(
+      `invalid ${source}: ${issues.map((i) => `${i.field}: ${i.message}`).join("; ")}`,
+      issues.map((i) => i.field),
+      { cause: r.error },
+    );
+  }
+  return { ...r.data, migrationUri: r.data.migrationUri ?? r.data.libvirt.uri };
+}
+
+/** Reads a YAML file, applies the environment, validates. */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`, ["(file)"], { cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`, ["(file)"], { cause: e });
+  }
+  return resolveConfig(raw, env, `config ${file}`);
+}

@@ -1,0 +1,109 @@
+import type { VmState } from "@drover/protocol";
+
+/**
+ * What the agent needs from libvirt, in the agent's own terms. The only implementation is
+ * libvirt-hypervisor.ts over @drover/libvirt; this seam keeps libvirt's raw shapes (typed params,
+ * numeric states) out of the agent's logic.
+ */
+export interface DomainStats {
+  uuid: string;
+  name: string;
+  state: VmState;
+  vcpus: number;
+  maxMemoryKiB: number;
+  cpuTimeNs: bigint | null;
+  /** Sum of vcpu.N.delay, ns. */
+  vcpuDelayNs: bigint | null;
+  balloonCurrentKiB: number | null;
+  balloonUnusedKiB: number | null;
+  balloonRssKiB: number | null;
+  /** Last dirty-rate measurement (dirtyrate.megabytes_per_second) when one completed. */
+  dirtyRateMiBs: number | null;
+}
+
+export interface JobStats {
+  /** none, bounded, unbounded, completed, failed, cancelled */
+  type: string;
+  elapsedMs: number | null;
+  dataTotal: number;
+  dataProcessed: number;
+  dataRemaining: number;
+  memoryIteration: number;
+  /** Bytes per second the guest dirties (memory_dirty_rate x page size). */
+  memDirtyRateBps: number | null;
+  memBps: number | null;
+  expectedDowntimeMs: number | null;
+  /** Actual downtime of a completed migration. */
+  downtimeMs: number | null;
+  autoConvergeThrottle: number | null;
+  memoryPostcopyRequests: number | null;
+}
+
+export interface MigrateParams {
+  destinationUri?: string;
+  bandwidthMiBs?: number;
+  maxDowntimeMs?: number;
+  autoConvergeInitial?: number;
+  autoConvergeIncrement?: number;
+}
+
+export interface HvDomain {
+  readonly uuid: string;
+  readonly name: string;
+  xml(migratable?: boolean): Promise<string>;
+  state(): Promise<VmState>;
+  memoryKiB(): Promise<number>;
+  /** Resolves when the migration ends; rejects with the libvirt error when it fails. */
+  migrate(destUri: string, params: MigrateParams, flags: number): Promise<void>;
+  jobStats(completed?: boolean): Promise<JobStats | null>;
+  abortJob(): Promise<void>;
+  setMaxDowntimeMs(ms: number): Promise<void>;
+  suspend(): Promise<void>;
+  resume(): Promise<void>;
+  startPostCopy(): Promise<void>;
+  startDirtyRateCalc(seconds: number): Promise<void>;
+  free(): void;
+}
+
+export interface NodeInfo {
+  cpus: number;
+  mhz: number;
+  memoryKiB: number;
+  model: string;
+}
+
+export interface HvConnection {
+  readonly uri: string;
+  version(): Promise<string>;
+  nodeInfo(): Promise<NodeInfo>;
+  freeMemoryBytes(): Promise<number>;
+  capabilities(): Promise<string>;
+  /** libvirt's virCPUCompareResult: -1 error, 0 incompatible, 1 identical, 2 superset. */
+  compareCpu(xml: string): Promise<number>;
+  domainStats(): Promise<DomainStats[]>;
+  /** null when no such domain. */
+  lookup(nameOrUuid: string): Promise<HvDomain | null>;
+  isAlive(): boolean;
+  /** Called once when libvirtd closes the connection (restart, crash, keepalive timeout). */
+  onClose(cb: (reason: string) => void): void;
+  close(): Promise<void>;
+}
+
+export interface Hypervisor {
+  open(uri: string): Promise<HvConnection>;
+  /** Flag values of virDomainMigrateFlags. */
+  readonly flags: {
+    LIVE: number;
+    PEER2PEER: number;
+    PERSIST_DEST: number;
+    UNDEFINE_SOURCE: number;
+    NON_SHARED_DISK: number;
+    UNSAFE: number;
+    OFFLINE: number;
+    AUTO_CONVERGE: number;
+    POSTCOPY: number;
+    ABORT_ON_ERROR: number;
+  };
+  /** Stops libvirt's event loop: the process cannot exit while it runs. */
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,175 @@
+import { Connection, DomainStatsFlags, DomainStatsTypes, ErrorCode, LibvirtError, MigrateFlags, type Domain, type DomainState, type JobStats as LvJobStats } from "@drover/libvirt";
+import type { Logger, VmState } from "@drover/protocol";
+import type { DomainStats, HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams, NodeInfo } from "./hypervisor.js";
+
+const STATE: Record<DomainState, VmState> = {
+  nostate: "other",
+  running: "running",
+  blocked: "blocked",
+  paused: "paused",
+  shutdown: "shutting-down",
+  shutoff: "shut-off",
+  crashed: "crashed",
+  pmsuspended: "suspended",
+  unknown: "other",
+};
+
+const STATS_GROUPS = DomainStatsTypes.STATE | DomainStatsTypes.CPU_TOTAL | DomainStatsTypes.BALLOON | DomainStatsTypes.VCPU | DomainStatsTypes.DIRTYRATE;
+
+function jobStatsOf(j: LvJobStats): JobStats {
+  const page = j.memPageSize ?? 4096;
+  return {
+    type: j.type,
+    elapsedMs: j.timeElapsedMs ?? null,
+    dataTotal: j.dataTotal ?? j.memTotal ?? 0,
+    dataProcessed: j.dataProcessed ?? j.memProcessed ?? 0,
+    dataRemaining: j.dataRemaining ?? j.memRemaining ?? 0,
+    memoryIteration: j.memIteration ?? 0,
+    memDirtyRateBps: j.memDirtyRate !== undefined ? j.memDirtyRate * page : null,
+    memBps: j.memBps ?? null,
+    expectedDowntimeMs: j.type === "completed" ? null : (j.downtimeMs ?? null),
+    downtimeMs: j.type === "completed" ? (j.downtimeMs ?? null) : null,
+    autoConvergeThrottle: j.autoConvergeThrottle ?? null,
+    memoryPostcopyRequests: j.memPostcopyRequests ?? null,
+  };
+}
+
+class LvDomain implements HvDomain {
+  constructor(private readonly d: Domain) {}
+  get uuid(): string {
+    return this.d.uuid.toLowerCase();
+  }
+  get name(): string {
+    return this.d.name;
+  }
+  xml(migratable = false): Promise<string> {
+    return this.d.xml({ migratable });
+  }
+  async state(): Promise<VmState> {
+    return STATE[(await this.d.info()).state];
+  }
+  async memoryKiB(): Promise<number> {
+    return (await this.d.info()).maxMemKiB;
+  }
+  migrate(destUri: string, p: MigrateParams, flags: number): Promise<void> {
+    const params: Parameters<Domain["migrateToUri3"]>[1] = {};
+    // libvirt takes whole MiB/s; never round a limit down to "unlimited" (0).
+    if (p.bandwidthMiBs !== undefined) params.bandwidthMiBs = Math.max(1, Math.ceil(p.bandwidthMiBs));
+    if (p.autoConvergeInitial !== undefined) params.autoConvergeInitial = p.autoConvergeInitial;
+    if (p.autoConvergeIncrement !== undefined) params.autoConvergeIncrement = p.autoConvergeIncrement;
+    return this.d.migrateToUri3(destUri, params, flags);
+  }
+  async jobStats(completed = false): Promise<JobStats | null> {
+    const j = await this.d.jobStats({ completed });
+    return j.type === "none" ? null : jobStatsOf(j);
+  }
+  abortJob(): Promise<void> {
+    return this.d.abortJob();
+  }
+  setMaxDowntimeMs(ms: number): Promise<void> {
+    return this.d.setMaxDowntimeMs(Math.round(ms));
+  }
+  suspend(): Promise<void> {
+    return this.d.suspend();
+  }
+  resume(): Promise<void> {
+    return this.d.resume();
+  }
+  startPostCopy(): Promise<void> {
+    return this.d.startPostCopy();
+  }
+  startDirtyRateCalc(seconds: number): Promise<void> {
+    return this.d.startDirtyRateCalc(seconds);
+  }
+  free(): void {
+    this.d.free();
+  }
+}
+
+class LvConnection implements HvConnection {
+  private alive = true;
+  constructor(private readonly c: Connection) {
+    c.onClose(() => {
+      this.alive = false;
+    });
+  }
+  get uri(): string {
+    return this.c.uri;
+  }
+  async version(): Promise<string> {
+    return (await this.c.version()).libvirt;
+  }
+  async nodeInfo(): Promise<NodeInfo> {
+    const n = await this.c.nodeInfo();
+    return { cpus: n.cpus, mhz: n.mhz, memoryKiB: n.memoryKiB, model: n.model };
+  }
+  freeMemoryBytes(): Promise<number> {
+    return this.c.freeMemoryBytes();
+  }
+  capabilities(): Promise<string> {
+    return this.c.capabilities();
+  }
+  async compareCpu(xml: string): Promise<number> {
+    const r = await this.c.compareCpu(xml);
+    return r === "incompatible" ? 0 : r === "identical" ? 1 : r === "superset" ? 2 : -1;
+  }
+  async domainStats(): Promise<DomainStats[]> {
+    // listDomains for what every domain has (inactive ones too); bulk stats for live counters.
+    const [list, stats] = await Promise.all([
+      this.c.listDomains(),
+      this.c.allDomainStats({ stats: STATS_GROUPS, flags: DomainStatsFlags.ACTIVE | DomainStatsFlags.NOWAIT }),
+    ]);
+    const byUuid = new Map(stats.map((s) => [s.uuid.toLowerCase(), s]));
+    return list.map((d) => {
+      const s = byUuid.get(d.uuid.toLowerCase());
+      const delays = s?.vcpu.map((v) => v.delayNs).filter((x): x is number => x !== undefined) ?? [];
+      const dirty = s?.dirtyRate;
+      return {
+        uuid: d.uuid.toLowerCase(),
+        name: d.name,
+        state: STATE[s?.state?.state ?? d.state],
+        vcpus: s?.vcpuCount?.current ?? d.vcpus,
+        maxMemoryKiB: d.maxMemKiB,
+        cpuTimeNs: s?.cpu?.timeNs !== undefined ? BigInt(Math.round(s.cpu.timeNs)) : d.active ? BigInt(Math.round(d.cpuTimeNs)) : null,
+        vcpuDelayNs: delays.length ? BigInt(Math.round(delays.reduce((a, b) => a + b, 0))) : null,
+        balloonCurrentKiB: s?.balloon?.currentKiB ?? null,
+        balloonUnusedKiB: s?.balloon?.unusedKiB ?? null,
+        balloonRssKiB: s?.balloon?.rssKiB ?? null,
+        dirtyRateMiBs: dirty?.status === "measured" && dirty.mibPerS !== undefined ? dirty.mibPerS : null,
+      };
+    });
+  }
+  async lookup(nameOrUuid: string): Promise<HvDomain | null> {
+    try {
+      return new LvDomain(await this.c.lookupDomain(nameOrUuid));
+    } catch (e) {
+      if (e instanceof LibvirtError && e.code === ErrorCode.NO_DOMAIN) return null;
+      throw e;
+    }
+  }
+  isAlive(): boolean {
+    return this.alive;
+  }
+  onClose(cb: (reason: string) => void): void {
+    this.c.onClose((r) => {
+      if (r !== "client") cb(r);
+    });
+  }
+  async close(): Promise<void> {
+    this.alive = false;
+    await this.c.close();
+  }
+}
+
+/** The agent's Hypervisor over @drover/libvirt. */
+export function libvirtHypervisor(logger: Logger): Hypervisor {
+  return {
+    async open(uri: string): Promise<HvConnection> {
+      // Keepalive 2 s x 3: a dead libvirtd is noticed within ~6 s even without a failing call.
+      return new LvConnection(await Connection.open(uri, { logger, keepaliveIntervalS: 2, keepaliveCount: 3 }));
+    },
+    flags: MigrateFlags,
+    // The event loop stops by itself when the last connection closes.
+    async shutdown(): Promise<void> {},
+  };
+}

@@ -1,0 +1,53 @@
+import { HostAgent } from "./agent.js";
+import { loadConfig } from "./config.js";
+import { createLogger } from "./logger.js";
+
+const USAGE = "usage: drover-agent --config FILE";
+
+/** `drover-agent --config FILE`: runs until SIGTERM/SIGINT, then shuts down cleanly and exits 0. */
+export async function main(argv: string[]): Promise<number> {
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--config" || a === "-c") file = argv[++i];
+    else if (a.startsWith("--config=")) file = a.slice("--config=".length);
+    else if (a === "--help" || a === "-h") {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    } else {
+      process.stderr.write(`drover-agent: unknown argument ${JSON.stringify(a)}\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  if (!file) {
+    process.stderr.write(`drover-agent: --config FILE is required\n${USAGE}\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = await loadConfig(file);
+  } catch (e) {
+    process.stderr.write(`drover-agent: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const log = createLogger(config.logLevel, config.host);
+  let agent: HostAgent;
+  try {
+    agent = await HostAgent.create(config, { logger: log });
+  } catch (e) {
+    log.error({ err: e }, "agent could not start");
+    return 1;
+  }
+  const stop = (sig: string) => {
+    log.info({ signal: sig }, "signal received");
+    void agent.shutdown();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  await agent.run();
+  log.info({}, "agent stopped");
+  return 0;
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

@@ -1,0 +1,306 @@
+import type { EscalationStep, Logger, MigrateCommand, MigrationProgress, MigrationResult } from "@drover/protocol";
+import { AgentErrorCode, errorInfo } from "./errors.js";
+import type { HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams } from "./hypervisor.js";
+import { withTimeout } from "./libvirt-link.js";
+import { ConvergenceWatchdog, stepLabel } from "./watchdog.js";
+
+type Phase = MigrationProgress["phase"];
+type CompletedBy = NonNullable<MigrationResult["completedBy"]>;
+
+export interface MigrationDeps {
+  hv: Hypervisor;
+  host: string;
+  log: Logger;
+  callTimeoutMs: number;
+  progress: (p: MigrationProgress) => void;
+}
+
+/** Where the downtime in a result came from (the protocol has no field for it yet; logged). */
+export type DowntimeSource = "destination-completed-job" | "source-completed-job" | "agent-pause-to-resume" | "none";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** virDomainMigrateFlags for a command, given what the ladder may need (flags cannot change mid-flight). */
+export function migrateFlags(hv: Hypervisor, o: MigrateCommand["options"], vmActive: boolean): number {
+  const f = hv.flags;
+  const ladder = o.escalation.map((s) => s.action);
+  let flags = f.PEER2PEER;
+  if (!vmActive) return flags | f.OFFLINE | f.PERSIST_DEST | (o.undefineOnSource ? f.UNDEFINE_SOURCE : 0);
+  if (!o.offline) flags |= f.LIVE;
+  if (o.persistOnDestination) flags |= f.PERSIST_DEST;
+  if (o.undefineOnSource) flags |= f.UNDEFINE_SOURCE;
+  if (o.allowUnsafe) flags |= f.UNSAFE;
+  if (o.copyStorage) flags |= f.NON_SHARED_DISK;
+  // QEMU fixes migration capabilities when the migration starts, so auto-converge and post-copy
+  // must be armed then if any rung may need them.
+  if (o.autoConverge || ladder.includes("auto-converge")) flags |= f.AUTO_CONVERGE;
+  if (o.allowPostCopy && ladder.includes("post-copy")) flags |= f.POSTCOPY;
+  return flags;
+}
+
+/**
+ * One outgoing migration: runs libvirt's p2p migration, streams progress, climbs the escalation
+ * ladder when the watchdog says it stalls, enforces the timeout, and produces the final result.
+ */
+export class MigrationRun {
+  readonly startedAtMs = Date.now();
+  private phase: Phase = "starting";
+  private readonly escalations: string[] = [];
+  private lastRung: EscalationStep["action"] | null = null;
+  private throttled = false;
+  private abortReason: "requested" | "ladder" | "timeout" | null = null;
+  private last: JobStats | null = null;
+  private pausedAtMs: number | null = null;
+  private done = false;
+
+  constructor(
+    readonly cmd: MigrateCommand,
+    private readonly dom: HvDomain,
+    private readonly deps: MigrationDeps,
+  ) {}
+
+  get vmUuid(): string {
+    return this.dom.uuid;
+  }
+
+  /** Asks libvirt to cancel; the result then says `aborted` and the VM stays here. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.abortReason ??= "requested";
+    await this.dom.abortJob();
+  }
+
+  async run(): Promise<MigrationResult> {
+    const o = this.cmd.options;
+    const log = this.deps.log;
+    const state = await this.dom.state();
+    const active = state !== "shut-off";
+    const flags = migrateFlags(this.deps.hv, o, active);
+    const params: MigrateParams = {};
+    if (o.bandwidthMiBs !== undefined) params.bandwidthMiBs = o.bandwidthMiBs;
+    if (active && !o.offline) {
+      // Set before the start so the first iterations already use it; it is a QEMU setting of the
+      // source process, gone with it after a successful move.
+      await this.dom.setMaxDowntimeMs(o.maxDowntimeMs).catch((e: unknown) => log.warn({ err: e }, "max downtime not set before start"));
+    }
+    log.info({ migrationId: this.cmd.migrationId, vm: this.dom.name, to: this.cmd.destination.uri, flags, params }, "migration starting");
+    let failure: unknown = null;
+    const migrating = this.dom.migrate(this.cmd.destination.uri, params, flags).then(
+      () => undefined,
+      (e: unknown) => {
+        failure = e;
+      },
+    );
+    let finished = false;
+    void migrating.finally(() => {
+      finished = true;
+    });
+    await this.watch(() => finished, active && !o.offline);
+    await migrating;
+    this.done = true;
+    return this.finish(failure, active);
+  }
+
+  private async watch(finished: () => boolean, live: boolean): Promise<void> {
+    const o = this.cmd.options;
+    const wd = new ConvergenceWatchdog({ ladder: o.escalation, stallIterations: o.stallIterations, stallMs: o.stallMs }, Date.now());
+    const deadline = this.startedAtMs + o.timeoutMs;
+    let lastPublish = 0;
+    while (!finished()) {
+      await Promise.race([sleep(Math.min(250, o.progressIntervalMs)), new Promise<void>((r) => (finished() ? r() : setTimeout(r, 50)))]);
+      if (finished()) break;
+      const now = Date.now();
+      if (now >= deadline && !this.abortReason) {
+        this.abortReason = "timeout";
+        this.deps.log.warn({ migrationId: this.cmd.migrationId }, "migration timed out; aborting");
+        await this.dom.abortJob().catch((e: unknown) => this.deps.log.error({ err: e }, "abortJob failed"));
+      }
+      if (now - lastPublish < o.progressIntervalMs) continue;
+      lastPublish = now;
+      const js = await this.dom.jobStats(false).catch(() => null);
+      if (!js || js.type === "none") continue;
+      this.last = js;
+      if ((js.autoConvergeThrottle ?? 0) > 0 && !this.throttled) {
+        this.throttled = true;
+        this.escalations.push(`auto-converge:throttle-${js.autoConvergeThrottle}%`);
+      }
+      if (this.phase === "starting") this.phase = "copying";
+      if (live && !this.abortReason) {
+        const step = wd.observe({ iteration: js.memoryIteration, remainingBytes: js.dataRemaining }, now);
+        if (step) await this.apply(step);
+      }
+      this.publish(js, now);
+    }
+  }
+
+  private async apply(step: EscalationStep): Promise<void> {
+    const o = this.cmd.options;
+    const label = stepLabel(step);
+    const log = this.deps.log;
+    log.info({ migrationId: this.cmd.migrationId, step: label }, "migration stalled; escalating");
+    try {
+      switch (step.action) {
+        case "raise-downtime":
+          await this.dom.setMaxDowntimeMs(step.toMs);
+          this.phase = "escalating";
+          break;
+        case "auto-converge":
+          // Armed at the start (QEMU cannot switch it on mid-flight); reaching the rung just records it.
+          this.phase = "escalating";
+          break;
+        case "post-copy":
+          if (!o.allowPostCopy) {
+            this.escalations.push(`${label}:skipped-not-allowed`);
+            return;
+          }
+          await this.dom.startPostCopy();
+          this.phase = "post-copy";
+          break;
+        case "pause":
+          await this.dom.suspend();
+          this.pausedAtMs = Date.now();
+          this.phase = "paused-copy";
+          break;
+        case "abort":
+          this.abortReason = "ladder";
+          await this.dom.abortJob();
+          break;
+      }
+      this.escalations.push(label);
+      this.lastRung = step.action;
+    } catch (e) {
+      this.escalations.push(`${label}:failed`);
+      log.error({ err: e, step: label }, "escalation step failed");
+    }
+  }
+
+  private publish(js: JobStats, now: number): void {
+    try {
+      this.deps.progress({
+        v: 1,
+        migrationId: this.cmd.migrationId,
+        commandId: this.cmd.id,
+        vm: this.dom.name,
+        vmUuid: this.dom.uuid,
+        source: this.deps.host,
+        destination: this.cmd.destination.host,
+        timeMs: now,
+        elapsedMs: now - this.startedAtMs,
+        phase: this.phase,
+        dataTotalBytes: js.dataTotal,
+        dataProcessedBytes: js.dataProcessed,
+        dataRemainingBytes: js.dataRemaining,
+        memDirtyRateBps: js.memDirtyRateBps,
+        bandwidthBps: js.memBps,
+        iteration: js.memoryIteration,
+        expectedDowntimeMs: js.expectedDowntimeMs,
+        escalations: [...this.escalations],
+      });
+    } catch (e) {
+      this.deps.log.warn({ err: e }, "progress not published");
+    }
+  }
+
+  private async finish(failure: unknown, active: boolean): Promise<MigrationResult> {
+    const endedAtMs = Date.now();
+    const o = this.cmd.options;
+    const log = this.deps.log;
+    let outcome: MigrationResult["outcome"] = "succeeded";
+    let error: MigrationResult["error"] = null;
+    if (failure) {
+      outcome = this.abortReason === "timeout" ? "timed-out" : this.abortReason ? "aborted" : "failed";
+      const info = errorInfo(failure, AgentErrorCode.LibvirtError);
+      error =
+        outcome === "timed-out"
+          ? { code: AgentErrorCode.Timeout, message: `no completion within ${o.timeoutMs} ms; aborted (${info.message})` }
+          : outcome === "aborted"
+            ? { code: AgentErrorCode.Aborted, message: `aborted (${this.abortReason === "ladder" ? "escalation ladder" : "abort command"}): ${info.message}` }
+            : info;
+      if (this.pausedAtMs !== null) await this.dom.resume().catch((e: unknown) => log.error({ err: e }, "could not resume the paused source"));
+    }
+    let downtimeMs: number | null = null;
+    let downtimeSource: DowntimeSource = "none";
+    let bytesMoved = this.last?.dataProcessed ?? 0;
+    let vmRunningOn: string | null = null;
+    const dest = await this.openDestination();
+    try {
+      if (outcome === "succeeded") {
+        const ddom = dest ? await dest.lookup(this.dom.uuid).catch(() => null) : null;
+        if (ddom) {
+          try {
+            const done = await ddom.jobStats(true).catch(() => null);
+            if (done) {
+              if (done.downtimeMs !== null) {
+                downtimeMs = done.downtimeMs;
+                downtimeSource = "destination-completed-job";
+              }
+              if (done.dataProcessed > 0) bytesMoved = done.dataProcessed;
+            }
+            let st = await ddom.state();
+            if (st === "paused" && this.pausedAtMs !== null) {
+              await ddom.resume();
+              st = await ddom.state();
+              downtimeMs = Date.now() - this.pausedAtMs;
+              downtimeSource = "agent-pause-to-resume";
+            }
+            if (st === "running" || (!active && st === "shut-off")) vmRunningOn = this.cmd.destination.host;
+          } finally {
+            ddom.free();
+          }
+        }
+        if (downtimeMs === null && !o.undefineOnSource) {
+          const src = await this.dom.jobStats(true).catch(() => null);
+          if (src?.downtimeMs != null) {
+            downtimeMs = src.downtimeMs;
+            downtimeSource = "source-completed-job";
+          }
+        }
+      } else {
+        const st = await this.dom.state().catch(() => null);
+        if (st === "running" || st === "paused") vmRunningOn = this.deps.host;
+      }
+    } finally {
+      if (dest) await dest.close().catch(() => undefined);
+    }
+    const completedBy: CompletedBy | null =
+      outcome !== "succeeded"
+        ? null
+        : !active || o.offline
+          ? "offline"
+          : this.lastRung === "raise-downtime" || this.lastRung === "auto-converge" || this.lastRung === "post-copy" || this.lastRung === "pause"
+            ? this.lastRung
+            : this.throttled
+              ? "auto-converge"
+              : "live";
+    const result: MigrationResult = {
+      v: 1,
+      migrationId: this.cmd.migrationId,
+      commandId: this.cmd.id,
+      vm: this.dom.name,
+      vmUuid: this.dom.uuid,
+      source: this.deps.host,
+      destination: this.cmd.destination.host,
+      outcome,
+      completedBy,
+      startedAtMs: this.startedAtMs,
+      endedAtMs,
+      durationMs: endedAtMs - this.startedAtMs,
+      downtimeMs,
+      bytesMoved,
+      escalations: [...this.escalations],
+      vmRunningOn,
+      error,
+    };
+    log.info({ migrationId: this.cmd.migrationId, outcome, completedBy, downtimeMs, downtimeSource, bytesMoved, durationMs: result.durationMs }, "migration ended");
+    return result;
+  }
+
+  private async openDestination(): Promise<HvConnection | null> {
+    try {
+      return await withTimeout(this.deps.hv.open(this.cmd.destination.uri), this.deps.callTimeoutMs, "open destination");
+    } catch (e) {
+      this.deps.log.warn({ err: e }, "destination not reachable after the migration; result less complete");
+      return null;
+    }
+  }
+}

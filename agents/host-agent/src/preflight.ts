@@ -1,0 +1,174 @@
+import { connect } from "node:net";
+import type { HostReport, PreflightCheck } from "@drover/protocol";
+import { describeDomain, type DomainDescription } from "./domain-xml.js";
+import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
+import { withTimeout } from "./libvirt-link.js";
+import type { Mount, StorageClassifier } from "./storage.js";
+import { isLoopback } from "./wol.js";
+
+type CheckName = PreflightCheck["check"];
+
+export interface PreflightInput {
+  vm: HvDomain;
+  destination: { host: string; uri: string };
+  copyStorage: boolean;
+}
+
+export interface PreflightDeps {
+  hv: Hypervisor;
+  classifier: StorageClassifier;
+  mounts: readonly Mount[];
+  /** The destination agent's latest report, or null when none arrived in time. */
+  peerReport: (host: string) => Promise<HostReport | null>;
+  labSafeNetwork: boolean;
+  portRange: (host: string) => { min: number; max: number };
+  callTimeoutMs: number;
+  portProbeTimeoutMs: number;
+}
+
+const MiB = 1024 * 1024;
+const fmtMiB = (b: number) => `${Math.round(b / MiB)} MiB`;
+
+/** Host part of a libvirt URI such as qemu+tcp://127.0.1.2/system (null for local URIs). */
+export function uriHost(uri: string): string | null {
+  try {
+    const u = new URL(uri);
+    return u.hostname ? u.hostname.replace(/^\[|\]$/g, "") : null;
+  } catch {
+    return null;
+  }
+}
+
+/** TCP connect: open or refused (RST) both prove the path is not filtered; timeouts do not. */
+export function probePort(host: string, port: number, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const finish = (ok: boolean, detail: string) => {
+      s.destroy();
+      resolve({ ok, detail });
+    };
+    s.setTimeout(timeoutMs, () => finish(false, `no answer within ${timeoutMs} ms (filtered?)`));
+    s.once("connect", () => finish(true, "open"));
+    s.once("error", (e: NodeJS.ErrnoException) =>
+      e.code === "ECONNREFUSED" ? finish(true, "reachable (refused: no migration listening yet)") : finish(false, e.code ?? e.message),
+    );
+  });
+}
+
+/**
+ * Every seed requirement of a live migration, each with a pass/fail and the reason. Checks that
+ * need the destination run against its libvirtd (reachability, CPU, memory) and its agent's latest
+ * report (bridges, storage mounts), which is the only place that knows them.
+ */
+export async function runPreflight(input: PreflightInput, deps: PreflightDeps): Promise<PreflightCheck[]> {
+  const checks: PreflightCheck[] = [];
+  const add = (check: CheckName, ok: boolean, reason: string) => checks.push({ check, ok, reason });
+  add("vm-present", true, `${input.vm.name} (${input.vm.uuid}) is defined on this host`);
+
+  let desc: DomainDescription;
+  try {
+    desc = describeDomain(await input.vm.xml(true));
+  } catch (e) {
+    add("cache-mode", false, `cannot read the domain XML: ${(e as Error).message}`);
+    return checks;
+  }
+  const disks = desc.disks.filter((d) => d.path !== null && !(d.readOnly && d.device === "cdrom"));
+
+  const badCache = disks.filter((d) => d.cacheMode !== "none" && !d.readOnly);
+  add(
+    "cache-mode",
+    badCache.length === 0,
+    badCache.length === 0
+      ? disks.length
+        ? `all ${disks.length} writable disk(s) use cache=none`
+        : "no disks"
+      : badCache.map((d) => `disk ${d.target} (${d.path}) uses cache=${d.cacheMode}; live migration needs cache=none`).join("; "),
+  );
+
+  const dest = input.destination;
+  const peer = disks.length > 0 || desc.bridges.length > 0 ? await deps.peerReport(dest.host) : null;
+  const peerMissing = `no report from ${dest.host}'s agent arrived, so its side cannot be verified`;
+
+  // Shared storage: the same shared filesystem must hold each disk at the same path on both ends.
+  if (disks.length === 0) add("shared-storage", true, "no disks");
+  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${dest.host}`);
+  else {
+    const problems: string[] = [];
+    for (const d of disks) {
+      if (d.network) continue;
+      const p = d.path as string;
+      if (!deps.classifier.isShared(p, deps.mounts)) {
+        const m = deps.classifier.mountOf(p, deps.mounts);
+        problems.push(`disk ${d.target} (${p}) is on local storage here (${m?.fsType ?? "?"} at ${m?.path ?? "?"}); use copy-storage`);
+        continue;
+      }
+      if (!peer) {
+        problems.push(`disk ${d.target} (${p}): ${peerMissing}`);
+        continue;
+      }
+      const there = peer.storage.filter((s) => s.shared && (p === s.path || p.startsWith(s.path.endsWith("/") ? s.path : `${s.path}/`)));
+      if (there.length === 0) problems.push(`disk ${d.target} (${p}) is not under a shared mount on ${dest.host}`);
+    }
+    add(
+      "shared-storage",
+      problems.length === 0,
+      problems.length ? problems.join("; ") : `all ${disks.length} disk(s) are on shared storage at the same path on both hosts`,
+    );
+  }
+
+  let dconn: HvConnection | null = null;
+  try {
+    const t0 = performance.now();
+    dconn = await withTimeout(deps.hv.open(dest.uri), deps.callTimeoutMs, `open ${dest.uri}`);
+    const version = await withTimeout(dconn.version(), deps.callTimeoutMs, "version");
+    add("destination-reachable", true, `${dest.uri} answered (libvirt ${version}) in ${(performance.now() - t0).toFixed(1)} ms`);
+  } catch (e) {
+    add("destination-reachable", false, `${dest.uri} is not reachable: ${(e as Error).message}`);
+  }
+
+  const host = uriHost(dest.uri);
+  if (!host) add("migration-ports", false, `cannot tell the destination address from ${dest.uri}`);
+  else if (deps.labSafeNetwork && !isLoopback(host)) add("migration-ports", false, `${host} is outside 127.0.0.0/8 and labSafeNetwork is set; not probed`);
+  else {
+    const range = deps.portRange(dest.host);
+    const r = await probePort(host, range.min, deps.portProbeTimeoutMs);
+    add("migration-ports", r.ok, `${host}:${range.min} (range ${range.min}-${range.max}): ${r.detail}`);
+  }
+
+  if (desc.bridges.length === 0) add("bridges", true, "the VM has no bridged interfaces");
+  else if (!peer) add("bridges", false, `VM needs bridge(s) ${desc.bridges.join(", ")}; ${peerMissing}`);
+  else {
+    const missing = desc.bridges.filter((b) => !peer.bridges.includes(b));
+    add(
+      "bridges",
+      missing.length === 0,
+      missing.length ? `bridge(s) ${missing.join(", ")} missing on ${dest.host} (it has: ${peer.bridges.join(", ") || "none"})` : `${desc.bridges.join(", ")} present on ${dest.host}`,
+    );
+  }
+
+  if (!dconn) {
+    add("cpu-compatible", false, "destination unreachable; not compared");
+    add("free-memory", false, "destination unreachable; not measured");
+    return checks;
+  }
+  try {
+    if (!desc.cpuXml) add("cpu-compatible", true, "the VM defines no guest CPU model (hypervisor default); nothing host-specific to compare");
+    else {
+      const r = await withTimeout(dconn.compareCpu(desc.cpuXml), deps.callTimeoutMs, "compareCpu");
+      const names: Record<number, string> = { 0: "incompatible", 1: "identical", 2: "superset" };
+      add("cpu-compatible", r === 1 || r === 2, `destination host CPU is ${names[r] ?? `result ${r}`} to the VM's CPU`);
+    }
+  } catch (e) {
+    add("cpu-compatible", false, `CPU comparison failed: ${(e as Error).message}`);
+  }
+  try {
+    const free = await withTimeout(dconn.freeMemoryBytes(), deps.callTimeoutMs, "freeMemory");
+    const need = desc.memoryKiB * 1024;
+    add("free-memory", free >= need, `${dest.host} has ${fmtMiB(free)} free, the VM needs ${fmtMiB(need)}`);
+  } catch (e) {
+    add("free-memory", false, `free memory not measured: ${(e as Error).message}`);
+  } finally {
+    await dconn.close().catch(() => undefined);
+  }
+  return checks;
+}

@@ -1,0 +1,70 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, resolveConfig } from "../src/index.js";
+
+const minimal = { cluster: "lab", host: "h1", nats: { servers: ["nats://127.0.0.1:4222"] } };
+
+describe("config", () => {
+  it("fills every default from a minimal config", () => {
+    const c = resolveConfig(minimal);
+    expect(c.reportIntervalMs).toBe(5000);
+    expect(c.libvirt.uri).toBe("qemu:///system");
+    expect(c.migrationUri).toBe("qemu:///system");
+    expect(c.labSafeNetwork).toBe(true);
+    expect(c.storage.sharedFsTypes).toContain("nfs4");
+    expect(c.power.offCommand).toBeUndefined();
+    expect(c.dirtyRate).toEqual({ enabled: true, everyMs: 60_000, measureSeconds: 1 });
+  });
+
+  it("names every bad key, including unknown and nested ones", () => {
+    const bad = { ...minimal, host: "h 1", reportIntervalMs: 0, libvirt: { uri: "", retry: 3 }, extra: true };
+    let err: unknown;
+    try {
+      resolveConfig(bad);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const ce = err as ConfigError;
+    expect(ce.keys).toEqual(expect.arrayContaining(["host", "reportIntervalMs", "libvirt.uri", "libvirt.retry", "extra"]));
+    expect(ce.message).toMatch(/libvirt\.retry: unknown key/);
+  });
+
+  it("lets the environment override the file, with typed values", () => {
+    const c = resolveConfig(minimal, {
+      DROVER_HOST: "h7",
+      DROVER_NATS_SERVERS: "nats://127.0.0.1:1, nats://127.0.0.1:2",
+      DROVER_REPORT_INTERVAL_MS: "1000",
+      DROVER_LAB_SAFE_NETWORK: "false",
+      DROVER_LIBVIRT_URI: "qemu+tcp://127.0.21.1/system",
+    });
+    expect(c.host).toBe("h7");
+    expect(c.nats.servers).toEqual(["nats://127.0.0.1:1", "nats://127.0.0.1:2"]);
+    expect(c.reportIntervalMs).toBe(1000);
+    expect(c.labSafeNetwork).toBe(false);
+    expect(c.migrationUri).toBe("qemu+tcp://127.0.21.1/system");
+  });
+
+  it("refuses a malformed environment value naming the variable and key", () => {
+    expect(() => resolveConfig(minimal, { DROVER_REPORT_INTERVAL_MS: "soon" })).toThrow(/DROVER_REPORT_INTERVAL_MS \(reportIntervalMs\): not a number/);
+    expect(() => resolveConfig(minimal, { DROVER_LAB_SAFE_NETWORK: "yes" })).toThrow(/labSafeNetwork/);
+  });
+
+  it("loads YAML and reports unreadable or invalid files clearly", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ha-config-"));
+    const good = join(dir, "good.yaml");
+    await writeFile(good, "cluster: lab\nhost: h2\nnats:\n  servers: [nats://127.0.0.1:4222]\npower:\n  offCommand: [/bin/true]\n  wake:\n    - {method: wol, mac: '02:00:00:00:00:02', address: 127.0.21.2}\n");
+    const c = await loadConfig(good, {});
+    expect(c.host).toBe("h2");
+    expect(c.power.wake[0]).toMatchObject({ method: "wol", port: 9 });
+    const broken = join(dir, "broken.yaml");
+    await writeFile(broken, "cluster: [unclosed\n");
+    await expect(loadConfig(broken, {})).rejects.toThrow(/not valid YAML/);
+    await expect(loadConfig(join(dir, "missing.yaml"), {})).rejects.toThrow(/cannot read config file/);
+    const wrongType = join(dir, "wrong.yaml");
+    await writeFile(wrongType, "cluster: lab\nhost: h2\nnats: {servers: [x]}\npower: {offCommand: poweroff}\n");
+    await expect(loadConfig(wrongType, {})).rejects.toThrow(/power\.offCommand/);
+  });
+});

@@ -1,0 +1,40 @@
+// @drover/sim: trace-driven simulator of a KVM cluster under Drover's policies and the
+// CloudSim 3.0 reference baselines (PlanetLab benchmark).
+export { SimError, SimErrorCode } from "./errors.js";
+export {
+  hpMl110G4,
+  hpMl110G5,
+  powerAt,
+  migrationSeconds,
+  referenceHostTypes,
+  referenceVmTypes,
+  referenceVmTypeIndex,
+  wattsPerMipsAtFull,
+} from "./power.js";
+export type { HostType, PowerModel, VmType } from "./power.js";
+export { byteOrder, drawWorkload, fromSeries, loadCsv, loadPlanetLabDir, loadTraces, mulberry32, workloadSize } from "./traces.js";
+export type { Workload } from "./traces.js";
+export {
+  DetectorKind,
+  fallbackThreshold,
+  iqr,
+  isOverloaded,
+  lrFit,
+  lrPredict,
+  lrPredictionCoefficients,
+  lrrPredict,
+  mad,
+  median,
+  tricubeWeights,
+  trimZeroTail,
+  wlsFit,
+} from "./detectors.js";
+export type { DetectorSpec, LrWeighting } from "./detectors.js";
+export { Mode, modes, quirksFor, enforcesRam } from "./quirks.js";
+export type { Quirks } from "./quirks.js";
+export { Datacenter, historyLength } from "./engine.js";
+export type { DatacenterSpec } from "./engine.js";
+export { FirstFitPolicy, PabfdPolicy, firstFitPlace } from "./baselines.js";
+export type { MigrationOrder, SimPolicy } from "./baselines.js";
+export { simulate, buildDatacenter } from "./simulate.js";
+export type { SimulationOptions, SimulationResult } from "./simulate.js";

@@ -1,0 +1,241 @@
+// The simulation driver: CloudSim's event order (round update, plan, migration starts,
+// completions each followed by a datacenter update) on the Datacenter of engine.ts.
+import { Datacenter } from "./engine.js";
+import { SimError, SimErrorCode } from "./errors.js";
+import { referenceHostTypes, referenceVmTypeIndex, referenceVmTypes } from "./power.js";
+import type { HostType, VmType } from "./power.js";
+import { enforcesRam, quirksFor } from "./quirks.js";
+import type { Mode } from "./quirks.js";
+import type { MigrationOrder, SimPolicy } from "./baselines.js";
+import type { Workload } from "./traces.js";
+
+export interface SimulationOptions {
+  readonly workload: Workload;
+  readonly policy: SimPolicy;
+  readonly mode: Mode;
+  /** Number of hosts (default 800); host i has type i % hostTypes.length. */
+  readonly hosts?: number;
+  readonly hostTypes?: readonly HostType[];
+  readonly vmTypes?: readonly VmType[];
+  /** clean+ram: seconds a woken host takes to boot (default 60). */
+  readonly bootSeconds?: number;
+  /** Called after every round with (round, rounds). */
+  readonly onRound?: (round: number, rounds: number) => void;
+  /** Wall clock in ms; injected so tests can fake it (default performance.now). */
+  readonly now?: () => number;
+}
+
+export interface SimulationResult {
+  readonly policy: string;
+  readonly mode: Mode;
+  readonly hosts: number;
+  readonly vms: number;
+  readonly rounds: number;
+  readonly energyKwh: number;
+  /** Fraction of active host time with a CPU shortfall. */
+  readonly slatah: number;
+  /** Performance degradation due to migrations (fraction of requested MIPS·s). */
+  readonly pdm: number;
+  readonly slav: number;
+  readonly esv: number;
+  readonly migrations: number;
+  /** Fraction of requested MIPS·s not allocated, all causes. */
+  readonly unserved: number;
+  readonly activeHostsMean: number;
+  readonly activeHostsMax: number;
+  readonly decisionMsMean: number;
+  readonly decisionMsMax: number;
+  /** VMs removed by quirk Q1 (compat only). */
+  readonly removedVms: number;
+  /** Cases CloudSim would abort on (power model outside [0,1]); 0 in a sound run. */
+  readonly anomalies: number;
+}
+
+interface SimEvent {
+  time: number;
+  seq: number;
+  kind: "start" | "complete";
+  vm: number;
+  host: number;
+}
+
+export function buildDatacenter(opts: SimulationOptions, accounting: "power-aware" | "non-power-aware"): Datacenter {
+  const nHosts = opts.hosts ?? 800;
+  if (!Number.isInteger(nHosts) || nHosts < 1) throw new SimError(SimErrorCode.badOption, `hosts must be a positive integer, got ${nHosts}`);
+  const hostTypes = opts.hostTypes ?? referenceHostTypes;
+  const vmTypes = opts.vmTypes ?? referenceVmTypes;
+  const nVms = opts.workload.names.length;
+  const hostType = new Uint8Array(nHosts).map((_, i) => i % hostTypes.length);
+  const vmType = new Uint8Array(nVms).map((_, i) => Math.min(vmTypes.length - 1, referenceVmTypeIndex(i, nVms)));
+  return new Datacenter({
+    workload: opts.workload,
+    hostTypes,
+    hostType,
+    vmTypes,
+    vmType,
+    quirks: quirksFor(opts.mode),
+    enforceRam: enforcesRam(opts.mode),
+    bootSeconds: opts.mode === "clean+ram" ? (opts.bootSeconds ?? 60) : 0,
+    accounting,
+  });
+}
+
+export function simulate(opts: SimulationOptions): SimulationResult {
+  const policy = opts.policy;
+  const dc = buildDatacenter(opts, policy.accounting ?? "power-aware");
+  const q = dc.q;
+  const w = opts.workload;
+  const I = w.intervalSeconds;
+  const limit = (w.stride - 1) * I;
+  const now = opts.now ?? (() => performance.now());
+
+  // Initial placement at t = 0.
+  if (q.fullMipsAtCreation) for (let v = 0; v < dc.nVms; v++) dc.setInstantiating(v);
+  else dc.primeRequests(0, true);
+  policy.place(dc);
+  for (let v = 0; v < dc.nVms; v++) {
+    if ((dc.vmHost[v] as number) < 0) throw new SimError(SimErrorCode.invariant, `${policy.name}: VM ${w.names[v]} could not be placed at t=0`);
+  }
+  // Q6: CloudSim's first update is the first round (the cloudlets arrive at 0.1 s); the clean
+  // engine starts the energy clock at 0.
+  const offset = q.q6EnergyWindow ? 0.1 : 0;
+  if (!q.q6EnergyWindow) dc.update(0, false);
+
+  let queue: SimEvent[] = [];
+  let seq = 0;
+  const decisions: number[] = [];
+  let activeSum = 0;
+  let activeMax = 0;
+
+  const schedule = (e: Omit<SimEvent, "seq">) => {
+    queue.push({ ...e, seq: seq++ });
+  };
+  const startOrders = (orders: readonly MigrationOrder[], t: number) => {
+    for (const o of orders) {
+      const v = o.vm;
+      if (!(v >= 0 && v < dc.nVms) || !(o.host >= 0 && o.host < dc.nHosts) || dc.vmRemoved[v] || dc.vmHost[v] === o.host) {
+        throw new SimError(SimErrorCode.invariant, `${policy.name}: invalid migration of VM ${v} to host ${o.host}`);
+      }
+      const booting = dc.spec.bootSeconds > 0 && !dc.hostOn[o.host] && (dc.hostVms[o.host] as number[]).length === 0;
+      if (booting || (dc.hostBootUntil[o.host] as number) > t) {
+        if (booting) {
+          dc.hostBootUntil[o.host] = t + dc.spec.bootSeconds;
+          dc.hostOn[o.host] = 1;
+        }
+        schedule({ time: dc.hostBootUntil[o.host] as number, kind: "start", vm: v, host: o.host });
+        continue;
+      }
+      dc.startMigration(v, o.host, t, false);
+      schedule({ time: t + dc.migrationSeconds(v, o.host), kind: "complete", vm: v, host: o.host });
+    }
+  };
+  // Events strictly before `until`, in (time, send order); each completion instant is
+  // preceded by an update (if time moved) and followed by one (PowerDatacenter.processVmMigrate).
+  const drain = (until: number) => {
+    for (;;) {
+      queue = queue.filter((e) => e.time <= limit);
+      if (queue.length === 0) return;
+      queue.sort((a, b) => a.time - b.time || a.seq - b.seq);
+      const first = queue[0] as SimEvent;
+      if (first.time >= until) return;
+      const t = first.time;
+      const group = queue.filter((e) => e.time === t);
+      queue = queue.filter((e) => e.time !== t);
+      if (t > dc.lastProcessTime) dc.update(t, false);
+      let completed = false;
+      for (const e of group) {
+        if (e.kind === "complete") {
+          dc.completeMigration(e.vm, e.host);
+          completed = true;
+        } else {
+          dc.startMigration(e.vm, e.host, t, false);
+          schedule({ time: t + dc.migrationSeconds(e.vm, e.host), kind: "complete", vm: e.vm, host: e.host });
+        }
+      }
+      if (completed) dc.update(t, false);
+    }
+  };
+
+  const roundTimes: number[] = [];
+  for (let t = offset + I; t <= limit && roundTimes.length < w.stride - 2 + (offset > 0 ? 0 : 0); t += I) roundTimes.push(t);
+  const rounds = roundTimes.length;
+  roundTimes.forEach((t, i) => {
+    drain(t);
+    dc.update(t, true);
+    const active = dc.activeHosts();
+    activeSum += active;
+    if (active > activeMax) activeMax = active;
+    if (policy.optimize) {
+      const t0 = now();
+      const orders = policy.optimize(dc, t, i + 1);
+      decisions.push(now() - t0);
+      startOrders(orders, t);
+    }
+    opts.onRound?.(i + 1, rounds);
+  });
+  drain(Number.POSITIVE_INFINITY);
+  if (!q.q6EnergyWindow) {
+    dc.update(limit, false);
+    dc.closeEntries(limit);
+  }
+  return summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax);
+}
+
+function summarise(
+  dc: Datacenter,
+  policy: string,
+  mode: Mode,
+  rounds: number,
+  decisions: number[],
+  activeSum: number,
+  activeMax: number,
+): SimulationResult {
+  const q = dc.q;
+  let active = 0, viol = 0, ratioSum = 0, ratioN = 0;
+  for (let h = 0; h < dc.nHosts; h++) {
+    const a = dc.hostActiveTime[h] as number;
+    const s = dc.hostViolationTime[h] as number;
+    active += a;
+    viol += s;
+    if (a > 0) {
+      ratioSum += s / a;
+      ratioN++;
+    }
+  }
+  let req = 0, alloc = 0, loss = 0, pdmSum = 0, pdmN = 0;
+  for (let v = 0; v < dc.nVms; v++) {
+    const r = dc.vmRequestedInt[v] as number;
+    req += r;
+    alloc += dc.vmAllocatedInt[v] as number;
+    loss += dc.vmMigrationLossInt[v] as number;
+    if (r > 0) {
+      pdmSum += (dc.vmMigrationLossInt[v] as number) / r;
+      pdmN++;
+    }
+  }
+  // Q5: CloudSim's Helper divides sums; the paper averages per-host and per-VM ratios.
+  const slatah = q.q5RatioOfSums ? (active > 0 ? viol / active : 0) : ratioN > 0 ? ratioSum / ratioN : 0;
+  const pdm = q.q5RatioOfSums ? (req > 0 ? loss / req : 0) : pdmN > 0 ? pdmSum / pdmN : 0;
+  const energyKwh = dc.energyJ / (3600 * 1000);
+  const slav = slatah * pdm;
+  return {
+    policy,
+    mode,
+    hosts: dc.nHosts,
+    vms: dc.nVms,
+    rounds,
+    energyKwh,
+    slatah,
+    pdm,
+    slav,
+    esv: energyKwh * slav,
+    migrations: dc.migrations,
+    unserved: req > 0 ? (req - alloc) / req : 0,
+    activeHostsMean: rounds > 0 ? activeSum / rounds : 0,
+    activeHostsMax: activeMax,
+    decisionMsMean: decisions.length ? decisions.reduce((a, b) => a + b, 0) / decisions.length : 0,
+    decisionMsMax: decisions.length ? Math.max(...decisions) : 0,
+    removedVms: dc.removedVms,
+    anomalies: dc.anomalies,
+  };
+}

@@ -26,9 +26,15 @@ BUSY=$(arg busy 0)
 TICK=$(arg tick_s 1)
 echo "drover-guest: dirty_mb=$DIRTY_MB dirty_rate=$DIRTY_RATE busy=$BUSY tick_s=$TICK"
 if [ "$DIRTY_MB" -gt 0 ] && [ "$DIRTY_RATE" != 0 ]; then
-  dd if=/dev/urandom of=/ws/block bs=1M count=1 2>/dev/null
-  dd if=/dev/urandom of=/ws/set bs=1M count="$DIRTY_MB" 2>/dev/null
   (
+    # Random data, but only 1 MiB of it: /dev/urandom is slow under TCG. Built in the background
+    # so the first tick comes right after boot.
+    dd if=/dev/urandom of=/ws/block bs=1M count=1 2>/dev/null
+    i=0
+    while [ "$i" -lt "$DIRTY_MB" ]; do
+      dd if=/ws/block of=/ws/set bs=1M seek="$i" count=1 conv=notrunc 2>/dev/null
+      i=$((i + 1))
+    done
     off=0
     while :; do
       if [ "$DIRTY_RATE" = max ]; then n=$DIRTY_MB; else n=$DIRTY_RATE; fi

@@ -31,3 +31,5 @@ export { magicPacket, parseMagicPacket, sendWakeOnLan, WakeListener } from "./wo
 export { ManagedProcess, type ManagedState } from "./supervisor.js";
 export type { SpawnSpec } from "./proc.js";
 export type { PowerState } from "./lab-host.js";
+export { labDown, labUp, PACKAGE_DIR, tsxCommand, type LabUpOptions } from "./api.js";
+export { expandTemplate, type CommandTemplate } from "./templates.js";

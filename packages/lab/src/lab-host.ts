@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "@drover/protocol";
 import { DEFAULT_WOL_PORT, hostAddress, hostMac, hostUri, hostUuid, LIBVIRTD_PORT, migrationPorts } from "./addresses.js";
 import { badOption, LabError, LabErrorCode } from "./errors.js";
@@ -10,6 +11,8 @@ import { isAlive, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from
 import { ManagedProcess, type ManagedState } from "./supervisor.js";
 import type { SpawnSpec } from "./proc.js";
 import { ping } from "./virt.js";
+
+const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** libvirt's directories, each bind-mounted from the host's own dir inside its mount namespace. */
 export const PRIVATE_DIRS = {
@@ -62,6 +65,11 @@ export interface LabHostState {
   power: PowerState;
   /** Where a Wake-on-LAN magic packet for `mac` wakes this host (unicast UDP). */
   wake: { address: string; port: number; mac: string };
+  /**
+   * Runs the lab's "poweroff" for this host (stops agent and libvirtd; exit code 2 while a guest
+   * runs). It stops the agent that calls it, so spawn it detached. Power on = Wake-on-LAN to `wake`.
+   */
+  powerOffCommand: { cmd: string; args: string[]; cwd: string };
 }
 
 export type PowerState = "on" | "off";
@@ -168,6 +176,11 @@ export class LabHost {
       agent: this.agentProc?.state() ?? null,
       power: this.powerState,
       wake: { address: this.address, port: this.wolPort, mac: this.mac },
+      powerOffCommand: {
+        cmd: process.execPath,
+        args: ["--import", "tsx", join(PACKAGE_DIR, "src", "power-cli.ts"), "off", this.dir],
+        cwd: PACKAGE_DIR,
+      },
     };
   }
 

@@ -1,0 +1,100 @@
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { isAlive, labDown, procRef, labStatus, labUp, readTicks, sendWakeOnLan, type LabHostState, type ProcRef } from "../src/index.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function hostState(stateDir: string, name: string): Promise<LabHostState> {
+  return JSON.parse(await readFile(join(stateDir, "hosts", name, "lab-host.json"), "utf8")) as LabHostState;
+}
+
+describe("labUp / labDown from the state dir (net 127.0.10.x)", () => {
+  let stateDir = "";
+  const seen: ProcRef[] = [];
+
+  afterAll(async () => {
+    if (stateDir) {
+      await labDown(stateDir);
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it("brings a detached lab up, powers a host off and wakes it, and labDown ends every process it started", async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "drover-labup-"));
+    const up = await labUp({
+      hosts: 2,
+      guests: 1,
+      net: 10,
+      stateDir,
+      natsPort: 4222,
+      agent: { cmd: "sleep", args: ["3600"], env: { DROVER_HOST: "${host}", DROVER_NATS: "${nats}" } },
+      scheduler: { cmd: "sleep", args: ["3601"], env: { DROVER_CLUSTER: "${cluster}" } },
+    });
+    expect(up.status).toBe("running");
+    expect(up.owner).toMatchObject({ kind: "keeper", running: true });
+    expect(up.scheduler?.running).toBe(true);
+    expect(up.hosts.map((h) => [h.name, h.guests])).toEqual([
+      ["h1", ["vm1"]],
+      ["h2", []],
+    ]);
+    await expect(labUp({ stateDir, net: 10 })).rejects.toThrow(/already runs/);
+
+    const file = JSON.parse(await readFile(join(stateDir, "lab.json"), "utf8")) as {
+      owner: { proc: ProcRef };
+      nats: ProcRef;
+      scheduler: { proc: ProcRef };
+    };
+    seen.push(file.owner.proc, file.nats, file.scheduler.proc);
+    for (const h of ["h1", "h2"]) {
+      const s = await hostState(stateDir, h);
+      seen.push(s.libvirtd as ProcRef, s.agent?.proc as ProcRef);
+    }
+    expect(seen.every((p) => isAlive(p))).toBe(true);
+
+    // The agent's way to power its host off: the command recorded in lab-host.json.
+    const off = async (h: string) => {
+      const c = (await hostState(stateDir, h)).powerOffCommand;
+      return spawnSync(c.cmd, c.args, { cwd: c.cwd, encoding: "utf8" });
+    };
+    const busy = await off("h1");
+    expect(busy.status).toBe(2);
+    expect(busy.stderr).toContain("still runs vm1");
+    expect((await off("h2")).status).toBe(0);
+    let h2 = (await labStatus(stateDir)).hosts[1];
+    expect([h2?.power, h2?.libvirtd.running, h2?.agent?.running]).toEqual(["off", false, false]);
+
+    const s2 = await hostState(stateDir, "h2");
+    await sendWakeOnLan(s2.wake.mac, s2.wake.address, s2.wake.port);
+    await until("h2 woken by the keeper", async () => {
+      h2 = (await labStatus(stateDir)).hosts[1];
+      return h2?.power === "on" && h2.libvirtd.running && (h2.agent?.running ?? false);
+    });
+    const woken = await hostState(stateDir, "h2");
+    seen.push(woken.libvirtd as ProcRef, woken.agent?.proc as ProcRef);
+
+    const vm1 = join(stateDir, "hosts", "h1", "log", "qemu", "vm1.serial");
+    await until("vm1 ticking", async () => (await readTicks(vm1)) > 0, 60_000);
+    const h1 = await hostState(stateDir, "h1");
+    const qemuPid = Number((await readFile(join(h1.dir, "run", "qemu", "vm1.pid"), "utf8")).trim());
+    const q = procRef(qemuPid);
+    expect(q).toBeDefined();
+    seen.push(q as ProcRef);
+
+    const down = await labDown(stateDir);
+    expect(down.running).toBe(false);
+    expect(down.status).toBe("stopped");
+    const alive = seen.filter((p) => isAlive(p)).map((p) => p.pid);
+    expect(alive, `still alive: ${alive.join(", ")}`).toEqual([]);
+  });
+});

@@ -31,9 +31,6 @@ export function imbalance(m: ClusterModel, w: ImbalanceWeights): number {
 /** Hosts that are on (neither standby nor waking). */
 export function activeHosts(m: ClusterModel): number {
   let n = 0;
-  for (let h = 0; h < m.hosts.length; h++) {
-    const st = m.state(h);
-    if (st !== "standby" && st !== "waking") n++;
-  }
+  for (let h = 0; h < m.hosts.length; h++) n += m.on[h] ?? 0;
   return n;
 }

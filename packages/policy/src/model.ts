@@ -49,6 +49,8 @@ export class ClusterModel {
   readonly cpuLoadBase: Float64Array;
   readonly bandwidth: Float64Array;
   readonly destOk: Uint8Array;
+  /** Powered on (not standby or waking); cleared when a plan powers the host off. */
+  readonly on: Uint8Array;
   readonly hostVms: number[][];
   /** In-flight migrations touching each host (as source or destination). */
   readonly inFlightOut: Int32Array;
@@ -90,6 +92,7 @@ export class ClusterModel {
     this.cpuLoadBase = new Float64Array(H);
     this.bandwidth = new Float64Array(H);
     this.destOk = new Uint8Array(H);
+    this.on = new Uint8Array(H);
     this.inFlightOut = new Int32Array(H);
     this.inFlightIn = new Int32Array(H);
     this.hostVms = [];
@@ -105,6 +108,7 @@ export class ClusterModel {
       this.vcpuCap[h] = cap.vcpuOvercommit === null ? Infinity : host.cpuCores * cap.vcpuOvercommit;
       this.bandwidth[h] = host.migrationBandwidthBytesPerSec ?? this.cfg.migration.defaultBandwidthBytesPerSec;
       this.destOk[h] = host.state === "healthy" ? 1 : 0;
+      this.on[h] = host.state === "standby" || host.state === "waking" ? 0 : 1;
       this.contentionBase[h] = host.contention ?? 0;
       this.hostVms.push([]);
     }

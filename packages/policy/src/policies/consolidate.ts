@@ -1,11 +1,322 @@
-import { z } from "zod";
-import type { Policy } from "../policy.js";
+// Consolidate (power saving). Hosts should run between band.low and band.high of their CPU, by
+// forecast demand. In one pass, near-linear in hosts + VMs:
+//  1. relieve hosts above the band: move the fewest, cheapest VMs off, best fit under the band;
+//  2. if forecast demand (at each standby host's wake latency) or the spare floor needs more
+//     capacity than the powered hosts offer under the band, wake standby hosts (fastest first)
+//     and empty nothing this round;
+//  3. otherwise empty hosts below band.low, cheapest total move cost first, packing their VMs
+//     (multi-dimensional best fit under the band) onto hosts that stay on, and power each emptied
+//     host off when it may be: no VM, not the last healthy host of a rule, spare kept.
+// Hosts inside the band are left alone (hysteresis); a host that receives VMs is not emptied.
 
-export const consolidateArgs = z.object({}).strict();
+import { z } from "zod";
+import { NotMovedCode, StepCode } from "../codes.js";
+import { FitIndex } from "../fit-index.js";
+import { forecastSeries } from "../forecast.js";
+import type { ClusterModel } from "../model.js";
+import type { PlanBuilder } from "../plan-builder.js";
+import type { Policy } from "../policy.js";
+import type { Host, VmHostRule } from "../types.js";
+
+export const consolidateArgs = z
+  .object({
+    band: z
+      .object({
+        /** Hosts whose forecast CPU is below this fraction are emptied. */
+        low: z.number().min(0).max(1).default(0.3),
+        /** Nothing is packed above this fraction of a host's CPU; hosts above it are relieved. */
+        high: z.number().min(0.05).max(1).default(0.8),
+      })
+      .strict()
+      .prefault({})
+      .refine((b) => b.low < b.high, { message: "band.low must be below band.high" }),
+    powerOff: z.boolean().default(true),
+    wake: z.boolean().default(true),
+    relieveOverload: z.boolean().default(true),
+    /** Empty a host even if it cannot be powered off afterwards. */
+    emptyWithoutPowerOff: z.boolean().default(false),
+    maxMoves: z.number().int().min(0).default(10_000),
+    maxPowerOffs: z.number().int().min(0).default(10_000),
+  })
+  .strict();
+type Args = z.output<typeof consolidateArgs>;
+
+const EPS = 1e-9;
+
+function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
+  const H = m.hosts.length;
+  const high = args.band.high;
+  const capHigh = (h: number) => Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * high);
+  const remaining = (h: number) => capHigh(h) - (m.cpuLoad[h] ?? 0);
+  const enforceMem = m.cfg.capacity.enforceMemory;
+
+  // Spare capacity bookkeeping (same definition as validatePlan): free CPU/memory on powered
+  // healthy hosts, kept as running totals so each power-off check is O(1).
+  const headroom = 1 - m.cfg.capacity.cpuHeadroom;
+  const memFactor = m.cfg.capacity.memoryOvercommit * (1 - m.cfg.capacity.memoryHeadroom);
+  const freeCpuOf = (h: number) => (m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).cpuCapacityMhz * headroom - (m.cpuLoad[h] ?? 0)) : 0);
+  const freeMemOf = (h: number) => (m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).memoryMiB * memFactor - (m.memLoad[h] ?? 0)) : 0);
+  let freeCpu = 0;
+  let freeMem = 0;
+  let totalLoad = 0;
+  let maxCpu = 0;
+  let maxMem = 0;
+  let capHighOn = 0;
+  for (let h = 0; h < H; h++) {
+    const host = m.hosts[h] as Host;
+    freeCpu += freeCpuOf(h);
+    freeMem += freeMemOf(h);
+    totalLoad += m.cpuLoad[h] ?? 0;
+    maxCpu = Math.max(maxCpu, host.cpuCapacityMhz * headroom);
+    maxMem = Math.max(maxMem, host.memoryMiB * memFactor);
+    if (m.destOk[h] === 1 || host.state === "waking") capHighOn += host.cpuCapacityMhz * high;
+  }
+  const needCpu = m.cfg.spare.hosts * maxCpu + m.cfg.spare.cpuFraction * totalLoad;
+  const needMem = enforceMem ? m.cfg.spare.hosts * maxMem : 0;
+
+  const fit = new FitIndex(H, Math.max(...m.hosts.map((h) => h.cpuCapacityMhz * high), 1), remaining);
+  for (let h = 0; h < H; h++) if (m.destOk[h] === 1) fit.update(h);
+
+  const receivers = new Uint8Array(H);
+  let moves = 0;
+  /** Move a unit and keep the fit index and free totals current. */
+  const moveUnit = (unit: readonly number[], dst: number, undo: boolean) => {
+    const src = m.vmHost[unit[0] as number] as number;
+    freeCpu -= freeCpuOf(src) + freeCpuOf(dst);
+    freeMem -= freeMemOf(src) + freeMemOf(dst);
+    if (undo) m.unmove(unit, dst);
+    else m.move(unit, dst);
+    freeCpu += freeCpuOf(src) + freeCpuOf(dst);
+    freeMem += freeMemOf(src) + freeMemOf(dst);
+    if (fit.has(src)) fit.update(src);
+    if (fit.has(dst)) fit.update(dst);
+  };
+  /** Record a move as a step (the builder moves it in the model). */
+  const commit = (unit: readonly number[], dst: number, code: string, message: string) => {
+    const src = m.vmHost[unit[0] as number] as number;
+    freeCpu -= freeCpuOf(src) + freeCpuOf(dst);
+    freeMem -= freeMemOf(src) + freeMemOf(dst);
+    b.migrate(unit, dst, code, message);
+    freeCpu += freeCpuOf(src) + freeCpuOf(dst);
+    freeMem += freeMemOf(src) + freeMemOf(dst);
+    if (m.destOk[src] === 1) fit.update(src);
+    fit.update(dst);
+    receivers[dst] = 1;
+    moves += unit.length;
+  };
+  const unitCpu = (unit: readonly number[]) => unit.reduce((a, v) => a + (m.vmCpu[v] ?? 0), 0);
+  const place = (unit: readonly number[], exclude: number): number | null => {
+    const src = m.vmHost[unit[0] as number] as number;
+    const cpu = unitCpu(unit);
+    const mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
+    const ok = (h: number) => h !== exclude && m.check(unit, h, { cpuFraction: high }) === null && m.unitCost(unit, src, h) !== null;
+    const leftover = (h: number) => {
+      const host = m.hosts[h] as Host;
+      const c = (remaining(h) - cpu) / host.cpuCapacityMhz;
+      const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - mem) / host.memoryMiB : 0;
+      return c + mm + m.softPenalty(unit, h);
+    };
+    return fit.find(cpu, ok, leftover);
+  };
+
+  // 1. Relieve hosts above the band.
+  let unplaced = 0;
+  if (args.relieveOverload) {
+    const over: number[] = [];
+    for (let h = 0; h < H; h++) if (m.destOk[h] === 1 && remaining(h) < -EPS) over.push(h);
+    over.sort((a, c) => remaining(a) - remaining(c) || a - c);
+    for (const h of over) {
+      let excess = -remaining(h);
+      const units = unitsOn(m, h, b);
+      // One VM that covers the excess, cheapest; else the biggest first.
+      const single = units.filter((u) => unitCpu(u.unit) >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
+      const order = single !== undefined ? [single] : units.sort((x, y) => unitCpu(y.unit) - unitCpu(x.unit) || x.first - y.first);
+      for (const u of order) {
+        if (excess <= EPS) break;
+        if (moves + u.unit.length > args.maxMoves) {
+          for (const v of u.unit) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
+          continue;
+        }
+        const dst = place(u.unit, h);
+        if (dst === null) {
+          for (const v of u.unit) b.note(v, NotMovedCode.noDestination, `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${high * 100}%`);
+          continue;
+        }
+        const cpu = unitCpu(u.unit);
+        commit(u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
+        excess -= cpu;
+      }
+      if (excess > EPS) unplaced += excess;
+    }
+  }
+
+  // 2. Wake standby hosts when forecast demand or the spare floor needs them.
+  const standby: number[] = [];
+  for (let h = 0; h < H; h++) {
+    const host = m.hosts[h] as Host;
+    if (host.state === "standby" && host.power.canWake) standby.push(h);
+  }
+  standby.sort((a, c) => (m.hosts[a] as Host).power.wakeLatencyMs - (m.hosts[c] as Host).power.wakeLatencyMs || (m.hosts[c] as Host).cpuCapacityMhz - (m.hosts[a] as Host).cpuCapacityMhz || a - c);
+  const latency = standby.length > 0 ? (m.hosts[standby[0] as number] as Host).power.wakeLatencyMs : 0;
+  const demandAhead = clusterForecast(m, latency);
+  let deficit = Math.max(unplaced, demandAhead - capHighOn, needCpu - freeCpu);
+  const wakeForSpare = needCpu - freeCpu > EPS && deficit === needCpu - freeCpu;
+  if (deficit > EPS) {
+    if (args.wake) {
+      for (const h of standby) {
+        if (deficit <= EPS) break;
+        const host = m.hosts[h] as Host;
+        b.wake(
+          h,
+          wakeForSpare ? StepCode.consolidateWakeSpare : StepCode.consolidateWake,
+          wakeForSpare
+            ? `spare capacity below the floor (${freeCpu.toFixed(0)} < ${needCpu.toFixed(0)} MHz free)`
+            : `forecast demand ${demandAhead.toFixed(0)} MHz in ${(host.power.wakeLatencyMs / 1000).toFixed(0)} s exceeds ${capHighOn.toFixed(0)} MHz under the band`,
+        );
+        deficit -= host.cpuCapacityMhz * high;
+      }
+    }
+    return;
+  }
+
+  // 3. Empty hosts below the band, cheapest first, and power them off.
+  const hostRules = new Map<number, VmHostRule[]>();
+  for (const r of m.rules) {
+    if (r.kind !== "vm-host" || (r.mode !== "must" && r.mode !== "should")) continue;
+    for (const id of r.hostIds) {
+      const h = m.hostIndex.get(id);
+      if (h === undefined) continue;
+      const list = hostRules.get(h);
+      if (list === undefined) hostRules.set(h, [r]);
+      else list.push(r);
+    }
+  }
+  const lastOfRule = (h: number): VmHostRule | undefined =>
+    hostRules.get(h)?.find((r) => !r.hostIds.some((id) => id !== m.hostId(h) && m.destOk[m.hostIndex.get(id) ?? -1] === 1));
+  const low = args.band.low;
+  const candidates: { h: number; cost: number }[] = [];
+  for (let h = 0; h < H; h++) {
+    if (m.destOk[h] !== 1 || m.cpuUtil(h) >= low || receivers[h] === 1) continue;
+    if ((m.inFlightIn[h] ?? 0) > 0 || (m.inFlightOut[h] ?? 0) > 0) continue;
+    let cost = 0;
+    for (const v of m.hostVms[h] ?? []) {
+      const p = m.prediction(v, h, h);
+      cost += p === null ? Infinity : p.cost;
+    }
+    candidates.push({ h, cost });
+  }
+  candidates.sort((a, c) => a.cost - c.cost || m.cpuUtil(a.h) - m.cpuUtil(c.h) || a.h - c.h);
+  let powerOffs = 0;
+  for (const { h } of candidates) {
+    if (receivers[h] === 1) continue;
+    const host = m.hosts[h] as Host;
+    const canOff = args.powerOff && host.power.canPowerOff && powerOffs < args.maxPowerOffs;
+    if (!canOff && !args.emptyWithoutPowerOff) continue;
+    const rule = canOff ? lastOfRule(h) : undefined;
+    if (rule !== undefined) {
+      for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} is the last healthy host of rule ${rule.id}`);
+      continue;
+    }
+    // Spare check before moving anything: emptying moves load, powering off removes the host.
+    // Moving VMs among powered hosts keeps the total free; powering off removes h's share.
+    const freeAfterOff = freeCpu - freeCpuOf(h) - (m.cpuLoad[h] ?? 0);
+    const freeMemAfterOff = freeMem - freeMemOf(h) - (m.memLoad[h] ?? 0);
+    if (canOff && (freeAfterOff + EPS < needCpu || (needMem > 0 && freeMemAfterOff + EPS < needMem) || capHighOn - host.cpuCapacityMhz * high + EPS < demandAhead)) {
+      for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `powering ${m.hostId(h)} off would leave less than the spare capacity`);
+      continue;
+    }
+    const vmsHere = m.hostVms[h] ?? [];
+    if (moves + vmsHere.length > args.maxMoves) {
+      for (const v of vmsHere) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
+      continue;
+    }
+    fit.remove(h);
+    const units = unitsOn(m, h, b);
+    const blocked = units.length !== new Set(units.flatMap((u) => u.unit)).size || vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0);
+    const done: { unit: number[]; dst: number }[] = [];
+    let failed: string | null = blocked ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
+    if (failed === null) {
+      units.sort((x, y) => unitCpu(y.unit) - unitCpu(x.unit) || x.first - y.first);
+      for (const u of units) {
+        const dst = place(u.unit, h);
+        if (dst === null) {
+          failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${high * 100}% CPU`;
+          break;
+        }
+        moveUnit(u.unit, dst, false);
+        done.push({ unit: u.unit, dst });
+      }
+    }
+    // Roll back the tentative moves; on success replay them as steps.
+    for (let i = done.length - 1; i >= 0; i--) {
+      const d = done[i] as { unit: number[]; dst: number };
+      moveUnit(d.unit, h, true);
+    }
+    if (failed !== null) {
+      for (const u of units) for (const v of u.unit) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${failed}`);
+      fit.update(h);
+      continue;
+    }
+    for (const d of done) commit(d.unit, d.dst, StepCode.consolidateEmpty, `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`);
+    fit.remove(h);
+    if (canOff && m.isEmpty(h) && freeCpu - freeCpuOf(h) + EPS >= needCpu && freeMem - freeMemOf(h) + EPS >= needMem) {
+      b.powerOff(h, StepCode.consolidatePowerOff, `${m.hostId(h)} is empty; the others keep the spare capacity`);
+      freeCpu -= freeCpuOf(h);
+      freeMem -= freeMemOf(h);
+      m.destOk[h] = 0;
+      m.on[h] = 0;
+      capHighOn -= host.cpuCapacityMhz * high;
+      powerOffs++;
+    } else {
+      fit.update(h);
+    }
+  }
+}
+
+interface UnitInfo {
+  unit: number[];
+  cost: number;
+  first: number;
+}
+
+/** The movable units on a host (notes the VMs that cannot move). */
+function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
+  const seen = new Set<number>();
+  const out: UnitInfo[] = [];
+  for (const v of m.hostVms[h] ?? []) {
+    if (seen.has(v)) continue;
+    const u = m.unitOf(v);
+    if (!("unit" in u)) {
+      b.note(v, u.reject, `cannot move now (${u.reject})`);
+      continue;
+    }
+    for (const x of u.unit) seen.add(x);
+    const cost = m.unitCost(u.unit, h, h);
+    if (cost === null) {
+      for (const x of u.unit) b.note(x, NotMovedCode.notConvergent, "no migration strategy completes for this VM");
+      continue;
+    }
+    out.push({ unit: u.unit, cost, first: v });
+  }
+  return out;
+}
+
+/** Forecast of the total CPU demand `aheadMs` from now: the cluster's summed history, forecast. */
+function clusterForecast(m: ClusterModel, aheadMs: number): number {
+  const fc = m.cfg.forecast;
+  const w = fc.windowSamples;
+  const series = new Float64Array(w);
+  for (const vm of m.vms) {
+    const hist = vm.cpuDemandMhzHistory;
+    for (let i = 0; i < w; i++) series[w - 1 - i] = (series[w - 1 - i] ?? 0) + (hist[hist.length - 1 - i] ?? hist[0] ?? 0);
+  }
+  const horizon = Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs));
+  return forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon });
+}
 
 export const consolidatePolicy: Policy<typeof consolidateArgs> = {
   name: "consolidate",
-  description: "todo",
+  description: "pack VMs onto fewer hosts within a utilisation band, power off the emptied ones, wake hosts ahead of demand",
   args: consolidateArgs,
-  run() {},
+  run,
 };

@@ -1,0 +1,128 @@
+import { describe, expect, it } from "vitest";
+import { applyPlan, plan, validatePlan } from "../src/index.js";
+import type { ClusterSnapshot, MigrateStep, Plan } from "../src/index.js";
+import { config, host, NOW, snap, vm } from "./fixtures.js";
+
+const moves = (p: Plan) => p.steps.filter((s): s is MigrateStep => s.kind === "migrate");
+const offs = (p: Plan) => p.steps.filter((s) => s.kind === "power-off").map((s) => (s.kind === "power-off" ? s.hostId : ""));
+const wakes = (p: Plan) => p.steps.filter((s) => s.kind === "wake");
+const four = (over: Parameters<typeof snap>[2] = {}, load = 800): ClusterSnapshot =>
+  snap([host("h1"), host("h2"), host("h3"), host("h4")], [vm("a", "h1", load), vm("b", "h2", load), vm("c", "h3", load), vm("d", "h4", load)], over);
+
+describe("consolidate", () => {
+  it("packs a quiet cluster onto one host and powers the rest off, each off after its moves", () => {
+    const s = four();
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(offs(p)).toHaveLength(3);
+    expect(p.metrics.activeHostsAfter).toBe(1);
+    for (const step of p.steps) {
+      if (step.kind !== "power-off") continue;
+      const out = moves(p).filter((m) => m.sourceHostId === step.hostId).map((m) => m.index);
+      expect(step.dependsOn).toEqual(out);
+    }
+    const after = applyPlan(s, p);
+    expect(after.hosts.filter((h) => h.state === "standby")).toHaveLength(3);
+  });
+
+  const table: { name: string; s: ClusterSnapshot; args?: object; offs: number; moves?: number; code?: string }[] = [
+    { name: "spare floor of one host", s: four({ config: config({ spare: { hosts: 1 } }) }), offs: 2 },
+    { name: "spare fraction of demand", s: four({ config: config({ spare: { cpuFraction: 2 } }) }), offs: 2 },
+    {
+      name: "hosts that may not be powered off",
+      s: snap(["h1", "h2"].map((id) => host(id, { power: { canPowerOff: false, canWake: false, wakeLatencyMs: 0 } })), [vm("a", "h1", 100), vm("b", "h2", 100)]),
+      offs: 0,
+      moves: 0,
+    },
+    { name: "hosts inside the band (hysteresis)", s: four({}, 4000), offs: 0, moves: 0 },
+    { name: "a pinned VM", s: snap([host("h1"), host("h2")], [vm("a", "h1", 100, { pinned: true }), vm("b", "h2", 3000)]), offs: 0, moves: 0, code: "vm.pinned" },
+    {
+      name: "the last healthy host of a rule",
+      s: snap([host("h1"), host("h2"), host("h3")], [vm("a", "h1", 100), vm("b", "h2", 50), vm("c", "h3", 3000)], {
+        rules: [{ id: "pair", kind: "vm-host", vmIds: ["a"], hostIds: ["h1", "h2"], mode: "must" }],
+      }),
+      offs: 1,
+      code: "consolidate.host-not-emptied",
+    },
+    {
+      name: "an in-flight migration",
+      s: snap([host("h1"), host("h2"), host("h3")], [vm("a", "h1", 100), vm("b", "h2", 3000), vm("c", "h3", 3000)], {
+        inFlight: [{ id: "m1", vmId: "a", sourceHostId: "h1", destinationHostId: "h2", startedMs: NOW - 1000 }],
+      }),
+      offs: 0,
+      moves: 0,
+    },
+    {
+      name: "memory that does not fit",
+      s: snap([host("h1"), host("h2", { memoryMiB: 2048 })], [vm("a", "h1", 100, { memoryMiB: 1536 }), vm("b", "h2", 3000, { memoryMiB: 1024 })]),
+      offs: 0,
+      moves: 0,
+    },
+    {
+      name: "memory ignored by config (simulator compat)",
+      s: snap([host("h1"), host("h2", { memoryMiB: 2048 })], [vm("a", "h1", 100, { memoryMiB: 1536 }), vm("b", "h2", 3000, { memoryMiB: 1024 })], {
+        config: config({ capacity: { enforceMemory: false } }),
+      }),
+      offs: 1,
+      moves: 1,
+    },
+    { name: "a tight band (high 0.2)", s: four(), args: { band: { low: 0.15, high: 0.2 } }, offs: 2 },
+    {
+      name: "an unreachable host",
+      s: snap([host("h1", { state: "unreachable" }), host("h2"), host("h3")], [vm("a", "h1", 100), vm("b", "h2", 100), vm("c", "h3", 3000)]),
+      offs: 1,
+      moves: 1,
+    },
+  ];
+  for (const t of table) {
+    it(`respects ${t.name}`, () => {
+      const p = plan(t.s, "consolidate", { nowMs: NOW, args: t.args });
+      expect(validatePlan(t.s, p)).toEqual([]);
+      expect(offs(p)).toHaveLength(t.offs);
+      if (t.moves !== undefined) expect(moves(p)).toHaveLength(t.moves);
+      if (t.code !== undefined) expect(p.notMoved.map((n) => n.code)).toContain(t.code);
+      for (const m of moves(p)) expect([m.sourceHostId, m.destinationHostId]).not.toContain("h1-unreachable");
+    });
+  }
+
+  it("relieves a host above the band with the one cheapest VM that suffices", () => {
+    const s = snap(
+      [host("h1"), host("h2")],
+      [vm("big", "h1", 2000, { memoryMiB: 8192 }), vm("small", "h1", 1900, { memoryMiB: 512 }), vm("x", "h1", 3000), vm("y", "h2", 4000)],
+    );
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).map((m) => [m.vmId, m.destinationHostId, m.code])).toEqual([["small", "h2", "consolidate.relieve-overload"]]);
+  });
+
+  it("wakes a standby host ahead of rising demand, in time for its wake latency, and empties nothing", () => {
+    const rising = [3000, 3500, 4000, 4500, 5000, 5500];
+    const s = snap(
+      [host("h1"), host("h2"), host("h3", { state: "standby", power: { canPowerOff: true, canWake: true, wakeLatencyMs: 600_000 } }), host("h4", { state: "standby", power: { canPowerOff: true, canWake: false, wakeLatencyMs: 1 } })],
+      [vm("a", "h1", rising), vm("b", "h2", rising), vm("c", "h2", 100)],
+    );
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    const w = wakes(p);
+    expect(w.map((x) => (x.kind === "wake" ? [x.hostId, x.code, x.readyByMs] : []))).toEqual([["h3", "consolidate.wake-for-demand", NOW + 600_000]]);
+    expect(offs(p)).toEqual([]);
+  });
+
+  it("wakes a host to restore the spare floor", () => {
+    const s = snap([host("h1"), host("h2", { state: "standby" })], [vm("a", "h1", 4000)], { config: config({ spare: { hosts: 1 } }) });
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    expect(wakes(p).map((x) => x.code)).toEqual(["consolidate.wake-for-spare"]);
+  });
+
+  it("proposes no move back when planning again right after, and stays quiet", () => {
+    const s = four();
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    const again = plan(applyPlan(s, p), "consolidate", { nowMs: NOW });
+    expect(moves(again)).toEqual([]);
+    expect(offs(again)).toEqual([]);
+  });
+
+  it("rejects a band with low above high", () => {
+    expect(() => plan(four(), "consolidate", { nowMs: NOW, args: { band: { low: 0.9, high: 0.5 } } })).toThrow(/consolidate\.args\.band/);
+  });
+});

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, StoreErrorCodes } from "./errors.js";
@@ -33,6 +33,7 @@ export interface StoreOptions {
 export const DEFAULT_RETENTION_DAYS = 90;
 const DAY_MS = 86_400_000;
 const list = (xs: readonly string[]): string => xs.map((s) => `'${s}'`).join(", ");
+const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 export class Store implements Disposable {
   readonly path: string;
@@ -97,12 +98,17 @@ export class Store implements Disposable {
       db = new Database(path, { timeout: busyTimeoutMs });
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       // Before anything that writes (journal_mode does): a newer file must be left exactly as it is.
-      assertNotNewer(db, path);
+      const found = assertNotNewer(db, path);
       // WAL: readers (the API, a second process) never block the writer, and the writer never blocks them.
       if (!memory) db.pragma("journal_mode = WAL");
       // NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the last commits.
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
+      // An upgrade rewrites the schema of a file that holds history: keep a copy of it as it was.
+      if (!memory && found > 0 && found < LATEST_SCHEMA_VERSION) {
+        const copy = `${path}.schema-v${found}.bak`;
+        if (!existsSync(copy)) db.exec(`VACUUM INTO ${sqlString(copy)}`);
+      }
       const version = migrate(db, path);
       return new Store(db, path, version, retentionDays, opts.now ?? Date.now);
     } catch (err) {
@@ -135,6 +141,17 @@ export class Store implements Disposable {
   prune(): number {
     if (!Number.isFinite(this.retentionDays)) return 0;
     return this.#prune(this.#now() - this.retentionDays * DAY_MS);
+  }
+
+  /**
+   * Writes a consistent, compacted copy of the database to `file` (which must not exist), while
+   * other connections keep reading and writing.
+   */
+  backupTo(file: string): void {
+    const target = resolve(file);
+    if (existsSync(target)) throw new StoreError(StoreErrorCodes.Conflict, `backupTo: ${target} already exists`);
+    mkdirSync(dirname(target), { recursive: true });
+    this.#db.exec(`VACUUM INTO ${sqlString(target)}`);
   }
 
   /** Idempotent. Checkpoints the WAL so the file alone is a complete copy. */

@@ -59,6 +59,8 @@ describe("schema migrations", () => {
 
     const store = Store.open({ path: file });
     expect(store.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
+    // The file as it was before the upgrade is kept next to it.
+    expect(tables(`${file}.schema-v1.bak`)).toEqual(["hosts", "migrations", "plan_steps", "plans", "vms"]);
     expect(store.hosts.get("kvm01")).toMatchObject({ state: "draining", stateReason: "operator", capacity: { cpus: 4 }, wake: [] });
     expect(store.migrations.inFlight().map((m) => m.id)).toEqual(["m1"]);
     // The tables version 2 added work.
@@ -109,6 +111,18 @@ describe("schema migrations", () => {
     expect(() => Store.open({ path: "" })).toThrowError(/path must be/);
     expect(() => Store.open({ path: ":memory:", retentionDays: 0 })).toThrowError(/retentionDays must be a positive number/);
     expect(() => Store.open({ path: ":memory:", retentionDays: Number.NaN })).toThrowError(/retentionDays/);
+  });
+
+  it("backupTo writes a copy that opens as a store with the same rows", () => {
+    using dir = tempDir();
+    {
+      using store = Store.open({ path: dir.file() });
+      store.plans.insert(plan("p1"));
+      store.backupTo(dir.file("backups/one.db"));
+      expect(() => store.backupTo(dir.file("backups/one.db"))).toThrowError(expect.objectContaining({ code: "conflict" }));
+    }
+    using copy = Store.open({ path: dir.file("backups/one.db") });
+    expect(copy.plans.get("p1")?.steps).toHaveLength(2);
   });
 
   it("works in memory", () => {

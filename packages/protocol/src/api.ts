@@ -176,7 +176,8 @@ export type PlansResponse = z.infer<typeof PlansResponse>;
 export const MigrateRequest = z.object({ vm: VmRef, host: HostId }).strict();
 export type MigrateRequest = z.infer<typeof MigrateRequest>;
 
-export const ApiMigrationStates = ["queued", "preflight", "running", "succeeded", "failed", "aborted", "timed-out", "unknown"] as const;
+/** `cancelled`: never started (the VM or a host changed before the send; or lost on a restart). */
+export const ApiMigrationStates = ["queued", "preflight", "running", "succeeded", "failed", "aborted", "timed-out", "cancelled"] as const;
 
 export const ApiMigrationProgress = z.object({
   timeMs: EpochMs,

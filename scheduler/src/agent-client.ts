@@ -1,0 +1,33 @@
+// Sends commands to host agents. Only the dispatcher, the power manager and reconciliation use it;
+// every command carries an id the caller chose (and, for moves, persisted first).
+import type { Bus } from "@drover/bus";
+import { Command, CommandReply, PROTOCOL_VERSION, subjects, type CommandInput, type Logger } from "@drover/protocol";
+import type { Clock } from "./clock.js";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type CommandBody = DistributiveOmit<CommandInput, "v" | "issuedAtMs" | "issuedBy">;
+
+export class AgentClient {
+  /** Commands sent, by kind (tests and metrics). */
+  readonly sent = new Map<string, number>();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly cluster: string,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async send(host: string, body: CommandBody, timeoutMs = this.timeoutMs): Promise<CommandReply> {
+    const cmd = { ...body, v: PROTOCOL_VERSION, issuedAtMs: this.clock.now(), issuedBy: "scheduler" } as CommandInput;
+    this.sent.set(body.kind, (this.sent.get(body.kind) ?? 0) + 1);
+    this.log.debug({ host, kind: body.kind, id: body.id }, "command sent");
+    return this.bus.request(subjects.hostCommand(this.cluster, host), Command, cmd, CommandReply, { timeoutMs });
+  }
+
+  /** Asks the agent what became of an earlier command. */
+  status(host: string, commandId: string, statusId: string): Promise<CommandReply> {
+    return this.send(host, { kind: "status", id: statusId, commandId });
+  }
+}

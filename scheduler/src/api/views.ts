@@ -1,0 +1,129 @@
+// Store rows and cluster state -> the API bodies of @drover/protocol's api.ts.
+import type { ApiHistoryEntry, ApiHost, ApiMigration, ApiPowerAction, ApiVm, MigrationProgress } from "@drover/protocol";
+import type { HistoryEntry, MigrationRow, PowerRow } from "@drover/store";
+import type { ClusterState, HostEntry, VmEntry } from "../cluster-state.js";
+import type { SchedulerConfig } from "../config.js";
+
+export function hostView(state: ClusterState, config: SchedulerConfig, h: HostEntry, nowMs: number, maintenanceId: string | null): ApiHost {
+  const r = h.report;
+  const cap = r?.capacity ?? h.knownCapacity;
+  const wake = new Set<string>();
+  const cfg = config.hosts[h.id]?.power;
+  if (cfg && cfg.wake !== "none") wake.add(cfg.wake);
+  for (const w of r?.power.wake ?? []) wake.add(w.method);
+  return {
+    id: h.id,
+    state: state.stateOf(h, nowMs),
+    lastReportMs: h.lastReportMs,
+    lastSeenMs: h.lastSeenMs,
+    cpus: cap?.cpus ?? 0,
+    mhz: cap?.mhz ?? 0,
+    memoryMiB: cap?.memoryMiB ?? 0,
+    cpuFraction: r?.usage.cpuFraction ?? 0,
+    memoryUsedMiB: r?.usage.memoryUsedMiB ?? 0,
+    vmCount: state.vmsOn(h.id).length,
+    libvirtReachable: h.libvirtOk,
+    migrationUri: r?.migrationUri ?? null,
+    canPowerOff: (r?.power.canPowerOff ?? false) && (cfg?.allowPowerOff ?? false) && (cfg?.wake ?? "none") !== "none",
+    wakeMethods: [...wake],
+    maintenanceId,
+    wakeFailed: h.wakeFailed,
+  };
+}
+
+export function vmView(state: ClusterState, v: VmEntry): ApiVm {
+  const r = v.report;
+  return {
+    uuid: v.uuid,
+    name: r.name,
+    host: v.host,
+    state: r.state,
+    vcpus: r.vcpus,
+    memoryMiB: r.memoryMiB,
+    cpuUsedVcpus: r.cpuUsedVcpus,
+    memoryUsedMiB: r.memoryUsedMiB,
+    tags: r.tags,
+    migrating: r.migrating,
+    alsoOn: state.alsoOn(v.uuid),
+  };
+}
+
+const migrationState = {
+  pending: "queued",
+  preflight: "preflight",
+  dispatched: "running",
+  running: "running",
+  succeeded: "succeeded",
+  failed: "failed",
+  aborted: "aborted",
+  "timed-out": "timed-out",
+  cancelled: "cancelled",
+} as const;
+
+export function migrationView(m: MigrationRow, progress: MigrationProgress | null, vmRunningOn: string | null): ApiMigration {
+  return {
+    id: m.id,
+    vm: m.vmName,
+    vmUuid: m.vmUuid,
+    source: m.source,
+    destination: m.destination,
+    state: migrationState[m.status],
+    requestedBy: m.requestedBy,
+    reason: m.reason,
+    planId: m.planId,
+    commandId: m.commandId,
+    createdAtMs: m.createdMs,
+    startedAtMs: m.startedMs,
+    endedAtMs: m.endedMs,
+    predictedDurationMs: m.predictedDurationMs,
+    predictedDowntimeMs: m.predictedDowntimeMs,
+    measuredDurationMs: m.measuredDurationMs,
+    measuredDowntimeMs: m.measuredDowntimeMs,
+    progress: progress
+      ? {
+          timeMs: progress.timeMs,
+          elapsedMs: progress.elapsedMs,
+          phase: progress.phase,
+          dataTotalBytes: progress.dataTotalBytes,
+          dataProcessedBytes: progress.dataProcessedBytes,
+          dataRemainingBytes: progress.dataRemainingBytes,
+          fraction: progress.dataTotalBytes > 0 ? Math.min(1, progress.dataProcessedBytes / progress.dataTotalBytes) : 0,
+          iteration: progress.iteration,
+          escalations: progress.escalations,
+        }
+      : null,
+    vmRunningOn,
+    error: m.error ? { code: m.error.code, message: m.error.message } : null,
+  };
+}
+
+export function powerView(p: PowerRow): ApiPowerAction {
+  const refused = p.status === "cancelled" && (p.error?.code ?? "").startsWith("refused");
+  return {
+    id: p.id,
+    host: p.host,
+    action: p.action === "wake" ? "on" : "off",
+    method: p.method,
+    state: refused ? "refused" : p.status === "requested" || p.status === "sent" ? "pending" : p.status === "succeeded" ? "done" : "failed",
+    requestedBy: p.requestedBy,
+    reason: p.reason,
+    requestedAtMs: p.createdMs,
+    endedAtMs: p.status === "requested" || p.status === "sent" ? null : p.updatedMs,
+    error: p.error ? { code: p.error.code, message: p.error.message } : null,
+  };
+}
+
+export function historyView(e: HistoryEntry): ApiHistoryEntry {
+  switch (e.kind) {
+    case "migration":
+      return { timeMs: e.atMs, kind: "migration", id: e.id, summary: e.summary, host: e.row.source, vm: e.row.vmName, outcome: e.row.status };
+    case "plan":
+      return { timeMs: e.atMs, kind: "plan", id: e.id, summary: e.summary, host: null, vm: null, outcome: e.row.status };
+    case "maintenance":
+      return { timeMs: e.atMs, kind: "maintenance", id: e.id, summary: e.summary, host: e.row.host, vm: null, outcome: e.row.status };
+    case "power":
+      return { timeMs: e.atMs, kind: "power", id: e.id, summary: e.summary, host: e.row.host, vm: null, outcome: e.row.status };
+    case "config":
+      return { timeMs: e.atMs, kind: "config", id: e.id, summary: e.summary, host: null, vm: null, outcome: null };
+  }
+}

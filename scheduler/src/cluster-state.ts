@@ -1,0 +1,282 @@
+// The cluster picture built from host reports: cheap to update (the ingest path runs for every
+// report), queried by the snapshot builder, the dispatcher, the power manager and the API.
+import type { HostReport, VmReport } from "@drover/protocol";
+
+/** Scheduler-owned host modes layered over reachability (which comes from reports). */
+export const HostModes = ["normal", "draining", "maintenance", "powering-off", "standby", "waking"] as const;
+export type HostMode = (typeof HostModes)[number];
+
+export type EffectiveHostState = "healthy" | "draining" | "maintenance" | "standby" | "waking" | "unreachable" | "powering-off";
+
+/** Fixed-size history, oldest first. */
+export class Ring {
+  private readonly buf: number[] = [];
+  constructor(private readonly size: number) {}
+  push(v: number): void {
+    this.buf.push(v);
+    if (this.buf.length > this.size) this.buf.shift();
+  }
+  values(): readonly number[] {
+    return this.buf;
+  }
+  get last(): number | undefined {
+    return this.buf[this.buf.length - 1];
+  }
+}
+
+export interface HostEntry {
+  readonly id: string;
+  report: HostReport | null;
+  /** Agent time of the last valid report. */
+  lastReportMs: number | null;
+  /** Scheduler time the last valid report arrived: reachability is judged on this clock. */
+  lastSeenMs: number | null;
+  /** libvirtd reachable as last reported. */
+  libvirtOk: boolean;
+  mode: HostMode;
+  modeSinceMs: number;
+  wakeFailed: boolean;
+  cpuMhz: Ring;
+  memoryMiB: Ring;
+  /** Capacity from the store (hosts that have not reported since the scheduler started). */
+  knownCapacity: HostReport["capacity"] | null;
+  /** Effective state seen by the last tick (to log and persist changes). */
+  lastState: EffectiveHostState | undefined;
+  /** Changed since the last store flush. */
+  dirty: boolean;
+}
+
+export interface VmEntry {
+  readonly uuid: string;
+  /** The host the VM runs on (the source while it migrates). */
+  host: string;
+  report: VmReport;
+  seenMs: number;
+  cpuMhz: Ring;
+  memoryMiB: Ring;
+}
+
+export interface ClusterStateOptions {
+  intervalMs: number;
+  unreachableAfter: number;
+  historySamples: number;
+}
+
+export class ClusterState {
+  readonly hosts = new Map<string, HostEntry>();
+  /** uuid -> host id -> that host's report of the VM. A VM is on two hosts mid-migration. */
+  private readonly sightings = new Map<string, Map<string, VmReport>>();
+  private readonly vms = new Map<string, VmEntry>();
+  private readonly byName = new Map<string, string>();
+  readonly counters = { reports: 0, stale: 0, wrongCluster: 0 };
+  /** Called when a host becomes reachable or healthy again (power manager, maintenance). */
+  onHostReport: ((host: HostEntry, wasReachable: boolean) => void) | undefined;
+
+  constructor(
+    readonly cluster: string,
+    private readonly opts: ClusterStateOptions,
+  ) {}
+
+  get staleAfterMs(): number {
+    return this.opts.intervalMs * this.opts.unreachableAfter;
+  }
+
+  /** Adds a host known from the store or the config, before it reports. */
+  ensureHost(id: string, nowMs: number): HostEntry {
+    let h = this.hosts.get(id);
+    if (!h) {
+      h = {
+        id,
+        report: null,
+        lastReportMs: null,
+        lastSeenMs: null,
+        libvirtOk: false,
+        mode: "normal",
+        modeSinceMs: nowMs,
+        wakeFailed: false,
+        cpuMhz: new Ring(this.opts.historySamples),
+        memoryMiB: new Ring(this.opts.historySamples),
+        knownCapacity: null,
+        lastState: undefined,
+        dirty: false,
+      };
+      this.hosts.set(id, h);
+    }
+    return h;
+  }
+
+  /**
+   * Applies one validated report. Returns false (and counts why) for a report of another cluster
+   * or one older than what this host already reported.
+   */
+  ingest(r: HostReport, nowMs: number): boolean {
+    if (r.cluster !== this.cluster) {
+      this.counters.wrongCluster++;
+      return false;
+    }
+    const h = this.ensureHost(r.host, nowMs);
+    if (h.lastReportMs !== null && r.timeMs < h.lastReportMs) {
+      this.counters.stale++;
+      return false;
+    }
+    this.counters.reports++;
+    const wasReachable = this.isReachable(h, nowMs);
+    const prev = h.report;
+    h.report = r;
+    h.lastReportMs = r.timeMs;
+    h.lastSeenMs = nowMs;
+    h.libvirtOk = r.libvirt.reachable;
+    h.wakeFailed = false;
+    h.dirty = true;
+    const mhz = r.capacity.mhz;
+    h.cpuMhz.push(r.usage.cpuFraction * r.capacity.cpus * mhz);
+    h.memoryMiB.push(r.usage.memoryUsedMiB);
+
+    const now = new Set<string>();
+    for (const vm of r.vms) {
+      now.add(vm.uuid);
+      let seen = this.sightings.get(vm.uuid);
+      if (!seen) this.sightings.set(vm.uuid, (seen = new Map()));
+      seen.set(r.host, vm);
+      this.place(vm, r.host, mhz, nowMs);
+    }
+    if (prev) {
+      for (const vm of prev.vms) if (!now.has(vm.uuid)) this.forget(vm.uuid, r.host);
+    }
+    this.onHostReport?.(h, wasReachable);
+    return true;
+  }
+
+  /** Decides where a VM reported by `host` runs, given every host that reports it. */
+  private place(vm: VmReport, host: string, mhz: number, nowMs: number): void {
+    let e = this.vms.get(vm.uuid);
+    if (!e) {
+      e = { uuid: vm.uuid, host, report: vm, seenMs: nowMs, cpuMhz: new Ring(this.opts.historySamples), memoryMiB: new Ring(this.opts.historySamples) };
+      this.vms.set(vm.uuid, e);
+      this.byName.set(vm.name, vm.uuid);
+    } else if (e.host !== host) {
+      // Seen on two hosts (mid-migration: the destination holds a paused copy). The running copy
+      // is the VM; while both run (post-copy switchover), the host it was on keeps it until one
+      // of them stops reporting it.
+      const cur = this.sightings.get(vm.uuid)?.get(e.host);
+      const curHost = this.hosts.get(e.host);
+      const curAlive = curHost !== undefined && this.isReachable(curHost, nowMs) && cur !== undefined;
+      const curRunning = curAlive && cur?.state === "running";
+      if (curAlive && !(vm.state === "running" && !curRunning)) return;
+      e.host = host;
+    }
+    e.report = vm;
+    e.seenMs = nowMs;
+    e.cpuMhz.push(vm.cpuUsedVcpus * mhz);
+    e.memoryMiB.push(vm.memoryUsedMiB);
+  }
+
+  private forget(uuid: string, host: string): void {
+    const seen = this.sightings.get(uuid);
+    seen?.delete(host);
+    const e = this.vms.get(uuid);
+    if (!e) return;
+    if (!seen || seen.size === 0) {
+      this.sightings.delete(uuid);
+      this.vms.delete(uuid);
+      if (this.byName.get(e.report.name) === uuid) this.byName.delete(e.report.name);
+      return;
+    }
+    if (e.host === host) {
+      // The VM left this host: it is where another host reports it (prefer a running copy).
+      let next: [string, VmReport] | undefined;
+      for (const s of seen) if (!next || (s[1].state === "running" && next[1].state !== "running")) next = s;
+      if (next) {
+        e.host = next[0];
+        e.report = next[1];
+      }
+    }
+  }
+
+  /** A valid report arrived within `unreachableAfter` intervals (scheduler clock). */
+  isReachable(h: HostEntry, nowMs: number): boolean {
+    return h.lastSeenMs !== null && nowMs - h.lastSeenMs <= this.staleAfterMs;
+  }
+
+  stateOf(h: HostEntry, nowMs: number): EffectiveHostState {
+    const reachable = this.isReachable(h, nowMs) && h.libvirtOk;
+    switch (h.mode) {
+      case "standby":
+      case "waking":
+      case "powering-off":
+        return h.mode;
+      case "draining":
+      case "maintenance":
+        return reachable ? h.mode : "unreachable";
+      default:
+        return reachable ? "healthy" : "unreachable";
+    }
+  }
+
+  /** Healthy hosts may be sources and destinations; draining ones only sources. */
+  canBeSource(hostId: string, nowMs: number): boolean {
+    const h = this.hosts.get(hostId);
+    if (!h) return false;
+    const s = this.stateOf(h, nowMs);
+    return s === "healthy" || s === "draining";
+  }
+
+  canBeDestination(hostId: string, nowMs: number): boolean {
+    const h = this.hosts.get(hostId);
+    return h !== undefined && this.stateOf(h, nowMs) === "healthy";
+  }
+
+  setMode(hostId: string, mode: HostMode, nowMs: number): void {
+    const h = this.hosts.get(hostId);
+    if (!h || h.mode === mode) return;
+    h.mode = mode;
+    h.modeSinceMs = nowMs;
+    h.dirty = true;
+  }
+
+  /** A migration result says where the VM runs now: believe it until the reports catch up. */
+  moveVm(uuid: string, host: string): void {
+    const e = this.vms.get(uuid);
+    if (e && this.hosts.has(host)) e.host = host;
+  }
+
+  vm(ref: string): VmEntry | undefined {
+    const r = ref.toLowerCase();
+    return this.vms.get(r) ?? this.vms.get(this.byName.get(ref) ?? "");
+  }
+
+  allVms(): IterableIterator<VmEntry> {
+    return this.vms.values();
+  }
+
+  get vmCount(): number {
+    return this.vms.size;
+  }
+
+  vmsOn(hostId: string): VmEntry[] {
+    const out: VmEntry[] = [];
+    for (const v of this.vms.values()) if (v.host === hostId) out.push(v);
+    return out;
+  }
+
+  /** Hosts other than the placed one that report this VM right now. */
+  alsoOn(uuid: string): string[] {
+    const e = this.vms.get(uuid);
+    const seen = this.sightings.get(uuid);
+    if (!e || !seen) return [];
+    return [...seen.keys()].filter((h) => h !== e.host);
+  }
+
+  /** Every host whose latest report lists the VM (for reconciliation). */
+  reportedOn(uuid: string): { host: string; state: string }[] {
+    const seen = this.sightings.get(uuid);
+    return seen ? [...seen].map(([host, vm]) => ({ host, state: vm.state })) : [];
+  }
+
+  /** VM count on the host as freshly reported (its last report, if still fresh). */
+  freshVmCount(hostId: string, nowMs: number): number | null {
+    const h = this.hosts.get(hostId);
+    if (!h?.report || !this.isReachable(h, nowMs)) return null;
+    return h.report.vms.length;
+  }
+}

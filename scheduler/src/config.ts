@@ -1,0 +1,244 @@
+// The scheduler's configuration: read once from YAML, validated, fully defaulted. Every error
+// names the key (e.g. `limits.perSource: must be >= 1`).
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { z } from "zod";
+import { ClusterName, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
+
+const ms = z.number().int().nonnegative();
+const posMs = z.number().int().positive();
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24 h)");
+const mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01");
+
+/** Days a window opens on: "*" or a list of mon..sun (ranges like mon-fri allowed). */
+const days = z.string().regex(/^\*$|^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?)*$/, "must be * or days like mon-fri,sun");
+
+export const WindowConfig = z
+  .object({
+    /** Opens at this time of day... */
+    start: hhmm,
+    /** ...and closes at this one (an end before the start crosses midnight). */
+    end: hhmm,
+    /** Days the window opens on (the day of `start`). */
+    days: days.default("*"),
+    timezone: z.enum(["utc", "local"]).default("utc"),
+    /** Capacity is restored (hosts woken, load spread) this long before the window ends. */
+    restoreBeforeEndMs: ms.default(30 * 60_000),
+  })
+  .strict();
+export type WindowConfig = z.output<typeof WindowConfig>;
+
+const policyBase = {
+  mode: PolicyMode.default("recommend"),
+  /** Registered policy or profile name in @drover/policy. */
+  policy: z.string().min(1).optional(),
+  /** Arguments passed to the policy registry, validated there. */
+  args: z.record(z.string(), z.unknown()).default({}),
+};
+
+const PowerConfig = z
+  .object({
+    /** How this host is woken; "none" = never powered off by Drover. */
+    wake: z.enum(["wol", "peer-wol", "ipmi", "none"]).default("none"),
+    mac: mac.optional(),
+    /** Unicast address of the host (WoL target) or its BMC (IPMI). */
+    address: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(9),
+    ipmi: z
+      .object({
+        user: z.string().min(1),
+        /** Environment variable holding the BMC password (never in the file). */
+        passwordEnv: z.string().min(1).optional(),
+        password: z.string().optional(),
+        ipmitool: z.string().min(1).default("ipmitool"),
+      })
+      .strict()
+      .optional(),
+    /** A wake counts as done only when the agent reports healthy within this time. */
+    wakeTimeoutMs: posMs.default(300_000),
+    /** Time to wait for the host to stop reporting after a power-off command. */
+    powerOffTimeoutMs: posMs.default(120_000),
+    /** Drover may power this host off. */
+    allowPowerOff: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if ((p.wake === "wol" || p.wake === "peer-wol") && (!p.mac || !p.address)) {
+      ctx.addIssue({ code: "custom", path: p.mac ? ["address"] : ["mac"], message: `required when wake is ${p.wake}` });
+    }
+    if (p.wake === "ipmi" && (!p.address || !p.ipmi)) {
+      ctx.addIssue({ code: "custom", path: p.address ? ["ipmi"] : ["address"], message: "required when wake is ipmi" });
+    }
+  });
+export type PowerConfig = z.output<typeof PowerConfig>;
+
+const RuleConfig = z.discriminatedUnion("kind", [
+  z.object({ id: z.string().min(1), kind: z.literal("vm-affinity"), tag: z.string().min(1), hard: z.boolean().default(true) }).strict(),
+  z.object({ id: z.string().min(1), kind: z.literal("vm-anti-affinity"), tag: z.string().min(1), hard: z.boolean().default(true) }).strict(),
+  z
+    .object({
+      id: z.string().min(1),
+      kind: z.literal("vm-host"),
+      tag: z.string().min(1),
+      hosts: z.array(HostId).min(1),
+      mode: z.enum(["must", "should", "must-not", "should-not"]).default("must"),
+    })
+    .strict(),
+]);
+export type RuleConfig = z.output<typeof RuleConfig>;
+
+export const SchedulerConfig = z
+  .object({
+    cluster: ClusterName,
+    nats: z
+      .object({
+        servers: z.array(z.string().min(1)).min(1),
+        user: z.string().min(1).optional(),
+        pass: z.string().optional(),
+        token: z.string().min(1).optional(),
+        requestTimeoutMs: posMs.default(5000),
+      })
+      .strict(),
+    /** Holds drover.sqlite. */
+    stateDir: z.string().min(1),
+    http: z
+      .object({
+        host: z.string().min(1).default("127.0.0.1"),
+        /** 0 = any free port (tests). */
+        port: z.number().int().min(0).max(65535).default(7070),
+      })
+      .strict()
+      .prefault({}),
+    reports: z
+      .object({
+        /** The agents' report interval. */
+        intervalMs: posMs.default(5000),
+        /** A host is unreachable after this many intervals without a valid report. */
+        unreachableAfter: z.number().int().min(1).default(3),
+        /** Demand history kept per VM and host, in samples (one per report). */
+        historySamples: z.number().int().min(1).max(10_000).default(60),
+        /** Store writes of report-derived state are batched at this interval. */
+        flushIntervalMs: posMs.default(1000),
+      })
+      .strict()
+      .prefault({}),
+    policies: z
+      .object({
+        balance: z
+          .object({ ...policyBase, mode: PolicyMode.default("recommend"), everyMs: posMs.default(60_000) })
+          .strict()
+          .prefault({}),
+        consolidate: z
+          .object({
+            ...policyBase,
+            mode: PolicyMode.default("off"),
+            everyMs: posMs.default(300_000),
+            window: WindowConfig.default({ start: "22:00", end: "06:00", days: "*", timezone: "utc", restoreBeforeEndMs: 30 * 60_000 }),
+          })
+          .strict()
+          .prefault({}),
+        drain: z
+          .object({ ...policyBase, mode: PolicyMode.default("automatic") })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Recommended plans not approved within this time expire. */
+    planTtlMs: posMs.default(30 * 60_000),
+    limits: z
+      .object({
+        perSource: z.number().int().min(1).default(2),
+        perDestination: z.number().int().min(1).default(2),
+        perCluster: z.number().int().min(1).default(8),
+      })
+      .strict()
+      .prefault({}),
+    migration: z
+      .object({
+        maxDowntimeMs: posMs.default(300),
+        bandwidthMiBs: z.number().positive().optional(),
+        escalation: z.array(EscalationStep).default([
+          { action: "raise-downtime", toMs: 1000 },
+          { action: "auto-converge" },
+          { action: "abort" },
+        ]),
+        /** Lab only: disks on a common directory libvirt does not know as shared. */
+        allowUnsafe: z.boolean().default(false),
+        allowPostCopy: z.boolean().default(false),
+        timeoutMs: posMs.default(600_000),
+        /** Grace beyond timeoutMs before the scheduler gives up waiting for the agent's result. */
+        resultGraceMs: posMs.default(30_000),
+        preflight: z.boolean().default(true),
+        commandTimeoutMs: posMs.default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    cooldowns: z
+      .object({
+        /** A VM is not moved again within this time of its last migration. */
+        vmMs: ms.default(900_000),
+        /** A failed (VM, destination) pair is not retried within this time. */
+        failureMs: ms.default(1_800_000),
+        /** No move back to the host a VM just left within this time (no ping-pong). */
+        returnMs: ms.default(3_600_000),
+      })
+      .strict()
+      .prefault({}),
+    spare: z
+      .object({
+        hosts: z.number().int().min(0).default(0),
+        cpuFraction: z.number().min(0).max(10).default(0),
+      })
+      .strict()
+      .prefault({}),
+    /** Passed through to the policy's cluster config (capacity, forecast, migration model). */
+    planner: z.record(z.string(), z.unknown()).default({}),
+    rules: z.array(RuleConfig).default([]),
+    hosts: z
+      .record(HostId, z.object({ power: PowerConfig.prefault({}) }).strict())
+      .default({}),
+    /** Plans, migrations and power actions older than this are pruned. */
+    retainMs: posMs.default(30 * 24 * 3_600_000),
+  })
+  .strict();
+
+export type SchedulerConfig = z.output<typeof SchedulerConfig>;
+export type SchedulerConfigInput = z.input<typeof SchedulerConfig>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code = "INVALID_CONFIG";
+  constructor(
+    message: string,
+    readonly issues: { key: string; message: string }[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Validates a parsed config object; the error lists every bad key. */
+export function parseConfig(input: unknown, source = "config"): SchedulerConfig {
+  const r = SchedulerConfig.safeParse(input);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => ({ key: i.path.length ? i.path.map(String).join(".") : "(root)", message: i.message }));
+  throw new ConfigError(`invalid ${source}: ${issues.map((i) => `${i.key}: ${i.message}`).join("; ")}`, issues, { cause: r.error });
+}
+
+export async function loadConfig(file: string): Promise<SchedulerConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`, [], { cause: e });
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (e) {
+    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : "";
+    throw new ConfigError(`config ${file} is not valid YAML${where}: ${(e as Error).message}`, [], { cause: e });
+  }
+  return parseConfig(data, `config ${file}`);
+}

@@ -1,0 +1,10 @@
+export { Scheduler, type SchedulerDeps } from "./scheduler.js";
+export { SchedulerConfig, ConfigError, parseConfig, loadConfig, WindowConfig, type SchedulerConfigInput } from "./config.js";
+export { ManualClock, systemClock, type Clock } from "./clock.js";
+export { ClusterState, type HostEntry, type VmEntry, type EffectiveHostState } from "./cluster-state.js";
+export { buildSnapshot, Tags } from "./snapshot.js";
+export { Dispatcher, type MoveRequest } from "./dispatcher.js";
+export { windowAt, type WindowState } from "./window.js";
+export { UdpWolDriver, IpmiDriver, WakeError, magicPacket, type WakeDriver } from "./power/wake-drivers.js";
+export { PeerWolDriver, type WakeDrivers } from "./power/power-manager.js";
+export { DispatchError, NotFoundError, RefusedError } from "./errors.js";

@@ -1,0 +1,198 @@
+// Drain HOST: the host takes no new VMs, its VMs are moved off by the drain policy through the
+// dispatcher, and it ends in maintenance (optionally powered off). A VM that cannot leave stops the
+// drain as "blocked" with each VM's reason. Undrain returns the host to service.
+import type { ApiMaintenance, Logger } from "@drover/protocol";
+import type { MaintenanceRow, MigrationRow, Store } from "@drover/store";
+import type { Clock } from "./clock.js";
+import type { ClusterState } from "./cluster-state.js";
+import type { SchedulerConfig } from "./config.js";
+import type { Dispatcher } from "./dispatcher.js";
+import { NotFoundError, RefusedError } from "./errors.js";
+import { newId } from "./ids.js";
+import type { Planner } from "./planner.js";
+import type { PowerManager } from "./power/power-manager.js";
+
+interface Detail {
+  vmsAtStart: number;
+  blockers: { vm: string; code: string; reason: string }[];
+  message: string;
+  planIds: string[];
+}
+
+export interface MaintenanceDeps {
+  store: Store;
+  state: ClusterState;
+  planner: Planner;
+  dispatcher: Dispatcher;
+  power: PowerManager;
+  clock: Clock;
+  config: SchedulerConfig;
+  log: Logger;
+}
+
+const REPLAN_MS = 10_000;
+
+export class Maintenance {
+  private readonly lastPlanMs = new Map<string, number>();
+
+  constructor(private readonly d: MaintenanceDeps) {}
+
+  private detail(row: MaintenanceRow): Detail {
+    const b = (row.blockers ?? {}) as Partial<Detail>;
+    return { vmsAtStart: b.vmsAtStart ?? 0, blockers: b.blockers ?? [], message: b.message ?? "", planIds: b.planIds ?? [] };
+  }
+
+  private save(row: MaintenanceRow, patch: Partial<Detail>, status?: MaintenanceRow["status"]): MaintenanceRow {
+    const det = { ...this.detail(row), ...patch };
+    return this.d.store.maintenance.update(row.id, { blockers: det as never, ...(status ? { status } : {}), atMs: this.d.clock.now() });
+  }
+
+  drain(host: string, powerOff: boolean, by: string): MaintenanceRow {
+    const { store, state, clock, config, log } = this.d;
+    const now = clock.now();
+    const h = state.hosts.get(host);
+    if (!h) throw new NotFoundError(`no host "${host}"`, "id");
+    if (config.policies.drain.mode === "off") throw new RefusedError("mode-off", "drains are off (policies.drain.mode: off)");
+    const open = store.maintenance.active(host);
+    if (open) throw new RefusedError("already-in-maintenance", `${host} already has maintenance ${open.id} (${open.status})`, "id");
+    const st = state.stateOf(h, now);
+    if (st !== "healthy") throw new RefusedError("host-not-healthy", `${host} is ${st}; only a healthy host can be drained`, "id");
+    const id = newId("mnt", now);
+    let row = store.maintenance.request({ id, host, requestedBy: by, powerOff, atMs: now });
+    row = this.save(row, { vmsAtStart: state.vmsOn(host).length, message: "draining" });
+    state.setMode(host, "draining", now);
+    log.info({ maintenance: id, host, powerOff, by }, "drain requested");
+    this.step(row);
+    return store.maintenance.get(id)!;
+  }
+
+  undrain(host: string, by: string): MaintenanceRow {
+    const { store, state, clock, log, power } = this.d;
+    const now = clock.now();
+    const h = state.hosts.get(host);
+    if (!h) throw new NotFoundError(`no host "${host}"`, "id");
+    const open = store.maintenance.active(host);
+    if (!open) throw new RefusedError("not-in-maintenance", `${host} has no open maintenance`, "id");
+    const row = this.save(open, { message: `returned to service by ${by}` }, "returned");
+    const st = state.stateOf(h, now);
+    if (st === "standby") {
+      try {
+        power.requestWake(host, by, `undrain of ${open.id}`);
+      } catch (e) {
+        log.warn({ host, err: (e as Error).message }, "undrain: wake refused");
+      }
+    } else if (h.mode !== "waking" && h.mode !== "powering-off") {
+      state.setMode(host, "normal", now);
+    }
+    log.info({ maintenance: open.id, host, by }, "undrained");
+    return row;
+  }
+
+  get(id: string): MaintenanceRow {
+    const row = this.d.store.maintenance.get(id);
+    if (!row) throw new NotFoundError(`no maintenance "${id}"`, "id");
+    return row;
+  }
+
+  /** One drain round: plan the remaining moves, or finish, or report what blocks. */
+  private step(row: MaintenanceRow): void {
+    const { state, clock, dispatcher, planner, config, power, log } = this.d;
+    const now = clock.now();
+    const host = row.host;
+    const h = state.hosts.get(host);
+    if (!h) return;
+    const left = state.vmsOn(host);
+    const moving = dispatcher.inFlightForPolicy().filter((m) => m.sourceHostId === host);
+    if (left.length === 0 && moving.length === 0 && state.freshVmCount(host, now) === 0) {
+      row = this.save(row, { blockers: [], message: "empty: host in maintenance" }, "in-maintenance");
+      state.setMode(host, "maintenance", now);
+      log.info({ maintenance: row.id, host }, "drain finished: host in maintenance");
+      if (row.powerOff) {
+        try {
+          power.requestPowerOff(host, `maintenance:${row.id}`, "drain with powerOff");
+        } catch (e) {
+          this.save(row, { message: `in maintenance; power-off refused: ${(e as Error).message}` });
+        }
+      }
+      return;
+    }
+    if (moving.length > 0) return;
+    const busyPlan = this.detail(row).planIds.some((p) => {
+      const s = this.d.store.plans.get(p)?.status;
+      return s === "applying" || s === "approved" || s === "proposed";
+    });
+    if (busyPlan) return;
+    if (now - (this.lastPlanMs.get(row.id) ?? 0) < REPLAN_MS && row.status === "blocked") return;
+    this.lastPlanMs.set(row.id, now);
+    const mode = config.policies.drain.mode === "automatic" ? "automatic" : "recommend";
+    let plan;
+    try {
+      plan = planner.make("drain", { host, requestedBy: `maintenance:${row.id}`, mode });
+    } catch (e) {
+      this.save(row, { message: `drain planning failed: ${(e as Error).message}` });
+      return;
+    }
+    const moves = plan.steps.filter((s) => s.action === "migrate" && s.source === host);
+    const planIds = [...this.detail(row).planIds, plan.id];
+    const ex = plan.explanation as { notMoved?: { vm: string; host: string; code: string; reason: string }[] };
+    const blockers = (ex.notMoved ?? []).filter((n) => n.host === host).map((n) => ({ vm: n.vm, code: n.code, reason: n.reason }));
+    if (moves.length === 0) {
+      const list = blockers.length
+        ? blockers
+        : left.map((v) => ({ vm: v.report.name, code: "placement.no-destination", reason: "the drain policy found no destination" }));
+      this.save(row, { planIds, blockers: list, message: `blocked: ${list.length} VM(s) cannot leave ${host}` }, "blocked");
+      log.warn({ maintenance: row.id, host, blockers: list }, "drain blocked");
+      return;
+    }
+    this.save(row, { planIds, blockers, message: `moving ${moves.length} VM(s)` }, row.status === "blocked" ? "draining" : undefined);
+  }
+
+  async tick(): Promise<void> {
+    for (const row of this.d.store.maintenance.allActive()) {
+      if (row.status === "in-maintenance") continue;
+      this.step(row);
+    }
+  }
+
+  onMigrationFinished(_m: MigrationRow): void {
+    // The next tick plans the rest; nothing to do synchronously.
+  }
+
+  /** After a restart: hosts under maintenance keep their mode. */
+  resume(): void {
+    const now = this.d.clock.now();
+    for (const row of this.d.store.maintenance.allActive()) {
+      const h = this.d.state.hosts.get(row.host);
+      if (!h || h.mode === "standby" || h.mode === "waking" || h.mode === "powering-off") continue;
+      this.d.state.setMode(row.host, row.status === "in-maintenance" ? "maintenance" : "draining", now);
+    }
+  }
+
+  toApi(row: MaintenanceRow): ApiMaintenance {
+    const det = this.detail(row);
+    const h = this.d.state.hosts.get(row.host);
+    const migrations: string[] = [];
+    for (const p of det.planIds) for (const s of this.d.store.plans.get(p)?.steps ?? []) if (s.migrationId) migrations.push(s.migrationId);
+    const st =
+      row.status === "returned" || row.status === "cancelled"
+        ? "ended"
+        : row.status === "in-maintenance" && h && this.d.state.stateOf(h, this.d.clock.now()) === "standby"
+          ? "powered-off"
+          : row.status;
+    return {
+      id: row.id,
+      host: row.host,
+      state: st,
+      powerOff: row.powerOff,
+      requestedBy: row.requestedBy,
+      requestedAtMs: row.createdMs,
+      updatedAtMs: row.updatedMs,
+      endedAtMs: row.endedMs,
+      vmsAtStart: det.vmsAtStart,
+      vmsLeft: this.d.state.vmsOn(row.host).length,
+      migrations,
+      blockers: det.blockers,
+      message: det.message,
+    };
+  }
+}

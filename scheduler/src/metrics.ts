@@ -1,0 +1,42 @@
+// Prometheus metrics of one scheduler instance (own registry: several schedulers may share a
+// process in tests).
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly reports = new Counter({ name: "drover_reports_total", help: "Valid host reports ingested", registers: [this.registry] });
+  readonly reportsRejected = new Counter({
+    name: "drover_reports_rejected_total",
+    help: "Host reports rejected (invalid, wrong cluster, stale)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly migrations = new Counter({
+    name: "drover_migrations_total",
+    help: "Migrations finished, by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly migrationsInFlight = new Gauge({ name: "drover_migrations_in_flight", help: "Migrations running now", registers: [this.registry] });
+  readonly migrationsQueued = new Gauge({ name: "drover_migrations_queued", help: "Migrations waiting for a slot", registers: [this.registry] });
+  readonly dispatchLatency = new Histogram({
+    name: "drover_dispatch_accept_seconds",
+    help: "Time from sending a migrate command to the agent's accepted reply",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly migrationDuration = new Histogram({
+    name: "drover_migration_duration_seconds",
+    help: "Measured migration duration",
+    buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+  readonly hosts = new Gauge({ name: "drover_hosts", help: "Hosts by state", labelNames: ["state"] as const, registers: [this.registry] });
+  readonly plans = new Counter({ name: "drover_plans_total", help: "Plans made, by kind and mode", labelNames: ["kind", "mode"] as const, registers: [this.registry] });
+  readonly powerActions = new Counter({
+    name: "drover_power_actions_total",
+    help: "Power actions, by action and outcome",
+    labelNames: ["action", "outcome"] as const,
+    registers: [this.registry],
+  });
+}

@@ -1,0 +1,104 @@
+// Schedules and modes: balancing runs continuously; consolidation only inside its window, and
+// before the window ends the standby hosts are woken and the load is spread again. Each policy's
+// mode decides what a plan does: off (nothing), recommend (stored, waits for approval),
+// automatic (runs).
+import type { Logger, PlanKind, PolicyMode } from "@drover/protocol";
+import type { MigrationRow, PlanMode, Store } from "@drover/store";
+import type { Clock } from "./clock.js";
+import type { ClusterState } from "./cluster-state.js";
+import type { SchedulerConfig } from "./config.js";
+import type { Dispatcher } from "./dispatcher.js";
+import type { Planner } from "./planner.js";
+import type { PowerManager } from "./power/power-manager.js";
+import { windowAt, type WindowState } from "./window.js";
+
+export interface ModesDeps {
+  planner: Planner;
+  dispatcher: Dispatcher;
+  power: PowerManager;
+  state: ClusterState;
+  store: Store;
+  clock: Clock;
+  config: SchedulerConfig;
+  log: Logger;
+}
+
+export class Modes {
+  private lastRun: Record<"balance" | "consolidate", number> = { balance: 0, consolidate: 0 };
+  /** Window (by opening time) whose capacity was already restored. */
+  private restoredWindow: number | null = null;
+  /** Hosts this scheduler put in standby during the current window. */
+  readonly modes: Record<PlanKind, PolicyMode>;
+
+  constructor(private readonly d: ModesDeps) {
+    this.modes = {
+      balance: d.config.policies.balance.mode,
+      consolidate: d.config.policies.consolidate.mode,
+      drain: d.config.policies.drain.mode,
+    };
+  }
+
+  window(): WindowState {
+    return windowAt(this.d.config.policies.consolidate.window, this.d.clock.now());
+  }
+
+  async tick(): Promise<void> {
+    const now = this.d.clock.now();
+    const w = this.window();
+    if (this.modes.consolidate !== "off" && w.active && w.restoring && this.restoredWindow !== w.openedMs) {
+      this.restoredWindow = w.openedMs;
+      this.restore();
+      this.lastRun.balance = 0;
+    }
+    const idle = this.d.dispatcher.inFlightCount === 0 && this.d.dispatcher.queuedCount === 0;
+    if (this.modes.consolidate !== "off" && w.active && !w.restoring && idle && now - this.lastRun.consolidate >= this.d.config.policies.consolidate.everyMs) {
+      this.lastRun.consolidate = now;
+      this.run("consolidate", this.modes.consolidate);
+      return;
+    }
+    const balanceMode: PolicyMode = w.active && w.restoring && this.modes.balance === "off" ? this.modes.consolidate : this.modes.balance;
+    // Inside the window (before restoring), consolidation owns placement: balancing would undo it.
+    const consolidating = this.modes.consolidate !== "off" && w.active && !w.restoring;
+    if (balanceMode !== "off" && !consolidating && idle && now - this.lastRun.balance >= this.d.config.policies.balance.everyMs) {
+      this.lastRun.balance = now;
+      this.run("balance", balanceMode);
+    }
+  }
+
+  /** Plans `kind`; stores the plan only if it proposes something and nothing of its kind is open. */
+  private run(kind: "balance" | "consolidate", mode: PolicyMode): void {
+    const { planner, store, log } = this.d;
+    const open = store.plans.list({ status: "applying", limit: 100 }).concat(store.plans.list({ status: "approved", limit: 100 }));
+    if (open.some((p) => p.kind === kind)) return;
+    try {
+      const p = planner.compute(kind);
+      if (p.steps.length === 0) return;
+      planner.make(kind, { requestedBy: `schedule:${kind}`, mode: mode as PlanMode });
+    } catch (e) {
+      log.error({ kind, err: (e as Error).message }, "scheduled planning failed");
+    }
+  }
+
+  /** Before the window ends: wake every standby host that may be woken (load returns soon). */
+  private restore(): void {
+    const { state, power, clock, log, store } = this.d;
+    const now = clock.now();
+    for (const h of state.hosts.values()) {
+      if (state.stateOf(h, now) !== "standby") continue;
+      if (store.maintenance.active(h.id)) continue;
+      try {
+        power.requestWake(h.id, "schedule:consolidate", "restore capacity before the consolidation window ends", true);
+      } catch (e) {
+        log.warn({ host: h.id, err: (e as Error).message }, "restore: wake refused");
+      }
+    }
+  }
+
+  /** A failed move makes the next round come sooner (re-plan around it). */
+  onMigrationFinished(m: MigrationRow): void {
+    if (m.status === "failed" || m.status === "aborted" || m.status === "timed-out") {
+      this.lastRun.balance = 0;
+      this.lastRun.consolidate = 0;
+    }
+  }
+}

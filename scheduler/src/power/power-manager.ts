@@ -1,0 +1,318 @@
+// Powers hosts off (through their own agent) and wakes them (WoL from the scheduler or a peer
+// agent, or IPMI). Safety invariant 1 is checked here, right before the command, on the freshest
+// reports: no VM on the host, not the last healthy host of its rules, spare capacity kept.
+import type { ErrorInfo, Logger } from "@drover/protocol";
+import type { PowerRow, Store } from "@drover/store";
+import type { AgentClient } from "../agent-client.js";
+import type { Clock } from "../clock.js";
+import type { ClusterState, HostEntry } from "../cluster-state.js";
+import type { PowerConfig, SchedulerConfig } from "../config.js";
+import { NotFoundError, RefusedError } from "../errors.js";
+import { newId } from "../ids.js";
+import type { Metrics } from "../metrics.js";
+import { IpmiDriver, UdpWolDriver, WakeError, type WakeDriver } from "./wake-drivers.js";
+
+export interface WakeDrivers {
+  wol: WakeDriver;
+  "peer-wol": WakeDriver;
+  ipmi: WakeDriver;
+}
+
+export interface PowerDeps {
+  store: Store;
+  state: ClusterState;
+  agents: AgentClient;
+  clock: Clock;
+  config: SchedulerConfig;
+  log: Logger;
+  metrics: Metrics;
+  drivers: Partial<WakeDrivers>;
+  /** A migration touches this host (queued or running). */
+  dispatcherBusy: (host: string) => boolean;
+}
+
+interface Pending {
+  row: PowerRow;
+  deadlineMs: number;
+  resolve: (r: { ok: boolean; message: string }) => void;
+  promise: Promise<{ ok: boolean; message: string }>;
+  /** Wake for capacity: on failure, another host is woken instead. */
+  replaceOnFailure: boolean;
+}
+
+export class PowerManager {
+  private readonly drivers: WakeDrivers;
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly d: PowerDeps) {
+    this.drivers = {
+      wol: d.drivers.wol ?? new UdpWolDriver(),
+      ipmi: d.drivers.ipmi ?? new IpmiDriver(),
+      "peer-wol": d.drivers["peer-wol"] ?? new PeerWolDriver(d.agents, d.state, d.clock),
+    };
+  }
+
+  private cfg(host: string): PowerConfig | undefined {
+    return this.d.config.hosts[host]?.power;
+  }
+
+  /** Why the host may not be powered off now, or null. Uses the freshest reports. */
+  powerOffBlocker(hostId: string): { code: string; message: string } | null {
+    const { state, clock, config } = this.d;
+    const now = clock.now();
+    const h = state.hosts.get(hostId);
+    if (!h) return { code: "unknown-host", message: `no host "${hostId}"` };
+    const cfg = this.cfg(hostId);
+    if (!cfg || !cfg.allowPowerOff || cfg.wake === "none") {
+      return { code: "refused.no-wake-method", message: `${hostId} has no wake method configured (hosts.${hostId}.power.wake), so Drover will not power it off` };
+    }
+    if (!state.isReachable(h, now) || !h.report) return { code: "refused.not-reporting", message: `${hostId} is not reporting; its VMs cannot be verified` };
+    if (!h.report.power.canPowerOff) return { code: "refused.agent-cannot", message: `the agent on ${hostId} reports it cannot power the host off` };
+    const fresh = state.freshVmCount(hostId, now);
+    const placed = state.vmsOn(hostId).length;
+    if (fresh === null || fresh > 0 || placed > 0) {
+      return { code: "refused.vms-present", message: `${hostId} runs ${Math.max(fresh ?? 0, placed)} VM(s) as freshly reported; drain it first` };
+    }
+    if (this.d.dispatcherBusy(hostId)) return { code: "refused.migration-in-flight", message: `a migration to or from ${hostId} is queued or running` };
+    const healthy = [...state.hosts.values()].filter((x) => x.id !== hostId && state.stateOf(x, now) === "healthy");
+    if (healthy.length === 0) return { code: "refused.last-healthy-host", message: `${hostId} is the last healthy host` };
+    for (const r of config.rules) {
+      if (r.kind !== "vm-host" || (r.mode !== "must" && r.mode !== "should") || !r.hosts.includes(hostId)) continue;
+      if (!healthy.some((x) => r.hosts.includes(x.id))) {
+        return { code: "refused.last-host-of-rule", message: `${hostId} is the last healthy host of rule ${r.id}` };
+      }
+    }
+    // Spare capacity on the hosts that stay up.
+    let cap = 0;
+    let used = 0;
+    let largest = 0;
+    for (const x of healthy) {
+      const c = x.report ? x.report.capacity.cpus * x.report.capacity.mhz : 0;
+      cap += c;
+      used += x.cpuMhz.last ?? 0;
+      largest = Math.max(largest, c);
+    }
+    const need = config.spare.hosts * largest + config.spare.cpuFraction * used;
+    if (cap - used < need) {
+      return { code: "refused.spare-capacity", message: `without ${hostId} free CPU would be ${Math.round(cap - used)} MHz, below the spare ${Math.round(need)} MHz` };
+    }
+    return null;
+  }
+
+  /** Powers a host off. Refusals are recorded and thrown as RefusedError. */
+  requestPowerOff(hostId: string, by: string, reason: string): PowerRow {
+    const { store, clock, state, log, agents, metrics } = this.d;
+    const now = clock.now();
+    if (!state.hosts.has(hostId)) throw new NotFoundError(`no host "${hostId}"`, "id");
+    const busy = this.pendingFor(hostId);
+    if (busy) return busy.row;
+    const blocker = this.powerOffBlocker(hostId);
+    const id = newId("pwr", now);
+    if (blocker) {
+      store.power.record({ id, host: hostId, action: "power-off", method: "agent", requestedBy: by, reason, status: "cancelled", atMs: now, error: blocker });
+      metrics.powerActions.inc({ action: "power-off", outcome: "refused" });
+      log.warn({ host: hostId, ...blocker }, "power-off refused");
+      throw new RefusedError(blocker.code, blocker.message, "id");
+    }
+    const row = store.power.record({ id, host: hostId, action: "power-off", method: "agent", requestedBy: by, reason, status: "requested", atMs: now });
+    const p = this.track(row, now + (this.cfg(hostId)?.powerOffTimeoutMs ?? 120_000), false);
+    state.setMode(hostId, "powering-off", now);
+    void agents
+      .send(hostId, { kind: "power-off", id })
+      .then((reply) => {
+        if (reply.status === "refused" || reply.status === "failed") {
+          this.end(p, "failed", reply.error ?? { code: `agent.${reply.status}`, message: `agent ${reply.status} the power-off` });
+          state.setMode(hostId, "normal", clock.now());
+        } else if (this.pending.get(hostId) === p) {
+          p.row = store.power.update(id, { status: "sent", atMs: clock.now() });
+        }
+      })
+      .catch((e: Error) => {
+        // No reply may also mean the host went down at once: the reports decide (tick).
+        log.warn({ host: hostId, err: e.message }, "power-off command got no reply");
+      });
+    return row;
+  }
+
+  powerOff(host: string, by: string, reason: string): Promise<{ ok: boolean; message: string }> {
+    try {
+      this.requestPowerOff(host, by, reason);
+    } catch (e) {
+      return Promise.resolve({ ok: false, message: (e as Error).message });
+    }
+    return this.pendingFor(host)?.promise ?? Promise.resolve({ ok: true, message: "done" });
+  }
+
+  /** Wakes a host in standby (or one not reporting that has a wake method). */
+  requestWake(hostId: string, by: string, reason: string, replaceOnFailure = false): PowerRow {
+    const { store, clock, state, log, metrics } = this.d;
+    const now = clock.now();
+    const h = state.hosts.get(hostId);
+    if (!h) throw new NotFoundError(`no host "${hostId}"`, "id");
+    const busy = this.pendingFor(hostId);
+    if (busy) return busy.row;
+    const cfg = this.cfg(hostId);
+    const id = newId("pwr", now);
+    const st = state.stateOf(h, now);
+    const refuse = (code: string, message: string): never => {
+      store.power.record({ id, host: hostId, action: "wake", method: cfg?.wake ?? "none", requestedBy: by, reason, status: "cancelled", atMs: now, error: { code, message } });
+      metrics.powerActions.inc({ action: "wake", outcome: "refused" });
+      throw new RefusedError(code, message, "id");
+    };
+    if (st === "healthy" || st === "draining" || st === "maintenance") refuse("refused.already-on", `${hostId} is ${st}: it is on`);
+    if (!cfg || cfg.wake === "none") refuse("refused.no-wake-method", `${hostId} has no wake method (hosts.${hostId}.power.wake)`);
+    const method = cfg!.wake as keyof WakeDrivers;
+    const row = store.power.record({ id, host: hostId, action: "wake", method, requestedBy: by, reason, status: "requested", atMs: now });
+    const p = this.track(row, now + cfg!.wakeTimeoutMs, replaceOnFailure);
+    state.setMode(hostId, "waking", now);
+    void this.drivers[method]
+      .wake(hostId, cfg!)
+      .then(() => {
+        if (this.pending.get(hostId) === p) p.row = store.power.update(id, { status: "sent", atMs: clock.now() });
+        log.info({ host: hostId, method }, "wake sent; waiting for a healthy report");
+      })
+      .catch((e: Error) => {
+        this.failWake(p, { code: e instanceof WakeError ? `wake.${e.code}` : "wake.error", message: e.message });
+      });
+    return row;
+  }
+
+  wake(host: string, by: string, reason: string): Promise<{ ok: boolean; message: string }> {
+    try {
+      this.requestWake(host, by, reason, true);
+    } catch (e) {
+      return Promise.resolve({ ok: false, message: (e as Error).message });
+    }
+    return this.pendingFor(host)?.promise ?? Promise.resolve({ ok: true, message: "done" });
+  }
+
+  private track(row: PowerRow, deadlineMs: number, replaceOnFailure: boolean): Pending {
+    let resolve!: Pending["resolve"];
+    const promise = new Promise<{ ok: boolean; message: string }>((r) => (resolve = r));
+    const p: Pending = { row, deadlineMs, resolve, promise, replaceOnFailure };
+    this.pending.set(row.host, p);
+    return p;
+  }
+
+  pendingFor(host: string): Pending | undefined {
+    return this.pending.get(host);
+  }
+
+  private end(p: Pending, status: "succeeded" | "failed" | "timed-out", error: ErrorInfo | null): void {
+    if (this.pending.get(p.row.host) !== p) return;
+    this.pending.delete(p.row.host);
+    p.row = this.d.store.power.update(p.row.id, { status, error, atMs: this.d.clock.now() });
+    this.d.metrics.powerActions.inc({ action: p.row.action, outcome: status });
+    this.d.log.info({ host: p.row.host, action: p.row.action, status, error }, `power ${p.row.action} ${status}`);
+    p.resolve({ ok: status === "succeeded", message: error?.message ?? status });
+  }
+
+  private failWake(p: Pending, error: ErrorInfo, status: "failed" | "timed-out" = "failed"): void {
+    const { state, clock, log } = this.d;
+    const h = state.hosts.get(p.row.host);
+    if (h) {
+      h.wakeFailed = true;
+      state.setMode(h.id, "standby", clock.now());
+    }
+    this.end(p, status, error);
+    if (!p.replaceOnFailure) return;
+    const other = this.wakeCandidate();
+    if (other) {
+      log.warn({ failed: p.row.host, instead: other }, "wake failed; waking another host");
+      try {
+        this.requestWake(other, p.row.requestedBy, `instead of ${p.row.host} (${error.code})`, true);
+      } catch (e) {
+        log.warn({ host: other, err: (e as Error).message }, "replacement wake refused");
+      }
+    }
+  }
+
+  /** A standby host that can be woken and has not just failed to wake. */
+  wakeCandidate(): string | undefined {
+    const now = this.d.clock.now();
+    for (const h of this.d.state.hosts.values()) {
+      const cfg = this.cfg(h.id);
+      if (this.d.state.stateOf(h, now) === "standby" && !h.wakeFailed && cfg && cfg.wake !== "none" && !this.pending.has(h.id)) return h.id;
+    }
+    return undefined;
+  }
+
+  /** ClusterState callback on every valid report. */
+  onReport(h: HostEntry, _wasReachable: boolean): void {
+    const now = this.d.clock.now();
+    if (h.mode === "waking") {
+      const p = this.pending.get(h.id);
+      if (!h.libvirtOk) return;
+      this.d.state.setMode(h.id, "normal", now);
+      if (p && p.row.action === "wake") this.end(p, "succeeded", null);
+    } else if (h.mode === "standby") {
+      // Powered on by someone else: back in service.
+      this.d.state.setMode(h.id, "normal", now);
+    }
+  }
+
+  /** Timeouts; a powering-off host whose reports stopped is in standby. */
+  async tick(): Promise<void> {
+    const { state, clock } = this.d;
+    const now = clock.now();
+    for (const p of [...this.pending.values()]) {
+      const h = state.hosts.get(p.row.host);
+      if (!h) continue;
+      if (p.row.action === "power-off") {
+        if (!state.isReachable(h, now)) {
+          state.setMode(h.id, "standby", now);
+          this.end(p, "succeeded", null);
+        } else if (now > p.deadlineMs) {
+          state.setMode(h.id, "normal", now);
+          this.end(p, "timed-out", { code: "power-off.timeout", message: `${h.id} still reports ${Math.round((now - p.row.createdMs) / 1000)} s after the power-off` });
+        }
+      } else if (now > p.deadlineMs) {
+        this.failWake(p, { code: "wake.timeout", message: `${h.id} did not report healthy within ${this.cfg(h.id)?.wakeTimeoutMs ?? 0} ms` }, "timed-out");
+      }
+    }
+  }
+
+  /** After a restart: power actions still open are followed again. */
+  resume(): void {
+    const { store, clock, state } = this.d;
+    const now = clock.now();
+    for (const row of store.power.open()) {
+      const cfg = this.cfg(row.host);
+      if (!state.hosts.has(row.host)) continue;
+      const timeout = row.action === "wake" ? (cfg?.wakeTimeoutMs ?? 300_000) : (cfg?.powerOffTimeoutMs ?? 120_000);
+      this.track(row, Math.max(now, row.createdMs + timeout), row.action === "wake" && row.requestedBy !== "api");
+      state.setMode(row.host, row.action === "wake" ? "waking" : "powering-off", now);
+    }
+  }
+
+  stop(): void {
+    for (const p of this.pending.values()) p.resolve({ ok: false, message: "scheduler stopping" });
+  }
+}
+
+/** Wake-on-LAN sent by a healthy peer's agent (the `wake-peer` command). */
+export class PeerWolDriver implements WakeDriver {
+  readonly method = "peer-wol";
+  constructor(
+    private readonly agents: AgentClient,
+    private readonly state: ClusterState,
+    private readonly clock: Clock,
+  ) {}
+  async wake(host: string, cfg: PowerConfig): Promise<void> {
+    if (!cfg.mac || !cfg.address) throw new WakeError("config", `host ${host}: peer-wol needs mac and address`);
+    const now = this.clock.now();
+    const peers = [...this.state.hosts.values()].filter((h) => h.id !== host && this.state.stateOf(h, now) === "healthy");
+    if (peers.length === 0) throw new WakeError("no-peer", `no healthy peer agent to send the magic packet to ${host}`);
+    let last: Error | undefined;
+    for (const peer of peers.slice(0, 3)) {
+      try {
+        const reply = await this.agents.send(peer.id, { kind: "wake-peer", id: `wake-${host}-${now.toString(36)}-${peer.id}`, target: host, mac: cfg.mac, address: cfg.address, port: cfg.port });
+        if (reply.status !== "refused" && reply.status !== "failed") return;
+        last = new Error(reply.error?.message ?? `peer ${peer.id} ${reply.status}`);
+      } catch (e) {
+        last = e as Error;
+      }
+    }
+    throw new WakeError("peer", `no peer could send the magic packet to ${host}: ${last?.message ?? "unknown"}`, { cause: last });
+  }
+}

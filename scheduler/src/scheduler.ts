@@ -1,0 +1,308 @@
+// The control plane's lifecycle: create (open the store, load what it knows), start (connect,
+// reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
+import { join } from "node:path";
+import { Bus } from "@drover/bus";
+import { HostReport, silentLogger, subjects, type Logger } from "@drover/protocol";
+import { Store, type HostState, type VmSeenRow } from "@drover/store";
+import type { Subscription } from "@drover/bus";
+import { AgentClient } from "./agent-client.js";
+import { systemClock, type Clock } from "./clock.js";
+import { ClusterState, type HostMode } from "./cluster-state.js";
+import type { SchedulerConfig } from "./config.js";
+import { Dispatcher } from "./dispatcher.js";
+import { Metrics } from "./metrics.js";
+import { Planner } from "./planner.js";
+import type { SnapshotExtras } from "./snapshot.js";
+import { Maintenance } from "./maintenance.js";
+import { PowerManager, type WakeDrivers } from "./power/power-manager.js";
+import { Modes } from "./modes.js";
+import { reconcile } from "./reconcile.js";
+import { ApiServer } from "./api/server.js";
+
+export interface SchedulerDeps {
+  clock?: Clock;
+  logger?: Logger;
+  /** Wake drivers by method; defaults to the real ones (UDP WoL, peer WoL, ipmitool). */
+  wakeDrivers?: Partial<WakeDrivers>;
+  /** Run the periodic tick on a timer (default true); tests may call tick() themselves. */
+  autoTick?: boolean;
+  tickMs?: number;
+}
+
+const modeOfState: Record<HostState, HostMode> = {
+  healthy: "normal",
+  unreachable: "normal",
+  draining: "draining",
+  maintenance: "maintenance",
+  standby: "standby",
+  waking: "waking",
+  "powering-off": "powering-off",
+};
+
+export class Scheduler {
+  readonly state: ClusterState;
+  readonly metrics = new Metrics();
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly startedAtMs: number;
+  bus!: Bus;
+  agents!: AgentClient;
+  dispatcher!: Dispatcher;
+  planner!: Planner;
+  maintenance!: Maintenance;
+  power!: PowerManager;
+  modes!: Modes;
+  api!: ApiServer;
+  private readonly subs: Subscription[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | null = null;
+  private started = false;
+  private stopped = false;
+  /** Invalid reports are counted by the bus per subject; we read them from its stats. */
+  invalidReports = 0;
+
+  private constructor(
+    readonly config: SchedulerConfig,
+    readonly store: Store,
+    private readonly deps: SchedulerDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger ?? silentLogger;
+    this.startedAtMs = this.clock.now();
+    this.state = new ClusterState(config.cluster, config.reports);
+  }
+
+  /** Opens the store and loads the hosts it knows (their scheduler-owned state survives restarts). */
+  static create(config: SchedulerConfig, deps: SchedulerDeps = {}): Scheduler {
+    const store = Store.open({ path: join(config.stateDir, "drover.sqlite"), retentionDays: config.retainMs / 86_400_000 });
+    const s = new Scheduler(config, store, deps);
+    const now = s.clock.now();
+    for (const row of store.hosts.list()) {
+      if (row.cluster !== config.cluster) continue;
+      const h = s.state.ensureHost(row.id, now);
+      h.mode = modeOfState[row.state];
+      h.modeSinceMs = row.stateSinceMs;
+      h.knownCapacity = row.capacity as typeof h.knownCapacity;
+    }
+    for (const id of Object.keys(config.hosts)) s.state.ensureHost(id, now);
+    return s;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error("Scheduler.start: already started");
+    this.started = true;
+    const { config } = this;
+    this.bus = await Bus.connect({
+      servers: config.nats.servers,
+      name: `drover-scheduler ${config.cluster}`,
+      logger: this.log,
+      requestTimeoutMs: config.nats.requestTimeoutMs,
+      ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass } : {}),
+      ...(config.nats.token ? { token: config.nats.token } : {}),
+    });
+    this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs);
+    this.dispatcher = new Dispatcher({
+      bus: this.bus,
+      store: this.store,
+      state: this.state,
+      agents: this.agents,
+      clock: this.clock,
+      config,
+      log: this.log,
+      metrics: this.metrics,
+    });
+    this.planner = new Planner({
+      store: this.store,
+      state: this.state,
+      dispatcher: this.dispatcher,
+      clock: this.clock,
+      config,
+      log: this.log,
+      metrics: this.metrics,
+      extras: () => this.snapshotExtras(),
+    });
+    this.power = new PowerManager({
+      store: this.store,
+      state: this.state,
+      agents: this.agents,
+      clock: this.clock,
+      config,
+      log: this.log,
+      metrics: this.metrics,
+      drivers: this.deps.wakeDrivers ?? {},
+      dispatcherBusy: (host) => this.dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
+    });
+    this.planner.power = this.power;
+    this.maintenance = new Maintenance({
+      store: this.store,
+      state: this.state,
+      planner: this.planner,
+      dispatcher: this.dispatcher,
+      power: this.power,
+      clock: this.clock,
+      config,
+      log: this.log,
+    });
+    this.modes = new Modes({ planner: this.planner, dispatcher: this.dispatcher, power: this.power, state: this.state, store: this.store, clock: this.clock, config, log: this.log });
+    this.dispatcher.onFinished = (m) => {
+      this.planner.onMigrationFinished(m);
+      this.maintenance.onMigrationFinished(m);
+      this.modes.onMigrationFinished(m);
+    };
+    this.state.onHostReport = (h, wasReachable) => this.power.onReport(h, wasReachable);
+
+    this.dispatcher.start();
+    this.subs.push(
+      this.bus.subscribe(subjects.allHostReports(config.cluster), HostReport, (r) => this.ingest(r)),
+    );
+    // Ask the agents about unfinished work before anything new is sent.
+    await reconcile({
+      store: this.store,
+      state: this.state,
+      dispatcher: this.dispatcher,
+      agents: this.agents,
+      clock: this.clock,
+      log: this.log,
+      waitForReportsMs: Math.min(config.reports.intervalMs * 1.5, 10_000),
+    });
+    this.dispatcher.ready = true;
+    this.dispatcher.pump();
+    this.power.resume();
+    this.maintenance.resume();
+    this.planner.resume();
+
+    this.api = new ApiServer(this);
+    await this.api.listen(config.http.host, config.http.port);
+    this.flushTimer = setInterval(() => this.flush(), config.reports.flushIntervalMs);
+    this.flushTimer.unref();
+    if (this.deps.autoTick !== false) {
+      this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? 1000);
+      this.timer.unref();
+    }
+    this.log.info({ cluster: config.cluster, http: this.api.address }, "scheduler started");
+  }
+
+  /** One report: validated by the bus already; only in-memory state changes here (cheap). */
+  ingest(r: HostReport): void {
+    if (this.state.ingest(r, this.clock.now())) this.metrics.reports.inc();
+    else this.metrics.reportsRejected.inc({ reason: "stale-or-foreign" });
+  }
+
+  /** Writes what reports changed to the store in one batch. */
+  flush(): void {
+    if (this.stopped) return;
+    const rows: VmSeenRow[] = [];
+    try {
+      this.store.transaction(() => {
+        for (const h of this.state.hosts.values()) {
+          if (!h.dirty) continue;
+          h.dirty = false;
+          const r = h.report;
+          if (r && h.lastReportMs !== null) {
+            this.store.hosts.reported({
+              id: h.id,
+              cluster: this.config.cluster,
+              atMs: h.lastSeenMs ?? h.lastReportMs,
+              migrationUri: r.migrationUri,
+              wake: r.power.wake,
+              capacity: r.capacity,
+            });
+            for (const v of r.vms) {
+              if (this.state.vm(v.uuid)?.host !== h.id) continue;
+              rows.push({ uuid: v.uuid, name: v.name, host: h.id, state: v.state, memoryMiB: v.memoryMiB, vcpus: v.vcpus, tags: v.tags, lastSeenMs: h.lastSeenMs ?? 0 });
+            }
+          }
+          const want = this.storedState(h.id);
+          const row = this.store.hosts.get(h.id);
+          if (row && row.state !== want) this.store.hosts.setState(h.id, want, null, this.clock.now());
+        }
+        if (rows.length) this.store.vms.upsertSeen(rows);
+      });
+    } catch (e) {
+      this.log.error({ err: e }, "store flush failed");
+    }
+  }
+
+  private storedState(id: string): HostState {
+    const h = this.state.hosts.get(id)!;
+    return this.state.stateOf(h, this.clock.now());
+  }
+
+  /** Periodic work: unreachable marking, timeouts, schedules, drains, power. */
+  async tick(): Promise<void> {
+    if (this.stopped || !this.started) return;
+    if (this.ticking) return this.ticking;
+    this.ticking = (async () => {
+      try {
+        this.invalidReports = this.bus.stats().invalid;
+        for (const h of this.state.hosts.values()) {
+          // Marks the host dirty when its effective state changes so the store follows.
+          const st = this.state.stateOf(h, this.clock.now());
+          if (st !== h.lastState) {
+            if (h.lastState !== undefined) this.log.info({ host: h.id, from: h.lastState, to: st }, "host state changed");
+            h.lastState = st;
+            h.dirty = true;
+          }
+        }
+        this.updateHostGauge();
+        await this.dispatcher.tick();
+        await this.power.tick();
+        await this.maintenance.tick();
+        await this.modes.tick();
+      } catch (e) {
+        this.log.error({ err: e }, "tick failed");
+      }
+    })().finally(() => {
+      this.ticking = null;
+    });
+    return this.ticking;
+  }
+
+  private updateHostGauge(): void {
+    const counts = new Map<string, number>();
+    const now = this.clock.now();
+    for (const h of this.state.hosts.values()) {
+      const s = this.state.stateOf(h, now);
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    this.metrics.hosts.reset();
+    for (const [s, n] of counts) this.metrics.hosts.set({ state: s }, n);
+  }
+
+  snapshotExtras(): SnapshotExtras {
+    const now = this.clock.now();
+    const since = now - Math.max(this.config.cooldowns.failureMs, this.config.cooldowns.returnMs, this.config.cooldowns.vmMs);
+    const recentFailures = [];
+    const lastMoves = new Map<string, { atMs: number; from: string }>();
+    for (const m of this.store.migrations.list({ since, limit: 10_000 })) {
+      if ((m.status === "failed" || m.status === "aborted" || m.status === "timed-out") && m.endedMs !== null && now - m.endedMs < this.config.cooldowns.failureMs) {
+        recentFailures.push({ vmId: m.vmUuid, destinationHostId: m.destination, atMs: m.endedMs, ...(m.error ? { code: m.error.code } : {}) });
+      }
+      if (m.status === "succeeded" && m.endedMs !== null) {
+        const cur = lastMoves.get(m.vmUuid);
+        if (!cur || cur.atMs < m.endedMs) lastMoves.set(m.vmUuid, { atMs: m.endedMs, from: m.source });
+      }
+    }
+    return { inFlight: this.dispatcher.inFlightForPolicy(), recentFailures, lastMoves };
+  }
+
+  /** Stops serving and sending; running migrations stay with their agents (reconciled on restart). */
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    await this.ticking?.catch(() => undefined);
+    await this.api?.close().catch(() => undefined);
+    for (const s of this.subs) s.unsubscribe();
+    await this.dispatcher?.stop();
+    this.power?.stop();
+    this.stopped = false;
+    this.flush();
+    this.stopped = true;
+    await this.bus?.close().catch(() => undefined);
+    this.store.close();
+    this.log.info({}, "scheduler stopped");
+  }
+}

@@ -1,0 +1,142 @@
+// Turns the cluster picture into the policy's input. The policy is pure: everything it needs
+// (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot.
+import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Rule, Vm } from "@drover/policy";
+import type { ClusterState, VmEntry } from "./cluster-state.js";
+import type { SchedulerConfig } from "./config.js";
+
+const MIB = 1_048_576;
+
+/** Tags an operator puts on a VM (domain metadata) that the scheduler understands. */
+export const Tags = {
+  pinned: "drover:pinned",
+  postCopy: "drover:post-copy",
+  /** `drover:anti-affinity:GROUP` keeps the group's VMs on distinct hosts (hard). */
+  antiAffinity: "drover:anti-affinity:",
+  /** `drover:affinity:GROUP` keeps the group's VMs together (hard). */
+  affinity: "drover:affinity:",
+} as const;
+
+export interface SnapshotExtras {
+  inFlight: readonly InFlightMigration[];
+  recentFailures: readonly MigrationFailure[];
+  /** Last succeeded migration per VM: for the VM cool-down and no move back (ping-pong). */
+  lastMoves: ReadonlyMap<string, { atMs: number; from: string }>;
+}
+
+export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): ClusterSnapshot {
+  const hosts: Host[] = [];
+  const hostMhz = new Map<string, number>();
+  for (const h of state.hosts.values()) {
+    const r = h.report;
+    const power = config.hosts[h.id]?.power;
+    const st = state.stateOf(h, nowMs);
+    if (!r) {
+      // Never reported since the scheduler started: only a host known to be in standby matters
+      // (it can be woken); it has no capacity figures, so it is left out of planning.
+      continue;
+    }
+    hostMhz.set(h.id, r.capacity.mhz);
+    hosts.push({
+      id: h.id,
+      state: st === "powering-off" ? "standby" : st,
+      cpuCores: r.capacity.cpus,
+      cpuCapacityMhz: r.capacity.cpus * r.capacity.mhz,
+      memoryMiB: r.capacity.memoryMiB,
+      cpuUsageMhzHistory: [...h.cpuMhz.values()],
+      memoryUsageMiBHistory: [...h.memoryMiB.values()],
+      contention: hostContention(r.vms),
+      power: {
+        canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
+        canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed,
+        wakeLatencyMs: power?.wakeTimeoutMs ?? 300_000,
+      },
+      sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
+      bridges: r.bridges,
+    });
+  }
+
+  const vms: Vm[] = [];
+  for (const v of state.allVms()) {
+    const host = state.hosts.get(v.host);
+    if (!host?.report) continue;
+    vms.push(toPolicyVm(v, host.report.storage, extras.lastMoves.get(v.uuid)));
+  }
+
+  return {
+    hosts,
+    vms,
+    rules: rulesFrom(config, vms, state),
+    inFlight: extras.inFlight,
+    recentFailures: extras.recentFailures,
+    config: {
+      ...(config.planner as object),
+      sampleIntervalMs: config.reports.intervalMs,
+      limits: config.limits,
+      cooldown: config.cooldowns,
+      spare: config.spare,
+      migration: { ...((config.planner as { migration?: object }).migration ?? {}), maxDowntimeMs: config.migration.maxDowntimeMs, allowPostCopy: config.migration.allowPostCopy },
+    },
+  };
+}
+
+function hostContention(vms: readonly { vcpuWaitFraction: number; vcpus: number }[]): number {
+  let w = 0;
+  let n = 0;
+  for (const v of vms) {
+    w += v.vcpuWaitFraction;
+    n += v.vcpus;
+  }
+  return n === 0 ? 0 : Math.min(1, w / n);
+}
+
+function toPolicyVm(v: VmEntry, mounts: readonly { path: string; shared: boolean }[], last: { atMs: number; from: string } | undefined): Vm {
+  const r = v.report;
+  const storage = new Set<string>();
+  for (const d of r.disks) {
+    if (!d.path || !d.shared) continue;
+    // The mount holding the disk: longest shared mount path that prefixes the disk path.
+    let best: string | undefined;
+    for (const m of mounts) if (m.shared && d.path.startsWith(m.path) && (!best || m.path.length > best.length)) best = m.path;
+    if (best) storage.add(best);
+  }
+  const cpu = v.cpuMhz.values();
+  return {
+    id: v.uuid,
+    hostId: v.host,
+    vcpus: r.vcpus,
+    memoryMiB: r.memoryMiB,
+    cpuDemandMhzHistory: cpu.length ? [...cpu] : [0],
+    memoryDemandMiBHistory: [...v.memoryMiB.values()],
+    ...(r.dirtyRateMiBs !== null ? { dirtyRateBytesPerSec: r.dirtyRateMiBs * MIB } : {}),
+    contention: Math.min(1, r.vcpuWaitFraction / Math.max(1, r.vcpus)),
+    pinned: r.tags.includes(Tags.pinned),
+    ...(last ? { lastMigrationMs: last.atMs, previousHostId: last.from } : {}),
+    storage: [...storage],
+    bridges: r.bridges,
+    allowPostCopy: r.tags.includes(Tags.postCopy),
+  };
+}
+
+/** Rules from the config (by tag) and from `drover:affinity:` / `drover:anti-affinity:` tags. */
+export function rulesFrom(config: SchedulerConfig, vms: readonly Vm[], state: ClusterState): Rule[] {
+  const byTag = new Map<string, string[]>();
+  for (const v of vms) {
+    const tags = state.vm(v.id)?.report.tags ?? [];
+    for (const t of tags) {
+      let l = byTag.get(t);
+      if (!l) byTag.set(t, (l = []));
+      l.push(v.id);
+    }
+  }
+  const rules: Rule[] = [];
+  for (const r of config.rules) {
+    const vmIds = byTag.get(r.tag) ?? [];
+    if (r.kind === "vm-host") rules.push({ id: r.id, kind: "vm-host", vmIds, hostIds: r.hosts, mode: r.mode });
+    else rules.push({ id: r.id, kind: r.kind, vmIds, hard: r.hard });
+  }
+  for (const [tag, vmIds] of byTag) {
+    if (tag.startsWith(Tags.antiAffinity)) rules.push({ id: `tag:${tag}`, kind: "vm-anti-affinity", vmIds, hard: true });
+    else if (tag.startsWith(Tags.affinity)) rules.push({ id: `tag:${tag}`, kind: "vm-affinity", vmIds, hard: true });
+  }
+  return rules;
+}

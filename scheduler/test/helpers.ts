@@ -1,0 +1,246 @@
+// Test fixtures: a real nats-server, real SQLite files in temp dirs, and a small in-test responder
+// that speaks the agent protocol (the end-to-end tests in test/ use the real agent).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Bus } from "@drover/bus";
+import { NatsServer } from "@drover/bus/testing";
+import {
+  Command,
+  CommandReply,
+  HostReport,
+  MigrationProgress,
+  MigrationResult,
+  silentLogger,
+  subjects,
+  type HostReportInput,
+} from "@drover/protocol";
+import { parseConfig, type SchedulerConfig, type SchedulerConfigInput } from "../src/config.js";
+
+export const CLUSTER = "t1";
+
+export async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), "drover-sched-"));
+  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
+}
+
+export function config(natsUrl: string, stateDir: string, over: Partial<SchedulerConfigInput> = {}): SchedulerConfig {
+  return parseConfig({
+    cluster: CLUSTER,
+    nats: { servers: [natsUrl], requestTimeoutMs: 2000 },
+    stateDir,
+    http: { host: "127.0.0.1", port: 0 },
+    reports: { intervalMs: 1000, unreachableAfter: 3, flushIntervalMs: 100 },
+    policies: { balance: { mode: "off" }, consolidate: { mode: "off" }, drain: { mode: "automatic" } },
+    migration: { preflight: true, commandTimeoutMs: 2000, timeoutMs: 60_000, resultGraceMs: 2000 },
+    ...over,
+  });
+}
+
+export interface VmSpec {
+  uuid: string;
+  name: string;
+  cpu?: number;
+  memoryMiB?: number;
+  tags?: string[];
+  state?: "running" | "paused";
+}
+
+let seq = 0;
+export function report(host: string, vms: VmSpec[], timeMs: number, over: Partial<HostReportInput> = {}): HostReportInput {
+  return {
+    v: 1,
+    cluster: CLUSTER,
+    host,
+    seq: seq++,
+    timeMs,
+    intervalMs: 1000,
+    agentVersion: "test",
+    capacity: { cpus: 8, mhz: 2000, memoryMiB: 32768, cpuModel: "qemu64" },
+    usage: { cpuFraction: 0.1, memoryUsedMiB: 2048, memoryAvailableMiB: 30000, load1: 0.1, load5: 0.1, load15: 0.1, pressure: null },
+    libvirt: { reachable: true, uri: "qemu:///system", version: "9.0.0", latencyMs: 1, lastError: null, sinceMs: 0 },
+    migrationUri: `qemu+tcp://127.0.0.1/${host}`,
+    storage: [{ path: "/var/lib/drover", fsType: "nfs", shared: true }],
+    bridges: ["br0"],
+    power: { canPowerOff: true, wake: [] },
+    vms: vms.map((v) => ({
+      uuid: v.uuid,
+      name: v.name,
+      state: v.state ?? "running",
+      vcpus: 1,
+      memoryMiB: v.memoryMiB ?? 512,
+      cpuUsedVcpus: v.cpu ?? 0.1,
+      memoryUsedMiB: 256,
+      vcpuWaitFraction: 0,
+      dirtyRateMiBs: 1,
+      disks: [{ target: "vda", path: `/var/lib/drover/${v.name}.qcow2`, cacheMode: "none", shared: true }],
+      bridges: ["br0"],
+      tags: v.tags ?? [],
+    })),
+    ...over,
+  };
+}
+
+export const uuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
+
+export interface AgentBehaviour {
+  /** What to do with a migrate command: "succeed" (after `durationMs`), "fail", "hold" (never ends). */
+  migrate?: "succeed" | "fail" | "hold";
+  durationMs?: number;
+  preflightOk?: boolean;
+}
+
+/**
+ * A fake cluster world: hosts with VMs, each host served by a responder that speaks the agent
+ * protocol (idempotent by command id) and publishes reports when asked.
+ */
+export class FakeAgents {
+  readonly received: Command[] = [];
+  readonly vms = new Map<string, VmSpec & { host: string }>();
+  private readonly table = new Map<string, CommandReply>();
+  private subs: { unsubscribe(): void }[] = [];
+  behaviour: AgentBehaviour = { migrate: "succeed", durationMs: 50, preflightOk: true };
+  /** Migrations held ("hold"): finish them with release(). */
+  readonly held = new Map<string, Command & { kind: "migrate" }>();
+  /** Hosts whose responders answer (a powered-off host does not). */
+  readonly up = new Set<string>();
+
+  private constructor(
+    readonly bus: Bus,
+    readonly hosts: string[],
+  ) {}
+
+  static async start(url: string, hosts: string[]): Promise<FakeAgents> {
+    const bus = await Bus.connect({ servers: [url], name: "fake-agents", logger: silentLogger });
+    const f = new FakeAgents(bus, hosts);
+    for (const h of hosts) f.serve(h);
+    return f;
+  }
+
+  serve(host: string): void {
+    this.up.add(host);
+    this.subs.push(this.bus.serve(subjects.hostCommand(CLUSTER, host), Command, CommandReply, (cmd) => this.handle(host, cmd)));
+  }
+
+  place(host: string, vm: VmSpec): void {
+    this.vms.set(vm.uuid, { ...vm, host });
+  }
+
+  on(host: string): VmSpec[] {
+    return [...this.vms.values()].filter((v) => v.host === host);
+  }
+
+  publishReports(nowMs: number, hosts = [...this.up]): void {
+    for (const h of hosts) this.bus.publish(subjects.hostReport(CLUSTER, h), HostReport, report(h, this.on(h), nowMs));
+  }
+
+  count(kind: string, id?: string): number {
+    return this.received.filter((c) => c.kind === kind && (id === undefined || c.id === id)).length;
+  }
+
+  private reply(host: string, cmd: Command, status: CommandReply["status"], extra: Partial<CommandReply> = {}): CommandReply {
+    return { v: 1, id: cmd.id, host, kind: cmd.kind, status, duplicate: false, error: null, timeMs: Date.now(), ...extra };
+  }
+
+  private handle(host: string, cmd: Command): CommandReply {
+    this.received.push(cmd);
+    if (!this.up.has(host)) throw new Error("host down");
+    if (cmd.kind === "status") {
+      const seen = this.table.get(cmd.commandId);
+      return seen ?? { ...this.reply(host, cmd, "refused"), id: cmd.commandId, error: { code: "UNKNOWN_COMMAND", message: "never seen" } };
+    }
+    const dup = this.table.get(cmd.id);
+    if (dup) return { ...dup, duplicate: true };
+    let r: CommandReply;
+    switch (cmd.kind) {
+      case "preflight": {
+        const ok = this.behaviour.preflightOk !== false;
+        r = this.reply(host, cmd, ok ? "succeeded" : "failed", {
+          checks: [
+            { check: "vm-present", ok: true, reason: "defined here" },
+            { check: "shared-storage", ok, reason: ok ? "same mounts" : "disk /x is local on the destination" },
+          ],
+        });
+        break;
+      }
+      case "migrate": {
+        r = this.reply(host, cmd, "accepted", { migrationId: cmd.migrationId });
+        const mode = this.behaviour.migrate ?? "succeed";
+        if (mode === "hold") this.held.set(cmd.migrationId, cmd);
+        else setTimeout(() => this.finish(host, cmd, mode === "succeed"), this.behaviour.durationMs ?? 50);
+        break;
+      }
+      case "abort":
+        r = this.reply(host, cmd, "succeeded");
+        break;
+      case "power-off":
+        r = this.reply(host, cmd, "accepted");
+        setTimeout(() => this.up.delete(host), 10);
+        break;
+      case "wake-peer":
+        r = this.reply(host, cmd, "succeeded");
+        break;
+    }
+    this.table.set(cmd.id, r);
+    return r;
+  }
+
+  /** Ends a held (or any) migration as the agent would: moves the VM, publishes progress and result. */
+  finish(host: string, cmd: Command & { kind: "migrate" }, ok: boolean): void {
+    const vm = this.vms.get(cmd.vm);
+    const now = Date.now();
+    this.held.delete(cmd.migrationId);
+    const base = { v: 1 as const, migrationId: cmd.migrationId, commandId: cmd.id, vm: vm?.name ?? cmd.vm, vmUuid: cmd.vm, source: host, destination: cmd.destination.host };
+    this.bus.publish(subjects.migrationProgress(CLUSTER, cmd.migrationId), MigrationProgress, {
+      ...base,
+      timeMs: now,
+      elapsedMs: 10,
+      phase: "copying",
+      dataTotalBytes: 100,
+      dataProcessedBytes: 50,
+      dataRemainingBytes: 50,
+      memDirtyRateBps: null,
+      bandwidthBps: null,
+      iteration: 1,
+      expectedDowntimeMs: null,
+      escalations: [],
+    });
+    if (ok && vm) vm.host = cmd.destination.host;
+    const status = ok ? "succeeded" : "failed";
+    const prev = this.table.get(cmd.id);
+    if (prev) this.table.set(cmd.id, { ...prev, status });
+    this.bus.publish(subjects.migrationResult(CLUSTER, cmd.migrationId), MigrationResult, {
+      ...base,
+      outcome: ok ? "succeeded" : "failed",
+      completedBy: ok ? "live" : null,
+      startedAtMs: now - 50,
+      endedAtMs: now,
+      durationMs: 50,
+      downtimeMs: ok ? 5 : null,
+      bytesMoved: 100,
+      escalations: [],
+      vmRunningOn: ok ? cmd.destination.host : host,
+      error: ok ? null : { code: "MIGRATION_FAILED", message: "destination refused the incoming migration" },
+    });
+  }
+
+  releaseAll(ok = true): void {
+    for (const cmd of [...this.held.values()]) this.finish(this.vms.get(cmd.vm)?.host ?? "", cmd, ok);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    await this.bus.close();
+  }
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export { NatsServer };

@@ -1,0 +1,103 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  expandTemplate,
+  guestCmdline,
+  guestDomainXml,
+  hostAddress,
+  hostMac,
+  LabHost,
+  magicPacket,
+  migrationPorts,
+  parseMagicPacket,
+  readFirstTick,
+  readTicks,
+} from "../src/index.js";
+import { cpioArchive, S_IFREG } from "../src/cpio.js";
+
+describe("address plan", () => {
+  it("derives addresses, MACs and disjoint migration port ranges from net and index", () => {
+    expect(hostAddress(9, 2)).toBe("127.0.9.2");
+    expect(hostMac(9, 2)).toBe("02:d7:00:00:09:02");
+    const ranges = [1, 2, 253].flatMap((net) => Array.from({ length: 16 }, (_, i) => migrationPorts(net, i + 1)));
+    const ports = ranges.flatMap((r) => Array.from({ length: r.max - r.min + 1 }, (_, k) => r.min + k));
+    expect(new Set(ports).size).toBe(ports.length);
+    expect(Math.max(...ports)).toBeLessThan(32768);
+    expect(() => hostAddress(0, 1)).toThrow(/net/);
+    expect(() => hostAddress(1, 17)).toThrow(/host index/);
+  });
+
+  it("rejects a bad host name", () => {
+    expect(() => new LabHost({ name: "H 1", index: 1, stateDir: "/tmp/x" })).toThrow(/host name/);
+  });
+});
+
+describe("wake-on-lan", () => {
+  it("round-trips a magic packet and rejects others", () => {
+    const p = magicPacket("02:d7:00:00:09:01");
+    expect(p.length).toBe(102);
+    expect(parseMagicPacket(p)).toBe("02:d7:00:00:09:01");
+    const bad = Buffer.from(p);
+    bad[50] = 0x55;
+    expect(parseMagicPacket(bad)).toBeUndefined();
+    expect(parseMagicPacket(Buffer.alloc(102))).toBeUndefined();
+    expect(() => magicPacket("02:d7:00")).toThrow(/MAC/);
+  });
+});
+
+describe("guest", () => {
+  const base = { name: "vm1", kernel: "/k", initrd: "/i", serialPath: "/var/log/libvirt/qemu/vm1.serial" };
+
+  it("builds domain XML with disk cache, bridges and escaped tags", () => {
+    const xml = guestDomainXml({ ...base, diskPath: "/s/vm1.raw", diskCache: "writeback", bridges: ["br0"], tags: ["web", "a<b"] });
+    expect(xml).toContain("cache='writeback'");
+    expect(xml).toContain("<source bridge='br0'/>");
+    expect(xml).toContain("<drover:tags xmlns:drover='https://drover.dev/ns/1'><drover:tag>web</drover:tag><drover:tag>a&lt;b</drover:tag></drover:tags>");
+    expect(xml).toContain("<memory unit='MiB'>96</memory>");
+    expect(guestDomainXml({ ...base, diskPath: "/d" })).toContain("cache='none'");
+  });
+
+  it("names the bad option", () => {
+    expect(() => guestDomainXml({ ...base, name: "bad name" })).toThrow(/guest name/);
+    expect(() => guestDomainXml({ ...base, memoryMiB: 10 })).toThrow(/memoryMiB/);
+    expect(() => guestDomainXml({ ...base, diskCache: "fast" as never })).toThrow(/diskCache/);
+    expect(() => guestCmdline({ dirtyMb: 1000 })).toThrow(/dirtyMb/);
+    expect(guestCmdline({ dirtyRate: "max", busy: 1 })).toContain("drover.dirty_rate=max drover.busy=1");
+  });
+
+  it("reads the last complete tick line only", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "drover-ticks-"));
+    const f = join(dir, "s");
+    expect(await readTicks(f)).toBe(0);
+    await writeFile(f, "\x1b[2Jboot\r\ntick 41\r\ntick 42\r\ntick 4");
+    expect(await readTicks(f)).toBe(42);
+    expect(await readFirstTick(f)).toBe(41);
+    await rm(dir, { recursive: true });
+  });
+});
+
+describe("cpio newc", () => {
+  it("pads headers and data to 4 bytes and ends with a trailer", () => {
+    const a = cpioArchive([{ path: "init", mode: S_IFREG | 0o755, data: Buffer.from("abc") }]);
+    expect(a.subarray(0, 6).toString()).toBe("070701");
+    expect(a.length % 4).toBe(0);
+    expect(a.includes(Buffer.from("TRAILER!!!\0"))).toBe(true);
+    // header 110 + "init\0" 5 = 115 -> pad to 116, data 3 -> pad to 120, then the trailer header
+    expect(a.subarray(120, 126).toString()).toBe("070701");
+  });
+});
+
+describe("command templates", () => {
+  it("expands placeholders and refuses unknown ones", () => {
+    const vars = { host: "h1", nats: "nats://127.0.1.254:4222" };
+    expect(expandTemplate("agent", { cmd: "a", args: ["--host=${host}"], env: { N: "${nats}" } }, vars)).toEqual({
+      cmd: "a",
+      args: ["--host=h1"],
+      env: { N: "nats://127.0.1.254:4222" },
+    });
+    expect(() => expandTemplate("agent", { cmd: "a", args: ["${nope}"] }, vars)).toThrow(/agent.args/);
+    expect(() => expandTemplate("agent", { cmd: "", args: [] }, vars)).toThrow(/agent.cmd/);
+  });
+});

@@ -67,7 +67,17 @@ export class Dispatcher {
   /** Called with every migration that ends (any outcome). */
   onFinished: ((row: MigrationRow) => void) | undefined;
   /** Set after restart reconciliation; no move is started before. */
-  ready = false;
+  private isReady = false;
+  private readySinceMs = 0;
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  set ready(v: boolean) {
+    this.isReady = v;
+    if (v) this.readySinceMs = this.d.clock.now();
+  }
 
   constructor(private readonly d: DispatcherDeps) {}
 
@@ -238,6 +248,13 @@ export class Dispatcher {
     try {
       const now = clock.now();
       const vm = state.vm(row.vmUuid);
+      const src = state.hosts.get(row.source);
+      if (!vm && (!src || !state.isReachable(src, now)) && now - this.readySinceMs < state.staleAfterMs * 2) {
+        // Just restarted: the source has not reported yet. Wait for it rather than cancel.
+        this.active.delete(row.id);
+        this.enqueue(store.migrations.update(row.id, { status: "pending", atMs: now }));
+        return;
+      }
       if (!vm || vm.host !== row.source) {
         return this.finish(a, "cancelled", { code: "vm-moved", message: `VM is no longer on ${row.source} (now ${vm?.host ?? "not reported"})` });
       }

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { harness } from "./harness.js";
+import { until, uuid } from "./helpers.js";
+
+const vmsOn = (prefix: string, n: number, start: number) =>
+  Array.from({ length: n }, (_, i) => ({ uuid: uuid(start + i), name: `${prefix}${i}` }));
+
+describe("dispatcher", () => {
+  it("never exceeds the per-source, per-destination and cluster limits", async () => {
+    await using h = await harness(["a", "b", "c", "d"], { a: vmsOn("a", 3, 1), b: vmsOn("b", 3, 10) }, { limits: { perSource: 1, perDestination: 1, perCluster: 2 } });
+    h.agents.behaviour = { migrate: "hold", preflightOk: true };
+    await h.report();
+    const moves = [
+      ["a0", "c"],
+      ["a1", "d"],
+      ["b0", "c"],
+      ["b1", "d"],
+      ["a2", "c"],
+    ] as const;
+    const ids = moves.map(([vm, host]) => h.s.dispatcher.submit({ vm, destination: host, requestedBy: "test", reason: "limits" }).id);
+    await until(() => h.agents.held.size === 2, 5000, "two held migrations");
+    // Let anything else that would wrongly start do so.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.s.dispatcher.inFlightCount).toBe(2);
+    const running = [...h.agents.held.values()];
+    expect(new Set(running.map((c) => h.agents.vms.get(c.vm)!.host)).size).toBe(2);
+    expect(new Set(running.map((c) => c.destination.host)).size).toBe(2);
+    let maxSeen = 0;
+    while (h.agents.held.size > 0 || h.s.dispatcher.queuedCount > 0) {
+      maxSeen = Math.max(maxSeen, h.agents.held.size);
+      h.agents.releaseAll(true);
+      await until(() => h.agents.held.size > 0 || (h.s.dispatcher.queuedCount === 0 && h.s.dispatcher.inFlightCount === 0), 5000, "next admitted");
+    }
+    expect(maxSeen).toBeLessThanOrEqual(2);
+    for (const id of ids) expect(h.s.store.migrations.get(id)!.status).toBe("succeeded");
+    expect(h.agents.count("migrate")).toBe(5);
+  });
+
+  it("a failed move is recorded with its cause, leaves the VM where it was and is not retried within the cool-down", async () => {
+    await using h = await harness(["a", "b"], { a: vmsOn("v", 1, 1) });
+    h.agents.behaviour = { migrate: "fail", durationMs: 10 };
+    await h.report();
+    const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "fail" });
+    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 5000, "failure");
+    const row = h.s.store.migrations.get(m.id)!;
+    expect(row.error).toEqual({ code: "MIGRATION_FAILED", message: "destination refused the incoming migration" });
+    expect(h.s.state.vm("v0")!.host).toBe("a");
+    expect(() => h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "again" })).toThrow(/cool-down/);
+    h.clock.advance(h.s.config.cooldowns.failureMs + 1);
+    await h.report();
+    h.agents.behaviour = { migrate: "succeed", durationMs: 10 };
+    const again = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "after cool-down" });
+    await until(() => h.s.store.migrations.get(again.id)!.status === "succeeded", 5000, "success");
+  });
+
+  it("a failing preflight stops the move before any migrate command, naming the check", async () => {
+    await using h = await harness(["a", "b"], { a: vmsOn("v", 1, 1) });
+    h.agents.behaviour = { migrate: "succeed", preflightOk: false };
+    await h.report();
+    const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "pf" });
+    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 5000, "preflight failure");
+    expect(h.s.store.migrations.get(m.id)!.error?.code).toBe("preflight.shared-storage");
+    expect(h.agents.count("migrate")).toBe(0);
+  });
+
+  it("refuses an unreachable host as source or destination", async () => {
+    await using h = await harness(["a", "b"], { a: vmsOn("v", 1, 1) });
+    await h.report();
+    h.clock.advance(3001);
+    await h.report(["a"]);
+    expect(() => h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "x" })).toThrow(/destination b is unreachable/);
+  });
+
+  it("a restart mid-flight asks the agent by status and never sends the move twice", async () => {
+    await using h = await harness(["a", "b"], { a: vmsOn("v", 2, 1) });
+    h.agents.behaviour = { migrate: "hold" };
+    h.autoReport();
+    await h.report();
+    const m1 = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "restart" });
+    await until(() => h.agents.held.size === 1, 5000, "held");
+    await until(() => h.s.store.migrations.get(m1.id)!.status === "running", 5000, "running");
+    await h.restart();
+    // The agent still runs it: the new scheduler follows it.
+    expect(h.agents.count("status")).toBeGreaterThanOrEqual(1);
+    expect(h.s.dispatcher.isActive(m1.id)).toBe(true);
+    h.agents.releaseAll(true);
+    await until(() => h.s.store.migrations.get(m1.id)!.status === "succeeded", 5000, "succeeded after restart");
+    expect(h.agents.count("migrate", m1.commandId)).toBe(1);
+    await h.report();
+
+    // A second move whose result is lost while the scheduler is down.
+    const m2 = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "test", reason: "restart 2" });
+    await until(() => h.agents.held.size === 1, 5000, "held 2");
+    await h.s.shutdown();
+    h.agents.releaseAll(true);
+    await h.restart();
+    await h.report();
+    expect(h.s.store.migrations.get(m2.id)!.status).toBe("succeeded");
+    expect(h.s.state.vm("v1")!.host).toBe("b");
+    expect(h.agents.count("migrate", m2.commandId)).toBe(1);
+    expect(h.agents.count("migrate")).toBe(2);
+  });
+
+  it("a move queued but never sent is sent once after a restart", async () => {
+    await using h = await harness(["a", "b", "c"], { a: vmsOn("v", 2, 1) }, { limits: { perSource: 1, perDestination: 2, perCluster: 2 } });
+    h.agents.behaviour = { migrate: "hold" };
+    h.autoReport();
+    await h.report();
+    const m1 = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "first" });
+    const m2 = h.s.dispatcher.submit({ vm: "v1", destination: "c", requestedBy: "test", reason: "queued" });
+    await until(() => h.agents.held.size === 1, 5000, "held");
+    expect(h.s.store.migrations.get(m2.id)!.status).toBe("pending");
+    await h.restart();
+    expect(h.s.dispatcher.isActive(m2.id)).toBe(true);
+    h.agents.releaseAll(true);
+    await until(() => h.agents.held.size === 1, 5000, "second started");
+    h.agents.releaseAll(true);
+    await until(() => h.s.store.migrations.get(m2.id)!.status === "succeeded", 5000, "second done");
+    expect(h.agents.count("migrate", m1.commandId)).toBe(1);
+    expect(h.agents.count("migrate", m2.commandId)).toBe(1);
+  });
+});

@@ -1,0 +1,77 @@
+// One scheduler against a real nats-server and a real SQLite file, with fake agents on the bus.
+import { ManualClock } from "../src/clock.js";
+import type { SchedulerConfigInput } from "../src/config.js";
+import { Scheduler, type SchedulerDeps } from "../src/scheduler.js";
+import { FakeAgents, NatsServer, config, tempDir, until, type VmSpec } from "./helpers.js";
+
+export interface Harness extends AsyncDisposable {
+  nats: NatsServer;
+  dir: string;
+  clock: ManualClock;
+  agents: FakeAgents;
+  s: Scheduler;
+  url: (path: string) => string;
+  /** Publishes a report from every up host (at clock time) and waits until the scheduler saw them. */
+  report(hosts?: string[]): Promise<void>;
+  restart(deps?: SchedulerDeps): Promise<Scheduler>;
+  /** Publishes reports from every up host every `ms` (like running agents) until disposed. */
+  autoReport(ms?: number): void;
+  cfg: Partial<SchedulerConfigInput>;
+}
+
+export async function harness(hosts: string[], vms: Record<string, VmSpec[]>, cfg: Partial<SchedulerConfigInput> = {}, deps: SchedulerDeps = {}): Promise<Harness> {
+  const nats = await NatsServer.start();
+  const dir = await tempDir();
+  const clock = new ManualClock(Date.now());
+  const agents = await FakeAgents.start(nats.url, hosts);
+  for (const [h, list] of Object.entries(vms)) for (const v of list) agents.place(h, v);
+  let timer: NodeJS.Timeout | undefined;
+  const make = () => Scheduler.create(config(nats.url, dir.path, cfg), { clock, autoTick: false, ...deps });
+  const h: Harness = {
+    nats,
+    dir: dir.path,
+    clock,
+    agents,
+    cfg,
+    s: make(),
+    url: (p) => `${h.s.api.address}${p}`,
+    async report(list) {
+      const before = h.s.state.counters.reports;
+      const up = (list ?? [...agents.up]).filter((x) => agents.up.has(x));
+      agents.publishReports(clock.now(), up);
+      await agents.bus.flush();
+      await until(() => h.s.state.counters.reports >= before + up.length, 5000, "reports ingested");
+    },
+    async restart(d = {}) {
+      await h.s.shutdown();
+      h.s = Scheduler.create(config(nats.url, dir.path, cfg), { clock, autoTick: false, ...deps, ...d });
+      await h.s.start();
+      return h.s;
+    },
+    autoReport(ms = 100) {
+      timer = setInterval(() => agents.publishReports(clock.now()), ms);
+    },
+    async [Symbol.asyncDispose]() {
+      if (timer) clearInterval(timer);
+      await h.s.shutdown().catch(() => undefined);
+      await agents.close();
+      await nats.stop();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+  await h.s.start();
+  return h;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test bodies are checked field by field
+export async function json(res: Response): Promise<any> {
+  return res.json();
+}
+
+export function post(url: string, body?: unknown, raw?: string): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: body === undefined && raw === undefined ? {} : { "content-type": "application/json" },
+    ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+}

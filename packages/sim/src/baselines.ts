@@ -15,6 +15,17 @@ import type { DetectorSpec } from "./detectors.js";
 export interface MigrationOrder {
   readonly vm: number;
   readonly host: number;
+  /** Indices (in the round's migration list) of migrations that must complete first. */
+  readonly after?: readonly number[];
+}
+
+/** What a policy asks for in one round. Everything starts at the round time unless it waits. */
+export interface RoundPlan {
+  readonly migrations: readonly MigrationOrder[];
+  /** Hosts to power on (they boot for bootSeconds in clean+ram). */
+  readonly wake?: readonly number[];
+  /** Hosts to power off once the listed migrations have completed (they must be empty then). */
+  readonly powerOff?: readonly { readonly host: number; readonly after: readonly number[] }[];
 }
 
 /** A policy as the simulator drives it: place at t=0, then plan each round. */
@@ -23,8 +34,8 @@ export interface SimPolicy {
   /** "non-power-aware": the NPA datacenter (every host at full power). */
   readonly accounting?: "non-power-aware";
   place(dc: Datacenter): void;
-  /** Migrations to start now, in order; undefined/[] for none. */
-  optimize?(dc: Datacenter, t: number, round: number): MigrationOrder[];
+  /** The round's plan; absent for policies that never migrate. */
+  optimize?(dc: Datacenter, t: number, round: number): RoundPlan;
 }
 
 /** Tentative allocation: per-host VM lists plus the aggregates the checks need, kept exact. */
@@ -239,7 +250,9 @@ export class PabfdPolicy implements SimPolicy {
       if (nonEmpty && this.isOver(h, v)) continue;
       const after = (used + r) / total;
       if (after > 1) {
-        dc.anomalies++;
+        // CloudSim aborts here; only compat counts it (clean keeps zero-demand VMs, which fit
+        // anywhere, even on an oversubscribed host: skipping that host is the sane reading).
+        if (q.q3StaleUtilisation) dc.anomalies++;
         continue;
       }
       const pAfter = dc.hostPower(h, after);
@@ -272,7 +285,7 @@ export class PabfdPolicy implements SimPolicy {
     this.creation = false;
   }
 
-  optimize(dc: Datacenter): MigrationOrder[] {
+  optimize(dc: Datacenter): RoundPlan {
     this.prepare(dc);
     const t = this.t;
     const q = dc.q;
@@ -363,7 +376,7 @@ export class PabfdPolicy implements SimPolicy {
       for (const p of placed) exclude(excludedSrc, p.host);
       orders.push(...placed);
     }
-    return orders;
+    return { migrations: orders };
   }
 }
 

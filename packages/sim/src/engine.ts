@@ -59,7 +59,12 @@ export class Datacenter {
   readonly hostPrevUtilMips: Float64Array;
   /** Host drew power after its last update (holds a VM, or is booting). */
   readonly hostOn: Uint8Array;
+  /** Explicitly powered on (Drover's wake/power-off steps); baselines leave it 0: empty = off. */
+  readonly hostPowered: Uint8Array;
   readonly hostBootUntil: Float64Array;
+  /** Completion time of a VM's last migration (-1 none) and the host it left. */
+  readonly vmLastMigration: Float64Array;
+  readonly vmPrevHost: Int32Array;
 
   energyJ = 0;
   migrations = 0;
@@ -127,7 +132,10 @@ export class Datacenter {
     this.hostUtilMips = new Float64Array(nH);
     this.hostPrevUtilMips = new Float64Array(nH);
     this.hostOn = new Uint8Array(nH);
+    this.hostPowered = new Uint8Array(nH);
     this.hostBootUntil = new Float64Array(nH).fill(-1);
+    this.vmLastMigration = new Float64Array(nV).fill(-1);
+    this.vmPrevHost = new Int32Array(nV).fill(-1);
     this.hsTime = new Float64Array(nH).fill(-1);
     this.hsViolated = new Uint8Array(nH);
     this.hsActive = new Uint8Array(nH);
@@ -268,7 +276,7 @@ export class Datacenter {
     }
     this.hostUtilMips[h] = util;
     const booting = (this.hostBootUntil[h] as number) > t;
-    this.hostOn[h] = n > 0 || booting ? 1 : 0;
+    this.hostOn[h] = n > 0 || booting || this.hostPowered[h] ? 1 : 0;
     if (this.q.q4TargetSlaArtefact) {
       this.hostEntry(h, t, util < hostReq, util > 0);
     } else {
@@ -383,9 +391,11 @@ export class Datacenter {
   }
 
   /** Datacenter.processVmMigrate without the updates around it. */
-  completeMigration(v: number, target: number): void {
+  completeMigration(v: number, target: number, t: number): void {
     const src = this.vmHost[v] as number;
     if (src >= 0) removeFrom(this.hostVms[src] as number[], v);
+    this.vmLastMigration[v] = t;
+    this.vmPrevHost[v] = src;
     removeFrom(this.hostMigIn[target] as number[], v);
     removeFrom(this.hostVms[target] as number[], v);
     this.vmInMigration[v] = 0;

@@ -6,7 +6,7 @@ import { referenceHostTypes, referenceVmTypeIndex, referenceVmTypes } from "./po
 import type { HostType, VmType } from "./power.js";
 import { enforcesRam, quirksFor } from "./quirks.js";
 import type { Mode } from "./quirks.js";
-import type { MigrationOrder, SimPolicy } from "./baselines.js";
+import type { RoundPlan, SimPolicy } from "./baselines.js";
 import type { Workload } from "./traces.js";
 
 export interface SimulationOptions {
@@ -49,12 +49,14 @@ export interface SimulationResult {
   readonly removedVms: number;
   /** Cases CloudSim would abort on (power model outside [0,1]); 0 in a sound run. */
   readonly anomalies: number;
+  /** Power-off steps refused because the host still held a VM (must be 0). */
+  readonly refusedPowerOffs: number;
 }
 
 interface SimEvent {
   time: number;
   seq: number;
-  kind: "start" | "complete";
+  kind: "start" | "complete" | "power-off";
   vm: number;
   host: number;
 }
@@ -107,26 +109,56 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   let activeSum = 0;
   let activeMax = 0;
 
+  let refusedPowerOffs = 0;
+  const powerOff = (h: number) => {
+    // Invariant 1: never power off a host that still runs (or receives) a VM.
+    if ((dc.hostVms[h] as number[]).length > 0) {
+      if (process.env["SIM_DEBUG"]) console.error("refused power-off", h, dc.lastProcessTime, (dc.hostVms[h] as number[]).map((v) => [v, dc.vmInMigration[v], dc.vmHost[v], dc.vmReq[v]]));
+      refusedPowerOffs++;
+      return;
+    }
+    dc.hostPowered[h] = 0;
+    dc.hostBootUntil[h] = -1;
+    dc.hostOn[h] = 0;
+  };
   const schedule = (e: Omit<SimEvent, "seq">) => {
     queue.push({ ...e, seq: seq++ });
   };
-  const startOrders = (orders: readonly MigrationOrder[], t: number) => {
-    for (const o of orders) {
+  const bootAndWait = (h: number, t: number): number => {
+    const boot = dc.spec.bootSeconds;
+    if (boot > 0 && !dc.hostOn[h] && (dc.hostVms[h] as number[]).length === 0) {
+      dc.hostBootUntil[h] = t + boot;
+      dc.hostOn[h] = 1;
+    }
+    return Math.max(t, dc.hostBootUntil[h] as number);
+  };
+  const applyPlan = (p: RoundPlan, t: number) => {
+    for (const h of p.wake ?? []) {
+      if (!(h >= 0 && h < dc.nHosts)) throw new SimError(SimErrorCode.invariant, `${policy.name}: cannot wake host ${h}`);
+      dc.hostPowered[h] = 1;
+      bootAndWait(h, t);
+      dc.hostOn[h] = 1;
+    }
+    const ends: number[] = [];
+    p.migrations.forEach((o, i) => {
       const v = o.vm;
       if (!(v >= 0 && v < dc.nVms) || !(o.host >= 0 && o.host < dc.nHosts) || dc.vmRemoved[v] || dc.vmHost[v] === o.host) {
         throw new SimError(SimErrorCode.invariant, `${policy.name}: invalid migration of VM ${v} to host ${o.host}`);
       }
-      const booting = dc.spec.bootSeconds > 0 && !dc.hostOn[o.host] && (dc.hostVms[o.host] as number[]).length === 0;
-      if (booting || (dc.hostBootUntil[o.host] as number) > t) {
-        if (booting) {
-          dc.hostBootUntil[o.host] = t + dc.spec.bootSeconds;
-          dc.hostOn[o.host] = 1;
-        }
-        schedule({ time: dc.hostBootUntil[o.host] as number, kind: "start", vm: v, host: o.host });
-        continue;
+      let at = bootAndWait(o.host, t);
+      for (const d of o.after ?? []) at = Math.max(at, ends[d] ?? t);
+      ends[i] = at + dc.migrationSeconds(v, o.host);
+      if (at > t) {
+        schedule({ time: at, kind: "start", vm: v, host: o.host });
+        return;
       }
       dc.startMigration(v, o.host, t, false);
-      schedule({ time: t + dc.migrationSeconds(v, o.host), kind: "complete", vm: v, host: o.host });
+      schedule({ time: ends[i] as number, kind: "complete", vm: v, host: o.host });
+    });
+    for (const off of p.powerOff ?? []) {
+      let at = t;
+      for (const d of off.after) at = Math.max(at, ends[d] ?? t);
+      schedule({ time: at, kind: "power-off", vm: -1, host: off.host });
     }
   };
   // Events strictly before `until`, in (time, send order); each completion instant is
@@ -139,14 +171,19 @@ export function simulate(opts: SimulationOptions): SimulationResult {
       const first = queue[0] as SimEvent;
       if (first.time >= until) return;
       const t = first.time;
-      const group = queue.filter((e) => e.time === t);
+      // Same instant: completions first, then starts, then power-offs (a host is empty only
+      // once its departures have completed).
+      const rank = { complete: 0, start: 1, "power-off": 2 } as const;
+      const group = queue.filter((e) => e.time === t).sort((a, b) => rank[a.kind] - rank[b.kind] || a.seq - b.seq);
       queue = queue.filter((e) => e.time !== t);
       if (t > dc.lastProcessTime) dc.update(t, false);
       let completed = false;
       for (const e of group) {
         if (e.kind === "complete") {
-          dc.completeMigration(e.vm, e.host);
+          dc.completeMigration(e.vm, e.host, t);
           completed = true;
+        } else if (e.kind === "power-off") {
+          powerOff(e.host);
         } else {
           dc.startMigration(e.vm, e.host, t, false);
           schedule({ time: t + dc.migrationSeconds(e.vm, e.host), kind: "complete", vm: e.vm, host: e.host });
@@ -157,7 +194,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   };
 
   const roundTimes: number[] = [];
-  for (let t = offset + I; t <= limit && roundTimes.length < w.stride - 2 + (offset > 0 ? 0 : 0); t += I) roundTimes.push(t);
+  for (let t = offset + I; t < limit; t += I) roundTimes.push(t);
   const rounds = roundTimes.length;
   roundTimes.forEach((t, i) => {
     drain(t);
@@ -167,9 +204,9 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     if (active > activeMax) activeMax = active;
     if (policy.optimize) {
       const t0 = now();
-      const orders = policy.optimize(dc, t, i + 1);
+      const plan = policy.optimize(dc, t, i + 1);
       decisions.push(now() - t0);
-      startOrders(orders, t);
+      applyPlan(plan, t);
     }
     opts.onRound?.(i + 1, rounds);
   });
@@ -178,7 +215,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     dc.update(limit, false);
     dc.closeEntries(limit);
   }
-  return summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax);
+  return { ...summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax), refusedPowerOffs };
 }
 
 function summarise(
@@ -189,7 +226,7 @@ function summarise(
   decisions: number[],
   activeSum: number,
   activeMax: number,
-): SimulationResult {
+): Omit<SimulationResult, "refusedPowerOffs"> {
   const q = dc.q;
   let active = 0, viol = 0, ratioSum = 0, ratioN = 0;
   for (let h = 0; h < dc.nHosts; h++) {

@@ -1,0 +1,161 @@
+// Drover's own policies in the simulator: each round the simulator state becomes the same
+// ClusterSnapshot the scheduler builds from host reports, @drover/policy plans on it exactly as
+// the scheduler calls it, and the plan's steps are applied: migrate steps become migrations
+// (waiting for the steps they depend on), wake and power-off steps change host power state.
+import { planProfile } from "@drover/policy";
+import type { ClusterConfigInput, ClusterSnapshot, Host, Plan, Profile, Vm } from "@drover/policy";
+import { firstFitPlace } from "./baselines.js";
+import type { MigrationOrder, RoundPlan, SimPolicy } from "./baselines.js";
+import { historyLength } from "./engine.js";
+import type { Datacenter } from "./engine.js";
+import { SimError, SimErrorCode } from "./errors.js";
+
+export interface DroverPolicyOptions {
+  /** Name in results (default "drover"). */
+  readonly name?: string;
+  /** The profile the scheduler would run (default: the benchmark profile below). */
+  readonly profile?: Profile;
+  /** Cluster configuration, merged over what the simulator derives (capacity, bandwidth, limits). */
+  readonly config?: ClusterConfigInput;
+  readonly seed?: number;
+}
+
+/**
+ * The profile the PlanetLab benchmark runs: consolidation only (the reference workload has no
+ * balancing objective), with a band and forecast chosen for 5-minute samples.
+ */
+export const benchmarkProfile: Profile = {
+  name: "drover",
+  policies: [{ policy: "consolidate", args: { band: { low: 0.5, high: 0.9 } } }],
+};
+
+export const benchmarkConfig: ClusterConfigInput = {
+  forecast: { statistic: "max", windowSamples: 3, trend: true, horizonSamples: 1, safetyMargin: 0 },
+};
+
+export class DroverPolicy implements SimPolicy {
+  readonly name: string;
+  private readonly profile: Profile;
+  private readonly config: ClusterConfigInput;
+  private readonly seed: number;
+  private hostIds: string[] = [];
+  private vmIds: string[] = [];
+  private hostIndex = new Map<string, number>();
+  private vmIndex = new Map<string, number>();
+  /** The last plan (for inspection by tests and the CLI). */
+  lastPlan: Plan | null = null;
+
+  constructor(opts: DroverPolicyOptions = {}) {
+    this.name = opts.name ?? "drover";
+    this.profile = opts.profile ?? benchmarkProfile;
+    this.config = opts.config ?? benchmarkConfig;
+    this.seed = opts.seed ?? 1;
+  }
+
+  /** The cluster as found: first fit at creation; hosts holding a VM are powered. */
+  place(dc: Datacenter): void {
+    firstFitPlace(dc);
+    this.hostIds = Array.from({ length: dc.nHosts }, (_, h) => `host-${h}`);
+    this.vmIds = dc.spec.workload.names.map((n, v) => `vm-${v}-${n}`);
+    this.hostIndex = new Map(this.hostIds.map((id, h) => [id, h]));
+    this.vmIndex = new Map(this.vmIds.map((id, v) => [id, v]));
+    for (let h = 0; h < dc.nHosts; h++) if ((dc.hostVms[h] as number[]).length > 0) dc.hostPowered[h] = 1;
+  }
+
+  /** The snapshot a scheduler would hold at time t (seconds). */
+  snapshot(dc: Datacenter, t: number): ClusterSnapshot {
+    const wakeMs = dc.spec.bootSeconds * 1000;
+    const hosts: Host[] = [];
+    for (let h = 0; h < dc.nHosts; h++) {
+      const booting = (dc.hostBootUntil[h] as number) > t;
+      const on = dc.hostOn[h] === 1 || (dc.hostVms[h] as number[]).length > 0;
+      hosts.push({
+        id: this.hostIds[h] as string,
+        state: booting ? "waking" : on ? "healthy" : "standby",
+        cpuCores: dc.hostModel[h]?.pes ?? 1,
+        cpuCapacityMhz: dc.hostTotalMips[h] as number,
+        memoryMiB: dc.hostRamMb[h] as number,
+        power: { canPowerOff: true, canWake: true, wakeLatencyMs: wakeMs },
+        // CloudSim's migration link: half of 1 Gbit/s (config efficiency 1, no setup overhead).
+        migrationBandwidthBytesPerSec: ((dc.hostBwKbps[h] as number) * 1000) / 8 / 2,
+      });
+    }
+    const vms: Vm[] = [];
+    const inFlight: NonNullable<ClusterSnapshot["inFlight"]>[number][] = [];
+    for (let v = 0; v < dc.nVms; v++) {
+      const h = dc.vmHost[v] as number;
+      if (h < 0) continue;
+      const len = Math.max(1, dc.vmHistLen[v] as number);
+      const base = v * historyLength;
+      const mips = dc.vmMips[v] as number;
+      const hist = new Array<number>(len);
+      for (let i = 0; i < len; i++) hist[len - 1 - i] = (dc.vmHist[base + i] as number) * mips;
+      const last = dc.vmLastMigration[v] as number;
+      const prev = dc.vmPrevHost[v] as number;
+      vms.push({
+        id: this.vmIds[v] as string,
+        hostId: this.hostIds[h] as string,
+        vcpus: 1,
+        memoryMiB: dc.vmRamMb[v] as number,
+        cpuDemandMhzHistory: hist,
+        ...(last >= 0 ? { lastMigrationMs: last * 1000 } : {}),
+        ...(prev >= 0 ? { previousHostId: this.hostIds[prev] as string } : {}),
+      });
+      if (dc.vmInMigration[v]) {
+        const dst = dc.hostMigIn.findIndex((l) => l.includes(v));
+        if (dst >= 0) inFlight.push({ id: `m-${v}`, vmId: this.vmIds[v] as string, sourceHostId: this.hostIds[h] as string, destinationHostId: this.hostIds[dst] as string, startedMs: t * 1000 });
+      }
+    }
+    const user = this.config;
+    const config: ClusterConfigInput = {
+      ...user,
+      sampleIntervalMs: dc.spec.workload.intervalSeconds * 1000,
+      // Q2: after creation only CPU binds, unless the mode enforces RAM (clean+ram).
+      capacity: { enforceMemory: dc.spec.enforceRam, ...user.capacity },
+      migration: { bandwidthEfficiency: 1, setupOverheadMs: 0, ...user.migration },
+      // A round's migrations (<= 28 s each) all finish within the 300 s round, so the dispatcher
+      // would run them all before the next plan: the in-flight limits do not bind per round.
+      limits: { perSource: 1000, perDestination: 1000, perCluster: 100_000, ...user.limits },
+    };
+    return { hosts, vms, inFlight, config };
+  }
+
+  optimize(dc: Datacenter, t: number): RoundPlan {
+    const snap = this.snapshot(dc, t);
+    let plan: Plan;
+    try {
+      plan = planProfile(snap, this.profile, { nowMs: t * 1000, seed: this.seed });
+    } catch (cause) {
+      throw new SimError(SimErrorCode.policyFailed, `${this.name}: policy failed at t=${t}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+    this.lastPlan = plan;
+    const migrations: MigrationOrder[] = [];
+    const stepToMigration = new Map<number, number>();
+    const wake: number[] = [];
+    const powerOff: { host: number; after: number[] }[] = [];
+    const deps = (dependsOn: readonly number[]) =>
+      dependsOn.map((d) => stepToMigration.get(d)).filter((x): x is number => x !== undefined);
+    for (const s of plan.steps) {
+      if (s.kind === "migrate") {
+        const vm = this.vmIndex.get(s.vmId);
+        const host = this.hostIndex.get(s.destinationHostId);
+        if (vm === undefined || host === undefined) throw new SimError(SimErrorCode.policyFailed, `${this.name}: plan names unknown VM or host in step ${s.index}`);
+        stepToMigration.set(s.index, migrations.length);
+        migrations.push({ vm, host, after: deps(s.dependsOn) });
+      } else if (s.kind === "wake") {
+        const h = this.hostIndex.get(s.hostId);
+        if (h !== undefined) wake.push(h);
+      } else {
+        const h = this.hostIndex.get(s.hostId);
+        if (h !== undefined) powerOff.push({ host: h, after: deps(s.dependsOn) });
+      }
+    }
+    // As the dispatcher does: a power-off also waits for every departure from that host.
+    for (const off of powerOff) {
+      migrations.forEach((m, i) => {
+        if (dc.vmHost[m.vm] === off.host && !off.after.includes(i)) off.after.push(i);
+      });
+    }
+    return { migrations, wake, powerOff };
+  }
+}

@@ -236,8 +236,8 @@ export class ApiServer {
     if (e instanceof RefusedError) return reply.code(409).send(body(e.code, e.message));
     if (e instanceof PolicyInputError || e instanceof UnknownPolicyError) return reply.code(422).send(body(e.code, e.message));
     if (e instanceof StoreError && e.code === "conflict") return reply.code(409).send(body("conflict", e.message));
-    if (e.code === "FST_ERR_CTP_INVALID_JSON" || e.code === "FST_ERR_CTP_EMPTY_JSON_BODY" || (e instanceof SyntaxError && e.statusCode === 400)) {
-      return reply.code(400).send(body("bad-request", `malformed JSON body: ${e.message}`, [{ field: "body", message: "not valid JSON" }]));
+    if (e.name === "SyntaxError" || (e.code ?? "").startsWith("FST_ERR_CTP")) {
+      return reply.code(e.statusCode && e.statusCode < 500 ? e.statusCode : 400).send(body("bad-request", `bad request body: ${e.message}`, [{ field: "body", message: e.message }]));
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send(body("bad-request", e.message));
     this.s.log.error({ err: e }, "API handler failed");

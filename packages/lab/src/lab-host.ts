@@ -262,7 +262,7 @@ export class LabHost {
   }
 
   /** Starts libvirtd (no-op when it already runs) and waits until it answers on its TCP URI. */
-  async start(timeoutMs = 30_000): Promise<void> {
+  async start(timeoutMs = 60_000): Promise<void> {
     if (isAlive(this.libvirtd)) return;
     for (const sub of Object.values(PRIVATE_DIRS)) await mkdir(join(this.dir, sub), { recursive: true });
     await mkdir(join(this.dir, "log", "qemu"), { recursive: true });

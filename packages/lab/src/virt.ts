@@ -1,30 +1,53 @@
 import { writeFile } from "node:fs/promises";
-import { run } from "./proc.js";
+import { Connection, ErrorCode, LibvirtError } from "@drover/libvirt";
 
-/**
- * The few libvirt calls the lab itself needs. Stopgap: `virsh` over the host's TCP URI, until
- * @drover/libvirt exports its Connection API; then only this file changes.
- */
-export async function defineAndStart(uri: string, xmlFile: string, xml: string, name: string): Promise<void> {
+/** The few libvirt calls the lab itself needs, each on a short-lived connection to a host's TCP URI. */
+async function withConn<T>(uri: string, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const c = await Connection.open(uri);
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+const noDomain = (e: unknown) => e instanceof LibvirtError && e.code === ErrorCode.NO_DOMAIN;
+
+/** Defines (persistently) and starts a domain; the XML is also written to `xmlFile` for people. */
+export async function defineAndStart(uri: string, xmlFile: string, xml: string, _name: string): Promise<void> {
   await writeFile(xmlFile, xml);
-  await run("virsh", ["-q", "-c", uri, "define", xmlFile]);
-  await run("virsh", ["-q", "-c", uri, "start", name]);
+  await withConn(uri, async (c) => {
+    const d = await c.defineXml(xml);
+    try {
+      await d.start();
+    } finally {
+      d.free();
+    }
+  });
 }
 
 export async function listDomains(uri: string): Promise<string[]> {
-  const out = await run("virsh", ["-q", "-c", uri, "list", "--all", "--name"], { timeoutMs: 15_000 });
-  return out
-    .split("\n")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  return withConn(uri, async (c) => (await c.listDomains()).map((d) => d.name));
 }
 
 /** Destroys (if running) and undefines a domain; a domain that is already gone is not an error. */
 export async function removeDomain(uri: string, name: string): Promise<void> {
-  await run("virsh", ["-q", "-c", uri, "destroy", name], { timeoutMs: 30_000 }).catch(() => undefined);
-  await run("virsh", ["-q", "-c", uri, "undefine", name], { timeoutMs: 30_000 }).catch(() => undefined);
+  await withConn(uri, async (c) => {
+    const d = await c.lookupDomain(name).catch((e: unknown) => {
+      if (noDomain(e)) return undefined;
+      throw e;
+    });
+    if (!d) return;
+    try {
+      if ((await d.info()).state !== "shutoff") await d.destroy().catch((e: unknown) => (noDomain(e) ? undefined : Promise.reject(e)));
+      await d.undefine().catch((e: unknown) => (noDomain(e) ? undefined : Promise.reject(e)));
+    } finally {
+      d.free();
+    }
+  });
 }
 
+/** Resolves once the host's libvirtd answers a call over its TCP URI. */
 export async function ping(uri: string): Promise<void> {
-  await run("virsh", ["-q", "-c", uri, "uri"], { timeoutMs: 10_000 });
+  await withConn(uri, (c) => c.version());
 }

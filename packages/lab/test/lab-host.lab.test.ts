@@ -8,7 +8,7 @@ import { isAlive, LabHost, readTicks, startGuest, type ProcRef } from "../src/in
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8" });
 
-async function ticksAbove(file: string, n: number, timeoutMs = 30_000): Promise<number> {
+async function ticksAbove(file: string, n: number, timeoutMs = 120_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const t = await readTicks(file);

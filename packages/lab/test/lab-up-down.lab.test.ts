@@ -7,7 +7,7 @@ import { isAlive, labDown, procRef, labStatus, labUp, readTicks, sendWakeOnLan, 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -84,7 +84,7 @@ describe("labUp / labDown from the state dir (net 127.0.10.x)", () => {
     seen.push(woken.libvirtd as ProcRef, woken.agent?.proc as ProcRef);
 
     const vm1 = join(stateDir, "hosts", "h1", "log", "qemu", "vm1.serial");
-    await until("vm1 ticking", async () => (await readTicks(vm1)) > 0, 60_000);
+    await until("vm1 ticking", async () => (await readTicks(vm1)) > 0, 120_000);
     const h1 = await hostState(stateDir, "h1");
     const qemuPid = Number((await readFile(join(h1.dir, "run", "qemu", "vm1.pid"), "utf8")).trim());
     const q = procRef(qemuPid);

@@ -113,7 +113,6 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   const powerOff = (h: number) => {
     // Invariant 1: never power off a host that still runs (or receives) a VM.
     if ((dc.hostVms[h] as number[]).length > 0) {
-      if (process.env["SIM_DEBUG"]) console.error("refused power-off", h, dc.lastProcessTime, (dc.hostVms[h] as number[]).map((v) => [v, dc.vmInMigration[v], dc.vmHost[v], dc.vmReq[v]]));
       refusedPowerOffs++;
       return;
     }

@@ -1,0 +1,199 @@
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import {
+  DroverPolicy,
+  FirstFitPolicy,
+  PabfdPolicy,
+  createPolicy,
+  ffdOracle,
+  fluidBound,
+  fromSeries,
+  hpMl110G4,
+  hpMl110G5,
+  iqr,
+  loadPlanetLabDir,
+  lrFit,
+  lrPredict,
+  lrPredictionCoefficients,
+  mad,
+  migrationSeconds,
+  powerAt,
+  simulate,
+  tricubeWeights,
+  SimError,
+} from "../src/index.js";
+
+const traces = "/work/shared/planetlab";
+const haveTraces = existsSync(`${traces}/20110303`);
+
+describe("power tables", () => {
+  it("returns the SPECpower points and interpolates linearly between them", () => {
+    expect(powerAt(hpMl110G4, 0)).toBe(86);
+    expect(powerAt(hpMl110G4, 1)).toBe(117);
+    expect(powerAt(hpMl110G5, 0.5)).toBe(116);
+    expect(powerAt(hpMl110G4, 0.45)).toBeCloseTo(100.75, 10);
+    expect(powerAt(hpMl110G5, 0.05)).toBeCloseTo(95.35, 10);
+    expect(powerAt(hpMl110G5, 0.97)).toBeCloseTo(133 + 0.7 * 2, 10);
+  });
+  it("is undefined outside [0, 1] (CloudSim throws)", () => {
+    expect(powerAt(hpMl110G4, 1.02)).toBeNaN();
+    expect(powerAt(hpMl110G4, -0.1)).toBeNaN();
+  });
+});
+
+describe("detectors", () => {
+  it("LR uses tricube weights with k0 = k1 = k2, squared in the fit", () => {
+    const k = tricubeWeights(10);
+    const expected = [0.1484, 0.1484, 0.1484, 0.3485, 0.5688, 0.7591, 0.893, 0.9674, 0.9959, 1];
+    k.forEach((x, i) => expect(x).toBeCloseTo(expected[i] as number, 4));
+  });
+  it("LR fits a line exactly and predicts a + b (10 + m)", () => {
+    // newest first: y_x = 0.1 + 0.05 x for x = 1..10 chronologically
+    const hist = Array.from({ length: 10 }, (_, i) => 0.1 + 0.05 * (10 - i));
+    const { a, b } = lrFit(hist);
+    expect(a).toBeCloseTo(0.1, 12);
+    expect(b).toBeCloseTo(0.05, 12);
+    expect(lrPredict(hist, 1)).toBeCloseTo(0.1 + 0.05 * 11, 12);
+  });
+  it("weights the newest points more than OLS does", () => {
+    // an old spike: tricube^2 all but ignores it, OLS does not
+    const hist = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1.0];
+    expect(Math.abs(lrPredict(hist, 1) - 0.5)).toBeLessThan(Math.abs(lrPredict(hist, 1, "ols") - 0.5));
+  });
+  it("the per-VM linear form of the LR prediction equals the fit", () => {
+    const hist = [0.31, 0.12, 0.77, 0.4, 0.05, 0.66, 0.9, 0.18, 0.23, 0.5];
+    const g = lrPredictionCoefficients(1);
+    const viaG = hist.reduce((s, y, i) => s + (g[i] as number) * y, 0);
+    expect(viaG).toBeCloseTo(lrPredict(hist, 1), 12);
+  });
+  it("IQR takes x[round(0.25(n+1)) - 1] and x[round(0.75(n+1)) - 1], Java half-up", () => {
+    const x12 = Array.from({ length: 12 }, (_, i) => i * 10); // 0..110
+    // n = 12: q1 index round(3.25) - 1 = 2, q3 index round(9.75) - 1 = 9
+    expect(iqr([...x12].reverse())).toBe(90 - 20);
+    const x13 = Array.from({ length: 13 }, (_, i) => i);
+    // n = 13: round(3.5) - 1 = 3, round(10.5) - 1 = 10 (half-up)
+    expect(iqr(x13)).toBe(10 - 3);
+  });
+  it("MAD is the median absolute deviation from the median", () => {
+    expect(mad([1, 1, 2, 2, 4, 6, 9])).toBe(1);
+    expect(mad([1, 2, 3, 4])).toBe(1);
+  });
+});
+
+describe("migration time", () => {
+  it("is RAM over half of the 1 Gbit/s link", () => {
+    expect(migrationSeconds(613, 1_000_000)).toBeCloseTo(9.808, 10);
+    expect(migrationSeconds(870, 1_000_000)).toBeCloseTo(13.92, 10);
+    expect(migrationSeconds(1740, 1_000_000)).toBeCloseTo(27.84, 10);
+  });
+});
+
+describe("a hand-checkable scenario", () => {
+  // Two VMs of type 0 (2500 MIPS) and 3 (500 MIPS) at constant 40% for 4 samples, 2 hosts.
+  const w = fromSeries(["a", "b"], [[40, 40, 40, 40], [40, 40, 40, 40]]);
+  it("DVFS in clean mode charges each host P(u) over the whole day", () => {
+    const r = simulate({ workload: w, policy: new FirstFitPolicy("dvfs"), mode: "clean", hosts: 2, vmTypes: [{ mips: 2500, ramMb: 870, bwKbps: 100_000 }, { mips: 500, ramMb: 613, bwKbps: 100_000 }] });
+    // Creation uses the demand (clean): VM a (1000 MIPS) fits G4 host 0 (1860 per PE), so
+    // does VM b (200 MIPS). Host 0 at 1200/3720 for 1200 s.
+    const u = 1200 / 3720;
+    const watts = powerAt(hpMl110G4, u);
+    expect(r.energyKwh).toBeCloseTo((watts * 1200) / 3.6e6, 9);
+    expect(r.migrations).toBe(0);
+    expect(r.activeHostsMax).toBe(1);
+    expect(r.slatah).toBe(0);
+  });
+  it("compat mode skips the first 300.1 s and the last interval, as CloudSim", () => {
+    const r = simulate({ workload: w, policy: new FirstFitPolicy("dvfs"), mode: "compat", hosts: 2, vmTypes: [{ mips: 2500, ramMb: 870, bwKbps: 100_000 }, { mips: 500, ramMb: 613, bwKbps: 100_000 }] });
+    // Full-MIPS creation: a 2500 VM fits only a G5 (host 1); the 500 one goes first fit to host 0.
+    // Rounds at 300.1, 600.1, 900.1; energy over [300.1, 900.1] only.
+    const e = (powerAt(hpMl110G5, 1000 / 5320) + powerAt(hpMl110G4, 200 / 3720)) * 600;
+    expect(r.energyKwh).toBeCloseTo(e / 3.6e6, 9);
+    expect(r.rounds).toBe(3);
+  });
+  it("removes a VM at its first double zero in compat mode only (Q1)", () => {
+    const w2 = fromSeries(["busy", "idle"], [[50, 50, 50, 50, 50, 50], [30, 10, 0, 0, 20, 20]]);
+    const compat = simulate({ workload: w2, policy: new FirstFitPolicy("dvfs"), mode: "compat", hosts: 2 });
+    const clean = simulate({ workload: w2, policy: new FirstFitPolicy("dvfs"), mode: "clean", hosts: 2 });
+    expect(compat.removedVms).toBe(1);
+    expect(clean.removedVms).toBe(0);
+  });
+  it("an overloaded host sheds its smallest-RAM VM (MMT) to the least-power host (PABFD)", () => {
+    // Two G4 hosts. PABFD packs the three 1000-MIPS VMs (60% at t=0) on host 0; at 100% they
+    // overload it (3000/3720 > THR 0.8), MMT picks z (613 MB), the only other host takes it,
+    // and emptying host 0 onto host 1 fails (it would pass 0.8): exactly one migration.
+    const w3 = fromSeries(["x", "y", "z"], [[60, 100, 100, 100], [60, 100, 100, 100], [60, 100, 100, 100]]);
+    const vmTypes = [{ mips: 1000, ramMb: 1740, bwKbps: 100_000 }, { mips: 1000, ramMb: 1740, bwKbps: 100_000 }, { mips: 1000, ramMb: 613, bwKbps: 100_000 }];
+    const g4 = { name: "G4", peMips: 1860, pes: 2, ramMb: 4096, bwKbps: 1_000_000, power: hpMl110G4 };
+    const r = simulate({ workload: w3, policy: new PabfdPolicy({ detector: { kind: "thr", parameter: 0.8 } }), mode: "clean", hosts: 2, hostTypes: [g4], vmTypes });
+    expect(r.migrations).toBe(1);
+    expect(r.anomalies).toBe(0);
+  });
+});
+
+describe("bad input", () => {
+  it("names the unknown policy", () => {
+    expect(() => createPolicy("lr-mmt")).toThrow(SimError);
+    expect(() => createPolicy("nope")).toThrow(/unknown policy "nope"/);
+  });
+  it("rejects traces of different lengths", () => {
+    expect(() => fromSeries(["a", "b"], [[1, 2, 3], [1, 2]])).toThrow(/different lengths/);
+  });
+});
+
+describe.skipIf(!haveTraces)("CloudSim 3.0 reference (compat mode, PlanetLab)", () => {
+  const w = haveTraces ? loadPlanetLabDir(`${traces}/20110303`) : fromSeries(["x"], [[1, 1]]);
+  it("DVFS is 802.75 kWh and NPA 2,410.80 kWh on 20110303", () => {
+    const dvfs = simulate({ workload: w, policy: createPolicy("dvfs"), mode: "compat" });
+    const npa = simulate({ workload: w, policy: createPolicy("npa"), mode: "compat" });
+    expect(dvfs.energyKwh.toFixed(2)).toBe("802.75");
+    expect(npa.energyKwh.toFixed(2)).toBe("2410.80");
+    expect(dvfs.removedVms).toBe(532);
+  });
+  it("LR-MMT-1.2 is within 1% of 116.83 kWh and 3% of 17,450 migrations on 20110303", () => {
+    const r = simulate({ workload: w, policy: createPolicy("lr-mmt-1.2"), mode: "compat" });
+    expect(Math.abs(r.energyKwh / 116.83 - 1)).toBeLessThan(0.01);
+    expect(Math.abs(r.migrations / 17450 - 1)).toBeLessThan(0.03);
+    expect(r.anomalies).toBe(0);
+  });
+  it("THR-MMT-0.8 matches the reference table on 20110303", () => {
+    const r = simulate({ workload: w, policy: createPolicy("thr-mmt-0.8"), mode: "compat" });
+    expect(r.energyKwh.toFixed(2)).toBe("119.34");
+    expect(r.migrations).toBe(27092);
+  });
+  it.each([
+    ["20110306", 523, 898],
+    ["20110309", 782, 1061],
+  ])("on %s the same code removes %i of %i VMs (Q1) and LR-MMT runs cleanly", (day, removed, n) => {
+    const wd = loadPlanetLabDir(`${traces}/${day}`);
+    expect(wd.names.length).toBe(n);
+    const dvfs = simulate({ workload: wd, policy: createPolicy("dvfs"), mode: "compat" });
+    expect(dvfs.removedVms).toBe(removed);
+    const lr = simulate({ workload: wd, policy: createPolicy("lr-mmt-1.2"), mode: "compat" });
+    expect(lr.anomalies).toBe(0);
+    expect(lr.energyKwh).toBeLessThan(dvfs.energyKwh / 3);
+    expect(lr.energyKwh).toBeGreaterThan(ffdOracle({ workload: wd, mode: "compat" }).energyKwh);
+  });
+  it("reproduces the physical reference points", () => {
+    expect(fluidBound({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("95.36");
+    expect(ffdOracle({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("96.49");
+    expect(fluidBound({ workload: w, mode: "clean", integration: "step" }).energyKwh.toFixed(2)).toBe("114.92");
+    expect(ffdOracle({ workload: w, mode: "clean", integration: "step" }).energyKwh.toFixed(2)).toBe("116.06");
+    const ram = ffdOracle({ workload: w, mode: "clean+ram", integration: "step" });
+    expect(ram.energyKwh.toFixed(1)).toBe("772.7");
+    expect(ram.activeHostsMean).toBe(329);
+  });
+});
+
+describe("Drover's policy in the simulator", () => {
+  it("consolidates a lightly loaded cluster and powers the emptied hosts off", () => {
+    const series = Array.from({ length: 8 }, () => Array.from({ length: 12 }, () => 10));
+    const w = fromSeries(series.map((_, i) => `vm${i}`), series);
+    const policy = new DroverPolicy();
+    const r = simulate({ workload: w, policy, mode: "clean", hosts: 8 });
+    const dvfs = simulate({ workload: w, policy: new FirstFitPolicy("dvfs"), mode: "clean", hosts: 8 });
+    expect(r.migrations).toBeGreaterThan(0);
+    expect(r.refusedPowerOffs).toBe(0);
+    expect(r.energyKwh).toBeLessThan(dvfs.energyKwh);
+    expect(r.activeHostsMean).toBeLessThan(dvfs.activeHostsMean);
+  });
+});

@@ -42,6 +42,8 @@ export interface HostEntry {
   knownCapacity: HostReport["capacity"] | null;
   /** Effective state seen by the last tick (to log and persist changes). */
   lastState: EffectiveHostState | undefined;
+  /** Valid reports ingested from this host (to wait for a fresh one). */
+  reportCount: number;
   /** Changed since the last store flush. */
   dirty: boolean;
 }
@@ -98,6 +100,7 @@ export class ClusterState {
         memoryMiB: new Ring(this.opts.historySamples),
         knownCapacity: null,
         lastState: undefined,
+        reportCount: 0,
         dirty: false,
       };
       this.hosts.set(id, h);
@@ -127,6 +130,7 @@ export class ClusterState {
     h.lastSeenMs = nowMs;
     h.libvirtOk = r.libvirt.reachable;
     h.wakeFailed = false;
+    h.reportCount++;
     h.dirty = true;
     const mhz = r.capacity.mhz;
     h.cpuMhz.push(r.usage.cpuFraction * r.capacity.cpus * mhz);

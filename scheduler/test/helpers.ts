@@ -122,6 +122,11 @@ export class FakeAgents {
     this.subs.push(this.bus.serve(subjects.hostCommand(CLUSTER, host), Command, CommandReply, (cmd) => this.handle(host, cmd)));
   }
 
+  /** Powered on again (after a power-off): answers and reports again. */
+  revive(host: string): void {
+    this.up.add(host);
+  }
+
   place(host: string, vm: VmSpec): void {
     this.vms.set(vm.uuid, { ...vm, host });
   }

@@ -134,7 +134,14 @@ export class PowerManager {
     return row;
   }
 
-  powerOff(host: string, by: string, reason: string): Promise<{ ok: boolean; message: string }> {
+  /** Plan steps: after the host's moves, waits for a fresh report (the invariant is checked on it). */
+  async powerOff(host: string, by: string, reason: string): Promise<{ ok: boolean; message: string }> {
+    const h = this.d.state.hosts.get(host);
+    if (h && this.d.state.vmsOn(host).length === 0 && (h.report?.vms.length ?? 0) > 0) {
+      const seen = h.reportCount;
+      const end = Date.now() + this.d.state.staleAfterMs;
+      while (h.reportCount === seen && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    }
     try {
       this.requestPowerOff(host, by, reason);
     } catch (e) {

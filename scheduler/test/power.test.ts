@@ -1,0 +1,118 @@
+import { chmod, readFile, writeFile } from "node:fs/promises";
+import { createSocket, type Socket } from "node:dgram";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ApiError, ApiPowerAction } from "@drover/protocol";
+import { IpmiDriver } from "../src/power/wake-drivers.js";
+import { harness, json, post } from "./harness.js";
+import { tempDir, until, uuid } from "./helpers.js";
+
+async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buffer[] }> {
+  const sock = createSocket("udp4");
+  const packets: Buffer[] = [];
+  sock.on("message", (m) => packets.push(m));
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  return { sock, port: sock.address().port, packets };
+}
+
+const MAC = "02:00:00:00:00:0b";
+
+describe("power", () => {
+  it("refuses to power off a host that runs a VM, records the refusal and sends nothing", async () => {
+    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] }, {
+      hosts: { a: { power: { wake: "wol", mac: MAC, address: "127.0.0.1" } }, b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1" } } },
+    });
+    await h.report();
+    const res = await post(h.url("/v1/hosts/a/power"), { action: "off" });
+    expect(res.status).toBe(409);
+    const body = ApiError.parse(await json(res));
+    expect(body.error.code).toBe("refused.vms-present");
+    expect(body.error.message).toMatch(/runs 1 VM/);
+    expect(h.agents.count("power-off")).toBe(0);
+    const rows = h.s.store.power.list();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ host: "a", action: "power-off", status: "cancelled" });
+    // The last healthy host is refused too, even when empty.
+    h.agents.up.delete("a");
+    h.clock.advance(3001);
+    await h.report(["b"]);
+    const last = await post(h.url("/v1/hosts/b/power"), { action: "off" });
+    expect(last.status).toBe(409);
+    expect(ApiError.parse(await json(last)).error.code).toBe("refused.last-healthy-host");
+  });
+
+  it("powers an empty host off through its agent; a WoL wake is done only once the host reports healthy", async () => {
+    const udp = await udpListener();
+    try {
+      await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] }, {
+        hosts: { b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 60_000 } } },
+      });
+      await h.report();
+      const off = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "off" })));
+      expect(off.state).toBe("pending");
+      await until(() => h.agents.count("power-off") === 1 && !h.agents.up.has("b"), 5000, "power-off sent");
+      h.clock.advance(3001);
+      await h.report(["a"]);
+      await h.s.tick();
+      expect(h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now())).toBe("standby");
+      expect(h.s.store.power.get(off.id)!.status).toBe("succeeded");
+
+      const on = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "on" })));
+      await until(() => udp.packets.length === 1, 5000, "magic packet");
+      const p = udp.packets[0]!;
+      expect(p.length).toBe(102);
+      expect(p.subarray(0, 6).equals(Buffer.alloc(6, 0xff))).toBe(true);
+      expect(p.subarray(6, 12).toString("hex")).toBe("02000000000b");
+      // Sent is not done: the host has not reported yet.
+      await h.s.tick();
+      expect(h.s.store.power.get(on.id)!.status).toBe("sent");
+      expect(h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now())).toBe("waking");
+      h.agents.revive("b");
+      await h.report(["b"]);
+      expect(h.s.store.power.get(on.id)!.status).toBe("succeeded");
+      expect(h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now())).toBe("healthy");
+    } finally {
+      udp.sock.close();
+    }
+  });
+
+  it("IPMI wake through ipmitool (a fake executable on PATH); a failed wake marks the host and wakes another", async () => {
+    await using dir = await tempDir();
+    const log = join(dir.path, "ipmitool.log");
+    const fake = join(dir.path, "ipmitool");
+    // Succeeds for the BMC 127.0.0.21, fails (as a dead BMC does) for any other.
+    await writeFile(fake, `#!/bin/sh\necho "$@" >> ${log}\ncase "$*" in *"-H 127.0.0.21 "*) exit 0;; esac\necho "Error: Unable to establish IPMI v2 / RMCP+ session" >&2\nexit 1\n`);
+    await chmod(fake, 0o755);
+    const env = { ...process.env, PATH: `${dir.path}:${process.env.PATH ?? ""}`, BMC_PASS: "s3cret" };
+    const ipmi = (addr: string) => ({ wake: "ipmi" as const, address: addr, ipmi: { user: "admin", passwordEnv: "BMC_PASS" }, wakeTimeoutMs: 5000 });
+    await using h = await harness(["a", "b", "c"], {}, { hosts: { b: { power: ipmi("127.0.0.22") }, c: { power: ipmi("127.0.0.21") } } }, { wakeDrivers: { ipmi: new IpmiDriver(env) } });
+    await h.report();
+    for (const host of ["b", "c"]) {
+      await post(h.url(`/v1/hosts/${host}/power`), { action: "off" });
+      await until(() => !h.agents.up.has(host), 5000, `${host} off`);
+    }
+    h.clock.advance(3001);
+    await h.report(["a"]);
+    await h.s.tick();
+    // A wake for capacity (as a plan step does): b's BMC fails, so c is woken instead.
+    const woke = h.s.power.wake("b", "schedule:consolidate", "capacity");
+    const r = await woke;
+    expect(r.ok).toBe(false);
+    expect(h.s.state.hosts.get("b")!.wakeFailed).toBe(true);
+    expect(h.s.store.power.list({ host: "b" })[0]).toMatchObject({ action: "wake", status: "failed" });
+    expect(h.s.store.power.list({ host: "b" })[0]!.error?.message).toMatch(/Unable to establish IPMI/);
+    await until(async () => (await readFile(log, "utf8").catch(() => "")).includes("127.0.0.21"), 5000, "c woken");
+    const lines = (await readFile(log, "utf8")).trim().split("\n");
+    expect(lines).toEqual([
+      "-I lanplus -H 127.0.0.22 -U admin -P s3cret chassis power on",
+      "-I lanplus -H 127.0.0.21 -U admin -P s3cret chassis power on",
+    ]);
+    const cWake = h.s.store.power.list({ host: "c" })[0]!;
+    expect(cWake.action).toBe("wake");
+    await until(() => h.s.store.power.get(cWake.id)!.status === "sent", 5000, "c sent");
+    // Done only when c reports healthy.
+    h.agents.revive("c");
+    await h.report(["a", "c"]);
+    expect(h.s.store.power.get(cWake.id)!.status).toBe("succeeded");
+  });
+});

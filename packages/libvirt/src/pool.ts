@@ -26,7 +26,10 @@ interface Slot {
 export interface PoolOptions {
   /** Most threads running libvirt calls at once; further calls queue. */
   maxThreads: number;
-  /** Idle threads beyond the first are ended after this long. */
+  /** Threads kept ready once the pool is used: a migration plus a jobStats poll never wait for a
+   * thread to start (starting one costs 0.1-1 s: it loads koffi, libvirt and the TS loader). */
+  minThreads: number;
+  /** Idle threads beyond minThreads are ended after this long. */
   idleMs: number;
 }
 
@@ -49,6 +52,7 @@ export class CallPool {
       const slot = this.idleSlot() ?? (this.slots.size < this.opts.maxThreads ? this.spawn() : null);
       if (slot === null) this.queue.push(p);
       else this.run(slot, p);
+      while (this.slots.size < this.opts.minThreads) this.park(this.spawn());
     });
   }
 
@@ -90,8 +94,12 @@ export class CallPool {
     }
     const next = this.queue.shift();
     if (next !== undefined) return this.run(slot, next);
+    this.park(slot);
+  }
+
+  private park(slot: Slot): void {
     slot.worker.unref();
-    if (this.slots.size > 1) {
+    if (this.slots.size > this.opts.minThreads) {
       slot.idleTimer = setTimeout(() => void this.retire(slot), this.opts.idleMs);
       slot.idleTimer.unref();
     }

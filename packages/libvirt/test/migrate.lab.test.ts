@@ -1,0 +1,207 @@
+// Real libvirtd + QEMU: two lab hosts on 127.0.47.x (packages/lab), one tiny guest moved between
+// them with migrateToUri3 while jobStats is polled on the same connection from other threads.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isAlive, LabHost, readTicks, startGuest } from "@drover/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CloseReason, JobCompletedEventInfo, JobStats, LifecycleEventInfo, MigrationIterationEventInfo } from "../src/index.js";
+import { Connection, DomainStatsTypes, ErrorCode, LibvirtError, MigrateFlags } from "../src/index.js";
+
+const NET = 47; // 127.0.47.x: a net no other test in the repo uses
+const GUEST = "lvmig1";
+const FLAGS = MigrateFlags.LIVE | MigrateFlags.PEER2PEER | MigrateFlags.UNSAFE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, get: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Runs a migration while polling jobStats every 100 ms; returns what the polls saw. */
+async function migrateWhilePolling(
+  conn: Connection,
+  dest: string,
+  bandwidthMiBs: number,
+  during?: (stats: JobStats) => Promise<void>,
+): Promise<{ polls: JobStats[]; result: unknown }> {
+  const dom = await conn.lookupDomain(GUEST);
+  const polls: JobStats[] = [];
+  let done = false;
+  const migration = dom.migrateToUri3(dest, { bandwidthMiBs }, FLAGS).then(
+    () => "ok",
+    (e: unknown) => e,
+  );
+  void migration.finally(() => (done = true));
+  let acted = false;
+  while (!done) {
+    const s = await dom.jobStats().catch(() => undefined);
+    if (s !== undefined && s.type !== "none") {
+      polls.push(s);
+      if (!acted && during && (s.dataProcessed ?? 0) > 0) {
+        acted = true;
+        await during(s);
+      }
+    }
+    await sleep(100);
+  }
+  const result = await migration;
+  dom.free();
+  return { polls, result };
+}
+
+describe("libvirt over real lab hosts (127.0.47.x)", () => {
+  let stateDir: string;
+  let h1: LabHost;
+  let h2: LabHost;
+  let c1: Connection;
+  let c2: Connection;
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "drover-libvirt-lab-"));
+    h1 = new LabHost({ name: "lv1", index: 1, net: NET, stateDir });
+    h2 = new LabHost({ name: "lv2", index: 2, net: NET, stateDir });
+    await Promise.all([h1.start(), h2.start()]);
+    await startGuest(h1, { name: GUEST, memoryMiB: 64, workload: { dirtyMb: 8 } });
+    // TCG boot on a shared 2-core machine: seconds when idle, much longer under load.
+    await until("guest ticks", async () => ((await readTicks(h1.serialFile(GUEST))) > 1 ? true : undefined), 180_000);
+    c1 = await Connection.open(h1.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
+    c2 = await Connection.open(h2.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
+  });
+
+  afterAll(async () => {
+    for (const h of [h1, h2]) {
+      if (!h?.running) continue;
+      const c = await Connection.open(h.uri).catch(() => undefined);
+      const dom = await c?.lookupDomain(GUEST).catch(() => undefined);
+      await dom?.destroy().catch(() => undefined);
+      await dom?.undefine().catch(() => undefined);
+      dom?.free();
+      await c?.close();
+    }
+    await c1?.close();
+    await c2?.close();
+    // A guest libvirt could not destroy (e.g. setup failed half-way) must not outlive the test.
+    const leftovers = (await Promise.all([h1, h2].map((h) => h?.qemuProcs() ?? []))).flat().filter((q) => q.guest === GUEST);
+    await Promise.all([h1?.stop(), h2?.stop()]);
+    for (const { proc } of leftovers) {
+      if (isAlive(proc)) process.kill(proc.pid, "SIGKILL"); // checked by pid and start time
+    }
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("reads host facts from a real QEMU driver", async () => {
+    expect((await c1.version()).driver).toBe("QEMU");
+    expect(await c1.hostname()).toBe("lv1");
+    expect((await c1.nodeInfo()).cpus).toBeGreaterThan(0);
+    const caps = await c1.capabilities();
+    expect(caps).toContain(`<uuid>${h1.hostUuid}</uuid>`);
+    const hostCpu = /<cpu>[\s\S]*?<\/cpu>/.exec(caps)?.[0];
+    expect(hostCpu).toBeDefined();
+    expect(["identical", "superset"]).toContain(await c2.compareCpu(hostCpu ?? ""));
+    expect(await c1.isAlive()).toBe(true);
+  });
+
+  it("decodes getAllDomainStats of a running QEMU guest, and measures its dirty rate", async () => {
+    const dom = await c1.lookupDomain(GUEST);
+    try {
+      const [s] = await c1.allDomainStats({ domains: [dom] });
+      expect(s?.state?.state).toBe("running");
+      expect(s?.cpu?.timeNs).toBeGreaterThan(0);
+      expect(s?.balloon?.maximumKiB).toBe(64 * 1024);
+      expect(s?.vcpu[0]?.timeNs).toBeGreaterThan(0);
+      expect(s?.vcpu[0]?.delayNs).toBeTypeOf("number");
+      expect(s?.block[0]?.path).toBe(join(h1.sharedDir, `${GUEST}.raw`));
+      expect(s?.block[0]?.capacity).toBe(16 * 1024 * 1024);
+
+      await dom.startDirtyRateCalc(1);
+      const measured = await until("dirty rate", async () => {
+        const [d] = await c1.allDomainStats({ domains: [dom], stats: DomainStatsTypes.DIRTYRATE });
+        return d?.dirtyRate?.status === "measured" ? d.dirtyRate : undefined;
+      });
+      expect(measured.periodS).toBe(1);
+      expect(measured.mibPerS).toBeTypeOf("number");
+      expect(await dom.xml({ migratable: true })).toContain(`<name>${GUEST}</name>`);
+    } finally {
+      dom.free();
+    }
+  });
+
+  it("migrates h1 -> h2 with migrateToUri3 while jobStats and setMaxDowntime run alongside", async () => {
+    const iterations: MigrationIterationEventInfo[] = [];
+    const completed: JobCompletedEventInfo[] = [];
+    const arrived: LifecycleEventInfo[] = [];
+    const offs = [
+      c1.onMigrationIteration((e) => iterations.push(e)),
+      c1.onJobCompleted((e) => completed.push(e)),
+      c2.onLifecycle((e) => arrived.push(e)),
+    ];
+    const ticksBefore = await readTicks(h1.serialFile(GUEST));
+    let downtime = -1;
+    const { polls, result } = await migrateWhilePolling(c1, h2.uri, 16, async () => {
+      const d = await c1.lookupDomain(GUEST);
+      await d.setMaxDowntimeMs(400);
+      downtime = await d.maxDowntimeMs();
+      d.free();
+    });
+    offs.forEach((off) => off());
+    expect(result).toBe("ok");
+    expect(downtime).toBe(400);
+    expect(polls.length).toBeGreaterThan(2);
+    const last = polls[polls.length - 1];
+    expect(last?.type).toBe("unbounded");
+    expect(last?.dataTotal).toBeGreaterThan(0);
+    expect(last?.memTotal).toBe(64 * 1024 * 1024);
+    expect(Math.max(...polls.map((p) => p.memProcessed ?? 0))).toBeGreaterThan(0);
+
+    const moved = await c2.lookupDomain(GUEST);
+    expect((await moved.info()).state).toBe("running");
+    moved.free();
+    await expect(c1.lookupDomain(GUEST)).rejects.toMatchObject({ code: ErrorCode.NO_DOMAIN });
+    await until("ticks on h2", async () => ((await readTicks(h2.serialFile(GUEST))) > ticksBefore ? true : undefined));
+
+    await until("job-completed event", () => (completed.length > 0 ? true : undefined), 5_000);
+    expect(completed[0]?.domain.name).toBe(GUEST);
+    expect(completed[0]?.stats.downtimeMs).toBeGreaterThan(0);
+    expect(iterations.length).toBeGreaterThan(0);
+    expect(arrived.some((e) => e.event === "resumed" || (e.event === "started" && e.detail === "migrated"))).toBe(true);
+  });
+
+  it("aborts a slow migration h2 -> h1: migrateToUri3 rejects with OPERATION_ABORTED, guest stays on h2", async () => {
+    const { result } = await migrateWhilePolling(c2, h1.uri, 1, async () => {
+      const d = await c2.lookupDomain(GUEST);
+      await d.abortJob();
+      d.free();
+    });
+    expect(result).toBeInstanceOf(LibvirtError);
+    expect((result as LibvirtError).code).toBe(ErrorCode.OPERATION_ABORTED);
+    const dom = await c2.lookupDomain(GUEST);
+    expect((await dom.info()).state).toBe("running");
+    // The speed limit set by the migration stays with the domain until changed.
+    await dom.setMaxSpeedMiBs(8192);
+    expect(await dom.maxSpeedMiBs()).toBe(8192);
+    expect((await dom.jobStats({ completed: true })).type).toBe("cancelled");
+    dom.free();
+  });
+
+  it("reports a dead daemon through onClose, and reconnect() recovers the same Connection", async () => {
+    const reasons: CloseReason[] = [];
+    const off = c2.onClose((r) => reasons.push(r));
+    await h2.stop();
+    await until("close callback", () => (reasons.length > 0 ? true : undefined), 20_000);
+    expect(["eof", "keepalive", "error"]).toContain(reasons[0]);
+    expect(await c2.isAlive()).toBe(false);
+    await h2.start();
+    await c2.reconnect();
+    expect(await c2.isAlive()).toBe(true);
+    const dom = await c2.lookupDomain(GUEST);
+    expect((await dom.info()).state).toBe("running");
+    dom.free();
+    off();
+  });
+});

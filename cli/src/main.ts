@@ -1,9 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { registerApiCommands } from "./commands/api.js";
+import { registerDemoCommand } from "./commands/demo.js";
 import { registerLabCommands } from "./commands/lab.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
+import { CliError, ExitCode } from "./errors.js";
 
-// The `drover` CLI: a thin front over the scheduler's HTTP API, plus `lab` and `simulate`.
+// The `drover` CLI: a thin front over the scheduler's HTTP API, plus `lab`, `demo` and `simulate`.
 const program = new Command("drover")
   .description("Live-migration load balancer and power manager for KVM clusters")
   .showHelpAfterError()
@@ -11,12 +13,13 @@ const program = new Command("drover")
 
 registerApiCommands(program);
 registerLabCommands(program);
+registerDemoCommand(program);
 registerSimulateCommand(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CommanderError) process.exit(err.exitCode === 1 ? ExitCode.Usage : err.exitCode);
   console.error(`drover: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  process.exit(err instanceof CliError ? err.exitCode : ExitCode.Failed);
 }

@@ -1,5 +1,301 @@
+// `drover status | hosts | vms | plan | migrate | drain | undrain | power | history`: thin commands
+// over the scheduler's HTTP API. Human tables by default; `--json` prints the API's reply, validated
+// against @drover/protocol's schemas (the documented, stable contract).
 import type { Command } from "commander";
+import {
+  ApiMaintenance,
+  ApiMigration,
+  ApiPlan,
+  ApiPowerAction,
+  HistoryKinds,
+  HistoryResponse,
+  HostId,
+  StatusResponse,
+  VmsResponse,
+  type ApiHost,
+} from "@drover/protocol";
+import { ApiClient } from "../api-client.js";
+import { CliError, ExitCode, usageError } from "../errors.js";
+import { ago, mib, ms, pct, printJson, table, time } from "../format.js";
+import { resolveApiUrl } from "../lab-setup.js";
+import { drainSettled, hosts as listHosts, waitDrain, waitMigration, waitPower, type Maintenance, type Migration } from "../ops.js";
+import { progress } from "../progress.js";
 
-export function registerApiCommands(_program: Command): void {
-  // Filled in by the issue that owns these commands.
+interface Global {
+  api?: string;
+  json?: boolean;
+}
+
+function client(cmd: Command): ApiClient {
+  return new ApiClient(resolveApiUrl((cmd.optsWithGlobals() as Global).api));
+}
+
+function checkHost(arg: string, what = "HOST"): string {
+  const r = HostId.safeParse(arg);
+  if (!r.success) throw usageError(`${what} ${JSON.stringify(arg)} is not a host id: ${r.error.issues[0]?.message ?? "invalid"}`);
+  return r.data;
+}
+
+/** Unknown hosts are refused here, naming the known ones, before anything is sent. */
+async function knownHost(api: ApiClient, arg: string): Promise<ApiHost> {
+  const id = checkHost(arg);
+  const all = await listHosts(api);
+  const h = all.find((x) => x.id === id);
+  if (!h) throw new CliError(`unknown host ${JSON.stringify(id)} (the scheduler knows ${all.map((x) => x.id).join(", ") || "no host"})`, "unknown-host", ExitCode.Usage);
+  return h;
+}
+
+export function printPlan(p: ApiPlan, out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): void {
+  out(`Plan ${p.id}: ${p.kind}${p.host ? ` ${p.host}` : ""} (policy ${p.policy}), ${p.status}, requested by ${p.requestedBy}`);
+  const m = p.metrics;
+  out(`  imbalance ${m.imbalanceBefore.toFixed(3)} -> ${m.imbalanceAfter.toFixed(3)}, active hosts ${m.activeHostsBefore} -> ${m.activeHostsAfter}, total migration cost ${m.totalMigrationCost.toFixed(2)}`);
+  if (p.steps.length === 0) out("  No moves: nothing to do.");
+  else {
+    out(
+      table(
+        ["#", "step", "VM", "from", "to", "cost", "predicted", "downtime", "state", "reason"],
+        p.steps.map((s) => [
+          s.index,
+          s.kind,
+          s.vm ?? "-",
+          s.source ?? s.host ?? "-",
+          s.destination ?? "-",
+          s.cost === null ? "-" : s.cost.toFixed(2),
+          ms(s.predictedDurationMs),
+          ms(s.predictedDowntimeMs),
+          s.state,
+          `${s.reason} [${s.code}]`,
+        ]),
+      ),
+    );
+  }
+  for (const n of p.notMoved) out(`  not moved: ${n.vm} on ${n.host}: ${n.reason} [${n.code}]`);
+  for (const b of p.blocked) out(`  blocked by rule ${b.rule}: ${b.reason} [${b.code}]${b.vms.length ? ` (VMs ${b.vms.join(", ")})` : ""}`);
+  for (const d of p.deferred) out(`  step ${d.index} deferred: ${d.reason} [${d.code}]`);
+}
+
+function printMigration(m: Migration): void {
+  const took = m.measuredDurationMs !== null ? `took ${ms(m.measuredDurationMs)}, predicted ${ms(m.predictedDurationMs)}` : "";
+  const down = m.measuredDowntimeMs !== null ? `, downtime ${ms(m.measuredDowntimeMs)}` : "";
+  if (m.state === "succeeded") process.stdout.write(`${m.vm} now runs on ${m.destination} (migration ${m.id}; ${took}${down})\n`);
+  else if (MIGRATION_ACTIVE.has(m.state)) process.stdout.write(`migration ${m.id}: ${m.vm} ${m.source} -> ${m.destination}, ${m.state}\n`);
+  else process.stdout.write(`migration ${m.id} of ${m.vm} ${m.source} -> ${m.destination} ${m.state}: ${m.error?.message ?? "no error recorded"}; ${m.vm} runs on ${m.vmRunningOn ?? "?"}\n`);
+}
+const MIGRATION_ACTIVE = new Set<Migration["state"]>(["queued", "preflight", "running"]);
+
+export function drainOutcome(m: Maintenance): string {
+  if (m.state === "in-maintenance") return `${m.host} is in maintenance${m.powerOff ? ` (${m.message})` : ""}`;
+  if (m.state === "powered-off") return `${m.host} is in maintenance and powered off`;
+  if (m.state === "blocked") {
+    return [`${m.host} cannot be drained: ${m.blockers.length} VM(s) cannot leave`, ...m.blockers.map((b) => `  ${b.vm}: ${b.reason} [${b.code}]`)].join("\n");
+  }
+  if (m.state === "ended") return `maintenance ${m.id} of ${m.host} ended: ${m.message}`;
+  if (m.state === "failed") return `drain of ${m.host} failed: ${m.message}`;
+  return `${m.host} is ${m.state}: ${m.vmsLeft} of ${m.vmsAtStart} VM(s) left (${m.message})`;
+}
+
+export function registerApiCommands(program: Command): void {
+  program.option("--api <url>", "scheduler API (default: $DROVER_API, else the lab's, else http://127.0.0.1:7070)");
+
+  program
+    .command("status")
+    .description("the cluster as the scheduler sees it")
+    .option("--json", "print the API's StatusResponse")
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const s = await client(cmd).get("/v1/status", StatusResponse);
+      if (o.json) return printJson(s);
+      const states = Object.entries(s.hosts.byState).map(([k, v]) => `${v} ${k}`).join(", ");
+      const w = s.consolidationWindow;
+      const lines = [
+        `cluster ${s.cluster}, scheduler up ${ms(s.nowMs - s.startedAtMs)}`,
+        `hosts: ${s.hosts.total} (${states || "none"})`,
+        `VMs: ${s.vms}`,
+        `migrations: ${s.migrations.inFlight} in flight, ${s.migrations.queued} queued (limits: ${s.migrations.limits.perSource}/source, ${s.migrations.limits.perDestination}/destination, ${s.migrations.limits.perCluster}/cluster)`,
+        `modes: balance ${s.modes.balance}, consolidate ${s.modes.consolidate}, drain ${s.modes.drain}`,
+        `consolidation window: ${w.start ?? "-"}..${w.end ?? "-"} (${w.active ? "open" : "closed"})`,
+        `plans awaiting approval: ${s.plansAwaitingApproval}, open maintenance: ${s.openMaintenance}`,
+        `reports: ${s.reports.received} received, ${s.reports.invalid} invalid`,
+      ];
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+
+  program
+    .command("hosts")
+    .description("hosts: state, load, VMs")
+    .option("--json", "print the API's HostsResponse")
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const hs = await listHosts(api);
+      if (o.json) return printJson({ hosts: hs });
+      const now = Date.now();
+      process.stdout.write(
+        `${table(
+          ["host", "state", "cpu", "memory", "VMs", "libvirt", "last report", "maintenance"],
+          hs.map((h) => [
+            h.id,
+            h.state + (h.wakeFailed ? " (wake failed)" : ""),
+            `${pct(h.cpuFraction)} of ${h.cpus}`,
+            `${mib(h.memoryUsedMiB)} / ${mib(h.memoryMiB)}`,
+            h.vmCount,
+            h.libvirtReachable ? "ok" : "down",
+            ago(now, h.lastSeenMs),
+            h.maintenanceId ?? "-",
+          ]),
+        )}\n`,
+      );
+    });
+
+  program
+    .command("vms")
+    .description("VMs and where they run")
+    .option("--json", "print the API's VmsResponse")
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const r = await client(cmd).get("/v1/vms", VmsResponse);
+      if (o.json) return printJson(r);
+      process.stdout.write(
+        `${table(
+          ["VM", "host", "state", "vCPUs", "cpu used", "memory", "tags"],
+          r.vms.map((v) => [
+            v.name,
+            v.host + (v.migrating ? ` (migrating${v.alsoOn.length ? ` to ${v.alsoOn.join(",")}` : ""})` : ""),
+            v.state,
+            v.vcpus,
+            v.cpuUsedVcpus.toFixed(2),
+            `${mib(v.memoryUsedMiB)} / ${mib(v.memoryMiB)}`,
+            v.tags.join(",") || "-",
+          ]),
+        )}\n`,
+      );
+    });
+
+  program
+    .command("plan")
+    .description("dry run: the moves a policy proposes, each with reason and cost; `plan approve ID` runs one")
+    .argument("[kind]", "balance (default) | consolidate | drain HOST | approve ID")
+    .argument("[target]", "HOST for drain, plan ID for approve")
+    .option("--json", "print the API's ApiPlan")
+    .action(async (kind: string | undefined, target: string | undefined, o: { json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const k = kind ?? "balance";
+      let plan: ApiPlan;
+      if (k === "approve") {
+        if (!target) throw usageError("plan approve needs the plan ID (printed by `drover plan`)");
+        plan = await api.post(`/v1/plans/${encodeURIComponent(target)}/approve`, {}, ApiPlan);
+      } else if (k === "balance" || k === "consolidate") {
+        if (target !== undefined) throw usageError(`plan ${k} takes no further argument (got ${JSON.stringify(target)})`);
+        plan = await api.post("/v1/plan", { kind: k }, ApiPlan);
+      } else if (k === "drain") {
+        if (!target) throw usageError("plan drain needs a HOST");
+        const h = await knownHost(api, target);
+        plan = await api.post("/v1/plan", { kind: "drain", host: h.id }, ApiPlan);
+      } else {
+        throw usageError(`unknown plan kind ${JSON.stringify(k)}: expected balance, consolidate, drain HOST or approve ID`);
+      }
+      if (o.json) return printJson(plan);
+      printPlan(plan);
+      if (plan.status === "proposed" && plan.steps.length > 0) process.stdout.write(`Approve with: drover plan approve ${plan.id}\n`);
+    });
+
+  program
+    .command("migrate")
+    .description("one live migration through the dispatcher")
+    .argument("<vm>", "VM name or uuid")
+    .argument("<host>", "destination host")
+    .option("--wait", "follow it to its end with a progress bar")
+    .option("--json", "print the API's ApiMigration (the final one with --wait)")
+    .action(async (vm: string, hostArg: string, o: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const host = (await knownHost(api, hostArg)).id;
+      if (vm.trim() === "") throw usageError("VM must not be empty");
+      let m = await api.post("/v1/migrations", { vm, host }, ApiMigration);
+      if (o.wait) {
+        const bar = progress(`${m.vm} ${m.source} -> ${m.destination}`, o.json);
+        try {
+          m = await waitMigration(api, m.id, (x) => bar.update(x.state === "succeeded" ? 1 : (x.progress?.fraction ?? 0), x.progress ? `${x.state} ${x.progress.phase}` : x.state));
+        } finally {
+          bar.stop();
+        }
+      }
+      if (o.json) printJson(m);
+      else printMigration(m);
+      if (o.wait && m.state !== "succeeded") process.exitCode = ExitCode.Failed;
+    });
+
+  program
+    .command("drain")
+    .description("maintenance: move every VM off HOST; it ends in maintenance")
+    .argument("<host>")
+    .option("--wait", "follow the drain until the host is empty or blocked")
+    .option("--power-off", "power the host off once it is empty")
+    .option("--json", "print the API's ApiMaintenance (the final one with --wait)")
+    .action(async (hostArg: string, o: { wait?: boolean; powerOff?: boolean; json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const host = (await knownHost(api, hostArg)).id;
+      let m = await api.post(`/v1/hosts/${encodeURIComponent(host)}/drain`, { powerOff: o.powerOff ?? false }, ApiMaintenance);
+      if (o.wait && !drainSettled(m)) {
+        const bar = progress(`drain ${host}`, o.json);
+        try {
+          m = await waitDrain(api, m.id, (x) => bar.update(x.vmsAtStart === 0 ? 1 : (x.vmsAtStart - x.vmsLeft) / x.vmsAtStart, `${x.vmsLeft} of ${x.vmsAtStart} VM(s) left: ${x.message}`));
+        } finally {
+          bar.stop();
+        }
+      }
+      if (o.json) printJson(m);
+      else if (o.wait) process.stdout.write(`${drainOutcome(m)}\n`);
+      else process.stdout.write(`draining ${host}: ${m.vmsLeft} VM(s) to move (maintenance ${m.id}); follow with: drover hosts\n`);
+      if (o.wait && m.state === "blocked") process.exitCode = ExitCode.Blocked;
+      else if (o.wait && m.state === "failed") process.exitCode = ExitCode.Failed;
+    });
+
+  program
+    .command("undrain")
+    .description("return HOST to service")
+    .argument("<host>")
+    .option("--json", "print the API's ApiMaintenance")
+    .action(async (hostArg: string, o: { json?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const host = (await knownHost(api, hostArg)).id;
+      const m = await api.post(`/v1/hosts/${encodeURIComponent(host)}/undrain`, undefined, ApiMaintenance);
+      if (o.json) return printJson(m);
+      process.stdout.write(`${host} is back in service (maintenance ${m.id} ended)\n`);
+    });
+
+  program
+    .command("power")
+    .description("power a host off (only if it is safe) or wake it")
+    .argument("<action>", "off | on")
+    .argument("<host>")
+    .option("--wait", "wait until the action is done")
+    .option("--json", "print the API's ApiPowerAction")
+    .action(async (action: string, hostArg: string, o: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      if (action !== "off" && action !== "on") throw usageError(`power takes off or on, not ${JSON.stringify(action)}`);
+      const api = client(cmd);
+      const host = (await knownHost(api, hostArg)).id;
+      let p = await api.post(`/v1/hosts/${encodeURIComponent(host)}/power`, { action }, ApiPowerAction);
+      if (o.wait && p.state === "pending") p = await waitPower(api, p.id, undefined, { timeoutMs: 6 * 60_000 });
+      if (o.json) printJson(p);
+      else process.stdout.write(`power ${action} ${host}: ${p.state}${p.method ? ` via ${p.method}` : ""}${p.error ? `: ${p.error.message}` : ""} (${p.id})\n`);
+      if (p.state === "failed" || p.state === "refused") process.exitCode = ExitCode.Failed;
+    });
+
+  program
+    .command("history")
+    .description("what Drover did: plans, migrations, maintenance, power, newest first")
+    .option("--limit <n>", "entries (1..1000)", "50")
+    .option("--kind <kind>", `only ${HistoryKinds.join("|")}`)
+    .option("--json", "print the API's HistoryResponse")
+    .action(async (o: { limit: string; kind?: string; json?: boolean }, cmd: Command) => {
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw usageError(`--limit must be an integer 1..1000, not ${JSON.stringify(o.limit)}`);
+      if (o.kind !== undefined && !(HistoryKinds as readonly string[]).includes(o.kind)) throw usageError(`--kind must be one of ${HistoryKinds.join(", ")}`);
+      const q = new URLSearchParams({ limit: String(limit), ...(o.kind ? { kind: o.kind } : {}) });
+      const r = await client(cmd).get(`/v1/history?${q.toString()}`, HistoryResponse);
+      if (o.json) return printJson(r);
+      process.stdout.write(
+        `${table(
+          ["time", "kind", "id", "host", "VM", "outcome", "summary"],
+          r.entries.map((e) => [time(e.timeMs), e.kind, e.id, e.host ?? "-", e.vm ?? "-", e.outcome ?? "-", e.summary]),
+        )}\n`,
+      );
+    });
 }

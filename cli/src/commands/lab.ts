@@ -1,5 +1,101 @@
+// `drover lab up | down | status`: a local lab cluster (packages/lab) with one drover-agent per
+// host and a scheduler, configured by lab-setup.ts.
 import type { Command } from "commander";
+import { labDir, labDown, labStatus, labUp, type LabStatus } from "@drover/lab";
+import { ApiClient } from "../api-client.js";
+import { ExitCode, CliError, usageError } from "../errors.js";
+import { printJson, table } from "../format.js";
+import { writeLabCluster } from "../lab-setup.js";
+import { waitHosts } from "../ops.js";
 
-export function registerLabCommands(_program: Command): void {
-  // Filled in by the issue that owns these commands.
+function int(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) throw usageError(`--${name} must be an integer ${min}..${max}, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function printLabStatus(s: LabStatus): void {
+  const w = (l: string): void => void process.stdout.write(`${l}\n`);
+  if (s.status === "absent") return w(`no lab in ${s.stateDir} (start one: drover lab up)`);
+  w(`lab in ${s.stateDir}: ${s.status}${s.running ? "" : " (nothing runs)"}, cluster ${s.cluster ?? "-"}, net 127.0.${s.net ?? "?"}.x`);
+  if (s.nats) w(`NATS ${s.nats.url}: ${s.nats.running ? `pid ${s.nats.pid}` : "down"}`);
+  if (s.scheduler) w(`scheduler: ${s.scheduler.running ? `pid ${s.scheduler.pid}` : "down"} (log ${s.scheduler.logFile})`);
+  w(
+    table(
+      ["host", "address", "power", "libvirtd", "agent", "guests"],
+      s.hosts.map((h) => [h.name, h.address, h.power, h.libvirtd.running ? `pid ${h.libvirtd.pid}` : "down", h.agent ? (h.agent.running ? `pid ${h.agent.pid}` : "down") : "-", h.guests.join(" ") || "-"]),
+    ),
+  );
+  if (s.guests.length) w(table(["guest", "host", "ticks"], s.guests.map((g) => [g.name, g.host ?? "(not running)", g.ticks])));
+}
+
+export function registerLabCommands(program: Command): void {
+  const lab = program.command("lab").description("a local lab cluster: NATS, libvirtd hosts, tiny guests, agents, scheduler");
+  const dirOpt = "--state-dir <dir>";
+  const dirHelp = "lab state dir (default $DROVER_LAB_DIR or /var/lib/drover-lab)";
+
+  lab
+    .command("up")
+    .description("start a lab and print where its API is")
+    .option("--hosts <n>", "hosts h1..hN (1..16)", "3")
+    .option("--guests <n>", "guests vm1..vmM, round-robin over the hosts (0..32)", "4")
+    .option("--net <octet>", "third octet of the lab addresses 127.0.<net>.x (1..253)", "1")
+    .option("--memory <mib>", "MiB per guest (48..128)", "96")
+    .option("--api-port <port>", "scheduler HTTP port (default 7069 + net)")
+    .option("--no-agents", "start no drover-agent")
+    .option("--no-scheduler", "start no scheduler")
+    .option(dirOpt, dirHelp)
+    .option("--json", "print the lab status as JSON")
+    .action(async (o: { hosts: string; guests: string; net: string; memory: string; apiPort?: string; agents: boolean; scheduler: boolean; stateDir?: string; json?: boolean }) => {
+      const hosts = int("hosts", o.hosts, 1, 16);
+      const guests = int("guests", o.guests, 0, 32);
+      const net = int("net", o.net, 1, 253);
+      const memoryMiB = int("memory", o.memory, 48, 128);
+      const stateDir = o.stateDir ?? labDir();
+      const cluster = await writeLabCluster({ hosts, net, stateDir, ...(o.apiPort ? { apiPort: int("api-port", o.apiPort, 1, 65535) } : {}) });
+      process.stderr.write(`starting a lab of ${hosts} host(s) and ${guests} guest(s) in ${cluster.stateDir} (the first start downloads the guest kernel)...\n`);
+      const status = await labUp({
+        hosts,
+        guests,
+        net,
+        stateDir: cluster.stateDir,
+        guest: { memoryMiB },
+        ...(o.agents ? { agent: cluster.agent } : {}),
+        ...(o.scheduler ? { scheduler: cluster.scheduler } : {}),
+      });
+      if (o.scheduler) {
+        const api = new ApiClient(cluster.apiUrl);
+        try {
+          await waitHosts(api, "the scheduler to answer and every agent to report", (hs) => !o.agents || hs.filter((h) => h.state === "healthy").length >= hosts, { timeoutMs: 90_000, pollMs: 1000 });
+        } catch (e) {
+          const detail = e instanceof Error ? e.message : String(e);
+          throw new CliError(`the lab runs, but ${detail}; see ${cluster.stateDir}/scheduler.log and hosts/*/agent.log (stop it with drover lab down)`, "lab-not-ready");
+        }
+      }
+      if (o.json) return printJson({ ...status, api: o.scheduler ? cluster.apiUrl : null });
+      printLabStatus(status);
+      if (o.scheduler) process.stdout.write(`\nThe scheduler's API is at ${cluster.apiUrl} (drover commands find it through ${cluster.stateDir}/drover-api.json; or set DROVER_API=${cluster.apiUrl}).\nTry: drover hosts; drover plan balance; drover drain h1 --wait\n`);
+    });
+
+  lab
+    .command("down")
+    .description("stop the lab: every process it started, by pid")
+    .option(dirOpt, dirHelp)
+    .action(async (o: { stateDir?: string }) => {
+      const s = await labDown(o.stateDir ?? labDir());
+      if (s.running) throw new CliError(`the lab in ${s.stateDir} still runs processes after teardown; see drover lab status`, "lab-still-running");
+      process.stdout.write(s.status === "absent" ? `no lab in ${s.stateDir}\n` : `lab in ${s.stateDir} stopped\n`);
+    });
+
+  lab
+    .command("status")
+    .description("the lab's processes and guests (tick counters show guests running)")
+    .option(dirOpt, dirHelp)
+    .option("--json", "print packages/lab's LabStatus")
+    .action(async (o: { stateDir?: string; json?: boolean }) => {
+      const s = await labStatus(o.stateDir ?? labDir());
+      if (o.json) return printJson(s);
+      printLabStatus(s);
+      if (s.status === "absent") process.exitCode = ExitCode.Failed;
+    });
 }

@@ -1,72 +1,108 @@
-// Hosts bucketed by remaining CPU (under a band), for best-fit placement without sorting or
-// scanning every host: find the bucket that can hold the demand, walk upward, and take the
-// tightest of the first few feasible hosts. Insert and remove are O(1).
+// Hosts in a grid of buckets by remaining CPU (under a band) × remaining memory, for
+// multi-dimensional best fit without sorting or scanning every host: start at the cell that can
+// just hold the demand, walk to larger cells, and take the tightest of the first few feasible
+// hosts. Every host visited outside the boundary cells fits both dimensions, so the walk stays
+// short even when many hosts are full in one dimension. Insert and remove are O(1).
 
-const BUCKETS = 256;
+const CPU_BUCKETS = 64;
+const MEM_BUCKETS = 16;
 
 export class FitIndex {
-  private readonly buckets: number[][] = Array.from({ length: BUCKETS + 1 }, () => []);
-  private readonly bucketOf: Int32Array;
+  private readonly cells: number[][];
+  private readonly rowCount: Int32Array;
+  private readonly cellOf: Int32Array;
   private readonly posOf: Int32Array;
-  private readonly width: number;
+  private readonly cpuWidth: number;
+  private readonly memWidth: number;
+  private readonly memBuckets: number;
 
-  constructor(hostCount: number, maxRemaining: number, private readonly remaining: (h: number) => number) {
-    this.bucketOf = new Int32Array(hostCount).fill(-1);
+  /**
+   * @param maxCpu largest remaining CPU any host can have
+   * @param maxMem largest remaining memory (Infinity when memory is not enforced)
+   */
+  constructor(
+    hostCount: number,
+    maxCpu: number,
+    maxMem: number,
+    private readonly cpuLeft: (h: number) => number,
+    private readonly memLeft: (h: number) => number,
+  ) {
+    this.memBuckets = Number.isFinite(maxMem) ? MEM_BUCKETS : 0;
+    this.cells = Array.from({ length: (CPU_BUCKETS + 1) * (this.memBuckets + 1) }, () => []);
+    this.rowCount = new Int32Array(CPU_BUCKETS + 1);
+    this.cellOf = new Int32Array(hostCount).fill(-1);
     this.posOf = new Int32Array(hostCount);
-    this.width = Math.max(maxRemaining, 1) / BUCKETS;
+    this.cpuWidth = Math.max(maxCpu, 1) / CPU_BUCKETS;
+    this.memWidth = Number.isFinite(maxMem) ? Math.max(maxMem, 1) / MEM_BUCKETS : 1;
+  }
+
+  private cpuBucket(x: number): number {
+    return Math.min(CPU_BUCKETS, Math.max(0, Math.floor(x / this.cpuWidth)));
+  }
+  private memBucket(x: number): number {
+    return this.memBuckets === 0 ? 0 : Math.min(this.memBuckets, Math.max(0, Math.floor(x / this.memWidth)));
   }
 
   has(h: number): boolean {
-    return (this.bucketOf[h] ?? -1) >= 0;
+    return (this.cellOf[h] ?? -1) >= 0;
   }
 
-  /** (Re)insert with its current remaining capacity; hosts with none are left out. */
+  /** (Re)insert with its current remaining capacity; hosts with no CPU left are left out. */
   update(h: number): void {
     this.remove(h);
-    const r = this.remaining(h);
-    if (!(r > 0)) return;
-    const b = Math.min(BUCKETS, Math.floor(r / this.width));
-    const list = this.buckets[b] as number[];
-    this.bucketOf[h] = b;
+    const c = this.cpuLeft(h);
+    const m = this.memLeft(h);
+    if (!(c > 0) || !(m > 0)) return;
+    const row = this.cpuBucket(c);
+    const cell = row * (this.memBuckets + 1) + this.memBucket(m);
+    const list = this.cells[cell] as number[];
+    this.cellOf[h] = cell;
     this.posOf[h] = list.length;
     list.push(h);
+    this.rowCount[row] = (this.rowCount[row] ?? 0) + 1;
   }
 
   remove(h: number): void {
-    const b = this.bucketOf[h] ?? -1;
-    if (b < 0) return;
-    const list = this.buckets[b] as number[];
+    const cell = this.cellOf[h] ?? -1;
+    if (cell < 0) return;
+    const list = this.cells[cell] as number[];
     const i = this.posOf[h] ?? 0;
     const last = list.pop() as number;
     if (last !== h) {
       list[i] = last;
       this.posOf[last] = i;
     }
-    this.bucketOf[h] = -1;
+    this.cellOf[h] = -1;
+    const row = Math.floor(cell / (this.memBuckets + 1));
+    this.rowCount[row] = (this.rowCount[row] ?? 0) - 1;
   }
 
   /**
-   * Best fit for `demand`: among the first `want` hosts (in order of remaining capacity, from the
-   * smallest that can hold it) that `ok` accepts, the one with the lowest `leftover`. Visits at
-   * most `maxVisits` hosts.
+   * Best fit: among the first `want` hosts that hold (cpu, mem) and that `ok` accepts, walking
+   * from the tightest cells, the one with the lowest `leftover`. Visits at most `maxVisits`.
    */
-  find(demand: number, ok: (h: number) => boolean, leftover: (h: number) => number, want = 4, maxVisits = 512): number | null {
+  find(cpu: number, mem: number, ok: (h: number) => boolean, leftover: (h: number) => number, want = 4, maxVisits = 4096): number | null {
     let best: number | null = null;
     let bestLeft = Infinity;
     let found = 0;
     let visits = 0;
-    for (let b = Math.min(BUCKETS, Math.max(0, Math.floor(demand / this.width))); b <= BUCKETS; b++) {
-      const list = this.buckets[b] as number[];
-      for (let i = 0; i < list.length; i++) {
-        const h = list[i] as number;
-        if (++visits > maxVisits) return best;
-        if (this.remaining(h) < demand || !ok(h)) continue;
-        const l = leftover(h);
-        if (l < bestLeft || (l === bestLeft && best !== null && h < best)) {
-          bestLeft = l;
-          best = h;
+    const stride = this.memBuckets + 1;
+    const m0 = this.memBucket(mem);
+    for (let row = this.cpuBucket(cpu); row <= CPU_BUCKETS; row++) {
+      if ((this.rowCount[row] ?? 0) === 0) continue;
+      for (let mb = m0; mb <= this.memBuckets; mb++) {
+        const list = this.cells[row * stride + mb] as number[];
+        for (let i = 0; i < list.length; i++) {
+          const h = list[i] as number;
+          if (++visits > maxVisits) return best;
+          if (this.cpuLeft(h) < cpu || this.memLeft(h) < mem || !ok(h)) continue;
+          const l = leftover(h);
+          if (l < bestLeft || (l === bestLeft && best !== null && h < best)) {
+            bestLeft = l;
+            best = h;
+          }
+          if (++found >= want) return best;
         }
-        if (++found >= want) return best;
       }
     }
     return best;

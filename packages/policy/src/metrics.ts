@@ -12,20 +12,28 @@ export interface ImbalanceWeights {
  */
 export function imbalance(m: ClusterModel, w: ImbalanceWeights): number {
   let n = 0;
-  const s = [0, 0, 0];
-  const q = [0, 0, 0];
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let q0 = 0;
+  let q1 = 0;
+  let q2 = 0;
   for (let h = 0; h < m.hosts.length; h++) {
     if (m.destOk[h] !== 1) continue;
-    const u = [m.cpuUtil(h), m.memUtil(h), m.contention(h)];
-    for (let d = 0; d < 3; d++) {
-      s[d] = (s[d] ?? 0) + (u[d] ?? 0);
-      q[d] = (q[d] ?? 0) + (u[d] ?? 0) ** 2;
-    }
+    const c = m.cpuUtil(h);
+    const mu = m.memUtil(h);
+    const k = m.contention(h);
+    s0 += c;
+    q0 += c * c;
+    s1 += mu;
+    q1 += mu * mu;
+    s2 += k;
+    q2 += k * k;
     n++;
   }
   if (n === 0) return 0;
-  const sd = (d: number) => Math.sqrt(Math.max(0, (q[d] ?? 0) / n - ((s[d] ?? 0) / n) ** 2));
-  return w.cpu * sd(0) + w.memory * sd(1) + w.contention * sd(2);
+  const sd = (s: number, q: number) => Math.sqrt(Math.max(0, q / n - (s / n) ** 2));
+  return w.cpu * sd(s0, q0) + w.memory * sd(s1, q1) + w.contention * sd(s2, q2);
 }
 
 /** Hosts that are on (neither standby nor waking). */

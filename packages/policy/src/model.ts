@@ -24,6 +24,9 @@ export interface PlacementOptions {
 }
 
 const EPS = 1e-9;
+// Shared reject objects: placement checks run hundreds of thousands of times per plan.
+const R = Object.fromEntries(Object.values(RejectCode).map((c) => [c, Object.freeze({ code: c })])) as Record<string, Reject>;
+const reject = (code: string): Reject => R[code] ?? { code };
 
 export class ClusterModel {
   readonly cfg: ClusterConfig;
@@ -293,8 +296,8 @@ export class ClusterModel {
   /** Can the unit (all on one host) go to `dst`? Null if yes, else the first reason. */
   check(unit: readonly number[], dst: number, opts: PlacementOptions = {}): Reject | null {
     const src = this.vmHost[unit[0] as number] as number;
-    if (dst === src) return { code: RejectCode.sameHost };
-    if (this.destOk[dst] !== 1) return { code: RejectCode.hostExcluded };
+    if (dst === src) return reject(RejectCode.sameHost);
+    if (this.destOk[dst] !== 1) return reject(RejectCode.hostExcluded);
     const host = this.hosts[dst] as Host;
     let cpu = 0;
     let mem = 0;
@@ -304,21 +307,23 @@ export class ClusterModel {
       cpu += this.vmCpu[v] ?? 0;
       mem += vm.memoryMiB;
       vcpu += vm.vcpus;
-      if (vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel)) return { code: RejectCode.cpuModel };
-      if (vm.storage !== undefined && vm.storage.length > 0 && !vm.storage.every((s) => host.sharedStorage?.includes(s) === true)) return { code: RejectCode.storage };
-      if (vm.bridges !== undefined && vm.bridges.length > 0 && !vm.bridges.every((b) => host.bridges?.includes(b) === true)) return { code: RejectCode.bridge };
+      if (vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel)) return reject(RejectCode.cpuModel);
+      if (vm.storage !== undefined && vm.storage.length > 0 && !vm.storage.every((s) => host.sharedStorage?.includes(s) === true)) return reject(RejectCode.storage);
+      if (vm.bridges !== undefined && vm.bridges.length > 0 && !vm.bridges.every((b) => host.bridges?.includes(b) === true)) return reject(RejectCode.bridge);
     }
     let cpuLimit = this.cpuCap[dst] ?? 0;
     if (opts.cpuFraction !== undefined) cpuLimit = Math.min(cpuLimit, host.cpuCapacityMhz * opts.cpuFraction);
-    if ((this.cpuLoad[dst] ?? 0) + cpu > cpuLimit + EPS) return { code: opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity };
-    if ((this.memLoad[dst] ?? 0) + mem > (this.memCap[dst] ?? 0) + EPS) return { code: RejectCode.memoryCapacity };
-    if ((this.vcpuLoad[dst] ?? 0) + vcpu > (this.vcpuCap[dst] ?? 0) + EPS) return { code: RejectCode.vcpuCapacity };
+    if ((this.cpuLoad[dst] ?? 0) + cpu > cpuLimit + EPS) return reject(opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity);
+    if ((this.memLoad[dst] ?? 0) + mem > (this.memCap[dst] ?? 0) + EPS) return reject(RejectCode.memoryCapacity);
+    if ((this.vcpuLoad[dst] ?? 0) + vcpu > (this.vcpuCap[dst] ?? 0) + EPS) return reject(RejectCode.vcpuCapacity);
     for (const v of unit) {
       const vm = this.vms[v] as Vm;
-      const failedAt = this.failures.get(`${vm.id}\u0000${host.id}`);
-      if (failedAt !== undefined && this.nowMs - failedAt < this.cfg.cooldown.failureMs) return { code: RejectCode.failureCooldown };
+      if (this.failures.size > 0) {
+        const failedAt = this.failures.get(`${vm.id}\u0000${host.id}`);
+        if (failedAt !== undefined && this.nowMs - failedAt < this.cfg.cooldown.failureMs) return reject(RejectCode.failureCooldown);
+      }
       if (opts.forced !== true && vm.previousHostId === host.id && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs) {
-        return { code: RejectCode.returnCooldown };
+        return reject(RejectCode.returnCooldown);
       }
       const rs = this.vmRules.get(v);
       if (rs === undefined) continue;

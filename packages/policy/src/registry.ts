@@ -104,7 +104,7 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
     after = { imbalance: imbalance(model, weights), active: activeHosts(model) };
     const offset = steps.length;
     for (const s of b.steps) {
-      steps.push({ ...s, index: s.index + offset, dependsOn: s.dependsOn.map((d) => d + offset) });
+      steps.push(offset === 0 ? s : { ...s, index: s.index + offset, dependsOn: s.dependsOn.map((d) => d + offset) });
       if (s.kind === "migrate") moved.add(s.vmId);
     }
     notMoved.push(...b.notMovedList());

@@ -65,6 +65,7 @@ function recentCpuUtil(m: ClusterModel, h: number, k: number): number[] {
   return out.map((x) => x / host.cpuCapacityMhz);
 }
 
+/** Objective gain of moving `unit` from src to dst, from the running sums, in O(unit). */
 function gain(m: ClusterModel, sums: Sums, w: readonly [number, number, number], unit: readonly number[], src: number, dst: number): number {
   let cpu = 0;
   let mem = 0;
@@ -75,26 +76,20 @@ function gain(m: ClusterModel, sums: Sums, w: readonly [number, number, number],
   const hs = m.hosts[src];
   const hd = m.hosts[dst];
   if (hs === undefined || hd === undefined) return -Infinity;
-  const before = [utils(m, src), utils(m, dst)];
-  const scale = (h: number, load: number) => ((m.cpuLoadBase[h] ?? 0) > 0 ? ((m.contentionBase[h] ?? 0) * load) / (m.cpuLoadBase[h] ?? 1) : 0);
   const sCpu = (m.cpuLoad[src] ?? 0) - cpu;
   const dCpu = (m.cpuLoad[dst] ?? 0) + cpu;
-  const after = [
-    [sCpu / hs.cpuCapacityMhz, ((m.memUse[src] ?? 0) - mem) / hs.memoryMiB, scale(src, sCpu)],
-    [dCpu / hd.cpuCapacityMhz, ((m.memUse[dst] ?? 0) + mem) / hd.memoryMiB, scale(dst, dCpu)],
-  ];
-  let g = 0;
-  for (let d = 0; d < 3; d++) {
-    const b0 = before[0]?.[d] ?? 0;
-    const b1 = before[1]?.[d] ?? 0;
-    const a0 = after[0]?.[d] ?? 0;
-    const a1 = after[1]?.[d] ?? 0;
-    const s0 = sums.s[d] ?? 0;
-    const q0 = sums.q[d] ?? 0;
+  const cont = (h: number, load: number) => ((m.cpuLoadBase[h] ?? 0) > 0 ? ((m.contentionBase[h] ?? 0) * load) / (m.cpuLoadBase[h] ?? 1) : 0);
+  const n = sums.n;
+  const dim = (d: number, b0: number, b1: number, a0: number, a1: number) => {
+    const s0 = sums.s[d as 0];
+    const q0 = sums.q[d as 0];
     const s1 = s0 - b0 - b1 + a0 + a1;
     const q1 = q0 - b0 * b0 - b1 * b1 + a0 * a0 + a1 * a1;
-    g += (w[d] ?? 0) * (q0 - (s0 * s0) / sums.n - (q1 - (s1 * s1) / sums.n));
-  }
+    return (w[d as 0] ?? 0) * (q0 - (s0 * s0) / n - (q1 - (s1 * s1) / n));
+  };
+  let g = dim(0, m.cpuUtil(src), m.cpuUtil(dst), sCpu / hs.cpuCapacityMhz, dCpu / hd.cpuCapacityMhz);
+  if (w[1] > 0) g += dim(1, m.memUtil(src), m.memUtil(dst), ((m.memUse[src] ?? 0) - mem) / hs.memoryMiB, ((m.memUse[dst] ?? 0) + mem) / hd.memoryMiB);
+  if (w[2] > 0) g += dim(2, m.contention(src), m.contention(dst), cont(src, sCpu), cont(dst, dCpu));
   return g;
 }
 
@@ -147,7 +142,10 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
 
   for (;;) {
     const mean = [0, 1, 2].map((d) => (sums.s[d] ?? 0) / sums.n);
-    const score = (h: number) => utils(m, h).reduce((a, u, d) => a + (w[d] ?? 0) * (u - (mean[d] ?? 0)), 0);
+    const m0 = mean[0] ?? 0;
+    const m1 = mean[1] ?? 0;
+    const m2 = mean[2] ?? 0;
+    const score = (h: number) => w[0] * (m.cpuUtil(h) - m0) + w[1] * (m.memUtil(h) - m1) + (w[2] > 0 ? w[2] * (m.contention(h) - m2) : 0);
     const scored = active.map((h) => ({ h, s: score(h) })).sort((a, c) => c.s - a.s || a.h - c.h);
     const sources: number[] = [];
     for (const x of scored) {

@@ -35,8 +35,8 @@ export const consolidateArgs = z
     relieveOverload: z.boolean().default(true),
     /** Empty a host even if it cannot be powered off afterwards. */
     emptyWithoutPowerOff: z.boolean().default(false),
-    maxMoves: z.number().int().min(0).default(10_000),
-    maxPowerOffs: z.number().int().min(0).default(10_000),
+    maxMoves: z.number().int().min(0).default(1_000_000),
+    maxPowerOffs: z.number().int().min(0).default(1_000_000),
   })
   .strict();
 type Args = z.output<typeof consolidateArgs>;
@@ -74,7 +74,14 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const needCpu = m.cfg.spare.hosts * maxCpu + m.cfg.spare.cpuFraction * totalLoad;
   const needMem = enforceMem ? m.cfg.spare.hosts * maxMem : 0;
 
-  const fit = new FitIndex(H, Math.max(...m.hosts.map((h) => h.cpuCapacityMhz * high), 1), remaining);
+  const memLeft = (h: number) => (m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0);
+  let maxCpuHigh = 1;
+  let maxMemCap = 1;
+  for (let h = 0; h < H; h++) {
+    maxCpuHigh = Math.max(maxCpuHigh, (m.hosts[h] as Host).cpuCapacityMhz * high);
+    maxMemCap = Math.max(maxMemCap, m.memCap[h] ?? 0);
+  }
+  const fit = new FitIndex(H, maxCpuHigh, maxMemCap, remaining, memLeft);
   for (let h = 0; h < H; h++) if (m.destOk[h] === 1) fit.update(h);
 
   const receivers = new Uint8Array(H);
@@ -116,7 +123,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
       const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - mem) / host.memoryMiB : 0;
       return c + mm + m.softPenalty(unit, h);
     };
-    return fit.find(cpu, ok, leftover);
+    return fit.find(cpu, enforceMem ? mem : 0, ok, leftover);
   };
 
   // 1. Relieve hosts above the band.

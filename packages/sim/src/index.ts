@@ -41,5 +41,7 @@ export { createPolicy, simPolicyNames } from "./registry.js";
 export { DroverPolicy, benchmarkConfig, benchmarkProfile } from "./drover.js";
 export type { DroverPolicyOptions } from "./drover.js";
 export { ffdOracle, fluidBound } from "./bounds.js";
+export { boundRow, formatOutcomes, formatTable, outcomeColumns, resultRow, rowCells } from "./report.js";
+export type { OutcomeRow } from "./report.js";
 export type { BoundOptions, BoundResult } from "./bounds.js";
 export type { SimulationOptions, SimulationResult } from "./simulate.js";

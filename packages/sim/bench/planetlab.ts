@@ -1,0 +1,107 @@
+// PlanetLab benchmark: for every day in a traces directory and every mode, NPA, DVFS,
+// LR-MMT-1.2, Drover, the fluid bound and the FFD oracle; then scaling runs on drawn traces.
+//   npm run bench:planetlab [-- TRACES_DIR] [--json FILE] [--days N] [--no-scaling]
+import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  boundRow,
+  createPolicy,
+  drawWorkload,
+  ffdOracle,
+  fluidBound,
+  formatOutcomes,
+  loadPlanetLabDir,
+  modes,
+  resultRow,
+  simulate,
+} from "../src/index.js";
+import type { Mode, OutcomeRow, Workload } from "../src/index.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, "../../..");
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  args.splice(i, 2);
+  return v;
+};
+const jsonOut = flag("--json");
+const noScaling = args.includes("--no-scaling");
+const positional = args.filter((a) => !a.startsWith("--"));
+const tracesDir = resolve(positional[0] ?? join(repoRoot, "../shared/planetlab"));
+
+const out = (s = "") => process.stdout.write(s + "\n");
+const started = performance.now();
+const elapsed = () => ((performance.now() - started) / 1000).toFixed(0) + " s";
+
+let days: string[];
+try {
+  days = readdirSync(tracesDir)
+    .filter((d) => statSync(join(tracesDir, d)).isDirectory())
+    .sort();
+} catch {
+  process.stderr.write(`bench:planetlab: cannot read traces directory ${tracesDir}\n`);
+  process.exit(2);
+}
+if (days.length === 0) {
+  process.stderr.write(`bench:planetlab: no day directories in ${tracesDir}\n`);
+  process.exit(2);
+}
+
+const report: { days: unknown[]; scaling: unknown[] } = { days: [], scaling: [] };
+const policies = ["npa", "dvfs", "lr-mmt-1.2", "drover"] as const;
+
+function runTable(w: Workload, mode: Mode, hosts: number, names: readonly string[], skipped: string | null): OutcomeRow[] {
+  const oracle = ffdOracle({ workload: w, mode, hosts });
+  const fluid = fluidBound({ workload: w, mode, hosts });
+  const rows: OutcomeRow[] = [];
+  for (const p of names) rows.push(resultRow(simulate({ workload: w, policy: createPolicy(p), mode, hosts }), oracle.energyKwh));
+  if (skipped) rows.push({ ...boundRow(skipped, { energyKwh: Number.NaN, activeHostsMean: Number.NaN, activeHostsMax: 0 }, null), note: "skipped: O(H^2) per round" });
+  rows.push(boundRow("fluid bound", fluid, oracle.energyKwh));
+  rows.push(boundRow("FFD oracle", oracle, oracle.energyKwh));
+  return rows;
+}
+
+out(`PlanetLab benchmark: traces ${tracesDir}, days ${days.join(", ")}, modes ${modes.join(", ")}`);
+out("Energy kWh; /oracle = energy over the per-interval FFD oracle; SLATAH, PDM, SLAV as fractions in %;");
+out("ESV = kWh x SLAV; hosts = mean active hosts per round; ms/round = mean policy decision time.\n");
+for (const day of days) {
+  const w = loadPlanetLabDir(join(tracesDir, day));
+  for (const mode of modes) {
+    const rows = runTable(w, mode, 800, policies, null);
+    out(`== ${day}  mode ${mode}  (800 hosts, ${w.names.length} VMs)  [${elapsed()}]`);
+    out(formatOutcomes(rows));
+    const drover = rows.find((r) => r.policy === "drover");
+    const lr = rows.find((r) => r.policy === "lr-mmt-1.2");
+    if (drover && lr && lr.migrations && lr.slav) {
+      out(
+        `   drover vs lr-mmt-1.2: energy ${((drover.energyKwh / lr.energyKwh - 1) * 100).toFixed(1)}%, ` +
+          `migrations x${((drover.migrations ?? 0) / lr.migrations).toFixed(3)}, SLAV x${((drover.slav ?? 0) / lr.slav).toFixed(3)}`,
+      );
+    }
+    out();
+    report.days.push({ day, mode, hosts: 800, vms: w.names.length, rows });
+  }
+}
+
+if (!noScaling) {
+  const pool = days.map((d) => loadPlanetLabDir(join(tracesDir, d)));
+  const ratio = 1052 / 800;
+  out(`== Scaling (mode clean, traces drawn with replacement from all days, seed 42, ${ratio.toFixed(3)} VMs per host)`);
+  for (const hosts of [100, 800, 5000, 20_000]) {
+    const vms = Math.round(hosts * ratio);
+    const w = drawWorkload(pool, vms, 42);
+    const cheap = hosts > 800;
+    const names = cheap ? (["npa", "dvfs", "drover"] as const) : policies;
+    const rows = runTable(w, "clean", hosts, names, cheap ? "lr-mmt-1.2" : null);
+    out(`-- ${hosts} hosts, ${vms} VMs${cheap ? " (LR-MMT skipped: its underload step is O(H^2) per round)" : ""}  [${elapsed()}]`);
+    out(formatOutcomes(rows));
+    out();
+    report.scaling.push({ hosts, vms, mode: "clean", rows });
+  }
+}
+out(`total ${elapsed()}`);
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(report, null, 2));

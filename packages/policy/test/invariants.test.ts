@@ -1,0 +1,227 @@
+// Property-based tests: random clusters (host states, capacities, rules, in-flight migrations,
+// recent failures, configs) through every policy and a profile; every plan must pass the
+// independent invariant checker, leave unreachable hosts alone, be deterministic, and not move
+// anything back when planning again on the applied result.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { applyPlan, plan, planProfile, validatePlan } from "../src/index.js";
+import type { ClusterConfigInput, ClusterSnapshot, Host, MigrateStep, Plan, Rule, Vm } from "../src/index.js";
+
+const NOW = 1_800_000_000_000;
+const STATES = ["healthy", "healthy", "healthy", "healthy", "healthy", "draining", "maintenance", "standby", "waking", "unreachable"] as const;
+
+const hostArb = fc.record({
+  state: fc.constantFrom(...STATES),
+  cpuCores: fc.integer({ min: 2, max: 16 }),
+  cpuCapacityMhz: fc.integer({ min: 2000, max: 16_000 }),
+  memoryMiB: fc.integer({ min: 2048, max: 32_768 }),
+  canPowerOff: fc.boolean(),
+  canWake: fc.boolean(),
+  wakeLatencyMs: fc.integer({ min: 0, max: 1_200_000 }),
+  bridges: fc.constantFrom(undefined, ["br0"], ["br0", "br1"]),
+  measured: fc.boolean(),
+});
+
+const vmArb = fc.record({
+  host: fc.nat(),
+  vcpus: fc.integer({ min: 1, max: 4 }),
+  memoryMiB: fc.integer({ min: 256, max: 8192 }),
+  history: fc.array(fc.integer({ min: 0, max: 4000 }), { minLength: 1, maxLength: 8 }),
+  dirty: fc.option(fc.integer({ min: 0, max: 200_000_000 }), { nil: undefined }),
+  pinned: fc.integer({ min: 0, max: 9 }).map((x) => x < 2),
+  migratedAgoMs: fc.option(fc.integer({ min: 0, max: 7_200_000 }), { nil: undefined }),
+  previous: fc.nat(),
+  bridges: fc.constantFrom(undefined, undefined, ["br0"], ["br1"]),
+});
+
+const ruleArb = fc.record({
+  kind: fc.constantFrom("vm-affinity", "vm-anti-affinity", "vm-host"),
+  vms: fc.uniqueArray(fc.nat(), { minLength: 1, maxLength: 3 }),
+  hosts: fc.uniqueArray(fc.nat(), { minLength: 1, maxLength: 3 }),
+  hard: fc.boolean(),
+  mode: fc.constantFrom("must", "should", "must-not", "should-not"),
+});
+
+const configArb: fc.Arbitrary<ClusterConfigInput> = fc.record({
+  capacity: fc.record({
+    enforceMemory: fc.boolean(),
+    cpuHeadroom: fc.constantFrom(0, 0.1, 0.3),
+    memoryOvercommit: fc.constantFrom(1, 1.5),
+    vcpuOvercommit: fc.constantFrom(null, 1, 4),
+  }),
+  forecast: fc.record({ statistic: fc.constantFrom("last", "mean", "max", "percentile"), trend: fc.boolean(), windowSamples: fc.integer({ min: 1, max: 8 }) }),
+  cooldown: fc.record({ vmMs: fc.constantFrom(0, 900_000), failureMs: fc.constantFrom(0, 1_800_000), returnMs: fc.constantFrom(600_000, 3_600_000) }),
+  limits: fc.record({ perSource: fc.integer({ min: 1, max: 3 }), perDestination: fc.integer({ min: 1, max: 3 }), perCluster: fc.integer({ min: 1, max: 8 }) }),
+  spare: fc.record({ hosts: fc.integer({ min: 0, max: 2 }), cpuFraction: fc.constantFrom(0, 0.2, 0.5) }),
+  migration: fc.record({ allowAutoConverge: fc.boolean(), allowPauseAndCopy: fc.boolean() }),
+});
+
+const clusterArb: fc.Arbitrary<ClusterSnapshot> = fc
+  .record({
+    hosts: fc.array(hostArb, { minLength: 1, maxLength: 8 }),
+    vms: fc.array(vmArb, { maxLength: 24 }),
+    rules: fc.array(ruleArb, { maxLength: 4 }),
+    inFlight: fc.array(fc.record({ vm: fc.nat(), dst: fc.nat() }), { maxLength: 2 }),
+    failures: fc.array(fc.record({ vm: fc.nat(), dst: fc.nat(), agoMs: fc.integer({ min: 0, max: 3_600_000 }) }), { maxLength: 3 }),
+    config: configArb,
+  })
+  .map(({ hosts: hs, vms: vs, rules: rs, inFlight, failures, config }) => {
+    const hosts: Host[] = hs.map((h, i) => ({
+      id: `h${i}`,
+      state: h.state,
+      cpuCores: h.cpuCores,
+      cpuCapacityMhz: h.cpuCapacityMhz,
+      memoryMiB: h.memoryMiB,
+      power: { canPowerOff: h.canPowerOff, canWake: h.canWake, wakeLatencyMs: h.wakeLatencyMs },
+      ...(h.bridges === undefined ? {} : { bridges: h.bridges }),
+    }));
+    // VMs only run on hosts that are on.
+    const on = hosts.filter((h) => h.state !== "standby" && h.state !== "waking");
+    const vms: Vm[] =
+      on.length === 0
+        ? []
+        : vs.map((v, i) => {
+            const host = on[v.host % on.length] as Host;
+            return {
+              id: `v${i}`,
+              hostId: host.id,
+              vcpus: v.vcpus,
+              memoryMiB: v.memoryMiB,
+              cpuDemandMhzHistory: v.history,
+              ...(v.dirty === undefined ? {} : { dirtyRateBytesPerSec: v.dirty }),
+              ...(v.pinned ? { pinned: true } : {}),
+              ...(v.migratedAgoMs === undefined ? {} : { lastMigrationMs: NOW - v.migratedAgoMs, previousHostId: `h${v.previous % hosts.length}` }),
+              ...(v.bridges === undefined ? {} : { bridges: v.bridges }),
+            };
+          });
+    // Measured host histories = sum of their VMs' (when the generator asked for them).
+    const withHist = hosts.map((h, i) => {
+      if (!hs[i]?.measured) return h;
+      const mine = vms.filter((v) => v.hostId === h.id);
+      const len = Math.max(1, ...mine.map((v) => v.cpuDemandMhzHistory.length));
+      const hist = Array.from({ length: len }, (_, k) => mine.reduce((a, v) => a + (v.cpuDemandMhzHistory[v.cpuDemandMhzHistory.length - len + k] ?? 0), 0));
+      return { ...h, cpuUsageMhzHistory: hist };
+    });
+    const rules: Rule[] =
+      vms.length === 0
+        ? []
+        : rs.map((r, i): Rule => {
+            const vmIds = [...new Set(r.vms.map((x) => `v${x % vms.length}`))];
+            if (r.kind === "vm-host") return { id: `r${i}`, kind: "vm-host", vmIds, hostIds: [...new Set(r.hosts.map((x) => `h${x % hosts.length}`))], mode: r.mode };
+            return { id: `r${i}`, kind: r.kind, vmIds, hard: r.hard };
+          });
+    const healthy = hosts.filter((h) => h.state === "healthy");
+    const flights =
+      vms.length === 0 || healthy.length === 0
+        ? []
+        : inFlight
+            .map((f, i) => {
+              const vm = vms[f.vm % vms.length] as Vm;
+              const dst = healthy[f.dst % healthy.length] as Host;
+              return { id: `m${i}`, vmId: vm.id, sourceHostId: vm.hostId, destinationHostId: dst.id, startedMs: NOW - 5000 };
+            })
+            .filter((f, i, all) => f.sourceHostId !== f.destinationHostId && all.findIndex((g) => g.vmId === f.vmId) === i);
+    const recentFailures =
+      vms.length === 0 ? [] : failures.map((f) => ({ vmId: `v${f.vm % vms.length}`, destinationHostId: `h${f.dst % hosts.length}`, atMs: NOW - f.agoMs }));
+    return { hosts: withHist, vms, rules, inFlight: flights, recentFailures, config };
+  });
+
+const migrations = (p: Plan) => p.steps.filter((s): s is MigrateStep => s.kind === "migrate");
+
+/** What the generated plans contained, so a generator that never exercises a step kind fails. */
+const seen = { migrate: 0, "power-off": 0, wake: 0, deferred: 0, notMoved: 0 };
+
+function checkPlan(s: ClusterSnapshot, p: Plan): void {
+  for (const step of p.steps) seen[step.kind]++;
+  seen.deferred += p.deferred.length;
+  seen.notMoved += p.notMoved.length;
+  expect(validatePlan(s, p)).toEqual([]);
+  const unreachable = new Set(s.hosts.filter((h) => h.state === "unreachable").map((h) => h.id));
+  for (const step of p.steps) {
+    const touched = step.kind === "migrate" ? [step.sourceHostId, step.destinationHostId] : [step.hostId];
+    for (const h of touched) expect(unreachable.has(h)).toBe(false);
+  }
+  // Powered-off hosts: empty after the plan and never a destination afterwards.
+  const after = applyPlan(s, p);
+  for (const step of p.steps) {
+    if (step.kind !== "power-off") continue;
+    expect(after.vms.filter((v) => v.hostId === step.hostId)).toEqual([]);
+  }
+}
+
+function noMoveBack(s: ClusterSnapshot, p: Plan, replan: (s: ClusterSnapshot) => Plan): void {
+  const after = applyPlan(s, p);
+  const again = replan(after);
+  expect(validatePlan(after, again)).toEqual([]);
+  const left = new Map(migrations(p).map((m) => [m.vmId, m.sourceHostId]));
+  for (const m of migrations(again)) expect(left.get(m.vmId) === m.destinationHostId).toBe(false);
+}
+
+const RUNS = { numRuns: 250 };
+
+describe("safety invariants over random clusters", () => {
+  it("balance", () => {
+    fc.assert(
+      fc.property(clusterArb, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 10 }), (s, aggressiveness, maxMoves) => {
+        const args = { aggressiveness, maxMoves };
+        const p = plan(s, "balance", { nowMs: NOW, args });
+        checkPlan(s, p);
+        expect(plan(s, "balance", { nowMs: NOW, args })).toEqual(p);
+        noMoveBack(s, p, (x) => plan(x, "balance", { nowMs: NOW, args }));
+      }),
+      RUNS,
+    );
+  });
+
+  it("consolidate", () => {
+    fc.assert(
+      fc.property(clusterArb, fc.constantFrom([0.2, 0.6], [0.3, 0.8], [0.5, 0.95], [0.1, 1]), (s, [low, high]) => {
+        const args = { band: { low, high } };
+        const p = plan(s, "consolidate", { nowMs: NOW, args });
+        checkPlan(s, p);
+        expect(plan(s, "consolidate", { nowMs: NOW, args })).toEqual(p);
+        noMoveBack(s, p, (x) => plan(x, "consolidate", { nowMs: NOW, args }));
+      }),
+      RUNS,
+    );
+  });
+
+  it("drain", () => {
+    fc.assert(
+      fc.property(clusterArb, (s) => {
+        const p = plan(s, "drain", { nowMs: NOW });
+        checkPlan(s, p);
+        noMoveBack(s, p, (x) => plan(x, "drain", { nowMs: NOW }));
+        // Every VM left on a draining host is explained (or was held back by the limits).
+        const draining = new Set(s.hosts.filter((h) => h.state === "draining" || h.state === "maintenance").map((h) => h.id));
+        const moved = new Set([...migrations(p).map((m) => m.vmId), ...p.deferred.map((d) => (d.step.kind === "migrate" ? d.step.vmId : ""))]);
+        const explained = new Set(p.notMoved.map((n) => n.vmId));
+        const inFlight = new Set((s.inFlight ?? []).map((f) => f.vmId));
+        for (const v of s.vms) {
+          if (!draining.has(v.hostId) || moved.has(v.id)) continue;
+          expect(explained.has(v.id) || inFlight.has(v.id)).toBe(true);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it("a profile of drain, balance and consolidate", () => {
+    const profile = {
+      name: "all",
+      policies: [{ policy: "drain" }, { policy: "balance", args: { aggressiveness: 4 } }, { policy: "consolidate", args: { band: { low: 0.3, high: 0.85 } } }],
+    };
+    fc.assert(
+      fc.property(clusterArb, (s) => {
+        const p = planProfile(s, profile, { nowMs: NOW, seed: 3 });
+        checkPlan(s, p);
+        noMoveBack(s, p, (x) => planProfile(x, profile, { nowMs: NOW, seed: 3 }));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("exercised every kind of step", () => {
+    for (const [kind, n] of Object.entries(seen)) expect(n, kind).toBeGreaterThan(0);
+  });
+});

@@ -23,6 +23,8 @@ export interface LabUpOptions {
   /** Agent command per host (placeholders, see CommandTemplate). */
   agent?: CommandTemplate;
   scheduler?: CommandTemplate;
+  /** "loopback" (default) or "netns" (see LabOptions.network). */
+  network?: "loopback" | "netns";
   /** How long to wait for the lab to run (default 180 s). */
   timeoutMs?: number;
 }

@@ -17,6 +17,8 @@ export interface LabGuestOptions {
   diskCache?: DiskCacheMode;
   tags?: string[];
   workload?: GuestWorkload;
+  /** One virtio NIC per bridge; namespace mode only (loopback hosts have no real bridges). */
+  bridges?: string[];
   /** Image cache dir (default env DROVER_LAB_CACHE or /var/cache/drover-lab). */
   cacheDir?: string;
 }
@@ -36,6 +38,9 @@ export interface LabGuest {
 export async function startGuest(host: LabHost, opts: LabGuestOptions): Promise<LabGuest> {
   const diskMiB = opts.diskMiB ?? 16;
   if (!Number.isInteger(diskMiB) || diskMiB < 0 || diskMiB > 1024) throw badOption("diskMiB", diskMiB, "an integer 0..1024");
+  if (opts.bridges?.length && !host.netns) {
+    throw badOption("bridges", opts.bridges, "none on a loopback lab host (its bridges are only recorded); use network: \"netns\"");
+  }
   const image = await ensureGuestImage(opts.cacheDir);
   const uuid = opts.uuid ?? randomUUID();
   await mkdir(host.sharedDir, { recursive: true });
@@ -58,6 +63,7 @@ export async function startGuest(host: LabHost, opts: LabGuestOptions): Promise<
     ...(opts.vcpus !== undefined ? { vcpus: opts.vcpus } : {}),
     ...(opts.diskCache ? { diskCache: opts.diskCache } : {}),
     ...(opts.tags ? { tags: opts.tags } : {}),
+    ...(opts.bridges ? { bridges: opts.bridges } : {}),
     ...(opts.workload ? { workload: opts.workload } : {}),
   });
   await defineAndStart(host.uri, join(host.sharedDir, `${opts.name}.xml`), xml, opts.name);

@@ -21,6 +21,7 @@ const lab = await Lab.start({
   ...(bridges !== undefined ? { bridges: Array.isArray(bridges) ? bridges : (h: string) => bridges[h] ?? [] } : {}),
   ...(opts.agent ? { agentCommand: (h, info) => expandTemplate("agent", opts.agent!, hostVars(h, info)) } : {}),
   ...(opts.scheduler ? { schedulerCommand: (info) => expandTemplate("scheduler", opts.scheduler!, labVars(info)) } : {}),
+  ...(opts.network !== undefined ? { network: opts.network } : {}),
   ownerKind: "keeper",
   logger,
 }).catch((e: unknown) => {

@@ -40,6 +40,12 @@ export interface LabHostOptions {
   bridges?: string[];
   /** UDP port of this host's Wake-on-LAN listener (default 9). */
   wolPort?: number;
+  /**
+   * Namespace mode (see netns.ts): the host lives in this network namespace with this address;
+   * libvirtd, the agent and the Wake-on-LAN "NIC" process run inside it, and `bridges` are
+   * real bridges there.
+   */
+  netns?: { ns: string; address: string };
   logger?: Logger;
 }
 
@@ -56,8 +62,11 @@ export interface LabHostState {
   dir: string;
   sharedDir: string;
   bridges: string[];
-  /** "recorded": bridges are names in this file only (loopback mode). */
-  bridgeMode: "recorded";
+  /** "recorded": bridges are names in this file only (loopback mode); "real": they exist in `netns`. */
+  bridgeMode: "recorded" | "real";
+  netns: string | null;
+  /** Namespace mode: the process listening for Wake-on-LAN inside the host's namespace. */
+  nic: ProcRef | null;
   libvirtd: ProcRef | null;
   /** The host's agent, when the lab runs one (command resolved, so any process can restart it). */
   agent: ManagedState | null;
@@ -96,7 +105,9 @@ export class LabHost {
   readonly sharedDir: string;
   readonly bridges: readonly string[];
   readonly wolPort: number;
+  readonly netns: string | undefined;
   private libvirtd: ProcRef | undefined;
+  private nic: ProcRef | undefined;
   private agentProc: ManagedProcess | undefined;
   private powerState: PowerState = "on";
   private readonly log: Logger | undefined;
@@ -112,7 +123,9 @@ export class LabHost {
     this.name = opts.name;
     this.index = opts.index;
     this.net = opts.net ?? 1;
-    this.address = hostAddress(this.net, this.index);
+    if (opts.netns && !/^[A-Za-z0-9_.-]{1,64}$/.test(opts.netns.ns)) throw badOption("netns.ns", opts.netns.ns, "a namespace name");
+    this.netns = opts.netns?.ns;
+    this.address = opts.netns?.address ?? hostAddress(this.net, this.index);
     this.uri = hostUri(this.address);
     this.mac = hostMac(this.net, this.index);
     this.hostUuid = hostUuid(this.net, this.index);
@@ -136,9 +149,11 @@ export class LabHost {
       stateDir,
       bridges: s.bridges,
       wolPort: s.wake.port,
+      ...(s.netns ? { netns: { ns: s.netns, address: s.address } } : {}),
       ...(logger ? { logger } : {}),
     });
     h.libvirtd = s.libvirtd ?? undefined;
+    h.nic = s.nic ?? undefined;
     h.agentProc = s.agent ? ManagedProcess.fromState(s.agent) : undefined;
     h.powerState = s.power;
     return h;
@@ -171,7 +186,9 @@ export class LabHost {
       dir: this.dir,
       sharedDir: this.sharedDir,
       bridges: [...this.bridges],
-      bridgeMode: "recorded",
+      bridgeMode: this.netns ? "real" : "recorded",
+      netns: this.netns ?? null,
+      nic: isAlive(this.nic) ? (this.nic ?? null) : null,
       libvirtd: isAlive(this.libvirtd) ? (this.libvirtd ?? null) : null,
       agent: this.agentProc?.state() ?? null,
       power: this.powerState,
@@ -189,6 +206,7 @@ export class LabHost {
     if (!existsSync(this.stateFile)) return;
     const s = JSON.parse(await readFile(this.stateFile, "utf8")) as LabHostState;
     this.libvirtd = s.libvirtd ?? undefined;
+    this.nic = s.nic ?? undefined;
     this.agentProc = s.agent ? ManagedProcess.fromState(s.agent) : undefined;
     this.powerState = s.power;
   }
@@ -204,7 +222,7 @@ export class LabHost {
   /** Sets the command of this host's agent (started by powerOn()/startAgent(), log in <host dir>/agent.log). */
   async setAgent(spec: SpawnSpec): Promise<void> {
     if (this.agentProc?.running) await this.agentProc.stop();
-    this.agentProc = new ManagedProcess(`agent-${this.name}`, spec, join(this.dir, "agent.log"));
+    this.agentProc = new ManagedProcess(`agent-${this.name}`, this.inNetns(spec), join(this.dir, "agent.log"));
     await this.saveState();
   }
 
@@ -284,7 +302,7 @@ export class LabHost {
     const script = `set -e; ${mounts}; hostname '${this.name}'; exec libvirtd --listen --pid-file '${join(this.dir, "libvirtd.pid")}' --config /etc/libvirt/libvirtd.conf`;
     const logFile = join(this.dir, "libvirtd.log");
     // --propagation private: our bind mounts never leak into the root namespace.
-    const ref = spawnDetached({ cmd: "unshare", args: ["--mount", "--uts", "--propagation", "private", "sh", "-c", script] }, logFile);
+    const ref = spawnDetached(this.inNetns({ cmd: "unshare", args: ["--mount", "--uts", "--propagation", "private", "sh", "-c", script] }), logFile);
     this.libvirtd = ref;
     await this.saveState();
     try {
@@ -318,6 +336,34 @@ export class LabHost {
     this.libvirtd = undefined;
     await this.saveState();
     if (ref) this.log?.info({ host: this.name, pid: ref.pid }, "lab host libvirtd stopped");
+  }
+
+  /** The command run inside this host's network namespace (unchanged in loopback mode). */
+  inNetns(spec: SpawnSpec): SpawnSpec {
+    if (!this.netns) return spec;
+    return { ...spec, cmd: "nsenter", args: [`--net=/run/netns/${this.netns}`, "--", spec.cmd, ...spec.args] };
+  }
+
+  /** Namespace mode: starts the Wake-on-LAN listener process inside the host's namespace. */
+  async startNic(): Promise<void> {
+    if (!this.netns || isAlive(this.nic)) return;
+    const nicMain = join(PACKAGE_DIR, "src", "nic-main.ts");
+    const spec = this.inNetns({ cmd: process.execPath, args: ["--import", "tsx", nicMain, this.dir], cwd: PACKAGE_DIR });
+    const logFile = join(this.dir, "nic.log");
+    const from = existsSync(logFile) ? readFileSync(logFile).length : 0;
+    this.nic = spawnDetached(spec, logFile);
+    await this.saveState();
+    // The listener is up once it says so; a bind error ends the process.
+    await waitFor(`Wake-on-LAN listener of ${this.name}`, () => {
+      if (!isAlive(this.nic)) throw new LabError(LabErrorCode.StartFailed, `NIC process of ${this.name} exited: ${tail(logFile)}`);
+      return existsSync(logFile) && readFileSync(logFile).subarray(from).includes("listening") ? true : undefined;
+    }, 60_000);
+  }
+
+  async stopNic(): Promise<void> {
+    await stopProc(this.nic);
+    this.nic = undefined;
+    await this.saveState();
   }
 
   async restart(): Promise<void> {

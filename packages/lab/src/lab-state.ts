@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { LabError, LabErrorCode } from "./errors.js";
 import type { ManagedState } from "./supervisor.js";
 import type { ProcRef } from "./proc.js";
+import type { NetnsPlan } from "./netns.js";
 
 export const DEFAULT_LAB_DIR = "/var/lib/drover-lab";
 
@@ -29,6 +30,8 @@ export interface LabFile {
   hosts: Array<{ name: string; dir: string }>;
   guests: Array<{ name: string; uuid: string; diskPath: string | null; firstHost: string }>;
   scheduler: ManagedState | null;
+  /** "netns": namespaces, veths and the blackhole route that teardown removes (see netns.ts). */
+  network: { mode: "loopback" } | { mode: "netns"; plan: NetnsPlan };
   startedAt: string;
 }
 

@@ -14,6 +14,7 @@ import { checkSpec, ManagedProcess } from "./supervisor.js";
 import { readTicks } from "./ticks.js";
 import { listDomains, removeDomain } from "./virt.js";
 import { WakeListener } from "./wol.js";
+import { cut, heal, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
 
 /** What agent and scheduler command builders get to know about the lab. */
 export interface LabInfo {
@@ -48,6 +49,12 @@ export interface LabOptions {
   /** Command line of the scheduler (default: none). */
   schedulerCommand?: (lab: LabInfo) => SpawnSpec;
   logger?: Logger;
+  /**
+   * "loopback" (default): hosts on 127.0.<net>.<i>, bridges only recorded. "netns": each host in
+   * its own network namespace on 198.18.<net>.<i> behind a lab switch, real bridges, network
+   * faults with cut()/heal() (see netns.ts; adds and removes a blackhole route in the root ns).
+   */
+  network?: "loopback" | "netns";
   /** Internal: set by the detached keeper of labUp(). */
   ownerKind?: "keeper" | "inline";
 }
@@ -119,29 +126,46 @@ export class Lab implements AsyncDisposable {
     await rm(join(stateDir, "nats"), { recursive: true, force: true });
     await mkdir(stateDir, { recursive: true });
 
-    const hosts = Array.from({ length: nHosts }, (_, k) => {
-      const name = `h${k + 1}`;
-      const bridges = typeof opts.bridges === "function" ? opts.bridges(name) : (opts.bridges ?? []);
-      return new LabHost({ name, index: k + 1, net, stateDir, bridges, wolPort, ...(log ? { logger: log } : {}) });
+    const mode = opts.network ?? "loopback";
+    if (mode !== "loopback" && mode !== "netns") throw badOption("network", mode, "loopback|netns");
+    const names = Array.from({ length: nHosts }, (_, k) => ({ name: `h${k + 1}`, index: k + 1 }));
+    const plan = mode === "netns" ? netnsPlan(net, names) : undefined;
+    const bridgesOf = (name: string) => (typeof opts.bridges === "function" ? opts.bridges(name) : (opts.bridges ?? []));
+    const hosts = names.map(({ name, index }) => {
+      const ns = plan?.hosts.find((h) => h.name === name);
+      return new LabHost({
+        name,
+        index,
+        net,
+        stateDir,
+        bridges: bridgesOf(name),
+        wolPort,
+        ...(ns ? { netns: { ns: ns.ns, address: ns.address } } : {}),
+        ...(log ? { logger: log } : {}),
+      });
     });
+    const natsHost = plan ? plan.rootAddress : natsAddress(net);
     const file: LabFile = {
       version: 1,
       status: "starting",
       stateDir,
       cluster,
       net,
-      natsUrl: `nats://${natsAddress(net)}:${natsPort}`,
+      natsUrl: `nats://${natsHost}:${natsPort}`,
       nats: null,
       owner: { kind: opts.ownerKind ?? "inline", proc: procRef(process.pid) ?? null },
       hosts: hosts.map((h) => ({ name: h.name, dir: h.dir })),
       guests: [],
       scheduler: null,
+      network: plan ? { mode: "netns", plan } : { mode: "loopback" },
       startedAt: new Date().toISOString(),
     };
+    // Written before anything is made, so a failed start can always be undone from the file.
     await writeLabFile(file);
     const lab = new Lab(stateDir, cluster, net, hosts, [], undefined, file, log);
     try {
-      lab.nats = await NatsServer.start({ host: natsAddress(net), port: natsPort, storeDir: join(stateDir, "nats") });
+      if (plan) await netnsUp(plan, Object.fromEntries(names.map(({ name }) => [name, bridgesOf(name)])));
+      lab.nats = await NatsServer.start({ host: natsHost, port: natsPort, storeDir: join(stateDir, "nats") });
       file.nats = lab.nats.pid !== undefined ? (procRef(lab.nats.pid) ?? null) : null;
       await writeLabFile(file);
       await Promise.all(hosts.map((h) => h.start()));
@@ -173,7 +197,8 @@ export class Lab implements AsyncDisposable {
         file.scheduler = lab.schedulerProc.state();
       }
       for (const h of hosts) {
-        lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => void lab.onWake(h)));
+        if (h.netns) await h.startNic();
+        else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => void lab.onWake(h)));
       }
       file.status = "running";
       await writeLabFile(file);
@@ -195,6 +220,20 @@ export class Lab implements AsyncDisposable {
     } catch (e) {
       this.log?.error({ host: h.name, err: e }, "wake-on-lan power on failed");
     }
+  }
+
+  private netnsPlan(): NetnsPlan {
+    if (this.file.network.mode !== "netns") throw new LabError(LabErrorCode.BadOption, "network faults need a lab started with network: \"netns\"");
+    return this.file.network.plan;
+  }
+
+  /** Network fault (namespace mode): unplugs the host from the lab switch; everything on it keeps running. */
+  async cut(host: string): Promise<void> {
+    await cut(this.netnsPlan(), this.host(host).name);
+  }
+
+  async heal(host: string): Promise<void> {
+    await heal(this.netnsPlan(), this.host(host).name);
   }
 
   /** Restarts the scheduler process (same command line). */
@@ -233,6 +272,7 @@ export interface LabStatus {
   stateDir: string;
   cluster: string | null;
   net: number | null;
+  network: "loopback" | "netns" | null;
   nats: { url: string; pid: number | null; running: boolean } | null;
   owner: { kind: "keeper" | "inline"; pid: number | null; running: boolean } | null;
   hosts: Array<{
@@ -243,6 +283,10 @@ export interface LabStatus {
     power: PowerState;
     libvirtd: { pid: number | null; running: boolean };
     agent: { pid: number | null; running: boolean; logFile: string } | null;
+    /** Namespace mode: the host's network namespace and its Wake-on-LAN listener process. */
+    netns: string | null;
+    nic: { pid: number | null; running: boolean } | null;
+    bridges: string[];
     /** Guests whose QEMU runs on this host (from libvirt's pid files; works while libvirtd is down). */
     guests: string[];
   }>;
@@ -264,7 +308,7 @@ async function labRuns(file: LabFile): Promise<boolean> {
   if (isAlive(file.nats ?? undefined) || isAlive(file.scheduler?.proc ?? undefined)) return true;
   if (file.owner.kind === "keeper" && isAlive(file.owner.proc ?? undefined)) return true;
   for (const h of await loadHosts(file)) {
-    if (h.running || h.agent?.running || (await h.qemuProcs()).length > 0) return true;
+    if (h.running || h.agent?.running || h.state().nic || (await h.qemuProcs()).length > 0) return true;
   }
   return false;
 }
@@ -274,7 +318,7 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
   const dir = resolve(stateDir);
   const file = await readLabFile(dir);
   if (!file) {
-    return { status: "absent", running: false, stateDir: dir, cluster: null, net: null, nats: null, owner: null, hosts: [], guests: [], scheduler: null };
+    return { status: "absent", running: false, stateDir: dir, cluster: null, net: null, network: null, nats: null, owner: null, hosts: [], guests: [], scheduler: null };
   }
   const hosts = await loadHosts(file);
   const where = new Map<string, string>();
@@ -291,6 +335,9 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
       power: s.power,
       libvirtd: procStatus(s.libvirtd),
       agent: s.agent ? { ...procStatus(s.agent.proc), logFile: s.agent.logFile } : null,
+      netns: s.netns,
+      nic: s.netns ? procStatus(s.nic) : null,
+      bridges: s.bridges,
       guests,
     });
   }
@@ -307,8 +354,8 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
     nats.running ||
     (owner.kind === "keeper" && owner.running) ||
     (scheduler?.running ?? false) ||
-    hostRows.some((h) => h.libvirtd.running || (h.agent?.running ?? false) || h.guests.length > 0);
-  return { status: file.status, running, stateDir: dir, cluster: file.cluster, net: file.net, nats, owner, hosts: hostRows, guests, scheduler };
+    hostRows.some((h) => h.libvirtd.running || (h.agent?.running ?? false) || (h.nic?.running ?? false) || h.guests.length > 0);
+  return { status: file.status, running, stateDir: dir, cluster: file.cluster, net: file.net, network: file.network?.mode ?? "loopback", nats, owner, hosts: hostRows, guests, scheduler };
 }
 
 /**
@@ -330,9 +377,11 @@ export async function teardown(stateDir: string, log?: Logger): Promise<void> {
       }
       for (const q of await h.qemuProcs()) await stopProc(q.proc);
       await h.stop();
+      await h.stopNic();
     }),
   );
   await stopProc(file.nats ?? undefined);
+  if (file.network?.mode === "netns") await netnsDown(file.network.plan);
   file.status = "stopped";
   file.nats = null;
   file.scheduler = file.scheduler ? { ...file.scheduler, proc: null } : null;

@@ -1,0 +1,44 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, parseConfig } from "../src/config.js";
+import { tempDir } from "./helpers.js";
+
+const minimal = { cluster: "prod", nats: { servers: ["nats://127.0.0.1:4222"] }, stateDir: "/var/lib/drover" };
+
+describe("config", () => {
+  it("fills every default from a minimal config", () => {
+    const c = parseConfig(minimal);
+    expect(c.http).toEqual({ host: "127.0.0.1", port: 7070 });
+    expect(c.reports).toMatchObject({ intervalMs: 5000, unreachableAfter: 3 });
+    expect(c.policies.balance.mode).toBe("recommend");
+    expect(c.policies.consolidate).toMatchObject({ mode: "off", window: { start: "22:00", end: "06:00" } });
+    expect(c.limits).toEqual({ perSource: 2, perDestination: 2, perCluster: 8 });
+    expect(c.migration.escalation[0]).toEqual({ action: "raise-downtime", toMs: 1000 });
+  });
+
+  it("names the bad key", () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...minimal, limits: { perSource: 0 } }, /limits\.perSource/],
+      [{ ...minimal, policies: { balance: { mode: "sometimes" } } }, /policies\.balance\.mode/],
+      [{ ...minimal, policies: { consolidate: { window: { start: "25:00", end: "06:00" } } } }, /policies\.consolidate\.window\.start: must be HH:MM/],
+      [{ ...minimal, hosts: { kvm1: { power: { wake: "wol", address: "10.0.0.1" } } } }, /hosts\.kvm1\.power\.mac: required when wake is wol/],
+      [{ ...minimal, hosts: { kvm1: { power: { wake: "ipmi", address: "10.0.0.1" } } } }, /hosts\.kvm1\.power\.ipmi/],
+      [{ ...minimal, nats: {} }, /nats\.servers/],
+      [{ ...minimal, typo: 1 }, /typo/],
+      [{ ...minimal, cluster: "a.b" }, /cluster/],
+    ];
+    for (const [input, re] of cases) expect(() => parseConfig(input)).toThrow(re);
+  });
+
+  it("loads YAML and reports a bad file clearly", async () => {
+    await using dir = await tempDir();
+    const good = join(dir.path, "good.yaml");
+    await writeFile(good, "cluster: lab\nnats:\n  servers: [nats://127.0.0.1:4222]\nstateDir: /tmp/x\nlimits:\n  perCluster: 3\n");
+    expect((await loadConfig(good)).limits.perCluster).toBe(3);
+    const bad = join(dir.path, "bad.yaml");
+    await writeFile(bad, "cluster: [unclosed\n");
+    await expect(loadConfig(bad)).rejects.toThrow(/not valid YAML/);
+    await expect(loadConfig(join(dir.path, "missing.yaml"))).rejects.toBeInstanceOf(ConfigError);
+  });
+});

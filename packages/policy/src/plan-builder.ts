@@ -80,12 +80,15 @@ export class PlanBuilder {
   }
 
   notMovedList(): NotMoved[] {
+    // In snapshot order (deterministic, and cheaper than sorting ids).
+    const vs = [...this.notMoved.keys()].sort((a, b) => a - b);
     const out: NotMoved[] = [];
-    for (const [v, r] of this.notMoved) {
-      if (this.model.vmMoved[v] === 1) continue;
+    for (const v of vs) {
+      const r = this.notMoved.get(v);
+      if (r === undefined || this.model.vmMoved[v] === 1) continue;
       out.push({ vmId: this.model.vmId(v), hostId: this.model.hostId(this.model.vmHost[v] as number), code: r.code, message: r.message, policy: this.policy });
     }
-    return out.sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0));
+    return out;
   }
 
   ruleBlockList(): RuleBlock[] {

@@ -50,6 +50,16 @@ export const profileSchema = z
   .strict();
 export type Profile = z.input<typeof profileSchema>;
 
+/** Ready-made profiles: drain always runs first so maintenance requests are served. */
+export const builtinProfiles = {
+  /** Daytime: serve drains, spread the load. */
+  day: { name: "day", policies: [{ policy: "drain" }, { policy: "balance" }] },
+  /** Night: serve drains, pack and power off (and wake ahead of demand). */
+  night: { name: "night", policies: [{ policy: "drain" }, { policy: "consolidate" }] },
+  /** Only serve drains. */
+  maintenance: { name: "maintenance", policies: [{ policy: "drain" }] },
+} as const satisfies Record<string, Profile>;
+
 export function parseProfile(input: unknown): Profile {
   const r = profileSchema.safeParse(input);
   if (!r.success) throw PolicyInputError.fromZod("profile", r.error);

@@ -3,7 +3,7 @@
 
 import { DeferCode } from "./codes.js";
 import type { InFlightLimits } from "./config.js";
-import type { DeferredStep, InFlightMigration, PlanStep } from "./types.js";
+import type { DeferredStep, InFlightMigration, MigrateStep, PlanStep } from "./types.js";
 
 export interface LimitResult {
   /** Steps that may run now, in plan order (indices unchanged, possibly with gaps). */
@@ -32,7 +32,17 @@ export function applyLimits(steps: readonly PlanStep[], inFlight: readonly InFli
     deferredIdx.add(step.index);
     deferred.push({ step, code, message });
   };
+  // Steps of one group (VMs that must stay together) are admitted or deferred together.
+  const groups = new Map<string, MigrateStep[]>();
   for (const step of steps) {
+    if (step.kind !== "migrate" || step.group === undefined) continue;
+    const g = groups.get(step.group);
+    if (g === undefined) groups.set(step.group, [step]);
+    else g.push(step);
+  }
+  const decided = new Set<number>();
+  for (const step of steps) {
+    if (decided.has(step.index)) continue;
     const blocker = step.dependsOn.find((d) => deferredIdx.has(d));
     if (blocker !== undefined) {
       defer(step, DeferCode.dependency, `waits for step ${blocker}, which was deferred`);
@@ -42,20 +52,35 @@ export function applyLimits(steps: readonly PlanStep[], inFlight: readonly InFli
       admitted.push(step);
       continue;
     }
-    const s = out.get(step.sourceHostId) ?? 0;
-    const d = into.get(step.destinationHostId) ?? 0;
-    if (cluster + 1 > limits.perCluster) {
-      defer(step, DeferCode.perCluster, `cluster already has ${cluster} migration(s) (limit ${limits.perCluster})`);
-    } else if (s + 1 > limits.perSource) {
-      defer(step, DeferCode.perSource, `${step.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})`);
-    } else if (d + 1 > limits.perDestination) {
-      defer(step, DeferCode.perDestination, `${step.destinationHostId} already receives ${d} migration(s) (limit ${limits.perDestination})`);
-    } else {
-      out.set(step.sourceHostId, s + 1);
-      into.set(step.destinationHostId, d + 1);
-      cluster++;
-      admitted.push(step);
+    const members = step.group === undefined ? [step] : (groups.get(step.group) ?? [step]);
+    // Count the whole group before admitting any of it.
+    const o2 = new Map(out);
+    const i2 = new Map(into);
+    let c2 = cluster;
+    let refusal: { code: string; message: string } | null = null;
+    for (const m of members) {
+      const s = o2.get(m.sourceHostId) ?? 0;
+      const d = i2.get(m.destinationHostId) ?? 0;
+      if (m !== step && m.dependsOn.some((x) => deferredIdx.has(x))) refusal = { code: DeferCode.dependency, message: `a step of group ${m.group} waits for a deferred step` };
+      else if (c2 + 1 > limits.perCluster) refusal = { code: DeferCode.perCluster, message: `cluster already has ${c2} migration(s) (limit ${limits.perCluster})` };
+      else if (s + 1 > limits.perSource) refusal = { code: DeferCode.perSource, message: `${m.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})` };
+      else if (d + 1 > limits.perDestination) refusal = { code: DeferCode.perDestination, message: `${m.destinationHostId} already receives ${d} migration(s) (limit ${limits.perDestination})` };
+      if (refusal !== null) break;
+      o2.set(m.sourceHostId, s + 1);
+      i2.set(m.destinationHostId, d + 1);
+      c2++;
     }
+    for (const m of members) decided.add(m.index);
+    if (refusal !== null) {
+      const why = members.length > 1 ? `${refusal.message}; group of ${members.length} moves together` : refusal.message;
+      for (const m of members) defer(m, refusal.code, why);
+      continue;
+    }
+    for (const [k, v] of o2) out.set(k, v);
+    for (const [k, v] of i2) into.set(k, v);
+    cluster = c2;
+    admitted.push(...members);
   }
+  admitted.sort((a, b) => a.index - b.index);
   return { admitted, deferred };
 }

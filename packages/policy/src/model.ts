@@ -70,6 +70,7 @@ export class ClusterModel {
   /** Hard-affinity component id per VM (VMs without hard affinity are absent). */
   private readonly affinityComp = new Map<number, number[]>();
   private readonly failures = new Map<string, number>();
+  private readonly failedVms = new Set<string>();
   private readonly predictions: (MigrationPrediction | null | undefined)[];
   private readonly frozen: ReadonlySet<string>;
 
@@ -161,6 +162,7 @@ export class ClusterModel {
     for (const f of snapshot.recentFailures ?? []) {
       const key = `${f.vmId}\u0000${f.destinationHostId}`;
       this.failures.set(key, Math.max(this.failures.get(key) ?? -Infinity, f.atMs));
+      this.failedVms.add(f.vmId);
     }
     this.indexRules();
     this.cpuLoadBase.set(this.cpuLoad);
@@ -257,6 +259,18 @@ export class ClusterModel {
     if (this.vmMoved[v] === 1 || this.frozen.has(vm.id)) return "vm.cooldown";
     if (!forced && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.vmMs) return "vm.cooldown";
     return null;
+  }
+
+  /**
+   * True when the VM's placement depends on more than capacity (rules, compatibility, a return
+   * cool-down or a recent failure), so a capacity-only shortcut must not be applied to it.
+   */
+  constrained(v: number): boolean {
+    const vm = this.vms[v] as Vm;
+    if (this.vmRules.has(v) || vm.cpuModel !== undefined || (vm.storage?.length ?? 0) > 0 || (vm.bridges?.length ?? 0) > 0) return true;
+    if (vm.previousHostId !== undefined && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs) return true;
+    if (this.failures.size > 0 && this.failedVms.has(vm.id)) return true;
+    return false;
   }
 
   /** Hosts with no VM and no migration touching them. */

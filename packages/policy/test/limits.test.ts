@@ -39,3 +39,14 @@ describe("applyLimits", () => {
     expect(r.deferred.map((d) => d.code)).toEqual(["limit.per-source", "limit.dependency-deferred"]);
   });
 });
+
+describe("applyLimits with groups", () => {
+  it("admits or defers the moves of an affinity group together", () => {
+    const g = (index: number, vmId: string): PlanStep => ({ ...mig(index, vmId, "h1", "h2"), group: "affinity:a,b" });
+    const r = applyLimits([g(0, "a"), g(1, "b")], [], { perSource: 1, perDestination: 5, perCluster: 5 });
+    expect(r.admitted).toEqual([]);
+    expect(r.deferred.map((d) => d.step.index)).toEqual([0, 1]);
+    expect(r.deferred[0]?.message).toMatch(/group of 2/);
+    expect(applyLimits([g(0, "a"), g(1, "b")], [], { perSource: 2, perDestination: 5, perCluster: 5 }).admitted).toHaveLength(2);
+  });
+});

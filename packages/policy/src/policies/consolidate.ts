@@ -214,6 +214,19 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   }
   candidates.sort((a, c) => a.cost - c.cost || m.cpuUtil(a.h) - m.cpuUtil(c.h) || a.h - c.h);
   let powerOffs = 0;
+  const failures: Shape[] = [];
+  const shapeOf = (unit: readonly number[]): Shape => {
+    let cpu = 0;
+    let mem = 0;
+    let vcpu = 0;
+    for (const v of unit) {
+      cpu += m.vmCpu[v] ?? 0;
+      mem += enforceMem ? (m.vmMem[v] ?? 0) : 0;
+      vcpu += m.vms[v]?.vcpus ?? 0;
+    }
+    return { cpu, mem, vcpu };
+  };
+  const doomed = (s: Shape) => failures.some((f) => s.cpu >= f.cpu && s.mem >= f.mem && s.vcpu >= f.vcpu);
   for (const { h } of candidates) {
     if (receivers[h] === 1) continue;
     const host = m.hosts[h] as Host;
@@ -245,8 +258,14 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     if (failed === null) {
       units.sort((x, y) => unitCpu(y.unit) - unitCpu(x.unit) || x.first - y.first);
       for (const u of units) {
-        const dst = place(u.unit, h);
+        const shape = shapeOf(u.unit);
+        const plain = u.unit.every((v) => !m.constrained(v));
+        const dst = plain && doomed(shape) ? null : place(u.unit, h);
         if (dst === null) {
+          // Capacity in the index only shrinks until a host is put back with more room, so a
+          // capacity-only failure found before any tentative move (and that h itself could not
+          // absorb) also dooms every larger shape; later candidates fail in O(1).
+          if (plain && done.length === 0 && !(remaining(h) >= shape.cpu && memLeft(h) >= shape.mem)) failures.push(shape);
           failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${high * 100}% CPU`;
           break;
         }
@@ -276,8 +295,15 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
       powerOffs++;
     } else {
       fit.update(h);
+      failures.length = 0;
     }
   }
+}
+
+interface Shape {
+  cpu: number;
+  mem: number;
+  vcpu: number;
 }
 
 interface UnitInfo {

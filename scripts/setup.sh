@@ -32,3 +32,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
+
+# The lab's tiny guest (Debian cloud kernel + busybox initramfs), built once into
+# ${DROVER_LAB_CACHE:-/var/cache/drover-lab} so that the first lab test does not pay the download.
+node --import tsx packages/lab/src/prepare-main.ts >/dev/null

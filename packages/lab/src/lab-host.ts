@@ -231,6 +231,13 @@ export class LabHost {
     await this.saveState();
   }
 
+  /** Restarts the agent with the same command line (e.g. after a test killed it). */
+  async restartAgent(): Promise<void> {
+    if (!this.agentProc) throw new LabError(LabErrorCode.NotFound, `host ${this.name} has no agent command`);
+    await this.agentProc.restart();
+    await this.saveState();
+  }
+
   async stopAgent(): Promise<void> {
     await this.agentProc?.stop();
     await this.saveState();

@@ -5,6 +5,7 @@ import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  DroverPolicy,
   boundRow,
   createPolicy,
   drawWorkload,
@@ -54,11 +55,20 @@ if (days.length === 0) {
 const report: { days: unknown[]; scaling: unknown[] } = { days: [], scaling: [] };
 const policies = ["npa", "dvfs", "lr-mmt-1.2", "drover"] as const;
 
+const timings: string[] = [];
 function runTable(w: Workload, mode: Mode, hosts: number, names: readonly string[], skipped: string | null): OutcomeRow[] {
   const oracle = ffdOracle({ workload: w, mode, hosts });
   const fluid = fluidBound({ workload: w, mode, hosts });
   const rows: OutcomeRow[] = [];
-  for (const p of names) rows.push(resultRow(simulate({ workload: w, policy: createPolicy(p), mode, hosts }), oracle.energyKwh));
+  for (const p of names) {
+    const policy = createPolicy(p);
+    rows.push(resultRow(simulate({ workload: w, policy, mode, hosts }), oracle.energyKwh));
+    if (policy instanceof DroverPolicy) {
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+      const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(0.95 * (xs.length - 1))] ?? 0;
+      timings.push(`   drover per round: snapshot ${mean(policy.snapshotMs).toFixed(2)} ms + planProfile ${mean(policy.planMs).toFixed(2)} ms (p95 ${p95(policy.planMs).toFixed(2)} ms)`);
+    }
+  }
   if (skipped) rows.push({ ...boundRow(skipped, { energyKwh: Number.NaN, activeHostsMean: Number.NaN, activeHostsMax: 0 }, null), note: "skipped: O(H^2) per round" });
   rows.push(boundRow("fluid bound", fluid, oracle.energyKwh));
   rows.push(boundRow("FFD oracle", oracle, oracle.energyKwh));
@@ -74,6 +84,7 @@ for (const day of days) {
     const rows = runTable(w, mode, 800, policies, null);
     out(`== ${day}  mode ${mode}  (800 hosts, ${w.names.length} VMs)  [${elapsed()}]`);
     out(formatOutcomes(rows));
+    for (const l of timings.splice(0)) out(l);
     const drover = rows.find((r) => r.policy === "drover");
     const lr = rows.find((r) => r.policy === "lr-mmt-1.2");
     if (drover && lr && lr.migrations && lr.slav) {
@@ -99,6 +110,7 @@ if (!noScaling) {
     const rows = runTable(w, "clean", hosts, names, cheap ? "lr-mmt-1.2" : null);
     out(`-- ${hosts} hosts, ${vms} VMs${cheap ? " (LR-MMT skipped: its underload step is O(H^2) per round)" : ""}  [${elapsed()}]`);
     out(formatOutcomes(rows));
+    for (const l of timings.splice(0)) out(l);
     out();
     report.scaling.push({ hosts, vms, mode: "clean", rows });
   }

@@ -73,7 +73,7 @@ const pct = (x: number | null, d: number) => (x === null ? "-" : (x * 100).toFix
 export function rowCells(r: OutcomeRow): string[] {
   return [
     r.policy + (r.note ? ` (${r.note})` : ""),
-    r.energyKwh.toFixed(2),
+    Number.isNaN(r.energyKwh) ? "-" : r.energyKwh.toFixed(2),
     r.ratioToOracle === null ? "-" : r.ratioToOracle.toFixed(3),
     pct(r.slatah, 2),
     pct(r.pdm, 3),
@@ -81,7 +81,7 @@ export function rowCells(r: OutcomeRow): string[] {
     r.esv === null ? "-" : r.esv.toExponential(2),
     r.migrations === null ? "-" : String(r.migrations),
     pct(r.unserved, 3),
-    r.activeHostsMean.toFixed(1),
+    Number.isNaN(r.activeHostsMean) ? "-" : r.activeHostsMean.toFixed(1),
     r.decisionMsMean === null ? "-" : r.decisionMsMean.toFixed(2),
   ];
 }

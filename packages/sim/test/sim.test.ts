@@ -173,6 +173,14 @@ describe.skipIf(!haveTraces)("CloudSim 3.0 reference (compat mode, PlanetLab)", 
     expect(lr.energyKwh).toBeLessThan(dvfs.energyKwh / 3);
     expect(lr.energyKwh).toBeGreaterThan(ffdOracle({ workload: wd, mode: "compat" }).energyKwh);
   });
+  it("clean mode: Drover uses no more energy than LR-MMT-1.2, far fewer migrations, lower SLAV (20110303)", () => {
+    const lr = simulate({ workload: w, policy: createPolicy("lr-mmt-1.2"), mode: "clean" });
+    const drover = simulate({ workload: w, policy: createPolicy("drover"), mode: "clean" });
+    expect(drover.energyKwh).toBeLessThanOrEqual(lr.energyKwh);
+    expect(drover.migrations).toBeLessThan(lr.migrations / 3);
+    expect(drover.slav).toBeLessThan(lr.slav / 2);
+    expect(drover.refusedPowerOffs).toBe(0);
+  });
   it("reproduces the physical reference points", () => {
     expect(fluidBound({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("95.36");
     expect(ffdOracle({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("96.49");

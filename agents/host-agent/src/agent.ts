@@ -15,7 +15,7 @@ import { CommandRunner } from "./commands.js";
 import type { AgentConfig } from "./config.js";
 import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
 import type { Hypervisor } from "./hypervisor.js";
-import { LibvirtLink } from "./libvirt-link.js";
+import { LibvirtLink, withTimeout } from "./libvirt-link.js";
 import { PeerReports } from "./peer-reports.js";
 import { readMounts, StorageClassifier, type Mount } from "./storage.js";
 import { VmCollector } from "./vm-collector.js";
@@ -165,7 +165,7 @@ export class HostAgent {
     if (conn) {
       const migrating = new Set([...this.migrating, ...this.commands.migratingVms()]);
       try {
-        this.lastVms = await this.vms.collect(conn, mounts, migrating);
+        this.lastVms = await withTimeout(this.vms.collect(conn, mounts, migrating), this.config.libvirt.callTimeoutMs, "VM stats");
       } catch (e) {
         // QEMU guests outlive libvirtd: keep the last known list rather than report an empty host.
         this.link.noteError(e);
@@ -218,7 +218,9 @@ export class HostAgent {
       await this.commands.close(30_000);
       await this.reporting;
       this.peers.close();
-      await this.bus.drain().catch((e: unknown) => this.log.warn({ err: e }, "bus drain failed"));
+      // Drain flushes what was published; bounded, since a bus that is reconnecting cannot drain.
+      await withTimeout(this.bus.drain(), 5000, "bus drain").catch((e: unknown) => this.log.warn({ err: e }, "bus drain failed"));
+      await this.bus.close().catch(() => undefined);
       await this.link.stop();
       await this.hv.shutdown();
       this.resolveStopped();

@@ -189,7 +189,7 @@ export class CommandRunner {
     this.d.hostEvent("powering-off", `running ${argv.join(" ")}`);
     // Run after the reply has left: a real poweroff may take this process with it.
     setTimeout(() => {
-      const child = spawn(argv[0] as string, argv.slice(1), { stdio: "ignore" });
+      const child = spawn(argv[0] as string, argv.slice(1), { stdio: "ignore", ...(this.d.config.power.offCwd ? { cwd: this.d.config.power.offCwd } : {}) });
       child.once("error", (e) => {
         this.d.log.error({ err: e }, "power-off command could not start");
         this.table.update(id, { status: "failed", error: { code: AgentErrorCode.PowerOffFailed, message: e.message } });

@@ -74,11 +74,19 @@ const Schema = z
       .object({
         /** argv run by power-off (e.g. ["poweroff"]); absent = power-off refused. */
         offCommand: z.array(z.string().min(1)).min(1).optional(),
+        /** Working directory of offCommand. */
+        offCwd: absPath.optional(),
         /** How peers wake this host (reported, never used by this agent itself). */
         wake: z.array(WakeMethod).default([]),
       })
       .strict()
       .default({ wake: [] }),
+    /**
+     * The lab's lab-host.json of this host: fills bridges, power.offCommand, power.wake and a
+     * shared path from it when those keys are not set (lab hosts share one network namespace, so
+     * their bridges exist only as recorded names).
+     */
+    labHostFile: absPath.optional(),
     /** Refuse wake packets and destination probes that leave 127.0.0.0/8. */
     labSafeNetwork: z.boolean().default(true),
     migration: z
@@ -120,6 +128,7 @@ export const ENV_KEYS = {
   DROVER_BRIDGES: "bridges",
   DROVER_LAB_SAFE_NETWORK: "labSafeNetwork",
   DROVER_LOG_LEVEL: "logLevel",
+  DROVER_LAB_HOST_FILE: "labHostFile",
 } as const;
 
 const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges"]);
@@ -192,5 +201,40 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   } catch (e) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`, ["(file)"], { cause: e });
   }
-  return resolveConfig(raw, env, `config ${file}`);
+  return applyLabHostFile(resolveConfig(raw, env, `config ${file}`));
+}
+
+const LabHostFile = z.object({
+  bridges: z.array(z.string()).default([]),
+  sharedDir: z.string().optional(),
+  wake: z.object({ address: z.string(), port: z.number().int(), mac: z.string() }).optional(),
+  powerOffCommand: z.object({ cmd: z.string(), args: z.array(z.string()), cwd: z.string().optional() }).optional(),
+});
+
+/** Completes a config from the lab's lab-host.json (see `labHostFile`); keys set explicitly win. */
+export async function applyLabHostFile(c: AgentConfig): Promise<AgentConfig> {
+  if (!c.labHostFile) return c;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(c.labHostFile, "utf8"));
+  } catch (e) {
+    throw new ConfigError(`labHostFile ${c.labHostFile}: ${(e as Error).message}`, ["labHostFile"], { cause: e });
+  }
+  const r = LabHostFile.safeParse(raw);
+  if (!r.success) {
+    throw new ConfigError(`labHostFile ${c.labHostFile}: ${issuesOf(r.error).map((i) => `${i.field}: ${i.message}`).join("; ")}`, ["labHostFile"]);
+  }
+  const h = r.data;
+  const out: AgentConfig = { ...c, storage: { ...c.storage }, power: { ...c.power } };
+  out.bridges ??= h.bridges;
+  if (h.sharedDir && !out.storage.sharedPaths.includes(h.sharedDir)) out.storage.sharedPaths = [...out.storage.sharedPaths, h.sharedDir];
+  if (!out.power.offCommand && h.powerOffCommand) {
+    out.power.offCommand = [h.powerOffCommand.cmd, ...h.powerOffCommand.args];
+    if (h.powerOffCommand.cwd) out.power.offCwd = h.powerOffCommand.cwd;
+  }
+  if (out.power.wake.length === 0 && h.wake) {
+    const w = WakeMethod.safeParse({ method: "wol", mac: h.wake.mac, address: h.wake.address, port: h.wake.port });
+    if (w.success) out.power.wake = [w.data];
+  }
+  return out;
 }

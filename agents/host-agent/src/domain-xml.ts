@@ -37,6 +37,8 @@ export interface DomainDescription {
   /** Networks the VM needs (type=network sources). */
   networks: string[];
   tags: string[];
+  /** <domain type=...>: "kvm", or "qemu" for TCG (emulated CPU, no host CPU dependency). */
+  type: string;
   /** The <cpu> element as XML (for compareCpu), or null when the domain has none. */
   cpuXml: string | null;
 }
@@ -110,6 +112,7 @@ export function describeDomain(xml: string): DomainDescription {
   const vcpus = Number(vcpuEl?.attrs["current"] ?? vcpuEl?.text.trim() ?? "1");
   return {
     name: child(dom, "name")?.text.trim() ?? "",
+    type: dom.attrs["type"] ?? "kvm",
     uuid: (child(dom, "uuid")?.text.trim() ?? "").toLowerCase(),
     memoryKiB: kib(child(dom, "memory")),
     vcpus: Number.isFinite(vcpus) && vcpus > 0 ? vcpus : 1,

@@ -46,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", () => stop("SIGINT"));
   await agent.run();
   log.info({}, "agent stopped");
+  // Everything is closed; should a library still hold a handle, do not hang the service manager.
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
 

@@ -124,7 +124,7 @@ export class MigrationRun {
         this.throttled = true;
         this.escalations.push(`auto-converge:throttle-${js.autoConvergeThrottle}%`);
       }
-      if (this.phase === "starting") this.phase = "copying";
+      if (this.phase === "starting" && js.dataTotal > 0) this.phase = "copying";
       if (live && !this.abortReason) {
         const step = wd.observe({ iteration: js.memoryIteration, remainingBytes: js.dataRemaining }, now);
         if (step) await this.apply(step);
@@ -216,7 +216,10 @@ export class MigrationRun {
           : outcome === "aborted"
             ? { code: AgentErrorCode.Aborted, message: `aborted (${this.abortReason === "ladder" ? "escalation ladder" : "abort command"}): ${info.message}` }
             : info;
-      if (this.pausedAtMs !== null) await this.dom.resume().catch((e: unknown) => log.error({ err: e }, "could not resume the paused source"));
+      // libvirt resumes the source after a failed migration; resume only if it did not.
+      if (this.pausedAtMs !== null && (await this.dom.state().catch(() => null)) === "paused") {
+        await this.dom.resume().catch((e: unknown) => log.error({ err: e }, "could not resume the paused source"));
+      }
     }
     let downtimeMs: number | null = null;
     let downtimeSource: DowntimeSource = "none";

@@ -152,7 +152,8 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     return checks;
   }
   try {
-    if (!desc.cpuXml) add("cpu-compatible", true, "the VM defines no guest CPU model (hypervisor default); nothing host-specific to compare");
+    if (desc.type === "qemu") add("cpu-compatible", true, "TCG guest (domain type qemu): its CPU is emulated, so no host CPU feature is required");
+    else if (!desc.cpuXml) add("cpu-compatible", true, "the VM defines no guest CPU model (hypervisor default); nothing host-specific to compare");
     else {
       const r = await withTimeout(dconn.compareCpu(desc.cpuXml), deps.callTimeoutMs, "compareCpu");
       const names: Record<number, string> = { 0: "incompatible", 1: "identical", 2: "superset" };

@@ -12,25 +12,35 @@ export interface WatchdogOptions {
   stallMs: number;
 }
 
-/** A new low must beat the old one by this share, so that noise around a plateau is no progress. */
-const PROGRESS_MARGIN = 0.02;
+/**
+ * An iteration counts as progress when it starts with at least this much less left than the best
+ * earlier one. A migration whose dirty set shrinks by less than this per pass will not finish in
+ * useful time even if it eventually might.
+ */
+const ITERATION_MARGIN = 0.1;
+/** Within one pass, remaining memory must fall by this share to count as moving. */
+const PASS_MARGIN = 0.01;
 
 /**
  * Decides when a live migration has stopped converging and which rung of the ladder comes next.
- * Stalled = no new low of the remaining memory for `stallIterations` iterations or `stallMs`. After
- * each rung the window restarts, so every rung gets a fair chance before the next.
+ * Two signals: across passes, the memory left at the start of a pass has not shrunk for
+ * `stallIterations` passes (the guest dirties as fast as the link copies); within a pass, nothing
+ * moved for `stallMs` (the transfer is stuck). After each rung the baseline restarts, so every
+ * rung is judged on what happens after it.
  */
 export class ConvergenceWatchdog {
   private next = 0;
-  private bestRemaining = Infinity;
-  private bestIteration = 0;
-  private bestAtMs: number;
+  private iteration = -1;
+  private bestStart = Infinity;
+  private passesWithoutProgress = 0;
+  private passLow = Infinity;
+  private passLowAtMs: number;
 
   constructor(
     private readonly opts: WatchdogOptions,
     startMs: number,
   ) {
-    this.bestAtMs = startMs;
+    this.passLowAtMs = startMs;
   }
 
   get exhausted(): boolean {
@@ -41,21 +51,35 @@ export class ConvergenceWatchdog {
     return this.next;
   }
 
-  /** Returns the rung to apply now, or null. */
+  /** Returns the rung to apply now, or null. Samples from before the job has data are ignored. */
   observe(s: JobSample, nowMs: number): EscalationStep | null {
-    if (s.remainingBytes < this.bestRemaining * (1 - PROGRESS_MARGIN) || this.bestRemaining === Infinity) {
-      this.bestRemaining = s.remainingBytes;
-      this.bestIteration = s.iteration;
-      this.bestAtMs = nowMs;
-      return null;
+    if (s.remainingBytes <= 0 && s.iteration === 0) return null;
+    let stalled = false;
+    if (s.iteration !== this.iteration) {
+      this.iteration = s.iteration;
+      this.passLow = s.remainingBytes;
+      this.passLowAtMs = nowMs;
+      if (s.remainingBytes < this.bestStart * (1 - ITERATION_MARGIN)) {
+        this.bestStart = s.remainingBytes;
+        this.passesWithoutProgress = 0;
+      } else if (this.bestStart !== Infinity) {
+        stalled = ++this.passesWithoutProgress >= this.opts.stallIterations;
+      } else {
+        this.bestStart = s.remainingBytes;
+      }
+    } else if (s.remainingBytes < this.passLow * (1 - PASS_MARGIN)) {
+      this.passLow = s.remainingBytes;
+      this.passLowAtMs = nowMs;
+    } else if (nowMs - this.passLowAtMs >= this.opts.stallMs) {
+      stalled = true;
     }
-    const stalled = s.iteration - this.bestIteration >= this.opts.stallIterations || nowMs - this.bestAtMs >= this.opts.stallMs;
     if (!stalled || this.exhausted) return null;
     const step = this.opts.ladder[this.next++] as EscalationStep;
-    // Fresh window: the rung is judged on what happens after it.
-    this.bestRemaining = s.remainingBytes;
-    this.bestIteration = s.iteration;
-    this.bestAtMs = nowMs;
+    // Fresh baseline: the rung is judged on the passes that follow it.
+    this.bestStart = s.remainingBytes;
+    this.passesWithoutProgress = 0;
+    this.passLow = s.remainingBytes;
+    this.passLowAtMs = nowMs;
     return step;
   }
 }

@@ -41,6 +41,7 @@ describe("domain XML", () => {
   it("extracts disks, cache modes, bridges, tags and CPU", () => {
     const d = describeDomain(XML);
     expect(d.name).toBe("web-1");
+    expect(d.type).toBe("qemu");
     expect(d.uuid).toBe("0d0e0f00-1111-4222-8333-444455556666");
     expect(d.memoryKiB).toBe(96 * 1024);
     expect(d.vcpus).toBe(2);

@@ -1,0 +1,277 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Bus } from "@drover/bus";
+import type { LabHost} from "@drover/lab";
+import { ensureGuestImage, guestDomainXml, Lab, readFirstTick, readTicks, startGuest } from "@drover/lab";
+import {
+  Command,
+  CommandReply,
+  HostEvent,
+  HostReport,
+  MigrationProgress,
+  MigrationResult,
+  silentLogger,
+  subjects,
+  type CommandInput,
+  type EscalationStep,
+} from "@drover/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_BIN, Collector, defineDomain, sleep, until, writeAgentConfig } from "./helpers.js";
+
+// Lab net 21: 127.0.21.x, distinct from other engineers' labs.
+const NET = 21;
+const CLUSTER = "lab";
+
+describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)", () => {
+  let dir: string;
+  let lab: Lab;
+  let bus: Bus;
+  let reports: Collector<HostReport>;
+  let events: Collector<HostEvent>;
+  let progress: Collector<MigrationProgress>;
+  let results: Collector<MigrationResult>;
+  let h1: LabHost;
+  let h2: LabHost;
+
+  const send = (host: string, cmd: Record<string, unknown>, timeoutMs = 30_000): Promise<CommandReply> =>
+    bus.request(
+      subjects.hostCommand(CLUSTER, host),
+      Command,
+      { v: 1, issuedAtMs: Date.now(), issuedBy: "test", ...cmd } as CommandInput,
+      CommandReply,
+      { timeoutMs },
+    );
+
+  const migrate = (vm: string, opts: Record<string, unknown>, id = `c-${randomUUID().slice(0, 8)}`) =>
+    send("h1", {
+      id,
+      kind: "migrate",
+      migrationId: `m-${id}`,
+      vm,
+      destination: { host: "h2", uri: h2.uri },
+      options: { allowUnsafe: true, ...opts },
+    });
+
+  const resultOf = (migrationId: string, timeoutMs = 180_000) =>
+    results.next(`result of ${migrationId}`, (r) => r.migrationId === migrationId, timeoutMs);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "drover-agent-lab-"));
+    const config = await writeAgentConfig(dir);
+    lab = await Lab.start({
+      hosts: 2,
+      guests: 0,
+      net: NET,
+      stateDir: join(dir, "lab"),
+      natsPort: 4222,
+      wolPort: 9,
+      bridges: (h) => (h === "h1" ? ["br-prod", "br-lab"] : ["br-lab"]),
+      // Spawned the way an operator runs it: `drover-agent --config FILE`, per-host values from env.
+      agentCommand: (h, info) => ({
+        cmd: process.execPath,
+        args: [AGENT_BIN, "--config", config],
+        env: {
+          DROVER_HOST: h.name,
+          DROVER_CLUSTER: info.cluster,
+          DROVER_LIBVIRT_URI: h.uri,
+          DROVER_NATS_SERVERS: info.natsUrl,
+          DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
+        },
+      }),
+    });
+    h1 = lab.host("h1");
+    h2 = lab.host("h2");
+    bus = await Bus.connect({ servers: [lab.natsUrl], name: "agent-lab-test", logger: silentLogger });
+    reports = new Collector(bus, subjects.allHostReports(CLUSTER), HostReport);
+    events = new Collector(bus, subjects.allHostEvents(CLUSTER), HostEvent);
+    progress = new Collector(bus, subjects.allMigrationProgress(CLUSTER), MigrationProgress);
+    results = new Collector(bus, subjects.allMigrationResults(CLUSTER), MigrationResult);
+    // A calm guest for the plain move and a busy one for the convergence tests.
+    await startGuest(h1, { name: "calm", tags: ["web", "tier-1"], workload: { dirtyMb: 4, dirtyRate: 1 } });
+    await startGuest(h1, { name: "busy", workload: { dirtyMb: 24, dirtyRate: "max" } });
+  });
+
+  afterAll(async () => {
+    await bus?.drain().catch(() => undefined);
+    await lab?.stop();
+    // DROVER_KEEP_LAB=1 keeps the state dir (agent.log, libvirtd.log per host) for a post-mortem.
+    if (dir && process.env["DROVER_KEEP_LAB"]) {
+      await writeFile(join(dir, "messages.json"), JSON.stringify({ progress: progress.items, results: results.items, events: events.items }, null, 1));
+    }
+    if (dir && !process.env["DROVER_KEEP_LAB"]) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("publishes reports with the right VM list and plausible numbers", async () => {
+    const r = await reports.next(
+      "an h1 report with both guests and CPU rates",
+      (m) => m.host === "h1" && m.vms.length === 2 && m.vms.every((v) => v.state === "running" && v.cpuUsedVcpus > 0),
+      60_000,
+    );
+    expect(r.libvirt).toMatchObject({ reachable: true, uri: h1.uri });
+    expect(r.libvirt.latencyMs).toBeGreaterThan(0);
+    expect(r.libvirt.latencyMs).toBeLessThan(1000);
+    expect(r.migrationUri).toBe(h1.uri);
+    expect(r.capacity.cpus).toBeGreaterThan(0);
+    expect(r.capacity.memoryMiB).toBeGreaterThan(1000);
+    expect(r.usage.cpuFraction).toBeGreaterThanOrEqual(0);
+    expect(r.bridges).toEqual(["br-prod", "br-lab"]);
+    expect(r.storage.find((s) => s.path === h1.sharedDir)?.shared).toBe(true);
+    expect(r.power.canPowerOff).toBe(true);
+    expect(r.power.wake[0]).toMatchObject({ method: "wol", mac: h1.mac, address: h1.address });
+    const calm = r.vms.find((v) => v.name === "calm");
+    expect(calm).toMatchObject({ vcpus: 1, memoryMiB: 96, tags: ["web", "tier-1"], migrating: false });
+    // TCG: one vCPU, so CPU use is between a trace and the whole vCPU.
+    expect(calm?.cpuUsedVcpus).toBeGreaterThan(0);
+    expect(calm?.cpuUsedVcpus).toBeLessThanOrEqual(1.05);
+    expect(calm?.memoryUsedMiB).toBeGreaterThan(0);
+    expect(calm?.disks).toEqual([{ target: "vda", path: join(h1.sharedDir, "calm.raw"), cacheMode: "none", shared: true, readOnly: false }]);
+    const h2r = await reports.next("an h2 report", (m) => m.host === "h2");
+    expect(h2r.vms).toEqual([]);
+    expect(h2r.bridges).toEqual(["br-lab"]);
+    // Dirty rate is measured every 4 s in this config and shows up once a measurement completed.
+    const measured = await reports.next("a measured dirty rate for busy", (m) => m.host === "h1" && (m.vms.find((v) => v.name === "busy")?.dirtyRateMiBs ?? null) !== null, 60_000);
+    expect(measured.vms.find((v) => v.name === "busy")?.dirtyRateMiBs).toBeGreaterThan(0);
+    expect(reports.items.filter((m) => m.host === "h1").map((m) => m.seq)).toEqual(
+      [...reports.items.filter((m) => m.host === "h1").map((m) => m.seq)].sort((a, b) => a - b),
+    );
+  });
+
+  it("preflight fails with a clear reason for cache mode and a missing bridge, and passes a good VM", async () => {
+    const image = await ensureGuestImage();
+    const base = { kernel: image.kernel, initrd: image.initrd, serialPath: "/var/log/libvirt/qemu/x.serial" };
+    await defineDomain(h1.uri, dir, "wb", guestDomainXml({ ...base, name: "wb", diskPath: join(h1.sharedDir, "wb.raw"), diskCache: "writeback" }));
+    await defineDomain(h1.uri, dir, "nic", guestDomainXml({ ...base, name: "nic", bridges: ["br-prod"] }));
+
+    const wb = await send("h1", { id: "pf-wb", kind: "preflight", vm: "wb", destination: { host: "h2", uri: h2.uri } });
+    expect(wb.status).toBe("failed");
+    const cache = wb.checks?.find((c) => c.check === "cache-mode");
+    expect(cache).toMatchObject({ ok: false });
+    expect(cache?.reason).toMatch(/vda .*wb\.raw.* uses cache=writeback; live migration needs cache=none/);
+    expect(wb.error?.message).toMatch(/cache-mode/);
+
+    const nic = await send("h1", { id: "pf-nic", kind: "preflight", vm: "nic", destination: { host: "h2", uri: h2.uri } });
+    expect(nic.status).toBe("failed");
+    expect(nic.checks?.find((c) => c.check === "bridges")).toMatchObject({ ok: false, reason: expect.stringMatching(/br-prod missing on h2 \(it has: br-lab\)/) });
+    expect(nic.checks?.filter((c) => !c.ok).map((c) => c.check)).toEqual(["bridges"]);
+
+    const good = await send("h1", { id: "pf-calm", kind: "preflight", vm: "calm", destination: { host: "h2", uri: h2.uri } });
+    expect(good.checks?.map((c) => c.check).sort()).toEqual(
+      ["bridges", "cache-mode", "cpu-compatible", "destination-reachable", "free-memory", "migration-ports", "shared-storage", "vm-present"].sort(),
+    );
+    expect(good.checks?.filter((c) => !c.ok)).toEqual([]);
+    expect(good.status).toBe("succeeded");
+
+    const gone = await send("h1", { id: "pf-none", kind: "preflight", vm: "no-such-vm", destination: { host: "h2", uri: h2.uri } });
+    expect(gone).toMatchObject({ status: "refused", error: { code: "VM_NOT_ON_HOST" } });
+    expect(gone.error?.message).toMatch(/vm not on this host/);
+  });
+
+  it("moves a running guest h1 -> h2 over NATS; a duplicated id does not migrate twice", async () => {
+    const ticksBefore = await until("calm ticking on h1", async () => {
+      const t = await readTicks(h1.serialFile("calm"));
+      return t > 0 ? t : undefined;
+    });
+    const first = await migrate("calm", { maxDowntimeMs: 300 }, "mig-calm-1");
+    expect(first).toMatchObject({ status: "accepted", migrationId: "m-mig-calm-1", duplicate: false });
+    const dup = await migrate("calm", { maxDowntimeMs: 300 }, "mig-calm-1");
+    expect(dup).toMatchObject({ duplicate: true, migrationId: "m-mig-calm-1" });
+    const r = await resultOf("m-mig-calm-1");
+    expect(r).toMatchObject({ outcome: "succeeded", completedBy: "live", source: "h1", destination: "h2", vmRunningOn: "h2", error: null });
+    expect(r.downtimeMs).not.toBeNull();
+    expect(r.downtimeMs).toBeGreaterThan(0);
+    expect(r.downtimeMs).toBeLessThan(5000);
+    expect(r.bytesMoved).toBeGreaterThan(1024 * 1024);
+    const prog = progress.items.filter((p) => p.migrationId === "m-mig-calm-1");
+    expect(prog.length).toBeGreaterThan(0);
+    expect(prog.some((p) => p.dataTotalBytes > 0 && p.dataProcessedBytes > 0)).toBe(true);
+    // At least one progress message per second while it ran.
+    const ts = prog.map((p) => p.timeMs);
+    for (let i = 1; i < ts.length; i++) expect((ts[i] as number) - (ts[i - 1] as number)).toBeLessThan(1500);
+
+    // Same guest on h2: its serial file there starts where h1's left off and keeps counting.
+    const onH2 = await until("ticks on h2", async () => ((await readTicks(h2.serialFile("calm"))) > 0 ? true : undefined));
+    expect(onH2).toBe(true);
+    expect(await readFirstTick(h2.serialFile("calm"))).toBeGreaterThanOrEqual(ticksBefore);
+    const t2 = await readTicks(h2.serialFile("calm"));
+    await sleep(2500);
+    expect(await readTicks(h2.serialFile("calm"))).toBeGreaterThan(t2);
+
+    // The duplicate changed nothing: one result, and asking again still answers with the first one's status.
+    await sleep(1000);
+    expect(results.items.filter((x) => x.commandId === "mig-calm-1")).toHaveLength(1);
+    expect(await migrate("calm", {}, "mig-calm-1")).toMatchObject({ duplicate: true, status: "succeeded" });
+    const status = await send("h1", { id: "st-1", kind: "status", commandId: "mig-calm-1" });
+    expect(status).toMatchObject({ id: "mig-calm-1", kind: "migrate", status: "succeeded" });
+    // A new id for the same move: the VM is gone from h1, so it is refused.
+    expect(await migrate("calm", {}, "mig-calm-2")).toMatchObject({ status: "refused", error: { code: "VM_NOT_ON_HOST" } });
+    const h2r = await reports.next("h2 reports calm", (m) => m.host === "h2" && m.vms.some((v) => v.name === "calm"));
+    expect(h2r.vms.find((v) => v.name === "calm")?.tags).toEqual(["web", "tier-1"]);
+  });
+
+  it("a guest dirtying faster than the bandwidth: 'abort' ends aborted and it keeps running on h1", async () => {
+    const r0 = await migrate("busy", { bandwidthMiBs: 2, stallIterations: 1, stallMs: 5000, escalation: [{ action: "abort" }] }, "mig-busy-abort");
+    expect(r0.status).toBe("accepted");
+    const r = await resultOf("m-mig-busy-abort");
+    expect(r).toMatchObject({ outcome: "aborted", completedBy: null, vmRunningOn: "h1", escalations: ["abort"] });
+    // It was aborted for not converging: the pass before the abort started with about as much left as the one before it.
+    const passes = progress.items.filter((p) => p.migrationId === "m-mig-busy-abort" && p.iteration >= 2);
+    expect(passes.length).toBeGreaterThan(0);
+    expect(r.error?.code).toBe("ABORTED");
+    const t = await readTicks(h1.serialFile("busy"));
+    await sleep(2500);
+    expect(await readTicks(h1.serialFile("busy"))).toBeGreaterThan(t);
+  });
+
+  it("with an escalation ladder the same guest completes, and the result says which step did it", async () => {
+    const ladder: EscalationStep[] = [{ action: "raise-downtime", toMs: 400 }, { action: "pause" }, { action: "abort" }];
+    const ticksBefore = await readTicks(h1.serialFile("busy"));
+    const r0 = await migrate("busy", { bandwidthMiBs: 2, stallIterations: 1, stallMs: 5000, escalation: ladder }, "mig-busy-ladder");
+    expect(r0.status).toBe("accepted");
+    const r = await resultOf("m-mig-busy-ladder");
+    expect(r.outcome).toBe("succeeded");
+    expect(r.vmRunningOn).toBe("h2");
+    expect(r.escalations[0]).toBe("raise-downtime:400");
+    expect(["raise-downtime", "pause"]).toContain(r.completedBy);
+    expect(r.escalations).not.toContain("abort");
+    expect(r.downtimeMs).not.toBeNull();
+    const esc = progress.items.filter((p) => p.migrationId === "m-mig-busy-ladder" && p.escalations.length > 0);
+    expect(esc.length).toBeGreaterThan(0);
+    await until("busy ticking on h2", async () => ((await readTicks(h2.serialFile("busy"))) > ticksBefore ? true : undefined), 30_000);
+  });
+
+  it("libvirtd restarts: the agent reports it unhealthy, then healthy, without restarting", async () => {
+    const pid = h1.agent?.pid;
+    expect(pid).toBeGreaterThan(0);
+    const mark = reports.items.length;
+    const evMark = events.items.length;
+    let down: HostReport;
+    try {
+      await h1.stop();
+      down = await reports.next("h1 unhealthy", (m) => m.host === "h1" && !m.libvirt.reachable, 30_000, mark);
+      await sleep(1500);
+    } finally {
+      await h1.start();
+    }
+    expect(down.libvirt.lastError).not.toBeNull();
+    expect(down.libvirt.latencyMs).toBeNull();
+    const up = await reports.next("h1 healthy again", (m) => m.host === "h1" && m.libvirt.reachable && m.seq > down.seq, 60_000, mark);
+    expect(up.libvirt.sinceMs).toBeGreaterThan(down.libvirt.sinceMs);
+    const kinds = events.items.slice(evMark).filter((e) => e.host === "h1").map((e) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(["libvirt-down", "libvirt-up"]));
+    expect(kinds.indexOf("libvirt-down")).toBeLessThan(kinds.lastIndexOf("libvirt-up"));
+    expect(kinds).not.toContain("agent-started");
+    expect(h1.agent?.pid).toBe(pid);
+  });
+
+  it("power-off is refused while a VM runs; wake-peer sends a unicast magic packet and refuses broadcast", async () => {
+    const off = await send("h2", { id: "off-1", kind: "power-off" });
+    expect(off).toMatchObject({ status: "refused", error: { code: "VMS_RUNNING" } });
+    expect(off.error?.message).toMatch(/calm|busy/);
+    const bc = await send("h1", { id: "wake-bc", kind: "wake-peer", target: "h2", mac: h2.mac, address: "127.0.21.255", port: 9 });
+    expect(bc).toMatchObject({ status: "refused", error: { code: "UNSAFE_ADDRESS" } });
+    const ok = await send("h1", { id: "wake-1", kind: "wake-peer", target: "h2", mac: h2.mac, address: h2.address, port: 9 });
+    expect(ok).toMatchObject({ status: "succeeded" });
+  });
+});

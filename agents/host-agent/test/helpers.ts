@@ -1,0 +1,71 @@
+import { execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Bus, Subscription } from "@drover/bus";
+import type { z } from "zod";
+
+export const AGENT_DIR = resolve(fileURLToPath(new URL("..", import.meta.url)));
+export const AGENT_MAIN = join(AGENT_DIR, "src", "main.ts");
+/** The operator's entry point: `drover-agent --config FILE`. */
+export const AGENT_BIN = join(AGENT_DIR, "bin", "drover-agent.js");
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Every message on a subject, kept in arrival order. */
+export class Collector<T> {
+  readonly items: T[] = [];
+  readonly sub: Subscription;
+  constructor(bus: Bus, subject: string, schema: z.ZodType<T>) {
+    this.sub = bus.subscribe(subject, schema, (m) => {
+      this.items.push(m as T);
+    });
+  }
+  async next(what: string, pred: (m: T) => boolean, timeoutMs = 30_000, after = 0): Promise<T> {
+    return until(what, () => this.items.slice(after).find(pred), timeoutMs, 100);
+  }
+  stop(): void {
+    this.sub.unsubscribe();
+  }
+}
+
+export const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
+
+/** Defines (without starting) a domain on a lab host from XML. */
+export async function defineDomain(uri: string, dir: string, name: string, xml: string): Promise<void> {
+  const f = join(dir, `${name}.define.xml`);
+  await writeFile(f, xml);
+  virsh(uri, "define", f);
+}
+
+/** A config file as an operator would write it; per-host values come from the environment. */
+export async function writeAgentConfig(dir: string, extra = ""): Promise<string> {
+  const file = join(dir, "agent.yaml");
+  await writeFile(
+    file,
+    `# Shared by every lab agent; DROVER_HOST, DROVER_LIBVIRT_URI, DROVER_NATS_SERVERS and
+# DROVER_LAB_HOST_FILE come from the environment.
+cluster: lab
+host: placeholder
+nats:
+  servers: [nats://127.0.0.1:4222]
+reportIntervalMs: 1000
+dirtyRate:
+  everyMs: 4000
+  measureSeconds: 1
+labSafeNetwork: true
+logLevel: debug
+${extra}`,
+  );
+  return file;
+}

@@ -164,6 +164,19 @@ export class ClusterModel {
       this.failures.set(key, Math.max(this.failures.get(key) ?? -Infinity, f.atMs));
       this.failedVms.add(f.vmId);
     }
+    // Host contention when the host reports none: the VMs' vCPU wait, weighted by their CPU.
+    for (let h = 0; h < H; h++) {
+      if ((this.hosts[h] as Host).contention !== undefined) continue;
+      let wsum = 0;
+      let csum = 0;
+      for (const v of this.hostVms[h] as number[]) {
+        const c = (this.vms[v] as Vm).contention;
+        if (c === undefined) continue;
+        wsum += Math.max(this.vmCpu[v] ?? 0, 1e-6);
+        csum += c * Math.max(this.vmCpu[v] ?? 0, 1e-6);
+      }
+      if (wsum > 0) this.contentionBase[h] = csum / wsum;
+    }
     this.indexRules();
     this.cpuLoadBase.set(this.cpuLoad);
   }

@@ -110,3 +110,17 @@ describe("balance", () => {
     expect(() => plan(hot(), "nope", { nowMs: NOW })).toThrow(/unknown policy "nope"/);
   });
 });
+
+describe("balance with contention", () => {
+  it("moves off the host whose VMs wait for CPU when CPU and memory alone look even", () => {
+    const s = snap(
+      [host("h1"), host("h2"), host("h3")],
+      [vm("a", "h1", 2000, { contention: 0.6 }), vm("b", "h1", 2000, { contention: 0.6 }), vm("c", "h2", 2000), vm("d", "h2", 2000), vm("e", "h3", 2000), vm("f", "h3", 2000)],
+    );
+    const even = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5, weights: { contention: 0 } } });
+    expect(moves(even)).toEqual([]);
+    const p = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5, weights: { contention: 2 } } });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).map((m) => m.sourceHostId)).toContain("h1");
+  });
+});

@@ -125,12 +125,17 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
 
   const meanCpu = active.reduce((a, h) => a + m.cpuUtil(h), 0) / active.length;
   const meanMem = active.reduce((a, h) => a + m.memUtil(h), 0) / active.length;
+  const meanCont = active.reduce((a, h) => a + m.contention(h), 0) / active.length;
   const gate = new Map<number, boolean>();
   const sustained = (h: number): boolean => {
     let g = gate.get(h);
     if (g === undefined) {
-      // Memory does not spike: a memory-heavy host passes; CPU must be high for several samples.
-      g = (args.weights.memory > 0 && m.memUtil(h) > meanMem + trigger) || recentCpuUtil(m, h, args.sustainedSamples).every((u) => u > meanCpu);
+      // Memory and contention are not spiky samples: a host well above the mean passes; CPU
+      // must be above the mean for several samples.
+      g =
+        (args.weights.memory > 0 && m.memUtil(h) > meanMem + trigger) ||
+        (args.weights.contention > 0 && m.contention(h) > meanCont + trigger) ||
+        recentCpuUtil(m, h, args.sustainedSamples).every((u) => u > meanCpu);
       gate.set(h, g);
     }
     return g;

@@ -5,6 +5,12 @@ import { registerLabCommands } from "./commands/lab.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
 import { CliError, ExitCode } from "./errors.js";
 
+// `drover hosts | head` closes stdout early: that is not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 // The `drover` CLI: a thin front over the scheduler's HTTP API, plus `lab`, `demo` and `simulate`.
 const program = new Command("drover")
   .description("Live-migration load balancer and power manager for KVM clusters")

@@ -33,7 +33,10 @@ export function waitMigration(api: ApiClient, id: string, onUpdate: (m: Migratio
 
 /** A drain is over for a waiting operator when the host is empty (in maintenance, or powered off if asked) or blocked. */
 export function drainSettled(m: Maintenance): boolean {
-  if (m.state === "blocked" || m.state === "failed" || m.state === "ended" || m.state === "powered-off") return true;
+  // The scheduler may call a drain "blocked" for a moment while the last moves' reports arrive;
+  // a block that names no VM is not an answer for the operator yet.
+  if (m.state === "blocked") return m.blockers.length > 0;
+  if (m.state === "failed" || m.state === "ended" || m.state === "powered-off") return true;
   if (m.state !== "in-maintenance") return false;
   return !m.powerOff || m.message.includes("refused");
 }

@@ -1,5 +1,16 @@
 import type { Command } from "commander";
+import { usageError } from "../errors.js";
+import { runDemo } from "../demo/scenario.js";
 
 export function registerDemoCommand(program: Command): void {
-  program.command("demo").description("start a lab cluster and show Drover at work, narrated").action(async () => {});
+  program
+    .command("demo")
+    .description("start a lab cluster and show Drover at work, narrated; leaves nothing running")
+    .option("--net <octet>", "third octet of the demo lab's addresses 127.0.<net>.x", "9")
+    .option("--state-dir <dir>", "lab state dir (default: a fresh temp dir, removed at the end)")
+    .action(async (o: { net: string; stateDir?: string }) => {
+      const net = Number(o.net);
+      if (!/^\d+$/.test(o.net) || net < 1 || net > 253) throw usageError(`--net must be an integer 1..253, not ${JSON.stringify(o.net)}`);
+      await runDemo({ net, ...(o.stateDir ? { stateDir: o.stateDir } : {}) }, new AbortController().signal);
+    });
 }

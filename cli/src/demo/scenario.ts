@@ -1,0 +1,274 @@
+// `drover demo`: a lab of 3 hosts and guests of different sizes and loads, one drover-agent per
+// host and the scheduler, then four scenes narrated in the terminal: a hot host is balanced; a
+// host is drained for maintenance and returned; at night a consolidation empties a host and
+// powers it off; load rises and the host is woken. Everything runs in this process's lab and is
+// stopped by pid at the end, on Ctrl-C and on failure.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { Lab, readFirstTick, readTicks, startGuest, type GuestWorkload } from "@drover/lab";
+import { ApiMaintenance, ApiPlan, HistoryResponse, MigrationsResponse, VmsResponse, type ApiPlan as Plan } from "@drover/protocol";
+import { ApiClient } from "../api-client.js";
+import { drainOutcome, printPlan } from "../commands/api.js";
+import { CliError } from "../errors.js";
+import { mib, ms, pct, table } from "../format.js";
+import { writeLabCluster } from "../lab-setup.js";
+import { hosts, waitDrain, waitHosts, waitMigration } from "../ops.js";
+import { narrator as n } from "./narrator.js";
+
+const run = promisify(execFile);
+
+export interface DemoOptions {
+  net: number;
+  stateDir?: string;
+  keepStateDir?: boolean;
+}
+
+interface GuestDef {
+  name: string;
+  host: string;
+  memoryMiB: number;
+  workload: GuestWorkload;
+  role: string;
+}
+
+const GUESTS: GuestDef[] = [
+  { name: "web", host: "h1", memoryMiB: 96, workload: { busy: 1, dirtyMb: 8 }, role: "busy web server (1 CPU loop, 8 MiB rewritten)" },
+  { name: "batch", host: "h1", memoryMiB: 64, workload: { busy: 1, dirtyMb: 4 }, role: "busy batch job (1 CPU loop)" },
+  { name: "db", host: "h2", memoryMiB: 96, workload: { busy: 0, dirtyMb: 16, dirtyRate: 4 }, role: "idle database (16 MiB working set)" },
+  { name: "cache", host: "h3", memoryMiB: 64, workload: { busy: 0, dirtyMb: 2 }, role: "idle cache" },
+];
+
+/** A window (UTC) open now: the scheduler consolidates only inside it, so the demo's night is now. */
+function windowNow(): { start: string; end: string; timezone: "utc"; restoreBeforeEndMs: number } {
+  const hhmm = (t: number) => new Date(t).toISOString().slice(11, 16);
+  return { start: hhmm(Date.now() - 3_600_000), end: hhmm(Date.now() + 4 * 3_600_000), timezone: "utc", restoreBeforeEndMs: 60_000 };
+}
+
+export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void> {
+  const tmp = o.stateDir ? undefined : await mkdtemp(join(tmpdir(), "drover-demo-"));
+  const stateDir = o.stateDir ?? join(tmp as string, "lab");
+  let lab: Lab | undefined;
+  const stop = async () => {
+    if (!lab) return;
+    const l = lab;
+    lab = undefined;
+    n.dim(`\nStopping the lab (scheduler, agents, guests, libvirtds, NATS, by pid)...`);
+    await l.stop();
+    if (tmp && !o.keepStateDir) await rm(tmp, { recursive: true, force: true });
+  };
+  const onSignal = () => void stop().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const cluster = await writeLabCluster({
+      hosts: 3,
+      net: o.net,
+      stateDir,
+      scheduler: {
+        // The demo asks for each plan and approves it itself, so it can show the decision first.
+        policies: {
+          balance: { mode: "recommend", everyMs: 3_600_000 },
+          consolidate: { mode: "recommend", everyMs: 3_600_000, window: windowNow(), args: { band: { low: 0.4, high: 0.6 } } },
+          drain: { mode: "automatic" },
+        },
+        cooldowns: { vmMs: 0 },
+      },
+    });
+    n.step(0, "A lab cluster");
+    n.say(`Three KVM hosts h1..h3 (a real libvirtd each, on 127.0.${o.net}.1-3), NATS, one drover-agent per host and`);
+    n.say(`the scheduler; tiny QEMU guests whose serial consoles print a tick counter. State in ${stateDir}.`);
+    n.dim("Starting NATS and the libvirtds...");
+    const node = process.execPath;
+    lab = await Lab.start({
+      hosts: 3,
+      guests: 0,
+      net: o.net,
+      stateDir,
+      agentCommand: (h) => ({ cmd: node, args: cluster.agent.args.map((a) => a.replace("${host}", h.name)), ...(cluster.agent.cwd ? { cwd: cluster.agent.cwd } : {}) }),
+      schedulerCommand: () => ({ cmd: node, args: cluster.scheduler.args, ...(cluster.scheduler.cwd ? { cwd: cluster.scheduler.cwd } : {}) }),
+    });
+    const l = lab;
+    n.dim("Booting the guests (TCG, a few seconds each)...");
+    for (const g of GUESTS) {
+      signal.throwIfAborted();
+      await startGuest(l.host(g.host), { name: g.name, memoryMiB: g.memoryMiB, workload: g.workload });
+    }
+    n.say(table(["guest", "host", "memory", "load"], GUESTS.map((g) => [g.name, g.host, mib(g.memoryMiB), g.role])));
+    const api = new ApiClient(cluster.apiUrl);
+    await waitHosts(api, "every host to report with its guests", (hs) => hs.length === 3 && hs.every((h) => h.state === "healthy") && hs.reduce((s, h) => s + h.vmCount, 0) >= GUESTS.length, { timeoutMs: 120_000, pollMs: 1000, signal });
+    n.fact(`the scheduler's API is up at ${cluster.apiUrl}; every agent reports`);
+
+    const where = async (vm: string) => {
+      for (const h of l.hosts) if ((await h.qemuProcs()).some((q) => q.guest === vm)) return h.name;
+      return null;
+    };
+    const ticks = async (vm: string) => {
+      const h = await where(vm);
+      if (!h) return { host: null, last: 0, first: 0 };
+      const f = l.host(h).serialFile(vm);
+      return { host: h, last: await readTicks(f), first: await readFirstTick(f) };
+    };
+    const showHosts = async () => {
+      const hs = await hosts(api);
+      const vms = (await api.get("/v1/vms", VmsResponse)).vms;
+      n.say(
+        table(
+          ["host", "state", "guests (CPU used, in vCPUs)"],
+          hs.map((h) => [h.id, h.state, vms.filter((v) => v.host === h.id).map((v) => `${v.name} ${v.cpuUsedVcpus.toFixed(2)}`).join(", ") || "-"]),
+        ),
+      );
+    };
+    /** Approves a plan and follows each of its migrations, checking the guest kept running. */
+    const apply = async (plan: Plan) => {
+      const approved = await api.post(`/v1/plans/${encodeURIComponent(plan.id)}/approve`, {}, ApiPlan);
+      n.decided(`plan ${approved.id} approved; its steps go through the dispatcher (limits, preflight, retries).`);
+      const moves = approved.steps.filter((s) => s.kind === "migrate");
+      for (const s of moves) await follow(s.vm ?? "?", approved.id);
+    };
+    const follow = async (vm: string, planId: string) => {
+      const before = await ticks(vm);
+      const m = await until(`the migration of ${vm}`, async () => (await api.get(`/v1/migrations?limit=50&vm=${encodeURIComponent(vm)}`, MigrationsResponse)).migrations.find((x) => x.planId === planId));
+      const done = await waitMigration(api, m.id, undefined, { timeoutMs: 300_000, signal });
+      if (done.state !== "succeeded") {
+        n.warn(`${vm} ${done.source} -> ${done.destination}: ${done.state}: ${done.error?.message ?? ""}; it still runs on ${done.vmRunningOn ?? "?"}`);
+        return;
+      }
+      const after = await ticks(vm);
+      n.fact(
+        `${vm} moved live ${done.source} -> ${done.destination} in ${ms(done.measuredDurationMs)} (predicted ${ms(done.predictedDurationMs)}), downtime ${ms(done.measuredDowntimeMs)}; ` +
+          `its QEMU now runs on ${after.host}, tick counter ${before.last} -> ${after.last} (continued, not rebooted)`,
+      );
+    };
+    const until = async <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await f();
+        if (v !== undefined) return v;
+        if (Date.now() > end) throw new CliError(`the demo gave up waiting for ${what}`, "demo-timeout");
+        await sleep(1000, undefined, { signal });
+      }
+    };
+
+    // -- 1. Balance -------------------------------------------------------------------------
+    n.step(1, "A hot host is balanced");
+    n.say("web and batch both burn CPU on h1. Drover waits until h1 has been hot for a few reports (a sustained");
+    n.say("load, not a spike), then asks its balance policy for the moves with the best benefit per migration cost.");
+    await sleep(8000, undefined, { signal });
+    await showHosts();
+    const balance = await until(
+      "a balance plan with a move",
+      async () => {
+        const p = await api.post("/v1/plan", { kind: "balance" }, ApiPlan);
+        return p.steps.some((s) => s.kind === "migrate") ? p : undefined;
+      },
+      120_000,
+    );
+    n.decided("the balance plan:");
+    printPlan(balance, n.say);
+    await apply(balance);
+    await sleep(4000, undefined, { signal });
+    const again = await api.post("/v1/plan", { kind: "balance" }, ApiPlan);
+    n.decided(`planning again right away proposes ${again.steps.length} move(s): no ping-pong (a VM just moved is not moved back).`);
+    await showHosts();
+
+    // -- 2. Drain ---------------------------------------------------------------------------
+    n.step(2, "A host is drained for maintenance, then returned");
+    n.say("The operator types `drover drain h2 --wait`: h2 takes no new VMs and its guests are moved off.");
+    const m0 = await api.post("/v1/hosts/h2/drain", { powerOff: false }, ApiMaintenance);
+    n.decided(`maintenance ${m0.id}: ${m0.vmsAtStart} VM(s) to move off h2.`);
+    const dbBefore = await ticks("db");
+    const m1 = await waitDrain(api, m0.id, (x) => n.dim(`  ${x.state}: ${x.vmsLeft} of ${x.vmsAtStart} left (${x.message})`), { timeoutMs: 300_000, signal, pollMs: 1500 });
+    n.decided(drainOutcome(m1));
+    const dbAfter = await ticks("db");
+    if (dbAfter.host !== "h2") n.fact(`db's QEMU now runs on ${dbAfter.host}; tick counter ${dbBefore.last} -> ${dbAfter.last}`);
+    await api.post("/v1/hosts/h2/undrain", undefined, ApiMaintenance);
+    n.decided("h2 is back in service (`drover undrain h2`); nothing moves back by itself.");
+    await showHosts();
+
+    // -- 3. Consolidate ---------------------------------------------------------------------
+    n.step(3, "Night: consolidation empties a host and powers it off");
+    n.say("The batch job ends (its guest is shut down). The consolidation window is open (it was configured to");
+    n.say("cover now): Drover packs the VMs onto as few hosts as its band allows and powers the emptied ones off.");
+    const batchHost = await where("batch");
+    if (batchHost) {
+      const uri = l.host(batchHost).uri;
+      await run("virsh", ["-c", uri, "destroy", "batch"]).catch(() => undefined);
+      await run("virsh", ["-c", uri, "undefine", "batch"]).catch(() => undefined);
+    }
+    await until("the scheduler to see batch gone and fresh load figures", async () => ((await api.get("/v1/vms", VmsResponse)).vms.some((v) => v.name === "batch") ? undefined : true));
+    await sleep(8000, undefined, { signal });
+    await showHosts();
+    const consolidate = await until(
+      "a consolidation plan that powers a host off",
+      async () => {
+        const p = await api.post("/v1/plan", { kind: "consolidate" }, ApiPlan);
+        return p.steps.some((s) => s.kind === "power-off") ? p : undefined;
+      },
+      120_000,
+    );
+    n.decided("the consolidation plan:");
+    printPlan(consolidate, n.say);
+    await apply(consolidate);
+    const offHosts = consolidate.steps.filter((s) => s.kind === "power-off").map((s) => s.host ?? "");
+    const standby = await until(
+      `${offHosts.join(", ")} to be powered off`,
+      async () => {
+        const hs = await hosts(api);
+        const off = hs.filter((h) => offHosts.includes(h.id) && h.state === "standby");
+        return off.length > 0 ? off : undefined;
+      },
+      240_000,
+    );
+    for (const h of standby) {
+      await l.host(h.id).refresh();
+      n.fact(`${h.id} is in standby: its agent powered it off (lab power ${l.host(h.id).power}, libvirtd ${l.host(h.id).running ? "running" : "stopped"})`);
+    }
+    await showHosts();
+
+    // -- 4. Wake ----------------------------------------------------------------------------
+    n.step(4, "Morning: load rises and a host is woken");
+    const on = (await hosts(api)).find((h) => h.state === "healthy");
+    if (!on) throw new CliError("no host is on", "demo");
+    n.say(`Two busy report jobs start on ${on.id}. The forecast demand no longer fits under the band on the hosts`);
+    n.say("that are on, so Drover wakes a standby host (Wake-on-LAN, unicast to the lab host) and spreads the load.");
+    for (const name of ["report1", "report2"]) await startGuest(l.host(on.id), { name, memoryMiB: 48, workload: { busy: 1, dirtyMb: 0 } });
+    const wake = await until(
+      "a plan that wakes a host",
+      async () => {
+        const p = await api.post("/v1/plan", { kind: "consolidate" }, ApiPlan);
+        return p.steps.some((s) => s.kind === "wake") ? p : undefined;
+      },
+      180_000,
+    );
+    n.decided("the consolidation plan now:");
+    printPlan(wake, n.say);
+    await api.post(`/v1/plans/${encodeURIComponent(wake.id)}/approve`, {}, ApiPlan);
+    const woken = wake.steps.filter((s) => s.kind === "wake").map((s) => s.host ?? "");
+    const back = await until(`${woken.join(", ")} to report healthy`, async () => {
+      const hs = await hosts(api);
+      const up = hs.filter((h) => woken.includes(h.id) && h.state === "healthy");
+      return up.length > 0 ? up : undefined;
+    }, 300_000);
+    for (const h of back) {
+      await l.host(h.id).refresh();
+      n.fact(`${h.id} woke (lab power ${l.host(h.id).power}) and its agent reports again`);
+    }
+    await sleep(3000, undefined, { signal });
+    await showHosts();
+
+    n.step(5, "What Drover recorded");
+    const hist = (await api.get("/v1/history?limit=40", HistoryResponse)).entries.reverse();
+    n.say(table(["time", "kind", "host", "VM", "outcome", "summary"], hist.map((e) => [new Date(e.timeMs).toISOString().slice(11, 19), e.kind, e.host ?? "-", e.vm ?? "-", e.outcome ?? "-", e.summary.slice(0, 90)])));
+    const util = (await hosts(api)).map((h) => `${h.id} ${h.state} ${pct(h.cpuFraction)}`).join(", ");
+    n.dim(`(${util})`);
+    n.say("\nThe same, on a real cluster: drover status | hosts | vms | plan | migrate | drain | power | history.");
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    await stop();
+  }
+}

@@ -1,0 +1,68 @@
+// Balancing end to end, and the cost model against the lab: a busy guest on an overloaded host is
+// moved once by the automatic balancer; planning again proposes no move back; every migration's
+// measured duration is within 30% of the duration the scheduler predicted for it.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiPlan } from "@drover/protocol";
+import { call, drover, until } from "./helpers/api.js";
+import { migrations, waitMigrationDone, waitReady } from "./helpers/cluster.js";
+import { DroverLab } from "./helpers/drover-lab.js";
+
+let d: DroverLab;
+const busy = { busy: 1, dirtyMb: 4 };
+
+beforeAll(async () => {
+  d = await DroverLab.start({
+    net: 32,
+    hosts: 3,
+    guests: [
+      { name: "vm1", host: "h1", workload: busy },
+      { name: "vm2", host: "h1", memoryMiB: 64, workload: busy },
+      { name: "vm3", host: "h2", memoryMiB: 64 },
+    ],
+    scheduler: { policies: { balance: { mode: "automatic", everyMs: 4000 } } },
+  });
+  await waitReady(d.api, 3, ["vm1", "vm2", "vm3"]);
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+describe("balance", () => {
+  it("moves one busy guest off the overloaded host, once, and planning again moves nothing back", async () => {
+    const moved = await until(
+      "the balancer to move a busy guest off h1",
+      async () => (await migrations(d.api)).find((m) => m.source === "h1" && (m.vm === "vm1" || m.vm === "vm2")),
+      180_000,
+    );
+    expect(moved.requestedBy).toMatch(/plan|schedule/);
+    const done = await waitMigrationDone(d.api, moved.id);
+    expect(done.state, JSON.stringify(done.error)).toBe("succeeded");
+    expect(await d.hostOf(done.vm)).toBe(done.destination);
+
+    // Several balance rounds later: still that one move, and a fresh plan proposes no move back.
+    await new Promise((r) => setTimeout(r, 15_000));
+    const all = (await migrations(d.api)).filter((m) => m.state !== "cancelled");
+    expect(all.map((m) => `${m.vm} ${m.source}->${m.destination}`)).toEqual([`${done.vm} h1->${done.destination}`]);
+    const again = await call(d.api, "POST", "/v1/plan", ApiPlan, { kind: "balance" });
+    expect(again.steps.filter((s) => s.kind === "migrate" && s.vm === done.vm)).toEqual([]);
+    expect(again.steps.filter((s) => s.kind === "migrate" && s.destination === "h1")).toEqual([]);
+  });
+
+  it("predicts each lab migration's duration within 30% of what it measured", async () => {
+    // Two more moves of an idle guest through the CLI, so the model is checked on more than one.
+    for (const to of ["h3", "h2"]) {
+      const r = await drover(d.api, ["migrate", "vm3", to, "--wait", "--json"]);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    }
+    const done = (await migrations(d.api)).filter((m) => m.state === "succeeded");
+    expect(done.length).toBeGreaterThanOrEqual(3);
+    const rows = done.map((m) => ({ vm: m.vm, predicted: m.predictedDurationMs, measured: m.measuredDurationMs }));
+    for (const r of rows) {
+      expect(r.predicted, JSON.stringify(rows)).not.toBeNull();
+      expect(r.measured, JSON.stringify(rows)).not.toBeNull();
+      const err = Math.abs((r.predicted as number) - (r.measured as number)) / (r.measured as number);
+      expect(err, `predicted vs measured: ${JSON.stringify(rows)}`).toBeLessThanOrEqual(0.3);
+    }
+  });
+});

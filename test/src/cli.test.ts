@@ -1,0 +1,53 @@
+// The CLI's own handling of bad input, without a cluster: usage errors exit 2 naming what is
+// wrong; an unreachable API exits 4 and says where it looked.
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { drover } from "./helpers/api.js";
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe("drover CLI without a scheduler", () => {
+  it("names an unreachable API and exits 4", async () => {
+    const api = `http://127.0.0.1:${await closedPort()}`;
+    const r = await drover(api, ["hosts"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`cannot reach the scheduler at ${api}`);
+    expect(r.stdout).toBe("");
+  });
+
+  it("refuses bad arguments with exit 2 before calling anything", { timeout: 120_000 }, async () => {
+    const api = `http://127.0.0.1:${await closedPort()}`;
+    const cases: { args: string[]; text: RegExp }[] = [
+      { args: ["plan", "shuffle"], text: /unknown plan kind "shuffle"/ },
+      { args: ["plan", "balance", "h1"], text: /takes no further argument/ },
+      { args: ["power", "sideways", "h1"], text: /off or on/ },
+      { args: ["history", "--limit", "0"], text: /--limit must be an integer 1..1000/ },
+      { args: ["history", "--kind", "gossip"], text: /--kind must be one of/ },
+      { args: ["frobnicate"], text: /unknown command 'frobnicate'/ },
+      { args: ["lab", "up", "--hosts", "99"], text: /--hosts must be an integer 1..16/ },
+      { args: ["drain"], text: /missing required argument 'host'/ },
+    ];
+    // In parallel: each run starts Node and tsx, slow on a loaded 2-core machine.
+    const results = await Promise.all(cases.map((c) => drover(api, c.args)));
+    cases.forEach((c, i) => {
+      const r = results[i]!;
+      expect(r.code, `drover ${c.args.join(" ")}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(c.text);
+    });
+    const bad = await drover("not a url", ["hosts"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not a URL");
+  });
+
+  it("prints help and exits 0", async () => {
+    const r = await drover(null, ["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of ["status", "hosts", "vms", "plan", "migrate", "drain", "undrain", "power", "history", "lab", "demo"]) expect(r.stdout).toContain(c);
+  });
+});

@@ -1,0 +1,78 @@
+// Consolidation end to end, inside its window: the idle cluster is packed, an emptied host is
+// powered off (its libvirtd really stops), and when load rises the scheduler wakes it (Wake-on-LAN
+// to the lab host's listener) and it reports healthy again.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StatusResponse } from "@drover/protocol";
+import { call, until } from "./helpers/api.js";
+import { hosts, vms, waitReady } from "./helpers/cluster.js";
+import { DroverLab } from "./helpers/drover-lab.js";
+import { windowAroundNow } from "./helpers/window.js";
+
+let d: DroverLab;
+
+beforeAll(async () => {
+  d = await DroverLab.start({
+    net: 34,
+    hosts: 3,
+    guests: [
+      { name: "vm1", host: "h1", memoryMiB: 64 },
+      { name: "vm2", host: "h2", memoryMiB: 64 },
+      { name: "vm3", host: "h3", memoryMiB: 64 },
+    ],
+    scheduler: {
+      policies: {
+        balance: { mode: "off" },
+        // A low band: a lab "host" is the whole 2-core machine, so two busy TCG guests must count as high load.
+        consolidate: { mode: "automatic", everyMs: 5000, window: windowAroundNow(), args: { band: { low: 0.2, high: 0.35 } } },
+      },
+      cooldowns: { vmMs: 0 },
+    },
+  });
+  await waitReady(d.api, 3, ["vm1", "vm2", "vm3"]);
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+describe("consolidation", () => {
+  it("powers off an emptied host in the window, then wakes it when load rises", async () => {
+    const st = await call(d.api, "GET", "/v1/status", StatusResponse);
+    expect(st.consolidationWindow.active).toBe(true);
+
+    const off = await until(
+      "an emptied host to be powered off",
+      async () => (await hosts(d.api)).find((h) => h.state === "standby"),
+      240_000,
+    );
+    expect(off.vmCount).toBe(0);
+    const labHost = d.lab.host(off.id);
+    await labHost.refresh();
+    expect(labHost.power).toBe("off");
+    expect(labHost.running).toBe(false);
+    // Every guest still runs, on the hosts left on.
+    const placed = await vms(d.api);
+    expect(placed.map((v) => v.name).sort()).toEqual(["vm1", "vm2", "vm3"]);
+    for (const v of placed) expect(v.host).not.toBe(off.id);
+    for (const g of ["vm1", "vm2", "vm3"]) expect(await d.hostOf(g)).not.toBe(off.id);
+
+    // Load rises: two busy guests start on a host that is on.
+    const on = (await hosts(d.api)).find((h) => h.state === "healthy");
+    expect(on).toBeDefined();
+    await d.addGuest({ name: "busy1", host: on!.id, memoryMiB: 48, workload: { busy: 1, dirtyMb: 0 } });
+    await d.addGuest({ name: "busy2", host: on!.id, memoryMiB: 48, workload: { busy: 1, dirtyMb: 0 } });
+
+    const woken = await until(
+      "a standby host to be woken and report healthy",
+      async () => {
+        const hs = await hosts(d.api);
+        return hs.find((h) => h.id === off.id && h.state === "healthy") ?? undefined;
+      },
+      300_000,
+      2000,
+    );
+    expect(woken.libvirtReachable).toBe(true);
+    await labHost.refresh();
+    expect(labHost.power).toBe("on");
+  });
+});

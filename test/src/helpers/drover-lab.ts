@@ -1,0 +1,157 @@
+// One Drover cluster on a lab for an end-to-end test file: packages/lab's Lab (NATS, libvirtd
+// hosts) plus guests of chosen sizes, loads and tags, one drover-agent per host and the scheduler,
+// all started from their public bins with YAML configs written here. Stopped (by pid) on dispose.
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Lab, hostAddress, hostMac, hostUri, migrationPorts, natsAddress, readFirstTick, readTicks, startGuest, type GuestWorkload } from "@drover/lab";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const AGENT_BIN = join(REPO_ROOT, "agents", "host-agent", "bin", "drover-agent.js");
+const SCHEDULER_BIN = join(REPO_ROOT, "scheduler", "bin", "drover-scheduler.js");
+
+export interface GuestDef {
+  name: string;
+  host: string;
+  memoryMiB?: number;
+  tags?: string[];
+  workload?: GuestWorkload;
+}
+
+export interface DroverLabOptions {
+  /** Third octet, distinct per test file. */
+  net: number;
+  hosts: number;
+  guests: GuestDef[];
+  /** Deep-merged over the scheduler config written here. */
+  scheduler?: Record<string, unknown>;
+  reportIntervalMs?: number;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+export function deepMerge(base: Obj, over: Obj): Obj {
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObj(v) && isObj(out[k]) ? deepMerge(out[k], v) : v;
+  return out;
+}
+
+export class DroverLab implements AsyncDisposable {
+  private constructor(
+    readonly lab: Lab,
+    readonly api: string,
+    readonly stateDir: string,
+    private readonly tmp: string,
+  ) {}
+
+  static async start(o: DroverLabOptions): Promise<DroverLab> {
+    const tmp = await mkdtemp(join(tmpdir(), `drover-e2e-${o.net}-`));
+    const stateDir = join(tmp, "lab");
+    const configDir = join(tmp, "configs");
+    await mkdir(configDir, { recursive: true });
+    const interval = o.reportIntervalMs ?? 2000;
+    const natsUrl = `nats://${natsAddress(o.net)}:4222`;
+    const apiPort = 7200 + o.net;
+    const hosts: Obj = {};
+    for (let i = 1; i <= o.hosts; i++) {
+      const name = `h${i}`;
+      const ports = migrationPorts(o.net, i);
+      // JSON is YAML: the configs need no YAML writer.
+      const agent = {
+        cluster: "lab",
+        host: name,
+        nats: { servers: [natsUrl] },
+        libvirt: { uri: hostUri(hostAddress(o.net, i)) },
+        reportIntervalMs: interval,
+        labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
+        migration: { peerPortMin: ports.min, peerPortMax: ports.max },
+      };
+      await writeFile(join(configDir, `agent-${name}.yaml`), JSON.stringify(agent, null, 2));
+      hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: hostAddress(o.net, i), port: 9 } };
+    }
+    const sched = deepMerge(
+      {
+        cluster: "lab",
+        nats: { servers: [natsUrl] },
+        stateDir: join(tmp, "scheduler"),
+        http: { host: "127.0.0.1", port: apiPort },
+        reports: { intervalMs: interval },
+        migration: { allowUnsafe: true },
+        hosts,
+      },
+      o.scheduler ?? {},
+    );
+    await writeFile(join(configDir, "scheduler.yaml"), JSON.stringify(sched, null, 2));
+    const node = process.execPath;
+    let lab: Lab | undefined;
+    try {
+      lab = await Lab.start({
+        hosts: o.hosts,
+        guests: 0,
+        net: o.net,
+        stateDir,
+        agentCommand: (h) => ({ cmd: node, args: [AGENT_BIN, "--config", join(configDir, `agent-${h.name}.yaml`)], cwd: REPO_ROOT }),
+        schedulerCommand: () => ({ cmd: node, args: [SCHEDULER_BIN, "--config", join(configDir, "scheduler.yaml")], cwd: REPO_ROOT }),
+      });
+      const byHost = new Map<string, GuestDef[]>();
+      for (const g of o.guests) byHost.set(g.host, [...(byHost.get(g.host) ?? []), g]);
+      const l = lab;
+      await Promise.all(
+        [...byHost].map(async ([h, gs]) => {
+          for (const g of gs) {
+            await startGuest(l.host(h), {
+              name: g.name,
+              ...(g.memoryMiB ? { memoryMiB: g.memoryMiB } : {}),
+              ...(g.tags ? { tags: g.tags } : {}),
+              ...(g.workload ? { workload: g.workload } : {}),
+            });
+          }
+        }),
+      );
+      return new DroverLab(lab, `http://127.0.0.1:${apiPort}`, stateDir, tmp);
+    } catch (e) {
+      await lab?.stop().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Adds a guest while the cluster runs (e.g. load rising). */
+  async addGuest(g: GuestDef): Promise<void> {
+    await startGuest(this.lab.host(g.host), {
+      name: g.name,
+      ...(g.memoryMiB ? { memoryMiB: g.memoryMiB } : {}),
+      ...(g.tags ? { tags: g.tags } : {}),
+      ...(g.workload ? { workload: g.workload } : {}),
+    });
+  }
+
+  /** Where the guest's QEMU runs, from the lab's process table (not from Drover). */
+  async hostOf(vm: string): Promise<string | null> {
+    for (const h of this.lab.hosts) {
+      if ((await h.qemuProcs()).some((q) => q.guest === vm)) return h.name;
+    }
+    return null;
+  }
+
+  /** The guest's tick counter and first tick on the host that runs it now. */
+  async ticks(vm: string): Promise<{ host: string | null; last: number; first: number }> {
+    const host = await this.hostOf(vm);
+    if (!host) return { host, last: 0, first: 0 };
+    const f = this.lab.host(host).serialFile(vm);
+    return { host, last: await readTicks(f), first: await readFirstTick(f) };
+  }
+
+  schedulerLog(): string {
+    return join(this.stateDir, "scheduler.log");
+  }
+
+  async stop(): Promise<void> {
+    await this.lab.stop();
+    if (!process.env["DROVER_KEEP_LAB"]) await rm(this.tmp, { recursive: true, force: true });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -8,19 +8,30 @@ export type HostMode = (typeof HostModes)[number];
 
 export type EffectiveHostState = "healthy" | "draining" | "maintenance" | "standby" | "waking" | "unreachable" | "powering-off";
 
-/** Fixed-size history, oldest first. */
+/** Fixed-size history (circular, no allocation per sample); values() is oldest first. */
 export class Ring {
-  private readonly buf: number[] = [];
-  constructor(private readonly size: number) {}
-  push(v: number): void {
-    this.buf.push(v);
-    if (this.buf.length > this.size) this.buf.shift();
+  private readonly buf: Float64Array;
+  private next = 0;
+  private count = 0;
+  constructor(private readonly size: number) {
+    this.buf = new Float64Array(size);
   }
-  values(): readonly number[] {
-    return this.buf;
+  push(v: number): void {
+    this.buf[this.next] = v;
+    this.next = (this.next + 1) % this.size;
+    if (this.count < this.size) this.count++;
+  }
+  values(): number[] {
+    const out = new Array<number>(this.count);
+    const start = (this.next - this.count + this.size) % this.size;
+    for (let i = 0; i < this.count; i++) out[i] = this.buf[(start + i) % this.size]!;
+    return out;
+  }
+  get length(): number {
+    return this.count;
   }
   get last(): number | undefined {
-    return this.buf[this.buf.length - 1];
+    return this.count === 0 ? undefined : this.buf[(this.next - 1 + this.size) % this.size];
   }
 }
 

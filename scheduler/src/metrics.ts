@@ -4,13 +4,37 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly reports = new Counter({ name: "drover_reports_total", help: "Valid host reports ingested", registers: [this.registry] });
-  readonly reportsRejected = new Counter({
-    name: "drover_reports_rejected_total",
-    help: "Host reports rejected (invalid, wrong cluster, stale)",
-    labelNames: ["reason"] as const,
-    registers: [this.registry],
-  });
+  /** Ingest counters are read at scrape time: the report path stays free of metric updates. */
+  ingestSource: (() => { reports: number; stale: number; wrongCluster: number; invalid: number }) | undefined;
+  readonly reports: Counter;
+  readonly reportsRejected: Counter<"reason">;
+
+  constructor() {
+    const src = () => this.ingestSource?.() ?? { reports: 0, stale: 0, wrongCluster: 0, invalid: 0 };
+    this.reports = new Counter({
+      name: "drover_reports_total",
+      help: "Valid host reports ingested",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(src().reports);
+      },
+    });
+    this.reportsRejected = new Counter({
+      name: "drover_reports_rejected_total",
+      help: "Host reports rejected: invalid (failed validation), stale (older than the last), foreign (other cluster)",
+      labelNames: ["reason"] as const,
+      registers: [this.registry],
+      collect() {
+        const c = src();
+        this.reset();
+        this.inc({ reason: "invalid" }, c.invalid);
+        this.inc({ reason: "stale" }, c.stale);
+        this.inc({ reason: "foreign" }, c.wrongCluster);
+      },
+    });
+  }
+
   readonly migrations = new Counter({
     name: "drover_migrations_total",
     help: "Migrations finished, by outcome",

@@ -2,6 +2,7 @@
 // before the window ends the standby hosts are woken and the load is spread again. Each policy's
 // mode decides what a plan does: off (nothing), recommend (stored, waits for approval),
 // automatic (runs).
+import type { PlanStep } from "@drover/policy";
 import type { Logger, PlanKind, PolicyMode } from "@drover/protocol";
 import type { MigrationRow, PlanMode, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
@@ -73,10 +74,21 @@ export class Modes {
     try {
       const p = planner.compute(kind);
       if (p.steps.length === 0) return;
+      if (mode === "recommend" && this.sameAsProposed(kind, p.steps)) return;
       planner.make(kind, { requestedBy: `schedule:${kind}`, mode: mode as PlanMode });
     } catch (e) {
       log.error({ kind, err: (e as Error).message }, "scheduled planning failed");
     }
+  }
+
+  /** The plan waiting for approval already proposes exactly these steps: do not store it again. */
+  private sameAsProposed(kind: string, steps: readonly PlanStep[]): boolean {
+    const sig = (xs: string[]) => xs.sort().join(";");
+    const want = sig(steps.map((s) => (s.kind === "migrate" ? `m:${s.vmId}>${s.destinationHostId}` : `${s.kind}:${s.hostId}`)));
+    const open = this.d.store.plans.list({ status: "proposed", limit: 100 }).find((p) => p.kind === kind);
+    if (!open) return false;
+    if (this.d.clock.now() - open.createdMs > this.d.config.planTtlMs) return false;
+    return sig(open.steps.map((s) => (s.action === "migrate" ? `m:${s.vmUuid}>${s.destination}` : `${s.action}:${s.host}`))) === want;
   }
 
   /** Before the window ends: wake every standby host that may be woken (load returns soon). */

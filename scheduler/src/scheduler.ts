@@ -18,6 +18,7 @@ import { PowerManager, type WakeDrivers } from "./power/power-manager.js";
 import { Modes } from "./modes.js";
 import { reconcile } from "./reconcile.js";
 import { ApiServer } from "./api/server.js";
+import { recordConfigChanges } from "./config-changes.js";
 
 export interface SchedulerDeps {
   clock?: Clock;
@@ -59,8 +60,13 @@ export class Scheduler {
   private ticking: Promise<void> | null = null;
   private started = false;
   private stopped = false;
-  /** Invalid reports are counted by the bus per subject; we read them from its stats. */
-  invalidReports = 0;
+  /** Invalid reports: counted by the bus per subject (bad JSON or schema failure). */
+  invalidReportCount(): number {
+    if (!this.bus) return 0;
+    let n = 0;
+    for (const [subject, c] of Object.entries(this.bus.stats().invalidBySubject)) if (subject.endsWith(".report")) n += c;
+    return n;
+  }
 
   private constructor(
     readonly config: SchedulerConfig,
@@ -71,6 +77,7 @@ export class Scheduler {
     this.log = deps.logger ?? silentLogger;
     this.startedAtMs = this.clock.now();
     this.state = new ClusterState(config.cluster, config.reports);
+    this.metrics.ingestSource = () => ({ ...this.state.counters, invalid: this.invalidReportCount() });
   }
 
   /** Opens the store and loads the hosts it knows (their scheduler-owned state survives restarts). */
@@ -86,6 +93,8 @@ export class Scheduler {
       h.knownCapacity = row.capacity as typeof h.knownCapacity;
     }
     for (const id of Object.keys(config.hosts)) s.state.ensureHost(id, now);
+    const changed = recordConfigChanges(store, config, now);
+    if (changed.length) s.log.info({ keys: changed }, "configuration changed since the last start");
     return s;
   }
 
@@ -185,8 +194,7 @@ export class Scheduler {
 
   /** One report: validated by the bus already; only in-memory state changes here (cheap). */
   ingest(r: HostReport): void {
-    if (this.state.ingest(r, this.clock.now())) this.metrics.reports.inc();
-    else this.metrics.reportsRejected.inc({ reason: "stale-or-foreign" });
+    this.state.ingest(r, this.clock.now());
   }
 
   /** Writes what reports changed to the store in one batch. */
@@ -235,7 +243,6 @@ export class Scheduler {
     if (this.ticking) return this.ticking;
     this.ticking = (async () => {
       try {
-        this.invalidReports = this.bus.stats().invalid;
         for (const h of this.state.hosts.values()) {
           // Marks the host dirty when its effective state changes so the store follows.
           const st = this.state.stateOf(h, this.clock.now());

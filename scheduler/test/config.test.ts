@@ -1,6 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { Store } from "@drover/store";
+import { recordConfigChanges } from "../src/config-changes.js";
 import { ConfigError, loadConfig, parseConfig } from "../src/config.js";
 import { tempDir } from "./helpers.js";
 
@@ -40,5 +42,22 @@ describe("config", () => {
     await writeFile(bad, "cluster: [unclosed\n");
     await expect(loadConfig(bad)).rejects.toThrow(/not valid YAML/);
     await expect(loadConfig(join(dir.path, "missing.yaml"))).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it("records configuration changes between starts, secrets redacted", async () => {
+    await using dir = await tempDir();
+    const store = Store.open({ path: join(dir.path, "s.sqlite") });
+    try {
+      const first = parseConfig({ ...minimal, nats: { servers: ["nats://127.0.0.1:4222"], user: "u", pass: "hunter2" } });
+      expect(recordConfigChanges(store, first, 1000).length).toBeGreaterThan(5);
+      expect(recordConfigChanges(store, first, 2000)).toEqual([]);
+      const second = parseConfig({ ...minimal, nats: { servers: ["nats://127.0.0.1:4222"], user: "u", pass: "hunter2" }, limits: { perCluster: 3 } });
+      expect(recordConfigChanges(store, second, 3000)).toEqual(["limits"]);
+      const [row] = store.config.list({ key: "limits", limit: 1 });
+      expect(row).toMatchObject({ atMs: 3000, oldValue: { perCluster: 8 }, newValue: { perCluster: 3 } });
+      expect(JSON.stringify(store.config.list({ key: "nats" }))).not.toContain("hunter2");
+    } finally {
+      store.close();
+    }
   });
 });

@@ -105,7 +105,7 @@ export class ApiServer {
         consolidationWindow: { active: w.active, start: cw.start, end: cw.end },
         plansAwaitingApproval: s.store.plans.list({ status: "proposed", limit: 1000 }).length,
         openMaintenance: s.store.maintenance.allActive().length,
-        reports: { received: s.state.counters.reports, invalid: s.bus.stats().invalid + s.state.counters.wrongCluster },
+        reports: { received: s.state.counters.reports, invalid: s.invalidReportCount() + s.state.counters.wrongCluster },
       });
     });
 
@@ -214,7 +214,6 @@ export class ApiServer {
     });
 
     app.get("/metrics", { schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
-      s.metrics.reportsRejected.inc({ reason: "invalid" }, 0);
       void reply.header("content-type", s.metrics.registry.contentType);
       return s.metrics.registry.metrics();
     });

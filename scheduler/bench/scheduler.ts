@@ -1,0 +1,142 @@
+// Scheduler benchmarks, through a real nats-server and a real SQLite file:
+//  1. host reports ingested per second (bus decode + zod validation + in-memory state; store
+//     writes are batched by the flush timer, which runs during the measurement);
+//  2. time from a dispatch (Dispatcher.submit) to the migrate command reaching the agent, and to
+//     the agent's `accepted` reply arriving back. The agent here is the in-test protocol responder
+//     (scheduler/test/helpers.ts), not the real host agent: it accepts at once, so the numbers are
+//     the scheduler + NATS share of the latency (preflight round trip included).
+// Run: npm run bench:scheduler [-- --reports 100000 --hosts 200 --vms 10 --moves 200]
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { HostReport, subjects } from "@drover/protocol";
+import { NatsServer } from "@drover/bus/testing";
+import { Scheduler } from "../src/scheduler.js";
+import { CLUSTER, FakeAgents, config, report, uuid } from "../test/helpers.js";
+
+const { values: args } = parseArgs({
+  options: {
+    reports: { type: "string", default: "100000" },
+    hosts: { type: "string", default: "200" },
+    vms: { type: "string", default: "10" },
+    moves: { type: "string", default: "200" },
+  },
+});
+const N = Number(args.reports);
+const HOSTS = Number(args.hosts);
+const VMS = Number(args.vms);
+const MOVES = Number(args.moves);
+for (const [k, v] of Object.entries({ reports: N, hosts: HOSTS, vms: VMS, moves: MOVES })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
+}
+
+const rows: { measure: string; value: string; target: string; note: string }[] = [];
+const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+
+async function ingest(): Promise<void> {
+  const nats = await NatsServer.start();
+  const dir = await mkdtemp(join(tmpdir(), "drover-bench-"));
+  const s = Scheduler.create(config(nats.url, dir, { http: { host: "127.0.0.1", port: 0 }, reports: { intervalMs: 5000, unreachableAfter: 3, flushIntervalMs: 1000 } }), {
+    autoTick: false,
+  });
+  await s.start();
+  const agents = await FakeAgents.start(nats.url, []);
+  try {
+    const te = new TextEncoder();
+    const now = Date.now();
+    const wire = Array.from({ length: HOSTS }, (_, h) => {
+      const host = `kvm${h}`;
+      const vms = Array.from({ length: VMS }, (_, i) => ({ uuid: uuid(h * 1000 + i + 1), name: `vm-${h}-${i}` }));
+      const msg = HostReport.parse(report(host, vms, now));
+      return { subject: subjects.hostReport(CLUSTER, host), data: te.encode(JSON.stringify(msg)) };
+    });
+    const bytes = wire[0]!.data.length;
+    const nc = agents.bus.nc;
+    const seen = () => s.state.counters.reports + s.state.counters.stale + s.bus.stats().invalid;
+    // Warm-up (JIT, first-report allocations).
+    for (let i = 0; i < Math.min(N, 5000); i++) nc.publish(wire[i % HOSTS]!.subject, wire[i % HOSTS]!.data);
+    await nc.flush();
+    while (seen() < Math.min(N, 5000)) await new Promise((r) => setTimeout(r, 5));
+    const base = seen();
+    const t0 = performance.now();
+    // Publish in chunks so the publisher does not starve the (same-process) subscriber.
+    for (let i = 0; i < N; i++) {
+      const w = wire[i % HOSTS]!;
+      nc.publish(w.subject, w.data);
+      if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
+    }
+    await nc.flush();
+    const deadline = Date.now() + 120_000;
+    while (seen() - base < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    const dt = (performance.now() - t0) / 1000;
+    const got = seen() - base;
+    s.flush();
+    rows.push({
+      measure: `host reports ingested (${HOSTS} hosts x ${VMS} VMs, ${bytes} B each)`,
+      value: `${Math.round(got / dt).toLocaleString("en")} /s`,
+      target: ">= 20,000 /s",
+      note: `${got.toLocaleString("en")} of ${N.toLocaleString("en")} in ${dt.toFixed(2)} s; publisher in the same process`,
+    });
+  } finally {
+    await agents.close();
+    await s.shutdown();
+    await nats.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function dispatch(): Promise<void> {
+  const nats = await NatsServer.start();
+  const dir = await mkdtemp(join(tmpdir(), "drover-bench-"));
+  const s = Scheduler.create(
+    config(nats.url, dir, { limits: { perSource: 1000, perDestination: 1000, perCluster: 1000 }, cooldowns: { vmMs: 0, failureMs: 0, returnMs: 0 } }),
+    { autoTick: false },
+  );
+  await s.start();
+  const agents = await FakeAgents.start(nats.url, ["a", "b"]);
+  agents.behaviour = { migrate: "succeed", durationMs: 1, preflightOk: true };
+  const vms = Array.from({ length: 4 }, (_, i) => ({ uuid: uuid(i + 1), name: `v${i}` }));
+  for (const v of vms) agents.place("a", v);
+  const arrived = new Map<string, number>();
+  const orig = agents.received.push.bind(agents.received);
+  agents.received.push = (...cmds) => {
+    for (const c of cmds) if (c.kind === "migrate") arrived.set(c.migrationId, performance.now());
+    return orig(...cmds);
+  };
+  const toAgent: number[] = [];
+  const toAccepted: number[] = [];
+  try {
+    for (let i = 0; i < MOVES; i++) {
+      agents.publishReports(Date.now());
+      await agents.bus.flush();
+      await new Promise((r) => setTimeout(r, 5));
+      const v = vms[i % vms.length]!;
+      const src = s.state.vm(v.uuid)!.host;
+      const t0 = performance.now();
+      const m = s.dispatcher.submit({ vm: v.uuid, destination: src === "a" ? "b" : "a", requestedBy: "bench", reason: "latency" });
+      while (s.store.migrations.get(m.id)!.status !== "running" && s.store.migrations.get(m.id)!.status !== "succeeded") {
+        await new Promise((r) => setImmediate(r));
+      }
+      const t1 = performance.now();
+      toAccepted.push(t1 - t0);
+      toAgent.push((arrived.get(m.id) ?? t1) - t0);
+      while (s.dispatcher.isActive(m.id)) await new Promise((r) => setTimeout(r, 1));
+    }
+    const fmt = (xs: number[]) => `p50 ${pct(xs, 0.5).toFixed(2)} ms, p99 ${pct(xs, 0.99).toFixed(2)} ms`;
+    rows.push({ measure: "dispatch -> migrate command at the agent", value: fmt(toAgent), target: "<= 50 ms", note: `${MOVES} moves; test responder, not the real agent; incl. preflight round trip` });
+    rows.push({ measure: "dispatch -> agent's accepted reply back", value: fmt(toAccepted), target: "<= 50 ms", note: "same; accepted = store row 'running'" });
+  } finally {
+    await agents.close();
+    await s.shutdown();
+    await nats.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await ingest();
+await dispatch();
+const cols = ["measure", "value", "target", "note"] as const;
+const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join(" | ");
+process.stdout.write(`${line([...cols])}\n${width.map((w) => "-".repeat(w)).join("-|-")}\n${rows.map((r) => line(cols.map((c) => r[c]))).join("\n")}\n`);

@@ -1,0 +1,45 @@
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { StatusResponse } from "@drover/protocol";
+import { NatsServer, tempDir, until } from "./helpers.js";
+
+const BIN = join(import.meta.dirname, "..", "bin", "drover-scheduler.js");
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, exited, output: () => out };
+}
+
+describe("drover-scheduler binary", () => {
+  it("starts from a YAML config, serves the API, and stops cleanly on SIGTERM", async () => {
+    await using nats = await NatsServer.start();
+    await using dir = await tempDir();
+    const cfg = join(dir.path, "scheduler.yaml");
+    await writeFile(cfg, `cluster: bin\nnats:\n  servers: ["${nats.url}"]\nstateDir: ${join(dir.path, "state")}\nhttp:\n  port: 0\n`);
+    const p = run(["--config", cfg]);
+    try {
+      await until(() => /"msg":"scheduler started"/.test(p.output()), 20_000, "scheduler started");
+      const addr = /"http":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(p.output())![1]!;
+      const status = StatusResponse.parse(await (await fetch(`${addr}/v1/status`)).json());
+      expect(status.cluster).toBe("bin");
+    } finally {
+      p.child.kill("SIGTERM");
+    }
+    expect(await p.exited).toBe(0);
+  });
+
+  it("refuses a bad config naming the key, with a non-zero exit", async () => {
+    await using dir = await tempDir();
+    const cfg = join(dir.path, "bad.yaml");
+    await writeFile(cfg, `cluster: x\nnats: { servers: ["nats://127.0.0.1:1"] }\nstateDir: /tmp/x\nlimits: { perCluster: 0 }\n`);
+    const p = run(["--config", cfg]);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(/limits\.perCluster/);
+  });
+});

@@ -26,10 +26,16 @@ export const consolidateArgs = z
         low: z.number().min(0).max(1).default(0.3),
         /** Nothing is packed above this fraction of a host's CPU; hosts above it are relieved. */
         high: z.number().min(0.05).max(1).default(0.8),
+        /**
+         * Pack destinations only up to this fraction (default: high). Below `high`, it leaves
+         * room for growth so fewer hosts cross `high` and need relief (hysteresis).
+         */
+        target: z.number().min(0.05).max(1).optional(),
       })
       .strict()
       .prefault({})
-      .refine((b) => b.low < b.high, { message: "band.low must be below band.high" }),
+      .refine((b) => b.low < b.high, { message: "band.low must be below band.high" })
+      .refine((b) => b.target === undefined || (b.target > b.low && b.target <= b.high), { message: "band.target must be above band.low and at most band.high" }),
     powerOff: z.boolean().default(true),
     wake: z.boolean().default(true),
     relieveOverload: z.boolean().default(true),
@@ -46,7 +52,10 @@ const EPS = 1e-9;
 function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const H = m.hosts.length;
   const high = args.band.high;
-  const capHigh = (h: number) => Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * high);
+  const pack = args.band.target ?? high;
+  const capHigh = (h: number) => Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * pack);
+  /** Forecast CPU above the band's upper bound (what relief must move away). */
+  const overBand = (h: number) => (m.cpuLoad[h] ?? 0) - Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * high);
   const remaining = (h: number) => capHigh(h) - (m.cpuLoad[h] ?? 0);
   const enforceMem = m.cfg.capacity.enforceMemory;
 
@@ -78,7 +87,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   let maxCpuHigh = 1;
   let maxMemCap = 1;
   for (let h = 0; h < H; h++) {
-    maxCpuHigh = Math.max(maxCpuHigh, (m.hosts[h] as Host).cpuCapacityMhz * high);
+    maxCpuHigh = Math.max(maxCpuHigh, (m.hosts[h] as Host).cpuCapacityMhz * pack);
     maxMemCap = Math.max(maxMemCap, m.memCap[h] ?? 0);
   }
   const fit = new FitIndex(H, maxCpuHigh, maxMemCap, remaining, memLeft);
@@ -116,7 +125,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     const src = m.vmHost[unit[0] as number] as number;
     const cpu = unitCpu(unit);
     const mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
-    const ok = (h: number) => h !== exclude && m.check(unit, h, { cpuFraction: high }) === null && m.unitCost(unit, src, h) !== null;
+    const ok = (h: number) => h !== exclude && m.check(unit, h, { cpuFraction: pack }) === null && m.unitCost(unit, src, h) !== null;
     const leftover = (h: number) => {
       const host = m.hosts[h] as Host;
       const c = (remaining(h) - cpu) / host.cpuCapacityMhz;
@@ -130,10 +139,10 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   let unplaced = 0;
   if (args.relieveOverload) {
     const over: number[] = [];
-    for (let h = 0; h < H; h++) if (m.destOk[h] === 1 && remaining(h) < -EPS) over.push(h);
-    over.sort((a, c) => remaining(a) - remaining(c) || a - c);
+    for (let h = 0; h < H; h++) if (m.destOk[h] === 1 && overBand(h) > EPS) over.push(h);
+    over.sort((a, c) => overBand(c) - overBand(a) || a - c);
     for (const h of over) {
-      let excess = -remaining(h);
+      let excess = overBand(h);
       const units = unitsOn(m, h, b);
       // One VM that covers the excess, cheapest; else the biggest first.
       const single = units.filter((u) => unitCpu(u.unit) >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
@@ -146,7 +155,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
         }
         const dst = place(u.unit, h);
         if (dst === null) {
-          for (const v of u.unit) b.note(v, NotMovedCode.noDestination, `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${high * 100}%`);
+          for (const v of u.unit) b.note(v, NotMovedCode.noDestination, `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${pack * 100}%`);
           continue;
         }
         const cpu = unitCpu(u.unit);
@@ -266,7 +275,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
           // capacity-only failure found before any tentative move (and that h itself could not
           // absorb) also dooms every larger shape; later candidates fail in O(1).
           if (plain && done.length === 0 && !(remaining(h) >= shape.cpu && memLeft(h) >= shape.mem)) failures.push(shape);
-          failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${high * 100}% CPU`;
+          failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
           break;
         }
         moveUnit(u.unit, dst, false);

@@ -50,6 +50,7 @@ export class Domain {
   readonly uuid: string;
   private readonly box: HandleBox;
   private gen: number;
+  private relookup: Promise<number> | null = null;
 
   /** @internal created by Connection */
   constructor(
@@ -67,14 +68,25 @@ export class Domain {
   async ptr(): Promise<number> {
     const conn = this.host.connPtr();
     if (this.box.ptr === null) throw new LibvirtStateError("DOMAIN_FREED", `domain ${this.name} was freed`);
-    if (this.gen !== this.host.generation()) {
-      const fresh = await pool.call("lookupDomainByUuid", conn, this.uuid);
-      const old = this.box.ptr;
-      this.box.ptr = fresh.ptr;
-      this.gen = this.host.generation();
-      void pool.call("domainFree", old).catch(() => {});
+    if (this.gen === this.host.generation()) return this.box.ptr;
+    // One lookup however many calls arrive at once after a reconnect.
+    this.relookup ??= this.lookUpAgain(conn).finally(() => (this.relookup = null));
+    return this.relookup;
+  }
+
+  private async lookUpAgain(conn: number): Promise<number> {
+    const gen = this.host.generation();
+    const fresh = await pool.call("lookupDomainByUuid", conn, this.uuid);
+    const old = this.box.ptr;
+    if (old === null) {
+      // freed meanwhile
+      void pool.call("domainFree", fresh.ptr).catch(() => {});
+      throw new LibvirtStateError("DOMAIN_FREED", `domain ${this.name} was freed`);
     }
-    return this.box.ptr;
+    this.box.ptr = fresh.ptr;
+    this.gen = gen;
+    void pool.call("domainFree", old).catch(() => {});
+    return fresh.ptr;
   }
 
   async xml(opts: { migratable?: boolean; inactive?: boolean; secure?: boolean } = {}): Promise<string> {

@@ -94,16 +94,21 @@ export class EventLoop {
     }
     if (!this.exitHook) {
       this.exitHook = true;
+      // Node terminates workers right after "exit" handlers; a loop thread woken then would run
+      // its timer callback in a dying isolate (a fatal error). So the loop is stopped here, and
+      // this waits (bounded) until the thread has left libvirt and deregistered its callbacks.
       process.once("exit", () => {
         const r = this.running;
         if (r !== null) {
           Atomics.store(r.stop, 0, 1);
           virt.virEventUpdateTimeout(r.timerId, 0);
+          Atomics.wait(r.stop, 1, 0, 3000);
         }
       });
     }
     const { port1, port2 } = new MessageChannel();
-    const stop = new Int32Array(new SharedArrayBuffer(4));
+    // [0]: stop requested, [1]: the loop thread has stopped.
+    const stop = new Int32Array(new SharedArrayBuffer(8));
     const worker = new Worker(new URL("./native/bootstrap.mjs", import.meta.url), {
       workerData: { entry: "event-worker", port: port2, stop: stop.buffer },
       transferList: [port2],

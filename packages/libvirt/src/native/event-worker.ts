@@ -119,5 +119,7 @@ virt.virEventRemoveTimeout(timerId);
 koffi.unregister(tick);
 for (const cb of Object.values(callbacks)) koffi.unregister(cb);
 koffi.unregister(onClose);
+Atomics.store(stopFlag, 1, 1);
+Atomics.notify(stopFlag, 1);
 post({ type: "stopped" });
 port.close();

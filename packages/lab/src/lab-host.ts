@@ -1,16 +1,17 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@drover/protocol";
 import { DEFAULT_WOL_PORT, hostAddress, hostMac, hostUri, hostUuid, LIBVIRTD_PORT, migrationPorts } from "./addresses.js";
 import { badOption, LabError, LabErrorCode } from "./errors.js";
+import { cacheDir } from "./guest-image.js";
 import { libvirtdConf, qemuConf } from "./host-config.js";
 import { isAlive, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
 import { ManagedProcess, type ManagedState } from "./supervisor.js";
 import type { SpawnSpec } from "./proc.js";
-import { ping } from "./virt.js";
+import { forget, ping } from "./virt.js";
 
 const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -301,6 +302,7 @@ export class LabHost {
       migrationPortMax: this.migrationPorts.max,
       libvirtdPort: LIBVIRTD_PORT,
     };
+    await seedQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));
     await writeFile(join(this.dir, "etc", "libvirtd.conf"), libvirtdConf(conf));
     await writeFile(join(this.dir, "etc", "qemu.conf"), qemuConf(conf));
     const mounts = Object.entries(PRIVATE_DIRS)
@@ -333,12 +335,14 @@ export class LabHost {
       }
       throw e;
     }
+    await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));
     this.log?.info({ host: this.name, pid: ref.pid, uri: this.uri }, "lab host started");
   }
 
   /** Stops libvirtd (SIGTERM by pid). QEMU guests keep running; start() picks them up again. */
   async stop(): Promise<void> {
     const ref = this.libvirtd;
+    await forget(this.uri);
     await stopProc(ref);
     this.libvirtd = undefined;
     await this.saveState();
@@ -403,6 +407,36 @@ export class LabHost {
 
   get stateFile(): string {
     return join(this.dir, "lab-host.json");
+  }
+}
+
+/**
+ * libvirtd probes QEMU's capabilities on first use, 4 s idle and 15 s on a loaded 2-core box, per
+ * host. Every lab host runs the same binaries on the same machine, so one probe result serves all:
+ * it is kept in <image cache>/qemu-caps and copied into each fresh host. libvirt still validates
+ * each file (binary and daemon ctimes, kernel, microcode) and probes again when anything changed.
+ */
+async function seedQemuCaps(hostCapsDir: string): Promise<void> {
+  const shared = join(cacheDir(), "qemu-caps");
+  if (!existsSync(shared)) return;
+  await mkdir(hostCapsDir, { recursive: true });
+  if ((await readdir(hostCapsDir)).length > 0) return;
+  for (const f of await readdir(shared)) {
+    if (f.endsWith(".xml")) await copyFile(join(shared, f), join(hostCapsDir, f));
+  }
+}
+
+async function saveQemuCaps(hostCapsDir: string): Promise<void> {
+  const shared = join(cacheDir(), "qemu-caps");
+  if (!existsSync(hostCapsDir)) return;
+  const files = (await readdir(hostCapsDir)).filter((f) => f.endsWith(".xml"));
+  const have = existsSync(shared) ? new Set(await readdir(shared)) : new Set<string>();
+  if (files.length === 0 || files.every((f) => have.has(f))) return;
+  await mkdir(shared, { recursive: true });
+  for (const f of files) {
+    const tmp = join(shared, `.${f}.${process.pid}.tmp`);
+    await copyFile(join(hostCapsDir, f), tmp);
+    await rename(tmp, join(shared, f));
   }
 }
 

@@ -270,6 +270,9 @@ export class Connection {
     const flags = opts.flags ?? DomainStatsFlags.NOWAIT;
     if (!Number.isInteger(flags) || flags < 0 || flags > 2 ** 32 - 1) throw new LibvirtArgumentError("allDomainStats: bad flags");
     const conn = this.live();
+    if (opts.domains?.some((d) => !d.belongsTo(this.domainHost))) {
+      throw new LibvirtArgumentError("allDomainStats: every domain must come from this connection");
+    }
     const doms = opts.domains === undefined ? null : await Promise.all(opts.domains.map((d) => d.ptr()));
     if (doms !== null && doms.length === 0) return [];
     const raw = await pool.call("allDomainStats", conn, doms, stats, flags);

@@ -1,4 +1,6 @@
-import { DomainXmlFlags, isValidMigrateFlags } from "./constants.js";
+import { DomainStatsFlags, DomainXmlFlags, isValidMigrateFlags } from "./constants.js";
+import type { DomainStats } from "./domain-stats.js";
+import { decodeDomainStats } from "./domain-stats.js";
 import type { DomainState } from "./constants.js";
 import { domainStateName } from "./constants.js";
 import { LibvirtArgumentError, LibvirtStateError } from "./errors.js";
@@ -64,6 +66,11 @@ export class Domain {
     finalizer.register(this, this.box, this);
   }
 
+  /** @internal whether this handle came from the connection behind `host`. */
+  belongsTo(host: DomainHost): boolean {
+    return this.host === host;
+  }
+
   /** @internal the virDomainPtr, looked up again after a reconnect. */
   async ptr(): Promise<number> {
     const conn = this.host.connPtr();
@@ -95,6 +102,14 @@ export class Domain {
       (opts.inactive ? DomainXmlFlags.INACTIVE : 0) |
       (opts.migratable ? DomainXmlFlags.MIGRATABLE : 0);
     return pool.call("domainXml", await this.ptr(), flags);
+  }
+
+  /** This domain's getAllDomainStats record (virDomainListGetStats); stats/flags as in
+   * Connection.allDomainStats (default: every group, NOWAIT). */
+  async stats(stats = 0, flags: number = DomainStatsFlags.NOWAIT): Promise<DomainStats> {
+    const [raw] = await pool.call("allDomainStats", this.host.connPtr(), [await this.ptr()], positiveInt("stats", stats, 2 ** 31), flags);
+    if (raw === undefined) throw new LibvirtStateError("DOMAIN_FREED", `libvirt returned no stats for ${this.name}`);
+    return decodeDomainStats(raw.name, raw.uuid, raw.params);
   }
 
   async info(): Promise<DomainRuntimeInfo> {

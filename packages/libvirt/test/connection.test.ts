@@ -130,6 +130,13 @@ describe("Connection on the test driver", () => {
       expect(only.map((s) => s.name)).toEqual(["drover-stats-b"]);
       expect(only[0]?.raw["state.state"]).toBe(5);
       expect(await conn.allDomainStats({ domains: [] })).toEqual([]);
+      expect((await b.stats()).state?.state).toBe("shutoff");
+      const other = await Connection.open(URI);
+      try {
+        await expect(other.allDomainStats({ domains: [a] })).rejects.toThrow(/this connection/);
+      } finally {
+        await other.close();
+      }
       await a.destroy();
     } finally {
       for (const d of [a, b]) {

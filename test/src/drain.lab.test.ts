@@ -18,7 +18,7 @@ beforeAll(async () => {
       { name: "vm2", host: "h1", memoryMiB: 64 },
       { name: "vm3", host: "h2", memoryMiB: 64, tags: ["drover:pinned"] },
     ],
-    scheduler: { policies: { balance: { mode: "off" } }, migration: { preflight: false } },
+    scheduler: { policies: { balance: { mode: "off" } } },
   });
   await waitReady(d.api, 3, ["vm1", "vm2", "vm3"]);
 });
@@ -40,7 +40,7 @@ describe("drain", () => {
     expect(m.vmsLeft).toBe(0);
 
     for (const vm of ["vm1", "vm2"] as const) {
-      const now = await d.ticks(vm);
+      const now = await d.ticksMoved(vm, "h1");
       expect(now.host).not.toBe("h1");
       expect(now.host).not.toBeNull();
       // The destination's serial file starts where the source stopped: the same guest, not a reboot.

@@ -60,7 +60,7 @@ describe("scheduler killed mid-drain", () => {
     }
     expect(new Set(all.map((x) => x.commandId)).size).toBe(all.length);
     for (const g of guests) {
-      const t = await d.ticks(g);
+      const t = await d.ticksMoved(g, "h1");
       expect(t.host).not.toBe("h1");
       expect(t.first).toBeGreaterThan(1);
       expect(t.last).toBeGreaterThanOrEqual(before.get(g) ?? 0);

@@ -6,7 +6,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
     .description("start a lab cluster and show Drover at work, narrated; leaves nothing running")
-    .option("--net <octet>", "third octet of the demo lab's addresses 127.0.<net>.x", "9")
+    .option("--net <octet>", "third octet of the demo lab's addresses 127.0.<net>.x", "90")
     .option("--state-dir <dir>", "lab state dir (default: a fresh temp dir, removed at the end)")
     .action(async (o: { net: string; stateDir?: string }) => {
       const net = Number(o.net);

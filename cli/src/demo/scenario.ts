@@ -3,12 +3,10 @@
 // host is drained for maintenance and returned; at night a consolidation empties a host and
 // powers it off; load rises and the host is woken. Everything runs in this process's lab and is
 // stopped by pid at the end, on Ctrl-C and on failure.
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { Lab, readFirstTick, readTicks, startGuest, type GuestWorkload } from "@drover/lab";
 import { ApiMaintenance, ApiPlan, HistoryResponse, MigrationsResponse, VmsResponse, type ApiPlan as Plan } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
@@ -18,8 +16,6 @@ import { mib, ms, pct, table } from "../format.js";
 import { writeLabCluster } from "../lab-setup.js";
 import { hosts, waitDrain, waitHosts, waitMigration } from "../ops.js";
 import { narrator as n } from "./narrator.js";
-
-const run = promisify(execFile);
 
 export interface DemoOptions {
   net: number;
@@ -143,15 +139,18 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
           `its QEMU now runs on ${after.host}, tick counter ${before.last} -> ${after.last} (continued, not rebooted)`,
       );
     };
-    const until = async <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
+    const until = async <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 1000): Promise<T> => {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const v = await f();
         if (v !== undefined) return v;
         if (Date.now() > end) throw new CliError(`the demo gave up waiting for ${what}`, "demo-timeout");
-        await sleep(1000, undefined, { signal });
+        await sleep(everyMs, undefined, { signal });
       }
     };
+
+    for (const g of GUESTS) await until(`${g.name} to boot`, async () => ((await ticks(g.name)).last > 0 ? true : undefined), 180_000);
+    n.fact(`every guest has booted and ticks (${(await Promise.all(GUESTS.map(async (g) => `${g.name} ${(await ticks(g.name)).last}`))).join(", ")})`);
 
     // -- 1. Balance -------------------------------------------------------------------------
     n.step(1, "A hot host is balanced");
@@ -165,7 +164,8 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
         const p = await api.post("/v1/plan", { kind: "balance" }, ApiPlan);
         return p.steps.some((s) => s.kind === "migrate") ? p : undefined;
       },
-      120_000,
+      180_000,
+      5000,
     );
     n.decided("the balance plan:");
     printPlan(balance, n.say);
@@ -191,15 +191,8 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
 
     // -- 3. Consolidate ---------------------------------------------------------------------
     n.step(3, "Night: consolidation empties a host and powers it off");
-    n.say("The batch job ends (its guest is shut down). The consolidation window is open (it was configured to");
-    n.say("cover now): Drover packs the VMs onto as few hosts as its band allows and powers the emptied ones off.");
-    const batchHost = await where("batch");
-    if (batchHost) {
-      const uri = l.host(batchHost).uri;
-      await run("virsh", ["-c", uri, "destroy", "batch"]).catch(() => undefined);
-      await run("virsh", ["-c", uri, "undefine", "batch"]).catch(() => undefined);
-    }
-    await until("the scheduler to see batch gone and fresh load figures", async () => ((await api.get("/v1/vms", VmsResponse)).vms.some((v) => v.name === "batch") ? undefined : true));
+    n.say("The consolidation window is open (the demo configured it to cover now): Drover packs the VMs onto as");
+    n.say("few hosts as its CPU band allows, and powers off the emptied hosts that the cluster can spare.");
     await sleep(8000, undefined, { signal });
     await showHosts();
     const consolidate = await until(
@@ -208,7 +201,8 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
         const p = await api.post("/v1/plan", { kind: "consolidate" }, ApiPlan);
         return p.steps.some((s) => s.kind === "power-off") ? p : undefined;
       },
-      120_000,
+      180_000,
+      5000,
     );
     n.decided("the consolidation plan:");
     printPlan(consolidate, n.say);
@@ -242,7 +236,8 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
         const p = await api.post("/v1/plan", { kind: "consolidate" }, ApiPlan);
         return p.steps.some((s) => s.kind === "wake") ? p : undefined;
       },
-      180_000,
+      240_000,
+      5000,
     );
     n.decided("the consolidation plan now:");
     printPlan(wake, n.say);
@@ -261,7 +256,11 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     await showHosts();
 
     n.step(5, "What Drover recorded");
-    const hist = (await api.get("/v1/history?limit=40", HistoryResponse)).entries.reverse();
+    // Dry runs that proposed nothing (the demo's polling) are left out.
+    const hist = (await api.get("/v1/history?limit=300", HistoryResponse)).entries
+      .filter((e) => e.kind !== "plan" || e.outcome === "done" || e.outcome === "failed")
+      .slice(0, 30)
+      .reverse();
     n.say(table(["time", "kind", "host", "VM", "outcome", "summary"], hist.map((e) => [new Date(e.timeMs).toISOString().slice(11, 19), e.kind, e.host ?? "-", e.vm ?? "-", e.outcome ?? "-", e.summary.slice(0, 90)])));
     const util = (await hosts(api)).map((h) => `${h.id} ${h.state} ${pct(h.cpuFraction)}`).join(", ");
     n.dim(`(${util})`);

@@ -109,7 +109,9 @@ export class DroverLab implements AsyncDisposable {
           }
         }),
       );
-      return new DroverLab(lab, `http://127.0.0.1:${apiPort}`, stateDir, tmp);
+      const d = new DroverLab(lab, `http://127.0.0.1:${apiPort}`, stateDir, tmp);
+      for (const g of o.guests) await d.waitBooted(g.name);
+      return d;
     } catch (e) {
       await lab?.stop().catch(() => undefined);
       throw e;
@@ -124,6 +126,16 @@ export class DroverLab implements AsyncDisposable {
       ...(g.tags ? { tags: g.tags } : {}),
       ...(g.workload ? { workload: g.workload } : {}),
     });
+    await this.waitBooted(g.name);
+  }
+
+  /** Waits for the guest's first tick: booted (TCG boots slowly on a loaded machine), not just started. */
+  async waitBooted(vm: string, timeoutMs = 180_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while ((await this.ticks(vm)).last === 0) {
+      if (Date.now() > end) throw new Error(`guest ${vm} printed no tick within ${timeoutMs} ms (see its serial file under ${this.stateDir}/hosts)`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   /** Where the guest's QEMU runs, from the lab's process table (not from Drover). */
@@ -140,6 +152,16 @@ export class DroverLab implements AsyncDisposable {
     if (!host) return { host, last: 0, first: 0 };
     const f = this.lab.host(host).serialFile(vm);
     return { host, last: await readTicks(f), first: await readFirstTick(f) };
+  }
+
+  /** Waits until the guest ticks on a host other than `from` (a moved guest's serial file fills within seconds). */
+  async ticksMoved(vm: string, from: string, timeoutMs = 30_000): Promise<{ host: string | null; last: number; first: number }> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const t = await this.ticks(vm);
+      if ((t.host !== from && t.last > 0) || Date.now() > end) return t;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   schedulerLog(): string {

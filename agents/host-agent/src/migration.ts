@@ -83,6 +83,9 @@ export class MigrationRun {
       // source process, gone with it after a successful move.
       await this.dom.setMaxDowntimeMs(o.maxDowntimeMs).catch((e: unknown) => log.warn({ err: e }, "max downtime not set before start"));
     }
+    // migrateToUri3 holds a libvirt worker thread to the end; two concurrent calls now make sure a
+    // second thread is up for the progress polling (starting one under load takes seconds).
+    await Promise.all([this.dom.state(), this.dom.jobStats(false)]).catch(() => undefined);
     log.info({ migrationId: this.cmd.migrationId, vm: this.dom.name, to: this.cmd.destination.uri, flags, params }, "migration starting");
     let failure: unknown = null;
     const migrating = this.dom.migrate(this.cmd.destination.uri, params, flags).then(
@@ -105,31 +108,38 @@ export class MigrationRun {
     const o = this.cmd.options;
     const wd = new ConvergenceWatchdog({ ladder: o.escalation, stallIterations: o.stallIterations, stallMs: o.stallMs }, Date.now());
     const deadline = this.startedAtMs + o.timeoutMs;
-    let lastPublish = 0;
-    while (!finished()) {
-      await Promise.race([sleep(Math.min(250, o.progressIntervalMs)), new Promise<void>((r) => (finished() ? r() : setTimeout(r, 50)))]);
-      if (finished()) break;
-      const now = Date.now();
-      if (now >= deadline && !this.abortReason) {
-        this.abortReason = "timeout";
-        this.deps.log.warn({ migrationId: this.cmd.migrationId }, "migration timed out; aborting");
-        await this.dom.abortJob().catch((e: unknown) => this.deps.log.error({ err: e }, "abortJob failed"));
+    // Progress leaves on its own clock: a stats call can take seconds (libvirtd busy completing the
+    // migration, CPU contention), and the interval promise must not depend on it.
+    const ticker = setInterval(() => {
+      if (this.last && !finished()) this.publish(this.last, Date.now());
+    }, o.progressIntervalMs);
+    try {
+      while (!finished()) {
+        await Promise.race([sleep(Math.min(250, o.progressIntervalMs / 2)), new Promise<void>((r) => (finished() ? r() : setTimeout(r, 50)))]);
+        if (finished()) break;
+        if (Date.now() >= deadline && !this.abortReason) {
+          this.abortReason = "timeout";
+          this.deps.log.warn({ migrationId: this.cmd.migrationId }, "migration timed out; aborting");
+          await this.dom.abortJob().catch((e: unknown) => this.deps.log.error({ err: e }, "abortJob failed"));
+        }
+        const js = await this.dom.jobStats(false).catch((e: unknown) => {
+          this.deps.log.debug({ err: e, migrationId: this.cmd.migrationId }, "job stats unavailable");
+          return null;
+        });
+        if (!js || js.type === "none" || finished()) continue;
+        this.last = js;
+        if ((js.autoConvergeThrottle ?? 0) > 0 && !this.throttled) {
+          this.throttled = true;
+          this.escalations.push(`auto-converge:throttle-${js.autoConvergeThrottle}%`);
+        }
+        if (this.phase === "starting" && js.dataTotal > 0) this.phase = "copying";
+        if (live && !this.abortReason) {
+          const step = wd.observe({ iteration: js.memoryIteration, remainingBytes: js.dataRemaining }, Date.now());
+          if (step) await this.apply(step);
+        }
       }
-      if (now - lastPublish < o.progressIntervalMs) continue;
-      lastPublish = now;
-      const js = await this.dom.jobStats(false).catch(() => null);
-      if (!js || js.type === "none") continue;
-      this.last = js;
-      if ((js.autoConvergeThrottle ?? 0) > 0 && !this.throttled) {
-        this.throttled = true;
-        this.escalations.push(`auto-converge:throttle-${js.autoConvergeThrottle}%`);
-      }
-      if (this.phase === "starting" && js.dataTotal > 0) this.phase = "copying";
-      if (live && !this.abortReason) {
-        const step = wd.observe({ iteration: js.memoryIteration, remainingBytes: js.dataRemaining }, now);
-        if (step) await this.apply(step);
-      }
-      this.publish(js, now);
+    } finally {
+      clearInterval(ticker);
     }
   }
 

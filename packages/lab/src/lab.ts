@@ -112,6 +112,14 @@ export class Lab implements AsyncDisposable {
     const wolPort = checkCount("wolPort", opts.wolPort ?? DEFAULT_WOL_PORT, 1, 65535);
     const cluster = opts.cluster ?? "lab";
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(cluster)) throw badOption("cluster", cluster, "1-64 of [A-Za-z0-9_-]");
+    const mode = opts.network ?? "loopback";
+    if (mode !== "loopback" && mode !== "netns") throw badOption("network", mode, "loopback|netns");
+    if (opts.agentCommand !== undefined && typeof opts.agentCommand !== "function") {
+      throw badOption("agentCommand", opts.agentCommand, "a function (host, lab) => {cmd, args, env?}");
+    }
+    if (opts.schedulerCommand !== undefined && typeof opts.schedulerCommand !== "function") {
+      throw badOption("schedulerCommand", opts.schedulerCommand, "a function (lab) => {cmd, args, env?}");
+    }
     const stateDir = resolve(opts.stateDir ?? labDir());
     const log = opts.logger;
 
@@ -126,8 +134,6 @@ export class Lab implements AsyncDisposable {
     await rm(join(stateDir, "nats"), { recursive: true, force: true });
     await mkdir(stateDir, { recursive: true });
 
-    const mode = opts.network ?? "loopback";
-    if (mode !== "loopback" && mode !== "netns") throw badOption("network", mode, "loopback|netns");
     const names = Array.from({ length: nHosts }, (_, k) => ({ name: `h${k + 1}`, index: k + 1 }));
     const plan = mode === "netns" ? netnsPlan(net, names) : undefined;
     const bridgesOf = (name: string) => (typeof opts.bridges === "function" ? opts.bridges(name) : (opts.bridges ?? []));

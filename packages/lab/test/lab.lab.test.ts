@@ -66,6 +66,20 @@ describe("Lab of 2 hosts on 127.0.9.x", () => {
     expect(started.length).toBe(6);
   });
 
+  it("restarts one agent by pid, leaving the other alone", async () => {
+    const [h1, h2] = [lab.host("h1"), lab.host("h2")];
+    const old = h1.state().agent?.proc as ProcRef;
+    const other = h2.agent?.pid;
+    await h1.restartAgent();
+    const fresh = h1.state().agent?.proc as ProcRef;
+    expect(isAlive(old)).toBe(false);
+    expect(isAlive(fresh)).toBe(true);
+    expect(fresh.pid).not.toBe(old.pid);
+    expect(h2.agent?.pid).toBe(other);
+    started.push(fresh);
+    expect((await labStatus(stateDir)).hosts[0]?.agent?.pid).toBe(fresh.pid);
+  });
+
   it("boots the guest: its tick counter increases", async () => {
     const file = lab.host("h1").serialFile("vm1");
     const a = await until("first ticks", async () => ((await readTicks(file)) > 0 ? readTicks(file) : undefined));

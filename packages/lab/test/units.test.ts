@@ -8,6 +8,7 @@ import {
   guestDomainXml,
   hostAddress,
   hostMac,
+  Lab,
   LabHost,
   magicPacket,
   migrationPorts,
@@ -99,5 +100,18 @@ describe("command templates", () => {
     });
     expect(() => expandTemplate("agent", { cmd: "a", args: ["${nope}"] }, vars)).toThrow(/agent.args/);
     expect(() => expandTemplate("agent", { cmd: "", args: [] }, vars)).toThrow(/agent.cmd/);
+  });
+});
+
+describe("Lab.start option errors (nothing is started)", () => {
+  it("names the bad option", async () => {
+    const stateDir = "/nonexistent/drover-lab-never-created";
+    await expect(Lab.start({ hosts: 0, stateDir })).rejects.toThrow(/hosts: got 0/);
+    await expect(Lab.start({ hosts: 17, stateDir })).rejects.toThrow(/hosts/);
+    await expect(Lab.start({ net: 254, stateDir })).rejects.toThrow(/net: got 254/);
+    await expect(Lab.start({ guests: -1, stateDir })).rejects.toThrow(/guests/);
+    await expect(Lab.start({ cluster: "a.b", stateDir })).rejects.toThrow(/cluster/);
+    await expect(Lab.start({ network: "bridge" as never, stateDir })).rejects.toThrow(/network/);
+    await expect(Lab.start({ wolPort: 70000, stateDir })).rejects.toThrow(/wolPort/);
   });
 });

@@ -29,6 +29,11 @@ const forecast = z
     /** Also project a least-squares linear trend of the window `horizonSamples` ahead; take the max. */
     trend: z.boolean().default(true),
     horizonSamples: z.number().min(0).max(1000).default(1),
+    /**
+     * "vm": a host's load is the sum of its VMs' forecasts. "host": the forecast of the sum of
+     * its VMs' histories (less conservative: VMs rarely peak together), used for capacity too.
+     */
+    aggregate: z.enum(["vm", "host"]).default("vm"),
     /** Multiply the forecast by (1 + safetyMargin). */
     safetyMargin: z.number().min(0).max(5).default(0),
   })

@@ -4,7 +4,19 @@
 
 import type { ForecastConfig } from "./config.js";
 
-export function forecastSeries(history: readonly number[], cfg: ForecastConfig): number {
+/**
+ * The last `w` samples of a history, oldest first, into `out[off..off+w)`; a shorter history is
+ * padded at the front with its oldest sample (so sums of histories align at the newest sample).
+ */
+export function windowInto(history: ArrayLike<number>, w: number, out: Float64Array, off: number): void {
+  const n = history.length;
+  for (let i = 0; i < w; i++) {
+    const j = n - w + i;
+    out[off + i] = j >= 0 ? (history[j] ?? 0) : (history[0] ?? 0);
+  }
+}
+
+export function forecastSeries(history: ArrayLike<number>, cfg: ForecastConfig): number {
   const n = history.length;
   if (n === 0) return 0;
   const w = Math.min(cfg.windowSamples, n);
@@ -27,7 +39,7 @@ export function forecastSeries(history: readonly number[], cfg: ForecastConfig):
       break;
     }
     case "percentile": {
-      const xs = history.slice(start).sort((a, b) => a - b);
+      const xs = Array.from({ length: w }, (_, i) => history[start + i] ?? 0).sort((a, b) => a - b);
       const idx = Math.min(w - 1, Math.max(0, Math.ceil(cfg.percentile * w) - 1));
       stat = xs[idx] ?? 0;
       break;
@@ -38,7 +50,7 @@ export function forecastSeries(history: readonly number[], cfg: ForecastConfig):
 }
 
 /** Least-squares line through history[start..n), evaluated `horizon` samples after the last. */
-function trendProjection(history: readonly number[], start: number, n: number, horizon: number): number {
+function trendProjection(history: ArrayLike<number>, start: number, n: number, horizon: number): number {
   const w = n - start;
   const meanX = (w - 1) / 2;
   let meanY = 0;

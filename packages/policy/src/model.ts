@@ -5,7 +5,7 @@ import type { ClusterConfig } from "./config.js";
 import { parseClusterConfig } from "./config.js";
 import { predictMigration } from "./cost-model.js";
 import { PolicyInputError } from "./errors.js";
-import { forecastSeries } from "./forecast.js";
+import { forecastSeries, windowInto } from "./forecast.js";
 import { RejectCode } from "./codes.js";
 import type { ClusterSnapshot, Host, MigrationPrediction, Rule, Vm } from "./types.js";
 
@@ -72,6 +72,12 @@ export class ClusterModel {
   private readonly failures = new Map<string, number>();
   private readonly failedVms = new Set<string>();
   private readonly predictions: (MigrationPrediction | null | undefined)[];
+  /** forecast.aggregate = "host": per-VM and per-host demand windows (W samples each). */
+  readonly aggregate: boolean;
+  private readonly W: number;
+  private readonly vmSeries: Float64Array;
+  private readonly hostSeries: Float64Array;
+  private readonly scratch: Float64Array;
   private readonly frozen: ReadonlySet<string>;
 
   constructor(snapshot: ClusterSnapshot, nowMs: number, options: { frozenVmIds?: ReadonlySet<string> } = {}) {
@@ -124,6 +130,11 @@ export class ClusterModel {
     this.vmMoved = new Uint8Array(V);
     this.predictions = new Array<MigrationPrediction | null | undefined>(V);
     const fc = this.cfg.forecast;
+    this.aggregate = fc.aggregate === "host";
+    this.W = fc.windowSamples;
+    this.vmSeries = new Float64Array(this.aggregate ? V * this.W : 0);
+    this.hostSeries = new Float64Array(this.aggregate ? H * this.W : 0);
+    this.scratch = new Float64Array(this.W);
     for (let v = 0; v < V; v++) {
       const vm = this.vms[v] as Vm;
       if (typeof vm.id !== "string" || vm.id === "") throw new PolicyInputError(`vms.${v}.id`, "must be a non-empty string");
@@ -140,7 +151,12 @@ export class ClusterModel {
       this.vmMem[v] = vm.memoryMiB;
       const mh = vm.memoryDemandMiBHistory;
       this.vmMemUse[v] = mh !== undefined && mh.length > 0 ? (mh[mh.length - 1] ?? 0) : vm.memoryMiB;
-      this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + (this.vmCpu[v] ?? 0);
+      if (this.aggregate) {
+        windowInto(vm.cpuDemandMhzHistory, this.W, this.vmSeries, v * this.W);
+        for (let i = 0; i < this.W; i++) this.hostSeries[h * this.W + i] = (this.hostSeries[h * this.W + i] ?? 0) + (this.vmSeries[v * this.W + i] ?? 0);
+      } else {
+        this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + (this.vmCpu[v] ?? 0);
+      }
       this.memLoad[h] = (this.memLoad[h] ?? 0) + vm.memoryMiB;
       this.vcpuLoad[h] = (this.vcpuLoad[h] ?? 0) + vm.vcpus;
       this.memUse[h] = (this.memUse[h] ?? 0) + (this.vmMemUse[v] ?? 0);
@@ -159,6 +175,7 @@ export class ClusterModel {
       // The VM runs on its source until the switchover: reserve it on the destination too.
       if (this.vmHost[v] !== d) this.reserve(v, d, +1);
     }
+    if (this.aggregate) for (let h = 0; h < H; h++) this.cpuLoad[h] = this.hostForecast(h);
     for (const f of snapshot.recentFailures ?? []) {
       const key = `${f.vmId}\u0000${f.destinationHostId}`;
       this.failures.set(key, Math.max(this.failures.get(key) ?? -Infinity, f.atMs));
@@ -181,9 +198,52 @@ export class ClusterModel {
     this.cpuLoadBase.set(this.cpuLoad);
   }
 
+  private hostForecast(h: number): number {
+    return forecastSeries(this.hostSeries.subarray(h * this.W, (h + 1) * this.W), this.cfg.forecast);
+  }
+
+  /** The host's forecast CPU load if the unit were added to it. */
+  loadWith(unit: readonly number[], h: number): number {
+    if (!this.aggregate) {
+      let c = this.cpuLoad[h] ?? 0;
+      for (const v of unit) c += this.vmCpu[v] ?? 0;
+      return c;
+    }
+    const W = this.W;
+    const x = this.scratch;
+    for (let i = 0; i < W; i++) x[i] = this.hostSeries[h * W + i] ?? 0;
+    for (const v of unit) for (let i = 0; i < W; i++) x[i] = (x[i] ?? 0) + (this.vmSeries[v * W + i] ?? 0);
+    return forecastSeries(x, this.cfg.forecast);
+  }
+
+  /**
+   * A lower bound of what adding the unit can add to any host's forecast load (exact demand
+   * without aggregation; with it, the unit's smallest windowed sample: every statistic of the
+   * sum grows by at least that. A falling trend can make the true increment smaller; then a
+   * feasible host may be skipped, which is safe).
+   */
+  addedLowerBound(unit: readonly number[]): number {
+    let c = 0;
+    for (const v of unit) {
+      if (!this.aggregate) {
+        c += this.vmCpu[v] ?? 0;
+        continue;
+      }
+      let lo = Infinity;
+      for (let i = 0; i < this.W; i++) lo = Math.min(lo, this.vmSeries[v * this.W + i] ?? 0);
+      c += Math.max(0, lo) * (1 + this.cfg.forecast.safetyMargin);
+    }
+    return c;
+  }
+
   private reserve(v: number, h: number, sign: 1 | -1): void {
     const vm = this.vms[v] as Vm;
-    this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + sign * (this.vmCpu[v] ?? 0);
+    if (this.aggregate) {
+      for (let i = 0; i < this.W; i++) this.hostSeries[h * this.W + i] = (this.hostSeries[h * this.W + i] ?? 0) + sign * (this.vmSeries[v * this.W + i] ?? 0);
+      this.cpuLoad[h] = this.hostForecast(h);
+    } else {
+      this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + sign * (this.vmCpu[v] ?? 0);
+    }
     this.memLoad[h] = (this.memLoad[h] ?? 0) + sign * vm.memoryMiB;
     this.vcpuLoad[h] = (this.vcpuLoad[h] ?? 0) + sign * vm.vcpus;
     this.memUse[h] = (this.memUse[h] ?? 0) + sign * (this.vmMemUse[v] ?? 0);
@@ -340,7 +400,7 @@ export class ClusterModel {
     }
     let cpuLimit = this.cpuCap[dst] ?? 0;
     if (opts.cpuFraction !== undefined) cpuLimit = Math.min(cpuLimit, host.cpuCapacityMhz * opts.cpuFraction);
-    if ((this.cpuLoad[dst] ?? 0) + cpu > cpuLimit + EPS) return reject(opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity);
+    if ((this.aggregate ? this.loadWith(unit, dst) : (this.cpuLoad[dst] ?? 0) + cpu) > cpuLimit + EPS) return reject(opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity);
     if ((this.memLoad[dst] ?? 0) + mem > (this.memCap[dst] ?? 0) + EPS) return reject(RejectCode.memoryCapacity);
     if ((this.vcpuLoad[dst] ?? 0) + vcpu > (this.vcpuCap[dst] ?? 0) + EPS) return reject(RejectCode.vcpuCapacity);
     for (const v of unit) {

@@ -56,6 +56,37 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
     l.vcpu += sign * vm.vcpus;
   };
   for (const v of snapshot.vms) add(v.hostId, v, 1);
+  // forecast.aggregate = "host": a host's CPU load is the forecast of the sum of its VMs' windows.
+  const agg = cfg.forecast.aggregate === "host";
+  const W = cfg.forecast.windowSamples;
+  const series = new Map<string, Float64Array>();
+  const vmWin = new Map<string, Float64Array>();
+  if (agg) {
+    for (const h of snapshot.hosts) series.set(h.id, new Float64Array(W));
+    for (const v of snapshot.vms) {
+      const w = new Float64Array(W);
+      const hist = v.cpuDemandMhzHistory;
+      for (let i = 0; i < W; i++) w[i] = hist[hist.length - W + i] ?? hist[0] ?? 0;
+      vmWin.set(v.id, w);
+    }
+  }
+  const addSeries = (hostId: string, vmId: string, sign: number) => {
+    const s = series.get(hostId);
+    const w = vmWin.get(vmId);
+    if (s === undefined || w === undefined) return;
+    for (let i = 0; i < W; i++) s[i] = (s[i] ?? 0) + sign * (w[i] ?? 0);
+  };
+  /** CPU load of a host plus extra VMs, by the configured aggregation. */
+  const cpuWith = (hostId: string, extra: readonly Vm[]): number => {
+    if (!agg) return (load.get(hostId)?.cpu ?? 0) + extra.reduce((a, v) => a + (demand.get(v.id) ?? 0), 0);
+    const x = Float64Array.from(series.get(hostId) ?? new Float64Array(W));
+    for (const v of extra) {
+      const w = vmWin.get(v.id);
+      if (w !== undefined) for (let i = 0; i < W; i++) x[i] = (x[i] ?? 0) + (w[i] ?? 0);
+    }
+    return forecastSeries(x, cfg.forecast);
+  };
+  if (agg) for (const v of snapshot.vms) addSeries(v.hostId, v.id, 1);
   const inFlightVm = new Set<string>();
   const inFlightTouch = new Set<string>();
   const inFlightDest = new Map<string, string>();
@@ -64,8 +95,12 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
     inFlightTouch.add(f.sourceHostId).add(f.destinationHostId);
     inFlightDest.set(f.vmId, f.destinationHostId);
     const vm = vms.get(f.vmId);
-    if (vm !== undefined && vm.hostId !== f.destinationHostId) add(f.destinationHostId, vm, 1);
+    if (vm !== undefined && vm.hostId !== f.destinationHostId) {
+      add(f.destinationHostId, vm, 1);
+      addSeries(f.destinationHostId, vm.id, 1);
+    }
   }
+  if (agg) for (const [id, l] of load) l.cpu = cpuWith(id, []);
   const failures = snapshot.recentFailures ?? [];
   const rules: readonly Rule[] = snapshot.rules ?? [];
   const cap = (h: Host) => ({
@@ -131,15 +166,15 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
     }
     // Capacity at the destination: departures it does not wait for may not have happened yet.
     const l = load.get(dst.id) as { cpu: number; mem: number; vcpu: number };
-    const pending = { cpu: 0, mem: 0, vcpu: 0 };
+    const pending = { mem: 0, vcpu: 0, vms: [] as Vm[] };
     for (const d of departures) {
       if (d.source !== dst.id || step.dependsOn.includes(d.index)) continue;
-      pending.cpu += demand.get(d.vm.id) ?? 0;
+      pending.vms.push(d.vm);
       pending.mem += d.vm.memoryMiB;
       pending.vcpu += d.vm.vcpus;
     }
     const c = cap(dst);
-    const after = { cpu: l.cpu + pending.cpu + (demand.get(vm.id) ?? 0), mem: l.mem + pending.mem + vm.memoryMiB, vcpu: l.vcpu + pending.vcpu + vm.vcpus };
+    const after = { cpu: cpuWith(dst.id, [...pending.vms, vm]), mem: l.mem + pending.mem + vm.memoryMiB, vcpu: l.vcpu + pending.vcpu + vm.vcpus };
     if (after.cpu > c.cpu + EPS) bad(ViolationCode.cpu, `${dst.id} CPU ${after.cpu.toFixed(1)} > ${c.cpu.toFixed(1)} MHz`);
     if (after.mem > c.mem + EPS) bad(ViolationCode.memory, `${dst.id} memory ${after.mem} > ${c.mem} MiB`);
     if (after.vcpu > c.vcpu + EPS) bad(ViolationCode.vcpu, `${dst.id} vCPUs ${after.vcpu} > ${c.vcpu}`);
@@ -154,6 +189,12 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
     }
     add(src.id, vm, -1);
     add(dst.id, vm, 1);
+    if (agg) {
+      addSeries(src.id, vm.id, -1);
+      addSeries(dst.id, vm.id, 1);
+      (load.get(src.id) as { cpu: number }).cpu = cpuWith(src.id, []);
+      (load.get(dst.id) as { cpu: number }).cpu = cpuWith(dst.id, []);
+    }
     where.set(vm.id, dst.id);
     moved.add(vm.id);
     departures.push({ index: step.index, vm, source: src.id });

@@ -126,3 +126,21 @@ describe("consolidate", () => {
     expect(() => plan(four(), "consolidate", { nowMs: NOW, args: { band: { low: 0.9, high: 0.5 } } })).toThrow(/consolidate\.args\.band/);
   });
 });
+
+describe("consolidate with host-level forecast aggregation", () => {
+  // Two VMs that peak at different times: each forecasts 5000 MHz alone, together never above 5500.
+  const s = (aggregate: "vm" | "host") =>
+    snap([host("h1"), host("h2")], [vm("a", "h1", [5000, 500, 5000, 500]), vm("b", "h2", [500, 5000, 500, 5000])], {
+      config: config({ forecast: { statistic: "max", trend: false, aggregate } }),
+    });
+  it("packs complementary VMs together only when the host's summed history is forecast", () => {
+    const args = { band: { low: 0.7, high: 0.9 } };
+    expect(plan(s("vm"), "consolidate", { nowMs: NOW, args }).steps).toEqual([]);
+    const p = plan(s("host"), "consolidate", { nowMs: NOW, args });
+    expect(validatePlan(s("host"), p)).toEqual([]);
+    expect(moves(p)).toHaveLength(1);
+    expect(offs(p)).toHaveLength(1);
+    // The same plan is unsafe under per-VM sums, and the checker says so.
+    expect(validatePlan(s("vm"), p).map((v) => v.code)).toContain("invariant.cpu-capacity");
+  });
+});

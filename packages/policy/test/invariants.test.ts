@@ -49,7 +49,12 @@ const configArb: fc.Arbitrary<ClusterConfigInput> = fc.record({
     memoryOvercommit: fc.constantFrom(1, 1.5),
     vcpuOvercommit: fc.constantFrom(null, 1, 4),
   }),
-  forecast: fc.record({ statistic: fc.constantFrom("last", "mean", "max", "percentile"), trend: fc.boolean(), windowSamples: fc.integer({ min: 1, max: 8 }) }),
+  forecast: fc.record({
+    statistic: fc.constantFrom("last", "mean", "max", "percentile"),
+    trend: fc.boolean(),
+    windowSamples: fc.integer({ min: 1, max: 8 }),
+    aggregate: fc.constantFrom("vm", "host"),
+  }),
   cooldown: fc.record({ vmMs: fc.constantFrom(0, 900_000), failureMs: fc.constantFrom(0, 1_800_000), returnMs: fc.constantFrom(600_000, 3_600_000) }),
   limits: fc.record({ perSource: fc.integer({ min: 1, max: 3 }), perDestination: fc.integer({ min: 1, max: 3 }), perCluster: fc.integer({ min: 1, max: 8 }) }),
   spare: fc.record({ hosts: fc.integer({ min: 0, max: 2 }), cpuFraction: fc.constantFrom(0, 0.2, 0.5) }),

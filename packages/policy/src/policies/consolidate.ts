@@ -128,11 +128,11 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     const ok = (h: number) => h !== exclude && m.check(unit, h, { cpuFraction: pack }) === null && m.unitCost(unit, src, h) !== null;
     const leftover = (h: number) => {
       const host = m.hosts[h] as Host;
-      const c = (remaining(h) - cpu) / host.cpuCapacityMhz;
+      const c = (capHigh(h) - m.loadWith(unit, h)) / host.cpuCapacityMhz;
       const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - mem) / host.memoryMiB : 0;
       return c + mm + m.softPenalty(unit, h);
     };
-    return fit.find(cpu, enforceMem ? mem : 0, ok, leftover);
+    return fit.find(m.aggregate ? m.addedLowerBound(unit) : cpu, enforceMem ? mem : 0, ok, leftover);
   };
 
   // 1. Relieve hosts above the band.
@@ -158,9 +158,8 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
           for (const v of u.unit) b.note(v, NotMovedCode.noDestination, `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${pack * 100}%`);
           continue;
         }
-        const cpu = unitCpu(u.unit);
         commit(u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
-        excess -= cpu;
+        excess = overBand(h);
       }
       if (excess > EPS) unplaced += excess;
     }
@@ -250,7 +249,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     // Moving VMs among powered hosts keeps the total free; powering off removes h's share.
     const freeAfterOff = freeCpu - freeCpuOf(h) - (m.cpuLoad[h] ?? 0);
     const freeMemAfterOff = freeMem - freeMemOf(h) - (m.memLoad[h] ?? 0);
-    if (canOff && (freeAfterOff + EPS < needCpu || (needMem > 0 && freeMemAfterOff + EPS < needMem) || capHighOn - host.cpuCapacityMhz * high + EPS < demandAhead)) {
+    if (canOff && ((!m.aggregate && freeAfterOff + EPS < needCpu) || (needMem > 0 && freeMemAfterOff + EPS < needMem) || capHighOn - host.cpuCapacityMhz * high + EPS < demandAhead)) {
       for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `powering ${m.hostId(h)} off would leave less than the spare capacity`);
       continue;
     }
@@ -268,7 +267,8 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
       units.sort((x, y) => unitCpu(y.unit) - unitCpu(x.unit) || x.first - y.first);
       for (const u of units) {
         const shape = shapeOf(u.unit);
-        const plain = u.unit.every((v) => !m.constrained(v));
+        // Shape dominance only holds when loads add up (not for aggregated forecasts).
+        const plain = !m.aggregate && u.unit.every((v) => !m.constrained(v));
         const dst = plain && doomed(shape) ? null : place(u.unit, h);
         if (dst === null) {
           // Capacity in the index only shrinks until a host is put back with more room, so a
@@ -281,6 +281,10 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
         moveUnit(u.unit, dst, false);
         done.push({ unit: u.unit, dst });
       }
+    }
+    // With every VM placed, h is empty: check the spare floor without it (exact, any aggregation).
+    if (failed === null && canOff && (freeCpu - freeCpuOf(h) + EPS < needCpu || freeMem - freeMemOf(h) + EPS < needMem)) {
+      failed = "powering it off would leave less than the spare capacity";
     }
     // Roll back the tentative moves; on success replay them as steps.
     for (let i = done.length - 1; i >= 0; i--) {

@@ -1,0 +1,65 @@
+// Real hosts: a lab (libvirtd per host, a tiny TCG guest, the real host agents) started with
+// `drover lab up --no-scheduler`, and this scheduler in-process on the lab's NATS.
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../src/config.js";
+import { Scheduler } from "../src/scheduler.js";
+import { until } from "./helpers.js";
+
+const repo = join(import.meta.dirname, "..", "..");
+const cli = (...a: string[]) => execFileSync(process.execPath, ["--import", "tsx", join(repo, "cli/src/main.ts"), "lab", ...a], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+
+describe("scheduler on a lab with real agents", () => {
+  let labDir = "";
+  let stateDir = "";
+  let s: Scheduler;
+  let vm = "";
+
+  beforeAll(async () => {
+    labDir = await mkdtemp(join(tmpdir(), "drover-sched-lab-"));
+    stateDir = await mkdtemp(join(tmpdir(), "drover-sched-state-"));
+    cli("up", "--hosts", "2", "--guests", "1", "--net", "48", "--no-scheduler", "--state-dir", labDir, "--json");
+    const lab = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as { cluster: string; nats: { url: string }; guests: { name: string }[] };
+    vm = lab.guests[0]!.name;
+    s = Scheduler.create(
+      parseConfig({
+        cluster: lab.cluster,
+        nats: { servers: [lab.nats.url] },
+        stateDir,
+        http: { host: "127.0.0.1", port: 0 },
+        reports: { intervalMs: 2000 },
+        policies: { balance: { mode: "off" }, consolidate: { mode: "off" }, drain: { mode: "automatic" } },
+        migration: { allowUnsafe: true, timeoutMs: 120_000 },
+      }),
+      { tickMs: 500 },
+    );
+    await s.start();
+    await until(() => [...s.state.hosts.values()].filter((h) => s.state.stateOf(h, Date.now()) === "healthy").length === 2 && s.state.vm(vm) !== undefined, 90_000, "lab hosts and guest");
+  });
+
+  afterAll(async () => {
+    await s?.shutdown();
+    if (labDir) cli("down", "--state-dir", labDir);
+    await rm(labDir, { recursive: true, force: true });
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("drains the guest's host with a real live migration, ends in maintenance, and undrains", async () => {
+    const from = s.state.vm(vm)!.host;
+    const to = [...s.state.hosts.keys()].find((h) => h !== from)!;
+    const m = s.maintenance.drain(from, false, "lab-test");
+    await until(() => s.store.maintenance.get(m.id)!.status === "in-maintenance", 180_000, "in maintenance");
+    const view = s.maintenance.toApi(s.store.maintenance.get(m.id)!);
+    expect(view.migrations).toHaveLength(1);
+    const mig = s.store.migrations.get(view.migrations[0]!)!;
+    expect(mig).toMatchObject({ status: "succeeded", source: from, destination: to });
+    expect(mig.measuredDurationMs).toBeGreaterThan(0);
+    expect(s.state.vm(vm)!.host).toBe(to);
+    expect(s.state.freshVmCount(from, Date.now())).toBe(0);
+    s.maintenance.undrain(from, "lab-test");
+    expect(s.state.stateOf(s.state.hosts.get(from)!, Date.now())).toBe("healthy");
+  });
+});

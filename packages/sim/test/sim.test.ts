@@ -140,7 +140,8 @@ describe("bad input", () => {
   });
 });
 
-describe.skipIf(!haveTraces)("CloudSim 3.0 reference (compat mode, PlanetLab)", () => {
+// Whole-day runs take seconds each; on a loaded 2-core machine more than the 30 s default.
+describe.skipIf(!haveTraces)("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }, () => {
   const w = haveTraces ? loadPlanetLabDir(`${traces}/20110303`) : fromSeries(["x"], [[1, 1]]);
   it("DVFS is 802.75 kWh and NPA 2,410.80 kWh on 20110303", () => {
     const dvfs = simulate({ workload: w, policy: createPolicy("dvfs"), mode: "compat" });

@@ -36,6 +36,9 @@ export class EventLoop {
     this.users++;
     return this.serial(async () => {
       if (this.running === null) this.running = await this.start();
+    }).catch((e: unknown) => {
+      this.users--;
+      throw e;
     });
   }
 
@@ -120,6 +123,10 @@ export class EventLoop {
       worker.once("exit", () => {
         stoppedResolve();
         reject(new Error("libvirt event loop thread exited before it was ready"));
+        // After a crash nothing answers: fail what waits, and let the next acquire() start anew.
+        if (this.running?.worker === worker) this.running = null;
+        for (const w of this.replies.values()) w.reject(new LibvirtStateError("WORKER_FAILED", "libvirt event loop thread exited"));
+        this.replies.clear();
       });
       port1.on("message", (m: LoopMessage) => {
         switch (m.type) {

@@ -1,6 +1,6 @@
 // Real libvirtd + QEMU: two lab hosts on 127.0.47.x (packages/lab), one tiny guest moved between
 // them with migrateToUri3 while jobStats is polled on the same connection from other threads.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, LabHost, readTicks, startGuest } from "@drover/lab";
@@ -69,7 +69,12 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     await Promise.all([h1.start(), h2.start()]);
     await startGuest(h1, { name: GUEST, memoryMiB: 96, workload: { dirtyMb: 8 } });
     // TCG boot on a shared 2-core machine: seconds when idle, much longer under load.
-    await until("guest ticks", async () => ((await readTicks(h1.serialFile(GUEST))) > 1 ? true : undefined), 120_000);
+    await until("guest ticks", async () => ((await readTicks(h1.serialFile(GUEST))) > 1 ? true : undefined), 240_000).catch(
+      async (e: unknown) => {
+        const serial = await readFile(h1.serialFile(GUEST), "utf8").catch(() => "(none)");
+        throw new Error(`${String(e)}; serial output: ${serial.slice(-500)}`);
+      },
+    );
     c1 = await Connection.open(h1.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
     c2 = await Connection.open(h2.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
   });

@@ -22,7 +22,13 @@ describe("scheduler on a lab with real agents", () => {
     labDir = await mkdtemp(join(tmpdir(), "drover-sched-lab-"));
     stateDir = await mkdtemp(join(tmpdir(), "drover-sched-state-"));
     cli("up", "--hosts", "2", "--guests", "1", "--net", "48", "--no-scheduler", "--state-dir", labDir, "--json");
-    const lab = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as { cluster: string; nats: { url: string }; guests: { name: string }[] };
+    const lab = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as {
+      cluster: string;
+      nats: { url: string };
+      guests: { name: string }[];
+      hosts: { name: string; mac: string; address: string }[];
+    };
+    const hosts = Object.fromEntries(lab.hosts.map((h) => [h.name, { power: { wake: "wol" as const, mac: h.mac, address: h.address, port: 9, wakeTimeoutMs: 120_000 } }]));
     vm = lab.guests[0]!.name;
     s = Scheduler.create(
       parseConfig({
@@ -33,6 +39,7 @@ describe("scheduler on a lab with real agents", () => {
         reports: { intervalMs: 2000 },
         policies: { balance: { mode: "off" }, consolidate: { mode: "off" }, drain: { mode: "automatic" } },
         migration: { allowUnsafe: true, timeoutMs: 120_000 },
+        hosts,
       }),
       { tickMs: 500 },
     );
@@ -61,5 +68,19 @@ describe("scheduler on a lab with real agents", () => {
     expect(s.state.freshVmCount(from, Date.now())).toBe(0);
     s.maintenance.undrain(from, "lab-test");
     expect(s.state.stateOf(s.state.hosts.get(from)!, Date.now())).toBe("healthy");
+  });
+
+  it("powers an emptied host off through its agent and wakes it by Wake-on-LAN on its lab address", async () => {
+    const empty = [...s.state.hosts.keys()].find((h) => s.state.vmsOn(h).length === 0)!;
+    const m = s.maintenance.drain(empty, true, "lab-test");
+    await until(() => s.state.stateOf(s.state.hosts.get(empty)!, Date.now()) === "standby", 120_000, "host powered off (standby)");
+    expect(s.maintenance.toApi(s.store.maintenance.get(m.id)!).state).toBe("powered-off");
+    const off = s.store.power.list({ host: empty })[0]!;
+    expect(off).toMatchObject({ action: "power-off", method: "agent", status: "succeeded" });
+    s.maintenance.undrain(empty, "lab-test");
+    const wake = s.store.power.list({ host: empty })[0]!;
+    expect(wake).toMatchObject({ action: "wake", method: "wol" });
+    await until(() => s.store.power.get(wake.id)!.status === "succeeded", 120_000, "woken host reports healthy");
+    expect(s.state.stateOf(s.state.hosts.get(empty)!, Date.now())).toBe("healthy");
   });
 });

@@ -27,24 +27,28 @@ TICK=$(arg tick_s 1)
 echo "drover-guest: dirty_mb=$DIRTY_MB dirty_rate=$DIRTY_RATE busy=$BUSY tick_s=$TICK"
 if [ "$DIRTY_MB" -gt 0 ] && [ "$DIRTY_RATE" != 0 ]; then
   (
-    # Random data, but only 1 MiB of it: /dev/urandom is slow under TCG. Built in the background
-    # so the first tick comes right after boot.
+    # Random data (zero pages cost QEMU nothing to send), but only 1 MiB of it: /dev/urandom is
+    # slow under TCG. One cat|dd pair per chunk: a process per MiB would cap the rate at ~1 MiB/s.
     dd if=/dev/urandom of=/ws/block bs=1M count=1 2>/dev/null
-    i=0
-    while [ "$i" -lt "$DIRTY_MB" ]; do
-      dd if=/ws/block of=/ws/set bs=1M seek="$i" count=1 conv=notrunc 2>/dev/null
-      i=$((i + 1))
-    done
+    list() { i=0; while [ "$i" -lt "$1" ]; do echo /ws/block; i=$((i + 1)); done; }
+    write() { cat $2 | dd of=/ws/set bs=1M seek="$1" count="$3" conv=notrunc iflag=fullblock 2>/dev/null; }
+    ALL=$(list "$DIRTY_MB")
+    write 0 "$ALL" "$DIRTY_MB"
+    if [ "$DIRTY_RATE" = max ]; then
+      while :; do write 0 "$ALL" "$DIRTY_MB"; done
+    fi
+    [ "$DIRTY_RATE" -gt "$DIRTY_MB" ] && CHUNK=$DIRTY_MB || CHUNK=$DIRTY_RATE
+    PART=$(list "$CHUNK")
     off=0
     while :; do
-      if [ "$DIRTY_RATE" = max ]; then n=$DIRTY_MB; else n=$DIRTY_RATE; fi
-      i=0
-      while [ "$i" -lt "$n" ]; do
-        dd if=/ws/block of=/ws/set bs=1M seek="$off" count=1 conv=notrunc 2>/dev/null
-        off=$(( (off + 1) % DIRTY_MB ))
-        i=$((i + 1))
+      left=$DIRTY_RATE
+      while [ "$left" -gt 0 ]; do
+        [ $((off + CHUNK)) -gt "$DIRTY_MB" ] && off=0
+        write "$off" "$PART" "$CHUNK"
+        off=$((off + CHUNK))
+        left=$((left - CHUNK))
       done
-      [ "$DIRTY_RATE" = max ] || sleep 1
+      sleep 1
     done
   ) &
 fi

@@ -16,8 +16,8 @@ beforeAll(async () => {
     hosts: 3,
     guests: [
       { name: "vm1", host: "h1", workload: busy },
-      { name: "vm2", host: "h1", memoryMiB: 64, workload: busy },
-      { name: "vm3", host: "h2", memoryMiB: 64 },
+      { name: "vm2", host: "h1", memoryMiB: 128, workload: busy },
+      { name: "vm3", host: "h2", memoryMiB: 128 },
     ],
     scheduler: { policies: { balance: { mode: "automatic", everyMs: 4000 } } },
   });

@@ -15,9 +15,9 @@ beforeAll(async () => {
     net: 34,
     hosts: 3,
     guests: [
-      { name: "vm1", host: "h1", memoryMiB: 64 },
-      { name: "vm2", host: "h2", memoryMiB: 64 },
-      { name: "vm3", host: "h3", memoryMiB: 64 },
+      { name: "vm1", host: "h1", memoryMiB: 128 },
+      { name: "vm2", host: "h2", memoryMiB: 128 },
+      { name: "vm3", host: "h3", memoryMiB: 128 },
     ],
     scheduler: {
       policies: {
@@ -59,8 +59,8 @@ describe("consolidation", () => {
     // Load rises: two busy guests start on a host that is on.
     const on = (await hosts(d.api)).find((h) => h.state === "healthy");
     expect(on).toBeDefined();
-    await d.addGuest({ name: "busy1", host: on!.id, memoryMiB: 48, workload: { busy: 1, dirtyMb: 0 } });
-    await d.addGuest({ name: "busy2", host: on!.id, memoryMiB: 48, workload: { busy: 1, dirtyMb: 0 } });
+    await d.addGuest({ name: "busy1", host: on!.id, memoryMiB: 96, workload: { busy: 1, dirtyMb: 0 } });
+    await d.addGuest({ name: "busy2", host: on!.id, memoryMiB: 96, workload: { busy: 1, dirtyMb: 0 } });
 
     const woken = await until(
       "a standby host to be woken and report healthy",

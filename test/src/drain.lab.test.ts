@@ -15,8 +15,8 @@ beforeAll(async () => {
     hosts: 3,
     guests: [
       { name: "vm1", host: "h1" },
-      { name: "vm2", host: "h1", memoryMiB: 64 },
-      { name: "vm3", host: "h2", memoryMiB: 64, tags: ["drover:pinned"] },
+      { name: "vm2", host: "h1", memoryMiB: 128 },
+      { name: "vm3", host: "h2", memoryMiB: 128, tags: ["drover:pinned"] },
     ],
     scheduler: { policies: { balance: { mode: "off" } } },
   });

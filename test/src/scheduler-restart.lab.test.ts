@@ -13,7 +13,7 @@ beforeAll(async () => {
   d = await DroverLab.start({
     net: 33,
     hosts: 3,
-    guests: guests.map((name) => ({ name, host: "h1", memoryMiB: 64 })),
+    guests: guests.map((name) => ({ name, host: "h1", memoryMiB: 128 })),
     // One migration at a time off h1, so the kill lands with work both running and still to do.
     scheduler: { policies: { balance: { mode: "off" } }, limits: { perSource: 1 } },
   });

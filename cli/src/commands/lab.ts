@@ -40,7 +40,7 @@ export function registerLabCommands(program: Command): void {
     .option("--hosts <n>", "hosts h1..hN (1..16)", "3")
     .option("--guests <n>", "guests vm1..vmM, round-robin over the hosts (0..32)", "4")
     .option("--net <octet>", "third octet of the lab addresses 127.0.<net>.x (1..253)", "1")
-    .option("--memory <mib>", "MiB per guest (48..128)", "96")
+    .option("--memory <mib>", "MiB per guest (96..128; smaller guests do not boot the lab kernel)", "96")
     .option("--api-port <port>", "scheduler HTTP port (default 7069 + net)")
     .option("--no-agents", "start no drover-agent")
     .option("--no-scheduler", "start no scheduler")
@@ -50,7 +50,7 @@ export function registerLabCommands(program: Command): void {
       const hosts = int("hosts", o.hosts, 1, 16);
       const guests = int("guests", o.guests, 0, 32);
       const net = int("net", o.net, 1, 253);
-      const memoryMiB = int("memory", o.memory, 48, 128);
+      const memoryMiB = int("memory", o.memory, 96, 128);
       const stateDir = o.stateDir ?? labDir();
       const cluster = await writeLabCluster({ hosts, net, stateDir, ...(o.apiPort ? { apiPort: int("api-port", o.apiPort, 1, 65535) } : {}) });
       process.stderr.write(`starting a lab of ${hosts} host(s) and ${guests} guest(s) in ${cluster.stateDir} (the first start downloads the guest kernel)...\n`);

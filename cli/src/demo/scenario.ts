@@ -33,9 +33,9 @@ interface GuestDef {
 
 const GUESTS: GuestDef[] = [
   { name: "web", host: "h1", memoryMiB: 96, workload: { busy: 1, dirtyMb: 8 }, role: "busy web server (1 CPU loop, 8 MiB rewritten)" },
-  { name: "batch", host: "h1", memoryMiB: 64, workload: { busy: 1, dirtyMb: 4 }, role: "busy batch job (1 CPU loop)" },
+  { name: "batch", host: "h1", memoryMiB: 128, workload: { busy: 1, dirtyMb: 4 }, role: "busy batch job (1 CPU loop)" },
   { name: "db", host: "h2", memoryMiB: 96, workload: { busy: 0, dirtyMb: 16, dirtyRate: 4 }, role: "idle database (16 MiB working set)" },
-  { name: "cache", host: "h3", memoryMiB: 64, workload: { busy: 0, dirtyMb: 2 }, role: "idle cache" },
+  { name: "cache", host: "h3", memoryMiB: 128, workload: { busy: 0, dirtyMb: 2 }, role: "idle cache" },
 ];
 
 /** A window (UTC) open now: the scheduler consolidates only inside it, so the demo's night is now. */
@@ -229,7 +229,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     if (!on) throw new CliError("no host is on", "demo");
     n.say(`Two busy report jobs start on ${on.id}. The forecast demand no longer fits under the band on the hosts`);
     n.say("that are on, so Drover wakes a standby host (Wake-on-LAN, unicast to the lab host) and spreads the load.");
-    for (const name of ["report1", "report2"]) await startGuest(l.host(on.id), { name, memoryMiB: 48, workload: { busy: 1, dirtyMb: 0 } });
+    for (const name of ["report1", "report2"]) await startGuest(l.host(on.id), { name, memoryMiB: 96, workload: { busy: 1, dirtyMb: 0 } });
     const wake = await until(
       "a plan that wakes a host",
       async () => {

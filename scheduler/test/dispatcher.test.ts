@@ -119,4 +119,23 @@ describe("dispatcher", () => {
     expect(h.agents.count("migrate", m1.commandId)).toBe(1);
     expect(h.agents.count("migrate", m2.commandId)).toBe(1);
   });
+
+  it("a move past its timeout is aborted, then recorded as timed-out with where the VM is", async () => {
+    await using h = await harness(["a", "b"], { a: vmsOn("v", 1, 1) }, { migration: { timeoutMs: 10_000, resultGraceMs: 1000, commandTimeoutMs: 2000 } });
+    h.agents.behaviour = { migrate: "hold" };
+    h.autoReport();
+    await h.report();
+    const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "timeout" });
+    await until(() => h.s.store.migrations.get(m.id)!.status === "running", 5000, "running");
+    h.clock.advance(11_001);
+    await h.s.tick();
+    expect(h.agents.count("abort")).toBe(1);
+    expect(h.s.dispatcher.isActive(m.id)).toBe(true);
+    h.clock.advance(1001);
+    await h.s.tick();
+    const row = h.s.store.migrations.get(m.id)!;
+    expect(row.status).toBe("timed-out");
+    expect(row.error?.message).toMatch(/VM reported on a/);
+    expect(h.agents.count("migrate")).toBe(1);
+  });
 });

@@ -115,4 +115,22 @@ describe("power", () => {
     await h.report(["a", "c"]);
     expect(h.s.store.power.get(cWake.id)!.status).toBe("succeeded");
   });
+
+  it("peer WoL: a healthy peer's agent is asked to send the magic packet", async () => {
+    await using h = await harness(["a", "b"], {}, { hosts: { b: { power: { wake: "peer-wol", mac: MAC, address: "127.0.0.12", port: 9 } } } });
+    await h.report();
+    await post(h.url("/v1/hosts/b/power"), { action: "off" });
+    await until(() => !h.agents.up.has("b"), 5000, "b off");
+    h.clock.advance(3001);
+    await h.report(["a"]);
+    await h.s.tick();
+    const on = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "on" })));
+    expect(on.method).toBe("peer-wol");
+    await until(() => h.agents.count("wake-peer") === 1, 5000, "wake-peer sent");
+    const cmd = h.agents.received.find((c) => c.kind === "wake-peer")!;
+    expect(cmd).toMatchObject({ target: "b", mac: MAC, address: "127.0.0.12", port: 9 });
+    h.agents.revive("b");
+    await h.report();
+    expect(h.s.store.power.get(on.id)!.status).toBe("succeeded");
+  });
 });

@@ -29,11 +29,12 @@ async function migrateWhilePolling(
   dest: string,
   bandwidthMiBs: number,
   during?: (stats: JobStats) => Promise<void>,
+  flags = FLAGS,
 ): Promise<{ polls: JobStats[]; result: unknown }> {
   const dom = await conn.lookupDomain(GUEST);
   const polls: JobStats[] = [];
   let done = false;
-  const migration = dom.migrateToUri3(dest, { bandwidthMiBs }, FLAGS).then(
+  const migration = dom.migrateToUri3(dest, { bandwidthMiBs }, flags).then(
     () => "ok",
     (e: unknown) => e,
   );
@@ -210,5 +211,28 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     expect((await dom.info()).state).toBe("running");
     dom.free();
     off();
+  });
+
+  it("switches a slow migration h2 -> h1 to post-copy with startPostCopy, and it completes", async () => {
+    const ticksBefore = await readTicks(h2.serialFile(GUEST));
+    const { polls, result } = await migrateWhilePolling(
+      c2,
+      h1.uri,
+      2,
+      async () => {
+        const d = await c2.lookupDomain(GUEST);
+        await d.setMaxSpeedMiBs(64, { postcopy: true });
+        await d.startPostCopy();
+        d.free();
+      },
+      FLAGS | MigrateFlags.POSTCOPY,
+    );
+    expect(result).toBe("ok");
+    // At 2 MiB/s pre-copy alone would need ~50 s; post-copy finished it long before.
+    expect(polls.length).toBeLessThan(300);
+    const dom = await c1.lookupDomain(GUEST);
+    expect((await dom.info()).state).toBe("running");
+    dom.free();
+    await until("ticks on h1", async () => ((await readTicks(h1.serialFile(GUEST))) > ticksBefore ? true : undefined));
   });
 });

@@ -77,14 +77,31 @@ describe("namespace mode (198.18.11.0/24)", () => {
     ]);
   });
 
-  it("a guest on a bridge present only at the source cannot migrate (what the agent's preflight must catch)", async () => {
+  it("migrates over the lab switch, but not a guest whose bridge is missing at the destination", async () => {
     const [h1, h2] = [lab.host("h1"), lab.host("h2")];
     await startGuest(h1, { name: "nsvm1", bridges: ["br0"] });
-    await until("ticks", async () => (await readTicks(h1.serialFile("nsvm1"))) > 0);
+    await startGuest(h1, { name: "nsvm2" });
+    await until("ticks", async () => (await readTicks(h1.serialFile("nsvm1"))) > 0 && (await readTicks(h1.serialFile("nsvm2"))) > 0);
+    // What the agent's preflight must catch before trying.
     expect(() => virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "nsvm1", h2.uri)).toThrow(/br0/);
     expect(virsh(h1.uri, "domstate", "nsvm1").trim()).toBe("running");
     virsh(h1.uri, "destroy", "nsvm1");
     virsh(h1.uri, "undefine", "nsvm1");
+
+    const before = await readTicks(h1.serialFile("nsvm2"));
+    virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "nsvm2", h2.uri);
+    await until("nsvm2 ticking on h2", async () => (await readTicks(h2.serialFile("nsvm2"))) > before);
+    virsh(h2.uri, "destroy", "nsvm2");
+    virsh(h2.uri, "undefine", "nsvm2");
+  });
+
+  it("agents inside a host namespace reach NATS on the root side of the lab switch", () => {
+    const [host, port] = lab.natsUrl.replace("nats://", "").split(":");
+    const out = spawnSync("nsenter", [`--net=/run/netns/drv${NET}-h1`, "--", "bash", "-c", `exec 3<>/dev/tcp/${host}/${port} && head -c 4 <&3`], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    expect(out.stdout).toBe("INFO");
   });
 
   it("cut() unplugs a host from the lab network and heal() plugs it back", async () => {

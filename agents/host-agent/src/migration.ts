@@ -83,9 +83,6 @@ export class MigrationRun {
       // source process, gone with it after a successful move.
       await this.dom.setMaxDowntimeMs(o.maxDowntimeMs).catch((e: unknown) => log.warn({ err: e }, "max downtime not set before start"));
     }
-    // migrateToUri3 holds a libvirt worker thread to the end; two concurrent calls now make sure a
-    // second thread is up for the progress polling (starting one under load takes seconds).
-    await Promise.all([this.dom.state(), this.dom.jobStats(false)]).catch(() => undefined);
     log.info({ migrationId: this.cmd.migrationId, vm: this.dom.name, to: this.cmd.destination.uri, flags, params }, "migration starting");
     let failure: unknown = null;
     const migrating = this.dom.migrate(this.cmd.destination.uri, params, flags).then(
@@ -115,7 +112,7 @@ export class MigrationRun {
     }, o.progressIntervalMs);
     try {
       while (!finished()) {
-        await Promise.race([sleep(Math.min(250, o.progressIntervalMs / 2)), new Promise<void>((r) => (finished() ? r() : setTimeout(r, 50)))]);
+        await Promise.race([sleep(o.progressIntervalMs), new Promise<void>((r) => (finished() ? r() : setTimeout(r, 50)))]);
         if (finished()) break;
         if (Date.now() >= deadline && !this.abortReason) {
           this.abortReason = "timeout";

@@ -59,6 +59,7 @@ export class Scheduler {
   private flushTimer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | null = null;
   private started = false;
+  private lastPruneMs = 0;
   private stopped = false;
   /** Invalid reports: counted by the bus per subject (bad JSON or schema failure). */
   invalidReportCount(): number {
@@ -82,7 +83,8 @@ export class Scheduler {
 
   /** Opens the store and loads the hosts it knows (their scheduler-owned state survives restarts). */
   static create(config: SchedulerConfig, deps: SchedulerDeps = {}): Scheduler {
-    const store = Store.open({ path: join(config.stateDir, "drover.sqlite"), retentionDays: config.retainMs / 86_400_000 });
+    const clock = deps.clock ?? systemClock;
+    const store = Store.open({ path: join(config.stateDir, "drover.sqlite"), retentionDays: config.retainMs / 86_400_000, now: () => clock.now() });
     const s = new Scheduler(config, store, deps);
     const now = s.clock.now();
     for (const row of store.hosts.list()) {
@@ -257,6 +259,11 @@ export class Scheduler {
         await this.power.tick();
         await this.maintenance.tick();
         await this.modes.tick();
+        if (this.clock.now() - this.lastPruneMs > 3_600_000) {
+          this.lastPruneMs = this.clock.now();
+          const n = this.store.prune();
+          if (n > 0) this.log.info({ rows: n }, "pruned old records");
+        }
       } catch (e) {
         this.log.error({ err: e }, "tick failed");
       }

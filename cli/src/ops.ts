@@ -1,7 +1,7 @@
 // Waiting for what the scheduler does: shared by the commands (`--wait`) and the demo.
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiMaintenance, ApiMigration, ApiPowerAction, HostsResponse, type ApiHost } from "@drover/protocol";
-import type { ApiClient } from "./api-client.js";
+import { UnreachableError, type ApiClient } from "./api-client.js";
 import { CliError } from "./errors.js";
 
 export type Migration = ApiMigration;
@@ -53,7 +53,8 @@ export async function hosts(api: ApiClient): Promise<ApiHost[]> {
   return (await api.get("/v1/hosts", HostsResponse)).hosts;
 }
 
-/** Waits until `pred` holds for the host list (e.g. every host reports). */
+/** Waits until `pred` holds for the host list (e.g. every host reports); a scheduler still starting counts as no hosts. */
 export function waitHosts(api: ApiClient, what: string, pred: (h: ApiHost[]) => boolean, o: WaitOptions = {}): Promise<ApiHost[]> {
-  return poll(what, () => hosts(api), pred, () => {}, o);
+  const fetchOnce = () => hosts(api).catch((e: unknown) => (e instanceof UnreachableError ? [] : Promise.reject(e)));
+  return poll(what, fetchOnce, pred, () => {}, o);
 }

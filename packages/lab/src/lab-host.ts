@@ -117,7 +117,9 @@ export class LabHost {
     if (typeof opts.name !== "string" || !HOST_NAME.test(opts.name)) {
       throw badOption("host name", opts.name, "1-31 of [a-z0-9-], starting with a letter");
     }
-    if (typeof opts.stateDir !== "string" || opts.stateDir === "") throw badOption("stateDir", opts.stateDir, "a directory path");
+    if (typeof opts.stateDir !== "string" || opts.stateDir === "" || /['\n]/.test(opts.stateDir)) {
+      throw badOption("stateDir", opts.stateDir, "a directory path without quotes or newlines");
+    }
     for (const b of opts.bridges ?? []) {
       if (typeof b !== "string" || !/^[A-Za-z0-9_.-]{1,15}$/.test(b)) throw badOption("bridge", b, "an interface name of 1-15 characters");
     }
@@ -325,14 +327,24 @@ export class LabHost {
         },
         timeoutMs,
       );
-      await ping(this.uri);
+      // A libvirt call can hang on a peer that accepts but never answers: race it with the
+      // process and the clock.
+      const deadline = Date.now() + timeoutMs;
+      let pinged = false;
+      const call = ping(this.uri).finally(() => (pinged = true));
+      call.catch(() => undefined);
+      await Promise.race([
+        call,
+        waitFor(`libvirtd of ${this.name} to answer on ${this.uri}`, () => {
+          if (pinged) return true;
+          if (!isAlive(ref)) throw new LabError(LabErrorCode.StartFailed, `libvirtd of ${this.name} exited: ${tail(logFile)}`);
+          return undefined;
+        }, Math.max(1000, deadline - Date.now())),
+      ]);
     } catch (e) {
       await stopProc(ref);
       this.libvirtd = undefined;
       await this.saveState();
-      if (e instanceof LabError && e.code === LabErrorCode.Timeout && !isAlive(ref)) {
-        throw new LabError(LabErrorCode.StartFailed, `libvirtd of ${this.name} exited: ${tail(logFile)}`, { cause: e });
-      }
       throw e;
     }
     await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));

@@ -80,6 +80,8 @@ export async function waitFor<T>(
       const v = await probe();
       if (v !== undefined) return v;
     } catch (e) {
+      // A LabError from the probe is a verdict (the process died): no point waiting on.
+      if (e instanceof LabError) throw e;
       lastError = e;
     }
     if (Date.now() > deadline) {

@@ -124,10 +124,10 @@ function run(label: string, args: object, config: ClusterConfigInput) {
 
 const base: ClusterConfigInput = { capacity: { enforceMemory }, cooldown: { vmMs: 0, returnMs: 3_600_000 } };
 const variants: [string, object, ClusterConfigInput][] = process.env.REPLAY_VARIANTS === "explore" ? [
-  ["last, band 0.6-0.9", { band: { low: 0.6, high: 0.9 } }, { ...base, forecast: { statistic: "last", trend: false } }],
-  ["last, band 0.6-0.95 target 0.8", { band: { low: 0.6, high: 0.95, target: 0.8 } }, { ...base, forecast: { statistic: "last", trend: false } }],
-  ["max3, band 0.6-1.0 target 0.85", { band: { low: 0.6, high: 1.0, target: 0.85 } }, { ...base, forecast: { statistic: "max", windowSamples: 3, trend: false } }],
-  ["max6+trend, band 0.6-1.0 target 0.9", { band: { low: 0.6, high: 1.0, target: 0.9 } }, base],
+  ["host max6+trend, 0.6-1.0 t0.9", { band: { low: 0.6, high: 1.0, target: 0.9 } }, { ...base, forecast: { aggregate: "host" } }],
+  ["host max3, 0.6-1.0 t0.9", { band: { low: 0.6, high: 1.0, target: 0.9 } }, { ...base, forecast: { aggregate: "host", statistic: "max", windowSamples: 3, trend: false } }],
+  ["host p90/12, 0.7-1.0 t0.95", { band: { low: 0.7, high: 1.0, target: 0.95 } }, { ...base, forecast: { aggregate: "host", statistic: "percentile", percentile: 0.9, windowSamples: 12, trend: false } }],
+  ["host mean3+trend, 0.7-1.0 t0.9", { band: { low: 0.7, high: 1.0, target: 0.9 } }, { ...base, forecast: { aggregate: "host", statistic: "mean", windowSamples: 3, trend: true } }],
 ] : [
   ["band 0.3-0.8, max6+trend", { band: { low: 0.3, high: 0.8 } }, base],
   ["band 0.6-1.0, max6+trend", { band: { low: 0.6, high: 1.0 } }, base],

@@ -18,7 +18,7 @@ function shift(history: readonly number[] | undefined, vmHistory: readonly numbe
 /**
  * Apply the plan's steps (not its deferred ones): moved VMs get their new host, `previousHostId`
  * and `lastMigrationMs = plan.nowMs`; measured host CPU histories move with the VM; powered-off
- * hosts become standby and woken hosts waking.
+ * hosts become standby, woken hosts waking with `onSinceMs` = their expected ready time.
  */
 export function applyPlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps" | "nowMs">): ClusterSnapshot {
   return applySteps(snapshot, plan.steps, plan.nowMs);
@@ -42,7 +42,7 @@ export function applySteps(snapshot: ClusterSnapshot, steps: readonly PlanStep[]
     } else {
       const h = hosts.get(s.hostId);
       if (h === undefined) throw new PolicyInputError(`plan.steps.${s.index}`, `unknown host "${s.hostId}"`);
-      hosts.set(h.id, { ...h, state: s.kind === "power-off" ? "standby" : "waking" });
+      hosts.set(h.id, s.kind === "power-off" ? { ...h, state: "standby" } : { ...h, state: "waking", onSinceMs: s.readyByMs });
     }
   }
   return { ...snapshot, hosts: snapshot.hosts.map((h) => hosts.get(h.id) as Host), vms: snapshot.vms.map((v) => vms.get(v.id) as Vm) };

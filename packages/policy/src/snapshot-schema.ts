@@ -26,6 +26,7 @@ const hostSchema = z
     sharedStorage: ids.optional(),
     bridges: ids.optional(),
     migrationBandwidthBytesPerSec: z.number().finite().positive().optional(),
+    onSinceMs: z.number().finite().optional(),
   })
   .strict();
 

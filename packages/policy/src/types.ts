@@ -46,6 +46,8 @@ export interface Host {
   /** Shared storage mounts (by path or id) present on this host. */
   readonly sharedStorage?: readonly string[];
   readonly bridges?: readonly string[];
+  /** When the host last came on (or will be ready after a wake); consolidate keeps it on for `minOnMs`. */
+  readonly onSinceMs?: number;
   /** Migration bandwidth to/from this host; the config default when absent. */
   readonly migrationBandwidthBytesPerSec?: number;
 }

@@ -144,3 +144,16 @@ describe("consolidate with host-level forecast aggregation", () => {
     expect(validatePlan(s("vm"), p).map((v) => v.code)).toContain("invariant.cpu-capacity");
   });
 });
+
+describe("consolidate minimum on-time", () => {
+  it("does not power off a host that came on recently, and applyPlan stamps woken hosts", () => {
+    const s = four({ hosts: [host("h1", { onSinceMs: NOW - 60_000 }), host("h2"), host("h3"), host("h4")] });
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(offs(p)).not.toContain("h1");
+    expect(offs(plan(s, "consolidate", { nowMs: NOW, args: { minOnMs: 0 } }))).toContain("h1");
+    const w = snap([host("h1"), host("h2", { state: "standby" })], [vm("a", "h1", 4000)], { config: config({ spare: { hosts: 1 } }) });
+    const after = applyPlan(w, plan(w, "consolidate", { nowMs: NOW }));
+    expect(after.hosts[1]).toMatchObject({ state: "waking", onSinceMs: NOW + 120_000 });
+  });
+});

@@ -41,6 +41,8 @@ export const consolidateArgs = z
     relieveOverload: z.boolean().default(true),
     /** Empty a host even if it cannot be powered off afterwards. */
     emptyWithoutPowerOff: z.boolean().default(false),
+    /** Keep a host on at least this long after it came on (`Host.onSinceMs`): no wake/off churn. */
+    minOnMs: z.number().min(0).default(1_800_000),
     maxMoves: z.number().int().min(0).default(1_000_000),
     maxPowerOffs: z.number().int().min(0).default(1_000_000),
   })
@@ -238,7 +240,8 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   for (const { h } of candidates) {
     if (receivers[h] === 1) continue;
     const host = m.hosts[h] as Host;
-    const canOff = args.powerOff && host.power.canPowerOff && powerOffs < args.maxPowerOffs;
+    const recentlyOn = host.onSinceMs !== undefined && m.nowMs - host.onSinceMs < args.minOnMs;
+    const canOff = args.powerOff && host.power.canPowerOff && powerOffs < args.maxPowerOffs && !recentlyOn;
     if (!canOff && !args.emptyWithoutPowerOff) continue;
     const rule = canOff ? lastOfRule(h) : undefined;
     if (rule !== undefined) {

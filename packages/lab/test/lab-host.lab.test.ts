@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive, LabHost, readTicks, startGuest, type ProcRef } from "../src/index.js";
 
@@ -64,5 +65,19 @@ describe("LabHost (net 127.0.8.x)", () => {
     expect(host.libvirtdPid).not.toBe(oldPid);
     expect(virsh(host.uri, "domstate", "lhg1").trim()).toBe("running");
     await ticksAbove(file, first + 2);
+  });
+
+  it("fails start() at once, naming the cause, when libvirtd cannot bind its address", async () => {
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(16509, "127.0.8.2", () => r()));
+    const h2 = new LabHost({ name: "h2", index: 2, net: 8, stateDir });
+    try {
+      const t = Date.now();
+      await expect(h2.start()).rejects.toThrow(/libvirtd of h2 exited: .*Unable to bind/);
+      expect(Date.now() - t).toBeLessThan(30_000);
+      expect(h2.running).toBe(false);
+    } finally {
+      squatter.close();
+    }
   });
 });

@@ -181,7 +181,17 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     const m0 = await api.post("/v1/hosts/h2/drain", { powerOff: false }, ApiMaintenance);
     n.decided(`maintenance ${m0.id}: ${m0.vmsAtStart} VM(s) to move off h2.`);
     const dbBefore = await ticks("db");
-    const m1 = await waitDrain(api, m0.id, (x) => n.dim(`  ${x.state}: ${x.vmsLeft} of ${x.vmsAtStart} left (${x.message})`), { timeoutMs: 300_000, signal, pollMs: 1500 });
+    let lastLine = "";
+    const m1 = await waitDrain(
+      api,
+      m0.id,
+      (x) => {
+        const line = `  ${x.state}: ${x.vmsLeft} of ${x.vmsAtStart} left (${x.message})`;
+        if (line !== lastLine) n.dim(line);
+        lastLine = line;
+      },
+      { timeoutMs: 300_000, signal, pollMs: 1500 },
+    );
     n.decided(drainOutcome(m1));
     const dbAfter = await ticks("db");
     if (dbAfter.host !== "h2") n.fact(`db's QEMU now runs on ${dbAfter.host}; tick counter ${dbBefore.last} -> ${dbAfter.last}`);
@@ -256,9 +266,9 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     await showHosts();
 
     n.step(5, "What Drover recorded");
-    // Dry runs that proposed nothing (the demo's polling) are left out.
+    // Config records and dry runs that were not run (the demo's polling) are left out.
     const hist = (await api.get("/v1/history?limit=300", HistoryResponse)).entries
-      .filter((e) => e.kind !== "plan" || e.outcome === "done" || e.outcome === "failed")
+      .filter((e) => e.kind !== "config" && (e.kind !== "plan" || e.outcome === "done" || e.outcome === "failed"))
       .slice(0, 30)
       .reverse();
     n.say(table(["time", "kind", "host", "VM", "outcome", "summary"], hist.map((e) => [new Date(e.timeMs).toISOString().slice(11, 19), e.kind, e.host ?? "-", e.vm ?? "-", e.outcome ?? "-", e.summary.slice(0, 90)])));

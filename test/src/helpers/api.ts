@@ -42,12 +42,12 @@ export interface CliResult {
 
 const DROVER = join(REPO_ROOT, "cli", "bin", "drover.js");
 
-export function drover(api: string | null, args: string[], timeoutMs = 300_000): Promise<CliResult> {
+export function drover(api: string | null, args: string[], timeoutMs = 300_000, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [DROVER, ...(api ? ["--api", api] : []), ...args],
-      { cwd: REPO_ROOT, timeout: timeoutMs, env: { ...process.env, DROVER_API: "", DROVER_LAB_DIR: "/nonexistent-drover-lab" } },
+      { cwd: REPO_ROOT, timeout: timeoutMs, env: { ...process.env, DROVER_API: "", DROVER_LAB_DIR: "/nonexistent-drover-lab", ...env } },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });

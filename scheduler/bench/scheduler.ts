@@ -68,24 +68,39 @@ async function ingest(): Promise<void> {
     await nc.flush();
     while (seen() < Math.min(N, 5000)) await new Promise((r) => setTimeout(r, 5));
     const base = seen();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    // Publish in chunks so the publisher does not starve the (same-process) subscriber.
+    // Sustained rate, not a burst: at most WINDOW reports in flight (a burst of hundreds of MB
+    // would only measure nats-server's slow-consumer limit). Same process, one thread for both.
+    const WINDOW = 4000;
     for (let i = 0; i < N; i++) {
       const w = wire[i % HOSTS]!;
       nc.publish(w.subject, w.data);
-      if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
+      if (i % 500 === 499) {
+        while (i + 1 - (seen() - base) > WINDOW) await new Promise((r) => setImmediate(r));
+      }
     }
     await nc.flush();
     const deadline = Date.now() + 120_000;
     while (seen() - base < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     const dt = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuS = (cpu.user + cpu.system) / 1e6;
     const got = seen() - base;
     s.flush();
     rows.push({
       measure: `host reports ingested (${HOSTS} hosts x ${VMS} VMs, ${bytes} B each)`,
       value: `${Math.round(got / dt).toLocaleString("en")} /s`,
       target: ">= 20,000 /s",
-      note: `${got.toLocaleString("en")} of ${N.toLocaleString("en")} in ${dt.toFixed(2)} s; publisher in the same process`,
+      note: `${got.toLocaleString("en")} of ${N.toLocaleString("en")} in ${dt.toFixed(2)} s wall; publisher in the same process`,
+    });
+    // The machine is shared: per CPU-second of this process (publisher included) is the figure
+    // that does not depend on what else runs.
+    rows.push({
+      measure: "  same, per CPU-second of the process",
+      value: `${Math.round(got / cpuS).toLocaleString("en")} /s`,
+      target: ">= 20,000 /s",
+      note: `${cpuS.toFixed(2)} CPU-s (user+sys) for ${got.toLocaleString("en")} reports; load avg ${(await import("node:os")).loadavg()[0]!.toFixed(1)}`,
     });
   } finally {
     await agents.close();

@@ -69,6 +69,13 @@ export interface VmEntry {
   memoryMiB: Ring;
 }
 
+/** Same VMs in the same order: the common case, checked without allocating. */
+function sameVms(a: readonly VmReport[], b: readonly VmReport[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.uuid !== b[i]!.uuid) return false;
+  return true;
+}
+
 export interface ClusterStateOptions {
   intervalMs: number;
   unreachableAfter: number;
@@ -147,15 +154,15 @@ export class ClusterState {
     h.cpuMhz.push(r.usage.cpuFraction * r.capacity.cpus * mhz);
     h.memoryMiB.push(r.usage.memoryUsedMiB);
 
-    const now = new Set<string>();
     for (const vm of r.vms) {
-      now.add(vm.uuid);
       let seen = this.sightings.get(vm.uuid);
       if (!seen) this.sightings.set(vm.uuid, (seen = new Map()));
       seen.set(r.host, vm);
       this.place(vm, r.host, mhz, nowMs);
     }
-    if (prev) {
+    if (prev && !sameVms(prev.vms, r.vms)) {
+      const now = new Set<string>();
+      for (const vm of r.vms) now.add(vm.uuid);
       for (const vm of prev.vms) if (!now.has(vm.uuid)) this.forget(vm.uuid, r.host);
     }
     this.onHostReport?.(h, wasReachable);

@@ -21,7 +21,7 @@ describe("HTTP API", () => {
     const res = await post(h.url("/v1/migrations"), { vm: "web1", host: "b" });
     expect(res.status).toBe(202);
     const m = ApiMigration.parse(await json(res));
-    await until(async () => ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`)))).state === "succeeded", 5000, "move done");
+    await until(async () => ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`)))).state === "succeeded", 15_000, "move done");
     const done = ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`))));
     expect(done).toMatchObject({ source: "a", destination: "b", requestedBy: "api", measuredDowntimeMs: 5, vmRunningOn: "b" });
 
@@ -90,7 +90,7 @@ describe("HTTP API", () => {
     expect(h.agents.count("migrate")).toBe(0);
     const ok = ApiPlan.parse(await json(await post(h.url(`/v1/plans/${plan.id}/approve`))));
     expect(["running", "done"]).toContain(ok.status);
-    await until(() => h.s.store.plans.get(plan.id)!.status === "done", 5000, "plan done");
+    await until(() => h.s.store.plans.get(plan.id)!.status === "done", 15_000, "plan done");
     expect(h.s.state.vm("web1")!.host).toBe("b");
     const again = await post(h.url(`/v1/plans/${plan.id}/approve`));
     expect(again.status).toBe(409);

@@ -18,7 +18,7 @@ describe("dispatcher", () => {
       ["a2", "c"],
     ] as const;
     const ids = moves.map(([vm, host]) => h.s.dispatcher.submit({ vm, destination: host, requestedBy: "test", reason: "limits" }).id);
-    await until(() => h.agents.held.size === 2, 5000, "two held migrations");
+    await until(() => h.agents.held.size === 2, 15_000, "two held migrations");
     // Let anything else that would wrongly start do so.
     await new Promise((r) => setTimeout(r, 200));
     expect(h.s.dispatcher.inFlightCount).toBe(2);
@@ -29,7 +29,7 @@ describe("dispatcher", () => {
     while (h.agents.held.size > 0 || h.s.dispatcher.queuedCount > 0) {
       maxSeen = Math.max(maxSeen, h.agents.held.size);
       h.agents.releaseAll(true);
-      await until(() => h.agents.held.size > 0 || (h.s.dispatcher.queuedCount === 0 && h.s.dispatcher.inFlightCount === 0), 5000, "next admitted");
+      await until(() => h.agents.held.size > 0 || (h.s.dispatcher.queuedCount === 0 && h.s.dispatcher.inFlightCount === 0), 15_000, "next admitted");
     }
     expect(maxSeen).toBeLessThanOrEqual(2);
     for (const id of ids) expect(h.s.store.migrations.get(id)!.status).toBe("succeeded");
@@ -41,7 +41,7 @@ describe("dispatcher", () => {
     h.agents.behaviour = { migrate: "fail", durationMs: 10 };
     await h.report();
     const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "fail" });
-    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 5000, "failure");
+    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 15_000, "failure");
     const row = h.s.store.migrations.get(m.id)!;
     expect(row.error).toEqual({ code: "MIGRATION_FAILED", message: "destination refused the incoming migration" });
     expect(h.s.state.vm("v0")!.host).toBe("a");
@@ -50,7 +50,7 @@ describe("dispatcher", () => {
     await h.report();
     h.agents.behaviour = { migrate: "succeed", durationMs: 10 };
     const again = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "after cool-down" });
-    await until(() => h.s.store.migrations.get(again.id)!.status === "succeeded", 5000, "success");
+    await until(() => h.s.store.migrations.get(again.id)!.status === "succeeded", 15_000, "success");
   });
 
   it("a failing preflight stops the move before any migrate command, naming the check", async () => {
@@ -58,7 +58,7 @@ describe("dispatcher", () => {
     h.agents.behaviour = { migrate: "succeed", preflightOk: false };
     await h.report();
     const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "pf" });
-    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 5000, "preflight failure");
+    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 15_000, "preflight failure");
     expect(h.s.store.migrations.get(m.id)!.error?.code).toBe("preflight.shared-storage");
     expect(h.agents.count("migrate")).toBe(0);
   });
@@ -77,20 +77,20 @@ describe("dispatcher", () => {
     h.autoReport();
     await h.report();
     const m1 = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "restart" });
-    await until(() => h.agents.held.size === 1, 5000, "held");
-    await until(() => h.s.store.migrations.get(m1.id)!.status === "running", 5000, "running");
+    await until(() => h.agents.held.size === 1, 15_000, "held");
+    await until(() => h.s.store.migrations.get(m1.id)!.status === "running", 15_000, "running");
     await h.restart();
     // The agent still runs it: the new scheduler follows it.
     expect(h.agents.count("status")).toBeGreaterThanOrEqual(1);
     expect(h.s.dispatcher.isActive(m1.id)).toBe(true);
     h.agents.releaseAll(true);
-    await until(() => h.s.store.migrations.get(m1.id)!.status === "succeeded", 5000, "succeeded after restart");
+    await until(() => h.s.store.migrations.get(m1.id)!.status === "succeeded", 15_000, "succeeded after restart");
     expect(h.agents.count("migrate", m1.commandId)).toBe(1);
     await h.report();
 
     // A second move whose result is lost while the scheduler is down.
     const m2 = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "test", reason: "restart 2" });
-    await until(() => h.agents.held.size === 1, 5000, "held 2");
+    await until(() => h.agents.held.size === 1, 15_000, "held 2");
     await h.s.shutdown();
     h.agents.releaseAll(true);
     await h.restart();
@@ -108,14 +108,14 @@ describe("dispatcher", () => {
     await h.report();
     const m1 = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "first" });
     const m2 = h.s.dispatcher.submit({ vm: "v1", destination: "c", requestedBy: "test", reason: "queued" });
-    await until(() => h.agents.held.size === 1, 5000, "held");
+    await until(() => h.agents.held.size === 1, 15_000, "held");
     expect(h.s.store.migrations.get(m2.id)!.status).toBe("pending");
     await h.restart();
     expect(h.s.dispatcher.isActive(m2.id)).toBe(true);
     h.agents.releaseAll(true);
-    await until(() => h.agents.held.size === 1, 5000, "second started");
+    await until(() => h.agents.held.size === 1, 15_000, "second started");
     h.agents.releaseAll(true);
-    await until(() => h.s.store.migrations.get(m2.id)!.status === "succeeded", 5000, "second done");
+    await until(() => h.s.store.migrations.get(m2.id)!.status === "succeeded", 15_000, "second done");
     expect(h.agents.count("migrate", m1.commandId)).toBe(1);
     expect(h.agents.count("migrate", m2.commandId)).toBe(1);
   });
@@ -126,7 +126,7 @@ describe("dispatcher", () => {
     h.autoReport();
     await h.report();
     const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "timeout" });
-    await until(() => h.s.store.migrations.get(m.id)!.status === "running", 5000, "running");
+    await until(() => h.s.store.migrations.get(m.id)!.status === "running", 15_000, "running");
     h.clock.advance(11_001);
     await h.s.tick();
     expect(h.agents.count("abort")).toBe(1);

@@ -40,7 +40,7 @@ export async function harness(hosts: string[], vms: Record<string, VmSpec[]>, cf
       const up = (list ?? [...agents.up]).filter((x) => agents.up.has(x));
       agents.publishReports(clock.now(), up);
       await agents.bus.flush();
-      await until(() => h.s.state.counters.reports >= before + up.length, 5000, "reports ingested");
+      await until(() => h.s.state.counters.reports >= before + up.length, 15_000, "reports ingested");
     },
     async restart(d = {}) {
       await h.s.shutdown();

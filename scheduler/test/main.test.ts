@@ -24,7 +24,7 @@ describe("drover-scheduler binary", () => {
     await writeFile(cfg, `cluster: bin\nnats:\n  servers: ["${nats.url}"]\nstateDir: ${join(dir.path, "state")}\nhttp:\n  port: 0\n`);
     const p = run(["--config", cfg]);
     try {
-      await until(() => /"msg":"scheduler started"/.test(p.output()), 20_000, "scheduler started");
+      await until(() => /"msg":"scheduler started"/.test(p.output()), 60_000, "scheduler started");
       const addr = /"http":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(p.output())![1]!;
       const status = StatusResponse.parse(await (await fetch(`${addr}/v1/status`)).json());
       expect(status.cluster).toBe("bin");
@@ -32,7 +32,7 @@ describe("drover-scheduler binary", () => {
       p.child.kill("SIGTERM");
     }
     expect(await p.exited).toBe(0);
-  });
+  }, 90_000);
 
   it("refuses a bad config naming the key, with a non-zero exit", async () => {
     await using dir = await tempDir();
@@ -41,5 +41,5 @@ describe("drover-scheduler binary", () => {
     const p = run(["--config", cfg]);
     expect(await p.exited).toBe(1);
     expect(p.output()).toMatch(/limits\.perCluster/);
-  });
+  }, 60_000);
 });

@@ -62,18 +62,18 @@ describe("modes and schedules", () => {
       expect(new Set([...h.agents.vms.values()].map((v) => v.host)).size).toBe(1);
       // The powered-off hosts stop reporting and become standby; only then is the plan done.
       expect(h.s.store.plans.get(plans[0]!.id)!.status).toBe("applying");
-      await until(() => offs.every((x) => !h.agents.up.has(x!)), 5000, "agents down");
+      await until(() => offs.every((x) => !h.agents.up.has(x!)), 15_000, "agents down");
       h.clock.advance(4000);
       await h.report();
       await h.s.tick();
-      await until(() => h.s.store.plans.get(plans[0]!.id)!.status === "done", 5000, "consolidation plan done");
+      await until(() => h.s.store.plans.get(plans[0]!.id)!.status === "done", 15_000, "consolidation plan done");
       for (const host of offs) expect(h.s.state.stateOf(h.s.state.hosts.get(host!)!, h.clock.now())).toBe("standby");
 
       // 05:40: inside the last 30 minutes, capacity is restored: both standby hosts are woken.
       h.clock.set(at("05:40", "2026-11-27"));
       await h.report();
       await h.s.tick();
-      await until(() => packets.length === 2, 5000, "two magic packets");
+      await until(() => packets.length === 2, 15_000, "two magic packets");
       for (const host of offs) expect(h.s.state.hosts.get(host!)!.mode).toBe("waking");
       for (const host of offs) h.agents.revive(host!);
       await h.report();
@@ -100,7 +100,7 @@ describe("modes and schedules", () => {
     expect(h.agents.count("migrate")).toBe(0);
     expect(p!.steps.map((s) => [s.action, s.host])).toEqual([["power-off", "b"]]);
     await post(h.url(`/v1/plans/${p!.id}/approve`));
-    await until(() => h.agents.count("power-off") === 1, 5000, "approved plan runs");
+    await until(() => h.agents.count("power-off") === 1, 15_000, "approved plan runs");
   });
 });
 
@@ -113,11 +113,11 @@ describe("maintenance", () => {
     expect(res.status).toBe(202);
     const m = ApiMaintenance.parse(await json(res));
     expect(m).toMatchObject({ host: "a", state: "draining", vmsAtStart: 2 });
-    await until(() => h.agents.on("a").length === 0, 5000, "a empty");
+    await until(() => h.agents.on("a").length === 0, 15_000, "a empty");
     await until(async () => {
       await h.s.tick();
       return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state === "in-maintenance";
-    }, 5000, "in maintenance");
+    }, 15_000, "in maintenance");
     const done = ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`))));
     expect(done.migrations).toHaveLength(2);
     expect(done.vmsLeft).toBe(0);

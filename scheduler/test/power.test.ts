@@ -50,7 +50,7 @@ describe("power", () => {
       await h.report();
       const off = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "off" })));
       expect(off.state).toBe("pending");
-      await until(() => h.agents.count("power-off") === 1 && !h.agents.up.has("b"), 5000, "power-off sent");
+      await until(() => h.agents.count("power-off") === 1 && !h.agents.up.has("b"), 15_000, "power-off sent");
       h.clock.advance(3001);
       await h.report(["a"]);
       await h.s.tick();
@@ -58,7 +58,7 @@ describe("power", () => {
       expect(h.s.store.power.get(off.id)!.status).toBe("succeeded");
 
       const on = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "on" })));
-      await until(() => udp.packets.length === 1, 5000, "magic packet");
+      await until(() => udp.packets.length === 1, 15_000, "magic packet");
       const p = udp.packets[0]!;
       expect(p.length).toBe(102);
       expect(p.subarray(0, 6).equals(Buffer.alloc(6, 0xff))).toBe(true);
@@ -89,7 +89,7 @@ describe("power", () => {
     await h.report();
     for (const host of ["b", "c"]) {
       await post(h.url(`/v1/hosts/${host}/power`), { action: "off" });
-      await until(() => !h.agents.up.has(host), 5000, `${host} off`);
+      await until(() => !h.agents.up.has(host), 15_000, `${host} off`);
     }
     h.clock.advance(3001);
     await h.report(["a"]);
@@ -101,7 +101,7 @@ describe("power", () => {
     expect(h.s.state.hosts.get("b")!.wakeFailed).toBe(true);
     expect(h.s.store.power.list({ host: "b" })[0]).toMatchObject({ action: "wake", status: "failed" });
     expect(h.s.store.power.list({ host: "b" })[0]!.error?.message).toMatch(/Unable to establish IPMI/);
-    await until(async () => (await readFile(log, "utf8").catch(() => "")).includes("127.0.0.21"), 5000, "c woken");
+    await until(async () => (await readFile(log, "utf8").catch(() => "")).includes("127.0.0.21"), 15_000, "c woken");
     const lines = (await readFile(log, "utf8")).trim().split("\n");
     expect(lines).toEqual([
       "-I lanplus -H 127.0.0.22 -U admin -P s3cret chassis power on",
@@ -109,7 +109,7 @@ describe("power", () => {
     ]);
     const cWake = h.s.store.power.list({ host: "c" })[0]!;
     expect(cWake.action).toBe("wake");
-    await until(() => h.s.store.power.get(cWake.id)!.status === "sent", 5000, "c sent");
+    await until(() => h.s.store.power.get(cWake.id)!.status === "sent", 15_000, "c sent");
     // Done only when c reports healthy.
     h.agents.revive("c");
     await h.report(["a", "c"]);
@@ -120,13 +120,13 @@ describe("power", () => {
     await using h = await harness(["a", "b"], {}, { hosts: { b: { power: { wake: "peer-wol", mac: MAC, address: "127.0.0.12", port: 9 } } } });
     await h.report();
     await post(h.url("/v1/hosts/b/power"), { action: "off" });
-    await until(() => !h.agents.up.has("b"), 5000, "b off");
+    await until(() => !h.agents.up.has("b"), 15_000, "b off");
     h.clock.advance(3001);
     await h.report(["a"]);
     await h.s.tick();
     const on = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "on" })));
     expect(on.method).toBe("peer-wol");
-    await until(() => h.agents.count("wake-peer") === 1, 5000, "wake-peer sent");
+    await until(() => h.agents.count("wake-peer") === 1, 15_000, "wake-peer sent");
     const cmd = h.agents.received.find((c) => c.kind === "wake-peer")!;
     expect(cmd).toMatchObject({ target: "b", mac: MAC, address: "127.0.0.12", port: 9 });
     h.agents.revive("b");

@@ -15,7 +15,7 @@ describe("host reports over NATS", () => {
     nc.publish(subjects.hostReport(CLUSTER, "a"), new TextEncoder().encode(JSON.stringify({ ...bad, capacity: { cpus: -1 } })));
     nc.publish(subjects.hostReport(CLUSTER, "zz"), new TextEncoder().encode(JSON.stringify({ ...bad, vms: [{ uuid: "nope" }] })));
     await h.agents.bus.flush();
-    await until(async () => StatusResponse.parse(await json(await fetch(h.url("/v1/status")))).reports.invalid === 3, 5000, "3 invalid counted");
+    await until(async () => StatusResponse.parse(await json(await fetch(h.url("/v1/status")))).reports.invalid === 3, 15_000, "3 invalid counted");
     // Nothing acted on: host a still has its VM, no host zz appeared.
     const hosts = HostsResponse.parse(await json(await fetch(h.url("/v1/hosts"))));
     expect(hosts.hosts.map((x) => [x.id, x.vmCount, x.state])).toEqual([

@@ -1,10 +1,11 @@
 import type { Logger, VmReport } from "@drover/protocol";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
-import type { DomainStats, HvConnection } from "./hypervisor.js";
+import type { DomainStats, HvConnection, HvDomain } from "./hypervisor.js";
 import { RateTracker } from "./rates.js";
 import type { Mount, StorageClassifier } from "./storage.js";
 
-const XML_REFRESH_MS = 60_000;
+/** Domain XML changes rarely (and this agent invalidates it on migrations): re-read every 5 min. */
+const XML_REFRESH_MS = 300_000;
 
 interface CachedXml {
   desc: DomainDescription;
@@ -19,6 +20,9 @@ export class VmCollector {
   private readonly rates = new RateTracker();
   private readonly xml = new Map<string, CachedXml>();
   private lastDirtyCalcMs = 0;
+  private dirtyRunning = false;
+  /** Domain handles by uuid, so periodic work needs no lookup per VM. */
+  private readonly handles = new Map<string, { conn: HvConnection; dom: HvDomain }>();
 
   constructor(
     private readonly classifier: StorageClassifier,
@@ -28,8 +32,30 @@ export class VmCollector {
 
   /** Drops a VM's cached XML (lifecycle change, migration end). */
   invalidate(uuid?: string): void {
-    if (uuid) this.xml.delete(uuid);
-    else this.xml.clear();
+    if (uuid) {
+      this.xml.delete(uuid);
+      this.dropHandle(uuid);
+    } else {
+      this.xml.clear();
+      for (const k of [...this.handles.keys()]) this.dropHandle(k);
+    }
+  }
+
+  private dropHandle(uuid: string): void {
+    const h = this.handles.get(uuid);
+    if (!h) return;
+    this.handles.delete(uuid);
+    h.dom.free();
+  }
+
+  /** A cached handle on this connection (a new connection after a libvirtd restart gets new ones). */
+  private async handle(conn: HvConnection, uuid: string): Promise<HvDomain | null> {
+    const h = this.handles.get(uuid);
+    if (h && h.conn === conn) return h.dom;
+    if (h) this.dropHandle(uuid);
+    const dom = await conn.lookup(uuid);
+    if (dom) this.handles.set(uuid, { conn, dom });
+    return dom;
   }
 
   async collect(conn: HvConnection, mounts: readonly Mount[], migrating: ReadonlySet<string>): Promise<VmReport[]> {
@@ -41,6 +67,7 @@ export class VmCollector {
     );
     const present = new Set(stats.map((s) => s.uuid));
     for (const k of this.xml.keys()) if (!present.has(k)) this.xml.delete(k);
+    for (const k of [...this.handles.keys()]) if (!present.has(k)) this.dropHandle(k);
     const out: VmReport[] = [];
     for (const s of stats) {
       const desc = await this.description(conn, s, now);
@@ -55,16 +82,13 @@ export class VmCollector {
     const c = this.xml.get(s.uuid);
     if (c && now - c.atMs < XML_REFRESH_MS) return c.desc;
     try {
-      const dom = await conn.lookup(s.uuid);
+      const dom = await this.handle(conn, s.uuid);
       if (!dom) return c?.desc ?? null;
-      try {
-        const desc = describeDomain(await dom.xml(false));
-        this.xml.set(s.uuid, { desc, atMs: now });
-        return desc;
-      } finally {
-        dom.free();
-      }
+      const desc = describeDomain(await dom.xml(false));
+      this.xml.set(s.uuid, { desc, atMs: now });
+      return desc;
     } catch (e) {
+      this.dropHandle(s.uuid);
       this.log.debug({ err: e, vm: s.name }, "domain XML unavailable; reporting without disks/bridges/tags");
       return c?.desc ?? null;
     }
@@ -108,21 +132,27 @@ export class VmCollector {
     };
   }
 
-  /** Starts a short dirty-rate measurement on each running VM every `everyMs`; results show up in later stats. */
+  /**
+   * Starts a short dirty-rate measurement on each running VM every `everyMs`; results show up in
+   * later stats. One VM at a time, in the background: concurrent calls would make the libvirt
+   * binding start extra worker threads (tens of MB and a second of CPU each).
+   */
   private maybeMeasureDirtyRate(conn: HvConnection, stats: readonly DomainStats[], migrating: ReadonlySet<string>, now: number): void {
-    if (!this.dirty.enabled || now - this.lastDirtyCalcMs < this.dirty.everyMs) return;
+    if (!this.dirty.enabled || this.dirtyRunning || now - this.lastDirtyCalcMs < this.dirty.everyMs) return;
     this.lastDirtyCalcMs = now;
-    for (const s of stats) {
-      if (s.state !== "running" || migrating.has(s.uuid)) continue;
-      void (async () => {
-        const dom = await conn.lookup(s.uuid);
-        if (!dom) return;
+    this.dirtyRunning = true;
+    const targets = stats.filter((s) => s.state === "running" && !migrating.has(s.uuid));
+    void (async () => {
+      for (const s of targets) {
         try {
-          await dom.startDirtyRateCalc(this.dirty.measureSeconds);
-        } finally {
-          dom.free();
+          const dom = await this.handle(conn, s.uuid);
+          await dom?.startDirtyRateCalc(this.dirty.measureSeconds);
+        } catch (e) {
+          this.log.debug({ err: e, vm: s.name }, "dirty-rate measurement not started");
         }
-      })().catch((e: unknown) => this.log.debug({ err: e, vm: s.name }, "dirty-rate measurement not started"));
-    }
+      }
+    })().finally(() => {
+      this.dirtyRunning = false;
+    });
   }
 }

@@ -3,10 +3,12 @@
 // host is drained for maintenance and returned; at night a consolidation empties a host and
 // powers it off; load rises and the host is woken. Everything runs in this process's lab and is
 // stopped by pid at the end, on Ctrl-C and on failure.
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { Lab, readFirstTick, readTicks, startGuest, type GuestWorkload } from "@drover/lab";
 import { ApiMaintenance, ApiPlan, HistoryResponse, MigrationsResponse, VmsResponse, type ApiPlan as Plan } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
@@ -31,11 +33,14 @@ interface GuestDef {
   role: string;
 }
 
+const run = promisify(execFile);
+
 const GUESTS: GuestDef[] = [
   { name: "web", host: "h1", memoryMiB: 96, workload: { busy: 1, dirtyMb: 8 }, role: "busy web server (1 CPU loop, 8 MiB rewritten)" },
   { name: "batch", host: "h1", memoryMiB: 128, workload: { busy: 1, dirtyMb: 4 }, role: "busy batch job (1 CPU loop)" },
-  { name: "db", host: "h2", memoryMiB: 96, workload: { busy: 0, dirtyMb: 16, dirtyRate: 4 }, role: "idle database (16 MiB working set)" },
-  { name: "cache", host: "h3", memoryMiB: 128, workload: { busy: 0, dirtyMb: 2 }, role: "idle cache" },
+  { name: "mail", host: "h1", memoryMiB: 96, workload: { busy: 0, dirtyMb: 2, dirtyRate: 2 }, role: "idle mail server" },
+  { name: "db", host: "h2", memoryMiB: 128, workload: { busy: 0, dirtyMb: 16, dirtyRate: 4 }, role: "idle database (16 MiB working set)" },
+  { name: "cache", host: "h3", memoryMiB: 96, workload: { busy: 0, dirtyMb: 2, dirtyRate: 2 }, role: "idle cache" },
 ];
 
 /** A window (UTC) open now: the scheduler consolidates only inside it, so the demo's night is now. */
@@ -201,9 +206,19 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
 
     // -- 3. Consolidate ---------------------------------------------------------------------
     n.step(3, "Night: consolidation empties a host and powers it off");
-    n.say("The consolidation window is open (the demo configured it to cover now): Drover packs the VMs onto as");
-    n.say("few hosts as its CPU band allows, and powers off the emptied hosts that the cluster can spare.");
-    await sleep(8000, undefined, { signal });
+    n.say("Evening: the web traffic and the batch job end (their guests shut down). The consolidation window");
+    n.say("is open (the demo configured it to cover now): Drover packs the VMs onto as few hosts as its CPU band");
+    n.say("allows, and powers off the emptied hosts that the cluster can spare.");
+    for (const vm of ["web", "batch"]) {
+      const h = await where(vm);
+      if (!h) continue;
+      const uri = l.host(h).uri;
+      await run("virsh", ["-c", uri, "destroy", vm]).catch(() => undefined);
+      await run("virsh", ["-c", uri, "undefine", vm]).catch(() => undefined);
+    }
+    await until("the scheduler to see web and batch gone", async () => ((await api.get("/v1/vms", VmsResponse)).vms.some((v) => v.name === "web" || v.name === "batch") ? undefined : true));
+    n.dim("Waiting for a few reports of the quieter load...");
+    await sleep(15_000, undefined, { signal });
     await showHosts();
     const consolidate = await until(
       "a consolidation plan that powers a host off",

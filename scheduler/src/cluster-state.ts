@@ -215,9 +215,12 @@ export class ClusterState {
     }
   }
 
-  /** A valid report arrived within `unreachableAfter` intervals (scheduler clock). */
+  /** A valid report arrived within `unreachableAfter` intervals (scheduler clock; the longer of the configured and the agent's interval). */
   isReachable(h: HostEntry, nowMs: number): boolean {
-    return h.lastSeenMs !== null && nowMs - h.lastSeenMs <= this.staleAfterMs;
+    if (h.lastSeenMs === null) return false;
+    // An agent configured with a longer interval than the scheduler expects is not "silent".
+    const interval = Math.max(this.opts.intervalMs, h.report?.intervalMs ?? 0);
+    return nowMs - h.lastSeenMs <= interval * this.opts.unreachableAfter;
   }
 
   stateOf(h: HostEntry, nowMs: number): EffectiveHostState {

@@ -91,13 +91,16 @@ export class Modes {
     return sig(open.steps.map((s) => (s.action === "migrate" ? `m:${s.vmUuid}>${s.destination}` : `${s.action}:${s.host}`))) === want;
   }
 
-  /** Before the window ends: wake every standby host that may be woken (load returns soon). */
+  /** Before the window ends: wake the standby hosts the plans powered off (load returns soon). */
   private restore(): void {
     const { state, power, clock, log, store } = this.d;
     const now = clock.now();
     for (const h of state.hosts.values()) {
       if (state.stateOf(h, now) !== "standby") continue;
       if (store.maintenance.active(h.id)) continue;
+      // Only hosts Drover's plans put to sleep; an operator's power-off stays off.
+      const last = store.power.list({ host: h.id, limit: 5 }).find((p) => p.action === "power-off" && p.status === "succeeded");
+      if (last && !last.requestedBy.startsWith("plan:") && !last.requestedBy.startsWith("schedule:")) continue;
       try {
         power.requestWake(h.id, "schedule:consolidate", "restore capacity before the consolidation window ends", true);
       } catch (e) {

@@ -177,7 +177,13 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     await apply(balance);
     await sleep(4000, undefined, { signal });
     const again = await api.post("/v1/plan", { kind: "balance" }, ApiPlan);
-    n.decided(`planning again right away proposes ${again.steps.length} move(s): no ping-pong (a VM just moved is not moved back).`);
+    const moved = new Map(balance.steps.filter((s) => s.kind === "migrate").map((s) => [s.vm, s.source]));
+    const repeat = again.steps.filter((s) => s.kind === "migrate" && moved.has(s.vm));
+    if (again.steps.length === 0) n.decided("planning again right away proposes no move: no ping-pong.");
+    else {
+      n.decided(`planning again right away proposes ${again.steps.length} further move(s), ${repeat.length === 0 ? "none of them moving a VM it just moved (no ping-pong)" : `${repeat.length} of them moving a VM it just moved`}:`);
+      for (const s of again.steps) n.dim(`  ${s.kind} ${s.vm ?? s.host ?? ""} ${s.source ?? ""} -> ${s.destination ?? ""}: ${s.reason}`);
+    }
     await showHosts();
 
     // -- 2. Drain ---------------------------------------------------------------------------

@@ -114,27 +114,28 @@ class LvConnection implements HvConnection {
     return r === "incompatible" ? 0 : r === "identical" ? 1 : r === "superset" ? 2 : -1;
   }
   async domainStats(): Promise<DomainStats[]> {
-    // listDomains for what every domain has (inactive ones too); bulk stats for live counters.
-    const [list, stats] = await Promise.all([
-      this.c.listDomains(),
-      this.c.allDomainStats({ stats: STATS_GROUPS, flags: DomainStatsFlags.ACTIVE | DomainStatsFlags.NOWAIT }),
-    ]);
-    const byUuid = new Map(stats.map((s) => [s.uuid.toLowerCase(), s]));
-    return list.map((d) => {
-      const s = byUuid.get(d.uuid.toLowerCase());
-      const delays = s?.vcpu.map((v) => v.delayNs).filter((x): x is number => x !== undefined) ?? [];
-      const dirty = s?.dirtyRate;
+    // One bulk RPC for every domain (active and inactive): listDomains would cost several RPCs
+    // per domain. Only if a domain lacks its memory size there, ask listDomains for it.
+    const stats = await this.c.allDomainStats({ stats: STATS_GROUPS, flags: DomainStatsFlags.NOWAIT });
+    let info: Map<string, { maxMemKiB: number; vcpus: number }> | null = null;
+    if (stats.some((s) => s.balloon?.maximumKiB === undefined || s.vcpuCount?.current === undefined)) {
+      info = new Map((await this.c.listDomains()).map((d) => [d.uuid.toLowerCase(), { maxMemKiB: d.maxMemKiB, vcpus: d.vcpus }]));
+    }
+    return stats.map((s) => {
+      const uuid = s.uuid.toLowerCase();
+      const delays = s.vcpu.map((v) => v.delayNs).filter((x): x is number => x !== undefined);
+      const dirty = s.dirtyRate;
       return {
-        uuid: d.uuid.toLowerCase(),
-        name: d.name,
-        state: STATE[s?.state?.state ?? d.state],
-        vcpus: s?.vcpuCount?.current ?? d.vcpus,
-        maxMemoryKiB: d.maxMemKiB,
-        cpuTimeNs: s?.cpu?.timeNs !== undefined ? BigInt(Math.round(s.cpu.timeNs)) : d.active ? BigInt(Math.round(d.cpuTimeNs)) : null,
+        uuid,
+        name: s.name,
+        state: STATE[s.state?.state ?? "unknown"],
+        vcpus: s.vcpuCount?.current ?? info?.get(uuid)?.vcpus ?? 1,
+        maxMemoryKiB: s.balloon?.maximumKiB ?? info?.get(uuid)?.maxMemKiB ?? 0,
+        cpuTimeNs: s.cpu?.timeNs !== undefined ? BigInt(Math.round(s.cpu.timeNs)) : null,
         vcpuDelayNs: delays.length ? BigInt(Math.round(delays.reduce((a, b) => a + b, 0))) : null,
-        balloonCurrentKiB: s?.balloon?.currentKiB ?? null,
-        balloonUnusedKiB: s?.balloon?.unusedKiB ?? null,
-        balloonRssKiB: s?.balloon?.rssKiB ?? null,
+        balloonCurrentKiB: s.balloon?.currentKiB ?? null,
+        balloonUnusedKiB: s.balloon?.unusedKiB ?? null,
+        balloonRssKiB: s.balloon?.rssKiB ?? null,
         dirtyRateMiBs: dirty?.status === "measured" && dirty.mibPerS !== undefined ? dirty.mibPerS : null,
       };
     });

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { Lab, readFirstTick, readTicks, startGuest, type GuestWorkload } from "@drover/lab";
+import { Lab, readFirstTick, readTicks, startGuest, teardown, type GuestWorkload } from "@drover/lab";
 import { ApiMaintenance, ApiPlan, HistoryResponse, MigrationsResponse, VmsResponse, type ApiPlan as Plan } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { drainOutcome, printPlan } from "../commands/api.js";
@@ -53,14 +53,19 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
   const tmp = o.stateDir ? undefined : await mkdtemp(join(tmpdir(), "drover-demo-"));
   const stateDir = o.stateDir ?? join(tmp as string, "lab");
   let lab: Lab | undefined;
-  const stop = async () => {
-    if (!lab) return;
-    const l = lab;
-    lab = undefined;
-    n.dim(`\nStopping the lab (scheduler, agents, guests, libvirtds, NATS, by pid)...`);
-    await l.stop();
-    if (tmp && !o.keepStateDir) await rm(tmp, { recursive: true, force: true });
-  };
+  let starting: Promise<Lab> | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      n.dim(`\nStopping the lab (scheduler, agents, guests, libvirtds, NATS, by pid)...`);
+      // Interrupted inside Lab.start(): let it finish (it cannot be cut short without leaving
+      // half-started processes), then stop everything it started.
+      if (!lab && starting) lab = await starting.catch(() => undefined);
+      if (lab) await lab.stop();
+      else await teardown(stateDir);
+      lab = undefined;
+      if (tmp && !o.keepStateDir) await rm(tmp, { recursive: true, force: true });
+    })());
   const onSignal = () => void stop().finally(() => process.exit(130));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -84,7 +89,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     n.say(`the scheduler; tiny QEMU guests whose serial consoles print a tick counter. State in ${stateDir}.`);
     n.dim("Starting NATS and the libvirtds...");
     const node = process.execPath;
-    lab = await Lab.start({
+    starting = Lab.start({
       hosts: 3,
       guests: 0,
       net: o.net,
@@ -92,6 +97,8 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
       agentCommand: (h) => ({ cmd: node, args: cluster.agent.args.map((a) => a.replace("${host}", h.name)), ...(cluster.agent.cwd ? { cwd: cluster.agent.cwd } : {}) }),
       schedulerCommand: () => ({ cmd: node, args: cluster.scheduler.args, ...(cluster.scheduler.cwd ? { cwd: cluster.scheduler.cwd } : {}) }),
     });
+    lab = await starting;
+    if (stopping) return;
     const l = lab;
     n.dim("Booting the guests (TCG, a few seconds each)...");
     for (const g of GUESTS) {
@@ -296,6 +303,10 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     const util = (await hosts(api)).map((h) => `${h.id} ${h.state} ${pct(h.cpuFraction)}`).join(", ");
     n.dim(`(${util})`);
     n.say("\nThe same, on a real cluster: drover status | hosts | vms | plan | migrate | drain | power | history.");
+  } catch (e) {
+    // After Ctrl-C the lab goes away under the scenes' feet: their errors are not the story.
+    if (stopping) return;
+    throw e;
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);

@@ -75,8 +75,8 @@ function pct(xs: number[], p: number): number {
 
 const sizes = process.env.BENCH_SIZES === "small" ? [{ hosts: 800, vms: 1052, runs: 40 }] : [
   { hosts: 800, vms: 1052, runs: 40 },
-  { hosts: 5000, vms: 6575, runs: 12 },
-  { hosts: 20_000, vms: 26_300, runs: 6 },
+  { hosts: 5000, vms: 6575, runs: 8 },
+  { hosts: 20_000, vms: 26_300, runs: 4 },
 ];
 const NOW = 1_800_000_000_000;
 const rows: string[][] = [];

@@ -53,14 +53,14 @@ export function applyLimits(steps: readonly PlanStep[], inFlight: readonly InFli
       continue;
     }
     const members = step.group === undefined ? [step] : (groups.get(step.group) ?? [step]);
-    // Count the whole group before admitting any of it.
-    const o2 = new Map(out);
-    const i2 = new Map(into);
+    // Count the whole group before admitting any of it (deltas only: no copy of the counters).
+    const o2 = new Map<string, number>();
+    const i2 = new Map<string, number>();
     let c2 = cluster;
     let refusal: { code: string; message: string } | null = null;
     for (const m of members) {
-      const s = o2.get(m.sourceHostId) ?? 0;
-      const d = i2.get(m.destinationHostId) ?? 0;
+      const s = o2.get(m.sourceHostId) ?? out.get(m.sourceHostId) ?? 0;
+      const d = i2.get(m.destinationHostId) ?? into.get(m.destinationHostId) ?? 0;
       if (m !== step && m.dependsOn.some((x) => deferredIdx.has(x))) refusal = { code: DeferCode.dependency, message: `a step of group ${m.group} waits for a deferred step` };
       else if (c2 + 1 > limits.perCluster) refusal = { code: DeferCode.perCluster, message: `cluster already has ${c2} migration(s) (limit ${limits.perCluster})` };
       else if (s + 1 > limits.perSource) refusal = { code: DeferCode.perSource, message: `${m.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})` };

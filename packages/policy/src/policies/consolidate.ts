@@ -236,7 +236,13 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     }
     return { cpu, mem, vcpu };
   };
-  const doomed = (s: Shape) => failures.some((f) => s.cpu >= f.cpu && s.mem >= f.mem && s.vcpu >= f.vcpu);
+  const dominates = (a: Shape, b: Shape) => b.cpu >= a.cpu && b.mem >= a.mem && b.vcpu >= a.vcpu;
+  const doomed = (s: Shape) => failures.some((f) => dominates(f, s));
+  /** Keep only the minimal failing shapes (a handful: VM sizes come in few memory/vCPU kinds). */
+  const addFailure = (s: Shape) => {
+    for (let i = failures.length - 1; i >= 0; i--) if (dominates(s, failures[i] as Shape)) failures.splice(i, 1);
+    failures.push(s);
+  };
   for (const { h } of candidates) {
     if (receivers[h] === 1) continue;
     const host = m.hosts[h] as Host;
@@ -277,7 +283,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
           // Capacity in the index only shrinks until a host is put back with more room, so a
           // capacity-only failure found before any tentative move (and that h itself could not
           // absorb) also dooms every larger shape; later candidates fail in O(1).
-          if (plain && done.length === 0 && !(remaining(h) >= shape.cpu && memLeft(h) >= shape.mem)) failures.push(shape);
+          if (plain && done.length === 0 && !(remaining(h) >= shape.cpu && memLeft(h) >= shape.mem)) addFailure(shape);
           failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
           break;
         }

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -66,5 +66,6 @@ describe("config", () => {
     const wrongType = join(dir, "wrong.yaml");
     await writeFile(wrongType, "cluster: lab\nhost: h2\nnats: {servers: [x]}\npower: {offCommand: poweroff}\n");
     await expect(loadConfig(wrongType, {})).rejects.toThrow(/power\.offCommand/);
+    await rm(dir, { recursive: true, force: true });
   });
 });

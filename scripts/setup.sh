@@ -36,3 +36,7 @@ fi
 # The lab's tiny guest (Debian cloud kernel + busybox initramfs), built once into
 # ${DROVER_LAB_CACHE:-/var/cache/drover-lab} so that the first lab test does not pay the download.
 node --import tsx packages/lab/src/prepare-main.ts >/dev/null
+
+# Compiled builds (dist/, e.g. drover-agent without a TypeScript loader). Each build does nothing
+# when its output is newer than its sources; a stale or missing build is never run (bin falls back).
+npx turbo run build --output-logs=errors-only >/dev/null

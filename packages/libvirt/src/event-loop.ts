@@ -6,6 +6,7 @@ import type { MessagePort } from "node:worker_threads";
 import { LibvirtError, LibvirtStateError } from "./errors.js";
 import { virt } from "./native/bindings.js";
 import type { LoopCommand, LoopMessage } from "./native/event-worker.js";
+import { workerSpec } from "./worker-entry.js";
 
 export type LoopEvent = Exclude<LoopMessage, { type: "ready" | "reply" | "stopped" | "loop-error" }>;
 
@@ -112,10 +113,8 @@ export class EventLoop {
     const { port1, port2 } = new MessageChannel();
     // [0]: stop requested, [1]: the loop thread has stopped.
     const stop = new Int32Array(new SharedArrayBuffer(8));
-    const worker = new Worker(new URL("./native/bootstrap.mjs", import.meta.url), {
-      workerData: { entry: "event-worker", port: port2, stop: stop.buffer },
-      transferList: [port2],
-    });
+    const { url, options } = workerSpec("event-worker", { workerData: { port: port2, stop: stop.buffer }, transferList: [port2] });
+    const worker = new Worker(url, options);
     return new Promise<Running>((resolve, reject) => {
       let stoppedResolve = (): void => {};
       const stopped = new Promise<void>((res) => (stoppedResolve = res));

@@ -11,6 +11,7 @@ import { Worker } from "node:worker_threads";
 import { LibvirtError, LibvirtStateError } from "./errors.js";
 import type { CallReply, CallRequest } from "./native/call-worker.js";
 import type { OpName, Ops } from "./native/ops.js";
+import { workerSpec } from "./worker-entry.js";
 
 interface Pending {
   req: CallRequest;
@@ -26,14 +27,11 @@ interface Slot {
 export interface PoolOptions {
   /** Most threads running libvirt calls at once; further calls queue. */
   maxThreads: number;
-  /** Threads kept ready once the pool is used: a migration plus a jobStats poll never wait for a
-   * thread to start (starting one costs 0.1-1 s: it loads koffi, libvirt and the TS loader). */
+  /** Threads kept once the pool is used, however long they idle. */
   minThreads: number;
   /** Idle threads beyond minThreads are ended after this long. */
   idleMs: number;
 }
-
-const bootstrap = new URL("./native/bootstrap.mjs", import.meta.url);
 
 export class CallPool {
   private readonly slots = new Set<Slot>();
@@ -67,7 +65,8 @@ export class CallPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(bootstrap, { workerData: { entry: "call-worker" } });
+    const { url, options } = workerSpec("call-worker");
+    const worker = new Worker(url, options);
     const slot: Slot = { worker, busy: null, idleTimer: null };
     worker.on("message", (reply: CallReply) => this.onReply(slot, reply));
     worker.on("error", (e) => this.onDeath(slot, e));

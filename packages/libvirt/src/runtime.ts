@@ -2,8 +2,10 @@
 import { EventLoop } from "./event-loop.js";
 import { CallPool } from "./pool.js";
 
-// Three warm threads: a migration blocks one while a jobStats poll and a stats sample run on the
-// others. Extra threads live a minute, so an agent sampling every few seconds does not pay the
-// thread start-up (koffi + libvirt + TS loader: 0.2 s idle, seconds on a loaded machine) each time.
-export const pool = new CallPool({ maxThreads: 8, minThreads: 3, idleMs: 60_000 });
+// One thread kept warm, for the periodic calls an agent makes one after another. A call that
+// finds it busy (a migrateToUri3 blocks its thread for the whole migration; jobStats, abort and
+// setMaxDowntime then run beside it) gets a thread of its own, up to 8. Those end after 15 s idle:
+// each costs ~10 MB while it lives, and starting one from the compiled worker bundle takes tens
+// of milliseconds, so a long keep-alive buys nothing an agent sampling every few seconds needs.
+export const pool = new CallPool({ maxThreads: 8, minThreads: 1, idleMs: 15_000 });
 export const eventLoop = new EventLoop();

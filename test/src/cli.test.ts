@@ -13,7 +13,8 @@ async function closedPort(): Promise<number> {
 }
 
 describe("drover CLI without a scheduler", () => {
-  it("names an unreachable API and exits 4", async () => {
+  // Generous timeouts: each case starts Node and tsx, slow while lab tests load the 2 cores.
+  it("names an unreachable API and exits 4", { timeout: 120_000 }, async () => {
     const api = `http://127.0.0.1:${await closedPort()}`;
     const r = await drover(api, ["hosts"]);
     expect(r.code).toBe(4);
@@ -21,7 +22,7 @@ describe("drover CLI without a scheduler", () => {
     expect(r.stdout).toBe("");
   });
 
-  it("refuses bad arguments with exit 2 before calling anything", { timeout: 120_000 }, async () => {
+  it("refuses bad arguments with exit 2 before calling anything", { timeout: 300_000 }, async () => {
     const api = `http://127.0.0.1:${await closedPort()}`;
     const cases: { args: string[]; text: RegExp }[] = [
       { args: ["plan", "shuffle"], text: /unknown plan kind "shuffle"/ },
@@ -45,7 +46,7 @@ describe("drover CLI without a scheduler", () => {
     expect(bad.stderr).toContain("is not a URL");
   });
 
-  it("prints help and exits 0", async () => {
+  it("prints help and exits 0", { timeout: 120_000 }, async () => {
     const r = await drover(null, ["--help"]);
     expect(r.code).toBe(0);
     for (const c of ["status", "hosts", "vms", "plan", "migrate", "drain", "undrain", "power", "history", "lab", "demo"]) expect(r.stdout).toContain(c);

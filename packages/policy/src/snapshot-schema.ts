@@ -21,7 +21,10 @@ const hostSchema = z
     cpuUsageMhzHistory: z.array(nonNeg).optional(),
     memoryUsageMiBHistory: z.array(nonNeg).optional(),
     contention: z.number().min(0).max(1).optional(),
-    power: z.object({ canPowerOff: z.boolean(), canWake: z.boolean(), wakeLatencyMs: nonNeg }).strict(),
+    power: z
+      .object({ canPowerOff: z.boolean(), canWake: z.boolean(), wakeLatencyMs: nonNeg, idleW: nonNeg.optional(), maxW: nonNeg.optional() })
+      .strict()
+      .refine((p) => p.idleW === undefined || p.maxW === undefined || p.maxW >= p.idleW, { message: "power.maxW must be at least power.idleW" }),
     cpuModels: ids.optional(),
     sharedStorage: ids.optional(),
     bridges: ids.optional(),

@@ -25,6 +25,10 @@ export interface HostPower {
   readonly canWake: boolean;
   /** Time from the wake command to the host reporting healthy. */
   readonly wakeLatencyMs: number;
+  /** Power drawn when on and idle, in watts (optional; consolidate prefers efficient hosts when known). */
+  readonly idleW?: number;
+  /** Power drawn at 100% CPU, in watts (with `idleW`: a linear model between the two). */
+  readonly maxW?: number;
 }
 
 export interface Host {

@@ -7,6 +7,7 @@ import type { ClusterConfigInput, ClusterSnapshot, Host, Plan, Profile, Vm } fro
 import { firstFitPlace } from "./baselines.js";
 import type { MigrationOrder, RoundPlan, SimPolicy } from "./baselines.js";
 import { historyLength } from "./engine.js";
+import type { HostType } from "./power.js";
 import type { Datacenter } from "./engine.js";
 import { SimError, SimErrorCode } from "./errors.js";
 
@@ -25,6 +26,14 @@ export interface DroverPolicyOptions {
    * an operator would state this constraint the same way (cpuModels / cpuModel).
    */
   readonly coreSpeedModels?: boolean;
+  /** Give the policy each host's idle and full-load watts (from its SPECpower table). On by default. */
+  readonly powerData?: boolean;
+}
+
+function powerData(t: HostType | undefined): { idleW: number; maxW: number } | Record<string, never> {
+  const table = t?.power.table;
+  if (table === undefined || table.length === 0) return {};
+  return { idleW: table[0] as number, maxW: table[table.length - 1] as number };
 }
 
 /**
@@ -48,6 +57,7 @@ export class DroverPolicy implements SimPolicy {
   private readonly config: ClusterConfigInput;
   private readonly seed: number;
   private readonly coreSpeedModels: boolean;
+  private readonly powerData: boolean;
   private hostIds: string[] = [];
   private vmIds: string[] = [];
   private hostIndex = new Map<string, number>();
@@ -64,6 +74,7 @@ export class DroverPolicy implements SimPolicy {
     this.config = opts.config ?? benchmarkConfig;
     this.seed = opts.seed ?? 1;
     this.coreSpeedModels = opts.coreSpeedModels ?? true;
+    this.powerData = opts.powerData ?? true;
   }
 
   /** The cluster as found: first fit at creation; hosts holding a VM are powered. */
@@ -90,7 +101,7 @@ export class DroverPolicy implements SimPolicy {
         cpuCores: dc.hostModel[h]?.pes ?? 1,
         cpuCapacityMhz: dc.hostTotalMips[h] as number,
         memoryMiB: dc.hostRamMb[h] as number,
-        power: { canPowerOff: true, canWake: true, wakeLatencyMs: wakeMs },
+        power: { canPowerOff: true, canWake: true, wakeLatencyMs: wakeMs, ...(this.powerData ? powerData(dc.hostModel[h]) : {}) },
         // CloudSim's migration link: half of 1 Gbit/s (config efficiency 1, no setup overhead).
         migrationBandwidthBytesPerSec: ((dc.hostBwKbps[h] as number) * 1000) / 8 / 2,
         ...(this.coreSpeedModels ? { cpuModels: speeds.filter((s) => s <= (dc.hostPeMips[h] as number)).map((s) => `vcpu-${s}`) } : {}),

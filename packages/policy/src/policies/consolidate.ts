@@ -45,6 +45,14 @@ export const consolidateArgs = z
     minOnMs: z.number().min(0).default(1_800_000),
     maxMoves: z.number().int().min(0).default(1_000_000),
     maxPowerOffs: z.number().int().min(0).default(1_000_000),
+    /**
+     * With host power data (`power.maxW`): a host whose full-load watts per MHz exceed the best
+     * available host's by more than this fraction is "inefficient": it is emptied even inside the
+     * band when efficient hosts can take its VMs, receives VMs only from other inefficient hosts
+     * (or to relieve overload), and efficient standby hosts are woken to replace it.
+     */
+    efficiencyMargin: z.number().min(0).default(0.1),
+    preferEfficient: z.boolean().default(true),
   })
   .strict();
 type Args = z.output<typeof consolidateArgs>;
@@ -60,6 +68,18 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const overBand = (h: number) => (m.cpuLoad[h] ?? 0) - Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * high);
   const remaining = (h: number) => capHigh(h) - (m.cpuLoad[h] ?? 0);
   const enforceMem = m.cfg.capacity.enforceMemory;
+
+  // Host efficiency: full-load watts per MHz (lower is better), NaN without power data.
+  const effOf = new Float64Array(H);
+  let bestEff = Infinity;
+  for (let h = 0; h < H; h++) {
+    const host = m.hosts[h] as Host;
+    const w = host.power.maxW;
+    effOf[h] = w === undefined ? Number.NaN : w / host.cpuCapacityMhz;
+    const usable = m.destOk[h] === 1 || host.state === "waking" || (host.state === "standby" && host.power.canWake);
+    if (usable && Number.isFinite(effOf[h])) bestEff = Math.min(bestEff, effOf[h] as number);
+  }
+  const inefficient = (h: number) => args.preferEfficient && (effOf[h] as number) > bestEff * (1 + args.efficiencyMargin) + EPS;
 
   // Spare capacity bookkeeping (same definition as validatePlan): free CPU/memory on powered
   // healthy hosts, kept as running totals so each power-off check is O(1).
@@ -123,16 +143,19 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     moves += unit.length;
   };
   const unitCpu = (unit: readonly number[]) => unit.reduce((a, v) => a + (m.vmCpu[v] ?? 0), 0);
-  const place = (unit: readonly number[], exclude: number): number | null => {
+  /** Best fit under the band; inefficient destinations only for VMs leaving inefficient hosts (or `anyHost`). */
+  const place = (unit: readonly number[], exclude: number, anyHost = false): number | null => {
     const src = m.vmHost[unit[0] as number] as number;
     const cpu = unitCpu(unit);
     const mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
-    const ok = (h: number) => h !== exclude && m.check(unit, h, { cpuFraction: pack }) === null && m.unitCost(unit, src, h) !== null;
+    const srcIneff = inefficient(src);
+    const ok = (h: number) =>
+      h !== exclude && (anyHost || srcIneff || !inefficient(h)) && m.check(unit, h, { cpuFraction: pack }) === null && m.unitCost(unit, src, h) !== null;
     const leftover = (h: number) => {
       const host = m.hosts[h] as Host;
       const c = (capHigh(h) - m.loadWith(unit, h)) / host.cpuCapacityMhz;
       const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - mem) / host.memoryMiB : 0;
-      return c + mm + m.softPenalty(unit, h);
+      return c + mm + m.softPenalty(unit, h) + (inefficient(h) ? 1 : 0);
     };
     return fit.find(m.aggregate ? m.addedLowerBound(unit) : cpu, enforceMem ? mem : 0, ok, leftover);
   };
@@ -155,7 +178,8 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
           for (const v of u.unit) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
           continue;
         }
-        const dst = place(u.unit, h);
+        // Relief prefers efficient hosts but takes any host rather than leave the overload.
+        const dst = place(u.unit, h) ?? place(u.unit, h, true);
         if (dst === null) {
           for (const v of u.unit) b.note(v, NotMovedCode.noDestination, `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${pack * 100}%`);
           continue;
@@ -173,7 +197,9 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     const host = m.hosts[h] as Host;
     if (host.state === "standby" && host.power.canWake) standby.push(h);
   }
-  standby.sort((a, c) => (m.hosts[a] as Host).power.wakeLatencyMs - (m.hosts[c] as Host).power.wakeLatencyMs || (m.hosts[c] as Host).cpuCapacityMhz - (m.hosts[a] as Host).cpuCapacityMhz || a - c);
+  const effRank = (h: number) => (Number.isFinite(effOf[h]) ? (effOf[h] as number) : Infinity);
+  // Most efficient first (when power data is known), then fastest, then biggest.
+  standby.sort((a, c) => effRank(a) - effRank(c) || (m.hosts[a] as Host).power.wakeLatencyMs - (m.hosts[c] as Host).power.wakeLatencyMs || (m.hosts[c] as Host).cpuCapacityMhz - (m.hosts[a] as Host).cpuCapacityMhz || a - c);
   const latency = standby.length > 0 ? (m.hosts[standby[0] as number] as Host).power.wakeLatencyMs : 0;
   const demandAhead = clusterForecast(m, latency);
   let deficit = Math.max(unplaced, demandAhead - capHighOn, needCpu - freeCpu);
@@ -213,7 +239,8 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const low = args.band.low;
   const candidates: { h: number; cost: number }[] = [];
   for (let h = 0; h < H; h++) {
-    if (m.destOk[h] !== 1 || m.cpuUtil(h) >= low || receivers[h] === 1) continue;
+    if (m.destOk[h] !== 1 || receivers[h] === 1) continue;
+    if (m.cpuUtil(h) >= low && !inefficient(h)) continue;
     if ((m.inFlightIn[h] ?? 0) > 0 || (m.inFlightOut[h] ?? 0) > 0) continue;
     let cost = 0;
     for (const v of m.hostVms[h] ?? []) {
@@ -222,8 +249,11 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     }
     candidates.push({ h, cost });
   }
-  candidates.sort((a, c) => a.cost - c.cost || m.cpuUtil(a.h) - m.cpuUtil(c.h) || a.h - c.h);
+  // Inefficient hosts first (worst watts per MHz first): the efficient ones receive their VMs.
+  candidates.sort((a, c) => Number(inefficient(c.h)) - Number(inefficient(a.h)) || (inefficient(a.h) ? effRank(c.h) - effRank(a.h) : 0) || a.cost - c.cost || m.cpuUtil(a.h) - m.cpuUtil(c.h) || a.h - c.h);
   let powerOffs = 0;
+  /** Load of inefficient hosts that stayed on only for want of room on efficient hosts. */
+  let ineffStuck = 0;
   const failures: Shape[] = [];
   const shapeOf = (unit: readonly number[]): Shape => {
     let cpu = 0;
@@ -260,6 +290,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     const freeMemAfterOff = freeMem - freeMemOf(h) - (m.memLoad[h] ?? 0);
     if (canOff && ((!m.aggregate && freeAfterOff + EPS < needCpu) || (needMem > 0 && freeMemAfterOff + EPS < needMem) || capHighOn - host.cpuCapacityMhz * high + EPS < demandAhead)) {
       for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `powering ${m.hostId(h)} off would leave less than the spare capacity`);
+      if (inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
       continue;
     }
     const vmsHere = m.hostVms[h] ?? [];
@@ -285,6 +316,7 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
           // absorb) also dooms every larger shape; later candidates fail in O(1).
           if (plain && done.length === 0 && !(remaining(h) >= shape.cpu && memLeft(h) >= shape.mem)) addFailure(shape);
           failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
+          if (inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
           break;
         }
         moveUnit(u.unit, dst, false);
@@ -318,6 +350,17 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     } else {
       fit.update(h);
       failures.length = 0;
+    }
+  }
+
+  // 4. Replace inefficient hosts: wake the most efficient standby hosts to take their load; the
+  // next rounds empty the inefficient hosts onto them (they sort first) and power them off.
+  if (args.wake && ineffStuck > EPS) {
+    for (const h of standby) {
+      if (ineffStuck <= EPS || inefficient(h) || !Number.isFinite(effOf[h])) break;
+      const host = m.hosts[h] as Host;
+      b.wake(h, StepCode.consolidateWake, `replace less efficient hosts (${(bestEff * 1000).toFixed(1)} W per GHz here at full load)`);
+      ineffStuck -= host.cpuCapacityMhz * pack;
     }
   }
 }

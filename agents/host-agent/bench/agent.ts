@@ -154,6 +154,15 @@ async function procRssMiB(pid: number): Promise<number> {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** RSS counts the node binary's code pages, shared by every Node process; PSS and anonymous memory
+ * say what this process really adds. Also its OS threads (main, V8/libuv helpers, worker threads). */
+async function procMemory(pid: number): Promise<{ pssMiB: number; anonMiB: number; threads: number }> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kib = (re: RegExp, text: string) => Number(re.exec(text)?.[1] ?? NaN) / 1024;
+  return { pssMiB: kib(/^Pss:\s+(\d+) kB/m, rollup), anonMiB: kib(/^RssAnon:\s+(\d+) kB/m, status), threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? NaN) };
+}
+
 async function loadBench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "drover-agent-bench-"));
   // Tiny idle guests (64 MiB, no dirtying) keep 20 TCG guests affordable on a 2-core machine.
@@ -179,12 +188,14 @@ async function loadBench(): Promise<void> {
       rssSamples.push(rss);
       maxRss = Math.max(maxRss, rss);
     }
+    const mem = await procMemory(pid);
     const cpu1 = await procCpuMs(pid);
     const wall = performance.now() - t0;
     sub.unsubscribe();
     const cpuShare = (cpu1 - cpu0) / wall;
     rows.push({ what: `agent with ${nVms} running VMs, ${(wall / 1000).toFixed(0)} s at 5 s interval`, value: `${reports} reports (last seq ${lastSeq})`, target: "", ok: "" });
     rows.push({ what: "  RSS, max (median)", value: `${maxRss.toFixed(1)} MB (${median(rssSamples).toFixed(1)} MB)`, target: "<= 60 MB", ok: maxRss <= 60 ? "yes" : "NO" });
+    rows.push({ what: "  at the end: PSS / anonymous RSS / OS threads", value: `${mem.pssMiB.toFixed(1)} MB / ${mem.anonMiB.toFixed(1)} MB / ${mem.threads}`, target: "", ok: "" });
     rows.push({ what: "  CPU per report", value: `${((cpu1 - cpu0) / Math.max(1, reports)).toFixed(1)} ms`, target: "", ok: "" });
     rows.push({ what: "  CPU, share of one core", value: `${(cpuShare * 100).toFixed(2)} %`, target: "<= 0.5 %", ok: cpuShare <= 0.005 ? "yes" : "NO" });
   } finally {

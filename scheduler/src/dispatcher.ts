@@ -21,6 +21,14 @@ import type { SchedulerConfig } from "./config.js";
 import { DispatchError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { Metrics } from "./metrics.js";
+import { MovePredictor } from "./prediction.js";
+
+/** `strategy` of a move that shares its source or destination: "live; 2 concurrent". */
+export function strategyOf(recorded: string | null): { strategy: string | null; concurrent: number } {
+  if (recorded === null) return { strategy: null, concurrent: 1 };
+  const m = /^(.*); (\d+) concurrent$/.exec(recorded);
+  return m ? { strategy: m[1]!, concurrent: Number(m[2]) } : { strategy: recorded, concurrent: 1 };
+}
 
 export interface MoveRequest {
   /** VM uuid or name. */
@@ -61,6 +69,12 @@ export class Dispatcher {
   private readonly queue: string[] = [];
   private readonly queued = new Map<string, MigrationRow>();
   private readonly active = new Map<string, Active>();
+  /**
+   * Succeeded moves the reports do not show yet (the source still lists the VM, or the destination
+   * does not): planning must still see them, or it plans on the picture from before the move.
+   */
+  private readonly landed = new Map<string, MigrationRow>();
+  private readonly predictor: MovePredictor;
   private readonly subs: Subscription[] = [];
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
@@ -79,7 +93,9 @@ export class Dispatcher {
     if (v) this.readySinceMs = this.d.clock.now();
   }
 
-  constructor(private readonly d: DispatcherDeps) {}
+  constructor(private readonly d: DispatcherDeps) {
+    this.predictor = new MovePredictor(d.config);
+  }
 
   start(): void {
     const { bus, config } = this.d;
@@ -121,6 +137,14 @@ export class Dispatcher {
       );
     }
     const id = newId("mig", now);
+    // Whoever asked, the move carries the cost model's figures (a plan's step brings its own).
+    let predicted = { durationMs: req.predictedDurationMs ?? null, downtimeMs: req.predictedDowntimeMs ?? null, strategy: req.strategy ?? null };
+    if (predicted.durationMs === null) {
+      const p = this.predictSafely(vm.report, 1);
+      if (p) predicted = { durationMs: p.durationMs, downtimeMs: p.downtimeMs, strategy: p.strategy };
+    }
+    // A new move of this VM supersedes what is still settling from its previous one.
+    for (const [lid, l] of this.landed) if (l.vmUuid === vm.uuid) this.landed.delete(lid);
     store.migrations.insert({
       id,
       commandId: `cmd-${id}`,
@@ -131,9 +155,9 @@ export class Dispatcher {
       destination: req.destination,
       requestedBy: req.requestedBy,
       reason: req.reason,
-      predictedDurationMs: req.predictedDurationMs ?? null,
-      predictedDowntimeMs: req.predictedDowntimeMs ?? null,
-      strategy: req.strategy ?? null,
+      predictedDurationMs: predicted.durationMs,
+      predictedDowntimeMs: predicted.downtimeMs,
+      strategy: predicted.strategy,
       createdMs: now,
     });
     const row = store.migrations.get(id)!;
@@ -178,14 +202,52 @@ export class Dispatcher {
     return this.queue.length;
   }
 
-  /** Moves running or waiting, as the policy sees them (so it plans around them). */
+  private predictSafely(vm: Parameters<MovePredictor["predict"]>[0], sharing: number): ReturnType<MovePredictor["predict"]> {
+    try {
+      return this.predictor.predict(vm, sharing);
+    } catch (e) {
+      this.d.log.warn({ vm: vm.name, err: (e as Error).message }, "no prediction (planner config rejected by the cost model)");
+      return null;
+    }
+  }
+
+  /**
+   * Moves running, waiting, or succeeded but not yet shown by the reports of both hosts, as the
+   * policy sees them (so it plans around them, never on the picture from before a move).
+   */
   inFlightForPolicy(): InFlightMigration[] {
     const out: InFlightMigration[] = [];
     const add = (r: MigrationRow) =>
       out.push({ id: r.id, vmId: r.vmUuid, sourceHostId: r.source, destinationHostId: r.destination, startedMs: r.startedMs ?? r.createdMs });
     for (const a of this.active.values()) add(a.row);
     for (const r of this.queued.values()) add(r);
+    for (const r of this.landedMoves()) add(r);
     return out;
+  }
+
+  /** VM uuid -> destination, for succeeded moves the reports do not show yet. */
+  landedVms(): Map<string, string> {
+    return new Map(this.landedMoves().map((r) => [r.vmUuid, r.destination]));
+  }
+
+  /**
+   * Drops a landed move once the source's report (received after the move ended) no longer lists
+   * the VM and the destination's lists it; or once its hosts were silent long enough to be left
+   * out of planning anyway.
+   */
+  private landedMoves(): MigrationRow[] {
+    const { state, clock } = this.d;
+    const now = clock.now();
+    for (const [id, r] of this.landed) {
+      const end = r.endedMs ?? now;
+      const src = state.hosts.get(r.source);
+      const dst = state.hosts.get(r.destination);
+      const after = (h: typeof src) => h?.report != null && h.lastSeenMs !== null && h.lastSeenMs >= end;
+      const lists = (h: typeof src) => h!.report!.vms.some((v) => v.uuid === r.vmUuid);
+      const shown = after(src) && after(dst) && !lists(src) && lists(dst);
+      if (shown || now - end > state.staleAfterMs * 2) this.landed.delete(id);
+    }
+    return [...this.landed.values()];
   }
 
   /** Starts what the limits admit, in submission order. */
@@ -278,7 +340,7 @@ export class Dispatcher {
         }
       }
       // Persisted before the send: after a restart this move is asked about, never sent again.
-      row = a.row = store.migrations.update(row.id, { status: "dispatched", atMs: clock.now() });
+      row = a.row = store.migrations.update(row.id, { status: "dispatched", atMs: clock.now(), ...this.sharedPrediction(row, vm.report) });
       const options: MigrateOptions = {
         maxDowntimeMs: config.migration.maxDowntimeMs,
         ...(config.migration.bandwidthMiBs ? { bandwidthMiBs: config.migration.bandwidthMiBs } : {}),
@@ -288,7 +350,7 @@ export class Dispatcher {
         copyStorage: false,
         allowUnsafe: config.migration.allowUnsafe,
         allowPostCopy: config.migration.allowPostCopy && vm.report.tags.includes("drover:post-copy"),
-        autoConverge: row.strategy === "live-auto-converge",
+        autoConverge: strategyOf(row.strategy).strategy === "live-auto-converge",
         escalation: config.migration.escalation,
         stallIterations: 3,
         stallMs: 5000,
@@ -331,6 +393,26 @@ export class Dispatcher {
         log.error({ migration: row.id, err }, "migration follow-up failed");
       }
     }
+  }
+
+  /**
+   * Moves running at once from or to the same hosts share the link (and the CPUs): the move's
+   * prediction is made again with the bandwidth divided among them, and the count is recorded.
+   */
+  private sharedPrediction(row: MigrationRow, vm: Parameters<MovePredictor["predict"]>[0]): Partial<MigrationRow> {
+    let n = 0;
+    for (const a of this.active.values()) {
+      const r = a.row;
+      if (r.source === row.source || r.destination === row.destination || r.source === row.destination || r.destination === row.source) n++;
+    }
+    if (n <= 1) return {};
+    const p = this.predictSafely(vm, n);
+    const strategy = p?.strategy ?? strategyOf(row.strategy).strategy ?? "live";
+    this.d.log.info({ migration: row.id, concurrent: n, predictedDurationMs: p?.durationMs ?? null }, "move shares its hosts; prediction made for the shared link");
+    return {
+      strategy: `${strategy}; ${n} concurrent`,
+      ...(p ? { predictedDurationMs: p.durationMs, predictedDowntimeMs: p.downtimeMs } : {}),
+    };
   }
 
   private onProgress(p: MigrationProgress): void {
@@ -447,6 +529,7 @@ export class Dispatcher {
       ...(extra.escalations !== undefined ? { escalations: extra.escalations } : {}),
       ...(extra.startedMs != null ? { startedMs: extra.startedMs } : {}),
     });
+    if (status === "succeeded") this.landed.set(row.id, row);
     metrics.migrations.inc({ outcome: status });
     metrics.migrationsInFlight.set(this.active.size);
     if (row.measuredDurationMs != null) metrics.migrationDuration.observe(row.measuredDurationMs / 1000);

@@ -117,6 +117,13 @@ export class Maintenance {
       return;
     }
     if (moving.length > 0) return;
+    if (left.length === 0) {
+      // Every VM is placed elsewhere but the host's fresh report still lists one (or none came yet):
+      // nothing blocks, so it is still draining; the next report ends it.
+      const message = `waiting for ${host} to report no VM`;
+      if (this.detail(row).message !== message || row.status === "blocked") this.save(row, { blockers: [], message }, row.status === "blocked" ? "draining" : undefined);
+      return;
+    }
     const busyPlan = this.detail(row).planIds.some((p) => {
       const s = this.d.store.plans.get(p)?.status;
       return s === "applying" || s === "approved" || s === "proposed";
@@ -140,6 +147,11 @@ export class Maintenance {
       const list = blockers.length
         ? blockers
         : left.map((v) => ({ vm: v.report.name, code: "placement.no-destination", reason: "the drain policy found no destination" }));
+      if (list.length === 0) {
+        // Nothing blocks: the host has not yet reported itself empty. Still draining.
+        this.save(row, { planIds, blockers: [], message: `waiting for ${host} to report no VM` }, row.status === "blocked" ? "draining" : undefined);
+        return;
+      }
       this.save(row, { planIds, blockers: list, message: `blocked: ${list.length} VM(s) cannot leave ${host}` }, "blocked");
       log.warn({ maintenance: row.id, host, blockers: list }, "drain blocked");
       return;

@@ -48,7 +48,8 @@ export class Planner {
   compute(kind: PlanKind, host?: string): Plan {
     const { state, config, clock } = this.d;
     const now = clock.now();
-    const snapshot = buildSnapshot(state, config, now, this.d.extras());
+    // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
+    const snapshot = buildSnapshot(state, config, now, { ...this.d.extras(), landed: this.d.dispatcher.landedVms() });
     const pc = config.policies[kind];
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;

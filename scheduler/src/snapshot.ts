@@ -3,6 +3,7 @@
 import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Rule, Vm } from "@drover/policy";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
+import { plannerClusterConfig } from "./prediction.js";
 
 const MIB = 1_048_576;
 
@@ -21,6 +22,11 @@ export interface SnapshotExtras {
   recentFailures: readonly MigrationFailure[];
   /** Last succeeded migration per VM: for the VM cool-down and no move back (ping-pong). */
   lastMoves: ReadonlyMap<string, { atMs: number; from: string }>;
+  /**
+   * VM uuid -> destination of a move that succeeded but that the reports do not show yet. The VM
+   * is planned there (with its demand); the move stays in `inFlight` until both hosts report it.
+   */
+  landed?: ReadonlyMap<string, string>;
 }
 
 export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): ClusterSnapshot {
@@ -57,25 +63,23 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
 
   const vms: Vm[] = [];
   for (const v of state.allVms()) {
-    const host = state.hosts.get(v.host);
+    const landedOn = extras.landed?.get(v.uuid);
+    const hostId = landedOn !== undefined && hostMhz.has(landedOn) ? landedOn : v.host;
+    const host = state.hosts.get(hostId);
     if (!host?.report) continue;
-    vms.push(toPolicyVm(v, host.report.storage, extras.lastMoves.get(v.uuid)));
+    vms.push(toPolicyVm(v, hostId, host.report.storage, extras.lastMoves.get(v.uuid)));
   }
+  // The policy rejects a snapshot whose in-flight move names a VM or host it does not hold.
+  const vmIds = new Set(vms.map((v) => v.id));
+  const inFlight = extras.inFlight.filter((m) => vmIds.has(m.vmId) && hostMhz.has(m.sourceHostId) && hostMhz.has(m.destinationHostId));
 
   return {
     hosts,
     vms,
     rules: rulesFrom(config, vms, state),
-    inFlight: extras.inFlight,
+    inFlight,
     recentFailures: extras.recentFailures,
-    config: {
-      ...(config.planner as object),
-      sampleIntervalMs: config.reports.intervalMs,
-      limits: config.limits,
-      cooldown: config.cooldowns,
-      spare: config.spare,
-      migration: { ...((config.planner as { migration?: object }).migration ?? {}), maxDowntimeMs: config.migration.maxDowntimeMs, allowPostCopy: config.migration.allowPostCopy },
-    },
+    config: plannerClusterConfig(config),
   };
 }
 
@@ -89,7 +93,7 @@ function hostContention(vms: readonly { vcpuWaitFraction: number; vcpus: number 
   return n === 0 ? 0 : Math.min(1, w / n);
 }
 
-function toPolicyVm(v: VmEntry, mounts: readonly { path: string; shared: boolean }[], last: { atMs: number; from: string } | undefined): Vm {
+function toPolicyVm(v: VmEntry, hostId: string, mounts: readonly { path: string; shared: boolean }[], last: { atMs: number; from: string } | undefined): Vm {
   const r = v.report;
   const storage = new Set<string>();
   for (const d of r.disks) {
@@ -102,7 +106,7 @@ function toPolicyVm(v: VmEntry, mounts: readonly { path: string; shared: boolean
   const cpu = v.cpuMhz.values();
   return {
     id: v.uuid,
-    hostId: v.host,
+    hostId,
     vcpus: r.vcpus,
     memoryMiB: r.memoryMiB,
     cpuDemandMhzHistory: cpu.length ? cpu : [0],

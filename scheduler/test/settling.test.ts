@@ -1,0 +1,138 @@
+// Planning between a move's end and the reports that show it: the planner must see the move
+// (in flight, then landed) rather than the picture from before it.
+import { describe, expect, it } from "vitest";
+import { HostReport, subjects } from "@drover/protocol";
+import { strategyOf } from "../src/dispatcher.js";
+import { harness, type Harness } from "./harness.js";
+import { CLUSTER, report, until, uuid, type VmSpec } from "./helpers.js";
+
+const CPUS = 2;
+const MHZ = 2000;
+
+/** A report as a real agent would send it: host CPU is the sum of its VMs' (2 cores of 2000 MHz). */
+function publish(h: Harness, host: string, vms: VmSpec[], timeMs: number): void {
+  const used = vms.reduce((s, v) => s + (v.cpu ?? 0.1), 0);
+  h.agents.bus.publish(
+    subjects.hostReport(CLUSTER, host),
+    HostReport,
+    report(host, vms, timeMs, {
+      capacity: { cpus: CPUS, mhz: MHZ, memoryMiB: 32768, cpuModel: "qemu64" },
+      usage: { cpuFraction: Math.min(1, used / CPUS), memoryUsedMiB: 2048, memoryAvailableMiB: 30000, load1: used, load5: used, load15: used, pressure: null },
+    }),
+  );
+}
+
+/** Every up host reports what the fake agents hold now; waits until the scheduler ingested them. */
+async function reportTruth(h: Harness, hosts = [...h.agents.up]): Promise<void> {
+  const before = h.s.state.counters.reports;
+  for (const host of hosts) publish(h, host, h.agents.on(host), h.clock.now());
+  await h.agents.bus.flush();
+  await until(() => h.s.state.counters.reports >= before + hosts.length, 15_000, "reports ingested");
+}
+
+const busy = (n: number, name: string): VmSpec => ({ uuid: uuid(n), name, cpu: 0.9 });
+
+function balanceMoves(h: Harness): { vm: string; from: string; to: string }[] {
+  const p = h.s.planner.make("balance", { requestedBy: "test", mode: "automatic" });
+  return p.steps.filter((s) => s.action === "migrate").map((s) => ({ vm: s.vmUuid!, from: s.source!, to: s.destination! }));
+}
+
+describe("planning around moves the reports do not show yet", () => {
+  it("two balance rounds before any report that shows the first move neither stack nor move back", async () => {
+    await using h = await harness(["a", "b", "c"], {
+      a: [busy(1, "v1"), busy(2, "v2")],
+      b: [busy(3, "v3")],
+      c: [{ uuid: uuid(4), name: "v4", cpu: 0.05 }],
+    });
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(1000);
+      await reportTruth(h);
+    }
+    h.agents.behaviour = { migrate: "hold", preflightOk: true };
+
+    const first = balanceMoves(h);
+    expect(first).toHaveLength(1);
+    const move = first[0]!;
+    expect(move).toMatchObject({ from: "a", to: "c" });
+    await until(() => h.agents.held.size === 1, 15_000, "first move running");
+
+    // Round 2 while the move runs: it is in flight, its VM counts on c already.
+    h.clock.advance(1000);
+    expect(balanceMoves(h)).toEqual([]);
+
+    h.agents.releaseAll(true);
+    await until(() => h.s.store.migrations.list({ limit: 10 }).some((m) => m.status === "succeeded"), 15_000, "first move done");
+    // a's report sampled just before the move ended arrives after its result: it still lists the VM.
+    h.clock.advance(200);
+    const before = h.s.state.counters.reports;
+    publish(h, "a", [busy(1, "v1"), busy(2, "v2")], h.clock.now());
+    await until(() => h.s.state.counters.reports > before, 15_000, "stale report ingested");
+    expect(h.s.dispatcher.inFlightForPolicy().map((m) => m.vmId)).toEqual([move.vm]);
+
+    // Round 3 before any report shows the move: no second busy VM onto c, nothing back to a.
+    h.clock.advance(1000);
+    const third = balanceMoves(h);
+    expect(third.filter((m) => m.to === "c")).toEqual([]);
+    expect(third.filter((m) => m.vm === move.vm)).toEqual([]);
+    expect(third).toEqual([]);
+
+    // Once both hosts report the move, nothing is held any more and the cluster stays as it is.
+    h.clock.advance(1000);
+    await reportTruth(h);
+    expect(h.s.dispatcher.inFlightForPolicy()).toEqual([]);
+    expect(h.s.state.vm(move.vm)!.host).toBe("c");
+    expect(balanceMoves(h)).toEqual([]);
+    const busyOn = (host: string) => h.agents.on(host).filter((v) => (v.cpu ?? 0) > 0.5).length;
+    expect([busyOn("a"), busyOn("b"), busyOn("c")]).toEqual([1, 1, 1]);
+  });
+
+  it("a drain whose last move ended is still draining until the host reports no VM, never blocked", async () => {
+    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v1" }] });
+    await reportTruth(h);
+    const m = h.s.maintenance.drain("a", false, "test");
+    await until(() => h.s.store.migrations.list({ limit: 10 }).some((r) => r.status === "succeeded"), 15_000, "drain move done");
+    const stillDraining = async () => {
+      for (let i = 0; i < 3; i++) {
+        h.clock.advance(300);
+        await h.s.tick();
+        const api = h.s.maintenance.toApi(h.s.maintenance.get(m.id));
+        expect(api.state, api.message).toBe("draining");
+        expect(api.blockers).toEqual([]);
+      }
+    };
+    // No report since the move ended: a's last one still lists v1.
+    await stillDraining();
+    // a's report sampled before the move ended arrives after its result: it still lists v1.
+    const before = h.s.state.counters.reports;
+    publish(h, "a", [{ uuid: uuid(1), name: "v1" }], h.clock.now());
+    await until(() => h.s.state.counters.reports > before, 15_000, "stale report ingested");
+    await stillDraining();
+    expect(h.agents.count("migrate")).toBe(1);
+    h.clock.advance(500);
+    await reportTruth(h);
+    await h.s.tick();
+    expect(h.s.maintenance.toApi(h.s.maintenance.get(m.id)).state).toBe("in-maintenance");
+  });
+});
+
+describe("predictions", () => {
+  it("an operator's move carries the cost model's prediction; concurrent moves on the same host say so and are predicted slower", async () => {
+    await using h = await harness(["a", "b", "c"], { a: [{ uuid: uuid(1), name: "v1" }, { uuid: uuid(2), name: "v2" }] });
+    h.agents.behaviour = { migrate: "hold", preflightOk: true };
+    await h.report();
+    const one = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "api", reason: "operator request" });
+    expect(one.predictedDurationMs).toBeGreaterThan(0);
+    expect(one.predictedDowntimeMs).not.toBeNull();
+    expect(one.strategy).toBe("live");
+    await until(() => h.agents.held.size === 1, 15_000, "first running");
+    const two = h.s.dispatcher.submit({ vm: "v2", destination: "c", requestedBy: "api", reason: "operator request" });
+    expect(two.predictedDurationMs).toBe(one.predictedDurationMs);
+    await until(() => h.agents.held.size === 2, 15_000, "second running");
+    const shared = h.s.store.migrations.get(two.id)!;
+    expect(strategyOf(shared.strategy)).toEqual({ strategy: "live", concurrent: 2 });
+    expect(shared.predictedDurationMs!).toBeGreaterThan(one.predictedDurationMs!);
+    expect(strategyOf(h.s.store.migrations.get(one.id)!.strategy).concurrent).toBe(1);
+    h.agents.releaseAll(true);
+    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "both done");
+  });
+});

@@ -35,6 +35,7 @@ export const RejectCode = {
   cpuCapacity: "capacity.cpu",
   memoryCapacity: "capacity.memory",
   vcpuCapacity: "capacity.vcpu",
+  coreSpeed: "capacity.core-speed",
   cpuModel: "compat.cpu-model",
   storage: "compat.storage",
   bridge: "compat.bridge",

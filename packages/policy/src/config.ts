@@ -17,6 +17,11 @@ const capacity = z
     memoryOvercommit: z.number().min(0.1).max(10).default(1),
     /** Max vCPUs per physical core; null = unlimited. */
     vcpuOvercommit: z.number().positive().max(64).nullable().default(null),
+    /**
+     * A vCPU runs on one physical core: refuse a host whose core speed (cpuCapacityMhz /
+     * cpuCores) is below a VM's forecast demand per vCPU (its forecast MHz / vcpus).
+     */
+    enforceCoreSpeed: z.boolean().default(false),
   })
   .prefault({});
 

@@ -395,6 +395,7 @@ export class ClusterModel {
       mem += vm.memoryMiB;
       vcpu += vm.vcpus;
       if (vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel)) return reject(RejectCode.cpuModel);
+      if (this.cfg.capacity.enforceCoreSpeed && (this.vmCpu[v] ?? 0) / Math.max(1, vm.vcpus) > host.cpuCapacityMhz / host.cpuCores + EPS) return reject(RejectCode.coreSpeed);
       if (vm.storage !== undefined && vm.storage.length > 0 && !vm.storage.every((s) => host.sharedStorage?.includes(s) === true)) return reject(RejectCode.storage);
       if (vm.bridges !== undefined && vm.bridges.length > 0 && !vm.bridges.every((b) => host.bridges?.includes(b) === true)) return reject(RejectCode.bridge);
     }

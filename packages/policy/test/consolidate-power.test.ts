@@ -61,9 +61,37 @@ describe("consolidate with host power data", () => {
     expect(offs(p2).length).toBeGreaterThan(0);
   });
 
+  it("ranks by watts per MHz only while CPU binds, not when memory fills first", () => {
+    const mk = (memoryMiB: number) => snap([g4("old"), g5("new")], [vm("a", "old", 2500, { memoryMiB }), vm("b", "new", 1200, { memoryMiB })]);
+    const cpuBound = mk(6000); // memory 37% of the powered hosts, CPU 41%
+    expect(offs(plan(cpuBound, "consolidate", { nowMs: NOW, args: band }))).toEqual(["old"]);
+    const memBound = mk(7000); // memory 43%: the G4 stays (it would still fit on the G5)
+    expect(moves(plan(memBound, "consolidate", { nowMs: NOW, args: band }))).toEqual([]);
+  });
+
   it("the preference can be switched off", () => {
     const s = snap([g4("old"), g5("new")], [vm("a", "old", 2500), vm("b", "new", 1200)]);
     const p = plan(s, "consolidate", { nowMs: NOW, args: { ...band, preferEfficient: false } });
     expect(moves(p)).toEqual([]);
+  });
+});
+
+describe("core speed (capacity.enforceCoreSpeed)", () => {
+  // A 2200 MHz single-vCPU VM cannot run at full speed on 1860 MHz cores, whatever the total.
+  const s = (enforceCoreSpeed: boolean) =>
+    snap(
+      [host("fast", { cpuCores: 4, cpuCapacityMhz: 10_640 }), host("slow", { cpuCores: 4, cpuCapacityMhz: 7440 })],
+      [vm("big", "fast", 2200), vm("small", "slow", 3000)],
+      { config: { limits: { perSource: 100, perDestination: 100, perCluster: 1000 }, capacity: { enforceCoreSpeed } } },
+    );
+  it("keeps a VM off hosts whose cores are slower than its per-vCPU demand", () => {
+    const p = plan(s(true), "consolidate", { nowMs: NOW, args: band });
+    expect(validatePlan(s(true), p)).toEqual([]);
+    expect(moves(p)).toEqual([]);
+    expect(p.notMoved.find((n) => n.vmId === "big")?.message).toMatch(/no host can take big/);
+  });
+  it("is off by default (total capacity only)", () => {
+    const p = plan(s(false), "consolidate", { nowMs: NOW, args: band });
+    expect(moves(p).map((m) => [m.vmId, m.destinationHostId])).toEqual([["big", "slow"]]);
   });
 });

@@ -79,7 +79,23 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     const usable = m.destOk[h] === 1 || host.state === "waking" || (host.state === "standby" && host.power.canWake);
     if (usable && Number.isFinite(effOf[h])) bestEff = Math.min(bestEff, effOf[h] as number);
   }
-  const inefficient = (h: number) => args.preferEfficient && (effOf[h] as number) > bestEff * (1 + args.efficiencyMargin) + EPS;
+  // Watts per MHz ranks hosts only while CPU is what binds: when memory fills up first (as a
+  // fraction of the powered hosts' capacity), the host count is set by memory and a "cheap per
+  // MHz" host may be the dearer one per GiB, so the preference is off.
+  let memUse = 0;
+  let memCapOn = 0;
+  let cpuUse = 0;
+  let cpuCapOn = 0;
+  for (let h = 0; h < H; h++) {
+    if (m.destOk[h] !== 1) continue;
+    memUse += m.memLoad[h] ?? 0;
+    memCapOn += m.memCap[h] ?? 0;
+    cpuUse += m.cpuLoad[h] ?? 0;
+    cpuCapOn += m.cpuCap[h] ?? 0;
+  }
+  const memoryBinds = enforceMem && memCapOn > 0 && cpuCapOn > 0 && memUse / memCapOn > cpuUse / cpuCapOn;
+  const preferEfficient = args.preferEfficient && !memoryBinds;
+  const inefficient = (h: number) => preferEfficient && (effOf[h] as number) > bestEff * (1 + args.efficiencyMargin) + EPS;
 
   // Spare capacity bookkeeping (same definition as validatePlan): free CPU/memory on powered
   // healthy hosts, kept as running totals so each power-off check is O(1).

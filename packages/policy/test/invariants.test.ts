@@ -20,6 +20,8 @@ const hostArb = fc.record({
   wakeLatencyMs: fc.integer({ min: 0, max: 1_200_000 }),
   bridges: fc.constantFrom(undefined, ["br0"], ["br0", "br1"]),
   measured: fc.boolean(),
+  // Optional power data: idle and the extra watts at full load (consolidate's efficiency ranking).
+  watts: fc.option(fc.record({ idleW: fc.integer({ min: 40, max: 200 }), extraW: fc.integer({ min: 0, max: 300 }) }), { nil: undefined }),
 });
 
 const vmArb = fc.record({
@@ -48,6 +50,7 @@ const configArb: fc.Arbitrary<ClusterConfigInput> = fc.record({
     cpuHeadroom: fc.constantFrom(0, 0.1, 0.3),
     memoryOvercommit: fc.constantFrom(1, 1.5),
     vcpuOvercommit: fc.constantFrom(null, 1, 4),
+    enforceCoreSpeed: fc.boolean(),
   }),
   forecast: fc.record({
     statistic: fc.constantFrom("last", "mean", "max", "percentile"),
@@ -77,7 +80,12 @@ const clusterArb: fc.Arbitrary<ClusterSnapshot> = fc
       cpuCores: h.cpuCores,
       cpuCapacityMhz: h.cpuCapacityMhz,
       memoryMiB: h.memoryMiB,
-      power: { canPowerOff: h.canPowerOff, canWake: h.canWake, wakeLatencyMs: h.wakeLatencyMs },
+      power: {
+        canPowerOff: h.canPowerOff,
+        canWake: h.canWake,
+        wakeLatencyMs: h.wakeLatencyMs,
+        ...(h.watts === undefined ? {} : { idleW: h.watts.idleW, maxW: h.watts.idleW + h.watts.extraW }),
+      },
       ...(h.bridges === undefined ? {} : { bridges: h.bridges }),
     }));
     // VMs only run on hosts that are on.

@@ -22,6 +22,7 @@ import {
   tricubeWeights,
   SimError,
 } from "../src/index.js";
+import type { Datacenter } from "../src/index.js";
 
 const traces = "/work/shared/planetlab";
 const haveTraces = existsSync(`${traces}/20110303`);
@@ -204,5 +205,31 @@ describe("Drover's policy in the simulator", () => {
     expect(r.refusedPowerOffs).toBe(0);
     expect(r.energyKwh).toBeLessThan(dvfs.energyKwh);
     expect(r.activeHostsMean).toBeLessThan(dvfs.activeHostsMean);
+  });
+
+  it("hands the policy each host's SPECpower watts and the VMs end on the efficient G5 hosts", () => {
+    const series = Array.from({ length: 8 }, () => Array.from({ length: 24 }, () => 40));
+    const w = fromSeries(series.map((_, i) => `vm${i}`), series);
+    const used = (powerData: boolean) => {
+      let last: Datacenter | null = null;
+      const policy = new (class extends DroverPolicy {
+        override optimize(dc: Datacenter, t: number) {
+          last = dc;
+          return super.optimize(dc, t);
+        }
+      })({ powerData });
+      simulate({ workload: w, policy, mode: "clean", hosts: 8 });
+      const dc = last as Datacenter | null;
+      if (dc === null) throw new Error("no round ran");
+      const snap = policy.snapshot(dc, 0);
+      return { power: snap.hosts.map((h) => h.power), hosts: new Set(snap.vms.map((v) => Number(v.hostId.slice(5)))) };
+    };
+    const withPower = used(true);
+    expect(withPower.power[0]).toMatchObject({ idleW: 86, maxW: 117 });
+    expect(withPower.power[1]).toMatchObject({ idleW: 93.7, maxW: 135 });
+    expect([...withPower.hosts].every((h) => h % 2 === 1)).toBe(true); // odd ids are G5
+    const without = used(false);
+    expect(without.power[0]?.maxW).toBeUndefined();
+    expect([...without.hosts].some((h) => h % 2 === 0)).toBe(true); // first fit leaves VMs on G4s
   });
 });

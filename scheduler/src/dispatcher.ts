@@ -450,6 +450,7 @@ export class Dispatcher {
       else if (now - a.lastHeardMs > Math.max(5000, this.d.config.reports.intervalMs * 2)) checks.push(this.askStatus(a));
     }
     await Promise.allSettled(checks);
+    this.landedMoves(); // forgets the moves the reports now show, even when nothing plans
     this.pump();
   }
 

@@ -87,10 +87,8 @@ describe("balance", () => {
     }
   });
 
-  // Known gap (scheduler): POST /v1/migrations records no prediction (predictedDurationMs and
-  // predictedDowntimeMs stay null for operator moves), so the model cannot be checked against them.
-  // it.fails until the scheduler predicts operator-requested migrations too.
-  it.fails("records a predicted and a measured duration for an operator's migration too", async () => {
+  // Operator moves carry the cost model's prediction too (the dispatcher predicts what a plan did not).
+  it("records a predicted and a measured duration for an operator's migration too", async () => {
     const from = (await vms(d.api)).find((v) => v.name === "vm4")?.host;
     const to = ["h1", "h2", "h3"].find((h) => h !== from) as string;
     const r = await drover(d.api, ["migrate", "vm4", to, "--wait", "--json"]);

@@ -99,13 +99,26 @@ describe("consolidate", () => {
     const rising = [3000, 3500, 4000, 4500, 5000, 5500];
     const s = snap(
       [host("h1"), host("h2"), host("h3", { state: "standby", power: { canPowerOff: true, canWake: true, wakeLatencyMs: 600_000 } }), host("h4", { state: "standby", power: { canPowerOff: true, canWake: false, wakeLatencyMs: 1 } })],
-      [vm("a", "h1", rising), vm("b", "h2", rising), vm("c", "h2", 100)],
+      [vm("a", "h1", rising, { vcpus: 4 }), vm("b", "h2", rising, { vcpus: 4 }), vm("c", "h2", 100)],
     );
     const p = plan(s, "consolidate", { nowMs: NOW });
     expect(validatePlan(s, p)).toEqual([]);
     const w = wakes(p);
     expect(w.map((x) => (x.kind === "wake" ? [x.hostId, x.code, x.readyByMs] : []))).toEqual([["h3", "consolidate.wake-for-demand", NOW + 600_000]]);
     expect(offs(p)).toEqual([]);
+  });
+
+  it("does not extrapolate a short noisy history far past its window to wake every host", () => {
+    // 5 s reports, 300 s wake latency: a step from idle to busy on one 1-vCPU guest must not be read
+    // as a demand the cluster's VMs could never produce (seen on the lab: 48 GHz forecast for 2 GHz).
+    const step = [50, 50, 60, 40, 1900, 2000];
+    const standby = (id: string) => host(id, { state: "standby", power: { canPowerOff: true, canWake: true, wakeLatencyMs: 300_000 } });
+    const s = snap([host("h1"), standby("h2"), standby("h3")], [vm("busy", "h1", step), vm("idle", "h1", 50)], {
+      config: config({ sampleIntervalMs: 5000 }),
+    });
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(wakes(p)).toEqual([]);
   });
 
   it("wakes a host to restore the spare floor", () => {

@@ -424,8 +424,16 @@ function clusterForecast(m: ClusterModel, aheadMs: number): number {
     const hist = vm.cpuDemandMhzHistory;
     for (let i = 0; i < w; i++) series[w - 1 - i] = (series[w - 1 - i] ?? 0) + (hist[hist.length - 1 - i] ?? hist[0] ?? 0);
   }
-  const horizon = Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs));
-  return forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon });
+  // A line fitted over w samples says nothing about a point further ahead than w: with 5 s
+  // reports and a 300 s wake latency, projecting 60 samples ahead turned a noisy minute into a
+  // demand the whole cluster could not produce. Look ahead at most one window...
+  const horizon = Math.min(w, Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs)));
+  // ...and never beyond what the VMs can physically use: each vCPU at most one core.
+  let coreMhz = 0;
+  for (const h of m.hosts) coreMhz = Math.max(coreMhz, h.cpuCapacityMhz / Math.max(1, h.cpuCores));
+  let ceiling = 0;
+  for (const vm of m.vms) ceiling += vm.vcpus * coreMhz;
+  return Math.min(ceiling, forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon }));
 }
 
 export const consolidatePolicy: Policy<typeof consolidateArgs> = {

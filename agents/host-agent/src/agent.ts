@@ -172,6 +172,11 @@ export class HostAgent {
         this.log.warn({ err: e }, "VM stats unavailable; reporting the last known VM list");
       }
     }
+    if (this.config.hostCpuSource === "guests") {
+      let used = 0;
+      for (const vm of this.lastVms) used += vm.cpuUsedVcpus;
+      usage.cpuFraction = Math.min(1, Math.round((used / capacity.cpus) * 10_000) / 10_000);
+    }
     const h = this.link.health;
     return {
       v: 1,

@@ -87,6 +87,12 @@ const Schema = z
      * their bridges exist only as recorded names).
      */
     labHostFile: absPath.optional(),
+    /**
+     * Where the host's CPU figure comes from: `system` (/proc/stat, a real host) or `guests` (the sum
+     * of this host's guests). Lab hosts share one machine, so /proc/stat would give every lab host
+     * the whole machine's load; a lab host file sets `guests` unless the key is given.
+     */
+    hostCpuSource: z.enum(["system", "guests"]).optional(),
     /** Refuse wake packets and destination probes that leave 127.0.0.0/8. */
     labSafeNetwork: z.boolean().default(true),
     migration: z
@@ -127,6 +133,7 @@ export const ENV_KEYS = {
   DROVER_SHARED_PATHS: "storage.sharedPaths",
   DROVER_BRIDGES: "bridges",
   DROVER_LAB_SAFE_NETWORK: "labSafeNetwork",
+  DROVER_HOST_CPU_SOURCE: "hostCpuSource",
   DROVER_LOG_LEVEL: "logLevel",
   DROVER_LAB_HOST_FILE: "labHostFile",
 } as const;
@@ -227,6 +234,7 @@ export async function applyLabHostFile(c: AgentConfig): Promise<AgentConfig> {
   const h = r.data;
   const out: AgentConfig = { ...c, storage: { ...c.storage }, power: { ...c.power } };
   out.bridges ??= h.bridges;
+  out.hostCpuSource ??= "guests";
   if (h.sharedDir && !out.storage.sharedPaths.includes(h.sharedDir)) out.storage.sharedPaths = [...out.storage.sharedPaths, h.sharedDir];
   if (!out.power.offCommand && h.powerOffCommand) {
     out.power.offCommand = [h.powerOffCommand.cmd, ...h.powerOffCommand.args];

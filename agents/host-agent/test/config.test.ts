@@ -69,3 +69,23 @@ describe("config", () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe("lab host file", () => {
+  it("makes a lab host report its own guests' CPU, not the shared machine's, unless told otherwise", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "agent-labhost-"));
+    try {
+      const lab = join(dir, "lab-host.json");
+      await writeFile(lab, JSON.stringify({ bridges: ["br0"], sharedDir: "/srv/lab" }));
+      const file = join(dir, "agent.yaml");
+      await writeFile(file, `cluster: lab\nhost: h1\nnats:\n  servers: ["nats://127.0.0.1:4222"]\nlabHostFile: ${lab}\n`);
+      const c = await loadConfig(file, {});
+      expect(c.hostCpuSource).toBe("guests");
+      expect(c.bridges).toEqual(["br0"]);
+      expect((await loadConfig(file, { DROVER_HOST_CPU_SOURCE: "system" })).hostCpuSource).toBe("system");
+      expect(resolveConfig(minimal).hostCpuSource).toBeUndefined();
+      expect(() => resolveConfig(minimal, { DROVER_HOST_CPU_SOURCE: "cpu" })).toThrow(/hostCpuSource/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -171,6 +171,15 @@ export const SchedulerConfig = z
         resultGraceMs: posMs.default(30_000),
         preflight: z.boolean().default(true),
         commandTimeoutMs: posMs.default(10_000),
+        /** Fit the cost model's constants to the last `samples` measured live migrations. */
+        calibration: z
+          .object({
+            enabled: z.boolean().default(true),
+            samples: z.number().int().min(1).max(1000).default(20),
+            minSamples: z.number().int().min(1).max(1000).default(2),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -21,7 +21,7 @@ import type { SchedulerConfig } from "./config.js";
 import { DispatchError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { Metrics } from "./metrics.js";
-import { MovePredictor } from "./prediction.js";
+import { MovePredictor, type LearnedModel } from "./prediction.js";
 
 /** `strategy` of a move that shares its source or destination: "live; 2 concurrent". */
 export function strategyOf(recorded: string | null): { strategy: string | null; concurrent: number } {
@@ -192,6 +192,11 @@ export class Dispatcher {
 
   progressOf(id: string): MigrationProgress | null {
     return this.active.get(id)?.progress ?? null;
+  }
+
+  /** Cost-model constants learned from measured migrations, for the planner's snapshot. */
+  get learnedModel(): LearnedModel | undefined {
+    return this.predictor.learned;
   }
 
   get inFlightCount(): number {
@@ -429,6 +434,10 @@ export class Dispatcher {
     const a = this.active.get(r.migrationId);
     if (!a) return;
     const status: MigrationStatus = r.outcome;
+    if (r.outcome === "succeeded" && r.completedBy === "live" && strategyOf(a.row.strategy).concurrent === 1) {
+      const vm = this.d.state.vm(a.row.vmUuid)?.report;
+      if (vm) this.predictor.learn(vm, { durationMs: r.durationMs, downtimeMs: r.downtimeMs });
+    }
     if (r.outcome === "succeeded" && r.vmRunningOn) this.d.state.moveVm(a.row.vmUuid, r.vmRunningOn);
     this.finish(a, status, r.error, {
       measuredDurationMs: r.durationMs,

@@ -49,7 +49,7 @@ export class Planner {
     const { state, config, clock } = this.d;
     const now = clock.now();
     // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
-    const snapshot = buildSnapshot(state, config, now, { ...this.d.extras(), landed: this.d.dispatcher.landedVms() });
+    const snapshot = buildSnapshot(state, config, now, { ...this.d.extras(), landed: this.d.dispatcher.landedVms(), learned: this.d.dispatcher.learnedModel });
     const pc = config.policies[kind];
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;

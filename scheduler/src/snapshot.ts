@@ -3,7 +3,7 @@
 import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Rule, Vm } from "@drover/policy";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
-import { plannerClusterConfig } from "./prediction.js";
+import { plannerClusterConfig, type LearnedModel } from "./prediction.js";
 
 const MIB = 1_048_576;
 
@@ -27,6 +27,8 @@ export interface SnapshotExtras {
    * is planned there (with its demand); the move stays in `inFlight` until both hosts report it.
    */
   landed?: ReadonlyMap<string, string>;
+  /** Cost-model constants learned from this cluster's measured migrations. */
+  learned?: LearnedModel;
 }
 
 export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): ClusterSnapshot {
@@ -79,7 +81,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     rules: rulesFrom(config, vms, state),
     inFlight,
     recentFailures: extras.recentFailures,
-    config: plannerClusterConfig(config),
+    config: plannerClusterConfig(config, extras.learned),
   };
 }
 

@@ -87,6 +87,8 @@ export interface AgentBehaviour {
   /** What to do with a migrate command: "succeed" (after `durationMs`), "fail", "hold" (never ends). */
   migrate?: "succeed" | "fail" | "hold";
   durationMs?: number;
+  /** Duration and downtime the migration result claims (default 50 ms and 5 ms). */
+  measured?: { durationMs: number; downtimeMs: number };
   preflightOk?: boolean;
 }
 
@@ -220,8 +222,8 @@ export class FakeAgents {
       completedBy: ok ? "live" : null,
       startedAtMs: now - 50,
       endedAtMs: now,
-      durationMs: 50,
-      downtimeMs: ok ? 5 : null,
+      durationMs: this.behaviour.measured?.durationMs ?? 50,
+      downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
       bytesMoved: 100,
       escalations: [],
       vmRunningOn: ok ? cmd.destination.host : host,

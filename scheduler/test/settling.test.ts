@@ -135,4 +135,27 @@ describe("predictions", () => {
     h.agents.releaseAll(true);
     await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "both done");
   });
+
+  it("learns the cost model's constants from this cluster's measured migrations", async () => {
+    await using h = await harness(["a", "b"], { a: [1, 2, 3, 4].map((i) => ({ uuid: uuid(i), name: `v${i}` })) });
+    // The lab's guests on a busy machine: every move measured at 30 s with 400 ms downtime.
+    h.agents.behaviour = { migrate: "succeed", durationMs: 20, preflightOk: true, measured: { durationMs: 30_000, downtimeMs: 400 } };
+    await h.report();
+    const first = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "api", reason: "operator request" });
+    expect(Math.abs(first.predictedDurationMs! - 30_000) / 30_000).toBeGreaterThan(0.3);
+    expect(h.s.dispatcher.learnedModel).toBeUndefined();
+    for (const vm of ["v1", "v2"]) {
+      if (vm !== "v1") h.s.dispatcher.submit({ vm, destination: "b", requestedBy: "api", reason: "operator request" });
+      await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, `${vm} done`);
+    }
+    expect(h.s.dispatcher.learnedModel).toBeDefined();
+    const next = h.s.dispatcher.submit({ vm: "v3", destination: "b", requestedBy: "api", reason: "operator request" });
+    expect(Math.abs(next.predictedDurationMs! - 30_000) / 30_000).toBeLessThan(0.05);
+    expect(Math.abs(next.predictedDowntimeMs! - 400) / 400).toBeLessThan(0.3);
+    // The planner's snapshot carries the same constants, so plans are costed alike.
+    const plan = h.s.planner.compute("drain", "a");
+    const move = plan.steps.find((s) => s.kind === "migrate");
+    expect(move && move.kind === "migrate" ? Math.abs(move.prediction.durationMs - 30_000) / 30_000 : 1).toBeLessThan(0.05);
+    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "v3 done");
+  });
 });

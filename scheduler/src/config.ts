@@ -60,9 +60,19 @@ const PowerConfig = z
     powerOffTimeoutMs: posMs.default(120_000),
     /** Drover may power this host off. */
     allowPowerOff: z.boolean().default(true),
+    /**
+     * Measured watts idle and at full CPU (e.g. SPECpower): consolidation then empties the least
+     * efficient hosts first and wakes the most efficient ones first.
+     */
+    idleW: z.number().positive().optional(),
+    maxW: z.number().positive().optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
+    if ((p.idleW === undefined) !== (p.maxW === undefined)) {
+      ctx.addIssue({ code: "custom", path: p.idleW === undefined ? ["idleW"] : ["maxW"], message: "idleW and maxW go together" });
+    }
+    if (p.idleW !== undefined && p.maxW !== undefined && p.maxW < p.idleW) ctx.addIssue({ code: "custom", path: ["maxW"], message: "must be >= idleW" });
     if ((p.wake === "wol" || p.wake === "peer-wol") && (!p.mac || !p.address)) {
       ctx.addIssue({ code: "custom", path: p.mac ? ["address"] : ["mac"], message: `required when wake is ${p.wake}` });
     }

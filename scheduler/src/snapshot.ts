@@ -57,6 +57,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
         canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
         canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed,
         wakeLatencyMs: power?.wakeTimeoutMs ?? 300_000,
+        ...(power?.idleW !== undefined && power.maxW !== undefined ? { idleW: power.idleW, maxW: power.maxW } : {}),
       },
       sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
       bridges: r.bridges,

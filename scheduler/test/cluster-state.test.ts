@@ -62,13 +62,21 @@ describe("ClusterState", () => {
 
   it("builds a policy snapshot with MHz histories, states, rules from tags and shared storage", () => {
     const s = new ClusterState(CLUSTER, opts);
-    const cfg = config("nats://127.0.0.1:1", "/tmp/x", { rules: [{ id: "db-on-a", kind: "vm-host", tag: "db", hosts: ["a"], mode: "must" }] });
+    const cfg = config("nats://127.0.0.1:1", "/tmp/x", {
+      rules: [{ id: "db-on-a", kind: "vm-host", tag: "db", hosts: ["a"], mode: "must" }],
+      hosts: { b: { power: { idleW: 90, maxW: 135 } } },
+    });
     s.ingest(rep("a", [{ uuid: uuid(1), name: "v1", cpu: 0.5, tags: ["db", "drover:anti-affinity:web"] }, { uuid: uuid(3), name: "v3", tags: ["drover:anti-affinity:web"] }], 1000), 1000);
     s.ingest(rep("b", [], 1000), 1000);
     const snap = buildSnapshot(s, cfg, 2000, { inFlight: [], recentFailures: [], lastMoves: new Map() });
     expect(snap.hosts.map((h) => [h.id, h.state, h.cpuCapacityMhz])).toEqual([
       ["a", "healthy", 16000],
       ["b", "healthy", 16000],
+    ]);
+    // Measured watts reach the policy (it empties inefficient hosts first); unknown stays unknown.
+    expect(snap.hosts.map((h) => [h.power.idleW, h.power.maxW])).toEqual([
+      [undefined, undefined],
+      [90, 135],
     ]);
     const v1 = snap.vms.find((v) => v.id === uuid(1))!;
     expect(v1.cpuDemandMhzHistory).toEqual([1000]);

@@ -187,6 +187,8 @@ export const SchedulerConfig = z
             enabled: z.boolean().default(true),
             samples: z.number().int().min(1).max(1000).default(20),
             minSamples: z.number().int().min(1).max(1000).default(2),
+            /** Below this many samples only the setup and switchover offsets are fitted. */
+            slopeSamples: z.number().int().min(2).max(1000).default(8),
           })
           .strict()
           .prefault({}),

@@ -436,7 +436,10 @@ export class Dispatcher {
     const status: MigrationStatus = r.outcome;
     if (r.outcome === "succeeded" && r.completedBy === "live" && strategyOf(a.row.strategy).concurrent === 1) {
       const vm = this.d.state.vm(a.row.vmUuid)?.report;
-      if (vm) this.predictor.learn(vm, { durationMs: r.durationMs, downtimeMs: r.downtimeMs });
+      if (vm) {
+        this.predictor.learn(vm, { durationMs: r.durationMs, downtimeMs: r.downtimeMs });
+        this.d.log.info({ migration: r.migrationId, measuredMs: r.durationMs, learned: this.predictor.learned ?? null }, "cost model learned from a measured migration");
+      }
     }
     if (r.outcome === "succeeded" && r.vmRunningOn) this.d.state.moveVm(a.row.vmUuid, r.vmRunningOn);
     this.finish(a, status, r.error, {

@@ -70,7 +70,7 @@ export class MovePredictor {
     if (this.samples.length < cal.minSamples) return;
     try {
       const base = parseClusterConfig(plannerClusterConfig(this.config)).migration;
-      const c = calibrateMigrationModel(this.samples, base);
+      const c = calibrateMigrationModel(this.samples, base, { fitEfficiency: this.samples.length >= cal.slopeSamples });
       this.fitted = { bandwidthEfficiency: c.bandwidthEfficiency, setupOverheadMs: c.setupOverheadMs, switchoverMs: c.switchoverMs };
       this.parsed = undefined;
     } catch {

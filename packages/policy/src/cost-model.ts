@@ -120,10 +120,18 @@ export interface Calibration {
  * grid, the best setup overhead is the mean residual; keep the efficiency with the least squared
  * error. The switchover time is the mean downtime residual.
  */
-export function calibrateMigrationModel(samples: readonly MeasuredMigration[], base: MigrationModelConfig): Calibration {
+export function calibrateMigrationModel(
+  samples: readonly MeasuredMigration[],
+  base: MigrationModelConfig,
+  opts: { fitEfficiency?: boolean } = {},
+): Calibration {
   if (samples.length === 0) throw new RangeError("calibrateMigrationModel: no samples");
   let best: Calibration | null = null;
-  for (let e = 0.02; e <= 1.0001; e += 0.01) {
+  // With few samples the slope (efficiency) is ill-posed: two migrations that differ by their
+  // dirty rate more than by their size would be read as a slow link. Keep the configured
+  // efficiency then and fit only the offsets.
+  const grid = opts.fitEfficiency === false ? [base.bandwidthEfficiency] : Array.from({ length: 99 }, (_, i) => 0.02 + i * 0.01);
+  for (const e of grid) {
     const cfg = { ...base, bandwidthEfficiency: e, setupOverheadMs: 0, switchoverMs: 0, allowAutoConverge: false, allowPostCopy: false, allowPauseAndCopy: false, maxDurationMs: Number.MAX_SAFE_INTEGER };
     const preds = samples.map((s) => predictMigration(s, cfg));
     if (preds.some((p) => p === null)) continue;

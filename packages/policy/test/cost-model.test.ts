@@ -67,4 +67,18 @@ describe("migration cost model", () => {
     expect(c.switchoverMs).toBeLessThan(200);
     expect(() => calibrateMigrationModel([], cfg)).toThrow(/no samples/);
   });
+
+  it("with few samples keeps the configured efficiency and fits only the offsets", () => {
+    // Two lab moves: the bigger guest was idle and quick, the smaller busy and slow. A slope fitted
+    // through them would read that as a slow link and mispredict every later move.
+    const two = [
+      { memoryMiB: 96, dirtyRateBytesPerSec: 4 * MIB, bandwidthBytesPerSec: 125_000_000, durationMs: 3600, downtimeMs: 300 },
+      { memoryMiB: 128, dirtyRateBytesPerSec: 0, bandwidthBytesPerSec: 125_000_000, durationMs: 2800, downtimeMs: 250 },
+    ];
+    const c = calibrateMigrationModel(two, cfg, { fitEfficiency: false });
+    expect(c.bandwidthEfficiency).toBe(cfg.bandwidthEfficiency);
+    const p = predictMigration({ memoryMiB: 128, dirtyRateBytesPerSec: 0, bandwidthBytesPerSec: 125_000_000 }, { ...cfg, ...c });
+    expect(Math.abs((p?.durationMs ?? 0) - 3200) / 3200).toBeLessThan(0.2);
+    expect(calibrateMigrationModel(two, cfg).bandwidthEfficiency).not.toBe(cfg.bandwidthEfficiency);
+  });
 });

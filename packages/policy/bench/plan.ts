@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 // Plan time of balance and consolidate on PlanetLab-derived clusters (CloudSim's reference setup:
 // hosts alternating 2×1860 and 2×2660 MHz with 4 GiB, VM types by blocks of the sorted file list).
 // Usage: node --import tsx packages/policy/bench/plan.ts [--day 20110303] [--runs N]
@@ -15,7 +16,7 @@ const opt = (name: string, dflt: string) => {
 };
 const day = opt("day", "20110303");
 const runsOverride = Number(opt("runs", "0"));
-const dir = join(process.env.PLANETLAB_DIR ?? "/work/shared/planetlab", day);
+const dir = join(process.env.PLANETLAB_DIR ?? fileURLToPath(new URL("../../../../shared/planetlab", import.meta.url)), day);
 
 const files = readdirSync(dir).sort(); // byte-wise, as in the reference
 const traces = files.map((f) =>

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 // A quick what-if of consolidate on a PlanetLab day (800 hosts, 300 s rounds), for tuning the
 // band and forecast; the real simulator is packages/sim. Energy uses CloudSim's SPECpower tables
 // for the ML110 G4/G5; the oracle is a per-interval first-fit-decreasing packing of the actual
@@ -12,7 +13,7 @@ import type { ClusterConfigInput, ClusterSnapshot, Host, Vm } from "../src/index
 const argv = process.argv.slice(2);
 const day = argv.includes("--day") ? (argv[argv.indexOf("--day") + 1] as string) : "20110303";
 const enforceMemory = argv.includes("--memory");
-const dir = join(process.env.PLANETLAB_DIR ?? "/work/shared/planetlab", day);
+const dir = join(process.env.PLANETLAB_DIR ?? fileURLToPath(new URL("../../../../shared/planetlab", import.meta.url)), day);
 const traces = readdirSync(dir)
   .sort()
   .map((f) =>

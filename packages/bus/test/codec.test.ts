@@ -39,7 +39,7 @@ function report(): HostReportInput {
     migrationUri: "qemu+tcp://127.0.1.1/system",
     storage: [{ path: "/srv", fsType: "nfs", shared: true }],
     bridges: ["br0"],
-    power: { canPowerOff: true, wake: [{ method: "wol", mac: "02:00:00:00:00:01", address: "127.0.1.1" }, { method: "ipmi", address: "10.0.0.1" }] },
+    power: { canPowerOff: true, wake: [{ method: "wol", mac: "02:00:00:00:00:01", address: "127.0.1.1" }, { method: "ipmi", address: "127.0.9.1" }] },
     vms: [vm(1), vm(2), vm(3)],
   };
 }

@@ -12,14 +12,15 @@ describe("wake-on-LAN", () => {
     for (let i = 0; i < 16; i++) expect(p.subarray(6 + i * 6, 12 + i * 6).toString("hex")).toBe("02d700001502");
   });
 
+  // Pure checks: nothing is sent. 192.0.2.0/24 is TEST-NET-1 (documentation only, never routed).
   it("refuses broadcast, multicast, names, and non-loopback under labSafeNetwork", () => {
     expect(() => checkWakeAddress("255.255.255.255", false)).toThrow(/broadcast/);
-    expect(() => checkWakeAddress("10.0.0.255", false)).toThrow(/broadcast/);
+    expect(() => checkWakeAddress("192.0.2.255", false)).toThrow(/broadcast/);
     expect(() => checkWakeAddress("224.0.0.1", false)).toThrow(/multicast/);
     expect(() => checkWakeAddress("kvm07", false)).toThrow(/literal IP/);
-    expect(() => checkWakeAddress("10.0.0.7", true)).toThrow(/labSafeNetwork/);
+    expect(() => checkWakeAddress("192.0.2.7", true)).toThrow(/labSafeNetwork/);
     expect(() => checkWakeAddress("127.0.21.2", true)).not.toThrow();
-    expect(() => checkWakeAddress("10.0.0.7", false)).not.toThrow();
+    expect(() => checkWakeAddress("192.0.2.7", false)).not.toThrow();
   });
 
   it("delivers the packet by unicast UDP on loopback", async () => {

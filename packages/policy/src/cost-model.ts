@@ -135,11 +135,15 @@ export function calibrateMigrationModel(
     const cfg = { ...base, bandwidthEfficiency: e, setupOverheadMs: 0, switchoverMs: 0, allowAutoConverge: false, allowPostCopy: false, allowPauseAndCopy: false, maxDurationMs: Number.MAX_SAFE_INTEGER };
     const preds = samples.map((s) => predictMigration(s, cfg));
     if (preds.some((p) => p === null)) continue;
+    // Offsets: the mean is the least-squares fit; with the slope held fixed (few samples) the
+    // median instead, so one odd migration (a CPU-starved busy guest) does not shift every
+    // prediction.
+    const centre = opts.fitEfficiency === false ? median : mean;
     const downResid = samples.map((s, i) => s.downtimeMs - (preds[i]?.downtimeMs ?? 0));
-    const switchover = Math.max(0, downResid.reduce((a, b) => a + b, 0) / downResid.length);
+    const switchover = Math.max(0, centre(downResid));
     // The measured duration includes the switchover, which is not part of the setup overhead.
     const resid = samples.map((s, i) => s.durationMs - (preds[i]?.durationMs ?? 0) - switchover);
-    const setup = Math.max(0, resid.reduce((a, b) => a + b, 0) / resid.length);
+    const setup = Math.max(0, centre(resid));
     const rms = Math.sqrt(resid.reduce((a, r) => a + (r - setup) ** 2, 0) / resid.length);
     if (best === null || rms < best.durationRmsErrorMs - 1e-9) {
       best = { bandwidthEfficiency: Math.round(e * 100) / 100, setupOverheadMs: setup, switchoverMs: switchover, durationRmsErrorMs: rms };
@@ -147,4 +151,14 @@ export function calibrateMigrationModel(
   }
   if (best === null) throw new RangeError("calibrateMigrationModel: no sample converges under any efficiency");
   return best;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }

@@ -80,5 +80,10 @@ describe("migration cost model", () => {
     const p = predictMigration({ memoryMiB: 128, dirtyRateBytesPerSec: 0, bandwidthBytesPerSec: 125_000_000 }, { ...cfg, ...c });
     expect(Math.abs((p?.durationMs ?? 0) - 3200) / 3200).toBeLessThan(0.2);
     expect(calibrateMigrationModel(two, cfg).bandwidthEfficiency).not.toBe(cfg.bandwidthEfficiency);
+    // A third, ordinary move: the median offsets follow the two ordinary ones, not the odd one.
+    const three = [...two, { ...two[1]!, durationMs: 2700 }];
+    const c3 = calibrateMigrationModel(three, cfg, { fitEfficiency: false });
+    const p3 = predictMigration({ memoryMiB: 128, dirtyRateBytesPerSec: 0, bandwidthBytesPerSec: 125_000_000 }, { ...cfg, ...c3 });
+    expect(Math.abs((p3?.durationMs ?? 0) - 2750) / 2750).toBeLessThan(0.05);
   });
 });

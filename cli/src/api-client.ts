@@ -15,7 +15,10 @@ export class ApiCallError extends CliError {
     readonly issues: { field: string; message: string }[],
     readonly request: string,
   ) {
-    const detail = issues.length > 0 && !issues.every((i) => apiMessage.includes(i.message)) ? ` (${issues.map((i) => `${i.field}: ${i.message}`).join("; ")})` : "";
+    const detail =
+      issues.length > 0 && !issues.every((i) => apiMessage.includes(i.message))
+        ? ` (${issues.map((i) => `${i.field}: ${i.message}`).join("; ")})`
+        : "";
     super(`${request}: the API answered ${status} ${apiCode}: ${apiMessage}${detail}`, apiCode, ExitCode.Failed);
   }
 }
@@ -24,7 +27,12 @@ export class UnreachableError extends CliError {
   override readonly name = "UnreachableError";
   constructor(base: string, cause: unknown) {
     const why = cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause);
-    super(`cannot reach the scheduler at ${base} (${why}); is it running? (set --api URL or DROVER_API, or start a lab: drover lab up)`, "unreachable", ExitCode.Unreachable, { cause });
+    super(
+      `cannot reach the scheduler at ${base} (${why}); is it running? (set --api URL or DROVER_API, or start a lab: drover lab up)`,
+      "unreachable",
+      ExitCode.Unreachable,
+      { cause },
+    );
   }
 }
 
@@ -44,7 +52,8 @@ export class ApiClient {
     } catch {
       throw new CliError(`--api ${JSON.stringify(base)} is not a URL (e.g. http://127.0.0.1:7070)`, "usage", ExitCode.Usage);
     }
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new CliError(`--api ${base}: only http:// and https:// are supported`, "usage", ExitCode.Usage);
+    if (u.protocol !== "http:" && u.protocol !== "https:")
+      throw new CliError(`--api ${base}: only http:// and https:// are supported`, "usage", ExitCode.Usage);
     this.base = u.toString().replace(/\/+$/, "");
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
@@ -84,8 +93,13 @@ export class ApiClient {
     }
     const r = schema.safeParse(data);
     if (!r.success) {
-      const issues = issuesOf(r.error).map((i) => `${i.field}: ${i.message}`).join("; ");
-      throw new CliError(`${request}: the API's reply does not match the protocol schema (${issues}); are the CLI and the scheduler the same version?`, "bad-reply");
+      const issues = issuesOf(r.error)
+        .map((i) => `${i.field}: ${i.message}`)
+        .join("; ");
+      throw new CliError(
+        `${request}: the API's reply does not match the protocol schema (${issues}); are the CLI and the scheduler the same version?`,
+        "bad-reply",
+      );
     }
     return r.data;
   }

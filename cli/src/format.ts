@@ -26,7 +26,10 @@ export function ago(nowMs: number, thenMs: number | null): string {
 }
 
 export function time(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return new Date(epochMs)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 export function printJson(v: unknown): void {

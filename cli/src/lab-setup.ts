@@ -6,7 +6,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
-import { DEFAULT_NET, DEFAULT_WOL_PORT, hostAddress, hostMac, hostUri, labDir, migrationPorts, natsAddress, type CommandTemplate } from "@drover/lab";
+import {
+  DEFAULT_NET,
+  DEFAULT_WOL_PORT,
+  hostAddress,
+  hostMac,
+  hostUri,
+  labDir,
+  migrationPorts,
+  natsAddress,
+  type CommandTemplate,
+} from "@drover/lab";
 import { AGENT_BIN, REPO_ROOT, SCHEDULER_BIN } from "./paths.js";
 
 export const API_FILE = "drover-api.json";

@@ -16,19 +16,37 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-async function poll<T>(what: string, fetchOnce: () => Promise<T>, done: (v: T) => boolean, onUpdate: (v: T) => void, o: WaitOptions): Promise<T> {
+async function poll<T>(
+  what: string,
+  fetchOnce: () => Promise<T>,
+  done: (v: T) => boolean,
+  onUpdate: (v: T) => void,
+  o: WaitOptions,
+): Promise<T> {
   const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
   for (;;) {
     const v = await fetchOnce();
     onUpdate(v);
     if (done(v)) return v;
-    if (Date.now() > deadline) throw new CliError(`gave up waiting for ${what} after ${Math.round((o.timeoutMs ?? 0) / 1000)} s`, "timeout");
+    if (Date.now() > deadline)
+      throw new CliError(`gave up waiting for ${what} after ${Math.round((o.timeoutMs ?? 0) / 1000)} s`, "timeout");
     await sleep(o.pollMs ?? 500, undefined, o.signal ? { signal: o.signal } : {});
   }
 }
 
-export function waitMigration(api: ApiClient, id: string, onUpdate: (m: Migration) => void = () => {}, o: WaitOptions = {}): Promise<Migration> {
-  return poll(`migration ${id}`, () => api.get(`/v1/migrations/${encodeURIComponent(id)}`, ApiMigration), (m) => MIGRATION_DONE.has(m.state), onUpdate, o);
+export function waitMigration(
+  api: ApiClient,
+  id: string,
+  onUpdate: (m: Migration) => void = () => {},
+  o: WaitOptions = {},
+): Promise<Migration> {
+  return poll(
+    `migration ${id}`,
+    () => api.get(`/v1/migrations/${encodeURIComponent(id)}`, ApiMigration),
+    (m) => MIGRATION_DONE.has(m.state),
+    onUpdate,
+    o,
+  );
 }
 
 /** A drain is over for a waiting operator when the host is empty (in maintenance, or powered off if asked) or blocked. */
@@ -41,12 +59,28 @@ export function drainSettled(m: Maintenance): boolean {
   return !m.powerOff || m.message.includes("refused");
 }
 
-export function waitDrain(api: ApiClient, id: string, onUpdate: (m: Maintenance) => void = () => {}, o: WaitOptions = {}): Promise<Maintenance> {
+export function waitDrain(
+  api: ApiClient,
+  id: string,
+  onUpdate: (m: Maintenance) => void = () => {},
+  o: WaitOptions = {},
+): Promise<Maintenance> {
   return poll(`maintenance ${id}`, () => api.get(`/v1/maintenance/${encodeURIComponent(id)}`, ApiMaintenance), drainSettled, onUpdate, o);
 }
 
-export function waitPower(api: ApiClient, id: string, onUpdate: (p: PowerAction) => void = () => {}, o: WaitOptions = {}): Promise<PowerAction> {
-  return poll(`power action ${id}`, () => api.get(`/v1/power/${encodeURIComponent(id)}`, ApiPowerAction), (p) => p.state !== "pending", onUpdate, o);
+export function waitPower(
+  api: ApiClient,
+  id: string,
+  onUpdate: (p: PowerAction) => void = () => {},
+  o: WaitOptions = {},
+): Promise<PowerAction> {
+  return poll(
+    `power action ${id}`,
+    () => api.get(`/v1/power/${encodeURIComponent(id)}`, ApiPowerAction),
+    (p) => p.state !== "pending",
+    onUpdate,
+    o,
+  );
 }
 
 export async function hosts(api: ApiClient): Promise<ApiHost[]> {

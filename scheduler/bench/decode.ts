@@ -9,7 +9,13 @@ import { report, uuid } from "../test/helpers.js";
 const { values: args } = parseArgs({ options: { vms: { type: "string", default: "10" }, n: { type: "string", default: "20000" } } });
 const VMS = Number(args.vms);
 const N = Number(args.n);
-const msg = HostReport.parse(report("kvm1", Array.from({ length: VMS }, (_, i) => ({ uuid: uuid(i + 1), name: `vm-${i}` })), Date.now()));
+const msg = HostReport.parse(
+  report(
+    "kvm1",
+    Array.from({ length: VMS }, (_, i) => ({ uuid: uuid(i + 1), name: `vm-${i}` })),
+    Date.now(),
+  ),
+);
 const data = new TextEncoder().encode(JSON.stringify(msg));
 const time = (what: string, f: () => unknown) => {
   for (let i = 0; i < 2000; i++) f();
@@ -17,7 +23,11 @@ const time = (what: string, f: () => unknown) => {
   for (let i = 0; i < N; i++) f();
   const c = process.cpuUsage(c0);
   const us = (c.user + c.system) / N;
-  process.stdout.write(`${what.padEnd(28)} ${us.toFixed(1).padStart(7)} µs CPU/report  ${Math.round(1e6 / us).toLocaleString("en").padStart(8)} /CPU-s\n`);
+  process.stdout.write(
+    `${what.padEnd(28)} ${us.toFixed(1).padStart(7)} µs CPU/report  ${Math.round(1e6 / us)
+      .toLocaleString("en")
+      .padStart(8)} /CPU-s\n`,
+  );
 };
 const td = new TextDecoder("utf-8", { fatal: true });
 const compiled = z.compile(HostReport);

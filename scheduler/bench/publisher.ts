@@ -16,7 +16,8 @@ const { values: a } = parseArgs({
 const HOSTS = Number(a.hosts);
 const VMS = Number(a.vms);
 const MAX_WINDOW = Number(a.window);
-if (!a.url || !(HOSTS > 0) || !(VMS > 0) || !(MAX_WINDOW > 0) || !process.send) throw new Error("publisher: run by scheduler/bench/scheduler.ts (--url --hosts --vms over IPC)");
+if (!a.url || !(HOSTS > 0) || !(VMS > 0) || !(MAX_WINDOW > 0) || !process.send)
+  throw new Error("publisher: run by scheduler/bench/scheduler.ts (--url --hosts --vms over IPC)");
 const send = (m: object) => process.send!(m);
 
 const te = new TextEncoder();

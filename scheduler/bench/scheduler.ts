@@ -50,9 +50,15 @@ const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.m
 async function ingest(): Promise<void> {
   const nats = await NatsServer.start();
   const dir = await mkdtemp(join(tmpdir(), "drover-bench-"));
-  const s = Scheduler.create(config(nats.url, dir, { http: { host: "127.0.0.1", port: 0 }, reports: { intervalMs: 5000, unreachableAfter: 3, flushIntervalMs: 1000 } }), {
-    autoTick: false,
-  });
+  const s = Scheduler.create(
+    config(nats.url, dir, {
+      http: { host: "127.0.0.1", port: 0 },
+      reports: { intervalMs: 5000, unreachableAfter: 3, flushIntervalMs: 1000 },
+    }),
+    {
+      autoTick: false,
+    },
+  );
   await s.start();
   // The publisher is another process (as agents are): its CPU is not the scheduler's.
   const pub = fork(join(import.meta.dirname, "publisher.ts"), ["--url", nats.url, "--hosts", String(HOSTS), "--vms", String(VMS)], {
@@ -131,7 +137,10 @@ async function dispatch(): Promise<void> {
   const nats = await NatsServer.start();
   const dir = await mkdtemp(join(tmpdir(), "drover-bench-"));
   const s = Scheduler.create(
-    config(nats.url, dir, { limits: { perSource: 1000, perDestination: 1000, perCluster: 1000 }, cooldowns: { vmMs: 0, failureMs: 0, returnMs: 0 } }),
+    config(nats.url, dir, {
+      limits: { perSource: 1000, perDestination: 1000, perCluster: 1000 },
+      cooldowns: { vmMs: 0, failureMs: 0, returnMs: 0 },
+    }),
     { autoTick: false },
   );
   await s.start();
@@ -165,8 +174,18 @@ async function dispatch(): Promise<void> {
       while (s.dispatcher.isActive(m.id)) await new Promise((r) => setTimeout(r, 1));
     }
     const fmt = (xs: number[]) => `p50 ${pct(xs, 0.5).toFixed(2)} ms, p99 ${pct(xs, 0.99).toFixed(2)} ms`;
-    rows.push({ measure: "dispatch -> migrate command at the agent", value: fmt(toAgent), target: "<= 50 ms", note: `${MOVES} moves; test responder, not the real agent; incl. preflight round trip` });
-    rows.push({ measure: "dispatch -> agent's accepted reply back", value: fmt(toAccepted), target: "<= 50 ms", note: "same; accepted = store row 'running'" });
+    rows.push({
+      measure: "dispatch -> migrate command at the agent",
+      value: fmt(toAgent),
+      target: "<= 50 ms",
+      note: `${MOVES} moves; test responder, not the real agent; incl. preflight round trip`,
+    });
+    rows.push({
+      measure: "dispatch -> agent's accepted reply back",
+      value: fmt(toAccepted),
+      target: "<= 50 ms",
+      note: "same; accepted = store row 'running'",
+    });
   } finally {
     await agents.close();
     await s.shutdown();
@@ -177,12 +196,21 @@ async function dispatch(): Promise<void> {
 
 async function dispatchLab(): Promise<void> {
   const repo = join(import.meta.dirname, "..", "..");
-  const cli = (...a: string[]) => execFileSync(process.execPath, ["--import", "tsx", join(repo, "cli/src/main.ts"), "lab", ...a], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+  const cli = (...a: string[]) =>
+    execFileSync(process.execPath, ["--import", "tsx", join(repo, "cli/src/main.ts"), "lab", ...a], {
+      cwd: repo,
+      encoding: "utf8",
+      timeout: 300_000,
+    });
   const labDir = args["lab-dir"]!;
   let status = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as { running: boolean };
   const ownLab = !status.running;
   if (ownLab) cli("up", "--hosts", "2", "--guests", "1", "--net", "47", "--no-scheduler", "--state-dir", labDir, "--json");
-  const lab = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as { cluster: string; nats: { url: string }; guests: { name: string }[] };
+  const lab = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as {
+    cluster: string;
+    nats: { url: string };
+    guests: { name: string }[];
+  };
   status = lab as unknown as { running: boolean };
   const dir = await mkdtemp(join(tmpdir(), "drover-bench-"));
   const s = Scheduler.create(
@@ -237,9 +265,24 @@ async function dispatchLab(): Promise<void> {
     const h = (await s.metrics.dispatchLatency.get()).values;
     const sum = h.find((v) => v.metricName?.endsWith("_sum"))?.value ?? NaN;
     const count = h.find((v) => v.metricName?.endsWith("_count"))?.value ?? NaN;
-    rows.push({ measure: "LAB migrate command sent -> accepted", value: `mean ${((sum / count) * 1000).toFixed(1)} ms`, target: "<= 50 ms", note: "after the preflight passed: the job starts on the real agent" });
-    rows.push({ measure: "LAB dispatch -> real agent's accepted reply", value: fmt(toAccepted), target: "<= 50 ms", note: `${toAccepted.length} live migrations of ${vm}, real host agents + libvirtd; incl. preflight` });
-    rows.push({ measure: "LAB dispatch -> first progress of the job", value: toProgress.length ? fmt(toProgress) : "n/a", target: "", note: `the migration job running on the agent; migrations took ${fmt(durations)}` });
+    rows.push({
+      measure: "LAB migrate command sent -> accepted",
+      value: `mean ${((sum / count) * 1000).toFixed(1)} ms`,
+      target: "<= 50 ms",
+      note: "after the preflight passed: the job starts on the real agent",
+    });
+    rows.push({
+      measure: "LAB dispatch -> real agent's accepted reply",
+      value: fmt(toAccepted),
+      target: "<= 50 ms",
+      note: `${toAccepted.length} live migrations of ${vm}, real host agents + libvirtd; incl. preflight`,
+    });
+    rows.push({
+      measure: "LAB dispatch -> first progress of the job",
+      value: toProgress.length ? fmt(toProgress) : "n/a",
+      target: "",
+      note: `the migration job running on the agent; migrations took ${fmt(durations)}`,
+    });
   } finally {
     await watch.close();
     await s.shutdown();
@@ -254,4 +297,6 @@ if (args.lab) await dispatchLab();
 const cols = ["measure", "value", "target", "note"] as const;
 const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join(" | ");
-process.stdout.write(`${line([...cols])}\n${width.map((w) => "-".repeat(w)).join("-|-")}\n${rows.map((r) => line(cols.map((c) => r[c]))).join("\n")}\n`);
+process.stdout.write(
+  `${line([...cols])}\n${width.map((w) => "-".repeat(w)).join("-|-")}\n${rows.map((r) => line(cols.map((c) => r[c]))).join("\n")}\n`,
+);

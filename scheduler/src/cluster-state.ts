@@ -173,7 +173,14 @@ export class ClusterState {
   private place(vm: VmReport, host: string, mhz: number, nowMs: number): void {
     let e = this.vms.get(vm.uuid);
     if (!e) {
-      e = { uuid: vm.uuid, host, report: vm, seenMs: nowMs, cpuMhz: new Ring(this.opts.historySamples), memoryMiB: new Ring(this.opts.historySamples) };
+      e = {
+        uuid: vm.uuid,
+        host,
+        report: vm,
+        seenMs: nowMs,
+        cpuMhz: new Ring(this.opts.historySamples),
+        memoryMiB: new Ring(this.opts.historySamples),
+      };
       this.vms.set(vm.uuid, e);
       this.byName.set(vm.name, vm.uuid);
     } else if (e.host !== host) {
@@ -215,7 +222,10 @@ export class ClusterState {
     }
   }
 
-  /** A valid report arrived within `unreachableAfter` intervals (scheduler clock; the longer of the configured and the agent's interval). */
+  /**
+   * A valid report arrived within `unreachableAfter` intervals (scheduler clock; the longer of the
+   * configured and the agent's interval).
+   */
   isReachable(h: HostEntry, nowMs: number): boolean {
     if (h.lastSeenMs === null) return false;
     // An agent configured with a longer interval than the scheduler expects is not "silent".

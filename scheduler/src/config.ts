@@ -11,7 +11,12 @@ const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24 h)
 const mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01");
 
 /** Days a window opens on: "*" or a list of mon..sun (ranges like mon-fri allowed). */
-const days = z.string().regex(/^\*$|^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?)*$/, "must be * or days like mon-fri,sun");
+const days = z
+  .string()
+  .regex(
+    /^\*$|^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?)*$/,
+    "must be * or days like mon-fri,sun",
+  );
 
 export const WindowConfig = z
   .object({
@@ -72,7 +77,8 @@ const PowerConfig = z
     if ((p.idleW === undefined) !== (p.maxW === undefined)) {
       ctx.addIssue({ code: "custom", path: p.idleW === undefined ? ["idleW"] : ["maxW"], message: "idleW and maxW go together" });
     }
-    if (p.idleW !== undefined && p.maxW !== undefined && p.maxW < p.idleW) ctx.addIssue({ code: "custom", path: ["maxW"], message: "must be >= idleW" });
+    if (p.idleW !== undefined && p.maxW !== undefined && p.maxW < p.idleW)
+      ctx.addIssue({ code: "custom", path: ["maxW"], message: "must be >= idleW" });
     if ((p.wake === "wol" || p.wake === "peer-wol") && (!p.mac || !p.address)) {
       ctx.addIssue({ code: "custom", path: p.mac ? ["address"] : ["mac"], message: `required when wake is ${p.wake}` });
     }
@@ -84,7 +90,9 @@ export type PowerConfig = z.output<typeof PowerConfig>;
 
 const RuleConfig = z.discriminatedUnion("kind", [
   z.object({ id: z.string().min(1), kind: z.literal("vm-affinity"), tag: z.string().min(1), hard: z.boolean().default(true) }).strict(),
-  z.object({ id: z.string().min(1), kind: z.literal("vm-anti-affinity"), tag: z.string().min(1), hard: z.boolean().default(true) }).strict(),
+  z
+    .object({ id: z.string().min(1), kind: z.literal("vm-anti-affinity"), tag: z.string().min(1), hard: z.boolean().default(true) })
+    .strict(),
   z
     .object({
       id: z.string().min(1),
@@ -168,11 +176,9 @@ export const SchedulerConfig = z
       .object({
         maxDowntimeMs: posMs.default(300),
         bandwidthMiBs: z.number().positive().optional(),
-        escalation: z.array(EscalationStep).default([
-          { action: "raise-downtime", toMs: 1000 },
-          { action: "auto-converge" },
-          { action: "abort" },
-        ]),
+        escalation: z
+          .array(EscalationStep)
+          .default([{ action: "raise-downtime", toMs: 1000 }, { action: "auto-converge" }, { action: "abort" }]),
         /** Lab only: disks on a common directory libvirt does not know as shared. */
         allowUnsafe: z.boolean().default(false),
         allowPostCopy: z.boolean().default(false),
@@ -216,9 +222,7 @@ export const SchedulerConfig = z
     /** Passed through to the policy's cluster config (capacity, forecast, migration model). */
     planner: z.record(z.string(), z.unknown()).default({}),
     rules: z.array(RuleConfig).default([]),
-    hosts: z
-      .record(HostId, z.object({ power: PowerConfig.prefault({}) }).strict())
-      .default({}),
+    hosts: z.record(HostId, z.object({ power: PowerConfig.prefault({}) }).strict()).default({}),
     /** Plans, migrations and power actions older than this are pruned. */
     retainMs: posMs.default(30 * 24 * 3_600_000),
   })

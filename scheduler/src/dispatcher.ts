@@ -123,7 +123,11 @@ export class Dispatcher {
       throw new DispatchError("source-unavailable", `source ${vm.host} is ${state.stateOf(state.hosts.get(vm.host)!, now)}`, "vm");
     }
     if (!state.canBeDestination(req.destination, now)) {
-      throw new DispatchError("destination-unavailable", `destination ${req.destination} is ${state.stateOf(state.hosts.get(req.destination)!, now)}`, "host");
+      throw new DispatchError(
+        "destination-unavailable",
+        `destination ${req.destination} is ${state.stateOf(state.hosts.get(req.destination)!, now)}`,
+        "host",
+      );
     }
     const busy = this.forVm(vm.uuid);
     if (busy) throw new DispatchError("vm-busy", `${vm.report.name} is already being moved by migration ${busy.id}`, "vm");
@@ -138,7 +142,11 @@ export class Dispatcher {
     }
     const id = newId("mig", now);
     // Whoever asked, the move carries the cost model's figures (a plan's step brings its own).
-    let predicted = { durationMs: req.predictedDurationMs ?? null, downtimeMs: req.predictedDowntimeMs ?? null, strategy: req.strategy ?? null };
+    let predicted = {
+      durationMs: req.predictedDurationMs ?? null,
+      downtimeMs: req.predictedDowntimeMs ?? null,
+      strategy: req.strategy ?? null,
+    };
     if (predicted.durationMs === null) {
       const p = this.predictSafely(vm.report, 1);
       if (p) predicted = { durationMs: p.durationMs, downtimeMs: p.downtimeMs, strategy: p.strategy };
@@ -223,7 +231,13 @@ export class Dispatcher {
   inFlightForPolicy(): InFlightMigration[] {
     const out: InFlightMigration[] = [];
     const add = (r: MigrationRow) =>
-      out.push({ id: r.id, vmId: r.vmUuid, sourceHostId: r.source, destinationHostId: r.destination, startedMs: r.startedMs ?? r.createdMs });
+      out.push({
+        id: r.id,
+        vmId: r.vmUuid,
+        sourceHostId: r.source,
+        destinationHostId: r.destination,
+        startedMs: r.startedMs ?? r.createdMs,
+      });
     for (const a of this.active.values()) add(a.row);
     for (const r of this.queued.values()) add(r);
     for (const r of this.landedMoves()) add(r);
@@ -309,7 +323,14 @@ export class Dispatcher {
   private async run(queuedRow: MigrationRow): Promise<void> {
     const { store, clock, state, config, agents, log, metrics } = this.d;
     let row = store.migrations.update(queuedRow.id, { status: "preflight", atMs: clock.now() });
-    const a: Active = { row, progress: null, lastHeardMs: clock.now(), deadlineMs: Number.POSITIVE_INFINITY, abortSent: false, statusAsks: 0 };
+    const a: Active = {
+      row,
+      progress: null,
+      lastHeardMs: clock.now(),
+      deadlineMs: Number.POSITIVE_INFINITY,
+      abortSent: false,
+      statusAsks: 0,
+    };
     this.active.set(row.id, a);
     metrics.migrationsInFlight.set(this.active.size);
     try {
@@ -323,10 +344,16 @@ export class Dispatcher {
         return;
       }
       if (!vm || vm.host !== row.source) {
-        return this.finish(a, "cancelled", { code: "vm-moved", message: `VM is no longer on ${row.source} (now ${vm?.host ?? "not reported"})` });
+        return this.finish(a, "cancelled", {
+          code: "vm-moved",
+          message: `VM is no longer on ${row.source} (now ${vm?.host ?? "not reported"})`,
+        });
       }
       if (!state.canBeSource(row.source, now) || !state.canBeDestination(row.destination, now)) {
-        return this.finish(a, "cancelled", { code: "host-unavailable", message: `${row.source} or ${row.destination} is not available any more` });
+        return this.finish(a, "cancelled", {
+          code: "host-unavailable",
+          message: `${row.source} or ${row.destination} is not available any more`,
+        });
       }
       const dest = state.hosts.get(row.destination)!;
       const uri = dest.report!.migrationUri;
@@ -341,7 +368,10 @@ export class Dispatcher {
         const bad = (pf.checks ?? []).filter((c) => !c.ok);
         if (pf.status !== "succeeded" || bad.length > 0) {
           const why = bad.length ? bad.map((c) => `${c.check}: ${c.reason}`).join("; ") : (pf.error?.message ?? `preflight ${pf.status}`);
-          return this.finish(a, "failed", { code: bad.length ? `preflight.${bad[0]!.check}` : (pf.error?.code ?? "preflight"), message: why });
+          return this.finish(a, "failed", {
+            code: bad.length ? `preflight.${bad[0]!.check}` : (pf.error?.code ?? "preflight"),
+            message: why,
+          });
         }
       }
       // Persisted before the send: after a restart this move is asked about, never sent again.
@@ -413,7 +443,10 @@ export class Dispatcher {
     if (n <= 1) return {};
     const p = this.predictSafely(vm, n);
     const strategy = p?.strategy ?? strategyOf(row.strategy).strategy ?? "live";
-    this.d.log.info({ migration: row.id, concurrent: n, predictedDurationMs: p?.durationMs ?? null }, "move shares its hosts; prediction made for the shared link");
+    this.d.log.info(
+      { migration: row.id, concurrent: n, predictedDurationMs: p?.durationMs ?? null },
+      "move shares its hosts; prediction made for the shared link",
+    );
     return {
       strategy: `${strategy}; ${n} concurrent`,
       ...(p ? { predictedDurationMs: p.durationMs, predictedDowntimeMs: p.downtimeMs } : {}),
@@ -426,7 +459,11 @@ export class Dispatcher {
     a.progress = p;
     a.lastHeardMs = this.d.clock.now();
     if (a.row.status !== "running") {
-      a.row = this.d.store.migrations.update(a.row.id, { status: "running", startedMs: a.row.startedMs ?? this.d.clock.now(), atMs: this.d.clock.now() });
+      a.row = this.d.store.migrations.update(a.row.id, {
+        status: "running",
+        startedMs: a.row.startedMs ?? this.d.clock.now(),
+        atMs: this.d.clock.now(),
+      });
     }
   }
 
@@ -438,7 +475,10 @@ export class Dispatcher {
       const vm = this.d.state.vm(a.row.vmUuid)?.report;
       if (vm) {
         this.predictor.learn(vm, { durationMs: r.durationMs, downtimeMs: r.downtimeMs });
-        this.d.log.info({ migration: r.migrationId, measuredMs: r.durationMs, learned: this.predictor.learned ?? null }, "cost model learned from a measured migration");
+        this.d.log.info(
+          { migration: r.migrationId, measuredMs: r.durationMs, learned: this.predictor.learned ?? null },
+          "cost model learned from a measured migration",
+        );
       }
     }
     if (r.outcome === "succeeded" && r.vmRunningOn) this.d.state.moveVm(a.row.vmUuid, r.vmRunningOn);
@@ -487,7 +527,11 @@ export class Dispatcher {
     active.lastHeardMs = this.d.clock.now();
     if (reply.status === "accepted" || reply.status === "running") {
       if (active.row.status !== "running") {
-        active.row = this.d.store.migrations.update(active.row.id, { status: "running", startedMs: active.row.startedMs ?? this.d.clock.now(), atMs: this.d.clock.now() });
+        active.row = this.d.store.migrations.update(active.row.id, {
+          status: "running",
+          startedMs: active.row.startedMs ?? this.d.clock.now(),
+          atMs: this.d.clock.now(),
+        });
         active.deadlineMs = this.deadline(active.row.startedMs ?? this.d.clock.now());
       }
       return;

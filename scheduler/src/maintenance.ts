@@ -121,7 +121,8 @@ export class Maintenance {
       // Every VM is placed elsewhere but the host's fresh report still lists one (or none came yet):
       // nothing blocks, so it is still draining; the next report ends it.
       const message = `waiting for ${host} to report no VM`;
-      if (this.detail(row).message !== message || row.status === "blocked") this.save(row, { blockers: [], message }, row.status === "blocked" ? "draining" : undefined);
+      if (this.detail(row).message !== message || row.status === "blocked")
+        this.save(row, { blockers: [], message }, row.status === "blocked" ? "draining" : undefined);
       return;
     }
     const busyPlan = this.detail(row).planIds.some((p) => {
@@ -149,7 +150,11 @@ export class Maintenance {
         : left.map((v) => ({ vm: v.report.name, code: "placement.no-destination", reason: "the drain policy found no destination" }));
       if (list.length === 0) {
         // Nothing blocks: the host has not yet reported itself empty. Still draining.
-        this.save(row, { planIds, blockers: [], message: `waiting for ${host} to report no VM` }, row.status === "blocked" ? "draining" : undefined);
+        this.save(
+          row,
+          { planIds, blockers: [], message: `waiting for ${host} to report no VM` },
+          row.status === "blocked" ? "draining" : undefined,
+        );
         return;
       }
       this.save(row, { planIds, blockers: list, message: `blocked: ${list.length} VM(s) cannot leave ${host}` }, "blocked");

@@ -41,8 +41,16 @@ export class Metrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
-  readonly migrationsInFlight = new Gauge({ name: "drover_migrations_in_flight", help: "Migrations running now", registers: [this.registry] });
-  readonly migrationsQueued = new Gauge({ name: "drover_migrations_queued", help: "Migrations waiting for a slot", registers: [this.registry] });
+  readonly migrationsInFlight = new Gauge({
+    name: "drover_migrations_in_flight",
+    help: "Migrations running now",
+    registers: [this.registry],
+  });
+  readonly migrationsQueued = new Gauge({
+    name: "drover_migrations_queued",
+    help: "Migrations waiting for a slot",
+    registers: [this.registry],
+  });
   readonly dispatchLatency = new Histogram({
     name: "drover_dispatch_accept_seconds",
     help: "Time from sending a migrate command to the agent's accepted reply",
@@ -56,7 +64,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly hosts = new Gauge({ name: "drover_hosts", help: "Hosts by state", labelNames: ["state"] as const, registers: [this.registry] });
-  readonly plans = new Counter({ name: "drover_plans_total", help: "Plans made, by kind and mode", labelNames: ["kind", "mode"] as const, registers: [this.registry] });
+  readonly plans = new Counter({
+    name: "drover_plans_total",
+    help: "Plans made, by kind and mode",
+    labelNames: ["kind", "mode"] as const,
+    registers: [this.registry],
+  });
   readonly powerActions = new Counter({
     name: "drover_power_actions_total",
     help: "Power actions, by action and outcome",

@@ -52,7 +52,13 @@ export class Modes {
       this.lastRun.balance = 0;
     }
     const idle = this.d.dispatcher.inFlightCount === 0 && this.d.dispatcher.queuedCount === 0;
-    if (this.modes.consolidate !== "off" && w.active && !w.restoring && idle && now - this.lastRun.consolidate >= this.d.config.policies.consolidate.everyMs) {
+    if (
+      this.modes.consolidate !== "off" &&
+      w.active &&
+      !w.restoring &&
+      idle &&
+      now - this.lastRun.consolidate >= this.d.config.policies.consolidate.everyMs
+    ) {
       this.lastRun.consolidate = now;
       this.run("consolidate", this.modes.consolidate);
       return;

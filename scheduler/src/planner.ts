@@ -49,7 +49,11 @@ export class Planner {
     const { state, config, clock } = this.d;
     const now = clock.now();
     // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
-    const snapshot = buildSnapshot(state, config, now, { ...this.d.extras(), landed: this.d.dispatcher.landedVms(), learned: this.d.dispatcher.learnedModel });
+    const snapshot = buildSnapshot(state, config, now, {
+      ...this.d.extras(),
+      landed: this.d.dispatcher.landedVms(),
+      learned: this.d.dispatcher.learnedModel,
+    });
     const pc = config.policies[kind];
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;
@@ -68,7 +72,13 @@ export class Planner {
       policy: p.policy,
       host: opts.host ?? null,
       notMoved: p.notMoved.map((n) => ({ vm: name(n.vmId), host: n.hostId, code: n.code, reason: n.message })),
-      blocked: p.ruleBlocks.map((b) => ({ rule: b.ruleId, code: b.code, reason: b.message, vms: b.vmIds.map(name), hosts: [...b.hostIds] })),
+      blocked: p.ruleBlocks.map((b) => ({
+        rule: b.ruleId,
+        code: b.code,
+        reason: b.message,
+        vms: b.vmIds.map(name),
+        hosts: [...b.hostIds],
+      })),
       deferred: p.deferred.map((x) => ({ index: x.step.index, code: x.code, reason: x.message })),
       metrics: p.metrics,
     };
@@ -102,7 +112,8 @@ export class Planner {
     const { store, clock, config } = this.d;
     const row = store.plans.get(id);
     if (!row) throw new NotFoundError(`no plan "${id}"`, "id");
-    if (row.status !== "proposed") throw new RefusedError("plan-not-proposed", `plan ${id} is ${row.status}; only a proposed plan can be approved`, "id");
+    if (row.status !== "proposed")
+      throw new RefusedError("plan-not-proposed", `plan ${id} is ${row.status}; only a proposed plan can be approved`, "id");
     if (clock.now() - row.createdMs > config.planTtlMs) {
       store.plans.setStatus(id, "rejected", clock.now());
       throw new RefusedError("plan-expired", `plan ${id} is older than planTtlMs (${config.planTtlMs} ms); make a new one`, "id");
@@ -206,7 +217,11 @@ export class Planner {
 }
 
 function toStepInput(s: PlanStep, name: (uuid: string) => string) {
-  const base = { index: s.index, reason: s.message, detail: { code: s.code, policy: s.policy, dependsOn: [...s.dependsOn] } as Record<string, Json> };
+  const base = {
+    index: s.index,
+    reason: s.message,
+    detail: { code: s.code, policy: s.policy, dependsOn: [...s.dependsOn] } as Record<string, Json>,
+  };
   if (s.kind === "migrate") {
     return {
       ...base,
@@ -223,13 +238,26 @@ function toStepInput(s: PlanStep, name: (uuid: string) => string) {
   return { ...base, action: s.kind === "wake" ? ("wake" as const) : ("power-off" as const), host: s.hostId };
 }
 
-const stepState = { pending: "pending", dispatched: "running", done: "done", failed: "failed", skipped: "skipped", cancelled: "skipped" } as const;
+const stepState = {
+  pending: "pending",
+  dispatched: "running",
+  done: "done",
+  failed: "failed",
+  skipped: "skipped",
+  cancelled: "skipped",
+} as const;
 
 export function planToApi(row: PlanRow): ApiPlan {
   const ex = (row.explanation ?? {}) as unknown as Partial<Explanation>;
   const anyFailed = row.steps.some((s) => s.status === "failed");
   const status =
-    row.status === "applying" ? "running" : row.status === "rejected" ? "expired" : row.status === "done" && anyFailed ? "failed" : row.status;
+    row.status === "applying"
+      ? "running"
+      : row.status === "rejected"
+        ? "expired"
+        : row.status === "done" && anyFailed
+          ? "failed"
+          : row.status;
   return {
     id: row.id,
     kind: (["balance", "consolidate", "drain"].includes(row.kind) ? row.kind : "balance") as PlanKind,

@@ -84,7 +84,11 @@ export class Scheduler {
   /** Opens the store and loads the hosts it knows (their scheduler-owned state survives restarts). */
   static create(config: SchedulerConfig, deps: SchedulerDeps = {}): Scheduler {
     const clock = deps.clock ?? systemClock;
-    const store = Store.open({ path: join(config.stateDir, "drover.sqlite"), retentionDays: config.retainMs / 86_400_000, now: () => clock.now() });
+    const store = Store.open({
+      path: join(config.stateDir, "drover.sqlite"),
+      retentionDays: config.retainMs / 86_400_000,
+      now: () => clock.now(),
+    });
     const s = new Scheduler(config, store, deps);
     const now = s.clock.now();
     for (const row of store.hosts.list()) {
@@ -155,7 +159,16 @@ export class Scheduler {
       config,
       log: this.log,
     });
-    this.modes = new Modes({ planner: this.planner, dispatcher: this.dispatcher, power: this.power, state: this.state, store: this.store, clock: this.clock, config, log: this.log });
+    this.modes = new Modes({
+      planner: this.planner,
+      dispatcher: this.dispatcher,
+      power: this.power,
+      state: this.state,
+      store: this.store,
+      clock: this.clock,
+      config,
+      log: this.log,
+    });
     this.dispatcher.onFinished = (m) => {
       this.planner.onMigrationFinished(m);
       this.maintenance.onMigrationFinished(m);
@@ -164,9 +177,7 @@ export class Scheduler {
     this.state.onHostReport = (h, wasReachable) => this.power.onReport(h, wasReachable);
 
     this.dispatcher.start();
-    this.subs.push(
-      this.bus.subscribe(subjects.allHostReports(config.cluster), HostReport, (r) => this.ingest(r)),
-    );
+    this.subs.push(this.bus.subscribe(subjects.allHostReports(config.cluster), HostReport, (r) => this.ingest(r)));
     // Ask the agents about unfinished work before anything new is sent.
     await reconcile({
       store: this.store,
@@ -220,7 +231,16 @@ export class Scheduler {
             });
             for (const v of r.vms) {
               if (this.state.vm(v.uuid)?.host !== h.id) continue;
-              rows.push({ uuid: v.uuid, name: v.name, host: h.id, state: v.state, memoryMiB: v.memoryMiB, vcpus: v.vcpus, tags: v.tags, lastSeenMs: h.lastSeenMs ?? 0 });
+              rows.push({
+                uuid: v.uuid,
+                name: v.name,
+                host: h.id,
+                state: v.state,
+                memoryMiB: v.memoryMiB,
+                vcpus: v.vcpus,
+                tags: v.tags,
+                lastSeenMs: h.lastSeenMs ?? 0,
+              });
             }
           }
           const want = this.storedState(h.id);
@@ -290,8 +310,17 @@ export class Scheduler {
     const recentFailures = [];
     const lastMoves = new Map<string, { atMs: number; from: string }>();
     for (const m of this.store.migrations.list({ since, limit: 10_000 })) {
-      if ((m.status === "failed" || m.status === "aborted" || m.status === "timed-out") && m.endedMs !== null && now - m.endedMs < this.config.cooldowns.failureMs) {
-        recentFailures.push({ vmId: m.vmUuid, destinationHostId: m.destination, atMs: m.endedMs, ...(m.error ? { code: m.error.code } : {}) });
+      if (
+        (m.status === "failed" || m.status === "aborted" || m.status === "timed-out") &&
+        m.endedMs !== null &&
+        now - m.endedMs < this.config.cooldowns.failureMs
+      ) {
+        recentFailures.push({
+          vmId: m.vmUuid,
+          destinationHostId: m.destination,
+          atMs: m.endedMs,
+          ...(m.error ? { code: m.error.code } : {}),
+        });
       }
       if (m.status === "succeeded" && m.endedMs !== null) {
         const cur = lastMoves.get(m.vmUuid);

@@ -96,7 +96,12 @@ function hostContention(vms: readonly { vcpuWaitFraction: number; vcpus: number 
   return n === 0 ? 0 : Math.min(1, w / n);
 }
 
-function toPolicyVm(v: VmEntry, hostId: string, mounts: readonly { path: string; shared: boolean }[], last: { atMs: number; from: string } | undefined): Vm {
+function toPolicyVm(
+  v: VmEntry,
+  hostId: string,
+  mounts: readonly { path: string; shared: boolean }[],
+  last: { atMs: number; from: string } | undefined,
+): Vm {
   const r = v.report;
   const storage = new Set<string>();
   for (const d of r.disks) {

@@ -21,7 +21,11 @@ describe("HTTP API", () => {
     const res = await post(h.url("/v1/migrations"), { vm: "web1", host: "b" });
     expect(res.status).toBe(202);
     const m = ApiMigration.parse(await json(res));
-    await until(async () => ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`)))).state === "succeeded", 15_000, "move done");
+    await until(
+      async () => ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`)))).state === "succeeded",
+      15_000,
+      "move done",
+    );
     const done = ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`))));
     expect(done).toMatchObject({ source: "a", destination: "b", requestedBy: "api", measuredDowntimeMs: 5, vmRunningOn: "b" });
 
@@ -32,7 +36,9 @@ describe("HTTP API", () => {
     expect(metrics).toMatch(/drover_reports_total 2/);
     const doc = await json(await fetch(h.url("/openapi.json")));
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/status", "/v1/plan", "/v1/migrations", "/v1/hosts/{id}/drain", "/v1/hosts/{id}/power", "/v1/history"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/status", "/v1/plan", "/v1/migrations", "/v1/hosts/{id}/drain", "/v1/hosts/{id}/power", "/v1/history"]),
+    );
     expect(doc.paths["/v1/migrations"].post.requestBody.content["application/json"].schema.required).toEqual(["vm", "host"]);
   });
 
@@ -44,12 +50,29 @@ describe("HTTP API", () => {
       { name: "missing field", req: () => post(h.url("/v1/migrations"), { vm: "web1" }), status: 400, field: "body.host" },
       { name: "wrong type", req: () => post(h.url("/v1/migrations"), { vm: 7, host: "b" }), status: 400, field: "body.vm" },
       { name: "extra field", req: () => post(h.url("/v1/migrations"), { vm: "web1", host: "b", now: true }), status: 400, field: "body" },
-      { name: "unknown VM", req: () => post(h.url("/v1/migrations"), { vm: "nope", host: "b" }), status: 400, field: "body.vm", code: "unknown-vm" },
-      { name: "unknown destination", req: () => post(h.url("/v1/migrations"), { vm: "web1", host: "zz" }), status: 400, field: "body.host", code: "unknown-host" },
+      {
+        name: "unknown VM",
+        req: () => post(h.url("/v1/migrations"), { vm: "nope", host: "b" }),
+        status: 400,
+        field: "body.vm",
+        code: "unknown-vm",
+      },
+      {
+        name: "unknown destination",
+        req: () => post(h.url("/v1/migrations"), { vm: "web1", host: "zz" }),
+        status: 400,
+        field: "body.host",
+        code: "unknown-host",
+      },
       { name: "same host", req: () => post(h.url("/v1/migrations"), { vm: "web1", host: "a" }), status: 409, code: "same-host" },
       { name: "plan kind", req: () => post(h.url("/v1/plan"), { kind: "shuffle" }), status: 400, field: "body.kind" },
       { name: "drain plan without host", req: () => post(h.url("/v1/plan"), { kind: "drain" }), status: 400, field: "body.host" },
-      { name: "drain plan unknown host", req: () => post(h.url("/v1/plan"), { kind: "drain", host: "zz" }), status: 400, field: "body.host" },
+      {
+        name: "drain plan unknown host",
+        req: () => post(h.url("/v1/plan"), { kind: "drain", host: "zz" }),
+        status: 400,
+        field: "body.host",
+      },
       { name: "approve unknown plan", req: () => post(h.url("/v1/plans/plan-x/approve")), status: 404, field: "params.id" },
       { name: "drain unknown host", req: () => post(h.url("/v1/hosts/zz/drain"), {}), status: 404, field: "params.id" },
       { name: "drain wrong type", req: () => post(h.url("/v1/hosts/a/drain"), { powerOff: "yes" }), status: 400, field: "body.powerOff" },

@@ -22,7 +22,10 @@ describe("ClusterState", () => {
 
   it("treats a host whose libvirtd is unreachable as unreachable", () => {
     const s = new ClusterState(CLUSTER, opts);
-    s.ingest(rep("a", [], 1000, { libvirt: { reachable: false, uri: "x", version: null, latencyMs: null, lastError: null, sinceMs: 0 } }), 1000);
+    s.ingest(
+      rep("a", [], 1000, { libvirt: { reachable: false, uri: "x", version: null, latencyMs: null, lastError: null, sinceMs: 0 } }),
+      1000,
+    );
     expect(s.stateOf(s.hosts.get("a")!, 1000)).toBe("unreachable");
   });
 
@@ -66,7 +69,17 @@ describe("ClusterState", () => {
       rules: [{ id: "db-on-a", kind: "vm-host", tag: "db", hosts: ["a"], mode: "must" }],
       hosts: { b: { power: { idleW: 90, maxW: 135 } } },
     });
-    s.ingest(rep("a", [{ uuid: uuid(1), name: "v1", cpu: 0.5, tags: ["db", "drover:anti-affinity:web"] }, { uuid: uuid(3), name: "v3", tags: ["drover:anti-affinity:web"] }], 1000), 1000);
+    s.ingest(
+      rep(
+        "a",
+        [
+          { uuid: uuid(1), name: "v1", cpu: 0.5, tags: ["db", "drover:anti-affinity:web"] },
+          { uuid: uuid(3), name: "v3", tags: ["drover:anti-affinity:web"] },
+        ],
+        1000,
+      ),
+      1000,
+    );
     s.ingest(rep("b", [], 1000), 1000);
     const snap = buildSnapshot(s, cfg, 2000, { inFlight: [], recentFailures: [], lastMoves: new Map() });
     expect(snap.hosts.map((h) => [h.id, h.state, h.cpuCapacityMhz])).toEqual([
@@ -82,7 +95,12 @@ describe("ClusterState", () => {
     expect(v1.cpuDemandMhzHistory).toEqual([1000]);
     expect(v1.storage).toEqual(["/var/lib/drover"]);
     expect(snap.rules).toContainEqual({ id: "db-on-a", kind: "vm-host", vmIds: [uuid(1)], hostIds: ["a"], mode: "must" });
-    expect(snap.rules).toContainEqual({ id: "tag:drover:anti-affinity:web", kind: "vm-anti-affinity", vmIds: [uuid(1), uuid(3)], hard: true });
+    expect(snap.rules).toContainEqual({
+      id: "tag:drover:anti-affinity:web",
+      kind: "vm-anti-affinity",
+      vmIds: [uuid(1), uuid(3)],
+      hard: true,
+    });
     const later = buildSnapshot(s, cfg, 10_000, { inFlight: [], recentFailures: [], lastMoves: new Map() });
     expect(later.hosts.every((h) => h.state === "unreachable")).toBe(true);
   });

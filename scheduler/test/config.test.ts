@@ -23,8 +23,14 @@ describe("config", () => {
     const cases: [unknown, RegExp][] = [
       [{ ...minimal, limits: { perSource: 0 } }, /limits\.perSource/],
       [{ ...minimal, policies: { balance: { mode: "sometimes" } } }, /policies\.balance\.mode/],
-      [{ ...minimal, policies: { consolidate: { window: { start: "25:00", end: "06:00" } } } }, /policies\.consolidate\.window\.start: must be HH:MM/],
-      [{ ...minimal, hosts: { kvm1: { power: { wake: "wol", address: "127.0.9.1" } } } }, /hosts\.kvm1\.power\.mac: required when wake is wol/],
+      [
+        { ...minimal, policies: { consolidate: { window: { start: "25:00", end: "06:00" } } } },
+        /policies\.consolidate\.window\.start: must be HH:MM/,
+      ],
+      [
+        { ...minimal, hosts: { kvm1: { power: { wake: "wol", address: "127.0.9.1" } } } },
+        /hosts\.kvm1\.power\.mac: required when wake is wol/,
+      ],
       [{ ...minimal, hosts: { kvm1: { power: { wake: "ipmi", address: "127.0.9.1" } } } }, /hosts\.kvm1\.power\.ipmi/],
       [{ ...minimal, hosts: { kvm1: { power: { idleW: 90 } } } }, /hosts\.kvm1\.power\.maxW: idleW and maxW go together/],
       [{ ...minimal, hosts: { kvm1: { power: { idleW: 90, maxW: 80 } } } }, /hosts\.kvm1\.power\.maxW: must be >= idleW/],
@@ -53,7 +59,11 @@ describe("config", () => {
       const first = parseConfig({ ...minimal, nats: { servers: ["nats://127.0.0.1:4222"], user: "u", pass: "hunter2" } });
       expect(recordConfigChanges(store, first, 1000).length).toBeGreaterThan(5);
       expect(recordConfigChanges(store, first, 2000)).toEqual([]);
-      const second = parseConfig({ ...minimal, nats: { servers: ["nats://127.0.0.1:4222"], user: "u", pass: "hunter2" }, limits: { perCluster: 3 } });
+      const second = parseConfig({
+        ...minimal,
+        nats: { servers: ["nats://127.0.0.1:4222"], user: "u", pass: "hunter2" },
+        limits: { perCluster: 3 },
+      });
       expect(recordConfigChanges(store, second, 3000)).toEqual(["limits"]);
       const [row] = store.config.list({ key: "limits", limit: 1 });
       expect(row).toMatchObject({ atMs: 3000, oldValue: { perCluster: 8 }, newValue: { perCluster: 3 } });

@@ -7,7 +7,11 @@ const vmsOn = (prefix: string, n: number, start: number) =>
 
 describe("dispatcher", () => {
   it("never exceeds the per-source, per-destination and cluster limits", async () => {
-    await using h = await harness(["a", "b", "c", "d"], { a: vmsOn("a", 3, 1), b: vmsOn("b", 3, 10) }, { limits: { perSource: 1, perDestination: 1, perCluster: 2 } });
+    await using h = await harness(
+      ["a", "b", "c", "d"],
+      { a: vmsOn("a", 3, 1), b: vmsOn("b", 3, 10) },
+      { limits: { perSource: 1, perDestination: 1, perCluster: 2 } },
+    );
     h.agents.behaviour = { migrate: "hold", preflightOk: true };
     await h.report();
     const moves = [
@@ -29,7 +33,11 @@ describe("dispatcher", () => {
     while (h.agents.held.size > 0 || h.s.dispatcher.queuedCount > 0) {
       maxSeen = Math.max(maxSeen, h.agents.held.size);
       h.agents.releaseAll(true);
-      await until(() => h.agents.held.size > 0 || (h.s.dispatcher.queuedCount === 0 && h.s.dispatcher.inFlightCount === 0), 15_000, "next admitted");
+      await until(
+        () => h.agents.held.size > 0 || (h.s.dispatcher.queuedCount === 0 && h.s.dispatcher.inFlightCount === 0),
+        15_000,
+        "next admitted",
+      );
     }
     expect(maxSeen).toBeLessThanOrEqual(2);
     for (const id of ids) expect(h.s.store.migrations.get(id)!.status).toBe("succeeded");
@@ -68,7 +76,9 @@ describe("dispatcher", () => {
     await h.report();
     h.clock.advance(3001);
     await h.report(["a"]);
-    expect(() => h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "x" })).toThrow(/destination b is unreachable/);
+    expect(() => h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "x" })).toThrow(
+      /destination b is unreachable/,
+    );
   });
 
   it("a restart mid-flight asks the agent by status and never sends the move twice", async () => {
@@ -121,7 +131,11 @@ describe("dispatcher", () => {
   });
 
   it("a move past its timeout is aborted, then recorded as timed-out with where the VM is", async () => {
-    await using h = await harness(["a", "b"], { a: vmsOn("v", 1, 1) }, { migration: { timeoutMs: 10_000, resultGraceMs: 1000, commandTimeoutMs: 2000 } });
+    await using h = await harness(
+      ["a", "b"],
+      { a: vmsOn("v", 1, 1) },
+      { migration: { timeoutMs: 10_000, resultGraceMs: 1000, commandTimeoutMs: 2000 } },
+    );
     h.agents.behaviour = { migrate: "hold" };
     h.autoReport();
     await h.report();

@@ -10,7 +10,12 @@ import { Scheduler } from "../src/scheduler.js";
 import { until } from "./helpers.js";
 
 const repo = join(import.meta.dirname, "..", "..");
-const cli = (...a: string[]) => execFileSync(process.execPath, ["--import", "tsx", join(repo, "cli/src/main.ts"), "lab", ...a], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+const cli = (...a: string[]) =>
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "cli/src/main.ts"), "lab", ...a], {
+    cwd: repo,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
 
 describe("scheduler on a lab with real agents", () => {
   let labDir = "";
@@ -28,7 +33,9 @@ describe("scheduler on a lab with real agents", () => {
       guests: { name: string }[];
       hosts: { name: string; mac: string; address: string }[];
     };
-    const hosts = Object.fromEntries(lab.hosts.map((h) => [h.name, { power: { wake: "wol" as const, mac: h.mac, address: h.address, port: 9, wakeTimeoutMs: 120_000 } }]));
+    const hosts = Object.fromEntries(
+      lab.hosts.map((h) => [h.name, { power: { wake: "wol" as const, mac: h.mac, address: h.address, port: 9, wakeTimeoutMs: 120_000 } }]),
+    );
     vm = lab.guests[0]!.name;
     s = Scheduler.create(
       parseConfig({
@@ -44,7 +51,13 @@ describe("scheduler on a lab with real agents", () => {
       { tickMs: 500 },
     );
     await s.start();
-    await until(() => [...s.state.hosts.values()].filter((h) => s.state.stateOf(h, Date.now()) === "healthy").length === 2 && s.state.vm(vm) !== undefined, 90_000, "lab hosts and guest");
+    await until(
+      () =>
+        [...s.state.hosts.values()].filter((h) => s.state.stateOf(h, Date.now()) === "healthy").length === 2 &&
+        s.state.vm(vm) !== undefined,
+      90_000,
+      "lab hosts and guest",
+    );
   });
 
   afterAll(async () => {

@@ -19,7 +19,12 @@ export interface Harness extends AsyncDisposable {
   cfg: Partial<SchedulerConfigInput>;
 }
 
-export async function harness(hosts: string[], vms: Record<string, VmSpec[]>, cfg: Partial<SchedulerConfigInput> = {}, deps: SchedulerDeps = {}): Promise<Harness> {
+export async function harness(
+  hosts: string[],
+  vms: Record<string, VmSpec[]>,
+  cfg: Partial<SchedulerConfigInput> = {},
+  deps: SchedulerDeps = {},
+): Promise<Harness> {
   const nats = await NatsServer.start();
   const dir = await tempDir();
   const clock = new ManualClock(Date.now());

@@ -197,7 +197,15 @@ export class FakeAgents {
     const vm = this.vms.get(cmd.vm);
     const now = Date.now();
     this.held.delete(cmd.migrationId);
-    const base = { v: 1 as const, migrationId: cmd.migrationId, commandId: cmd.id, vm: vm?.name ?? cmd.vm, vmUuid: cmd.vm, source: host, destination: cmd.destination.host };
+    const base = {
+      v: 1 as const,
+      migrationId: cmd.migrationId,
+      commandId: cmd.id,
+      vm: vm?.name ?? cmd.vm,
+      vmUuid: cmd.vm,
+      source: host,
+      destination: cmd.destination.host,
+    };
     this.bus.publish(subjects.migrationProgress(CLUSTER, cmd.migrationId), MigrationProgress, {
       ...base,
       timeMs: now,

@@ -30,7 +30,9 @@ describe("modes and schedules", () => {
     udp.on("message", (m) => packets.push(m));
     await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
     const port = udp.address().port;
-    const power = (n: number) => ({ power: { wake: "wol" as const, mac: `02:00:00:00:00:0${n}`, address: "127.0.0.1", port, wakeTimeoutMs: 600_000 } });
+    const power = (n: number) => ({
+      power: { wake: "wol" as const, mac: `02:00:00:00:00:0${n}`, address: "127.0.0.1", port, wakeTimeoutMs: 600_000 },
+    });
     try {
       await using h = await harness(
         ["a", "b", "c"],
@@ -87,10 +89,21 @@ describe("modes and schedules", () => {
   });
 
   it("recommend mode stores the plan and waits for approval", async () => {
-    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v1" }] }, {
-      policies: { balance: { mode: "off" }, consolidate: { mode: "recommend", window: { start: "00:00", end: "23:59" } }, drain: { mode: "automatic" } },
-      hosts: { a: { power: { wake: "wol", mac: "02:00:00:00:00:01", address: "127.0.0.1" } }, b: { power: { wake: "wol", mac: "02:00:00:00:00:02", address: "127.0.0.1" } } },
-    });
+    await using h = await harness(
+      ["a", "b"],
+      { a: [{ uuid: uuid(1), name: "v1" }] },
+      {
+        policies: {
+          balance: { mode: "off" },
+          consolidate: { mode: "recommend", window: { start: "00:00", end: "23:59" } },
+          drain: { mode: "automatic" },
+        },
+        hosts: {
+          a: { power: { wake: "wol", mac: "02:00:00:00:00:01", address: "127.0.0.1" } },
+          b: { power: { wake: "wol", mac: "02:00:00:00:00:02", address: "127.0.0.1" } },
+        },
+      },
+    );
     h.clock.set(at("12:00"));
     await h.report();
     await h.s.tick();
@@ -106,7 +119,12 @@ describe("modes and schedules", () => {
 
 describe("maintenance", () => {
   it("drains a host with progress to maintenance, then undrains it", async () => {
-    await using h = await harness(["a", "b", "c"], { a: [{ uuid: uuid(1), name: "v1" }, { uuid: uuid(2), name: "v2" }] });
+    await using h = await harness(["a", "b", "c"], {
+      a: [
+        { uuid: uuid(1), name: "v1" },
+        { uuid: uuid(2), name: "v2" },
+      ],
+    });
     h.autoReport(50);
     await h.report();
     const res = await post(h.url("/v1/hosts/a/drain"), {});
@@ -114,10 +132,14 @@ describe("maintenance", () => {
     const m = ApiMaintenance.parse(await json(res));
     expect(m).toMatchObject({ host: "a", state: "draining", vmsAtStart: 2 });
     await until(() => h.agents.on("a").length === 0, 15_000, "a empty");
-    await until(async () => {
-      await h.s.tick();
-      return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state === "in-maintenance";
-    }, 15_000, "in maintenance");
+    await until(
+      async () => {
+        await h.s.tick();
+        return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state === "in-maintenance";
+      },
+      15_000,
+      "in maintenance",
+    );
     const done = ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`))));
     expect(done.migrations).toHaveLength(2);
     expect(done.vmsLeft).toBe(0);
@@ -130,14 +152,23 @@ describe("maintenance", () => {
   });
 
   it("stops a drain that cannot finish with each VM's blocking reason", async () => {
-    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "pinned1", tags: ["drover:pinned"] }, { uuid: uuid(2), name: "free1" }] });
+    await using h = await harness(["a", "b"], {
+      a: [
+        { uuid: uuid(1), name: "pinned1", tags: ["drover:pinned"] },
+        { uuid: uuid(2), name: "free1" },
+      ],
+    });
     h.autoReport(50);
     await h.report();
     const m = ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/a/drain"), { powerOff: true })));
-    await until(async () => {
-      await h.s.tick();
-      return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state === "blocked";
-    }, 8000, "blocked");
+    await until(
+      async () => {
+        await h.s.tick();
+        return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state === "blocked";
+      },
+      8000,
+      "blocked",
+    );
     const b = ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`))));
     expect(b.blockers).toEqual([expect.objectContaining({ vm: "pinned1", code: "vm.pinned" })]);
     expect(b.vmsLeft).toBe(1);

@@ -19,9 +19,16 @@ const MAC = "02:00:00:00:00:0b";
 
 describe("power", () => {
   it("refuses to power off a host that runs a VM, records the refusal and sends nothing", async () => {
-    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] }, {
-      hosts: { a: { power: { wake: "wol", mac: MAC, address: "127.0.0.1" } }, b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1" } } },
-    });
+    await using h = await harness(
+      ["a", "b"],
+      { a: [{ uuid: uuid(1), name: "web1" }] },
+      {
+        hosts: {
+          a: { power: { wake: "wol", mac: MAC, address: "127.0.0.1" } },
+          b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1" } },
+        },
+      },
+    );
     await h.report();
     const res = await post(h.url("/v1/hosts/a/power"), { action: "off" });
     expect(res.status).toBe(409);
@@ -44,9 +51,13 @@ describe("power", () => {
   it("powers an empty host off through its agent; a WoL wake is done only once the host reports healthy", async () => {
     const udp = await udpListener();
     try {
-      await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] }, {
-        hosts: { b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 60_000 } } },
-      });
+      await using h = await harness(
+        ["a", "b"],
+        { a: [{ uuid: uuid(1), name: "web1" }] },
+        {
+          hosts: { b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 60_000 } } },
+        },
+      );
       await h.report();
       const off = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "off" })));
       expect(off.state).toBe("pending");
@@ -81,11 +92,24 @@ describe("power", () => {
     const log = join(dir.path, "ipmitool.log");
     const fake = join(dir.path, "ipmitool");
     // Succeeds for the BMC 127.0.0.21, fails (as a dead BMC does) for any other.
-    await writeFile(fake, `#!/bin/sh\necho "$@" >> ${log}\ncase "$*" in *"-H 127.0.0.21 "*) exit 0;; esac\necho "Error: Unable to establish IPMI v2 / RMCP+ session" >&2\nexit 1\n`);
+    await writeFile(
+      fake,
+      `#!/bin/sh\necho "$@" >> ${log}\ncase "$*" in *"-H 127.0.0.21 "*) exit 0;; esac\necho "Error: Unable to establish IPMI v2 / RMCP+ session" >&2\nexit 1\n`,
+    );
     await chmod(fake, 0o755);
     const env = { ...process.env, PATH: `${dir.path}:${process.env.PATH ?? ""}`, BMC_PASS: "s3cret" };
-    const ipmi = (addr: string) => ({ wake: "ipmi" as const, address: addr, ipmi: { user: "admin", passwordEnv: "BMC_PASS" }, wakeTimeoutMs: 5000 });
-    await using h = await harness(["a", "b", "c"], {}, { hosts: { b: { power: ipmi("127.0.0.22") }, c: { power: ipmi("127.0.0.21") } } }, { wakeDrivers: { ipmi: new IpmiDriver(env) } });
+    const ipmi = (addr: string) => ({
+      wake: "ipmi" as const,
+      address: addr,
+      ipmi: { user: "admin", passwordEnv: "BMC_PASS" },
+      wakeTimeoutMs: 5000,
+    });
+    await using h = await harness(
+      ["a", "b", "c"],
+      {},
+      { hosts: { b: { power: ipmi("127.0.0.22") }, c: { power: ipmi("127.0.0.21") } } },
+      { wakeDrivers: { ipmi: new IpmiDriver(env) } },
+    );
     await h.report();
     for (const host of ["b", "c"]) {
       await post(h.url(`/v1/hosts/${host}/power`), { action: "off" });
@@ -117,7 +141,11 @@ describe("power", () => {
   });
 
   it("peer WoL: a healthy peer's agent is asked to send the magic packet", async () => {
-    await using h = await harness(["a", "b"], {}, { hosts: { b: { power: { wake: "peer-wol", mac: MAC, address: "127.0.0.12", port: 9 } } } });
+    await using h = await harness(
+      ["a", "b"],
+      {},
+      { hosts: { b: { power: { wake: "peer-wol", mac: MAC, address: "127.0.0.12", port: 9 } } } },
+    );
     await h.report();
     await post(h.url("/v1/hosts/b/power"), { action: "off" });
     await until(() => !h.agents.up.has("b"), 15_000, "b off");

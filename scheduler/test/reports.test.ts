@@ -15,7 +15,11 @@ describe("host reports over NATS", () => {
     nc.publish(subjects.hostReport(CLUSTER, "a"), new TextEncoder().encode(JSON.stringify({ ...bad, capacity: { cpus: -1 } })));
     nc.publish(subjects.hostReport(CLUSTER, "zz"), new TextEncoder().encode(JSON.stringify({ ...bad, vms: [{ uuid: "nope" }] })));
     await h.agents.bus.flush();
-    await until(async () => StatusResponse.parse(await json(await fetch(h.url("/v1/status")))).reports.invalid === 3, 15_000, "3 invalid counted");
+    await until(
+      async () => StatusResponse.parse(await json(await fetch(h.url("/v1/status")))).reports.invalid === 3,
+      15_000,
+      "3 invalid counted",
+    );
     // Nothing acted on: host a still has its VM, no host zz appeared.
     const hosts = HostsResponse.parse(await json(await fetch(h.url("/v1/hosts"))));
     expect(hosts.hosts.map((x) => [x.id, x.vmCount, x.state])).toEqual([
@@ -41,7 +45,18 @@ describe("host reports over NATS", () => {
     await h.s.shutdown();
     const st = Store.open({ path: join(h.dir, "drover.sqlite") });
     const now = h.clock.now();
-    st.migrations.insert({ id: "mig-lost", commandId: "cmd-mig-lost", planId: null, vmUuid: uuid(1), vmName: "v1", source: "a", destination: "b", requestedBy: "test", reason: "lost", createdMs: now });
+    st.migrations.insert({
+      id: "mig-lost",
+      commandId: "cmd-mig-lost",
+      planId: null,
+      vmUuid: uuid(1),
+      vmName: "v1",
+      source: "a",
+      destination: "b",
+      requestedBy: "test",
+      reason: "lost",
+      createdMs: now,
+    });
     st.migrations.update("mig-lost", { status: "dispatched", atMs: now });
     st.close();
     await h.restart();

@@ -17,7 +17,15 @@ function publish(h: Harness, host: string, vms: VmSpec[], timeMs: number): void 
     HostReport,
     report(host, vms, timeMs, {
       capacity: { cpus: CPUS, mhz: MHZ, memoryMiB: 32768, cpuModel: "qemu64" },
-      usage: { cpuFraction: Math.min(1, used / CPUS), memoryUsedMiB: 2048, memoryAvailableMiB: 30000, load1: used, load5: used, load15: used, pressure: null },
+      usage: {
+        cpuFraction: Math.min(1, used / CPUS),
+        memoryUsedMiB: 2048,
+        memoryAvailableMiB: 30000,
+        load1: used,
+        load5: used,
+        load15: used,
+        pressure: null,
+      },
     }),
   );
 }
@@ -117,7 +125,12 @@ describe("planning around moves the reports do not show yet", () => {
 
 describe("predictions", () => {
   it("an operator's move carries the cost model's prediction; concurrent moves on the same host say so and are predicted slower", async () => {
-    await using h = await harness(["a", "b", "c"], { a: [{ uuid: uuid(1), name: "v1" }, { uuid: uuid(2), name: "v2" }] });
+    await using h = await harness(["a", "b", "c"], {
+      a: [
+        { uuid: uuid(1), name: "v1" },
+        { uuid: uuid(2), name: "v2" },
+      ],
+    });
     h.agents.behaviour = { migrate: "hold", preflightOk: true };
     await h.report();
     const one = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "api", reason: "operator request" });

@@ -25,7 +25,10 @@ beforeAll(async () => {
     // A round every 20 s: reports (every 2 s) catch up with a move before the next round plans.
     // One migration at a time: the cost model predicts a migration alone on its link and hosts
     // (two at once on this 2-core machine each take about three times longer).
-    scheduler: { policies: { balance: { mode: "automatic", everyMs: 20_000 } }, limits: { perSource: 1, perDestination: 1, perCluster: 1 } },
+    scheduler: {
+      policies: { balance: { mode: "automatic", everyMs: 20_000 } },
+      limits: { perSource: 1, perDestination: 1, perCluster: 1 },
+    },
   });
   await waitReady(d.api, 3, ["vm1", "vm2", "vm3", "vm4"]);
 });
@@ -51,8 +54,14 @@ describe("balance", () => {
     await new Promise((r) => setTimeout(r, 45_000));
     const all = (await migrations(d.api)).filter((m) => m.state !== "cancelled" && m.state !== "failed");
     const moves = all.map((m) => `${m.vm} ${m.source}->${m.destination}`);
-    expect(all.filter((m) => m.source === "h1").map((m) => m.id), JSON.stringify(moves)).toEqual([done.id]);
-    expect(all.filter((m) => m.destination === "h1"), JSON.stringify(moves)).toEqual([]);
+    expect(
+      all.filter((m) => m.source === "h1").map((m) => m.id),
+      JSON.stringify(moves),
+    ).toEqual([done.id]);
+    expect(
+      all.filter((m) => m.destination === "h1"),
+      JSON.stringify(moves),
+    ).toEqual([]);
     expect(new Set(all.map((m) => m.vm)).size, JSON.stringify(moves)).toBe(all.length);
     const again = await call(d.api, "POST", "/v1/plan", ApiPlan, { kind: "balance" });
     expect(again.steps.filter((s) => s.kind === "migrate" && s.vm === done.vm)).toEqual([]);

@@ -49,6 +49,7 @@ describe("drover CLI without a scheduler", () => {
   it("prints help and exits 0", { timeout: 120_000 }, async () => {
     const r = await drover(null, ["--help"]);
     expect(r.code).toBe(0);
-    for (const c of ["status", "hosts", "vms", "plan", "migrate", "drain", "undrain", "power", "history", "lab", "demo"]) expect(r.stdout).toContain(c);
+    for (const c of ["status", "hosts", "vms", "plan", "migrate", "drain", "undrain", "power", "history", "lab", "demo"])
+      expect(r.stdout).toContain(c);
   });
 });

@@ -112,7 +112,11 @@ describe("bad input to the API and the CLI", () => {
       expect(r.status, what).toBe(c.status);
       const e = ApiError.parse(r.body).error;
       expect(e.message, what).toMatch(c.text);
-      if (c.field) expect(e.issues.map((i) => i.field), what).toContain(c.field);
+      if (c.field)
+        expect(
+          e.issues.map((i) => i.field),
+          what,
+        ).toContain(c.field);
     }
 
     const cli: { args: string[]; code: number; text: RegExp }[] = [

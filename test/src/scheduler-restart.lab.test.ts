@@ -30,7 +30,12 @@ describe("scheduler killed mid-drain", () => {
     for (const g of guests) before.set(g, (await d.ticks(g)).last);
     const m0 = await call(d.api, "POST", "/v1/hosts/h1/drain", ApiMaintenance, { powerOff: false });
 
-    await until("a drain migration to be running", async () => (await migrations(d.api)).find((m) => m.state === "running" || m.state === "preflight"), 120_000, 250);
+    await until(
+      "a drain migration to be running",
+      async () => (await migrations(d.api)).find((m) => m.state === "running" || m.state === "preflight"),
+      120_000,
+      250,
+    );
     const pid = d.lab.scheduler?.pid;
     expect(pid).toBeTypeOf("number");
     process.kill(pid as number, "SIGKILL");
@@ -68,7 +73,11 @@ describe("scheduler killed mid-drain", () => {
 
     const hist = (await call(d.api, "GET", "/v1/history?limit=500", HistoryResponse)).entries;
     expect(hist.some((e) => e.kind === "maintenance" && e.id === m0.id)).toBe(true);
-    for (const x of succeeded) expect(hist.some((e) => e.kind === "migration" && e.id === x.id), `history lacks ${x.id}`).toBe(true);
+    for (const x of succeeded)
+      expect(
+        hist.some((e) => e.kind === "migration" && e.id === x.id),
+        `history lacks ${x.id}`,
+      ).toBe(true);
     expect(hist.some((e) => e.kind === "plan")).toBe(true);
   });
 });

@@ -50,7 +50,10 @@ const rows: Row[] = [];
 
 async function startLab(dir: string, hosts: number, guests: number, memoryMiB: number, dirtyMb: number): Promise<Lab> {
   const config = join(dir, "agent.yaml");
-  await writeFile(config, `cluster: ${CLUSTER}\nhost: placeholder\nnats:\n  servers: [nats://127.0.0.1:4222]\nreportIntervalMs: 5000\nlogLevel: warn\n`);
+  await writeFile(
+    config,
+    `cluster: ${CLUSTER}\nhost: placeholder\nnats:\n  servers: [nats://127.0.0.1:4222]\nreportIntervalMs: 5000\nlogLevel: warn\n`,
+  );
   return Lab.start({
     hosts,
     guests,
@@ -63,7 +66,13 @@ async function startLab(dir: string, hosts: number, guests: number, memoryMiB: n
     agentCommand: (h: LabHostState, info) => ({
       cmd: process.execPath,
       args: [AGENT_BIN, "--config", config],
-      env: { DROVER_HOST: h.name, DROVER_CLUSTER: info.cluster, DROVER_LIBVIRT_URI: h.uri, DROVER_NATS_SERVERS: info.natsUrl, DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json") },
+      env: {
+        DROVER_HOST: h.name,
+        DROVER_CLUSTER: info.cluster,
+        DROVER_LIBVIRT_URI: h.uri,
+        DROVER_NATS_SERVERS: info.natsUrl,
+        DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
+      },
     }),
   });
 }
@@ -111,8 +120,19 @@ async function migrationBench(): Promise<void> {
           });
         });
         const t0 = performance.now();
-        const cmd = { v: 1, id, issuedAtMs: Date.now(), kind: "migrate", migrationId: `m-${id}`, vm, destination: { host: dst.name, uri: dst.uri }, options: { allowUnsafe: true } };
-        const reply = await bus.request(subjects.hostCommand(CLUSTER, src.name), Command, cmd as CommandInput, CommandReply, { timeoutMs: 30_000 });
+        const cmd = {
+          v: 1,
+          id,
+          issuedAtMs: Date.now(),
+          kind: "migrate",
+          migrationId: `m-${id}`,
+          vm,
+          destination: { host: dst.name, uri: dst.uri },
+          options: { allowUnsafe: true },
+        };
+        const reply = await bus.request(subjects.hostCommand(CLUSTER, src.name), Command, cmd as CommandInput, CommandReply, {
+          timeoutMs: 30_000,
+        });
         if (reply.status !== "accepted") throw new Error(`migrate not accepted: ${JSON.stringify(reply.error)}`);
         const r = await result;
         if (r.outcome !== "succeeded") throw new Error(`agent migration ${r.outcome}: ${r.error?.message}`);
@@ -125,15 +145,34 @@ async function migrationBench(): Promise<void> {
         if (r.outcome !== "succeeded") throw new Error(`agent migration ${r.outcome}: ${r.error?.message}`);
       } else {
         const t0 = performance.now();
-        await run("virsh", ["-q", "-c", src.uri, "migrate", "--live", "--p2p", "--persistent", "--undefinesource", "--unsafe", vm, dst.uri], { timeout: 300_000 });
+        await run(
+          "virsh",
+          ["-q", "-c", src.uri, "migrate", "--live", "--p2p", "--persistent", "--undefinesource", "--unsafe", vm, dst.uri],
+          { timeout: 300_000 },
+        );
         virshMs.push(performance.now() - t0);
       }
       at = 1 - at;
     }
     const ratio = median(agentMs) / median(virshMs);
-    rows.push({ what: `migration, agent (command -> result), median of ${agentMs.length}`, value: `${(median(agentMs) / 1000).toFixed(2)} s [${agentMs.map((x) => (x / 1000).toFixed(2)).join(", ")}]`, target: "", ok: "" });
-    rows.push({ what: "  of which inside the agent (result.durationMs)", value: `${(median(agentLibvirtMs) / 1000).toFixed(2)} s`, target: "", ok: "" });
-    rows.push({ what: `migration, virsh migrate --live --p2p, median of ${virshMs.length}`, value: `${(median(virshMs) / 1000).toFixed(2)} s [${virshMs.map((x) => (x / 1000).toFixed(2)).join(", ")}]`, target: "", ok: "" });
+    rows.push({
+      what: `migration, agent (command -> result), median of ${agentMs.length}`,
+      value: `${(median(agentMs) / 1000).toFixed(2)} s [${agentMs.map((x) => (x / 1000).toFixed(2)).join(", ")}]`,
+      target: "",
+      ok: "",
+    });
+    rows.push({
+      what: "  of which inside the agent (result.durationMs)",
+      value: `${(median(agentLibvirtMs) / 1000).toFixed(2)} s`,
+      target: "",
+      ok: "",
+    });
+    rows.push({
+      what: `migration, virsh migrate --live --p2p, median of ${virshMs.length}`,
+      value: `${(median(virshMs) / 1000).toFixed(2)} s [${virshMs.map((x) => (x / 1000).toFixed(2)).join(", ")}]`,
+      target: "",
+      ok: "",
+    });
     rows.push({ what: "agent / virsh", value: `${ratio.toFixed(3)}x`, target: "<= 1.05x", ok: ratio <= 1.05 ? "yes" : "NO" });
   } finally {
     await bus.drain().catch(() => undefined);
@@ -160,7 +199,11 @@ async function procMemory(pid: number): Promise<{ pssMiB: number; anonMiB: numbe
   const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kib = (re: RegExp, text: string) => Number(re.exec(text)?.[1] ?? NaN) / 1024;
-  return { pssMiB: kib(/^Pss:\s+(\d+) kB/m, rollup), anonMiB: kib(/^RssAnon:\s+(\d+) kB/m, status), threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? NaN) };
+  return {
+    pssMiB: kib(/^Pss:\s+(\d+) kB/m, rollup),
+    anonMiB: kib(/^RssAnon:\s+(\d+) kB/m, status),
+    threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? NaN),
+  };
 }
 
 async function loadBench(): Promise<void> {
@@ -193,11 +236,31 @@ async function loadBench(): Promise<void> {
     const wall = performance.now() - t0;
     sub.unsubscribe();
     const cpuShare = (cpu1 - cpu0) / wall;
-    rows.push({ what: `agent with ${nVms} running VMs, ${(wall / 1000).toFixed(0)} s at 5 s interval`, value: `${reports} reports (last seq ${lastSeq})`, target: "", ok: "" });
-    rows.push({ what: "  RSS, max (median)", value: `${maxRss.toFixed(1)} MB (${median(rssSamples).toFixed(1)} MB)`, target: "<= 60 MB", ok: maxRss <= 60 ? "yes" : "NO" });
-    rows.push({ what: "  at the end: PSS / anonymous RSS / OS threads", value: `${mem.pssMiB.toFixed(1)} MB / ${mem.anonMiB.toFixed(1)} MB / ${mem.threads}`, target: "", ok: "" });
+    rows.push({
+      what: `agent with ${nVms} running VMs, ${(wall / 1000).toFixed(0)} s at 5 s interval`,
+      value: `${reports} reports (last seq ${lastSeq})`,
+      target: "",
+      ok: "",
+    });
+    rows.push({
+      what: "  RSS, max (median)",
+      value: `${maxRss.toFixed(1)} MB (${median(rssSamples).toFixed(1)} MB)`,
+      target: "<= 60 MB",
+      ok: maxRss <= 60 ? "yes" : "NO",
+    });
+    rows.push({
+      what: "  at the end: PSS / anonymous RSS / OS threads",
+      value: `${mem.pssMiB.toFixed(1)} MB / ${mem.anonMiB.toFixed(1)} MB / ${mem.threads}`,
+      target: "",
+      ok: "",
+    });
     rows.push({ what: "  CPU per report", value: `${((cpu1 - cpu0) / Math.max(1, reports)).toFixed(1)} ms`, target: "", ok: "" });
-    rows.push({ what: "  CPU, share of one core", value: `${(cpuShare * 100).toFixed(2)} %`, target: "<= 0.5 %", ok: cpuShare <= 0.005 ? "yes" : "NO" });
+    rows.push({
+      what: "  CPU, share of one core",
+      value: `${(cpuShare * 100).toFixed(2)} %`,
+      target: "<= 0.5 %",
+      ok: cpuShare <= 0.005 ? "yes" : "NO",
+    });
   } finally {
     await bus.drain().catch(() => undefined);
     await lab.stop();
@@ -212,4 +275,6 @@ const w = [0, 0, 0, 0];
 const table = [{ what: "measure", value: "value", target: "target", ok: "met" }, ...rows];
 for (const r of table) [r.what, r.value, r.target, r.ok].forEach((c, i) => (w[i] = Math.max(w[i] as number, c.length)));
 const line = (r: Row) => [r.what, r.value, r.target, r.ok].map((c, i) => c.padEnd(w[i] as number)).join(" | ");
-process.stdout.write(`\nhost-agent bench (lab net ${NET}, ${new Date().toISOString()})\n${line(table[0] as Row)}\n${w.map((n) => "-".repeat(n)).join("-|-")}\n${rows.map(line).join("\n")}\n`);
+process.stdout.write(
+  `\nhost-agent bench (lab net ${NET}, ${new Date().toISOString()})\n${line(table[0] as Row)}\n${w.map((n) => "-".repeat(n)).join("-|-")}\n${rows.map(line).join("\n")}\n`,
+);

@@ -150,7 +150,12 @@ export class HostAgent {
     await this.link.probe();
     const conn = this.link.connection;
     if (!this.capacity) {
-      const mhz = conn ? await conn.nodeInfo().then((n) => n.mhz).catch(() => undefined) : undefined;
+      const mhz = conn
+        ? await conn
+            .nodeInfo()
+            .then((n) => n.mhz)
+            .catch(() => undefined)
+        : undefined;
       // Re-read once libvirt answers, since its clock rate is the reliable one in VMs.
       const cap = await hostCapacity(mhz);
       if (conn) this.capacity = cap;
@@ -160,7 +165,11 @@ export class HostAgent {
   }
 
   private async assemble(capacity: HostCapacity): Promise<HostReport> {
-    const [usage, mounts, bridges] = await Promise.all([hostUsage(), this.mounts(), this.config.bridges ? Promise.resolve(this.config.bridges) : localBridges()]);
+    const [usage, mounts, bridges] = await Promise.all([
+      hostUsage(),
+      this.mounts(),
+      this.config.bridges ? Promise.resolve(this.config.bridges) : localBridges(),
+    ]);
     const conn = this.link.connection;
     if (conn) {
       const migrating = new Set([...this.migrating, ...this.commands.migratingVms()]);

@@ -83,7 +83,10 @@ export class CommandRunner {
     const seen = this.table.get(commandId);
     if (seen) return { ...seen, timeMs: Date.now() };
     return this.reply(commandId, "status", "refused", {
-      error: { code: AgentErrorCode.UnknownCommand, message: `no command ${commandId} known to this agent (never seen, or forgotten by a restart)` },
+      error: {
+        code: AgentErrorCode.UnknownCommand,
+        message: `no command ${commandId} known to this agent (never seen, or forgotten by a restart)`,
+      },
     });
   }
 
@@ -146,9 +149,22 @@ export class CommandRunner {
       .catch((e: unknown): MigrationResult => {
         const now = Date.now();
         return {
-          v: 1, migrationId: cmd.migrationId, commandId: cmd.id, vm: dom.name, vmUuid: dom.uuid, source: this.d.config.host,
-          destination: cmd.destination.host, outcome: "failed", completedBy: null, startedAtMs: run.startedAtMs, endedAtMs: now,
-          durationMs: now - run.startedAtMs, downtimeMs: null, bytesMoved: 0, escalations: [], vmRunningOn: null,
+          v: 1,
+          migrationId: cmd.migrationId,
+          commandId: cmd.id,
+          vm: dom.name,
+          vmUuid: dom.uuid,
+          source: this.d.config.host,
+          destination: cmd.destination.host,
+          outcome: "failed",
+          completedBy: null,
+          startedAtMs: run.startedAtMs,
+          endedAtMs: now,
+          durationMs: now - run.startedAtMs,
+          downtimeMs: null,
+          bytesMoved: 0,
+          escalations: [],
+          vmRunningOn: null,
           error: errorInfo(e, AgentErrorCode.Internal),
         };
       })
@@ -189,13 +205,21 @@ export class CommandRunner {
     this.d.hostEvent("powering-off", `running ${argv.join(" ")}`);
     // Run after the reply has left: a real poweroff may take this process with it.
     setTimeout(() => {
-      const child = spawn(argv[0] as string, argv.slice(1), { stdio: "ignore", ...(this.d.config.power.offCwd ? { cwd: this.d.config.power.offCwd } : {}) });
+      const child = spawn(argv[0] as string, argv.slice(1), {
+        stdio: "ignore",
+        ...(this.d.config.power.offCwd ? { cwd: this.d.config.power.offCwd } : {}),
+      });
       child.once("error", (e) => {
         this.d.log.error({ err: e }, "power-off command could not start");
         this.table.update(id, { status: "failed", error: { code: AgentErrorCode.PowerOffFailed, message: e.message } });
       });
       child.once("exit", (code) => {
-        this.table.update(id, code === 0 ? { status: "succeeded" } : { status: "failed", error: { code: AgentErrorCode.PowerOffFailed, message: `${argv[0]} exited with ${code}` } });
+        this.table.update(
+          id,
+          code === 0
+            ? { status: "succeeded" }
+            : { status: "failed", error: { code: AgentErrorCode.PowerOffFailed, message: `${argv[0]} exited with ${code}` } },
+        );
       });
     }, 100);
     return this.reply(id, "power-off", "accepted");

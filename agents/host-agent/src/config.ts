@@ -143,7 +143,11 @@ const NUMBER_KEYS = new Set(["reportIntervalMs"]);
 const BOOL_KEYS = new Set(["labSafeNetwork"]);
 
 function envValue(key: string, raw: string, envName: string): unknown {
-  if (LIST_KEYS.has(key)) return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (LIST_KEYS.has(key))
+    return raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (NUMBER_KEYS.has(key)) {
     const n = Number(raw);
     if (raw.trim() === "" || !Number.isFinite(n)) throw new ConfigError(`${envName} (${key}): not a number: ${JSON.stringify(raw)}`, [key]);
@@ -171,7 +175,11 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 /** Validates raw config (file contents merged with env); throws ConfigError naming every bad key. */
 export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source = "config"): AgentConfig {
   const base: Record<string, unknown> =
-    raw === null || raw === undefined ? {} : typeof raw === "object" && !Array.isArray(raw) ? structuredClone(raw as Record<string, unknown>) : { __notAnObject: raw };
+    raw === null || raw === undefined
+      ? {}
+      : typeof raw === "object" && !Array.isArray(raw)
+        ? structuredClone(raw as Record<string, unknown>)
+        : { __notAnObject: raw };
   if ("__notAnObject" in base) throw new ConfigError(`${source}: the top level must be a mapping of keys`, ["(root)"]);
   for (const [envName, key] of Object.entries(ENV_KEYS)) {
     const v = env[envName];
@@ -229,7 +237,12 @@ export async function applyLabHostFile(c: AgentConfig): Promise<AgentConfig> {
   }
   const r = LabHostFile.safeParse(raw);
   if (!r.success) {
-    throw new ConfigError(`labHostFile ${c.labHostFile}: ${issuesOf(r.error).map((i) => `${i.field}: ${i.message}`).join("; ")}`, ["labHostFile"]);
+    throw new ConfigError(
+      `labHostFile ${c.labHostFile}: ${issuesOf(r.error)
+        .map((i) => `${i.field}: ${i.message}`)
+        .join("; ")}`,
+      ["labHostFile"],
+    );
   }
   const h = r.data;
   const out: AgentConfig = { ...c, storage: { ...c.storage }, power: { ...c.power } };

@@ -47,7 +47,21 @@ function kib(el: XmlElement | undefined): number {
   if (!el) return 0;
   const n = Number(el.text.trim());
   const unit = (el.attrs["unit"] ?? "KiB").toLowerCase();
-  const factor: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1024 ** 2, gib: 1024 ** 2, gb: 1e9 / 1024, t: 1024 ** 3, tib: 1024 ** 3 };
+  const factor: Record<string, number> = {
+    b: 1 / 1024,
+    bytes: 1 / 1024,
+    k: 1,
+    kib: 1,
+    kb: 1000 / 1024,
+    m: 1024,
+    mib: 1024,
+    mb: 1e6 / 1024,
+    g: 1024 ** 2,
+    gib: 1024 ** 2,
+    gb: 1e9 / 1024,
+    t: 1024 ** 3,
+    tib: 1024 ** 3,
+  };
   return Number.isFinite(n) ? n * (factor[unit] ?? 1) : 0;
 }
 

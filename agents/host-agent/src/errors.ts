@@ -47,7 +47,10 @@ export function errorInfo(e: unknown, fallback: AgentErrorCode = AgentErrorCode.
   if (e instanceof AgentError) return { code: e.code, message: e.message };
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
-    return { code: typeof code === "string" && code ? code : typeof code === "number" ? `${fallback}_${code}` : fallback, message: e.message };
+    return {
+      code: typeof code === "string" && code ? code : typeof code === "number" ? `${fallback}_${code}` : fallback,
+      message: e.message,
+    };
   }
   return { code: fallback, message: String(e) };
 }

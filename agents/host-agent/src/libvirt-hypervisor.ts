@@ -1,4 +1,14 @@
-import { Connection, DomainStatsFlags, DomainStatsTypes, ErrorCode, LibvirtError, MigrateFlags, type Domain, type DomainState, type JobStats as LvJobStats } from "@drover/libvirt";
+import {
+  Connection,
+  DomainStatsFlags,
+  DomainStatsTypes,
+  ErrorCode,
+  LibvirtError,
+  MigrateFlags,
+  type Domain,
+  type DomainState,
+  type JobStats as LvJobStats,
+} from "@drover/libvirt";
 import type { Logger, VmState } from "@drover/protocol";
 import type { DomainStats, HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams, NodeInfo } from "./hypervisor.js";
 
@@ -14,7 +24,8 @@ const STATE: Record<DomainState, VmState> = {
   unknown: "other",
 };
 
-const STATS_GROUPS = DomainStatsTypes.STATE | DomainStatsTypes.CPU_TOTAL | DomainStatsTypes.BALLOON | DomainStatsTypes.VCPU | DomainStatsTypes.DIRTYRATE;
+const STATS_GROUPS =
+  DomainStatsTypes.STATE | DomainStatsTypes.CPU_TOTAL | DomainStatsTypes.BALLOON | DomainStatsTypes.VCPU | DomainStatsTypes.DIRTYRATE;
 
 function jobStatsOf(j: LvJobStats): JobStats {
   const page = j.memPageSize ?? 4096;

@@ -221,7 +221,10 @@ export class MigrationRun {
         outcome === "timed-out"
           ? { code: AgentErrorCode.Timeout, message: `no completion within ${o.timeoutMs} ms; aborted (${info.message})` }
           : outcome === "aborted"
-            ? { code: AgentErrorCode.Aborted, message: `aborted (${this.abortReason === "ladder" ? "escalation ladder" : "abort command"}): ${info.message}` }
+            ? {
+                code: AgentErrorCode.Aborted,
+                message: `aborted (${this.abortReason === "ladder" ? "escalation ladder" : "abort command"}): ${info.message}`,
+              }
             : info;
       // libvirt resumes the source after a failed migration; resume only if it did not.
       if (this.pausedAtMs !== null && (await this.dom.state().catch(() => null)) === "paused") {
@@ -277,7 +280,10 @@ export class MigrationRun {
         ? null
         : !active || o.offline
           ? "offline"
-          : this.lastRung === "raise-downtime" || this.lastRung === "auto-converge" || this.lastRung === "post-copy" || this.lastRung === "pause"
+          : this.lastRung === "raise-downtime" ||
+              this.lastRung === "auto-converge" ||
+              this.lastRung === "post-copy" ||
+              this.lastRung === "pause"
             ? this.lastRung
             : this.throttled
               ? "auto-converge"
@@ -301,7 +307,10 @@ export class MigrationRun {
       vmRunningOn,
       error,
     };
-    log.info({ migrationId: this.cmd.migrationId, outcome, completedBy, downtimeMs, downtimeSource, bytesMoved, durationMs: result.durationMs }, "migration ended");
+    log.info(
+      { migrationId: this.cmd.migrationId, outcome, completedBy, downtimeMs, downtimeSource, bytesMoved, durationMs: result.durationMs },
+      "migration ended",
+    );
     return result;
   }
 

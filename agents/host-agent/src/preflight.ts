@@ -128,7 +128,8 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
 
   const host = uriHost(dest.uri);
   if (!host) add("migration-ports", false, `cannot tell the destination address from ${dest.uri}`);
-  else if (deps.labSafeNetwork && !isLoopback(host)) add("migration-ports", false, `${host} is outside 127.0.0.0/8 and labSafeNetwork is set; not probed`);
+  else if (deps.labSafeNetwork && !isLoopback(host))
+    add("migration-ports", false, `${host} is outside 127.0.0.0/8 and labSafeNetwork is set; not probed`);
   else {
     const range = deps.portRange(dest.host);
     const r = await probePort(host, range.min, deps.portProbeTimeoutMs);
@@ -142,7 +143,9 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     add(
       "bridges",
       missing.length === 0,
-      missing.length ? `bridge(s) ${missing.join(", ")} missing on ${dest.host} (it has: ${peer.bridges.join(", ") || "none"})` : `${desc.bridges.join(", ")} present on ${dest.host}`,
+      missing.length
+        ? `bridge(s) ${missing.join(", ")} missing on ${dest.host} (it has: ${peer.bridges.join(", ") || "none"})`
+        : `${desc.bridges.join(", ")} present on ${dest.host}`,
     );
   }
 
@@ -152,8 +155,10 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     return checks;
   }
   try {
-    if (desc.type === "qemu") add("cpu-compatible", true, "TCG guest (domain type qemu): its CPU is emulated, so no host CPU feature is required");
-    else if (!desc.cpuXml) add("cpu-compatible", true, "the VM defines no guest CPU model (hypervisor default); nothing host-specific to compare");
+    if (desc.type === "qemu")
+      add("cpu-compatible", true, "TCG guest (domain type qemu): its CPU is emulated, so no host CPU feature is required");
+    else if (!desc.cpuXml)
+      add("cpu-compatible", true, "the VM defines no guest CPU model (hypervisor default); nothing host-specific to compare");
     else {
       const r = await withTimeout(dconn.compareCpu(desc.cpuXml), deps.callTimeoutMs, "compareCpu");
       const names: Record<number, string> = { 0: "incompatible", 1: "identical", 2: "superset" };

@@ -12,9 +12,32 @@ export interface ClassifiedMount extends Mount {
 
 /** Kernel pseudo filesystems: never where a VM disk lives, so not worth a report line. */
 const PSEUDO = new Set([
-  "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "pstore", "bpf", "debugfs",
-  "tracefs", "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs", "binfmt_misc", "rpc_pipefs",
-  "nsfs", "efivarfs", "selinuxfs", "ramfs", "squashfs", "fuse.lxcfs", "fuse.portal", "nfsd",
+  "proc",
+  "sysfs",
+  "devtmpfs",
+  "devpts",
+  "cgroup",
+  "cgroup2",
+  "securityfs",
+  "pstore",
+  "bpf",
+  "debugfs",
+  "tracefs",
+  "configfs",
+  "fusectl",
+  "mqueue",
+  "hugetlbfs",
+  "autofs",
+  "binfmt_misc",
+  "rpc_pipefs",
+  "nsfs",
+  "efivarfs",
+  "selinuxfs",
+  "ramfs",
+  "squashfs",
+  "fuse.lxcfs",
+  "fuse.portal",
+  "nfsd",
 ]);
 
 // /proc/mounts escapes space, tab, newline and backslash as octal.

@@ -24,9 +24,13 @@ export function checkWakeAddress(addr: string, labSafe: boolean): void {
   if (v === 4) {
     const o = addr.split(".").map(Number);
     if (o[3] === 255 || addr === "255.255.255.255" || addr === "0.0.0.0") {
-      throw new AgentError(AgentErrorCode.UnsafeAddress, `wake address ${addr}: broadcast addresses are refused; use the host's unicast address`);
+      throw new AgentError(
+        AgentErrorCode.UnsafeAddress,
+        `wake address ${addr}: broadcast addresses are refused; use the host's unicast address`,
+      );
     }
-    if ((o[0] as number) >= 224) throw new AgentError(AgentErrorCode.UnsafeAddress, `wake address ${addr}: multicast/reserved addresses are refused`);
+    if ((o[0] as number) >= 224)
+      throw new AgentError(AgentErrorCode.UnsafeAddress, `wake address ${addr}: multicast/reserved addresses are refused`);
   } else if (/^ff/i.test(addr)) {
     throw new AgentError(AgentErrorCode.UnsafeAddress, `wake address ${addr}: multicast addresses are refused`);
   }

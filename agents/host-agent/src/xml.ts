@@ -116,7 +116,9 @@ export function path(el: XmlElement | undefined, ...names: string[]): XmlElement
 /** Serialises an element back to XML (for handing a CPU definition to compareCpu). */
 export function toXml(el: XmlElement): string {
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-  const attrs = Object.entries(el.attrs).map(([k, v]) => ` ${k}="${esc(v)}"`).join("");
+  const attrs = Object.entries(el.attrs)
+    .map(([k, v]) => ` ${k}="${esc(v)}"`)
+    .join("");
   const inner = esc(el.text.trim()) + el.children.map(toXml).join("");
   return inner ? `<${el.name}${attrs}>${inner}</${el.name}>` : `<${el.name}${attrs}/>`;
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@drover/bus";
-import type { LabHost} from "@drover/lab";
+import type { LabHost } from "@drover/lab";
 import { ensureGuestImage, guestDomainXml, Lab, readFirstTick, readTicks, startGuest } from "@drover/lab";
 import {
   Command,
@@ -98,7 +98,10 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     await lab?.stop();
     // DROVER_KEEP_LAB=1 keeps the state dir (agent.log, libvirtd.log per host) for a post-mortem.
     if (dir && process.env["DROVER_KEEP_LAB"]) {
-      await writeFile(join(dir, "messages.json"), JSON.stringify({ progress: progress.items, results: results.items, events: events.items }, null, 1));
+      await writeFile(
+        join(dir, "messages.json"),
+        JSON.stringify({ progress: progress.items, results: results.items, events: events.items }, null, 1),
+      );
     }
     if (dir && !process.env["DROVER_KEEP_LAB"]) await rm(dir, { recursive: true, force: true });
   });
@@ -126,12 +129,18 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(calm?.cpuUsedVcpus).toBeGreaterThan(0);
     expect(calm?.cpuUsedVcpus).toBeLessThanOrEqual(1.05);
     expect(calm?.memoryUsedMiB).toBeGreaterThan(0);
-    expect(calm?.disks).toEqual([{ target: "vda", path: join(h1.sharedDir, "calm.raw"), cacheMode: "none", shared: true, readOnly: false }]);
+    expect(calm?.disks).toEqual([
+      { target: "vda", path: join(h1.sharedDir, "calm.raw"), cacheMode: "none", shared: true, readOnly: false },
+    ]);
     const h2r = await reports.next("an h2 report", (m) => m.host === "h2");
     expect(h2r.vms).toEqual([]);
     expect(h2r.bridges).toEqual(["br-lab"]);
     // Dirty rate is measured every 4 s in this config and shows up once a measurement completed.
-    const measured = await reports.next("a measured dirty rate for busy", (m) => m.host === "h1" && (m.vms.find((v) => v.name === "busy")?.dirtyRateMiBs ?? null) !== null, 60_000);
+    const measured = await reports.next(
+      "a measured dirty rate for busy",
+      (m) => m.host === "h1" && (m.vms.find((v) => v.name === "busy")?.dirtyRateMiBs ?? null) !== null,
+      60_000,
+    );
     expect(measured.vms.find((v) => v.name === "busy")?.dirtyRateMiBs).toBeGreaterThan(0);
     expect(reports.items.filter((m) => m.host === "h1").map((m) => m.seq)).toEqual(
       [...reports.items.filter((m) => m.host === "h1").map((m) => m.seq)].sort((a, b) => a - b),
@@ -141,7 +150,12 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
   it("preflight fails with a clear reason for cache mode and a missing bridge, and passes a good VM", async () => {
     const image = await ensureGuestImage();
     const base = { kernel: image.kernel, initrd: image.initrd, serialPath: "/var/log/libvirt/qemu/x.serial" };
-    await defineDomain(h1.uri, dir, "wb", guestDomainXml({ ...base, name: "wb", diskPath: join(h1.sharedDir, "wb.raw"), diskCache: "writeback" }));
+    await defineDomain(
+      h1.uri,
+      dir,
+      "wb",
+      guestDomainXml({ ...base, name: "wb", diskPath: join(h1.sharedDir, "wb.raw"), diskCache: "writeback" }),
+    );
     await defineDomain(h1.uri, dir, "nic", guestDomainXml({ ...base, name: "nic", bridges: ["br-prod"] }));
 
     const wb = await send("h1", { id: "pf-wb", kind: "preflight", vm: "wb", destination: { host: "h2", uri: h2.uri } });
@@ -153,12 +167,24 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
 
     const nic = await send("h1", { id: "pf-nic", kind: "preflight", vm: "nic", destination: { host: "h2", uri: h2.uri } });
     expect(nic.status).toBe("failed");
-    expect(nic.checks?.find((c) => c.check === "bridges")).toMatchObject({ ok: false, reason: expect.stringMatching(/br-prod missing on h2 \(it has: br-lab\)/) });
+    expect(nic.checks?.find((c) => c.check === "bridges")).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/br-prod missing on h2 \(it has: br-lab\)/),
+    });
     expect(nic.checks?.filter((c) => !c.ok).map((c) => c.check)).toEqual(["bridges"]);
 
     const good = await send("h1", { id: "pf-calm", kind: "preflight", vm: "calm", destination: { host: "h2", uri: h2.uri } });
     expect(good.checks?.map((c) => c.check).sort()).toEqual(
-      ["bridges", "cache-mode", "cpu-compatible", "destination-reachable", "free-memory", "migration-ports", "shared-storage", "vm-present"].sort(),
+      [
+        "bridges",
+        "cache-mode",
+        "cpu-compatible",
+        "destination-reachable",
+        "free-memory",
+        "migration-ports",
+        "shared-storage",
+        "vm-present",
+      ].sort(),
     );
     expect(good.checks?.filter((c) => !c.ok)).toEqual([]);
     expect(good.status).toBe("succeeded");
@@ -211,7 +237,11 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
   });
 
   it("a guest dirtying faster than the bandwidth: 'abort' ends aborted and it keeps running on h1", async () => {
-    const r0 = await migrate("busy", { bandwidthMiBs: 2, stallIterations: 1, stallMs: 5000, escalation: [{ action: "abort" }] }, "mig-busy-abort");
+    const r0 = await migrate(
+      "busy",
+      { bandwidthMiBs: 2, stallIterations: 1, stallMs: 5000, escalation: [{ action: "abort" }] },
+      "mig-busy-abort",
+    );
     expect(r0.status).toBe("accepted");
     const r = await resultOf("m-mig-busy-abort");
     expect(r).toMatchObject({ outcome: "aborted", completedBy: null, vmRunningOn: "h1", escalations: ["abort"] });
@@ -258,7 +288,10 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(down.libvirt.latencyMs).toBeNull();
     const up = await reports.next("h1 healthy again", (m) => m.host === "h1" && m.libvirt.reachable && m.seq > down.seq, 60_000, mark);
     expect(up.libvirt.sinceMs).toBeGreaterThan(down.libvirt.sinceMs);
-    const kinds = events.items.slice(evMark).filter((e) => e.host === "h1").map((e) => e.kind);
+    const kinds = events.items
+      .slice(evMark)
+      .filter((e) => e.host === "h1")
+      .map((e) => e.kind);
     expect(kinds).toEqual(expect.arrayContaining(["libvirt-down", "libvirt-up"]));
     expect(kinds.indexOf("libvirt-down")).toBeLessThan(kinds.lastIndexOf("libvirt-up"));
     expect(kinds).not.toContain("agent-started");

@@ -48,14 +48,19 @@ describe("config", () => {
   });
 
   it("refuses a malformed environment value naming the variable and key", () => {
-    expect(() => resolveConfig(minimal, { DROVER_REPORT_INTERVAL_MS: "soon" })).toThrow(/DROVER_REPORT_INTERVAL_MS \(reportIntervalMs\): not a number/);
+    expect(() => resolveConfig(minimal, { DROVER_REPORT_INTERVAL_MS: "soon" })).toThrow(
+      /DROVER_REPORT_INTERVAL_MS \(reportIntervalMs\): not a number/,
+    );
     expect(() => resolveConfig(minimal, { DROVER_LAB_SAFE_NETWORK: "yes" })).toThrow(/labSafeNetwork/);
   });
 
   it("loads YAML and reports unreadable or invalid files clearly", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ha-config-"));
     const good = join(dir, "good.yaml");
-    await writeFile(good, "cluster: lab\nhost: h2\nnats:\n  servers: [nats://127.0.0.1:4222]\npower:\n  offCommand: [/bin/true]\n  wake:\n    - {method: wol, mac: '02:00:00:00:00:02', address: 127.0.21.2}\n");
+    await writeFile(
+      good,
+      "cluster: lab\nhost: h2\nnats:\n  servers: [nats://127.0.0.1:4222]\npower:\n  offCommand: [/bin/true]\n  wake:\n    - {method: wol, mac: '02:00:00:00:00:02', address: 127.0.21.2}\n",
+    );
     const c = await loadConfig(good, {});
     expect(c.host).toBe("h2");
     expect(c.power.wake[0]).toMatchObject({ method: "wol", port: 9 });

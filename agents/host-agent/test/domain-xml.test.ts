@@ -59,7 +59,9 @@ describe("domain XML", () => {
   });
 
   it("reads the comma-separated tag form and ignores other namespaces", () => {
-    const md = parseXml(`<metadata><d:tags xmlns:d="https://drover.dev/ns/1">a, b,,c</d:tags><x:tags xmlns:x="urn:other">no</x:tags></metadata>`);
+    const md = parseXml(
+      `<metadata><d:tags xmlns:d="https://drover.dev/ns/1">a, b,,c</d:tags><x:tags xmlns:x="urn:other">no</x:tags></metadata>`,
+    );
     expect(tagsOf(md)).toEqual(["a", "b", "c"]);
   });
 

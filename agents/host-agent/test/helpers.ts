@@ -12,7 +12,12 @@ export const AGENT_BIN = join(AGENT_DIR, "bin", "drover-agent.js");
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -39,7 +44,8 @@ export class Collector<T> {
   }
 }
 
-export const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
+export const virsh = (uri: string, ...args: string[]) =>
+  execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
 
 /** Defines (without starting) a domain on a lab host from XML. */
 export async function defineDomain(uri: string, dir: string, name: string, xml: string): Promise<void> {

@@ -16,9 +16,15 @@ describe("host metrics from /proc", () => {
   });
 
   it("parses MemTotal/MemAvailable and the CPU model", () => {
-    expect(parseMeminfo("MemTotal:       2048 kB\nMemFree: 10 kB\nMemAvailable:    1024 kB\n")).toEqual({ total: 2048 * 1024, available: 1024 * 1024 });
+    expect(parseMeminfo("MemTotal:       2048 kB\nMemFree: 10 kB\nMemAvailable:    1024 kB\n")).toEqual({
+      total: 2048 * 1024,
+      available: 1024 * 1024,
+    });
     expect(parseMeminfo("MemTotal: 2048 kB\n")).toBeNull();
-    expect(parseCpuinfo("processor\t: 0\nmodel name\t: Example CPU @ 2.00GHz\ncpu MHz\t\t: 1999.5\n")).toEqual({ model: "Example CPU @ 2.00GHz", mhz: 1999.5 });
+    expect(parseCpuinfo("processor\t: 0\nmodel name\t: Example CPU @ 2.00GHz\ncpu MHz\t\t: 1999.5\n")).toEqual({
+      model: "Example CPU @ 2.00GHz",
+      mhz: 1999.5,
+    });
     expect(parseCpuinfo("")).toEqual({ model: null, mhz: 0 });
   });
 

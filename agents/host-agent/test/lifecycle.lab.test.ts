@@ -56,7 +56,10 @@ describe("agent lifecycle: in-process create/run/shutdown and the drover-agent b
 
   it("drover-agent --config FILE runs until SIGTERM, then exits 0", async () => {
     const file = join(dir, "agent.yaml");
-    await writeFile(file, `cluster: life\nhost: binary\nnats:\n  servers: [${lab.natsUrl}]\nlibvirt:\n  uri: ${lab.host("h1").uri}\nreportIntervalMs: 500\n`);
+    await writeFile(
+      file,
+      `cluster: life\nhost: binary\nnats:\n  servers: [${lab.natsUrl}]\nlibvirt:\n  uri: ${lab.host("h1").uri}\nreportIntervalMs: 500\n`,
+    );
     const child = spawn(process.execPath, [AGENT_BIN, "--config", file], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));

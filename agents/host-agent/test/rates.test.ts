@@ -33,6 +33,8 @@ describe("per-VM rates", () => {
   });
 
   it("parses /proc/pressure lines", () => {
-    expect(parsePressure("some avg10=5.85 avg60=8.27 avg300=5.19 total=31332467\nfull avg10=0.10 avg60=0.00 avg300=0.00 total=0\n")).toEqual({ some: 5.85, full: 0.1 });
+    expect(
+      parsePressure("some avg10=5.85 avg60=8.27 avg300=5.19 total=31332467\nfull avg10=0.10 avg60=0.00 avg300=0.00 total=0\n"),
+    ).toEqual({ some: 5.85, full: 0.1 });
   });
 });

@@ -35,7 +35,16 @@ describe("wake-on-LAN", () => {
 });
 
 describe("command table", () => {
-  const reply = (id: string) => ({ v: 1 as const, id, host: "h1", kind: "migrate" as const, status: "accepted" as const, duplicate: false, error: null, timeMs: 1 });
+  const reply = (id: string) => ({
+    v: 1 as const,
+    id,
+    host: "h1",
+    kind: "migrate" as const,
+    status: "accepted" as const,
+    duplicate: false,
+    error: null,
+    timeMs: 1,
+  });
   it("keeps the first reply per id and forgets the oldest beyond capacity", () => {
     const t = new CommandTable(2);
     expect(t.claim("a", reply("a"))).toBe(true);

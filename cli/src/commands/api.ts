@@ -41,14 +41,21 @@ async function knownHost(api: ApiClient, arg: string): Promise<ApiHost> {
   const id = checkHost(arg);
   const all = await listHosts(api);
   const h = all.find((x) => x.id === id);
-  if (!h) throw new CliError(`unknown host ${JSON.stringify(id)} (the scheduler knows ${all.map((x) => x.id).join(", ") || "no host"})`, "unknown-host", ExitCode.Usage);
+  if (!h)
+    throw new CliError(
+      `unknown host ${JSON.stringify(id)} (the scheduler knows ${all.map((x) => x.id).join(", ") || "no host"})`,
+      "unknown-host",
+      ExitCode.Usage,
+    );
   return h;
 }
 
 export function printPlan(p: ApiPlan, out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): void {
   out(`Plan ${p.id}: ${p.kind}${p.host ? ` ${p.host}` : ""} (policy ${p.policy}), ${p.status}, requested by ${p.requestedBy}`);
   const m = p.metrics;
-  out(`  imbalance ${m.imbalanceBefore.toFixed(3)} -> ${m.imbalanceAfter.toFixed(3)}, active hosts ${m.activeHostsBefore} -> ${m.activeHostsAfter}, total migration cost ${m.totalMigrationCost.toFixed(2)}`);
+  out(
+    `  imbalance ${m.imbalanceBefore.toFixed(3)} -> ${m.imbalanceAfter.toFixed(3)}, active hosts ${m.activeHostsBefore} -> ${m.activeHostsAfter}, total migration cost ${m.totalMigrationCost.toFixed(2)}`,
+  );
   if (p.steps.length === 0) out("  No moves: nothing to do.");
   else {
     out(
@@ -79,7 +86,10 @@ function printMigration(m: Migration): void {
   const down = m.measuredDowntimeMs !== null ? `, downtime ${ms(m.measuredDowntimeMs)}` : "";
   if (m.state === "succeeded") process.stdout.write(`${m.vm} now runs on ${m.destination} (migration ${m.id}; ${took}${down})\n`);
   else if (MIGRATION_ACTIVE.has(m.state)) process.stdout.write(`migration ${m.id}: ${m.vm} ${m.source} -> ${m.destination}, ${m.state}\n`);
-  else process.stdout.write(`migration ${m.id} of ${m.vm} ${m.source} -> ${m.destination} ${m.state}: ${m.error?.message ?? "no error recorded"}; ${m.vm} runs on ${m.vmRunningOn ?? "?"}\n`);
+  else
+    process.stdout.write(
+      `migration ${m.id} of ${m.vm} ${m.source} -> ${m.destination} ${m.state}: ${m.error?.message ?? "no error recorded"}; ${m.vm} runs on ${m.vmRunningOn ?? "?"}\n`,
+    );
 }
 const MIGRATION_ACTIVE = new Set<Migration["state"]>(["queued", "preflight", "running"]);
 
@@ -87,7 +97,10 @@ export function drainOutcome(m: Maintenance): string {
   if (m.state === "in-maintenance") return `${m.host} is in maintenance${m.powerOff ? ` (${m.message})` : ""}`;
   if (m.state === "powered-off") return `${m.host} is in maintenance and powered off`;
   if (m.state === "blocked") {
-    return [`${m.host} cannot be drained: ${m.blockers.length} VM(s) cannot leave`, ...m.blockers.map((b) => `  ${b.vm}: ${b.reason} [${b.code}]`)].join("\n");
+    return [
+      `${m.host} cannot be drained: ${m.blockers.length} VM(s) cannot leave`,
+      ...m.blockers.map((b) => `  ${b.vm}: ${b.reason} [${b.code}]`),
+    ].join("\n");
   }
   if (m.state === "ended") return `maintenance ${m.id} of ${m.host} ended: ${m.message}`;
   if (m.state === "failed") return `drain of ${m.host} failed: ${m.message}`;
@@ -104,7 +117,9 @@ export function registerApiCommands(program: Command): void {
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const s = await client(cmd).get("/v1/status", StatusResponse);
       if (o.json) return printJson(s);
-      const states = Object.entries(s.hosts.byState).map(([k, v]) => `${v} ${k}`).join(", ");
+      const states = Object.entries(s.hosts.byState)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(", ");
       const w = s.consolidationWindow;
       const lines = [
         `cluster ${s.cluster}, scheduler up ${ms(s.nowMs - s.startedAtMs)}`,
@@ -211,7 +226,9 @@ export function registerApiCommands(program: Command): void {
       if (o.wait) {
         const bar = progress(`${m.vm} ${m.source} -> ${m.destination}`, o.json);
         try {
-          m = await waitMigration(api, m.id, (x) => bar.update(x.state === "succeeded" ? 1 : (x.progress?.fraction ?? 0), x.progress ? `${x.state} ${x.progress.phase}` : x.state));
+          m = await waitMigration(api, m.id, (x) =>
+            bar.update(x.state === "succeeded" ? 1 : (x.progress?.fraction ?? 0), x.progress ? `${x.state} ${x.progress.phase}` : x.state),
+          );
         } finally {
           bar.stop();
         }
@@ -235,7 +252,12 @@ export function registerApiCommands(program: Command): void {
       if (o.wait && !drainSettled(m)) {
         const bar = progress(`drain ${host}`, o.json);
         try {
-          m = await waitDrain(api, m.id, (x) => bar.update(x.vmsAtStart === 0 ? 1 : (x.vmsAtStart - x.vmsLeft) / x.vmsAtStart, `${x.vmsLeft} of ${x.vmsAtStart} VM(s) left: ${x.message}`));
+          m = await waitDrain(api, m.id, (x) =>
+            bar.update(
+              x.vmsAtStart === 0 ? 1 : (x.vmsAtStart - x.vmsLeft) / x.vmsAtStart,
+              `${x.vmsLeft} of ${x.vmsAtStart} VM(s) left: ${x.message}`,
+            ),
+          );
         } finally {
           bar.stop();
         }
@@ -274,7 +296,10 @@ export function registerApiCommands(program: Command): void {
       let p = await api.post(`/v1/hosts/${encodeURIComponent(host)}/power`, { action }, ApiPowerAction);
       if (o.wait && p.state === "pending") p = await waitPower(api, p.id, undefined, { timeoutMs: 6 * 60_000 });
       if (o.json) printJson(p);
-      else process.stdout.write(`power ${action} ${host}: ${p.state}${p.method ? ` via ${p.method}` : ""}${p.error ? `: ${p.error.message}` : ""} (${p.id})\n`);
+      else
+        process.stdout.write(
+          `power ${action} ${host}: ${p.state}${p.method ? ` via ${p.method}` : ""}${p.error ? `: ${p.error.message}` : ""} (${p.id})\n`,
+        );
       if (p.state === "failed" || p.state === "refused") process.exitCode = ExitCode.Failed;
     });
 
@@ -286,8 +311,10 @@ export function registerApiCommands(program: Command): void {
     .option("--json", "print the API's HistoryResponse")
     .action(async (o: { limit: string; kind?: string; json?: boolean }, cmd: Command) => {
       const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw usageError(`--limit must be an integer 1..1000, not ${JSON.stringify(o.limit)}`);
-      if (o.kind !== undefined && !(HistoryKinds as readonly string[]).includes(o.kind)) throw usageError(`--kind must be one of ${HistoryKinds.join(", ")}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+        throw usageError(`--limit must be an integer 1..1000, not ${JSON.stringify(o.limit)}`);
+      if (o.kind !== undefined && !(HistoryKinds as readonly string[]).includes(o.kind))
+        throw usageError(`--kind must be one of ${HistoryKinds.join(", ")}`);
       const q = new URLSearchParams({ limit: String(limit), ...(o.kind ? { kind: o.kind } : {}) });
       const r = await client(cmd).get(`/v1/history?${q.toString()}`, HistoryResponse);
       if (o.json) return printJson(r);

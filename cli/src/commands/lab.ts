@@ -23,10 +23,23 @@ export function printLabStatus(s: LabStatus): void {
   w(
     table(
       ["host", "address", "power", "libvirtd", "agent", "guests"],
-      s.hosts.map((h) => [h.name, h.address, h.power, h.libvirtd.running ? `pid ${h.libvirtd.pid}` : "down", h.agent ? (h.agent.running ? `pid ${h.agent.pid}` : "down") : "-", h.guests.join(" ") || "-"]),
+      s.hosts.map((h) => [
+        h.name,
+        h.address,
+        h.power,
+        h.libvirtd.running ? `pid ${h.libvirtd.pid}` : "down",
+        h.agent ? (h.agent.running ? `pid ${h.agent.pid}` : "down") : "-",
+        h.guests.join(" ") || "-",
+      ]),
     ),
   );
-  if (s.guests.length) w(table(["guest", "host", "ticks"], s.guests.map((g) => [g.name, g.host ?? "(not running)", g.ticks])));
+  if (s.guests.length)
+    w(
+      table(
+        ["guest", "host", "ticks"],
+        s.guests.map((g) => [g.name, g.host ?? "(not running)", g.ticks]),
+      ),
+    );
 }
 
 export function registerLabCommands(program: Command): void {
@@ -46,36 +59,66 @@ export function registerLabCommands(program: Command): void {
     .option("--no-scheduler", "start no scheduler")
     .option(dirOpt, dirHelp)
     .option("--json", "print the lab status as JSON")
-    .action(async (o: { hosts: string; guests: string; net: string; memory: string; apiPort?: string; agents: boolean; scheduler: boolean; stateDir?: string; json?: boolean }) => {
-      const hosts = int("hosts", o.hosts, 1, 16);
-      const guests = int("guests", o.guests, 0, 32);
-      const net = int("net", o.net, 1, 253);
-      const memoryMiB = int("memory", o.memory, 96, 128);
-      const stateDir = o.stateDir ?? labDir();
-      const cluster = await writeLabCluster({ hosts, net, stateDir, ...(o.apiPort ? { apiPort: int("api-port", o.apiPort, 1, 65535) } : {}) });
-      process.stderr.write(`starting a lab of ${hosts} host(s) and ${guests} guest(s) in ${cluster.stateDir} (the first start downloads the guest kernel)...\n`);
-      const status = await labUp({
-        hosts,
-        guests,
-        net,
-        stateDir: cluster.stateDir,
-        guest: { memoryMiB },
-        ...(o.agents ? { agent: cluster.agent } : {}),
-        ...(o.scheduler ? { scheduler: cluster.scheduler } : {}),
-      });
-      if (o.scheduler) {
-        const api = new ApiClient(cluster.apiUrl);
-        try {
-          await waitHosts(api, "the scheduler to answer and every agent to report", (hs) => !o.agents || hs.filter((h) => h.state === "healthy").length >= hosts, { timeoutMs: 90_000, pollMs: 1000 });
-        } catch (e) {
-          const detail = e instanceof Error ? e.message : String(e);
-          throw new CliError(`the lab runs, but ${detail}; see ${cluster.stateDir}/scheduler.log and hosts/*/agent.log (stop it with drover lab down)`, "lab-not-ready");
+    .action(
+      async (o: {
+        hosts: string;
+        guests: string;
+        net: string;
+        memory: string;
+        apiPort?: string;
+        agents: boolean;
+        scheduler: boolean;
+        stateDir?: string;
+        json?: boolean;
+      }) => {
+        const hosts = int("hosts", o.hosts, 1, 16);
+        const guests = int("guests", o.guests, 0, 32);
+        const net = int("net", o.net, 1, 253);
+        const memoryMiB = int("memory", o.memory, 96, 128);
+        const stateDir = o.stateDir ?? labDir();
+        const cluster = await writeLabCluster({
+          hosts,
+          net,
+          stateDir,
+          ...(o.apiPort ? { apiPort: int("api-port", o.apiPort, 1, 65535) } : {}),
+        });
+        process.stderr.write(
+          `starting a lab of ${hosts} host(s) and ${guests} guest(s) in ${cluster.stateDir} (the first start downloads the guest kernel)...\n`,
+        );
+        const status = await labUp({
+          hosts,
+          guests,
+          net,
+          stateDir: cluster.stateDir,
+          guest: { memoryMiB },
+          ...(o.agents ? { agent: cluster.agent } : {}),
+          ...(o.scheduler ? { scheduler: cluster.scheduler } : {}),
+        });
+        if (o.scheduler) {
+          const api = new ApiClient(cluster.apiUrl);
+          try {
+            await waitHosts(
+              api,
+              "the scheduler to answer and every agent to report",
+              (hs) => !o.agents || hs.filter((h) => h.state === "healthy").length >= hosts,
+              { timeoutMs: 90_000, pollMs: 1000 },
+            );
+          } catch (e) {
+            const detail = e instanceof Error ? e.message : String(e);
+            throw new CliError(
+              `the lab runs, but ${detail}; see ${cluster.stateDir}/scheduler.log and hosts/*/agent.log (stop it with drover lab down)`,
+              "lab-not-ready",
+            );
+          }
         }
-      }
-      if (o.json) return printJson({ ...status, api: o.scheduler ? cluster.apiUrl : null });
-      printLabStatus(status);
-      if (o.scheduler) process.stdout.write(`\nThe scheduler's API is at ${cluster.apiUrl} (drover commands find it through ${cluster.stateDir}/drover-api.json; or set DROVER_API=${cluster.apiUrl}).\nTry: drover hosts; drover plan balance; drover drain h1 --wait\n`);
-    });
+        if (o.json) return printJson({ ...status, api: o.scheduler ? cluster.apiUrl : null });
+        printLabStatus(status);
+        if (o.scheduler)
+          process.stdout.write(
+            `\nThe scheduler's API is at ${cluster.apiUrl} (drover commands find it through ${cluster.stateDir}/drover-api.json; or set DROVER_API=${cluster.apiUrl}).\nTry: drover hosts; drover plan balance; drover drain h1 --wait\n`,
+          );
+      },
+    );
 
   lab
     .command("down")
@@ -83,7 +126,8 @@ export function registerLabCommands(program: Command): void {
     .option(dirOpt, dirHelp)
     .action(async (o: { stateDir?: string }) => {
       const s = await labDown(o.stateDir ?? labDir());
-      if (s.running) throw new CliError(`the lab in ${s.stateDir} still runs processes after teardown; see drover lab status`, "lab-still-running");
+      if (s.running)
+        throw new CliError(`the lab in ${s.stateDir} still runs processes after teardown; see drover lab status`, "lab-still-running");
       process.stdout.write(s.status === "absent" ? `no lab in ${s.stateDir}\n` : `lab in ${s.stateDir} stopped\n`);
     });
 

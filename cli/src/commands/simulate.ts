@@ -41,13 +41,17 @@ function readJson(cmd: Command, path: string, what: string): unknown {
   try {
     return JSON.parse(readFileSync(path, "utf8")) as unknown;
   } catch (err) {
-    return cmd.error(`drover simulate: cannot read ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, { exitCode: 2, code: "drover.simulate.usage" });
+    return cmd.error(`drover simulate: cannot read ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, {
+      exitCode: 2,
+      code: "drover.simulate.usage",
+    });
   }
 }
 
 function positiveInt(cmd: Command, v: string, what: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) cmd.error(`drover simulate: ${what} must be a positive integer, got "${v}"`, { exitCode: 2, code: "drover.simulate.usage" });
+  if (!Number.isInteger(n) || n < 1)
+    cmd.error(`drover simulate: ${what} must be a positive integer, got "${v}"`, { exitCode: 2, code: "drover.simulate.usage" });
   return n;
 }
 
@@ -56,8 +60,16 @@ export function registerSimulateCommand(program: Command): void {
     .command("simulate")
     .description("replay CPU traces through a policy in the simulator and print energy, SLA and migration figures")
     .requiredOption("--traces <path>", "PlanetLab day directory (one VM per file) or CSV (header of VM names, one row per 300 s sample)")
-    .option("--policy <names>", `policy, or a comma-separated list: ${simPolicyNames.join(", ")}, <thr|iqr|mad|lr|lrr>-mmt-<param>`, "drover")
-    .addOption(new Option("--mode <mode>", "compat = CloudSim 3.0 quirks; clean = fixed; clean+ram = also VM memory and host boot").choices([...modes]).default("clean"))
+    .option(
+      "--policy <names>",
+      `policy, or a comma-separated list: ${simPolicyNames.join(", ")}, <thr|iqr|mad|lr|lrr>-mmt-<param>`,
+      "drover",
+    )
+    .addOption(
+      new Option("--mode <mode>", "compat = CloudSim 3.0 quirks; clean = fixed; clean+ram = also VM memory and host boot")
+        .choices([...modes])
+        .default("clean"),
+    )
     .option("--hosts <n>", "number of hosts (alternating HP ML110 G4 / G5)", "800")
     .option("--boot-seconds <s>", "clean+ram: seconds a woken host takes to boot", "60")
     .option("--profile <file>", "drover: JSON profile to run (policies and their args), as the scheduler would")
@@ -69,7 +81,11 @@ export function registerSimulateCommand(program: Command): void {
       const json = opts.json === true || (cmd.optsWithGlobals() as { json?: boolean }).json === true;
       const hosts = positiveInt(cmd, opts.hosts, "--hosts");
       const bootSeconds = Number(opts.bootSeconds);
-      if (!(bootSeconds >= 0)) cmd.error(`drover simulate: --boot-seconds must be >= 0, got "${opts.bootSeconds}"`, { exitCode: 2, code: "drover.simulate.usage" });
+      if (!(bootSeconds >= 0))
+        cmd.error(`drover simulate: --boot-seconds must be >= 0, got "${opts.bootSeconds}"`, {
+          exitCode: 2,
+          code: "drover.simulate.usage",
+        });
       let profile: Profile | undefined;
       let config: ClusterConfigInput | undefined;
       try {
@@ -82,25 +98,32 @@ export function registerSimulateCommand(program: Command): void {
       } catch (err) {
         cmd.error(`drover simulate: ${err instanceof Error ? err.message : String(err)}`, { exitCode: 2, code: "drover.simulate.usage" });
       }
-      const names = opts.policy.split(",").map((s) => s.trim()).filter(Boolean);
+      const names = opts.policy
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       let policies;
       try {
         policies = names.map((n) => createPolicy(n, { ...(profile ? { profile } : {}), ...(config ? { config } : {}) }));
       } catch (err) {
-        return cmd.error(`drover simulate: ${err instanceof Error ? err.message : String(err)}`, { exitCode: 2, code: "drover.simulate.usage" });
+        return cmd.error(`drover simulate: ${err instanceof Error ? err.message : String(err)}`, {
+          exitCode: 2,
+          code: "drover.simulate.usage",
+        });
       }
       const workload = loadTraces(resolve(opts.traces));
       const rounds = workload.stride - 2;
       const bar =
         opts.progress && process.stderr.isTTY
-          ? new cliProgress.SingleBar({ format: "{policy} [{bar}] {value}/{total} rounds", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+          ? new cliProgress.SingleBar(
+              { format: "{policy} [{bar}] {value}/{total} rounds", stream: process.stderr, hideCursor: true },
+              cliProgress.Presets.shades_classic,
+            )
           : null;
       const results: SimulationResult[] = [];
       for (const policy of policies) {
         bar?.start(rounds, 0, { policy: policy.name.padEnd(12) });
-        results.push(
-          simulate({ workload, policy, mode: opts.mode, hosts, bootSeconds, onRound: (r) => bar?.update(r) }),
-        );
+        results.push(simulate({ workload, policy, mode: opts.mode, hosts, bootSeconds, onRound: (r) => bar?.update(r) }));
         bar?.stop();
       }
       const oracle = opts.bounds ? ffdOracle({ workload, mode: opts.mode, hosts }) : null;
@@ -114,7 +137,10 @@ export function registerSimulateCommand(program: Command): void {
           vms: workload.names.length,
           rounds: results[0]?.rounds ?? 0,
           results: results.map((r) => ({ ...r, ratioToOracle: oracle ? r.energyKwh / oracle.energyKwh : null })),
-          bounds: oracle && fluid ? { fluidKwh: fluid.energyKwh, oracleKwh: oracle.energyKwh, oracleActiveHostsMean: oracle.activeHostsMean } : null,
+          bounds:
+            oracle && fluid
+              ? { fluidKwh: fluid.energyKwh, oracleKwh: oracle.energyKwh, oracleActiveHostsMean: oracle.activeHostsMean }
+              : null,
         };
         process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
         return;
@@ -123,7 +149,9 @@ export function registerSimulateCommand(program: Command): void {
       if (fluid && oracle) rows.push(boundRow("fluid bound", fluid, oracle.energyKwh), boundRow("FFD oracle", oracle, oracle.energyKwh));
       const t = new Table({ head: [...outcomeColumns], style: { head: [], border: [] } });
       for (const r of rows) t.push(rowCells(r));
-      process.stdout.write(`${workload.source}: ${workload.names.length} VMs on ${hosts} hosts, ${rounds} rounds of ${workload.intervalSeconds} s, mode ${opts.mode}\n`);
+      process.stdout.write(
+        `${workload.source}: ${workload.names.length} VMs on ${hosts} hosts, ${rounds} rounds of ${workload.intervalSeconds} s, mode ${opts.mode}\n`,
+      );
       process.stdout.write(`${t.toString()}\n`);
     });
 }

@@ -94,8 +94,16 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
       guests: 0,
       net: o.net,
       stateDir,
-      agentCommand: (h) => ({ cmd: node, args: cluster.agent.args.map((a) => a.replace("${host}", h.name)), ...(cluster.agent.cwd ? { cwd: cluster.agent.cwd } : {}) }),
-      schedulerCommand: () => ({ cmd: node, args: cluster.scheduler.args, ...(cluster.scheduler.cwd ? { cwd: cluster.scheduler.cwd } : {}) }),
+      agentCommand: (h) => ({
+        cmd: node,
+        args: cluster.agent.args.map((a) => a.replace("${host}", h.name)),
+        ...(cluster.agent.cwd ? { cwd: cluster.agent.cwd } : {}),
+      }),
+      schedulerCommand: () => ({
+        cmd: node,
+        args: cluster.scheduler.args,
+        ...(cluster.scheduler.cwd ? { cwd: cluster.scheduler.cwd } : {}),
+      }),
     });
     lab = await starting;
     if (stopping) return;
@@ -105,9 +113,19 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
       signal.throwIfAborted();
       await startGuest(l.host(g.host), { name: g.name, memoryMiB: g.memoryMiB, workload: g.workload });
     }
-    n.say(table(["guest", "host", "memory", "load"], GUESTS.map((g) => [g.name, g.host, mib(g.memoryMiB), g.role])));
+    n.say(
+      table(
+        ["guest", "host", "memory", "load"],
+        GUESTS.map((g) => [g.name, g.host, mib(g.memoryMiB), g.role]),
+      ),
+    );
     const api = new ApiClient(cluster.apiUrl);
-    await waitHosts(api, "every host to report with its guests", (hs) => hs.length === 3 && hs.every((h) => h.state === "healthy") && hs.reduce((s, h) => s + h.vmCount, 0) >= GUESTS.length, { timeoutMs: 120_000, pollMs: 1000, signal });
+    await waitHosts(
+      api,
+      "every host to report with its guests",
+      (hs) => hs.length === 3 && hs.every((h) => h.state === "healthy") && hs.reduce((s, h) => s + h.vmCount, 0) >= GUESTS.length,
+      { timeoutMs: 120_000, pollMs: 1000, signal },
+    );
     n.fact(`the scheduler's API is up at ${cluster.apiUrl}; every agent reports`);
 
     const where = async (vm: string) => {
@@ -126,7 +144,14 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
       n.say(
         table(
           ["host", "state", "guests (CPU used, in vCPUs)"],
-          hs.map((h) => [h.id, h.state, vms.filter((v) => v.host === h.id).map((v) => `${v.name} ${v.cpuUsedVcpus.toFixed(2)}`).join(", ") || "-"]),
+          hs.map((h) => [
+            h.id,
+            h.state,
+            vms
+              .filter((v) => v.host === h.id)
+              .map((v) => `${v.name} ${v.cpuUsedVcpus.toFixed(2)}`)
+              .join(", ") || "-",
+          ]),
         ),
       );
     };
@@ -139,10 +164,16 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     };
     const follow = async (vm: string, planId: string) => {
       const before = await ticks(vm);
-      const m = await until(`the migration of ${vm}`, async () => (await api.get(`/v1/migrations?limit=50&vm=${encodeURIComponent(vm)}`, MigrationsResponse)).migrations.find((x) => x.planId === planId));
+      const m = await until(`the migration of ${vm}`, async () =>
+        (await api.get(`/v1/migrations?limit=50&vm=${encodeURIComponent(vm)}`, MigrationsResponse)).migrations.find(
+          (x) => x.planId === planId,
+        ),
+      );
       const done = await waitMigration(api, m.id, undefined, { timeoutMs: 300_000, signal });
       if (done.state !== "succeeded") {
-        n.warn(`${vm} ${done.source} -> ${done.destination}: ${done.state}: ${done.error?.message ?? ""}; it still runs on ${done.vmRunningOn ?? "?"}`);
+        n.warn(
+          `${vm} ${done.source} -> ${done.destination}: ${done.state}: ${done.error?.message ?? ""}; it still runs on ${done.vmRunningOn ?? "?"}`,
+        );
         return;
       }
       const after = await ticks(vm);
@@ -162,7 +193,9 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     };
 
     for (const g of GUESTS) await until(`${g.name} to boot`, async () => ((await ticks(g.name)).last > 0 ? true : undefined), 180_000);
-    n.fact(`every guest has booted and ticks (${(await Promise.all(GUESTS.map(async (g) => `${g.name} ${(await ticks(g.name)).last}`))).join(", ")})`);
+    n.fact(
+      `every guest has booted and ticks (${(await Promise.all(GUESTS.map(async (g) => `${g.name} ${(await ticks(g.name)).last}`))).join(", ")})`,
+    );
 
     // -- 1. Balance -------------------------------------------------------------------------
     n.step(1, "A hot host is balanced");
@@ -188,7 +221,9 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     const repeat = again.steps.filter((s) => s.kind === "migrate" && moved.has(s.vm));
     if (again.steps.length === 0) n.decided("planning again right away proposes no move: no ping-pong.");
     else {
-      n.decided(`planning again right away proposes ${again.steps.length} further move(s), ${repeat.length === 0 ? "none of them moving a VM it just moved (no ping-pong)" : `${repeat.length} of them moving a VM it just moved`}:`);
+      n.decided(
+        `planning again right away proposes ${again.steps.length} further move(s), ${repeat.length === 0 ? "none of them moving a VM it just moved (no ping-pong)" : `${repeat.length} of them moving a VM it just moved`}:`,
+      );
       for (const s of again.steps) n.dim(`  ${s.kind} ${s.vm ?? s.host ?? ""} ${s.source ?? ""} -> ${s.destination ?? ""}: ${s.reason}`);
     }
     await showHosts();
@@ -229,7 +264,9 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
       await run("virsh", ["-c", uri, "destroy", vm]).catch(() => undefined);
       await run("virsh", ["-c", uri, "undefine", vm]).catch(() => undefined);
     }
-    await until("the scheduler to see web and batch gone", async () => ((await api.get("/v1/vms", VmsResponse)).vms.some((v) => v.name === "web" || v.name === "batch") ? undefined : true));
+    await until("the scheduler to see web and batch gone", async () =>
+      (await api.get("/v1/vms", VmsResponse)).vms.some((v) => v.name === "web" || v.name === "batch") ? undefined : true,
+    );
     n.dim("Waiting for a few reports of the quieter load...");
     await sleep(15_000, undefined, { signal });
     await showHosts();
@@ -257,7 +294,9 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     );
     for (const h of standby) {
       await l.host(h.id).refresh();
-      n.fact(`${h.id} is in standby: its agent powered it off (lab power ${l.host(h.id).power}, libvirtd ${l.host(h.id).running ? "running" : "stopped"})`);
+      n.fact(
+        `${h.id} is in standby: its agent powered it off (lab power ${l.host(h.id).power}, libvirtd ${l.host(h.id).running ? "running" : "stopped"})`,
+      );
     }
     await showHosts();
 
@@ -281,11 +320,15 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     printPlan(wake, n.say);
     await api.post(`/v1/plans/${encodeURIComponent(wake.id)}/approve`, {}, ApiPlan);
     const woken = wake.steps.filter((s) => s.kind === "wake").map((s) => s.host ?? "");
-    const back = await until(`${woken.join(", ")} to report healthy`, async () => {
-      const hs = await hosts(api);
-      const up = hs.filter((h) => woken.includes(h.id) && h.state === "healthy");
-      return up.length > 0 ? up : undefined;
-    }, 300_000);
+    const back = await until(
+      `${woken.join(", ")} to report healthy`,
+      async () => {
+        const hs = await hosts(api);
+        const up = hs.filter((h) => woken.includes(h.id) && h.state === "healthy");
+        return up.length > 0 ? up : undefined;
+      },
+      300_000,
+    );
     for (const h of back) {
       await l.host(h.id).refresh();
       n.fact(`${h.id} woke (lab power ${l.host(h.id).power}) and its agent reports again`);
@@ -299,7 +342,19 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
       .filter((e) => e.kind !== "config" && (e.kind !== "plan" || e.outcome === "done" || e.outcome === "failed"))
       .slice(0, 30)
       .reverse();
-    n.say(table(["time", "kind", "host", "VM", "outcome", "summary"], hist.map((e) => [new Date(e.timeMs).toISOString().slice(11, 19), e.kind, e.host ?? "-", e.vm ?? "-", e.outcome ?? "-", e.summary.slice(0, 90)])));
+    n.say(
+      table(
+        ["time", "kind", "host", "VM", "outcome", "summary"],
+        hist.map((e) => [
+          new Date(e.timeMs).toISOString().slice(11, 19),
+          e.kind,
+          e.host ?? "-",
+          e.vm ?? "-",
+          e.outcome ?? "-",
+          e.summary.slice(0, 90),
+        ]),
+      ),
+    );
     const util = (await hosts(api)).map((h) => `${h.id} ${h.state} ${pct(h.cpuFraction)}`).join(", ");
     n.dim(`(${util})`);
     n.say("\nThe same, on a real cluster: drover status | hosts | vms | plan | migrate | drain | power | history.");

@@ -78,7 +78,7 @@ async function throughNats(): Promise<Row> {
   const total = Math.max(1000, Math.round(rows[1]!.msgsPerSec * seconds * 0.5));
   const t0 = performance.now();
   // Publish in slices with a flush each, so the client's outbound buffer stays bounded.
-  for (let sent = 0; sent < total; ) {
+  for (let sent = 0; sent < total;) {
     for (let i = 0; i < 200 && sent < total; i++, sent++) pub.publish(subject, HostReport, report);
     await pub.flush();
   }
@@ -89,7 +89,12 @@ async function throughNats(): Promise<Row> {
   const ms = performance.now() - t0;
   if (sub.stats().invalid !== 0) throw new Error("valid reports were rejected");
   const perSec = (total / ms) * 1000;
-  return { op: `end to end via nats-server (${total} reports)`, msgsPerSec: perSec, usPerMsg: (ms * 1000) / total, mbPerSec: (perSec * wire.length) / 1e6 };
+  return {
+    op: `end to end via nats-server (${total} reports)`,
+    msgsPerSec: perSec,
+    usPerMsg: (ms * 1000) / total,
+    mbPerSec: (perSec * wire.length) / 1e6,
+  };
 }
 
 console.log(`host report with ${vms} VMs: ${wire.length} bytes of JSON; node ${process.version}; ${seconds} s per row`);

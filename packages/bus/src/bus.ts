@@ -128,20 +128,20 @@ export class Bus implements AsyncDisposable {
    * Calls `handler` with each valid message, one at a time in arrival order. Invalid messages are
    * logged, counted and dropped; a handler's exception is logged and the subscription goes on.
    */
-  subscribe<S extends z.ZodType>(
-    subject: string,
-    schema: S,
-    handler: Handler<z.output<S>>,
-    opts: SubscribeOptions = {},
-  ): Subscription {
+  subscribe<S extends z.ZodType>(subject: string, schema: S, handler: Handler<z.output<S>>, opts: SubscribeOptions = {}): Subscription {
     this.assertOpen("subscribe");
     const sub = this.nc.subscribe(subject, opts.queue ? { queue: opts.queue } : {});
-    return this.track(sub, subject, async (m) => {
-      const d = decode(schema, m.data, m.subject, "receive");
-      if (!d.ok) return this.rejected(d.error);
-      this.counters.received++;
-      await this.runHandler(subject, m.subject, () => handler(d.value, ctxOf(m)));
-    }, "serial");
+    return this.track(
+      sub,
+      subject,
+      async (m) => {
+        const d = decode(schema, m.data, m.subject, "receive");
+        if (!d.ok) return this.rejected(d.error);
+        this.counters.received++;
+        await this.runHandler(subject, m.subject, () => handler(d.value, ctxOf(m)));
+      },
+      "serial",
+    );
   }
 
   /** Sends a validated request and returns the validated reply. Throws typed errors only. */
@@ -189,32 +189,37 @@ export class Bus implements AsyncDisposable {
   ): Subscription {
     this.assertOpen("serve");
     const sub = this.nc.subscribe(subject, opts.queue ? { queue: opts.queue } : {});
-    return this.track(sub, subject, async (m) => {
-      const d = decode(reqSchema, m.data, m.subject, "request");
-      if (!d.ok) {
-        this.rejected(d.error);
-        return this.replyError(m, RemoteErrorCode.InvalidRequest, d.error.message, d.error.field);
-      }
-      this.counters.received++;
-      let result: z.input<Res>;
-      try {
-        result = await handler(d.value, ctxOf(m));
-      } catch (e) {
-        this.counters.handlerErrors++;
-        this.log.error({ err: e, subject: m.subject, sub: subject }, "request handler failed");
-        return this.replyError(m, RemoteErrorCode.HandlerFailed, (e as Error)?.message ?? String(e));
-      }
-      let data: Uint8Array;
-      try {
-        data = encode(resSchema, result, m.subject, "reply");
-      } catch (e) {
-        const err = e as InvalidMessageError;
-        this.counters.handlerErrors++;
-        this.log.error({ err, subject: m.subject, field: err.field }, "request handler returned an invalid reply");
-        return this.replyError(m, RemoteErrorCode.InvalidReply, err.message, err.field);
-      }
-      this.respond(m, data);
-    }, "concurrent");
+    return this.track(
+      sub,
+      subject,
+      async (m) => {
+        const d = decode(reqSchema, m.data, m.subject, "request");
+        if (!d.ok) {
+          this.rejected(d.error);
+          return this.replyError(m, RemoteErrorCode.InvalidRequest, d.error.message, d.error.field);
+        }
+        this.counters.received++;
+        let result: z.input<Res>;
+        try {
+          result = await handler(d.value, ctxOf(m));
+        } catch (e) {
+          this.counters.handlerErrors++;
+          this.log.error({ err: e, subject: m.subject, sub: subject }, "request handler failed");
+          return this.replyError(m, RemoteErrorCode.HandlerFailed, (e as Error)?.message ?? String(e));
+        }
+        let data: Uint8Array;
+        try {
+          data = encode(resSchema, result, m.subject, "reply");
+        } catch (e) {
+          const err = e as InvalidMessageError;
+          this.counters.handlerErrors++;
+          this.log.error({ err, subject: m.subject, field: err.field }, "request handler returned an invalid reply");
+          return this.replyError(m, RemoteErrorCode.InvalidReply, err.message, err.field);
+        }
+        this.respond(m, data);
+      },
+      "concurrent",
+    );
   }
 
   stats(): BusStats {
@@ -311,12 +316,7 @@ export class Bus implements AsyncDisposable {
   }
 
   /** One receive loop per subscription: serial awaits each message, concurrent only tracks them. */
-  private track(
-    sub: NatsSubscription,
-    subject: string,
-    onMsg: (m: Msg) => Promise<void>,
-    mode: "serial" | "concurrent",
-  ): Subscription {
+  private track(sub: NatsSubscription, subject: string, onMsg: (m: Msg) => Promise<void>, mode: "serial" | "concurrent"): Subscription {
     const inflight = new Set<Promise<void>>();
     const loop = (async () => {
       try {

@@ -81,9 +81,7 @@ export class TypedKv<S extends z.ZodType> {
   async put(key: string, value: z.input<S>, opts: { previousRevision?: number } = {}): Promise<number> {
     const data = encode(this.schema, value, this.where(key), "kv");
     try {
-      return opts.previousRevision === undefined
-        ? await this.kv.put(key, data)
-        : await this.kv.update(key, data, opts.previousRevision);
+      return opts.previousRevision === undefined ? await this.kv.put(key, data) : await this.kv.update(key, data, opts.previousRevision);
     } catch (e) {
       throw new JetStreamOpError(`kv put ${this.where(key)}`, { cause: e });
     }

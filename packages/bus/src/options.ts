@@ -25,9 +25,7 @@ const optionsSchema = z
     nkeySeed: z.string().startsWith("SU", "must be a user nkey seed (starts with SU)").optional(),
     /** A NATS .creds file (user JWT + seed). */
     credsFile: z.string().min(1).optional(),
-    tls: z
-      .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
-      .optional(),
+    tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }).optional(),
     reconnectTimeWaitMs: ms.default(2000),
     /** Random extra delay before each reconnect so that a fleet of agents does not reconnect in step. */
     reconnectJitterMs: ms.default(1000),

@@ -56,10 +56,40 @@ describe("credentials", () => {
     // verifies a loopback IP as "localhost", hence both names.
     const f = (n: string) => join(dir, n);
     const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=drover-test-ca", "-keyout", f("ca.key"), "-out", f("ca.pem"));
+    ssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=drover-test-ca",
+      "-keyout",
+      f("ca.key"),
+      "-out",
+      f("ca.pem"),
+    );
     ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", f("srv.key"), "-out", f("srv.csr"));
     await writeFile(f("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    ssl("x509", "-req", "-in", f("srv.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f("san.ext"), "-out", f("srv.pem"));
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      f("srv.csr"),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      f("san.ext"),
+      "-out",
+      f("srv.pem"),
+    );
     await using server = await NatsServer.start({ args: ["--tls", "--tlscert", f("srv.pem"), "--tlskey", f("srv.key")] });
     expect(await roundTrip(server, { tls: { caFile: f("ca.pem") } })).toBe("hi");
     // Without the CA the server's certificate is not trusted.

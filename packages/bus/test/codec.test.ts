@@ -39,7 +39,13 @@ function report(): HostReportInput {
     migrationUri: "qemu+tcp://127.0.1.1/system",
     storage: [{ path: "/srv", fsType: "nfs", shared: true }],
     bridges: ["br0"],
-    power: { canPowerOff: true, wake: [{ method: "wol", mac: "02:00:00:00:00:01", address: "127.0.1.1" }, { method: "ipmi", address: "127.0.9.1" }] },
+    power: {
+      canPowerOff: true,
+      wake: [
+        { method: "wol", mac: "02:00:00:00:00:01", address: "127.0.1.1" },
+        { method: "ipmi", address: "127.0.9.1" },
+      ],
+    },
     vms: [vm(1), vm(2), vm(3)],
   };
 }
@@ -84,7 +90,9 @@ describe("codec (compiled schemas)", () => {
 
   it("encodes what the schema outputs and refuses invalid messages, naming the field", () => {
     const input = report();
-    expect(JSON.parse(new TextDecoder().decode(encode(HostReport, input, "s", "publish")))).toEqual(JSON.parse(JSON.stringify(HostReport.parse(input))));
+    expect(JSON.parse(new TextDecoder().decode(encode(HostReport, input, "s", "publish")))).toEqual(
+      JSON.parse(JSON.stringify(HostReport.parse(input))),
+    );
     expect(() => encode(Command, { kind: "nope" } as never, "s", "publish")).toThrow(/kind/);
   });
 });

@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
-import {
-  InvalidMessageError,
-  NoRespondersError,
-  RemoteError,
-  RemoteErrorCode,
-  RequestTimeoutError,
-  type Bus,
-} from "../src/index.js";
+import { InvalidMessageError, NoRespondersError, RemoteError, RemoteErrorCode, RequestTimeoutError, type Bus } from "../src/index.js";
 import { connectTo, memoryLogger } from "./helpers.js";
 
 const Add = z.object({ a: z.number(), b: z.number() });

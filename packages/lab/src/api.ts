@@ -47,10 +47,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
   if (before.running) throw new LabError(LabErrorCode.Busy, `a lab already runs in ${stateDir}; stop it first (drover lab down)`);
   await mkdir(stateDir, { recursive: true });
   const logFile = join(stateDir, "keeper.log");
-  const keeper = spawnDetached(
-    tsxCommand(join(PACKAGE_DIR, "src", "keeper-main.ts"), [JSON.stringify({ ...opts, stateDir })]),
-    logFile,
-  );
+  const keeper = spawnDetached(tsxCommand(join(PACKAGE_DIR, "src", "keeper-main.ts"), [JSON.stringify({ ...opts, stateDir })]), logFile);
   await waitFor(
     `the lab in ${stateDir} to run`,
     async () => {

@@ -74,7 +74,8 @@ export function guestDomainXml(spec: GuestSpec): string {
   const format = spec.diskFormat ?? "raw";
   if (format !== "raw" && format !== "qcow2") throw badOption("diskFormat", format, "raw|qcow2");
   for (const t of spec.tags ?? []) {
-    if (typeof t !== "string" || t.length === 0 || t.length > 128) throw badOption("tag", t, "a non-empty string of at most 128 characters");
+    if (typeof t !== "string" || t.length === 0 || t.length > 128)
+      throw badOption("tag", t, "a non-empty string of at most 128 characters");
   }
   const disk = spec.diskPath
     ? `    <disk type='file' device='disk'>

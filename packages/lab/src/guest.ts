@@ -39,7 +39,7 @@ export async function startGuest(host: LabHost, opts: LabGuestOptions): Promise<
   const diskMiB = opts.diskMiB ?? 16;
   if (!Number.isInteger(diskMiB) || diskMiB < 0 || diskMiB > 1024) throw badOption("diskMiB", diskMiB, "an integer 0..1024");
   if (opts.bridges?.length && !host.netns) {
-    throw badOption("bridges", opts.bridges, "none on a loopback lab host (its bridges are only recorded); use network: \"netns\"");
+    throw badOption("bridges", opts.bridges, 'none on a loopback lab host (its bridges are only recorded); use network: "netns"');
   }
   const image = await ensureGuestImage(opts.cacheDir);
   const uuid = opts.uuid ?? randomUUID();

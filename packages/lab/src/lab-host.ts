@@ -313,7 +313,10 @@ export class LabHost {
     const script = `set -e; ${mounts}; hostname '${this.name}'; exec libvirtd --listen --pid-file '${join(this.dir, "libvirtd.pid")}' --config /etc/libvirt/libvirtd.conf`;
     const logFile = join(this.dir, "libvirtd.log");
     // --propagation private: our bind mounts never leak into the root namespace.
-    const ref = spawnDetached(this.inNetns({ cmd: "unshare", args: ["--mount", "--uts", "--propagation", "private", "sh", "-c", script] }), logFile);
+    const ref = spawnDetached(
+      this.inNetns({ cmd: "unshare", args: ["--mount", "--uts", "--propagation", "private", "sh", "-c", script] }),
+      logFile,
+    );
     this.libvirtd = ref;
     await this.saveState();
     try {
@@ -335,11 +338,15 @@ export class LabHost {
       call.catch(() => undefined);
       await Promise.race([
         call,
-        waitFor(`libvirtd of ${this.name} to answer on ${this.uri}`, () => {
-          if (pinged) return true;
-          if (!isAlive(ref)) throw new LabError(LabErrorCode.StartFailed, `libvirtd of ${this.name} exited: ${tail(logFile)}`);
-          return undefined;
-        }, Math.max(1000, deadline - Date.now())),
+        waitFor(
+          `libvirtd of ${this.name} to answer on ${this.uri}`,
+          () => {
+            if (pinged) return true;
+            if (!isAlive(ref)) throw new LabError(LabErrorCode.StartFailed, `libvirtd of ${this.name} exited: ${tail(logFile)}`);
+            return undefined;
+          },
+          Math.max(1000, deadline - Date.now()),
+        ),
       ]);
     } catch (e) {
       await stopProc(ref);
@@ -377,10 +384,14 @@ export class LabHost {
     this.nic = spawnDetached(spec, logFile);
     await this.saveState();
     // The listener is up once it says so; a bind error ends the process.
-    await waitFor(`Wake-on-LAN listener of ${this.name}`, () => {
-      if (!isAlive(this.nic)) throw new LabError(LabErrorCode.StartFailed, `NIC process of ${this.name} exited: ${tail(logFile)}`);
-      return existsSync(logFile) && readFileSync(logFile).subarray(from).includes("listening") ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      `Wake-on-LAN listener of ${this.name}`,
+      () => {
+        if (!isAlive(this.nic)) throw new LabError(LabErrorCode.StartFailed, `NIC process of ${this.name} exited: ${tail(logFile)}`);
+        return existsSync(logFile) && readFileSync(logFile).subarray(from).includes("listening") ? true : undefined;
+      },
+      60_000,
+    );
   }
 
   async stopNic(): Promise<void> {

@@ -96,12 +96,22 @@ export class Lab implements AsyncDisposable {
 
   host(name: string): LabHost {
     const h = this.hosts.find((x) => x.name === name);
-    if (!h) throw new LabError(LabErrorCode.NotFound, `no lab host named ${JSON.stringify(name)} (have ${this.hosts.map((x) => x.name).join(", ")})`);
+    if (!h)
+      throw new LabError(
+        LabErrorCode.NotFound,
+        `no lab host named ${JSON.stringify(name)} (have ${this.hosts.map((x) => x.name).join(", ")})`,
+      );
     return h;
   }
 
   info(): LabInfo {
-    return { stateDir: this.stateDir, cluster: this.cluster, net: this.net, natsUrl: this.natsUrl, hosts: this.hosts.map((h) => h.state()) };
+    return {
+      stateDir: this.stateDir,
+      cluster: this.cluster,
+      net: this.net,
+      natsUrl: this.natsUrl,
+      hosts: this.hosts.map((h) => h.state()),
+    };
   }
 
   static async start(opts: LabOptions = {}): Promise<Lab> {
@@ -229,7 +239,8 @@ export class Lab implements AsyncDisposable {
   }
 
   private netnsPlan(): NetnsPlan {
-    if (this.file.network.mode !== "netns") throw new LabError(LabErrorCode.BadOption, "network faults need a lab started with network: \"netns\"");
+    if (this.file.network.mode !== "netns")
+      throw new LabError(LabErrorCode.BadOption, 'network faults need a lab started with network: "netns"');
     return this.file.network.plan;
   }
 
@@ -300,7 +311,10 @@ export interface LabStatus {
   scheduler: { pid: number | null; running: boolean; logFile: string } | null;
 }
 
-const procStatus = (p: ProcRef | null | undefined) => ({ pid: isAlive(p ?? undefined) ? (p?.pid ?? null) : null, running: isAlive(p ?? undefined) });
+const procStatus = (p: ProcRef | null | undefined) => ({
+  pid: isAlive(p ?? undefined) ? (p?.pid ?? null) : null,
+  running: isAlive(p ?? undefined),
+});
 
 async function loadHosts(file: LabFile, log?: Logger): Promise<LabHost[]> {
   const hosts: LabHost[] = [];
@@ -324,7 +338,19 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
   const dir = resolve(stateDir);
   const file = await readLabFile(dir);
   if (!file) {
-    return { status: "absent", running: false, stateDir: dir, cluster: null, net: null, network: null, nats: null, owner: null, hosts: [], guests: [], scheduler: null };
+    return {
+      status: "absent",
+      running: false,
+      stateDir: dir,
+      cluster: null,
+      net: null,
+      network: null,
+      nats: null,
+      owner: null,
+      hosts: [],
+      guests: [],
+      scheduler: null,
+    };
   }
   const hosts = await loadHosts(file);
   const where = new Map<string, string>();
@@ -361,7 +387,19 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
     (owner.kind === "keeper" && owner.running) ||
     (scheduler?.running ?? false) ||
     hostRows.some((h) => h.libvirtd.running || (h.agent?.running ?? false) || (h.nic?.running ?? false) || h.guests.length > 0);
-  return { status: file.status, running, stateDir: dir, cluster: file.cluster, net: file.net, network: file.network?.mode ?? "loopback", nats, owner, hosts: hostRows, guests, scheduler };
+  return {
+    status: file.status,
+    running,
+    stateDir: dir,
+    cluster: file.cluster,
+    net: file.net,
+    network: file.network?.mode ?? "loopback",
+    nats,
+    owner,
+    hosts: hostRows,
+    guests,
+    scheduler,
+  };
 }
 
 /**

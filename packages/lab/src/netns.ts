@@ -34,7 +34,13 @@ export function netnsPlan(net: number, hosts: Array<{ name: string; index: numbe
     switchNs: `drv${net}-sw`,
     rootVeth: `drv${net}r`,
     rootAddress: `${NETNS_PREFIX}.${net}.254`,
-    hosts: hosts.map((h) => ({ name: h.name, index: h.index, ns: `drv${net}-${h.name}`, address: `${NETNS_PREFIX}.${net}.${h.index}`, port: `p${h.index}` })),
+    hosts: hosts.map((h) => ({
+      name: h.name,
+      index: h.index,
+      ns: `drv${net}-${h.name}`,
+      address: `${NETNS_PREFIX}.${net}.${h.index}`,
+      port: `p${h.index}`,
+    })),
   };
 }
 
@@ -42,7 +48,12 @@ const ip = (...args: string[]) => run("ip", args, { timeoutMs: 15_000 });
 
 async function existingNamespaces(): Promise<Set<string>> {
   const out = await ip("netns", "list");
-  return new Set(out.split("\n").map((l) => l.trim().split(" ")[0] ?? "").filter((s) => s !== ""));
+  return new Set(
+    out
+      .split("\n")
+      .map((l) => l.trim().split(" ")[0] ?? "")
+      .filter((s) => s !== ""),
+  );
 }
 
 /** Builds the namespaces; `bridges[host]` are real bridges created inside that host's namespace. */
@@ -53,7 +64,8 @@ export async function netnsUp(plan: NetnsPlan, bridges: Record<string, readonly 
   }
   const have = await existingNamespaces();
   const clash = [plan.switchNs, ...plan.hosts.map((h) => h.ns)].filter((n) => have.has(n));
-  if (clash.length > 0) throw new LabError(LabErrorCode.Busy, `network namespaces ${clash.join(", ")} exist already (another lab on net ${plan.net}?)`);
+  if (clash.length > 0)
+    throw new LabError(LabErrorCode.Busy, `network namespaces ${clash.join(", ")} exist already (another lab on net ${plan.net}?)`);
   // First, so that nothing below can ever send a lab address to the real network.
   await ip("route", "replace", "blackhole", plan.subnet);
   await ip("netns", "add", plan.switchNs);

@@ -127,20 +127,15 @@ export function spawnDetached(spec: SpawnSpec, logFile: string): ProcRef {
 /** Runs a short command; rejects with its stderr on failure. */
 export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      args,
-      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err) {
-          reject(
-            new LabError(LabErrorCode.CommandFailed, `${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`, {
-              cause: err,
-            }),
-          );
-        } else resolve(String(stdout));
-      },
-    );
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(
+          new LabError(LabErrorCode.CommandFailed, `${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`, {
+            cause: err,
+          }),
+        );
+      } else resolve(String(stdout));
+    });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }

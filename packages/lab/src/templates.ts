@@ -22,7 +22,14 @@ const PLACEHOLDER = /\$\{([A-Za-z]+)\}/g;
 function expand(what: string, s: string, vars: Record<string, string>): string {
   return s.replace(PLACEHOLDER, (_, k: string) => {
     const v = vars[k];
-    if (v === undefined) throw badOption(what, s, `placeholders among ${Object.keys(vars).map((x) => `\${${x}}`).join(" ")}`);
+    if (v === undefined)
+      throw badOption(
+        what,
+        s,
+        `placeholders among ${Object.keys(vars)
+          .map((x) => `\${${x}}`)
+          .join(" ")}`,
+      );
     return v;
   });
 }

@@ -29,7 +29,8 @@ export function parseMagicPacket(buf: Buffer): string | undefined {
  * inside a lab namespace): never a broadcast from the root namespace (DESIGN.md, "Network safety").
  */
 export async function sendWakeOnLan(mac: string, address: string, port = 9): Promise<void> {
-  if (!/^(127\.|198\.1[89]\.)/.test(address)) throw badOption("wake address", address, "a lab address (127.x.y.z, or 198.18.x.y in namespace mode)");
+  if (!/^(127\.|198\.1[89]\.)/.test(address))
+    throw badOption("wake address", address, "a lab address (127.x.y.z, or 198.18.x.y in namespace mode)");
   const pkt = magicPacket(mac);
   const sock = createSocket("udp4");
   try {

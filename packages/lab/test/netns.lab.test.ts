@@ -83,7 +83,9 @@ describe("namespace mode (198.18.11.0/24)", () => {
     await startGuest(h1, { name: "nsvm2" });
     await until("ticks", async () => (await readTicks(h1.serialFile("nsvm1"))) > 0 && (await readTicks(h1.serialFile("nsvm2"))) > 0);
     // What the agent's preflight must catch before trying.
-    expect(() => virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "nsvm1", h2.uri)).toThrow(/br0/);
+    expect(() => virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "nsvm1", h2.uri)).toThrow(
+      /br0/,
+    );
     expect(virsh(h1.uri, "domstate", "nsvm1").trim()).toBe("running");
     virsh(h1.uri, "destroy", "nsvm1");
     virsh(h1.uri, "undefine", "nsvm1");
@@ -97,10 +99,14 @@ describe("namespace mode (198.18.11.0/24)", () => {
 
   it("agents inside a host namespace reach NATS on the root side of the lab switch", () => {
     const [host, port] = lab.natsUrl.replace("nats://", "").split(":");
-    const out = spawnSync("nsenter", [`--net=/run/netns/drv${NET}-h1`, "--", "bash", "-c", `exec 3<>/dev/tcp/${host}/${port} && head -c 4 <&3`], {
-      encoding: "utf8",
-      timeout: 10_000,
-    });
+    const out = spawnSync(
+      "nsenter",
+      [`--net=/run/netns/drv${NET}-h1`, "--", "bash", "-c", `exec 3<>/dev/tcp/${host}/${port} && head -c 4 <&3`],
+      {
+        encoding: "utf8",
+        timeout: 10_000,
+      },
+    );
     expect(out.stdout).toBe("INFO");
   });
 
@@ -119,7 +125,18 @@ describe("namespace mode (198.18.11.0/24)", () => {
     expect(await reachable(h2.address, 16509)).toBe(false);
     const wake = spawnSync(
       "nsenter",
-      [`--net=/run/netns/drv${NET}-h1`, "--", process.execPath, "--import", "tsx", join(PACKAGE_DIR, "src", "power-cli.ts"), "wake", h2.mac, h2.address, "9"],
+      [
+        `--net=/run/netns/drv${NET}-h1`,
+        "--",
+        process.execPath,
+        "--import",
+        "tsx",
+        join(PACKAGE_DIR, "src", "power-cli.ts"),
+        "wake",
+        h2.mac,
+        h2.address,
+        "9",
+      ],
       { cwd: PACKAGE_DIR, encoding: "utf8" },
     );
     expect(wake.stderr).toBe("");

@@ -55,7 +55,9 @@ describe("guest", () => {
     const xml = guestDomainXml({ ...base, diskPath: "/s/vm1.raw", diskCache: "writeback", bridges: ["br0"], tags: ["web", "a<b"] });
     expect(xml).toContain("cache='writeback'");
     expect(xml).toContain("<source bridge='br0'/>");
-    expect(xml).toContain("<drover:tags xmlns:drover='https://drover.dev/ns/1'><drover:tag>web</drover:tag><drover:tag>a&lt;b</drover:tag></drover:tags>");
+    expect(xml).toContain(
+      "<drover:tags xmlns:drover='https://drover.dev/ns/1'><drover:tag>web</drover:tag><drover:tag>a&lt;b</drover:tag></drover:tags>",
+    );
     expect(xml).toContain("<memory unit='MiB'>96</memory>");
     expect(guestDomainXml({ ...base, diskPath: "/d" })).toContain("cache='none'");
   });

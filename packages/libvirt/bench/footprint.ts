@@ -47,4 +47,7 @@ row("uri", uri);
 row("before open: RSS / threads", `${before.rssMiB.toFixed(1)} MB / ${before.threads}`);
 row("open, warm: RSS / threads", `${opened.rssMiB.toFixed(1)} MB / ${opened.threads}`);
 row(`polling ${polls}x: max RSS / threads`, `${maxRss.toFixed(1)} MB / ${end.threads}`);
-row("CPU per poll interval", `${((end.cpuMs - opened.cpuMs) / polls).toFixed(1)} ms (${(((end.cpuMs - opened.cpuMs) / wall) * 100).toFixed(2)} % of a core)`);
+row(
+  "CPU per poll interval",
+  `${((end.cpuMs - opened.cpuMs) / polls).toFixed(1)} ms (${(((end.cpuMs - opened.cpuMs) / wall) * 100).toFixed(2)} % of a core)`,
+);

@@ -320,7 +320,11 @@ export class Connection {
       case "lifecycle": {
         const event = LIFECYCLE_EVENTS[e.event] ?? "unknown";
         const detail = LIFECYCLE_DETAILS[event][e.detail] ?? "unknown";
-        this.emit(this.lifecycle, { domain: { name: e.name, uuid: e.uuid }, event, detail, eventCode: e.event, detailCode: e.detail }, "lifecycle");
+        this.emit(
+          this.lifecycle,
+          { domain: { name: e.name, uuid: e.uuid }, event, detail, eventCode: e.event, detailCode: e.detail },
+          "lifecycle",
+        );
         break;
       }
       case "migration-iteration":

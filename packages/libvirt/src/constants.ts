@@ -64,16 +64,7 @@ export const DomainStatsFlags = {
 export const DomainXmlFlags = { SECURE: 1, INACTIVE: 2, UPDATE_CPU: 4, MIGRATABLE: 8 } as const;
 
 /** virDomainState, index = numeric value. */
-export const DOMAIN_STATES = [
-  "nostate",
-  "running",
-  "blocked",
-  "paused",
-  "shutdown",
-  "shutoff",
-  "crashed",
-  "pmsuspended",
-] as const;
+export const DOMAIN_STATES = ["nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended"] as const;
 export type DomainState = (typeof DOMAIN_STATES)[number] | "unknown";
 export function domainStateName(n: number): DomainState {
   return DOMAIN_STATES[n] ?? "unknown";

@@ -22,7 +22,11 @@ let compiled: boolean | null = null;
 
 function compiledFresh(): boolean {
   try {
-    const m = JSON.parse(readFileSync(new URL("libvirt-workers.json", distDir), "utf8")) as { builtAtMs: number; inputs: string[]; outputs: string[] };
+    const m = JSON.parse(readFileSync(new URL("libvirt-workers.json", distDir), "utf8")) as {
+      builtAtMs: number;
+      inputs: string[];
+      outputs: string[];
+    };
     for (const out of m.outputs) statSync(new URL(out, distDir));
     return m.inputs.every((f) => statSync(new URL(f, distDir)).mtimeMs <= m.builtAtMs);
   } catch {

@@ -150,7 +150,11 @@ describe("Connection on the test driver", () => {
     const dom = await conn.lookupDomain("test");
     try {
       const err = await dom
-        .migrateToUri3("qemu+tcp://127.0.0.1:1/system", { uri: "tcp://127.0.0.1:1", bandwidthMiBs: 10, migrateDisks: ["vda"] }, MigrateFlags.LIVE | MigrateFlags.PEER2PEER)
+        .migrateToUri3(
+          "qemu+tcp://127.0.0.1:1/system",
+          { uri: "tcp://127.0.0.1:1", bandwidthMiBs: 10, migrateDisks: ["vda"] },
+          MigrateFlags.LIVE | MigrateFlags.PEER2PEER,
+        )
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LibvirtError);
       expect((err as LibvirtError).code).toBe(ErrorCode.ARGUMENT_UNSUPPORTED);

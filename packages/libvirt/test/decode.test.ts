@@ -57,12 +57,22 @@ describe("decodeDomainStats", () => {
     ]);
     expect(s.net).toEqual([{ index: 0, name: "vnet0", rxBytes: 100, txBytes: 200, rxDrop: 1 }]);
     expect(s.block).toEqual([{ index: 0, name: "vda", path: "/var/lib/x.qcow2", rdBytes: 4096, wrBytes: 8192, capacity: 1 << 30 }]);
-    expect(s.dirtyRate).toEqual({ status: "measured", startTimeS: 1700000000, periodS: 1, mibPerS: 42, mode: "page-sampling", vcpuMibPerS: [40, 2] });
+    expect(s.dirtyRate).toEqual({
+      status: "measured",
+      startTimeS: 1700000000,
+      periodS: 1,
+      mibPerS: 42,
+      mode: "page-sampling",
+      vcpuMibPerS: [40, 2],
+    });
     expect(s.raw["perf.cmt"]).toBe(0);
   });
 
   it("leaves groups out that libvirt did not report", () => {
-    const s = decodeDomainStats("g", "u", [["state.state", 5], ["state.reason", 0]]);
+    const s = decodeDomainStats("g", "u", [
+      ["state.state", 5],
+      ["state.reason", 0],
+    ]);
     expect(s.state?.state).toBe("shutoff");
     expect(s.cpu).toBeUndefined();
     expect(s.balloon).toBeUndefined();

@@ -66,7 +66,11 @@ function cluster(hostCount: number, vmCount: number, t: number): ClusterSnapshot
       cpuDemandMhzHistory: trace.slice(Math.max(0, t - 11), t + 1).map((u) => u * mips),
     });
   }
-  return { hosts, vms, config: { capacity: { enforceMemory: true }, limits: { perSource: 1000, perDestination: 1000, perCluster: 100_000 } } };
+  return {
+    hosts,
+    vms,
+    config: { capacity: { enforceMemory: true }, limits: { perSource: 1000, perDestination: 1000, perCluster: 100_000 } },
+  };
 }
 
 function pct(xs: number[], p: number): number {
@@ -74,11 +78,14 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
 }
 
-const sizes = process.env.BENCH_SIZES === "small" ? [{ hosts: 800, vms: 1052, runs: 40 }] : [
-  { hosts: 800, vms: 1052, runs: 40 },
-  { hosts: 5000, vms: 6575, runs: 8 },
-  { hosts: 20_000, vms: 26_300, runs: 4 },
-];
+const sizes =
+  process.env.BENCH_SIZES === "small"
+    ? [{ hosts: 800, vms: 1052, runs: 40 }]
+    : [
+        { hosts: 800, vms: 1052, runs: 40 },
+        { hosts: 5000, vms: 6575, runs: 8 },
+        { hosts: 20_000, vms: 26_300, runs: 4 },
+      ];
 const NOW = 1_800_000_000_000;
 const rows: string[][] = [];
 for (const size of sizes) {
@@ -127,7 +134,13 @@ for (const size of sizes) {
 const header = ["hosts / VMs", "policy", "p50 ms", "p95 ms", "cpu p50", "steady p50", "steady p95", "first plan", "replan", "active after"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
 const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
-process.stdout.write(`policy plan time (wall ms), PlanetLab ${day} (${traces.length} files), round-robin start placement; load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}\n`);
+process.stdout.write(
+  `policy plan time (wall ms), PlanetLab ${day} (${traces.length} files), round-robin start placement; load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}\n`,
+);
 process.stdout.write(`${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n`);
 for (const r of rows) process.stdout.write(`${line(r)}\n`);
-process.stdout.write('targets: p50 <= 5 ms at 800 hosts, <= 250 ms at 20,000 hosts (wall; cpu = process CPU time, less sensitive to a busy machine)\n');
+process.stdout.write(
+  "targets: p50 <= 5 ms at 800 hosts, <= 250 ms at 20,000 hosts (wall; cpu = process CPU time, less sensitive to a busy machine)\n",
+);

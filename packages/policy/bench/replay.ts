@@ -79,7 +79,13 @@ function run(label: string, args: object, config: ClusterConfigInput) {
     memoryMiB: 4096,
     power: { canPowerOff: true, canWake: true, wakeLatencyMs: 300_000 },
   }));
-  let vms: Vm[] = traces.map((_, v) => ({ id: `v${v}`, hostId: `h${where[v]}`, vcpus: 1, memoryMiB: RAM[Math.floor(v / per)] ?? 613, cpuDemandMhzHistory: [demand(v, 0)] }));
+  let vms: Vm[] = traces.map((_, v) => ({
+    id: `v${v}`,
+    hostId: `h${where[v]}`,
+    vcpus: 1,
+    memoryMiB: RAM[Math.floor(v / per)] ?? 613,
+    cpuDemandMhzHistory: [demand(v, 0)],
+  }));
   let migrations = 0;
   let energy = 0;
   let oracle = 0;
@@ -92,7 +98,10 @@ function run(label: string, args: object, config: ClusterConfigInput) {
   const times: number[] = [];
   for (let t = 0; t < 288; t++) {
     hosts = hosts.map((h) => (h.state === "waking" ? { ...h, state: "healthy" } : h));
-    vms = vms.map((vm, v) => ({ ...vm, cpuDemandMhzHistory: (traces[v] as number[]).slice(Math.max(0, t - 11), t + 1).map((u) => u * (vmMips[v] ?? 0)) }));
+    vms = vms.map((vm, v) => ({
+      ...vm,
+      cpuDemandMhzHistory: (traces[v] as number[]).slice(Math.max(0, t - 11), t + 1).map((u) => u * (vmMips[v] ?? 0)),
+    }));
     const snap: ClusterSnapshot = { hosts, vms, config };
     const t0 = performance.now();
     const p = plan(snap, "consolidate", { nowMs: t * 300_000, args, unlimited: true });
@@ -120,23 +129,66 @@ function run(label: string, args: object, config: ClusterConfigInput) {
   }
   const kwh = (j: number) => j / 3.6e6;
   const sorted = [...times].sort((a, b) => a - b);
-  return [label, kwh(energy).toFixed(1), kwh(oracle).toFixed(1), `${((energy / oracle - 1) * 100).toFixed(1)}%`, String(migrations), `${((overloaded / activeIntervals) * 100).toFixed(2)}%`, (sorted[144] ?? 0).toFixed(1), (activeIntervals / 288).toFixed(0), (oracleHosts / 288).toFixed(0), `${wakes}/${offs}/${relief}`];
+  return [
+    label,
+    kwh(energy).toFixed(1),
+    kwh(oracle).toFixed(1),
+    `${((energy / oracle - 1) * 100).toFixed(1)}%`,
+    String(migrations),
+    `${((overloaded / activeIntervals) * 100).toFixed(2)}%`,
+    (sorted[144] ?? 0).toFixed(1),
+    (activeIntervals / 288).toFixed(0),
+    (oracleHosts / 288).toFixed(0),
+    `${wakes}/${offs}/${relief}`,
+  ];
 }
 
 const base: ClusterConfigInput = { capacity: { enforceMemory }, cooldown: { vmMs: 0, returnMs: 3_600_000 } };
-const variants: [string, object, ClusterConfigInput][] = process.env.REPLAY_VARIANTS === "explore" ? [
-  ["host max6+trend, 0.6-1.0 t0.9", { band: { low: 0.6, high: 1.0, target: 0.9 } }, { ...base, forecast: { aggregate: "host" } }],
-  ["host max3, 0.6-1.0 t0.9", { band: { low: 0.6, high: 1.0, target: 0.9 } }, { ...base, forecast: { aggregate: "host", statistic: "max", windowSamples: 3, trend: false } }],
-  ["host p90/12, 0.7-1.0 t0.95", { band: { low: 0.7, high: 1.0, target: 0.95 } }, { ...base, forecast: { aggregate: "host", statistic: "percentile", percentile: 0.9, windowSamples: 12, trend: false } }],
-  ["host mean3+trend, 0.7-1.0 t0.9", { band: { low: 0.7, high: 1.0, target: 0.9 } }, { ...base, forecast: { aggregate: "host", statistic: "mean", windowSamples: 3, trend: true } }],
-] : [
-  ["band 0.3-0.8, max6+trend", { band: { low: 0.3, high: 0.8 } }, base],
-  ["band 0.6-1.0, max6+trend", { band: { low: 0.6, high: 1.0 } }, base],
-  ["band 0.6-0.95, p90 of 12", { band: { low: 0.6, high: 0.95 } }, { ...base, forecast: { statistic: "percentile", percentile: 0.9, windowSamples: 12, trend: false } }],
-  ["band 0.6-0.9, last", { band: { low: 0.6, high: 0.9 } }, { ...base, forecast: { statistic: "last", trend: false } }],
+const variants: [string, object, ClusterConfigInput][] =
+  process.env.REPLAY_VARIANTS === "explore"
+    ? [
+        ["host max6+trend, 0.6-1.0 t0.9", { band: { low: 0.6, high: 1.0, target: 0.9 } }, { ...base, forecast: { aggregate: "host" } }],
+        [
+          "host max3, 0.6-1.0 t0.9",
+          { band: { low: 0.6, high: 1.0, target: 0.9 } },
+          { ...base, forecast: { aggregate: "host", statistic: "max", windowSamples: 3, trend: false } },
+        ],
+        [
+          "host p90/12, 0.7-1.0 t0.95",
+          { band: { low: 0.7, high: 1.0, target: 0.95 } },
+          { ...base, forecast: { aggregate: "host", statistic: "percentile", percentile: 0.9, windowSamples: 12, trend: false } },
+        ],
+        [
+          "host mean3+trend, 0.7-1.0 t0.9",
+          { band: { low: 0.7, high: 1.0, target: 0.9 } },
+          { ...base, forecast: { aggregate: "host", statistic: "mean", windowSamples: 3, trend: true } },
+        ],
+      ]
+    : [
+        ["band 0.3-0.8, max6+trend", { band: { low: 0.3, high: 0.8 } }, base],
+        ["band 0.6-1.0, max6+trend", { band: { low: 0.6, high: 1.0 } }, base],
+        [
+          "band 0.6-0.95, p90 of 12",
+          { band: { low: 0.6, high: 0.95 } },
+          { ...base, forecast: { statistic: "percentile", percentile: 0.9, windowSamples: 12, trend: false } },
+        ],
+        ["band 0.6-0.9, last", { band: { low: 0.6, high: 0.9 } }, { ...base, forecast: { statistic: "last", trend: false } }],
+      ];
+const header = [
+  "variant",
+  "energy kWh",
+  "FFD kWh",
+  "vs FFD",
+  "migrations",
+  "overload",
+  "p50 ms",
+  "active",
+  "FFD active",
+  "wake/off/relief",
 ];
-const header = ["variant", "energy kWh", "FFD kWh", "vs FFD", "migrations", "overload", "p50 ms", "active", "FFD active", "wake/off/relief"];
 const rows = variants.map(([l, a, c]) => run(l, a, c));
 const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-process.stdout.write(`consolidate replay, PlanetLab ${day}, ${traces.length} VMs on ${HOSTS} hosts, memory ${enforceMemory ? "enforced" : "ignored"}\n`);
+process.stdout.write(
+  `consolidate replay, PlanetLab ${day}, ${traces.length} VMs on ${HOSTS} hosts, memory ${enforceMemory ? "enforced" : "ignored"}\n`,
+);
 for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => c.padStart(w[i] ?? 0)).join("  ")}\n`);

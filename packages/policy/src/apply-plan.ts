@@ -32,8 +32,10 @@ export function applySteps(snapshot: ClusterSnapshot, steps: readonly PlanStep[]
       const vm = vms.get(s.vmId);
       const src = hosts.get(s.sourceHostId);
       const dst = hosts.get(s.destinationHostId);
-      if (vm === undefined || src === undefined || dst === undefined) throw new PolicyInputError(`plan.steps.${s.index}`, "names an unknown VM or host");
-      if (vm.hostId !== s.sourceHostId) throw new PolicyInputError(`plan.steps.${s.index}`, `VM ${vm.id} is on ${vm.hostId}, not ${s.sourceHostId}`);
+      if (vm === undefined || src === undefined || dst === undefined)
+        throw new PolicyInputError(`plan.steps.${s.index}`, "names an unknown VM or host");
+      if (vm.hostId !== s.sourceHostId)
+        throw new PolicyInputError(`plan.steps.${s.index}`, `VM ${vm.id} is on ${vm.hostId}, not ${s.sourceHostId}`);
       vms.set(vm.id, { ...vm, hostId: dst.id, previousHostId: src.id, lastMigrationMs: nowMs });
       const srcHist = shift(src.cpuUsageMhzHistory, vm.cpuDemandMhzHistory, -1);
       const dstHist = shift(dst.cpuUsageMhzHistory, vm.cpuDemandMhzHistory, 1);

@@ -40,14 +40,29 @@ function preCopy(memBytes: number, dirty: number, bw: number, cfg: MigrationMode
     bytesSent += toSend;
     toSend = Math.min(memBytes, dirty * (1 - throttle(i)) * t);
     if (toSend <= allowed) {
-      return { converges: seconds * 1000 <= cfg.maxDurationMs, iterations: i + 1, bytesSent, transferMs: seconds * 1000, remainingBytes: toSend };
+      return {
+        converges: seconds * 1000 <= cfg.maxDurationMs,
+        iterations: i + 1,
+        bytesSent,
+        transferMs: seconds * 1000,
+        remainingBytes: toSend,
+      };
     }
     if (seconds * 1000 > cfg.maxDurationMs) break;
   }
   return { converges: false, iterations: i, bytesSent, transferMs: seconds * 1000, remainingBytes: toSend };
 }
 
-function make(strategy: MigrationStrategy, cfg: MigrationModelConfig, weight: number, transferMs: number, downtimeMs: number, preCopyConverges: boolean, iterations: number, bytesSent: number): MigrationPrediction {
+function make(
+  strategy: MigrationStrategy,
+  cfg: MigrationModelConfig,
+  weight: number,
+  transferMs: number,
+  downtimeMs: number,
+  preCopyConverges: boolean,
+  iterations: number,
+  bytesSent: number,
+): MigrationPrediction {
   const durationMs = cfg.setupOverheadMs + transferMs + downtimeMs;
   const cost = (durationMs / 1000) * weight + (downtimeMs / 1000) * cfg.downtimeWeight;
   return { strategy, durationMs, downtimeMs, preCopyConverges, iterations, bytesSent, cost };
@@ -83,14 +98,27 @@ export function predictAllStrategies(input: MigrationInput, cfg: MigrationModelC
     const ac = preCopy(mem, dirty, bw, cfg, (i) => (i < 2 ? 0 : Math.min(cfg.autoConvergeMaxThrottle, 0.2 + 0.1 * (i - 2))));
     if (ac.converges) {
       const down = cfg.switchoverMs + (ac.remainingBytes / bw) * 1000;
-      out.push(make("live-auto-converge", cfg, cfg.autoConvergeWeight, ac.transferMs, down, false, ac.iterations, ac.bytesSent + ac.remainingBytes));
+      out.push(
+        make(
+          "live-auto-converge",
+          cfg,
+          cfg.autoConvergeWeight,
+          ac.transferMs,
+          down,
+          false,
+          ac.iterations,
+          ac.bytesSent + ac.remainingBytes,
+        ),
+      );
     }
   }
   if (cfg.allowPostCopy && input.allowPostCopy === true) {
     // One live pass, then the guest runs on the destination and pulls the dirtied pages.
     const first = mem / bw;
     const rest = Math.min(mem, dirty * first) / bw;
-    out.push(make("post-copy", cfg, cfg.postCopyWeight, (first + rest) * 1000, cfg.switchoverMs, false, 1, mem + Math.min(mem, dirty * first)));
+    out.push(
+      make("post-copy", cfg, cfg.postCopyWeight, (first + rest) * 1000, cfg.switchoverMs, false, 1, mem + Math.min(mem, dirty * first)),
+    );
   }
   if (cfg.allowPauseAndCopy) {
     const t = (mem / bw) * 1000;
@@ -132,7 +160,16 @@ export function calibrateMigrationModel(
   // efficiency then and fit only the offsets.
   const grid = opts.fitEfficiency === false ? [base.bandwidthEfficiency] : Array.from({ length: 99 }, (_, i) => 0.02 + i * 0.01);
   for (const e of grid) {
-    const cfg = { ...base, bandwidthEfficiency: e, setupOverheadMs: 0, switchoverMs: 0, allowAutoConverge: false, allowPostCopy: false, allowPauseAndCopy: false, maxDurationMs: Number.MAX_SAFE_INTEGER };
+    const cfg = {
+      ...base,
+      bandwidthEfficiency: e,
+      setupOverheadMs: 0,
+      switchoverMs: 0,
+      allowAutoConverge: false,
+      allowPostCopy: false,
+      allowPauseAndCopy: false,
+      maxDurationMs: Number.MAX_SAFE_INTEGER,
+    };
     const preds = samples.map((s) => predictMigration(s, cfg));
     if (preds.some((p) => p === null)) continue;
     // Offsets: the mean is the least-squares fit; with the slope held fixed (few samples) the

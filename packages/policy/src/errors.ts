@@ -24,7 +24,10 @@ export class PolicyInputError extends Error {
 export class UnknownPolicyError extends Error {
   override readonly name = "UnknownPolicyError";
   readonly code = "policy.unknown";
-  constructor(readonly policy: string, known: readonly string[]) {
+  constructor(
+    readonly policy: string,
+    known: readonly string[],
+  ) {
     super(`unknown policy "${policy}" (known: ${known.join(", ")})`);
   }
 }

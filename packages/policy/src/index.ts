@@ -44,7 +44,17 @@ export { applyPlan, applySteps } from "./apply-plan.js";
 export type { Violation } from "./validate.js";
 export { validatePlan, ViolationCode } from "./validate.js";
 export type { PlanOptions, Profile } from "./registry.js";
-export { builtinProfiles, getPolicy, parsePolicyArgs, parseProfile, plan, planProfile, PolicyName, policyNames, profileSchema } from "./registry.js";
+export {
+  builtinProfiles,
+  getPolicy,
+  parsePolicyArgs,
+  parseProfile,
+  plan,
+  planProfile,
+  PolicyName,
+  policyNames,
+  profileSchema,
+} from "./registry.js";
 export type { Policy, PolicyContext } from "./policy.js";
 export { clusterSnapshotSchema, parseSnapshot } from "./snapshot-schema.js";
 export { balanceArgs } from "./policies/balance.js";

@@ -61,10 +61,17 @@ export function applyLimits(steps: readonly PlanStep[], inFlight: readonly InFli
     for (const m of members) {
       const s = o2.get(m.sourceHostId) ?? out.get(m.sourceHostId) ?? 0;
       const d = i2.get(m.destinationHostId) ?? into.get(m.destinationHostId) ?? 0;
-      if (m !== step && m.dependsOn.some((x) => deferredIdx.has(x))) refusal = { code: DeferCode.dependency, message: `a step of group ${m.group} waits for a deferred step` };
-      else if (c2 + 1 > limits.perCluster) refusal = { code: DeferCode.perCluster, message: `cluster already has ${c2} migration(s) (limit ${limits.perCluster})` };
-      else if (s + 1 > limits.perSource) refusal = { code: DeferCode.perSource, message: `${m.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})` };
-      else if (d + 1 > limits.perDestination) refusal = { code: DeferCode.perDestination, message: `${m.destinationHostId} already receives ${d} migration(s) (limit ${limits.perDestination})` };
+      if (m !== step && m.dependsOn.some((x) => deferredIdx.has(x)))
+        refusal = { code: DeferCode.dependency, message: `a step of group ${m.group} waits for a deferred step` };
+      else if (c2 + 1 > limits.perCluster)
+        refusal = { code: DeferCode.perCluster, message: `cluster already has ${c2} migration(s) (limit ${limits.perCluster})` };
+      else if (s + 1 > limits.perSource)
+        refusal = { code: DeferCode.perSource, message: `${m.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})` };
+      else if (d + 1 > limits.perDestination)
+        refusal = {
+          code: DeferCode.perDestination,
+          message: `${m.destinationHostId} already receives ${d} migration(s) (limit ${limits.perDestination})`,
+        };
       if (refusal !== null) break;
       o2.set(m.sourceHostId, s + 1);
       i2.set(m.destinationHostId, d + 1);

@@ -153,7 +153,8 @@ export class ClusterModel {
       this.vmMemUse[v] = mh !== undefined && mh.length > 0 ? (mh[mh.length - 1] ?? 0) : vm.memoryMiB;
       if (this.aggregate) {
         windowInto(vm.cpuDemandMhzHistory, this.W, this.vmSeries, v * this.W);
-        for (let i = 0; i < this.W; i++) this.hostSeries[h * this.W + i] = (this.hostSeries[h * this.W + i] ?? 0) + (this.vmSeries[v * this.W + i] ?? 0);
+        for (let i = 0; i < this.W; i++)
+          this.hostSeries[h * this.W + i] = (this.hostSeries[h * this.W + i] ?? 0) + (this.vmSeries[v * this.W + i] ?? 0);
       } else {
         this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + (this.vmCpu[v] ?? 0);
       }
@@ -239,7 +240,8 @@ export class ClusterModel {
   private reserve(v: number, h: number, sign: 1 | -1): void {
     const vm = this.vms[v] as Vm;
     if (this.aggregate) {
-      for (let i = 0; i < this.W; i++) this.hostSeries[h * this.W + i] = (this.hostSeries[h * this.W + i] ?? 0) + sign * (this.vmSeries[v * this.W + i] ?? 0);
+      for (let i = 0; i < this.W; i++)
+        this.hostSeries[h * this.W + i] = (this.hostSeries[h * this.W + i] ?? 0) + sign * (this.vmSeries[v * this.W + i] ?? 0);
       this.cpuLoad[h] = this.hostForecast(h);
     } else {
       this.cpuLoad[h] = (this.cpuLoad[h] ?? 0) + sign * (this.vmCpu[v] ?? 0);
@@ -341,7 +343,8 @@ export class ClusterModel {
   constrained(v: number): boolean {
     const vm = this.vms[v] as Vm;
     if (this.vmRules.has(v) || vm.cpuModel !== undefined || (vm.storage?.length ?? 0) > 0 || (vm.bridges?.length ?? 0) > 0) return true;
-    if (vm.previousHostId !== undefined && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs) return true;
+    if (vm.previousHostId !== undefined && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs)
+      return true;
     if (this.failures.size > 0 && this.failedVms.has(vm.id)) return true;
     return false;
   }
@@ -394,14 +397,19 @@ export class ClusterModel {
       cpu += this.vmCpu[v] ?? 0;
       mem += vm.memoryMiB;
       vcpu += vm.vcpus;
-      if (vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel)) return reject(RejectCode.cpuModel);
-      if (this.cfg.capacity.enforceCoreSpeed && (this.vmCpu[v] ?? 0) / Math.max(1, vm.vcpus) > host.cpuCapacityMhz / host.cpuCores + EPS) return reject(RejectCode.coreSpeed);
-      if (vm.storage !== undefined && vm.storage.length > 0 && !vm.storage.every((s) => host.sharedStorage?.includes(s) === true)) return reject(RejectCode.storage);
-      if (vm.bridges !== undefined && vm.bridges.length > 0 && !vm.bridges.every((b) => host.bridges?.includes(b) === true)) return reject(RejectCode.bridge);
+      if (vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel))
+        return reject(RejectCode.cpuModel);
+      if (this.cfg.capacity.enforceCoreSpeed && (this.vmCpu[v] ?? 0) / Math.max(1, vm.vcpus) > host.cpuCapacityMhz / host.cpuCores + EPS)
+        return reject(RejectCode.coreSpeed);
+      if (vm.storage !== undefined && vm.storage.length > 0 && !vm.storage.every((s) => host.sharedStorage?.includes(s) === true))
+        return reject(RejectCode.storage);
+      if (vm.bridges !== undefined && vm.bridges.length > 0 && !vm.bridges.every((b) => host.bridges?.includes(b) === true))
+        return reject(RejectCode.bridge);
     }
     let cpuLimit = this.cpuCap[dst] ?? 0;
     if (opts.cpuFraction !== undefined) cpuLimit = Math.min(cpuLimit, host.cpuCapacityMhz * opts.cpuFraction);
-    if ((this.aggregate ? this.loadWith(unit, dst) : (this.cpuLoad[dst] ?? 0) + cpu) > cpuLimit + EPS) return reject(opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity);
+    if ((this.aggregate ? this.loadWith(unit, dst) : (this.cpuLoad[dst] ?? 0) + cpu) > cpuLimit + EPS)
+      return reject(opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity);
     if ((this.memLoad[dst] ?? 0) + mem > (this.memCap[dst] ?? 0) + EPS) return reject(RejectCode.memoryCapacity);
     if ((this.vcpuLoad[dst] ?? 0) + vcpu > (this.vcpuCap[dst] ?? 0) + EPS) return reject(RejectCode.vcpuCapacity);
     for (const v of unit) {
@@ -410,7 +418,12 @@ export class ClusterModel {
         const failedAt = this.failures.get(`${vm.id}\u0000${host.id}`);
         if (failedAt !== undefined && this.nowMs - failedAt < this.cfg.cooldown.failureMs) return reject(RejectCode.failureCooldown);
       }
-      if (opts.forced !== true && vm.previousHostId === host.id && vm.lastMigrationMs !== undefined && this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs) {
+      if (
+        opts.forced !== true &&
+        vm.previousHostId === host.id &&
+        vm.lastMigrationMs !== undefined &&
+        this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs
+      ) {
         return reject(RejectCode.returnCooldown);
       }
       const rs = this.vmRules.get(v);

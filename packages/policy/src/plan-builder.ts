@@ -12,7 +12,10 @@ export class PlanBuilder {
   /** Step indices of migrations leaving each host (by host index). */
   private readonly departures = new Map<number, number[]>();
 
-  constructor(readonly model: ClusterModel, readonly policy: string) {}
+  constructor(
+    readonly model: ClusterModel,
+    readonly policy: string,
+  ) {}
 
   /** Record the move in the model and as a step. */
   migrate(unit: readonly number[], dst: number, code: string, message: string, extraDeps: readonly number[] = []): number[] {
@@ -51,14 +54,31 @@ export class PlanBuilder {
 
   powerOff(h: number, code: string, message: string): number {
     const index = this.steps.length;
-    this.steps.push({ kind: "power-off", index, dependsOn: [...(this.departures.get(h) ?? [])], code, message, policy: this.policy, hostId: this.model.hostId(h) });
+    this.steps.push({
+      kind: "power-off",
+      index,
+      dependsOn: [...(this.departures.get(h) ?? [])],
+      code,
+      message,
+      policy: this.policy,
+      hostId: this.model.hostId(h),
+    });
     return index;
   }
 
   wake(h: number, code: string, message: string): number {
     const host = this.model.hosts[h];
     const index = this.steps.length;
-    this.steps.push({ kind: "wake", index, dependsOn: [], code, message, policy: this.policy, hostId: this.model.hostId(h), readyByMs: this.model.nowMs + (host?.power.wakeLatencyMs ?? 0) });
+    this.steps.push({
+      kind: "wake",
+      index,
+      dependsOn: [],
+      code,
+      message,
+      policy: this.policy,
+      hostId: this.model.hostId(h),
+      readyByMs: this.model.nowMs + (host?.power.wakeLatencyMs ?? 0),
+    });
     return index;
   }
 
@@ -86,14 +106,28 @@ export class PlanBuilder {
     for (const v of vs) {
       const r = this.notMoved.get(v);
       if (r === undefined || this.model.vmMoved[v] === 1) continue;
-      out.push({ vmId: this.model.vmId(v), hostId: this.model.hostId(this.model.vmHost[v] as number), code: r.code, message: r.message, policy: this.policy });
+      out.push({
+        vmId: this.model.vmId(v),
+        hostId: this.model.hostId(this.model.vmHost[v] as number),
+        code: r.code,
+        message: r.message,
+        policy: this.policy,
+      });
     }
     return out;
   }
 
   ruleBlockList(): RuleBlock[] {
     return [...this.blocks.entries()]
-      .map(([ruleId, b]) => ({ ruleId, code: b.code, message: b.message, count: b.count, vmIds: [...b.vmIds], hostIds: [...b.hostIds], policy: this.policy }))
+      .map(([ruleId, b]) => ({
+        ruleId,
+        code: b.code,
+        message: b.message,
+        count: b.count,
+        vmIds: [...b.vmIds],
+        hostIds: [...b.hostIds],
+        policy: this.policy,
+      }))
       .sort((a, b) => (a.ruleId < b.ruleId ? -1 : 1));
   }
 }

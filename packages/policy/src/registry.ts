@@ -64,7 +64,8 @@ export function parseProfile(input: unknown): Profile {
   const r = profileSchema.safeParse(input);
   if (!r.success) throw PolicyInputError.fromZod("profile", r.error);
   for (const [i, e] of r.data.policies.entries()) {
-    if (!registry.has(e.policy)) throw new PolicyInputError(`profile.policies.${i}.policy`, `unknown policy "${e.policy}" (known: ${policyNames().join(", ")})`);
+    if (!registry.has(e.policy))
+      throw new PolicyInputError(`profile.policies.${i}.policy`, `unknown policy "${e.policy}" (known: ${policyNames().join(", ")})`);
     parsePolicyArgs(e.policy, e.args);
   }
   return r.data;
@@ -122,7 +123,8 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
     if (profile.policies.length > 1) current = applySteps(current, b.steps, nowMs);
   }
   const merged = profile.policies.length > 1 ? addCrossDependencies(steps) : steps;
-  const limited = options.unlimited === true ? { admitted: merged, deferred: [] } : applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot));
+  const limited =
+    options.unlimited === true ? { admitted: merged, deferred: [] } : applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot));
   const totalMigrationCost = limited.admitted.reduce((a, s) => a + (s.kind === "migrate" ? s.prediction.cost : 0), 0);
   return {
     policy: profile.name,

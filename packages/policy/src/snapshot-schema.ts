@@ -24,7 +24,9 @@ const hostSchema = z
     power: z
       .object({ canPowerOff: z.boolean(), canWake: z.boolean(), wakeLatencyMs: nonNeg, idleW: nonNeg.optional(), maxW: nonNeg.optional() })
       .strict()
-      .refine((p) => p.idleW === undefined || p.maxW === undefined || p.maxW >= p.idleW, { message: "power.maxW must be at least power.idleW" }),
+      .refine((p) => p.idleW === undefined || p.maxW === undefined || p.maxW >= p.idleW, {
+        message: "power.maxW must be at least power.idleW",
+      }),
     cpuModels: ids.optional(),
     sharedStorage: ids.optional(),
     bridges: ids.optional(),
@@ -56,7 +58,15 @@ const vmSchema = z
 const ruleSchema = z.discriminatedUnion("kind", [
   z.object({ id, kind: z.literal("vm-affinity"), vmIds: ids.min(1), hard: z.boolean() }).strict(),
   z.object({ id, kind: z.literal("vm-anti-affinity"), vmIds: ids.min(1), hard: z.boolean() }).strict(),
-  z.object({ id, kind: z.literal("vm-host"), vmIds: ids.min(1), hostIds: ids.min(1), mode: z.enum(["must", "should", "must-not", "should-not"]) }).strict(),
+  z
+    .object({
+      id,
+      kind: z.literal("vm-host"),
+      vmIds: ids.min(1),
+      hostIds: ids.min(1),
+      mode: z.enum(["must", "should", "must-not", "should-not"]),
+    })
+    .strict(),
 ]);
 
 export const clusterSnapshotSchema = z
@@ -67,7 +77,9 @@ export const clusterSnapshotSchema = z
     inFlight: z
       .array(z.object({ id, vmId: id, sourceHostId: id, destinationHostId: id, startedMs: z.number().finite() }).strict())
       .optional(),
-    recentFailures: z.array(z.object({ vmId: id, destinationHostId: id, atMs: z.number().finite(), code: z.string().optional() }).strict()).optional(),
+    recentFailures: z
+      .array(z.object({ vmId: id, destinationHostId: id, atMs: z.number().finite(), code: z.string().optional() }).strict())
+      .optional(),
     config: clusterConfigSchema.partial().optional(),
   })
   .strict();

@@ -128,15 +128,20 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
         continue;
       }
       if (step.kind === "wake") {
-        if (state.get(h.id) !== "standby" || !h.power.canWake) bad(ViolationCode.wakeNotAllowed, `${h.id} is ${state.get(h.id)} / canWake=${h.power.canWake}`);
+        if (state.get(h.id) !== "standby" || !h.power.canWake)
+          bad(ViolationCode.wakeNotAllowed, `${h.id} is ${state.get(h.id)} / canWake=${h.power.canWake}`);
         else state.set(h.id, "waking");
         continue;
       }
       const st = state.get(h.id);
-      if (!h.power.canPowerOff || st === "unreachable" || st === "standby" || st === "waking") bad(ViolationCode.powerOffNotAllowed, `${h.id} (${st}) may not be powered off`);
+      if (!h.power.canPowerOff || st === "unreachable" || st === "standby" || st === "waking")
+        bad(ViolationCode.powerOffNotAllowed, `${h.id} (${st}) may not be powered off`);
       const running = [...where.entries()].filter(([, host]) => host === h.id).map(([vm]) => vm);
-      if (running.length > 0 || inFlightTouch.has(h.id)) bad(ViolationCode.powerOffNotEmpty, `${h.id} still has ${running.join(", ") || "an in-flight migration"}`);
-      for (const d of departures) if (d.source === h.id && !step.dependsOn.includes(d.index)) bad(ViolationCode.missingDependency, `power-off of ${h.id} does not wait for step ${d.index}`);
+      if (running.length > 0 || inFlightTouch.has(h.id))
+        bad(ViolationCode.powerOffNotEmpty, `${h.id} still has ${running.join(", ") || "an in-flight migration"}`);
+      for (const d of departures)
+        if (d.source === h.id && !step.dependsOn.includes(d.index))
+          bad(ViolationCode.missingDependency, `power-off of ${h.id} does not wait for step ${d.index}`);
       for (const r of rules) {
         if (r.kind !== "vm-host" || (r.mode !== "must" && r.mode !== "should") || !r.hostIds.includes(h.id)) continue;
         const others = r.hostIds.filter((x) => x !== h.id && state.get(x) === "healthy");
@@ -162,7 +167,8 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
     if (ss === "unreachable" || ss === "standby" || ss === "waking") bad(ViolationCode.badSource, `${src.id} is ${ss}`);
     if (state.get(dst.id) !== "healthy") bad(ViolationCode.badDestination, `${dst.id} is ${state.get(dst.id)}`);
     for (const f of failures) {
-      if (f.vmId === vm.id && f.destinationHostId === dst.id && plan.nowMs - f.atMs < cfg.cooldown.failureMs) bad(ViolationCode.failureCooldown, `${vm.id} failed to reach ${dst.id} at ${f.atMs}`);
+      if (f.vmId === vm.id && f.destinationHostId === dst.id && plan.nowMs - f.atMs < cfg.cooldown.failureMs)
+        bad(ViolationCode.failureCooldown, `${vm.id} failed to reach ${dst.id} at ${f.atMs}`);
     }
     // Capacity at the destination: departures it does not wait for may not have happened yet.
     const l = load.get(dst.id) as { cpu: number; mem: number; vcpu: number };
@@ -174,7 +180,11 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
       pending.vcpu += d.vm.vcpus;
     }
     const c = cap(dst);
-    const after = { cpu: cpuWith(dst.id, [...pending.vms, vm]), mem: l.mem + pending.mem + vm.memoryMiB, vcpu: l.vcpu + pending.vcpu + vm.vcpus };
+    const after = {
+      cpu: cpuWith(dst.id, [...pending.vms, vm]),
+      mem: l.mem + pending.mem + vm.memoryMiB,
+      vcpu: l.vcpu + pending.vcpu + vm.vcpus,
+    };
     if (after.cpu > c.cpu + EPS) bad(ViolationCode.cpu, `${dst.id} CPU ${after.cpu.toFixed(1)} > ${c.cpu.toFixed(1)} MHz`);
     if (after.mem > c.mem + EPS) bad(ViolationCode.memory, `${dst.id} memory ${after.mem} > ${c.mem} MiB`);
     if (after.vcpu > c.vcpu + EPS) bad(ViolationCode.vcpu, `${dst.id} vCPUs ${after.vcpu} > ${c.vcpu}`);
@@ -184,8 +194,10 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
         const clash = r.vmIds.filter((o) => o !== vm.id && (where.get(o) === dst.id || inFlightDest.get(o) === dst.id));
         if (clash.length > 0) bad(ViolationCode.antiAffinity, `${vm.id} joins ${clash.join(", ")} on ${dst.id} (rule ${r.id})`);
       }
-      if (r.kind === "vm-host" && r.mode === "must" && !r.hostIds.includes(dst.id)) bad(ViolationCode.vmHost, `${vm.id} must stay on ${r.hostIds.join(", ")} (rule ${r.id})`);
-      if (r.kind === "vm-host" && r.mode === "must-not" && r.hostIds.includes(dst.id)) bad(ViolationCode.vmHost, `${vm.id} must not run on ${dst.id} (rule ${r.id})`);
+      if (r.kind === "vm-host" && r.mode === "must" && !r.hostIds.includes(dst.id))
+        bad(ViolationCode.vmHost, `${vm.id} must stay on ${r.hostIds.join(", ")} (rule ${r.id})`);
+      if (r.kind === "vm-host" && r.mode === "must-not" && r.hostIds.includes(dst.id))
+        bad(ViolationCode.vmHost, `${vm.id} must not run on ${dst.id} (rule ${r.id})`);
     }
     add(src.id, vm, -1);
     add(dst.id, vm, 1);
@@ -211,7 +223,8 @@ export function validatePlan(snapshot: ClusterSnapshot, plan: Pick<Plan, "steps"
     .filter((r) => r.kind === "vm-affinity" && r.hard)
     .forEach((r, i) => {
       const after = distinctHosts(r, where);
-      if (after > (affinityHostsBefore[i] ?? 0)) out.push({ code: ViolationCode.affinity, message: `rule ${r.id} now spans ${after} hosts` });
+      if (after > (affinityHostsBefore[i] ?? 0))
+        out.push({ code: ViolationCode.affinity, message: `rule ${r.id} now spans ${after} hosts` });
     });
   return out;
 }
@@ -221,7 +234,12 @@ function distinctHosts(r: Rule, where: ReadonlyMap<string, string>): number {
 }
 
 /** Null when the powered healthy hosts keep the configured spare capacity, else why not. */
-function spareShortfall(hosts: readonly Host[], state: ReadonlyMap<string, Host["state"]>, load: ReadonlyMap<string, { cpu: number; mem: number }>, cfg: ReturnType<typeof parseClusterConfig>): string | null {
+function spareShortfall(
+  hosts: readonly Host[],
+  state: ReadonlyMap<string, Host["state"]>,
+  load: ReadonlyMap<string, { cpu: number; mem: number }>,
+  cfg: ReturnType<typeof parseClusterConfig>,
+): string | null {
   let freeCpu = 0;
   let freeMem = 0;
   let total = 0;

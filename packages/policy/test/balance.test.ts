@@ -23,7 +23,10 @@ describe("balance", () => {
     { name: "even cluster", s: snap([host("h1"), host("h2")], [vm("a", "h1", 1000), vm("b", "h2", 1000)]) },
     {
       name: "a one-sample spike (sustained-load gate)",
-      s: snap([host("h1"), host("h2"), host("h3")], [vm("a", "h1", [100, 100, 100, 100, 100, 7000]), vm("b", "h2", 100), vm("c", "h3", 100)]),
+      s: snap(
+        [host("h1"), host("h2"), host("h3")],
+        [vm("a", "h1", [100, 100, 100, 100, 100, 7000]), vm("b", "h2", 100), vm("c", "h3", 100)],
+      ),
     },
     {
       name: "small imbalance at aggressiveness 1",
@@ -31,7 +34,11 @@ describe("balance", () => {
       args: { aggressiveness: 1 },
       code: undefined,
     },
-    { name: "pinned VMs", s: hot({ vms: [vm("a", "h1", 4000, { pinned: true }), vm("b", "h1", 3500, { pinned: true })] }), code: "vm.pinned" },
+    {
+      name: "pinned VMs",
+      s: hot({ vms: [vm("a", "h1", 4000, { pinned: true }), vm("b", "h1", 3500, { pinned: true })] }),
+      code: "vm.pinned",
+    },
     {
       name: "recently moved VMs (cool-down)",
       s: hot({ vms: [vm("a", "h1", 4000, { lastMigrationMs: NOW - 60_000 }), vm("b", "h1", 3500, { lastMigrationMs: NOW - 60_000 })] }),
@@ -72,7 +79,10 @@ describe("balance", () => {
   });
 
   it("never uses an unreachable host as source or destination", () => {
-    const s = snap([host("h1", { state: "unreachable" }), host("h2"), host("h3")], [vm("a", "h1", 7000), vm("b", "h2", 6000), vm("c", "h2", 1000)]);
+    const s = snap(
+      [host("h1", { state: "unreachable" }), host("h2"), host("h3")],
+      [vm("a", "h1", 7000), vm("b", "h2", 6000), vm("c", "h2", 1000)],
+    );
     const p = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5 } });
     expect(validatePlan(s, p)).toEqual([]);
     for (const x of moves(p)) {
@@ -83,9 +93,13 @@ describe("balance", () => {
   });
 
   it("respects hard anti-affinity and reports the rule", () => {
-    const s = snap([host("h1"), host("h2"), host("h3", { cpuCapacityMhz: 4000 })], [vm("a", "h1", 3000), vm("b", "h1", 3000), vm("z", "h2", 100)], {
-      rules: [{ id: "apart", kind: "vm-anti-affinity", vmIds: ["a", "z"], hard: true }],
-    });
+    const s = snap(
+      [host("h1"), host("h2"), host("h3", { cpuCapacityMhz: 4000 })],
+      [vm("a", "h1", 3000), vm("b", "h1", 3000), vm("z", "h2", 100)],
+      {
+        rules: [{ id: "apart", kind: "vm-anti-affinity", vmIds: ["a", "z"], hard: true }],
+      },
+    );
     const p = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5 } });
     expect(validatePlan(s, p)).toEqual([]);
     expect(moves(p).find((x) => x.vmId === "a" && x.destinationHostId === "h2")).toBeUndefined();
@@ -115,7 +129,14 @@ describe("balance with contention", () => {
   it("moves off the host whose VMs wait for CPU when CPU and memory alone look even", () => {
     const s = snap(
       [host("h1"), host("h2"), host("h3")],
-      [vm("a", "h1", 2000, { contention: 0.6 }), vm("b", "h1", 2000, { contention: 0.6 }), vm("c", "h2", 2000), vm("d", "h2", 2000), vm("e", "h3", 2000), vm("f", "h3", 2000)],
+      [
+        vm("a", "h1", 2000, { contention: 0.6 }),
+        vm("b", "h1", 2000, { contention: 0.6 }),
+        vm("c", "h2", 2000),
+        vm("d", "h2", 2000),
+        vm("e", "h3", 2000),
+        vm("f", "h3", 2000),
+      ],
     );
     const even = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 5, weights: { contention: 0 } } });
     expect(moves(even)).toEqual([]);

@@ -8,14 +8,27 @@ const offs = (p: Plan) => p.steps.flatMap((s) => (s.kind === "power-off" ? [s.ho
 const wakes = (p: Plan) => p.steps.flatMap((s) => (s.kind === "wake" ? [s.hostId] : []));
 // Power of the reference's HP ML110 G4 (3720 MHz) and G5 (5320 MHz): the G5 is ~20% cheaper per MHz.
 const g4 = (id: string, over: Partial<Host> = {}) =>
-  host(id, { cpuCores: 2, cpuCapacityMhz: 3720, power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 86, maxW: 117 }, ...over });
+  host(id, {
+    cpuCores: 2,
+    cpuCapacityMhz: 3720,
+    power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 86, maxW: 117 },
+    ...over,
+  });
 const g5 = (id: string, over: Partial<Host> = {}) =>
-  host(id, { cpuCores: 2, cpuCapacityMhz: 5320, power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 93.7, maxW: 135 }, ...over });
+  host(id, {
+    cpuCores: 2,
+    cpuCapacityMhz: 5320,
+    power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 93.7, maxW: 135 },
+    ...over,
+  });
 const band = { band: { low: 0.3, high: 0.9 } };
 
 describe("consolidate with host power data", () => {
   it("of two equally loaded hosts of different efficiency, empties the inefficient one", () => {
-    for (const order of [["old", "new"], ["new", "old"]]) {
+    for (const order of [
+      ["old", "new"],
+      ["new", "old"],
+    ]) {
       const hosts = order.map((id) => (id === "old" ? g4(id) : g5(id)));
       const s = snap(hosts, [vm("a", "old", 900), vm("b", "new", 900)]);
       const p = plan(s, "consolidate", { nowMs: NOW, args: band });
@@ -31,7 +44,10 @@ describe("consolidate with host power data", () => {
     expect(validatePlan(s, p)).toEqual([]);
     expect(offs(p)).toEqual(["old"]);
     // Without power data the G4 (67% CPU) is inside the band and stays.
-    const plain = snap([host("old", { cpuCapacityMhz: 3720 }), host("new", { cpuCapacityMhz: 5320 })], [vm("a", "old", 2500), vm("b", "new", 1200)]);
+    const plain = snap(
+      [host("old", { cpuCapacityMhz: 3720 }), host("new", { cpuCapacityMhz: 5320 })],
+      [vm("a", "old", 2500), vm("b", "new", 1200)],
+    );
     expect(moves(plan(plain, "consolidate", { nowMs: NOW, args: band }))).toEqual([]);
   });
 
@@ -62,7 +78,8 @@ describe("consolidate with host power data", () => {
   });
 
   it("ranks by watts per MHz only while CPU binds, not when memory fills first", () => {
-    const mk = (memoryMiB: number) => snap([g4("old"), g5("new")], [vm("a", "old", 2500, { memoryMiB }), vm("b", "new", 1200, { memoryMiB })]);
+    const mk = (memoryMiB: number) =>
+      snap([g4("old"), g5("new")], [vm("a", "old", 2500, { memoryMiB }), vm("b", "new", 1200, { memoryMiB })]);
     const cpuBound = mk(6000); // memory 37% of the powered hosts, CPU 41%
     expect(offs(plan(cpuBound, "consolidate", { nowMs: NOW, args: band }))).toEqual(["old"]);
     const memBound = mk(7000); // memory 43%: the G4 stays (it would still fit on the G5)

@@ -7,7 +7,11 @@ const moves = (p: Plan) => p.steps.filter((s): s is MigrateStep => s.kind === "m
 const offs = (p: Plan) => p.steps.filter((s) => s.kind === "power-off").map((s) => (s.kind === "power-off" ? s.hostId : ""));
 const wakes = (p: Plan) => p.steps.filter((s) => s.kind === "wake");
 const four = (over: Parameters<typeof snap>[2] = {}, load = 800): ClusterSnapshot =>
-  snap([host("h1"), host("h2"), host("h3"), host("h4")], [vm("a", "h1", load), vm("b", "h2", load), vm("c", "h3", load), vm("d", "h4", load)], over);
+  snap(
+    [host("h1"), host("h2"), host("h3"), host("h4")],
+    [vm("a", "h1", load), vm("b", "h2", load), vm("c", "h3", load), vm("d", "h4", load)],
+    over,
+  );
 
 describe("consolidate", () => {
   it("packs a quiet cluster onto one host and powers the rest off, each off after its moves", () => {
@@ -18,7 +22,9 @@ describe("consolidate", () => {
     expect(p.metrics.activeHostsAfter).toBe(1);
     for (const step of p.steps) {
       if (step.kind !== "power-off") continue;
-      const out = moves(p).filter((m) => m.sourceHostId === step.hostId).map((m) => m.index);
+      const out = moves(p)
+        .filter((m) => m.sourceHostId === step.hostId)
+        .map((m) => m.index);
       expect(step.dependsOn).toEqual(out);
     }
     const after = applyPlan(s, p);
@@ -30,12 +36,21 @@ describe("consolidate", () => {
     { name: "spare fraction of demand", s: four({ config: config({ spare: { cpuFraction: 2 } }) }), offs: 2 },
     {
       name: "hosts that may not be powered off",
-      s: snap(["h1", "h2"].map((id) => host(id, { power: { canPowerOff: false, canWake: false, wakeLatencyMs: 0 } })), [vm("a", "h1", 100), vm("b", "h2", 100)]),
+      s: snap(
+        ["h1", "h2"].map((id) => host(id, { power: { canPowerOff: false, canWake: false, wakeLatencyMs: 0 } })),
+        [vm("a", "h1", 100), vm("b", "h2", 100)],
+      ),
       offs: 0,
       moves: 0,
     },
     { name: "hosts inside the band (hysteresis)", s: four({}, 4000), offs: 0, moves: 0 },
-    { name: "a pinned VM", s: snap([host("h1"), host("h2")], [vm("a", "h1", 100, { pinned: true }), vm("b", "h2", 3000)]), offs: 0, moves: 0, code: "vm.pinned" },
+    {
+      name: "a pinned VM",
+      s: snap([host("h1"), host("h2")], [vm("a", "h1", 100, { pinned: true }), vm("b", "h2", 3000)]),
+      offs: 0,
+      moves: 0,
+      code: "vm.pinned",
+    },
     {
       name: "the last healthy host of a rule",
       s: snap([host("h1"), host("h2"), host("h3")], [vm("a", "h1", 100), vm("b", "h2", 50), vm("c", "h3", 3000)], {
@@ -54,22 +69,32 @@ describe("consolidate", () => {
     },
     {
       name: "memory that does not fit",
-      s: snap([host("h1"), host("h2", { memoryMiB: 2048 })], [vm("a", "h1", 100, { memoryMiB: 1536 }), vm("b", "h2", 3000, { memoryMiB: 1024 })]),
+      s: snap(
+        [host("h1"), host("h2", { memoryMiB: 2048 })],
+        [vm("a", "h1", 100, { memoryMiB: 1536 }), vm("b", "h2", 3000, { memoryMiB: 1024 })],
+      ),
       offs: 0,
       moves: 0,
     },
     {
       name: "memory ignored by config (simulator compat)",
-      s: snap([host("h1"), host("h2", { memoryMiB: 2048 })], [vm("a", "h1", 100, { memoryMiB: 1536 }), vm("b", "h2", 3000, { memoryMiB: 1024 })], {
-        config: config({ capacity: { enforceMemory: false } }),
-      }),
+      s: snap(
+        [host("h1"), host("h2", { memoryMiB: 2048 })],
+        [vm("a", "h1", 100, { memoryMiB: 1536 }), vm("b", "h2", 3000, { memoryMiB: 1024 })],
+        {
+          config: config({ capacity: { enforceMemory: false } }),
+        },
+      ),
       offs: 1,
       moves: 1,
     },
     { name: "a tight band (high 0.2)", s: four(), args: { band: { low: 0.15, high: 0.2 } }, offs: 2 },
     {
       name: "an unreachable host",
-      s: snap([host("h1", { state: "unreachable" }), host("h2"), host("h3")], [vm("a", "h1", 100), vm("b", "h2", 100), vm("c", "h3", 3000)]),
+      s: snap(
+        [host("h1", { state: "unreachable" }), host("h2"), host("h3")],
+        [vm("a", "h1", 100), vm("b", "h2", 100), vm("c", "h3", 3000)],
+      ),
       offs: 1,
       moves: 1,
     },
@@ -98,13 +123,20 @@ describe("consolidate", () => {
   it("wakes a standby host ahead of rising demand, in time for its wake latency, and empties nothing", () => {
     const rising = [3000, 3500, 4000, 4500, 5000, 5500];
     const s = snap(
-      [host("h1"), host("h2"), host("h3", { state: "standby", power: { canPowerOff: true, canWake: true, wakeLatencyMs: 600_000 } }), host("h4", { state: "standby", power: { canPowerOff: true, canWake: false, wakeLatencyMs: 1 } })],
+      [
+        host("h1"),
+        host("h2"),
+        host("h3", { state: "standby", power: { canPowerOff: true, canWake: true, wakeLatencyMs: 600_000 } }),
+        host("h4", { state: "standby", power: { canPowerOff: true, canWake: false, wakeLatencyMs: 1 } }),
+      ],
       [vm("a", "h1", rising, { vcpus: 4 }), vm("b", "h2", rising, { vcpus: 4 }), vm("c", "h2", 100)],
     );
     const p = plan(s, "consolidate", { nowMs: NOW });
     expect(validatePlan(s, p)).toEqual([]);
     const w = wakes(p);
-    expect(w.map((x) => (x.kind === "wake" ? [x.hostId, x.code, x.readyByMs] : []))).toEqual([["h3", "consolidate.wake-for-demand", NOW + 600_000]]);
+    expect(w.map((x) => (x.kind === "wake" ? [x.hostId, x.code, x.readyByMs] : []))).toEqual([
+      ["h3", "consolidate.wake-for-demand", NOW + 600_000],
+    ]);
     expect(offs(p)).toEqual([]);
   });
 

@@ -17,7 +17,9 @@ describe("migration cost model", () => {
   });
 
   it("follows the geometric series: more dirtying means more iterations and bytes", () => {
-    const rows = [0, 10, 40, 70].map((pct) => predictMigration({ memoryMiB: 4096, dirtyRateBytesPerSec: (pct / 100) * 100_000_000, bandwidthBytesPerSec: 125_000_000 }, cfg));
+    const rows = [0, 10, 40, 70].map((pct) =>
+      predictMigration({ memoryMiB: 4096, dirtyRateBytesPerSec: (pct / 100) * 100_000_000, bandwidthBytesPerSec: 125_000_000 }, cfg),
+    );
     for (let i = 1; i < rows.length; i++) {
       expect(rows[i]?.iterations).toBeGreaterThanOrEqual(rows[i - 1]?.iterations ?? 0);
       expect(rows[i]?.bytesSent).toBeGreaterThan(rows[i - 1]?.bytesSent ?? 0);
@@ -33,21 +35,46 @@ describe("migration cost model", () => {
     { name: "quiet guest", dirty: 1 * MIB, over: {}, strategy: "live" },
     { name: "dirtier than the link, auto-converge on", dirty: 150_000_000, over: {}, strategy: "live-auto-converge" },
     { name: "dirtier than the link, nothing allowed", dirty: 150_000_000, over: { allowAutoConverge: false }, strategy: null },
-    { name: "post-copy when allowed by config and VM", dirty: 150_000_000, over: { allowAutoConverge: false, allowPostCopy: true }, postCopyVm: true, strategy: "post-copy" },
-    { name: "post-copy not allowed by the VM", dirty: 150_000_000, over: { allowAutoConverge: false, allowPostCopy: true }, strategy: null },
-    { name: "pause-and-copy as last resort", dirty: 150_000_000, over: { allowAutoConverge: false, allowPauseAndCopy: true }, strategy: "pause-and-copy" },
+    {
+      name: "post-copy when allowed by config and VM",
+      dirty: 150_000_000,
+      over: { allowAutoConverge: false, allowPostCopy: true },
+      postCopyVm: true,
+      strategy: "post-copy",
+    },
+    {
+      name: "post-copy not allowed by the VM",
+      dirty: 150_000_000,
+      over: { allowAutoConverge: false, allowPostCopy: true },
+      strategy: null,
+    },
+    {
+      name: "pause-and-copy as last resort",
+      dirty: 150_000_000,
+      over: { allowAutoConverge: false, allowPauseAndCopy: true },
+      strategy: "pause-and-copy",
+    },
   ];
   for (const t of table) {
     it(`chooses the strategy: ${t.name}`, () => {
-      const p = predictMigration({ memoryMiB: 2048, dirtyRateBytesPerSec: t.dirty, bandwidthBytesPerSec: 125_000_000, allowPostCopy: t.postCopyVm === true }, { ...cfg, ...t.over });
+      const p = predictMigration(
+        { memoryMiB: 2048, dirtyRateBytesPerSec: t.dirty, bandwidthBytesPerSec: 125_000_000, allowPostCopy: t.postCopyVm === true },
+        { ...cfg, ...t.over },
+      );
       expect(p?.strategy ?? null).toBe(t.strategy);
     });
   }
 
   it("prefers the cheaper of several escalations and orders costs by downtime", () => {
-    const all = predictAllStrategies({ memoryMiB: 2048, dirtyRateBytesPerSec: 150_000_000, bandwidthBytesPerSec: 125_000_000, allowPostCopy: true }, { ...cfg, allowPostCopy: true, allowPauseAndCopy: true });
+    const all = predictAllStrategies(
+      { memoryMiB: 2048, dirtyRateBytesPerSec: 150_000_000, bandwidthBytesPerSec: 125_000_000, allowPostCopy: true },
+      { ...cfg, allowPostCopy: true, allowPauseAndCopy: true },
+    );
     expect(all.map((p) => p.strategy).sort()).toEqual(["live-auto-converge", "pause-and-copy", "post-copy"]);
-    const best = predictMigration({ memoryMiB: 2048, dirtyRateBytesPerSec: 150_000_000, bandwidthBytesPerSec: 125_000_000, allowPostCopy: true }, { ...cfg, allowPostCopy: true, allowPauseAndCopy: true });
+    const best = predictMigration(
+      { memoryMiB: 2048, dirtyRateBytesPerSec: 150_000_000, bandwidthBytesPerSec: 125_000_000, allowPostCopy: true },
+      { ...cfg, allowPostCopy: true, allowPauseAndCopy: true },
+    );
     expect(best?.cost).toBe(Math.min(...all.map((p) => p.cost)));
     const pause = all.find((p) => p.strategy === "pause-and-copy");
     expect(pause?.downtimeMs).toBeGreaterThan(10_000);
@@ -57,7 +84,13 @@ describe("migration cost model", () => {
     const truth = { ...cfg, bandwidthEfficiency: 0.5, setupOverheadMs: 1800, switchoverMs: 150 };
     const samples = [64, 96, 128, 512, 1024].map((mem) => {
       const p = predictMigration({ memoryMiB: mem, dirtyRateBytesPerSec: MIB, bandwidthBytesPerSec: 100_000_000 }, truth);
-      return { memoryMiB: mem, dirtyRateBytesPerSec: MIB, bandwidthBytesPerSec: 100_000_000, durationMs: p?.durationMs ?? 0, downtimeMs: p?.downtimeMs ?? 0 };
+      return {
+        memoryMiB: mem,
+        dirtyRateBytesPerSec: MIB,
+        bandwidthBytesPerSec: 100_000_000,
+        durationMs: p?.durationMs ?? 0,
+        downtimeMs: p?.downtimeMs ?? 0,
+      };
     });
     const c = calibrateMigrationModel(samples, cfg);
     expect(c.bandwidthEfficiency).toBeCloseTo(0.5, 2);

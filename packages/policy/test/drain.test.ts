@@ -52,7 +52,9 @@ describe("drain", () => {
     },
     {
       name: "must rule to the draining host only",
-      s: snap([host("h1", { state: "draining" }), host("h2")], [vm("a", "h1", 5)], { rules: [{ id: "r", kind: "vm-host", vmIds: ["a"], hostIds: ["h1"], mode: "must" }] }),
+      s: snap([host("h1", { state: "draining" }), host("h2")], [vm("a", "h1", 5)], {
+        rules: [{ id: "r", kind: "vm-host", vmIds: ["a"], hostIds: ["h1"], mode: "must" }],
+      }),
       vm: "a",
       code: "placement.no-destination",
       message: /rule\.vm-host-must/,

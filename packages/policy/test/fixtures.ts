@@ -32,6 +32,10 @@ export function config(over: ClusterConfigInput = {}): ClusterConfigInput {
   return { limits: { perSource: 100, perDestination: 100, perCluster: 1000 }, ...over };
 }
 
-export function snap(hosts: Host[], vms: Vm[], extra: { rules?: Rule[]; config?: ClusterConfigInput } & Partial<ClusterSnapshot> = {}): ClusterSnapshot {
+export function snap(
+  hosts: Host[],
+  vms: Vm[],
+  extra: { rules?: Rule[]; config?: ClusterConfigInput } & Partial<ClusterSnapshot> = {},
+): ClusterSnapshot {
   return { hosts, vms, config: config(), ...extra };
 }

@@ -8,7 +8,18 @@ import { applyPlan, plan, planProfile, validatePlan } from "../src/index.js";
 import type { ClusterConfigInput, ClusterSnapshot, Host, MigrateStep, Plan, Rule, Vm } from "../src/index.js";
 
 const NOW = 1_800_000_000_000;
-const STATES = ["healthy", "healthy", "healthy", "healthy", "healthy", "draining", "maintenance", "standby", "waking", "unreachable"] as const;
+const STATES = [
+  "healthy",
+  "healthy",
+  "healthy",
+  "healthy",
+  "healthy",
+  "draining",
+  "maintenance",
+  "standby",
+  "waking",
+  "unreachable",
+] as const;
 
 const hostArb = fc.record({
   state: fc.constantFrom(...STATES),
@@ -58,8 +69,16 @@ const configArb: fc.Arbitrary<ClusterConfigInput> = fc.record({
     windowSamples: fc.integer({ min: 1, max: 8 }),
     aggregate: fc.constantFrom("vm", "host"),
   }),
-  cooldown: fc.record({ vmMs: fc.constantFrom(0, 900_000), failureMs: fc.constantFrom(0, 1_800_000), returnMs: fc.constantFrom(600_000, 3_600_000) }),
-  limits: fc.record({ perSource: fc.integer({ min: 1, max: 3 }), perDestination: fc.integer({ min: 1, max: 3 }), perCluster: fc.integer({ min: 1, max: 8 }) }),
+  cooldown: fc.record({
+    vmMs: fc.constantFrom(0, 900_000),
+    failureMs: fc.constantFrom(0, 1_800_000),
+    returnMs: fc.constantFrom(600_000, 3_600_000),
+  }),
+  limits: fc.record({
+    perSource: fc.integer({ min: 1, max: 3 }),
+    perDestination: fc.integer({ min: 1, max: 3 }),
+    perCluster: fc.integer({ min: 1, max: 8 }),
+  }),
   spare: fc.record({ hosts: fc.integer({ min: 0, max: 2 }), cpuFraction: fc.constantFrom(0, 0.2, 0.5) }),
   migration: fc.record({ allowAutoConverge: fc.boolean(), allowPauseAndCopy: fc.boolean() }),
 });
@@ -103,7 +122,9 @@ const clusterArb: fc.Arbitrary<ClusterSnapshot> = fc
               cpuDemandMhzHistory: v.history,
               ...(v.dirty === undefined ? {} : { dirtyRateBytesPerSec: v.dirty }),
               ...(v.pinned ? { pinned: true } : {}),
-              ...(v.migratedAgoMs === undefined ? {} : { lastMigrationMs: NOW - v.migratedAgoMs, previousHostId: `h${v.previous % hosts.length}` }),
+              ...(v.migratedAgoMs === undefined
+                ? {}
+                : { lastMigrationMs: NOW - v.migratedAgoMs, previousHostId: `h${v.previous % hosts.length}` }),
               ...(v.bridges === undefined ? {} : { bridges: v.bridges }),
             };
           });
@@ -112,7 +133,9 @@ const clusterArb: fc.Arbitrary<ClusterSnapshot> = fc
       if (!hs[i]?.measured) return h;
       const mine = vms.filter((v) => v.hostId === h.id);
       const len = Math.max(1, ...mine.map((v) => v.cpuDemandMhzHistory.length));
-      const hist = Array.from({ length: len }, (_, k) => mine.reduce((a, v) => a + (v.cpuDemandMhzHistory[v.cpuDemandMhzHistory.length - len + k] ?? 0), 0));
+      const hist = Array.from({ length: len }, (_, k) =>
+        mine.reduce((a, v) => a + (v.cpuDemandMhzHistory[v.cpuDemandMhzHistory.length - len + k] ?? 0), 0),
+      );
       return { ...h, cpuUsageMhzHistory: hist };
     });
     const rules: Rule[] =
@@ -120,7 +143,14 @@ const clusterArb: fc.Arbitrary<ClusterSnapshot> = fc
         ? []
         : rs.map((r, i): Rule => {
             const vmIds = [...new Set(r.vms.map((x) => `v${x % vms.length}`))];
-            if (r.kind === "vm-host") return { id: `r${i}`, kind: "vm-host", vmIds, hostIds: [...new Set(r.hosts.map((x) => `h${x % hosts.length}`))], mode: r.mode };
+            if (r.kind === "vm-host")
+              return {
+                id: `r${i}`,
+                kind: "vm-host",
+                vmIds,
+                hostIds: [...new Set(r.hosts.map((x) => `h${x % hosts.length}`))],
+                mode: r.mode,
+              };
             return { id: `r${i}`, kind: r.kind, vmIds, hard: r.hard };
           });
     const healthy = hosts.filter((h) => h.state === "healthy");
@@ -135,7 +165,9 @@ const clusterArb: fc.Arbitrary<ClusterSnapshot> = fc
             })
             .filter((f, i, all) => f.sourceHostId !== f.destinationHostId && all.findIndex((g) => g.vmId === f.vmId) === i);
     const recentFailures =
-      vms.length === 0 ? [] : failures.map((f) => ({ vmId: `v${f.vm % vms.length}`, destinationHostId: `h${f.dst % hosts.length}`, atMs: NOW - f.agoMs }));
+      vms.length === 0
+        ? []
+        : failures.map((f) => ({ vmId: `v${f.vm % vms.length}`, destinationHostId: `h${f.dst % hosts.length}`, atMs: NOW - f.agoMs }));
     return { hosts: withHist, vms, rules, inFlight: flights, recentFailures, config };
   });
 
@@ -208,7 +240,10 @@ describe("safety invariants over random clusters", () => {
         noMoveBack(s, p, (x) => plan(x, "drain", { nowMs: NOW }));
         // Every VM left on a draining host is explained (or was held back by the limits).
         const draining = new Set(s.hosts.filter((h) => h.state === "draining" || h.state === "maintenance").map((h) => h.id));
-        const moved = new Set([...migrations(p).map((m) => m.vmId), ...p.deferred.map((d) => (d.step.kind === "migrate" ? d.step.vmId : ""))]);
+        const moved = new Set([
+          ...migrations(p).map((m) => m.vmId),
+          ...p.deferred.map((d) => (d.step.kind === "migrate" ? d.step.vmId : "")),
+        ]);
         const explained = new Set(p.notMoved.map((n) => n.vmId));
         const inFlight = new Set((s.inFlight ?? []).map((f) => f.vmId));
         for (const v of s.vms) {
@@ -223,7 +258,11 @@ describe("safety invariants over random clusters", () => {
   it("a profile of drain, balance and consolidate", () => {
     const profile = {
       name: "all",
-      policies: [{ policy: "drain" }, { policy: "balance", args: { aggressiveness: 4 } }, { policy: "consolidate", args: { band: { low: 0.3, high: 0.85 } } }],
+      policies: [
+        { policy: "drain" },
+        { policy: "balance", args: { aggressiveness: 4 } },
+        { policy: "consolidate", args: { band: { low: 0.3, high: 0.85 } } },
+      ],
     };
     fc.assert(
       fc.property(clusterArb, (s) => {

@@ -18,7 +18,13 @@ const mig = (index: number, vmId: string, src: string, dst: string, dependsOn: n
 describe("applyLimits", () => {
   const limits = { perSource: 1, perDestination: 2, perCluster: 3 };
   it("counts in-flight migrations and defers per source, destination and cluster", () => {
-    const steps: PlanStep[] = [mig(0, "a", "h1", "h2"), mig(1, "b", "h1", "h3"), mig(2, "c", "h4", "h2"), mig(3, "d", "h5", "h6"), mig(4, "e", "h7", "h8")];
+    const steps: PlanStep[] = [
+      mig(0, "a", "h1", "h2"),
+      mig(1, "b", "h1", "h3"),
+      mig(2, "c", "h4", "h2"),
+      mig(3, "d", "h5", "h6"),
+      mig(4, "e", "h7", "h8"),
+    ];
     const r = applyLimits(steps, [{ id: "m", vmId: "z", sourceHostId: "h9", destinationHostId: "h2", startedMs: 0 }], limits);
     expect(r.admitted.map((s) => s.index)).toEqual([0, 3]);
     expect(r.deferred.map((d) => [d.step.index, d.code])).toEqual([

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { builtinProfiles, forecastSeries, parseClusterConfig, parseSnapshot, plan, planProfile, policyNames, validatePlan } from "../src/index.js";
+import {
+  builtinProfiles,
+  forecastSeries,
+  parseClusterConfig,
+  parseSnapshot,
+  plan,
+  planProfile,
+  policyNames,
+  validatePlan,
+} from "../src/index.js";
 import type { MigrateStep } from "../src/index.js";
 import { host, NOW, snap, vm } from "./fixtures.js";
 
@@ -28,7 +37,9 @@ describe("registry and profiles", () => {
   it("refuses unknown policies and bad args inside a profile, naming the entry", () => {
     const s = snap([host("h1")], []);
     expect(() => planProfile(s, { name: "x", policies: [{ policy: "nope" }] }, { nowMs: NOW })).toThrow(/profile\.policies\.0\.policy/);
-    expect(() => planProfile(s, { name: "x", policies: [{ policy: "consolidate", args: { band: { high: 7 } } }] }, { nowMs: NOW })).toThrow(/consolidate\.args\.band\.high/);
+    expect(() => planProfile(s, { name: "x", policies: [{ policy: "consolidate", args: { band: { high: 7 } } }] }, { nowMs: NOW })).toThrow(
+      /consolidate\.args\.band\.high/,
+    );
     expect(() => planProfile(s, { name: "x", policies: [] }, { nowMs: NOW })).toThrow(/profile\.policies/);
   });
 
@@ -46,10 +57,14 @@ describe("registry and profiles", () => {
 
   it("rejects bad snapshots and configs with the field named", () => {
     expect(() => parseSnapshot({ hosts: [{ id: "h" }], vms: [] })).toThrow(/snapshot\.hosts\.0\./);
-    expect(() => parseSnapshot({ hosts: [], vms: [{ id: "v", hostId: "h", vcpus: 1, memoryMiB: 1, cpuDemandMhzHistory: [] }] })).toThrow(/snapshot\.vms\.0\.cpuDemandMhzHistory/);
+    expect(() => parseSnapshot({ hosts: [], vms: [{ id: "v", hostId: "h", vcpus: 1, memoryMiB: 1, cpuDemandMhzHistory: [] }] })).toThrow(
+      /snapshot\.vms\.0\.cpuDemandMhzHistory/,
+    );
     expect(parseSnapshot(snap([host("h1")], [vm("a", "h1", 1)])).vms).toHaveLength(1);
     expect(() => parseClusterConfig({ capacity: { cpuHeadroom: 2 } })).toThrow(/config\.capacity\.cpuHeadroom/);
-    expect(() => plan(snap([host("h1")], [vm("a", "nowhere", 1)]), "balance", { nowMs: NOW })).toThrow(/vms\.0\.hostId.*unknown host "nowhere"/);
+    expect(() => plan(snap([host("h1")], [vm("a", "nowhere", 1)]), "balance", { nowMs: NOW })).toThrow(
+      /vms\.0\.hostId.*unknown host "nowhere"/,
+    );
     expect(() => plan(snap([host("h1"), host("h1")], []), "balance", { nowMs: NOW })).toThrow(/duplicate host id/);
     expect(() => plan(snap([host("h1")], []), "balance", { nowMs: Number.NaN })).toThrow(/nowMs/);
   });
@@ -61,9 +76,24 @@ describe("forecast", () => {
     { name: "last", h: [1, 9, 3], over: { statistic: "last", trend: false }, want: 3 },
     { name: "mean of window", h: [100, 1, 2, 3], over: { statistic: "mean", trend: false, windowSamples: 3 }, want: 2 },
     { name: "max of window", h: [100, 1, 5, 3], over: { statistic: "max", trend: false, windowSamples: 3 }, want: 5 },
-    { name: "percentile", h: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], over: { statistic: "percentile", percentile: 0.9, trend: false, windowSamples: 10 }, want: 9 },
-    { name: "rising trend one step ahead", h: [10, 20, 30, 40], over: { statistic: "last", trend: true, windowSamples: 4, horizonSamples: 1 }, want: 50 },
-    { name: "trend three steps ahead", h: [10, 20, 30, 40], over: { statistic: "last", trend: true, windowSamples: 4, horizonSamples: 3 }, want: 70 },
+    {
+      name: "percentile",
+      h: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      over: { statistic: "percentile", percentile: 0.9, trend: false, windowSamples: 10 },
+      want: 9,
+    },
+    {
+      name: "rising trend one step ahead",
+      h: [10, 20, 30, 40],
+      over: { statistic: "last", trend: true, windowSamples: 4, horizonSamples: 1 },
+      want: 50,
+    },
+    {
+      name: "trend three steps ahead",
+      h: [10, 20, 30, 40],
+      over: { statistic: "last", trend: true, windowSamples: 4, horizonSamples: 3 },
+      want: 70,
+    },
     { name: "falling trend keeps the statistic", h: [40, 30, 20, 10], over: { statistic: "max", trend: true, windowSamples: 4 }, want: 40 },
     { name: "safety margin", h: [100], over: { statistic: "last", safetyMargin: 0.2 }, want: 120 },
   ];

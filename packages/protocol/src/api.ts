@@ -156,7 +156,9 @@ export const ApiPlan = z.object({
   updatedAtMs: EpochMs,
   steps: z.array(ApiPlanStep),
   notMoved: z.array(z.object({ vm: z.string(), host: HostId, code: z.string(), reason: z.string() })),
-  blocked: z.array(z.object({ rule: z.string(), code: z.string(), reason: z.string(), vms: z.array(z.string()), hosts: z.array(z.string()) })),
+  blocked: z.array(
+    z.object({ rule: z.string(), code: z.string(), reason: z.string(), vms: z.array(z.string()), hosts: z.array(z.string()) }),
+  ),
   deferred: z.array(z.object({ index: z.number().int(), code: z.string(), reason: z.string() })),
   metrics: z.object({
     imbalanceBefore: z.number(),

@@ -1,15 +1,4 @@
-export {
-  PROTOCOL_VERSION,
-  ClusterName,
-  HostId,
-  Id,
-  VmUuid,
-  VmRef,
-  EpochMs,
-  ErrorInfo,
-  silentLogger,
-  type Logger,
-} from "./common.js";
+export { PROTOCOL_VERSION, ClusterName, HostId, Id, VmUuid, VmRef, EpochMs, ErrorInfo, silentLogger, type Logger } from "./common.js";
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";
 export {
   HostReport,

@@ -32,14 +32,43 @@ const validCommands = [
 ];
 
 const progress = {
-  v: 1, migrationId: "mig-1", commandId: "cmd-1", vm: "vm1", vmUuid: "u", source: "h1", destination: "h2",
-  timeMs: now, elapsedMs: 1200, phase: "copying", dataTotalBytes: 100, dataProcessedBytes: 40, dataRemainingBytes: 60,
-  memDirtyRateBps: 1000, bandwidthBps: 1e8, iteration: 2, expectedDowntimeMs: 30, escalations: [],
+  v: 1,
+  migrationId: "mig-1",
+  commandId: "cmd-1",
+  vm: "vm1",
+  vmUuid: "u",
+  source: "h1",
+  destination: "h2",
+  timeMs: now,
+  elapsedMs: 1200,
+  phase: "copying",
+  dataTotalBytes: 100,
+  dataProcessedBytes: 40,
+  dataRemainingBytes: 60,
+  memDirtyRateBps: 1000,
+  bandwidthBps: 1e8,
+  iteration: 2,
+  expectedDowntimeMs: 30,
+  escalations: [],
 };
 const result = {
-  v: 1, migrationId: "mig-1", commandId: "cmd-1", vm: "vm1", vmUuid: "u", source: "h1", destination: "h2",
-  outcome: "succeeded", completedBy: "live", startedAtMs: now, endedAtMs: now + 4000, durationMs: 4000,
-  downtimeMs: 250, bytesMoved: 1e8, escalations: [], vmRunningOn: "h2", error: null,
+  v: 1,
+  migrationId: "mig-1",
+  commandId: "cmd-1",
+  vm: "vm1",
+  vmUuid: "u",
+  source: "h1",
+  destination: "h2",
+  outcome: "succeeded",
+  completedBy: "live",
+  startedAtMs: now,
+  endedAtMs: now + 4000,
+  durationMs: 4000,
+  downtimeMs: 250,
+  bytesMoved: 1e8,
+  escalations: [],
+  vmRunningOn: "h2",
+  error: null,
 };
 const reply = { v: 1, id: "cmd-1", host: "h1", kind: "migrate", status: "accepted", timeMs: now };
 
@@ -63,12 +92,20 @@ describe("valid messages of every kind", () => {
     expect(parseMessage(CommandReply, reply).duplicate).toBe(false);
   });
   it("lower-cases VM UUIDs", () => {
-    const r = parseMessage(HostReport, mutate(hostReport(1), (d) => (d.vms[0].uuid = d.vms[0].uuid.toUpperCase())));
+    const r = parseMessage(
+      HostReport,
+      mutate(hostReport(1), (d) => (d.vms[0].uuid = d.vms[0].uuid.toUpperCase())),
+    );
     expect(r.vms[0]!.uuid).toBe(r.vms[0]!.uuid.toLowerCase());
   });
 });
 
-type BadCase = [name: string, schema: typeof HostReport | typeof Command | typeof MigrationProgress | typeof MigrationResult | typeof CommandReply, input: unknown, field: string];
+type BadCase = [
+  name: string,
+  schema: typeof HostReport | typeof Command | typeof MigrationProgress | typeof MigrationResult | typeof CommandReply,
+  input: unknown,
+  field: string,
+];
 const hr = hostReport(2);
 const bad: BadCase[] = [
   ["wrong version", HostReport, mutate(hr, (d) => (d.v = 2)), "v"],
@@ -102,9 +139,24 @@ const bad: BadCase[] = [
   ["migrate without vm", Command, mutate(migrateCommand, (d) => delete d.vm), "vm"],
   ["migrate destination without uri", Command, mutate(migrateCommand, (d) => delete d.destination.uri), "destination.uri"],
   ["negative downtime", Command, mutate(migrateCommand, (d) => (d.options.maxDowntimeMs = -1)), "options.maxDowntimeMs"],
-  ["unknown escalation", Command, mutate(migrateCommand, (d) => (d.options.escalation = [{ action: "pray" }])), "options.escalation.0.action"],
-  ["raise-downtime without target", Command, mutate(migrateCommand, (d) => (d.options.escalation = [{ action: "raise-downtime" }])), "options.escalation.0.toMs"],
-  ["progress interval over 1 s", Command, mutate(migrateCommand, (d) => (d.options.progressIntervalMs = 5000)), "options.progressIntervalMs"],
+  [
+    "unknown escalation",
+    Command,
+    mutate(migrateCommand, (d) => (d.options.escalation = [{ action: "pray" }])),
+    "options.escalation.0.action",
+  ],
+  [
+    "raise-downtime without target",
+    Command,
+    mutate(migrateCommand, (d) => (d.options.escalation = [{ action: "raise-downtime" }])),
+    "options.escalation.0.toMs",
+  ],
+  [
+    "progress interval over 1 s",
+    Command,
+    mutate(migrateCommand, (d) => (d.options.progressIntervalMs = 5000)),
+    "options.progressIntervalMs",
+  ],
   ["wake-peer port out of range", Command, { ...validCommands[4], port: 70000 }, "port"],
   ["status without commandId", Command, mutate(validCommands[5], (d) => delete d.commandId), "commandId"],
   ["progress phase unknown", MigrationProgress, { ...progress, phase: "teleporting" }, "phase"],

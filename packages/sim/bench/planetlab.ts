@@ -66,10 +66,16 @@ function runTable(w: Workload, mode: Mode, hosts: number, names: readonly string
     if (policy instanceof DroverPolicy) {
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
       const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(0.95 * (xs.length - 1))] ?? 0;
-      timings.push(`   drover per round: snapshot ${mean(policy.snapshotMs).toFixed(2)} ms + planProfile ${mean(policy.planMs).toFixed(2)} ms (p95 ${p95(policy.planMs).toFixed(2)} ms)`);
+      timings.push(
+        `   drover per round: snapshot ${mean(policy.snapshotMs).toFixed(2)} ms + planProfile ${mean(policy.planMs).toFixed(2)} ms (p95 ${p95(policy.planMs).toFixed(2)} ms)`,
+      );
     }
   }
-  if (skipped) rows.push({ ...boundRow(skipped, { energyKwh: Number.NaN, activeHostsMean: Number.NaN, activeHostsMax: 0 }, null), note: "skipped: O(H^2) per round" });
+  if (skipped)
+    rows.push({
+      ...boundRow(skipped, { energyKwh: Number.NaN, activeHostsMean: Number.NaN, activeHostsMax: 0 }, null),
+      note: "skipped: O(H^2) per round",
+    });
   rows.push(boundRow("fluid bound", fluid, oracle.energyKwh));
   rows.push(boundRow("FFD oracle", oracle, oracle.energyKwh));
   return rows;

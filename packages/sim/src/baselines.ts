@@ -4,12 +4,7 @@
 // the VM lists (CloudSim's vmCreate/vmDestroy followed by restoreAllocation).
 import { historyLength } from "./engine.js";
 import type { Datacenter } from "./engine.js";
-import {
-  fallbackThreshold,
-  isOverloaded,
-  lrPredictionCoefficients,
-  trimZeroTail,
-} from "./detectors.js";
+import { fallbackThreshold, isOverloaded, lrPredictionCoefficients, trimZeroTail } from "./detectors.js";
 import type { DetectorSpec } from "./detectors.js";
 
 export interface MigrationOrder {
@@ -75,7 +70,12 @@ class Tentative {
     const pe = dc.hostPeMips[h] as number;
     let avail = dc.hostTotalMips[h] as number;
     let over = false;
-    let cap = 0, req = 0, pred = 0, ram = 0, bw = 0, maxRam = 0;
+    let cap = 0,
+      req = 0,
+      pred = 0,
+      ram = 0,
+      bw = 0,
+      maxRam = 0;
     let lnz = -1;
     for (const v of list) {
       const r = dc.vmReq[v] as number;
@@ -202,10 +202,11 @@ export class PabfdPolicy implements SimPolicy {
       const lnz = Math.max(t.lnzMax[h] as number, extra >= 0 ? (this.vmLnz[extra] as number) : -1);
       if (lnz + 1 < 10) return frac > fallbackThreshold;
       const maxRam = Math.max(t.maxRam[h] as number, extra >= 0 ? (dc.vmRamMb[extra] as number) : 0);
-      const m = Math.ceil(maxRam / (dc.hostBwKbps[h] as number / (2 * 8000)) / dc.spec.workload.intervalSeconds);
+      const m = Math.ceil(maxRam / ((dc.hostBwKbps[h] as number) / (2 * 8000)) / dc.spec.workload.intervalSeconds);
       let pred: number;
       if (m === 1) {
-        const s = extra >= 0 ? (t.predSum[h] as number) + (this.vmPred[extra] as number) * (dc.vmMips[extra] as number) : (t.predSum[h] as number);
+        const s =
+          extra >= 0 ? (t.predSum[h] as number) + (this.vmPred[extra] as number) * (dc.vmMips[extra] as number) : (t.predSum[h] as number);
         pred = s / total;
       } else {
         const g = this.coefficients(m);
@@ -217,7 +218,7 @@ export class PabfdPolicy implements SimPolicy {
     }
     const hist = this.hostHistory(h, extra);
     const maxRam = Math.max(t.maxRam[h] as number, extra >= 0 ? (dc.vmRamMb[extra] as number) : 0);
-    const m = Math.ceil(maxRam / (dc.hostBwKbps[h] as number / (2 * 8000)) / dc.spec.workload.intervalSeconds);
+    const m = Math.ceil(maxRam / ((dc.hostBwKbps[h] as number) / (2 * 8000)) / dc.spec.workload.intervalSeconds);
     return isOverloaded(d, frac, hist, m, dc.q.q10LrWeighting);
   }
 
@@ -412,5 +413,3 @@ export function firstFitPlace(dc: Datacenter): void {
     }
   }
 }
-
-

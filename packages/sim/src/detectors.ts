@@ -48,9 +48,15 @@ export function tricubeWeights(n: number): number[] {
 
 /** Weighted least squares fit y = a + b x with weights w (as given, not squared). */
 export function wlsFit(x: readonly number[], y: readonly number[], w: readonly number[]): { a: number; b: number } {
-  let sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  let sw = 0,
+    sx = 0,
+    sy = 0,
+    sxx = 0,
+    sxy = 0;
   for (let i = 0; i < y.length; i++) {
-    const wi = w[i] as number, xi = x[i] as number, yi = y[i] as number;
+    const wi = w[i] as number,
+      xi = x[i] as number,
+      yi = y[i] as number;
     sw += wi;
     sx += wi * xi;
     sy += wi * yi;
@@ -100,7 +106,11 @@ export function lrrPredict(hist: ArrayLike<number>, migrationIntervals: number):
   const y = Array.from({ length: n }, (_, i) => hist[n - 1 - i] as number);
   const x = Array.from({ length: n }, (_, i) => i + 1);
   const k = tricubeWeights(n);
-  const first = wlsFit(x, y, k.map((v) => v * v));
+  const first = wlsFit(
+    x,
+    y,
+    k.map((v) => v * v),
+  );
   const r = y.map((yi, i) => yi - (first.a + first.b * (x[i] as number)));
   const s6 = median(r.map(Math.abs)) * 6;
   const w = new Array<number>(n).fill(0);

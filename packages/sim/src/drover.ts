@@ -134,7 +134,14 @@ export class DroverPolicy implements SimPolicy {
       });
       if (dc.vmInMigration[v]) {
         const dst = dc.hostMigIn.findIndex((l) => l.includes(v));
-        if (dst >= 0) inFlight.push({ id: `m-${v}`, vmId: this.vmIds[v] as string, sourceHostId: this.hostIds[h] as string, destinationHostId: this.hostIds[dst] as string, startedMs: t * 1000 });
+        if (dst >= 0)
+          inFlight.push({
+            id: `m-${v}`,
+            vmId: this.vmIds[v] as string,
+            sourceHostId: this.hostIds[h] as string,
+            destinationHostId: this.hostIds[dst] as string,
+            startedMs: t * 1000,
+          });
       }
     }
     const user = this.config;
@@ -161,20 +168,24 @@ export class DroverPolicy implements SimPolicy {
       this.snapshotMs.push(t1 - t0);
       this.planMs.push(performance.now() - t1);
     } catch (cause) {
-      throw new SimError(SimErrorCode.policyFailed, `${this.name}: policy failed at t=${t}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      throw new SimError(
+        SimErrorCode.policyFailed,
+        `${this.name}: policy failed at t=${t}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
     }
     this.lastPlan = plan;
     const migrations: MigrationOrder[] = [];
     const stepToMigration = new Map<number, number>();
     const wake: number[] = [];
     const powerOff: { host: number; after: number[] }[] = [];
-    const deps = (dependsOn: readonly number[]) =>
-      dependsOn.map((d) => stepToMigration.get(d)).filter((x): x is number => x !== undefined);
+    const deps = (dependsOn: readonly number[]) => dependsOn.map((d) => stepToMigration.get(d)).filter((x): x is number => x !== undefined);
     for (const s of plan.steps) {
       if (s.kind === "migrate") {
         const vm = this.vmIndex.get(s.vmId);
         const host = this.hostIndex.get(s.destinationHostId);
-        if (vm === undefined || host === undefined) throw new SimError(SimErrorCode.policyFailed, `${this.name}: plan names unknown VM or host in step ${s.index}`);
+        if (vm === undefined || host === undefined)
+          throw new SimError(SimErrorCode.policyFailed, `${this.name}: plan names unknown VM or host in step ${s.index}`);
         stepToMigration.set(s.index, migrations.length);
         migrations.push({ vm, host, after: deps(s.dependsOn) });
       } else if (s.kind === "wake") {

@@ -405,7 +405,8 @@ export class Datacenter {
 
   /** Closes every pending state entry at t (clean mode: the end of the day). */
   closeEntries(t: number): void {
-    for (let h = 0; h < this.nHosts; h++) if ((this.hsTime[h] as number) >= 0 && (this.hsTime[h] as number) < t) this.hostEntry(h, t, false, false);
+    for (let h = 0; h < this.nHosts; h++)
+      if ((this.hsTime[h] as number) >= 0 && (this.hsTime[h] as number) < t) this.hostEntry(h, t, false, false);
     for (let v = 0; v < this.nVms; v++) {
       if ((this.vsTime[v] as number) >= 0 && (this.vsTime[v] as number) < t && !this.vmRemoved[v]) this.vmEntry(v, t, 0, 0, false);
     }

@@ -63,7 +63,8 @@ interface SimEvent {
 
 export function buildDatacenter(opts: SimulationOptions, accounting: "power-aware" | "non-power-aware"): Datacenter {
   const nHosts = opts.hosts ?? 800;
-  if (!Number.isInteger(nHosts) || nHosts < 1) throw new SimError(SimErrorCode.badOption, `hosts must be a positive integer, got ${nHosts}`);
+  if (!Number.isInteger(nHosts) || nHosts < 1)
+    throw new SimError(SimErrorCode.badOption, `hosts must be a positive integer, got ${nHosts}`);
   const hostTypes = opts.hostTypes ?? referenceHostTypes;
   const vmTypes = opts.vmTypes ?? referenceVmTypes;
   const nVms = opts.workload.names.length;
@@ -96,7 +97,8 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   else dc.primeRequests(0, true);
   policy.place(dc);
   for (let v = 0; v < dc.nVms; v++) {
-    if ((dc.vmHost[v] as number) < 0) throw new SimError(SimErrorCode.invariant, `${policy.name}: VM ${w.names[v]} could not be placed at t=0`);
+    if ((dc.vmHost[v] as number) < 0)
+      throw new SimError(SimErrorCode.invariant, `${policy.name}: VM ${w.names[v]} could not be placed at t=0`);
   }
   // Q6: CloudSim's first update is the first round (the cloudlets arrive at 0.1 s); the clean
   // engine starts the energy clock at 0.
@@ -227,7 +229,10 @@ function summarise(
   activeMax: number,
 ): Omit<SimulationResult, "refusedPowerOffs"> {
   const q = dc.q;
-  let active = 0, viol = 0, ratioSum = 0, ratioN = 0;
+  let active = 0,
+    viol = 0,
+    ratioSum = 0,
+    ratioN = 0;
   for (let h = 0; h < dc.nHosts; h++) {
     const a = dc.hostActiveTime[h] as number;
     const s = dc.hostViolationTime[h] as number;
@@ -238,7 +243,11 @@ function summarise(
       ratioN++;
     }
   }
-  let req = 0, alloc = 0, loss = 0, pdmSum = 0, pdmN = 0;
+  let req = 0,
+    alloc = 0,
+    loss = 0,
+    pdmSum = 0,
+    pdmN = 0;
   for (let v = 0; v < dc.nVms; v++) {
     const r = dc.vmRequestedInt[v] as number;
     req += r;

@@ -48,7 +48,9 @@ export function loadPlanetLabDir(dir: string, opts: { samples?: number } = {}): 
   const files = entries.filter((f) => !f.startsWith(".") && statSync(join(dir, f)).isFile()).sort(byteOrder);
   if (files.length === 0) throw new SimError(SimErrorCode.badTraces, `no trace files in ${dir}`);
   const series = files.map((f) => {
-    const lines = readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l.trim() !== "");
+    const lines = readFileSync(join(dir, f), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     return lines.map((l, i) => parsePercent(l, `${join(dir, f)} line ${i + 1}`));
   });
   return fromSeries(files, series, { source: dir, ...opts });
@@ -65,7 +67,10 @@ export function loadCsv(path: string, opts: { intervalSeconds?: number; samples?
   } catch (cause) {
     throw new SimError(SimErrorCode.badTraces, `cannot read trace file ${path}`, { cause });
   }
-  const rows = text.split(/\r?\n/).filter((l) => l.trim() !== "").map((l) => l.split(","));
+  const rows = text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== "")
+    .map((l) => l.split(","));
   const header = rows[0];
   if (!header || rows.length < 3) {
     throw new SimError(SimErrorCode.badTraces, `${path}: need a header row of VM names and at least 2 sample rows`);

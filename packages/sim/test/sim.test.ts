@@ -95,9 +95,24 @@ describe("migration time", () => {
 
 describe("a hand-checkable scenario", () => {
   // Two VMs of type 0 (2500 MIPS) and 3 (500 MIPS) at constant 40% for 4 samples, 2 hosts.
-  const w = fromSeries(["a", "b"], [[40, 40, 40, 40], [40, 40, 40, 40]]);
+  const w = fromSeries(
+    ["a", "b"],
+    [
+      [40, 40, 40, 40],
+      [40, 40, 40, 40],
+    ],
+  );
   it("DVFS in clean mode charges each host P(u) over the whole day", () => {
-    const r = simulate({ workload: w, policy: new FirstFitPolicy("dvfs"), mode: "clean", hosts: 2, vmTypes: [{ mips: 2500, ramMb: 870, bwKbps: 100_000 }, { mips: 500, ramMb: 613, bwKbps: 100_000 }] });
+    const r = simulate({
+      workload: w,
+      policy: new FirstFitPolicy("dvfs"),
+      mode: "clean",
+      hosts: 2,
+      vmTypes: [
+        { mips: 2500, ramMb: 870, bwKbps: 100_000 },
+        { mips: 500, ramMb: 613, bwKbps: 100_000 },
+      ],
+    });
     // Creation uses the demand (clean): VM a (1000 MIPS) fits G4 host 0 (1860 per PE), so
     // does VM b (200 MIPS). Host 0 at 1200/3720 for 1200 s.
     const u = 1200 / 3720;
@@ -108,7 +123,16 @@ describe("a hand-checkable scenario", () => {
     expect(r.slatah).toBe(0);
   });
   it("compat mode skips the first 300.1 s and the last interval, as CloudSim", () => {
-    const r = simulate({ workload: w, policy: new FirstFitPolicy("dvfs"), mode: "compat", hosts: 2, vmTypes: [{ mips: 2500, ramMb: 870, bwKbps: 100_000 }, { mips: 500, ramMb: 613, bwKbps: 100_000 }] });
+    const r = simulate({
+      workload: w,
+      policy: new FirstFitPolicy("dvfs"),
+      mode: "compat",
+      hosts: 2,
+      vmTypes: [
+        { mips: 2500, ramMb: 870, bwKbps: 100_000 },
+        { mips: 500, ramMb: 613, bwKbps: 100_000 },
+      ],
+    });
     // Full-MIPS creation: a 2500 VM fits only a G5 (host 1); the 500 one goes first fit to host 0.
     // Rounds at 300.1, 600.1, 900.1; energy over [300.1, 900.1] only.
     const e = (powerAt(hpMl110G5, 1000 / 5320) + powerAt(hpMl110G4, 200 / 3720)) * 600;
@@ -116,7 +140,13 @@ describe("a hand-checkable scenario", () => {
     expect(r.rounds).toBe(3);
   });
   it("removes a VM at its first double zero in compat mode only (Q1)", () => {
-    const w2 = fromSeries(["busy", "idle"], [[50, 50, 50, 50, 50, 50], [30, 10, 0, 0, 20, 20]]);
+    const w2 = fromSeries(
+      ["busy", "idle"],
+      [
+        [50, 50, 50, 50, 50, 50],
+        [30, 10, 0, 0, 20, 20],
+      ],
+    );
     const compat = simulate({ workload: w2, policy: new FirstFitPolicy("dvfs"), mode: "compat", hosts: 2 });
     const clean = simulate({ workload: w2, policy: new FirstFitPolicy("dvfs"), mode: "clean", hosts: 2 });
     expect(compat.removedVms).toBe(1);
@@ -126,10 +156,28 @@ describe("a hand-checkable scenario", () => {
     // Two G4 hosts. PABFD packs the three 1000-MIPS VMs (60% at t=0) on host 0; at 100% they
     // overload it (3000/3720 > THR 0.8), MMT picks z (613 MB), the only other host takes it,
     // and emptying host 0 onto host 1 fails (it would pass 0.8): exactly one migration.
-    const w3 = fromSeries(["x", "y", "z"], [[60, 100, 100, 100], [60, 100, 100, 100], [60, 100, 100, 100]]);
-    const vmTypes = [{ mips: 1000, ramMb: 1740, bwKbps: 100_000 }, { mips: 1000, ramMb: 1740, bwKbps: 100_000 }, { mips: 1000, ramMb: 613, bwKbps: 100_000 }];
+    const w3 = fromSeries(
+      ["x", "y", "z"],
+      [
+        [60, 100, 100, 100],
+        [60, 100, 100, 100],
+        [60, 100, 100, 100],
+      ],
+    );
+    const vmTypes = [
+      { mips: 1000, ramMb: 1740, bwKbps: 100_000 },
+      { mips: 1000, ramMb: 1740, bwKbps: 100_000 },
+      { mips: 1000, ramMb: 613, bwKbps: 100_000 },
+    ];
     const g4 = { name: "G4", peMips: 1860, pes: 2, ramMb: 4096, bwKbps: 1_000_000, power: hpMl110G4 };
-    const r = simulate({ workload: w3, policy: new PabfdPolicy({ detector: { kind: "thr", parameter: 0.8 } }), mode: "clean", hosts: 2, hostTypes: [g4], vmTypes });
+    const r = simulate({
+      workload: w3,
+      policy: new PabfdPolicy({ detector: { kind: "thr", parameter: 0.8 } }),
+      mode: "clean",
+      hosts: 2,
+      hostTypes: [g4],
+      vmTypes,
+    });
     expect(r.migrations).toBe(1);
     expect(r.anomalies).toBe(0);
   });
@@ -141,7 +189,15 @@ describe("bad input", () => {
     expect(() => createPolicy("nope")).toThrow(/unknown policy "nope"/);
   });
   it("rejects traces of different lengths", () => {
-    expect(() => fromSeries(["a", "b"], [[1, 2, 3], [1, 2]])).toThrow(/different lengths/);
+    expect(() =>
+      fromSeries(
+        ["a", "b"],
+        [
+          [1, 2, 3],
+          [1, 2],
+        ],
+      ),
+    ).toThrow(/different lengths/);
   });
 });
 
@@ -201,7 +257,10 @@ describe.skipIf(!haveTraces)("CloudSim 3.0 reference (compat mode, PlanetLab)", 
 describe("Drover's policy in the simulator", () => {
   it("consolidates a lightly loaded cluster and powers the emptied hosts off", () => {
     const series = Array.from({ length: 8 }, () => Array.from({ length: 12 }, () => 10));
-    const w = fromSeries(series.map((_, i) => `vm${i}`), series);
+    const w = fromSeries(
+      series.map((_, i) => `vm${i}`),
+      series,
+    );
     const policy = new DroverPolicy();
     const r = simulate({ workload: w, policy, mode: "clean", hosts: 8 });
     const dvfs = simulate({ workload: w, policy: new FirstFitPolicy("dvfs"), mode: "clean", hosts: 8 });
@@ -213,7 +272,10 @@ describe("Drover's policy in the simulator", () => {
 
   it("hands the policy each host's SPECpower watts and the VMs end on the efficient G5 hosts", () => {
     const series = Array.from({ length: 8 }, () => Array.from({ length: 24 }, () => 40));
-    const w = fromSeries(series.map((_, i) => `vm${i}`), series);
+    const w = fromSeries(
+      series.map((_, i) => `vm${i}`),
+      series,
+    );
     const used = (powerData: boolean) => {
       let last: Datacenter | null = null;
       const policy = new (class extends DroverPolicy {

@@ -33,7 +33,14 @@ function run(path: string): { label: string; perSec: number; rowsPerSec: number;
     const rows = vmsOf(h, atMs);
     const s = performance.now();
     store.transaction(() => {
-      store.hosts.reported({ id: `kvm${h}`, cluster: "bench", atMs, migrationUri: `qemu+tcp://127.0.1.${h}/system`, wake: [], capacity: { cpus: 32 } });
+      store.hosts.reported({
+        id: `kvm${h}`,
+        cluster: "bench",
+        atMs,
+        migrationUri: `qemu+tcp://127.0.1.${h}/system`,
+        wake: [],
+        capacity: { cpus: 32 },
+      });
       store.vms.upsertSeen(rows);
     });
     lat.push(performance.now() - s);
@@ -62,7 +69,8 @@ try {
       ` (load average ${loadavg()[0]?.toFixed(1)}: a busy machine shows in the tail)`,
     `${pad("target", 32)}${pad("reports/s", 12)}${pad("rows/s", 12)}${pad("mean ms", 10)}${pad("p50 ms", 10)}p99 ms`,
     ...results.map(
-      (r) => `${pad(r.label, 32)}${pad(r.perSec.toFixed(0), 12)}${pad(r.rowsPerSec.toFixed(0), 12)}${pad(r.mean.toFixed(3), 10)}${pad(r.p50.toFixed(3), 10)}${r.p99.toFixed(3)}`,
+      (r) =>
+        `${pad(r.label, 32)}${pad(r.perSec.toFixed(0), 12)}${pad(r.rowsPerSec.toFixed(0), 12)}${pad(r.mean.toFixed(3), 10)}${pad(r.p50.toFixed(3), 10)}${r.p99.toFixed(3)}`,
     ),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -11,13 +11,7 @@ import { Plans } from "./repos/plans.js";
 import { Power } from "./repos/power.js";
 import { Vms } from "./repos/vms.js";
 import { LATEST_SCHEMA_VERSION, assertNotNewer, migrate } from "./schema.js";
-import {
-  ActiveMaintenanceStatuses,
-  InFlightMigrationStatuses,
-  OpenPlanStatuses,
-  OpenPowerStatuses,
-  type HistoryEntry,
-} from "./types.js";
+import { ActiveMaintenanceStatuses, InFlightMigrationStatuses, OpenPlanStatuses, OpenPowerStatuses, type HistoryEntry } from "./types.js";
 
 export interface StoreOptions {
   /** SQLite file (its directory is created), or ":memory:" for a throwaway store. */
@@ -80,15 +74,24 @@ export class Store implements Disposable {
 
   static open(opts: StoreOptions): Store {
     if (typeof opts?.path !== "string" || opts.path.length === 0) {
-      throw new StoreError(StoreErrorCodes.InvalidInput, `Store.open: path must be a file path or ":memory:", got ${JSON.stringify(opts?.path)}`);
+      throw new StoreError(
+        StoreErrorCodes.InvalidInput,
+        `Store.open: path must be a file path or ":memory:", got ${JSON.stringify(opts?.path)}`,
+      );
     }
     const retentionDays = opts.retentionDays ?? DEFAULT_RETENTION_DAYS;
     if (typeof retentionDays !== "number" || Number.isNaN(retentionDays) || retentionDays <= 0) {
-      throw new StoreError(StoreErrorCodes.InvalidInput, `Store.open: retentionDays must be a positive number of days (or Infinity), got ${String(retentionDays)}`);
+      throw new StoreError(
+        StoreErrorCodes.InvalidInput,
+        `Store.open: retentionDays must be a positive number of days (or Infinity), got ${String(retentionDays)}`,
+      );
     }
     const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-      throw new StoreError(StoreErrorCodes.InvalidInput, `Store.open: busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`);
+      throw new StoreError(
+        StoreErrorCodes.InvalidInput,
+        `Store.open: busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`,
+      );
     }
     const memory = opts.path === ":memory:";
     const path = memory ? opts.path : resolve(opts.path);

@@ -11,7 +11,13 @@ describe("history", () => {
     s.config.recordChange({ atMs: 100, who: "op", key: "mode", oldValue: "recommend", newValue: "automatic" });
     s.plans.insert(plan("p1", { createdMs: 200 }));
     s.migrations.insert(migration("m1", { planId: "p1", createdMs: 300 }));
-    s.migrations.update("m1", { status: "succeeded", measuredDurationMs: 4_200, measuredDowntimeMs: 250, completedBy: "live", endedMs: 4_500 });
+    s.migrations.update("m1", {
+      status: "succeeded",
+      measuredDurationMs: 4_200,
+      measuredDowntimeMs: 250,
+      completedBy: "live",
+      endedMs: 4_500,
+    });
     s.maintenance.request({ id: "mt1", host: "kvm01", requestedBy: "op", powerOff: true, atMs: 400 });
     s.power.record({ id: "pw1", host: "kvm01", action: "power-off", method: "agent", requestedBy: "op", reason: "maintenance", atMs: 500 });
     s.migrations.insert(migration("m2", { createdMs: 600, vmUuid: uuid(2), vmName: "db1" }));
@@ -29,7 +35,9 @@ describe("history", () => {
       ["plan", "p1", 200],
       ["config", "1", 100],
     ]);
-    expect(h[0]?.summary).toBe("migrate db1 kvm01 -> kvm02: failed: preflight-failed: disk cache mode writeback [scheduler: kvm01 CPU 92% > 80%]");
+    expect(h[0]?.summary).toBe(
+      "migrate db1 kvm01 -> kvm02: failed: preflight-failed: disk cache mode writeback [scheduler: kvm01 CPU 92% > 80%]",
+    );
     expect(h[4]?.summary).toBe("migrate web1 kvm01 -> kvm02: succeeded in 4.2 s, downtime 250 ms [scheduler: kvm01 CPU 92% > 80%]");
     expect(h[3]?.summary).toBe("maintenance kvm01 (power off): draining [op]");
     const first = h[0];
@@ -71,8 +79,26 @@ describe("retention", () => {
     s.maintenance.request({ id: "mt-old-returned", host: "kvm01", requestedBy: "op", powerOff: false, atMs: old });
     s.maintenance.update("mt-old-returned", { status: "returned", atMs: old + 1 });
     s.maintenance.request({ id: "mt-old-active", host: "kvm02", requestedBy: "op", powerOff: false, atMs: old });
-    s.power.record({ id: "pw-old-done", host: "kvm03", action: "wake", method: "wol", requestedBy: "op", reason: "", status: "succeeded", atMs: old });
-    s.power.record({ id: "pw-old-sent", host: "kvm04", action: "wake", method: "wol", requestedBy: "op", reason: "", status: "sent", atMs: old });
+    s.power.record({
+      id: "pw-old-done",
+      host: "kvm03",
+      action: "wake",
+      method: "wol",
+      requestedBy: "op",
+      reason: "",
+      status: "succeeded",
+      atMs: old,
+    });
+    s.power.record({
+      id: "pw-old-sent",
+      host: "kvm04",
+      action: "wake",
+      method: "wol",
+      requestedBy: "op",
+      reason: "",
+      status: "sent",
+      atMs: old,
+    });
     s.config.recordChange({ atMs: old, who: "op", key: "a", oldValue: 1, newValue: 2 });
     s.config.recordChange({ atMs: recent, who: "op", key: "b", oldValue: 1, newValue: 2 });
     s.vms.upsertSeen([
@@ -82,8 +108,18 @@ describe("retention", () => {
 
     // p-old-done, m-old-done, mt-old-returned, pw-old-done, config a, vm "gone".
     expect(s.prune()).toBe(6);
-    expect(s.plans.list().map((p) => p.id).sort()).toEqual(["p-old-applying", "p-old-running-migration", "p-recent"]);
-    expect(s.migrations.list().map((m) => m.id).sort()).toEqual(["m-old-ended-recently", "m-old-inflight", "m-recent"]);
+    expect(
+      s.plans
+        .list()
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(["p-old-applying", "p-old-running-migration", "p-recent"]);
+    expect(
+      s.migrations
+        .list()
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(["m-old-ended-recently", "m-old-inflight", "m-recent"]);
     expect(s.maintenance.list().map((m) => m.id)).toEqual(["mt-old-active"]);
     expect(s.power.list().map((p) => p.id)).toEqual(["pw-old-sent"]);
     expect(s.config.list().map((c) => c.key)).toEqual(["b"]);
@@ -94,7 +130,12 @@ describe("retention", () => {
     now += 60 * DAY;
     s.prune();
     expect(s.migrations.list().map((m) => m.id)).toEqual(["m-old-inflight"]);
-    expect(s.plans.list().map((p) => p.id).sort()).toEqual(["p-old-applying", "p-old-running-migration"]);
+    expect(
+      s.plans
+        .list()
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(["p-old-applying", "p-old-running-migration"]);
     expect(s.maintenance.list().map((m) => m.id)).toEqual(["mt-old-active"]);
     expect(s.power.list().map((p) => p.id)).toEqual(["pw-old-sent"]);
   });

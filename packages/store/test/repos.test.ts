@@ -50,12 +50,33 @@ describe("hosts", () => {
 
   it("a report refreshes what the agent knows and leaves the scheduler's state alone", () =>
     withStore((s) => {
-      s.hosts.reported({ id: "kvm01", cluster: "lab", atMs: 100, migrationUri: "qemu+tcp://127.0.1.1/system", wake: [], capacity: { cpus: 2 } });
+      s.hosts.reported({
+        id: "kvm01",
+        cluster: "lab",
+        atMs: 100,
+        migrationUri: "qemu+tcp://127.0.1.1/system",
+        wake: [],
+        capacity: { cpus: 2 },
+      });
       expect(s.hosts.get("kvm01")).toMatchObject({ state: "healthy", stateSinceMs: 100, lastReportMs: 100 });
       s.hosts.setState("kvm01", "draining", "drain requested by op", 150);
-      s.hosts.reported({ id: "kvm01", cluster: "lab", atMs: 200, migrationUri: "qemu+tcp://127.0.1.1/system", wake: [], capacity: { cpus: 4 } });
+      s.hosts.reported({
+        id: "kvm01",
+        cluster: "lab",
+        atMs: 200,
+        migrationUri: "qemu+tcp://127.0.1.1/system",
+        wake: [],
+        capacity: { cpus: 4 },
+      });
       // A report that arrives late does not move lastReportMs back.
-      s.hosts.reported({ id: "kvm01", cluster: "lab", atMs: 180, migrationUri: "qemu+tcp://127.0.1.1/system", wake: [], capacity: { cpus: 4 } });
+      s.hosts.reported({
+        id: "kvm01",
+        cluster: "lab",
+        atMs: 180,
+        migrationUri: "qemu+tcp://127.0.1.1/system",
+        wake: [],
+        capacity: { cpus: 4 },
+      });
       expect(s.hosts.get("kvm01")).toMatchObject({
         state: "draining",
         stateReason: "drain requested by op",
@@ -70,7 +91,12 @@ describe("hosts", () => {
       s.hosts.upsert(host("kvm01"));
       s.hosts.setState("kvm01", "unreachable", "no report for 30 s", 500);
       s.hosts.setState("kvm01", "unreachable", "no report for 60 s", 530);
-      expect(s.hosts.get("kvm01")).toMatchObject({ state: "unreachable", stateReason: "no report for 60 s", stateSinceMs: 500, updatedMs: 530 });
+      expect(s.hosts.get("kvm01")).toMatchObject({
+        state: "unreachable",
+        stateReason: "no report for 60 s",
+        stateSinceMs: 500,
+        updatedMs: 530,
+      });
       expect(() => s.hosts.setState("kvm09", "healthy", null, 1)).toThrowError(expect.objectContaining({ code: "not-found" }));
       expect(() => s.hosts.setState("kvm01", "asleep" as never, null, 1)).toThrowError(
         /hosts.setState: state must be one of healthy, draining, maintenance, standby, waking, unreachable, powering-off, got "asleep"/,
@@ -99,7 +125,9 @@ describe("vms", () => {
 
   it("rolls the whole batch back when one row is bad, naming it", () =>
     withStore((s) => {
-      expect(() => s.vms.upsertSeen([vm(1), vm(2, { vcpus: 1.5 })])).toThrowError(/vms.upsertSeen: \[1\].vcpus must be a non-negative integer, got 1.5/);
+      expect(() => s.vms.upsertSeen([vm(1), vm(2, { vcpus: 1.5 })])).toThrowError(
+        /vms.upsertSeen: \[1\].vcpus must be a non-negative integer, got 1.5/,
+      );
       expect(s.vms.list()).toEqual([]);
     }));
 });
@@ -154,7 +182,9 @@ describe("plans", () => {
       bad.steps.push({ index: 1, action: "migrate", reason: "duplicate index" });
       expect(() => s.plans.insert(bad)).toThrowError(expect.objectContaining({ code: "conflict" }));
       expect(s.plans.get("p1")).toBeUndefined();
-      expect(() => s.plans.insert(plan("p2", { mode: "yolo" as never }))).toThrowError(/plans.insert: mode must be one of recommend, automatic, manual, dry-run/);
+      expect(() => s.plans.insert(plan("p2", { mode: "yolo" as never }))).toThrowError(
+        /plans.insert: mode must be one of recommend, automatic, manual, dry-run/,
+      );
       expect(() => s.plans.insert(plan("p3", { steps: [{ index: 0, action: "teleport" as never, reason: "" }] }))).toThrowError(
         /steps\[0\].action must be one of/,
       );
@@ -186,7 +216,13 @@ describe("migrations", () => {
         escalations: ["raise-downtime:500"],
         atMs: 5_010,
       });
-      expect(done).toMatchObject({ status: "succeeded", predictedDurationMs: 4_000, measuredDowntimeMs: 250, escalations: ["raise-downtime:500"], updatedMs: 5_010 });
+      expect(done).toMatchObject({
+        status: "succeeded",
+        predictedDurationMs: 4_000,
+        measuredDowntimeMs: 250,
+        escalations: ["raise-downtime:500"],
+        updatedMs: 5_010,
+      });
       expect(s.migrations.get("m1")).toEqual(done);
       expect(s.migrations.byCommandId("cmd-m2")?.id).toBe("m2");
       expect(s.migrations.list({ vm: uuid(2) }).map((m) => m.id)).toEqual(["m2"]);
@@ -206,10 +242,16 @@ describe("migrations", () => {
       const m = s.migrations.update("m1", { measuredDurationMs: 200, error: undefined, strategy: null });
       expect(m).toMatchObject({ measuredDurationMs: 200, error: { code: "preflight" }, strategy: null, endedMs: 1_200 });
       expect(s.migrations.update("m1", { error: null }).error).toBeNull();
-      expect(() => s.migrations.insert(migration("m2", { commandId: "cmd-m1" }))).toThrowError(expect.objectContaining({ code: "conflict" }));
-      expect(() => s.migrations.insert(migration("m3", { planId: "no-such-plan" }))).toThrowError(expect.objectContaining({ code: "conflict" }));
+      expect(() => s.migrations.insert(migration("m2", { commandId: "cmd-m1" }))).toThrowError(
+        expect.objectContaining({ code: "conflict" }),
+      );
+      expect(() => s.migrations.insert(migration("m3", { planId: "no-such-plan" }))).toThrowError(
+        expect.objectContaining({ code: "conflict" }),
+      );
       expect(() => s.migrations.update("m9", {})).toThrowError(expect.objectContaining({ code: "not-found" }));
-      expect(() => s.migrations.update("m1", { error: { message: "no code" } as never })).toThrowError(/error must be an object \{ code, message \}/);
+      expect(() => s.migrations.update("m1", { error: { message: "no code" } as never })).toThrowError(
+        /error must be an object \{ code, message \}/,
+      );
     }));
 
   it("lastFailure finds the latest failed move of that VM to that destination", () =>
@@ -230,13 +272,22 @@ describe("maintenance, power, config", () => {
       const m = s.maintenance.request({ id: "mt1", host: "kvm01", requestedBy: "op", powerOff: true, atMs: 100 });
       expect(m).toMatchObject({ status: "draining", powerOff: true, blockers: null, endedMs: null });
       expect(() => s.maintenance.request({ id: "mt2", host: "kvm01", requestedBy: "bob", powerOff: false, atMs: 110 })).toThrowError(
-        expect.objectContaining({ code: "conflict", message: expect.stringContaining("kvm01 already has maintenance 'mt1' (draining, requested by op)") }),
+        expect.objectContaining({
+          code: "conflict",
+          message: expect.stringContaining("kvm01 already has maintenance 'mt1' (draining, requested by op)"),
+        }),
       );
       const blockers = [{ vm: "db1", reason: "local disk /var/lib/libvirt/images/db1.qcow2" }];
       expect(s.maintenance.update("mt1", { status: "blocked", blockers, atMs: 120 })).toMatchObject({ status: "blocked", blockers });
-      expect(s.maintenance.update("mt1", { status: "cancelled", atMs: 130 })).toMatchObject({ status: "cancelled", endedMs: 130, blockers });
+      expect(s.maintenance.update("mt1", { status: "cancelled", atMs: 130 })).toMatchObject({
+        status: "cancelled",
+        endedMs: 130,
+        blockers,
+      });
       expect(s.maintenance.active("kvm01")).toBeUndefined();
-      expect(() => s.maintenance.update("mt1", { status: "draining" })).toThrowError(expect.objectContaining({ code: "invalid-transition" }));
+      expect(() => s.maintenance.update("mt1", { status: "draining" })).toThrowError(
+        expect.objectContaining({ code: "invalid-transition" }),
+      );
       s.maintenance.request({ id: "mt2", host: "kvm01", requestedBy: "bob", powerOff: false, atMs: 140 });
       expect(s.maintenance.active("kvm01")?.id).toBe("mt2");
       expect(s.maintenance.allActive().map((r) => r.id)).toEqual(["mt2"]);
@@ -245,18 +296,38 @@ describe("maintenance, power, config", () => {
 
   it("records power actions and their outcome", () =>
     withStore((s) => {
-      s.power.record({ id: "pw1", host: "kvm03", action: "power-off", method: "agent", requestedBy: "consolidate", reason: "empty", atMs: 100 });
-      s.power.record({ id: "pw2", host: "kvm03", action: "wake", method: "wol", requestedBy: "scheduler", reason: "morning peak", atMs: 200 });
+      s.power.record({
+        id: "pw1",
+        host: "kvm03",
+        action: "power-off",
+        method: "agent",
+        requestedBy: "consolidate",
+        reason: "empty",
+        atMs: 100,
+      });
+      s.power.record({
+        id: "pw2",
+        host: "kvm03",
+        action: "wake",
+        method: "wol",
+        requestedBy: "scheduler",
+        reason: "morning peak",
+        atMs: 200,
+      });
       expect(s.power.open().map((p) => p.id)).toEqual(["pw1", "pw2"]);
       s.power.update("pw1", { status: "succeeded", atMs: 150 });
-      const failed = s.power.update("pw2", { status: "failed", error: { code: "timeout", message: "no report 300 s after wake" }, atMs: 500 });
+      const failed = s.power.update("pw2", {
+        status: "failed",
+        error: { code: "timeout", message: "no report 300 s after wake" },
+        atMs: 500,
+      });
       expect(failed).toMatchObject({ status: "failed", error: { code: "timeout" }, createdMs: 200, updatedMs: 500 });
       expect(s.power.list({ host: "kvm03" }).map((p) => p.id)).toEqual(["pw2", "pw1"]);
       expect(s.power.open()).toEqual([]);
       expect(() => s.power.update("pw1", { status: "sent" })).toThrowError(expect.objectContaining({ code: "invalid-transition" }));
-      expect(() => s.power.record({ id: "pw3", host: "kvm03", action: "reboot" as never, method: "x", requestedBy: "x", reason: "", atMs: 1 })).toThrowError(
-        /power.record: action must be one of power-off, wake/,
-      );
+      expect(() =>
+        s.power.record({ id: "pw3", host: "kvm03", action: "reboot" as never, method: "x", requestedBy: "x", reason: "", atMs: 1 }),
+      ).toThrowError(/power.record: action must be one of power-off, wake/);
     }));
 
   it("records configuration changes with JSON values", () =>

@@ -14,8 +14,17 @@ describe("restart", () => {
     const file = dir.file();
     const before = (() => {
       using s = Store.open({ path: file });
-      s.hosts.reported({ id: "kvm01", cluster: "lab", atMs: 100, migrationUri: "qemu+tcp://127.0.1.1/system", wake: [], capacity: { cpus: 2 } });
-      s.vms.upsertSeen([{ uuid: uuid(1), name: "web1", host: "kvm01", state: "running", memoryMiB: 96, vcpus: 1, tags: ["web"], lastSeenMs: 100 }]);
+      s.hosts.reported({
+        id: "kvm01",
+        cluster: "lab",
+        atMs: 100,
+        migrationUri: "qemu+tcp://127.0.1.1/system",
+        wake: [],
+        capacity: { cpus: 2 },
+      });
+      s.vms.upsertSeen([
+        { uuid: uuid(1), name: "web1", host: "kvm01", state: "running", memoryMiB: 96, vcpus: 1, tags: ["web"], lastSeenMs: 100 },
+      ]);
       s.plans.insert(plan("p1"));
       s.migrations.insert(migration("m1", { planId: "p1" }));
       s.maintenance.request({ id: "mt1", host: "kvm01", requestedBy: "op", powerOff: false, atMs: 110 });
@@ -103,6 +112,11 @@ describe("restart", () => {
       expect(() => b.plans.insert(plan("p2"))).toThrowError(/locked|busy/i);
     });
     b.plans.insert(plan("p2"));
-    expect(a.plans.list().map((p) => p.id).sort()).toEqual(["p1", "p2"]);
+    expect(
+      a.plans
+        .list()
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(["p1", "p2"]);
   });
 });

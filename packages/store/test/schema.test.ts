@@ -96,7 +96,9 @@ describe("schema migrations", () => {
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).code).toBe("schema-too-new");
     expect((err as StoreError).message).toContain(file);
-    expect((err as StoreError).message).toContain(`schema version ${LATEST_SCHEMA_VERSION + 1}, newer than this Drover's ${LATEST_SCHEMA_VERSION}`);
+    expect((err as StoreError).message).toContain(
+      `schema version ${LATEST_SCHEMA_VERSION + 1}, newer than this Drover's ${LATEST_SCHEMA_VERSION}`,
+    );
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
@@ -104,7 +106,9 @@ describe("schema migrations", () => {
     using dir = tempDir();
     const file = dir.file();
     writeFileSync(file, "this is not sqlite, just some text that is long enough to have a header ".repeat(20));
-    expect(() => Store.open({ path: file })).toThrowError(expect.objectContaining({ code: "open-failed", message: expect.stringContaining(file) }));
+    expect(() => Store.open({ path: file })).toThrowError(
+      expect.objectContaining({ code: "open-failed", message: expect.stringContaining(file) }),
+    );
   });
 
   it("rejects bad options with the option named", () => {

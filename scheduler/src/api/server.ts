@@ -41,14 +41,24 @@ class BadRequest extends Error {
 
 function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.output<S> {
   const r = schema.safeParse(data ?? (where === "body" ? {} : data));
-  if (!r.success) throw new BadRequest(issuesOf(r.error).map((i) => ({ field: i.field === "(root)" ? where : `${where}.${i.field}`, message: i.message })));
+  if (!r.success)
+    throw new BadRequest(
+      issuesOf(r.error).map((i) => ({ field: i.field === "(root)" ? where : `${where}.${i.field}`, message: i.message })),
+    );
   return r.data;
 }
 
 const IdParams = z.object({ id: Id });
 const HostParams = z.object({ id: HostId });
-const PlansQuery = z.object({ status: z.enum(["proposed", "approved", "applying", "done", "rejected", "superseded"]).optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) }).strict();
-const MigrationsQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50), vm: z.string().optional(), host: HostId.optional() }).strict();
+const PlansQuery = z
+  .object({
+    status: z.enum(["proposed", "approved", "applying", "done", "rejected", "superseded"]).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+  })
+  .strict();
+const MigrationsQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(1000).default(50), vm: z.string().optional(), host: HostId.optional() })
+  .strict();
 
 function js(schema: z.ZodType, io: "input" | "output" = "output"): Record<string, unknown> {
   const s = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -72,7 +82,11 @@ export class ApiServer {
     await app.register(swagger, {
       openapi: {
         openapi: "3.1.0",
-        info: { title: "Drover scheduler API", version: "1.0.0", description: "Bodies are the zod schemas in @drover/protocol (api.ts); the CLI's --json prints them." },
+        info: {
+          title: "Drover scheduler API",
+          version: "1.0.0",
+          description: "Bodies are the zod schemas in @drover/protocol (api.ts); the CLI's --json prints them.",
+        },
       },
     });
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.sendError(reply, err));
@@ -113,105 +127,208 @@ export class ApiServer {
       hosts: [...s.state.hosts.values()].sort((a, b) => a.id.localeCompare(b.id)).map((h) => this.host(h.id)),
     }));
 
-    app.get("/v1/hosts/:id", { schema: { summary: "One host", params: js(HostParams), response: { 200: js(ApiHost), ...err } } }, async (req) => {
-      const { id } = parse(HostParams, req.params, "params");
-      if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
-      return this.host(id);
-    });
+    app.get(
+      "/v1/hosts/:id",
+      { schema: { summary: "One host", params: js(HostParams), response: { 200: js(ApiHost), ...err } } },
+      async (req) => {
+        const { id } = parse(HostParams, req.params, "params");
+        if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
+        return this.host(id);
+      },
+    );
 
     app.get("/v1/vms", { schema: { summary: "VMs and where they run", response: { 200: js(VmsResponse) } } }, async () => ({
       vms: [...s.state.allVms()].sort((a, b) => a.report.name.localeCompare(b.report.name)).map((v) => vmView(s.state, v)),
     }));
 
-    app.post("/v1/plan", { schema: { summary: "Dry run: the moves a policy proposes, each with reason and cost; stored as proposed (approve to run)", body: js(PlanRequest, "input"), response: { 200: js(ApiPlan), ...err } } }, async (req) => {
-      const body = parse(PlanRequest, req.body, "body");
-      if (body.host !== undefined && !s.state.hosts.has(body.host)) throw new BadRequest([{ field: "body.host", message: `unknown host "${body.host}"` }]);
-      return planToApi(s.planner.make(body.kind, { requestedBy: "api", mode: "dry-run", ...(body.host ? { host: body.host } : {}) }));
-    });
+    app.post(
+      "/v1/plan",
+      {
+        schema: {
+          summary: "Dry run: the moves a policy proposes, each with reason and cost; stored as proposed (approve to run)",
+          body: js(PlanRequest, "input"),
+          response: { 200: js(ApiPlan), ...err },
+        },
+      },
+      async (req) => {
+        const body = parse(PlanRequest, req.body, "body");
+        if (body.host !== undefined && !s.state.hosts.has(body.host))
+          throw new BadRequest([{ field: "body.host", message: `unknown host "${body.host}"` }]);
+        return planToApi(s.planner.make(body.kind, { requestedBy: "api", mode: "dry-run", ...(body.host ? { host: body.host } : {}) }));
+      },
+    );
 
     app.get("/v1/plans", { schema: { summary: "Plans, newest first", response: { 200: js(PlansResponse), ...err } } }, async (req) => {
       const q = parse(PlansQuery, req.query, "query");
       return { plans: s.store.plans.list({ limit: q.limit, ...(q.status ? { status: q.status } : {}) }).map(planToApi) };
     });
 
-    app.get("/v1/plans/:id", { schema: { summary: "One plan with its steps", params: js(IdParams), response: { 200: js(ApiPlan), ...err } } }, async (req) => {
-      const { id } = parse(IdParams, req.params, "params");
-      const row = s.store.plans.get(id);
-      if (!row) throw new NotFoundError(`no plan "${id}"`, "id");
-      return planToApi(row);
-    });
+    app.get(
+      "/v1/plans/:id",
+      { schema: { summary: "One plan with its steps", params: js(IdParams), response: { 200: js(ApiPlan), ...err } } },
+      async (req) => {
+        const { id } = parse(IdParams, req.params, "params");
+        const row = s.store.plans.get(id);
+        if (!row) throw new NotFoundError(`no plan "${id}"`, "id");
+        return planToApi(row);
+      },
+    );
 
-    app.post("/v1/plans/:id/approve", { schema: { summary: "Approve a proposed plan: its steps run through the dispatcher", params: js(IdParams), response: { 200: js(ApiPlan), ...err } } }, async (req) => {
-      const { id } = parse(IdParams, req.params, "params");
-      return planToApi(s.planner.approve(id, "api"));
-    });
+    app.post(
+      "/v1/plans/:id/approve",
+      {
+        schema: {
+          summary: "Approve a proposed plan: its steps run through the dispatcher",
+          params: js(IdParams),
+          response: { 200: js(ApiPlan), ...err },
+        },
+      },
+      async (req) => {
+        const { id } = parse(IdParams, req.params, "params");
+        return planToApi(s.planner.approve(id, "api"));
+      },
+    );
 
-    app.post("/v1/migrations", { schema: { summary: "One move through the dispatcher", body: js(MigrateRequest, "input"), response: { 202: js(ApiMigration), ...err } } }, async (req, reply) => {
-      const body = parse(MigrateRequest, req.body, "body");
-      const row = s.dispatcher.submit({ vm: body.vm, destination: body.host, requestedBy: "api", reason: "operator request" });
-      void reply.code(202);
-      return migrationView(row, null, s.state.vm(row.vmUuid)?.host ?? null);
-    });
+    app.post(
+      "/v1/migrations",
+      {
+        schema: {
+          summary: "One move through the dispatcher",
+          body: js(MigrateRequest, "input"),
+          response: { 202: js(ApiMigration), ...err },
+        },
+      },
+      async (req, reply) => {
+        const body = parse(MigrateRequest, req.body, "body");
+        const row = s.dispatcher.submit({ vm: body.vm, destination: body.host, requestedBy: "api", reason: "operator request" });
+        void reply.code(202);
+        return migrationView(row, null, s.state.vm(row.vmUuid)?.host ?? null);
+      },
+    );
 
-    app.get("/v1/migrations", { schema: { summary: "Migrations, newest first", response: { 200: js(MigrationsResponse), ...err } } }, async (req) => {
-      const q = parse(MigrationsQuery, req.query, "query");
-      const vm = q.vm ? (s.state.vm(q.vm)?.uuid ?? q.vm) : undefined;
-      const rows = s.store.migrations.list({ limit: q.limit, ...(vm ? { vm } : {}), ...(q.host ? { host: q.host } : {}) });
-      return { migrations: rows.map((m) => migrationView(m, s.dispatcher.progressOf(m.id), s.state.vm(m.vmUuid)?.host ?? null)) };
-    });
+    app.get(
+      "/v1/migrations",
+      { schema: { summary: "Migrations, newest first", response: { 200: js(MigrationsResponse), ...err } } },
+      async (req) => {
+        const q = parse(MigrationsQuery, req.query, "query");
+        const vm = q.vm ? (s.state.vm(q.vm)?.uuid ?? q.vm) : undefined;
+        const rows = s.store.migrations.list({ limit: q.limit, ...(vm ? { vm } : {}), ...(q.host ? { host: q.host } : {}) });
+        return { migrations: rows.map((m) => migrationView(m, s.dispatcher.progressOf(m.id), s.state.vm(m.vmUuid)?.host ?? null)) };
+      },
+    );
 
-    app.get("/v1/migrations/:id", { schema: { summary: "One migration with its latest progress", params: js(IdParams), response: { 200: js(ApiMigration), ...err } } }, async (req) => {
-      const { id } = parse(IdParams, req.params, "params");
-      const m = s.store.migrations.get(id);
-      if (!m) throw new NotFoundError(`no migration "${id}"`, "id");
-      return migrationView(m, s.dispatcher.progressOf(id), s.state.vm(m.vmUuid)?.host ?? null);
-    });
+    app.get(
+      "/v1/migrations/:id",
+      { schema: { summary: "One migration with its latest progress", params: js(IdParams), response: { 200: js(ApiMigration), ...err } } },
+      async (req) => {
+        const { id } = parse(IdParams, req.params, "params");
+        const m = s.store.migrations.get(id);
+        if (!m) throw new NotFoundError(`no migration "${id}"`, "id");
+        return migrationView(m, s.dispatcher.progressOf(id), s.state.vm(m.vmUuid)?.host ?? null);
+      },
+    );
 
-    app.post("/v1/hosts/:id/drain", { schema: { summary: "Evacuate the host; it ends in maintenance (optionally powered off)", params: js(HostParams), body: js(DrainRequest, "input"), response: { 202: js(ApiMaintenance), ...err } } }, async (req, reply) => {
-      const { id } = parse(HostParams, req.params, "params");
-      const body = parse(DrainRequest, req.body, "body");
-      if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
-      const row = s.maintenance.drain(id, body.powerOff, "api");
-      void reply.code(202);
-      return s.maintenance.toApi(row);
-    });
+    app.post(
+      "/v1/hosts/:id/drain",
+      {
+        schema: {
+          summary: "Evacuate the host; it ends in maintenance (optionally powered off)",
+          params: js(HostParams),
+          body: js(DrainRequest, "input"),
+          response: { 202: js(ApiMaintenance), ...err },
+        },
+      },
+      async (req, reply) => {
+        const { id } = parse(HostParams, req.params, "params");
+        const body = parse(DrainRequest, req.body, "body");
+        if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
+        const row = s.maintenance.drain(id, body.powerOff, "api");
+        void reply.code(202);
+        return s.maintenance.toApi(row);
+      },
+    );
 
-    app.post("/v1/hosts/:id/undrain", { schema: { summary: "Return the host to service", params: js(HostParams), response: { 200: js(ApiMaintenance), ...err } } }, async (req) => {
-      const { id } = parse(HostParams, req.params, "params");
-      if (req.body !== undefined && req.body !== null && (typeof req.body !== "object" || Object.keys(req.body).length > 0)) {
-        throw new BadRequest([{ field: "body", message: "undrain takes no body" }]);
-      }
-      if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
-      return s.maintenance.toApi(s.maintenance.undrain(id, "api"));
-    });
+    app.post(
+      "/v1/hosts/:id/undrain",
+      { schema: { summary: "Return the host to service", params: js(HostParams), response: { 200: js(ApiMaintenance), ...err } } },
+      async (req) => {
+        const { id } = parse(HostParams, req.params, "params");
+        if (req.body !== undefined && req.body !== null && (typeof req.body !== "object" || Object.keys(req.body).length > 0)) {
+          throw new BadRequest([{ field: "body", message: "undrain takes no body" }]);
+        }
+        if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
+        return s.maintenance.toApi(s.maintenance.undrain(id, "api"));
+      },
+    );
 
-    app.get("/v1/maintenance/:id", { schema: { summary: "A drain's progress, or why it is blocked", params: js(IdParams), response: { 200: js(ApiMaintenance), ...err } } }, async (req) => {
-      const { id } = parse(IdParams, req.params, "params");
-      return s.maintenance.toApi(s.maintenance.get(id));
-    });
+    app.get(
+      "/v1/maintenance/:id",
+      {
+        schema: {
+          summary: "A drain's progress, or why it is blocked",
+          params: js(IdParams),
+          response: { 200: js(ApiMaintenance), ...err },
+        },
+      },
+      async (req) => {
+        const { id } = parse(IdParams, req.params, "params");
+        return s.maintenance.toApi(s.maintenance.get(id));
+      },
+    );
 
-    app.post("/v1/hosts/:id/power", { schema: { summary: "Power a host off (only if safe) or wake it", params: js(HostParams), body: js(PowerRequest, "input"), response: { 202: js(ApiPowerAction), ...err } } }, async (req, reply) => {
-      const { id } = parse(HostParams, req.params, "params");
-      const body = parse(PowerRequest, req.body, "body");
-      if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
-      const row = body.action === "off" ? s.power.requestPowerOff(id, "api", "operator request") : s.power.requestWake(id, "api", "operator request");
-      void reply.code(202);
-      return powerView(row);
-    });
+    app.post(
+      "/v1/hosts/:id/power",
+      {
+        schema: {
+          summary: "Power a host off (only if safe) or wake it",
+          params: js(HostParams),
+          body: js(PowerRequest, "input"),
+          response: { 202: js(ApiPowerAction), ...err },
+        },
+      },
+      async (req, reply) => {
+        const { id } = parse(HostParams, req.params, "params");
+        const body = parse(PowerRequest, req.body, "body");
+        if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
+        const row =
+          body.action === "off"
+            ? s.power.requestPowerOff(id, "api", "operator request")
+            : s.power.requestWake(id, "api", "operator request");
+        void reply.code(202);
+        return powerView(row);
+      },
+    );
 
-    app.get("/v1/power/:id", { schema: { summary: "A power action", params: js(IdParams), response: { 200: js(ApiPowerAction), ...err } } }, async (req) => {
-      const { id } = parse(IdParams, req.params, "params");
-      const row = s.store.power.get(id);
-      if (!row) throw new NotFoundError(`no power action "${id}"`, "id");
-      return powerView(row);
-    });
+    app.get(
+      "/v1/power/:id",
+      { schema: { summary: "A power action", params: js(IdParams), response: { 200: js(ApiPowerAction), ...err } } },
+      async (req) => {
+        const { id } = parse(IdParams, req.params, "params");
+        const row = s.store.power.get(id);
+        if (!row) throw new NotFoundError(`no power action "${id}"`, "id");
+        return powerView(row);
+      },
+    );
 
-    app.get("/v1/history", { schema: { summary: "Plans, migrations, maintenance, power and config changes, newest first", response: { 200: js(HistoryResponse), ...err } } }, async (req) => {
-      const q = parse(HistoryQuery, req.query, "query");
-      if (q.kind === "host") return { entries: [] };
-      const entries = s.store.history({ limit: q.limit, ...(q.sinceMs !== undefined ? { since: q.sinceMs } : {}), ...(q.kind ? { kinds: [q.kind] } : {}) });
-      return { entries: entries.slice(0, q.limit).map(historyView) };
-    });
+    app.get(
+      "/v1/history",
+      {
+        schema: {
+          summary: "Plans, migrations, maintenance, power and config changes, newest first",
+          response: { 200: js(HistoryResponse), ...err },
+        },
+      },
+      async (req) => {
+        const q = parse(HistoryQuery, req.query, "query");
+        if (q.kind === "host") return { entries: [] };
+        const entries = s.store.history({
+          limit: q.limit,
+          ...(q.sinceMs !== undefined ? { since: q.sinceMs } : {}),
+          ...(q.kind ? { kinds: [q.kind] } : {}),
+        });
+        return { entries: entries.slice(0, q.limit).map(historyView) };
+      },
+    );
 
     app.get("/metrics", { schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
       void reply.header("content-type", s.metrics.registry.contentType);
@@ -225,9 +342,12 @@ export class ApiServer {
   }
 
   private sendError(reply: FastifyReply, e: Error & { statusCode?: number; code?: string }): FastifyReply {
-    const body = (code: string, message: string, issues: { field: string; message: string }[] = []) => ({ error: { code, message, issues } });
+    const body = (code: string, message: string, issues: { field: string; message: string }[] = []) => ({
+      error: { code, message, issues },
+    });
     if (e instanceof BadRequest) return reply.code(400).send(body("bad-request", e.message, e.issues));
-    if (e instanceof NotFoundError) return reply.code(404).send(body("not-found", e.message, e.field ? [{ field: `params.${e.field}`, message: e.message }] : []));
+    if (e instanceof NotFoundError)
+      return reply.code(404).send(body("not-found", e.message, e.field ? [{ field: `params.${e.field}`, message: e.message }] : []));
     if (e instanceof DispatchError) {
       const bad = e.code === "unknown-vm" || e.code === "unknown-host";
       return reply.code(bad ? 400 : 409).send(body(e.code, e.message, e.field ? [{ field: `body.${e.field}`, message: e.message }] : []));
@@ -236,7 +356,9 @@ export class ApiServer {
     if (e instanceof PolicyInputError || e instanceof UnknownPolicyError) return reply.code(422).send(body(e.code, e.message));
     if (e instanceof StoreError && e.code === "conflict") return reply.code(409).send(body("conflict", e.message));
     if (e.name === "SyntaxError" || (e.code ?? "").startsWith("FST_ERR_CTP")) {
-      return reply.code(e.statusCode && e.statusCode < 500 ? e.statusCode : 400).send(body("bad-request", `bad request body: ${e.message}`, [{ field: "body", message: e.message }]));
+      return reply
+        .code(e.statusCode && e.statusCode < 500 ? e.statusCode : 400)
+        .send(body("bad-request", `bad request body: ${e.message}`, [{ field: "body", message: e.message }]));
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send(body("bad-request", e.message));
     this.s.log.error({ err: e }, "API handler failed");

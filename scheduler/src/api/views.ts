@@ -116,7 +116,15 @@ export function powerView(p: PowerRow): ApiPowerAction {
 export function historyView(e: HistoryEntry): ApiHistoryEntry {
   switch (e.kind) {
     case "migration":
-      return { timeMs: e.atMs, kind: "migration", id: e.id, summary: e.summary, host: e.row.source, vm: e.row.vmName, outcome: e.row.status };
+      return {
+        timeMs: e.atMs,
+        kind: "migration",
+        id: e.id,
+        summary: e.summary,
+        host: e.row.source,
+        vm: e.row.vmName,
+        outcome: e.row.status,
+      };
     case "plan":
       return { timeMs: e.atMs, kind: "plan", id: e.id, summary: e.summary, host: null, vm: null, outcome: e.row.status };
     case "maintenance":

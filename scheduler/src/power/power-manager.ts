@@ -64,16 +64,25 @@ export class PowerManager {
     if (!h) return { code: "unknown-host", message: `no host "${hostId}"` };
     const cfg = this.cfg(hostId);
     if (!cfg || !cfg.allowPowerOff || cfg.wake === "none") {
-      return { code: "refused.no-wake-method", message: `${hostId} has no wake method configured (hosts.${hostId}.power.wake), so Drover will not power it off` };
+      return {
+        code: "refused.no-wake-method",
+        message: `${hostId} has no wake method configured (hosts.${hostId}.power.wake), so Drover will not power it off`,
+      };
     }
-    if (!state.isReachable(h, now) || !h.report) return { code: "refused.not-reporting", message: `${hostId} is not reporting; its VMs cannot be verified` };
-    if (!h.report.power.canPowerOff) return { code: "refused.agent-cannot", message: `the agent on ${hostId} reports it cannot power the host off` };
+    if (!state.isReachable(h, now) || !h.report)
+      return { code: "refused.not-reporting", message: `${hostId} is not reporting; its VMs cannot be verified` };
+    if (!h.report.power.canPowerOff)
+      return { code: "refused.agent-cannot", message: `the agent on ${hostId} reports it cannot power the host off` };
     const fresh = state.freshVmCount(hostId, now);
     const placed = state.vmsOn(hostId).length;
     if (fresh === null || fresh > 0 || placed > 0) {
-      return { code: "refused.vms-present", message: `${hostId} runs ${Math.max(fresh ?? 0, placed)} VM(s) as freshly reported; drain it first` };
+      return {
+        code: "refused.vms-present",
+        message: `${hostId} runs ${Math.max(fresh ?? 0, placed)} VM(s) as freshly reported; drain it first`,
+      };
     }
-    if (this.d.dispatcherBusy(hostId)) return { code: "refused.migration-in-flight", message: `a migration to or from ${hostId} is queued or running` };
+    if (this.d.dispatcherBusy(hostId))
+      return { code: "refused.migration-in-flight", message: `a migration to or from ${hostId} is queued or running` };
     const healthy = [...state.hosts.values()].filter((x) => x.id !== hostId && state.stateOf(x, now) === "healthy");
     if (healthy.length === 0) return { code: "refused.last-healthy-host", message: `${hostId} is the last healthy host` };
     for (const r of config.rules) {
@@ -94,7 +103,10 @@ export class PowerManager {
     }
     const need = config.spare.hosts * largest + config.spare.cpuFraction * used;
     if (cap - used < need) {
-      return { code: "refused.spare-capacity", message: `without ${hostId} free CPU would be ${Math.round(cap - used)} MHz, below the spare ${Math.round(need)} MHz` };
+      return {
+        code: "refused.spare-capacity",
+        message: `without ${hostId} free CPU would be ${Math.round(cap - used)} MHz, below the spare ${Math.round(need)} MHz`,
+      };
     }
     return null;
   }
@@ -109,12 +121,31 @@ export class PowerManager {
     const blocker = this.powerOffBlocker(hostId);
     const id = newId("pwr", now);
     if (blocker) {
-      store.power.record({ id, host: hostId, action: "power-off", method: "agent", requestedBy: by, reason, status: "cancelled", atMs: now, error: blocker });
+      store.power.record({
+        id,
+        host: hostId,
+        action: "power-off",
+        method: "agent",
+        requestedBy: by,
+        reason,
+        status: "cancelled",
+        atMs: now,
+        error: blocker,
+      });
       metrics.powerActions.inc({ action: "power-off", outcome: "refused" });
       log.warn({ host: hostId, ...blocker }, "power-off refused");
       throw new RefusedError(blocker.code, blocker.message, "id");
     }
-    const row = store.power.record({ id, host: hostId, action: "power-off", method: "agent", requestedBy: by, reason, status: "requested", atMs: now });
+    const row = store.power.record({
+      id,
+      host: hostId,
+      action: "power-off",
+      method: "agent",
+      requestedBy: by,
+      reason,
+      status: "requested",
+      atMs: now,
+    });
     const p = this.track(row, now + (this.cfg(hostId)?.powerOffTimeoutMs ?? 120_000), false);
     state.setMode(hostId, "powering-off", now);
     void agents
@@ -162,7 +193,17 @@ export class PowerManager {
     const id = newId("pwr", now);
     const st = state.stateOf(h, now);
     const refuse = (code: string, message: string): never => {
-      store.power.record({ id, host: hostId, action: "wake", method: cfg?.wake ?? "none", requestedBy: by, reason, status: "cancelled", atMs: now, error: { code, message } });
+      store.power.record({
+        id,
+        host: hostId,
+        action: "wake",
+        method: cfg?.wake ?? "none",
+        requestedBy: by,
+        reason,
+        status: "cancelled",
+        atMs: now,
+        error: { code, message },
+      });
       metrics.powerActions.inc({ action: "wake", outcome: "refused" });
       throw new RefusedError(code, message, "id");
     };
@@ -271,10 +312,17 @@ export class PowerManager {
           this.end(p, "succeeded", null);
         } else if (now > p.deadlineMs) {
           state.setMode(h.id, "normal", now);
-          this.end(p, "timed-out", { code: "power-off.timeout", message: `${h.id} still reports ${Math.round((now - p.row.createdMs) / 1000)} s after the power-off` });
+          this.end(p, "timed-out", {
+            code: "power-off.timeout",
+            message: `${h.id} still reports ${Math.round((now - p.row.createdMs) / 1000)} s after the power-off`,
+          });
         }
       } else if (now > p.deadlineMs) {
-        this.failWake(p, { code: "wake.timeout", message: `${h.id} did not report healthy within ${this.cfg(h.id)?.wakeTimeoutMs ?? 0} ms` }, "timed-out");
+        this.failWake(
+          p,
+          { code: "wake.timeout", message: `${h.id} did not report healthy within ${this.cfg(h.id)?.wakeTimeoutMs ?? 0} ms` },
+          "timed-out",
+        );
       }
     }
   }
@@ -313,7 +361,14 @@ export class PeerWolDriver implements WakeDriver {
     let last: Error | undefined;
     for (const peer of peers.slice(0, 3)) {
       try {
-        const reply = await this.agents.send(peer.id, { kind: "wake-peer", id: `wake-${host}-${now.toString(36)}-${peer.id}`, target: host, mac: cfg.mac, address: cfg.address, port: cfg.port });
+        const reply = await this.agents.send(peer.id, {
+          kind: "wake-peer",
+          id: `wake-${host}-${now.toString(36)}-${peer.id}`,
+          target: host,
+          mac: cfg.mac,
+          address: cfg.address,
+          port: cfg.port,
+        });
         if (reply.status !== "refused" && reply.status !== "failed") return;
         last = new Error(reply.error?.message ?? `peer ${peer.id} ${reply.status}`);
       } catch (e) {

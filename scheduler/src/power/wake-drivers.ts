@@ -25,7 +25,8 @@ export class WakeError extends Error {
 /** 6 x 0xff then the MAC 16 times. */
 export function magicPacket(mac: string): Buffer {
   const bytes = mac.split(":").map((h) => parseInt(h, 16));
-  if (bytes.length !== 6 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) throw new WakeError("bad-mac", `invalid MAC ${mac}`);
+  if (bytes.length !== 6 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255))
+    throw new WakeError("bad-mac", `invalid MAC ${mac}`);
   const buf = Buffer.alloc(102, 0xff);
   for (let i = 0; i < 16; i++) Buffer.from(bytes).copy(buf, 6 + i * 6);
   return buf;
@@ -58,7 +59,8 @@ export class IpmiDriver implements WakeDriver {
   async wake(host: string, cfg: PowerConfig): Promise<void> {
     if (!cfg.address || !cfg.ipmi) throw new WakeError("config", `host ${host}: ipmi needs address and ipmi.user`);
     const password = cfg.ipmi.passwordEnv ? this.env[cfg.ipmi.passwordEnv] : cfg.ipmi.password;
-    if (password === undefined) throw new WakeError("config", `host ${host}: BMC password not set (${cfg.ipmi.passwordEnv ?? "ipmi.password"})`);
+    if (password === undefined)
+      throw new WakeError("config", `host ${host}: BMC password not set (${cfg.ipmi.passwordEnv ?? "ipmi.password"})`);
     const args = ["-I", "lanplus", "-H", cfg.address, "-U", cfg.ipmi.user, "-P", password, "chassis", "power", "on"];
     await new Promise<void>((resolve, reject) => {
       execFile(cfg.ipmi!.ipmitool, args, { timeout: 30_000, env: this.env }, (err, _stdout, stderr) => {

@@ -28,7 +28,13 @@ export async function http(api: string, method: "GET" | "POST", path: string, bo
 }
 
 /** GET/POST expecting 2xx, validated by the protocol schema the CLI uses too. */
-export async function call<S extends z.ZodType>(api: string, method: "GET" | "POST", path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+export async function call<S extends z.ZodType>(
+  api: string,
+  method: "GET" | "POST",
+  path: string,
+  schema: S,
+  body?: unknown,
+): Promise<z.output<S>> {
   const r = await http(api, method, path, body);
   if (r.status >= 300) throw new Error(`${method} ${path} -> ${r.status}: ${JSON.stringify(r.body)}`);
   return schema.parse(r.body);

@@ -21,7 +21,9 @@ export function waitReady(api: string, nHosts: number, vmNames: string[], timeou
     async () => {
       const hs = await hosts(api);
       const vs = await vms(api);
-      const ok = hs.filter((h) => h.state === "healthy").length >= nHosts && vmNames.every((n) => vs.some((v) => v.name === n && v.state === "running"));
+      const ok =
+        hs.filter((h) => h.state === "healthy").length >= nHosts &&
+        vmNames.every((n) => vs.some((v) => v.name === n && v.state === "running"));
       return ok ? true : undefined;
     },
     timeoutMs,
@@ -30,8 +32,12 @@ export function waitReady(api: string, nHosts: number, vmNames: string[], timeou
 
 export function waitMigrationDone(api: string, id: string, timeoutMs = 180_000): Promise<ApiMigration> {
   const done = new Set(["succeeded", "failed", "aborted", "timed-out", "cancelled"]);
-  return until(`migration ${id} to end`, async () => {
-    const m = await call(api, "GET", `/v1/migrations/${id}`, ApiMigration);
-    return done.has(m.state) ? m : undefined;
-  }, timeoutMs);
+  return until(
+    `migration ${id} to end`,
+    async () => {
+      const m = await call(api, "GET", `/v1/migrations/${id}`, ApiMigration);
+      return done.has(m.state) ? m : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -5,7 +5,18 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Lab, hostAddress, hostMac, hostUri, migrationPorts, natsAddress, readFirstTick, readTicks, startGuest, type GuestWorkload } from "@drover/lab";
+import {
+  Lab,
+  hostAddress,
+  hostMac,
+  hostUri,
+  migrationPorts,
+  natsAddress,
+  readFirstTick,
+  readTicks,
+  startGuest,
+  type GuestWorkload,
+} from "@drover/lab";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const AGENT_BIN = join(REPO_ROOT, "agents", "host-agent", "bin", "drover-agent.js");
@@ -133,7 +144,8 @@ export class DroverLab implements AsyncDisposable {
   async waitBooted(vm: string, timeoutMs = 180_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while ((await this.ticks(vm)).last === 0) {
-      if (Date.now() > end) throw new Error(`guest ${vm} printed no tick within ${timeoutMs} ms (see its serial file under ${this.stateDir}/hosts)`);
+      if (Date.now() > end)
+        throw new Error(`guest ${vm} printed no tick within ${timeoutMs} ms (see its serial file under ${this.stateDir}/hosts)`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }

@@ -82,7 +82,10 @@ export class NatsServer implements AsyncDisposable {
     // "Server is ready" comes from this very process: a port check alone could see another server.
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`nats-server did not become ready on ${this.host}:${this.port} within ${timeoutMs} ms: ${failureReason(stderr)}`)),
+        () =>
+          reject(
+            new Error(`nats-server did not become ready on ${this.host}:${this.port} within ${timeoutMs} ms: ${failureReason(stderr)}`),
+          ),
         timeoutMs,
       );
       // Stays attached for the life of the process: an undrained pipe would block the server.

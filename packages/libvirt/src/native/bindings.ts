@@ -96,30 +96,20 @@ export const virt = {
   virConnectRegisterCloseCallback: f<[number, Ptr, Ptr | null, Ptr | null], number>(
     "int virConnectRegisterCloseCallback(uintptr_t conn, void *cb, void *opaque, void *freecb)",
   ),
-  virConnectUnregisterCloseCallback: f<[number, Ptr], number>(
-    "int virConnectUnregisterCloseCallback(uintptr_t conn, void *cb)",
-  ),
+  virConnectUnregisterCloseCallback: f<[number, Ptr], number>("int virConnectUnregisterCloseCallback(uintptr_t conn, void *cb)"),
   virConnectDomainEventRegisterAny: f<[number, number, number, Ptr, Ptr | null, Ptr | null], number>(
     "int virConnectDomainEventRegisterAny(uintptr_t conn, uintptr_t dom, int eventID, void *cb, void *opaque, void *freecb)",
   ),
-  virConnectDomainEventDeregisterAny: f<[number, number], number>(
-    "int virConnectDomainEventDeregisterAny(uintptr_t conn, int callbackID)",
-  ),
-  virConnectGetLibVersion: f<[number, [number]], number>(
-    "int virConnectGetLibVersion(uintptr_t conn, _Out_ unsigned long *libVer)",
-  ),
-  virConnectGetVersion: f<[number, [number]], number>(
-    "int virConnectGetVersion(uintptr_t conn, _Out_ unsigned long *hvVer)",
-  ),
+  virConnectDomainEventDeregisterAny: f<[number, number], number>("int virConnectDomainEventDeregisterAny(uintptr_t conn, int callbackID)"),
+  virConnectGetLibVersion: f<[number, [number]], number>("int virConnectGetLibVersion(uintptr_t conn, _Out_ unsigned long *libVer)"),
+  virConnectGetVersion: f<[number, [number]], number>("int virConnectGetVersion(uintptr_t conn, _Out_ unsigned long *hvVer)"),
   virConnectGetType: f<[number], string | null>("const char *virConnectGetType(uintptr_t conn)"),
   virConnectGetHostname: f<[number], string | null>("drover_HeapStr virConnectGetHostname(uintptr_t conn)"),
   virConnectGetCapabilities: f<[number], string | null>("drover_HeapStr virConnectGetCapabilities(uintptr_t conn)"),
   virConnectCompareCPU: f<[number, string, number], number>(
     "int virConnectCompareCPU(uintptr_t conn, const char *xmlDesc, unsigned int flags)",
   ),
-  virNodeGetInfo: f<[number, Record<string, unknown>], number>(
-    "int virNodeGetInfo(uintptr_t conn, _Out_ drover_virNodeInfo *info)",
-  ),
+  virNodeGetInfo: f<[number, Record<string, unknown>], number>("int virNodeGetInfo(uintptr_t conn, _Out_ drover_virNodeInfo *info)"),
   virNodeGetFreeMemory: f<[number], number | bigint>("unsigned long long virNodeGetFreeMemory(uintptr_t conn)"),
   virConnectListAllDomains: f<[number, [Ptr | null], number], number>(
     "int virConnectListAllDomains(uintptr_t conn, _Out_ void **domains, unsigned int flags)",
@@ -133,9 +123,7 @@ export const virt = {
   virDomainStatsRecordListFree: f<[Ptr], void>("void virDomainStatsRecordListFree(void *stats)"),
 
   virDomainLookupByName: f<[number, string], number>("uintptr_t virDomainLookupByName(uintptr_t conn, const char *name)"),
-  virDomainLookupByUUIDString: f<[number, string], number>(
-    "uintptr_t virDomainLookupByUUIDString(uintptr_t conn, const char *uuid)",
-  ),
+  virDomainLookupByUUIDString: f<[number, string], number>("uintptr_t virDomainLookupByUUIDString(uintptr_t conn, const char *uuid)"),
   virDomainDefineXML: f<[number, string], number>("uintptr_t virDomainDefineXML(uintptr_t conn, const char *xml)"),
   virDomainRef: f<[number], number>("int virDomainRef(uintptr_t dom)"),
   virDomainFree: f<[number], number>("int virDomainFree(uintptr_t dom)"),
@@ -147,9 +135,7 @@ export const virt = {
   virDomainGetState: f<[number, [number], [number], number], number>(
     "int virDomainGetState(uintptr_t dom, _Out_ int *state, _Out_ int *reason, unsigned int flags)",
   ),
-  virDomainGetInfo: f<[number, Record<string, unknown>], number>(
-    "int virDomainGetInfo(uintptr_t dom, _Out_ drover_virDomainInfo *info)",
-  ),
+  virDomainGetInfo: f<[number, Record<string, unknown>], number>("int virDomainGetInfo(uintptr_t dom, _Out_ drover_virDomainInfo *info)"),
   virDomainGetXMLDesc: f<[number, number], string | null>("drover_HeapStr virDomainGetXMLDesc(uintptr_t dom, unsigned int flags)"),
   virDomainCreate: f<[number], number>("int virDomainCreate(uintptr_t dom)"),
   virDomainDestroy: f<[number], number>("int virDomainDestroy(uintptr_t dom)"),

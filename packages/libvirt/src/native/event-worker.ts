@@ -66,7 +66,9 @@ function watch(conn: number): void {
   const w = { ids: [] as number[], close: false };
   try {
     for (const [eventId, cb] of Object.entries(callbacks)) {
-      w.ids.push(check(virt.virConnectDomainEventRegisterAny(conn, 0, Number(eventId), cb, null, null), "virConnectDomainEventRegisterAny"));
+      w.ids.push(
+        check(virt.virConnectDomainEventRegisterAny(conn, 0, Number(eventId), cb, null, null), "virConnectDomainEventRegisterAny"),
+      );
     }
   } catch (e) {
     for (const id of w.ids) virt.virConnectDomainEventDeregisterAny(conn, id);

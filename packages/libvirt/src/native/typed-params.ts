@@ -9,9 +9,7 @@ export type TypedValue = number | string | boolean;
 /** One decoded parameter; names can repeat (e.g. "migrate_disks"). */
 export type TypedPair = readonly [name: string, value: TypedValue];
 
-export type TypedEntry =
-  | { name: string; type: "int" | "ullong"; value: number }
-  | { name: string; type: "string"; value: string };
+export type TypedEntry = { name: string; type: "int" | "ullong"; value: number } | { name: string; type: "string"; value: string };
 
 const decoder = new TextDecoder();
 

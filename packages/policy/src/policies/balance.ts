@@ -66,7 +66,14 @@ function recentCpuUtil(m: ClusterModel, h: number, k: number): number[] {
 }
 
 /** Objective gain of moving `unit` from src to dst, from the running sums, in O(unit). */
-function gain(m: ClusterModel, sums: Sums, w: readonly [number, number, number], unit: readonly number[], src: number, dst: number): number {
+function gain(
+  m: ClusterModel,
+  sums: Sums,
+  w: readonly [number, number, number],
+  unit: readonly number[],
+  src: number,
+  dst: number,
+): number {
   let cpu = 0;
   let mem = 0;
   for (const v of unit) {
@@ -78,7 +85,8 @@ function gain(m: ClusterModel, sums: Sums, w: readonly [number, number, number],
   if (hs === undefined || hd === undefined) return -Infinity;
   const sCpu = (m.cpuLoad[src] ?? 0) - cpu;
   const dCpu = (m.cpuLoad[dst] ?? 0) + cpu;
-  const cont = (h: number, load: number) => ((m.cpuLoadBase[h] ?? 0) > 0 ? ((m.contentionBase[h] ?? 0) * load) / (m.cpuLoadBase[h] ?? 1) : 0);
+  const cont = (h: number, load: number) =>
+    (m.cpuLoadBase[h] ?? 0) > 0 ? ((m.contentionBase[h] ?? 0) * load) / (m.cpuLoadBase[h] ?? 1) : 0;
   const n = sums.n;
   const dim = (d: number, b0: number, b1: number, a0: number, a1: number) => {
     const s0 = sums.s[d as 0];
@@ -88,7 +96,8 @@ function gain(m: ClusterModel, sums: Sums, w: readonly [number, number, number],
     return (w[d as 0] ?? 0) * (q0 - (s0 * s0) / n - (q1 - (s1 * s1) / n));
   };
   let g = dim(0, m.cpuUtil(src), m.cpuUtil(dst), sCpu / hs.cpuCapacityMhz, dCpu / hd.cpuCapacityMhz);
-  if (w[1] > 0) g += dim(1, m.memUtil(src), m.memUtil(dst), ((m.memUse[src] ?? 0) - mem) / hs.memoryMiB, ((m.memUse[dst] ?? 0) + mem) / hd.memoryMiB);
+  if (w[1] > 0)
+    g += dim(1, m.memUtil(src), m.memUtil(dst), ((m.memUse[src] ?? 0) - mem) / hs.memoryMiB, ((m.memUse[dst] ?? 0) + mem) / hd.memoryMiB);
   if (w[2] > 0) g += dim(2, m.contention(src), m.contention(dst), cont(src, sCpu), cont(dst, dCpu));
   return g;
 }
@@ -196,16 +205,24 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
         }
         const names = u.unit;
         for (const x of names) {
-          if (capped && unitBest >= minGain) b.note(x, NotMovedCode.moveCap, `a move would help but the round's ${args.maxMoves} moves are used`);
-          else if (unitBest === -Infinity && m.unitCost(u.unit, src, src) === null) b.note(x, NotMovedCode.notConvergent, "no migration strategy completes for this VM");
-          else if (unitBest === -Infinity) b.note(x, NotMovedCode.noDestination, `no cooler host can take it (${refused} of ${dests.length} refused)`);
+          if (capped && unitBest >= minGain)
+            b.note(x, NotMovedCode.moveCap, `a move would help but the round's ${args.maxMoves} moves are used`);
+          else if (unitBest === -Infinity && m.unitCost(u.unit, src, src) === null)
+            b.note(x, NotMovedCode.notConvergent, "no migration strategy completes for this VM");
+          else if (unitBest === -Infinity)
+            b.note(x, NotMovedCode.noDestination, `no cooler host can take it (${refused} of ${dests.length} refused)`);
           else if (unitBest < minGain) b.note(x, NotMovedCode.insufficientBenefit, `best gain ${unitBest.toFixed(4)} < margin ${minGain}`);
         }
       }
     }
     if (capped || best === null) break;
     const before = [utils(m, best.src), utils(m, best.dst)];
-    b.migrate(best.unit, best.dst, StepCode.balanceImbalance, `${m.hostId(best.src)} is hot (CPU ${(before[0]?.[0] ?? 0).toFixed(2)}, memory ${(before[0]?.[1] ?? 0).toFixed(2)}); ${m.hostId(best.dst)} is cool (CPU ${(before[1]?.[0] ?? 0).toFixed(2)}); gain ${best.gain.toFixed(4)}`);
+    b.migrate(
+      best.unit,
+      best.dst,
+      StepCode.balanceImbalance,
+      `${m.hostId(best.src)} is hot (CPU ${(before[0]?.[0] ?? 0).toFixed(2)}, memory ${(before[0]?.[1] ?? 0).toFixed(2)}); ${m.hostId(best.dst)} is cool (CPU ${(before[1]?.[0] ?? 0).toFixed(2)}); gain ${best.gain.toFixed(4)}`,
+    );
     const afterU = [utils(m, best.src), utils(m, best.dst)];
     for (let d = 0; d < 3; d++) {
       sums.s[d as 0] += (afterU[0]?.[d] ?? 0) + (afterU[1]?.[d] ?? 0) - (before[0]?.[d] ?? 0) - (before[1]?.[d] ?? 0);

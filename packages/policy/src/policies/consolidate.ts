@@ -35,7 +35,9 @@ export const consolidateArgs = z
       .strict()
       .prefault({})
       .refine((b) => b.low < b.high, { message: "band.low must be below band.high" })
-      .refine((b) => b.target === undefined || (b.target > b.low && b.target <= b.high), { message: "band.target must be above band.low and at most band.high" }),
+      .refine((b) => b.target === undefined || (b.target > b.low && b.target <= b.high), {
+        message: "band.target must be above band.low and at most band.high",
+      }),
     powerOff: z.boolean().default(true),
     wake: z.boolean().default(true),
     relieveOverload: z.boolean().default(true),
@@ -101,7 +103,8 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   // healthy hosts, kept as running totals so each power-off check is O(1).
   const headroom = 1 - m.cfg.capacity.cpuHeadroom;
   const memFactor = m.cfg.capacity.memoryOvercommit * (1 - m.cfg.capacity.memoryHeadroom);
-  const freeCpuOf = (h: number) => (m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).cpuCapacityMhz * headroom - (m.cpuLoad[h] ?? 0)) : 0);
+  const freeCpuOf = (h: number) =>
+    m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).cpuCapacityMhz * headroom - (m.cpuLoad[h] ?? 0)) : 0;
   const freeMemOf = (h: number) => (m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).memoryMiB * memFactor - (m.memLoad[h] ?? 0)) : 0);
   let freeCpu = 0;
   let freeMem = 0;
@@ -166,7 +169,10 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     const mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
     const srcIneff = inefficient(src);
     const ok = (h: number) =>
-      h !== exclude && (anyHost || srcIneff || !inefficient(h)) && m.check(unit, h, { cpuFraction: pack }) === null && m.unitCost(unit, src, h) !== null;
+      h !== exclude &&
+      (anyHost || srcIneff || !inefficient(h)) &&
+      m.check(unit, h, { cpuFraction: pack }) === null &&
+      m.unitCost(unit, src, h) !== null;
     const leftover = (h: number) => {
       const host = m.hosts[h] as Host;
       const c = (capHigh(h) - m.loadWith(unit, h)) / host.cpuCapacityMhz;
@@ -197,7 +203,12 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
         // Relief prefers efficient hosts but takes any host rather than leave the overload.
         const dst = place(u.unit, h) ?? place(u.unit, h, true);
         if (dst === null) {
-          for (const v of u.unit) b.note(v, NotMovedCode.noDestination, `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${pack * 100}%`);
+          for (const v of u.unit)
+            b.note(
+              v,
+              NotMovedCode.noDestination,
+              `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${pack * 100}%`,
+            );
           continue;
         }
         commit(u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
@@ -215,7 +226,13 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   }
   const effRank = (h: number) => (Number.isFinite(effOf[h]) ? (effOf[h] as number) : Infinity);
   // Most efficient first (when power data is known), then fastest, then biggest.
-  standby.sort((a, c) => effRank(a) - effRank(c) || (m.hosts[a] as Host).power.wakeLatencyMs - (m.hosts[c] as Host).power.wakeLatencyMs || (m.hosts[c] as Host).cpuCapacityMhz - (m.hosts[a] as Host).cpuCapacityMhz || a - c);
+  standby.sort(
+    (a, c) =>
+      effRank(a) - effRank(c) ||
+      (m.hosts[a] as Host).power.wakeLatencyMs - (m.hosts[c] as Host).power.wakeLatencyMs ||
+      (m.hosts[c] as Host).cpuCapacityMhz - (m.hosts[a] as Host).cpuCapacityMhz ||
+      a - c,
+  );
   const latency = standby.length > 0 ? (m.hosts[standby[0] as number] as Host).power.wakeLatencyMs : 0;
   const demandAhead = clusterForecast(m, latency);
   let deficit = Math.max(unplaced, demandAhead - capHighOn, needCpu - freeCpu);
@@ -266,7 +283,14 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     candidates.push({ h, cost });
   }
   // Inefficient hosts first (worst watts per MHz first): the efficient ones receive their VMs.
-  candidates.sort((a, c) => Number(inefficient(c.h)) - Number(inefficient(a.h)) || (inefficient(a.h) ? effRank(c.h) - effRank(a.h) : 0) || a.cost - c.cost || m.cpuUtil(a.h) - m.cpuUtil(c.h) || a.h - c.h);
+  candidates.sort(
+    (a, c) =>
+      Number(inefficient(c.h)) - Number(inefficient(a.h)) ||
+      (inefficient(a.h) ? effRank(c.h) - effRank(a.h) : 0) ||
+      a.cost - c.cost ||
+      m.cpuUtil(a.h) - m.cpuUtil(c.h) ||
+      a.h - c.h,
+  );
   let powerOffs = 0;
   /** Load of inefficient hosts that stayed on only for want of room on efficient hosts. */
   let ineffStuck = 0;
@@ -297,15 +321,22 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     if (!canOff && !args.emptyWithoutPowerOff) continue;
     const rule = canOff ? lastOfRule(h) : undefined;
     if (rule !== undefined) {
-      for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} is the last healthy host of rule ${rule.id}`);
+      for (const v of m.hostVms[h] ?? [])
+        b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} is the last healthy host of rule ${rule.id}`);
       continue;
     }
     // Spare check before moving anything: emptying moves load, powering off removes the host.
     // Moving VMs among powered hosts keeps the total free; powering off removes h's share.
     const freeAfterOff = freeCpu - freeCpuOf(h) - (m.cpuLoad[h] ?? 0);
     const freeMemAfterOff = freeMem - freeMemOf(h) - (m.memLoad[h] ?? 0);
-    if (canOff && ((!m.aggregate && freeAfterOff + EPS < needCpu) || (needMem > 0 && freeMemAfterOff + EPS < needMem) || capHighOn - host.cpuCapacityMhz * high + EPS < demandAhead)) {
-      for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `powering ${m.hostId(h)} off would leave less than the spare capacity`);
+    if (
+      canOff &&
+      ((!m.aggregate && freeAfterOff + EPS < needCpu) ||
+        (needMem > 0 && freeMemAfterOff + EPS < needMem) ||
+        capHighOn - host.cpuCapacityMhz * high + EPS < demandAhead)
+    ) {
+      for (const v of m.hostVms[h] ?? [])
+        b.note(v, NotMovedCode.hostNotEmptied, `powering ${m.hostId(h)} off would leave less than the spare capacity`);
       if (inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
       continue;
     }
@@ -316,7 +347,8 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     }
     fit.remove(h);
     const units = unitsOn(m, h, b);
-    const blocked = units.length !== new Set(units.flatMap((u) => u.unit)).size || vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0);
+    const blocked =
+      units.length !== new Set(units.flatMap((u) => u.unit)).size || vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0);
     const done: { unit: number[]; dst: number }[] = [];
     let failed: string | null = blocked ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
     if (failed === null) {

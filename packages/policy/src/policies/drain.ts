@@ -44,7 +44,8 @@ function bestDestination(m: ClusterModel, unit: readonly number[], why: Map<stri
   for (let h = 0; h < m.hosts.length; h++) {
     const r = m.check(unit, h, { forced: true });
     if (r !== null) {
-      if (why !== null && r.code !== "placement.host-excluded" && r.code !== "placement.same-host") why.set(r.code, (why.get(r.code) ?? 0) + 1);
+      if (why !== null && r.code !== "placement.host-excluded" && r.code !== "placement.same-host")
+        why.set(r.code, (why.get(r.code) ?? 0) + 1);
       if (b !== null && r.ruleId !== undefined) b.block(r.ruleId, r.code, unit[0] as number, h);
       continue;
     }
@@ -80,7 +81,13 @@ function tryParking(m: ClusterModel, unit: readonly number[], b: PlanBuilder, ca
       if (!ok) continue;
       const names = unit.map((v) => m.vmId(v)).join(", ");
       const parked = b.migrate(u.unit, p, StepCode.drainPark, `make room on ${m.hostId(d)} for ${names} (draining ${m.hostId(src)})`);
-      b.migrate(unit, d, StepCode.drainMove, `evacuate ${m.hostId(src)} (after parking ${u.unit.map((v) => m.vmId(v)).join(", ")})`, parked);
+      b.migrate(
+        unit,
+        d,
+        StepCode.drainMove,
+        `evacuate ${m.hostId(src)} (after parking ${u.unit.map((v) => m.vmId(v)).join(", ")})`,
+        parked,
+      );
       return true;
     }
   }
@@ -112,12 +119,22 @@ export const drainPolicy: Policy<typeof drainArgs> = {
       for (const v of [...(m.hostVms[h] ?? [])]) {
         if (seen.has(v)) continue;
         if (m.state(h) === "unreachable") {
-          b.note(v, NotMovedCode.sourceExcluded, `host ${m.hostId(h)} is unreachable: it cannot be a migration source until it reports again`);
+          b.note(
+            v,
+            NotMovedCode.sourceExcluded,
+            `host ${m.hostId(h)} is unreachable: it cannot be a migration source until it reports again`,
+          );
           continue;
         }
         const u = m.unitOf(v, true);
         if (!("unit" in u)) {
-          b.note(v, u.reject, u.reject === NotMovedCode.pinned ? `VM is pinned to ${m.hostId(h)}; unpin it to drain the host` : `VM cannot move now (${u.reject})`);
+          b.note(
+            v,
+            u.reject,
+            u.reject === NotMovedCode.pinned
+              ? `VM is pinned to ${m.hostId(h)}; unpin it to drain the host`
+              : `VM cannot move now (${u.reject})`,
+          );
           continue;
         }
         for (const x of u.unit) seen.add(x);
@@ -132,7 +149,10 @@ export const drainPolicy: Policy<typeof drainArgs> = {
       feasible.set(u, n);
     }
     const mem = (u: number[]) => u.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
-    units.sort((a, c) => (feasible.get(a) ?? 0) - (feasible.get(c) ?? 0) || mem(c) - mem(a) || m.vmId(a[0] as number).localeCompare(m.vmId(c[0] as number)));
+    units.sort(
+      (a, c) =>
+        (feasible.get(a) ?? 0) - (feasible.get(c) ?? 0) || mem(c) - mem(a) || m.vmId(a[0] as number).localeCompare(m.vmId(c[0] as number)),
+    );
 
     for (const unit of units) {
       const src = m.vmHost[unit[0] as number] as number;
@@ -144,9 +164,17 @@ export const drainPolicy: Policy<typeof drainArgs> = {
       }
       if (args.allowParking && tryParking(m, unit, b, args.parkingCandidates)) continue;
       const notConvergent = unit.some((v) => m.prediction(v, src, src) === null);
-      const detail = [...why.entries()].sort((a, c) => c[1] - a[1] || a[0].localeCompare(c[0])).map(([code, n]) => `${n} host(s) ${code}`).join(", ");
+      const detail = [...why.entries()]
+        .sort((a, c) => c[1] - a[1] || a[0].localeCompare(c[0]))
+        .map(([code, n]) => `${n} host(s) ${code}`)
+        .join(", ");
       for (const v of unit) {
-        if (notConvergent) b.note(v, NotMovedCode.notConvergent, `no migration strategy completes for this VM (dirty rate too high for the bandwidth and downtime allowed)`);
+        if (notConvergent)
+          b.note(
+            v,
+            NotMovedCode.notConvergent,
+            `no migration strategy completes for this VM (dirty rate too high for the bandwidth and downtime allowed)`,
+          );
         else b.note(v, NotMovedCode.noDestination, `cannot leave ${m.hostId(src)}: ${detail === "" ? "no other healthy host" : detail}`);
       }
     }

@@ -1,16 +1,5 @@
 import type Database from "better-sqlite3";
-import {
-  amountOrNull,
-  anyText,
-  count,
-  epochMs,
-  fromJson,
-  oneOf,
-  rethrowConflict,
-  text,
-  textOrNull,
-  toJson,
-} from "../check.js";
+import { amountOrNull, anyText, count, epochMs, fromJson, oneOf, rethrowConflict, text, textOrNull, toJson } from "../check.js";
 import { StoreError, StoreErrorCodes } from "../errors.js";
 import {
   PlanModes,

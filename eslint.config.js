@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 const drover = (names) => names.map((n) => `@drover/${n}`);
 const apps = drover(["host-agent", "scheduler", "cli", "e2e"]);
-const workspaces = drover(["protocol", "bus", "libvirt", "store", "policy", "sim", "lab"]);
+const workspaces = drover(["protocol", "bus", "libvirt", "store", "policy", "sim", "lab", "wol"]);
 
 /** Owners of external systems: only the named folder may import these modules. */
 const owned = [
@@ -18,12 +18,13 @@ const allowed = {
   "packages/protocol": [],
   "packages/policy": ["protocol"],
   "packages/bus": ["protocol"],
-  "packages/libvirt": [],
-  "packages/store": [],
+  "packages/libvirt": ["protocol"],
+  "packages/store": ["protocol"],
+  "packages/wol": [],
   "packages/sim": ["protocol", "policy"],
-  "packages/lab": ["protocol", "bus", "libvirt"],
-  "agents/host-agent": ["protocol", "bus", "libvirt"],
-  scheduler: ["protocol", "bus", "store", "policy", "sim"],
+  "packages/lab": ["protocol", "bus", "libvirt", "wol"],
+  "agents/host-agent": ["protocol", "bus", "libvirt", "wol"],
+  scheduler: ["protocol", "bus", "store", "policy", "wol"],
   cli: ["protocol", "policy", "sim", "lab"],
 };
 

@@ -3,7 +3,7 @@ export { SchedulerConfig, ConfigError, parseConfig, loadConfig, WindowConfig, ty
 export { ManualClock, systemClock, type Clock } from "./clock.js";
 export { ClusterState, type HostEntry, type VmEntry, type EffectiveHostState } from "./cluster-state.js";
 export { buildSnapshot, Tags } from "./snapshot.js";
-export { Dispatcher, strategyOf, type MoveRequest } from "./dispatcher.js";
+export { Dispatcher, type MoveRequest } from "./dispatcher.js";
 export { MovePredictor, plannerClusterConfig } from "./prediction.js";
 export { windowAt, type WindowState } from "./window.js";
 export { UdpWolDriver, IpmiDriver, WakeError, magicPacket, type WakeDriver } from "./power/wake-drivers.js";

@@ -1,16 +1,15 @@
 // Migration predictions outside a plan (operator moves, moves that share a link): the policy's cost
 // model with the same cluster config the planner gets, so every move carries comparable figures.
+// The constants learned from measured moves (migrations/learning.ts) replace the configured ones.
 import {
-  calibrateMigrationModel,
   parseClusterConfig,
   predictMigration,
   type Calibration,
   type ClusterConfig,
   type ClusterConfigInput,
-  type MeasuredMigration,
   type MigrationPrediction,
 } from "@drover/policy";
-import type { VmReport } from "@drover/protocol";
+import type { Logger, VmReport } from "@drover/protocol";
 import type { SchedulerConfig } from "./config.js";
 
 const MIB = 1_048_576;
@@ -41,44 +40,28 @@ export function plannerClusterConfig(config: SchedulerConfig, learned?: LearnedM
 
 export class MovePredictor {
   private parsed: ClusterConfig | undefined;
-  /** Recent clean live migrations (alone on their link, completed live), newest last. */
-  private readonly samples: MeasuredMigration[] = [];
-  private fitted: LearnedModel | undefined;
+  private model: LearnedModel | undefined;
 
   constructor(private readonly config: SchedulerConfig) {}
 
   private cluster(): ClusterConfig {
-    this.parsed ??= parseClusterConfig(plannerClusterConfig(this.config, this.fitted));
+    this.parsed ??= parseClusterConfig(plannerClusterConfig(this.config, this.model));
     return this.parsed;
   }
 
-  /** The constants learned so far (undefined until enough migrations were measured). */
+  /** The learned constants predictions use (undefined: the configured ones). */
   get learned(): LearnedModel | undefined {
-    return this.fitted;
+    return this.model;
   }
 
-  /**
-   * Learns from a measured migration of `vm` that ran alone on its link and completed live: the
-   * configured constants are a guess, this cluster's own migrations are the truth (the lab's TCG
-   * guests on a loaded machine migrate 3x slower than on a quiet one).
-   */
-  learn(vm: VmReport, measured: { durationMs: number; downtimeMs: number | null }): void {
-    const cal = this.config.migration.calibration;
-    if (!cal.enabled || measured.downtimeMs === null) return;
-    this.samples.push({ ...this.input(vm, 1), durationMs: measured.durationMs, downtimeMs: measured.downtimeMs });
-    if (this.samples.length > cal.samples) this.samples.shift();
-    if (this.samples.length < cal.minSamples) return;
-    try {
-      const base = parseClusterConfig(plannerClusterConfig(this.config)).migration;
-      const c = calibrateMigrationModel(this.samples, base, { fitEfficiency: this.samples.length >= cal.slopeSamples });
-      this.fitted = { bandwidthEfficiency: c.bandwidthEfficiency, setupOverheadMs: c.setupOverheadMs, switchoverMs: c.switchoverMs };
-      this.parsed = undefined;
-    } catch {
-      // No efficiency explains the samples (e.g. every one stalled): keep the previous constants.
-    }
+  /** Predicts with these constants from now on (cost-model learning hands them over). */
+  useLearned(learned: LearnedModel): void {
+    this.model = learned;
+    this.parsed = undefined;
   }
 
-  private input(vm: VmReport, sharing: number) {
+  /** What the cost model takes of `vm` when `sharing` moves share its link (their bandwidth is divided). */
+  inputOf(vm: VmReport, sharing: number): { memoryMiB: number; dirtyRateBytesPerSec: number; bandwidthBytesPerSec: number } {
     const cfg = this.cluster().migration;
     let bw = cfg.defaultBandwidthBytesPerSec / Math.max(1, sharing);
     if (this.config.migration.bandwidthMiBs) bw = Math.min(bw, this.config.migration.bandwidthMiBs * MIB);
@@ -95,8 +78,18 @@ export class MovePredictor {
    */
   predict(vm: VmReport, sharing = 1): MigrationPrediction | null {
     return predictMigration(
-      { ...this.input(vm, sharing), allowPostCopy: this.config.migration.allowPostCopy && vm.tags.includes("drover:post-copy") },
+      { ...this.inputOf(vm, sharing), allowPostCopy: this.config.migration.allowPostCopy && vm.tags.includes("drover:post-copy") },
       this.cluster().migration,
     );
+  }
+
+  /** predict(), but a planner config the cost model rejects means a move without figures (logged), not an error. */
+  tryPredict(vm: VmReport, sharing: number, log: Logger): MigrationPrediction | null {
+    try {
+      return this.predict(vm, sharing);
+    } catch (e) {
+      log.warn({ vm: vm.name, err: (e as Error).message }, "no prediction (planner config rejected by the cost model)");
+      return null;
+    }
   }
 }

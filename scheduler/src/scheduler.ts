@@ -10,6 +10,7 @@ import { systemClock, type Clock } from "./clock.js";
 import { ClusterState, type HostMode } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
+import { MigrationEvents } from "./migration-events.js";
 import { Metrics } from "./metrics.js";
 import { Planner } from "./planner.js";
 import type { SnapshotExtras } from "./snapshot.js";
@@ -117,6 +118,7 @@ export class Scheduler {
       ...(config.nats.token ? { token: config.nats.token } : {}),
     });
     this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs);
+    const events = new MigrationEvents(this.log);
     this.dispatcher = new Dispatcher({
       bus: this.bus,
       store: this.store,
@@ -126,6 +128,7 @@ export class Scheduler {
       config,
       log: this.log,
       metrics: this.metrics,
+      events,
     });
     this.planner = new Planner({
       store: this.store,
@@ -169,11 +172,9 @@ export class Scheduler {
       config,
       log: this.log,
     });
-    this.dispatcher.onFinished = (m) => {
-      this.planner.onMigrationFinished(m);
-      this.maintenance.onMigrationFinished(m);
-      this.modes.onMigrationFinished(m);
-    };
+    events.onFinished((m) => this.planner.onMigrationFinished(m));
+    events.onFinished((m) => this.maintenance.onMigrationFinished(m));
+    events.onFinished((m) => this.modes.onMigrationFinished(m));
     this.state.onHostReport = (h, wasReachable) => this.power.onReport(h, wasReachable);
 
     this.dispatcher.start();

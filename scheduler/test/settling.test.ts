@@ -2,7 +2,6 @@
 // (in flight, then landed) rather than the picture from before it.
 import { describe, expect, it } from "vitest";
 import { HostReport, subjects } from "@drover/protocol";
-import { strategyOf } from "../src/dispatcher.js";
 import { harness, type Harness } from "./harness.js";
 import { CLUSTER, report, until, uuid, type VmSpec } from "./helpers.js";
 
@@ -142,11 +141,41 @@ describe("predictions", () => {
     expect(two.predictedDurationMs).toBe(one.predictedDurationMs);
     await until(() => h.agents.held.size === 2, 15_000, "second running");
     const shared = h.s.store.migrations.get(two.id)!;
-    expect(strategyOf(shared.strategy)).toEqual({ strategy: "live", concurrent: 2 });
+    expect(shared).toMatchObject({ strategy: "live", concurrent: 2 });
     expect(shared.predictedDurationMs!).toBeGreaterThan(one.predictedDurationMs!);
-    expect(strategyOf(h.s.store.migrations.get(one.id)!.strategy).concurrent).toBe(1);
+    expect(h.s.store.migrations.get(one.id)).toMatchObject({ strategy: "live", concurrent: 1 });
     h.agents.releaseAll(true);
     await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "both done");
+  });
+
+  it("learns only from moves that ran alone on their hosts", async () => {
+    await using h = await harness(["a", "b", "c"], {
+      a: [
+        { uuid: uuid(1), name: "v1" },
+        { uuid: uuid(2), name: "v2" },
+      ],
+    });
+    // Two clean samples fit the model (minSamples 2 by default).
+    h.agents.behaviour = { migrate: "hold", preflightOk: true, measured: { durationMs: 30_000, downtimeMs: 400 } };
+    await h.report();
+    const alone = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "api", reason: "operator request" });
+    await until(() => h.agents.held.size === 1, 15_000, "first running");
+    const shared = h.s.dispatcher.submit({ vm: "v2", destination: "c", requestedBy: "api", reason: "operator request" });
+    await until(() => h.agents.held.size === 2, 15_000, "second running");
+    h.agents.releaseAll(true);
+    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "both done");
+    expect([alone, shared].map((m) => h.s.store.migrations.get(m.id))).toMatchObject([
+      { status: "succeeded", completedBy: "live", concurrent: 1 },
+      { status: "succeeded", completedBy: "live", concurrent: 2 },
+    ]);
+    // One clean sample so far: the shared move was not counted.
+    expect(h.s.dispatcher.learnedModel).toBeUndefined();
+    const second = h.s.dispatcher.submit({ vm: "v1", destination: "a", requestedBy: "api", reason: "operator request" });
+    await until(() => h.agents.held.size === 1, 15_000, "third running");
+    h.agents.releaseAll(true);
+    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "third done");
+    expect(h.s.store.migrations.get(second.id)).toMatchObject({ status: "succeeded", concurrent: 1 });
+    expect(h.s.dispatcher.learnedModel).toBeDefined();
   });
 
   it("learns the cost model's constants from this cluster's measured migrations", async () => {

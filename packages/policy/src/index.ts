@@ -38,7 +38,7 @@ export { PolicyInputError, UnknownPolicyError } from "./errors.js";
 export { forecastSeries } from "./forecast.js";
 export type { Calibration, MeasuredMigration, MigrationInput } from "./cost-model.js";
 export { calibrateMigrationModel, predictAllStrategies, predictMigration } from "./cost-model.js";
-export type { LimitResult } from "./limits.js";
+export type { LimitMove, LimitOther, LimitResult, LimitStep } from "./limits.js";
 export { applyLimits } from "./limits.js";
 export { applyPlan, applySteps } from "./apply-plan.js";
 export type { Violation } from "./validate.js";

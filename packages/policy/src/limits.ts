@@ -3,20 +3,48 @@
 
 import { DeferCode } from "./codes.js";
 import type { InFlightLimits } from "./config.js";
-import type { DeferredStep, InFlightMigration, MigrateStep, PlanStep } from "./types.js";
+import type { InFlightMigration } from "./types.js";
 
-export interface LimitResult {
-  /** Steps that may run now, in plan order (indices unchanged, possibly with gaps). */
-  readonly admitted: PlanStep[];
-  readonly deferred: DeferredStep[];
+/** What the limits read of a move: its hosts and its group. A plan's MigrateStep is one. */
+export interface LimitMove {
+  readonly kind: "migrate";
+  readonly index: number;
+  readonly dependsOn: readonly number[];
+  readonly sourceHostId: string;
+  readonly destinationHostId: string;
+  /** Moves sharing a group are admitted or deferred together. */
+  readonly group?: string;
 }
+
+/** A step the limits do not count (a power-off or a wake); it is deferred only with what it depends on. */
+export interface LimitOther {
+  readonly kind: "power-off" | "wake";
+  readonly index: number;
+  readonly dependsOn: readonly number[];
+}
+
+/** The least a step must carry to go through `applyLimits`; a plan's PlanStep is one. */
+export type LimitStep = LimitMove | LimitOther;
+
+export interface LimitResult<S extends LimitStep> {
+  /** Steps that may run now, in plan order (indices unchanged, possibly with gaps). */
+  readonly admitted: S[];
+  readonly deferred: { readonly step: S; readonly code: string; readonly message: string }[];
+}
+
+const isMove = <S extends LimitStep>(s: S): s is S & LimitMove => s.kind === "migrate";
 
 /**
  * Admit migrate steps in order while the per-source, per-destination and cluster-wide counts
  * (starting from the migrations already in flight) stay within the limits; a step whose
- * dependency was deferred is deferred too. Power and wake steps are not counted.
+ * dependency was deferred is deferred too. Power and wake steps are not counted. Returns the
+ * caller's own step objects.
  */
-export function applyLimits(steps: readonly PlanStep[], inFlight: readonly InFlightMigration[], limits: InFlightLimits): LimitResult {
+export function applyLimits<S extends LimitStep>(
+  steps: readonly S[],
+  inFlight: readonly InFlightMigration[],
+  limits: InFlightLimits,
+): LimitResult<S> {
   const out = new Map<string, number>();
   const into = new Map<string, number>();
   let cluster = 0;
@@ -26,16 +54,16 @@ export function applyLimits(steps: readonly PlanStep[], inFlight: readonly InFli
     cluster++;
   }
   const deferredIdx = new Set<number>();
-  const admitted: PlanStep[] = [];
-  const deferred: DeferredStep[] = [];
-  const defer = (step: PlanStep, code: string, message: string) => {
+  const admitted: S[] = [];
+  const deferred: LimitResult<S>["deferred"] = [];
+  const defer = (step: S, code: string, message: string) => {
     deferredIdx.add(step.index);
     deferred.push({ step, code, message });
   };
   // Steps of one group (VMs that must stay together) are admitted or deferred together.
-  const groups = new Map<string, MigrateStep[]>();
+  const groups = new Map<string, (S & LimitMove)[]>();
   for (const step of steps) {
-    if (step.kind !== "migrate" || step.group === undefined) continue;
+    if (!isMove(step) || step.group === undefined) continue;
     const g = groups.get(step.group);
     if (g === undefined) groups.set(step.group, [step]);
     else g.push(step);
@@ -48,7 +76,7 @@ export function applyLimits(steps: readonly PlanStep[], inFlight: readonly InFli
       defer(step, DeferCode.dependency, `waits for step ${blocker}, which was deferred`);
       continue;
     }
-    if (step.kind !== "migrate") {
+    if (!isMove(step)) {
       admitted.push(step);
       continue;
     }

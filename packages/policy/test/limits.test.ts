@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyLimits } from "../src/index.js";
-import type { MigrateStep, PlanStep } from "../src/index.js";
+import type { LimitMove, MigrateStep, PlanStep } from "../src/index.js";
 
 const mig = (index: number, vmId: string, src: string, dst: string, dependsOn: number[] = []): MigrateStep => ({
   kind: "migrate",
@@ -54,5 +54,36 @@ describe("applyLimits with groups", () => {
     expect(r.deferred.map((d) => d.step.index)).toEqual([0, 1]);
     expect(r.deferred[0]?.message).toMatch(/group of 2/);
     expect(applyLimits([g(0, "a"), g(1, "b")], [], { perSource: 2, perDestination: 5, perCluster: 5 }).admitted).toHaveLength(2);
+  });
+});
+
+describe("applyLimits with minimal steps", () => {
+  it("needs only hosts and order, and hands back the caller's own objects", () => {
+    // What the dispatcher passes: its queued moves, no prediction, with its own row attached.
+    const queued = [
+      { id: "m1", source: "h1", destination: "h2" },
+      { id: "m2", source: "h1", destination: "h3" },
+      { id: "m3", source: "h4", destination: "h2" },
+    ];
+    const steps = queued.map((row, index) => ({
+      kind: "migrate" as const,
+      index,
+      dependsOn: [],
+      sourceHostId: row.source,
+      destinationHostId: row.destination,
+      row,
+    })) satisfies LimitMove[];
+    const r = applyLimits(steps, [{ id: "m0", vmId: "z", sourceHostId: "h9", destinationHostId: "h2", startedMs: 0 }], {
+      perSource: 1,
+      perDestination: 2,
+      perCluster: 5,
+    });
+    expect(r.admitted).toHaveLength(1);
+    expect(r.admitted[0]).toBe(steps[0]);
+    expect(r.admitted[0]!.row.id).toBe("m1");
+    expect(r.deferred.map((d) => [d.step.row.id, d.code])).toEqual([
+      ["m2", "limit.per-source"],
+      ["m3", "limit.per-destination"],
+    ]);
   });
 });

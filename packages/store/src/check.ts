@@ -109,3 +109,8 @@ export function count(where: string, field: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw invalid(where, field, "a non-negative integer", v);
   return v;
 }
+
+export function positiveCount(where: string, field: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw invalid(where, field, "an integer of at least 1", v);
+  return v;
+}

@@ -140,6 +140,16 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX config_at ON config_changes(at_ms);
   `,
+  // 3: how many moves shared a migration's hosts when it was sent, as its own column. Releases up to
+  // version 2 wrote the count into strategy ("live; 2 concurrent"); it is moved out here.
+  `
+  ALTER TABLE migrations ADD COLUMN concurrent INTEGER NOT NULL DEFAULT 1;
+  UPDATE migrations SET
+    concurrent = CAST(substr(strategy, instr(strategy, '; ') + 2, length(strategy) - instr(strategy, '; ') - 12) AS INTEGER),
+    strategy = nullif(substr(strategy, 1, instr(strategy, '; ') - 1), '')
+  WHERE strategy GLOB '*; [1-9]* concurrent'
+    AND substr(strategy, instr(strategy, '; ') + 2, length(strategy) - instr(strategy, '; ') - 12) NOT GLOB '*[^0-9]*';
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

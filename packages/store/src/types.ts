@@ -134,6 +134,8 @@ export interface MigrationRow {
   predictedDowntimeMs: number | null;
   /** How it was (to be) run, e.g. 'live', 'post-copy-allowed'. */
   strategy: string | null;
+  /** Moves (this one included) that shared its source or destination when it was sent; 1 = it ran alone. */
+  concurrent: number;
   measuredDurationMs: number | null;
   measuredDowntimeMs: number | null;
   bytesMoved: number | null;
@@ -152,6 +154,7 @@ type MigrationOptional =
   | "predictedDurationMs"
   | "predictedDowntimeMs"
   | "strategy"
+  | "concurrent"
   | "measuredDurationMs"
   | "measuredDowntimeMs"
   | "bytesMoved"
@@ -162,7 +165,7 @@ type MigrationOptional =
   | "endedMs"
   | "status"
   | "updatedMs";
-/** status defaults to 'pending', updatedMs to createdMs, the rest to null / []. */
+/** status defaults to 'pending', updatedMs to createdMs, concurrent to 1, the rest to null / []. */
 export type MigrationInput = Omit<MigrationRow, MigrationOptional> & Partial<Pick<MigrationRow, MigrationOptional>>;
 /** What may change after insert; identity (id, command, VM, hosts, requester) never does. */
 export type MigrationPatch = Partial<
@@ -170,6 +173,7 @@ export type MigrationPatch = Partial<
     MigrationRow,
     | "status"
     | "strategy"
+    | "concurrent"
     | "measuredDurationMs"
     | "measuredDowntimeMs"
     | "bytesMoved"

@@ -254,6 +254,21 @@ describe("migrations", () => {
       );
     }));
 
+  it("records how many moves shared a migration's hosts, 1 unless told, and refuses a count below 1", () =>
+    withStore((s) => {
+      s.migrations.insert(migration("m1", { strategy: "live" }));
+      expect(s.migrations.get("m1")).toMatchObject({ strategy: "live", concurrent: 1 });
+      expect(s.migrations.update("m1", { status: "dispatched", concurrent: 3 })).toMatchObject({ strategy: "live", concurrent: 3 });
+      expect(s.migrations.update("m1", { status: "running" }).concurrent).toBe(3);
+      s.migrations.insert(migration("m2", { commandId: "cmd-m2", concurrent: 2 }));
+      expect(s.migrations.get("m2")?.concurrent).toBe(2);
+      expect(() => s.migrations.update("m1", { concurrent: 0 })).toThrowError(/concurrent must be an integer of at least 1/);
+      expect(() => s.migrations.update("m1", { concurrent: 1.5 })).toThrowError(/concurrent must be an integer of at least 1/);
+      expect(() => s.migrations.insert(migration("m3", { concurrent: -1 }))).toThrowError(/concurrent must be an integer of at least 1/);
+      expect(s.migrations.get("m1")?.concurrent).toBe(3);
+      expect(s.migrations.get("m3")).toBeUndefined();
+    }));
+
   it("lastFailure finds the latest failed move of that VM to that destination", () =>
     withStore((s) => {
       s.migrations.insert(migration("m1", { status: "failed", endedMs: 1_100 }));

@@ -69,6 +69,41 @@ describe("schema migrations", () => {
     store.close();
   });
 
+  it("upgrading a version-2 file moves the concurrency out of the strategy text into its own column", () => {
+    using dir = tempDir();
+    const file = dir.file();
+    const db = new Database(file);
+    expect(migrate(db, file, 2)).toBe(2);
+    // Strategies as version-2 releases wrote them: the count of moves sharing the hosts as a suffix.
+    const insert = db.prepare(
+      `INSERT INTO migrations (id, command_id, vm_uuid, vm_name, source, destination, requested_by, reason, status,
+         strategy, escalations, created_ms, updated_ms)
+       VALUES (?, ?, ?, 'web1', 'kvm01', 'kvm02', 'op', 'drain', 'succeeded', ?, '[]', 30, 30)`,
+    );
+    const old: [string, string | null][] = [
+      ["m1", "live; 2 concurrent"],
+      ["m2", "live-auto-converge; 12 concurrent"],
+      ["m3", "live"],
+      ["m4", null],
+      ["m5", "; 3 concurrent"],
+      ["m6", "live; x concurrent"],
+    ];
+    old.forEach(([id, strategy], i) => insert.run(id, `c-${id}`, uuid(i + 1), strategy));
+    db.close();
+
+    using store = Store.open({ path: file });
+    expect(store.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
+    expect(old.map(([id]) => store.migrations.get(id)).map((m) => [m?.strategy, m?.concurrent])).toEqual([
+      ["live", 2],
+      ["live-auto-converge", 12],
+      ["live", 1],
+      [null, 1],
+      [null, 3],
+      // Not the suffix those releases wrote: left as it was.
+      ["live; x concurrent", 1],
+    ]);
+  });
+
   it("migrating twice is a no-op", () => {
     using dir = tempDir();
     const file = dir.file();

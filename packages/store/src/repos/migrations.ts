@@ -7,6 +7,7 @@ import {
   errorRecordOrNull,
   fromJson,
   oneOf,
+  positiveCount,
   rethrowConflict,
   stringArray,
   text,
@@ -39,6 +40,7 @@ interface MigrationSql {
   predicted_duration_ms: number | null;
   predicted_downtime_ms: number | null;
   strategy: string | null;
+  concurrent: number;
   measured_duration_ms: number | null;
   measured_downtime_ms: number | null;
   bytes_moved: number | null;
@@ -86,6 +88,7 @@ function toRow(r: MigrationSql): MigrationRow {
     predictedDurationMs: r.predicted_duration_ms,
     predictedDowntimeMs: r.predicted_downtime_ms,
     strategy: r.strategy,
+    concurrent: r.concurrent,
     measuredDurationMs: r.measured_duration_ms,
     measuredDowntimeMs: r.measured_downtime_ms,
     bytesMoved: r.bytes_moved,
@@ -100,10 +103,10 @@ function toRow(r: MigrationSql): MigrationRow {
 }
 
 const columns = `id, command_id, plan_id, vm_uuid, vm_name, source, destination, requested_by, reason, status,
-  predicted_duration_ms, predicted_downtime_ms, strategy, measured_duration_ms, measured_downtime_ms, bytes_moved,
+  predicted_duration_ms, predicted_downtime_ms, strategy, concurrent, measured_duration_ms, measured_downtime_ms, bytes_moved,
   completed_by, escalations, error, created_ms, started_ms, ended_ms, updated_ms`;
 const values = `@id, @commandId, @planId, @vmUuid, @vmName, @source, @destination, @requestedBy, @reason, @status,
-  @predictedDurationMs, @predictedDowntimeMs, @strategy, @measuredDurationMs, @measuredDowntimeMs, @bytesMoved,
+  @predictedDurationMs, @predictedDowntimeMs, @strategy, @concurrent, @measuredDurationMs, @measuredDowntimeMs, @bytesMoved,
   @completedBy, @escalations, @error, @createdMs, @startedMs, @endedMs, @updatedMs`;
 
 export class Migrations {
@@ -120,7 +123,7 @@ export class Migrations {
     this.#insert = db.prepare(`INSERT INTO migrations (${columns}) VALUES (${values})`);
     this.#update = db.prepare(`
       UPDATE migrations SET status = @status, predicted_duration_ms = @predictedDurationMs,
-        predicted_downtime_ms = @predictedDowntimeMs, strategy = @strategy, measured_duration_ms = @measuredDurationMs,
+        predicted_downtime_ms = @predictedDowntimeMs, strategy = @strategy, concurrent = @concurrent, measured_duration_ms = @measuredDurationMs,
         measured_downtime_ms = @measuredDowntimeMs, bytes_moved = @bytesMoved, completed_by = @completedBy,
         escalations = @escalations, error = @error, started_ms = @startedMs, ended_ms = @endedMs, updated_ms = @updatedMs
       WHERE id = @id`);
@@ -160,6 +163,7 @@ export class Migrations {
         predictedDurationMs: amountOrNull(w, "predictedDurationMs", pick("predictedDurationMs", row.predictedDurationMs)),
         predictedDowntimeMs: amountOrNull(w, "predictedDowntimeMs", pick("predictedDowntimeMs", row.predictedDowntimeMs)),
         strategy: textOrNull(w, "strategy", pick("strategy", row.strategy)),
+        concurrent: positiveCount(w, "concurrent", pick("concurrent", row.concurrent)),
         measuredDurationMs: amountOrNull(w, "measuredDurationMs", pick("measuredDurationMs", row.measuredDurationMs)),
         measuredDowntimeMs: amountOrNull(w, "measuredDowntimeMs", pick("measuredDowntimeMs", row.measuredDowntimeMs)),
         bytesMoved: amountOrNull(w, "bytesMoved", pick("bytesMoved", row.bytesMoved)),
@@ -192,6 +196,7 @@ export class Migrations {
       predictedDurationMs: amountOrNull(w, "predictedDurationMs", m.predictedDurationMs),
       predictedDowntimeMs: amountOrNull(w, "predictedDowntimeMs", m.predictedDowntimeMs),
       strategy: textOrNull(w, "strategy", m.strategy),
+      concurrent: positiveCount(w, "concurrent", m.concurrent ?? 1),
       measuredDurationMs: amountOrNull(w, "measuredDurationMs", m.measuredDurationMs),
       measuredDowntimeMs: amountOrNull(w, "measuredDowntimeMs", m.measuredDowntimeMs),
       bytesMoved: amountOrNull(w, "bytesMoved", m.bytesMoved),

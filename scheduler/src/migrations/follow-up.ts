@@ -1,0 +1,385 @@
+// Following a move from its slot to its end: preflight, dispatch (persisted before the send, sent
+// once), progress, the result, status asks when it goes quiet, and abort then timed-out past its
+// deadline. Every end goes through finish(), once.
+import type { Bus, Subscription } from "@drover/bus";
+import {
+  MigrationProgress,
+  MigrationResult,
+  subjects,
+  type CommandReply,
+  type ErrorInfo,
+  type Logger,
+  type MigrateOptions,
+  type VmReport,
+} from "@drover/protocol";
+import type { MigrationPatch, MigrationRow, MigrationStatus, Store } from "@drover/store";
+import type { AgentClient } from "../agent-client.js";
+import type { Clock } from "../clock.js";
+import type { ClusterState } from "../cluster-state.js";
+import type { SchedulerConfig } from "../config.js";
+import type { Metrics } from "../metrics.js";
+import type { MovePredictor } from "../prediction.js";
+import type { CostModelLearning } from "./learning.js";
+import type { MigrationQueue } from "./queue.js";
+
+interface Active {
+  row: MigrationRow;
+  progress: MigrationProgress | null;
+  lastHeardMs: number;
+  deadlineMs: number;
+  abortSent: boolean;
+  statusAsks: number;
+}
+
+const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(["failed", "aborted", "timed-out"]);
+
+export interface FollowUpDeps {
+  bus: Bus;
+  store: Store;
+  state: ClusterState;
+  agents: AgentClient;
+  clock: Clock;
+  config: SchedulerConfig;
+  log: Logger;
+  metrics: Metrics;
+  /** Where a move goes back when its source has not reported since the restart; finish() also ends queued moves. */
+  queue: MigrationQueue;
+  predictor: MovePredictor;
+  learning: CostModelLearning;
+  /** When the dispatcher became ready (restart reconciliation done). */
+  readySinceMs: () => number;
+  /** Called once a move's end is recorded (any outcome); the slot is free by then. */
+  ended: (row: MigrationRow) => void;
+}
+
+export class FollowUp {
+  private readonly active = new Map<string, Active>();
+  private readonly subs: Subscription[] = [];
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly d: FollowUpDeps) {}
+
+  start(): void {
+    const { bus, config } = this.d;
+    this.subs.push(
+      bus.subscribe(subjects.allMigrationProgress(config.cluster), MigrationProgress, (p) => this.onProgress(p)),
+      bus.subscribe(subjects.allMigrationResults(config.cluster), MigrationResult, (r) => this.onResult(r)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** The moves being followed, as last recorded. */
+  rows(): MigrationRow[] {
+    return [...this.active.values()].map((a) => a.row);
+  }
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  has(id: string): boolean {
+    return this.active.has(id);
+  }
+
+  forVm(uuid: string): MigrationRow | undefined {
+    for (const a of this.active.values()) if (a.row.vmUuid === uuid) return a.row;
+    return undefined;
+  }
+
+  progressOf(id: string): MigrationProgress | null {
+    return this.active.get(id)?.progress ?? null;
+  }
+
+  /**
+   * Runs moves the limits admitted. All of them take their slot before any runs, so a move that
+   * ends at once (and starts what waits) cannot let the queue overtake the others.
+   */
+  run(rows: readonly MigrationRow[]): void {
+    const { store, clock, metrics } = this.d;
+    const taken = rows.map((r): Active => {
+      const a: Active = {
+        row: store.migrations.update(r.id, { status: "preflight", atMs: clock.now() }),
+        progress: null,
+        lastHeardMs: clock.now(),
+        deadlineMs: Number.POSITIVE_INFINITY,
+        abortSent: false,
+        statusAsks: 0,
+      };
+      this.active.set(a.row.id, a);
+      return a;
+    });
+    metrics.migrationsInFlight.set(this.active.size);
+    for (const a of taken) this.track(this.follow(a));
+  }
+
+  /** Follows a move an agent is running (restart reconciliation). */
+  adopt(row: MigrationRow): void {
+    const now = this.d.clock.now();
+    const started = row.startedMs ?? now;
+    this.active.set(row.id, { row, progress: null, lastHeardMs: now, deadlineMs: this.deadline(started), abortSent: false, statusAsks: 0 });
+    this.d.metrics.migrationsInFlight.set(this.active.size);
+  }
+
+  private track(p: Promise<void>): void {
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+  }
+
+  private deadline(startedMs: number): number {
+    return startedMs + this.d.config.migration.timeoutMs + this.d.config.migration.resultGraceMs;
+  }
+
+  private async follow(a: Active): Promise<void> {
+    const { store, clock, state, config, agents, log, metrics } = this.d;
+    let row = a.row;
+    try {
+      const now = clock.now();
+      const vm = state.vm(row.vmUuid);
+      const src = state.hosts.get(row.source);
+      if (!vm && (!src || !state.isReachable(src, now)) && now - this.d.readySinceMs() < state.staleAfterMs * 2) {
+        // Just restarted: the source has not reported yet. Wait for it rather than cancel.
+        this.active.delete(row.id);
+        metrics.migrationsInFlight.set(this.active.size);
+        this.d.queue.add(store.migrations.update(row.id, { status: "pending", atMs: now }));
+        return;
+      }
+      if (!vm || vm.host !== row.source) {
+        return this.finish(a, "cancelled", {
+          code: "vm-moved",
+          message: `VM is no longer on ${row.source} (now ${vm?.host ?? "not reported"})`,
+        });
+      }
+      if (!state.canBeSource(row.source, now) || !state.canBeDestination(row.destination, now)) {
+        return this.finish(a, "cancelled", {
+          code: "host-unavailable",
+          message: `${row.source} or ${row.destination} is not available any more`,
+        });
+      }
+      const dest = state.hosts.get(row.destination)!;
+      const uri = dest.report!.migrationUri;
+      if (config.migration.preflight) {
+        const pf = await agents.send(row.source, {
+          kind: "preflight",
+          id: `pf-${row.id}-${clock.now().toString(36)}`,
+          vm: row.vmUuid,
+          destination: { host: row.destination, uri },
+          copyStorage: false,
+        });
+        const bad = (pf.checks ?? []).filter((c) => !c.ok);
+        if (pf.status !== "succeeded" || bad.length > 0) {
+          const why = bad.length ? bad.map((c) => `${c.check}: ${c.reason}`).join("; ") : (pf.error?.message ?? `preflight ${pf.status}`);
+          return this.finish(a, "failed", {
+            code: bad.length ? `preflight.${bad[0]!.check}` : (pf.error?.code ?? "preflight"),
+            message: why,
+          });
+        }
+      }
+      // Persisted before the send: after a restart this move is asked about, never sent again.
+      row = a.row = store.migrations.update(row.id, { status: "dispatched", atMs: clock.now(), ...this.sharedLink(row, vm.report) });
+      const options: MigrateOptions = {
+        maxDowntimeMs: config.migration.maxDowntimeMs,
+        ...(config.migration.bandwidthMiBs ? { bandwidthMiBs: config.migration.bandwidthMiBs } : {}),
+        persistOnDestination: true,
+        undefineOnSource: true,
+        offline: false,
+        copyStorage: false,
+        allowUnsafe: config.migration.allowUnsafe,
+        allowPostCopy: config.migration.allowPostCopy && vm.report.tags.includes("drover:post-copy"),
+        autoConverge: row.strategy === "live-auto-converge",
+        escalation: config.migration.escalation,
+        stallIterations: 3,
+        stallMs: 5000,
+        timeoutMs: config.migration.timeoutMs,
+        progressIntervalMs: 500,
+      };
+      const t0 = performance.now();
+      let reply: CommandReply;
+      try {
+        reply = await agents.send(row.source, {
+          kind: "migrate",
+          id: row.commandId,
+          migrationId: row.id,
+          vm: row.vmUuid,
+          destination: { host: row.destination, uri },
+          options,
+        });
+      } catch (e) {
+        // The agent may or may not have it: follow by status until the deadline, never resend.
+        log.warn({ migration: row.id, err: (e as Error).message }, "migrate command got no reply; following by status");
+        a.deadlineMs = this.deadline(clock.now());
+        a.lastHeardMs = 0;
+        return;
+      }
+      metrics.dispatchLatency.observe((performance.now() - t0) / 1000);
+      if (reply.status === "refused" || reply.status === "failed") {
+        return this.finish(a, "failed", reply.error ?? { code: `agent.${reply.status}`, message: `agent ${reply.status} the migration` });
+      }
+      if (!this.active.has(row.id)) return; // the result raced the reply
+      const started = clock.now();
+      a.row = store.migrations.update(row.id, { status: "running", startedMs: started, atMs: started });
+      a.deadlineMs = this.deadline(started);
+      a.lastHeardMs = started;
+      if (reply.status === "succeeded") await this.askStatus(a);
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      if (a.row.status === "preflight") {
+        this.finish(a, "failed", { code: err.code ?? "preflight-error", message: err.message });
+      } else {
+        log.error({ migration: row.id, err }, "migration follow-up failed");
+      }
+    }
+  }
+
+  /**
+   * Moves running at once from or to the same hosts share the link (and the CPUs): the count is
+   * recorded, and a shared move's prediction is made again with the bandwidth divided among them.
+   */
+  private sharedLink(row: MigrationRow, vm: VmReport): MigrationPatch {
+    let n = 0;
+    for (const a of this.active.values()) {
+      const r = a.row;
+      if (r.source === row.source || r.destination === row.destination || r.source === row.destination || r.destination === row.source) n++;
+    }
+    if (n <= 1) return { concurrent: 1 };
+    const p = this.d.predictor.tryPredict(vm, n, this.d.log);
+    this.d.log.info(
+      { migration: row.id, concurrent: n, predictedDurationMs: p?.durationMs ?? null },
+      "move shares its hosts; prediction made for the shared link",
+    );
+    return { concurrent: n, ...(p ? { strategy: p.strategy, predictedDurationMs: p.durationMs, predictedDowntimeMs: p.downtimeMs } : {}) };
+  }
+
+  private onProgress(p: MigrationProgress): void {
+    const a = this.active.get(p.migrationId);
+    if (!a) return;
+    a.progress = p;
+    a.lastHeardMs = this.d.clock.now();
+    if (a.row.status !== "running") {
+      a.row = this.d.store.migrations.update(a.row.id, {
+        status: "running",
+        startedMs: a.row.startedMs ?? this.d.clock.now(),
+        atMs: this.d.clock.now(),
+      });
+    }
+  }
+
+  private onResult(r: MigrationResult): void {
+    const a = this.active.get(r.migrationId);
+    if (!a) return;
+    this.d.learning.observe(a.row, r, this.d.state.vm(a.row.vmUuid)?.report);
+    if (r.outcome === "succeeded" && r.vmRunningOn) this.d.state.moveVm(a.row.vmUuid, r.vmRunningOn);
+    this.finish(a, r.outcome, r.error, {
+      measuredDurationMs: r.durationMs,
+      measuredDowntimeMs: r.downtimeMs,
+      bytesMoved: r.bytesMoved,
+      completedBy: r.completedBy,
+      escalations: r.escalations,
+      startedMs: a.row.startedMs ?? r.startedAtMs,
+    });
+  }
+
+  /** Periodic: timeouts, and asking about moves gone quiet (a lost result message). */
+  async tick(): Promise<void> {
+    const now = this.d.clock.now();
+    const checks: Promise<void>[] = [];
+    for (const a of this.active.values()) {
+      if (a.row.status === "preflight") continue;
+      if (now > a.deadlineMs) checks.push(this.timeOut(a));
+      else if (now - a.lastHeardMs > Math.max(5000, this.d.config.reports.intervalMs * 2)) checks.push(this.askStatus(a));
+    }
+    await Promise.allSettled(checks);
+  }
+
+  /** Asks the source agent for the command's status and acts on a final one. */
+  private async askStatus(a: Active): Promise<void> {
+    const { agents, clock, log } = this.d;
+    a.statusAsks++;
+    let reply: CommandReply;
+    try {
+      reply = await agents.status(a.row.source, a.row.commandId, `st-${a.row.id}-${a.statusAsks}-${clock.now().toString(36)}`);
+    } catch (e) {
+      log.warn({ migration: a.row.id, err: (e as Error).message }, "status request failed");
+      return;
+    }
+    this.applyStatus(a, reply);
+  }
+
+  /** Acts on the agent's answer about a migrate command (shared with restart reconciliation). */
+  applyStatus(a: { row: MigrationRow }, reply: CommandReply): void {
+    const active = this.active.get(a.row.id);
+    if (!active) return;
+    const { store, clock, state } = this.d;
+    active.lastHeardMs = clock.now();
+    if (reply.status === "accepted" || reply.status === "running") {
+      if (active.row.status !== "running") {
+        active.row = store.migrations.update(active.row.id, {
+          status: "running",
+          startedMs: active.row.startedMs ?? clock.now(),
+          atMs: clock.now(),
+        });
+        active.deadlineMs = this.deadline(active.row.startedMs ?? clock.now());
+      }
+      return;
+    }
+    // Final without a result message: where the VM is reported decides the outcome.
+    const where = state.vm(active.row.vmUuid)?.host ?? null;
+    if (reply.status === "succeeded") {
+      if (where === active.row.destination || where === null) {
+        state.moveVm(active.row.vmUuid, active.row.destination);
+        this.finish(active, "succeeded", null);
+      }
+      return;
+    }
+    this.finish(active, "failed", reply.error ?? { code: `agent.${reply.status}`, message: `agent reports the command ${reply.status}` });
+  }
+
+  private async timeOut(a: Active): Promise<void> {
+    const { agents, clock, log, config } = this.d;
+    if (!a.abortSent) {
+      a.abortSent = true;
+      a.deadlineMs = clock.now() + config.migration.resultGraceMs;
+      log.warn({ migration: a.row.id }, "migration timed out; aborting");
+      try {
+        await agents.send(a.row.source, { kind: "abort", id: `abort-${a.row.id}`, migrationId: a.row.id });
+      } catch (e) {
+        log.warn({ migration: a.row.id, err: (e as Error).message }, "abort got no reply");
+      }
+      return;
+    }
+    // No result even after the abort: record the timeout with where the VM is seen.
+    const where = this.d.state.vm(a.row.vmUuid)?.host ?? "unknown";
+    this.finish(a, "timed-out", {
+      code: "timeout",
+      message: `no result within ${config.migration.timeoutMs} ms (+grace); VM reported on ${where}`,
+    });
+  }
+
+  /** Records the end of a move, followed or still queued (once), and frees its slot. */
+  finish(a: { row: MigrationRow }, status: MigrationStatus, error: ErrorInfo | null, extra: Partial<MigrationRow> = {}): void {
+    const { store, clock, metrics, log } = this.d;
+    if (!this.active.delete(a.row.id) && !this.d.queue.remove(a.row.id)) return;
+    const now = clock.now();
+    const row = store.migrations.update(a.row.id, {
+      status,
+      error: error ? { code: error.code, message: error.message } : null,
+      endedMs: now,
+      atMs: now,
+      ...(extra.measuredDurationMs !== undefined ? { measuredDurationMs: extra.measuredDurationMs } : {}),
+      ...(extra.measuredDowntimeMs !== undefined ? { measuredDowntimeMs: extra.measuredDowntimeMs } : {}),
+      ...(extra.bytesMoved !== undefined ? { bytesMoved: extra.bytesMoved } : {}),
+      ...(extra.completedBy !== undefined ? { completedBy: extra.completedBy } : {}),
+      ...(extra.escalations !== undefined ? { escalations: extra.escalations } : {}),
+      ...(extra.startedMs != null ? { startedMs: extra.startedMs } : {}),
+    });
+    metrics.migrations.inc({ outcome: status });
+    metrics.migrationsInFlight.set(this.active.size);
+    if (row.measuredDurationMs != null) metrics.migrationDuration.observe(row.measuredDurationMs / 1000);
+    const level = FINISHED_FAILED.has(status) ? "warn" : "info";
+    log[level]({ migration: row.id, vm: row.vmName, from: row.source, to: row.destination, status, error }, `migration ${status}`);
+    this.d.ended(row);
+  }
+}

@@ -1,12 +1,26 @@
 // The cluster picture built from host reports: cheap to update (the ingest path runs for every
 // report), queried by the snapshot builder, the dispatcher, the power manager and the API.
-import type { HostReport, VmReport } from "@drover/protocol";
+import type { HostReport, HostState, VmReport } from "@drover/protocol";
 
-/** Scheduler-owned host modes layered over reachability (which comes from reports). */
-export const HostModes = ["normal", "draining", "maintenance", "powering-off", "standby", "waking"] as const;
-export type HostMode = (typeof HostModes)[number];
+/**
+ * What the scheduler decided for a host, as opposed to its state (protocol HostState), which is
+ * this decision judged against the reports: a host in "normal" mode is healthy or unreachable
+ * depending on whether it reports, a draining one becomes unreachable when it falls silent and
+ * draining again when it returns. So the mode is its own idea: it has no "healthy" and no
+ * "unreachable", which only the reports decide, and "normal" is no state.
+ */
+export type HostMode = "normal" | Exclude<HostState, "healthy" | "unreachable">;
 
-export type EffectiveHostState = "healthy" | "draining" | "maintenance" | "standby" | "waking" | "unreachable" | "powering-off";
+/** The mode to resume from a stored state after a restart (a state the reports decided resumes as normal). */
+export const modeOfStoredState: Record<HostState, HostMode> = {
+  healthy: "normal",
+  unreachable: "normal",
+  draining: "draining",
+  maintenance: "maintenance",
+  standby: "standby",
+  waking: "waking",
+  "powering-off": "powering-off",
+};
 
 /** Fixed-size history (circular, no allocation per sample); values() is oldest first. */
 export class Ring {
@@ -52,7 +66,7 @@ export interface HostEntry {
   /** Capacity from the store (hosts that have not reported since the scheduler started). */
   knownCapacity: HostReport["capacity"] | null;
   /** Effective state seen by the last tick (to log and persist changes). */
-  lastState: EffectiveHostState | undefined;
+  lastState: HostState | undefined;
   /** Valid reports ingested from this host (to wait for a fresh one). */
   reportCount: number;
   /** Changed since the last store flush. */
@@ -233,7 +247,7 @@ export class ClusterState {
     return nowMs - h.lastSeenMs <= interval * this.opts.unreachableAfter;
   }
 
-  stateOf(h: HostEntry, nowMs: number): EffectiveHostState {
+  stateOf(h: HostEntry, nowMs: number): HostState {
     const reachable = this.isReachable(h, nowMs) && h.libvirtOk;
     switch (h.mode) {
       case "standby":

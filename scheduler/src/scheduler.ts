@@ -2,12 +2,12 @@
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
 import { Bus } from "@drover/bus";
-import { HostReport, silentLogger, subjects, type Logger } from "@drover/protocol";
-import { Store, type HostState, type VmSeenRow } from "@drover/store";
+import { HostReport, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
+import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
 import { AgentClient } from "./agent-client.js";
 import { systemClock, type Clock } from "./clock.js";
-import { ClusterState, type HostMode } from "./cluster-state.js";
+import { ClusterState, modeOfStoredState } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Metrics } from "./metrics.js";
@@ -29,16 +29,6 @@ export interface SchedulerDeps {
   autoTick?: boolean;
   tickMs?: number;
 }
-
-const modeOfState: Record<HostState, HostMode> = {
-  healthy: "normal",
-  unreachable: "normal",
-  draining: "draining",
-  maintenance: "maintenance",
-  standby: "standby",
-  waking: "waking",
-  "powering-off": "powering-off",
-};
 
 export class Scheduler {
   readonly state: ClusterState;
@@ -94,7 +84,7 @@ export class Scheduler {
     for (const row of store.hosts.list()) {
       if (row.cluster !== config.cluster) continue;
       const h = s.state.ensureHost(row.id, now);
-      h.mode = modeOfState[row.state];
+      h.mode = modeOfStoredState[row.state];
       h.modeSinceMs = row.stateSinceMs;
       h.knownCapacity = row.capacity as typeof h.knownCapacity;
     }

@@ -1,6 +1,7 @@
 // Turns the cluster picture into the policy's input. The policy is pure: everything it needs
 // (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot.
 import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Rule, Vm } from "@drover/policy";
+import type { HostState } from "@drover/protocol";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import { plannerClusterConfig, type LearnedModel } from "./prediction.js";
@@ -16,6 +17,20 @@ export const Tags = {
   /** `drover:affinity:GROUP` keeps the group's VMs together (hard). */
   affinity: "drover:affinity:",
 } as const;
+
+/**
+ * The policy's host states are the same idea without the passing "powering-off": such a host is
+ * planned as in standby (it holds no VM and takes none, and can be woken once it is off).
+ */
+const policyHostState: Record<HostState, Host["state"]> = {
+  healthy: "healthy",
+  draining: "draining",
+  maintenance: "maintenance",
+  standby: "standby",
+  waking: "waking",
+  unreachable: "unreachable",
+  "powering-off": "standby",
+};
 
 export interface SnapshotExtras {
   inFlight: readonly InFlightMigration[];
@@ -46,7 +61,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     hostMhz.set(h.id, r.capacity.mhz);
     hosts.push({
       id: h.id,
-      state: st === "powering-off" ? "standby" : st,
+      state: policyHostState[st],
       cpuCores: r.capacity.cpus,
       cpuCapacityMhz: r.capacity.cpus * r.capacity.mhz,
       memoryMiB: r.capacity.memoryMiB,

@@ -90,6 +90,9 @@ function sameVms(a: readonly VmReport[], b: readonly VmReport[]): boolean {
   return true;
 }
 
+/** Told of every valid report after it is applied; `wasReachable` is the host's reachability before it. */
+export type HostReportListener = (host: HostEntry, wasReachable: boolean) => void;
+
 export interface ClusterStateOptions {
   intervalMs: number;
   unreachableAfter: number;
@@ -103,8 +106,7 @@ export class ClusterState {
   private readonly vms = new Map<string, VmEntry>();
   private readonly byName = new Map<string, string>();
   readonly counters = { reports: 0, stale: 0, wrongCluster: 0 };
-  /** Called when a host becomes reachable or healthy again (power manager, maintenance). */
-  onHostReport: ((host: HostEntry, wasReachable: boolean) => void) | undefined;
+  private readonly reportListeners: HostReportListener[] = [];
 
   constructor(
     readonly cluster: string,
@@ -113,6 +115,11 @@ export class ClusterState {
 
   get staleAfterMs(): number {
     return this.opts.intervalMs * this.opts.unreachableAfter;
+  }
+
+  /** Registers a listener for every valid report (the power manager follows wakes with it). */
+  onHostReport(listener: HostReportListener): void {
+    this.reportListeners.push(listener);
   }
 
   /** Adds a host known from the store or the config, before it reports. */
@@ -179,7 +186,7 @@ export class ClusterState {
       for (const vm of r.vms) now.add(vm.uuid);
       for (const vm of prev.vms) if (!now.has(vm.uuid)) this.forget(vm.uuid, r.host);
     }
-    this.onHostReport?.(h, wasReachable);
+    for (const l of this.reportListeners) l(h, wasReachable);
     return true;
   }
 

@@ -1,12 +1,26 @@
 // The cluster picture built from host reports: cheap to update (the ingest path runs for every
 // report), queried by the snapshot builder, the dispatcher, the power manager and the API.
-import type { HostReport, VmReport } from "@drover/protocol";
+import type { HostReport, HostState, VmReport } from "@drover/protocol";
 
-/** Scheduler-owned host modes layered over reachability (which comes from reports). */
-export const HostModes = ["normal", "draining", "maintenance", "powering-off", "standby", "waking"] as const;
-export type HostMode = (typeof HostModes)[number];
+/**
+ * What the scheduler decided for a host, as opposed to its state (protocol HostState), which is
+ * this decision judged against the reports: a host in "normal" mode is healthy or unreachable
+ * depending on whether it reports, a draining one becomes unreachable when it falls silent and
+ * draining again when it returns. So the mode is its own idea: it has no "healthy" and no
+ * "unreachable", which only the reports decide, and "normal" is no state.
+ */
+export type HostMode = "normal" | Exclude<HostState, "healthy" | "unreachable">;
 
-export type EffectiveHostState = "healthy" | "draining" | "maintenance" | "standby" | "waking" | "unreachable" | "powering-off";
+/** The mode to resume from a stored state after a restart (a state the reports decided resumes as normal). */
+export const modeOfStoredState: Record<HostState, HostMode> = {
+  healthy: "normal",
+  unreachable: "normal",
+  draining: "draining",
+  maintenance: "maintenance",
+  standby: "standby",
+  waking: "waking",
+  "powering-off": "powering-off",
+};
 
 /** Fixed-size history (circular, no allocation per sample); values() is oldest first. */
 export class Ring {
@@ -52,7 +66,7 @@ export interface HostEntry {
   /** Capacity from the store (hosts that have not reported since the scheduler started). */
   knownCapacity: HostReport["capacity"] | null;
   /** Effective state seen by the last tick (to log and persist changes). */
-  lastState: EffectiveHostState | undefined;
+  lastState: HostState | undefined;
   /** Valid reports ingested from this host (to wait for a fresh one). */
   reportCount: number;
   /** Changed since the last store flush. */
@@ -76,6 +90,9 @@ function sameVms(a: readonly VmReport[], b: readonly VmReport[]): boolean {
   return true;
 }
 
+/** Told of every valid report after it is applied; `wasReachable` is the host's reachability before it. */
+export type HostReportListener = (host: HostEntry, wasReachable: boolean) => void;
+
 export interface ClusterStateOptions {
   intervalMs: number;
   unreachableAfter: number;
@@ -89,8 +106,7 @@ export class ClusterState {
   private readonly vms = new Map<string, VmEntry>();
   private readonly byName = new Map<string, string>();
   readonly counters = { reports: 0, stale: 0, wrongCluster: 0 };
-  /** Called when a host becomes reachable or healthy again (power manager, maintenance). */
-  onHostReport: ((host: HostEntry, wasReachable: boolean) => void) | undefined;
+  private readonly reportListeners: HostReportListener[] = [];
 
   constructor(
     readonly cluster: string,
@@ -99,6 +115,11 @@ export class ClusterState {
 
   get staleAfterMs(): number {
     return this.opts.intervalMs * this.opts.unreachableAfter;
+  }
+
+  /** Registers a listener for every valid report (the power manager follows wakes with it). */
+  onHostReport(listener: HostReportListener): void {
+    this.reportListeners.push(listener);
   }
 
   /** Adds a host known from the store or the config, before it reports. */
@@ -165,7 +186,7 @@ export class ClusterState {
       for (const vm of r.vms) now.add(vm.uuid);
       for (const vm of prev.vms) if (!now.has(vm.uuid)) this.forget(vm.uuid, r.host);
     }
-    this.onHostReport?.(h, wasReachable);
+    for (const l of this.reportListeners) l(h, wasReachable);
     return true;
   }
 
@@ -233,7 +254,7 @@ export class ClusterState {
     return nowMs - h.lastSeenMs <= interval * this.opts.unreachableAfter;
   }
 
-  stateOf(h: HostEntry, nowMs: number): EffectiveHostState {
+  stateOf(h: HostEntry, nowMs: number): HostState {
     const reachable = this.isReachable(h, nowMs) && h.libvirtOk;
     switch (h.mode) {
       case "standby":

@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
 import { ClusterName, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
 
 const ms = z.number().int().nonnegative();
@@ -35,11 +36,36 @@ export type WindowConfig = z.output<typeof WindowConfig>;
 
 const policyBase = {
   mode: PolicyMode.default("recommend"),
-  /** Registered policy or profile name in @drover/policy. */
+  /** Registered policy name in @drover/policy (default: the kind's own policy). */
   policy: z.string().min(1).optional(),
-  /** Arguments passed to the policy registry, validated there. */
+  /** Arguments of that policy: checked against its args schema here and stored with its defaults. */
   args: z.record(z.string(), z.unknown()).default({}),
 };
+
+/**
+ * Checks `args` against the schema of the policy the entry names (known only once `policy` is
+ * read, hence a transform rather than a nested schema) and keeps the defaulted arguments, so a bad
+ * value is refused at load with its key named (`policies.consolidate.args.band.low: ...`).
+ */
+function withPolicyArgs<T extends { policy?: string | undefined; args: Record<string, unknown> }>(kind: string) {
+  return (entry: T, ctx: z.RefinementCtx<T>): T => {
+    const name = entry.policy ?? kind;
+    if (!policyNames().includes(name)) {
+      ctx.addIssue({ code: "custom", path: ["policy"], message: `unknown policy "${name}" (known: ${policyNames().join(", ")})` });
+      return entry;
+    }
+    const r = getPolicy(name).args.safeParse(entry.args);
+    if (r.success) return { ...entry, args: r.data as Record<string, unknown> };
+    for (const i of r.error.issues) ctx.addIssue({ code: "custom", path: ["args", ...i.path], message: i.message });
+    return entry;
+  };
+}
+
+/**
+ * The cost model and forecast settings the policy gets (its cluster config); the scheduler fills
+ * the rest of that config (sample interval, limits, cool-downs, spare) from its own keys.
+ */
+const PlannerConfig = clusterConfigSchema.pick({ capacity: true, forecast: true, migration: true }).strict();
 
 const PowerConfig = z
   .object({
@@ -145,6 +171,7 @@ export const SchedulerConfig = z
         balance: z
           .object({ ...policyBase, mode: PolicyMode.default("recommend"), everyMs: posMs.default(60_000) })
           .strict()
+          .transform(withPolicyArgs("balance"))
           .prefault({}),
         consolidate: z
           .object({
@@ -154,10 +181,12 @@ export const SchedulerConfig = z
             window: WindowConfig.default({ start: "22:00", end: "06:00", days: "*", timezone: "utc", restoreBeforeEndMs: 30 * 60_000 }),
           })
           .strict()
+          .transform(withPolicyArgs("consolidate"))
           .prefault({}),
         drain: z
           .object({ ...policyBase, mode: PolicyMode.default("automatic") })
           .strict()
+          .transform(withPolicyArgs("drain"))
           .prefault({}),
       })
       .strict()
@@ -219,8 +248,8 @@ export const SchedulerConfig = z
       })
       .strict()
       .prefault({}),
-    /** Passed through to the policy's cluster config (capacity, forecast, migration model). */
-    planner: z.record(z.string(), z.unknown()).default({}),
+    /** The policy's cluster config: capacity, forecast, migration (cost) model. */
+    planner: PlannerConfig.prefault({}),
     rules: z.array(RuleConfig).default([]),
     hosts: z.record(HostId, z.object({ power: PowerConfig.prefault({}) }).strict()).default({}),
     /** Plans, migrations and power actions older than this are pruned. */

@@ -1,7 +1,7 @@
 export { Scheduler, type SchedulerDeps } from "./scheduler.js";
 export { SchedulerConfig, ConfigError, parseConfig, loadConfig, WindowConfig, type SchedulerConfigInput } from "./config.js";
 export { ManualClock, systemClock, type Clock } from "./clock.js";
-export { ClusterState, type HostEntry, type VmEntry, type EffectiveHostState } from "./cluster-state.js";
+export { ClusterState, type HostEntry, type HostMode, type VmEntry } from "./cluster-state.js";
 export { buildSnapshot, Tags } from "./snapshot.js";
 export { Dispatcher, type MoveRequest } from "./dispatcher.js";
 export { MovePredictor, plannerClusterConfig } from "./prediction.js";

@@ -2,15 +2,15 @@
 // dispatcher, and it ends in maintenance (optionally powered off). A VM that cannot leave stops the
 // drain as "blocked" with each VM's reason. Undrain returns the host to service.
 import type { ApiMaintenance, Logger } from "@drover/protocol";
-import type { MaintenanceRow, MigrationRow, Store } from "@drover/store";
+import type { MaintenanceRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
-import type { Dispatcher } from "./dispatcher.js";
 import { NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { Planner } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
+import type { MovesView } from "./snapshot.js";
 
 interface Detail {
   vmsAtStart: number;
@@ -19,12 +19,17 @@ interface Detail {
   planIds: string[];
 }
 
+/**
+ * A drain needs no word when a move ends: each tick looks at what is left on the host and what
+ * still moves off it, so it does not listen to MigrationEvents.
+ */
 export interface MaintenanceDeps {
   store: Store;
   state: ClusterState;
-  planner: Planner;
-  dispatcher: Dispatcher;
-  power: PowerManager;
+  planner: Pick<Planner, "make">;
+  /** Moves under way (a host with moves still leaving it is not empty yet). */
+  moves: Pick<MovesView, "inFlightForPolicy">;
+  power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
   clock: Clock;
   config: SchedulerConfig;
   log: Logger;
@@ -96,13 +101,13 @@ export class Maintenance {
 
   /** One drain round: plan the remaining moves, or finish, or report what blocks. */
   private step(row: MaintenanceRow): void {
-    const { state, clock, dispatcher, planner, config, power, log } = this.d;
+    const { state, clock, planner, config, power, log } = this.d;
     const now = clock.now();
     const host = row.host;
     const h = state.hosts.get(host);
     if (!h) return;
     const left = state.vmsOn(host);
-    const moving = dispatcher.inFlightForPolicy().filter((m) => m.sourceHostId === host);
+    const moving = this.d.moves.inFlightForPolicy().filter((m) => m.sourceHostId === host);
     if (left.length === 0 && moving.length === 0 && state.freshVmCount(host, now) === 0) {
       row = this.save(row, { blockers: [], message: "empty: host in maintenance" }, "in-maintenance");
       state.setMode(host, "maintenance", now);
@@ -169,10 +174,6 @@ export class Maintenance {
       if (row.status === "in-maintenance") continue;
       this.step(row);
     }
-  }
-
-  onMigrationFinished(_m: MigrationRow): void {
-    // The next tick plans the rest; nothing to do synchronously.
   }
 
   /** After a restart: hosts under maintenance keep their mode. */

@@ -8,15 +8,23 @@ import type { MigrationRow, PlanMode, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
-import type { Dispatcher } from "./dispatcher.js";
+import type { MigrationEvents } from "./migration-events.js";
 import type { Planner } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
 import { windowAt, type WindowState } from "./window.js";
 
+/** How busy the dispatcher is: scheduled planning waits until no move is running or queued. */
+export interface MovesLoad {
+  readonly inFlightCount: number;
+  readonly queuedCount: number;
+}
+
 export interface ModesDeps {
-  planner: Planner;
-  dispatcher: Dispatcher;
-  power: PowerManager;
+  planner: Pick<Planner, "compute" | "make">;
+  moves: MovesLoad;
+  power: Pick<PowerManager, "requestWake">;
+  /** A failed move brings the next planning round forward. */
+  events: MigrationEvents;
   state: ClusterState;
   store: Store;
   clock: Clock;
@@ -37,6 +45,7 @@ export class Modes {
       consolidate: d.config.policies.consolidate.mode,
       drain: d.config.policies.drain.mode,
     };
+    d.events.onFinished((m) => this.onMigrationFinished(m));
   }
 
   window(): WindowState {
@@ -51,7 +60,7 @@ export class Modes {
       this.restore();
       this.lastRun.balance = 0;
     }
-    const idle = this.d.dispatcher.inFlightCount === 0 && this.d.dispatcher.queuedCount === 0;
+    const idle = this.d.moves.inFlightCount === 0 && this.d.moves.queuedCount === 0;
     if (
       this.modes.consolidate !== "off" &&
       w.active &&
@@ -116,7 +125,7 @@ export class Modes {
   }
 
   /** A failed move makes the next round come sooner (re-plan around it). */
-  onMigrationFinished(m: MigrationRow): void {
+  private onMigrationFinished(m: MigrationRow): void {
     if (m.status === "failed" || m.status === "aborted" || m.status === "timed-out") {
       this.lastRun.balance = 0;
       this.lastRun.consolidate = 0;

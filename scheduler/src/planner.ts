@@ -4,13 +4,12 @@ import { plan as runPolicy, type Plan, type PlanStep } from "@drover/policy";
 import type { ApiPlan, Logger, PlanKind } from "@drover/protocol";
 import type { Json, MigrationRow, PlanMode, PlanRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
-import type { ClusterState } from "./cluster-state.js";
-import type { SchedulerConfig } from "./config.js";
-import type { Dispatcher } from "./dispatcher.js";
+import type { MoveRequest } from "./dispatcher.js";
 import { NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { Metrics } from "./metrics.js";
-import { buildSnapshot, type SnapshotExtras } from "./snapshot.js";
+import type { MigrationEvents } from "./migration-events.js";
+import { planningSnapshot, type MovesView, type PlanningSources } from "./snapshot.js";
 
 export interface PowerSteps {
   powerOff(host: string, requestedBy: string, reason: string): Promise<{ ok: boolean; message: string }>;
@@ -26,34 +25,36 @@ interface Explanation {
   metrics: Plan["metrics"];
 }
 
-export interface PlannerDeps {
+/** The dispatcher as planning sees it: what moves are under way, and where a plan's moves go. */
+export interface PlannerMoves extends MovesView {
+  submit(req: MoveRequest): MigrationRow;
+}
+
+export interface PlannerDeps extends PlanningSources {
   store: Store;
-  state: ClusterState;
-  dispatcher: Dispatcher;
+  moves: PlannerMoves;
+  /** Runs a plan's power-off and wake steps. */
+  power: PowerSteps;
+  /** A plan's move ended: its step is settled and the next ones start. */
+  events: MigrationEvents;
   clock: Clock;
-  config: SchedulerConfig;
   log: Logger;
   metrics: Metrics;
-  extras: () => SnapshotExtras;
 }
 
 export class Planner {
-  power: PowerSteps | undefined;
   /** Plans being applied: plan id -> step indices started. */
   private readonly applying = new Map<string, Set<number>>();
 
-  constructor(private readonly d: PlannerDeps) {}
+  constructor(private readonly d: PlannerDeps) {
+    d.events.onFinished((m) => this.onMigrationFinished(m));
+  }
 
   /** Runs the policy for `kind` on the current cluster picture. Pure: nothing is stored. */
   compute(kind: PlanKind, host?: string): Plan {
-    const { state, config, clock } = this.d;
+    const { config, clock } = this.d;
     const now = clock.now();
-    // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
-    const snapshot = buildSnapshot(state, config, now, {
-      ...this.d.extras(),
-      landed: this.d.dispatcher.landedVms(),
-      learned: this.d.dispatcher.learnedModel,
-    });
+    const snapshot = planningSnapshot(this.d, now);
     const pc = config.policies[kind];
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;
@@ -150,11 +151,11 @@ export class Planner {
   }
 
   private startStep(row: PlanRow, s: PlanRow["steps"][number]): void {
-    const { store, dispatcher, log } = this.d;
+    const { store, moves, power, log } = this.d;
     const by = `plan:${row.id}`;
     if (s.action === "migrate") {
       try {
-        const m = dispatcher.submit({
+        const m = moves.submit({
           vm: s.vmUuid!,
           destination: s.destination!,
           requestedBy: by,
@@ -171,8 +172,7 @@ export class Planner {
       }
       return;
     }
-    const power = this.power;
-    if (!power || !s.host) {
+    if (!s.host) {
       store.plans.setStepStatus(row.id, s.index, "skipped");
       return;
     }
@@ -184,8 +184,8 @@ export class Planner {
       .finally(() => this.apply(row.id));
   }
 
-  /** Dispatcher callback: a plan's move ended. */
-  onMigrationFinished(m: MigrationRow): void {
+  /** A plan's move ended. */
+  private onMigrationFinished(m: MigrationRow): void {
     if (!m.planId) return;
     const row = this.d.store.plans.get(m.planId);
     const step = row?.steps.find((s) => s.migrationId === m.id);
@@ -209,10 +209,6 @@ export class Planner {
   resume(): void {
     for (const p of this.d.store.plans.list({ status: "applying", limit: 1000 })) this.apply(p.id);
     for (const p of this.d.store.plans.list({ status: "approved", limit: 1000 })) this.apply(p.id);
-  }
-
-  toApi(row: PlanRow): ApiPlan {
-    return planToApi(row);
   }
 }
 

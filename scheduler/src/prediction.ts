@@ -22,20 +22,19 @@ export type LearnedModel = Pick<Calibration, "bandwidthEfficiency" | "setupOverh
  * constants, when there are any, replace the configured ones.
  */
 export function plannerClusterConfig(config: SchedulerConfig, learned?: LearnedModel): ClusterConfigInput {
-  const planner = config.planner as { migration?: object };
   return {
-    ...(config.planner as object),
+    ...config.planner,
     sampleIntervalMs: config.reports.intervalMs,
     limits: config.limits,
     cooldown: config.cooldowns,
     spare: config.spare,
     migration: {
-      ...(planner.migration ?? {}),
+      ...config.planner.migration,
       ...(learned ?? {}),
       maxDowntimeMs: config.migration.maxDowntimeMs,
       allowPostCopy: config.migration.allowPostCopy,
     },
-  } as ClusterConfigInput;
+  };
 }
 
 export class MovePredictor {

@@ -2,22 +2,22 @@
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
 import { Bus } from "@drover/bus";
-import { HostReport, silentLogger, subjects, type Logger } from "@drover/protocol";
-import { Store, type HostState, type VmSeenRow } from "@drover/store";
+import { HostReport, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
+import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
 import { AgentClient } from "./agent-client.js";
 import { systemClock, type Clock } from "./clock.js";
-import { ClusterState, type HostMode } from "./cluster-state.js";
+import { ClusterState, modeOfStoredState } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
 import { MigrationEvents } from "./migration-events.js";
 import { Metrics } from "./metrics.js";
 import { Planner } from "./planner.js";
-import type { SnapshotExtras } from "./snapshot.js";
 import { Maintenance } from "./maintenance.js";
 import { PowerManager, type WakeDrivers } from "./power/power-manager.js";
 import { Modes } from "./modes.js";
 import { reconcile } from "./reconcile.js";
+import type { SchedulerApi } from "./api/ports.js";
 import { ApiServer } from "./api/server.js";
 import { recordConfigChanges } from "./config-changes.js";
 
@@ -30,16 +30,6 @@ export interface SchedulerDeps {
   autoTick?: boolean;
   tickMs?: number;
 }
-
-const modeOfState: Record<HostState, HostMode> = {
-  healthy: "normal",
-  unreachable: "normal",
-  draining: "draining",
-  maintenance: "maintenance",
-  standby: "standby",
-  waking: "waking",
-  "powering-off": "powering-off",
-};
 
 export class Scheduler {
   readonly state: ClusterState;
@@ -95,7 +85,7 @@ export class Scheduler {
     for (const row of store.hosts.list()) {
       if (row.cluster !== config.cluster) continue;
       const h = s.state.ensureHost(row.id, now);
-      h.mode = modeOfState[row.state];
+      h.mode = modeOfStoredState[row.state];
       h.modeSinceMs = row.stateSinceMs;
       h.knownCapacity = row.capacity as typeof h.knownCapacity;
     }
@@ -118,64 +108,28 @@ export class Scheduler {
       ...(config.nats.token ? { token: config.nats.token } : {}),
     });
     this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs);
-    const events = new MigrationEvents(this.log);
-    this.dispatcher = new Dispatcher({
-      bus: this.bus,
-      store: this.store,
-      state: this.state,
+    // Built in dependency order; each service gets what it uses at construction, and those that
+    // react to a finished move subscribe to `events` themselves.
+    const { store, state, clock, log, metrics } = this;
+    const events = new MigrationEvents(log);
+    const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events });
+    const power = new PowerManager({
+      store,
+      state,
       agents: this.agents,
-      clock: this.clock,
+      clock,
       config,
-      log: this.log,
-      metrics: this.metrics,
-      events,
-    });
-    this.planner = new Planner({
-      store: this.store,
-      state: this.state,
-      dispatcher: this.dispatcher,
-      clock: this.clock,
-      config,
-      log: this.log,
-      metrics: this.metrics,
-      extras: () => this.snapshotExtras(),
-    });
-    this.power = new PowerManager({
-      store: this.store,
-      state: this.state,
-      agents: this.agents,
-      clock: this.clock,
-      config,
-      log: this.log,
-      metrics: this.metrics,
+      log,
+      metrics,
       drivers: this.deps.wakeDrivers ?? {},
-      dispatcherBusy: (host) => this.dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
+      dispatcherBusy: (host) => dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
     });
-    this.planner.power = this.power;
-    this.maintenance = new Maintenance({
-      store: this.store,
-      state: this.state,
-      planner: this.planner,
-      dispatcher: this.dispatcher,
-      power: this.power,
-      clock: this.clock,
-      config,
-      log: this.log,
-    });
-    this.modes = new Modes({
-      planner: this.planner,
-      dispatcher: this.dispatcher,
-      power: this.power,
-      state: this.state,
-      store: this.store,
-      clock: this.clock,
-      config,
-      log: this.log,
-    });
-    events.onFinished((m) => this.planner.onMigrationFinished(m));
-    events.onFinished((m) => this.maintenance.onMigrationFinished(m));
-    events.onFinished((m) => this.modes.onMigrationFinished(m));
-    this.state.onHostReport = (h, wasReachable) => this.power.onReport(h, wasReachable);
+    const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics });
+    this.dispatcher = dispatcher;
+    this.power = power;
+    this.planner = planner;
+    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, clock, config, log });
+    this.modes = new Modes({ planner, moves: dispatcher, power, events, state, store, clock, config, log });
 
     this.dispatcher.start();
     this.subs.push(this.bus.subscribe(subjects.allHostReports(config.cluster), HostReport, (r) => this.ingest(r)));
@@ -195,7 +149,7 @@ export class Scheduler {
     this.maintenance.resume();
     this.planner.resume();
 
-    this.api = new ApiServer(this);
+    this.api = new ApiServer(this.apiPorts());
     await this.api.listen(config.http.host, config.http.port);
     this.flushTimer = setInterval(() => this.flush(), config.reports.flushIntervalMs);
     this.flushTimer.unref();
@@ -305,30 +259,23 @@ export class Scheduler {
     for (const [s, n] of counts) this.metrics.hosts.set({ state: s }, n);
   }
 
-  snapshotExtras(): SnapshotExtras {
-    const now = this.clock.now();
-    const since = now - Math.max(this.config.cooldowns.failureMs, this.config.cooldowns.returnMs, this.config.cooldowns.vmMs);
-    const recentFailures = [];
-    const lastMoves = new Map<string, { atMs: number; from: string }>();
-    for (const m of this.store.migrations.list({ since, limit: 10_000 })) {
-      if (
-        (m.status === "failed" || m.status === "aborted" || m.status === "timed-out") &&
-        m.endedMs !== null &&
-        now - m.endedMs < this.config.cooldowns.failureMs
-      ) {
-        recentFailures.push({
-          vmId: m.vmUuid,
-          destinationHostId: m.destination,
-          atMs: m.endedMs,
-          ...(m.error ? { code: m.error.code } : {}),
-        });
-      }
-      if (m.status === "succeeded" && m.endedMs !== null) {
-        const cur = lastMoves.get(m.vmUuid);
-        if (!cur || cur.atMs < m.endedMs) lastMoves.set(m.vmUuid, { atMs: m.endedMs, from: m.source });
-      }
-    }
-    return { inFlight: this.dispatcher.inFlightForPolicy(), recentFailures, lastMoves };
+  /** What the HTTP API may use. */
+  private apiPorts(): SchedulerApi {
+    return {
+      config: this.config,
+      clock: this.clock,
+      log: this.log,
+      startedAtMs: this.startedAtMs,
+      state: this.state,
+      store: this.store,
+      metrics: this.metrics,
+      planner: this.planner,
+      moves: this.dispatcher,
+      maintenance: this.maintenance,
+      power: this.power,
+      modes: this.modes,
+      invalidReportCount: () => this.invalidReportCount(),
+    };
   }
 
   /** Stops serving and sending; running migrations stay with their agents (reconciled on restart). */

@@ -1,6 +1,9 @@
 // Turns the cluster picture into the policy's input. The policy is pure: everything it needs
-// (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot.
+// (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot, and
+// planningSnapshot is the one place that gathers it.
 import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Rule, Vm } from "@drover/policy";
+import type { HostState } from "@drover/protocol";
+import type { Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import { plannerClusterConfig, type LearnedModel } from "./prediction.js";
@@ -17,6 +20,20 @@ export const Tags = {
   affinity: "drover:affinity:",
 } as const;
 
+/**
+ * The policy's host states are the same idea without the passing "powering-off": such a host is
+ * planned as in standby (it holds no VM and takes none, and can be woken once it is off).
+ */
+const policyHostState: Record<HostState, Host["state"]> = {
+  healthy: "healthy",
+  draining: "draining",
+  maintenance: "maintenance",
+  standby: "standby",
+  waking: "waking",
+  unreachable: "unreachable",
+  "powering-off": "standby",
+};
+
 export interface SnapshotExtras {
   inFlight: readonly InFlightMigration[];
   recentFailures: readonly MigrationFailure[];
@@ -29,6 +46,64 @@ export interface SnapshotExtras {
   landed?: ReadonlyMap<string, string>;
   /** Cost-model constants learned from this cluster's measured migrations. */
   learned?: LearnedModel;
+}
+
+/** The dispatcher's view of moves that planning needs. */
+export interface MovesView {
+  inFlightForPolicy(): InFlightMigration[];
+  /** VM uuid -> destination of a move that ended but that the reports do not show yet. */
+  landedVms(): ReadonlyMap<string, string>;
+  readonly learnedModel: LearnedModel | undefined;
+}
+
+/** Where planning reads from: reports, configuration, finished moves (store), moves under way. */
+export interface PlanningSources {
+  state: ClusterState;
+  config: SchedulerConfig;
+  store: Pick<Store, "migrations">;
+  moves: MovesView;
+}
+
+/** Everything a policy needs to plan at `nowMs`, gathered from its sources. */
+export function planningSnapshot(src: PlanningSources, nowMs: number): ClusterSnapshot {
+  return buildSnapshot(src.state, src.config, nowMs, {
+    inFlight: src.moves.inFlightForPolicy(),
+    ...recentMoves(src.store, src.config, nowMs),
+    // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
+    landed: src.moves.landedVms(),
+    learned: src.moves.learnedModel,
+  });
+}
+
+/** Failed moves still cooling down and each VM's last successful move, from the store. */
+function recentMoves(
+  store: Pick<Store, "migrations">,
+  config: SchedulerConfig,
+  nowMs: number,
+): Pick<SnapshotExtras, "recentFailures" | "lastMoves"> {
+  const { cooldowns } = config;
+  const since = nowMs - Math.max(cooldowns.failureMs, cooldowns.returnMs, cooldowns.vmMs);
+  const recentFailures: MigrationFailure[] = [];
+  const lastMoves = new Map<string, { atMs: number; from: string }>();
+  for (const m of store.migrations.list({ since, limit: 10_000 })) {
+    if (
+      (m.status === "failed" || m.status === "aborted" || m.status === "timed-out") &&
+      m.endedMs !== null &&
+      nowMs - m.endedMs < cooldowns.failureMs
+    ) {
+      recentFailures.push({
+        vmId: m.vmUuid,
+        destinationHostId: m.destination,
+        atMs: m.endedMs,
+        ...(m.error ? { code: m.error.code } : {}),
+      });
+    }
+    if (m.status === "succeeded" && m.endedMs !== null) {
+      const cur = lastMoves.get(m.vmUuid);
+      if (!cur || cur.atMs < m.endedMs) lastMoves.set(m.vmUuid, { atMs: m.endedMs, from: m.source });
+    }
+  }
+  return { recentFailures, lastMoves };
 }
 
 export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): ClusterSnapshot {
@@ -46,7 +121,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     hostMhz.set(h.id, r.capacity.mhz);
     hosts.push({
       id: h.id,
-      state: st === "powering-off" ? "standby" : st,
+      state: policyHostState[st],
       cpuCores: r.capacity.cpus,
       cpuCapacityMhz: r.capacity.cpus * r.capacity.mhz,
       memoryMiB: r.capacity.memoryMiB,

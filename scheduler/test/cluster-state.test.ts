@@ -1,8 +1,10 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HostReport } from "@drover/protocol";
+import { Store } from "@drover/store";
 import { ClusterState } from "../src/cluster-state.js";
-import { buildSnapshot } from "../src/snapshot.js";
-import { CLUSTER, config, report, uuid } from "./helpers.js";
+import { buildSnapshot, planningSnapshot } from "../src/snapshot.js";
+import { CLUSTER, config, report, tempDir, uuid } from "./helpers.js";
 
 const opts = { intervalMs: 1000, unreachableAfter: 3, historySamples: 10 };
 const rep = (host: string, vms: Parameters<typeof report>[1], t: number, over = {}) => HostReport.parse(report(host, vms, t, over));
@@ -103,5 +105,67 @@ describe("ClusterState", () => {
     });
     const later = buildSnapshot(s, cfg, 10_000, { inFlight: [], recentFailures: [], lastMoves: new Map() });
     expect(later.hosts.every((h) => h.state === "unreachable")).toBe(true);
+  });
+
+  it("gathers what planning needs: moves under way and landed, the learned model, failures and last moves from the store", async () => {
+    await using dir = await tempDir();
+    const store = Store.open({ path: join(dir.path, "s.sqlite") });
+    try {
+      const s = new ClusterState(CLUSTER, opts);
+      const cfg = config("nats://127.0.0.1:1", dir.path, { cooldowns: { failureMs: 60_000, returnMs: 600_000, vmMs: 60_000 } });
+      const [v1, v2, v3] = [uuid(1), uuid(2), uuid(3)];
+      s.ingest(
+        rep(
+          "a",
+          [
+            { uuid: v1, name: "v1" },
+            { uuid: v2, name: "v2" },
+          ],
+          900_000,
+        ),
+        900_000,
+      );
+      s.ingest(rep("b", [{ uuid: v3, name: "v3" }], 900_000), 900_000);
+      const move = (id: string, vm: string, from: string, to: string, status: "failed" | "succeeded", endedMs: number) =>
+        store.migrations.insert({
+          id,
+          commandId: `c-${id}`,
+          vmUuid: vm,
+          vmName: vm,
+          source: from,
+          destination: to,
+          requestedBy: "t",
+          reason: "t",
+          status,
+          createdMs: endedMs - 1000,
+          endedMs,
+          ...(status === "failed" ? { error: { code: "agent.failed", message: "x" } } : {}),
+        });
+      move("m1", v1, "a", "b", "failed", 890_000); // within failureMs: still cooling down
+      move("m2", v2, "a", "b", "failed", 800_000); // older than failureMs: forgotten
+      move("m3", v3, "a", "b", "succeeded", 700_000);
+      move("m4", v3, "b", "a", "succeeded", 600_000); // the older move of v3: not its last
+      const inFlight = [{ id: "m5", vmId: v2, sourceHostId: "a", destinationHostId: "b", startedMs: 899_000 }];
+      const snap = planningSnapshot(
+        {
+          state: s,
+          config: cfg,
+          store,
+          moves: {
+            inFlightForPolicy: () => inFlight,
+            landedVms: () => new Map([[v1, "b"]]),
+            learnedModel: { bandwidthEfficiency: 0.5, setupOverheadMs: 4000, switchoverMs: 300 },
+          },
+        },
+        900_000,
+      );
+      expect(snap.recentFailures).toEqual([{ vmId: v1, destinationHostId: "b", atMs: 890_000, code: "agent.failed" }]);
+      expect(snap.vms.find((v) => v.id === v3)).toMatchObject({ lastMigrationMs: 700_000, previousHostId: "a" });
+      expect(snap.vms.find((v) => v.id === v1)?.hostId).toBe("b");
+      expect(snap.inFlight).toEqual(inFlight);
+      expect(snap.config?.migration).toMatchObject({ bandwidthEfficiency: 0.5, setupOverheadMs: 4000, switchoverMs: 300 });
+    } finally {
+      store.close();
+    }
   });
 });

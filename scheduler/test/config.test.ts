@@ -41,6 +41,38 @@ describe("config", () => {
     for (const [input, re] of cases) expect(() => parseConfig(input)).toThrow(re);
   });
 
+  it("checks policy arguments and planner settings at load, naming the key", () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...minimal, policies: { consolidate: { args: { band: { low: "x" } } } } }, /policies\.consolidate\.args\.band\.low: /],
+      [{ ...minimal, policies: { consolidate: { args: { packTarget: 0.8 } } } }, /policies\.consolidate\.args: .*packTarget/],
+      [{ ...minimal, policies: { balance: { args: { aggressiveness: 9 } } } }, /policies\.balance\.args\.aggressiveness: /],
+      [{ ...minimal, policies: { drain: { args: { parkingCandidates: -1 } } } }, /policies\.drain\.args\.parkingCandidates: /],
+      // The arguments are those of the policy the entry names, not of its kind.
+      [
+        { ...minimal, policies: { balance: { policy: "drain", args: { aggressiveness: 2 } } } },
+        /policies\.balance\.args: .*aggressiveness/,
+      ],
+      [{ ...minimal, policies: { balance: { policy: "spread" } } }, /policies\.balance\.policy: unknown policy "spread"/],
+      [{ ...minimal, planner: { forecast: { windowSamples: 0 } } }, /planner\.forecast\.windowSamples: /],
+      [{ ...minimal, planner: { capacity: { cpuHeadroom: 2 } } }, /planner\.capacity\.cpuHeadroom: /],
+      [{ ...minimal, planner: { limits: { perSource: 1 } } }, /planner: .*limits/],
+    ];
+    for (const [input, re] of cases) expect(() => parseConfig(input)).toThrow(re);
+  });
+
+  it("keeps policy arguments and planner settings with their defaults", () => {
+    const c = parseConfig({
+      ...minimal,
+      policies: { consolidate: { args: { band: { low: 0.2, high: 0.35 } } }, balance: { policy: "drain" } },
+      planner: { forecast: { windowSamples: 12 } },
+    });
+    expect(c.policies.consolidate.args).toMatchObject({ band: { low: 0.2, high: 0.35 }, powerOff: true });
+    expect(c.policies.balance.args).toEqual({ allowParking: true, parkingCandidates: 16 });
+    expect(c.policies.drain.args).toEqual({ allowParking: true, parkingCandidates: 16 });
+    expect(c.planner.forecast).toMatchObject({ windowSamples: 12, statistic: "max" });
+    expect(c.planner.migration.setupOverheadMs).toBe(2500);
+  });
+
   it("loads YAML and reports a bad file clearly", async () => {
     await using dir = await tempDir();
     const good = join(dir.path, "good.yaml");

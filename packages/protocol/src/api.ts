@@ -3,6 +3,7 @@
 // add optional fields freely, never rename or remove one.
 import { z } from "zod";
 import { EpochMs, ErrorInfo, HostId, Id, VmRef } from "./common.js";
+import { HostState } from "./host-state.js";
 
 const NonNegNum = z.number().finite().nonnegative();
 
@@ -23,12 +24,9 @@ export type ApiError = z.infer<typeof ApiError>;
 // ---------------------------------------------------------------------------------------------
 // Hosts and VMs
 
-export const ApiHostStates = ["healthy", "draining", "maintenance", "standby", "waking", "unreachable", "powering-off"] as const;
-export const ApiHostState = z.enum(ApiHostStates);
-
 export const ApiHost = z.object({
   id: HostId,
-  state: ApiHostState,
+  state: HostState,
   /** Time of the last valid report (agent clock); null if never reported (configured only). */
   lastReportMs: EpochMs.nullable(),
   /** Scheduler time the last report arrived. */

@@ -41,5 +41,6 @@ export {
   HostEvent,
   type MigrationResultInput,
 } from "./migration.js";
+export { HostState, HostStates } from "./host-state.js";
 export { subjects, hostOfSubject } from "./subjects.js";
 export * from "./api.js";

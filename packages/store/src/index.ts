@@ -10,7 +10,6 @@ export type { Maintenance } from "./repos/maintenance.js";
 export type { Power } from "./repos/power.js";
 export type { ConfigChanges } from "./repos/config.js";
 export {
-  HostStates,
   PlanModes,
   PlanStatuses,
   OpenPlanStatuses,
@@ -27,7 +26,6 @@ export {
   type Json,
   type JsonObject,
   type ErrorRecord,
-  type HostState,
   type HostRow,
   type HostReportRow,
   type VmSeenRow,

@@ -1,13 +1,11 @@
 // Row types as the scheduler sees them: camelCase, JSON columns already parsed, absent values as null.
+import type { HostState } from "@drover/protocol";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
 /** An error as recorded: same shape as protocol's ErrorInfo, plus anything the caller adds. */
 export type ErrorRecord = { code: string; message: string; [key: string]: Json };
-
-export const HostStates = ["healthy", "draining", "maintenance", "standby", "waking", "unreachable", "powering-off"] as const;
-export type HostState = (typeof HostStates)[number];
 
 export interface HostRow {
   id: string;

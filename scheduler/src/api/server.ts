@@ -30,7 +30,7 @@ import { PolicyInputError, UnknownPolicyError } from "@drover/policy";
 import { StoreError } from "@drover/store";
 import { DispatchError, NotFoundError, RefusedError } from "../errors.js";
 import { planToApi } from "../planner.js";
-import type { Scheduler } from "../scheduler.js";
+import type { SchedulerApi } from "./ports.js";
 import { historyView, hostView, migrationView, powerView, vmView } from "./views.js";
 
 class BadRequest extends Error {
@@ -70,7 +70,7 @@ export class ApiServer {
   readonly app: FastifyInstance;
   address = "";
 
-  constructor(private readonly s: Scheduler) {
+  constructor(private readonly s: SchedulerApi) {
     this.app = Fastify({ logger: false, bodyLimit: 1_048_576 });
   }
 
@@ -115,7 +115,7 @@ export class ApiServer {
         modes: s.modes.modes,
         hosts: { total: s.state.hosts.size, byState },
         vms: s.state.vmCount,
-        migrations: { inFlight: s.dispatcher.inFlightCount, queued: s.dispatcher.queuedCount, limits: s.config.limits },
+        migrations: { inFlight: s.moves.inFlightCount, queued: s.moves.queuedCount, limits: s.config.limits },
         consolidationWindow: { active: w.active, start: cw.start, end: cw.end },
         plansAwaitingApproval: s.store.plans.list({ status: "proposed", limit: 1000 }).length,
         openMaintenance: s.store.maintenance.allActive().length,
@@ -200,7 +200,7 @@ export class ApiServer {
       },
       async (req, reply) => {
         const body = parse(MigrateRequest, req.body, "body");
-        const row = s.dispatcher.submit({ vm: body.vm, destination: body.host, requestedBy: "api", reason: "operator request" });
+        const row = s.moves.submit({ vm: body.vm, destination: body.host, requestedBy: "api", reason: "operator request" });
         void reply.code(202);
         return migrationView(row, null, s.state.vm(row.vmUuid)?.host ?? null);
       },
@@ -213,7 +213,7 @@ export class ApiServer {
         const q = parse(MigrationsQuery, req.query, "query");
         const vm = q.vm ? (s.state.vm(q.vm)?.uuid ?? q.vm) : undefined;
         const rows = s.store.migrations.list({ limit: q.limit, ...(vm ? { vm } : {}), ...(q.host ? { host: q.host } : {}) });
-        return { migrations: rows.map((m) => migrationView(m, s.dispatcher.progressOf(m.id), s.state.vm(m.vmUuid)?.host ?? null)) };
+        return { migrations: rows.map((m) => migrationView(m, s.moves.progressOf(m.id), s.state.vm(m.vmUuid)?.host ?? null)) };
       },
     );
 
@@ -224,7 +224,7 @@ export class ApiServer {
         const { id } = parse(IdParams, req.params, "params");
         const m = s.store.migrations.get(id);
         if (!m) throw new NotFoundError(`no migration "${id}"`, "id");
-        return migrationView(m, s.dispatcher.progressOf(id), s.state.vm(m.vmUuid)?.host ?? null);
+        return migrationView(m, s.moves.progressOf(id), s.state.vm(m.vmUuid)?.host ?? null);
       },
     );
 

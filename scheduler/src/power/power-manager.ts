@@ -50,6 +50,7 @@ export class PowerManager {
       ipmi: d.drivers.ipmi ?? new IpmiDriver(),
       "peer-wol": d.drivers["peer-wol"] ?? new PeerWolDriver(d.agents, d.state, d.clock),
     };
+    d.state.onHostReport((h, wasReachable) => this.onReport(h, wasReachable));
   }
 
   private cfg(host: string): PowerConfig | undefined {
@@ -285,8 +286,8 @@ export class PowerManager {
     return undefined;
   }
 
-  /** ClusterState callback on every valid report. */
-  onReport(h: HostEntry, _wasReachable: boolean): void {
+  /** Every valid report: a waking host that reports with libvirt up is awake. */
+  private onReport(h: HostEntry, _wasReachable: boolean): void {
     const now = this.d.clock.now();
     if (h.mode === "waking") {
       const p = this.pending.get(h.id);

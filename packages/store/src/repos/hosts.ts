@@ -1,7 +1,8 @@
 import type Database from "better-sqlite3";
+import { HostStates, type HostState } from "@drover/protocol";
 import { epochMs, epochMsOrNull, fromJson, oneOf, text, textOrNull, toJson } from "../check.js";
 import { StoreError, StoreErrorCodes } from "../errors.js";
-import { HostStates, type HostReportRow, type HostRow, type HostState } from "../types.js";
+import type { HostReportRow, HostRow } from "../types.js";
 
 interface HostSql {
   id: string;

@@ -1,0 +1,42 @@
+// What the HTTP API uses of the scheduler, and nothing more: the Scheduler fills this in when it
+// starts the server, so the API depends on these calls and not on how the scheduler is built.
+import type { Logger } from "@drover/protocol";
+import type { Store } from "@drover/store";
+import type { Clock } from "../clock.js";
+import type { ClusterState } from "../cluster-state.js";
+import type { SchedulerConfig } from "../config.js";
+import type { Dispatcher } from "../dispatcher.js";
+import type { Maintenance } from "../maintenance.js";
+import type { Metrics } from "../metrics.js";
+import type { Modes } from "../modes.js";
+import type { Planner } from "../planner.js";
+import type { PowerManager } from "../power/power-manager.js";
+
+/** Store reads behind the GET routes (every write goes through a service). */
+export interface StoreReads {
+  plans: Pick<Store["plans"], "get" | "list">;
+  migrations: Pick<Store["migrations"], "get" | "list">;
+  maintenance: Pick<Store["maintenance"], "active" | "allActive">;
+  power: Pick<Store["power"], "get">;
+  history: Store["history"];
+}
+
+export interface SchedulerApi {
+  readonly config: SchedulerConfig;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly startedAtMs: number;
+  /** Hosts, VMs and their states as the reports show them. */
+  readonly state: ClusterState;
+  readonly store: StoreReads;
+  readonly metrics: Pick<Metrics, "registry">;
+  readonly planner: Pick<Planner, "make" | "approve">;
+  /** Operator moves, their progress, and the queue's size. */
+  readonly moves: Pick<Dispatcher, "submit" | "progressOf" | "inFlightCount" | "queuedCount">;
+  readonly maintenance: Pick<Maintenance, "drain" | "undrain" | "get" | "toApi">;
+  readonly power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
+  /** Policy modes and the consolidation window, for the status. */
+  readonly modes: Pick<Modes, "modes" | "window">;
+  /** Reports the bus refused (bad JSON or schema). */
+  invalidReportCount(): number;
+}

@@ -1,4 +1,4 @@
-// The import rules of DESIGN.md ("Layout and what may import what"), enforced so they cannot erode.
+// The import rules of ARCHITECTURE.md ("Layout and what may import what"), enforced so they cannot erode.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
@@ -34,7 +34,7 @@ function restrictions(folder) {
     ...owned.filter((o) => o.owner !== folder).map((o) => ({ group: o.group, message: o.message })),
     {
       group: [...workspaces, ...apps].filter((n) => !ok.has(n)).flatMap((n) => [n, `${n}/*`]),
-      message: `${folder} may import only ${[...ok].join(", ") || "no workspace package"} (DESIGN.md)`,
+      message: `${folder} may import only ${[...ok].join(", ") || "no workspace package"} (ARCHITECTURE.md)`,
     },
   ];
   return { "no-restricted-imports": ["error", { patterns }] };

@@ -15,11 +15,11 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # --no-install-recommends: libvirt-daemon-system would bring systemd (DESIGN.md, "The lab").
+  # --no-install-recommends: libvirt-daemon-system would bring systemd (ARCHITECTURE.md, "The lab").
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The QEMU driver refuses to start without these (DESIGN.md, "The lab").
+# The QEMU driver refuses to start without these (ARCHITECTURE.md, "The lab").
 getent group kvm >/dev/null || groupadd --system kvm
 getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
 id -u libvirt-qemu >/dev/null 2>&1 || useradd --system --no-create-home -g libvirt-qemu -G kvm libvirt-qemu

@@ -9,13 +9,13 @@
 //  3. with --lab: the same against the real host agents of a lab (`drover lab up --no-scheduler`,
 //     2 hosts, 1 tiny guest, real libvirtd + QEMU): dispatch -> accepted, and dispatch -> first
 //     progress message of the running migration job, over real live migrations.
-// Run: npm run bench:scheduler [-- --reports 100000 --hosts 200 --vms 10 --moves 200 --ingest-only --lab --lab-moves 4]
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { execFileSync, fork } from "node:child_process";
 import { loadavg } from "node:os";
+import Table from "cli-table3";
 import { Bus } from "@drover/bus";
 import { MigrationProgress, silentLogger, subjects } from "@drover/protocol";
 import { parseConfig } from "../src/config.js";
@@ -23,8 +23,19 @@ import { NatsServer } from "@drover/bus/testing";
 import { Scheduler } from "../src/scheduler.js";
 import { FakeAgents, config, uuid } from "../test/helpers.js";
 
+const usage = `usage: npm run bench:scheduler -- [--reports 100000] [--hosts 200] [--vms 10] [--moves 200] [--ingest-only]
+                                  [--lab] [--lab-moves 4] [--lab-dir DIR]
+  --reports N     host reports to ingest (default 100000)
+  --hosts N       hosts the reports come from (default 200)
+  --vms N         VMs per report (default 10)
+  --moves N       dispatches to time (default 200)
+  --ingest-only   skip the dispatch latency
+  --lab           also time dispatches against a real lab's host agents (drover lab up --no-scheduler)
+  --lab-moves N   live migrations on the lab (default 4)
+  --lab-dir DIR   the lab's state dir (default $TMPDIR/drover-sched-bench-lab; a lab running there is reused)`;
 const { values: args } = parseArgs({
   options: {
+    help: { type: "boolean", short: "h", default: false },
     reports: { type: "string", default: "100000" },
     hosts: { type: "string", default: "200" },
     vms: { type: "string", default: "10" },
@@ -36,12 +47,17 @@ const { values: args } = parseArgs({
     "ingest-only": { type: "boolean", default: false },
   },
 });
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 const N = Number(args.reports);
 const HOSTS = Number(args.hosts);
 const VMS = Number(args.vms);
 const MOVES = Number(args.moves);
-for (const [k, v] of Object.entries({ reports: N, hosts: HOSTS, vms: VMS, moves: MOVES })) {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
+const LAB_MOVES = Number(args["lab-moves"]);
+for (const [k, v] of Object.entries({ reports: N, hosts: HOSTS, vms: VMS, moves: MOVES, "lab-moves": LAB_MOVES })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer (got ${args[k as keyof typeof args]})`);
 }
 
 const rows: { measure: string; value: string; target: string; note: string }[] = [];
@@ -245,7 +261,7 @@ async function dispatchLab(): Promise<void> {
     };
     const healthy = () => [...s.state.hosts.values()].filter((h) => s.state.stateOf(h, Date.now()) === "healthy").length;
     await wait(() => healthy() >= 2 && s.state.vm(vm) !== undefined, 60_000, "2 healthy lab hosts and the guest");
-    for (let i = 0; i < Number(args["lab-moves"]); i++) {
+    for (let i = 0; i < LAB_MOVES; i++) {
       const from = s.state.vm(vm)!.host;
       const to = [...s.state.hosts.keys()].find((h) => h !== from)!;
       const t0 = performance.now();
@@ -294,9 +310,10 @@ async function dispatchLab(): Promise<void> {
 await ingest();
 if (!args["ingest-only"]) await dispatch();
 if (args.lab) await dispatchLab();
-const cols = ["measure", "value", "target", "note"] as const;
-const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => r[c].length)));
-const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join(" | ");
-process.stdout.write(
-  `${line([...cols])}\n${width.map((w) => "-".repeat(w)).join("-|-")}\n${rows.map((r) => line(cols.map((c) => r[c]))).join("\n")}\n`,
-);
+const table = new Table({
+  head: ["measure", "value", "target", "note"],
+  style: { head: [], border: [] },
+  chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+});
+table.push(...rows.map((r) => [r.measure, r.value, r.target, r.note]));
+process.stdout.write(`${table.toString()}\n`);

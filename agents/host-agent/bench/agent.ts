@@ -3,19 +3,26 @@
 //     guest, same flags, alternating directions; target agent <= 1.05x virsh (medians).
 //  2. the agent process's RSS and CPU with 20 running guests at the 5 s report interval;
 //     targets <= 60 MB RSS and <= 0.5% of one core.
-// Run: npm run bench:agent [-- --rounds 3 --vms 20 --seconds 60 --skip-migration --skip-load]
 import { execFile } from "node:child_process";
 import { readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
+import Table from "cli-table3";
 import { Bus } from "@drover/bus";
 import { Lab, type LabHostState } from "@drover/lab";
 import { Command, CommandReply, HostReport, MigrationResult, silentLogger, subjects, type CommandInput } from "@drover/protocol";
 import { AGENT_BIN } from "../test/helpers.js";
 
+const usage = `usage: npm run bench:agent -- [--rounds 3] [--vms 20] [--seconds 60] [--skip-migration] [--skip-load]
+  --rounds N         agent and virsh migrations each (default 3)
+  --vms N            running guests for the load measurement, 1..32 (default 20)
+  --seconds N        how long the load measurement runs, >= 10 (default 60)
+  --skip-migration   skip the agent vs virsh migration timing
+  --skip-load        skip the RSS / CPU measurement`;
 const { values: args } = parseArgs({
   options: {
+    help: { type: "boolean", short: "h", default: false },
     rounds: { type: "string", default: "3" },
     vms: { type: "string", default: "20" },
     seconds: { type: "string", default: "60" },
@@ -23,12 +30,16 @@ const { values: args } = parseArgs({
     "skip-load": { type: "boolean", default: false },
   },
 });
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 const rounds = Number(args.rounds);
 const nVms = Number(args.vms);
 const seconds = Number(args.seconds);
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds must be an integer >= 1");
-if (!Number.isInteger(nVms) || nVms < 1 || nVms > 32) throw new Error("--vms must be an integer 1..32");
-if (!(seconds >= 10)) throw new Error("--seconds must be >= 10");
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be an integer >= 1 (got ${args.rounds})`);
+if (!Number.isInteger(nVms) || nVms < 1 || nVms > 32) throw new Error(`--vms must be an integer 1..32 (got ${args.vms})`);
+if (!(seconds >= 10)) throw new Error(`--seconds must be a number >= 10 (got ${args.seconds})`);
 
 const NET = 22;
 const CLUSTER = "bench";
@@ -271,10 +282,10 @@ async function loadBench(): Promise<void> {
 if (!args["skip-migration"]) await migrationBench();
 if (!args["skip-load"]) await loadBench();
 
-const w = [0, 0, 0, 0];
-const table = [{ what: "measure", value: "value", target: "target", ok: "met" }, ...rows];
-for (const r of table) [r.what, r.value, r.target, r.ok].forEach((c, i) => (w[i] = Math.max(w[i] as number, c.length)));
-const line = (r: Row) => [r.what, r.value, r.target, r.ok].map((c, i) => c.padEnd(w[i] as number)).join(" | ");
-process.stdout.write(
-  `\nhost-agent bench (lab net ${NET}, ${new Date().toISOString()})\n${line(table[0] as Row)}\n${w.map((n) => "-".repeat(n)).join("-|-")}\n${rows.map(line).join("\n")}\n`,
-);
+const table = new Table({
+  head: ["measure", "value", "target", "met"],
+  style: { head: [], border: [] },
+  chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+});
+table.push(...rows.map((r) => [r.what, r.value, r.target, r.ok]));
+process.stdout.write(`\nhost-agent bench (lab net ${NET}, ${new Date().toISOString()})\n${table.toString()}\n`);

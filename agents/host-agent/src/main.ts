@@ -1,3 +1,4 @@
+import { parseArgs } from "node:util";
 import { HostAgent } from "./agent.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -6,19 +7,18 @@ const USAGE = "usage: drover-agent --config FILE";
 
 /** `drover-agent --config FILE`: runs until SIGTERM/SIGINT, then shuts down cleanly and exits 0. */
 export async function main(argv: string[]): Promise<number> {
-  let file: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === "--config" || a === "-c") file = argv[++i];
-    else if (a.startsWith("--config=")) file = a.slice("--config=".length);
-    else if (a === "--help" || a === "-h") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    } else {
-      process.stderr.write(`drover-agent: unknown argument ${JSON.stringify(a)}\n${USAGE}\n`);
-      return 2;
-    }
+  let values: { config?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } }));
+  } catch (e) {
+    process.stderr.write(`drover-agent: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
   }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const file = values.config;
   if (!file) {
     process.stderr.write(`drover-agent: --config FILE is required\n${USAGE}\n`);
     return 2;

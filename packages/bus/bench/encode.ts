@@ -1,22 +1,32 @@
 // Throughput of what every host report costs the bus: encode = zod parse + JSON, decode = JSON +
 // zod parse, for a report of 50 VMs; then the same through a real nats-server. Prints a table.
-// Run: npm run bench:bus [-- --seconds 2 --vms 50 --no-nats]
 import { parseArgs } from "node:util";
+import Table from "cli-table3";
 import { HostReport, silentLogger, subjects } from "@drover/protocol";
 import { Bus, decode, encode } from "../src/index.js";
 import { NatsServer } from "../src/testing/index.js";
 import { sampleHostReport } from "./sample-host-report.js";
 
+const usage = `usage: npm run bench:bus -- [--seconds 2] [--vms 50] [--no-nats]
+  --seconds N   how long each row measures (default 2)
+  --vms N       VMs in the host report (default 50)
+  --no-nats     skip the run through a real nats-server`;
 const { values: args } = parseArgs({
   options: {
     seconds: { type: "string", default: "2" },
     vms: { type: "string", default: "50" },
     "no-nats": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 const seconds = Number(args.seconds);
 const vms = Number(args.vms);
-if (!(seconds > 0) || !Number.isInteger(vms) || vms < 0) throw new Error("--seconds must be > 0 and --vms an integer >= 0");
+if (!(seconds > 0)) throw new Error(`--seconds must be a positive number (got ${args.seconds})`);
+if (!Number.isInteger(vms) || vms < 0) throw new Error(`--vms must be an integer >= 0 (got ${args.vms})`);
 
 const report = sampleHostReport(vms);
 const subject = subjects.hostReport("lab", "kvm01");
@@ -98,12 +108,11 @@ async function throughNats(): Promise<Row> {
 }
 
 console.log(`host report with ${vms} VMs: ${wire.length} bytes of JSON; node ${process.version}; ${seconds} s per row`);
-const table = [
-  ["operation", "messages/s", "µs/message", "MB/s"],
-  ...rows.map((r) => [r.op, Math.round(r.msgsPerSec).toString(), r.usPerMsg.toFixed(1), r.mbPerSec.toFixed(1)]),
-];
-const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-for (const [i, row] of table.entries()) {
-  console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
-  if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
-}
+const table = new Table({
+  head: ["operation", "messages/s", "µs/message", "MB/s"],
+  colAligns: ["left", "right", "right", "right"],
+  style: { head: [], border: [] },
+  chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+});
+table.push(...rows.map((r) => [r.op, Math.round(r.msgsPerSec).toString(), r.usPerMsg.toFixed(1), r.mbPerSec.toFixed(1)]));
+console.log(table.toString());

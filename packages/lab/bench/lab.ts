@@ -1,20 +1,34 @@
 // Lab timings on this machine: libvirtd start, guest boot to first tick, live migration time and
 // downtime (p2p, unsafe, via @drover/libvirt), for a calm guest and one that dirties memory fast.
-// Run: node --import tsx packages/lab/bench/lab.ts [--net 12] [--runs 3]
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
+import Table from "cli-table3";
 import { Connection, MigrateFlags } from "@drover/libvirt";
 import { LabHost, readTicks, startGuest, type GuestWorkload } from "../src/index.js";
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+const usage = `usage: node --import tsx packages/lab/bench/lab.ts [--net 12] [--runs 3]
+  --net N    lab network octet: hosts on 127.0.N.x (default 12)
+  --runs N   migrations per guest kind (default 3)`;
+const { values: args } = parseArgs({
+  options: {
+    net: { type: "string", default: "12" },
+    runs: { type: "string", default: "3" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const positive = (name: "net" | "runs") => {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer (got ${args[name]})`);
   return v;
 };
-const net = arg("net", 12);
-const runs = arg("runs", 3);
+const net = positive("net");
+const runs = positive("runs");
 const FLAGS = MigrateFlags.LIVE | MigrateFlags.PEER2PEER | MigrateFlags.UNSAFE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,6 +85,11 @@ try {
   await rm(stateDir, { recursive: true, force: true });
 }
 
-const width = Math.max(...rows.map((r) => r[0].length));
-process.stdout.write(`${"what".padEnd(width)}  guest      ms\n`);
-for (const [what, who, ms] of rows) process.stdout.write(`${what.padEnd(width)}  ${who.padEnd(9)} ${String(ms).padStart(6)}\n`);
+const table = new Table({
+  head: ["what", "guest", "ms"],
+  colAligns: ["left", "left", "right"],
+  style: { head: [], border: [] },
+  chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+});
+table.push(...rows.map(([what, who, ms]) => [what, who, String(ms)]));
+process.stdout.write(`${table.toString()}\n`);

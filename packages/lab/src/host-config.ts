@@ -1,4 +1,4 @@
-/** Daemon configuration of one lab host (DESIGN.md, "The lab: real hosts on one machine"). */
+/** Daemon configuration of one lab host (ARCHITECTURE.md, "The lab"). */
 export interface HostDaemonConfig {
   address: string;
   hostUuid: string;

@@ -248,7 +248,7 @@ export class LabHost {
 
   /**
    * Lab power off: stops the agent and libvirtd. Refused while any QEMU guest runs here
-   * (DESIGN.md invariant 1 holds in the lab too), checked from libvirt's pid files, not libvirtd.
+   * (ARCHITECTURE.md, "Invariants": no host powers off with a VM, in the lab too), checked from libvirt's pid files, not libvirtd.
    */
   async powerOff(): Promise<void> {
     const guests = await this.qemuProcs();

@@ -3,24 +3,48 @@
 //   node --import tsx power-cli.ts on <hostDir>
 //   node --import tsx power-cli.ts wake <mac> <address> [port]   unicast magic packet
 // An agent that powers its own host off is stopped by this command: spawn it detached.
+import { parseArgs } from "node:util";
 import { LabError } from "./errors.js";
 import { LabHost } from "./lab-host.js";
 import { sendWakeOnLan } from "./wol.js";
 
-const [verb, a, b, c] = process.argv.slice(2);
 const usage = "usage: power-cli.ts off|on <hostDir> | wake <mac> <address> [port]";
 
+/** Exit 64 (EX_USAGE) with what is wrong and the usage. */
+function misuse(what: string): never {
+  process.stderr.write(`power-cli: ${what}\n${usage}\n`);
+  process.exit(64);
+}
+
+function parse() {
+  try {
+    return parseArgs({ allowPositionals: true, options: { help: { type: "boolean", short: "h" } } });
+  } catch (e) {
+    return misuse((e as Error).message);
+  }
+}
+const { values: args, positionals: words } = parse();
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const [verb, ...rest] = words;
+const arity: [number, number] | undefined = verb === "off" || verb === "on" ? [1, 1] : verb === "wake" ? [2, 3] : undefined;
+if (!arity) misuse(verb === undefined ? "no command" : `unknown command "${verb}"`);
+if (rest.length < arity[0] || rest.length > arity[1])
+  misuse(`${verb} takes ${arity[0] === arity[1] ? arity[0] : arity.join(" to ")} arguments, got ${rest.length}`);
+const [a = "", b = "", c] = rest;
+const port = c === undefined ? 9 : Number(c);
+if (!Number.isInteger(port) || port < 1 || port > 65535) misuse(`port must be an integer 1..65535 (got ${c})`);
+
 try {
-  if ((verb === "off" || verb === "on") && a) {
+  if (verb === "wake") {
+    await sendWakeOnLan(a, b, port);
+  } else {
     const host = await LabHost.load(a);
     if (verb === "off") await host.powerOff();
     else await host.powerOn();
     process.stdout.write(`${JSON.stringify({ host: host.name, power: host.power })}\n`);
-  } else if (verb === "wake" && a && b) {
-    await sendWakeOnLan(a, b, c ? Number(c) : 9);
-  } else {
-    process.stderr.write(`${usage}\n`);
-    process.exit(64);
   }
 } catch (e) {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

@@ -26,7 +26,7 @@ export function parseMagicPacket(buf: Buffer): string | undefined {
 
 /**
  * Sends a magic packet by unicast UDP. The lab only ever sends to a loopback lab address (or one
- * inside a lab namespace): never a broadcast from the root namespace (DESIGN.md, "Network safety").
+ * inside a lab namespace): never a broadcast from the root namespace (ARCHITECTURE.md, "The lab").
  */
 export async function sendWakeOnLan(mac: string, address: string, port = 9): Promise<void> {
   if (!/^(127\.|198\.1[89]\.)/.test(address))

@@ -1,9 +1,21 @@
 // Calls per second through the worker-thread pool on libvirt's in-process test driver.
-// Run: node --import tsx packages/libvirt/bench/all-domain-stats.ts [seconds-per-row]
+import { parseArgs } from "node:util";
+import Table from "cli-table3";
 import { Connection } from "../src/index.js";
 
-const seconds = Number(process.argv[2] ?? 3);
-if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`seconds per row must be a positive number (got ${process.argv[2]})`);
+const usage = `usage: node --import tsx packages/libvirt/bench/all-domain-stats.ts [seconds-per-row]
+  seconds-per-row   how long each row measures (default 3)`;
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { help: { type: "boolean", short: "h", default: false } },
+});
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+if (positionals.length > 1) throw new Error(`one argument at most (seconds-per-row), got ${positionals.join(" ")}\n${usage}`);
+const seconds = Number(positionals[0] ?? 3);
+if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`seconds-per-row must be a positive number (got ${positionals[0]})`);
 
 const conn = await Connection.open("test:///default");
 const xml = (i: number) =>
@@ -45,10 +57,14 @@ const rows = [
   await rate("domain.info", 1, () => first.info()),
   await rate("domain.info", 4, () => first.info()),
 ];
-const head = ["call", "concurrency", "calls/s", "p50 ms", "p99 ms"];
-const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-process.stdout.write(`libvirt test:///default, ${seconds} s per row\n${line(head)}\n${rows.map(line).join("\n")}\n`);
+const table = new Table({
+  head: ["call", "concurrency", "calls/s", "p50 ms", "p99 ms"],
+  colAligns: ["left", "right", "right", "right", "right"],
+  style: { head: [], border: [] },
+  chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+});
+table.push(...rows);
+process.stdout.write(`libvirt test:///default, ${seconds} s per row\n${table.toString()}\n`);
 
 for (const d of doms) {
   await d.destroy();

@@ -12,8 +12,22 @@ export {
   wattsPerMipsAtFull,
 } from "./power.js";
 export type { HostType, PowerModel, VmType } from "./power.js";
-export { byteOrder, drawWorkload, fromSeries, loadCsv, loadPlanetLabDir, loadTraces, mulberry32, workloadSize } from "./traces.js";
-export type { Workload } from "./traces.js";
+export {
+  byteOrder,
+  drawWorkload,
+  fromSeries,
+  loadCsv,
+  loadPlanetLabDay,
+  loadPlanetLabDir,
+  loadTraces,
+  mulberry32,
+  packSeries,
+  planetLabDays,
+  readPlanetLabDir,
+  unpackSeries,
+  workloadSize,
+} from "./traces.js";
+export type { PercentSeries, PlanetLabDay, Workload } from "./traces.js";
 export {
   DetectorKind,
   fallbackThreshold,
@@ -41,7 +55,7 @@ export { createPolicy, simPolicyNames } from "./registry.js";
 export { DroverPolicy, benchmarkConfig, benchmarkProfile } from "./drover.js";
 export type { DroverPolicyOptions } from "./drover.js";
 export { ffdOracle, fluidBound } from "./bounds.js";
-export { boundRow, formatOutcomes, formatTable, outcomeColumns, resultRow, rowCells } from "./report.js";
+export { boundRow, outcomeColumns, resultRow, rowCells } from "./report.js";
 export type { OutcomeRow } from "./report.js";
 export type { BoundOptions, BoundResult } from "./bounds.js";
 export type { SimulationOptions, SimulationResult } from "./simulate.js";

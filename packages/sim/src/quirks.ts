@@ -1,4 +1,4 @@
-// The CloudSim 3.0 quirks (Q1..Q12 of shared/reference/cloudsim-semantics.md) as switches. The
+// The CloudSim 3.0 quirks (Q1..Q12 of data/cloudsim-semantics.md) as switches. The
 // engine and the baselines read only these flags: "compat" turns on every quirk that decides
 // the reference numbers, "clean" is the same code with them off.
 

@@ -1,5 +1,5 @@
-// Rows and plain-text tables of simulation outcomes (the bench prints them; the CLI renders the
-// same rows with its own table widget). The JSON shape is documented in README.md.
+// Rows of simulation outcomes and their cells as text (the bench and the CLI print them as
+// tables). The JSON shape is documented in README.md.
 import type { BoundResult } from "./bounds.js";
 import type { SimulationResult } from "./simulate.js";
 
@@ -84,16 +84,4 @@ export function rowCells(r: OutcomeRow): string[] {
     Number.isNaN(r.activeHostsMean) ? "-" : r.activeHostsMean.toFixed(1),
     r.decisionMsMean === null ? "-" : r.decisionMsMean.toFixed(2),
   ];
-}
-
-/** A fixed-width text table (first column left-aligned, the rest right-aligned). */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
-
-export function formatOutcomes(rows: readonly OutcomeRow[]): string {
-  return formatTable(outcomeColumns, rows.map(rowCells));
 }

@@ -1,9 +1,12 @@
 // Workloads: PlanetLab-format trace directories (one VM per file, one integer % CPU per line,
-// 300 s apart) and a plain CSV of per-VM CPU series for users. A workload holds utilisation
-// fractions with CloudSim's extra last sample (a copy of the previous one) so that linear
-// interpolation is defined up to the end of the day.
+// 300 s apart), the PlanetLab days packed in this package (data/, see its README) and a plain
+// CSV of per-VM CPU series for users. A workload holds utilisation fractions with CloudSim's
+// extra last sample (a copy of the previous one) so that linear interpolation is defined up to
+// the end of the day.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { brotliDecompressSync } from "node:zlib";
 import { SimError, SimErrorCode } from "./errors.js";
 
 export interface Workload {
@@ -37,23 +40,95 @@ function parsePercent(line: string, where: string): number {
   return v;
 }
 
-/** Reads a PlanetLab day: every regular file of dir is one VM. */
-export function loadPlanetLabDir(dir: string, opts: { samples?: number } = {}): Workload {
+/** Per-VM CPU percentages as read, before they become a Workload. */
+export interface PercentSeries {
+  readonly names: readonly string[];
+  readonly series: readonly (readonly number[])[];
+}
+
+/** Reads a PlanetLab day directory as percentages: every regular file is one VM, in byte-wise order. */
+export function readPlanetLabDir(dir: string): PercentSeries {
   let entries: string[];
   try {
     entries = readdirSync(dir);
   } catch (cause) {
     throw new SimError(SimErrorCode.badTraces, `cannot read trace directory ${dir}`, { cause });
   }
-  const files = entries.filter((f) => !f.startsWith(".") && statSync(join(dir, f)).isFile()).sort(byteOrder);
-  if (files.length === 0) throw new SimError(SimErrorCode.badTraces, `no trace files in ${dir}`);
-  const series = files.map((f) => {
+  const names = entries.filter((f) => !f.startsWith(".") && statSync(join(dir, f)).isFile()).sort(byteOrder);
+  if (names.length === 0) throw new SimError(SimErrorCode.badTraces, `no trace files in ${dir}`);
+  const series = names.map((f) => {
     const lines = readFileSync(join(dir, f), "utf8")
       .split("\n")
       .filter((l) => l.trim() !== "");
     return lines.map((l, i) => parsePercent(l, `${join(dir, f)} line ${i + 1}`));
   });
-  return fromSeries(files, series, { source: dir, ...opts });
+  return { names, series };
+}
+
+/** Reads a PlanetLab day: every regular file of dir is one VM. */
+export function loadPlanetLabDir(dir: string, opts: { samples?: number } = {}): Workload {
+  const { names, series } = readPlanetLabDir(dir);
+  return fromSeries(names, series, { source: dir, ...opts });
+}
+
+/** The PlanetLab days packed in data/ (CloudSim 3.0's workload/planetlab; data/README.md). */
+export const planetLabDays = ["20110303", "20110306", "20110309"] as const;
+export type PlanetLabDay = (typeof planetLabDays)[number];
+
+const packedDir = fileURLToPath(new URL("../data/", import.meta.url));
+
+/** File of a packed day in data/. */
+export function packedDayFile(day: PlanetLabDay): string {
+  return join(packedDir, `planetlab-${day}.txt.br`);
+}
+
+/**
+ * The packed text format (before brotli): one line per VM in the given order, its name, a tab,
+ * then its CPU percentages separated by single spaces. Names never hold a tab or a newline.
+ */
+export function packSeries({ names, series }: PercentSeries): string {
+  return names
+    .map((name, i) => {
+      if (/[\t\n\r]/.test(name)) throw new SimError(SimErrorCode.badTraces, `VM name ${JSON.stringify(name)} holds a tab or newline`);
+      return `${name}\t${(series[i] ?? []).join(" ")}\n`;
+    })
+    .join("");
+}
+
+/** Reads the packed text format back; `where` names the source in errors. */
+export function unpackSeries(text: string, where: string): PercentSeries {
+  const names: string[] = [];
+  const series: number[][] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line === "") return;
+    const tab = line.indexOf("\t");
+    if (tab <= 0) throw new SimError(SimErrorCode.badTraces, `${where} line ${i + 1}: no "name<TAB>values"`);
+    names.push(line.slice(0, tab));
+    series.push(
+      line
+        .slice(tab + 1)
+        .split(" ")
+        .map((v, k) => parsePercent(v, `${where} line ${i + 1} value ${k + 1}`)),
+    );
+  });
+  if (names.length === 0) throw new SimError(SimErrorCode.badTraces, `${where}: no VMs`);
+  return { names, series };
+}
+
+/** Loads one of the PlanetLab days packed in this package (same numbers as its directory). */
+export function loadPlanetLabDay(day: string, opts: { samples?: number } = {}): Workload {
+  if (!(planetLabDays as readonly string[]).includes(day)) {
+    throw new SimError(SimErrorCode.badTraces, `no packed PlanetLab day "${day}" (have ${planetLabDays.join(", ")})`);
+  }
+  const file = packedDayFile(day as PlanetLabDay);
+  let text: string;
+  try {
+    text = brotliDecompressSync(readFileSync(file)).toString("utf8");
+  } catch (cause) {
+    throw new SimError(SimErrorCode.badTraces, `cannot read packed traces ${file}`, { cause });
+  }
+  const { names, series } = unpackSeries(text, file);
+  return fromSeries(names, series, { source: `planetlab/${day}`, ...opts });
 }
 
 /**

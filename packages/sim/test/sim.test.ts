@@ -1,5 +1,3 @@
-import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   DroverPolicy,
@@ -12,24 +10,57 @@ import {
   hpMl110G4,
   hpMl110G5,
   iqr,
-  loadPlanetLabDir,
+  loadPlanetLabDay,
   lrFit,
   lrPredict,
   lrPredictionCoefficients,
   mad,
   migrationSeconds,
+  packSeries,
+  planetLabDays,
   powerAt,
   simulate,
   tricubeWeights,
   SimError,
+  unpackSeries,
 } from "../src/index.js";
 import type { Datacenter } from "../src/index.js";
 
-// The PlanetLab days live in shared/ beside the repository (as on the developers' machines and in
-// CI). PLANETLAB_DIR overrides; a missing directory fails the reference tests rather than skip them.
-const traces = process.env["PLANETLAB_DIR"] ?? fileURLToPath(new URL("../../../../shared/planetlab", import.meta.url));
-const haveTraces = existsSync(`${traces}/20110303`);
-it("finds the PlanetLab traces", () => expect(haveTraces, `no traces at ${traces}`).toBe(true));
+// The PlanetLab days are packed in data/ (where they come from: data/README.md).
+describe("packed PlanetLab days", () => {
+  it.each([
+    ["20110303", 1052],
+    ["20110306", 898],
+    ["20110309", 1061],
+  ])("%s holds %i VMs of 288 samples, as CloudSim reads them", (day, vms) => {
+    const w = loadPlanetLabDay(day);
+    expect(w.names.length).toBe(vms);
+    expect(w.stride).toBe(289);
+    expect(w.data.every((x) => x >= 0 && x <= 1)).toBe(true);
+    expect(w.data[288]).toBe(w.data[287]); // CloudSim's appended copy of the last sample
+  });
+  it("keeps names with spaces and the byte-wise order", () => {
+    const { names } = loadPlanetLabDay("20110306");
+    expect(names.some((n) => n.includes(" "))).toBe(true);
+    expect(names.every((n, i) => i === 0 || Buffer.compare(Buffer.from(names[i - 1] as string), Buffer.from(n)) < 0)).toBe(true);
+  });
+  it("packs and unpacks the text format losslessly", () => {
+    const s = {
+      names: ["a b", "c"],
+      series: [
+        [0, 5, 100],
+        [7, 7, 8],
+      ],
+    };
+    expect(unpackSeries(packSeries(s), "t")).toEqual(s);
+  });
+  it("names what is wrong in bad input", () => {
+    expect(() => loadPlanetLabDay("20110304")).toThrow(`no packed PlanetLab day "20110304" (have ${planetLabDays.join(", ")})`);
+    expect(() => unpackSeries("vm1\t1 2 x\n", "t")).toThrow('t line 1 value 3: "x" is not a CPU percentage');
+    expect(() => unpackSeries("vm1 1 2\n", "t")).toThrow("t line 1: no");
+    expect(() => packSeries({ names: ["a\tb"], series: [[1, 2]] })).toThrow(/holds a tab/);
+  });
+});
 
 describe("power tables", () => {
   it("returns the SPECpower points and interpolates linearly between them", () => {
@@ -202,8 +233,8 @@ describe("bad input", () => {
 });
 
 // Whole-day runs take seconds each; on a loaded 2-core machine more than the 30 s default.
-describe.skipIf(!haveTraces)("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }, () => {
-  const w = haveTraces ? loadPlanetLabDir(`${traces}/20110303`) : fromSeries(["x"], [[1, 1]]);
+describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }, () => {
+  const w = loadPlanetLabDay("20110303");
   it("DVFS is 802.75 kWh and NPA 2,410.80 kWh on 20110303", () => {
     const dvfs = simulate({ workload: w, policy: createPolicy("dvfs"), mode: "compat" });
     const npa = simulate({ workload: w, policy: createPolicy("npa"), mode: "compat" });
@@ -226,7 +257,7 @@ describe.skipIf(!haveTraces)("CloudSim 3.0 reference (compat mode, PlanetLab)", 
     ["20110306", 523, 898],
     ["20110309", 782, 1061],
   ])("on %s the same code removes %i of %i VMs (Q1) and LR-MMT runs cleanly", (day, removed, n) => {
-    const wd = loadPlanetLabDir(`${traces}/${day}`);
+    const wd = loadPlanetLabDay(day);
     expect(wd.names.length).toBe(n);
     const dvfs = simulate({ workload: wd, policy: createPolicy("dvfs"), mode: "compat" });
     expect(dvfs.removedVms).toBe(removed);

@@ -1,12 +1,25 @@
 // Throughput of what the scheduler writes most: one host report = host row + its 50 VMs, one transaction.
-// Run: node --import tsx packages/store/bench/upsert.ts [reports]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import Table from "cli-table3";
 import { Store, type VmSeenRow } from "../src/index.js";
 
-const reports = Number(process.argv[2] ?? 2_000);
+const usage = `usage: node --import tsx packages/store/bench/upsert.ts [reports]
+  reports   host reports written per target (default 2000)`;
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { help: { type: "boolean", short: "h", default: false } },
+});
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+if (positionals.length > 1) throw new Error(`one argument at most (reports), got ${positionals.join(" ")}\n${usage}`);
+const reports = Number(positionals[0] ?? 2_000);
+if (!Number.isInteger(reports) || reports < 1) throw new Error(`reports must be a positive integer (got ${positionals[0]})`);
 const HOSTS = 20;
 const VMS_PER_HOST = 50;
 
@@ -63,17 +76,19 @@ function run(path: string): { label: string; perSec: number; rowsPerSec: number;
 const dir = mkdtempSync(join(tmpdir(), "drover-store-bench-"));
 try {
   const results = [run(":memory:"), run(join(dir, "bench.db"))];
-  const pad = (s: string, n: number): string => s.padEnd(n);
-  const lines = [
+  const table = new Table({
+    head: ["target", "reports/s", "rows/s", "mean ms", "p50 ms", "p99 ms"],
+    colAligns: ["left", "right", "right", "right", "right", "right"],
+    style: { head: [], border: [] },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+  });
+  for (const r of results) {
+    table.push([r.label, r.perSec.toFixed(0), r.rowsPerSec.toFixed(0), r.mean.toFixed(3), r.p50.toFixed(3), r.p99.toFixed(3)]);
+  }
+  process.stdout.write(
     `store bench: ${reports} reports of ${VMS_PER_HOST} VMs from ${HOSTS} hosts, each report one transaction` +
-      ` (load average ${loadavg()[0]?.toFixed(1)}: a busy machine shows in the tail)`,
-    `${pad("target", 32)}${pad("reports/s", 12)}${pad("rows/s", 12)}${pad("mean ms", 10)}${pad("p50 ms", 10)}p99 ms`,
-    ...results.map(
-      (r) =>
-        `${pad(r.label, 32)}${pad(r.perSec.toFixed(0), 12)}${pad(r.rowsPerSec.toFixed(0), 12)}${pad(r.mean.toFixed(3), 10)}${pad(r.p50.toFixed(3), 10)}${r.p99.toFixed(3)}`,
-    ),
-  ];
-  process.stdout.write(`${lines.join("\n")}\n`);
+      ` (load average ${loadavg()[0]?.toFixed(1)}: a busy machine shows in the tail)\n${table.toString()}\n`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,29 +1,40 @@
-import { fileURLToPath } from "node:url";
-// Plan time of balance and consolidate on PlanetLab-derived clusters (CloudSim's reference setup:
-// hosts alternating 2×1860 and 2×2660 MHz with 4 GiB, VM types by blocks of the sorted file list).
-// Usage: node --import tsx packages/policy/bench/plan.ts [--day 20110303] [--runs N]
-import { readdirSync, readFileSync } from "node:fs";
+// Plan time of @drover/policy's balance and consolidate on PlanetLab-derived clusters (CloudSim's
+// reference setup: hosts alternating 2x1860 and 2x2660 MHz with 4 GiB, VM types by blocks of the
+// sorted file list). It lives beside the simulator because that package holds the PlanetLab days;
+// policy itself depends on nothing but protocol.
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { applyPlan, plan } from "../src/index.js";
-import type { ClusterSnapshot, Host, Plan, Vm } from "../src/index.js";
+import { parseArgs } from "node:util";
+import Table from "cli-table3";
+import { applyPlan, plan } from "@drover/policy";
+import type { ClusterSnapshot, Host, Plan, Vm } from "@drover/policy";
+import { loadPlanetLabDay, planetLabDays } from "../src/index.js";
 
-const argv = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? (argv[i + 1] as string) : dflt;
-};
-const day = opt("day", "20110303");
-const runsOverride = Number(opt("runs", "0"));
-const dir = join(process.env.PLANETLAB_DIR ?? fileURLToPath(new URL("../../../../shared/planetlab", import.meta.url)), day);
-
-const files = readdirSync(dir).sort(); // byte-wise, as in the reference
-const traces = files.map((f) =>
-  readFileSync(join(dir, f), "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => Number(l) / 100),
+const usage = `usage: npm run bench:plan -- [--day 20110303] [--runs N] [--small]
+  --day DAY   PlanetLab day for the VM demand (${planetLabDays.join(", ")}; default 20110303)
+  --runs N    plans per size and policy (default 40 at 800 hosts, 8 at 5,000, 4 at 20,000)
+  --small     800 hosts only`;
+const { values: args } = parseArgs({
+  options: {
+    day: { type: "string", default: "20110303" },
+    runs: { type: "string" },
+    small: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const runsOverride = args.runs === undefined ? undefined : Number(args.runs);
+if (runsOverride !== undefined && (!Number.isInteger(runsOverride) || runsOverride < 1)) {
+  throw new Error(`--runs must be a positive integer (got ${args.runs})`);
+}
+const day = args.day;
+const workload = loadPlanetLabDay(day);
+// CPU fractions of each VM's 288 samples (the workload's extra last sample left out).
+const traces = workload.names.map((_, i) =>
+  Array.from(workload.data.subarray(i * workload.stride, i * workload.stride + workload.stride - 1)),
 );
 
 const VM_MIPS = [2500, 2000, 1000, 500] as const;
@@ -78,18 +89,17 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? NaN;
 }
 
-const sizes =
-  process.env.BENCH_SIZES === "small"
-    ? [{ hosts: 800, vms: 1052, runs: 40 }]
-    : [
-        { hosts: 800, vms: 1052, runs: 40 },
-        { hosts: 5000, vms: 6575, runs: 8 },
-        { hosts: 20_000, vms: 26_300, runs: 4 },
-      ];
+const sizes = args.small
+  ? [{ hosts: 800, vms: 1052, runs: 40 }]
+  : [
+      { hosts: 800, vms: 1052, runs: 40 },
+      { hosts: 5000, vms: 6575, runs: 8 },
+      { hosts: 20_000, vms: 26_300, runs: 4 },
+    ];
 const NOW = 1_800_000_000_000;
 const rows: string[][] = [];
 for (const size of sizes) {
-  const runs = runsOverride > 0 ? runsOverride : size.runs;
+  const runs = runsOverride ?? size.runs;
   for (const policy of ["balance", "consolidate"] as const) {
     const args = policy === "consolidate" ? { band: { low: 0.5, high: 0.9 } } : {};
     const times: { first: number[]; steady: number[]; cpu: number[] } = { first: [], steady: [], cpu: [] };
@@ -131,16 +141,18 @@ for (const size of sizes) {
   }
 }
 
-const header = ["hosts / VMs", "policy", "p50 ms", "p95 ms", "cpu p50", "steady p50", "steady p95", "first plan", "replan", "active after"];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
+const table = new Table({
+  head: ["hosts / VMs", "policy", "p50 ms", "p95 ms", "cpu p50", "steady p50", "steady p95", "first plan", "replan", "active after"],
+  colAligns: ["right", "right", "right", "right", "right", "right", "right", "right", "right", "right"],
+  style: { head: [], border: [] },
+  chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+});
+table.push(...rows);
 process.stdout.write(
   `policy plan time (wall ms), PlanetLab ${day} (${traces.length} files), round-robin start placement; load average ${loadavg()
     .map((x) => x.toFixed(1))
-    .join(" ")}\n`,
+    .join(" ")}\n${table.toString()}\n`,
 );
-process.stdout.write(`${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n`);
-for (const r of rows) process.stdout.write(`${line(r)}\n`);
 process.stdout.write(
   "targets: p50 <= 5 ms at 800 hosts, <= 250 ms at 20,000 hosts (wall; cpu = process CPU time, less sensitive to a busy machine)\n",
 );

@@ -4,5 +4,4 @@ export { loadConfig, resolveConfig, ENV_KEYS, DEFAULT_SHARED_FS_TYPES, type Agen
 export { AgentError, AgentErrorCode, ConfigError } from "./errors.js";
 export { createLogger } from "./logger.js";
 export { DROVER_NS, describeDomain, tagsOf, type DomainDescription } from "./domain-xml.js";
-export { magicPacket, checkWakeAddress } from "./wol.js";
 export type { Hypervisor, HvConnection, HvDomain } from "./hypervisor.js";

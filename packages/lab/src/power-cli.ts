@@ -3,9 +3,9 @@
 //   node --import tsx power-cli.ts on <hostDir>
 //   node --import tsx power-cli.ts wake <mac> <address> [port]   unicast magic packet
 // An agent that powers its own host off is stopped by this command: spawn it detached.
+import { sendMagicPacket, WOL_PORT } from "@drover/wol";
 import { LabError } from "./errors.js";
 import { LabHost } from "./lab-host.js";
-import { sendWakeOnLan } from "./wol.js";
 
 const [verb, a, b, c] = process.argv.slice(2);
 const usage = "usage: power-cli.ts off|on <hostDir> | wake <mac> <address> [port]";
@@ -17,7 +17,7 @@ try {
     else await host.powerOn();
     process.stdout.write(`${JSON.stringify({ host: host.name, power: host.power })}\n`);
   } else if (verb === "wake" && a && b) {
-    await sendWakeOnLan(a, b, c ? Number(c) : 9);
+    await sendMagicPacket({ mac: a, address: b, port: c ? Number(c) : WOL_PORT }, { labSafe: true });
   } else {
     process.stderr.write(`${usage}\n`);
     process.exit(64);

@@ -14,6 +14,7 @@ export const AgentErrorCode = {
   Timeout: "TIMEOUT",
   Aborted: "ABORTED",
   ShuttingDown: "SHUTTING_DOWN",
+  InvalidXml: "INVALID_XML",
   Internal: "INTERNAL",
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];

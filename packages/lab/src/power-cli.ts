@@ -4,7 +4,7 @@
 //   node --import tsx power-cli.ts wake <mac> <address> [port]   unicast magic packet
 // An agent that powers its own host off is stopped by this command: spawn it detached.
 import { sendMagicPacket, WOL_PORT } from "@drover/wol";
-import { LabError } from "./errors.js";
+import { LabError, LabErrorCode } from "./errors.js";
 import { LabHost } from "./lab-host.js";
 
 const [verb, a, b, c] = process.argv.slice(2);
@@ -24,5 +24,5 @@ try {
   }
 } catch (e) {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(e instanceof LabError && e.code === "LAB_BUSY" ? 2 : 1);
+  process.exit(e instanceof LabError && e.code === LabErrorCode.Busy ? 2 : 1);
 }

@@ -1,6 +1,7 @@
 // Ways to wake a powered-off host. All behind one interface so tests can swap what cannot run
 // here (a BMC) for a fake executable, never for a fake driver.
 import { execFile } from "node:child_process";
+import { DroverError } from "@drover/protocol";
 import { sendMagicPacket, WolError, type WolErrorCode } from "@drover/wol";
 import type { PowerConfig } from "../config.js";
 
@@ -10,12 +11,12 @@ export interface WakeDriver {
   wake(host: string, cfg: PowerConfig): Promise<void>;
 }
 
-export class WakeError extends Error {
+export class WakeError extends DroverError {
   override readonly name = "WakeError";
   constructor(
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(message, options);
   }

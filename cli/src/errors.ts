@@ -1,3 +1,5 @@
+import { DroverError } from "@drover/protocol";
+
 /** Exit codes of `drover`: scripts may rely on them (see README.md). */
 export const ExitCode = {
   Ok: 0,
@@ -13,13 +15,13 @@ export const ExitCode = {
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** An error the CLI prints as `drover: <message>` and exits with `exitCode`. */
-export class CliError extends Error {
+export class CliError extends DroverError {
   override readonly name: string = "CliError";
   constructor(
     message: string,
     readonly code: string,
     readonly exitCode: ExitCode = ExitCode.Failed,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(message, options);
   }

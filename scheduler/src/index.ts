@@ -6,6 +6,6 @@ export { buildSnapshot, Tags } from "./snapshot.js";
 export { Dispatcher, type MoveRequest } from "./dispatcher.js";
 export { MovePredictor, plannerClusterConfig } from "./prediction.js";
 export { windowAt, type WindowState } from "./window.js";
-export { UdpWolDriver, IpmiDriver, WakeError, magicPacket, type WakeDriver } from "./power/wake-drivers.js";
+export { UdpWolDriver, IpmiDriver, WakeError, type WakeDriver } from "./power/wake-drivers.js";
 export { PeerWolDriver, type WakeDrivers } from "./power/power-manager.js";
 export { DispatchError, NotFoundError, RefusedError } from "./errors.js";

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { sendMagicPacket, WolError } from "@drover/wol";
 import type { Command, CommandReply, Logger, MigrateCommand, MigrationResult, PreflightCommand, WakePeerCommand } from "@drover/protocol";
 import { CommandTable } from "./command-table.js";
 import type { AgentConfig } from "./config.js";
@@ -7,7 +8,6 @@ import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import type { LibvirtLink } from "./libvirt-link.js";
 import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
-import { sendMagicPacket } from "./wol.js";
 
 export interface CommandDeps {
   config: AgentConfig;
@@ -226,8 +226,14 @@ export class CommandRunner {
   }
 
   private async wake(cmd: WakePeerCommand): Promise<CommandReply> {
-    // An unsafe address is refused (AgentError); a send error is a failure.
-    const bytes = await sendMagicPacket(cmd.mac, cmd.address, cmd.port, this.d.config.labSafeNetwork);
+    let bytes: number;
+    try {
+      bytes = await sendMagicPacket(cmd, { labSafe: this.d.config.labSafeNetwork });
+    } catch (e) {
+      // An unsafe address or a bad MAC is refused (AgentError); a send that fails is a failure.
+      if (e instanceof WolError && e.code !== "send-failed") throw new AgentError(AgentErrorCode.UnsafeAddress, e.message, { cause: e });
+      throw e;
+    }
     this.d.log.info({ target: cmd.target, mac: cmd.mac, address: cmd.address, port: cmd.port, bytes }, "magic packet sent");
     return this.reply(cmd.id, "wake-peer", "succeeded");
   }

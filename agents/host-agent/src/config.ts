@@ -93,7 +93,7 @@ const Schema = z
      * the whole machine's load; a lab host file sets `guests` unless the key is given.
      */
     hostCpuSource: z.enum(["system", "guests"]).optional(),
-    /** Refuse wake packets and destination probes that leave 127.0.0.0/8. */
+    /** Refuse wake packets and destination probes to anything but lab addresses (@drover/wol isLabAddress). */
     labSafeNetwork: z.boolean().default(true),
     migration: z
       .object({

@@ -1,4 +1,5 @@
-import { child, children, localName, parseXml, path, toXml, type XmlElement } from "./xml.js";
+import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { AgentError, AgentErrorCode } from "./errors.js";
 
 /** Namespace of Drover's domain metadata (see README "Rule tags"). */
 export const DROVER_NS = "https://drover.dev/ns/1";
@@ -42,6 +43,91 @@ export interface DomainDescription {
   /** The <cpu> element as XML (for compareCpu), or null when the domain has none. */
   cpuXml: string | null;
 }
+
+// libvirt's documents read with fast-xml-parser. Entity expansion is off: only the five standard
+// entities and character references are decoded (by `decode`), a DOCTYPE's entities never are, so a
+// "billion laughs" document stays as small as it was written.
+const XML_OPTIONS = {
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  processEntities: false,
+  htmlEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  cdataPropName: "#cdata",
+} as const;
+const parser = new XMLParser(XML_OPTIONS);
+const builder = new XMLBuilder({ ...XML_OPTIONS, suppressEmptyNode: true });
+
+/** One node of fast-xml-parser's ordered output: `{ name: children[], ":@": attributes }` or `{ "#text": text }`. */
+type OrderedNode = Record<string, unknown>;
+
+interface XmlElement {
+  name: string;
+  /** Attribute values with entities decoded. */
+  attrs: Record<string, string>;
+  children: XmlElement[];
+  /** Text content (entities decoded, CDATA verbatim). */
+  text: string;
+  /** The parser's node, kept to serialise the element back (cpuXml). */
+  node: OrderedNode;
+}
+
+const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+
+function decode(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e: string) => {
+    if (e[0] !== "#") return ENTITIES[e] ?? m;
+    const code = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : m;
+  });
+}
+
+function element(node: OrderedNode): XmlElement | undefined {
+  const name = Object.keys(node).find((k) => k !== ":@");
+  if (name === undefined || name === "#text" || name === "#cdata") return undefined;
+  const attrs = Object.entries((node[":@"] ?? {}) as Record<string, unknown>).map(([k, v]) => [k, decode(String(v))]);
+  const el: XmlElement = { name, attrs: Object.fromEntries(attrs), children: [], text: "", node };
+  for (const kid of node[name] as OrderedNode[]) {
+    if ("#text" in kid) el.text += decode(String(kid["#text"]));
+    else if ("#cdata" in kid) el.text += (kid["#cdata"] as OrderedNode[]).map((t) => String(t["#text"] ?? "")).join("");
+    else {
+      const c = element(kid);
+      if (c) el.children.push(c);
+    }
+  }
+  return el;
+}
+
+/** The root element of a well-formed document; malformed XML is an AgentError naming where. */
+function parseXml(xml: string): XmlElement {
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new AgentError(AgentErrorCode.InvalidXml, `invalid XML at line ${valid.err.line}: ${valid.err.msg}`);
+  let nodes: OrderedNode[];
+  try {
+    nodes = parser.parse(xml) as OrderedNode[];
+  } catch (e) {
+    // The validator passes what the parser still refuses, e.g. an external entity in a DOCTYPE.
+    throw new AgentError(AgentErrorCode.InvalidXml, `invalid XML: ${(e as Error).message}`, { cause: e });
+  }
+  const root = nodes.map(element).find((e) => e !== undefined);
+  if (!root) throw new AgentError(AgentErrorCode.InvalidXml, "invalid XML: no root element");
+  return root;
+}
+
+/** The element back as XML (for handing a CPU definition to compareCpu). */
+const toXml = (el: XmlElement): string => builder.build([el.node]) as string;
+
+/** The local part of a possibly prefixed name. */
+const localName = (name: string): string => name.slice(name.indexOf(":") + 1);
+
+const child = (el: XmlElement | undefined, name: string): XmlElement | undefined => el?.children.find((c) => c.name === name);
+
+const children = (el: XmlElement | undefined, name: string): XmlElement[] => (el ? el.children.filter((c) => c.name === name) : []);
 
 function kib(el: XmlElement | undefined): number {
   if (!el) return 0;
@@ -92,7 +178,7 @@ function diskOf(d: XmlElement): DomainDisk | null {
 }
 
 /** Tags from `<metadata><drover:tags xmlns:drover="https://drover.dev/ns/1">a,b</drover:tags>`. */
-export function tagsOf(metadata: XmlElement | undefined): string[] {
+function tagsOf(metadata: XmlElement | undefined): string[] {
   if (!metadata) return [];
   const out: string[] = [];
   for (const el of metadata.children) {
@@ -137,12 +223,6 @@ export function describeDomain(xml: string): DomainDescription {
     tags: tagsOf(child(dom, "metadata")),
     cpuXml: cpu && (cpu.children.length > 0 || cpu.attrs["mode"]) ? toXml(cpu) : null,
   };
-}
-
-/** The host CPU of a capabilities document, as a <cpu> element usable by compareCpu. */
-export function hostCpuXml(capabilitiesXml: string): string | null {
-  const cpu = path(parseXml(capabilitiesXml), "host", "cpu");
-  return cpu ? toXml(cpu) : null;
 }
 
 const unique = (xs: string[]): string[] => [...new Set(xs)];

@@ -1,56 +1,63 @@
+import { DroverError } from "@drover/protocol";
+
 /** Error codes the agent puts in replies and results; stable strings for programs. */
 export const AgentErrorCode = {
-  InvalidConfig: "INVALID_CONFIG",
-  VmNotOnHost: "VM_NOT_ON_HOST",
-  VmBusy: "VM_BUSY",
-  LibvirtUnavailable: "LIBVIRT_UNAVAILABLE",
-  LibvirtError: "LIBVIRT_ERROR",
-  VmsRunning: "VMS_RUNNING",
-  PowerOffNotConfigured: "POWER_OFF_NOT_CONFIGURED",
-  PowerOffFailed: "POWER_OFF_FAILED",
-  UnsafeAddress: "UNSAFE_ADDRESS",
-  UnknownMigration: "UNKNOWN_MIGRATION",
-  UnknownCommand: "UNKNOWN_COMMAND",
-  Timeout: "TIMEOUT",
-  Aborted: "ABORTED",
-  ShuttingDown: "SHUTTING_DOWN",
-  Internal: "INTERNAL",
+  InvalidConfig: "invalid-config",
+  VmNotOnHost: "vm-not-on-host",
+  VmBusy: "vm-busy",
+  LibvirtUnavailable: "libvirt-unavailable",
+  LibvirtError: "libvirt-error",
+  VmsRunning: "vms-running",
+  PowerOffNotConfigured: "power-off-not-configured",
+  PowerOffFailed: "power-off-failed",
+  UnsafeAddress: "unsafe-address",
+  UnknownMigration: "unknown-migration",
+  UnknownCommand: "unknown-command",
+  InvalidXml: "invalid-xml",
+  Timeout: "timeout",
+  Aborted: "aborted",
+  ShuttingDown: "shutting-down",
+  Internal: "internal",
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 
-export class AgentError extends Error {
+/** A command the agent refuses (commands.ts replies "refused" for these, "failed" for anything else). */
+export class AgentError extends DroverError {
   override readonly name = "AgentError";
   constructor(
     readonly code: AgentErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(message, options);
   }
 }
 
 /** A config file or environment value failed validation; `message` names every bad key. */
-export class ConfigError extends Error {
+export class ConfigError extends DroverError {
   override readonly name = "ConfigError";
   readonly code = AgentErrorCode.InvalidConfig;
   constructor(
     message: string,
     readonly keys: string[],
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(message, options);
   }
 }
 
+/** A libvirt call took longer than allowed: a failure, not a refusal. */
+export class CallTimeoutError extends DroverError {
+  override readonly name = "CallTimeoutError";
+  readonly code = AgentErrorCode.Timeout;
+}
+
 /** `{ code, message }` for replies/results, from any thrown value. */
 export function errorInfo(e: unknown, fallback: AgentErrorCode = AgentErrorCode.Internal): { code: string; message: string } {
-  if (e instanceof AgentError) return { code: e.code, message: e.message };
+  if (e instanceof DroverError) return { code: e.code, message: e.message };
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
-    return {
-      code: typeof code === "string" && code ? code : typeof code === "number" ? `${fallback}_${code}` : fallback,
-      message: e.message,
-    };
+    return { code: typeof code === "string" && code ? code : fallback, message: e.message };
   }
   return { code: fallback, message: String(e) };
 }

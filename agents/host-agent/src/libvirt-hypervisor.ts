@@ -155,7 +155,7 @@ class LvConnection implements HvConnection {
     try {
       return new LvDomain(await this.c.lookupDomain(nameOrUuid));
     } catch (e) {
-      if (e instanceof LibvirtError && e.code === ErrorCode.NO_DOMAIN) return null;
+      if (e instanceof LibvirtError && e.libvirtCode === ErrorCode.NO_DOMAIN) return null;
       throw e;
     }
   }

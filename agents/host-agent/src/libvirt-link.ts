@@ -1,5 +1,5 @@
 import type { Logger } from "@drover/protocol";
-import { errorInfo } from "./errors.js";
+import { AgentErrorCode, CallTimeoutError, errorInfo } from "./errors.js";
 import type { HvConnection, Hypervisor } from "./hypervisor.js";
 
 export interface LibvirtHealthState {
@@ -21,7 +21,7 @@ export interface LinkOptions {
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${ms} ms`), { code: "TIMEOUT" })), ms);
+    t = setTimeout(() => reject(new CallTimeoutError(`${what} took longer than ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(t));
 }
@@ -72,7 +72,7 @@ export class LibvirtLink {
 
   /** Records a libvirt error seen by any caller (kept as lastError in the report). */
   noteError(e: unknown): void {
-    this.health.lastError = { ...errorInfo(e, "LIBVIRT_ERROR"), atMs: Date.now() };
+    this.health.lastError = { ...errorInfo(e, AgentErrorCode.LibvirtError), atMs: Date.now() };
   }
 
   private async connect(): Promise<void> {

@@ -1,10 +1,10 @@
 import { connect } from "node:net";
+import { isLabAddress } from "@drover/wol";
 import type { HostReport, PreflightCheck } from "@drover/protocol";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
 import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import { withTimeout } from "./libvirt-link.js";
 import type { Mount, StorageClassifier } from "./storage.js";
-import { isLoopback } from "./wol.js";
 
 type CheckName = PreflightCheck["check"];
 
@@ -128,8 +128,8 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
 
   const host = uriHost(dest.uri);
   if (!host) add("migration-ports", false, `cannot tell the destination address from ${dest.uri}`);
-  else if (deps.labSafeNetwork && !isLoopback(host))
-    add("migration-ports", false, `${host} is outside 127.0.0.0/8 and labSafeNetwork is set; not probed`);
+  else if (deps.labSafeNetwork && !isLabAddress(host))
+    add("migration-ports", false, `${host} is not a lab address and labSafeNetwork is set; not probed`);
   else {
     const range = deps.portRange(dest.host);
     const r = await probePort(host, range.min, deps.portProbeTimeoutMs);

@@ -190,7 +190,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(good.status).toBe("succeeded");
 
     const gone = await send("h1", { id: "pf-none", kind: "preflight", vm: "no-such-vm", destination: { host: "h2", uri: h2.uri } });
-    expect(gone).toMatchObject({ status: "refused", error: { code: "VM_NOT_ON_HOST" } });
+    expect(gone).toMatchObject({ status: "refused", error: { code: "vm-not-on-host" } });
     expect(gone.error?.message).toMatch(/vm not on this host/);
   });
 
@@ -231,7 +231,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     const status = await send("h1", { id: "st-1", kind: "status", commandId: "mig-calm-1" });
     expect(status).toMatchObject({ id: "mig-calm-1", kind: "migrate", status: "succeeded" });
     // A new id for the same move: the VM is gone from h1, so it is refused.
-    expect(await migrate("calm", {}, "mig-calm-2")).toMatchObject({ status: "refused", error: { code: "VM_NOT_ON_HOST" } });
+    expect(await migrate("calm", {}, "mig-calm-2")).toMatchObject({ status: "refused", error: { code: "vm-not-on-host" } });
     const h2r = await reports.next("h2 reports calm", (m) => m.host === "h2" && m.vms.some((v) => v.name === "calm"));
     expect(h2r.vms.find((v) => v.name === "calm")?.tags).toEqual(["web", "tier-1"]);
   });
@@ -248,7 +248,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     // It was aborted for not converging: the pass before the abort started with about as much left as the one before it.
     const passes = progress.items.filter((p) => p.migrationId === "m-mig-busy-abort" && p.iteration >= 2);
     expect(passes.length).toBeGreaterThan(0);
-    expect(r.error?.code).toBe("ABORTED");
+    expect(r.error?.code).toBe("aborted");
     const t = await readTicks(h1.serialFile("busy"));
     await sleep(2500);
     expect(await readTicks(h1.serialFile("busy"))).toBeGreaterThan(t);
@@ -300,10 +300,10 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
 
   it("power-off is refused while a VM runs; wake-peer sends a unicast magic packet and refuses broadcast", async () => {
     const off = await send("h2", { id: "off-1", kind: "power-off" });
-    expect(off).toMatchObject({ status: "refused", error: { code: "VMS_RUNNING" } });
+    expect(off).toMatchObject({ status: "refused", error: { code: "vms-running" } });
     expect(off.error?.message).toMatch(/calm|busy/);
     const bc = await send("h1", { id: "wake-bc", kind: "wake-peer", target: "h2", mac: h2.mac, address: "127.0.21.255", port: 9 });
-    expect(bc).toMatchObject({ status: "refused", error: { code: "UNSAFE_ADDRESS" } });
+    expect(bc).toMatchObject({ status: "refused", error: { code: "unsafe-address" } });
     const ok = await send("h1", { id: "wake-1", kind: "wake-peer", target: "h2", mac: h2.mac, address: h2.address, port: 9 });
     expect(ok).toMatchObject({ status: "succeeded" });
   });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeDomain, tagsOf } from "../src/index.js";
-import { parseXml, XmlError } from "../src/xml.js";
+import { AgentError, describeDomain } from "../src/index.js";
 
 const XML = `<?xml version="1.0"?>
 <!-- a libvirt domain -->
@@ -59,14 +58,38 @@ describe("domain XML", () => {
   });
 
   it("reads the comma-separated tag form and ignores other namespaces", () => {
-    const md = parseXml(
-      `<metadata><d:tags xmlns:d="https://drover.dev/ns/1">a, b,,c</d:tags><x:tags xmlns:x="urn:other">no</x:tags></metadata>`,
+    const d = describeDomain(
+      `<domain><metadata><d:tags xmlns:d="https://drover.dev/ns/1">a, b,,c</d:tags><x:tags xmlns:x="urn:other">no</x:tags></metadata></domain>`,
     );
-    expect(tagsOf(md)).toEqual(["a", "b", "c"]);
+    expect(d.tags).toEqual(["a", "b", "c"]);
   });
 
   it("rejects malformed XML instead of guessing", () => {
-    expect(() => parseXml("<a><b></a>")).toThrow(XmlError);
-    expect(() => parseXml("<a>")).toThrow(/unclosed/);
+    expect(() => describeDomain("<domain><b></domain>")).toThrow(AgentError);
+    expect(() => describeDomain("<domain>")).toThrow(/Unclosed/);
+    expect(() => describeDomain("")).toThrow(/invalid XML/);
+  });
+
+  it("decodes the standard entities and character references, CDATA verbatim", () => {
+    const d = describeDomain(`<domain><name>a&lt;b&#x26;&#38;</name><uuid><![CDATA[&amp;]]></uuid></domain>`);
+    expect(d.name).toBe("a<b&&");
+    expect(d.uuid).toBe("&amp;");
+  });
+
+  // "Billion laughs": nested DOCTYPE entities that would expand to 10^9 "lol"s. Entity expansion is
+  // off, so the reference stays as written and the description is as small as the input.
+  it("never expands a DOCTYPE's entities", () => {
+    const lols = Array.from({ length: 8 }, (_, k) => `<!ENTITY lol${k + 1} "${`&lol${k};`.repeat(10)}">`).join("");
+    const bomb = `<?xml version="1.0"?><!DOCTYPE domain [<!ENTITY lol0 "lol">${lols}]>
+<domain type='kvm'><name>&lol8;</name><metadata><drover:tags xmlns:drover="https://drover.dev/ns/1">&lol8;,web</drover:tags></metadata></domain>`;
+    const d = describeDomain(bomb);
+    expect(d.name).toBe("&lol8;");
+    expect(d.tags).toEqual(["&lol8;", "web"]);
+    expect(JSON.stringify(d).length).toBeLessThan(bomb.length);
+  });
+
+  it("refuses external entities instead of reading them", () => {
+    const xxe = `<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><domain><name>&xxe;</name></domain>`;
+    expect(() => describeDomain(xxe)).toThrow(/invalid XML: External entities/);
   });
 });

@@ -63,9 +63,9 @@ export const ErrorHeader = {
 } as const;
 
 export const RemoteErrorCode = {
-  InvalidRequest: "INVALID_REQUEST",
-  InvalidReply: "INVALID_REPLY",
-  HandlerFailed: "HANDLER_FAILED",
+  InvalidRequest: "invalid-request",
+  InvalidReply: "invalid-reply",
+  HandlerFailed: "handler-failed",
 } as const;
 
 /**

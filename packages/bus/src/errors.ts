@@ -1,22 +1,22 @@
-import { issuesOf, ValidationError, type FieldIssue } from "@drover/protocol";
+import { DroverError, issuesOf, ValidationError, type FieldIssue } from "@drover/protocol";
 import type { z } from "zod";
 
 export const BusErrorCode = {
-  InvalidMessage: "INVALID_MESSAGE",
-  Timeout: "TIMEOUT",
-  NoResponders: "NO_RESPONDERS",
-  Remote: "REMOTE_ERROR",
-  RequestFailed: "REQUEST_FAILED",
-  PublishFailed: "PUBLISH_FAILED",
-  Connect: "CONNECT_FAILED",
-  Closed: "CLOSED",
-  InvalidOptions: "INVALID_OPTIONS",
-  JetStream: "JETSTREAM",
+  InvalidMessage: "invalid-message",
+  Timeout: "timeout",
+  NoResponders: "no-responders",
+  Remote: "remote-error",
+  RequestFailed: "request-failed",
+  PublishFailed: "publish-failed",
+  Connect: "connect-failed",
+  Closed: "closed",
+  InvalidOptions: "invalid-options",
+  JetStream: "jetstream",
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
 /** Base of every error the bus throws; `code` is stable, `message` is for humans. */
-export class BusError extends Error {
+export class BusError extends DroverError {
   override readonly name: string = "BusError";
   constructor(
     readonly code: BusErrorCode,
@@ -34,7 +34,7 @@ export type { FieldIssue };
 
 /**
  * A message that is not valid JSON or fails its schema. It is protocol's ValidationError (code
- * INVALID_MESSAGE, `issues` naming every failing field) plus where it was seen on the bus.
+ * invalid-message, `issues` naming every failing field) plus where it was seen on the bus.
  */
 export class InvalidMessageError extends ValidationError {
   // `name` stays "ValidationError" (typed as such by protocol): callers match on class or `code`.
@@ -83,13 +83,14 @@ export class RemoteError extends BusError {
   override readonly name = "RemoteError";
   constructor(
     readonly subject: string,
-    /** The error code sent by the server side, e.g. INVALID_MESSAGE or HANDLER_FAILED. */
+    /** The error code sent by the server side, e.g. invalid-request or handler-failed. */
     readonly remoteCode: string,
     readonly remoteMessage: string,
     /** Set when the remote side rejected a field of the request. */
     readonly field?: string,
+    options?: ErrorOptions,
   ) {
-    super(BusErrorCode.Remote, `request on ${subject} failed remotely (${remoteCode}): ${remoteMessage}`);
+    super(BusErrorCode.Remote, `request on ${subject} failed remotely (${remoteCode}): ${remoteMessage}`, options);
   }
 }
 

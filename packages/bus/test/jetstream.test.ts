@@ -47,9 +47,9 @@ describe("typed KV", () => {
     expect(await kv.get("h1")).toEqual({ host: "h1", drained: false });
     await kv.put("h1", { host: "h1", drained: true }, { previousRevision: r1 });
     await expect(kv.put("h1", { host: "h1", drained: false }, { previousRevision: r1 })).rejects.toMatchObject({
-      code: "JETSTREAM",
+      code: "jetstream",
     });
-    await expect(kv.put("h2", { host: "", drained: false })).rejects.toMatchObject({ code: "INVALID_MESSAGE", field: "host" });
+    await expect(kv.put("h2", { host: "", drained: false })).rejects.toMatchObject({ code: "invalid-message", field: "host" });
     expect(await kv.keys()).toEqual(["h1"]);
     await kv.delete("h1");
     expect(await kv.get("h1")).toBeUndefined();
@@ -74,6 +74,6 @@ describe("typed KV", () => {
     ]);
     expect(bus.stats().invalid - before).toBe(1);
     expect(bus.stats().invalidBySubject["kv:watched/b"]).toBe(1);
-    await expect(kv.get("b")).rejects.toMatchObject({ code: "INVALID_MESSAGE", field: "host" });
+    await expect(kv.get("b")).rejects.toMatchObject({ code: "invalid-message", field: "host" });
   });
 });

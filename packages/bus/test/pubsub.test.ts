@@ -51,7 +51,7 @@ describe("publish / subscribe", () => {
     expect(err).toBeInstanceOf(InvalidMessageError);
     expect(err).toBeInstanceOf(ValidationError);
     const ime = err as InvalidMessageError;
-    expect(ime.code).toBe("INVALID_MESSAGE");
+    expect(ime.code).toBe("invalid-message");
     expect(ime.field).toBe("n");
     expect(ime.subject).toBe("t.refuse");
     expect(ime.direction).toBe("publish");
@@ -141,7 +141,7 @@ describe("publish / subscribe", () => {
       }
     })();
     expect(err).toBeInstanceOf(PublishFailedError);
-    expect((err as PublishFailedError).code).toBe("PUBLISH_FAILED");
+    expect((err as PublishFailedError).code).toBe("publish-failed");
     expect((err as PublishFailedError).subject).toBe("t.big");
   });
 

@@ -49,7 +49,7 @@ describe("request / reply", () => {
     const t0 = Date.now();
     const err = await bus.request("r.silent", Add, { a: 1, b: 1 }, Sum, { timeoutMs: 300 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RequestTimeoutError);
-    expect((err as RequestTimeoutError).code).toBe("TIMEOUT");
+    expect((err as RequestTimeoutError).code).toBe("timeout");
     expect((err as RequestTimeoutError).subject).toBe("r.silent");
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     silent.unsubscribe();
@@ -58,7 +58,7 @@ describe("request / reply", () => {
   it("fails fast with NoRespondersError when no service listens", async () => {
     const err = await bus.request("r.nobody", Add, { a: 1, b: 1 }, Sum, { timeoutMs: 5000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoRespondersError);
-    expect((err as NoRespondersError).code).toBe("NO_RESPONDERS");
+    expect((err as NoRespondersError).code).toBe("no-responders");
   });
 
   it("never sends an invalid request", async () => {

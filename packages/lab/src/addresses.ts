@@ -1,3 +1,4 @@
+import { WOL_PORT } from "@drover/wol";
 import { badOption } from "./errors.js";
 
 /**
@@ -15,7 +16,8 @@ export const LIBVIRTD_PORT = 16509;
 export const MIGRATION_PORT_BASE = 16000;
 export const MIGRATION_PORTS_PER_HOST = 4;
 export const DEFAULT_NET = 1;
-export const DEFAULT_WOL_PORT = 9;
+/** The lab wakes on the standard WoL port unless told otherwise. */
+export const DEFAULT_WOL_PORT = WOL_PORT;
 
 export function checkNet(net: unknown): number {
   if (typeof net !== "number" || !Number.isInteger(net) || net < 1 || net > 253) {

@@ -1,21 +1,23 @@
+import { DroverError } from "@drover/protocol";
+
 export const LabErrorCode = {
-  BadOption: "LAB_BAD_OPTION",
-  CommandFailed: "LAB_COMMAND_FAILED",
-  StartFailed: "LAB_START_FAILED",
-  Timeout: "LAB_TIMEOUT",
-  NotFound: "LAB_NOT_FOUND",
-  Busy: "LAB_BUSY",
-  ImageBuild: "LAB_IMAGE_BUILD",
+  BadOption: "lab.bad-option",
+  CommandFailed: "lab.command-failed",
+  StartFailed: "lab.start-failed",
+  Timeout: "lab.timeout",
+  NotFound: "lab.not-found",
+  Busy: "lab.busy",
+  ImageBuild: "lab.image-build",
 } as const;
 export type LabErrorCode = (typeof LabErrorCode)[keyof typeof LabErrorCode];
 
 /** Every failure of the lab: `code` for programs, `message` naming what is wrong for people. */
-export class LabError extends Error {
+export class LabError extends DroverError {
   override readonly name = "LabError";
   constructor(
     readonly code: LabErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(message, options);
   }

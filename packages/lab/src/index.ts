@@ -27,7 +27,6 @@ export { readFirstTick, readTicks } from "./ticks.js";
 export { isAlive, procRef, type ProcRef } from "./proc.js";
 export { Lab, labStatus, teardown, type LabInfo, type LabOptions, type LabStatus } from "./lab.js";
 export { DEFAULT_LAB_DIR, labDir, type LabFile } from "./lab-state.js";
-export { magicPacket, parseMagicPacket, sendWakeOnLan, WakeListener } from "./wol.js";
 export { ManagedProcess, type ManagedState } from "./supervisor.js";
 export type { SpawnSpec } from "./proc.js";
 export type { PowerState } from "./lab-host.js";

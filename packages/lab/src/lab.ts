@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { NatsServer } from "@drover/bus/testing";
+import { WakeListener } from "@drover/wol";
 import type { Logger } from "@drover/protocol";
 import { checkNet, DEFAULT_NET, DEFAULT_WOL_PORT, MAX_HOSTS, natsAddress } from "./addresses.js";
 import { badOption, LabError, LabErrorCode } from "./errors.js";
@@ -13,7 +14,6 @@ import { isAlive, procRef, stopProc, type ProcRef, type SpawnSpec } from "./proc
 import { checkSpec, ManagedProcess } from "./supervisor.js";
 import { readTicks } from "./ticks.js";
 import { listDomains, removeDomain } from "./virt.js";
-import { WakeListener } from "./wol.js";
 import { cut, heal, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
 
 /** What agent and scheduler command builders get to know about the lab. */

@@ -2,9 +2,9 @@
 // socket in another namespace). Listens for a Wake-on-LAN packet for the host's MAC on
 // <address>:<wol port> and powers the host on from its lab-host.json.
 import { join } from "node:path";
+import { WakeListener } from "@drover/wol";
 import { readFile } from "node:fs/promises";
 import { LabHost, type LabHostState } from "./lab-host.js";
-import { WakeListener } from "./wol.js";
 
 const dir = process.argv[2];
 if (!dir) {

@@ -4,9 +4,9 @@
 //   node --import tsx power-cli.ts wake <mac> <address> [port]   unicast magic packet
 // An agent that powers its own host off is stopped by this command: spawn it detached.
 import { parseArgs } from "node:util";
-import { LabError } from "./errors.js";
+import { sendMagicPacket, WOL_PORT } from "@drover/wol";
+import { LabError, LabErrorCode } from "./errors.js";
 import { LabHost } from "./lab-host.js";
-import { sendWakeOnLan } from "./wol.js";
 
 const usage = "usage: power-cli.ts off|on <hostDir> | wake <mac> <address> [port]";
 
@@ -34,12 +34,12 @@ if (!arity) misuse(verb === undefined ? "no command" : `unknown command "${verb}
 if (rest.length < arity[0] || rest.length > arity[1])
   misuse(`${verb} takes ${arity[0] === arity[1] ? arity[0] : arity.join(" to ")} arguments, got ${rest.length}`);
 const [a = "", b = "", c] = rest;
-const port = c === undefined ? 9 : Number(c);
+const port = c === undefined ? WOL_PORT : Number(c);
 if (!Number.isInteger(port) || port < 1 || port > 65535) misuse(`port must be an integer 1..65535 (got ${c})`);
 
 try {
   if (verb === "wake") {
-    await sendWakeOnLan(a, b, port);
+    await sendMagicPacket({ mac: a, address: b, port }, { labSafe: true });
   } else {
     const host = await LabHost.load(a);
     if (verb === "off") await host.powerOff();
@@ -48,5 +48,5 @@ try {
   }
 } catch (e) {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(e instanceof LabError && e.code === "LAB_BUSY" ? 2 : 1);
+  process.exit(e instanceof LabError && e.code === LabErrorCode.Busy ? 2 : 1);
 }

@@ -53,7 +53,7 @@ export async function forget(uri: string): Promise<void> {
   await e.conn.then((c) => c.close()).catch(() => undefined);
 }
 
-const noDomain = (e: unknown) => e instanceof LibvirtError && e.code === ErrorCode.NO_DOMAIN;
+const noDomain = (e: unknown) => e instanceof LibvirtError && e.libvirtCode === ErrorCode.NO_DOMAIN;
 
 /** Defines (persistently) and starts a domain; the XML is also written to `xmlFile` for people. */
 export async function defineAndStart(uri: string, xmlFile: string, xml: string, _name: string): Promise<void> {

@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { isAlive, labDown, procRef, labStatus, labUp, readTicks, sendWakeOnLan, type LabHostState, type ProcRef } from "../src/index.js";
+import { sendMagicPacket } from "@drover/wol";
+import { isAlive, labDown, procRef, labStatus, labUp, readTicks, type LabHostState, type ProcRef } from "../src/index.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,7 +76,7 @@ describe("labUp / labDown from the state dir (net 127.0.10.x)", () => {
     expect([h2?.power, h2?.libvirtd.running, h2?.agent?.running]).toEqual(["off", false, false]);
 
     const s2 = await hostState(stateDir, "h2");
-    await sendWakeOnLan(s2.wake.mac, s2.wake.address, s2.wake.port);
+    await sendMagicPacket({ mac: s2.wake.mac, address: s2.wake.address, port: s2.wake.port }, { labSafe: true });
     await until("h2 woken by the keeper", async () => {
       h2 = (await labStatus(stateDir)).hosts[1];
       return h2?.power === "on" && h2.libvirtd.running && (h2.agent?.running ?? false);

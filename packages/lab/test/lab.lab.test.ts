@@ -3,7 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, Lab, labStatus, readFirstTick, readTicks, sendWakeOnLan, type ProcRef } from "../src/index.js";
+import { sendMagicPacket } from "@drover/wol";
+import { isAlive, Lab, labStatus, readFirstTick, readTicks, type ProcRef } from "../src/index.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
@@ -122,11 +123,11 @@ describe("Lab of 2 hosts on 127.0.9.x", () => {
     expect(h1.running).toBe(false);
     expect(h1.agent?.running).toBe(false);
     // A packet for another MAC does nothing.
-    await sendWakeOnLan(h2.mac, h1.address, 9);
+    await sendMagicPacket({ mac: h2.mac, address: h1.address, port: 9 }, { labSafe: true });
     await sleep(500);
     await h1.refresh();
     expect(h1.power).toBe("off");
-    await sendWakeOnLan(h1.mac, h1.address, 9);
+    await sendMagicPacket({ mac: h1.mac, address: h1.address, port: 9 }, { labSafe: true });
     await until("h1 powered on", async () => {
       await h1.refresh();
       return h1.power === "on" && h1.running && h1.agent?.running ? true : undefined;

@@ -10,9 +10,7 @@ import {
   hostMac,
   Lab,
   LabHost,
-  magicPacket,
   migrationPorts,
-  parseMagicPacket,
   readFirstTick,
   readTicks,
 } from "../src/index.js";
@@ -32,19 +30,6 @@ describe("address plan", () => {
 
   it("rejects a bad host name", () => {
     expect(() => new LabHost({ name: "H 1", index: 1, stateDir: "/tmp/x" })).toThrow(/host name/);
-  });
-});
-
-describe("wake-on-lan", () => {
-  it("round-trips a magic packet and rejects others", () => {
-    const p = magicPacket("02:d7:00:00:09:01");
-    expect(p.length).toBe(102);
-    expect(parseMagicPacket(p)).toBe("02:d7:00:00:09:01");
-    const bad = Buffer.from(p);
-    bad[50] = 0x55;
-    expect(parseMagicPacket(bad)).toBeUndefined();
-    expect(parseMagicPacket(Buffer.alloc(102))).toBeUndefined();
-    expect(() => magicPacket("02:d7:00")).toThrow(/MAC/);
   });
 });
 

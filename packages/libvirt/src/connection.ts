@@ -151,7 +151,7 @@ export class Connection {
         await pool.call("connectSetKeepAlive", ptr, interval, opts.keepaliveCount ?? 6);
       } catch (e) {
         // Local drivers (test:///, qemu:///system in-process) have no keepalive: nothing to do.
-        if (!(e instanceof LibvirtError && e.code === ErrorCode.NO_SUPPORT)) throw e;
+        if (!(e instanceof LibvirtError && e.libvirtCode === ErrorCode.NO_SUPPORT)) throw e;
       }
       return ptr;
     } catch (e) {
@@ -174,7 +174,7 @@ export class Connection {
   }
 
   private live(): number {
-    if (this.closed) throw new LibvirtStateError("CONNECTION_CLOSED", `connection to ${this.uri} is closed`);
+    if (this.closed) throw new LibvirtStateError("connection-closed", `connection to ${this.uri} is closed`);
     return this.ptr;
   }
 

@@ -74,7 +74,7 @@ export class Domain {
   /** @internal the virDomainPtr, looked up again after a reconnect. */
   async ptr(): Promise<number> {
     const conn = this.host.connPtr();
-    if (this.box.ptr === null) throw new LibvirtStateError("DOMAIN_FREED", `domain ${this.name} was freed`);
+    if (this.box.ptr === null) throw new LibvirtStateError("domain-freed", `domain ${this.name} was freed`);
     if (this.gen === this.host.generation()) return this.box.ptr;
     // One lookup however many calls arrive at once after a reconnect.
     this.relookup ??= this.lookUpAgain(conn).finally(() => (this.relookup = null));
@@ -88,7 +88,7 @@ export class Domain {
     if (old === null) {
       // freed meanwhile
       void pool.call("domainFree", fresh.ptr).catch(() => {});
-      throw new LibvirtStateError("DOMAIN_FREED", `domain ${this.name} was freed`);
+      throw new LibvirtStateError("domain-freed", `domain ${this.name} was freed`);
     }
     this.box.ptr = fresh.ptr;
     this.gen = gen;
@@ -108,7 +108,7 @@ export class Domain {
    * Connection.allDomainStats (default: every group, NOWAIT). */
   async stats(stats = 0, flags: number = DomainStatsFlags.NOWAIT): Promise<DomainStats> {
     const [raw] = await pool.call("allDomainStats", this.host.connPtr(), [await this.ptr()], positiveInt("stats", stats, 2 ** 31), flags);
-    if (raw === undefined) throw new LibvirtStateError("DOMAIN_FREED", `libvirt returned no stats for ${this.name}`);
+    if (raw === undefined) throw new LibvirtStateError("domain-freed", `libvirt returned no stats for ${this.name}`);
     return decodeDomainStats(raw.name, raw.uuid, raw.params);
   }
 
@@ -180,7 +180,7 @@ export class Domain {
     await pool.call("startDirtyRateCalc", await this.ptr(), positiveInt("dirty-rate seconds", seconds, 60), mode);
   }
 
-  /** Releases the handle (not the domain). Further calls on this object throw DOMAIN_FREED. */
+  /** Releases the handle (not the domain). Further calls on this object throw LibvirtStateError "domain-freed". */
   free(): void {
     const p = this.box.ptr;
     if (p === null) return;

@@ -1,3 +1,6 @@
+import { DroverError } from "@drover/protocol";
+import { ErrorCode } from "./constants.js";
+
 /** The fields of libvirt's virError that cross from a worker thread to the caller. */
 export interface LibvirtErrorInfo {
   code: number;
@@ -11,11 +14,18 @@ export interface LibvirtErrorInfo {
   int2?: number;
 }
 
-/** A libvirt call failed: `code` is virErrorNumber (e.g. 42 = VIR_ERR_NO_DOMAIN), `domain` is
- * virErrorDomain (which subsystem raised it), `level` is virErrorLevel (1 warning, 2 error). */
-export class LibvirtError extends Error {
+const CODE_NAMES = new Map<number, string>(Object.entries(ErrorCode).map(([k, v]) => [v, k.toLowerCase().replace(/_/g, "-")]));
+
+/**
+ * A libvirt call failed: `libvirtCode` is virErrorNumber (e.g. 42 = VIR_ERR_NO_DOMAIN, compare with
+ * ErrorCode), `code` its Drover spelling (`libvirt.no-domain`; `libvirt.error-<n>` for numbers
+ * ErrorCode does not name), `domain` is virErrorDomain (which subsystem raised it), `level` is
+ * virErrorLevel (1 warning, 2 error).
+ */
+export class LibvirtError extends DroverError {
   override readonly name = "LibvirtError";
-  readonly code: number;
+  readonly code: string;
+  readonly libvirtCode: number;
   readonly domain: number;
   readonly level: number;
   readonly libvirtMessage: string;
@@ -24,10 +34,11 @@ export class LibvirtError extends Error {
   readonly str1: string | null;
   readonly int1: number;
 
-  constructor(call: string, info: LibvirtErrorInfo, options?: { cause?: unknown }) {
+  constructor(call: string, info: LibvirtErrorInfo, options?: ErrorOptions) {
     super(`${call}: ${info.message} (libvirt code ${info.code}, domain ${info.domain})`, options);
     this.call = call;
-    this.code = info.code;
+    this.libvirtCode = info.code;
+    this.code = `libvirt.${CODE_NAMES.get(info.code) ?? `error-${info.code}`}`;
     this.domain = info.domain;
     this.level = info.level;
     this.libvirtMessage = info.message;
@@ -37,16 +48,16 @@ export class LibvirtError extends Error {
 }
 
 /** Bad input to this package's API (caught before any libvirt call). */
-export class LibvirtArgumentError extends Error {
+export class LibvirtArgumentError extends DroverError {
   override readonly name = "LibvirtArgumentError";
-  readonly code = "INVALID_ARGUMENT";
+  readonly code = "invalid-argument";
 }
 
 /** Use of a handle after close()/free(), or a worker thread that died. */
-export class LibvirtStateError extends Error {
+export class LibvirtStateError extends DroverError {
   override readonly name = "LibvirtStateError";
-  readonly code: "CONNECTION_CLOSED" | "DOMAIN_FREED" | "WORKER_FAILED";
-  constructor(code: LibvirtStateError["code"], message: string, options?: { cause?: unknown }) {
+  readonly code: "connection-closed" | "domain-freed" | "worker-failed";
+  constructor(code: LibvirtStateError["code"], message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }

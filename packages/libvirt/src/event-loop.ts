@@ -81,7 +81,7 @@ export class EventLoop {
 
   private command(type: LoopCommand["type"], conn: number): Promise<void> {
     const r = this.running;
-    if (r === null) return Promise.reject(new LibvirtStateError("CONNECTION_CLOSED", "libvirt event loop is not running"));
+    if (r === null) return Promise.reject(new LibvirtStateError("connection-closed", "libvirt event loop is not running"));
     const id = this.nextId++;
     const done = new Promise<void>((resolve, reject) => this.replies.set(id, { resolve, reject }));
     r.port.ref(); // an awaited reply keeps the process alive until it arrives
@@ -124,7 +124,7 @@ export class EventLoop {
         reject(new Error("libvirt event loop thread exited before it was ready"));
         // After a crash nothing answers: fail what waits, and let the next acquire() start anew.
         if (this.running?.worker === worker) this.running = null;
-        for (const w of this.replies.values()) w.reject(new LibvirtStateError("WORKER_FAILED", "libvirt event loop thread exited"));
+        for (const w of this.replies.values()) w.reject(new LibvirtStateError("worker-failed", "libvirt event loop thread exited"));
         this.replies.clear();
       });
       port1.on("message", (m: LoopMessage) => {
@@ -161,7 +161,7 @@ export class EventLoop {
     virt.virEventUpdateTimeout(r.timerId, 0);
     await r.stopped;
     r.port.close();
-    for (const w of this.replies.values()) w.reject(new LibvirtStateError("CONNECTION_CLOSED", "libvirt event loop stopped"));
+    for (const w of this.replies.values()) w.reject(new LibvirtStateError("connection-closed", "libvirt event loop stopped"));
     this.replies.clear();
   }
 }

@@ -89,7 +89,7 @@ export class CallPool {
     if (p !== null && p.req.id === reply.id) {
       if (reply.ok) p.resolve(reply.value);
       else if (reply.libvirt !== undefined) p.reject(new LibvirtError(reply.libvirt.call, reply.libvirt.info));
-      else p.reject(new LibvirtStateError("WORKER_FAILED", `libvirt op ${p.req.op} failed: ${reply.message}`));
+      else p.reject(new LibvirtStateError("worker-failed", `libvirt op ${p.req.op} failed: ${reply.message}`));
     }
     const next = this.queue.shift();
     if (next !== undefined) return this.run(slot, next);
@@ -109,7 +109,7 @@ export class CallPool {
     if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
     const p = slot.busy;
     slot.busy = null;
-    p?.reject(new LibvirtStateError("WORKER_FAILED", `libvirt worker thread died during ${p.req.op}: ${e.message}`, { cause: e }));
+    p?.reject(new LibvirtStateError("worker-failed", `libvirt worker thread died during ${p.req.op}: ${e.message}`, { cause: e }));
     // Queued calls still need a thread.
     const next = this.queue.shift();
     if (next !== undefined) this.run(this.spawn(), next);

@@ -42,20 +42,21 @@ describe("Connection on the test driver", () => {
     const err = await conn.lookupDomain("no-such-domain").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LibvirtError);
     const e = err as LibvirtError;
-    expect(e.code).toBe(ErrorCode.NO_DOMAIN);
+    expect(e.libvirtCode).toBe(ErrorCode.NO_DOMAIN);
+    expect(e.code).toBe("libvirt.no-domain");
     expect(e.domain).toBe(12); // VIR_FROM_TEST
     expect(e.libvirtMessage).toMatch(/not found/i);
     expect(e.call).toBe("virDomainLookupByName");
     // The test driver has no CPU comparison: the error path of compareCpu.
     const cpu = await conn.compareCpu("<cpu><arch>i686</arch></cpu>").catch((x: unknown) => x);
-    expect((cpu as LibvirtError).code).toBe(ErrorCode.NO_SUPPORT);
+    expect((cpu as LibvirtError).libvirtCode).toBe(ErrorCode.NO_SUPPORT);
   });
 
   it("rejects an open that fails with the libvirt error, and can open again afterwards", async () => {
     // Port 1 on loopback: nothing listens, the remote driver gets "connection refused".
     const err = await Connection.open("qemu+tcp://127.0.0.1:1/system").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LibvirtError);
-    expect((err as LibvirtError).code).toBe(ErrorCode.SYSTEM_ERROR);
+    expect((err as LibvirtError).libvirtCode).toBe(ErrorCode.SYSTEM_ERROR);
     const again = await Connection.open(URI);
     expect(await again.isAlive()).toBe(true);
     await again.close();
@@ -108,7 +109,7 @@ describe("Connection on the test driver", () => {
         "stopped/destroyed",
         "undefined/removed",
       ]);
-      await expect(conn.lookupDomain("drover-life")).rejects.toMatchObject({ code: ErrorCode.NO_DOMAIN });
+      await expect(conn.lookupDomain("drover-life")).rejects.toMatchObject({ libvirtCode: ErrorCode.NO_DOMAIN });
     } finally {
       off();
       dom.free();
@@ -157,11 +158,11 @@ describe("Connection on the test driver", () => {
         )
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LibvirtError);
-      expect((err as LibvirtError).code).toBe(ErrorCode.ARGUMENT_UNSUPPORTED);
+      expect((err as LibvirtError).libvirtCode).toBe(ErrorCode.ARGUMENT_UNSUPPORTED);
       await expect(dom.migrateToUri3("x", {}, 1 << 30)).rejects.toThrow(/flags/);
       await expect(dom.migrateToUri3("x", { bandwidthMiBs: 1.5 }, 0)).rejects.toThrow(/bandwidthMiBs/);
-      await expect(dom.jobStats()).rejects.toMatchObject({ code: ErrorCode.NO_SUPPORT });
-      await expect(dom.abortJob()).rejects.toMatchObject({ code: ErrorCode.NO_SUPPORT });
+      await expect(dom.jobStats()).rejects.toMatchObject({ libvirtCode: ErrorCode.NO_SUPPORT });
+      await expect(dom.abortJob()).rejects.toMatchObject({ libvirtCode: ErrorCode.NO_SUPPORT });
       await expect(dom.setMaxDowntimeMs(-5)).rejects.toThrow(LibvirtArgumentError);
       await expect(dom.startDirtyRateCalc(1)).rejects.toBeInstanceOf(LibvirtError);
     } finally {
@@ -210,11 +211,11 @@ describe("Connection on the test driver", () => {
     const c = await Connection.open(URI, { readOnly: true });
     const reasons: string[] = [];
     c.onClose((r) => reasons.push(r));
-    await expect(c.defineXml(testDomainXml("ro"))).rejects.toMatchObject({ code: ErrorCode.OPERATION_DENIED });
+    await expect(c.defineXml(testDomainXml("ro"))).rejects.toMatchObject({ libvirtCode: ErrorCode.OPERATION_DENIED });
     await c.close();
     expect(reasons).toEqual(["client"]);
     expect(await c.isAlive()).toBe(false);
-    await expect(c.nodeInfo()).rejects.toMatchObject({ code: "CONNECTION_CLOSED" });
+    await expect(c.nodeInfo()).rejects.toMatchObject({ code: "connection-closed" });
     await c.close(); // idempotent
   });
 });

@@ -170,7 +170,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     const moved = await c2.lookupDomain(GUEST);
     expect((await moved.info()).state).toBe("running");
     moved.free();
-    await expect(c1.lookupDomain(GUEST)).rejects.toMatchObject({ code: ErrorCode.NO_DOMAIN });
+    await expect(c1.lookupDomain(GUEST)).rejects.toMatchObject({ libvirtCode: ErrorCode.NO_DOMAIN });
     await until("ticks on h2", async () => ((await readTicks(h2.serialFile(GUEST))) > ticksBefore ? true : undefined));
 
     await until("job-completed event", () => (completed.length > 0 ? true : undefined), 5_000);
@@ -187,7 +187,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
       d.free();
     });
     expect(result).toBeInstanceOf(LibvirtError);
-    expect((result as LibvirtError).code).toBe(ErrorCode.OPERATION_ABORTED);
+    expect((result as LibvirtError).libvirtCode).toBe(ErrorCode.OPERATION_ABORTED);
     const dom = await c2.lookupDomain(GUEST);
     expect((await dom.info()).state).toBe("running");
     // The speed limit set by the migration stays with the domain until changed.

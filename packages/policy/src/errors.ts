@@ -1,7 +1,8 @@
+import { DroverError } from "@drover/protocol";
 import type { z } from "zod";
 
 /** Bad input to the policy API: a snapshot, a config, policy arguments or a plan. */
-export class PolicyInputError extends Error {
+export class PolicyInputError extends DroverError {
   override readonly name = "PolicyInputError";
   readonly code: string;
   /** Dotted path of the offending field, e.g. "config.forecast.windowSamples". */
@@ -21,13 +22,14 @@ export class PolicyInputError extends Error {
 }
 
 /** A policy name that is not registered. */
-export class UnknownPolicyError extends Error {
+export class UnknownPolicyError extends DroverError {
   override readonly name = "UnknownPolicyError";
   readonly code = "policy.unknown";
   constructor(
     readonly policy: string,
     known: readonly string[],
+    options?: ErrorOptions,
   ) {
-    super(`unknown policy "${policy}" (known: ${known.join(", ")})`);
+    super(`unknown policy "${policy}" (known: ${known.join(", ")})`, options);
   }
 }

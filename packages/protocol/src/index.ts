@@ -1,4 +1,5 @@
 export { PROTOCOL_VERSION, ClusterName, HostId, Id, VmUuid, VmRef, EpochMs, ErrorInfo, silentLogger, type Logger } from "./common.js";
+export { DroverError } from "./errors.js";
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";
 export {
   HostReport,

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { DroverError } from "./errors.js";
 
 export interface FieldIssue {
   /** Dotted path of the field, e.g. `vms.3.memoryMiB`; `(root)` for the message itself. */
@@ -7,13 +8,13 @@ export interface FieldIssue {
 }
 
 /** A message, config or API input failed its schema. `message` names every bad field. */
-export class ValidationError extends Error {
+export class ValidationError extends DroverError {
   override readonly name = "ValidationError";
-  readonly code = "INVALID_MESSAGE";
+  readonly code = "invalid-message";
   constructor(
     readonly what: string,
     readonly issues: FieldIssue[],
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(`invalid ${what}: ${issues.map((i) => `${i.field}: ${i.message}`).join("; ")}`, options);
   }

@@ -1,17 +1,19 @@
+import { DroverError } from "@drover/protocol";
+
 /** Codes of every error the simulator raises; stable, for scripts and tests. */
 export const SimErrorCode = {
-  badTraces: "SIM_BAD_TRACES",
-  badOption: "SIM_BAD_OPTION",
-  unknownPolicy: "SIM_UNKNOWN_POLICY",
-  invariant: "SIM_INVARIANT",
-  policyFailed: "SIM_POLICY_FAILED",
+  badTraces: "sim.bad-traces",
+  badOption: "sim.bad-option",
+  unknownPolicy: "sim.unknown-policy",
+  invariant: "sim.invariant",
+  policyFailed: "sim.policy-failed",
 } as const;
 export type SimErrorCode = (typeof SimErrorCode)[keyof typeof SimErrorCode];
 
-export class SimError extends Error {
+export class SimError extends DroverError {
   override readonly name = "SimError";
   readonly code: SimErrorCode;
-  constructor(code: SimErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: SimErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }

@@ -1,3 +1,5 @@
+import { DroverError } from "@drover/protocol";
+
 export const StoreErrorCodes = {
   /** The file was written by a newer Drover; opening it would risk corrupting it. */
   SchemaTooNew: "schema-too-new",
@@ -16,11 +18,11 @@ export const StoreErrorCodes = {
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCodes)[keyof typeof StoreErrorCodes];
 
-export class StoreError extends Error {
+export class StoreError extends DroverError {
   override readonly name = "StoreError";
   readonly code: StoreErrorCode;
 
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: StoreErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }

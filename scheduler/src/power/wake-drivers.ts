@@ -1,8 +1,8 @@
 // Ways to wake a powered-off host. All behind one interface so tests can swap what cannot run
 // here (a BMC) for a fake executable, never for a fake driver.
 import { execFile } from "node:child_process";
-import { createSocket } from "node:dgram";
-import { isIP } from "node:net";
+import { DroverError } from "@drover/protocol";
+import { sendMagicPacket, WolError, type WolErrorCode } from "@drover/wol";
 import type { PowerConfig } from "../config.js";
 
 export interface WakeDriver {
@@ -11,43 +11,35 @@ export interface WakeDriver {
   wake(host: string, cfg: PowerConfig): Promise<void>;
 }
 
-export class WakeError extends Error {
+export class WakeError extends DroverError {
   override readonly name = "WakeError";
   constructor(
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(message, options);
   }
 }
 
-/** 6 x 0xff then the MAC 16 times. */
-export function magicPacket(mac: string): Buffer {
-  const bytes = mac.split(":").map((h) => parseInt(h, 16));
-  if (bytes.length !== 6 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255))
-    throw new WakeError("bad-mac", `invalid MAC ${mac}`);
-  const buf = Buffer.alloc(102, 0xff);
-  for (let i = 0; i < 16; i++) Buffer.from(bytes).copy(buf, 6 + i * 6);
-  return buf;
-}
+/** The codes this driver reported before WoL moved to @drover/wol (the API shows them as `wake.<code>`). */
+const WAKE_CODES: Record<WolErrorCode, string> = {
+  "bad-mac": "bad-mac",
+  "unsafe-address": "config",
+  "bad-port": "config",
+  "send-failed": "send",
+};
 
-/** Wake-on-LAN from the scheduler itself: a UDP unicast magic packet (never a broadcast). */
+/** Wake-on-LAN from the scheduler itself: one unicast magic packet under @drover/wol's address rule. */
 export class UdpWolDriver implements WakeDriver {
   readonly method = "wol";
   async wake(host: string, cfg: PowerConfig): Promise<void> {
     if (!cfg.mac || !cfg.address) throw new WakeError("config", `host ${host}: wol needs mac and address`);
-    if (isIP(cfg.address) !== 4 || cfg.address.endsWith(".255")) {
-      throw new WakeError("config", `host ${host}: wol address must be a unicast IPv4 address, got ${cfg.address}`);
-    }
-    const packet = magicPacket(cfg.mac);
-    const sock = createSocket("udp4");
     try {
-      await new Promise<void>((resolve, reject) => sock.send(packet, cfg.port, cfg.address, (e) => (e ? reject(e) : resolve())));
+      await sendMagicPacket({ mac: cfg.mac, address: cfg.address, port: cfg.port }, { labSafe: false });
     } catch (e) {
-      throw new WakeError("send", `magic packet to ${cfg.address}:${cfg.port} failed: ${(e as Error).message}`, { cause: e });
-    } finally {
-      sock.close();
+      if (!(e instanceof WolError)) throw e;
+      throw new WakeError(WAKE_CODES[e.code], `host ${host}: ${e.message}`, { cause: e });
     }
   }
 }

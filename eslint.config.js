@@ -20,7 +20,7 @@ const allowed = {
   "packages/bus": ["protocol"],
   "packages/libvirt": ["protocol"],
   "packages/store": ["protocol"],
-  "packages/wol": [],
+  "packages/wol": ["protocol"],
   "packages/sim": ["protocol", "policy"],
   "packages/lab": ["protocol", "bus", "libvirt", "wol"],
   "agents/host-agent": ["protocol", "bus", "libvirt", "wol"],

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
-import { ClusterName, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
+import { ClusterName, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
 
 const ms = z.number().int().nonnegative();
 const posMs = z.number().int().positive();
@@ -260,9 +260,9 @@ export const SchedulerConfig = z
 export type SchedulerConfig = z.output<typeof SchedulerConfig>;
 export type SchedulerConfigInput = z.input<typeof SchedulerConfig>;
 
-export class ConfigError extends Error {
+export class ConfigError extends DroverError {
   override readonly name = "ConfigError";
-  readonly code = "INVALID_CONFIG";
+  readonly code = "invalid-config";
   constructor(
     message: string,
     readonly issues: { key: string; message: string }[] = [],

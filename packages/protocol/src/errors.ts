@@ -1,6 +1,5 @@
 /**
- * The base of every error Drover throws, in every package (except @drover/wol, which imports
- * nothing from the workspace; its callers wrap its errors).
+ * The base of every error Drover throws, in every package.
  *
  * - `code`: stable, for programs: lower-case kebab, optionally `area.`-prefixed (`vm-busy`,
  *   `lab.bad-option`, `policy.unknown`). Codes travel in replies, results and API bodies.

@@ -1,5 +1,6 @@
 // Wake-on-LAN, written once: the magic packet, the address rule, the send and the lab's listener.
 // The agent (peer wake), the scheduler (its own wake driver) and the lab all call this module.
+import { DroverError } from "@drover/protocol";
 import { createSocket, type Socket } from "node:dgram";
 import { isIP } from "node:net";
 
@@ -8,8 +9,8 @@ export const WOL_PORT = 9;
 
 export type WolErrorCode = "bad-mac" | "unsafe-address" | "bad-port" | "send-failed";
 
-/** @drover/wol imports nothing from the workspace, so callers wrap this in their own DroverError kind. */
-export class WolError extends Error {
+/** A Wake-on-LAN refusal or failure; `code` names which. */
+export class WolError extends DroverError {
   override readonly name = "WolError";
   constructor(
     readonly code: WolErrorCode,

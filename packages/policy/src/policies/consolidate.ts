@@ -6,19 +6,20 @@
 //     standby hosts and empty nothing this round;
 //  3. emptyUnderusedHosts: otherwise empty hosts below band.low, cheapest total move cost first,
 //     packing their VMs (multi-dimensional best fit under the band) onto hosts that stay on, and
-//     power each emptied host off when it may be: no VM, not the last healthy host of a rule,
-//     spare kept;
+//     power each emptied host off when the power-off rule allows it (power-off.ts, the one the
+//     scheduler checks again before the command) and the hosts left carry the forecast under
+//     the band;
 //  4. replaceInefficient: wake efficient standby hosts to take over inefficient ones that stayed on.
 // Hosts inside the band are left alone (hysteresis); a host that receives VMs is not emptied.
 
 import { z } from "zod";
-import { NotMovedCode, StepCode } from "../codes.js";
+import { NotMovedCode, PowerOffBlockCode, StepCode } from "../codes.js";
 import { FitIndex } from "../fit-index.js";
-import { forecastSeries } from "../forecast.js";
 import type { ClusterModel } from "../model.js";
 import type { PlanBuilder } from "../plan-builder.js";
 import type { Policy } from "../policy.js";
-import type { Host, VmHostRule } from "../types.js";
+import { PowerOffGuard } from "../power-off.js";
+import type { Host } from "../types.js";
 
 export const consolidateArgs = z
   .object({
@@ -62,6 +63,8 @@ export const consolidateArgs = z
 type Args = z.output<typeof consolidateArgs>;
 
 const EPS = 1e-9;
+/** Power-off refusals that only room lifts (not rules, states or VMs that cannot move). */
+const ROOM_CODES: ReadonlySet<string> = new Set([PowerOffBlockCode.spareCapacity, PowerOffBlockCode.forecastDemand]);
 
 /** What the phases share: the model, the arguments, the plan so far and the running totals. */
 interface Context {
@@ -79,22 +82,12 @@ interface Context {
   readonly standby: readonly number[];
   /** Forecast cluster CPU demand at the first standby host's wake latency. */
   readonly demandAhead: number;
+  /** The power-off rule, with the spare capacity totals it keeps current as VMs move. */
+  readonly guard: PowerOffGuard;
   /** Migrations planned so far (against `maxMoves`). */
   moves: number;
   /** CPU under band.high of the hosts that are on or waking. */
   capHighOn: number;
-  readonly spare: Spare;
-}
-
-/**
- * Spare capacity bookkeeping (same definition as validatePlan): free CPU/memory on powered
- * healthy hosts, kept as running totals so each power-off check is O(1).
- */
-interface Spare {
-  freeCpu: number;
-  freeMem: number;
-  readonly needCpu: number;
-  readonly needMem: number;
 }
 
 function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
@@ -112,29 +105,12 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
   const enforceMem = m.cfg.capacity.enforceMemory;
   const eff = efficiency(m, args);
 
-  const headroom = 1 - m.cfg.capacity.cpuHeadroom;
-  const memFactor = m.cfg.capacity.memoryOvercommit * (1 - m.cfg.capacity.memoryHeadroom);
-  let freeCpu = 0;
-  let freeMem = 0;
-  let totalLoad = 0;
-  let maxCpu = 0;
-  let maxMem = 0;
+  const guard = new PowerOffGuard(m);
   let capHighOn = 0;
   for (let h = 0; h < H; h++) {
     const host = m.hosts[h] as Host;
-    freeCpu += freeCpuOf(m, h);
-    freeMem += freeMemOf(m, h);
-    totalLoad += m.cpuLoad[h] ?? 0;
-    maxCpu = Math.max(maxCpu, host.cpuCapacityMhz * headroom);
-    maxMem = Math.max(maxMem, host.memoryMiB * memFactor);
     if (m.destOk[h] === 1 || host.state === "waking") capHighOn += host.cpuCapacityMhz * high;
   }
-  const spare: Spare = {
-    freeCpu,
-    freeMem,
-    needCpu: m.cfg.spare.hosts * maxCpu + m.cfg.spare.cpuFraction * totalLoad,
-    needMem: enforceMem ? m.cfg.spare.hosts * maxMem : 0,
-  };
 
   let maxCpuHigh = 1;
   let maxMemCap = 1;
@@ -175,10 +151,10 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
     fit,
     receivers: new Uint8Array(H),
     standby,
-    demandAhead: clusterForecast(m, latency),
+    demandAhead: guard.demandAhead(latency),
+    guard,
     moves: 0,
     capHighOn,
-    spare,
   };
 }
 
@@ -234,15 +210,6 @@ function efficiency(m: ClusterModel, args: Args): Efficiency {
 // ---------------------------------------------------------------------------------------------
 // Loads, moves and placement
 
-function freeCpuOf(m: ClusterModel, h: number): number {
-  return m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).cpuCapacityMhz * (1 - m.cfg.capacity.cpuHeadroom) - (m.cpuLoad[h] ?? 0)) : 0;
-}
-function freeMemOf(m: ClusterModel, h: number): number {
-  const c = m.cfg.capacity;
-  return m.destOk[h] === 1
-    ? Math.max(0, (m.hosts[h] as Host).memoryMiB * (c.memoryOvercommit * (1 - c.memoryHeadroom)) - (m.memLoad[h] ?? 0))
-    : 0;
-}
 /** CPU a host may still take under the pack target. */
 function remaining(ctx: Context, h: number): number {
   const { m } = ctx;
@@ -260,29 +227,20 @@ function unitCpu(m: ClusterModel, unit: readonly number[]): number {
   return unit.reduce((a, v) => a + (m.vmCpu[v] ?? 0), 0);
 }
 
-/** Tentatively move a unit (or undo that) and keep the fit index and free totals current. */
+/** Tentatively move a unit (or undo that) and keep the fit index and spare totals current. */
 function moveUnit(ctx: Context, unit: readonly number[], dst: number, undo: boolean): void {
-  const { m, spare, fit } = ctx;
+  const { m, fit } = ctx;
   const src = m.vmHost[unit[0] as number] as number;
-  spare.freeCpu -= freeCpuOf(m, src) + freeCpuOf(m, dst);
-  spare.freeMem -= freeMemOf(m, src) + freeMemOf(m, dst);
-  if (undo) m.unmove(unit, dst);
-  else m.move(unit, dst);
-  spare.freeCpu += freeCpuOf(m, src) + freeCpuOf(m, dst);
-  spare.freeMem += freeMemOf(m, src) + freeMemOf(m, dst);
+  ctx.guard.moving(src, dst, () => (undo ? m.unmove(unit, dst) : m.move(unit, dst)));
   if (fit.has(src)) fit.update(src);
   if (fit.has(dst)) fit.update(dst);
 }
 
 /** Record a move as a step (the builder moves it in the model). */
 function commit(ctx: Context, unit: readonly number[], dst: number, code: string, message: string): void {
-  const { m, spare, fit } = ctx;
+  const { m, fit } = ctx;
   const src = m.vmHost[unit[0] as number] as number;
-  spare.freeCpu -= freeCpuOf(m, src) + freeCpuOf(m, dst);
-  spare.freeMem -= freeMemOf(m, src) + freeMemOf(m, dst);
-  ctx.b.migrate(unit, dst, code, message);
-  spare.freeCpu += freeCpuOf(m, src) + freeCpuOf(m, dst);
-  spare.freeMem += freeMemOf(m, src) + freeMemOf(m, dst);
+  ctx.guard.moving(src, dst, () => ctx.b.migrate(unit, dst, code, message));
   if (m.destOk[src] === 1) fit.update(src);
   fit.update(dst);
   ctx.receivers[dst] = 1;
@@ -356,10 +314,12 @@ function relieveOverload(ctx: Context): number {
 //    when capacity is short: then nothing is emptied this round.
 
 function wakeForDemand(ctx: Context, unplaced: number): boolean {
-  const { m, args, b, spare, demandAhead } = ctx;
-  let deficit = Math.max(unplaced, demandAhead - ctx.capHighOn, spare.needCpu - spare.freeCpu);
+  const { m, args, b, demandAhead } = ctx;
+  const freeCpu = ctx.guard.freeCpuMhz;
+  const needCpu = ctx.guard.needCpuMhz;
+  let deficit = Math.max(unplaced, demandAhead - ctx.capHighOn, needCpu - freeCpu);
   if (deficit <= EPS) return false;
-  const wakeForSpare = spare.needCpu - spare.freeCpu > EPS && deficit === spare.needCpu - spare.freeCpu;
+  const wakeForSpare = needCpu - freeCpu > EPS && deficit === needCpu - freeCpu;
   if (!args.wake) return true;
   for (const h of ctx.standby) {
     if (deficit <= EPS) break;
@@ -368,7 +328,7 @@ function wakeForDemand(ctx: Context, unplaced: number): boolean {
       h,
       wakeForSpare ? StepCode.consolidateWakeSpare : StepCode.consolidateWake,
       wakeForSpare
-        ? `spare capacity below the floor (${spare.freeCpu.toFixed(0)} < ${spare.needCpu.toFixed(0)} MHz free)`
+        ? `spare capacity below the floor (${freeCpu.toFixed(0)} < ${needCpu.toFixed(0)} MHz free)`
         : `forecast demand ${demandAhead.toFixed(0)} MHz in ${(host.power.wakeLatencyMs / 1000).toFixed(0)} s exceeds ${ctx.capHighOn.toFixed(0)} MHz under the band`,
     );
     deficit -= host.cpuCapacityMhz * args.band.high;
@@ -381,10 +341,9 @@ function wakeForDemand(ctx: Context, unplaced: number): boolean {
 //    inefficient hosts that stayed on for want of room (phase 4 wakes efficient hosts for it).
 
 function emptyUnderusedHosts(ctx: Context): number {
-  const { m, args, b, spare, fit, pack } = ctx;
+  const { m, args, b, guard, fit, pack } = ctx;
   const high = args.band.high;
   const low = args.band.low;
-  const lastOfRule = lastHostOfRule(m);
   let powerOffs = 0;
   let ineffStuck = 0;
   const failures = new FailedShapes(m, ctx.enforceMem);
@@ -392,27 +351,19 @@ function emptyUnderusedHosts(ctx: Context): number {
     if (ctx.receivers[h] === 1) continue;
     const host = m.hosts[h] as Host;
     const recentlyOn = host.onSinceMs !== undefined && m.nowMs - host.onSinceMs < args.minOnMs;
-    const canOff = args.powerOff && host.power.canPowerOff && powerOffs < args.maxPowerOffs && !recentlyOn;
-    if (!canOff && !args.emptyWithoutPowerOff) continue;
-    const rule = canOff ? lastOfRule(h) : undefined;
-    if (rule !== undefined) {
-      for (const v of m.hostVms[h] ?? [])
-        b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} is the last healthy host of rule ${rule.id}`);
-      continue;
-    }
-    // Spare check before moving anything: emptying moves load, powering off removes the host.
-    // Moving VMs among powered hosts keeps the total free; powering off removes h's share.
-    const freeAfterOff = spare.freeCpu - freeCpuOf(m, h) - (m.cpuLoad[h] ?? 0);
-    const freeMemAfterOff = spare.freeMem - freeMemOf(m, h) - (m.memLoad[h] ?? 0);
-    if (
-      canOff &&
-      ((!m.aggregate && freeAfterOff + EPS < spare.needCpu) ||
-        (spare.needMem > 0 && freeMemAfterOff + EPS < spare.needMem) ||
-        ctx.capHighOn - host.cpuCapacityMhz * high + EPS < ctx.demandAhead)
-    ) {
-      for (const v of m.hostVms[h] ?? [])
-        b.note(v, NotMovedCode.hostNotEmptied, `powering ${m.hostId(h)} off would leave less than the spare capacity`);
-      if (ctx.eff.inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
+    const wantOff = args.powerOff && powerOffs < args.maxPowerOffs && !recentlyOn;
+    // Before moving anything: the power-off rule as if h were emptied, and this policy's own
+    // hysteresis (the hosts left on must carry the forecast demand under the band).
+    const blockers = wantOff ? guard.blockersOnceEmptied(h) : [];
+    const bandShort = wantOff && ctx.capHighOn - host.cpuCapacityMhz * high + EPS < ctx.demandAhead;
+    const canOff = wantOff && blockers.length === 0 && !bandShort;
+    if (!canOff && !args.emptyWithoutPowerOff) {
+      const why = blockers.map((x) => x.message);
+      if (bandShort) why.push(`the hosts left on would carry less than the forecast ${ctx.demandAhead.toFixed(0)} MHz under the band`);
+      if (why.length > 0)
+        for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${why.join("; ")}`);
+      // Only room keeps it on: efficient standby hosts could take its load (phase 4).
+      if (why.length > 0 && blockers.every((x) => ROOM_CODES.has(x.code)) && ctx.eff.inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
       continue;
     }
     const vmsHere = m.hostVms[h] ?? [];
@@ -446,13 +397,10 @@ function emptyUnderusedHosts(ctx: Context): number {
         done.push({ unit: u.unit, dst });
       }
     }
-    // With every VM placed, h is empty: check the spare floor without it (exact, any aggregation).
-    if (
-      failed === null &&
-      canOff &&
-      (spare.freeCpu - freeCpuOf(m, h) + EPS < spare.needCpu || spare.freeMem - freeMemOf(m, h) + EPS < spare.needMem)
-    ) {
-      failed = "powering it off would leave less than the spare capacity";
+    // With every VM placed, h is empty: the power-off rule exactly (any aggregation).
+    if (failed === null && canOff) {
+      const late = guard.blockers(h);
+      if (late.length > 0) failed = late.map((x) => x.message).join("; ");
     }
     // Roll back the tentative moves; on success replay them as steps.
     for (let i = done.length - 1; i >= 0; i--) {
@@ -466,17 +414,9 @@ function emptyUnderusedHosts(ctx: Context): number {
     }
     for (const d of done) commit(ctx, d.unit, d.dst, StepCode.consolidateEmpty, `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`);
     fit.remove(h);
-    if (
-      canOff &&
-      m.isEmpty(h) &&
-      spare.freeCpu - freeCpuOf(m, h) + EPS >= spare.needCpu &&
-      spare.freeMem - freeMemOf(m, h) + EPS >= spare.needMem
-    ) {
+    if (canOff && guard.blockers(h).length === 0) {
       b.powerOff(h, StepCode.consolidatePowerOff, `${m.hostId(h)} is empty; the others keep the spare capacity`);
-      spare.freeCpu -= freeCpuOf(m, h);
-      spare.freeMem -= freeMemOf(m, h);
-      m.destOk[h] = 0;
-      m.on[h] = 0;
+      guard.powerOff(h);
       ctx.capHighOn -= host.cpuCapacityMhz * high;
       powerOffs++;
     } else {
@@ -512,22 +452,6 @@ function emptyingOrder(ctx: Context): number[] {
       a.h - c.h,
   );
   return candidates.map((c) => c.h);
-}
-
-/** The must/should vm-host rule for which `h` is the last healthy host, if any. */
-function lastHostOfRule(m: ClusterModel): (h: number) => VmHostRule | undefined {
-  const hostRules = new Map<number, VmHostRule[]>();
-  for (const r of m.rules) {
-    if (r.kind !== "vm-host" || (r.mode !== "must" && r.mode !== "should")) continue;
-    for (const id of r.hostIds) {
-      const h = m.hostIndex.get(id);
-      if (h === undefined) continue;
-      const list = hostRules.get(h);
-      if (list === undefined) hostRules.set(h, [r]);
-      else list.push(r);
-    }
-  }
-  return (h) => hostRules.get(h)?.find((r) => !r.hostIds.some((id) => id !== m.hostId(h) && m.destOk[m.hostIndex.get(id) ?? -1] === 1));
 }
 
 interface Shape {
@@ -617,27 +541,6 @@ function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
     out.push({ unit: u.unit, cost, first: v });
   }
   return out;
-}
-
-/** Forecast of the total CPU demand `aheadMs` from now: the cluster's summed history, forecast. */
-function clusterForecast(m: ClusterModel, aheadMs: number): number {
-  const fc = m.cfg.forecast;
-  const w = fc.windowSamples;
-  const series = new Float64Array(w);
-  for (const vm of m.vms) {
-    const hist = vm.cpuDemandMhzHistory;
-    for (let i = 0; i < w; i++) series[w - 1 - i] = (series[w - 1 - i] ?? 0) + (hist[hist.length - 1 - i] ?? hist[0] ?? 0);
-  }
-  // A line fitted over w samples says nothing about a point further ahead than w: with 5 s
-  // reports and a 300 s wake latency, projecting 60 samples ahead turned a noisy minute into a
-  // demand the whole cluster could not produce. Look ahead at most one window...
-  const horizon = Math.min(w, Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs)));
-  // ...and never beyond what the VMs can physically use: each vCPU at most one core.
-  let coreMhz = 0;
-  for (const h of m.hosts) coreMhz = Math.max(coreMhz, h.cpuCapacityMhz / Math.max(1, h.cpuCores));
-  let ceiling = 0;
-  for (const vm of m.vms) ceiling += vm.vcpus * coreMhz;
-  return Math.min(ceiling, forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon }));
 }
 
 export const consolidatePolicy: Policy<typeof consolidateArgs> = {

@@ -1,6 +1,6 @@
 // Plans: snapshot -> policy -> stored plan; and running an approved plan's steps in order through
 // the dispatcher (moves) and the power manager (power-off, wake).
-import { plan as runPolicy, type Plan, type PlanStep } from "@drover/policy";
+import { plan as runPolicy, type ClusterSnapshot, type Plan, type PlanStep } from "@drover/policy";
 import type { ApiPlan, Logger, PlanKind } from "@drover/protocol";
 import type { Json, MigrationRow, PlanMode, PlanRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
@@ -44,16 +44,21 @@ export class Planner {
 
   constructor(private readonly d: PlannerDeps) {}
 
-  /** Runs the policy for `kind` on the current cluster picture. Pure: nothing is stored. */
-  compute(kind: PlanKind, host?: string): Plan {
-    const { state, config, clock } = this.d;
-    const now = clock.now();
+  /** The policy's input: the current cluster picture (the power manager checks power-offs on it too). */
+  snapshot(now = this.d.clock.now()): ClusterSnapshot {
     // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
-    const snapshot = buildSnapshot(state, config, now, {
+    return buildSnapshot(this.d.state, this.d.config, now, {
       ...this.d.extras(),
       landed: this.d.dispatcher.landedVms(),
       learned: this.d.dispatcher.learnedModel,
     });
+  }
+
+  /** Runs the policy for `kind` on the current cluster picture. Pure: nothing is stored. */
+  compute(kind: PlanKind, host?: string): Plan {
+    const { config, clock } = this.d;
+    const now = clock.now();
+    const snapshot = this.snapshot(now);
     const pc = config.policies[kind];
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;

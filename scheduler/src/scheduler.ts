@@ -147,6 +147,7 @@ export class Scheduler {
       metrics: this.metrics,
       drivers: this.deps.wakeDrivers ?? {},
       dispatcherBusy: (host) => this.dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
+      planningSnapshot: () => this.planner.snapshot(),
     });
     this.planner.power = this.power;
     this.maintenance = new Maintenance({

@@ -20,6 +20,8 @@ import type { PlanBuilder } from "../plan-builder.js";
 import type { Policy } from "../policy.js";
 import { PowerOffGuard } from "../power-off.js";
 import type { Host } from "../types.js";
+import { efficiency, type Efficiency } from "./host-efficiency.js";
+import { FailedShapes } from "./failed-shapes.js";
 
 export const consolidateArgs = z
   .object({
@@ -155,55 +157,6 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
     guard,
     moves: 0,
     capHighOn,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Host efficiency
-
-interface Efficiency {
-  /** Full-load watts per MHz (lower is better), NaN without power data. */
-  readonly of: Float64Array;
-  /** The best (lowest) of the hosts that are or may become usable. */
-  readonly best: number;
-  /** Worse than the best by more than `efficiencyMargin` (always false while the preference is off). */
-  inefficient(h: number): boolean;
-  /** For sorting: watts per MHz, Infinity when unknown. */
-  rank(h: number): number;
-}
-
-function efficiency(m: ClusterModel, args: Args): Efficiency {
-  const H = m.hosts.length;
-  const of = new Float64Array(H);
-  let best = Infinity;
-  for (let h = 0; h < H; h++) {
-    const host = m.hosts[h] as Host;
-    const w = host.power.maxW;
-    of[h] = w === undefined ? Number.NaN : w / host.cpuCapacityMhz;
-    const usable = m.destOk[h] === 1 || host.state === "waking" || (host.state === "standby" && host.power.canWake);
-    if (usable && Number.isFinite(of[h])) best = Math.min(best, of[h] as number);
-  }
-  // Watts per MHz ranks hosts only while CPU is what binds: when memory fills up first (as a
-  // fraction of the powered hosts' capacity), the host count is set by memory and a "cheap per
-  // MHz" host may be the dearer one per GiB, so the preference is off.
-  let memUse = 0;
-  let memCapOn = 0;
-  let cpuUse = 0;
-  let cpuCapOn = 0;
-  for (let h = 0; h < H; h++) {
-    if (m.destOk[h] !== 1) continue;
-    memUse += m.memLoad[h] ?? 0;
-    memCapOn += m.memCap[h] ?? 0;
-    cpuUse += m.cpuLoad[h] ?? 0;
-    cpuCapOn += m.cpuCap[h] ?? 0;
-  }
-  const memoryBinds = m.cfg.capacity.enforceMemory && memCapOn > 0 && cpuCapOn > 0 && memUse / memCapOn > cpuUse / cpuCapOn;
-  const prefer = args.preferEfficient && !memoryBinds;
-  return {
-    of,
-    best,
-    inefficient: (h) => prefer && (of[h] as number) > best * (1 + args.efficiencyMargin) + EPS,
-    rank: (h) => (Number.isFinite(of[h]) ? (of[h] as number) : Infinity),
   };
 }
 
@@ -452,51 +405,6 @@ function emptyingOrder(ctx: Context): number[] {
       a.h - c.h,
   );
   return candidates.map((c) => c.h);
-}
-
-interface Shape {
-  cpu: number;
-  mem: number;
-  vcpu: number;
-}
-
-/**
- * Unit shapes (CPU, memory, vCPUs) that found no destination, kept minimal: a shape at least as
- * large as a failed one in every dimension fails too, in O(1). VM sizes come in few kinds, so the
- * list stays a handful long.
- */
-class FailedShapes {
-  private readonly failed: Shape[] = [];
-  constructor(
-    private readonly m: ClusterModel,
-    private readonly enforceMem: boolean,
-  ) {}
-  shapeOf(unit: readonly number[]): Shape {
-    let cpu = 0;
-    let mem = 0;
-    let vcpu = 0;
-    for (const v of unit) {
-      cpu += this.m.vmCpu[v] ?? 0;
-      mem += this.enforceMem ? (this.m.vmMem[v] ?? 0) : 0;
-      vcpu += this.m.vms[v]?.vcpus ?? 0;
-    }
-    return { cpu, mem, vcpu };
-  }
-  doomed(s: Shape): boolean {
-    return this.failed.some((f) => dominates(f, s));
-  }
-  add(s: Shape): void {
-    for (let i = this.failed.length - 1; i >= 0; i--) if (dominates(s, this.failed[i] as Shape)) this.failed.splice(i, 1);
-    this.failed.push(s);
-  }
-  /** A host came back with more room: earlier failures prove nothing any more. */
-  clear(): void {
-    this.failed.length = 0;
-  }
-}
-
-function dominates(a: Shape, b: Shape): boolean {
-  return b.cpu >= a.cpu && b.mem >= a.mem && b.vcpu >= a.vcpu;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -103,6 +103,17 @@ describe("power", () => {
     expect(h.s.power.powerOffBlocker("a")).toEqual({ code: "refused.vms-present", message: "a runs 1 VM(s); drain it first" });
   });
 
+  it("says which setting keeps a host on when the policy sees canPowerOff false", async () => {
+    await using h = await harness(["a", "b", "c"], {}, { hosts: { b: { power: { ...wol.power, allowPowerOff: false } }, c: wol } });
+    await h.report();
+    expect(h.s.power.powerOffBlocker("a")).toEqual({
+      code: "refused.no-wake-method",
+      message: "a has no wake method configured (hosts.a.power.wake), so Drover will not power it off",
+    });
+    expect(h.s.power.powerOffBlocker("b")).toEqual({ code: "refused.no-wake-method", message: "hosts.b.power.allowPowerOff is false" });
+    expect(h.s.power.powerOffBlocker("c")).toBeNull();
+  });
+
   it("powers an empty host off through its agent; a WoL wake is done only once the host reports healthy", async () => {
     const udp = await udpListener();
     try {

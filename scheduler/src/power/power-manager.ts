@@ -77,7 +77,7 @@ export class PowerManager {
     if (!state.isReachable(h, now) || !h.report)
       return { code: "refused.not-reporting", message: `${hostId} is not reporting; its VMs cannot be verified` };
     const reasons = powerOffBlockers(this.d.planningSnapshot(), hostId).map((b) =>
-      b.code === PowerOffBlockCode.cannotPowerOff ? { code: b.code, message: this.cannotPowerOffWhy(hostId, h.report!) } : b,
+      b.code === PowerOffBlockCode.cannotPowerOff ? this.cannotPowerOffWhy(hostId, h.report!) : b,
     );
     const has = (code: string) => reasons.some((r) => r.code === code);
     const listed = state.freshVmCount(hostId, now) ?? 0;
@@ -89,14 +89,21 @@ export class PowerManager {
     return first ? { code: first.code, message: reasons.map((r) => r.message).join("; ") } : null;
   }
 
-  /** The policy sees only `power.canPowerOff` (snapshot.ts); say which setting or report made it false. */
-  private cannotPowerOffWhy(hostId: string, report: { power: { canPowerOff: boolean } }): string {
+  /**
+   * The policy sees only `power.canPowerOff` (snapshot.ts): say which setting or report made it
+   * false, under the codes the API has always used for these.
+   */
+  private cannotPowerOffWhy(hostId: string, report: { power: { canPowerOff: boolean } }): { code: string; message: string } {
     const cfg = this.cfg(hostId);
     if (!cfg || cfg.wake === "none")
-      return `${hostId} has no wake method configured (hosts.${hostId}.power.wake), so Drover will not power it off`;
-    if (!cfg.allowPowerOff) return `hosts.${hostId}.power.allowPowerOff is false`;
-    if (!report.power.canPowerOff) return `the agent on ${hostId} reports it cannot power the host off`;
-    return `${hostId} may not be powered off by Drover`;
+      return {
+        code: "refused.no-wake-method",
+        message: `${hostId} has no wake method configured (hosts.${hostId}.power.wake), so Drover will not power it off`,
+      };
+    if (!cfg.allowPowerOff) return { code: "refused.no-wake-method", message: `hosts.${hostId}.power.allowPowerOff is false` };
+    if (!report.power.canPowerOff)
+      return { code: "refused.agent-cannot", message: `the agent on ${hostId} reports it cannot power the host off` };
+    return { code: PowerOffBlockCode.cannotPowerOff, message: `${hostId} may not be powered off by Drover` };
   }
 
   /** Powers a host off. Refusals are recorded and thrown as RefusedError. */

@@ -20,6 +20,7 @@ import { reconcile } from "./reconcile.js";
 import type { SchedulerApi } from "./api/ports.js";
 import { ApiServer } from "./api/server.js";
 import { recordConfigChanges } from "./config-changes.js";
+import { planningSnapshot } from "./snapshot.js";
 
 export interface SchedulerDeps {
   clock?: Clock;
@@ -123,6 +124,8 @@ export class Scheduler {
       metrics,
       drivers: this.deps.wakeDrivers ?? {},
       dispatcherBusy: (host) => dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
+      // The power-off rule is judged on the same picture the policies plan on.
+      planningSnapshot: () => planningSnapshot({ state, config, store, moves: dispatcher }, clock.now()),
     });
     const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics });
     this.dispatcher = dispatcher;

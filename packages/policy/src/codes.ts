@@ -49,6 +49,23 @@ export const RejectCode = {
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 
+/**
+ * Why a host may not be powered off now (`powerOffBlockers`). The values are the codes the
+ * scheduler's API returns when it refuses a power-off, so they read "refused.*".
+ */
+export const PowerOffBlockCode = {
+  unknownHost: "refused.unknown-host",
+  hostState: "refused.host-state",
+  cannotPowerOff: "refused.cannot-power-off",
+  vmsPresent: "refused.vms-present",
+  migrationInFlight: "refused.migration-in-flight",
+  lastHealthyHost: "refused.last-healthy-host",
+  lastHostOfRule: "refused.last-host-of-rule",
+  spareCapacity: "refused.spare-capacity",
+  forecastDemand: "refused.forecast-demand",
+} as const;
+export type PowerOffBlockCode = (typeof PowerOffBlockCode)[keyof typeof PowerOffBlockCode];
+
 export const DeferCode = {
   perSource: "limit.per-source",
   perDestination: "limit.per-destination",

@@ -31,7 +31,7 @@ export type {
   WakeStep,
 } from "./types.js";
 export { HostState, MigrationStrategy, RuleKind, VmHostMode } from "./types.js";
-export { DeferCode, NotMovedCode, RejectCode, StepCode } from "./codes.js";
+export { DeferCode, NotMovedCode, PowerOffBlockCode, RejectCode, StepCode } from "./codes.js";
 export type { ClusterConfig, ClusterConfigInput, ForecastConfig, InFlightLimits, MigrationModelConfig } from "./config.js";
 export { clusterConfigSchema, defaultClusterConfig, parseClusterConfig } from "./config.js";
 export { PolicyInputError, UnknownPolicyError } from "./errors.js";
@@ -41,6 +41,8 @@ export { calibrateMigrationModel, predictAllStrategies, predictMigration } from 
 export type { LimitMove, LimitOther, LimitResult, LimitStep } from "./limits.js";
 export { applyLimits } from "./limits.js";
 export { applyPlan, applySteps } from "./apply-plan.js";
+export type { PowerOffBlocker } from "./power-off.js";
+export { powerOffBlockers } from "./power-off.js";
 export type { Violation } from "./validate.js";
 export { validatePlan, ViolationCode } from "./validate.js";
 export type { PlanOptions, Profile } from "./registry.js";

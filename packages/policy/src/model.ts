@@ -7,6 +7,19 @@ import { predictMigration } from "./cost-model.js";
 import { PolicyInputError } from "./errors.js";
 import { forecastSeries, windowInto } from "./forecast.js";
 import { RejectCode } from "./codes.js";
+import {
+  bridgeRejects,
+  coreSpeedRejects,
+  cpuCapacityRejects,
+  cpuModelRejects,
+  failureCooldownRejects,
+  isHardRule,
+  memoryCapacityRejects,
+  returnCooldownRejects,
+  ruleRejects,
+  storageRejects,
+  vcpuCapacityRejects,
+} from "./placement.js";
 import type { ClusterSnapshot, Host, MigrationPrediction, Rule, Vm } from "./types.js";
 
 export interface Reject {
@@ -23,7 +36,6 @@ export interface PlacementOptions {
   readonly forced?: boolean;
 }
 
-const EPS = 1e-9;
 // Shared reject objects: placement checks run hundreds of thousands of times per plan.
 const R = Object.fromEntries(Object.values(RejectCode).map((c) => [c, Object.freeze({ code: c })])) as Record<string, Reject>;
 const reject = (code: string): Reject => R[code] ?? { code };
@@ -383,95 +395,52 @@ export class ClusterModel {
     return c;
   }
 
-  /** Can the unit (all on one host) go to `dst`? Null if yes, else the first reason. */
-  check(unit: readonly number[], dst: number, opts: PlacementOptions = {}): Reject | null {
-    const src = this.vmHost[unit[0] as number] as number;
-    if (dst === src) return reject(RejectCode.sameHost);
-    if (this.destOk[dst] !== 1) return reject(RejectCode.hostExcluded);
-    const host = this.hosts[dst] as Host;
-    let cpu = 0;
-    let mem = 0;
-    let vcpu = 0;
-    for (const v of unit) {
-      const vm = this.vms[v] as Vm;
-      cpu += this.vmCpu[v] ?? 0;
-      mem += vm.memoryMiB;
-      vcpu += vm.vcpus;
-      if (vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel))
-        return reject(RejectCode.cpuModel);
-      if (this.cfg.capacity.enforceCoreSpeed && (this.vmCpu[v] ?? 0) / Math.max(1, vm.vcpus) > host.cpuCapacityMhz / host.cpuCores + EPS)
-        return reject(RejectCode.coreSpeed);
-      if (vm.storage !== undefined && vm.storage.length > 0 && !vm.storage.every((s) => host.sharedStorage?.includes(s) === true))
-        return reject(RejectCode.storage);
-      if (vm.bridges !== undefined && vm.bridges.length > 0 && !vm.bridges.every((b) => host.bridges?.includes(b) === true))
-        return reject(RejectCode.bridge);
-    }
-    let cpuLimit = this.cpuCap[dst] ?? 0;
-    if (opts.cpuFraction !== undefined) cpuLimit = Math.min(cpuLimit, host.cpuCapacityMhz * opts.cpuFraction);
-    if ((this.aggregate ? this.loadWith(unit, dst) : (this.cpuLoad[dst] ?? 0) + cpu) > cpuLimit + EPS)
-      return reject(opts.cpuFraction !== undefined && cpuLimit < (this.cpuCap[dst] ?? 0) ? RejectCode.band : RejectCode.cpuCapacity);
-    if ((this.memLoad[dst] ?? 0) + mem > (this.memCap[dst] ?? 0) + EPS) return reject(RejectCode.memoryCapacity);
-    if ((this.vcpuLoad[dst] ?? 0) + vcpu > (this.vcpuCap[dst] ?? 0) + EPS) return reject(RejectCode.vcpuCapacity);
-    for (const v of unit) {
-      const vm = this.vms[v] as Vm;
-      if (this.failures.size > 0) {
-        const failedAt = this.failures.get(`${vm.id}\u0000${host.id}`);
-        if (failedAt !== undefined && this.nowMs - failedAt < this.cfg.cooldown.failureMs) return reject(RejectCode.failureCooldown);
-      }
-      if (
-        opts.forced !== true &&
-        vm.previousHostId === host.id &&
-        vm.lastMigrationMs !== undefined &&
-        this.nowMs - vm.lastMigrationMs < this.cfg.cooldown.returnMs
-      ) {
-        return reject(RejectCode.returnCooldown);
-      }
-      const rs = this.vmRules.get(v);
-      if (rs === undefined) continue;
-      for (const ri of rs) {
-        const rule = this.rules[ri] as Rule;
-        const hard = rule.kind === "vm-host" ? rule.mode === "must" || rule.mode === "must-not" : rule.hard;
-        if (!hard && opts.strictSoft !== true) continue;
-        const r = this.ruleRejects(rule, v, unit, dst);
-        if (r !== null) return { code: r, ruleId: rule.id };
-      }
-    }
-    return null;
-  }
-
-  private ruleRejects(rule: Rule, v: number, unit: readonly number[], dst: number): string | null {
-    switch (rule.kind) {
-      case "vm-anti-affinity":
-        for (const id of rule.vmIds) {
-          const m = this.vmIndex.get(id);
-          if (m === undefined || m === v || unit.includes(m)) continue;
-          if (this.vmHost[m] === dst || this.inFlightTo(m) === dst) return RejectCode.antiAffinity;
-        }
-        return null;
-      case "vm-host": {
-        const inSet = rule.hostIds.includes(this.hostId(dst));
-        if ((rule.mode === "must" || rule.mode === "should") && !inSet) return RejectCode.vmHostMust;
-        if ((rule.mode === "must-not" || rule.mode === "should-not") && inSet) return RejectCode.vmHostMustNot;
-        return null;
-      }
-      case "vm-affinity":
-        // Hard affinity is kept by moving whole units; soft: prefer hosts holding the others.
-        if (rule.hard) return null;
-        for (const id of rule.vmIds) {
-          const m = this.vmIndex.get(id);
-          if (m === undefined || m === v || unit.includes(m)) continue;
-          if (this.vmHost[m] !== dst) return RejectCode.affinity;
-        }
-        return null;
-    }
+  /** When the VM last failed to migrate to the host (recent failures), if it did. */
+  failedAt(vmId: string, hostId: string): number | undefined {
+    return this.failures.size > 0 ? this.failures.get(`${vmId}\u0000${hostId}`) : undefined;
   }
 
   private inFlightTargets: Map<number, number> | undefined;
   setInFlightTargets(map: Map<number, number>): void {
     this.inFlightTargets = map;
   }
-  private inFlightTo(v: number): number | undefined {
+  inFlightTo(v: number): number | undefined {
     return this.inFlightTargets?.get(v);
+  }
+
+  /**
+   * Can the unit (all on one host) go to `dst`? Null if yes, else the first reason: the placement
+   * predicates (placement.ts) in a fixed order, cheapest and most common refusals first.
+   */
+  check(unit: readonly number[], dst: number, opts: PlacementOptions = {}): Reject | null {
+    const src = this.vmHost[unit[0] as number] as number;
+    if (dst === src) return reject(RejectCode.sameHost);
+    if (this.destOk[dst] !== 1) return reject(RejectCode.hostExcluded);
+    const host = this.hosts[dst] as Host;
+    for (const v of unit) {
+      const vm = this.vms[v] as Vm;
+      const r = cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
+      if (r !== null) return reject(r);
+    }
+    const r =
+      cpuCapacityRejects(this, unit, dst, host, opts.cpuFraction) ??
+      memoryCapacityRejects(this, unit, dst) ??
+      vcpuCapacityRejects(this, unit, dst);
+    if (r !== null) return reject(r);
+    for (const v of unit) {
+      const vm = this.vms[v] as Vm;
+      const r = failureCooldownRejects(this, vm, host) ?? returnCooldownRejects(this, vm, host, opts.forced === true);
+      if (r !== null) return reject(r);
+      const rs = this.vmRules.get(v);
+      if (rs === undefined) continue;
+      for (const ri of rs) {
+        const rule = this.rules[ri] as Rule;
+        if (!isHardRule(rule) && opts.strictSoft !== true) continue;
+        const code = ruleRejects(this, rule, v, unit, dst);
+        if (code !== null) return { code, ruleId: rule.id };
+      }
+    }
+    return null;
   }
 
   /** Number of soft rules the unit would break on `dst` minus those it breaks where it is. */
@@ -483,10 +452,9 @@ export class ClusterModel {
       if (rs === undefined) continue;
       for (const ri of rs) {
         const rule = this.rules[ri] as Rule;
-        const soft = rule.kind === "vm-host" ? rule.mode === "should" || rule.mode === "should-not" : !rule.hard;
-        if (!soft) continue;
-        if (this.ruleRejects(rule, v, unit, dst) !== null) p++;
-        if (this.ruleRejects(rule, v, unit, src) !== null) p--;
+        if (isHardRule(rule)) continue;
+        if (ruleRejects(this, rule, v, unit, dst) !== null) p++;
+        if (ruleRejects(this, rule, v, unit, src) !== null) p--;
       }
     }
     return p;

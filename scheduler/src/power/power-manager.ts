@@ -1,6 +1,8 @@
 // Powers hosts off (through their own agent) and wakes them (WoL from the scheduler or a peer
 // agent, or IPMI). Safety invariant 1 is checked here, right before the command, on the freshest
-// reports: no VM on the host, not the last healthy host of its rules, spare capacity kept.
+// reports: the policy's power-off rule (`powerOffBlockers`, the one consolidate plans with), plus
+// what only the scheduler can see.
+import { PowerOffBlockCode, powerOffBlockers, type ClusterSnapshot } from "@drover/policy";
 import type { ErrorInfo, Logger } from "@drover/protocol";
 import type { PowerRow, Store } from "@drover/store";
 import type { AgentClient } from "../agent-client.js";
@@ -29,6 +31,8 @@ export interface PowerDeps {
   drivers: Partial<WakeDrivers>;
   /** A migration touches this host (queued or running). */
   dispatcherBusy: (host: string) => boolean;
+  /** The planner's input as of now (snapshot.ts): the power-off rule is checked on it. */
+  planningSnapshot: () => ClusterSnapshot;
 }
 
 interface Pending {
@@ -57,59 +61,50 @@ export class PowerManager {
     return this.d.config.hosts[host]?.power;
   }
 
-  /** Why the host may not be powered off now, or null. Uses the freshest reports. */
+  /**
+   * Why the host may not be powered off now, or null: the first reason's code, every reason's
+   * message. The rule is the policy's, on the snapshot the planner builds from the freshest
+   * reports. Checked here besides, because that snapshot cannot show them (and only these):
+   * whether the host reports at all (a host without reports is not in the snapshot); whether its
+   * latest report still lists a VM (the snapshot already places a VM whose move just ended on its
+   * destination); and whether the dispatcher holds a move touching it (the snapshot leaves out
+   * moves naming a host it does not hold).
+   */
   powerOffBlocker(hostId: string): { code: string; message: string } | null {
-    const { state, clock, config } = this.d;
+    const { state, clock } = this.d;
     const now = clock.now();
     const h = state.hosts.get(hostId);
-    if (!h) return { code: "unknown-host", message: `no host "${hostId}"` };
+    if (!h) return { code: PowerOffBlockCode.unknownHost, message: `no host "${hostId}"` };
+    if (!state.isReachable(h, now) || !h.report)
+      return { code: "refused.not-reporting", message: `${hostId} is not reporting; its VMs cannot be verified` };
+    const reasons = powerOffBlockers(this.d.planningSnapshot(), hostId).map((b) =>
+      b.code === PowerOffBlockCode.cannotPowerOff ? this.cannotPowerOffWhy(hostId, h.report!) : b,
+    );
+    const has = (code: string) => reasons.some((r) => r.code === code);
+    const listed = state.freshVmCount(hostId, now) ?? 0;
+    if (listed > 0 && !has(PowerOffBlockCode.vmsPresent))
+      reasons.push({ code: PowerOffBlockCode.vmsPresent, message: `${hostId}'s latest report lists ${listed} VM(s); drain it first` });
+    if (this.d.dispatcherBusy(hostId) && !has(PowerOffBlockCode.migrationInFlight))
+      reasons.push({ code: PowerOffBlockCode.migrationInFlight, message: `a migration to or from ${hostId} is queued or running` });
+    const first = reasons[0];
+    return first ? { code: first.code, message: reasons.map((r) => r.message).join("; ") } : null;
+  }
+
+  /**
+   * The policy sees only `power.canPowerOff` (snapshot.ts): say which setting or report made it
+   * false, under the codes the API has always used for these.
+   */
+  private cannotPowerOffWhy(hostId: string, report: { power: { canPowerOff: boolean } }): { code: string; message: string } {
     const cfg = this.cfg(hostId);
-    if (!cfg || !cfg.allowPowerOff || cfg.wake === "none") {
+    if (!cfg || cfg.wake === "none")
       return {
         code: "refused.no-wake-method",
         message: `${hostId} has no wake method configured (hosts.${hostId}.power.wake), so Drover will not power it off`,
       };
-    }
-    if (!state.isReachable(h, now) || !h.report)
-      return { code: "refused.not-reporting", message: `${hostId} is not reporting; its VMs cannot be verified` };
-    if (!h.report.power.canPowerOff)
+    if (!cfg.allowPowerOff) return { code: "refused.no-wake-method", message: `hosts.${hostId}.power.allowPowerOff is false` };
+    if (!report.power.canPowerOff)
       return { code: "refused.agent-cannot", message: `the agent on ${hostId} reports it cannot power the host off` };
-    const fresh = state.freshVmCount(hostId, now);
-    const placed = state.vmsOn(hostId).length;
-    if (fresh === null || fresh > 0 || placed > 0) {
-      return {
-        code: "refused.vms-present",
-        message: `${hostId} runs ${Math.max(fresh ?? 0, placed)} VM(s) as freshly reported; drain it first`,
-      };
-    }
-    if (this.d.dispatcherBusy(hostId))
-      return { code: "refused.migration-in-flight", message: `a migration to or from ${hostId} is queued or running` };
-    const healthy = [...state.hosts.values()].filter((x) => x.id !== hostId && state.stateOf(x, now) === "healthy");
-    if (healthy.length === 0) return { code: "refused.last-healthy-host", message: `${hostId} is the last healthy host` };
-    for (const r of config.rules) {
-      if (r.kind !== "vm-host" || (r.mode !== "must" && r.mode !== "should") || !r.hosts.includes(hostId)) continue;
-      if (!healthy.some((x) => r.hosts.includes(x.id))) {
-        return { code: "refused.last-host-of-rule", message: `${hostId} is the last healthy host of rule ${r.id}` };
-      }
-    }
-    // Spare capacity on the hosts that stay up.
-    let cap = 0;
-    let used = 0;
-    let largest = 0;
-    for (const x of healthy) {
-      const c = x.report ? x.report.capacity.cpus * x.report.capacity.mhz : 0;
-      cap += c;
-      used += x.cpuMhz.last ?? 0;
-      largest = Math.max(largest, c);
-    }
-    const need = config.spare.hosts * largest + config.spare.cpuFraction * used;
-    if (cap - used < need) {
-      return {
-        code: "refused.spare-capacity",
-        message: `without ${hostId} free CPU would be ${Math.round(cap - used)} MHz, below the spare ${Math.round(need)} MHz`,
-      };
-    }
-    return null;
+    return { code: PowerOffBlockCode.cannotPowerOff, message: `${hostId} may not be powered off by Drover` };
   }
 
   /** Powers a host off. Refusals are recorded and thrown as RefusedError. */

@@ -1,22 +1,27 @@
 // Consolidate (power saving). Hosts should run between band.low and band.high of their CPU, by
-// forecast demand. In one pass, near-linear in hosts + VMs:
-//  1. relieve hosts above the band: move the fewest, cheapest VMs off, best fit under the band;
-//  2. if forecast demand (at each standby host's wake latency) or the spare floor needs more
-//     capacity than the powered hosts offer under the band, wake standby hosts (fastest first)
-//     and empty nothing this round;
-//  3. otherwise empty hosts below band.low, cheapest total move cost first, packing their VMs
-//     (multi-dimensional best fit under the band) onto hosts that stay on, and power each emptied
-//     host off when it may be: no VM, not the last healthy host of a rule, spare kept.
+// forecast demand. One pass, near-linear in hosts + VMs, in four phases over a shared context:
+//  1. relieveOverload: move the fewest, cheapest VMs off hosts above the band, best fit under it;
+//  2. wakeForDemand: if forecast demand (at the first standby host's wake latency), unplaced load
+//     or the spare floor needs more capacity than the powered hosts offer under the band, wake
+//     standby hosts and empty nothing this round;
+//  3. emptyUnderusedHosts: otherwise empty hosts below band.low, cheapest total move cost first,
+//     packing their VMs (multi-dimensional best fit under the band) onto hosts that stay on, and
+//     power each emptied host off when the power-off rule allows it (power-off.ts, the one the
+//     scheduler checks again before the command) and the hosts left carry the forecast under
+//     the band;
+//  4. replaceInefficient: wake efficient standby hosts to take over inefficient ones that stayed on.
 // Hosts inside the band are left alone (hysteresis); a host that receives VMs is not emptied.
 
 import { z } from "zod";
-import { NotMovedCode, StepCode } from "../codes.js";
+import { NotMovedCode, PowerOffBlockCode, StepCode } from "../codes.js";
 import { FitIndex } from "../fit-index.js";
-import { forecastSeries } from "../forecast.js";
 import type { ClusterModel } from "../model.js";
 import type { PlanBuilder } from "../plan-builder.js";
 import type { Policy } from "../policy.js";
-import type { Host, VmHostRule } from "../types.js";
+import { PowerOffGuard } from "../power-off.js";
+import type { Host } from "../types.js";
+import { efficiency, type Efficiency } from "./host-efficiency.js";
+import { FailedShapes } from "./failed-shapes.js";
 
 export const consolidateArgs = z
   .object({
@@ -60,220 +65,328 @@ export const consolidateArgs = z
 type Args = z.output<typeof consolidateArgs>;
 
 const EPS = 1e-9;
+/** Power-off refusals that only room lifts (not rules, states or VMs that cannot move). */
+const ROOM_CODES: ReadonlySet<string> = new Set([PowerOffBlockCode.spareCapacity, PowerOffBlockCode.forecastDemand]);
+
+/** What the phases share: the model, the arguments, the plan so far and the running totals. */
+interface Context {
+  readonly m: ClusterModel;
+  readonly args: Args;
+  readonly b: PlanBuilder;
+  /** Destinations are packed up to this fraction of their CPU (band.target, default band.high). */
+  readonly pack: number;
+  readonly enforceMem: boolean;
+  readonly eff: Efficiency;
+  readonly fit: FitIndex;
+  /** Hosts that received VMs this round: they are not emptied in the same round. */
+  readonly receivers: Uint8Array;
+  /** Standby hosts that may be woken, in wake order (most efficient, fastest, biggest first). */
+  readonly standby: readonly number[];
+  /** Forecast cluster CPU demand at the first standby host's wake latency. */
+  readonly demandAhead: number;
+  /** The power-off rule, with the spare capacity totals it keeps current as VMs move. */
+  readonly guard: PowerOffGuard;
+  /** Migrations planned so far (against `maxMoves`). */
+  moves: number;
+  /** CPU under band.high of the hosts that are on or waking. */
+  capHighOn: number;
+}
 
 function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
+  const ctx = newContext(m, args, b);
+  const unplaced = args.relieveOverload ? relieveOverload(ctx) : 0;
+  if (wakeForDemand(ctx, unplaced)) return;
+  const stuck = emptyUnderusedHosts(ctx);
+  if (args.wake) replaceInefficient(ctx, stuck);
+}
+
+function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
   const H = m.hosts.length;
   const high = args.band.high;
   const pack = args.band.target ?? high;
-  const capHigh = (h: number) => Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * pack);
-  /** Forecast CPU above the band's upper bound (what relief must move away). */
-  const overBand = (h: number) => (m.cpuLoad[h] ?? 0) - Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * high);
-  const remaining = (h: number) => capHigh(h) - (m.cpuLoad[h] ?? 0);
   const enforceMem = m.cfg.capacity.enforceMemory;
+  const eff = efficiency(m, args);
 
-  // Host efficiency: full-load watts per MHz (lower is better), NaN without power data.
-  const effOf = new Float64Array(H);
-  let bestEff = Infinity;
-  for (let h = 0; h < H; h++) {
-    const host = m.hosts[h] as Host;
-    const w = host.power.maxW;
-    effOf[h] = w === undefined ? Number.NaN : w / host.cpuCapacityMhz;
-    const usable = m.destOk[h] === 1 || host.state === "waking" || (host.state === "standby" && host.power.canWake);
-    if (usable && Number.isFinite(effOf[h])) bestEff = Math.min(bestEff, effOf[h] as number);
-  }
-  // Watts per MHz ranks hosts only while CPU is what binds: when memory fills up first (as a
-  // fraction of the powered hosts' capacity), the host count is set by memory and a "cheap per
-  // MHz" host may be the dearer one per GiB, so the preference is off.
-  let memUse = 0;
-  let memCapOn = 0;
-  let cpuUse = 0;
-  let cpuCapOn = 0;
-  for (let h = 0; h < H; h++) {
-    if (m.destOk[h] !== 1) continue;
-    memUse += m.memLoad[h] ?? 0;
-    memCapOn += m.memCap[h] ?? 0;
-    cpuUse += m.cpuLoad[h] ?? 0;
-    cpuCapOn += m.cpuCap[h] ?? 0;
-  }
-  const memoryBinds = enforceMem && memCapOn > 0 && cpuCapOn > 0 && memUse / memCapOn > cpuUse / cpuCapOn;
-  const preferEfficient = args.preferEfficient && !memoryBinds;
-  const inefficient = (h: number) => preferEfficient && (effOf[h] as number) > bestEff * (1 + args.efficiencyMargin) + EPS;
-
-  // Spare capacity bookkeeping (same definition as validatePlan): free CPU/memory on powered
-  // healthy hosts, kept as running totals so each power-off check is O(1).
-  const headroom = 1 - m.cfg.capacity.cpuHeadroom;
-  const memFactor = m.cfg.capacity.memoryOvercommit * (1 - m.cfg.capacity.memoryHeadroom);
-  const freeCpuOf = (h: number) =>
-    m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).cpuCapacityMhz * headroom - (m.cpuLoad[h] ?? 0)) : 0;
-  const freeMemOf = (h: number) => (m.destOk[h] === 1 ? Math.max(0, (m.hosts[h] as Host).memoryMiB * memFactor - (m.memLoad[h] ?? 0)) : 0);
-  let freeCpu = 0;
-  let freeMem = 0;
-  let totalLoad = 0;
-  let maxCpu = 0;
-  let maxMem = 0;
+  const guard = new PowerOffGuard(m);
   let capHighOn = 0;
   for (let h = 0; h < H; h++) {
     const host = m.hosts[h] as Host;
-    freeCpu += freeCpuOf(h);
-    freeMem += freeMemOf(h);
-    totalLoad += m.cpuLoad[h] ?? 0;
-    maxCpu = Math.max(maxCpu, host.cpuCapacityMhz * headroom);
-    maxMem = Math.max(maxMem, host.memoryMiB * memFactor);
     if (m.destOk[h] === 1 || host.state === "waking") capHighOn += host.cpuCapacityMhz * high;
   }
-  const needCpu = m.cfg.spare.hosts * maxCpu + m.cfg.spare.cpuFraction * totalLoad;
-  const needMem = enforceMem ? m.cfg.spare.hosts * maxMem : 0;
 
-  const memLeft = (h: number) => (m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0);
   let maxCpuHigh = 1;
   let maxMemCap = 1;
   for (let h = 0; h < H; h++) {
     maxCpuHigh = Math.max(maxCpuHigh, (m.hosts[h] as Host).cpuCapacityMhz * pack);
     maxMemCap = Math.max(maxMemCap, m.memCap[h] ?? 0);
   }
-  const fit = new FitIndex(H, maxCpuHigh, maxMemCap, remaining, memLeft);
+  const capHigh = (h: number) => Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * pack);
+  const fit = new FitIndex(
+    H,
+    maxCpuHigh,
+    maxMemCap,
+    (h) => capHigh(h) - (m.cpuLoad[h] ?? 0),
+    (h) => memLeft(m, h),
+  );
   for (let h = 0; h < H; h++) if (m.destOk[h] === 1) fit.update(h);
 
-  const receivers = new Uint8Array(H);
-  let moves = 0;
-  /** Move a unit and keep the fit index and free totals current. */
-  const moveUnit = (unit: readonly number[], dst: number, undo: boolean) => {
-    const src = m.vmHost[unit[0] as number] as number;
-    freeCpu -= freeCpuOf(src) + freeCpuOf(dst);
-    freeMem -= freeMemOf(src) + freeMemOf(dst);
-    if (undo) m.unmove(unit, dst);
-    else m.move(unit, dst);
-    freeCpu += freeCpuOf(src) + freeCpuOf(dst);
-    freeMem += freeMemOf(src) + freeMemOf(dst);
-    if (fit.has(src)) fit.update(src);
-    if (fit.has(dst)) fit.update(dst);
-  };
-  /** Record a move as a step (the builder moves it in the model). */
-  const commit = (unit: readonly number[], dst: number, code: string, message: string) => {
-    const src = m.vmHost[unit[0] as number] as number;
-    freeCpu -= freeCpuOf(src) + freeCpuOf(dst);
-    freeMem -= freeMemOf(src) + freeMemOf(dst);
-    b.migrate(unit, dst, code, message);
-    freeCpu += freeCpuOf(src) + freeCpuOf(dst);
-    freeMem += freeMemOf(src) + freeMemOf(dst);
-    if (m.destOk[src] === 1) fit.update(src);
-    fit.update(dst);
-    receivers[dst] = 1;
-    moves += unit.length;
-  };
-  const unitCpu = (unit: readonly number[]) => unit.reduce((a, v) => a + (m.vmCpu[v] ?? 0), 0);
-  /** Best fit under the band; inefficient destinations only for VMs leaving inefficient hosts (or `anyHost`). */
-  const place = (unit: readonly number[], exclude: number, anyHost = false): number | null => {
-    const src = m.vmHost[unit[0] as number] as number;
-    const cpu = unitCpu(unit);
-    const mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
-    const srcIneff = inefficient(src);
-    const ok = (h: number) =>
-      h !== exclude &&
-      (anyHost || srcIneff || !inefficient(h)) &&
-      m.check(unit, h, { cpuFraction: pack }) === null &&
-      m.unitCost(unit, src, h) !== null;
-    const leftover = (h: number) => {
-      const host = m.hosts[h] as Host;
-      const c = (capHigh(h) - m.loadWith(unit, h)) / host.cpuCapacityMhz;
-      const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - mem) / host.memoryMiB : 0;
-      return c + mm + m.softPenalty(unit, h) + (inefficient(h) ? 1 : 0);
-    };
-    return fit.find(m.aggregate ? m.addedLowerBound(unit) : cpu, enforceMem ? mem : 0, ok, leftover);
-  };
-
-  // 1. Relieve hosts above the band.
-  let unplaced = 0;
-  if (args.relieveOverload) {
-    const over: number[] = [];
-    for (let h = 0; h < H; h++) if (m.destOk[h] === 1 && overBand(h) > EPS) over.push(h);
-    over.sort((a, c) => overBand(c) - overBand(a) || a - c);
-    for (const h of over) {
-      let excess = overBand(h);
-      const units = unitsOn(m, h, b);
-      // One VM that covers the excess, cheapest; else the biggest first.
-      const single = units.filter((u) => unitCpu(u.unit) >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
-      const order = single !== undefined ? [single] : units.sort((x, y) => unitCpu(y.unit) - unitCpu(x.unit) || x.first - y.first);
-      for (const u of order) {
-        if (excess <= EPS) break;
-        if (moves + u.unit.length > args.maxMoves) {
-          for (const v of u.unit) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
-          continue;
-        }
-        // Relief prefers efficient hosts but takes any host rather than leave the overload.
-        const dst = place(u.unit, h) ?? place(u.unit, h, true);
-        if (dst === null) {
-          for (const v of u.unit)
-            b.note(
-              v,
-              NotMovedCode.noDestination,
-              `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${pack * 100}%`,
-            );
-          continue;
-        }
-        commit(u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
-        excess = overBand(h);
-      }
-      if (excess > EPS) unplaced += excess;
-    }
-  }
-
-  // 2. Wake standby hosts when forecast demand or the spare floor needs them.
   const standby: number[] = [];
   for (let h = 0; h < H; h++) {
     const host = m.hosts[h] as Host;
     if (host.state === "standby" && host.power.canWake) standby.push(h);
   }
-  const effRank = (h: number) => (Number.isFinite(effOf[h]) ? (effOf[h] as number) : Infinity);
-  // Most efficient first (when power data is known), then fastest, then biggest.
   standby.sort(
     (a, c) =>
-      effRank(a) - effRank(c) ||
+      eff.rank(a) - eff.rank(c) ||
       (m.hosts[a] as Host).power.wakeLatencyMs - (m.hosts[c] as Host).power.wakeLatencyMs ||
       (m.hosts[c] as Host).cpuCapacityMhz - (m.hosts[a] as Host).cpuCapacityMhz ||
       a - c,
   );
   const latency = standby.length > 0 ? (m.hosts[standby[0] as number] as Host).power.wakeLatencyMs : 0;
-  const demandAhead = clusterForecast(m, latency);
-  let deficit = Math.max(unplaced, demandAhead - capHighOn, needCpu - freeCpu);
+  return {
+    m,
+    args,
+    b,
+    pack,
+    enforceMem,
+    eff,
+    fit,
+    receivers: new Uint8Array(H),
+    standby,
+    demandAhead: guard.demandAhead(latency),
+    guard,
+    moves: 0,
+    capHighOn,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loads, moves and placement
+
+/** CPU a host may still take under the pack target. */
+function remaining(ctx: Context, h: number): number {
+  const { m } = ctx;
+  return Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * ctx.pack) - (m.cpuLoad[h] ?? 0);
+}
+function memLeft(m: ClusterModel, h: number): number {
+  return (m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0);
+}
+/** Forecast CPU above the band's upper bound (what relief must move away). */
+function overBand(ctx: Context, h: number): number {
+  const { m } = ctx;
+  return (m.cpuLoad[h] ?? 0) - Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * ctx.args.band.high);
+}
+function unitCpu(m: ClusterModel, unit: readonly number[]): number {
+  return unit.reduce((a, v) => a + (m.vmCpu[v] ?? 0), 0);
+}
+
+/** Tentatively move a unit (or undo that) and keep the fit index and spare totals current. */
+function moveUnit(ctx: Context, unit: readonly number[], dst: number, undo: boolean): void {
+  const { m, fit } = ctx;
+  const src = m.vmHost[unit[0] as number] as number;
+  ctx.guard.moving(src, dst, () => (undo ? m.unmove(unit, dst) : m.move(unit, dst)));
+  if (fit.has(src)) fit.update(src);
+  if (fit.has(dst)) fit.update(dst);
+}
+
+/** Record a move as a step (the builder moves it in the model). */
+function commit(ctx: Context, unit: readonly number[], dst: number, code: string, message: string): void {
+  const { m, fit } = ctx;
+  const src = m.vmHost[unit[0] as number] as number;
+  ctx.guard.moving(src, dst, () => ctx.b.migrate(unit, dst, code, message));
+  if (m.destOk[src] === 1) fit.update(src);
+  fit.update(dst);
+  ctx.receivers[dst] = 1;
+  ctx.moves += unit.length;
+}
+
+/** Best fit under the band; inefficient destinations only for VMs leaving inefficient hosts (or `anyHost`). */
+function place(ctx: Context, unit: readonly number[], exclude: number, anyHost = false): number | null {
+  const { m, eff, pack, enforceMem } = ctx;
+  const src = m.vmHost[unit[0] as number] as number;
+  const cpu = unitCpu(m, unit);
+  const mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
+  const srcIneff = eff.inefficient(src);
+  const ok = (h: number) =>
+    h !== exclude &&
+    (anyHost || srcIneff || !eff.inefficient(h)) &&
+    m.check(unit, h, { cpuFraction: pack }) === null &&
+    m.unitCost(unit, src, h) !== null;
+  const leftover = (h: number) => {
+    const host = m.hosts[h] as Host;
+    const c = (Math.min(m.cpuCap[h] ?? 0, host.cpuCapacityMhz * pack) - m.loadWith(unit, h)) / host.cpuCapacityMhz;
+    const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - mem) / host.memoryMiB : 0;
+    return c + mm + m.softPenalty(unit, h) + (eff.inefficient(h) ? 1 : 0);
+  };
+  return ctx.fit.find(m.aggregate ? m.addedLowerBound(unit) : cpu, enforceMem ? mem : 0, ok, leftover);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Relieve hosts above the band. Returns the forecast CPU that found no destination.
+
+function relieveOverload(ctx: Context): number {
+  const { m, args, b, pack } = ctx;
+  const high = args.band.high;
+  let unplaced = 0;
+  const over: number[] = [];
+  for (let h = 0; h < m.hosts.length; h++) if (m.destOk[h] === 1 && overBand(ctx, h) > EPS) over.push(h);
+  over.sort((a, c) => overBand(ctx, c) - overBand(ctx, a) || a - c);
+  for (const h of over) {
+    let excess = overBand(ctx, h);
+    const units = unitsOn(m, h, b);
+    // One VM that covers the excess, cheapest; else the biggest first.
+    const single = units.filter((u) => unitCpu(m, u.unit) >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
+    const order = single !== undefined ? [single] : units.sort((x, y) => unitCpu(m, y.unit) - unitCpu(m, x.unit) || x.first - y.first);
+    for (const u of order) {
+      if (excess <= EPS) break;
+      if (ctx.moves + u.unit.length > args.maxMoves) {
+        for (const v of u.unit) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
+        continue;
+      }
+      // Relief prefers efficient hosts but takes any host rather than leave the overload.
+      const dst = place(ctx, u.unit, h) ?? place(ctx, u.unit, h, true);
+      if (dst === null) {
+        for (const v of u.unit)
+          b.note(
+            v,
+            NotMovedCode.noDestination,
+            `${m.hostId(h)} is above the band (${(m.cpuUtil(h) * 100).toFixed(0)}% CPU forecast) and no host can take this VM under ${pack * 100}%`,
+          );
+        continue;
+      }
+      commit(ctx, u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
+      excess = overBand(ctx, h);
+    }
+    if (excess > EPS) unplaced += excess;
+  }
+  return unplaced;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Wake standby hosts when forecast demand, unplaced load or the spare floor needs them. True
+//    when capacity is short: then nothing is emptied this round.
+
+function wakeForDemand(ctx: Context, unplaced: number): boolean {
+  const { m, args, b, demandAhead } = ctx;
+  const freeCpu = ctx.guard.freeCpuMhz;
+  const needCpu = ctx.guard.needCpuMhz;
+  let deficit = Math.max(unplaced, demandAhead - ctx.capHighOn, needCpu - freeCpu);
+  if (deficit <= EPS) return false;
   const wakeForSpare = needCpu - freeCpu > EPS && deficit === needCpu - freeCpu;
-  if (deficit > EPS) {
-    if (args.wake) {
-      for (const h of standby) {
-        if (deficit <= EPS) break;
-        const host = m.hosts[h] as Host;
-        b.wake(
-          h,
-          wakeForSpare ? StepCode.consolidateWakeSpare : StepCode.consolidateWake,
-          wakeForSpare
-            ? `spare capacity below the floor (${freeCpu.toFixed(0)} < ${needCpu.toFixed(0)} MHz free)`
-            : `forecast demand ${demandAhead.toFixed(0)} MHz in ${(host.power.wakeLatencyMs / 1000).toFixed(0)} s exceeds ${capHighOn.toFixed(0)} MHz under the band`,
-        );
-        deficit -= host.cpuCapacityMhz * high;
+  if (!args.wake) return true;
+  for (const h of ctx.standby) {
+    if (deficit <= EPS) break;
+    const host = m.hosts[h] as Host;
+    b.wake(
+      h,
+      wakeForSpare ? StepCode.consolidateWakeSpare : StepCode.consolidateWake,
+      wakeForSpare
+        ? `spare capacity below the floor (${freeCpu.toFixed(0)} < ${needCpu.toFixed(0)} MHz free)`
+        : `forecast demand ${demandAhead.toFixed(0)} MHz in ${(host.power.wakeLatencyMs / 1000).toFixed(0)} s exceeds ${ctx.capHighOn.toFixed(0)} MHz under the band`,
+    );
+    deficit -= host.cpuCapacityMhz * args.band.high;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Empty hosts below the band, cheapest first, and power them off. Returns the load of
+//    inefficient hosts that stayed on for want of room (phase 4 wakes efficient hosts for it).
+
+function emptyUnderusedHosts(ctx: Context): number {
+  const { m, args, b, guard, fit, pack } = ctx;
+  const high = args.band.high;
+  const low = args.band.low;
+  let powerOffs = 0;
+  let ineffStuck = 0;
+  const failures = new FailedShapes(m, ctx.enforceMem);
+  for (const h of emptyingOrder(ctx)) {
+    if (ctx.receivers[h] === 1) continue;
+    const host = m.hosts[h] as Host;
+    const recentlyOn = host.onSinceMs !== undefined && m.nowMs - host.onSinceMs < args.minOnMs;
+    const wantOff = args.powerOff && powerOffs < args.maxPowerOffs && !recentlyOn;
+    // Before moving anything: the power-off rule as if h were emptied, and this policy's own
+    // hysteresis (the hosts left on must carry the forecast demand under the band).
+    const blockers = wantOff ? guard.blockersOnceEmptied(h) : [];
+    const bandShort = wantOff && ctx.capHighOn - host.cpuCapacityMhz * high + EPS < ctx.demandAhead;
+    const canOff = wantOff && blockers.length === 0 && !bandShort;
+    if (!canOff && !args.emptyWithoutPowerOff) {
+      const why = blockers.map((x) => x.message);
+      if (bandShort) why.push(`the hosts left on would carry less than the forecast ${ctx.demandAhead.toFixed(0)} MHz under the band`);
+      if (why.length > 0)
+        for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${why.join("; ")}`);
+      // Only room keeps it on: efficient standby hosts could take its load (phase 4).
+      if (why.length > 0 && blockers.every((x) => ROOM_CODES.has(x.code)) && ctx.eff.inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
+      continue;
+    }
+    const vmsHere = m.hostVms[h] ?? [];
+    if (ctx.moves + vmsHere.length > args.maxMoves) {
+      for (const v of vmsHere) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
+      continue;
+    }
+    fit.remove(h);
+    const units = unitsOn(m, h, b);
+    const blocked =
+      units.length !== new Set(units.flatMap((u) => u.unit)).size || vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0);
+    const done: { unit: number[]; dst: number }[] = [];
+    let failed: string | null = blocked ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
+    if (failed === null) {
+      units.sort((x, y) => unitCpu(m, y.unit) - unitCpu(m, x.unit) || x.first - y.first);
+      for (const u of units) {
+        const shape = failures.shapeOf(u.unit);
+        // Shape dominance only holds when loads add up (not for aggregated forecasts).
+        const plain = !m.aggregate && u.unit.every((v) => !m.constrained(v));
+        const dst = plain && failures.doomed(shape) ? null : place(ctx, u.unit, h);
+        if (dst === null) {
+          // Capacity in the index only shrinks until a host is put back with more room, so a
+          // capacity-only failure found before any tentative move (and that h itself could not
+          // absorb) also dooms every larger shape; later candidates fail in O(1).
+          if (plain && done.length === 0 && !(remaining(ctx, h) >= shape.cpu && memLeft(m, h) >= shape.mem)) failures.add(shape);
+          failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
+          if (ctx.eff.inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
+          break;
+        }
+        moveUnit(ctx, u.unit, dst, false);
+        done.push({ unit: u.unit, dst });
       }
     }
-    return;
-  }
-
-  // 3. Empty hosts below the band, cheapest first, and power them off.
-  const hostRules = new Map<number, VmHostRule[]>();
-  for (const r of m.rules) {
-    if (r.kind !== "vm-host" || (r.mode !== "must" && r.mode !== "should")) continue;
-    for (const id of r.hostIds) {
-      const h = m.hostIndex.get(id);
-      if (h === undefined) continue;
-      const list = hostRules.get(h);
-      if (list === undefined) hostRules.set(h, [r]);
-      else list.push(r);
+    // With every VM placed, h is empty: the power-off rule exactly (any aggregation).
+    if (failed === null && canOff) {
+      const late = guard.blockers(h);
+      if (late.length > 0) failed = late.map((x) => x.message).join("; ");
+    }
+    // Roll back the tentative moves; on success replay them as steps.
+    for (let i = done.length - 1; i >= 0; i--) {
+      const d = done[i] as { unit: number[]; dst: number };
+      moveUnit(ctx, d.unit, h, true);
+    }
+    if (failed !== null) {
+      for (const u of units) for (const v of u.unit) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${failed}`);
+      fit.update(h);
+      continue;
+    }
+    for (const d of done) commit(ctx, d.unit, d.dst, StepCode.consolidateEmpty, `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`);
+    fit.remove(h);
+    if (canOff && guard.blockers(h).length === 0) {
+      b.powerOff(h, StepCode.consolidatePowerOff, `${m.hostId(h)} is empty; the others keep the spare capacity`);
+      guard.powerOff(h);
+      ctx.capHighOn -= host.cpuCapacityMhz * high;
+      powerOffs++;
+    } else {
+      fit.update(h);
+      failures.clear();
     }
   }
-  const lastOfRule = (h: number): VmHostRule | undefined =>
-    hostRules.get(h)?.find((r) => !r.hostIds.some((id) => id !== m.hostId(h) && m.destOk[m.hostIndex.get(id) ?? -1] === 1));
-  const low = args.band.low;
+  return ineffStuck;
+}
+
+/** Hosts worth emptying: healthy, not receiving, below band.low (or inefficient), nothing in flight. */
+function emptyingOrder(ctx: Context): number[] {
+  const { m, eff } = ctx;
   const candidates: { h: number; cost: number }[] = [];
-  for (let h = 0; h < H; h++) {
-    if (m.destOk[h] !== 1 || receivers[h] === 1) continue;
-    if (m.cpuUtil(h) >= low && !inefficient(h)) continue;
+  for (let h = 0; h < m.hosts.length; h++) {
+    if (m.destOk[h] !== 1 || ctx.receivers[h] === 1) continue;
+    if (m.cpuUtil(h) >= ctx.args.band.low && !eff.inefficient(h)) continue;
     if ((m.inFlightIn[h] ?? 0) > 0 || (m.inFlightOut[h] ?? 0) > 0) continue;
     let cost = 0;
     for (const v of m.hostVms[h] ?? []) {
@@ -285,138 +398,29 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   // Inefficient hosts first (worst watts per MHz first): the efficient ones receive their VMs.
   candidates.sort(
     (a, c) =>
-      Number(inefficient(c.h)) - Number(inefficient(a.h)) ||
-      (inefficient(a.h) ? effRank(c.h) - effRank(a.h) : 0) ||
+      Number(eff.inefficient(c.h)) - Number(eff.inefficient(a.h)) ||
+      (eff.inefficient(a.h) ? eff.rank(c.h) - eff.rank(a.h) : 0) ||
       a.cost - c.cost ||
       m.cpuUtil(a.h) - m.cpuUtil(c.h) ||
       a.h - c.h,
   );
-  let powerOffs = 0;
-  /** Load of inefficient hosts that stayed on only for want of room on efficient hosts. */
-  let ineffStuck = 0;
-  const failures: Shape[] = [];
-  const shapeOf = (unit: readonly number[]): Shape => {
-    let cpu = 0;
-    let mem = 0;
-    let vcpu = 0;
-    for (const v of unit) {
-      cpu += m.vmCpu[v] ?? 0;
-      mem += enforceMem ? (m.vmMem[v] ?? 0) : 0;
-      vcpu += m.vms[v]?.vcpus ?? 0;
-    }
-    return { cpu, mem, vcpu };
-  };
-  const dominates = (a: Shape, b: Shape) => b.cpu >= a.cpu && b.mem >= a.mem && b.vcpu >= a.vcpu;
-  const doomed = (s: Shape) => failures.some((f) => dominates(f, s));
-  /** Keep only the minimal failing shapes (a handful: VM sizes come in few memory/vCPU kinds). */
-  const addFailure = (s: Shape) => {
-    for (let i = failures.length - 1; i >= 0; i--) if (dominates(s, failures[i] as Shape)) failures.splice(i, 1);
-    failures.push(s);
-  };
-  for (const { h } of candidates) {
-    if (receivers[h] === 1) continue;
-    const host = m.hosts[h] as Host;
-    const recentlyOn = host.onSinceMs !== undefined && m.nowMs - host.onSinceMs < args.minOnMs;
-    const canOff = args.powerOff && host.power.canPowerOff && powerOffs < args.maxPowerOffs && !recentlyOn;
-    if (!canOff && !args.emptyWithoutPowerOff) continue;
-    const rule = canOff ? lastOfRule(h) : undefined;
-    if (rule !== undefined) {
-      for (const v of m.hostVms[h] ?? [])
-        b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} is the last healthy host of rule ${rule.id}`);
-      continue;
-    }
-    // Spare check before moving anything: emptying moves load, powering off removes the host.
-    // Moving VMs among powered hosts keeps the total free; powering off removes h's share.
-    const freeAfterOff = freeCpu - freeCpuOf(h) - (m.cpuLoad[h] ?? 0);
-    const freeMemAfterOff = freeMem - freeMemOf(h) - (m.memLoad[h] ?? 0);
-    if (
-      canOff &&
-      ((!m.aggregate && freeAfterOff + EPS < needCpu) ||
-        (needMem > 0 && freeMemAfterOff + EPS < needMem) ||
-        capHighOn - host.cpuCapacityMhz * high + EPS < demandAhead)
-    ) {
-      for (const v of m.hostVms[h] ?? [])
-        b.note(v, NotMovedCode.hostNotEmptied, `powering ${m.hostId(h)} off would leave less than the spare capacity`);
-      if (inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
-      continue;
-    }
-    const vmsHere = m.hostVms[h] ?? [];
-    if (moves + vmsHere.length > args.maxMoves) {
-      for (const v of vmsHere) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
-      continue;
-    }
-    fit.remove(h);
-    const units = unitsOn(m, h, b);
-    const blocked =
-      units.length !== new Set(units.flatMap((u) => u.unit)).size || vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0);
-    const done: { unit: number[]; dst: number }[] = [];
-    let failed: string | null = blocked ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
-    if (failed === null) {
-      units.sort((x, y) => unitCpu(y.unit) - unitCpu(x.unit) || x.first - y.first);
-      for (const u of units) {
-        const shape = shapeOf(u.unit);
-        // Shape dominance only holds when loads add up (not for aggregated forecasts).
-        const plain = !m.aggregate && u.unit.every((v) => !m.constrained(v));
-        const dst = plain && doomed(shape) ? null : place(u.unit, h);
-        if (dst === null) {
-          // Capacity in the index only shrinks until a host is put back with more room, so a
-          // capacity-only failure found before any tentative move (and that h itself could not
-          // absorb) also dooms every larger shape; later candidates fail in O(1).
-          if (plain && done.length === 0 && !(remaining(h) >= shape.cpu && memLeft(h) >= shape.mem)) addFailure(shape);
-          failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
-          if (inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
-          break;
-        }
-        moveUnit(u.unit, dst, false);
-        done.push({ unit: u.unit, dst });
-      }
-    }
-    // With every VM placed, h is empty: check the spare floor without it (exact, any aggregation).
-    if (failed === null && canOff && (freeCpu - freeCpuOf(h) + EPS < needCpu || freeMem - freeMemOf(h) + EPS < needMem)) {
-      failed = "powering it off would leave less than the spare capacity";
-    }
-    // Roll back the tentative moves; on success replay them as steps.
-    for (let i = done.length - 1; i >= 0; i--) {
-      const d = done[i] as { unit: number[]; dst: number };
-      moveUnit(d.unit, h, true);
-    }
-    if (failed !== null) {
-      for (const u of units) for (const v of u.unit) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${failed}`);
-      fit.update(h);
-      continue;
-    }
-    for (const d of done) commit(d.unit, d.dst, StepCode.consolidateEmpty, `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`);
-    fit.remove(h);
-    if (canOff && m.isEmpty(h) && freeCpu - freeCpuOf(h) + EPS >= needCpu && freeMem - freeMemOf(h) + EPS >= needMem) {
-      b.powerOff(h, StepCode.consolidatePowerOff, `${m.hostId(h)} is empty; the others keep the spare capacity`);
-      freeCpu -= freeCpuOf(h);
-      freeMem -= freeMemOf(h);
-      m.destOk[h] = 0;
-      m.on[h] = 0;
-      capHighOn -= host.cpuCapacityMhz * high;
-      powerOffs++;
-    } else {
-      fit.update(h);
-      failures.length = 0;
-    }
-  }
-
-  // 4. Replace inefficient hosts: wake the most efficient standby hosts to take their load; the
-  // next rounds empty the inefficient hosts onto them (they sort first) and power them off.
-  if (args.wake && ineffStuck > EPS) {
-    for (const h of standby) {
-      if (ineffStuck <= EPS || inefficient(h) || !Number.isFinite(effOf[h])) break;
-      const host = m.hosts[h] as Host;
-      b.wake(h, StepCode.consolidateWake, `replace less efficient hosts (${(bestEff * 1000).toFixed(1)} W per GHz here at full load)`);
-      ineffStuck -= host.cpuCapacityMhz * pack;
-    }
-  }
+  return candidates.map((c) => c.h);
 }
 
-interface Shape {
-  cpu: number;
-  mem: number;
-  vcpu: number;
+// ---------------------------------------------------------------------------------------------
+// 4. Replace inefficient hosts: wake the most efficient standby hosts to take their load; the
+//    next rounds empty the inefficient hosts onto them (they sort first) and power them off.
+
+function replaceInefficient(ctx: Context, ineffStuck: number): void {
+  const { m, eff } = ctx;
+  let stuck = ineffStuck;
+  if (stuck <= EPS) return;
+  for (const h of ctx.standby) {
+    if (stuck <= EPS || eff.inefficient(h) || !Number.isFinite(eff.of[h])) break;
+    const host = m.hosts[h] as Host;
+    ctx.b.wake(h, StepCode.consolidateWake, `replace less efficient hosts (${(eff.best * 1000).toFixed(1)} W per GHz here at full load)`);
+    stuck -= host.cpuCapacityMhz * ctx.pack;
+  }
 }
 
 interface UnitInfo {
@@ -445,27 +449,6 @@ function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
     out.push({ unit: u.unit, cost, first: v });
   }
   return out;
-}
-
-/** Forecast of the total CPU demand `aheadMs` from now: the cluster's summed history, forecast. */
-function clusterForecast(m: ClusterModel, aheadMs: number): number {
-  const fc = m.cfg.forecast;
-  const w = fc.windowSamples;
-  const series = new Float64Array(w);
-  for (const vm of m.vms) {
-    const hist = vm.cpuDemandMhzHistory;
-    for (let i = 0; i < w; i++) series[w - 1 - i] = (series[w - 1 - i] ?? 0) + (hist[hist.length - 1 - i] ?? hist[0] ?? 0);
-  }
-  // A line fitted over w samples says nothing about a point further ahead than w: with 5 s
-  // reports and a 300 s wake latency, projecting 60 samples ahead turned a noisy minute into a
-  // demand the whole cluster could not produce. Look ahead at most one window...
-  const horizon = Math.min(w, Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs)));
-  // ...and never beyond what the VMs can physically use: each vCPU at most one core.
-  let coreMhz = 0;
-  for (const h of m.hosts) coreMhz = Math.max(coreMhz, h.cpuCapacityMhz / Math.max(1, h.cpuCores));
-  let ceiling = 0;
-  for (const vm of m.vms) ceiling += vm.vcpus * coreMhz;
-  return Math.min(ceiling, forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon }));
 }
 
 export const consolidatePolicy: Policy<typeof consolidateArgs> = {

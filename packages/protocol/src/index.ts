@@ -2,6 +2,7 @@ export { PROTOCOL_VERSION, ClusterName, HostId, Id, VmUuid, VmRef, EpochMs, Erro
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";
 export {
   HostReport,
+  HostReportLimits,
   VmReport,
   DiskReport,
   LibvirtHealth,

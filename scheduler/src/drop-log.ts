@@ -44,7 +44,10 @@ export class DropLog {
   private write(key: string, e: Entry, nowMs: number): void {
     const dropped = Object.fromEntries(e.pending);
     const count = [...e.pending.values()].reduce((a, b) => a + b, 0);
-    this.log.warn({ subject: key, count, dropped, ...e.detail }, `dropped ${count} ${this.what} on ${key}: ${Object.keys(dropped).join(", ")}`);
+    this.log.warn(
+      { subject: key, count, dropped, ...e.detail },
+      `dropped ${count} ${this.what} on ${key}: ${Object.keys(dropped).join(", ")}`,
+    );
     e.pending.clear();
     e.loggedMs = nowMs;
   }

@@ -25,9 +25,13 @@ export function forgetHost(d: ForgetHostDeps, id: string, by: string): { vms: nu
   const refuse = (code: string, why: string) => {
     throw new RefusedError(code, `${id} cannot be forgotten: ${why}`, "id");
   };
-  if (Object.hasOwn(config.hosts, id)) refuse("host-configured", `it is listed under hosts: in the scheduler's config; remove it there first`);
+  if (Object.hasOwn(config.hosts, id))
+    refuse("host-configured", `it is listed under hosts: in the scheduler's config; remove it there first`);
   if (state.isReachable(h, now))
-    refuse("host-reporting", `it reported ${Math.round((now - h.lastSeenMs!) / 1000)} s ago; stop its agent (or revoke its credentials) first`);
+    refuse(
+      "host-reporting",
+      `it reported ${Math.round((now - h.lastSeenMs!) / 1000)} s ago; stop its agent (or revoke its credentials) first`,
+    );
   const move = store.migrations.inFlight().find((m) => m.source === id || m.destination === id);
   if (move) refuse("host-busy", `migration ${move.id} of ${move.vmName} (${move.source} -> ${move.destination}) is ${move.status}`);
   const power = store.power.open().find((p) => p.host === id);

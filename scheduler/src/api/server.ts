@@ -270,7 +270,8 @@ export class ApiServer {
       "/v1/hosts/:id/forget",
       {
         schema: {
-          summary: "Remove a host that no longer exists (not while it reports or a move, power action or drain involves it); its history stays",
+          summary:
+            "Remove a host that no longer exists (not while it reports or a move, power action or drain involves it); its history stays",
           params: js(HostParams),
           response: { 200: js(ApiHost), ...err },
         },

@@ -74,7 +74,8 @@ export class IpmiDriver implements WakeDriver {
       args.push("-f", ipmi.passwordFile);
     } else {
       const password = ipmi.passwordEnv === undefined ? undefined : this.env[ipmi.passwordEnv];
-      if (password === undefined) throw new WakeError("config", `host ${host}: BMC password not set (environment variable ${ipmi.passwordEnv})`);
+      if (password === undefined)
+        throw new WakeError("config", `host ${host}: BMC password not set (environment variable ${ipmi.passwordEnv})`);
       env.IPMI_PASSWORD = password;
       args.push("-E");
     }

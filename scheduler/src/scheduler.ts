@@ -176,7 +176,7 @@ export class Scheduler {
    * One report, validated by the bus already, from the subject it came on: a host speaks only for
    * itself. Only in-memory state changes here (cheap); a drop is counted and logged rate-limited.
    */
-  ingest(r: HostReport, subject = subjects.hostReport(r.cluster, r.host)): void {
+  ingest(r: HostReport, subject: string): void {
     const now = this.clock.now();
     const res = this.state.ingest(r, now, hostOfSubject(subject) ?? "");
     if (res !== "accepted") this.drops.note(subject, res, now, { host: r.host, cluster: r.cluster, timeMs: r.timeMs });

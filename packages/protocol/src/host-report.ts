@@ -13,13 +13,16 @@ export const HostReportLimits = {
   disksPerVm: 256,
   bridgesPerVm: 64,
   tagsPerVm: 64,
-  storageMounts: 256,
+  /** Every real mount of the host counts (container hosts have many). */
+  storageMounts: 4096,
   hostBridges: 1024,
   wakeMethods: 8,
   /** Names, tags, versions, CPU models, error codes. */
   nameChars: 256,
-  /** Paths, URIs, error messages. */
+  /** Paths (PATH_MAX), URIs. */
   textChars: 4096,
+  /** libvirt's last error message. */
+  messageChars: 16_384,
   /** No real host has more CPUs than this (today's largest have a few thousand threads). */
   cpus: 65_536,
 } as const;
@@ -75,7 +78,7 @@ export const LibvirtHealth = z.object({
   version: name().nullable(),
   /** Latency of a cheap call (virConnectGetVersion-like) in ms; null when unreachable. */
   latencyMs: NonNeg.nullable(),
-  lastError: z.object({ code: name(1), message: text(), atMs: EpochMs }).nullable(),
+  lastError: z.object({ code: name(1), message: z.string().max(L.messageChars), atMs: EpochMs }).nullable(),
   /** Since when `reachable` has had its current value. */
   sinceMs: EpochMs,
 });

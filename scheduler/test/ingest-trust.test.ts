@@ -153,4 +153,26 @@ describe("drover host forget", () => {
     await h.restart();
     expect([...h.s.state.hosts.keys()].sort()).toEqual(["a", "b"]);
   });
+
+  it("retires a drained host (its finished maintenance closes with it) but refuses one whose drain is in progress", async () => {
+    await using h = await harness(["a", "b", "c"], {});
+    await h.report();
+    const drain = await fetch(h.url("/v1/hosts/b/drain"), { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    expect(drain.status).toBe(202);
+    const mnt = await json(drain);
+    await vi.waitFor(() => expect(h.s.store.maintenance.get(mnt.id)!.status).toBe("in-maintenance"), { timeout: 15_000 });
+    h.s.store.maintenance.request({ id: "mnt-c", host: "c", requestedBy: "test", powerOff: false, atMs: h.clock.now() });
+    for (const x of ["b", "c"]) h.agents.up.delete(x);
+    h.clock.advance(3500);
+    await h.report(["a"]);
+    expect(await refusal(await forget(h, "c"))).toMatchObject({
+      status: 409,
+      code: "host-busy",
+      message: expect.stringMatching(/mnt-c is draining/),
+    });
+    expect((await forget(h, "b")).status).toBe(200);
+    expect(h.s.store.maintenance.get(mnt.id)).toMatchObject({ status: "cancelled", host: "b" });
+    expect(h.s.store.maintenance.active("b")).toBeUndefined();
+    expect([...h.s.state.hosts.keys()].sort()).toEqual(["a", "c"]);
+  });
 });

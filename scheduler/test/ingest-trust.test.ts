@@ -1,9 +1,25 @@
 // What a report may change: only its own host's picture, only if dated sanely, only within its
 // bounds. Real nats-server, real SQLite, a running Scheduler; forged reports go on the wire raw.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError, HostReportLimits, HostsResponse, StatusResponse, VmsResponse, subjects, type Logger } from "@drover/protocol";
 import { harness, json, type Harness } from "./harness.js";
 import { CLUSTER, report, uuid, type VmSpec } from "./helpers.js";
+
+const DROVER = fileURLToPath(new URL("../../cli/bin/drover.js", import.meta.url));
+
+/** Runs the real `drover` CLI against this scheduler's API. */
+function drover(api: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [DROVER, "--api", api, ...args],
+      { timeout: 100_000, env: { ...process.env, DROVER_API: "" } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 /** A logger that keeps every line (to count what a flood writes). */
 function capture(): Logger & { lines: { level: string; obj: Record<string, unknown>; msg: string }[] } {
@@ -154,25 +170,33 @@ describe("drover host forget", () => {
     expect([...h.s.state.hosts.keys()].sort()).toEqual(["a", "b"]);
   });
 
-  it("retires a drained host (its finished maintenance closes with it) but refuses one whose drain is in progress", async () => {
-    await using h = await harness(["a", "b", "c"], {});
-    await h.report();
-    const drain = await fetch(h.url("/v1/hosts/b/drain"), { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
-    expect(drain.status).toBe(202);
-    const mnt = await json(drain);
-    await vi.waitFor(() => expect(h.s.store.maintenance.get(mnt.id)!.status).toBe("in-maintenance"), { timeout: 15_000 });
-    h.s.store.maintenance.request({ id: "mnt-c", host: "c", requestedBy: "test", powerOff: false, atMs: h.clock.now() });
-    for (const x of ["b", "c"]) h.agents.up.delete(x);
-    h.clock.advance(3500);
-    await h.report(["a"]);
-    expect(await refusal(await forget(h, "c"))).toMatchObject({
-      status: 409,
-      code: "host-busy",
-      message: expect.stringMatching(/mnt-c is draining/),
-    });
-    expect((await forget(h, "b")).status).toBe(200);
-    expect(h.s.store.maintenance.get(mnt.id)).toMatchObject({ status: "cancelled", host: "b" });
-    expect(h.s.store.maintenance.active("b")).toBeUndefined();
-    expect([...h.s.state.hosts.keys()].sort()).toEqual(["a", "c"]);
-  });
+  it(
+    "retires a drained host (its finished maintenance closes with it) but refuses one whose drain is in progress",
+    { timeout: 120_000 },
+    async () => {
+      await using h = await harness(["a", "b", "c"], {});
+      await h.report();
+      const drain = await fetch(h.url("/v1/hosts/b/drain"), {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      });
+      expect(drain.status).toBe(202);
+      const mnt = await json(drain);
+      await vi.waitFor(() => expect(h.s.store.maintenance.get(mnt.id)!.status).toBe("in-maintenance"), { timeout: 15_000 });
+      h.s.store.maintenance.request({ id: "mnt-c", host: "c", requestedBy: "test", powerOff: false, atMs: h.clock.now() });
+      for (const x of ["b", "c"]) h.agents.up.delete(x);
+      h.clock.advance(3500);
+      await h.report(["a"]);
+      // Through the CLI, as an operator would.
+      const refused = await drover(h.url(""), ["host", "forget", "c"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/c cannot be forgotten: maintenance mnt-c is draining/);
+      const done = await drover(h.url(""), ["host", "forget", "b"]);
+      expect(done).toMatchObject({ code: 0, stdout: expect.stringMatching(/^b forgotten/) });
+      expect(h.s.store.maintenance.get(mnt.id)).toMatchObject({ status: "cancelled", host: "b" });
+      expect(h.s.store.maintenance.active("b")).toBeUndefined();
+      expect([...h.s.state.hosts.keys()].sort()).toEqual(["a", "c"]);
+    },
+  );
 });

@@ -93,7 +93,7 @@ async function ingest(): Promise<void> {
     while (!inbox.length) await Promise.race([new Promise<void>((r) => (notify = r)), exited]);
     return inbox.shift()!;
   };
-  const seen = () => s.state.counters.reports + s.state.counters.stale + s.bus.stats().invalid;
+  const seen = () => s.state.counters.reports + s.state.counters.dropped.stale + s.bus.stats().invalid;
   // Credit for the publisher: how many the scheduler has taken in (cheap IPC, every 2 ms).
   const credit = setInterval(() => pub.send({ seen: seen() }), 2);
   // Until n are in, or nothing came in for 10 s (reports lost, e.g. nats-server cut the

@@ -97,7 +97,16 @@ export interface ClusterStateOptions {
   intervalMs: number;
   unreachableAfter: number;
   historySamples: number;
+  /** Reports dated further ahead of the receive clock are refused (default: no limit). */
+  maxClockSkewMs?: number;
+  /** Which hosts' reports are applied (default: any host's). */
+  admit?: (host: string) => boolean;
 }
+
+/** Why a report was not applied. */
+export const IngestDrops = ["foreign", "wrong-host", "future", "unknown-host", "stale"] as const;
+export type IngestDrop = (typeof IngestDrops)[number];
+export type IngestResult = "accepted" | IngestDrop;
 
 export class ClusterState {
   readonly hosts = new Map<string, HostEntry>();
@@ -105,7 +114,7 @@ export class ClusterState {
   private readonly sightings = new Map<string, Map<string, VmReport>>();
   private readonly vms = new Map<string, VmEntry>();
   private readonly byName = new Map<string, string>();
-  readonly counters = { reports: 0, stale: 0, wrongCluster: 0 };
+  readonly counters = { reports: 0, dropped: Object.fromEntries(IngestDrops.map((d) => [d, 0])) as Record<IngestDrop, number> };
   private readonly reportListeners: HostReportListener[] = [];
 
   constructor(
@@ -148,19 +157,18 @@ export class ClusterState {
   }
 
   /**
-   * Applies one validated report. Returns false (and counts why) for a report of another cluster
-   * or one older than what this host already reported.
+   * Applies one validated report received from `fromHost` (the host of the subject it came on).
+   * A report is dropped (and counted by reason) when it is of another cluster, claims another
+   * host than its subject's, is dated more than `maxClockSkewMs` ahead of `nowMs`, comes from a
+   * host that may not join, or is older than what this host already reported.
    */
-  ingest(r: HostReport, nowMs: number): boolean {
-    if (r.cluster !== this.cluster) {
-      this.counters.wrongCluster++;
-      return false;
+  ingest(r: HostReport, nowMs: number, fromHost: string = r.host): IngestResult {
+    const drop = this.dropReason(r, nowMs, fromHost);
+    if (drop) {
+      this.counters.dropped[drop]++;
+      return drop;
     }
     const h = this.ensureHost(r.host, nowMs);
-    if (h.lastReportMs !== null && r.timeMs < h.lastReportMs) {
-      this.counters.stale++;
-      return false;
-    }
     this.counters.reports++;
     const wasReachable = this.isReachable(h, nowMs);
     const prev = h.report;
@@ -187,7 +195,32 @@ export class ClusterState {
       for (const vm of prev.vms) if (!now.has(vm.uuid)) this.forget(vm.uuid, r.host);
     }
     for (const l of this.reportListeners) l(h, wasReachable);
-    return true;
+    return "accepted";
+  }
+
+  private dropReason(r: HostReport, nowMs: number, fromHost: string): IngestDrop | null {
+    if (r.cluster !== this.cluster) return "foreign";
+    if (r.host !== fromHost) return "wrong-host";
+    if (this.opts.maxClockSkewMs !== undefined && r.timeMs > nowMs + this.opts.maxClockSkewMs) return "future";
+    if (this.opts.admit && !this.opts.admit(r.host)) return "unknown-host";
+    const h = this.hosts.get(r.host);
+    if (h && h.lastReportMs !== null && r.timeMs < h.lastReportMs) return "stale";
+    return null;
+  }
+
+  /**
+   * Removes a host and what only its reports said (its VMs; a VM another host also reports moves
+   * there). Returns the VMs that were placed on it, or null for an unknown host.
+   */
+  forgetHost(id: string): number | null {
+    const h = this.hosts.get(id);
+    if (!h) return null;
+    const placed = this.vmsOn(id).length;
+    for (const [uuid, seen] of [...this.sightings]) if (seen.has(id)) this.forget(uuid, id);
+    // Placed here by a migration result but not reported here: where others report it, or gone.
+    for (const v of this.vmsOn(id)) this.forget(v.uuid, id);
+    this.hosts.delete(id);
+    return placed;
   }
 
   /** Decides where a VM reported by `host` runs, given every host that reports it. */
@@ -226,12 +259,7 @@ export class ClusterState {
     seen?.delete(host);
     const e = this.vms.get(uuid);
     if (!e) return;
-    if (!seen || seen.size === 0) {
-      this.sightings.delete(uuid);
-      this.vms.delete(uuid);
-      if (this.byName.get(e.report.name) === uuid) this.byName.delete(e.report.name);
-      return;
-    }
+    if (!seen || seen.size === 0) return this.dropVm(uuid);
     if (e.host === host) {
       // The VM left this host: it is where another host reports it (prefer a running copy).
       let next: [string, VmReport] | undefined;
@@ -241,6 +269,13 @@ export class ClusterState {
         e.report = next[1];
       }
     }
+  }
+
+  private dropVm(uuid: string): void {
+    const e = this.vms.get(uuid);
+    this.sightings.delete(uuid);
+    this.vms.delete(uuid);
+    if (e && this.byName.get(e.report.name) === uuid) this.byName.delete(e.report.name);
   }
 
   /**

@@ -3,7 +3,9 @@
 import type { Json, Store } from "@drover/store";
 import type { SchedulerConfig } from "./config.js";
 
-const SECRET_KEYS = new Set(["pass", "token", "password"]);
+// Keys that hold a secret itself; a key naming where one is (passwordEnv, passwordFile,
+// credsFile, nkeySeedFile) is kept, so the history shows where secrets come from.
+const SECRET_KEYS = new Set(["pass", "token", "password", "seed", "nkeySeed"]);
 
 function redact(v: unknown): Json {
   if (Array.isArray(v)) return v.map(redact);

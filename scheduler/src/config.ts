@@ -78,12 +78,25 @@ const PowerConfig = z
     ipmi: z
       .object({
         user: z.string().min(1),
-        /** Environment variable holding the BMC password (never in the file). */
+        /** Environment variable holding the BMC password; given to ipmitool as IPMI_PASSWORD (`-E`). */
         passwordEnv: z.string().min(1).optional(),
-        password: z.string().optional(),
+        /** A file holding the BMC password, read by ipmitool itself (`-f`). */
+        passwordFile: z.string().min(1).optional(),
+        /** Only to name the mistake: a secret does not belong in the config file. */
+        password: z.unknown().optional(),
         ipmitool: z.string().min(1).default("ipmitool"),
       })
       .strict()
+      .superRefine((i, ctx) => {
+        if (i.password !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: ["password"],
+            message: "a password does not belong in the config file: use passwordEnv (an environment variable) or passwordFile",
+          });
+        if ((i.passwordEnv === undefined) === (i.passwordFile === undefined))
+          ctx.addIssue({ code: "custom", path: ["passwordEnv"], message: "exactly one of passwordEnv and passwordFile is required" });
+      })
       .optional(),
     /** A wake counts as done only when the agent reports healthy within this time. */
     wakeTimeoutMs: posMs.default(300_000),
@@ -163,6 +176,21 @@ export const SchedulerConfig = z
         historySamples: z.number().int().min(1).max(10_000).default(60),
         /** Store writes of report-derived state are batched at this interval. */
         flushIntervalMs: posMs.default(1000),
+        /**
+         * A report dated further ahead of the scheduler's clock is refused (reachability is judged
+         * by the scheduler's receive time; a far-future date must not shadow the host's real reports).
+         */
+        maxClockSkewMs: ms.default(30_000),
+        /** A report payload larger than this is refused before it is parsed. */
+        maxBytes: z.number().int().min(1024).default(1_048_576),
+        /**
+         * Reports of hosts not listed under `hosts:` are accepted (the host joins). With per-host
+         * NATS credentials only a host holding its own identity can report as itself; set false to
+         * also require it to be configured here.
+         */
+        admitUnknownHosts: z.boolean().default(true),
+        /** Dropped reports are logged once per subject per this interval, with their count. */
+        dropLogIntervalMs: posMs.default(60_000),
       })
       .strict()
       .prefault({}),

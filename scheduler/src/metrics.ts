@@ -5,12 +5,12 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 export class Metrics {
   readonly registry = new Registry();
   /** Ingest counters are read at scrape time: the report path stays free of metric updates. */
-  ingestSource: (() => { reports: number; stale: number; wrongCluster: number; invalid: number }) | undefined;
+  ingestSource: (() => { reports: number; rejected: Record<string, number> }) | undefined;
   readonly reports: Counter;
   readonly reportsRejected: Counter<"reason">;
 
   constructor() {
-    const src = () => this.ingestSource?.() ?? { reports: 0, stale: 0, wrongCluster: 0, invalid: 0 };
+    const src = () => this.ingestSource?.() ?? { reports: 0, rejected: {} };
     this.reports = new Counter({
       name: "drover_reports_total",
       help: "Valid host reports ingested",
@@ -22,15 +22,13 @@ export class Metrics {
     });
     this.reportsRejected = new Counter({
       name: "drover_reports_rejected_total",
-      help: "Host reports rejected: invalid (failed validation), stale (older than the last), foreign (other cluster)",
+      help: "Host reports rejected: invalid (JSON, schema or size), foreign (other cluster), wrong-host (not its subject's host), future (dated ahead), unknown-host, stale (older than the last)",
       labelNames: ["reason"] as const,
       registers: [this.registry],
       collect() {
         const c = src();
         this.reset();
-        this.inc({ reason: "invalid" }, c.invalid);
-        this.inc({ reason: "stale" }, c.stale);
-        this.inc({ reason: "foreign" }, c.wrongCluster);
+        for (const [reason, n] of Object.entries(c.rejected)) this.inc({ reason }, n);
       },
     });
   }

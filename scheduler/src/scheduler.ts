@@ -2,7 +2,7 @@
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
 import { Bus } from "@drover/bus";
-import { HostReport, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
+import { HostReport, hostOfSubject, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
 import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
 import { AgentClient } from "./agent-client.js";
@@ -20,6 +20,8 @@ import { reconcile } from "./reconcile.js";
 import type { SchedulerApi } from "./api/ports.js";
 import { ApiServer } from "./api/server.js";
 import { recordConfigChanges } from "./config-changes.js";
+import { DropLog } from "./drop-log.js";
+import { forgetHost } from "./forget-host.js";
 import { planningSnapshot } from "./snapshot.js";
 
 export interface SchedulerDeps {
@@ -53,7 +55,8 @@ export class Scheduler {
   private started = false;
   private lastPruneMs = 0;
   private stopped = false;
-  /** Invalid reports: counted by the bus per subject (bad JSON or schema failure). */
+  private readonly drops: DropLog;
+  /** Invalid reports: counted by the bus per subject (bad JSON, schema failure, over `reports.maxBytes`). */
   invalidReportCount(): number {
     if (!this.bus) return 0;
     let n = 0;
@@ -69,8 +72,13 @@ export class Scheduler {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
     this.startedAtMs = this.clock.now();
-    this.state = new ClusterState(config.cluster, config.reports);
-    this.metrics.ingestSource = () => ({ ...this.state.counters, invalid: this.invalidReportCount() });
+    const { admitUnknownHosts } = config.reports;
+    this.state = new ClusterState(config.cluster, {
+      ...config.reports,
+      ...(admitUnknownHosts ? {} : { admit: (host: string) => Object.hasOwn(config.hosts, host) }),
+    });
+    this.drops = new DropLog(this.log, config.reports.dropLogIntervalMs, "host reports");
+    this.metrics.ingestSource = () => ({ reports: this.state.counters.reports, rejected: this.rejectedReports() });
   }
 
   /** Opens the store and loads the hosts it knows (their scheduler-owned state survives restarts). */
@@ -135,7 +143,11 @@ export class Scheduler {
     this.modes = new Modes({ planner, moves: dispatcher, power, events, state, store, clock, config, log });
 
     this.dispatcher.start();
-    this.subs.push(this.bus.subscribe(subjects.allHostReports(config.cluster), HostReport, (r) => this.ingest(r)));
+    this.subs.push(
+      this.bus.subscribe(subjects.allHostReports(config.cluster), HostReport, (r, ctx) => this.ingest(r, ctx.subject), {
+        maxBytes: config.reports.maxBytes,
+      }),
+    );
     // Ask the agents about unfinished work before anything new is sent.
     await reconcile({
       store: this.store,
@@ -163,9 +175,24 @@ export class Scheduler {
     this.log.info({ cluster: config.cluster, http: this.api.address }, "scheduler started");
   }
 
-  /** One report: validated by the bus already; only in-memory state changes here (cheap). */
-  ingest(r: HostReport): void {
-    this.state.ingest(r, this.clock.now());
+  /**
+   * One report, validated by the bus already, from the subject it came on: a host speaks only for
+   * itself. Only in-memory state changes here (cheap); a drop is counted and logged rate-limited.
+   */
+  ingest(r: HostReport, subject: string): void {
+    const now = this.clock.now();
+    const res = this.state.ingest(r, now, hostOfSubject(subject) ?? "");
+    if (res !== "accepted") this.drops.note(subject, res, now, { host: r.host, cluster: r.cluster, timeMs: r.timeMs });
+  }
+
+  /** Reports refused, by reason: by the bus (invalid) and by the checks of the cluster state. */
+  rejectedReports(): Record<string, number> {
+    return { invalid: this.invalidReportCount(), ...this.state.counters.dropped };
+  }
+
+  /** Removes a host that no longer exists (see forget-host.ts for when it is refused). */
+  forgetHost(id: string, by: string): { vms: number } {
+    return forgetHost(this, id, by);
   }
 
   /** Writes what reports changed to the store in one batch. */
@@ -233,6 +260,7 @@ export class Scheduler {
           }
         }
         this.updateHostGauge();
+        this.drops.flush(this.clock.now());
         await this.dispatcher.tick();
         await this.power.tick();
         await this.maintenance.tick();
@@ -277,7 +305,8 @@ export class Scheduler {
       maintenance: this.maintenance,
       power: this.power,
       modes: this.modes,
-      invalidReportCount: () => this.invalidReportCount(),
+      rejectedReports: () => this.rejectedReports(),
+      forgetHost: (id, by) => this.forgetHost(id, by),
     };
   }
 

@@ -33,12 +33,12 @@ describe("ClusterState", () => {
 
   it("ignores stale reports and reports of another cluster, and counts them", () => {
     const s = new ClusterState(CLUSTER, opts);
-    expect(s.ingest(rep("a", [{ uuid: uuid(1), name: "v1" }], 2000), 2000)).toBe(true);
-    expect(s.ingest(rep("a", [], 1500), 2100)).toBe(false);
-    expect(s.counters.stale).toBe(1);
+    expect(s.ingest(rep("a", [{ uuid: uuid(1), name: "v1" }], 2000), 2000)).toBe("accepted");
+    expect(s.ingest(rep("a", [], 1500), 2100)).toBe("stale");
+    expect(s.counters.dropped.stale).toBe(1);
     expect(s.vm("v1")?.host).toBe("a");
-    expect(s.ingest({ ...rep("a", [], 3000), cluster: "other" }, 3000)).toBe(false);
-    expect(s.counters.wrongCluster).toBe(1);
+    expect(s.ingest({ ...rep("a", [], 3000), cluster: "other" }, 3000)).toBe("foreign");
+    expect(s.counters.dropped.foreign).toBe(1);
   });
 
   it("keeps a VM seen on two hosts mid-migration on the running copy, and follows it when the source drops it", () => {

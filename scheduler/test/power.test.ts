@@ -194,8 +194,8 @@ describe("power", () => {
     await until(async () => (await readFile(log, "utf8").catch(() => "")).includes("127.0.0.21"), 15_000, "c woken");
     const lines = (await readFile(log, "utf8")).trim().split("\n");
     expect(lines).toEqual([
-      "-I lanplus -H 127.0.0.22 -U admin -P s3cret chassis power on",
-      "-I lanplus -H 127.0.0.21 -U admin -P s3cret chassis power on",
+      "-I lanplus -H 127.0.0.22 -U admin -E chassis power on",
+      "-I lanplus -H 127.0.0.21 -U admin -E chassis power on",
     ]);
     const cWake = h.s.store.power.list({ host: "c" })[0]!;
     expect(cWake.action).toBe("wake");

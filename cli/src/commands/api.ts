@@ -1,4 +1,4 @@
-// `drover status | hosts | vms | plan | migrate | drain | undrain | power | history`: thin commands
+// `drover status | hosts | vms | plan | migrate | drain | undrain | host forget | power | history`: thin commands
 // over the scheduler's HTTP API. Human tables by default; `--json` prints the API's reply, validated
 // against @drover/protocol's schemas (the documented, stable contract).
 import type { Command } from "commander";
@@ -12,7 +12,7 @@ import {
   HostId,
   StatusResponse,
   VmsResponse,
-  type ApiHost,
+  ApiHost,
 } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { CliError, ExitCode, usageError } from "../errors.js";
@@ -280,6 +280,20 @@ export function registerApiCommands(program: Command): void {
       const m = await api.post(`/v1/hosts/${encodeURIComponent(host)}/undrain`, undefined, ApiMaintenance);
       if (o.json) return printJson(m);
       process.stdout.write(`${host} is back in service (maintenance ${m.id} ended)\n`);
+    });
+
+  program
+    .command("host")
+    .description("host lifecycle")
+    .command("forget")
+    .description("remove a host that no longer exists (refused while it reports or a move, power action or drain involves it)")
+    .argument("<host>")
+    .option("--json", "print the API's ApiHost (the host as it was)")
+    .action(async (hostArg: string, o: { json?: boolean }, cmd: Command) => {
+      const host = checkHost(hostArg);
+      const h = await client(cmd).post(`/v1/hosts/${encodeURIComponent(host)}/forget`, undefined, ApiHost);
+      if (o.json) return printJson(h);
+      process.stdout.write(`${host} forgotten (${h.vmCount} VM(s) it last reported are gone from the cluster; its history stays)\n`);
     });
 
   program

@@ -15,7 +15,7 @@ import {
   BusClosedError,
   BusConnectError,
   BusError,
-  type InvalidMessageError,
+  InvalidMessageError,
   NoRespondersError,
   PublishFailedError,
   RemoteError,
@@ -38,6 +38,11 @@ export type Handler<T> = (msg: T, ctx: MsgContext) => void | Promise<void>;
 export interface SubscribeOptions {
   /** Queue group: each message goes to one member of the group. */
   queue?: string;
+  /**
+   * subscribe only: a payload larger than this is rejected before it is parsed (counted and
+   * logged as invalid, field `(size)`), so an oversized message costs no JSON parse.
+   */
+  maxBytes?: number;
 }
 
 export interface RequestOptions {
@@ -135,6 +140,10 @@ export class Bus implements AsyncDisposable {
       sub,
       subject,
       async (m) => {
+        if (opts.maxBytes !== undefined && m.data.length > opts.maxBytes) {
+          const message = `payload of ${m.data.length} bytes exceeds the limit of ${opts.maxBytes}`;
+          return this.rejected(new InvalidMessageError(m.subject, "receive", [{ field: "(size)", message }]));
+        }
         const d = decode(schema, m.data, m.subject, "receive");
         if (!d.ok) return this.rejected(d.error);
         this.counters.received++;

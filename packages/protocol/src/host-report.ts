@@ -1,5 +1,35 @@
 import { z } from "zod";
-import { ClusterName, EpochMs, ErrorInfo, Fraction, HostId, NonNeg, PROTOCOL_VERSION, VmUuid } from "./common.js";
+import { ClusterName, EpochMs, Fraction, HostId, NonNeg, PROTOCOL_VERSION, VmUuid } from "./common.js";
+
+/**
+ * Upper bounds of one host report, so that a report (valid or forged) cannot make the scheduler
+ * hold an unbounded picture. Generous: far above any real host (1,000 guests on one host, 256
+ * disks and 64 NICs per guest), well below what would hurt the scheduler. The byte size of a
+ * whole report is bounded separately by the receiver (`reports.maxBytes`) and the NATS server's
+ * max_payload.
+ */
+export const HostReportLimits = {
+  vms: 1000,
+  disksPerVm: 256,
+  bridgesPerVm: 64,
+  tagsPerVm: 64,
+  /** Every real mount of the host counts (container hosts have many). */
+  storageMounts: 4096,
+  hostBridges: 1024,
+  wakeMethods: 8,
+  /** Names, tags, versions, CPU models, error codes. */
+  nameChars: 256,
+  /** Paths (PATH_MAX), URIs. */
+  textChars: 4096,
+  /** libvirt's last error message. */
+  messageChars: 16_384,
+  /** No real host has more CPUs than this (today's largest have a few thousand threads). */
+  cpus: 65_536,
+} as const;
+
+const L = HostReportLimits;
+const name = (min = 0) => z.string().min(min).max(L.nameChars);
+const text = (min = 0) => z.string().min(min).max(L.textChars);
 
 export const VmStates = ["running", "paused", "shut-off", "crashed", "suspended", "blocked", "shutting-down", "other"] as const;
 export const VmState = z.enum(VmStates);
@@ -9,9 +39,9 @@ export type VmState = z.infer<typeof VmState>;
 export const CacheMode = z.enum(["none", "writethrough", "writeback", "directsync", "unsafe", "default"]);
 
 export const DiskReport = z.object({
-  target: z.string().min(1),
+  target: name(1),
   /** Image path or network source; null for an empty drive. */
-  path: z.string().nullable(),
+  path: text().nullable(),
   cacheMode: CacheMode,
   /** On a filesystem the agent classifies as shared (NFS, Ceph, GlusterFS, ...). */
   shared: z.boolean(),
@@ -21,7 +51,7 @@ export type DiskReport = z.infer<typeof DiskReport>;
 
 export const VmReport = z.object({
   uuid: VmUuid,
-  name: z.string().min(1),
+  name: name(1),
   state: VmState,
   vcpus: z.number().int().positive(),
   memoryMiB: NonNeg,
@@ -33,10 +63,10 @@ export const VmReport = z.object({
   vcpuWaitFraction: NonNeg,
   /** Measured by virDomainStartDirtyRateCalc; null until measured. */
   dirtyRateMiBs: NonNeg.nullable(),
-  disks: z.array(DiskReport),
-  bridges: z.array(z.string()),
+  disks: z.array(DiskReport).max(L.disksPerVm),
+  bridges: z.array(name()).max(L.bridgesPerVm),
   /** The operator's rule tags, from the domain's Drover metadata. */
-  tags: z.array(z.string()),
+  tags: z.array(name()).max(L.tagsPerVm),
   /** A migration of this VM is running on this host (out or in). */
   migrating: z.boolean().default(false),
 });
@@ -44,11 +74,11 @@ export type VmReport = z.infer<typeof VmReport>;
 
 export const LibvirtHealth = z.object({
   reachable: z.boolean(),
-  uri: z.string(),
-  version: z.string().nullable(),
+  uri: text(),
+  version: name().nullable(),
   /** Latency of a cheap call (virConnectGetVersion-like) in ms; null when unreachable. */
   latencyMs: NonNeg.nullable(),
-  lastError: ErrorInfo.extend({ atMs: EpochMs }).nullable(),
+  lastError: z.object({ code: name(1), message: z.string().max(L.messageChars), atMs: EpochMs }).nullable(),
   /** Since when `reachable` has had its current value. */
   sinceMs: EpochMs,
 });
@@ -62,10 +92,10 @@ export const Pressure = z.object({
 });
 
 export const StorageMount = z.object({
-  path: z.string().min(1),
-  fsType: z.string(),
+  path: text(1),
+  fsType: name(),
   shared: z.boolean(),
-  source: z.string().optional(),
+  source: text().optional(),
 });
 
 export const WakeMethod = z.discriminatedUnion("method", [
@@ -73,15 +103,15 @@ export const WakeMethod = z.discriminatedUnion("method", [
     method: z.literal("wol"),
     mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01"),
     /** Unicast address the magic packet is sent to (never a broadcast in the lab). */
-    address: z.string().min(1),
+    address: name(1),
     port: z.number().int().min(1).max(65535).default(9),
   }),
   z.object({
     method: z.literal("ipmi"),
-    address: z.string().min(1),
-    user: z.string().optional(),
+    address: name(1),
+    user: name().optional(),
     /** Name of a secret the scheduler resolves; passwords never travel in reports. */
-    passwordRef: z.string().optional(),
+    passwordRef: name().optional(),
   }),
 ]);
 export type WakeMethod = z.infer<typeof WakeMethod>;
@@ -94,12 +124,12 @@ export const HostReport = z.object({
   seq: z.number().int().nonnegative(),
   timeMs: EpochMs,
   intervalMs: z.number().int().positive(),
-  agentVersion: z.string(),
+  agentVersion: name(),
   capacity: z.object({
-    cpus: z.number().int().positive(),
+    cpus: z.number().int().positive().max(L.cpus),
     mhz: z.number().positive(),
     memoryMiB: z.number().positive(),
-    cpuModel: z.string(),
+    cpuModel: name(),
   }),
   usage: z.object({
     /** Host CPU busy, 0..1 of all CPUs. */
@@ -114,14 +144,14 @@ export const HostReport = z.object({
   }),
   libvirt: LibvirtHealth,
   /** Where peers reach this host's libvirtd for p2p migration, e.g. qemu+tcp://127.0.1.2/system. */
-  migrationUri: z.string().min(1),
-  storage: z.array(StorageMount),
-  bridges: z.array(z.string()),
+  migrationUri: text(1),
+  storage: z.array(StorageMount).max(L.storageMounts),
+  bridges: z.array(name()).max(L.hostBridges),
   power: z.object({
     canPowerOff: z.boolean(),
-    wake: z.array(WakeMethod),
+    wake: z.array(WakeMethod).max(L.wakeMethods),
   }),
-  vms: z.array(VmReport),
+  vms: z.array(VmReport).max(L.vms),
 });
 export type HostReport = z.infer<typeof HostReport>;
 export type HostReportInput = z.input<typeof HostReport>;

@@ -3,6 +3,7 @@ export { DroverError } from "./errors.js";
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";
 export {
   HostReport,
+  HostReportLimits,
   VmReport,
   DiskReport,
   LibvirtHealth,

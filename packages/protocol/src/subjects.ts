@@ -15,9 +15,11 @@ export const subjects = {
   allMigrationResults: (cluster: string) => `${root(cluster)}.migration.*.result`,
 } as const;
 
-/** Host id from a `...host.<host>.<leaf>` subject, or undefined. */
+/**
+ * Host id from a `drover.v<N>.<cluster>.host.<host>.<leaf>` subject, or undefined. By position: a
+ * cluster or host may itself be named "host".
+ */
 export function hostOfSubject(subject: string): string | undefined {
   const parts = subject.split(".");
-  const i = parts.indexOf("host");
-  return i >= 0 ? parts[i + 1] : undefined;
+  return parts.length === 6 && parts[0] === "drover" && parts[3] === "host" ? parts[4] : undefined;
 }

@@ -37,6 +37,8 @@ export interface SchedulerApi {
   readonly power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
   /** Policy modes and the consolidation window, for the status. */
   readonly modes: Pick<Modes, "modes" | "window">;
-  /** Reports the bus refused (bad JSON or schema). */
-  invalidReportCount(): number;
+  /** Reports refused, by reason: `invalid` (bad JSON, schema, size) and the scheduler's drops. */
+  rejectedReports(): Record<string, number>;
+  /** Removes a host that no longer exists; refused (RefusedError) while it reports or is in use. */
+  forgetHost(id: string, by: string): { vms: number };
 }

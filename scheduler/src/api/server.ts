@@ -60,6 +60,10 @@ const MigrationsQuery = z
   .object({ limit: z.coerce.number().int().min(1).max(1000).default(50), vm: z.string().optional(), host: HostId.optional() })
   .strict();
 
+function sumExcept(counts: Record<string, number>, skip: string): number {
+  return Object.entries(counts).reduce((n, [k, c]) => (k === skip ? n : n + c), 0);
+}
+
 function js(schema: z.ZodType, io: "input" | "output" = "output"): Record<string, unknown> {
   const s = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
   delete s.$schema;
@@ -119,7 +123,8 @@ export class ApiServer {
         consolidationWindow: { active: w.active, start: cw.start, end: cw.end },
         plansAwaitingApproval: s.store.plans.list({ status: "proposed", limit: 1000 }).length,
         openMaintenance: s.store.maintenance.allActive().length,
-        reports: { received: s.state.counters.reports, invalid: s.invalidReportCount() + s.state.counters.wrongCluster },
+        // Every refused report but a stale one (merely late).
+        reports: { received: s.state.counters.reports, invalid: sumExcept(s.rejectedReports(), "stale") },
       });
     });
 
@@ -258,6 +263,28 @@ export class ApiServer {
         }
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
         return s.maintenance.toApi(s.maintenance.undrain(id, "api"));
+      },
+    );
+
+    app.post(
+      "/v1/hosts/:id/forget",
+      {
+        schema: {
+          summary:
+            "Remove a host that no longer exists (not while it reports or a move, power action or drain involves it); its history stays",
+          params: js(HostParams),
+          response: { 200: js(ApiHost), ...err },
+        },
+      },
+      async (req) => {
+        const { id } = parse(HostParams, req.params, "params");
+        if (req.body !== undefined && req.body !== null && (typeof req.body !== "object" || Object.keys(req.body).length > 0)) {
+          throw new BadRequest([{ field: "body", message: "forget takes no body" }]);
+        }
+        if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
+        const last = this.host(id);
+        s.forgetHost(id, "api");
+        return last;
       },
     );
 

@@ -1,6 +1,8 @@
 // Ways to wake a powered-off host. All behind one interface so tests can swap what cannot run
 // here (a BMC) for a fake executable, never for a fake driver.
 import { execFile } from "node:child_process";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { DroverError } from "@drover/protocol";
 import { sendMagicPacket, WolError, type WolErrorCode } from "@drover/wol";
 import type { PowerConfig } from "../config.js";
@@ -44,18 +46,34 @@ export class UdpWolDriver implements WakeDriver {
   }
 }
 
-/** IPMI through `ipmitool -I lanplus ... chassis power on`. */
+/**
+ * IPMI through `ipmitool -I lanplus ... chassis power on`. The BMC password never goes on the
+ * command line (any local user can read it in /proc/<pid>/cmdline): it is handed over in the
+ * child's environment (`-E` reads IPMI_PASSWORD) or as a file ipmitool reads itself (`-f`).
+ */
 export class IpmiDriver implements WakeDriver {
   readonly method = "ipmi";
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
   async wake(host: string, cfg: PowerConfig): Promise<void> {
-    if (!cfg.address || !cfg.ipmi) throw new WakeError("config", `host ${host}: ipmi needs address and ipmi.user`);
-    const password = cfg.ipmi.passwordEnv ? this.env[cfg.ipmi.passwordEnv] : cfg.ipmi.password;
-    if (password === undefined)
-      throw new WakeError("config", `host ${host}: BMC password not set (${cfg.ipmi.passwordEnv ?? "ipmi.password"})`);
-    const args = ["-I", "lanplus", "-H", cfg.address, "-U", cfg.ipmi.user, "-P", password, "chassis", "power", "on"];
+    const ipmi = cfg.ipmi;
+    if (!cfg.address || !ipmi) throw new WakeError("config", `host ${host}: ipmi needs address and ipmi.user`);
+    const args = ["-I", "lanplus", "-H", cfg.address, "-U", ipmi.user];
+    const env = { ...this.env };
+    if (ipmi.passwordFile !== undefined) {
+      await access(ipmi.passwordFile, constants.R_OK).catch((e: unknown) => {
+        throw new WakeError("config", `host ${host}: BMC password file ${ipmi.passwordFile} is not readable: ${(e as Error).message}`);
+      });
+      args.push("-f", ipmi.passwordFile);
+    } else {
+      const password = ipmi.passwordEnv === undefined ? undefined : this.env[ipmi.passwordEnv];
+      if (password === undefined)
+        throw new WakeError("config", `host ${host}: BMC password not set (environment variable ${ipmi.passwordEnv})`);
+      env.IPMI_PASSWORD = password;
+      args.push("-E");
+    }
+    args.push("chassis", "power", "on");
     await new Promise<void>((resolve, reject) => {
-      execFile(cfg.ipmi!.ipmitool, args, { timeout: 30_000, env: this.env }, (err, _stdout, stderr) => {
+      execFile(ipmi.ipmitool, args, { timeout: 30_000, env }, (err, _stdout, stderr) => {
         if (err) reject(new WakeError("ipmitool", `ipmitool for ${host} failed: ${String(stderr).trim() || err.message}`, { cause: err }));
         else resolve();
       });

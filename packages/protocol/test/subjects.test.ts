@@ -1,0 +1,13 @@
+import { describe, expect, it } from "vitest";
+import { hostOfSubject, subjects } from "../src/index.js";
+
+describe("hostOfSubject", () => {
+  it("reads the host by position, whatever the cluster and host are named", () => {
+    expect(hostOfSubject(subjects.hostReport("host", "h1"))).toBe("h1");
+    expect(hostOfSubject(subjects.hostReport("lab", "host"))).toBe("host");
+    expect(hostOfSubject(subjects.hostEvent("host", "host"))).toBe("host");
+    expect(hostOfSubject(subjects.migrationResult("host", "m1"))).toBeUndefined();
+    expect(hostOfSubject("other.v1.lab.host.h1.report")).toBeUndefined();
+    expect(hostOfSubject("drover.v1.lab.host")).toBeUndefined();
+  });
+});

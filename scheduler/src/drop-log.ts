@@ -1,0 +1,54 @@
+// Logging of dropped messages that stays bounded under a flood: one line per key (a subject) per
+// interval, carrying how many were dropped and why, instead of one line per message.
+import type { Logger } from "@drover/protocol";
+
+interface Entry {
+  /** When the last line for this key was written. */
+  loggedMs: number;
+  /** Drops since that line, by reason. */
+  pending: Map<string, number>;
+  /** What the latest drop said (host claimed, time, ...), repeated in the next line. */
+  detail: object;
+}
+
+export class DropLog {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs: number,
+    private readonly what: string,
+    /** Keys followed at once; beyond it drops of new keys share one entry (a flood of subjects). */
+    private readonly maxKeys = 1000,
+  ) {}
+
+  /** Counts one drop; writes a line at once for a key quiet for an interval, else at the next flush. */
+  note(key: string, reason: string, nowMs: number, detail: object): void {
+    if (!this.entries.has(key) && this.entries.size >= this.maxKeys) key = "(other subjects)";
+    let e = this.entries.get(key);
+    if (!e) this.entries.set(key, (e = { loggedMs: -Infinity, pending: new Map(), detail }));
+    e.pending.set(reason, (e.pending.get(reason) ?? 0) + 1);
+    e.detail = detail;
+    if (nowMs - e.loggedMs >= this.intervalMs) this.write(key, e, nowMs);
+  }
+
+  /** Writes the counts of keys whose interval has passed; forgets keys quiet for a whole interval. */
+  flush(nowMs: number): void {
+    for (const [key, e] of this.entries) {
+      if (nowMs - e.loggedMs < this.intervalMs) continue;
+      if (e.pending.size > 0) this.write(key, e, nowMs);
+      else this.entries.delete(key);
+    }
+  }
+
+  private write(key: string, e: Entry, nowMs: number): void {
+    const dropped = Object.fromEntries(e.pending);
+    const count = [...e.pending.values()].reduce((a, b) => a + b, 0);
+    this.log.warn(
+      { subject: key, count, dropped, ...e.detail },
+      `dropped ${count} ${this.what} on ${key}: ${Object.keys(dropped).join(", ")}`,
+    );
+    e.pending.clear();
+    e.loggedMs = nowMs;
+  }
+}

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError, ApiMaintenance, HistoryResponse } from "@drover/protocol";
 import { call, drover, http } from "./helpers/api.js";
-import { hosts, migrations, vms, waitReady } from "./helpers/cluster.js";
+import { hosts, migrations, vms, waitReady, ticksMoved } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
 let d: DroverLab;
@@ -40,7 +40,7 @@ describe("drain", () => {
     expect(m.vmsLeft).toBe(0);
 
     for (const vm of ["vm1", "vm2"] as const) {
-      const now = await d.ticksMoved(vm, "h1");
+      const now = await ticksMoved(d, vm, "h1");
       expect(now.host).not.toBe("h1");
       expect(now.host).not.toBeNull();
       // The destination's serial file starts where the source stopped: the same guest, not a reboot.

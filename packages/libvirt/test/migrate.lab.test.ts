@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, LabHost, readTicks, startGuest } from "@drover/lab";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { CloseReason, JobCompletedEventInfo, JobStats, LifecycleEventInfo, MigrationIterationEventInfo } from "../src/index.js";
 import { Connection, DomainStatsTypes, ErrorCode, LibvirtError, MigrateFlags } from "../src/index.js";
 
@@ -13,14 +13,15 @@ const GUEST = "lvmig1";
 const FLAGS = MigrateFlags.LIVE | MigrateFlags.PEER2PEER | MigrateFlags.UNSAFE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, get: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+/** Waits (generously: a loaded 2-core machine) until the guest's tick counter in `serialFile` passes `above`. */
+async function ticksAbove(what: string, serialFile: string, above: number, timeout = 60_000): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const ticks = await readTicks(serialFile);
+      if (ticks <= above) throw new Error(`waiting for ${what}: ${ticks} ticks, want more than ${above}`);
+    },
+    { timeout, interval: 200 },
+  );
 }
 
 /** Runs a migration while polling jobStats every 100 ms; returns what the polls saw. */
@@ -70,12 +71,10 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     await Promise.all([h1.start(), h2.start()]);
     await startGuest(h1, { name: GUEST, memoryMiB: 96, workload: { dirtyMb: 8 } });
     // TCG boot on a shared 2-core machine: seconds when idle, much longer under load.
-    await until("guest ticks", async () => ((await readTicks(h1.serialFile(GUEST))) > 1 ? true : undefined), 240_000).catch(
-      async (e: unknown) => {
-        const serial = await readFile(h1.serialFile(GUEST), "utf8").catch(() => "(none)");
-        throw new Error(`${String(e)}; serial output: ${serial.slice(-500)}`);
-      },
-    );
+    await ticksAbove("guest ticks", h1.serialFile(GUEST), 1, 240_000).catch(async (e: unknown) => {
+      const serial = await readFile(h1.serialFile(GUEST), "utf8").catch(() => "(none)");
+      throw new Error(`${String(e)}; serial output: ${serial.slice(-500)}`);
+    });
     c1 = await Connection.open(h1.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
     c2 = await Connection.open(h2.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
   });
@@ -126,10 +125,14 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
       expect(s?.block[0]?.capacity).toBe(16 * 1024 * 1024);
 
       await dom.startDirtyRateCalc(1);
-      const measured = await until("dirty rate", async () => {
-        const [d] = await c1.allDomainStats({ domains: [dom], stats: DomainStatsTypes.DIRTYRATE });
-        return d?.dirtyRate?.status === "measured" ? d.dirtyRate : undefined;
-      });
+      const measured = await vi.waitFor(
+        async () => {
+          const [d] = await c1.allDomainStats({ domains: [dom], stats: DomainStatsTypes.DIRTYRATE });
+          if (d?.dirtyRate?.status !== "measured") throw new Error(`waiting for a measured dirty rate: ${JSON.stringify(d?.dirtyRate)}`);
+          return d.dirtyRate;
+        },
+        { timeout: 60_000, interval: 200 },
+      );
       expect(measured.periodS).toBe(1);
       expect(measured.mibPerS).toBeTypeOf("number");
       expect(await dom.xml({ migratable: true })).toContain(`<name>${GUEST}</name>`);
@@ -171,9 +174,9 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     expect((await moved.info()).state).toBe("running");
     moved.free();
     await expect(c1.lookupDomain(GUEST)).rejects.toMatchObject({ code: ErrorCode.NO_DOMAIN });
-    await until("ticks on h2", async () => ((await readTicks(h2.serialFile(GUEST))) > ticksBefore ? true : undefined));
+    await ticksAbove("ticks on h2", h2.serialFile(GUEST), ticksBefore);
 
-    await until("job-completed event", () => (completed.length > 0 ? true : undefined), 5_000);
+    await expect.poll(() => completed.length, { timeout: 10_000, interval: 100, message: "job-completed event" }).toBeGreaterThan(0);
     expect(completed[0]?.domain.name).toBe(GUEST);
     expect(completed[0]?.stats.downtimeMs).toBeGreaterThan(0);
     expect(iterations.length).toBeGreaterThan(0);
@@ -201,7 +204,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     const reasons: CloseReason[] = [];
     const off = c2.onClose((r) => reasons.push(r));
     await h2.stop();
-    await until("close callback", () => (reasons.length > 0 ? true : undefined), 20_000);
+    await expect.poll(() => reasons.length, { timeout: 30_000, interval: 100, message: "close callback" }).toBeGreaterThan(0);
     expect(["eof", "keepalive", "error"]).toContain(reasons[0]);
     expect(await c2.isAlive()).toBe(false);
     await h2.start();
@@ -233,6 +236,6 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     const dom = await c1.lookupDomain(GUEST);
     expect((await dom.info()).state).toBe("running");
     dom.free();
-    await until("ticks on h1", async () => ((await readTicks(h1.serialFile(GUEST))) > ticksBefore ? true : undefined));
+    await ticksAbove("ticks on h1", h1.serialFile(GUEST), ticksBefore);
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostReport, ValidationError, subjects, type HostReportInput } from "@drover/protocol";
+import { sampleHostReport } from "@drover/protocol/testing";
 import { NatsServer } from "../src/testing/index.js";
 import type { Bus, InvalidMessageError } from "../src/index.js";
-import { sampleHostReport } from "../bench/sample-host-report.js";
 import { connectTo, memoryLogger } from "./helpers.js";
 
 let server: NatsServer;

@@ -79,6 +79,27 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     c2 = await Connection.open(h2.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
   });
 
+  /**
+   * Moves the guest to `to` unless it runs there already: each test states where the guest must be,
+   * so it passes when run alone (-t), not only after the tests before it moved the guest.
+   */
+  async function guestOn(to: "lv1" | "lv2"): Promise<void> {
+    const [src, dst, dstConn] = to === "lv1" ? [c2, h1, c1] : [c1, h2, c2];
+    const there = await dstConn.lookupDomain(GUEST).then(
+      (d) => (d.free(), true),
+      () => false,
+    );
+    if (there) return;
+    const dom = await src.lookupDomain(GUEST);
+    const ticks = await readTicks(dst.serialFile(GUEST));
+    try {
+      await dom.migrateToUri3(dst.uri, { bandwidthMiBs: 1024 }, FLAGS);
+    } finally {
+      dom.free();
+    }
+    await ticksAbove(`guest ticking on ${to}`, dst.serialFile(GUEST), ticks);
+  }
+
   afterAll(async () => {
     for (const h of [h1, h2]) {
       if (!h?.running) continue;
@@ -113,6 +134,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("decodes getAllDomainStats of a running QEMU guest, and measures its dirty rate", async () => {
+    await guestOn("lv1");
     const dom = await c1.lookupDomain(GUEST);
     try {
       const [s] = await c1.allDomainStats({ domains: [dom] });
@@ -142,6 +164,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("migrates h1 -> h2 with migrateToUri3 while jobStats and setMaxDowntime run alongside", async () => {
+    await guestOn("lv1");
     const iterations: MigrationIterationEventInfo[] = [];
     const completed: JobCompletedEventInfo[] = [];
     const arrived: LifecycleEventInfo[] = [];
@@ -184,6 +207,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("aborts a slow migration h2 -> h1: migrateToUri3 rejects with OPERATION_ABORTED, guest stays on h2", async () => {
+    await guestOn("lv2");
     const { result } = await migrateWhilePolling(c2, h1.uri, 1, async () => {
       const d = await c2.lookupDomain(GUEST);
       await d.abortJob();
@@ -201,6 +225,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("reports a dead daemon through onClose, and reconnect() recovers the same Connection", async () => {
+    await guestOn("lv2");
     const reasons: CloseReason[] = [];
     const off = c2.onClose((r) => reasons.push(r));
     await h2.stop();
@@ -217,6 +242,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("switches a slow migration h2 -> h1 to post-copy with startPostCopy, and it completes", async () => {
+    await guestOn("lv2");
     const ticksBefore = await readTicks(h2.serialFile(GUEST));
     const { polls, result } = await migrateWhilePolling(
       c2,

@@ -107,6 +107,14 @@ try {
     const mean = errors.reduce((a, b) => a + b, 0) / errors.length;
     const within = errors.filter((e) => e <= 0.3).length;
     process.stdout.write(`mean |error| ${Math.round(mean * 100)}%; within 30%: ${within} of ${errors.length} moves\n`);
+    // The scenario fits the constants after two measured moves: the later ones show the fitted model.
+    const fitted = errors.slice(2);
+    if (fitted.length > 0) {
+      const fittedMean = fitted.reduce((a, b) => a + b, 0) / fitted.length;
+      process.stdout.write(
+        `from move 3 on (fitted): mean |error| ${Math.round(fittedMean * 100)}%, within 30%: ${fitted.filter((e) => e <= 0.3).length} of ${fitted.length}\n`,
+      );
+    }
   }
 } finally {
   await d.stop();

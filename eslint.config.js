@@ -28,10 +28,17 @@ const allowed = {
   cli: ["protocol", "policy", "sim", "lab"],
 };
 
+/** Test fixtures (`@drover/<pkg>/testing`) stay out of product code; the lab runs its own nats-server. */
+const testingAllowed = { "packages/lab": ["@drover/bus/testing"] };
+
 function restrictions(folder) {
   const ok = new Set(drover(allowed[folder] ?? []));
   const patterns = [
     ...owned.filter((o) => o.owner !== folder).map((o) => ({ group: o.group, message: o.message })),
+    {
+      group: ["@drover/*/testing", ...(testingAllowed[folder] ?? []).map((m) => `!${m}`)],
+      message: "a ./testing entry holds test fixtures: tests, benches and the lab use it, product code does not",
+    },
     {
       group: [...workspaces, ...apps].filter((n) => !ok.has(n)).flatMap((n) => [n, `${n}/*`]),
       message: `${folder} may import only ${[...ok].join(", ") || "no workspace package"} (ARCHITECTURE.md)`,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, ApiMigration, HostsResponse, StatusResponse, VmsResponse, ApiPlan, HistoryResponse } from "@drover/protocol";
 import { harness, json, post } from "./harness.js";
-import { until, uuid } from "./helpers.js";
+import { uuid } from "./helpers.js";
 
 describe("HTTP API", () => {
   it("serves status, hosts, vms, a move with progress, history, metrics and the OpenAPI document", async () => {
@@ -21,11 +21,13 @@ describe("HTTP API", () => {
     const res = await post(h.url("/v1/migrations"), { vm: "web1", host: "b" });
     expect(res.status).toBe(202);
     const m = ApiMigration.parse(await json(res));
-    await until(
-      async () => ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`)))).state === "succeeded",
-      15_000,
-      "move done",
-    );
+    await expect
+      .poll(async () => ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`)))).state, {
+        timeout: 15_000,
+        interval: 20,
+        message: "move done",
+      })
+      .toBe("succeeded");
     const done = ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`))));
     expect(done).toMatchObject({ source: "a", destination: "b", requestedBy: "api", measuredDowntimeMs: 5, vmRunningOn: "b" });
 
@@ -113,7 +115,7 @@ describe("HTTP API", () => {
     expect(h.agents.count("migrate")).toBe(0);
     const ok = ApiPlan.parse(await json(await post(h.url(`/v1/plans/${plan.id}/approve`))));
     expect(["running", "done"]).toContain(ok.status);
-    await until(() => h.s.store.plans.get(plan.id)!.status === "done", 15_000, "plan done");
+    await expect.poll(() => h.s.store.plans.get(plan.id)!.status, { timeout: 15_000, interval: 20, message: "plan done" }).toBe("done");
     expect(h.s.state.vm("web1")!.host).toBe("b");
     const again = await post(h.url(`/v1/plans/${plan.id}/approve`));
     expect(again.status).toBe(409);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { harness } from "./harness.js";
-import { until, uuid } from "./helpers.js";
+import { uuid } from "./helpers.js";
 
 const vmsOn = (prefix: string, n: number, start: number) =>
   Array.from({ length: n }, (_, i) => ({ uuid: uuid(start + i), name: `${prefix}${i}` }));
@@ -22,7 +22,7 @@ describe("dispatcher", () => {
       ["a2", "c"],
     ] as const;
     const ids = moves.map(([vm, host]) => h.s.dispatcher.submit({ vm, destination: host, requestedBy: "test", reason: "limits" }).id);
-    await until(() => h.agents.held.size === 2, 15_000, "two held migrations");
+    await expect.poll(() => h.agents.held.size === 2, { timeout: 15_000, interval: 20, message: "two held migrations" }).toBe(true);
     // Let anything else that would wrongly start do so.
     await new Promise((r) => setTimeout(r, 200));
     expect(h.s.dispatcher.inFlightCount).toBe(2);
@@ -33,11 +33,13 @@ describe("dispatcher", () => {
     while (h.agents.held.size > 0 || h.s.dispatcher.queuedCount > 0) {
       maxSeen = Math.max(maxSeen, h.agents.held.size);
       h.agents.releaseAll(true);
-      await until(
-        () => h.agents.held.size > 0 || (h.s.dispatcher.queuedCount === 0 && h.s.dispatcher.inFlightCount === 0),
-        15_000,
-        "next admitted",
-      );
+      await expect
+        .poll(() => h.agents.held.size > 0 || (h.s.dispatcher.queuedCount === 0 && h.s.dispatcher.inFlightCount === 0), {
+          timeout: 15_000,
+          interval: 20,
+          message: "next admitted",
+        })
+        .toBe(true);
     }
     expect(maxSeen).toBeLessThanOrEqual(2);
     for (const id of ids) expect(h.s.store.migrations.get(id)!.status).toBe("succeeded");
@@ -49,16 +51,20 @@ describe("dispatcher", () => {
     h.agents.behaviour = { migrate: "fail", durationMs: 10 };
     await h.report();
     const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "fail" });
-    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 15_000, "failure");
+    await expect
+      .poll(() => h.s.store.migrations.get(m.id)!.status === "failed", { timeout: 15_000, interval: 20, message: "failure" })
+      .toBe(true);
     const row = h.s.store.migrations.get(m.id)!;
-    expect(row.error).toEqual({ code: "MIGRATION_FAILED", message: "destination refused the incoming migration" });
+    expect(row.error).toEqual({ code: "migration-failed", message: "destination refused the incoming migration" });
     expect(h.s.state.vm("v0")!.host).toBe("a");
     expect(() => h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "again" })).toThrow(/cool-down/);
     h.clock.advance(h.s.config.cooldowns.failureMs + 1);
     await h.report();
     h.agents.behaviour = { migrate: "succeed", durationMs: 10 };
     const again = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "after cool-down" });
-    await until(() => h.s.store.migrations.get(again.id)!.status === "succeeded", 15_000, "success");
+    await expect
+      .poll(() => h.s.store.migrations.get(again.id)!.status === "succeeded", { timeout: 15_000, interval: 20, message: "success" })
+      .toBe(true);
   });
 
   it("a failing preflight stops the move before any migrate command, naming the check", async () => {
@@ -66,7 +72,9 @@ describe("dispatcher", () => {
     h.agents.behaviour = { migrate: "succeed", preflightOk: false };
     await h.report();
     const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "pf" });
-    await until(() => h.s.store.migrations.get(m.id)!.status === "failed", 15_000, "preflight failure");
+    await expect
+      .poll(() => h.s.store.migrations.get(m.id)!.status === "failed", { timeout: 15_000, interval: 20, message: "preflight failure" })
+      .toBe(true);
     expect(h.s.store.migrations.get(m.id)!.error?.code).toBe("preflight.shared-storage");
     expect(h.agents.count("migrate")).toBe(0);
   });
@@ -87,20 +95,28 @@ describe("dispatcher", () => {
     h.autoReport();
     await h.report();
     const m1 = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "restart" });
-    await until(() => h.agents.held.size === 1, 15_000, "held");
-    await until(() => h.s.store.migrations.get(m1.id)!.status === "running", 15_000, "running");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "held" }).toBe(true);
+    await expect
+      .poll(() => h.s.store.migrations.get(m1.id)!.status === "running", { timeout: 15_000, interval: 20, message: "running" })
+      .toBe(true);
     await h.restart();
     // The agent still runs it: the new scheduler follows it.
     expect(h.agents.count("status")).toBeGreaterThanOrEqual(1);
     expect(h.s.dispatcher.isActive(m1.id)).toBe(true);
     h.agents.releaseAll(true);
-    await until(() => h.s.store.migrations.get(m1.id)!.status === "succeeded", 15_000, "succeeded after restart");
+    await expect
+      .poll(() => h.s.store.migrations.get(m1.id)!.status === "succeeded", {
+        timeout: 15_000,
+        interval: 20,
+        message: "succeeded after restart",
+      })
+      .toBe(true);
     expect(h.agents.count("migrate", m1.commandId)).toBe(1);
     await h.report();
 
     // A second move whose result is lost while the scheduler is down.
     const m2 = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "test", reason: "restart 2" });
-    await until(() => h.agents.held.size === 1, 15_000, "held 2");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "held 2" }).toBe(true);
     await h.s.shutdown();
     h.agents.releaseAll(true);
     await h.restart();
@@ -118,14 +134,16 @@ describe("dispatcher", () => {
     await h.report();
     const m1 = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "first" });
     const m2 = h.s.dispatcher.submit({ vm: "v1", destination: "c", requestedBy: "test", reason: "queued" });
-    await until(() => h.agents.held.size === 1, 15_000, "held");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "held" }).toBe(true);
     expect(h.s.store.migrations.get(m2.id)!.status).toBe("pending");
     await h.restart();
     expect(h.s.dispatcher.isActive(m2.id)).toBe(true);
     h.agents.releaseAll(true);
-    await until(() => h.agents.held.size === 1, 15_000, "second started");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "second started" }).toBe(true);
     h.agents.releaseAll(true);
-    await until(() => h.s.store.migrations.get(m2.id)!.status === "succeeded", 15_000, "second done");
+    await expect
+      .poll(() => h.s.store.migrations.get(m2.id)!.status === "succeeded", { timeout: 15_000, interval: 20, message: "second done" })
+      .toBe(true);
     expect(h.agents.count("migrate", m1.commandId)).toBe(1);
     expect(h.agents.count("migrate", m2.commandId)).toBe(1);
   });
@@ -140,7 +158,9 @@ describe("dispatcher", () => {
     h.autoReport();
     await h.report();
     const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "timeout" });
-    await until(() => h.s.store.migrations.get(m.id)!.status === "running", 15_000, "running");
+    await expect
+      .poll(() => h.s.store.migrations.get(m.id)!.status === "running", { timeout: 15_000, interval: 20, message: "running" })
+      .toBe(true);
     h.clock.advance(11_001);
     await h.s.tick();
     expect(h.agents.count("abort")).toBe(1);

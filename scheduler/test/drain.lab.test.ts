@@ -4,10 +4,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../src/config.js";
 import { Scheduler } from "../src/scheduler.js";
-import { until } from "./helpers.js";
 
 const repo = join(import.meta.dirname, "..", "..");
 const cli = (...a: string[]) =>
@@ -51,12 +50,14 @@ describe("scheduler on a lab with real agents", () => {
       { tickMs: 500 },
     );
     await s.start();
-    await until(
-      () =>
-        [...s.state.hosts.values()].filter((h) => s.state.stateOf(h, Date.now()) === "healthy").length === 2 &&
-        s.state.vm(vm) !== undefined,
-      90_000,
-      "lab hosts and guest",
+    await vi.waitFor(
+      () => {
+        const healthy = [...s.state.hosts.values()].filter((h) => s.state.stateOf(h, Date.now()) === "healthy").map((h) => h.id);
+        if (healthy.length !== 2 || s.state.vm(vm) === undefined) {
+          throw new Error(`waiting for 2 healthy lab hosts and guest ${vm}: healthy ${healthy.join(", ") || "none"}`);
+        }
+      },
+      { timeout: 120_000, interval: 200 },
     );
   });
 
@@ -71,7 +72,9 @@ describe("scheduler on a lab with real agents", () => {
     const from = s.state.vm(vm)!.host;
     const to = [...s.state.hosts.keys()].find((h) => h !== from)!;
     const m = s.maintenance.drain(from, false, "lab-test");
-    await until(() => s.store.maintenance.get(m.id)!.status === "in-maintenance", 180_000, "in maintenance");
+    await expect
+      .poll(() => s.store.maintenance.get(m.id)!.status, { timeout: 180_000, interval: 200, message: "in maintenance" })
+      .toBe("in-maintenance");
     const view = s.maintenance.toApi(s.store.maintenance.get(m.id)!);
     expect(view.migrations).toHaveLength(1);
     const mig = s.store.migrations.get(view.migrations[0]!)!;
@@ -86,14 +89,22 @@ describe("scheduler on a lab with real agents", () => {
   it("powers an emptied host off through its agent and wakes it by Wake-on-LAN on its lab address", async () => {
     const empty = [...s.state.hosts.keys()].find((h) => s.state.vmsOn(h).length === 0)!;
     const m = s.maintenance.drain(empty, true, "lab-test");
-    await until(() => s.state.stateOf(s.state.hosts.get(empty)!, Date.now()) === "standby", 120_000, "host powered off (standby)");
+    await expect
+      .poll(() => s.state.stateOf(s.state.hosts.get(empty)!, Date.now()), {
+        timeout: 120_000,
+        interval: 200,
+        message: "host powered off (standby)",
+      })
+      .toBe("standby");
     expect(s.maintenance.toApi(s.store.maintenance.get(m.id)!).state).toBe("powered-off");
     const off = s.store.power.list({ host: empty })[0]!;
     expect(off).toMatchObject({ action: "power-off", method: "agent", status: "succeeded" });
     s.maintenance.undrain(empty, "lab-test");
     const wake = s.store.power.list({ host: empty })[0]!;
     expect(wake).toMatchObject({ action: "wake", method: "wol" });
-    await until(() => s.store.power.get(wake.id)!.status === "succeeded", 120_000, "woken host reports healthy");
+    await expect
+      .poll(() => s.store.power.get(wake.id)!.status, { timeout: 120_000, interval: 200, message: "woken host reports healthy" })
+      .toBe("succeeded");
     expect(s.state.stateOf(s.state.hosts.get(empty)!, Date.now())).toBe("healthy");
   });
 });

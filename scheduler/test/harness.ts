@@ -1,8 +1,9 @@
 // One scheduler against a real nats-server and a real SQLite file, with fake agents on the bus.
+import { vi } from "vitest";
 import { ManualClock } from "../src/clock.js";
 import type { SchedulerConfigInput } from "../src/config.js";
 import { Scheduler, type SchedulerDeps } from "../src/scheduler.js";
-import { FakeAgents, NatsServer, config, tempDir, until, type VmSpec } from "./helpers.js";
+import { FakeAgents, NatsServer, config, tempDir, type VmSpec } from "./helpers.js";
 
 export interface Harness extends AsyncDisposable {
   nats: NatsServer;
@@ -45,7 +46,13 @@ export async function harness(
       const up = (list ?? [...agents.up]).filter((x) => agents.up.has(x));
       agents.publishReports(clock.now(), up);
       await agents.bus.flush();
-      await until(() => h.s.state.counters.reports >= before + up.length, 15_000, "reports ingested");
+      await vi.waitFor(
+        () => {
+          const seen = h.s.state.counters.reports - before;
+          if (seen < up.length) throw new Error(`waiting for ${up.length} reports to be ingested: ${seen} so far`);
+        },
+        { timeout: 15_000, interval: 20 },
+      );
     },
     async restart(d = {}) {
       await h.s.shutdown();

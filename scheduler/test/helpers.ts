@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
 import { Bus } from "@drover/bus";
 import { NatsServer } from "@drover/bus/testing";
 import {
@@ -15,6 +16,7 @@ import {
   subjects,
   type HostReportInput,
 } from "@drover/protocol";
+import { hostReport, migrationProgress, migrationResult, testUuid, vmReport } from "@drover/protocol/testing";
 import { parseConfig, type SchedulerConfig, type SchedulerConfigInput } from "../src/config.js";
 
 export const CLUSTER = "t1";
@@ -47,41 +49,39 @@ export interface VmSpec {
 }
 
 let seq = 0;
+/** A report from `host` in this test cluster: an 8-CPU, 32 GiB host, 10% busy, its guests as given. */
 export function report(host: string, vms: VmSpec[], timeMs: number, over: Partial<HostReportInput> = {}): HostReportInput {
-  return {
-    v: 1,
+  return hostReport({
     cluster: CLUSTER,
     host,
     seq: seq++,
     timeMs,
     intervalMs: 1000,
-    agentVersion: "test",
     capacity: { cpus: 8, mhz: 2000, memoryMiB: 32768, cpuModel: "qemu64" },
     usage: { cpuFraction: 0.1, memoryUsedMiB: 2048, memoryAvailableMiB: 30000, load1: 0.1, load5: 0.1, load15: 0.1, pressure: null },
     libvirt: { reachable: true, uri: "qemu:///system", version: "9.0.0", latencyMs: 1, lastError: null, sinceMs: 0 },
     migrationUri: `qemu+tcp://127.0.0.1/${host}`,
     storage: [{ path: "/var/lib/drover", fsType: "nfs", shared: true }],
-    bridges: ["br0"],
     power: { canPowerOff: true, wake: [] },
-    vms: vms.map((v) => ({
-      uuid: v.uuid,
-      name: v.name,
-      state: v.state ?? "running",
-      vcpus: 1,
-      memoryMiB: v.memoryMiB ?? 512,
-      cpuUsedVcpus: v.cpu ?? 0.1,
-      memoryUsedMiB: 256,
-      vcpuWaitFraction: 0,
-      dirtyRateMiBs: 1,
-      disks: [{ target: "vda", path: `/var/lib/drover/${v.name}.qcow2`, cacheMode: "none", shared: true }],
-      bridges: ["br0"],
-      tags: v.tags ?? [],
-    })),
+    vms: vms.map((v) =>
+      vmReport(0, {
+        uuid: v.uuid,
+        name: v.name,
+        state: v.state ?? "running",
+        vcpus: 1,
+        memoryMiB: v.memoryMiB ?? 512,
+        cpuUsedVcpus: v.cpu ?? 0.1,
+        memoryUsedMiB: 256,
+        dirtyRateMiBs: 1,
+        disks: [{ target: "vda", path: `/var/lib/drover/${v.name}.qcow2`, cacheMode: "none", shared: true }],
+        tags: v.tags ?? [],
+      }),
+    ),
     ...over,
-  };
+  });
 }
 
-export const uuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
+export { testUuid as uuid };
 
 export interface AgentBehaviour {
   /** What to do with a migrate command: "succeed" (after `durationMs`), "fail", "hold" (never ends). */
@@ -154,7 +154,7 @@ export class FakeAgents {
     if (!this.up.has(host)) throw new Error("host down");
     if (cmd.kind === "status") {
       const seen = this.table.get(cmd.commandId);
-      return seen ?? { ...this.reply(host, cmd, "refused"), id: cmd.commandId, error: { code: "UNKNOWN_COMMAND", message: "never seen" } };
+      return seen ?? { ...this.reply(host, cmd, "refused"), id: cmd.commandId, error: { code: "unknown-command", message: "never seen" } };
     }
     const dup = this.table.get(cmd.id);
     if (dup) return { ...dup, duplicate: true };
@@ -198,7 +198,6 @@ export class FakeAgents {
     const now = Date.now();
     this.held.delete(cmd.migrationId);
     const base = {
-      v: 1 as const,
       migrationId: cmd.migrationId,
       commandId: cmd.id,
       vm: vm?.name ?? cmd.vm,
@@ -206,37 +205,41 @@ export class FakeAgents {
       source: host,
       destination: cmd.destination.host,
     };
-    this.bus.publish(subjects.migrationProgress(CLUSTER, cmd.migrationId), MigrationProgress, {
-      ...base,
-      timeMs: now,
-      elapsedMs: 10,
-      phase: "copying",
-      dataTotalBytes: 100,
-      dataProcessedBytes: 50,
-      dataRemainingBytes: 50,
-      memDirtyRateBps: null,
-      bandwidthBps: null,
-      iteration: 1,
-      expectedDowntimeMs: null,
-      escalations: [],
-    });
+    this.bus.publish(
+      subjects.migrationProgress(CLUSTER, cmd.migrationId),
+      MigrationProgress,
+      migrationProgress({
+        ...base,
+        timeMs: now,
+        elapsedMs: 10,
+        dataProcessedBytes: 50,
+        dataRemainingBytes: 50,
+        memDirtyRateBps: null,
+        bandwidthBps: null,
+        iteration: 1,
+        expectedDowntimeMs: null,
+      }),
+    );
     if (ok && vm) vm.host = cmd.destination.host;
     const status = ok ? "succeeded" : "failed";
     const prev = this.table.get(cmd.id);
     if (prev) this.table.set(cmd.id, { ...prev, status });
-    this.bus.publish(subjects.migrationResult(CLUSTER, cmd.migrationId), MigrationResult, {
-      ...base,
-      outcome: ok ? "succeeded" : "failed",
-      completedBy: ok ? "live" : null,
-      startedAtMs: now - 50,
-      endedAtMs: now,
-      durationMs: this.behaviour.measured?.durationMs ?? 50,
-      downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
-      bytesMoved: 100,
-      escalations: [],
-      vmRunningOn: ok ? cmd.destination.host : host,
-      error: ok ? null : { code: "MIGRATION_FAILED", message: "destination refused the incoming migration" },
-    });
+    this.bus.publish(
+      subjects.migrationResult(CLUSTER, cmd.migrationId),
+      MigrationResult,
+      migrationResult({
+        ...base,
+        outcome: ok ? "succeeded" : "failed",
+        completedBy: ok ? "live" : null,
+        startedAtMs: now - 50,
+        endedAtMs: now,
+        durationMs: this.behaviour.measured?.durationMs ?? 50,
+        downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
+        bytesMoved: 100,
+        vmRunningOn: ok ? cmd.destination.host : host,
+        error: ok ? null : { code: "migration-failed", message: "destination refused the incoming migration" },
+      }),
+    );
   }
 
   releaseAll(ok = true): void {
@@ -247,15 +250,6 @@ export class FakeAgents {
     for (const s of this.subs) s.unsubscribe();
     await this.bus.close();
   }
-}
-
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export { NatsServer };

@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { StatusResponse } from "@drover/protocol";
-import { NatsServer, tempDir, until } from "./helpers.js";
+import { NatsServer, tempDir } from "./helpers.js";
 
 const BIN = join(import.meta.dirname, "..", "bin", "drover-scheduler.js");
 
@@ -24,7 +24,9 @@ describe("drover-scheduler binary", () => {
     await writeFile(cfg, `cluster: bin\nnats:\n  servers: ["${nats.url}"]\nstateDir: ${join(dir.path, "state")}\nhttp:\n  port: 0\n`);
     const p = run(["--config", cfg]);
     try {
-      await until(() => /"msg":"scheduler started"/.test(p.output()), 60_000, "scheduler started");
+      await expect
+        .poll(() => p.output(), { timeout: 60_000, interval: 100, message: "scheduler started" })
+        .toMatch(/"msg":"scheduler started"/);
       const addr = /"http":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(p.output())![1]!;
       const status = StatusResponse.parse(await (await fetch(`${addr}/v1/status`)).json());
       expect(status.cluster).toBe("bin");

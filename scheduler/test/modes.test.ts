@@ -4,7 +4,7 @@ import { ApiMaintenance } from "@drover/protocol";
 import { windowAt } from "../src/window.js";
 import { WindowConfig } from "../src/config.js";
 import { harness, json, post } from "./harness.js";
-import { until, uuid } from "./helpers.js";
+import { uuid } from "./helpers.js";
 
 const at = (hhmm: string, day = "2026-11-26") => Date.parse(`${day}T${hhmm}:00Z`);
 
@@ -60,22 +60,26 @@ describe("modes and schedules", () => {
       expect(plans[0]).toMatchObject({ kind: "consolidate", mode: "automatic", requestedBy: "schedule:consolidate" });
       const offs = plans[0]!.steps.filter((s) => s.action === "power-off").map((s) => s.host);
       expect(offs.length).toBe(2);
-      await until(() => h.agents.count("power-off") === 2, 10_000, "two power-offs sent");
+      await expect.poll(() => h.agents.count("power-off"), { timeout: 15_000, interval: 20, message: "two power-offs sent" }).toBe(2);
       expect(new Set([...h.agents.vms.values()].map((v) => v.host)).size).toBe(1);
       // The powered-off hosts stop reporting and become standby; only then is the plan done.
       expect(h.s.store.plans.get(plans[0]!.id)!.status).toBe("applying");
-      await until(() => offs.every((x) => !h.agents.up.has(x!)), 15_000, "agents down");
+      await expect
+        .poll(() => offs.filter((x) => h.agents.up.has(x!)), { timeout: 15_000, interval: 20, message: "agents down" })
+        .toEqual([]);
       h.clock.advance(4000);
       await h.report();
       await h.s.tick();
-      await until(() => h.s.store.plans.get(plans[0]!.id)!.status === "done", 15_000, "consolidation plan done");
+      await expect
+        .poll(() => h.s.store.plans.get(plans[0]!.id)!.status, { timeout: 15_000, interval: 20, message: "consolidation plan done" })
+        .toBe("done");
       for (const host of offs) expect(h.s.state.stateOf(h.s.state.hosts.get(host!)!, h.clock.now())).toBe("standby");
 
       // 05:40: inside the last 30 minutes, capacity is restored: both standby hosts are woken.
       h.clock.set(at("05:40", "2026-11-27"));
       await h.report();
       await h.s.tick();
-      await until(() => packets.length === 2, 15_000, "two magic packets");
+      await expect.poll(() => packets.length, { timeout: 15_000, interval: 20, message: "two magic packets" }).toBe(2);
       for (const host of offs) expect(h.s.state.hosts.get(host!)!.mode).toBe("waking");
       for (const host of offs) h.agents.revive(host!);
       await h.report();
@@ -113,7 +117,7 @@ describe("modes and schedules", () => {
     expect(h.agents.count("migrate")).toBe(0);
     expect(p!.steps.map((s) => [s.action, s.host])).toEqual([["power-off", "b"]]);
     await post(h.url(`/v1/plans/${p!.id}/approve`));
-    await until(() => h.agents.count("power-off") === 1, 15_000, "approved plan runs");
+    await expect.poll(() => h.agents.count("power-off"), { timeout: 15_000, interval: 20, message: "approved plan runs" }).toBe(1);
   });
 });
 
@@ -131,15 +135,16 @@ describe("maintenance", () => {
     expect(res.status).toBe(202);
     const m = ApiMaintenance.parse(await json(res));
     expect(m).toMatchObject({ host: "a", state: "draining", vmsAtStart: 2 });
-    await until(() => h.agents.on("a").length === 0, 15_000, "a empty");
-    await until(
-      async () => {
-        await h.s.tick();
-        return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state === "in-maintenance";
-      },
-      15_000,
-      "in maintenance",
-    );
+    await expect.poll(() => h.agents.on("a").length, { timeout: 15_000, interval: 20, message: "a empty" }).toBe(0);
+    await expect
+      .poll(
+        async () => {
+          await h.s.tick();
+          return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state;
+        },
+        { timeout: 15_000, interval: 20, message: "in maintenance" },
+      )
+      .toBe("in-maintenance");
     const done = ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`))));
     expect(done.migrations).toHaveLength(2);
     expect(done.vmsLeft).toBe(0);
@@ -161,14 +166,15 @@ describe("maintenance", () => {
     h.autoReport(50);
     await h.report();
     const m = ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/a/drain"), { powerOff: true })));
-    await until(
-      async () => {
-        await h.s.tick();
-        return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state === "blocked";
-      },
-      8000,
-      "blocked",
-    );
+    await expect
+      .poll(
+        async () => {
+          await h.s.tick();
+          return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state;
+        },
+        { timeout: 15_000, interval: 20, message: "blocked" },
+      )
+      .toBe("blocked");
     const b = ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`))));
     expect(b.blockers).toEqual([expect.objectContaining({ vm: "pinned1", code: "vm.pinned" })]);
     expect(b.vmsLeft).toBe(1);

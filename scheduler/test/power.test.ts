@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError, ApiPowerAction } from "@drover/protocol";
 import { IpmiDriver } from "../src/power/wake-drivers.js";
 import { harness, json, post } from "./harness.js";
-import { tempDir, until, uuid } from "./helpers.js";
+import { tempDir, uuid } from "./helpers.js";
 
 async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buffer[] }> {
   const sock = createSocket("udp4");
@@ -127,7 +127,13 @@ describe("power", () => {
       await h.report();
       const off = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "off" })));
       expect(off.state).toBe("pending");
-      await until(() => h.agents.count("power-off") === 1 && !h.agents.up.has("b"), 15_000, "power-off sent");
+      await expect
+        .poll(() => h.agents.count("power-off") === 1 && !h.agents.up.has("b"), {
+          timeout: 15_000,
+          interval: 20,
+          message: "power-off sent",
+        })
+        .toBe(true);
       h.clock.advance(3001);
       await h.report(["a"]);
       await h.s.tick();
@@ -135,7 +141,7 @@ describe("power", () => {
       expect(h.s.store.power.get(off.id)!.status).toBe("succeeded");
 
       const on = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "on" })));
-      await until(() => udp.packets.length === 1, 15_000, "magic packet");
+      await expect.poll(() => udp.packets.length === 1, { timeout: 15_000, interval: 20, message: "magic packet" }).toBe(true);
       const p = udp.packets[0]!;
       expect(p.length).toBe(102);
       expect(p.subarray(0, 6).equals(Buffer.alloc(6, 0xff))).toBe(true);
@@ -179,7 +185,7 @@ describe("power", () => {
     await h.report();
     for (const host of ["b", "c"]) {
       await post(h.url(`/v1/hosts/${host}/power`), { action: "off" });
-      await until(() => !h.agents.up.has(host), 15_000, `${host} off`);
+      await expect.poll(() => !h.agents.up.has(host), { timeout: 15_000, interval: 20, message: `${host} off` }).toBe(true);
     }
     h.clock.advance(3001);
     await h.report(["a"]);
@@ -191,7 +197,13 @@ describe("power", () => {
     expect(h.s.state.hosts.get("b")!.wakeFailed).toBe(true);
     expect(h.s.store.power.list({ host: "b" })[0]).toMatchObject({ action: "wake", status: "failed" });
     expect(h.s.store.power.list({ host: "b" })[0]!.error?.message).toMatch(/Unable to establish IPMI/);
-    await until(async () => (await readFile(log, "utf8").catch(() => "")).includes("127.0.0.21"), 15_000, "c woken");
+    await expect
+      .poll(async () => (await readFile(log, "utf8").catch(() => "")).includes("127.0.0.21"), {
+        timeout: 15_000,
+        interval: 20,
+        message: "c woken",
+      })
+      .toBe(true);
     const lines = (await readFile(log, "utf8")).trim().split("\n");
     expect(lines).toEqual([
       "-I lanplus -H 127.0.0.22 -U admin -E chassis power on",
@@ -199,7 +211,9 @@ describe("power", () => {
     ]);
     const cWake = h.s.store.power.list({ host: "c" })[0]!;
     expect(cWake.action).toBe("wake");
-    await until(() => h.s.store.power.get(cWake.id)!.status === "sent", 15_000, "c sent");
+    await expect
+      .poll(() => h.s.store.power.get(cWake.id)!.status === "sent", { timeout: 15_000, interval: 20, message: "c sent" })
+      .toBe(true);
     // Done only when c reports healthy.
     h.agents.revive("c");
     await h.report(["a", "c"]);
@@ -214,13 +228,13 @@ describe("power", () => {
     );
     await h.report();
     await post(h.url("/v1/hosts/b/power"), { action: "off" });
-    await until(() => !h.agents.up.has("b"), 15_000, "b off");
+    await expect.poll(() => !h.agents.up.has("b"), { timeout: 15_000, interval: 20, message: "b off" }).toBe(true);
     h.clock.advance(3001);
     await h.report(["a"]);
     await h.s.tick();
     const on = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "on" })));
     expect(on.method).toBe("peer-wol");
-    await until(() => h.agents.count("wake-peer") === 1, 15_000, "wake-peer sent");
+    await expect.poll(() => h.agents.count("wake-peer") === 1, { timeout: 15_000, interval: 20, message: "wake-peer sent" }).toBe(true);
     const cmd = h.agents.received.find((c) => c.kind === "wake-peer")!;
     expect(cmd).toMatchObject({ target: "b", mac: MAC, address: "127.0.0.12", port: 9 });
     h.agents.revive("b");

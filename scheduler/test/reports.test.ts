@@ -3,7 +3,7 @@ import { HostsResponse, StatusResponse, subjects } from "@drover/protocol";
 import { join } from "node:path";
 import { Store } from "@drover/store";
 import { harness, json } from "./harness.js";
-import { CLUSTER, report, until, uuid } from "./helpers.js";
+import { CLUSTER, report, uuid } from "./helpers.js";
 
 describe("host reports over NATS", () => {
   it("validates reports, counts bad ones without acting on them, and marks silent hosts unreachable", async () => {
@@ -15,11 +15,13 @@ describe("host reports over NATS", () => {
     nc.publish(subjects.hostReport(CLUSTER, "a"), new TextEncoder().encode(JSON.stringify({ ...bad, capacity: { cpus: -1 } })));
     nc.publish(subjects.hostReport(CLUSTER, "zz"), new TextEncoder().encode(JSON.stringify({ ...bad, vms: [{ uuid: "nope" }] })));
     await h.agents.bus.flush();
-    await until(
-      async () => StatusResponse.parse(await json(await fetch(h.url("/v1/status")))).reports.invalid === 3,
-      15_000,
-      "3 invalid counted",
-    );
+    await expect
+      .poll(async () => StatusResponse.parse(await json(await fetch(h.url("/v1/status")))).reports.invalid, {
+        timeout: 15_000,
+        interval: 20,
+        message: "3 invalid counted",
+      })
+      .toBe(3);
     // Nothing acted on: host a still has its VM, no host zz appeared.
     const hosts = HostsResponse.parse(await json(await fetch(h.url("/v1/hosts"))));
     expect(hosts.hosts.map((x) => [x.id, x.vmCount, x.state])).toEqual([

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { HostReport, subjects } from "@drover/protocol";
 import { harness, type Harness } from "./harness.js";
-import { CLUSTER, report, until, uuid, type VmSpec } from "./helpers.js";
+import { CLUSTER, report, uuid, type VmSpec } from "./helpers.js";
 
 const CPUS = 2;
 const MHZ = 2000;
@@ -34,7 +34,9 @@ async function reportTruth(h: Harness, hosts = [...h.agents.up]): Promise<void> 
   const before = h.s.state.counters.reports;
   for (const host of hosts) publish(h, host, h.agents.on(host), h.clock.now());
   await h.agents.bus.flush();
-  await until(() => h.s.state.counters.reports >= before + hosts.length, 15_000, "reports ingested");
+  await expect
+    .poll(() => h.s.state.counters.reports >= before + hosts.length, { timeout: 15_000, interval: 20, message: "reports ingested" })
+    .toBe(true);
 }
 
 const busy = (n: number, name: string): VmSpec => ({ uuid: uuid(n), name, cpu: 0.9 });
@@ -61,19 +63,27 @@ describe("planning around moves the reports do not show yet", () => {
     expect(first).toHaveLength(1);
     const move = first[0]!;
     expect(move).toMatchObject({ from: "a", to: "c" });
-    await until(() => h.agents.held.size === 1, 15_000, "first move running");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "first move running" }).toBe(true);
 
     // Round 2 while the move runs: it is in flight, its VM counts on c already.
     h.clock.advance(1000);
     expect(balanceMoves(h)).toEqual([]);
 
     h.agents.releaseAll(true);
-    await until(() => h.s.store.migrations.list({ limit: 10 }).some((m) => m.status === "succeeded"), 15_000, "first move done");
+    await expect
+      .poll(() => h.s.store.migrations.list({ limit: 10 }).some((m) => m.status === "succeeded"), {
+        timeout: 15_000,
+        interval: 20,
+        message: "first move done",
+      })
+      .toBe(true);
     // a's report sampled just before the move ended arrives after its result: it still lists the VM.
     h.clock.advance(200);
     const before = h.s.state.counters.reports;
     publish(h, "a", [busy(1, "v1"), busy(2, "v2")], h.clock.now());
-    await until(() => h.s.state.counters.reports > before, 15_000, "stale report ingested");
+    await expect
+      .poll(() => h.s.state.counters.reports > before, { timeout: 15_000, interval: 20, message: "stale report ingested" })
+      .toBe(true);
     expect(h.s.dispatcher.inFlightForPolicy().map((m) => m.vmId)).toEqual([move.vm]);
 
     // Round 3 before any report shows the move: no second busy VM onto c, nothing back to a.
@@ -97,7 +107,13 @@ describe("planning around moves the reports do not show yet", () => {
     await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v1" }] });
     await reportTruth(h);
     const m = h.s.maintenance.drain("a", false, "test");
-    await until(() => h.s.store.migrations.list({ limit: 10 }).some((r) => r.status === "succeeded"), 15_000, "drain move done");
+    await expect
+      .poll(() => h.s.store.migrations.list({ limit: 10 }).some((r) => r.status === "succeeded"), {
+        timeout: 15_000,
+        interval: 20,
+        message: "drain move done",
+      })
+      .toBe(true);
     const stillDraining = async () => {
       for (let i = 0; i < 3; i++) {
         h.clock.advance(300);
@@ -112,7 +128,9 @@ describe("planning around moves the reports do not show yet", () => {
     // a's report sampled before the move ended arrives after its result: it still lists v1.
     const before = h.s.state.counters.reports;
     publish(h, "a", [{ uuid: uuid(1), name: "v1" }], h.clock.now());
-    await until(() => h.s.state.counters.reports > before, 15_000, "stale report ingested");
+    await expect
+      .poll(() => h.s.state.counters.reports > before, { timeout: 15_000, interval: 20, message: "stale report ingested" })
+      .toBe(true);
     await stillDraining();
     expect(h.agents.count("migrate")).toBe(1);
     h.clock.advance(500);
@@ -136,16 +154,16 @@ describe("predictions", () => {
     expect(one.predictedDurationMs).toBeGreaterThan(0);
     expect(one.predictedDowntimeMs).not.toBeNull();
     expect(one.strategy).toBe("live");
-    await until(() => h.agents.held.size === 1, 15_000, "first running");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "first running" }).toBe(true);
     const two = h.s.dispatcher.submit({ vm: "v2", destination: "c", requestedBy: "api", reason: "operator request" });
     expect(two.predictedDurationMs).toBe(one.predictedDurationMs);
-    await until(() => h.agents.held.size === 2, 15_000, "second running");
+    await expect.poll(() => h.agents.held.size === 2, { timeout: 15_000, interval: 20, message: "second running" }).toBe(true);
     const shared = h.s.store.migrations.get(two.id)!;
     expect(shared).toMatchObject({ strategy: "live", concurrent: 2 });
     expect(shared.predictedDurationMs!).toBeGreaterThan(one.predictedDurationMs!);
     expect(h.s.store.migrations.get(one.id)).toMatchObject({ strategy: "live", concurrent: 1 });
     h.agents.releaseAll(true);
-    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "both done");
+    await expect.poll(() => h.s.dispatcher.inFlightCount === 0, { timeout: 15_000, interval: 20, message: "both done" }).toBe(true);
   });
 
   it("learns only from moves that ran alone on their hosts", async () => {
@@ -159,11 +177,11 @@ describe("predictions", () => {
     h.agents.behaviour = { migrate: "hold", preflightOk: true, measured: { durationMs: 30_000, downtimeMs: 400 } };
     await h.report();
     const alone = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "api", reason: "operator request" });
-    await until(() => h.agents.held.size === 1, 15_000, "first running");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "first running" }).toBe(true);
     const shared = h.s.dispatcher.submit({ vm: "v2", destination: "c", requestedBy: "api", reason: "operator request" });
-    await until(() => h.agents.held.size === 2, 15_000, "second running");
+    await expect.poll(() => h.agents.held.size === 2, { timeout: 15_000, interval: 20, message: "second running" }).toBe(true);
     h.agents.releaseAll(true);
-    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "both done");
+    await expect.poll(() => h.s.dispatcher.inFlightCount === 0, { timeout: 15_000, interval: 20, message: "both done" }).toBe(true);
     expect([alone, shared].map((m) => h.s.store.migrations.get(m.id))).toMatchObject([
       { status: "succeeded", completedBy: "live", concurrent: 1 },
       { status: "succeeded", completedBy: "live", concurrent: 2 },
@@ -171,9 +189,9 @@ describe("predictions", () => {
     // One clean sample so far: the shared move was not counted.
     expect(h.s.dispatcher.learnedModel).toBeUndefined();
     const second = h.s.dispatcher.submit({ vm: "v1", destination: "a", requestedBy: "api", reason: "operator request" });
-    await until(() => h.agents.held.size === 1, 15_000, "third running");
+    await expect.poll(() => h.agents.held.size === 1, { timeout: 15_000, interval: 20, message: "third running" }).toBe(true);
     h.agents.releaseAll(true);
-    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "third done");
+    await expect.poll(() => h.s.dispatcher.inFlightCount === 0, { timeout: 15_000, interval: 20, message: "third done" }).toBe(true);
     expect(h.s.store.migrations.get(second.id)).toMatchObject({ status: "succeeded", concurrent: 1 });
     expect(h.s.dispatcher.learnedModel).toBeDefined();
   });
@@ -188,7 +206,7 @@ describe("predictions", () => {
     expect(h.s.dispatcher.learnedModel).toBeUndefined();
     for (const vm of ["v1", "v2"]) {
       if (vm !== "v1") h.s.dispatcher.submit({ vm, destination: "b", requestedBy: "api", reason: "operator request" });
-      await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, `${vm} done`);
+      await expect.poll(() => h.s.dispatcher.inFlightCount === 0, { timeout: 15_000, interval: 20, message: `${vm} done` }).toBe(true);
     }
     expect(h.s.dispatcher.learnedModel).toBeDefined();
     const next = h.s.dispatcher.submit({ vm: "v3", destination: "b", requestedBy: "api", reason: "operator request" });
@@ -198,6 +216,6 @@ describe("predictions", () => {
     const plan = h.s.planner.compute("drain", "a");
     const move = plan.steps.find((s) => s.kind === "migrate");
     expect(move && move.kind === "migrate" ? Math.abs(move.prediction.durationMs - 30_000) / 30_000 : 1).toBeLessThan(0.05);
-    await until(() => h.s.dispatcher.inFlightCount === 0, 15_000, "v3 done");
+    await expect.poll(() => h.s.dispatcher.inFlightCount === 0, { timeout: 15_000, interval: 20, message: "v3 done" }).toBe(true);
   });
 });

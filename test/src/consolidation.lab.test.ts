@@ -1,9 +1,9 @@
 // Consolidation end to end, inside its window: the idle cluster is packed, an emptied host is
 // powered off (its libvirtd really stops), and when load rises the scheduler wakes it (Wake-on-LAN
 // to the lab host's listener) and it reports healthy again.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { StatusResponse } from "@drover/protocol";
-import { call, until } from "./helpers/api.js";
+import { call } from "./helpers/api.js";
 import { hosts, vms, waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 import { windowAroundNow } from "./helpers/window.js";
@@ -40,10 +40,14 @@ describe("consolidation", () => {
     const st = await call(d.api, "GET", "/v1/status", StatusResponse);
     expect(st.consolidationWindow.active).toBe(true);
 
-    const off = await until(
-      "an emptied host to be powered off",
-      async () => (await hosts(d.api)).find((h) => h.state === "standby"),
-      240_000,
+    const off = await vi.waitFor(
+      async () => {
+        const hs = await hosts(d.api);
+        const standby = hs.find((h) => h.state === "standby");
+        if (!standby) throw new Error(`waiting for an emptied host to be powered off: ${hs.map((h) => `${h.id} ${h.state}`).join(", ")}`);
+        return standby;
+      },
+      { timeout: 240_000, interval: 1000 },
     );
     expect(off.vmCount).toBe(0);
     const labHost = d.lab.host(off.id);
@@ -62,14 +66,13 @@ describe("consolidation", () => {
     await d.addGuest({ name: "busy1", host: on!.id, memoryMiB: 96, workload: { busy: 1, dirtyMb: 0 } });
     await d.addGuest({ name: "busy2", host: on!.id, memoryMiB: 96, workload: { busy: 1, dirtyMb: 0 } });
 
-    const woken = await until(
-      "a standby host to be woken and report healthy",
+    const woken = await vi.waitFor(
       async () => {
-        const hs = await hosts(d.api);
-        return hs.find((h) => h.id === off.id && h.state === "healthy") ?? undefined;
+        const h = (await hosts(d.api)).find((x) => x.id === off.id);
+        if (h?.state !== "healthy") throw new Error(`waiting for standby host ${off.id} to be woken and report healthy: ${h?.state}`);
+        return h;
       },
-      300_000,
-      2000,
+      { timeout: 300_000, interval: 2000 },
     );
     expect(woken.libvirtReachable).toBe(true);
     await labHost.refresh();

@@ -1,9 +1,9 @@
 // The scheduler is SIGKILLed (by pid) in the middle of a drain and started again: the drain
 // completes, no VM is migrated twice, and the history shows every step.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiMaintenance, HistoryResponse, StatusResponse } from "@drover/protocol";
-import { call, http, until } from "./helpers/api.js";
-import { migrations, waitReady } from "./helpers/cluster.js";
+import { call, http } from "./helpers/api.js";
+import { migrations, waitReady, ticksMoved } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
 let d: DroverLab;
@@ -30,28 +30,36 @@ describe("scheduler killed mid-drain", () => {
     for (const g of guests) before.set(g, (await d.ticks(g)).last);
     const m0 = await call(d.api, "POST", "/v1/hosts/h1/drain", ApiMaintenance, { powerOff: false });
 
-    await until(
-      "a drain migration to be running",
-      async () => (await migrations(d.api)).find((m) => m.state === "running" || m.state === "preflight"),
-      120_000,
-      250,
+    await vi.waitFor(
+      async () => {
+        const ms = await migrations(d.api);
+        if (!ms.some((m) => m.state === "running" || m.state === "preflight")) {
+          throw new Error(`waiting for a drain migration to be running: ${ms.map((m) => `${m.vm} ${m.state}`).join(", ")}`);
+        }
+      },
+      { timeout: 120_000, interval: 250 },
     );
     const pid = d.lab.scheduler?.pid;
     expect(pid).toBeTypeOf("number");
     process.kill(pid as number, "SIGKILL");
-    await until("the scheduler to be gone", async () => (d.lab.scheduler?.running ? undefined : true), 10_000, 100);
+    await expect.poll(() => d.lab.scheduler?.running, { timeout: 30_000, interval: 100, message: "the scheduler to be gone" }).toBeFalsy();
     expect((await http(d.api, "GET", "/v1/status").catch(() => null))?.status).toBeUndefined();
 
     await d.lab.restartScheduler();
-    await until("the API after the restart", async () => call(d.api, "GET", "/v1/status", StatusResponse), 60_000);
-    const m = await until(
-      "the drain to finish",
+    await vi.waitFor(
+      () =>
+        call(d.api, "GET", "/v1/status", StatusResponse).catch((e: unknown) =>
+          Promise.reject(new Error(`waiting for the API after the restart: ${String(e)}`)),
+        ),
+      { timeout: 60_000, interval: 1000 },
+    );
+    const m = await vi.waitFor(
       async () => {
         const x = await call(d.api, "GET", `/v1/maintenance/${m0.id}`, ApiMaintenance);
-        return x.state === "in-maintenance" ? x : undefined;
+        if (x.state !== "in-maintenance") throw new Error(`waiting for the drain to finish: ${x.state}, ${x.vmsLeft} VMs left`);
+        return x;
       },
-      300_000,
-      1000,
+      { timeout: 300_000, interval: 1000 },
     );
     expect(m.vmsLeft).toBe(0);
 
@@ -65,7 +73,7 @@ describe("scheduler killed mid-drain", () => {
     }
     expect(new Set(all.map((x) => x.commandId)).size).toBe(all.length);
     for (const g of guests) {
-      const t = await d.ticksMoved(g, "h1");
+      const t = await ticksMoved(d, g, "h1");
       expect(t.host).not.toBe("h1");
       expect(t.first).toBeGreaterThan(1);
       expect(t.last).toBeGreaterThanOrEqual(before.get(g) ?? 0);

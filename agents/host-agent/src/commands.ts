@@ -121,7 +121,7 @@ export class CommandRunner {
       const failed = checks.filter((c) => !c.ok);
       return this.reply(cmd.id, "preflight", failed.length ? "failed" : "succeeded", {
         checks,
-        error: failed.length ? { code: "PREFLIGHT_FAILED", message: failed.map((c) => `${c.check}: ${c.reason}`).join("; ") } : null,
+        error: failed.length ? { code: "preflight-failed", message: failed.map((c) => `${c.check}: ${c.reason}`).join("; ") } : null,
       });
     } finally {
       dom.free();

@@ -18,7 +18,7 @@ import {
   type EscalationStep,
 } from "@drover/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_BIN, Collector, defineDomain, sleep, until, writeAgentConfig } from "./helpers.js";
+import { AGENT_BIN, Collector, defineDomain, sleep, ticksAbove, writeAgentConfig } from "./helpers.js";
 
 // Lab net 21: 127.0.21.x, distinct from other engineers' labs.
 const NET = 21;
@@ -195,10 +195,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
   });
 
   it("moves a running guest h1 -> h2 over NATS; a duplicated id does not migrate twice", async () => {
-    const ticksBefore = await until("calm ticking on h1", async () => {
-      const t = await readTicks(h1.serialFile("calm"));
-      return t > 0 ? t : undefined;
-    });
+    const ticksBefore = await ticksAbove("calm ticking on h1", h1.serialFile("calm"), 0);
     const first = await migrate("calm", { maxDowntimeMs: 300 }, "mig-calm-1");
     expect(first).toMatchObject({ status: "accepted", migrationId: "m-mig-calm-1", duplicate: false });
     const dup = await migrate("calm", { maxDowntimeMs: 300 }, "mig-calm-1");
@@ -217,12 +214,9 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     for (let i = 1; i < ts.length; i++) expect((ts[i] as number) - (ts[i - 1] as number)).toBeLessThan(1500);
 
     // Same guest on h2: its serial file there starts where h1's left off and keeps counting.
-    const onH2 = await until("ticks on h2", async () => ((await readTicks(h2.serialFile("calm"))) > 0 ? true : undefined));
-    expect(onH2).toBe(true);
+    const t2 = await ticksAbove("ticks on h2", h2.serialFile("calm"), 0);
     expect(await readFirstTick(h2.serialFile("calm"))).toBeGreaterThanOrEqual(ticksBefore);
-    const t2 = await readTicks(h2.serialFile("calm"));
-    await sleep(2500);
-    expect(await readTicks(h2.serialFile("calm"))).toBeGreaterThan(t2);
+    await ticksAbove("more ticks on h2", h2.serialFile("calm"), t2);
 
     // The duplicate changed nothing: one result, and asking again still answers with the first one's status.
     await sleep(1000);
@@ -249,9 +243,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     const passes = progress.items.filter((p) => p.migrationId === "m-mig-busy-abort" && p.iteration >= 2);
     expect(passes.length).toBeGreaterThan(0);
     expect(r.error?.code).toBe("aborted");
-    const t = await readTicks(h1.serialFile("busy"));
-    await sleep(2500);
-    expect(await readTicks(h1.serialFile("busy"))).toBeGreaterThan(t);
+    await ticksAbove("busy still ticking on h1 after the abort", h1.serialFile("busy"), await readTicks(h1.serialFile("busy")));
   });
 
   it("with an escalation ladder the same guest completes, and the result says which step did it", async () => {
@@ -268,7 +260,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(r.downtimeMs).not.toBeNull();
     const esc = progress.items.filter((p) => p.migrationId === "m-mig-busy-ladder" && p.escalations.length > 0);
     expect(esc.length).toBeGreaterThan(0);
-    await until("busy ticking on h2", async () => ((await readTicks(h2.serialFile("busy"))) > ticksBefore ? true : undefined), 30_000);
+    await ticksAbove("busy ticking on h2", h2.serialFile("busy"), ticksBefore);
   });
 
   it("libvirtd restarts: the agent reports it unhealthy, then healthy, without restarting", async () => {

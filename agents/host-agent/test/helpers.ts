@@ -3,6 +3,8 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Bus, Subscription } from "@drover/bus";
+import { readTicks } from "@drover/lab";
+import { vi } from "vitest";
 import type { z } from "zod";
 
 export const AGENT_DIR = resolve(fileURLToPath(new URL("..", import.meta.url)));
@@ -12,19 +14,19 @@ export const AGENT_BIN = join(AGENT_DIR, "bin", "drover-agent.js");
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
+/**
+ * Waits until the guest writing `serialFile` has ticked more than `above` times and returns the count.
+ * The default deadline is generous: TCG guests run slowly on a loaded 2-core machine.
+ */
+export async function ticksAbove(what: string, serialFile: string, above: number, timeout = 120_000): Promise<number> {
+  return vi.waitFor(
+    async () => {
+      const ticks = await readTicks(serialFile);
+      if (ticks <= above) throw new Error(`waiting for ${what}: ${ticks} ticks in ${serialFile}, want more than ${above}`);
+      return ticks;
+    },
+    { timeout, interval: 200 },
+  );
 }
 
 /** Every message on a subject, kept in arrival order. */
@@ -37,7 +39,14 @@ export class Collector<T> {
     });
   }
   async next(what: string, pred: (m: T) => boolean, timeoutMs = 30_000, after = 0): Promise<T> {
-    return until(what, () => this.items.slice(after).find(pred), timeoutMs, 100);
+    return vi.waitFor(
+      () => {
+        const found = this.items.slice(after).find(pred);
+        if (found === undefined) throw new Error(`waiting for ${what}: none of ${this.items.length - after} messages matched`);
+        return found;
+      },
+      { timeout: timeoutMs, interval: 100 },
+    );
   }
   stop(): void {
     this.sub.unsubscribe();

@@ -3,9 +3,9 @@
 import { parseArgs } from "node:util";
 import Table from "cli-table3";
 import { HostReport, silentLogger, subjects } from "@drover/protocol";
+import { sampleHostReport } from "@drover/protocol/testing";
 import { Bus, decode, encode } from "../src/index.js";
 import { NatsServer } from "../src/testing/index.js";
-import { sampleHostReport } from "./sample-host-report.js";
 
 const usage = `usage: npm run bench:bus -- [--seconds 2] [--vms 50] [--no-nats]
   --seconds N   how long each row measures (default 2)

@@ -2,6 +2,7 @@
 // rejections and the fields they name) must be exactly what the schema's own parser says.
 import { describe, expect, it } from "vitest";
 import { Command, HostReport, issuesOf, type HostReportInput } from "@drover/protocol";
+import { hostReport, vmReport } from "@drover/protocol/testing";
 import { decode, encode } from "../src/index.js";
 
 // Bad messages are built by spoiling a good one in place, field by field.
@@ -10,44 +11,14 @@ type Loose = Record<string, any>;
 const te = new TextEncoder();
 const bytes = (x: unknown) => te.encode(JSON.stringify(x));
 
+/** Three guests with upper-case UUIDs (receivers lower-case them) and an IPMI wake beside the WoL one. */
 function report(): HostReportInput {
-  const vm = (i: number) => ({
-    uuid: `0000000${i}-AAAA-4BBB-8CCC-DDDDDDDDDDD${i}`,
-    name: `vm${i}`,
-    state: "running" as const,
-    vcpus: 2,
-    memoryMiB: 2048,
-    cpuUsedVcpus: 0.5,
-    memoryUsedMiB: 1024,
-    vcpuWaitFraction: 0,
-    dirtyRateMiBs: i % 2 ? 3.5 : null,
-    disks: [{ target: "vda", path: `/srv/vm${i}.qcow2`, cacheMode: "none" as const, shared: true }],
-    bridges: ["br0"],
-    tags: ["web"],
-  });
-  return {
-    v: 1,
+  const base = hostReport();
+  return hostReport({
     cluster: "c1",
-    host: "h1",
-    seq: 1,
-    timeMs: 1_764_200_000_000,
-    intervalMs: 5000,
-    agentVersion: "t",
-    capacity: { cpus: 8, mhz: 2000, memoryMiB: 32768, cpuModel: "qemu64" },
-    usage: { cpuFraction: 0.2, memoryUsedMiB: 1000, memoryAvailableMiB: 30000, load1: 1, load5: 1, load15: 1, pressure: null },
-    libvirt: { reachable: true, uri: "qemu:///system", version: "9.0.0", latencyMs: 1, lastError: null, sinceMs: 0 },
-    migrationUri: "qemu+tcp://127.0.1.1/system",
-    storage: [{ path: "/srv", fsType: "nfs", shared: true }],
-    bridges: ["br0"],
-    power: {
-      canPowerOff: true,
-      wake: [
-        { method: "wol", mac: "02:00:00:00:00:01", address: "127.0.1.1" },
-        { method: "ipmi", address: "127.0.9.1" },
-      ],
-    },
-    vms: [vm(1), vm(2), vm(3)],
-  };
+    power: { canPowerOff: true, wake: [...base.power.wake, { method: "ipmi", address: "127.0.9.1" }] },
+    vms: [1, 2, 3].map((i) => vmReport(i, { uuid: `0000000${i}-AAAA-4BBB-8CCC-DDDDDDDDDDD${i}`, dirtyRateMiBs: i % 2 ? 3.5 : null })),
+  });
 }
 
 describe("codec (compiled schemas)", () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import { InvalidMessageError, type Bus, type KvChange } from "../src/index.js";
-import { connectTo, memoryLogger, waitFor } from "./helpers.js";
+import { connectTo, memoryLogger } from "./helpers.js";
 
 const Desired = z.object({ host: z.string().min(1), drained: z.boolean() });
 type Desired = z.output<typeof Desired>;
@@ -60,13 +60,13 @@ describe("typed KV", () => {
     await kv.put("a", { host: "a", drained: false });
     const changes: KvChange<Desired>[] = [];
     await using _w = await kv.watch((c) => void changes.push(c));
-    await waitFor(() => changes.length === 1, 5000, "initial value");
+    await expect.poll(() => changes.length, { timeout: 10_000, interval: 20, message: "initial value" }).toBe(1);
     const before = bus.stats().invalid;
     // Someone writes garbage straight into the bucket's stream subject.
     await bus.nc.request("$KV.watched.b", new TextEncoder().encode('{"host":7}'));
     await kv.put("c", { host: "c", drained: true });
     await kv.delete("a");
-    await waitFor(() => changes.length === 3, 5000, "put and delete");
+    await expect.poll(() => changes.length, { timeout: 10_000, interval: 20, message: "put and delete" }).toBe(3);
     expect(changes.map((c) => [c.key, c.operation, c.value])).toEqual([
       ["a", "PUT", { host: "a", drained: false }],
       ["c", "PUT", { host: "c", drained: true }],

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import { BusClosedError } from "../src/index.js";
-import { connectTo, waitFor } from "./helpers.js";
+import { connectTo } from "./helpers.js";
 
 const N = z.object({ n: z.number() });
 
@@ -19,7 +19,7 @@ describe("lifecycle", () => {
     });
     await bus.flush();
     bus.publish("l.work", N, { n: 1 });
-    await waitFor(() => started === 1);
+    await expect.poll(() => started, { timeout: 10_000, interval: 20, message: "the handler started" }).toBe(1);
     await bus.drain();
     expect(done).toEqual([1]);
     expect(bus.isClosed).toBe(true);
@@ -37,7 +37,7 @@ describe("lifecycle", () => {
     });
     await bus.flush();
     bus.publish("l.stuck", N, { n: 1 });
-    await waitFor(() => started);
+    await expect.poll(() => started, { timeout: 10_000, interval: 20, message: "the handler started" }).toBe(true);
     await bus.close();
     expect(bus.isClosed).toBe(true);
   });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostReport, ValidationError, subjects, type HostReportInput } from "@drover/protocol";
+import { sampleHostReport } from "@drover/protocol/testing";
 import { NatsServer } from "../src/testing/index.js";
 import type { Bus, InvalidMessageError } from "../src/index.js";
-import { sampleHostReport } from "../bench/sample-host-report.js";
-import { connectTo, memoryLogger, waitFor } from "./helpers.js";
+import { connectTo, memoryLogger } from "./helpers.js";
 
 let server: NatsServer;
 let bus: Bus;
@@ -25,7 +25,7 @@ describe("with protocol's HostReport", () => {
     await bus.flush();
     const report = sampleHostReport(50, "kvm07");
     bus.publish(subjects.hostReport("lab", "kvm07"), HostReport, report);
-    await waitFor(() => got.length === 1);
+    await expect.poll(() => got.length, { timeout: 10_000, interval: 20, message: "the report" }).toBe(1);
     expect(got[0]?.vms).toHaveLength(50);
     expect(got[0]?.host).toBe("kvm07");
     expect(got[0]?.vms[3]?.migrating).toBe(false); // default filled in by the sender's parse
@@ -50,7 +50,9 @@ describe("with protocol's HostReport", () => {
     const sub = bus.subscribe(subject, HostReport, () => void handled++);
     await bus.flush();
     bus.nc.publish(subject, new TextEncoder().encode(JSON.stringify(bad)));
-    await waitFor(() => (bus.stats().invalidBySubject[subject] ?? 0) === 1);
+    await expect
+      .poll(() => bus.stats().invalidBySubject[subject] ?? 0, { timeout: 10_000, interval: 20, message: "one invalid message counted" })
+      .toBe(1);
     expect(handled).toBe(0);
     const warn = log.entries.find((e) => e.level === "warn" && e.obj["subject"] === subject);
     expect(warn?.obj["field"]).toBe("vms.3.memoryMiB");

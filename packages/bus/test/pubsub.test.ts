@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ValidationError } from "@drover/protocol";
 import { NatsServer } from "../src/testing/index.js";
 import { InvalidMessageError, PublishFailedError, type Bus } from "../src/index.js";
-import { connectTo, memoryLogger, sleep, waitFor } from "./helpers.js";
+import { connectTo, memoryLogger, sleep } from "./helpers.js";
 
 const Ping = z.object({ n: z.number().int(), note: z.string().max(10).optional() });
 type Ping = z.output<typeof Ping>;
@@ -29,7 +29,7 @@ describe("publish / subscribe", () => {
     });
     await bus.flush();
     for (let n = 0; n < 20; n++) bus.publish(`t.order.${n % 2 ? "odd" : "even"}`, Ping, { n });
-    await waitFor(() => got.length === 20, 5000, "20 messages");
+    await expect.poll(() => got.length, { timeout: 10_000, interval: 20, message: "20 messages" }).toBe(20);
     expect(got.map((g) => g.msg.n)).toEqual([...Array(20).keys()]);
     expect(got[1]?.subject).toBe("t.order.odd");
     await sub.drain();
@@ -68,7 +68,7 @@ describe("publish / subscribe", () => {
     const sub = bus.subscribe("t.strip", z.unknown(), (m) => void got.push(m));
     await bus.flush();
     bus.publish("t.strip", Ping, { n: 3, extra: "secret" } as Ping);
-    await waitFor(() => got.length === 1);
+    await expect.poll(() => got.length, { timeout: 10_000, interval: 20, message: "the message" }).toBe(1);
     expect(got[0]).toEqual({ n: 3 });
     await sub.drain();
   });
@@ -84,7 +84,7 @@ describe("publish / subscribe", () => {
     bus.nc.publish("t.raw.b", enc.encode(JSON.stringify({ n: 1, note: "far too long a note" })));
     bus.nc.publish("t.raw.a", new Uint8Array());
     bus.publish("t.raw.a", Ping, { n: 42 });
-    await waitFor(() => got.length === 1, 5000, "the valid message");
+    await expect.poll(() => got.length, { timeout: 10_000, interval: 20, message: "the valid message" }).toBe(1);
     expect(got).toEqual([{ n: 42 }]);
     const after = bus.stats();
     expect(after.invalid - before.invalid).toBe(4);
@@ -111,7 +111,7 @@ describe("publish / subscribe", () => {
     await bus.flush();
     const before = bus.stats().handlerErrors;
     for (const n of [1, 2, 3]) bus.publish("t.throw", Ping, { n });
-    await waitFor(() => seen.length === 3);
+    await expect.poll(() => seen.length, { timeout: 10_000, interval: 20, message: "three messages" }).toBe(3);
     expect(seen).toEqual([1, 2, 3]);
     expect(bus.stats().handlerErrors - before).toBe(2);
     const errs = log.entries.filter((e) => e.level === "error" && e.obj["subject"] === "t.throw");
@@ -126,7 +126,7 @@ describe("publish / subscribe", () => {
     const sb = bus.subscribe("t.q", Ping, (m) => void b.push(m.n), { queue: "workers" });
     await bus.flush();
     for (let n = 0; n < 50; n++) bus.publish("t.q", Ping, { n });
-    await waitFor(() => a.length + b.length === 50);
+    await expect.poll(() => a.length + b.length, { timeout: 10_000, interval: 20, message: "50 messages across the group" }).toBe(50);
     expect(new Set([...a, ...b]).size).toBe(50);
     await Promise.all([sa.drain(), sb.drain()]);
   });
@@ -150,7 +150,7 @@ describe("publish / subscribe", () => {
     const sub = bus.subscribe("t.unsub", Ping, () => void count++);
     await bus.flush();
     bus.publish("t.unsub", Ping, { n: 1 });
-    await waitFor(() => count === 1);
+    await expect.poll(() => count, { timeout: 10_000, interval: 20, message: "one delivery" }).toBe(1);
     sub.unsubscribe();
     await sub.closed;
     bus.publish("t.unsub", Ping, { n: 2 });

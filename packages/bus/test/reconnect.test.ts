@@ -1,8 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import { BusStatusType, type BusStatus } from "../src/index.js";
-import { connectTo, sleep, waitFor } from "./helpers.js";
+import { connectTo } from "./helpers.js";
 
 const Tick = z.object({ n: z.number().int() });
 const Add = z.object({ a: z.number(), b: z.number() });
@@ -26,21 +26,27 @@ describe("server restart", () => {
     sub.serve("rs.add", Add, Sum, ({ a, b }) => ({ sum: a + b }));
     await sub.flush();
     pub.publish("rs.tick", Tick, { n: 1 });
-    await waitFor(() => got.length === 1, 5000, "the first tick");
+    await expect.poll(() => got.length, { timeout: 10_000, interval: 20, message: "the first tick" }).toBe(1);
 
     const pidBefore = server.pid;
     await server.restart();
     expect(server.pid).not.toBe(pidBefore);
-    await waitFor(() => statuses.some((s) => s.type === BusStatusType.Reconnect), 10_000, "reconnect status");
+    await expect
+      .poll(() => statuses.map((s) => s.type), { timeout: 10_000, interval: 20, message: "reconnect status" })
+      .toContain(BusStatusType.Reconnect);
     expect(statuses.map((s) => s.type)).toContain(BusStatusType.Disconnect);
     expect(connectedAt).toMatchObject({ [BusStatusType.Disconnect]: false, [BusStatusType.Reconnect]: true });
 
     // The publisher reconnects on its own schedule; keep ticking until the resumed subscription sees one.
-    for (let n = 2; got.length === 1; n++) {
-      if (n > 100) throw new Error(`subscription did not resume; got ${JSON.stringify(got)}`);
-      pub.publish("rs.tick", Tick, { n });
-      await sleep(100);
-    }
+    let n = 2;
+    await vi.waitFor(
+      () => {
+        if (got.length > 1) return;
+        pub.publish("rs.tick", Tick, { n: n++ });
+        throw new Error(`waiting for the resumed subscription to see a tick; got ${JSON.stringify(got)}`);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     expect(got[0]).toBe(1);
     expect(got.length).toBeGreaterThan(1);
     await expect(pub.request("rs.add", Add, { a: 20, b: 22 }, Sum, { timeoutMs: 3000 })).resolves.toEqual({ sum: 42 });

@@ -4,20 +4,10 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, LabHost, readTicks, startGuest, type ProcRef } from "../src/index.js";
+import { isAlive, LabHost, startGuest, type ProcRef } from "../src/index.js";
+import { ticksAbove } from "./helpers.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8" });
-
-async function ticksAbove(file: string, n: number, timeoutMs = 120_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const t = await readTicks(file);
-    if (t > n) return t;
-    if (Date.now() > deadline) throw new Error(`ticks in ${file} stayed at ${t} (wanted > ${n})`);
-    await sleep(200);
-  }
-}
 
 describe("LabHost (net 127.0.8.x)", () => {
   let stateDir: string;
@@ -52,7 +42,7 @@ describe("LabHost (net 127.0.8.x)", () => {
   it("boots a guest whose tick counter increases, and keeps it across a libvirtd restart", async () => {
     await startGuest(host, { name: "lhg1" });
     const file = host.serialFile("lhg1");
-    const first = await ticksAbove(file, 1);
+    const first = await ticksAbove("guest booted", file, 1);
     const procs = await host.qemuProcs();
     expect(procs.map((p) => p.guest)).toEqual(["lhg1"]);
     qemu.push(...procs.map((p) => p.proc));
@@ -64,7 +54,7 @@ describe("LabHost (net 127.0.8.x)", () => {
     await host.start();
     expect(host.libvirtdPid).not.toBe(oldPid);
     expect(virsh(host.uri, "domstate", "lhg1").trim()).toBe("running");
-    await ticksAbove(file, first + 2);
+    await ticksAbove("ticks after the restart", file, first + 2);
   });
 
   it("fails start() at once, naming the cause, when libvirtd cannot bind its address", async () => {

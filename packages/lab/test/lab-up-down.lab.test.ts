@@ -2,19 +2,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { sendMagicPacket } from "@drover/wol";
-import { isAlive, labDown, procRef, labStatus, labUp, readTicks, type LabHostState, type ProcRef } from "../src/index.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
+import { isAlive, labDown, procRef, labStatus, labUp, type LabHostState, type ProcRef } from "../src/index.js";
+import { ticksAbove } from "./helpers.js";
 
 async function hostState(stateDir: string, name: string): Promise<LabHostState> {
   return JSON.parse(await readFile(join(stateDir, "hosts", name, "lab-host.json"), "utf8")) as LabHostState;
@@ -77,15 +68,19 @@ describe("labUp / labDown from the state dir (net 127.0.10.x)", () => {
 
     const s2 = await hostState(stateDir, "h2");
     await sendMagicPacket({ mac: s2.wake.mac, address: s2.wake.address, port: s2.wake.port }, { labSafe: true });
-    await until("h2 woken by the keeper", async () => {
-      h2 = (await labStatus(stateDir)).hosts[1];
-      return h2?.power === "on" && h2.libvirtd.running && (h2.agent?.running ?? false);
-    });
+    await vi.waitFor(
+      async () => {
+        h2 = (await labStatus(stateDir)).hosts[1];
+        const s = { power: h2?.power, libvirtd: h2?.libvirtd.running, agent: h2?.agent?.running };
+        if (s.power !== "on" || !s.libvirtd || !s.agent) throw new Error(`waiting for h2 woken by the keeper: ${JSON.stringify(s)}`);
+      },
+      { timeout: 120_000, interval: 200 },
+    );
     const woken = await hostState(stateDir, "h2");
     seen.push(woken.libvirtd as ProcRef, woken.agent?.proc as ProcRef);
 
     const vm1 = join(stateDir, "hosts", "h1", "log", "qemu", "vm1.serial");
-    await until("vm1 ticking", async () => (await readTicks(vm1)) > 0, 120_000);
+    await ticksAbove("vm1 ticking", vm1, 0);
     const h1 = await hostState(stateDir, "h1");
     const qemuPid = Number((await readFile(join(h1.dir, "run", "qemu", "vm1.pid"), "utf8")).trim());
     const q = procRef(qemuPid);

@@ -2,21 +2,18 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { sendMagicPacket } from "@drover/wol";
-import { isAlive, Lab, labStatus, readFirstTick, readTicks, type ProcRef } from "../src/index.js";
+import { isAlive, Lab, labStatus, readFirstTick, type LabHost, type ProcRef } from "../src/index.js";
+import { ticksAbove } from "./helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
+/** The lab host running vm1 and the other one (each test finds them, so it passes when run alone). */
+function busyAndEmpty(lab: Lab): [LabHost, LabHost] {
+  const [h1, h2] = [lab.host("h1"), lab.host("h2")];
+  return virsh(h1.uri, "list", "--name").includes("vm1") ? [h1, h2] : [h2, h1];
 }
 
 describe("Lab of 2 hosts on 127.0.9.x", () => {
@@ -83,8 +80,8 @@ describe("Lab of 2 hosts on 127.0.9.x", () => {
 
   it("boots the guest: its tick counter increases", async () => {
     const file = lab.host("h1").serialFile("vm1");
-    const a = await until("first ticks", async () => ((await readTicks(file)) > 0 ? readTicks(file) : undefined));
-    await until("more ticks", async () => ((await readTicks(file)) > a ? true : undefined));
+    const first = await ticksAbove("first ticks", file, 0);
+    await ticksAbove("more ticks", file, first);
   });
 
   it("keeps the guest running across a libvirtd restart", async () => {
@@ -102,38 +99,42 @@ describe("Lab of 2 hosts on 127.0.9.x", () => {
 
   it("live-migrates h1 -> h2 with virsh (p2p, unsafe) and the counter continues on h2", async () => {
     const [h1, h2] = [lab.host("h1"), lab.host("h2")];
-    const before = await readTicks(h1.serialFile("vm1"));
-    expect(before).toBeGreaterThan(0);
+    // The guest must have booted (ticks > 0) so that "the counter continues" means something.
+    const before = await ticksAbove("vm1 booted on h1", h1.serialFile("vm1"), 0);
     virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "vm1", h2.uri);
     expect(virsh(h2.uri, "domstate", "vm1").trim()).toBe("running");
     expect(virsh(h1.uri, "list", "--all", "--name").trim()).toBe("");
     const onH2 = h2.serialFile("vm1");
-    const next = await until("ticks on h2", async () => ((await readTicks(onH2)) > before ? readTicks(onH2) : undefined));
+    const next = await ticksAbove("ticks on h2", onH2, before);
     // The destination's serial file starts where the source stopped: the same guest, not a reboot.
     expect(await readFirstTick(onH2)).toBeGreaterThanOrEqual(before);
-    await until("more ticks on h2", async () => ((await readTicks(onH2)) > next ? true : undefined));
+    await ticksAbove("more ticks on h2", onH2, next);
     for (const q of await h2.qemuProcs()) started.push(q.proc);
   });
 
   it("refuses to power off a host with a guest; a WoL packet powers an emptied host back on", async () => {
-    const [h1, h2] = [lab.host("h1"), lab.host("h2")];
-    await expect(h2.powerOff()).rejects.toThrow(/still runs vm1/);
-    await h1.powerOff();
-    expect(h1.power).toBe("off");
-    expect(h1.running).toBe(false);
-    expect(h1.agent?.running).toBe(false);
+    const [busy, empty] = busyAndEmpty(lab);
+    await expect(busy.powerOff()).rejects.toThrow(/still runs vm1/);
+    await empty.powerOff();
+    expect(empty.power).toBe("off");
+    expect(empty.running).toBe(false);
+    expect(empty.agent?.running).toBe(false);
     // A packet for another MAC does nothing.
-    await sendMagicPacket({ mac: h2.mac, address: h1.address, port: 9 }, { labSafe: true });
+    await sendMagicPacket({ mac: busy.mac, address: empty.address, port: 9 }, { labSafe: true });
     await sleep(500);
-    await h1.refresh();
-    expect(h1.power).toBe("off");
-    await sendMagicPacket({ mac: h1.mac, address: h1.address, port: 9 }, { labSafe: true });
-    await until("h1 powered on", async () => {
-      await h1.refresh();
-      return h1.power === "on" && h1.running && h1.agent?.running ? true : undefined;
-    });
-    expect(virsh(h1.uri, "hostname").trim()).toBe("h1");
-    const s = h1.state();
+    await empty.refresh();
+    expect(empty.power).toBe("off");
+    await sendMagicPacket({ mac: empty.mac, address: empty.address, port: 9 }, { labSafe: true });
+    await vi.waitFor(
+      async () => {
+        await empty.refresh();
+        const s = { power: empty.power, libvirtd: empty.running, agent: empty.agent?.running };
+        if (s.power !== "on" || !s.libvirtd || !s.agent) throw new Error(`waiting for ${empty.name} powered on: ${JSON.stringify(s)}`);
+      },
+      { timeout: 120_000, interval: 200 },
+    );
+    expect(virsh(empty.uri, "hostname").trim()).toBe(empty.name);
+    const s = empty.state();
     started.push(s.libvirtd as ProcRef, s.agent?.proc as ProcRef);
   });
 });

@@ -3,11 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Lab, labStatus, PACKAGE_DIR, readTicks, startGuest } from "../src/index.js";
+import { ticksAbove } from "./helpers.js";
 
 const NET = 11;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
 const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
 
@@ -28,14 +28,6 @@ function reachable(host: string, port: number, timeoutMs = 1500): Promise<boolea
       resolve(false);
     });
   });
-}
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 describe("namespace mode (198.18.11.0/24)", () => {
@@ -81,7 +73,8 @@ describe("namespace mode (198.18.11.0/24)", () => {
     const [h1, h2] = [lab.host("h1"), lab.host("h2")];
     await startGuest(h1, { name: "nsvm1", bridges: ["br0"] });
     await startGuest(h1, { name: "nsvm2" });
-    await until("ticks", async () => (await readTicks(h1.serialFile("nsvm1"))) > 0 && (await readTicks(h1.serialFile("nsvm2"))) > 0);
+    await ticksAbove("nsvm1 ticks", h1.serialFile("nsvm1"), 0);
+    await ticksAbove("nsvm2 ticks", h1.serialFile("nsvm2"), 0);
     // What the agent's preflight must catch before trying.
     expect(() => virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "nsvm1", h2.uri)).toThrow(
       /br0/,
@@ -92,7 +85,7 @@ describe("namespace mode (198.18.11.0/24)", () => {
 
     const before = await readTicks(h1.serialFile("nsvm2"));
     virsh(h1.uri, "migrate", "--live", "--p2p", "--unsafe", "--persistent", "--undefinesource", "nsvm2", h2.uri);
-    await until("nsvm2 ticking on h2", async () => (await readTicks(h2.serialFile("nsvm2"))) > before);
+    await ticksAbove("nsvm2 ticking on h2", h2.serialFile("nsvm2"), before);
     virsh(h2.uri, "destroy", "nsvm2");
     virsh(h2.uri, "undefine", "nsvm2");
   });
@@ -116,7 +109,7 @@ describe("namespace mode (198.18.11.0/24)", () => {
     await lab.cut("h2");
     expect(await reachable(h2.address, 16509)).toBe(false);
     await lab.heal("h2");
-    await until("h2 reachable again", () => reachable(h2.address, 16509));
+    await expect.poll(() => reachable(h2.address, 16509), { timeout: 120_000, interval: 200, message: "h2 reachable again" }).toBe(true);
   });
 
   it("a Wake-on-LAN packet sent from inside h1's namespace powers h2 on", async () => {
@@ -141,10 +134,14 @@ describe("namespace mode (198.18.11.0/24)", () => {
     );
     expect(wake.stderr).toBe("");
     expect(wake.status).toBe(0);
-    await until("h2 powered on", async () => {
-      await h2.refresh();
-      return h2.power === "on" && h2.running;
-    });
+    await vi.waitFor(
+      async () => {
+        await h2.refresh();
+        if (h2.power !== "on" || !h2.running)
+          throw new Error(`waiting for h2 powered on: power ${h2.power}, libvirtd running ${h2.running}`);
+      },
+      { timeout: 120_000, interval: 200 },
+    );
     expect(virsh(h2.uri, "hostname").trim()).toBe("h2");
   });
 });

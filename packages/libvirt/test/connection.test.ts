@@ -14,16 +14,6 @@ afterAll(async () => {
   await conn.close();
 });
 
-async function waitFor<T>(get: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe("Connection on the test driver", () => {
   it("reports versions, host and node facts", async () => {
     const v = await conn.version();
@@ -100,7 +90,9 @@ describe("Connection on the test driver", () => {
       await dom.destroy();
       expect((await conn.listDomains()).find((d) => d.name === "drover-life")).toMatchObject({ state: "shutoff", id: null, active: false });
       await dom.undefine();
-      await waitFor(() => (events.some((e) => e.event === "undefined") ? true : undefined));
+      await expect
+        .poll(() => events.map((e) => e.event), { timeout: 10_000, interval: 10, message: "the undefined event" })
+        .toContain("undefined");
       expect(events.map((e) => `${e.event}/${e.detail}`)).toEqual([
         "defined/added",
         "started/booted",
@@ -198,7 +190,7 @@ describe("Connection on the test driver", () => {
       expect(new Set(await Promise.all([dom.ptr(), dom.ptr(), dom.ptr()])).size).toBe(1);
       await dom.start();
       expect((await dom.info()).state).toBe("running");
-      await waitFor(() => (seen.includes("started") ? true : undefined));
+      await expect.poll(() => seen, { timeout: 10_000, interval: 10, message: "the started event" }).toContain("started");
       await dom.destroy();
       await dom.undefine();
     } finally {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, LabHost, readTicks, startGuest } from "@drover/lab";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { CloseReason, JobCompletedEventInfo, JobStats, LifecycleEventInfo, MigrationIterationEventInfo } from "../src/index.js";
 import { Connection, DomainStatsTypes, ErrorCode, LibvirtError, MigrateFlags } from "../src/index.js";
 
@@ -13,14 +13,15 @@ const GUEST = "lvmig1";
 const FLAGS = MigrateFlags.LIVE | MigrateFlags.PEER2PEER | MigrateFlags.UNSAFE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, get: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+/** Waits (generously: a loaded 2-core machine) until the guest's tick counter in `serialFile` passes `above`. */
+async function ticksAbove(what: string, serialFile: string, above: number, timeout = 60_000): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const ticks = await readTicks(serialFile);
+      if (ticks <= above) throw new Error(`waiting for ${what}: ${ticks} ticks, want more than ${above}`);
+    },
+    { timeout, interval: 200 },
+  );
 }
 
 /** Runs a migration while polling jobStats every 100 ms; returns what the polls saw. */
@@ -70,15 +71,34 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     await Promise.all([h1.start(), h2.start()]);
     await startGuest(h1, { name: GUEST, memoryMiB: 96, workload: { dirtyMb: 8 } });
     // TCG boot on a shared 2-core machine: seconds when idle, much longer under load.
-    await until("guest ticks", async () => ((await readTicks(h1.serialFile(GUEST))) > 1 ? true : undefined), 240_000).catch(
-      async (e: unknown) => {
-        const serial = await readFile(h1.serialFile(GUEST), "utf8").catch(() => "(none)");
-        throw new Error(`${String(e)}; serial output: ${serial.slice(-500)}`);
-      },
-    );
+    await ticksAbove("guest ticks", h1.serialFile(GUEST), 1, 240_000).catch(async (e: unknown) => {
+      const serial = await readFile(h1.serialFile(GUEST), "utf8").catch(() => "(none)");
+      throw new Error(`${String(e)}; serial output: ${serial.slice(-500)}`);
+    });
     c1 = await Connection.open(h1.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
     c2 = await Connection.open(h2.uri, { keepaliveIntervalS: 2, keepaliveCount: 3 });
   });
+
+  /**
+   * Moves the guest to `to` unless it runs there already: each test states where the guest must be,
+   * so it passes when run alone (-t), not only after the tests before it moved the guest.
+   */
+  async function guestOn(to: "lv1" | "lv2"): Promise<void> {
+    const [src, dst, dstConn] = to === "lv1" ? [c2, h1, c1] : [c1, h2, c2];
+    const there = await dstConn.lookupDomain(GUEST).then(
+      (d) => (d.free(), true),
+      () => false,
+    );
+    if (there) return;
+    const dom = await src.lookupDomain(GUEST);
+    const ticks = await readTicks(dst.serialFile(GUEST));
+    try {
+      await dom.migrateToUri3(dst.uri, { bandwidthMiBs: 1024 }, FLAGS);
+    } finally {
+      dom.free();
+    }
+    await ticksAbove(`guest ticking on ${to}`, dst.serialFile(GUEST), ticks);
+  }
 
   afterAll(async () => {
     for (const h of [h1, h2]) {
@@ -114,6 +134,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("decodes getAllDomainStats of a running QEMU guest, and measures its dirty rate", async () => {
+    await guestOn("lv1");
     const dom = await c1.lookupDomain(GUEST);
     try {
       const [s] = await c1.allDomainStats({ domains: [dom] });
@@ -126,10 +147,14 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
       expect(s?.block[0]?.capacity).toBe(16 * 1024 * 1024);
 
       await dom.startDirtyRateCalc(1);
-      const measured = await until("dirty rate", async () => {
-        const [d] = await c1.allDomainStats({ domains: [dom], stats: DomainStatsTypes.DIRTYRATE });
-        return d?.dirtyRate?.status === "measured" ? d.dirtyRate : undefined;
-      });
+      const measured = await vi.waitFor(
+        async () => {
+          const [d] = await c1.allDomainStats({ domains: [dom], stats: DomainStatsTypes.DIRTYRATE });
+          if (d?.dirtyRate?.status !== "measured") throw new Error(`waiting for a measured dirty rate: ${JSON.stringify(d?.dirtyRate)}`);
+          return d.dirtyRate;
+        },
+        { timeout: 60_000, interval: 200 },
+      );
       expect(measured.periodS).toBe(1);
       expect(measured.mibPerS).toBeTypeOf("number");
       expect(await dom.xml({ migratable: true })).toContain(`<name>${GUEST}</name>`);
@@ -139,6 +164,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("migrates h1 -> h2 with migrateToUri3 while jobStats and setMaxDowntime run alongside", async () => {
+    await guestOn("lv1");
     const iterations: MigrationIterationEventInfo[] = [];
     const completed: JobCompletedEventInfo[] = [];
     const arrived: LifecycleEventInfo[] = [];
@@ -171,9 +197,9 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     expect((await moved.info()).state).toBe("running");
     moved.free();
     await expect(c1.lookupDomain(GUEST)).rejects.toMatchObject({ libvirtCode: ErrorCode.NO_DOMAIN });
-    await until("ticks on h2", async () => ((await readTicks(h2.serialFile(GUEST))) > ticksBefore ? true : undefined));
+    await ticksAbove("ticks on h2", h2.serialFile(GUEST), ticksBefore);
 
-    await until("job-completed event", () => (completed.length > 0 ? true : undefined), 5_000);
+    await expect.poll(() => completed.length, { timeout: 10_000, interval: 100, message: "job-completed event" }).toBeGreaterThan(0);
     expect(completed[0]?.domain.name).toBe(GUEST);
     expect(completed[0]?.stats.downtimeMs).toBeGreaterThan(0);
     expect(iterations.length).toBeGreaterThan(0);
@@ -181,6 +207,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("aborts a slow migration h2 -> h1: migrateToUri3 rejects with OPERATION_ABORTED, guest stays on h2", async () => {
+    await guestOn("lv2");
     const { result } = await migrateWhilePolling(c2, h1.uri, 1, async () => {
       const d = await c2.lookupDomain(GUEST);
       await d.abortJob();
@@ -198,10 +225,11 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("reports a dead daemon through onClose, and reconnect() recovers the same Connection", async () => {
+    await guestOn("lv2");
     const reasons: CloseReason[] = [];
     const off = c2.onClose((r) => reasons.push(r));
     await h2.stop();
-    await until("close callback", () => (reasons.length > 0 ? true : undefined), 20_000);
+    await expect.poll(() => reasons.length, { timeout: 30_000, interval: 100, message: "close callback" }).toBeGreaterThan(0);
     expect(["eof", "keepalive", "error"]).toContain(reasons[0]);
     expect(await c2.isAlive()).toBe(false);
     await h2.start();
@@ -214,6 +242,7 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
   });
 
   it("switches a slow migration h2 -> h1 to post-copy with startPostCopy, and it completes", async () => {
+    await guestOn("lv2");
     const ticksBefore = await readTicks(h2.serialFile(GUEST));
     const { polls, result } = await migrateWhilePolling(
       c2,
@@ -233,6 +262,6 @@ describe("libvirt over real lab hosts (127.0.47.x)", () => {
     const dom = await c1.lookupDomain(GUEST);
     expect((await dom.info()).state).toBe("running");
     dom.free();
-    await until("ticks on h1", async () => ((await readTicks(h1.serialFile(GUEST))) > ticksBefore ? true : undefined));
+    await ticksAbove("ticks on h1", h1.serialFile(GUEST), ticksBefore);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { HostReport, HostReportLimits, ValidationError, parseMessage } from "../src/index.js";
-import { hostReport } from "./fixtures.js";
+import { hostReport as baseReport, vmReport } from "../src/testing/index.js";
+
+const hostReport = (vms: number) => baseReport({ vms: Array.from({ length: vms }, (_, i) => vmReport(i)) });
 
 /** The field named by the refusal of a report changed by `edit`. */
 function refusedField(edit: (r: ReturnType<typeof hostReport>) => void): string {

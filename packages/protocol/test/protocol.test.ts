@@ -11,7 +11,10 @@ import {
   subjects,
   hostOfSubject,
 } from "../src/index.js";
-import { hostReport, migrateCommand } from "./fixtures.js";
+import { hostReport, migrateCommand as migrate, migrationProgress, migrationResult, T0, testUuid, vmReport } from "../src/testing/index.js";
+
+const reportWith = (vms: number) => hostReport({ vms: Array.from({ length: vms }, (_, i) => vmReport(i)) });
+const migrateCommand = migrate();
 
 /** Deep copy with one change applied, so each bad case differs from a valid message in one place. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test drafts are edited freely
@@ -21,7 +24,7 @@ function mutate<T>(value: T, change: (draft: any) => void): unknown {
   return copy;
 }
 
-const now = 1_764_200_000_000;
+const now = T0;
 const validCommands = [
   migrateCommand,
   { v: 1, id: "p1", issuedAtMs: now, kind: "preflight", vm: "vm1", destination: { host: "h2", uri: "qemu+tcp://127.0.1.2/system" } },
@@ -31,50 +34,13 @@ const validCommands = [
   { v: 1, id: "s1", issuedAtMs: now, kind: "status", commandId: "cmd-1" },
 ];
 
-const progress = {
-  v: 1,
-  migrationId: "mig-1",
-  commandId: "cmd-1",
-  vm: "vm1",
-  vmUuid: "u",
-  source: "h1",
-  destination: "h2",
-  timeMs: now,
-  elapsedMs: 1200,
-  phase: "copying",
-  dataTotalBytes: 100,
-  dataProcessedBytes: 40,
-  dataRemainingBytes: 60,
-  memDirtyRateBps: 1000,
-  bandwidthBps: 1e8,
-  iteration: 2,
-  expectedDowntimeMs: 30,
-  escalations: [],
-};
-const result = {
-  v: 1,
-  migrationId: "mig-1",
-  commandId: "cmd-1",
-  vm: "vm1",
-  vmUuid: "u",
-  source: "h1",
-  destination: "h2",
-  outcome: "succeeded",
-  completedBy: "live",
-  startedAtMs: now,
-  endedAtMs: now + 4000,
-  durationMs: 4000,
-  downtimeMs: 250,
-  bytesMoved: 1e8,
-  escalations: [],
-  vmRunningOn: "h2",
-  error: null,
-};
+const progress = migrationProgress();
+const result = migrationResult();
 const reply = { v: 1, id: "cmd-1", host: "h1", kind: "migrate", status: "accepted", timeMs: now };
 
 describe("valid messages of every kind", () => {
   it("accepts a host report and applies defaults", () => {
-    const r = parseMessage(HostReport, hostReport(50));
+    const r = parseMessage(HostReport, reportWith(50));
     expect(r.vms).toHaveLength(50);
     expect(r.vms[0]!.migrating).toBe(false);
     expect(r.power.wake[0]).toMatchObject({ method: "wol", port: 9 });
@@ -94,9 +60,9 @@ describe("valid messages of every kind", () => {
   it("lower-cases VM UUIDs", () => {
     const r = parseMessage(
       HostReport,
-      mutate(hostReport(1), (d) => (d.vms[0].uuid = d.vms[0].uuid.toUpperCase())),
+      mutate(hostReport({ vms: [vmReport(0xabc)] }), (d) => (d.vms[0].uuid = d.vms[0].uuid.toUpperCase())),
     );
-    expect(r.vms[0]!.uuid).toBe(r.vms[0]!.uuid.toLowerCase());
+    expect(r.vms[0]!.uuid).toBe(testUuid(0xabc));
   });
 });
 
@@ -106,7 +72,7 @@ type BadCase = [
   input: unknown,
   field: string,
 ];
-const hr = hostReport(2);
+const hr = reportWith(2);
 const bad: BadCase[] = [
   ["wrong version", HostReport, mutate(hr, (d) => (d.v = 2)), "v"],
   ["cluster with a dot", HostReport, mutate(hr, (d) => (d.cluster = "a.b")), "cluster"],

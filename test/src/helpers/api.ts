@@ -1,6 +1,5 @@
 // HTTP API and CLI calls from the tests: only the public entry points.
 import { execFile } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import type { z } from "zod";
 import { REPO_ROOT } from "./drover-lab.js";
@@ -60,20 +59,4 @@ export function drover(api: string | null, args: string[], timeoutMs = 300_000, 
       },
     );
   });
-}
-
-/** Polls until `fn` returns a value other than undefined. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 1000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
-    await sleep(everyMs);
-  }
 }

@@ -1,6 +1,8 @@
-// Waiting on the cluster through the HTTP API.
+// Waiting on the cluster through the HTTP API and the lab's serial files (test-only: vi.waitFor).
 import { ApiMigration, HostsResponse, MigrationsResponse, VmsResponse, type ApiHost, type ApiVm } from "@drover/protocol";
-import { call, until } from "./api.js";
+import { vi } from "vitest";
+import { call } from "./api.js";
+import type { DroverLab } from "./drover-lab.js";
 
 export async function hosts(api: string): Promise<ApiHost[]> {
   return (await call(api, "GET", "/v1/hosts", HostsResponse)).hosts;
@@ -15,29 +17,41 @@ export async function migrations(api: string): Promise<ApiMigration[]> {
 }
 
 /** Every host healthy and every named VM reported running. */
-export function waitReady(api: string, nHosts: number, vmNames: string[], timeoutMs = 120_000): Promise<true> {
-  return until(
-    `${nHosts} healthy hosts reporting ${vmNames.join(", ")}`,
+export async function waitReady(api: string, nHosts: number, vmNames: string[], timeoutMs = 120_000): Promise<void> {
+  await vi.waitFor(
     async () => {
-      const hs = await hosts(api);
-      const vs = await vms(api);
-      const ok =
-        hs.filter((h) => h.state === "healthy").length >= nHosts &&
-        vmNames.every((n) => vs.some((v) => v.name === n && v.state === "running"));
-      return ok ? true : undefined;
+      const healthy = (await hosts(api)).filter((h) => h.state === "healthy").map((h) => h.id);
+      const running = (await vms(api)).filter((v) => v.state === "running").map((v) => v.name);
+      if (healthy.length < nHosts || !vmNames.every((n) => running.includes(n))) {
+        const seen = `healthy: ${healthy.join(", ") || "none"}; running: ${running.join(", ") || "none"}`;
+        throw new Error(`waiting for ${nHosts} healthy hosts reporting ${vmNames.join(", ")}; ${seen}`);
+      }
     },
-    timeoutMs,
+    { timeout: timeoutMs, interval: 1000 },
   );
 }
 
 export function waitMigrationDone(api: string, id: string, timeoutMs = 180_000): Promise<ApiMigration> {
   const done = new Set(["succeeded", "failed", "aborted", "timed-out", "cancelled"]);
-  return until(
-    `migration ${id} to end`,
+  return vi.waitFor(
     async () => {
       const m = await call(api, "GET", `/v1/migrations/${id}`, ApiMigration);
-      return done.has(m.state) ? m : undefined;
+      if (!done.has(m.state)) throw new Error(`waiting for migration ${id} to end: ${m.state}`);
+      return m;
     },
-    timeoutMs,
+    { timeout: timeoutMs, interval: 1000 },
+  );
+}
+
+/** Waits until the guest ticks on a host other than `from` (a moved guest's serial file fills within seconds). */
+export function ticksMoved(d: DroverLab, vm: string, from: string, timeoutMs = 60_000): ReturnType<DroverLab["ticks"]> {
+  return vi.waitFor(
+    async () => {
+      const t = await d.ticks(vm);
+      if (t.host === null || t.host === from || t.last === 0)
+        throw new Error(`waiting for ${vm} to tick away from ${from}: ${JSON.stringify(t)}`);
+      return t;
+    },
+    { timeout: timeoutMs, interval: 500 },
   );
 }

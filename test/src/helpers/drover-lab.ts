@@ -166,16 +166,6 @@ export class DroverLab implements AsyncDisposable {
     return { host, last: await readTicks(f), first: await readFirstTick(f) };
   }
 
-  /** Waits until the guest ticks on a host other than `from` (a moved guest's serial file fills within seconds). */
-  async ticksMoved(vm: string, from: string, timeoutMs = 30_000): Promise<{ host: string | null; last: number; first: number }> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const t = await this.ticks(vm);
-      if ((t.host !== from && t.last > 0) || Date.now() > end) return t;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-
   schedulerLog(): string {
     return join(this.stateDir, "scheduler.log");
   }

@@ -1,0 +1,29 @@
+// The balance scenario, shared by test/src/balance.lab.test.ts (what cannot flake) and
+// test/bench/cost-model.ts (how close the cost model's predictions come on this machine).
+import type { DroverLabOptions } from "./drover-lab.js";
+
+const busy = { busy: 1, dirtyMb: 4 };
+
+export function balanceScenario(net: number): DroverLabOptions {
+  return {
+    net,
+    hosts: 3,
+    guests: [
+      { name: "vm1", host: "h1", workload: busy },
+      { name: "vm2", host: "h1", memoryMiB: 128, workload: busy },
+      { name: "vm3", host: "h2", memoryMiB: 128 },
+      { name: "vm4", host: "h3" },
+    ],
+    // A round every 20 s: reports (every 2 s) catch up with a move before the next round plans.
+    // One migration at a time: the cost model predicts a migration alone on its link and hosts
+    // (two at once on this 2-core machine each take about three times longer), and it learns only
+    // from such moves. It fits its constants once two moves were measured.
+    scheduler: {
+      policies: { balance: { mode: "automatic", everyMs: 20_000 } },
+      limits: { perSource: 1, perDestination: 1, perCluster: 1 },
+      migration: { calibration: { minSamples: 2 } },
+    },
+  };
+}
+
+export const HOSTS = ["h1", "h2", "h3"];

@@ -11,6 +11,7 @@ import type { Metrics } from "../metrics.js";
 import type { Modes } from "../modes.js";
 import type { Planner } from "../planner.js";
 import type { PowerManager } from "../power/power-manager.js";
+import type { TokenBook } from "./tokens.js";
 
 /** Store reads behind the GET routes (every write goes through a service). */
 export interface StoreReads {
@@ -37,6 +38,8 @@ export interface SchedulerApi {
   readonly power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
   /** Policy modes and the consolidation window, for the status. */
   readonly modes: Pick<Modes, "modes" | "window">;
+  /** The API's own credentials: who may call it, and the token routes. */
+  readonly tokens: Pick<TokenBook, "authenticate" | "create" | "revoke" | "list">;
   /** Reports the bus refused (bad JSON or schema). */
   invalidReportCount(): number;
 }

@@ -77,7 +77,7 @@ export async function harness(
     },
   };
   await h.s.start();
-  h.token = new TokenBook(h.s.store, Date.now).create("test-admin", "admin", "test").token;
+  h.token = new TokenBook(h.s.store, () => clock.now()).create("test-admin", "admin", "test").token;
   tokens.set(new URL(h.s.api.address).origin, h.token);
   return h;
 }

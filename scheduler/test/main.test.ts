@@ -24,8 +24,9 @@ describe("drover-scheduler binary", () => {
     await writeFile(cfg, `cluster: bin\nnats:\n  servers: ["${nats.url}"]\nstateDir: ${join(dir.path, "state")}\nhttp:\n  port: 0\n`);
     const made = run(["token", "create", "--config", cfg, "--role", "admin", "--name", "root"]);
     expect(await made.exited).toBe(0);
-    const token = made.output().split("\n")[0]!;
-    expect(token).toMatch(/^drover_[A-Za-z0-9_-]{43}$/);
+    // stdout holds the token alone; the note goes to stderr (both are captured here, in any order).
+    const token = /^drover_[A-Za-z0-9_-]{43}$/m.exec(made.output())?.[0];
+    expect(token).toBeDefined();
     const again = run(["token", "create", "--config", cfg, "--role", "admin", "--name", "root"]);
     expect(await again.exited).toBe(1);
     expect(again.output()).toMatch(/token named 'root' already exists/);

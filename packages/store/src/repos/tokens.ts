@@ -36,7 +36,7 @@ export class Tokens {
       INSERT INTO api_tokens (name, role, hash, created_ms) VALUES (@name, @role, @hash, @createdMs)`);
     this.#byHash = db.prepare("SELECT * FROM api_tokens WHERE hash = ?");
     this.#get = db.prepare("SELECT * FROM api_tokens WHERE name = ?");
-    this.#list = db.prepare("SELECT * FROM api_tokens ORDER BY created_ms, name");
+    this.#list = db.prepare("SELECT * FROM api_tokens ORDER BY created_ms, rowid");
     this.#revoke = db.prepare("UPDATE api_tokens SET revoked_ms = @atMs WHERE name = @name AND revoked_ms IS NULL");
     this.#touch = db.prepare("UPDATE api_tokens SET last_used_ms = @atMs WHERE name = @name");
   }

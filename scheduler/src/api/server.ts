@@ -169,6 +169,8 @@ export class ApiServer {
       logger: false,
       bodyLimit: BODY_LIMIT,
       clientErrorHandler: clientError,
+      // Router refusals (a path segment over maxParamLength, a malformed URL) come before any hook.
+      frameworkErrors: (e, _req, reply) => void this.sendError(reply, e),
       ...tlsOption(s.config.http.tls),
     }) as unknown as FastifyInstance;
   }
@@ -550,6 +552,10 @@ export class ApiServer {
     if (e instanceof HttpError) return reply.code(e.status).send(body(e.code, e.message, e.issues));
     if (e instanceof TokenInputError)
       return reply.code(400).send(body("bad-request", e.message, [{ field: `body.${e.field}`, message: e.message }]));
+    if (e.code === "FST_ERR_MAX_PARAM_LENGTH")
+      return reply
+        .code(414)
+        .send(body("uri-too-long", "a path segment is longer than 100 characters", [{ field: "params", message: "too long" }]));
     if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
       return reply
         .code(413)

@@ -90,6 +90,16 @@ describe("HTTP limits and hostile input", () => {
         field: "body.x[0].constructor",
       },
       {
+        name: "deeply nested body",
+        res: async () => {
+          const r = await post(h.url("/v1/plan"), undefined, `{"kind":"balance","x":${"[".repeat(200_000)}${"]".repeat(200_000)}}`);
+          return { status: r.status, body: await json(r) };
+        },
+        status: 400,
+        code: "bad-request",
+        field: "body",
+      },
+      {
         name: "gzip body",
         res: async () => {
           const r = await fetch(h.url("/v1/migrations"), {

@@ -99,16 +99,18 @@ function parseJsonBody(text: string): unknown {
   } catch (e) {
     throw new BadRequest([{ field: "body", message: `not valid JSON: ${(e as Error).message}` }]);
   }
-  const walk = (x: unknown, path: string): void => {
-    if (typeof x !== "object" || x === null) return;
+  // Iterative: a 1 MiB body can nest deeper than the call stack.
+  const todo: [unknown, string][] = [[v, "body"]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [x, path] = next;
+    if (typeof x !== "object" || x === null) continue;
     for (const [k, child] of Object.entries(x)) {
       const at = Array.isArray(x) ? `${path}[${k}]` : `${path}.${k}`;
       if (k === "__proto__" || (k === "constructor" && typeof child === "object" && child !== null && "prototype" in child))
         throw new BadRequest([{ field: at, message: `a "${k}" key is refused (it could change an object's prototype)` }]);
-      walk(child, at);
+      todo.push([child, at]);
     }
-  };
-  walk(v, "body");
+  }
   return v;
 }
 

@@ -13,7 +13,10 @@ const NonNegNum = z.number().finite().nonnegative();
 /** Every 4xx/5xx body. `issues` names each bad field of the request (path, query or body). */
 export const ApiError = z.object({
   error: z.object({
-    /** e.g. "bad-request", "not-found", "conflict", "refused", "internal". */
+    /**
+     * e.g. "bad-request", "unauthorized" (401), "forbidden" (403), "not-found", "conflict", "refused",
+     * "too-large" (413), "uri-too-long" (414), "unsupported-encoding" (415), "headers-too-large" (431), "internal".
+     */
     code: z.string(),
     message: z.string(),
     issues: z.array(z.object({ field: z.string(), message: z.string() })).default([]),

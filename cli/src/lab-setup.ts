@@ -17,6 +17,7 @@ import {
   natsAddress,
   type CommandTemplate,
 } from "@drover/lab";
+import { makeLabApiToken } from "./lab-token.js";
 import { AGENT_BIN, REPO_ROOT, SCHEDULER_BIN } from "./paths.js";
 
 export const API_FILE = "drover-api.json";
@@ -46,6 +47,8 @@ export interface LabClusterOptions {
 export interface LabCluster {
   stateDir: string;
   apiUrl: string;
+  /** An admin token of the lab's scheduler (also in <stateDir>/drover-api-token, mode 600). */
+  apiToken: string;
   configDir: string;
   agent: CommandTemplate;
   scheduler: CommandTemplate;
@@ -114,9 +117,11 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
   await writeFile(schedulerConfig, `# drover-scheduler of the lab (written by drover lab up)\n${stringify(sched)}`);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await writeFile(join(stateDir, API_FILE), `${JSON.stringify({ url: apiUrl }, null, 2)}\n`);
+  const apiToken = await makeLabApiToken(stateDir, schedulerConfig);
   return {
     stateDir,
     apiUrl,
+    apiToken,
     configDir,
     agentConfig,
     schedulerConfig,

@@ -3,6 +3,7 @@ import { registerApiCommands } from "./commands/api.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerLabCommands } from "./commands/lab.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
+import { registerTokenCommands } from "./commands/token.js";
 import { CliError, ExitCode } from "./errors.js";
 
 // `drover hosts | head` closes stdout early: that is not an error.
@@ -21,6 +22,7 @@ registerApiCommands(program);
 registerLabCommands(program);
 registerDemoCommand(program);
 registerSimulateCommand(program);
+registerTokenCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -163,6 +163,11 @@ export const SchedulerConfig = z
         host: z.string().min(1).default("127.0.0.1"),
         /** 0 = any free port (tests). */
         port: z.number().int().min(0).max(65535).default(7070),
+        /** PEM files: with them the API serves HTTPS only. */
+        tls: z
+          .object({ cert: z.string().min(1), key: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),

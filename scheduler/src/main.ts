@@ -1,12 +1,49 @@
 // drover-scheduler --config FILE
+// drover-scheduler token create|list|revoke --config FILE [--role R --name N | NAME]
+//   Manages the HTTP API's tokens in the scheduler's store directly, on the scheduler host: how the
+//   first admin token is made (afterwards `drover token ...` does the same through the API).
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { Store } from "@drover/store";
+import { TokenBook } from "./api/tokens.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { Scheduler } from "./scheduler.js";
 
 const log = pino({ name: "drover-scheduler" });
+const TOKEN_USAGE = "usage: drover-scheduler token create --config FILE --role viewer|operator|admin --name NAME | list | revoke NAME";
+
+async function token(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" }, role: { type: "string" }, name: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [action, target] = positionals;
+  if (!values.config) throw new ConfigError(TOKEN_USAGE);
+  const config = await loadConfig(values.config);
+  using store = Store.open({ path: join(config.stateDir, "drover.sqlite") });
+  const book = new TokenBook(store, Date.now);
+  // Recorded in the history like an API caller's name, so a host-side change is told apart.
+  const by = `host:${process.env["USER"] ?? "unknown"}`;
+  if (action === "create" && values.role && values.name && !target) {
+    // stdout carries only the secret, so `> file` (or a pipe) captures it and nothing else.
+    process.stdout.write(`${book.create(values.name, values.role, by).token}\n`);
+    process.stderr.write(`token "${values.name}" (${values.role}) created; it is shown only this once\n`);
+  } else if (action === "list" && !target) {
+    for (const t of book.list())
+      process.stdout.write(
+        `${t.name}\t${t.role}\t${t.revokedAtMs === null ? "active" : `revoked ${new Date(t.revokedAtMs).toISOString()}`}\n`,
+      );
+  } else if (action === "revoke" && target) {
+    book.revoke(target, by);
+    process.stderr.write(`token "${target}" revoked\n`);
+  } else throw new ConfigError(TOKEN_USAGE);
+}
 
 async function main(): Promise<void> {
+  if (process.argv[2] === "token") return token(process.argv.slice(3));
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" } }, strict: true });
   if (!values.config) throw new ConfigError("usage: drover-scheduler --config FILE");
   const config = await loadConfig(values.config);
@@ -24,6 +61,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  log.error({ err: e }, e instanceof Error ? e.message : String(e));
+  // The token subcommand is run by a person at a shell: a plain line, not a JSON log record on stdout.
+  if (process.argv[2] === "token") process.stderr.write(`drover-scheduler token: ${e instanceof Error ? e.message : String(e)}\n`);
+  else log.error({ err: e }, e instanceof Error ? e.message : String(e));
   process.exitCode = 1;
 });

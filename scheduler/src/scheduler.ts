@@ -19,6 +19,7 @@ import { Modes } from "./modes.js";
 import { reconcile } from "./reconcile.js";
 import type { SchedulerApi } from "./api/ports.js";
 import { ApiServer } from "./api/server.js";
+import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { DropLog } from "./drop-log.js";
 import { forgetHost } from "./forget-host.js";
@@ -299,6 +300,7 @@ export class Scheduler {
       startedAtMs: this.startedAtMs,
       state: this.state,
       store: this.store,
+      tokens: new TokenBook(this.store, () => this.clock.now()),
       metrics: this.metrics,
       planner: this.planner,
       moves: this.dispatcher,

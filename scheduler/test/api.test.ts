@@ -1,42 +1,42 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, ApiMigration, HostsResponse, StatusResponse, VmsResponse, ApiPlan, HistoryResponse } from "@drover/protocol";
-import { harness, json, post } from "./harness.js";
+import { harness, json, post, get } from "./harness.js";
 import { uuid } from "./helpers.js";
 
 describe("HTTP API", () => {
   it("serves status, hosts, vms, a move with progress, history, metrics and the OpenAPI document", async () => {
     await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] });
     await h.report();
-    const status = StatusResponse.parse(await json(await fetch(h.url("/v1/status"))));
+    const status = StatusResponse.parse(await json(await get(h.url("/v1/status"))));
     expect(status.hosts.byState).toEqual({ healthy: 2 });
     expect(status.vms).toBe(1);
-    const hosts = HostsResponse.parse(await json(await fetch(h.url("/v1/hosts"))));
+    const hosts = HostsResponse.parse(await json(await get(h.url("/v1/hosts"))));
     expect(hosts.hosts.map((x) => [x.id, x.vmCount])).toEqual([
       ["a", 1],
       ["b", 0],
     ]);
-    const vms = VmsResponse.parse(await json(await fetch(h.url("/v1/vms"))));
+    const vms = VmsResponse.parse(await json(await get(h.url("/v1/vms"))));
     expect(vms.vms[0]).toMatchObject({ name: "web1", host: "a", alsoOn: [] });
 
     const res = await post(h.url("/v1/migrations"), { vm: "web1", host: "b" });
     expect(res.status).toBe(202);
     const m = ApiMigration.parse(await json(res));
     await expect
-      .poll(async () => ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`)))).state, {
+      .poll(async () => ApiMigration.parse(await json(await get(h.url(`/v1/migrations/${m.id}`)))).state, {
         timeout: 15_000,
         interval: 20,
         message: "move done",
       })
       .toBe("succeeded");
-    const done = ApiMigration.parse(await json(await fetch(h.url(`/v1/migrations/${m.id}`))));
-    expect(done).toMatchObject({ source: "a", destination: "b", requestedBy: "api", measuredDowntimeMs: 5, vmRunningOn: "b" });
+    const done = ApiMigration.parse(await json(await get(h.url(`/v1/migrations/${m.id}`))));
+    expect(done).toMatchObject({ source: "a", destination: "b", requestedBy: "api:test-admin", measuredDowntimeMs: 5, vmRunningOn: "b" });
 
-    const hist = HistoryResponse.parse(await json(await fetch(h.url("/v1/history?kind=migration"))));
+    const hist = HistoryResponse.parse(await json(await get(h.url("/v1/history?kind=migration"))));
     expect(hist.entries[0]).toMatchObject({ id: m.id, kind: "migration", outcome: "succeeded" });
-    const metrics = await (await fetch(h.url("/metrics"))).text();
+    const metrics = await (await get(h.url("/metrics"))).text();
     expect(metrics).toMatch(/drover_migrations_total\{outcome="succeeded"\} 1/);
     expect(metrics).toMatch(/drover_reports_total 2/);
-    const doc = await json(await fetch(h.url("/openapi.json")));
+    const doc = await json(await get(h.url("/openapi.json")));
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/v1/status", "/v1/plan", "/v1/migrations", "/v1/hosts/{id}/drain", "/v1/hosts/{id}/power", "/v1/history"]),
@@ -82,10 +82,10 @@ describe("HTTP API", () => {
       { name: "power bad action", req: () => post(h.url("/v1/hosts/a/power"), { action: "reboot" }), status: 400, field: "body.action" },
       { name: "power unknown host", req: () => post(h.url("/v1/hosts/zz/power"), { action: "off" }), status: 404, field: "params.id" },
       { name: "bad host id", req: () => post(h.url("/v1/hosts/a.b/power"), { action: "off" }), status: 400, field: "params.id" },
-      { name: "unknown migration", req: () => fetch(h.url("/v1/migrations/mig-nope")), status: 404, field: "params.id" },
-      { name: "unknown maintenance", req: () => fetch(h.url("/v1/maintenance/mnt-nope")), status: 404, field: "params.id" },
-      { name: "history limit type", req: () => fetch(h.url("/v1/history?limit=lots")), status: 400, field: "query.limit" },
-      { name: "unknown route", req: () => fetch(h.url("/v1/nothing")), status: 404 },
+      { name: "unknown migration", req: () => get(h.url("/v1/migrations/mig-nope")), status: 404, field: "params.id" },
+      { name: "unknown maintenance", req: () => get(h.url("/v1/maintenance/mnt-nope")), status: 404, field: "params.id" },
+      { name: "history limit type", req: () => get(h.url("/v1/history?limit=lots")), status: 400, field: "query.limit" },
+      { name: "unknown route", req: () => get(h.url("/v1/nothing")), status: 404 },
     ];
     for (const c of cases) {
       const res = await c.req();

@@ -1,5 +1,6 @@
 // One scheduler against a real nats-server and a real SQLite file, with fake agents on the bus.
 import { vi } from "vitest";
+import { TokenBook } from "../src/api/tokens.js";
 import { ManualClock } from "../src/clock.js";
 import type { SchedulerConfigInput } from "../src/config.js";
 import { Scheduler, type SchedulerDeps } from "../src/scheduler.js";
@@ -18,7 +19,16 @@ export interface Harness extends AsyncDisposable {
   /** Publishes reports from every up host every `ms` (like running agents) until disposed. */
   autoReport(ms?: number): void;
   cfg: Partial<SchedulerConfigInput>;
+  /** An admin token of this scheduler; get() and post() send it. */
+  token: string;
 }
+
+/** Tokens by API origin, so get(h.url(...)) and post(h.url(...)) authenticate without threading h through. */
+const tokens = new Map<string, string>();
+const authOf = (url: string): Record<string, string> => {
+  const t = tokens.get(new URL(url).origin);
+  return t ? { authorization: `Bearer ${t}` } : {};
+};
 
 export async function harness(
   hosts: string[],
@@ -39,6 +49,7 @@ export async function harness(
     clock,
     agents,
     cfg,
+    token: "",
     s: make(),
     url: (p) => `${h.s.api.address}${p}`,
     async report(list) {
@@ -58,6 +69,7 @@ export async function harness(
       await h.s.shutdown();
       h.s = Scheduler.create(config(nats.url, dir.path, cfg), { clock, autoTick: false, ...deps, ...d });
       await h.s.start();
+      tokens.set(new URL(h.s.api.address).origin, h.token);
       return h.s;
     },
     autoReport(ms = 100) {
@@ -72,6 +84,8 @@ export async function harness(
     },
   };
   await h.s.start();
+  h.token = new TokenBook(h.s.store, () => clock.now()).create("test-admin", "admin", "test").token;
+  tokens.set(new URL(h.s.api.address).origin, h.token);
   return h;
 }
 
@@ -80,10 +94,14 @@ export async function json(res: Response): Promise<any> {
   return res.json();
 }
 
+export function get(url: string): Promise<Response> {
+  return fetch(url, { headers: authOf(url) });
+}
+
 export function post(url: string, body?: unknown, raw?: string): Promise<Response> {
   return fetch(url, {
     method: "POST",
-    headers: body === undefined && raw === undefined ? {} : { "content-type": "application/json" },
+    headers: { ...authOf(url), ...(body === undefined && raw === undefined ? {} : { "content-type": "application/json" }) },
     ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
 }

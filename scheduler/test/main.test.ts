@@ -17,18 +17,29 @@ function run(args: string[]) {
 }
 
 describe("drover-scheduler binary", () => {
-  it("starts from a YAML config, serves the API, and stops cleanly on SIGTERM", async () => {
+  it("makes an admin token on the host, starts from a YAML config, serves the API to that token only, and stops cleanly on SIGTERM", async () => {
     await using nats = await NatsServer.start();
     await using dir = await tempDir();
     const cfg = join(dir.path, "scheduler.yaml");
     await writeFile(cfg, `cluster: bin\nnats:\n  servers: ["${nats.url}"]\nstateDir: ${join(dir.path, "state")}\nhttp:\n  port: 0\n`);
+    const made = run(["token", "create", "--config", cfg, "--role", "admin", "--name", "root"]);
+    expect(await made.exited).toBe(0);
+    // stdout holds the token alone; the note goes to stderr (both are captured here, in any order).
+    const token = /^drover_[A-Za-z0-9_-]{43}$/m.exec(made.output())?.[0];
+    expect(token).toBeDefined();
+    const again = run(["token", "create", "--config", cfg, "--role", "admin", "--name", "root"]);
+    expect(await again.exited).toBe(1);
+    expect(again.output()).toMatch(/token named 'root' already exists/);
     const p = run(["--config", cfg]);
     try {
       await expect
         .poll(() => p.output(), { timeout: 60_000, interval: 100, message: "scheduler started" })
         .toMatch(/"msg":"scheduler started"/);
       const addr = /"http":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(p.output())![1]!;
-      const status = StatusResponse.parse(await (await fetch(`${addr}/v1/status`)).json());
+      expect((await fetch(`${addr}/v1/status`)).status).toBe(401);
+      const status = StatusResponse.parse(
+        await (await fetch(`${addr}/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json(),
+      );
       expect(status.cluster).toBe("bin");
     } finally {
       p.child.kill("SIGTERM");

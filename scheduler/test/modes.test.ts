@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ApiMaintenance } from "@drover/protocol";
 import { windowAt } from "../src/window.js";
 import { WindowConfig } from "../src/config.js";
-import { harness, json, post } from "./harness.js";
+import { harness, json, post, get } from "./harness.js";
 import { uuid } from "./helpers.js";
 
 const at = (hhmm: string, day = "2026-11-26") => Date.parse(`${day}T${hhmm}:00Z`);
@@ -140,12 +140,12 @@ describe("maintenance", () => {
       .poll(
         async () => {
           await h.s.tick();
-          return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state;
+          return ApiMaintenance.parse(await json(await get(h.url(`/v1/maintenance/${m.id}`)))).state;
         },
         { timeout: 15_000, interval: 20, message: "in maintenance" },
       )
       .toBe("in-maintenance");
-    const done = ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`))));
+    const done = ApiMaintenance.parse(await json(await get(h.url(`/v1/maintenance/${m.id}`))));
     expect(done.migrations).toHaveLength(2);
     expect(done.vmsLeft).toBe(0);
     expect(h.s.state.stateOf(h.s.state.hosts.get("a")!, h.clock.now())).toBe("maintenance");
@@ -170,12 +170,12 @@ describe("maintenance", () => {
       .poll(
         async () => {
           await h.s.tick();
-          return ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`)))).state;
+          return ApiMaintenance.parse(await json(await get(h.url(`/v1/maintenance/${m.id}`)))).state;
         },
         { timeout: 15_000, interval: 20, message: "blocked" },
       )
       .toBe("blocked");
-    const b = ApiMaintenance.parse(await json(await fetch(h.url(`/v1/maintenance/${m.id}`))));
+    const b = ApiMaintenance.parse(await json(await get(h.url(`/v1/maintenance/${m.id}`))));
     expect(b.blockers).toEqual([expect.objectContaining({ vm: "pinned1", code: "vm.pinned" })]);
     expect(b.vmsLeft).toBe(1);
     expect(h.agents.on("a").map((v) => v.name)).toEqual(["pinned1"]);

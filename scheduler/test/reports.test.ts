@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { HostsResponse, StatusResponse, subjects } from "@drover/protocol";
 import { join } from "node:path";
 import { Store } from "@drover/store";
-import { harness, json } from "./harness.js";
+import { harness, json, get } from "./harness.js";
 import { CLUSTER, report, uuid } from "./helpers.js";
 
 describe("host reports over NATS", () => {
@@ -16,14 +16,14 @@ describe("host reports over NATS", () => {
     nc.publish(subjects.hostReport(CLUSTER, "zz"), new TextEncoder().encode(JSON.stringify({ ...bad, vms: [{ uuid: "nope" }] })));
     await h.agents.bus.flush();
     await expect
-      .poll(async () => StatusResponse.parse(await json(await fetch(h.url("/v1/status")))).reports.invalid, {
+      .poll(async () => StatusResponse.parse(await json(await get(h.url("/v1/status")))).reports.invalid, {
         timeout: 15_000,
         interval: 20,
         message: "3 invalid counted",
       })
       .toBe(3);
     // Nothing acted on: host a still has its VM, no host zz appeared.
-    const hosts = HostsResponse.parse(await json(await fetch(h.url("/v1/hosts"))));
+    const hosts = HostsResponse.parse(await json(await get(h.url("/v1/hosts"))));
     expect(hosts.hosts.map((x) => [x.id, x.vmCount, x.state])).toEqual([
       ["a", 1, "healthy"],
       ["b", 0, "healthy"],
@@ -31,7 +31,7 @@ describe("host reports over NATS", () => {
     // b goes silent for more than 3 intervals.
     h.clock.advance(3500);
     await h.report(["a"]);
-    const later = HostsResponse.parse(await json(await fetch(h.url("/v1/hosts"))));
+    const later = HostsResponse.parse(await json(await get(h.url("/v1/hosts"))));
     expect(later.hosts.find((x) => x.id === "b")!.state).toBe("unreachable");
     await h.s.tick();
     h.s.flush();

@@ -15,6 +15,7 @@ import {
   ApiHost,
 } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
+import { resolveCa, resolveToken } from "../api-auth.js";
 import { CliError, ExitCode, usageError } from "../errors.js";
 import { ago, mib, ms, pct, printJson, table, time } from "../format.js";
 import { resolveApiUrl } from "../lab-setup.js";
@@ -23,11 +24,14 @@ import { progress } from "../progress.js";
 
 interface Global {
   api?: string;
+  tokenFile?: string;
+  caFile?: string;
   json?: boolean;
 }
 
-function client(cmd: Command): ApiClient {
-  return new ApiClient(resolveApiUrl((cmd.optsWithGlobals() as Global).api));
+export function client(cmd: Command): ApiClient {
+  const g = cmd.optsWithGlobals() as Global;
+  return new ApiClient(resolveApiUrl(g.api), { token: resolveToken(g.tokenFile), ca: resolveCa(g.caFile) });
 }
 
 function checkHost(arg: string, what = "HOST"): string {
@@ -109,6 +113,11 @@ export function drainOutcome(m: Maintenance): string {
 
 export function registerApiCommands(program: Command): void {
   program.option("--api <url>", "scheduler API (default: $DROVER_API, else the lab's, else http://127.0.0.1:7070)");
+  program.option(
+    "--token-file <file>",
+    "API token file, mode 600 (default: $DROVER_TOKEN, else $DROVER_TOKEN_FILE, else ~/.config/drover/token, else the lab's)",
+  );
+  program.option("--ca-file <file>", "PEM CA to trust for an https:// API (default: $DROVER_CA_FILE)");
 
   program
     .command("status")
@@ -334,8 +343,17 @@ export function registerApiCommands(program: Command): void {
       if (o.json) return printJson(r);
       process.stdout.write(
         `${table(
-          ["time", "kind", "id", "host", "VM", "outcome", "summary"],
-          r.entries.map((e) => [time(e.timeMs), e.kind, e.id, e.host ?? "-", e.vm ?? "-", e.outcome ?? "-", e.summary]),
+          ["time", "kind", "id", "host", "VM", "outcome", "by", "summary"],
+          r.entries.map((e) => [
+            time(e.timeMs),
+            e.kind,
+            e.id,
+            e.host ?? "-",
+            e.vm ?? "-",
+            e.outcome ?? "-",
+            e.requestedBy ?? "-",
+            e.summary,
+          ]),
         )}\n`,
       );
     });

@@ -95,7 +95,7 @@ export function registerLabCommands(program: Command): void {
           ...(o.scheduler ? { scheduler: cluster.scheduler } : {}),
         });
         if (o.scheduler) {
-          const api = new ApiClient(cluster.apiUrl);
+          const api = new ApiClient(cluster.apiUrl, { token: cluster.apiToken });
           try {
             await waitHosts(
               api,

@@ -119,7 +119,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
         GUESTS.map((g) => [g.name, g.host, mib(g.memoryMiB), g.role]),
       ),
     );
-    const api = new ApiClient(cluster.apiUrl);
+    const api = new ApiClient(cluster.apiUrl, { token: cluster.apiToken });
     await waitHosts(
       api,
       "every host to report with its guests",

@@ -13,13 +13,48 @@ const NonNegNum = z.number().finite().nonnegative();
 /** Every 4xx/5xx body. `issues` names each bad field of the request (path, query or body). */
 export const ApiError = z.object({
   error: z.object({
-    /** e.g. "bad-request", "not-found", "conflict", "refused", "internal". */
+    /**
+     * e.g. "bad-request", "unauthorized" (401), "forbidden" (403), "not-found", "conflict", "refused",
+     * "too-large" (413), "uri-too-long" (414), "unsupported-encoding" (415), "headers-too-large" (431), "internal".
+     */
     code: z.string(),
     message: z.string(),
     issues: z.array(z.object({ field: z.string(), message: z.string() })).default([]),
   }),
 });
 export type ApiError = z.infer<typeof ApiError>;
+
+// ---------------------------------------------------------------------------------------------
+// Tokens and roles
+
+/** Each role may do what the ones before it may: viewer reads, operator moves VMs, admin powers hosts and manages tokens. */
+export const ApiRoles = ["viewer", "operator", "admin"] as const;
+export const ApiRole = z.enum(ApiRoles);
+export type ApiRole = z.infer<typeof ApiRole>;
+
+/** A token's name: who asked, as history records it. */
+export const TokenName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, "must be lowercase letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+export const TokenCreateRequest = z.object({ name: TokenName, role: ApiRole }).strict();
+export type TokenCreateRequest = z.infer<typeof TokenCreateRequest>;
+
+export const ApiToken = z.object({
+  name: TokenName,
+  role: ApiRole,
+  createdAtMs: EpochMs,
+  lastUsedAtMs: EpochMs.nullable(),
+  revokedAtMs: EpochMs.nullable(),
+});
+export type ApiToken = z.infer<typeof ApiToken>;
+export const TokensResponse = z.object({ tokens: z.array(ApiToken) });
+export type TokensResponse = z.infer<typeof TokensResponse>;
+/** The only reply that carries the secret: shown once, never stored (the store keeps its SHA-256). */
+export const TokenCreated = ApiToken.extend({ token: z.string() });
+export type TokenCreated = z.infer<typeof TokenCreated>;
 
 // ---------------------------------------------------------------------------------------------
 // Hosts and VMs
@@ -148,7 +183,7 @@ export const ApiPlan = z.object({
   policy: z.string(),
   host: HostId.nullable(),
   status: z.enum(PlanStatuses),
-  /** Who asked: "api", "schedule:balance", "maintenance:<id>", ... */
+  /** Who asked: "api:<token name>", "schedule:balance", "maintenance:<id>", ... */
   requestedBy: z.string(),
   createdAtMs: EpochMs,
   updatedAtMs: EpochMs,
@@ -199,7 +234,7 @@ export const ApiMigration = z.object({
   source: HostId,
   destination: HostId,
   state: z.enum(ApiMigrationStates),
-  /** "api", "plan:<id>", "maintenance:<id>", ... */
+  /** "api:<token name>", "plan:<id>", "maintenance:<id>", ... */
   requestedBy: z.string(),
   reason: z.string(),
   planId: Id.nullable(),
@@ -293,6 +328,8 @@ export const ApiHistoryEntry = z.object({
   host: HostId.nullable(),
   vm: z.string().nullable(),
   outcome: z.string().nullable(),
+  /** Who asked: "api:<token name>", "schedule:balance", "maintenance:<id>", ... (null for kinds without one). */
+  requestedBy: z.string().nullable().optional(),
 });
 export type ApiHistoryEntry = z.infer<typeof ApiHistoryEntry>;
 export const HistoryResponse = z.object({ entries: z.array(ApiHistoryEntry) });

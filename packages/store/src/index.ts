@@ -9,6 +9,7 @@ export type { Migrations, MigrationQuery } from "./repos/migrations.js";
 export type { Maintenance } from "./repos/maintenance.js";
 export type { Power } from "./repos/power.js";
 export type { ConfigChanges } from "./repos/config.js";
+export type { Tokens } from "./repos/tokens.js";
 export {
   PlanModes,
   PlanStatuses,
@@ -23,6 +24,7 @@ export {
   PowerActions,
   PowerStatuses,
   OpenPowerStatuses,
+  TokenRoles,
   type Json,
   type JsonObject,
   type ErrorRecord,
@@ -52,6 +54,9 @@ export {
   type PowerPatch,
   type ConfigChangeRow,
   type ConfigChangeInput,
+  type TokenRole,
+  type TokenRow,
+  type TokenInput,
   type HistoryEntry,
   type HistoryKind,
 } from "./types.js";

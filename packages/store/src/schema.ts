@@ -150,6 +150,18 @@ export const migrations: readonly string[] = [
   WHERE strategy GLOB '*; [1-9]* concurrent'
     AND substr(strategy, instr(strategy, '; ') + 2, length(strategy) - instr(strategy, '; ') - 12) NOT GLOB '*[^0-9]*';
   `,
+  // 4: the HTTP API's bearer tokens, by SHA-256 only. A revoked token keeps its row (and its name), so
+  // the history's "api:<name>" entries always point at one identity.
+  `
+  CREATE TABLE api_tokens (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL,
+    last_used_ms INTEGER,
+    revoked_ms INTEGER
+  ) STRICT;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -9,6 +9,7 @@ import { Maintenance } from "./repos/maintenance.js";
 import { Migrations } from "./repos/migrations.js";
 import { Plans } from "./repos/plans.js";
 import { Power } from "./repos/power.js";
+import { Tokens } from "./repos/tokens.js";
 import { Vms } from "./repos/vms.js";
 import { LATEST_SCHEMA_VERSION, assertNotNewer, migrate } from "./schema.js";
 import { ActiveMaintenanceStatuses, InFlightMigrationStatuses, OpenPlanStatuses, OpenPowerStatuses, type HistoryEntry } from "./types.js";
@@ -40,6 +41,7 @@ export class Store implements Disposable {
   readonly maintenance: Maintenance;
   readonly power: Power;
   readonly config: ConfigChanges;
+  readonly tokens: Tokens;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
@@ -57,6 +59,7 @@ export class Store implements Disposable {
     this.maintenance = new Maintenance(db);
     this.power = new Power(db);
     this.config = new ConfigChanges(db);
+    this.tokens = new Tokens(db);
 
     // Order matters: migrations go first so that a plan still referenced by a kept migration is kept.
     const statements = [

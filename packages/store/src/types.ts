@@ -257,6 +257,20 @@ export interface ConfigChangeRow {
 }
 export type ConfigChangeInput = Omit<ConfigChangeRow, "seq">;
 
+export const TokenRoles = ["viewer", "operator", "admin"] as const;
+export type TokenRole = (typeof TokenRoles)[number];
+
+/** An HTTP API token; the secret itself is never stored, only its SHA-256 (hex). */
+export interface TokenRow {
+  name: string;
+  role: TokenRole;
+  hash: string;
+  createdMs: number;
+  lastUsedMs: number | null;
+  revokedMs: number | null;
+}
+export type TokenInput = Pick<TokenRow, "name" | "role" | "hash" | "createdMs">;
+
 export type HistoryEntry =
   | { kind: "migration"; atMs: number; id: string; summary: string; row: MigrationRow }
   | { kind: "plan"; atMs: number; id: string; summary: string; row: PlanRow }

@@ -368,3 +368,28 @@ describe("maintenance, power, config", () => {
       expect(s.transaction(() => (s.plans.insert(plan("p1")), s.plans.list().length))).toBe(1);
     }));
 });
+
+describe("tokens", () => {
+  const hash = (c: string) => c.repeat(64);
+  it("stores a token by its hash, revokes it once and keeps its name taken", () =>
+    withStore((s) => {
+      const t = s.tokens.create({ name: "alice", role: "operator", hash: hash("a"), createdMs: 10 });
+      expect(t).toEqual({ name: "alice", role: "operator", hash: hash("a"), createdMs: 10, lastUsedMs: null, revokedMs: null });
+      expect(s.tokens.byHash(hash("a"))).toEqual(t);
+      expect(s.tokens.byHash(hash("b"))).toBeUndefined();
+      s.tokens.touch("alice", 20);
+      expect(s.tokens.get("alice")?.lastUsedMs).toBe(20);
+      expect(s.tokens.revoke("alice", 30).revokedMs).toBe(30);
+      expect(s.tokens.revoke("alice", 40).revokedMs).toBe(30);
+      expect(() => s.tokens.create({ name: "alice", role: "viewer", hash: hash("c"), createdMs: 50 })).toThrow(/alice.*already exists/);
+      expect(() => s.tokens.revoke("bob", 50)).toThrow(/no token named 'bob'/);
+      expect(s.tokens.list().map((x) => x.name)).toEqual(["alice"]);
+    }));
+
+  it("refuses a bad role or a hash that is not a SHA-256, naming the field", () =>
+    withStore((s) => {
+      expect(() => s.tokens.create({ name: "x", role: "root" as never, hash: hash("a"), createdMs: 1 })).toThrow(/role must be one of/);
+      expect(() => s.tokens.create({ name: "x", role: "admin", hash: "secret", createdMs: 1 })).toThrow(/hash must be a SHA-256/);
+      expect(s.tokens.list()).toEqual([]);
+    }));
+});

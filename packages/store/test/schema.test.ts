@@ -31,7 +31,17 @@ describe("schema migrations", () => {
       const store = Store.open({ path: f });
       expect(store.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
       store.close();
-      expect(tables(f)).toEqual(["config_changes", "hosts", "maintenance", "migrations", "plan_steps", "plans", "power_actions", "vms"]);
+      expect(tables(f)).toEqual([
+        "api_tokens",
+        "config_changes",
+        "hosts",
+        "maintenance",
+        "migrations",
+        "plan_steps",
+        "plans",
+        "power_actions",
+        "vms",
+      ]);
       const db = new Database(f);
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(db.pragma("user_version", { simple: true })).toBe(LATEST_SCHEMA_VERSION);

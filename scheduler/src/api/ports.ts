@@ -11,6 +11,7 @@ import type { Metrics } from "../metrics.js";
 import type { Modes } from "../modes.js";
 import type { Planner } from "../planner.js";
 import type { PowerManager } from "../power/power-manager.js";
+import type { TokenBook } from "./tokens.js";
 
 /** Store reads behind the GET routes (every write goes through a service). */
 export interface StoreReads {
@@ -41,4 +42,6 @@ export interface SchedulerApi {
   rejectedReports(): Record<string, number>;
   /** Removes a host that no longer exists; refused (RefusedError) while it reports or is in use. */
   forgetHost(id: string, by: string): { vms: number };
+  /** The API's own credentials: who may call it, and the token routes. */
+  readonly tokens: Pick<TokenBook, "authenticate" | "create" | "revoke" | "list">;
 }

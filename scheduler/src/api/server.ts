@@ -1,6 +1,9 @@
 // The HTTP API. Requests are validated with the zod schemas of @drover/protocol's api.ts (the same
 // ones the CLI reads), which also document the routes in /openapi.json. Bad input gets a 4xx
-// naming the field and changes nothing.
+// naming the field and changes nothing. Every route declares the role it needs (`config: { role }`,
+// shown in the document as its `security`); every request carries a bearer token (tokens.ts).
+import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { z } from "zod";
@@ -25,13 +28,49 @@ import {
   VmsResponse,
   issuesOf,
   ApiHost,
+  ApiToken,
+  TokenCreateRequest,
+  TokenCreated,
+  TokenName,
+  TokensResponse,
+  type ApiRole,
 } from "@drover/protocol";
 import { PolicyInputError, UnknownPolicyError } from "@drover/policy";
 import { StoreError } from "@drover/store";
+import { ConfigError } from "../config.js";
 import { DispatchError, NotFoundError, RefusedError } from "../errors.js";
 import { planToApi } from "../planner.js";
 import type { SchedulerApi } from "./ports.js";
+import { AuthError, TokenInputError, grants } from "./tokens.js";
 import { historyView, hostView, migrationView, powerView, vmView } from "./views.js";
+
+/** Largest request body (JSON), and longest request target; beyond them: 413 and 414 with the error body. */
+export const BODY_LIMIT = 1_048_576;
+export const URL_LIMIT = 8192;
+
+/** What a route's `config` must hold: the least role that may call it. */
+export interface RouteAuth {
+  role: ApiRole;
+}
+const viewer: RouteAuth = { role: "viewer" };
+const operator: RouteAuth = { role: "operator" };
+const admin: RouteAuth = { role: "admin" };
+
+/** A refusal before the handler (size, encoding), with its status and error code. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: { field: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const errorBody = (code: string, message: string, issues: { field: string; message: string }[] = []) => ({
+  error: { code, message, issues },
+});
 
 class BadRequest extends Error {
   constructor(readonly issues: { field: string; message: string }[]) {
@@ -48,7 +87,63 @@ function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.
   return r.data;
 }
 
+/**
+ * JSON bodies: a body that sets `__proto__` (or `constructor.prototype`) is refused naming where,
+ * instead of being parsed into something that could reach an object's prototype.
+ */
+function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new BadRequest([{ field: "body", message: `not valid JSON: ${(e as Error).message}` }]);
+  }
+  // Iterative: a 1 MiB body can nest deeper than the call stack.
+  const todo: [unknown, string][] = [[v, "body"]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [x, path] = next;
+    if (typeof x !== "object" || x === null) continue;
+    for (const [k, child] of Object.entries(x)) {
+      const at = Array.isArray(x) ? `${path}[${k}]` : `${path}.${k}`;
+      if (k === "__proto__" || (k === "constructor" && typeof child === "object" && child !== null && "prototype" in child))
+        throw new BadRequest([{ field: at, message: `a "${k}" key is refused (it could change an object's prototype)` }]);
+      todo.push([child, at]);
+    }
+  }
+  return v;
+}
+
+/** Answers what Node's HTTP parser refuses before fastify sees the request (431, 400) with the error body. */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+  const [status, text, code, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "headers-too-large", "the request line and headers are larger than 16 KiB"]
+      : [400, "Bad Request", "bad-request", `malformed HTTP request (${err.code ?? err.message})`];
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function tlsOption(tls: { cert: string; key: string } | undefined): { https: { cert: Buffer; key: Buffer } } | object {
+  if (!tls) return {};
+  const read = (key: "cert" | "key") => {
+    try {
+      return readFileSync(tls[key]);
+    } catch (e) {
+      throw new ConfigError(`http.tls.${key}: cannot read ${tls[key]}: ${(e as Error).message}`, [
+        { key: `http.tls.${key}`, message: (e as Error).message },
+      ]);
+    }
+  };
+  return { https: { cert: read("cert"), key: read("key") } };
+}
+
 const IdParams = z.object({ id: Id });
+const TokenParams = z.object({ name: TokenName });
 const HostParams = z.object({ id: HostId });
 const PlansQuery = z
   .object({
@@ -73,13 +168,60 @@ function js(schema: z.ZodType, io: "input" | "output" = "output"): Record<string
 export class ApiServer {
   readonly app: FastifyInstance;
   address = "";
+  private readonly callers = new WeakMap<FastifyRequest, { name: string; role: ApiRole }>();
 
   constructor(private readonly s: SchedulerApi) {
-    this.app = Fastify({ logger: false, bodyLimit: 1_048_576 });
+    this.app = Fastify({
+      logger: false,
+      bodyLimit: BODY_LIMIT,
+      clientErrorHandler: clientError,
+      // Router refusals (a path segment over maxParamLength, a malformed URL) come before any hook.
+      frameworkErrors: (e, _req, reply) => void this.sendError(reply, e),
+      ...tlsOption(s.config.http.tls),
+    }) as unknown as FastifyInstance;
+  }
+
+  /** Who asked, as the history records it. */
+  private by(req: FastifyRequest): string {
+    const c = this.callers.get(req);
+    if (!c) throw new Error("request reached a handler without a caller"); // the onRequest hook sets it
+    return `api:${c.name}`;
   }
 
   private async build(): Promise<void> {
     const app = this.app;
+    // A route without a role would be reachable by any token (or none): refuse to serve it.
+    app.addHook("onRoute", (r) => {
+      const role = (r.config as Partial<RouteAuth> | undefined)?.role;
+      if (!role) throw new Error(`route ${String(r.method)} ${r.url} declares no role (config: { role: "viewer" | "operator" | "admin" })`);
+      r.schema = { ...r.schema, security: [{ bearer: [role] }] };
+    });
+    app.addHook("onRequest", async (req) => {
+      if (req.url.length > URL_LIMIT)
+        throw new HttpError(414, "uri-too-long", `the request target is ${req.url.length} bytes; the limit is ${URL_LIMIT}`);
+      const caller = this.s.tokens.authenticate(req.headers.authorization);
+      // Unknown routes need a viewer token too: without one, nothing about the API is answered.
+      const need = (req.routeOptions.config as Partial<RouteAuth> | undefined)?.role ?? "viewer";
+      if (!grants(caller.role, need))
+        throw new AuthError(
+          403,
+          `token "${caller.name}" has role ${caller.role}; ${req.method} ${req.routeOptions.url ?? req.url} needs ${need}`,
+        );
+      this.callers.set(req, caller);
+      const enc = req.headers["content-encoding"];
+      if (enc !== undefined && enc.trim().toLowerCase() !== "identity")
+        throw new HttpError(415, "unsupported-encoding", `Content-Encoding "${enc}" is not accepted: send the body uncompressed`, [
+          { field: "headers.content-encoding", message: `"${enc}" is not accepted` },
+        ]);
+    });
+    app.removeContentTypeParser("application/json");
+    app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, text, done) => {
+      try {
+        done(null, parseJsonBody(text as string));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    });
     // zod validates (in handlers, with our error format); the JSON schemas only document.
     app.setValidatorCompiler(() => () => true);
     app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -89,22 +231,25 @@ export class ApiServer {
         info: {
           title: "Drover scheduler API",
           version: "1.0.0",
-          description: "Bodies are the zod schemas in @drover/protocol (api.ts); the CLI's --json prints them.",
+          description:
+            "Bodies are the zod schemas in @drover/protocol (api.ts); the CLI's --json prints them. Every route needs " +
+            "`Authorization: Bearer <token>`; its `security` names the least role (viewer < operator < admin).",
         },
+        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       },
     });
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.sendError(reply, err));
     app.setNotFoundHandler((req, reply) => {
-      void reply.code(404).send({ error: { code: "not-found", message: `no route ${req.method} ${req.url}`, issues: [] } });
+      void reply.code(404).send(errorBody("not-found", `no route ${req.method} ${req.url.slice(0, 200)}`));
     });
 
-    const err = { 400: js(ApiError), 404: js(ApiError), 409: js(ApiError) };
+    const err = { 400: js(ApiError), 401: js(ApiError), 403: js(ApiError), 404: js(ApiError), 409: js(ApiError) };
     const s = this.s;
     const now = () => s.clock.now();
 
-    app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+    app.get("/openapi.json", { config: viewer, schema: { hide: true } }, async () => app.swagger());
 
-    app.get("/v1/status", { schema: { summary: "Cluster summary", response: { 200: js(StatusResponse) } } }, async () => {
+    app.get("/v1/status", { config: viewer, schema: { summary: "Cluster summary", response: { 200: js(StatusResponse) } } }, async () => {
       const byState: Record<string, number> = {};
       for (const h of s.state.hosts.values()) {
         const st = s.state.stateOf(h, now());
@@ -128,13 +273,17 @@ export class ApiServer {
       });
     });
 
-    app.get("/v1/hosts", { schema: { summary: "Hosts as the scheduler sees them", response: { 200: js(HostsResponse) } } }, async () => ({
-      hosts: [...s.state.hosts.values()].sort((a, b) => a.id.localeCompare(b.id)).map((h) => this.host(h.id)),
-    }));
+    app.get(
+      "/v1/hosts",
+      { config: viewer, schema: { summary: "Hosts as the scheduler sees them", response: { 200: js(HostsResponse) } } },
+      async () => ({
+        hosts: [...s.state.hosts.values()].sort((a, b) => a.id.localeCompare(b.id)).map((h) => this.host(h.id)),
+      }),
+    );
 
     app.get(
       "/v1/hosts/:id",
-      { schema: { summary: "One host", params: js(HostParams), response: { 200: js(ApiHost), ...err } } },
+      { config: viewer, schema: { summary: "One host", params: js(HostParams), response: { 200: js(ApiHost), ...err } } },
       async (req) => {
         const { id } = parse(HostParams, req.params, "params");
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
@@ -142,13 +291,14 @@ export class ApiServer {
       },
     );
 
-    app.get("/v1/vms", { schema: { summary: "VMs and where they run", response: { 200: js(VmsResponse) } } }, async () => ({
+    app.get("/v1/vms", { config: viewer, schema: { summary: "VMs and where they run", response: { 200: js(VmsResponse) } } }, async () => ({
       vms: [...s.state.allVms()].sort((a, b) => a.report.name.localeCompare(b.report.name)).map((v) => vmView(s.state, v)),
     }));
 
     app.post(
       "/v1/plan",
       {
+        config: operator,
         schema: {
           summary: "Dry run: the moves a policy proposes, each with reason and cost; stored as proposed (approve to run)",
           body: js(PlanRequest, "input"),
@@ -159,18 +309,24 @@ export class ApiServer {
         const body = parse(PlanRequest, req.body, "body");
         if (body.host !== undefined && !s.state.hosts.has(body.host))
           throw new BadRequest([{ field: "body.host", message: `unknown host "${body.host}"` }]);
-        return planToApi(s.planner.make(body.kind, { requestedBy: "api", mode: "dry-run", ...(body.host ? { host: body.host } : {}) }));
+        return planToApi(
+          s.planner.make(body.kind, { requestedBy: this.by(req), mode: "dry-run", ...(body.host ? { host: body.host } : {}) }),
+        );
       },
     );
 
-    app.get("/v1/plans", { schema: { summary: "Plans, newest first", response: { 200: js(PlansResponse), ...err } } }, async (req) => {
-      const q = parse(PlansQuery, req.query, "query");
-      return { plans: s.store.plans.list({ limit: q.limit, ...(q.status ? { status: q.status } : {}) }).map(planToApi) };
-    });
+    app.get(
+      "/v1/plans",
+      { config: viewer, schema: { summary: "Plans, newest first", response: { 200: js(PlansResponse), ...err } } },
+      async (req) => {
+        const q = parse(PlansQuery, req.query, "query");
+        return { plans: s.store.plans.list({ limit: q.limit, ...(q.status ? { status: q.status } : {}) }).map(planToApi) };
+      },
+    );
 
     app.get(
       "/v1/plans/:id",
-      { schema: { summary: "One plan with its steps", params: js(IdParams), response: { 200: js(ApiPlan), ...err } } },
+      { config: viewer, schema: { summary: "One plan with its steps", params: js(IdParams), response: { 200: js(ApiPlan), ...err } } },
       async (req) => {
         const { id } = parse(IdParams, req.params, "params");
         const row = s.store.plans.get(id);
@@ -182,6 +338,7 @@ export class ApiServer {
     app.post(
       "/v1/plans/:id/approve",
       {
+        config: operator,
         schema: {
           summary: "Approve a proposed plan: its steps run through the dispatcher",
           params: js(IdParams),
@@ -190,13 +347,14 @@ export class ApiServer {
       },
       async (req) => {
         const { id } = parse(IdParams, req.params, "params");
-        return planToApi(s.planner.approve(id, "api"));
+        return planToApi(s.planner.approve(id, this.by(req)));
       },
     );
 
     app.post(
       "/v1/migrations",
       {
+        config: operator,
         schema: {
           summary: "One move through the dispatcher",
           body: js(MigrateRequest, "input"),
@@ -205,7 +363,7 @@ export class ApiServer {
       },
       async (req, reply) => {
         const body = parse(MigrateRequest, req.body, "body");
-        const row = s.moves.submit({ vm: body.vm, destination: body.host, requestedBy: "api", reason: "operator request" });
+        const row = s.moves.submit({ vm: body.vm, destination: body.host, requestedBy: this.by(req), reason: "operator request" });
         void reply.code(202);
         return migrationView(row, null, s.state.vm(row.vmUuid)?.host ?? null);
       },
@@ -213,7 +371,7 @@ export class ApiServer {
 
     app.get(
       "/v1/migrations",
-      { schema: { summary: "Migrations, newest first", response: { 200: js(MigrationsResponse), ...err } } },
+      { config: viewer, schema: { summary: "Migrations, newest first", response: { 200: js(MigrationsResponse), ...err } } },
       async (req) => {
         const q = parse(MigrationsQuery, req.query, "query");
         const vm = q.vm ? (s.state.vm(q.vm)?.uuid ?? q.vm) : undefined;
@@ -224,7 +382,10 @@ export class ApiServer {
 
     app.get(
       "/v1/migrations/:id",
-      { schema: { summary: "One migration with its latest progress", params: js(IdParams), response: { 200: js(ApiMigration), ...err } } },
+      {
+        config: viewer,
+        schema: { summary: "One migration with its latest progress", params: js(IdParams), response: { 200: js(ApiMigration), ...err } },
+      },
       async (req) => {
         const { id } = parse(IdParams, req.params, "params");
         const m = s.store.migrations.get(id);
@@ -236,6 +397,7 @@ export class ApiServer {
     app.post(
       "/v1/hosts/:id/drain",
       {
+        config: operator,
         schema: {
           summary: "Evacuate the host; it ends in maintenance (optionally powered off)",
           params: js(HostParams),
@@ -247,7 +409,7 @@ export class ApiServer {
         const { id } = parse(HostParams, req.params, "params");
         const body = parse(DrainRequest, req.body, "body");
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
-        const row = s.maintenance.drain(id, body.powerOff, "api");
+        const row = s.maintenance.drain(id, body.powerOff, this.by(req));
         void reply.code(202);
         return s.maintenance.toApi(row);
       },
@@ -255,20 +417,24 @@ export class ApiServer {
 
     app.post(
       "/v1/hosts/:id/undrain",
-      { schema: { summary: "Return the host to service", params: js(HostParams), response: { 200: js(ApiMaintenance), ...err } } },
+      {
+        config: operator,
+        schema: { summary: "Return the host to service", params: js(HostParams), response: { 200: js(ApiMaintenance), ...err } },
+      },
       async (req) => {
         const { id } = parse(HostParams, req.params, "params");
         if (req.body !== undefined && req.body !== null && (typeof req.body !== "object" || Object.keys(req.body).length > 0)) {
           throw new BadRequest([{ field: "body", message: "undrain takes no body" }]);
         }
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
-        return s.maintenance.toApi(s.maintenance.undrain(id, "api"));
+        return s.maintenance.toApi(s.maintenance.undrain(id, this.by(req)));
       },
     );
 
     app.post(
       "/v1/hosts/:id/forget",
       {
+        config: admin,
         schema: {
           summary:
             "Remove a host that no longer exists (not while it reports or a move, power action or drain involves it); its history stays",
@@ -283,7 +449,7 @@ export class ApiServer {
         }
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
         const last = this.host(id);
-        s.forgetHost(id, "api");
+        s.forgetHost(id, this.by(req));
         return last;
       },
     );
@@ -291,6 +457,7 @@ export class ApiServer {
     app.get(
       "/v1/maintenance/:id",
       {
+        config: viewer,
         schema: {
           summary: "A drain's progress, or why it is blocked",
           params: js(IdParams),
@@ -306,6 +473,7 @@ export class ApiServer {
     app.post(
       "/v1/hosts/:id/power",
       {
+        config: admin,
         schema: {
           summary: "Power a host off (only if safe) or wake it",
           params: js(HostParams),
@@ -319,8 +487,8 @@ export class ApiServer {
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
         const row =
           body.action === "off"
-            ? s.power.requestPowerOff(id, "api", "operator request")
-            : s.power.requestWake(id, "api", "operator request");
+            ? s.power.requestPowerOff(id, this.by(req), "operator request")
+            : s.power.requestWake(id, this.by(req), "operator request");
         void reply.code(202);
         return powerView(row);
       },
@@ -328,7 +496,7 @@ export class ApiServer {
 
     app.get(
       "/v1/power/:id",
-      { schema: { summary: "A power action", params: js(IdParams), response: { 200: js(ApiPowerAction), ...err } } },
+      { config: viewer, schema: { summary: "A power action", params: js(IdParams), response: { 200: js(ApiPowerAction), ...err } } },
       async (req) => {
         const { id } = parse(IdParams, req.params, "params");
         const row = s.store.power.get(id);
@@ -340,6 +508,7 @@ export class ApiServer {
     app.get(
       "/v1/history",
       {
+        config: viewer,
         schema: {
           summary: "Plans, migrations, maintenance, power and config changes, newest first",
           response: { 200: js(HistoryResponse), ...err },
@@ -357,7 +526,43 @@ export class ApiServer {
       },
     );
 
-    app.get("/metrics", { schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
+    app.get(
+      "/v1/tokens",
+      { config: admin, schema: { summary: "API tokens (never their secrets)", response: { 200: js(TokensResponse), ...err } } },
+      async () => ({ tokens: s.tokens.list() }),
+    );
+
+    app.post(
+      "/v1/tokens",
+      {
+        config: admin,
+        schema: {
+          summary: "A new token: the reply is the only place its secret is ever shown",
+          body: js(TokenCreateRequest, "input"),
+          response: { 201: js(TokenCreated), ...err },
+        },
+      },
+      async (req, reply) => {
+        const body = parse(TokenCreateRequest, req.body, "body");
+        const { token, row } = s.tokens.create(body.name, body.role, this.by(req));
+        void reply.code(201);
+        return TokenCreated.parse({ ...row, token });
+      },
+    );
+
+    app.post(
+      "/v1/tokens/:name/revoke",
+      {
+        config: admin,
+        schema: { summary: "Revoke a token at once", params: js(TokenParams), response: { 200: js(ApiToken), ...err } },
+      },
+      async (req) => {
+        const { name } = parse(TokenParams, req.params, "params");
+        return s.tokens.revoke(name, this.by(req));
+      },
+    );
+
+    app.get("/metrics", { config: viewer, schema: { summary: "Prometheus metrics" } }, async (_req, reply) => {
       void reply.header("content-type", s.metrics.registry.contentType);
       return s.metrics.registry.metrics();
     });
@@ -369,9 +574,22 @@ export class ApiServer {
   }
 
   private sendError(reply: FastifyReply, e: Error & { statusCode?: number; code?: string }): FastifyReply {
-    const body = (code: string, message: string, issues: { field: string; message: string }[] = []) => ({
-      error: { code, message, issues },
-    });
+    const body = errorBody;
+    if (e instanceof AuthError) {
+      if (e.status === 401) void reply.header("www-authenticate", 'Bearer realm="drover"');
+      return reply.code(e.status).send(body(e.code, e.message));
+    }
+    if (e instanceof HttpError) return reply.code(e.status).send(body(e.code, e.message, e.issues));
+    if (e instanceof TokenInputError)
+      return reply.code(400).send(body("bad-request", e.message, [{ field: `body.${e.field}`, message: e.message }]));
+    if (e.code === "FST_ERR_MAX_PARAM_LENGTH")
+      return reply
+        .code(414)
+        .send(body("uri-too-long", "a path segment is longer than 100 characters", [{ field: "params", message: "too long" }]));
+    if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE")
+      return reply
+        .code(413)
+        .send(body("too-large", `the request body is larger than ${BODY_LIMIT} bytes`, [{ field: "body", message: "too large" }]));
     if (e instanceof BadRequest) return reply.code(400).send(body("bad-request", e.message, e.issues));
     if (e instanceof NotFoundError)
       return reply.code(404).send(body("not-found", e.message, e.field ? [{ field: `params.${e.field}`, message: e.message }] : []));
@@ -396,7 +614,8 @@ export class ApiServer {
     await this.build();
     await this.app.listen({ host, port });
     const a = this.app.server.address();
-    this.address = typeof a === "object" && a ? `http://${host}:${a.port}` : String(a);
+    const scheme = this.s.config.http.tls ? "https" : "http";
+    this.address = typeof a === "object" && a ? `${scheme}://${host}:${a.port}` : String(a);
   }
 
   get port(): number {

@@ -124,14 +124,42 @@ export function historyView(e: HistoryEntry): ApiHistoryEntry {
         host: e.row.source,
         vm: e.row.vmName,
         outcome: e.row.status,
+        requestedBy: e.row.requestedBy,
       };
     case "plan":
-      return { timeMs: e.atMs, kind: "plan", id: e.id, summary: e.summary, host: null, vm: null, outcome: e.row.status };
+      return {
+        timeMs: e.atMs,
+        kind: "plan",
+        id: e.id,
+        summary: e.summary,
+        host: null,
+        vm: null,
+        outcome: e.row.status,
+        requestedBy: e.row.requestedBy,
+      };
     case "maintenance":
-      return { timeMs: e.atMs, kind: "maintenance", id: e.id, summary: e.summary, host: e.row.host, vm: null, outcome: e.row.status };
+      return {
+        timeMs: e.atMs,
+        kind: "maintenance",
+        id: e.id,
+        summary: e.summary,
+        host: e.row.host,
+        vm: null,
+        outcome: e.row.status,
+        requestedBy: e.row.requestedBy,
+      };
     case "power":
-      return { timeMs: e.atMs, kind: "power", id: e.id, summary: e.summary, host: e.row.host, vm: null, outcome: e.row.status };
+      return {
+        timeMs: e.atMs,
+        kind: "power",
+        id: e.id,
+        summary: e.summary,
+        host: e.row.host,
+        vm: null,
+        outcome: e.row.status,
+        requestedBy: e.row.requestedBy,
+      };
     case "config":
-      return { timeMs: e.atMs, kind: "config", id: e.id, summary: e.summary, host: null, vm: null, outcome: null };
+      return { timeMs: e.atMs, kind: "config", id: e.id, summary: e.summary, host: null, vm: null, outcome: null, requestedBy: e.row.who };
   }
 }

@@ -331,7 +331,7 @@ export class PowerManager {
       const cfg = this.cfg(row.host);
       if (!state.hosts.has(row.host)) continue;
       const timeout = row.action === "wake" ? (cfg?.wakeTimeoutMs ?? 300_000) : (cfg?.powerOffTimeoutMs ?? 120_000);
-      this.track(row, Math.max(now, row.createdMs + timeout), row.action === "wake" && row.requestedBy !== "api");
+      this.track(row, Math.max(now, row.createdMs + timeout), row.action === "wake" && !/^api(:|$)/.test(row.requestedBy));
       state.setMode(row.host, row.action === "wake" ? "waking" : "powering-off", now);
     }
   }

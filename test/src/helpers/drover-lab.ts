@@ -17,6 +17,7 @@ import {
   startGuest,
   type GuestWorkload,
 } from "@drover/lab";
+import { useAdminToken } from "./api.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const AGENT_BIN = join(REPO_ROOT, "agents", "host-agent", "bin", "drover-agent.js");
@@ -94,6 +95,7 @@ export class DroverLab implements AsyncDisposable {
       o.scheduler ?? {},
     );
     await writeFile(join(configDir, "scheduler.yaml"), JSON.stringify(sched, null, 2));
+    await useAdminToken(`http://127.0.0.1:${apiPort}`, join(configDir, "scheduler.yaml"));
     const node = process.execPath;
     let lab: Lab | undefined;
     try {

@@ -1,0 +1,110 @@
+// The HTTP API's bearer tokens: made here, kept in the store as SHA-256 only, checked on every
+// request. Used by the API (token routes, authentication) and by `drover-scheduler token`, which
+// makes the first admin token on the scheduler host, where no token exists yet to ask the API with.
+import { createHash, randomBytes } from "node:crypto";
+import { ApiRole, ApiRoles, TokenName, issuesOf, type ApiToken } from "@drover/protocol";
+import type { Store, TokenRow } from "@drover/store";
+import { NotFoundError } from "../errors.js";
+
+/** 401 (who are you?) or 403 (not allowed to); the message says which and why, never the token. */
+export class AuthError extends Error {
+  override readonly name = "AuthError";
+  constructor(
+    readonly status: 401 | 403,
+    message: string,
+  ) {
+    super(message);
+  }
+  get code(): string {
+    return this.status === 401 ? "unauthorized" : "forbidden";
+  }
+}
+
+/** A role may do what it grants and everything the roles before it in ApiRoles grant. */
+export function grants(have: ApiRole, need: ApiRole): boolean {
+  return ApiRoles.indexOf(have) >= ApiRoles.indexOf(need);
+}
+
+// 256 random bits: the stored SHA-256 cannot be reversed, and looking a token up by its hash leaks
+// nothing through timing (an attacker cannot choose what the probe compares).
+const hashOf = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex");
+const PREFIX = "drover_";
+/** last_used is written at most this often per token, not on every request. */
+const TOUCH_EVERY_MS = 60_000;
+
+export const tokenView = (r: TokenRow): ApiToken => ({
+  name: r.name,
+  role: r.role,
+  createdAtMs: r.createdMs,
+  lastUsedAtMs: r.lastUsedMs,
+  revokedAtMs: r.revokedMs,
+});
+
+export class TokenBook {
+  constructor(
+    private readonly store: Pick<Store, "tokens" | "config" | "transaction">,
+    private readonly now: () => number,
+  ) {}
+
+  /** Returns the secret, which exists only in this reply. `by` is who asked, recorded in the history. */
+  create(name: string, role: string, by: string): { token: string; row: ApiToken } {
+    const n = TokenName.safeParse(name);
+    if (!n.success) throw new TokenInputError("name", issuesOf(n.error)[0]?.message ?? "invalid");
+    const r = ApiRole.safeParse(role);
+    if (!r.success) throw new TokenInputError("role", `must be one of ${ApiRoles.join(", ")}`);
+    const token = PREFIX + randomBytes(32).toString("base64url");
+    const at = this.now();
+    const row = this.store.transaction(() => {
+      const row = this.store.tokens.create({ name: n.data, role: r.data, hash: hashOf(token), createdMs: at });
+      this.store.config.recordChange({ atMs: at, who: by, key: `api.tokens.${n.data}`, oldValue: null, newValue: { role: r.data } });
+      return row;
+    });
+    return { token, row: tokenView(row) };
+  }
+
+  revoke(name: string, by: string): ApiToken {
+    return this.store.transaction(() => {
+      const before = this.store.tokens.get(name);
+      if (!before) throw new NotFoundError(`no token named "${name}"`, "name");
+      const row = this.store.tokens.revoke(name, this.now());
+      if (before.revokedMs === null)
+        this.store.config.recordChange({
+          atMs: row.revokedMs ?? this.now(),
+          who: by,
+          key: `api.tokens.${name}`,
+          oldValue: { role: row.role },
+          newValue: "revoked",
+        });
+      return tokenView(row);
+    });
+  }
+
+  list(): ApiToken[] {
+    return this.store.tokens.list().map(tokenView);
+  }
+
+  /** The caller of a request from its Authorization header; AuthError 401 if there is none that is valid. */
+  authenticate(authorization: string | undefined): { name: string; role: ApiRole } {
+    if (authorization === undefined || authorization === "")
+      throw new AuthError(401, "no token: send Authorization: Bearer <token> (drover reads DROVER_TOKEN or --token-file)");
+    const m = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(authorization);
+    if (!m) throw new AuthError(401, "the Authorization header must be 'Bearer <token>'");
+    const row = this.store.tokens.byHash(hashOf(m[1]!));
+    if (!row) throw new AuthError(401, "unknown token");
+    if (row.revokedMs !== null) throw new AuthError(401, `token "${row.name}" was revoked`);
+    const now = this.now();
+    if (row.lastUsedMs === null || now - row.lastUsedMs >= TOUCH_EVERY_MS) this.store.tokens.touch(row.name, now);
+    return { name: row.name, role: row.role };
+  }
+}
+
+/** A token name or role that is not valid; `field` is "name" or "role". */
+export class TokenInputError extends Error {
+  override readonly name = "TokenInputError";
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}

@@ -4,18 +4,18 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError, HostReportLimits, HostsResponse, StatusResponse, VmsResponse, subjects, type Logger } from "@drover/protocol";
-import { harness, json, type Harness } from "./harness.js";
+import { get, harness, json, post, type Harness } from "./harness.js";
 import { CLUSTER, report, uuid, type VmSpec } from "./helpers.js";
 
 const DROVER = fileURLToPath(new URL("../../cli/bin/drover.js", import.meta.url));
 
 /** Runs the real `drover` CLI against this scheduler's API. */
-function drover(api: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function drover(h: Harness, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [DROVER, "--api", api, ...args],
-      { timeout: 100_000, env: { ...process.env, DROVER_API: "" } },
+      [DROVER, "--api", h.url(""), ...args],
+      { timeout: 100_000, env: { ...process.env, DROVER_API: "", DROVER_TOKEN: h.token } },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -38,9 +38,9 @@ async function raw(h: Harness, subjectHost: string, body: unknown): Promise<void
   await h.agents.bus.flush();
 }
 
-const get = async (h: Harness, path: string) => json(await fetch(h.url(path)));
-const vmsOf = async (h: Harness) => VmsResponse.parse(await get(h, "/v1/vms")).vms.map((v) => [v.name, v.host]);
-const hostStates = async (h: Harness) => HostsResponse.parse(await get(h, "/v1/hosts")).hosts.map((x) => [x.id, x.state, x.vmCount]);
+const getJson = async (h: Harness, path: string) => json(await get(h.url(path)));
+const vmsOf = async (h: Harness) => VmsResponse.parse(await getJson(h, "/v1/vms")).vms.map((v) => [v.name, v.host]);
+const hostStates = async (h: Harness) => HostsResponse.parse(await getJson(h, "/v1/hosts")).hosts.map((x) => [x.id, x.state, x.vmCount]);
 
 describe("reports the scheduler believes", () => {
   it("drops a report published on h1's subject claiming to be h2; h2's VMs stay; a flood writes one line per subject per interval", async () => {
@@ -63,9 +63,9 @@ describe("reports the scheduler believes", () => {
     await h.s.tick();
     expect(dropLines()).toHaveLength(2);
     expect(dropLines()[1]!.obj).toMatchObject({ count: 49, dropped: { "wrong-host": 49 } });
-    const status = StatusResponse.parse(await get(h, "/v1/status"));
+    const status = StatusResponse.parse(await getJson(h, "/v1/status"));
     expect(status.reports.invalid).toBe(50);
-    const metrics = await (await fetch(h.url("/metrics"))).text();
+    const metrics = await (await get(h.url("/metrics"))).text();
     expect(metrics).toContain('drover_reports_rejected_total{reason="wrong-host"} 50');
   });
 
@@ -116,7 +116,7 @@ describe("reports the scheduler believes", () => {
       [subjects.hostReport(CLUSTER, "big"), "(size)"],
       [subjects.hostReport(CLUSTER, "many"), "vms"],
     ]);
-    expect(StatusResponse.parse(await get(h, "/v1/status")).reports.invalid).toBe(2);
+    expect(StatusResponse.parse(await getJson(h, "/v1/status")).reports.invalid).toBe(2);
     expect(await hostStates(h)).toEqual([["h1", "healthy", 1]]);
     expect(h.s.state.vmCount).toBe(1);
   });
@@ -131,7 +131,7 @@ describe("reports the scheduler believes", () => {
 });
 
 describe("drover host forget", () => {
-  const forget = (h: Harness, id: string) => fetch(h.url(`/v1/hosts/${id}/forget`), { method: "POST" });
+  const forget = (h: Harness, id: string) => post(h.url(`/v1/hosts/${id}/forget`));
   const refusal = async (res: Response) => ({ status: res.status, ...ApiError.parse(await json(res)).error });
 
   it("removes a host that no longer exists, its VMs and current rows, keeps its history; refuses while it reports or is in use", async () => {
@@ -176,11 +176,7 @@ describe("drover host forget", () => {
     async () => {
       await using h = await harness(["a", "b", "c"], {});
       await h.report();
-      const drain = await fetch(h.url("/v1/hosts/b/drain"), {
-        method: "POST",
-        body: "{}",
-        headers: { "content-type": "application/json" },
-      });
+      const drain = await post(h.url("/v1/hosts/b/drain"), {});
       expect(drain.status).toBe(202);
       const mnt = await json(drain);
       await vi.waitFor(() => expect(h.s.store.maintenance.get(mnt.id)!.status).toBe("in-maintenance"), { timeout: 15_000 });
@@ -189,10 +185,10 @@ describe("drover host forget", () => {
       h.clock.advance(3500);
       await h.report(["a"]);
       // Through the CLI, as an operator would.
-      const refused = await drover(h.url(""), ["host", "forget", "c"]);
+      const refused = await drover(h, ["host", "forget", "c"]);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/c cannot be forgotten: maintenance mnt-c is draining/);
-      const done = await drover(h.url(""), ["host", "forget", "b"]);
+      const done = await drover(h, ["host", "forget", "b"]);
       expect(done).toMatchObject({ code: 0, stdout: expect.stringMatching(/^b forgotten/) });
       expect(h.s.store.maintenance.get(mnt.id)).toMatchObject({ status: "cancelled", host: "b" });
       expect(h.s.store.maintenance.active("b")).toBeUndefined();

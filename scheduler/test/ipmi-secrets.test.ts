@@ -8,7 +8,7 @@ import type { Logger } from "@drover/protocol";
 import { ConfigError, parseConfig, type PowerConfig } from "../src/config.js";
 import { recordConfigChanges } from "../src/config-changes.js";
 import { IpmiDriver, WakeError } from "../src/power/wake-drivers.js";
-import { harness } from "./harness.js";
+import { get, harness } from "./harness.js";
 import { tempDir } from "./helpers.js";
 
 const SECRET = "Bmc-s3cret-7f1d";
@@ -151,7 +151,7 @@ describe("IPMI secrets", () => {
     expect((await tool.seen()).map((s) => s.env)).toEqual([SECRET]);
     const api: string[] = [];
     for (const p of ["/v1/status", "/v1/hosts", "/v1/hosts/b", "/v1/history", "/v1/history?kind=config", "/openapi.json", "/metrics"]) {
-      const res = await fetch(h.url(p));
+      const res = await get(h.url(p));
       expect(res.status).toBe(200);
       api.push(await res.text());
     }

@@ -1,7 +1,7 @@
 // The control plane's lifecycle: create (open the store, load what it knows), start (connect,
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
-import { Bus } from "@drover/bus";
+import { Bus, busConnectionOptions } from "@drover/bus";
 import { HostReport, silentLogger, subjects, type Logger } from "@drover/protocol";
 import { Store, type HostState, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
@@ -109,12 +109,10 @@ export class Scheduler {
     this.started = true;
     const { config } = this;
     this.bus = await Bus.connect({
-      servers: config.nats.servers,
+      ...busConnectionOptions(config.nats),
       name: `drover-scheduler ${config.cluster}`,
       logger: this.log,
       requestTimeoutMs: config.nats.requestTimeoutMs,
-      ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass } : {}),
-      ...(config.nats.token ? { token: config.nats.token } : {}),
     });
     this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs);
     this.dispatcher = new Dispatcher({

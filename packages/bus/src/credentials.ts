@@ -3,7 +3,7 @@
 // includes it. Re-running adds identities and keeps the keys of the existing ones; revoking a
 // host removes its user (and its files): reload nats-server to apply.
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { nkeys } from "@nats-io/nats-core";
 import { ClusterName, HostId } from "@drover/protocol";
@@ -22,8 +22,12 @@ export interface CredentialsOptions {
   revoke?: string[];
   /** Default DEFAULT_MAX_PAYLOAD, or what the directory recorded. */
   maxPayload?: number;
-  /** Make (or keep) a CA, a server certificate for these IPs/names and one client certificate per identity. */
-  tls?: { serverNames: string[] };
+  /** Server URLs the identities connect to (their hosts go into the server certificate). Default: recorded, else nats://127.0.0.1:4222. */
+  servers?: string[];
+  /** A CA, the server's certificate and one client certificate per identity (mutual TLS). Default: recorded, else true. */
+  tls?: boolean;
+  /** More names or IPs for the server certificate (added to the recorded ones). */
+  tlsNames?: string[];
 }
 
 export interface IssuedIdentity {
@@ -39,6 +43,7 @@ export interface Credentials {
   dir: string;
   cluster: string;
   maxPayload: number;
+  servers: string[];
   identities: IssuedIdentity[];
   /** The `authorization { users = [...] }` block, for an operator's own nats-server config. */
   authorizationFile: string;
@@ -54,10 +59,13 @@ interface Manifest {
   version: 1;
   cluster: string;
   maxPayload: number;
+  servers: string[];
   tls: { serverNames: string[] } | null;
   identities: Array<{ name: string; publicKey: string }>;
 }
 
+const CA_FILE = "ca.pem";
+const DEFAULT_SERVER = "nats://127.0.0.1:4222";
 const bad = (field: string, message: string) => new InvalidOptionsError([{ field, message }]);
 
 async function readManifest(dir: string): Promise<Manifest | undefined> {
@@ -110,7 +118,16 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
     for (const ext of ["seed", "pem", "key"]) await rm(join(dir, `${n}.${ext}`), { force: true });
   }
 
-  const tlsWanted = o.tls ?? prev?.tls ?? undefined;
+  const servers = o.servers ?? prev?.servers ?? [DEFAULT_SERVER];
+  const hostOf = (url: string) => {
+    try {
+      return new URL(url.includes("://") ? url : `nats://${url}`).hostname.replace(/^\[|\]$/g, "");
+    } catch {
+      throw bad("servers", `${JSON.stringify(url)} is not a server URL`);
+    }
+  };
+  const serverNames = [...new Set([...servers.map(hostOf), ...(prev?.tls?.serverNames ?? []), ...(o.tlsNames ?? [])])];
+  const tlsWanted = (o.tls ?? (prev ? prev.tls !== null : true)) ? { serverNames } : undefined;
   const ca = tlsWanted ? await ensureCa(dir, `drover ${o.cluster} bus CA`) : undefined;
   let server: CertFiles | undefined;
   if (ca && tlsWanted) {
@@ -125,7 +142,8 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
   for (const n of [...names].sort()) {
     const identity = parseIdentityName(n);
     if (!identity) throw bad("dir", `identities.json names ${JSON.stringify(n)}, which is no identity`);
-    const seedFile = join(dir, `${n}.seed`);
+    const files = connectionFilesIn(dir, n, servers, true);
+    const seedFile = files.nkeySeedFile;
     let seed: string;
     if (existsSync(seedFile)) seed = (await readFile(seedFile, "utf8")).trim();
     else {
@@ -135,7 +153,7 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
     const publicKey = nkeys.fromSeed(new TextEncoder().encode(seed)).getPublicKey();
     let tls: CertFiles | undefined;
     if (ca) {
-      tls = { certFile: join(dir, `${n}.pem`), keyFile: join(dir, `${n}.key`) };
+      tls = { certFile: files.tls!.cert, keyFile: files.tls!.key };
       if (!existsSync(tls.certFile) || !existsSync(tls.keyFile)) tls = await issueCert(dir, ca, n, { commonName: n, usage: "client" });
     }
     identities.push({ identity, name: n, publicKey, seedFile, ...(tls ? { tls } : {}) });
@@ -163,14 +181,18 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
     version: 1,
     cluster: o.cluster,
     maxPayload,
+    servers,
     tls: tlsWanted ? { serverNames: tlsWanted.serverNames } : null,
     identities: identities.map((i) => ({ name: i.name, publicKey: i.publicKey })),
   };
   await writeSecret(join(dir, "identities.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  // Certificates are public, but the directory is handed out as a whole: one mode for everything.
+  for (const f of await readdir(dir)) await chmod(join(dir, f), 0o600);
   return {
     dir,
     cluster: o.cluster,
     maxPayload,
+    servers,
     identities,
     authorizationFile,
     serverConfigFile,
@@ -187,12 +209,23 @@ export interface NatsConnectionFiles {
   tls?: { ca: string; cert: string; key: string };
 }
 
-export function connectionFiles(c: Credentials, name: string, servers: string[]): NatsConnectionFiles {
-  const i = c.identities.find((x) => x.name === name);
-  if (!i) throw bad("identity", `no identity ${JSON.stringify(name)} in ${c.dir} (have ${c.identities.map((x) => x.name).join(", ")})`);
+/** An identity's `nats` section; `servers` overrides the recorded URLs. */
+export function connectionFiles(c: Credentials, name: string, servers = c.servers): NatsConnectionFiles {
+  if (!c.identities.some((x) => x.name === name)) {
+    throw bad("identity", `no identity ${JSON.stringify(name)} in ${c.dir} (have ${c.identities.map((x) => x.name).join(", ")})`);
+  }
+  return connectionFilesIn(c.dir, name, servers, c.tls !== undefined);
+}
+
+/**
+ * Where writeCredentials() puts an identity's files, known before they exist (a config can be
+ * written before the directory is filled).
+ */
+export function connectionFilesIn(dir: string, name: string, servers: string[], tls: boolean): NatsConnectionFiles {
+  const f = (ext: string) => join(resolve(dir), `${name}.${ext}`);
   return {
     servers,
-    nkeySeedFile: i.seedFile,
-    ...(c.tls && i.tls ? { tls: { ca: c.tls.caFile, cert: i.tls.certFile, key: i.tls.keyFile } } : {}),
+    nkeySeedFile: f("seed"),
+    ...(tls ? { tls: { ca: join(resolve(dir), CA_FILE), cert: f("pem"), key: f("key") } } : {}),
   };
 }

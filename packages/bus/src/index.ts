@@ -32,7 +32,7 @@ export {
   serverConfig,
 } from "./identities.js";
 export type { AuthorizedUser, Identity, Permissions, ServerTls } from "./identities.js";
-export { connectionFiles, writeCredentials } from "./credentials.js";
+export { connectionFiles, connectionFilesIn, writeCredentials } from "./credentials.js";
 export type { Credentials, CredentialsOptions, IssuedIdentity, NatsConnectionFiles } from "./credentials.js";
 export { NatsConnectionConfig, busConnectionOptions, natsConnectionFields } from "./connection-config.js";
 export type { CertFiles } from "./certificates.js";

@@ -51,7 +51,7 @@ describe("identities on a real nats-server with mutual TLS", () => {
       cluster: C,
       hosts: ["h1", "h2"],
       tools: true,
-      tls: { serverNames: ["127.0.0.1"] },
+      servers: ["nats://127.0.0.1:4222"],
     });
     server = await NatsServer.start({ configFile: creds.serverConfigFile });
   });
@@ -153,7 +153,7 @@ describe("identities on a real nats-server with mutual TLS", () => {
     const noCert = await connectTo(server, { ...auth, tls: { caFile: files.tls!.ca } }).catch((e: unknown) => e);
     expect(noCert).toBeInstanceOf(BusConnectError);
     // A certificate from another CA, with a valid nkey.
-    const other = await writeCredentials({ dir: join(dir, "other"), cluster: C, hosts: ["h1"], tls: { serverNames: ["127.0.0.1"] } });
+    const other = await writeCredentials({ dir: join(dir, "other"), cluster: C, hosts: ["h1"], servers: ["nats://127.0.0.1:4222"] });
     const foreign = connectionFiles(other, "host-h1", [server.url]);
     const wrongCa = await connectTo(server, {
       ...auth,

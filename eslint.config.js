@@ -25,7 +25,7 @@ const allowed = {
   "packages/lab": ["protocol", "bus", "libvirt", "wol"],
   "agents/host-agent": ["protocol", "bus", "libvirt", "wol"],
   scheduler: ["protocol", "bus", "store", "policy", "wol"],
-  cli: ["protocol", "policy", "sim", "lab"],
+  cli: ["protocol", "policy", "sim", "lab", "bus"],
 };
 
 /** Test fixtures (`@drover/<pkg>/testing`) stay out of product code; the lab runs its own nats-server. */

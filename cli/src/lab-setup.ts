@@ -13,6 +13,7 @@ import {
   hostMac,
   hostUri,
   labDir,
+  labNatsConnection,
   migrationPorts,
   natsAddress,
   type CommandTemplate,
@@ -86,7 +87,8 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
       {
         cluster,
         host: name,
-        nats: { servers: [natsUrl] },
+        // Its own identity: it may publish only its own reports and events and hear only its own commands.
+        nats: labNatsConnection(stateDir, natsUrl, name),
         libvirt: { uri: hostUri(address) },
         reportIntervalMs,
         // Lab hosts share one namespace: power-off, wake address, bridges and the shared dir come
@@ -104,7 +106,7 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
   const sched = deepMerge(
     {
       cluster,
-      nats: { servers: [natsUrl] },
+      nats: labNatsConnection(stateDir, natsUrl, "scheduler"),
       stateDir: join(stateDir, "scheduler"),
       http: { host: "127.0.0.1", port: apiPort },
       reports: { intervalMs: reportIntervalMs },

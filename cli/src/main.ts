@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerApiCommands } from "./commands/api.js";
+import { registerCredentialsCommand } from "./commands/credentials.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerLabCommands } from "./commands/lab.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
@@ -20,6 +21,7 @@ const program = new Command("drover")
 
 registerApiCommands(program);
 registerLabCommands(program);
+registerCredentialsCommand(program);
 registerDemoCommand(program);
 registerSimulateCommand(program);
 registerTokenCommands(program);

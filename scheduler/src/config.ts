@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
 import { ClusterName, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
 
@@ -147,12 +148,10 @@ export type RuleConfig = z.output<typeof RuleConfig>;
 export const SchedulerConfig = z
   .object({
     cluster: ClusterName,
+    /** Server URLs and identity (nkeySeedFile, credsFile, user + passFile, tokenFile) and TLS: see @drover/bus. */
     nats: z
       .object({
-        servers: z.array(z.string().min(1)).min(1),
-        user: z.string().min(1).optional(),
-        pass: z.string().optional(),
-        token: z.string().min(1).optional(),
+        ...natsConnectionFields,
         requestTimeoutMs: posMs.default(5000),
       })
       .strict(),

@@ -1,7 +1,7 @@
 // The control plane's lifecycle: create (open the store, load what it knows), start (connect,
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
-import { Bus } from "@drover/bus";
+import { Bus, busConnectionOptions } from "@drover/bus";
 import { HostReport, hostOfSubject, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
 import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
@@ -110,12 +110,10 @@ export class Scheduler {
     this.started = true;
     const { config } = this;
     this.bus = await Bus.connect({
-      servers: config.nats.servers,
+      ...busConnectionOptions(config.nats),
       name: `drover-scheduler ${config.cluster}`,
       logger: this.log,
       requestTimeoutMs: config.nats.requestTimeoutMs,
-      ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass } : {}),
-      ...(config.nats.token ? { token: config.nats.token } : {}),
     });
     this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs);
     // Built in dependency order; each service gets what it uses at construction, and those that

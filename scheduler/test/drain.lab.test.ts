@@ -5,6 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { connectionFilesIn } from "@drover/bus";
 import { parseConfig } from "../src/config.js";
 import { Scheduler } from "../src/scheduler.js";
 
@@ -28,7 +29,7 @@ describe("scheduler on a lab with real agents", () => {
     cli("up", "--hosts", "2", "--guests", "1", "--net", "48", "--no-scheduler", "--state-dir", labDir, "--json");
     const lab = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as {
       cluster: string;
-      nats: { url: string };
+      nats: { url: string; credentialsDir: string };
       guests: { name: string }[];
       hosts: { name: string; mac: string; address: string }[];
     };
@@ -39,7 +40,8 @@ describe("scheduler on a lab with real agents", () => {
     s = Scheduler.create(
       parseConfig({
         cluster: lab.cluster,
-        nats: { servers: [lab.nats.url] },
+        // The lab's NATS admits only the identities it issued; this scheduler is the lab's.
+        nats: connectionFilesIn(lab.nats.credentialsDir, "scheduler", [lab.nats.url], true),
         stateDir,
         http: { host: "127.0.0.1", port: 0 },
         reports: { intervalMs: 2000 },

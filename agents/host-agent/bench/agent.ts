@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import Table from "cli-table3";
 import { Bus } from "@drover/bus";
-import { Lab, type LabHostState } from "@drover/lab";
+import { Lab, labNatsConnection, type LabHostState } from "@drover/lab";
 import { Command, CommandReply, HostReport, MigrationResult, silentLogger, subjects, type CommandInput } from "@drover/protocol";
-import { AGENT_BIN } from "../test/helpers.js";
+import { AGENT_BIN, natsEnv } from "../test/helpers.js";
 
 const usage = `usage: npm run bench:agent -- [--rounds 3] [--vms 20] [--seconds 60] [--skip-migration] [--skip-load]
   --rounds N         agent and virsh migrations each (default 3)
@@ -82,6 +82,7 @@ async function startLab(dir: string, hosts: number, guests: number, memoryMiB: n
         DROVER_CLUSTER: info.cluster,
         DROVER_LIBVIRT_URI: h.uri,
         DROVER_NATS_SERVERS: info.natsUrl,
+        ...natsEnv(labNatsConnection(info.stateDir, info.natsUrl, h.name)),
         DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
       },
     }),
@@ -106,7 +107,7 @@ async function waitReport(bus: Bus, host: string, pred: (r: HostReport) => boole
 async function migrationBench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "drover-agent-bench-"));
   const lab = await startLab(dir, 2, 1, 96, 4);
-  const bus = await Bus.connect({ servers: [lab.natsUrl], name: "agent-bench", logger: silentLogger });
+  const bus = await Bus.connect({ ...lab.busOptions("scheduler"), name: "agent-bench", logger: silentLogger });
   try {
     const hosts = [lab.host("h1"), lab.host("h2")];
     const vm = lab.guests[0]?.name ?? "vm1";
@@ -221,7 +222,7 @@ async function loadBench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "drover-agent-bench-"));
   // Tiny idle guests (64 MiB, no dirtying) keep 20 TCG guests affordable on a 2-core machine.
   const lab = await startLab(dir, 1, nVms, 64, 0);
-  const bus = await Bus.connect({ servers: [lab.natsUrl], name: "agent-bench", logger: silentLogger });
+  const bus = await Bus.connect({ ...lab.busOptions("scheduler"), name: "agent-bench", logger: silentLogger });
   try {
     const pid = lab.host("h1").agent?.pid;
     if (!pid) throw new Error("agent of h1 not running");

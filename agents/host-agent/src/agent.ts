@@ -1,4 +1,4 @@
-import { Bus, type Subscription } from "@drover/bus";
+import { Bus, busConnectionOptions, type Subscription } from "@drover/bus";
 import {
   Command,
   CommandReply,
@@ -93,13 +93,10 @@ export class HostAgent {
   static async create(config: AgentConfig, opts: HostAgentOptions): Promise<HostAgent> {
     const hv = opts.hypervisor ?? (await import("./libvirt-hypervisor.js")).libvirtHypervisor(opts.logger);
     const bus = await Bus.connect({
-      servers: config.nats.servers,
+      ...busConnectionOptions(config.nats),
       name: `host-agent ${config.host}`,
       logger: opts.logger,
       waitOnFirstConnect: true,
-      ...(config.nats.user ? { user: config.nats.user, pass: config.nats.pass } : {}),
-      ...(config.nats.token ? { token: config.nats.token } : {}),
-      ...(config.nats.credsFile ? { credsFile: config.nats.credsFile } : {}),
     });
     const agent = new HostAgent(config, bus, hv, opts.logger);
     await agent.link.start();

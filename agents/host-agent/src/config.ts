@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { NatsConnectionConfig } from "@drover/bus";
 import { ClusterName, HostId, WakeMethod, issuesOf } from "@drover/protocol";
 import { ConfigError } from "./errors.js";
 
@@ -28,15 +29,8 @@ const Schema = z
   .object({
     cluster: ClusterName,
     host: HostId,
-    nats: z
-      .object({
-        servers: z.array(z.string().min(1)).min(1, "at least one server URL is required"),
-        user: z.string().min(1).optional(),
-        pass: z.string().optional(),
-        token: z.string().min(1).optional(),
-        credsFile: absPath.optional(),
-      })
-      .strict(),
+    /** Server URLs and identity (nkeySeedFile, credsFile, user + passFile, tokenFile) and TLS: see @drover/bus. */
+    nats: NatsConnectionConfig,
     libvirt: z
       .object({
         /** The local libvirtd (in the lab: qemu+tcp://127.0.<net>.<i>/system). */
@@ -126,7 +120,13 @@ export const ENV_KEYS = {
   DROVER_NATS_USER: "nats.user",
   DROVER_NATS_PASS: "nats.pass",
   DROVER_NATS_TOKEN: "nats.token",
+  DROVER_NATS_PASS_FILE: "nats.passFile",
+  DROVER_NATS_TOKEN_FILE: "nats.tokenFile",
   DROVER_NATS_CREDS: "nats.credsFile",
+  DROVER_NATS_SEED_FILE: "nats.nkeySeedFile",
+  DROVER_NATS_TLS_CA: "nats.tls.ca",
+  DROVER_NATS_TLS_CERT: "nats.tls.cert",
+  DROVER_NATS_TLS_KEY: "nats.tls.key",
   DROVER_LIBVIRT_URI: "libvirt.uri",
   DROVER_MIGRATION_URI: "migrationUri",
   DROVER_REPORT_INTERVAL_MS: "reportIntervalMs",

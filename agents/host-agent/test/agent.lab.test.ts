@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@drover/bus";
 import type { LabHost } from "@drover/lab";
-import { ensureGuestImage, guestDomainXml, Lab, readFirstTick, readTicks, startGuest } from "@drover/lab";
+import { ensureGuestImage, guestDomainXml, Lab, labNatsConnection, readFirstTick, readTicks, startGuest } from "@drover/lab";
 import {
   Command,
   CommandReply,
@@ -18,7 +18,7 @@ import {
   type EscalationStep,
 } from "@drover/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_BIN, Collector, defineDomain, sleep, ticksAbove, writeAgentConfig } from "./helpers.js";
+import { AGENT_BIN, Collector, defineDomain, natsEnv, sleep, ticksAbove, writeAgentConfig } from "./helpers.js";
 
 // Lab net 21: 127.0.21.x, distinct from other engineers' labs.
 const NET = 21;
@@ -77,13 +77,15 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
           DROVER_CLUSTER: info.cluster,
           DROVER_LIBVIRT_URI: h.uri,
           DROVER_NATS_SERVERS: info.natsUrl,
+          ...natsEnv(labNatsConnection(info.stateDir, info.natsUrl, h.name)),
           DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
         },
       }),
     });
     h1 = lab.host("h1");
     h2 = lab.host("h2");
-    bus = await Bus.connect({ servers: [lab.natsUrl], name: "agent-lab-test", logger: silentLogger });
+    // The scheduler's identity: the only one the lab's NATS lets send commands.
+    bus = await Bus.connect({ ...lab.busOptions("scheduler"), name: "agent-lab-test", logger: silentLogger });
     reports = new Collector(bus, subjects.allHostReports(CLUSTER), HostReport);
     events = new Collector(bus, subjects.allHostEvents(CLUSTER), HostEvent);
     progress = new Collector(bus, subjects.allMigrationProgress(CLUSTER), MigrationProgress);

@@ -64,6 +64,14 @@ export async function defineDomain(uri: string, dir: string, name: string, xml: 
 }
 
 /** A config file as an operator would write it; per-host values come from the environment. */
+/** The environment that gives a spawned agent a nats identity (seed file and TLS files; see ENV_KEYS). */
+export function natsEnv(n: { nkeySeedFile: string; tls?: { ca: string; cert: string; key: string } }): Record<string, string> {
+  return {
+    DROVER_NATS_SEED_FILE: n.nkeySeedFile,
+    ...(n.tls ? { DROVER_NATS_TLS_CA: n.tls.ca, DROVER_NATS_TLS_CERT: n.tls.cert, DROVER_NATS_TLS_KEY: n.tls.key } : {}),
+  };
+}
+
 export async function writeAgentConfig(dir: string, extra = ""): Promise<string> {
   const file = join(dir, "agent.yaml");
   await writeFile(

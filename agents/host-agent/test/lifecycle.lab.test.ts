@@ -19,8 +19,18 @@ describe("agent lifecycle: in-process create/run/shutdown and the drover-agent b
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "drover-agent-life-"));
-    lab = await Lab.start({ hosts: 1, guests: 0, net: 21, stateDir: join(dir, "lab"), natsPort: 4222, wolPort: 9 });
-    bus = await Bus.connect({ servers: [lab.natsUrl], name: "lifecycle-test", logger: silentLogger });
+    lab = await Lab.start({
+      hosts: 1,
+      guests: 0,
+      net: 21,
+      stateDir: join(dir, "lab"),
+      natsPort: 4222,
+      wolPort: 9,
+      cluster: "life",
+      // The lab's NATS admits only identities it issued: these are the agents this file runs itself.
+      agentIdentities: ["inproc", "binary"],
+    });
+    bus = await Bus.connect({ ...lab.busOptions("tools"), name: "lifecycle-test", logger: silentLogger });
     reports = new Collector(bus, subjects.allHostReports("life"), HostReport);
     events = new Collector(bus, subjects.allHostEvents("life"), HostEvent);
   });
@@ -35,7 +45,7 @@ describe("agent lifecycle: in-process create/run/shutdown and the drover-agent b
     const config = resolveConfig({
       cluster: "life",
       host: "inproc",
-      nats: { servers: [lab.natsUrl] },
+      nats: lab.natsConnection("inproc"),
       libvirt: { uri: lab.host("h1").uri },
       reportIntervalMs: 500,
     });
@@ -58,7 +68,7 @@ describe("agent lifecycle: in-process create/run/shutdown and the drover-agent b
     const file = join(dir, "agent.yaml");
     await writeFile(
       file,
-      `cluster: life\nhost: binary\nnats:\n  servers: [${lab.natsUrl}]\nlibvirt:\n  uri: ${lab.host("h1").uri}\nreportIntervalMs: 500\n`,
+      `cluster: life\nhost: binary\nnats: ${JSON.stringify(lab.natsConnection("binary"))}\nlibvirt:\n  uri: ${lab.host("h1").uri}\nreportIntervalMs: 500\n`,
     );
     const child = spawn(process.execPath, [AGENT_BIN, "--config", file], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";

@@ -87,6 +87,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     n.step(0, "A lab cluster");
     n.say(`Three KVM hosts h1..h3 (a real libvirtd each, on 127.0.${o.net}.1-3), NATS, one drover-agent per host and`);
     n.say(`the scheduler; tiny QEMU guests whose serial consoles print a tick counter. State in ${stateDir}.`);
+    n.say(`NATS runs with mutual TLS and one identity per agent: only the scheduler's may send a migrate or power-off.`);
     n.dim("Starting NATS and the libvirtds...");
     const node = process.execPath;
     starting = Lab.start({

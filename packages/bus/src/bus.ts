@@ -371,7 +371,10 @@ export class Bus implements AsyncDisposable {
         if (st.type === "disconnect" || st.type === "reconnecting") this.up = false;
         if (st.type === "reconnect") this.up = true;
         const level = st.type === "reconnect" ? "info" : st.type === "close" ? "debug" : "warn";
-        this.log[level]({ status: st.type, server: st.server, err: st.error, subject: st.subject }, `bus ${st.type}`);
+        this.log[level](
+          { status: st.type, server: st.server, err: st.error, subject: st.subject, operation: st.operation },
+          `bus ${st.type}`,
+        );
         for (const l of this.listeners) {
           try {
             l(st);

@@ -22,3 +22,17 @@ export { BusStatusType, type BusStatus, type StatusListener } from "./status.js"
 export type { BusStats } from "./stats.js";
 export { JetStreamHelpers, TypedKv } from "./jetstream.js";
 export type { StreamOptions, KvOptions, KvChange, KvWatch } from "./jetstream.js";
+export {
+  DEFAULT_MAX_PAYLOAD,
+  authorizationConfig,
+  identityName,
+  parseIdentityName,
+  permissionsBlock,
+  permissionsFor,
+  serverConfig,
+} from "./identities.js";
+export type { AuthorizedUser, Identity, Permissions, ServerTls } from "./identities.js";
+export { connectionFiles, connectionFilesIn, writeCredentials } from "./credentials.js";
+export type { Credentials, CredentialsOptions, IssuedIdentity, NatsConnectionFiles } from "./credentials.js";
+export { NatsConnectionConfig, busConnectionOptions, natsConnectionFields } from "./connection-config.js";
+export type { CertFiles } from "./certificates.js";

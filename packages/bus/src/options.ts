@@ -20,12 +20,22 @@ const optionsSchema = z
     logger: z.custom<Logger>(isLogger, "must be a logger with debug/info/warn/error"),
     user: z.string().min(1).optional(),
     pass: z.string().optional(),
+    /** A file holding the password (read at connect; never logged). */
+    passFile: z.string().min(1).optional(),
     token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
     /** An nkey user seed ("SU..."), signed against the server nonce. */
     nkeySeed: z.string().startsWith("SU", "must be a user nkey seed (starts with SU)").optional(),
+    /** A file holding an nkey user seed, as `drover credentials` writes it. */
+    nkeySeedFile: z.string().min(1).optional(),
     /** A NATS .creds file (user JWT + seed). */
     credsFile: z.string().min(1).optional(),
-    tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }).optional(),
+    /** The server's certificate is always verified; certFile + keyFile make it mutual TLS. */
+    tls: z
+      .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
+      .strict()
+      .refine((t) => !t.certFile === !t.keyFile, { message: "certFile and keyFile go together", path: ["certFile"] })
+      .optional(),
     reconnectTimeWaitMs: ms.default(2000),
     /** Random extra delay before each reconnect so that a fleet of agents does not reconnect in step. */
     reconnectJitterMs: ms.default(1000),
@@ -36,8 +46,11 @@ const optionsSchema = z
     requestTimeoutMs: ms.positive().default(5000),
   })
   .strict()
-  .refine((o) => !(o.user && o.token), { message: "user and token are mutually exclusive", path: ["token"] })
-  .refine((o) => !(o.pass !== undefined && !o.user), { message: "pass requires user", path: ["pass"] });
+  .refine((o) => !(o.user && (o.token || o.tokenFile)), { message: "user and token are mutually exclusive", path: ["token"] })
+  .refine((o) => !(o.token && o.tokenFile), { message: "token and tokenFile are mutually exclusive", path: ["tokenFile"] })
+  .refine((o) => !((o.pass !== undefined || o.passFile) && !o.user), { message: "pass requires user", path: ["pass"] })
+  .refine((o) => !(o.pass !== undefined && o.passFile), { message: "pass and passFile are mutually exclusive", path: ["passFile"] })
+  .refine((o) => !(o.nkeySeed && o.nkeySeedFile), { message: "nkeySeed and nkeySeedFile are mutually exclusive", path: ["nkeySeedFile"] });
 
 export type BusOptions = z.input<typeof optionsSchema>;
 export type ResolvedBusOptions = z.output<typeof optionsSchema>;
@@ -51,20 +64,41 @@ export function resolveOptions(opts: BusOptions): ResolvedBusOptions {
   return r.data;
 }
 
+/** A secret file's contents; an unreadable file fails naming the option and the path, never the contents. */
+async function readSecret(field: string, file: string): Promise<string> {
+  const text = await readFile(file, "utf8").catch((e: unknown) => {
+    throw new InvalidOptionsError(
+      [{ field, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }],
+      {
+        cause: e,
+      },
+    );
+  });
+  const v = text.replace(/\r?\n$/, "");
+  if (!v.trim()) throw new InvalidOptionsError([{ field, message: `${file} is empty` }]);
+  return v;
+}
+
 export async function natsOptions(o: ResolvedBusOptions): Promise<NodeConnectionOptions> {
   const authenticator: Authenticator[] = [];
-  if (o.nkeySeed) authenticator.push(nkeyAuthenticator(new TextEncoder().encode(o.nkeySeed)));
+  const seed = o.nkeySeedFile ? (await readSecret("nkeySeedFile", o.nkeySeedFile)).trim() : o.nkeySeed;
+  if (o.nkeySeedFile && !/^SU[A-Z2-7]+$/.test(seed ?? "")) {
+    throw new InvalidOptionsError([{ field: "nkeySeedFile", message: `${o.nkeySeedFile} does not hold a user nkey seed (SU...)` }]);
+  }
+  if (seed) authenticator.push(nkeyAuthenticator(new TextEncoder().encode(seed)));
   if (o.credsFile) {
     const creds = await readFile(o.credsFile).catch((e: unknown) => {
       throw new InvalidOptionsError([{ field: "credsFile", message: (e as Error).message }], { cause: e });
     });
     authenticator.push(credsAuthenticator(new Uint8Array(creds)));
   }
+  const pass = o.passFile ? await readSecret("passFile", o.passFile) : o.pass;
+  const token = o.tokenFile ? await readSecret("tokenFile", o.tokenFile) : o.token;
   return {
     servers: o.servers,
     name: o.name,
-    ...(o.user ? { user: o.user, pass: o.pass } : {}),
-    ...(o.token ? { token: o.token } : {}),
+    ...(o.user ? { user: o.user, pass } : {}),
+    ...(token ? { token } : {}),
     ...(authenticator.length ? { authenticator } : {}),
     ...(o.tls ? { tls: o.tls } : {}),
     reconnect: true,

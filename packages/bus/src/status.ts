@@ -1,4 +1,4 @@
-import type { Status } from "@nats-io/nats-core";
+import { PermissionViolationError, type Status } from "@nats-io/nats-core";
 
 export const BusStatusType = {
   Disconnect: "disconnect",
@@ -6,6 +6,8 @@ export const BusStatusType = {
   Reconnect: "reconnect",
   Stale: "stale",
   Error: "error",
+  /** The server refused a publish or a subscription this identity is not allowed (its permissions). */
+  PermissionDenied: "permission-denied",
   SlowConsumer: "slow-consumer",
   Close: "close",
 } as const;
@@ -17,6 +19,8 @@ export interface BusStatus {
   server?: string;
   error?: Error;
   subject?: string;
+  /** permission-denied: what was refused. */
+  operation?: "publish" | "subscription";
 }
 
 export type StatusListener = (s: BusStatus) => void;
@@ -32,6 +36,10 @@ export function toBusStatus(s: Status): BusStatus | undefined {
     case "staleConnection":
       return { type: BusStatusType.Stale };
     case "error":
+      if (s.error instanceof PermissionViolationError) {
+        const operation = s.error.operation === "subscription" ? "subscription" : "publish";
+        return { type: BusStatusType.PermissionDenied, error: s.error, operation, subject: s.error.subject };
+      }
       return { type: BusStatusType.Error, error: s.error };
     case "slowConsumer":
       return { type: BusStatusType.SlowConsumer, subject: s.sub.getSubject() };

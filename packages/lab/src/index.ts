@@ -33,3 +33,4 @@ export type { PowerState } from "./lab-host.js";
 export { labDown, labUp, PACKAGE_DIR, tsxCommand, type LabUpOptions } from "./api.js";
 export { expandTemplate, type CommandTemplate } from "./templates.js";
 export { NETNS_PREFIX, netnsPlan, type NetnsPlan } from "./netns.js";
+export { labBusOptions, labCredentialsDir, labNatsConnection, type LabIdentity } from "./lab-credentials.js";

@@ -15,6 +15,7 @@ import { checkSpec, ManagedProcess } from "./supervisor.js";
 import { readTicks } from "./ticks.js";
 import { listDomains, removeDomain } from "./virt.js";
 import { cut, heal, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
+import { issueLabCredentials, labBusOptions, labCredentialsDir, labNatsConnection, type LabIdentity } from "./lab-credentials.js";
 
 /** What agent and scheduler command builders get to know about the lab. */
 export interface LabInfo {
@@ -46,6 +47,11 @@ export interface LabOptions {
   wolPort?: number;
   /** Command line of the agent of one host; the lab spawns, logs and stops it (default: no agents). */
   agentCommand?: (host: LabHostState, lab: LabInfo) => SpawnSpec;
+  /**
+   * Host identities to issue besides h1..hN, for agents a test runs itself under other host ids
+   * (each may publish only its own reports and events, like a lab host's agent).
+   */
+  agentIdentities?: string[];
   /** Command line of the scheduler (default: none). */
   schedulerCommand?: (lab: LabInfo) => SpawnSpec;
   logger?: Logger;
@@ -92,6 +98,16 @@ export class Lab implements AsyncDisposable {
 
   get scheduler(): ManagedProcess | undefined {
     return this.schedulerProc;
+  }
+
+  /** The `nats` section (servers, nkey seed file, TLS files) of a lab identity: "scheduler", "tools" or a host name. */
+  natsConnection(who: LabIdentity) {
+    return labNatsConnection(this.stateDir, this.natsUrl, who);
+  }
+
+  /** Bus.connect options of a lab identity; tests that send commands connect as "scheduler". */
+  busOptions(who: LabIdentity) {
+    return labBusOptions(this.stateDir, this.natsUrl, who);
   }
 
   host(name: string): LabHost {
@@ -181,7 +197,18 @@ export class Lab implements AsyncDisposable {
     const lab = new Lab(stateDir, cluster, net, hosts, [], undefined, file, log);
     try {
       if (plan) await netnsUp(plan, Object.fromEntries(names.map(({ name }) => [name, bridgesOf(name)])));
-      lab.nats = await NatsServer.start({ host: natsHost, port: natsPort, storeDir: join(stateDir, "nats") });
+      const creds = await issueLabCredentials(
+        stateDir,
+        cluster,
+        [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
+        file.natsUrl,
+      );
+      lab.nats = await NatsServer.start({
+        host: natsHost,
+        port: natsPort,
+        storeDir: join(stateDir, "nats"),
+        configFile: creds.serverConfigFile,
+      });
       file.nats = lab.nats.pid !== undefined ? (procRef(lab.nats.pid) ?? null) : null;
       await writeLabFile(file);
       await Promise.all(hosts.map((h) => h.start()));
@@ -290,7 +317,8 @@ export interface LabStatus {
   cluster: string | null;
   net: number | null;
   network: "loopback" | "netns" | null;
-  nats: { url: string; pid: number | null; running: boolean } | null;
+  /** credentialsDir: the lab identities' seeds and certificates (see lab-credentials.ts). */
+  nats: { url: string; pid: number | null; running: boolean; credentialsDir: string } | null;
   owner: { kind: "keeper" | "inline"; pid: number | null; running: boolean } | null;
   hosts: Array<{
     name: string;
@@ -379,7 +407,7 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
     const h = hosts.find((x) => x.name === host);
     guests.push({ name: g.name, uuid: g.uuid, host, ticks: h ? await readTicks(h.serialFile(g.name)) : 0 });
   }
-  const nats = { url: file.natsUrl, ...procStatus(file.nats) };
+  const nats = { url: file.natsUrl, ...procStatus(file.nats), credentialsDir: labCredentialsDir(dir) };
   const owner = { kind: file.owner.kind, ...procStatus(file.owner.proc) };
   const scheduler = file.scheduler ? { ...procStatus(file.scheduler.proc), logFile: file.scheduler.logFile } : null;
   const running =

@@ -3,6 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Bus, BusConnectError } from "@drover/bus";
+import { Command, CommandReply, silentLogger, subjects } from "@drover/protocol";
 import { sendMagicPacket } from "@drover/wol";
 import { isAlive, Lab, labStatus, readFirstTick, type LabHost, type ProcRef } from "../src/index.js";
 import { ticksAbove } from "./helpers.js";
@@ -62,6 +64,37 @@ describe("Lab of 2 hosts on 127.0.9.x", () => {
     }
     for (const q of await lab.host("h1").qemuProcs()) started.push(q.proc);
     expect(started.length).toBe(6);
+  });
+
+  it("runs NATS with mutual TLS and one identity each for the hosts, the scheduler and tools: nobody else gets in", async () => {
+    await using sched = await Bus.connect({ ...lab.busOptions("scheduler"), name: "lab-test scheduler", logger: silentLogger });
+    await using h1 = await Bus.connect({ ...lab.busOptions("h1"), name: "lab-test h1", logger: silentLogger });
+    // h1's identity serves its own command subject; only the scheduler's may send to it.
+    h1.serve(subjects.hostCommand(lab.cluster, "h1"), Command, CommandReply, (c) => ({
+      v: 1 as const,
+      id: c.id,
+      host: "h1",
+      kind: c.kind,
+      status: "succeeded" as const,
+      timeMs: Date.now(),
+    }));
+    await h1.flush();
+    const cmd = { v: 1 as const, id: "c1", kind: "status" as const, commandId: "c0", issuedAtMs: Date.now() };
+    expect(await sched.request(subjects.hostCommand(lab.cluster, "h1"), Command, cmd, CommandReply)).toMatchObject({
+      id: "c1",
+      host: "h1",
+    });
+    const anonymous = await Bus.connect({ servers: [lab.natsUrl], name: "anonymous", logger: silentLogger, connectTimeoutMs: 3000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(anonymous).toBeInstanceOf(BusConnectError);
+    const { nkeySeedFile: _seed, ...tlsOnly } = lab.busOptions("tools");
+    const noUser = await Bus.connect({ ...tlsOnly, name: "no user", logger: silentLogger, connectTimeoutMs: 3000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(noUser).toBeInstanceOf(BusConnectError);
+    expect((noUser as Error).message).toMatch(/authorization violation/i);
+    expect((await labStatus(stateDir)).nats?.credentialsDir).toBe(join(stateDir, "credentials"));
   });
 
   it("restarts one agent by pid, leaving the other alone", async () => {

@@ -10,6 +10,7 @@ import {
   hostAddress,
   hostMac,
   hostUri,
+  labNatsConnection,
   migrationPorts,
   natsAddress,
   readFirstTick,
@@ -73,7 +74,7 @@ export class DroverLab implements AsyncDisposable {
       const agent = {
         cluster: "lab",
         host: name,
-        nats: { servers: [natsUrl] },
+        nats: labNatsConnection(stateDir, natsUrl, name),
         libvirt: { uri: hostUri(hostAddress(o.net, i)) },
         reportIntervalMs: interval,
         labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
@@ -85,7 +86,7 @@ export class DroverLab implements AsyncDisposable {
     const sched = deepMerge(
       {
         cluster: "lab",
-        nats: { servers: [natsUrl] },
+        nats: labNatsConnection(stateDir, natsUrl, "scheduler"),
         stateDir: join(tmp, "scheduler"),
         http: { host: "127.0.0.1", port: apiPort },
         reports: { intervalMs: interval },

@@ -11,6 +11,8 @@ export interface NatsServerOptions {
   port?: number;
   /** JetStream store directory; default a fresh temporary directory removed on stop. */
   storeDir?: string;
+  /** A nats-server config file (-c), e.g. writeCredentials()'s nats-server.conf; the flags here override its listen address and store. */
+  configFile?: string;
   /** Extra command-line arguments for nats-server. */
   args?: string[];
   /** Milliseconds to wait for the server to accept connections (default 10 s). */
@@ -73,7 +75,11 @@ export class NatsServer implements AsyncDisposable {
   /** Starts the process again on the same port and store (after stop(), or to simulate a restart). */
   async restart(): Promise<void> {
     if (this.child) await this.stopProcess();
-    const args = ["-a", this.host, "-p", String(this.port), "-js", "-sd", this.storeDir, ...(this.opts.args ?? [])];
+    const args = [
+      ...(this.opts.configFile ? ["-c", this.opts.configFile] : []),
+      ...["-a", this.host, "-p", String(this.port), "-js", "-sd", this.storeDir],
+      ...(this.opts.args ?? []),
+    ];
     const child = spawn("nats-server", args, { stdio: ["ignore", "ignore", "pipe"] });
     this.child = child;
     killOnExit(child);
@@ -112,6 +118,12 @@ export class NatsServer implements AsyncDisposable {
       await this.stopProcess();
       throw e;
     }
+  }
+
+  /** Makes the server re-read its config file (SIGHUP), e.g. after a user was revoked; the reload itself is asynchronous. */
+  reload(): void {
+    if (!this.child || this.child.exitCode !== null) throw new Error("nats-server is not running");
+    this.child.kill("SIGHUP");
   }
 
   /** Stops the process (SIGTERM to its pid, SIGKILL after 5 s); the store stays. */

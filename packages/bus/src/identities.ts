@@ -1,0 +1,102 @@
+// Who may do what on the bus: one nkey user per host agent, one for the scheduler, an optional
+// read-only one for tools, each allowed exactly its job's subjects. The nats-server enforces it;
+// this file only turns the protocol's subjects into permission blocks and config text.
+import { HostId, subjects } from "@drover/protocol";
+
+export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
+
+/** Largest message the server accepts (a host report with 50 VMs is ~25 KB). */
+export const DEFAULT_MAX_PAYLOAD = 256 * 1024;
+
+/** The scheduler's requests wait for replies on the client library's default inbox. */
+const INBOX = "_INBOX.>";
+
+export interface Permissions {
+  /** Subjects it may publish to; empty = none. */
+  publish: string[];
+  /** Subjects it may subscribe to; empty = none. */
+  subscribe: string[];
+  /** May answer the requests it receives (one reply to each request's reply subject). */
+  allowResponses: boolean;
+}
+
+/** File-name-safe name of an identity: host-<id>, scheduler, tools. */
+export function identityName(id: Identity): string {
+  return id.kind === "host" ? `host-${id.host}` : id.kind;
+}
+
+/** The inverse of identityName; undefined for a name that is none. */
+export function parseIdentityName(name: string): Identity | undefined {
+  if (name === "scheduler" || name === "tools") return { kind: name };
+  const m = /^host-(.+)$/.exec(name);
+  return m?.[1] && HostId.safeParse(m[1]).success ? { kind: "host", host: m[1] } : undefined;
+}
+
+export function permissionsFor(cluster: string, id: Identity): Permissions {
+  const readAll = [
+    subjects.allHostReports(cluster),
+    subjects.allHostEvents(cluster),
+    subjects.allMigrationProgress(cluster),
+    subjects.allMigrationResults(cluster),
+  ];
+  switch (id.kind) {
+    case "host":
+      return {
+        // Migration subjects carry the migration id, not the host: any agent may report progress
+        // and results of a migration (it runs migrations as either end).
+        publish: [
+          subjects.hostReport(cluster, id.host),
+          subjects.hostEvent(cluster, id.host),
+          subjects.allMigrationProgress(cluster),
+          subjects.allMigrationResults(cluster),
+        ],
+        // Its own commands, and peers' reports (preflight reads the destination's facts).
+        subscribe: [subjects.hostCommand(cluster, id.host), subjects.allHostReports(cluster)],
+        allowResponses: true,
+      };
+    case "scheduler":
+      return { publish: [subjects.hostCommand(cluster, "*")], subscribe: [...readAll, INBOX], allowResponses: false };
+    case "tools":
+      return { publish: [], subscribe: readAll, allowResponses: false };
+  }
+}
+
+const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
+// An empty allow list means "no restriction" to nats-server: nothing allowed is a deny of everything.
+const rule = (xs: string[]) => (xs.length ? `{ allow: ${list(xs)} }` : `{ deny: [">"] }`);
+
+/** nats-server `permissions` block of one user. */
+export function permissionsBlock(p: Permissions): string {
+  return `{ publish: ${rule(p.publish)}, subscribe: ${rule(p.subscribe)}${p.allowResponses ? ", allow_responses: true" : ""} }`;
+}
+
+export interface AuthorizedUser {
+  identity: Identity;
+  /** The user's public nkey ("U..."). */
+  nkey: string;
+}
+
+/** The nats-server `authorization` block: one nkey user per identity, each with its permissions. */
+export function authorizationConfig(cluster: string, users: AuthorizedUser[]): string {
+  const lines = users.map((u) => {
+    if (!/^U[A-Z2-7]{55}$/.test(u.nkey))
+      throw new Error(`${identityName(u.identity)}: ${JSON.stringify(u.nkey)} is not a user public nkey`);
+    return `    # ${identityName(u.identity)}\n    { nkey: ${u.nkey}, permissions: ${permissionsBlock(permissionsFor(cluster, u.identity))} }`;
+  });
+  return `authorization {\n  users = [\n${lines.join("\n")}\n  ]\n}\n`;
+}
+
+export interface ServerTls {
+  certFile: string;
+  keyFile: string;
+  /** Clients must present a certificate signed by this CA (mutual TLS). */
+  caFile: string;
+}
+
+/** A nats-server config: payload limit, mutual TLS, and the authorization block included from its file. */
+export function serverConfig(o: { authorizationFile: string; maxPayload: number; tls?: ServerTls }): string {
+  const tls = o.tls
+    ? `tls {\n  cert_file: ${JSON.stringify(o.tls.certFile)}\n  key_file: ${JSON.stringify(o.tls.keyFile)}\n  ca_file: ${JSON.stringify(o.tls.caFile)}\n  verify: true\n  timeout: 5\n}\n`
+    : "";
+  return `max_payload: ${o.maxPayload}\n${tls}include ${JSON.stringify(o.authorizationFile)}\n`;
+}

@@ -1,0 +1,224 @@
+// Each identity can do exactly its job, enforced by a real nats-server started with the config
+// writeCredentials() writes: nkey users with per-subject permissions, mutual TLS, max_payload.
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nkeys } from "@nats-io/nats-core";
+import { subjects } from "@drover/protocol";
+import { z } from "zod";
+import { NatsServer } from "../src/testing/index.js";
+import {
+  BusConnectError,
+  BusStatusType,
+  PublishFailedError,
+  busConnectionOptions,
+  connectionFiles,
+  writeCredentials,
+  type Bus,
+  type BusStatus,
+  type Credentials,
+} from "../src/index.js";
+import { connectTo } from "./helpers.js";
+
+const C = "perm";
+const Msg = z.object({ s: z.string() });
+
+describe("identities on a real nats-server with mutual TLS", () => {
+  let dir: string;
+  let creds: Credentials;
+  let server: NatsServer;
+  const open: Bus[] = [];
+
+  const as = async (name: string, over: Record<string, unknown> = {}): Promise<Bus> => {
+    const bus = await connectTo(server, { ...busConnectionOptions(connectionFiles(creds, name, [server.url])), ...over });
+    open.push(bus);
+    return bus;
+  };
+  const statuses = (bus: Bus): BusStatus[] => {
+    const seen: BusStatus[] = [];
+    bus.onStatus((s) => seen.push(s));
+    return seen;
+  };
+  const denied = (seen: BusStatus[], operation: string, subject: string) => () =>
+    seen.some((s) => s.type === BusStatusType.PermissionDenied && s.operation === operation && s.subject === subject);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "drover-bus-perm-"));
+    creds = await writeCredentials({
+      dir: join(dir, "creds"),
+      cluster: C,
+      hosts: ["h1", "h2"],
+      tools: true,
+      servers: ["nats://127.0.0.1:4222"],
+    });
+    server = await NatsServer.start({ configFile: creds.serverConfigFile });
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((b) => b.close()));
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the scheduler's identity commands h1, and h1 answers", async () => {
+    const h1 = await as("host-h1");
+    const sched = await as("scheduler");
+    h1.serve(subjects.hostCommand(C, "h1"), Msg, Msg, (m) => ({ s: `h1 got ${m.s}` }));
+    await h1.flush();
+    expect(await sched.request(subjects.hostCommand(C, "h1"), Msg, { s: "migrate" }, Msg)).toEqual({ s: "h1 got migrate" });
+  });
+
+  it("h1 cannot publish a command to h2: the server refuses it and h2 never sees it", async () => {
+    const h1 = await as("host-h1");
+    const h2 = await as("host-h2");
+    const sched = await as("scheduler");
+    const got: string[] = [];
+    h2.serve(subjects.hostCommand(C, "h2"), Msg, Msg, (m) => {
+      got.push(m.s);
+      return m;
+    });
+    await h2.flush();
+    const seen = statuses(h1);
+    h1.publish(subjects.hostCommand(C, "h2"), Msg, { s: "power-off from h1" });
+    await expect
+      .poll(denied(seen, "publish", subjects.hostCommand(C, "h2")), { timeout: 15_000, interval: 20, message: "h1's permission violation" })
+      .toBe(true);
+    expect(await sched.request(subjects.hostCommand(C, "h2"), Msg, { s: "from scheduler" }, Msg)).toEqual({ s: "from scheduler" });
+    expect(got).toEqual(["from scheduler"]);
+  });
+
+  it("h1 cannot publish a report as h2; its own report goes through", async () => {
+    const h1 = await as("host-h1");
+    const sched = await as("scheduler");
+    const reports: string[] = [];
+    sched.subscribe(subjects.allHostReports(C), Msg, (_m, ctx) => void reports.push(ctx.subject));
+    await sched.flush();
+    const seen = statuses(h1);
+    h1.publish(subjects.hostReport(C, "h2"), Msg, { s: "h2 has no VMs" });
+    h1.publish(subjects.hostReport(C, "h1"), Msg, { s: "h1 report" });
+    await expect.poll(() => reports.length > 0, { timeout: 15_000, interval: 20, message: "h1's own report" }).toBe(true);
+    await expect
+      .poll(denied(seen, "publish", subjects.hostReport(C, "h2")), { timeout: 15_000, interval: 20, message: "h1's permission violation" })
+      .toBe(true);
+    expect(reports).toEqual([subjects.hostReport(C, "h1")]);
+  });
+
+  it("h1 cannot subscribe to h2's commands: the subscription is refused and ended", async () => {
+    const h1 = await as("host-h1");
+    const sched = await as("scheduler");
+    const seen = statuses(h1);
+    const got: string[] = [];
+    const sub = h1.subscribe(subjects.hostCommand(C, "h2"), Msg, (m) => void got.push(m.s));
+    await expect
+      .poll(denied(seen, "subscription", subjects.hostCommand(C, "h2")), {
+        timeout: 15_000,
+        interval: 20,
+        message: "h1's subscription violation",
+      })
+      .toBe(true);
+    await sub.closed;
+    sched.publish(subjects.hostCommand(C, "h2"), Msg, { s: "for h2 only" });
+    await sched.flush();
+    await h1.flush();
+    expect(got).toEqual([]);
+  });
+
+  it("the tools identity reads reports but cannot command", async () => {
+    const tools = await as("tools");
+    const h1 = await as("host-h1");
+    const reports: string[] = [];
+    tools.subscribe(subjects.allHostReports(C), Msg, (m) => void reports.push(m.s));
+    await tools.flush();
+    h1.publish(subjects.hostReport(C, "h1"), Msg, { s: "r" });
+    await expect
+      .poll(() => reports.length === 1, { timeout: 15_000, interval: 20, message: "the report at the tools identity" })
+      .toBe(true);
+    const seen = statuses(tools);
+    tools.publish(subjects.hostCommand(C, "h1"), Msg, { s: "migrate" });
+    await expect
+      .poll(denied(seen, "publish", subjects.hostCommand(C, "h1")), {
+        timeout: 15_000,
+        interval: 20,
+        message: "the tools identity's violation",
+      })
+      .toBe(true);
+  });
+
+  it("a client without credentials, or with an unknown nkey, cannot connect", async () => {
+    const files = connectionFiles(creds, "tools", [server.url]);
+    const noUser = await connectTo(server, { tls: { caFile: files.tls!.ca, certFile: files.tls!.cert, keyFile: files.tls!.key } }).catch(
+      (e: unknown) => e,
+    );
+    expect(noUser).toBeInstanceOf(BusConnectError);
+    expect(String((noUser as Error).message)).toMatch(/authorization violation/i);
+    const stranger = new TextDecoder().decode(nkeys.createUser().getSeed());
+    const strangerErr = await connectTo(server, { ...busConnectionOptions(files), nkeySeedFile: undefined, nkeySeed: stranger }).catch(
+      (e: unknown) => e,
+    );
+    expect(strangerErr).toBeInstanceOf(BusConnectError);
+    expect(String((strangerErr as Error).message)).toMatch(/authorization violation/i);
+  });
+
+  it("TLS refuses a client that does not trust the CA, one without a certificate, and one whose certificate another CA signed", async () => {
+    const files = connectionFiles(creds, "host-h1", [server.url]);
+    const auth = { ...busConnectionOptions(files), connectTimeoutMs: 2000 };
+    // No CA: the server's certificate is not trusted by the client.
+    const noCa = await connectTo(server, { ...auth, tls: { certFile: files.tls!.cert, keyFile: files.tls!.key } }).catch((e: unknown) => e);
+    expect(noCa).toBeInstanceOf(BusConnectError);
+    expect(String((noCa as Error).cause)).toMatch(/self[- ]signed|unable to verify|certificate/i);
+    // Trusts the CA but shows no certificate: the server requires one (verify: true).
+    const noCert = await connectTo(server, { ...auth, tls: { caFile: files.tls!.ca } }).catch((e: unknown) => e);
+    expect(noCert).toBeInstanceOf(BusConnectError);
+    // A certificate from another CA, with a valid nkey.
+    const other = await writeCredentials({ dir: join(dir, "other"), cluster: C, hosts: ["h1"], servers: ["nats://127.0.0.1:4222"] });
+    const foreign = connectionFiles(other, "host-h1", [server.url]);
+    const wrongCa = await connectTo(server, {
+      ...auth,
+      tls: { caFile: files.tls!.ca, certFile: foreign.tls!.cert, keyFile: foreign.tls!.key },
+    }).catch((e: unknown) => e);
+    expect(wrongCa).toBeInstanceOf(BusConnectError);
+  });
+
+  it("a payload over max_payload is refused with an error naming the limit", async () => {
+    const h1 = await as("host-h1");
+    const big = { s: "x".repeat(creds.maxPayload + 1) };
+    const err = (() => {
+      try {
+        h1.publish(subjects.hostReport(C, "h1"), Msg, big);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(PublishFailedError);
+    expect((err as Error).message).toMatch(/max_payload/);
+    expect(h1.nc.info?.max_payload).toBe(creds.maxPayload);
+  });
+
+  it("a host added later can connect; once revoked and the server reloaded, it cannot", async () => {
+    const extra = await writeCredentials({ dir: creds.dir, cluster: C, hosts: ["h3"] });
+    expect(extra.added).toEqual(["host-h3"]);
+    server.reload();
+    const files = connectionFiles(extra, "host-h3", [server.url]);
+    const seed = (await readFile(files.nkeySeedFile, "utf8")).trim();
+    // h1's certificate: the TLS files of h3 go with its user; what is refused here is the nkey.
+    const h3Auth = { ...busConnectionOptions(connectionFiles(extra, "host-h1", [server.url])), nkeySeedFile: undefined, nkeySeed: seed };
+    let h3: Bus | undefined;
+    for (const end = Date.now() + 10_000; !h3 && Date.now() < end;) h3 = await connectTo(server, h3Auth).catch(() => undefined);
+    expect(h3).toBeDefined();
+    await h3?.close();
+    const after = await writeCredentials({ dir: creds.dir, cluster: C, revoke: ["h3"] });
+    expect(after.revoked).toEqual(["host-h3"]);
+    expect(existsSync(files.nkeySeedFile)).toBe(false);
+    server.reload();
+    let refused: unknown;
+    for (const end = Date.now() + 10_000; !refused && Date.now() < end;) {
+      refused = await connectTo(server, h3Auth).then(
+        (b) => b.close().then(() => undefined),
+        (e: unknown) => e,
+      );
+    }
+    expect(refused).toBeInstanceOf(BusConnectError);
+    expect((refused as Error).message).toMatch(/authorization violation/i);
+  });
+});

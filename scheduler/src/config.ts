@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
-import { natsConnectionFields } from "@drover/bus";
+import { DEFAULT_MAX_PAYLOAD, natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
 import { ClusterName, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
 
@@ -186,7 +186,7 @@ export const SchedulerConfig = z
          */
         maxClockSkewMs: ms.default(30_000),
         /** A report payload larger than this is refused before it is parsed. */
-        maxBytes: z.number().int().min(1024).default(1_048_576),
+        maxBytes: z.number().int().min(1024).default(DEFAULT_MAX_PAYLOAD),
         /**
          * Reports of hosts not listed under `hosts:` are accepted (the host joins). With per-host
          * NATS credentials only a host holding its own identity can report as itself; set false to

@@ -5,8 +5,11 @@ import { HostId, subjects } from "@drover/protocol";
 
 export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
 
-/** Largest message the server accepts (a host report with 50 VMs is ~25 KB). */
-export const DEFAULT_MAX_PAYLOAD = 256 * 1024;
+/**
+ * Largest message the server accepts: NATS's own default, 1 MiB. A host report at the protocol's
+ * bound of 1,000 VMs is ~440 KB (50 VMs ~22 KB); the scheduler's `reports.maxBytes` defaults to this.
+ */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 /** The scheduler's requests wait for replies on the client library's default inbox. */
 const INBOX = "_INBOX.>";

@@ -4,14 +4,9 @@
 // learning. A move is persisted (with its command id) before anything is sent.
 import type { Bus } from "@drover/bus";
 import type { InFlightMigration } from "@drover/policy";
-import type { CommandReply, ErrorInfo, Logger, MigrationProgress } from "@drover/protocol";
-import type { MigrationRow, MigrationStatus, Store } from "@drover/store";
-import type { AgentClient } from "./agent-client.js";
-import type { Clock } from "./clock.js";
-import type { ClusterState } from "./cluster-state.js";
-import type { SchedulerConfig } from "./config.js";
+import type { CommandReply, ErrorInfo, MigrationProgress } from "@drover/protocol";
+import type { MigrationRow, MigrationStatus } from "@drover/store";
 import { newId } from "./ids.js";
-import type { Metrics } from "./metrics.js";
 import type { MigrationEvents } from "./migration-events.js";
 import { admit, type MoveRequest } from "./migrations/admission.js";
 import { FollowUp } from "./migrations/follow-up.js";
@@ -19,18 +14,12 @@ import { LandedMoves } from "./migrations/landed.js";
 import { CostModelLearning } from "./migrations/learning.js";
 import { MigrationQueue, asInFlight } from "./migrations/queue.js";
 import { MovePredictor, type LearnedModel } from "./prediction.js";
+import type { ServiceDeps } from "./service-deps.js";
 
 export type { MoveRequest } from "./migrations/admission.js";
 
-export interface DispatcherDeps {
+export interface DispatcherDeps extends ServiceDeps {
   bus: Bus;
-  store: Store;
-  state: ClusterState;
-  agents: AgentClient;
-  clock: Clock;
-  config: SchedulerConfig;
-  log: Logger;
-  metrics: Metrics;
   /** Told about every migration that ends (any outcome). */
   events: MigrationEvents;
 }

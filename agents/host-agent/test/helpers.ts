@@ -3,7 +3,6 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Bus, Subscription } from "@drover/bus";
-import { readTicks } from "@drover/lab";
 import { vi } from "vitest";
 import type { z } from "zod";
 
@@ -14,20 +13,7 @@ export const AGENT_BIN = join(AGENT_DIR, "bin", "drover-agent.js");
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Waits until the guest writing `serialFile` has ticked more than `above` times and returns the count.
- * The default deadline is generous: TCG guests run slowly on a loaded 2-core machine.
- */
-export async function ticksAbove(what: string, serialFile: string, above: number, timeout = 120_000): Promise<number> {
-  return vi.waitFor(
-    async () => {
-      const ticks = await readTicks(serialFile);
-      if (ticks <= above) throw new Error(`waiting for ${what}: ${ticks} ticks in ${serialFile}, want more than ${above}`);
-      return ticks;
-    },
-    { timeout, interval: 200 },
-  );
-}
+export { ticksAbove } from "@drover/lab/testing";
 
 /** Every message on a subject, kept in arrival order. */
 export class Collector<T> {

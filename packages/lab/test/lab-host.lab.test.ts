@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive, LabHost, startGuest, type ProcRef } from "../src/index.js";
-import { ticksAbove } from "./helpers.js";
+import { ticksAbove } from "../src/testing/index.js";
 
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8" });
 

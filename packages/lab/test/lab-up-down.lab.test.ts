@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { sendMagicPacket } from "@drover/wol";
 import { isAlive, labDown, procRef, labStatus, labUp, type LabHostState, type ProcRef } from "../src/index.js";
-import { ticksAbove } from "./helpers.js";
+import { ticksAbove } from "../src/testing/index.js";
 
 async function hostState(stateDir: string, name: string): Promise<LabHostState> {
   return JSON.parse(await readFile(join(stateDir, "hosts", name, "lab-host.json"), "utf8")) as LabHostState;

@@ -7,7 +7,7 @@ import { Bus, BusConnectError } from "@drover/bus";
 import { Command, CommandReply, silentLogger, subjects } from "@drover/protocol";
 import { sendMagicPacket } from "@drover/wol";
 import { isAlive, Lab, labStatus, readFirstTick, type LabHost, type ProcRef } from "../src/index.js";
-import { ticksAbove } from "./helpers.js";
+import { ticksAbove } from "../src/testing/index.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });

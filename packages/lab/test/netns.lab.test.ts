@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Lab, labStatus, PACKAGE_DIR, readTicks, startGuest } from "../src/index.js";
-import { ticksAbove } from "./helpers.js";
+import { ticksAbove } from "../src/testing/index.js";
 
 const NET = 11;
 const virsh = (uri: string, ...args: string[]) => execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });

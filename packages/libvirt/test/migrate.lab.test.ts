@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, LabHost, readTicks, startGuest } from "@drover/lab";
+import { ticksAbove } from "@drover/lab/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { CloseReason, JobCompletedEventInfo, JobStats, LifecycleEventInfo, MigrationIterationEventInfo } from "../src/index.js";
 import { Connection, DomainStatsTypes, ErrorCode, LibvirtError, MigrateFlags } from "../src/index.js";
@@ -12,17 +13,6 @@ const NET = 47; // 127.0.47.x: a net no other test in the repo uses
 const GUEST = "lvmig1";
 const FLAGS = MigrateFlags.LIVE | MigrateFlags.PEER2PEER | MigrateFlags.UNSAFE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits (generously: a loaded 2-core machine) until the guest's tick counter in `serialFile` passes `above`. */
-async function ticksAbove(what: string, serialFile: string, above: number, timeout = 60_000): Promise<void> {
-  await vi.waitFor(
-    async () => {
-      const ticks = await readTicks(serialFile);
-      if (ticks <= above) throw new Error(`waiting for ${what}: ${ticks} ticks, want more than ${above}`);
-    },
-    { timeout, interval: 200 },
-  );
-}
 
 /** Runs a migration while polling jobStats every 100 ms; returns what the polls saw. */
 async function migrateWhilePolling(

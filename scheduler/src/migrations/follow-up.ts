@@ -8,19 +8,14 @@ import {
   subjects,
   type CommandReply,
   type ErrorInfo,
-  type Logger,
   type MigrateOptions,
   type VmReport,
 } from "@drover/protocol";
-import type { MigrationPatch, MigrationRow, MigrationStatus, Store } from "@drover/store";
-import type { AgentClient } from "../agent-client.js";
-import type { Clock } from "../clock.js";
-import type { ClusterState } from "../cluster-state.js";
-import type { SchedulerConfig } from "../config.js";
-import type { Metrics } from "../metrics.js";
+import type { MigrationPatch, MigrationRow, MigrationStatus } from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
+import type { ServiceDeps } from "../service-deps.js";
 
 interface Active {
   row: MigrationRow;
@@ -33,15 +28,8 @@ interface Active {
 
 const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(["failed", "aborted", "timed-out"]);
 
-export interface FollowUpDeps {
+export interface FollowUpDeps extends ServiceDeps {
   bus: Bus;
-  store: Store;
-  state: ClusterState;
-  agents: AgentClient;
-  clock: Clock;
-  config: SchedulerConfig;
-  log: Logger;
-  metrics: Metrics;
   /** Where a move goes back when its source has not reported since the restart; finish() also ends queued moves. */
   queue: MigrationQueue;
   predictor: MovePredictor;

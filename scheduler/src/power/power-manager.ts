@@ -3,16 +3,16 @@
 // reports: the policy's power-off rule (`powerOffBlockers`, the one consolidate plans with), plus
 // what only the scheduler can see.
 import { PowerOffBlockCode, powerOffBlockers, type ClusterSnapshot } from "@drover/policy";
-import type { ErrorInfo, Logger } from "@drover/protocol";
-import type { PowerRow, Store } from "@drover/store";
+import type { ErrorInfo } from "@drover/protocol";
+import type { PowerRow } from "@drover/store";
 import type { AgentClient } from "../agent-client.js";
 import type { Clock } from "../clock.js";
 import type { ClusterState, HostEntry } from "../cluster-state.js";
-import type { PowerConfig, SchedulerConfig } from "../config.js";
+import type { PowerConfig } from "../config.js";
 import { NotFoundError, RefusedError } from "../errors.js";
 import { newId } from "../ids.js";
-import type { Metrics } from "../metrics.js";
 import { IpmiDriver, UdpWolDriver, WakeError, type WakeDriver } from "./wake-drivers.js";
+import type { ServiceDeps } from "../service-deps.js";
 
 export interface WakeDrivers {
   wol: WakeDriver;
@@ -20,14 +20,7 @@ export interface WakeDrivers {
   ipmi: WakeDriver;
 }
 
-export interface PowerDeps {
-  store: Store;
-  state: ClusterState;
-  agents: AgentClient;
-  clock: Clock;
-  config: SchedulerConfig;
-  log: Logger;
-  metrics: Metrics;
+export interface PowerDeps extends ServiceDeps {
   drivers: Partial<WakeDrivers>;
   /** A migration touches this host (queued or running). */
   dispatcherBusy: (host: string) => boolean;

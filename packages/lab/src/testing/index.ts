@@ -1,5 +1,6 @@
+// Test helpers for suites that run guests on the lab (`@drover/lab/testing`): vitest-only, never for product code.
 import { vi } from "vitest";
-import { readTicks } from "../src/index.js";
+import { readTicks } from "../ticks.js";
 
 /**
  * Waits until the guest writing `serialFile` has ticked more than `above` times and returns the count.

@@ -2,7 +2,7 @@
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
 import { Bus, busConnectionOptions } from "@drover/bus";
-import { HostReport, hostOfSubject, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
+import { DropLog, HostReport, hostOfSubject, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
 import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
 import { AgentClient } from "./agent-client.js";
@@ -21,7 +21,6 @@ import type { SchedulerApi } from "./api/ports.js";
 import { ApiServer } from "./api/server.js";
 import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
-import { DropLog } from "./drop-log.js";
 import { forgetHost } from "./forget-host.js";
 import { planningSnapshot } from "./snapshot.js";
 

@@ -23,7 +23,7 @@ import {
   RequestTimeoutError,
 } from "./errors.js";
 import { JetStreamHelpers } from "./jetstream.js";
-import type { Logger } from "@drover/protocol";
+import { DropLog, type Logger } from "@drover/protocol";
 import { natsOptions, resolveOptions, type BusOptions, type ResolvedBusOptions } from "./options.js";
 import { StatsCounter, type BusStats } from "./stats.js";
 import { toBusStatus, type StatusListener } from "./status.js";
@@ -82,6 +82,8 @@ export class Bus implements AsyncDisposable {
   private readonly listeners = new Set<StatusListener>();
   private readonly subs = new Set<Subscription>();
   private readonly log: Logger;
+  private readonly invalidLog: DropLog;
+  private readonly invalidLogTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private up = true;
   private js: JetStreamHelpers | undefined;
@@ -91,6 +93,13 @@ export class Bus implements AsyncDisposable {
     readonly options: ResolvedBusOptions,
   ) {
     this.log = options.logger;
+    const every = options.invalidLogIntervalMs;
+    this.invalidLog = new DropLog(this.log, every, "invalid messages");
+    // With no interval every invalid message is written at once: nothing is ever pending.
+    if (every > 0) {
+      this.invalidLogTimer = setInterval(() => this.invalidLog.flush(Date.now()), every);
+      this.invalidLogTimer.unref();
+    }
     void this.watchStatus();
   }
 
@@ -255,6 +264,7 @@ export class Bus implements AsyncDisposable {
   /** Finishes in-flight messages and handlers, flushes what was published, then closes. */
   async drain(): Promise<void> {
     this.closing ??= (async () => {
+      clearInterval(this.invalidLogTimer);
       await Promise.allSettled([...this.subs].map((s) => s.drain()));
       if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
     })();
@@ -264,6 +274,7 @@ export class Bus implements AsyncDisposable {
   /** Closes at once; messages not yet flushed are lost. */
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      clearInterval(this.invalidLogTimer);
       // Not waiting for running handlers: a stuck one must not keep the process from closing.
       for (const s of this.subs) s.unsubscribe();
       await this.nc.close();
@@ -279,12 +290,11 @@ export class Bus implements AsyncDisposable {
     if (this.isClosed) throw new BusClosedError(op);
   }
 
+  /** Counted always; logged at once on a quiet subject, then as counts at most once per interval (a flood stays a few lines). */
   private rejected(err: InvalidMessageError): void {
     this.counters.countInvalid(err.subject);
-    this.log.warn(
-      { subject: err.subject, field: err.field, issues: err.issues, direction: err.direction },
-      `rejected invalid message: ${err.message}`,
-    );
+    const issue = err.issues[0]?.message;
+    this.invalidLog.note(err.subject, err.field, Date.now(), { field: err.field, direction: err.direction, issue });
   }
 
   private async runHandler(sub: string, subject: string, fn: () => void | Promise<void>): Promise<void> {

@@ -44,6 +44,8 @@ const optionsSchema = z
     /** Keep retrying the first connection instead of failing (an agent started before its server). */
     waitOnFirstConnect: z.boolean().default(false),
     requestTimeoutMs: ms.positive().default(5000),
+    /** Invalid messages on one subject are logged at most once per interval, with counts by field. */
+    invalidLogIntervalMs: ms.default(60_000),
   })
   .strict()
   .refine((o) => !(o.user && (o.token || o.tokenFile)), { message: "user and token are mutually exclusive", path: ["token"] })

@@ -1,5 +1,6 @@
 export { PROTOCOL_VERSION, ClusterName, HostId, Id, VmUuid, VmRef, EpochMs, ErrorInfo, silentLogger, type Logger } from "./common.js";
 export { DroverError } from "./errors.js";
+export { DropLog } from "./drop-log.js";
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";
 export {
   HostReport,

@@ -1,6 +1,7 @@
 // Logging of dropped messages that stays bounded under a flood: one line per key (a subject) per
-// interval, carrying how many were dropped and why, instead of one line per message.
-import type { Logger } from "@drover/protocol";
+// interval, carrying how many were dropped and why, instead of one line per message. The bus uses it
+// for invalid messages, the scheduler for reports it refuses.
+import type { Logger } from "./common.js";
 
 interface Entry {
   /** When the last line for this key was written. */

@@ -2,6 +2,7 @@ import { Bus, busConnectionOptions, type Subscription } from "@drover/bus";
 import {
   Command,
   CommandReply,
+  type CommandEventInfo,
   HostEvent,
   HostReport,
   MigrationProgress,
@@ -82,6 +83,12 @@ export class HostAgent {
       },
       publishResult: (r) => this.bus.publish(subjects.migrationResult(config.cluster, r.migrationId), MigrationResult, r),
       hostEvent: (kind, detail) => this.event(kind, detail),
+      commandEvent: (c) => {
+        const what = `${c.kind} ${c.id}${c.vm ? ` of ${c.vm}` : ""}${c.destination ? ` to ${c.destination.host} (${c.destination.uri})` : ""}`;
+        const outcome = `${c.outcome}${c.duplicate ? " (duplicate)" : ""}${c.error ? `: ${c.error.code}: ${c.error.message}` : ""}`;
+        this.event("command", `${what} from ${c.issuedBy}: ${outcome}`, c);
+      },
+      knownPeer: (host) => this.peers.get(host, Number.POSITIVE_INFINITY, Math.min(config.reportIntervalMs + 1000, 10_000)),
       onMigration: (uuid, running) => {
         if (running) this.migrating.add(uuid);
         else this.migrating.delete(uuid);
@@ -203,7 +210,7 @@ export class HostAgent {
     };
   }
 
-  private event(kind: HostEvent["kind"], detail: string): void {
+  private event(kind: HostEvent["kind"], detail: string, command?: CommandEventInfo): void {
     try {
       if (this.bus.isClosed) return;
       this.bus.publish(subjects.hostEvent(this.config.cluster, this.config.host), HostEvent, {
@@ -212,6 +219,7 @@ export class HostAgent {
         timeMs: Date.now(),
         kind,
         detail,
+        ...(command ? { command } : {}),
       });
     } catch (e) {
       this.log.warn({ err: e, kind }, "host event not published");

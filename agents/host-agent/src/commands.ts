@@ -1,8 +1,19 @@
 import { spawn } from "node:child_process";
 import { sendMagicPacket, WolError } from "@drover/wol";
-import type { Command, CommandReply, Logger, MigrateCommand, MigrationResult, PreflightCommand, WakePeerCommand } from "@drover/protocol";
+import type {
+  Command,
+  CommandEventInfo,
+  CommandReply,
+  HostReport,
+  Logger,
+  MigrateCommand,
+  MigrationResult,
+  PreflightCommand,
+  WakePeerCommand,
+} from "@drover/protocol";
 import { CommandTable } from "./command-table.js";
 import type { AgentConfig } from "./config.js";
+import { verifyDestination } from "./destinations.js";
 import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import type { LibvirtLink } from "./libvirt-link.js";
@@ -18,6 +29,10 @@ export interface CommandDeps {
   migrationDeps: Omit<MigrationDeps, "hv">;
   publishResult: (r: MigrationResult) => void;
   hostEvent: (kind: "powering-off", detail: string) => void;
+  /** Publishes what was done with a command, whoever sent it. */
+  commandEvent: (e: CommandEventInfo) => void;
+  /** A peer's latest report on this cluster, whatever its age (waiting a little for a first one); null if none. */
+  knownPeer: (host: string) => Promise<HostReport | null>;
   /** Called when a migration starts or ends, so reports mark the VM and refresh its XML. */
   onMigration: (uuid: string, running: boolean) => void;
 }
@@ -44,6 +59,21 @@ export class CommandRunner {
 
   async handle(cmd: Command): Promise<CommandReply> {
     if (cmd.kind === "status") return this.status(cmd.commandId);
+    const reply = await this.run(cmd);
+    this.d.commandEvent({
+      id: cmd.id,
+      kind: cmd.kind,
+      issuedBy: cmd.issuedBy,
+      vm: "vm" in cmd ? cmd.vm : null,
+      destination: "destination" in cmd ? cmd.destination : null,
+      outcome: reply.status,
+      duplicate: reply.duplicate,
+      error: reply.error,
+    });
+    return reply;
+  }
+
+  private async run(cmd: Exclude<Command, { kind: "status" }>): Promise<CommandReply> {
     const seen = this.table.get(cmd.id);
     if (seen) return { ...seen, duplicate: true, timeMs: Date.now() };
     const t0 = Date.now();
@@ -112,6 +142,7 @@ export class CommandRunner {
   }
 
   private async preflight(cmd: PreflightCommand): Promise<CommandReply> {
+    await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
     const dom = await this.vm(cmd.vm);
     try {
       const checks = await runPreflight(
@@ -134,6 +165,7 @@ export class CommandRunner {
       throw new AgentError(AgentErrorCode.VmBusy, `migration ${cmd.migrationId} is already running (command ${existing.run.cmd.id})`);
     }
     if (cmd.destination.host === this.d.config.host) throw new AgentError(AgentErrorCode.VmBusy, "destination is this host");
+    await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
     if (this.runs.size >= this.d.config.migration.maxConcurrent) {
       throw new AgentError(AgentErrorCode.VmBusy, `${this.runs.size} migrations already running (migration.maxConcurrent)`);
     }

@@ -13,6 +13,8 @@ export const AgentErrorCode = {
   UnsafeAddress: "unsafe-address",
   UnknownMigration: "unknown-migration",
   UnknownCommand: "unknown-command",
+  UnknownDestination: "unknown-destination",
+  DestinationUriMismatch: "destination-uri-mismatch",
   InvalidXml: "invalid-xml",
   Timeout: "timeout",
   Aborted: "aborted",

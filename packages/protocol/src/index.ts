@@ -42,6 +42,7 @@ export {
   MigrationPhases,
   CompletedBy,
   HostEvent,
+  CommandEventInfo,
   type MigrationResultInput,
 } from "./migration.js";
 export { HostState, HostStates } from "./host-state.js";

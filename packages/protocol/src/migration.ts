@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION } from "./common.js";
+import { Destination } from "./commands.js";
+import { EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION, VmRef } from "./common.js";
 
 export const MigrationPhases = ["starting", "copying", "escalating", "post-copy", "paused-copy", "completing"] as const;
 
@@ -54,12 +55,28 @@ export const MigrationResult = z.object({
 export type MigrationResult = z.infer<typeof MigrationResult>;
 export type MigrationResultInput = z.input<typeof MigrationResult>;
 
+/** What an agent did with one command (a `command` event), whoever sent it. */
+export const CommandEventInfo = z.object({
+  id: Id,
+  kind: z.enum(["preflight", "migrate", "abort", "power-off", "wake-peer"]),
+  issuedBy: z.string().min(1),
+  vm: VmRef.nullable(),
+  destination: Destination.nullable(),
+  /** The reply's status: accepted, succeeded, failed or refused. */
+  outcome: z.enum(["accepted", "running", "succeeded", "failed", "refused"]),
+  duplicate: z.boolean(),
+  error: ErrorInfo.nullable(),
+});
+export type CommandEventInfo = z.infer<typeof CommandEventInfo>;
+
 /** Host-level events an agent publishes when something changes (not periodic). */
 export const HostEvent = z.object({
   v: z.literal(PROTOCOL_VERSION),
   host: HostId,
   timeMs: EpochMs,
-  kind: z.enum(["agent-started", "agent-stopping", "libvirt-down", "libvirt-up", "powering-off", "vm-lifecycle"]),
+  kind: z.enum(["agent-started", "agent-stopping", "libvirt-down", "libvirt-up", "powering-off", "vm-lifecycle", "command"]),
   detail: z.string(),
+  /** Set on `command` events only. */
+  command: CommandEventInfo.optional(),
 });
 export type HostEvent = z.infer<typeof HostEvent>;

@@ -39,6 +39,12 @@ export class Metrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  readonly migrationMessagesRejected = new Counter({
+    name: "drover_migration_messages_rejected_total",
+    help: "Migration progress and result messages ignored: wrong-host (not from the move's source)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly migrationsInFlight = new Gauge({
     name: "drover_migrations_in_flight",
     help: "Migrations running now",

@@ -206,7 +206,7 @@ export class FakeAgents {
       destination: cmd.destination.host,
     };
     this.bus.publish(
-      subjects.migrationProgress(CLUSTER, cmd.migrationId),
+      subjects.migrationProgress(CLUSTER, host, cmd.migrationId),
       MigrationProgress,
       migrationProgress({
         ...base,
@@ -225,7 +225,7 @@ export class FakeAgents {
     const prev = this.table.get(cmd.id);
     if (prev) this.table.set(cmd.id, { ...prev, status });
     this.bus.publish(
-      subjects.migrationResult(CLUSTER, cmd.migrationId),
+      subjects.migrationResult(CLUSTER, host, cmd.migrationId),
       MigrationResult,
       migrationResult({
         ...base,

@@ -126,7 +126,7 @@ async function migrationBench(): Promise<void> {
       if (who !== "virsh") {
         const id = `bench-${i}`;
         const result = new Promise<MigrationResult>((resolve) => {
-          const sub = bus.subscribe(subjects.migrationResult(CLUSTER, `m-${id}`), MigrationResult, (r) => {
+          const sub = bus.subscribe(subjects.migrationResult(CLUSTER, src.name, `m-${id}`), MigrationResult, (r) => {
             sub.unsubscribe();
             resolve(r);
           });

@@ -79,9 +79,9 @@ export class HostAgent {
         host: config.host,
         log,
         callTimeoutMs: config.libvirt.callTimeoutMs,
-        progress: (p) => this.bus.publish(subjects.migrationProgress(config.cluster, p.migrationId), MigrationProgress, p),
+        progress: (p) => this.bus.publish(subjects.migrationProgress(config.cluster, config.host, p.migrationId), MigrationProgress, p),
       },
-      publishResult: (r) => this.bus.publish(subjects.migrationResult(config.cluster, r.migrationId), MigrationResult, r),
+      publishResult: (r) => this.bus.publish(subjects.migrationResult(config.cluster, config.host, r.migrationId), MigrationResult, r),
       hostEvent: (kind, detail) => this.event(kind, detail),
       commandEvent: (c) => {
         const what = `${c.kind} ${c.id}${c.vm ? ` of ${c.vm}` : ""}${c.destination ? ` to ${c.destination.host} (${c.destination.uri})` : ""}`;

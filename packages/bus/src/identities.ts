@@ -45,13 +45,12 @@ export function permissionsFor(cluster: string, id: Identity): Permissions {
   switch (id.kind) {
     case "host":
       return {
-        // Migration subjects carry the migration id, not the host: any agent may report progress
-        // and results of a migration (it runs migrations as either end).
+        // Progress and results only of the migrations it runs (as their source).
         publish: [
           subjects.hostReport(cluster, id.host),
           subjects.hostEvent(cluster, id.host),
-          subjects.allMigrationProgress(cluster),
-          subjects.allMigrationResults(cluster),
+          subjects.migrationProgress(cluster, id.host, "*"),
+          subjects.migrationResult(cluster, id.host, "*"),
         ],
         // Its own commands, and peers' reports (preflight reads the destination's facts).
         subscribe: [subjects.hostCommand(cluster, id.host), subjects.allHostReports(cluster)],

@@ -6,13 +6,13 @@ import { subjects } from "@drover/protocol";
 import { InvalidOptionsError, authorizationConfig, permissionsFor, writeCredentials } from "../src/index.js";
 
 describe("permissions", () => {
-  it("a host publishes only its own report and event, and hears only its own commands and peers' reports", () => {
+  it("a host publishes only its own report, event and migrations' progress and results, and hears only its own commands and peers' reports", () => {
     expect(permissionsFor("c", { kind: "host", host: "h1" })).toEqual({
       publish: [
         subjects.hostReport("c", "h1"),
         subjects.hostEvent("c", "h1"),
-        subjects.allMigrationProgress("c"),
-        subjects.allMigrationResults("c"),
+        subjects.migrationProgress("c", "h1", "*"),
+        subjects.migrationResult("c", "h1", "*"),
       ],
       subscribe: [subjects.hostCommand("c", "h1"), subjects.allHostReports("c")],
       allowResponses: true,

@@ -104,6 +104,25 @@ describe("identities on a real nats-server with mutual TLS", () => {
     expect(reports).toEqual([subjects.hostReport(C, "h1")]);
   });
 
+  it("h1 cannot publish progress or a result of h2's migration; the scheduler hears h1's own", async () => {
+    const h1 = await as("host-h1");
+    const sched = await as("scheduler");
+    const heard: string[] = [];
+    sched.subscribe(subjects.allMigrationProgress(C), Msg, (_m, ctx) => void heard.push(ctx.subject));
+    sched.subscribe(subjects.allMigrationResults(C), Msg, (_m, ctx) => void heard.push(ctx.subject));
+    await sched.flush();
+    const seen = statuses(h1);
+    h1.publish(subjects.migrationResult(C, "h2", "m7"), Msg, { s: "succeeded" });
+    h1.publish(subjects.migrationProgress(C, "h2", "m7"), Msg, { s: "99%" });
+    h1.publish(subjects.migrationProgress(C, "h1", "m1"), Msg, { s: "50%" });
+    h1.publish(subjects.migrationResult(C, "h1", "m1"), Msg, { s: "succeeded" });
+    await expect.poll(() => heard.length === 2, { timeout: 15_000, interval: 20, message: "h1's own progress and result" }).toBe(true);
+    for (const subject of [subjects.migrationResult(C, "h2", "m7"), subjects.migrationProgress(C, "h2", "m7")]) {
+      await expect.poll(denied(seen, "publish", subject), { timeout: 15_000, interval: 20, message: `refused: ${subject}` }).toBe(true);
+    }
+    expect(heard.sort()).toEqual([subjects.migrationProgress(C, "h1", "m1"), subjects.migrationResult(C, "h1", "m1")].sort());
+  });
+
   it("h1 cannot subscribe to h2's commands: the subscription is refused and ended", async () => {
     const h1 = await as("host-h1");
     const sched = await as("scheduler");

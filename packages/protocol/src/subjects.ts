@@ -9,17 +9,20 @@ export const subjects = {
   hostCommand: (cluster: string, host: string) => `${root(cluster)}.host.${host}.cmd`,
   hostEvent: (cluster: string, host: string) => `${root(cluster)}.host.${host}.event`,
   allHostEvents: (cluster: string) => `${root(cluster)}.host.*.event`,
-  migrationProgress: (cluster: string, id: string) => `${root(cluster)}.migration.${id}.progress`,
-  allMigrationProgress: (cluster: string) => `${root(cluster)}.migration.*.progress`,
-  migrationResult: (cluster: string, id: string) => `${root(cluster)}.migration.${id}.result`,
-  allMigrationResults: (cluster: string) => `${root(cluster)}.migration.*.result`,
+  // A migration's progress and result are published by its source host, under that host: the
+  // server then lets a host speak only for the moves it runs (`id` "*" for a permission).
+  migrationProgress: (cluster: string, host: string, id: string) => `${root(cluster)}.host.${host}.migration.${id}.progress`,
+  allMigrationProgress: (cluster: string) => `${root(cluster)}.host.*.migration.*.progress`,
+  migrationResult: (cluster: string, host: string, id: string) => `${root(cluster)}.host.${host}.migration.${id}.result`,
+  allMigrationResults: (cluster: string) => `${root(cluster)}.host.*.migration.*.result`,
 } as const;
 
 /**
- * Host id from a `drover.v<N>.<cluster>.host.<host>.<leaf>` subject, or undefined. By position: a
- * cluster or host may itself be named "host".
+ * Host id from a `drover.v<N>.<cluster>.host.<host>.<leaf>` or `...host.<host>.migration.<id>.<leaf>`
+ * subject, or undefined. By position: a cluster or host may itself be named "host" or "migration".
  */
 export function hostOfSubject(subject: string): string | undefined {
   const parts = subject.split(".");
-  return parts.length === 6 && parts[0] === "drover" && parts[3] === "host" ? parts[4] : undefined;
+  if (parts[0] !== "drover" || parts[3] !== "host") return undefined;
+  return parts.length === 6 || (parts.length === 8 && parts[5] === "migration") ? parts[4] : undefined;
 }

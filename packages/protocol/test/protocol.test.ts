@@ -156,7 +156,7 @@ describe("subjects", () => {
   it("carry version and cluster", () => {
     expect(subjects.hostReport("lab", "h1")).toBe("drover.v1.lab.host.h1.report");
     expect(subjects.hostCommand("lab", "h2")).toBe("drover.v1.lab.host.h2.cmd");
-    expect(subjects.migrationProgress("lab", "m1")).toBe("drover.v1.lab.migration.m1.progress");
+    expect(subjects.migrationProgress("lab", "h1", "m1")).toBe("drover.v1.lab.host.h1.migration.m1.progress");
     expect(hostOfSubject("drover.v1.lab.host.h7.report")).toBe("h7");
   });
 });

@@ -6,7 +6,9 @@ describe("hostOfSubject", () => {
     expect(hostOfSubject(subjects.hostReport("host", "h1"))).toBe("h1");
     expect(hostOfSubject(subjects.hostReport("lab", "host"))).toBe("host");
     expect(hostOfSubject(subjects.hostEvent("host", "host"))).toBe("host");
-    expect(hostOfSubject(subjects.migrationResult("host", "m1"))).toBeUndefined();
+    expect(hostOfSubject(subjects.migrationResult("host", "migration", "m1"))).toBe("migration");
+    expect(hostOfSubject(subjects.migrationProgress("lab", "h2", "host"))).toBe("h2");
+    expect(hostOfSubject("drover.v1.lab.host.h1.other.m1.result")).toBeUndefined();
     expect(hostOfSubject("other.v1.lab.host.h1.report")).toBeUndefined();
     expect(hostOfSubject("drover.v1.lab.host")).toBeUndefined();
   });

@@ -5,6 +5,7 @@ import type { Bus, Subscription } from "@drover/bus";
 import {
   MigrationProgress,
   MigrationResult,
+  hostOfSubject,
   subjects,
   type CommandReply,
   type ErrorInfo,
@@ -16,6 +17,7 @@ import type { MovePredictor } from "../prediction.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
 import type { ServiceDeps } from "../service-deps.js";
+import { DropLog } from "../drop-log.js";
 
 interface Active {
   row: MigrationRow;
@@ -44,15 +46,38 @@ export class FollowUp {
   private readonly active = new Map<string, Active>();
   private readonly subs: Subscription[] = [];
   private readonly running = new Set<Promise<void>>();
+  private readonly drops: DropLog;
 
-  constructor(private readonly d: FollowUpDeps) {}
+  constructor(private readonly d: FollowUpDeps) {
+    this.drops = new DropLog(d.log, d.config.reports.dropLogIntervalMs, "migration messages");
+  }
 
   start(): void {
     const { bus, config } = this.d;
     this.subs.push(
-      bus.subscribe(subjects.allMigrationProgress(config.cluster), MigrationProgress, (p) => this.onProgress(p)),
-      bus.subscribe(subjects.allMigrationResults(config.cluster), MigrationResult, (r) => this.onResult(r)),
+      bus.subscribe(subjects.allMigrationProgress(config.cluster), MigrationProgress, (p, ctx) => {
+        const a = this.fromSource(p, ctx.subject);
+        if (a) this.onProgress(a, p);
+      }),
+      bus.subscribe(subjects.allMigrationResults(config.cluster), MigrationResult, (r, ctx) => {
+        const a = this.fromSource(r, ctx.subject);
+        if (a) this.onResult(a, r);
+      }),
     );
+  }
+
+  /**
+   * The followed move a progress or result message is about, if it came from that move's source:
+   * only the source runs it. One from another host is dropped (counted, logged) and changes nothing.
+   */
+  private fromSource(m: MigrationProgress | MigrationResult, subject: string): Active | undefined {
+    const a = this.active.get(m.migrationId);
+    if (!a) return undefined;
+    if (hostOfSubject(subject) === a.row.source) return a;
+    const now = this.d.clock.now();
+    this.d.metrics.migrationMessagesRejected.inc({ reason: "wrong-host" });
+    this.drops.note(subject, "wrong-host", now, { migration: a.row.id, source: a.row.source });
+    return undefined;
   }
 
   async stop(): Promise<void> {
@@ -241,9 +266,7 @@ export class FollowUp {
     return { concurrent: n, ...(p ? { strategy: p.strategy, predictedDurationMs: p.durationMs, predictedDowntimeMs: p.downtimeMs } : {}) };
   }
 
-  private onProgress(p: MigrationProgress): void {
-    const a = this.active.get(p.migrationId);
-    if (!a) return;
+  private onProgress(a: Active, p: MigrationProgress): void {
     a.progress = p;
     a.lastHeardMs = this.d.clock.now();
     if (a.row.status !== "running") {
@@ -255,9 +278,7 @@ export class FollowUp {
     }
   }
 
-  private onResult(r: MigrationResult): void {
-    const a = this.active.get(r.migrationId);
-    if (!a) return;
+  private onResult(a: Active, r: MigrationResult): void {
     this.d.learning.observe(a.row, r, this.d.state.vm(a.row.vmUuid)?.report);
     if (r.outcome === "succeeded" && r.vmRunningOn) this.d.state.moveVm(a.row.vmUuid, r.vmRunningOn);
     this.finish(a, r.outcome, r.error, {
@@ -273,6 +294,7 @@ export class FollowUp {
   /** Periodic: timeouts, and asking about moves gone quiet (a lost result message). */
   async tick(): Promise<void> {
     const now = this.d.clock.now();
+    this.drops.flush(now);
     const checks: Promise<void>[] = [];
     for (const a of this.active.values()) {
       if (a.row.status === "preflight") continue;

@@ -3,6 +3,7 @@
 // deadline. Every end goes through finish(), once.
 import type { Bus, Subscription } from "@drover/bus";
 import {
+  DropLog,
   MigrationProgress,
   MigrationResult,
   hostOfSubject,
@@ -17,7 +18,6 @@ import type { MovePredictor } from "../prediction.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
 import type { ServiceDeps } from "../service-deps.js";
-import { DropLog } from "../drop-log.js";
 
 interface Active {
   row: MigrationRow;

@@ -249,7 +249,10 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
   });
 
   it("with an escalation ladder the same guest completes, and the result says which step did it", async () => {
-    const ladder: EscalationStep[] = [{ action: "raise-downtime", toMs: 400 }, { action: "pause" }, { action: "abort" }];
+    // The ladder ends at pause, not abort: a paused guest dirties nothing, so the move completes however
+    // slowly a loaded machine copies (with abort last, a CPU-starved run could climb to it). The abort
+    // rung has its own test above.
+    const ladder: EscalationStep[] = [{ action: "raise-downtime", toMs: 400 }, { action: "pause" }];
     const ticksBefore = await readTicks(h1.serialFile("busy"));
     const r0 = await migrate("busy", { bandwidthMiBs: 2, stallIterations: 1, stallMs: 5000, escalation: ladder }, "mig-busy-ladder");
     expect(r0.status).toBe("accepted");
@@ -258,7 +261,6 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(r.vmRunningOn).toBe("h2");
     expect(r.escalations[0]).toBe("raise-downtime:400");
     expect(["raise-downtime", "pause"]).toContain(r.completedBy);
-    expect(r.escalations).not.toContain("abort");
     expect(r.downtimeMs).not.toBeNull();
     const esc = progress.items.filter((p) => p.migrationId === "m-mig-busy-ladder" && p.escalations.length > 0);
     expect(esc.length).toBeGreaterThan(0);

@@ -144,6 +144,9 @@ export class Planner {
         continue;
       }
       if (blocking.length > 0) continue;
+      // A power-off waits until no move touches its host, the plan's own finished moves included
+      // until both hosts' reports show them (the power guard would refuse it now); tick() retries.
+      if (s.action === "power-off" && s.host && this.hostHasMoves(s.host)) continue;
       started.add(s.index);
       this.startStep(row, s);
     }
@@ -207,8 +210,17 @@ export class Planner {
 
   /** Plans left applying by a previous run continue (their moves are reconciled first). */
   resume(): void {
-    for (const p of this.d.store.plans.list({ status: "applying", limit: 1000 })) this.apply(p.id);
+    this.tick();
     for (const p of this.d.store.plans.list({ status: "approved", limit: 1000 })) this.apply(p.id);
+  }
+
+  /** Periodic: starts the steps of applying plans that were waiting (a power-off behind a landing move). */
+  tick(): void {
+    for (const p of this.d.store.plans.list({ status: "applying", limit: 1000 })) this.apply(p.id);
+  }
+
+  private hostHasMoves(host: string): boolean {
+    return this.d.moves.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host);
   }
 }
 

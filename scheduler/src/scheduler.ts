@@ -263,6 +263,7 @@ export class Scheduler {
         await this.power.tick();
         await this.maintenance.tick();
         await this.modes.tick();
+        this.planner.tick();
         if (this.clock.now() - this.lastPruneMs > 3_600_000) {
           this.lastPruneMs = this.clock.now();
           const n = this.store.prune();

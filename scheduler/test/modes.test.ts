@@ -60,7 +60,16 @@ describe("modes and schedules", () => {
       expect(plans[0]).toMatchObject({ kind: "consolidate", mode: "automatic", requestedBy: "schedule:consolidate" });
       const offs = plans[0]!.steps.filter((s) => s.action === "power-off").map((s) => s.host);
       expect(offs.length).toBe(2);
-      await expect.poll(() => h.agents.count("power-off"), { timeout: 15_000, interval: 20, message: "two power-offs sent" }).toBe(2);
+      // Each power-off waits until the reports show its host's moves; the scheduler's tick retries it.
+      await expect
+        .poll(
+          () => {
+            h.s.planner.tick();
+            return h.agents.count("power-off");
+          },
+          { timeout: 15_000, interval: 20, message: "two power-offs sent" },
+        )
+        .toBe(2);
       expect(new Set([...h.agents.vms.values()].map((v) => v.host)).size).toBe(1);
       // The powered-off hosts stop reporting and become standby; only then is the plan done.
       expect(h.s.store.plans.get(plans[0]!.id)!.status).toBe("applying");

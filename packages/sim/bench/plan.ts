@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import Table from "cli-table3";
 import { applyPlan, plan } from "@drover/policy";
 import type { ClusterSnapshot, Host, Plan, Vm } from "@drover/policy";
-import { loadPlanetLabDay, planetLabDays } from "../src/index.js";
+import { loadPlanetLabDay, mulberry32, planetLabDays } from "../src/index.js";
 
 const usage = `usage: npm run bench:plan -- [--day 20110303] [--runs N] [--small]
   --day DAY   PlanetLab day for the VM demand (${planetLabDays.join(", ")}; default 20110303)
@@ -40,18 +40,6 @@ const traces = workload.names.map((_, i) =>
 const VM_MIPS = [2500, 2000, 1000, 500] as const;
 const VM_RAM = [870, 1740, 1740, 613] as const;
 
-/** Deterministic generator (mulberry32) so larger clusters reuse files the same way every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function cluster(hostCount: number, vmCount: number, t: number): ClusterSnapshot {
   const hosts: Host[] = Array.from({ length: hostCount }, (_, i) => ({
     id: `host-${i}`,
@@ -61,7 +49,7 @@ function cluster(hostCount: number, vmCount: number, t: number): ClusterSnapshot
     memoryMiB: 4096,
     power: { canPowerOff: true, canWake: true, wakeLatencyMs: 300_000 },
   }));
-  const rand = rng(vmCount);
+  const rand = mulberry32(vmCount);
   const perType = Math.ceil(vmCount / VM_MIPS.length);
   const vms: Vm[] = [];
   for (let i = 0; i < vmCount; i++) {

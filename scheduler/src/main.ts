@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { collectDefaultMetrics } from "prom-client";
 import { Store } from "@drover/store";
 import { TokenBook } from "./api/tokens.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
   if (!values.config) throw new ConfigError("usage: drover-scheduler --config FILE");
   const config = await loadConfig(values.config);
   const s = Scheduler.create(config, { logger: log });
+  // Process metrics (RSS, event-loop lag, GC) belong to the process: one scheduler per process here.
+  collectDefaultMetrics({ register: s.metrics.registry });
   await s.start();
   let stopping = false;
   const stop = (sig: string) => {

@@ -68,6 +68,13 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly hosts = new Gauge({ name: "drover_hosts", help: "Hosts by state", labelNames: ["state"] as const, registers: [this.registry] });
+  readonly planCompute = new Histogram({
+    name: "drover_plan_compute_seconds",
+    help: "Time one policy run takes (snapshot + policy), by plan kind",
+    labelNames: ["kind"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly plans = new Counter({
     name: "drover_plans_total",
     help: "Plans made, by kind and mode",

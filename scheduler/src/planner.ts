@@ -52,6 +52,15 @@ export class Planner {
 
   /** Runs the policy for `kind` on the current cluster picture. Pure: nothing is stored. */
   compute(kind: PlanKind, host?: string): Plan {
+    const t0 = performance.now();
+    try {
+      return this.runPolicy(kind, host);
+    } finally {
+      this.d.metrics.planCompute.observe({ kind }, (performance.now() - t0) / 1000);
+    }
+  }
+
+  private runPolicy(kind: PlanKind, host?: string): Plan {
     const { config, clock } = this.d;
     const now = clock.now();
     const snapshot = planningSnapshot(this.d, now);

@@ -45,6 +45,18 @@ export class Metrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly agentCommands = new Counter({
+    name: "drover_agent_commands_total",
+    help: "Commands agents reported they ran, by kind and issuer: this-scheduler (its id and body are ones this scheduler sent) or other",
+    labelNames: ["kind", "issuer"] as const,
+    registers: [this.registry],
+  });
+  readonly hostEventsRejected = new Counter({
+    name: "drover_host_events_rejected_total",
+    help: "Host events ignored: wrong-host (payload host is not its subject's host), no-command (a command event without its command)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly migrationsInFlight = new Gauge({
     name: "drover_migrations_in_flight",
     help: "Migrations running now",

@@ -6,6 +6,7 @@ import { DropLog, HostReport, hostOfSubject, silentLogger, subjects, type HostSt
 import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
 import { AgentClient } from "./agent-client.js";
+import { AgentCommandLog } from "./agent-commands.js";
 import { systemClock, type Clock } from "./clock.js";
 import { ClusterState, modeOfStoredState } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
@@ -48,6 +49,7 @@ export class Scheduler {
   power!: PowerManager;
   modes!: Modes;
   api!: ApiServer;
+  commandLog!: AgentCommandLog;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -146,6 +148,17 @@ export class Scheduler {
         maxBytes: config.reports.maxBytes,
       }),
     );
+    const { cluster, reports } = config;
+    this.commandLog = new AgentCommandLog({
+      bus: this.bus,
+      store,
+      agents: this.agents,
+      clock,
+      log,
+      metrics,
+      cluster,
+      logIntervalMs: reports.dropLogIntervalMs,
+    });
     // Ask the agents about unfinished work before anything new is sent.
     await reconcile({
       store: this.store,
@@ -319,6 +332,7 @@ export class Scheduler {
     await this.ticking?.catch(() => undefined);
     await this.api?.close().catch(() => undefined);
     for (const s of this.subs) s.unsubscribe();
+    this.commandLog?.close();
     await this.dispatcher?.stop();
     this.power?.stop();
     this.stopped = false;

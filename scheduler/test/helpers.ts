@@ -9,6 +9,7 @@ import { NatsServer } from "@drover/bus/testing";
 import {
   Command,
   CommandReply,
+  HostEvent,
   HostReport,
   MigrationProgress,
   MigrationResult,
@@ -121,7 +122,13 @@ export class FakeAgents {
 
   serve(host: string): void {
     this.up.add(host);
-    this.subs.push(this.bus.serve(subjects.hostCommand(CLUSTER, host), Command, CommandReply, (cmd) => this.handle(host, cmd)));
+    this.subs.push(
+      this.bus.serve(subjects.hostCommand(CLUSTER, host), Command, CommandReply, (cmd) => {
+        const r = this.handle(host, cmd);
+        if (cmd.kind !== "status") this.commandEvent(host, cmd, r);
+        return r;
+      }),
+    );
   }
 
   /** Powered on again (after a power-off): answers and reports again. */
@@ -143,6 +150,27 @@ export class FakeAgents {
 
   count(kind: string, id?: string): number {
     return this.received.filter((c) => c.kind === kind && (id === undefined || c.id === id)).length;
+  }
+
+  /** What the real agent publishes for every command it runs, whoever sent it. */
+  private commandEvent(host: string, cmd: Exclude<Command, { kind: "status" }>, r: CommandReply): void {
+    this.bus.publish(subjects.hostEvent(CLUSTER, host), HostEvent, {
+      v: 1,
+      host,
+      timeMs: Date.now(),
+      kind: "command",
+      detail: `${cmd.kind} ${cmd.id}: ${r.status}`,
+      command: {
+        id: cmd.id,
+        kind: cmd.kind,
+        issuedBy: cmd.issuedBy,
+        vm: "vm" in cmd ? cmd.vm : null,
+        destination: "destination" in cmd ? cmd.destination : null,
+        outcome: r.status,
+        duplicate: r.duplicate,
+        error: r.error,
+      },
+    });
   }
 
   private reply(host: string, cmd: Command, status: CommandReply["status"], extra: Partial<CommandReply> = {}): CommandReply {

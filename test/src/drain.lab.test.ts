@@ -2,7 +2,8 @@
 // tick counters continue on their new hosts), h1 ends in maintenance; a VM pinned to its host
 // stops a drain with that reason.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ApiError, ApiMaintenance, HistoryResponse } from "@drover/protocol";
+import { Bus } from "@drover/bus";
+import { ApiError, ApiMaintenance, Command, CommandReply, HistoryResponse, silentLogger, subjects } from "@drover/protocol";
 import { call, drover, http } from "./helpers/api.js";
 import { hosts, migrations, vms, waitReady, ticksMoved } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
@@ -142,5 +143,34 @@ describe("bad input to the API and the CLI", () => {
       expect(r.stdout).toBe("");
     }
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe("a command sent to an agent by anything but the scheduler", () => {
+  it("runs only as far as the agent allows, and shows in `drover history` as not issued by the scheduler", async () => {
+    // Someone holding the scheduler's NATS identity (the only one allowed to publish a command), claiming to be it.
+    await using bus = await Bus.connect({ ...d.lab.busOptions("scheduler"), name: "not-the-scheduler", logger: silentLogger });
+    const id = `outside-${Date.now().toString(36)}`;
+    const reply = await bus.request(
+      subjects.hostCommand("lab", "h2"),
+      Command,
+      { v: 1, id, issuedAtMs: Date.now(), issuedBy: "scheduler", kind: "power-off" },
+      CommandReply,
+      { timeoutMs: 20_000 },
+    );
+    expect(reply).toMatchObject({ status: "refused", error: { code: "vms-running" } });
+    await vi.waitFor(
+      async () => {
+        const r = await drover(d.api, ["history", "--kind", "command", "--limit", "1000"]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`NOT ISSUED BY THIS SCHEDULER: command power-off ${id} on h2: refused: vms-running`));
+      },
+      { timeout: 30_000, interval: 1000 },
+    );
+    // The drain's own moves are on record too, as the scheduler's.
+    const hist = await call(d.api, "GET", "/v1/history?kind=command&limit=1000", HistoryResponse);
+    const own = hist.entries.filter((e) => e.summary.startsWith("command migrate "));
+    expect(own.length).toBeGreaterThanOrEqual(2);
+    expect(hist.entries.filter((e) => e.summary.startsWith("NOT ISSUED")).map((e) => e.id)).toEqual([id]);
   });
 });

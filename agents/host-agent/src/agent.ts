@@ -15,7 +15,8 @@ import { localBridges } from "./bridges.js";
 import { CommandRunner } from "./commands.js";
 import type { AgentConfig } from "./config.js";
 import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
-import type { Hypervisor } from "./hypervisor.js";
+import { readHostUuid } from "./host-uuid.js";
+import type { HvConnection, Hypervisor } from "./hypervisor.js";
 import { LibvirtLink, withTimeout } from "./libvirt-link.js";
 import { PeerReports } from "./peer-reports.js";
 import { readMounts, StorageClassifier, type Mount } from "./storage.js";
@@ -40,6 +41,8 @@ export class HostAgent {
   private readonly commands: CommandRunner;
   private readonly peers: PeerReports;
   private capacity: HostCapacity | null = null;
+  /** libvirtd's host UUID, read once per connection (a restarted libvirtd may have another). */
+  private hostUuid: { conn: HvConnection; uuid: string | null } | null = null;
   private lastVms: VmReport[] = [];
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -153,6 +156,14 @@ export class HostAgent {
   private async buildReport(): Promise<HostReport> {
     await this.link.probe();
     const conn = this.link.connection;
+    if (conn && this.hostUuid?.conn !== conn) {
+      try {
+        this.hostUuid = { conn, uuid: await readHostUuid(conn, this.config.libvirt.callTimeoutMs) };
+      } catch (e) {
+        this.link.noteError(e);
+        this.log.warn({ err: e }, "host UUID unreadable; reporting none until it is read");
+      }
+    }
     if (!this.capacity) {
       const mhz = conn
         ? await conn
@@ -203,6 +214,7 @@ export class HostAgent {
       usage,
       libvirt: { ...h, lastError: h.lastError ? { ...h.lastError } : null },
       migrationUri: this.config.migrationUri,
+      ...(this.hostUuid?.uuid ? { hostUuid: this.hostUuid.uuid } : {}),
       storage: this.classifier.classify(mounts).map((m) => ({ path: m.path, fsType: m.fsType, shared: m.shared, source: m.source })),
       bridges,
       power: { canPowerOff: this.config.power.offCommand !== undefined, wake: this.config.power.wake },

@@ -142,11 +142,11 @@ export class CommandRunner {
   }
 
   private async preflight(cmd: PreflightCommand): Promise<CommandReply> {
-    await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
+    const peer = await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
     const dom = await this.vm(cmd.vm);
     try {
       const checks = await runPreflight(
-        { vm: dom, destination: cmd.destination, copyStorage: cmd.copyStorage },
+        { vm: dom, destination: cmd.destination, copyStorage: cmd.copyStorage, reportedHostUuid: peer.hostUuid ?? null },
         { ...(await this.d.preflightDeps()), hv: this.d.hv },
       );
       const failed = checks.filter((c) => !c.ok);

@@ -15,6 +15,7 @@ export const AgentErrorCode = {
   UnknownCommand: "unknown-command",
   UnknownDestination: "unknown-destination",
   DestinationUriMismatch: "destination-uri-mismatch",
+  DestinationUuidMismatch: "destination-uuid-mismatch",
   InvalidXml: "invalid-xml",
   Timeout: "timeout",
   Aborted: "aborted",

@@ -2,6 +2,7 @@ import { connect } from "node:net";
 import { isLabAddress } from "@drover/wol";
 import type { HostReport, PreflightCheck } from "@drover/protocol";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
+import { readHostUuid } from "./host-uuid.js";
 import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import { withTimeout } from "./libvirt-link.js";
 import type { Mount, StorageClassifier } from "./storage.js";
@@ -12,6 +13,8 @@ export interface PreflightInput {
   vm: HvDomain;
   destination: { host: string; uri: string };
   copyStorage: boolean;
+  /** The host UUID the destination's own report gives; the libvirtd at its URI must have it. Null: not reported (old agent). */
+  reportedHostUuid: string | null;
 }
 
 export interface PreflightDeps {
@@ -121,7 +124,20 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     const t0 = performance.now();
     dconn = await withTimeout(deps.hv.open(dest.uri), deps.callTimeoutMs, `open ${dest.uri}`);
     const version = await withTimeout(dconn.version(), deps.callTimeoutMs, "version");
-    add("destination-reachable", true, `${dest.uri} answered (libvirt ${version}) in ${(performance.now() - t0).toFixed(1)} ms`);
+    const answered = `${dest.uri} answered (libvirt ${version}) in ${(performance.now() - t0).toFixed(1)} ms`;
+    const expected = input.reportedHostUuid;
+    const uuid = expected === null ? null : await readHostUuid(dconn, deps.callTimeoutMs);
+    if (expected !== null && uuid !== expected) {
+      // Another libvirtd serves the URI the destination reported: nothing else is measured on it.
+      add(
+        "destination-reachable",
+        false,
+        `${answered}, but its libvirtd has host UUID ${uuid ?? "(none)"}, not ${expected} as ${dest.host} reports: ` +
+          `the URI is served by another libvirtd`,
+      );
+      await dconn.close().catch(() => undefined);
+      dconn = null;
+    } else add("destination-reachable", true, expected === null ? answered : `${answered}, host UUID ${uuid} as ${dest.host} reports`);
   } catch (e) {
     add("destination-reachable", false, `${dest.uri} is not reachable: ${(e as Error).message}`);
   }
@@ -150,8 +166,8 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
   }
 
   if (!dconn) {
-    add("cpu-compatible", false, "destination unreachable; not compared");
-    add("free-memory", false, "destination unreachable; not measured");
+    add("cpu-compatible", false, "destination not reachable or not the reported host; not compared");
+    add("free-memory", false, "destination not reachable or not the reported host; not measured");
     return checks;
   }
   try {

@@ -118,6 +118,8 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(r.libvirt.latencyMs).toBeGreaterThan(0);
     expect(r.libvirt.latencyMs).toBeLessThan(1000);
     expect(r.migrationUri).toBe(h1.uri);
+    // Each lab libvirtd has its own host_uuid; the agent reports what its libvirtd says.
+    expect(r.hostUuid).toBe(h1.hostUuid);
     expect(r.capacity.cpus).toBeGreaterThan(0);
     expect(r.capacity.memoryMiB).toBeGreaterThan(1000);
     expect(r.usage.cpuFraction).toBeGreaterThanOrEqual(0);
@@ -136,6 +138,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     ]);
     const h2r = await reports.next("an h2 report", (m) => m.host === "h2");
     expect(h2r.vms).toEqual([]);
+    expect(h2r.hostUuid).toBe(h2.hostUuid);
     expect(h2r.bridges).toEqual(["br-lab"]);
     // Dirty rate is measured every 4 s in this config and shows up once a measurement completed.
     const measured = await reports.next(
@@ -284,6 +287,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(down.libvirt.latencyMs).toBeNull();
     const up = await reports.next("h1 healthy again", (m) => m.host === "h1" && m.libvirt.reachable && m.seq > down.seq, 60_000, mark);
     expect(up.libvirt.sinceMs).toBeGreaterThan(down.libvirt.sinceMs);
+    expect(up.hostUuid).toBe(h1.hostUuid);
     const kinds = events.items
       .slice(evMark)
       .filter((e) => e.host === "h1")
@@ -302,5 +306,44 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(bc).toMatchObject({ status: "refused", error: { code: "unsafe-address" } });
     const ok = await send("h1", { id: "wake-1", kind: "wake-peer", target: "h2", mac: h2.mac, address: h2.address, port: 9 });
     expect(ok).toMatchObject({ status: "succeeded" });
+  });
+
+  // Last: h1's agent stays stopped. Its last report is replayed, naming another host UUID, as h1 would
+  // report after being replaced while its URI still reaches the old libvirtd.
+  it("preflight refuses a destination whose URI is served by a libvirtd other than the one its host reports", async () => {
+    await h1.stopAgent();
+    const last = reports.items.filter((m) => m.host === "h1").at(-1)!;
+    const claimed = randomUUID();
+    await using h1bus = await Bus.connect({ ...lab.busOptions("h1"), name: "h1-replaced", logger: silentLogger });
+    let seq = last.seq + 1000;
+    const publish = () =>
+      h1bus.publish(subjects.hostReport(CLUSTER, "h1"), HostReport, { ...last, seq: seq++, timeMs: Date.now(), hostUuid: claimed });
+    publish();
+    const timer = setInterval(publish, 200);
+    try {
+      const mark = reports.items.length;
+      const vm = (await reports.next("a current h2 report with a guest", (m) => m.host === "h2" && m.vms.length > 0, 30_000, mark)).vms[0]!
+        .name;
+      const pf = await send("h2", { id: "pf-replaced", kind: "preflight", vm, destination: { host: "h1", uri: h1.uri } });
+      expect(pf.status).toBe("failed");
+      const reach = pf.checks?.find((c) => c.check === "destination-reachable");
+      expect(reach?.ok).toBe(false);
+      expect(reach?.reason).toContain(`host UUID ${h1.hostUuid}, not ${claimed} as h1 reports`);
+      expect(reach?.reason).toMatch(/served by another libvirtd/);
+      expect(pf.checks?.find((c) => c.check === "free-memory")?.ok).toBe(false);
+      // A migrate naming the UUID h1 reported before is refused before anything starts.
+      const mig = await send("h2", {
+        id: "mig-replaced",
+        kind: "migrate",
+        migrationId: "m-replaced",
+        vm,
+        destination: { host: "h1", uri: h1.uri, hostUuid: h1.hostUuid },
+        options: { allowUnsafe: true },
+      });
+      expect(mig).toMatchObject({ status: "refused", error: { code: "destination-uuid-mismatch" } });
+      expect(mig.error?.message).toContain(claimed);
+    } finally {
+      clearInterval(timer);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { HostAgent, resolveConfig } from "../src/index.js";
 import { Collector } from "./helpers.js";
 
 const H2_URI = "qemu+tcp://127.0.1.2/system";
+const H2_UUID = "8f0c1b52-3c4e-4a7b-9d2e-000000000002";
 
 // A real agent (h1) on a real nats-server; its libvirtd socket does not exist, so no command reaches
 // a VM: what is asserted is whether the agent lets a command past its destination check.
@@ -40,7 +41,11 @@ describe("the agent obeys only destinations its cluster reports", () => {
     running = agent.run();
     // h2's agent, as the cluster sees it: reporting its migration URI every 200 ms.
     const publishPeer = () =>
-      bus.publish(subjects.hostReport("lab", "h2"), HostReport, hostReport({ host: "h2", migrationUri: H2_URI, timeMs: Date.now() }));
+      bus.publish(
+        subjects.hostReport("lab", "h2"),
+        HostReport,
+        hostReport({ host: "h2", migrationUri: H2_URI, hostUuid: H2_UUID, timeMs: Date.now() }),
+      );
     peerTimer = setInterval(publishPeer, 200);
     await events.next("agent-started", (e) => e.kind === "agent-started");
   });
@@ -74,6 +79,26 @@ describe("the agent obeys only destinations its cluster reports", () => {
     expect(r.status).toBe("refused");
     expect(r.error?.code).toBe("destination-uri-mismatch");
     expect(r.error?.message).toContain("127.0.9.9");
+  });
+
+  it("refuses a migrate naming a host UUID other than the one the destination reports, naming both", async () => {
+    const other = "8f0c1b52-3c4e-4a7b-9d2e-0000000000ee";
+    const r = await send(
+      migrateCommand({ id: "to-other-uuid", migrationId: "m-uuid", destination: { host: "h2", uri: H2_URI, hostUuid: other } }),
+    );
+    expect(r.status).toBe("refused");
+    expect(r.error?.code).toBe("destination-uuid-mismatch");
+    expect(r.error?.message).toContain(H2_UUID);
+    expect(r.error?.message).toContain(other);
+    // The UUID h2 reports (any case) passes the check.
+    const ok = await send(
+      migrateCommand({
+        id: "to-h2-uuid",
+        migrationId: "m-h2-uuid",
+        destination: { host: "h2", uri: H2_URI, hostUuid: H2_UUID.toUpperCase() },
+      }),
+    );
+    expect(ok.error?.code).toBe("libvirt-unavailable");
   });
 
   it("refuses a preflight to an unknown host too", async () => {

@@ -328,7 +328,7 @@ export function registerApiCommands(program: Command): void {
 
   program
     .command("history")
-    .description("what Drover did: plans, migrations, maintenance, power, newest first")
+    .description("what Drover did: plans, migrations, maintenance, power, config, and the commands agents ran, newest first")
     .option("--limit <n>", "entries (1..1000)", "50")
     .option("--kind <kind>", `only ${HistoryKinds.join("|")}`)
     .option("--json", "print the API's HistoryResponse")

@@ -308,7 +308,7 @@ export type ApiPowerAction = z.infer<typeof ApiPowerAction>;
 // ---------------------------------------------------------------------------------------------
 // History
 
-export const HistoryKinds = ["plan", "migration", "maintenance", "power", "config", "host"] as const;
+export const HistoryKinds = ["plan", "migration", "maintenance", "power", "config", "host", "command"] as const;
 
 export const HistoryQuery = z
   .object({
@@ -322,13 +322,16 @@ export type HistoryQuery = z.infer<typeof HistoryQuery>;
 export const ApiHistoryEntry = z.object({
   timeMs: EpochMs,
   kind: z.enum(HistoryKinds),
-  /** Id of the plan / migration / maintenance / power action. */
+  /** Id of the plan / migration / maintenance / power action; for a command, the command's id. */
   id: z.string(),
   summary: z.string(),
   host: HostId.nullable(),
   vm: z.string().nullable(),
   outcome: z.string().nullable(),
-  /** Who asked: "api:<token name>", "schedule:balance", "maintenance:<id>", ... (null for kinds without one). */
+  /**
+   * Who asked: "api:<token name>", "schedule:balance", "maintenance:<id>", ... (null for kinds without one).
+   * For a command, who its sender claimed to be; the summary says when this scheduler did not send it.
+   */
   requestedBy: z.string().nullable().optional(),
 });
 export type ApiHistoryEntry = z.infer<typeof ApiHistoryEntry>;

@@ -1,10 +1,14 @@
 import { z } from "zod";
-import { EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION, VmRef } from "./common.js";
+import { EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION, Uuid, VmRef } from "./common.js";
 
-/** Where a VM goes: the peer's id and the libvirt URI its libvirtd listens on. */
+/**
+ * Where a VM goes: the peer's id, the libvirt URI its libvirtd listens on, and the host UUID that
+ * libvirtd has, as the peer's own report gives them (old schedulers send no UUID).
+ */
 export const Destination = z.object({
   host: HostId,
   uri: z.string().min(1),
+  hostUuid: Uuid.optional(),
 });
 export type Destination = z.infer<typeof Destination>;
 

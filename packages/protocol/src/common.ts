@@ -10,10 +10,11 @@ export const ClusterName = z.string().regex(token, "must be 1-128 of [A-Za-z0-9_
 export const HostId = z.string().regex(token, "must be 1-128 of [A-Za-z0-9_-], starting with a letter or digit");
 /** Command ids and migration ids travel in subjects too. */
 export const Id = z.string().regex(token, "must be 1-128 of [A-Za-z0-9_-], starting with a letter or digit");
-export const VmUuid = z
+export const Uuid = z
   .string()
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a UUID")
   .transform((s) => s.toLowerCase());
+export const VmUuid = Uuid;
 /** A VM as named in a command: its UUID or its libvirt name. */
 export const VmRef = z.string().min(1, "must not be empty").max(256);
 /** Milliseconds since the Unix epoch. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ClusterName, EpochMs, Fraction, HostId, NonNeg, PROTOCOL_VERSION, VmUuid } from "./common.js";
+import { ClusterName, EpochMs, Fraction, HostId, NonNeg, PROTOCOL_VERSION, Uuid, VmUuid } from "./common.js";
 
 /**
  * Upper bounds of one host report, so that a report (valid or forged) cannot make the scheduler
@@ -145,6 +145,8 @@ export const HostReport = z.object({
   libvirt: LibvirtHealth,
   /** Where peers reach this host's libvirtd for p2p migration, e.g. qemu+tcp://127.0.1.2/system. */
   migrationUri: text(1),
+  /** libvirtd's host UUID (capabilities `<host><uuid>`); a command's destination must name the same. Absent from old agents. */
+  hostUuid: Uuid.optional(),
   storage: z.array(StorageMount).max(L.storageMounts),
   bridges: z.array(name()).max(L.hostBridges),
   power: z.object({

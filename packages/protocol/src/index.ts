@@ -1,4 +1,4 @@
-export { PROTOCOL_VERSION, ClusterName, HostId, Id, VmUuid, VmRef, EpochMs, ErrorInfo, silentLogger, type Logger } from "./common.js";
+export { PROTOCOL_VERSION, ClusterName, HostId, Id, Uuid, VmUuid, VmRef, EpochMs, ErrorInfo, silentLogger, type Logger } from "./common.js";
 export { DroverError } from "./errors.js";
 export { DropLog } from "./drop-log.js";
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";

@@ -1,9 +1,10 @@
+import type { AgentCommands } from "./repos/agent-commands.js";
 import type { ConfigChanges } from "./repos/config.js";
 import type { Maintenance } from "./repos/maintenance.js";
 import type { Migrations } from "./repos/migrations.js";
 import type { Plans } from "./repos/plans.js";
 import type { Power } from "./repos/power.js";
-import type { HistoryEntry, HistoryKind, MigrationRow } from "./types.js";
+import type { AgentCommandRow, HistoryEntry, HistoryKind, MigrationRow } from "./types.js";
 
 export interface HistoryQuery {
   /** Default 100. */
@@ -27,11 +28,22 @@ function migrationSummary(m: MigrationRow): string {
   return `${s} [${m.requestedBy}: ${m.reason}]`;
 }
 
+/** Loud when the scheduler did not send it: that is someone else commanding an agent. */
+function commandSummary(c: AgentCommandRow): string {
+  let s = `${c.issuedHere ? "" : "NOT ISSUED BY THIS SCHEDULER: "}command ${c.kind} ${c.commandId} on ${c.host}`;
+  if (c.vm !== null) s += ` of ${c.vm}`;
+  if (c.destination !== null) s += ` to ${c.destination.host} (${c.destination.uri})`;
+  s += `: ${c.outcome}${c.duplicate ? " (duplicate)" : ""}`;
+  if (c.error) s += `: ${c.error.code}: ${c.error.message}`;
+  return `${s} [issued by ${JSON.stringify(c.issuedBy)}${c.issuedHere ? "" : ", unverified"}]`;
+}
+
 function newestFirst(a: HistoryEntry, b: HistoryEntry): number {
   if (a.atMs !== b.atMs) return b.atMs - a.atMs;
   if (a.kind !== b.kind) return a.kind < b.kind ? -1 : 1;
-  // Within a kind, the same order as its list(): config by sequence number, the rest by id.
+  // Within a kind, the same order as its list(): config and commands by sequence number, the rest by id.
   if (a.kind === "config" && b.kind === "config") return b.row.seq - a.row.seq;
+  if (a.kind === "command" && b.kind === "command") return b.row.seq - a.row.seq;
   return a.id === b.id ? 0 : a.id < b.id ? 1 : -1;
 }
 
@@ -41,6 +53,7 @@ export interface HistorySources {
   maintenance: Maintenance;
   power: Power;
   config: ConfigChanges;
+  agentCommands: AgentCommands;
 }
 
 /**
@@ -81,6 +94,11 @@ export function history(src: HistorySources, q: HistoryQuery = {}): HistoryEntry
     for (const row of src.config.list(since === undefined ? { limit } : { limit, since })) {
       const summary = `config ${row.key}: ${JSON.stringify(row.oldValue)} -> ${JSON.stringify(row.newValue)} [${row.who}]`;
       out.push({ kind: "config", atMs: row.atMs, id: String(row.seq), summary, row });
+    }
+  }
+  if (want("command")) {
+    for (const row of src.agentCommands.list(since === undefined ? { limit } : { limit, since })) {
+      out.push({ kind: "command", atMs: row.atMs, id: row.commandId, summary: commandSummary(row), row });
     }
   }
   out.sort(newestFirst);

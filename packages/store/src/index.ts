@@ -10,6 +10,7 @@ export type { Maintenance } from "./repos/maintenance.js";
 export type { Power } from "./repos/power.js";
 export type { ConfigChanges } from "./repos/config.js";
 export type { Tokens } from "./repos/tokens.js";
+export type { AgentCommands } from "./repos/agent-commands.js";
 export {
   PlanModes,
   PlanStatuses,
@@ -25,6 +26,8 @@ export {
   PowerStatuses,
   OpenPowerStatuses,
   TokenRoles,
+  AgentCommandKinds,
+  AgentCommandOutcomes,
   type Json,
   type JsonObject,
   type ErrorRecord,
@@ -57,6 +60,11 @@ export {
   type TokenRole,
   type TokenRow,
   type TokenInput,
+  type AgentCommandKind,
+  type AgentCommandOutcome,
+  type AgentCommandDestination,
+  type AgentCommandRow,
+  type AgentCommandInput,
   type HistoryEntry,
   type HistoryKind,
 } from "./types.js";

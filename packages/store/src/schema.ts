@@ -162,6 +162,28 @@ export const migrations: readonly string[] = [
     revoked_ms INTEGER
   ) STRICT;
   `,
+  // 5: every command an agent reports it ran (its `command` events), whoever sent it. One row per
+  // (host, command id, outcome): a replayed event adds nothing. issued_here is 1 when the command's
+  // id is one this scheduler sent to that host; issued_by is what the sender claimed.
+  `
+  CREATE TABLE agent_commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    host TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    issued_by TEXT NOT NULL,
+    issued_here INTEGER NOT NULL,
+    vm TEXT,
+    destination TEXT NOT NULL DEFAULT 'null',
+    outcome TEXT NOT NULL,
+    duplicate INTEGER NOT NULL,
+    error TEXT,
+    agent_time_ms INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    UNIQUE (host, command_id, outcome)
+  ) STRICT;
+  CREATE INDEX agent_commands_at ON agent_commands(at_ms);
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

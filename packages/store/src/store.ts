@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, StoreErrorCodes } from "./errors.js";
 import { history, type HistoryQuery } from "./history.js";
+import { AgentCommands } from "./repos/agent-commands.js";
 import { ConfigChanges } from "./repos/config.js";
 import { Hosts } from "./repos/hosts.js";
 import { Maintenance } from "./repos/maintenance.js";
@@ -42,6 +43,7 @@ export class Store implements Disposable {
   readonly power: Power;
   readonly config: ConfigChanges;
   readonly tokens: Tokens;
+  readonly agentCommands: AgentCommands;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
@@ -60,6 +62,7 @@ export class Store implements Disposable {
     this.power = new Power(db);
     this.config = new ConfigChanges(db);
     this.tokens = new Tokens(db);
+    this.agentCommands = new AgentCommands(db);
 
     // Order matters: migrations go first so that a plan still referenced by a kept migration is kept.
     const statements = [
@@ -70,6 +73,7 @@ export class Store implements Disposable {
       db.prepare(`DELETE FROM maintenance WHERE status NOT IN (${list(ActiveMaintenanceStatuses)}) AND updated_ms < @cutoff`),
       db.prepare(`DELETE FROM power_actions WHERE status NOT IN (${list(OpenPowerStatuses)}) AND updated_ms < @cutoff`),
       db.prepare("DELETE FROM config_changes WHERE at_ms < @cutoff"),
+      db.prepare("DELETE FROM agent_commands WHERE at_ms < @cutoff"),
       db.prepare("DELETE FROM vms WHERE last_seen_ms < @cutoff"),
     ];
     this.#prune = db.transaction((cutoff: number) => statements.reduce((n, s) => n + s.run({ cutoff }).changes, 0));

@@ -271,10 +271,49 @@ export interface TokenRow {
 }
 export type TokenInput = Pick<TokenRow, "name" | "role" | "hash" | "createdMs">;
 
+export const AgentCommandKinds = ["preflight", "migrate", "abort", "power-off", "wake-peer"] as const;
+export type AgentCommandKind = (typeof AgentCommandKinds)[number];
+/** The agent's reply status to the command. */
+export const AgentCommandOutcomes = ["accepted", "running", "succeeded", "failed", "refused"] as const;
+export type AgentCommandOutcome = (typeof AgentCommandOutcomes)[number];
+
+/** Where a migrate or preflight named, as the command carried it. */
+export interface AgentCommandDestination {
+  host: string;
+  uri: string;
+  hostUuid?: string;
+}
+
+/** A command an agent ran, from its `command` event: whoever sent it. */
+export interface AgentCommandRow {
+  /** Assigned by the store, increasing. */
+  seq: number;
+  /** The host whose agent ran it (the event's subject). */
+  host: string;
+  commandId: string;
+  kind: AgentCommandKind;
+  /** Who the sender claimed to be; only `issuedHere` is checked. */
+  issuedBy: string;
+  /** The command's id is one this scheduler sent to this host. */
+  issuedHere: boolean;
+  vm: string | null;
+  destination: AgentCommandDestination | null;
+  outcome: AgentCommandOutcome;
+  /** The agent had seen the id before and changed nothing. */
+  duplicate: boolean;
+  error: ErrorRecord | null;
+  /** The event's time by the agent's clock. */
+  agentTimeMs: number;
+  /** When the scheduler received the event, by its own clock. */
+  atMs: number;
+}
+export type AgentCommandInput = Omit<AgentCommandRow, "seq">;
+
 export type HistoryEntry =
   | { kind: "migration"; atMs: number; id: string; summary: string; row: MigrationRow }
   | { kind: "plan"; atMs: number; id: string; summary: string; row: PlanRow }
   | { kind: "maintenance"; atMs: number; id: string; summary: string; row: MaintenanceRow }
   | { kind: "power"; atMs: number; id: string; summary: string; row: PowerRow }
-  | { kind: "config"; atMs: number; id: string; summary: string; row: ConfigChangeRow };
+  | { kind: "config"; atMs: number; id: string; summary: string; row: ConfigChangeRow }
+  | { kind: "command"; atMs: number; id: string; summary: string; row: AgentCommandRow };
 export type HistoryKind = HistoryEntry["kind"];

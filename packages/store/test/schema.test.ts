@@ -32,6 +32,7 @@ describe("schema migrations", () => {
       expect(store.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
       store.close();
       expect(tables(f)).toEqual([
+        "agent_commands",
         "api_tokens",
         "config_changes",
         "hosts",

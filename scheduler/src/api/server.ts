@@ -510,7 +510,7 @@ export class ApiServer {
       {
         config: viewer,
         schema: {
-          summary: "Plans, migrations, maintenance, power and config changes, newest first",
+          summary: "Plans, migrations, maintenance, power, config changes and the commands agents ran, newest first",
           response: { 200: js(HistoryResponse), ...err },
         },
       },

@@ -161,5 +161,16 @@ export function historyView(e: HistoryEntry): ApiHistoryEntry {
       };
     case "config":
       return { timeMs: e.atMs, kind: "config", id: e.id, summary: e.summary, host: null, vm: null, outcome: null, requestedBy: e.row.who };
+    case "command":
+      return {
+        timeMs: e.atMs,
+        kind: "command",
+        id: e.id,
+        summary: e.summary,
+        host: e.row.host,
+        vm: e.row.vm,
+        outcome: e.row.outcome,
+        requestedBy: e.row.issuedBy,
+      };
   }
 }

@@ -172,14 +172,15 @@ export class FollowUp {
           message: `${row.source} or ${row.destination} is not available any more`,
         });
       }
-      const dest = state.hosts.get(row.destination)!;
-      const uri = dest.report!.migrationUri;
+      // The destination as its own report gives it: the agent checks URI and host UUID against that report.
+      const { migrationUri: uri, hostUuid } = state.hosts.get(row.destination)!.report!;
+      const destination = { host: row.destination, uri, ...(hostUuid === undefined ? {} : { hostUuid }) };
       if (config.migration.preflight) {
         const pf = await agents.send(row.source, {
           kind: "preflight",
           id: `pf-${row.id}-${clock.now().toString(36)}`,
           vm: row.vmUuid,
-          destination: { host: row.destination, uri },
+          destination,
           copyStorage: false,
         });
         const bad = (pf.checks ?? []).filter((c) => !c.ok);
@@ -217,7 +218,7 @@ export class FollowUp {
           id: row.commandId,
           migrationId: row.id,
           vm: row.vmUuid,
-          destination: { host: row.destination, uri },
+          destination,
           options,
         });
       } catch (e) {

@@ -45,6 +45,8 @@ export interface LabOptions {
   bridges?: string[] | ((host: string) => string[]);
   /** UDP port of the hosts' Wake-on-LAN listeners (default 9). */
   wolPort?: number;
+  /** Hosts started without migration TLS certificates (LabHostOptions.migrationCerts), e.g. ["h2"]. */
+  withoutMigrationCerts?: string[];
   /** Command line of the agent of one host; the lab spawns, logs and stops it (default: no agents). */
   agentCommand?: (host: LabHostState, lab: LabInfo) => SpawnSpec;
   /**
@@ -161,6 +163,9 @@ export class Lab implements AsyncDisposable {
     await mkdir(stateDir, { recursive: true });
 
     const names = Array.from({ length: nHosts }, (_, k) => ({ name: `h${k + 1}`, index: k + 1 }));
+    for (const h of opts.withoutMigrationCerts ?? []) {
+      if (!names.some((n) => n.name === h)) throw badOption("withoutMigrationCerts", h, `a lab host name (h1..h${nHosts})`);
+    }
     const plan = mode === "netns" ? netnsPlan(net, names) : undefined;
     const bridgesOf = (name: string) => (typeof opts.bridges === "function" ? opts.bridges(name) : (opts.bridges ?? []));
     const hosts = names.map(({ name, index }) => {
@@ -172,6 +177,7 @@ export class Lab implements AsyncDisposable {
         stateDir,
         bridges: bridgesOf(name),
         wolPort,
+        migrationCerts: !(opts.withoutMigrationCerts ?? []).includes(name),
         ...(ns ? { netns: { ns: ns.ns, address: ns.address } } : {}),
         ...(log ? { logger: log } : {}),
       });

@@ -115,7 +115,7 @@ describe("migration over TLS on a real lab (2 libvirtd hosts, h2 without certifi
     const r = await migrate("no-certs");
     expect(r).toMatchObject({ outcome: "failed", vmRunningOn: "h1" });
     // QEMU on h2 cannot load the TLS credentials it was asked for: the flag reached libvirt and QEMU.
-    expect(r.error?.message).toMatch(new RegExp(`${h2.migrationTlsDir}/ca-cert\\.pem`));
+    expect(r.error?.message).toContain(`${h2.migrationTlsDir}/ca-cert.pem`);
     expect((await flagsOf("m-no-certs")) & VIR_MIGRATE_TLS).toBe(VIR_MIGRATE_TLS);
     await ticksAbove("g still ticking on h1", h1.serialFile("g"), await readTicks(h1.serialFile("g")));
   });

@@ -148,6 +148,12 @@ export class Lab implements AsyncDisposable {
     if (opts.schedulerCommand !== undefined && typeof opts.schedulerCommand !== "function") {
       throw badOption("schedulerCommand", opts.schedulerCommand, "a function (lab) => {cmd, args, env?}");
     }
+    const hostNames = Array.from({ length: nHosts }, (_, k) => `h${k + 1}`);
+    const uncertified: unknown = opts.withoutMigrationCerts ?? [];
+    if (!Array.isArray(uncertified)) throw badOption("withoutMigrationCerts", uncertified, "a list of host names");
+    for (const h of uncertified) {
+      if (!hostNames.includes(h as string)) throw badOption("withoutMigrationCerts", h, `a lab host name h1..h${nHosts}`);
+    }
     const stateDir = resolve(opts.stateDir ?? labDir());
     const log = opts.logger;
 
@@ -162,10 +168,7 @@ export class Lab implements AsyncDisposable {
     await rm(join(stateDir, "nats"), { recursive: true, force: true });
     await mkdir(stateDir, { recursive: true });
 
-    const names = Array.from({ length: nHosts }, (_, k) => ({ name: `h${k + 1}`, index: k + 1 }));
-    for (const h of opts.withoutMigrationCerts ?? []) {
-      if (!names.some((n) => n.name === h)) throw badOption("withoutMigrationCerts", h, `a lab host name (h1..h${nHosts})`);
-    }
+    const names = hostNames.map((name, k) => ({ name, index: k + 1 }));
     const plan = mode === "netns" ? netnsPlan(net, names) : undefined;
     const bridgesOf = (name: string) => (typeof opts.bridges === "function" ? opts.bridges(name) : (opts.bridges ?? []));
     const hosts = names.map(({ name, index }) => {

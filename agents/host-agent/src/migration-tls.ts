@@ -70,7 +70,7 @@ export async function migrationTlsReport(certDir: string | null): Promise<Migrat
 
 /**
  * The preflight verdict: both ends migrate with TLS or both without, and with TLS each end's cert
- * dir is in order. `self.problem` is this host's own check; the destination's comes from its report.
+ * dir is in order. `self.tls` is this host's own check; the destination's comes from its report.
  */
 export function migrationTlsVerdict(
   self: { host: string; tls: MigrationTlsReport },

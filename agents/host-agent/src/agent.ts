@@ -13,11 +13,12 @@ import {
 } from "@drover/protocol";
 import { localBridges } from "./bridges.js";
 import { CommandRunner } from "./commands.js";
-import type { AgentConfig } from "./config.js";
+import { migrationTlsDir, type AgentConfig } from "./config.js";
 import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
 import { readHostUuid } from "./host-uuid.js";
 import type { HvConnection, Hypervisor } from "./hypervisor.js";
 import { LibvirtLink, withTimeout } from "./libvirt-link.js";
+import { migrationTlsReport } from "./migration-tls.js";
 import { PeerReports } from "./peer-reports.js";
 import { readMounts, StorageClassifier, type Mount } from "./storage.js";
 import { VmCollector } from "./vm-collector.js";
@@ -70,6 +71,8 @@ export class HostAgent {
       link: this.link,
       log,
       preflightDeps: async () => ({
+        host: config.host,
+        migrationTlsDir: migrationTlsDir(config),
         classifier: this.classifier,
         mounts: await this.mounts(),
         peerReport: (host) => this.peers.get(host, 3 * config.reportIntervalMs, Math.min(config.reportIntervalMs + 1000, 10_000)),
@@ -82,6 +85,7 @@ export class HostAgent {
         host: config.host,
         log,
         callTimeoutMs: config.libvirt.callTimeoutMs,
+        tls: migrationTlsDir(config) !== null,
         progress: (p) => this.bus.publish(subjects.migrationProgress(config.cluster, config.host, p.migrationId), MigrationProgress, p),
       },
       publishResult: (r) => this.bus.publish(subjects.migrationResult(config.cluster, config.host, r.migrationId), MigrationResult, r),
@@ -180,10 +184,12 @@ export class HostAgent {
   }
 
   private async assemble(capacity: HostCapacity): Promise<HostReport> {
-    const [usage, mounts, bridges] = await Promise.all([
+    const [usage, mounts, bridges, migrationTls] = await Promise.all([
       hostUsage(),
       this.mounts(),
       this.config.bridges ? Promise.resolve(this.config.bridges) : localBridges(),
+      // Read at every report: an operator fixing the cert dir is seen without a restart.
+      migrationTlsReport(migrationTlsDir(this.config)),
     ]);
     const conn = this.link.connection;
     if (conn) {
@@ -215,6 +221,7 @@ export class HostAgent {
       libvirt: { ...h, lastError: h.lastError ? { ...h.lastError } : null },
       migrationUri: this.config.migrationUri,
       ...(this.hostUuid?.uuid ? { hostUuid: this.hostUuid.uuid } : {}),
+      migrationTls,
       storage: this.classifier.classify(mounts).map((m) => ({ path: m.path, fsType: m.fsType, shared: m.shared, source: m.source })),
       bridges,
       power: { canPowerOff: this.config.power.offCommand !== undefined, wake: this.config.power.wake },

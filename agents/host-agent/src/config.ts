@@ -76,9 +76,9 @@ const Schema = z
       .strict()
       .default({ wake: [] }),
     /**
-     * The lab's lab-host.json of this host: fills bridges, power.offCommand, power.wake and a
-     * shared path from it when those keys are not set (lab hosts share one network namespace, so
-     * their bridges exist only as recorded names).
+     * The lab's lab-host.json of this host: fills bridges, power.offCommand, power.wake, a shared
+     * path and migration.tls + tlsCertDir from it when those keys are not set (lab hosts share one
+     * network namespace, so their bridges exist only as recorded names).
      */
     labHostFile: absPath.optional(),
     /**
@@ -96,6 +96,13 @@ const Schema = z
         peerPortMax: z.number().int().min(1).max(65535).default(49215),
         portProbeTimeoutMs: ms.default(2000),
         maxConcurrent: z.number().int().positive().default(2),
+        /**
+         * Migrate over QEMU's TLS (VIR_MIGRATE_TLS); both hosts need certificates (README, "Migration
+         * over TLS"). Off unless set; a lab host file turns it on.
+         */
+        tls: z.boolean().optional(),
+        /** This host's qemu.conf `migrate_tls_x509_cert_dir`, checked by preflight and reported (default /etc/pki/qemu). */
+        tlsCertDir: absPath.optional(),
       })
       .strict()
       .refine((m) => m.peerPortMin <= m.peerPortMax, { message: "must be <= peerPortMax", path: ["peerPortMin"] })
@@ -129,6 +136,8 @@ export const ENV_KEYS = {
   DROVER_NATS_TLS_KEY: "nats.tls.key",
   DROVER_LIBVIRT_URI: "libvirt.uri",
   DROVER_MIGRATION_URI: "migrationUri",
+  DROVER_MIGRATION_TLS: "migration.tls",
+  DROVER_MIGRATION_TLS_CERT_DIR: "migration.tlsCertDir",
   DROVER_REPORT_INTERVAL_MS: "reportIntervalMs",
   DROVER_SHARED_PATHS: "storage.sharedPaths",
   DROVER_BRIDGES: "bridges",
@@ -140,7 +149,7 @@ export const ENV_KEYS = {
 
 const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges"]);
 const NUMBER_KEYS = new Set(["reportIntervalMs"]);
-const BOOL_KEYS = new Set(["labSafeNetwork"]);
+const BOOL_KEYS = new Set(["labSafeNetwork", "migration.tls"]);
 
 function envValue(key: string, raw: string, envName: string): unknown {
   if (LIST_KEYS.has(key))
@@ -202,6 +211,14 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source 
   return { ...r.data, migrationUri: r.data.migrationUri ?? r.data.libvirt.uri };
 }
 
+/** libvirt's default `migrate_tls_x509_cert_dir` (its `default_tls_x509_cert_dir`). */
+export const DEFAULT_MIGRATION_TLS_DIR = "/etc/pki/qemu";
+
+/** The cert dir this agent migrates with, or null when migration TLS is off. */
+export function migrationTlsDir(c: AgentConfig): string | null {
+  return c.migration.tls === true ? (c.migration.tlsCertDir ?? DEFAULT_MIGRATION_TLS_DIR) : null;
+}
+
 /** Reads a YAML file, applies the environment, validates. */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentConfig> {
   let text: string;
@@ -224,6 +241,7 @@ const LabHostFile = z.object({
   sharedDir: z.string().optional(),
   wake: z.object({ address: z.string(), port: z.number().int(), mac: z.string() }).optional(),
   powerOffCommand: z.object({ cmd: z.string(), args: z.array(z.string()), cwd: z.string().optional() }).optional(),
+  migrationTls: z.object({ certDir: z.string() }).optional(),
 });
 
 /** Completes a config from the lab's lab-host.json (see `labHostFile`); keys set explicitly win. */
@@ -245,13 +263,18 @@ export async function applyLabHostFile(c: AgentConfig): Promise<AgentConfig> {
     );
   }
   const h = r.data;
-  const out: AgentConfig = { ...c, storage: { ...c.storage }, power: { ...c.power } };
+  const out: AgentConfig = { ...c, storage: { ...c.storage }, power: { ...c.power }, migration: { ...c.migration } };
   out.bridges ??= h.bridges;
   out.hostCpuSource ??= "guests";
   if (h.sharedDir && !out.storage.sharedPaths.includes(h.sharedDir)) out.storage.sharedPaths = [...out.storage.sharedPaths, h.sharedDir];
   if (!out.power.offCommand && h.powerOffCommand) {
     out.power.offCommand = [h.powerOffCommand.cmd, ...h.powerOffCommand.args];
     if (h.powerOffCommand.cwd) out.power.offCwd = h.powerOffCommand.cwd;
+  }
+  // The lab's qemu.conf names this dir: its agents migrate over TLS (a host without certificates fails preflight).
+  if (h.migrationTls) {
+    out.migration.tls ??= true;
+    out.migration.tlsCertDir ??= h.migrationTls.certDir;
   }
   if (out.power.wake.length === 0 && h.wake) {
     const w = WakeMethod.safeParse({ method: "wol", mac: h.wake.mac, address: h.wake.address, port: h.wake.port });

@@ -103,6 +103,7 @@ export interface Hypervisor {
     AUTO_CONVERGE: number;
     POSTCOPY: number;
     ABORT_ON_ERROR: number;
+    TLS: number;
   };
   /** Stops libvirt's event loop: the process cannot exit while it runs. */
   shutdown(): Promise<void>;

@@ -12,6 +12,8 @@ export interface MigrationDeps {
   host: string;
   log: Logger;
   callTimeoutMs: number;
+  /** Migrate over QEMU's TLS (config migration.tls). */
+  tls: boolean;
   progress: (p: MigrationProgress) => void;
 }
 
@@ -20,12 +22,16 @@ export type DowntimeSource = "destination-completed-job" | "source-completed-job
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** virDomainMigrateFlags for a command, given what the ladder may need (flags cannot change mid-flight). */
-export function migrateFlags(hv: Hypervisor, o: MigrateCommand["options"], vmActive: boolean): number {
+/**
+ * virDomainMigrateFlags for a command, given what the ladder may need (flags cannot change
+ * mid-flight). TLS only for a running VM: a shut-off one moves as its definition, no QEMU stream.
+ */
+export function migrateFlags(hv: Hypervisor, o: MigrateCommand["options"], vmActive: boolean, tls: boolean): number {
   const f = hv.flags;
   const ladder = o.escalation.map((s) => s.action);
   let flags = f.PEER2PEER;
   if (!vmActive) return flags | f.OFFLINE | f.PERSIST_DEST | (o.undefineOnSource ? f.UNDEFINE_SOURCE : 0);
+  if (tls) flags |= f.TLS;
   if (!o.offline) flags |= f.LIVE;
   if (o.persistOnDestination) flags |= f.PERSIST_DEST;
   if (o.undefineOnSource) flags |= f.UNDEFINE_SOURCE;
@@ -75,7 +81,7 @@ export class MigrationRun {
     const log = this.deps.log;
     const state = await this.dom.state();
     const active = state !== "shut-off";
-    const flags = migrateFlags(this.deps.hv, o, active);
+    const flags = migrateFlags(this.deps.hv, o, active, this.deps.tls);
     const params: MigrateParams = {};
     if (o.bandwidthMiBs !== undefined) params.bandwidthMiBs = o.bandwidthMiBs;
     if (active && !o.offline) {
@@ -83,7 +89,17 @@ export class MigrationRun {
       // source process, gone with it after a successful move.
       await this.dom.setMaxDowntimeMs(o.maxDowntimeMs).catch((e: unknown) => log.warn({ err: e }, "max downtime not set before start"));
     }
-    log.info({ migrationId: this.cmd.migrationId, vm: this.dom.name, to: this.cmd.destination.uri, flags, params }, "migration starting");
+    log.info(
+      {
+        migrationId: this.cmd.migrationId,
+        vm: this.dom.name,
+        to: this.cmd.destination.uri,
+        flags,
+        tls: (flags & this.deps.hv.flags.TLS) !== 0,
+        params,
+      },
+      "migration starting",
+    );
     let failure: unknown = null;
     const migrating = this.dom.migrate(this.cmd.destination.uri, params, flags).then(
       () => undefined,

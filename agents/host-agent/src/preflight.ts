@@ -5,6 +5,7 @@ import { describeDomain, type DomainDescription } from "./domain-xml.js";
 import { readHostUuid } from "./host-uuid.js";
 import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import { withTimeout } from "./libvirt-link.js";
+import { migrationTlsReport, migrationTlsVerdict } from "./migration-tls.js";
 import type { Mount, StorageClassifier } from "./storage.js";
 
 type CheckName = PreflightCheck["check"];
@@ -19,6 +20,10 @@ export interface PreflightInput {
 
 export interface PreflightDeps {
   hv: Hypervisor;
+  /** This host's name (reasons name the host that is not ready). */
+  host: string;
+  /** The cert dir this host migrates with (config migration.tlsCertDir), null when TLS is off. */
+  migrationTlsDir: string | null;
   classifier: StorageClassifier;
   mounts: readonly Mount[];
   /** The destination agent's latest report, or null when none arrived in time. */
@@ -89,7 +94,8 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
   );
 
   const dest = input.destination;
-  const peer = disks.length > 0 || desc.bridges.length > 0 ? await deps.peerReport(dest.host) : null;
+  // Always needed: the destination's TLS setting is only in its report.
+  const peer = await deps.peerReport(dest.host);
   const peerMissing = `no report from ${dest.host}'s agent arrived, so its side cannot be verified`;
 
   // Shared storage: the same shared filesystem must hold each disk at the same path on both ends.
@@ -151,6 +157,12 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     const r = await probePort(host, range.min, deps.portProbeTimeoutMs);
     add("migration-ports", r.ok, `${host}:${range.min} (range ${range.min}-${range.max}): ${r.detail}`);
   }
+
+  const tls = migrationTlsVerdict(
+    { host: deps.host, tls: await migrationTlsReport(deps.migrationTlsDir) },
+    { host: dest.host, report: peer },
+  );
+  add("migration-tls", tls.ok, tls.reason);
 
   if (desc.bridges.length === 0) add("bridges", true, "the VM has no bridged interfaces");
   else if (!peer) add("bridges", false, `VM needs bridge(s) ${desc.bridges.join(", ")}; ${peerMissing}`);

@@ -93,4 +93,18 @@ describe("lab host file", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("makes a lab agent migrate over TLS with the host's cert dir, unless the config says otherwise", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "agent-labhost-"));
+    try {
+      const lab = join(dir, "lab-host.json");
+      await writeFile(lab, JSON.stringify({ migrationTls: { certDir: "/lab/hosts/h1/pki/qemu", certs: false } }));
+      const file = join(dir, "agent.yaml");
+      await writeFile(file, `cluster: lab\nhost: h1\nnats:\n  servers: ["nats://127.0.0.1:4222"]\nlabHostFile: ${lab}\n`);
+      expect((await loadConfig(file, {})).migration).toMatchObject({ tls: true, tlsCertDir: "/lab/hosts/h1/pki/qemu" });
+      expect((await loadConfig(file, { DROVER_MIGRATION_TLS: "false" })).migration.tls).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

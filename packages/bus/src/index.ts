@@ -35,4 +35,4 @@ export type { AuthorizedUser, Identity, Permissions, ServerTls } from "./identit
 export { connectionFiles, connectionFilesIn, writeCredentials } from "./credentials.js";
 export type { Credentials, CredentialsOptions, IssuedIdentity, NatsConnectionFiles } from "./credentials.js";
 export { NatsConnectionConfig, busConnectionOptions, natsConnectionFields } from "./connection-config.js";
-export type { CertFiles } from "./certificates.js";
+export { ensureCa, issueCert, type CertFiles } from "./certificates.js";

@@ -5,6 +5,8 @@ export interface HostDaemonConfig {
   migrationPortMin: number;
   migrationPortMax: number;
   libvirtdPort: number;
+  /** Where QEMU reads the TLS certificates of a migration (VIR_MIGRATE_TLS). */
+  migrationTlsDir: string;
 }
 
 export function libvirtdConf(c: HostDaemonConfig): string {
@@ -37,5 +39,9 @@ migration_address = "${c.address}"
 migration_host = "${c.address}"
 migration_port_min = ${c.migrationPortMin}
 migration_port_max = ${c.migrationPortMax}
+# A migration started with VIR_MIGRATE_TLS runs over TLS: the destination's QEMU serves
+# server-cert.pem, the source's presents client-cert.pem, each verified against ca-cert.pem.
+migrate_tls_x509_cert_dir = "${c.migrationTlsDir}"
+migrate_tls_x509_verify = 1
 `;
 }

@@ -8,6 +8,7 @@ import { DEFAULT_WOL_PORT, hostAddress, hostMac, hostUri, hostUuid, LIBVIRTD_POR
 import { badOption, LabError, LabErrorCode } from "./errors.js";
 import { cacheDir } from "./guest-image.js";
 import { libvirtdConf, qemuConf } from "./host-config.js";
+import { issueMigrationCerts, migrationCaDir } from "./migration-tls.js";
 import { isAlive, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
 import { ManagedProcess, type ManagedState } from "./supervisor.js";
 import type { SpawnSpec } from "./proc.js";
@@ -47,6 +48,11 @@ export interface LabHostOptions {
    * real bridges there.
    */
   netns?: { ns: string; address: string };
+  /**
+   * false: qemu.conf still names the host's migration cert dir, but the lab puts no certificates
+   * there, like a host nobody set up for TLS migration (default true). installMigrationCerts() adds them.
+   */
+  migrationCerts?: boolean;
   logger?: Logger;
 }
 
@@ -75,6 +81,11 @@ export interface LabHostState {
   power: PowerState;
   /** Where a Wake-on-LAN magic packet for `mac` wakes this host (unicast UDP). */
   wake: { address: string; port: number; mac: string };
+  /**
+   * qemu.conf's migrate_tls_x509_cert_dir (verify on), and whether the lab put certificates there.
+   * The agent migrates over TLS and checks this dir (agent config `labHostFile`).
+   */
+  migrationTls: { certDir: string; certs: boolean };
   /**
    * Runs the lab's "poweroff" for this host (stops agent and libvirtd; exit code 2 while a guest
    * runs). It stops the agent that calls it, so spawn it detached. Power on = Wake-on-LAN to `wake`.
@@ -107,6 +118,10 @@ export class LabHost {
   readonly bridges: readonly string[];
   readonly wolPort: number;
   readonly netns: string | undefined;
+  /** Where QEMU finds this host's migration TLS certificates (qemu.conf migrate_tls_x509_cert_dir). */
+  readonly migrationTlsDir: string;
+  private readonly migrationCaDir: string;
+  private migrationCerts: boolean;
   private libvirtd: ProcRef | undefined;
   private nic: ProcRef | undefined;
   private agentProc: ManagedProcess | undefined;
@@ -136,6 +151,9 @@ export class LabHost {
     const state = resolve(opts.stateDir);
     this.dir = join(state, "hosts", this.name);
     this.sharedDir = join(state, "shared");
+    this.migrationTlsDir = join(this.dir, "pki", "qemu");
+    this.migrationCaDir = migrationCaDir(state);
+    this.migrationCerts = opts.migrationCerts ?? true;
     this.bridges = [...(opts.bridges ?? [])];
     this.wolPort = opts.wolPort ?? DEFAULT_WOL_PORT;
     if (!Number.isInteger(this.wolPort) || this.wolPort < 1 || this.wolPort > 65535) throw badOption("wolPort", this.wolPort, "a UDP port");
@@ -153,6 +171,7 @@ export class LabHost {
       bridges: s.bridges,
       wolPort: s.wake.port,
       ...(s.netns ? { netns: { ns: s.netns, address: s.address } } : {}),
+      migrationCerts: s.migrationTls?.certs ?? true,
       ...(logger ? { logger } : {}),
     });
     h.libvirtd = s.libvirtd ?? undefined;
@@ -196,6 +215,7 @@ export class LabHost {
       agent: this.agentProc?.state() ?? null,
       power: this.powerState,
       wake: { address: this.address, port: this.wolPort, mac: this.mac },
+      migrationTls: { certDir: this.migrationTlsDir, certs: this.migrationCerts },
       powerOffCommand: {
         cmd: process.execPath,
         args: ["--import", "tsx", join(PACKAGE_DIR, "src", "power-cli.ts"), "off", this.dir],
@@ -212,6 +232,7 @@ export class LabHost {
     this.nic = s.nic ?? undefined;
     this.agentProc = s.agent ? ManagedProcess.fromState(s.agent) : undefined;
     this.powerState = s.power;
+    this.migrationCerts = s.migrationTls?.certs ?? true;
   }
 
   get power(): PowerState {
@@ -295,6 +316,9 @@ export class LabHost {
     for (const sub of Object.values(PRIVATE_DIRS)) await mkdir(join(this.dir, sub), { recursive: true });
     await mkdir(join(this.dir, "log", "qemu"), { recursive: true });
     await mkdir(this.sharedDir, { recursive: true });
+    // libvirtd refuses a qemu.conf whose cert dir does not exist, certificates or not.
+    await mkdir(this.migrationTlsDir, { recursive: true });
+    if (this.migrationCerts) await this.writeMigrationCerts();
     // Bind-mount targets must exist in the root namespace; empty dirs, nothing else is touched there.
     for (const inside of Object.keys(PRIVATE_DIRS)) await mkdir(inside, { recursive: true });
     const conf = {
@@ -303,6 +327,7 @@ export class LabHost {
       migrationPortMin: this.migrationPorts.min,
       migrationPortMax: this.migrationPorts.max,
       libvirtdPort: LIBVIRTD_PORT,
+      migrationTlsDir: this.migrationTlsDir,
     };
     await seedQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));
     await writeFile(join(this.dir, "etc", "libvirtd.conf"), libvirtdConf(conf));
@@ -356,6 +381,20 @@ export class LabHost {
     }
     await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));
     this.log?.info({ host: this.name, pid: ref.pid, uri: this.uri }, "lab host started");
+  }
+
+  /**
+   * Puts the lab CA's migration certificates into this host's cert dir (a host started with
+   * `migrationCerts: false` gets them now). QEMU reads them at each migration: no restart needed.
+   */
+  async installMigrationCerts(): Promise<void> {
+    this.migrationCerts = true;
+    await this.writeMigrationCerts();
+    await this.saveState();
+  }
+
+  private writeMigrationCerts(): Promise<void> {
+    return issueMigrationCerts(this.migrationCaDir, this.migrationTlsDir, { name: this.name, address: this.address });
   }
 
   /** Stops libvirtd (SIGTERM by pid). QEMU guests keep running; start() picks them up again. */

@@ -45,6 +45,8 @@ export interface LabOptions {
   bridges?: string[] | ((host: string) => string[]);
   /** UDP port of the hosts' Wake-on-LAN listeners (default 9). */
   wolPort?: number;
+  /** Hosts started without migration TLS certificates (LabHostOptions.migrationCerts), e.g. ["h2"]. */
+  withoutMigrationCerts?: string[];
   /** Command line of the agent of one host; the lab spawns, logs and stops it (default: no agents). */
   agentCommand?: (host: LabHostState, lab: LabInfo) => SpawnSpec;
   /**
@@ -146,6 +148,12 @@ export class Lab implements AsyncDisposable {
     if (opts.schedulerCommand !== undefined && typeof opts.schedulerCommand !== "function") {
       throw badOption("schedulerCommand", opts.schedulerCommand, "a function (lab) => {cmd, args, env?}");
     }
+    const hostNames = Array.from({ length: nHosts }, (_, k) => `h${k + 1}`);
+    const uncertified: unknown = opts.withoutMigrationCerts ?? [];
+    if (!Array.isArray(uncertified)) throw badOption("withoutMigrationCerts", uncertified, "a list of host names");
+    for (const h of uncertified) {
+      if (!hostNames.includes(h as string)) throw badOption("withoutMigrationCerts", h, `a lab host name h1..h${nHosts}`);
+    }
     const stateDir = resolve(opts.stateDir ?? labDir());
     const log = opts.logger;
 
@@ -160,7 +168,7 @@ export class Lab implements AsyncDisposable {
     await rm(join(stateDir, "nats"), { recursive: true, force: true });
     await mkdir(stateDir, { recursive: true });
 
-    const names = Array.from({ length: nHosts }, (_, k) => ({ name: `h${k + 1}`, index: k + 1 }));
+    const names = hostNames.map((name, k) => ({ name, index: k + 1 }));
     const plan = mode === "netns" ? netnsPlan(net, names) : undefined;
     const bridgesOf = (name: string) => (typeof opts.bridges === "function" ? opts.bridges(name) : (opts.bridges ?? []));
     const hosts = names.map(({ name, index }) => {
@@ -172,6 +180,7 @@ export class Lab implements AsyncDisposable {
         stateDir,
         bridges: bridgesOf(name),
         wolPort,
+        migrationCerts: !(opts.withoutMigrationCerts ?? []).includes(name),
         ...(ns ? { netns: { ns: ns.ns, address: ns.address } } : {}),
         ...(log ? { logger: log } : {}),
       });

@@ -100,5 +100,6 @@ describe("Lab.start option errors (nothing is started)", () => {
     await expect(Lab.start({ cluster: "a.b", stateDir })).rejects.toThrow(/cluster/);
     await expect(Lab.start({ network: "bridge" as never, stateDir })).rejects.toThrow(/network/);
     await expect(Lab.start({ wolPort: 70000, stateDir })).rejects.toThrow(/wolPort/);
+    await expect(Lab.start({ hosts: 2, withoutMigrationCerts: ["h3"], stateDir })).rejects.toThrow(/withoutMigrationCerts: got "h3"/);
   });
 });

@@ -117,6 +117,7 @@ export const PreflightCheckNames = [
   "bridges",
   "cpu-compatible",
   "free-memory",
+  "migration-tls",
 ] as const;
 export const PreflightCheck = z.object({
   check: z.enum(PreflightCheckNames),

@@ -116,6 +116,22 @@ export const WakeMethod = z.discriminatedUnion("method", [
 ]);
 export type WakeMethod = z.infer<typeof WakeMethod>;
 
+/**
+ * The files QEMU's TLS credentials read from libvirt's `migrate_tls_x509_cert_dir` (QEMU's
+ * tls-creds-x509 names). The destination of a TLS migration uses the CA and the server pair, the
+ * source the CA and the client pair; a host can be either, so it needs all five.
+ */
+export const MIGRATION_TLS_FILES = ["ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem", "client-key.pem"] as const;
+
+/** A host's migration transport security, as its agent sees it. */
+export const MigrationTlsReport = z.object({
+  /** The agent migrates with VIR_MIGRATE_TLS (its config `migration.tls`). */
+  enabled: z.boolean(),
+  /** With `enabled`: what is missing or wrong in the host's cert dir, null when all is in order. */
+  problem: z.string().max(L.messageChars).nullable(),
+});
+export type MigrationTlsReport = z.infer<typeof MigrationTlsReport>;
+
 export const HostReport = z.object({
   v: z.literal(PROTOCOL_VERSION),
   cluster: ClusterName,
@@ -147,6 +163,8 @@ export const HostReport = z.object({
   migrationUri: text(1),
   /** libvirtd's host UUID (capabilities `<host><uuid>`); a command's destination must name the same. Absent from old agents. */
   hostUuid: Uuid.optional(),
+  /** Optional: agents older than it do not send it (preflight then cannot verify this host for TLS). */
+  migrationTls: MigrationTlsReport.optional(),
   storage: z.array(StorageMount).max(L.storageMounts),
   bridges: z.array(name()).max(L.hostBridges),
   power: z.object({

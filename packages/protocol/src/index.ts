@@ -13,6 +13,8 @@ export {
   VmState,
   VmStates,
   CacheMode,
+  MIGRATION_TLS_FILES,
+  MigrationTlsReport,
   type HostReportInput,
 } from "./host-report.js";
 export {

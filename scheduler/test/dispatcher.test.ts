@@ -162,7 +162,10 @@ describe("dispatcher", () => {
       })
       .toBe(true);
     // libvirt finished v0's move while the agent was down; v1's never happened.
-    h.agents.place("b", [...h.agents.vms.values()].find((v) => v.name === "v0")!);
+    h.agents.place(
+      "b",
+      [...h.agents.vms.values()].find((v) => v.name === "v0")!,
+    );
     h.agents.forgetAll();
     h.clock.advance(10_000);
     await h.report();

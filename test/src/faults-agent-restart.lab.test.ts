@@ -88,6 +88,8 @@ describe("source agent killed mid-migration and restarted", () => {
     expect(all.filter((x) => x.vm === "vm1").map((x) => x.id)).toEqual([m.id]);
     expect(await agentLogLines("h1", `"${done.commandId}"`, '"command received"')).toHaveLength(1);
     expect(await agentLogLines("h2", done.commandId)).toHaveLength(0);
+    // Nor was the healthy job aborted.
+    expect(await agentLogLines("h1", '"kind":"abort"', '"command received"')).toHaveLength(0);
     // The restarted agent answered for the job it found (recovered, same ids).
     expect((await agentLogLines("h1", "recovered migration ended")).join("\n")).toContain(done.id);
 

@@ -75,7 +75,13 @@ export class CommandTable {
     const cur = this.entries.get(id);
     if (!cur) return;
     this.entries.set(id, { ...cur, ...patch });
-    if (this.migrations.has(id)) this.save();
+    if (!this.migrations.has(id)) return;
+    try {
+      this.save();
+    } catch (e) {
+      // The outcome is still answered from memory and published; only a restart would not know it.
+      this.journal?.log.error({ err: e, cmd: id }, "command journal not written");
+    }
   }
 
   /** Journals a migration about to start (synchronously, on disk before this returns). */

@@ -148,6 +148,37 @@ describe("dispatcher", () => {
     expect(h.agents.count("migrate", m2.commandId)).toBe(1);
   });
 
+  it("an agent that forgot the command (restarted without its state): the reports settle the move, never a failure when the VM moved", async () => {
+    await using h = await harness(["a", "b"], { a: vmsOn("v", 2, 1) });
+    h.agents.behaviour = { migrate: "hold" };
+    await h.report();
+    const moved = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "moved" });
+    const stayed = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "test", reason: "stayed" });
+    await expect
+      .poll(() => [moved, stayed].every((m) => h.s.store.migrations.get(m.id)!.status === "running"), {
+        timeout: 15_000,
+        interval: 20,
+        message: "running",
+      })
+      .toBe(true);
+    // libvirt finished v0's move while the agent was down; v1's never happened.
+    h.agents.place(
+      "b",
+      [...h.agents.vms.values()].find((v) => v.name === "v0")!,
+    );
+    h.agents.forgetAll();
+    h.clock.advance(10_000);
+    await h.report();
+    await h.s.tick();
+    const m0 = h.s.store.migrations.get(moved.id)!;
+    expect([m0.status, m0.error]).toEqual(["succeeded", null]);
+    const m1 = h.s.store.migrations.get(stayed.id)!;
+    expect(m1.status).toBe("failed");
+    expect(m1.error).toMatchObject({ code: "agent.unknown-command" });
+    expect(m1.error?.message).toMatch(/reported on a/);
+    expect(h.agents.count("migrate")).toBe(2);
+  });
+
   it("a move past its timeout is aborted, then recorded as timed-out with where the VM is", async () => {
     await using h = await harness(
       ["a", "b"],

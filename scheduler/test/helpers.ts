@@ -148,6 +148,12 @@ export class FakeAgents {
     for (const h of hosts) this.bus.publish(subjects.hostReport(CLUSTER, h), HostReport, report(h, this.on(h), nowMs));
   }
 
+  /** A restart without its state: every command and held migration forgotten. */
+  forgetAll(): void {
+    this.table.clear();
+    this.held.clear();
+  }
+
   count(kind: string, id?: string): number {
     return this.received.filter((c) => c.kind === kind && (id === undefined || c.id === id)).length;
   }

@@ -3,6 +3,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ApiError, ApiPowerAction } from "@drover/protocol";
+import { WAKE_RETRY_BACKOFF } from "../src/power/power-manager.js";
 import { IpmiDriver } from "../src/power/wake-drivers.js";
 import { harness, json, post } from "./harness.js";
 import { tempDir, uuid } from "./helpers.js";
@@ -218,6 +219,45 @@ describe("power", () => {
     h.agents.revive("c");
     await h.report(["a", "c"]);
     expect(h.s.store.power.get(cWake.id)!.status).toBe("succeeded");
+  });
+
+  it("a WoL wake that did nothing (the host never reports) is recorded timed-out at the deadline, marked, and retried only after a back-off", async () => {
+    const udp = await udpListener();
+    try {
+      await using h = await harness(
+        ["a", "b"],
+        {},
+        { hosts: { b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 5000 } } } },
+      );
+      await h.report();
+      await post(h.url("/v1/hosts/b/power"), { action: "off" });
+      await expect.poll(() => !h.agents.up.has("b"), { timeout: 15_000, interval: 20, message: "b off" }).toBe(true);
+      h.clock.advance(3001);
+      await h.report(["a"]);
+      await h.s.tick();
+
+      const woke = h.s.power.wake("b", "schedule:consolidate", "capacity");
+      await expect.poll(() => udp.packets.length, { timeout: 15_000, interval: 20, message: "magic packet" }).toBe(1);
+      // The packet went out, but b never reports (its agent is dead): not a success.
+      h.clock.advance(5001);
+      await h.report(["a"]);
+      await h.s.tick();
+      expect((await woke).ok).toBe(false);
+      const row = h.s.store.power.list({ host: "b" })[0]!;
+      expect([row.action, row.status, row.error?.code]).toEqual(["wake", "timed-out", "wake.timeout"]);
+      expect(h.s.state.hosts.get("b")!.wakeFailed).toBe(true);
+      expect(h.s.power.wakeCandidate()).toBeUndefined();
+      expect(() => h.s.power.requestWake("b", "schedule:consolidate", "again")).toThrow(/failed to wake 1 time\(s\) in a row/);
+
+      h.clock.advance(WAKE_RETRY_BACKOFF.firstMs);
+      await h.report(["a"]);
+      await h.s.tick();
+      expect(h.s.state.hosts.get("b")!.wakeFailed).toBe(false);
+      expect(h.s.power.wakeCandidate()).toBe("b");
+      expect(h.s.power.requestWake("b", "schedule:consolidate", "after the back-off").status).toBe("requested");
+    } finally {
+      udp.sock.close();
+    }
   });
 
   it("peer WoL: a healthy peer's agent is asked to send the magic packet", async () => {

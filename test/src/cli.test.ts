@@ -33,6 +33,8 @@ describe("drover CLI without a scheduler", () => {
       { args: ["frobnicate"], text: /unknown command 'frobnicate'/ },
       { args: ["lab", "up", "--hosts", "99"], text: /--hosts must be an integer 1..16/ },
       { args: ["drain"], text: /missing required argument 'host'/ },
+      { args: ["lab", "restart", "dns"], text: /part must be one of scheduler, nats, agent, libvirtd/ },
+      { args: ["lab", "restart", "agent"], text: /needs a host/ },
     ];
     // In parallel: each run starts Node and tsx, slow on a loaded 2-core machine.
     const results = await Promise.all(cases.map((c) => drover(api, c.args)));

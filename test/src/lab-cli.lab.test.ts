@@ -1,10 +1,11 @@
-// `drover lab up | status | down` as an operator runs them: the lab keeps running after the command
-// returns (a detached keeper), the agents and the scheduler it configured report, later commands
-// find the API through the lab dir, and `lab down` leaves no process behind.
+// `drover lab up | status | restart | down` as an operator runs them: the lab keeps running after
+// the command returns (a detached keeper), the agents and the scheduler it configured report, later
+// commands find the API through the lab dir, a part restarted from another process comes back and
+// is reported again, and `lab down` leaves no process behind.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { HostsResponse } from "@drover/protocol";
 import { labDown, labStatus } from "@drover/lab";
 import { drover } from "./helpers/api.js";
@@ -41,6 +42,31 @@ describe("drover lab", () => {
     const st = await drover(null, ["lab", "status"], 60_000, env);
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toMatch(/vm1/);
+
+    // Restarted from this process (not the keeper's): NATS, then h1's agent; both come back, and
+    // every agent reports through the new NATS.
+    const before = await labStatus(stateDir);
+    const restartedAt = Date.now();
+    for (const part of [["nats"], ["agent", "h1"]]) {
+      const r = await drover(null, ["lab", "restart", ...part], 120_000, env);
+      expect(r.code, `drover lab restart ${part.join(" ")}: ${r.stderr}`).toBe(0);
+    }
+    const restarted = await labStatus(stateDir);
+    expect(restarted.nats?.running).toBe(true);
+    expect(restarted.nats?.pid).not.toBe(before.nats?.pid);
+    expect(restarted.hosts[0]?.agent?.running).toBe(true);
+    expect(restarted.hosts[0]?.agent?.pid).not.toBe(before.hosts[0]?.agent?.pid);
+    expect(restarted.hosts[1]?.agent?.pid).toBe(before.hosts[1]?.agent?.pid);
+    await vi.waitFor(
+      async () => {
+        const r = await drover(null, ["hosts", "--json"], 60_000, env);
+        const fresh = HostsResponse.parse(JSON.parse(r.stdout)).hosts.filter(
+          (h) => h.state === "healthy" && (h.lastReportMs ?? 0) > restartedAt,
+        );
+        if (fresh.length < 2) throw new Error(`waiting for both hosts to report after the restarts: ${r.stdout}`);
+      },
+      { timeout: 120_000, interval: 2000 },
+    );
 
     const down = await drover(null, ["lab", "down"], 300_000, env);
     expect(down.code, down.stderr).toBe(0);

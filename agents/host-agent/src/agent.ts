@@ -124,6 +124,7 @@ export class HostAgent {
       return this.commands.handle(cmd);
     });
     this.event("agent-started", `drover-agent ${AGENT_VERSION} on ${this.config.host}, libvirt ${this.config.libvirt.uri}`);
+    this.commands.recover();
     this.tick();
     await this.stopped;
   }

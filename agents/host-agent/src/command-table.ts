@@ -1,14 +1,59 @@
-import type { CommandReply } from "@drover/protocol";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { CommandReply, type Logger, type MigrateCommand } from "@drover/protocol";
+import { z } from "zod";
+
+/** What a restarted agent needs to find a migration it started in libvirt and report it by the same ids. */
+export const MigrationRecord = z.object({
+  migrationId: z.string(),
+  vm: z.string(),
+  vmUuid: z.string(),
+  destination: z.object({ host: z.string(), uri: z.string() }),
+  startedAtMs: z.number(),
+  timeoutMs: z.number(),
+  undefineOnSource: z.boolean(),
+});
+export type MigrationRecord = z.infer<typeof MigrationRecord>;
+
+const JournalFile = z.object({
+  v: z.literal(1),
+  host: z.string(),
+  migrations: z.array(z.object({ reply: CommandReply, migration: MigrationRecord })),
+});
+
+/** Finished migrations kept in the journal (a repeated id is answered from it after a restart). */
+const FINISHED_KEPT = 100;
+
+export function migrationRecord(cmd: MigrateCommand, vm: { name: string; uuid: string }, startedAtMs: number): MigrationRecord {
+  return {
+    migrationId: cmd.migrationId,
+    vm: vm.name,
+    vmUuid: vm.uuid,
+    destination: cmd.destination,
+    startedAtMs,
+    timeoutMs: cmd.options.timeoutMs,
+    undefineOnSource: cmd.options.undefineOnSource,
+  };
+}
 
 /**
  * Commands by id for idempotency: the first reply is kept (and updated as a long command
  * progresses); a repeated id gets it back with `duplicate: true`. Bounded: the oldest entries are
- * forgotten first, and a restarted agent forgets all (then a repeated migrate is refused because the
- * VM is no longer here, which is safe).
+ * forgotten first. Migrations are also journalled in `file` (written and synced before libvirt is
+ * asked to migrate, and on each change), so an agent restarted mid-migration knows the command,
+ * finds the job in libvirt and reports it by the same ids (recovery.ts). Other commands are short
+ * and safe to forget.
  */
 export class CommandTable {
   private readonly entries = new Map<string, CommandReply>();
-  constructor(private readonly capacity: number) {}
+  private readonly migrations = new Map<string, MigrationRecord>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly journal?: { file: string; host: string; log: Logger },
+  ) {
+    if (journal) this.load(journal);
+  }
 
   get(id: string): CommandReply | undefined {
     return this.entries.get(id);
@@ -21,16 +66,81 @@ export class CommandTable {
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
+      this.migrations.delete(oldest);
     }
     return true;
   }
 
   update(id: string, patch: Partial<CommandReply>): void {
     const cur = this.entries.get(id);
-    if (cur) this.entries.set(id, { ...cur, ...patch });
+    if (!cur) return;
+    this.entries.set(id, { ...cur, ...patch });
+    if (!this.migrations.has(id)) return;
+    try {
+      this.save();
+    } catch (e) {
+      // The outcome is still answered from memory and published; only a restart would not know it.
+      this.journal?.log.error({ err: e, cmd: id }, "command journal not written");
+    }
+  }
+
+  /** Journals a migration about to start (synchronously, on disk before this returns). */
+  recordMigration(id: string, m: MigrationRecord): void {
+    if (!this.entries.has(id)) return;
+    this.migrations.set(id, m);
+    this.save();
+  }
+
+  /** Migrations journalled as under way: started by an earlier run of this agent, outcome not known yet. */
+  unfinished(): Array<{ id: string; migration: MigrationRecord }> {
+    return [...this.migrations].filter(([id]) => isUnderWay(this.entries.get(id))).map(([id, migration]) => ({ id, migration }));
   }
 
   get size(): number {
     return this.entries.size;
   }
+
+  private load(j: { file: string; host: string; log: Logger }): void {
+    if (!existsSync(j.file)) return;
+    let parsed: z.infer<typeof JournalFile>;
+    try {
+      parsed = JournalFile.parse(JSON.parse(readFileSync(j.file, "utf8")));
+      if (parsed.host !== j.host) throw new Error(`it belongs to host ${parsed.host}, not ${j.host}`);
+    } catch (e) {
+      // Never start on someone else's or a damaged journal; keep it for a person to read.
+      const aside = `${j.file}.bad-${Date.now()}`;
+      renameSync(j.file, aside);
+      j.log.error({ file: j.file, movedTo: aside, err: e }, "command journal unreadable: set aside, starting without it");
+      return;
+    }
+    for (const { reply, migration } of parsed.migrations) {
+      this.entries.set(reply.id, reply);
+      this.migrations.set(reply.id, migration);
+    }
+  }
+
+  private save(): void {
+    const j = this.journal;
+    if (!j) return;
+    const all = [...this.migrations].map(([id, migration]) => ({ reply: this.entries.get(id)!, migration }));
+    const running = all.filter((e) => isUnderWay(e.reply));
+    const finished = all.filter((e) => !isUnderWay(e.reply)).slice(-FINISHED_KEPT);
+    const keep = new Set([...running, ...finished].map((e) => e.reply.id));
+    for (const id of this.migrations.keys()) if (!keep.has(id)) this.migrations.delete(id);
+    const body = JSON.stringify({ v: 1, host: j.host, migrations: all.filter((e) => keep.has(e.reply.id)) });
+    mkdirSync(dirname(j.file), { recursive: true });
+    const tmp = `${j.file}.tmp`;
+    const fd = openSync(tmp, "w");
+    try {
+      writeSync(fd, body);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, j.file);
+  }
+}
+
+function isUnderWay(r: CommandReply | undefined): boolean {
+  return r?.status === "accepted" || r?.status === "running";
 }

@@ -11,7 +11,8 @@ import type {
   PreflightCommand,
   WakePeerCommand,
 } from "@drover/protocol";
-import { CommandTable } from "./command-table.js";
+import { join } from "node:path";
+import { CommandTable, migrationRecord } from "./command-table.js";
 import type { AgentConfig } from "./config.js";
 import { verifyDestination } from "./destinations.js";
 import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
@@ -19,6 +20,7 @@ import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import type { LibvirtLink } from "./libvirt-link.js";
 import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
+import { RecoveredMigration } from "./recovery.js";
 
 export interface CommandDeps {
   config: AgentConfig;
@@ -39,22 +41,59 @@ export interface CommandDeps {
 
 type Kind = CommandReply["kind"];
 
+/** A migration this agent follows: one it runs, or one recovered from the journal after a restart. */
+interface Outgoing {
+  vmUuid: string;
+  commandId: string;
+  abort(): Promise<void>;
+}
+
+/** The journal of migrate commands under the agent's state dir (see CommandTable). */
+export function commandJournalFile(stateDir: string): string {
+  return join(stateDir, "agent-commands.json");
+}
+
 /**
  * Runs commands. Each id is remembered (bounded table): a repeated id gets the first one's
  * status back and changes nothing. Long commands (migrate, power-off) answer `accepted` at once.
  */
 export class CommandRunner {
   private readonly table: CommandTable;
-  private readonly runs = new Map<string, { run: MigrationRun; done: Promise<MigrationResult> }>();
+  private readonly runs = new Map<string, { run: Outgoing; done: Promise<MigrationResult> }>();
   private closing = false;
 
   constructor(private readonly d: CommandDeps) {
-    this.table = new CommandTable(d.config.commandTableSize);
+    const stateDir = d.config.stateDir;
+    this.table = new CommandTable(
+      d.config.commandTableSize,
+      stateDir ? { file: commandJournalFile(stateDir), host: d.config.host, log: d.log } : undefined,
+    );
+    if (!stateDir) d.log.warn({}, "no stateDir: migrations in flight are forgotten if this agent restarts");
   }
 
   /** uuids of VMs with a migration running out of this host. */
   migratingVms(): Set<string> {
     return new Set([...this.runs.values()].map((r) => r.run.vmUuid));
+  }
+
+  /**
+   * Follows the migrations the journal says an earlier run of this agent started and did not see
+   * end: each is found in libvirt (recovery.ts) and its result published by the same command and
+   * migration ids; meanwhile `status` answers for them from the journal.
+   */
+  recover(): void {
+    for (const { id, migration } of this.table.unfinished()) {
+      if (this.runs.has(migration.migrationId)) continue;
+      const rec = new RecoveredMigration(id, migration, {
+        hv: this.d.hv,
+        link: this.d.link,
+        host: this.d.config.host,
+        log: this.d.log,
+        callTimeoutMs: this.d.config.libvirt.callTimeoutMs,
+        progress: this.d.migrationDeps.progress,
+      });
+      this.follow(migration.migrationId, rec, rec.run(), migration.vm);
+    }
   }
 
   async handle(cmd: Command): Promise<CommandReply> {
@@ -162,7 +201,7 @@ export class CommandRunner {
   private async migrate(cmd: MigrateCommand): Promise<CommandReply> {
     const existing = this.runs.get(cmd.migrationId);
     if (existing) {
-      throw new AgentError(AgentErrorCode.VmBusy, `migration ${cmd.migrationId} is already running (command ${existing.run.cmd.id})`);
+      throw new AgentError(AgentErrorCode.VmBusy, `migration ${cmd.migrationId} is already running (command ${existing.run.commandId})`);
     }
     if (cmd.destination.host === this.d.config.host) throw new AgentError(AgentErrorCode.VmBusy, "destination is this host");
     await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
@@ -175,45 +214,55 @@ export class CommandRunner {
       throw new AgentError(AgentErrorCode.VmBusy, `vm ${dom.name} is already migrating`);
     }
     const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv });
-    this.d.onMigration(dom.uuid, true);
-    const done = run
-      .run()
-      .catch((e: unknown): MigrationResult => {
-        const now = Date.now();
-        return {
-          v: 1,
-          migrationId: cmd.migrationId,
-          commandId: cmd.id,
-          vm: dom.name,
-          vmUuid: dom.uuid,
-          source: this.d.config.host,
-          destination: cmd.destination.host,
-          outcome: "failed",
-          completedBy: null,
-          startedAtMs: run.startedAtMs,
-          endedAtMs: now,
-          durationMs: now - run.startedAtMs,
-          downtimeMs: null,
-          bytesMoved: 0,
-          escalations: [],
-          vmRunningOn: null,
-          error: errorInfo(e, AgentErrorCode.Internal),
-        };
-      })
-      .then((r) => {
-        this.runs.delete(cmd.migrationId);
-        this.d.onMigration(dom.uuid, false);
-        dom.free();
-        this.table.update(cmd.id, { status: r.outcome === "succeeded" ? "succeeded" : "failed", error: r.error, timeMs: Date.now() });
-        try {
-          this.d.publishResult(r);
-        } catch (e) {
-          this.d.log.error({ err: e, migrationId: cmd.migrationId }, "migration result not published");
-        }
-        return r;
-      });
-    this.runs.set(cmd.migrationId, { run, done });
+    // On disk before libvirt is asked: a restarted agent must find this job and answer for it.
+    this.table.recordMigration(cmd.id, migrationRecord(cmd, dom, run.startedAtMs));
+    const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => run.abort() };
+    const done = run.run().catch((e: unknown): MigrationResult => {
+      const now = Date.now();
+      return {
+        v: 1,
+        migrationId: cmd.migrationId,
+        commandId: cmd.id,
+        vm: dom.name,
+        vmUuid: dom.uuid,
+        source: this.d.config.host,
+        destination: cmd.destination.host,
+        outcome: "failed",
+        completedBy: null,
+        startedAtMs: run.startedAtMs,
+        endedAtMs: now,
+        durationMs: now - run.startedAtMs,
+        downtimeMs: null,
+        bytesMoved: 0,
+        escalations: [],
+        vmRunningOn: null,
+        error: errorInfo(e, AgentErrorCode.Internal),
+      };
+    });
+    this.follow(
+      cmd.migrationId,
+      outgoing,
+      done.finally(() => dom.free()),
+      dom.name,
+    );
     return this.reply(cmd.id, "migrate", "accepted", { migrationId: cmd.migrationId });
+  }
+
+  /** Tracks a migration to its result: the table and journal get the outcome, the result is published once. */
+  private follow(migrationId: string, run: Outgoing, result: Promise<MigrationResult>, vm: string): void {
+    this.d.onMigration(run.vmUuid, true);
+    const done = result.then((r) => {
+      this.runs.delete(migrationId);
+      this.d.onMigration(run.vmUuid, false);
+      this.table.update(run.commandId, { status: r.outcome === "succeeded" ? "succeeded" : "failed", error: r.error, timeMs: Date.now() });
+      try {
+        this.d.publishResult(r);
+      } catch (e) {
+        this.d.log.error({ err: e, migrationId, vm }, "migration result not published");
+      }
+      return r;
+    });
+    this.runs.set(migrationId, { run, done });
   }
 
   private async abort(id: string, migrationId: string): Promise<CommandReply> {

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { NatsConnectionConfig } from "@drover/bus";
@@ -107,6 +108,12 @@ const Schema = z
       .strict()
       .refine((m) => m.peerPortMin <= m.peerPortMax, { message: "must be <= peerPortMax", path: ["peerPortMin"] })
       .default({ peerPortMin: 49152, peerPortMax: 49215, portProbeTimeoutMs: 2000, maxConcurrent: 2 }),
+    /**
+     * Where the agent keeps what must survive its own restart (the journal of migrations in
+     * flight). Default: the directory of `labHostFile` when set, else /var/lib/drover-agent when
+     * loaded from a file (`loadConfig`); an agent embedded without one journals nothing.
+     */
+    stateDir: absPath.optional(),
     /** Commands remembered by id for idempotency (oldest forgotten first). */
     commandTableSize: z.number().int().min(16).default(1000),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
@@ -145,6 +152,7 @@ export const ENV_KEYS = {
   DROVER_HOST_CPU_SOURCE: "hostCpuSource",
   DROVER_LOG_LEVEL: "logLevel",
   DROVER_LAB_HOST_FILE: "labHostFile",
+  DROVER_STATE_DIR: "stateDir",
 } as const;
 
 const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges"]);
@@ -233,8 +241,11 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   } catch (e) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`, ["(file)"], { cause: e });
   }
-  return applyLabHostFile(resolveConfig(raw, env, `config ${file}`));
+  const c = await applyLabHostFile(resolveConfig(raw, env, `config ${file}`));
+  return { ...c, stateDir: c.stateDir ?? DEFAULT_STATE_DIR };
 }
+
+export const DEFAULT_STATE_DIR = "/var/lib/drover-agent";
 
 const LabHostFile = z.object({
   bridges: z.array(z.string()).default([]),
@@ -265,6 +276,7 @@ export async function applyLabHostFile(c: AgentConfig): Promise<AgentConfig> {
   const h = r.data;
   const out: AgentConfig = { ...c, storage: { ...c.storage }, power: { ...c.power }, migration: { ...c.migration } };
   out.bridges ??= h.bridges;
+  out.stateDir ??= dirname(c.labHostFile);
   out.hostCpuSource ??= "guests";
   if (h.sharedDir && !out.storage.sharedPaths.includes(h.sharedDir)) out.storage.sharedPaths = [...out.storage.sharedPaths, h.sharedDir];
   if (!out.power.offCommand && h.powerOffCommand) {

@@ -19,6 +19,10 @@ export const AgentErrorCode = {
   InvalidXml: "invalid-xml",
   Timeout: "timeout",
   Aborted: "aborted",
+  /** The destination's libvirtd went away during the migration (crash, restart, network). */
+  DestinationLost: "destination-lost",
+  /** A migration ended while the agent was down (restart) without moving the VM. */
+  MigrationInterrupted: "migration-interrupted",
   ShuttingDown: "shutting-down",
   Internal: "internal",
 } as const;

@@ -22,6 +22,19 @@ export type DowntimeSource = "destination-completed-job" | "source-completed-job
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** libvirt's words for a peer connection that went away (RPC layer), as the source sees them. */
+const PEER_GONE =
+  /client socket is closed|end of file while reading|connection reset|cannot recv data|cannot write data|broken pipe|connection refused|no route to host|keepalive timeout/i;
+
+/** How long a finished migration waits for the destination's libvirtd to answer (it may be restarting) to verify where the VM runs. */
+export const VERIFY_DESTINATION_MS = 60_000;
+
+/**
+ * Where a failed migration was: `setup` before memory moved, `copy` while it moved, `switchover`
+ * once QEMU could stop the source (expected downtime within the limit) or after post-copy began.
+ */
+export type FailurePhase = "setup" | "copy" | "switchover";
+
 /**
  * virDomainMigrateFlags for a command, given what the ladder may need (flags cannot change
  * mid-flight). TLS only for a running VM: a shut-off one moves as its definition, no QEMU stream.
@@ -57,13 +70,17 @@ export class MigrationRun {
   private abortReason: "requested" | "ladder" | "timeout" | null = null;
   private last: JobStats | null = null;
   private pausedAtMs: number | null = null;
+  private maxDowntimeMs: number;
+  private reached: FailurePhase = "setup";
   private done = false;
 
   constructor(
     readonly cmd: MigrateCommand,
     private readonly dom: HvDomain,
     private readonly deps: MigrationDeps,
-  ) {}
+  ) {
+    this.maxDowntimeMs = cmd.options.maxDowntimeMs;
+  }
 
   get vmUuid(): string {
     return this.dom.uuid;
@@ -141,6 +158,7 @@ export class MigrationRun {
         });
         if (!js || js.type === "none" || finished()) continue;
         this.last = js;
+        this.note(js);
         if ((js.autoConvergeThrottle ?? 0) > 0 && !this.throttled) {
           this.throttled = true;
           this.escalations.push(`auto-converge:throttle-${js.autoConvergeThrottle}%`);
@@ -165,6 +183,7 @@ export class MigrationRun {
       switch (step.action) {
         case "raise-downtime":
           await this.dom.setMaxDowntimeMs(step.toMs);
+          this.maxDowntimeMs = step.toMs;
           this.phase = "escalating";
           break;
         case "auto-converge":
@@ -232,7 +251,7 @@ export class MigrationRun {
     let error: MigrationResult["error"] = null;
     if (failure) {
       outcome = this.abortReason === "timeout" ? "timed-out" : this.abortReason ? "aborted" : "failed";
-      const info = errorInfo(failure, AgentErrorCode.LibvirtError);
+      const info = await this.failureInfo(failure);
       error =
         outcome === "timed-out"
           ? { code: AgentErrorCode.Timeout, message: `no completion within ${o.timeoutMs} ms; aborted (${info.message})` }
@@ -251,7 +270,8 @@ export class MigrationRun {
     let downtimeSource: DowntimeSource = "none";
     let bytesMoved = this.last?.dataProcessed ?? 0;
     let vmRunningOn: string | null = null;
-    const dest = await this.openDestination();
+    // After a move the destination's libvirtd (maybe restarting) is the one that can say where the VM runs.
+    const dest = outcome === "succeeded" ? await this.openDestination(VERIFY_DESTINATION_MS) : null;
     try {
       if (outcome === "succeeded") {
         const ddom = dest ? await dest.lookup(this.dom.uuid).catch(() => null) : null;
@@ -330,12 +350,56 @@ export class MigrationRun {
     return result;
   }
 
-  private async openDestination(): Promise<HvConnection | null> {
-    try {
-      return await withTimeout(this.deps.hv.open(this.cmd.destination.uri), this.deps.callTimeoutMs, "open destination");
-    } catch (e) {
-      this.deps.log.warn({ err: e }, "destination not reachable after the migration; result less complete");
-      return null;
+  /** The destination's libvirtd, asked until it answers or `withinMs` passed (0: once). */
+  private async openDestination(withinMs = 0): Promise<HvConnection | null> {
+    const until = Date.now() + withinMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await withTimeout(this.deps.hv.open(this.cmd.destination.uri), this.deps.callTimeoutMs, "open destination");
+      } catch (e) {
+        if (Date.now() >= until) {
+          this.deps.log.warn({ err: e, attempts: attempt }, "destination not reachable after the migration; result less complete");
+          return null;
+        }
+        if (attempt === 1) this.deps.log.warn({ err: e }, "destination not reachable after the migration; asking again until it answers");
+        await sleep(1000);
+      }
     }
+  }
+
+  private failurePhase(): FailurePhase {
+    return this.phase === "post-copy" || this.phase === "paused-copy" ? "switchover" : this.reached;
+  }
+
+  /** The furthest phase the job stats showed (a failing job's last stats may read all zero). */
+  private note(js: JobStats): void {
+    if (this.reached === "switchover") return;
+    if (js.expectedDowntimeMs !== null && js.expectedDowntimeMs <= this.maxDowntimeMs && js.memoryIteration > 1)
+      this.reached = "switchover";
+    else if (js.dataProcessed > 0 || (js.dataTotal > 0 && js.dataRemaining < js.dataTotal)) this.reached = "copy";
+  }
+
+  /**
+   * The error of a failed migration, naming the hosts and the phase; a destination whose libvirtd
+   * went away (its connection closed, or it does not answer now) is `destination-lost`.
+   */
+  private async failureInfo(failure: unknown): Promise<{ code: string; message: string }> {
+    const info = errorInfo(failure, AgentErrorCode.LibvirtError);
+    const phase = this.failurePhase();
+    const d = this.cmd.destination;
+    const what = `migration of ${this.dom.name} from ${this.deps.host} to ${d.host} failed in the ${phase} phase`;
+    let lost = PEER_GONE.test(info.message);
+    if (!lost && !this.abortReason) {
+      const probe = await this.openDestination();
+      lost = probe === null;
+      if (probe) await probe.close().catch(() => undefined);
+    }
+    if (lost) {
+      return {
+        code: AgentErrorCode.DestinationLost,
+        message: `${what}: ${d.host}'s libvirtd (${d.uri}) went away (libvirt: ${info.message})`,
+      };
+    }
+    return { code: info.code, message: `${what}: ${info.message}` };
   }
 }

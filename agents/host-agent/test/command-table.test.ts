@@ -1,4 +1,8 @@
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { silentLogger } from "@drover/protocol";
 import { CommandTable } from "../src/command-table.js";
 
 describe("command table", () => {
@@ -23,5 +27,70 @@ describe("command table", () => {
     t.claim("c", reply("c"));
     expect(t.get("a")).toBeUndefined();
     expect(t.size).toBe(2);
+  });
+});
+
+describe("command journal (survives the agent's restart)", () => {
+  const reply = (id: string, status: "accepted" | "succeeded" = "accepted") => ({
+    v: 1 as const,
+    id,
+    host: "h1",
+    kind: "migrate" as const,
+    status,
+    duplicate: false,
+    error: null,
+    migrationId: `m-${id}`,
+    timeMs: 1,
+  });
+  const migration = (id: string) => ({
+    migrationId: `m-${id}`,
+    vm: "vm1",
+    vmUuid: "11111111-2222-4333-8444-555555555555",
+    destination: { host: "h2", uri: "qemu+tcp://127.0.9.2/system" },
+    startedAtMs: 1000,
+    timeoutMs: 600_000,
+    undefineOnSource: true,
+  });
+
+  async function journal() {
+    const dir = await mkdtemp(join(tmpdir(), "drover-journal-"));
+    return { dir, file: join(dir, "agent-commands.json"), host: "h1", log: silentLogger };
+  }
+
+  it("hands a restarted agent the migrations under way, and their outcome once settled", async () => {
+    const j = await journal();
+    try {
+      const before = new CommandTable(10, j);
+      before.claim("c1", reply("c1"));
+      before.recordMigration("c1", migration("c1"));
+      before.claim("p1", { ...reply("p1"), kind: "preflight" });
+      // A restart: only what is on disk is left.
+      const after = new CommandTable(10, j);
+      expect(after.unfinished()).toEqual([{ id: "c1", migration: migration("c1") }]);
+      expect(after.get("c1")?.status).toBe("accepted");
+      expect(after.get("p1")).toBeUndefined();
+      after.update("c1", { status: "succeeded" });
+      const again = new CommandTable(10, j);
+      expect(again.unfinished()).toEqual([]);
+      expect(again.get("c1")?.status).toBe("succeeded");
+    } finally {
+      await rm(j.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("sets aside a damaged journal or another host's, and starts without it", async () => {
+    const j = await journal();
+    try {
+      await writeFile(j.file, "{ not json");
+      expect(new CommandTable(10, j).unfinished()).toEqual([]);
+      const other = new CommandTable(10, { ...j, host: "h2" });
+      other.claim("c1", reply("c1"));
+      other.recordMigration("c1", migration("c1"));
+      expect(new CommandTable(10, j).unfinished()).toEqual([]);
+      const files = (await readdir(j.dir)).sort();
+      expect(files.filter((f) => f.includes(".bad-")).length).toBe(2);
+    } finally {
+      await rm(j.dir, { recursive: true, force: true });
+    }
   });
 });

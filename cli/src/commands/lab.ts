@@ -1,7 +1,7 @@
-// `drover lab up | down | status`: a local lab cluster (packages/lab) with one drover-agent per
+// `drover lab up | down | status | restart`: a local lab cluster (packages/lab) with one drover-agent per
 // host and a scheduler, configured by lab-setup.ts.
 import type { Command } from "commander";
-import { labDir, labDown, labStatus, labUp, type LabStatus } from "@drover/lab";
+import { LAB_PARTS, labDir, labDown, labStatus, labUp, restartPart, type LabPart, type LabStatus } from "@drover/lab";
 import { ApiClient } from "../api-client.js";
 import { ExitCode, CliError, usageError } from "../errors.js";
 import { printJson, table } from "../format.js";
@@ -129,6 +129,23 @@ export function registerLabCommands(program: Command): void {
       if (s.running)
         throw new CliError(`the lab in ${s.stateDir} still runs processes after teardown; see drover lab status`, "lab-still-running");
       process.stdout.write(s.status === "absent" ? `no lab in ${s.stateDir}\n` : `lab in ${s.stateDir} stopped\n`);
+    });
+
+  lab
+    .command("restart")
+    .description(`stop one part of the lab by pid and start it again: ${LAB_PARTS.join(" | ")} (agent and libvirtd take a host)`)
+    .argument("<part>", LAB_PARTS.join("|"))
+    .argument("[host]", "the host of an agent or libvirtd, e.g. h1")
+    .option(dirOpt, dirHelp)
+    .action(async (part: string, host: string | undefined, o: { stateDir?: string }) => {
+      if (!(LAB_PARTS as readonly string[]).includes(part))
+        throw usageError(`part must be one of ${LAB_PARTS.join(", ")}, not ${JSON.stringify(part)}`);
+      const perHost = part === "agent" || part === "libvirtd";
+      if (perHost && !host) throw usageError(`drover lab restart ${part} needs a host, e.g. drover lab restart ${part} h1`);
+      if (!perHost && host) throw usageError(`drover lab restart ${part} takes no host (got ${JSON.stringify(host)})`);
+      const stateDir = o.stateDir ?? labDir();
+      await restartPart(stateDir, part as LabPart, host);
+      printLabStatus(await labStatus(stateDir));
     });
 
   lab

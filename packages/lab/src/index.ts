@@ -27,7 +27,15 @@ export { readFirstTick, readTicks } from "./ticks.js";
 export { isAlive, procRef, type ProcRef } from "./proc.js";
 export { Lab, labStatus, teardown, type LabInfo, type LabOptions, type LabStatus } from "./lab.js";
 export { DEFAULT_LAB_DIR, labDir, type LabFile } from "./lab-state.js";
-export { ManagedProcess, type ManagedState } from "./supervisor.js";
+export {
+  ManagedProcess,
+  RESTART_ON_FAILURE,
+  RestartSupervisor,
+  type ManagedState,
+  type RestartPolicy,
+  type SupervisedUnit,
+} from "./supervisor.js";
+export { LAB_PARTS, killPart, restartPart, type LabPart, type PartOptions } from "./controls.js";
 export type { SpawnSpec } from "./proc.js";
 export type { PowerState } from "./lab-host.js";
 export { labDown, labUp, PACKAGE_DIR, tsxCommand, type LabUpOptions } from "./api.js";

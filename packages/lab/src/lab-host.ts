@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@drover/protocol";
@@ -9,7 +8,7 @@ import { badOption, LabError, LabErrorCode } from "./errors.js";
 import { cacheDir } from "./guest-image.js";
 import { libvirtdConf, qemuConf } from "./host-config.js";
 import { issueMigrationCerts, migrationCaDir } from "./migration-tls.js";
-import { isAlive, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
+import { canConnect, isAlive, killProc, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
 import { ManagedProcess, type ManagedState } from "./supervisor.js";
 import type { SpawnSpec } from "./proc.js";
 import { forget, ping } from "./virt.js";
@@ -126,6 +125,7 @@ export class LabHost {
   private nic: ProcRef | undefined;
   private agentProc: ManagedProcess | undefined;
   private powerState: PowerState = "on";
+  private starting: Promise<void> | undefined;
   private readonly log: Logger | undefined;
 
   constructor(opts: LabHostOptions) {
@@ -211,7 +211,8 @@ export class LabHost {
       bridgeMode: this.netns ? "real" : "recorded",
       netns: this.netns ?? null,
       nic: isAlive(this.nic) ? (this.nic ?? null) : null,
-      libvirtd: isAlive(this.libvirtd) ? (this.libvirtd ?? null) : null,
+      // Kept after the process died: recorded but gone is a crash (see crashed()); stop() clears it.
+      libvirtd: this.libvirtd ?? null,
       agent: this.agentProc?.state() ?? null,
       power: this.powerState,
       wake: { address: this.address, port: this.wolPort, mac: this.mac },
@@ -228,7 +229,7 @@ export class LabHost {
   async refresh(): Promise<void> {
     if (!existsSync(this.stateFile)) return;
     const s = JSON.parse(await readFile(this.stateFile, "utf8")) as LabHostState;
-    this.libvirtd = s.libvirtd ?? undefined;
+    if (!this.starting) this.libvirtd = s.libvirtd ?? undefined;
     this.nic = s.nic ?? undefined;
     this.agentProc = s.agent ? ManagedProcess.fromState(s.agent) : undefined;
     this.powerState = s.power;
@@ -265,6 +266,31 @@ export class LabHost {
   async stopAgent(): Promise<void> {
     await this.agentProc?.stop();
     await this.saveState();
+  }
+
+  /** SIGKILL to the agent (a crash); it stays down until startAgent() or restartAgent(). */
+  async killAgent(): Promise<void> {
+    await this.agentProc?.kill();
+    await this.saveState();
+  }
+
+  /**
+   * SIGKILL to libvirtd (a crash): its pid stays recorded, so crashed() is true and the lab's
+   * supervision starts it again (RestartSupervisor). QEMU guests keep running.
+   */
+  async killLibvirtd(): Promise<void> {
+    await forget(this.uri);
+    await killProc(this.libvirtd);
+    await this.saveState();
+    this.log?.warn({ host: this.name }, "lab host libvirtd killed");
+  }
+
+  /** libvirtd died without being stopped on purpose while the host is on (as lab-host.json says now). */
+  async crashed(): Promise<boolean> {
+    if (this.starting || !existsSync(this.stateFile)) return false;
+    // Read without adopting it: this object may be recording a libvirtd it is starting right now.
+    const s = JSON.parse(await readFile(this.stateFile, "utf8")) as LabHostState;
+    return s.power === "on" && s.libvirtd !== null && !isAlive(s.libvirtd) && !isAlive(this.libvirtd);
   }
 
   /**
@@ -312,6 +338,12 @@ export class LabHost {
 
   /** Starts libvirtd (no-op when it already runs) and waits until it answers on its TCP URI. */
   async start(timeoutMs = 60_000): Promise<void> {
+    // Concurrent starts in one process (a wake, the supervisor, a test) share one libvirtd.
+    this.starting ??= this.startLibvirtd(timeoutMs).finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async startLibvirtd(timeoutMs: number): Promise<void> {
     if (isAlive(this.libvirtd)) return;
     for (const sub of Object.values(PRIVATE_DIRS)) await mkdir(join(this.dir, sub), { recursive: true });
     await mkdir(join(this.dir, "log", "qemu"), { recursive: true });
@@ -516,14 +548,4 @@ function tail(file: string): string {
   } catch {
     return "(no log)";
   }
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
 }

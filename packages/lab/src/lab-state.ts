@@ -1,9 +1,9 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LabError, LabErrorCode } from "./errors.js";
 import type { ManagedState } from "./supervisor.js";
-import type { ProcRef } from "./proc.js";
+import type { ProcRef, SpawnSpec } from "./proc.js";
 import type { NetnsPlan } from "./netns.js";
 
 export const DEFAULT_LAB_DIR = "/var/lib/drover-lab";
@@ -21,6 +21,8 @@ export interface LabFile {
   net: number;
   natsUrl: string;
   nats: ProcRef | null;
+  /** How NATS is started (again): `drover lab restart nats` runs it from any process. */
+  natsCommand?: SpawnSpec;
   /**
    * The process holding the lab's NATS server and Wake-on-LAN listeners: "keeper" = the detached
    * process of labUp() (stopped by SIGTERM), "inline" = a test or program that called Lab.start().
@@ -42,8 +44,19 @@ export function labFilePath(stateDir: string): string {
 export async function readLabFile(stateDir: string): Promise<LabFile | undefined> {
   const file = labFilePath(stateDir);
   if (!existsSync(file)) return undefined;
+  return parseLabFile(file, await readFile(file, "utf8"));
+}
+
+/** The same, synchronously (for getters that must see restarts made by another process). */
+export function readLabFileSync(stateDir: string): LabFile | undefined {
+  const file = labFilePath(stateDir);
+  if (!existsSync(file)) return undefined;
+  return parseLabFile(file, readFileSync(file, "utf8"));
+}
+
+function parseLabFile(file: string, text: string): LabFile {
   try {
-    const v = JSON.parse(await readFile(file, "utf8")) as LabFile;
+    const v = JSON.parse(text) as LabFile;
     if (v.version !== 1) throw new Error(`unknown version ${String(v.version)}`);
     return v;
   } catch (e) {

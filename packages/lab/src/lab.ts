@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { NatsServer } from "@drover/bus/testing";
 import { WakeListener } from "@drover/wol";
 import type { Logger } from "@drover/protocol";
 import { checkNet, DEFAULT_NET, DEFAULT_WOL_PORT, MAX_HOSTS, natsAddress } from "./addresses.js";
@@ -9,9 +8,10 @@ import { badOption, LabError, LabErrorCode } from "./errors.js";
 import { ensureGuestImage } from "./guest-image.js";
 import { startGuest, type LabGuest, type LabGuestOptions } from "./guest.js";
 import { LabHost, type LabHostState, type PowerState } from "./lab-host.js";
-import { labDir, readLabFile, writeLabFile, type LabFile } from "./lab-state.js";
+import { labDir, readLabFile, readLabFileSync, writeLabFile, type LabFile } from "./lab-state.js";
 import { isAlive, procRef, stopProc, type ProcRef, type SpawnSpec } from "./proc.js";
-import { checkSpec, ManagedProcess } from "./supervisor.js";
+import { checkSpec, ManagedProcess, RestartSupervisor } from "./supervisor.js";
+import { killPart, natsLogFile, restartPart, startNats, type LabPart } from "./controls.js";
 import { readTicks } from "./ticks.js";
 import { listDomains, removeDomain } from "./virt.js";
 import { cut, heal, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
@@ -81,7 +81,11 @@ function checkCount(what: string, v: unknown, min: number, max: number): number 
  */
 export class Lab implements AsyncDisposable {
   private readonly wake: WakeListener[] = [];
-  private schedulerProc: ManagedProcess | undefined;
+  /** Wakes being carried out: stop() waits for them, so none starts an agent after teardown. */
+  private readonly wakes = new Set<Promise<void>>();
+  private stopping = false;
+  /** libvirtd of every host restarted on a crash, as systemd would (supervisor.ts, RESTART_ON_FAILURE). */
+  private readonly supervisor: RestartSupervisor;
 
   private constructor(
     readonly stateDir: string,
@@ -89,17 +93,32 @@ export class Lab implements AsyncDisposable {
     readonly net: number,
     readonly hosts: LabHost[],
     readonly guests: LabGuest[],
-    private nats: NatsServer | undefined,
     private file: LabFile,
     private readonly log: Logger | undefined,
-  ) {}
+  ) {
+    this.supervisor = new RestartSupervisor(
+      () =>
+        hosts.map((h) => ({
+          name: `libvirtd-${h.name}`,
+          crashed: () => h.crashed(),
+          // Refreshed first: another process (drover lab restart) may have recorded new pids.
+          start: async () => {
+            await h.refresh();
+            await h.start();
+          },
+        })),
+      log,
+    );
+  }
 
   get natsUrl(): string {
     return this.file.natsUrl;
   }
 
+  /** The scheduler process as lab.json records it now (a restart from another process included). */
   get scheduler(): ManagedProcess | undefined {
-    return this.schedulerProc;
+    const s = readLabFileSync(this.stateDir)?.scheduler;
+    return s ? ManagedProcess.fromState(s) : undefined;
   }
 
   /** The `nats` section (servers, nkey seed file, TLS files) of a lab identity: "scheduler", "tools" or a host name. */
@@ -203,7 +222,7 @@ export class Lab implements AsyncDisposable {
     };
     // Written before anything is made, so a failed start can always be undone from the file.
     await writeLabFile(file);
-    const lab = new Lab(stateDir, cluster, net, hosts, [], undefined, file, log);
+    const lab = new Lab(stateDir, cluster, net, hosts, [], file, log);
     try {
       if (plan) await netnsUp(plan, Object.fromEntries(names.map(({ name }) => [name, bridgesOf(name)])));
       const creds = await issueLabCredentials(
@@ -212,13 +231,12 @@ export class Lab implements AsyncDisposable {
         [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
         file.natsUrl,
       );
-      lab.nats = await NatsServer.start({
-        host: natsHost,
-        port: natsPort,
-        storeDir: join(stateDir, "nats"),
-        configFile: creds.serverConfigFile,
-      });
-      file.nats = lab.nats.pid !== undefined ? (procRef(lab.nats.pid) ?? null) : null;
+      file.natsCommand = {
+        cmd: "nats-server",
+        args: ["-c", creds.serverConfigFile, "-a", natsHost, "-p", String(natsPort), "-js", "-sd", join(stateDir, "nats")],
+      };
+      await writeLabFile(file);
+      file.nats = await startNats(file.natsCommand, natsLogFile(stateDir), { host: natsHost, port: natsPort });
       await writeLabFile(file);
       await Promise.all(hosts.map((h) => h.start()));
       if (nGuests > 0) await ensureGuestImage(opts.guest?.cacheDir);
@@ -244,14 +262,15 @@ export class Lab implements AsyncDisposable {
       }
       if (opts.schedulerCommand) {
         const spec = checkSpec("schedulerCommand", opts.schedulerCommand(lab.info()));
-        lab.schedulerProc = new ManagedProcess("scheduler", spec, join(stateDir, "scheduler.log"));
-        lab.schedulerProc.start();
-        file.scheduler = lab.schedulerProc.state();
+        const scheduler = new ManagedProcess("scheduler", spec, join(stateDir, "scheduler.log"));
+        scheduler.start();
+        file.scheduler = scheduler.state();
       }
       for (const h of hosts) {
         if (h.netns) await h.startNic();
-        else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => void lab.onWake(h)));
+        else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => lab.onWake(h)));
       }
+      lab.supervisor.start();
       file.status = "running";
       await writeLabFile(file);
       log?.info({ stateDir, hosts: nHosts, guests: nGuests, nats: file.natsUrl }, "lab started");
@@ -262,7 +281,14 @@ export class Lab implements AsyncDisposable {
     }
   }
 
-  private async onWake(h: LabHost): Promise<void> {
+  private onWake(h: LabHost): void {
+    if (this.stopping) return;
+    const wake = this.powerOnAfterWake(h);
+    this.wakes.add(wake);
+    void wake.finally(() => this.wakes.delete(wake));
+  }
+
+  private async powerOnAfterWake(h: LabHost): Promise<void> {
     try {
       await h.refresh();
       if (h.power === "off" || !h.running) {
@@ -289,12 +315,18 @@ export class Lab implements AsyncDisposable {
     await heal(this.netnsPlan(), this.host(host).name);
   }
 
-  /** Restarts the scheduler process (same command line). */
+  /** Stops one part (by pid) and starts it again with the same command line; `host` for an agent or libvirtd. */
+  async restart(part: LabPart, host?: string): Promise<void> {
+    await restartPart(this.stateDir, part, host, { hosts: this.hosts, ...(this.log ? { log: this.log } : {}) });
+  }
+
+  /** SIGKILL to one part (a crash). A killed libvirtd comes back by itself (supervision); the rest on restart(). */
+  async kill(part: LabPart, host?: string): Promise<void> {
+    await killPart(this.stateDir, part, host, { hosts: this.hosts, ...(this.log ? { log: this.log } : {}) });
+  }
+
   async restartScheduler(): Promise<void> {
-    if (!this.schedulerProc) throw new LabError(LabErrorCode.NotFound, "this lab runs no scheduler (no schedulerCommand given)");
-    await this.schedulerProc.restart();
-    this.file.scheduler = this.schedulerProc.state();
-    await writeLabFile(this.file);
+    await this.restart("scheduler");
   }
 
   async status(): Promise<LabStatus> {
@@ -303,12 +335,16 @@ export class Lab implements AsyncDisposable {
 
   /** Stops everything this lab started (by pid), removes its domains; logs stay in the state dir. */
   async stop(): Promise<void> {
+    // Nothing may start anything after the sweep: no new wake, no supervised restart, and the
+    // wakes already under way are waited for (each powers on libvirtd, then the agent).
+    this.stopping = true;
     await Promise.all(this.wake.splice(0).map((w) => w.close()));
-    await this.schedulerProc?.stop();
-    this.file.status = "stopping";
-    await writeLabFile(this.file);
-    await this.nats?.stop();
-    this.nats = undefined;
+    await this.supervisor.stop();
+    await Promise.allSettled([...this.wakes]);
+    // Re-read: another process (drover lab restart) may have recorded new pids since.
+    const file = (await readLabFile(this.stateDir)) ?? this.file;
+    file.status = "stopping";
+    await writeLabFile(file);
     await teardown(this.stateDir, this.log);
   }
 
@@ -362,12 +398,8 @@ async function loadHosts(file: LabFile, log?: Logger): Promise<LabHost[]> {
 }
 
 async function labRuns(file: LabFile): Promise<boolean> {
-  if (isAlive(file.nats ?? undefined) || isAlive(file.scheduler?.proc ?? undefined)) return true;
   if (file.owner.kind === "keeper" && isAlive(file.owner.proc ?? undefined)) return true;
-  for (const h of await loadHosts(file)) {
-    if (h.running || h.agent?.running || h.state().nic || (await h.qemuProcs()).length > 0) return true;
-  }
-  return false;
+  return anyStarted(file);
 }
 
 /** The lab in `stateDir` as its state files and the process table describe it. */
@@ -439,16 +471,45 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
   };
 }
 
+/** True when a process the lab started (not its owner) still runs. */
+async function anyStarted(file: LabFile): Promise<boolean> {
+  if (isAlive(file.nats ?? undefined) || isAlive(file.scheduler?.proc ?? undefined)) return true;
+  for (const h of await loadHosts(file)) {
+    if (h.running || h.agent?.running || h.state().nic || (await h.qemuProcs()).length > 0) return true;
+  }
+  return false;
+}
+
 /**
- * Ends every process recorded in the state files, newest layer first: scheduler, agents, guests
- * (destroyed and undefined through their libvirtd; a QEMU left without one is killed by pid),
- * libvirtds, NATS. Safe to run twice and from any process.
+ * Ends every process recorded in the state files, newest layer first: scheduler, Wake-on-LAN NIC
+ * processes (so no wake starts anything behind the sweep), agents, guests (destroyed and undefined
+ * through their libvirtd; a QEMU left without one is killed by pid), libvirtds, NATS. Then reads
+ * the state again and sweeps once more if anything recorded since still runs (a power-on that was
+ * under way in another process). Safe to run twice and from any process.
  */
 export async function teardown(stateDir: string, log?: Logger): Promise<void> {
+  for (let pass = 1; pass <= 3; pass++) {
+    const file = await readLabFile(stateDir);
+    if (!file) return;
+    await sweep(file, log);
+    const after = await readLabFile(stateDir);
+    if (!after || !(await anyStarted(after))) break;
+    log?.warn({ stateDir, pass }, "processes recorded during teardown still run: sweeping again");
+  }
   const file = await readLabFile(stateDir);
   if (!file) return;
+  if (file.network?.mode === "netns") await netnsDown(file.network.plan);
+  file.status = "stopped";
+  file.nats = null;
+  file.scheduler = file.scheduler ? { ...file.scheduler, proc: null } : null;
+  await writeLabFile(file);
+  log?.info({ stateDir }, "lab stopped");
+}
+
+async function sweep(file: LabFile, log?: Logger): Promise<void> {
   await stopProc(file.scheduler?.proc ?? undefined);
   const hosts = await loadHosts(file, log);
+  await Promise.all(hosts.map((h) => h.stopNic()));
   await Promise.all(hosts.map((h) => h.stopAgent()));
   await Promise.all(
     hosts.map(async (h) => {
@@ -458,14 +519,7 @@ export async function teardown(stateDir: string, log?: Logger): Promise<void> {
       }
       for (const q of await h.qemuProcs()) await stopProc(q.proc);
       await h.stop();
-      await h.stopNic();
     }),
   );
   await stopProc(file.nats ?? undefined);
-  if (file.network?.mode === "netns") await netnsDown(file.network.plan);
-  file.status = "stopped";
-  file.nats = null;
-  file.scheduler = file.scheduler ? { ...file.scheduler, proc: null } : null;
-  await writeLabFile(file);
-  log?.info({ stateDir }, "lab stopped");
 }

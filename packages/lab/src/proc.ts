@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { openSync, closeSync, readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { LabError, LabErrorCode } from "./errors.js";
 
 /**
@@ -65,6 +66,18 @@ export async function stopProc(ref: ProcRef | undefined, graceMs = 5000): Promis
     }
     await sleep(20);
   }
+}
+
+/** SIGKILL (a crash, as a fault test wants it); resolves when the process is gone. Never signals a reused pid. */
+export async function killProc(ref: ProcRef | undefined): Promise<void> {
+  if (!isAlive(ref) || !ref) return;
+  try {
+    process.kill(ref.pid, "SIGKILL");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 5000;
+  while (isAlive(ref) && Date.now() < deadline) await sleep(20);
 }
 
 export async function waitFor<T>(
@@ -137,5 +150,16 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; inp
       } else resolve(String(stdout));
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** True when a TCP connection to host:port is accepted. */
+export function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
   });
 }

@@ -338,6 +338,21 @@ export class FollowUp {
     }
     // Final without a result message: where the VM is reported decides the outcome.
     const where = state.vm(active.row.vmUuid)?.host ?? null;
+    if (reply.status === "refused" && reply.error?.code === "unknown-command") {
+      // The agent restarted without its journal: it cannot say, the reports can. The VM on the
+      // destination is a move that worked (never a failure charged to the pair); on the source, one
+      // that did not; reported nowhere yet, the deadline decides.
+      if (where === active.row.destination) {
+        state.moveVm(active.row.vmUuid, active.row.destination);
+        this.finish(active, "succeeded", null);
+      } else if (where === active.row.source) {
+        this.finish(active, "failed", {
+          code: "agent.unknown-command",
+          message: `the agent on ${active.row.source} does not know command ${active.row.commandId} (restarted without its state?); ${active.row.vmName ?? active.row.vmUuid} is reported on ${where}`,
+        });
+      }
+      return;
+    }
     if (reply.status === "succeeded") {
       if (where === active.row.destination || where === null) {
         state.moveVm(active.row.vmUuid, active.row.destination);

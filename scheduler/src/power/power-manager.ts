@@ -37,9 +37,17 @@ interface Pending {
   replaceOnFailure: boolean;
 }
 
+/**
+ * A host whose wake failed (refused, or no healthy report by the deadline) is not woken again by a
+ * plan or for capacity before this back-off, doubled for each failure in a row up to `maxMs`; an
+ * operator's request (api:*) is not held back. A report from the host ends it.
+ */
+export const WAKE_RETRY_BACKOFF = { firstMs: 5 * 60_000, maxMs: 60 * 60_000 } as const;
+
 export class PowerManager {
   private readonly drivers: WakeDrivers;
   private readonly pending = new Map<string, Pending>();
+  private readonly backoff = new Map<string, { failures: number; untilMs: number }>();
 
   constructor(private readonly d: PowerDeps) {
     this.drivers = {
@@ -198,6 +206,12 @@ export class PowerManager {
     };
     if (st === "healthy" || st === "draining" || st === "maintenance") refuse("refused.already-on", `${hostId} is ${st}: it is on`);
     if (!cfg || cfg.wake === "none") refuse("refused.no-wake-method", `${hostId} has no wake method (hosts.${hostId}.power.wake)`);
+    const held = this.backoff.get(hostId);
+    if (held && now < held.untilMs && !/^api(:|$)/.test(by))
+      refuse(
+        "refused.wake-backoff",
+        `${hostId} failed to wake ${held.failures} time(s) in a row; not woken again before ${new Date(held.untilMs).toISOString()}`,
+      );
     const method = cfg!.wake as keyof WakeDrivers;
     const row = store.power.record({ id, host: hostId, action: "wake", method, requestedBy: by, reason, status: "requested", atMs: now });
     const p = this.track(row, now + cfg!.wakeTimeoutMs, replaceOnFailure);
@@ -250,6 +264,10 @@ export class PowerManager {
     if (h) {
       h.wakeFailed = true;
       state.setMode(h.id, "standby", clock.now());
+      const failures = (this.backoff.get(h.id)?.failures ?? 0) + 1;
+      const waitMs = Math.min(WAKE_RETRY_BACKOFF.maxMs, WAKE_RETRY_BACKOFF.firstMs * 2 ** (failures - 1));
+      this.backoff.set(h.id, { failures, untilMs: clock.now() + waitMs });
+      log.warn({ host: h.id, failures, retryInMs: waitMs }, "wake failed: host marked, retried only after the back-off");
     }
     this.end(p, status, error);
     if (!p.replaceOnFailure) return;
@@ -277,6 +295,7 @@ export class PowerManager {
   /** Every valid report: a waking host that reports with libvirt up is awake. */
   private onReport(h: HostEntry, _wasReachable: boolean): void {
     const now = this.d.clock.now();
+    this.backoff.delete(h.id);
     if (h.mode === "waking") {
       const p = this.pending.get(h.id);
       if (!h.libvirtOk) return;
@@ -292,6 +311,11 @@ export class PowerManager {
   async tick(): Promise<void> {
     const { state, clock } = this.d;
     const now = clock.now();
+    // Back-off over: the host may be woken again (the planner and wakeCandidate read wakeFailed).
+    for (const [host, b] of this.backoff) {
+      const h = state.hosts.get(host);
+      if (h && now >= b.untilMs) h.wakeFailed = false;
+    }
     for (const p of [...this.pending.values()]) {
       const h = state.hosts.get(p.row.host);
       if (!h) continue;

@@ -1,0 +1,225 @@
+// A migration an earlier run of this agent started (it is in the command journal) and did not see
+// end: the agent was killed or restarted meanwhile. libvirt runs a peer-to-peer migration on its
+// own, so the job may still run, or have ended either way. The outcome comes from libvirt: the
+// job on this host while it runs, then where the domain runs (here, or on the destination).
+import type { Logger, MigrationProgress, MigrationResult, VmState } from "@drover/protocol";
+import type { MigrationRecord } from "./command-table.js";
+import { AgentErrorCode } from "./errors.js";
+import type { HvConnection, Hypervisor, JobStats } from "./hypervisor.js";
+import { withTimeout, type LibvirtLink } from "./libvirt-link.js";
+
+export interface RecoveryDeps {
+  hv: Hypervisor;
+  link: LibvirtLink;
+  host: string;
+  log: Logger;
+  callTimeoutMs: number;
+  progress: (p: MigrationProgress) => void;
+  /** How often the job is looked at (default 1 s). */
+  pollMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const active = (s: VmState | null) => s === "running" || s === "paused";
+
+interface Seen {
+  state: VmState | null;
+  completed: JobStats | null;
+  reachable: boolean;
+}
+
+export class RecoveredMigration {
+  private abortReason: "requested" | "timeout" | null = null;
+
+  constructor(
+    readonly commandId: string,
+    readonly m: MigrationRecord,
+    private readonly d: RecoveryDeps,
+  ) {}
+
+  get vmUuid(): string {
+    return this.m.vmUuid;
+  }
+
+  /** Cancels the job if it still runs (an abort command, or the timeout). */
+  async abort(reason: "requested" | "timeout" = "requested"): Promise<void> {
+    this.abortReason ??= reason;
+    const dom = await this.d.link.connection?.lookup(this.m.vmUuid).catch(() => null);
+    if (!dom) return;
+    try {
+      await dom.abortJob();
+    } finally {
+      dom.free();
+    }
+  }
+
+  async run(): Promise<MigrationResult> {
+    const pollMs = this.d.pollMs ?? 1000;
+    const log = this.d.log;
+    log.info(
+      { migrationId: this.m.migrationId, command: this.commandId, vm: this.m.vm },
+      "recovering a migration started before a restart",
+    );
+    // 1. Wait for the job to end (libvirtd may be down for a while: keep asking until the deadline).
+    const giveUpAt = this.m.startedAtMs + this.m.timeoutMs;
+    for (;;) {
+      const running = await this.jobRunning().catch((e: unknown) => {
+        log.debug({ err: e }, "recovery: job not readable yet");
+        return undefined;
+      });
+      if (running === false) break;
+      if (Date.now() > giveUpAt && !this.abortReason) {
+        log.warn({ migrationId: this.m.migrationId }, "recovered migration past its timeout; aborting");
+        await this.abort("timeout").catch((e: unknown) => log.error({ err: e }, "abortJob failed"));
+      }
+      if (running === undefined && Date.now() > giveUpAt + 60_000) break;
+      await sleep(pollMs);
+    }
+    // 2. Where the domain runs decides. The destination answers for itself (its own libvirtd).
+    let here = await this.here();
+    let there = await this.there();
+    for (let i = 0; i < 10 && (!there.reachable || !here.reachable) && !active(here.state); i++) {
+      await sleep(pollMs);
+      here = await this.here();
+      there = await this.there();
+    }
+    return this.result(here, there);
+  }
+
+  /** true while the job runs on this host, false once it ended (or the domain left), undefined when libvirtd does not answer. */
+  private async jobRunning(): Promise<boolean | undefined> {
+    const conn = this.d.link.connection;
+    if (!conn) return undefined;
+    const dom = await withTimeout(conn.lookup(this.m.vmUuid), this.d.callTimeoutMs, "lookup");
+    if (!dom) return false;
+    try {
+      const js = await withTimeout(dom.jobStats(false), this.d.callTimeoutMs, "job stats");
+      if (!js || js.type === "none" || js.type === "completed" || js.type === "failed" || js.type === "cancelled") return false;
+      this.publish(js);
+      return true;
+    } finally {
+      dom.free();
+    }
+  }
+
+  private async here(): Promise<Seen> {
+    const conn = this.d.link.connection;
+    if (!conn) return { state: null, completed: null, reachable: false };
+    return this.look(conn, false).catch(() => ({ state: null, completed: null, reachable: false }));
+  }
+
+  private async there(): Promise<Seen> {
+    let conn: HvConnection | undefined;
+    try {
+      conn = await withTimeout(this.d.hv.open(this.m.destination.uri), this.d.callTimeoutMs, "open destination");
+      return await this.look(conn, true);
+    } catch (e) {
+      this.d.log.warn({ err: e, destination: this.m.destination.host }, "recovery: destination not reachable");
+      return { state: null, completed: null, reachable: false };
+    } finally {
+      if (conn) await conn.close().catch(() => undefined);
+    }
+  }
+
+  private async look(conn: HvConnection, completed: boolean): Promise<Seen> {
+    const dom = await withTimeout(conn.lookup(this.m.vmUuid), this.d.callTimeoutMs, "lookup");
+    if (!dom) return { state: null, completed: null, reachable: true };
+    try {
+      const state = await withTimeout(dom.state(), this.d.callTimeoutMs, "state");
+      const done = completed ? await withTimeout(dom.jobStats(true), this.d.callTimeoutMs, "completed job").catch(() => null) : null;
+      return { state, completed: done, reachable: true };
+    } finally {
+      dom.free();
+    }
+  }
+
+  private result(here: Seen, there: Seen): MigrationResult {
+    const m = this.m;
+    const now = Date.now();
+    const moved = active(there.state) && !active(here.state);
+    const stayed = active(here.state) && !active(there.state);
+    let outcome: MigrationResult["outcome"];
+    let error: MigrationResult["error"] = null;
+    let vmRunningOn: string | null = null;
+    if (moved) {
+      outcome = "succeeded";
+      vmRunningOn = there.state === "running" ? m.destination.host : null;
+    } else if (stayed) {
+      outcome = this.abortReason === "timeout" ? "timed-out" : this.abortReason ? "aborted" : "failed";
+      vmRunningOn = here.state === "running" ? this.d.host : null;
+      error = {
+        code:
+          outcome === "failed"
+            ? AgentErrorCode.MigrationInterrupted
+            : outcome === "aborted"
+              ? AgentErrorCode.Aborted
+              : AgentErrorCode.Timeout,
+        message: `the migration of ${m.vm} to ${m.destination.host} ended while the agent on ${this.d.host} was restarting, without moving it: it runs on ${this.d.host}`,
+      };
+    } else {
+      outcome = "failed";
+      error = {
+        code: AgentErrorCode.MigrationInterrupted,
+        message: `the migration of ${m.vm} to ${m.destination.host} ended while the agent on ${this.d.host} was restarting; ${m.vm} is ${
+          active(here.state) ? `active on both ${this.d.host} and ${m.destination.host}` : "active on neither host"
+        }${there.reachable ? "" : ` (${m.destination.host}'s libvirtd did not answer)`}`,
+      };
+    }
+    // The destination's completed job measured the move itself; the agent was not there to.
+    const done = moved ? there.completed : null;
+    const durationMs = done?.elapsedMs ?? now - m.startedAtMs;
+    const result: MigrationResult = {
+      v: 1,
+      migrationId: m.migrationId,
+      commandId: this.commandId,
+      vm: m.vm,
+      vmUuid: m.vmUuid,
+      source: this.d.host,
+      destination: m.destination.host,
+      outcome,
+      // Unknown: the rungs climbed before the restart died with the old process.
+      completedBy: null,
+      startedAtMs: m.startedAtMs,
+      endedAtMs: done?.elapsedMs != null ? m.startedAtMs + done.elapsedMs : now,
+      durationMs,
+      downtimeMs: done?.downtimeMs ?? null,
+      bytesMoved: done?.dataProcessed ?? 0,
+      escalations: ["recovered-after-agent-restart"],
+      vmRunningOn,
+      error,
+    };
+    this.d.log.info(
+      { migrationId: m.migrationId, outcome, vmRunningOn, here: here.state, there: there.state, durationMs },
+      "recovered migration ended",
+    );
+    return result;
+  }
+
+  private publish(js: JobStats): void {
+    const now = Date.now();
+    try {
+      this.d.progress({
+        v: 1,
+        migrationId: this.m.migrationId,
+        commandId: this.commandId,
+        vm: this.m.vm,
+        vmUuid: this.m.vmUuid,
+        source: this.d.host,
+        destination: this.m.destination.host,
+        timeMs: now,
+        elapsedMs: now - this.m.startedAtMs,
+        phase: "copying",
+        dataTotalBytes: js.dataTotal,
+        dataProcessedBytes: js.dataProcessed,
+        dataRemainingBytes: js.dataRemaining,
+        memDirtyRateBps: js.memDirtyRateBps,
+        bandwidthBps: js.memBps,
+        iteration: js.memoryIteration,
+        expectedDowntimeMs: js.expectedDowntimeMs,
+        escalations: ["recovered-after-agent-restart"],
+      });
+    } catch (e) {
+      this.d.log.warn({ err: e }, "progress not published");
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// Fault case 1 (issue 11): the destination's libvirtd is killed (SIGKILL) at ~20 % of a real live
+// migration and started again by the lab's supervision (as systemd's Restart=on-failure would).
+// The move must fail with an error that names the destination and the phase (not raw libvirt
+// text), the guest must keep running on the source only, nothing is sent twice, and the pair works
+// again once the destination's libvirtd is back.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ApiMigration, StatusResponse } from "@drover/protocol";
+import { ticksAbove } from "@drover/lab/testing";
+import { call } from "./helpers/api.js";
+import { hosts, migrations, vms, waitMigrationDone, waitReady } from "./helpers/cluster.js";
+import { DroverLab } from "./helpers/drover-lab.js";
+
+let d: DroverLab;
+const guests = ["vm1", "vm2"];
+/** How soon after the fault the cluster must be plannable again (issue 11's matrix asks for a stated time). */
+const PLANNABLE_WITHIN_MS = 60_000;
+
+beforeAll(async () => {
+  d = await DroverLab.start({
+    net: 37,
+    hosts: 2,
+    guests: [
+      // A working set of random data and the bandwidth cap below: the copy lasts long enough to
+      // kill the destination's libvirtd in the middle of it.
+      { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
+      { name: "vm2", host: "h2", memoryMiB: 96 },
+    ],
+    scheduler: {
+      policies: { balance: { mode: "off" } },
+      migration: { bandwidthMiBs: 4 },
+      // The failed pair is retried by the test once the destination is back.
+      cooldowns: { vmMs: 1000, returnMs: 1000, failureMs: 5000 },
+    },
+  });
+  await waitReady(d.api, 2, guests);
+});
+
+afterAll(async () => {
+  await d?.stop();
+});
+
+async function agentLogLines(host: string, ...texts: string[]): Promise<string[]> {
+  const log = await readFile(join(d.lab.host(host).dir, "agent.log"), "utf8");
+  return log.split("\n").filter((l) => texts.every((t) => l.includes(t)));
+}
+
+describe("destination libvirtd killed mid-migration, restarted by its supervision", () => {
+  it("fails naming the destination and the phase; the guest stays on the source only; the pair works again", async () => {
+    const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "vm1", host: "h2" });
+    await vi.waitFor(
+      async () => {
+        const x = await call(d.api, "GET", `/v1/migrations/${m.id}`, ApiMigration);
+        if ((x.progress?.fraction ?? 0) < 0.2) throw new Error(`waiting for 20 % of the move: ${x.state} ${JSON.stringify(x.progress)}`);
+      },
+      { timeout: 120_000, interval: 100 },
+    );
+    const killed = d.lab.host("h2").libvirtdPid;
+    await d.lab.kill("libvirtd", "h2");
+
+    const done = await waitMigrationDone(d.api, m.id, 300_000);
+    expect(done.state, JSON.stringify(done)).toBe("failed");
+    expect(done.error?.code).toBe("destination-lost");
+    expect(done.error?.message).toMatch(/vm1 from h1 to h2 failed in the (copy|switchover) phase: h2's libvirtd .* went away/);
+
+    // The supervision started h2's libvirtd again; h2 is healthy again.
+    await expect
+      .poll(() => d.lab.host("h2").libvirtdPid ?? null, { timeout: 60_000, interval: 250, message: "h2's libvirtd to be restarted" })
+      .not.toBeNull();
+    expect(d.lab.host("h2").libvirtdPid).not.toBe(killed);
+
+    // Every guest runs on exactly one host and keeps ticking; vm1 where it was.
+    for (const g of guests) {
+      const on = await vi.waitFor(
+        async () => {
+          const found = [];
+          for (const h of d.lab.hosts) if ((await h.qemuProcs()).some((q) => q.guest === g)) found.push(h.name);
+          if (found.length !== 1) throw new Error(`${g} runs on ${found.join(", ") || "no host"}`);
+          return found[0]!;
+        },
+        { timeout: 60_000, interval: 500 },
+      );
+      if (g === "vm1") expect(on).toBe("h1");
+      await ticksAbove(`${g} ticking on ${on}`, d.lab.host(on).serialFile(g), (await d.ticks(g)).last, 30_000);
+    }
+    expect((await vms(d.api)).find((v) => v.name === "vm1")?.host).toBe("h1");
+
+    // One move, one outcome, its command sent once.
+    expect((await migrations(d.api)).filter((x) => x.vm === "vm1").map((x) => [x.id, x.state])).toEqual([[m.id, "failed"]]);
+    expect(await agentLogLines("h1", `"${done.commandId}"`, '"command received"')).toHaveLength(1);
+
+    // Plannable again within the stated time, and the same pair now works.
+    await vi.waitFor(
+      async () => {
+        const hs = await hosts(d.api);
+        const st = await call(d.api, "GET", "/v1/status", StatusResponse);
+        if (hs.some((h) => h.state !== "healthy") || st.migrations.inFlight > 0)
+          throw new Error(
+            `waiting for a plannable cluster: ${hs.map((h) => `${h.id} ${h.state}`).join(", ")}; ${st.migrations.inFlight} in flight`,
+          );
+      },
+      { timeout: PLANNABLE_WITHIN_MS, interval: 1000 },
+    );
+    const again = await vi.waitFor(() => call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "vm1", host: "h2" }), {
+      timeout: 30_000,
+      interval: 1000,
+    });
+    const againDone = await waitMigrationDone(d.api, again.id, 300_000);
+    expect(againDone.state, JSON.stringify(againDone.error)).toBe("succeeded");
+    expect(await d.hostOf("vm1")).toBe("h2");
+  });
+});

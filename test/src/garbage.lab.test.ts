@@ -2,7 +2,7 @@
 // credential allows: h1's own identity on h1's report, event and migration subjects, the
 // scheduler's identity on h1's command subject. Truncated JSON, wrong types, payloads just under
 // and just over max_payload, and 5,000 messages in a burst on each. Both apps stay up and keep
-// answering, count what they dropped (the scheduler in /v1/status, the agents in their stop line),
+// answering, count what they dropped (the scheduler in /v1/status, the agent in its stop line),
 // log it in a bounded number of lines, and the cluster is as it was: same hosts, same VMs where they
 // were, no migration or power action recorded.
 import { readFile, stat } from "node:fs/promises";
@@ -182,25 +182,31 @@ describe("garbage over NATS into a running cluster", () => {
     };
     for (const [who, bytes] of Object.entries(grown)) expect([who, bytes < 64 * 1024]).toEqual([who, true]);
     const dropLines = (await jsonLines(d.schedulerLog())).filter((l) => String(l["msg"]).startsWith("dropped "));
-    expect(dropLines.length).toBeGreaterThan(0);
     expect(dropLines.length).toBeLessThan(50);
+    // Each flooded subject the scheduler listens on is named (its progress and result counts live only there).
+    expect(dropLines.map((l) => l["subject"])).toEqual(
+      expect.arrayContaining([
+        reportSubject,
+        subjects.migrationProgress(cluster, "h1", "mig-x"),
+        subjects.migrationResult(cluster, "h1", "mig-x"),
+      ]),
+    );
 
-    // The agents' own counts, written when they stop: h1 refused the commands, h2 h1's bad reports (its peer subscription).
-    const stopLine = async (h: string) => {
-      await d.lab.host(h).stopAgent();
-      const line = (await jsonLines(d.lab.host(h).agent!.logFile)).findLast((l) => l["msg"] === "agent stopping");
-      return (line?.["bus"] ?? {}) as { invalid?: number; invalidBySubject?: Record<string, number> };
-    };
-    const h1Stats = await stopLine("h1");
-    const h2Stats = await stopLine("h2");
-    const agentCounted = { h1: h1Stats.invalidBySubject?.[cmdSubject] ?? 0, h2: h2Stats.invalidBySubject?.[reportSubject] ?? 0 };
+    // The agent's own count, written when it stops: h1 refused every command. (Peers subscribe to h1's
+    // reports only on demand, for a preflight: none did, so the report garbage reached the scheduler alone.)
+    await d.lab.host("h1").stopAgent();
+    const stopLine = (await jsonLines(d.lab.host("h1").agent!.logFile)).findLast((l) => l["msg"] === "agent stopping");
+    const agentBus = (stopLine?.["bus"] ?? {}) as { invalid?: number; invalidBySubject?: Record<string, number> };
     // +1: the probe with `options: 3` above.
-    expect(agentCounted).toEqual({ h1: sent.command + 1, h2: sent.report });
+    expect(agentBus.invalidBySubject?.[cmdSubject]).toBe(sent.command + 1);
+    const agentDropLines = (await jsonLines(d.lab.host("h1").agent!.logFile)).filter((l) => String(l["msg"]).startsWith("dropped "));
+    expect(agentDropLines.length).toBeGreaterThan(0);
+    expect(agentDropLines.length).toBeLessThan(50);
 
     process.stdout.write(
       `garbage lab: sent reports ${sent.report}, commands ${sent.command + 1}, events ${sent.event}, progress+result ${sent.migration}; ` +
-        `counted by scheduler ${schedulerCounted}, agent h1 ${agentCounted.h1}, agent h2 ${agentCounted.h2}; ` +
-        `scheduler drop lines ${dropLines.length}; log growth bytes ${JSON.stringify(grown)}\n`,
+        `counted by scheduler ${schedulerCounted} (reports), agent h1 ${agentBus.invalid} (all subjects); ` +
+        `drop lines: scheduler ${dropLines.length}, agent h1 ${agentDropLines.length}; log growth bytes ${JSON.stringify(grown)}\n`,
     );
   });
 });

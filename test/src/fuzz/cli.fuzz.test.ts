@@ -98,7 +98,9 @@ function argvs(commands: { path: string[]; flags: string[]; args: number }[]): f
     const at = i % a.length;
     const args = a.map((x, k) => (k === at ? j : x));
     const flag = at > 0 && a[at - 1]!.startsWith("--") ? a[at - 1]! : null;
-    return { kind: "replaced", args, names: [j, JSON.stringify(j), a[at]!, ...(flag ? [flag] : []), ...a.slice(0, 2)] };
+    // Named may be the token, the flag it was the value of, the command, or the token that moved into its place.
+    const next = a[at + 1] !== undefined ? [a[at + 1]!] : [];
+    return { kind: "replaced", args, names: [j, JSON.stringify(j), a[at]!, ...(flag ? [flag] : []), ...a.slice(0, 2), ...next] };
   });
   const inserted = fc.tuple(base, fc.nat(), junk).map(([a, i, j]) => {
     const at = i % (a.length + 1);

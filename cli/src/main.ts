@@ -1,11 +1,6 @@
-import { Command, CommanderError } from "commander";
-import { registerApiCommands } from "./commands/api.js";
-import { registerCredentialsCommand } from "./commands/credentials.js";
-import { registerDemoCommand } from "./commands/demo.js";
-import { registerLabCommands } from "./commands/lab.js";
-import { registerSimulateCommand } from "./commands/simulate.js";
-import { registerTokenCommands } from "./commands/token.js";
+import { CommanderError } from "commander";
 import { CliError, ExitCode } from "./errors.js";
+import { buildProgram } from "./program.js";
 
 // `drover hosts | head` closes stdout early: that is not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -13,21 +8,8 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-// The `drover` CLI: a thin front over the scheduler's HTTP API, plus `lab`, `demo` and `simulate`.
-const program = new Command("drover")
-  .description("Live-migration load balancer and power manager for KVM clusters")
-  .showHelpAfterError()
-  .exitOverride();
-
-registerApiCommands(program);
-registerLabCommands(program);
-registerCredentialsCommand(program);
-registerDemoCommand(program);
-registerSimulateCommand(program);
-registerTokenCommands(program);
-
 try {
-  await program.parseAsync(process.argv);
+  await buildProgram().parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 1 ? ExitCode.Usage : err.exitCode);
   console.error(`drover: ${err instanceof Error ? err.message : String(err)}`);

@@ -249,7 +249,8 @@ export class HostAgent {
   /** Stops reporting, aborts migrations in flight (VMs stay here), drains the bus, stops libvirt's loop. */
   async shutdown(): Promise<void> {
     this.stopping ??= (async () => {
-      this.log.info({}, "agent stopping");
+      // What the bus dropped (invalid commands, peer reports) over the agent's life: its only drop counter.
+      this.log.info({ bus: this.bus.stats() }, "agent stopping");
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       this.event("agent-stopping", "shutdown requested");

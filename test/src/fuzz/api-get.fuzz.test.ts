@@ -1,0 +1,4 @@
+// The GET routes of the scheduler's API, fuzzed as api-fuzz.ts says.
+import { fuzzApi } from "./api-fuzz.js";
+
+fuzzApi("GET");

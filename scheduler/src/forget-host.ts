@@ -5,6 +5,7 @@ import type { Logger } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
+import type { VmRowWriter } from "./vm-rows.js";
 import type { SchedulerConfig } from "./config.js";
 import { NotFoundError, RefusedError } from "./errors.js";
 
@@ -14,6 +15,7 @@ export interface ForgetHostDeps {
   clock: Clock;
   config: SchedulerConfig;
   log: Logger;
+  vmRows: Pick<VmRowWriter, "forget">;
 }
 
 /** Returns how many VMs the cluster picture placed on the host (now gone from it). */
@@ -43,7 +45,10 @@ export function forgetHost(d: ForgetHostDeps, id: string, by: string): { vms: nu
   if (mnt && mnt.status !== "in-maintenance") refuse("host-busy", `maintenance ${mnt.id} is ${mnt.status}; undrain it first`);
 
   store.transaction(() => {
-    for (const v of store.vms.list({ host: id })) store.vms.remove(v.uuid);
+    for (const v of store.vms.list({ host: id })) {
+      store.vms.remove(v.uuid);
+      d.vmRows.forget(v.uuid);
+    }
     if (mnt) {
       const message = `${id} forgotten by ${by}`;
       store.maintenance.update(mnt.id, { status: "cancelled", blockers: { ...(mnt.blockers as object), message }, atMs: now });

@@ -90,7 +90,7 @@ export class Modes {
       const p = planner.compute(kind);
       if (p.steps.length === 0) return;
       if (mode === "recommend" && this.sameAsProposed(kind, p.steps)) return;
-      planner.make(kind, { requestedBy: `schedule:${kind}`, mode: mode as PlanMode });
+      planner.make(kind, { requestedBy: `schedule:${kind}`, mode: mode as PlanMode, computed: p });
     } catch (e) {
       log.error({ kind, err: (e as Error).message }, "scheduled planning failed");
     }

@@ -72,9 +72,10 @@ export class Planner {
   }
 
   /** Computes and stores a plan. `mode` decides whether it waits for approval or runs now. */
-  make(kind: PlanKind, opts: { host?: string; requestedBy: string; mode: PlanMode }): PlanRow {
+  make(kind: PlanKind, opts: { host?: string; requestedBy: string; mode: PlanMode; computed?: Plan }): PlanRow {
     const { store, clock, state } = this.d;
-    const p = this.compute(kind, opts.host);
+    // A caller that just computed the plan on this same picture passes it: a round is not run twice.
+    const p = opts.computed ?? this.compute(kind, opts.host);
     const now = clock.now();
     const id = newId("plan", now);
     const name = (uuid: string) => state.vm(uuid)?.report.name ?? uuid;

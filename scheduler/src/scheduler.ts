@@ -13,6 +13,7 @@ import type { SchedulerConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
 import { MigrationEvents } from "./migration-events.js";
 import { Metrics } from "./metrics.js";
+import { VmRowWriter } from "./vm-rows.js";
 import { Planner } from "./planner.js";
 import { Maintenance } from "./maintenance.js";
 import { PowerManager, type WakeDrivers } from "./power/power-manager.js";
@@ -38,6 +39,8 @@ export interface SchedulerDeps {
 export class Scheduler {
   readonly state: ClusterState;
   readonly metrics = new Metrics();
+  /** Which guests' rows a flush writes (changed, or last seen long ago). */
+  readonly vmRows = new VmRowWriter();
   readonly clock: Clock;
   readonly log: Logger;
   readonly startedAtMs: number;
@@ -210,6 +213,7 @@ export class Scheduler {
   flush(): void {
     if (this.stopped) return;
     const rows: VmSeenRow[] = [];
+    let due: VmSeenRow[] = [];
     try {
       this.store.transaction(() => {
         for (const h of this.state.hosts.values()) {
@@ -243,8 +247,10 @@ export class Scheduler {
           const row = this.store.hosts.get(h.id);
           if (row && row.state !== want) this.store.hosts.setState(h.id, want, null, this.clock.now());
         }
-        if (rows.length) this.store.vms.upsertSeen(rows);
+        due = this.vmRows.due(rows);
+        if (due.length) this.store.vms.upsertSeen(due);
       });
+      this.vmRows.committed(due, this.clock.now());
     } catch (e) {
       this.log.error({ err: e }, "store flush failed");
     }

@@ -19,6 +19,8 @@ export const AgentErrorCode = {
   Timeout: "timeout",
   Aborted: "aborted",
   ShuttingDown: "shutting-down",
+  /** The command came from a deposed leader: its lease revision is below one already seen. */
+  StaleLeaseRevision: "stale-lease-revision",
   Internal: "internal",
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];

@@ -22,6 +22,7 @@ import { ApiServer } from "./api/server.js";
 import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
+import { Leadership, leadershipSettings } from "./leadership.js";
 import { planningSnapshot } from "./snapshot.js";
 
 export interface SchedulerDeps {
@@ -48,12 +49,14 @@ export class Scheduler {
   power!: PowerManager;
   modes!: Modes;
   api!: ApiServer;
+  leadership!: Leadership;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | null = null;
   private started = false;
   private lastPruneMs = 0;
+  private reconciled: Promise<unknown> | undefined;
   private stopped = false;
   private readonly drops: DropLog;
   /** Invalid reports: counted by the bus per subject (bad JSON, schema failure, over `reports.maxBytes`). */
@@ -114,7 +117,8 @@ export class Scheduler {
       logger: this.log,
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });
-    this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs);
+    this.leadership = await Leadership.open(this.bus, leadershipSettings(config), config.cluster, this.log);
+    this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs, this.leadership);
     // Built in dependency order; each service gets what it uses at construction, and those that
     // react to a finished move subscribe to `events` themselves.
     const { store, state, clock, log, metrics } = this;
@@ -146,21 +150,11 @@ export class Scheduler {
         maxBytes: config.reports.maxBytes,
       }),
     );
-    // Ask the agents about unfinished work before anything new is sent.
-    await reconcile({
-      store: this.store,
-      state: this.state,
-      dispatcher: this.dispatcher,
-      agents: this.agents,
-      clock: this.clock,
-      log: this.log,
-      waitForReportsMs: Math.min(config.reports.intervalMs * 1.5, 10_000),
-    });
-    this.dispatcher.ready = true;
-    this.dispatcher.pump();
-    this.power.resume();
-    this.maintenance.resume();
-    this.planner.resume();
+    if (this.leadership.enabled) {
+      // A follower keeps its picture warm from the reports and acts only once it leads.
+      this.leadership.onChange((leading) => (leading ? void this.takeCharge() : this.standDown()));
+      this.leadership.start();
+    } else await this.takeCharge();
 
     this.api = new ApiServer(this.apiPorts());
     await this.api.listen(config.http.host, config.http.port);
@@ -171,6 +165,40 @@ export class Scheduler {
       this.timer.unref();
     }
     this.log.info({ cluster: config.cluster, http: this.api.address }, "scheduler started");
+  }
+
+  /** On start (one scheduler) or on becoming leader: settle unfinished work, then act. */
+  private async takeCharge(): Promise<void> {
+    try {
+      // Ask the agents about unfinished work before anything new is sent; once per process, since
+      // a leader that lost its lease and regained it still follows what it adopted.
+      this.reconciled ??= reconcile({
+        store: this.store,
+        state: this.state,
+        dispatcher: this.dispatcher,
+        agents: this.agents,
+        clock: this.clock,
+        log: this.log,
+        waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
+      });
+      await this.reconciled;
+    } catch (e) {
+      this.reconciled = undefined;
+      this.log.error({ err: e }, "reconciling unfinished work failed; tried again on the next leadership");
+      return;
+    }
+    if (!this.leadership.mayAct() || this.stopped) return;
+    this.dispatcher.ready = true;
+    this.dispatcher.pump();
+    this.power.resume();
+    this.maintenance.resume();
+    this.planner.resume();
+  }
+
+  /** Lost the lease: nothing new starts (the agent client already refuses to send). */
+  private standDown(): void {
+    this.dispatcher.ready = false;
+    this.log.warn({ leader: this.leadership.status().leader?.id ?? null }, "no longer leading: planning and sending stopped");
   }
 
   /**
@@ -259,11 +287,8 @@ export class Scheduler {
         }
         this.updateHostGauge();
         this.drops.flush(this.clock.now());
-        await this.dispatcher.tick();
-        await this.power.tick();
-        await this.maintenance.tick();
-        await this.modes.tick();
-        this.planner.tick();
+        // A follower plans, dispatches and powers nothing; a leader still reconciling waits for ready.
+        if (this.leadership.mayAct() && this.dispatcher.ready) await this.act();
         if (this.clock.now() - this.lastPruneMs > 3_600_000) {
           this.lastPruneMs = this.clock.now();
           const n = this.store.prune();
@@ -276,6 +301,15 @@ export class Scheduler {
       this.ticking = null;
     });
     return this.ticking;
+  }
+
+  /** The tick's acting half: timeouts and follow-ups, power, maintenance, modes, plans. */
+  private async act(): Promise<void> {
+    await this.dispatcher.tick();
+    await this.power.tick();
+    await this.maintenance.tick();
+    await this.modes.tick();
+    this.planner.tick();
   }
 
   private updateHostGauge(): void {
@@ -307,6 +341,8 @@ export class Scheduler {
       modes: this.modes,
       rejectedReports: () => this.rejectedReports(),
       forgetHost: (id, by) => this.forgetHost(id, by),
+      leadership: this.leadership,
+      nats: () => this.bus.connectionInfo(),
     };
   }
 
@@ -321,6 +357,7 @@ export class Scheduler {
     for (const s of this.subs) s.unsubscribe();
     await this.dispatcher?.stop();
     this.power?.stop();
+    await this.leadership?.stop().catch(() => undefined);
     this.stopped = false;
     this.flush();
     this.stopped = true;

@@ -1,5 +1,5 @@
 export { Bus, ErrorHeader, RemoteErrorCode } from "./bus.js";
-export type { Handler, MsgContext, RequestOptions, SubscribeOptions, Subscription } from "./bus.js";
+export type { ConnectionInfo, Handler, MsgContext, RequestOptions, SubscribeOptions, Subscription } from "./bus.js";
 export type { BusOptions, ResolvedBusOptions } from "./options.js";
 export { resolveOptions } from "./options.js";
 export {
@@ -21,7 +21,7 @@ export { encode, decode, type Decoded } from "./codec.js";
 export { BusStatusType, type BusStatus, type StatusListener } from "./status.js";
 export type { BusStats } from "./stats.js";
 export { JetStreamHelpers, TypedKv } from "./jetstream.js";
-export type { StreamOptions, KvOptions, KvChange, KvWatch } from "./jetstream.js";
+export type { StreamOptions, StreamReplicas, KvOptions, KvChange, KvWatch } from "./jetstream.js";
 export {
   DEFAULT_MAX_PAYLOAD,
   authorizationConfig,

@@ -43,6 +43,12 @@ export interface KvOptions {
   replicas?: number;
 }
 
+/** The leader and the other replicas (current = caught up with the leader). */
+export interface StreamReplicas {
+  leader: string | null;
+  replicas: { name: string; current: boolean; offline: boolean }[];
+}
+
 export interface KvChange<T> {
   key: string;
   /** undefined for a delete or purge. */
@@ -218,6 +224,22 @@ export class JetStreamHelpers {
     } catch (e) {
       if (isStreamNotFound(e)) return false;
       throw new JetStreamOpError(`delete stream ${name}`, { cause: e });
+    }
+  }
+
+  /** Who keeps a stream on a cluster: its RAFT leader and each replica's state; undefined if it does not exist. */
+  async streamReplicas(name: string): Promise<StreamReplicas | undefined> {
+    const jsm = await this.manager();
+    try {
+      const info = await jsm.streams.info(name);
+      const c = info.cluster;
+      return {
+        leader: c?.leader ?? null,
+        replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, offline: r.offline ?? false })),
+      };
+    } catch (e) {
+      if (isStreamNotFound(e)) return undefined;
+      throw new JetStreamOpError(`stream info ${name}`, { cause: e });
     }
   }
 

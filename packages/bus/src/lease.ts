@@ -1,7 +1,7 @@
 import type { Logger } from "@drover/protocol";
 import type { Bus } from "./bus.js";
 import { JetStreamOpError } from "./errors.js";
-import type { TypedKv } from "./jetstream.js";
+import type { StreamReplicas, TypedKv } from "./jetstream.js";
 import {
   expire,
   initialRole,
@@ -46,6 +46,7 @@ export class LeaderLease implements AsyncDisposable {
   private readonly now: () => number;
 
   private constructor(
+    private readonly bus: Bus,
     private readonly kv: LeaseKv,
     private readonly opts: LeaderLeaseOptions,
     readonly timing: LeaseTiming,
@@ -58,7 +59,7 @@ export class LeaderLease implements AsyncDisposable {
     const timing = leaseTiming(opts.ttlMs);
     LeaseHolder.parse(opts.holder);
     const kv = await bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { ttlMs: opts.ttlMs, replicas: opts.replicas, history: 1 });
-    return new LeaderLease(kv, opts, timing);
+    return new LeaderLease(bus, kv, opts, timing);
   }
 
   /** The role now (a leader past its validity is already a follower here, even before its timer ran). */
@@ -74,6 +75,11 @@ export class LeaderLease implements AsyncDisposable {
   get revision(): number | undefined {
     const r = this.role;
     return r.kind === "leader" ? r.revision : undefined;
+  }
+
+  /** The lease bucket's replicas: which NATS server leads it and whether the others are caught up. */
+  replicas(): Promise<StreamReplicas | undefined> {
+    return this.bus.jetstream.streamReplicas(`KV_${LEASE_BUCKET}`);
   }
 
   /** Called on every change of role (leader ↔ follower, or a follower learning of another leader). Returns an unsubscribe. */

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NatsCluster } from "@drover/bus/testing";
+import { ApiError, StatusResponse } from "@drover/protocol";
+import { TokenBook } from "../src/api/tokens.js";
+import { leadershipSettings } from "../src/leadership.js";
+import { Scheduler } from "../src/scheduler.js";
+import { FakeAgents, config, tempDir, uuid } from "./helpers.js";
+
+const TTL = 3000;
+let cluster: NatsCluster;
+
+beforeAll(async () => {
+  cluster = await NatsCluster.start();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+async function scheduler(id: string, dir: string) {
+  const cfg = config(cluster.urls[0]!, dir, {
+    nats: { servers: cluster.urls, requestTimeoutMs: 2000 },
+    leadership: { id, ttlMs: TTL },
+  });
+  const s = Scheduler.create(cfg, { tickMs: 200 });
+  const token = new TokenBook(s.store, Date.now).create("test-admin", "admin", "test").token;
+  await s.start();
+  const call = (path: string, body?: unknown) =>
+    fetch(`${s.api.address}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  return { s, call };
+}
+
+describe("two schedulers on a three-node NATS cluster", () => {
+  it("one leads and sends fenced commands, the other follows warm and refuses changes; the follower takes over when the leader dies", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[1]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(1), name: "web1" });
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const a = await scheduler("sched-a", dirA.path);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path);
+      const follower = b;
+      // The follower ingests reports (its picture is warm) but leads nothing.
+      await expect.poll(() => follower.s.state.vmCount, { timeout: 10_000 }).toBe(1);
+      expect(follower.s.leadership.mayAct()).toBe(false);
+
+      const refused = await follower.call("/v1/migrations", { vm: "web1", host: "b" });
+      expect(refused.status).toBe(409);
+      const { error } = ApiError.parse(await refused.json());
+      expect(error.code).toBe("not-leader");
+      expect(error.message).toMatch(/scheduler "sched-b" follows .*scheduler "sched-a" leads/);
+      expect(agents.received).toEqual([]);
+
+      const status = StatusResponse.parse(await (await follower.call("/v1/status")).json());
+      expect(status.control?.leadership).toEqual({
+        enabled: true,
+        self: "sched-b",
+        leading: false,
+        leader: { id: "sched-a", apiUrl: null },
+        leaseRevision: null,
+      });
+      expect(status.control?.nats.cluster).toBe("drover-test");
+      expect(status.control?.nats.knownServers.length).toBeGreaterThanOrEqual(3);
+      expect(["n1", "n2", "n3"]).toContain(status.control?.nats.leaseReplicas?.leader);
+      expect(status.control?.nats.leaseReplicas?.replicas).toHaveLength(2);
+
+      // The leader's move: every command carries its lease revision.
+      const revA = a.s.leadership.fence()!;
+      expect(revA).toBeGreaterThan(0);
+      expect((await a.call("/v1/migrations", { vm: "web1", host: "b" })).status).toBeLessThan(300);
+      await expect.poll(() => agents.vms.get(uuid(1))?.host, { timeout: 10_000 }).toBe("b");
+      expect(agents.received.map((c) => c.kind)).toEqual(["preflight", "migrate"]);
+      expect(agents.received.map((c) => c.leaseRevision)).toEqual([revA, revA]);
+
+      // The leader's connection dies without releasing the lease: it lapses, the follower leads.
+      await a.s.bus.close();
+      await expect.poll(() => follower.s.leadership.mayAct(), { timeout: 4 * TTL }).toBe(true);
+      expect(a.s.leadership.mayAct()).toBe(false);
+      // The deposed leader sends nothing any more.
+      await expect(a.s.agents.send("a", { kind: "power-off", id: "from-deposed" })).rejects.toMatchObject({ code: "not-leader" });
+      expect(agents.count("power-off", "from-deposed")).toBe(0);
+      const revB = follower.s.leadership.fence()!;
+      expect(revB).toBeGreaterThan(revA);
+      const sent = agents.received.length;
+      await expect
+        .poll(async () => (await follower.call("/v1/migrations", { vm: "web1", host: "a" })).status, { timeout: 10_000 })
+        .toBeLessThan(300);
+      await expect.poll(() => agents.vms.get(uuid(1))?.host, { timeout: 10_000 }).toBe("a");
+      expect(agents.received.slice(sent).map((c) => c.leaseRevision)).toEqual([revB, revB]);
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("leadership settings", () => {
+  it("are on by default only with more than one NATS server, with at most three lease replicas", async () => {
+    await using dir = await tempDir();
+    const one = leadershipSettings(config("nats://127.0.0.1:4222", dir.path));
+    expect(one).toMatchObject({ enabled: false, ttlMs: 10_000, replicas: 1, apiUrl: undefined });
+    const urls = ["nats://127.0.0.1:1", "nats://127.0.0.2:1", "nats://127.0.0.3:1", "nats://127.0.0.4:1"];
+    const many = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, http: { host: "10.0.0.5", port: 7070 } }));
+    expect(many).toMatchObject({ enabled: true, replicas: 3, apiUrl: "http://10.0.0.5:7070" });
+    expect(many.id).toMatch(/:7070$/);
+    const off = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, leadership: { enabled: false, id: "s1" } }));
+    expect(off).toMatchObject({ enabled: false, id: "s1" });
+    expect(() => config(urls[0]!, dir.path, { leadership: { ttlMs: 10 } })).toThrow(/leadership\.ttlMs/);
+  });
+});

@@ -2,6 +2,7 @@
 // read-only one for tools, each allowed exactly its job's subjects. The nats-server enforces it;
 // this file only turns the protocol's subjects into permission blocks and config text.
 import { HostId, subjects } from "@drover/protocol";
+import { LEASE_BUCKET } from "./lease-logic.js";
 
 export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
 
@@ -35,6 +36,15 @@ export function parseIdentityName(name: string): Identity | undefined {
   return m?.[1] && HostId.safeParse(m[1]).success ? { kind: "host", host: m[1] } : undefined;
 }
 
+/**
+ * The leader lease (lease.ts): the JetStream API of its bucket's stream only (create, info, get), and
+ * writes to the cluster's own key. Replies come back on the inbox the scheduler already reads.
+ */
+function leasePermissions(cluster: string): string[] {
+  const stream = `KV_${LEASE_BUCKET}`;
+  return ["$JS.API.INFO", `$JS.API.STREAM.*.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`, `$KV.${LEASE_BUCKET}.${cluster}`];
+}
+
 export function permissionsFor(cluster: string, id: Identity): Permissions {
   const readAll = [
     subjects.allHostReports(cluster),
@@ -57,7 +67,11 @@ export function permissionsFor(cluster: string, id: Identity): Permissions {
         allowResponses: true,
       };
     case "scheduler":
-      return { publish: [subjects.hostCommand(cluster, "*")], subscribe: [...readAll, INBOX], allowResponses: false };
+      return {
+        publish: [subjects.hostCommand(cluster, "*"), ...leasePermissions(cluster)],
+        subscribe: [...readAll, INBOX],
+        allowResponses: false,
+      };
     case "tools":
       return { publish: [], subscribe: readAll, allowResponses: false };
   }

@@ -36,6 +36,6 @@ export { connectionFiles, connectionFilesIn, writeCredentials } from "./credenti
 export type { Credentials, CredentialsOptions, IssuedIdentity, NatsConnectionFiles } from "./credentials.js";
 export { NatsConnectionConfig, busConnectionOptions, natsConnectionFields } from "./connection-config.js";
 export type { CertFiles } from "./certificates.js";
-export { LeaderLease, LEASE_BUCKET, type LeaderLeaseOptions } from "./lease.js";
-export { LeaseHolder, leaseTiming, roleAfter, expire, isLeading, initialRole } from "./lease-logic.js";
+export { LeaderLease, type LeaderLeaseOptions } from "./lease.js";
+export { LEASE_BUCKET, LeaseHolder, leaseTiming, roleAfter, expire, isLeading, initialRole } from "./lease-logic.js";
 export type { LeaseAttempt, LeaseRole, LeaseTiming } from "./lease-logic.js";

@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** The KV bucket holding one leader lease per Drover cluster (key = the cluster name). */
+export const LEASE_BUCKET = "drover-leader";
+
 /** Who holds a lease, as stored in it: followers name the leader (and where its API answers) from this. */
 export const LeaseHolder = z.object({
   id: z.string().min(1).max(128),

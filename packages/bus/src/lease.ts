@@ -3,6 +3,7 @@ import type { Bus } from "./bus.js";
 import { JetStreamOpError } from "./errors.js";
 import type { StreamReplicas, TypedKv } from "./jetstream.js";
 import {
+  LEASE_BUCKET,
   expire,
   initialRole,
   isLeading,
@@ -13,8 +14,6 @@ import {
   type LeaseRole,
   type LeaseTiming,
 } from "./lease-logic.js";
-
-export const LEASE_BUCKET = "drover-leader";
 
 export interface LeaderLeaseOptions {
   /** The KV key contended for: one lease per Drover cluster, so the cluster name. */

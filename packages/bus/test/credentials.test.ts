@@ -19,8 +19,14 @@ describe("permissions", () => {
     });
   });
 
-  it("only the scheduler may publish commands; tools publish nothing", () => {
-    expect(permissionsFor("c", { kind: "scheduler" }).publish).toEqual([subjects.hostCommand("c", "*")]);
+  it("only the scheduler may publish commands (and hold its cluster's leader lease); tools publish nothing", () => {
+    expect(permissionsFor("c", { kind: "scheduler" }).publish).toEqual([
+      subjects.hostCommand("c", "*"),
+      "$JS.API.INFO",
+      "$JS.API.STREAM.*.KV_drover-leader",
+      "$JS.API.DIRECT.GET.KV_drover-leader.>",
+      "$KV.drover-leader.c",
+    ]);
     const conf = authorizationConfig("c", [{ identity: { kind: "tools" }, nkey: `U${"A".repeat(55)}` }]);
     expect(conf).toContain('publish: { deny: [">"] }');
     expect(() => authorizationConfig("c", [{ identity: { kind: "tools" }, nkey: "SUAAA" }])).toThrow(/not a user public nkey/);

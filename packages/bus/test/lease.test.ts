@@ -115,6 +115,45 @@ describe("leader lease on a three-node cluster", () => {
     }
   });
 
+  it("survives the loss of one NATS node: afterwards exactly one contender leads and keeps renewing", async () => {
+    const key = freshKey();
+    // Both know every node, as schedulers on a cluster are configured; a is served by node 0 first.
+    const connect = async (id: string, order: number[]) => {
+      const bus = await Bus.connect({
+        servers: order.map((i) => cluster.urls[i]!),
+        name: id,
+        logger: memoryLogger(),
+        reconnectTimeWaitMs: 100,
+        reconnectJitterMs: 50,
+      });
+      const lease = await LeaderLease.open(bus, { key, holder: { id }, ttlMs: TTL, replicas: 3, logger: memoryLogger() });
+      return { bus, lease };
+    };
+    const a = await connect("a", [0, 1, 2]);
+    const b = await connect("b", [1, 2, 0]);
+    try {
+      a.lease.start();
+      await expect.poll(() => a.lease.isLeading(), { timeout: 10_000 }).toBe(true);
+      b.lease.start();
+      await cluster.kill(0);
+      try {
+        // Once the cluster settled: one leader, and its lease revision keeps growing (renewals go through).
+        await expect.poll(() => [a.lease.isLeading(), b.lease.isLeading()].filter(Boolean).length, { timeout: 30_000 }).toBe(1);
+        const leader = a.lease.isLeading() ? a : b;
+        const rev = leader.lease.revision!;
+        await expect.poll(() => (leader.lease.isLeading() ? leader.lease.revision! : 0), { timeout: 4 * TTL }).toBeGreaterThan(rev);
+        expect(a.lease.isLeading() && b.lease.isLeading()).toBe(false);
+      } finally {
+        await cluster.restartNode(0);
+      }
+    } finally {
+      await a.lease.stop();
+      await b.lease.stop();
+      await a.bus.close();
+      await b.bus.close();
+    }
+  });
+
   it("a leader that stops releases the lease so a follower takes it without waiting for the TTL", async () => {
     const key = freshKey();
     const a = await contender("a", 1, key);

@@ -19,6 +19,8 @@ export class AgentClient {
     private readonly log: Logger,
     private readonly timeoutMs: number,
     private readonly leadership: Pick<Leadership, "mayAct" | "fence" | "notLeader">,
+    /** Records a migrate command where a next leader finds it (move-journal.ts), before it is sent; a failure sends nothing. */
+    private readonly recordMigrate?: (host: string, cmd: Extract<CommandInput, { kind: "migrate" }>) => Promise<void>,
   ) {}
 
   /** Refused (RefusedError `not-leader`) unless this scheduler leads; carries the lease revision that fences it. */
@@ -33,6 +35,10 @@ export class AgentClient {
       issuedBy: "scheduler",
       ...(leaseRevision === undefined ? {} : { leaseRevision }),
     } as CommandInput;
+    if (cmd.kind === "migrate" && this.recordMigrate) {
+      await this.recordMigrate(host, cmd);
+      if (!this.leadership.mayAct()) throw this.leadership.notLeader(); // lost while recording
+    }
     this.sent.set(body.kind, (this.sent.get(body.kind) ?? 0) + 1);
     this.log.debug({ host, kind: body.kind, id: body.id }, "command sent");
     return this.bus.request(subjects.hostCommand(this.cluster, host), Command, cmd, CommandReply, { timeoutMs });

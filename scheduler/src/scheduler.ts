@@ -23,6 +23,7 @@ import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
 import { Leadership, leadershipSettings } from "./leadership.js";
+import { importUnfinished, MoveJournal } from "./move-journal.js";
 import { planningSnapshot } from "./snapshot.js";
 
 export interface SchedulerDeps {
@@ -50,6 +51,7 @@ export class Scheduler {
   modes!: Modes;
   api!: ApiServer;
   leadership!: Leadership;
+  private journal: MoveJournal | undefined;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -117,12 +119,41 @@ export class Scheduler {
       logger: this.log,
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });
-    this.leadership = await Leadership.open(this.bus, leadershipSettings(config), config.cluster, this.log);
-    this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs, this.leadership);
+    const settings = leadershipSettings(config);
+    this.leadership = await Leadership.open(this.bus, settings, config.cluster, this.log);
+    const journal = settings.enabled ? await MoveJournal.open(this.bus, config.cluster, settings.replicas) : undefined;
+    this.journal = journal;
+    this.agents = new AgentClient(
+      this.bus,
+      config.cluster,
+      this.clock,
+      this.log,
+      config.migration.commandTimeoutMs,
+      this.leadership,
+      journal &&
+        ((host, cmd) =>
+          journal.sending({
+            migrationId: cmd.migrationId,
+            commandId: cmd.id,
+            vmUuid: cmd.vm,
+            source: host,
+            destination: cmd.destination.host,
+            sentAtMs: this.clock.now(),
+            sentBy: settings.id,
+            leaseRevision: cmd.leaseRevision!,
+          })),
+    );
     // Built in dependency order; each service gets what it uses at construction, and those that
     // react to a finished move subscribe to `events` themselves.
     const { store, state, clock, log, metrics } = this;
     const events = new MigrationEvents(log);
+    if (journal)
+      events.onFinished((row) => {
+        if (this.leadership.mayAct())
+          journal
+            .ended(row.id)
+            .catch((err: unknown) => log.warn({ err, migration: row.id }, "could not remove an ended move from the journal"));
+      });
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events });
     const power = new PowerManager({
       store,
@@ -172,15 +203,17 @@ export class Scheduler {
     try {
       // Ask the agents about unfinished work before anything new is sent; once per process, since
       // a leader that lost its lease and regained it still follows what it adopted.
-      this.reconciled ??= reconcile({
-        store: this.store,
-        state: this.state,
-        dispatcher: this.dispatcher,
-        agents: this.agents,
-        clock: this.clock,
-        log: this.log,
-        waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
-      });
+      this.reconciled ??= this.importJournal().then(() =>
+        reconcile({
+          store: this.store,
+          state: this.state,
+          dispatcher: this.dispatcher,
+          agents: this.agents,
+          clock: this.clock,
+          log: this.log,
+          waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
+        }),
+      );
       await this.reconciled;
     } catch (e) {
       this.reconciled = undefined;
@@ -193,6 +226,13 @@ export class Scheduler {
     this.power.resume();
     this.maintenance.resume();
     this.planner.resume();
+  }
+
+  /** Moves a previous leader sent and did not see end become this store's, to be reconciled. */
+  private async importJournal(): Promise<void> {
+    if (!this.journal) return;
+    const names = (uuid: string) => this.state.vm(uuid)?.report.name ?? uuid;
+    importUnfinished(await this.journal.unfinished(), this.store, names, this.clock.now(), this.log);
   }
 
   /** Lost the lease: nothing new starts (the agent client already refuses to send). */

@@ -102,6 +102,47 @@ describe("two schedulers on a three-node NATS cluster", () => {
   });
 });
 
+describe("a move in flight when the leader dies", () => {
+  it("is journaled in NATS before it is sent; the next leader asks about it by its command id and never sends it again", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[2]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(2), name: "db1" });
+    agents.behaviour = { ...agents.behaviour, migrate: "hold" };
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const a = await scheduler("sched-a", dirA.path);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path);
+      const next = b;
+      await expect.poll(() => next.s.state.vmCount, { timeout: 10_000 }).toBe(1);
+      const res = await a.call("/v1/migrations", { vm: "db1", host: "b" });
+      expect(res.status).toBeLessThan(300);
+      await expect.poll(() => agents.held.size, { timeout: 10_000 }).toBe(1);
+      const [cmd] = [...agents.held.values()];
+      // The leader dies with the move running on the agent.
+      await a.s.bus.close();
+      await expect.poll(() => next.s.leadership.mayAct(), { timeout: 4 * TTL }).toBe(true);
+      // The new leader knows the move from the journal and asks the source agent about it by command id.
+      await expect.poll(() => agents.count("status"), { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(agents.received.filter((c) => c.kind === "status").every((c) => c.kind === "status" && c.commandId === cmd!.id)).toBe(true);
+      const row = next.s.store.migrations.get(cmd!.migrationId);
+      expect(row).toMatchObject({ commandId: cmd!.id, source: "a", destination: "b", requestedBy: "leader:sched-a" });
+      // The agent finishes it: the new leader records the one outcome; the migrate was sent once.
+      agents.finish("a", cmd!, true);
+      await expect.poll(() => next.s.store.migrations.get(cmd!.migrationId)?.status, { timeout: 15_000 }).toBe("succeeded");
+      expect(agents.count("migrate")).toBe(1);
+      expect(agents.vms.get(uuid(2))?.host).toBe("b");
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
 describe("leadership settings", () => {
   it("are on by default only with more than one NATS server, with at most three lease replicas", async () => {
     await using dir = await tempDir();

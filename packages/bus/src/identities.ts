@@ -2,7 +2,7 @@
 // read-only one for tools, each allowed exactly its job's subjects. The nats-server enforces it;
 // this file only turns the protocol's subjects into permission blocks and config text.
 import { HostId, subjects } from "@drover/protocol";
-import { LEASE_BUCKET } from "./lease-logic.js";
+import { LEASE_BUCKET, MOVE_JOURNAL_BUCKET } from "./lease-logic.js";
 
 export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
 
@@ -37,12 +37,22 @@ export function parseIdentityName(name: string): Identity | undefined {
 }
 
 /**
- * The leader lease (lease.ts): the JetStream API of its bucket's stream only (create, info, get), and
- * writes to the cluster's own key. Replies come back on the inbox the scheduler already reads.
+ * The leader lease (lease.ts) and the journal of moves in flight: the JetStream API of those buckets'
+ * streams only (create, info, get), and writes to the cluster's own keys. Replies come back on the
+ * inbox the scheduler already reads.
  */
-function leasePermissions(cluster: string): string[] {
-  const stream = `KV_${LEASE_BUCKET}`;
-  return ["$JS.API.INFO", `$JS.API.STREAM.*.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`, `$KV.${LEASE_BUCKET}.${cluster}`];
+function controlStatePermissions(cluster: string): string[] {
+  const api = (bucket: string) => [`$JS.API.STREAM.*.KV_${bucket}`, `$JS.API.DIRECT.GET.KV_${bucket}.>`];
+  return [
+    "$JS.API.INFO",
+    ...api(LEASE_BUCKET),
+    `$KV.${LEASE_BUCKET}.${cluster}`,
+    ...api(MOVE_JOURNAL_BUCKET),
+    // Listing keys is a consumer on the bucket's stream.
+    `$JS.API.CONSUMER.*.KV_${MOVE_JOURNAL_BUCKET}`,
+    `$JS.API.CONSUMER.*.KV_${MOVE_JOURNAL_BUCKET}.>`,
+    `$KV.${MOVE_JOURNAL_BUCKET}.${cluster}.>`,
+  ];
 }
 
 export function permissionsFor(cluster: string, id: Identity): Permissions {
@@ -68,7 +78,7 @@ export function permissionsFor(cluster: string, id: Identity): Permissions {
       };
     case "scheduler":
       return {
-        publish: [subjects.hostCommand(cluster, "*"), ...leasePermissions(cluster)],
+        publish: [subjects.hostCommand(cluster, "*"), ...controlStatePermissions(cluster)],
         subscribe: [...readAll, INBOX],
         allowResponses: false,
       };

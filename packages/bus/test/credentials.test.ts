@@ -19,13 +19,18 @@ describe("permissions", () => {
     });
   });
 
-  it("only the scheduler may publish commands (and hold its cluster's leader lease); tools publish nothing", () => {
+  it("only the scheduler may publish commands (and hold its cluster's leader lease and move journal); tools publish nothing", () => {
     expect(permissionsFor("c", { kind: "scheduler" }).publish).toEqual([
       subjects.hostCommand("c", "*"),
       "$JS.API.INFO",
       "$JS.API.STREAM.*.KV_drover-leader",
       "$JS.API.DIRECT.GET.KV_drover-leader.>",
       "$KV.drover-leader.c",
+      "$JS.API.STREAM.*.KV_drover-moves",
+      "$JS.API.DIRECT.GET.KV_drover-moves.>",
+      "$JS.API.CONSUMER.*.KV_drover-moves",
+      "$JS.API.CONSUMER.*.KV_drover-moves.>",
+      "$KV.drover-moves.c.>",
     ]);
     const conf = authorizationConfig("c", [{ identity: { kind: "tools" }, nkey: `U${"A".repeat(55)}` }]);
     expect(conf).toContain('publish: { deny: [">"] }');

@@ -13,6 +13,7 @@ import {
   BusConnectError,
   BusStatusType,
   LeaderLease,
+  MOVE_JOURNAL_BUCKET,
   PublishFailedError,
   busConnectionOptions,
   connectionFiles,
@@ -172,6 +173,13 @@ describe("identities on a real nats-server with mutual TLS", () => {
     expect(await lease.tryOnce()).toMatchObject({ kind: "leader" }); // renewed
     expect((await lease.replicas())?.replicas).toEqual([]);
     await lease.stop();
+    // The journal of moves in flight: written, listed and removed under the cluster's own keys only.
+    const journal = await sched.jetstream.kv(MOVE_JOURNAL_BUCKET, Msg, { replicas: 1 });
+    await journal.put(`${C}.m1`, { s: "sent" });
+    expect(await journal.keys(`${C}.>`)).toEqual([`${C}.m1`]);
+    await journal.delete(`${C}.m1`);
+    expect(await journal.get(`${C}.m1`)).toBeUndefined();
+    await expect(journal.put("other.m1", { s: "sent" })).rejects.toThrow();
     const h1 = await as("host-h1");
     await expect(LeaderLease.open(h1, { key: C, holder: { id: "h1" }, ttlMs: 5000, replicas: 1, logger: silentLogger })).rejects.toThrow(
       /open kv bucket drover-leader/,

@@ -19,7 +19,7 @@ export class AgentClient {
     private readonly log: Logger,
     private readonly timeoutMs: number,
     private readonly leadership: Pick<Leadership, "mayAct" | "fence" | "notLeader">,
-    /** Records a migrate command where a next leader finds it (move-journal.ts), before it is sent; a failure sends nothing. */
+    /** Records a migrate command where a next leader finds it (journal.ts), before it is sent; a failure sends nothing. */
     private readonly recordMigrate?: (host: string, cmd: Extract<CommandInput, { kind: "migrate" }>) => Promise<void>,
   ) {}
 

@@ -23,7 +23,7 @@ import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
 import { Leadership, leadershipSettings } from "./leadership.js";
-import { importUnfinished, MoveJournal } from "./move-journal.js";
+import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, recordMigrate } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 
 export interface SchedulerDeps {
@@ -51,7 +51,7 @@ export class Scheduler {
   modes!: Modes;
   api!: ApiServer;
   leadership!: Leadership;
-  private journal: MoveJournal | undefined;
+  private journal: Journal | undefined;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -121,7 +121,7 @@ export class Scheduler {
     });
     const settings = leadershipSettings(config);
     this.leadership = await Leadership.open(this.bus, settings, config.cluster, this.log);
-    const journal = settings.enabled ? await MoveJournal.open(this.bus, config.cluster, settings.replicas) : undefined;
+    const journal = settings.enabled ? await Journal.open(this.bus, config.cluster, settings.replicas) : undefined;
     this.journal = journal;
     this.agents = new AgentClient(
       this.bus,
@@ -130,30 +130,13 @@ export class Scheduler {
       this.log,
       config.migration.commandTimeoutMs,
       this.leadership,
-      journal &&
-        ((host, cmd) =>
-          journal.sending({
-            migrationId: cmd.migrationId,
-            commandId: cmd.id,
-            vmUuid: cmd.vm,
-            source: host,
-            destination: cmd.destination.host,
-            sentAtMs: this.clock.now(),
-            sentBy: settings.id,
-            leaseRevision: cmd.leaseRevision!,
-          })),
+      journal && recordMigrate(journal, settings.id, this.clock),
     );
     // Built in dependency order; each service gets what it uses at construction, and those that
     // react to a finished move subscribe to `events` themselves.
     const { store, state, clock, log, metrics } = this;
     const events = new MigrationEvents(log);
-    if (journal)
-      events.onFinished((row) => {
-        if (this.leadership.mayAct())
-          journal
-            .ended(row.id)
-            .catch((err: unknown) => log.warn({ err, migration: row.id }, "could not remove an ended move from the journal"));
-      });
+    if (journal) forgetEndedMoves(events, journal, () => this.leadership.mayAct(), log);
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events });
     const power = new PowerManager({
       store,
@@ -376,7 +359,7 @@ export class Scheduler {
       metrics: this.metrics,
       planner: this.planner,
       moves: this.dispatcher,
-      maintenance: this.maintenance,
+      maintenance: this.journal ? journaledDrains(this.maintenance, this.journal, this.log) : this.maintenance,
       power: this.power,
       modes: this.modes,
       rejectedReports: () => this.rejectedReports(),

@@ -143,6 +143,51 @@ describe("a move in flight when the leader dies", () => {
   });
 });
 
+describe("a drain when the leader dies", () => {
+  it("goes on under the next leader: the drain and its moves in flight come from the journal, each VM is sent once", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[0]!, ["a", "b", "c"]);
+    agents.place("a", { uuid: uuid(3), name: "v3" });
+    agents.place("a", { uuid: uuid(4), name: "v4" });
+    agents.behaviour = { ...agents.behaviour, migrate: "hold" };
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const a = await scheduler("sched-a", dirA.path);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path);
+      const next = b;
+      await expect.poll(() => next.s.state.vmCount, { timeout: 10_000 }).toBe(2);
+      const res = await a.call("/v1/hosts/a/drain", {});
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      await expect.poll(() => agents.held.size, { timeout: 10_000 }).toBeGreaterThan(0);
+      await a.s.bus.close();
+      await expect.poll(() => next.s.leadership.mayAct(), { timeout: 4 * TTL }).toBe(true);
+      await expect.poll(() => next.s.store.maintenance.get(id)?.host, { timeout: 15_000 }).toBe("a");
+      // The agents finish what they were sent; the new leader sends what is left and ends the drain.
+      await expect
+        .poll(
+          () => {
+            agents.releaseAll();
+            return next.s.store.maintenance.get(id)?.status;
+          },
+          { timeout: 30_000, interval: 200 },
+        )
+        .toBe("in-maintenance");
+      expect(agents.on("a")).toEqual([]);
+      const migrates = agents.received.filter((c) => c.kind === "migrate");
+      expect(migrates.map((c) => c.kind === "migrate" && c.vm).sort()).toEqual([uuid(3), uuid(4)].sort());
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
 describe("leadership settings", () => {
   it("are on by default only with more than one NATS server, with at most three lease replicas", async () => {
     await using dir = await tempDir();

@@ -2,7 +2,7 @@
 // read-only one for tools, each allowed exactly its job's subjects. The nats-server enforces it;
 // this file only turns the protocol's subjects into permission blocks and config text.
 import { HostId, subjects } from "@drover/protocol";
-import { LEASE_BUCKET, MOVE_JOURNAL_BUCKET } from "./lease-logic.js";
+import { LEASE_BUCKET, JOURNAL_BUCKET } from "./lease-logic.js";
 
 export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
 
@@ -47,11 +47,11 @@ function controlStatePermissions(cluster: string): string[] {
     "$JS.API.INFO",
     ...api(LEASE_BUCKET),
     `$KV.${LEASE_BUCKET}.${cluster}`,
-    ...api(MOVE_JOURNAL_BUCKET),
+    ...api(JOURNAL_BUCKET),
     // Listing keys is a consumer on the bucket's stream.
-    `$JS.API.CONSUMER.*.KV_${MOVE_JOURNAL_BUCKET}`,
-    `$JS.API.CONSUMER.*.KV_${MOVE_JOURNAL_BUCKET}.>`,
-    `$KV.${MOVE_JOURNAL_BUCKET}.${cluster}.>`,
+    `$JS.API.CONSUMER.*.KV_${JOURNAL_BUCKET}`,
+    `$JS.API.CONSUMER.*.KV_${JOURNAL_BUCKET}.>`,
+    `$KV.${JOURNAL_BUCKET}.${cluster}.>`,
   ];
 }
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 /** The KV bucket holding one leader lease per Drover cluster (key = the cluster name). */
 export const LEASE_BUCKET = "drover-leader";
 /** The KV bucket of the scheduler's moves in flight (keys `<cluster>.<migration id>`), so a new leader knows them. */
-export const MOVE_JOURNAL_BUCKET = "drover-moves";
+export const JOURNAL_BUCKET = "drover-journal";
 
 /** Who holds a lease, as stored in it: followers name the leader (and where its API answers) from this. */
 export const LeaseHolder = z.object({

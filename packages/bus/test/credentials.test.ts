@@ -26,11 +26,11 @@ describe("permissions", () => {
       "$JS.API.STREAM.*.KV_drover-leader",
       "$JS.API.DIRECT.GET.KV_drover-leader.>",
       "$KV.drover-leader.c",
-      "$JS.API.STREAM.*.KV_drover-moves",
-      "$JS.API.DIRECT.GET.KV_drover-moves.>",
-      "$JS.API.CONSUMER.*.KV_drover-moves",
-      "$JS.API.CONSUMER.*.KV_drover-moves.>",
-      "$KV.drover-moves.c.>",
+      "$JS.API.STREAM.*.KV_drover-journal",
+      "$JS.API.DIRECT.GET.KV_drover-journal.>",
+      "$JS.API.CONSUMER.*.KV_drover-journal",
+      "$JS.API.CONSUMER.*.KV_drover-journal.>",
+      "$KV.drover-journal.c.>",
     ]);
     const conf = authorizationConfig("c", [{ identity: { kind: "tools" }, nkey: `U${"A".repeat(55)}` }]);
     expect(conf).toContain('publish: { deny: [">"] }');

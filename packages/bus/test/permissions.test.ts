@@ -13,7 +13,7 @@ import {
   BusConnectError,
   BusStatusType,
   LeaderLease,
-  MOVE_JOURNAL_BUCKET,
+  JOURNAL_BUCKET,
   PublishFailedError,
   busConnectionOptions,
   connectionFiles,
@@ -174,7 +174,7 @@ describe("identities on a real nats-server with mutual TLS", () => {
     expect((await lease.replicas())?.replicas).toEqual([]);
     await lease.stop();
     // The journal of moves in flight: written, listed and removed under the cluster's own keys only.
-    const journal = await sched.jetstream.kv(MOVE_JOURNAL_BUCKET, Msg, { replicas: 1 });
+    const journal = await sched.jetstream.kv(JOURNAL_BUCKET, Msg, { replicas: 1 });
     await journal.put(`${C}.m1`, { s: "sent" });
     expect(await journal.keys(`${C}.>`)).toEqual([`${C}.m1`]);
     await journal.delete(`${C}.m1`);

@@ -47,9 +47,21 @@ export class Journal {
     return new Journal(await bus.jetstream.kv(JOURNAL_BUCKET, Entry, { replicas, history: 1 }), cluster);
   }
 
-  /** Written before the command goes out; a failure here means it is not sent. */
-  async moveSending(e: Omit<MoveEntry, "kind">): Promise<void> {
-    await this.kv.put(this.key("move", e.migrationId), { kind: "move", ...e });
+  /**
+   * Written before the command goes out; a failure here means it is not sent. Retried for a while:
+   * when a NATS node goes, the bucket has no leader until its replicas elect one (seconds).
+   */
+  async moveSending(e: Omit<MoveEntry, "kind">, retryForMs = 10_000): Promise<void> {
+    const deadline = Date.now() + retryForMs;
+    for (;;) {
+      try {
+        await this.kv.put(this.key("move", e.migrationId), { kind: "move", ...e });
+        return;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   async moveEnded(migrationId: string): Promise<void> {

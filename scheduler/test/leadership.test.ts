@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Bus, JOURNAL_BUCKET, LEASE_BUCKET } from "@drover/bus";
 import { NatsCluster } from "@drover/bus/testing";
-import { ApiError, StatusResponse } from "@drover/protocol";
+import { ApiError, StatusResponse, silentLogger } from "@drover/protocol";
 import { TokenBook } from "../src/api/tokens.js";
 import { leadershipSettings } from "../src/leadership.js";
 import { Scheduler } from "../src/scheduler.js";
@@ -15,11 +16,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
+// Each test starts with no lease and an empty journal: one test's open drain is not the next one's.
+afterEach(async () => {
+  await using bus = await Bus.connect({ servers: cluster.urls, name: "cleanup", logger: silentLogger });
+  for (const bucket of [LEASE_BUCKET, JOURNAL_BUCKET]) await bus.jetstream.deleteStream(`KV_${bucket}`);
+});
 
-async function scheduler(id: string, dir: string) {
+async function scheduler(id: string, dir: string, ttlMs = TTL) {
   const cfg = config(cluster.urls[0]!, dir, {
     nats: { servers: cluster.urls, requestTimeoutMs: 2000 },
-    leadership: { id, ttlMs: TTL },
+    leadership: { id, ttlMs },
   });
   const s = Scheduler.create(cfg, { tickMs: 200 });
   const token = new TokenBook(s.store, Date.now).create("test-admin", "admin", "test").token;
@@ -179,6 +185,54 @@ describe("a drain when the leader dies", () => {
       expect(agents.on("a")).toEqual([]);
       const migrates = agents.received.filter((c) => c.kind === "migrate");
       expect(migrates.map((c) => c.kind === "migrate" && c.vm).sort()).toEqual([uuid(3), uuid(4)].sort());
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("one NATS node lost", () => {
+  it("leaves one leading scheduler whose moves go through, and a follower that names it", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[2]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(7), name: "v7" });
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    // The default TTL: a lease outlives the seconds its bucket needs to elect a new leader among the
+    // two nodes left (with a shorter one the leader may lose it then, and a move it accepted but had
+    // not sent yet would be left in its store).
+    const a = await scheduler("sched-a", dirA.path, 10_000);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path, 10_000);
+      const both = [a, b];
+      // Both schedulers are connected to node 0 first (config lists the cluster in order): it goes.
+      await cluster.kill(0);
+      try {
+        // Settled: one leads, connected again, and the other names it.
+        const settled = () => {
+          const leading = both.filter((x) => x.s.leadership.mayAct());
+          const other = both.find((x) => x !== leading[0]);
+          return (
+            leading.length === 1 &&
+            leading[0]!.s.bus.isConnected &&
+            other?.s.leadership.status().leader?.id === leading[0]!.s.leadership.status().self
+          );
+        };
+        await expect.poll(settled, { timeout: 30_000 }).toBe(true);
+        const leader = both.find((x) => x.s.leadership.mayAct())!;
+        await expect
+          .poll(async () => (await leader.call("/v1/migrations", { vm: "v7", host: "b" })).status, { timeout: 15_000 })
+          .toBeLessThan(300);
+        await expect.poll(() => agents.vms.get(uuid(7))?.host, { timeout: 15_000 }).toBe("b");
+        expect(agents.count("migrate")).toBe(1);
+      } finally {
+        await cluster.restartNode(0);
+      }
     } finally {
       clearInterval(reports);
       await b?.s.shutdown();

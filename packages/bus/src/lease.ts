@@ -143,6 +143,16 @@ export class LeaderLease implements AsyncDisposable {
       if (!(e instanceof JetStreamOpError && e.revisionConflict)) return { outcome: "failed", error: String(e) };
     }
     const held = await this.kv.entry(key).catch(() => undefined);
+    if (held?.value.id === holder.id) {
+      // Our own write whose answer was lost (a node went mid-request): take it back by renewing at
+      // its revision, which restarts its TTL from now. Holder ids are unique per scheduler.
+      try {
+        return { outcome: "held", revision: await this.kv.put(key, holder, { previousRevision: held.revision }) };
+      } catch (e) {
+        if (!(e instanceof JetStreamOpError && e.revisionConflict)) return { outcome: "failed", error: String(e) };
+        return { outcome: "taken", holder: undefined, revision: undefined };
+      }
+    }
     return { outcome: "taken", holder: held?.value, revision: held?.revision };
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsCluster } from "../src/testing/index.js";
-import { Bus, LeaderLease, type LeaseRole } from "../src/index.js";
+import { Bus, LEASE_BUCKET, LeaderLease, LeaseHolder, type LeaseRole } from "../src/index.js";
 import { memoryLogger, sleep } from "./helpers.js";
 
 const TTL = 3000;
@@ -151,6 +151,22 @@ describe("leader lease on a three-node cluster", () => {
       await b.lease.stop();
       await a.bus.close();
       await b.bus.close();
+    }
+  });
+
+  it("takes back its own lease whose acquisition answer was lost, with a new revision", async () => {
+    const key = freshKey();
+    const a = await contender("a", 0, key);
+    try {
+      // The server stored a's create, but a never heard back: a is a follower while the entry says a.
+      const raw = await a.bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { ttlMs: TTL, replicas: 3 });
+      const lost = await raw.create(key, { id: "a", apiUrl: "http://a" });
+      expect(a.lease.isLeading()).toBe(false);
+      expect(await a.lease.tryOnce()).toMatchObject({ kind: "leader" });
+      expect(a.lease.revision).toBeGreaterThan(lost);
+    } finally {
+      await a.lease.stop();
+      await a.bus.close();
     }
   });
 

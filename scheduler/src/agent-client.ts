@@ -3,6 +3,7 @@
 import type { Bus } from "@drover/bus";
 import { Command, CommandReply, PROTOCOL_VERSION, subjects, type CommandInput, type Destination, type Logger } from "@drover/protocol";
 import type { Clock } from "./clock.js";
+import type { Leadership } from "./leadership.js";
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type CommandBody = DistributiveOmit<CommandInput, "v" | "issuedAtMs" | "issuedBy">;
@@ -25,10 +26,27 @@ export class AgentClient {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly timeoutMs: number,
+    private readonly leadership: Pick<Leadership, "mayAct" | "fence" | "notLeader">,
+    /** Records a migrate command where a next leader finds it (journal.ts), before it is sent; a failure sends nothing. */
+    private readonly recordMigrate?: (host: string, cmd: Extract<CommandInput, { kind: "migrate" }>) => Promise<void>,
   ) {}
 
+  /** Refused (RefusedError `not-leader`) unless this scheduler leads; carries the lease revision that fences it. */
   async send(host: string, body: CommandBody, timeoutMs = this.timeoutMs): Promise<CommandReply> {
-    const cmd = { ...body, v: PROTOCOL_VERSION, issuedAtMs: this.clock.now(), issuedBy: "scheduler" } as CommandInput;
+    // Checked at the moment of sending: a scheduler that lost its lease stops sending at once.
+    if (!this.leadership.mayAct()) throw this.leadership.notLeader();
+    const leaseRevision = this.leadership.fence();
+    const cmd = {
+      ...body,
+      v: PROTOCOL_VERSION,
+      issuedAtMs: this.clock.now(),
+      issuedBy: "scheduler",
+      ...(leaseRevision === undefined ? {} : { leaseRevision }),
+    } as CommandInput;
+    if (cmd.kind === "migrate" && this.recordMigrate) {
+      await this.recordMigrate(host, cmd);
+      if (!this.leadership.mayAct()) throw this.leadership.notLeader(); // lost while recording
+    }
     this.sent.set(body.kind, (this.sent.get(body.kind) ?? 0) + 1);
     // Before the send: the agent's event about it may arrive before the reply does.
     if (body.kind !== "status") {

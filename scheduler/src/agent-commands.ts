@@ -20,6 +20,8 @@ export interface AgentCommandLogDeps {
   cluster: string;
   /** At most one log line per host (foreign commands) or subject (bad events) per interval. */
   logIntervalMs: number;
+  /** Whether this scheduler records now (the leader does; default always). */
+  recording?: () => boolean;
 }
 
 /** Hosts whose foreign commands are followed for rate-limited logging; beyond it the map starts over. */
@@ -46,7 +48,7 @@ export class AgentCommandLog {
 
   /** One host event, valid already (the bus drops and counts invalid ones); only `command` events are recorded. */
   onEvent(e: HostEvent, subject: string): void {
-    if (e.kind !== "command") return;
+    if (e.kind !== "command" || this.d.recording?.() === false) return;
     const now = this.d.clock.now();
     // The subject says which agent ran it (the server lets a host publish only its own events).
     const host = hostOfSubject(subject);

@@ -155,6 +155,22 @@ export const SchedulerConfig = z
         requestTimeoutMs: posMs.default(5000),
       })
       .strict(),
+    /** Two or more schedulers of one cluster: one leads through a lease in NATS, the others follow (leadership.ts). */
+    leadership: z
+      .object({
+        /** Default: on when nats.servers lists more than one server, off (one scheduler) otherwise. */
+        enabled: z.boolean().optional(),
+        /** This scheduler's name among its peers (default: the host name and the HTTP port). */
+        id: z.string().min(1).max(128).optional(),
+        /** A leader that has not renewed its lease for this long loses it to another scheduler. */
+        ttlMs: z.number().int().min(1000).max(300_000).default(10_000),
+        /** Copies of the lease kept by NATS (default: 3, or fewer with fewer servers). */
+        replicas: z.number().int().min(1).max(5).optional(),
+        /** This scheduler's API as the followers name it (default: from http.host and http.port when the port is fixed). */
+        apiUrl: z.url().max(2048).optional(),
+      })
+      .strict()
+      .prefault({}),
     /** Holds drover.sqlite. */
     stateDir: z.string().min(1),
     http: z

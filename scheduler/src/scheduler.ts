@@ -24,6 +24,8 @@ import { ApiServer } from "./api/server.js";
 import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
+import { Leadership, leadershipSettings } from "./leadership.js";
+import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, recordMigrate } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 
 export interface SchedulerDeps {
@@ -53,12 +55,15 @@ export class Scheduler {
   modes!: Modes;
   api!: ApiServer;
   commandLog!: AgentCommandLog;
+  leadership!: Leadership;
+  private journal: Journal | undefined;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | null = null;
   private started = false;
   private lastPruneMs = 0;
+  private reconciled: Promise<unknown> | undefined;
   private stopped = false;
   private readonly drops: DropLog;
   /** Invalid reports: counted by the bus per subject (bad JSON, schema failure, over `reports.maxBytes`). */
@@ -119,11 +124,24 @@ export class Scheduler {
       logger: this.log,
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });
-    this.agents = new AgentClient(this.bus, config.cluster, this.clock, this.log, config.migration.commandTimeoutMs);
+    const settings = leadershipSettings(config);
+    this.leadership = await Leadership.open(this.bus, settings, config.cluster, this.log);
+    const journal = settings.enabled ? await Journal.open(this.bus, config.cluster, settings.replicas) : undefined;
+    this.journal = journal;
+    this.agents = new AgentClient(
+      this.bus,
+      config.cluster,
+      this.clock,
+      this.log,
+      config.migration.commandTimeoutMs,
+      this.leadership,
+      journal && recordMigrate(journal, settings.id, this.clock),
+    );
     // Built in dependency order; each service gets what it uses at construction, and those that
     // react to a finished move subscribe to `events` themselves.
     const { store, state, clock, log, metrics } = this;
     const events = new MigrationEvents(log);
+    if (journal) forgetEndedMoves(events, journal, () => this.leadership.mayAct(), log);
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events });
     const power = new PowerManager({
       store,
@@ -161,22 +179,14 @@ export class Scheduler {
       metrics,
       cluster,
       logIntervalMs: reports.dropLogIntervalMs,
+      // A follower's ledger is empty: it would mark the leader's commands as not issued here.
+      recording: () => this.leadership.mayAct(),
     });
-    // Ask the agents about unfinished work before anything new is sent.
-    await reconcile({
-      store: this.store,
-      state: this.state,
-      dispatcher: this.dispatcher,
-      agents: this.agents,
-      clock: this.clock,
-      log: this.log,
-      waitForReportsMs: Math.min(config.reports.intervalMs * 1.5, 10_000),
-    });
-    this.dispatcher.ready = true;
-    this.dispatcher.pump();
-    this.power.resume();
-    this.maintenance.resume();
-    this.planner.resume();
+    if (this.leadership.enabled) {
+      // A follower keeps its picture warm from the reports and acts only once it leads.
+      this.leadership.onChange((leading) => (leading ? void this.takeCharge() : this.standDown()));
+      this.leadership.start();
+    } else await this.takeCharge();
 
     this.api = new ApiServer(this.apiPorts());
     await this.api.listen(config.http.host, config.http.port);
@@ -187,6 +197,49 @@ export class Scheduler {
       this.timer.unref();
     }
     this.log.info({ cluster: config.cluster, http: this.api.address }, "scheduler started");
+  }
+
+  /** On start (one scheduler) or on becoming leader: settle unfinished work, then act. */
+  private async takeCharge(): Promise<void> {
+    try {
+      // Ask the agents about unfinished work before anything new is sent; once per process, since
+      // a leader that lost its lease and regained it still follows what it adopted.
+      this.reconciled ??= this.importJournal().then(() =>
+        reconcile({
+          store: this.store,
+          state: this.state,
+          dispatcher: this.dispatcher,
+          agents: this.agents,
+          clock: this.clock,
+          log: this.log,
+          waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
+        }),
+      );
+      await this.reconciled;
+    } catch (e) {
+      this.reconciled = undefined;
+      this.log.error({ err: e }, "reconciling unfinished work failed; tried again on the next leadership");
+      return;
+    }
+    if (!this.leadership.mayAct() || this.stopped) return;
+    this.dispatcher.ready = true;
+    this.dispatcher.pump();
+    this.power.resume();
+    this.maintenance.resume();
+    this.planner.resume();
+  }
+
+  /** Moves a previous leader sent and did not see end become this store's, to be reconciled. */
+  private async importJournal(): Promise<void> {
+    if (!this.journal) return;
+    const names = (uuid: string) => this.state.vm(uuid)?.report.name ?? uuid;
+    importUnfinished(await this.journal.unfinished(), this.store, names, this.clock.now(), this.log);
+  }
+
+  /** Lost the lease: nothing new starts (the agent client already refuses to send). */
+  private standDown(): void {
+    this.dispatcher.ready = false;
+    this.log.warn({ leader: this.leadership.status().leader?.id ?? null }, "no longer leading: planning and sending stopped");
   }
 
   /**
@@ -278,11 +331,8 @@ export class Scheduler {
         }
         this.updateHostGauge();
         this.drops.flush(this.clock.now());
-        await this.dispatcher.tick();
-        await this.power.tick();
-        await this.maintenance.tick();
-        await this.modes.tick();
-        this.planner.tick();
+        // A follower plans, dispatches and powers nothing; a leader still reconciling waits for ready.
+        if (this.leadership.mayAct() && this.dispatcher.ready) await this.act();
         if (this.clock.now() - this.lastPruneMs > 3_600_000) {
           this.lastPruneMs = this.clock.now();
           const n = this.store.prune();
@@ -295,6 +345,15 @@ export class Scheduler {
       this.ticking = null;
     });
     return this.ticking;
+  }
+
+  /** The tick's acting half: timeouts and follow-ups, power, maintenance, modes, plans. */
+  private async act(): Promise<void> {
+    await this.dispatcher.tick();
+    await this.power.tick();
+    await this.maintenance.tick();
+    await this.modes.tick();
+    this.planner.tick();
   }
 
   private updateHostGauge(): void {
@@ -321,11 +380,13 @@ export class Scheduler {
       metrics: this.metrics,
       planner: this.planner,
       moves: this.dispatcher,
-      maintenance: this.maintenance,
+      maintenance: this.journal ? journaledDrains(this.maintenance, this.journal, this.log) : this.maintenance,
       power: this.power,
       modes: this.modes,
       rejectedReports: () => this.rejectedReports(),
       forgetHost: (id, by) => this.forgetHost(id, by),
+      leadership: this.leadership,
+      nats: () => this.bus.connectionInfo(),
     };
   }
 
@@ -341,6 +402,7 @@ export class Scheduler {
     this.commandLog?.close();
     await this.dispatcher?.stop();
     this.power?.stop();
+    await this.leadership?.stop().catch(() => undefined);
     this.stopped = false;
     this.flush();
     this.stopped = true;

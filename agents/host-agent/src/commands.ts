@@ -61,6 +61,8 @@ export class CommandRunner {
   private readonly table: CommandTable;
   private readonly runs = new Map<string, { run: Outgoing; done: Promise<MigrationResult> }>();
   private closing = false;
+  /** Highest leader-lease revision seen on a command (this agent serves one cluster); in memory only. */
+  private highestLeaseRevision = 0;
 
   constructor(private readonly d: CommandDeps) {
     const stateDir = d.config.stateDir;
@@ -113,6 +115,9 @@ export class CommandRunner {
   }
 
   private async run(cmd: Exclude<Command, { kind: "status" }>): Promise<CommandReply> {
+    // Fencing, before the id is remembered: the new leader may send this same (persisted) id again.
+    const stale = this.fence(cmd.leaseRevision);
+    if (stale) return this.reply(cmd.id, cmd.kind, "refused", { error: errorInfo(stale, AgentErrorCode.Internal) });
     const seen = this.table.get(cmd.id);
     if (seen) return { ...seen, duplicate: true, timeMs: Date.now() };
     const t0 = Date.now();
@@ -146,6 +151,21 @@ export class CommandRunner {
     reply = { ...reply, elapsedMs: Date.now() - t0 };
     this.table.update(cmd.id, reply);
     return reply;
+  }
+
+  /** A refusal for a command from a deposed leader; otherwise notes its revision as the highest seen. */
+  private fence(revision: number | undefined): AgentError | undefined {
+    if (revision === undefined) return undefined;
+    const highest = this.highestLeaseRevision;
+    if (revision >= highest) {
+      this.highestLeaseRevision = revision;
+      return undefined;
+    }
+    this.d.log.warn({ revision, highest }, "refused a command from a deposed leader");
+    return new AgentError(
+      AgentErrorCode.StaleLeaseRevision,
+      `stale leader: the command's lease revision ${revision} is below ${highest}, the highest this agent has seen`,
+    );
   }
 
   private status(commandId: string): CommandReply {

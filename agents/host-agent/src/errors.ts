@@ -24,6 +24,8 @@ export const AgentErrorCode = {
   /** A migration ended while the agent was down (restart) without moving the VM. */
   MigrationInterrupted: "migration-interrupted",
   ShuttingDown: "shutting-down",
+  /** The command came from a deposed leader: its lease revision is below one already seen. */
+  StaleLeaseRevision: "stale-lease-revision",
   Internal: "internal",
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];

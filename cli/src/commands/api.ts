@@ -139,6 +139,7 @@ export function registerApiCommands(program: Command): void {
         `consolidation window: ${w.start ?? "-"}..${w.end ?? "-"} (${w.active ? "open" : "closed"})`,
         `plans awaiting approval: ${s.plansAwaitingApproval}, open maintenance: ${s.openMaintenance}`,
         `reports: ${s.reports.received} received, ${s.reports.invalid} invalid`,
+        ...controlLines(s.control),
       ];
       process.stdout.write(`${lines.join("\n")}\n`);
     });
@@ -357,4 +358,22 @@ export function registerApiCommands(program: Command): void {
         )}\n`,
       );
     });
+}
+
+/** Which scheduler leads and how NATS looks, for `drover status`. */
+function controlLines(c: StatusResponse["control"]): string[] {
+  if (!c) return [];
+  const l = c.leadership;
+  const leader = l.leader ? `${l.leader.id}${l.leader.apiUrl ? ` at ${l.leader.apiUrl}` : ""}` : "none right now";
+  const who = !l.enabled
+    ? `scheduler: ${l.self} (one scheduler, no leadership)`
+    : l.leading
+      ? `scheduler: ${l.self} leads (lease revision ${l.leaseRevision})`
+      : `scheduler: ${l.self} follows; leader: ${leader}`;
+  const n = c.nats;
+  const replicas = n.leaseReplicas
+    ? `; lease replicas: leader ${n.leaseReplicas.leader ?? "none"}${n.leaseReplicas.replicas.map((r) => `, ${r.name} ${r.offline ? "offline" : r.current ? "current" : "behind"}`).join("")}`
+    : "";
+  const conn = n.connected ? `connected to ${n.serverName ?? "?"} (${n.server ?? "?"})` : "disconnected";
+  return [who, `NATS: ${conn}, cluster ${n.cluster ?? "none (one server)"}, ${n.knownServers.length} servers known${replicas}`];
 }

@@ -60,6 +60,17 @@ export interface Subscription extends AsyncDisposable {
   readonly closed: Promise<void>;
 }
 
+export interface ConnectionInfo {
+  connected: boolean;
+  /** host:port of the server in use. */
+  server: string | null;
+  serverName: string | null;
+  /** The NATS cluster's name; null for a single server. */
+  cluster: string | null;
+  /** Every server the connection may use: the configured ones and those the cluster told it of. */
+  knownServers: string[];
+}
+
 /** Headers carrying a served request's failure; the body is then empty. */
 export const ErrorHeader = {
   Code: "Drover-Error-Code",
@@ -248,6 +259,18 @@ export class Bus implements AsyncDisposable {
   onStatus(listener: StatusListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The NATS side of health: the server this connection uses, its cluster, and every server the connection knows. */
+  connectionInfo(): ConnectionInfo {
+    const info = this.nc.info;
+    return {
+      connected: this.isConnected,
+      server: this.nc.isClosed() ? null : this.nc.getServer(),
+      serverName: info?.server_name ?? null,
+      cluster: info?.cluster ?? null,
+      knownServers: this.nc.getServers().map((s) => s.listen),
+    };
   }
 
   /** JetStream streams and typed KV buckets (created lazily on first use). */

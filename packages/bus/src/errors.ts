@@ -1,5 +1,6 @@
 import { DroverError, issuesOf, ValidationError, type FieldIssue } from "@drover/protocol";
 import type { z } from "zod";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 
 export const BusErrorCode = {
   InvalidMessage: "invalid-message",
@@ -151,6 +152,15 @@ export class JetStreamOpError extends BusError {
   constructor(message: string, options?: ErrorOptions) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
     super(BusErrorCode.JetStream, `${message}${reason}`, options);
+  }
+
+  /** True when a compare-and-set or create-if-absent was refused because the key's revision is not the one expected. */
+  get revisionConflict(): boolean {
+    const c = this.cause;
+    return (
+      c instanceof JetStreamApiError &&
+      (c.code === JetStreamApiCodes.StreamWrongLastSequence || c.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+    );
   }
 }
 

@@ -2,6 +2,7 @@
 // read-only one for tools, each allowed exactly its job's subjects. The nats-server enforces it;
 // this file only turns the protocol's subjects into permission blocks and config text.
 import { HostId, subjects } from "@drover/protocol";
+import { LEASE_BUCKET, JOURNAL_BUCKET } from "./lease-logic.js";
 
 export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
 
@@ -35,6 +36,25 @@ export function parseIdentityName(name: string): Identity | undefined {
   return m?.[1] && HostId.safeParse(m[1]).success ? { kind: "host", host: m[1] } : undefined;
 }
 
+/**
+ * The leader lease (lease.ts) and the journal of moves in flight: the JetStream API of those buckets'
+ * streams only (create, info, get), and writes to the cluster's own keys. Replies come back on the
+ * inbox the scheduler already reads.
+ */
+function controlStatePermissions(cluster: string): string[] {
+  const api = (bucket: string) => [`$JS.API.STREAM.*.KV_${bucket}`, `$JS.API.DIRECT.GET.KV_${bucket}.>`];
+  return [
+    "$JS.API.INFO",
+    ...api(LEASE_BUCKET),
+    `$KV.${LEASE_BUCKET}.${cluster}`,
+    ...api(JOURNAL_BUCKET),
+    // Listing keys is a consumer on the bucket's stream.
+    `$JS.API.CONSUMER.*.KV_${JOURNAL_BUCKET}`,
+    `$JS.API.CONSUMER.*.KV_${JOURNAL_BUCKET}.>`,
+    `$KV.${JOURNAL_BUCKET}.${cluster}.>`,
+  ];
+}
+
 export function permissionsFor(cluster: string, id: Identity): Permissions {
   const readAll = [
     subjects.allHostReports(cluster),
@@ -57,7 +77,11 @@ export function permissionsFor(cluster: string, id: Identity): Permissions {
         allowResponses: true,
       };
     case "scheduler":
-      return { publish: [subjects.hostCommand(cluster, "*")], subscribe: [...readAll, INBOX], allowResponses: false };
+      return {
+        publish: [subjects.hostCommand(cluster, "*"), ...controlStatePermissions(cluster)],
+        subscribe: [...readAll, INBOX],
+        allowResponses: false,
+      };
     case "tools":
       return { publish: [], subscribe: readAll, allowResponses: false };
   }

@@ -1,5 +1,5 @@
 export { Bus, ErrorHeader, RemoteErrorCode } from "./bus.js";
-export type { Handler, MsgContext, RequestOptions, SubscribeOptions, Subscription } from "./bus.js";
+export type { ConnectionInfo, Handler, MsgContext, RequestOptions, SubscribeOptions, Subscription } from "./bus.js";
 export type { BusOptions, ResolvedBusOptions } from "./options.js";
 export { resolveOptions } from "./options.js";
 export {
@@ -21,7 +21,7 @@ export { encode, decode, type Decoded } from "./codec.js";
 export { BusStatusType, type BusStatus, type StatusListener } from "./status.js";
 export type { BusStats } from "./stats.js";
 export { JetStreamHelpers, TypedKv } from "./jetstream.js";
-export type { StreamOptions, KvOptions, KvChange, KvWatch } from "./jetstream.js";
+export type { StreamOptions, StreamReplicas, KvOptions, KvChange, KvWatch } from "./jetstream.js";
 export {
   DEFAULT_MAX_PAYLOAD,
   authorizationConfig,
@@ -36,3 +36,6 @@ export { connectionFiles, connectionFilesIn, writeCredentials } from "./credenti
 export type { Credentials, CredentialsOptions, IssuedIdentity, NatsConnectionFiles } from "./credentials.js";
 export { NatsConnectionConfig, busConnectionOptions, natsConnectionFields } from "./connection-config.js";
 export { ensureCa, issueCert, type CertFiles } from "./certificates.js";
+export { LeaderLease, type LeaderLeaseOptions } from "./lease.js";
+export { LEASE_BUCKET, JOURNAL_BUCKET, LeaseHolder, leaseTiming, roleAfter, expire, isLeading, initialRole } from "./lease-logic.js";
+export type { LeaseAttempt, LeaseRole, LeaseTiming } from "./lease-logic.js";

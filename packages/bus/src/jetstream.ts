@@ -39,6 +39,14 @@ export interface KvOptions {
   storage?: "file" | "memory";
   /** Open only; fail if the bucket does not exist (default: create if missing). */
   mustExist?: boolean;
+  /** Copies kept by a NATS cluster (default 1; 3 on a three-node cluster). */
+  replicas?: number;
+}
+
+/** The leader and the other replicas (current = caught up with the leader). */
+export interface StreamReplicas {
+  leader: string | null;
+  replicas: { name: string; current: boolean; offline: boolean }[];
 }
 
 export interface KvChange<T> {
@@ -67,6 +75,11 @@ export class TypedKv<S extends z.ZodType> {
 
   /** The current value, undefined when absent or deleted; throws InvalidMessageError if corrupt. */
   async get(key: string): Promise<z.output<S> | undefined> {
+    return (await this.entry(key))?.value;
+  }
+
+  /** The current value with its revision (what a compare-and-set names), undefined when absent or deleted. */
+  async entry(key: string): Promise<{ value: z.output<S>; revision: number } | undefined> {
     const e = await this.kv.get(key);
     if (!e || e.operation !== "PUT") return undefined;
     const d = decode(this.schema, e.value, this.where(key), "kv");
@@ -74,7 +87,17 @@ export class TypedKv<S extends z.ZodType> {
       this.rejected(d.error);
       throw d.error;
     }
-    return d.value;
+    return { value: d.value, revision: e.revision };
+  }
+
+  /** Stores only if the key is absent (or deleted); returns the new revision. Refused: JetStreamOpError with `revisionConflict`. */
+  async create(key: string, value: z.input<S>): Promise<number> {
+    const data = encode(this.schema, value, this.where(key), "kv");
+    try {
+      return await this.kv.create(key, data);
+    } catch (e) {
+      throw new JetStreamOpError(`kv create ${this.where(key)}`, { cause: e });
+    }
   }
 
   /** Validates, stores, returns the new revision. `previousRevision` makes it compare-and-set. */
@@ -87,8 +110,13 @@ export class TypedKv<S extends z.ZodType> {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await this.kv.delete(key);
+  /** Deletes the key; with `previousRevision`, only if it is still at that revision. */
+  async delete(key: string, opts: { previousRevision?: number } = {}): Promise<void> {
+    try {
+      await this.kv.delete(key, opts.previousRevision === undefined ? {} : { previousSeq: opts.previousRevision });
+    } catch (e) {
+      throw new JetStreamOpError(`kv delete ${this.where(key)}`, { cause: e });
+    }
   }
 
   async keys(filter?: string): Promise<string[]> {
@@ -199,6 +227,22 @@ export class JetStreamHelpers {
     }
   }
 
+  /** Who keeps a stream on a cluster: its RAFT leader and each replica's state; undefined if it does not exist. */
+  async streamReplicas(name: string): Promise<StreamReplicas | undefined> {
+    const jsm = await this.manager();
+    try {
+      const info = await jsm.streams.info(name);
+      const c = info.cluster;
+      return {
+        leader: c?.leader ?? null,
+        replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, offline: r.offline ?? false })),
+      };
+    } catch (e) {
+      if (isStreamNotFound(e)) return undefined;
+      throw new JetStreamOpError(`stream info ${name}`, { cause: e });
+    }
+  }
+
   /** Publishes a validated message to a stream and waits for the server's ack; returns its sequence. */
   async publish<S extends z.ZodType>(subject: string, schema: S, msg: z.input<S>, opts: { msgId?: string } = {}): Promise<number> {
     const data = encode(schema, msg, subject, "publish");
@@ -217,6 +261,7 @@ export class JetStreamHelpers {
     const kvOpts = {
       history: opts.history ?? 1,
       ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
+      ...(opts.replicas ? { replicas: opts.replicas } : {}),
       storage: opts.storage === "memory" ? StorageType.Memory : StorageType.File,
     };
     try {

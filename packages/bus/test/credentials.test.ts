@@ -19,8 +19,19 @@ describe("permissions", () => {
     });
   });
 
-  it("only the scheduler may publish commands; tools publish nothing", () => {
-    expect(permissionsFor("c", { kind: "scheduler" }).publish).toEqual([subjects.hostCommand("c", "*")]);
+  it("only the scheduler may publish commands (and hold its cluster's leader lease and move journal); tools publish nothing", () => {
+    expect(permissionsFor("c", { kind: "scheduler" }).publish).toEqual([
+      subjects.hostCommand("c", "*"),
+      "$JS.API.INFO",
+      "$JS.API.STREAM.*.KV_drover-leader",
+      "$JS.API.DIRECT.GET.KV_drover-leader.>",
+      "$KV.drover-leader.c",
+      "$JS.API.STREAM.*.KV_drover-journal",
+      "$JS.API.DIRECT.GET.KV_drover-journal.>",
+      "$JS.API.CONSUMER.*.KV_drover-journal",
+      "$JS.API.CONSUMER.*.KV_drover-journal.>",
+      "$KV.drover-journal.c.>",
+    ]);
     const conf = authorizationConfig("c", [{ identity: { kind: "tools" }, nkey: `U${"A".repeat(55)}` }]);
     expect(conf).toContain('publish: { deny: [">"] }');
     expect(() => authorizationConfig("c", [{ identity: { kind: "tools" }, nkey: "SUAAA" }])).toThrow(/not a user public nkey/);

@@ -6,12 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nkeys } from "@nats-io/nats-core";
-import { subjects } from "@drover/protocol";
+import { silentLogger, subjects } from "@drover/protocol";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import {
   BusConnectError,
   BusStatusType,
+  LeaderLease,
+  JOURNAL_BUCKET,
   PublishFailedError,
   busConnectionOptions,
   connectionFiles,
@@ -162,6 +164,26 @@ describe("identities on a real nats-server with mutual TLS", () => {
         message: "the tools identity's violation",
       })
       .toBe(true);
+  });
+
+  it("the scheduler may hold its cluster's leader lease; a host may not touch it", async () => {
+    const sched = await as("scheduler");
+    const lease = await LeaderLease.open(sched, { key: C, holder: { id: "s1" }, ttlMs: 5000, replicas: 1, logger: silentLogger });
+    expect(await lease.tryOnce()).toMatchObject({ kind: "leader" });
+    expect(await lease.tryOnce()).toMatchObject({ kind: "leader" }); // renewed
+    expect((await lease.replicas())?.replicas).toEqual([]);
+    await lease.stop();
+    // The journal of moves in flight: written, listed and removed under the cluster's own keys only.
+    const journal = await sched.jetstream.kv(JOURNAL_BUCKET, Msg, { replicas: 1 });
+    await journal.put(`${C}.m1`, { s: "sent" });
+    expect(await journal.keys(`${C}.>`)).toEqual([`${C}.m1`]);
+    await journal.delete(`${C}.m1`);
+    expect(await journal.get(`${C}.m1`)).toBeUndefined();
+    await expect(journal.put("other.m1", { s: "sent" })).rejects.toThrow();
+    const h1 = await as("host-h1");
+    await expect(LeaderLease.open(h1, { key: C, holder: { id: "h1" }, ttlMs: 5000, replicas: 1, logger: silentLogger })).rejects.toThrow(
+      /open kv bucket drover-leader/,
+    );
   });
 
   it("a client without credentials, or with an unknown nkey, cannot connect", async () => {

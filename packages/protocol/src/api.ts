@@ -15,6 +15,7 @@ export const ApiError = z.object({
   error: z.object({
     /**
      * e.g. "bad-request", "unauthorized" (401), "forbidden" (403), "not-found", "conflict", "refused",
+     * "not-leader" (409: a following scheduler; the message names the leader),
      * "too-large" (413), "uri-too-long" (414), "unsupported-encoding" (415), "headers-too-large" (431), "internal".
      */
     code: z.string(),
@@ -131,6 +132,35 @@ export const StatusResponse = z.object({
   plansAwaitingApproval: z.number().int().nonnegative(),
   openMaintenance: z.number().int().nonnegative(),
   reports: z.object({ received: z.number().int().nonnegative(), invalid: z.number().int().nonnegative() }),
+  /** Which scheduler leads and the NATS cluster's health as this scheduler sees it. */
+  control: z
+    .object({
+      leadership: z.object({
+        /** False: one scheduler, no lease (it always leads). */
+        enabled: z.boolean(),
+        /** The scheduler that answered. */
+        self: z.string(),
+        leading: z.boolean(),
+        leader: z.object({ id: z.string(), apiUrl: z.string().nullable() }).nullable(),
+        /** The fencing token its commands carry, while it leads. */
+        leaseRevision: z.number().int().nullable(),
+      }),
+      nats: z.object({
+        connected: z.boolean(),
+        server: z.string().nullable(),
+        serverName: z.string().nullable(),
+        cluster: z.string().nullable(),
+        knownServers: z.array(z.string()),
+        /** The lease bucket's replicas: the NATS server leading it and whether each other one is caught up. */
+        leaseReplicas: z
+          .object({
+            leader: z.string().nullable(),
+            replicas: z.array(z.object({ name: z.string(), current: z.boolean(), offline: z.boolean() })),
+          })
+          .nullable(),
+      }),
+    })
+    .optional(),
 });
 export type StatusResponse = z.infer<typeof StatusResponse>;
 

@@ -57,6 +57,11 @@ const base = {
   id: Id,
   issuedAtMs: EpochMs,
   issuedBy: z.string().min(1).default("scheduler"),
+  /**
+   * The sending scheduler's leader-lease revision (fencing token) when schedulers run with leadership;
+   * an agent refuses a command whose revision is below the highest it has seen. Absent: one scheduler.
+   */
+  leaseRevision: z.number().int().positive().optional(),
 };
 
 export const PreflightCommand = z.object({

@@ -12,6 +12,8 @@ import type { Modes } from "../modes.js";
 import type { Planner } from "../planner.js";
 import type { PowerManager } from "../power/power-manager.js";
 import type { TokenBook } from "./tokens.js";
+import type { ConnectionInfo } from "@drover/bus";
+import type { Leadership } from "../leadership.js";
 
 /** Store reads behind the GET routes (every write goes through a service). */
 export interface StoreReads {
@@ -42,6 +44,10 @@ export interface SchedulerApi {
   rejectedReports(): Record<string, number>;
   /** Removes a host that no longer exists; refused (RefusedError) while it reports or is in use. */
   forgetHost(id: string, by: string): { vms: number };
+  /** Whether this scheduler leads (a follower refuses changes, naming the leader) and the lease's NATS replicas. */
+  readonly leadership: Pick<Leadership, "mayAct" | "notLeader" | "status" | "leaseReplicas">;
+  /** The NATS connection's view of the servers. */
+  nats(): ConnectionInfo;
   /** The API's own credentials: who may call it, and the token routes. */
   readonly tokens: Pick<TokenBook, "authenticate" | "create" | "revoke" | "list">;
 }

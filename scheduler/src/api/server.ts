@@ -208,6 +208,9 @@ export class ApiServer {
           `token "${caller.name}" has role ${caller.role}; ${req.method} ${req.routeOptions.url ?? req.url} needs ${need}`,
         );
       this.callers.set(req, caller);
+      // A follower serves reads; a change goes to the leader (tokens are each scheduler's own).
+      if (req.method !== "GET" && req.method !== "HEAD" && !req.url.startsWith("/v1/tokens") && !this.s.leadership.mayAct())
+        throw this.s.leadership.notLeader();
       const enc = req.headers["content-encoding"];
       if (enc !== undefined && enc.trim().toLowerCase() !== "identity")
         throw new HttpError(415, "unsupported-encoding", `Content-Encoding "${enc}" is not accepted: send the body uncompressed`, [
@@ -270,6 +273,11 @@ export class ApiServer {
         openMaintenance: s.store.maintenance.allActive().length,
         // Every refused report but a stale one (merely late).
         reports: { received: s.state.counters.reports, invalid: sumExcept(s.rejectedReports(), "stale") },
+        control: {
+          leadership: s.leadership.status(),
+          // The replicas' view is one JetStream request; a status answers even when NATS does not.
+          nats: { ...s.nats(), leaseReplicas: (await s.leadership.leaseReplicas().catch(() => undefined)) ?? null },
+        },
       });
     });
 

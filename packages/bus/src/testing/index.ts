@@ -1,1 +1,2 @@
 export { NatsServer, freePort, type NatsServerOptions } from "./nats-server.js";
+export { NatsCluster, type NatsClusterOptions, type MetaView } from "./nats-cluster.js";

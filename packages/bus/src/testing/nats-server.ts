@@ -51,6 +51,11 @@ export class NatsServer implements AsyncDisposable {
     return this.child?.pid;
   }
 
+  /** True from a successful start until the process is stopped or killed. */
+  get isRunning(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
     const host = opts.host ?? "127.0.0.1";
     const ownsStore = opts.storeDir === undefined;
@@ -126,14 +131,23 @@ export class NatsServer implements AsyncDisposable {
     this.child.kill("SIGHUP");
   }
 
+  /** Kills the process by its pid with `signal` (default SIGKILL: a crash) and waits for it to exit; the store stays. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    await this.endProcess(signal);
+  }
+
   /** Stops the process (SIGTERM to its pid, SIGKILL after 5 s); the store stays. */
   async stopProcess(): Promise<void> {
+    await this.endProcess("SIGTERM", 5000);
+  }
+
+  private async endProcess(signal: NodeJS.Signals, killAfterMs?: number): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.kill(signal);
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), killAfterMs);
     await gone;
     clearTimeout(timer);
   }

@@ -1,0 +1,80 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Bus } from "@drover/bus";
+import { NatsServer } from "@drover/bus/testing";
+import { Command, CommandReply, HostEvent, silentLogger, subjects } from "@drover/protocol";
+import { migrateCommand } from "@drover/protocol/testing";
+import type { z } from "zod";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HostAgent, resolveConfig } from "../src/index.js";
+import { Collector } from "./helpers.js";
+
+// A real agent on a real nats-server, with no libvirtd: every migrate below is refused, and what is
+// asserted is which check refused it: the fence (a deposed leader) or the destination check after it.
+describe("the agent refuses commands from a deposed leader", () => {
+  let nats: NatsServer;
+  let dir: string;
+  let agent: HostAgent;
+  let running: Promise<void>;
+  let bus: Bus;
+  let events: Collector<HostEvent>;
+
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    dir = await mkdtemp(join(tmpdir(), "drover-agentfence-"));
+    const config = resolveConfig({
+      cluster: "lab",
+      host: "h1",
+      nats: { servers: [nats.url] },
+      libvirt: { uri: `qemu+unix:///system?socket=${join(dir, "absent.sock")}` },
+      reportIntervalMs: 1000,
+      dirtyRate: { enabled: false },
+    });
+    agent = await HostAgent.create(config, { logger: silentLogger });
+    bus = await Bus.connect({ servers: [nats.url], name: "test", logger: silentLogger });
+    events = new Collector(bus, subjects.hostEvent("lab", "h1"), HostEvent);
+    running = agent.run();
+    await events.next("agent-started", (e) => e.kind === "agent-started");
+  });
+
+  afterAll(async () => {
+    events?.stop();
+    await agent?.shutdown();
+    await running;
+    await bus?.close();
+    await nats?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const send = (id: string, leaseRevision?: number) =>
+    bus.request(
+      subjects.hostCommand("lab", "h1"),
+      Command,
+      {
+        ...migrateCommand({ id, migrationId: `m-${id}`, destination: { host: "h9", uri: "qemu+tcp://127.0.1.9/system" } }),
+        ...(leaseRevision ? { leaseRevision } : {}),
+      } as z.input<typeof Command>,
+      CommandReply,
+      { timeoutMs: 20_000 },
+    );
+
+  it("refuses a lower revision than one seen, naming both, and forgets nothing of the id", async () => {
+    expect((await send("from-new-leader", 7)).error?.code).toBe("unknown-destination"); // past the fence
+    const stale = await send("from-old-leader", 5);
+    expect(stale.status).toBe("refused");
+    expect(stale.error?.code).toBe("stale-lease-revision");
+    expect(stale.error?.message).toMatch(/revision 5 is below 7/);
+    // The refused id is not remembered: the new leader may send that very (persisted) id again.
+    const again = await send("from-old-leader", 7);
+    expect(again.duplicate).toBe(false);
+    expect(again.error?.code).toBe("unknown-destination");
+    // An equal or higher revision passes; a command without one (a single scheduler) is not fenced.
+    expect((await send("same-leader", 7)).error?.code).toBe("unknown-destination");
+    expect((await send("next-leader", 9)).error?.code).toBe("unknown-destination");
+    expect((await send("old-again", 7)).error?.code).toBe("stale-lease-revision");
+    expect((await send("no-lease")).error?.code).toBe("unknown-destination");
+    // Every command, refused or not, is published as a command event.
+    await events.next("the refused command's event", (e) => e.kind === "command" && JSON.stringify(e).includes("old-again"));
+  });
+});

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { NatsCluster } from "../src/testing/index.js";
+import { Bus } from "../src/index.js";
+import { memoryLogger } from "./helpers.js";
+
+let cluster: NatsCluster;
+
+beforeAll(async () => {
+  cluster = await NatsCluster.start();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe("testing NatsCluster", () => {
+  it("starts three routed JetStream nodes on their own loopback addresses with a meta leader", async () => {
+    expect(cluster.urls).toHaveLength(3);
+    expect(cluster.urls.map((u) => new URL(u).hostname)).toEqual(["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    const leader = await cluster.waitForMetaLeader();
+    expect(["n1", "n2", "n3"]).toContain(leader);
+    for (const i of [0, 1, 2]) expect((await cluster.metaView(i))?.leader).toBe(leader);
+  });
+
+  it("keeps a replicated bucket readable when one node is killed, and takes the node back", async () => {
+    await using bus = await Bus.connect({ servers: cluster.urls, name: "cluster-test", logger: memoryLogger(), reconnectTimeWaitMs: 100 });
+    const kv = await bus.jetstream.kv("cluster-test", z.object({ n: z.number() }), { replicas: 3 });
+    await kv.put("k", { n: 1 });
+    const victim = 0;
+    const pid = cluster.nodes[victim]!.pid;
+    await cluster.kill(victim);
+    expect(cluster.nodes[victim]!.isRunning).toBe(false);
+    expect(await cluster.metaView(victim)).toBeUndefined();
+    expect(() => process.kill(pid!, 0)).toThrow();
+    // Two of three nodes are a quorum: the bucket still takes writes once its stream has a leader again.
+    await expect
+      .poll(
+        () =>
+          kv.put("k", { n: 2 }).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe(true);
+    expect(await kv.get("k")).toEqual({ n: 2 });
+    await cluster.restartNode(victim);
+    expect(cluster.nodes[victim]!.isRunning).toBe(true);
+    expect((await cluster.metaView(victim))?.leader).toBe(await cluster.waitForMetaLeader());
+  });
+});

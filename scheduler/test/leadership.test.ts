@@ -1,0 +1,258 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Bus, JOURNAL_BUCKET, LEASE_BUCKET } from "@drover/bus";
+import { NatsCluster } from "@drover/bus/testing";
+import { ApiError, StatusResponse, silentLogger } from "@drover/protocol";
+import { TokenBook } from "../src/api/tokens.js";
+import { leadershipSettings } from "../src/leadership.js";
+import { Scheduler } from "../src/scheduler.js";
+import { FakeAgents, config, tempDir, uuid } from "./helpers.js";
+
+const TTL = 3000;
+let cluster: NatsCluster;
+
+beforeAll(async () => {
+  cluster = await NatsCluster.start();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+// Each test starts with no lease and an empty journal: one test's open drain is not the next one's.
+afterEach(async () => {
+  await using bus = await Bus.connect({ servers: cluster.urls, name: "cleanup", logger: silentLogger });
+  for (const bucket of [LEASE_BUCKET, JOURNAL_BUCKET]) await bus.jetstream.deleteStream(`KV_${bucket}`);
+});
+
+async function scheduler(id: string, dir: string, ttlMs = TTL) {
+  const cfg = config(cluster.urls[0]!, dir, {
+    nats: { servers: cluster.urls, requestTimeoutMs: 2000 },
+    leadership: { id, ttlMs },
+  });
+  const s = Scheduler.create(cfg, { tickMs: 200 });
+  const token = new TokenBook(s.store, Date.now).create("test-admin", "admin", "test").token;
+  await s.start();
+  const call = (path: string, body?: unknown) =>
+    fetch(`${s.api.address}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  return { s, call };
+}
+
+describe("two schedulers on a three-node NATS cluster", () => {
+  it("one leads and sends fenced commands, the other follows warm and refuses changes; the follower takes over when the leader dies", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[1]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(1), name: "web1" });
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const a = await scheduler("sched-a", dirA.path);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path);
+      const follower = b;
+      // The follower ingests reports (its picture is warm) but leads nothing.
+      await expect.poll(() => follower.s.state.vmCount, { timeout: 10_000 }).toBe(1);
+      expect(follower.s.leadership.mayAct()).toBe(false);
+
+      const refused = await follower.call("/v1/migrations", { vm: "web1", host: "b" });
+      expect(refused.status).toBe(409);
+      const { error } = ApiError.parse(await refused.json());
+      expect(error.code).toBe("not-leader");
+      expect(error.message).toMatch(/scheduler "sched-b" follows .*scheduler "sched-a" leads/);
+      expect(agents.received).toEqual([]);
+
+      const status = StatusResponse.parse(await (await follower.call("/v1/status")).json());
+      expect(status.control?.leadership).toEqual({
+        enabled: true,
+        self: "sched-b",
+        leading: false,
+        leader: { id: "sched-a", apiUrl: null },
+        leaseRevision: null,
+      });
+      expect(status.control?.nats.cluster).toBe("drover-test");
+      expect(status.control?.nats.knownServers.length).toBeGreaterThanOrEqual(3);
+      expect(["n1", "n2", "n3"]).toContain(status.control?.nats.leaseReplicas?.leader);
+      expect(status.control?.nats.leaseReplicas?.replicas).toHaveLength(2);
+
+      // The leader's move: every command carries its lease revision.
+      const revA = a.s.leadership.fence()!;
+      expect(revA).toBeGreaterThan(0);
+      expect((await a.call("/v1/migrations", { vm: "web1", host: "b" })).status).toBeLessThan(300);
+      await expect.poll(() => agents.vms.get(uuid(1))?.host, { timeout: 10_000 }).toBe("b");
+      expect(agents.received.map((c) => c.kind)).toEqual(["preflight", "migrate"]);
+      expect(agents.received.map((c) => c.leaseRevision)).toEqual([revA, revA]);
+
+      // The leader's connection dies without releasing the lease: it lapses, the follower leads.
+      await a.s.bus.close();
+      await expect.poll(() => follower.s.leadership.mayAct(), { timeout: 4 * TTL }).toBe(true);
+      expect(a.s.leadership.mayAct()).toBe(false);
+      // The deposed leader sends nothing any more.
+      await expect(a.s.agents.send("a", { kind: "power-off", id: "from-deposed" })).rejects.toMatchObject({ code: "not-leader" });
+      expect(agents.count("power-off", "from-deposed")).toBe(0);
+      const revB = follower.s.leadership.fence()!;
+      expect(revB).toBeGreaterThan(revA);
+      const sent = agents.received.length;
+      await expect
+        .poll(async () => (await follower.call("/v1/migrations", { vm: "web1", host: "a" })).status, { timeout: 10_000 })
+        .toBeLessThan(300);
+      await expect.poll(() => agents.vms.get(uuid(1))?.host, { timeout: 10_000 }).toBe("a");
+      expect(agents.received.slice(sent).map((c) => c.leaseRevision)).toEqual([revB, revB]);
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("a move in flight when the leader dies", () => {
+  it("is journaled in NATS before it is sent; the next leader asks about it by its command id and never sends it again", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[2]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(2), name: "db1" });
+    agents.behaviour = { ...agents.behaviour, migrate: "hold" };
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const a = await scheduler("sched-a", dirA.path);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path);
+      const next = b;
+      await expect.poll(() => next.s.state.vmCount, { timeout: 10_000 }).toBe(1);
+      const res = await a.call("/v1/migrations", { vm: "db1", host: "b" });
+      expect(res.status).toBeLessThan(300);
+      await expect.poll(() => agents.held.size, { timeout: 10_000 }).toBe(1);
+      const [cmd] = [...agents.held.values()];
+      // The leader dies with the move running on the agent.
+      await a.s.bus.close();
+      await expect.poll(() => next.s.leadership.mayAct(), { timeout: 4 * TTL }).toBe(true);
+      // The new leader knows the move from the journal and asks the source agent about it by command id.
+      await expect.poll(() => agents.count("status"), { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(agents.received.filter((c) => c.kind === "status").every((c) => c.kind === "status" && c.commandId === cmd!.id)).toBe(true);
+      const row = next.s.store.migrations.get(cmd!.migrationId);
+      expect(row).toMatchObject({ commandId: cmd!.id, source: "a", destination: "b", requestedBy: "leader:sched-a" });
+      // The agent finishes it: the new leader records the one outcome; the migrate was sent once.
+      agents.finish("a", cmd!, true);
+      await expect.poll(() => next.s.store.migrations.get(cmd!.migrationId)?.status, { timeout: 15_000 }).toBe("succeeded");
+      expect(agents.count("migrate")).toBe(1);
+      expect(agents.vms.get(uuid(2))?.host).toBe("b");
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("a drain when the leader dies", () => {
+  it("goes on under the next leader: the drain and its moves in flight come from the journal, each VM is sent once", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[0]!, ["a", "b", "c"]);
+    agents.place("a", { uuid: uuid(3), name: "v3" });
+    agents.place("a", { uuid: uuid(4), name: "v4" });
+    agents.behaviour = { ...agents.behaviour, migrate: "hold" };
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const a = await scheduler("sched-a", dirA.path);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path);
+      const next = b;
+      await expect.poll(() => next.s.state.vmCount, { timeout: 10_000 }).toBe(2);
+      const res = await a.call("/v1/hosts/a/drain", {});
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      await expect.poll(() => agents.held.size, { timeout: 10_000 }).toBeGreaterThan(0);
+      await a.s.bus.close();
+      await expect.poll(() => next.s.leadership.mayAct(), { timeout: 4 * TTL }).toBe(true);
+      await expect.poll(() => next.s.store.maintenance.get(id)?.host, { timeout: 15_000 }).toBe("a");
+      // The agents finish what they were sent; the new leader sends what is left and ends the drain.
+      await expect
+        .poll(
+          () => {
+            agents.releaseAll();
+            return next.s.store.maintenance.get(id)?.status;
+          },
+          { timeout: 30_000, interval: 200 },
+        )
+        .toBe("in-maintenance");
+      expect(agents.on("a")).toEqual([]);
+      const migrates = agents.received.filter((c) => c.kind === "migrate");
+      expect(migrates.map((c) => c.kind === "migrate" && c.vm).sort()).toEqual([uuid(3), uuid(4)].sort());
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("one NATS node lost", () => {
+  it("leaves one leading scheduler whose moves go through, and a follower that names it", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[2]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(7), name: "v7" });
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    // The default TTL: a lease outlives the seconds its bucket needs to elect a new leader among the
+    // two nodes left (with a shorter one the leader may lose it then, and a move it accepted but had
+    // not sent yet would be left in its store).
+    const a = await scheduler("sched-a", dirA.path, 10_000);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path, 10_000);
+      const both = [a, b];
+      // Both schedulers are connected to node 0 first (config lists the cluster in order): it goes.
+      await cluster.kill(0);
+      try {
+        // Settled: one leads, connected again, and the other names it.
+        const settled = () => {
+          const leading = both.filter((x) => x.s.leadership.mayAct());
+          const other = both.find((x) => x !== leading[0]);
+          return (
+            leading.length === 1 &&
+            leading[0]!.s.bus.isConnected &&
+            other?.s.leadership.status().leader?.id === leading[0]!.s.leadership.status().self
+          );
+        };
+        await expect.poll(settled, { timeout: 30_000 }).toBe(true);
+        const leader = both.find((x) => x.s.leadership.mayAct())!;
+        await expect
+          .poll(async () => (await leader.call("/v1/migrations", { vm: "v7", host: "b" })).status, { timeout: 15_000 })
+          .toBeLessThan(300);
+        await expect.poll(() => agents.vms.get(uuid(7))?.host, { timeout: 15_000 }).toBe("b");
+        expect(agents.count("migrate")).toBe(1);
+      } finally {
+        await cluster.restartNode(0);
+      }
+    } finally {
+      clearInterval(reports);
+      await b?.s.shutdown();
+      await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("leadership settings", () => {
+  it("are on by default only with more than one NATS server, with at most three lease replicas", async () => {
+    await using dir = await tempDir();
+    const one = leadershipSettings(config("nats://127.0.0.1:4222", dir.path));
+    expect(one).toMatchObject({ enabled: false, ttlMs: 10_000, replicas: 1, apiUrl: undefined });
+    const urls = ["nats://127.0.0.1:1", "nats://127.0.0.2:1", "nats://127.0.0.3:1", "nats://127.0.0.4:1"];
+    const many = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, http: { host: "10.0.0.5", port: 7070 } }));
+    expect(many).toMatchObject({ enabled: true, replicas: 3, apiUrl: "http://10.0.0.5:7070" });
+    expect(many.id).toMatch(/:7070$/);
+    const off = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, leadership: { enabled: false, id: "s1" } }));
+    expect(off).toMatchObject({ enabled: false, id: "s1" });
+    expect(() => config(urls[0]!, dir.path, { leadership: { ttlMs: 10 } })).toThrow(/leadership\.ttlMs/);
+  });
+});

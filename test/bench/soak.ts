@@ -21,7 +21,8 @@ const usage = `usage: npm run bench:soak -- [--agents 1000] [--minutes 30] [--vm
   --interval-ms T  each agent's report interval (default 5000, the agent's default)
   --sample-ms T    real time per PlanetLab trace sample (default 30000: a day replayed 10x fast)
   --boot-ms T      time a woken host takes to report again (default 20000)
-  --seed N         fleet seed (default 1)`;
+  --seed N         fleet seed (default 1)
+  --profile DIR    write a V8 CPU profile of the scheduler process into DIR (open it in Chrome DevTools)`;
 
 function positive(name: string, raw: string, integer = true): number {
   const n = Number(raw);
@@ -44,6 +45,7 @@ try {
       "sample-ms": { type: "string", default: "30000" },
       "boot-ms": { type: "string", default: "20000" },
       seed: { type: "string", default: "1" },
+      profile: { type: "string" },
     },
   }));
 } catch (e) {
@@ -115,7 +117,8 @@ const token = (
   )
 ).stdout.trim();
 const log = await open(join(dir, "scheduler.log"), "a");
-const sched = spawn(process.execPath, [join(REPO, "scheduler/bin/drover-scheduler.js"), "--config", configFile], {
+const profile = args.profile ? ["--cpu-prof", "--cpu-prof-dir", args.profile] : [];
+const sched = spawn(process.execPath, [...profile, join(REPO, "scheduler/bin/drover-scheduler.js"), "--config", configFile], {
   cwd: REPO,
   stdio: ["ignore", log.fd, log.fd],
 });

@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: fast unit tests run in parallel; lab tests share real libvirtd daemons and
-// QEMU guests on a 2-core machine, so they run one file at a time.
+// Two projects, run one after the other (sequence.groupOrder): unit tests in parallel, more workers
+// than cores because many of them wait (on nats-server, ipmitool, a lease's TTL) rather than compute;
+// lab tests share real libvirtd daemons and QEMU guests on a 2-core machine, so one file at a time.
 export default defineConfig({
   test: {
     projects: [
@@ -12,6 +13,8 @@ export default defineConfig({
           exclude: ["**/*.lab.test.ts", "**/node_modules/**"],
           testTimeout: 30_000,
           hookTimeout: 30_000,
+          maxWorkers: 4,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -20,6 +23,8 @@ export default defineConfig({
           include: ["{packages,agents,scheduler,cli,test}/**/*.lab.test.ts"],
           exclude: ["**/node_modules/**"],
           fileParallelism: false,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

@@ -35,6 +35,19 @@ export const VERIFY_DESTINATION_MS = 60_000;
  */
 export type FailurePhase = "setup" | "copy" | "switchover";
 
+/** The progress message's view of libvirt's job statistics (the live move and a recovered one alike). */
+export function progressOfJob(js: JobStats) {
+  return {
+    dataTotalBytes: js.dataTotal,
+    dataProcessedBytes: js.dataProcessed,
+    dataRemainingBytes: js.dataRemaining,
+    memDirtyRateBps: js.memDirtyRateBps,
+    bandwidthBps: js.memBps,
+    iteration: js.memoryIteration,
+    expectedDowntimeMs: js.expectedDowntimeMs,
+  };
+}
+
 /**
  * virDomainMigrateFlags for a command, given what the ladder may need (flags cannot change
  * mid-flight). TLS only for a running VM: a shut-off one moves as its definition, no QEMU stream.
@@ -229,13 +242,7 @@ export class MigrationRun {
         timeMs: now,
         elapsedMs: now - this.startedAtMs,
         phase: this.phase,
-        dataTotalBytes: js.dataTotal,
-        dataProcessedBytes: js.dataProcessed,
-        dataRemainingBytes: js.dataRemaining,
-        memDirtyRateBps: js.memDirtyRateBps,
-        bandwidthBps: js.memBps,
-        iteration: js.memoryIteration,
-        expectedDowntimeMs: js.expectedDowntimeMs,
+        ...progressOfJob(js),
         escalations: [...this.escalations],
       });
     } catch (e) {

@@ -7,6 +7,7 @@ import type { MigrationRecord } from "./command-table.js";
 import { AgentErrorCode } from "./errors.js";
 import type { HvConnection, Hypervisor, JobStats } from "./hypervisor.js";
 import { withTimeout, type LibvirtLink } from "./libvirt-link.js";
+import { progressOfJob } from "./migration.js";
 
 export interface RecoveryDeps {
   hv: Hypervisor;
@@ -209,13 +210,7 @@ export class RecoveredMigration {
         timeMs: now,
         elapsedMs: now - this.m.startedAtMs,
         phase: "copying",
-        dataTotalBytes: js.dataTotal,
-        dataProcessedBytes: js.dataProcessed,
-        dataRemainingBytes: js.dataRemaining,
-        memDirtyRateBps: js.memDirtyRateBps,
-        bandwidthBps: js.memBps,
-        iteration: js.memoryIteration,
-        expectedDowntimeMs: js.expectedDowntimeMs,
+        ...progressOfJob(js),
         escalations: ["recovered-after-agent-restart"],
       });
     } catch (e) {

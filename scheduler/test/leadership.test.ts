@@ -248,8 +248,8 @@ describe("leadership settings", () => {
     const one = leadershipSettings(config("nats://127.0.0.1:4222", dir.path));
     expect(one).toMatchObject({ enabled: false, ttlMs: 10_000, replicas: 1, apiUrl: undefined });
     const urls = ["nats://127.0.0.1:1", "nats://127.0.0.2:1", "nats://127.0.0.3:1", "nats://127.0.0.4:1"];
-    const many = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, http: { host: "10.0.0.5", port: 7070 } }));
-    expect(many).toMatchObject({ enabled: true, replicas: 3, apiUrl: "http://10.0.0.5:7070" });
+    const many = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, http: { host: "127.0.9.5", port: 7070 } }));
+    expect(many).toMatchObject({ enabled: true, replicas: 3, apiUrl: "http://127.0.9.5:7070" });
     expect(many.id).toMatch(/:7070$/);
     const off = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, leadership: { enabled: false, id: "s1" } }));
     expect(off).toMatchObject({ enabled: false, id: "s1" });

@@ -47,7 +47,7 @@ describe("agent commands", () => {
         commandId: "cmd-mig-1",
         kind: "migrate",
         vm: "web1",
-        destination: { host: "kvm02", uri: "qemu+tcp://10.0.0.2/system", hostUuid: "4c4c4544-0000-0000-0000-000000000002" },
+        destination: { host: "kvm02", uri: "qemu+tcp://127.0.9.2/system", hostUuid: "4c4c4544-0000-0000-0000-000000000002" },
         atMs: 500,
       }),
     );
@@ -72,7 +72,7 @@ describe("agent commands", () => {
       'NOT ISSUED BY THIS SCHEDULER: command power-off x-9 on kvm01: refused: vms-running: 2 VMs run here [issued by "scheduler", unverified]',
     );
     expect(h[2]?.summary).toBe(
-      'command migrate cmd-mig-1 on kvm01 of web1 to kvm02 (qemu+tcp://10.0.0.2/system): accepted [issued by "scheduler"]',
+      'command migrate cmd-mig-1 on kvm01 of web1 to kvm02 (qemu+tcp://127.0.9.2/system): accepted [issued by "scheduler"]',
     );
     const mig = h[2];
     if (mig?.kind !== "command") throw new Error("expected a command");

@@ -1,7 +1,7 @@
 // Whether a host is set up to migrate over QEMU's TLS (VIR_MIGRATE_TLS): its own cert dir, checked
 // here, and a peer's, which only the peer's agent can see and reports (HostReport.migrationTls).
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { MIGRATION_TLS_FILES, type HostReport, type MigrationTlsReport } from "@drover/protocol";
 
@@ -63,9 +63,35 @@ export async function certDirProblem(dir: string, nowMs = Date.now()): Promise<s
   return problems.length ? problems.join("; ") : null;
 }
 
-/** This host's side, for its report: TLS on or off, and what is wrong with its cert dir. */
-export async function migrationTlsReport(certDir: string | null): Promise<MigrationTlsReport> {
-  return { enabled: certDir !== null, problem: certDir === null ? null : await certDirProblem(certDir) };
+/** A verdict stands while the files are unchanged, and for at most this long (certificates expire). */
+const RECHECK_MS = 60_000;
+const verdicts = new Map<string, { stamp: string; atMs: number; problem: string | null }>();
+
+/** The files as stat sees them: a changed, added or removed file changes the stamp. */
+async function dirStamp(dir: string): Promise<string> {
+  const parts = await Promise.all(
+    MIGRATION_TLS_FILES.map((f) =>
+      stat(join(dir, f)).then(
+        (st) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`,
+        (e: NodeJS.ErrnoException) => e.code ?? "error",
+      ),
+    ),
+  );
+  return parts.join("|");
+}
+
+/**
+ * This host's side, for its report and its preflight: TLS on or off, and what is wrong with its cert
+ * dir. Every report asks; the certificates are parsed and verified again only when a file changed.
+ */
+export async function migrationTlsReport(certDir: string | null, nowMs = Date.now()): Promise<MigrationTlsReport> {
+  if (certDir === null) return { enabled: false, problem: null };
+  const stamp = await dirStamp(certDir);
+  const seen = verdicts.get(certDir);
+  if (seen && seen.stamp === stamp && nowMs - seen.atMs < RECHECK_MS) return { enabled: true, problem: seen.problem };
+  const problem = await certDirProblem(certDir, nowMs);
+  verdicts.set(certDir, { stamp, atMs: nowMs, problem });
+  return { enabled: true, problem };
 }
 
 /**

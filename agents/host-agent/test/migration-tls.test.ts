@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import type { Hypervisor } from "../src/hypervisor.js";
 import { migrateFlags } from "../src/migration.js";
-import { certDirProblem, migrationTlsVerdict } from "../src/migration-tls.js";
+import { certDirProblem, migrationTlsReport, migrationTlsVerdict } from "../src/migration-tls.js";
 
 /** A cert dir as QEMU wants it, made with real openssl by the bus's CA code. */
 async function certDir(dir: string, caDir: string): Promise<string> {
@@ -34,6 +34,18 @@ describe("a host's migration cert dir", () => {
   it("is in order with the five files from one CA", async () => {
     const dir = await certDir(join(tmp, "good"), join(tmp, "ca"));
     expect(await certDirProblem(dir)).toBeNull();
+  });
+
+  it("the report's verdict follows a changed file at once, and the clock within a minute", async () => {
+    const dir = await certDir(join(tmp, "watched"), join(tmp, "ca"));
+    expect(await migrationTlsReport(dir)).toEqual({ enabled: true, problem: null });
+    await rename(join(dir, "server-cert.pem"), join(dir, "aside.pem"));
+    expect(await migrationTlsReport(dir)).toEqual({ enabled: true, problem: `no server-cert.pem in ${dir}` });
+    await rename(join(dir, "aside.pem"), join(dir, "server-cert.pem"));
+    expect(await migrationTlsReport(dir)).toEqual({ enabled: true, problem: null });
+    // Same files, a clock past the certificates' end: checked again, not served from before.
+    expect((await migrationTlsReport(dir, Date.UTC(2100, 0, 1))).problem).toMatch(/expired on/);
+    expect(await migrationTlsReport(null)).toEqual({ enabled: false, problem: null });
   });
 
   it("names every missing file and the dir", async () => {

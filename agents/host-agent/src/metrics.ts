@@ -32,7 +32,7 @@ export class AgentMetrics {
     registers: this.r,
   });
   readonly commands = new Counter({
-    name: "drover_agent_commands_total",
+    name: "drover_agent_commands_handled_total",
     help: "Commands run, by kind and the outcome replied (accepted, running, succeeded, failed, refused)",
     labelNames: ["kind", "outcome"] as const,
     registers: this.r,

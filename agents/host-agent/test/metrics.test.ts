@@ -84,7 +84,7 @@ describe("the agent's /metrics", () => {
       );
       expect(reply.status).toBe("refused");
       t = await scrape();
-      expect(value(t, 'drover_agent_commands_total{kind="migrate",outcome="refused"}')).toBe(1);
+      expect(value(t, 'drover_agent_commands_handled_total{kind="migrate",outcome="refused"}')).toBe(1);
       expect(t).not.toContain("drover_agent_migrations_total{");
 
       // Past max_payload: every report is refused by the bus from now on.
@@ -100,7 +100,7 @@ describe("the agent's /metrics", () => {
       await running;
       await writeFile(join(dir, "mounts"), mountLines(2));
     }
-  });
+  }, 60_000);
 
   it("runs on, reporting, without metrics when their port is taken, and serves none when they are off", async () => {
     const taken = createServer();
@@ -121,7 +121,7 @@ describe("the agent's /metrics", () => {
       reports.stop();
       await new Promise((r) => taken.close(r));
     }
-  });
+  }, 60_000);
 
   it("refuses a listen address that is not an IP, naming the key", () => {
     expect(() => base({ metrics: { host: "localhost" } })).toThrow(/metrics\.host: must be an IP address/);
@@ -163,5 +163,5 @@ describe("the agent's /metrics", () => {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
     }
-  });
+  }, 90_000); // the binary compiles its TypeScript at start when its bundle is older than a source
 });

@@ -31,7 +31,7 @@ export function metricsSources(s: MetricsView): MetricsSources {
       try {
         return measureCluster(planningSnapshot({ state: s.state, config: s.config, store: s.store, moves: s.dispatcher }, now), now);
       } catch {
-        // The same snapshot fails planning too, which logs why; the scrape shows no value.
+        // A snapshot the policies refuse fails planning as well; the scrape shows no value (NaN).
         return null;
       }
     },

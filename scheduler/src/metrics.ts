@@ -1,48 +1,204 @@
 // Prometheus metrics of one scheduler instance (own registry: several schedulers may share a
-// process in tests).
+// process in tests). Events (moves ended, plans made, power actions) are counted where they
+// happen; everything that describes the present (hosts, cluster, NATS) is read at scrape time
+// from `sources`, so nothing has to be kept in sync. scheduler/README.md lists every series.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { HostStates, type HostState, type PreflightCheck } from "@drover/protocol";
+import type { MigrationRow } from "@drover/store";
+
+/** One host as the scrape sees it. `usage` only while its reports are fresh. */
+export interface HostSample {
+  id: string;
+  state: HostState;
+  /** CPU and memory used (0..1) and vCPU wait share (0..1), as last reported. */
+  usage: { cpu: number; memory: number; contention: number } | null;
+  /** Configured watts idle and at full CPU (`hosts.<id>.power.idleW`/`maxW`). */
+  power: { idleW: number; maxW: number } | null;
+}
+
+/** What the scrape reads; each part may be missing before the scheduler has started. */
+export interface MetricsSources {
+  reports(): { ingested: number; rejected: Record<string, number> };
+  hosts(): HostSample[];
+  /** Imbalance and active hosts as the policies measure them; null before start or on a snapshot error. */
+  cluster(): { imbalance: number; activeHosts: number } | null;
+  bus(): { connected: boolean; invalidBySubject: Record<string, number> } | null;
+  leading(): boolean;
+}
+
+const noSources: MetricsSources = {
+  reports: () => ({ ingested: 0, rejected: {} }),
+  hosts: () => [],
+  cluster: () => null,
+  bus: () => null,
+  leading: () => false,
+};
+
+/**
+ * A host's estimated draw: linear between idle and full-load watts by CPU; nothing in standby;
+ * idle while its load is unknown (waking, silent).
+ */
+export function hostWatts(h: HostSample): number | null {
+  if (!h.power) return null;
+  if (h.state === "standby") return 0;
+  return h.power.idleW + (h.power.maxW - h.power.idleW) * (h.usage?.cpu ?? 0);
+}
+
+/** A subject as a label: a migration's id (unbounded) becomes `*`; host names stay (one per host). */
+export function subjectLabel(subject: string): string {
+  const p = subject.split(".");
+  if (p.length === 8 && p[5] === "migration") p[6] = "*";
+  return p.join(".");
+}
 
 export class Metrics {
   readonly registry = new Registry();
-  /** Ingest counters are read at scrape time: the report path stays free of metric updates. */
-  ingestSource: (() => { reports: number; rejected: Record<string, number> }) | undefined;
-  readonly reports: Counter;
-  readonly reportsRejected: Counter<"reason">;
+  sources: MetricsSources = noSources;
 
   constructor() {
-    const src = () => this.ingestSource?.() ?? { reports: 0, rejected: {} };
-    this.reports = new Counter({
+    const src = () => this.sources;
+    const r = [this.registry];
+    new Counter({
       name: "drover_reports_total",
       help: "Valid host reports ingested",
-      registers: [this.registry],
+      registers: r,
       collect() {
         this.reset();
-        this.inc(src().reports);
+        this.inc(src().reports().ingested);
       },
     });
-    this.reportsRejected = new Counter({
+    new Counter({
       name: "drover_reports_rejected_total",
       help: "Host reports rejected: invalid (JSON, schema or size), foreign (other cluster), wrong-host (not its subject's host), future (dated ahead), unknown-host, stale (older than the last)",
       labelNames: ["reason"] as const,
-      registers: [this.registry],
+      registers: r,
       collect() {
-        const c = src();
         this.reset();
-        for (const [reason, n] of Object.entries(c.rejected)) this.inc({ reason }, n);
+        for (const [reason, n] of Object.entries(src().reports().rejected)) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: "drover_bus_invalid_messages_total",
+      help: "Messages the bus refused on receipt (bad JSON, schema, size), by subject (a migration id shown as *)",
+      labelNames: ["subject"] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [subject, n] of Object.entries(src().bus()?.invalidBySubject ?? {})) this.inc({ subject: subjectLabel(subject) }, n);
+      },
+    });
+    new Gauge({
+      name: "drover_nats_connected",
+      help: "1 while the scheduler's NATS connection is up",
+      registers: r,
+      collect() {
+        this.set(src().bus()?.connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "drover_scheduler_leading",
+      help: "1 while this scheduler may act (holds the lease, or leadership is off)",
+      registers: r,
+      collect() {
+        this.set(src().leading() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "drover_hosts",
+      help: "Hosts by state",
+      labelNames: ["state"] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        for (const h of src().hosts()) this.inc({ state: h.state });
+      },
+    });
+    new Gauge({
+      name: "drover_host_state",
+      help: "1 for the state each host is in, 0 for the others",
+      labelNames: ["host", "state"] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        for (const h of src().hosts()) for (const state of HostStates) this.set({ host: h.id, state }, h.state === state ? 1 : 0);
+      },
+    });
+    const usage = (name: string, help: string, pick: (u: NonNullable<HostSample["usage"]>) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["host"] as const,
+        registers: r,
+        collect() {
+          this.reset();
+          for (const h of src().hosts()) if (h.usage) this.set({ host: h.id }, pick(h.usage));
+        },
+      });
+    usage("drover_host_cpu_ratio", "CPU in use, 0..1 of the host's capacity, as last reported (hosts reporting now)", (u) => u.cpu);
+    usage("drover_host_memory_ratio", "Memory in use, 0..1 of the host's memory, as last reported (hosts reporting now)", (u) => u.memory);
+    usage(
+      "drover_host_contention_ratio",
+      "Share of vCPU time spent waiting for a physical CPU, 0..1, over the host's guests as last reported",
+      (u) => u.contention,
+    );
+    new Gauge({
+      name: "drover_host_power_watts",
+      help: "Estimated draw of each host with configured idleW/maxW: linear in CPU, 0 in standby",
+      labelNames: ["host"] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        for (const h of src().hosts()) {
+          const w = hostWatts(h);
+          if (w !== null) this.set({ host: h.id }, w);
+        }
+      },
+    });
+    new Gauge({
+      name: "drover_power_saved_watts",
+      help: "Estimated watts saved against all hosts on: the idle watts of the hosts in standby (hosts with configured idleW)",
+      registers: r,
+      collect() {
+        let w = 0;
+        for (const h of src().hosts()) if (h.state === "standby" && h.power) w += h.power.idleW;
+        this.set(w);
+      },
+    });
+    new Gauge({
+      name: "drover_cluster_imbalance",
+      help: "Imbalance as the policies measure it (weighted spread of CPU, memory and contention over healthy hosts; 0 = even)",
+      registers: r,
+      collect() {
+        // NaN (no value) rather than a made-up 0 while there is nothing to measure.
+        this.set(src().cluster()?.imbalance ?? NaN);
+      },
+    });
+    new Gauge({
+      name: "drover_cluster_active_hosts",
+      help: "Hosts on (neither standby nor waking) among those the policies plan with",
+      registers: r,
+      collect() {
+        this.set(src().cluster()?.activeHosts ?? NaN);
       },
     });
   }
 
   readonly migrations = new Counter({
     name: "drover_migrations_total",
-    help: "Migrations finished, by outcome",
-    labelNames: ["outcome"] as const,
+    help: "Migrations ended, by outcome and strategy (unknown: none was predicted)",
+    labelNames: ["outcome", "strategy"] as const,
     registers: [this.registry],
   });
   readonly migrationMessagesRejected = new Counter({
     name: "drover_migration_messages_rejected_total",
     help: "Migration progress and result messages ignored: wrong-host (not from the move's source)",
     labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly preflightFailures = new Counter({
+    name: "drover_preflight_failures_total",
+    help: "Failed preflight checks, by check (one move may fail several)",
+    labelNames: ["check"] as const,
     registers: [this.registry],
   });
   readonly agentCommands = new Counter({
@@ -75,14 +231,28 @@ export class Metrics {
   });
   readonly migrationDuration = new Histogram({
     name: "drover_migration_duration_seconds",
-    help: "Measured migration duration",
+    help: "Measured migration duration (moves with a result), by strategy",
+    labelNames: ["strategy"] as const,
     buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600],
     registers: [this.registry],
   });
-  readonly hosts = new Gauge({ name: "drover_hosts", help: "Hosts by state", labelNames: ["state"] as const, registers: [this.registry] });
+  readonly migrationDowntime = new Histogram({
+    name: "drover_migration_downtime_seconds",
+    help: "Measured guest downtime of a migration (moves with a result), by strategy",
+    labelNames: ["strategy"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly predictionError = new Histogram({
+    name: "drover_migration_prediction_error_ratio",
+    help: "Succeeded moves: (measured - predicted) / predicted, of duration and of downtime (0 = exact, 1 = twice as long)",
+    labelNames: ["quantity"] as const,
+    buckets: [-0.75, -0.5, -0.25, -0.1, 0, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
   readonly planCompute = new Histogram({
     name: "drover_plan_compute_seconds",
-    help: "Time one policy run takes (snapshot + policy), by plan kind",
+    help: "Time one policy run takes (snapshot + policy), by plan kind; its count is the planning rounds",
     labelNames: ["kind"] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
@@ -99,4 +269,24 @@ export class Metrics {
     labelNames: ["action", "outcome"] as const,
     registers: [this.registry],
   });
+
+  /** Counts a move that ended (any outcome) with what it measured against what was predicted. */
+  migrationEnded(row: MigrationRow): void {
+    const strategy = row.strategy ?? "unknown";
+    this.migrations.inc({ outcome: row.status, strategy });
+    if (row.measuredDurationMs !== null) this.migrationDuration.observe({ strategy }, row.measuredDurationMs / 1000);
+    if (row.measuredDowntimeMs !== null) this.migrationDowntime.observe({ strategy }, row.measuredDowntimeMs / 1000);
+    if (row.status !== "succeeded") return;
+    const error = (measured: number | null, predicted: number | null) =>
+      measured !== null && predicted !== null && predicted > 0 ? (measured - predicted) / predicted : null;
+    const d = error(row.measuredDurationMs, row.predictedDurationMs);
+    if (d !== null) this.predictionError.observe({ quantity: "duration" }, d);
+    const t = error(row.measuredDowntimeMs, row.predictedDowntimeMs);
+    if (t !== null) this.predictionError.observe({ quantity: "downtime" }, t);
+  }
+
+  /** Counts each failed check of a preflight. */
+  preflightFailed(checks: readonly PreflightCheck[]): void {
+    for (const c of checks) if (!c.ok) this.preflightFailures.inc({ check: c.check });
+  }
 }

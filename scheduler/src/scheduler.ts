@@ -13,6 +13,7 @@ import type { SchedulerConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
 import { MigrationEvents } from "./migration-events.js";
 import { Metrics } from "./metrics.js";
+import { metricsSources } from "./metrics-sources.js";
 import { VmRowWriter } from "./vm-rows.js";
 import { Planner } from "./planner.js";
 import { Maintenance } from "./maintenance.js";
@@ -88,7 +89,7 @@ export class Scheduler {
       ...(admitUnknownHosts ? {} : { admit: (host: string) => Object.hasOwn(config.hosts, host) }),
     });
     this.drops = new DropLog(this.log, config.reports.dropLogIntervalMs, "host reports");
-    this.metrics.ingestSource = () => ({ reports: this.state.counters.reports, rejected: this.rejectedReports() });
+    this.metrics.sources = metricsSources(this);
   }
 
   /** Opens the store and loads the hosts it knows (their scheduler-owned state survives restarts). */
@@ -141,6 +142,7 @@ export class Scheduler {
     // react to a finished move subscribe to `events` themselves.
     const { store, state, clock, log, metrics } = this;
     const events = new MigrationEvents(log);
+    events.onFinished((row) => metrics.migrationEnded(row));
     if (journal) forgetEndedMoves(events, journal, () => this.leadership.mayAct(), log);
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events });
     const power = new PowerManager({
@@ -329,7 +331,6 @@ export class Scheduler {
             h.dirty = true;
           }
         }
-        this.updateHostGauge();
         this.drops.flush(this.clock.now());
         // A follower plans, dispatches and powers nothing; a leader still reconciling waits for ready.
         if (this.leadership.mayAct() && this.dispatcher.ready) await this.act();
@@ -354,17 +355,6 @@ export class Scheduler {
     await this.maintenance.tick();
     await this.modes.tick();
     this.planner.tick();
-  }
-
-  private updateHostGauge(): void {
-    const counts = new Map<string, number>();
-    const now = this.clock.now();
-    for (const h of this.state.hosts.values()) {
-      const s = this.state.stateOf(h, now);
-      counts.set(s, (counts.get(s) ?? 0) + 1);
-    }
-    this.metrics.hosts.reset();
-    for (const [s, n] of counts) this.metrics.hosts.set({ state: s }, n);
   }
 
   /** What the HTTP API may use. */

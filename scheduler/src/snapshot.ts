@@ -161,7 +161,8 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
   };
 }
 
-function hostContention(vms: readonly { vcpuWaitFraction: number; vcpus: number }[]): number {
+/** Share of the host's vCPU time spent waiting for a physical CPU (0..1), over its guests. */
+export function hostContention(vms: readonly { vcpuWaitFraction: number; vcpus: number }[]): number {
   let w = 0;
   let n = 0;
   for (const v of vms) {

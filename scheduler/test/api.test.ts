@@ -34,7 +34,7 @@ describe("HTTP API", () => {
     const hist = HistoryResponse.parse(await json(await get(h.url("/v1/history?kind=migration"))));
     expect(hist.entries[0]).toMatchObject({ id: m.id, kind: "migration", outcome: "succeeded" });
     const metrics = await (await get(h.url("/metrics"))).text();
-    expect(metrics).toMatch(/drover_migrations_total\{outcome="succeeded"\} 1/);
+    expect(metrics).toMatch(/drover_migrations_total\{outcome="succeeded",strategy="[a-z-]+"\} 1/);
     expect(metrics).toMatch(/drover_reports_total 2/);
     const doc = await json(await get(h.url("/openapi.json")));
     expect(doc.openapi).toBe("3.1.0");

@@ -13,11 +13,12 @@ import {
 } from "@drover/protocol";
 import { localBridges } from "./bridges.js";
 import { CommandRunner } from "./commands.js";
-import { migrationTlsDir, type AgentConfig } from "./config.js";
+import { metricsListen, migrationTlsDir, type AgentConfig } from "./config.js";
 import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
 import { readHostUuid } from "./host-uuid.js";
 import type { HvConnection, Hypervisor } from "./hypervisor.js";
 import { LibvirtLink, withTimeout } from "./libvirt-link.js";
+import { AgentMetrics, serveMetrics, timedHypervisor, type MetricsListener } from "./metrics.js";
 import { migrationTlsReport } from "./migration-tls.js";
 import { PeerReports } from "./peer-reports.js";
 import { readMounts, StorageClassifier, type Mount } from "./storage.js";
@@ -53,6 +54,9 @@ export class HostAgent {
   private resolveStopped!: () => void;
   private reporting: Promise<void> = Promise.resolve();
   private readonly migrating = new Set<string>();
+  /** This agent's Prometheus registry (main.ts adds the process's metrics to it). */
+  readonly metrics: AgentMetrics;
+  private metricsListener: MetricsListener | null = null;
 
   private constructor(
     readonly config: AgentConfig,
@@ -61,13 +65,20 @@ export class HostAgent {
     private readonly log: Logger,
   ) {
     this.stopped = new Promise((r) => (this.resolveStopped = r));
+    this.metrics = new AgentMetrics({
+      libvirtUp: () => this.link.health.reachable,
+      natsConnected: () => bus.isConnected,
+      migrationsRunning: () => this.commands.migratingVms().size,
+    });
+    // Every libvirt call the agent makes goes through this seam, so every call is timed.
+    const timed = timedHypervisor(hv, this.metrics.libvirtCalls);
     this.classifier = new StorageClassifier(config.storage.sharedFsTypes, config.storage.sharedPaths);
     this.vms = new VmCollector(this.classifier, log, config.dirtyRate);
     this.peers = new PeerReports(bus, config.cluster, log);
-    this.link = new LibvirtLink(hv, { ...config.libvirt }, log, (up, detail) => this.event(up ? "libvirt-up" : "libvirt-down", detail));
+    this.link = new LibvirtLink(timed, { ...config.libvirt }, log, (up, detail) => this.event(up ? "libvirt-up" : "libvirt-down", detail));
     this.commands = new CommandRunner({
       config,
-      hv,
+      hv: timed,
       link: this.link,
       log,
       preflightDeps: async () => ({
@@ -88,9 +99,13 @@ export class HostAgent {
         tls: migrationTlsDir(config) !== null,
         progress: (p) => this.bus.publish(subjects.migrationProgress(config.cluster, config.host, p.migrationId), MigrationProgress, p),
       },
-      publishResult: (r) => this.bus.publish(subjects.migrationResult(config.cluster, config.host, r.migrationId), MigrationResult, r),
+      publishResult: (r) => {
+        this.metrics.migrationEnded(r);
+        this.bus.publish(subjects.migrationResult(config.cluster, config.host, r.migrationId), MigrationResult, r);
+      },
       hostEvent: (kind, detail) => this.event(kind, detail),
       commandEvent: (c) => {
+        this.metrics.commands.inc({ kind: c.kind, outcome: c.outcome });
         const what = `${c.kind} ${c.id}${c.vm ? ` of ${c.vm}` : ""}${c.destination ? ` to ${c.destination.host} (${c.destination.uri})` : ""}`;
         const outcome = `${c.outcome}${c.duplicate ? " (duplicate)" : ""}${c.error ? `: ${c.error.code}: ${c.error.message}` : ""}`;
         this.event("command", `${what} from ${c.issuedBy}: ${outcome}`, c);
@@ -125,15 +140,48 @@ export class HostAgent {
     });
     this.event("agent-started", `drover-agent ${AGENT_VERSION} on ${this.config.host}, libvirt ${this.config.libvirt.uri}`);
     this.commands.recover();
+    await this.serveMetrics();
     this.tick();
     await this.stopped;
   }
 
   /** One report now (also what the interval calls). Exposed for tests and the bench. */
   async reportOnce(): Promise<HostReport> {
-    const r = await this.buildReport();
-    this.bus.publish(subjects.hostReport(this.config.cluster, this.config.host), HostReport, r);
+    const r = await this.buildReport().catch((e: unknown) => {
+      this.metrics.reportErrors.inc({ stage: "build" });
+      throw e;
+    });
+    try {
+      this.bus.publish(subjects.hostReport(this.config.cluster, this.config.host), HostReport, r);
+    } catch (e) {
+      this.metrics.reportErrors.inc({ stage: "publish" });
+      throw e;
+    }
+    this.metrics.reports.inc();
     return r;
+  }
+
+  /** Where GET /metrics is served (null when off or not listening). */
+  get metricsUrl(): string | null {
+    return this.metricsListener?.url ?? null;
+  }
+
+  /**
+   * Metrics are not the agent's job: an address that cannot be bound is logged (naming the keys)
+   * and the agent runs on, reporting and migrating, without them.
+   */
+  private async serveMetrics(): Promise<void> {
+    const at = metricsListen(this.config);
+    if (!at) return;
+    try {
+      this.metricsListener = await serveMetrics(this.metrics.registry, at.host, at.port, this.log);
+      this.log.info({ url: this.metricsListener.url }, "metrics served");
+    } catch (e) {
+      this.log.error(
+        { err: e, host: at.host, port: at.port },
+        `metrics not served: cannot listen on ${at.host}:${at.port} (metrics.host, metrics.port): ${(e as Error).message}`,
+      );
+    }
   }
 
   private tick(): void {
@@ -257,6 +305,7 @@ export class HostAgent {
       if (this.sub) await this.sub.drain().catch(() => undefined);
       await this.commands.close(30_000);
       await this.reporting;
+      await this.metricsListener?.close();
       this.peers.close();
       // Drain flushes what was published; bounded, since a bus that is reconnecting cannot drain.
       await withTimeout(this.bus.drain(), 5000, "bus drain").catch((e: unknown) => this.log.warn({ err: e }, "bus drain failed"));

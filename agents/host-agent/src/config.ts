@@ -24,6 +24,8 @@ export const DEFAULT_SHARED_FS_TYPES = [
 ] as const;
 
 const ms = z.number().int().positive();
+/** The agent's default metrics port (the scheduler's metrics are on its API port). */
+export const DEFAULT_METRICS_PORT = 9470;
 const absPath = z.string().startsWith("/", "must be an absolute path");
 
 const Schema = z
@@ -114,6 +116,18 @@ const Schema = z
      * loaded from a file (`loadConfig`); an agent embedded without one journals nothing.
      */
     stateDir: absPath.optional(),
+    /**
+     * The agent's Prometheus endpoint, GET /metrics. `host` defaults to 127.0.0.1 (with a lab host
+     * file: that lab host's own address, so several lab agents on one machine do not collide).
+     */
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.union([z.ipv4(), z.ipv6()], { error: "must be an IP address to listen on" }).optional(),
+        port: z.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
+      })
+      .strict()
+      .default({ enabled: true, port: DEFAULT_METRICS_PORT }),
     /** Commands remembered by id for idempotency (oldest forgotten first). */
     commandTableSize: z.number().int().min(16).default(1000),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
@@ -153,11 +167,14 @@ export const ENV_KEYS = {
   DROVER_LOG_LEVEL: "logLevel",
   DROVER_LAB_HOST_FILE: "labHostFile",
   DROVER_STATE_DIR: "stateDir",
+  DROVER_METRICS_ENABLED: "metrics.enabled",
+  DROVER_METRICS_HOST: "metrics.host",
+  DROVER_METRICS_PORT: "metrics.port",
 } as const;
 
 const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges"]);
-const NUMBER_KEYS = new Set(["reportIntervalMs"]);
-const BOOL_KEYS = new Set(["labSafeNetwork", "migration.tls"]);
+const NUMBER_KEYS = new Set(["reportIntervalMs", "metrics.port"]);
+const BOOL_KEYS = new Set(["labSafeNetwork", "migration.tls", "metrics.enabled"]);
 
 function envValue(key: string, raw: string, envName: string): unknown {
   if (LIST_KEYS.has(key))
@@ -219,6 +236,11 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source 
   return { ...r.data, migrationUri: r.data.migrationUri ?? r.data.libvirt.uri };
 }
 
+/** Where the agent serves its metrics, or null when they are off. */
+export function metricsListen(c: AgentConfig): { host: string; port: number } | null {
+  return c.metrics.enabled ? { host: c.metrics.host ?? "127.0.0.1", port: c.metrics.port } : null;
+}
+
 /** libvirt's default `migrate_tls_x509_cert_dir` (its `default_tls_x509_cert_dir`). */
 export const DEFAULT_MIGRATION_TLS_DIR = "/etc/pki/qemu";
 
@@ -253,6 +275,7 @@ const LabHostFile = z.object({
   wake: z.object({ address: z.string(), port: z.number().int(), mac: z.string() }).optional(),
   powerOffCommand: z.object({ cmd: z.string(), args: z.array(z.string()), cwd: z.string().optional() }).optional(),
   migrationTls: z.object({ certDir: z.string() }).optional(),
+  address: z.string().optional(),
 });
 
 /** Completes a config from the lab's lab-host.json (see `labHostFile`); keys set explicitly win. */
@@ -274,10 +297,17 @@ export async function applyLabHostFile(c: AgentConfig): Promise<AgentConfig> {
     );
   }
   const h = r.data;
-  const out: AgentConfig = { ...c, storage: { ...c.storage }, power: { ...c.power }, migration: { ...c.migration } };
+  const out: AgentConfig = {
+    ...c,
+    storage: { ...c.storage },
+    power: { ...c.power },
+    migration: { ...c.migration },
+    metrics: { ...c.metrics },
+  };
   out.bridges ??= h.bridges;
   out.stateDir ??= dirname(c.labHostFile);
   out.hostCpuSource ??= "guests";
+  out.metrics.host ??= h.address;
   if (h.sharedDir && !out.storage.sharedPaths.includes(h.sharedDir)) out.storage.sharedPaths = [...out.storage.sharedPaths, h.sharedDir];
   if (!out.power.offCommand && h.powerOffCommand) {
     out.power.offCommand = [h.powerOffCommand.cmd, ...h.powerOffCommand.args];

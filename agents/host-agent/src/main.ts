@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { collectDefaultMetrics } from "prom-client";
 import { HostAgent } from "./agent.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -38,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     log.error({ err: e }, "agent could not start");
     return 1;
   }
+  // Process metrics (RSS, CPU, event loop) belong to the process: one agent per process here.
+  collectDefaultMetrics({ register: agent.metrics.registry });
   const stop = (sig: string) => {
     log.info({ signal: sig }, "signal received");
     void agent.shutdown();

@@ -36,6 +36,7 @@ export type { ClusterConfig, ClusterConfigInput, ForecastConfig, InFlightLimits,
 export { clusterConfigSchema, defaultClusterConfig, parseClusterConfig } from "./config.js";
 export { PolicyInputError, UnknownPolicyError } from "./errors.js";
 export { forecastSeries } from "./forecast.js";
+export { IMBALANCE_WEIGHTS, measureCluster } from "./metrics.js";
 export type { Calibration, MeasuredMigration, MigrationInput } from "./cost-model.js";
 export { calibrateMigrationModel, predictAllStrategies, predictMigration } from "./cost-model.js";
 export type { LimitMove, LimitOther, LimitResult, LimitStep } from "./limits.js";

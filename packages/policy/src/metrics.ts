@@ -1,10 +1,14 @@
-import type { ClusterModel } from "./model.js";
+import { buildModel, type ClusterModel } from "./model.js";
+import type { ClusterSnapshot } from "./types.js";
 
 export interface ImbalanceWeights {
   readonly cpu: number;
   readonly memory: number;
   readonly contention: number;
 }
+
+/** The weights every plan's imbalance (PlanMetrics) and the scheduler's imbalance metric use. */
+export const IMBALANCE_WEIGHTS: ImbalanceWeights = { cpu: 1, memory: 1, contention: 0.5 };
 
 /**
  * Normalised multi-resource imbalance over the healthy hosts: the weighted sum, over CPU,
@@ -41,4 +45,13 @@ export function activeHosts(m: ClusterModel): number {
   let n = 0;
   for (let h = 0; h < m.hosts.length; h++) n += m.on[h] ?? 0;
   return n;
+}
+
+/**
+ * The cluster as a plan's metrics measure it before any step: imbalance (IMBALANCE_WEIGHTS) and
+ * active hosts. For watching a cluster between plans (the scheduler's metrics).
+ */
+export function measureCluster(snapshot: ClusterSnapshot, nowMs: number): { imbalance: number; activeHosts: number } {
+  const m = buildModel(snapshot, nowMs);
+  return { imbalance: imbalance(m, IMBALANCE_WEIGHTS), activeHosts: activeHosts(m) };
 }

@@ -5,7 +5,7 @@ import { applySteps } from "./apply-plan.js";
 import { parseClusterConfig } from "./config.js";
 import { PolicyInputError, UnknownPolicyError } from "./errors.js";
 import { applyLimits } from "./limits.js";
-import { activeHosts, imbalance } from "./metrics.js";
+import { activeHosts, IMBALANCE_WEIGHTS, imbalance } from "./metrics.js";
 import { buildModel } from "./model.js";
 import { PlanBuilder } from "./plan-builder.js";
 import type { Policy } from "./policy.js";
@@ -104,15 +104,14 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
   const ruleBlocks: RuleBlock[] = [];
   let before: { imbalance: number; active: number } | null = null;
   let after = { imbalance: 0, active: 0 };
-  const weights = { cpu: 1, memory: 1, contention: 0.5 };
   for (const entry of profile.policies) {
     const policy = getPolicy(entry.policy);
     const args = parsePolicyArgs(entry.policy, entry.args);
     const model = buildModel(current, nowMs, moved);
-    if (before === null) before = { imbalance: imbalance(model, weights), active: activeHosts(model) };
+    if (before === null) before = { imbalance: imbalance(model, IMBALANCE_WEIGHTS), active: activeHosts(model) };
     const b = new PlanBuilder(model, policy.name);
     policy.run(model, args, b, ctx);
-    after = { imbalance: imbalance(model, weights), active: activeHosts(model) };
+    after = { imbalance: imbalance(model, IMBALANCE_WEIGHTS), active: activeHosts(model) };
     const offset = steps.length;
     for (const s of b.steps) {
       steps.push(offset === 0 ? s : { ...s, index: s.index + offset, dependsOn: s.dependsOn.map((d) => d + offset) });

@@ -184,6 +184,7 @@ export class FollowUp {
           copyStorage: false,
         });
         const bad = (pf.checks ?? []).filter((c) => !c.ok);
+        metrics.preflightFailed(bad);
         if (pf.status !== "succeeded" || bad.length > 0) {
           const why = bad.length ? bad.map((c) => `${c.check}: ${c.reason}`).join("; ") : (pf.error?.message ?? `preflight ${pf.status}`);
           return this.finish(a, "failed", {
@@ -401,9 +402,7 @@ export class FollowUp {
       ...(extra.escalations !== undefined ? { escalations: extra.escalations } : {}),
       ...(extra.startedMs != null ? { startedMs: extra.startedMs } : {}),
     });
-    metrics.migrations.inc({ outcome: status });
     metrics.migrationsInFlight.set(this.active.size);
-    if (row.measuredDurationMs != null) metrics.migrationDuration.observe(row.measuredDurationMs / 1000);
     const level = FINISHED_FAILED.has(status) ? "warn" : "info";
     log[level]({ migration: row.id, vm: row.vmName, from: row.source, to: row.destination, status, error }, `migration ${status}`);
     this.d.ended(row);

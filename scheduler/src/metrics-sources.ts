@@ -1,0 +1,64 @@
+// What the scheduler's metrics read at scrape time: the cluster picture, the policies' measure of
+// it, the bus and the lease. Built once; each part answers "nothing yet" until start() made it.
+import { measureCluster } from "@drover/policy";
+import type { Bus } from "@drover/bus";
+import type { Store } from "@drover/store";
+import type { Clock } from "./clock.js";
+import type { ClusterState } from "./cluster-state.js";
+import type { SchedulerConfig } from "./config.js";
+import type { HostSample, MetricsSources } from "./metrics.js";
+import { hostContention, planningSnapshot, type MovesView } from "./snapshot.js";
+
+/** The scheduler as its metrics see it (services are undefined before start). */
+export interface MetricsView {
+  readonly state: ClusterState;
+  readonly config: SchedulerConfig;
+  readonly clock: Clock;
+  readonly store: Pick<Store, "migrations">;
+  readonly bus?: Pick<Bus, "isConnected" | "stats">;
+  readonly dispatcher?: MovesView;
+  readonly leadership?: { mayAct(): boolean };
+  rejectedReports(): Record<string, number>;
+}
+
+export function metricsSources(s: MetricsView): MetricsSources {
+  return {
+    reports: () => ({ ingested: s.state.counters.reports, rejected: s.rejectedReports() }),
+    hosts: () => hostSamples(s),
+    cluster: () => {
+      if (!s.dispatcher) return null;
+      const now = s.clock.now();
+      try {
+        return measureCluster(planningSnapshot({ state: s.state, config: s.config, store: s.store, moves: s.dispatcher }, now), now);
+      } catch {
+        // A snapshot the policies refuse fails planning as well; the scrape shows no value (NaN).
+        return null;
+      }
+    },
+    bus: () => (s.bus ? { connected: s.bus.isConnected, invalidBySubject: s.bus.stats().invalidBySubject } : null),
+    leading: () => s.leadership?.mayAct() ?? false,
+  };
+}
+
+function hostSamples(s: MetricsView): HostSample[] {
+  const now = s.clock.now();
+  const out: HostSample[] = [];
+  for (const h of s.state.hosts.values()) {
+    const r = h.report;
+    const power = s.config.hosts[h.id]?.power;
+    out.push({
+      id: h.id,
+      state: s.state.stateOf(h, now),
+      usage:
+        r && s.state.isReachable(h, now)
+          ? {
+              cpu: r.usage.cpuFraction,
+              memory: r.capacity.memoryMiB > 0 ? r.usage.memoryUsedMiB / r.capacity.memoryMiB : 0,
+              contention: hostContention(r.vms),
+            }
+          : null,
+      power: power?.idleW !== undefined && power.maxW !== undefined ? { idleW: power.idleW, maxW: power.maxW } : null,
+    });
+  }
+  return out;
+}

@@ -38,6 +38,7 @@ describe("the agent obeys only destinations its cluster reports", () => {
     agent = await HostAgent.create(config, { logger: silentLogger });
     bus = await Bus.connect({ servers: [nats.url], name: "test", logger: silentLogger });
     events = new Collector(bus, subjects.hostEvent("lab", "h1"), HostEvent);
+    await bus.flush(); // the server has the subscription before the agent's first event
     running = agent.run();
     // h2's agent, as the cluster sees it: reporting its migration URI every 200 ms.
     const publishPeer = () =>

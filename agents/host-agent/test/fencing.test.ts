@@ -34,6 +34,7 @@ describe("the agent refuses commands from a deposed leader", () => {
     agent = await HostAgent.create(config, { logger: silentLogger });
     bus = await Bus.connect({ servers: [nats.url], name: "test", logger: silentLogger });
     events = new Collector(bus, subjects.hostEvent("lab", "h1"), HostEvent);
+    await bus.flush(); // the server has the subscription before the agent's first event
     running = agent.run();
     await events.next("agent-started", (e) => e.kind === "agent-started");
   });

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiMigration, ApiPlan } from "@drover/protocol";
 import { call, drover } from "./helpers/api.js";
-import { HOSTS, balanceScenario } from "./helpers/balance-scenario.js";
+import { BALANCE_EVERY_MS, HOSTS, balanceScenario } from "./helpers/balance-scenario.js";
 import { migrations, vms, waitMigrationDone, waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
@@ -52,8 +52,10 @@ describe("balance", () => {
     expect(await d.hostOf(done.vm)).toBe(done.destination);
 
     // Two more balance rounds later: that one move off h1, nothing back to h1, no VM moved twice;
-    // and a fresh plan proposes no move back.
-    await new Promise((r) => setTimeout(r, 45_000));
+    // and a fresh plan proposes no move back. A round that proposes nothing leaves no trace to wait
+    // on, so this waits for the time two rounds take (the next is due within one period of the move's
+    // end), with half a period for a late tick.
+    await new Promise((r) => setTimeout(r, 2.5 * BALANCE_EVERY_MS));
     const all = (await migrations(d.api)).filter((m) => m.state !== "cancelled" && m.state !== "failed");
     const moves = all.map((m) => `${m.vm} ${m.source}->${m.destination}`);
     expect(

@@ -515,7 +515,8 @@ async function sweep(file: LabFile, log?: Logger): Promise<void> {
     hosts.map(async (h) => {
       if (h.running) {
         const names = await listDomains(h.uri).catch(() => [] as string[]);
-        for (const n of names) await removeDomain(h.uri, n);
+        // Together: each destroy waits for its QEMU to exit (seconds on a loaded machine).
+        await Promise.all(names.map((n) => removeDomain(h.uri, n)));
       }
       for (const q of await h.qemuProcs()) await stopProc(q.proc);
       await h.stop();

@@ -3,6 +3,8 @@
 import type { DroverLabOptions } from "./drover-lab.js";
 
 const busy = { busy: 1, dirtyMb: 4 };
+/** How often the scheduler plans a balance round in this scenario. */
+export const BALANCE_EVERY_MS = 10_000;
 
 export function balanceScenario(net: number): DroverLabOptions {
   return {
@@ -14,12 +16,12 @@ export function balanceScenario(net: number): DroverLabOptions {
       { name: "vm3", host: "h2", memoryMiB: 128 },
       { name: "vm4", host: "h3" },
     ],
-    // A round every 20 s: reports (every 2 s) catch up with a move before the next round plans.
+    // A round every 10 s: reports (every 2 s) catch up with a move before the next round plans.
     // One migration at a time: the cost model predicts a migration alone on its link and hosts
     // (two at once on this 2-core machine each take about three times longer), and it learns only
     // from such moves. It fits its constants once two moves were measured.
     scheduler: {
-      policies: { balance: { mode: "automatic", everyMs: 20_000 } },
+      policies: { balance: { mode: "automatic", everyMs: BALANCE_EVERY_MS } },
       limits: { perSource: 1, perDestination: 1, perCluster: 1 },
       migration: { calibration: { minSamples: 2 } },
     },

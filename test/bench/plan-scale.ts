@@ -8,9 +8,9 @@ import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import Table from "cli-table3";
-import { applyPlan, plan, type ClusterSnapshot, type Plan } from "@drover/policy";
+import { applyPlan, historySamplesRead, plan, type ClusterSnapshot, type Plan } from "@drover/policy";
 import type { HostReport } from "@drover/protocol";
-import { ClusterState, buildSnapshot, parseConfig, type SchedulerConfig } from "@drover/scheduler";
+import { ClusterState, buildSnapshot, parseConfig, plannerClusterConfig, type SchedulerConfig } from "@drover/scheduler";
 import { FleetModel, fleetHost } from "./fleet.js";
 
 const usage = `usage: npm run bench:plan-scale -- [--hosts 1000,10000] [--vms 20] [--runs 5] [--history 60]
@@ -132,8 +132,13 @@ for (const hostCount of SIZES) {
     outcome[phase] = moves(p);
     return p;
   };
+  // As Planner.compute: the histories carry the samples the policies read, no more.
+  const policies = (["consolidate", "balance"] as const).map((k) => ({ policy: cfg.policies[k].policy ?? k, args: cfg.policies[k].args }));
+  const historySamples = historySamplesRead(plannerClusterConfig(cfg), policies);
   for (let r = 0; r < RUNS; r++) {
-    const snap = timed("snapshot", () => buildSnapshot(state, cfg, nowMs, { inFlight: [], recentFailures: [], lastMoves: new Map() }));
+    const snap = timed("snapshot", () =>
+      buildSnapshot(state, cfg, nowMs, { inFlight: [], recentFailures: [], lastMoves: new Map(), historySamples }),
+    );
     outcome.snapshot = `${snap.hosts.length} hosts, ${snap.vms.length} VMs`;
     const p = run("consolidate", snap, "consolidate", nowMs);
     run("balance", snap, "balance", nowMs);

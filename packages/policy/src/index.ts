@@ -49,6 +49,7 @@ export type { PlanOptions, Profile } from "./registry.js";
 export {
   builtinProfiles,
   getPolicy,
+  historySamplesRead,
   parsePolicyArgs,
   parseProfile,
   plan,

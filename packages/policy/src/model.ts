@@ -84,6 +84,8 @@ export class ClusterModel {
   private readonly failures = new Map<string, number>();
   private readonly failedVms = new Set<string>();
   private readonly predictions: (MigrationPrediction | null | undefined)[];
+  /** Predictions by their input: a fleet's VMs come in few shapes (same plan, one model run per shape). */
+  private readonly predictionsByInput = new Map<string, MigrationPrediction | null>();
   /** forecast.aggregate = "host": per-VM and per-host demand windows (W samples each). */
   readonly aggregate: boolean;
   private readonly W: number;
@@ -378,12 +380,17 @@ export class ClusterModel {
       bandwidthBytesPerSec: bw,
       allowPostCopy: vm.allowPostCopy === true,
     };
-    if (bw !== this.cfg.migration.defaultBandwidthBytesPerSec) return predictMigration(input, this.cfg.migration);
-    let p = this.predictions[v];
+    const usual = bw === this.cfg.migration.defaultBandwidthBytesPerSec;
+    let p = usual ? this.predictions[v] : undefined;
+    if (p !== undefined) return p;
+    // Number to string is exact (the shortest text that reads back as the same double).
+    const key = `${input.memoryMiB}/${input.dirtyRateBytesPerSec}/${bw}/${input.allowPostCopy}`;
+    p = this.predictionsByInput.get(key);
     if (p === undefined) {
       p = predictMigration(input, this.cfg.migration);
-      this.predictions[v] = p;
+      this.predictionsByInput.set(key, p);
     }
+    if (usual) this.predictions[v] = p;
     return p;
   }
 

@@ -1,6 +1,6 @@
 // Plans: snapshot -> policy -> stored plan; and running an approved plan's steps in order through
 // the dispatcher (moves) and the power manager (power-off, wake).
-import { historySamplesRead, plan as runPolicy, type Plan, type PlanStep } from "@drover/policy";
+import { plan as runPolicy, type Plan, type PlanStep } from "@drover/policy";
 import type { ApiPlan, Logger, PlanKind } from "@drover/protocol";
 import type { Json, MigrationRow, PlanMode, PlanRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
@@ -9,7 +9,6 @@ import { NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { Metrics } from "./metrics.js";
 import type { MigrationEvents } from "./migration-events.js";
-import { plannerClusterConfig } from "./prediction.js";
 import { planningSnapshot, type MovesView, type PlanningSources } from "./snapshot.js";
 
 export interface PowerSteps {
@@ -99,9 +98,7 @@ export class Planner {
     const pc = config.policies[kind];
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;
-    // Only the samples the policy reads are copied out of the histories (a tenth of them by default).
-    const samples = historySamplesRead(plannerClusterConfig(config, this.d.moves.learnedModel), [{ policy, args }]);
-    const snapshot = planningSnapshot(this.d, now, samples);
+    const snapshot = planningSnapshot(this.d, now, [{ policy, args }]);
     // A drain plans every move at once; the dispatcher's queue applies the in-flight limits.
     return runPolicy(snapshot, policy, { nowMs: now, seed: 1, args, unlimited: kind === "drain" });
   }

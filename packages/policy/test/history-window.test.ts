@@ -2,7 +2,7 @@
 // same (the scheduler keeps 60 samples and hands the policy only these).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { historySamplesRead, planProfile } from "../src/index.js";
+import { historySamplesRead, planProfile, powerOffBlockers } from "../src/index.js";
 import type { ClusterSnapshot, Profile } from "../src/index.js";
 import { NOW, clusterArb } from "./arbitraries.js";
 
@@ -55,5 +55,15 @@ describe("historySamplesRead", () => {
     );
     // The generator must produce histories longer than what is read, or nothing was compared.
     expect(shorter).toBeGreaterThan(50);
+  });
+
+  it("with no policy named, is what the power-off rule reads", () => {
+    fc.assert(
+      fc.property(clusterArb, (s) => {
+        const c = cut(s, historySamplesRead(s.config, []));
+        for (const h of s.hosts) expect(powerOffBlockers(c, h.id)).toEqual(powerOffBlockers(s, h.id));
+      }),
+      RUNS,
+    );
   });
 });

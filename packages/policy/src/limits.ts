@@ -101,8 +101,10 @@ export function applyLimits<S extends LimitStep>(
     if (step.group === undefined) {
       // A lone move (nearly every move): counted in place.
       decided.add(step.index);
-      const s = out.get(step.sourceHostId) ?? 0;
-      const d = into.get(step.destinationHostId) ?? 0;
+      // Past the cluster limit (most of a big plan) the refusal does not read the hosts' counts.
+      const full = cluster + 1 > limits.perCluster;
+      const s = full ? 0 : (out.get(step.sourceHostId) ?? 0);
+      const d = full ? 0 : (into.get(step.destinationHostId) ?? 0);
       const r = refusal(step, cluster, s, d);
       if (r !== null) {
         defer(step, r.code, r.message);

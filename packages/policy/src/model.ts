@@ -7,6 +7,7 @@ import { predictMigration } from "./cost-model.js";
 import { PolicyInputError } from "./errors.js";
 import { forecastSeries, windowInto } from "./forecast.js";
 import { RejectCode } from "./codes.js";
+import { UniqueIds } from "./unique-ids.js";
 import {
   bridgeRejects,
   coreSpeedRejects,
@@ -47,7 +48,7 @@ export class ClusterModel {
   readonly vms: readonly Vm[];
   readonly rules: readonly Rule[];
   readonly hostIndex = new Map<string, number>();
-  readonly vmIndex = new Map<string, number>();
+  private vmIndexMap: Map<string, number> | undefined;
 
   readonly cpuCap: Float64Array;
   readonly memCap: Float64Array;
@@ -151,12 +152,11 @@ export class ClusterModel {
     this.vmSeries = new Float64Array(this.aggregate ? V * this.W : 0);
     this.hostSeries = new Float64Array(this.aggregate ? H * this.W : 0);
     this.scratch = new Float64Array(this.W);
+    const vmIds = new UniqueIds(V);
     for (let v = 0; v < V; v++) {
       const vm = this.vms[v] as Vm;
       if (typeof vm.id !== "string" || vm.id === "") throw new PolicyInputError(`vms.${v}.id`, "must be a non-empty string");
-      const vmsBefore = this.vmIndex.size;
-      this.vmIndex.set(vm.id, v);
-      if (this.vmIndex.size === vmsBefore) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
+      if (!vmIds.add(vm.id)) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
       const h = this.hostIndex.get(vm.hostId);
       if (h === undefined) throw new PolicyInputError(`vms.${v}.hostId`, `VM ${vm.id} is on unknown host "${vm.hostId}"`);
       if (!Array.isArray(vm.cpuDemandMhzHistory) || vm.cpuDemandMhzHistory.length === 0) {
@@ -214,6 +214,15 @@ export class ClusterModel {
     }
     this.indexRules();
     this.cpuLoadBase.set(this.cpuLoad);
+  }
+
+  /** VM id -> index, built on first use: only rules, in-flight moves and failures look VMs up by id. */
+  get vmIndex(): ReadonlyMap<string, number> {
+    if (this.vmIndexMap === undefined) {
+      this.vmIndexMap = new Map<string, number>();
+      for (let v = 0; v < this.vms.length; v++) this.vmIndexMap.set((this.vms[v] as Vm).id, v);
+    }
+    return this.vmIndexMap;
   }
 
   private hostForecast(h: number): number {

@@ -35,10 +35,15 @@ export class Ring {
     this.next = (this.next + 1) % this.size;
     if (this.count < this.size) this.count++;
   }
-  values(): number[] {
-    const out = new Array<number>(this.count);
-    const start = (this.next - this.count + this.size) % this.size;
-    for (let i = 0; i < this.count; i++) out[i] = this.buf[(start + i) % this.size]!;
+  /** The newest `n` values (default: all), oldest first. */
+  values(n = this.count): number[] {
+    const k = Math.max(0, Math.min(n, this.count));
+    const out = new Array<number>(k);
+    let j = (this.next - k + this.size) % this.size;
+    for (let i = 0; i < k; i++) {
+      out[i] = this.buf[j]!;
+      if (++j === this.size) j = 0;
+    }
     return out;
   }
   get length(): number {

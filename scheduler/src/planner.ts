@@ -16,13 +16,45 @@ export interface PowerSteps {
   wake(host: string, requestedBy: string, reason: string): Promise<{ ok: boolean; message: string }>;
 }
 
+interface Deferred {
+  index: number;
+  code: string;
+  reason: string;
+}
+
+/**
+ * A deferral as stored: `to` (when present) stands for the run of steps index..to deferred with
+ * the same code and reason. A plan for 10,000 hosts defers 100,000 moves for the one cluster
+ * limit; stored one by one they made a 10 MB explanation that every tick parsed again.
+ */
+type StoredDeferred = Deferred & { to?: number };
+
 interface Explanation {
   policy: string;
   host: string | null;
   notMoved: { vm: string; host: string; code: string; reason: string }[];
   blocked: { rule: string; code: string; reason: string; vms: string[]; hosts: string[] }[];
-  deferred: { index: number; code: string; reason: string }[];
+  deferred: StoredDeferred[];
   metrics: Plan["metrics"];
+}
+
+/** Consecutive steps deferred alike, as runs. */
+function storedDeferred(deferred: Plan["deferred"]): StoredDeferred[] {
+  const out: StoredDeferred[] = [];
+  let last: StoredDeferred | undefined;
+  for (const d of deferred) {
+    const index = d.step.index;
+    if (last && index === (last.to ?? last.index) + 1 && d.code === last.code && d.message === last.reason) last.to = index;
+    else out.push((last = { index, code: d.code, reason: d.message }));
+  }
+  return out;
+}
+
+/** The deferrals one by one, in plan order (a plan stored before runs has no `to`). */
+function deferredList(stored: readonly StoredDeferred[]): Deferred[] {
+  const out: Deferred[] = [];
+  for (const d of stored) for (let i = d.index; i <= (d.to ?? d.index); i++) out.push({ index: i, code: d.code, reason: d.reason });
+  return out;
 }
 
 /** The dispatcher as planning sees it: what moves are under way, and where a plan's moves go. */
@@ -63,10 +95,10 @@ export class Planner {
   private runPolicy(kind: PlanKind, host?: string): Plan {
     const { config, clock } = this.d;
     const now = clock.now();
-    const snapshot = planningSnapshot(this.d, now);
     const pc = config.policies[kind];
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;
+    const snapshot = planningSnapshot(this.d, now, [{ policy, args }]);
     // A drain plans every move at once; the dispatcher's queue applies the in-flight limits.
     return runPolicy(snapshot, policy, { nowMs: now, seed: 1, args, unlimited: kind === "drain" });
   }
@@ -90,7 +122,7 @@ export class Planner {
         vms: b.vmIds.map(name),
         hosts: [...b.hostIds],
       })),
-      deferred: p.deferred.map((x) => ({ index: x.step.index, code: x.code, reason: x.message })),
+      deferred: storedDeferred(p.deferred),
       metrics: p.metrics,
     };
     const moves = p.steps.filter((s) => s.kind === "migrate").length;
@@ -309,7 +341,7 @@ export function planToApi(row: PlanRow): ApiPlan {
     }),
     notMoved: ex.notMoved ?? [],
     blocked: ex.blocked ?? [],
-    deferred: ex.deferred ?? [],
+    deferred: deferredList(ex.deferred ?? []),
     metrics: ex.metrics ?? { imbalanceBefore: 0, imbalanceAfter: 0, activeHostsBefore: 0, activeHostsAfter: 0, totalMigrationCost: 0 },
   };
 }

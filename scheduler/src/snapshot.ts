@@ -1,7 +1,8 @@
 // Turns the cluster picture into the policy's input. The policy is pure: everything it needs
 // (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot, and
 // planningSnapshot is the one place that gathers it.
-import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Rule, Vm } from "@drover/policy";
+import { historySamplesRead } from "@drover/policy";
+import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Profile, Rule, Vm } from "@drover/policy";
 import type { HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
@@ -46,6 +47,8 @@ export interface SnapshotExtras {
   landed?: ReadonlyMap<string, string>;
   /** Cost-model constants learned from this cluster's measured migrations. */
   learned?: LearnedModel;
+  /** Histories carry only their newest this many samples (what the policy reads; default: all). */
+  historySamples?: number;
 }
 
 /** The dispatcher's view of moves that planning needs. */
@@ -64,14 +67,20 @@ export interface PlanningSources {
   moves: MovesView;
 }
 
-/** Everything a policy needs to plan at `nowMs`, gathered from its sources. */
-export function planningSnapshot(src: PlanningSources, nowMs: number): ClusterSnapshot {
+/**
+ * Everything the named policies need to plan at `nowMs`, gathered from its sources. Histories carry
+ * only the newest samples those policies read (the forecast window when none is named: all that the
+ * power-off rule reads); copying all 60 of 200,000 VMs' was most of a planning round at 10,000 hosts.
+ */
+export function planningSnapshot(src: PlanningSources, nowMs: number, policies: Profile["policies"] = []): ClusterSnapshot {
+  const learned = src.moves.learnedModel;
   return buildSnapshot(src.state, src.config, nowMs, {
+    historySamples: historySamplesRead(plannerClusterConfig(src.config, learned), policies),
     inFlight: src.moves.inFlightForPolicy(),
     ...recentMoves(src.store, src.config, nowMs),
     // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
     landed: src.moves.landedVms(),
-    learned: src.moves.learnedModel,
+    learned,
   });
 }
 
@@ -107,6 +116,7 @@ function recentMoves(
 }
 
 export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): ClusterSnapshot {
+  const samples = extras.historySamples;
   const hosts: Host[] = [];
   const hostMhz = new Map<string, number>();
   for (const h of state.hosts.values()) {
@@ -125,8 +135,8 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
       cpuCores: r.capacity.cpus,
       cpuCapacityMhz: r.capacity.cpus * r.capacity.mhz,
       memoryMiB: r.capacity.memoryMiB,
-      cpuUsageMhzHistory: h.cpuMhz.values(),
-      memoryUsageMiBHistory: h.memoryMiB.values(),
+      cpuUsageMhzHistory: h.cpuMhz.values(samples),
+      memoryUsageMiBHistory: h.memoryMiB.values(samples),
       contention: hostContention(r.vms),
       power: {
         canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
@@ -140,21 +150,31 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
   }
 
   const vms: Vm[] = [];
+  /** Tag -> the planned VMs that carry it (for the rules), gathered in the same pass. */
+  const byTag = new Map<string, string[]>();
   for (const v of state.allVms()) {
     const landedOn = extras.landed?.get(v.uuid);
     const hostId = landedOn !== undefined && hostMhz.has(landedOn) ? landedOn : v.host;
     const host = state.hosts.get(hostId);
     if (!host?.report) continue;
-    vms.push(toPolicyVm(v, hostId, host.report.storage, extras.lastMoves.get(v.uuid)));
+    vms.push(toPolicyVm(v, hostId, host.report.storage, extras.lastMoves.get(v.uuid), samples));
+    for (const t of v.report.tags) {
+      const l = byTag.get(t);
+      if (l) l.push(v.uuid);
+      else byTag.set(t, [v.uuid]);
+    }
   }
   // The policy rejects a snapshot whose in-flight move names a VM or host it does not hold.
-  const vmIds = new Set(vms.map((v) => v.id));
-  const inFlight = extras.inFlight.filter((m) => vmIds.has(m.vmId) && hostMhz.has(m.sourceHostId) && hostMhz.has(m.destinationHostId));
+  let inFlight: InFlightMigration[] = [];
+  if (extras.inFlight.length > 0) {
+    const vmIds = new Set(vms.map((v) => v.id));
+    inFlight = extras.inFlight.filter((m) => vmIds.has(m.vmId) && hostMhz.has(m.sourceHostId) && hostMhz.has(m.destinationHostId));
+  }
 
   return {
     hosts,
     vms,
-    rules: rulesFrom(config, vms, state),
+    rules: rulesFrom(config, byTag),
     inFlight,
     recentFailures: extras.recentFailures,
     config: plannerClusterConfig(config, extras.learned),
@@ -177,45 +197,45 @@ function toPolicyVm(
   hostId: string,
   mounts: readonly { path: string; shared: boolean }[],
   last: { atMs: number; from: string } | undefined,
+  samples: number | undefined,
 ): Vm {
   const r = v.report;
-  const storage = new Set<string>();
+  const storage: string[] = [];
   for (const d of r.disks) {
     if (!d.path || !d.shared) continue;
     // The mount holding the disk: longest shared mount path that prefixes the disk path.
     let best: string | undefined;
     for (const m of mounts) if (m.shared && d.path.startsWith(m.path) && (!best || m.path.length > best.length)) best = m.path;
-    if (best) storage.add(best);
+    if (best && !storage.includes(best)) storage.push(best);
   }
-  const cpu = v.cpuMhz.values();
-  return {
+  const cpu = v.cpuMhz.values(samples);
+  const vm: { -readonly [K in keyof Vm]: Vm[K] } = {
     id: v.uuid,
     hostId,
     vcpus: r.vcpus,
     memoryMiB: r.memoryMiB,
     cpuDemandMhzHistory: cpu.length ? cpu : [0],
-    memoryDemandMiBHistory: v.memoryMiB.values(),
-    ...(r.dirtyRateMiBs !== null ? { dirtyRateBytesPerSec: r.dirtyRateMiBs * MIB } : {}),
+    memoryDemandMiBHistory: v.memoryMiB.values(samples),
     contention: Math.min(1, r.vcpuWaitFraction / Math.max(1, r.vcpus)),
     pinned: r.tags.includes(Tags.pinned),
-    ...(last ? { lastMigrationMs: last.atMs, previousHostId: last.from } : {}),
-    storage: [...storage],
+    storage,
     bridges: r.bridges,
     allowPostCopy: r.tags.includes(Tags.postCopy),
   };
+  // Set after the literal: spreading optional parts into it took twice as long, 200,000 times a round.
+  if (r.dirtyRateMiBs !== null) vm.dirtyRateBytesPerSec = r.dirtyRateMiBs * MIB;
+  if (last) {
+    vm.lastMigrationMs = last.atMs;
+    vm.previousHostId = last.from;
+  }
+  return vm;
 }
 
-/** Rules from the config (by tag) and from `drover:affinity:` / `drover:anti-affinity:` tags. */
-export function rulesFrom(config: SchedulerConfig, vms: readonly Vm[], state: ClusterState): Rule[] {
-  const byTag = new Map<string, string[]>();
-  for (const v of vms) {
-    const tags = state.vm(v.id)?.report.tags ?? [];
-    for (const t of tags) {
-      let l = byTag.get(t);
-      if (!l) byTag.set(t, (l = []));
-      l.push(v.id);
-    }
-  }
+/**
+ * Rules from the config (by tag) and from `drover:affinity:` / `drover:anti-affinity:` tags, given
+ * each tag's planned VMs.
+ */
+function rulesFrom(config: SchedulerConfig, byTag: ReadonlyMap<string, string[]>): Rule[] {
   const rules: Rule[] = [];
   for (const r of config.rules) {
     const vmIds = byTag.get(r.tag) ?? [];

@@ -107,6 +107,21 @@ describe("ClusterState", () => {
     expect(later.hosts.every((h) => h.state === "unreachable")).toBe(true);
   });
 
+  it("hands planning only the newest samples it reads when asked (oldest first), the whole history otherwise", () => {
+    const s = new ClusterState(CLUSTER, { ...opts, historySamples: 4 });
+    const cfg = config("nats://127.0.0.1:1", "/tmp/unused");
+    // Six reports into rings of four: the ring has wrapped, holding samples 3..6 (x 1000 MHz).
+    for (let t = 1; t <= 6; t++) s.ingest(rep("a", [{ uuid: uuid(1), name: "v1", cpu: t / 2 }], t * 1000), t * 1000);
+    const extras = { inFlight: [], recentFailures: [], lastMoves: new Map() };
+    const whole = buildSnapshot(s, cfg, 6000, extras);
+    expect(whole.vms[0]!.cpuDemandMhzHistory).toEqual([3000, 4000, 5000, 6000]);
+    const cut = buildSnapshot(s, cfg, 6000, { ...extras, historySamples: 3 });
+    expect(cut.vms[0]!.cpuDemandMhzHistory).toEqual([4000, 5000, 6000]);
+    expect(cut.vms[0]!.memoryDemandMiBHistory).toEqual([256, 256, 256]);
+    expect(cut.hosts[0]!.cpuUsageMhzHistory).toHaveLength(3);
+    expect(buildSnapshot(s, cfg, 6000, { ...extras, historySamples: 9 }).vms[0]!.cpuDemandMhzHistory).toHaveLength(4);
+  });
+
   it("gathers what planning needs: moves under way and landed, the learned model, failures and last moves from the store", async () => {
     await using dir = await tempDir();
     const store = Store.open({ path: join(dir.path, "s.sqlite") });

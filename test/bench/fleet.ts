@@ -8,18 +8,22 @@ import { Command, CommandReply, HostReport, MigrationProgress, MigrationResult, 
 import { sampleHostReport, testUuid } from "@drover/protocol/testing";
 import { drawWorkload, loadPlanetLabDay, mulberry32, type Workload } from "@drover/sim";
 
-export interface FleetOptions {
-  url: string;
+/** What the fleet's hosts, guests and reports are made of (the plan bench needs no more). */
+export interface FleetShape {
   cluster: string;
   hosts: number;
   vmsPerHost: number;
   reportIntervalMs: number;
   /** Real time per trace sample (PlanetLab samples are 5 min apart: 30 s replays a day 10x fast). */
   sampleMs: number;
+  seed: number;
+}
+
+export interface FleetOptions extends FleetShape {
+  url: string;
   /** Migration bandwidth: a guest's memory over this, plus setup, is a move's duration. */
   bandwidthMiBs: number;
   bootMs: number;
-  seed: number;
 }
 
 /** Promises a command can break, counted by the fleet (the soak's invariants: all must stay 0). */
@@ -43,7 +47,7 @@ interface SimVm {
   migrating: boolean;
 }
 
-interface SimHost {
+export interface SimHost {
   id: string;
   index: number;
   up: boolean;
@@ -65,6 +69,90 @@ export const fleetHost = (i: number) => ({
   address: `127.0.${200 + (i >> 8)}.${i & 255}`,
 });
 
+/**
+ * The fleet's hosts and guests and the reports they make, without a bus: the soak's fleet runs on
+ * it, and the plan bench (plan-scale.ts) builds the scheduler's picture from the same reports.
+ */
+export class FleetModel {
+  readonly hosts: SimHost[] = [];
+  readonly totalVms: number;
+  private readonly template: ReturnType<typeof HostReport.parse>;
+
+  private constructor(
+    private readonly o: FleetShape,
+    private readonly load: Workload,
+    /** Trace sample 0 is at this time. */
+    private readonly startMs: number,
+  ) {
+    // One validated report is the shape every host's report copies; only numbers and guests change.
+    this.template = HostReport.parse({ ...sampleHostReport(o.vmsPerHost), cluster: o.cluster });
+    const rnd = mulberry32(o.seed);
+    let total = 0;
+    for (let i = 0; i < o.hosts; i++) {
+      const h: SimHost = { id: fleetHost(i).id, index: i, up: true, vms: new Map(), seq: 0, replies: new Map(), sub: null, timer: null };
+      for (let k = 0; k < o.vmsPerHost; k++) {
+        const n = i * o.vmsPerHost + k;
+        const vm = {
+          uuid: testUuid(n + 1),
+          name: `vm-${n}`,
+          vcpus: 1 + Math.floor(rnd() * 4),
+          memoryMiB: 1024 * (1 + Math.floor(rnd() * 12)),
+        };
+        h.vms.set(vm.uuid, { ...vm, trace: n % load.names.length, migrating: false });
+      }
+      total += h.vms.size;
+      this.hosts.push(h);
+    }
+    this.totalVms = total;
+  }
+
+  static create(o: FleetShape, startMs: number): FleetModel {
+    const pool = [loadPlanetLabDay("20110303")];
+    return new FleetModel(o, drawWorkload(pool, Math.min(o.hosts * o.vmsPerHost, 20_000), o.seed), startMs);
+  }
+
+  private cpuOf(vm: SimVm, nowMs: number): number {
+    const k = Math.floor((nowMs - this.startMs) / this.o.sampleMs) % (this.load.stride - 1);
+    return this.load.data[vm.trace * this.load.stride + k]! * vm.vcpus;
+  }
+
+  /** The host's full-size report at `nowMs` (next seq), as the agent would publish it. */
+  report(h: SimHost, nowMs: number): HostReport {
+    const t = this.template;
+    const vmT = t.vms[0]!;
+    let cpu = 0;
+    let mem = 0;
+    const vms = [...h.vms.values()].map((vm) => {
+      const used = this.cpuOf(vm, nowMs);
+      cpu += used;
+      mem += vm.memoryMiB;
+      return {
+        ...vmT,
+        uuid: vm.uuid,
+        name: vm.name,
+        vcpus: vm.vcpus,
+        memoryMiB: vm.memoryMiB,
+        cpuUsedVcpus: used,
+        memoryUsedMiB: Math.round(vm.memoryMiB * 0.7),
+        disks: [{ target: "vda", path: `/srv/shared/${vm.name}.qcow2`, cacheMode: "none" as const, shared: true, readOnly: false }],
+      };
+    });
+    const { mac, address } = fleetHost(h.index);
+    return {
+      ...t,
+      host: h.id,
+      seq: ++h.seq,
+      timeMs: nowMs,
+      intervalMs: this.o.reportIntervalMs,
+      capacity: { cpus: CPUS, mhz: 2600, memoryMiB: MEMORY_MIB, cpuModel: t.capacity.cpuModel },
+      usage: { ...t.usage, cpuFraction: Math.min(1, cpu / CPUS), memoryUsedMiB: mem, memoryAvailableMiB: Math.max(0, MEMORY_MIB - mem) },
+      migrationUri: `qemu+tls://${address}/system`,
+      power: { canPowerOff: true, wake: [{ method: "wol" as const, mac, address, port: 9 }] },
+      vms,
+    };
+  }
+}
+
 export class Fleet {
   readonly violations: Violations = {
     "migrate-absent-vm": 0,
@@ -77,49 +165,29 @@ export class Fleet {
     "vm-count-changed": 0,
   };
   readonly counts = { reports: 0, commands: 0, moves: 0, movesSucceeded: 0, powerOffs: 0, wakes: 0 };
-  private readonly hosts: SimHost[] = [];
+  private readonly hosts: readonly SimHost[];
   private readonly byId = new Map<string, SimHost>();
   private readonly byMac = new Map<string, SimHost>();
   private readonly migrations = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly template: ReturnType<typeof HostReport.parse>;
   private readonly enc = new TextEncoder();
-  private readonly startMs = Date.now();
-  private totalVms = 0;
 
   private constructor(
     private readonly bus: Bus,
     private readonly o: FleetOptions,
-    private readonly load: Workload,
+    private readonly model: FleetModel,
   ) {
-    // One validated report is the shape every host's report copies; only numbers and guests change.
-    this.template = HostReport.parse({ ...sampleHostReport(o.vmsPerHost), cluster: o.cluster });
-    const rnd = mulberry32(o.seed);
-    for (let i = 0; i < o.hosts; i++) {
-      const { id, mac } = fleetHost(i);
-      const h: SimHost = { id, index: i, up: true, vms: new Map(), seq: 0, replies: new Map(), sub: null, timer: null };
-      for (let k = 0; k < o.vmsPerHost; k++) {
-        const n = i * o.vmsPerHost + k;
-        const vm = {
-          uuid: testUuid(n + 1),
-          name: `vm-${n}`,
-          vcpus: 1 + Math.floor(rnd() * 4),
-          memoryMiB: 1024 * (1 + Math.floor(rnd() * 12)),
-        };
-        h.vms.set(vm.uuid, { ...vm, trace: n % load.names.length, migrating: false });
-      }
-      this.totalVms += h.vms.size;
-      this.hosts.push(h);
-      this.byId.set(id, h);
-      this.byMac.set(mac, h);
+    this.hosts = model.hosts;
+    for (const h of this.hosts) {
+      this.byId.set(h.id, h);
+      this.byMac.set(fleetHost(h.index).mac, h);
     }
   }
 
   static async start(o: FleetOptions): Promise<Fleet> {
-    const pool = [loadPlanetLabDay("20110303")];
-    const load = drawWorkload(pool, Math.min(o.hosts * o.vmsPerHost, 20_000), o.seed);
+    const model = FleetModel.create(o, Date.now());
     const bus = await Bus.connect({ servers: [o.url], name: "soak fleet", logger: silentLogger });
-    const f = new Fleet(bus, o, load);
+    const f = new Fleet(bus, o, model);
     for (const h of f.hosts) f.powerOn(h, (h.index / o.hosts) * o.reportIntervalMs);
     return f;
   }
@@ -134,7 +202,7 @@ export class Fleet {
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     for (const h of this.hosts) this.powerDown(h);
-    if (this.census().vms !== this.totalVms) this.violations["vm-count-changed"]++;
+    if (this.census().vms !== this.model.totalVms) this.violations["vm-count-changed"]++;
     await this.bus.close();
   }
 
@@ -165,45 +233,8 @@ export class Fleet {
     h.timer = null;
   }
 
-  private cpuOf(vm: SimVm, nowMs: number): number {
-    const k = Math.floor((nowMs - this.startMs) / this.o.sampleMs) % (this.load.stride - 1);
-    return this.load.data[vm.trace * this.load.stride + k]! * vm.vcpus;
-  }
-
   private publishReport(h: SimHost): void {
-    const now = Date.now();
-    const t = this.template;
-    const vmT = t.vms[0]!;
-    let cpu = 0;
-    let mem = 0;
-    const vms = [...h.vms.values()].map((vm) => {
-      const used = this.cpuOf(vm, now);
-      cpu += used;
-      mem += vm.memoryMiB;
-      return {
-        ...vmT,
-        uuid: vm.uuid,
-        name: vm.name,
-        vcpus: vm.vcpus,
-        memoryMiB: vm.memoryMiB,
-        cpuUsedVcpus: used,
-        memoryUsedMiB: Math.round(vm.memoryMiB * 0.7),
-        disks: [{ target: "vda", path: `/srv/shared/${vm.name}.qcow2`, cacheMode: "none", shared: true }],
-      };
-    });
-    const { mac, address } = fleetHost(h.index);
-    const r = {
-      ...t,
-      host: h.id,
-      seq: ++h.seq,
-      timeMs: now,
-      intervalMs: this.o.reportIntervalMs,
-      capacity: { cpus: CPUS, mhz: 2600, memoryMiB: MEMORY_MIB, cpuModel: t.capacity.cpuModel },
-      usage: { ...t.usage, cpuFraction: Math.min(1, cpu / CPUS), memoryUsedMiB: mem, memoryAvailableMiB: Math.max(0, MEMORY_MIB - mem) },
-      migrationUri: `qemu+tls://${address}/system`,
-      power: { canPowerOff: true, wake: [{ method: "wol", mac, address }] },
-      vms,
-    };
+    const r = this.model.report(h, Date.now());
     this.bus.nc.publish(subjects.hostReport(this.o.cluster, h.id), this.enc.encode(JSON.stringify(r)));
     this.counts.reports++;
   }

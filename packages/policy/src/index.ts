@@ -50,6 +50,7 @@ export type { PlanOptions, Profile } from "./registry.js";
 export {
   builtinProfiles,
   getPolicy,
+  historySamplesRead,
   parsePolicyArgs,
   parseProfile,
   plan,

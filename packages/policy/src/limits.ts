@@ -68,10 +68,28 @@ export function applyLimits<S extends LimitStep>(
     if (g === undefined) groups.set(step.group, [step]);
     else g.push(step);
   }
+  // The cluster-wide refusal reads the same for every move while the count stands: one string.
+  let clusterFull = { count: -1, message: "" };
+  /** Why one more move from `m.sourceHostId` to `m.destinationHostId` is refused, given the counts. */
+  const refusal = (m: LimitMove, c: number, s: number, d: number): { code: string; message: string } | null => {
+    if (c + 1 > limits.perCluster) {
+      if (clusterFull.count !== c)
+        clusterFull = { count: c, message: `cluster already has ${c} migration(s) (limit ${limits.perCluster})` };
+      return { code: DeferCode.perCluster, message: clusterFull.message };
+    }
+    if (s + 1 > limits.perSource)
+      return { code: DeferCode.perSource, message: `${m.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})` };
+    if (d + 1 > limits.perDestination)
+      return {
+        code: DeferCode.perDestination,
+        message: `${m.destinationHostId} already receives ${d} migration(s) (limit ${limits.perDestination})`,
+      };
+    return null;
+  };
   const decided = new Set<number>();
   for (const step of steps) {
     if (decided.has(step.index)) continue;
-    const blocker = step.dependsOn.find((d) => deferredIdx.has(d));
+    const blocker = firstDeferred(step.dependsOn, deferredIdx);
     if (blocker !== undefined) {
       defer(step, DeferCode.dependency, `waits for step ${blocker}, which was deferred`);
       continue;
@@ -80,42 +98,58 @@ export function applyLimits<S extends LimitStep>(
       admitted.push(step);
       continue;
     }
-    const members = step.group === undefined ? [step] : (groups.get(step.group) ?? [step]);
+    if (step.group === undefined) {
+      // A lone move (nearly every move): counted in place.
+      decided.add(step.index);
+      // Past the cluster limit (most of a big plan) the refusal does not read the hosts' counts.
+      const full = cluster + 1 > limits.perCluster;
+      const s = full ? 0 : (out.get(step.sourceHostId) ?? 0);
+      const d = full ? 0 : (into.get(step.destinationHostId) ?? 0);
+      const r = refusal(step, cluster, s, d);
+      if (r !== null) {
+        defer(step, r.code, r.message);
+        continue;
+      }
+      out.set(step.sourceHostId, s + 1);
+      into.set(step.destinationHostId, d + 1);
+      cluster++;
+      admitted.push(step);
+      continue;
+    }
+    const members = groups.get(step.group) ?? [step];
     // Count the whole group before admitting any of it (deltas only: no copy of the counters).
     const o2 = new Map<string, number>();
     const i2 = new Map<string, number>();
     let c2 = cluster;
-    let refusal: { code: string; message: string } | null = null;
+    let refused: { code: string; message: string } | null = null;
     for (const m of members) {
       const s = o2.get(m.sourceHostId) ?? out.get(m.sourceHostId) ?? 0;
       const d = i2.get(m.destinationHostId) ?? into.get(m.destinationHostId) ?? 0;
-      if (m !== step && m.dependsOn.some((x) => deferredIdx.has(x)))
-        refusal = { code: DeferCode.dependency, message: `a step of group ${m.group} waits for a deferred step` };
-      else if (c2 + 1 > limits.perCluster)
-        refusal = { code: DeferCode.perCluster, message: `cluster already has ${c2} migration(s) (limit ${limits.perCluster})` };
-      else if (s + 1 > limits.perSource)
-        refusal = { code: DeferCode.perSource, message: `${m.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})` };
-      else if (d + 1 > limits.perDestination)
-        refusal = {
-          code: DeferCode.perDestination,
-          message: `${m.destinationHostId} already receives ${d} migration(s) (limit ${limits.perDestination})`,
-        };
-      if (refusal !== null) break;
+      if (m !== step && firstDeferred(m.dependsOn, deferredIdx) !== undefined)
+        refused = { code: DeferCode.dependency, message: `a step of group ${m.group} waits for a deferred step` };
+      else refused = refusal(m, c2, s, d);
+      if (refused !== null) break;
       o2.set(m.sourceHostId, s + 1);
       i2.set(m.destinationHostId, d + 1);
       c2++;
     }
     for (const m of members) decided.add(m.index);
-    if (refusal !== null) {
-      const why = members.length > 1 ? `${refusal.message}; group of ${members.length} moves together` : refusal.message;
-      for (const m of members) defer(m, refusal.code, why);
+    if (refused !== null) {
+      const why = members.length > 1 ? `${refused.message}; group of ${members.length} moves together` : refused.message;
+      for (const m of members) defer(m, refused.code, why);
       continue;
     }
     for (const [k, v] of o2) out.set(k, v);
     for (const [k, v] of i2) into.set(k, v);
     cluster = c2;
-    admitted.push(...members);
+    for (const m of members) admitted.push(m);
   }
   admitted.sort((a, b) => a.index - b.index);
   return { admitted, deferred };
+}
+
+/** The first of `deps` that was deferred, if any. */
+function firstDeferred(deps: readonly number[], deferred: ReadonlySet<number>): number | undefined {
+  for (const d of deps) if (deferred.has(d)) return d;
+  return undefined;
 }

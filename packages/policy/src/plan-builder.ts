@@ -1,7 +1,7 @@
 // Collects a policy's steps (with their dependencies) and its explanations.
 
 import type { ClusterModel } from "./model.js";
-import type { MigrationPrediction, NotMoved, PlanStep, RuleBlock } from "./types.js";
+import type { MigrateStep, MigrationPrediction, NotMoved, PlanStep, RuleBlock } from "./types.js";
 
 const RULE_SAMPLE = 20;
 
@@ -25,15 +25,17 @@ export class PlanBuilder {
     const out: number[] = [];
     const preds = unit.map((v) => m.prediction(v, src, dst));
     m.move(unit, dst);
-    unit.forEach((v, k) => {
-      const deps = new Set<number>(extraDeps);
-      // The destination may only have room once earlier departures from it are done.
-      for (const d of this.departures.get(dst) ?? []) deps.add(d);
+    // The destination may only have room once earlier departures from it are done.
+    const before = this.departures.get(dst);
+    const dependsOn = () =>
+      extraDeps.length === 0 && before === undefined ? [] : [...new Set<number>([...extraDeps, ...(before ?? [])])].sort((a, b) => a - b);
+    for (let k = 0; k < unit.length; k++) {
+      const v = unit[k] as number;
       const index = this.steps.length;
-      this.steps.push({
+      const step: MigrateStep = {
         kind: "migrate",
         index,
-        dependsOn: [...deps].sort((a, b) => a - b),
+        dependsOn: dependsOn(),
         code,
         message,
         policy: this.policy,
@@ -41,14 +43,14 @@ export class PlanBuilder {
         sourceHostId: m.hostId(src),
         destinationHostId: m.hostId(dst),
         prediction: preds[k] as MigrationPrediction,
-        ...(group === undefined ? {} : { group }),
-      });
+      };
+      this.steps.push(group === undefined ? step : { ...step, group });
       const list = this.departures.get(src);
       if (list === undefined) this.departures.set(src, [index]);
       else list.push(index);
       this.notMoved.delete(v);
       out.push(index);
-    });
+    }
     return out;
   }
 

@@ -17,5 +17,10 @@ export interface Policy<S extends z.ZodType = z.ZodType> {
   readonly description: string;
   /** Arguments schema, with defaults (`{}` must parse). */
   readonly args: S;
+  /**
+   * How many of the newest samples of a history the policy reads itself, when it looks back over
+   * more than the forecast window (which the model reads for every policy).
+   */
+  historySamples?(args: z.output<S>): number;
   run(model: ClusterModel, args: z.output<S>, builder: PlanBuilder, ctx: PolicyContext): void;
 }

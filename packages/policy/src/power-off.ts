@@ -50,6 +50,8 @@ export class PowerOffGuard {
   private fastestWakeMs = Infinity;
   private readonly hostRules = new Map<number, VmHostRule[]>();
   private readonly demandAt = new Map<number, number>();
+  /** The cluster's summed demand window and physical ceiling (read once, for every distance ahead). */
+  private demand: ClusterDemand | undefined;
   private readonly cpuFactor: number;
   private readonly memFactor: number;
 
@@ -96,7 +98,8 @@ export class PowerOffGuard {
   demandAhead(aheadMs: number): number {
     let d = this.demandAt.get(aheadMs);
     if (d === undefined) {
-      d = clusterForecast(this.m, aheadMs);
+      this.demand ??= clusterDemand(this.m);
+      d = clusterForecast(this.m, this.demand, aheadMs);
       this.demandAt.set(aheadMs, d);
     }
     return d;
@@ -207,23 +210,35 @@ export class PowerOffGuard {
   }
 }
 
-/** Forecast of the total CPU demand `aheadMs` from now: the cluster's summed history, forecast. */
-function clusterForecast(m: ClusterModel, aheadMs: number): number {
-  const fc = m.cfg.forecast;
-  const w = fc.windowSamples;
+interface ClusterDemand {
+  /** The VMs' CPU histories summed over the forecast window. */
+  readonly series: Float64Array;
+  /** What the VMs can physically use: each vCPU at most one core. */
+  readonly ceiling: number;
+}
+
+function clusterDemand(m: ClusterModel): ClusterDemand {
+  const w = m.cfg.forecast.windowSamples;
   const series = new Float64Array(w);
   for (const vm of m.vms) {
     const hist = vm.cpuDemandMhzHistory;
     for (let i = 0; i < w; i++) series[w - 1 - i] = (series[w - 1 - i] ?? 0) + (hist[hist.length - 1 - i] ?? hist[0] ?? 0);
   }
-  // A line fitted over w samples says nothing about a point further ahead than w: with 5 s
-  // reports and a 300 s wake latency, projecting 60 samples ahead turned a noisy minute into a
-  // demand the whole cluster could not produce. Look ahead at most one window...
-  const horizon = Math.min(w, Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs)));
-  // ...and never beyond what the VMs can physically use: each vCPU at most one core.
   let coreMhz = 0;
   for (const h of m.hosts) coreMhz = Math.max(coreMhz, h.cpuCapacityMhz / Math.max(1, h.cpuCores));
   let ceiling = 0;
   for (const vm of m.vms) ceiling += vm.vcpus * coreMhz;
+  return { series, ceiling };
+}
+
+/** Forecast of the total CPU demand `aheadMs` from now: the cluster's summed history, forecast. */
+function clusterForecast(m: ClusterModel, { series, ceiling }: ClusterDemand, aheadMs: number): number {
+  const fc = m.cfg.forecast;
+  const w = fc.windowSamples;
+  // A line fitted over w samples says nothing about a point further ahead than w: with 5 s
+  // reports and a 300 s wake latency, projecting 60 samples ahead turned a noisy minute into a
+  // demand the whole cluster could not produce. Look ahead at most one window...
+  const horizon = Math.min(w, Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs)));
+  // ...and never beyond what the VMs can physically use (the ceiling).
   return Math.min(ceiling, forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon }));
 }

@@ -2,7 +2,7 @@
 
 import { z } from "zod";
 import { applySteps } from "./apply-plan.js";
-import { parseClusterConfig } from "./config.js";
+import { parseClusterConfig, type ClusterConfigInput } from "./config.js";
 import { PolicyInputError, UnknownPolicyError } from "./errors.js";
 import { applyLimits } from "./limits.js";
 import { activeHosts, IMBALANCE_WEIGHTS, imbalance } from "./metrics.js";
@@ -82,6 +82,18 @@ export interface PlanOptions {
   readonly unlimited?: boolean;
 }
 
+/**
+ * How many of the newest samples of each history (VM CPU demand and memory, host CPU and memory
+ * use) a plan of these policies reads: the forecast window, or more when a policy looks back
+ * further. A snapshot whose histories keep only that many newest samples gives the same plan,
+ * so a caller that keeps longer histories (the scheduler) need copy no more than these.
+ */
+export function historySamplesRead(config: ClusterConfigInput | undefined, policies: Profile["policies"]): number {
+  let n = parseClusterConfig(config).forecast.windowSamples;
+  for (const e of policies) n = Math.max(n, getPolicy(e.policy).historySamples?.(parsePolicyArgs(e.policy, e.args)) ?? 0);
+  return n;
+}
+
 /** Run one named policy on a snapshot. */
 export function plan(snapshot: ClusterSnapshot, policy: string, options: PlanOptions): Plan {
   return planProfile(snapshot, { name: policy, policies: [{ policy, args: options.args }] }, options);
@@ -98,6 +110,8 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
   const nowMs = options.nowMs;
   const ctx = { nowMs, seed };
   let current = snapshot;
+  const chained = profile.policies.length > 1;
+  /** VMs the earlier policies moved: a later one does not move them again (only kept for a chain). */
   const moved = new Set<string>();
   const steps: PlanStep[] = [];
   const notMoved: NotMoved[] = [];
@@ -115,13 +129,14 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
     const offset = steps.length;
     for (const s of b.steps) {
       steps.push(offset === 0 ? s : { ...s, index: s.index + offset, dependsOn: s.dependsOn.map((d) => d + offset) });
-      if (s.kind === "migrate") moved.add(s.vmId);
+      if (chained && s.kind === "migrate") moved.add(s.vmId);
     }
-    notMoved.push(...b.notMovedList());
+    // A loop, not push(...list): a big plan notes more VMs than a call takes arguments.
+    for (const n of b.notMovedList()) notMoved.push(n);
     ruleBlocks.push(...b.ruleBlockList());
-    if (profile.policies.length > 1) current = applySteps(current, b.steps, nowMs);
+    if (chained) current = applySteps(current, b.steps, nowMs);
   }
-  const merged = profile.policies.length > 1 ? addCrossDependencies(steps) : steps;
+  const merged = chained ? addCrossDependencies(steps) : steps;
   const limited =
     options.unlimited === true ? { admitted: merged, deferred: [] } : applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot));
   const totalMigrationCost = limited.admitted.reduce((a, s) => a + (s.kind === "migrate" ? s.prediction.cost : 0), 0);
@@ -130,7 +145,7 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
     nowMs,
     seed,
     steps: limited.admitted,
-    notMoved: notMoved.filter((n) => !moved.has(n.vmId)),
+    notMoved: withoutMoved(notMoved, steps),
     ruleBlocks,
     deferred: limited.deferred,
     metrics: {
@@ -141,6 +156,18 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
       totalMigrationCost,
     },
   };
+}
+
+/**
+ * The notes of VMs no step moves (a later policy may move a VM an earlier one noted). Looks the
+ * steps up among the few noted VMs rather than collecting every moved VM (100,000s in a big plan).
+ */
+function withoutMoved(notMoved: NotMoved[], steps: readonly PlanStep[]): NotMoved[] {
+  if (notMoved.length === 0) return notMoved;
+  const noted = new Set(notMoved.map((n) => n.vmId));
+  const moved = new Set<string>();
+  for (const s of steps) if (s.kind === "migrate" && noted.has(s.vmId)) moved.add(s.vmId);
+  return moved.size === 0 ? notMoved : notMoved.filter((n) => !moved.has(n.vmId));
 }
 
 function buildLimits(snapshot: ClusterSnapshot) {

@@ -66,6 +66,9 @@ describe("registry and profiles", () => {
       /vms\.0\.hostId.*unknown host "nowhere"/,
     );
     expect(() => plan(snap([host("h1"), host("h1")], []), "balance", { nowMs: NOW })).toThrow(/duplicate host id/);
+    expect(() => plan(snap([host("h1")], [vm("a", "h1", 1), vm("b", "h1", 1), vm("a", "h1", 1)]), "balance", { nowMs: NOW })).toThrow(
+      /vms\.2\.id.*duplicate VM id "a"/,
+    );
     expect(() => plan(snap([host("h1")], []), "balance", { nowMs: Number.NaN })).toThrow(/nowMs/);
   });
 });

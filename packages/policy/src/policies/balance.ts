@@ -238,5 +238,7 @@ export const balancePolicy: Policy<typeof balanceArgs> = {
   name: "balance",
   description: "spread load so no host is hot, without moving VMs back and forth",
   args: balanceArgs,
+  // The sustained-load gate reads the hosts' (or their VMs') last samples.
+  historySamples: (args) => args.sustainedSamples,
   run,
 };

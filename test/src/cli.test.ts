@@ -30,6 +30,8 @@ describe("drover CLI without a scheduler", () => {
       { args: ["power", "sideways", "h1"], text: /off or on/ },
       { args: ["history", "--limit", "0"], text: /--limit must be an integer 1..1000/ },
       { args: ["history", "--kind", "gossip"], text: /--kind must be one of/ },
+      { args: ["history", "--since", "yesterday"], text: /--since "yesterday" is neither an ISO time .* nor a duration/ },
+      { args: ["history", "--host", "h 1"], text: /--host "h 1" is not a host id/ },
       { args: ["frobnicate"], text: /unknown command 'frobnicate'/ },
       { args: ["lab", "up", "--hosts", "99"], text: /--hosts must be an integer 1..16/ },
       { args: ["drain"], text: /missing required argument 'host'/ },

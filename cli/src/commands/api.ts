@@ -12,6 +12,7 @@ import {
   HostId,
   StatusResponse,
   VmsResponse,
+  VmRef,
   ApiHost,
 } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
@@ -329,17 +330,33 @@ export function registerApiCommands(program: Command): void {
 
   program
     .command("history")
-    .description("what Drover did: plans, migrations, maintenance, power, config, and the commands agents ran, newest first")
+    .description("what Drover did: plans, migrations, maintenance, power, config, host events and the commands agents ran, newest first")
     .option("--limit <n>", "entries (1..1000)", "50")
     .option("--kind <kind>", `only ${HistoryKinds.join("|")}`)
+    .option(
+      "--since <when>",
+      "only entries at or after this: an ISO time (2026-12-05T04:00:00Z) or a duration back from now (90s, 30m, 2h, 1d)",
+    )
+    .option("--host <host>", "only entries that involve this host")
+    .option("--vm <vm>", "only entries that involve this VM (name or uuid)")
     .option("--json", "print the API's HistoryResponse")
-    .action(async (o: { limit: string; kind?: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { limit: string; kind?: string; since?: string; host?: string; vm?: string; json?: boolean }, cmd: Command) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
         throw usageError(`--limit must be an integer 1..1000, not ${JSON.stringify(o.limit)}`);
       if (o.kind !== undefined && !(HistoryKinds as readonly string[]).includes(o.kind))
         throw usageError(`--kind must be one of ${HistoryKinds.join(", ")}`);
-      const q = new URLSearchParams({ limit: String(limit), ...(o.kind ? { kind: o.kind } : {}) });
+      const host = o.host === undefined ? undefined : checkHost(o.host, "--host");
+      if (o.vm !== undefined && !VmRef.safeParse(o.vm).success)
+        throw usageError(`--vm ${JSON.stringify(o.vm)} is not a VM name or uuid (1..256 characters)`);
+      const sinceMs = o.since === undefined ? undefined : sinceToMs(o.since, Date.now());
+      const q = new URLSearchParams({
+        limit: String(limit),
+        ...(o.kind ? { kind: o.kind } : {}),
+        ...(sinceMs !== undefined ? { sinceMs: String(sinceMs) } : {}),
+        ...(host !== undefined ? { host } : {}),
+        ...(o.vm !== undefined ? { vm: o.vm } : {}),
+      });
       const r = await client(cmd).get(`/v1/history?${q.toString()}`, HistoryResponse);
       if (o.json) return printJson(r);
       process.stdout.write(
@@ -358,6 +375,23 @@ export function registerApiCommands(program: Command): void {
         )}\n`,
       );
     });
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since`: an ISO 8601 time, or a duration back from `nowMs` ("90s", "30m", "2h", "1d"). */
+export function sinceToMs(arg: string, nowMs: number): number {
+  const d = /^(\d+)([smhd])$/.exec(arg.trim());
+  if (d) {
+    const back = Number(d[1]) * DURATION_UNITS_MS[d[2] as string]!;
+    if (back > nowMs) throw usageError(`--since ${JSON.stringify(arg)} reaches before 1970`);
+    return nowMs - back;
+  }
+  // An ISO date or date-time only: Date.parse also takes forms like "1" or "Dec 5" that are easy to mistype.
+  const t = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(arg.trim()) ? Date.parse(arg) : NaN;
+  if (!Number.isFinite(t) || t < 0)
+    throw usageError(`--since ${JSON.stringify(arg)} is neither an ISO time (2026-12-05T04:00:00Z) nor a duration (90s, 30m, 2h, 1d)`);
+  return t;
 }
 
 /** Which scheduler leads and how NATS looks, for `drover status`. */

@@ -345,6 +345,10 @@ export const HistoryQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     kind: z.enum(HistoryKinds).optional(),
     sinceMs: z.coerce.number().int().nonnegative().optional(),
+    /** Only entries that involve this host. */
+    host: HostId.optional(),
+    /** Only entries that involve this VM (name or uuid). */
+    vm: VmRef.optional(),
   })
   .strict();
 export type HistoryQuery = z.infer<typeof HistoryQuery>;

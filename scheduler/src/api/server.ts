@@ -518,19 +518,25 @@ export class ApiServer {
       {
         config: viewer,
         schema: {
-          summary: "Plans, migrations, maintenance, power, config changes and the commands agents ran, newest first",
+          summary:
+            "Plans, migrations, maintenance, power, config changes, host events and the commands agents ran, newest first; " +
+            "filtered by time, kind, host or VM",
+          querystring: js(HistoryQuery, "input"),
           response: { 200: js(HistoryResponse), ...err },
         },
       },
       async (req) => {
         const q = parse(HistoryQuery, req.query, "query");
-        if (q.kind === "host") return { entries: [] };
+        // A VM's name as the cluster knows it now; a gone VM's entries still match by uuid, or by name in plan steps.
+        const vm = q.vm === undefined ? undefined : (s.state.vm(q.vm)?.uuid ?? q.vm);
         const entries = s.store.history({
           limit: q.limit,
           ...(q.sinceMs !== undefined ? { since: q.sinceMs } : {}),
           ...(q.kind ? { kinds: [q.kind] } : {}),
+          ...(q.host !== undefined ? { host: q.host } : {}),
+          ...(vm !== undefined ? { vm } : {}),
         });
-        return { entries: entries.slice(0, q.limit).map(historyView) };
+        return { entries: entries.map(historyView) };
       },
     );
 

@@ -28,7 +28,7 @@ const valid: Record<string, { params?: Record<string, string>; query?: Record<st
   "POST /v1/tokens/{name}/revoke": { params: { name: "victim" } },
   "GET /v1/plans": { query: { status: "proposed", limit: "5" } },
   "GET /v1/migrations": { query: { limit: "5", vm: "web1", host: "a" } },
-  "GET /v1/history": { query: { limit: "5", kind: "migration", sinceMs: "0" } },
+  "GET /v1/history": { query: { limit: "5", kind: "migration", sinceMs: "0", host: "a", vm: "web1" } },
   "GET /v1/hosts/{id}": { params: { id: "a" } },
 };
 

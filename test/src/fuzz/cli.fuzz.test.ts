@@ -31,6 +31,7 @@ const valid: string[][] = [
   ["host", "forget", "h1"],
   ["power", "off", "h1"],
   ["history", "--limit", "10", "--kind", "migration"],
+  ["history", "--since", "2h", "--host", "h1", "--vm", "vm1", "--kind", "host"],
   ["token", "create", "--name", "alice", "--role", "viewer"],
   ["token", "list"],
   ["token", "revoke", "alice"],

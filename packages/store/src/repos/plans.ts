@@ -69,7 +69,10 @@ export class Plans {
   readonly #insertStep: Database.Statement;
   readonly #get: Database.Statement<[string], PlanSql>;
   readonly #steps: Database.Statement<[string], StepSql>;
-  readonly #list: Database.Statement<{ status: string | null; since: number | null; limit: number }, PlanSql>;
+  readonly #list: Database.Statement<
+    { status: string | null; since: number | null; host: string | null; vm: string | null; limit: number },
+    PlanSql
+  >;
   readonly #setStatus: Database.Statement;
   readonly #setStep: Database.Statement;
   readonly #insertTx: (p: PlanInput) => void;
@@ -88,6 +91,9 @@ export class Plans {
     this.#steps = db.prepare("SELECT * FROM plan_steps WHERE plan_id = ? ORDER BY idx");
     this.#list = db.prepare(`
       SELECT * FROM plans WHERE (@status IS NULL OR status = @status) AND (@since IS NULL OR created_ms >= @since)
+        AND (@host IS NULL OR EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = plans.id
+          AND (s.source = @host OR s.destination = @host OR s.host = @host)))
+        AND (@vm IS NULL OR EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = plans.id AND (s.vm_uuid = @vm OR s.vm_name = @vm)))
       ORDER BY created_ms DESC, id DESC LIMIT @limit`);
     this.#setStatus = db.prepare("UPDATE plans SET status = @status, status_ms = @atMs WHERE id = @id");
     this.#setStep = db.prepare(`
@@ -176,9 +182,12 @@ export class Plans {
   }
 
   /** Newest first. */
-  list(opts: { limit?: number; status?: PlanStatus; since?: number } = {}): PlanRow[] {
+  /** Newest first. `host`, `vm` (uuid or name): only plans with a step that involves it. */
+  list(opts: { limit?: number; status?: PlanStatus; since?: number; host?: string; vm?: string } = {}): PlanRow[] {
     const status = opts.status === undefined ? null : oneOf("plans.list", "status", PlanStatuses, opts.status);
-    return this.#list.all({ status, since: opts.since ?? null, limit: opts.limit ?? 100 }).map((p) => this.#row(p));
+    return this.#list
+      .all({ status, since: opts.since ?? null, host: opts.host ?? null, vm: opts.vm ?? null, limit: opts.limit ?? 100 })
+      .map((p) => this.#row(p));
   }
 
   /** Refuses to reopen a finished plan (done, rejected, superseded). */

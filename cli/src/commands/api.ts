@@ -14,6 +14,9 @@ import {
   VmsResponse,
   VmRef,
   ApiHost,
+  ModesResponse,
+  PolicyModes,
+  RunTimeModeKinds,
 } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { resolveCa, resolveToken } from "../api-auth.js";
@@ -196,9 +199,9 @@ export function registerApiCommands(program: Command): void {
 
   program
     .command("plan")
-    .description("dry run: the moves a policy proposes, each with reason and cost; `plan approve ID` runs one")
-    .argument("[kind]", "balance (default) | consolidate | drain HOST | approve ID")
-    .argument("[target]", "HOST for drain, plan ID for approve")
+    .description("dry run: the moves a policy proposes, each with reason and cost; `plan approve ID` runs one, `plan reject ID` drops it")
+    .argument("[kind]", "balance (default) | consolidate | drain HOST | approve ID | reject ID")
+    .argument("[target]", "HOST for drain, plan ID for approve and reject")
     .option("--json", "print the API's ApiPlan")
     .action(async (kind: string | undefined, target: string | undefined, o: { json?: boolean }, cmd: Command) => {
       const api = client(cmd);
@@ -207,6 +210,9 @@ export function registerApiCommands(program: Command): void {
       if (k === "approve") {
         if (!target) throw usageError("plan approve needs the plan ID (printed by `drover plan`)");
         plan = await api.post(`/v1/plans/${encodeURIComponent(target)}/approve`, {}, ApiPlan);
+      } else if (k === "reject") {
+        if (!target) throw usageError("plan reject needs the plan ID (printed by `drover plan`)");
+        plan = await api.post(`/v1/plans/${encodeURIComponent(target)}/reject`, {}, ApiPlan);
       } else if (k === "balance" || k === "consolidate") {
         if (target !== undefined) throw usageError(`plan ${k} takes no further argument (got ${JSON.stringify(target)})`);
         plan = await api.post("/v1/plan", { kind: k }, ApiPlan);
@@ -215,11 +221,31 @@ export function registerApiCommands(program: Command): void {
         const h = await knownHost(api, target);
         plan = await api.post("/v1/plan", { kind: "drain", host: h.id }, ApiPlan);
       } else {
-        throw usageError(`unknown plan kind ${JSON.stringify(k)}: expected balance, consolidate, drain HOST or approve ID`);
+        throw usageError(`unknown plan kind ${JSON.stringify(k)}: expected balance, consolidate, drain HOST, approve ID or reject ID`);
       }
       if (o.json) return printJson(plan);
       printPlan(plan);
       if (plan.status === "proposed" && plan.steps.length > 0) process.stdout.write(`Approve with: drover plan approve ${plan.id}\n`);
+    });
+
+  program
+    .command("mode")
+    .description("what a scheduled policy's plans do from now on; recorded in the history with who changed it, kept across restarts")
+    .argument("<policy>", RunTimeModeKinds.join(" | "))
+    .argument("<mode>", PolicyModes.join(" | "))
+    .option("--json", "print the API's ModesResponse")
+    .action(async (policy: string, mode: string, o: { json?: boolean }, cmd: Command) => {
+      if (!(RunTimeModeKinds as readonly string[]).includes(policy))
+        throw usageError(`mode takes a policy ${RunTimeModeKinds.join(" or ")}, not ${JSON.stringify(policy)}`);
+      if (!(PolicyModes as readonly string[]).includes(mode))
+        throw usageError(`mode must be one of ${PolicyModes.join(", ")}, not ${JSON.stringify(mode)}`);
+      const r = await client(cmd).post(`/v1/modes/${policy}`, { mode }, ModesResponse);
+      if (o.json) return printJson(r);
+      process.stdout.write(
+        `${Object.entries(r.modes)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(", ")}\n`,
+      );
     });
 
   program

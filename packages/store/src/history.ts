@@ -96,7 +96,9 @@ export function history(src: HistorySources, q: HistoryQuery = {}): HistoryEntry
   if (want("plan", true, true)) {
     for (const row of src.plans.list(fv)) {
       const n = row.steps.length;
-      const summary = `plan ${row.kind} (${row.mode}, ${n} step${n === 1 ? "" : "s"}): ${row.status}: ${row.summary} [${row.requestedBy}]`;
+      // Only an approve or a reject names who decided.
+      const decided = row.decidedBy === null ? "" : `, ${row.status === "rejected" ? "rejected" : "approved"} by ${row.decidedBy}`;
+      const summary = `plan ${row.kind} (${row.mode}, ${n} step${n === 1 ? "" : "s"}): ${row.status}: ${row.summary} [${row.requestedBy}${decided}]`;
       out.push({ kind: "plan", atMs: row.createdMs, id: row.id, summary, row });
     }
   }

@@ -199,6 +199,10 @@ export const migrations: readonly string[] = [
   CREATE INDEX host_events_at ON host_events(at_ms);
   CREATE INDEX host_events_host ON host_events(host, at_ms);
   `,
+  // 7: who approved or rejected a plan (an operator's token, "api:<name>"); null for a plan no one decided.
+  `
+  ALTER TABLE plans ADD COLUMN decided_by TEXT;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -89,12 +89,14 @@ export interface PlanRow {
   status: PlanStatus;
   statusMs: number;
   requestedBy: string;
+  /** Who approved or rejected it (`plans.setStatus` with `by`); null until someone does. */
+  decidedBy: string | null;
   summary: string;
   explanation: Json;
   steps: StepRow[];
 }
 
-export type PlanInput = Omit<PlanRow, "steps" | "status" | "statusMs"> & {
+export type PlanInput = Omit<PlanRow, "steps" | "status" | "statusMs" | "decidedBy"> & {
   status?: PlanStatus;
   steps: StepInput[];
 };

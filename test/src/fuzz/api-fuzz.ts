@@ -19,6 +19,8 @@ import type { Mutant, Tally } from "./kit.js";
 const valid: Record<string, { params?: Record<string, string>; query?: Record<string, string>; body?: object }> = {
   "POST /v1/plan": { body: { kind: "drain", host: "a" } },
   "POST /v1/plans/{id}/approve": { params: { id: "plan-none" } },
+  "POST /v1/plans/{id}/reject": { params: { id: "plan-none" } },
+  "POST /v1/modes/{kind}": { params: { kind: "balance" }, body: { mode: "recommend" } },
   "POST /v1/migrations": { body: { vm: "web1", host: "b" } },
   "POST /v1/hosts/{id}/drain": { params: { id: "a" }, body: { powerOff: false } },
   "POST /v1/hosts/{id}/undrain": { params: { id: "a" } },

@@ -25,6 +25,8 @@ const valid: string[][] = [
   ["plan", "balance"],
   ["plan", "drain", "h1", "--json"],
   ["plan", "approve", "plan-1"],
+  ["plan", "reject", "plan-1"],
+  ["mode", "balance", "automatic"],
   ["migrate", "vm1", "h2", "--wait"],
   ["drain", "h1", "--power-off", "--wait"],
   ["undrain", "h1"],

@@ -62,6 +62,12 @@ describe("two schedulers on a three-node NATS cluster", () => {
       expect(error.code).toBe("not-leader");
       expect(error.message).toMatch(/scheduler "sched-b" follows .*scheduler "sched-a" leads/);
       expect(agents.received).toEqual([]);
+      // A run-time mode change is a change too: refused, and the follower's modes stay as they were.
+      const before = { ...follower.s.modes.modes };
+      const mode = await follower.call("/v1/modes/balance", { mode: before.balance === "off" ? "automatic" : "off" });
+      expect(mode.status).toBe(409);
+      expect(ApiError.parse(await mode.json()).error.code).toBe("not-leader");
+      expect(follower.s.modes.modes).toEqual(before);
 
       const status = StatusResponse.parse(await (await follower.call("/v1/status")).json());
       expect(status.control?.leadership).toEqual({

@@ -72,6 +72,16 @@ export class Modes {
     return this.modes;
   }
 
+  /**
+   * A mode a previous leader set (from the journal): taken unless this scheduler's config file
+   * changed its policies later, recorded under the name of who set it.
+   */
+  adopt(kind: RunTimeModeKind, mode: PolicyMode, by: string, atMs: number): void {
+    const file = this.d.store.config.list({ key: "policies", limit: 1 })[0];
+    if (file && file.atMs > atMs) return;
+    this.set(kind, mode, by);
+  }
+
   /** The newest of a run-time change and the config file's policies (recorded at start, before this) wins. */
   private restoreRunTimeModes(): void {
     const { store } = this.d;

@@ -5,7 +5,7 @@
 // this scheduler did not send is marked as such, counted and logged.
 import type { Bus, Subscription } from "@drover/bus";
 import { DropLog, HostEvent, hostOfSubject, subjects, type CommandEventInfo, type Logger } from "@drover/protocol";
-import type { Store } from "@drover/store";
+import type { HostEventKind, Store } from "@drover/store";
 import type { AgentClient } from "./agent-client.js";
 import type { Clock } from "./clock.js";
 import type { Metrics } from "./metrics.js";
@@ -46,12 +46,18 @@ export class AgentCommandLog {
     this.sub.unsubscribe();
   }
 
-  /** One host event, valid already (the bus drops and counts invalid ones); only `command` events are recorded. */
+  /**
+   * One host event, valid already (the bus drops and counts invalid ones). `command` events are
+   * recorded as agent commands; the agent's lifecycle ones (started, stopping, libvirt down/up,
+   * powering off) as host events; per-VM lifecycle events are not history.
+   */
   onEvent(e: HostEvent, subject: string): void {
-    if (e.kind !== "command" || this.d.recording?.() === false) return;
+    if (e.kind === "vm-lifecycle" || this.d.recording?.() === false) return;
     const now = this.d.clock.now();
     // The subject says which agent ran it (the server lets a host publish only its own events).
     const host = hostOfSubject(subject);
+    const kind = e.kind;
+    if (kind !== "command") return this.recordLifecycle({ ...e, kind }, host, subject, now);
     const c = e.command;
     if (!c || host !== e.host) {
       const reason = c ? "wrong-host" : "no-command";
@@ -82,6 +88,24 @@ export class AgentCommandLog {
     }
     this.d.metrics.agentCommands.inc({ kind: c.kind, issuer: issuedHere ? "this-scheduler" : "other" });
     if (!issuedHere) this.warnForeign(host, c, now);
+  }
+
+  private recordLifecycle(
+    e: HostEvent & { kind: Exclude<HostEventKind, "state"> },
+    host: string | undefined,
+    subject: string,
+    now: number,
+  ): void {
+    if (host !== e.host) {
+      this.d.metrics.hostEventsRejected.inc({ reason: "wrong-host" });
+      this.drops.note(subject, "wrong-host", now, { host: e.host, event: e.kind });
+      return;
+    }
+    try {
+      this.d.store.hostEvents.record({ atMs: now, host, event: e.kind, detail: e.detail });
+    } catch (err) {
+      this.d.log.error({ err, host, event: e.kind }, "host event not recorded");
+    }
   }
 
   /**

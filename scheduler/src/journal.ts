@@ -1,15 +1,17 @@
 // What must survive the leader, in a replicated JetStream KV bucket (with leadership on): every
-// migrate command, written before it is sent and removed when its move ends, and every open drain,
-// written when requested and removed on undrain. A new leader imports what its own store lacks, so
-// reconciliation asks the source agent about each move by command id (never sending it again) and
-// the drain goes on. SQLite stays each scheduler's own view and history.
+// migrate command, written before it is sent and removed when its move ends, every open drain,
+// written when requested and removed on undrain, and the last run-time mode of each policy. A new
+// leader imports what its own store lacks, so reconciliation asks the source agent about each move
+// by command id (never sending it again), the drain goes on and the modes stay. SQLite stays each
+// scheduler's own view and history.
 import { z } from "zod";
 import { JOURNAL_BUCKET, type Bus, type TypedKv } from "@drover/bus";
-import { HostId, Id, VmRef, type CommandInput, type Logger } from "@drover/protocol";
+import { HostId, Id, PolicyMode, RunTimeModeKinds, VmRef, type CommandInput, type Logger } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { Maintenance } from "./maintenance.js";
 import type { MigrationEvents } from "./migration-events.js";
+import type { Modes } from "./modes.js";
 
 export const MoveEntry = z.object({
   kind: z.literal("move"),
@@ -35,7 +37,17 @@ export const DrainEntry = z.object({
 });
 export type DrainEntry = z.output<typeof DrainEntry>;
 
-const Entry = z.discriminatedUnion("kind", [MoveEntry, DrainEntry]);
+/** A mode set at run time (`POST /v1/modes/{kind}`); kept, one per policy, for every next leader. */
+export const ModeEntry = z.object({
+  kind: z.literal("mode"),
+  policy: z.enum(RunTimeModeKinds),
+  mode: PolicyMode,
+  by: z.string().min(1),
+  atMs: z.number().int().nonnegative(),
+});
+export type ModeEntry = z.output<typeof ModeEntry>;
+
+const Entry = z.discriminatedUnion("kind", [MoveEntry, DrainEntry, ModeEntry]);
 
 export class Journal {
   private constructor(
@@ -76,17 +88,22 @@ export class Journal {
     await this.kv.delete(this.key("drain", host));
   }
 
-  async unfinished(): Promise<{ moves: MoveEntry[]; drains: DrainEntry[] }> {
-    const out = { moves: [] as MoveEntry[], drains: [] as DrainEntry[] };
+  async modeSet(e: Omit<ModeEntry, "kind">): Promise<void> {
+    await this.kv.put(this.key("mode", e.policy), { kind: "mode", ...e });
+  }
+
+  async unfinished(): Promise<{ moves: MoveEntry[]; drains: DrainEntry[]; modes: ModeEntry[] }> {
+    const out = { moves: [] as MoveEntry[], drains: [] as DrainEntry[], modes: [] as ModeEntry[] };
     for (const k of await this.kv.keys(`${this.cluster}.>`)) {
       const e = await this.kv.get(k);
       if (e?.kind === "move") out.moves.push(e);
       if (e?.kind === "drain") out.drains.push(e);
+      if (e?.kind === "mode") out.modes.push(e);
     }
     return out;
   }
 
-  private key(kind: "move" | "drain", id: string): string {
+  private key(kind: "move" | "drain" | "mode", id: string): string {
     return `${this.cluster}.${kind}.${id}`;
   }
 }
@@ -132,6 +149,25 @@ export function importUnfinished(
   }
   if (n.moves + n.drains > 0) log.info(n, "imported moves in flight and open drains from the previous leader");
   return n;
+}
+
+type RunTimeModes = Pick<Modes, "modes" | "window" | "set">;
+
+/** The API's modes with each run-time change journaled after it is applied here (a failed write is logged). */
+export function journaledModes(m: RunTimeModes, journal: Journal, clock: Clock, log: Logger): RunTimeModes {
+  return {
+    get modes() {
+      return m.modes;
+    },
+    window: () => m.window(),
+    set: (kind, mode, by) => {
+      const out = m.set(kind, mode, by);
+      journal
+        .modeSet({ policy: kind, mode, by, atMs: clock.now() })
+        .catch((err: unknown) => log.warn({ err, kind }, "could not journal a mode change; a next leader will not know it"));
+      return out;
+    },
+  };
 }
 
 type Drains = Pick<Maintenance, "drain" | "undrain" | "get" | "toApi">;

@@ -3,7 +3,7 @@
 // mode decides what a plan does: off (nothing), recommend (stored, waits for approval),
 // automatic (runs).
 import type { PlanStep } from "@drover/policy";
-import type { Logger, PlanKind, PolicyMode } from "@drover/protocol";
+import { PolicyMode, type Logger, type PlanKind, type RunTimeModeKinds } from "@drover/protocol";
 import type { MigrationRow, PlanMode, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
@@ -32,6 +32,14 @@ export interface ModesDeps {
   log: Logger;
 }
 
+export type RunTimeModeKind = (typeof RunTimeModeKinds)[number];
+
+/**
+ * A mode changed at run time is a config change under this key (not a key of the config file), so
+ * the history shows who changed it and a restart finds it.
+ */
+export const modeKey = (kind: RunTimeModeKind): string => `modes.${kind}`;
+
 export class Modes {
   private lastRun: Record<"balance" | "consolidate", number> = { balance: 0, consolidate: 0 };
   /** Window (by opening time) whose capacity was already restored. */
@@ -45,7 +53,44 @@ export class Modes {
       consolidate: d.config.policies.consolidate.mode,
       drain: d.config.policies.drain.mode,
     };
+    this.restoreRunTimeModes();
     d.events.onFinished((m) => this.onMigrationFinished(m));
+  }
+
+  /**
+   * Sets what `kind`'s scheduled plans do from the next tick on, recorded (with `by`) only when it
+   * changes. It stays across restarts until the config file's policies change.
+   */
+  set(kind: RunTimeModeKind, mode: PolicyMode, by: string): Record<PlanKind, PolicyMode> {
+    const old = this.modes[kind];
+    if (old !== mode) {
+      this.d.store.config.recordChange({ atMs: this.d.clock.now(), who: by, key: modeKey(kind), oldValue: old, newValue: mode });
+      this.modes[kind] = mode;
+      this.lastRun[kind] = 0;
+      this.d.log.info({ kind, mode, was: old, by }, "mode changed");
+    }
+    return this.modes;
+  }
+
+  /**
+   * A mode a previous leader set (from the journal): taken unless this scheduler's config file
+   * changed its policies later, recorded under the name of who set it.
+   */
+  adopt(kind: RunTimeModeKind, mode: PolicyMode, by: string, atMs: number): void {
+    const file = this.d.store.config.list({ key: "policies", limit: 1 })[0];
+    if (file && file.atMs > atMs) return;
+    this.set(kind, mode, by);
+  }
+
+  /** The newest of a run-time change and the config file's policies (recorded at start, before this) wins. */
+  private restoreRunTimeModes(): void {
+    const { store } = this.d;
+    const fileSeq = store.config.list({ key: "policies", limit: 1 })[0]?.seq ?? 0;
+    for (const kind of ["balance", "consolidate"] as const) {
+      const last = store.config.list({ key: modeKey(kind), limit: 1 })[0];
+      const mode = PolicyMode.safeParse(last?.newValue);
+      if (last && last.seq > fileSeq && mode.success) this.modes[kind] = mode.data;
+    }
   }
 
   window(): WindowState {

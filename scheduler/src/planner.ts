@@ -161,9 +161,21 @@ export class Planner {
       store.plans.setStatus(id, "rejected", clock.now());
       throw new RefusedError("plan-expired", `plan ${id} is older than planTtlMs (${config.planTtlMs} ms); make a new one`, "id");
     }
-    store.plans.setStatus(id, "approved", clock.now());
+    store.plans.setStatus(id, "approved", clock.now(), by);
     this.d.log.info({ plan: id, by }, "plan approved");
     this.apply(id);
+    return store.plans.get(id)!;
+  }
+
+  /** An operator says no to a proposed plan: nothing of it runs, and the history names who. */
+  reject(id: string, by: string): PlanRow {
+    const { store, clock } = this.d;
+    const row = store.plans.get(id);
+    if (!row) throw new NotFoundError(`no plan "${id}"`, "id");
+    if (row.status !== "proposed")
+      throw new RefusedError("plan-not-proposed", `plan ${id} is ${row.status}; only a proposed plan can be rejected`, "id");
+    store.plans.setStatus(id, "rejected", clock.now(), by);
+    this.d.log.info({ plan: id, by }, "plan rejected");
     return store.plans.get(id)!;
   }
 
@@ -304,7 +316,9 @@ export function planToApi(row: PlanRow): ApiPlan {
     row.status === "applying"
       ? "running"
       : row.status === "rejected"
-        ? "expired"
+        ? row.decidedBy === null
+          ? "expired"
+          : "rejected"
         : row.status === "done" && anyFailed
           ? "failed"
           : row.status;
@@ -315,6 +329,7 @@ export function planToApi(row: PlanRow): ApiPlan {
     host: ex.host ?? null,
     status,
     requestedBy: row.requestedBy,
+    decidedBy: row.decidedBy,
     createdAtMs: row.createdMs,
     updatedAtMs: row.statusMs,
     steps: row.steps.map((s) => {

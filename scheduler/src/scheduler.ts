@@ -26,7 +26,7 @@ import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
 import { Leadership, leadershipSettings } from "./leadership.js";
-import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, recordMigrate } from "./journal.js";
+import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, journaledModes, recordMigrate } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 
 export interface SchedulerDeps {
@@ -235,7 +235,9 @@ export class Scheduler {
   private async importJournal(): Promise<void> {
     if (!this.journal) return;
     const names = (uuid: string) => this.state.vm(uuid)?.report.name ?? uuid;
-    importUnfinished(await this.journal.unfinished(), this.store, names, this.clock.now(), this.log);
+    const j = await this.journal.unfinished();
+    importUnfinished(j, this.store, names, this.clock.now(), this.log);
+    for (const m of j.modes) this.modes.adopt(m.policy, m.mode, m.by, m.atMs);
   }
 
   /** Lost the lease: nothing new starts (the agent client already refuses to send). */
@@ -372,7 +374,7 @@ export class Scheduler {
       moves: this.dispatcher,
       maintenance: this.journal ? journaledDrains(this.maintenance, this.journal, this.log) : this.maintenance,
       power: this.power,
-      modes: this.modes,
+      modes: this.journal ? journaledModes(this.modes, this.journal, this.clock, this.log) : this.modes,
       rejectedReports: () => this.rejectedReports(),
       forgetHost: (id, by) => this.forgetHost(id, by),
       leadership: this.leadership,

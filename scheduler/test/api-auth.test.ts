@@ -69,6 +69,8 @@ describe("API tokens and roles", () => {
       "GET /metrics": "viewer",
       "POST /v1/plan": "operator",
       "POST /v1/plans/{id}/approve": "operator",
+      "POST /v1/plans/{id}/reject": "operator",
+      "POST /v1/modes/{kind}": "operator",
       "POST /v1/migrations": "operator",
       "POST /v1/hosts/{id}/drain": "operator",
       "POST /v1/hosts/{id}/undrain": "operator",

@@ -3,6 +3,7 @@ import { Bus, JOURNAL_BUCKET, LEASE_BUCKET } from "@drover/bus";
 import { NatsCluster } from "@drover/bus/testing";
 import { ApiError, StatusResponse, silentLogger } from "@drover/protocol";
 import { TokenBook } from "../src/api/tokens.js";
+import { Journal } from "../src/journal.js";
 import { leadershipSettings } from "../src/leadership.js";
 import { Scheduler } from "../src/scheduler.js";
 import { FakeAgents, config, tempDir, uuid } from "./helpers.js";
@@ -62,6 +63,12 @@ describe("two schedulers on a three-node NATS cluster", () => {
       expect(error.code).toBe("not-leader");
       expect(error.message).toMatch(/scheduler "sched-b" follows .*scheduler "sched-a" leads/);
       expect(agents.received).toEqual([]);
+      // A run-time mode change is a change too: refused, and the follower's modes stay as they were.
+      const before = { ...follower.s.modes.modes };
+      const mode = await follower.call("/v1/modes/balance", { mode: before.balance === "off" ? "automatic" : "off" });
+      expect(mode.status).toBe(409);
+      expect(ApiError.parse(await mode.json()).error.code).toBe("not-leader");
+      expect(follower.s.modes.modes).toEqual(before);
 
       const status = StatusResponse.parse(await (await follower.call("/v1/status")).json());
       expect(status.control?.leadership).toEqual({
@@ -150,6 +157,32 @@ describe("a move in flight when the leader dies", () => {
 });
 
 describe("a drain when the leader dies", () => {
+  it("carries a mode set at run time to the next leader, recorded there under who set it", async () => {
+    await using dirA = await tempDir();
+    await using dirB = await tempDir();
+    const a = await scheduler("sched-a", dirA.path);
+    let b: Awaited<ReturnType<typeof scheduler>> | undefined;
+    try {
+      await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      b = await scheduler("sched-b", dirB.path);
+      const next = b;
+      expect(next.s.modes.modes.balance).toBe("off");
+      expect((await a.call("/v1/modes/balance", { mode: "recommend" })).status).toBe(200);
+      // The journal is written after the change is applied: wait for it before the leader goes.
+      await using reader = await Bus.connect({ servers: cluster.urls, name: "journal-reader", logger: silentLogger });
+      const journal = await Journal.open(reader, a.s.config.cluster, leadershipSettings(a.s.config).replicas);
+      await expect.poll(async () => (await journal.unfinished()).modes.map((m) => m.mode), { timeout: 10_000 }).toEqual(["recommend"]);
+      await a.s.bus.close();
+      await expect.poll(() => next.s.leadership.mayAct(), { timeout: 4 * TTL }).toBe(true);
+      await expect.poll(() => next.s.modes.modes.balance, { timeout: 15_000 }).toBe("recommend");
+      const row = next.s.store.config.list({ key: "modes.balance", limit: 1 })[0];
+      expect(row).toMatchObject({ who: "api:test-admin", oldValue: "off", newValue: "recommend" });
+    } finally {
+      await b?.s.shutdown();
+      await a.s.shutdown();
+    }
+  });
+
   it("goes on under the next leader: the drain and its moves in flight come from the journal, each VM is sent once", async () => {
     await using dirA = await tempDir();
     await using dirB = await tempDir();

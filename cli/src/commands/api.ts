@@ -12,7 +12,11 @@ import {
   HostId,
   StatusResponse,
   VmsResponse,
+  VmRef,
   ApiHost,
+  ModesResponse,
+  PolicyModes,
+  RunTimeModeKinds,
 } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { resolveCa, resolveToken } from "../api-auth.js";
@@ -195,9 +199,9 @@ export function registerApiCommands(program: Command): void {
 
   program
     .command("plan")
-    .description("dry run: the moves a policy proposes, each with reason and cost; `plan approve ID` runs one")
-    .argument("[kind]", "balance (default) | consolidate | drain HOST | approve ID")
-    .argument("[target]", "HOST for drain, plan ID for approve")
+    .description("dry run: the moves a policy proposes, each with reason and cost; `plan approve ID` runs one, `plan reject ID` drops it")
+    .argument("[kind]", "balance (default) | consolidate | drain HOST | approve ID | reject ID")
+    .argument("[target]", "HOST for drain, plan ID for approve and reject")
     .option("--json", "print the API's ApiPlan")
     .action(async (kind: string | undefined, target: string | undefined, o: { json?: boolean }, cmd: Command) => {
       const api = client(cmd);
@@ -206,6 +210,9 @@ export function registerApiCommands(program: Command): void {
       if (k === "approve") {
         if (!target) throw usageError("plan approve needs the plan ID (printed by `drover plan`)");
         plan = await api.post(`/v1/plans/${encodeURIComponent(target)}/approve`, {}, ApiPlan);
+      } else if (k === "reject") {
+        if (!target) throw usageError("plan reject needs the plan ID (printed by `drover plan`)");
+        plan = await api.post(`/v1/plans/${encodeURIComponent(target)}/reject`, {}, ApiPlan);
       } else if (k === "balance" || k === "consolidate") {
         if (target !== undefined) throw usageError(`plan ${k} takes no further argument (got ${JSON.stringify(target)})`);
         plan = await api.post("/v1/plan", { kind: k }, ApiPlan);
@@ -214,11 +221,31 @@ export function registerApiCommands(program: Command): void {
         const h = await knownHost(api, target);
         plan = await api.post("/v1/plan", { kind: "drain", host: h.id }, ApiPlan);
       } else {
-        throw usageError(`unknown plan kind ${JSON.stringify(k)}: expected balance, consolidate, drain HOST or approve ID`);
+        throw usageError(`unknown plan kind ${JSON.stringify(k)}: expected balance, consolidate, drain HOST, approve ID or reject ID`);
       }
       if (o.json) return printJson(plan);
       printPlan(plan);
       if (plan.status === "proposed" && plan.steps.length > 0) process.stdout.write(`Approve with: drover plan approve ${plan.id}\n`);
+    });
+
+  program
+    .command("mode")
+    .description("what a scheduled policy's plans do from now on; recorded in the history with who changed it, kept across restarts")
+    .argument("<policy>", RunTimeModeKinds.join(" | "))
+    .argument("<mode>", PolicyModes.join(" | "))
+    .option("--json", "print the API's ModesResponse")
+    .action(async (policy: string, mode: string, o: { json?: boolean }, cmd: Command) => {
+      if (!(RunTimeModeKinds as readonly string[]).includes(policy))
+        throw usageError(`mode takes a policy ${RunTimeModeKinds.join(" or ")}, not ${JSON.stringify(policy)}`);
+      if (!(PolicyModes as readonly string[]).includes(mode))
+        throw usageError(`mode must be one of ${PolicyModes.join(", ")}, not ${JSON.stringify(mode)}`);
+      const r = await client(cmd).post(`/v1/modes/${policy}`, { mode }, ModesResponse);
+      if (o.json) return printJson(r);
+      process.stdout.write(
+        `${Object.entries(r.modes)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(", ")}\n`,
+      );
     });
 
   program
@@ -329,17 +356,33 @@ export function registerApiCommands(program: Command): void {
 
   program
     .command("history")
-    .description("what Drover did: plans, migrations, maintenance, power, config, and the commands agents ran, newest first")
+    .description("what Drover did: plans, migrations, maintenance, power, config, host events and the commands agents ran, newest first")
     .option("--limit <n>", "entries (1..1000)", "50")
     .option("--kind <kind>", `only ${HistoryKinds.join("|")}`)
+    .option(
+      "--since <when>",
+      "only entries at or after this: an ISO time (2026-12-05T04:00:00Z) or a duration back from now (90s, 30m, 2h, 1d)",
+    )
+    .option("--host <host>", "only entries that involve this host")
+    .option("--vm <vm>", "only entries that involve this VM (name or uuid)")
     .option("--json", "print the API's HistoryResponse")
-    .action(async (o: { limit: string; kind?: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { limit: string; kind?: string; since?: string; host?: string; vm?: string; json?: boolean }, cmd: Command) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
         throw usageError(`--limit must be an integer 1..1000, not ${JSON.stringify(o.limit)}`);
       if (o.kind !== undefined && !(HistoryKinds as readonly string[]).includes(o.kind))
         throw usageError(`--kind must be one of ${HistoryKinds.join(", ")}`);
-      const q = new URLSearchParams({ limit: String(limit), ...(o.kind ? { kind: o.kind } : {}) });
+      const host = o.host === undefined ? undefined : checkHost(o.host, "--host");
+      if (o.vm !== undefined && !VmRef.safeParse(o.vm).success)
+        throw usageError(`--vm ${JSON.stringify(o.vm)} is not a VM name or uuid (1..256 characters)`);
+      const sinceMs = o.since === undefined ? undefined : sinceToMs(o.since, Date.now());
+      const q = new URLSearchParams({
+        limit: String(limit),
+        ...(o.kind ? { kind: o.kind } : {}),
+        ...(sinceMs !== undefined ? { sinceMs: String(sinceMs) } : {}),
+        ...(host !== undefined ? { host } : {}),
+        ...(o.vm !== undefined ? { vm: o.vm } : {}),
+      });
       const r = await client(cmd).get(`/v1/history?${q.toString()}`, HistoryResponse);
       if (o.json) return printJson(r);
       process.stdout.write(
@@ -358,6 +401,23 @@ export function registerApiCommands(program: Command): void {
         )}\n`,
       );
     });
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since`: an ISO 8601 time, or a duration back from `nowMs` ("90s", "30m", "2h", "1d"). */
+export function sinceToMs(arg: string, nowMs: number): number {
+  const d = /^(\d+)([smhd])$/.exec(arg.trim());
+  if (d) {
+    const back = Number(d[1]) * DURATION_UNITS_MS[d[2] as string]!;
+    if (back > nowMs) throw usageError(`--since ${JSON.stringify(arg)} reaches before 1970`);
+    return nowMs - back;
+  }
+  // An ISO date or date-time only: Date.parse also takes forms like "1" or "Dec 5" that are easy to mistype.
+  const t = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(arg.trim()) ? Date.parse(arg) : NaN;
+  if (!Number.isFinite(t) || t < 0)
+    throw usageError(`--since ${JSON.stringify(arg)} is neither an ISO time (2026-12-05T04:00:00Z) nor a duration (90s, 30m, 2h, 1d)`);
+  return t;
 }
 
 /** Which scheduler leads and how NATS looks, for `drover status`. */

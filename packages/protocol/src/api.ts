@@ -205,7 +205,8 @@ export const ApiPlanStep = z.object({
 });
 export type ApiPlanStep = z.infer<typeof ApiPlanStep>;
 
-export const PlanStatuses = ["proposed", "approved", "running", "done", "failed", "superseded", "expired"] as const;
+/** `rejected`: an operator rejected it; `expired`: it waited longer than planTtlMs. */
+export const PlanStatuses = ["proposed", "approved", "running", "done", "failed", "superseded", "expired", "rejected"] as const;
 
 export const ApiPlan = z.object({
   id: Id,
@@ -215,6 +216,8 @@ export const ApiPlan = z.object({
   status: z.enum(PlanStatuses),
   /** Who asked: "api:<token name>", "schedule:balance", "maintenance:<id>", ... */
   requestedBy: z.string(),
+  /** Who approved or rejected it ("api:<token name>"); null when no one did (automatic, expired, still proposed). */
+  decidedBy: z.string().nullable().optional(),
   createdAtMs: EpochMs,
   updatedAtMs: EpochMs,
   steps: z.array(ApiPlanStep),
@@ -232,6 +235,16 @@ export const ApiPlan = z.object({
   }),
 });
 export type ApiPlan = z.infer<typeof ApiPlan>;
+
+/**
+ * `POST /v1/modes/{kind}`: what a scheduled policy's plans do from now on (persisted; a later change of
+ * the config file's policies wins). Drains keep policies.drain.mode from the config file.
+ */
+export const RunTimeModeKinds = ["balance", "consolidate"] as const;
+export const ModeRequest = z.object({ mode: PolicyMode }).strict();
+export type ModeRequest = z.infer<typeof ModeRequest>;
+export const ModesResponse = z.object({ modes: z.object({ balance: PolicyMode, consolidate: PolicyMode, drain: PolicyMode }) });
+export type ModesResponse = z.infer<typeof ModesResponse>;
 export const PlansResponse = z.object({ plans: z.array(ApiPlan) });
 export type PlansResponse = z.infer<typeof PlansResponse>;
 
@@ -345,6 +358,10 @@ export const HistoryQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     kind: z.enum(HistoryKinds).optional(),
     sinceMs: z.coerce.number().int().nonnegative().optional(),
+    /** Only entries that involve this host. */
+    host: HostId.optional(),
+    /** Only entries that involve this VM (name or uuid). */
+    vm: VmRef.optional(),
   })
   .strict();
 export type HistoryQuery = z.infer<typeof HistoryQuery>;

@@ -11,6 +11,7 @@ export type { Power } from "./repos/power.js";
 export type { ConfigChanges } from "./repos/config.js";
 export type { Tokens } from "./repos/tokens.js";
 export type { AgentCommands } from "./repos/agent-commands.js";
+export type { HostEvents } from "./repos/host-events.js";
 export {
   PlanModes,
   PlanStatuses,
@@ -28,6 +29,7 @@ export {
   TokenRoles,
   AgentCommandKinds,
   AgentCommandOutcomes,
+  HostEventKinds,
   type Json,
   type JsonObject,
   type ErrorRecord,
@@ -65,6 +67,9 @@ export {
   type AgentCommandDestination,
   type AgentCommandRow,
   type AgentCommandInput,
+  type HostEventKind,
+  type HostEventRow,
+  type HostEventInput,
   type HistoryEntry,
   type HistoryKind,
 } from "./types.js";

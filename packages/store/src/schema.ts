@@ -184,6 +184,25 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX agent_commands_at ON agent_commands(at_ms);
   `,
+  // 6: what happened to each host: its state changes (written with the state itself, hosts.setState)
+  // and the lifecycle events its agent announced.
+  `
+  CREATE TABLE host_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    event TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+  ) STRICT;
+  CREATE INDEX host_events_at ON host_events(at_ms);
+  CREATE INDEX host_events_host ON host_events(host, at_ms);
+  `,
+  // 7: who approved or rejected a plan (an operator's token, "api:<name>"); null for a plan no one decided.
+  `
+  ALTER TABLE plans ADD COLUMN decided_by TEXT;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

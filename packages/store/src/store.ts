@@ -5,6 +5,7 @@ import { StoreError, StoreErrorCodes } from "./errors.js";
 import { history, type HistoryQuery } from "./history.js";
 import { AgentCommands } from "./repos/agent-commands.js";
 import { ConfigChanges } from "./repos/config.js";
+import { HostEvents } from "./repos/host-events.js";
 import { Hosts } from "./repos/hosts.js";
 import { Maintenance } from "./repos/maintenance.js";
 import { Migrations } from "./repos/migrations.js";
@@ -44,6 +45,7 @@ export class Store implements Disposable {
   readonly config: ConfigChanges;
   readonly tokens: Tokens;
   readonly agentCommands: AgentCommands;
+  readonly hostEvents: HostEvents;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
@@ -54,7 +56,8 @@ export class Store implements Disposable {
     this.schemaVersion = schemaVersion;
     this.retentionDays = retentionDays;
     this.#now = now;
-    this.hosts = new Hosts(db);
+    this.hostEvents = new HostEvents(db);
+    this.hosts = new Hosts(db, this.hostEvents);
     this.vms = new Vms(db);
     this.plans = new Plans(db);
     this.migrations = new Migrations(db);
@@ -74,6 +77,7 @@ export class Store implements Disposable {
       db.prepare(`DELETE FROM power_actions WHERE status NOT IN (${list(OpenPowerStatuses)}) AND updated_ms < @cutoff`),
       db.prepare("DELETE FROM config_changes WHERE at_ms < @cutoff"),
       db.prepare("DELETE FROM agent_commands WHERE at_ms < @cutoff"),
+      db.prepare("DELETE FROM host_events WHERE at_ms < @cutoff"),
       db.prepare("DELETE FROM vms WHERE last_seen_ms < @cutoff"),
     ];
     this.#prune = db.transaction((cutoff: number) => statements.reduce((n, s) => n + s.run({ cutoff }).changes, 0));

@@ -89,12 +89,14 @@ export interface PlanRow {
   status: PlanStatus;
   statusMs: number;
   requestedBy: string;
+  /** Who approved or rejected it (`plans.setStatus` with `by`); null until someone does. */
+  decidedBy: string | null;
   summary: string;
   explanation: Json;
   steps: StepRow[];
 }
 
-export type PlanInput = Omit<PlanRow, "steps" | "status" | "statusMs"> & {
+export type PlanInput = Omit<PlanRow, "steps" | "status" | "statusMs" | "decidedBy"> & {
   status?: PlanStatus;
   steps: StepInput[];
 };
@@ -309,11 +311,33 @@ export interface AgentCommandRow {
 }
 export type AgentCommandInput = Omit<AgentCommandRow, "seq">;
 
+/**
+ * `state`: the scheduler's view of the host changed (fromState -> toState); the others are what the
+ * host's agent announced (its host events), recorded as they arrive.
+ */
+export const HostEventKinds = ["state", "agent-started", "agent-stopping", "libvirt-down", "libvirt-up", "powering-off"] as const;
+export type HostEventKind = (typeof HostEventKinds)[number];
+
+export interface HostEventRow {
+  seq: number;
+  atMs: number;
+  host: string;
+  event: HostEventKind;
+  fromState: HostState | null;
+  toState: HostState | null;
+  detail: string;
+}
+export type HostEventInput = Omit<HostEventRow, "seq" | "fromState" | "toState"> & {
+  fromState?: HostState | null;
+  toState?: HostState | null;
+};
+
 export type HistoryEntry =
   | { kind: "migration"; atMs: number; id: string; summary: string; row: MigrationRow }
   | { kind: "plan"; atMs: number; id: string; summary: string; row: PlanRow }
   | { kind: "maintenance"; atMs: number; id: string; summary: string; row: MaintenanceRow }
   | { kind: "power"; atMs: number; id: string; summary: string; row: PowerRow }
   | { kind: "config"; atMs: number; id: string; summary: string; row: ConfigChangeRow }
-  | { kind: "command"; atMs: number; id: string; summary: string; row: AgentCommandRow };
+  | { kind: "command"; atMs: number; id: string; summary: string; row: AgentCommandRow }
+  | { kind: "host"; atMs: number; id: string; summary: string; row: HostEventRow };
 export type HistoryKind = HistoryEntry["kind"];

@@ -142,6 +142,7 @@ describe("plans", () => {
         ...p,
         status: "proposed",
         statusMs: p.createdMs,
+        decidedBy: null,
         steps: [
           { ...p.steps[0], host: null, status: "pending", migrationId: null },
           {

@@ -35,6 +35,7 @@ describe("schema migrations", () => {
         "agent_commands",
         "api_tokens",
         "config_changes",
+        "host_events",
         "hosts",
         "maintenance",
         "migrations",

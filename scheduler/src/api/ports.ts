@@ -33,13 +33,13 @@ export interface SchedulerApi {
   readonly state: ClusterState;
   readonly store: StoreReads;
   readonly metrics: Pick<Metrics, "registry">;
-  readonly planner: Pick<Planner, "make" | "approve">;
+  readonly planner: Pick<Planner, "make" | "approve" | "reject">;
   /** Operator moves, their progress, and the queue's size. */
   readonly moves: Pick<Dispatcher, "submit" | "progressOf" | "inFlightCount" | "queuedCount">;
   readonly maintenance: Pick<Maintenance, "drain" | "undrain" | "get" | "toApi">;
   readonly power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
   /** Policy modes and the consolidation window, for the status. */
-  readonly modes: Pick<Modes, "modes" | "window">;
+  readonly modes: Pick<Modes, "modes" | "window" | "set">;
   /** Reports refused, by reason: `invalid` (bad JSON, schema, size) and the scheduler's drops. */
   rejectedReports(): Record<string, number>;
   /** Removes a host that no longer exists; refused (RefusedError) while it reports or is in use. */

@@ -21,6 +21,9 @@ import {
   Id,
   MigrateRequest,
   MigrationsResponse,
+  ModeRequest,
+  ModesResponse,
+  RunTimeModeKinds,
   PlanRequest,
   PlansResponse,
   PowerRequest,
@@ -145,6 +148,7 @@ function tlsOption(tls: { cert: string; key: string } | undefined): { https: { c
 const IdParams = z.object({ id: Id });
 const TokenParams = z.object({ name: TokenName });
 const HostParams = z.object({ id: HostId });
+const ModeParams = z.object({ kind: z.enum(RunTimeModeKinds) });
 const PlansQuery = z
   .object({
     status: z.enum(["proposed", "approved", "applying", "done", "rejected", "superseded"]).optional(),
@@ -154,6 +158,12 @@ const PlansQuery = z
 const MigrationsQuery = z
   .object({ limit: z.coerce.number().int().min(1).max(1000).default(50), vm: z.string().optional(), host: HostId.optional() })
   .strict();
+
+/** Routes whose action is the path itself: a body (other than empty JSON) is refused, not ignored. */
+function refuseBody(body: unknown, what: string): void {
+  if (body !== undefined && body !== null && (typeof body !== "object" || Object.keys(body).length > 0))
+    throw new BadRequest([{ field: "body", message: `${what} takes no body` }]);
+}
 
 function sumExcept(counts: Record<string, number>, skip: string): number {
   return Object.entries(counts).reduce((n, [k, c]) => (k === skip ? n : n + c), 0);
@@ -360,6 +370,43 @@ export class ApiServer {
     );
 
     app.post(
+      "/v1/plans/:id/reject",
+      {
+        config: operator,
+        schema: {
+          summary: "Reject a proposed plan: none of its steps runs; the history names who rejected it",
+          params: js(IdParams),
+          response: { 200: js(ApiPlan), ...err },
+        },
+      },
+      async (req) => {
+        const { id } = parse(IdParams, req.params, "params");
+        refuseBody(req.body, "reject");
+        return planToApi(s.planner.reject(id, this.by(req)));
+      },
+    );
+
+    app.post(
+      "/v1/modes/:kind",
+      {
+        config: operator,
+        schema: {
+          summary:
+            "Set what a scheduled policy's plans do (off, recommend, automatic) from the next round on; recorded in the " +
+            "history (kind config, key modes.<kind>) with who changed it; kept across restarts until the config file's policies change",
+          params: js(ModeParams),
+          body: js(ModeRequest, "input"),
+          response: { 200: js(ModesResponse), ...err },
+        },
+      },
+      async (req) => {
+        const { kind } = parse(ModeParams, req.params, "params");
+        const { mode } = parse(ModeRequest, req.body, "body");
+        return ModesResponse.parse({ modes: s.modes.set(kind, mode, this.by(req)) });
+      },
+    );
+
+    app.post(
       "/v1/migrations",
       {
         config: operator,
@@ -431,9 +478,7 @@ export class ApiServer {
       },
       async (req) => {
         const { id } = parse(HostParams, req.params, "params");
-        if (req.body !== undefined && req.body !== null && (typeof req.body !== "object" || Object.keys(req.body).length > 0)) {
-          throw new BadRequest([{ field: "body", message: "undrain takes no body" }]);
-        }
+        refuseBody(req.body, "undrain");
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
         return s.maintenance.toApi(s.maintenance.undrain(id, this.by(req)));
       },
@@ -452,9 +497,7 @@ export class ApiServer {
       },
       async (req) => {
         const { id } = parse(HostParams, req.params, "params");
-        if (req.body !== undefined && req.body !== null && (typeof req.body !== "object" || Object.keys(req.body).length > 0)) {
-          throw new BadRequest([{ field: "body", message: "forget takes no body" }]);
-        }
+        refuseBody(req.body, "forget");
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
         const last = this.host(id);
         s.forgetHost(id, this.by(req));
@@ -518,19 +561,25 @@ export class ApiServer {
       {
         config: viewer,
         schema: {
-          summary: "Plans, migrations, maintenance, power, config changes and the commands agents ran, newest first",
+          summary:
+            "Plans, migrations, maintenance, power, config changes, host events and the commands agents ran, newest first; " +
+            "filtered by time, kind, host or VM",
+          querystring: js(HistoryQuery, "input"),
           response: { 200: js(HistoryResponse), ...err },
         },
       },
       async (req) => {
         const q = parse(HistoryQuery, req.query, "query");
-        if (q.kind === "host") return { entries: [] };
+        // A VM's name as the cluster knows it now; a gone VM's entries still match by uuid, or by name in plan steps.
+        const vm = q.vm === undefined ? undefined : (s.state.vm(q.vm)?.uuid ?? q.vm);
         const entries = s.store.history({
           limit: q.limit,
           ...(q.sinceMs !== undefined ? { since: q.sinceMs } : {}),
           ...(q.kind ? { kinds: [q.kind] } : {}),
+          ...(q.host !== undefined ? { host: q.host } : {}),
+          ...(vm !== undefined ? { vm } : {}),
         });
-        return { entries: entries.slice(0, q.limit).map(historyView) };
+        return { entries: entries.map(historyView) };
       },
     );
 

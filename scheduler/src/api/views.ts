@@ -172,5 +172,16 @@ export function historyView(e: HistoryEntry): ApiHistoryEntry {
         outcome: e.row.outcome,
         requestedBy: e.row.issuedBy,
       };
+    case "host":
+      return {
+        timeMs: e.atMs,
+        kind: "host",
+        id: e.id,
+        summary: e.summary,
+        host: e.row.host,
+        vm: null,
+        outcome: e.row.event === "state" ? e.row.toState : e.row.event,
+        requestedBy: null,
+      };
   }
 }

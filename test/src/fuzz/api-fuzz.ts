@@ -19,6 +19,8 @@ import type { Mutant, Tally } from "./kit.js";
 const valid: Record<string, { params?: Record<string, string>; query?: Record<string, string>; body?: object }> = {
   "POST /v1/plan": { body: { kind: "drain", host: "a" } },
   "POST /v1/plans/{id}/approve": { params: { id: "plan-none" } },
+  "POST /v1/plans/{id}/reject": { params: { id: "plan-none" } },
+  "POST /v1/modes/{kind}": { params: { kind: "balance" }, body: { mode: "recommend" } },
   "POST /v1/migrations": { body: { vm: "web1", host: "b" } },
   "POST /v1/hosts/{id}/drain": { params: { id: "a" }, body: { powerOff: false } },
   "POST /v1/hosts/{id}/undrain": { params: { id: "a" } },
@@ -28,7 +30,7 @@ const valid: Record<string, { params?: Record<string, string>; query?: Record<st
   "POST /v1/tokens/{name}/revoke": { params: { name: "victim" } },
   "GET /v1/plans": { query: { status: "proposed", limit: "5" } },
   "GET /v1/migrations": { query: { limit: "5", vm: "web1", host: "a" } },
-  "GET /v1/history": { query: { limit: "5", kind: "migration", sinceMs: "0" } },
+  "GET /v1/history": { query: { limit: "5", kind: "migration", sinceMs: "0", host: "a", vm: "web1" } },
   "GET /v1/hosts/{id}": { params: { id: "a" } },
 };
 

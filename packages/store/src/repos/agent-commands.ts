@@ -63,7 +63,10 @@ function destinationOrNull(where: string, v: unknown): string {
 export class AgentCommands {
   readonly #insert: Database.Statement;
   readonly #bySeq: Database.Statement<[number | bigint], AgentCommandSql>;
-  readonly #list: Database.Statement<{ host: string | null; since: number | null; foreign: number; limit: number }, AgentCommandSql>;
+  readonly #list: Database.Statement<
+    { host: string | null; vm: string | null; since: number | null; foreign: number; limit: number },
+    AgentCommandSql
+  >;
 
   constructor(db: Database.Database) {
     this.#insert = db.prepare(`
@@ -73,7 +76,7 @@ export class AgentCommands {
     this.#bySeq = db.prepare("SELECT * FROM agent_commands WHERE seq = ?");
     this.#list = db.prepare(`
       SELECT * FROM agent_commands WHERE (@host IS NULL OR host = @host) AND (@since IS NULL OR at_ms >= @since)
-        AND (@foreign = 0 OR issued_here = 0)
+        AND (@foreign = 0 OR issued_here = 0) AND (@vm IS NULL OR vm = @vm)
       ORDER BY at_ms DESC, seq DESC LIMIT @limit`);
   }
 
@@ -97,10 +100,16 @@ export class AgentCommands {
     return info.changes === 0 ? null : toRow(this.#bySeq.get(info.lastInsertRowid) as AgentCommandSql);
   }
 
-  /** Newest first. `notIssuedHere`: only commands this scheduler did not send. */
-  list(opts: { host?: string; since?: number; notIssuedHere?: boolean; limit?: number } = {}): AgentCommandRow[] {
+  /** Newest first. `notIssuedHere`: only commands this scheduler did not send. `vm`: the VM the command named. */
+  list(opts: { host?: string; vm?: string; since?: number; notIssuedHere?: boolean; limit?: number } = {}): AgentCommandRow[] {
     return this.#list
-      .all({ host: opts.host ?? null, since: opts.since ?? null, foreign: opts.notIssuedHere ? 1 : 0, limit: opts.limit ?? 100 })
+      .all({
+        host: opts.host ?? null,
+        vm: opts.vm ?? null,
+        since: opts.since ?? null,
+        foreign: opts.notIssuedHere ? 1 : 0,
+        limit: opts.limit ?? 100,
+      })
       .map(toRow);
   }
 }

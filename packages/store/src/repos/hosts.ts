@@ -3,6 +3,7 @@ import { HostStates, type HostState } from "@drover/protocol";
 import { epochMs, epochMsOrNull, fromJson, oneOf, text, textOrNull, toJson } from "../check.js";
 import { StoreError, StoreErrorCodes } from "../errors.js";
 import type { HostReportRow, HostRow } from "../types.js";
+import type { HostEvents } from "./host-events.js";
 
 interface HostSql {
   id: string;
@@ -39,8 +40,9 @@ export class Hosts {
   readonly #list: Database.Statement<[], HostSql>;
   readonly #setState: Database.Statement;
   readonly #remove: Database.Statement<[string]>;
+  readonly #setStateTx: (id: string, state: HostState, reason: string | null, atMs: number) => void;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, events: HostEvents) {
     this.#upsert = db.prepare(`
       INSERT INTO hosts (id, cluster, state, state_reason, state_since_ms, last_report_ms, migration_uri, wake, capacity, updated_ms)
       VALUES (@id, @cluster, @state, @stateReason, @stateSinceMs, @lastReportMs, @migrationUri, @wake, @capacity, @updatedMs)
@@ -65,6 +67,14 @@ export class Hosts {
         state_since_ms = CASE WHEN state = @state THEN state_since_ms ELSE @atMs END,
         state = @state, state_reason = @reason, updated_ms = @atMs
       WHERE id = @id`);
+    // The change and its history entry are one write: the history never misses or invents a change.
+    this.#setStateTx = db.transaction((id: string, state: HostState, reason: string | null, atMs: number) => {
+      const before = this.#get.get(id);
+      if (!before) throw new StoreError(StoreErrorCodes.NotFound, `hosts.setState: no host '${id}'`);
+      this.#setState.run({ id, state, reason, atMs });
+      if (before.state !== state)
+        events.record({ atMs, host: id, event: "state", fromState: before.state as HostState, toState: state, detail: reason ?? "" });
+    });
   }
 
   /** Writes the whole row (insert or replace). */
@@ -111,15 +121,9 @@ export class Hosts {
     return this.#remove.run(id).changes > 0;
   }
 
-  /** Changes the state; stateSinceMs moves only when the state actually changes. */
+  /** Changes the state; stateSinceMs moves, and a host event is recorded, only when the state actually changes. */
   setState(id: string, state: HostState, reason: string | null, atMs: number): void {
     const w = "hosts.setState";
-    const info = this.#setState.run({
-      id,
-      state: oneOf(w, "state", HostStates, state),
-      reason: textOrNull(w, "reason", reason),
-      atMs: epochMs(w, "atMs", atMs),
-    });
-    if (info.changes === 0) throw new StoreError(StoreErrorCodes.NotFound, `${w}: no host '${id}'`);
+    this.#setStateTx(id, oneOf(w, "state", HostStates, state), textOrNull(w, "reason", reason), epochMs(w, "atMs", atMs));
   }
 }

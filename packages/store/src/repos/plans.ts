@@ -23,6 +23,7 @@ interface PlanSql {
   status: string;
   status_ms: number;
   requested_by: string;
+  decided_by: string | null;
   summary: string;
   explanation: string;
 }
@@ -69,11 +70,14 @@ export class Plans {
   readonly #insertStep: Database.Statement;
   readonly #get: Database.Statement<[string], PlanSql>;
   readonly #steps: Database.Statement<[string], StepSql>;
-  readonly #list: Database.Statement<{ status: string | null; since: number | null; limit: number }, PlanSql>;
+  readonly #list: Database.Statement<
+    { status: string | null; since: number | null; host: string | null; vm: string | null; limit: number },
+    PlanSql
+  >;
   readonly #setStatus: Database.Statement;
   readonly #setStep: Database.Statement;
   readonly #insertTx: (p: PlanInput) => void;
-  readonly #setStatusTx: (id: string, status: PlanStatus, atMs: number) => void;
+  readonly #setStatusTx: (id: string, status: PlanStatus, atMs: number, by: string | null) => void;
 
   constructor(db: Database.Database) {
     this.#insert = db.prepare(`
@@ -88,8 +92,13 @@ export class Plans {
     this.#steps = db.prepare("SELECT * FROM plan_steps WHERE plan_id = ? ORDER BY idx");
     this.#list = db.prepare(`
       SELECT * FROM plans WHERE (@status IS NULL OR status = @status) AND (@since IS NULL OR created_ms >= @since)
+        AND (@host IS NULL OR EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = plans.id
+          AND (s.source = @host OR s.destination = @host OR s.host = @host)))
+        AND (@vm IS NULL OR EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = plans.id AND (s.vm_uuid = @vm OR s.vm_name = @vm)))
       ORDER BY created_ms DESC, id DESC LIMIT @limit`);
-    this.#setStatus = db.prepare("UPDATE plans SET status = @status, status_ms = @atMs WHERE id = @id");
+    this.#setStatus = db.prepare(
+      "UPDATE plans SET status = @status, status_ms = @atMs, decided_by = coalesce(@by, decided_by) WHERE id = @id",
+    );
     this.#setStep = db.prepare(`
       UPDATE plan_steps SET status = @status, migration_id = coalesce(@migrationId, migration_id)
       WHERE plan_id = @planId AND idx = @index`);
@@ -138,7 +147,7 @@ export class Plans {
       }
     });
 
-    this.#setStatusTx = db.transaction((id: string, status: PlanStatus, atMs: number) => {
+    this.#setStatusTx = db.transaction((id: string, status: PlanStatus, atMs: number, by: string | null) => {
       const w = "plans.setStatus";
       const cur = this.#get.get(id);
       if (!cur) throw new StoreError(StoreErrorCodes.NotFound, `${w}: no plan '${id}'`);
@@ -146,7 +155,7 @@ export class Plans {
       if (finalPlanStatuses.has(cur.status)) {
         throw new StoreError(StoreErrorCodes.InvalidTransition, `${w}: plan '${id}' is ${cur.status}; it cannot become ${status}`);
       }
-      this.#setStatus.run({ id, status, atMs });
+      this.#setStatus.run({ id, status, atMs, by });
     });
   }
 
@@ -159,6 +168,7 @@ export class Plans {
       status: p.status as PlanStatus,
       statusMs: p.status_ms,
       requestedBy: p.requested_by,
+      decidedBy: p.decided_by,
       summary: p.summary,
       explanation: fromJson("plans", p.id, "explanation", p.explanation),
       steps: this.#steps.all(p.id).map(stepRow),
@@ -175,16 +185,18 @@ export class Plans {
     return p && this.#row(p);
   }
 
-  /** Newest first. */
-  list(opts: { limit?: number; status?: PlanStatus; since?: number } = {}): PlanRow[] {
+  /** Newest first. `host`, `vm` (uuid or name): only plans with a step that involves it. */
+  list(opts: { limit?: number; status?: PlanStatus; since?: number; host?: string; vm?: string } = {}): PlanRow[] {
     const status = opts.status === undefined ? null : oneOf("plans.list", "status", PlanStatuses, opts.status);
-    return this.#list.all({ status, since: opts.since ?? null, limit: opts.limit ?? 100 }).map((p) => this.#row(p));
+    return this.#list
+      .all({ status, since: opts.since ?? null, host: opts.host ?? null, vm: opts.vm ?? null, limit: opts.limit ?? 100 })
+      .map((p) => this.#row(p));
   }
 
-  /** Refuses to reopen a finished plan (done, rejected, superseded). */
-  setStatus(id: string, status: PlanStatus, atMs: number): void {
+  /** Refuses to reopen a finished plan (done, rejected, superseded). `by`: who decided (approve, reject). */
+  setStatus(id: string, status: PlanStatus, atMs: number, by?: string): void {
     const w = "plans.setStatus";
-    this.#setStatusTx(id, oneOf(w, "status", PlanStatuses, status), epochMs(w, "atMs", atMs));
+    this.#setStatusTx(id, oneOf(w, "status", PlanStatuses, status), epochMs(w, "atMs", atMs), textOrNull(w, "by", by));
   }
 
   /** migrationId, when given, links the step to the migration that carries it out. */

@@ -29,6 +29,8 @@ interface Active {
 }
 
 const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(["failed", "aborted", "timed-out"]);
+/** completedBy of a move whose end was not measured by its agent (the rungs it climbed are not known). */
+export const UNKNOWN_COMPLETION = "unknown";
 
 export interface FollowUpDeps extends ServiceDeps {
   bus: Bus;
@@ -286,7 +288,7 @@ export class FollowUp {
       measuredDurationMs: r.durationMs,
       measuredDowntimeMs: r.downtimeMs,
       bytesMoved: r.bytesMoved,
-      completedBy: r.completedBy,
+      completedBy: r.completedBy ?? (r.outcome === "succeeded" ? UNKNOWN_COMPLETION : null),
       escalations: r.escalations,
       startedMs: a.row.startedMs ?? r.startedAtMs,
     });
@@ -327,9 +329,11 @@ export class FollowUp {
     active.lastHeardMs = clock.now();
     if (reply.status === "accepted" || reply.status === "running") {
       if (active.row.status !== "running") {
+        // Adopted as sent but unconfirmed: it started when it was sent (and its reply lost), not now.
+        const sentMs = active.row.status === "dispatched" ? active.row.updatedMs : clock.now();
         active.row = store.migrations.update(active.row.id, {
           status: "running",
-          startedMs: active.row.startedMs ?? clock.now(),
+          startedMs: active.row.startedMs ?? sentMs,
           atMs: clock.now(),
         });
         active.deadlineMs = this.deadline(active.row.startedMs ?? clock.now());
@@ -338,29 +342,54 @@ export class FollowUp {
     }
     // Final without a result message: where the VM is reported decides the outcome.
     const where = state.vm(active.row.vmUuid)?.host ?? null;
-    if (reply.status === "refused" && reply.error?.code === "unknown-command") {
-      // The agent restarted without its journal: it cannot say, the reports can. The VM on the
-      // destination is a move that worked (never a failure charged to the pair); on the source, one
-      // that did not; reported nowhere yet, the deadline decides.
-      if (where === active.row.destination) {
-        state.moveVm(active.row.vmUuid, active.row.destination);
-        this.finish(active, "succeeded", null);
-      } else if (where === active.row.source) {
-        this.finish(active, "failed", {
-          code: "agent.unknown-command",
-          message: `the agent on ${active.row.source} does not know command ${active.row.commandId} (restarted without its state?); ${active.row.vmName ?? active.row.vmUuid} is reported on ${where}`,
-        });
-      }
-      return;
-    }
+    if (reply.status === "refused" && reply.error?.code === "unknown-command") return this.settleUnknown(active, where);
     if (reply.status === "succeeded") {
-      if (where === active.row.destination || where === null) {
-        state.moveVm(active.row.vmUuid, active.row.destination);
-        this.finish(active, "succeeded", null);
-      }
+      if (where === active.row.destination || where === null) this.settleLanded(active);
       return;
     }
     this.finish(active, "failed", reply.error ?? { code: `agent.${reply.status}`, message: `agent reports the command ${reply.status}` });
+  }
+
+  /**
+   * The source agent does not know the move's command. Never recorded as running (no reply was
+   * ever recorded), it never reached the agent: nothing happened, nothing is charged to the pair.
+   * Recorded as running, the agent restarted without its state: it cannot say, the reports can. The
+   * VM on the destination is a move that worked (never a failure charged to the pair); on the
+   * source, one that did not; reported nowhere yet, the deadline decides.
+   */
+  private settleUnknown(active: Active, where: string | null): void {
+    const { row } = active;
+    const vm = row.vmName ?? row.vmUuid;
+    if (where === row.destination) return this.settleLanded(active);
+    if (row.status !== "running") {
+      return this.finish(active, "cancelled", {
+        code: "command-lost",
+        message: `the agent on ${row.source} never received command ${row.commandId} (moving ${vm}); VM reported on ${where ?? "no host"}`,
+      });
+    }
+    if (where === row.source) {
+      this.finish(active, "failed", {
+        code: "agent.unknown-command",
+        message: `the agent on ${row.source} does not know command ${row.commandId} (restarted without its state?); ${vm} is reported on ${where}`,
+      });
+    }
+  }
+
+  /**
+   * A move that ended on its destination with no result message (lost while the scheduler or NATS
+   * was down, or the agent forgot it): the duration is what the record shows, from its start to the
+   * end seen here (so at most the true one plus the time it went unseen); downtime and what
+   * completed it were not measured and are recorded as unknown, never as a guess.
+   */
+  private settleLanded(active: Active): void {
+    const now = this.d.clock.now();
+    this.d.state.moveVm(active.row.vmUuid, active.row.destination);
+    const { startedMs } = active.row;
+    this.finish(active, "succeeded", null, {
+      measuredDurationMs: startedMs === null ? null : Math.max(0, now - startedMs),
+      measuredDowntimeMs: null,
+      completedBy: UNKNOWN_COMPLETION,
+    });
   }
 
   private async timeOut(a: Active): Promise<void> {

@@ -15,6 +15,7 @@ import {
 } from "@drover/protocol";
 import type { MigrationPatch, MigrationRow, MigrationStatus } from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
+import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
 import type { ServiceDeps } from "../service-deps.js";
@@ -26,6 +27,8 @@ interface Active {
   deadlineMs: number;
   abortSent: boolean;
   statusAsks: number;
+  /** An end seen but not yet recorded (the store refused the write): recorded again by tick(). */
+  unrecorded?: { status: MigrationStatus; error: ErrorInfo | null; extra: Partial<MigrationRow> };
 }
 
 const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(["failed", "aborted", "timed-out"]);
@@ -115,9 +118,19 @@ export class FollowUp {
    */
   run(rows: readonly MigrationRow[]): void {
     const { store, clock, metrics } = this.d;
-    const taken = rows.map((r): Active => {
+    const taken: Active[] = [];
+    for (const [i, r] of rows.entries()) {
+      let row: MigrationRow;
+      try {
+        row = store.migrations.update(r.id, { status: "preflight", atMs: clock.now() });
+      } catch (e) {
+        // Not recorded as started: it and those after it wait in the queue, nothing sent.
+        for (const back of rows.slice(i)) this.d.queue.add(back);
+        if (!isWriteFailure(e)) this.d.log.error({ migration: r.id, err: e }, "starting a move failed");
+        break;
+      }
       const a: Active = {
-        row: store.migrations.update(r.id, { status: "preflight", atMs: clock.now() }),
+        row,
         progress: null,
         lastHeardMs: clock.now(),
         deadlineMs: Number.POSITIVE_INFINITY,
@@ -125,8 +138,8 @@ export class FollowUp {
         statusAsks: 0,
       };
       this.active.set(a.row.id, a);
-      return a;
-    });
+      taken.push(a);
+    }
     metrics.migrationsInFlight.set(this.active.size);
     for (const a of taken) this.track(this.follow(a));
   }
@@ -242,7 +255,12 @@ export class FollowUp {
       if (reply.status === "succeeded") await this.askStatus(a);
     } catch (e) {
       const err = e as Error & { code?: string };
-      if (a.row.status === "preflight") {
+      if (a.row.status === "preflight" && isWriteFailure(e)) {
+        // "dispatched" could not be recorded, so nothing was sent: the move waits in the queue.
+        this.active.delete(a.row.id);
+        this.d.metrics.migrationsInFlight.set(this.active.size);
+        this.d.queue.add(a.row);
+      } else if (a.row.status === "preflight") {
         this.finish(a, "failed", { code: err.code ?? "preflight-error", message: err.message });
       } else {
         log.error({ migration: row.id, err }, "migration follow-up failed");
@@ -273,11 +291,16 @@ export class FollowUp {
     a.progress = p;
     a.lastHeardMs = this.d.clock.now();
     if (a.row.status !== "running") {
-      a.row = this.d.store.migrations.update(a.row.id, {
-        status: "running",
-        startedMs: a.row.startedMs ?? this.d.clock.now(),
-        atMs: this.d.clock.now(),
-      });
+      try {
+        a.row = this.d.store.migrations.update(a.row.id, {
+          status: "running",
+          startedMs: a.row.startedMs ?? this.d.clock.now(),
+          atMs: this.d.clock.now(),
+        });
+      } catch (e) {
+        // Recorded by the next progress, status answer or the result; the progress itself is kept.
+        if (!isWriteFailure(e)) throw e;
+      }
     }
   }
 
@@ -294,15 +317,24 @@ export class FollowUp {
     });
   }
 
-  /** Periodic: timeouts, and asking about moves gone quiet (a lost result message). */
-  async tick(): Promise<void> {
+  /**
+   * Periodic: ends seen but not yet recorded, timeouts, and asking about moves gone quiet (a lost
+   * result message). Not `acting` (the store refuses writes): only the asking, since an abort is a
+   * command and a timeout an end that could not be recorded.
+   */
+  async tick(acting = true): Promise<void> {
     const now = this.d.clock.now();
     this.drops.flush(now);
     const checks: Promise<void>[] = [];
-    for (const a of this.active.values()) {
+    for (const a of [...this.active.values()]) {
+      if (a.unrecorded) {
+        if (acting) this.finish(a, a.unrecorded.status, a.unrecorded.error, a.unrecorded.extra);
+        continue;
+      }
       if (a.row.status === "preflight") continue;
-      if (now > a.deadlineMs) checks.push(this.timeOut(a));
-      else if (now - a.lastHeardMs > Math.max(5000, this.d.config.reports.intervalMs * 2)) checks.push(this.askStatus(a));
+      if (now > a.deadlineMs) {
+        if (acting) checks.push(this.timeOut(a));
+      } else if (now - a.lastHeardMs > Math.max(5000, this.d.config.reports.intervalMs * 2)) checks.push(this.askStatus(a));
     }
     await Promise.allSettled(checks);
   }
@@ -413,23 +445,38 @@ export class FollowUp {
     });
   }
 
-  /** Records the end of a move, followed or still queued (once), and frees its slot. */
+  /**
+   * Records the end of a move, followed or still queued (once), and frees its slot. A followed move
+   * whose end the store refused stays followed with that end, recorded again by tick().
+   */
   finish(a: { row: MigrationRow }, status: MigrationStatus, error: ErrorInfo | null, extra: Partial<MigrationRow> = {}): void {
     const { store, clock, metrics, log } = this.d;
-    if (!this.active.delete(a.row.id) && !this.d.queue.remove(a.row.id)) return;
+    const active = this.active.get(a.row.id);
+    if (!active && !this.d.queue.has(a.row.id)) return;
     const now = clock.now();
-    const row = store.migrations.update(a.row.id, {
-      status,
-      error: error ? { code: error.code, message: error.message } : null,
-      endedMs: now,
-      atMs: now,
-      ...(extra.measuredDurationMs !== undefined ? { measuredDurationMs: extra.measuredDurationMs } : {}),
-      ...(extra.measuredDowntimeMs !== undefined ? { measuredDowntimeMs: extra.measuredDowntimeMs } : {}),
-      ...(extra.bytesMoved !== undefined ? { bytesMoved: extra.bytesMoved } : {}),
-      ...(extra.completedBy !== undefined ? { completedBy: extra.completedBy } : {}),
-      ...(extra.escalations !== undefined ? { escalations: extra.escalations } : {}),
-      ...(extra.startedMs != null ? { startedMs: extra.startedMs } : {}),
-    });
+    const endedMs = extra.endedMs ?? now;
+    let row: MigrationRow;
+    try {
+      row = store.migrations.update(a.row.id, {
+        status,
+        error: error ? { code: error.code, message: error.message } : null,
+        endedMs,
+        atMs: now,
+        ...(extra.measuredDurationMs !== undefined ? { measuredDurationMs: extra.measuredDurationMs } : {}),
+        ...(extra.measuredDowntimeMs !== undefined ? { measuredDowntimeMs: extra.measuredDowntimeMs } : {}),
+        ...(extra.bytesMoved !== undefined ? { bytesMoved: extra.bytesMoved } : {}),
+        ...(extra.completedBy !== undefined ? { completedBy: extra.completedBy } : {}),
+        ...(extra.escalations !== undefined ? { escalations: extra.escalations } : {}),
+        ...(extra.startedMs != null ? { startedMs: extra.startedMs } : {}),
+      });
+    } catch (e) {
+      if (!active || !isWriteFailure(e)) throw e;
+      active.unrecorded = { status, error, extra: { ...extra, endedMs } };
+      log.warn({ migration: a.row.id, status, err: e.message }, "move ended; its end is recorded once the store takes writes again");
+      return;
+    }
+    if (active) this.active.delete(a.row.id);
+    else this.d.queue.remove(a.row.id);
     metrics.migrations.inc({ outcome: status });
     metrics.migrationsInFlight.set(this.active.size);
     if (row.measuredDurationMs != null) metrics.migrationDuration.observe(row.measuredDurationMs / 1000);

@@ -35,6 +35,14 @@ const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(["failed", "aborte
 /** completedBy of a move whose end was not measured by its agent (the rungs it climbed are not known). */
 export const UNKNOWN_COMPLETION = "unknown";
 
+/**
+ * When a move started as far as the record knows: its recorded start, or for one sent but never
+ * confirmed (`dispatched`, its reply lost), when it was sent; null before that.
+ */
+function startOf(row: MigrationRow): number | null {
+  return row.startedMs ?? (row.status === "dispatched" ? row.updatedMs : null);
+}
+
 export interface FollowUpDeps extends ServiceDeps {
   bus: Bus;
   /** Where a move goes back when its source has not reported since the restart; finish() also ends queued moves. */
@@ -361,11 +369,9 @@ export class FollowUp {
     active.lastHeardMs = clock.now();
     if (reply.status === "accepted" || reply.status === "running") {
       if (active.row.status !== "running") {
-        // Adopted as sent but unconfirmed: it started when it was sent (and its reply lost), not now.
-        const sentMs = active.row.status === "dispatched" ? active.row.updatedMs : clock.now();
         active.row = store.migrations.update(active.row.id, {
           status: "running",
-          startedMs: active.row.startedMs ?? sentMs,
+          startedMs: startOf(active.row) ?? clock.now(),
           atMs: clock.now(),
         });
         active.deadlineMs = this.deadline(active.row.startedMs ?? clock.now());
@@ -416,11 +422,12 @@ export class FollowUp {
   private settleLanded(active: Active): void {
     const now = this.d.clock.now();
     this.d.state.moveVm(active.row.vmUuid, active.row.destination);
-    const { startedMs } = active.row;
+    const startedMs = startOf(active.row);
     this.finish(active, "succeeded", null, {
       measuredDurationMs: startedMs === null ? null : Math.max(0, now - startedMs),
       measuredDowntimeMs: null,
       completedBy: UNKNOWN_COMPLETION,
+      ...(startedMs === null ? {} : { startedMs }),
     });
   }
 

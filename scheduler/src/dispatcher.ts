@@ -22,6 +22,8 @@ export interface DispatcherDeps extends ServiceDeps {
   bus: Bus;
   /** Told about every migration that ends (any outcome). */
   events: MigrationEvents;
+  /** False while the store refuses writes: no move starts (it could not be recorded first). */
+  writable: () => boolean;
 }
 
 export class Dispatcher {
@@ -154,14 +156,18 @@ export class Dispatcher {
 
   /** Starts what the limits admit, in submission order. */
   pump(): void {
-    if (this.stopped || !this.ready) return;
+    if (this.stopped || !this.ready || !this.d.writable()) return;
     const admitted = this.queue.takeAdmitted(this.followUp.rows(), this.d.config.limits);
     if (admitted.length > 0) this.followUp.run(admitted);
   }
 
-  /** Periodic: timeouts, moves gone quiet, landed moves the reports now show, then what waits. */
-  async tick(): Promise<void> {
-    await this.followUp.tick();
+  /**
+   * Periodic: timeouts, moves gone quiet, landed moves the reports now show, then what waits. Not
+   * `acting` (the store refuses writes): only the moves in flight are asked about.
+   */
+  async tick(acting = true): Promise<void> {
+    await this.followUp.tick(acting);
+    if (!acting) return;
     this.landed.current(); // forgets the moves the reports now show, even when nothing plans
     this.pump();
   }

@@ -1,6 +1,7 @@
 // After a restart: every move the store says was unfinished is settled with what the agents say
-// (a `status` command by the move's command id) and where the VM is reported. Nothing is re-sent
-// blindly: a move is sent again only if it provably never reached an agent.
+// (a `status` command by the move's command id) and where the VM is reported, by the follow-up's
+// one rule (applyStatus). Nothing is re-sent blindly: a move is sent again only if it provably
+// never reached an agent.
 import type { Logger } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { AgentClient } from "./agent-client.js";
@@ -45,21 +46,6 @@ export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
       // The source agent does not answer: keep following; the deadline settles it from the reports.
       d.log.warn({ migration: row.id, err: (e as Error).message }, "reconcile: source agent did not answer; following");
       out.followed++;
-      continue;
-    }
-    const known = !(reply.status === "refused" && reply.error?.code && /unknown|not-found/i.test(reply.error.code));
-    if (!known) {
-      const where = d.state.vm(row.vmUuid)?.host ?? null;
-      if (where === row.destination) {
-        d.state.moveVm(row.vmUuid, row.destination);
-        d.dispatcher.finish({ row }, "succeeded", null);
-      } else {
-        d.dispatcher.finish({ row }, "cancelled", {
-          code: "lost-on-restart",
-          message: `agent on ${row.source} never ran command ${row.commandId}; VM reported on ${where ?? "no host"}`,
-        });
-      }
-      out.settled++;
       continue;
     }
     d.dispatcher.applyStatus({ row }, reply);

@@ -28,6 +28,7 @@ import { forgetHost } from "./forget-host.js";
 import { Leadership, leadershipSettings } from "./leadership.js";
 import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, journaledModes, recordMigrate } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
+import { StoreHealth } from "./store-health.js";
 
 export interface SchedulerDeps {
   clock?: Clock;
@@ -79,6 +80,8 @@ export class Scheduler {
     readonly config: SchedulerConfig,
     readonly store: Store,
     private readonly deps: SchedulerDeps,
+    /** Whether the store takes writes; the scheduler acts only while it does. */
+    readonly storeHealth: StoreHealth,
   ) {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? silentLogger;
@@ -95,12 +98,14 @@ export class Scheduler {
   /** Opens the store and loads the hosts it knows (their scheduler-owned state survives restarts). */
   static create(config: SchedulerConfig, deps: SchedulerDeps = {}): Scheduler {
     const clock = deps.clock ?? systemClock;
+    const health = new StoreHealth(config.stateDir, clock, deps.logger ?? silentLogger);
     const store = Store.open({
       path: join(config.stateDir, "drover.sqlite"),
       retentionDays: config.retainMs / 86_400_000,
       now: () => clock.now(),
+      onWriteFailure: (e) => health.failed(e),
     });
-    const s = new Scheduler(config, store, deps);
+    const s = new Scheduler(config, store, deps, health);
     const now = s.clock.now();
     for (const row of store.hosts.list()) {
       if (row.cluster !== config.cluster) continue;
@@ -144,7 +149,8 @@ export class Scheduler {
     const events = new MigrationEvents(log);
     events.onFinished((row) => metrics.migrationEnded(row));
     if (journal) forgetEndedMoves(events, journal, () => this.leadership.mayAct(), log);
-    const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events });
+    const writable = () => this.storeHealth.writable;
+    const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events, writable });
     const power = new PowerManager({
       store,
       state,
@@ -268,7 +274,7 @@ export class Scheduler {
 
   /** Writes what reports changed to the store in one batch. */
   flush(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.storeHealth.writable) return;
     const rows: VmSeenRow[] = [];
     let due: VmSeenRow[] = [];
     try {
@@ -352,6 +358,9 @@ export class Scheduler {
 
   /** The tick's acting half: timeouts and follow-ups, power, maintenance, modes, plans. */
   private async act(): Promise<void> {
+    // Every command is recorded before it is sent: while the store refuses writes, only the moves
+    // in flight are followed (asked about), nothing new is planned, started or powered.
+    if (!this.storeHealth.check()) return this.dispatcher.tick(false);
     await this.dispatcher.tick();
     await this.power.tick();
     await this.maintenance.tick();
@@ -379,6 +388,7 @@ export class Scheduler {
       forgetHost: (id, by) => this.forgetHost(id, by),
       leadership: this.leadership,
       nats: () => this.bus.connectionInfo(),
+      storeHealth: this.storeHealth,
     };
   }
 

@@ -172,6 +172,11 @@ describe("dispatcher", () => {
     await h.s.tick();
     const m0 = h.s.store.migrations.get(moved.id)!;
     expect([m0.status, m0.error]).toEqual(["succeeded", null]);
+    // No result message: the duration is the record's (start to the end seen here), the rest unknown.
+    expect(m0.measuredDurationMs).toBe(m0.endedMs! - m0.startedMs!);
+    expect(m0.measuredDurationMs).toBeGreaterThanOrEqual(10_000);
+    expect([m0.measuredDowntimeMs, m0.completedBy]).toEqual([null, "unknown"]);
+    expect(h.s.store.history({ kinds: ["migration"] }).find((e) => e.id === moved.id)?.summary).toMatch(/in \d+\.\d s, downtime unknown/);
     const m1 = h.s.store.migrations.get(stayed.id)!;
     expect(m1.status).toBe("failed");
     expect(m1.error).toMatchObject({ code: "agent.unknown-command" });

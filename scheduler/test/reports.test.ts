@@ -64,7 +64,7 @@ describe("host reports over NATS", () => {
     await h.restart();
     const after = h.s.store.migrations.get("mig-lost")!;
     expect(after.status).toBe("cancelled");
-    expect(after.error?.code).toBe("lost-on-restart");
+    expect(after.error?.code).toBe("command-lost");
     expect(after.error?.message).toMatch(/VM reported on a/);
     expect(h.agents.count("status")).toBe(1);
     expect(h.agents.count("migrate")).toBe(0);

@@ -136,6 +136,11 @@ export function registerApiCommands(program: Command): void {
       const w = s.consolidationWindow;
       const lines = [
         `cluster ${s.cluster}, scheduler up ${ms(s.nowMs - s.startedAtMs)}`,
+        ...(s.store && !s.store.writable
+          ? [
+              `STORE NOT WRITABLE for ${ms(s.nowMs - (s.store.sinceMs ?? s.nowMs))}: ${s.store.reason ?? "unknown"}; not planning, moving, draining or powering hosts (reads and moves in flight go on)`,
+            ]
+          : []),
         `hosts: ${s.hosts.total} (${states || "none"})`,
         `VMs: ${s.vms}`,
         `migrations: ${s.migrations.inFlight} in flight, ${s.migrations.queued} queued (limits: ${s.migrations.limits.perSource}/source, ${s.migrations.limits.perDestination}/destination, ${s.migrations.limits.perCluster}/cluster)`,

@@ -132,6 +132,8 @@ export const StatusResponse = z.object({
   plansAwaitingApproval: z.number().int().nonnegative(),
   openMaintenance: z.number().int().nonnegative(),
   reports: z.object({ received: z.number().int().nonnegative(), invalid: z.number().int().nonnegative() }),
+  /** Whether the scheduler's store takes writes; while it does not, the scheduler acts on nothing (reads go on). */
+  store: z.object({ writable: z.boolean(), sinceMs: EpochMs.nullable(), reason: z.string().nullable() }).optional(),
   /** Which scheduler leads and the NATS cluster's health as this scheduler sees it. */
   control: z
     .object({

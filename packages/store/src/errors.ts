@@ -15,6 +15,8 @@ export const StoreErrorCodes = {
   InvalidTransition: "invalid-transition",
   /** A stored JSON column does not parse. */
   CorruptRow: "corrupt-row",
+  /** The disk refused a write (full, read-only, I/O error): nothing of that call was kept. */
+  WriteFailed: "write-failed",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCodes)[keyof typeof StoreErrorCodes];
 

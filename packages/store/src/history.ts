@@ -29,8 +29,9 @@ function migrationSummary(m: MigrationRow): string {
   let s = `migrate ${m.vmName} ${m.source} -> ${m.destination}: ${m.status}`;
   if (m.status === "succeeded" && m.measuredDurationMs !== null) {
     s += ` in ${seconds(m.measuredDurationMs)}`;
-    if (m.measuredDowntimeMs !== null) s += `, downtime ${Math.round(m.measuredDowntimeMs)} ms`;
-    if (m.completedBy !== null && m.completedBy !== "live") s += ` (by ${m.completedBy})`;
+    s += m.measuredDowntimeMs === null ? ", downtime unknown" : `, downtime ${Math.round(m.measuredDowntimeMs)} ms`;
+    if (m.completedBy !== null && m.completedBy !== "live")
+      s += ` (${m.completedBy === "unknown" ? "not measured by its agent" : `by ${m.completedBy}`})`;
   }
   if (m.error) s += `: ${m.error.code}: ${m.error.message}`;
   return `${s} [${m.requestedBy}: ${m.reason}]`;

@@ -1,5 +1,6 @@
 export { Store, DEFAULT_RETENTION_DAYS, type StoreOptions } from "./store.js";
 export { StoreError, StoreErrorCodes, type StoreErrorCode } from "./errors.js";
+export type { WriteFailureListener } from "./write-failures.js";
 export { LATEST_SCHEMA_VERSION } from "./schema.js";
 export type { HistoryQuery } from "./history.js";
 export type { Hosts } from "./repos/hosts.js";

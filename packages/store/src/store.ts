@@ -13,6 +13,7 @@ import { Plans } from "./repos/plans.js";
 import { Power } from "./repos/power.js";
 import { Tokens } from "./repos/tokens.js";
 import { Vms } from "./repos/vms.js";
+import { WriteFailures, type WriteFailureListener } from "./write-failures.js";
 import { LATEST_SCHEMA_VERSION, assertNotNewer, migrate } from "./schema.js";
 import { ActiveMaintenanceStatuses, InFlightMigrationStatuses, OpenPlanStatuses, OpenPowerStatuses, type HistoryEntry } from "./types.js";
 
@@ -25,6 +26,10 @@ export interface StoreOptions {
   now?: () => number;
   /** How long a write waits for another process's lock before failing (SQLITE_BUSY). Default 5000. */
   busyTimeoutMs?: number;
+  /** Told of every write the disk refused (full, read-only, I/O error), before the caller gets it as `write-failed`. */
+  onWriteFailure?: WriteFailureListener;
+  /** A cap on the file's size in SQLite pages (max_page_count): a write past it fails as `write-failed`, as on a full disk. */
+  maxPages?: number;
 }
 
 export const DEFAULT_RETENTION_DAYS = 90;
@@ -49,23 +54,32 @@ export class Store implements Disposable {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
+  readonly #writes: WriteFailures;
 
-  private constructor(db: Database.Database, path: string, schemaVersion: number, retentionDays: number, now: () => number) {
+  private constructor(
+    db: Database.Database,
+    path: string,
+    schemaVersion: number,
+    retentionDays: number,
+    now: () => number,
+    onWriteFailure: WriteFailureListener | undefined,
+  ) {
     this.#db = db;
     this.path = path;
     this.schemaVersion = schemaVersion;
     this.retentionDays = retentionDays;
     this.#now = now;
-    this.hostEvents = new HostEvents(db);
-    this.hosts = new Hosts(db, this.hostEvents);
-    this.vms = new Vms(db);
-    this.plans = new Plans(db);
-    this.migrations = new Migrations(db);
-    this.maintenance = new Maintenance(db);
-    this.power = new Power(db);
-    this.config = new ConfigChanges(db);
-    this.tokens = new Tokens(db);
-    this.agentCommands = new AgentCommands(db);
+    const w = (this.#writes = new WriteFailures(path, onWriteFailure));
+    this.hostEvents = w.guard(new HostEvents(db));
+    this.hosts = w.guard(new Hosts(db, this.hostEvents));
+    this.vms = w.guard(new Vms(db));
+    this.plans = w.guard(new Plans(db));
+    this.migrations = w.guard(new Migrations(db));
+    this.maintenance = w.guard(new Maintenance(db));
+    this.power = w.guard(new Power(db));
+    this.config = w.guard(new ConfigChanges(db));
+    this.tokens = w.guard(new Tokens(db));
+    this.agentCommands = w.guard(new AgentCommands(db));
 
     // Order matters: migrations go first so that a plan still referenced by a kept migration is kept.
     const statements = [
@@ -104,6 +118,9 @@ export class Store implements Disposable {
         `Store.open: busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`,
       );
     }
+    if (opts.maxPages !== undefined && (!Number.isSafeInteger(opts.maxPages) || opts.maxPages < 1)) {
+      throw new StoreError(StoreErrorCodes.InvalidInput, `Store.open: maxPages must be a positive integer, got ${String(opts.maxPages)}`);
+    }
     const memory = opts.path === ":memory:";
     const path = memory ? opts.path : resolve(opts.path);
     let db: Database.Database | undefined;
@@ -124,7 +141,8 @@ export class Store implements Disposable {
         if (!existsSync(copy)) db.exec(`VACUUM INTO ${sqlString(copy)}`);
       }
       const version = migrate(db, path);
-      return new Store(db, path, version, retentionDays, opts.now ?? Date.now);
+      if (opts.maxPages !== undefined) db.pragma(`max_page_count = ${opts.maxPages}`);
+      return new Store(db, path, version, retentionDays, opts.now ?? Date.now, opts.onWriteFailure);
     } catch (err) {
       db?.close();
       if (err instanceof StoreError) throw err;
@@ -141,7 +159,7 @@ export class Store implements Disposable {
 
   /** Runs fn in one transaction (nested calls become savepoints); it commits if fn returns, rolls back if it throws. */
   transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+    return this.#writes.run(() => this.#db.transaction(fn)());
   }
 
   history(q: HistoryQuery = {}): HistoryEntry[] {
@@ -154,7 +172,7 @@ export class Store implements Disposable {
    */
   prune(): number {
     if (!Number.isFinite(this.retentionDays)) return 0;
-    return this.#prune(this.#now() - this.retentionDays * DAY_MS);
+    return this.#writes.run(() => this.#prune(this.#now() - this.retentionDays * DAY_MS));
   }
 
   /**

@@ -14,6 +14,7 @@ import type { PowerManager } from "../power/power-manager.js";
 import type { TokenBook } from "./tokens.js";
 import type { ConnectionInfo } from "@drover/bus";
 import type { Leadership } from "../leadership.js";
+import type { StoreHealth } from "../store-health.js";
 
 /** Store reads behind the GET routes (every write goes through a service). */
 export interface StoreReads {
@@ -46,6 +47,8 @@ export interface SchedulerApi {
   forgetHost(id: string, by: string): { vms: number };
   /** Whether this scheduler leads (a follower refuses changes, naming the leader) and the lease's NATS replicas. */
   readonly leadership: Pick<Leadership, "mayAct" | "notLeader" | "status" | "leaseReplicas">;
+  /** Whether the store takes writes (changes are refused while it does not). */
+  readonly storeHealth: Pick<StoreHealth, "status">;
   /** The NATS connection's view of the servers. */
   nats(): ConnectionInfo;
   /** The API's own credentials: who may call it, and the token routes. */

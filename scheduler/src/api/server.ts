@@ -59,6 +59,15 @@ const viewer: RouteAuth = { role: "viewer" };
 const operator: RouteAuth = { role: "operator" };
 const admin: RouteAuth = { role: "admin" };
 
+/** A change refused because it could not be recorded (every change is recorded before it is acted on). */
+function storeUnwritable(reason: string | null): HttpError {
+  return new HttpError(
+    503,
+    "store-unwritable",
+    `the scheduler cannot record changes, so it makes none: ${reason ?? "its store refuses writes"}`,
+  );
+}
+
 /** A refusal before the handler (size, encoding), with its status and error code. */
 class HttpError extends Error {
   constructor(
@@ -221,6 +230,8 @@ export class ApiServer {
       // A follower serves reads; a change goes to the leader (tokens are each scheduler's own).
       if (req.method !== "GET" && req.method !== "HEAD" && !req.url.startsWith("/v1/tokens") && !this.s.leadership.mayAct())
         throw this.s.leadership.notLeader();
+      if (req.method !== "GET" && req.method !== "HEAD" && !this.s.storeHealth.status().writable)
+        throw storeUnwritable(this.s.storeHealth.status().reason);
       const enc = req.headers["content-encoding"];
       if (enc !== undefined && enc.trim().toLowerCase() !== "identity")
         throw new HttpError(415, "unsupported-encoding", `Content-Encoding "${enc}" is not accepted: send the body uncompressed`, [
@@ -283,6 +294,7 @@ export class ApiServer {
         openMaintenance: s.store.maintenance.allActive().length,
         // Every refused report but a stale one (merely late).
         reports: { received: s.state.counters.reports, invalid: sumExcept(s.rejectedReports(), "stale") },
+        store: s.storeHealth.status(),
         control: {
           leadership: s.leadership.status(),
           // The replicas' view is one JetStream request; a status answers even when NATS does not.
@@ -657,6 +669,8 @@ export class ApiServer {
     if (e instanceof RefusedError) return reply.code(409).send(body(e.code, e.message));
     if (e instanceof PolicyInputError || e instanceof UnknownPolicyError) return reply.code(422).send(body(e.code, e.message));
     if (e instanceof StoreError && e.code === "conflict") return reply.code(409).send(body("conflict", e.message));
+    if (e instanceof StoreError && e.code === "write-failed") e = storeUnwritable(e.message);
+    if (e instanceof HttpError) return reply.code(e.status).send(body(e.code, e.message, e.issues));
     if (e.name === "SyntaxError" || (e.code ?? "").startsWith("FST_ERR_CTP")) {
       return reply
         .code(e.statusCode && e.statusCode < 500 ? e.statusCode : 400)

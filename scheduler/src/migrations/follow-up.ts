@@ -15,6 +15,7 @@ import {
 } from "@drover/protocol";
 import type { MigrationPatch, MigrationRow, MigrationStatus } from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
+import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
 import type { ServiceDeps } from "../service-deps.js";
@@ -26,9 +27,21 @@ interface Active {
   deadlineMs: number;
   abortSent: boolean;
   statusAsks: number;
+  /** An end seen but not yet recorded (the store refused the write): recorded again by tick(). */
+  unrecorded?: { status: MigrationStatus; error: ErrorInfo | null; extra: Partial<MigrationRow> };
 }
 
 const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(["failed", "aborted", "timed-out"]);
+/** completedBy of a move whose end was not measured by its agent (the rungs it climbed are not known). */
+export const UNKNOWN_COMPLETION = "unknown";
+
+/**
+ * When a move started as far as the record knows: its recorded start, or for one sent but never
+ * confirmed (`dispatched`, its reply lost), when it was sent; null before that.
+ */
+function startOf(row: MigrationRow): number | null {
+  return row.startedMs ?? (row.status === "dispatched" ? row.updatedMs : null);
+}
 
 export interface FollowUpDeps extends ServiceDeps {
   bus: Bus;
@@ -113,9 +126,19 @@ export class FollowUp {
    */
   run(rows: readonly MigrationRow[]): void {
     const { store, clock, metrics } = this.d;
-    const taken = rows.map((r): Active => {
+    const taken: Active[] = [];
+    for (const [i, r] of rows.entries()) {
+      let row: MigrationRow;
+      try {
+        row = store.migrations.update(r.id, { status: "preflight", atMs: clock.now() });
+      } catch (e) {
+        // Not recorded as started: it and those after it wait in the queue, nothing sent.
+        for (const back of rows.slice(i)) this.d.queue.add(back);
+        if (!isWriteFailure(e)) this.d.log.error({ migration: r.id, err: e }, "starting a move failed");
+        break;
+      }
       const a: Active = {
-        row: store.migrations.update(r.id, { status: "preflight", atMs: clock.now() }),
+        row,
         progress: null,
         lastHeardMs: clock.now(),
         deadlineMs: Number.POSITIVE_INFINITY,
@@ -123,8 +146,8 @@ export class FollowUp {
         statusAsks: 0,
       };
       this.active.set(a.row.id, a);
-      return a;
-    });
+      taken.push(a);
+    }
     metrics.migrationsInFlight.set(this.active.size);
     for (const a of taken) this.track(this.follow(a));
   }
@@ -241,7 +264,12 @@ export class FollowUp {
       if (reply.status === "succeeded") await this.askStatus(a);
     } catch (e) {
       const err = e as Error & { code?: string };
-      if (a.row.status === "preflight") {
+      if (a.row.status === "preflight" && isWriteFailure(e)) {
+        // "dispatched" could not be recorded, so nothing was sent: the move waits in the queue.
+        this.active.delete(a.row.id);
+        this.d.metrics.migrationsInFlight.set(this.active.size);
+        this.d.queue.add(a.row);
+      } else if (a.row.status === "preflight") {
         this.finish(a, "failed", { code: err.code ?? "preflight-error", message: err.message });
       } else {
         log.error({ migration: row.id, err }, "migration follow-up failed");
@@ -272,11 +300,16 @@ export class FollowUp {
     a.progress = p;
     a.lastHeardMs = this.d.clock.now();
     if (a.row.status !== "running") {
-      a.row = this.d.store.migrations.update(a.row.id, {
-        status: "running",
-        startedMs: a.row.startedMs ?? this.d.clock.now(),
-        atMs: this.d.clock.now(),
-      });
+      try {
+        a.row = this.d.store.migrations.update(a.row.id, {
+          status: "running",
+          startedMs: a.row.startedMs ?? this.d.clock.now(),
+          atMs: this.d.clock.now(),
+        });
+      } catch (e) {
+        // Recorded by the next progress, status answer or the result; the progress itself is kept.
+        if (!isWriteFailure(e)) throw e;
+      }
     }
   }
 
@@ -287,21 +320,30 @@ export class FollowUp {
       measuredDurationMs: r.durationMs,
       measuredDowntimeMs: r.downtimeMs,
       bytesMoved: r.bytesMoved,
-      completedBy: r.completedBy,
+      completedBy: r.completedBy ?? (r.outcome === "succeeded" ? UNKNOWN_COMPLETION : null),
       escalations: r.escalations,
       startedMs: a.row.startedMs ?? r.startedAtMs,
     });
   }
 
-  /** Periodic: timeouts, and asking about moves gone quiet (a lost result message). */
-  async tick(): Promise<void> {
+  /**
+   * Periodic: ends seen but not yet recorded, timeouts, and asking about moves gone quiet (a lost
+   * result message). Not `acting` (the store refuses writes): only the asking, since an abort is a
+   * command and a timeout an end that could not be recorded.
+   */
+  async tick(acting = true): Promise<void> {
     const now = this.d.clock.now();
     this.drops.flush(now);
     const checks: Promise<void>[] = [];
-    for (const a of this.active.values()) {
+    for (const a of [...this.active.values()]) {
+      if (a.unrecorded) {
+        if (acting) this.finish(a, a.unrecorded.status, a.unrecorded.error, a.unrecorded.extra);
+        continue;
+      }
       if (a.row.status === "preflight") continue;
-      if (now > a.deadlineMs) checks.push(this.timeOut(a));
-      else if (now - a.lastHeardMs > Math.max(5000, this.d.config.reports.intervalMs * 2)) checks.push(this.askStatus(a));
+      if (now > a.deadlineMs) {
+        if (acting) checks.push(this.timeOut(a));
+      } else if (now - a.lastHeardMs > Math.max(5000, this.d.config.reports.intervalMs * 2)) checks.push(this.askStatus(a));
     }
     await Promise.allSettled(checks);
   }
@@ -330,7 +372,7 @@ export class FollowUp {
       if (active.row.status !== "running") {
         active.row = store.migrations.update(active.row.id, {
           status: "running",
-          startedMs: active.row.startedMs ?? clock.now(),
+          startedMs: startOf(active.row) ?? clock.now(),
           atMs: clock.now(),
         });
         active.deadlineMs = this.deadline(active.row.startedMs ?? clock.now());
@@ -339,29 +381,55 @@ export class FollowUp {
     }
     // Final without a result message: where the VM is reported decides the outcome.
     const where = state.vm(active.row.vmUuid)?.host ?? null;
-    if (reply.status === "refused" && reply.error?.code === "unknown-command") {
-      // The agent restarted without its journal: it cannot say, the reports can. The VM on the
-      // destination is a move that worked (never a failure charged to the pair); on the source, one
-      // that did not; reported nowhere yet, the deadline decides.
-      if (where === active.row.destination) {
-        state.moveVm(active.row.vmUuid, active.row.destination);
-        this.finish(active, "succeeded", null);
-      } else if (where === active.row.source) {
-        this.finish(active, "failed", {
-          code: "agent.unknown-command",
-          message: `the agent on ${active.row.source} does not know command ${active.row.commandId} (restarted without its state?); ${active.row.vmName ?? active.row.vmUuid} is reported on ${where}`,
-        });
-      }
-      return;
-    }
+    if (reply.status === "refused" && reply.error?.code === "unknown-command") return this.settleUnknown(active, where);
     if (reply.status === "succeeded") {
-      if (where === active.row.destination || where === null) {
-        state.moveVm(active.row.vmUuid, active.row.destination);
-        this.finish(active, "succeeded", null);
-      }
+      if (where === active.row.destination || where === null) this.settleLanded(active);
       return;
     }
     this.finish(active, "failed", reply.error ?? { code: `agent.${reply.status}`, message: `agent reports the command ${reply.status}` });
+  }
+
+  /**
+   * The source agent does not know the move's command. Never recorded as running (no reply was
+   * ever recorded), it never reached the agent: nothing happened, nothing is charged to the pair.
+   * Recorded as running, the agent restarted without its state: it cannot say, the reports can. The
+   * VM on the destination is a move that worked (never a failure charged to the pair); on the
+   * source, one that did not; reported nowhere yet, the deadline decides.
+   */
+  private settleUnknown(active: Active, where: string | null): void {
+    const { row } = active;
+    const vm = row.vmName ?? row.vmUuid;
+    if (where === row.destination) return this.settleLanded(active);
+    if (row.status !== "running") {
+      return this.finish(active, "cancelled", {
+        code: "command-lost",
+        message: `the agent on ${row.source} never received command ${row.commandId} (moving ${vm}); VM reported on ${where ?? "no host"}`,
+      });
+    }
+    if (where === row.source) {
+      this.finish(active, "failed", {
+        code: "agent.unknown-command",
+        message: `the agent on ${row.source} does not know command ${row.commandId} (restarted without its state?); ${vm} is reported on ${where}`,
+      });
+    }
+  }
+
+  /**
+   * A move that ended on its destination with no result message (lost while the scheduler or NATS
+   * was down, or the agent forgot it): the duration is what the record shows, from its start to the
+   * end seen here (so at most the true one plus the time it went unseen); downtime and what
+   * completed it were not measured and are recorded as unknown, never as a guess.
+   */
+  private settleLanded(active: Active): void {
+    const now = this.d.clock.now();
+    this.d.state.moveVm(active.row.vmUuid, active.row.destination);
+    const startedMs = startOf(active.row);
+    this.finish(active, "succeeded", null, {
+      measuredDurationMs: startedMs === null ? null : Math.max(0, now - startedMs),
+      measuredDowntimeMs: null,
+      completedBy: UNKNOWN_COMPLETION,
+      ...(startedMs === null ? {} : { startedMs }),
+    });
   }
 
   private async timeOut(a: Active): Promise<void> {
@@ -385,23 +453,39 @@ export class FollowUp {
     });
   }
 
-  /** Records the end of a move, followed or still queued (once), and frees its slot. */
+  /**
+   * Records the end of a move, followed or still queued (once), and frees its slot. A followed move
+   * whose end the store refused stays followed with that end, recorded again by tick().
+   */
   finish(a: { row: MigrationRow }, status: MigrationStatus, error: ErrorInfo | null, extra: Partial<MigrationRow> = {}): void {
     const { store, clock, metrics, log } = this.d;
-    if (!this.active.delete(a.row.id) && !this.d.queue.remove(a.row.id)) return;
+    const active = this.active.get(a.row.id);
+    if (!active && !this.d.queue.has(a.row.id)) return;
     const now = clock.now();
-    const row = store.migrations.update(a.row.id, {
-      status,
-      error: error ? { code: error.code, message: error.message } : null,
-      endedMs: now,
-      atMs: now,
-      ...(extra.measuredDurationMs !== undefined ? { measuredDurationMs: extra.measuredDurationMs } : {}),
-      ...(extra.measuredDowntimeMs !== undefined ? { measuredDowntimeMs: extra.measuredDowntimeMs } : {}),
-      ...(extra.bytesMoved !== undefined ? { bytesMoved: extra.bytesMoved } : {}),
-      ...(extra.completedBy !== undefined ? { completedBy: extra.completedBy } : {}),
-      ...(extra.escalations !== undefined ? { escalations: extra.escalations } : {}),
-      ...(extra.startedMs != null ? { startedMs: extra.startedMs } : {}),
-    });
+    const endedMs = extra.endedMs ?? now;
+    let row: MigrationRow;
+    try {
+      row = store.migrations.update(a.row.id, {
+        status,
+        error: error ? { code: error.code, message: error.message } : null,
+        endedMs,
+        atMs: now,
+        ...(extra.measuredDurationMs !== undefined ? { measuredDurationMs: extra.measuredDurationMs } : {}),
+        ...(extra.measuredDowntimeMs !== undefined ? { measuredDowntimeMs: extra.measuredDowntimeMs } : {}),
+        ...(extra.bytesMoved !== undefined ? { bytesMoved: extra.bytesMoved } : {}),
+        ...(extra.completedBy !== undefined ? { completedBy: extra.completedBy } : {}),
+        ...(extra.escalations !== undefined ? { escalations: extra.escalations } : {}),
+        ...(extra.startedMs != null ? { startedMs: extra.startedMs } : {}),
+      });
+    } catch (e) {
+      if (!active || !isWriteFailure(e)) throw e;
+      active.unrecorded = { status, error, extra: { ...extra, endedMs } };
+      log.warn({ migration: a.row.id, status, err: e.message }, "move ended; its end is recorded once the store takes writes again");
+      return;
+    }
+    if (active) this.active.delete(a.row.id);
+    else this.d.queue.remove(a.row.id);
+    metrics.migrations.inc({ outcome: status });
     metrics.migrationsInFlight.set(this.active.size);
     const level = FINISHED_FAILED.has(status) ? "warn" : "info";
     log[level]({ migration: row.id, vm: row.vmName, from: row.source, to: row.destination, status, error }, `migration ${status}`);

@@ -1,0 +1,70 @@
+// The common checks of issue 11's fault matrix, one home for every fault test (test-only: vitest).
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { expect, vi } from "vitest";
+import { ApiMigration, StatusResponse } from "@drover/protocol";
+import { ticksAbove } from "@drover/lab/testing";
+import { call } from "./api.js";
+import { hosts } from "./cluster.js";
+import type { DroverLab } from "./drover-lab.js";
+
+/** How soon after a fault the cluster must be plannable again (issue 11's matrix asks for a stated time). */
+export const PLANNABLE_WITHIN_MS = 60_000;
+
+/** Lines of a host's agent log (every run of the agent appends to it) that mention every one of `texts`. */
+export async function agentLogLines(d: DroverLab, host: string, ...texts: string[]): Promise<string[]> {
+  const log = await readFile(join(d.lab.host(host).dir, "agent.log"), "utf8");
+  return log.split("\n").filter((l) => texts.every((t) => l.includes(t)));
+}
+
+/** Waits until the move has reported at least `fraction` of its data copied; returns that view of it. */
+export function waitProgress(d: DroverLab, id: string, fraction: number, timeoutMs = 120_000): Promise<ApiMigration> {
+  return vi.waitFor(
+    async () => {
+      const x = await call(d.api, "GET", `/v1/migrations/${id}`, ApiMigration);
+      if ((x.progress?.fraction ?? 0) < fraction)
+        throw new Error(`waiting for ${fraction * 100} % of the move: ${x.state} ${JSON.stringify(x.progress)}`);
+      return x;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
+}
+
+/**
+ * Every guest's QEMU runs on exactly one host (the lab's process table, not Drover's view) and its
+ * tick counter keeps increasing there (not paused). Returns where each runs.
+ */
+export async function expectEachOnOneHostTicking(d: DroverLab, guests: readonly string[]): Promise<Record<string, string>> {
+  const where: Record<string, string> = {};
+  for (const g of guests) {
+    const on = await vi.waitFor(
+      async () => {
+        const found = [];
+        for (const h of d.lab.hosts) if ((await h.qemuProcs()).some((q) => q.guest === g)) found.push(h.name);
+        if (found.length !== 1) throw new Error(`${g} runs on ${found.join(", ") || "no host"}`);
+        return found[0]!;
+      },
+      { timeout: 60_000, interval: 500 },
+    );
+    where[g] = on;
+    await ticksAbove(`${g} ticking on ${on}`, d.lab.host(on).serialFile(g), (await d.ticks(g)).last, 30_000);
+  }
+  return where;
+}
+
+/** Waits (at most PLANNABLE_WITHIN_MS) until every host is healthy and no move is in flight. */
+export async function waitPlannable(d: DroverLab): Promise<void> {
+  const by = Date.now() + PLANNABLE_WITHIN_MS;
+  await vi.waitFor(
+    async () => {
+      const hs = await hosts(d.api);
+      const st = await call(d.api, "GET", "/v1/status", StatusResponse);
+      if (hs.some((h) => h.state !== "healthy") || st.migrations.inFlight > 0)
+        throw new Error(
+          `waiting for a plannable cluster: ${hs.map((h) => `${h.id} ${h.state}`).join(", ")}; ${st.migrations.inFlight} in flight`,
+        );
+    },
+    { timeout: PLANNABLE_WITHIN_MS, interval: 1000 },
+  );
+  expect(Date.now()).toBeLessThanOrEqual(by);
+}

@@ -150,9 +150,15 @@ export class Maintenance {
     const ex = plan.explanation as { notMoved?: { vm: string; host: string; code: string; reason: string }[] };
     const blockers = (ex.notMoved ?? []).filter((n) => n.host === host).map((n) => ({ vm: n.vm, code: n.code, reason: n.reason }));
     if (moves.length === 0) {
-      const list = blockers.length
-        ? blockers
-        : left.map((v) => ({ vm: v.report.name, code: "placement.no-destination", reason: "the drain policy found no destination" }));
+      // A host that stopped reporting is no destination (its VMs and capacity cannot be verified):
+      // say so, since that is what the drain waits for; it replans when the host reports again.
+      const silent = this.notReporting(host, now);
+      const waitingFor = silent.length ? ` (not reporting, so no destination: ${silent.join(", ")})` : "";
+      const list = (
+        blockers.length
+          ? blockers
+          : left.map((v) => ({ vm: v.report.name, code: "placement.no-destination", reason: "the drain policy found no destination" }))
+      ).map((b) => ({ ...b, reason: b.reason + waitingFor }));
       if (list.length === 0) {
         // Nothing blocks: the host has not yet reported itself empty. Still draining.
         this.save(
@@ -162,11 +168,18 @@ export class Maintenance {
         );
         return;
       }
-      this.save(row, { planIds, blockers: list, message: `blocked: ${list.length} VM(s) cannot leave ${host}` }, "blocked");
+      this.save(row, { planIds, blockers: list, message: `blocked: ${list.length} VM(s) cannot leave ${host}${waitingFor}` }, "blocked");
       log.warn({ maintenance: row.id, host, blockers: list }, "drain blocked");
       return;
     }
     this.save(row, { planIds, blockers, message: `moving ${moves.length} VM(s)` }, row.status === "blocked" ? "draining" : undefined);
+  }
+
+  /** Other hosts that stopped reporting while in service (their agents gone; they may still run VMs). */
+  private notReporting(except: string, now: number): string[] {
+    const out: string[] = [];
+    for (const h of this.d.state.hosts.values()) if (h.id !== except && this.d.state.stateOf(h, now) === "unreachable") out.push(h.id);
+    return out.sort();
   }
 
   async tick(): Promise<void> {

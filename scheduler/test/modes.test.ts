@@ -190,4 +190,30 @@ describe("maintenance", () => {
     expect(h.agents.on("a").map((v) => v.name)).toEqual(["pinned1"]);
     expect(h.agents.count("power-off")).toBe(0);
   });
+
+  it("blocks a drain whose only destination stopped reporting, naming it, and resumes when it reports again", async () => {
+    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v1" }] });
+    await h.report();
+    // b's agent is gone: its reports stop (the clock passes the unreachable threshold).
+    h.clock.advance(h.s.state.staleAfterMs + 1);
+    await h.report(["a"]);
+    expect(h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now())).toBe("unreachable");
+    const m = ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/a/drain"), {})));
+    const view = async () => ApiMaintenance.parse(await json(await get(h.url(`/v1/maintenance/${m.id}`))));
+    const blocked = await view();
+    expect(blocked.state).toBe("blocked");
+    expect(blocked.message).toBe("blocked: 1 VM(s) cannot leave a (not reporting, so no destination: b)");
+    expect(blocked.blockers).toEqual([expect.objectContaining({ vm: "v1", reason: expect.stringMatching(/no destination: b\)$/) })]);
+    expect(h.s.store.migrations.list({}).filter((x) => x.destination === "b")).toEqual([]);
+
+    // b reports again: the drain replans and moves v1 there.
+    h.clock.advance(10_001);
+    await h.report();
+    await h.s.tick();
+    expect((await view()).state).toBe("draining");
+    expect(h.s.store.migrations.list({}).map((x) => [x.vmName, x.destination])).toEqual([["v1", "b"]]);
+    await expect
+      .poll(() => h.s.store.migrations.list({})[0]?.status, { timeout: 15_000, interval: 20, message: "v1 moved" })
+      .toBe("succeeded");
+  });
 });

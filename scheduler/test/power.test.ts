@@ -2,10 +2,10 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import { createSocket, type Socket } from "node:dgram";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ApiError, ApiPowerAction } from "@drover/protocol";
+import { ApiError, ApiPowerAction, HostsResponse } from "@drover/protocol";
 import { WAKE_RETRY_BACKOFF } from "../src/power/power-manager.js";
 import { IpmiDriver } from "../src/power/wake-drivers.js";
-import { harness, json, post } from "./harness.js";
+import { get, harness, json, post } from "./harness.js";
 import { tempDir, uuid } from "./helpers.js";
 
 async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buffer[] }> {
@@ -17,6 +17,7 @@ async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buf
 }
 
 const MAC = "02:00:00:00:00:0b";
+const MAC_C = "02:00:00:00:00:0c";
 
 describe("power", () => {
   it("refuses to power off a host that runs a VM, records the refusal and sends nothing", async () => {
@@ -221,21 +222,21 @@ describe("power", () => {
     expect(h.s.store.power.get(cWake.id)!.status).toBe("succeeded");
   });
 
-  it("a WoL wake that did nothing (the host never reports) is recorded timed-out at the deadline, marked, and retried only after a back-off", async () => {
+  it("a WoL wake that did nothing (the host never reports) fails at the deadline, wakes another host, and is retried only after a back-off", async () => {
     const udp = await udpListener();
     try {
-      await using h = await harness(
-        ["a", "b"],
-        {},
-        { hosts: { b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 5000 } } } },
-      );
+      const wol = (mac: string) => ({ wake: "wol" as const, mac, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 5000 });
+      await using h = await harness(["a", "b", "c"], {}, { hosts: { b: { power: wol(MAC) }, c: { power: wol(MAC_C) } } });
       await h.report();
-      await post(h.url("/v1/hosts/b/power"), { action: "off" });
-      await expect.poll(() => !h.agents.up.has("b"), { timeout: 15_000, interval: 20, message: "b off" }).toBe(true);
+      for (const host of ["b", "c"]) {
+        await post(h.url(`/v1/hosts/${host}/power`), { action: "off" });
+        await expect.poll(() => !h.agents.up.has(host), { timeout: 15_000, interval: 20, message: `${host} off` }).toBe(true);
+      }
       h.clock.advance(3001);
       await h.report(["a"]);
       await h.s.tick();
 
+      // A wake for capacity (as a plan step does).
       const woke = h.s.power.wake("b", "schedule:consolidate", "capacity");
       await expect.poll(() => udp.packets.length, { timeout: 15_000, interval: 20, message: "magic packet" }).toBe(1);
       // The packet went out, but b never reports (its agent is dead): not a success.
@@ -245,9 +246,25 @@ describe("power", () => {
       expect((await woke).ok).toBe(false);
       const row = h.s.store.power.list({ host: "b" })[0]!;
       expect([row.action, row.status, row.error?.code]).toEqual(["wake", "timed-out", "wake.timeout"]);
+      expect(row.error?.message).toMatch(/b did not report healthy within 5000 ms/);
       expect(h.s.state.hosts.get("b")!.wakeFailed).toBe(true);
-      expect(h.s.power.wakeCandidate()).toBeUndefined();
       expect(() => h.s.power.requestWake("b", "schedule:consolidate", "again")).toThrow(/failed to wake 1 time\(s\) in a row/);
+
+      // The capacity is sought elsewhere: c is woken instead, and done once c reports.
+      await expect.poll(() => udp.packets.length, { timeout: 15_000, interval: 20, message: "c's magic packet" }).toBe(2);
+      expect(udp.packets[1]!.subarray(6, 12).toString("hex")).toBe(MAC_C.replaceAll(":", ""));
+      const instead = h.s.store.power.list({ host: "c" })[0]!;
+      expect([instead.action, instead.reason]).toEqual(["wake", "instead of b (wake.timeout)"]);
+      h.agents.revive("c");
+      await h.report(["a", "c"]);
+      expect(h.s.store.power.get(instead.id)!.status).toBe("succeeded");
+      expect(h.s.power.wakeCandidate()).toBeUndefined();
+
+      // The operator is told: the wake failed with its reason, b is marked.
+      const seen = ApiPowerAction.parse(await json(await get(h.url(`/v1/power/${row.id}`))));
+      expect([seen.state, seen.error?.code]).toEqual(["failed", "wake.timeout"]);
+      const hs = HostsResponse.parse(await json(await get(h.url("/v1/hosts")))).hosts;
+      expect(hs.find((x) => x.id === "b")).toMatchObject({ state: "standby", wakeFailed: true });
 
       h.clock.advance(WAKE_RETRY_BACKOFF.firstMs);
       await h.report(["a"]);

@@ -21,6 +21,8 @@ export const AgentErrorCode = {
   Aborted: "aborted",
   /** The destination's libvirtd went away during the migration (crash, restart, network). */
   DestinationLost: "destination-lost",
+  /** The destination did not answer over the network from the source when the migration failed (link down). */
+  DestinationUnreachable: "destination-unreachable",
   /** A migration ended while the agent was down (restart) without moving the VM. */
   MigrationInterrupted: "migration-interrupted",
   ShuttingDown: "shutting-down",

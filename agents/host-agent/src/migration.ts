@@ -2,6 +2,7 @@ import type { EscalationStep, Logger, MigrateCommand, MigrationProgress, Migrati
 import { AgentErrorCode, errorInfo } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams } from "./hypervisor.js";
 import { withTimeout } from "./libvirt-link.js";
+import { peerReach } from "./peer-reach.js";
 import { ConvergenceWatchdog, stepLabel } from "./watchdog.js";
 
 type Phase = MigrationProgress["phase"];
@@ -25,6 +26,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** libvirt's words for a peer connection that went away (RPC layer), as the source sees them. */
 const PEER_GONE =
   /client socket is closed|end of file while reading|connection reset|cannot recv data|cannot write data|broken pipe|connection refused|no route to host|keepalive timeout/i;
+
+/** How long a failed migration's bare TCP probe of the destination's libvirtd waits for an answer. */
+export const PEER_PROBE_MS = 5000;
 
 /** How long a finished migration waits for the destination's libvirtd to answer (it may be restarting) to verify where the VM runs. */
 export const VERIFY_DESTINATION_MS = 60_000;
@@ -257,8 +261,11 @@ export class MigrationRun {
     let outcome: MigrationResult["outcome"] = "succeeded";
     let error: MigrationResult["error"] = null;
     if (failure) {
-      outcome = this.abortReason === "timeout" ? "timed-out" : this.abortReason ? "aborted" : "failed";
       const info = await this.failureInfo(failure);
+      // The ladder aborts a copy that stopped moving; when the destination cannot be reached the
+      // network stopped it, and that is the cause to record.
+      const cause = this.abortReason === "ladder" && info.code === AgentErrorCode.DestinationUnreachable ? null : this.abortReason;
+      outcome = cause === "timeout" ? "timed-out" : cause ? "aborted" : "failed";
       error =
         outcome === "timed-out"
           ? { code: AgentErrorCode.Timeout, message: `no completion within ${o.timeoutMs} ms; aborted (${info.message})` }
@@ -387,14 +394,21 @@ export class MigrationRun {
   }
 
   /**
-   * The error of a failed migration, naming the hosts and the phase; a destination whose libvirtd
-   * went away (its connection closed, or it does not answer now) is `destination-lost`.
+   * The error of a failed migration, naming the hosts and the phase. A destination that does not
+   * answer over the network from here (bare TCP probe of its libvirtd) is `destination-unreachable`;
+   * one whose libvirtd went away (its connection closed, or it does not answer now) is `destination-lost`.
    */
   private async failureInfo(failure: unknown): Promise<{ code: string; message: string }> {
     const info = errorInfo(failure, AgentErrorCode.LibvirtError);
     const phase = this.failurePhase();
     const d = this.cmd.destination;
     const what = `migration of ${this.dom.name} from ${this.deps.host} to ${d.host} failed in the ${phase} phase`;
+    if (this.abortReason !== "requested" && (await peerReach(d.uri, PEER_PROBE_MS)) === "silent") {
+      return {
+        code: AgentErrorCode.DestinationUnreachable,
+        message: `${what}: ${d.host} not reachable over the network from ${this.deps.host} (${d.uri} did not answer within ${PEER_PROBE_MS} ms; libvirt: ${info.message})`,
+      };
+    }
     let lost = PEER_GONE.test(info.message);
     if (!lost && !this.abortReason) {
       const probe = await this.openDestination();

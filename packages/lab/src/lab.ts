@@ -14,7 +14,7 @@ import { checkSpec, ManagedProcess, RestartSupervisor } from "./supervisor.js";
 import { killPart, natsLogFile, restartPart, startNats, type LabPart } from "./controls.js";
 import { readTicks } from "./ticks.js";
 import { listDomains, removeDomain } from "./virt.js";
-import { cut, heal, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
+import { cut, cutLink, heal, healLink, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
 import { issueLabCredentials, labBusOptions, labCredentialsDir, labNatsConnection, type LabIdentity } from "./lab-credentials.js";
 
 /** What agent and scheduler command builders get to know about the lab. */
@@ -313,6 +313,15 @@ export class Lab implements AsyncDisposable {
 
   async heal(host: string): Promise<void> {
     await heal(this.netnsPlan(), this.host(host).name);
+  }
+
+  /** Network fault (namespace mode): parts two hosts from each other only; both still reach NATS and the other hosts. */
+  async cutLink(a: string, b: string): Promise<void> {
+    await cutLink(this.netnsPlan(), a, b);
+  }
+
+  async healLink(a: string, b: string): Promise<void> {
+    await healLink(this.netnsPlan(), a, b);
   }
 
   /** Stops one part (by pid) and starts it again with the same command line; `host` for an agent or libvirtd. */

@@ -14,7 +14,7 @@ import { run } from "./proc.js";
  * Before anything else, `ip route replace blackhole 198.18.<net>.0/24` goes into the root
  * namespace, and is removed last on teardown: an address of the subnet without a /32 route to
  * our veth is dropped, never sent to the real network. Network faults: cut()/heal() take a
- * host's switch port down/up.
+ * host's switch port down/up; cutLink()/healLink() part two hosts from each other only.
  */
 export const NETNS_PREFIX = "198.18";
 
@@ -123,4 +123,47 @@ export async function cut(plan: NetnsPlan, host: string): Promise<void> {
 
 export async function heal(plan: NetnsPlan, host: string): Promise<void> {
   await ip("-n", plan.switchNs, "link", "set", hostOf(plan, host).port, "up");
+}
+
+const bridgeCmd = (...args: string[]) => run("bridge", args, { timeoutMs: 15_000 });
+
+/** Switch ports isolated now (`bridge link ... isolated on`), by host name. */
+async function isolatedHosts(plan: NetnsPlan): Promise<string[]> {
+  const out = await bridgeCmd("-n", plan.switchNs, "-d", "link", "show");
+  const ports = new Set<string>();
+  let port: string | undefined;
+  for (const line of out.split("\n")) {
+    const head = /^\d+: ([^:@\s]+)/.exec(line);
+    if (head) port = head[1];
+    if (port && /\bisolated on\b/.test(line)) ports.add(port);
+  }
+  return plan.hosts.filter((h) => ports.has(h.port)).map((h) => h.name);
+}
+
+function pairOf(plan: NetnsPlan, a: string, b: string) {
+  const [x, y] = [hostOf(plan, a), hostOf(plan, b)];
+  if (x === y) throw new LabError(LabErrorCode.BadOption, `a link joins two hosts, got ${JSON.stringify(a)} twice`);
+  return [x, y] as const;
+}
+
+/**
+ * Network fault between two hosts only: frames between their switch ports are dropped silently
+ * (bridge port isolation: isolated ports reach only non-isolated ones), while both keep reaching
+ * the root side (NATS, the scheduler's wakes) and every other host. One pair at a time: a second
+ * pair would also part the first pair's hosts from the second's, so it is refused.
+ */
+export async function cutLink(plan: NetnsPlan, a: string, b: string): Promise<void> {
+  const pair = pairOf(plan, a, b);
+  const names = pair.map((h) => h.name);
+  const other = (await isolatedHosts(plan)).filter((n) => !names.includes(n));
+  if (other.length > 0)
+    throw new LabError(
+      LabErrorCode.Busy,
+      `the link of ${other.join(", ")} is cut already; heal it first (the lab cuts one host pair at a time)`,
+    );
+  for (const h of pair) await bridgeCmd("-n", plan.switchNs, "link", "set", "dev", h.port, "isolated", "on");
+}
+
+export async function healLink(plan: NetnsPlan, a: string, b: string): Promise<void> {
+  for (const h of pairOf(plan, a, b)) await bridgeCmd("-n", plan.switchNs, "link", "set", "dev", h.port, "isolated", "off");
 }

@@ -190,9 +190,14 @@ export class FollowUp {
         });
       }
       if (!state.canBeSource(row.source, now) || !state.canBeDestination(row.destination, now)) {
+        const why = [row.source, row.destination].flatMap((id) => {
+          const h = state.hosts.get(id);
+          const st = h ? state.stateOf(h, now) : "unknown";
+          return st === "healthy" || (id === row.source && st === "draining") ? [] : [`${id} is ${st}`];
+        });
         return this.finish(a, "cancelled", {
           code: "host-unavailable",
-          message: `${row.source} or ${row.destination} is not available any more`,
+          message: `not sent: ${why.join(", ") || `${row.source} or ${row.destination} is not available any more`}`,
         });
       }
       // The destination as its own report gives it: the agent checks URI and host UUID against that report.

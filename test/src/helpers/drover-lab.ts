@@ -13,6 +13,7 @@ import {
   labNatsConnection,
   migrationPorts,
   natsAddress,
+  netnsPlan,
   readFirstTick,
   readTicks,
   startGuest,
@@ -40,6 +41,8 @@ export interface DroverLabOptions {
   /** Deep-merged over the scheduler config written here. */
   scheduler?: Record<string, unknown>;
   reportIntervalMs?: number;
+  /** "netns": hosts in network namespaces behind a lab switch, for network faults (packages/lab netns.ts). */
+  network?: "loopback" | "netns";
 }
 
 type Obj = Record<string, unknown>;
@@ -64,7 +67,15 @@ export class DroverLab implements AsyncDisposable {
     const configDir = join(tmp, "configs");
     await mkdir(configDir, { recursive: true });
     const interval = o.reportIntervalMs ?? 2000;
-    const natsUrl = `nats://${natsAddress(o.net)}:4222`;
+    const plan =
+      o.network === "netns"
+        ? netnsPlan(
+            o.net,
+            Array.from({ length: o.hosts }, (_, k) => ({ name: `h${k + 1}`, index: k + 1 })),
+          )
+        : null;
+    const addressOf = (i: number) => plan?.hosts[i - 1]?.address ?? hostAddress(o.net, i);
+    const natsUrl = `nats://${plan?.rootAddress ?? natsAddress(o.net)}:4222`;
     const apiPort = 7200 + o.net;
     const hosts: Obj = {};
     for (let i = 1; i <= o.hosts; i++) {
@@ -75,13 +86,13 @@ export class DroverLab implements AsyncDisposable {
         cluster: "lab",
         host: name,
         nats: labNatsConnection(stateDir, natsUrl, name),
-        libvirt: { uri: hostUri(hostAddress(o.net, i)) },
+        libvirt: { uri: hostUri(addressOf(i)) },
         reportIntervalMs: interval,
         labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
         migration: { peerPortMin: ports.min, peerPortMax: ports.max },
       };
       await writeFile(join(configDir, `agent-${name}.yaml`), JSON.stringify(agent, null, 2));
-      hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: hostAddress(o.net, i), port: 9 } };
+      hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: addressOf(i), port: 9 } };
     }
     const sched = deepMerge(
       {
@@ -105,6 +116,7 @@ export class DroverLab implements AsyncDisposable {
         guests: 0,
         net: o.net,
         stateDir,
+        ...(o.network ? { network: o.network } : {}),
         agentCommand: (h) => ({ cmd: node, args: [AGENT_BIN, "--config", join(configDir, `agent-${h.name}.yaml`)], cwd: REPO_ROOT }),
         schedulerCommand: () => ({ cmd: node, args: [SCHEDULER_BIN, "--config", join(configDir, "scheduler.yaml")], cwd: REPO_ROOT }),
       });

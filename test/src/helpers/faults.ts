@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, vi } from "vitest";
-import { StatusResponse } from "@drover/protocol";
+import { ApiMigration, StatusResponse } from "@drover/protocol";
 import { ticksAbove } from "@drover/lab/testing";
 import { call } from "./api.js";
 import { hosts } from "./cluster.js";
@@ -27,6 +27,19 @@ export async function commandReceipts(d: DroverLab, commandId: string): Promise<
     if (n > 0) out[h.name] = n;
   }
   return out;
+}
+
+/** Waits until the move has reported at least `fraction` of its data copied; returns that view of it. */
+export function waitProgress(d: DroverLab, id: string, fraction: number, timeoutMs = 120_000): Promise<ApiMigration> {
+  return vi.waitFor(
+    async () => {
+      const x = await call(d.api, "GET", `/v1/migrations/${id}`, ApiMigration);
+      if ((x.progress?.fraction ?? 0) < fraction)
+        throw new Error(`waiting for ${fraction * 100} % of the move: ${x.state} ${JSON.stringify(x.progress)}`);
+      return x;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
 }
 
 /**

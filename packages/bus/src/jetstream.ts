@@ -212,6 +212,8 @@ export class JetStreamHelpers {
     private readonly nc: NatsConnection,
     private readonly log: Logger,
     private readonly counters: StatsCounter,
+    /** Counts and logs (rate-limited, as the bus does for subscriptions) an invalid message received. */
+    private readonly rejected: (err: InvalidMessageError) => void,
   ) {}
 
   /** Creates the stream, or updates it to these subjects and limits; idempotent. */
@@ -331,11 +333,7 @@ export class JetStreamHelpers {
       for await (const m of messages) {
         const d = decode(schema, m.data, m.subject, "receive");
         if (!d.ok) {
-          this.counters.countInvalid(m.subject);
-          this.log.warn(
-            { subject: m.subject, field: d.error.field, stream, seq: m.seq },
-            `rejected invalid stream message: ${d.error.message}`,
-          );
+          this.rejected(d.error);
           m.term("invalid");
           continue;
         }

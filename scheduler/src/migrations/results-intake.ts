@@ -60,6 +60,7 @@ export class ResultsIntake {
     this.wanted = false;
     clearTimeout(this.retry);
     await this.opening;
+    if (this.wanted) return; // started again meanwhile (leading again): keep reading
     const c = this.consumer;
     this.consumer = undefined;
     await c?.stop();

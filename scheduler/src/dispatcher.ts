@@ -13,6 +13,8 @@ import { FollowUp } from "./migrations/follow-up.js";
 import { LandedMoves } from "./migrations/landed.js";
 import { CostModelLearning } from "./migrations/learning.js";
 import { MigrationQueue, asInFlight } from "./migrations/queue.js";
+import { ResultsIntake } from "./migrations/results-intake.js";
+import { leadershipSettings } from "./leadership.js";
 import { MovePredictor, type LearnedModel } from "./prediction.js";
 import type { ServiceDeps } from "./service-deps.js";
 
@@ -32,6 +34,7 @@ export class Dispatcher {
   private readonly predictor: MovePredictor;
   private readonly learning: CostModelLearning;
   private readonly followUp: FollowUp;
+  private readonly results: ResultsIntake;
   private stopped = false;
   /** Set after restart reconciliation; no move is started before. */
   private isReady = false;
@@ -50,15 +53,25 @@ export class Dispatcher {
       readySinceMs: () => this.readySinceMs,
       ended: (row) => this.ended(row),
     });
+    this.results = new ResultsIntake({
+      bus: d.bus,
+      cluster: d.config.cluster,
+      replicas: leadershipSettings(d.config).replicas,
+      log: d.log,
+      accept: (r, subject) => this.followUp.acceptResult(r, subject),
+    });
   }
 
   get ready(): boolean {
     return this.isReady;
   }
 
+  /** Ready (reconciled, leading): moves start, and results are read from the stream; not ready: neither. */
   set ready(v: boolean) {
     this.isReady = v;
     if (v) this.readySinceMs = this.d.clock.now();
+    if (v && !this.stopped) this.results.start();
+    else void this.results.stop();
   }
 
   start(): void {
@@ -67,6 +80,7 @@ export class Dispatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.results.stop();
     await this.followUp.stop();
   }
 

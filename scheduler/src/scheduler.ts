@@ -26,6 +26,7 @@ import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
 import { Leadership, leadershipSettings } from "./leadership.js";
+import { ensureResultsStream } from "./migrations/results-intake.js";
 import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, journaledModes, recordMigrate } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 import { StoreHealth } from "./store-health.js";
@@ -131,6 +132,11 @@ export class Scheduler {
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });
     const settings = leadershipSettings(config);
+    await ensureResultsStream(this.bus, config.cluster, settings.replicas).catch((e: unknown) => {
+      throw new Error(`the migration results stream cannot be created (does nats-server run with JetStream?): ${(e as Error).message}`, {
+        cause: e,
+      });
+    });
     this.leadership = await Leadership.open(this.bus, settings, config.cluster, this.log);
     const journal = settings.enabled ? await Journal.open(this.bus, config.cluster, settings.replicas) : undefined;
     this.journal = journal;

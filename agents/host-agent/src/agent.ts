@@ -1,4 +1,4 @@
-import { Bus, busConnectionOptions, type Subscription } from "@drover/bus";
+import { Bus, BusStatusType, busConnectionOptions, type Subscription } from "@drover/bus";
 import {
   Command,
   CommandReply,
@@ -99,9 +99,12 @@ export class HostAgent {
         tls: migrationTlsDir(config) !== null,
         progress: (p) => this.bus.publish(subjects.migrationProgress(config.cluster, config.host, p.migrationId), MigrationProgress, p),
       },
-      publishResult: (r) => {
-        this.metrics.migrationEnded(r);
-        this.bus.publish(subjects.migrationResult(config.cluster, config.host, r.migrationId), MigrationResult, r);
+      // Into the results stream, acked; the command id makes a retry a duplicate the stream drops.
+      publishResult: async (r) => {
+        await this.bus.jetstream.publish(subjects.migrationResult(config.cluster, config.host, r.migrationId), MigrationResult, r, {
+          msgId: r.commandId,
+        });
+        this.metrics.migrationEnded(r); // once stored: a retried publish is not a second end
       },
       hostEvent: (kind, detail) => this.event(kind, detail),
       commandEvent: (c) => {
@@ -126,6 +129,8 @@ export class HostAgent {
       name: `host-agent ${config.host}`,
       logger: opts.logger,
       waitOnFirstConnect: true,
+      // The stream's acks come back here: the only inbox this host's identity may read.
+      inboxPrefix: subjects.hostInbox(config.cluster, config.host),
     });
     const agent = new HostAgent(config, bus, hv, opts.logger);
     await agent.link.start();
@@ -137,6 +142,9 @@ export class HostAgent {
     this.sub = this.bus.serve(subjects.hostCommand(this.config.cluster, this.config.host), Command, CommandReply, (cmd) => {
       this.log.info({ cmd: cmd.id, kind: cmd.kind }, "command received");
       return this.commands.handle(cmd);
+    });
+    this.bus.onStatus((s) => {
+      if (s.type === BusStatusType.Reconnect) this.commands.busReconnected();
     });
     this.event("agent-started", `drover-agent ${AGENT_VERSION} on ${this.config.host}, libvirt ${this.config.libvirt.uri}`);
     this.commands.recover();

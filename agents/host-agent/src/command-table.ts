@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { CommandReply, type Logger, type MigrateCommand } from "@drover/protocol";
+import { CommandReply, MigrationResult, type Logger, type MigrateCommand } from "@drover/protocol";
 import { z } from "zod";
 
 /** What a restarted agent needs to find a migration it started in libvirt and report it by the same ids. */
@@ -18,7 +18,14 @@ export type MigrationRecord = z.infer<typeof MigrationRecord>;
 const JournalFile = z.object({
   v: z.literal(1),
   host: z.string(),
-  migrations: z.array(z.object({ reply: CommandReply, migration: MigrationRecord })),
+  migrations: z.array(
+    z.object({
+      reply: CommandReply,
+      migration: MigrationRecord,
+      /** The result while the results stream has not acked it (result-outbox.ts). */
+      owedResult: MigrationResult.optional(),
+    }),
+  ),
 });
 
 /** Finished migrations kept in the journal (a repeated id is answered from it after a restart). */
@@ -47,6 +54,8 @@ export function migrationRecord(cmd: MigrateCommand, vm: { name: string; uuid: s
 export class CommandTable {
   private readonly entries = new Map<string, CommandReply>();
   private readonly migrations = new Map<string, MigrationRecord>();
+  /** Results of journalled migrations not yet acked by the results stream, by command id. */
+  private readonly owed = new Map<string, MigrationResult>();
 
   constructor(
     private readonly capacity: number,
@@ -91,6 +100,31 @@ export class CommandTable {
     this.save();
   }
 
+  /**
+   * A migration ended: its reply takes the outcome and its result is owed until the stream acks it,
+   * both on disk in one write (a restart in between would otherwise lose the result).
+   */
+  finishMigration(id: string, patch: Partial<CommandReply>, result: MigrationResult): void {
+    if (this.migrations.has(id)) this.owed.set(id, result);
+    this.update(id, patch);
+  }
+
+  /** The results stream acked this command's result. */
+  resultStored(id: string): void {
+    if (!this.owed.delete(id)) return;
+    try {
+      this.save();
+    } catch (e) {
+      // Worst case a restart publishes it again: the stream and the scheduler keep it once.
+      this.journal?.log.error({ err: e, cmd: id }, "command journal not written");
+    }
+  }
+
+  /** Results an earlier run (or this one) has not had acked yet. */
+  owedResults(): MigrationResult[] {
+    return [...this.owed.values()];
+  }
+
   /** Migrations journalled as under way: started by an earlier run of this agent, outcome not known yet. */
   unfinished(): Array<{ id: string; migration: MigrationRecord }> {
     return [...this.migrations].filter(([id]) => isUnderWay(this.entries.get(id))).map(([id, migration]) => ({ id, migration }));
@@ -113,19 +147,24 @@ export class CommandTable {
       j.log.error({ file: j.file, movedTo: aside, err: e }, "command journal unreadable: set aside, starting without it");
       return;
     }
-    for (const { reply, migration } of parsed.migrations) {
+    for (const { reply, migration, owedResult } of parsed.migrations) {
       this.entries.set(reply.id, reply);
       this.migrations.set(reply.id, migration);
+      if (owedResult) this.owed.set(reply.id, owedResult);
     }
   }
 
   private save(): void {
     const j = this.journal;
     if (!j) return;
-    const all = [...this.migrations].map(([id, migration]) => ({ reply: this.entries.get(id)!, migration }));
-    const running = all.filter((e) => isUnderWay(e.reply));
-    const finished = all.filter((e) => !isUnderWay(e.reply)).slice(-FINISHED_KEPT);
-    const keep = new Set([...running, ...finished].map((e) => e.reply.id));
+    const all = [...this.migrations].map(([id, migration]) => {
+      const owedResult = this.owed.get(id);
+      return { reply: this.entries.get(id)!, migration, ...(owedResult ? { owedResult } : {}) };
+    });
+    // Kept: under way, owing a result, and the latest finished ones.
+    const open = all.filter((e) => isUnderWay(e.reply) || e.owedResult);
+    const finished = all.filter((e) => !isUnderWay(e.reply) && !e.owedResult).slice(-FINISHED_KEPT);
+    const keep = new Set([...open, ...finished].map((e) => e.reply.id));
     for (const id of this.migrations.keys()) if (!keep.has(id)) this.migrations.delete(id);
     const body = JSON.stringify({ v: 1, host: j.host, migrations: all.filter((e) => keep.has(e.reply.id)) });
     mkdirSync(dirname(j.file), { recursive: true });

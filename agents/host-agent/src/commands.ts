@@ -21,6 +21,7 @@ import type { LibvirtLink } from "./libvirt-link.js";
 import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
 import { RecoveredMigration } from "./recovery.js";
+import { ResultOutbox } from "./result-outbox.js";
 
 export interface CommandDeps {
   config: AgentConfig;
@@ -29,7 +30,8 @@ export interface CommandDeps {
   log: Logger;
   preflightDeps: () => Promise<Omit<PreflightDeps, "hv">>;
   migrationDeps: Omit<MigrationDeps, "hv">;
-  publishResult: (r: MigrationResult) => void;
+  /** Stores a result in the results stream; resolves on the server's ack (retried by the outbox until then). */
+  publishResult: (r: MigrationResult) => Promise<void>;
   hostEvent: (kind: "powering-off", detail: string) => void;
   /** Publishes what was done with a command, whoever sent it. */
   commandEvent: (e: CommandEventInfo) => void;
@@ -59,6 +61,7 @@ export function commandJournalFile(stateDir: string): string {
  */
 export class CommandRunner {
   private readonly table: CommandTable;
+  private readonly outbox: ResultOutbox;
   private readonly runs = new Map<string, { run: Outgoing; done: Promise<MigrationResult> }>();
   private closing = false;
   /** Highest leader-lease revision seen on a command (this agent serves one cluster); in memory only. */
@@ -71,6 +74,17 @@ export class CommandRunner {
       stateDir ? { file: commandJournalFile(stateDir), host: d.config.host, log: d.log } : undefined,
     );
     if (!stateDir) d.log.warn({}, "no stateDir: migrations in flight are forgotten if this agent restarts");
+    this.outbox = new ResultOutbox({ send: d.publishResult, acked: (id) => this.table.resultStored(id), log: d.log });
+  }
+
+  /** The bus is back: results owed are tried at once rather than at their next back-off. */
+  busReconnected(): void {
+    this.outbox.kick();
+  }
+
+  /** Results not yet acked by the results stream. */
+  get resultsOwed(): number {
+    return this.outbox.size;
   }
 
   /** uuids of VMs with a migration running out of this host. */
@@ -84,6 +98,8 @@ export class CommandRunner {
    * migration ids; meanwhile `status` answers for them from the journal.
    */
   recover(): void {
+    // Results an earlier run had not had acked: owed still, under the same command ids.
+    for (const r of this.table.owedResults()) this.outbox.add(r);
     for (const { id, migration } of this.table.unfinished()) {
       if (this.runs.has(migration.migrationId)) continue;
       const rec = new RecoveredMigration(id, migration, {
@@ -94,7 +110,7 @@ export class CommandRunner {
         callTimeoutMs: this.d.config.libvirt.callTimeoutMs,
         progress: this.d.migrationDeps.progress,
       });
-      this.follow(migration.migrationId, rec, rec.run(), migration.vm);
+      this.follow(migration.migrationId, rec, rec.run());
     }
   }
 
@@ -263,23 +279,19 @@ export class CommandRunner {
       cmd.migrationId,
       outgoing,
       done.finally(() => dom.free()),
-      dom.name,
     );
     return this.reply(cmd.id, "migrate", "accepted", { migrationId: cmd.migrationId });
   }
 
-  /** Tracks a migration to its result: the table and journal get the outcome, the result is published once. */
-  private follow(migrationId: string, run: Outgoing, result: Promise<MigrationResult>, vm: string): void {
+  /** Tracks a migration to its result: the table and journal get the outcome, the outbox stores the result in the stream. */
+  private follow(migrationId: string, run: Outgoing, result: Promise<MigrationResult>): void {
     this.d.onMigration(run.vmUuid, true);
     const done = result.then((r) => {
       this.runs.delete(migrationId);
       this.d.onMigration(run.vmUuid, false);
-      this.table.update(run.commandId, { status: r.outcome === "succeeded" ? "succeeded" : "failed", error: r.error, timeMs: Date.now() });
-      try {
-        this.d.publishResult(r);
-      } catch (e) {
-        this.d.log.error({ err: e, migrationId, vm }, "migration result not published");
-      }
+      const status = r.outcome === "succeeded" ? "succeeded" : "failed";
+      this.table.finishMigration(run.commandId, { status, error: r.error, timeMs: Date.now() }, r);
+      this.outbox.add(r);
       return r;
     });
     this.runs.set(migrationId, { run, done });
@@ -345,5 +357,7 @@ export class CommandRunner {
     const runs = [...this.runs.values()];
     await Promise.all(runs.map((r) => r.run.abort().catch(() => undefined)));
     await Promise.race([Promise.allSettled(runs.map((r) => r.done)), new Promise((r) => setTimeout(r, waitMs))]);
+    // What is still owed stays in the journal for the next run.
+    await this.outbox.close();
   }
 }

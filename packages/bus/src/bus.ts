@@ -275,7 +275,7 @@ export class Bus implements AsyncDisposable {
 
   /** JetStream streams and typed KV buckets (created lazily on first use). */
   get jetstream(): JetStreamHelpers {
-    this.js ??= new JetStreamHelpers(this.nc, this.log, this.counters);
+    this.js ??= new JetStreamHelpers(this.nc, this.log, this.counters, (e) => this.rejected(e));
     return this.js;
   }
 

@@ -1,7 +1,7 @@
 // Who may do what on the bus: one nkey user per host agent, one for the scheduler, an optional
 // read-only one for tools, each allowed exactly its job's subjects. The nats-server enforces it;
 // this file only turns the protocol's subjects into permission blocks and config text.
-import { HostId, subjects } from "@drover/protocol";
+import { HostId, streams, subjects } from "@drover/protocol";
 import { LEASE_BUCKET, JOURNAL_BUCKET } from "./lease-logic.js";
 
 export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
@@ -55,6 +55,24 @@ function controlStatePermissions(cluster: string): string[] {
   ];
 }
 
+/**
+ * The stream of migration results (agents publish into it, see `hostInbox` for their acks): the
+ * scheduler creates and updates it, keeps one durable pull consumer on it, pulls and acks. Nothing
+ * else of JetStream.
+ */
+function resultStreamPermissions(cluster: string): string[] {
+  const stream = streams.migrationResults(cluster);
+  return [
+    `$JS.API.STREAM.*.${stream}`,
+    // CREATE/INFO/DELETE of a consumer, and the pull for its next messages.
+    `$JS.API.CONSUMER.*.${stream}`,
+    `$JS.API.CONSUMER.*.${stream}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.ACK.${stream}.>`,
+  ];
+}
+
 export function permissionsFor(cluster: string, id: Identity): Permissions {
   const readAll = [
     subjects.allHostReports(cluster),
@@ -72,13 +90,14 @@ export function permissionsFor(cluster: string, id: Identity): Permissions {
           subjects.migrationProgress(cluster, id.host, "*"),
           subjects.migrationResult(cluster, id.host, "*"),
         ],
-        // Its own commands, and peers' reports (preflight reads the destination's facts).
-        subscribe: [subjects.hostCommand(cluster, id.host), subjects.allHostReports(cluster)],
+        // Its own commands, peers' reports (preflight reads the destination's facts), and the replies
+        // to its own requests (the stream's ack of a result) under its own inbox prefix.
+        subscribe: [subjects.hostCommand(cluster, id.host), subjects.allHostReports(cluster), `${subjects.hostInbox(cluster, id.host)}.>`],
         allowResponses: true,
       };
     case "scheduler":
       return {
-        publish: [subjects.hostCommand(cluster, "*"), ...controlStatePermissions(cluster)],
+        publish: [subjects.hostCommand(cluster, "*"), ...controlStatePermissions(cluster), ...resultStreamPermissions(cluster)],
         subscribe: [...readAll, INBOX],
         allowResponses: false,
       };

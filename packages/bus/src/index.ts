@@ -21,7 +21,17 @@ export { encode, decode, type Decoded } from "./codec.js";
 export { BusStatusType, type BusStatus, type StatusListener } from "./status.js";
 export type { BusStats } from "./stats.js";
 export { JetStreamHelpers, TypedKv } from "./jetstream.js";
-export type { StreamOptions, StreamReplicas, KvOptions, KvChange, KvWatch } from "./jetstream.js";
+export type {
+  StreamOptions,
+  StreamReplicas,
+  KvOptions,
+  KvChange,
+  KvWatch,
+  ConsumeOptions,
+  ConsumeVerdict,
+  StreamConsumer,
+  StreamMsgContext,
+} from "./jetstream.js";
 export {
   DEFAULT_MAX_PAYLOAD,
   authorizationConfig,

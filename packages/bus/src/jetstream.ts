@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core";
 import {
+  AckPolicy,
+  DeliverPolicy,
   DiscardPolicy,
   jetstream,
   jetstreamManager,
@@ -8,6 +10,7 @@ import {
   StorageType,
   JetStreamApiCodes,
   JetStreamApiError,
+  type ConsumerMessages,
   type JetStreamManager,
   type StreamConfig,
   type StreamInfo,
@@ -41,6 +44,35 @@ export interface KvOptions {
   mustExist?: boolean;
   /** Copies kept by a NATS cluster (default 1; 3 on a three-node cluster). */
   replicas?: number;
+}
+
+/** A durable pull consumer's settings (see JetStreamHelpers.consume). */
+export interface ConsumeOptions {
+  /** Only messages on this subject (wildcards allowed). */
+  filterSubject: string;
+  /** Unacked this long, a message is delivered again (default 30 s). */
+  ackWaitMs?: number;
+  /** How long a message the handler asked to `retry` (or that threw) waits before it comes again (default 2 s). */
+  retryDelayMs?: number;
+}
+
+/**
+ * What the handler made of one message: `ack` (done: recorded, or nothing to do), `retry` (not now:
+ * delivered again after the retry delay).
+ */
+export type ConsumeVerdict = "ack" | "retry";
+
+export interface StreamMsgContext {
+  subject: string;
+  /** The message's sequence in the stream. */
+  seq: number;
+  /** How many times it has been delivered, this time included. */
+  deliveries: number;
+}
+
+export interface StreamConsumer extends AsyncDisposable {
+  /** Stops pulling; waits for the handler call under way. Unacked messages stay in the stream. */
+  stop(): Promise<void>;
 }
 
 /** The leader and the other replicas (current = caught up with the leader). */
@@ -180,6 +212,8 @@ export class JetStreamHelpers {
     private readonly nc: NatsConnection,
     private readonly log: Logger,
     private readonly counters: StatsCounter,
+    /** Counts and logs (rate-limited, as the bus does for subscriptions) an invalid message received. */
+    private readonly rejected: (err: InvalidMessageError) => void,
   ) {}
 
   /** Creates the stream, or updates it to these subjects and limits; idempotent. */
@@ -253,6 +287,74 @@ export class JetStreamHelpers {
     } catch (e) {
       throw new JetStreamOpError(`jetstream publish on ${subject}`, { cause: e });
     }
+  }
+
+  /**
+   * Reads a stream through a durable pull consumer (created, or updated to these settings), one
+   * message at a time in order, each acked only once `handler` has said so. The consumer's place is
+   * kept by the server: what arrived while this process was away or NATS restarted is delivered
+   * when it reads again, and what it received but did not ack (it died first) comes again after
+   * `ackWaitMs`. Invalid messages are logged, counted and terminated (never delivered again); a
+   * handler exception is logged and the message retried.
+   */
+  async consume<S extends z.ZodType>(
+    stream: string,
+    durable: string,
+    schema: S,
+    handler: (msg: z.output<S>, ctx: StreamMsgContext) => ConsumeVerdict | Promise<ConsumeVerdict>,
+    opts: ConsumeOptions,
+  ): Promise<StreamConsumer> {
+    const jsm = await this.manager();
+    const retryMs = opts.retryDelayMs ?? 2000;
+    const cfg = {
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: opts.filterSubject,
+      ack_wait: msToNanos(opts.ackWaitMs ?? 30_000),
+      max_deliver: -1,
+    };
+    let messages: ConsumerMessages;
+    try {
+      const exists = await jsm.consumers.info(stream, durable).then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.ConsumerNotFound) return false;
+          throw e;
+        },
+      );
+      if (exists) await jsm.consumers.update(stream, durable, cfg);
+      else await jsm.consumers.add(stream, { durable_name: durable, ...cfg });
+      const consumer = await jetstream(this.nc).consumers.get(stream, durable);
+      messages = await consumer.consume({ max_messages: 64 });
+    } catch (e) {
+      throw new JetStreamOpError(`consume ${stream}/${durable}`, { cause: e });
+    }
+    const loop = (async () => {
+      for await (const m of messages) {
+        const d = decode(schema, m.data, m.subject, "receive");
+        if (!d.ok) {
+          this.rejected(d.error);
+          m.term("invalid");
+          continue;
+        }
+        this.counters.received++;
+        let verdict: ConsumeVerdict;
+        try {
+          verdict = await handler(d.value, { subject: m.subject, seq: m.seq, deliveries: m.info.deliveryCount });
+        } catch (err) {
+          this.counters.handlerErrors++;
+          this.log.error({ err, stream, subject: m.subject, seq: m.seq }, "stream handler failed; the message comes again");
+          verdict = "retry";
+        }
+        if (verdict === "ack") m.ack();
+        else m.nak(retryMs);
+      }
+    })().catch((err: unknown) => this.log.error({ err, stream, durable }, "stream consumer ended with an error"));
+    const stop = async () => {
+      await messages.close().catch(() => undefined);
+      await loop;
+    };
+    return { stop, [Symbol.asyncDispose]: stop };
   }
 
   /** Opens (by default creating) a KV bucket whose values all follow `schema`. */

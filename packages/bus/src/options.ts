@@ -44,6 +44,14 @@ const optionsSchema = z
     /** Keep retrying the first connection instead of failing (an agent started before its server). */
     waitOnFirstConnect: z.boolean().default(false),
     requestTimeoutMs: ms.positive().default(5000),
+    /**
+     * Replies to this connection's requests (a JetStream publish's ack too) arrive under this prefix;
+     * a host agent's identity may read only its own (protocol's `subjects.hostInbox`). Default `_INBOX`.
+     */
+    inboxPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, "must be subject tokens without wildcards")
+      .optional(),
     /** Invalid messages on one subject are logged at most once per interval, with counts by field. */
     invalidLogIntervalMs: ms.default(60_000),
   })
@@ -111,5 +119,6 @@ export async function natsOptions(o: ResolvedBusOptions): Promise<NodeConnection
     timeout: o.connectTimeoutMs,
     pingInterval: o.pingIntervalMs,
     waitOnFirstConnect: o.waitOnFirstConnect,
+    ...(o.inboxPrefix ? { inboxPrefix: o.inboxPrefix } : {}),
   };
 }

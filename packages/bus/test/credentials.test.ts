@@ -6,7 +6,7 @@ import { subjects } from "@drover/protocol";
 import { InvalidOptionsError, authorizationConfig, permissionsFor, writeCredentials } from "../src/index.js";
 
 describe("permissions", () => {
-  it("a host publishes only its own report, event and migrations' progress and results, and hears only its own commands and peers' reports", () => {
+  it("a host publishes only its own report, event and migrations' progress and results, and hears only its own commands, peers' reports and its own inbox", () => {
     expect(permissionsFor("c", { kind: "host", host: "h1" })).toEqual({
       publish: [
         subjects.hostReport("c", "h1"),
@@ -14,12 +14,12 @@ describe("permissions", () => {
         subjects.migrationProgress("c", "h1", "*"),
         subjects.migrationResult("c", "h1", "*"),
       ],
-      subscribe: [subjects.hostCommand("c", "h1"), subjects.allHostReports("c")],
+      subscribe: [subjects.hostCommand("c", "h1"), subjects.allHostReports("c"), `${subjects.hostInbox("c", "h1")}.>`],
       allowResponses: true,
     });
   });
 
-  it("only the scheduler may publish commands (and hold its cluster's leader lease and move journal); tools publish nothing", () => {
+  it("only the scheduler may publish commands (and hold its cluster's leader lease, move journal and results consumer); tools publish nothing", () => {
     expect(permissionsFor("c", { kind: "scheduler" }).publish).toEqual([
       subjects.hostCommand("c", "*"),
       "$JS.API.INFO",
@@ -31,6 +31,12 @@ describe("permissions", () => {
       "$JS.API.CONSUMER.*.KV_drover-journal",
       "$JS.API.CONSUMER.*.KV_drover-journal.>",
       "$KV.drover-journal.c.>",
+      "$JS.API.STREAM.*.drover-results-c",
+      "$JS.API.CONSUMER.*.drover-results-c",
+      "$JS.API.CONSUMER.*.drover-results-c.>",
+      "$JS.API.CONSUMER.DURABLE.CREATE.drover-results-c.>",
+      "$JS.API.CONSUMER.MSG.NEXT.drover-results-c.>",
+      "$JS.ACK.drover-results-c.>",
     ]);
     const conf = authorizationConfig("c", [{ identity: { kind: "tools" }, nkey: `U${"A".repeat(55)}` }]);
     expect(conf).toContain('publish: { deny: [">"] }');

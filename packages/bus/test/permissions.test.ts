@@ -6,12 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nkeys } from "@nats-io/nats-core";
-import { silentLogger, subjects } from "@drover/protocol";
+import { silentLogger, streams, subjects } from "@drover/protocol";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import {
   BusConnectError,
   BusStatusType,
+  JetStreamOpError,
   LeaderLease,
   JOURNAL_BUCKET,
   PublishFailedError,
@@ -123,6 +124,42 @@ describe("identities on a real nats-server with mutual TLS", () => {
       await expect.poll(denied(seen, "publish", subject), { timeout: 15_000, interval: 20, message: `refused: ${subject}` }).toBe(true);
     }
     expect(heard.sort()).toEqual([subjects.migrationProgress(C, "h1", "m1"), subjects.migrationResult(C, "h1", "m1")].sort());
+  });
+
+  it("h1 stores its own migration results in the stream (acked on its own inbox), not h2's; the scheduler reads them durably", async () => {
+    const sched = await as("scheduler");
+    const stream = streams.migrationResults(C);
+    await sched.jetstream.ensureStream(stream, [subjects.allMigrationResults(C)], { maxAgeMs: 60_000 });
+    const h1 = await as("host-h1", { inboxPrefix: subjects.hostInbox(C, "h1") });
+    expect(await h1.jetstream.publish(subjects.migrationResult(C, "h1", "m1"), Msg, { s: "succeeded" }, { msgId: "c1" })).toBe(1);
+    const seen = statuses(h1);
+    await expect(h1.jetstream.publish(subjects.migrationResult(C, "h2", "m7"), Msg, { s: "succeeded" })).rejects.toThrow(
+      /jetstream publish/,
+    );
+    expect(denied(seen, "publish", subjects.migrationResult(C, "h2", "m7"))()).toBe(true);
+    // Another host's inbox is not h1's to read.
+    const h2 = await as("host-h2", { inboxPrefix: subjects.hostInbox(C, "h1") });
+    await expect(h2.jetstream.publish(subjects.migrationResult(C, "h2", "m2"), Msg, { s: "failed" })).rejects.toThrow(/jetstream publish/);
+
+    const got: string[] = [];
+    const consumer = await sched.jetstream.consume(
+      stream,
+      streams.migrationResultsConsumer,
+      Msg,
+      (_m, ctx) => {
+        got.push(ctx.subject);
+        return "ack";
+      },
+      { filterSubject: subjects.allMigrationResults(C) },
+    );
+    // h2's own result reached the stream (its ack could not reach it): the stream holds what the server accepted.
+    await expect.poll(() => got.includes(subjects.migrationResult(C, "h1", "m1")), { timeout: 15_000 }).toBe(true);
+    expect(got).not.toContain(subjects.migrationResult(C, "h2", "m7"));
+    await consumer.stop();
+    // A host may not read the stream.
+    await expect(
+      h1.jetstream.consume(stream, "h1-reader", Msg, () => "ack", { filterSubject: subjects.allMigrationResults(C) }),
+    ).rejects.toBeInstanceOf(JetStreamOpError);
   });
 
   it("h1 cannot subscribe to h2's commands: the subscription is refused and ended", async () => {

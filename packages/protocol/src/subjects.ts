@@ -15,6 +15,22 @@ export const subjects = {
   allMigrationProgress: (cluster: string) => `${root(cluster)}.host.*.migration.*.progress`,
   migrationResult: (cluster: string, host: string, id: string) => `${root(cluster)}.host.${host}.migration.${id}.result`,
   allMigrationResults: (cluster: string) => `${root(cluster)}.host.*.migration.*.result`,
+  /**
+   * Where an identity's requests (a JetStream publish waits for its ack this way) get their replies:
+   * a host's own prefix, so the server lets it read replies meant for it and no one else's.
+   */
+  hostInbox: (cluster: string, host: string) => `_INBOX.${root(cluster)}.host.${host}`,
+} as const;
+
+/**
+ * JetStream streams (names, not subjects). A migration's result settles a move, so it must survive
+ * a NATS restart: the agent publishes it into this per-cluster stream (the result subjects above)
+ * and the leading scheduler reads it through one durable consumer, acking once it is recorded.
+ */
+export const streams = {
+  migrationResults: (cluster: string) => `drover-results-${cluster}`,
+  /** The durable consumer the leading scheduler reads results with. */
+  migrationResultsConsumer: "scheduler",
 } as const;
 
 /**

@@ -1,11 +1,11 @@
 // Following a move from its slot to its end: preflight, dispatch (persisted before the send, sent
 // once), progress, the result, status asks when it goes quiet, and abort then timed-out past its
 // deadline. Every end goes through finish(), once.
-import type { Bus, Subscription } from "@drover/bus";
+import { BusStatusType, type Bus, type ConsumeVerdict, type Subscription } from "@drover/bus";
+import type { MigrationResult } from "@drover/protocol";
 import {
   DropLog,
   MigrationProgress,
-  MigrationResult,
   hostOfSubject,
   subjects,
   type CommandReply,
@@ -13,7 +13,7 @@ import {
   type MigrateOptions,
   type VmReport,
 } from "@drover/protocol";
-import type { MigrationPatch, MigrationRow, MigrationStatus } from "@drover/store";
+import { InFlightMigrationStatuses, type MigrationPatch, type MigrationRow, type MigrationStatus } from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
 import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
@@ -43,6 +43,8 @@ function startOf(row: MigrationRow): number | null {
   return row.startedMs ?? (row.status === "dispatched" ? row.updatedMs : null);
 }
 
+const IN_FLIGHT: ReadonlySet<MigrationStatus> = new Set(InFlightMigrationStatuses);
+
 export interface FollowUpDeps extends ServiceDeps {
   bus: Bus;
   /** Where a move goes back when its source has not reported since the restart; finish() also ends queued moves. */
@@ -60,11 +62,15 @@ export class FollowUp {
   private readonly subs: Subscription[] = [];
   private readonly running = new Set<Promise<void>>();
   private readonly drops: DropLog;
+  /** Since when the bus has been down (null: connected): nothing can be heard, so nothing times out. */
+  private cutOffSinceMs: number | null = null;
+  private offStatus: (() => void) | undefined;
 
   constructor(private readonly d: FollowUpDeps) {
     this.drops = new DropLog(d.log, d.config.reports.dropLogIntervalMs, "migration messages");
   }
 
+  /** Progress arrives as it is published (a lost one is replaced by the next); results come from the stream (acceptResult). */
   start(): void {
     const { bus, config } = this.d;
     this.subs.push(
@@ -72,11 +78,64 @@ export class FollowUp {
         const a = this.fromSource(p, ctx.subject);
         if (a) this.onProgress(a, p);
       }),
-      bus.subscribe(subjects.allMigrationResults(config.cluster), MigrationResult, (r, ctx) => {
-        const a = this.fromSource(r, ctx.subject);
-        if (a) this.onResult(a, r);
-      }),
     );
+    this.offStatus = bus.onStatus((s) => {
+      if (s.type === BusStatusType.Disconnect) this.cutOffSinceMs ??= this.d.clock.now();
+      if (s.type === BusStatusType.Reconnect) this.reconnected();
+    });
+  }
+
+  /**
+   * Back from a NATS outage: the time cut off does not count against any move (its result may be
+   * waiting in the stream), and none is asked about before the stream had a moment to deliver.
+   */
+  private reconnected(): void {
+    if (this.cutOffSinceMs === null) return;
+    const now = this.d.clock.now();
+    const outage = now - this.cutOffSinceMs;
+    this.cutOffSinceMs = null;
+    for (const a of this.active.values()) {
+      a.deadlineMs += outage;
+      a.lastHeardMs = now;
+    }
+    this.d.log.info({ outageMs: outage, following: this.active.size }, "bus back: deadlines of moves in flight extended by the outage");
+  }
+
+  /**
+   * A result from the results stream (the leader reads it; results-intake.ts acks what this says).
+   * A followed move ends with it; a move already ended keeps its outcome and gains the measurements
+   * a status answer could not give; one not followed yet (reconciliation under way) is retried.
+   */
+  acceptResult(r: MigrationResult, subject: string): ConsumeVerdict {
+    if (this.active.has(r.migrationId)) {
+      const a = this.fromSource(r, subject);
+      if (a) this.onResult(a, r);
+      return "ack";
+    }
+    const row = this.d.store.migrations.get(r.migrationId);
+    if (!row || row.commandId !== r.commandId) {
+      this.d.log.warn({ migration: r.migrationId, cmd: r.commandId, subject }, "result for a move this scheduler does not know; dropped");
+      return "ack";
+    }
+    if (IN_FLIGHT.has(row.status)) return "retry";
+    if (
+      hostOfSubject(subject) === row.source &&
+      row.measuredDurationMs == null &&
+      (row.status === "succeeded") === (r.outcome === "succeeded")
+    ) {
+      this.d.store.migrations.update(row.id, {
+        measuredDurationMs: r.durationMs,
+        measuredDowntimeMs: r.downtimeMs,
+        bytesMoved: r.bytesMoved,
+        completedBy: r.completedBy,
+        escalations: r.escalations,
+      });
+      this.d.log.info(
+        { migration: row.id, status: row.status, durationMs: r.durationMs },
+        "measurements of an ended move recorded from its result",
+      );
+    }
+    return "ack";
   }
 
   /**
@@ -95,6 +154,7 @@ export class FollowUp {
 
   async stop(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
+    this.offStatus?.();
     await Promise.allSettled([...this.running]);
   }
 
@@ -339,6 +399,8 @@ export class FollowUp {
   async tick(acting = true): Promise<void> {
     const now = this.d.clock.now();
     this.drops.flush(now);
+    // Cut off from NATS: no result can arrive and no agent can answer, so nothing is judged now.
+    if (this.cutOffSinceMs !== null) return;
     const checks: Promise<void>[] = [];
     for (const a of [...this.active.values()]) {
       if (a.unrecorded) {

@@ -11,8 +11,9 @@ import {
   hostMac,
   hostUri,
   labNatsConnection,
+  labSchedulerId,
   migrationPorts,
-  natsAddress,
+  natsUrls,
   readFirstTick,
   readTicks,
   startGuest,
@@ -40,6 +41,10 @@ export interface DroverLabOptions {
   /** Deep-merged over the scheduler config written here. */
   scheduler?: Record<string, unknown>;
   reportIntervalMs?: number;
+  /** nats-servers (default 1; 3 for a cluster). */
+  natsNodes?: number;
+  /** Schedulers (default 1); with more, each its own store and API (`apis`), contending for the lease. */
+  schedulers?: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -54,6 +59,8 @@ export class DroverLab implements AsyncDisposable {
   private constructor(
     readonly lab: Lab,
     readonly api: string,
+    /** Every scheduler's API, scheduler 1's first (`api`). */
+    readonly apis: string[],
     readonly stateDir: string,
     private readonly tmp: string,
   ) {}
@@ -64,8 +71,10 @@ export class DroverLab implements AsyncDisposable {
     const configDir = join(tmp, "configs");
     await mkdir(configDir, { recursive: true });
     const interval = o.reportIntervalMs ?? 2000;
-    const natsUrl = `nats://${natsAddress(o.net)}:4222`;
-    const apiPort = 7200 + o.net;
+    const servers = natsUrls(o.net, o.natsNodes ?? 1);
+    const nSchedulers = o.schedulers ?? 1;
+    const apiPort = (k: number) => 7200 + o.net + 1000 * (k - 1);
+    const schedulerConfig = (k: number) => join(configDir, k === 1 ? "scheduler.yaml" : `scheduler-${k}.yaml`);
     const hosts: Obj = {};
     for (let i = 1; i <= o.hosts; i++) {
       const name = `h${i}`;
@@ -74,7 +83,7 @@ export class DroverLab implements AsyncDisposable {
       const agent = {
         cluster: "lab",
         host: name,
-        nats: labNatsConnection(stateDir, natsUrl, name),
+        nats: labNatsConnection(stateDir, servers, name),
         libvirt: { uri: hostUri(hostAddress(o.net, i)) },
         reportIntervalMs: interval,
         labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
@@ -83,20 +92,26 @@ export class DroverLab implements AsyncDisposable {
       await writeFile(join(configDir, `agent-${name}.yaml`), JSON.stringify(agent, null, 2));
       hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: hostAddress(o.net, i), port: 9 } };
     }
-    const sched = deepMerge(
-      {
-        cluster: "lab",
-        nats: labNatsConnection(stateDir, natsUrl, "scheduler"),
-        stateDir: join(tmp, "scheduler"),
-        http: { host: "127.0.0.1", port: apiPort },
-        reports: { intervalMs: interval },
-        migration: { allowUnsafe: true },
-        hosts,
-      },
-      o.scheduler ?? {},
-    );
-    await writeFile(join(configDir, "scheduler.yaml"), JSON.stringify(sched, null, 2));
-    await useAdminToken(`http://127.0.0.1:${apiPort}`, join(configDir, "scheduler.yaml"));
+    const apis: string[] = [];
+    for (let k = 1; k <= nSchedulers; k++) {
+      const api = `http://127.0.0.1:${apiPort(k)}`;
+      const sched = deepMerge(
+        {
+          cluster: "lab",
+          nats: labNatsConnection(stateDir, servers, "scheduler"),
+          stateDir: join(tmp, k === 1 ? "scheduler" : `scheduler-${k}`),
+          http: { host: "127.0.0.1", port: apiPort(k) },
+          ...(nSchedulers > 1 ? { leadership: { enabled: true, id: labSchedulerId(k), apiUrl: api } } : {}),
+          reports: { intervalMs: interval },
+          migration: { allowUnsafe: true },
+          hosts,
+        },
+        o.scheduler ?? {},
+      );
+      await writeFile(schedulerConfig(k), JSON.stringify(sched, null, 2));
+      await useAdminToken(api, schedulerConfig(k));
+      apis.push(api);
+    }
     const node = process.execPath;
     let lab: Lab | undefined;
     try {
@@ -105,8 +120,10 @@ export class DroverLab implements AsyncDisposable {
         guests: 0,
         net: o.net,
         stateDir,
+        natsNodes: o.natsNodes ?? 1,
+        schedulers: nSchedulers,
         agentCommand: (h) => ({ cmd: node, args: [AGENT_BIN, "--config", join(configDir, `agent-${h.name}.yaml`)], cwd: REPO_ROOT }),
-        schedulerCommand: () => ({ cmd: node, args: [SCHEDULER_BIN, "--config", join(configDir, "scheduler.yaml")], cwd: REPO_ROOT }),
+        schedulerCommand: (_, k) => ({ cmd: node, args: [SCHEDULER_BIN, "--config", schedulerConfig(k)], cwd: REPO_ROOT }),
       });
       const byHost = new Map<string, GuestDef[]>();
       for (const g of o.guests) byHost.set(g.host, [...(byHost.get(g.host) ?? []), g]);
@@ -123,7 +140,7 @@ export class DroverLab implements AsyncDisposable {
           }
         }),
       );
-      const d = new DroverLab(lab, `http://127.0.0.1:${apiPort}`, stateDir, tmp);
+      const d = new DroverLab(lab, apis[0]!, apis, stateDir, tmp);
       for (const g of o.guests) await d.waitBooted(g.name);
       return d;
     } catch (e) {
@@ -169,8 +186,8 @@ export class DroverLab implements AsyncDisposable {
     return { host, last: await readTicks(f), first: await readFirstTick(f) };
   }
 
-  schedulerLog(): string {
-    return join(this.stateDir, "scheduler.log");
+  schedulerLog(k = 1): string {
+    return join(this.stateDir, k === 1 ? "scheduler.log" : `scheduler-${k}.log`);
   }
 
   async stop(): Promise<void> {

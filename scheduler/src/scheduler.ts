@@ -236,10 +236,19 @@ export class Scheduler {
     importUnfinished(await this.journal.unfinished(), this.store, names, this.clock.now(), this.log);
   }
 
-  /** Lost the lease: nothing new starts (the agent client already refuses to send). */
+  /**
+   * Lost the lease: nothing new starts (the agent client already refuses to send), and the moves
+   * queued but never sent are cancelled with that cause: they are in no journal, so the next leader
+   * plans them again (an open drain is journaled), and this one must not send them later from an old picture.
+   */
   private standDown(): void {
     this.dispatcher.ready = false;
-    this.log.warn({ leader: this.leadership.status().leader?.id ?? null }, "no longer leading: planning and sending stopped");
+    const leader = this.leadership.status().leader?.id ?? null;
+    const cancelled = this.dispatcher.dropQueued({
+      code: "leadership-lost",
+      message: `scheduler "${this.leadership.settings.id}" stopped leading before it sent this move${leader ? ` (scheduler "${leader}" leads)` : ""}`,
+    });
+    this.log.warn({ leader, cancelled }, "no longer leading: planning and sending stopped, queued moves cancelled");
   }
 
   /**

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiMaintenance, ApiMigration, StatusResponse } from "@drover/protocol";
 import { ticksAbove } from "@drover/lab/testing";
-import { call, http } from "./helpers/api.js";
+import { call, drover, http } from "./helpers/api.js";
 import { hosts, migrations, waitMigrationDone, waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
@@ -156,8 +156,17 @@ describe("two schedulers on a three-node NATS cluster", () => {
     for (const g of drained) expect(where.get(g)).not.toBe("h1");
     for (const g of guests) expect((await d.ticks(g)).last).toBeGreaterThan(before.get(g) ?? 0);
 
+    // `drover status` names the leader and the NATS cluster's health.
+    const st = await drover(followerApi, ["status"], 60_000);
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toContain(`scheduler: scheduler-${other} leads`);
+    expect(st.stdout).toMatch(/NATS: connected to n[123] .*cluster lab, \d+ servers known; lease replicas: leader n[123]/);
+
     // One NATS node dies: the agents' reports still arrive and a move still runs to its end.
     await d.lab.kill("nats", 1);
+    const lab = await d.lab.status();
+    expect(lab.natsNodes.map((n) => n.running)).toEqual([false, true, true]);
+    expect(lab.schedulers.map((x) => [x.running, x.leading])).toEqual([1, 2].map((k) => (k === first ? [false, false] : [true, true])));
     const received = (await statusOf(followerApi)).reports.received;
     await expect
       .poll(async () => (await statusOf(followerApi)).reports.received, { timeout: 30_000, interval: 500 })

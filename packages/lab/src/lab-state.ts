@@ -69,12 +69,42 @@ export function readLabFileSync(stateDir: string): LabFile | undefined {
 
 function parseLabFile(file: string, text: string): LabFile {
   try {
-    const v = JSON.parse(text) as LabFile;
+    const v = JSON.parse(text) as LabFile & Legacy;
     if (v.version !== 1) throw new Error(`unknown version ${String(v.version)}`);
-    return v;
+    return fromLegacy(v);
   } catch (e) {
     throw new LabError(LabErrorCode.NotFound, `${file} is not a lab state file: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** What lab.json held before NATS nodes and schedulers were lists: one of each. */
+interface Legacy {
+  nats?: ProcRef | null;
+  natsCommand?: SpawnSpec;
+  scheduler?: ManagedState | null;
+}
+
+/** A lab started by an older version is still stopped by pid, its one NATS server and scheduler included. */
+function fromLegacy(v: LabFile & Legacy): LabFile {
+  const { nats, natsCommand, scheduler, ...rest } = v;
+  return {
+    ...rest,
+    natsNodes:
+      v.natsNodes ??
+      (natsCommand
+        ? [
+            {
+              name: "n1",
+              url: v.natsUrl,
+              monitorUrl: null,
+              command: natsCommand,
+              logFile: join(v.stateDir, "nats.log"),
+              proc: nats ?? null,
+            },
+          ]
+        : []),
+    schedulers: v.schedulers ?? (scheduler ? [scheduler] : []),
+  };
 }
 
 export async function writeLabFile(lab: LabFile): Promise<void> {

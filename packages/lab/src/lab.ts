@@ -285,13 +285,15 @@ export class Lab implements AsyncDisposable {
         proc: null,
       }));
       await writeLabFile(file);
-      // Together: a cluster node waits for its routes before JetStream is ready.
-      await Promise.all(
+      // Together: a cluster node waits for its routes before JetStream is ready. Every node that
+      // started is recorded before a failure is thrown, so the teardown ends it.
+      const started = await Promise.allSettled(
         file.natsNodes.map(async (n) => {
           n.proc = await startNatsNode(n);
         }),
       );
       await writeLabFile(file);
+      for (const r of started) if (r.status === "rejected") throw r.reason;
       await Promise.all(hosts.map((h) => h.start()));
       if (nGuests > 0) await ensureGuestImage(opts.guest?.cacheDir);
       // One guest at a time per host: QEMU start-up is CPU-bound and the machine has two cores.

@@ -164,9 +164,11 @@ describe("two schedulers on a three-node NATS cluster", () => {
 
     // One NATS node dies: the agents' reports still arrive and a move still runs to its end.
     await d.lab.kill("nats", 1);
-    const lab = await d.lab.status();
-    expect(lab.natsNodes.map((n) => n.running)).toEqual([false, true, true]);
-    expect(lab.schedulers.map((x) => [x.running, x.leading])).toEqual([1, 2].map((k) => (k === first ? [false, false] : [true, true])));
+    expect((await d.lab.status()).natsNodes.map((n) => n.running)).toEqual([false, true, true]);
+    // The lease is read again once its bucket has a leader among the nodes left.
+    await expect
+      .poll(async () => (await d.lab.status()).schedulers.map((x) => [x.running, x.leading]), { timeout: 30_000, interval: 500 })
+      .toEqual([1, 2].map((k) => (k === first ? [false, false] : [true, true])));
     const received = (await statusOf(followerApi)).reports.received;
     await expect
       .poll(async () => (await statusOf(followerApi)).reports.received, { timeout: 30_000, interval: 500 })

@@ -20,7 +20,7 @@ const NEW_LEADER_WITHIN_MS = 10_000;
 beforeAll(async () => {
   const t0 = Date.now();
   d = await DroverLab.start({
-    net: 42,
+    net: 48,
     hosts: 3,
     natsNodes: 3,
     schedulers: 2,

@@ -14,8 +14,9 @@ import {
   hostUri,
   labDir,
   labNatsConnection,
+  labSchedulerId,
   migrationPorts,
-  natsAddress,
+  natsUrls,
   type CommandTemplate,
 } from "@drover/lab";
 import { makeLabApiToken } from "./lab-token.js";
@@ -23,9 +24,9 @@ import { AGENT_BIN, REPO_ROOT, SCHEDULER_BIN } from "./paths.js";
 
 export const API_FILE = "drover-api.json";
 
-/** The lab scheduler's HTTP port: 7070 for the default net 1, one port per net octet. */
-export function labApiPort(net: number): number {
-  return 7069 + net;
+/** The lab scheduler's HTTP port: 7070 for the default net 1, one port per net octet; scheduler k of several 1000 above per k. */
+export function labApiPort(net: number, scheduler = 1): number {
+  return 7069 + net + 1000 * (scheduler - 1);
 }
 
 export interface LabClusterOptions {
@@ -34,8 +35,12 @@ export interface LabClusterOptions {
   stateDir?: string;
   cluster?: string;
   natsPort?: number;
+  /** nats-servers the apps list (1, or 3 for the lab's cluster). */
+  natsNodes?: number;
+  /** Schedulers, each with its own config, store and API; more than one contend for the leader lease. */
+  schedulers?: number;
   wolPort?: number;
-  /** HTTP port of the scheduler (default labApiPort(net)). */
+  /** HTTP port of scheduler 1 (default labApiPort(net)); scheduler k listens 1000 above per k. */
   apiPort?: number;
   /** Report interval of the agents, which the scheduler is told too (default 2000 ms). */
   reportIntervalMs?: number;
@@ -47,9 +52,12 @@ export interface LabClusterOptions {
 
 export interface LabCluster {
   stateDir: string;
+  /** Scheduler 1's API. */
   apiUrl: string;
-  /** An admin token of the lab's scheduler (also in <stateDir>/drover-api-token, mode 600). */
+  /** An admin token of the lab's scheduler 1 (also in <stateDir>/drover-api-token, mode 600). */
   apiToken: string;
+  /** Every scheduler's API and admin token (scheduler k's token also in <stateDir>/drover-api-token-<k>). */
+  apis: Array<{ url: string; token: string }>;
   configDir: string;
   agent: CommandTemplate;
   scheduler: CommandTemplate;
@@ -71,7 +79,8 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
   const net = o.net ?? DEFAULT_NET;
   const stateDir = resolve(o.stateDir ?? labDir());
   const cluster = o.cluster ?? "lab";
-  const natsUrl = `nats://${natsAddress(net)}:${o.natsPort ?? 4222}`;
+  const servers = natsUrls(net, o.natsNodes ?? 1, o.natsPort ?? 4222);
+  const nSchedulers = o.schedulers ?? 1;
   const wolPort = o.wolPort ?? DEFAULT_WOL_PORT;
   const apiPort = o.apiPort ?? labApiPort(net);
   const reportIntervalMs = o.reportIntervalMs ?? 2000;
@@ -88,7 +97,7 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
         cluster,
         host: name,
         // Its own identity: it may publish only its own reports and events and hear only its own commands.
-        nats: labNatsConnection(stateDir, natsUrl, name),
+        nats: labNatsConnection(stateDir, servers, name),
         libvirt: { uri: hostUri(address) },
         reportIntervalMs,
         // Lab hosts share one namespace: power-off, wake address, bridges and the shared dir come
@@ -102,33 +111,42 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
     await writeFile(agentConfig(name), `# drover-agent of lab host ${name} (written by drover lab up)\n${stringify(cfg)}`);
     hostsCfg[name] = { power: { wake: "wol", mac: hostMac(net, i), address, port: wolPort } };
   }
-  const schedulerConfig = join(configDir, "scheduler.yaml");
-  const sched = deepMerge(
-    {
-      cluster,
-      nats: labNatsConnection(stateDir, natsUrl, "scheduler"),
-      stateDir: join(stateDir, "scheduler"),
-      http: { host: "127.0.0.1", port: apiPort },
-      reports: { intervalMs: reportIntervalMs },
-      // The lab's disks sit on a common ext4 directory, which libvirt does not know as shared.
-      migration: { allowUnsafe: true },
-      hosts: hostsCfg,
-    },
-    o.scheduler ?? {},
-  );
-  await writeFile(schedulerConfig, `# drover-scheduler of the lab (written by drover lab up)\n${stringify(sched)}`);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  // One scheduler keeps the one config it always had; several are numbered (the template's ${scheduler}).
+  const schedulerConfigOf = (k: number | string) => join(configDir, nSchedulers === 1 ? "scheduler.yaml" : `scheduler-${k}.yaml`);
+  const apis: LabCluster["apis"] = [];
+  for (let k = 1; k <= nSchedulers; k++) {
+    const port = apiPort + 1000 * (k - 1);
+    const url = `http://127.0.0.1:${port}`;
+    const sched = deepMerge(
+      {
+        cluster,
+        nats: labNatsConnection(stateDir, servers, "scheduler"),
+        stateDir: join(stateDir, k === 1 ? "scheduler" : `scheduler-${k}`),
+        http: { host: "127.0.0.1", port },
+        // Several schedulers contend for the lease (on by default with several NATS servers) under the lab's ids.
+        ...(nSchedulers > 1 ? { leadership: { enabled: true, id: labSchedulerId(k), apiUrl: url } } : {}),
+        reports: { intervalMs: reportIntervalMs },
+        // The lab's disks sit on a common ext4 directory, which libvirt does not know as shared.
+        migration: { allowUnsafe: true },
+        hosts: hostsCfg,
+      },
+      o.scheduler ?? {},
+    );
+    await writeFile(schedulerConfigOf(k), `# drover-scheduler ${k} of the lab (written by drover lab up)\n${stringify(sched)}`);
+    apis.push({ url, token: await makeLabApiToken(stateDir, schedulerConfigOf(k), k) });
+  }
+  const apiUrl = apis[0]!.url;
   await writeFile(join(stateDir, API_FILE), `${JSON.stringify({ url: apiUrl }, null, 2)}\n`);
-  const apiToken = await makeLabApiToken(stateDir, schedulerConfig);
   return {
     stateDir,
     apiUrl,
-    apiToken,
+    apiToken: apis[0]!.token,
+    apis,
     configDir,
     agentConfig,
-    schedulerConfig,
+    schedulerConfig: schedulerConfigOf(1),
     agent: { cmd: process.execPath, args: [AGENT_BIN, "--config", join(configDir, "agent-${host}.yaml")], cwd: REPO_ROOT },
-    scheduler: { cmd: process.execPath, args: [SCHEDULER_BIN, "--config", schedulerConfig], cwd: REPO_ROOT },
+    scheduler: { cmd: process.execPath, args: [SCHEDULER_BIN, "--config", schedulerConfigOf("${scheduler}")], cwd: REPO_ROOT },
   };
 }
 

@@ -9,8 +9,11 @@ import { LAB_TOKEN_FILE } from "./api-auth.js";
 import { CliError } from "./errors.js";
 import { REPO_ROOT, SCHEDULER_BIN } from "./paths.js";
 
-/** A fresh admin token for the lab's scheduler (a new name each time: the state dir may be reused). */
-export async function makeLabApiToken(stateDir: string, schedulerConfig: string): Promise<string> {
+/**
+ * A fresh admin token for the lab's scheduler `k` (a new name each time: the state dir may be reused).
+ * Each scheduler has its own store, so each its own token: scheduler 1's in drover-api-token, k's in drover-api-token-<k>.
+ */
+export async function makeLabApiToken(stateDir: string, schedulerConfig: string, k = 1): Promise<string> {
   const name = `lab-${Date.now().toString(36)}`;
   let stdout: string;
   try {
@@ -26,7 +29,7 @@ export async function makeLabApiToken(stateDir: string, schedulerConfig: string)
     );
   }
   const token = stdout.trim();
-  const file = join(stateDir, LAB_TOKEN_FILE);
+  const file = join(stateDir, k === 1 ? LAB_TOKEN_FILE : `${LAB_TOKEN_FILE}-${k}`);
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   await chmod(file, 0o600); // an existing file keeps its mode on write
   return token;

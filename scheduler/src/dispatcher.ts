@@ -196,6 +196,17 @@ export class Dispatcher {
     this.followUp.finish(a, status, error, extra);
   }
 
+  /**
+   * Cancels every queued move (none was sent: a move's command goes out only after it leaves the
+   * queue) with `error` as its cause; returns how many. A scheduler that stops leading calls it, so
+   * it never sends a move from an old picture should it lead again; the next leader plans afresh.
+   */
+  dropQueued(error: ErrorInfo): number {
+    const queued = [...this.queue.values()];
+    for (const row of queued) this.finish({ row }, "cancelled", error);
+    return queued.length;
+  }
+
   /** Test/inspection: is this migration being followed or queued? */
   isActive(id: string): boolean {
     return this.followUp.has(id) || this.queue.has(id);

@@ -252,10 +252,19 @@ export class Scheduler {
     for (const m of j.modes) this.modes.adopt(m.policy, m.mode, m.by, m.atMs);
   }
 
-  /** Lost the lease: nothing new starts (the agent client already refuses to send). */
+  /**
+   * Lost the lease: nothing new starts (the agent client already refuses to send), and the moves
+   * queued but never sent are cancelled with that cause: they are in no journal, so the next leader
+   * plans them again (an open drain is journaled), and this one must not send them later from an old picture.
+   */
   private standDown(): void {
     this.dispatcher.ready = false;
-    this.log.warn({ leader: this.leadership.status().leader?.id ?? null }, "no longer leading: planning and sending stopped");
+    const leader = this.leadership.status().leader?.id ?? null;
+    const cancelled = this.dispatcher.dropQueued({
+      code: "leadership-lost",
+      message: `scheduler "${this.leadership.settings.id}" stopped leading before it sent this move${leader ? ` (scheduler "${leader}" leads)` : ""}`,
+    });
+    this.log.warn({ leader, cancelled }, "no longer leading: planning and sending stopped, queued moves cancelled");
   }
 
   /**

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Bus, JOURNAL_BUCKET, LEASE_BUCKET } from "@drover/bus";
+import { Bus, JOURNAL_BUCKET, LEASE_BUCKET, LeaseHolder } from "@drover/bus";
 import { NatsCluster } from "@drover/bus/testing";
 import { ApiError, StatusResponse, silentLogger } from "@drover/protocol";
 import { TokenBook } from "../src/api/tokens.js";
 import { Journal } from "../src/journal.js";
 import { leadershipSettings } from "../src/leadership.js";
 import { Scheduler } from "../src/scheduler.js";
-import { FakeAgents, config, tempDir, uuid } from "./helpers.js";
+import { CLUSTER, FakeAgents, config, tempDir, uuid } from "./helpers.js";
 
 const TTL = 3000;
 let cluster: NatsCluster;
@@ -151,6 +151,51 @@ describe("a move in flight when the leader dies", () => {
       clearInterval(reports);
       await b?.s.shutdown();
       await a.s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("moves queued when the lease is lost", () => {
+  it("are cancelled naming the cause, and not sent when the scheduler leads again", async () => {
+    await using dir = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[0]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(7), name: "q1" });
+    agents.place("a", { uuid: uuid(8), name: "q2" });
+    agents.behaviour = { ...agents.behaviour, migrate: "hold" };
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const cfg = config(cluster.urls[0]!, dir.path, {
+      nats: { servers: cluster.urls, requestTimeoutMs: 2000 },
+      leadership: { id: "sched-q", ttlMs: TTL },
+      limits: { perSource: 1 },
+    });
+    const s = Scheduler.create(cfg, { tickMs: 200 });
+    await s.start();
+    await using bus = await Bus.connect({ servers: cluster.urls, name: "lease-thief", logger: silentLogger });
+    try {
+      await expect.poll(() => s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => s.state.vmCount, { timeout: 10_000 }).toBe(2);
+      const sent = s.dispatcher.submit({ vm: "q1", destination: "b", requestedBy: "test", reason: "test" });
+      const queued = s.dispatcher.submit({ vm: "q2", destination: "b", requestedBy: "test", reason: "test" });
+      await expect.poll(() => agents.held.size, { timeout: 10_000 }).toBe(1);
+      expect(s.store.migrations.get(queued.id)?.status).toBe("pending");
+      const revision = s.leadership.fence()!;
+      // The lease is taken away (as when another scheduler's write wins): this one stops leading.
+      const kv = await bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { mustExist: true });
+      await kv.delete(CLUSTER);
+      await expect.poll(() => s.store.migrations.get(queued.id)?.status, { timeout: 4 * TTL }).toBe("cancelled");
+      expect(s.store.migrations.get(queued.id)?.error).toMatchObject({ code: "leadership-lost" });
+      expect(s.store.migrations.get(queued.id)?.error?.message).toMatch(/scheduler "sched-q" stopped leading before it sent this move/);
+      // Leading again (nobody else contends), it follows the move it sent and sends nothing it had queued.
+      await expect.poll(() => s.leadership.fence() ?? 0, { timeout: 4 * TTL }).toBeGreaterThan(revision);
+      const [cmd] = [...agents.held.values()];
+      agents.finish("a", cmd!, true);
+      await expect.poll(() => s.store.migrations.get(sent.id)?.status, { timeout: 15_000 }).toBe("succeeded");
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(agents.received.filter((c) => c.kind === "migrate").map((c) => c.kind === "migrate" && c.vm)).toEqual([uuid(7)]);
+    } finally {
+      clearInterval(reports);
+      await s.shutdown();
       await agents.close();
     }
   });

@@ -22,6 +22,7 @@ import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
 import { RecoveredMigration } from "./recovery.js";
 import { ResultOutbox } from "./result-outbox.js";
+import { LeaseFence, leaseFenceFile } from "./lease-fence.js";
 
 export interface CommandDeps {
   config: AgentConfig;
@@ -64,8 +65,8 @@ export class CommandRunner {
   private readonly outbox: ResultOutbox;
   private readonly runs = new Map<string, { run: Outgoing; done: Promise<MigrationResult> }>();
   private closing = false;
-  /** Highest leader-lease revision seen on a command (this agent serves one cluster); in memory only. */
-  private highestLeaseRevision = 0;
+  /** Refuses commands of a deposed leader (this agent serves one cluster); kept under the state dir. */
+  private readonly fence: LeaseFence;
 
   constructor(private readonly d: CommandDeps) {
     const stateDir = d.config.stateDir;
@@ -73,7 +74,8 @@ export class CommandRunner {
       d.config.commandTableSize,
       stateDir ? { file: commandJournalFile(stateDir), host: d.config.host, log: d.log } : undefined,
     );
-    if (!stateDir) d.log.warn({}, "no stateDir: migrations in flight are forgotten if this agent restarts");
+    this.fence = new LeaseFence(d.log, stateDir ? { file: leaseFenceFile(stateDir), host: d.config.host } : undefined);
+    if (!stateDir) d.log.warn({}, "no stateDir: migrations in flight and the highest lease revision are forgotten if this agent restarts");
     this.outbox = new ResultOutbox({ send: d.publishResult, acked: (id) => this.table.resultStored(id), log: d.log });
   }
 
@@ -132,7 +134,7 @@ export class CommandRunner {
 
   private async run(cmd: Exclude<Command, { kind: "status" }>): Promise<CommandReply> {
     // Fencing, before the id is remembered: the new leader may send this same (persisted) id again.
-    const stale = this.fence(cmd.leaseRevision);
+    const stale = this.fence.check(cmd.leaseRevision);
     if (stale) return this.reply(cmd.id, cmd.kind, "refused", { error: errorInfo(stale, AgentErrorCode.Internal) });
     const seen = this.table.get(cmd.id);
     if (seen) return { ...seen, duplicate: true, timeMs: Date.now() };
@@ -167,21 +169,6 @@ export class CommandRunner {
     reply = { ...reply, elapsedMs: Date.now() - t0 };
     this.table.update(cmd.id, reply);
     return reply;
-  }
-
-  /** A refusal for a command from a deposed leader; otherwise notes its revision as the highest seen. */
-  private fence(revision: number | undefined): AgentError | undefined {
-    if (revision === undefined) return undefined;
-    const highest = this.highestLeaseRevision;
-    if (revision >= highest) {
-      this.highestLeaseRevision = revision;
-      return undefined;
-    }
-    this.d.log.warn({ revision, highest }, "refused a command from a deposed leader");
-    return new AgentError(
-      AgentErrorCode.StaleLeaseRevision,
-      `stale leader: the command's lease revision ${revision} is below ${highest}, the highest this agent has seen`,
-    );
   }
 
   private status(commandId: string): CommandReply {

@@ -78,4 +78,50 @@ describe("the agent refuses commands from a deposed leader", () => {
     // Every command, refused or not, is published as a command event.
     await events.next("the refused command's event", (e) => e.kind === "command" && JSON.stringify(e).includes("old-again"));
   });
+
+  it("keeps the highest revision in its state dir: restarted, it still refuses the deposed leader", async () => {
+    const stateDir = join(dir, "state-h2");
+    const start = async () => {
+      const config = resolveConfig({
+        cluster: "lab",
+        host: "h2",
+        stateDir,
+        nats: { servers: [nats.url] },
+        libvirt: { uri: `qemu+unix:///system?socket=${join(dir, "absent.sock")}` },
+        reportIntervalMs: 1000,
+        dirtyRate: { enabled: false },
+      });
+      const a = await HostAgent.create(config, { logger: silentLogger });
+      const h2Events = new Collector(bus, subjects.hostEvent("lab", "h2"), HostEvent);
+      const run = a.run();
+      await h2Events.next("h2's agent-started", (e) => e.kind === "agent-started");
+      h2Events.stop();
+      return { a, run };
+    };
+    const sendH2 = (id: string, leaseRevision: number) =>
+      bus.request(
+        subjects.hostCommand("lab", "h2"),
+        Command,
+        {
+          ...migrateCommand({ id, migrationId: `m-${id}`, destination: { host: "h9", uri: "qemu+tcp://127.0.1.9/system" } }),
+          leaseRevision,
+        } as z.input<typeof Command>,
+        CommandReply,
+        { timeoutMs: 20_000 },
+      );
+    const one = await start();
+    expect((await sendH2("new-leader", 12)).error?.code).toBe("unknown-destination");
+    await one.a.shutdown();
+    await one.run;
+    const two = await start();
+    try {
+      const stale = await sendH2("old-leader-after-restart", 11);
+      expect(stale.error?.code).toBe("stale-lease-revision");
+      expect(stale.error?.message).toMatch(/revision 11 is below 12/);
+      expect((await sendH2("new-leader-again", 12)).error?.code).toBe("unknown-destination");
+    } finally {
+      await two.a.shutdown();
+      await two.run;
+    }
+  });
 });

@@ -1,7 +1,18 @@
 // `drover lab up | down | status | restart`: a local lab cluster (packages/lab) with one drover-agent per
 // host and a scheduler, configured by lab-setup.ts.
 import type { Command } from "commander";
-import { LAB_PARTS, labDir, labDown, labStatus, labUp, restartPart, type LabPart, type LabStatus } from "@drover/lab";
+import {
+  killPart,
+  LAB_PARTS,
+  labDir,
+  labDown,
+  labStatus,
+  labUp,
+  MAX_NATS_NODES,
+  restartPart,
+  type LabPart,
+  type LabStatus,
+} from "@drover/lab";
 import { ApiClient } from "../api-client.js";
 import { ExitCode, CliError, usageError } from "../errors.js";
 import { printJson, table } from "../format.js";
@@ -18,8 +29,37 @@ export function printLabStatus(s: LabStatus): void {
   const w = (l: string): void => void process.stdout.write(`${l}\n`);
   if (s.status === "absent") return w(`no lab in ${s.stateDir} (start one: drover lab up)`);
   w(`lab in ${s.stateDir}: ${s.status}${s.running ? "" : " (nothing runs)"}, cluster ${s.cluster ?? "-"}, net 127.0.${s.net ?? "?"}.x`);
-  if (s.nats) w(`NATS ${s.nats.url}: ${s.nats.running ? `pid ${s.nats.pid}` : "down"}`);
-  if (s.scheduler) w(`scheduler: ${s.scheduler.running ? `pid ${s.scheduler.pid}` : "down"} (log ${s.scheduler.logFile})`);
+  if (s.natsNodes.length === 1 && s.nats) w(`NATS ${s.nats.url}: ${s.nats.running ? `pid ${s.nats.pid}` : "down"}`);
+  if (s.natsNodes.length > 1)
+    w(
+      table(
+        ["nats", "url", "process", "JetStream leader", "routes"],
+        s.natsNodes.map((n) => [
+          n.name,
+          n.url,
+          n.running ? `pid ${n.pid}` : "down",
+          n.health ? (n.health.metaLeader ?? "none") : "-",
+          n.health ? n.health.routes : "-",
+        ]),
+      ),
+    );
+  if (s.schedulers.length === 1 && s.scheduler)
+    w(`scheduler: ${s.scheduler.running ? `pid ${s.scheduler.pid}` : "down"} (log ${s.scheduler.logFile})`);
+  if (s.schedulers.length > 1) {
+    w(
+      table(
+        ["scheduler", "id", "process", "role", "log"],
+        s.schedulers.map((x) => [
+          x.index,
+          x.id,
+          x.running ? `pid ${x.pid}` : "down",
+          x.leading ? "leader" : x.running ? "follower" : "-",
+          x.logFile,
+        ]),
+      ),
+    );
+    w(`leader lease: ${s.leader ? `${s.leader.id}${s.leader.apiUrl ? ` at ${s.leader.apiUrl}` : ""}` : "held by none"}`);
+  }
   w(
     table(
       ["host", "address", "power", "libvirtd", "agent", "guests"],
@@ -54,7 +94,9 @@ export function registerLabCommands(program: Command): void {
     .option("--guests <n>", "guests vm1..vmM, round-robin over the hosts (0..32)", "4")
     .option("--net <octet>", "third octet of the lab addresses 127.0.<net>.x (1..253)", "1")
     .option("--memory <mib>", "MiB per guest (96..128; smaller guests do not boot the lab kernel)", "96")
-    .option("--api-port <port>", "scheduler HTTP port (default 7069 + net)")
+    .option("--api-port <port>", "scheduler HTTP port (default 7069 + net; scheduler k of several 1000 above per k)")
+    .option("--nats-nodes <n>", `nats-servers: 1, or a cluster of up to ${MAX_NATS_NODES} (JetStream replicated)`, "1")
+    .option("--schedulers <n>", "schedulers contending for the leader lease (1..5; more than one needs --nats-nodes 3)", "1")
     .option("--no-agents", "start no drover-agent")
     .option("--no-scheduler", "start no scheduler")
     .option(dirOpt, dirHelp)
@@ -66,6 +108,8 @@ export function registerLabCommands(program: Command): void {
         net: string;
         memory: string;
         apiPort?: string;
+        natsNodes: string;
+        schedulers: string;
         agents: boolean;
         scheduler: boolean;
         stateDir?: string;
@@ -75,11 +119,17 @@ export function registerLabCommands(program: Command): void {
         const guests = int("guests", o.guests, 0, 32);
         const net = int("net", o.net, 1, 253);
         const memoryMiB = int("memory", o.memory, 96, 128);
+        const natsNodes = int("nats-nodes", o.natsNodes, 1, MAX_NATS_NODES);
+        const schedulers = int("schedulers", o.schedulers, 1, 5);
+        if (schedulers > 1 && natsNodes < 3)
+          throw usageError(`--schedulers ${schedulers} needs --nats-nodes 3: the leader lease lives in replicated JetStream`);
         const stateDir = o.stateDir ?? labDir();
         const cluster = await writeLabCluster({
           hosts,
           net,
           stateDir,
+          natsNodes,
+          schedulers,
           ...(o.apiPort ? { apiPort: int("api-port", o.apiPort, 1, 65535) } : {}),
         });
         process.stderr.write(
@@ -89,6 +139,8 @@ export function registerLabCommands(program: Command): void {
           hosts,
           guests,
           net,
+          natsNodes,
+          schedulers,
           stateDir: cluster.stateDir,
           guest: { memoryMiB },
           ...(o.agents ? { agent: cluster.agent } : {}),
@@ -111,11 +163,23 @@ export function registerLabCommands(program: Command): void {
             );
           }
         }
-        if (o.json) return printJson({ ...status, api: o.scheduler ? cluster.apiUrl : null });
+        if (o.json)
+          return printJson({
+            ...status,
+            api: o.scheduler ? cluster.apiUrl : null,
+            apis: o.scheduler ? cluster.apis.map((a) => a.url) : [],
+          });
         printLabStatus(status);
         if (o.scheduler)
           process.stdout.write(
             `\nThe scheduler's API is at ${cluster.apiUrl} (drover commands find it through ${cluster.stateDir}/drover-api.json; or set DROVER_API=${cluster.apiUrl}).\nTry: drover hosts; drover plan balance; drover drain h1 --wait\n`,
+          );
+        if (o.scheduler && schedulers > 1)
+          process.stdout.write(
+            `Schedulers 2..${schedulers}: ${cluster.apis
+              .slice(1)
+              .map((a, k) => `${a.url} (token in ${cluster.stateDir}/drover-api-token-${k + 2})`)
+              .join(", ")}; a follower serves reads and refuses changes naming the leader.\n`,
           );
       },
     );
@@ -131,22 +195,28 @@ export function registerLabCommands(program: Command): void {
       process.stdout.write(s.status === "absent" ? `no lab in ${s.stateDir}\n` : `lab in ${s.stateDir} stopped\n`);
     });
 
-  lab
-    .command("restart")
-    .description(`stop one part of the lab by pid and start it again: ${LAB_PARTS.join(" | ")} (agent and libvirtd take a host)`)
-    .argument("<part>", LAB_PARTS.join("|"))
-    .argument("[host]", "the host of an agent or libvirtd, e.g. h1")
-    .option(dirOpt, dirHelp)
-    .action(async (part: string, host: string | undefined, o: { stateDir?: string }) => {
-      if (!(LAB_PARTS as readonly string[]).includes(part))
-        throw usageError(`part must be one of ${LAB_PARTS.join(", ")}, not ${JSON.stringify(part)}`);
-      const perHost = part === "agent" || part === "libvirtd";
-      if (perHost && !host) throw usageError(`drover lab restart ${part} needs a host, e.g. drover lab restart ${part} h1`);
-      if (!perHost && host) throw usageError(`drover lab restart ${part} takes no host (got ${JSON.stringify(host)})`);
-      const stateDir = o.stateDir ?? labDir();
-      await restartPart(stateDir, part as LabPart, host);
-      printLabStatus(await labStatus(stateDir));
-    });
+  for (const [verb, what, act] of [
+    ["restart", "stop one part of the lab by pid and start it again", restartPart],
+    ["kill", "SIGKILL one part of the lab, as a crash (it stays down until restarted; a libvirtd is restarted by the lab)", killPart],
+  ] as const) {
+    lab
+      .command(verb)
+      .description(`${what}: ${LAB_PARTS.join(" | ")} (agent and libvirtd take a host; scheduler and nats a number when there are several)`)
+      .argument("<part>", LAB_PARTS.join("|"))
+      .argument("[which]", "the host of an agent or libvirtd (e.g. h1), or the number of a scheduler or NATS node (e.g. 2)")
+      .option(dirOpt, dirHelp)
+      .action(async (part: string, which: string | undefined, o: { stateDir?: string }) => {
+        if (!(LAB_PARTS as readonly string[]).includes(part))
+          throw usageError(`part must be one of ${LAB_PARTS.join(", ")}, not ${JSON.stringify(part)}`);
+        const perHost = part === "agent" || part === "libvirtd";
+        if (perHost && !which) throw usageError(`drover lab ${verb} ${part} needs a host, e.g. drover lab ${verb} ${part} h1`);
+        if (!perHost && which !== undefined && !/^\d+$/.test(which))
+          throw usageError(`drover lab ${verb} ${part} takes a number (1..N) or nothing, not ${JSON.stringify(which)}`);
+        const stateDir = o.stateDir ?? labDir();
+        await act(stateDir, part as LabPart, which);
+        printLabStatus(await labStatus(stateDir));
+      });
+  }
 
   lab
     .command("status")

@@ -367,8 +367,13 @@ export class JetStreamHelpers {
       storage: opts.storage === "memory" ? StorageType.Memory : StorageType.File,
     };
     try {
-      const kv = opts.mustExist ? await kvm.open(bucket, kvOpts) : await kvm.create(bucket, kvOpts);
-      if (opts.mustExist) await kv.status();
+      let kv = opts.mustExist ? await kvm.open(bucket, kvOpts) : await kvm.create(bucket, kvOpts);
+      if (opts.mustExist) {
+        // Bound without its config, a bucket reads through STREAM.MSG.GET, which the identities'
+        // permissions do not grant; one that allows direct gets is read like a created one.
+        const st = await kv.status();
+        if (st.streamInfo.config.allow_direct) kv = await kvm.open(bucket, { ...kvOpts, allow_direct: true });
+      }
       return new TypedKv(bucket, kv, schema, this.log, this.counters);
     } catch (e) {
       throw new JetStreamOpError(`open kv bucket ${bucket}`, { cause: e });

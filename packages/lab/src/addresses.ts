@@ -5,7 +5,7 @@ import { badOption } from "./errors.js";
  * Address plan of a lab. Everything derives from the `net` octet and the host index, so two labs
  * with distinct `net` values never share an address or a port:
  *   host i            127.0.<net>.<i>          (i = 1..MAX_HOSTS)
- *   NATS              127.0.<net>.254
+ *   NATS              127.0.<net>.254 (node k of a cluster: 127.0.<net>.<255-k>, routes on :6222, monitoring on :8222)
  *   libvirtd          <host address>:16509
  *   migration ports   MIGRATION_PORT_BASE + ((net * MAX_HOSTS + i - 1) * MIGRATION_PORTS_PER_HOST), 4 ports
  *                     (below the kernel's ephemeral range 32768+, so outgoing connections never take them)
@@ -37,8 +37,20 @@ export function hostAddress(net: number, index: number): string {
   return `127.0.${checkNet(net)}.${checkIndex(index)}`;
 }
 
-export function natsAddress(net: number): string {
-  return `127.0.${checkNet(net)}.254`;
+/** At most this many nats-servers in a lab cluster (their addresses stay clear of the hosts'). */
+export const MAX_NATS_NODES = 3;
+export const NATS_ROUTE_PORT = 6222;
+export const NATS_MONITOR_PORT = 8222;
+
+/** Node 1 (the only server of a default lab) on .254, node 2 on .253, node 3 on .252. */
+export function natsAddress(net: number, node = 1): string {
+  if (!Number.isInteger(node) || node < 1 || node > MAX_NATS_NODES) throw badOption("nats node", node, `an integer 1..${MAX_NATS_NODES}`);
+  return `127.0.${checkNet(net)}.${255 - node}`;
+}
+
+/** Client URLs of a lab's `nodes` nats-servers, what every `nats.servers` of its apps lists. */
+export function natsUrls(net: number, nodes = 1, port = 4222): string[] {
+  return Array.from({ length: nodes }, (_, k) => `nats://${natsAddress(net, k + 1)}:${port}`);
 }
 
 export function hostUri(address: string): string {

@@ -17,6 +17,10 @@ export interface LabUpOptions {
   stateDir?: string;
   cluster?: string;
   natsPort?: number;
+  /** nats-servers: 1 (default) or a cluster of 3 (LabOptions.natsNodes). */
+  natsNodes?: number;
+  /** Schedulers started from the `scheduler` template, `${scheduler}` being each one's number (default 1). */
+  schedulers?: number;
   wolPort?: number;
   guest?: Omit<LabGuestOptions, "name" | "uuid">;
   bridges?: string[] | Record<string, string[]>;

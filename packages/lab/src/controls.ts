@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Logger } from "@drover/protocol";
 import { LabError, LabErrorCode, badOption } from "./errors.js";
 import { LabHost } from "./lab-host.js";
-import { readLabFile, writeLabFile, type LabFile } from "./lab-state.js";
+import { readLabFile, writeLabFile, type LabFile, type NatsNodeRecord } from "./lab-state.js";
 import { canConnect, isAlive, killProc, spawnDetached, stopProc, waitFor, type ProcRef, type SpawnSpec } from "./proc.js";
 import { ManagedProcess } from "./supervisor.js";
 
@@ -19,8 +19,19 @@ export interface PartOptions {
   log?: Logger;
 }
 
-export function natsLogFile(stateDir: string): string {
-  return join(stateDir, "nats.log");
+/** Node 1's log is nats.log (the one server of a default lab); node k's nats-n<k>.log. */
+export function natsLogFile(stateDir: string, node = 1): string {
+  return join(stateDir, node === 1 ? "nats.log" : `nats-n${node}.log`);
+}
+
+/** Scheduler 1 logs to scheduler.log, scheduler k to scheduler-<k>.log. */
+export function schedulerLogFile(stateDir: string, index = 1): string {
+  return join(stateDir, index === 1 ? "scheduler.log" : `scheduler-${index}.log`);
+}
+
+/** The leadership id a lab's scheduler `index` is configured with, so the lab's status can say which leads. */
+export function labSchedulerId(index: number): string {
+  return `scheduler-${index}`;
 }
 
 /**
@@ -49,9 +60,25 @@ export async function startNats(spec: SpawnSpec, logFile: string, address: { hos
   return ref;
 }
 
-function natsAddressOf(file: LabFile): { host: string; port: number } {
-  const u = new URL(file.natsUrl);
-  return { host: u.hostname, port: Number(u.port) };
+/** Starts one recorded nats-server node and waits until it is ready. */
+export function startNatsNode(n: NatsNodeRecord): Promise<ProcRef> {
+  const u = new URL(n.url);
+  return startNats(n.command, n.logFile, { host: u.hostname, port: Number(u.port) });
+}
+
+/**
+ * Which of several (schedulers, NATS nodes) a control means: `which` is its number 1..N, and may be
+ * left out only when the lab has one.
+ */
+function pick<T>(items: T[], which: string | undefined, part: LabPart, none: string): { item: T; index: number } {
+  if (items.length === 0) throw new LabError(LabErrorCode.NotFound, none);
+  if (which === undefined) {
+    if (items.length === 1) return { item: items[0]!, index: 0 };
+    throw badOption(`lab ${part}`, which, `a ${part} number 1..${items.length} (this lab runs ${items.length})`);
+  }
+  const n = Number(which);
+  if (!/^\d+$/.test(which) || n < 1 || n > items.length) throw badOption(`lab ${part}`, which, `a ${part} number 1..${items.length}`);
+  return { item: items[n - 1]!, index: n - 1 };
 }
 
 async function labFile(stateDir: string): Promise<LabFile> {
@@ -76,53 +103,60 @@ async function labHost(file: LabFile, name: string | undefined, part: LabPart, o
   return LabHost.load(entry.dir, o.log);
 }
 
-function schedulerOf(file: LabFile): ManagedProcess {
-  if (!file.scheduler) throw new LabError(LabErrorCode.NotFound, "this lab runs no scheduler (no schedulerCommand given)");
-  return ManagedProcess.fromState(file.scheduler);
+function schedulerOf(file: LabFile, which: string | undefined): { p: ManagedProcess; index: number } {
+  const { item, index } = pick(file.schedulers, which, "scheduler", "this lab runs no scheduler (no schedulerCommand given)");
+  return { p: ManagedProcess.fromState(item), index };
 }
 
-/** Stops the part (by pid) and starts it again with the same command line; `host` names the host of an agent or libvirtd. */
-export async function restartPart(stateDir: string, part: LabPart, host?: string, o: PartOptions = {}): Promise<void> {
+function natsNodeOf(file: LabFile, which: string | undefined): NatsNodeRecord {
+  return pick(file.natsNodes, which, "nats", `lab.json in ${file.stateDir} records no nats-server`).item;
+}
+
+/**
+ * Stops the part (by pid) and starts it again with the same command line. `which` names the host of
+ * an agent or libvirtd, or the number (1..N) of a scheduler or NATS node when the lab runs several.
+ */
+export async function restartPart(stateDir: string, part: LabPart, which?: string, o: PartOptions = {}): Promise<void> {
   const file = await labFile(stateDir);
   switch (part) {
     case "scheduler": {
-      const p = schedulerOf(file);
+      const { p, index } = schedulerOf(file, which);
       await p.restart();
-      file.scheduler = p.state();
+      file.schedulers[index] = p.state();
       return writeLabFile(file);
     }
     case "nats": {
-      if (!file.natsCommand) throw new LabError(LabErrorCode.NotFound, `lab.json in ${stateDir} does not say how NATS is started`);
-      await stopProc(file.nats ?? undefined);
-      file.nats = null;
+      const node = natsNodeOf(file, which);
+      await stopProc(node.proc ?? undefined);
+      node.proc = null;
       await writeLabFile(file);
-      file.nats = await startNats(file.natsCommand, natsLogFile(stateDir), natsAddressOf(file));
+      node.proc = await startNatsNode(node);
       return writeLabFile(file);
     }
     case "agent":
-      return (await labHost(file, host, part, o)).restartAgent();
+      return (await labHost(file, which, part, o)).restartAgent();
     case "libvirtd":
-      return (await labHost(file, host, part, o)).restart();
+      return (await labHost(file, which, part, o)).restart();
     default:
       throw badOption("lab part", part, LAB_PARTS.join("|"));
   }
 }
 
 /**
- * SIGKILL to one part, as a crash would end it. The scheduler, NATS and agents stay down until
+ * SIGKILL to one part (`which` as for restartPart), as a crash would end it. The scheduler, NATS and agents stay down until
  * restartPart(); a killed libvirtd is started again by the lab's supervision (RESTART_ON_FAILURE).
  */
-export async function killPart(stateDir: string, part: LabPart, host?: string, o: PartOptions = {}): Promise<void> {
+export async function killPart(stateDir: string, part: LabPart, which?: string, o: PartOptions = {}): Promise<void> {
   const file = await labFile(stateDir);
   switch (part) {
     case "scheduler":
-      return schedulerOf(file).kill();
+      return schedulerOf(file, which).p.kill();
     case "nats":
-      return killProc(file.nats ?? undefined);
+      return killProc(natsNodeOf(file, which).proc ?? undefined);
     case "agent":
-      return (await labHost(file, host, part, o)).killAgent();
+      return (await labHost(file, which, part, o)).killAgent();
     case "libvirtd":
-      return (await labHost(file, host, part, o)).killLibvirtd();
+      return (await labHost(file, which, part, o)).killLibvirtd();
     default:
       throw badOption("lab part", part, LAB_PARTS.join("|"));
   }

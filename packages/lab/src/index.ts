@@ -10,6 +10,8 @@ export {
   hostUuid,
   migrationPorts,
   natsAddress,
+  natsUrls,
+  MAX_NATS_NODES,
 } from "./addresses.js";
 export { LabHost, PRIVATE_DIRS, type LabHostOptions, type LabHostState } from "./lab-host.js";
 export { startGuest, type LabGuest, type LabGuestOptions } from "./guest.js";
@@ -26,7 +28,7 @@ export { DEFAULT_CACHE_DIR, cacheDir, ensureGuestImage, type GuestImage } from "
 export { readFirstTick, readTicks } from "./ticks.js";
 export { isAlive, procRef, type ProcRef } from "./proc.js";
 export { Lab, labStatus, teardown, type LabInfo, type LabOptions, type LabStatus } from "./lab.js";
-export { DEFAULT_LAB_DIR, labDir, type LabFile } from "./lab-state.js";
+export { DEFAULT_LAB_DIR, labDir, type LabFile, type NatsNodeRecord } from "./lab-state.js";
 export {
   ManagedProcess,
   RESTART_ON_FAILURE,
@@ -35,7 +37,8 @@ export {
   type RestartPolicy,
   type SupervisedUnit,
 } from "./supervisor.js";
-export { LAB_PARTS, killPart, restartPart, type LabPart, type PartOptions } from "./controls.js";
+export { LAB_PARTS, killPart, labSchedulerId, restartPart, type LabPart, type PartOptions } from "./controls.js";
+export type { NatsNodeHealth } from "./lab-nats.js";
 export type { SpawnSpec } from "./proc.js";
 export type { PowerState } from "./lab-host.js";
 export { labDown, labUp, PACKAGE_DIR, tsxCommand, type LabUpOptions } from "./api.js";

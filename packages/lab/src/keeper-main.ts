@@ -1,7 +1,7 @@
 // The detached process of labUp(): runs the lab and holds what needs a living process (NATS and
 // the Wake-on-LAN listeners) until SIGTERM. Output goes to <stateDir>/keeper.log.
 import { Lab } from "./lab.js";
-import { expandTemplate, hostVars, labVars } from "./templates.js";
+import { expandTemplate, hostVars, schedulerVars } from "./templates.js";
 import type { LabUpOptions } from "./api.js";
 
 const line = (obj: object, msg?: string) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...obj, msg })}\n`);
@@ -16,11 +16,13 @@ const lab = await Lab.start({
   ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
   ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}),
   ...(opts.natsPort !== undefined ? { natsPort: opts.natsPort } : {}),
+  ...(opts.natsNodes !== undefined ? { natsNodes: opts.natsNodes } : {}),
+  ...(opts.schedulers !== undefined ? { schedulers: opts.schedulers } : {}),
   ...(opts.wolPort !== undefined ? { wolPort: opts.wolPort } : {}),
   ...(opts.guest !== undefined ? { guest: opts.guest } : {}),
   ...(bridges !== undefined ? { bridges: Array.isArray(bridges) ? bridges : (h: string) => bridges[h] ?? [] } : {}),
   ...(opts.agent ? { agentCommand: (h, info) => expandTemplate("agent", opts.agent!, hostVars(h, info)) } : {}),
-  ...(opts.scheduler ? { schedulerCommand: (info) => expandTemplate("scheduler", opts.scheduler!, labVars(info)) } : {}),
+  ...(opts.scheduler ? { schedulerCommand: (info, k) => expandTemplate(`scheduler(${k})`, opts.scheduler!, schedulerVars(info, k)) } : {}),
   ...(opts.network !== undefined ? { network: opts.network } : {}),
   ownerKind: "keeper",
   logger,

@@ -3,19 +3,27 @@ import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { WakeListener } from "@drover/wol";
 import type { Logger } from "@drover/protocol";
-import { checkNet, DEFAULT_NET, DEFAULT_WOL_PORT, MAX_HOSTS, natsAddress } from "./addresses.js";
+import { checkNet, DEFAULT_NET, DEFAULT_WOL_PORT, MAX_HOSTS, MAX_NATS_NODES, NATS_MONITOR_PORT, natsAddress } from "./addresses.js";
 import { badOption, LabError, LabErrorCode } from "./errors.js";
 import { ensureGuestImage } from "./guest-image.js";
 import { startGuest, type LabGuest, type LabGuestOptions } from "./guest.js";
 import { LabHost, type LabHostState, type PowerState } from "./lab-host.js";
-import { labDir, readLabFile, readLabFileSync, writeLabFile, type LabFile } from "./lab-state.js";
+import { labDir, readLabFile, readLabFileSync, writeLabFile, type LabFile, type NatsNodeRecord } from "./lab-state.js";
 import { isAlive, procRef, stopProc, type ProcRef, type SpawnSpec } from "./proc.js";
 import { checkSpec, ManagedProcess, RestartSupervisor } from "./supervisor.js";
-import { killPart, natsLogFile, restartPart, startNats, type LabPart } from "./controls.js";
+import { killPart, labSchedulerId, natsLogFile, restartPart, schedulerLogFile, startNatsNode, type LabPart } from "./controls.js";
 import { readTicks } from "./ticks.js";
 import { listDomains, removeDomain } from "./virt.js";
 import { cut, cutLink, heal, healLink, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
-import { issueLabCredentials, labBusOptions, labCredentialsDir, labNatsConnection, type LabIdentity } from "./lab-credentials.js";
+import {
+  issueLabCredentials,
+  labBusOptions,
+  labCredentialsDir,
+  labNatsConnection,
+  writeLabClusterConfigs,
+  type LabIdentity,
+} from "./lab-credentials.js";
+import { natsNodeHealth, readLeader, type NatsNodeHealth } from "./lab-nats.js";
 
 /** What agent and scheduler command builders get to know about the lab. */
 export interface LabInfo {
@@ -23,6 +31,8 @@ export interface LabInfo {
   cluster: string;
   net: number;
   natsUrl: string;
+  /** Every nats-server's URL (one by default; three with `natsNodes: 3`). */
+  natsUrls: string[];
   hosts: LabHostState[];
 }
 
@@ -39,6 +49,12 @@ export interface LabOptions {
   cluster?: string;
   /** NATS port on 127.0.<net>.254 (default 4222). */
   natsPort?: number;
+  /**
+   * nats-servers (default 1). 3: a cluster on 127.0.<net>.254/.253/.252, routes on loopback with a
+   * lab password, each node TLS and the lab's users like the single server, JetStream replicated.
+   * Loopback mode only.
+   */
+  natsNodes?: number;
   /** Options applied to every guest (memory, workload, tags, disk cache...). */
   guest?: Omit<LabGuestOptions, "name" | "uuid">;
   /** Bridges each host claims (recorded in lab-host.json only, see LabHostOptions.bridges). */
@@ -54,8 +70,13 @@ export interface LabOptions {
    * (each may publish only its own reports and events, like a lab host's agent).
    */
   agentIdentities?: string[];
-  /** Command line of the scheduler (default: none). */
-  schedulerCommand?: (lab: LabInfo) => SpawnSpec;
+  /**
+   * Command line of scheduler `index` (1..`schedulers`; default: none). Each needs its own state
+   * dir, API port and, with more than one, the leadership id `labSchedulerId(index)`.
+   */
+  schedulerCommand?: (lab: LabInfo, index: number) => SpawnSpec;
+  /** How many schedulers run (default 1); more than one contend for the leader lease (needs natsNodes > 1 or leadership on). */
+  schedulers?: number;
   logger?: Logger;
   /**
    * "loopback" (default): hosts on 127.0.<net>.<i>, bridges only recorded. "netns": each host in
@@ -115,20 +136,28 @@ export class Lab implements AsyncDisposable {
     return this.file.natsUrl;
   }
 
-  /** The scheduler process as lab.json records it now (a restart from another process included). */
+  get natsUrls(): string[] {
+    return this.file.natsNodes.map((n) => n.url);
+  }
+
+  /** Scheduler 1 as lab.json records it now (a restart from another process included). */
   get scheduler(): ManagedProcess | undefined {
-    const s = readLabFileSync(this.stateDir)?.scheduler;
-    return s ? ManagedProcess.fromState(s) : undefined;
+    return this.schedulers[0];
+  }
+
+  /** Every scheduler, 1..N in order, as lab.json records them now. */
+  get schedulers(): ManagedProcess[] {
+    return (readLabFileSync(this.stateDir)?.schedulers ?? []).map((s) => ManagedProcess.fromState(s));
   }
 
   /** The `nats` section (servers, nkey seed file, TLS files) of a lab identity: "scheduler", "tools" or a host name. */
   natsConnection(who: LabIdentity) {
-    return labNatsConnection(this.stateDir, this.natsUrl, who);
+    return labNatsConnection(this.stateDir, this.natsUrls, who);
   }
 
   /** Bus.connect options of a lab identity; tests that send commands connect as "scheduler". */
   busOptions(who: LabIdentity) {
-    return labBusOptions(this.stateDir, this.natsUrl, who);
+    return labBusOptions(this.stateDir, this.natsUrls, who);
   }
 
   host(name: string): LabHost {
@@ -147,6 +176,7 @@ export class Lab implements AsyncDisposable {
       cluster: this.cluster,
       net: this.net,
       natsUrl: this.natsUrl,
+      natsUrls: this.natsUrls,
       hosts: this.hosts.map((h) => h.state()),
     };
   }
@@ -156,16 +186,19 @@ export class Lab implements AsyncDisposable {
     const nGuests = checkCount("guests", opts.guests ?? 4, 0, 32);
     const net = checkNet(opts.net ?? DEFAULT_NET);
     const natsPort = checkCount("natsPort", opts.natsPort ?? 4222, 1, 65535);
+    const nNats = checkCount("natsNodes", opts.natsNodes ?? 1, 1, MAX_NATS_NODES);
+    const nSchedulers = checkCount("schedulers", opts.schedulers ?? 1, 1, 5);
     const wolPort = checkCount("wolPort", opts.wolPort ?? DEFAULT_WOL_PORT, 1, 65535);
     const cluster = opts.cluster ?? "lab";
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(cluster)) throw badOption("cluster", cluster, "1-64 of [A-Za-z0-9_-]");
     const mode = opts.network ?? "loopback";
     if (mode !== "loopback" && mode !== "netns") throw badOption("network", mode, "loopback|netns");
+    if (mode === "netns" && nNats > 1) throw badOption("natsNodes", nNats, "1 in namespace mode (a NATS cluster runs on loopback only)");
     if (opts.agentCommand !== undefined && typeof opts.agentCommand !== "function") {
       throw badOption("agentCommand", opts.agentCommand, "a function (host, lab) => {cmd, args, env?}");
     }
     if (opts.schedulerCommand !== undefined && typeof opts.schedulerCommand !== "function") {
-      throw badOption("schedulerCommand", opts.schedulerCommand, "a function (lab) => {cmd, args, env?}");
+      throw badOption("schedulerCommand", opts.schedulerCommand, "a function (lab, index) => {cmd, args, env?}");
     }
     const hostNames = Array.from({ length: nHosts }, (_, k) => `h${k + 1}`);
     const uncertified: unknown = opts.withoutMigrationCerts ?? [];
@@ -204,19 +237,22 @@ export class Lab implements AsyncDisposable {
         ...(log ? { logger: log } : {}),
       });
     });
-    const natsHost = plan ? plan.rootAddress : natsAddress(net);
+    const natsNodes = Array.from({ length: nNats }, (_, k) => {
+      const host = plan ? plan.rootAddress : natsAddress(net, k + 1);
+      return { name: `n${k + 1}`, host, url: `nats://${host}:${natsPort}` };
+    });
     const file: LabFile = {
       version: 1,
       status: "starting",
       stateDir,
       cluster,
       net,
-      natsUrl: `nats://${natsHost}:${natsPort}`,
-      nats: null,
+      natsUrl: natsNodes[0]!.url,
+      natsNodes: [],
       owner: { kind: opts.ownerKind ?? "inline", proc: procRef(process.pid) ?? null },
       hosts: hosts.map((h) => ({ name: h.name, dir: h.dir })),
       guests: [],
-      scheduler: null,
+      schedulers: [],
       network: plan ? { mode: "netns", plan } : { mode: "loopback" },
       startedAt: new Date().toISOString(),
     };
@@ -229,15 +265,35 @@ export class Lab implements AsyncDisposable {
         stateDir,
         cluster,
         [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
-        file.natsUrl,
+        natsNodes.map((n) => n.url),
       );
-      file.natsCommand = {
-        cmd: "nats-server",
-        args: ["-c", creds.serverConfigFile, "-a", natsHost, "-p", String(natsPort), "-js", "-sd", join(stateDir, "nats")],
-      };
+      // A single server keeps its one config and store; cluster nodes each their own (routes, name, store).
+      const configs = nNats > 1 ? await writeLabClusterConfigs(stateDir, cluster, natsNodes) : [creds.serverConfigFile];
+      file.natsNodes = natsNodes.map((n, k): NatsNodeRecord => ({
+        name: n.name,
+        url: n.url,
+        monitorUrl: nNats > 1 ? `http://${n.host}:${NATS_MONITOR_PORT}` : null,
+        command: {
+          cmd: "nats-server",
+          args: [
+            ...["-c", configs[k]!, "-a", n.host, "-p", String(natsPort), "-js"],
+            ...["-sd", nNats > 1 ? join(stateDir, "nats", n.name) : join(stateDir, "nats")],
+            ...(nNats > 1 ? ["-m", String(NATS_MONITOR_PORT)] : []),
+          ],
+        },
+        logFile: natsLogFile(stateDir, k + 1),
+        proc: null,
+      }));
       await writeLabFile(file);
-      file.nats = await startNats(file.natsCommand, natsLogFile(stateDir), { host: natsHost, port: natsPort });
+      // Together: a cluster node waits for its routes before JetStream is ready. Every node that
+      // started is recorded before a failure is thrown, so the teardown ends it.
+      const started = await Promise.allSettled(
+        file.natsNodes.map(async (n) => {
+          n.proc = await startNatsNode(n);
+        }),
+      );
       await writeLabFile(file);
+      for (const r of started) if (r.status === "rejected") throw r.reason;
       await Promise.all(hosts.map((h) => h.start()));
       if (nGuests > 0) await ensureGuestImage(opts.guest?.cacheDir);
       // One guest at a time per host: QEMU start-up is CPU-bound and the machine has two cores.
@@ -261,10 +317,12 @@ export class Lab implements AsyncDisposable {
         }
       }
       if (opts.schedulerCommand) {
-        const spec = checkSpec("schedulerCommand", opts.schedulerCommand(lab.info()));
-        const scheduler = new ManagedProcess("scheduler", spec, join(stateDir, "scheduler.log"));
-        scheduler.start();
-        file.scheduler = scheduler.state();
+        for (let k = 1; k <= nSchedulers; k++) {
+          const spec = checkSpec(`schedulerCommand(${k})`, opts.schedulerCommand(lab.info(), k));
+          const scheduler = new ManagedProcess(k === 1 ? "scheduler" : `scheduler-${k}`, spec, schedulerLogFile(stateDir, k));
+          scheduler.start();
+          file.schedulers.push(scheduler.state());
+        }
       }
       for (const h of hosts) {
         if (h.netns) await h.startNic();
@@ -273,7 +331,7 @@ export class Lab implements AsyncDisposable {
       lab.supervisor.start();
       file.status = "running";
       await writeLabFile(file);
-      log?.info({ stateDir, hosts: nHosts, guests: nGuests, nats: file.natsUrl }, "lab started");
+      log?.info({ stateDir, hosts: nHosts, guests: nGuests, nats: file.natsNodes.map((n) => n.url) }, "lab started");
       return lab;
     } catch (e) {
       await lab.stop().catch((stopErr: unknown) => log?.error({ err: stopErr }, "lab teardown after a failed start failed"));
@@ -324,14 +382,17 @@ export class Lab implements AsyncDisposable {
     await healLink(this.netnsPlan(), a, b);
   }
 
-  /** Stops one part (by pid) and starts it again with the same command line; `host` for an agent or libvirtd. */
-  async restart(part: LabPart, host?: string): Promise<void> {
-    await restartPart(this.stateDir, part, host, { hosts: this.hosts, ...(this.log ? { log: this.log } : {}) });
+  /**
+   * Stops one part (by pid) and starts it again with the same command line; `which` is the host of
+   * an agent or libvirtd, or the number of a scheduler or NATS node when the lab runs several.
+   */
+  async restart(part: LabPart, which?: string | number): Promise<void> {
+    await restartPart(this.stateDir, part, which?.toString(), { hosts: this.hosts, ...(this.log ? { log: this.log } : {}) });
   }
 
   /** SIGKILL to one part (a crash). A killed libvirtd comes back by itself (supervision); the rest on restart(). */
-  async kill(part: LabPart, host?: string): Promise<void> {
-    await killPart(this.stateDir, part, host, { hosts: this.hosts, ...(this.log ? { log: this.log } : {}) });
+  async kill(part: LabPart, which?: string | number): Promise<void> {
+    await killPart(this.stateDir, part, which?.toString(), { hosts: this.hosts, ...(this.log ? { log: this.log } : {}) });
   }
 
   async restartScheduler(): Promise<void> {
@@ -371,8 +432,10 @@ export interface LabStatus {
   cluster: string | null;
   net: number | null;
   network: "loopback" | "netns" | null;
-  /** credentialsDir: the lab identities' seeds and certificates (see lab-credentials.ts). */
+  /** Node 1 (the one server by default). credentialsDir: the lab identities' seeds and certificates (see lab-credentials.ts). */
   nats: { url: string; pid: number | null; running: boolean; credentialsDir: string } | null;
+  /** Every nats-server; a cluster node also with its own view of JetStream (null: it does not answer). */
+  natsNodes: Array<{ name: string; url: string; pid: number | null; running: boolean; health: NatsNodeHealth | null }>;
   owner: { kind: "keeper" | "inline"; pid: number | null; running: boolean } | null;
   hosts: Array<{
     name: string;
@@ -390,7 +453,12 @@ export interface LabStatus {
     guests: string[];
   }>;
   guests: Array<{ name: string; uuid: string; host: string | null; ticks: number }>;
+  /** Scheduler 1. */
   scheduler: { pid: number | null; running: boolean; logFile: string } | null;
+  /** Every scheduler; with more than one, `leading` says which holds the leader lease (labSchedulerId). */
+  schedulers: Array<{ index: number; id: string; pid: number | null; running: boolean; logFile: string; leading: boolean }>;
+  /** The leader lease's holder (only read when the lab runs more than one scheduler); null if none holds it. */
+  leader: { id: string; apiUrl: string | null } | null;
 }
 
 const procStatus = (p: ProcRef | null | undefined) => ({
@@ -424,10 +492,13 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
       net: null,
       network: null,
       nats: null,
+      natsNodes: [],
       owner: null,
       hosts: [],
       guests: [],
       scheduler: null,
+      schedulers: [],
+      leader: null,
     };
   }
   const hosts = await loadHosts(file);
@@ -457,13 +528,35 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
     const h = hosts.find((x) => x.name === host);
     guests.push({ name: g.name, uuid: g.uuid, host, ticks: h ? await readTicks(h.serialFile(g.name)) : 0 });
   }
-  const nats = { url: file.natsUrl, ...procStatus(file.nats), credentialsDir: labCredentialsDir(dir) };
+  const natsNodes = await Promise.all(
+    file.natsNodes.map(async (n) => {
+      const p = procStatus(n.proc);
+      return { name: n.name, url: n.url, ...p, health: p.running && n.monitorUrl ? await natsNodeHealth(n.monitorUrl) : null };
+    }),
+  );
+  const first = file.natsNodes[0];
+  const nats = first ? { url: first.url, ...procStatus(first.proc), credentialsDir: labCredentialsDir(dir) } : null;
   const owner = { kind: file.owner.kind, ...procStatus(file.owner.proc) };
-  const scheduler = file.scheduler ? { ...procStatus(file.scheduler.proc), logFile: file.scheduler.logFile } : null;
+  const holder =
+    file.schedulers.length > 1 && natsNodes.some((n) => n.running)
+      ? await readLeader(
+          dir,
+          file.natsNodes.map((n) => n.url),
+          file.cluster,
+        )
+      : null;
+  const schedulers = file.schedulers.map((x, k) => ({
+    index: k + 1,
+    id: labSchedulerId(k + 1),
+    ...procStatus(x.proc),
+    logFile: x.logFile,
+    leading: holder?.id === labSchedulerId(k + 1) && isAlive(x.proc ?? undefined),
+  }));
+  const scheduler = schedulers[0] ? { pid: schedulers[0].pid, running: schedulers[0].running, logFile: schedulers[0].logFile } : null;
   const running =
-    nats.running ||
+    natsNodes.some((n) => n.running) ||
     (owner.kind === "keeper" && owner.running) ||
-    (scheduler?.running ?? false) ||
+    schedulers.some((x) => x.running) ||
     hostRows.some((h) => h.libvirtd.running || (h.agent?.running ?? false) || (h.nic?.running ?? false) || h.guests.length > 0);
   return {
     status: file.status,
@@ -473,16 +566,19 @@ export async function labStatus(stateDir = labDir()): Promise<LabStatus> {
     net: file.net,
     network: file.network?.mode ?? "loopback",
     nats,
+    natsNodes,
     owner,
     hosts: hostRows,
     guests,
     scheduler,
+    schedulers,
+    leader: holder ? { id: holder.id, apiUrl: holder.apiUrl ?? null } : null,
   };
 }
 
 /** True when a process the lab started (not its owner) still runs. */
 async function anyStarted(file: LabFile): Promise<boolean> {
-  if (isAlive(file.nats ?? undefined) || isAlive(file.scheduler?.proc ?? undefined)) return true;
+  if (file.natsNodes.some((n) => isAlive(n.proc ?? undefined)) || file.schedulers.some((s) => isAlive(s.proc ?? undefined))) return true;
   for (const h of await loadHosts(file)) {
     if (h.running || h.agent?.running || h.state().nic || (await h.qemuProcs()).length > 0) return true;
   }
@@ -509,14 +605,14 @@ export async function teardown(stateDir: string, log?: Logger): Promise<void> {
   if (!file) return;
   if (file.network?.mode === "netns") await netnsDown(file.network.plan);
   file.status = "stopped";
-  file.nats = null;
-  file.scheduler = file.scheduler ? { ...file.scheduler, proc: null } : null;
+  file.natsNodes = file.natsNodes.map((n) => ({ ...n, proc: null }));
+  file.schedulers = file.schedulers.map((s) => ({ ...s, proc: null }));
   await writeLabFile(file);
   log?.info({ stateDir }, "lab stopped");
 }
 
 async function sweep(file: LabFile, log?: Logger): Promise<void> {
-  await stopProc(file.scheduler?.proc ?? undefined);
+  await Promise.all(file.schedulers.map((s) => stopProc(s.proc ?? undefined)));
   const hosts = await loadHosts(file, log);
   await Promise.all(hosts.map((h) => h.stopNic()));
   await Promise.all(hosts.map((h) => h.stopAgent()));
@@ -531,5 +627,5 @@ async function sweep(file: LabFile, log?: Logger): Promise<void> {
       await h.stop();
     }),
   );
-  await stopProc(file.nats ?? undefined);
+  await Promise.all(file.natsNodes.map((n) => stopProc(n.proc ?? undefined)));
 }

@@ -9,6 +9,7 @@ import { checkSpec } from "./supervisor.js";
  * it cannot take functions). Every string may name placeholders, replaced per host:
  *   ${host} ${address} ${uri} ${mac} ${hostDir} ${labHostFile}   (agent only)
  *   ${nats} ${cluster} ${stateDir} ${net}                        (agent and scheduler)
+ *   ${scheduler}                                                 (scheduler only: its number 1..N)
  */
 export interface CommandTemplate {
   cmd: string;
@@ -46,6 +47,10 @@ export function expandTemplate(what: string, t: CommandTemplate, vars: Record<st
 
 export function labVars(lab: LabInfo): Record<string, string> {
   return { nats: lab.natsUrl, cluster: lab.cluster, stateDir: lab.stateDir, net: String(lab.net) };
+}
+
+export function schedulerVars(lab: LabInfo, index: number): Record<string, string> {
+  return { ...labVars(lab), scheduler: String(index) };
 }
 
 export function hostVars(h: LabHostState, lab: LabInfo): Record<string, string> {

@@ -81,8 +81,11 @@ describe("lab controls on 127.0.14.x", () => {
       expect(after, part).not.toBe(before);
       expect(pidRuns(before!), `the old ${part} (pid ${before}) is gone`).toBe(false);
     }
-    const file = JSON.parse(await readFile(join(stateDir, "lab.json"), "utf8")) as { nats: ProcRef; scheduler: { proc: ProcRef } };
-    seen.push(file.nats, file.scheduler.proc);
+    const file = JSON.parse(await readFile(join(stateDir, "lab.json"), "utf8")) as {
+      natsNodes: { proc: ProcRef }[];
+      schedulers: { proc: ProcRef }[];
+    };
+    seen.push(...file.natsNodes.map((n) => n.proc), ...file.schedulers.map((x) => x.proc));
     // The other host was left alone.
     expect((await labStatus(stateDir)).hosts.map((h) => [h.name, h.libvirtd.running, h.agent?.running])).toEqual([
       ["h1", true, true],

@@ -44,10 +44,10 @@ describe("labUp / labDown from the state dir (net 127.0.10.x)", () => {
 
     const file = JSON.parse(await readFile(join(stateDir, "lab.json"), "utf8")) as {
       owner: { proc: ProcRef };
-      nats: ProcRef;
-      scheduler: { proc: ProcRef };
+      natsNodes: { proc: ProcRef }[];
+      schedulers: { proc: ProcRef }[];
     };
-    seen.push(file.owner.proc, file.nats, file.scheduler.proc);
+    seen.push(file.owner.proc, ...file.natsNodes.map((n) => n.proc), ...file.schedulers.map((x) => x.proc));
     for (const h of ["h1", "h2"]) {
       const s = await hostState(stateDir, h);
       seen.push(s.libvirtd as ProcRef, s.agent?.proc as ProcRef);

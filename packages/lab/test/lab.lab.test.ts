@@ -55,8 +55,8 @@ describe("Lab of 2 hosts on 127.0.9.x", () => {
       ["h2", "127.0.9.2", true, true],
     ]);
     expect(st.guests.map((g) => [g.name, g.host])).toEqual([["vm1", "h1"]]);
-    const file = JSON.parse(execFileSync("cat", [join(stateDir, "lab.json")], { encoding: "utf8" })) as { nats: ProcRef };
-    started.push(file.nats);
+    const file = JSON.parse(execFileSync("cat", [join(stateDir, "lab.json")], { encoding: "utf8" })) as { natsNodes: { proc: ProcRef }[] };
+    started.push(...file.natsNodes.map((n) => n.proc));
     for (const h of lab.hosts) {
       const s = h.state();
       if (s.libvirtd) started.push(s.libvirtd);

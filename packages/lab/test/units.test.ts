@@ -11,10 +11,13 @@ import {
   Lab,
   LabHost,
   migrationPorts,
+  natsAddress,
+  natsUrls,
   readFirstTick,
   readTicks,
 } from "../src/index.js";
 import { cpioArchive, S_IFREG } from "../src/cpio.js";
+import { readLabFile } from "../src/lab-state.js";
 
 describe("address plan", () => {
   it("derives addresses, MACs and disjoint migration port ranges from net and index", () => {
@@ -101,5 +104,52 @@ describe("Lab.start option errors (nothing is started)", () => {
     await expect(Lab.start({ network: "bridge" as never, stateDir })).rejects.toThrow(/network/);
     await expect(Lab.start({ wolPort: 70000, stateDir })).rejects.toThrow(/wolPort/);
     await expect(Lab.start({ hosts: 2, withoutMigrationCerts: ["h3"], stateDir })).rejects.toThrow(/withoutMigrationCerts: got "h3"/);
+    await expect(Lab.start({ natsNodes: 4, stateDir })).rejects.toThrow(/natsNodes: got 4/);
+    await expect(Lab.start({ natsNodes: 3, network: "netns", stateDir })).rejects.toThrow(/natsNodes: got 3.*loopback only/);
+    await expect(Lab.start({ schedulers: 0, stateDir })).rejects.toThrow(/schedulers: got 0/);
+  });
+});
+
+describe("NATS cluster addresses and lab.json", () => {
+  it("puts node k on .<255-k> and lists every node's URL", () => {
+    expect(natsUrls(9, 3)).toEqual(["nats://127.0.9.254:4222", "nats://127.0.9.253:4222", "nats://127.0.9.252:4222"]);
+    expect(natsAddress(9)).toBe("127.0.9.254");
+    expect(() => natsAddress(9, 4)).toThrow(/nats node/);
+  });
+
+  it("reads a lab.json of the one-NATS, one-scheduler shape as lists, so such a lab is still stopped by pid", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "drover-labfile-"));
+    try {
+      const nats = { pid: 4242, startTime: 7 };
+      const scheduler = {
+        name: "scheduler",
+        spec: { cmd: "s", args: [] },
+        logFile: join(dir, "scheduler.log"),
+        proc: { pid: 4343, startTime: 8 },
+      };
+      const legacy = {
+        version: 1,
+        stateDir: dir,
+        natsUrl: "nats://127.0.9.254:4222",
+        nats,
+        natsCommand: { cmd: "nats-server", args: [] },
+        scheduler,
+      };
+      await writeFile(join(dir, "lab.json"), JSON.stringify(legacy));
+      const f = await readLabFile(dir);
+      expect(f?.natsNodes).toEqual([
+        {
+          name: "n1",
+          url: "nats://127.0.9.254:4222",
+          monitorUrl: null,
+          command: { cmd: "nats-server", args: [] },
+          logFile: join(dir, "nats.log"),
+          proc: nats,
+        },
+      ]);
+      expect(f?.schedulers).toEqual([scheduler]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

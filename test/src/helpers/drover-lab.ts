@@ -11,9 +11,10 @@ import {
   hostMac,
   hostUri,
   labNatsConnection,
+  labSchedulerId,
   migrationPorts,
-  natsAddress,
   netnsPlan,
+  natsUrls,
   readFirstTick,
   readTicks,
   startGuest,
@@ -43,6 +44,10 @@ export interface DroverLabOptions {
   reportIntervalMs?: number;
   /** "netns": hosts in network namespaces behind a lab switch, for network faults (packages/lab netns.ts). */
   network?: "loopback" | "netns";
+  /** nats-servers (default 1; 3 for a cluster). */
+  natsNodes?: number;
+  /** Schedulers (default 1); with more, each its own store and API (`apis`), contending for the lease. */
+  schedulers?: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -57,6 +62,8 @@ export class DroverLab implements AsyncDisposable {
   private constructor(
     readonly lab: Lab,
     readonly api: string,
+    /** Every scheduler's API, scheduler 1's first (`api`). */
+    readonly apis: string[],
     readonly stateDir: string,
     private readonly tmp: string,
   ) {}
@@ -75,8 +82,11 @@ export class DroverLab implements AsyncDisposable {
           )
         : null;
     const addressOf = (i: number) => plan?.hosts[i - 1]?.address ?? hostAddress(o.net, i);
-    const natsUrl = `nats://${plan?.rootAddress ?? natsAddress(o.net)}:4222`;
-    const apiPort = 7200 + o.net;
+    // A namespace lab has one nats-server, on the root side of its switch.
+    const servers = plan ? [`nats://${plan.rootAddress}:4222`] : natsUrls(o.net, o.natsNodes ?? 1);
+    const nSchedulers = o.schedulers ?? 1;
+    const apiPort = (k: number) => 7200 + o.net + 1000 * (k - 1);
+    const schedulerConfig = (k: number) => join(configDir, k === 1 ? "scheduler.yaml" : `scheduler-${k}.yaml`);
     const hosts: Obj = {};
     for (let i = 1; i <= o.hosts; i++) {
       const name = `h${i}`;
@@ -85,7 +95,7 @@ export class DroverLab implements AsyncDisposable {
       const agent = {
         cluster: "lab",
         host: name,
-        nats: labNatsConnection(stateDir, natsUrl, name),
+        nats: labNatsConnection(stateDir, servers, name),
         libvirt: { uri: hostUri(addressOf(i)) },
         reportIntervalMs: interval,
         labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
@@ -94,20 +104,26 @@ export class DroverLab implements AsyncDisposable {
       await writeFile(join(configDir, `agent-${name}.yaml`), JSON.stringify(agent, null, 2));
       hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: addressOf(i), port: 9 } };
     }
-    const sched = deepMerge(
-      {
-        cluster: "lab",
-        nats: labNatsConnection(stateDir, natsUrl, "scheduler"),
-        stateDir: join(tmp, "scheduler"),
-        http: { host: "127.0.0.1", port: apiPort },
-        reports: { intervalMs: interval },
-        migration: { allowUnsafe: true },
-        hosts,
-      },
-      o.scheduler ?? {},
-    );
-    await writeFile(join(configDir, "scheduler.yaml"), JSON.stringify(sched, null, 2));
-    await useAdminToken(`http://127.0.0.1:${apiPort}`, join(configDir, "scheduler.yaml"));
+    const apis: string[] = [];
+    for (let k = 1; k <= nSchedulers; k++) {
+      const api = `http://127.0.0.1:${apiPort(k)}`;
+      const sched = deepMerge(
+        {
+          cluster: "lab",
+          nats: labNatsConnection(stateDir, servers, "scheduler"),
+          stateDir: join(tmp, k === 1 ? "scheduler" : `scheduler-${k}`),
+          http: { host: "127.0.0.1", port: apiPort(k) },
+          ...(nSchedulers > 1 ? { leadership: { enabled: true, id: labSchedulerId(k), apiUrl: api } } : {}),
+          reports: { intervalMs: interval },
+          migration: { allowUnsafe: true },
+          hosts,
+        },
+        o.scheduler ?? {},
+      );
+      await writeFile(schedulerConfig(k), JSON.stringify(sched, null, 2));
+      await useAdminToken(api, schedulerConfig(k));
+      apis.push(api);
+    }
     const node = process.execPath;
     let lab: Lab | undefined;
     try {
@@ -117,8 +133,10 @@ export class DroverLab implements AsyncDisposable {
         net: o.net,
         stateDir,
         ...(o.network ? { network: o.network } : {}),
+        natsNodes: o.natsNodes ?? 1,
+        schedulers: nSchedulers,
         agentCommand: (h) => ({ cmd: node, args: [AGENT_BIN, "--config", join(configDir, `agent-${h.name}.yaml`)], cwd: REPO_ROOT }),
-        schedulerCommand: () => ({ cmd: node, args: [SCHEDULER_BIN, "--config", join(configDir, "scheduler.yaml")], cwd: REPO_ROOT }),
+        schedulerCommand: (_, k) => ({ cmd: node, args: [SCHEDULER_BIN, "--config", schedulerConfig(k)], cwd: REPO_ROOT }),
       });
       const byHost = new Map<string, GuestDef[]>();
       for (const g of o.guests) byHost.set(g.host, [...(byHost.get(g.host) ?? []), g]);
@@ -135,7 +153,7 @@ export class DroverLab implements AsyncDisposable {
           }
         }),
       );
-      const d = new DroverLab(lab, `http://127.0.0.1:${apiPort}`, stateDir, tmp);
+      const d = new DroverLab(lab, apis[0]!, apis, stateDir, tmp);
       for (const g of o.guests) await d.waitBooted(g.name);
       return d;
     } catch (e) {
@@ -181,8 +199,8 @@ export class DroverLab implements AsyncDisposable {
     return { host, last: await readTicks(f), first: await readFirstTick(f) };
   }
 
-  schedulerLog(): string {
-    return join(this.stateDir, "scheduler.log");
+  schedulerLog(k = 1): string {
+    return join(this.stateDir, k === 1 ? "scheduler.log" : `scheduler-${k}.log`);
   }
 
   async stop(): Promise<void> {

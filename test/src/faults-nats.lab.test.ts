@@ -2,19 +2,15 @@
 // under way ends while NATS is down, so its result is published with no server to take it: the
 // agent keeps it (journal) and stores it in the results stream once NATS is back, and the
 // scheduler, which must not time the move out meanwhile, records it once with its measurements.
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ApiMaintenance, ApiMigration, StatusResponse } from "@drover/protocol";
-import { ticksAbove } from "@drover/lab/testing";
+import { ApiMaintenance, ApiMigration } from "@drover/protocol";
 import { call } from "./helpers/api.js";
-import { hosts, migrations, waitMigrationDone, waitReady } from "./helpers/cluster.js";
+import { migrations, waitMigrationDone, waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
+import { agentLogLines, eachGuestOnOneHostTicking, waitPlannable } from "./helpers/faults.js";
 
 let d: DroverLab;
 const guests = ["vm1", "vm2"];
-/** How soon after NATS is back the cluster must be plannable again (stated by issue 11's matrix). */
-const PLANNABLE_WITHIN_MS = 60_000;
 
 beforeAll(async () => {
   d = await DroverLab.start({
@@ -41,12 +37,6 @@ afterAll(async () => {
   await d?.stop();
 });
 
-/** Lines of a host's agent log that mention every one of `texts`. */
-async function agentLogLines(host: string, ...texts: string[]): Promise<string[]> {
-  const log = await readFile(join(d.lab.host(host).dir, "agent.log"), "utf8");
-  return log.split("\n").filter((l) => texts.every((t) => l.includes(t)));
-}
-
 describe("nats-server down and restarted during a drain", () => {
   it("the drain completes; the result published while NATS was down is recorded once with its measurements", async () => {
     const t0 = Date.now();
@@ -65,7 +55,7 @@ describe("nats-server down and restarted during a drain", () => {
     // Down until the move has ended on the agent and its result could not be stored.
     await vi.waitFor(
       async () => {
-        if ((await agentLogLines("h1", first.id, "migration result not stored yet")).length === 0)
+        if ((await agentLogLines(d, "h1", first.id, "migration result not stored yet")).length === 0)
           throw new Error(`waiting for ${first.id} to end on h1 while NATS is down`);
       },
       { timeout: 180_000, interval: 500 },
@@ -90,7 +80,7 @@ describe("nats-server down and restarted during a drain", () => {
     expect(done.vmRunningOn).toBe("h2");
     expect(done.measuredDurationMs, JSON.stringify(done)).not.toBeNull();
     // The agent owed it across the outage and the stream took it once it was back.
-    expect((await agentLogLines("h1", first.id, "migration result stored")).length).toBe(1);
+    expect((await agentLogLines(d, "h1", first.id, "migration result stored")).length).toBe(1);
 
     // Every move has one outcome with its cause and what was measured; each guest's last move
     // succeeded (one that failed for another reason was tried again as a new move, never resent).
@@ -107,39 +97,21 @@ describe("nats-server down and restarted during a drain", () => {
     }
     expect(new Set(all.map((x) => x.commandId)).size).toBe(all.length);
     for (const x of all) {
-      const received = await agentLogLines("h1", `"${x.commandId}"`, '"command received"');
+      const received = await agentLogLines(d, "h1", `"${x.commandId}"`, '"command received"');
       // Sent at most once; a move that ran was sent exactly once.
       expect(received.length, `${x.id} ${x.state}: ${x.commandId} received`).toBe(
         x.startedAtMs === null ? Math.min(received.length, 1) : 1,
       );
     }
-    expect(await agentLogLines("h1", '"kind":"abort"', '"command received"')).toHaveLength(0);
+    expect(await agentLogLines(d, "h1", '"kind":"abort"', '"command received"')).toHaveLength(0);
 
     // Every guest runs on exactly one host (h2) and keeps ticking.
-    for (const g of guests) {
-      const on = [];
-      for (const h of d.lab.hosts) if ((await h.qemuProcs()).some((q) => q.guest === g)) on.push(h.name);
-      expect(on, `${g} runs on`).toEqual(["h2"]);
-      const now = (await d.ticks(g)).last;
-      await ticksAbove(`${g} ticking on h2`, d.lab.host("h2").serialFile(g), now, 30_000);
-    }
+    expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, guests))).toEqual({ vm1: "h2", vm2: "h2" });
 
     // Plannable again: h1 back from maintenance, both hosts healthy, nothing in flight, and a move is
     // admitted and runs to its end.
     await call(d.api, "POST", `/v1/hosts/h1/undrain`, ApiMaintenance, {});
-    const plannableBy = Date.now() + PLANNABLE_WITHIN_MS;
-    await vi.waitFor(
-      async () => {
-        const hs = await hosts(d.api);
-        const st = await call(d.api, "GET", "/v1/status", StatusResponse);
-        if (hs.some((h) => h.state !== "healthy") || st.migrations.inFlight > 0)
-          throw new Error(
-            `waiting for a plannable cluster: ${hs.map((h) => `${h.id} ${h.state}`).join(", ")}; ${st.migrations.inFlight} in flight`,
-          );
-      },
-      { timeout: PLANNABLE_WITHIN_MS, interval: 1000 },
-    );
-    expect(Date.now()).toBeLessThanOrEqual(plannableBy);
+    await waitPlannable(d);
     const back = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "vm1", host: "h1" });
     expect((await waitMigrationDone(d.api, back.id, 180_000)).state).toBe("succeeded");
     console.log(

@@ -122,7 +122,7 @@ describe("migration over TLS on a real lab (2 libvirtd hosts, h2 without certifi
 
   it("with certificates installed on h2, preflight passes and the guest moves over TLS", async () => {
     await h2.installMigrationCerts();
-    // The agent reads its cert dir at every report: no restart.
+    // The agent stats its cert dir at every report and re-verifies what changed: no restart.
     await reports.next("h2 reporting its cert dir in order", (m) => m.host === "h2" && m.migrationTls?.problem === null, 60_000);
 
     const pf = await preflight("pf-certs");

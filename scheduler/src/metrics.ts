@@ -44,13 +44,6 @@ export function hostWatts(h: HostSample): number | null {
   return h.power.idleW + (h.power.maxW - h.power.idleW) * (h.usage?.cpu ?? 0);
 }
 
-/** A subject as a label: a migration's id (unbounded) becomes `*`; host names stay (one per host). */
-export function subjectLabel(subject: string): string {
-  const p = subject.split(".");
-  if (p.length === 8 && p[5] === "migration") p[6] = "*";
-  return p.join(".");
-}
-
 export class Metrics {
   readonly registry = new Registry();
   sources: MetricsSources = noSources;
@@ -79,12 +72,12 @@ export class Metrics {
     });
     new Counter({
       name: "drover_bus_invalid_messages_total",
-      help: "Messages the bus refused on receipt (bad JSON, schema, size), by subject (a migration id shown as *)",
+      help: "Messages the bus refused on receipt (bad JSON, schema, size), by subject (a migration id shown as *, folded by the bus)",
       labelNames: ["subject"] as const,
       registers: r,
       collect() {
         this.reset();
-        for (const [subject, n] of Object.entries(src().bus()?.invalidBySubject ?? {})) this.inc({ subject: subjectLabel(subject) }, n);
+        for (const [subject, n] of Object.entries(src().bus()?.invalidBySubject ?? {})) this.inc({ subject }, n);
       },
     });
     new Gauge({

@@ -1,3 +1,5 @@
+import { subjectPattern } from "@drover/protocol";
+
 export interface BusStats {
   /** Messages this bus sent (publishes, requests, replies). */
   published: number;
@@ -5,6 +7,7 @@ export interface BusStats {
   received: number;
   /** Messages rejected on receipt: bad JSON or schema failure. */
   invalid: number;
+  /** By subject, a migration id folded to `*` (subjectPattern), so made-up ids cannot grow it. */
   invalidBySubject: Record<string, number>;
   /** Handler exceptions caught (the subscription went on). */
   handlerErrors: number;
@@ -19,7 +22,8 @@ export class StatsCounter {
 
   countInvalid(subject: string): void {
     this.invalid++;
-    this.bySubject.set(subject, (this.bySubject.get(subject) ?? 0) + 1);
+    const key = subjectPattern(subject);
+    this.bySubject.set(key, (this.bySubject.get(key) ?? 0) + 1);
   }
 
   snapshot(): BusStats {

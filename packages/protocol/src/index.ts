@@ -48,5 +48,5 @@ export {
   type MigrationResultInput,
 } from "./migration.js";
 export { HostState, HostStates } from "./host-state.js";
-export { subjects, streams, hostOfSubject } from "./subjects.js";
+export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js";
 export * from "./api.js";

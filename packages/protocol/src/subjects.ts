@@ -42,3 +42,13 @@ export function hostOfSubject(subject: string): string | undefined {
   if (parts[0] !== "drover" || parts[3] !== "host") return undefined;
   return parts.length === 6 || (parts.length === 8 && parts[5] === "migration") ? parts[4] : undefined;
 }
+
+/**
+ * A subject with a migration's id (unbounded) replaced by `*`; host names stay (one per host). What
+ * counts by subject keys on this, so a flood of made-up migration ids cannot grow a map or a series.
+ */
+export function subjectPattern(subject: string): string {
+  const p = subject.split(".");
+  if (p[0] === "drover" && p.length === 8 && p[5] === "migration") p[6] = "*";
+  return p.join(".");
+}

@@ -120,7 +120,8 @@ export class FollowUp {
     if (IN_FLIGHT.has(row.status)) return "retry";
     if (
       hostOfSubject(subject) === row.source &&
-      row.measuredDurationMs == null &&
+      // Settled without a result (a status answer, the reports): its duration is an upper bound, its rungs unknown.
+      (row.measuredDurationMs == null || row.completedBy === UNKNOWN_COMPLETION) &&
       (row.status === "succeeded") === (r.outcome === "succeeded")
     ) {
       this.d.store.migrations.update(row.id, {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 // The control plane's lifecycle: create (open the store, load what it knows), start (connect,
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
@@ -30,6 +31,9 @@ import { ensureResultsStream } from "./migrations/results-intake.js";
 import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, journaledModes, recordMigrate } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 import { StoreHealth } from "./store-health.js";
+
+/** How long a starting scheduler tries to create the results stream before it gives up. */
+const RESULTS_STREAM_TRY_MS = 20_000;
 
 export interface SchedulerDeps {
   clock?: Clock;
@@ -132,11 +136,7 @@ export class Scheduler {
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });
     const settings = leadershipSettings(config);
-    await ensureResultsStream(this.bus, config.cluster, settings.replicas).catch((e: unknown) => {
-      throw new Error(`the migration results stream cannot be created (does nats-server run with JetStream?): ${(e as Error).message}`, {
-        cause: e,
-      });
-    });
+    await this.ensureResultsStream(config.cluster, settings.replicas);
     this.leadership = await Leadership.open(this.bus, settings, config.cluster, this.log);
     const journal = settings.enabled ? await Journal.open(this.bus, config.cluster, settings.replicas) : undefined;
     this.journal = journal;
@@ -408,6 +408,27 @@ export class Scheduler {
   }
 
   /** Stops serving and sending; running migrations stay with their agents (reconciled on restart). */
+  /**
+   * The results stream, created if absent. Tried again for a while: on a NATS cluster just formed, or
+   * with another scheduler creating it at the same moment, the first attempts may be refused.
+   */
+  private async ensureResultsStream(cluster: string, replicas: number): Promise<void> {
+    const giveUpMs = Date.now() + RESULTS_STREAM_TRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ensureResultsStream(this.bus, cluster, replicas);
+      } catch (e) {
+        const message = (e as Error).message;
+        if (Date.now() >= giveUpMs)
+          throw new Error(`the migration results stream cannot be created (does nats-server run with JetStream?): ${message}`, {
+            cause: e,
+          });
+        this.log.warn({ attempt, err: message }, "the migration results stream is not ready; trying again");
+        await sleep(Math.min(250 * attempt, 2000));
+      }
+    }
+  }
+
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -1,7 +1,6 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
 import { CommandReply, MigrationResult, type Logger, type MigrateCommand } from "@drover/protocol";
 import { z } from "zod";
+import { readStateFile, writeStateFile } from "./state-file.js";
 
 /** What a restarted agent needs to find a migration it started in libvirt and report it by the same ids. */
 export const MigrationRecord = z.object({
@@ -135,18 +134,8 @@ export class CommandTable {
   }
 
   private load(j: { file: string; host: string; log: Logger }): void {
-    if (!existsSync(j.file)) return;
-    let parsed: z.infer<typeof JournalFile>;
-    try {
-      parsed = JournalFile.parse(JSON.parse(readFileSync(j.file, "utf8")));
-      if (parsed.host !== j.host) throw new Error(`it belongs to host ${parsed.host}, not ${j.host}`);
-    } catch (e) {
-      // Never start on someone else's or a damaged journal; keep it for a person to read.
-      const aside = `${j.file}.bad-${Date.now()}`;
-      renameSync(j.file, aside);
-      j.log.error({ file: j.file, movedTo: aside, err: e }, "command journal unreadable: set aside, starting without it");
-      return;
-    }
+    const parsed = readStateFile(j, JournalFile, "command journal (starting without it)");
+    if (!parsed) return;
     for (const { reply, migration, owedResult } of parsed.migrations) {
       this.entries.set(reply.id, reply);
       this.migrations.set(reply.id, migration);
@@ -166,17 +155,7 @@ export class CommandTable {
     const finished = all.filter((e) => !isUnderWay(e.reply) && !e.owedResult).slice(-FINISHED_KEPT);
     const keep = new Set([...open, ...finished].map((e) => e.reply.id));
     for (const id of this.migrations.keys()) if (!keep.has(id)) this.migrations.delete(id);
-    const body = JSON.stringify({ v: 1, host: j.host, migrations: all.filter((e) => keep.has(e.reply.id)) });
-    mkdirSync(dirname(j.file), { recursive: true });
-    const tmp = `${j.file}.tmp`;
-    const fd = openSync(tmp, "w");
-    try {
-      writeSync(fd, body);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, j.file);
+    writeStateFile(j.file, { v: 1, host: j.host, migrations: all.filter((e) => keep.has(e.reply.id)) });
   }
 }
 

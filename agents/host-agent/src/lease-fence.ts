@@ -1,8 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "@drover/protocol";
 import { AgentError, AgentErrorCode } from "./errors.js";
+import { readStateFile, writeStateFile } from "./state-file.js";
 
 /** Where the highest lease revision is kept, beside the command journal in the agent's state dir. */
 export function leaseFenceFile(stateDir: string): string {
@@ -23,7 +23,8 @@ export class LeaseFence {
     private readonly log: Logger,
     private readonly store?: { file: string; host: string },
   ) {
-    if (store) this.highest = load(store, log);
+    if (store)
+      this.highest = readStateFile({ ...store, log }, FenceFile, "lease fence file (fencing from revision 0)")?.highestLeaseRevision ?? 0;
   }
 
   get highestSeen(): number {
@@ -50,33 +51,10 @@ export class LeaseFence {
     const s = this.store;
     if (!s) return;
     try {
-      mkdirSync(dirname(s.file), { recursive: true });
-      const tmp = `${s.file}.tmp`;
-      const fd = openSync(tmp, "w");
-      try {
-        writeSync(fd, JSON.stringify({ v: 1, host: s.host, highestLeaseRevision: revision }));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, s.file);
+      writeStateFile(s.file, { v: 1, host: s.host, highestLeaseRevision: revision });
     } catch (e) {
       // Still fenced in memory; only a restart would forget this revision.
       this.log.error({ err: e, file: s.file, revision }, "highest lease revision not written");
     }
-  }
-}
-
-function load(s: { file: string; host: string }, log: Logger): number {
-  if (!existsSync(s.file)) return 0;
-  try {
-    const f = FenceFile.parse(JSON.parse(readFileSync(s.file, "utf8")));
-    if (f.host !== s.host) throw new Error(`it belongs to host ${f.host}, not ${s.host}`);
-    return f.highestLeaseRevision;
-  } catch (e) {
-    const aside = `${s.file}.bad-${Date.now()}`;
-    renameSync(s.file, aside);
-    log.error({ file: s.file, movedTo: aside, err: e }, "lease fence file unreadable: set aside, fencing from revision 0");
-    return 0;
   }
 }

@@ -7,7 +7,6 @@ import { predictMigration } from "./cost-model.js";
 import { PolicyInputError } from "./errors.js";
 import { forecastSeries, windowInto } from "./forecast.js";
 import { RejectCode } from "./codes.js";
-import { UniqueIds } from "./unique-ids.js";
 import {
   bridgeRejects,
   coreSpeedRejects,
@@ -152,11 +151,12 @@ export class ClusterModel {
     this.vmSeries = new Float64Array(this.aggregate ? V * this.W : 0);
     this.hostSeries = new Float64Array(this.aggregate ? H * this.W : 0);
     this.scratch = new Float64Array(this.W);
-    const vmIds = new UniqueIds(V);
+    const vmIds = new Set<string>();
     for (let v = 0; v < V; v++) {
       const vm = this.vms[v] as Vm;
       if (typeof vm.id !== "string" || vm.id === "") throw new PolicyInputError(`vms.${v}.id`, "must be a non-empty string");
-      if (!vmIds.add(vm.id)) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
+      if (vmIds.has(vm.id)) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
+      vmIds.add(vm.id);
       const h = this.hostIndex.get(vm.hostId);
       if (h === undefined) throw new PolicyInputError(`vms.${v}.hostId`, `VM ${vm.id} is on unknown host "${vm.hostId}"`);
       if (!Array.isArray(vm.cpuDemandMhzHistory) || vm.cpuDemandMhzHistory.length === 0) {

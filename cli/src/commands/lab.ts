@@ -25,11 +25,14 @@ function int(name: string, v: string, min: number, max: number): number {
   return n;
 }
 
+/** A lab process as the status tables show it. */
+const proc = (p: { running: boolean; pid: number | null }): string => (p.running ? `pid ${p.pid}` : "down");
+
 export function printLabStatus(s: LabStatus): void {
   const w = (l: string): void => void process.stdout.write(`${l}\n`);
   if (s.status === "absent") return w(`no lab in ${s.stateDir} (start one: drover lab up)`);
   w(`lab in ${s.stateDir}: ${s.status}${s.running ? "" : " (nothing runs)"}, cluster ${s.cluster ?? "-"}, net 127.0.${s.net ?? "?"}.x`);
-  if (s.natsNodes.length === 1 && s.nats) w(`NATS ${s.nats.url}: ${s.nats.running ? `pid ${s.nats.pid}` : "down"}`);
+  if (s.natsNodes.length === 1 && s.nats) w(`NATS ${s.nats.url}: ${proc(s.nats)}`);
   if (s.natsNodes.length > 1)
     w(
       table(
@@ -37,25 +40,18 @@ export function printLabStatus(s: LabStatus): void {
         s.natsNodes.map((n) => [
           n.name,
           n.url,
-          n.running ? `pid ${n.pid}` : "down",
+          proc(n),
           n.health ? (n.health.metaLeader ?? "none") : "-",
           n.health ? n.health.routes : "-",
         ]),
       ),
     );
-  if (s.schedulers.length === 1 && s.scheduler)
-    w(`scheduler: ${s.scheduler.running ? `pid ${s.scheduler.pid}` : "down"} (log ${s.scheduler.logFile})`);
+  if (s.schedulers.length === 1 && s.scheduler) w(`scheduler: ${proc(s.scheduler)} (log ${s.scheduler.logFile})`);
   if (s.schedulers.length > 1) {
     w(
       table(
         ["scheduler", "id", "process", "role", "log"],
-        s.schedulers.map((x) => [
-          x.index,
-          x.id,
-          x.running ? `pid ${x.pid}` : "down",
-          x.leading ? "leader" : x.running ? "follower" : "-",
-          x.logFile,
-        ]),
+        s.schedulers.map((x) => [x.index, x.id, proc(x), x.leading ? "leader" : x.running ? "follower" : "-", x.logFile]),
       ),
     );
     w(`leader lease: ${s.leader ? `${s.leader.id}${s.leader.apiUrl ? ` at ${s.leader.apiUrl}` : ""}` : "held by none"}`);
@@ -63,14 +59,7 @@ export function printLabStatus(s: LabStatus): void {
   w(
     table(
       ["host", "address", "power", "libvirtd", "agent", "guests"],
-      s.hosts.map((h) => [
-        h.name,
-        h.address,
-        h.power,
-        h.libvirtd.running ? `pid ${h.libvirtd.pid}` : "down",
-        h.agent ? (h.agent.running ? `pid ${h.agent.pid}` : "down") : "-",
-        h.guests.join(" ") || "-",
-      ]),
+      s.hosts.map((h) => [h.name, h.address, h.power, proc(h.libvirtd), h.agent ? proc(h.agent) : "-", h.guests.join(" ") || "-"]),
     ),
   );
   if (s.guests.length)

@@ -7,29 +7,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiMigration } from "@drover/protocol";
 import { call } from "./helpers/api.js";
 import { migrations, waitMigrationDone, waitReady } from "./helpers/cluster.js";
-import { DroverLab } from "./helpers/drover-lab.js";
-import { agentLogLines as logLines, eachGuestOnOneHostTicking, waitPlannable } from "./helpers/faults.js";
+import type { DroverLab } from "./helpers/drover-lab.js";
+import { agentLogLines as logLines, eachGuestOnOneHostTicking, twoHostFaultLab, waitPlannable } from "./helpers/faults.js";
 
 let d: DroverLab;
 const guests = ["vm1", "vm2"];
 
 beforeAll(async () => {
-  d = await DroverLab.start({
-    net: 36,
-    hosts: 2,
-    guests: [
-      // Dirties a working set of random data: with the bandwidth cap below the move takes seconds,
-      // long enough to kill the agent in the middle of it; it still converges.
-      { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
-      { name: "vm2", host: "h2", memoryMiB: 96 },
-    ],
-    scheduler: {
-      policies: { balance: { mode: "off" } },
-      migration: { bandwidthMiBs: 4 },
-      // Only the fault's outcome may hold the VM back: no ordinary cool-down after a good move.
-      cooldowns: { vmMs: 1000, returnMs: 1000 },
-    },
-  });
+  d = await twoHostFaultLab({ net: 36 });
   await waitReady(d.api, 2, guests);
 });
 

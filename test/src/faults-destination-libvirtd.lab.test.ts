@@ -7,29 +7,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiMigration } from "@drover/protocol";
 import { call } from "./helpers/api.js";
 import { migrations, vms, waitMigrationDone, waitReady } from "./helpers/cluster.js";
-import { DroverLab } from "./helpers/drover-lab.js";
-import { agentLogLines, eachGuestOnOneHostTicking, waitPlannable } from "./helpers/faults.js";
+import type { DroverLab } from "./helpers/drover-lab.js";
+import { agentLogLines, eachGuestOnOneHostTicking, twoHostFaultLab, waitPlannable } from "./helpers/faults.js";
 
 let d: DroverLab;
 const guests = ["vm1", "vm2"];
 
 beforeAll(async () => {
-  d = await DroverLab.start({
-    net: 37,
-    hosts: 2,
-    guests: [
-      // A working set of random data and the bandwidth cap below: the copy lasts long enough to
-      // kill the destination's libvirtd in the middle of it.
-      { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
-      { name: "vm2", host: "h2", memoryMiB: 96 },
-    ],
-    scheduler: {
-      policies: { balance: { mode: "off" } },
-      migration: { bandwidthMiBs: 4 },
-      // The failed pair is retried by the test once the destination is back.
-      cooldowns: { vmMs: 1000, returnMs: 1000, failureMs: 5000 },
-    },
-  });
+  d = await twoHostFaultLab({ net: 37, failureCooldownMs: 5000 });
   await waitReady(d.api, 2, guests);
 });
 

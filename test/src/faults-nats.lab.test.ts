@@ -6,30 +6,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiMaintenance, ApiMigration } from "@drover/protocol";
 import { call } from "./helpers/api.js";
 import { migrations, waitMigrationDone, waitReady } from "./helpers/cluster.js";
-import { DroverLab } from "./helpers/drover-lab.js";
-import { agentLogLines, eachGuestOnOneHostTicking, waitPlannable } from "./helpers/faults.js";
+import type { DroverLab } from "./helpers/drover-lab.js";
+import { agentLogLines, eachGuestOnOneHostTicking, twoHostFaultLab, waitPlannable } from "./helpers/faults.js";
 
 let d: DroverLab;
 const guests = ["vm1", "vm2"];
 
 beforeAll(async () => {
-  d = await DroverLab.start({
-    net: 47,
-    hosts: 2,
-    guests: [
-      // A working set of random data under a tight bandwidth cap: the move takes seconds, long
-      // enough to take NATS away in the middle of it; it still converges.
-      { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
-      // A bystander on the destination: it must keep running where it is through the outage.
-      { name: "vm2", host: "h2", memoryMiB: 96 },
-    ],
-    scheduler: {
-      policies: { balance: { mode: "off" } },
-      migration: { bandwidthMiBs: 4 },
-      // A move that fails for another reason (a loaded machine) is tried again soon: the drain still ends.
-      cooldowns: { vmMs: 1000, returnMs: 1000, failureMs: 5000 },
-    },
-  });
+  d = await twoHostFaultLab({ net: 47, failureCooldownMs: 5000 });
   await waitReady(d.api, 2, guests);
 });
 

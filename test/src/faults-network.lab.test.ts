@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiMigration } from "@drover/protocol";
 import { call } from "./helpers/api.js";
 import { hosts, migrations, vms, waitMigrationDone, waitReady } from "./helpers/cluster.js";
-import { DroverLab } from "./helpers/drover-lab.js";
-import { agentLogLines, eachGuestOnOneHostTicking, waitPlannable, waitProgress } from "./helpers/faults.js";
+import type { DroverLab } from "./helpers/drover-lab.js";
+import { agentLogLines, eachGuestOnOneHostTicking, twoHostFaultLab, waitPlannable, waitProgress } from "./helpers/faults.js";
 
 let d: DroverLab;
 const guests = ["vm1", "vm2"];
@@ -17,21 +17,7 @@ const guests = ["vm1", "vm2"];
 const ENDED_WITHIN_CUT_MS = 120_000;
 
 beforeAll(async () => {
-  d = await DroverLab.start({
-    net: 41,
-    hosts: 2,
-    network: "netns",
-    guests: [
-      // Random data dirtied under a bandwidth cap: the copy lasts long enough to cut the link in it.
-      { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
-      { name: "vm2", host: "h2", memoryMiB: 96 },
-    ],
-    scheduler: {
-      policies: { balance: { mode: "off" } },
-      migration: { bandwidthMiBs: 4 },
-      cooldowns: { vmMs: 1000, returnMs: 1000, failureMs: 5000 },
-    },
-  });
+  d = await twoHostFaultLab({ net: 41, network: "netns", failureCooldownMs: 5000 });
   await waitReady(d.api, 2, guests);
 });
 

@@ -1,4 +1,4 @@
-// The common checks of issue 11's fault matrix, after a fault: every guest runs on exactly one host
+// The lab most of issue 11's fault cases start from, and the common checks after a fault: every guest runs on exactly one host
 // and keeps ticking, no command reached an agent twice (the agents' logs), and the cluster is
 // plannable again within a stated time.
 import { readFile } from "node:fs/promises";
@@ -8,7 +8,31 @@ import { ApiMigration, StatusResponse } from "@drover/protocol";
 import { ticksAbove } from "@drover/lab/testing";
 import { call } from "./api.js";
 import { hosts } from "./cluster.js";
-import type { DroverLab } from "./drover-lab.js";
+import { DroverLab, type DroverLabOptions } from "./drover-lab.js";
+
+/**
+ * Two hosts: vm1 on h1 dirties a working set of random data, so under the 4 MiB/s cap its move lasts
+ * long enough for a fault to land in the middle of it (and still converges); vm2 is a bystander on
+ * h2 that must keep running through the fault. Balancing is off and cool-downs are short, so only the
+ * fault decides what moves. `failureCooldownMs`: the cool-down after a failed move (the scheduler's
+ * default when not given, for a test that checks no failure was charged).
+ */
+export function twoHostFaultLab(o: { net: number; network?: DroverLabOptions["network"]; failureCooldownMs?: number }): Promise<DroverLab> {
+  return DroverLab.start({
+    net: o.net,
+    hosts: 2,
+    ...(o.network ? { network: o.network } : {}),
+    guests: [
+      { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
+      { name: "vm2", host: "h2", memoryMiB: 96 },
+    ],
+    scheduler: {
+      policies: { balance: { mode: "off" } },
+      migration: { bandwidthMiBs: 4 },
+      cooldowns: { vmMs: 1000, returnMs: 1000, ...(o.failureCooldownMs === undefined ? {} : { failureMs: o.failureCooldownMs }) },
+    },
+  });
+}
 
 /** How soon after a fault the cluster must be plannable again (issue 11's matrix asks for a stated time). */
 export const PLANNABLE_WITHIN_MS = 60_000;

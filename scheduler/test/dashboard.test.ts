@@ -7,6 +7,8 @@ import { TokenBook } from "../src/api/tokens.js";
 import { harness, json, get, post } from "./harness.js";
 import { uuid } from "./helpers.js";
 
+const stream = { accept: "text/event-stream" };
+
 /** Reads server-sent events from a response, one at a time. */
 function events(res: Response) {
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -66,7 +68,7 @@ describe("dashboard", () => {
     // The openness ends with the page: other paths still need a token.
     expect((await fetch(h.url("/dashboard/other.js"))).status).toBe(401);
     expect((await fetch(h.url("/v1/dashboard"))).status).toBe(401);
-    expect((await fetch(h.url("/v1/dashboard/events"))).status).toBe(401);
+    expect((await fetch(h.url("/v1/dashboard/events"), { headers: stream })).status).toBe(401);
 
     const doc = await json(await get(h.url("/openapi.json")));
     expect(doc.paths["/v1/dashboard"].get.security).toEqual([{ bearer: ["viewer"] }]);
@@ -107,10 +109,15 @@ describe("dashboard", () => {
     const book = new TokenBook(h.s.store, () => h.clock.now());
     const viewer = book.create("eve", "viewer", "test").token;
 
-    const bad = await fetch(h.url("/v1/dashboard/events"), { headers: { authorization: "Bearer drover_nope" } });
+    const bad = await fetch(h.url("/v1/dashboard/events"), { headers: { ...stream, authorization: "Bearer drover_nope" } });
     expect([bad.status, ApiError.parse(await json(bad)).error.code]).toEqual([401, "unauthorized"]);
 
-    const res = await fetch(h.url("/v1/dashboard/events"), { headers: { authorization: `Bearer ${viewer}` } });
+    // Only a client that asks for an event stream gets one (it never ends by itself).
+    const plain = await fetch(h.url("/v1/dashboard/events"), { headers: { authorization: `Bearer ${viewer}` } });
+    const refusal = ApiError.parse(await json(plain)).error;
+    expect([plain.status, refusal.code, refusal.issues.map((i) => i.field)]).toEqual([406, "not-acceptable", ["headers.accept"]]);
+
+    const res = await fetch(h.url("/v1/dashboard/events"), { headers: { ...stream, authorization: `Bearer ${viewer}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const s = events(res);
@@ -132,7 +139,7 @@ describe("dashboard", () => {
   it("shuts down with a stream open (the stream ends instead of holding the server)", async () => {
     await using h = await harness(["a"], {});
     await h.report();
-    const res = await get(h.url("/v1/dashboard/events"));
+    const res = await fetch(h.url("/v1/dashboard/events"), { headers: { ...stream, authorization: `Bearer ${h.token}` } });
     const s = events(res);
     expect((await s.next())?.event).toBe("caller");
     await h.s.shutdown();

@@ -61,7 +61,6 @@ export const URL_LIMIT = 8192;
 export interface RouteAuth {
   role: ApiRole | "anyone";
 }
-const anyone: RouteAuth = { role: "anyone" };
 const viewer: RouteAuth = { role: "viewer" };
 const operator: RouteAuth = { role: "operator" };
 const admin: RouteAuth = { role: "admin" };
@@ -289,7 +288,12 @@ export class ApiServer {
     const feed = new DashboardFeed(s, (id) => this.host(id));
     app.addHook("onReady", async () => feed.start());
     app.addHook("preClose", async () => feed.stop());
-    webRoutes(app, feed, s, { viewer, anyone }, js);
+    webRoutes(app, {
+      feed,
+      tokens: s.tokens,
+      js,
+      notAcceptable: (message, field) => new HttpError(406, "not-acceptable", message, [{ field, message }]),
+    });
 
     app.get("/v1/status", { config: viewer, schema: { summary: "Cluster summary", response: { 200: js(StatusResponse) } } }, async () => {
       const byState: Record<string, number> = {};

@@ -5,7 +5,6 @@ import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
 import { ApiDashboard, ApiError } from "@drover/protocol";
 import type { DashboardFeed } from "./dashboard.js";
-import type { RouteAuth } from "./server.js";
 import type { SchedulerApi } from "./ports.js";
 
 const ASSETS = [
@@ -20,17 +19,19 @@ const ASSETS = [
  */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
-export function webRoutes(
-  app: FastifyInstance,
-  feed: DashboardFeed,
-  s: Pick<SchedulerApi, "tokens">,
-  roles: { viewer: RouteAuth; anyone: RouteAuth },
-  js: (schema: z.ZodType) => Record<string, unknown>,
-): void {
+/** What the routes take from server.ts: JSON schemas for the document, and its 406. */
+export interface WebRouteDeps {
+  feed: DashboardFeed;
+  tokens: SchedulerApi["tokens"];
+  js: (schema: z.ZodType) => Record<string, unknown>;
+  notAcceptable: (message: string, field: string) => Error;
+}
+
+export function webRoutes(app: FastifyInstance, { feed, tokens, js, notAcceptable }: WebRouteDeps): void {
   for (const a of ASSETS) {
     // Read once at start: a missing file fails the scheduler's start, not a visitor's request.
     const body = readFileSync(new URL(`./web/${a.file}`, import.meta.url));
-    app.get(a.url, { config: roles.anyone, schema: { hide: true } }, async (_req, reply) =>
+    app.get(a.url, { config: { role: "anyone" }, schema: { hide: true } }, async (_req, reply) =>
       reply
         .header("content-type", a.type)
         .header("content-security-policy", CSP)
@@ -43,7 +44,7 @@ export function webRoutes(
   app.get(
     "/v1/dashboard",
     {
-      config: roles.viewer,
+      config: { role: "viewer" },
       schema: {
         summary: "Everything the dashboard draws: hosts, VMs, migrations, plans, maintenance and the day's timeline",
         response: { 200: js(ApiDashboard) },
@@ -55,20 +56,27 @@ export function webRoutes(
   app.get(
     "/v1/dashboard/events",
     {
-      config: roles.viewer,
+      config: { role: "viewer" },
       schema: {
         summary:
           "Server-sent events: `caller` (the token's name and role) once, then `dashboard` (the body of GET /v1/dashboard) at " +
-          "once and every second; `unauthorized` and the end of the stream when the token is revoked. Authenticate with the " +
-          "Authorization header (fetch-based EventSource), never a token in the URL",
+          "once and every second; `unauthorized` and the end of the stream when the token is revoked. Needs " +
+          "`Accept: text/event-stream` (406 otherwise) and the token in the Authorization header (fetch-based), never in the URL",
         response: {
           200: { description: "text/event-stream", content: { "text/event-stream": { schema: { type: "string" } } } },
           401: js(ApiError),
+          406: js(ApiError),
         },
       },
     },
     async (req, reply) => {
-      const caller = s.tokens.authenticate(req.headers.authorization);
+      // An event stream never ends by itself: only a client that asked for one gets it (EventSource does).
+      if (!(req.headers.accept ?? "").includes("text/event-stream"))
+        throw notAcceptable(
+          "this route is an event stream: send Accept: text/event-stream (GET /v1/dashboard answers the same body once)",
+          "headers.accept",
+        );
+      const caller = tokens.authenticate(req.headers.authorization);
       reply.hijack();
       feed.stream(reply.raw, caller, req.headers.authorization);
     },

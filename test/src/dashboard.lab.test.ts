@@ -1,12 +1,13 @@
 // The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a real
 // lab: an operator opens the page with a token, sees the hosts and their guests, drains a host from
-// the page and watches the drain reach maintenance while the guest moves live; a viewer sees the
-// same page without the actions. Screenshots go to the directory printed at the start.
+// the page and watches the drain reach maintenance while the guest moves live, then rejects a
+// proposed plan from the page; a viewer sees the same page without the actions. Screenshots go to
+// the directory printed at the start.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiMaintenance, HostsResponse, TokenCreated } from "@drover/protocol";
+import { ApiMaintenance, ApiPlan, HostsResponse, TokenCreated } from "@drover/protocol";
 import { call } from "./helpers/api.js";
 import { waitReady } from "./helpers/cluster.js";
 import { DroverLab, REPO_ROOT } from "./helpers/drover-lab.js";
@@ -94,6 +95,16 @@ describe("dashboard in Chromium", () => {
 
     await page.locator("button[data-action=undrain][data-host=h1]").click();
     await expect.poll(() => page.locator(".host[data-host=h1]").getAttribute("data-state")).toBe("healthy");
+
+    // A proposed plan shows each step's reason, and the operator rejects it from the page.
+    const plan = await call(d.api, "POST", "/v1/plan", ApiPlan, { kind: "drain", host: "h2" });
+    const card = page.locator(`.plan[data-plan="${plan.id}"]`);
+    await expect.poll(() => card.getAttribute("data-status")).toBe("proposed");
+    expect(await card.textContent()).toContain(plan.steps[0]!.reason);
+    await page.screenshot({ path: join(ARTIFACTS, "4-plan.png"), fullPage: true });
+    await card.locator("button[data-action=reject]").click();
+    await expect.poll(() => card.getAttribute("data-status")).toBe("rejected");
+    expect((await call(d.api, "GET", `/v1/plans/${plan.id}`, ApiPlan)).decidedBy).toBe("api:dash-operator");
     await page.close();
   });
 
@@ -101,7 +112,7 @@ describe("dashboard in Chromium", () => {
     const page = await openAs("viewer");
     await page.locator(".host[data-host=h2] .vm[data-vm=vm1]").waitFor();
     for (const host of ["h1", "h2"]) expect(await page.locator(`button[data-action=drain][data-host=${host}]`).isDisabled()).toBe(true);
-    await page.screenshot({ path: join(ARTIFACTS, "4-viewer.png"), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, "5-viewer.png"), fullPage: true });
     await page.close();
   });
 });

@@ -16,7 +16,8 @@ export const ApiError = z.object({
     /**
      * e.g. "bad-request", "unauthorized" (401), "forbidden" (403), "not-found", "conflict", "refused",
      * "not-leader" (409: a following scheduler; the message names the leader),
-     * "not-acceptable" (406: an event stream asked for without Accept: text/event-stream), "too-large" (413), "uri-too-long" (414), "unsupported-encoding" (415), "headers-too-large" (431), "internal".
+     * "not-acceptable" (406: an event stream asked for without Accept: text/event-stream),
+     * "too-large" (413), "uri-too-long" (414), "unsupported-encoding" (415), "headers-too-large" (431), "internal".
      */
     code: z.string(),
     message: z.string(),

@@ -375,6 +375,10 @@ function drainCard(m) {
   );
 }
 
+/** Green for a move that succeeded, red for one that ended otherwise, amber while it runs. @param {string} state */
+const markColour = (state) =>
+  state === "succeeded" ? "#1a7f37" : ["queued", "preflight", "running"].includes(state) ? "#bf8700" : "#cf222e";
+
 /** @param {Dashboard} d */
 function timeline(d) {
   const t = d.timeline;
@@ -402,7 +406,7 @@ function timeline(d) {
       x2: x(m.timeMs),
       y1: H - 12,
       y2: H,
-      stroke: m.state === "succeeded" ? "#1a7f37" : "#cf222e",
+      stroke: markColour(m.state),
     });
     mark.append(svg("title", {}));
     /** @type {Element} */ (mark.firstChild).textContent = `${clock(m.timeMs)} ${m.vm}: ${m.state}`;

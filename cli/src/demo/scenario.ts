@@ -2,7 +2,8 @@
 // host and the scheduler, then four scenes narrated in the terminal: a hot host is balanced; a
 // host is drained for maintenance and returned; at night a consolidation empties a host and
 // powers it off; load rises and the host is woken. Everything runs in this process's lab and is
-// stopped by pid at the end, on Ctrl-C and on failure.
+// stopped by pid at the end, on Ctrl-C and on failure, unless `keep` asks to leave it up for a look
+// at the dashboard until Ctrl-C.
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { Lab, readFirstTick, readTicks, startGuest, teardown, type GuestWorkload
 import { ApiMaintenance, ApiPlan, HistoryResponse, MigrationsResponse, VmsResponse, type ApiPlan as Plan } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { drainOutcome, printPlan } from "../commands/api.js";
+import { LAB_TOKEN_FILE } from "../api-auth.js";
 import { CliError } from "../errors.js";
 import { mib, ms, pct, table } from "../format.js";
 import { writeLabCluster } from "../lab-setup.js";
@@ -23,6 +25,8 @@ export interface DemoOptions {
   net: number;
   stateDir?: string;
   keepStateDir?: boolean;
+  /** Leave the lab running at the end, for a look at the dashboard, until Ctrl-C (which stops it). */
+  keep?: boolean;
 }
 
 interface GuestDef {
@@ -69,6 +73,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
   const onSignal = () => void stop().finally(() => process.exit(130));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  let dashboard = "";
   try {
     const cluster = await writeLabCluster({
       hosts: 3,
@@ -128,6 +133,9 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
       { timeoutMs: 120_000, pollMs: 1000, signal },
     );
     n.fact(`the scheduler's API is up at ${cluster.apiUrl}; every agent reports`);
+    dashboard = `${cluster.apiUrl}/`;
+    n.say(`Watch it live: open ${dashboard} in a browser on this machine and paste the admin token from`);
+    n.say(`${join(stateDir, LAB_TOKEN_FILE)} (the page keeps it in that tab only).`);
 
     const where = async (vm: string) => {
       for (const h of l.hosts) if ((await h.qemuProcs()).some((q) => q.guest === vm)) return h.name;
@@ -359,6 +367,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     const util = (await hosts(api)).map((h) => `${h.id} ${h.state} ${pct(h.cpuFraction)}`).join(", ");
     n.dim(`(${util})`);
     n.say("\nThe same, on a real cluster: drover status | hosts | vms | plan | migrate | drain | power | history.");
+    if (o.keep) await keepUp(dashboard, join(stateDir, LAB_TOKEN_FILE), onSignal);
   } catch (e) {
     // After Ctrl-C the lab goes away under the scenes' feet: their errors are not the story.
     if (stopping) return;
@@ -368,4 +377,21 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     process.removeListener("SIGTERM", onSignal);
     await stop();
   }
+}
+
+/**
+ * `--keep`: the lab stays up (this process holds its Wake-on-LAN listeners) until Ctrl-C or SIGTERM,
+ * which then stop it as at the end of every demo, and the demo exits 0.
+ */
+async function keepUp(dashboard: string, tokenFile: string, onSignal: () => void): Promise<void> {
+  n.say(`\nThe lab stays up (--keep): the dashboard is at ${dashboard} (paste the token from ${tokenFile}).`);
+  n.say("Press Ctrl-C to stop it (everything the demo started, by pid).");
+  process.removeListener("SIGINT", onSignal);
+  process.removeListener("SIGTERM", onSignal);
+  const awake = setInterval(() => undefined, 3_600_000);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  clearInterval(awake);
 }

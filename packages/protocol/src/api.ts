@@ -16,6 +16,7 @@ export const ApiError = z.object({
     /**
      * e.g. "bad-request", "unauthorized" (401), "forbidden" (403), "not-found", "conflict", "refused",
      * "not-leader" (409: a following scheduler; the message names the leader),
+     * "not-acceptable" (406: an event stream asked for without Accept: text/event-stream),
      * "too-large" (413), "uri-too-long" (414), "unsupported-encoding" (415), "headers-too-large" (431), "internal".
      */
     code: z.string(),
@@ -56,6 +57,9 @@ export type TokensResponse = z.infer<typeof TokensResponse>;
 /** The only reply that carries the secret: shown once, never stored (the store keeps its SHA-256). */
 export const TokenCreated = ApiToken.extend({ token: z.string() });
 export type TokenCreated = z.infer<typeof TokenCreated>;
+/** Who a token is: the dashboard's event stream says it first, so the page offers only what the role may do. */
+export const ApiCaller = z.object({ name: TokenName, role: ApiRole });
+export type ApiCaller = z.infer<typeof ApiCaller>;
 
 // ---------------------------------------------------------------------------------------------
 // Hosts and VMs
@@ -296,6 +300,8 @@ export const ApiMigration = z.object({
   /** Where the VM runs now as last verified (agent result or reports). */
   vmRunningOn: HostId.nullable(),
   error: ErrorInfo.nullable(),
+  /** How it is (was) run, e.g. "live", "post-copy-allowed"; null before it is chosen. */
+  strategy: z.string().nullable().optional(),
 });
 export type ApiMigration = z.infer<typeof ApiMigration>;
 export const MigrationsResponse = z.object({ migrations: z.array(ApiMigration) });
@@ -386,3 +392,56 @@ export const ApiHistoryEntry = z.object({
 export type ApiHistoryEntry = z.infer<typeof ApiHistoryEntry>;
 export const HistoryResponse = z.object({ entries: z.array(ApiHistoryEntry) });
 export type HistoryResponse = z.infer<typeof HistoryResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard (GET /v1/dashboard, and each `dashboard` event of GET /v1/dashboard/events)
+
+/** A host on the dashboard's map: its API view plus what the map draws against the band. */
+export const ApiDashboardHost = ApiHost.extend({
+  /** Share of its VMs' vCPU time spent waiting (0..1); null while its reports are not fresh. */
+  contention: NonNegNum.nullable(),
+  /** Estimated draw from the configured idle/full-load watts; null without them. */
+  watts: NonNegNum.nullable(),
+});
+export type ApiDashboardHost = z.infer<typeof ApiDashboardHost>;
+
+/** One sample of the day's timeline, taken by the scheduler while it runs. */
+export const ApiTimelinePoint = z.object({
+  timeMs: EpochMs,
+  /** Hosts not in standby (on, waking or draining). */
+  activeHosts: z.number().int().nonnegative(),
+  migrationsInFlight: z.number().int().nonnegative(),
+  /** Estimated draw of every host with configured watts, and what they would draw all on (standby hosts idle). */
+  watts: NonNegNum.nullable(),
+  allOnWatts: NonNegNum.nullable(),
+});
+export type ApiTimelinePoint = z.infer<typeof ApiTimelinePoint>;
+
+export const ApiDashboard = z.object({
+  cluster: z.string(),
+  nowMs: EpochMs,
+  modes: z.object({ balance: PolicyMode, consolidate: PolicyMode, drain: PolicyMode }),
+  /** The consolidation band (fractions of CPU) the map draws each host against; null when its policy has none. */
+  band: z.object({ low: z.number(), high: z.number() }).nullable(),
+  hosts: z.array(ApiDashboardHost),
+  vms: z.array(ApiVm),
+  /** Not ended (queued, preflight, running), oldest first. */
+  inFlight: z.array(ApiMigration),
+  /** The last ones that ended, newest first. */
+  recent: z.array(ApiMigration),
+  /** Plans awaiting approval, then the latest others, newest first. */
+  plans: z.array(ApiPlan),
+  /** Open drains and maintenance, then the ones that ended in the last day, newest first. */
+  maintenance: z.array(ApiMaintenance),
+  timeline: z.object({
+    /** Since when the scheduler has sampled (its start, or the day's beginning). */
+    sinceMs: EpochMs,
+    points: z.array(ApiTimelinePoint),
+    /** Migrations created in the last day, for the timeline's marks. */
+    migrations: z.array(z.object({ timeMs: EpochMs, vm: z.string(), state: z.enum(ApiMigrationStates) })),
+    /** Energy estimated over the samples, and against every host on; null without configured watts. */
+    energyWh: NonNegNum.nullable(),
+    allOnEnergyWh: NonNegNum.nullable(),
+  }),
+});
+export type ApiDashboard = z.infer<typeof ApiDashboard>;

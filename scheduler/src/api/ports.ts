@@ -19,8 +19,8 @@ import type { StoreHealth } from "../store-health.js";
 /** Store reads behind the GET routes (every write goes through a service). */
 export interface StoreReads {
   plans: Pick<Store["plans"], "get" | "list">;
-  migrations: Pick<Store["migrations"], "get" | "list">;
-  maintenance: Pick<Store["maintenance"], "active" | "allActive">;
+  migrations: Pick<Store["migrations"], "get" | "list" | "inFlight">;
+  maintenance: Pick<Store["maintenance"], "active" | "allActive" | "list">;
   power: Pick<Store["power"], "get">;
   history: Store["history"];
 }
@@ -33,7 +33,8 @@ export interface SchedulerApi {
   /** Hosts, VMs and their states as the reports show them. */
   readonly state: ClusterState;
   readonly store: StoreReads;
-  readonly metrics: Pick<Metrics, "registry">;
+  /** The registry /metrics serves, and its sources (host usage and watts) the dashboard reuses. */
+  readonly metrics: Pick<Metrics, "registry" | "sources">;
   readonly planner: Pick<Planner, "make" | "approve" | "reject">;
   /** Operator moves, their progress, and the queue's size. */
   readonly moves: Pick<Dispatcher, "submit" | "progressOf" | "inFlightCount" | "queuedCount">;

@@ -44,16 +44,22 @@ import { ConfigError } from "../config.js";
 import { DispatchError, NotFoundError, RefusedError } from "../errors.js";
 import { planToApi } from "../planner.js";
 import type { SchedulerApi } from "./ports.js";
+import { DashboardFeed } from "./dashboard.js";
 import { AuthError, TokenInputError, grants } from "./tokens.js";
 import { historyView, hostView, migrationView, powerView, vmView } from "./views.js";
+import { webRoutes } from "./web.js";
 
 /** Largest request body (JSON), and longest request target; beyond them: 413 and 414 with the error body. */
 export const BODY_LIMIT = 1_048_576;
 export const URL_LIMIT = 8192;
 
-/** What a route's `config` must hold: the least role that may call it. */
+/**
+ * What a route's `config` must hold: the least role that may call it. "anyone" is only for the
+ * dashboard's page and assets (web.ts), which hold no cluster data; such a route must be hidden
+ * from the OpenAPI document, which lists only what a token opens.
+ */
 export interface RouteAuth {
-  role: ApiRole;
+  role: ApiRole | "anyone";
 }
 const viewer: RouteAuth = { role: "viewer" };
 const operator: RouteAuth = { role: "operator" };
@@ -178,7 +184,7 @@ function sumExcept(counts: Record<string, number>, skip: string): number {
   return Object.entries(counts).reduce((n, [k, c]) => (k === skip ? n : n + c), 0);
 }
 
-function js(schema: z.ZodType, io: "input" | "output" = "output"): Record<string, unknown> {
+export function js(schema: z.ZodType, io: "input" | "output" = "output"): Record<string, unknown> {
   const s = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
   delete s.$schema;
   return s;
@@ -213,14 +219,20 @@ export class ApiServer {
     app.addHook("onRoute", (r) => {
       const role = (r.config as Partial<RouteAuth> | undefined)?.role;
       if (!role) throw new Error(`route ${String(r.method)} ${r.url} declares no role (config: { role: "viewer" | "operator" | "admin" })`);
+      if (role === "anyone") {
+        if (r.schema?.hide !== true)
+          throw new Error(`route ${String(r.method)} ${r.url} is open to anyone, so it must be hidden from the document`);
+        return;
+      }
       r.schema = { ...r.schema, security: [{ bearer: [role] }] };
     });
     app.addHook("onRequest", async (req) => {
       if (req.url.length > URL_LIMIT)
         throw new HttpError(414, "uri-too-long", `the request target is ${req.url.length} bytes; the limit is ${URL_LIMIT}`);
+      if ((req.routeOptions.config as Partial<RouteAuth> | undefined)?.role === "anyone") return;
       const caller = this.s.tokens.authenticate(req.headers.authorization);
       // Unknown routes need a viewer token too: without one, nothing about the API is answered.
-      const need = (req.routeOptions.config as Partial<RouteAuth> | undefined)?.role ?? "viewer";
+      const need = ((req.routeOptions.config as Partial<RouteAuth> | undefined)?.role ?? "viewer") as ApiRole;
       if (!grants(caller.role, need))
         throw new AuthError(
           403,
@@ -272,6 +284,16 @@ export class ApiServer {
     const now = () => s.clock.now();
 
     app.get("/openapi.json", { config: viewer, schema: { hide: true } }, async () => app.swagger());
+
+    const feed = new DashboardFeed(s, (id) => this.host(id));
+    app.addHook("onReady", async () => feed.start());
+    app.addHook("preClose", async () => feed.stop());
+    webRoutes(app, {
+      feed,
+      tokens: s.tokens,
+      js,
+      notAcceptable: (message, field) => new HttpError(406, "not-acceptable", message, [{ field, message }]),
+    });
 
     app.get("/v1/status", { config: viewer, schema: { summary: "Cluster summary", response: { 200: js(StatusResponse) } } }, async () => {
       const byState: Record<string, number> = {};

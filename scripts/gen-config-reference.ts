@@ -54,6 +54,11 @@ export function configReferenceFiles(): Record<string, string> {
         "Every key is listed with its description, default and type. A line starting with '# key:' is commented out",
         "and holds the default; uncomment it (and its section's line) to change it. Keys left empty are required.",
         "Changes take effect on restart: systemctl restart " + a.app,
+        // `drover install` reads this line to tell what to edit.
+        `Required keys: ${keys
+          .filter((k) => k.required && !k.section && !(k.path.join(".") in a.values))
+          .map((k) => k.path.join("."))
+          .join(", ")}`,
       ],
       values: a.values,
     });

@@ -5,32 +5,14 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { DEFAULT_MAX_PAYLOAD, natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
-import { ClusterName, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
+import { ClusterName, ConsolidationWindow, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
 
 const ms = z.number().int().nonnegative();
 const posMs = z.number().int().positive();
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24 h)");
 const mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01");
 
-/** Days a window opens on: "*" or a list of mon..sun (ranges like mon-fri allowed). */
-const days = z
-  .string()
-  .regex(
-    /^\*$|^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?)*$/,
-    "must be * or days like mon-fri,sun",
-  );
-
-export const WindowConfig = z
-  .object({
-    start: hhmm.describe("The window opens at this time of day (HH:MM, 24 h)."),
-    end: hhmm.describe("The window closes at this time of day; an end before the start crosses midnight."),
-    days: days.default("*").describe("Days the window opens on (the day of `start`): * or mon..sun, ranges allowed (mon-fri,sun)."),
-    timezone: z.enum(["utc", "local"]).default("utc").describe("Whether start and end are UTC or the scheduler host's local time."),
-    restoreBeforeEndMs: ms
-      .default(30 * 60_000)
-      .describe("Capacity is restored (standby hosts woken, load spread again) this long before the window ends."),
-  })
-  .strict();
+/** The consolidation window's schema is the API's too (`drover schedule consolidate`). */
+export const WindowConfig = ConsolidationWindow;
 export type WindowConfig = z.output<typeof WindowConfig>;
 
 const policyBase = {

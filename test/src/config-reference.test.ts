@@ -45,7 +45,7 @@ describe("configuration reference", () => {
   it("names every key without a description, and a map's entries by a placeholder", () => {
     const schema = z.object({
       a: z.number().int().min(1).default(2).describe("an a"),
-      b: z.object({ c: z.string() }).prefault({}),
+      b: z.object({ c: z.string() }).optional(),
       hosts: z.record(z.string(), z.object({ d: z.boolean().optional() })).describe("per host"),
     });
     const keys = configKeys(schema);

@@ -2,6 +2,7 @@ import { Command, type OutputConfiguration } from "commander";
 import { registerApiCommands } from "./commands/api.js";
 import { registerCredentialsCommand } from "./commands/credentials.js";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerInstallCommand } from "./commands/install.js";
 import { registerLabCommands } from "./commands/lab.js";
 import { registerSimulateCommand } from "./commands/simulate.js";
 import { registerTokenCommands } from "./commands/token.js";
@@ -21,6 +22,7 @@ export function buildProgram(output?: OutputConfiguration): Command {
   registerLabCommands(program);
   registerCredentialsCommand(program);
   registerDemoCommand(program);
+  registerInstallCommand(program);
   registerSimulateCommand(program);
   registerTokenCommands(program);
   return program;

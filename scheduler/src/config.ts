@@ -5,43 +5,24 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { DEFAULT_MAX_PAYLOAD, natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
-import { ClusterName, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
+import { ClusterName, ConsolidationWindow, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
 
 const ms = z.number().int().nonnegative();
 const posMs = z.number().int().positive();
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24 h)");
 const mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01");
 
-/** Days a window opens on: "*" or a list of mon..sun (ranges like mon-fri allowed). */
-const days = z
-  .string()
-  .regex(
-    /^\*$|^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?(,(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?)*$/,
-    "must be * or days like mon-fri,sun",
-  );
-
-export const WindowConfig = z
-  .object({
-    /** Opens at this time of day... */
-    start: hhmm,
-    /** ...and closes at this one (an end before the start crosses midnight). */
-    end: hhmm,
-    /** Days the window opens on (the day of `start`). */
-    days: days.default("*"),
-    timezone: z.enum(["utc", "local"]).default("utc"),
-    /** Capacity is restored (hosts woken, load spread) this long before the window ends. */
-    restoreBeforeEndMs: ms.default(30 * 60_000),
-  })
-  .strict();
+/** The consolidation window's schema is the API's too (`drover schedule consolidate`). */
+export const WindowConfig = ConsolidationWindow;
 export type WindowConfig = z.output<typeof WindowConfig>;
 
 const policyBase = {
-  mode: PolicyMode.default("recommend"),
-  /** Registered policy name in @drover/policy (default: the kind's own policy). */
-  policy: z.string().min(1).optional(),
-  /** Arguments of that policy: checked against its args schema here and stored with its defaults. */
-  args: z.record(z.string(), z.unknown()).default({}),
+  policy: z.string().min(1).optional().describe("Registered policy name in @drover/policy (default: the kind's own policy)."),
+  args: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .describe("Arguments of that policy (packages/policy/README.md): checked against its args schema at load, kept with their defaults."),
 };
+const modeAbout = "What its plans do: off (none), recommend (stored, wait for `drover plan approve`), automatic (run).";
 
 /**
  * Checks `args` against the schema of the policy the entry names (known only once `policy` is
@@ -70,22 +51,29 @@ const PlannerConfig = clusterConfigSchema.pick({ capacity: true, forecast: true,
 
 const PowerConfig = z
   .object({
-    /** How this host is woken; "none" = never powered off by Drover. */
-    wake: z.enum(["wol", "peer-wol", "ipmi", "none"]).default("none"),
-    mac: mac.optional(),
-    /** Unicast address of the host (WoL target) or its BMC (IPMI). */
-    address: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).default(9),
+    wake: z
+      .enum(["wol", "peer-wol", "ipmi", "none"])
+      .default("none")
+      .describe(
+        "How this host is woken: wol (from the scheduler), peer-wol (by a peer's agent), ipmi; none = never powered off by Drover.",
+      ),
+    mac: mac.optional().describe("The host's MAC address for Wake-on-LAN (required with wol and peer-wol)."),
+    address: z.string().min(1).optional().describe("Unicast address of the host (Wake-on-LAN target) or of its BMC (IPMI)."),
+    port: z.number().int().min(1).max(65535).default(9).describe("UDP port of the Wake-on-LAN packet."),
     ipmi: z
       .object({
-        user: z.string().min(1),
-        /** Environment variable holding the BMC password; given to ipmitool as IPMI_PASSWORD (`-E`). */
-        passwordEnv: z.string().min(1).optional(),
-        /** A file holding the BMC password, read by ipmitool itself (`-f`). */
-        passwordFile: z.string().min(1).optional(),
-        /** Only to name the mistake: a secret does not belong in the config file. */
-        password: z.unknown().optional(),
-        ipmitool: z.string().min(1).default("ipmitool"),
+        user: z.string().min(1).describe("BMC user name."),
+        passwordEnv: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Environment variable holding the BMC password; given to ipmitool as IPMI_PASSWORD (-E)."),
+        passwordFile: z.string().min(1).optional().describe("A file holding the BMC password, read by ipmitool itself (-f)."),
+        password: z
+          .unknown()
+          .optional()
+          .describe("Refused: a secret does not belong in the config file (use passwordEnv or passwordFile)."),
+        ipmitool: z.string().min(1).default("ipmitool").describe("The ipmitool executable."),
       })
       .strict()
       .superRefine((i, ctx) => {
@@ -98,19 +86,20 @@ const PowerConfig = z
         if ((i.passwordEnv === undefined) === (i.passwordFile === undefined))
           ctx.addIssue({ code: "custom", path: ["passwordEnv"], message: "exactly one of passwordEnv and passwordFile is required" });
       })
-      .optional(),
-    /** A wake counts as done only when the agent reports healthy within this time. */
-    wakeTimeoutMs: posMs.default(300_000),
-    /** Time to wait for the host to stop reporting after a power-off command. */
-    powerOffTimeoutMs: posMs.default(120_000),
-    /** Drover may power this host off. */
-    allowPowerOff: z.boolean().default(true),
-    /**
-     * Measured watts idle and at full CPU (e.g. SPECpower): consolidation then empties the least
-     * efficient hosts first and wakes the most efficient ones first.
-     */
-    idleW: z.number().positive().optional(),
-    maxW: z.number().positive().optional(),
+      .optional()
+      .describe("The BMC's credentials (required with wake: ipmi); exactly one of passwordEnv and passwordFile."),
+    wakeTimeoutMs: posMs.default(300_000).describe("A wake counts as done only when the agent reports healthy within this time."),
+    powerOffTimeoutMs: posMs.default(120_000).describe("Time to wait for the host to stop reporting after a power-off command."),
+    allowPowerOff: z.boolean().default(true).describe("Drover may power this host off."),
+    idleW: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        "Measured watts when idle (with maxW, e.g. from SPECpower): consolidation then empties the least efficient hosts first " +
+          "and wakes the most efficient ones first.",
+      ),
+    maxW: z.number().positive().optional().describe("Measured watts at full CPU (goes with idleW)."),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -147,161 +136,246 @@ export type RuleConfig = z.output<typeof RuleConfig>;
 
 export const SchedulerConfig = z
   .object({
-    cluster: ClusterName,
-    /** Server URLs and identity (nkeySeedFile, credsFile, user + passFile, tokenFile) and TLS: see @drover/bus. */
+    cluster: ClusterName.describe("The cluster's name: every agent of the cluster names the same one (NATS subjects carry it)."),
     nats: z
       .object({
         ...natsConnectionFields,
-        requestTimeoutMs: posMs.default(5000),
+        requestTimeoutMs: posMs.default(5000).describe("A request to an agent (a command) without an answer in this time fails."),
       })
-      .strict(),
-    /** Two or more schedulers of one cluster: one leads through a lease in NATS, the others follow (leadership.ts). */
+      .strict()
+      .describe("How to reach NATS and who to be there: server URLs, identity (a file, never the secret itself) and TLS."),
     leadership: z
       .object({
-        /** Default: on when nats.servers lists more than one server, off (one scheduler) otherwise. */
-        enabled: z.boolean().optional(),
-        /** This scheduler's name among its peers (default: the host name and the HTTP port). */
-        id: z.string().min(1).max(128).optional(),
-        /** A leader that has not renewed its lease for this long loses it to another scheduler. */
-        ttlMs: z.number().int().min(1000).max(300_000).default(10_000),
-        /** Copies of the lease kept by NATS (default: 3, or fewer with fewer servers). */
-        replicas: z.number().int().min(1).max(5).optional(),
-        /** This scheduler's API as the followers name it (default: from http.host and http.port when the port is fixed). */
-        apiUrl: z.url().max(2048).optional(),
+        enabled: z
+          .boolean()
+          .optional()
+          .describe("Default: on when nats.servers lists more than one server, off (one scheduler) otherwise."),
+        id: z
+          .string()
+          .min(1)
+          .max(128)
+          .optional()
+          .describe("This scheduler's name among its peers (default: the host name and the HTTP port)."),
+        ttlMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(300_000)
+          .default(10_000)
+          .describe("A leader that has not renewed its lease for this long loses it to another scheduler."),
+        replicas: z
+          .number()
+          .int()
+          .min(1)
+          .max(5)
+          .optional()
+          .describe("Copies of the lease kept by NATS (default: 3, or fewer with fewer servers)."),
+        apiUrl: z
+          .url()
+          .max(2048)
+          .optional()
+          .describe("This scheduler's API as the followers name it (default: from http.host and http.port when the port is fixed)."),
       })
       .strict()
-      .prefault({}),
-    /** Holds drover.sqlite. */
-    stateDir: z.string().min(1),
+      .prefault({})
+      .describe("Two or more schedulers of one cluster: one leads through a lease in NATS, the others follow."),
+    stateDir: z.string().min(1).describe("Directory of the store (drover.sqlite): plans, migrations, history, API tokens."),
     http: z
       .object({
-        host: z.string().min(1).default("127.0.0.1"),
-        /** 0 = any free port (tests). */
-        port: z.number().int().min(0).max(65535).default(7070),
-        /** PEM files: with them the API serves HTTPS only. */
+        host: z.string().min(1).default("127.0.0.1").describe("Address the HTTP API (and /metrics) listens on."),
+        port: z.number().int().min(0).max(65535).default(7070).describe("Port of the HTTP API; 0 = any free port (tests)."),
         tls: z
-          .object({ cert: z.string().min(1), key: z.string().min(1) })
+          .object({
+            cert: z.string().min(1).describe("PEM certificate (chain) file."),
+            key: z.string().min(1).describe("PEM private key file."),
+          })
           .strict()
-          .optional(),
+          .optional()
+          .describe("With these PEM files the API serves HTTPS only."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("The HTTP API the drover CLI talks to, with the OpenAPI document and Prometheus metrics."),
     reports: z
       .object({
-        /** The agents' report interval. */
-        intervalMs: posMs.default(5000),
-        /** A host is unreachable after this many intervals without a valid report. */
-        unreachableAfter: z.number().int().min(1).default(3),
-        /** Demand history kept per VM and host, in samples (one per report). */
-        historySamples: z.number().int().min(1).max(10_000).default(60),
-        /** Store writes of report-derived state are batched at this interval. */
-        flushIntervalMs: posMs.default(1000),
-        /**
-         * A report dated further ahead of the scheduler's clock is refused (reachability is judged
-         * by the scheduler's receive time; a far-future date must not shadow the host's real reports).
-         */
-        maxClockSkewMs: ms.default(30_000),
-        /** A report payload larger than this is refused before it is parsed. */
-        maxBytes: z.number().int().min(1024).default(DEFAULT_MAX_PAYLOAD),
-        /**
-         * Reports of hosts not listed under `hosts:` are accepted (the host joins). With per-host
-         * NATS credentials only a host holding its own identity can report as itself; set false to
-         * also require it to be configured here.
-         */
-        admitUnknownHosts: z.boolean().default(true),
-        /** Dropped reports are logged once per subject per this interval, with their count. */
-        dropLogIntervalMs: posMs.default(60_000),
+        intervalMs: posMs.default(5000).describe("The agents' report interval (agent key reportIntervalMs)."),
+        unreachableAfter: z
+          .number()
+          .int()
+          .min(1)
+          .default(3)
+          .describe("A host is unreachable after this many intervals without a valid report."),
+        historySamples: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(60)
+          .describe("Demand history kept per VM and host, in samples (one per report)."),
+        flushIntervalMs: posMs.default(1000).describe("Store writes of report-derived state are batched at this interval."),
+        maxClockSkewMs: ms
+          .default(30_000)
+          .describe(
+            "A report dated further ahead of the scheduler's clock is refused (reachability is judged by the scheduler's " +
+              "receive time; a far-future date must not shadow the host's real reports).",
+          ),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(DEFAULT_MAX_PAYLOAD)
+          .describe("A report payload larger than this is refused before it is parsed."),
+        admitUnknownHosts: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Reports of hosts not listed under `hosts` are accepted (the host joins). With per-host NATS credentials only a " +
+              "host holding its own identity can report as itself; set false to also require it to be configured here.",
+          ),
+        dropLogIntervalMs: posMs
+          .default(60_000)
+          .describe("Dropped reports are logged once per subject per this interval, with their count."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("The hosts' reports: how often they come and when a host counts as unreachable."),
     policies: z
       .object({
         balance: z
-          .object({ ...policyBase, mode: PolicyMode.default("recommend"), everyMs: posMs.default(60_000) })
+          .object({
+            ...policyBase,
+            mode: PolicyMode.default("recommend").describe(`${modeAbout} Changed at run time by \`drover mode balance MODE\`.`),
+            everyMs: posMs.default(60_000).describe("Balancing plans at most this often."),
+          })
           .strict()
           .transform(withPolicyArgs("balance"))
-          .prefault({}),
+          .prefault({})
+          .describe("Balancing: spreads the load so no host runs above its band."),
         consolidate: z
           .object({
             ...policyBase,
-            mode: PolicyMode.default("off"),
-            everyMs: posMs.default(300_000),
-            window: WindowConfig.default({ start: "22:00", end: "06:00", days: "*", timezone: "utc", restoreBeforeEndMs: 30 * 60_000 }),
+            mode: PolicyMode.default("off").describe(`${modeAbout} Changed at run time by \`drover mode consolidate MODE\`.`),
+            everyMs: posMs.default(300_000).describe("Consolidation plans at most this often (inside its window)."),
+            window: WindowConfig.default({
+              start: "22:00",
+              end: "06:00",
+              days: "*",
+              timezone: "utc",
+              restoreBeforeEndMs: 30 * 60_000,
+            }).describe(
+              "When consolidation runs (e.g. the night); outside it hosts are woken and the load spread. Changed at run time by " +
+                "`drover schedule consolidate`.",
+            ),
           })
           .strict()
           .transform(withPolicyArgs("consolidate"))
-          .prefault({}),
+          .prefault({})
+          .describe("Consolidation: packs the VMs onto few hosts inside its window and powers the empty ones off."),
         drain: z
-          .object({ ...policyBase, mode: PolicyMode.default("automatic") })
-          .strict()
-          .transform(withPolicyArgs("drain"))
-          .prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    /** Recommended plans not approved within this time expire. */
-    planTtlMs: posMs.default(30 * 60_000),
-    limits: z
-      .object({
-        perSource: z.number().int().min(1).default(2),
-        perDestination: z.number().int().min(1).default(2),
-        perCluster: z.number().int().min(1).default(8),
-      })
-      .strict()
-      .prefault({}),
-    migration: z
-      .object({
-        maxDowntimeMs: posMs.default(300),
-        bandwidthMiBs: z.number().positive().optional(),
-        escalation: z
-          .array(EscalationStep)
-          .default([{ action: "raise-downtime", toMs: 1000 }, { action: "auto-converge" }, { action: "abort" }]),
-        /** Lab only: disks on a common directory libvirt does not know as shared. */
-        allowUnsafe: z.boolean().default(false),
-        allowPostCopy: z.boolean().default(false),
-        timeoutMs: posMs.default(600_000),
-        /** Grace beyond timeoutMs before the scheduler gives up waiting for the agent's result. */
-        resultGraceMs: posMs.default(30_000),
-        preflight: z.boolean().default(true),
-        commandTimeoutMs: posMs.default(10_000),
-        /** Fit the cost model's constants to the last `samples` measured live migrations. */
-        calibration: z
           .object({
-            enabled: z.boolean().default(true),
-            samples: z.number().int().min(1).max(1000).default(20),
-            minSamples: z.number().int().min(1).max(1000).default(2),
-            /** Below this many samples only the setup and switchover offsets are fitted. */
-            slopeSamples: z.number().int().min(2).max(1000).default(8),
+            ...policyBase,
+            mode: PolicyMode.default("automatic").describe(
+              `${modeAbout} off refuses drains. Changed at run time by \`drover mode drain MODE\`.`,
+            ),
           })
           .strict()
-          .prefault({}),
+          .transform(withPolicyArgs("drain"))
+          .prefault({})
+          .describe("Draining a host for maintenance (`drover drain HOST`)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("The three policies and what their plans do (modes set at run time win over these until this section changes)."),
+    planTtlMs: posMs.default(30 * 60_000).describe("Recommended plans not approved within this time expire."),
+    limits: z
+      .object({
+        perSource: z.number().int().min(1).default(2).describe("Migrations in flight leaving one host at most."),
+        perDestination: z.number().int().min(1).default(2).describe("Migrations in flight arriving at one host at most."),
+        perCluster: z.number().int().min(1).default(8).describe("Migrations in flight in the whole cluster at most."),
+      })
+      .strict()
+      .prefault({})
+      .describe("In-flight migration limits, enforced for every move (plans, drains and `drover migrate`)."),
+    migration: z
+      .object({
+        maxDowntimeMs: posMs.default(300).describe("Downtime allowed for a live migration's final switchover."),
+        bandwidthMiBs: z.number().positive().optional().describe("Bandwidth cap of one migration in MiB/s (default: unlimited)."),
+        escalation: z
+          .array(EscalationStep)
+          .default([{ action: "raise-downtime", toMs: 1000 }, { action: "auto-converge" }, { action: "abort" }])
+          .describe(
+            "What the agent's watchdog does, step by step, when a migration does not converge: raise-downtime (with toMs), " +
+              "auto-converge, post-copy, pause, abort.",
+          ),
+        allowUnsafe: z.boolean().default(false).describe("Lab only: migrate disks on a common directory libvirt does not know as shared."),
+        allowPostCopy: z.boolean().default(false).describe("Post-copy may finish a migration (a failure mid-way loses the guest)."),
+        timeoutMs: posMs.default(600_000).describe("A migration still running after this time is aborted."),
+        resultGraceMs: posMs
+          .default(30_000)
+          .describe("Grace beyond timeoutMs before the scheduler gives up waiting for the agent's result."),
+        preflight: z.boolean().default(true).describe("Check each move on both hosts (CPU, storage, network, ports) before it starts."),
+        commandTimeoutMs: posMs.default(10_000).describe("An agent command (preflight, migrate, abort) unanswered in this time fails."),
+        calibration: z
+          .object({
+            enabled: z.boolean().default(true).describe("Fit the cost model to measured migrations."),
+            samples: z.number().int().min(1).max(1000).default(20).describe("Fit to the last this many measured live migrations."),
+            minSamples: z.number().int().min(1).max(1000).default(2).describe("No fit below this many samples."),
+            slopeSamples: z
+              .number()
+              .int()
+              .min(2)
+              .max(1000)
+              .default(8)
+              .describe("Below this many samples only the setup and switchover offsets are fitted."),
+          })
+          .strict()
+          .prefault({})
+          .describe("Fitting the cost model's constants to the last measured live migrations."),
+      })
+      .strict()
+      .prefault({})
+      .describe("How each live migration runs."),
     cooldowns: z
       .object({
-        /** A VM is not moved again within this time of its last migration. */
-        vmMs: ms.default(900_000),
-        /** A failed (VM, destination) pair is not retried within this time. */
-        failureMs: ms.default(1_800_000),
-        /** No move back to the host a VM just left within this time (no ping-pong). */
-        returnMs: ms.default(3_600_000),
+        vmMs: ms.default(900_000).describe("A VM is not moved again within this time of its last migration."),
+        failureMs: ms.default(1_800_000).describe("A failed (VM, destination) pair is not retried within this time."),
+        returnMs: ms.default(3_600_000).describe("No move back to the host a VM just left within this time (no ping-pong)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("Times that keep plans from moving the same VMs again and again."),
     spare: z
       .object({
-        hosts: z.number().int().min(0).default(0),
-        cpuFraction: z.number().min(0).max(10).default(0),
+        hosts: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe("Keep this many of the largest hosts' worth of free CPU and memory on powered hosts."),
+        cpuFraction: z
+          .number()
+          .min(0)
+          .max(10)
+          .default(0)
+          .describe("Keep this fraction of the total forecast CPU demand free on powered hosts."),
       })
       .strict()
-      .prefault({}),
-    /** The policy's cluster config: capacity, forecast, migration (cost) model. */
-    planner: PlannerConfig.prefault({}),
-    rules: z.array(RuleConfig).default([]),
-    hosts: z.record(HostId, z.object({ power: PowerConfig.prefault({}) }).strict()).default({}),
-    /** Plans, migrations and power actions older than this are pruned. */
-    retainMs: posMs.default(30 * 24 * 3_600_000),
+      .prefault({})
+      .describe("Spare capacity consolidation leaves powered on."),
+    planner: PlannerConfig.prefault({}).describe("The policies' cluster model: capacity, demand forecast, migration cost model."),
+    rules: z
+      .array(RuleConfig)
+      .default([])
+      .describe(
+        "Placement rules over VMs tagged in libvirt metadata, each {id, kind, tag, ...}: vm-affinity and vm-anti-affinity " +
+          "(hard: true|false) keep a tag's VMs together or apart; vm-host (hosts: [...], mode: must|should|must-not|should-not) " +
+          "binds them to hosts.",
+      ),
+    hosts: z
+      .record(HostId, z.object({ power: PowerConfig.prefault({}).describe("How Drover powers this host off and wakes it.") }).strict())
+      .default({})
+      .describe("Per-host settings by host id (the agent's `host`)."),
+    retainMs: posMs.default(30 * 24 * 3_600_000).describe("Plans, migrations and power actions older than this are pruned."),
   })
   .strict();
 

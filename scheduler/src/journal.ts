@@ -1,12 +1,22 @@
 // What must survive the leader, in a replicated JetStream KV bucket (with leadership on): every
 // migrate command, written before it is sent and removed when its move ends, every open drain,
-// written when requested and removed on undrain, and the last run-time mode of each policy. A new
-// leader imports what its own store lacks, so reconciliation asks the source agent about each move
-// by command id (never sending it again), the drain goes on and the modes stay. SQLite stays each
+// written when requested and removed on undrain, and the last run-time mode and schedule of each
+// policy. A new leader imports what its own store lacks, so reconciliation asks the source agent
+// about each move by command id (never sending it again), the drain goes on and the modes stay. SQLite stays each
 // scheduler's own view and history.
 import { z } from "zod";
 import { JOURNAL_BUCKET, type Bus, type TypedKv } from "@drover/bus";
-import { HostId, Id, PolicyMode, RunTimeModeKinds, VmRef, type CommandInput, type Logger } from "@drover/protocol";
+import {
+  ConsolidationWindow,
+  HostId,
+  Id,
+  PolicyMode,
+  RunTimeModeKinds,
+  ScheduleKinds,
+  VmRef,
+  type CommandInput,
+  type Logger,
+} from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { Maintenance } from "./maintenance.js";
@@ -47,7 +57,17 @@ export const ModeEntry = z.object({
 });
 export type ModeEntry = z.output<typeof ModeEntry>;
 
-const Entry = z.discriminatedUnion("kind", [MoveEntry, DrainEntry, ModeEntry]);
+/** A schedule set at run time (`POST /v1/schedules/{kind}`); kept, one per policy, for every next leader. */
+export const ScheduleEntry = z.object({
+  kind: z.literal("schedule"),
+  policy: z.enum(ScheduleKinds),
+  window: ConsolidationWindow,
+  by: z.string().min(1),
+  atMs: z.number().int().nonnegative(),
+});
+export type ScheduleEntry = z.output<typeof ScheduleEntry>;
+
+const Entry = z.discriminatedUnion("kind", [MoveEntry, DrainEntry, ModeEntry, ScheduleEntry]);
 
 export class Journal {
   private constructor(
@@ -92,18 +112,23 @@ export class Journal {
     await this.kv.put(this.key("mode", e.policy), { kind: "mode", ...e });
   }
 
-  async unfinished(): Promise<{ moves: MoveEntry[]; drains: DrainEntry[]; modes: ModeEntry[] }> {
-    const out = { moves: [] as MoveEntry[], drains: [] as DrainEntry[], modes: [] as ModeEntry[] };
+  async scheduleSet(e: Omit<ScheduleEntry, "kind">): Promise<void> {
+    await this.kv.put(this.key("schedule", e.policy), { kind: "schedule", ...e });
+  }
+
+  async unfinished(): Promise<{ moves: MoveEntry[]; drains: DrainEntry[]; modes: ModeEntry[]; schedules: ScheduleEntry[] }> {
+    const out = { moves: [] as MoveEntry[], drains: [] as DrainEntry[], modes: [] as ModeEntry[], schedules: [] as ScheduleEntry[] };
     for (const k of await this.kv.keys(`${this.cluster}.>`)) {
       const e = await this.kv.get(k);
       if (e?.kind === "move") out.moves.push(e);
       if (e?.kind === "drain") out.drains.push(e);
       if (e?.kind === "mode") out.modes.push(e);
+      if (e?.kind === "schedule") out.schedules.push(e);
     }
     return out;
   }
 
-  private key(kind: "move" | "drain" | "mode", id: string): string {
+  private key(kind: z.output<typeof Entry>["kind"], id: string): string {
     return `${this.cluster}.${kind}.${id}`;
   }
 }
@@ -151,9 +176,9 @@ export function importUnfinished(
   return n;
 }
 
-type RunTimeModes = Pick<Modes, "modes" | "window" | "set">;
+type RunTimeModes = Pick<Modes, "modes" | "window" | "set" | "schedules" | "setSchedule">;
 
-/** The API's modes with each run-time change journaled after it is applied here (a failed write is logged). */
+/** The API's modes and schedules with each run-time change journaled after it is applied here (a failed write is logged). */
 export function journaledModes(m: RunTimeModes, journal: Journal, clock: Clock, log: Logger): RunTimeModes {
   return {
     get modes() {
@@ -165,6 +190,16 @@ export function journaledModes(m: RunTimeModes, journal: Journal, clock: Clock, 
       journal
         .modeSet({ policy: kind, mode, by, atMs: clock.now() })
         .catch((err: unknown) => log.warn({ err, kind }, "could not journal a mode change; a next leader will not know it"));
+      return out;
+    },
+    get schedules() {
+      return m.schedules;
+    },
+    setSchedule: (kind, window, by) => {
+      const out = m.setSchedule(kind, window, by);
+      journal
+        .scheduleSet({ policy: kind, window, by, atMs: clock.now() })
+        .catch((err: unknown) => log.warn({ err, kind }, "could not journal a schedule change; a next leader will not know it"));
       return out;
     },
   };

@@ -5,11 +5,11 @@ import type { ApiMaintenance, Logger } from "@drover/protocol";
 import type { MaintenanceRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
-import type { SchedulerConfig } from "./config.js";
 import { NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { Planner } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
+import type { Modes } from "./modes.js";
 import type { MovesView } from "./snapshot.js";
 
 interface Detail {
@@ -30,8 +30,9 @@ export interface MaintenanceDeps {
   /** Moves under way (a host with moves still leaving it is not empty yet). */
   moves: Pick<MovesView, "inFlightForPolicy">;
   power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
+  /** The drain mode in force: the config file's, or the one set at run time (`drover mode drain`). */
+  modes: Pick<Modes, "modes">;
   clock: Clock;
-  config: SchedulerConfig;
   log: Logger;
 }
 
@@ -53,11 +54,12 @@ export class Maintenance {
   }
 
   drain(host: string, powerOff: boolean, by: string): MaintenanceRow {
-    const { store, state, clock, config, log } = this.d;
+    const { store, state, clock, modes, log } = this.d;
     const now = clock.now();
     const h = state.hosts.get(host);
     if (!h) throw new NotFoundError(`no host "${host}"`, "id");
-    if (config.policies.drain.mode === "off") throw new RefusedError("mode-off", "drains are off (policies.drain.mode: off)");
+    if (modes.modes.drain === "off")
+      throw new RefusedError("mode-off", "drains are off (drain mode: off; `drover mode drain automatic` turns them on)");
     const open = store.maintenance.active(host);
     if (open) throw new RefusedError("already-in-maintenance", `${host} already has maintenance ${open.id} (${open.status})`, "id");
     const st = state.stateOf(h, now);
@@ -101,7 +103,7 @@ export class Maintenance {
 
   /** One drain round: plan the remaining moves, or finish, or report what blocks. */
   private step(row: MaintenanceRow): void {
-    const { state, clock, planner, config, power, log } = this.d;
+    const { state, clock, planner, modes, power, log } = this.d;
     const now = clock.now();
     const host = row.host;
     const h = state.hosts.get(host);
@@ -137,7 +139,7 @@ export class Maintenance {
     if (busyPlan) return;
     if (now - (this.lastPlanMs.get(row.id) ?? 0) < REPLAN_MS && row.status === "blocked") return;
     this.lastPlanMs.set(row.id, now);
-    const mode = config.policies.drain.mode === "automatic" ? "automatic" : "recommend";
+    const mode = modes.modes.drain === "automatic" ? "automatic" : "recommend";
     let plan;
     try {
       plan = planner.make("drain", { host, requestedBy: `maintenance:${row.id}`, mode });

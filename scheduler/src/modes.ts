@@ -1,13 +1,14 @@
 // Schedules and modes: balancing runs continuously; consolidation only inside its window, and
 // before the window ends the standby hosts are woken and the load is spread again. Each policy's
 // mode decides what a plan does: off (nothing), recommend (stored, waits for approval),
-// automatic (runs).
+// automatic (runs). Modes and the window start from the config file and change at run time
+// (the API), each change recorded in the history with who made it.
 import type { PlanStep } from "@drover/policy";
-import { PolicyMode, type Logger, type PlanKind, type RunTimeModeKinds } from "@drover/protocol";
+import { PolicyMode, RunTimeModeKinds, type Logger, type PlanKind } from "@drover/protocol";
 import type { MigrationRow, PlanMode, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
-import type { SchedulerConfig } from "./config.js";
+import { WindowConfig, type SchedulerConfig } from "./config.js";
 import type { MigrationEvents } from "./migration-events.js";
 import type { Planner } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
@@ -40,12 +41,16 @@ export type RunTimeModeKind = (typeof RunTimeModeKinds)[number];
  */
 export const modeKey = (kind: RunTimeModeKind): string => `modes.${kind}`;
 
+/** Likewise a schedule (the consolidation window) set at run time. */
+export const scheduleKey = (kind: "consolidate"): string => `schedules.${kind}`;
+
 export class Modes {
   private lastRun: Record<"balance" | "consolidate", number> = { balance: 0, consolidate: 0 };
   /** Window (by opening time) whose capacity was already restored. */
   private restoredWindow: number | null = null;
   /** Hosts this scheduler put in standby during the current window. */
   readonly modes: Record<PlanKind, PolicyMode>;
+  readonly schedules: { consolidate: WindowConfig };
 
   constructor(private readonly d: ModesDeps) {
     this.modes = {
@@ -53,6 +58,7 @@ export class Modes {
       consolidate: d.config.policies.consolidate.mode,
       drain: d.config.policies.drain.mode,
     };
+    this.schedules = { consolidate: d.config.policies.consolidate.window };
     this.restoreRunTimeModes();
     d.events.onFinished((m) => this.onMigrationFinished(m));
   }
@@ -66,10 +72,32 @@ export class Modes {
     if (old !== mode) {
       this.d.store.config.recordChange({ atMs: this.d.clock.now(), who: by, key: modeKey(kind), oldValue: old, newValue: mode });
       this.modes[kind] = mode;
-      this.lastRun[kind] = 0;
+      if (kind !== "drain") this.lastRun[kind] = 0;
       this.d.log.info({ kind, mode, was: old, by }, "mode changed");
     }
     return this.modes;
+  }
+
+  /**
+   * Sets when consolidation runs from the next tick on, recorded (with `by`) only when it changes;
+   * kept across restarts until the config file's policies change, like a mode.
+   */
+  setSchedule(kind: "consolidate", window: WindowConfig, by: string): { consolidate: WindowConfig } {
+    const old = this.schedules[kind];
+    if (JSON.stringify(old) !== JSON.stringify(window)) {
+      this.d.store.config.recordChange({ atMs: this.d.clock.now(), who: by, key: scheduleKey(kind), oldValue: old, newValue: window });
+      this.schedules[kind] = window;
+      this.lastRun[kind] = 0;
+      this.d.log.info({ kind, window, was: old, by }, "schedule changed");
+    }
+    return this.schedules;
+  }
+
+  /** A schedule a previous leader set (from the journal), under the same rule as `adopt`. */
+  adoptSchedule(kind: "consolidate", window: WindowConfig, by: string, atMs: number): void {
+    const file = this.d.store.config.list({ key: "policies", limit: 1 })[0];
+    if (file && file.atMs > atMs) return;
+    this.setSchedule(kind, window, by);
   }
 
   /**
@@ -86,15 +114,18 @@ export class Modes {
   private restoreRunTimeModes(): void {
     const { store } = this.d;
     const fileSeq = store.config.list({ key: "policies", limit: 1 })[0]?.seq ?? 0;
-    for (const kind of ["balance", "consolidate"] as const) {
+    for (const kind of RunTimeModeKinds) {
       const last = store.config.list({ key: modeKey(kind), limit: 1 })[0];
       const mode = PolicyMode.safeParse(last?.newValue);
       if (last && last.seq > fileSeq && mode.success) this.modes[kind] = mode.data;
     }
+    const last = store.config.list({ key: scheduleKey("consolidate"), limit: 1 })[0];
+    const window = WindowConfig.safeParse(last?.newValue);
+    if (last && last.seq > fileSeq && window.success) this.schedules.consolidate = window.data;
   }
 
   window(): WindowState {
-    return windowAt(this.d.config.policies.consolidate.window, this.d.clock.now());
+    return windowAt(this.schedules.consolidate, this.d.clock.now());
   }
 
   async tick(): Promise<void> {

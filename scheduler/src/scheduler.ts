@@ -174,8 +174,8 @@ export class Scheduler {
     this.dispatcher = dispatcher;
     this.power = power;
     this.planner = planner;
-    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, clock, config, log });
     this.modes = new Modes({ planner, moves: dispatcher, power, events, state, store, clock, config, log });
+    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, modes: this.modes, clock, log });
 
     this.dispatcher.start();
     this.subs.push(
@@ -250,6 +250,7 @@ export class Scheduler {
     const j = await this.journal.unfinished();
     importUnfinished(j, this.store, names, this.clock.now(), this.log);
     for (const m of j.modes) this.modes.adopt(m.policy, m.mode, m.by, m.atMs);
+    for (const e of j.schedules) this.modes.adoptSchedule(e.policy, e.window, e.by, e.atMs);
   }
 
   /**

@@ -28,114 +28,153 @@ const ms = z.number().int().positive();
 export const DEFAULT_METRICS_PORT = 9470;
 const absPath = z.string().startsWith("/", "must be an absolute path");
 
-const Schema = z
+export const AgentConfigSchema = z
   .object({
-    cluster: ClusterName,
-    host: HostId,
-    /** Server URLs and identity (nkeySeedFile, credsFile, user + passFile, tokenFile) and TLS: see @drover/bus. */
-    nats: NatsConnectionConfig,
+    cluster: ClusterName.describe("The cluster's name, the same as the scheduler's `cluster`."),
+    host: HostId.describe("This host's id in the cluster (1-128 of A-Z a-z 0-9 _ -); the scheduler's `hosts` keys name it."),
+    nats: NatsConnectionConfig.describe(
+      "How to reach NATS and who to be there: server URLs, identity (a file, never the secret itself) and TLS.",
+    ),
     libvirt: z
       .object({
-        /** The local libvirtd (in the lab: qemu+tcp://127.0.<net>.<i>/system). */
-        uri: z.string().min(1).default("qemu:///system"),
-        reconnectMinMs: ms.default(500),
-        reconnectMaxMs: ms.default(10_000),
-        /** A cheap call slower than this counts as a failure (libvirtd hung). */
-        callTimeoutMs: ms.default(5000),
+        uri: z.string().min(1).default("qemu:///system").describe("The local libvirtd (in the lab: qemu+tcp://127.0.<net>.<i>/system)."),
+        reconnectMinMs: ms.default(500).describe("First wait before reconnecting to a lost libvirtd (doubles up to reconnectMaxMs)."),
+        reconnectMaxMs: ms.default(10_000).describe("Longest wait between reconnection attempts."),
+        callTimeoutMs: ms.default(5000).describe("A cheap libvirt call slower than this counts as a failure (libvirtd hung)."),
       })
       .strict()
-      .default({ uri: "qemu:///system", reconnectMinMs: 500, reconnectMaxMs: 10_000, callTimeoutMs: 5000 }),
-    /** Where peers reach this host's libvirtd for p2p migration; default libvirt.uri. */
-    migrationUri: z.string().min(1).optional(),
-    reportIntervalMs: ms.default(5000),
+      .default({ uri: "qemu:///system", reconnectMinMs: 500, reconnectMaxMs: 10_000, callTimeoutMs: 5000 })
+      .describe("The local libvirtd."),
+    migrationUri: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Where peers reach this host's libvirtd for peer-to-peer migration (default: libvirt.uri)."),
+    reportIntervalMs: ms.default(5000).describe("A host report is published this often (the scheduler's reports.intervalMs)."),
     dirtyRate: z
       .object({
-        enabled: z.boolean().default(true),
-        everyMs: ms.default(60_000),
-        measureSeconds: z.number().int().min(1).max(60).default(1),
+        enabled: z.boolean().default(true).describe("Measure each guest's memory dirty rate (it predicts migration time)."),
+        everyMs: ms.default(60_000).describe("Measure each guest this often."),
+        measureSeconds: z.number().int().min(1).max(60).default(1).describe("Length of one measurement, in seconds."),
       })
       .strict()
-      .default({ enabled: true, everyMs: 60_000, measureSeconds: 1 }),
+      .default({ enabled: true, everyMs: 60_000, measureSeconds: 1 })
+      .describe("Dirty-rate measurement of the guests (libvirt's domdirtyrate-calc)."),
     storage: z
       .object({
-        sharedFsTypes: z.array(z.string().min(1)).default([...DEFAULT_SHARED_FS_TYPES]),
-        /** Paths declared shared whatever their filesystem (the lab's common directory is on ext4). */
-        sharedPaths: z.array(absPath).default([]),
-        mountsFile: absPath.default("/proc/self/mounts"),
+        sharedFsTypes: z
+          .array(z.string().min(1))
+          .default([...DEFAULT_SHARED_FS_TYPES])
+          .describe("Filesystem types treated as shared between hosts (a disk on them is not copied by a migration)."),
+        sharedPaths: z
+          .array(absPath)
+          .default([])
+          .describe("Paths declared shared whatever their filesystem (the lab's common directory is on ext4)."),
+        mountsFile: absPath.default("/proc/self/mounts").describe("Where mounts are read from."),
       })
       .strict()
-      .default({ sharedFsTypes: [...DEFAULT_SHARED_FS_TYPES], sharedPaths: [], mountsFile: "/proc/self/mounts" }),
-    /** Bridges this host offers; default: read from /sys/class/net/<dev>/bridge. */
-    bridges: z.array(z.string().min(1)).optional(),
+      .default({ sharedFsTypes: [...DEFAULT_SHARED_FS_TYPES], sharedPaths: [], mountsFile: "/proc/self/mounts" })
+      .describe("Which guest disks are on shared storage."),
+    bridges: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("Bridges this host offers to guests (default: read from /sys/class/net/<dev>/bridge)."),
     power: z
       .object({
-        /** argv run by power-off (e.g. ["poweroff"]); absent = power-off refused. */
-        offCommand: z.array(z.string().min(1)).min(1).optional(),
-        /** Working directory of offCommand. */
-        offCwd: absPath.optional(),
-        /** How peers wake this host (reported, never used by this agent itself). */
-        wake: z.array(WakeMethod).default([]),
+        offCommand: z
+          .array(z.string().min(1))
+          .min(1)
+          .optional()
+          .describe('argv run by a power-off command (e.g. ["systemctl", "poweroff"]); absent = power-off refused.'),
+        offCwd: absPath.optional().describe("Working directory of offCommand."),
+        wake: z
+          .array(WakeMethod)
+          .default([])
+          .describe(
+            "How peers wake this host (reported, never used by this agent itself), e.g. " +
+              '[{method: wol, mac: "02:00:00:00:00:01", address: 192.0.2.10, port: 9}].',
+          ),
       })
       .strict()
-      .default({ wake: [] }),
-    /**
-     * The lab's lab-host.json of this host: fills bridges, power.offCommand, power.wake, a shared
-     * path and migration.tls + tlsCertDir from it when those keys are not set (lab hosts share one
-     * network namespace, so their bridges exist only as recorded names).
-     */
-    labHostFile: absPath.optional(),
-    /**
-     * Where the host's CPU figure comes from: `system` (/proc/stat, a real host) or `guests` (the sum
-     * of this host's guests). Lab hosts share one machine, so /proc/stat would give every lab host
-     * the whole machine's load; a lab host file sets `guests` unless the key is given.
-     */
-    hostCpuSource: z.enum(["system", "guests"]).optional(),
-    /** Refuse wake packets and destination probes to anything but lab addresses (@drover/wol isLabAddress). */
-    labSafeNetwork: z.boolean().default(true),
+      .default({ wake: [] })
+      .describe("Powering this host off and how it is woken."),
+    labHostFile: absPath
+      .optional()
+      .describe(
+        "Lab only: the lab's lab-host.json of this host; fills bridges, power.offCommand, power.wake, a shared path and " +
+          "migration.tls + tlsCertDir from it when those keys are not set.",
+      ),
+    hostCpuSource: z
+      .enum(["system", "guests"])
+      .optional()
+      .describe(
+        "Where the host's CPU figure comes from: system (/proc/stat, a real host) or guests (the sum of its guests; lab hosts " +
+          "share one machine). Default: system, or guests with a lab host file.",
+      ),
+    labSafeNetwork: z
+      .boolean()
+      .default(true)
+      .describe("Refuse wake packets and destination probes to anything but lab addresses; set false on a real cluster."),
     migration: z
       .object({
-        /** Port range where peers' QEMU listens for incoming migrations (libvirt's default). */
-        peerPortMin: z.number().int().min(1).max(65535).default(49152),
-        peerPortMax: z.number().int().min(1).max(65535).default(49215),
-        portProbeTimeoutMs: ms.default(2000),
-        maxConcurrent: z.number().int().positive().default(2),
-        /**
-         * Migrate over QEMU's TLS (VIR_MIGRATE_TLS); both hosts need certificates (README, "Migration
-         * over TLS"). Off unless set; a lab host file turns it on.
-         */
-        tls: z.boolean().optional(),
-        /** This host's qemu.conf `migrate_tls_x509_cert_dir`, checked by preflight and reported (default /etc/pki/qemu). */
-        tlsCertDir: absPath.optional(),
+        peerPortMin: z
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .default(49152)
+          .describe("First port of the range where peers' QEMU listens for incoming migrations (libvirt's default)."),
+        peerPortMax: z.number().int().min(1).max(65535).default(49215).describe("Last port of that range."),
+        portProbeTimeoutMs: ms.default(2000).describe("Preflight's probe of a destination's migration port gives up after this time."),
+        maxConcurrent: z.number().int().positive().default(2).describe("Migrations this agent runs at once at most."),
+        tls: z
+          .boolean()
+          .optional()
+          .describe(
+            "Migrate over QEMU's TLS (VIR_MIGRATE_TLS); both hosts need certificates (README, Migration over TLS). Off " +
+              "unless set; a lab host file turns it on.",
+          ),
+        tlsCertDir: absPath
+          .optional()
+          .describe("This host's qemu.conf migrate_tls_x509_cert_dir, checked by preflight and reported (default /etc/pki/qemu)."),
       })
       .strict()
       .refine((m) => m.peerPortMin <= m.peerPortMax, { message: "must be <= peerPortMax", path: ["peerPortMin"] })
-      .default({ peerPortMin: 49152, peerPortMax: 49215, portProbeTimeoutMs: 2000, maxConcurrent: 2 }),
-    /**
-     * Where the agent keeps what must survive its own restart (the journal of migrations in
-     * flight). Default: the directory of `labHostFile` when set, else /var/lib/drover-agent when
-     * loaded from a file (`loadConfig`); an agent embedded without one journals nothing.
-     */
-    stateDir: absPath.optional(),
-    /**
-     * The agent's Prometheus endpoint, GET /metrics. `host` defaults to 127.0.0.1 (with a lab host
-     * file: that lab host's own address, so several lab agents on one machine do not collide).
-     */
+      .default({ peerPortMin: 49152, peerPortMax: 49215, portProbeTimeoutMs: 2000, maxConcurrent: 2 })
+      .describe("Migrations this host takes part in."),
+    stateDir: absPath
+      .optional()
+      .describe(
+        "Where the agent keeps what must survive its own restart (the journal of migrations in flight). Default: the " +
+          "directory of labHostFile when set, else /var/lib/drover-agent.",
+      ),
     metrics: z
       .object({
-        enabled: z.boolean().default(true),
-        host: z.union([z.ipv4(), z.ipv6()], { error: "must be an IP address to listen on" }).optional(),
-        port: z.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
+        enabled: z.boolean().default(true).describe("Serve Prometheus metrics at GET /metrics."),
+        host: z
+          .union([z.ipv4(), z.ipv6()], { error: "must be an IP address to listen on" })
+          .optional()
+          .describe("Address to listen on (default 127.0.0.1; with a lab host file, that lab host's own address)."),
+        port: z.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT).describe("Port of the metrics endpoint."),
       })
       .strict()
-      .default({ enabled: true, port: DEFAULT_METRICS_PORT }),
-    /** Commands remembered by id for idempotency (oldest forgotten first). */
-    commandTableSize: z.number().int().min(16).default(1000),
-    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+      .default({ enabled: true, port: DEFAULT_METRICS_PORT })
+      .describe("The agent's Prometheus endpoint."),
+    commandTableSize: z
+      .number()
+      .int()
+      .min(16)
+      .default(1000)
+      .describe("Commands remembered by id so a repeated one is not run twice (oldest forgotten first)."),
+    logLevel: z
+      .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+      .default("info")
+      .describe("Log level (JSON lines on stderr, in the journal under systemd)."),
   })
   .strict();
 
-export type AgentConfig = z.output<typeof Schema> & { migrationUri: string };
-export type AgentConfigInput = z.input<typeof Schema>;
+export type AgentConfig = z.output<typeof AgentConfigSchema> & { migrationUri: string };
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
 /**
  * Environment variables that override file keys (the environment wins). Values of list keys are
@@ -219,7 +258,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source 
     const v = env[envName];
     if (v !== undefined) setPath(base, key, envValue(key, v, envName));
   }
-  const r = Schema.safeParse(base);
+  const r = AgentConfigSchema.safeParse(base);
   if (!r.success) {
     // zod reports unknown keys on the parent object; name each key itself instead.
     const issues = r.error.issues.flatMap((i) =>

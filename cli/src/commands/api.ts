@@ -17,6 +17,9 @@ import {
   ModesResponse,
   PolicyModes,
   RunTimeModeKinds,
+  ScheduleKinds,
+  ScheduleRequest,
+  SchedulesResponse,
 } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { resolveCa, resolveToken } from "../api-auth.js";
@@ -241,7 +244,7 @@ export function registerApiCommands(program: Command): void {
     .option("--json", "print the API's ModesResponse")
     .action(async (policy: string, mode: string, o: { json?: boolean }, cmd: Command) => {
       if (!(RunTimeModeKinds as readonly string[]).includes(policy))
-        throw usageError(`mode takes a policy ${RunTimeModeKinds.join(" or ")}, not ${JSON.stringify(policy)}`);
+        throw usageError(`mode takes a policy (${RunTimeModeKinds.join(", ")}), not ${JSON.stringify(policy)}`);
       if (!(PolicyModes as readonly string[]).includes(mode))
         throw usageError(`mode must be one of ${PolicyModes.join(", ")}, not ${JSON.stringify(mode)}`);
       const r = await client(cmd).post(`/v1/modes/${policy}`, { mode }, ModesResponse);
@@ -252,6 +255,43 @@ export function registerApiCommands(program: Command): void {
           .join(", ")}\n`,
       );
     });
+
+  program
+    .command("schedule")
+    .description("when consolidation runs (its window) from now on; recorded in the history with who changed it, kept across restarts")
+    .argument("<policy>", ScheduleKinds.join(" | "))
+    .requiredOption("--start <HH:MM>", "the window opens at this time of day")
+    .requiredOption("--end <HH:MM>", "and closes at this one (before the start: it crosses midnight)")
+    .option("--days <days>", "days it opens on: * or mon..sun, ranges allowed (mon-fri,sun)", "*")
+    .option("--timezone <tz>", "utc | local (the scheduler host's)", "utc")
+    .option("--restore-before-end <minutes>", "wake hosts and spread the load this long before it ends", "30")
+    .option("--json", "print the API's SchedulesResponse")
+    .action(
+      async (
+        policy: string,
+        o: { start: string; end: string; days: string; timezone: string; restoreBeforeEnd: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        if (!(ScheduleKinds as readonly string[]).includes(policy))
+          throw usageError(`schedule takes a policy (${ScheduleKinds.join(", ")}), not ${JSON.stringify(policy)}`);
+        const minutes = Number(o.restoreBeforeEnd);
+        if (!/^\d+$/.test(o.restoreBeforeEnd))
+          throw usageError(`--restore-before-end must be whole minutes, not ${JSON.stringify(o.restoreBeforeEnd)}`);
+        const body = { start: o.start, end: o.end, days: o.days, timezone: o.timezone, restoreBeforeEndMs: minutes * 60_000 };
+        // Checked here too, so a typo is a usage error naming the option, before any request.
+        const checked = ScheduleRequest.safeParse(body);
+        if (!checked.success) {
+          const flag: Record<string, string> = { restoreBeforeEndMs: "restore-before-end" };
+          throw usageError(checked.error.issues.map((i) => `--${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join("; "));
+        }
+        const r = await client(cmd).post(`/v1/schedules/${policy}`, checked.data, SchedulesResponse);
+        if (o.json) return printJson(r);
+        const w = r.schedules.consolidate;
+        process.stdout.write(
+          `consolidate: ${w.start}..${w.end} on ${w.days} (${w.timezone}), restore ${w.restoreBeforeEndMs / 60_000} min before the end\n`,
+        );
+      },
+    );
 
   program
     .command("migrate")

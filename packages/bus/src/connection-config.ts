@@ -6,19 +6,26 @@ import type { BusOptions } from "./options.js";
 const absPath = z.string().startsWith("/", "must be an absolute path");
 
 export const natsConnectionFields = {
-  servers: z.array(z.string().min(1)).min(1, "at least one server URL is required"),
-  user: z.string().min(1).optional(),
-  /** Prefer passFile: a password in the YAML is readable by whoever reads the config. */
-  pass: z.string().optional(),
-  passFile: absPath.optional(),
-  token: z.string().min(1).optional(),
-  tokenFile: absPath.optional(),
-  /** A NATS .creds file (user JWT + seed). */
-  credsFile: absPath.optional(),
-  /** A file holding an nkey user seed ("SU..."), as `drover credentials` writes it. */
-  nkeySeedFile: absPath.optional(),
-  /** Mutual TLS; the server's certificate is always verified (against `ca`, else the system's CAs). */
-  tls: z.object({ ca: absPath.optional(), cert: absPath.optional(), key: absPath.optional() }).strict().optional(),
+  servers: z
+    .array(z.string().min(1))
+    .min(1, "at least one server URL is required")
+    .describe("NATS server URLs (nats://host:4222 or tls://host:4222); several for a cluster of servers."),
+  user: z.string().min(1).optional().describe("User name (with pass or passFile)."),
+  pass: z.string().optional().describe("Password; prefer passFile: a password in the YAML is readable by whoever reads the config."),
+  passFile: absPath.optional().describe("A file holding the password."),
+  token: z.string().min(1).optional().describe("Authentication token; prefer tokenFile."),
+  tokenFile: absPath.optional().describe("A file holding the authentication token."),
+  credsFile: absPath.optional().describe("A NATS .creds file (user JWT + seed)."),
+  nkeySeedFile: absPath.optional().describe('A file holding an nkey user seed ("SU..."), as `drover credentials` writes it.'),
+  tls: z
+    .object({
+      ca: absPath.optional().describe("CA certificate (PEM) the server's certificate is verified against (default: the system's CAs)."),
+      cert: absPath.optional().describe("This client's certificate (PEM), for mutual TLS."),
+      key: absPath.optional().describe("This client's private key (PEM), for mutual TLS."),
+    })
+    .strict()
+    .optional()
+    .describe("TLS to the servers; the server's certificate is always verified."),
 };
 
 export const NatsConnectionConfig = z.object(natsConnectionFields).strict();

@@ -243,10 +243,10 @@ export const ApiPlan = z.object({
 export type ApiPlan = z.infer<typeof ApiPlan>;
 
 /**
- * `POST /v1/modes/{kind}`: what a scheduled policy's plans do from now on (persisted; a later change of
- * the config file's policies wins). Drains keep policies.drain.mode from the config file.
+ * `POST /v1/modes/{kind}`: what a policy's plans do from now on (persisted; a later change of the config
+ * file's policies wins). For drain: off refuses new drains, recommend stores each drain plan for approval.
  */
-export const RunTimeModeKinds = ["balance", "consolidate"] as const;
+export const RunTimeModeKinds = ["balance", "consolidate", "drain"] as const;
 export const ModeRequest = z.object({ mode: PolicyMode }).strict();
 export type ModeRequest = z.infer<typeof ModeRequest>;
 export const ModesResponse = z.object({ modes: z.object({ balance: PolicyMode, consolidate: PolicyMode, drain: PolicyMode }) });

@@ -50,3 +50,4 @@ export {
 export { HostState, HostStates } from "./host-state.js";
 export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js";
 export * from "./api.js";
+export { ConsolidationWindow, ScheduleKinds, ScheduleRequest, SchedulesResponse } from "./schedule.js";

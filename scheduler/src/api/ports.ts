@@ -40,8 +40,8 @@ export interface SchedulerApi {
   readonly moves: Pick<Dispatcher, "submit" | "progressOf" | "inFlightCount" | "queuedCount">;
   readonly maintenance: Pick<Maintenance, "drain" | "undrain" | "get" | "toApi">;
   readonly power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
-  /** Policy modes and the consolidation window, for the status. */
-  readonly modes: Pick<Modes, "modes" | "window" | "set">;
+  /** Policy modes and the consolidation window in force, set at run time too. */
+  readonly modes: Pick<Modes, "modes" | "window" | "set" | "schedules" | "setSchedule">;
   /** Reports refused, by reason: `invalid` (bad JSON, schema, size) and the scheduler's drops. */
   rejectedReports(): Record<string, number>;
   /** Removes a host that no longer exists; refused (RefusedError) while it reports or is in use. */

@@ -23,6 +23,9 @@ import {
   MigrationsResponse,
   ModeRequest,
   ModesResponse,
+  ScheduleKinds,
+  ScheduleRequest,
+  SchedulesResponse,
   RunTimeModeKinds,
   PlanRequest,
   PlansResponse,
@@ -164,6 +167,7 @@ const IdParams = z.object({ id: Id });
 const TokenParams = z.object({ name: TokenName });
 const HostParams = z.object({ id: HostId });
 const ModeParams = z.object({ kind: z.enum(RunTimeModeKinds) });
+const ScheduleParams = z.object({ kind: z.enum(ScheduleKinds) });
 const PlansQuery = z
   .object({
     status: z.enum(["proposed", "approved", "applying", "done", "rejected", "superseded"]).optional(),
@@ -302,7 +306,7 @@ export class ApiServer {
         byState[st] = (byState[st] ?? 0) + 1;
       }
       const w = s.modes.window();
-      const cw = s.config.policies.consolidate.window;
+      const cw = s.modes.schedules.consolidate;
       return StatusResponse.parse({
         cluster: s.config.cluster,
         nowMs: now(),
@@ -437,6 +441,26 @@ export class ApiServer {
         const { kind } = parse(ModeParams, req.params, "params");
         const { mode } = parse(ModeRequest, req.body, "body");
         return ModesResponse.parse({ modes: s.modes.set(kind, mode, this.by(req)) });
+      },
+    );
+
+    app.post(
+      "/v1/schedules/:kind",
+      {
+        config: operator,
+        schema: {
+          summary:
+            "Set when a policy runs (the consolidation window) from the next round on; keys left out take their defaults. Recorded " +
+            "in the history (kind config, key schedules.<kind>) with who changed it; kept across restarts until the config file's policies change",
+          params: js(ScheduleParams),
+          body: js(ScheduleRequest, "input"),
+          response: { 200: js(SchedulesResponse), ...err },
+        },
+      },
+      async (req) => {
+        const { kind } = parse(ScheduleParams, req.params, "params");
+        const window = parse(ScheduleRequest, req.body, "body");
+        return SchedulesResponse.parse({ schedules: s.modes.setSchedule(kind, window, this.by(req)) });
       },
     );
 

@@ -272,21 +272,23 @@ export class ProposedPlans {
   sync(): void {
     const proposed = this.store.plans.list({ status: "proposed", limit: 1000 });
     const ids = new Set(proposed.map((p) => p.id));
-    const failed = (id: string, what: string) => (err: unknown) => {
-      this.journaled.delete(id);
-      this.log.warn({ err, plan: id }, `could not ${what} a plan awaiting approval in the journal; tried again`);
-    };
     for (const p of proposed) {
       if (this.journaled.has(p.id)) continue;
       this.journaled.add(p.id);
-      this.journal.planProposed(p).catch(failed(p.id, "journal"));
+      // Not written again (a plan too large for the bucket would fail every tick): it stays here.
+      this.journal
+        .planProposed(p)
+        .catch((err: unknown) =>
+          this.log.warn({ err, plan: p.id }, "could not journal a plan awaiting approval; a next leader will not know it"),
+        );
     }
     for (const id of this.journaled) {
       if (ids.has(id)) continue;
       this.journaled.delete(id);
+      // Tried again next tick: a decided plan left in the journal would be proposed again by the next leader.
       this.journal.planClosed(id).catch((err: unknown) => {
         this.journaled.add(id);
-        this.log.warn({ err, plan: id }, "could not remove a decided plan from the journal; tried again");
+        this.log.warn({ err, plan: id }, "could not remove a decided plan from the journal; trying again");
       });
     }
   }

@@ -100,7 +100,10 @@ describe("two schedulers on a three-node NATS cluster", () => {
     expect(refused.status).toBe(409);
     expect(JSON.stringify(refused.body)).toContain("not-leader");
     expect(JSON.stringify(refused.body)).toContain(`scheduler-${first}`);
-    expect((await hosts(followerApi)).filter((h) => h.state === "healthy")).toHaveLength(3);
+    // Its picture is warm from the reports (waitReady asked scheduler 1 only, which may be the leader).
+    await expect
+      .poll(async () => (await hosts(followerApi)).filter((h) => h.state === "healthy").length, { timeout: 30_000, interval: 500 })
+      .toBe(3);
 
     const before = new Map<string, number>();
     for (const g of guests) before.set(g, (await d.ticks(g)).last);

@@ -1,9 +1,11 @@
 // What must survive the leader, in a replicated JetStream KV bucket (with leadership on): every
 // migrate command, written before it is sent and removed when its move ends, every open drain,
-// written when requested and removed on undrain, and the last run-time mode and schedule of each
-// policy. A new leader imports what its own store lacks, so reconciliation asks the source agent
-// about each move by command id (never sending it again), the drain goes on and the modes stay. SQLite stays each
-// scheduler's own view and history.
+// written when requested and removed on undrain, the last run-time mode and schedule of each policy,
+// every plan awaiting approval while it does, and every power action while it is open. A new leader
+// imports what its own store lacks, so reconciliation asks the source agent about each move by command
+// id (never sending it again), the drain goes on, the modes and schedules stay, a proposed plan can be
+// approved there and a wake or power-off under way is judged there. SQLite stays each scheduler's own
+// view and history.
 import { z } from "zod";
 import { JOURNAL_BUCKET, type Bus, type TypedKv } from "@drover/bus";
 import {
@@ -17,11 +19,12 @@ import {
   type CommandInput,
   type Logger,
 } from "@drover/protocol";
-import type { Store } from "@drover/store";
+import { PlanModes, PowerActions, StepActions, type PlanRow, type PowerRow, type Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { Maintenance } from "./maintenance.js";
 import type { MigrationEvents } from "./migration-events.js";
 import type { Modes } from "./modes.js";
+import type { PowerJournal } from "./power/power-manager.js";
 
 export const MoveEntry = z.object({
   kind: z.literal("move"),
@@ -67,7 +70,59 @@ export const ScheduleEntry = z.object({
 });
 export type ScheduleEntry = z.output<typeof ScheduleEntry>;
 
-const Entry = z.discriminatedUnion("kind", [MoveEntry, DrainEntry, ModeEntry, ScheduleEntry]);
+const Nullable = <T extends z.ZodType>(t: T) => t.nullable().default(null);
+const StepEntry = z.object({
+  index: z.number().int().nonnegative(),
+  action: z.enum(StepActions),
+  vmUuid: Nullable(z.string()),
+  vmName: Nullable(z.string()),
+  source: Nullable(z.string()),
+  destination: Nullable(z.string()),
+  host: Nullable(z.string()),
+  reason: z.string(),
+  predictedDurationMs: Nullable(z.number()),
+  predictedDowntimeMs: Nullable(z.number()),
+  detail: z.json(),
+});
+
+/** A plan awaiting approval (recommend mode): kept while it is proposed, so the next leader can run it. */
+export const PlanEntry = z.object({
+  kind: z.literal("plan"),
+  id: Id,
+  planKind: z.string().min(1).max(64),
+  createdMs: z.number().int().nonnegative(),
+  mode: z.enum(PlanModes),
+  requestedBy: z.string().min(1),
+  summary: z.string(),
+  explanation: z.json(),
+  steps: z.array(StepEntry),
+});
+export type PlanEntry = z.output<typeof PlanEntry>;
+
+/** A power action under way (a wake waiting for the host's report, a power-off for its silence). */
+export const PowerEntry = z.object({
+  kind: z.literal("power"),
+  id: Id,
+  host: HostId,
+  action: z.enum(PowerActions),
+  method: z.string().min(1),
+  requestedBy: z.string().min(1),
+  reason: z.string(),
+  atMs: z.number().int().nonnegative(),
+});
+export type PowerEntry = z.output<typeof PowerEntry>;
+
+const Entry = z.discriminatedUnion("kind", [MoveEntry, DrainEntry, ModeEntry, ScheduleEntry, PlanEntry, PowerEntry]);
+type EntryKind = z.output<typeof Entry>["kind"];
+
+export interface Unfinished {
+  moves: MoveEntry[];
+  drains: DrainEntry[];
+  modes: ModeEntry[];
+  schedules: ScheduleEntry[];
+  plans: PlanEntry[];
+  power: PowerEntry[];
+}
 
 export class Journal {
   private constructor(
@@ -116,35 +171,59 @@ export class Journal {
     await this.kv.put(this.key("schedule", e.policy), { kind: "schedule", ...e });
   }
 
-  async unfinished(): Promise<{ moves: MoveEntry[]; drains: DrainEntry[]; modes: ModeEntry[]; schedules: ScheduleEntry[] }> {
-    const out = { moves: [] as MoveEntry[], drains: [] as DrainEntry[], modes: [] as ModeEntry[], schedules: [] as ScheduleEntry[] };
+  async planProposed(p: PlanRow): Promise<void> {
+    const { id, kind, createdMs, mode, requestedBy, summary, explanation, steps } = p;
+    const entry = { kind: "plan" as const, id, planKind: kind, createdMs, mode, requestedBy, summary, explanation };
+    await this.kv.put(this.key("plan", id), { ...entry, steps: steps.map(({ status: _s, migrationId: _m, ...step }) => step) });
+  }
+
+  async planClosed(id: string): Promise<void> {
+    await this.kv.delete(this.key("plan", id));
+  }
+
+  async powerOpened(r: PowerRow): Promise<void> {
+    const { id, host, action, method, requestedBy, reason, createdMs } = r;
+    await this.kv.put(this.key("power", id), { kind: "power", id, host, action, method, requestedBy, reason, atMs: createdMs });
+  }
+
+  async powerEnded(id: string): Promise<void> {
+    await this.kv.delete(this.key("power", id));
+  }
+
+  async unfinished(): Promise<Unfinished> {
+    const out: Unfinished = { moves: [], drains: [], modes: [], schedules: [], plans: [], power: [] };
     for (const k of await this.kv.keys(`${this.cluster}.>`)) {
       const e = await this.kv.get(k);
       if (e?.kind === "move") out.moves.push(e);
       if (e?.kind === "drain") out.drains.push(e);
       if (e?.kind === "mode") out.modes.push(e);
       if (e?.kind === "schedule") out.schedules.push(e);
+      if (e?.kind === "plan") out.plans.push(e);
+      if (e?.kind === "power") out.power.push(e);
     }
     return out;
   }
 
-  private key(kind: z.output<typeof Entry>["kind"], id: string): string {
+  private key(kind: EntryKind, id: string): string {
     return `${this.cluster}.${kind}.${id}`;
   }
 }
 
 /**
  * Adds to the store what a previous leader journaled and this store does not know: moves as
- * `dispatched` (reconciliation asks their source agent about them), drains as open maintenance.
+ * `dispatched` (reconciliation asks their source agent about them), drains as open maintenance,
+ * plans awaiting approval as proposed, power actions as open (the power manager judges them).
+ * The journal is the record of what awaits approval: a plan this store still holds as proposed but
+ * the journal no longer does was decided by another leader meanwhile, so it is superseded here.
  */
 export function importUnfinished(
-  j: { moves: MoveEntry[]; drains: DrainEntry[] },
+  j: Pick<Unfinished, "moves" | "drains" | "plans" | "power">,
   store: Store,
   vmName: (uuid: string) => string,
   now: number,
   log: Logger,
-): { moves: number; drains: number } {
-  const n = { moves: 0, drains: 0 };
+): { moves: number; drains: number; plans: number; power: number; superseded: number } {
+  const n = { moves: 0, drains: 0, plans: 0, power: 0, superseded: 0 };
   for (const e of j.moves) {
     if (store.migrations.get(e.migrationId) || store.migrations.byCommandId(e.commandId)) continue;
     store.migrations.insert({
@@ -172,8 +251,84 @@ export function importUnfinished(
     store.maintenance.request({ id: e.maintenanceId, host: e.host, requestedBy: e.requestedBy, powerOff: e.powerOff, atMs: e.atMs });
     n.drains++;
   }
-  if (n.moves + n.drains > 0) log.info(n, "imported moves in flight and open drains from the previous leader");
+  const journaled = new Set(j.plans.map((p) => p.id));
+  for (const p of store.plans.list({ status: "proposed", limit: 1000 })) {
+    if (journaled.has(p.id)) continue;
+    store.plans.setStatus(p.id, "superseded", now);
+    n.superseded++;
+  }
+  for (const e of j.plans) {
+    if (store.plans.get(e.id)) continue;
+    const { id, planKind, createdMs, mode, requestedBy, summary, explanation, steps } = e;
+    store.plans.insert({ id, kind: planKind, createdMs, mode, status: "proposed", requestedBy, summary, explanation, steps });
+    n.plans++;
+  }
+  for (const e of j.power) {
+    if (store.power.get(e.id)) continue;
+    const { id, host, action, method, requestedBy, reason, atMs } = e;
+    store.power.record({ id, host, action, method, requestedBy, reason, status: "requested", atMs });
+    n.power++;
+  }
+  if (n.moves + n.drains + n.plans + n.power + n.superseded > 0)
+    log.info(
+      n,
+      "imported moves in flight and open drains from the previous leader, with its plans awaiting approval and power actions under way",
+    );
   return n;
+}
+
+/**
+ * Keeps the journal's plans awaiting approval equal to this store's, once per tick of the leader:
+ * plans are proposed and decided in several places (the planner's rounds, maintenance, the API),
+ * and a proposed plan has no deadline that a second of lag would miss.
+ */
+export class ProposedPlans {
+  private journaled = new Set<string>();
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  /** On taking charge, after the import: what the journal holds now is what this store proposes. */
+  reset(ids: Iterable<string>): void {
+    this.journaled = new Set(ids);
+  }
+
+  sync(): void {
+    const proposed = this.store.plans.list({ status: "proposed", limit: 1000 });
+    const ids = new Set(proposed.map((p) => p.id));
+    for (const p of proposed) {
+      if (this.journaled.has(p.id)) continue;
+      this.journaled.add(p.id);
+      // Not written again (a plan too large for the bucket would fail every tick): it stays here.
+      this.journal
+        .planProposed(p)
+        .catch((err: unknown) =>
+          this.log.warn({ err, plan: p.id }, "could not journal a plan awaiting approval; a next leader will not know it"),
+        );
+    }
+    for (const id of this.journaled) {
+      if (ids.has(id)) continue;
+      this.journaled.delete(id);
+      // Tried again next tick: a decided plan left in the journal would be proposed again by the next leader.
+      this.journal.planClosed(id).catch((err: unknown) => {
+        this.journaled.add(id);
+        this.log.warn({ err, plan: id }, "could not remove a decided plan from the journal; trying again");
+      });
+    }
+  }
+}
+
+/** What the power manager calls when an action opens and ends; only the leader writes (a failed write is logged). */
+export function journaledPower(journal: Journal, leading: () => boolean, log: Logger): PowerJournal {
+  const warn = (row: PowerRow) => (err: unknown) =>
+    log.warn({ err, host: row.host, action: row.action }, "could not journal a power action; a next leader will not know it");
+  return {
+    opened: (row) => void (leading() && journal.powerOpened(row).catch(warn(row))),
+    ended: (row) => void (leading() && journal.powerEnded(row.id).catch(warn(row))),
+  };
 }
 
 type RunTimeModes = Pick<Modes, "modes" | "window" | "set" | "schedules" | "setSchedule">;

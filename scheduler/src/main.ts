@@ -1,7 +1,9 @@
 // drover-scheduler --config FILE
-// drover-scheduler token create|list|revoke --config FILE [--role R --name N | NAME]
+// drover-scheduler token create|list|revoke --config FILE [--role R --name N [--secret-file F] | NAME]
 //   Manages the HTTP API's tokens in the scheduler's store directly, on the scheduler host: how the
-//   first admin token is made (afterwards `drover token ...` does the same through the API).
+//   first admin token is made (afterwards `drover token ...` does the same through the API). With
+//   several schedulers, --secret-file registers a token made on one on the others too.
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
@@ -12,12 +14,18 @@ import { ConfigError, loadConfig } from "./config.js";
 import { Scheduler } from "./scheduler.js";
 
 const log = pino({ name: "drover-scheduler" });
-const TOKEN_USAGE = "usage: drover-scheduler token create --config FILE --role viewer|operator|admin --name NAME | list | revoke NAME";
+const TOKEN_USAGE =
+  "usage: drover-scheduler token create --config FILE --role viewer|operator|admin --name NAME [--secret-file FILE] | list | revoke NAME";
 
 async function token(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
-    options: { config: { type: "string", short: "c" }, role: { type: "string" }, name: { type: "string" } },
+    options: {
+      config: { type: "string", short: "c" },
+      role: { type: "string" },
+      name: { type: "string" },
+      "secret-file": { type: "string" },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -28,7 +36,12 @@ async function token(args: string[]): Promise<void> {
   const book = new TokenBook(store, Date.now);
   // Recorded in the history like an API caller's name, so a host-side change is told apart.
   const by = `host:${process.env["USER"] ?? "unknown"}`;
-  if (action === "create" && values.role && values.name && !target) {
+  const secretFile = values["secret-file"];
+  if (action === "create" && values.role && values.name && !target && secretFile) {
+    // A secret never goes on a command line; the file's is registered and not shown again.
+    book.create(values.name, values.role, by, (await readFile(secretFile, "utf8")).trim());
+    process.stderr.write(`token "${values.name}" (${values.role}) registered from ${secretFile}\n`);
+  } else if (action === "create" && values.role && values.name && !target) {
     // stdout carries only the secret, so `> file` (or a pipe) captures it and nothing else.
     process.stdout.write(`${book.create(values.name, values.role, by).token}\n`);
     process.stderr.write(`token "${values.name}" (${values.role}) created; it is shown only this once\n`);

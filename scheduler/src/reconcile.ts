@@ -27,7 +27,8 @@ export interface ReconcileSummary {
 }
 
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
-  const rows = d.store.migrations.inFlight();
+  // A scheduler that leads again still follows the moves it followed before: only the others are settled.
+  const rows = d.store.migrations.inFlight().filter((r) => !d.dispatcher.isActive(r.id));
   const out: ReconcileSummary = { requeued: 0, followed: 0, settled: 0 };
   if (rows.length === 0) return out;
   await waitForReports(d, new Set(rows.flatMap((r) => [r.source, r.destination])));

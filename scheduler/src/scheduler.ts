@@ -26,14 +26,23 @@ import { ApiServer } from "./api/server.js";
 import { TokenBook } from "./api/tokens.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
-import { Leadership, leadershipSettings } from "./leadership.js";
+import { Leadership, leadershipSettings, type LeadershipSettings } from "./leadership.js";
 import { ensureResultsStream } from "./migrations/results-intake.js";
-import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, journaledModes, recordMigrate } from "./journal.js";
+import {
+  forgetEndedMoves,
+  importUnfinished,
+  Journal,
+  journaledDrains,
+  journaledModes,
+  journaledPower,
+  ProposedPlans,
+  recordMigrate,
+} from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 import { StoreHealth } from "./store-health.js";
 
-/** How long a starting scheduler tries to create the results stream before it gives up. */
-const RESULTS_STREAM_TRY_MS = 20_000;
+/** How long a starting scheduler tries to set up its JetStream streams and buckets before it gives up. */
+const JETSTREAM_SETUP_TRY_MS = 60_000;
 
 export interface SchedulerDeps {
   clock?: Clock;
@@ -64,13 +73,16 @@ export class Scheduler {
   commandLog!: AgentCommandLog;
   leadership!: Leadership;
   private journal: Journal | undefined;
+  /** With leadership on: the plans awaiting approval, mirrored into the journal by the leader's tick. */
+  private proposedPlans: ProposedPlans | undefined;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | null = null;
   private started = false;
   private lastPruneMs = 0;
-  private reconciled: Promise<unknown> | undefined;
+  /** The latest taking of charge (import and reconcile); the next one waits for it. */
+  private takingCharge: Promise<void> | undefined;
   private stopped = false;
   private readonly drops: DropLog;
   /** Invalid reports: counted by the bus per subject (bad JSON, schema failure, over `reports.maxBytes`). */
@@ -136,9 +148,8 @@ export class Scheduler {
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });
     const settings = leadershipSettings(config);
-    await this.ensureResultsStream(config.cluster, settings.replicas);
-    this.leadership = await Leadership.open(this.bus, settings, config.cluster, this.log);
-    const journal = settings.enabled ? await Journal.open(this.bus, config.cluster, settings.replicas) : undefined;
+    const { leadership, journal } = await this.openJetStream(settings);
+    this.leadership = leadership;
     this.journal = journal;
     this.agents = new AgentClient(
       this.bus,
@@ -154,7 +165,9 @@ export class Scheduler {
     const { store, state, clock, log, metrics } = this;
     const events = new MigrationEvents(log);
     events.onFinished((row) => metrics.migrationEnded(row));
-    if (journal) forgetEndedMoves(events, journal, () => this.leadership.mayAct(), log);
+    const leading = () => this.leadership.mayAct();
+    if (journal) forgetEndedMoves(events, journal, leading, log);
+    this.proposedPlans = journal && new ProposedPlans(journal, store, log);
     const writable = () => this.storeHealth.writable;
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events, writable });
     const power = new PowerManager({
@@ -169,6 +182,7 @@ export class Scheduler {
       dispatcherBusy: (host) => dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
       // The power-off rule is judged on the same picture the policies plan on.
       planningSnapshot: () => planningSnapshot({ state, config, store, moves: dispatcher }, clock.now()),
+      ...(journal ? { journal: journaledPower(journal, leading, log) } : {}),
     });
     const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics });
     this.dispatcher = dispatcher;
@@ -213,28 +227,35 @@ export class Scheduler {
     this.log.info({ cluster: config.cluster, http: this.api.address }, "scheduler started");
   }
 
-  /** On start (one scheduler) or on becoming leader: settle unfinished work, then act. */
+  /**
+   * On start (one scheduler) and each time it becomes leader: settle unfinished work, then act. The
+   * journal is read every time, since another leader may have sent moves, opened drains, proposed
+   * plans, started power actions or changed modes while this one followed; reconciliation asks the
+   * agents about the moves this scheduler does not follow yet before anything new is sent.
+   */
   private async takeCharge(): Promise<void> {
+    const previous = this.takingCharge;
+    const taking = (async () => {
+      await previous?.catch(() => undefined);
+      await this.importJournal();
+      await reconcile({
+        store: this.store,
+        state: this.state,
+        dispatcher: this.dispatcher,
+        agents: this.agents,
+        clock: this.clock,
+        log: this.log,
+        waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
+      });
+    })();
+    this.takingCharge = taking;
     try {
-      // Ask the agents about unfinished work before anything new is sent; once per process, since
-      // a leader that lost its lease and regained it still follows what it adopted.
-      this.reconciled ??= this.importJournal().then(() =>
-        reconcile({
-          store: this.store,
-          state: this.state,
-          dispatcher: this.dispatcher,
-          agents: this.agents,
-          clock: this.clock,
-          log: this.log,
-          waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
-        }),
-      );
-      await this.reconciled;
+      await taking;
     } catch (e) {
-      this.reconciled = undefined;
       this.log.error({ err: e }, "reconciling unfinished work failed; tried again on the next leadership");
       return;
     }
+    if (this.takingCharge !== taking) return; // lost and regained meanwhile: the newer one goes on
     if (!this.leadership.mayAct() || this.stopped) return;
     this.dispatcher.ready = true;
     this.dispatcher.pump();
@@ -243,12 +264,13 @@ export class Scheduler {
     this.planner.resume();
   }
 
-  /** Moves a previous leader sent and did not see end become this store's, to be reconciled. */
+  /** What the journal holds becomes this store's: moves to reconcile, drains, plans, power actions, modes. */
   private async importJournal(): Promise<void> {
     if (!this.journal) return;
     const names = (uuid: string) => this.state.vm(uuid)?.report.name ?? uuid;
     const j = await this.journal.unfinished();
     importUnfinished(j, this.store, names, this.clock.now(), this.log);
+    this.proposedPlans?.reset(j.plans.map((p) => p.id));
     for (const m of j.modes) this.modes.adopt(m.policy, m.mode, m.by, m.atMs);
     for (const e of j.schedules) this.modes.adoptSchedule(e.policy, e.window, e.by, e.atMs);
   }
@@ -382,6 +404,7 @@ export class Scheduler {
     await this.maintenance.tick();
     await this.modes.tick();
     this.planner.tick();
+    this.proposedPlans?.sync();
   }
 
   /** What the HTTP API may use. */
@@ -408,28 +431,33 @@ export class Scheduler {
     };
   }
 
-  /** Stops serving and sending; running migrations stay with their agents (reconciled on restart). */
   /**
-   * The results stream, created if absent. Tried again for a while: on a NATS cluster just formed, or
-   * with another scheduler creating it at the same moment, the first attempts may be refused.
+   * The results stream, the leader lease's bucket and the journal's, created if absent (all three
+   * idempotent). Tried again for a while: nats-server 2.9 answers neither of two schedulers creating
+   * the same stream at the same moment in time (both requests time out; nats-io/nats-server#3677),
+   * which is how two schedulers started together meet; and on a cluster just formed the first
+   * requests may time out too. The jitter keeps two schedulers from colliding again.
    */
-  private async ensureResultsStream(cluster: string, replicas: number): Promise<void> {
-    const giveUpMs = Date.now() + RESULTS_STREAM_TRY_MS;
+  private async openJetStream(settings: LeadershipSettings): Promise<{ leadership: Leadership; journal: Journal | undefined }> {
+    const { cluster } = this.config;
+    const giveUpMs = Date.now() + JETSTREAM_SETUP_TRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await ensureResultsStream(this.bus, cluster, replicas);
+        await ensureResultsStream(this.bus, cluster, settings.replicas);
+        const leadership = await Leadership.open(this.bus, settings, cluster, this.log);
+        const journal = settings.enabled ? await Journal.open(this.bus, cluster, settings.replicas) : undefined;
+        return { leadership, journal };
       } catch (e) {
         const message = (e as Error).message;
         if (Date.now() >= giveUpMs)
-          throw new Error(`the migration results stream cannot be created (does nats-server run with JetStream?): ${message}`, {
-            cause: e,
-          });
-        this.log.warn({ attempt, err: message }, "the migration results stream is not ready; trying again");
-        await sleep(Math.min(250 * attempt, 2000));
+          throw new Error(`JetStream cannot be set up (does nats-server run with JetStream?): ${message}`, { cause: e });
+        this.log.warn({ attempt, err: message }, "JetStream streams and buckets not ready; trying again");
+        await sleep(Math.min(250 * attempt, 2000) + Math.random() * 500);
       }
     }
   }
 
+  /** Stops serving and sending; running migrations stay with their agents (reconciled on restart). */
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

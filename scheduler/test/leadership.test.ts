@@ -2,13 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Bus, JOURNAL_BUCKET, LEASE_BUCKET, LeaseHolder } from "@drover/bus";
 import { NatsCluster } from "@drover/bus/testing";
 import { ApiError, StatusResponse, silentLogger } from "@drover/protocol";
-import { TokenBook } from "../src/api/tokens.js";
 import { Journal } from "../src/journal.js";
 import { leadershipSettings } from "../src/leadership.js";
 import { Scheduler } from "../src/scheduler.js";
 import { CLUSTER, FakeAgents, config, tempDir, uuid } from "./helpers.js";
+import { LEASE_TTL_MS, leaderCandidate } from "./leader-candidate.js";
 
-const TTL = 3000;
+const TTL = LEASE_TTL_MS;
 let cluster: NatsCluster;
 
 beforeAll(async () => {
@@ -23,22 +23,7 @@ afterEach(async () => {
   for (const bucket of [LEASE_BUCKET, JOURNAL_BUCKET]) await bus.jetstream.deleteStream(`KV_${bucket}`);
 });
 
-async function scheduler(id: string, dir: string, ttlMs = TTL) {
-  const cfg = config(cluster.urls[0]!, dir, {
-    nats: { servers: cluster.urls, requestTimeoutMs: 2000 },
-    leadership: { id, ttlMs },
-  });
-  const s = Scheduler.create(cfg, { tickMs: 200 });
-  const token = new TokenBook(s.store, Date.now).create("test-admin", "admin", "test").token;
-  await s.start();
-  const call = (path: string, body?: unknown) =>
-    fetch(`${s.api.address}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  return { s, call };
-}
+const scheduler = (id: string, dir: string, ttlMs = TTL) => leaderCandidate(cluster.urls, id, dir, { ttlMs });
 
 describe("two schedulers on a three-node NATS cluster", () => {
   it("one leads and sends fenced commands, the other follows warm and refuses changes; the follower takes over when the leader dies", async () => {

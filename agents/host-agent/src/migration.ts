@@ -1,4 +1,5 @@
 import type { EscalationStep, Logger, MigrateCommand, MigrationProgress, MigrationResult } from "@drover/protocol";
+import { describeDomain } from "./domain-xml.js";
 import { AgentErrorCode, errorInfo } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams } from "./hypervisor.js";
 import { withTimeout } from "./libvirt-link.js";
@@ -56,7 +57,7 @@ export function progressOfJob(js: JobStats) {
  * virDomainMigrateFlags for a command, given what the ladder may need (flags cannot change
  * mid-flight). TLS only for a running VM: a shut-off one moves as its definition, no QEMU stream.
  */
-export function migrateFlags(hv: Hypervisor, o: MigrateCommand["options"], vmActive: boolean, tls: boolean): number {
+export function migrateFlags(hv: Hypervisor, o: MigrateCommand["options"], vmActive: boolean, tls: boolean, tcg = false): number {
   const f = hv.flags;
   const ladder = o.escalation.map((s) => s.action);
   let flags = f.PEER2PEER;
@@ -69,7 +70,9 @@ export function migrateFlags(hv: Hypervisor, o: MigrateCommand["options"], vmAct
   if (o.copyStorage) flags |= f.NON_SHARED_DISK;
   // QEMU fixes migration capabilities when the migration starts, so auto-converge and post-copy
   // must be armed then if any rung may need them.
-  if (o.autoConverge || ladder.includes("auto-converge")) flags |= f.AUTO_CONVERGE;
+  // Never for a TCG guest (domain type qemu): QEMU 7.2's throttling under TCG corrupts the guest's
+  // memory (a kernel fault after the move, reproduced with plain virsh), so the rung is skipped.
+  if (!tcg && (o.autoConverge || ladder.includes("auto-converge"))) flags |= f.AUTO_CONVERGE;
   if (o.allowPostCopy && ladder.includes("post-copy")) flags |= f.POSTCOPY;
   return flags;
 }
@@ -90,6 +93,8 @@ export class MigrationRun {
   private maxDowntimeMs: number;
   private reached: FailurePhase = "setup";
   private done = false;
+  /** The guest runs under TCG (domain type qemu): auto-converge is neither armed nor climbed. */
+  private tcg = false;
 
   constructor(
     readonly cmd: MigrateCommand,
@@ -115,7 +120,13 @@ export class MigrationRun {
     const log = this.deps.log;
     const state = await this.dom.state();
     const active = state !== "shut-off";
-    const flags = migrateFlags(this.deps.hv, o, active, this.deps.tls);
+    this.tcg =
+      active &&
+      (await this.dom.xml().then(
+        (x) => describeDomain(x).type === "qemu",
+        () => false,
+      ));
+    const flags = migrateFlags(this.deps.hv, o, active, this.deps.tls, this.tcg);
     const params: MigrateParams = {};
     if (o.bandwidthMiBs !== undefined) params.bandwidthMiBs = o.bandwidthMiBs;
     if (active && !o.offline) {
@@ -204,6 +215,10 @@ export class MigrationRun {
           this.phase = "escalating";
           break;
         case "auto-converge":
+          if (this.tcg) {
+            this.escalations.push(`${label}:skipped-tcg`);
+            return;
+          }
           // Armed at the start (QEMU cannot switch it on mid-flight); reaching the rung just records it.
           this.phase = "escalating";
           break;

@@ -38,7 +38,11 @@ interface Global {
 
 export function client(cmd: Command): ApiClient {
   const g = cmd.optsWithGlobals() as Global;
-  return new ApiClient(resolveApiUrl(g.api), { token: resolveToken(g.tokenFile), ca: resolveCa(g.caFile) });
+  return new ApiClient(resolveApiUrl(g.api), {
+    token: resolveToken(g.tokenFile),
+    ca: resolveCa(g.caFile),
+    note: (m) => process.stderr.write(`drover: ${m}\n`),
+  });
 }
 
 function checkHost(arg: string, what = "HOST"): string {
@@ -119,7 +123,10 @@ export function drainOutcome(m: Maintenance): string {
 }
 
 export function registerApiCommands(program: Command): void {
-  program.option("--api <url>", "scheduler API (default: $DROVER_API, else the lab's, else http://127.0.0.1:7070)");
+  program.option(
+    "--api <url>",
+    "scheduler API, or several schedulers' separated by commas (changes go to the leader) (default: $DROVER_API, else the lab's, else http://127.0.0.1:7070)",
+  );
   program.option(
     "--token-file <file>",
     "API token file, mode 600 (default: $DROVER_TOKEN, else $DROVER_TOKEN_FILE, else ~/.config/drover/token, else the lab's)",

@@ -278,6 +278,12 @@ export class ApiServer {
         components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       },
     });
+    // With leadership on, every answer names the leader's API, so a client of a follower (a refused
+    // change above all) knows where changes go: the drover CLI follows it (cli/src/api-client.ts).
+    app.addHook("onSend", async (_req, reply) => {
+      const l = this.s.leadership.status();
+      if (l.enabled && l.leader?.apiUrl) void reply.header("drover-leader-api", l.leader.apiUrl);
+    });
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.sendError(reply, err));
     app.setNotFoundHandler((req, reply) => {
       void reply.code(404).send(errorBody("not-found", `no route ${req.method} ${req.url.slice(0, 200)}`));

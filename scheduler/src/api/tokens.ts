@@ -29,6 +29,7 @@ export function grants(have: ApiRole, need: ApiRole): boolean {
 // nothing through timing (an attacker cannot choose what the probe compares).
 const hashOf = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex");
 const PREFIX = "drover_";
+const SECRET = /^drover_[A-Za-z0-9_-]{43}$/;
 /** last_used is written at most this often per token, not on every request. */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -46,13 +47,19 @@ export class TokenBook {
     private readonly now: () => number,
   ) {}
 
-  /** Returns the secret, which exists only in this reply. `by` is who asked, recorded in the history. */
-  create(name: string, role: string, by: string): { token: string; row: ApiToken } {
+  /**
+   * Returns the secret, which exists only in this reply. `by` is who asked, recorded in the history.
+   * `secret`: a token another scheduler of the cluster made, registered here too, so one token is
+   * good on every scheduler (a client follows whichever leads).
+   */
+  create(name: string, role: string, by: string, secret?: string): { token: string; row: ApiToken } {
     const n = TokenName.safeParse(name);
     if (!n.success) throw new TokenInputError("name", issuesOf(n.error)[0]?.message ?? "invalid");
     const r = ApiRole.safeParse(role);
     if (!r.success) throw new TokenInputError("role", `must be one of ${ApiRoles.join(", ")}`);
-    const token = PREFIX + randomBytes(32).toString("base64url");
+    if (secret !== undefined && !SECRET.test(secret))
+      throw new TokenInputError("secret", `must be a token as drover-scheduler makes them (${PREFIX} and 43 base64url characters)`);
+    const token = secret ?? PREFIX + randomBytes(32).toString("base64url");
     const at = this.now();
     const row = this.store.transaction(() => {
       const row = this.store.tokens.create({ name: n.data, role: r.data, hash: hashOf(token), createdMs: at });

@@ -26,6 +26,14 @@ export interface PowerDeps extends ServiceDeps {
   dispatcherBusy: (host: string) => boolean;
   /** The planner's input as of now (snapshot.ts): the power-off rule is checked on it. */
   planningSnapshot: () => ClusterSnapshot;
+  /** With leadership on: each action under way is kept for the next leader (journal.ts). */
+  journal?: PowerJournal;
+}
+
+/** Told when a power action opens and when it ends; it must not throw. */
+export interface PowerJournal {
+  opened(row: PowerRow): void;
+  ended(row: PowerRow): void;
 }
 
 interface Pending {
@@ -242,6 +250,7 @@ export class PowerManager {
     const promise = new Promise<{ ok: boolean; message: string }>((r) => (resolve = r));
     const p: Pending = { row, deadlineMs, resolve, promise, replaceOnFailure };
     this.pending.set(row.host, p);
+    this.d.journal?.opened(row);
     return p;
   }
 
@@ -253,6 +262,7 @@ export class PowerManager {
     if (this.pending.get(p.row.host) !== p) return;
     this.pending.delete(p.row.host);
     p.row = this.d.store.power.update(p.row.id, { status, error, atMs: this.d.clock.now() });
+    this.d.journal?.ended(p.row);
     this.d.metrics.powerActions.inc({ action: p.row.action, outcome: status });
     this.d.log.info({ host: p.row.host, action: p.row.action, status, error }, `power ${p.row.action} ${status}`);
     p.resolve({ ok: status === "succeeded", message: error?.message ?? status });
@@ -340,13 +350,16 @@ export class PowerManager {
     }
   }
 
-  /** After a restart: power actions still open are followed again. */
+  /**
+   * After a restart or on taking charge: power actions still open (this store's, and those a previous
+   * leader journaled) are followed again; one already followed keeps its deadline.
+   */
   resume(): void {
     const { store, clock, state } = this.d;
     const now = clock.now();
     for (const row of store.power.open()) {
       const cfg = this.cfg(row.host);
-      if (!state.hosts.has(row.host)) continue;
+      if (!state.hosts.has(row.host) || this.pending.get(row.host)?.row.id === row.id) continue;
       const timeout = row.action === "wake" ? (cfg?.wakeTimeoutMs ?? 300_000) : (cfg?.powerOffTimeoutMs ?? 120_000);
       this.track(row, Math.max(now, row.createdMs + timeout), row.action === "wake" && !/^api(:|$)/.test(row.requestedBy));
       state.setMode(row.host, row.action === "wake" ? "waking" : "powering-off", now);

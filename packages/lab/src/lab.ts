@@ -88,6 +88,19 @@ export interface LabOptions {
   ownerKind?: "keeper" | "inline";
 }
 
+/**
+ * Logs (debug) how long each phase since the last call took, so a slow lab start or stop shows
+ * where its time goes (tests: DROVER_LAB_LOG=debug, see test/src/helpers/drover-lab.ts).
+ */
+export function phaseTimer(log: Logger | undefined, what: string): (phase: string) => void {
+  let last = performance.now();
+  return (phase) => {
+    const now = performance.now();
+    log?.debug({ phase, ms: Math.round(now - last) }, `${what}: ${phase}`);
+    last = now;
+  };
+}
+
 function checkCount(what: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw badOption(what, v, `an integer ${min}..${max}`);
   return v;
@@ -259,8 +272,10 @@ export class Lab implements AsyncDisposable {
     // Written before anything is made, so a failed start can always be undone from the file.
     await writeLabFile(file);
     const lab = new Lab(stateDir, cluster, net, hosts, [], file, log);
+    const phase = phaseTimer(log, "lab start");
     try {
       if (plan) await netnsUp(plan, Object.fromEntries(names.map(({ name }) => [name, bridgesOf(name)])));
+      if (plan) phase("network namespaces");
       const creds = await issueLabCredentials(
         stateDir,
         cluster,
@@ -268,6 +283,7 @@ export class Lab implements AsyncDisposable {
         natsNodes.map((n) => n.url),
       );
       // A single server keeps its one config and store; cluster nodes each their own (routes, name, store).
+      phase("credentials");
       const configs = nNats > 1 ? await writeLabClusterConfigs(stateDir, cluster, natsNodes) : [creds.serverConfigFile];
       file.natsNodes = natsNodes.map((n, k): NatsNodeRecord => ({
         name: n.name,
@@ -294,7 +310,9 @@ export class Lab implements AsyncDisposable {
       );
       await writeLabFile(file);
       for (const r of started) if (r.status === "rejected") throw r.reason;
+      phase("nats");
       await Promise.all(hosts.map((h) => h.start()));
+      phase("libvirtd");
       if (nGuests > 0) await ensureGuestImage(opts.guest?.cacheDir);
       // One guest at a time per host: QEMU start-up is CPU-bound and the machine has two cores.
       const perHost = hosts.map(() => [] as number[]);
@@ -310,6 +328,7 @@ export class Lab implements AsyncDisposable {
       );
       file.guests.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
       await writeLabFile(file);
+      phase("guests");
       if (opts.agentCommand) {
         for (const h of hosts) {
           await h.setAgent(checkSpec(`agentCommand(${h.name})`, opts.agentCommand(h.state(), lab.info())));
@@ -328,6 +347,7 @@ export class Lab implements AsyncDisposable {
         if (h.netns) await h.startNic();
         else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => lab.onWake(h)));
       }
+      phase("agents, schedulers, wake listeners");
       lab.supervisor.start();
       file.status = "running";
       await writeLabFile(file);
@@ -415,7 +435,9 @@ export class Lab implements AsyncDisposable {
     const file = (await readLabFile(this.stateDir)) ?? this.file;
     file.status = "stopping";
     await writeLabFile(file);
+    const phase = phaseTimer(this.log, "lab stop");
     await teardown(this.stateDir, this.log);
+    phase("teardown");
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

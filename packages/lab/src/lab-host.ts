@@ -10,6 +10,7 @@ import { libvirtdConf, qemuConf } from "./host-config.js";
 import { issueMigrationCerts, migrationCaDir } from "./migration-tls.js";
 import { canConnect, isAlive, killProc, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
 import { ManagedProcess, type ManagedState } from "./supervisor.js";
+import { phaseTimer } from "./phase-timer.js";
 import type { SpawnSpec } from "./proc.js";
 import { forget, ping } from "./virt.js";
 
@@ -345,12 +346,14 @@ export class LabHost {
 
   private async startLibvirtd(timeoutMs: number): Promise<void> {
     if (isAlive(this.libvirtd)) return;
+    const phase = phaseTimer(this.log, `lab host ${this.name} libvirtd start`);
     for (const sub of Object.values(PRIVATE_DIRS)) await mkdir(join(this.dir, sub), { recursive: true });
     await mkdir(join(this.dir, "log", "qemu"), { recursive: true });
     await mkdir(this.sharedDir, { recursive: true });
     // libvirtd refuses a qemu.conf whose cert dir does not exist, certificates or not.
     await mkdir(this.migrationTlsDir, { recursive: true });
     if (this.migrationCerts) await this.writeMigrationCerts();
+    phase("migration certificates");
     // Bind-mount targets must exist in the root namespace; empty dirs, nothing else is touched there.
     for (const inside of Object.keys(PRIVATE_DIRS)) await mkdir(inside, { recursive: true });
     const conf = {
@@ -376,6 +379,7 @@ export class LabHost {
     );
     this.libvirtd = ref;
     await this.saveState();
+    phase("spawned");
     try {
       await waitFor(
         `libvirtd of ${this.name} on ${this.address}:${LIBVIRTD_PORT}`,
@@ -387,6 +391,7 @@ export class LabHost {
         },
         timeoutMs,
       );
+      phase("listening");
       // A libvirt call can hang on a peer that accepts but never answers: race it with the
       // process and the clock.
       const deadline = Date.now() + timeoutMs;
@@ -411,6 +416,7 @@ export class LabHost {
       await this.saveState();
       throw e;
     }
+    phase("answering");
     await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));
     this.log?.info({ host: this.name, pid: ref.pid, uri: this.uri }, "lab host started");
   }

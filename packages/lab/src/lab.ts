@@ -13,6 +13,7 @@ import { isAlive, procRef, stopProc, type ProcRef, type SpawnSpec } from "./proc
 import { checkSpec, ManagedProcess, RestartSupervisor } from "./supervisor.js";
 import { killPart, labSchedulerId, natsLogFile, restartPart, schedulerLogFile, startNatsNode, type LabPart } from "./controls.js";
 import { readTicks } from "./ticks.js";
+import { phaseTimer } from "./phase-timer.js";
 import { listDomains, removeDomain } from "./virt.js";
 import { cut, cutLink, heal, healLink, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
 import {
@@ -86,19 +87,6 @@ export interface LabOptions {
   network?: "loopback" | "netns";
   /** Internal: set by the detached keeper of labUp(). */
   ownerKind?: "keeper" | "inline";
-}
-
-/**
- * Logs (debug) how long each phase since the last call took, so a slow lab start or stop shows
- * where its time goes (tests: DROVER_LAB_LOG=debug, see test/src/helpers/drover-lab.ts).
- */
-export function phaseTimer(log: Logger | undefined, what: string): (phase: string) => void {
-  let last = performance.now();
-  return (phase) => {
-    const now = performance.now();
-    log?.debug({ phase, ms: Math.round(now - last) }, `${what}: ${phase}`);
-    last = now;
-  };
 }
 
 function checkCount(what: string, v: unknown, min: number, max: number): number {

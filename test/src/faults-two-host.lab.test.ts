@@ -120,7 +120,7 @@ describe("faults on the two-host lab", () => {
       `fault case 5: NATS down ${((backAt - downAt) / 1000).toFixed(1)} s; ${first.vm}'s move ${done.state} (measured ${done.measuredDurationMs} ms); drain done after ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     );
     await restoreHomes(d, HOME);
-  }, 600_000); // two moves at 4 MiB/s, the outage, a retried move if the machine is loaded, and a move back
+  }, 600_000); // two moves under the cap, the outage, a retried move if the machine is loaded, and a move back
 
   // Case 3: the source agent is killed (SIGKILL) at ~20 % of a real live migration and started again
   // as systemd would. libvirt runs a peer-to-peer migration by itself, so the restarted agent must

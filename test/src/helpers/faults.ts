@@ -11,8 +11,10 @@ import { hosts, migrations, waitMigrationDone } from "./cluster.js";
 import { DroverLab, type DroverLabOptions } from "./drover-lab.js";
 
 /**
- * Two hosts: vm1 on h1 dirties a working set of random data, so under the 4 MiB/s cap its move lasts
- * long enough for a fault to land in the middle of it (and still converges); vm2 is a bystander on
+ * Two hosts: vm1 on h1 dirties a working set of random data, so under the 8 MiB/s cap its move lasts
+ * long enough for a fault to land in the middle of it (about ten seconds: the fault lands at 10-20 %,
+ * reported every 500 ms, and `waitProgress` asserts the move still runs then) and still converges.
+ * (At 4 MiB/s the cases spent most of their time copying.) vm2 is a bystander on
  * h2 that must keep running through the fault. Balancing is off and cool-downs are short, so only the
  * fault decides what moves. `failureCooldownMs`: the cool-down after a failed move (the scheduler's
  * default when not given, for a test that checks no failure was charged).
@@ -28,7 +30,7 @@ export function twoHostFaultLab(o: { net: number; network?: DroverLabOptions["ne
     ],
     scheduler: {
       policies: { balance: { mode: "off" } },
-      migration: { bandwidthMiBs: 4 },
+      migration: { bandwidthMiBs: 8 },
       cooldowns: { vmMs: 1000, returnMs: 1000, ...(o.failureCooldownMs === undefined ? {} : { failureMs: o.failureCooldownMs }) },
     },
   });

@@ -264,43 +264,48 @@ export class Lab implements AsyncDisposable {
     try {
       if (plan) await netnsUp(plan, Object.fromEntries(names.map(({ name }) => [name, bridgesOf(name)])));
       if (plan) phase("network namespaces");
-      const creds = await issueLabCredentials(
-        stateDir,
-        cluster,
-        [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
-        natsNodes.map((n) => n.url),
-      );
-      // A single server keeps its one config and store; cluster nodes each their own (routes, name, store).
-      phase("credentials");
-      const configs = nNats > 1 ? await writeLabClusterConfigs(stateDir, cluster, natsNodes) : [creds.serverConfigFile];
-      file.natsNodes = natsNodes.map((n, k): NatsNodeRecord => ({
-        name: n.name,
-        url: n.url,
-        monitorUrl: nNats > 1 ? `http://${n.host}:${NATS_MONITOR_PORT}` : null,
-        command: {
-          cmd: "nats-server",
-          args: [
-            ...["-c", configs[k]!, "-a", n.host, "-p", String(natsPort), "-js"],
-            ...["-sd", nNats > 1 ? join(stateDir, "nats", n.name) : join(stateDir, "nats")],
-            ...(nNats > 1 ? ["-m", String(NATS_MONITOR_PORT)] : []),
-          ],
-        },
-        logFile: natsLogFile(stateDir, k + 1),
-        proc: null,
-      }));
-      await writeLabFile(file);
-      // Together: a cluster node waits for its routes before JetStream is ready. Every node that
-      // started is recorded before a failure is thrown, so the teardown ends it.
-      const started = await Promise.allSettled(
-        file.natsNodes.map(async (n) => {
-          n.proc = await startNatsNode(n);
-        }),
-      );
-      await writeLabFile(file);
-      for (const r of started) if (r.status === "rejected") throw r.reason;
-      phase("nats");
-      await Promise.all(hosts.map((h) => h.start()));
-      phase("libvirtd");
+      const startNats = async () => {
+        const creds = await issueLabCredentials(
+          stateDir,
+          cluster,
+          [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
+          natsNodes.map((n) => n.url),
+        );
+        // A single server keeps its one config and store; cluster nodes each their own (routes, name, store).
+        const configs = nNats > 1 ? await writeLabClusterConfigs(stateDir, cluster, natsNodes) : [creds.serverConfigFile];
+        file.natsNodes = natsNodes.map((n, k): NatsNodeRecord => ({
+          name: n.name,
+          url: n.url,
+          monitorUrl: nNats > 1 ? `http://${n.host}:${NATS_MONITOR_PORT}` : null,
+          command: {
+            cmd: "nats-server",
+            args: [
+              ...["-c", configs[k]!, "-a", n.host, "-p", String(natsPort), "-js"],
+              ...["-sd", nNats > 1 ? join(stateDir, "nats", n.name) : join(stateDir, "nats")],
+              ...(nNats > 1 ? ["-m", String(NATS_MONITOR_PORT)] : []),
+            ],
+          },
+          logFile: natsLogFile(stateDir, k + 1),
+          proc: null,
+        }));
+        await writeLabFile(file);
+        // Together: a cluster node waits for its routes before JetStream is ready. Every node that
+        // started is recorded before a failure is thrown, so the teardown ends it.
+        const started = await Promise.allSettled(
+          file.natsNodes.map(async (n) => {
+            n.proc = await startNatsNode(n);
+          }),
+        );
+        await writeLabFile(file);
+        for (const r of started) if (r.status === "rejected") throw r.reason;
+      };
+      // NATS (its credentials first) and the hosts' libvirtds start together: neither needs the
+      // other, and both wait mostly on openssl and process start-up, one after the other seconds on
+      // a loaded machine. Everything settles before a failure is thrown, so the teardown finds
+      // every process that was started.
+      const up = await Promise.allSettled([startNats(), ...hosts.map((h) => h.start())]);
+      for (const r of up) if (r.status === "rejected") throw r.reason;
+      phase("nats and libvirtd");
       if (nGuests > 0) await ensureGuestImage(opts.guest?.cacheDir);
       // One guest at a time per host: QEMU start-up is CPU-bound and the machine has two cores.
       const perHost = hosts.map(() => [] as number[]);

@@ -526,16 +526,21 @@ async function seedQemuCaps(hostCapsDir: string): Promise<void> {
   }
 }
 
+/**
+ * Keeps what this host's libvirtd probed as the seed for the next hosts. A file that differs from
+ * the seed under its name replaces it: libvirt probed again because the seed went stale (e.g. an
+ * upgrade touched QEMU's module dir), and a stale seed kept would cost every later host the probe.
+ */
 async function saveQemuCaps(hostCapsDir: string): Promise<void> {
   const shared = join(cacheDir(), "qemu-caps");
   if (!existsSync(hostCapsDir)) return;
-  const files = (await readdir(hostCapsDir)).filter((f) => f.endsWith(".xml"));
-  const have = existsSync(shared) ? new Set(await readdir(shared)) : new Set<string>();
-  if (files.length === 0 || files.every((f) => have.has(f))) return;
-  await mkdir(shared, { recursive: true });
-  for (const f of files) {
+  for (const f of (await readdir(hostCapsDir)).filter((x) => x.endsWith(".xml"))) {
+    const probed = await readFile(join(hostCapsDir, f));
+    const seed = existsSync(join(shared, f)) ? await readFile(join(shared, f)) : undefined;
+    if (seed?.equals(probed)) continue;
+    await mkdir(shared, { recursive: true });
     const tmp = join(shared, `.${f}.${process.pid}.tmp`);
-    await copyFile(join(hostCapsDir, f), tmp);
+    await writeFile(tmp, probed, { mode: 0o600 });
     await rename(tmp, join(shared, f));
   }
 }

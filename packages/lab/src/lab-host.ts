@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -417,7 +418,10 @@ export class LabHost {
       throw e;
     }
     phase("answering");
-    await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));
+    // Only a seed for later hosts: not worth failing a started host for.
+    await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities")).catch((e: unknown) =>
+      this.log?.warn({ host: this.name, err: e }, "could not keep the QEMU capabilities seed"),
+    );
     this.log?.info({ host: this.name, pid: ref.pid, uri: this.uri }, "lab host started");
   }
 
@@ -539,7 +543,8 @@ async function saveQemuCaps(hostCapsDir: string): Promise<void> {
     const seed = existsSync(join(shared, f)) ? await readFile(join(shared, f)) : undefined;
     if (seed?.equals(probed)) continue;
     await mkdir(shared, { recursive: true });
-    const tmp = join(shared, `.${f}.${process.pid}.tmp`);
+    // Hosts starting together in one process save at the same time: a temp name of its own each.
+    const tmp = join(shared, `.${f}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
     await writeFile(tmp, probed, { mode: 0o600 });
     await rename(tmp, join(shared, f));
   }

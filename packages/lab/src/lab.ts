@@ -336,10 +336,15 @@ export class Lab implements AsyncDisposable {
           file.schedulers.push(scheduler.state());
         }
       }
-      for (const h of hosts) {
-        if (h.netns) await h.startNic();
-        else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => lab.onWake(h)));
-      }
+      // Together: in namespace mode each listener is a process of its own, seconds to start on a
+      // loaded machine. All settle before a failure is thrown, so the teardown finds each one.
+      const listening = await Promise.allSettled(
+        hosts.map(async (h) => {
+          if (h.netns) await h.startNic();
+          else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => lab.onWake(h)));
+        }),
+      );
+      for (const r of listening) if (r.status === "rejected") throw r.reason;
       phase("agents, schedulers, wake listeners");
       lab.supervisor.start();
       file.status = "running";

@@ -28,7 +28,9 @@ beforeAll(async () => {
     guests: [
       // A working set of random data under the bandwidth cap: the move outlasts the disk filling.
       { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
-      { name: "vm2", host: "h1", memoryMiB: 96 },
+      // Idle: the lab's default workload rewrites 8 MiB/s, as much as the cap copies, and its move
+      // would run the escalation ladder before it could end.
+      { name: "vm2", host: "h1", memoryMiB: 96, workload: { dirtyMb: 0 } },
     ],
     scheduler: {
       stateDir,

@@ -23,8 +23,10 @@ beforeAll(async () => {
       // A working set of random data under the bandwidth cap: the move lasts long enough to be
       // running across the kill and the restart.
       { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
-      { name: "vm2", host: "h1", memoryMiB: 96 },
-      { name: "vm3", host: "h3", memoryMiB: 96 },
+      // Idle: the lab's default workload rewrites 8 MiB/s, more than the cap copies, so each of
+      // these moves ran the whole escalation ladder (tens of seconds) before it could end.
+      { name: "vm2", host: "h1", memoryMiB: 96, workload: { dirtyMb: 0 } },
+      { name: "vm3", host: "h3", memoryMiB: 96, workload: { dirtyMb: 0 } },
     ],
     scheduler: {
       policies: { balance: { mode: "off" } },

@@ -20,7 +20,9 @@ beforeAll(async () => {
     guests: [
       // Random data dirtied under a bandwidth cap: the first move lasts while h2 falls silent.
       { name: "vm1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 24, dirtyRate: 1 } },
-      { name: "vm2", host: "h1", memoryMiB: 96 },
+      // Idle: the lab's default workload rewrites 8 MiB/s, more than the cap copies, and its move
+      // would run the escalation ladder before it could end.
+      { name: "vm2", host: "h1", memoryMiB: 96, workload: { dirtyMb: 0 } },
     ],
     scheduler: {
       policies: { balance: { mode: "off" } },

@@ -93,6 +93,9 @@ describe("the agent refuses commands from a deposed leader", () => {
       });
       const a = await HostAgent.create(config, { logger: silentLogger });
       const h2Events = new Collector(bus, subjects.hostEvent("lab", "h2"), HostEvent);
+      // The server has the subscription before the agent's first event: without it, a busy machine
+      // lets agent-started go by unheard and the wait below runs out the test's time.
+      await bus.flush();
       const run = a.run();
       await h2Events.next("h2's agent-started", (e) => e.kind === "agent-started");
       h2Events.stop();

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -10,6 +11,7 @@ import { libvirtdConf, qemuConf } from "./host-config.js";
 import { issueMigrationCerts, migrationCaDir } from "./migration-tls.js";
 import { canConnect, isAlive, killProc, procRef, spawnDetached, stopProc, waitFor, type ProcRef } from "./proc.js";
 import { ManagedProcess, type ManagedState } from "./supervisor.js";
+import { phaseTimer } from "./phase-timer.js";
 import type { SpawnSpec } from "./proc.js";
 import { forget, ping } from "./virt.js";
 
@@ -345,12 +347,14 @@ export class LabHost {
 
   private async startLibvirtd(timeoutMs: number): Promise<void> {
     if (isAlive(this.libvirtd)) return;
+    const phase = phaseTimer(this.log, `lab host ${this.name} libvirtd start`);
     for (const sub of Object.values(PRIVATE_DIRS)) await mkdir(join(this.dir, sub), { recursive: true });
     await mkdir(join(this.dir, "log", "qemu"), { recursive: true });
     await mkdir(this.sharedDir, { recursive: true });
     // libvirtd refuses a qemu.conf whose cert dir does not exist, certificates or not.
     await mkdir(this.migrationTlsDir, { recursive: true });
     if (this.migrationCerts) await this.writeMigrationCerts();
+    phase("migration certificates");
     // Bind-mount targets must exist in the root namespace; empty dirs, nothing else is touched there.
     for (const inside of Object.keys(PRIVATE_DIRS)) await mkdir(inside, { recursive: true });
     const conf = {
@@ -376,6 +380,7 @@ export class LabHost {
     );
     this.libvirtd = ref;
     await this.saveState();
+    phase("spawned");
     try {
       await waitFor(
         `libvirtd of ${this.name} on ${this.address}:${LIBVIRTD_PORT}`,
@@ -387,6 +392,7 @@ export class LabHost {
         },
         timeoutMs,
       );
+      phase("listening");
       // A libvirt call can hang on a peer that accepts but never answers: race it with the
       // process and the clock.
       const deadline = Date.now() + timeoutMs;
@@ -411,7 +417,11 @@ export class LabHost {
       await this.saveState();
       throw e;
     }
-    await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities"));
+    phase("answering");
+    // Only a seed for later hosts: not worth failing a started host for.
+    await saveQemuCaps(join(this.dir, "cache", "qemu", "capabilities")).catch((e: unknown) =>
+      this.log?.warn({ host: this.name, err: e }, "could not keep the QEMU capabilities seed"),
+    );
     this.log?.info({ host: this.name, pid: ref.pid, uri: this.uri }, "lab host started");
   }
 
@@ -520,16 +530,22 @@ async function seedQemuCaps(hostCapsDir: string): Promise<void> {
   }
 }
 
+/**
+ * Keeps what this host's libvirtd probed as the seed for the next hosts. A file that differs from
+ * the seed under its name replaces it: libvirt probed again because the seed went stale (e.g. an
+ * upgrade touched QEMU's module dir), and a stale seed kept would cost every later host the probe.
+ */
 async function saveQemuCaps(hostCapsDir: string): Promise<void> {
   const shared = join(cacheDir(), "qemu-caps");
   if (!existsSync(hostCapsDir)) return;
-  const files = (await readdir(hostCapsDir)).filter((f) => f.endsWith(".xml"));
-  const have = existsSync(shared) ? new Set(await readdir(shared)) : new Set<string>();
-  if (files.length === 0 || files.every((f) => have.has(f))) return;
-  await mkdir(shared, { recursive: true });
-  for (const f of files) {
-    const tmp = join(shared, `.${f}.${process.pid}.tmp`);
-    await copyFile(join(hostCapsDir, f), tmp);
+  for (const f of (await readdir(hostCapsDir)).filter((x) => x.endsWith(".xml"))) {
+    const probed = await readFile(join(hostCapsDir, f));
+    const seed = existsSync(join(shared, f)) ? await readFile(join(shared, f)) : undefined;
+    if (seed?.equals(probed)) continue;
+    await mkdir(shared, { recursive: true });
+    // Hosts starting together in one process save at the same time: a temp name of its own each.
+    const tmp = join(shared, `.${f}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    await writeFile(tmp, probed, { mode: 0o600 });
     await rename(tmp, join(shared, f));
   }
 }

@@ -13,6 +13,7 @@ import { isAlive, procRef, stopProc, type ProcRef, type SpawnSpec } from "./proc
 import { checkSpec, ManagedProcess, RestartSupervisor } from "./supervisor.js";
 import { killPart, labSchedulerId, natsLogFile, restartPart, schedulerLogFile, startNatsNode, type LabPart } from "./controls.js";
 import { readTicks } from "./ticks.js";
+import { phaseTimer } from "./phase-timer.js";
 import { listDomains, removeDomain } from "./virt.js";
 import { cut, cutLink, heal, healLink, netnsDown, netnsPlan, netnsUp, type NetnsPlan } from "./netns.js";
 import {
@@ -259,42 +260,52 @@ export class Lab implements AsyncDisposable {
     // Written before anything is made, so a failed start can always be undone from the file.
     await writeLabFile(file);
     const lab = new Lab(stateDir, cluster, net, hosts, [], file, log);
+    const phase = phaseTimer(log, "lab start");
     try {
       if (plan) await netnsUp(plan, Object.fromEntries(names.map(({ name }) => [name, bridgesOf(name)])));
-      const creds = await issueLabCredentials(
-        stateDir,
-        cluster,
-        [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
-        natsNodes.map((n) => n.url),
-      );
-      // A single server keeps its one config and store; cluster nodes each their own (routes, name, store).
-      const configs = nNats > 1 ? await writeLabClusterConfigs(stateDir, cluster, natsNodes) : [creds.serverConfigFile];
-      file.natsNodes = natsNodes.map((n, k): NatsNodeRecord => ({
-        name: n.name,
-        url: n.url,
-        monitorUrl: nNats > 1 ? `http://${n.host}:${NATS_MONITOR_PORT}` : null,
-        command: {
-          cmd: "nats-server",
-          args: [
-            ...["-c", configs[k]!, "-a", n.host, "-p", String(natsPort), "-js"],
-            ...["-sd", nNats > 1 ? join(stateDir, "nats", n.name) : join(stateDir, "nats")],
-            ...(nNats > 1 ? ["-m", String(NATS_MONITOR_PORT)] : []),
-          ],
-        },
-        logFile: natsLogFile(stateDir, k + 1),
-        proc: null,
-      }));
-      await writeLabFile(file);
-      // Together: a cluster node waits for its routes before JetStream is ready. Every node that
-      // started is recorded before a failure is thrown, so the teardown ends it.
-      const started = await Promise.allSettled(
-        file.natsNodes.map(async (n) => {
-          n.proc = await startNatsNode(n);
-        }),
-      );
-      await writeLabFile(file);
-      for (const r of started) if (r.status === "rejected") throw r.reason;
-      await Promise.all(hosts.map((h) => h.start()));
+      if (plan) phase("network namespaces");
+      const startNats = async () => {
+        const creds = await issueLabCredentials(
+          stateDir,
+          cluster,
+          [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
+          natsNodes.map((n) => n.url),
+        );
+        // A single server keeps its one config and store; cluster nodes each their own (routes, name, store).
+        const configs = nNats > 1 ? await writeLabClusterConfigs(stateDir, cluster, natsNodes) : [creds.serverConfigFile];
+        file.natsNodes = natsNodes.map((n, k): NatsNodeRecord => ({
+          name: n.name,
+          url: n.url,
+          monitorUrl: nNats > 1 ? `http://${n.host}:${NATS_MONITOR_PORT}` : null,
+          command: {
+            cmd: "nats-server",
+            args: [
+              ...["-c", configs[k]!, "-a", n.host, "-p", String(natsPort), "-js"],
+              ...["-sd", nNats > 1 ? join(stateDir, "nats", n.name) : join(stateDir, "nats")],
+              ...(nNats > 1 ? ["-m", String(NATS_MONITOR_PORT)] : []),
+            ],
+          },
+          logFile: natsLogFile(stateDir, k + 1),
+          proc: null,
+        }));
+        await writeLabFile(file);
+        // Together: a cluster node waits for its routes before JetStream is ready. Every node that
+        // started is recorded before a failure is thrown, so the teardown ends it.
+        const started = await Promise.allSettled(
+          file.natsNodes.map(async (n) => {
+            n.proc = await startNatsNode(n);
+          }),
+        );
+        await writeLabFile(file);
+        for (const r of started) if (r.status === "rejected") throw r.reason;
+      };
+      // NATS (its credentials first) and the hosts' libvirtds start together: neither needs the
+      // other, and both wait mostly on openssl and process start-up, one after the other seconds on
+      // a loaded machine. Everything settles before a failure is thrown, so the teardown finds
+      // every process that was started.
+      const up = await Promise.allSettled([startNats(), ...hosts.map((h) => h.start())]);
+      for (const r of up) if (r.status === "rejected") throw r.reason;
+      phase("nats and libvirtd");
       if (nGuests > 0) await ensureGuestImage(opts.guest?.cacheDir);
       // One guest at a time per host: QEMU start-up is CPU-bound and the machine has two cores.
       const perHost = hosts.map(() => [] as number[]);
@@ -310,6 +321,7 @@ export class Lab implements AsyncDisposable {
       );
       file.guests.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
       await writeLabFile(file);
+      phase("guests");
       if (opts.agentCommand) {
         for (const h of hosts) {
           await h.setAgent(checkSpec(`agentCommand(${h.name})`, opts.agentCommand(h.state(), lab.info())));
@@ -324,10 +336,16 @@ export class Lab implements AsyncDisposable {
           file.schedulers.push(scheduler.state());
         }
       }
-      for (const h of hosts) {
-        if (h.netns) await h.startNic();
-        else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => lab.onWake(h)));
-      }
+      // Together: in namespace mode each listener is a process of its own, seconds to start on a
+      // loaded machine. All settle before a failure is thrown, so the teardown finds each one.
+      const listening = await Promise.allSettled(
+        hosts.map(async (h) => {
+          if (h.netns) await h.startNic();
+          else lab.wake.push(await WakeListener.listen(h.address, wolPort, h.mac, () => lab.onWake(h)));
+        }),
+      );
+      for (const r of listening) if (r.status === "rejected") throw r.reason;
+      phase("agents, schedulers, wake listeners");
       lab.supervisor.start();
       file.status = "running";
       await writeLabFile(file);
@@ -415,7 +433,9 @@ export class Lab implements AsyncDisposable {
     const file = (await readLabFile(this.stateDir)) ?? this.file;
     file.status = "stopping";
     await writeLabFile(file);
+    const phase = phaseTimer(this.log, "lab stop");
     await teardown(this.stateDir, this.log);
+    phase("teardown");
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -15,12 +15,25 @@ import {
   migrationPorts,
   netnsPlan,
   natsUrls,
+  phaseTimer,
   readFirstTick,
   readTicks,
   startGuest,
   type GuestWorkload,
 } from "@drover/lab";
+import type { Logger } from "@drover/protocol";
 import { useAdminToken } from "./api.js";
+
+/** DROVER_LAB_LOG=debug prints where a lab's start and stop spend their time (packages/lab phaseTimer) on stderr. */
+const labLogger: Logger | undefined =
+  process.env["DROVER_LAB_LOG"] === "debug"
+    ? {
+        debug: (o, m) => console.error(m, JSON.stringify(o)),
+        info: () => undefined,
+        warn: (o, m) => console.error(m, JSON.stringify(o)),
+        error: (o, m) => console.error(m, JSON.stringify(o)),
+      }
+    : undefined;
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const AGENT_BIN = join(REPO_ROOT, "agents", "host-agent", "bin", "drover-agent.js");
@@ -126,8 +139,10 @@ export class DroverLab implements AsyncDisposable {
     }
     const node = process.execPath;
     let lab: Lab | undefined;
+    const phase = phaseTimer(labLogger, `drover lab ${o.net} start`);
     try {
       lab = await Lab.start({
+        ...(labLogger ? { logger: labLogger } : {}),
         hosts: o.hosts,
         guests: 0,
         net: o.net,
@@ -140,6 +155,7 @@ export class DroverLab implements AsyncDisposable {
       });
       const byHost = new Map<string, GuestDef[]>();
       for (const g of o.guests) byHost.set(g.host, [...(byHost.get(g.host) ?? []), g]);
+      phase("lab");
       const l = lab;
       await Promise.all(
         [...byHost].map(async ([h, gs]) => {
@@ -153,8 +169,10 @@ export class DroverLab implements AsyncDisposable {
           }
         }),
       );
+      phase("guests defined and started");
       const d = new DroverLab(lab, apis[0]!, apis, stateDir, tmp);
       for (const g of o.guests) await d.waitBooted(g.name);
+      phase("guests booted");
       return d;
     } catch (e) {
       await lab?.stop().catch(() => undefined);

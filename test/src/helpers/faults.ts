@@ -7,12 +7,14 @@ import { expect, vi } from "vitest";
 import { ApiMigration, StatusResponse } from "@drover/protocol";
 import { ticksAbove } from "@drover/lab/testing";
 import { call } from "./api.js";
-import { hosts } from "./cluster.js";
+import { hosts, migrations, waitMigrationDone } from "./cluster.js";
 import { DroverLab, type DroverLabOptions } from "./drover-lab.js";
 
 /**
- * Two hosts: vm1 on h1 dirties a working set of random data, so under the 4 MiB/s cap its move lasts
- * long enough for a fault to land in the middle of it (and still converges); vm2 is a bystander on
+ * Two hosts: vm1 on h1 dirties a working set of random data, so under the 8 MiB/s cap its move lasts
+ * long enough for a fault to land in the middle of it (about ten seconds: the fault lands at 10-20 %,
+ * reported every 500 ms, and `waitProgress` asserts the move still runs then) and still converges.
+ * (At 4 MiB/s the cases spent most of their time copying.) vm2 is a bystander on
  * h2 that must keep running through the fault. Balancing is off and cool-downs are short, so only the
  * fault decides what moves. `failureCooldownMs`: the cool-down after a failed move (the scheduler's
  * default when not given, for a test that checks no failure was charged).
@@ -28,7 +30,7 @@ export function twoHostFaultLab(o: { net: number; network?: DroverLabOptions["ne
     ],
     scheduler: {
       policies: { balance: { mode: "off" } },
-      migration: { bandwidthMiBs: 4 },
+      migration: { bandwidthMiBs: 8 },
       cooldowns: { vmMs: 1000, returnMs: 1000, ...(o.failureCooldownMs === undefined ? {} : { failureMs: o.failureCooldownMs }) },
     },
   });
@@ -53,17 +55,22 @@ export async function commandReceipts(d: DroverLab, commandId: string): Promise<
   return out;
 }
 
-/** Waits until the move has reported at least `fraction` of its data copied; returns that view of it. */
-export function waitProgress(d: DroverLab, id: string, fraction: number, timeoutMs = 120_000): Promise<ApiMigration> {
-  return vi.waitFor(
+/**
+ * Waits until the move has reported at least `fraction` of its data copied, and asserts it still
+ * runs then (a fault injected next lands mid-copy); returns that view of it.
+ */
+export async function waitProgress(d: DroverLab, id: string, fraction: number, timeoutMs = 120_000): Promise<ApiMigration> {
+  const x = await vi.waitFor(
     async () => {
-      const x = await call(d.api, "GET", `/v1/migrations/${id}`, ApiMigration);
-      if ((x.progress?.fraction ?? 0) < fraction)
-        throw new Error(`waiting for ${fraction * 100} % of the move: ${x.state} ${JSON.stringify(x.progress)}`);
-      return x;
+      const m = await call(d.api, "GET", `/v1/migrations/${id}`, ApiMigration);
+      if ((m.progress?.fraction ?? 0) < fraction)
+        throw new Error(`waiting for ${fraction * 100} % of the move: ${m.state} ${JSON.stringify(m.progress)}`);
+      return m;
     },
     { timeout: timeoutMs, interval: 100 },
   );
+  expect(x.state, `the move at ${fraction * 100} %: ${JSON.stringify(x)}`).toBe("running");
+  return x;
 }
 
 /**
@@ -103,4 +110,33 @@ export async function waitPlannable(d: DroverLab): Promise<void> {
     { timeout: PLANNABLE_WITHIN_MS, interval: 1000 },
   );
   expect(Date.now()).toBeLessThanOrEqual(by);
+}
+
+/**
+ * Between fault cases that share one lab: waits until the cluster is plannable, moves each guest
+ * back to its host in `home` if a case left it elsewhere, and asserts every guest runs there (one
+ * host, ticking), so the next case starts from the lab as it was first started.
+ */
+export async function restoreHomes(d: DroverLab, home: Record<string, string>): Promise<void> {
+  await waitPlannable(d);
+  for (const [vm, host] of Object.entries(home)) {
+    if ((await d.hostOf(vm)) === host) continue;
+    const back = await vi.waitFor(() => call(d.api, "POST", "/v1/migrations", ApiMigration, { vm, host }), {
+      timeout: 30_000,
+      interval: 1000,
+    });
+    expect((await waitMigrationDone(d.api, back.id, 300_000)).state, `${vm} moved home to ${host}`).toBe("succeeded");
+  }
+  expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, Object.keys(home)))).toEqual(home);
+  await waitPlannable(d);
+}
+
+/** The moves recorded since `before` (ids of the moves seen then), newest first as the API lists them. */
+export async function movesSince(d: DroverLab, before: ReadonlySet<string>): Promise<ApiMigration[]> {
+  return (await migrations(d.api)).filter((m) => !before.has(m.id));
+}
+
+/** The ids of every move recorded so far: what a case that shares a lab compares against (movesSince). */
+export async function moveIds(d: DroverLab): Promise<Set<string>> {
+  return new Set((await migrations(d.api)).map((m) => m.id));
 }

@@ -43,6 +43,9 @@ export class NatsServer implements AsyncDisposable {
     private child: ChildProcess | undefined,
   ) {}
 
+  /** Called with each chunk of the server's log (stderr) as it comes, e.g. to wait for a reload's verdict. */
+  private readonly logWatchers = new Set<(chunk: string) => void>();
+
   get url(): string {
     return `nats://${this.host}:${this.port}`;
   }
@@ -102,6 +105,7 @@ export class NatsServer implements AsyncDisposable {
       // Stays attached for the life of the process: an undrained pipe would block the server.
       child.stderr?.on("data", (b: Buffer) => {
         stderr = (stderr + b.toString()).slice(-4000);
+        for (const w of this.logWatchers) w(b.toString());
         if (stderr.includes("Server is ready")) {
           clearTimeout(timer);
           resolve();
@@ -125,10 +129,33 @@ export class NatsServer implements AsyncDisposable {
     }
   }
 
-  /** Makes the server re-read its config file (SIGHUP), e.g. after a user was revoked; the reload itself is asynchronous. */
-  reload(): void {
-    if (!this.child || this.child.exitCode !== null) throw new Error("nats-server is not running");
-    this.child.kill("SIGHUP");
+  /**
+   * Makes the server re-read its config file (SIGHUP), e.g. after a user was revoked, and waits for
+   * the server to say it did: the reload runs asynchronously in the server, so a client that
+   * connects right after the signal may still meet the old users.
+   */
+  async reload(timeoutMs = 30_000): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) throw new Error("nats-server is not running");
+    let seen = "";
+    let watch: ((chunk: string) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        watch = (chunk) => {
+          seen += chunk;
+          if (seen.includes("Reloaded server configuration")) resolve();
+          const failed = /Failed to reload server configuration: (.*)/.exec(seen);
+          if (failed) reject(new Error(`nats-server refused the reload: ${failed[1]}`));
+        };
+        this.logWatchers.add(watch);
+        timer = setTimeout(() => reject(new Error(`nats-server did not confirm the reload within ${timeoutMs} ms`)), timeoutMs);
+        child.kill("SIGHUP");
+      });
+    } finally {
+      clearTimeout(timer);
+      if (watch) this.logWatchers.delete(watch);
+    }
   }
 
   /** Kills the process by its pid with `signal` (default SIGKILL: a crash) and waits for it to exit; the store stays. */

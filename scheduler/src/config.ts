@@ -263,6 +263,10 @@ export const SchedulerConfig = z
         /** Grace beyond timeoutMs before the scheduler gives up waiting for the agent's result. */
         resultGraceMs: posMs.default(30_000),
         preflight: z.boolean().default(true),
+        // --- preflight (issue 12) ---
+        /** Let guests move to a host whose libvirt or QEMU is older than the source's (default: refused, by planner and preflight). */
+        allowOlderHypervisor: z.boolean().default(false),
+        // --- end preflight ---
         commandTimeoutMs: posMs.default(10_000),
         /** Fit the cost model's constants to the last `samples` measured live migrations. */
         calibration: z

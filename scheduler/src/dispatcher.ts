@@ -207,6 +207,11 @@ export class Dispatcher {
     return queued.length;
   }
 
+  /** `drover abort`: cancels a move not yet sent, or has its source agent abort the running job (FollowUp.abort). */
+  abort(id: string, by: string): Promise<MigrationRow> {
+    return this.followUp.abort(id, by);
+  }
+
   /** Test/inspection: is this migration being followed or queued? */
   isActive(id: string): boolean {
     return this.followUp.has(id) || this.queue.has(id);

@@ -211,9 +211,17 @@ export class FakeAgents {
         else setTimeout(() => this.finish(host, cmd, mode === "succeed"), this.behaviour.durationMs ?? 50);
         break;
       }
-      case "abort":
-        r = this.reply(host, cmd, "succeeded");
+      case "abort": {
+        // As the agent: a held migration ends `aborted`, the VM where it was; none running is refused.
+        const held = this.held.get(cmd.migrationId);
+        r = held
+          ? this.reply(host, cmd, "succeeded")
+          : this.reply(host, cmd, "refused", {
+              error: { code: "unknown-migration", message: `no migration ${cmd.migrationId} is running` },
+            });
+        if (held) setTimeout(() => this.finish(host, held, false, "aborted"), 1);
         break;
+      }
       case "power-off":
         r = this.reply(host, cmd, "accepted");
         setTimeout(() => this.up.delete(host), 10);
@@ -227,7 +235,7 @@ export class FakeAgents {
   }
 
   /** Ends a held (or any) migration as the agent would: moves the VM, publishes progress and result. */
-  finish(host: string, cmd: Command & { kind: "migrate" }, ok: boolean): void {
+  finish(host: string, cmd: Command & { kind: "migrate" }, ok: boolean, failure: "failed" | "aborted" = "failed"): void {
     const vm = this.vms.get(cmd.vm);
     const now = Date.now();
     this.held.delete(cmd.migrationId);
@@ -263,7 +271,7 @@ export class FakeAgents {
       MigrationResult,
       migrationResult({
         ...base,
-        outcome: ok ? "succeeded" : "failed",
+        outcome: ok ? "succeeded" : failure,
         completedBy: ok ? "live" : null,
         startedAtMs: now - 50,
         endedAtMs: now,
@@ -271,7 +279,11 @@ export class FakeAgents {
         downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
         bytesMoved: 100,
         vmRunningOn: ok ? cmd.destination.host : host,
-        error: ok ? null : { code: "migration-failed", message: "destination refused the incoming migration" },
+        error: ok
+          ? null
+          : failure === "aborted"
+            ? { code: "aborted", message: "aborted (abort command): operation aborted" }
+            : { code: "migration-failed", message: "destination refused the incoming migration" },
       }),
     );
   }

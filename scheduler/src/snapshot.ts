@@ -146,6 +146,10 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
       },
       sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
       bridges: r.bridges,
+      // Left out when the cluster allows moves to older versions: then nothing compares them.
+      ...(r.hypervisor && !config.migration.allowOlderHypervisor
+        ? { hypervisor: { libvirt: r.hypervisor.libvirt, qemu: r.hypervisor.qemu } }
+        : {}),
     });
   }
 

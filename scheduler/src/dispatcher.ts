@@ -45,6 +45,10 @@ export class Dispatcher {
     this.landed = new LandedMoves(d);
     this.predictor = new MovePredictor(d.config);
     this.learning = new CostModelLearning({ config: d.config, predictor: this.predictor, log: d.log });
+    // Link bandwidths from the moves this store recorded, oldest first, so a restart keeps what was learned.
+    for (const row of d.store.migrations.list({ status: "succeeded", limit: 1000 }).reverse()) {
+      this.predictor.links.observe({ ...row, durationMs: row.measuredDurationMs });
+    }
     this.followUp = new FollowUp({
       ...d,
       queue: this.queue,
@@ -97,7 +101,7 @@ export class Dispatcher {
       strategy: req.strategy ?? null,
     };
     if (predicted.durationMs === null) {
-      const p = this.predictor.tryPredict(vm.report, 1, log);
+      const p = this.predictor.tryPredict(vm.report, 1, log, { source: vm.host, destination: req.destination });
       if (p) predicted = { durationMs: p.durationMs, downtimeMs: p.downtimeMs, strategy: p.strategy };
     }
     this.landed.forgetVm(vm.uuid);

@@ -89,7 +89,7 @@ export interface AgentBehaviour {
   migrate?: "succeed" | "fail" | "hold";
   durationMs?: number;
   /** Duration and downtime the migration result claims (default 50 ms and 5 ms). */
-  measured?: { durationMs: number; downtimeMs: number };
+  measured?: { durationMs: number; downtimeMs: number; bytesMoved?: number };
   preflightOk?: boolean;
 }
 
@@ -277,7 +277,7 @@ export class FakeAgents {
         endedAtMs: now,
         durationMs: this.behaviour.measured?.durationMs ?? 50,
         downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
-        bytesMoved: 100,
+        bytesMoved: this.behaviour.measured?.bytesMoved ?? 100,
         vmRunningOn: ok ? cmd.destination.host : host,
         error: ok
           ? null

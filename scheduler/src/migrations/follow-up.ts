@@ -363,7 +363,7 @@ export class FollowUp {
       if (r.source === row.source || r.destination === row.destination || r.source === row.destination || r.destination === row.source) n++;
     }
     if (n <= 1) return { concurrent: 1 };
-    const p = this.d.predictor.tryPredict(vm, n, this.d.log);
+    const p = this.d.predictor.tryPredict(vm, n, this.d.log, { source: row.source, destination: row.destination });
     this.d.log.info(
       { migration: row.id, concurrent: n, predictedDurationMs: p?.durationMs ?? null },
       "move shares its hosts; prediction made for the shared link",

@@ -25,6 +25,9 @@ export class CostModelLearning {
    * reported (its memory and dirty rate are the model's input).
    */
   observe(row: MigrationRow, result: MigrationResult, vm: VmReport | undefined): void {
+    // Any completed move measures its link, shared or not (sharing is accounted for).
+    if (result.outcome === "succeeded")
+      this.d.predictor.links.observe({ ...row, bytesMoved: result.bytesMoved, durationMs: result.durationMs });
     if (result.outcome !== "succeeded" || result.completedBy !== "live" || row.concurrent !== 1 || !vm) return;
     const { config, predictor, log } = this.d;
     const cal = config.migration.calibration;

@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import { isLabAddress } from "@drover/wol";
 import { olderHypervisor, type DestinationFacts, type PreflightCheck } from "@drover/protocol";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
-import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
+import type { HvDomain, Hypervisor } from "./hypervisor.js";
 import { cpuDifference, type LibvirtdFacts } from "./hypervisor-facts.js";
 import { withTimeout } from "./libvirt-link.js";
 import { migrationTlsReport, migrationTlsVerdict } from "./migration-tls.js";

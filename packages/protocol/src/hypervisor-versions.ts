@@ -28,6 +28,9 @@ export function olderHypervisor(
   if (older.length === 0) return null;
   const label = { libvirt: "libvirt", qemu: "QEMU" };
   return older
-    .map((k) => `${destination.host} runs ${label[k]} ${destination.versions[k]}, older than ${label[k]} ${source.versions[k]} on ${source.host}`)
+    .map(
+      (k) =>
+        `${destination.host} runs ${label[k]} ${destination.versions[k]}, older than ${label[k]} ${source.versions[k]} on ${source.host}`,
+    )
     .join("; ");
 }

@@ -47,7 +47,7 @@ export class Dispatcher {
     this.learning = new CostModelLearning({ config: d.config, predictor: this.predictor, log: d.log });
     // Link bandwidths from the moves this store recorded, oldest first, so a restart keeps what was learned.
     for (const row of d.store.migrations.list({ status: "succeeded", limit: 1000 }).reverse()) {
-      this.predictor.links.observe({ ...row, durationMs: row.measuredDurationMs });
+      this.predictor.learnLink({ ...row, durationMs: row.measuredDurationMs, downtimeMs: row.measuredDowntimeMs });
     }
     this.followUp = new FollowUp({
       ...d,
@@ -149,6 +149,11 @@ export class Dispatcher {
   /** Cost-model constants learned from measured migrations, for the planner's snapshot. */
   get learnedModel(): LearnedModel | undefined {
     return this.predictor.learned;
+  }
+
+  /** A host's migration bandwidth learned from its completed moves, for the planner's snapshot (undefined: the configured one). */
+  hostLinkBandwidth(host: string): number | undefined {
+    return this.predictor.hostBandwidth(host);
   }
 
   get inFlightCount(): number {

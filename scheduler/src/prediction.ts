@@ -75,11 +75,21 @@ export class LinkBandwidth {
   /** The learned bytes/s between `a` and `b`, undefined before any move between them measured it. */
   of(a: string, b: string): number | undefined {
     const xs = this.pairs.get(LinkBandwidth.key(a, b));
-    if (!xs?.length) return undefined;
-    const s = [...xs].sort((x, y) => x - y);
-    const mid = s.length >> 1;
-    return s.length % 2 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+    return xs?.length ? median(xs) : undefined;
   }
+
+  /** The median of the learned links touching `host` (the planner's model has one bandwidth per host). */
+  ofHost(host: string): number | undefined {
+    const links: number[] = [];
+    for (const [k, xs] of this.pairs) if (xs.length && k.split(" ").includes(host)) links.push(median(xs));
+    return links.length ? median(links) : undefined;
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 export class MovePredictor {
@@ -100,6 +110,23 @@ export class MovePredictor {
   /** The learned constants predictions use (undefined: the configured ones). */
   get learned(): LearnedModel | undefined {
     return this.model;
+  }
+
+  /**
+   * Learns a completed move's link bandwidth over the time it spent transferring: its duration less
+   * its downtime and the model's setup overhead (at least a quarter of it), so that the model, which
+   * adds both back, predicts the move it measured.
+   */
+  learnLink(m: LinkSample & { downtimeMs: number | null }): number | null {
+    if (!m.durationMs) return null;
+    const transferMs = Math.max(m.durationMs / 4, m.durationMs - (m.downtimeMs ?? 0) - this.cluster().migration.setupOverheadMs);
+    return this.links.observe({ ...m, durationMs: transferMs });
+  }
+
+  /** The host's learned link bandwidth as the cost model takes it (nominal: divided by the efficiency it applies), if any. */
+  hostBandwidth(host: string): number | undefined {
+    const b = this.links.ofHost(host);
+    return b === undefined ? undefined : b / this.cluster().migration.bandwidthEfficiency;
   }
 
   /** Predicts with these constants from now on (cost-model learning hands them over). */

@@ -277,7 +277,8 @@ export class FakeAgents {
         endedAtMs: now,
         durationMs: this.behaviour.measured?.durationMs ?? 50,
         downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
-        bytesMoved: this.behaviour.measured?.bytesMoved ?? 100,
+        // As a real move: about the guest's memory went over the link.
+        bytesMoved: this.behaviour.measured?.bytesMoved ?? (vm?.memoryMiB ?? 512) * 1024 * 1024,
         vmRunningOn: ok ? cmd.destination.host : host,
         error: ok
           ? null

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LinkBandwidth } from "../src/prediction.js";
+import { planningSnapshot } from "../src/snapshot.js";
 import { harness } from "./harness.js";
 import { uuid } from "./helpers.js";
 
@@ -31,20 +32,29 @@ describe("link bandwidth learned from completed migrations", () => {
         migration: { calibration: { enabled: false } },
       },
     );
-    const predicted = (vm: string, to: string) => h.s.dispatcher.submit({ vm, destination: to, requestedBy: "t", reason: "predict" });
-    await h.report();
-    // The configured link speed (125 MB/s) before anything was measured.
-    const before = predicted("v0", "b");
-    await expect.poll(() => h.s.store.migrations.get(before.id)!.status, { timeout: 15_000, interval: 20 }).toBe("succeeded");
-    // One measured move a -> b: 1 GiB in 40 s, about 27 MB/s.
+    // Every move measured: 1 GiB in 40 s, about 27 MB/s.
     h.agents.behaviour = {
       migrate: "succeed",
       durationMs: 1,
       measured: { durationMs: 40_000, downtimeMs: 5, bytesMoved: 1024 * 1024 * 1024 },
     };
+    const predicted = (vm: string, to: string) => h.s.dispatcher.submit({ vm, destination: to, requestedBy: "t", reason: "predict" });
+    await h.report();
+    // The configured link speed (125 MB/s) before anything was measured.
+    const before = predicted("v0", "b");
+    await expect.poll(() => h.s.store.migrations.get(before.id)!.status, { timeout: 15_000, interval: 20 }).toBe("succeeded");
+    // A second measured move a -> b.
     const measured = predicted("v1", "b");
     await expect.poll(() => h.s.store.migrations.get(measured.id)!.status, { timeout: 15_000, interval: 20 }).toBe("succeeded");
     await h.report();
+    // The planner's model has one bandwidth per host: a and b get the measured link, c none (the configured speed).
+    const snap = planningSnapshot({ state: h.s.state, config: h.s.config, store: h.s.store, moves: h.s.dispatcher }, h.clock.now());
+    const bw = (id: string) => snap.hosts.find((x) => x.id === id)?.migrationBandwidthBytesPerSec;
+    expect(bw("a")).toBeGreaterThan(0);
+    expect(bw("a")).toBe(bw("b"));
+    expect(bw("a")!).toBeLessThan(125_000_000);
+    expect(bw("c")).toBeUndefined();
+
     const onB = predicted("v2", "b");
     const onC = predicted("v3", "c");
     expect(onC.predictedDurationMs).toBe(before.predictedDurationMs);

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { execFileSync, fork } from "node:child_process";
 import { loadavg } from "node:os";
 import Table from "cli-table3";
-import { Bus } from "@drover/bus";
+import { Bus, busConnectionOptions, connectionFilesIn } from "@drover/bus";
 import { MigrationProgress, silentLogger, subjects } from "@drover/protocol";
 import { parseConfig } from "../src/config.js";
 import { NatsServer } from "@drover/bus/testing";
@@ -229,10 +229,12 @@ async function dispatchLab(): Promise<void> {
   };
   status = lab as unknown as { running: boolean };
   const dir = await mkdtemp(join(tmpdir(), "drover-bench-"));
+  // The lab's NATS is secured: the scheduler's identity from the lab's credentials dir.
+  const nats = connectionFilesIn(join(labDir, "credentials"), "scheduler", [lab.nats.url], true);
   const s = Scheduler.create(
     parseConfig({
       cluster: lab.cluster,
-      nats: { servers: [lab.nats.url] },
+      nats,
       stateDir: dir,
       http: { host: "127.0.0.1", port: 0 },
       reports: { intervalMs: 2000 },
@@ -242,7 +244,7 @@ async function dispatchLab(): Promise<void> {
     { autoTick: true },
   );
   await s.start();
-  const watch = await Bus.connect({ servers: [lab.nats.url], name: "bench watcher", logger: silentLogger });
+  const watch = await Bus.connect({ ...busConnectionOptions(nats), name: "bench watcher", logger: silentLogger });
   const firstProgress = new Map<string, number>();
   watch.subscribe(subjects.allMigrationProgress(lab.cluster), MigrationProgress, (p) => {
     if (!firstProgress.has(p.migrationId)) firstProgress.set(p.migrationId, performance.now());

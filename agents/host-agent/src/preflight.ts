@@ -102,14 +102,14 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       : badCache.map((d) => `disk ${d.target} (${d.path}) uses cache=${d.cacheMode}; live migration needs cache=none`).join("; "),
   );
 
-  const dest_ = input.destination;
+  const to = input.destination;
   // Always needed: the destination's TLS setting is only in its report.
-  const peer = await deps.peerReport(dest_.host);
-  const peerMissing = `no report from ${dest_.host}'s agent arrived, so its side cannot be verified`;
+  const peer = await deps.peerReport(to.host);
+  const peerMissing = `no report from ${to.host}'s agent arrived, so its side cannot be verified`;
 
   // Shared storage: the same shared filesystem must hold each disk at the same path on both ends.
   if (disks.length === 0) add("shared-storage", true, "no disks");
-  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${dest_.host}`);
+  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${to.host}`);
   else {
     const problems: string[] = [];
     for (const d of disks) {
@@ -125,7 +125,7 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
         continue;
       }
       const there = peer.storage.filter((s) => s.shared && (p === s.path || p.startsWith(s.path.endsWith("/") ? s.path : `${s.path}/`)));
-      if (there.length === 0) problems.push(`disk ${d.target} (${p}) is not under a shared mount on ${dest_.host}`);
+      if (there.length === 0) problems.push(`disk ${d.target} (${p}) is not under a shared mount on ${to.host}`);
     }
     add(
       "shared-storage",
@@ -137,12 +137,12 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
   let dest: PeerLibvirtd | null = null;
   try {
     const t0 = performance.now();
-    dest = await deps.peerLibvirtd(dest_.uri);
+    dest = await deps.peerLibvirtd(to.uri);
     const { libvirt } = dest.facts.hypervisor;
     const answered =
       dest.openedInMs > 0
-        ? `${dest_.uri} answered (libvirt ${libvirt}) in ${dest.openedInMs.toFixed(1)} ms`
-        : `${dest_.uri} answers (libvirt ${libvirt}, connection kept open; ${(performance.now() - t0).toFixed(1)} ms)`;
+        ? `${to.uri} answered (libvirt ${libvirt}) in ${dest.openedInMs.toFixed(1)} ms`
+        : `${to.uri} answers (libvirt ${libvirt}, connection kept open; ${(performance.now() - t0).toFixed(1)} ms)`;
     const expected = input.reportedHostUuid;
     const uuid = dest.facts.hostUuid;
     if (expected !== null && uuid !== expected) {
@@ -150,30 +150,30 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       add(
         "destination-reachable",
         false,
-        `${answered}, but its libvirtd has host UUID ${uuid ?? "(none)"}, not ${expected} as ${dest_.host} reports: ` +
+        `${answered}, but its libvirtd has host UUID ${uuid ?? "(none)"}, not ${expected} as ${to.host} reports: ` +
           `the URI is served by another libvirtd`,
       );
       dest = null;
-    } else add("destination-reachable", true, expected === null ? answered : `${answered}, host UUID ${uuid} as ${dest_.host} reports`);
+    } else add("destination-reachable", true, expected === null ? answered : `${answered}, host UUID ${uuid} as ${to.host} reports`);
   } catch (e) {
-    add("destination-reachable", false, `${dest_.uri} is not reachable: ${(e as Error).message}`);
+    add("destination-reachable", false, `${to.uri} is not reachable: ${(e as Error).message}`);
   }
 
-  const host = uriHost(dest_.uri);
+  const host = uriHost(to.uri);
   const ports = peer?.migrationPorts;
-  if (!host) add("migration-ports", false, `cannot tell the destination address from ${dest_.uri}`);
+  if (!host) add("migration-ports", false, `cannot tell the destination address from ${to.uri}`);
   else if (deps.labSafeNetwork && !isLabAddress(host))
     add("migration-ports", false, `${host} is not a lab address and labSafeNetwork is set; not probed`);
   else if (!peer) add("migration-ports", false, `${peerMissing}, nor its migration port range`);
-  else if (!ports) add("migration-ports", false, `${dest_.host} does not report its migration port range (an agent older than this check)`);
+  else if (!ports) add("migration-ports", false, `${to.host} does not report its migration port range (an agent older than this check)`);
   else {
     const r = await probePort(host, ports.listener, deps.portProbeTimeoutMs);
-    add("migration-ports", r.ok, `${host}:${ports.listener} (of ${dest_.host}'s migration range ${ports.min}-${ports.max}): ${r.detail}`);
+    add("migration-ports", r.ok, `${host}:${ports.listener} (of ${to.host}'s migration range ${ports.min}-${ports.max}): ${r.detail}`);
   }
 
   const tls = migrationTlsVerdict(
     { host: deps.host, tls: await migrationTlsReport(deps.migrationTlsDir) },
-    { host: dest_.host, report: peer },
+    { host: to.host, report: peer },
   );
   add("migration-tls", tls.ok, tls.reason);
 
@@ -185,8 +185,8 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       "bridges",
       missing.length === 0,
       missing.length
-        ? `bridge(s) ${missing.join(", ")} missing on ${dest_.host} (it has: ${peer.bridges.join(", ") || "none"})`
-        : `${desc.bridges.join(", ")} present on ${dest_.host}`,
+        ? `bridge(s) ${missing.join(", ")} missing on ${to.host} (it has: ${peer.bridges.join(", ") || "none"})`
+        : `${desc.bridges.join(", ")} present on ${to.host}`,
     );
   }
 
@@ -198,12 +198,12 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     return checks;
   }
   const here = await deps.local().catch(() => null);
-  add(...versionCheck(deps.host, here, dest_.host, dest.facts, input.allowOlderHypervisor));
-  add(...(await cpuCheck(desc, deps.host, here, dest_.host, dest, deps.callTimeoutMs)));
+  add(...versionCheck(deps.host, here, to.host, dest.facts, input.allowOlderHypervisor));
+  add(...(await cpuCheck(desc, deps.host, here, to.host, dest, deps.callTimeoutMs)));
   try {
     const free = await withTimeout(dest.conn.freeMemoryBytes(), deps.callTimeoutMs, "freeMemory");
     const need = desc.memoryKiB * 1024;
-    add("free-memory", free >= need, `${dest_.host} has ${fmtMiB(free)} free, the VM needs ${fmtMiB(need)}`);
+    add("free-memory", free >= need, `${to.host} has ${fmtMiB(free)} free, the VM needs ${fmtMiB(need)}`);
   } catch (e) {
     add("free-memory", false, `free memory not measured: ${(e as Error).message}`);
   }

@@ -7,7 +7,7 @@ const one = { a: [{ uuid: uuid(1), name: "v0" }] };
 describe("abort (drover abort MOVE)", () => {
   it("a running move is aborted by its source agent and ends aborted naming who asked; the VM stays", async () => {
     await using h = await harness(["a", "b"], one, { migration: { allowOlderHypervisor: true } });
-    h.agents.behaviour = { migrate: "hold" };
+    h.agents.behaviour = { migrate: "hold", abortEnds: true };
     await h.report();
     const m = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "abort" });
     await expect.poll(() => h.s.store.migrations.get(m.id)!.status, { timeout: 15_000, interval: 20 }).toBe("running");
@@ -38,7 +38,7 @@ describe("abort (drover abort MOVE)", () => {
       },
       { limits: { perSource: 1 } },
     );
-    h.agents.behaviour = { migrate: "hold" };
+    h.agents.behaviour = { migrate: "hold", abortEnds: true };
     await h.report();
     const first = h.s.dispatcher.submit({ vm: "v0", destination: "b", requestedBy: "test", reason: "runs" });
     const queued = h.s.dispatcher.submit({ vm: "v1", destination: "b", requestedBy: "test", reason: "waits" });

@@ -90,6 +90,8 @@ export interface AgentBehaviour {
   durationMs?: number;
   /** Duration and downtime the migration result claims (default 50 ms and 5 ms). */
   measured?: { durationMs: number; downtimeMs: number; bytesMoved?: number };
+  /** An abort ends a held migration `aborted` (as the real agent does); otherwise the abort is answered and ignored. */
+  abortEnds?: boolean;
   preflightOk?: boolean;
 }
 
@@ -212,13 +214,14 @@ export class FakeAgents {
         break;
       }
       case "abort": {
-        // As the agent: a held migration ends `aborted`, the VM where it was; none running is refused.
-        const held = this.held.get(cmd.migrationId);
-        r = held
-          ? this.reply(host, cmd, "succeeded")
-          : this.reply(host, cmd, "refused", {
-              error: { code: "unknown-migration", message: `no migration ${cmd.migrationId} is running` },
-            });
+        // With abortEnds, as the agent: a held migration ends `aborted`, the VM where it was; none running is refused.
+        const held = this.behaviour.abortEnds ? this.held.get(cmd.migrationId) : undefined;
+        r =
+          held || !this.behaviour.abortEnds
+            ? this.reply(host, cmd, "succeeded")
+            : this.reply(host, cmd, "refused", {
+                error: { code: "unknown-migration", message: `no migration ${cmd.migrationId} is running` },
+              });
         if (held) setTimeout(() => this.finish(host, held, false, "aborted"), 1);
         break;
       }

@@ -314,6 +314,12 @@ export const SchedulerConfig = z
           .default(30_000)
           .describe("Grace beyond timeoutMs before the scheduler gives up waiting for the agent's result."),
         preflight: z.boolean().default(true).describe("Check each move on both hosts (CPU, storage, network, ports) before it starts."),
+        allowOlderHypervisor: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Let guests move to a host whose libvirt or QEMU is older than the source's (default: refused, by planner and preflight).",
+          ),
         commandTimeoutMs: posMs.default(10_000).describe("An agent command (preflight, migrate, abort) unanswered in this time fails."),
         calibration: z
           .object({

@@ -45,6 +45,10 @@ export class Dispatcher {
     this.landed = new LandedMoves(d);
     this.predictor = new MovePredictor(d.config);
     this.learning = new CostModelLearning({ config: d.config, predictor: this.predictor, log: d.log });
+    // Link bandwidths from the moves this store recorded, oldest first, so a restart keeps what was learned.
+    for (const row of d.store.migrations.list({ status: "succeeded", limit: 1000 }).reverse()) {
+      this.predictor.learnLink({ ...row, durationMs: row.measuredDurationMs, downtimeMs: row.measuredDowntimeMs });
+    }
     this.followUp = new FollowUp({
       ...d,
       queue: this.queue,
@@ -97,7 +101,7 @@ export class Dispatcher {
       strategy: req.strategy ?? null,
     };
     if (predicted.durationMs === null) {
-      const p = this.predictor.tryPredict(vm.report, 1, log);
+      const p = this.predictor.tryPredict(vm.report, 1, log, { source: vm.host, destination: req.destination });
       if (p) predicted = { durationMs: p.durationMs, downtimeMs: p.downtimeMs, strategy: p.strategy };
     }
     this.landed.forgetVm(vm.uuid);
@@ -145,6 +149,11 @@ export class Dispatcher {
   /** Cost-model constants learned from measured migrations, for the planner's snapshot. */
   get learnedModel(): LearnedModel | undefined {
     return this.predictor.learned;
+  }
+
+  /** A host's migration bandwidth learned from its completed moves, for the planner's snapshot (undefined: the configured one). */
+  hostLinkBandwidth(host: string): number | undefined {
+    return this.predictor.hostBandwidth(host);
   }
 
   get inFlightCount(): number {
@@ -205,6 +214,11 @@ export class Dispatcher {
     const queued = [...this.queue.values()];
     for (const row of queued) this.finish({ row }, "cancelled", error);
     return queued.length;
+  }
+
+  /** `drover abort`: cancels a move not yet sent, or has its source agent abort the running job (FollowUp.abort). */
+  abort(id: string, by: string): Promise<MigrationRow> {
+    return this.followUp.abort(id, by);
   }
 
   /** Test/inspection: is this migration being followed or queued? */

@@ -47,6 +47,8 @@ export interface SnapshotExtras {
   landed?: ReadonlyMap<string, string>;
   /** Cost-model constants learned from this cluster's measured migrations. */
   learned?: LearnedModel;
+  /** A host's migration bandwidth learned from its completed moves (nominal bytes/s), undefined: the configured one. */
+  hostBandwidth?: (host: string) => number | undefined;
   /** Histories carry only their newest this many samples (what the policy reads; default: all). */
   historySamples?: number;
 }
@@ -57,6 +59,7 @@ export interface MovesView {
   /** VM uuid -> destination of a move that ended but that the reports do not show yet. */
   landedVms(): ReadonlyMap<string, string>;
   readonly learnedModel: LearnedModel | undefined;
+  hostLinkBandwidth?(host: string): number | undefined;
 }
 
 /** Where planning reads from: reports, configuration, finished moves (store), moves under way. */
@@ -81,7 +84,14 @@ export function planningSnapshot(src: PlanningSources, nowMs: number, policies: 
     // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
     landed: src.moves.landedVms(),
     learned,
+    ...(src.moves.hostLinkBandwidth ? { hostBandwidth: (h: string) => src.moves.hostLinkBandwidth?.(h) } : {}),
   });
+}
+
+/** The host's learned migration bandwidth, when there is one (the cost model uses the configured one otherwise). */
+function bandwidthOf(extras: SnapshotExtras, host: string): { migrationBandwidthBytesPerSec?: number } {
+  const b = extras.hostBandwidth?.(host);
+  return b !== undefined && b > 0 ? { migrationBandwidthBytesPerSec: b } : {};
 }
 
 /** Failed moves still cooling down and each VM's last successful move, from the store. */
@@ -146,6 +156,11 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
       },
       sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
       bridges: r.bridges,
+      // Left out when the cluster allows moves to older versions: then nothing compares them.
+      ...bandwidthOf(extras, h.id),
+      ...(r.hypervisor && !config.migration.allowOlderHypervisor
+        ? { hypervisor: { libvirt: r.hypervisor.libvirt, qemu: r.hypervisor.qemu } }
+        : {}),
     });
   }
 

@@ -89,7 +89,9 @@ export interface AgentBehaviour {
   migrate?: "succeed" | "fail" | "hold";
   durationMs?: number;
   /** Duration and downtime the migration result claims (default 50 ms and 5 ms). */
-  measured?: { durationMs: number; downtimeMs: number };
+  measured?: { durationMs: number; downtimeMs: number; bytesMoved?: number };
+  /** An abort ends a held migration `aborted` (as the real agent does); otherwise the abort is answered and ignored. */
+  abortEnds?: boolean;
   preflightOk?: boolean;
 }
 
@@ -211,9 +213,18 @@ export class FakeAgents {
         else setTimeout(() => this.finish(host, cmd, mode === "succeed"), this.behaviour.durationMs ?? 50);
         break;
       }
-      case "abort":
-        r = this.reply(host, cmd, "succeeded");
+      case "abort": {
+        // With abortEnds, as the agent: a held migration ends `aborted`, the VM where it was; none running is refused.
+        const held = this.behaviour.abortEnds ? this.held.get(cmd.migrationId) : undefined;
+        r =
+          held || !this.behaviour.abortEnds
+            ? this.reply(host, cmd, "succeeded")
+            : this.reply(host, cmd, "refused", {
+                error: { code: "unknown-migration", message: `no migration ${cmd.migrationId} is running` },
+              });
+        if (held) setTimeout(() => this.finish(host, held, false, "aborted"), 1);
         break;
+      }
       case "power-off":
         r = this.reply(host, cmd, "accepted");
         setTimeout(() => this.up.delete(host), 10);
@@ -227,7 +238,7 @@ export class FakeAgents {
   }
 
   /** Ends a held (or any) migration as the agent would: moves the VM, publishes progress and result. */
-  finish(host: string, cmd: Command & { kind: "migrate" }, ok: boolean): void {
+  finish(host: string, cmd: Command & { kind: "migrate" }, ok: boolean, failure: "failed" | "aborted" = "failed"): void {
     const vm = this.vms.get(cmd.vm);
     const now = Date.now();
     this.held.delete(cmd.migrationId);
@@ -263,15 +274,20 @@ export class FakeAgents {
       MigrationResult,
       migrationResult({
         ...base,
-        outcome: ok ? "succeeded" : "failed",
+        outcome: ok ? "succeeded" : failure,
         completedBy: ok ? "live" : null,
         startedAtMs: now - 50,
         endedAtMs: now,
         durationMs: this.behaviour.measured?.durationMs ?? 50,
         downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
-        bytesMoved: 100,
+        // As a real move: about the guest's memory went over the link.
+        bytesMoved: this.behaviour.measured?.bytesMoved ?? (vm?.memoryMiB ?? 512) * 1024 * 1024,
         vmRunningOn: ok ? cmd.destination.host : host,
-        error: ok ? null : { code: "migration-failed", message: "destination refused the incoming migration" },
+        error: ok
+          ? null
+          : failure === "aborted"
+            ? { code: "aborted", message: "aborted (abort command): operation aborted" }
+            : { code: "migration-failed", message: "destination refused the incoming migration" },
       }),
     );
   }

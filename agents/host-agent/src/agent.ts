@@ -15,12 +15,15 @@ import { localBridges } from "./bridges.js";
 import { CommandRunner } from "./commands.js";
 import { metricsListen, migrationTlsDir, type AgentConfig } from "./config.js";
 import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
-import { readHostUuid } from "./host-uuid.js";
+import { readLibvirtdFacts, type LibvirtdFacts } from "./hypervisor-facts.js";
 import type { HvConnection, Hypervisor } from "./hypervisor.js";
 import { LibvirtLink, withTimeout } from "./libvirt-link.js";
 import { AgentMetrics, serveMetrics, timedHypervisor, type MetricsListener } from "./metrics.js";
 import { migrationTlsReport } from "./migration-tls.js";
+import { MigrationPortListener } from "./migration-ports.js";
+import { PeerConnections } from "./peer-connections.js";
 import { PeerReports } from "./peer-reports.js";
+import { uriHost } from "./preflight.js";
 import { readMounts, StorageClassifier, type Mount } from "./storage.js";
 import { VmCollector } from "./vm-collector.js";
 
@@ -42,9 +45,11 @@ export class HostAgent {
   private readonly vms: VmCollector;
   private readonly commands: CommandRunner;
   private readonly peers: PeerReports;
+  private readonly peerLibvirtds: PeerConnections;
+  private readonly migrationPorts: MigrationPortListener;
   private capacity: HostCapacity | null = null;
-  /** libvirtd's host UUID, read once per connection (a restarted libvirtd may have another). */
-  private hostUuid: { conn: HvConnection; uuid: string | null } | null = null;
+  /** libvirtd's host UUID, versions and CPU, read once per connection (a restarted libvirtd may have others). */
+  private own: { conn: HvConnection; facts: LibvirtdFacts } | null = null;
   private lastVms: VmReport[] = [];
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -75,6 +80,12 @@ export class HostAgent {
     this.classifier = new StorageClassifier(config.storage.sharedFsTypes, config.storage.sharedPaths);
     this.vms = new VmCollector(this.classifier, log, config.dirtyRate);
     this.peers = new PeerReports(bus, config.cluster, log);
+    this.peerLibvirtds = new PeerConnections(timed, config.libvirt.callTimeoutMs, log);
+    this.migrationPorts = new MigrationPortListener(
+      uriHost(config.migrationUri),
+      { min: config.migration.peerPortMin, max: config.migration.peerPortMax },
+      log,
+    );
     this.link = new LibvirtLink(timed, { ...config.libvirt }, log, (up, detail) => this.event(up ? "libvirt-up" : "libvirt-down", detail));
     this.commands = new CommandRunner({
       config,
@@ -88,7 +99,8 @@ export class HostAgent {
         mounts: await this.mounts(),
         peerReport: (host) => this.peers.get(host, 3 * config.reportIntervalMs, Math.min(config.reportIntervalMs + 1000, 10_000)),
         labSafeNetwork: config.labSafeNetwork,
-        portRange: () => ({ min: config.migration.peerPortMin, max: config.migration.peerPortMax }),
+        peerLibvirtd: (uri) => this.peerLibvirtds.get(uri),
+        local: () => this.ownFacts(),
         callTimeoutMs: config.libvirt.callTimeoutMs,
         portProbeTimeoutMs: config.migration.portProbeTimeoutMs,
       }),
@@ -114,6 +126,7 @@ export class HostAgent {
         this.event("command", `${what} from ${c.issuedBy}: ${outcome}`, c);
       },
       knownPeer: (host) => this.peers.get(host, Number.POSITIVE_INFINITY, Math.min(config.reportIntervalMs + 1000, 10_000)),
+      offerPeer: (facts) => this.peers.offer(facts),
       onMigration: (uuid, running) => {
         if (running) this.migrating.add(uuid);
         else this.migrating.delete(uuid);
@@ -216,15 +229,9 @@ export class HostAgent {
 
   private async buildReport(): Promise<HostReport> {
     await this.link.probe();
+    await this.ownFacts();
+    await this.migrationPorts.ensure();
     const conn = this.link.connection;
-    if (conn && this.hostUuid?.conn !== conn) {
-      try {
-        this.hostUuid = { conn, uuid: await readHostUuid(conn, this.config.libvirt.callTimeoutMs) };
-      } catch (e) {
-        this.link.noteError(e);
-        this.log.warn({ err: e }, "host UUID unreadable; reporting none until it is read");
-      }
-    }
     if (!this.capacity) {
       const mhz = conn
         ? await conn
@@ -238,6 +245,22 @@ export class HostAgent {
       else return this.assemble(cap);
     }
     return this.assemble(this.capacity);
+  }
+
+  /** What the local libvirtd says of itself, read once per connection; null while unreachable or unread. */
+  private async ownFacts(): Promise<LibvirtdFacts | null> {
+    const conn = this.link.connection;
+    if (!conn) return null;
+    if (this.own?.conn !== conn) {
+      try {
+        this.own = { conn, facts: await readLibvirtdFacts(conn, this.config.libvirt.callTimeoutMs) };
+      } catch (e) {
+        this.link.noteError(e);
+        this.log.warn({ err: e }, "host UUID, versions and CPU unreadable; reporting none until they are read");
+        return null;
+      }
+    }
+    return this.own.facts;
   }
 
   private async assemble(capacity: HostCapacity): Promise<HostReport> {
@@ -277,8 +300,10 @@ export class HostAgent {
       usage,
       libvirt: { ...h, lastError: h.lastError ? { ...h.lastError } : null },
       migrationUri: this.config.migrationUri,
-      ...(this.hostUuid?.uuid ? { hostUuid: this.hostUuid.uuid } : {}),
+      ...(this.own?.facts.hostUuid ? { hostUuid: this.own.facts.hostUuid } : {}),
       migrationTls,
+      ...(this.own ? { hypervisor: this.own.facts.hypervisor } : {}),
+      migrationPorts: this.migrationPorts.report(),
       storage: this.classifier.classify(mounts).map((m) => ({ path: m.path, fsType: m.fsType, shared: m.shared, source: m.source })),
       bridges,
       power: { canPowerOff: this.config.power.offCommand !== undefined, wake: this.config.power.wake },
@@ -315,6 +340,8 @@ export class HostAgent {
       await this.reporting;
       await this.metricsListener?.close();
       this.peers.close();
+      await this.peerLibvirtds.close();
+      await this.migrationPorts.close();
       // Drain flushes what was published; bounded, since a bus that is reconnecting cannot drain.
       await withTimeout(this.bus.drain(), 5000, "bus drain").catch((e: unknown) => this.log.warn({ err: e }, "bus drain failed"));
       await this.bus.close().catch(() => undefined);

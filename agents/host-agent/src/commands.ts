@@ -4,7 +4,7 @@ import type {
   Command,
   CommandEventInfo,
   CommandReply,
-  HostReport,
+  DestinationFacts,
   Logger,
   MigrateCommand,
   MigrationResult,
@@ -37,7 +37,9 @@ export interface CommandDeps {
   /** Publishes what was done with a command, whoever sent it. */
   commandEvent: (e: CommandEventInfo) => void;
   /** A peer's latest report on this cluster, whatever its age (waiting a little for a first one); null if none. */
-  knownPeer: (host: string) => Promise<HostReport | null>;
+  knownPeer: (host: string) => Promise<DestinationFacts | null>;
+  /** The destination's report as a command from the scheduler brings it (kept if newer than the agent's own). */
+  offerPeer: (facts: DestinationFacts) => void;
   /** Called when a migration starts or ends, so reports mark the VM and refresh its XML. */
   onMigration: (uuid: string, running: boolean) => void;
 }
@@ -204,11 +206,18 @@ export class CommandRunner {
   }
 
   private async preflight(cmd: PreflightCommand): Promise<CommandReply> {
+    if (cmd.destinationFacts && cmd.destinationFacts.host === cmd.destination.host) this.d.offerPeer(cmd.destinationFacts);
     const peer = await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
     const dom = await this.vm(cmd.vm);
     try {
       const checks = await runPreflight(
-        { vm: dom, destination: cmd.destination, copyStorage: cmd.copyStorage, reportedHostUuid: peer.hostUuid ?? null },
+        {
+          vm: dom,
+          destination: cmd.destination,
+          copyStorage: cmd.copyStorage,
+          reportedHostUuid: peer.hostUuid ?? null,
+          allowOlderHypervisor: cmd.allowOlderHypervisor,
+        },
         { ...(await this.d.preflightDeps()), hv: this.d.hv },
       );
       const failed = checks.filter((c) => !c.ok);

@@ -123,7 +123,9 @@ export const AgentConfigSchema = z
           .min(1)
           .max(65535)
           .default(49152)
-          .describe("First port of the range where peers' QEMU listens for incoming migrations (libvirt's default)."),
+          .describe(
+            "First port of this host's libvirt migration range, where its QEMU listens for incoming migrations; the agent keeps a listener on the last port for peers' preflight probe.",
+          ),
         peerPortMax: z.number().int().min(1).max(65535).default(49215).describe("Last port of that range."),
         portProbeTimeoutMs: ms.default(2000).describe("Preflight's probe of a destination's migration port gives up after this time."),
         maxConcurrent: z.number().int().positive().default(2).describe("Migrations this agent runs at once at most."),

@@ -1,4 +1,4 @@
-import type { Destination, HostReport } from "@drover/protocol";
+import type { Destination, DestinationFacts } from "@drover/protocol";
 import { AgentError, AgentErrorCode } from "./errors.js";
 
 /**
@@ -8,13 +8,14 @@ import { AgentError, AgentErrorCode } from "./errors.js";
  * its libvirtd's capabilities). So a command naming an attacker's libvirtd, or a host as it was
  * before it was replaced, is refused. Preflight also asks the libvirtd at the URI for its UUID.
  * `peerReport` is the destination's latest report on this cluster's subjects (waiting a little for
- * a first one), or null when none was ever seen. Returns that report.
+ * a first one) or, when newer, the one the scheduler sent with a preflight (`PeerReports.offer`), or
+ * null when none was ever seen. Returns that report.
  */
 export async function verifyDestination(
   dest: Destination,
   cluster: string,
-  peerReport: (host: string) => Promise<HostReport | null>,
-): Promise<HostReport> {
+  peerReport: (host: string) => Promise<DestinationFacts | null>,
+): Promise<DestinationFacts> {
   const r = await peerReport(dest.host);
   if (!r || r.host !== dest.host || r.cluster !== cluster) {
     throw new AgentError(

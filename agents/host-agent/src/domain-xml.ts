@@ -42,6 +42,8 @@ export interface DomainDescription {
   type: string;
   /** The <cpu> element as XML (for compareCpu), or null when the domain has none. */
   cpuXml: string | null;
+  /** <cpu mode=...>: "host-passthrough" guests see the host CPU as it is; null without a <cpu>. */
+  cpuMode: string | null;
 }
 
 // libvirt's documents read with fast-xml-parser. Entity expansion is off: only the five standard
@@ -222,6 +224,7 @@ export function describeDomain(xml: string): DomainDescription {
     networks: unique(nics.filter((n) => n.type === "network" && n.source).map((n) => n.source as string)),
     tags: tagsOf(child(dom, "metadata")),
     cpuXml: cpu && (cpu.children.length > 0 || cpu.attrs["mode"]) ? toXml(cpu) : null,
+    cpuMode: cpu ? (cpu.attrs["mode"] ?? "custom") : null,
   };
 }
 

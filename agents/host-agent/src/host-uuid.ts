@@ -1,7 +1,5 @@
 import { XMLParser } from "fast-xml-parser";
 import { Uuid } from "@drover/protocol";
-import type { HvConnection } from "./hypervisor.js";
-import { withTimeout } from "./libvirt-link.js";
 
 const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false });
 
@@ -18,9 +16,4 @@ export function hostUuidOf(capabilitiesXml: string): string | null {
   }
   const parsed = Uuid.safeParse(doc.capabilities?.host?.uuid);
   return parsed.success ? parsed.data : null;
-}
-
-/** The host UUID of the libvirtd behind `conn`; rejects when libvirtd does not answer in time. */
-export async function readHostUuid(conn: HvConnection, timeoutMs: number): Promise<string | null> {
-  return hostUuidOf(await withTimeout(conn.capabilities(), timeoutMs, "virConnectGetCapabilities"));
 }

@@ -75,11 +75,15 @@ export interface NodeInfo {
 export interface HvConnection {
   readonly uri: string;
   version(): Promise<string>;
+  /** libvirt's version and the hypervisor's (QEMU's), as dotted strings. */
+  versions(): Promise<{ libvirt: string; qemu: string }>;
   nodeInfo(): Promise<NodeInfo>;
   freeMemoryBytes(): Promise<number>;
   capabilities(): Promise<string>;
   /** libvirt's virCPUCompareResult: -1 error, 0 incompatible, 1 identical, 2 superset. */
   compareCpu(xml: string): Promise<number>;
+  /** Same scale, for what the hypervisor can give a guest of `virttype` ("kvm", "qemu" = TCG): virConnectCompareHypervisorCPU. */
+  compareHypervisorCpu(xml: string, virttype: string): Promise<number>;
   domainStats(): Promise<DomainStats[]>;
   /** null when no such domain. */
   lookup(nameOrUuid: string): Promise<HvDomain | null>;

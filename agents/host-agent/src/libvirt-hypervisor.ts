@@ -97,6 +97,8 @@ class LvDomain implements HvDomain {
   }
 }
 
+const compareResult = (r: string): number => (r === "incompatible" ? 0 : r === "identical" ? 1 : r === "superset" ? 2 : -1);
+
 class LvConnection implements HvConnection {
   private alive = true;
   constructor(private readonly c: Connection) {
@@ -110,6 +112,10 @@ class LvConnection implements HvConnection {
   async version(): Promise<string> {
     return (await this.c.version()).libvirt;
   }
+  async versions(): Promise<{ libvirt: string; qemu: string }> {
+    const v = await this.c.version();
+    return { libvirt: v.libvirt, qemu: v.hypervisor };
+  }
   async nodeInfo(): Promise<NodeInfo> {
     const n = await this.c.nodeInfo();
     return { cpus: n.cpus, mhz: n.mhz, memoryKiB: n.memoryKiB, model: n.model };
@@ -121,8 +127,10 @@ class LvConnection implements HvConnection {
     return this.c.capabilities();
   }
   async compareCpu(xml: string): Promise<number> {
-    const r = await this.c.compareCpu(xml);
-    return r === "incompatible" ? 0 : r === "identical" ? 1 : r === "superset" ? 2 : -1;
+    return compareResult(await this.c.compareCpu(xml));
+  }
+  async compareHypervisorCpu(xml: string, virttype: string): Promise<number> {
+    return compareResult(await this.c.compareHypervisorCpu(xml, { virttype }));
   }
   async domainStats(): Promise<DomainStats[]> {
     // One bulk RPC for every domain (active and inactive): listDomains would cost several RPCs

@@ -100,7 +100,7 @@ export async function migrationTlsReport(certDir: string | null, nowMs = Date.no
  */
 export function migrationTlsVerdict(
   self: { host: string; tls: MigrationTlsReport },
-  dest: { host: string; report: HostReport | null },
+  dest: { host: string; report: Pick<HostReport, "migrationTls"> | null },
 ): { ok: boolean; reason: string } {
   const peer = dest.report?.migrationTls;
   if (!self.tls.enabled) {

@@ -1,11 +1,12 @@
 import { connect } from "node:net";
 import { isLabAddress } from "@drover/wol";
-import type { HostReport, PreflightCheck } from "@drover/protocol";
+import { olderHypervisor, type DestinationFacts, type PreflightCheck } from "@drover/protocol";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
-import { readHostUuid } from "./host-uuid.js";
-import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
+import type { HvDomain, Hypervisor } from "./hypervisor.js";
+import { cpuDifference, type LibvirtdFacts } from "./hypervisor-facts.js";
 import { withTimeout } from "./libvirt-link.js";
 import { migrationTlsReport, migrationTlsVerdict } from "./migration-tls.js";
+import type { PeerLibvirtd } from "./peer-connections.js";
 import type { Mount, StorageClassifier } from "./storage.js";
 
 type CheckName = PreflightCheck["check"];
@@ -16,6 +17,8 @@ export interface PreflightInput {
   copyStorage: boolean;
   /** The host UUID the destination's own report gives; the libvirtd at its URI must have it. Null: not reported (old agent). */
   reportedHostUuid: string | null;
+  /** The cluster lets guests move to an older libvirt or QEMU (the scheduler's `migration.allowOlderHypervisor`). */
+  allowOlderHypervisor: boolean;
 }
 
 export interface PreflightDeps {
@@ -26,10 +29,13 @@ export interface PreflightDeps {
   migrationTlsDir: string | null;
   classifier: StorageClassifier;
   mounts: readonly Mount[];
-  /** The destination agent's latest report, or null when none arrived in time. */
-  peerReport: (host: string) => Promise<HostReport | null>;
+  /** The destination's latest report (the scheduler's copy or this agent's), or null when none arrived in time. */
+  peerReport: (host: string) => Promise<DestinationFacts | null>;
+  /** The destination's libvirtd, over a connection kept open between preflights. */
+  peerLibvirtd: (uri: string) => Promise<PeerLibvirtd>;
+  /** What this host's own libvirtd says of itself; null while it is unreachable. */
+  local: () => Promise<LibvirtdFacts | null>;
   labSafeNetwork: boolean;
-  portRange: (host: string) => { min: number; max: number };
   callTimeoutMs: number;
   portProbeTimeoutMs: number;
 }
@@ -47,7 +53,10 @@ export function uriHost(uri: string): string | null {
   }
 }
 
-/** TCP connect: open or refused (RST) both prove the path is not filtered; timeouts do not. */
+/**
+ * TCP connect to a port that should have a listener: only an accepted connection passes. Refused
+ * (nothing listens, or a firewall rejects) and no answer (filtered) both fail, each named.
+ */
 export function probePort(host: string, port: number, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
@@ -56,9 +65,9 @@ export function probePort(host: string, port: number, timeoutMs: number): Promis
       resolve({ ok, detail });
     };
     s.setTimeout(timeoutMs, () => finish(false, `no answer within ${timeoutMs} ms (filtered?)`));
-    s.once("connect", () => finish(true, "open"));
+    s.once("connect", () => finish(true, "a listener accepted"));
     s.once("error", (e: NodeJS.ErrnoException) =>
-      e.code === "ECONNREFUSED" ? finish(true, "reachable (refused: no migration listening yet)") : finish(false, e.code ?? e.message),
+      finish(false, e.code === "ECONNREFUSED" ? "refused: nothing listens there (or a firewall rejects it)" : (e.code ?? e.message)),
     );
   });
 }
@@ -93,14 +102,14 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       : badCache.map((d) => `disk ${d.target} (${d.path}) uses cache=${d.cacheMode}; live migration needs cache=none`).join("; "),
   );
 
-  const dest = input.destination;
+  const to = input.destination;
   // Always needed: the destination's TLS setting is only in its report.
-  const peer = await deps.peerReport(dest.host);
-  const peerMissing = `no report from ${dest.host}'s agent arrived, so its side cannot be verified`;
+  const peer = await deps.peerReport(to.host);
+  const peerMissing = `no report from ${to.host}'s agent arrived, so its side cannot be verified`;
 
   // Shared storage: the same shared filesystem must hold each disk at the same path on both ends.
   if (disks.length === 0) add("shared-storage", true, "no disks");
-  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${dest.host}`);
+  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${to.host}`);
   else {
     const problems: string[] = [];
     for (const d of disks) {
@@ -116,7 +125,7 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
         continue;
       }
       const there = peer.storage.filter((s) => s.shared && (p === s.path || p.startsWith(s.path.endsWith("/") ? s.path : `${s.path}/`)));
-      if (there.length === 0) problems.push(`disk ${d.target} (${p}) is not under a shared mount on ${dest.host}`);
+      if (there.length === 0) problems.push(`disk ${d.target} (${p}) is not under a shared mount on ${to.host}`);
     }
     add(
       "shared-storage",
@@ -125,42 +134,46 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     );
   }
 
-  let dconn: HvConnection | null = null;
+  let dest: PeerLibvirtd | null = null;
   try {
     const t0 = performance.now();
-    dconn = await withTimeout(deps.hv.open(dest.uri), deps.callTimeoutMs, `open ${dest.uri}`);
-    const version = await withTimeout(dconn.version(), deps.callTimeoutMs, "version");
-    const answered = `${dest.uri} answered (libvirt ${version}) in ${(performance.now() - t0).toFixed(1)} ms`;
+    dest = await deps.peerLibvirtd(to.uri);
+    const { libvirt } = dest.facts.hypervisor;
+    const answered =
+      dest.openedInMs > 0
+        ? `${to.uri} answered (libvirt ${libvirt}) in ${dest.openedInMs.toFixed(1)} ms`
+        : `${to.uri} answers (libvirt ${libvirt}, connection kept open; ${(performance.now() - t0).toFixed(1)} ms)`;
     const expected = input.reportedHostUuid;
-    const uuid = expected === null ? null : await readHostUuid(dconn, deps.callTimeoutMs);
+    const uuid = dest.facts.hostUuid;
     if (expected !== null && uuid !== expected) {
       // Another libvirtd serves the URI the destination reported: nothing else is measured on it.
       add(
         "destination-reachable",
         false,
-        `${answered}, but its libvirtd has host UUID ${uuid ?? "(none)"}, not ${expected} as ${dest.host} reports: ` +
+        `${answered}, but its libvirtd has host UUID ${uuid ?? "(none)"}, not ${expected} as ${to.host} reports: ` +
           `the URI is served by another libvirtd`,
       );
-      await dconn.close().catch(() => undefined);
-      dconn = null;
-    } else add("destination-reachable", true, expected === null ? answered : `${answered}, host UUID ${uuid} as ${dest.host} reports`);
+      dest = null;
+    } else add("destination-reachable", true, expected === null ? answered : `${answered}, host UUID ${uuid} as ${to.host} reports`);
   } catch (e) {
-    add("destination-reachable", false, `${dest.uri} is not reachable: ${(e as Error).message}`);
+    add("destination-reachable", false, `${to.uri} is not reachable: ${(e as Error).message}`);
   }
 
-  const host = uriHost(dest.uri);
-  if (!host) add("migration-ports", false, `cannot tell the destination address from ${dest.uri}`);
+  const host = uriHost(to.uri);
+  const ports = peer?.migrationPorts;
+  if (!host) add("migration-ports", false, `cannot tell the destination address from ${to.uri}`);
   else if (deps.labSafeNetwork && !isLabAddress(host))
     add("migration-ports", false, `${host} is not a lab address and labSafeNetwork is set; not probed`);
+  else if (!peer) add("migration-ports", false, `${peerMissing}, nor its migration port range`);
+  else if (!ports) add("migration-ports", false, `${to.host} does not report its migration port range (an agent older than this check)`);
   else {
-    const range = deps.portRange(dest.host);
-    const r = await probePort(host, range.min, deps.portProbeTimeoutMs);
-    add("migration-ports", r.ok, `${host}:${range.min} (range ${range.min}-${range.max}): ${r.detail}`);
+    const r = await probePort(host, ports.listener, deps.portProbeTimeoutMs);
+    add("migration-ports", r.ok, `${host}:${ports.listener} (of ${to.host}'s migration range ${ports.min}-${ports.max}): ${r.detail}`);
   }
 
   const tls = migrationTlsVerdict(
     { host: deps.host, tls: await migrationTlsReport(deps.migrationTlsDir) },
-    { host: dest.host, report: peer },
+    { host: to.host, report: peer },
   );
   add("migration-tls", tls.ok, tls.reason);
 
@@ -172,37 +185,101 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       "bridges",
       missing.length === 0,
       missing.length
-        ? `bridge(s) ${missing.join(", ")} missing on ${dest.host} (it has: ${peer.bridges.join(", ") || "none"})`
-        : `${desc.bridges.join(", ")} present on ${dest.host}`,
+        ? `bridge(s) ${missing.join(", ")} missing on ${to.host} (it has: ${peer.bridges.join(", ") || "none"})`
+        : `${desc.bridges.join(", ")} present on ${to.host}`,
     );
   }
 
-  if (!dconn) {
-    add("cpu-compatible", false, "destination not reachable or not the reported host; not compared");
-    add("free-memory", false, "destination not reachable or not the reported host; not measured");
+  if (!dest) {
+    const why = "destination not reachable or not the reported host";
+    add("hypervisor-version", false, `${why}; not compared`);
+    add("cpu-compatible", false, `${why}; not compared`);
+    add("free-memory", false, `${why}; not measured`);
     return checks;
   }
+  const here = await deps.local().catch(() => null);
+  add(...versionCheck(deps.host, here, to.host, dest.facts, input.allowOlderHypervisor));
+  add(...(await cpuCheck(desc, deps.host, here, to.host, dest, deps.callTimeoutMs)));
   try {
-    if (desc.type === "qemu")
-      add("cpu-compatible", true, "TCG guest (domain type qemu): its CPU is emulated, so no host CPU feature is required");
-    else if (!desc.cpuXml)
-      add("cpu-compatible", true, "the VM defines no guest CPU model (hypervisor default); nothing host-specific to compare");
-    else {
-      const r = await withTimeout(dconn.compareCpu(desc.cpuXml), deps.callTimeoutMs, "compareCpu");
-      const names: Record<number, string> = { 0: "incompatible", 1: "identical", 2: "superset" };
-      add("cpu-compatible", r === 1 || r === 2, `destination host CPU is ${names[r] ?? `result ${r}`} to the VM's CPU`);
-    }
-  } catch (e) {
-    add("cpu-compatible", false, `CPU comparison failed: ${(e as Error).message}`);
-  }
-  try {
-    const free = await withTimeout(dconn.freeMemoryBytes(), deps.callTimeoutMs, "freeMemory");
+    const free = await withTimeout(dest.conn.freeMemoryBytes(), deps.callTimeoutMs, "freeMemory");
     const need = desc.memoryKiB * 1024;
-    add("free-memory", free >= need, `${dest.host} has ${fmtMiB(free)} free, the VM needs ${fmtMiB(need)}`);
+    add("free-memory", free >= need, `${to.host} has ${fmtMiB(free)} free, the VM needs ${fmtMiB(need)}`);
   } catch (e) {
     add("free-memory", false, `free memory not measured: ${(e as Error).message}`);
-  } finally {
-    await dconn.close().catch(() => undefined);
   }
   return checks;
+}
+
+type Verdict = [CheckName, boolean, string];
+
+/** Versions as both libvirtds give them (virConnectGetLibVersion, virConnectGetVersion), by protocol's one rule. */
+export function versionCheck(
+  source: string,
+  here: LibvirtdFacts | null,
+  destination: string,
+  there: LibvirtdFacts,
+  allowOlder: boolean,
+): Verdict {
+  if (!here) return ["hypervisor-version", false, `${source}'s own libvirtd is not reachable; versions not compared`];
+  const v = (f: LibvirtdFacts) => `libvirt ${f.hypervisor.libvirt}, QEMU ${f.hypervisor.qemu}`;
+  const older = olderHypervisor({ host: source, versions: here.hypervisor }, { host: destination, versions: there.hypervisor });
+  if (!older) return ["hypervisor-version", true, `${destination} runs ${v(there)}, not older than ${source}'s ${v(here)}`];
+  if (allowOlder) return ["hypervisor-version", true, `${older}; allowed by the cluster (migration.allowOlderHypervisor)`];
+  return ["hypervisor-version", false, `${older}; a guest moves only to the same or a newer libvirt and QEMU`];
+}
+
+const CPU_RESULT: Record<number, string> = { 0: "incompatible", 1: "identical", 2: "a superset" };
+
+/**
+ * A host-passthrough guest sees the host CPU as it is, so only an identical one will do; any other
+ * CPU definition is asked of the destination's hypervisor for the guest's domain type (KVM, or TCG
+ * whose emulated CPU lacks features too), so a model or feature it cannot give fails.
+ */
+async function cpuCheck(
+  desc: DomainDescription,
+  source: string,
+  here: LibvirtdFacts | null,
+  destination: string,
+  dest: PeerLibvirtd,
+  timeoutMs: number,
+): Promise<Verdict> {
+  if (desc.cpuMode === "host-passthrough") {
+    if (!here) return ["cpu-compatible", false, `host-passthrough guest: ${source}'s own libvirtd is not reachable, CPUs not compared`];
+    const cpu = (f: LibvirtdFacts) => f.hypervisor.cpu;
+    const diff = cpuDifference({ host: source, cpu: cpu(here) }, { host: destination, cpu: cpu(dest.facts) });
+    return diff
+      ? ["cpu-compatible", false, `host-passthrough guest needs an identical host CPU: ${diff}`]
+      : [
+          "cpu-compatible",
+          true,
+          `host-passthrough guest: ${destination}'s CPU is identical (${cpu(here).model}, ${cpu(here).features.length} features)`,
+        ];
+  }
+  if (!desc.cpuXml)
+    return ["cpu-compatible", true, "the VM defines no guest CPU model (hypervisor default); nothing host-specific to compare"];
+  const what = desc.type === "qemu" ? "TCG" : desc.type.toUpperCase();
+  try {
+    const r = await withTimeout(dest.conn.compareHypervisorCpu(desc.cpuXml, desc.type), timeoutMs, "compareHypervisorCpu");
+    const ok = r === 1 || r === 2;
+    return [
+      "cpu-compatible",
+      ok,
+      ok
+        ? `${destination}'s ${what} CPU is ${CPU_RESULT[r]} of the VM's CPU definition`
+        : `${destination}'s ${what} CPU is ${CPU_RESULT[r] ?? `result ${r}`} with the VM's CPU definition (${cpuSummary(desc.cpuXml)})`,
+    ];
+  } catch (e) {
+    return ["cpu-compatible", false, `CPU comparison failed: ${(e as Error).message}`];
+  }
+}
+
+/** The model and required features of a <cpu> element, for a reason a person reads. */
+function cpuSummary(xml: string): string {
+  const model = /<model[^>]*>([^<]+)<\/model>/.exec(xml)?.[1] ?? "no model";
+  const features = [
+    ...xml.matchAll(
+      /<feature[^>]*policy=["'](?:require|force)["'][^>]*name=["']([^"']+)["']|<feature[^>]*name=["']([^"']+)["'][^>]*policy=["'](?:require|force)["']/g,
+    ),
+  ].map((m) => m[1] ?? m[2]);
+  return `model ${model}${features.length ? `, requiring ${features.join(", ")}` : ""}`;
 }

@@ -1,4 +1,4 @@
-// `drover status | hosts | vms | plan | migrate | drain | undrain | host forget | power | history`: thin commands
+// `drover status | hosts | vms | plan | migrate | abort | drain | undrain | host forget | power | history`: thin commands
 // over the scheduler's HTTP API. Human tables by default; `--json` prints the API's reply, validated
 // against @drover/protocol's schemas (the documented, stable contract).
 import type { Command } from "commander";
@@ -325,6 +325,21 @@ export function registerApiCommands(program: Command): void {
       if (o.json) printJson(m);
       else printMigration(m);
       if (o.wait && m.state !== "succeeded") process.exitCode = ExitCode.Failed;
+    });
+
+  program
+    .command("abort")
+    .description("abort a migration: one not sent yet is cancelled, a running one is aborted on its source (the guest stays there)")
+    .argument("<move>", "migration id (drover history --kind migration, drover migrate --json)")
+    .option("--wait", "follow it to its end")
+    .option("--json", "print the API's ApiMigration (the final one with --wait)")
+    .action(async (move: string, o: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      if (move.trim() === "") throw usageError("MOVE must not be empty");
+      const api = client(cmd);
+      let m = await api.post(`/v1/migrations/${encodeURIComponent(move)}/abort`, {}, ApiMigration);
+      if (o.wait) m = await waitMigration(api, m.id, () => undefined);
+      if (o.json) printJson(m);
+      else printMigration(m);
     });
 
   program

@@ -243,6 +243,27 @@ export class Connection {
     return (["incompatible", "identical", "superset"] as const)[r] ?? "error";
   }
 
+  /**
+   * virConnectCompareHypervisorCPU: can the hypervisor behind this connection provide this <cpu>
+   * for a guest of `virttype` ("kvm", or "qemu" for TCG) on `arch` (null: the host's)? Unlike
+   * compareCpu it answers for what QEMU can give a guest, TCG included, not for the host CPU.
+   */
+  async compareHypervisorCpu(
+    xml: string,
+    opts: { virttype?: string; arch?: string; failIncompatible?: boolean } = {},
+  ): Promise<CpuCompareResult> {
+    if (typeof xml !== "string" || xml.length === 0) throw new LibvirtArgumentError("compareHypervisorCpu: xml must be a non-empty string");
+    const r = await pool.call(
+      "compareHypervisorCpu",
+      this.live(),
+      opts.virttype ?? null,
+      opts.arch ?? null,
+      xml,
+      opts.failIncompatible ? 1 : 0,
+    );
+    return (["incompatible", "identical", "superset"] as const)[r] ?? "error";
+  }
+
   /** Every domain, active and inactive. */
   async listDomains(): Promise<DomainInfo[]> {
     const raw = await pool.call("listDomains", this.live());

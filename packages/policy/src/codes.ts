@@ -37,6 +37,7 @@ export const RejectCode = {
   vcpuCapacity: "capacity.vcpu",
   coreSpeed: "capacity.core-speed",
   cpuModel: "compat.cpu-model",
+  olderHypervisor: "compat.older-hypervisor",
   storage: "compat.storage",
   bridge: "compat.bridge",
   antiAffinity: "rule.anti-affinity",

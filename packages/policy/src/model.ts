@@ -12,6 +12,7 @@ import {
   coreSpeedRejects,
   cpuCapacityRejects,
   cpuModelRejects,
+  olderHypervisorRejects,
   failureCooldownRejects,
   isHardRule,
   memoryCapacityRejects,
@@ -436,6 +437,8 @@ export class ClusterModel {
     if (dst === src) return reject(RejectCode.sameHost);
     if (this.destOk[dst] !== 1) return reject(RejectCode.hostExcluded);
     const host = this.hosts[dst] as Host;
+    const older = olderHypervisorRejects(this.hosts[src] as Host, host);
+    if (older !== null) return reject(older);
     for (const v of unit) {
       const vm = this.vms[v] as Vm;
       const r = cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);

@@ -4,6 +4,7 @@
 // and `ClusterModel.softPenalty` counts the soft rules a move breaks. A unit is a VM and the
 // hard-affinity partners on its host that move with it; all its VMs are on one host.
 
+import { olderHypervisor } from "@drover/protocol";
 import type { ClusterConfig } from "./config.js";
 import { RejectCode } from "./codes.js";
 import type { Host, Rule, Vm, VmAffinityRule, VmAntiAffinityRule, VmHostRule } from "./types.js";
@@ -42,6 +43,15 @@ const EPS = 1e-9;
 /** The VM needs a CPU model the host does not offer. */
 export function cpuModelRejects(vm: Vm, host: Host): RejectCode | null {
   return vm.cpuModel !== undefined && host.cpuModels !== undefined && !host.cpuModels.includes(vm.cpuModel) ? RejectCode.cpuModel : null;
+}
+
+/** The host runs an older libvirt or QEMU than the VM's host (both known). */
+export function olderHypervisorRejects(from: Host, host: Host): RejectCode | null {
+  return from.hypervisor !== undefined &&
+    host.hypervisor !== undefined &&
+    olderHypervisor({ host: from.id, versions: from.hypervisor }, { host: host.id, versions: host.hypervisor }) !== null
+    ? RejectCode.olderHypervisor
+    : null;
 }
 
 /** With `capacity.enforceCoreSpeed`: the VM's forecast MHz per vCPU exceeds the host's core MHz. */

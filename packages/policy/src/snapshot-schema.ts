@@ -27,6 +27,10 @@ const hostSchema = z
       .refine((p) => p.idleW === undefined || p.maxW === undefined || p.maxW >= p.idleW, {
         message: "power.maxW must be at least power.idleW",
       }),
+    hypervisor: z
+      .object({ libvirt: z.string().min(1), qemu: z.string().min(1) })
+      .strict()
+      .optional(),
     cpuModels: ids.optional(),
     sharedStorage: ids.optional(),
     bridges: ids.optional(),

@@ -45,6 +45,11 @@ export interface Host {
   /** Fraction (0..1) of vCPU time spent waiting for a physical CPU, averaged over the host. */
   readonly contention?: number;
   readonly power: HostPower;
+  /**
+   * The host's libvirt and QEMU versions: no VM moves here from a host with a newer one (protocol's
+   * `olderHypervisor`). Absent = not compared (an old agent, or the cluster allows older ones).
+   */
+  readonly hypervisor?: { readonly libvirt: string; readonly qemu: string };
   /** Guest CPU models this host can run; absent = any. */
   readonly cpuModels?: readonly string[];
   /** Shared storage mounts (by path or id) present on this host. */

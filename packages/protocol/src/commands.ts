@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION, Uuid, VmRef } from "./common.js";
+import { DestinationFacts } from "./host-report.js";
 
 /**
  * Where a VM goes: the peer's id, the libvirt URI its libvirtd listens on, and the host UUID that
@@ -70,6 +71,10 @@ export const PreflightCommand = z.object({
   vm: VmRef,
   destination: Destination,
   copyStorage: z.boolean().default(false),
+  /** The destination's latest report as the scheduler holds it (absent from old schedulers: the agent waits for its own). */
+  destinationFacts: DestinationFacts.optional(),
+  /** The cluster allows moves to a host with an older libvirt or QEMU than the source (scheduler `migration.allowOlderHypervisor`). */
+  allowOlderHypervisor: z.boolean().default(false),
 });
 
 export const MigrateCommand = z.object({
@@ -123,6 +128,7 @@ export const PreflightCheckNames = [
   "cpu-compatible",
   "free-memory",
   "migration-tls",
+  "hypervisor-version",
 ] as const;
 export const PreflightCheck = z.object({
   check: z.enum(PreflightCheckNames),

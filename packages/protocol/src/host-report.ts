@@ -25,6 +25,8 @@ export const HostReportLimits = {
   messageChars: 16_384,
   /** No real host has more CPUs than this (today's largest have a few thousand threads). */
   cpus: 65_536,
+  /** CPU feature names of one host (x86 hosts list about 100). */
+  cpuFeatures: 1024,
 } as const;
 
 const L = HostReportLimits;
@@ -132,6 +134,39 @@ export const MigrationTlsReport = z.object({
 });
 export type MigrationTlsReport = z.infer<typeof MigrationTlsReport>;
 
+const Port = z.number().int().min(1).max(65535);
+
+/**
+ * What a destination must match for a guest to move to it (preflight, placement): the versions of
+ * libvirt and of the hypervisor behind it, and the host CPU as libvirt's capabilities describe it.
+ */
+export const HypervisorFacts = z.object({
+  /** virConnectGetLibVersion, e.g. "9.0.0". */
+  libvirt: name(1),
+  /** virConnectGetVersion: QEMU's version for the qemu driver, e.g. "7.2.22". */
+  qemu: name(1),
+  /** capabilities `<host><cpu>`: a host-passthrough guest moves only between hosts where these are equal. */
+  cpu: z.object({
+    arch: name(),
+    model: name(),
+    vendor: name(),
+    features: z.array(name()).max(L.cpuFeatures),
+  }),
+});
+export type HypervisorFacts = z.infer<typeof HypervisorFacts>;
+
+/**
+ * The ports an incoming migration's QEMU listens on (libvirt's migration_port_min/max), and the
+ * one of them the agent keeps a listener on so that a peer can probe the range for a listener.
+ */
+export const MigrationPortsReport = z
+  .object({ min: Port, max: Port, listener: Port })
+  .refine((p) => p.min <= p.max && p.listener >= p.min && p.listener <= p.max, {
+    message: "must have min <= listener <= max",
+    path: ["listener"],
+  });
+export type MigrationPortsReport = z.infer<typeof MigrationPortsReport>;
+
 export const HostReport = z.object({
   v: z.literal(PROTOCOL_VERSION),
   cluster: ClusterName,
@@ -165,6 +200,9 @@ export const HostReport = z.object({
   hostUuid: Uuid.optional(),
   /** Optional: agents older than it do not send it (preflight then cannot verify this host for TLS). */
   migrationTls: MigrationTlsReport.optional(),
+  /** Optional: agents older than them do not send them (preflight then asks the destination's libvirtd itself). */
+  hypervisor: HypervisorFacts.optional(),
+  migrationPorts: MigrationPortsReport.optional(),
   storage: z.array(StorageMount).max(L.storageMounts),
   bridges: z.array(name()).max(L.hostBridges),
   power: z.object({
@@ -174,4 +212,22 @@ export const HostReport = z.object({
   vms: z.array(VmReport).max(L.vms),
 });
 export type HostReport = z.infer<typeof HostReport>;
+
+/**
+ * The part of a destination's report its source's preflight reads; the scheduler sends the one it
+ * holds in the preflight command, so the source need not wait for a report of its own.
+ */
+export const DestinationFacts = HostReport.pick({
+  cluster: true,
+  host: true,
+  timeMs: true,
+  migrationUri: true,
+  hostUuid: true,
+  migrationTls: true,
+  hypervisor: true,
+  migrationPorts: true,
+  storage: true,
+  bridges: true,
+});
+export type DestinationFacts = z.infer<typeof DestinationFacts>;
 export type HostReportInput = z.input<typeof HostReport>;

@@ -15,6 +15,9 @@ export {
   CacheMode,
   MIGRATION_TLS_FILES,
   MigrationTlsReport,
+  HypervisorFacts,
+  MigrationPortsReport,
+  DestinationFacts,
   type HostReportInput,
 } from "./host-report.js";
 export {
@@ -51,3 +54,4 @@ export { HostState, HostStates } from "./host-state.js";
 export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js";
 export * from "./api.js";
 export { ConsolidationWindow, ScheduleKinds, ScheduleRequest, SchedulesResponse } from "./schedule.js";
+export { compareVersions, olderHypervisor, type HypervisorVersions } from "./hypervisor-versions.js";

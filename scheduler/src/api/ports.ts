@@ -37,7 +37,7 @@ export interface SchedulerApi {
   readonly metrics: Pick<Metrics, "registry" | "sources">;
   readonly planner: Pick<Planner, "make" | "approve" | "reject">;
   /** Operator moves, their progress, and the queue's size. */
-  readonly moves: Pick<Dispatcher, "submit" | "progressOf" | "inFlightCount" | "queuedCount">;
+  readonly moves: Pick<Dispatcher, "submit" | "abort" | "progressOf" | "inFlightCount" | "queuedCount">;
   readonly maintenance: Pick<Maintenance, "drain" | "undrain" | "get" | "toApi">;
   readonly power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
   /** Policy modes and the consolidation window in force, set at run time too. */

@@ -514,6 +514,26 @@ export class ApiServer {
     );
 
     app.post(
+      "/v1/migrations/:id/abort",
+      {
+        config: operator,
+        schema: {
+          summary:
+            "Abort a migration: one not sent yet is cancelled, a running one is aborted by its source agent (virDomainAbortJob) " +
+            "and ends aborted with the guest still on the source; the end names who asked",
+          params: js(IdParams),
+          response: { 202: js(ApiMigration), ...err },
+        },
+      },
+      async (req, reply) => {
+        const { id } = parse(IdParams, req.params, "params");
+        const row = await s.moves.abort(id, this.by(req));
+        void reply.code(202);
+        return migrationView(row, s.moves.progressOf(id), s.state.vm(row.vmUuid)?.host ?? null);
+      },
+    );
+
+    app.post(
       "/v1/hosts/:id/drain",
       {
         config: operator,

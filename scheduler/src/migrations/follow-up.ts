@@ -4,6 +4,7 @@
 import { BusStatusType, type Bus, type ConsumeVerdict, type Subscription } from "@drover/bus";
 import type { MigrationResult } from "@drover/protocol";
 import {
+  DestinationFacts,
   DropLog,
   MigrationProgress,
   hostOfSubject,
@@ -15,6 +16,7 @@ import {
 } from "@drover/protocol";
 import { InFlightMigrationStatuses, type MigrationPatch, type MigrationRow, type MigrationStatus } from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
+import { NotFoundError, RefusedError } from "../errors.js";
 import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
@@ -27,6 +29,8 @@ interface Active {
   deadlineMs: number;
   abortSent: boolean;
   statusAsks: number;
+  /** Who asked for this move to be aborted (`drover abort`); its end then names them. */
+  abortedBy?: string;
   /** An end seen but not yet recorded (the store refused the write): recorded again by tick(). */
   unrecorded?: { status: MigrationStatus; error: ErrorInfo | null; extra: Partial<MigrationRow> };
 }
@@ -262,7 +266,8 @@ export class FollowUp {
         });
       }
       // The destination as its own report gives it: the agent checks URI and host UUID against that report.
-      const { migrationUri: uri, hostUuid } = state.hosts.get(row.destination)!.report!;
+      const destReport = state.hosts.get(row.destination)!.report!;
+      const { migrationUri: uri, hostUuid } = destReport;
       const destination = { host: row.destination, uri, ...(hostUuid === undefined ? {} : { hostUuid }) };
       if (config.migration.preflight) {
         const pf = await agents.send(row.source, {
@@ -271,6 +276,9 @@ export class FollowUp {
           vm: row.vmUuid,
           destination,
           copyStorage: false,
+          // What the scheduler already holds of the destination: the source need not wait for a report of its own.
+          destinationFacts: DestinationFacts.parse(destReport),
+          allowOlderHypervisor: config.migration.allowOlderHypervisor,
         });
         const bad = (pf.checks ?? []).filter((c) => !c.ok);
         metrics.preflightFailed(bad);
@@ -281,6 +289,7 @@ export class FollowUp {
             message: why,
           });
         }
+        if (!this.active.has(row.id)) return; // aborted by an operator during the preflight
       }
       // Persisted before the send: after a restart this move is asked about, never sent again.
       row = a.row = store.migrations.update(row.id, { status: "dispatched", atMs: clock.now(), ...this.sharedLink(row, vm.report) });
@@ -354,7 +363,7 @@ export class FollowUp {
       if (r.source === row.source || r.destination === row.destination || r.source === row.destination || r.destination === row.source) n++;
     }
     if (n <= 1) return { concurrent: 1 };
-    const p = this.d.predictor.tryPredict(vm, n, this.d.log);
+    const p = this.d.predictor.tryPredict(vm, n, this.d.log, { source: row.source, destination: row.destination });
     this.d.log.info(
       { migration: row.id, concurrent: n, predictedDurationMs: p?.durationMs ?? null },
       "move shares its hosts; prediction made for the shared link",
@@ -382,7 +391,11 @@ export class FollowUp {
   private onResult(a: Active, r: MigrationResult): void {
     this.d.learning.observe(a.row, r, this.d.state.vm(a.row.vmUuid)?.report);
     if (r.outcome === "succeeded" && r.vmRunningOn) this.d.state.moveVm(a.row.vmUuid, r.vmRunningOn);
-    this.finish(a, r.outcome, r.error, {
+    const error =
+      a.abortedBy !== undefined && r.outcome !== "succeeded"
+        ? { code: "aborted-by-operator", message: `aborted at the request of ${a.abortedBy}${r.error ? `: ${r.error.message}` : ""}` }
+        : r.error;
+    this.finish(a, r.outcome, error, {
       measuredDurationMs: r.durationMs,
       measuredDowntimeMs: r.downtimeMs,
       bytesMoved: r.bytesMoved,
@@ -498,6 +511,47 @@ export class FollowUp {
       completedBy: UNKNOWN_COMPLETION,
       ...(startedMs === null ? {} : { startedMs }),
     });
+  }
+
+  /**
+   * An operator's abort (`drover abort`). A move not sent yet (queued, or in its preflight) is
+   * cancelled here: nothing reached libvirt. A sent one: the source agent aborts the libvirt job
+   * (virDomainAbortJob) and its result records the move `aborted`, naming who asked, the guest
+   * still running on the source. Refused for a move that has ended or that its agent does not run.
+   */
+  async abort(id: string, by: string): Promise<MigrationRow> {
+    const { store, agents, log } = this.d;
+    const row = store.migrations.get(id);
+    if (!row) throw new NotFoundError(`no migration "${id}"`, "id");
+    const a = this.active.get(id);
+    const unsent = { code: "aborted-by-operator", message: `cancelled at the request of ${by} before it was sent` };
+    if (!a) {
+      if (!this.d.queue.has(id)) throw new RefusedError("not-in-flight", `migration ${id} is ${row.status}: nothing to abort`, "id");
+      this.finish({ row }, "cancelled", unsent);
+      return store.migrations.get(id)!;
+    }
+    if (a.row.status === "preflight") {
+      this.finish(a, "cancelled", unsent);
+      return store.migrations.get(id)!;
+    }
+    a.abortedBy = by;
+    let reply: CommandReply;
+    try {
+      reply = await agents.send(a.row.source, { kind: "abort", id: `abort-${id}-${this.d.clock.now().toString(36)}`, migrationId: id });
+    } catch (e) {
+      // It may have aborted: the move is followed to its end as ever, and that end names who asked.
+      throw new RefusedError("abort-unanswered", `${a.row.source} did not answer the abort of ${id}: ${(e as Error).message}`, "id");
+    }
+    if (reply.status !== "succeeded") {
+      if (this.active.has(id)) delete a.abortedBy;
+      throw new RefusedError(
+        "abort-refused",
+        `${a.row.source} did not abort migration ${id}: ${reply.error?.message ?? reply.status} (it may have just ended; see its state)`,
+        "id",
+      );
+    }
+    log.info({ migration: id, by }, "migration abort requested by an operator");
+    return store.migrations.get(id)!;
   }
 
   private async timeOut(a: Active): Promise<void> {

@@ -25,11 +25,16 @@ export class CostModelLearning {
    * reported (its memory and dirty rate are the model's input).
    */
   observe(row: MigrationRow, result: MigrationResult, vm: VmReport | undefined): void {
+    // Any completed move measures its link, shared or not (sharing is accounted for).
+    if (result.outcome === "succeeded")
+      this.d.predictor.learnLink({ ...row, bytesMoved: result.bytesMoved, durationMs: result.durationMs, downtimeMs: result.downtimeMs });
     if (result.outcome !== "succeeded" || result.completedBy !== "live" || row.concurrent !== 1 || !vm) return;
     const { config, predictor, log } = this.d;
     const cal = config.migration.calibration;
     if (!cal.enabled || result.downtimeMs === null) return;
-    this.samples.push({ ...predictor.inputOf(vm, 1), durationMs: result.durationMs, downtimeMs: result.downtimeMs });
+    // On the link's learned bandwidth, as this pair's predictions are made: the constants fit what remains.
+    const pair = { source: row.source, destination: row.destination };
+    this.samples.push({ ...predictor.inputOf(vm, 1, pair), durationMs: result.durationMs, downtimeMs: result.downtimeMs });
     if (this.samples.length > cal.samples) this.samples.shift();
     if (this.samples.length >= cal.minSamples) this.fit();
     log.info(

@@ -28,6 +28,7 @@ const valid: string[][] = [
   ["plan", "reject", "plan-1"],
   ["mode", "balance", "automatic"],
   ["migrate", "vm1", "h2", "--wait"],
+  ["abort", "mig-1", "--wait"],
   ["drain", "h1", "--power-off", "--wait"],
   ["undrain", "h1"],
   ["host", "forget", "h1"],

@@ -109,6 +109,9 @@ export const virt = {
   virConnectCompareCPU: f<[number, string, number], number>(
     "int virConnectCompareCPU(uintptr_t conn, const char *xmlDesc, unsigned int flags)",
   ),
+  virConnectCompareHypervisorCPU: f<[number, string | null, string | null, string | null, string | null, string, number], number>(
+    "int virConnectCompareHypervisorCPU(uintptr_t conn, const char *emulator, const char *arch, const char *machine, const char *virttype, const char *xmlCPU, unsigned int flags)",
+  ),
   virNodeGetInfo: f<[number, Record<string, unknown>], number>("int virNodeGetInfo(uintptr_t conn, _Out_ drover_virNodeInfo *info)"),
   virNodeGetFreeMemory: f<[number], number | bigint>("unsigned long long virNodeGetFreeMemory(uintptr_t conn)"),
   virConnectListAllDomains: f<[number, [Ptr | null], number], number>(

@@ -132,6 +132,9 @@ export const ops = {
   compareCpu(conn: number, xml: string, flags: number): number {
     return check(virt.virConnectCompareCPU(conn, xml, flags), "virConnectCompareCPU");
   },
+  compareHypervisorCpu(conn: number, virttype: string | null, arch: string | null, xml: string, flags: number): number {
+    return check(virt.virConnectCompareHypervisorCPU(conn, null, arch, null, virttype, xml, flags), "virConnectCompareHypervisorCPU");
+  },
   listDomains(conn: number): RawDomainInfo[] {
     const arr: [Ptr | null] = [null];
     const n = check(virt.virConnectListAllDomains(conn, arr, 0), "virConnectListAllDomains");

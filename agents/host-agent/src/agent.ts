@@ -76,6 +76,8 @@ export class HostAgent {
     this.vms = new VmCollector(this.classifier, log, config.dirtyRate);
     this.peers = new PeerReports(bus, config.cluster, log);
     this.link = new LibvirtLink(timed, { ...config.libvirt }, log, (up, detail) => this.event(up ? "libvirt-up" : "libvirt-down", detail));
+    // An operator's `virsh metadata` edit is in the next report, not the next 5-minute XML refresh.
+    this.link.onDroverMetadataChange = (uuid) => this.vms.invalidate(uuid);
     this.commands = new CommandRunner({
       config,
       hv: timed,

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { DEFAULT_MAX_PAYLOAD, natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
 import { ClusterName, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
+import { WebhookEventKinds } from "./webhook-events.js";
 
 const ms = z.number().int().nonnegative();
 const posMs = z.number().int().positive();
@@ -299,6 +300,38 @@ export const SchedulerConfig = z
     /** The policy's cluster config: capacity, forecast, migration (cost) model. */
     planner: PlannerConfig.prefault({}),
     rules: z.array(RuleConfig).default([]),
+    // ---- Notifications (issue 13): webhooks. No receivers by default: nothing is sent. ----
+    webhooks: z
+      .object({
+        receivers: z
+          .array(
+            z
+              .object({
+                url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).max(2048),
+                /** Which events it gets (default: all of them). */
+                events: z
+                  .array(z.enum(WebhookEventKinds))
+                  .min(1)
+                  .default([...WebhookEventKinds]),
+                /** File holding the HMAC secret: each POST then carries `X-Drover-Signature: sha256=<hex>` of its body. */
+                secretFile: z.string().min(1).optional(),
+              })
+              .strict(),
+          )
+          .max(32)
+          .default([]),
+        /** Tries per event and receiver, the first included. */
+        attempts: z.number().int().min(1).max(20).default(5),
+        /** Wait before the second try, doubling after each, at most maxBackoffMs. */
+        backoffMs: posMs.default(1000),
+        maxBackoffMs: posMs.default(60_000),
+        /** One try waits this long for the receiver's answer. */
+        timeoutMs: posMs.max(60_000).default(5000),
+        /** Events waiting per receiver; a new one is dropped (and recorded) when full. */
+        queueSize: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     hosts: z.record(HostId, z.object({ power: PowerConfig.prefault({}) }).strict()).default({}),
     /** Plans, migrations and power actions older than this are pruned. */
     retainMs: posMs.default(30 * 24 * 3_600_000),

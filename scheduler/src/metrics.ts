@@ -263,6 +263,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: "drover_webhook_deliveries_total",
+    help: "Webhook deliveries by event and outcome: delivered, failed (every attempt failed), dropped (the receiver's queue was full)",
+    labelNames: ["event", "outcome"] as const,
+    registers: [this.registry],
+  });
+
   /** Counts a move that ended (any outcome) with what it measured against what was predicted. */
   migrationEnded(row: MigrationRow): void {
     const strategy = row.strategy ?? "unknown";

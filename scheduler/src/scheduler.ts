@@ -31,6 +31,7 @@ import { ensureResultsStream } from "./migrations/results-intake.js";
 import { forgetEndedMoves, importUnfinished, Journal, journaledDrains, journaledModes, recordMigrate } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 import { StoreHealth } from "./store-health.js";
+import { Webhooks, type Notify } from "./webhooks.js";
 
 /** How long a starting scheduler tries to create the results stream before it gives up. */
 const RESULTS_STREAM_TRY_MS = 20_000;
@@ -64,6 +65,7 @@ export class Scheduler {
   commandLog!: AgentCommandLog;
   leadership!: Leadership;
   private journal: Journal | undefined;
+  private webhooks: Webhooks | undefined;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -129,6 +131,16 @@ export class Scheduler {
     if (this.started) throw new Error("Scheduler.start: already started");
     this.started = true;
     const { config } = this;
+    // First: a webhook secret file that cannot be read fails the start before anything connects.
+    const webhooks = await Webhooks.create({
+      config: config.webhooks,
+      cluster: config.cluster,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      recordFailure: (f) => this.store.webhookFailures.record(f),
+    });
+    this.webhooks = webhooks;
     this.bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `drover-scheduler ${config.cluster}`,
@@ -152,8 +164,20 @@ export class Scheduler {
     // Built in dependency order; each service gets what it uses at construction, and those that
     // react to a finished move subscribe to `events` themselves.
     const { store, state, clock, log, metrics } = this;
+    const notify: Notify = (e) => webhooks.emit(e);
     const events = new MigrationEvents(log);
     events.onFinished((row) => metrics.migrationEnded(row));
+    events.onFinished((row) => {
+      if (row.status !== "failed" && row.status !== "timed-out") return;
+      const why = row.error ? `${row.error.code}: ${row.error.message}` : row.status;
+      notify({
+        event: "migration-failed",
+        id: row.id,
+        host: row.source,
+        vm: row.vmName,
+        summary: `${row.vmName} ${row.source} -> ${row.destination} ${row.status}: ${why}`,
+      });
+    });
     if (journal) forgetEndedMoves(events, journal, () => this.leadership.mayAct(), log);
     const writable = () => this.storeHealth.writable;
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events, writable });
@@ -169,12 +193,13 @@ export class Scheduler {
       dispatcherBusy: (host) => dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
       // The power-off rule is judged on the same picture the policies plan on.
       planningSnapshot: () => planningSnapshot({ state, config, store, moves: dispatcher }, clock.now()),
+      notify,
     });
-    const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics });
+    const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics, notify });
     this.dispatcher = dispatcher;
     this.power = power;
     this.planner = planner;
-    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, clock, config, log });
+    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, clock, config, log, notify });
     this.modes = new Modes({ planner, moves: dispatcher, power, events, state, store, clock, config, log });
 
     this.dispatcher.start();
@@ -440,6 +465,7 @@ export class Scheduler {
     this.commandLog?.close();
     await this.dispatcher?.stop();
     this.power?.stop();
+    await this.webhooks?.stop();
     await this.leadership?.stop().catch(() => undefined);
     this.stopped = false;
     this.flush();

@@ -364,7 +364,7 @@ export type ApiPowerAction = z.infer<typeof ApiPowerAction>;
 // ---------------------------------------------------------------------------------------------
 // History
 
-export const HistoryKinds = ["plan", "migration", "maintenance", "power", "config", "host", "command"] as const;
+export const HistoryKinds = ["plan", "migration", "maintenance", "power", "config", "host", "command", "webhook"] as const;
 
 export const HistoryQuery = z
   .object({

@@ -197,5 +197,7 @@ export function historyView(e: HistoryEntry): ApiHistoryEntry {
         outcome: e.row.event === "state" ? e.row.toState : e.row.event,
         requestedBy: null,
       };
+    case "webhook":
+      return { timeMs: e.atMs, kind: "webhook", id: e.id, summary: e.summary, host: null, vm: null, outcome: "failed", requestedBy: null };
   }
 }

@@ -13,6 +13,7 @@ import { NotFoundError, RefusedError } from "../errors.js";
 import { newId } from "../ids.js";
 import { IpmiDriver, UdpWolDriver, WakeError, type WakeDriver } from "./wake-drivers.js";
 import type { ServiceDeps } from "../service-deps.js";
+import type { Notify } from "../webhooks.js";
 
 export interface WakeDrivers {
   wol: WakeDriver;
@@ -26,6 +27,8 @@ export interface PowerDeps extends ServiceDeps {
   dispatcherBusy: (host: string) => boolean;
   /** The planner's input as of now (snapshot.ts): the power-off rule is checked on it. */
   planningSnapshot: () => ClusterSnapshot;
+  /** Webhooks: a host that failed to wake. */
+  notify?: Notify;
 }
 
 interface Pending {
@@ -270,6 +273,7 @@ export class PowerManager {
       log.warn({ host: h.id, failures, retryInMs: waitMs }, "wake failed: host marked, retried only after the back-off");
     }
     this.end(p, status, error);
+    this.d.notify?.({ event: "wake-failed", id: p.row.id, host: p.row.host, summary: `wake of ${p.row.host} ${status}: ${error.message}` });
     if (!p.replaceOnFailure) return;
     const other = this.wakeCandidate();
     if (other) {

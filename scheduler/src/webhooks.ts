@@ -194,6 +194,7 @@ export class Webhooks {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const s = { timer: setTimeout(() => (this.sleeps.delete(s), resolve()), ms), done: resolve };
       s.timer.unref();

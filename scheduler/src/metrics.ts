@@ -24,6 +24,10 @@ export interface MetricsSources {
   cluster(): { imbalance: number; activeHosts: number } | null;
   bus(): { connected: boolean; invalidBySubject: Record<string, number> } | null;
   leading(): boolean;
+  /** VMs whose `<drover:rules>` are invalid, and rule conflicts (rules/merge.ts). */
+  rules(): { invalid: number; conflicts: number };
+  /** Webhook events queued or in delivery. */
+  webhooksQueued(): number;
 }
 
 const noSources: MetricsSources = {
@@ -32,6 +36,8 @@ const noSources: MetricsSources = {
   cluster: () => null,
   bus: () => null,
   leading: () => false,
+  rules: () => ({ invalid: 0, conflicts: 0 }),
+  webhooksQueued: () => 0,
 };
 
 /**
@@ -164,6 +170,25 @@ export class Metrics {
       collect() {
         // NaN (no value) rather than a made-up 0 while there is nothing to measure.
         this.set(src().cluster()?.imbalance ?? NaN);
+      },
+    });
+    new Gauge({
+      name: "drover_vm_rule_problems",
+      help: "Rule problems to fix: invalid (VMs whose <drover:rules> metadata the agent refused), conflict (rules that cannot all hold; see drover vms)",
+      labelNames: ["kind"] as const,
+      registers: r,
+      collect() {
+        const p = src().rules();
+        this.set({ kind: "invalid" }, p.invalid);
+        this.set({ kind: "conflict" }, p.conflicts);
+      },
+    });
+    new Gauge({
+      name: "drover_webhook_queued",
+      help: "Webhook events waiting for delivery or being delivered, over all receivers",
+      registers: r,
+      collect() {
+        this.set(src().webhooksQueued());
       },
     });
     new Gauge({

@@ -303,6 +303,11 @@ export class Scheduler {
   }
 
   /** Reports refused, by reason: by the bus (invalid) and by the checks of the cluster state. */
+  /** Webhook events waiting for delivery (0 before start). */
+  webhooksQueued(): number {
+    return this.webhooks?.queued ?? 0;
+  }
+
   rejectedReports(): Record<string, number> {
     return { invalid: this.invalidReportCount(), ...this.state.counters.dropped };
   }

@@ -150,7 +150,8 @@ export class Planner {
     this.d.metrics.plans.inc({ kind, mode: opts.mode });
     this.d.log.info({ plan: id, kind, mode: opts.mode, steps: p.steps.length, by: opts.requestedBy }, "plan made");
     const row = store.plans.get(id)!;
-    if (opts.mode === "recommend")
+    // Only a plan with something to approve: an empty one needs no one's attention.
+    if (opts.mode === "recommend" && p.steps.length > 0)
       this.d.notify?.({ event: "plan-proposed", id, ...(opts.host ? { host: opts.host } : {}), summary: row.summary });
     if (row.status === "approved") this.apply(row.id);
     return store.plans.get(id)!;

@@ -11,7 +11,7 @@ import { systemClock } from "../src/clock.js";
 import { parseConfig } from "../src/config.js";
 import { Metrics } from "../src/metrics.js";
 import { Webhooks, webhookSignature, type WebhookEvent } from "../src/webhooks.js";
-import { harness } from "./harness.js";
+import { harness, post } from "./harness.js";
 import { tempDir, uuid } from "./helpers.js";
 
 interface Received {
@@ -72,6 +72,26 @@ describe("webhooks", () => {
       // Both tries carry the same delivery id: a receiver can tell a retry from a new event.
       expect(r.got[0]!.headers["x-drover-delivery"]).toBe(last.headers["x-drover-delivery"]);
       expect(h.s.store.history({ kinds: ["webhook"] })).toEqual([]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("a drain in recommend mode tells the receiver a plan waits for approval", async () => {
+    const r = await receiver([200]);
+    try {
+      await using h = await harness(
+        ["a", "b"],
+        { a: [{ uuid: uuid(1), name: "v0" }] },
+        { policies: { drain: { mode: "recommend" } }, webhooks: { receivers: [{ url: r.url, events: ["plan-proposed"] }] } },
+      );
+      await h.report();
+      expect((await post(h.url("/v1/hosts/a/drain"), {})).status).toBe(202);
+      await expect.poll(() => r.got.length, { timeout: 15_000, interval: 20, message: "the plan-proposed event" }).toBe(1);
+      const body = JSON.parse(r.got[0]!.body);
+      expect(body).toMatchObject({ event: "plan-proposed", host: "a", cluster: "t1" });
+      expect(h.s.store.plans.get(body.id)?.status).toBe("proposed");
+      expect(r.got[0]!.headers["x-drover-signature"]).toBeUndefined();
     } finally {
       await r.close();
     }

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { DEFAULT_MAX_PAYLOAD, natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
 import { ClusterName, ConsolidationWindow, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
+import { WebhookEventKinds } from "./webhook-events.js";
 
 const ms = z.number().int().nonnegative();
 const posMs = z.number().int().positive();
@@ -377,6 +378,48 @@ export const SchedulerConfig = z
           "(hard: true|false) keep a tag's VMs together or apart; vm-host (hosts: [...], mode: must|should|must-not|should-not) " +
           "binds them to hosts.",
       ),
+    // ---- Notifications (issue 13): webhooks. No receivers by default: nothing is sent. ----
+    webhooks: z
+      .object({
+        receivers: z
+          .array(
+            z
+              .object({
+                url: z
+                  .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+                  .max(2048)
+                  .describe("The receiver's http:// or https:// URL."),
+                events: z
+                  .array(z.enum(WebhookEventKinds))
+                  .min(1)
+                  .default([...WebhookEventKinds])
+                  .describe("Which events it gets (default: all of them)."),
+                secretFile: z
+                  .string()
+                  .min(1)
+                  .optional()
+                  .describe("File holding the HMAC secret: each POST then carries `X-Drover-Signature: sha256=<hex>` of its body."),
+              })
+              .strict(),
+          )
+          .max(32)
+          .default([])
+          .describe("Where events are POSTed as JSON, each {url, events, secretFile}."),
+        attempts: z.number().int().min(1).max(20).default(5).describe("Tries per event and receiver, the first included."),
+        backoffMs: posMs.default(1000).describe("Wait before the second try, doubling after each, at most maxBackoffMs."),
+        maxBackoffMs: posMs.default(60_000).describe("Longest wait between two tries."),
+        timeoutMs: posMs.max(60_000).default(5000).describe("One try waits this long for the receiver's answer."),
+        queueSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(100_000)
+          .default(1000)
+          .describe("Events waiting per receiver; a new one is dropped (and recorded) when full."),
+      })
+      .strict()
+      .prefault({})
+      .describe("Notifications: drain done or blocked, migration failed, host failed to wake, plan proposed (no receivers: nothing sent)."),
     hosts: z
       .record(HostId, z.object({ power: PowerConfig.prefault({}).describe("How Drover powers this host off and wakes it.") }).strict())
       .default({})

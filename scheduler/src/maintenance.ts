@@ -11,6 +11,7 @@ import type { Planner } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
 import type { Modes } from "./modes.js";
 import type { MovesView } from "./snapshot.js";
+import type { Notify } from "./webhooks.js";
 
 interface Detail {
   vmsAtStart: number;
@@ -34,6 +35,8 @@ export interface MaintenanceDeps {
   modes: Pick<Modes, "modes">;
   clock: Clock;
   log: Logger;
+  /** Webhooks: a drain done or blocked. */
+  notify?: Notify;
 }
 
 const REPLAN_MS = 10_000;
@@ -50,7 +53,16 @@ export class Maintenance {
 
   private save(row: MaintenanceRow, patch: Partial<Detail>, status?: MaintenanceRow["status"]): MaintenanceRow {
     const det = { ...this.detail(row), ...patch };
-    return this.d.store.maintenance.update(row.id, { blockers: det as never, ...(status ? { status } : {}), atMs: this.d.clock.now() });
+    const saved = this.d.store.maintenance.update(row.id, {
+      blockers: det as never,
+      ...(status ? { status } : {}),
+      atMs: this.d.clock.now(),
+    });
+    if (status !== row.status && (status === "in-maintenance" || status === "blocked")) {
+      const event = status === "in-maintenance" ? "drain-done" : "drain-blocked";
+      this.d.notify?.({ event, id: row.id, host: row.host, summary: `drain of ${row.host}: ${det.message}` });
+    }
+    return saved;
   }
 
   drain(host: string, powerOff: boolean, by: string): MaintenanceRow {

@@ -7,6 +7,7 @@ import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import type { HostSample, MetricsSources } from "./metrics.js";
+import { mergeRules } from "./rules/merge.js";
 import { hostContention, planningSnapshot, type MovesView } from "./snapshot.js";
 
 /** The scheduler as its metrics see it (services are undefined before start). */
@@ -18,6 +19,7 @@ export interface MetricsView {
   readonly bus?: Pick<Bus, "isConnected" | "stats">;
   readonly dispatcher?: MovesView;
   readonly leadership?: { mayAct(): boolean };
+  readonly webhooksQueued: () => number;
   rejectedReports(): Record<string, number>;
 }
 
@@ -25,6 +27,7 @@ export function metricsSources(s: MetricsView): MetricsSources {
   // A planning snapshot of a large cluster takes long (about 0.7 s at 10,000 hosts) and the picture
   // changes only with reports: one measure serves every scrape within a report interval.
   let measured: { atMs: number; value: ReturnType<typeof measureCluster> | null } | undefined;
+  let rulesMeasured: { atMs: number; value: { invalid: number; conflicts: number } } | undefined;
   const measure = (now: number) => {
     try {
       return measureCluster(planningSnapshot({ state: s.state, config: s.config, store: s.store, moves: s.dispatcher! }, now), now);
@@ -44,6 +47,17 @@ export function metricsSources(s: MetricsView): MetricsSources {
     },
     bus: () => (s.bus ? { connected: s.bus.isConnected, invalidBySubject: s.bus.stats().invalidBySubject } : null),
     leading: () => s.leadership?.mayAct() ?? false,
+    rules: () => {
+      // Like the cluster measure: one pass over every VM serves the scrapes of a report interval.
+      const now = s.clock.now();
+      if (!rulesMeasured || now - rulesMeasured.atMs >= s.config.reports.intervalMs) {
+        let invalid = 0;
+        for (const v of s.state.allVms()) if (v.report.rulesProblem) invalid++;
+        rulesMeasured = { atMs: now, value: { invalid, conflicts: mergeRules(s.state.allVms(), s.config.rules).conflicts.length } };
+      }
+      return rulesMeasured.value;
+    },
+    webhooksQueued: () => s.webhooksQueued(),
   };
 }
 

@@ -24,6 +24,10 @@ export interface MetricsSources {
   cluster(): { imbalance: number; activeHosts: number } | null;
   bus(): { connected: boolean; invalidBySubject: Record<string, number> } | null;
   leading(): boolean;
+  /** VMs whose `<drover:rules>` are invalid, and rule conflicts (rules/merge.ts). */
+  rules(): { invalid: number; conflicts: number };
+  /** Webhook events queued or in delivery. */
+  webhooksQueued(): number;
 }
 
 const noSources: MetricsSources = {
@@ -32,6 +36,8 @@ const noSources: MetricsSources = {
   cluster: () => null,
   bus: () => null,
   leading: () => false,
+  rules: () => ({ invalid: 0, conflicts: 0 }),
+  webhooksQueued: () => 0,
 };
 
 /**
@@ -167,6 +173,25 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: "drover_vm_rule_problems",
+      help: "Rule problems to fix: invalid (VMs whose <drover:rules> metadata the agent refused), conflict (rules that cannot all hold; see drover vms)",
+      labelNames: ["kind"] as const,
+      registers: r,
+      collect() {
+        const p = src().rules();
+        this.set({ kind: "invalid" }, p.invalid);
+        this.set({ kind: "conflict" }, p.conflicts);
+      },
+    });
+    new Gauge({
+      name: "drover_webhook_queued",
+      help: "Webhook events waiting for delivery or being delivered, over all receivers",
+      registers: r,
+      collect() {
+        this.set(src().webhooksQueued());
+      },
+    });
+    new Gauge({
       name: "drover_cluster_active_hosts",
       help: "Hosts on (neither standby nor waking) among those the policies plan with",
       registers: r,
@@ -260,6 +285,13 @@ export class Metrics {
     name: "drover_power_actions_total",
     help: "Power actions, by action and outcome",
     labelNames: ["action", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: "drover_webhook_deliveries_total",
+    help: "Webhook deliveries by event and outcome: delivered, failed (every attempt failed), dropped (the receiver's queue was full)",
+    labelNames: ["event", "outcome"] as const,
     registers: [this.registry],
   });
 

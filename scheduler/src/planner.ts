@@ -10,6 +10,7 @@ import { newId } from "./ids.js";
 import type { Metrics } from "./metrics.js";
 import type { MigrationEvents } from "./migration-events.js";
 import { planningSnapshot, type MovesView, type PlanningSources } from "./snapshot.js";
+import type { Notify } from "./webhooks.js";
 
 export interface PowerSteps {
   powerOff(host: string, requestedBy: string, reason: string): Promise<{ ok: boolean; message: string }>;
@@ -72,6 +73,8 @@ export interface PlannerDeps extends PlanningSources {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** Webhooks: a plan waiting for approval (recommend mode). */
+  notify?: Notify;
 }
 
 export class Planner {
@@ -147,6 +150,9 @@ export class Planner {
     this.d.metrics.plans.inc({ kind, mode: opts.mode });
     this.d.log.info({ plan: id, kind, mode: opts.mode, steps: p.steps.length, by: opts.requestedBy }, "plan made");
     const row = store.plans.get(id)!;
+    // Only a plan with something to approve: an empty one needs no one's attention.
+    if (opts.mode === "recommend" && p.steps.length > 0)
+      this.d.notify?.({ event: "plan-proposed", id, ...(opts.host ? { host: opts.host } : {}), summary: row.summary });
     if (row.status === "approved") this.apply(row.id);
     return store.plans.get(id)!;
   }

@@ -40,6 +40,7 @@ import {
 } from "./journal.js";
 import { planningSnapshot } from "./snapshot.js";
 import { StoreHealth } from "./store-health.js";
+import { Webhooks, type Notify } from "./webhooks.js";
 
 /** How long a starting scheduler tries to set up its JetStream streams and buckets before it gives up. */
 const JETSTREAM_SETUP_TRY_MS = 60_000;
@@ -75,6 +76,7 @@ export class Scheduler {
   private journal: Journal | undefined;
   /** With leadership on: the plans awaiting approval, mirrored into the journal by the leader's tick. */
   private proposedPlans: ProposedPlans | undefined;
+  private webhooks: Webhooks | undefined;
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -141,6 +143,16 @@ export class Scheduler {
     if (this.started) throw new Error("Scheduler.start: already started");
     this.started = true;
     const { config } = this;
+    // First: a webhook secret file that cannot be read fails the start before anything connects.
+    const webhooks = await Webhooks.create({
+      config: config.webhooks,
+      cluster: config.cluster,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      recordFailure: (f) => this.store.webhookFailures.record(f),
+    });
+    this.webhooks = webhooks;
     this.bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `drover-scheduler ${config.cluster}`,
@@ -163,11 +175,23 @@ export class Scheduler {
     // Built in dependency order; each service gets what it uses at construction, and those that
     // react to a finished move subscribe to `events` themselves.
     const { store, state, clock, log, metrics } = this;
+    const notify: Notify = (e) => webhooks.emit(e);
     const events = new MigrationEvents(log);
     events.onFinished((row) => metrics.migrationEnded(row));
     const leading = () => this.leadership.mayAct();
     if (journal) forgetEndedMoves(events, journal, leading, log);
     this.proposedPlans = journal && new ProposedPlans(journal, store, log);
+    events.onFinished((row) => {
+      if (row.status !== "failed" && row.status !== "timed-out") return;
+      const why = row.error ? `${row.error.code}: ${row.error.message}` : row.status;
+      notify({
+        event: "migration-failed",
+        id: row.id,
+        host: row.source,
+        vm: row.vmName,
+        summary: `${row.vmName} ${row.source} -> ${row.destination} ${row.status}: ${why}`,
+      });
+    });
     const writable = () => this.storeHealth.writable;
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events, writable });
     const power = new PowerManager({
@@ -183,13 +207,14 @@ export class Scheduler {
       // The power-off rule is judged on the same picture the policies plan on.
       planningSnapshot: () => planningSnapshot({ state, config, store, moves: dispatcher }, clock.now()),
       ...(journal ? { journal: journaledPower(journal, leading, log) } : {}),
+      notify,
     });
-    const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics });
+    const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics, notify });
     this.dispatcher = dispatcher;
     this.power = power;
     this.planner = planner;
     this.modes = new Modes({ planner, moves: dispatcher, power, events, state, store, clock, config, log });
-    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, modes: this.modes, clock, log });
+    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, modes: this.modes, clock, log, notify });
 
     this.dispatcher.start();
     this.subs.push(
@@ -301,6 +326,11 @@ export class Scheduler {
   }
 
   /** Reports refused, by reason: by the bus (invalid) and by the checks of the cluster state. */
+  /** Webhook events waiting for delivery (0 before start). */
+  webhooksQueued(): number {
+    return this.webhooks?.queued ?? 0;
+  }
+
   rejectedReports(): Record<string, number> {
     return { invalid: this.invalidReportCount(), ...this.state.counters.dropped };
   }
@@ -469,6 +499,7 @@ export class Scheduler {
     this.commandLog?.close();
     await this.dispatcher?.stop();
     this.power?.stop();
+    await this.webhooks?.stop();
     await this.leadership?.stop().catch(() => undefined);
     this.stopped = false;
     this.flush();

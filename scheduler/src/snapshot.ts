@@ -2,24 +2,15 @@
 // (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot, and
 // planningSnapshot is the one place that gathers it.
 import { historySamplesRead } from "@drover/policy";
-import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Profile, Rule, Vm } from "@drover/policy";
+import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Profile, Vm } from "@drover/policy";
 import type { HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import { plannerClusterConfig, type LearnedModel } from "./prediction.js";
+import { allowsPostCopy, isPinned, mergeRules } from "./rules/merge.js";
 
 const MIB = 1_048_576;
-
-/** Tags an operator puts on a VM (domain metadata) that the scheduler understands. */
-export const Tags = {
-  pinned: "drover:pinned",
-  postCopy: "drover:post-copy",
-  /** `drover:anti-affinity:GROUP` keeps the group's VMs on distinct hosts (hard). */
-  antiAffinity: "drover:anti-affinity:",
-  /** `drover:affinity:GROUP` keeps the group's VMs together (hard). */
-  affinity: "drover:affinity:",
-} as const;
 
 /**
  * The policy's host states are the same idea without the passing "powering-off": such a host is
@@ -165,19 +156,15 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
   }
 
   const vms: Vm[] = [];
-  /** Tag -> the planned VMs that carry it (for the rules), gathered in the same pass. */
-  const byTag = new Map<string, string[]>();
+  /** The planned VMs, whose rules the policy gets. */
+  const planned: VmEntry[] = [];
   for (const v of state.allVms()) {
     const landedOn = extras.landed?.get(v.uuid);
     const hostId = landedOn !== undefined && hostMhz.has(landedOn) ? landedOn : v.host;
     const host = state.hosts.get(hostId);
     if (!host?.report) continue;
     vms.push(toPolicyVm(v, hostId, host.report.storage, extras.lastMoves.get(v.uuid), samples));
-    for (const t of v.report.tags) {
-      const l = byTag.get(t);
-      if (l) l.push(v.uuid);
-      else byTag.set(t, [v.uuid]);
-    }
+    planned.push(v);
   }
   // The policy rejects a snapshot whose in-flight move names a VM or host it does not hold.
   let inFlight: InFlightMigration[] = [];
@@ -189,7 +176,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
   return {
     hosts,
     vms,
-    rules: rulesFrom(config, byTag),
+    rules: mergeRules(planned, config.rules).rules,
     inFlight,
     recentFailures: extras.recentFailures,
     config: plannerClusterConfig(config, extras.learned),
@@ -232,10 +219,10 @@ function toPolicyVm(
     cpuDemandMhzHistory: cpu.length ? cpu : [0],
     memoryDemandMiBHistory: v.memoryMiB.values(samples),
     contention: Math.min(1, r.vcpuWaitFraction / Math.max(1, r.vcpus)),
-    pinned: r.tags.includes(Tags.pinned),
+    pinned: isPinned(r),
     storage,
     bridges: r.bridges,
-    allowPostCopy: r.tags.includes(Tags.postCopy),
+    allowPostCopy: allowsPostCopy(r),
   };
   // Set after the literal: spreading optional parts into it took twice as long, 200,000 times a round.
   if (r.dirtyRateMiBs !== null) vm.dirtyRateBytesPerSec = r.dirtyRateMiBs * MIB;
@@ -244,22 +231,4 @@ function toPolicyVm(
     vm.previousHostId = last.from;
   }
   return vm;
-}
-
-/**
- * Rules from the config (by tag) and from `drover:affinity:` / `drover:anti-affinity:` tags, given
- * each tag's planned VMs.
- */
-function rulesFrom(config: SchedulerConfig, byTag: ReadonlyMap<string, string[]>): Rule[] {
-  const rules: Rule[] = [];
-  for (const r of config.rules) {
-    const vmIds = byTag.get(r.tag) ?? [];
-    if (r.kind === "vm-host") rules.push({ id: r.id, kind: "vm-host", vmIds, hostIds: r.hosts, mode: r.mode });
-    else rules.push({ id: r.id, kind: r.kind, vmIds, hard: r.hard });
-  }
-  for (const [tag, vmIds] of byTag) {
-    if (tag.startsWith(Tags.antiAffinity)) rules.push({ id: `tag:${tag}`, kind: "vm-anti-affinity", vmIds, hard: true });
-    else if (tag.startsWith(Tags.affinity)) rules.push({ id: `tag:${tag}`, kind: "vm-affinity", vmIds, hard: true });
-  }
-  return rules;
 }

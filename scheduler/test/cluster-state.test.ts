@@ -98,7 +98,7 @@ describe("ClusterState", () => {
     expect(v1.storage).toEqual(["/var/lib/drover"]);
     expect(snap.rules).toContainEqual({ id: "db-on-a", kind: "vm-host", vmIds: [uuid(1)], hostIds: ["a"], mode: "must" });
     expect(snap.rules).toContainEqual({
-      id: "tag:drover:anti-affinity:web",
+      id: "meta:anti-affinity:web",
       kind: "vm-anti-affinity",
       vmIds: [uuid(1), uuid(3)],
       hard: true,

@@ -87,6 +87,8 @@ export class HostAgent {
       log,
     );
     this.link = new LibvirtLink(timed, { ...config.libvirt }, log, (up, detail) => this.event(up ? "libvirt-up" : "libvirt-down", detail));
+    // An operator's `virsh metadata` edit is in the next report, not the next 5-minute XML refresh.
+    this.link.onDroverMetadataChange = (uuid) => this.vms.invalidate(uuid);
     this.commands = new CommandRunner({
       config,
       hv: timed,

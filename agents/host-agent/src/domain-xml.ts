@@ -1,4 +1,5 @@
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { issuesOf, VmMetadataRules } from "@drover/protocol";
 import { AgentError, AgentErrorCode } from "./errors.js";
 
 /** Namespace of Drover's domain metadata (see README "Rule tags"). */
@@ -38,6 +39,10 @@ export interface DomainDescription {
   /** Networks the VM needs (type=network sources). */
   networks: string[];
   tags: string[];
+  /** The `<drover:rules>` element, validated; null when the domain has none or they are invalid. */
+  rules: VmMetadataRules | null;
+  /** Why `rules` is null although the domain has a `<drover:rules>` element. */
+  rulesProblem: string | null;
   /** <domain type=...>: "kvm", or "qemu" for TCG (emulated CPU, no host CPU dependency). */
   type: string;
   /** The <cpu> element as XML (for compareCpu), or null when the domain has none. */
@@ -179,14 +184,10 @@ function diskOf(d: XmlElement): DomainDisk | null {
   };
 }
 
-/** Tags from `<metadata><drover:tags xmlns:drover="https://drover.dev/ns/1">a,b</drover:tags>`. */
+/** Tags from `<metadata><drover:tags xmlns:drover="https://drover.dev/ns/1">a,b</drover:tags>` (or `<tags>` inside `<drover:rules>`). */
 function tagsOf(metadata: XmlElement | undefined): string[] {
-  if (!metadata) return [];
   const out: string[] = [];
-  for (const el of metadata.children) {
-    const prefix = el.name.includes(":") ? el.name.slice(0, el.name.indexOf(":")) : null;
-    const ns = prefix ? el.attrs[`xmlns:${prefix}`] : el.attrs["xmlns"];
-    if (ns !== DROVER_NS) continue;
+  for (const el of droverElements(metadata)) {
     const tagEls = localName(el.name) === "tags" ? [el] : el.children.filter((c) => localName(c.name) === "tags");
     for (const t of tagEls) {
       const items = t.children.filter((c) => localName(c.name) === "tag");
@@ -195,6 +196,55 @@ function tagsOf(metadata: XmlElement | undefined): string[] {
     }
   }
   return out;
+}
+
+/** The Drover-namespace elements of `<metadata>` (libvirt keeps one per namespace, but a hand-edited file may have more). */
+function droverElements(metadata: XmlElement | undefined): XmlElement[] {
+  return (metadata?.children ?? []).filter((el) => {
+    const prefix = el.name.includes(":") ? el.name.slice(0, el.name.indexOf(":")) : null;
+    return (prefix ? el.attrs[`xmlns:${prefix}`] : el.attrs["xmlns"]) === DROVER_NS;
+  });
+}
+
+const RULE_ATTRS = ["pinned", "post-copy", "priority"];
+const BOOLEANS: Record<string, boolean> = { yes: true, true: true, "1": true, no: false, false: false, "0": false };
+
+/** A yes/no attribute; anything else is kept as the string, for zod to name. */
+const flag = (v: string | undefined): unknown => (v === undefined ? undefined : (BOOLEANS[v.trim().toLowerCase()] ?? v));
+
+/**
+ * `<drover:rules pinned="yes" post-copy="yes" priority="10">` with `<affinity group="G" hard="no"/>`,
+ * `<anti-affinity group="G"/>`, `<hosts mode="must">h1 h2</hosts>` and `<tags>` children (README
+ * "Rules in libvirt metadata"). Unknown attributes or elements are refused, not ignored: a typo must
+ * not read as "no rule".
+ */
+function rulesOf(metadata: XmlElement | undefined): { rules: VmMetadataRules | null; problem: string | null } {
+  const el = droverElements(metadata).find((e) => localName(e.name) === "rules");
+  if (!el) return { rules: null, problem: null };
+  const problems: string[] = [];
+  for (const a of Object.keys(el.attrs)) if (!a.startsWith("xmlns") && !RULE_ATTRS.includes(a)) problems.push(`unknown attribute "${a}"`);
+  const priority = el.attrs["priority"];
+  const raw = {
+    pinned: flag(el.attrs["pinned"]),
+    postCopy: flag(el.attrs["post-copy"]),
+    priority: priority === undefined ? undefined : /^\s*-?\d+\s*$/.test(priority) ? Number(priority) : priority,
+    groups: [] as unknown[],
+    hosts: [] as unknown[],
+  };
+  for (const c of el.children) {
+    const kind = localName(c.name);
+    if (kind === "affinity" || kind === "anti-affinity") {
+      raw.groups.push({ kind, group: c.attrs["group"], hard: flag(c.attrs["hard"]) ?? true });
+    } else if (kind === "hosts") {
+      raw.hosts.push({ mode: c.attrs["mode"] ?? "must", hosts: c.text.split(/[,\s]+/).filter(Boolean) });
+    } else if (kind !== "tags") problems.push(`unknown element <${kind}>`);
+  }
+  const parsed = VmMetadataRules.safeParse(raw);
+  if (!parsed.success) for (const i of issuesOf(parsed.error)) problems.push(`${i.field}: ${i.message}`);
+  // Bounded like every text of a report (HostReportLimits.textChars).
+  if (problems.length > 0 || !parsed.success)
+    return { rules: null, problem: `<drover:rules> ignored: ${problems.join("; ")}`.slice(0, 4000) };
+  return { rules: parsed.data, problem: null };
 }
 
 export function describeDomain(xml: string): DomainDescription {
@@ -212,6 +262,7 @@ export function describeDomain(xml: string): DomainDescription {
   const cpu = child(dom, "cpu");
   const vcpuEl = child(dom, "vcpu");
   const vcpus = Number(vcpuEl?.attrs["current"] ?? vcpuEl?.text.trim() ?? "1");
+  const rules = rulesOf(child(dom, "metadata"));
   return {
     name: child(dom, "name")?.text.trim() ?? "",
     type: dom.attrs["type"] ?? "kvm",
@@ -223,6 +274,8 @@ export function describeDomain(xml: string): DomainDescription {
     bridges: unique(nics.filter((n) => n.type === "bridge" && n.source).map((n) => n.source as string)),
     networks: unique(nics.filter((n) => n.type === "network" && n.source).map((n) => n.source as string)),
     tags: tagsOf(child(dom, "metadata")),
+    rules: rules.rules,
+    rulesProblem: rules.problem,
     cpuXml: cpu && (cpu.children.length > 0 || cpu.attrs["mode"]) ? toXml(cpu) : null,
     cpuMode: cpu ? (cpu.attrs["mode"] ?? "custom") : null,
   };

@@ -88,6 +88,8 @@ export interface HvConnection {
   /** null when no such domain. */
   lookup(nameOrUuid: string): Promise<HvDomain | null>;
   isAlive(): boolean;
+  /** Called when a domain's metadata element of namespace `nsuri` changed (`virsh metadata`); nsuri null for title/description. */
+  onMetadataChange(cb: (uuid: string, nsuri: string | null) => void): void;
   /** Called once when libvirtd closes the connection (restart, crash, keepalive timeout). */
   onClose(cb: (reason: string) => void): void;
   close(): Promise<void>;

@@ -170,6 +170,9 @@ class LvConnection implements HvConnection {
   isAlive(): boolean {
     return this.alive;
   }
+  onMetadataChange(cb: (uuid: string, nsuri: string | null) => void): void {
+    this.c.onMetadataChange((e) => cb(e.domain.uuid.toLowerCase(), e.nsuri));
+  }
   onClose(cb: (reason: string) => void): void {
     this.c.onClose((r) => {
       if (r !== "client") cb(r);

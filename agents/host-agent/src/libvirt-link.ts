@@ -1,6 +1,7 @@
 import type { Logger } from "@drover/protocol";
 import { AgentErrorCode, CallTimeoutError, errorInfo } from "./errors.js";
 import type { HvConnection, Hypervisor } from "./hypervisor.js";
+import { DROVER_NS } from "./domain-xml.js";
 
 export interface LibvirtHealthState {
   reachable: boolean;
@@ -37,6 +38,8 @@ export class LibvirtLink {
   private stopped = false;
   private connecting: Promise<void> | null = null;
   readonly health: LibvirtHealthState;
+  /** Told the uuid of a domain whose Drover metadata changed (libvirt's metadata-change event, on every connection). */
+  onDroverMetadataChange: (uuid: string) => void = () => {};
 
   constructor(
     private readonly hv: Hypervisor,
@@ -88,6 +91,9 @@ export class LibvirtLink {
         this.health.version = await withTimeout(c.version(), this.opts.callTimeoutMs, "virConnectGetLibVersion");
         this.health.latencyMs = Math.round((performance.now() - t0) * 1000) / 1000;
         this.conn = c;
+        c.onMetadataChange((uuid, nsuri) => {
+          if (nsuri === DROVER_NS) this.onDroverMetadataChange(uuid);
+        });
         c.onClose((reason) => {
           if (this.conn === c) this.down(new Error(`libvirtd closed the connection (${reason})`), "connection closed");
         });

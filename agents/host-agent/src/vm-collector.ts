@@ -4,7 +4,10 @@ import type { DomainStats, HvConnection, HvDomain } from "./hypervisor.js";
 import { RateTracker } from "./rates.js";
 import type { Mount, StorageClassifier } from "./storage.js";
 
-/** Domain XML changes rarely (and this agent invalidates it on migrations): re-read every 5 min. */
+/**
+ * Domain XML changes rarely, and this agent invalidates it on migrations and on libvirt's
+ * metadata-change event (an operator's `virsh metadata`): re-read every 5 min in case an event was missed.
+ */
 const XML_REFRESH_MS = 300_000;
 
 interface CachedXml {
@@ -14,7 +17,7 @@ interface CachedXml {
 
 /**
  * Per-VM part of the report: libvirt's bulk stats for counters, the domain XML (cached, re-read
- * every minute) for disks, bridges and tags, rates from the previous sample.
+ * when invalidated or every 5 min) for disks, bridges, tags and rules, rates from the previous sample.
  */
 export class VmCollector {
   private readonly rates = new RateTracker();
@@ -30,7 +33,7 @@ export class VmCollector {
     private readonly dirty: { enabled: boolean; everyMs: number; measureSeconds: number },
   ) {}
 
-  /** Drops a VM's cached XML (lifecycle change, migration end). */
+  /** Drops a VM's cached XML (migration end, metadata change). */
   invalidate(uuid?: string): void {
     if (uuid) {
       this.xml.delete(uuid);
@@ -128,6 +131,8 @@ export class VmCollector {
         })),
       bridges: d?.bridges ?? [],
       tags: d?.tags ?? [],
+      ...(d?.rules ? { rules: d.rules } : {}),
+      ...(d?.rulesProblem ? { rulesProblem: d.rulesProblem } : {}),
       migrating,
     };
   }

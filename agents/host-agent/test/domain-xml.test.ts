@@ -92,4 +92,83 @@ describe("domain XML", () => {
     const xxe = `<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><domain><name>&xxe;</name></domain>`;
     expect(() => describeDomain(xxe)).toThrow(/invalid XML: External entities/);
   });
+
+  describe("<drover:rules>", () => {
+    // As libvirt stores what `virsh metadata --key drover --set '<rules …>'` wrote: every element prefixed.
+    const withRules = (rules: string) =>
+      `<domain><name>db-1</name><metadata>${rules.replace("<drover:rules", '<drover:rules xmlns:drover="https://drover.dev/ns/1"')}</metadata></domain>`;
+
+    it("reads every rule and setting, with tags inside the same element", () => {
+      const d = describeDomain(
+        withRules(`<drover:rules pinned="yes" post-copy="true" priority="-5">
+          <drover:tags>web,db</drover:tags>
+          <drover:affinity group="db"/>
+          <drover:anti-affinity group="web" hard="no"/>
+          <drover:hosts mode="should">h1 h2</drover:hosts>
+          <drover:hosts mode="must-not">h9</drover:hosts>
+        </drover:rules>`),
+      );
+      expect(d.rulesProblem).toBeNull();
+      expect(d.tags).toEqual(["web", "db"]);
+      expect(d.rules).toEqual({
+        pinned: true,
+        postCopy: true,
+        priority: -5,
+        groups: [
+          { kind: "affinity", group: "db", hard: true },
+          { kind: "anti-affinity", group: "web", hard: false },
+        ],
+        hosts: [
+          { mode: "should", hosts: ["h1", "h2"] },
+          { mode: "must-not", hosts: ["h9"] },
+        ],
+      });
+    });
+
+    it("gives defaults for what is not written, and null without the element", () => {
+      expect(describeDomain(withRules(`<drover:rules/>`)).rules).toEqual({
+        pinned: false,
+        postCopy: false,
+        priority: 0,
+        groups: [],
+        hosts: [],
+      });
+      const none = describeDomain(
+        `<domain><metadata><drover:tags xmlns:drover="https://drover.dev/ns/1">a</drover:tags></metadata></domain>`,
+      );
+      expect(none.rules).toBeNull();
+      expect(none.rulesProblem).toBeNull();
+    });
+
+    it("names every mistake and keeps the rest of the description", () => {
+      const d = describeDomain(
+        withRules(`<drover:rules pinned="maybe" priority="high" colour="red">
+          <drover:tags>a</drover:tags>
+          <drover:affinity/>
+          <drover:hosts mode="always">h1</drover:hosts>
+          <drover:pin/>
+        </drover:rules>`),
+      );
+      expect(d.rules).toBeNull();
+      expect(d.rulesProblem).toMatch(/^<drover:rules> ignored: /);
+      for (const part of [
+        'unknown attribute "colour"',
+        "unknown element <pin>",
+        "pinned:",
+        "priority:",
+        "groups.0.group:",
+        "hosts.0.mode:",
+      ]) {
+        expect(d.rulesProblem).toContain(part);
+      }
+      expect(d.name).toBe("db-1");
+      expect(d.tags).toEqual(["a"]);
+    });
+
+    it("ignores a rules element of another namespace", () => {
+      const d = describeDomain(`<domain><metadata><x:rules xmlns:x="urn:other" pinned="yes"/></metadata></domain>`);
+      expect(d.rules).toBeNull();
+      expect(d.rulesProblem).toBeNull();
+    });
+  });
 });

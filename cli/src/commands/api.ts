@@ -198,7 +198,7 @@ export function registerApiCommands(program: Command): void {
       if (o.json) return printJson(r);
       process.stdout.write(
         `${table(
-          ["VM", "host", "state", "vCPUs", "cpu used", "memory", "tags"],
+          ["VM", "host", "state", "vCPUs", "cpu used", "memory", "tags", "rules (from)"],
           r.vms.map((v) => [
             v.name,
             v.host + (v.migrating ? ` (migrating${v.alsoOn.length ? ` to ${v.alsoOn.join(",")}` : ""})` : ""),
@@ -207,9 +207,12 @@ export function registerApiCommands(program: Command): void {
             v.cpuUsedVcpus.toFixed(2),
             `${mib(v.memoryUsedMiB)} / ${mib(v.memoryMiB)}`,
             v.tags.join(",") || "-",
+            v.rules.map((x) => `${x.what} (${x.from === "config" ? `config ${x.rule}` : x.from})`).join("; ") || "-",
           ]),
         )}\n`,
       );
+      // Rule problems are the operator's to fix: each on its own line under the table.
+      for (const v of r.vms) for (const p of v.ruleProblems) process.stdout.write(`${v.name}: ${p}\n`);
     });
 
   program

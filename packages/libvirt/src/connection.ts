@@ -1,5 +1,5 @@
-import type { CloseReason, DomainState, LifecycleEvent } from "./constants.js";
-import { CLOSE_REASONS, domainStateName, ErrorCode, LIFECYCLE_DETAILS, LIFECYCLE_EVENTS } from "./constants.js";
+import type { CloseReason, DomainState, LifecycleEvent, MetadataType } from "./constants.js";
+import { CLOSE_REASONS, domainStateName, ErrorCode, LIFECYCLE_DETAILS, LIFECYCLE_EVENTS, METADATA_TYPES } from "./constants.js";
 import type { DomainHost } from "./domain.js";
 import { Domain } from "./domain.js";
 import type { DomainStats } from "./domain-stats.js";
@@ -68,11 +68,20 @@ export interface JobCompletedEventInfo {
   stats: JobStats;
 }
 
+/** An operator changed the domain's title, description or a namespace's element (`virsh metadata`). */
+export interface MetadataChangeEventInfo {
+  domain: DomainId;
+  type: MetadataType;
+  /** The namespace of a changed element; null for title and description. */
+  nsuri: string | null;
+}
+
 export type Unsubscribe = () => void;
 export interface DomainEvents {
   onLifecycle(cb: (e: LifecycleEventInfo) => void): Unsubscribe;
   onMigrationIteration(cb: (e: MigrationIterationEventInfo) => void): Unsubscribe;
   onJobCompleted(cb: (e: JobCompletedEventInfo) => void): Unsubscribe;
+  onMetadataChange(cb: (e: MetadataChangeEventInfo) => void): Unsubscribe;
 }
 
 export type CpuCompareResult = "incompatible" | "identical" | "superset" | "error";
@@ -108,6 +117,7 @@ export class Connection {
   private readonly lifecycle = new Set<(e: LifecycleEventInfo) => void>();
   private readonly iteration = new Set<(e: MigrationIterationEventInfo) => void>();
   private readonly jobCompleted = new Set<(e: JobCompletedEventInfo) => void>();
+  private readonly metadataChange = new Set<(e: MetadataChangeEventInfo) => void>();
   private readonly domainHost: DomainHost = {
     connPtr: () => this.live(),
     generation: () => this.gen,
@@ -305,6 +315,7 @@ export class Connection {
       onLifecycle: (cb) => this.onLifecycle(cb),
       onMigrationIteration: (cb) => this.onMigrationIteration(cb),
       onJobCompleted: (cb) => this.onJobCompleted(cb),
+      onMetadataChange: (cb) => this.onMetadataChange(cb),
     };
   }
   /** Lifecycle events of every domain on this connection (registered at open, so no event is missed). */
@@ -319,6 +330,11 @@ export class Connection {
   onJobCompleted(cb: (e: JobCompletedEventInfo) => void): Unsubscribe {
     this.jobCompleted.add(cb);
     return () => this.jobCompleted.delete(cb);
+  }
+
+  onMetadataChange(cb: (e: MetadataChangeEventInfo) => void): Unsubscribe {
+    this.metadataChange.add(cb);
+    return () => this.metadataChange.delete(cb);
   }
 
   private emit<T>(set: Set<(e: T) => void>, e: T, what: string): void {
@@ -353,6 +369,13 @@ export class Connection {
         break;
       case "job-completed":
         this.emit(this.jobCompleted, { domain: { name: e.name, uuid: e.uuid }, stats: decodeJobStats(3, e.params) }, "job-completed");
+        break;
+      case "metadata-change":
+        this.emit(
+          this.metadataChange,
+          { domain: { name: e.name, uuid: e.uuid }, type: METADATA_TYPES[e.metadataType] ?? "element", nsuri: e.nsuri },
+          "metadata-change",
+        );
         break;
       case "close": {
         const reason = CLOSE_REASONS[e.reason] ?? "error";

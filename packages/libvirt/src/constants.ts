@@ -75,7 +75,11 @@ export const JOB_TYPES = ["none", "bounded", "unbounded", "completed", "failed",
 export type JobType = (typeof JOB_TYPES)[number] | "unknown";
 
 /** virDomainEventID values this package subscribes to. */
-export const DomainEventId = { LIFECYCLE: 0, MIGRATION_ITERATION: 20, JOB_COMPLETED: 21 } as const;
+export const DomainEventId = { LIFECYCLE: 0, MIGRATION_ITERATION: 20, JOB_COMPLETED: 21, METADATA_CHANGE: 23 } as const;
+
+/** virDomainMetadataType, index = numeric value (what a metadata-change event says changed). */
+export const METADATA_TYPES = ["description", "title", "element"] as const;
+export type MetadataType = (typeof METADATA_TYPES)[number];
 
 /** virDomainEventType, index = numeric value. */
 export const LIFECYCLE_EVENTS = [

@@ -135,6 +135,16 @@ export class Domain {
   }
 
   /**
+   * Sets (or with null removes) this domain's metadata element of namespace `uri`, stored with
+   * prefix `key` (virDomainSetMetadata, VIR_DOMAIN_METADATA_ELEMENT; the live and persistent
+   * definition as libvirt's "current" means). What `virsh metadata DOMAIN --uri URI --key KEY --set XML` does.
+   */
+  async setMetadataElement(uri: string, key: string, xml: string | null): Promise<void> {
+    if (!uri || !key) throw new LibvirtArgumentError("setMetadataElement: uri and key must be non-empty");
+    await pool.call("domainSetMetadata", await this.ptr(), 2, xml, xml === null ? null : key, uri, 0);
+  }
+
+  /**
    * virDomainMigrateToURI3. Resolves when the migration has finished (or rejects with the
    * LibvirtError that ended it, e.g. code 78 OPERATION_ABORTED after abortJob()). It holds one
    * worker thread for its whole duration; other calls keep running on other threads.

@@ -7,6 +7,7 @@ export type {
   DomainId,
   DomainInfo,
   JobCompletedEventInfo,
+  MetadataChangeEventInfo,
   LifecycleEventInfo,
   MigrationIterationEventInfo,
   NodeInfo,
@@ -37,4 +38,4 @@ export {
   LIFECYCLE_EVENTS,
   MigrateFlags,
 } from "./constants.js";
-export type { CloseReason, DomainState, JobType, LifecycleEvent } from "./constants.js";
+export type { CloseReason, DomainState, JobType, LifecycleEvent, MetadataType } from "./constants.js";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LifecycleEventInfo } from "../src/index.js";
+import type { LifecycleEventInfo, MetadataChangeEventInfo } from "../src/index.js";
 import { Connection, ErrorCode, LibvirtArgumentError, LibvirtError, LibvirtStateError, MigrateFlags } from "../src/index.js";
 import { pool } from "../src/runtime.js";
 import { testDomainXml } from "./test-domain.js";
@@ -107,6 +107,29 @@ describe("Connection on the test driver", () => {
       dom.free();
     }
     await expect(dom.info()).rejects.toBeInstanceOf(LibvirtStateError);
+  });
+
+  it("sets and removes a namespace's metadata element, with a metadata-change event each time", async () => {
+    const NS = "https://drover.dev/ns/1";
+    const events: MetadataChangeEventInfo[] = [];
+    const off = conn.onMetadataChange((e) => {
+      if (e.domain.name === "drover-meta") events.push(e);
+    });
+    const dom = await conn.defineXml(testDomainXml("drover-meta"));
+    try {
+      await dom.setMetadataElement(NS, "drover", '<rules pinned="yes"/>');
+      expect(await dom.xml()).toMatch(/<drover:rules xmlns:drover="https:\/\/drover.dev\/ns\/1" pinned="yes"\/>/);
+      await expect.poll(() => events.length, { timeout: 10_000, interval: 10, message: "the metadata-change event" }).toBe(1);
+      expect(events[0]).toEqual({ domain: { name: "drover-meta", uuid: dom.uuid }, type: "element", nsuri: NS });
+      await dom.setMetadataElement(NS, "drover", null);
+      expect(await dom.xml()).not.toContain("drover:rules");
+      await expect.poll(() => events.length, { timeout: 10_000, interval: 10, message: "the second event" }).toBe(2);
+      await expect(dom.setMetadataElement("", "drover", null)).rejects.toThrow(LibvirtArgumentError);
+    } finally {
+      off();
+      await dom.undefine();
+      dom.free();
+    }
   });
 
   it("decodes allDomainStats for all or chosen domains", async () => {

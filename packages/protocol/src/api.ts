@@ -105,6 +105,17 @@ export const ApiVm = z.object({
   migrating: z.boolean(),
   /** Other hosts that also report this VM right now (mid-migration). */
   alsoOn: z.array(HostId),
+  /** The rules that apply to this VM and where each came from (scheduler/src/rules/merge.ts). */
+  rules: z.array(
+    z.object({
+      what: z.string(),
+      from: z.enum(["metadata", "tag", "config"]),
+      /** The rule's id as plans name it; null for a per-VM setting (pinned, post-copy, priority). */
+      rule: z.string().nullable(),
+    }),
+  ),
+  /** Invalid `<drover:rules>` metadata and rule conflicts this VM is in. */
+  ruleProblems: z.array(z.string()),
 });
 export type ApiVm = z.infer<typeof ApiVm>;
 export const VmsResponse = z.object({ vms: z.array(ApiVm) });
@@ -359,7 +370,7 @@ export type ApiPowerAction = z.infer<typeof ApiPowerAction>;
 // ---------------------------------------------------------------------------------------------
 // History
 
-export const HistoryKinds = ["plan", "migration", "maintenance", "power", "config", "host", "command"] as const;
+export const HistoryKinds = ["plan", "migration", "maintenance", "power", "config", "host", "command", "webhook"] as const;
 
 export const HistoryQuery = z
   .object({

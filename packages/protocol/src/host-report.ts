@@ -51,6 +51,35 @@ export const DiskReport = z.object({
 });
 export type DiskReport = z.infer<typeof DiskReport>;
 
+/**
+ * Per-VM rules and settings an operator writes into the domain's Drover metadata (the agent reads
+ * `<drover:rules>`, see agents/host-agent/README.md "Rules in libvirt metadata"). The scheduler
+ * merges them with its YAML rules (scheduler/src/rules/).
+ */
+export const VmMetadataRules = z
+  .object({
+    /** Never migrate this VM. */
+    pinned: z.boolean().default(false),
+    /** Post-copy may finish this VM's migration (also needs the planner's `migration.allowPostCopy`). */
+    postCopy: z.boolean().default(false),
+    /** Higher first when the operator reads what to look after; 0 unless set. */
+    priority: z.number().int().min(-1000).max(1000).default(0),
+    /** Affinity (together) and anti-affinity (apart) groups, hard unless `hard` is false. */
+    groups: z
+      .array(z.object({ kind: z.enum(["affinity", "anti-affinity"]), group: name(1), hard: z.boolean() }).strict())
+      .max(L.tagsPerVm)
+      .default([]),
+    /** Host rules: on (must/should) or off (must-not/should-not) these hosts. */
+    hosts: z
+      .array(
+        z.object({ mode: z.enum(["must", "should", "must-not", "should-not"]), hosts: z.array(HostId).min(1).max(L.tagsPerVm) }).strict(),
+      )
+      .max(4)
+      .default([]),
+  })
+  .strict();
+export type VmMetadataRules = z.output<typeof VmMetadataRules>;
+
 export const VmReport = z.object({
   uuid: VmUuid,
   name: name(1),
@@ -69,6 +98,10 @@ export const VmReport = z.object({
   bridges: z.array(name()).max(L.bridgesPerVm),
   /** The operator's rule tags, from the domain's Drover metadata. */
   tags: z.array(name()).max(L.tagsPerVm),
+  /** The domain's `<drover:rules>` as validated by the agent; absent when it has none (or they are invalid). */
+  rules: VmMetadataRules.optional(),
+  /** What is wrong with the domain's Drover metadata, when the agent could not use it (the rest of the report stands). */
+  rulesProblem: text(1).optional(),
   /** A migration of this VM is running on this host (out or in). */
   migrating: z.boolean().default(false),
 });

@@ -6,6 +6,7 @@ export {
   HostReport,
   HostReportLimits,
   VmReport,
+  VmMetadataRules,
   DiskReport,
   LibvirtHealth,
   WakeMethod,

@@ -5,6 +5,7 @@ import type { Migrations } from "./repos/migrations.js";
 import type { HostEvents } from "./repos/host-events.js";
 import type { Plans } from "./repos/plans.js";
 import type { Power } from "./repos/power.js";
+import type { WebhookFailures } from "./repos/webhook-failures.js";
 import type { AgentCommandRow, HistoryEntry, HistoryKind, HostEventRow, MigrationRow } from "./types.js";
 
 export interface HistoryQuery {
@@ -59,6 +60,7 @@ function newestFirst(a: HistoryEntry, b: HistoryEntry): number {
   if (a.kind === "config" && b.kind === "config") return b.row.seq - a.row.seq;
   if (a.kind === "command" && b.kind === "command") return b.row.seq - a.row.seq;
   if (a.kind === "host" && b.kind === "host") return b.row.seq - a.row.seq;
+  if (a.kind === "webhook" && b.kind === "webhook") return b.row.seq - a.row.seq;
   return a.id === b.id ? 0 : a.id < b.id ? 1 : -1;
 }
 
@@ -70,6 +72,7 @@ export interface HistorySources {
   config: ConfigChanges;
   agentCommands: AgentCommands;
   hostEvents: HostEvents;
+  webhookFailures: WebhookFailures;
 }
 
 /**
@@ -125,6 +128,12 @@ export function history(src: HistorySources, q: HistoryQuery = {}): HistoryEntry
   if (want("command", true, true)) {
     for (const row of src.agentCommands.list(fv)) {
       out.push({ kind: "command", atMs: row.atMs, id: row.commandId, summary: commandSummary(row), row });
+    }
+  }
+  if (want("webhook", false, false)) {
+    for (const row of src.webhookFailures.list(q.since === undefined ? { limit } : { limit, since: q.since })) {
+      const summary = `webhook ${row.event} ${row.eventId} to ${row.receiver} not delivered after ${row.attempts} attempt(s): ${row.error}`;
+      out.push({ kind: "webhook", atMs: row.atMs, id: String(row.seq), summary, row });
     }
   }
   if (want("host", true, false)) {

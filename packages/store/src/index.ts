@@ -13,6 +13,7 @@ export type { ConfigChanges } from "./repos/config.js";
 export type { Tokens } from "./repos/tokens.js";
 export type { AgentCommands } from "./repos/agent-commands.js";
 export type { HostEvents } from "./repos/host-events.js";
+export type { WebhookFailures } from "./repos/webhook-failures.js";
 export {
   PlanModes,
   PlanStatuses,
@@ -71,6 +72,8 @@ export {
   type HostEventKind,
   type HostEventRow,
   type HostEventInput,
+  type WebhookFailureRow,
+  type WebhookFailureInput,
   type HistoryEntry,
   type HistoryKind,
 } from "./types.js";

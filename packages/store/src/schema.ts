@@ -203,6 +203,19 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE plans ADD COLUMN decided_by TEXT;
   `,
+  // 8: webhook deliveries that gave up (every attempt failed, or the receiver's queue was full).
+  `
+  CREATE TABLE webhook_failures (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    receiver TEXT NOT NULL,
+    event TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX webhook_failures_at ON webhook_failures(at_ms);
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -6,6 +6,7 @@ import { history, type HistoryQuery } from "./history.js";
 import { AgentCommands } from "./repos/agent-commands.js";
 import { ConfigChanges } from "./repos/config.js";
 import { HostEvents } from "./repos/host-events.js";
+import { WebhookFailures } from "./repos/webhook-failures.js";
 import { Hosts } from "./repos/hosts.js";
 import { Maintenance } from "./repos/maintenance.js";
 import { Migrations } from "./repos/migrations.js";
@@ -51,6 +52,7 @@ export class Store implements Disposable {
   readonly tokens: Tokens;
   readonly agentCommands: AgentCommands;
   readonly hostEvents: HostEvents;
+  readonly webhookFailures: WebhookFailures;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
@@ -80,6 +82,7 @@ export class Store implements Disposable {
     this.config = w.guard(new ConfigChanges(db));
     this.tokens = w.guard(new Tokens(db));
     this.agentCommands = w.guard(new AgentCommands(db));
+    this.webhookFailures = w.guard(new WebhookFailures(db));
 
     // Order matters: migrations go first so that a plan still referenced by a kept migration is kept.
     const statements = [
@@ -92,6 +95,7 @@ export class Store implements Disposable {
       db.prepare("DELETE FROM config_changes WHERE at_ms < @cutoff"),
       db.prepare("DELETE FROM agent_commands WHERE at_ms < @cutoff"),
       db.prepare("DELETE FROM host_events WHERE at_ms < @cutoff"),
+      db.prepare("DELETE FROM webhook_failures WHERE at_ms < @cutoff"),
       db.prepare("DELETE FROM vms WHERE last_seen_ms < @cutoff"),
     ];
     this.#prune = db.transaction((cutoff: number) => statements.reduce((n, s) => n + s.run({ cutoff }).changes, 0));

@@ -332,6 +332,18 @@ export type HostEventInput = Omit<HostEventRow, "seq" | "fromState" | "toState">
   toState?: HostState | null;
 };
 
+/** A webhook delivery that gave up; `receiver` is the URL's origin and path only (no query or user info). */
+export interface WebhookFailureRow {
+  seq: number;
+  atMs: number;
+  receiver: string;
+  event: string;
+  eventId: string;
+  attempts: number;
+  error: string;
+}
+export type WebhookFailureInput = Omit<WebhookFailureRow, "seq">;
+
 export type HistoryEntry =
   | { kind: "migration"; atMs: number; id: string; summary: string; row: MigrationRow }
   | { kind: "plan"; atMs: number; id: string; summary: string; row: PlanRow }
@@ -339,5 +351,6 @@ export type HistoryEntry =
   | { kind: "power"; atMs: number; id: string; summary: string; row: PowerRow }
   | { kind: "config"; atMs: number; id: string; summary: string; row: ConfigChangeRow }
   | { kind: "command"; atMs: number; id: string; summary: string; row: AgentCommandRow }
-  | { kind: "host"; atMs: number; id: string; summary: string; row: HostEventRow };
+  | { kind: "host"; atMs: number; id: string; summary: string; row: HostEventRow }
+  | { kind: "webhook"; atMs: number; id: string; summary: string; row: WebhookFailureRow };
 export type HistoryKind = HistoryEntry["kind"];

@@ -43,6 +43,7 @@ describe("schema migrations", () => {
         "plans",
         "power_actions",
         "vms",
+        "webhook_failures",
       ]);
       const db = new Database(f);
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");

@@ -9,7 +9,7 @@ import { hostWatts, type HostSample } from "../metrics.js";
 import { planToApi } from "../planner.js";
 import type { SchedulerApi } from "./ports.js";
 import { AuthError } from "./tokens.js";
-import { migrationView, vmView } from "./views.js";
+import { migrationView, vmsView } from "./views.js";
 
 /** The stream sends the body this often (its clock and progress change every time); the timeline samples when due. */
 export const PUSH_EVERY_MS = 1000;
@@ -61,7 +61,7 @@ export class DashboardFeed {
           const sample = samples.get(h.id);
           return { ...this.hostView(h.id), contention: sample?.usage?.contention ?? null, watts: sample ? hostWatts(sample) : null };
         }),
-      vms: [...s.state.allVms()].sort((a, b) => a.report.name.localeCompare(b.report.name)).map((v) => vmView(s.state, v)),
+      vms: vmsView(s.state, s.config),
       inFlight: inFlight.map(migration),
       recent: s.store.migrations
         .list({ limit: RECENT_MIGRATIONS + inFlight.length })

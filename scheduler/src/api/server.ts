@@ -49,7 +49,7 @@ import { planToApi } from "../planner.js";
 import type { SchedulerApi } from "./ports.js";
 import { DashboardFeed } from "./dashboard.js";
 import { AuthError, TokenInputError, grants } from "./tokens.js";
-import { historyView, hostView, migrationView, powerView, vmView } from "./views.js";
+import { historyView, hostView, migrationView, powerView, vmsView } from "./views.js";
 import { webRoutes } from "./web.js";
 
 /** Largest request body (JSON), and longest request target; beyond them: 413 and 414 with the error body. */
@@ -354,7 +354,7 @@ export class ApiServer {
     );
 
     app.get("/v1/vms", { config: viewer, schema: { summary: "VMs and where they run", response: { 200: js(VmsResponse) } } }, async () => ({
-      vms: [...s.state.allVms()].sort((a, b) => a.report.name.localeCompare(b.report.name)).map((v) => vmView(s.state, v)),
+      vms: vmsView(s.state, s.config),
     }));
 
     app.post(

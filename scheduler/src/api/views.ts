@@ -3,6 +3,7 @@ import type { ApiHistoryEntry, ApiHost, ApiMigration, ApiPowerAction, ApiVm, Mig
 import type { HistoryEntry, MigrationRow, PowerRow } from "@drover/store";
 import type { ClusterState, HostEntry, VmEntry } from "../cluster-state.js";
 import type { SchedulerConfig } from "../config.js";
+import { mergeRules, vmRuleEntries } from "../rules/merge.js";
 
 export function hostView(state: ClusterState, config: SchedulerConfig, h: HostEntry, nowMs: number, maintenanceId: string | null): ApiHost {
   const r = h.report;
@@ -31,7 +32,20 @@ export function hostView(state: ClusterState, config: SchedulerConfig, h: HostEn
   };
 }
 
-export function vmView(state: ClusterState, v: VmEntry): ApiVm {
+/** Every VM with its effective rules: the rules are merged once over all VMs, as planning does. */
+export function vmsView(state: ClusterState, config: Pick<SchedulerConfig, "rules">): ApiVm[] {
+  const all = [...state.allVms()].sort((a, b) => a.report.name.localeCompare(b.report.name));
+  const merged = mergeRules(all, config.rules);
+  const conflicts = new Map<string, string[]>();
+  for (const c of merged.conflicts) for (const v of c.vms) conflicts.set(v, [...(conflicts.get(v) ?? []), c.message]);
+  return all.map((v) => ({
+    ...vmView(state, v),
+    rules: vmRuleEntries(v, config.rules, merged),
+    ruleProblems: [...(v.report.rulesProblem ? [v.report.rulesProblem] : []), ...(conflicts.get(v.uuid) ?? [])],
+  }));
+}
+
+function vmView(state: ClusterState, v: VmEntry): Omit<ApiVm, "rules" | "ruleProblems"> {
   const r = v.report;
   return {
     uuid: v.uuid,
@@ -184,5 +198,7 @@ export function historyView(e: HistoryEntry): ApiHistoryEntry {
         outcome: e.row.event === "state" ? e.row.toState : e.row.event,
         requestedBy: null,
       };
+    case "webhook":
+      return { timeMs: e.atMs, kind: "webhook", id: e.id, summary: e.summary, host: null, vm: null, outcome: "failed", requestedBy: null };
   }
 }

@@ -13,6 +13,7 @@ import { NotFoundError, RefusedError } from "../errors.js";
 import { newId } from "../ids.js";
 import { IpmiDriver, UdpWolDriver, WakeError, type WakeDriver } from "./wake-drivers.js";
 import type { ServiceDeps } from "../service-deps.js";
+import type { Notify } from "../webhooks.js";
 
 export interface WakeDrivers {
   wol: WakeDriver;
@@ -28,6 +29,8 @@ export interface PowerDeps extends ServiceDeps {
   planningSnapshot: () => ClusterSnapshot;
   /** With leadership on: each action under way is kept for the next leader (journal.ts). */
   journal?: PowerJournal;
+  /** Webhooks: a host that failed to wake. */
+  notify?: Notify;
 }
 
 /** Told when a power action opens and when it ends; it must not throw. */
@@ -280,6 +283,7 @@ export class PowerManager {
       log.warn({ host: h.id, failures, retryInMs: waitMs }, "wake failed: host marked, retried only after the back-off");
     }
     this.end(p, status, error);
+    this.d.notify?.({ event: "wake-failed", id: p.row.id, host: p.row.host, summary: `wake of ${p.row.host} ${status}: ${error.message}` });
     if (!p.replaceOnFailure) return;
     const other = this.wakeCandidate();
     if (other) {

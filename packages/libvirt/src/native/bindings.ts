@@ -145,6 +145,9 @@ export const virt = {
   virDomainUndefineFlags: f<[number, number], number>("int virDomainUndefineFlags(uintptr_t dom, unsigned int flags)"),
   virDomainSuspend: f<[number], number>("int virDomainSuspend(uintptr_t dom)"),
   virDomainResume: f<[number], number>("int virDomainResume(uintptr_t dom)"),
+  virDomainSetMetadata: f<[number, number, string | null, string | null, string | null, number], number>(
+    "int virDomainSetMetadata(uintptr_t dom, int type, const char *metadata, const char *key, const char *uri, unsigned int flags)",
+  ),
 
   virDomainMigrateToURI3: f<[number, string | null, Ptr | null, number, number], number>(
     "int virDomainMigrateToURI3(uintptr_t dom, const char *dconnuri, void *params, unsigned int nparams, unsigned int flags)",

@@ -19,6 +19,7 @@ export type LoopMessage =
   | { type: "lifecycle"; conn: number; name: string; uuid: string; event: number; detail: number }
   | { type: "migration-iteration"; conn: number; name: string; uuid: string; iteration: number }
   | { type: "job-completed"; conn: number; name: string; uuid: string; params: TypedPair[] }
+  | { type: "metadata-change"; conn: number; name: string; uuid: string; metadataType: number; nsuri: string | null }
   | { type: "close"; conn: number; reason: number }
   | { type: "loop-error"; message: string }
   | { type: "stopped" };
@@ -37,6 +38,9 @@ const TimeoutCb = koffi.proto("void drover_TimeoutCb(int timer, void *opaque)");
 const LifecycleCb = koffi.proto("void drover_LifecycleCb(uintptr_t conn, uintptr_t dom, int event, int detail, void *opaque)");
 const IterationCb = koffi.proto("void drover_IterationCb(uintptr_t conn, uintptr_t dom, int iteration, void *opaque)");
 const JobCompletedCb = koffi.proto("void drover_JobCompletedCb(uintptr_t conn, uintptr_t dom, void *params, int nparams, void *opaque)");
+const MetadataChangeCb = koffi.proto(
+  "void drover_MetadataChangeCb(uintptr_t conn, uintptr_t dom, int type, const char *nsuri, void *opaque)",
+);
 const CloseCb = koffi.proto("void drover_CloseCb(uintptr_t conn, int reason, void *opaque)");
 
 // The timer only exists to wake poll(); once it fired, disarm it again.
@@ -54,6 +58,11 @@ const callbacks = {
     (conn: number, dom: number, params: unknown, n: number) =>
       post({ type: "job-completed", conn, ...domId(dom), params: readTypedParams(params, n) }),
     koffi.pointer(JobCompletedCb),
+  ),
+  [DomainEventId.METADATA_CHANGE]: koffi.register(
+    (conn: number, dom: number, metadataType: number, nsuri: string | null) =>
+      post({ type: "metadata-change", conn, ...domId(dom), metadataType, nsuri }),
+    koffi.pointer(MetadataChangeCb),
   ),
 };
 const onClose = koffi.register((conn: number, reason: number) => post({ type: "close", conn, reason }), koffi.pointer(CloseCb));

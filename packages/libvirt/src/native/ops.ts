@@ -224,6 +224,9 @@ export const ops = {
   domainResume(dom: number): void {
     check(virt.virDomainResume(dom), "virDomainResume");
   },
+  domainSetMetadata(dom: number, type: number, metadata: string | null, key: string | null, uri: string | null, flags: number): void {
+    check(virt.virDomainSetMetadata(dom, type, metadata, key, uri, flags), "virDomainSetMetadata");
+  },
   migrateToUri3(dom: number, destUri: string | null, params: TypedEntry[], flags: number): void {
     withTypedParams(params, (p, n) => check(virt.virDomainMigrateToURI3(dom, destUri, p, n, flags), "virDomainMigrateToURI3"));
   },

@@ -13,6 +13,7 @@ export type { ConfigChanges } from "./repos/config.js";
 export type { Tokens } from "./repos/tokens.js";
 export type { AgentCommands } from "./repos/agent-commands.js";
 export type { HostEvents } from "./repos/host-events.js";
+export { LOAD_BUCKET_MS, type LoadHistory, type LoadCompaction } from "./repos/load.js";
 export {
   PlanModes,
   PlanStatuses,
@@ -31,6 +32,10 @@ export {
   AgentCommandKinds,
   AgentCommandOutcomes,
   HostEventKinds,
+  LoadKinds,
+  type LoadKind,
+  type LoadSampleInput,
+  type LoadPoint,
   type Json,
   type JsonObject,
   type ErrorRecord,

@@ -7,6 +7,7 @@ import { AgentCommands } from "./repos/agent-commands.js";
 import { ConfigChanges } from "./repos/config.js";
 import { HostEvents } from "./repos/host-events.js";
 import { Hosts } from "./repos/hosts.js";
+import { LoadHistory } from "./repos/load.js";
 import { Maintenance } from "./repos/maintenance.js";
 import { Migrations } from "./repos/migrations.js";
 import { Plans } from "./repos/plans.js";
@@ -51,6 +52,8 @@ export class Store implements Disposable {
   readonly tokens: Tokens;
   readonly agentCommands: AgentCommands;
   readonly hostEvents: HostEvents;
+  /** Load time series (their own retention: `load.compact`, not `prune`). */
+  readonly load: LoadHistory;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
@@ -80,6 +83,7 @@ export class Store implements Disposable {
     this.config = w.guard(new ConfigChanges(db));
     this.tokens = w.guard(new Tokens(db));
     this.agentCommands = w.guard(new AgentCommands(db));
+    this.load = w.guard(new LoadHistory(db));
 
     // Order matters: migrations go first so that a plan still referenced by a kept migration is kept.
     const statements = [

@@ -302,6 +302,34 @@ export const SchedulerConfig = z
     hosts: z.record(HostId, z.object({ power: PowerConfig.prefault({}) }).strict()).default({}),
     /** Plans, migrations and power actions older than this are pruned. */
     retainMs: posMs.default(30 * 24 * 3_600_000),
+    // --- Load history and forecasts (issue 14; scheduler/src/load-history*.ts) ---
+    history: z
+      .object({
+        /** Record each host's, VM's and the cluster's load in the store. */
+        enabled: z.boolean().default(true),
+        /** One full-resolution sample per series this often (mean and peak of the reports since the last). */
+        resolutionMs: posMs.min(1000).default(60_000),
+        /** Samples older than this are folded into 5-minute buckets (mean and max). */
+        fullResolutionMs: posMs.default(6 * 3_600_000),
+        /** Buckets older than this are deleted. */
+        retainMs: posMs.default(28 * 24 * 3_600_000),
+        /** At most this many rows (samples and buckets) are kept; the oldest go first. */
+        maxRows: z.number().int().min(1000).default(20_000_000),
+        /** Folding and pruning run this often. */
+        compactEveryMs: posMs.default(600_000),
+        /** Rows written per store flush (a flush is one transaction, off the report path). */
+        writeBatchRows: z.number().int().min(100).default(20_000),
+        /** Rows waiting while the store refuses writes; beyond it the oldest are dropped. */
+        maxBacklogRows: z.number().int().min(1000).default(2_000_000),
+        /** Plan with the cluster's seasonal demand forecast (once a day of history is recorded). */
+        forecast: z.boolean().default(true),
+        /** How far ahead the forecast goes (at least the longest wake). */
+        forecastHorizonMs: posMs.default(2 * 3_600_000),
+        /** How much history a forecast is fitted on. */
+        forecastLookbackMs: posMs.default(28 * 24 * 3_600_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -19,6 +19,8 @@ export interface MetricsView {
   readonly dispatcher?: MovesView;
   readonly leadership?: { mayAct(): boolean };
   rejectedReports(): Record<string, number>;
+  readonly forecasts?: { readonly clusterMape: number | null };
+  readonly power?: { readonly wakeLatencies: { p90(host: string): number | undefined } };
 }
 
 export function metricsSources(s: MetricsView): MetricsSources {
@@ -44,6 +46,14 @@ export function metricsSources(s: MetricsView): MetricsSources {
     },
     bus: () => (s.bus ? { connected: s.bus.isConnected, invalidBySubject: s.bus.stats().invalidBySubject } : null),
     leading: () => s.leadership?.mayAct() ?? false,
+    foresight: () => {
+      const wakeP90Ms: { host: string; ms: number }[] = [];
+      for (const host of s.state.hosts.keys()) {
+        const ms = s.power?.wakeLatencies.p90(host);
+        if (ms !== undefined) wakeP90Ms.push({ host, ms });
+      }
+      return { forecastMape: s.forecasts?.clusterMape ?? null, wakeP90Ms };
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot, and
 // planningSnapshot is the one place that gathers it.
 import { historySamplesRead } from "@drover/policy";
-import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Profile, Rule, Vm } from "@drover/policy";
+import type { ClusterSnapshot, DemandForecast, Host, InFlightMigration, MigrationFailure, Profile, Rule, Vm } from "@drover/policy";
 import type { HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
@@ -49,6 +49,16 @@ export interface SnapshotExtras {
   learned?: LearnedModel;
   /** Histories carry only their newest this many samples (what the policy reads; default: all). */
   historySamples?: number;
+  /** What the load history foresees (default: nothing, the configured wake timeouts). */
+  foresight?: Foresight;
+}
+
+/** What the remembered load and the measured wakes add to planning. */
+export interface Foresight {
+  /** The cluster's seasonal demand forecast (load-history-forecast.ts), once it knows a day. */
+  demandForecast(): DemandForecast | undefined;
+  /** How long a wake of this host is expected to take until it is healthy (power/wake-latency.ts). */
+  wakeLatencyMs(host: string): number;
 }
 
 /** The dispatcher's view of moves that planning needs. */
@@ -65,6 +75,7 @@ export interface PlanningSources {
   config: SchedulerConfig;
   store: Pick<Store, "migrations">;
   moves: MovesView;
+  foresight?: Foresight;
 }
 
 /**
@@ -81,6 +92,7 @@ export function planningSnapshot(src: PlanningSources, nowMs: number, policies: 
     // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
     landed: src.moves.landedVms(),
     learned,
+    ...(src.foresight ? { foresight: src.foresight } : {}),
   });
 }
 
@@ -141,7 +153,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
       power: {
         canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
         canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed,
-        wakeLatencyMs: power?.wakeTimeoutMs ?? 300_000,
+        wakeLatencyMs: extras.foresight?.wakeLatencyMs(h.id) ?? power?.wakeTimeoutMs ?? 300_000,
         ...(power?.idleW !== undefined && power.maxW !== undefined ? { idleW: power.idleW, maxW: power.maxW } : {}),
       },
       sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
@@ -171,6 +183,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     inFlight = extras.inFlight.filter((m) => vmIds.has(m.vmId) && hostMhz.has(m.sourceHostId) && hostMhz.has(m.destinationHostId));
   }
 
+  const demandForecast = extras.foresight?.demandForecast();
   return {
     hosts,
     vms,
@@ -178,6 +191,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     inFlight,
     recentFailures: extras.recentFailures,
     config: plannerClusterConfig(config, extras.learned),
+    ...(demandForecast ? { demandForecast } : {}),
   };
 }
 

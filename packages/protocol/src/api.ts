@@ -386,3 +386,45 @@ export const ApiHistoryEntry = z.object({
 export type ApiHistoryEntry = z.infer<typeof ApiHistoryEntry>;
 export const HistoryResponse = z.object({ entries: z.array(ApiHistoryEntry) });
 export type HistoryResponse = z.infer<typeof HistoryResponse>;
+
+/** One host's or VM's load as recorded (`drover history load`); neither: the cluster's total VM demand. */
+export const LoadHistoryQuery = z
+  .object({
+    host: HostId.optional(),
+    /** A VM's name or uuid. */
+    vm: VmRef.optional(),
+    /** Default: the last 24 h. */
+    sinceMs: z.coerce.number().int().nonnegative().optional(),
+  })
+  .strict()
+  .refine((q) => q.host === undefined || q.vm === undefined, { message: "give host or vm, not both", path: ["vm"] });
+export type LoadHistoryQuery = z.infer<typeof LoadHistoryQuery>;
+
+export const LoadPointView = z.object({
+  timeMs: EpochMs,
+  /** 0: a full-resolution sample; 300000: a 5-minute bucket of `samples` of them. */
+  bucketMs: z.number().int().nonnegative(),
+  samples: z.number().int().positive(),
+  cpuMhz: z.number(),
+  cpuMaxMhz: z.number(),
+  memoryMiB: z.number(),
+  memoryMaxMiB: z.number(),
+});
+export type LoadPointView = z.infer<typeof LoadPointView>;
+
+export const LoadHistoryResponse = z.object({
+  kind: z.enum(["host", "vm", "cluster"]),
+  id: z.string(),
+  points: z.array(LoadPointView),
+  /** The seasonal forecast fitted on this series (daily and weekly patterns and the trend). */
+  forecast: z.object({
+    /** One-step mean absolute percentage error over the last week (fraction); null before a day of history. */
+    mape: z.number().nullable(),
+    /** A whole day has been seen (the daily pattern is in the forecast). */
+    seasonal: z.boolean(),
+    fromMs: EpochMs,
+    stepMs: z.number().int().positive(),
+    cpuMhz: z.array(z.number()),
+  }),
+});
+export type LoadHistoryResponse = z.infer<typeof LoadHistoryResponse>;

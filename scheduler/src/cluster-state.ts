@@ -46,6 +46,22 @@ export class Ring {
     }
     return out;
   }
+  /** Mean and max of the newest `n` values (0 and 0 for none), without allocating. */
+  meanMax(n: number, out: { mean: number; max: number }): { mean: number; max: number } {
+    const k = Math.max(0, Math.min(n, this.count));
+    let sum = 0;
+    let max = k === 0 ? 0 : -Infinity;
+    let j = (this.next - k + this.size) % this.size;
+    for (let i = 0; i < k; i++) {
+      const v = this.buf[j]!;
+      sum += v;
+      if (v > max) max = v;
+      if (++j === this.size) j = 0;
+    }
+    out.mean = k === 0 ? 0 : sum / k;
+    out.max = max;
+    return out;
+  }
   get length(): number {
     return this.count;
   }

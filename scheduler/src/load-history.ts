@@ -122,20 +122,16 @@ export class LoadRecorder {
     }
   }
 
+  private readonly stats = { mean: 0, max: 0 };
+
   private push(kind: LoadKind, id: string, atMs: number, cpu: Ring, mem: Ring, k: number): LoadSampleInput {
-    const c = cpu.values(k);
-    let sum = 0;
-    let max = 0;
-    for (const x of c) {
-      sum += x;
-      if (x > max) max = x;
-    }
+    const c = cpu.meanMax(k, this.stats);
     const row: LoadSampleInput = {
       kind,
       id,
       atMs,
-      cpuMhz: c.length ? Math.max(0, sum / c.length) : 0,
-      cpuMaxMhz: Math.max(0, max),
+      cpuMhz: Math.max(0, c.mean),
+      cpuMaxMhz: Math.max(0, c.max),
       memoryMiB: Math.max(0, mem.last ?? 0),
     };
     this.queue.push(row);

@@ -428,3 +428,49 @@ export const LoadHistoryResponse = z.object({
   }),
 });
 export type LoadHistoryResponse = z.infer<typeof LoadHistoryResponse>;
+
+/** The cluster's recorded load over a period, for `drover simulate --from-history` (5-minute grid). */
+export const LoadReplayQuery = z
+  .object({
+    /** Default: the last 7 days. */
+    sinceMs: z.coerce.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type LoadReplayQuery = z.infer<typeof LoadReplayQuery>;
+
+export const LoadReplayResponse = z.object({
+  cluster: z.string(),
+  startMs: EpochMs,
+  stepMs: z.number().int().positive(),
+  steps: z.number().int().nonnegative(),
+  hosts: z.array(
+    z.object({
+      id: z.string(),
+      cpus: z.number().int().positive(),
+      mhz: z.number().positive(),
+      memoryMiB: z.number().positive(),
+      /** Configured watts idle and at full CPU (`hosts.<id>.power`), null when not configured. */
+      idleW: z.number().nullable(),
+      maxW: z.number().nullable(),
+    }),
+  ),
+  vms: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      vcpus: z.number().int().positive(),
+      memoryMiB: z.number().positive(),
+      /** Mean CPU demand per step; null where the VM did not report. */
+      cpuMhz: z.array(z.number().nullable()),
+    }),
+  ),
+  /** What really happened in the period, from the store. */
+  actual: z.object({
+    migrations: z.number().int().nonnegative(),
+    /** Hosts reporting, averaged over the steps. */
+    activeHostsMean: z.number().nonnegative(),
+    /** From the hosts' CPU and their configured watts; null when no host has them. */
+    energyKwh: z.number().nullable(),
+  }),
+});
+export type LoadReplayResponse = z.infer<typeof LoadReplayResponse>;

@@ -17,6 +17,10 @@ export interface SimulationOptions {
   readonly hosts?: number;
   readonly hostTypes?: readonly HostType[];
   readonly vmTypes?: readonly VmType[];
+  /** Type of each host (index into hostTypes; default: host i has type i % hostTypes.length). */
+  readonly hostTypeOf?: readonly number[];
+  /** Type of each VM (index into vmTypes; default: the reference's assignment). */
+  readonly vmTypeOf?: readonly number[];
   /** clean+ram: seconds a woken host takes to boot (default 60). */
   readonly bootSeconds?: number;
   /** Called after every round with (round, rounds). */
@@ -68,8 +72,8 @@ export function buildDatacenter(opts: SimulationOptions, accounting: "power-awar
   const hostTypes = opts.hostTypes ?? referenceHostTypes;
   const vmTypes = opts.vmTypes ?? referenceVmTypes;
   const nVms = opts.workload.names.length;
-  const hostType = new Uint8Array(nHosts).map((_, i) => i % hostTypes.length);
-  const vmType = new Uint8Array(nVms).map((_, i) => Math.min(vmTypes.length - 1, referenceVmTypeIndex(i, nVms)));
+  const hostType = new Uint8Array(nHosts).map((_, i) => opts.hostTypeOf?.[i] ?? i % hostTypes.length);
+  const vmType = new Uint8Array(nVms).map((_, i) => opts.vmTypeOf?.[i] ?? Math.min(vmTypes.length - 1, referenceVmTypeIndex(i, nVms)));
   return new Datacenter({
     workload: opts.workload,
     hostTypes,

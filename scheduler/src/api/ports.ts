@@ -24,7 +24,9 @@ export interface StoreReads {
   maintenance: Pick<Store["maintenance"], "active" | "allActive">;
   power: Pick<Store["power"], "get">;
   history: Store["history"];
-  load: Pick<Store["load"], "series">;
+  load: Pick<Store["load"], "series" | "ids">;
+  hosts: Pick<Store["hosts"], "list">;
+  vms: Pick<Store["vms"], "get">;
 }
 
 export interface SchedulerApi {

@@ -18,6 +18,8 @@ import {
   HistoryResponse,
   LoadHistoryQuery,
   LoadHistoryResponse,
+  LoadReplayQuery,
+  LoadReplayResponse,
   HostId,
   HostsResponse,
   Id,
@@ -45,6 +47,7 @@ import { StoreError } from "@drover/store";
 import { ConfigError } from "../config.js";
 import { DispatchError, NotFoundError, RefusedError } from "../errors.js";
 import { planToApi } from "../planner.js";
+import { loadReplay } from "../load-history-replay.js";
 import type { SchedulerApi } from "./ports.js";
 import { AuthError, TokenInputError, grants } from "./tokens.js";
 import { historyView, hostView, migrationView, powerView, vmView } from "./views.js";
@@ -635,6 +638,25 @@ export class ApiServer {
           })),
           forecast: { mape: f.mape, seasonal: f.seasonal, ...f.forecast, cpuMhz: [...f.forecast.cpuMhz] },
         };
+      },
+    );
+
+    app.get(
+      "/v1/history/replay",
+      {
+        config: viewer,
+        schema: {
+          summary:
+            "The cluster's recorded load on a 5-minute grid (hosts, VMs' CPU demand) with what really happened in the period " +
+            "(moves, hosts on, energy): what `drover simulate --from-history` replays",
+          querystring: js(LoadReplayQuery, "input"),
+          response: { 200: js(LoadReplayResponse), ...err },
+        },
+      },
+      async (req) => {
+        const q = parse(LoadReplayQuery, req.query, "query");
+        const now = s.clock.now();
+        return loadReplay(s.store, s.config, q.sinceMs ?? now - 7 * 86_400_000, now);
       },
     );
 

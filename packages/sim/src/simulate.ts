@@ -55,6 +55,11 @@ export interface SimulationResult {
   readonly anomalies: number;
   /** Power-off steps refused because the host still held a VM (must be 0). */
   readonly refusedPowerOffs: number;
+  /**
+   * The rounds during which a woken host was booting (clean+ram), on their own: their share of the
+   * rounds, the share of demand left unserved in them, and their SLAV (SLATAH × PDM over them).
+   */
+  readonly wakeWindows: { readonly roundShare: number; readonly unserved: number; readonly slav: number };
 }
 
 interface SimEvent {
@@ -201,9 +206,13 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   const roundTimes: number[] = [];
   for (let t = offset + I; t < limit; t += I) roundTimes.push(t);
   const rounds = roundTimes.length;
+  const wake = new WakeWindows(dc);
+  let prevT = offset;
   roundTimes.forEach((t, i) => {
     drain(t);
     dc.update(t, true);
+    wake.round(prevT);
+    prevT = t;
     const active = dc.activeHosts();
     activeSum += active;
     if (active > activeMax) activeMax = active;
@@ -220,7 +229,56 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     dc.update(limit, false);
     dc.closeEntries(limit);
   }
-  return { ...summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax), refusedPowerOffs };
+  return {
+    ...summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax),
+    refusedPowerOffs,
+    wakeWindows: wake.result(rounds),
+  };
+}
+
+/**
+ * Accounting of the rounds in which some host was booting: the datacenter's cumulative counters are
+ * read at each round, and a round's increments count here when a boot overlapped it.
+ */
+class WakeWindows {
+  private last = { req: 0, alloc: 0, loss: 0, active: 0, viol: 0 };
+  private sum = { req: 0, alloc: 0, loss: 0, active: 0, viol: 0 };
+  private n = 0;
+  constructor(private readonly dc: Datacenter) {}
+
+  private totals(): WakeWindows["last"] {
+    const dc = this.dc;
+    const t = { req: 0, alloc: 0, loss: 0, active: 0, viol: 0 };
+    for (let v = 0; v < dc.nVms; v++) {
+      t.req += dc.vmRequestedInt[v] as number;
+      t.alloc += dc.vmAllocatedInt[v] as number;
+      t.loss += dc.vmMigrationLossInt[v] as number;
+    }
+    for (let h = 0; h < dc.nHosts; h++) {
+      t.active += dc.hostActiveTime[h] as number;
+      t.viol += dc.hostViolationTime[h] as number;
+    }
+    return t;
+  }
+
+  /** The round that began at `startT` has just been accounted. */
+  round(startT: number): void {
+    const now = this.totals();
+    let booting = false;
+    for (let h = 0; h < this.dc.nHosts && !booting; h++) booting = (this.dc.hostBootUntil[h] as number) > startT;
+    if (booting) {
+      this.n++;
+      for (const k of ["req", "alloc", "loss", "active", "viol"] as const) this.sum[k] += now[k] - this.last[k];
+    }
+    this.last = now;
+  }
+
+  result(rounds: number): SimulationResult["wakeWindows"] {
+    const { req, alloc, loss, active, viol } = this.sum;
+    const slatah = active > 0 ? viol / active : 0;
+    const pdm = req > 0 ? loss / req : 0;
+    return { roundShare: rounds > 0 ? this.n / rounds : 0, unserved: req > 0 ? (req - alloc) / req : 0, slav: slatah * pdm };
+  }
 }
 
 function summarise(
@@ -231,7 +289,7 @@ function summarise(
   decisions: number[],
   activeSum: number,
   activeMax: number,
-): Omit<SimulationResult, "refusedPowerOffs"> {
+): Omit<SimulationResult, "refusedPowerOffs" | "wakeWindows"> {
   const q = dc.q;
   let active = 0,
     viol = 0,

@@ -13,7 +13,7 @@ beforeAll(async () => {
   d = await DroverLab.start({
     net: 52,
     hosts: 1,
-    guests: [{ name: "vm1", host: "h1", memoryMiB: 64 }],
+    guests: [{ name: "vm1", host: "h1", memoryMiB: 128 }],
     // A sample a second, so a few exist within seconds.
     scheduler: { policies: { balance: { mode: "off" } }, history: { resolutionMs: 1000 } },
   });

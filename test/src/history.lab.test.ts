@@ -46,13 +46,14 @@ describe("load history across a scheduler restart", () => {
         ),
       { timeout: 60_000, interval: 500 },
     );
-    const after = await load("vm=vm1&sinceMs=0");
+    // By uuid: a name is resolved from the live picture, which knows the guest again only at its next report.
+    const after = await load(`vm=${before.id}&sinceMs=0`);
     // Everything recorded before the restart is still there, at the same times.
     const times = new Set(after.points.map((p) => p.timeMs));
     expect(before.points.every((p) => times.has(p.timeMs))).toBe(true);
     await vi.waitFor(
       async () => {
-        const r = await load("vm=vm1&sinceMs=0");
+        const r = await load(`vm=${before.id}&sinceMs=0`);
         if (r.points.length <= after.points.length) throw new Error("waiting for a sample after the restart");
       },
       { timeout: 60_000, interval: 500 },

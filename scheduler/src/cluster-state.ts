@@ -46,6 +46,22 @@ export class Ring {
     }
     return out;
   }
+  /** Mean and max of the newest `n` values (0 and 0 for none), without allocating. */
+  meanMax(n: number, out: { mean: number; max: number }): { mean: number; max: number } {
+    const k = Math.max(0, Math.min(n, this.count));
+    let sum = 0;
+    let max = k === 0 ? 0 : -Infinity;
+    let j = (this.next - k + this.size) % this.size;
+    for (let i = 0; i < k; i++) {
+      const v = this.buf[j]!;
+      sum += v;
+      if (v > max) max = v;
+      if (++j === this.size) j = 0;
+    }
+    out.mean = k === 0 ? 0 : sum / k;
+    out.max = max;
+    return out;
+  }
   get length(): number {
     return this.count;
   }
@@ -95,6 +111,9 @@ function sameVms(a: readonly VmReport[], b: readonly VmReport[]): boolean {
   return true;
 }
 
+/** Fills a new host's or VM's history rings (from the stored load history, after a restart). */
+export type HistorySeeder = (kind: "host" | "vm", id: string, cpuMhz: Ring, memoryMiB: Ring) => void;
+
 /** Told of every valid report after it is applied; `wasReachable` is the host's reachability before it. */
 export type HostReportListener = (host: HostEntry, wasReachable: boolean) => void;
 
@@ -121,6 +140,8 @@ export class ClusterState {
   private readonly byName = new Map<string, string>();
   readonly counters = { reports: 0, dropped: Object.fromEntries(IngestDrops.map((d) => [d, 0])) as Record<IngestDrop, number> };
   private readonly reportListeners: HostReportListener[] = [];
+  /** Called once per new host or VM entry (never per report), so the ingest path pays nothing for it. */
+  seedHistory: HistorySeeder | undefined;
 
   constructor(
     readonly cluster: string,
@@ -157,6 +178,7 @@ export class ClusterState {
         dirty: false,
       };
       this.hosts.set(id, h);
+      this.seedHistory?.("host", id, h.cpuMhz, h.memoryMiB);
     }
     return h;
   }
@@ -242,6 +264,7 @@ export class ClusterState {
       };
       this.vms.set(vm.uuid, e);
       this.byName.set(vm.name, vm.uuid);
+      this.seedHistory?.("vm", vm.uuid, e.cpuMhz, e.memoryMiB);
     } else if (e.host !== host) {
       // Seen on two hosts (mid-migration: the destination holds a paused copy). The running copy
       // is the VM; while both run (post-copy switchover), the host it was on keeps it until one

@@ -425,6 +425,47 @@ export const SchedulerConfig = z
       .default({})
       .describe("Per-host settings by host id (the agent's `host`)."),
     retainMs: posMs.default(30 * 24 * 3_600_000).describe("Plans, migrations and power actions older than this are pruned."),
+    // --- Load history and forecasts (issue 14; scheduler/src/load-history*.ts) ---
+    history: z
+      .object({
+        enabled: z.boolean().default(true).describe("Record each host's, VM's and the cluster's load in the store."),
+        resolutionMs: posMs
+          .min(1000)
+          .default(60_000)
+          .describe("One full-resolution sample per series this often (mean and peak of the reports since the last)."),
+        fullResolutionMs: posMs.default(6 * 3_600_000).describe("Samples older than this are folded into 5-minute buckets (mean and max)."),
+        retainMs: posMs.default(28 * 24 * 3_600_000).describe("Buckets older than this are deleted."),
+        maxRows: z
+          .number()
+          .int()
+          .min(1000)
+          .default(20_000_000)
+          .describe("At most this many rows (samples and buckets) are kept; the oldest go first."),
+        compactEveryMs: posMs.default(600_000).describe("Folding and pruning run this often."),
+        // Small enough not to hold the event loop (reports queue behind it), enough for 200,000 VMs a
+        // minute at one flush a second.
+        writeBatchRows: z
+          .number()
+          .int()
+          .min(100)
+          .default(5000)
+          .describe("Rows written per store flush (one transaction, off the report path)."),
+        maxBacklogRows: z
+          .number()
+          .int()
+          .min(1000)
+          .default(2_000_000)
+          .describe("Rows waiting while the store refuses writes; beyond it the oldest are dropped."),
+        forecast: z
+          .boolean()
+          .default(true)
+          .describe("Plan with the cluster's seasonal demand forecast (once a day of history is recorded)."),
+        forecastHorizonMs: posMs.default(2 * 3_600_000).describe("How far ahead the forecast goes (at least the longest wake)."),
+        forecastLookbackMs: posMs.default(28 * 24 * 3_600_000).describe("How much history a forecast is fitted on."),
+      })
+      .strict()
+      .prefault({})
+      .describe("The load history the scheduler records (hosts, VMs, cluster) and the forecast fitted on it."),
   })
   .strict();
 

@@ -21,6 +21,8 @@ export interface MetricsView {
   readonly leadership?: { mayAct(): boolean };
   readonly webhooksQueued: () => number;
   rejectedReports(): Record<string, number>;
+  readonly forecasts?: { readonly clusterMape: number | null };
+  readonly power?: { readonly wakeLatencies: { p90(host: string): number | undefined } };
 }
 
 export function metricsSources(s: MetricsView): MetricsSources {
@@ -58,6 +60,14 @@ export function metricsSources(s: MetricsView): MetricsSources {
       return rulesMeasured.value;
     },
     webhooksQueued: () => s.webhooksQueued(),
+    foresight: () => {
+      const wakeP90Ms: { host: string; ms: number }[] = [];
+      for (const host of s.state.hosts.keys()) {
+        const ms = s.power?.wakeLatencies.p90(host);
+        if (ms !== undefined) wakeP90Ms.push({ host, ms });
+      }
+      return { forecastMape: s.forecasts?.clusterMape ?? null, wakeP90Ms };
+    },
   };
 }
 

@@ -28,6 +28,8 @@ export interface MetricsSources {
   rules(): { invalid: number; conflicts: number };
   /** Webhook events queued or in delivery. */
   webhooksQueued(): number;
+  /** The cluster forecast's one-step error and each host's measured wake p90 (load-history-forecast.ts, power/wake-latency.ts). */
+  foresight(): { forecastMape: number | null; wakeP90Ms: { host: string; ms: number }[] };
 }
 
 const noSources: MetricsSources = {
@@ -38,6 +40,7 @@ const noSources: MetricsSources = {
   leading: () => false,
   rules: () => ({ invalid: 0, conflicts: 0 }),
   webhooksQueued: () => 0,
+  foresight: () => ({ forecastMape: null, wakeP90Ms: [] }),
 };
 
 /**
@@ -161,6 +164,24 @@ export class Metrics {
         let w = 0;
         for (const h of src().hosts()) if (h.state === "standby" && h.power) w += h.power.idleW;
         this.set(w);
+      },
+    });
+    new Gauge({
+      name: "drover_forecast_mape",
+      help: "One-step error (mean absolute percentage, fraction) of the cluster's seasonal demand forecast over the last week; NaN before a day of history",
+      registers: r,
+      collect() {
+        this.set(src().foresight().forecastMape ?? NaN);
+      },
+    });
+    new Gauge({
+      name: "drover_host_wake_latency_p90_seconds",
+      help: "p90 of each host's measured wakes (wake sent to healthy report): what plans time its wakes by",
+      labelNames: ["host"] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        for (const w of src().foresight().wakeP90Ms) this.set({ host: w.host }, w.ms / 1000);
       },
     });
     new Gauge({

@@ -1,6 +1,6 @@
 // Plans: snapshot -> policy -> stored plan; and running an approved plan's steps in order through
 // the dispatcher (moves) and the power manager (power-off, wake).
-import { plan as runPolicy, type Plan, type PlanStep } from "@drover/policy";
+import { planProfile, type Plan, type PlanStep } from "@drover/policy";
 import type { ApiPlan, Logger, PlanKind } from "@drover/protocol";
 import type { Json, MigrationRow, PlanMode, PlanRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
@@ -102,8 +102,9 @@ export class Planner {
     const policy = pc.policy ?? kind;
     const args = kind === "drain" ? { ...pc.args, hostIds: host ? [host] : undefined } : pc.args;
     const snapshot = planningSnapshot(this.d, now, [{ policy, args }]);
-    // A drain plans every move at once; the dispatcher's queue applies the in-flight limits.
-    return runPolicy(snapshot, policy, { nowMs: now, seed: 1, args, unlimited: kind === "drain" });
+    // A drain plans every move at once; the dispatcher's queue applies the in-flight limits. The
+    // simulator plans through the same entry point (packages/sim/src/drover.ts).
+    return planProfile(snapshot, { name: policy, policies: [{ policy, args }] }, { nowMs: now, seed: 1, unlimited: kind === "drain" });
   }
 
   /** Computes and stores a plan. `mode` decides whether it waits for approval or runs now. */

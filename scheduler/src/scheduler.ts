@@ -38,7 +38,9 @@ import {
   ProposedPlans,
   recordMigrate,
 } from "./journal.js";
-import { planningSnapshot } from "./snapshot.js";
+import { planningSnapshot, type Foresight } from "./snapshot.js";
+import { LoadRecorder } from "./load-history.js";
+import { LoadForecasts } from "./load-history-forecast.js";
 import { StoreHealth } from "./store-health.js";
 import { Webhooks, type Notify } from "./webhooks.js";
 
@@ -87,6 +89,9 @@ export class Scheduler {
   private takingCharge: Promise<void> | undefined;
   private stopped = false;
   private readonly drops: DropLog;
+  /** Load time series written to the store, and the forecasts fitted on them. */
+  readonly loadHistory: LoadRecorder;
+  readonly forecasts: LoadForecasts;
   /** Invalid reports: counted by the bus per subject (bad JSON, schema failure, over `reports.maxBytes`). */
   invalidReportCount(): number {
     if (!this.bus) return 0;
@@ -111,6 +116,9 @@ export class Scheduler {
       ...(admitUnknownHosts ? {} : { admit: (host: string) => Object.hasOwn(config.hosts, host) }),
     });
     this.drops = new DropLog(this.log, config.reports.dropLogIntervalMs, "host reports");
+    this.loadHistory = new LoadRecorder({ store, state: this.state, config, log: this.log }, this.startedAtMs);
+    this.forecasts = new LoadForecasts({ store, config, log: this.log });
+    this.state.seedHistory = (kind, id, cpu, mem) => this.loadHistory.seedInto(kind, id, cpu, mem);
     this.metrics.sources = metricsSources(this);
   }
 
@@ -134,6 +142,9 @@ export class Scheduler {
       h.knownCapacity = row.capacity as typeof h.knownCapacity;
     }
     for (const id of Object.keys(config.hosts)) s.state.ensureHost(id, now);
+    // The remembered load: known hosts' histories now, VMs' when they first report again.
+    s.loadHistory.restore(now);
+    s.forecasts.refresh(now);
     const changed = recordConfigChanges(store, config, now);
     if (changed.length) s.log.info({ keys: changed }, "configuration changed since the last start");
     return s;
@@ -193,6 +204,11 @@ export class Scheduler {
       });
     });
     const writable = () => this.storeHealth.writable;
+    // The power manager measures the wakes it runs; planning reads them and the load forecast.
+    const foresight: Foresight = {
+      demandForecast: () => this.forecasts.demandForecast(),
+      wakeLatencyMs: (host) => this.power.wakeLatencies.expectedMs(host),
+    };
     const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events, writable });
     const power = new PowerManager({
       store,
@@ -205,11 +221,11 @@ export class Scheduler {
       drivers: this.deps.wakeDrivers ?? {},
       dispatcherBusy: (host) => dispatcher.inFlightForPolicy().some((m) => m.sourceHostId === host || m.destinationHostId === host),
       // The power-off rule is judged on the same picture the policies plan on.
-      planningSnapshot: () => planningSnapshot({ state, config, store, moves: dispatcher }, clock.now()),
+      planningSnapshot: () => planningSnapshot({ state, config, store, moves: dispatcher, foresight }, clock.now()),
       ...(journal ? { journal: journaledPower(journal, leading, log) } : {}),
       notify,
     });
-    const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics, notify });
+    const planner = new Planner({ store, state, config, moves: dispatcher, power, events, clock, log, metrics, notify, foresight });
     this.dispatcher = dispatcher;
     this.power = power;
     this.planner = planner;
@@ -385,6 +401,10 @@ export class Scheduler {
     } catch (e) {
       this.log.error({ err: e }, "store flush failed");
     }
+    // Its own transactions, after the rows above: a large batch of samples never delays them.
+    const now = this.clock.now();
+    this.loadHistory.flush(now);
+    this.forecasts.refresh(now);
   }
 
   private storedState(id: string): HostState {
@@ -458,6 +478,7 @@ export class Scheduler {
       leadership: this.leadership,
       nats: () => this.bus.connectionInfo(),
       storeHealth: this.storeHealth,
+      forecasts: this.forecasts,
     };
   }
 
@@ -503,6 +524,7 @@ export class Scheduler {
     await this.leadership?.stop().catch(() => undefined);
     this.stopped = false;
     this.flush();
+    this.loadHistory.drain();
     this.stopped = true;
     await this.bus?.close().catch(() => undefined);
     this.store.close();

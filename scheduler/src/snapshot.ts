@@ -2,7 +2,7 @@
 // (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot, and
 // planningSnapshot is the one place that gathers it.
 import { historySamplesRead } from "@drover/policy";
-import type { ClusterSnapshot, Host, InFlightMigration, MigrationFailure, Profile, Vm } from "@drover/policy";
+import type { ClusterSnapshot, DemandForecast, Host, InFlightMigration, MigrationFailure, Profile, Rule, Vm } from "@drover/policy";
 import type { HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
@@ -42,6 +42,16 @@ export interface SnapshotExtras {
   hostBandwidth?: (host: string) => number | undefined;
   /** Histories carry only their newest this many samples (what the policy reads; default: all). */
   historySamples?: number;
+  /** What the load history foresees (default: nothing, the configured wake timeouts). */
+  foresight?: Foresight;
+}
+
+/** What the remembered load and the measured wakes add to planning. */
+export interface Foresight {
+  /** The cluster's seasonal demand forecast (load-history-forecast.ts), once it knows a day. */
+  demandForecast(): DemandForecast | undefined;
+  /** How long a wake of this host is expected to take until it is healthy (power/wake-latency.ts). */
+  wakeLatencyMs(host: string): number;
 }
 
 /** The dispatcher's view of moves that planning needs. */
@@ -59,6 +69,7 @@ export interface PlanningSources {
   config: SchedulerConfig;
   store: Pick<Store, "migrations">;
   moves: MovesView;
+  foresight?: Foresight;
 }
 
 /**
@@ -76,6 +87,7 @@ export function planningSnapshot(src: PlanningSources, nowMs: number, policies: 
     landed: src.moves.landedVms(),
     learned,
     ...(src.moves.hostLinkBandwidth ? { hostBandwidth: (h: string) => src.moves.hostLinkBandwidth?.(h) } : {}),
+    ...(src.foresight ? { foresight: src.foresight } : {}),
   });
 }
 
@@ -142,7 +154,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
       power: {
         canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
         canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed,
-        wakeLatencyMs: power?.wakeTimeoutMs ?? 300_000,
+        wakeLatencyMs: extras.foresight?.wakeLatencyMs(h.id) ?? power?.wakeTimeoutMs ?? 300_000,
         ...(power?.idleW !== undefined && power.maxW !== undefined ? { idleW: power.idleW, maxW: power.maxW } : {}),
       },
       sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
@@ -173,6 +185,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     inFlight = extras.inFlight.filter((m) => vmIds.has(m.vmId) && hostMhz.has(m.sourceHostId) && hostMhz.has(m.destinationHostId));
   }
 
+  const demandForecast = extras.foresight?.demandForecast();
   return {
     hosts,
     vms,
@@ -180,6 +193,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     inFlight,
     recentFailures: extras.recentFailures,
     config: plannerClusterConfig(config, extras.learned),
+    ...(demandForecast ? { demandForecast } : {}),
   };
 }
 

@@ -28,6 +28,7 @@ import { ago, mib, ms, pct, printJson, table, time } from "../format.js";
 import { resolveApiUrl } from "../lab-setup.js";
 import { drainSettled, hosts as listHosts, waitDrain, waitMigration, waitPower, type Maintenance, type Migration } from "../ops.js";
 import { progress } from "../progress.js";
+import { registerHistoryLoad } from "./history-load.js";
 
 interface Global {
   api?: string;
@@ -424,7 +425,7 @@ export function registerApiCommands(program: Command): void {
       if (p.state === "failed" || p.state === "refused") process.exitCode = ExitCode.Failed;
     });
 
-  program
+  const history = program
     .command("history")
     .description("what Drover did: plans, migrations, maintenance, power, config, host events and the commands agents ran, newest first")
     .option("--limit <n>", "entries (1..1000)", "50")
@@ -471,6 +472,7 @@ export function registerApiCommands(program: Command): void {
         )}\n`,
       );
     });
+  registerHistoryLoad(history);
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -23,9 +23,12 @@ import {
   simulate,
 } from "@drover/sim";
 import type { Mode, SimulationResult } from "@drover/sim";
+import { simulateHistory } from "./simulate-history.js";
 
-interface SimulateOptions {
-  traces: string;
+export interface SimulateOptions {
+  traces?: string;
+  fromHistory?: boolean;
+  since: string;
   policy: string;
   mode: Mode;
   hosts: string;
@@ -59,7 +62,12 @@ export function registerSimulateCommand(program: Command): void {
   program
     .command("simulate")
     .description("replay CPU traces through a policy in the simulator and print energy, SLA and migration figures")
-    .requiredOption("--traces <path>", "PlanetLab day directory (one VM per file) or CSV (header of VM names, one row per 300 s sample)")
+    .option("--traces <path>", "PlanetLab day directory (one VM per file) or CSV (header of VM names, one row per 300 s sample)")
+    .option(
+      "--from-history",
+      "replay the load this cluster recorded (the scheduler's API) instead of --traces, beside what really happened",
+    )
+    .option("--since <when>", "--from-history: from this ISO time or this long ago (2h, 1d, 7d)", "7d")
     .option(
       "--policy <names>",
       `policy, or a comma-separated list: ${simPolicyNames.join(", ")}, <thr|iqr|mad|lr|lrr>-mmt-<param>`,
@@ -77,8 +85,10 @@ export function registerSimulateCommand(program: Command): void {
     .option("--no-bounds", "skip the fluid bound and the FFD oracle")
     .option("--no-progress", "no progress bar")
     .option("--json", "print the stable JSON document instead of the table")
-    .action((opts: SimulateOptions, cmd: Command) => {
+    .action(async (opts: SimulateOptions, cmd: Command) => {
       const json = opts.json === true || (cmd.optsWithGlobals() as { json?: boolean }).json === true;
+      if ((opts.traces === undefined) === (opts.fromHistory !== true))
+        cmd.error("drover simulate: give --traces <path> or --from-history (one of them)", { exitCode: 2, code: "drover.simulate.usage" });
       const hosts = positiveInt(cmd, opts.hosts, "--hosts");
       const bootSeconds = Number(opts.bootSeconds);
       if (!(bootSeconds >= 0))
@@ -104,14 +114,17 @@ export function registerSimulateCommand(program: Command): void {
         .filter(Boolean);
       let policies;
       try {
-        policies = names.map((n) => createPolicy(n, { ...(profile ? { profile } : {}), ...(config ? { config } : {}) }));
+        // A recorded host is one processing element of its whole MHz (fromHistory): no per-core speed models.
+        const history = opts.fromHistory ? { coreSpeedModels: false } : {};
+        policies = names.map((n) => createPolicy(n, { ...(profile ? { profile } : {}), ...(config ? { config } : {}), ...history }));
       } catch (err) {
         return cmd.error(`drover simulate: ${err instanceof Error ? err.message : String(err)}`, {
           exitCode: 2,
           code: "drover.simulate.usage",
         });
       }
-      const workload = loadTraces(resolve(opts.traces));
+      if (opts.fromHistory) return simulateHistory(cmd, { ...opts, json }, policies);
+      const workload = loadTraces(resolve(opts.traces!));
       const rounds = workload.stride - 2;
       const bar =
         opts.progress && process.stderr.isTTY

@@ -10,6 +10,7 @@
 
 export type {
   ClusterSnapshot,
+  DemandForecast,
   DeferredStep,
   Host,
   HostPower,
@@ -35,7 +36,8 @@ export { DeferCode, NotMovedCode, PowerOffBlockCode, RejectCode, StepCode } from
 export type { ClusterConfig, ClusterConfigInput, ForecastConfig, InFlightLimits, MigrationModelConfig } from "./config.js";
 export { clusterConfigSchema, defaultClusterConfig, parseClusterConfig } from "./config.js";
 export { PolicyInputError, UnknownPolicyError } from "./errors.js";
-export { forecastSeries } from "./forecast.js";
+export { defaultSeasonalConfig, forecastSeries, SeasonalForecaster, seasonalPeak } from "./forecast.js";
+export type { SeasonalConfig } from "./forecast.js";
 export { IMBALANCE_WEIGHTS, measureCluster } from "./metrics.js";
 export type { Calibration, MeasuredMigration, MigrationInput } from "./cost-model.js";
 export { calibrateMigrationModel, predictAllStrategies, predictMigration } from "./cost-model.js";

@@ -21,7 +21,7 @@ import {
   storageRejects,
   vcpuCapacityRejects,
 } from "./placement.js";
-import type { ClusterSnapshot, Host, MigrationPrediction, Rule, Vm } from "./types.js";
+import type { ClusterSnapshot, DemandForecast, Host, MigrationPrediction, Rule, Vm } from "./types.js";
 
 export interface Reject {
   readonly code: string;
@@ -43,6 +43,8 @@ const reject = (code: string): Reject => R[code] ?? { code };
 
 export class ClusterModel {
   readonly cfg: ClusterConfig;
+  /** The snapshot's seasonal forecast of the cluster's CPU demand, if any. */
+  readonly demandForecast: DemandForecast | undefined;
   readonly nowMs: number;
   readonly hosts: readonly Host[];
   readonly vms: readonly Vm[];
@@ -102,6 +104,7 @@ export class ClusterModel {
     this.hosts = snapshot.hosts;
     this.vms = snapshot.vms;
     this.rules = snapshot.rules ?? [];
+    this.demandForecast = snapshot.demandForecast;
     this.frozen = options.frozenVmIds ?? new Set();
     const H = this.hosts.length;
     const V = this.vms.length;

@@ -10,7 +10,7 @@
 // the CPU left on carries the cluster's forecast demand for as long as waking a host takes.
 
 import { PowerOffBlockCode } from "./codes.js";
-import { forecastSeries } from "./forecast.js";
+import { forecastSeries, seasonalPeak } from "./forecast.js";
 import { buildModel, type ClusterModel } from "./model.js";
 import type { ClusterSnapshot, Host, VmHostRule } from "./types.js";
 
@@ -23,7 +23,8 @@ const EPS = 1e-9;
 
 /** Why the host may not be powered off in this cluster state, most basic reason first; empty when it may. */
 export function powerOffBlockers(snapshot: ClusterSnapshot, hostId: string): PowerOffBlocker[] {
-  // Cool-downs restrict moves, not power: the rule does not depend on the time.
+  // Cool-downs restrict moves, not power: the rule does not depend on the time (a demand forecast
+  // counts from its own start).
   const m = buildModel(snapshot, 0);
   const h = m.hostIndex.get(hostId);
   if (h === undefined) return [{ code: PowerOffBlockCode.unknownHost, message: `${hostId} is not in the cluster snapshot` }];
@@ -239,6 +240,12 @@ function clusterForecast(m: ClusterModel, { series, ceiling }: ClusterDemand, ah
   // reports and a 300 s wake latency, projecting 60 samples ahead turned a noisy minute into a
   // demand the whole cluster could not produce. Look ahead at most one window...
   const horizon = Math.min(w, Math.max(fc.horizonSamples, Math.ceil(aheadMs / m.cfg.sampleIntervalMs)));
+  const recent = forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon });
+  // The cluster's daily and weekly pattern, when the snapshot carries one: demand that comes back
+  // every morning is planned for before it shows in the recent window.
+  // (The rule alone is judged at time 0, which has no cool-downs: the forecast then counts from its start.)
+  const seasonal = seasonalPeak(m.demandForecast, Math.max(m.nowMs, m.demandForecast?.fromMs ?? 0), aheadMs);
+  const demand = seasonal === null ? recent : Math.max(recent, seasonal * (1 + fc.safetyMargin));
   // ...and never beyond what the VMs can physically use (the ceiling).
-  return Math.min(ceiling, forecastSeries(Array.from(series), { ...fc, horizonSamples: horizon }));
+  return Math.min(ceiling, demand);
 }

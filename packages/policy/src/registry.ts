@@ -94,14 +94,15 @@ export function historySamplesRead(config: ClusterConfigInput | undefined, polic
   return n;
 }
 
-/** Run one named policy on a snapshot. */
+/** Run one named policy on a snapshot: shorthand for `planProfile` with a profile of that one policy. */
 export function plan(snapshot: ClusterSnapshot, policy: string, options: PlanOptions): Plan {
   return planProfile(snapshot, { name: policy, policies: [{ policy, args: options.args }] }, options);
 }
 
 /**
- * Run a profile's policies in order, each on the snapshot as the previous left it, merge their
- * steps, and apply the in-flight limits once.
+ * The one planning entry point (the scheduler's planner and the simulator both call it): run a
+ * profile's policies in order, each on the snapshot as the previous left it, merge their steps, and
+ * apply the in-flight limits once.
  */
 export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, options: Omit<PlanOptions, "args">): Plan {
   const profile = parseProfile(profileInput);

@@ -85,6 +85,14 @@ export const clusterSnapshotSchema = z
       .array(z.object({ vmId: id, destinationHostId: id, atMs: z.number().finite(), code: z.string().optional() }).strict())
       .optional(),
     config: clusterConfigSchema.partial().optional(),
+    demandForecast: z
+      .object({
+        fromMs: z.number().finite(),
+        stepMs: z.number().finite().positive(),
+        cpuMhz: z.array(z.number().finite().nonnegative()).max(100_000),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -151,6 +151,19 @@ export interface ClusterSnapshot {
   readonly recentFailures?: readonly MigrationFailure[];
   /** Cluster configuration; every field has a default (see `defaultClusterConfig`). */
   readonly config?: ClusterConfigInput;
+  /**
+   * The cluster's total CPU demand forecast from its own history (daily and weekly patterns and the
+   * trend: `SeasonalForecaster`). The power-off rule and consolidation's wakes plan for the larger of
+   * it and the recent window's forecast. Absent: the window alone (as before).
+   */
+  readonly demandForecast?: DemandForecast;
+}
+
+/** Forecast total CPU demand: `cpuMhz[i]` for the step [fromMs + i·stepMs, fromMs + (i+1)·stepMs). */
+export interface DemandForecast {
+  readonly fromMs: number;
+  readonly stepMs: number;
+  readonly cpuMhz: readonly number[];
 }
 
 // ---------------------------------------------------------------------------------------------

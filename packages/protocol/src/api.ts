@@ -456,3 +456,90 @@ export const ApiDashboard = z.object({
   }),
 });
 export type ApiDashboard = z.infer<typeof ApiDashboard>;
+/** One host's or VM's load as recorded (`drover history load`); neither: the cluster's total VM demand. */
+export const LoadHistoryQuery = z
+  .object({
+    host: HostId.optional(),
+    /** A VM's name or uuid. */
+    vm: VmRef.optional(),
+    /** Default: the last 24 h. */
+    sinceMs: z.coerce.number().int().nonnegative().optional(),
+  })
+  .strict()
+  .refine((q) => q.host === undefined || q.vm === undefined, { message: "give host or vm, not both", path: ["vm"] });
+export type LoadHistoryQuery = z.infer<typeof LoadHistoryQuery>;
+
+export const LoadPointView = z.object({
+  timeMs: EpochMs,
+  /** 0: a full-resolution sample; 300000: a 5-minute bucket of `samples` of them. */
+  bucketMs: z.number().int().nonnegative(),
+  samples: z.number().int().positive(),
+  cpuMhz: z.number(),
+  cpuMaxMhz: z.number(),
+  memoryMiB: z.number(),
+  memoryMaxMiB: z.number(),
+});
+export type LoadPointView = z.infer<typeof LoadPointView>;
+
+export const LoadHistoryResponse = z.object({
+  kind: z.enum(["host", "vm", "cluster"]),
+  id: z.string(),
+  points: z.array(LoadPointView),
+  /** The seasonal forecast fitted on this series (daily and weekly patterns and the trend). */
+  forecast: z.object({
+    /** One-step mean absolute percentage error over the last week (fraction); null before a day of history. */
+    mape: z.number().nullable(),
+    /** A whole day has been seen (the daily pattern is in the forecast). */
+    seasonal: z.boolean(),
+    fromMs: EpochMs,
+    stepMs: z.number().int().positive(),
+    cpuMhz: z.array(z.number()),
+  }),
+});
+export type LoadHistoryResponse = z.infer<typeof LoadHistoryResponse>;
+
+/** The cluster's recorded load over a period, for `drover simulate --from-history` (5-minute grid). */
+export const LoadReplayQuery = z
+  .object({
+    /** Default: the last 7 days. */
+    sinceMs: z.coerce.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type LoadReplayQuery = z.infer<typeof LoadReplayQuery>;
+
+export const LoadReplayResponse = z.object({
+  cluster: z.string(),
+  startMs: EpochMs,
+  stepMs: z.number().int().positive(),
+  steps: z.number().int().nonnegative(),
+  hosts: z.array(
+    z.object({
+      id: z.string(),
+      cpus: z.number().int().positive(),
+      mhz: z.number().positive(),
+      memoryMiB: z.number().positive(),
+      /** Configured watts idle and at full CPU (`hosts.<id>.power`), null when not configured. */
+      idleW: z.number().nullable(),
+      maxW: z.number().nullable(),
+    }),
+  ),
+  vms: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      vcpus: z.number().int().positive(),
+      memoryMiB: z.number().positive(),
+      /** Mean CPU demand per step; null where the VM did not report. */
+      cpuMhz: z.array(z.number().nullable()),
+    }),
+  ),
+  /** What really happened in the period, from the store. */
+  actual: z.object({
+    migrations: z.number().int().nonnegative(),
+    /** Hosts reporting, averaged over the steps. */
+    activeHostsMean: z.number().nonnegative(),
+    /** From the hosts' CPU and their configured watts; null when no host has them. */
+    energyKwh: z.number().nullable(),
+  }),
+});
+export type LoadReplayResponse = z.infer<typeof LoadReplayResponse>;

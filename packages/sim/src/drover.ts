@@ -2,8 +2,8 @@
 // ClusterSnapshot the scheduler builds from host reports, @drover/policy plans on it exactly as
 // the scheduler calls it, and the plan's steps are applied: migrate steps become migrations
 // (waiting for the steps they depend on), wake and power-off steps change host power state.
-import { planProfile } from "@drover/policy";
-import type { ClusterConfigInput, ClusterSnapshot, Host, Plan, Profile, Vm } from "@drover/policy";
+import { planProfile, SeasonalForecaster } from "@drover/policy";
+import type { ClusterConfigInput, ClusterSnapshot, DemandForecast, Host, Plan, Profile, Vm } from "@drover/policy";
 import { firstFitPlace } from "./baselines.js";
 import type { MigrationOrder, RoundPlan, SimPolicy } from "./baselines.js";
 import { historyLength } from "./engine.js";
@@ -28,7 +28,16 @@ export interface DroverPolicyOptions {
   readonly coreSpeedModels?: boolean;
   /** Give the policy each host's idle and full-load watts (from its SPECpower table). On by default. */
   readonly powerData?: boolean;
+  /**
+   * Learn the cluster's demand as the scheduler does (the seasonal forecaster, daily and weekly
+   * periods of the trace's interval) and give plans its forecast once it has seen a day. Off by
+   * default: the PlanetLab reference results are of the recent window alone.
+   */
+  readonly forecaster?: boolean;
 }
+
+/** How far ahead the forecast reaches, as the scheduler's default `history.forecastHorizonMs`. */
+const FORECAST_HORIZON_S = 7200;
 
 function powerData(t: HostType | undefined): { idleW: number; maxW: number } | Record<string, never> {
   const table = t?.power.table;
@@ -61,6 +70,9 @@ export class DroverPolicy implements SimPolicy {
   private readonly seed: number;
   private readonly coreSpeedModels: boolean;
   private readonly powerData: boolean;
+  private readonly useForecaster: boolean;
+  private forecaster: SeasonalForecaster | null = null;
+  private lastObserved = -1;
   private hostIds: string[] = [];
   private vmIds: string[] = [];
   private hostIndex = new Map<string, number>();
@@ -78,6 +90,21 @@ export class DroverPolicy implements SimPolicy {
     this.seed = opts.seed ?? 1;
     this.coreSpeedModels = opts.coreSpeedModels ?? true;
     this.powerData = opts.powerData ?? true;
+    this.useForecaster = opts.forecaster ?? false;
+  }
+
+  /** Feeds the round's total demand to the forecaster (once per round) and returns its forecast once it knows a day. */
+  private demandForecast(dc: Datacenter, t: number, total: number): DemandForecast | undefined {
+    if (!this.useForecaster) return undefined;
+    const step = dc.spec.workload.intervalSeconds;
+    const day = Math.round(86_400 / step);
+    this.forecaster ??= new SeasonalForecaster({ periods: [day, day * 7], alpha: 0.02, beta: 0.001, gamma: 0.05, omega: 0.5 });
+    if (t !== this.lastObserved) {
+      this.forecaster.update(total);
+      this.lastObserved = t;
+    }
+    if (!this.forecaster.seasonal) return undefined;
+    return { fromMs: t * 1000, stepMs: step * 1000, cpuMhz: this.forecaster.forecast(Math.ceil(FORECAST_HORIZON_S / step)) };
   }
 
   /** The cluster as found: first fit at creation; hosts holding a VM are powered. */
@@ -111,6 +138,7 @@ export class DroverPolicy implements SimPolicy {
       });
     }
     const vms: Vm[] = [];
+    let demand = 0;
     const inFlight: NonNullable<ClusterSnapshot["inFlight"]>[number][] = [];
     for (let v = 0; v < dc.nVms; v++) {
       const h = dc.vmHost[v] as number;
@@ -120,6 +148,7 @@ export class DroverPolicy implements SimPolicy {
       const mips = dc.vmMips[v] as number;
       const hist = new Array<number>(len);
       for (let i = 0; i < len; i++) hist[len - 1 - i] = (dc.vmHist[base + i] as number) * mips;
+      demand += hist[len - 1] as number;
       const last = dc.vmLastMigration[v] as number;
       const prev = dc.vmPrevHost[v] as number;
       vms.push({
@@ -155,7 +184,8 @@ export class DroverPolicy implements SimPolicy {
       // would run them all before the next plan: the in-flight limits do not bind per round.
       limits: { perSource: 1000, perDestination: 1000, perCluster: 100_000, ...user.limits },
     };
-    return { hosts, vms, inFlight, config };
+    const demandForecast = this.demandForecast(dc, t, demand);
+    return { hosts, vms, inFlight, config, ...(demandForecast ? { demandForecast } : {}) };
   }
 
   optimize(dc: Datacenter, t: number): RoundPlan {

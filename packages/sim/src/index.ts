@@ -55,6 +55,8 @@ export { createPolicy, simPolicyNames } from "./registry.js";
 export { DroverPolicy, benchmarkConfig, benchmarkProfile } from "./drover.js";
 export type { DroverPolicyOptions } from "./drover.js";
 export { ffdOracle, fluidBound } from "./bounds.js";
+export { ASSUMED_WATTS, fromHistory } from "./history.js";
+export type { HistoryReplay } from "./history.js";
 export { boundRow, outcomeColumns, resultRow, rowCells } from "./report.js";
 export type { OutcomeRow } from "./report.js";
 export type { BoundOptions, BoundResult } from "./bounds.js";

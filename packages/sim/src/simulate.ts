@@ -17,6 +17,10 @@ export interface SimulationOptions {
   readonly hosts?: number;
   readonly hostTypes?: readonly HostType[];
   readonly vmTypes?: readonly VmType[];
+  /** Type of each host (index into hostTypes; default: host i has type i % hostTypes.length). */
+  readonly hostTypeOf?: readonly number[];
+  /** Type of each VM (index into vmTypes; default: the reference's assignment). */
+  readonly vmTypeOf?: readonly number[];
   /** clean+ram: seconds a woken host takes to boot (default 60). */
   readonly bootSeconds?: number;
   /** Called after every round with (round, rounds). */
@@ -51,6 +55,11 @@ export interface SimulationResult {
   readonly anomalies: number;
   /** Power-off steps refused because the host still held a VM (must be 0). */
   readonly refusedPowerOffs: number;
+  /**
+   * The rounds during which a woken host was booting (clean+ram), on their own: their share of the
+   * rounds, the share of demand left unserved in them, and their SLAV (SLATAH × PDM over them).
+   */
+  readonly wakeWindows: { readonly roundShare: number; readonly unserved: number; readonly slav: number };
 }
 
 interface SimEvent {
@@ -68,8 +77,8 @@ export function buildDatacenter(opts: SimulationOptions, accounting: "power-awar
   const hostTypes = opts.hostTypes ?? referenceHostTypes;
   const vmTypes = opts.vmTypes ?? referenceVmTypes;
   const nVms = opts.workload.names.length;
-  const hostType = new Uint8Array(nHosts).map((_, i) => i % hostTypes.length);
-  const vmType = new Uint8Array(nVms).map((_, i) => Math.min(vmTypes.length - 1, referenceVmTypeIndex(i, nVms)));
+  const hostType = new Uint8Array(nHosts).map((_, i) => opts.hostTypeOf?.[i] ?? i % hostTypes.length);
+  const vmType = new Uint8Array(nVms).map((_, i) => opts.vmTypeOf?.[i] ?? Math.min(vmTypes.length - 1, referenceVmTypeIndex(i, nVms)));
   return new Datacenter({
     workload: opts.workload,
     hostTypes,
@@ -197,9 +206,13 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   const roundTimes: number[] = [];
   for (let t = offset + I; t < limit; t += I) roundTimes.push(t);
   const rounds = roundTimes.length;
+  const wake = new WakeWindows(dc);
+  let prevT = offset;
   roundTimes.forEach((t, i) => {
     drain(t);
     dc.update(t, true);
+    wake.round(prevT);
+    prevT = t;
     const active = dc.activeHosts();
     activeSum += active;
     if (active > activeMax) activeMax = active;
@@ -216,7 +229,56 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     dc.update(limit, false);
     dc.closeEntries(limit);
   }
-  return { ...summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax), refusedPowerOffs };
+  return {
+    ...summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax),
+    refusedPowerOffs,
+    wakeWindows: wake.result(rounds),
+  };
+}
+
+/**
+ * Accounting of the rounds in which some host was booting: the datacenter's cumulative counters are
+ * read at each round, and a round's increments count here when a boot overlapped it.
+ */
+class WakeWindows {
+  private last = { req: 0, alloc: 0, loss: 0, active: 0, viol: 0 };
+  private sum = { req: 0, alloc: 0, loss: 0, active: 0, viol: 0 };
+  private n = 0;
+  constructor(private readonly dc: Datacenter) {}
+
+  private totals(): WakeWindows["last"] {
+    const dc = this.dc;
+    const t = { req: 0, alloc: 0, loss: 0, active: 0, viol: 0 };
+    for (let v = 0; v < dc.nVms; v++) {
+      t.req += dc.vmRequestedInt[v] as number;
+      t.alloc += dc.vmAllocatedInt[v] as number;
+      t.loss += dc.vmMigrationLossInt[v] as number;
+    }
+    for (let h = 0; h < dc.nHosts; h++) {
+      t.active += dc.hostActiveTime[h] as number;
+      t.viol += dc.hostViolationTime[h] as number;
+    }
+    return t;
+  }
+
+  /** The round that began at `startT` has just been accounted. */
+  round(startT: number): void {
+    const now = this.totals();
+    let booting = false;
+    for (let h = 0; h < this.dc.nHosts && !booting; h++) booting = (this.dc.hostBootUntil[h] as number) > startT;
+    if (booting) {
+      this.n++;
+      for (const k of ["req", "alloc", "loss", "active", "viol"] as const) this.sum[k] += now[k] - this.last[k];
+    }
+    this.last = now;
+  }
+
+  result(rounds: number): SimulationResult["wakeWindows"] {
+    const { req, alloc, loss, active, viol } = this.sum;
+    const slatah = active > 0 ? viol / active : 0;
+    const pdm = req > 0 ? loss / req : 0;
+    return { roundShare: rounds > 0 ? this.n / rounds : 0, unserved: req > 0 ? (req - alloc) / req : 0, slav: slatah * pdm };
+  }
 }
 
 function summarise(
@@ -227,7 +289,7 @@ function summarise(
   decisions: number[],
   activeSum: number,
   activeMax: number,
-): Omit<SimulationResult, "refusedPowerOffs"> {
+): Omit<SimulationResult, "refusedPowerOffs" | "wakeWindows"> {
   const q = dc.q;
   let active = 0,
     viol = 0,

@@ -14,6 +14,7 @@ export type { Tokens } from "./repos/tokens.js";
 export type { AgentCommands } from "./repos/agent-commands.js";
 export type { HostEvents } from "./repos/host-events.js";
 export type { WebhookFailures } from "./repos/webhook-failures.js";
+export { LOAD_BUCKET_MS, type LoadHistory, type LoadCompaction } from "./repos/load.js";
 export {
   PlanModes,
   PlanStatuses,
@@ -32,6 +33,10 @@ export {
   AgentCommandKinds,
   AgentCommandOutcomes,
   HostEventKinds,
+  LoadKinds,
+  type LoadKind,
+  type LoadSampleInput,
+  type LoadPoint,
   type Json,
   type JsonObject,
   type ErrorRecord,

@@ -216,6 +216,33 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX webhook_failures_at ON webhook_failures(at_ms);
   `,
+  // 9: the load of each host, VM and the whole cluster as a time series (scheduler/src/load-history.ts):
+  // recent samples at full resolution, older ones folded into 5-minute buckets (mean and max).
+  `
+  CREATE TABLE load_samples (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    cpu_mhz REAL NOT NULL,
+    cpu_max_mhz REAL NOT NULL,
+    memory_mib REAL NOT NULL,
+    PRIMARY KEY (kind, id, at_ms)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX load_samples_at ON load_samples(at_ms);
+
+  CREATE TABLE load_buckets (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    bucket_ms INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    cpu_mean_mhz REAL NOT NULL,
+    cpu_max_mhz REAL NOT NULL,
+    memory_mean_mib REAL NOT NULL,
+    memory_max_mib REAL NOT NULL,
+    PRIMARY KEY (kind, id, bucket_ms)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX load_buckets_at ON load_buckets(bucket_ms);
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -8,6 +8,7 @@ import { ConfigChanges } from "./repos/config.js";
 import { HostEvents } from "./repos/host-events.js";
 import { WebhookFailures } from "./repos/webhook-failures.js";
 import { Hosts } from "./repos/hosts.js";
+import { LoadHistory } from "./repos/load.js";
 import { Maintenance } from "./repos/maintenance.js";
 import { Migrations } from "./repos/migrations.js";
 import { Plans } from "./repos/plans.js";
@@ -53,6 +54,8 @@ export class Store implements Disposable {
   readonly agentCommands: AgentCommands;
   readonly hostEvents: HostEvents;
   readonly webhookFailures: WebhookFailures;
+  /** Load time series (their own retention: `load.compact`, not `prune`). */
+  readonly load: LoadHistory;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
@@ -83,6 +86,7 @@ export class Store implements Disposable {
     this.tokens = w.guard(new Tokens(db));
     this.agentCommands = w.guard(new AgentCommands(db));
     this.webhookFailures = w.guard(new WebhookFailures(db));
+    this.load = w.guard(new LoadHistory(db));
 
     // Order matters: migrations go first so that a plan still referenced by a kept migration is kept.
     const statements = [

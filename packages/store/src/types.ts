@@ -354,3 +354,29 @@ export type HistoryEntry =
   | { kind: "host"; atMs: number; id: string; summary: string; row: HostEventRow }
   | { kind: "webhook"; atMs: number; id: string; summary: string; row: WebhookFailureRow };
 export type HistoryKind = HistoryEntry["kind"];
+
+/** Whose load a series is: one host, one VM (by uuid) or the whole cluster (the sum of its VMs' demand). */
+export const LoadKinds = ["host", "vm", "cluster"] as const;
+export type LoadKind = (typeof LoadKinds)[number];
+
+/** One full-resolution sample: the mean and the peak of the load over the period it covers. */
+export interface LoadSampleInput {
+  kind: LoadKind;
+  id: string;
+  atMs: number;
+  cpuMhz: number;
+  cpuMaxMhz: number;
+  memoryMiB: number;
+}
+
+/** A point of a series: a full-resolution sample (`samples` 1) or a 5-minute bucket of them (mean and max). */
+export interface LoadPoint {
+  atMs: number;
+  /** 0 for a full-resolution sample, LOAD_BUCKET_MS for a bucket. */
+  bucketMs: number;
+  samples: number;
+  cpuMhz: number;
+  cpuMaxMhz: number;
+  memoryMiB: number;
+  memoryMaxMiB: number;
+}

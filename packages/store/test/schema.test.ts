@@ -37,6 +37,8 @@ describe("schema migrations", () => {
         "config_changes",
         "host_events",
         "hosts",
+        "load_buckets",
+        "load_samples",
         "maintenance",
         "migrations",
         "plan_steps",

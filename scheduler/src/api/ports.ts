@@ -15,6 +15,7 @@ import type { TokenBook } from "./tokens.js";
 import type { ConnectionInfo } from "@drover/bus";
 import type { Leadership } from "../leadership.js";
 import type { StoreHealth } from "../store-health.js";
+import type { LoadForecasts } from "../load-history-forecast.js";
 
 /** Store reads behind the GET routes (every write goes through a service). */
 export interface StoreReads {
@@ -23,6 +24,9 @@ export interface StoreReads {
   maintenance: Pick<Store["maintenance"], "active" | "allActive" | "list">;
   power: Pick<Store["power"], "get">;
   history: Store["history"];
+  load: Pick<Store["load"], "series" | "ids">;
+  hosts: Pick<Store["hosts"], "list">;
+  vms: Pick<Store["vms"], "get">;
 }
 
 export interface SchedulerApi {
@@ -52,6 +56,8 @@ export interface SchedulerApi {
   readonly storeHealth: Pick<StoreHealth, "status">;
   /** The NATS connection's view of the servers. */
   nats(): ConnectionInfo;
+  /** Seasonal forecasts fitted on the load history (a series' on demand). */
+  readonly forecasts: Pick<LoadForecasts, "forSeries">;
   /** The API's own credentials: who may call it, and the token routes. */
   readonly tokens: Pick<TokenBook, "authenticate" | "create" | "revoke" | "list">;
 }

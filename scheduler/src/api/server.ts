@@ -16,6 +16,10 @@ import {
   DrainRequest,
   HistoryQuery,
   HistoryResponse,
+  LoadHistoryQuery,
+  LoadHistoryResponse,
+  LoadReplayQuery,
+  LoadReplayResponse,
   HostId,
   HostsResponse,
   Id,
@@ -46,6 +50,7 @@ import { StoreError } from "@drover/store";
 import { ConfigError } from "../config.js";
 import { DispatchError, NotFoundError, RefusedError } from "../errors.js";
 import { planToApi } from "../planner.js";
+import { loadReplay } from "../load-history-replay.js";
 import type { SchedulerApi } from "./ports.js";
 import { DashboardFeed } from "./dashboard.js";
 import { AuthError, TokenInputError, grants } from "./tokens.js";
@@ -664,6 +669,66 @@ export class ApiServer {
           ...(vm !== undefined ? { vm } : {}),
         });
         return { entries: entries.map(historyView) };
+      },
+    );
+
+    app.get(
+      "/v1/history/load",
+      {
+        config: viewer,
+        schema: {
+          summary:
+            "A host's or VM's recorded load (or, with neither, the cluster's total VM demand): full-resolution samples and older " +
+            "5-minute buckets (mean and max), with the seasonal forecast fitted on it and its measured error",
+          querystring: js(LoadHistoryQuery, "input"),
+          response: { 200: js(LoadHistoryResponse), ...err },
+        },
+      },
+      async (req) => {
+        const q = parse(LoadHistoryQuery, req.query, "query");
+        const now = s.clock.now();
+        const [kind, id] =
+          q.host !== undefined
+            ? (["host", q.host] as const)
+            : q.vm !== undefined
+              ? (["vm", s.state.vm(q.vm)?.uuid ?? q.vm] as const)
+              : (["cluster", s.config.cluster] as const);
+        const points = s.store.load.series(kind, id, q.sinceMs ?? now - 86_400_000);
+        if (points.length === 0 && kind !== "cluster") throw new NotFoundError(`no load recorded for ${kind} "${id}" in that period`, kind);
+        const f = s.forecasts.forSeries(kind, id, now);
+        return {
+          kind,
+          id,
+          points: points.map((p) => ({
+            timeMs: p.atMs,
+            bucketMs: p.bucketMs,
+            samples: p.samples,
+            cpuMhz: p.cpuMhz,
+            cpuMaxMhz: p.cpuMaxMhz,
+            memoryMiB: p.memoryMiB,
+            memoryMaxMiB: p.memoryMaxMiB,
+          })),
+          forecast: { mape: f.mape, seasonal: f.seasonal, ...f.forecast, cpuMhz: [...f.forecast.cpuMhz] },
+        };
+      },
+    );
+
+    app.get(
+      "/v1/history/replay",
+      {
+        config: viewer,
+        schema: {
+          summary:
+            "The cluster's recorded load on a 5-minute grid (hosts, VMs' CPU demand) with what really happened in the period " +
+            "(moves, hosts on, energy): what `drover simulate --from-history` replays",
+          querystring: js(LoadReplayQuery, "input"),
+          response: { 200: js(LoadReplayResponse), ...err },
+        },
+      },
+      async (req) => {
+        const q = parse(LoadReplayQuery, req.query, "query");
+        const now = s.clock.now();
+        return loadReplay(s.store, s.config, q.sinceMs ?? now - 7 * 86_400_000, now);
       },
     );
 

@@ -12,6 +12,7 @@ import type { PowerConfig } from "../config.js";
 import { NotFoundError, RefusedError } from "../errors.js";
 import { newId } from "../ids.js";
 import { IpmiDriver, UdpWolDriver, WakeError, type WakeDriver } from "./wake-drivers.js";
+import { WakeLatencies } from "./wake-latency.js";
 import type { ServiceDeps } from "../service-deps.js";
 import type { Notify } from "../webhooks.js";
 
@@ -59,8 +60,11 @@ export class PowerManager {
   private readonly drivers: WakeDrivers;
   private readonly pending = new Map<string, Pending>();
   private readonly backoff = new Map<string, { failures: number; untilMs: number }>();
+  /** Measured wake latencies per host (wake sent -> healthy report): plans time wakes by their p90. */
+  readonly wakeLatencies: WakeLatencies;
 
   constructor(private readonly d: PowerDeps) {
+    this.wakeLatencies = new WakeLatencies(d, d.state.hosts.keys());
     this.drivers = {
       wol: d.drivers.wol ?? new UdpWolDriver(),
       ipmi: d.drivers.ipmi ?? new IpmiDriver(),
@@ -266,6 +270,7 @@ export class PowerManager {
     this.pending.delete(p.row.host);
     p.row = this.d.store.power.update(p.row.id, { status, error, atMs: this.d.clock.now() });
     this.d.journal?.ended(p.row);
+    this.wakeLatencies.ended(p.row);
     this.d.metrics.powerActions.inc({ action: p.row.action, outcome: status });
     this.d.log.info({ host: p.row.host, action: p.row.action, status, error }, `power ${p.row.action} ${status}`);
     p.resolve({ ok: status === "succeeded", message: error?.message ?? status });
@@ -296,14 +301,20 @@ export class PowerManager {
     }
   }
 
-  /** A standby host that can be woken and has not just failed to wake. */
+  /**
+   * A standby host that can be woken and has not just failed to wake: the one expected to be healthy
+   * soonest (measured latency; a host whose wakes keep failing comes last).
+   */
   wakeCandidate(): string | undefined {
     const now = this.d.clock.now();
+    let best: { id: string; ms: number } | undefined;
     for (const h of this.d.state.hosts.values()) {
       const cfg = this.cfg(h.id);
-      if (this.d.state.stateOf(h, now) === "standby" && !h.wakeFailed && cfg && cfg.wake !== "none" && !this.pending.has(h.id)) return h.id;
+      if (this.d.state.stateOf(h, now) !== "standby" || h.wakeFailed || !cfg || cfg.wake === "none" || this.pending.has(h.id)) continue;
+      const ms = this.wakeLatencies.expectedMs(h.id);
+      if (!best || ms < best.ms) best = { id: h.id, ms };
     }
-    return undefined;
+    return best?.id;
   }
 
   /** Every valid report: a waking host that reports with libvirt up is awake. */

@@ -2,7 +2,7 @@
 // (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot, and
 // planningSnapshot is the one place that gathers it.
 import { historySamplesRead } from "@drover/policy";
-import type { ClusterSnapshot, DemandForecast, Host, InFlightMigration, MigrationFailure, Profile, Rule, Vm } from "@drover/policy";
+import type { ClusterSnapshot, DemandForecast, Host, InFlightMigration, MigrationFailure, Profile, Vm } from "@drover/policy";
 import type { HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "./cluster-state.js";

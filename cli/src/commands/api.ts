@@ -338,7 +338,7 @@ export function registerApiCommands(program: Command): void {
     .option("--wait", "follow it to its end")
     .option("--json", "print the API's ApiMigration (the final one with --wait)")
     .action(async (move: string, o: { wait?: boolean; json?: boolean }, cmd: Command) => {
-      if (move.trim() === "") throw usageError("MOVE must not be empty");
+      if (move.trim() === "") throw usageError("abort: MOVE (a migration id) must not be empty");
       const api = client(cmd);
       let m = await api.post(`/v1/migrations/${encodeURIComponent(move)}/abort`, {}, ApiMigration);
       if (o.wait) m = await waitMigration(api, m.id, () => undefined);

@@ -7,10 +7,11 @@ import {
   MigrateFlags,
   type Domain,
   type DomainState,
+  type DomainStats,
   type JobStats as LvJobStats,
 } from "@drover/libvirt";
 import type { Logger, VmState } from "@drover/protocol";
-import type { DomainStats, HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams, NodeInfo } from "./hypervisor.js";
+import type { DiskSize, ImageSpec, DomainStats as HvDomainStats, HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams, NodeInfo } from "./hypervisor.js";
 
 const STATE: Record<DomainState, VmState> = {
   nostate: "other",
@@ -25,7 +26,19 @@ const STATE: Record<DomainState, VmState> = {
 };
 
 const STATS_GROUPS =
-  DomainStatsTypes.STATE | DomainStatsTypes.CPU_TOTAL | DomainStatsTypes.BALLOON | DomainStatsTypes.VCPU | DomainStatsTypes.DIRTYRATE;
+  DomainStatsTypes.STATE |
+  DomainStatsTypes.CPU_TOTAL |
+  DomainStatsTypes.BALLOON |
+  DomainStatsTypes.VCPU |
+  DomainStatsTypes.DIRTYRATE |
+  DomainStatsTypes.BLOCK;
+
+/** The top layer of each disk (block.N entries with a backing index describe the chain below it). */
+function diskSizesOf(block: DomainStats["block"]): DiskSize[] {
+  return block
+    .filter((b) => b.name !== undefined && (b.backingIndex === undefined || b.backingIndex === 0))
+    .map((b) => ({ target: b.name as string, capacityBytes: b.capacity ?? null, allocationBytes: b.allocation ?? null }));
+}
 
 function jobStatsOf(j: LvJobStats): JobStats {
   const page = j.memPageSize ?? 4096;
@@ -68,6 +81,7 @@ class LvDomain implements HvDomain {
     if (p.bandwidthMiBs !== undefined) params.bandwidthMiBs = Math.max(1, Math.ceil(p.bandwidthMiBs));
     if (p.autoConvergeInitial !== undefined) params.autoConvergeInitial = p.autoConvergeInitial;
     if (p.autoConvergeIncrement !== undefined) params.autoConvergeIncrement = p.autoConvergeIncrement;
+    if (p.migrateDisks !== undefined) params.migrateDisks = p.migrateDisks;
     return this.d.migrateToUri3(destUri, params, flags);
   }
   async jobStats(completed = false): Promise<JobStats | null> {
@@ -91,6 +105,9 @@ class LvDomain implements HvDomain {
   }
   startDirtyRateCalc(seconds: number): Promise<void> {
     return this.d.startDirtyRateCalc(seconds);
+  }
+  async diskSizes(): Promise<DiskSize[]> {
+    return diskSizesOf((await this.d.stats(DomainStatsTypes.BLOCK)).block);
   }
   free(): void {
     this.d.free();
@@ -124,7 +141,7 @@ class LvConnection implements HvConnection {
     const r = await this.c.compareCpu(xml);
     return r === "incompatible" ? 0 : r === "identical" ? 1 : r === "superset" ? 2 : -1;
   }
-  async domainStats(): Promise<DomainStats[]> {
+  async domainStats(): Promise<HvDomainStats[]> {
     // One bulk RPC for every domain (active and inactive): listDomains would cost several RPCs
     // per domain. Only if a domain lacks its memory size there, ask listDomains for it.
     const stats = await this.c.allDomainStats({ stats: STATS_GROUPS, flags: DomainStatsFlags.NOWAIT });
@@ -148,6 +165,7 @@ class LvConnection implements HvConnection {
         balloonUnusedKiB: s.balloon?.unusedKiB ?? null,
         balloonRssKiB: s.balloon?.rssKiB ?? null,
         dirtyRateMiBs: dirty?.status === "measured" && dirty.mibPerS !== undefined ? dirty.mibPerS : null,
+        disks: diskSizesOf(s.block),
       };
     });
   }
@@ -158,6 +176,12 @@ class LvConnection implements HvConnection {
       if (e instanceof LibvirtError && e.libvirtCode === ErrorCode.NO_DOMAIN) return null;
       throw e;
     }
+  }
+  createImage(spec: ImageSpec): Promise<void> {
+    return this.c.createVolume(spec);
+  }
+  deleteImage(path: string): Promise<boolean> {
+    return this.c.deleteVolume(path);
   }
   isAlive(): boolean {
     return this.alive;

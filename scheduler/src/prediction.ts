@@ -9,7 +9,7 @@ import {
   type ClusterConfigInput,
   type MigrationPrediction,
 } from "@drover/policy";
-import type { Logger, VmReport } from "@drover/protocol";
+import { localDiskBytes, type Logger, type VmReport } from "@drover/protocol";
 import type { SchedulerConfig } from "./config.js";
 
 const MIB = 1_048_576;
@@ -60,7 +60,10 @@ export class MovePredictor {
   }
 
   /** What the cost model takes of `vm` when `sharing` moves share its link (their bandwidth is divided). */
-  inputOf(vm: VmReport, sharing: number): { memoryMiB: number; dirtyRateBytesPerSec: number; bandwidthBytesPerSec: number } {
+  inputOf(
+    vm: VmReport,
+    sharing: number,
+  ): { memoryMiB: number; dirtyRateBytesPerSec: number; bandwidthBytesPerSec: number; diskBytes: number } {
     const cfg = this.cluster().migration;
     let bw = cfg.defaultBandwidthBytesPerSec / Math.max(1, sharing);
     if (this.config.migration.bandwidthMiBs) bw = Math.min(bw, this.config.migration.bandwidthMiBs * MIB);
@@ -68,6 +71,7 @@ export class MovePredictor {
       memoryMiB: vm.memoryMiB,
       dirtyRateBytesPerSec: vm.dirtyRateMiBs !== null ? vm.dirtyRateMiBs * MIB : cfg.defaultDirtyRateBytesPerSec,
       bandwidthBytesPerSec: bw,
+      diskBytes: localDiskBytes(vm.disks),
     };
   }
 

@@ -52,6 +52,7 @@ const vmSchema = z
     storage: ids.optional(),
     bridges: ids.optional(),
     allowPostCopy: z.boolean().optional(),
+    localDiskBytes: nonNeg.optional(),
   })
   .strict();
 

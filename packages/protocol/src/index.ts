@@ -48,6 +48,6 @@ export {
   type MigrationResultInput,
 } from "./migration.js";
 export { HostState, HostStates } from "./host-state.js";
-export { diskSharedWith, disksToCopy, mountHolding } from "./storage.js";
+export { diskSharedWith, disksToCopy, localDiskBytes, mountHolding } from "./storage.js";
 export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js";
 export * from "./api.js";

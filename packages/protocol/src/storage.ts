@@ -37,3 +37,13 @@ export function diskSharedWith(disk: DiskFacts, here: readonly StorageMount[], t
 export function disksToCopy<D extends DiskFacts>(disks: readonly D[], here: readonly StorageMount[], there: readonly StorageMount[]): D[] {
   return disks.filter((d) => d.path !== null && !d.readOnly && !diskSharedWith(d, here, there));
 }
+
+/**
+ * What a move of a VM copies whatever its destination: the bytes held by its writable disks on no
+ * shared storage (allocation, else the virtual size; 0 while unmeasured). The planner charges them.
+ */
+export function localDiskBytes(disks: readonly (DiskFacts & Pick<DiskReport, "allocationBytes" | "capacityBytes">)[]): number {
+  let n = 0;
+  for (const d of disks) if (d.path !== null && !d.readOnly && !d.network && !d.shared) n += d.allocationBytes ?? d.capacityBytes ?? 0;
+  return n;
+}

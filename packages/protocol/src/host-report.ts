@@ -48,7 +48,7 @@ export const DiskReport = z.object({
   readOnly: z.boolean().default(false),
   // Storage facts a copy-storage move needs (absent from older agents).
   /** A network source (rbd, iscsi, ...): the same for every host, never copied. */
-  network: z.boolean().default(false),
+  network: z.boolean().optional(),
   /** Image format as the domain's driver names it (qcow2, raw, ...). */
   format: name().nullable().optional(),
   /** Virtual size the guest sees (block.N.capacity); null until measured. */

@@ -32,6 +32,8 @@ export interface GuestDef {
   memoryMiB?: number;
   tags?: string[];
   workload?: GuestWorkload;
+  /** A qcow2 data disk on the host's own storage (packages/lab local-disk.ts). */
+  localDisk?: { sizeMiB: number; dataMiB: number };
 }
 
 export interface DroverLabOptions {
@@ -149,6 +151,7 @@ export class DroverLab implements AsyncDisposable {
               ...(g.memoryMiB ? { memoryMiB: g.memoryMiB } : {}),
               ...(g.tags ? { tags: g.tags } : {}),
               ...(g.workload ? { workload: g.workload } : {}),
+              ...(g.localDisk ? { localDisk: g.localDisk } : {}),
             });
           }
         }),
@@ -169,6 +172,7 @@ export class DroverLab implements AsyncDisposable {
       ...(g.memoryMiB ? { memoryMiB: g.memoryMiB } : {}),
       ...(g.tags ? { tags: g.tags } : {}),
       ...(g.workload ? { workload: g.workload } : {}),
+      ...(g.localDisk ? { localDisk: g.localDisk } : {}),
     });
     await this.waitBooted(g.name);
   }

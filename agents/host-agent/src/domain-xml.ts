@@ -157,7 +157,7 @@ function kib(el: XmlElement | undefined): number {
   return Number.isFinite(n) ? n * (factor[unit] ?? 1) : 0;
 }
 
-/** The next layer of a disk's chain: `<backingStore type='file'><format type=.../><source file=.../>` (an empty `<backingStore/>` ends it). */
+/** The next layer of a disk's chain: `<backingStore><format type=.../><source file=.../>` (an empty one ends the chain). */
 function backingOf(d: XmlElement): DomainDisk["backing"] {
   const b = child(d, "backingStore");
   const file = b ? child(b, "source")?.attrs["file"] : undefined;

@@ -11,7 +11,17 @@ import {
   type JobStats as LvJobStats,
 } from "@drover/libvirt";
 import type { Logger, VmState } from "@drover/protocol";
-import type { DiskSize, ImageSpec, DomainStats as HvDomainStats, HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams, NodeInfo } from "./hypervisor.js";
+import type {
+  DiskSize,
+  ImageSpec,
+  DomainStats as HvDomainStats,
+  HvConnection,
+  HvDomain,
+  Hypervisor,
+  JobStats,
+  MigrateParams,
+  NodeInfo,
+} from "./hypervisor.js";
 
 const STATE: Record<DomainState, VmState> = {
   nostate: "other",

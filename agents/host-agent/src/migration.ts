@@ -313,7 +313,10 @@ export class MigrationRun {
     if (this.created.length === 0) return;
     const dest = open ?? (await this.openDestination());
     if (!dest) {
-      this.deps.log.error({ images: this.created, host: this.cmd.destination.host }, "destination unreachable: copied disk images left there");
+      this.deps.log.error(
+        { images: this.created, host: this.cmd.destination.host },
+        "destination unreachable: copied disk images left there",
+      );
       return;
     }
     try {

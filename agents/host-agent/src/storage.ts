@@ -144,7 +144,8 @@ export function diskCopies(
         `disk ${disk.target} (${disk.path}, type ${disk.sourceType}) is not on shared storage and only image files can be copied`,
       );
     }
-    if (size === null || size <= 0) throw new AgentError(AgentErrorCode.LocalDisk, `disk ${disk.target} (${disk.path}): libvirt gives no size`);
+    if (size === null || size <= 0)
+      throw new AgentError(AgentErrorCode.LocalDisk, `disk ${disk.target} (${disk.path}): libvirt gives no size`);
     return {
       target: disk.target,
       path: disk.path,

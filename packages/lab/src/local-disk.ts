@@ -25,7 +25,8 @@ export function localDiskNsPath(guest: string): string {
  */
 export async function writeLocalDisk(host: LabHost, guest: string, sizeMiB: number, dataMiB: number): Promise<string> {
   if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || sizeMiB > 1024) throw badOption("localDisk.sizeMiB", sizeMiB, "an integer 1..1024");
-  if (!Number.isInteger(dataMiB) || dataMiB < 0 || dataMiB > sizeMiB) throw badOption("localDisk.dataMiB", dataMiB, `an integer 0..${sizeMiB}`);
+  if (!Number.isInteger(dataMiB) || dataMiB < 0 || dataMiB > sizeMiB)
+    throw badOption("localDisk.dataMiB", dataMiB, `an integer 0..${sizeMiB}`);
   const nsPath = localDiskNsPath(guest);
   const file = host.hostPath(nsPath);
   await mkdir(dirname(file), { recursive: true });
@@ -47,7 +48,9 @@ export async function diskContentHash(file: string): Promise<string> {
   try {
     const raw = join(tmp, "content.raw");
     await run("qemu-img", ["convert", "-q", "-U", "-O", "raw", file, raw]);
-    return createHash("sha256").update(await readFile(raw)).digest("hex");
+    return createHash("sha256")
+      .update(await readFile(raw))
+      .digest("hex");
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

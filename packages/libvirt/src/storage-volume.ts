@@ -38,7 +38,8 @@ export function volumeXml(spec: VolumeSpec): { dir: string; name: string; xml: s
   if (!Number.isSafeInteger(spec.capacityBytes) || spec.capacityBytes <= 0) {
     throw new LibvirtArgumentError(`volume capacityBytes must be a positive integer (got ${JSON.stringify(spec.capacityBytes)})`);
   }
-  if (!FORMAT.test(spec.format)) throw new LibvirtArgumentError(`volume format must be like qcow2 or raw (got ${JSON.stringify(spec.format)})`);
+  if (!FORMAT.test(spec.format))
+    throw new LibvirtArgumentError(`volume format must be like qcow2 or raw (got ${JSON.stringify(spec.format)})`);
   let backing = "";
   if (spec.backing) {
     splitImagePath("volume backing path", spec.backing.path);

@@ -20,7 +20,9 @@ describe("which disks a move copies", () => {
     expect(diskSharedWith(disk("/srv/vms/a.qcow2"), here, [local, nfs("other:/export/vms")])).toBe(false);
     // The destination does not mount it at all, or only as something else.
     expect(diskSharedWith(disk("/srv/vms/a.qcow2"), here, [local])).toBe(false);
-    expect(diskSharedWith(disk("/srv/vms/a.qcow2"), here, [local, { ...nfs("nas:/export/vms"), fsType: "ext4", shared: false }])).toBe(false);
+    expect(diskSharedWith(disk("/srv/vms/a.qcow2"), here, [local, { ...nfs("nas:/export/vms"), fsType: "ext4", shared: false }])).toBe(
+      false,
+    );
     // A local mount below the shared one holds the disk: not shared.
     const below: StorageMount = { path: "/srv/vms/scratch", fsType: "ext4", shared: false, source: "/dev/sdb1" };
     expect(diskSharedWith(disk("/srv/vms/scratch/b.img", { shared: false }), [...here, below], [...here, below])).toBe(false);

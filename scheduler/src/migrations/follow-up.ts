@@ -27,12 +27,7 @@ import type { ServiceDeps } from "../service-deps.js";
  * carried out as the agent knows it, and copy-storage whenever a disk is on storage the destination
  * does not share (so a VM with a local disk is never sent a shared-storage move).
  */
-export function migrateOptions(
-  config: ServiceDeps["config"],
-  strategy: string | null,
-  vm: VmReport,
-  copyStorage: boolean,
-): MigrateOptions {
+export function migrateOptions(config: ServiceDeps["config"], strategy: string | null, vm: VmReport, copyStorage: boolean): MigrateOptions {
   const allowPostCopy = config.migration.allowPostCopy && vm.tags.includes(Tags.postCopy);
   return {
     maxDowntimeMs: config.migration.maxDowntimeMs,

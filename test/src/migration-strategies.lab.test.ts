@@ -26,9 +26,9 @@ beforeAll(async () => {
     net: 49,
     hosts: 2,
     guests: [
-      { name: "disk1", host: "h1", memoryMiB: 64, workload: { dirtyMb: 0 }, localDisk: { sizeMiB: 32, dataMiB: 8 } },
-      { name: "pc1", host: "h1", memoryMiB: 64, tags: ["drover:post-copy"], workload: { dirtyMb: 16, dirtyRate: "max" } },
-      { name: "pause1", host: "h1", memoryMiB: 64, workload: { dirtyMb: 16, dirtyRate: "max" } },
+      { name: "disk1", host: "h1", workload: { dirtyMb: 0 }, localDisk: { sizeMiB: 32, dataMiB: 8 } },
+      { name: "pc1", host: "h1", tags: ["drover:post-copy"], workload: { dirtyMb: 16, dirtyRate: "max" } },
+      { name: "pause1", host: "h1", workload: { dirtyMb: 16, dirtyRate: "max" } },
     ],
     scheduler: {
       policies: { balance: { mode: "off" }, consolidate: { mode: "off" } },

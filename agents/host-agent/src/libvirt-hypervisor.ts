@@ -43,11 +43,16 @@ const STATS_GROUPS =
   DomainStatsTypes.DIRTYRATE |
   DomainStatsTypes.BLOCK;
 
-/** The top layer of each disk (block.N entries with a backing index describe the chain below it). */
+/**
+ * Each disk's sizes (without VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING, block.N is the top layer of
+ * disk N; its backingIndex names the layer, it does not mark one). What the image holds on the host
+ * is `physical` (a running guest's `allocation` is QEMU's highest written offset, 0 for a disk it
+ * has not written).
+ */
 function diskSizesOf(block: DomainStats["block"]): DiskSize[] {
   return block
-    .filter((b) => b.name !== undefined && (b.backingIndex === undefined || b.backingIndex === 0))
-    .map((b) => ({ target: b.name as string, capacityBytes: b.capacity ?? null, allocationBytes: b.allocation ?? null }));
+    .filter((b) => b.name !== undefined)
+    .map((b) => ({ target: b.name as string, capacityBytes: b.capacity ?? null, allocationBytes: b.physical ?? b.allocation ?? null }));
 }
 
 function jobStatsOf(j: LvJobStats): JobStats {

@@ -20,7 +20,8 @@ export interface MigrationDeps {
 }
 
 /** Where the downtime in a result came from (the protocol has no field for it yet; logged). */
-export type DowntimeSource = "destination-completed-job" | "source-completed-job" | "agent-pause-to-resume" | "none";
+export type DowntimeSource =
+  "destination-completed-job" | "source-completed-job" | "agent-pause-to-resume" | "agent-postcopy-switch" | "none";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,6 +34,8 @@ export const PEER_PROBE_MS = 5000;
 
 /** How long a finished migration waits for the destination's libvirtd to answer (it may be restarting) to verify where the VM runs. */
 export const VERIFY_DESTINATION_MS = 60_000;
+/** How long a post-copy switch may take before its downtime counts as unmeasured. */
+const POSTCOPY_SWITCH_WITHIN_MS = 30_000;
 
 /**
  * Where a failed migration was: `setup` before memory moved, `copy` while it moved, `switchover`
@@ -98,6 +101,8 @@ export class MigrationRun {
   private abortReason: "requested" | "ladder" | "timeout" | null = null;
   private last: JobStats | null = null;
   private pausedAtMs: number | null = null;
+  /** The post-copy switch as this agent saw it (libvirt reports no downtime for a post-copy move). */
+  private postCopySwitch: Promise<number | null> | null = null;
   private maxDowntimeMs: number;
   private reached: FailurePhase = "setup";
   private done = false;
@@ -247,6 +252,7 @@ export class MigrationRun {
           }
           await this.dom.startPostCopy();
           this.phase = "post-copy";
+          this.postCopySwitch = this.timePostCopySwitch(Date.now());
           break;
         case "pause":
           await this.dom.suspend();
@@ -419,6 +425,10 @@ export class MigrationRun {
             ddom.free();
           }
         }
+        if (downtimeMs === null && this.postCopySwitch) {
+          downtimeMs = await this.postCopySwitch;
+          if (downtimeMs !== null) downtimeSource = "agent-postcopy-switch";
+        }
         if (downtimeMs === null && !o.undefineOnSource) {
           const src = await this.dom.jobStats(true).catch(() => null);
           if (src?.downtimeMs != null) {
@@ -471,6 +481,32 @@ export class MigrationRun {
       "migration ended",
     );
     return result;
+  }
+
+  /**
+   * The guest's stop in a post-copy switch: from the source seen paused (or, if never seen, the
+   * switch asked at `askedAtMs`) to the destination seen running, both polled every 20 ms, so an
+   * upper bound within about two polls. Null if the destination never answered or never ran.
+   */
+  private async timePostCopySwitch(askedAtMs: number): Promise<number | null> {
+    const dest = await this.openDestination();
+    if (!dest) return null;
+    try {
+      const ddom = await dest.lookup(this.dom.uuid).catch(() => null);
+      if (!ddom) return null;
+      try {
+        let stoppedAtMs: number | null = null;
+        for (const until = askedAtMs + POSTCOPY_SWITCH_WITHIN_MS; Date.now() < until; await sleep(20)) {
+          if (stoppedAtMs === null && (await this.dom.state().catch(() => null)) === "paused") stoppedAtMs = Date.now();
+          if ((await ddom.state().catch(() => null)) === "running") return Date.now() - (stoppedAtMs ?? askedAtMs);
+        }
+        return null;
+      } finally {
+        ddom.free();
+      }
+    } finally {
+      await dest.close().catch(() => undefined);
+    }
   }
 
   /** The destination's libvirtd, asked until it answers or `withinMs` passed (0: once). */

@@ -30,11 +30,6 @@ beforeAll(async () => {
       { name: "pc1", host: "h1", tags: ["drover:post-copy"], workload: { dirtyMb: 32, dirtyRate: "max" } },
       { name: "pause1", host: "h1", workload: { dirtyMb: 32, dirtyRate: "max" } },
     ],
-    // The dirty rate the cost model predicts from, measured every 5 s rather than every minute, by
-    // dirty bitmap: page sampling hashes ~48 pages of a 96 MiB guest, so one kernel page of the idle
-    // disk1 reads as 2 MiB/s, and the busy guests rewrite their set with the same bytes, which a
-    // hash does not see (0-2 MiB/s read while each pass must be resent).
-    agent: { dirtyRate: { everyMs: 5000, mode: "dirty-bitmap" } },
     scheduler: {
       policies: { balance: { mode: "off" }, consolidate: { mode: "off" } },
       // No ladder: each move completes by the strategy it was sent, not by a rung climbed on the way.

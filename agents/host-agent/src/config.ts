@@ -53,15 +53,9 @@ const Schema = z
         enabled: z.boolean().default(true),
         everyMs: ms.default(60_000),
         measureSeconds: z.number().int().min(1).max(60).default(1),
-        /**
-         * QEMU's method. "page-sampling" hashes a few pages per GiB and misses a page rewritten with
-         * the same content (the lab guests' workload); "dirty-bitmap" counts every page written, what
-         * a migration must resend, at the cost of dirty logging over the window.
-         */
-        mode: z.enum(["page-sampling", "dirty-bitmap"]).default("page-sampling"),
       })
       .strict()
-      .default({ enabled: true, everyMs: 60_000, measureSeconds: 1, mode: "page-sampling" }),
+      .default({ enabled: true, everyMs: 60_000, measureSeconds: 1 }),
     storage: z
       .object({
         sharedFsTypes: z.array(z.string().min(1)).default([...DEFAULT_SHARED_FS_TYPES]),

@@ -79,7 +79,7 @@ export interface HvDomain {
   suspend(): Promise<void>;
   resume(): Promise<void>;
   startPostCopy(): Promise<void>;
-  startDirtyRateCalc(seconds: number, mode: "page-sampling" | "dirty-bitmap"): Promise<void>;
+  startDirtyRateCalc(seconds: number): Promise<void>;
   /** Disk sizes as libvirt measures them now. */
   diskSizes(): Promise<DiskSize[]>;
   free(): void;

@@ -1,6 +1,5 @@
 import {
   Connection,
-  DirtyRateMode,
   DomainStatsFlags,
   DomainStatsTypes,
   ErrorCode,
@@ -119,8 +118,8 @@ class LvDomain implements HvDomain {
   startPostCopy(): Promise<void> {
     return this.d.startPostCopy();
   }
-  startDirtyRateCalc(seconds: number, mode: "page-sampling" | "dirty-bitmap"): Promise<void> {
-    return this.d.startDirtyRateCalc(seconds, mode === "dirty-bitmap" ? DirtyRateMode.BITMAP : DirtyRateMode.PAGE_SAMPLING);
+  startDirtyRateCalc(seconds: number): Promise<void> {
+    return this.d.startDirtyRateCalc(seconds);
   }
   async diskSizes(): Promise<DiskSize[]> {
     return diskSizesOf((await this.d.stats(DomainStatsTypes.BLOCK)).block);

@@ -27,7 +27,7 @@ export class VmCollector {
   constructor(
     private readonly classifier: StorageClassifier,
     private readonly log: Logger,
-    private readonly dirty: { enabled: boolean; everyMs: number; measureSeconds: number; mode: "page-sampling" | "dirty-bitmap" },
+    private readonly dirty: { enabled: boolean; everyMs: number; measureSeconds: number },
   ) {}
 
   /** Drops a VM's cached XML (lifecycle change, migration end). */
@@ -152,7 +152,7 @@ export class VmCollector {
       for (const s of targets) {
         try {
           const dom = await this.handle(conn, s.uuid);
-          await dom?.startDirtyRateCalc(this.dirty.measureSeconds, this.dirty.mode);
+          await dom?.startDirtyRateCalc(this.dirty.measureSeconds);
         } catch (e) {
           this.log.debug({ err: e, vm: s.name }, "dirty-rate measurement not started");
         }

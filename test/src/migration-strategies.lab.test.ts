@@ -30,12 +30,6 @@ beforeAll(async () => {
       { name: "pc1", host: "h1", tags: ["drover:post-copy"], workload: { dirtyMb: 32, dirtyRate: "max" } },
       { name: "pause1", host: "h1", workload: { dirtyMb: 32, dirtyRate: "max" } },
     ],
-    // The dirty rate the cost model predicts from, measured every 5 s rather than every minute, over
-    // 5 s: QEMU samples ~48 pages of a 96 MiB guest and counts each one changed in the window, so over
-    // 1 s a single kernel page written by the idle disk1 reads as 2 MiB/s (over the model's 3.2 MiB/s
-    // effective bandwidth at two pages), while a guest rewriting 32 MiB with new bytes each pass
-    // (packages/lab guest-init) reads up to 6.4 MiB/s.
-    agent: { dirtyRate: { everyMs: 5000, measureSeconds: 5 } },
     scheduler: {
       policies: { balance: { mode: "off" }, consolidate: { mode: "off" } },
       // No ladder: each move completes by the strategy it was sent, not by a rung climbed on the way.

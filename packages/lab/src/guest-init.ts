@@ -35,15 +35,7 @@ if [ "$DIRTY_MB" -gt 0 ] && [ "$DIRTY_RATE" != 0 ]; then
     ALL=$(list "$DIRTY_MB")
     write 0 "$ALL" "$DIRTY_MB"
     if [ "$DIRTY_RATE" = max ]; then
-      # Each pass writes the block rotated by another offset: a pass of the same bytes leaves a page
-      # as it was, and QEMU's page-sampling dirty rate (a hash per page) would not see it dirtied.
-      ALL=$(list "$DIRTY_MB" | sed s,/ws/block,/ws/cur,)
-      o=0
-      while :; do
-        o=$(( (o + 4099) % 1048576 ))
-        { tail -c +$((o + 1)) /ws/block; head -c "$o" /ws/block; } >/ws/cur
-        write 0 "$ALL" "$DIRTY_MB"
-      done
+      while :; do write 0 "$ALL" "$DIRTY_MB"; done
     fi
     [ "$DIRTY_RATE" -gt "$DIRTY_MB" ] && CHUNK=$DIRTY_MB || CHUNK=$DIRTY_RATE
     PART=$(list "$CHUNK")

@@ -30,6 +30,8 @@ beforeAll(async () => {
       { name: "pc1", host: "h1", tags: ["drover:post-copy"], workload: { dirtyMb: 32, dirtyRate: "max" } },
       { name: "pause1", host: "h1", workload: { dirtyMb: 32, dirtyRate: "max" } },
     ],
+    // The dirty rate the cost model predicts from, measured every 5 s rather than every minute.
+    agent: { dirtyRate: { everyMs: 5000 } },
     scheduler: {
       policies: { balance: { mode: "off" }, consolidate: { mode: "off" } },
       // No ladder: each move completes by the strategy it was sent, not by a rung climbed on the way.

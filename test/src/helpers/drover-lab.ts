@@ -43,6 +43,8 @@ export interface DroverLabOptions {
   guests: GuestDef[];
   /** Deep-merged over the scheduler config written here. */
   scheduler?: Record<string, unknown>;
+  /** Deep-merged over every agent's config written here. */
+  agent?: Record<string, unknown>;
   reportIntervalMs?: number;
   /** "netns": hosts in network namespaces behind a lab switch, for network faults (packages/lab netns.ts). */
   network?: "loopback" | "netns";
@@ -94,15 +96,18 @@ export class DroverLab implements AsyncDisposable {
       const name = `h${i}`;
       const ports = migrationPorts(o.net, i);
       // JSON is YAML: the configs need no YAML writer.
-      const agent = {
-        cluster: "lab",
-        host: name,
-        nats: labNatsConnection(stateDir, servers, name),
-        libvirt: { uri: hostUri(addressOf(i)) },
-        reportIntervalMs: interval,
-        labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
-        migration: { peerPortMin: ports.min, peerPortMax: ports.max },
-      };
+      const agent = deepMerge(
+        {
+          cluster: "lab",
+          host: name,
+          nats: labNatsConnection(stateDir, servers, name),
+          libvirt: { uri: hostUri(addressOf(i)) },
+          reportIntervalMs: interval,
+          labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
+          migration: { peerPortMin: ports.min, peerPortMax: ports.max },
+        },
+        o.agent ?? {},
+      );
       await writeFile(join(configDir, `agent-${name}.yaml`), JSON.stringify(agent, null, 2));
       hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: addressOf(i), port: 9 } };
     }

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(nats-server libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-  iproute2 ipmitool busybox-static lz4 ca-certificates openssl chromium)
+  iproute2 ipmitool busybox-static lz4 ca-certificates openssl chromium qemu-utils)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -9,7 +9,7 @@ import {
   type ClusterConfigInput,
   type MigrationPrediction,
 } from "@drover/policy";
-import type { Logger, VmReport } from "@drover/protocol";
+import { localDiskBytes, type Logger, type VmReport } from "@drover/protocol";
 import type { SchedulerConfig } from "./config.js";
 
 const MIB = 1_048_576;
@@ -144,7 +144,7 @@ export class MovePredictor {
     vm: VmReport,
     sharing: number,
     pair?: { source: string; destination: string },
-  ): { memoryMiB: number; dirtyRateBytesPerSec: number; bandwidthBytesPerSec: number } {
+  ): { memoryMiB: number; dirtyRateBytesPerSec: number; bandwidthBytesPerSec: number; diskBytes: number } {
     const cfg = this.cluster().migration;
     const learned = pair ? this.links.of(pair.source, pair.destination) : undefined;
     const link = learned !== undefined ? learned / cfg.bandwidthEfficiency : cfg.defaultBandwidthBytesPerSec;
@@ -154,6 +154,7 @@ export class MovePredictor {
       memoryMiB: vm.memoryMiB,
       dirtyRateBytesPerSec: vm.dirtyRateMiBs !== null ? vm.dirtyRateMiBs * MIB : cfg.defaultDirtyRateBytesPerSec,
       bandwidthBytesPerSec: bw,
+      diskBytes: localDiskBytes(vm.disks),
     };
   }
 

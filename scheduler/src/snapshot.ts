@@ -3,7 +3,7 @@
 // planningSnapshot is the one place that gathers it.
 import { historySamplesRead } from "@drover/policy";
 import type { ClusterSnapshot, DemandForecast, Host, InFlightMigration, MigrationFailure, Profile, Vm } from "@drover/policy";
-import type { HostState } from "@drover/protocol";
+import { localDiskBytes, type HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
@@ -240,6 +240,8 @@ function toPolicyVm(
   };
   // Set after the literal: spreading optional parts into it took twice as long, 200,000 times a round.
   if (r.dirtyRateMiBs !== null) vm.dirtyRateBytesPerSec = r.dirtyRateMiBs * MIB;
+  const disk = localDiskBytes(r.disks);
+  if (disk > 0) vm.localDiskBytes = disk;
   if (last) {
     vm.lastMigrationMs = last.atMs;
     vm.previousHostId = last.from;

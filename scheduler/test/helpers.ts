@@ -47,6 +47,9 @@ export interface VmSpec {
   memoryMiB?: number;
   tags?: string[];
   state?: "running" | "paused";
+  /** Its disks as reported (default: one qcow2 on the hosts' shared NFS mount). */
+  disks?: NonNullable<Parameters<typeof vmReport>[1]>["disks"];
+  dirtyRateMiBs?: number;
 }
 
 let seq = 0;
@@ -73,8 +76,8 @@ export function report(host: string, vms: VmSpec[], timeMs: number, over: Partia
         memoryMiB: v.memoryMiB ?? 512,
         cpuUsedVcpus: v.cpu ?? 0.1,
         memoryUsedMiB: 256,
-        dirtyRateMiBs: 1,
-        disks: [{ target: "vda", path: `/var/lib/drover/${v.name}.qcow2`, cacheMode: "none", shared: true }],
+        dirtyRateMiBs: v.dirtyRateMiBs ?? 1,
+        disks: v.disks ?? [{ target: "vda", path: `/var/lib/drover/${v.name}.qcow2`, cacheMode: "none", shared: true }],
         tags: v.tags ?? [],
       }),
     ),
@@ -146,8 +149,14 @@ export class FakeAgents {
     return [...this.vms.values()].filter((v) => v.host === host);
   }
 
+  /** A host's storage mounts as its report gives them (default: the shared NFS mount every host has). */
+  readonly storage = new Map<string, HostReportInput["storage"]>();
+
   publishReports(nowMs: number, hosts = [...this.up]): void {
-    for (const h of hosts) this.bus.publish(subjects.hostReport(CLUSTER, h), HostReport, report(h, this.on(h), nowMs));
+    for (const h of hosts) {
+      const storage = this.storage.get(h);
+      this.bus.publish(subjects.hostReport(CLUSTER, h), HostReport, report(h, this.on(h), nowMs, storage ? { storage } : {}));
+    }
   }
 
   /** A restart without its state: every command and held migration forgotten. */

@@ -20,6 +20,8 @@ import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import type { LibvirtLink } from "./libvirt-link.js";
 import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
+import { describeDomain } from "./domain-xml.js";
+import { diskCopies, type DiskCopy } from "./storage.js";
 import { RecoveredMigration } from "./recovery.js";
 import { ResultOutbox } from "./result-outbox.js";
 import { LeaseFence, leaseFenceFile } from "./lease-fence.js";
@@ -236,7 +238,14 @@ export class CommandRunner {
       throw new AgentError(AgentErrorCode.VmBusy, `migration ${cmd.migrationId} is already running (command ${existing.run.commandId})`);
     }
     if (cmd.destination.host === this.d.config.host) throw new AgentError(AgentErrorCode.VmBusy, "destination is this host");
-    await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
+    const o = cmd.options;
+    if (o.postCopyAfterFirstPass && (!o.allowPostCopy || o.offline)) {
+      throw new AgentError(
+        AgentErrorCode.InvalidCommand,
+        `options.postCopyAfterFirstPass needs allowPostCopy and a live move (allowPostCopy ${o.allowPostCopy}, offline ${o.offline})`,
+      );
+    }
+    const peer = await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
     if (this.runs.size >= this.d.config.migration.maxConcurrent) {
       throw new AgentError(AgentErrorCode.VmBusy, `${this.runs.size} migrations already running (migration.maxConcurrent)`);
     }
@@ -245,7 +254,14 @@ export class CommandRunner {
       dom.free();
       throw new AgentError(AgentErrorCode.VmBusy, `vm ${dom.name} is already migrating`);
     }
-    const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv });
+    let copies: DiskCopy[];
+    try {
+      copies = await this.diskCopies(cmd, dom, peer);
+    } catch (e) {
+      dom.free();
+      throw e;
+    }
+    const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv }, copies);
     // On disk before libvirt is asked: a restarted agent must find this job and answer for it.
     this.table.recordMigration(cmd.id, migrationRecord(cmd, dom, run.startedAtMs));
     const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => run.abort() };
@@ -277,6 +293,30 @@ export class CommandRunner {
       done.finally(() => dom.free()),
     );
     return this.reply(cmd.id, "migrate", "accepted", { migrationId: cmd.migrationId });
+  }
+
+  /**
+   * The disks this move must copy: those on storage the destination (by its report) does not share.
+   * A VM with such a disk is never sent as a shared-storage move: without copy-storage the command
+   * is refused, as is a shut-off VM's (libvirt moves only its definition).
+   */
+  private async diskCopies(cmd: MigrateCommand, dom: HvDomain, peer: HostReport): Promise<DiskCopy[]> {
+    const { classifier, mounts } = await this.d.preflightDeps();
+    const disks = describeDomain(await dom.xml(false)).disks;
+    const sizes = disks.some((d) => d.path !== null && !d.network) ? await dom.diskSizes() : [];
+    const copies = diskCopies(disks, sizes, classifier, mounts, peer.storage);
+    if (copies.length === 0) return copies;
+    const which = copies.map((c) => `${c.target} (${c.path})`).join(", ");
+    if (!cmd.options.copyStorage) {
+      throw new AgentError(
+        AgentErrorCode.LocalDisk,
+        `${dom.name} has disk(s) ${which} on storage ${cmd.destination.host} does not share; a move without copy-storage would leave them behind`,
+      );
+    }
+    if ((await dom.state()) === "shut-off") {
+      throw new AgentError(AgentErrorCode.LocalDisk, `${dom.name} is shut off: its disk(s) ${which} cannot be copied by an offline move`);
+    }
+    return copies;
   }
 
   /** Tracks a migration to its result: the table and journal get the outcome, the outbox stores the result in the stream. */

@@ -18,6 +18,12 @@ export interface DomainDisk {
   cacheMode: CacheModeName;
   readOnly: boolean;
   device: string;
+  /** The source's type attribute: file, block, dir, network, volume. */
+  sourceType: string;
+  /** The driver's image format (qcow2, raw, ...), null when not given. */
+  format: string | null;
+  /** The image this one overlays (the next layer of its backing chain), when libvirt shows one. */
+  backing: { path: string; format: string | null } | null;
 }
 
 export interface DomainNic {
@@ -158,6 +164,13 @@ function kib(el: XmlElement | undefined): number {
   return Number.isFinite(n) ? n * (factor[unit] ?? 1) : 0;
 }
 
+/** The next layer of a disk's chain: `<backingStore><format type=.../><source file=.../>` (an empty one ends the chain). */
+function backingOf(d: XmlElement): DomainDisk["backing"] {
+  const b = child(d, "backingStore");
+  const file = b ? child(b, "source")?.attrs["file"] : undefined;
+  return b && file ? { path: file, format: child(b, "format")?.attrs["type"] ?? null } : null;
+}
+
 function diskOf(d: XmlElement): DomainDisk | null {
   const device = d.attrs["device"] ?? "disk";
   const type = d.attrs["type"] ?? "file";
@@ -181,6 +194,9 @@ function diskOf(d: XmlElement): DomainDisk | null {
     cacheMode,
     readOnly: child(d, "readonly") !== undefined || device === "cdrom",
     device,
+    sourceType: type,
+    format: child(d, "driver")?.attrs["type"] ?? null,
+    backing: backingOf(d),
   };
 }
 

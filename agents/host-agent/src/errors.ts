@@ -28,6 +28,12 @@ export const AgentErrorCode = {
   ShuttingDown: "shutting-down",
   /** The command came from a deposed leader: its lease revision is below one already seen. */
   StaleLeaseRevision: "stale-lease-revision",
+  /** A command whose options contradict each other. */
+  InvalidCommand: "invalid-command",
+  /** A move would leave a disk behind: it is on storage the destination does not share, and the command does not copy storage. */
+  LocalDisk: "local-disk",
+  /** A copy-storage move could not create a disk's image on the destination (nothing moved). */
+  DestinationImage: "destination-image",
   Internal: "internal",
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];

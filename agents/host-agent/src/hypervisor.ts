@@ -19,6 +19,22 @@ export interface DomainStats {
   balloonRssKiB: number | null;
   /** Last dirty-rate measurement (dirtyrate.megabytes_per_second) when one completed. */
   dirtyRateMiBs: number | null;
+  /** Sizes of the disks libvirt measured (block.N.*), by target. */
+  disks: DiskSize[];
+}
+
+export interface DiskSize {
+  target: string;
+  capacityBytes: number | null;
+  allocationBytes: number | null;
+}
+
+/** A disk image to create on a host (copy-storage: the destination's copy before the move). */
+export interface ImageSpec {
+  path: string;
+  capacityBytes: number;
+  format: string;
+  backing?: { path: string; format: string };
 }
 
 export interface JobStats {
@@ -45,6 +61,8 @@ export interface MigrateParams {
   maxDowntimeMs?: number;
   autoConvergeInitial?: number;
   autoConvergeIncrement?: number;
+  /** Copy-storage: the disks (targets) to copy; the others are shared. */
+  migrateDisks?: string[];
 }
 
 export interface HvDomain {
@@ -62,6 +80,8 @@ export interface HvDomain {
   resume(): Promise<void>;
   startPostCopy(): Promise<void>;
   startDirtyRateCalc(seconds: number): Promise<void>;
+  /** Disk sizes as libvirt measures them now. */
+  diskSizes(): Promise<DiskSize[]>;
   free(): void;
 }
 
@@ -87,6 +107,10 @@ export interface HvConnection {
   domainStats(): Promise<DomainStats[]>;
   /** null when no such domain. */
   lookup(nameOrUuid: string): Promise<HvDomain | null>;
+  /** Creates a disk image on this connection's host (refused where one exists). */
+  createImage(spec: ImageSpec): Promise<void>;
+  /** Removes a disk image from this connection's host; false when there was none. */
+  deleteImage(path: string): Promise<boolean>;
   isAlive(): boolean;
   /** Called when a domain's metadata element of namespace `nsuri` changed (`virsh metadata`); nsuri null for title/description. */
   onMetadataChange(cb: (uuid: string, nsuri: string | null) => void): void;
@@ -104,6 +128,8 @@ export interface Hypervisor {
     PERSIST_DEST: number;
     UNDEFINE_SOURCE: number;
     NON_SHARED_DISK: number;
+    NON_SHARED_INC: number;
+    PAUSED: number;
     UNSAFE: number;
     OFFLINE: number;
     AUTO_CONVERGE: number;

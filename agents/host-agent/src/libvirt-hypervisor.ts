@@ -7,10 +7,21 @@ import {
   MigrateFlags,
   type Domain,
   type DomainState,
+  type DomainStats,
   type JobStats as LvJobStats,
 } from "@drover/libvirt";
 import type { Logger, VmState } from "@drover/protocol";
-import type { DomainStats, HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams, NodeInfo } from "./hypervisor.js";
+import type {
+  DiskSize,
+  ImageSpec,
+  DomainStats as HvDomainStats,
+  HvConnection,
+  HvDomain,
+  Hypervisor,
+  JobStats,
+  MigrateParams,
+  NodeInfo,
+} from "./hypervisor.js";
 
 const STATE: Record<DomainState, VmState> = {
   nostate: "other",
@@ -25,7 +36,24 @@ const STATE: Record<DomainState, VmState> = {
 };
 
 const STATS_GROUPS =
-  DomainStatsTypes.STATE | DomainStatsTypes.CPU_TOTAL | DomainStatsTypes.BALLOON | DomainStatsTypes.VCPU | DomainStatsTypes.DIRTYRATE;
+  DomainStatsTypes.STATE |
+  DomainStatsTypes.CPU_TOTAL |
+  DomainStatsTypes.BALLOON |
+  DomainStatsTypes.VCPU |
+  DomainStatsTypes.DIRTYRATE |
+  DomainStatsTypes.BLOCK;
+
+/**
+ * Each disk's sizes (without VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING, block.N is the top layer of
+ * disk N; its backingIndex names the layer, it does not mark one). What the image holds on the host
+ * is `physical` (a running guest's `allocation` is QEMU's highest written offset, 0 for a disk it
+ * has not written).
+ */
+function diskSizesOf(block: DomainStats["block"]): DiskSize[] {
+  return block
+    .filter((b) => b.name !== undefined)
+    .map((b) => ({ target: b.name as string, capacityBytes: b.capacity ?? null, allocationBytes: b.physical ?? b.allocation ?? null }));
+}
 
 function jobStatsOf(j: LvJobStats): JobStats {
   const page = j.memPageSize ?? 4096;
@@ -68,6 +96,7 @@ class LvDomain implements HvDomain {
     if (p.bandwidthMiBs !== undefined) params.bandwidthMiBs = Math.max(1, Math.ceil(p.bandwidthMiBs));
     if (p.autoConvergeInitial !== undefined) params.autoConvergeInitial = p.autoConvergeInitial;
     if (p.autoConvergeIncrement !== undefined) params.autoConvergeIncrement = p.autoConvergeIncrement;
+    if (p.migrateDisks !== undefined) params.migrateDisks = p.migrateDisks;
     return this.d.migrateToUri3(destUri, params, flags);
   }
   async jobStats(completed = false): Promise<JobStats | null> {
@@ -91,6 +120,9 @@ class LvDomain implements HvDomain {
   }
   startDirtyRateCalc(seconds: number): Promise<void> {
     return this.d.startDirtyRateCalc(seconds);
+  }
+  async diskSizes(): Promise<DiskSize[]> {
+    return diskSizesOf((await this.d.stats(DomainStatsTypes.BLOCK)).block);
   }
   free(): void {
     this.d.free();
@@ -132,7 +164,7 @@ class LvConnection implements HvConnection {
   async compareHypervisorCpu(xml: string, virttype: string): Promise<number> {
     return compareResult(await this.c.compareHypervisorCpu(xml, { virttype }));
   }
-  async domainStats(): Promise<DomainStats[]> {
+  async domainStats(): Promise<HvDomainStats[]> {
     // One bulk RPC for every domain (active and inactive): listDomains would cost several RPCs
     // per domain. Only if a domain lacks its memory size there, ask listDomains for it.
     const stats = await this.c.allDomainStats({ stats: STATS_GROUPS, flags: DomainStatsFlags.NOWAIT });
@@ -156,6 +188,7 @@ class LvConnection implements HvConnection {
         balloonUnusedKiB: s.balloon?.unusedKiB ?? null,
         balloonRssKiB: s.balloon?.rssKiB ?? null,
         dirtyRateMiBs: dirty?.status === "measured" && dirty.mibPerS !== undefined ? dirty.mibPerS : null,
+        disks: diskSizesOf(s.block),
       };
     });
   }
@@ -166,6 +199,12 @@ class LvConnection implements HvConnection {
       if (e instanceof LibvirtError && e.libvirtCode === ErrorCode.NO_DOMAIN) return null;
       throw e;
     }
+  }
+  createImage(spec: ImageSpec): Promise<void> {
+    return this.c.createVolume(spec);
+  }
+  deleteImage(path: string): Promise<boolean> {
+    return this.c.deleteVolume(path);
   }
   isAlive(): boolean {
     return this.alive;

@@ -1,9 +1,10 @@
 import type { EscalationStep, Logger, MigrateCommand, MigrationProgress, MigrationResult } from "@drover/protocol";
 import { describeDomain } from "./domain-xml.js";
-import { AgentErrorCode, errorInfo } from "./errors.js";
+import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams } from "./hypervisor.js";
 import { withTimeout } from "./libvirt-link.js";
 import { peerReach } from "./peer-reach.js";
+import type { DiskCopy } from "./storage.js";
 import { ConvergenceWatchdog, stepLabel } from "./watchdog.js";
 
 type Phase = MigrationProgress["phase"];
@@ -20,7 +21,8 @@ export interface MigrationDeps {
 }
 
 /** Where the downtime in a result came from (the protocol has no field for it yet; logged). */
-export type DowntimeSource = "destination-completed-job" | "source-completed-job" | "agent-pause-to-resume" | "none";
+export type DowntimeSource =
+  "destination-completed-job" | "source-completed-job" | "agent-pause-to-resume" | "agent-postcopy-switch" | "none";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,6 +35,8 @@ export const PEER_PROBE_MS = 5000;
 
 /** How long a finished migration waits for the destination's libvirtd to answer (it may be restarting) to verify where the VM runs. */
 export const VERIFY_DESTINATION_MS = 60_000;
+/** How long a post-copy switch may take before its downtime counts as unmeasured. */
+const POSTCOPY_SWITCH_WITHIN_MS = 30_000;
 
 /**
  * Where a failed migration was: `setup` before memory moved, `copy` while it moved, `switchover`
@@ -57,23 +61,34 @@ export function progressOfJob(js: JobStats) {
  * virDomainMigrateFlags for a command, given what the ladder may need (flags cannot change
  * mid-flight). TLS only for a running VM: a shut-off one moves as its definition, no QEMU stream.
  */
-export function migrateFlags(hv: Hypervisor, o: MigrateCommand["options"], vmActive: boolean, tls: boolean, tcg = false): number {
+export function migrateFlags(
+  hv: Hypervisor,
+  o: MigrateCommand["options"],
+  vmActive: boolean,
+  tls: boolean,
+  copies: readonly DiskCopy[] = [],
+  tcg = false,
+): number {
   const f = hv.flags;
   const ladder = o.escalation.map((s) => s.action);
   let flags = f.PEER2PEER;
   if (!vmActive) return flags | f.OFFLINE | f.PERSIST_DEST | (o.undefineOnSource ? f.UNDEFINE_SOURCE : 0);
   if (tls) flags |= f.TLS;
-  if (!o.offline) flags |= f.LIVE;
+  // Pause-and-copy: the agent suspends the guest first and resumes it on the destination itself
+  // (PAUSED keeps it paused there), so the downtime it reports is the pause it made.
+  flags |= o.offline ? f.PAUSED : f.LIVE;
   if (o.persistOnDestination) flags |= f.PERSIST_DEST;
   if (o.undefineOnSource) flags |= f.UNDEFINE_SOURCE;
   if (o.allowUnsafe) flags |= f.UNSAFE;
-  if (o.copyStorage) flags |= f.NON_SHARED_DISK;
+  // Only the disks the destination does not share are copied (migrate_disks lists them); a chain's
+  // lower layers are on the destination already, so only the top moves.
+  if (copies.length > 0) flags |= copies.some((c) => c.backing !== null) ? f.NON_SHARED_INC : f.NON_SHARED_DISK;
   // QEMU fixes migration capabilities when the migration starts, so auto-converge and post-copy
   // must be armed then if any rung may need them.
   // Never for a TCG guest (domain type qemu): QEMU 7.2's throttling under TCG corrupts the guest's
   // memory (a kernel fault after the move, reproduced with plain virsh), so the rung is skipped.
   if (!tcg && (o.autoConverge || ladder.includes("auto-converge"))) flags |= f.AUTO_CONVERGE;
-  if (o.allowPostCopy && ladder.includes("post-copy")) flags |= f.POSTCOPY;
+  if (o.allowPostCopy && (o.postCopyAfterFirstPass || ladder.includes("post-copy"))) flags |= f.POSTCOPY;
   return flags;
 }
 
@@ -90,16 +105,22 @@ export class MigrationRun {
   private abortReason: "requested" | "ladder" | "timeout" | null = null;
   private last: JobStats | null = null;
   private pausedAtMs: number | null = null;
+  /** The post-copy switch as this agent saw it (libvirt reports no downtime for a post-copy move). */
+  private postCopySwitch: Promise<number | null> | null = null;
   private maxDowntimeMs: number;
   private reached: FailurePhase = "setup";
   private done = false;
   /** The guest runs under TCG (domain type qemu): auto-converge is neither armed nor climbed. */
   private tcg = false;
+  /** Destination images this move created (copy-storage), removed again if it fails. */
+  private readonly created: string[] = [];
 
+  /** `copies`: the disks the destination does not share (storage.ts `diskCopies`); empty for a shared-storage move. */
   constructor(
     readonly cmd: MigrateCommand,
     private readonly dom: HvDomain,
     private readonly deps: MigrationDeps,
+    private readonly copies: readonly DiskCopy[] = [],
   ) {
     this.maxDowntimeMs = cmd.options.maxDowntimeMs;
   }
@@ -126,9 +147,22 @@ export class MigrationRun {
         (x) => describeDomain(x).type === "qemu",
         () => false,
       ));
-    const flags = migrateFlags(this.deps.hv, o, active, this.deps.tls, this.tcg);
+    const flags = migrateFlags(this.deps.hv, o, active, this.deps.tls, this.copies, this.tcg);
     const params: MigrateParams = {};
     if (o.bandwidthMiBs !== undefined) params.bandwidthMiBs = o.bandwidthMiBs;
+    if (this.copies.length > 0) {
+      params.migrateDisks = this.copies.map((c) => c.target);
+      const failed = await this.createDestinationImages();
+      if (failed) {
+        this.done = true;
+        return this.finish(failed, active);
+      }
+    }
+    if (active && o.offline) {
+      await this.dom.suspend();
+      this.pausedAtMs = Date.now();
+      this.phase = "paused-copy";
+    }
     if (active && !o.offline) {
       // Set before the start so the first iterations already use it; it is a QEMU setting of the
       // source process, gone with it after a successful move.
@@ -193,6 +227,11 @@ export class MigrationRun {
         }
         if (this.phase === "starting" && js.dataTotal > 0) this.phase = "copying";
         if (live && !this.abortReason) {
+          // The post-copy strategy: one full pass live (iteration 1), then the guest runs on the destination.
+          if (o.postCopyAfterFirstPass && js.memoryIteration >= 2 && this.phase !== "post-copy" && !this.lastRungWas("post-copy")) {
+            await this.apply({ action: "post-copy" });
+            continue;
+          }
           const step = wd.observe({ iteration: js.memoryIteration, remainingBytes: js.dataRemaining }, Date.now());
           if (step) await this.apply(step);
         }
@@ -229,6 +268,7 @@ export class MigrationRun {
           }
           await this.dom.startPostCopy();
           this.phase = "post-copy";
+          this.postCopySwitch = this.timePostCopySwitch(Date.now());
           break;
         case "pause":
           await this.dom.suspend();
@@ -245,6 +285,80 @@ export class MigrationRun {
     } catch (e) {
       this.escalations.push(`${label}:failed`);
       log.error({ err: e, step: label }, "escalation step failed");
+    }
+  }
+
+  private lastRungWas(action: EscalationStep["action"]): boolean {
+    return this.escalations.some((e) => e === action || e.startsWith(`${action}:`));
+  }
+
+  /**
+   * Creates each copied disk's image on the destination (its libvirtd's storage driver, so the
+   * image is made in that host's view of the path) with the source's size and format. On the first
+   * failure the images made so far are removed and the error returned: nothing has moved.
+   */
+  private async createDestinationImages(): Promise<unknown> {
+    const dest = await this.openDestination();
+    if (!dest) return new AgentError(AgentErrorCode.DestinationLost, `${this.cmd.destination.uri} did not answer; no disk image created`);
+    try {
+      for (const c of this.copies) {
+        try {
+          await withTimeout(
+            dest.createImage({
+              path: c.path,
+              capacityBytes: c.capacityBytes,
+              format: c.format,
+              ...(c.backing ? { backing: c.backing } : {}),
+            }),
+            this.deps.callTimeoutMs,
+            "create image",
+          );
+          this.created.push(c.path);
+        } catch (e) {
+          await this.removeDestinationImages(dest);
+          return new AgentError(
+            AgentErrorCode.DestinationImage,
+            `disk ${c.target}: could not create ${c.path} (${c.format}, ${c.capacityBytes} bytes) on ${this.cmd.destination.host}: ${(e as Error).message}`,
+            { cause: e },
+          );
+        }
+      }
+      this.deps.log.info({ migrationId: this.cmd.migrationId, images: this.created }, "destination disk images created");
+      return null;
+    } finally {
+      await dest.close().catch(() => undefined);
+    }
+  }
+
+  /** Removes the images this move created on the destination, unless the VM runs there (a move that failed late). */
+  private async removeDestinationImages(open?: HvConnection): Promise<void> {
+    if (this.created.length === 0) return;
+    const dest = open ?? (await this.openDestination());
+    if (!dest) {
+      this.deps.log.error(
+        { images: this.created, host: this.cmd.destination.host },
+        "destination unreachable: copied disk images left there",
+      );
+      return;
+    }
+    try {
+      const there = await dest.lookup(this.dom.uuid).catch(() => null);
+      if (there) {
+        const st = await there.state().catch(() => null);
+        there.free();
+        if (st === "running" || st === "paused") {
+          this.deps.log.warn({ images: this.created }, "the VM runs on the destination: its disk images are kept");
+          return;
+        }
+      }
+      for (const path of this.created.splice(0)) {
+        await withTimeout(dest.deleteImage(path), this.deps.callTimeoutMs, "delete image").then(
+          () => this.deps.log.info({ path, host: this.cmd.destination.host }, "destination disk image removed after the failed move"),
+          (e: unknown) => this.deps.log.error({ err: e, path, host: this.cmd.destination.host }, "destination disk image not removed"),
+        );
+      }
+    } finally {
+      if (!open) await dest.close().catch(() => undefined);
     }
   }
 
@@ -294,6 +408,7 @@ export class MigrationRun {
       if (this.pausedAtMs !== null && (await this.dom.state().catch(() => null)) === "paused") {
         await this.dom.resume().catch((e: unknown) => log.error({ err: e }, "could not resume the paused source"));
       }
+      await this.removeDestinationImages();
     }
     let downtimeMs: number | null = null;
     let downtimeSource: DowntimeSource = "none";
@@ -326,6 +441,10 @@ export class MigrationRun {
             ddom.free();
           }
         }
+        if (downtimeMs === null && this.postCopySwitch) {
+          downtimeMs = await this.postCopySwitch;
+          if (downtimeMs !== null) downtimeSource = "agent-postcopy-switch";
+        }
         if (downtimeMs === null && !o.undefineOnSource) {
           const src = await this.dom.jobStats(true).catch(() => null);
           if (src?.downtimeMs != null) {
@@ -350,7 +469,7 @@ export class MigrationRun {
               this.lastRung === "post-copy" ||
               this.lastRung === "pause"
             ? this.lastRung
-            : this.throttled
+            : this.throttled || o.autoConverge
               ? "auto-converge"
               : "live";
     const result: MigrationResult = {
@@ -369,6 +488,7 @@ export class MigrationRun {
       downtimeMs,
       bytesMoved,
       escalations: [...this.escalations],
+      ...(this.copies.length > 0 ? { copiedDisks: this.copies.map((c) => c.target) } : {}),
       vmRunningOn,
       error,
     };
@@ -377,6 +497,32 @@ export class MigrationRun {
       "migration ended",
     );
     return result;
+  }
+
+  /**
+   * The guest's stop in a post-copy switch: from the source seen paused (or, if never seen, the
+   * switch asked at `askedAtMs`) to the destination seen running, both polled every 20 ms, so an
+   * upper bound within about two polls. Null if the destination never answered or never ran.
+   */
+  private async timePostCopySwitch(askedAtMs: number): Promise<number | null> {
+    const dest = await this.openDestination();
+    if (!dest) return null;
+    try {
+      const ddom = await dest.lookup(this.dom.uuid).catch(() => null);
+      if (!ddom) return null;
+      try {
+        let stoppedAtMs: number | null = null;
+        for (const until = askedAtMs + POSTCOPY_SWITCH_WITHIN_MS; Date.now() < until; await sleep(20)) {
+          if (stoppedAtMs === null && (await this.dom.state().catch(() => null)) === "paused") stoppedAtMs = Date.now();
+          if ((await ddom.state().catch(() => null)) === "running") return Date.now() - (stoppedAtMs ?? askedAtMs);
+        }
+        return null;
+      } finally {
+        ddom.free();
+      }
+    } finally {
+      await dest.close().catch(() => undefined);
+    }
   }
 
   /** The destination's libvirtd, asked until it answers or `withinMs` passed (0: once). */

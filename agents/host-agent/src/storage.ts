@@ -1,4 +1,8 @@
 import { readFile } from "node:fs/promises";
+import { disksToCopy, type StorageMount } from "@drover/protocol";
+import type { DomainDisk } from "./domain-xml.js";
+import { AgentError, AgentErrorCode } from "./errors.js";
+import type { DiskSize } from "./hypervisor.js";
 
 export interface Mount {
   source: string;
@@ -99,4 +103,55 @@ export class StorageClassifier {
     }
     return out;
   }
+}
+
+/** A disk a copy-storage move copies, with what creating its image on the destination needs. */
+export interface DiskCopy {
+  target: string;
+  path: string;
+  format: string;
+  capacityBytes: number;
+  /** The layer below (must exist on the destination); its presence makes the copy incremental. */
+  backing: { path: string; format: string } | null;
+}
+
+/**
+ * The disks of a VM that a move to a host reporting `peerStorage` must copy (protocol's one rule,
+ * `disksToCopy`, on this host's own view of its mounts), each with its size and format. A disk
+ * whose size or format libvirt does not give cannot be created there: that is an error naming it.
+ */
+export function diskCopies(
+  disks: readonly DomainDisk[],
+  sizes: readonly DiskSize[],
+  classifier: StorageClassifier,
+  mounts: readonly Mount[],
+  peerStorage: readonly StorageMount[],
+): DiskCopy[] {
+  const facts = disks
+    .filter((d) => d.path !== null)
+    .map((d) => ({
+      disk: d,
+      path: d.path,
+      network: d.network,
+      readOnly: d.readOnly,
+      shared: d.network || (d.local && classifier.isShared(d.path as string, mounts)),
+    }));
+  return disksToCopy(facts, classifier.classify(mounts), peerStorage).map(({ disk }) => {
+    const size = sizes.find((s) => s.target === disk.target)?.capacityBytes ?? null;
+    if (disk.sourceType !== "file" || disk.path === null || !disk.path.startsWith("/")) {
+      throw new AgentError(
+        AgentErrorCode.LocalDisk,
+        `disk ${disk.target} (${disk.path}, type ${disk.sourceType}) is not on shared storage and only image files can be copied`,
+      );
+    }
+    if (size === null || size <= 0)
+      throw new AgentError(AgentErrorCode.LocalDisk, `disk ${disk.target} (${disk.path}): libvirt gives no size`);
+    return {
+      target: disk.target,
+      path: disk.path,
+      format: disk.format ?? "raw",
+      capacityBytes: size,
+      backing: disk.backing ? { path: disk.backing.path, format: disk.backing.format ?? "raw" } : null,
+    };
+  });
 }

@@ -106,6 +106,7 @@ export class VmCollector {
     migrating: boolean,
   ): VmReport {
     const KiB = 1024;
+    const sizes = new Map(s.disks.map((k) => [k.target, k]));
     const memUsedKiB =
       s.balloonCurrentKiB !== null && s.balloonUnusedKiB !== null
         ? s.balloonCurrentKiB - s.balloonUnusedKiB
@@ -128,6 +129,11 @@ export class VmCollector {
           cacheMode: k.cacheMode,
           shared: k.network || (k.local && k.path !== null && this.classifier.isShared(k.path, mounts)),
           readOnly: k.readOnly,
+          network: k.network,
+          format: k.format,
+          capacityBytes: sizes.get(k.target)?.capacityBytes ?? null,
+          allocationBytes: sizes.get(k.target)?.allocationBytes ?? null,
+          backingChain: k.backing !== null,
         })),
       bridges: d?.bridges ?? [],
       tags: d?.tags ?? [],

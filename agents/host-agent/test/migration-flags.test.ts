@@ -27,8 +27,8 @@ describe("migration flags", () => {
     const asked = MigrateOptions.parse({ autoConverge: true });
     expect(migrateFlags(hv, ladder, true, true) & AUTO_CONVERGE).toBe(AUTO_CONVERGE);
     expect(migrateFlags(hv, asked, true, false) & AUTO_CONVERGE).toBe(AUTO_CONVERGE);
-    expect(migrateFlags(hv, ladder, true, true, true) & AUTO_CONVERGE).toBe(0);
-    expect(migrateFlags(hv, asked, true, false, true) & AUTO_CONVERGE).toBe(0);
+    expect(migrateFlags(hv, ladder, true, true, [], true) & AUTO_CONVERGE).toBe(0);
+    expect(migrateFlags(hv, asked, true, false, [], true) & AUTO_CONVERGE).toBe(0);
     expect(migrateFlags(hv, MigrateOptions.parse({}), true, true) & AUTO_CONVERGE).toBe(0);
   });
 });

@@ -28,6 +28,8 @@ export interface GuestSpec {
   diskFormat?: "raw" | "qcow2";
   /** Disk cache mode (default none, what live migration wants; others exist for preflight tests). */
   diskCache?: DiskCacheMode;
+  /** A second disk (vdb), qcow2, on the host's own storage: a move must copy it. */
+  localDiskPath?: string;
   /** Path (as the host's libvirtd sees it) of the file the serial console is written to. */
   serialPath: string;
   /** Bridges to attach one interface each to; only where the lab mode has real bridges. */
@@ -85,6 +87,13 @@ export function guestDomainXml(spec: GuestSpec): string {
       <target dev='vda' bus='virtio'/>
     </disk>\n`
     : "";
+  const local = spec.localDiskPath
+    ? `    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='none'/>
+      <source file='${esc(spec.localDiskPath)}'/>
+      <target dev='vdb' bus='virtio'/>
+    </disk>\n`
+    : "";
   const nics = (spec.bridges ?? [])
     .map((b) => `    <interface type='bridge'>\n      <source bridge='${esc(b)}'/>\n      <model type='virtio'/>\n    </interface>\n`)
     .join("");
@@ -111,7 +120,7 @@ export function guestDomainXml(spec: GuestSpec): string {
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-${disk}${nics}    <serial type='file'>
+${disk}${local}${nics}    <serial type='file'>
       <source path='${esc(spec.serialPath)}' append='on'/>
       <target port='0'/>
     </serial>

@@ -5,6 +5,7 @@ import { badOption } from "./errors.js";
 import { ensureGuestImage } from "./guest-image.js";
 import { guestDomainXml, type DiskCacheMode, type GuestWorkload } from "./guest-xml.js";
 import type { LabHost } from "./lab-host.js";
+import { writeLocalDisk } from "./local-disk.js";
 import { defineAndStart } from "./virt.js";
 
 export interface LabGuestOptions {
@@ -15,6 +16,11 @@ export interface LabGuestOptions {
   /** Disk image size in MiB on the shared dir (default 16, sparse; 0 = no disk). */
   diskMiB?: number;
   diskCache?: DiskCacheMode;
+  /**
+   * A qcow2 data disk (vdb) on this host's own storage, not the shared dir (local-disk.ts): `sizeMiB`
+   * virtual, the first `dataMiB` random. Moving the guest needs copy-storage.
+   */
+  localDisk?: { sizeMiB: number; dataMiB: number };
   tags?: string[];
   workload?: GuestWorkload;
   /** One virtio NIC per bridge; namespace mode only (loopback hosts have no real bridges). */
@@ -27,6 +33,8 @@ export interface LabGuest {
   name: string;
   uuid: string;
   diskPath: string | null;
+  /** The local data disk's path in the hosts' namespaces (host.hostPath() gives a host's real file), or null. */
+  localDiskNsPath: string | null;
   /** Path of the serial file inside any host's namespace; use host.serialFile(name) to read it. */
   serialNsPath: string;
 }
@@ -51,6 +59,7 @@ export async function startGuest(host: LabHost, opts: LabGuestOptions): Promise<
     await fh.truncate(diskMiB * 1024 * 1024);
     await fh.close();
   }
+  const localDiskNsPath = opts.localDisk ? await writeLocalDisk(host, opts.name, opts.localDisk.sizeMiB, opts.localDisk.dataMiB) : null;
   const serialNsPath = `/var/log/libvirt/qemu/${opts.name}.serial`;
   const xml = guestDomainXml({
     name: opts.name,
@@ -59,6 +68,7 @@ export async function startGuest(host: LabHost, opts: LabGuestOptions): Promise<
     initrd: image.initrd,
     serialPath: serialNsPath,
     ...(diskPath ? { diskPath } : {}),
+    ...(localDiskNsPath ? { localDiskPath: localDiskNsPath } : {}),
     ...(opts.memoryMiB !== undefined ? { memoryMiB: opts.memoryMiB } : {}),
     ...(opts.vcpus !== undefined ? { vcpus: opts.vcpus } : {}),
     ...(opts.diskCache ? { diskCache: opts.diskCache } : {}),
@@ -67,5 +77,5 @@ export async function startGuest(host: LabHost, opts: LabGuestOptions): Promise<
     ...(opts.workload ? { workload: opts.workload } : {}),
   });
   await defineAndStart(host.uri, join(host.sharedDir, `${opts.name}.xml`), xml, opts.name);
-  return { name: opts.name, uuid, diskPath, serialNsPath };
+  return { name: opts.name, uuid, diskPath, localDiskNsPath, serialNsPath };
 }

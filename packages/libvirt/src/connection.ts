@@ -11,6 +11,7 @@ import type { JobStats } from "./job-stats.js";
 import { decodeJobStats } from "./job-stats.js";
 import { eventLoop, pool } from "./runtime.js";
 import { DomainStatsFlags } from "./constants.js";
+import { splitImagePath, volumeXml, type VolumeSpec } from "./storage-volume.js";
 
 export interface OpenOptions {
   /** Seconds between keepalive probes on remote connections (<= 0 turns keepalive off). Default 5. */
@@ -308,6 +309,21 @@ export class Connection {
     if (doms !== null && doms.length === 0) return [];
     const raw = await pool.call("allDomainStats", conn, doms, stats, flags);
     return raw.map((r) => decodeDomainStats(r.name, r.uuid, r.params));
+  }
+
+  /**
+   * Creates a disk image on this connection's host through its storage driver (a transient dir
+   * pool when no pool holds the directory). Refuses a path where an image exists: never overwritten.
+   */
+  async createVolume(spec: VolumeSpec): Promise<void> {
+    const { dir, name, xml } = volumeXml(spec);
+    await pool.call("volumeCreate", this.live(), dir, name, xml);
+  }
+
+  /** Deletes a disk image on this connection's host; false when there was none. */
+  async deleteVolume(path: string): Promise<boolean> {
+    const { dir, name } = splitImagePath("volume path", path);
+    return pool.call("volumeDelete", this.live(), dir, name);
   }
 
   events(): DomainEvents {

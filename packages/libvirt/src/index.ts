@@ -22,6 +22,8 @@ export type { JobStats } from "./job-stats.js";
 export { decodeJobStats } from "./job-stats.js";
 export type { MigrateParams } from "./migrate-params.js";
 export { migrateParamsToTyped } from "./migrate-params.js";
+export type { VolumeSpec } from "./storage-volume.js";
+export { volumeXml } from "./storage-volume.js";
 export type { TypedPair, TypedValue } from "./native/typed-params.js";
 export { LibvirtArgumentError, LibvirtError, LibvirtStateError } from "./errors.js";
 export type { LibvirtErrorInfo, Logger } from "./errors.js";

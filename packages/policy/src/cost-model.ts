@@ -16,6 +16,12 @@ export interface MigrationInput {
   readonly bandwidthBytesPerSec: number;
   /** The VM allows post-copy (the config must allow it too). */
   readonly allowPostCopy?: boolean;
+  /**
+   * Bytes of the VM's disks not on shared storage: a move copies them (copy-storage) before the
+   * memory, at the same bandwidth, so they add to the duration, and for pause-and-copy (the guest
+   * paused throughout) to the downtime too.
+   */
+  readonly diskBytes?: number;
 }
 
 interface PreCopy {
@@ -84,12 +90,15 @@ export function predictAllStrategies(input: MigrationInput, cfg: MigrationModelC
   const mem = Math.max(0, input.memoryMiB) * MIB;
   const bw = Math.max(1, input.bandwidthBytesPerSec * cfg.bandwidthEfficiency);
   const dirty = Math.max(0, input.dirtyRateBytesPerSec);
+  const disk = Math.max(0, input.diskBytes ?? 0);
+  const diskMs = (disk / bw) * 1000;
   const out: MigrationPrediction[] = [];
-
+  // The disk copy runs before the memory moves, the guest running (pause-and-copy: paused): its
+  // time is added to every strategy's transfer, and to pause-and-copy's downtime.
   const live = preCopy(mem, dirty, bw, cfg, () => 0);
   if (live.converges) {
     const down = cfg.switchoverMs + (live.remainingBytes / bw) * 1000;
-    out.push(make("live", cfg, 1, live.transferMs, down, true, live.iterations, live.bytesSent + live.remainingBytes));
+    out.push(make("live", cfg, 1, diskMs + live.transferMs, down, true, live.iterations, disk + live.bytesSent + live.remainingBytes));
     // Nothing below can be cheaper than a converging live migration.
     return out;
   }
@@ -103,11 +112,11 @@ export function predictAllStrategies(input: MigrationInput, cfg: MigrationModelC
           "live-auto-converge",
           cfg,
           cfg.autoConvergeWeight,
-          ac.transferMs,
+          diskMs + ac.transferMs,
           down,
           false,
           ac.iterations,
-          ac.bytesSent + ac.remainingBytes,
+          disk + ac.bytesSent + ac.remainingBytes,
         ),
       );
     }
@@ -117,12 +126,21 @@ export function predictAllStrategies(input: MigrationInput, cfg: MigrationModelC
     const first = mem / bw;
     const rest = Math.min(mem, dirty * first) / bw;
     out.push(
-      make("post-copy", cfg, cfg.postCopyWeight, (first + rest) * 1000, cfg.switchoverMs, false, 1, mem + Math.min(mem, dirty * first)),
+      make(
+        "post-copy",
+        cfg,
+        cfg.postCopyWeight,
+        diskMs + (first + rest) * 1000,
+        cfg.switchoverMs,
+        false,
+        1,
+        disk + mem + Math.min(mem, dirty * first),
+      ),
     );
   }
   if (cfg.allowPauseAndCopy) {
     const t = (mem / bw) * 1000;
-    out.push(make("pause-and-copy", cfg, cfg.pauseAndCopyWeight, 0, cfg.switchoverMs + t, false, 0, mem));
+    out.push(make("pause-and-copy", cfg, cfg.pauseAndCopyWeight, 0, cfg.switchoverMs + diskMs + t, false, 0, disk + mem));
   }
   return out;
 }
@@ -131,6 +149,7 @@ export interface MeasuredMigration {
   readonly memoryMiB: number;
   readonly dirtyRateBytesPerSec: number;
   readonly bandwidthBytesPerSec: number;
+  readonly diskBytes?: number;
   readonly durationMs: number;
   readonly downtimeMs: number;
 }

@@ -392,12 +392,13 @@ export class ClusterModel {
       dirtyRateBytesPerSec: vm.dirtyRateBytesPerSec ?? this.cfg.migration.defaultDirtyRateBytesPerSec,
       bandwidthBytesPerSec: bw,
       allowPostCopy: vm.allowPostCopy === true,
+      diskBytes: vm.localDiskBytes ?? 0,
     };
     const usual = bw === this.cfg.migration.defaultBandwidthBytesPerSec;
     let p = usual ? this.predictions[v] : undefined;
     if (p !== undefined) return p;
     // Number to string is exact (the shortest text that reads back as the same double).
-    const key = `${input.memoryMiB}/${input.dirtyRateBytesPerSec}/${bw}/${input.allowPostCopy}`;
+    const key = `${input.memoryMiB}/${input.dirtyRateBytesPerSec}/${bw}/${input.allowPostCopy}/${input.diskBytes}`;
     p = this.predictionsByInput.get(key);
     if (p === undefined) {
       p = predictMigration(input, this.cfg.migration);

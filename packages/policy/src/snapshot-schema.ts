@@ -56,6 +56,7 @@ const vmSchema = z
     storage: ids.optional(),
     bridges: ids.optional(),
     allowPostCopy: z.boolean().optional(),
+    localDiskBytes: nonNeg.optional(),
   })
   .strict();
 

@@ -87,6 +87,8 @@ export interface Vm {
   readonly bridges?: readonly string[];
   /** Post-copy is allowed for this VM (also needs `migration.allowPostCopy`). */
   readonly allowPostCopy?: boolean;
+  /** Bytes of its disks on no shared storage: every move copies them, so it costs more (cost model). */
+  readonly localDiskBytes?: number;
 }
 
 export const RuleKind = {

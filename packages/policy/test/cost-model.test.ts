@@ -120,3 +120,29 @@ describe("migration cost model", () => {
     expect(Math.abs((p3?.durationMs ?? 0) - 2750) / 2750).toBeLessThan(0.05);
   });
 });
+
+describe("migration cost model: local disks", () => {
+  const base = { memoryMiB: 1024, dirtyRateBytesPerSec: 0, bandwidthBytesPerSec: 125_000_000 };
+  const all = { ...cfg, allowPauseAndCopy: true };
+
+  it("charges the bytes a copy-storage move copies: its time at the bandwidth, for every strategy", () => {
+    const disk = 10 * 1024 * MIB;
+    const bw = base.bandwidthBytesPerSec * cfg.bandwidthEfficiency;
+    const shared = predictMigration(base, cfg)!;
+    const copied = predictMigration({ ...base, diskBytes: disk }, cfg)!;
+    expect(copied.strategy).toBe("live");
+    expect(copied.durationMs - shared.durationMs).toBeCloseTo((disk / bw) * 1000, 3);
+    expect(copied.downtimeMs).toBe(shared.downtimeMs);
+    expect(copied.bytesSent - shared.bytesSent).toBe(disk);
+    expect(copied.cost).toBeGreaterThan(shared.cost);
+  });
+
+  it("pause-and-copy keeps the guest paused through the disk copy too", () => {
+    const hot = { ...base, dirtyRateBytesPerSec: 500 * MIB };
+    const disk = 1024 * MIB;
+    const bw = base.bandwidthBytesPerSec * cfg.bandwidthEfficiency;
+    const shared = predictAllStrategies(hot, all).find((p) => p.strategy === "pause-and-copy")!;
+    const copied = predictAllStrategies({ ...hot, diskBytes: disk }, all).find((p) => p.strategy === "pause-and-copy")!;
+    expect(copied.downtimeMs - shared.downtimeMs).toBeCloseTo((disk / bw) * 1000, 3);
+  });
+});

@@ -307,6 +307,10 @@ export const ApiMigration = z.object({
   predictedDowntimeMs: NonNegNum.nullable(),
   measuredDurationMs: NonNegNum.nullable(),
   measuredDowntimeMs: NonNegNum.nullable(),
+  /** The strategy the cost model chose (live, live-auto-converge, post-copy, pause-and-copy), null without a prediction. */
+  strategy: z.string().nullable().default(null),
+  /** What completed it, as its agent measured (live, auto-converge, post-copy, offline, ...; "unknown" when not measured). */
+  completedBy: z.string().nullable().default(null),
   progress: ApiMigrationProgress.nullable(),
   /** Where the VM runs now as last verified (agent result or reports). */
   vmRunningOn: HostId.nullable(),

@@ -32,13 +32,22 @@ export const MigrateOptions = z.object({
   bandwidthMiBs: z.number().positive().optional(),
   persistOnDestination: z.boolean().default(true),
   undefineOnSource: z.boolean().default(true),
-  /** Migrate paused (offline copy of a suspended guest) instead of live. */
+  /**
+   * Pause-and-copy: the agent suspends the guest, moves it paused, resumes it on the destination and
+   * reports the pause-to-resume time as the downtime.
+   */
   offline: z.boolean().default(false),
-  /** Copy local disks to the destination (needs the image or a pool there). */
+  /**
+   * Copy the disks not on storage shared with the destination (the agent finds which from its mounts
+   * and the destination's report, creates each image there first, and removes it if the move fails).
+   * A move without it is refused when the VM has such a disk.
+   */
   copyStorage: z.boolean().default(false),
   /** Disks on a common directory that libvirt does not know as shared (the lab). */
   allowUnsafe: z.boolean().default(false),
   allowPostCopy: z.boolean().default(false),
+  /** Post-copy strategy: switch to post-copy once the first full pass is sent (needs allowPostCopy). */
+  postCopyAfterFirstPass: z.boolean().default(false),
   /** Start with auto-converge on (the planner chose that strategy). */
   autoConverge: z.boolean().default(false),
   /** Ladder climbed when the migration stalls; empty = wait until the timeout. */

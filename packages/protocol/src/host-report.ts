@@ -48,6 +48,17 @@ export const DiskReport = z.object({
   /** On a filesystem the agent classifies as shared (NFS, Ceph, GlusterFS, ...). */
   shared: z.boolean(),
   readOnly: z.boolean().default(false),
+  // Storage facts a copy-storage move needs (absent from older agents).
+  /** A network source (rbd, iscsi, ...): the same for every host, never copied. */
+  network: z.boolean().optional(),
+  /** Image format as the domain's driver names it (qcow2, raw, ...). */
+  format: name().nullable().optional(),
+  /** Virtual size the guest sees (block.N.capacity); null until measured. */
+  capacityBytes: NonNeg.nullable().optional(),
+  /** Bytes the image holds on its host (block.N.allocation): what a copy moves. */
+  allocationBytes: NonNeg.nullable().optional(),
+  /** The image has a backing chain (copied incrementally: only the top layer moves). */
+  backingChain: z.boolean().optional(),
 });
 export type DiskReport = z.infer<typeof DiskReport>;
 
@@ -132,6 +143,7 @@ export const StorageMount = z.object({
   shared: z.boolean(),
   source: text().optional(),
 });
+export type StorageMount = z.infer<typeof StorageMount>;
 
 export const WakeMethod = z.discriminatedUnion("method", [
   z.object({

@@ -48,6 +48,8 @@ export const MigrationResult = z.object({
   downtimeMs: NonNeg.nullable(),
   bytesMoved: NonNeg,
   escalations: z.array(z.string()),
+  /** Disks (targets) copied to the destination by a copy-storage move; absent or empty when storage is shared. */
+  copiedDisks: z.array(z.string().min(1).max(256)).max(256).optional(),
   /** Where the VM runs now, as the agent verified it after the end. */
   vmRunningOn: HostId.nullable(),
   error: ErrorInfo.nullable(),

@@ -93,6 +93,8 @@ export function migrationView(m: MigrationRow, progress: MigrationProgress | nul
     predictedDowntimeMs: m.predictedDowntimeMs,
     measuredDurationMs: m.measuredDurationMs,
     measuredDowntimeMs: m.measuredDowntimeMs,
+    strategy: m.strategy,
+    completedBy: m.completedBy,
     progress: progress
       ? {
           timeMs: progress.timeMs,

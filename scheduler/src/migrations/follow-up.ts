@@ -7,6 +7,7 @@ import {
   DestinationFacts,
   DropLog,
   MigrationProgress,
+  disksToCopy,
   hostOfSubject,
   subjects,
   type CommandReply,
@@ -17,10 +18,37 @@ import {
 import { InFlightMigrationStatuses, type MigrationPatch, type MigrationRow, type MigrationStatus } from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
 import { NotFoundError, RefusedError } from "../errors.js";
+import { Tags } from "../rules/merge.js";
 import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
 import type { ServiceDeps } from "../service-deps.js";
+
+/**
+ * The migrate command's options: the move's strategy (the cost model's choice, recorded on the row)
+ * carried out as the agent knows it, and copy-storage whenever a disk is on storage the destination
+ * does not share (so a VM with a local disk is never sent a shared-storage move).
+ */
+export function migrateOptions(config: ServiceDeps["config"], strategy: string | null, vm: VmReport, copyStorage: boolean): MigrateOptions {
+  const allowPostCopy = config.migration.allowPostCopy && vm.tags.includes(Tags.postCopy);
+  return {
+    maxDowntimeMs: config.migration.maxDowntimeMs,
+    ...(config.migration.bandwidthMiBs ? { bandwidthMiBs: config.migration.bandwidthMiBs } : {}),
+    persistOnDestination: true,
+    undefineOnSource: true,
+    offline: strategy === "pause-and-copy",
+    copyStorage,
+    allowUnsafe: config.migration.allowUnsafe,
+    allowPostCopy,
+    postCopyAfterFirstPass: allowPostCopy && strategy === "post-copy",
+    autoConverge: strategy === "live-auto-converge",
+    escalation: config.migration.escalation,
+    stallIterations: 3,
+    stallMs: 5000,
+    timeoutMs: config.migration.timeoutMs,
+    progressIntervalMs: 500,
+  };
+}
 
 interface Active {
   row: MigrationRow;
@@ -269,13 +297,14 @@ export class FollowUp {
       const destReport = state.hosts.get(row.destination)!.report!;
       const { migrationUri: uri, hostUuid } = destReport;
       const destination = { host: row.destination, uri, ...(hostUuid === undefined ? {} : { hostUuid }) };
+      const copyStorage = disksToCopy(vm.report.disks, state.hosts.get(row.source)!.report!.storage, destReport.storage).length > 0;
       if (config.migration.preflight) {
         const pf = await agents.send(row.source, {
           kind: "preflight",
           id: `pf-${row.id}-${clock.now().toString(36)}`,
           vm: row.vmUuid,
           destination,
-          copyStorage: false,
+          copyStorage,
           // What the scheduler already holds of the destination: the source need not wait for a report of its own.
           destinationFacts: DestinationFacts.parse(destReport),
           allowOlderHypervisor: config.migration.allowOlderHypervisor,
@@ -293,22 +322,7 @@ export class FollowUp {
       }
       // Persisted before the send: after a restart this move is asked about, never sent again.
       row = a.row = store.migrations.update(row.id, { status: "dispatched", atMs: clock.now(), ...this.sharedLink(row, vm.report) });
-      const options: MigrateOptions = {
-        maxDowntimeMs: config.migration.maxDowntimeMs,
-        ...(config.migration.bandwidthMiBs ? { bandwidthMiBs: config.migration.bandwidthMiBs } : {}),
-        persistOnDestination: true,
-        undefineOnSource: true,
-        offline: false,
-        copyStorage: false,
-        allowUnsafe: config.migration.allowUnsafe,
-        allowPostCopy: config.migration.allowPostCopy && vm.report.tags.includes("drover:post-copy"),
-        autoConverge: row.strategy === "live-auto-converge",
-        escalation: config.migration.escalation,
-        stallIterations: 3,
-        stallMs: 5000,
-        timeoutMs: config.migration.timeoutMs,
-        progressIntervalMs: 500,
-      };
+      const options = migrateOptions(config, row.strategy, vm.report, copyStorage);
       const t0 = performance.now();
       let reply: CommandReply;
       try {

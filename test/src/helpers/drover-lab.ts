@@ -45,6 +45,8 @@ export interface GuestDef {
   memoryMiB?: number;
   tags?: string[];
   workload?: GuestWorkload;
+  /** A qcow2 data disk on the host's own storage (packages/lab local-disk.ts). */
+  localDisk?: { sizeMiB: number; dataMiB: number };
 }
 
 export interface DroverLabOptions {
@@ -54,6 +56,8 @@ export interface DroverLabOptions {
   guests: GuestDef[];
   /** Deep-merged over the scheduler config written here. */
   scheduler?: Record<string, unknown>;
+  /** Deep-merged over every agent's config written here. */
+  agent?: Record<string, unknown>;
   reportIntervalMs?: number;
   /** "netns": hosts in network namespaces behind a lab switch, for network faults (packages/lab netns.ts). */
   network?: "loopback" | "netns";
@@ -105,15 +109,18 @@ export class DroverLab implements AsyncDisposable {
       const name = `h${i}`;
       const ports = migrationPorts(o.net, i);
       // JSON is YAML: the configs need no YAML writer.
-      const agent = {
-        cluster: "lab",
-        host: name,
-        nats: labNatsConnection(stateDir, servers, name),
-        libvirt: { uri: hostUri(addressOf(i)) },
-        reportIntervalMs: interval,
-        labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
-        migration: { peerPortMin: ports.min, peerPortMax: ports.max },
-      };
+      const agent = deepMerge(
+        {
+          cluster: "lab",
+          host: name,
+          nats: labNatsConnection(stateDir, servers, name),
+          libvirt: { uri: hostUri(addressOf(i)) },
+          reportIntervalMs: interval,
+          labHostFile: join(stateDir, "hosts", name, "lab-host.json"),
+          migration: { peerPortMin: ports.min, peerPortMax: ports.max },
+        },
+        o.agent ?? {},
+      );
       await writeFile(join(configDir, `agent-${name}.yaml`), JSON.stringify(agent, null, 2));
       hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: addressOf(i), port: 9 } };
     }
@@ -165,6 +172,7 @@ export class DroverLab implements AsyncDisposable {
               ...(g.memoryMiB ? { memoryMiB: g.memoryMiB } : {}),
               ...(g.tags ? { tags: g.tags } : {}),
               ...(g.workload ? { workload: g.workload } : {}),
+              ...(g.localDisk ? { localDisk: g.localDisk } : {}),
             });
           }
         }),
@@ -187,6 +195,7 @@ export class DroverLab implements AsyncDisposable {
       ...(g.memoryMiB ? { memoryMiB: g.memoryMiB } : {}),
       ...(g.tags ? { tags: g.tags } : {}),
       ...(g.workload ? { workload: g.workload } : {}),
+      ...(g.localDisk ? { localDisk: g.localDisk } : {}),
     });
     await this.waitBooted(g.name);
   }

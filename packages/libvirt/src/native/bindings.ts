@@ -173,6 +173,23 @@ export const virt = {
     "int virDomainStartDirtyRateCalc(uintptr_t dom, int seconds, unsigned int flags)",
   ),
 
+  virStoragePoolLookupByTargetPath: f<[number, string], number>(
+    "uintptr_t virStoragePoolLookupByTargetPath(uintptr_t conn, const char *path)",
+  ),
+  virStoragePoolCreateXML: f<[number, string, number], number>(
+    "uintptr_t virStoragePoolCreateXML(uintptr_t conn, const char *xmlDesc, unsigned int flags)",
+  ),
+  virStoragePoolIsActive: f<[number], number>("int virStoragePoolIsActive(uintptr_t pool)"),
+  virStoragePoolRefresh: f<[number, number], number>("int virStoragePoolRefresh(uintptr_t pool, unsigned int flags)"),
+  virStoragePoolDestroy: f<[number], number>("int virStoragePoolDestroy(uintptr_t pool)"),
+  virStoragePoolFree: f<[number], number>("int virStoragePoolFree(uintptr_t pool)"),
+  virStorageVolCreateXML: f<[number, string, number], number>(
+    "uintptr_t virStorageVolCreateXML(uintptr_t pool, const char *xmlDesc, unsigned int flags)",
+  ),
+  virStorageVolLookupByName: f<[number, string], number>("uintptr_t virStorageVolLookupByName(uintptr_t pool, const char *name)"),
+  virStorageVolDelete: f<[number, number], number>("int virStorageVolDelete(uintptr_t vol, unsigned int flags)"),
+  virStorageVolFree: f<[number], number>("int virStorageVolFree(uintptr_t vol)"),
+
   virTypedParamsAddString: f<[[Ptr | null], [number], [number], string, string], number>(
     "int virTypedParamsAddString(_Inout_ void **params, _Inout_ int *nparams, _Inout_ int *maxparams, const char *name, const char *value)",
   ),

@@ -3,6 +3,7 @@
 // reads libvirt's thread-local error on the same thread when a call fails.
 import type { Ptr } from "./bindings.js";
 import { koffi, VirDomainStatsRecord, virt } from "./bindings.js";
+import { dirPoolXml } from "../storage-volume.js";
 import { check, checkPtr, lastError } from "./last-error.js";
 import type { TypedEntry, TypedPair } from "./typed-params.js";
 import { readTypedParams, withTypedParams } from "./typed-params.js";
@@ -71,6 +72,44 @@ function readStatsRecords(list: Ptr, n: number): RawStatsRecord[] {
     out.push({ name: virt.virDomainGetName(r.dom) ?? "", uuid: uuidOf(r.dom), params: readTypedParams(r.params, r.nparams) });
   }
   return out;
+}
+
+/** VIR_STORAGE_POOL_CREATE_WITH_BUILD: a dir pool makes its directory when it is missing. */
+const POOL_CREATE_WITH_BUILD = 1;
+let transientPools = 0;
+
+/**
+ * Runs `fn` with an active storage pool whose target is `dir`: the host's own, or a transient dir
+ * pool made for the call and destroyed after it (which leaves the directory and its files alone).
+ */
+function withDirPool<T>(conn: number, dir: string, fn: (pool: number) => T): T {
+  let pool = virt.virStoragePoolLookupByTargetPath(conn, dir);
+  let transient = false;
+  if (pool === 0) {
+    virt.virResetLastError();
+    const name = `drover-${process.pid}-${Date.now().toString(36)}-${++transientPools}`;
+    pool = checkPtr(virt.virStoragePoolCreateXML(conn, dirPoolXml(name, dir), POOL_CREATE_WITH_BUILD), "virStoragePoolCreateXML");
+    transient = true;
+  }
+  try {
+    if (!transient) {
+      if (check(virt.virStoragePoolIsActive(pool), "virStoragePoolIsActive") !== 1) {
+        throw new Error(`the storage pool holding ${dir} is defined but not active`);
+      }
+      check(virt.virStoragePoolRefresh(pool, 0), "virStoragePoolRefresh");
+    }
+    return fn(pool);
+  } finally {
+    if (transient) virt.virStoragePoolDestroy(pool);
+    virt.virStoragePoolFree(pool);
+  }
+}
+
+/** The volume named `name` in `pool`, or 0 when there is none. */
+function volumeIn(pool: number, name: string): number {
+  const vol = virt.virStorageVolLookupByName(pool, name);
+  if (vol === 0) virt.virResetLastError();
+  return vol;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -265,6 +304,30 @@ export const ops = {
   },
   startDirtyRateCalc(dom: number, seconds: number, flags: number): void {
     check(virt.virDomainStartDirtyRateCalc(dom, seconds, flags), "virDomainStartDirtyRateCalc");
+  },
+  /** Creates the image `name` in directory `dir`; refuses one that exists (never overwritten). */
+  volumeCreate(conn: number, dir: string, name: string, volumeXml: string): void {
+    withDirPool(conn, dir, (pool) => {
+      const old = volumeIn(pool, name);
+      if (old !== 0) {
+        virt.virStorageVolFree(old);
+        throw new Error(`${dir}/${name} already exists`);
+      }
+      virt.virStorageVolFree(checkPtr(virt.virStorageVolCreateXML(pool, volumeXml, 0), "virStorageVolCreateXML"));
+    });
+  },
+  /** Deletes the image `name` in directory `dir`; false when there was none. */
+  volumeDelete(conn: number, dir: string, name: string): boolean {
+    return withDirPool(conn, dir, (pool) => {
+      const vol = volumeIn(pool, name);
+      if (vol === 0) return false;
+      try {
+        check(virt.virStorageVolDelete(vol, 0), "virStorageVolDelete");
+        return true;
+      } finally {
+        virt.virStorageVolFree(vol);
+      }
+    });
   },
   /** Test hook: lets tests check that worker threads really are separate threads. */
   sleepMs(ms: number): void {

@@ -1,0 +1,137 @@
+// Every migration strategy carried out through the dispatcher on real guests (issue 12, "Strategies
+// carried out"), on one two-host lab whose migration bandwidth is capped at 4 MiB/s:
+// - a guest with a local qcow2 data disk moves live with copy-storage, and what the guest sees on
+//   that disk on the destination hashes the same as on the source;
+// - two guests that dirty memory faster than the cap are predicted non-convergent (auto-converge is
+//   not allowed here) and move by what the config allows them: post-copy for the one tagged
+//   drover:post-copy, pause-and-copy for the other;
+// each move's record names its strategy, what completed it and the measured downtime, and every
+// guest's tick counter continues on h2. The moves run one after another: concurrent moves share the
+// link, and their predictions (so their strategies) would be made on a divided bandwidth.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Bus } from "@drover/bus";
+import { diskContentHash, localDiskNsPath } from "@drover/lab";
+import { ApiMigration, HostReport, silentLogger, subjects } from "@drover/protocol";
+import { call } from "./helpers/api.js";
+import { ticksMoved, waitMigrationDone, waitReady } from "./helpers/cluster.js";
+import { DroverLab } from "./helpers/drover-lab.js";
+
+const CAP_MIBS = 4;
+// Not in CI yet: the copy-storage guest, idle, is predicted pause-and-copy in most runs. The agent's
+// dirty rate comes from QEMU's page sampling (about 48 pages of a 96 MiB guest over 1 s), so each
+// sampled page the kernel writes reads as 2 MiB/s, and two exceed the model's 3.2 MiB/s at this cap.
+// The post-copy and pause-and-copy cases passed on the lab; run it with DROVER_STRATEGIES_LAB=1.
+const STRATEGIES_LAB = process.env["DROVER_STRATEGIES_LAB"] === "1";
+const measured: { strategy: string; vm: string; durationMs: number | null; downtimeMs: number | null; completedBy: string | null }[] = [];
+
+let d: DroverLab;
+
+beforeAll(async () => {
+  if (!STRATEGIES_LAB) return;
+  d = await DroverLab.start({
+    net: 49,
+    hosts: 2,
+    guests: [
+      { name: "disk1", host: "h1", workload: { dirtyMb: 0 }, localDisk: { sizeMiB: 32, dataMiB: 8 } },
+      { name: "pc1", host: "h1", tags: ["drover:post-copy"], workload: { dirtyMb: 32, dirtyRate: "max" } },
+      { name: "pause1", host: "h1", workload: { dirtyMb: 32, dirtyRate: "max" } },
+    ],
+    // The dirty rate the cost model predicts from, measured every 5 s rather than every minute.
+    agent: { dirtyRate: { everyMs: 5000 } },
+    scheduler: {
+      policies: { balance: { mode: "off" }, consolidate: { mode: "off" } },
+      // No ladder: each move completes by the strategy it was sent, not by a rung climbed on the way.
+      migration: { bandwidthMiBs: CAP_MIBS, allowPostCopy: true, escalation: [], timeoutMs: 180_000 },
+      planner: { migration: { allowAutoConverge: false, allowPauseAndCopy: true } },
+    },
+  });
+  await waitReady(d.api, 2, ["disk1", "pc1", "pause1"]);
+}, 300_000);
+
+afterAll(async () => {
+  if (measured.length) {
+    console.log("strategy          vm      migration   downtime  completedBy");
+    for (const m of measured) {
+      const s = (ms: number | null) => (ms === null ? "?" : `${(ms / 1000).toFixed(2)} s`);
+      console.log(
+        `${m.strategy.padEnd(17)} ${m.vm.padEnd(7)} ${s(m.durationMs).padStart(9)} ${s(m.downtimeMs).padStart(10)}  ${m.completedBy}`,
+      );
+    }
+  }
+  await d?.stop();
+});
+
+/** Asks for the move through the API (the dispatcher predicts its strategy) and waits for its end on h2, ticking. */
+async function move(vm: string): Promise<ApiMigration> {
+  const before = await d.ticks(vm);
+  expect(before.host).toBe("h1");
+  const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm, host: "h2" });
+  const done = await waitMigrationDone(d.api, m.id, 240_000);
+  measured.push({
+    strategy: done.strategy ?? "none",
+    vm,
+    durationMs: done.measuredDurationMs,
+    downtimeMs: done.measuredDowntimeMs,
+    completedBy: done.completedBy,
+  });
+  expect(done.state, JSON.stringify(done.error)).toBe("succeeded");
+  const after = await ticksMoved(d, vm, "h1");
+  expect(after.host).toBe("h2");
+  // The same guest, not a reboot: its serial file on h2 starts past where h1's ended.
+  expect(after.first).toBeGreaterThan(1);
+  await vi.waitFor(
+    async () => {
+      const t = await d.ticks(vm);
+      if (t.last <= after.last) throw new Error(`waiting for ${vm} to tick again on h2: still at ${t.last}`);
+    },
+    { timeout: 60_000, interval: 500 },
+  );
+  expect(done.measuredDowntimeMs).not.toBeNull();
+  return done;
+}
+
+/** Waits until h1's agent reports the guest dirtying faster than the cap (what the cost model predicts from). */
+async function dirtierThanCap(vm: string): Promise<void> {
+  await using bus = await Bus.connect({ ...d.lab.busOptions("scheduler"), name: "strategies-test", logger: silentLogger });
+  let rate: number | null = null;
+  const sub = bus.subscribe(subjects.hostReport("lab", "h1"), HostReport, (r) => {
+    rate = r.vms.find((v) => v.name === vm)?.dirtyRateMiBs ?? rate;
+  });
+  try {
+    await vi.waitFor(
+      () => {
+        if (rate === null || rate <= CAP_MIBS) throw new Error(`waiting for h1 to report ${vm} dirtying over ${CAP_MIBS} MiB/s: ${rate}`);
+      },
+      { timeout: 200_000, interval: 500 },
+    );
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+describe.runIf(STRATEGIES_LAB)("migration strategies", () => {
+  it("copies a local qcow2 disk to the destination (copy-storage): the guest's disk content is the same there", async () => {
+    const nsPath = localDiskNsPath("disk1");
+    const sourceHash = await diskContentHash(d.lab.host("h1").hostPath(nsPath));
+    const done = await move("disk1");
+    expect(done.strategy).toBe("live");
+    expect(done.completedBy).toBe("live");
+    expect(await diskContentHash(d.lab.host("h2").hostPath(nsPath))).toBe(sourceHash);
+  });
+
+  it("moves a guest that outruns the bandwidth by post-copy where its tag allows it", async () => {
+    await dirtierThanCap("pc1");
+    const done = await move("pc1");
+    expect(done.strategy).toBe("post-copy");
+    expect(done.completedBy).toBe("post-copy");
+  });
+
+  it("moves a guest that outruns the bandwidth by pause-and-copy where post-copy is not allowed, its pause measured as downtime", async () => {
+    await dirtierThanCap("pause1");
+    const done = await move("pause1");
+    expect(done.strategy).toBe("pause-and-copy");
+    expect(done.completedBy).toBe("offline");
+    // Paused for the whole copy: far longer than a live switchover.
+    expect(done.measuredDowntimeMs!).toBeGreaterThan(1000);
+  });
+});

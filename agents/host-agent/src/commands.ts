@@ -300,7 +300,7 @@ export class CommandRunner {
    * A VM with such a disk is never sent as a shared-storage move: without copy-storage the command
    * is refused, as is a shut-off VM's (libvirt moves only its definition).
    */
-  private async diskCopies(cmd: MigrateCommand, dom: HvDomain, peer: HostReport): Promise<DiskCopy[]> {
+  private async diskCopies(cmd: MigrateCommand, dom: HvDomain, peer: DestinationFacts): Promise<DiskCopy[]> {
     const { classifier, mounts } = await this.d.preflightDeps();
     const disks = describeDomain(await dom.xml(false)).disks;
     const sizes = disks.some((d) => d.path !== null && !d.network) ? await dom.diskSizes() : [];

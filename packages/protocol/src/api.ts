@@ -315,8 +315,6 @@ export const ApiMigration = z.object({
   /** Where the VM runs now as last verified (agent result or reports). */
   vmRunningOn: HostId.nullable(),
   error: ErrorInfo.nullable(),
-  /** How it is (was) run, e.g. "live", "post-copy-allowed"; null before it is chosen. */
-  strategy: z.string().nullable().optional(),
 });
 export type ApiMigration = z.infer<typeof ApiMigration>;
 export const MigrationsResponse = z.object({ migrations: z.array(ApiMigration) });

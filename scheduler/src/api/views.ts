@@ -110,7 +110,6 @@ export function migrationView(m: MigrationRow, progress: MigrationProgress | nul
       : null,
     vmRunningOn,
     error: m.error ? { code: m.error.code, message: m.error.message } : null,
-    strategy: m.strategy,
   };
 }
 

@@ -110,6 +110,8 @@ export class FakeAgents {
   behaviour: AgentBehaviour = { migrate: "succeed", durationMs: 50, preflightOk: true };
   /** Migrations held ("hold"): finish them with release(). */
   readonly held = new Map<string, Command & { kind: "migrate" }>();
+  /** What an agent would do a moment after it answers; cleared on close (a closed bus cannot publish). */
+  private readonly pending = new Set<NodeJS.Timeout>();
   /** Hosts whose responders answer (a powered-off host does not). */
   readonly up = new Set<string>();
 
@@ -219,7 +221,7 @@ export class FakeAgents {
         r = this.reply(host, cmd, "accepted", { migrationId: cmd.migrationId });
         const mode = this.behaviour.migrate ?? "succeed";
         if (mode === "hold") this.held.set(cmd.migrationId, cmd);
-        else setTimeout(() => this.finish(host, cmd, mode === "succeed"), this.behaviour.durationMs ?? 50);
+        else this.later(() => this.finish(host, cmd, mode === "succeed"), this.behaviour.durationMs ?? 50);
         break;
       }
       case "abort": {
@@ -231,12 +233,12 @@ export class FakeAgents {
             : this.reply(host, cmd, "refused", {
                 error: { code: "unknown-migration", message: `no migration ${cmd.migrationId} is running` },
               });
-        if (held) setTimeout(() => this.finish(host, held, false, "aborted"), 1);
+        if (held) this.later(() => this.finish(host, held, false, "aborted"), 1);
         break;
       }
       case "power-off":
         r = this.reply(host, cmd, "accepted");
-        setTimeout(() => this.up.delete(host), 10);
+        this.later(() => this.up.delete(host), 10);
         break;
       case "wake-peer":
         r = this.reply(host, cmd, "succeeded");
@@ -305,7 +307,17 @@ export class FakeAgents {
     for (const cmd of [...this.held.values()]) this.finish(this.vms.get(cmd.vm)?.host ?? "", cmd, ok);
   }
 
+  private later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.pending.delete(t);
+      fn();
+    }, ms);
+    this.pending.add(t);
+  }
+
   async close(): Promise<void> {
+    for (const t of this.pending) clearTimeout(t);
+    this.pending.clear();
     for (const s of this.subs) s.unsubscribe();
     await this.bus.close();
   }

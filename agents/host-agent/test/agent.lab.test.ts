@@ -135,8 +135,20 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(calm?.cpuUsedVcpus).toBeGreaterThan(0);
     expect(calm?.cpuUsedVcpus).toBeLessThanOrEqual(1.05);
     expect(calm?.memoryUsedMiB).toBeGreaterThan(0);
+    // With the storage facts a copy-storage move needs: its format, no backing chain, not a network source.
     expect(calm?.disks).toEqual([
-      { target: "vda", path: join(h1.sharedDir, "calm.raw"), cacheMode: "none", shared: true, readOnly: false },
+      {
+        target: "vda",
+        path: join(h1.sharedDir, "calm.raw"),
+        cacheMode: "none",
+        shared: true,
+        readOnly: false,
+        network: false,
+        format: "raw",
+        capacityBytes: expect.any(Number),
+        allocationBytes: expect.any(Number),
+        backingChain: false,
+      },
     ]);
     const h2r = await reports.next("an h2 report", (m) => m.host === "h2");
     expect(h2r.vms).toEqual([]);

@@ -2,7 +2,6 @@
 // real nats-server into a real SQLite file), read back after a restart, exported by the API; the
 // cluster's seasonal forecast going into planning with its error in /metrics; wakes timed by their
 // measured latency.
-import { createSocket, type Socket } from "node:dgram";
 import { describe, expect, it } from "vitest";
 import { ApiError, ApiPowerAction, LoadHistoryResponse } from "@drover/protocol";
 import { LOAD_BUCKET_MS, Store } from "@drover/store";
@@ -10,7 +9,7 @@ import { parseConfig } from "../src/config.js";
 import { WakeLatencies } from "../src/power/wake-latency.js";
 import { planningSnapshot } from "../src/snapshot.js";
 import { get, harness, json, post, type Harness } from "./harness.js";
-import { CLUSTER, uuid } from "./helpers.js";
+import { CLUSTER, udpListener, uuid } from "./helpers.js";
 
 const load = async (h: Harness, q: string) => LoadHistoryResponse.parse(await json(await get(h.url(`/v1/history/load?${q}`))));
 const snapshotOf = (h: Harness) =>
@@ -93,12 +92,6 @@ describe("load history", () => {
     expect(mape).toBeLessThan(0.2);
   }, 60_000);
 });
-
-async function udpListener(): Promise<{ sock: Socket; port: number }> {
-  const sock = createSocket("udp4");
-  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-  return { sock, port: sock.address().port };
-}
 
 describe("wake latency", () => {
   it("is measured from the wake to the healthy report, stored, and times the host's wakes in planning", async () => {

@@ -1,5 +1,6 @@
 // Test fixtures: a real nats-server, real SQLite files in temp dirs, and a small in-test responder
 // that speaks the agent protocol (the end-to-end tests in test/ use the real agent).
+import { createSocket, type Socket } from "node:dgram";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,15 @@ import { hostReport, migrationProgress, migrationResult, testUuid, vmReport } fr
 import { parseConfig, type SchedulerConfig, type SchedulerConfigInput } from "../src/config.js";
 
 export const CLUSTER = "t1";
+
+/** A UDP socket on 127.0.0.1 that keeps what it receives: a Wake-on-LAN target for the power tests. */
+export async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buffer[] }> {
+  const sock = createSocket("udp4");
+  const packets: Buffer[] = [];
+  sock.on("message", (m) => packets.push(m));
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  return { sock, port: sock.address().port, packets };
+}
 
 export async function tempDir(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), "drover-sched-"));

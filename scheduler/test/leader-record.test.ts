@@ -1,13 +1,12 @@
 // What must survive the leader besides moves and drains (issue 11): a plan awaiting approval, a
 // power action under way, and the run-time modes, read again each time a scheduler gains the lease.
-import { createSocket, type Socket } from "node:dgram";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Bus, JOURNAL_BUCKET, LEASE_BUCKET } from "@drover/bus";
 import { NatsCluster } from "@drover/bus/testing";
 import { ApiPlan, silentLogger } from "@drover/protocol";
 import { Journal } from "../src/journal.js";
 import { leadershipSettings } from "../src/leadership.js";
-import { FakeAgents, tempDir, uuid } from "./helpers.js";
+import { FakeAgents, tempDir, udpListener, uuid } from "./helpers.js";
 import { LEASE_TTL_MS, leaderCandidate } from "./leader-candidate.js";
 
 let cluster: NatsCluster;
@@ -70,14 +69,6 @@ describe("a plan awaiting approval when the leader dies", () => {
     }
   });
 });
-
-async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buffer[] }> {
-  const sock = createSocket("udp4");
-  const packets: Buffer[] = [];
-  sock.on("message", (m) => packets.push(m));
-  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-  return { sock, port: sock.address().port, packets };
-}
 
 describe("a wake under way when the leader dies", () => {
   it("is judged by the next leader: the woken host's report ends it succeeded there, and it leaves the journal", async () => {

@@ -1,20 +1,11 @@
 import { chmod, readFile, writeFile } from "node:fs/promises";
-import { createSocket, type Socket } from "node:dgram";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ApiError, ApiPowerAction, HostsResponse } from "@drover/protocol";
 import { WAKE_RETRY_BACKOFF } from "../src/power/power-manager.js";
 import { IpmiDriver } from "../src/power/wake-drivers.js";
 import { get, harness, json, post } from "./harness.js";
-import { tempDir, uuid } from "./helpers.js";
-
-async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buffer[] }> {
-  const sock = createSocket("udp4");
-  const packets: Buffer[] = [];
-  sock.on("message", (m) => packets.push(m));
-  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
-  return { sock, port: sock.address().port, packets };
-}
+import { tempDir, udpListener, uuid } from "./helpers.js";
 
 const MAC = "02:00:00:00:00:0b";
 const MAC_C = "02:00:00:00:00:0c";

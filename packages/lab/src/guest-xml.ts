@@ -80,20 +80,13 @@ export function guestDomainXml(spec: GuestSpec): string {
     if (typeof t !== "string" || t.length === 0 || t.length > 128)
       throw badOption("tag", t, "a non-empty string of at most 128 characters");
   }
-  const disk = spec.diskPath
-    ? `    <disk type='file' device='disk'>
-      <driver name='qemu' type='${format}' cache='${cache}'/>
-      <source file='${esc(spec.diskPath)}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>\n`
-    : "";
-  const local = spec.localDiskPath
-    ? `    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2' cache='none'/>
-      <source file='${esc(spec.localDiskPath)}'/>
-      <target dev='vdb' bus='virtio'/>
-    </disk>\n`
-    : "";
+  const fileDisk = (path: string, type: string, cacheMode: string, dev: string) => `    <disk type='file' device='disk'>
+      <driver name='qemu' type='${type}' cache='${cacheMode}'/>
+      <source file='${esc(path)}'/>
+      <target dev='${dev}' bus='virtio'/>
+    </disk>\n`;
+  const disk = spec.diskPath ? fileDisk(spec.diskPath, format, cache, "vda") : "";
+  const local = spec.localDiskPath ? fileDisk(spec.localDiskPath, "qcow2", "none", "vdb") : "";
   const nics = (spec.bridges ?? [])
     .map((b) => `    <interface type='bridge'>\n      <source bridge='${esc(b)}'/>\n      <model type='virtio'/>\n    </interface>\n`)
     .join("");

@@ -95,11 +95,17 @@ describe("two schedulers on a three-node NATS cluster", () => {
     // The lab's own view agrees: the lease names the leader.
     expect((await d.lab.status()).schedulers.map((s) => s.leading)).toEqual([first === 1, first === 2]);
 
-    // A follower serves reads and refuses changes, naming the leader.
-    const refused = await http(followerApi, "POST", "/v1/hosts/h1/drain", { powerOff: false });
-    expect(refused.status).toBe(409);
-    expect(JSON.stringify(refused.body)).toContain("not-leader");
-    expect(JSON.stringify(refused.body)).toContain(`scheduler-${first}`);
+    // A follower serves reads and refuses changes, naming the leader once it has read the lease
+    // (its watch may not have delivered the leader's record yet on a loaded machine).
+    await expect
+      .poll(
+        async () => {
+          const refused = await http(followerApi, "POST", "/v1/hosts/h1/drain", { powerOff: false });
+          return `${refused.status} ${JSON.stringify(refused.body)}`;
+        },
+        { timeout: 15_000, interval: 250 },
+      )
+      .toMatch(new RegExp(`^409 .*not-leader.*scheduler-${first}`));
     // Its picture is warm from the reports (waitReady asked scheduler 1 only, which may be the leader).
     await expect
       .poll(async () => (await hosts(followerApi)).filter((h) => h.state === "healthy").length, { timeout: 30_000, interval: 500 })

@@ -85,8 +85,8 @@ export function migrateFlags(
   if (copies.length > 0) flags |= copies.some((c) => c.backing !== null) ? f.NON_SHARED_INC : f.NON_SHARED_DISK;
   // QEMU fixes migration capabilities when the migration starts, so auto-converge and post-copy
   // must be armed then if any rung may need them.
-  // Never for a TCG guest (domain type qemu): QEMU 7.2's throttling under TCG corrupts the guest's
-  // memory (a kernel fault after the move, reproduced with plain virsh), so the rung is skipped.
+  // Never for a TCG guest (domain type qemu): QEMU before 9.0 loses a TCG guest's dirty pages at each
+  // dirty-bitmap sync (ARCHITECTURE.md, "The lab"), and throttling stretches the move over more syncs.
   if (!tcg && (o.autoConverge || ladder.includes("auto-converge"))) flags |= f.AUTO_CONVERGE;
   if (o.allowPostCopy && (o.postCopyAfterFirstPass || ladder.includes("post-copy"))) flags |= f.POSTCOPY;
   return flags;

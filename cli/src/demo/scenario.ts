@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { Lab, readFirstTick, readTicks, startGuest, teardown, type GuestWorkload } from "@drover/lab";
+import { guestKernelDiedIn, Lab, readFirstTick, readTicks, startGuest, teardown, type GuestWorkload } from "@drover/lab";
 import { ApiMaintenance, ApiPlan, HistoryResponse, MigrationsResponse, VmsResponse, type ApiPlan as Plan } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { drainOutcome, printPlan } from "../commands/api.js";
@@ -196,9 +196,14 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
           : `predicted ${ms(step.predictedDurationMs ?? done.predictedDurationMs)}`;
       const claim = `${vm} moved live ${done.source} -> ${done.destination} in ${ms(done.measuredDurationMs)} (${predicted}), downtime ${ms(done.measuredDowntimeMs)}`;
       if (after.host !== done.destination) n.warn(`${claim}, but its QEMU runs on ${after.host ?? "no host"}`);
-      else if (after.last <= before.last)
-        n.warn(`${claim}; its QEMU runs on ${after.host}, tick counter ${before.last} -> ${after.last} (not advancing)`);
-      else n.fact(`${claim}; its QEMU now runs on ${after.host}, tick counter ${before.last} -> ${after.last} (continued, not rebooted)`);
+      else if (after.last <= before.last) {
+        const died = await guestKernelDiedIn(l.host(after.host).serialFile(vm), before.last);
+        n.warn(
+          died === null
+            ? `${claim}; its QEMU runs on ${after.host}, tick counter ${before.last} -> ${after.last} (not advancing)`
+            : `${claim}; its QEMU runs on ${after.host}, but the guest's kernel died (${died}): QEMU 7.2's TCG live migration lost dirty pages (fixed in QEMU 9.0; KVM hosts are not affected)`,
+        );
+      } else n.fact(`${claim}; its QEMU now runs on ${after.host}, tick counter ${before.last} -> ${after.last} (continued, not rebooted)`);
     };
     const until = async <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 1000): Promise<T> => {
       const v = await settle(f, timeoutMs, everyMs);

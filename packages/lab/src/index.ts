@@ -25,7 +25,7 @@ export {
   type GuestWorkload,
 } from "./guest-xml.js";
 export { DEFAULT_CACHE_DIR, cacheDir, ensureGuestImage, type GuestImage } from "./guest-image.js";
-export { readFirstTick, readTicks } from "./ticks.js";
+export { guestKernelDied, guestKernelDiedIn, readFirstTick, readTicks } from "./ticks.js";
 export { phaseTimer } from "./phase-timer.js";
 export { diskContentHash, localDiskNsPath, writeLocalDisk } from "./local-disk.js";
 export { isAlive, procRef, type ProcRef } from "./proc.js";

@@ -28,3 +28,31 @@ export async function readFirstTick(serialFile: string): Promise<number> {
     throw e;
   }
 }
+
+/**
+ * What in a guest's serial output shows that its kernel died since it printed a tick of at least
+ * `since` (an oops or panic, or the counter starting again after a silent reboot), or null. On this
+ * lab that is not a lost VM but QEMU 7.2's TCG losing dirty pages during a live migration: the fast
+ * path of its dirty-bitmap sync clears bits without resetting the TCG TLB, so stores through an old
+ * TLB entry are never resent (fixed in QEMU 9.0, commit 03bfc2188f "physmem: Fix migration dirty
+ * bitmap coherency with TCG memory access"). Plain `virsh migrate` shows it without Drover
+ * (ARCHITECTURE.md, "The lab"); KVM hosts track dirty pages in the kernel and are not affected.
+ */
+export function guestKernelDied(serial: string, since = 0): string | null {
+  const ticks = [...serial.matchAll(/^tick (\d+)\r?$/gm)].map((m) => ({ n: Number(m[1]), at: m.index + m[0].length }));
+  const last = ticks.filter((t) => t.n >= since).at(-1);
+  const from = last?.at ?? 0;
+  const crash = /^.*(?:general protection fault|Oops: |BUG: |Kernel panic).*$/m.exec(serial.slice(from));
+  if (crash) return crash[0].trim();
+  let prev = last?.n ?? 0;
+  for (const t of ticks.filter((x) => x.at > from)) {
+    if (t.n < prev) return `tick counter started again: tick ${prev} then tick ${t.n}`;
+    prev = t.n;
+  }
+  return null;
+}
+
+/** guestKernelDied() of a serial file (null when there is none yet). */
+export async function guestKernelDiedIn(serialFile: string, since = 0): Promise<string | null> {
+  return guestKernelDied(await readFile(serialFile, "utf8").catch(() => ""), since);
+}

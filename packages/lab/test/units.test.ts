@@ -15,6 +15,7 @@ import {
   natsUrls,
   readFirstTick,
   readTicks,
+  guestKernelDied,
 } from "../src/index.js";
 import { cpioArchive, S_IFREG } from "../src/cpio.js";
 import { readLabFile } from "../src/lab-state.js";
@@ -66,6 +67,21 @@ describe("guest", () => {
     expect(await readTicks(f)).toBe(42);
     expect(await readFirstTick(f)).toBe(41);
     await rm(dir, { recursive: true });
+  });
+
+  it("tells a guest whose kernel died after a tick from one that only stopped ticking", () => {
+    // Lines as a lab guest printed them after a TCG live migration lost its dirty pages.
+    const before = "drover-guest: dirty_mb=8\r\ntick 1\r\ntick 2\r\ntick 45\r\ntick 46\r\n";
+    const panic = "[   81.814370] Kernel panic - not syncing: Fatal exception in interrupt\r\n";
+    expect(guestKernelDied(before, 46)).toBeNull();
+    expect(guestKernelDied(before + panic, 46)).toBe(panic.trim());
+    // A silent reboot (a triple fault prints nothing): the counter starts again.
+    expect(guestKernelDied(`${before}drover-guest: dirty_mb=8\r\ntick 1\r\ntick 2\r\n`, 46)).toBe(
+      "tick counter started again: tick 46 then tick 1",
+    );
+    // An earlier crash the guest has since ticked past is not evidence about this wait.
+    expect(guestKernelDied(`tick 5\r\n${panic}tick 1\r\ntick 9\r\n`, 9)).toBeNull();
+    expect(guestKernelDied("", 3)).toBeNull();
   });
 });
 

@@ -392,7 +392,11 @@ export class CommandRunner {
     this.closing = true;
     const runs = [...this.runs.values()];
     await Promise.all(runs.map((r) => r.run.abort().catch(() => undefined)));
-    await Promise.race([Promise.allSettled(runs.map((r) => r.done)), new Promise((r) => setTimeout(r, waitMs))]);
+    // The bound's timer is cleared once the runs ended: left pending, it held the process up to
+    // main's 2 s exit guard after every shutdown (each lab teardown and agent restart waited for it).
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(runs.map((r) => r.done)), new Promise((r) => (bound = setTimeout(r, waitMs)))]);
+    clearTimeout(bound);
     // What is still owed stays in the journal for the next run.
     await this.outbox.close();
   }

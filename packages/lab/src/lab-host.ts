@@ -446,7 +446,7 @@ export class LabHost {
     await stopProc(ref);
     this.libvirtd = undefined;
     await this.saveState();
-    if (ref) this.log?.info({ host: this.name, pid: ref.pid }, "lab host libvirtd stopped");
+    if (ref) this.log?.info({ host: this.name, pid: ref.pid, at: Date.now() }, "lab host libvirtd stopped");
   }
 
   /** The command run inside this host's network namespace (unchanged in loopback mode). */

@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import { Connection, ErrorCode, LibvirtError } from "@drover/libvirt";
+import { Connection } from "@drover/libvirt";
 
 /**
  * The few libvirt calls the lab itself needs. Connections are cached per URI and closed after a
@@ -53,8 +53,6 @@ export async function forget(uri: string): Promise<void> {
   await e.conn.then((c) => c.close()).catch(() => undefined);
 }
 
-const noDomain = (e: unknown) => e instanceof LibvirtError && e.libvirtCode === ErrorCode.NO_DOMAIN;
-
 /** Defines (persistently) and starts a domain; the XML is also written to `xmlFile` for people. */
 export async function defineAndStart(uri: string, xmlFile: string, xml: string, _name: string): Promise<void> {
   await writeFile(xmlFile, xml);
@@ -62,27 +60,6 @@ export async function defineAndStart(uri: string, xmlFile: string, xml: string, 
     const d = await c.defineXml(xml);
     try {
       await d.start();
-    } finally {
-      d.free();
-    }
-  });
-}
-
-export async function listDomains(uri: string): Promise<string[]> {
-  return withConn(uri, async (c) => (await c.listDomains()).map((d) => d.name));
-}
-
-/** Destroys (if running) and undefines a domain; a domain that is already gone is not an error. */
-export async function removeDomain(uri: string, name: string): Promise<void> {
-  await withConn(uri, async (c) => {
-    const d = await c.lookupDomain(name).catch((e: unknown) => {
-      if (noDomain(e)) return undefined;
-      throw e;
-    });
-    if (!d) return;
-    try {
-      if ((await d.info()).state !== "shutoff") await d.destroy().catch((e: unknown) => (noDomain(e) ? undefined : Promise.reject(e)));
-      await d.undefine().catch((e: unknown) => (noDomain(e) ? undefined : Promise.reject(e)));
     } finally {
       d.free();
     }

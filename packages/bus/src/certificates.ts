@@ -2,6 +2,7 @@
 // nats-server's certificate and one client certificate per identity. Keys are P-256 (fast to
 // make), written 0600; only file paths ever reach openssl's command line.
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, rm, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
@@ -68,7 +69,10 @@ export async function issueCert(
       ca.certFile,
       "-CAkey",
       ca.keyFile,
-      "-CAcreateserial",
+      // A random serial (RFC 5280's advice) instead of a serial file beside the CA: certificates
+      // of one CA can then be issued in parallel.
+      "-set_serial",
+      `0x${randomBytes(16).toString("hex")}`,
       "-days",
       DAYS,
       "-extfile",

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { ensureCa, issueCert } from "@drover/bus";
+import { ensureCa, issueCert, type CertFiles } from "@drover/bus";
 import { MIGRATION_TLS_FILES } from "@drover/protocol";
 
 /** The CA of every host's migration certificates, shared by the lab's hosts. */
@@ -12,17 +12,18 @@ export function migrationCaDir(stateDir: string): string {
   return join(stateDir, "migration-ca");
 }
 
-// Hosts start in parallel in one process and share one CA; openssl keeps the CA's serial number in
-// a file beside it, so issuing runs one host at a time per CA.
-const queues = new Map<string, Promise<unknown>>();
+// Hosts start in parallel in one process and share one CA: while the first makes it, the others
+// wait for that instead of making their own; once made, ensureCa finds it on disk.
+const cas = new Map<string, Promise<CertFiles>>();
 
-function oneAtATime<T>(key: string, job: () => Promise<T>): Promise<T> {
-  const next = (queues.get(key) ?? Promise.resolve()).then(job, job);
-  queues.set(
-    key,
-    next.catch(() => undefined),
-  );
-  return next;
+function sharedCa(caDir: string): Promise<CertFiles> {
+  let ca = cas.get(caDir);
+  if (!ca) {
+    ca = mkdir(caDir, { recursive: true, mode: 0o700 }).then(() => ensureCa(caDir, "drover lab migration CA"));
+    cas.set(caDir, ca);
+    void ca.finally(() => cas.delete(caDir)).catch(() => undefined);
+  }
+  return ca;
 }
 
 export function hasMigrationCerts(certDir: string): boolean {
@@ -36,15 +37,14 @@ export function hasMigrationCerts(certDir: string): boolean {
  */
 export async function issueMigrationCerts(caDir: string, certDir: string, host: { name: string; address: string }): Promise<void> {
   if (hasMigrationCerts(certDir)) return;
-  await oneAtATime(caDir, async () => {
-    await mkdir(caDir, { recursive: true, mode: 0o700 });
-    const ca = await ensureCa(caDir, "drover lab migration CA");
-    await mkdir(certDir, { recursive: true });
-    for (const role of ["server", "client"] as const) {
+  const ca = await sharedCa(caDir);
+  await mkdir(certDir, { recursive: true });
+  await Promise.all(
+    (["server", "client"] as const).map(async (role) => {
       // issueCert names a pair <base>.pem + <base>.key; QEMU wants <role>-cert.pem + <role>-key.pem.
       const pair = await issueCert(certDir, ca, `${role}-cert`, { commonName: host.name, names: [host.address, host.name], usage: role });
       await rename(pair.keyFile, join(certDir, `${role}-key.pem`));
-    }
-    await copyFile(ca.certFile, join(certDir, "ca-cert.pem"));
-  });
+    }),
+  );
+  await copyFile(ca.certFile, join(certDir, "ca-cert.pem"));
 }

@@ -14,6 +14,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { Scheduler } from "./scheduler.js";
 
 const log = pino({ name: "drover-scheduler" });
+const USAGE = "usage: drover-scheduler --config FILE";
 const TOKEN_USAGE =
   "usage: drover-scheduler token create --config FILE --role viewer|operator|admin --name NAME [--secret-file FILE] | list | revoke NAME";
 
@@ -58,8 +59,15 @@ async function token(args: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.argv[2] === "token") return token(process.argv.slice(3));
-  const { values } = parseArgs({ options: { config: { type: "string", short: "c" } }, strict: true });
-  if (!values.config) throw new ConfigError("usage: drover-scheduler --config FILE");
+  const { values } = parseArgs({
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n${TOKEN_USAGE}\n`);
+    return;
+  }
+  if (!values.config) throw new ConfigError(USAGE);
   const config = await loadConfig(values.config);
   const s = Scheduler.create(config, { logger: log });
   // Process metrics (RSS, event-loop lag, GC) belong to the process: one scheduler per process here.
@@ -77,8 +85,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  // The token subcommand is run by a person at a shell: a plain line, not a JSON log record on stdout.
-  if (process.argv[2] === "token") process.stderr.write(`drover-scheduler token: ${e instanceof Error ? e.message : String(e)}\n`);
-  else log.error({ err: e }, e instanceof Error ? e.message : String(e));
-  process.exitCode = 1;
+  const message = e instanceof Error ? e.message : String(e);
+  // A bad command line or config is a person's mistake at a shell (or in a unit file): one plain
+  // line naming it, exit 2, as drover-agent does; anything later is logged as a JSON record.
+  const badInput = e instanceof ConfigError || (e instanceof Error && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"));
+  if (process.argv[2] === "token") process.stderr.write(`drover-scheduler token: ${message}\n`);
+  else if (badInput) process.stderr.write(`drover-scheduler: ${message}\n`);
+  else log.error({ err: e }, message);
+  process.exitCode = badInput ? 2 : 1;
 });

@@ -47,12 +47,18 @@ describe("drover-scheduler binary", () => {
     expect(await p.exited).toBe(0);
   }, 90_000);
 
-  it("refuses a bad config naming the key, with a non-zero exit", async () => {
+  it("refuses a bad config or command line in one line naming what is wrong, with exit code 2 (as drover-agent)", async () => {
     await using dir = await tempDir();
     const cfg = join(dir.path, "bad.yaml");
     await writeFile(cfg, `cluster: x\nnats: { servers: ["nats://127.0.0.1:1"] }\nstateDir: /tmp/x\nlimits: { perCluster: 0 }\n`);
     const p = run(["--config", cfg]);
-    expect(await p.exited).toBe(1);
-    expect(p.output()).toMatch(/limits\.perCluster/);
+    expect(await p.exited).toBe(2);
+    expect(p.output()).toMatch(/^drover-scheduler: .*limits\.perCluster/);
+    const unknown = run(["--bogus"]);
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.output()).toMatch(/^drover-scheduler: Unknown option '--bogus'\n$/);
+    const help = run(["--help"]);
+    expect(await help.exited).toBe(0);
+    expect(help.output()).toMatch(/^usage: drover-scheduler --config FILE/);
   }, 60_000);
 });

@@ -5,21 +5,34 @@
 // output; `bundleApp` does nothing while the outputs are newer than every input, and the bins
 // (app-bin.mjs) run the bundle only then, so an edit never runs stale code.
 import { copyFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 export const MANIFEST = "app-build.json";
 
-/** True when dist's manifest is newer than every input it lists and every output exists. */
-export async function isFresh(outdir) {
+/** True when the manifest at `manifestPath` is newer than every input it lists and every output exists. */
+export async function isFresh(manifestPath) {
   try {
-    const m = JSON.parse(await readFile(join(outdir, MANIFEST), "utf8"));
-    for (const out of m.outputs) await stat(join(outdir, out));
-    for (const f of m.inputs) if ((await stat(join(outdir, f))).mtimeMs > m.builtAtMs) return false;
+    const m = JSON.parse(await readFile(manifestPath, "utf8"));
+    const dir = dirname(manifestPath);
+    for (const out of m.outputs) await stat(join(dir, out));
+    for (const f of m.inputs) if ((await stat(join(dir, f))).mtimeMs > m.builtAtMs) return false;
     return true;
   } catch {
     return false;
   }
 }
+
+/** esbuild's options for an ESM bundle Node 20 runs: every bundle of the repo starts from these. */
+export const NODE_BUNDLE = {
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  metafile: true,
+  logLevel: "warning",
+  legalComments: "none",
+};
 
 /**
  * `pkgDir`: the package; `assets`: files (relative to the package) copied into dist at the path the
@@ -29,7 +42,7 @@ export async function isFresh(outdir) {
 export async function bundleApp({ pkgDir, assets = [], extra }) {
   const outdir = join(pkgDir, "dist");
   const extraOutputs = extra ? await extra(outdir) : [];
-  if (await isFresh(outdir)) return false;
+  if (await isFresh(join(outdir, MANIFEST))) return false;
   const esbuild = await import("esbuild");
   await mkdir(outdir, { recursive: true });
   // Taken before reading the sources: an edit during the build leaves the output stale, not fresh.
@@ -37,14 +50,7 @@ export async function bundleApp({ pkgDir, assets = [], extra }) {
   const r = await esbuild.build({
     entryPoints: { main: join(pkgDir, "src", "main.ts") },
     outdir,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    metafile: true,
-    logLevel: "warning",
-    legalComments: "none",
+    ...NODE_BUNDLE,
     plugins: [
       {
         name: "workspace-only",

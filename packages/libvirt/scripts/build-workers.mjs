@@ -3,32 +3,14 @@
 // of a second of CPU, and the binding runs one per thread. koffi stays external (native addon).
 // `node scripts/build-workers.mjs [outdir]` (default: <package>/dist); does nothing when fresh.
 // Also imported by bundlers of apps (host-agent), which put the workers next to their bundle.
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isFresh, NODE_BUNDLE } from "../../../scripts/bundle-app.mjs";
 
 const PKG = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const WORKER_ENTRIES = ["call-worker", "event-worker"];
 export const MANIFEST = "libvirt-workers.json";
-
-/** True when `manifest` (written by a build) is newer than every input it lists. */
-export async function isFresh(manifestPath) {
-  let m;
-  try {
-    const { readFile } = await import("node:fs/promises");
-    m = JSON.parse(await readFile(manifestPath, "utf8"));
-  } catch {
-    return false;
-  }
-  const dir = dirname(manifestPath);
-  try {
-    for (const out of m.outputs) await stat(join(dir, out));
-    for (const f of m.inputs) if ((await stat(join(dir, f))).mtimeMs > m.builtAtMs) return false;
-  } catch {
-    return false;
-  }
-  return true;
-}
 
 export async function buildWorkers(outdir = join(PKG, "dist")) {
   const manifestPath = join(outdir, MANIFEST);
@@ -40,15 +22,8 @@ export async function buildWorkers(outdir = join(PKG, "dist")) {
   const r = await build({
     entryPoints: Object.fromEntries(WORKER_ENTRIES.map((e) => [`libvirt-${e}`, join(PKG, "src", "native", `${e}.ts`)])),
     outdir,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
+    ...NODE_BUNDLE,
     external: ["koffi"],
-    metafile: true,
-    logLevel: "warning",
-    legalComments: "none",
   });
   const inputs = Object.keys(r.metafile.inputs).map((f) => relative(outdir, resolve(f)));
   const outputs = WORKER_ENTRIES.map((e) => `libvirt-${e}.mjs`);

@@ -163,8 +163,10 @@ export class ClusterModel {
     for (let v = 0; v < V; v++) {
       const vm = this.vms[v] as Vm;
       if (typeof vm.id !== "string" || vm.id === "") throw new PolicyInputError(`vms.${v}.id`, "must be a non-empty string");
-      if (vmIds.has(vm.id)) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
+      // One set operation per id (a has() then an add() is twice the hashing on 100,000s of ids).
+      const idsBefore = vmIds.size;
       vmIds.add(vm.id);
+      if (vmIds.size === idsBefore) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
       const h = this.hostIndex.get(vm.hostId);
       if (h === undefined) throw new PolicyInputError(`vms.${v}.hostId`, `VM ${vm.id} is on unknown host "${vm.hostId}"`);
       if (!Array.isArray(vm.cpuDemandMhzHistory) || vm.cpuDemandMhzHistory.length === 0) {

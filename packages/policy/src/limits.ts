@@ -53,7 +53,7 @@ export function applyLimits<S extends LimitStep>(
     into.set(m.destinationHostId, (into.get(m.destinationHostId) ?? 0) + 1);
     cluster++;
   }
-  const deferredIdx = new Set<number>();
+  const deferredIdx = new IndexSet(steps.length);
   const admitted: S[] = [];
   const deferred: LimitResult<S>["deferred"] = [];
   const defer = (step: S, code: string, message: string) => {
@@ -68,14 +68,17 @@ export function applyLimits<S extends LimitStep>(
     if (g === undefined) groups.set(step.group, [step]);
     else g.push(step);
   }
-  // The cluster-wide refusal reads the same for every move while the count stands: one string.
-  let clusterFull = { count: -1, message: "" };
+  // The cluster-wide refusal reads the same for every move while the count stands: one object.
+  let clusterFull = { count: -1, refusal: { code: DeferCode.perCluster as string, message: "" } };
   /** Why one more move from `m.sourceHostId` to `m.destinationHostId` is refused, given the counts. */
   const refusal = (m: LimitMove, c: number, s: number, d: number): { code: string; message: string } | null => {
     if (c + 1 > limits.perCluster) {
       if (clusterFull.count !== c)
-        clusterFull = { count: c, message: `cluster already has ${c} migration(s) (limit ${limits.perCluster})` };
-      return { code: DeferCode.perCluster, message: clusterFull.message };
+        clusterFull = {
+          count: c,
+          refusal: { code: DeferCode.perCluster, message: `cluster already has ${c} migration(s) (limit ${limits.perCluster})` },
+        };
+      return clusterFull.refusal;
     }
     if (s + 1 > limits.perSource)
       return { code: DeferCode.perSource, message: `${m.sourceHostId} already sends ${s} migration(s) (limit ${limits.perSource})` };
@@ -86,7 +89,7 @@ export function applyLimits<S extends LimitStep>(
       };
     return null;
   };
-  const decided = new Set<number>();
+  const decided = new IndexSet(steps.length);
   for (const step of steps) {
     if (decided.has(step.index)) continue;
     const blocker = firstDeferred(step.dependsOn, deferredIdx);
@@ -148,8 +151,30 @@ export function applyLimits<S extends LimitStep>(
   return { admitted, deferred };
 }
 
+/**
+ * A set of step indices: a byte per index below the size (a plan's steps are numbered 0..n-1),
+ * a Set for any other number. 100,000s of deferred steps were a third of a big plan's limits.
+ */
+class IndexSet {
+  private readonly small: Uint8Array;
+  private readonly other = new Set<number>();
+  constructor(size: number) {
+    this.small = new Uint8Array(size);
+  }
+  private inSmall(i: number): boolean {
+    return Number.isInteger(i) && i >= 0 && i < this.small.length;
+  }
+  has(i: number): boolean {
+    return this.inSmall(i) ? this.small[i] === 1 : this.other.has(i);
+  }
+  add(i: number): void {
+    if (this.inSmall(i)) this.small[i] = 1;
+    else this.other.add(i);
+  }
+}
+
 /** The first of `deps` that was deferred, if any. */
-function firstDeferred(deps: readonly number[], deferred: ReadonlySet<number>): number | undefined {
+function firstDeferred(deps: readonly number[], deferred: IndexSet): number | undefined {
   for (const d of deps) if (deferred.has(d)) return d;
   return undefined;
 }

@@ -87,8 +87,12 @@ export class ClusterModel {
   private readonly failures = new Map<string, number>();
   private readonly failedVms = new Set<string>();
   private readonly predictions: (MigrationPrediction | null | undefined)[];
-  /** Predictions by their input: a fleet's VMs come in few shapes (same plan, one model run per shape). */
-  private readonly predictionsByInput = new Map<string, MigrationPrediction | null>();
+  /**
+   * Predictions by their input: a fleet's VMs come in few shapes (same plan, one model run per
+   * shape). Maps nested on the input's numbers, then post-copy no/yes: building a text key per VM
+   * cost more than the lookups.
+   */
+  private readonly predictionsByInput = new Map<number, Map<number, Map<number, Map<number, (MigrationPrediction | null)[]>>>>();
   /** forecast.aggregate = "host": per-VM and per-host demand windows (W samples each). */
   readonly aggregate: boolean;
   private readonly W: number;
@@ -159,8 +163,10 @@ export class ClusterModel {
     for (let v = 0; v < V; v++) {
       const vm = this.vms[v] as Vm;
       if (typeof vm.id !== "string" || vm.id === "") throw new PolicyInputError(`vms.${v}.id`, "must be a non-empty string");
-      if (vmIds.has(vm.id)) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
+      // One set operation per id (a has() then an add() is twice the hashing on 100,000s of ids).
+      const idsBefore = vmIds.size;
       vmIds.add(vm.id);
+      if (vmIds.size === idsBefore) throw new PolicyInputError(`vms.${v}.id`, `duplicate VM id "${vm.id}"`);
       const h = this.hostIndex.get(vm.hostId);
       if (h === undefined) throw new PolicyInputError(`vms.${v}.hostId`, `VM ${vm.id} is on unknown host "${vm.hostId}"`);
       if (!Array.isArray(vm.cpuDemandMhzHistory) || vm.cpuDemandMhzHistory.length === 0) {
@@ -386,6 +392,9 @@ export class ClusterModel {
 
   prediction(v: number, src: number, dst: number): MigrationPrediction | null {
     const bw = Math.min(this.bandwidth[src] ?? 0, this.bandwidth[dst] ?? 0);
+    const usual = bw === this.cfg.migration.defaultBandwidthBytesPerSec;
+    let p = usual ? this.predictions[v] : undefined;
+    if (p !== undefined) return p;
     const vm = this.vms[v] as Vm;
     const input = {
       memoryMiB: vm.memoryMiB,
@@ -394,15 +403,12 @@ export class ClusterModel {
       allowPostCopy: vm.allowPostCopy === true,
       diskBytes: vm.localDiskBytes ?? 0,
     };
-    const usual = bw === this.cfg.migration.defaultBandwidthBytesPerSec;
-    let p = usual ? this.predictions[v] : undefined;
-    if (p !== undefined) return p;
-    // Number to string is exact (the shortest text that reads back as the same double).
-    const key = `${input.memoryMiB}/${input.dirtyRateBytesPerSec}/${bw}/${input.allowPostCopy}/${input.diskBytes}`;
-    p = this.predictionsByInput.get(key);
+    const byInput = cachedPredictions(this.predictionsByInput, input);
+    const post = input.allowPostCopy ? 1 : 0;
+    p = byInput[post];
     if (p === undefined) {
       p = predictMigration(input, this.cfg.migration);
-      this.predictionsByInput.set(key, p);
+      byInput[post] = p;
     }
     if (usual) this.predictions[v] = p;
     return p;
@@ -506,6 +512,23 @@ export class ClusterModel {
       this.vmMoved[v] = 1;
     }
   }
+}
+
+/** The cached predictions (post-copy no, yes) for the input's memory, dirty rate, bandwidth and disk bytes. */
+function cachedPredictions(
+  cache: Map<number, Map<number, Map<number, Map<number, (MigrationPrediction | null)[]>>>>,
+  input: { memoryMiB: number; dirtyRateBytesPerSec: number; bandwidthBytesPerSec: number; diskBytes: number },
+): (MigrationPrediction | null)[] {
+  // Map keys compare by SameValueZero, as the text of the numbers did (0 and -0 alike, NaN equal).
+  let a = cache.get(input.memoryMiB);
+  if (a === undefined) cache.set(input.memoryMiB, (a = new Map()));
+  let b = a.get(input.dirtyRateBytesPerSec);
+  if (b === undefined) a.set(input.dirtyRateBytesPerSec, (b = new Map()));
+  let c = b.get(input.bandwidthBytesPerSec);
+  if (c === undefined) b.set(input.bandwidthBytesPerSec, (c = new Map()));
+  let d = c.get(input.diskBytes);
+  if (d === undefined) c.set(input.diskBytes, (d = []));
+  return d;
 }
 
 /** Build the model, wiring in-flight destinations for anti-affinity checks. */

@@ -27,21 +27,24 @@ export class PlanBuilder {
     m.move(unit, dst);
     // The destination may only have room once earlier departures from it are done.
     const before = this.departures.get(dst);
-    const dependsOn = () =>
-      extraDeps.length === 0 && before === undefined ? [] : [...new Set<number>([...extraDeps, ...(before ?? [])])].sort((a, b) => a - b);
+    const deps =
+      extraDeps.length === 0 && before === undefined ? null : [...new Set<number>([...extraDeps, ...(before ?? [])])].sort((a, b) => a - b);
+    const srcId = m.hostId(src);
+    const dstId = m.hostId(dst);
     for (let k = 0; k < unit.length; k++) {
       const v = unit[k] as number;
       const index = this.steps.length;
       const step: MigrateStep = {
         kind: "migrate",
         index,
-        dependsOn: dependsOn(),
+        // Each step its own array: a caller may rewrite one step's dependencies.
+        dependsOn: deps === null ? [] : [...deps],
         code,
         message,
         policy: this.policy,
         vmId: m.vmId(v),
-        sourceHostId: m.hostId(src),
-        destinationHostId: m.hostId(dst),
+        sourceHostId: srcId,
+        destinationHostId: dstId,
         prediction: preds[k] as MigrationPrediction,
       };
       this.steps.push(group === undefined ? step : { ...step, group });

@@ -90,6 +90,10 @@ interface Context {
   moves: number;
   /** CPU under band.high of the hosts that are on or waking. */
   capHighOn: number;
+  /** What `place` is placing now, and the fit index's callbacks that read it. */
+  readonly query: PlaceQuery;
+  readonly placeOk: (h: number) => boolean;
+  readonly placeLeftover: (h: number) => number;
 }
 
 function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
@@ -143,6 +147,7 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
       a - c,
   );
   const latency = standby.length > 0 ? (m.hosts[standby[0] as number] as Host).power.wakeLatencyMs : 0;
+  const query: PlaceQuery = { unit: [], src: -1, exclude: -1, anyHost: false, mem: 0 };
   return {
     m,
     args,
@@ -157,6 +162,8 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
     guard,
     moves: 0,
     capHighOn,
+    query,
+    ...placeCallbacks(m, eff, pack, enforceMem, query),
   };
 }
 
@@ -202,23 +209,50 @@ function commit(ctx: Context, unit: readonly number[], dst: number, code: string
 
 /** Best fit under the band; inefficient destinations only for VMs leaving inefficient hosts (or `anyHost`). */
 function place(ctx: Context, unit: readonly number[], exclude: number, anyHost = false): number | null {
-  const { m, eff, pack, enforceMem } = ctx;
-  const src = m.vmHost[unit[0] as number] as number;
-  const cpu = unitCpu(m, unit);
-  const mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
-  const srcIneff = eff.inefficient(src);
-  const ok = (h: number) =>
-    h !== exclude &&
-    (anyHost || srcIneff || !eff.inefficient(h)) &&
-    m.check(unit, h, { cpuFraction: pack }) === null &&
-    m.unitCost(unit, src, h) !== null;
-  const leftover = (h: number) => {
-    const host = m.hosts[h] as Host;
-    const c = (Math.min(m.cpuCap[h] ?? 0, host.cpuCapacityMhz * pack) - m.loadWith(unit, h)) / host.cpuCapacityMhz;
-    const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - mem) / host.memoryMiB : 0;
-    return c + mm + m.softPenalty(unit, h) + (eff.inefficient(h) ? 1 : 0);
+  const { m, enforceMem } = ctx;
+  const q = ctx.query;
+  q.unit = unit;
+  q.src = m.vmHost[unit[0] as number] as number;
+  q.exclude = exclude;
+  q.anyHost = anyHost || ctx.eff.inefficient(q.src);
+  q.mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
+  return ctx.fit.find(m.aggregate ? m.addedLowerBound(unit) : unitCpu(m, unit), enforceMem ? q.mem : 0, ctx.placeOk, ctx.placeLeftover);
+}
+
+/**
+ * The unit `place` is placing, read by the fit index's callbacks: these are made once per plan,
+ * not twice per placement (100,000s of closures in a big plan).
+ */
+interface PlaceQuery {
+  unit: readonly number[];
+  src: number;
+  exclude: number;
+  /** Inefficient destinations allowed (relief's last resort, or VMs leaving an inefficient host). */
+  anyHost: boolean;
+  mem: number;
+}
+
+function placeCallbacks(
+  m: ClusterModel,
+  eff: Efficiency,
+  pack: number,
+  enforceMem: boolean,
+  q: PlaceQuery,
+): { placeOk: (h: number) => boolean; placeLeftover: (h: number) => number } {
+  const checkOpts = { cpuFraction: pack };
+  return {
+    placeOk: (h) =>
+      h !== q.exclude &&
+      (q.anyHost || !eff.inefficient(h)) &&
+      m.check(q.unit, h, checkOpts) === null &&
+      m.unitCost(q.unit, q.src, h) !== null,
+    placeLeftover: (h) => {
+      const host = m.hosts[h] as Host;
+      const c = (Math.min(m.cpuCap[h] ?? 0, host.cpuCapacityMhz * pack) - m.loadWith(q.unit, h)) / host.cpuCapacityMhz;
+      const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - q.mem) / host.memoryMiB : 0;
+      return c + mm + m.softPenalty(q.unit, h) + (eff.inefficient(h) ? 1 : 0);
+    },
   };
-  return ctx.fit.find(m.aggregate ? m.addedLowerBound(unit) : cpu, enforceMem ? mem : 0, ok, leftover);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,8 +269,8 @@ function relieveOverload(ctx: Context): number {
     let excess = overBand(ctx, h);
     const units = unitsOn(m, h, b);
     // One VM that covers the excess, cheapest; else the biggest first.
-    const single = units.filter((u) => unitCpu(m, u.unit) >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
-    const order = single !== undefined ? [single] : units.sort((x, y) => unitCpu(m, y.unit) - unitCpu(m, x.unit) || x.first - y.first);
+    const single = units.filter((u) => u.cpu >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
+    const order = single !== undefined ? [single] : units.sort((x, y) => y.cpu - x.cpu || x.first - y.first);
     for (const u of order) {
       if (excess <= EPS) break;
       if (ctx.moves + u.unit.length > args.maxMoves) {
@@ -326,12 +360,11 @@ function emptyUnderusedHosts(ctx: Context): number {
     }
     fit.remove(h);
     const units = unitsOn(m, h, b);
-    const blocked =
-      units.length !== new Set(units.flatMap((u) => u.unit)).size || vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0);
+    const blocked = vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0) || overlap(units);
     const done: { unit: number[]; dst: number }[] = [];
     let failed: string | null = blocked ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
     if (failed === null) {
-      units.sort((x, y) => unitCpu(m, y.unit) - unitCpu(m, x.unit) || x.first - y.first);
+      units.sort((x, y) => y.cpu - x.cpu || x.first - y.first);
       for (const u of units) {
         const shape = failures.shapeOf(u.unit);
         // Shape dominance only holds when loads add up (not for aggregated forecasts).
@@ -365,7 +398,8 @@ function emptyUnderusedHosts(ctx: Context): number {
       fit.update(h);
       continue;
     }
-    for (const d of done) commit(ctx, d.unit, d.dst, StepCode.consolidateEmpty, `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`);
+    const why = `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`;
+    for (const d of done) commit(ctx, d.unit, d.dst, StepCode.consolidateEmpty, why);
     fit.remove(h);
     if (canOff && guard.blockers(h).length === 0) {
       b.powerOff(h, StepCode.consolidatePowerOff, `${m.hostId(h)} is empty; the others keep the spare capacity`);
@@ -423,8 +457,16 @@ function replaceInefficient(ctx: Context, ineffStuck: number): void {
   }
 }
 
+/** Two units share a VM (only possible when a unit has several). */
+function overlap(units: readonly UnitInfo[]): boolean {
+  if (units.every((u) => u.unit.length === 1)) return false;
+  return units.length !== new Set(units.flatMap((u) => u.unit)).size;
+}
+
 interface UnitInfo {
   unit: number[];
+  /** Its forecast CPU (VM forecasts do not change during a plan). */
+  cpu: number;
   cost: number;
   first: number;
 }
@@ -446,7 +488,7 @@ function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
       for (const x of u.unit) b.note(x, NotMovedCode.notConvergent, "no migration strategy completes for this VM");
       continue;
     }
-    out.push({ unit: u.unit, cost, first: v });
+    out.push({ unit: u.unit, cpu: unitCpu(m, u.unit), cost, first: v });
   }
   return out;
 }

@@ -60,6 +60,7 @@ export class Store implements Disposable {
   readonly #now: () => number;
   readonly #prune: (cutoff: number) => number;
   readonly #writes: WriteFailures;
+  readonly #totalChanges: Database.Statement;
 
   private constructor(
     db: Database.Database,
@@ -74,6 +75,7 @@ export class Store implements Disposable {
     this.schemaVersion = schemaVersion;
     this.retentionDays = retentionDays;
     this.#now = now;
+    this.#totalChanges = db.prepare("SELECT total_changes()").pluck();
     const w = (this.#writes = new WriteFailures(path, onWriteFailure));
     this.hostEvents = w.guard(new HostEvents(db));
     this.hosts = w.guard(new Hosts(db, this.hostEvents));
@@ -163,6 +165,15 @@ export class Store implements Disposable {
 
   get open(): boolean {
     return this.#db.open;
+  }
+
+  /**
+   * Rows inserted, updated or deleted through this store since it was opened (SQLite's total_changes()).
+   * Unchanged between two reads means nothing was written in between: how a test checks, cheaply,
+   * that a refused request wrote nothing.
+   */
+  get rowsChanged(): number {
+    return Number(this.#totalChanges.get());
   }
 
   /** Runs fn in one transaction (nested calls become savepoints); it commits if fn returns, rolls back if it throws. */

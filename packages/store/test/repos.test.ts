@@ -394,3 +394,19 @@ describe("tokens", () => {
       expect(s.tokens.list()).toEqual([]);
     }));
 });
+
+describe("rowsChanged", () => {
+  it("counts rows written, not rows read, nor a write that failed", () =>
+    withStore((s) => {
+      const start = s.rowsChanged;
+      s.hosts.upsert(host("kvm01"));
+      s.vms.upsertSeen([vm(1), vm(2)]);
+      const written = s.rowsChanged;
+      expect(written - start).toBe(3);
+      s.hosts.list();
+      s.vms.list();
+      s.plans.list({ limit: 1 });
+      expect(() => s.plans.setStatus("no-such-plan", "rejected", 100)).toThrow();
+      expect(s.rowsChanged).toBe(written);
+    }));
+});

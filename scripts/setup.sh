@@ -29,7 +29,8 @@ stamp=node_modules/.drover-lock-sha
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # --prefer-offline: packages already in npm's cache are not asked about again (2 min to 1 here).
+  npm ci --no-audit --no-fund --loglevel=error --prefer-offline
   echo "$want" >"$stamp"
 fi
 

@@ -127,6 +127,13 @@ describe("scheduler metrics", () => {
     const t = await scrape(h);
     expect(value(t, "drover_migrations_total", { outcome: "succeeded", strategy })).toBe(1);
     expect(value(t, "drover_migrations_total", { outcome: "failed", strategy: failedStrategy })).toBe(1);
+    // Two moves ended, so two counts in all: each move is counted once, under its strategy (the soak
+    // found a second, unlabelled count of every move).
+    expect(
+      seriesOf(t, "drover_migrations_total")
+        .split("\n")
+        .filter((l) => !l.startsWith("#")),
+    ).toHaveLength(2);
     // The in-test agent measures 50 ms and 5 ms of downtime; a failed preflight measures nothing.
     expect(value(t, "drover_migration_duration_seconds_count", { strategy })).toBe(1);
     expect(value(t, "drover_migration_duration_seconds_sum", { strategy })).toBeCloseTo(0.05);

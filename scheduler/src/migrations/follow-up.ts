@@ -621,7 +621,6 @@ export class FollowUp {
     }
     if (active) this.active.delete(a.row.id);
     else this.d.queue.remove(a.row.id);
-    metrics.migrations.inc({ outcome: status });
     metrics.migrationsInFlight.set(this.active.size);
     const level = FINISHED_FAILED.has(status) ? "warn" : "info";
     log[level]({ migration: row.id, vm: row.vmName, from: row.source, to: row.destination, status, error }, `migration ${status}`);

@@ -1,32 +1,37 @@
 import { readFile } from "node:fs/promises";
 
+/** A guest's serial output so far ("" when there is no file yet). */
+export async function readSerial(serialFile: string): Promise<string> {
+  try {
+    return await readFile(serialFile, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw e;
+  }
+}
+
+/** Every complete `tick N` line (a line still being written is not one yet), with where it ends. */
+function tickLines(serial: string): Array<{ n: number; end: number }> {
+  return [...serial.matchAll(/^tick (\d+)\r?\n/gm)].map((m) => ({ n: Number(m[1]), end: m.index + m[0].length }));
+}
+
+/** The last tick counter in a guest's serial output (0 when none yet). */
+export function lastTick(serial: string): number {
+  return tickLines(serial).at(-1)?.n ?? 0;
+}
+
 /**
  * The last tick counter a guest printed to its serial file (0 when none yet or no file). The
  * file is written on the host that runs the guest, so after a migration the destination's file
  * starts at the count the source had reached: the same guest kept running.
  */
 export async function readTicks(serialFile: string): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(serialFile, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw e;
-  }
-  let last = 0;
-  for (const m of text.matchAll(/^tick (\d+)\r?\n/gm)) last = Number(m[1]);
-  return last;
+  return lastTick(await readSerial(serialFile));
 }
 
 /** The first tick counter in the file (0 when none), to tell a continued guest from a rebooted one. */
 export async function readFirstTick(serialFile: string): Promise<number> {
-  try {
-    const m = /^tick (\d+)\r?\n/m.exec(await readFile(serialFile, "utf8"));
-    return m ? Number(m[1]) : 0;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw e;
-  }
+  return tickLines(await readSerial(serialFile))[0]?.n ?? 0;
 }
 
 /**
@@ -39,13 +44,13 @@ export async function readFirstTick(serialFile: string): Promise<number> {
  * (ARCHITECTURE.md, "The lab"); KVM hosts track dirty pages in the kernel and are not affected.
  */
 export function guestKernelDied(serial: string, since = 0): string | null {
-  const ticks = [...serial.matchAll(/^tick (\d+)\r?$/gm)].map((m) => ({ n: Number(m[1]), at: m.index + m[0].length }));
+  const ticks = tickLines(serial);
   const last = ticks.filter((t) => t.n >= since).at(-1);
-  const from = last?.at ?? 0;
+  const from = last?.end ?? 0;
   const crash = /^.*(?:general protection fault|Oops: |BUG: |Kernel panic).*$/m.exec(serial.slice(from));
   if (crash) return crash[0].trim();
   let prev = last?.n ?? 0;
-  for (const t of ticks.filter((x) => x.at > from)) {
+  for (const t of ticks.filter((x) => x.end > from)) {
     if (t.n < prev) return `tick counter started again: tick ${prev} then tick ${t.n}`;
     prev = t.n;
   }
@@ -54,5 +59,5 @@ export function guestKernelDied(serial: string, since = 0): string | null {
 
 /** guestKernelDied() of a serial file (null when there is none yet). */
 export async function guestKernelDiedIn(serialFile: string, since = 0): Promise<string | null> {
-  return guestKernelDied(await readFile(serialFile, "utf8").catch(() => ""), since);
+  return guestKernelDied(await readSerial(serialFile), since);
 }

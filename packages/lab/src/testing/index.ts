@@ -1,6 +1,6 @@
 // Test helpers for suites that run guests on the lab (`@drover/lab/testing`): vitest-only, never for product code.
 import { vi } from "vitest";
-import { guestKernelDiedIn, readTicks } from "../ticks.js";
+import { guestKernelDied, lastTick, readSerial } from "../ticks.js";
 
 /**
  * Waits until the guest writing `serialFile` has ticked more than `above` times and returns the count.
@@ -14,9 +14,10 @@ import { guestKernelDiedIn, readTicks } from "../ticks.js";
 export async function ticksAbove(what: string, serialFile: string, above: number, timeout = 120_000): Promise<number> {
   return vi.waitFor(
     async () => {
-      const ticks = await readTicks(serialFile);
+      const serial = await readSerial(serialFile);
+      const ticks = lastTick(serial);
       if (ticks > above) return ticks;
-      const died = await guestKernelDiedIn(serialFile, above);
+      const died = guestKernelDied(serial, above);
       if (died !== null) {
         process.stderr.write(
           `QEMU-TCG-CORRUPTION ${what}: the guest's kernel died (${died}) in ${serialFile}; see guestKernelDied in @drover/lab\n`,

@@ -3,22 +3,13 @@
 // TypeScript loader; otherwise (no build yet, or a source edited since) tsx and the TypeScript
 // entry. Either way the program runs in the bin's process, so SIGTERM/SIGINT reach it.
 // `fromSourceEnv` (e.g. DROVER_AGENT_FROM_SOURCE=1) forces the source.
-import { readFileSync, statSync } from "node:fs";
-
-function bundleFresh(dist) {
-  try {
-    const m = JSON.parse(readFileSync(new URL("app-build.json", dist), "utf8"));
-    for (const out of m.outputs) statSync(new URL(out, dist));
-    return m.inputs.every((f) => statSync(new URL(f, dist)).mtimeMs <= m.builtAtMs);
-  } catch {
-    return false;
-  }
-}
+import { fileURLToPath } from "node:url";
+import { isFresh, MANIFEST } from "./bundle-app.mjs";
 
 /** `pkgUrl`: the package's directory URL, ending in "/". */
 export async function runApp(pkgUrl, fromSourceEnv) {
   const dist = new URL("dist/", pkgUrl);
-  if (process.env[fromSourceEnv] !== "1" && bundleFresh(dist)) {
+  if (process.env[fromSourceEnv] !== "1" && (await isFresh(fileURLToPath(new URL(MANIFEST, dist))))) {
     await import(new URL("main.mjs", dist).href);
     return;
   }

@@ -39,9 +39,20 @@ export interface LeadershipStatus {
   leader: { id: string; apiUrl: string | null } | null;
   /** The fencing token while leading. */
   leaseRevision: number | null;
+  /** Leading, but still importing the journal and settling unfinished moves: nothing is sent yet. */
+  takingCharge: TakingCharge | null;
+}
+
+export interface TakingCharge {
+  sinceMs: number;
+  /** Attempts that failed so far, and the last one's cause. */
+  failedAttempts: number;
+  lastError: string | null;
 }
 
 export class Leadership {
+  private taking: TakingCharge | null = null;
+
   private constructor(
     readonly settings: LeadershipSettings,
     private readonly lease: LeaderLease | undefined,
@@ -88,6 +99,20 @@ export class Leadership {
     this.lease?.start();
   }
 
+  /** The scheduler began taking charge (it leads, or it is the only one). */
+  takingCharge(sinceMs: number): void {
+    this.taking = { sinceMs, failedAttempts: 0, lastError: null };
+  }
+
+  chargeFailed(attempt: number, error: string): void {
+    if (this.taking) this.taking = { ...this.taking, failedAttempts: attempt, lastError: error };
+  }
+
+  /** Took charge: it acts. */
+  tookCharge(): void {
+    this.taking = null;
+  }
+
   /** Stops contending; a leader releases the lease so a follower takes over at once. */
   async stop(): Promise<void> {
     await this.lease?.stop();
@@ -95,12 +120,14 @@ export class Leadership {
 
   status(): LeadershipStatus {
     const { id, apiUrl } = this.settings;
-    if (!this.lease) return { enabled: false, self: id, leading: true, leader: { id, apiUrl: apiUrl ?? null }, leaseRevision: null };
+    const self = { id, apiUrl: apiUrl ?? null };
+    const takingCharge = this.taking;
+    if (!this.lease) return { enabled: false, self: id, leading: true, leader: self, leaseRevision: null, takingCharge };
     const role = this.lease.role;
-    if (role.kind === "leader")
-      return { enabled: true, self: id, leading: true, leader: { id, apiUrl: apiUrl ?? null }, leaseRevision: role.revision };
+    if (role.kind === "leader") return { enabled: true, self: id, leading: true, leader: self, leaseRevision: role.revision, takingCharge };
     const l = role.leader;
-    return { enabled: true, self: id, leading: false, leader: l ? { id: l.id, apiUrl: l.apiUrl ?? null } : null, leaseRevision: null };
+    const leader = l ? { id: l.id, apiUrl: l.apiUrl ?? null } : null;
+    return { enabled: true, self: id, leading: false, leader, leaseRevision: null, takingCharge: null };
   }
 
   /** The lease bucket's NATS replicas (undefined without leadership or before the bucket exists). */

@@ -272,32 +272,41 @@ export class Scheduler {
    * On start (one scheduler) and each time it becomes leader: settle unfinished work, then act. The
    * journal is read every time, since another leader may have sent moves, opened drains, proposed
    * plans, started power actions or changed modes while this one followed; reconciliation asks the
-   * agents about the moves this scheduler does not follow yet before anything new is sent.
+   * agents about the moves this scheduler does not follow yet before anything new is sent. A failure
+   * (the journal's bucket has no NATS leader for a while after a node dies) is tried again for as long
+   * as this scheduler leads: a leader that gave up would hold the lease and act on nothing.
    */
   private async takeCharge(): Promise<void> {
     const previous = this.takingCharge;
+    const current = () => this.takingCharge === taking && this.leadership.mayAct() && !this.stopped;
     const taking = (async () => {
       await previous?.catch(() => undefined);
-      await this.importJournal();
-      await reconcile({
-        store: this.store,
-        state: this.state,
-        dispatcher: this.dispatcher,
-        agents: this.agents,
-        clock: this.clock,
-        log: this.log,
-        waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
-      });
+      for (let attempt = 1; current(); attempt++) {
+        try {
+          await this.importJournal();
+          await reconcile({
+            store: this.store,
+            state: this.state,
+            dispatcher: this.dispatcher,
+            agents: this.agents,
+            clock: this.clock,
+            log: this.log,
+            waitForReportsMs: Math.min(this.config.reports.intervalMs * 1.5, 10_000),
+          });
+          return;
+        } catch (e) {
+          const retryMs = Math.min(500 * attempt, 5000);
+          this.leadership.chargeFailed(attempt, (e as Error).message);
+          this.log.error({ err: e, attempt, retryMs }, "taking charge (journal import, reconciliation) failed; trying again while leading");
+          await sleep(retryMs, undefined, { ref: false });
+        }
+      }
     })();
     this.takingCharge = taking;
-    try {
-      await taking;
-    } catch (e) {
-      this.log.error({ err: e }, "reconciling unfinished work failed; tried again on the next leadership");
-      return;
-    }
-    if (this.takingCharge !== taking) return; // lost and regained meanwhile: the newer one goes on
-    if (!this.leadership.mayAct() || this.stopped) return;
+    this.leadership.takingCharge(this.clock.now());
+    await taking;
+    if (!current()) return; // lost (and maybe regained: the newer taking goes on) or stopped meanwhile
+    this.leadership.tookCharge();
     this.dispatcher.ready = true;
     this.dispatcher.pump();
     this.power.resume();

@@ -62,6 +62,7 @@ describe("two schedulers on a three-node NATS cluster", () => {
         leading: false,
         leader: { id: "sched-a", apiUrl: null },
         leaseRevision: null,
+        takingCharge: null,
       });
       expect(status.control?.nats.cluster).toBe("drover-test");
       expect(status.control?.nats.knownServers.length).toBeGreaterThanOrEqual(3);
@@ -185,6 +186,46 @@ describe("moves queued when the lease is lost", () => {
     } finally {
       clearInterval(reports);
       await s.shutdown();
+      await agents.close();
+    }
+  });
+});
+
+describe("a leader whose journal cannot be read", () => {
+  it("sends nothing, says why in its status, and takes charge once the journal answers", async () => {
+    await using dir = await tempDir();
+    const agents = await FakeAgents.start(cluster.urls[0]!, ["a", "b"]);
+    agents.place("a", { uuid: uuid(9), name: "j1" });
+    const reports = setInterval(() => agents.publishReports(Date.now()), 200);
+    const c = await scheduler("sched-j", dir.path);
+    await using bus = await Bus.connect({ servers: cluster.urls, name: "journal-breaker", logger: silentLogger });
+    const status = async () => StatusResponse.parse(await (await c.call("/v1/status")).json()).control!.leadership;
+    try {
+      await expect.poll(async () => (await status()).leading && (await status()).takingCharge === null, { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => c.s.state.vmCount, { timeout: 10_000 }).toBe(1);
+      const revision = c.s.leadership.fence()!;
+      // The journal's stream goes (as when its bucket has no NATS leader), then the lease: it leads again
+      // and cannot read what a previous leader left.
+      await bus.jetstream.deleteStream(`KV_${JOURNAL_BUCKET}`);
+      const lease = await bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { mustExist: true });
+      await lease.delete(CLUSTER);
+      await expect.poll(() => c.s.leadership.fence() ?? 0, { timeout: 4 * TTL }).toBeGreaterThan(revision);
+      await expect.poll(async () => (await status()).takingCharge?.failedAttempts ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
+      const taking = (await status()).takingCharge!;
+      expect(taking.lastError).toMatch(new RegExp(`kv keys ${JOURNAL_BUCKET}`));
+      // A move it accepts waits: nothing is sent before unfinished work is settled.
+      const res = await c.call("/v1/migrations", { vm: "j1", host: "b" });
+      expect(res.status).toBeLessThan(300);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(agents.received).toEqual([]);
+      // The bucket is back: the next attempt takes charge and the move goes out.
+      await Journal.open(bus, CLUSTER, leadershipSettings(c.s.config).replicas);
+      await expect.poll(() => agents.vms.get(uuid(9))?.host, { timeout: 15_000 }).toBe("b");
+      expect((await status()).takingCharge).toBeNull();
+      expect(agents.count("migrate")).toBe(1);
+    } finally {
+      clearInterval(reports);
+      await c.s.shutdown();
       await agents.close();
     }
   });

@@ -502,10 +502,16 @@ function controlLines(c: StatusResponse["control"]): string[] {
     : l.leading
       ? `scheduler: ${l.self} leads (lease revision ${l.leaseRevision})`
       : `scheduler: ${l.self} follows; leader: ${leader}`;
+  const t = l.takingCharge;
+  const taking = t
+    ? [
+        `  taking charge since ${new Date(t.sinceMs).toISOString()}, nothing sent yet${t.lastError ? `: attempt ${t.failedAttempts} failed: ${t.lastError}` : ""}`,
+      ]
+    : [];
   const n = c.nats;
   const replicas = n.leaseReplicas
     ? `; lease replicas: leader ${n.leaseReplicas.leader ?? "none"}${n.leaseReplicas.replicas.map((r) => `, ${r.name} ${r.offline ? "offline" : r.current ? "current" : "behind"}`).join("")}`
     : "";
   const conn = n.connected ? `connected to ${n.serverName ?? "?"} (${n.server ?? "?"})` : "disconnected";
-  return [who, `NATS: ${conn}, cluster ${n.cluster ?? "none (one server)"}, ${n.knownServers.length} servers known${replicas}`];
+  return [who, ...taking, `NATS: ${conn}, cluster ${n.cluster ?? "none (one server)"}, ${n.knownServers.length} servers known${replicas}`];
 }

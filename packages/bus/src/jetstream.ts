@@ -151,9 +151,25 @@ export class TypedKv<S extends z.ZodType> {
     }
   }
 
-  async keys(filter?: string): Promise<string[]> {
+  /**
+   * The keys present. Bounded: the listing is an ordered consumer that can wait for ever when the
+   * bucket's stream changes leader under it; then it stops with an error naming the bucket.
+   */
+  async keys(filter?: string, timeoutMs = 10_000): Promise<string[]> {
     const out: string[] = [];
-    for await (const k of await this.kv.keys(filter)) out.push(k);
+    const where = `kv keys ${this.bucket}${filter ? ` ${filter}` : ""}`;
+    let it: QueuedIterator<string>;
+    try {
+      it = await this.kv.keys(filter);
+    } catch (e) {
+      throw new JetStreamOpError(where, { cause: e });
+    }
+    const timer = setTimeout(() => it.stop(new JetStreamOpError(`${where}: no end of the listing within ${timeoutMs} ms`)), timeoutMs);
+    try {
+      for await (const k of it) out.push(k);
+    } finally {
+      clearTimeout(timer);
+    }
     return out;
   }
 

@@ -161,6 +161,11 @@ export const StatusResponse = z.object({
         leader: z.object({ id: z.string(), apiUrl: z.string().nullable() }).nullable(),
         /** The fencing token its commands carry, while it leads. */
         leaseRevision: z.number().int().nullable(),
+        /** Leading but not acting yet: importing the journal and settling unfinished moves (tried again until it works). */
+        takingCharge: z
+          .object({ sinceMs: EpochMs, failedAttempts: z.number().int().nonnegative(), lastError: z.string().nullable() })
+          .nullable()
+          .optional(),
       }),
       nats: z.object({
         connected: z.boolean(),

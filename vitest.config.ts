@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 // Two projects, run one after the other (sequence.groupOrder): unit tests in parallel, more workers
 // than cores because many of them wait (on nats-server, ipmitool, a lease's TTL) rather than compute;
-// lab tests share real libvirtd daemons and QEMU guests on a 2-core machine, so one file at a time.
+// lab files run two at a time: each lab mostly waits (a third of 2 cores busy on average) and owns
+// its addresses, ports and namespaces by its `net` (lab-nets.test.ts holds every file to a net of its own).
 export default defineConfig({
   test: {
     projects: [
@@ -22,8 +23,7 @@ export default defineConfig({
           name: "lab",
           include: ["{packages,agents,scheduler,cli,test}/**/*.lab.test.ts"],
           exclude: ["**/node_modules/**"],
-          fileParallelism: false,
-          maxWorkers: 1,
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
           testTimeout: 300_000,
           hookTimeout: 300_000,

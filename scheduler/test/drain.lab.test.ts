@@ -26,7 +26,7 @@ describe("scheduler on a lab with real agents", () => {
   beforeAll(async () => {
     labDir = await mkdtemp(join(tmpdir(), "drover-sched-lab-"));
     stateDir = await mkdtemp(join(tmpdir(), "drover-sched-state-"));
-    cli("up", "--hosts", "2", "--guests", "1", "--net", "48", "--no-scheduler", "--state-dir", labDir, "--json");
+    cli("up", "--hosts", "2", "--guests", "1", "--net", "45", "--no-scheduler", "--state-dir", labDir, "--json");
     const lab = JSON.parse(cli("status", "--state-dir", labDir, "--json")) as {
       cluster: string;
       nats: { url: string; credentialsDir: string };

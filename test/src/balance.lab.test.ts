@@ -6,12 +6,14 @@
 // `npm run bench:cost-model`, not asserted here: it depends on the machine's load.
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ApiMigration, ApiPlan } from "@drover/protocol";
+import { ApiMigration, ApiPlan, ModesResponse } from "@drover/protocol";
 import { call, drover } from "./helpers/api.js";
 import { BALANCE_EVERY_MS, HOSTS, balanceScenario } from "./helpers/balance-scenario.js";
 import { migrations, vms, waitMigrationDone, waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
+/** 127.0.32.x: this file's own lab net. */
+const NET = 32;
 let d: DroverLab;
 /** vm3's predicted move off its host before the scheduler measured any migration: the configured model. */
 let configuredPrediction: number | null;
@@ -26,7 +28,7 @@ async function vm3Prediction(): Promise<number | null> {
 }
 
 beforeAll(async () => {
-  d = await DroverLab.start(balanceScenario(32));
+  d = await DroverLab.start(balanceScenario(NET));
   await waitReady(d.api, 3, ["vm1", "vm2", "vm3", "vm4"]);
   // Fewer than two measured moves so far (at most the balancer's first), so nothing fitted yet.
   configuredPrediction = await vm3Prediction();
@@ -73,6 +75,16 @@ describe("balance", () => {
   });
 
   it("records a prediction for every move, and plans after measured moves use constants fitted to them", async () => {
+    // The balancer has done its part (the last test): off from here, so no move of its own takes a
+    // guest the operator's moves below name, and whatever it still runs ends first.
+    await call(d.api, "POST", "/v1/modes/balance", ModesResponse, { mode: "off" });
+    await vi.waitFor(
+      async () => {
+        const open = (await migrations(d.api)).filter((m) => ["queued", "preflight", "running"].includes(m.state));
+        if (open.length > 0) throw new Error(`waiting for the balancer's moves to end: ${open.map((m) => m.vm).join(", ")}`);
+      },
+      { timeout: 240_000, interval: 1000 },
+    );
     // Two operator moves of the idle guest: with the balancer's, measured moves to learn from.
     for (let i = 0; i < 2; i++) {
       const at = (await vms(d.api)).find((v) => v.name === "vm4")?.host;

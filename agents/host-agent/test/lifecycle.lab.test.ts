@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostAgent, resolveConfig } from "../src/index.js";
 import { AGENT_BIN, Collector } from "./helpers.js";
 
-// One lab host is enough here; net 21 like the other agent lab tests (they run one file at a time).
+// One lab host is enough here, on a net of its own (lab files run two at a time).
 describe("agent lifecycle: in-process create/run/shutdown and the drover-agent binary", () => {
   let dir: string;
   let lab: Lab;
@@ -22,7 +22,7 @@ describe("agent lifecycle: in-process create/run/shutdown and the drover-agent b
     lab = await Lab.start({
       hosts: 1,
       guests: 0,
-      net: 21,
+      net: 22,
       stateDir: join(dir, "lab"),
       natsPort: 4222,
       wolPort: 9,

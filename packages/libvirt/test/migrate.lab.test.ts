@@ -1,4 +1,4 @@
-// Real libvirtd + QEMU: two lab hosts on 127.0.47.x (packages/lab), one tiny guest moved between
+// Real libvirtd + QEMU: two lab hosts on 127.0.44.x (packages/lab), one tiny guest moved between
 // them with migrateToUri3 while jobStats is polled on the same connection from other threads.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { CloseReason, JobCompletedEventInfo, JobStats, LifecycleEventInfo, MigrationIterationEventInfo } from "../src/index.js";
 import { Connection, DomainStatsTypes, ErrorCode, LibvirtError, MigrateFlags } from "../src/index.js";
 
-const NET = 47; // 127.0.47.x: a net no other test in the repo uses
+const NET = 44; // 127.0.44.x: a net no other test in the repo uses (lab files run two at a time)
 const GUEST = "lvmig1";
 const FLAGS = MigrateFlags.LIVE | MigrateFlags.PEER2PEER | MigrateFlags.UNSAFE | MigrateFlags.PERSIST_DEST | MigrateFlags.UNDEFINE_SOURCE;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +47,7 @@ async function migrateWhilePolling(
   return { polls, result };
 }
 
-describe("libvirt over real lab hosts (127.0.47.x)", () => {
+describe("libvirt over real lab hosts (127.0.44.x)", () => {
   let stateDir: string;
   let h1: LabHost;
   let h2: LabHost;

@@ -493,7 +493,7 @@ export function sinceToMs(arg: string, nowMs: number): number {
 }
 
 /** Which scheduler leads and how NATS looks, for `drover status`. */
-function controlLines(c: StatusResponse["control"]): string[] {
+export function controlLines(c: StatusResponse["control"]): string[] {
   if (!c) return [];
   const l = c.leadership;
   const leader = l.leader ? `${l.leader.id}${l.leader.apiUrl ? ` at ${l.leader.apiUrl}` : ""}` : "none right now";

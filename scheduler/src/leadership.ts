@@ -139,8 +139,8 @@ export class Leadership {
   notLeader(): RefusedError {
     const s = this.status();
     const where = s.leader
-      ? `scheduler "${s.leader.id}"${s.leader.apiUrl ? ` at ${s.leader.apiUrl}` : ""} leads`
-      : "no scheduler leads right now";
-    return new RefusedError("not-leader", `scheduler "${s.self}" follows and changes nothing: ${where}; send changes there`);
+      ? `scheduler "${s.leader.id}"${s.leader.apiUrl ? ` at ${s.leader.apiUrl}` : ""} leads; send changes there`
+      : "it knows of no leader right now (none holds the lease, or the holder's record has not reached it yet); try again in a few seconds";
+    return new RefusedError("not-leader", `scheduler "${s.self}" follows and changes nothing: ${where}`);
   }
 }

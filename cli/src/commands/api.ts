@@ -496,7 +496,7 @@ export function sinceToMs(arg: string, nowMs: number): number {
 export function controlLines(c: StatusResponse["control"]): string[] {
   if (!c) return [];
   const l = c.leadership;
-  const leader = l.leader ? `${l.leader.id}${l.leader.apiUrl ? ` at ${l.leader.apiUrl}` : ""}` : "none right now";
+  const leader = l.leader ? `${l.leader.id}${l.leader.apiUrl ? ` at ${l.leader.apiUrl}` : ""}` : "none known right now";
   const who = !l.enabled
     ? `scheduler: ${l.self} (one scheduler, no leadership)`
     : l.leading

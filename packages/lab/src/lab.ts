@@ -105,6 +105,7 @@ export class Lab implements AsyncDisposable {
   /** Wakes being carried out: stop() waits for them, so none starts an agent after teardown. */
   private readonly wakes = new Set<Promise<void>>();
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   /** libvirtd of every host restarted on a crash, as systemd would (supervisor.ts, RESTART_ON_FAILURE). */
   private readonly supervisor: RestartSupervisor;
 
@@ -420,8 +421,15 @@ export class Lab implements AsyncDisposable {
     return labStatus(this.stateDir);
   }
 
-  /** Stops everything this lab started (by pid), removes its domains; logs stay in the state dir. */
-  async stop(): Promise<void> {
+  /**
+   * Stops everything this lab started (by pid), removes its domains; logs stay in the state dir.
+   * Called again (a signal handler beside a `finally`), it waits for the same teardown.
+   */
+  stop(): Promise<void> {
+    return (this.stopped ??= this.teardownOnce());
+  }
+
+  private async teardownOnce(): Promise<void> {
     // Nothing may start anything after the sweep: no new wake, no supervised restart, and the
     // wakes already under way are waited for (each powers on libvirtd, then the agent).
     this.stopping = true;

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 
 /** A guest's serial output so far ("" when there is no file yet). */
 export async function readSerial(serialFile: string): Promise<string> {
@@ -60,4 +61,16 @@ export function guestKernelDied(serial: string, since = 0): string | null {
 /** guestKernelDied() of a serial file (null when there is none yet). */
 export async function guestKernelDiedIn(serialFile: string, since = 0): Promise<string | null> {
   return guestKernelDied(await readSerial(serialFile), since);
+}
+
+/**
+ * The state libvirtd recorded for the guest whose serial file this is, on the host that file belongs
+ * to (its status XML, <host dir>/run/qemu/<guest>.xml beside <host dir>/log/qemu/<guest>.serial), or
+ * null when there is none (the guest does not run there). `reason` "migrated": it arrived by migration.
+ */
+export async function domainStateBeside(serialFile: string): Promise<{ state: string; reason: string } | null> {
+  const hostDir = resolve(serialFile, "..", "..", "..");
+  const xml = await readSerial(join(hostDir, "run", "qemu", `${basename(serialFile, ".serial")}.xml`));
+  const m = /<domstatus state='([\w-]+)' reason='([\w-]+)'/.exec(xml);
+  return m ? { state: m[1]!, reason: m[2]! } : null;
 }

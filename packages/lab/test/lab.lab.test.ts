@@ -38,7 +38,8 @@ describe("Lab of 2 hosts on 127.0.9.x", () => {
   });
 
   afterAll(async () => {
-    await lab.stop();
+    // Twice at once, as a signal handler beside a `finally` would: one teardown, both wait for it.
+    await Promise.all([lab.stop(), lab.stop()]);
     const st = await labStatus(stateDir);
     expect(st.running).toBe(false);
     for (const p of started) expect(isAlive(p), `pid ${p.pid} still alive`).toBe(false);

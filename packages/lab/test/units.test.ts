@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -17,7 +17,9 @@ import {
   readTicks,
   guestKernelDied,
 } from "../src/index.js";
+import { domainStateBeside } from "../src/ticks.js";
 import { cpioArchive, S_IFREG } from "../src/cpio.js";
+import { ticksAbove } from "../src/testing/index.js";
 import { readLabFile } from "../src/lab-state.js";
 
 describe("address plan", () => {
@@ -82,6 +84,25 @@ describe("guest", () => {
     // An earlier crash the guest has since ticked past is not evidence about this wait.
     expect(guestKernelDied(`tick 5\r\n${panic}tick 1\r\ntick 9\r\n`, 9)).toBeNull();
     expect(guestKernelDied("", 3)).toBeNull();
+  });
+
+  it("lets a silent guest pass only when libvirtd there runs its domain and it arrived by migration", async () => {
+    const host = await mkdtemp(join(tmpdir(), "drover-silent-"));
+    await mkdir(join(host, "log", "qemu"), { recursive: true });
+    await mkdir(join(host, "run", "qemu"), { recursive: true });
+    const serial = join(host, "log", "qemu", "vm1.serial");
+    await writeFile(serial, "tick 41\r\n");
+    const status = (state: string, reason: string) =>
+      writeFile(join(host, "run", "qemu", "vm1.xml"), `<!-- -->\n<domstatus state='${state}' reason='${reason}' pid='1'>\n`);
+    await expect(ticksAbove("vm1", serial, 41, 300)).rejects.toThrow(/41 ticks .*; no domain of it there/);
+    await status("paused", "migration");
+    expect(await domainStateBeside(serial)).toEqual({ state: "paused", reason: "migration" });
+    await expect(ticksAbove("vm1", serial, 41, 300)).rejects.toThrow(/its domain is paused \(migration\)/);
+    await status("running", "booted");
+    await expect(ticksAbove("vm1", serial, 41, 300)).rejects.toThrow(/its domain is running \(booted\)/);
+    await status("running", "migrated");
+    expect(await ticksAbove("vm1", serial, 41, 300)).toBe(41);
+    await rm(host, { recursive: true });
   });
 });
 

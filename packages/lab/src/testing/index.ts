@@ -1,31 +1,43 @@
 // Test helpers for suites that run guests on the lab (`@drover/lab/testing`): vitest-only, never for product code.
 import { vi } from "vitest";
-import { guestKernelDied, lastTick, readSerial } from "../ticks.js";
+import { domainStateBeside, guestKernelDied, lastTick, readSerial, readTicks } from "../ticks.js";
 
 /**
  * Waits until the guest writing `serialFile` has ticked more than `above` times and returns the count.
  * The default deadline is generous: TCG guests boot slowly on a loaded 2-core machine.
  *
- * A guest whose kernel died (guestKernelDied: QEMU 7.2's TCG live migration lost some of its dirty
- * pages) ends the wait with a warning naming the evidence instead of a failure: its QEMU still runs
- * where Drover put it, which the callers check from the lab's process table, and nothing Drover does
- * can corrupt a guest's memory. A guest that merely stops ticking, with no such evidence, fails.
+ * QEMU 7.2's TCG live migration loses some of a guest's dirty pages (guestKernelDied in ../ticks.ts),
+ * so a guest that arrived by migration may die on the destination. Two cases end the wait with a
+ * `QEMU-TCG-CORRUPTION` warning instead of a failure:
+ * - the serial output shows its kernel died (an oops, a panic, the counter starting again);
+ * - it printed nothing new until the deadline while libvirtd there records its domain as running
+ *   and arrived by migration (the kernel hung without a word).
+ * Either way its QEMU runs where Drover put it, which the callers check from the lab's process
+ * table, and nothing Drover does can corrupt a guest's memory. A domain paused or otherwise not
+ * running (a move Drover left unfinished), or a guest that was never migrated, still fails.
  */
 export async function ticksAbove(what: string, serialFile: string, above: number, timeout = 120_000): Promise<number> {
-  return vi.waitFor(
-    async () => {
-      const serial = await readSerial(serialFile);
-      const ticks = lastTick(serial);
-      if (ticks > above) return ticks;
-      const died = guestKernelDied(serial, above);
-      if (died !== null) {
-        process.stderr.write(
-          `QEMU-TCG-CORRUPTION ${what}: the guest's kernel died (${died}) in ${serialFile}; see guestKernelDied in @drover/lab\n`,
-        );
-        return ticks;
-      }
-      throw new Error(`waiting for ${what}: ${ticks} ticks in ${serialFile}, want more than ${above}`);
-    },
-    { timeout, interval: 200 },
-  );
+  const corrupted = (ticks: number, evidence: string): number => {
+    process.stderr.write(`QEMU-TCG-CORRUPTION ${what}: ${evidence} in ${serialFile}; see guestKernelDied in @drover/lab\n`);
+    return ticks;
+  };
+  try {
+    return await vi.waitFor(
+      async () => {
+        const serial = await readSerial(serialFile);
+        const ticks = lastTick(serial);
+        if (ticks > above) return ticks;
+        const died = guestKernelDied(serial, above);
+        if (died !== null) return corrupted(ticks, `the guest's kernel died (${died})`);
+        throw new Error(`waiting for ${what}: ${ticks} ticks in ${serialFile}, want more than ${above}`);
+      },
+      { timeout, interval: 200 },
+    );
+  } catch (e) {
+    const domain = await domainStateBeside(serialFile);
+    if (domain?.state === "running" && domain.reason === "migrated")
+      return corrupted(await readTicks(serialFile), `the guest hung silently (its domain runs there, arrived by migration)`);
+    const where = domain ? `its domain is ${domain.state} (${domain.reason})` : "no domain of it there";
+    throw new Error(`${(e as Error).message}; ${where}`, { cause: e });
+  }
 }

@@ -1,15 +1,18 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 
-/** A guest's serial output so far ("" when there is no file yet). */
-export async function readSerial(serialFile: string): Promise<string> {
+/** A file's text, "" when there is no such file (yet). */
+async function readIfPresent(file: string): Promise<string> {
   try {
-    return await readFile(serialFile, "utf8");
+    return await readFile(file, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
     throw e;
   }
 }
+
+/** A guest's serial output so far ("" when there is no file yet). */
+export const readSerial = readIfPresent;
 
 /** Every complete `tick N` line (a line still being written is not one yet), with where it ends. */
 function tickLines(serial: string): Array<{ n: number; end: number }> {
@@ -70,7 +73,7 @@ export async function guestKernelDiedIn(serialFile: string, since = 0): Promise<
  */
 export async function domainStateBeside(serialFile: string): Promise<{ state: string; reason: string } | null> {
   const hostDir = resolve(serialFile, "..", "..", "..");
-  const xml = await readSerial(join(hostDir, "run", "qemu", `${basename(serialFile, ".serial")}.xml`));
+  const xml = await readIfPresent(join(hostDir, "run", "qemu", `${basename(serialFile, ".serial")}.xml`));
   const m = /<domstatus state='([\w-]+)' reason='([\w-]+)'/.exec(xml);
   return m ? { state: m[1]!, reason: m[2]! } : null;
 }

@@ -73,10 +73,7 @@ describe("scheduler killed mid-drain", () => {
     }
     expect(new Set(all.map((x) => x.commandId)).size).toBe(all.length);
     for (const g of guests) {
-      const t = await ticksMoved(d, g, "h1");
-      expect(t.host).not.toBe("h1");
-      expect(t.first).toBeGreaterThan(1);
-      expect(t.last).toBeGreaterThanOrEqual(before.get(g) ?? 0);
+      await ticksMoved(d, g, "h1", before.get(g) ?? 0);
     }
 
     const hist = (await call(d.api, "GET", "/v1/history?limit=500", HistoryResponse)).entries;

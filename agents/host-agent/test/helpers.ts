@@ -13,7 +13,7 @@ export const AGENT_BIN = join(AGENT_DIR, "bin", "drover-agent.js");
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export { ticksAbove } from "@drover/lab/testing";
+export { movedLive, ticksAbove } from "@drover/lab/testing";
 
 /** Every message on a subject, kept in arrival order. */
 export class Collector<T> {

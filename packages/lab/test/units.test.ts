@@ -19,7 +19,7 @@ import {
 } from "../src/index.js";
 import { domainStateBeside } from "../src/ticks.js";
 import { cpioArchive, S_IFREG } from "../src/cpio.js";
-import { ticksAbove } from "../src/testing/index.js";
+import { movedLive, ticksAbove } from "../src/testing/index.js";
 import { readLabFile } from "../src/lab-state.js";
 
 describe("address plan", () => {
@@ -102,6 +102,28 @@ describe("guest", () => {
     await expect(ticksAbove("vm1", serial, 41, 300)).rejects.toThrow(/its domain is running \(booted\)/);
     await status("running", "migrated");
     expect(await ticksAbove("vm1", serial, 41, 300)).toBe(41);
+    await rm(host, { recursive: true });
+  });
+
+  it("takes a guest as moved live only when libvirtd there says it arrived by migration, whatever it printed", async () => {
+    const host = await mkdtemp(join(tmpdir(), "drover-moved-"));
+    await mkdir(join(host, "log", "qemu"), { recursive: true });
+    await mkdir(join(host, "run", "qemu"), { recursive: true });
+    const serial = join(host, "log", "qemu", "vm1.serial");
+    const status = (state: string, reason: string) =>
+      writeFile(join(host, "run", "qemu", "vm1.xml"), `<domstatus state='${state}' reason='${reason}' pid='1'>\n`);
+    // Started afresh there: fails at once, though its counter has passed the mark.
+    await writeFile(serial, "tick 1\r\ntick 50\r\n");
+    await expect(movedLive("vm1", serial, 41, 300)).rejects.toThrow(/vm1: not arrived by live migration: no domain of it there/);
+    await status("running", "booted");
+    await expect(movedLive("vm1", serial, 41, 300)).rejects.toThrow(/its domain is running \(booted\)/);
+    for (const reason of ["migrated", "unpaused", "postcopy"]) {
+      await status("running", reason);
+      expect(await movedLive("vm1", serial, 41, 300)).toBe(50);
+    }
+    // Arrived, but not ticking past the mark and not dead by QEMU's TCG: the wait fails.
+    await status("running", "unpaused");
+    await expect(movedLive("vm1", serial, 50, 300)).rejects.toThrow(/50 ticks .* want more than 50; its domain is running \(unpaused\)/);
     await rm(host, { recursive: true });
   });
 });

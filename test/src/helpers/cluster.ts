@@ -1,5 +1,6 @@
 // Waiting on the cluster through the HTTP API and the lab's serial files (test-only: vi.waitFor).
 import { ApiMigration, HostsResponse, MigrationsResponse, VmsResponse, type ApiHost, type ApiVm } from "@drover/protocol";
+import { movedLive } from "@drover/lab/testing";
 import { vi } from "vitest";
 import { call } from "./api.js";
 import type { DroverLab } from "./drover-lab.js";
@@ -43,15 +44,24 @@ export function waitMigrationDone(api: string, id: string, timeoutMs = 180_000):
   );
 }
 
-/** Waits until the guest ticks on a host other than `from` (a moved guest's serial file fills within seconds). */
-export function ticksMoved(d: DroverLab, vm: string, from: string, timeoutMs = 60_000): ReturnType<DroverLab["ticks"]> {
-  return vi.waitFor(
+/**
+ * Waits until the guest's QEMU runs on a host other than `from` (the lab's process table), then checks
+ * that it arrived there by migration and ticks past `above` (movedLive: QEMU's TCG losses told apart).
+ */
+export async function ticksMoved(
+  d: DroverLab,
+  vm: string,
+  from: string,
+  above: number,
+  timeoutMs = 60_000,
+): Promise<{ host: string; last: number }> {
+  const host = await vi.waitFor(
     async () => {
-      const t = await d.ticks(vm);
-      if (t.host === null || t.host === from || t.last === 0)
-        throw new Error(`waiting for ${vm} to tick away from ${from}: ${JSON.stringify(t)}`);
-      return t;
+      const on = await d.hostOf(vm);
+      if (on === null || on === from) throw new Error(`waiting for ${vm} to run away from ${from}: on ${on ?? "no host"}`);
+      return on;
     },
     { timeout: timeoutMs, interval: 500 },
   );
+  return { host, last: await movedLive(`${vm} ticking on ${host}`, d.lab.host(host).serialFile(vm), above, timeoutMs) };
 }

@@ -16,7 +16,6 @@ import {
   netnsPlan,
   natsUrls,
   phaseTimer,
-  readFirstTick,
   readTicks,
   startGuest,
   type GuestWorkload,
@@ -218,12 +217,11 @@ export class DroverLab implements AsyncDisposable {
     return null;
   }
 
-  /** The guest's tick counter and first tick on the host that runs it now. */
-  async ticks(vm: string): Promise<{ host: string | null; last: number; first: number }> {
+  /** The guest's tick counter on the host that runs it now. */
+  async ticks(vm: string): Promise<{ host: string | null; last: number }> {
     const host = await this.hostOf(vm);
-    if (!host) return { host, last: 0, first: 0 };
-    const f = this.lab.host(host).serialFile(vm);
-    return { host, last: await readTicks(f), first: await readFirstTick(f) };
+    if (!host) return { host, last: 0 };
+    return { host, last: await readTicks(this.lab.host(host).serialFile(vm)) };
   }
 
   schedulerLog(k = 1): string {

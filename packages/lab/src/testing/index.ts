@@ -41,3 +41,21 @@ export async function ticksAbove(what: string, serialFile: string, above: number
     throw new Error(`${(e as Error).message}; ${where}`, { cause: e });
   }
 }
+
+/** How libvirtd says a domain that arrived by migration runs: resumed after a pause rung, or post-copy. */
+const ARRIVED = new Set(["migrated", "unpaused", "postcopy"]);
+
+/**
+ * Checks that the guest writing `serialFile` arrived on that host by migration (libvirtd's record
+ * there: running, not `booted`) and ticks past `above` (ticksAbove). A Drover bug that started the
+ * guest afresh on the destination fails here whether or not QEMU's TCG corrupted it; the counter
+ * starting again at 1 cannot tell the two apart.
+ */
+export async function movedLive(what: string, serialFile: string, above: number, timeout?: number): Promise<number> {
+  const domain = await domainStateBeside(serialFile);
+  if (domain?.state !== "running" || !ARRIVED.has(domain.reason))
+    throw new Error(
+      `${what}: not arrived by live migration: ${domain ? `its domain is ${domain.state} (${domain.reason})` : "no domain of it there"}`,
+    );
+  return ticksAbove(what, serialFile, above, timeout);
+}

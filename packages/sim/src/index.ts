@@ -59,5 +59,7 @@ export { ASSUMED_WATTS, fromHistory } from "./history.js";
 export type { HistoryReplay } from "./history.js";
 export { boundRow, outcomeColumns, resultRow, rowCells } from "./report.js";
 export type { OutcomeRow } from "./report.js";
+export { dominates, dominatorsOf, paretoFrontier } from "./pareto.js";
+export type { Costs } from "./pareto.js";
 export type { BoundOptions, BoundResult } from "./bounds.js";
 export type { SimulationOptions, SimulationResult } from "./simulate.js";

@@ -1,0 +1,270 @@
+// Energy/SLA trade-off on the packed PlanetLab days, clean mode: Drover across its consolidation
+// band (conservative to aggressive, the benchmark profile among them) against the CloudSim
+// baselines across their parameters. One setting per policy says little, as each buys energy with
+// SLAV; what matters is whether Drover's frontier lies below theirs, so for every baseline setting it
+// prints whether some Drover setting is at least as good on energy/oracle and SLAV and better on one.
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import Table from "cli-table3";
+import * as vega from "vega";
+import { compile } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
+import type { Profile } from "@drover/policy";
+import {
+  DroverPolicy,
+  benchmarkConfig,
+  benchmarkProfile,
+  createPolicy,
+  dominatorsOf,
+  ffdOracle,
+  fluidBound,
+  loadPlanetLabDay,
+  paretoFrontier,
+  planetLabDays,
+  simulate,
+} from "../src/index.js";
+import type { SimPolicy, Workload } from "../src/index.js";
+
+const defaultOut = fileURLToPath(new URL("./frontier/", import.meta.url));
+const usage = `usage: npm run bench:frontier -- [--days N] [--out DIR] [--json FILE]
+  --days N      only the first N of the packed days (1..${planetLabDays.length}; default all: ${planetLabDays.join(", ")})
+  --out DIR     where the SVG charts go, one per day (default packages/sim/bench/frontier/)
+  --json FILE   also write every point, frontier and verdict to FILE as JSON`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench:frontier: ${message}\n${usage}\n`);
+  process.exit(2);
+}
+let parsed;
+try {
+  parsed = parseArgs({
+    options: { days: { type: "string" }, out: { type: "string" }, json: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+} catch (e) {
+  fail((e as Error).message);
+}
+const args = parsed.values;
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const nDays = args.days === undefined ? planetLabDays.length : Number(args.days);
+if (!Number.isInteger(nDays) || nDays < 1 || nDays > planetLabDays.length)
+  fail(`--days must be an integer from 1 to ${planetLabDays.length} (got "${args.days}")`);
+const outDir = resolve(args.out ?? defaultOut);
+try {
+  mkdirSync(outDir, { recursive: true });
+} catch (e) {
+  fail(`--out ${outDir}: cannot create the directory (${(e as Error).message})`);
+}
+// Checked now, not after minutes of simulation.
+const jsonFile = args.json === undefined ? undefined : resolve(args.json);
+if (jsonFile !== undefined && !statSync(dirname(jsonFile), { throwIfNoEntry: false })?.isDirectory())
+  fail(`--json ${jsonFile}: directory ${dirname(jsonFile)} does not exist`);
+
+interface Band {
+  readonly low: number;
+  readonly high: number;
+  readonly target: number;
+}
+const consolidate = benchmarkProfile.policies.find((p) => p.policy === "consolidate");
+const benchmarkBand = (consolidate?.args as { band?: Band } | undefined)?.band;
+if (benchmarkBand?.target === undefined) throw new Error("benchmarkProfile has no consolidate band with a target: nothing to sweep");
+// Low empties hosts, high relieves them, target is how full a destination is packed: all three move
+// together from leaving room to packing tight. The benchmark band is added if it is not one of them.
+const sweep: Band[] = [
+  { low: 0.5, high: 0.8, target: 0.7 },
+  { low: 0.6, high: 0.85, target: 0.8 },
+  { low: 0.65, high: 0.9, target: 0.85 },
+  { low: 0.75, high: 0.97, target: 0.92 },
+  { low: 0.8, high: 1.0, target: 0.95 },
+  { low: 0.85, high: 1.0, target: 1.0 },
+  { low: 0.9, high: 1.0, target: 1.0 },
+];
+const same = (a: Band, b: Band) => a.low === b.low && a.high === b.high && a.target === b.target;
+const bands = (sweep.some((b) => same(b, benchmarkBand)) ? sweep : [...sweep, benchmarkBand]).sort(
+  (a, b) => a.low - b.low || a.high - b.high || a.target - b.target,
+);
+const bandLabel = (b: Band) => `drover ${b.low.toFixed(2)}/${b.high.toFixed(2)}/${b.target.toFixed(2)}`;
+const withBand = (band: Band): Profile => ({
+  ...benchmarkProfile,
+  policies: benchmarkProfile.policies.map((p) => (p === consolidate ? { ...p, args: { ...(p.args as object), band } } : p)),
+});
+const baselines: Record<string, readonly number[]> = {
+  "lr-mmt": [1.0, 1.1, 1.2, 1.3, 1.4],
+  "thr-mmt": [0.7, 0.8, 0.9, 1.0],
+  "iqr-mmt": [1.0, 1.5, 2.0],
+  "mad-mmt": [2.0, 2.5, 3.0],
+};
+
+interface Point {
+  readonly label: string;
+  readonly family: string;
+  /** Position along the sweep (Drover's line is drawn in this order). */
+  readonly step: number;
+  readonly benchmark: boolean;
+  readonly energyKwh: number;
+  readonly ratio: number;
+  readonly slav: number;
+  readonly migrations: number;
+}
+const costs = (p: Point) => [p.ratio, p.slav];
+
+// SLAV spans over three decades here: fixed decimals would print the conservative settings as equal.
+const slavPct = (slav: number, unit = "%") => (slav * 100).toExponential(2) + unit;
+const out = (s = "") => process.stdout.write(s + "\n");
+const started = performance.now();
+const elapsed = () => ((performance.now() - started) / 1000).toFixed(0) + " s";
+
+function run(policy: SimPolicy, family: string, step: number, benchmark: boolean, w: Workload, oracleKwh: number) {
+  const r = simulate({ workload: w, policy, mode: "clean" });
+  return {
+    label: policy.name,
+    family,
+    step,
+    benchmark,
+    energyKwh: r.energyKwh,
+    ratio: r.energyKwh / oracleKwh,
+    slav: r.slav,
+    migrations: r.migrations,
+  } satisfies Point;
+}
+
+function table(points: readonly Point[], frontier: readonly Point[], verdict: Map<Point, Point[]>): string {
+  const t = new Table({
+    head: ["setting", "energy kWh", "/oracle", "SLAV %", "migrations", "Pareto (energy/oracle, SLAV)"],
+    colAligns: ["left", "right", "right", "right", "right", "left"],
+    style: { head: [], border: [] },
+    chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
+  });
+  for (const p of points) {
+    const dominators = verdict.get(p);
+    const pareto =
+      dominators === undefined
+        ? frontier.includes(p)
+          ? "on Drover's frontier"
+          : "off the frontier"
+        : dominators.length > 0
+          ? `dominated by ${dominators.length} Drover`
+          : "NOT dominated";
+    t.push([
+      p.label + (p.benchmark ? " (benchmark)" : ""),
+      p.energyKwh.toFixed(2),
+      p.ratio.toFixed(3),
+      slavPct(p.slav, ""),
+      String(p.migrations),
+      pareto,
+    ]);
+  }
+  return t.toString();
+}
+
+const families = ["drover", ...Object.keys(baselines)];
+/** Both panels share data and marks; only the y field and its scale differ. */
+function panel(y: string, title: string, scale: object, fluidRatio: number, tagged: string): object {
+  const x = { field: "ratio", type: "quantitative", title: "energy / FFD oracle", scale: { zero: false } };
+  const fam = { field: "family", type: "nominal", title: "policy", scale: { domain: families } };
+  const yEnc = { field: y, type: "quantitative", title, scale };
+  return {
+    width: 380,
+    height: 300,
+    layer: [
+      { mark: { type: "rule", strokeDash: [4, 3], color: "#888" }, data: { values: [{ ratio: fluidRatio }] }, encoding: { x } },
+      { transform: [{ filter: "datum.family === 'drover'" }], mark: { type: "line" }, encoding: { x, y: yEnc, order: { field: "step" } } },
+      { mark: { type: "point", size: 60, filled: true }, encoding: { x, y: yEnc, color: fam, shape: fam } },
+      {
+        transform: [{ filter: tagged }],
+        mark: { type: "text", dx: 6, align: "left", fontSize: 8 },
+        encoding: { x, y: yEnc, text: { field: "tag" } },
+      },
+    ],
+  };
+}
+
+async function chart(day: string, points: readonly Point[], fluidRatio: number, file: string): Promise<void> {
+  // A tag per point: the baselines' parameter, Drover's band (B = the benchmark's).
+  const values = points.map((p) => ({
+    ...p,
+    slavPct: p.slav * 100,
+    tag: p.family === "drover" ? p.label.replace("drover ", "") + (p.benchmark ? " B" : "") : p.label.replace(`${p.family}-`, ""),
+  }));
+  // Log axes, unless a zero would fall off one.
+  const logScale = (k: "slavPct" | "migrations", constant: number) =>
+    values.every((v) => v[k] > 0) ? { type: "log" } : { type: "symlog", constant };
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: { text: `PlanetLab ${day}, clean, 800 hosts (dashed: fluid bound)`, anchor: "start" },
+    background: "white",
+    data: { values },
+    hconcat: [
+      panel("slavPct", "SLAV % (log)", logScale("slavPct", 1e-5), fluidRatio, "true"),
+      // Drover's migrations barely move along its band, so its tags would sit on one another there.
+      panel("migrations", "migrations (log)", logScale("migrations", 1), fluidRatio, "datum.family !== 'drover' || datum.benchmark"),
+    ],
+  } as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  writeFileSync(file, await view.toSVG());
+  view.finalize();
+}
+
+out(`Energy/SLA frontier on PlanetLab ${planetLabDays.slice(0, nDays).join(", ")}, mode clean, 800 hosts.`);
+out(`Drover: benchmark config (forecast held fixed), consolidate band low/high/target swept; baselines by parameter.`);
+out(`A baseline is dominated when some Drover setting has energy/oracle <= and SLAV <= , one strictly.\n`);
+const report: unknown[] = [];
+const svgs: string[] = [];
+for (const day of planetLabDays.slice(0, nDays)) {
+  const w = loadPlanetLabDay(day);
+  const oracle = ffdOracle({ workload: w, mode: "clean" });
+  const fluid = fluidBound({ workload: w, mode: "clean" });
+  const drover = bands.map((band, i) =>
+    run(
+      new DroverPolicy({ name: bandLabel(band), profile: withBand(band), config: benchmarkConfig }),
+      "drover",
+      i,
+      same(band, benchmarkBand),
+      w,
+      oracle.energyKwh,
+    ),
+  );
+  const others = Object.entries(baselines).flatMap(([family, params]) =>
+    params.map((x, i) => run(createPolicy(`${family}-${x.toFixed(1)}`), family, i, false, w, oracle.energyKwh)),
+  );
+  const frontier = paretoFrontier(drover, costs);
+  const verdict = new Map(others.map((b) => [b, dominatorsOf(drover, costs, costs(b))]));
+  out(`== ${day}  (${w.names.length} VMs)  [${elapsed()}]`);
+  out(
+    `   FFD oracle ${oracle.energyKwh.toFixed(2)} kWh, fluid bound ${fluid.energyKwh.toFixed(2)} kWh ` +
+      `(${(fluid.energyKwh / oracle.energyKwh).toFixed(3)} of the oracle)`,
+  );
+  out(table([...drover, ...others], frontier, verdict));
+  out(
+    `   Drover's frontier: ${frontier.map((p) => `${p.label.replace("drover ", "")} (${p.ratio.toFixed(3)}, ${slavPct(p.slav)})`).join(", ")}`,
+  );
+  const free = others.filter((b) => verdict.get(b)?.length === 0);
+  for (const b of others) {
+    const by = verdict.get(b) ?? [];
+    if (by.length > 0) out(`   ${b.label}: dominated by ${by.map((p) => p.label.replace("drover ", "")).join(", ")}`);
+  }
+  for (const b of free)
+    out(`   ${b.label}: NOT dominated: no Drover setting has both energy/oracle <= ${b.ratio.toFixed(3)} and SLAV <= ${slavPct(b.slav)}`);
+  out(
+    `   ${free.length === 0 ? "every baseline point is dominated" : `${free.length} of ${others.length} baseline points NOT dominated`}\n`,
+  );
+  const file = join(outDir, `frontier-${day}.svg`);
+  await chart(day, [...drover, ...others], fluid.energyKwh / oracle.energyKwh, file);
+  svgs.push(file);
+  report.push({
+    day,
+    vms: w.names.length,
+    oracleKwh: oracle.energyKwh,
+    fluidKwh: fluid.energyKwh,
+    points: [...drover, ...others],
+    frontier: frontier.map((p) => p.label),
+    baselines: others.map((b) => ({ label: b.label, dominatedBy: (verdict.get(b) ?? []).map((p) => p.label) })),
+  });
+}
+out(`charts: ${svgs.join(", ")}`);
+out(`total ${elapsed()}`);
+if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify({ mode: "clean", hosts: 800, days: report }, null, 2));

@@ -3,11 +3,15 @@
  * serves every test:
  *   drover.dirty_mb=8     size of the working set the guest keeps rewriting (MiB, 0 = none)
  *   drover.dirty_rate=8   MiB rewritten per second; "max" = as fast as the vCPU can
+ *   drover.dirty_change=0 1 = every rewrite changes the bytes (the data shifts by a page each pass)
  *   drover.busy=0         number of shell loops burning CPU
  *   drover.tick_s=1       seconds between ticks
  * It prints `tick N` to the serial console every tick; the counter continuing on another host
  * after a migration proves the same guest kept running. Dirtying uses random data: zero pages
- * are sent cheaply by QEMU and would not stress a migration.
+ * are sent cheaply by QEMU and would not stress a migration. By default each pass writes the same
+ * bytes again: migration's dirty log sees every write, but QEMU's dirty-rate sampling compares page
+ * hashes and sees none, so a guest whose measured rate must show (the cost model predicting from
+ * it) sets dirty_change, as a real workload's writes change its pages.
  */
 export const GUEST_INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -22,6 +26,7 @@ arg() {
 }
 DIRTY_MB=$(arg dirty_mb 8)
 DIRTY_RATE=$(arg dirty_rate 8)
+CHANGE=$(arg dirty_change 0)
 BUSY=$(arg busy 0)
 TICK=$(arg tick_s 1)
 echo "drover-guest: dirty_mb=$DIRTY_MB dirty_rate=$DIRTY_RATE busy=$BUSY tick_s=$TICK"
@@ -31,7 +36,15 @@ if [ "$DIRTY_MB" -gt 0 ] && [ "$DIRTY_RATE" != 0 ]; then
     # slow under TCG. One cat|dd pair per chunk: a process per MiB would cap the rate at ~1 MiB/s.
     dd if=/dev/urandom of=/ws/block bs=1M count=1 2>/dev/null
     list() { i=0; while [ "$i" -lt "$1" ]; do echo /ws/block; i=$((i + 1)); done; }
-    write() { cat $2 | dd of=/ws/set bs=1M seek="$1" count="$3" conv=notrunc iflag=fullblock 2>/dev/null; }
+    SHIFT=0
+    write() {
+      if [ "$CHANGE" = 1 ]; then
+        { dd if=/ws/block bs=4k skip="$SHIFT" 2>/dev/null; cat $2; } | dd of=/ws/set bs=1M seek="$1" count="$3" conv=notrunc iflag=fullblock 2>/dev/null
+        SHIFT=$(((SHIFT + 1) % 256))
+      else
+        cat $2 | dd of=/ws/set bs=1M seek="$1" count="$3" conv=notrunc iflag=fullblock 2>/dev/null
+      fi
+    }
     ALL=$(list "$DIRTY_MB")
     write 0 "$ALL" "$DIRTY_MB"
     if [ "$DIRTY_RATE" = max ]; then

@@ -12,6 +12,11 @@ export interface GuestWorkload {
   dirtyRate?: number | "max";
   /** Shell loops burning CPU (default 0). */
   busy?: number;
+  /**
+   * Every rewrite changes the bytes (default false: the same bytes again, which QEMU's dirty-rate
+   * sampling, comparing page hashes, cannot see; migration's dirty log sees both).
+   */
+  changing?: boolean;
 }
 
 export interface GuestSpec {
@@ -58,7 +63,7 @@ export function guestCmdline(w: GuestWorkload = {}): string {
   if (rate !== "max") checkInt("workload.dirtyRate", rate, 0, 4096);
   const busy = checkInt("workload.busy", w.busy ?? 0, 0, 8);
   // cryptomgr.notests: the crypto self-tests are a second of every TCG boot and test nothing of ours.
-  return `console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off cryptomgr.notests drover.dirty_mb=${dirtyMb} drover.dirty_rate=${rate} drover.busy=${busy}`;
+  return `console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off cryptomgr.notests drover.dirty_mb=${dirtyMb} drover.dirty_rate=${rate} drover.busy=${busy} drover.dirty_change=${w.changing ? 1 : 0}`;
 }
 
 /**

@@ -58,7 +58,8 @@ describe("guest", () => {
     expect(() => guestDomainXml({ ...base, memoryMiB: 10 })).toThrow(/memoryMiB/);
     expect(() => guestDomainXml({ ...base, diskCache: "fast" as never })).toThrow(/diskCache/);
     expect(() => guestCmdline({ dirtyMb: 1000 })).toThrow(/dirtyMb/);
-    expect(guestCmdline({ dirtyRate: "max", busy: 1 })).toContain("drover.dirty_rate=max drover.busy=1");
+    expect(guestCmdline({ dirtyRate: "max", busy: 1 })).toContain("drover.dirty_rate=max drover.busy=1 drover.dirty_change=0");
+    expect(guestCmdline({ changing: true })).toContain("drover.dirty_change=1");
   });
 
   it("reads the last complete tick line only", async () => {

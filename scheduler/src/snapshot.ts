@@ -1,7 +1,7 @@
 // Turns the cluster picture into the policy's input. The policy is pure: everything it needs
 // (histories, rules, in-flight moves, recent failures, config, time) is in the snapshot, and
 // planningSnapshot is the one place that gathers it.
-import { historySamplesRead } from "@drover/policy";
+import { historySamplesRead, withUniqueVmIds } from "@drover/policy";
 import type { ClusterSnapshot, DemandForecast, Host, InFlightMigration, MigrationFailure, Profile, Vm } from "@drover/policy";
 import { localDiskBytes, type HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
@@ -186,7 +186,9 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
   }
 
   const demandForecast = extras.foresight?.demandForecast();
-  return {
+  // Its VMs are the values of the cluster state's VM map, one per uuid: no plan need check again
+  // that their ids are unique.
+  return withUniqueVmIds({
     hosts,
     vms,
     rules: mergeRules(planned, config.rules).rules,
@@ -194,7 +196,7 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
     recentFailures: extras.recentFailures,
     config: plannerClusterConfig(config, extras.learned),
     ...(demandForecast ? { demandForecast } : {}),
-  };
+  });
 }
 
 /** Share of the host's vCPU time spent waiting for a physical CPU (0..1), over its guests. */

@@ -5,11 +5,16 @@
 // short even when many hosts are full in one dimension. Insert and remove are O(1).
 
 const CPU_BUCKETS = 64;
+/** At most 30: a CPU row's non-empty cells are the bits of one 32-bit integer. */
 const MEM_BUCKETS = 16;
 
 export class FitIndex {
   private readonly cells: number[][];
-  private readonly rowCount: Int32Array;
+  /**
+   * Per CPU row, bit `mb` set when cell (row, mb) holds a host: `find` visits only those cells. Most
+   * cells are empty (hosts bunch in a few memory buckets), and walking them was most of its time.
+   */
+  private readonly rowCells: Int32Array;
   private readonly cellOf: Int32Array;
   private readonly posOf: Int32Array;
   private readonly cpuWidth: number;
@@ -29,7 +34,7 @@ export class FitIndex {
   ) {
     this.memBuckets = Number.isFinite(maxMem) ? MEM_BUCKETS : 0;
     this.cells = Array.from({ length: (CPU_BUCKETS + 1) * (this.memBuckets + 1) }, () => []);
-    this.rowCount = new Int32Array(CPU_BUCKETS + 1);
+    this.rowCells = new Int32Array(CPU_BUCKETS + 1);
     this.cellOf = new Int32Array(hostCount).fill(-1);
     this.posOf = new Int32Array(hostCount);
     this.cpuWidth = Math.max(maxCpu, 1) / CPU_BUCKETS;
@@ -59,7 +64,7 @@ export class FitIndex {
     this.cellOf[h] = cell;
     this.posOf[h] = list.length;
     list.push(h);
-    this.rowCount[row] = (this.rowCount[row] ?? 0) + 1;
+    this.rowCells[row] = (this.rowCells[row] ?? 0) | (1 << (cell - row * (this.memBuckets + 1)));
   }
 
   remove(h: number): void {
@@ -73,8 +78,10 @@ export class FitIndex {
       this.posOf[last] = i;
     }
     this.cellOf[h] = -1;
-    const row = Math.floor(cell / (this.memBuckets + 1));
-    this.rowCount[row] = (this.rowCount[row] ?? 0) - 1;
+    if (list.length === 0) {
+      const row = Math.floor(cell / (this.memBuckets + 1));
+      this.rowCells[row] = (this.rowCells[row] ?? 0) & ~(1 << (cell - row * (this.memBuckets + 1)));
+    }
   }
 
   /**
@@ -89,8 +96,9 @@ export class FitIndex {
     const stride = this.memBuckets + 1;
     const m0 = this.memBucket(mem);
     for (let row = this.cpuBucket(cpu); row <= CPU_BUCKETS; row++) {
-      if ((this.rowCount[row] ?? 0) === 0) continue;
-      for (let mb = m0; mb <= this.memBuckets; mb++) {
+      // The row's non-empty cells from m0 up, in memory order (lowest bit first).
+      for (let bits = ((this.rowCells[row] ?? 0) >>> m0) << m0; bits !== 0; bits &= bits - 1) {
+        const mb = 31 - Math.clz32(bits & -bits);
         const list = this.cells[row * stride + mb] as number[];
         for (let i = 0; i < list.length; i++) {
           const h = list[i] as number;

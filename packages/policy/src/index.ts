@@ -44,6 +44,7 @@ export { calibrateMigrationModel, predictAllStrategies, predictMigration } from 
 export type { LimitMove, LimitOther, LimitResult, LimitStep } from "./limits.js";
 export { applyLimits } from "./limits.js";
 export { applyPlan, applySteps } from "./apply-plan.js";
+export { withUniqueVmIds } from "./model.js";
 export type { PowerOffBlocker } from "./power-off.js";
 export { powerOffBlockers } from "./power-off.js";
 export type { Violation } from "./validate.js";

@@ -8,6 +8,7 @@ import {
   planProfile,
   policyNames,
   validatePlan,
+  withUniqueVmIds,
 } from "../src/index.js";
 import type { MigrateStep } from "../src/index.js";
 import { host, NOW, snap, vm } from "./fixtures.js";
@@ -70,6 +71,14 @@ describe("registry and profiles", () => {
       /vms\.2\.id.*duplicate VM id "a"/,
     );
     expect(() => plan(snap([host("h1")], []), "balance", { nowMs: Number.NaN })).toThrow(/nowMs/);
+  });
+
+  it("trusts a snapshot declared to have unique VM ids, and no copy of it", () => {
+    const trusted = withUniqueVmIds(snap([host("h1"), host("h2")], [vm("a", "h1", 1), vm("b", "h2", 1)]));
+    expect(plan(trusted, "balance", { nowMs: NOW }).policy).toBe("balance");
+    // The declaration holds for that object only: a copy with a duplicate is refused as ever.
+    const copy = { ...trusted, vms: [...trusted.vms, vm("a", "h2", 1)] };
+    expect(() => plan(copy, "balance", { nowMs: NOW })).toThrow(/vms\.2\.id.*duplicate VM id "a"/);
   });
 });
 

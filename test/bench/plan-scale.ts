@@ -3,7 +3,7 @@
 // load, a full history of samples), then a planning round is timed in its two phases, as
 // Planner.compute runs them: the snapshot (buildSnapshot) and the policy (plan). The soak measures
 // the same round through the real process (drover_plan_compute_seconds); this one can be profiled:
-//   node --cpu-prof --cpu-prof-dir /tmp/prof --import tsx test/bench/plan-scale.ts -- --hosts 10000
+//   node --cpu-prof --cpu-prof-dir /tmp/prof --import tsx test/bench/plan-scale.ts --hosts 10000
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";

@@ -122,6 +122,12 @@ describe("guest", () => {
       await status("running", reason);
       expect(await movedLive("vm1", serial, 41, 300)).toBe(50);
     }
+    // Still arriving (paused for the migration): waited for until libvirtd records it running.
+    await status("paused", "migration");
+    const arriving = movedLive("vm1", serial, 41, 5000);
+    await new Promise((r) => setTimeout(r, 500));
+    await status("running", "migrated");
+    expect(await arriving).toBe(50);
     // Arrived, but not ticking past the mark and not dead by QEMU's TCG: the wait fails.
     await status("running", "unpaused");
     await expect(movedLive("vm1", serial, 50, 300)).rejects.toThrow(/50 ticks .* want more than 50; its domain is running \(unpaused\)/);

@@ -47,15 +47,21 @@ const ARRIVED = new Set(["migrated", "unpaused", "postcopy"]);
 
 /**
  * Checks that the guest writing `serialFile` arrived on that host by migration (libvirtd's record
- * there: running, not `booted`) and ticks past `above` (ticksAbove). A Drover bug that started the
- * guest afresh on the destination fails here whether or not QEMU's TCG corrupted it; the counter
- * starting again at 1 cannot tell the two apart.
+ * there: running, not `booted`; a domain still arriving, paused for the migration, is waited for)
+ * and ticks past `above` (ticksAbove). A Drover bug that started the guest afresh on the destination
+ * fails here whether or not QEMU's TCG corrupted it; the counter starting again at 1 cannot tell the
+ * two apart.
  */
-export async function movedLive(what: string, serialFile: string, above: number, timeout?: number): Promise<number> {
-  const domain = await domainStateBeside(serialFile);
-  if (domain?.state !== "running" || !ARRIVED.has(domain.reason))
-    throw new Error(
-      `${what}: not arrived by live migration: ${domain ? `its domain is ${domain.state} (${domain.reason})` : "no domain of it there"}`,
-    );
+export async function movedLive(what: string, serialFile: string, above: number, timeout = 120_000): Promise<number> {
+  await vi.waitFor(
+    async () => {
+      const domain = await domainStateBeside(serialFile);
+      if (domain?.state !== "running" || !ARRIVED.has(domain.reason))
+        throw new Error(
+          `${what}: not arrived by live migration: ${domain ? `its domain is ${domain.state} (${domain.reason})` : "no domain of it there"}`,
+        );
+    },
+    { timeout: Math.min(timeout, 30_000), interval: 200 },
+  );
   return ticksAbove(what, serialFile, above, timeout);
 }

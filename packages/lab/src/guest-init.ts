@@ -36,14 +36,13 @@ if [ "$DIRTY_MB" -gt 0 ] && [ "$DIRTY_RATE" != 0 ]; then
     # slow under TCG. One cat|dd pair per chunk: a process per MiB would cap the rate at ~1 MiB/s.
     dd if=/dev/urandom of=/ws/block bs=1M count=1 2>/dev/null
     list() { i=0; while [ "$i" -lt "$1" ]; do echo /ws/block; i=$((i + 1)); done; }
+    # With dirty_change, the block's tail from page SHIFT leads the stream, so each pass lands the
+    # data one 4 KiB page further on; without it, the stream is the blocks alone.
     SHIFT=0
     write() {
-      if [ "$CHANGE" = 1 ]; then
-        { dd if=/ws/block bs=4k skip="$SHIFT" 2>/dev/null; cat $2; } | dd of=/ws/set bs=1M seek="$1" count="$3" conv=notrunc iflag=fullblock 2>/dev/null
-        SHIFT=$(((SHIFT + 1) % 256))
-      else
-        cat $2 | dd of=/ws/set bs=1M seek="$1" count="$3" conv=notrunc iflag=fullblock 2>/dev/null
-      fi
+      { [ "$CHANGE" = 1 ] && dd if=/ws/block bs=4k skip="$SHIFT" 2>/dev/null; cat $2; } |
+        dd of=/ws/set bs=1M seek="$1" count="$3" conv=notrunc iflag=fullblock 2>/dev/null
+      SHIFT=$(((SHIFT + 1) % 256))
     }
     ALL=$(list "$DIRTY_MB")
     write 0 "$ALL" "$DIRTY_MB"

@@ -32,13 +32,13 @@ export function dominates(a: Costs, b: Costs): boolean {
  * all kept: a tie is not a defeat, and dropping one would hide a setting that is as good.
  */
 export function paretoFrontier<T>(items: readonly T[], costs: (item: T) => Costs): T[] {
-  const cs = items.map(costs);
-  const kept = items.filter((_, i) => !cs.some((c, j) => j !== i && dominates(c, cs[i] as Costs)));
+  const all = items.map((item) => ({ item, c: costs(item) }));
+  const kept = all.filter((x) => !all.some((y) => y !== x && dominates(y.c, x.c)));
   const order = (a: Costs, b: Costs) => {
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
     return 0;
   };
-  return kept.sort((a, b) => order(costs(a), costs(b)));
+  return kept.sort((a, b) => order(a.c, b.c)).map((x) => x.item);
 }
 
 /** The items that dominate `target` (empty: nothing beats it on every cost). */

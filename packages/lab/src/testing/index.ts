@@ -37,9 +37,12 @@ export async function ticksAbove(what: string, serialFile: string, above: number
     const domain = await domainStateBeside(serialFile);
     if (domain?.state === "running" && domain.reason === "migrated")
       return corrupted(await readTicks(serialFile), `the guest hung silently (its domain runs there, arrived by migration)`);
-    const where = domain ? `its domain is ${domain.state} (${domain.reason})` : "no domain of it there";
-    throw new Error(`${(e as Error).message}; ${where}`, { cause: e });
+    throw new Error(`${(e as Error).message}; ${describeDomain(domain)}`, { cause: e });
   }
+}
+
+function describeDomain(domain: Awaited<ReturnType<typeof domainStateBeside>>): string {
+  return domain ? `its domain is ${domain.state} (${domain.reason})` : "no domain of it there";
 }
 
 /** How libvirtd says a domain that arrived by migration runs: resumed after a pause rung, or post-copy. */
@@ -57,9 +60,7 @@ export async function movedLive(what: string, serialFile: string, above: number,
     async () => {
       const domain = await domainStateBeside(serialFile);
       if (domain?.state !== "running" || !ARRIVED.has(domain.reason))
-        throw new Error(
-          `${what}: not arrived by live migration: ${domain ? `its domain is ${domain.state} (${domain.reason})` : "no domain of it there"}`,
-        );
+        throw new Error(`${what}: not arrived by live migration: ${describeDomain(domain)}`);
     },
     { timeout: Math.min(timeout, 30_000), interval: 200 },
   );

@@ -3,6 +3,8 @@
 # checks before it acts, so running it again is fast and changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Turborepo reports usage to Vercel by default; nothing here may talk to anything beyond this machine.
+export TURBO_TELEMETRY_DISABLED=1
 
 APT_PACKAGES=(nats-server libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   iproute2 ipmitool busybox-static lz4 ca-certificates openssl chromium qemu-utils)

@@ -84,17 +84,27 @@ async function move(vm: string): Promise<ApiMigration> {
   return done;
 }
 
-/** Waits until h1's agent reports the guest dirtying faster than the cap (what the cost model predicts from). */
-async function dirtierThanCap(vm: string): Promise<void> {
+/**
+ * Waits until h1's agent reports the guest's dirty rate on the wanted side of the cap (what the cost
+ * model predicts from). A measurement taken while a guest booted reads far over the cap until the
+ * next one, and on a slower machine the first can fall in the boot: an idle guest's rate must stay
+ * under the cap for `holdMs`, longer than one measurement period (5 s here) plus a report, so the
+ * reading the move is predicted from was taken after the boot.
+ */
+async function dirtyRateReported(vm: string, side: "over" | "under", holdMs = side === "under" ? 10_000 : 0): Promise<void> {
   await using bus = await Bus.connect({ ...d.lab.busOptions("scheduler"), name: "strategies-test", logger: silentLogger });
   let rate: number | null = null;
+  let since: number | null = null;
   const sub = bus.subscribe(subjects.hostReport("lab", "h1"), HostReport, (r) => {
     rate = r.vms.find((v) => v.name === vm)?.dirtyRateMiBs ?? rate;
+    const ok = rate !== null && (side === "over" ? rate > CAP_MIBS : rate <= CAP_MIBS);
+    since = ok ? (since ?? Date.now()) : null;
   });
   try {
     await vi.waitFor(
       () => {
-        if (rate === null || rate <= CAP_MIBS) throw new Error(`waiting for h1 to report ${vm} dirtying over ${CAP_MIBS} MiB/s: ${rate}`);
+        if (since === null || Date.now() - since < holdMs)
+          throw new Error(`waiting for h1 to report ${vm} dirtying ${side} ${CAP_MIBS} MiB/s for ${holdMs} ms: ${rate}`);
       },
       { timeout: 200_000, interval: 500 },
     );
@@ -107,6 +117,7 @@ describe("migration strategies", () => {
   it("copies a local qcow2 disk to the destination (copy-storage): the guest's disk content is the same there", async () => {
     const nsPath = localDiskNsPath("disk1");
     const sourceHash = await diskContentHash(d.lab.host("h1").hostPath(nsPath));
+    await dirtyRateReported("disk1", "under");
     const done = await move("disk1");
     expect(done.strategy).toBe("live");
     expect(done.completedBy).toBe("live");
@@ -114,14 +125,14 @@ describe("migration strategies", () => {
   });
 
   it("moves a guest that outruns the bandwidth by post-copy where its tag allows it", async () => {
-    await dirtierThanCap("pc1");
+    await dirtyRateReported("pc1", "over");
     const done = await move("pc1");
     expect(done.strategy).toBe("post-copy");
     expect(done.completedBy).toBe("post-copy");
   });
 
   it("moves a guest that outruns the bandwidth by pause-and-copy where post-copy is not allowed, its pause measured as downtime", async () => {
-    await dirtierThanCap("pause1");
+    await dirtyRateReported("pause1", "over");
     const done = await move("pause1");
     expect(done.strategy).toBe("pause-and-copy");
     expect(done.completedBy).toBe("offline");

@@ -263,6 +263,7 @@ export const SchedulerConfig = z
               days: "*",
               timezone: "utc",
               restoreBeforeEndMs: 30 * 60_000,
+              restoreMarginMs: 5 * 60_000,
             }).describe(
               "When consolidation runs (e.g. the night); outside it hosts are woken and the load spread. Changed at run time by " +
                 "`drover schedule consolidate`.",

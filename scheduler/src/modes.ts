@@ -1,6 +1,7 @@
 // Schedules and modes: balancing runs continuously; consolidation only inside its window, and
-// before the window ends the standby hosts are woken and the load is spread again. Each policy's
-// mode decides what a plan does: off (nothing), recommend (stored, waits for approval),
+// before the window ends the standby hosts are woken (power/restore.ts: each just in time for the
+// forecast demand, or all at a fixed offset without a forecast) and the load is spread again. Each
+// policy's mode decides what a plan does: off (nothing), recommend (stored, waits for approval),
 // automatic (runs). Modes and the window start from the config file and change at run time
 // (the API), each change recorded in the history with who made it.
 import type { PlanStep } from "@drover/policy";
@@ -12,6 +13,7 @@ import { WindowConfig, type SchedulerConfig } from "./config.js";
 import type { MigrationEvents } from "./migration-events.js";
 import type { Planner } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
+import { CapacityRestore } from "./power/restore.js";
 import { windowAt, type WindowState } from "./window.js";
 
 /** How busy the dispatcher is: scheduled planning waits until no move is running or queued. */
@@ -23,7 +25,7 @@ export interface MovesLoad {
 export interface ModesDeps {
   planner: Pick<Planner, "compute" | "make">;
   moves: MovesLoad;
-  power: Pick<PowerManager, "requestWake">;
+  power: Pick<PowerManager, "requestWake" | "wakeLatencies" | "planningSnapshot">;
   /** A failed move brings the next planning round forward. */
   events: MigrationEvents;
   state: ClusterState;
@@ -46,9 +48,10 @@ export const scheduleKey = (kind: "consolidate"): string => `schedules.${kind}`;
 
 export class Modes {
   private lastRun: Record<"balance" | "consolidate", number> = { balance: 0, consolidate: 0 };
-  /** Window (by opening time) whose capacity was already restored. */
+  /** Window (by opening time) whose restore began. */
   private restoredWindow: number | null = null;
-  /** Hosts this scheduler put in standby during the current window. */
+  /** Wakes the hosts Drover powered off before the window ends. */
+  private readonly restore: CapacityRestore;
   readonly modes: Record<PlanKind, PolicyMode>;
   readonly schedules: { consolidate: WindowConfig };
 
@@ -59,6 +62,7 @@ export class Modes {
       drain: d.config.policies.drain.mode,
     };
     this.schedules = { consolidate: d.config.policies.consolidate.window };
+    this.restore = new CapacityRestore(d);
     this.restoreRunTimeModes();
     d.events.onFinished((m) => this.onMigrationFinished(m));
   }
@@ -124,18 +128,21 @@ export class Modes {
     if (last && last.seq > fileSeq && window.success) this.schedules.consolidate = window.data;
   }
 
+  /** The window now; `restoring` once its restore began (timed by the forecast, or the fixed offset without one). */
   window(): WindowState {
-    return windowAt(this.schedules.consolidate, this.d.clock.now());
+    const w = windowAt(this.schedules.consolidate, this.d.clock.now());
+    return { ...w, restoring: this.restore.restoring(w) };
   }
 
   async tick(): Promise<void> {
     const now = this.d.clock.now();
-    const w = this.window();
-    if (this.modes.consolidate !== "off" && w.active && w.restoring && this.restoredWindow !== w.openedMs) {
-      this.restoredWindow = w.openedMs;
-      this.restore();
+    const open = windowAt(this.schedules.consolidate, now);
+    const restoring = this.modes.consolidate !== "off" && open.active && this.restore.tick(open, this.schedules.consolidate);
+    if (restoring && this.restoredWindow !== open.openedMs) {
+      this.restoredWindow = open.openedMs;
       this.lastRun.balance = 0;
     }
+    const w = this.window();
     const idle = this.d.moves.inFlightCount === 0 && this.d.moves.queuedCount === 0;
     if (
       this.modes.consolidate !== "off" &&
@@ -180,24 +187,6 @@ export class Modes {
     if (!open) return false;
     if (this.d.clock.now() - open.createdMs > this.d.config.planTtlMs) return false;
     return sig(open.steps.map((s) => (s.action === "migrate" ? `m:${s.vmUuid}>${s.destination}` : `${s.action}:${s.host}`))) === want;
-  }
-
-  /** Before the window ends: wake the standby hosts the plans powered off (load returns soon). */
-  private restore(): void {
-    const { state, power, clock, log, store } = this.d;
-    const now = clock.now();
-    for (const h of state.hosts.values()) {
-      if (state.stateOf(h, now) !== "standby") continue;
-      if (store.maintenance.active(h.id)) continue;
-      // Only hosts Drover's plans put to sleep; an operator's power-off stays off.
-      const last = store.power.list({ host: h.id, limit: 5 }).find((p) => p.action === "power-off" && p.status === "succeeded");
-      if (last && !last.requestedBy.startsWith("plan:") && !last.requestedBy.startsWith("schedule:")) continue;
-      try {
-        power.requestWake(h.id, "schedule:consolidate", "restore capacity before the consolidation window ends", true);
-      } catch (e) {
-        log.warn({ host: h.id, err: (e as Error).message }, "restore: wake refused");
-      }
-    }
   }
 
   /** A failed move makes the next round come sooner (re-plan around it). */

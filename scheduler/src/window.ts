@@ -6,7 +6,11 @@ const dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 
 export interface WindowState {
   active: boolean;
-  /** Inside the last `restoreBeforeEndMs` of an open window: capacity is being restored. */
+  /**
+   * Capacity is being restored (consolidation stops, the load is spread again). From `windowAt`:
+   * inside the last `restoreBeforeEndMs` of an open window, the fixed offset; `Modes.window()` gives
+   * the restore's own decision, which a seasonal forecast times by demand (power/restore.ts).
+   */
   restoring: boolean;
   openedMs: number | null;
   closesMs: number | null;
@@ -39,6 +43,13 @@ function dayStart(ms: number, tz: "utc" | "local"): { start: number; weekday: nu
     return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()), weekday: d.getUTCDay() };
   }
   return { start: new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime(), weekday: d.getDay() };
+}
+
+/** A time of day as HH:MM in the window's timezone, with the zone when it is UTC (for explanations). */
+export function timeOfDay(ms: number, tz: "utc" | "local"): string {
+  const d = new Date(ms);
+  const [h, m] = tz === "utc" ? [d.getUTCHours(), d.getUTCMinutes()] : [d.getHours(), d.getMinutes()];
+  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}${tz === "utc" ? " UTC" : ""}`;
 }
 
 export function windowAt(cfg: WindowConfig, nowMs: number): WindowState {

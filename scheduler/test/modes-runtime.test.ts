@@ -113,6 +113,7 @@ describe("schedules at run time", () => {
       days: "mon-fri",
       timezone: "utc",
       restoreBeforeEndMs: 30 * 60_000,
+      restoreMarginMs: 5 * 60_000,
     });
     expect(await status(h)).toMatchObject({ start: "01:00", end: "05:30" });
     // The same window again records nothing.

@@ -40,6 +40,10 @@ describe("drover CLI without a scheduler", () => {
       },
       { args: ["schedule", "consolidate", "--start", "25:00", "--end", "02:00"], text: /--start: must be HH:MM/ },
       { args: ["schedule", "consolidate", "--start", "01:00"], text: /required option '--end <HH:MM>' not specified/ },
+      {
+        args: ["schedule", "consolidate", "--start", "01:00", "--end", "02:00", "--restore-margin", "5m"],
+        text: /--restore-margin must be whole minutes, not "5m"/,
+      },
       { args: ["mode", "balance", "sometimes"], text: /mode must be one of off, recommend, automatic/ },
       { args: ["plan", "reject"], text: /plan reject needs the plan ID/ },
       { args: ["lab", "up", "--hosts", "99"], text: /--hosts must be an integer 1..16/ },

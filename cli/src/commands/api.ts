@@ -276,30 +276,44 @@ export function registerApiCommands(program: Command): void {
     .option("--days <days>", "days it opens on: * or mon..sun, ranges allowed (mon-fri,sun)", "*")
     .option("--timezone <tz>", "utc | local (the scheduler host's)", "utc")
     .option("--restore-before-end <minutes>", "wake hosts and spread the load this long before it ends", "30")
+    .option(
+      "--restore-margin <minutes>",
+      "with a seasonal forecast: each host is woken this much earlier than its measured wake needs, all of them this long before the end",
+      "5",
+    )
     .option("--json", "print the API's SchedulesResponse")
     .action(
       async (
         policy: string,
-        o: { start: string; end: string; days: string; timezone: string; restoreBeforeEnd: string; json?: boolean },
+        o: { start: string; end: string; days: string; timezone: string; restoreBeforeEnd: string; restoreMargin: string; json?: boolean },
         cmd: Command,
       ) => {
         if (!(ScheduleKinds as readonly string[]).includes(policy))
           throw usageError(`schedule takes a policy (${ScheduleKinds.join(", ")}), not ${JSON.stringify(policy)}`);
-        const minutes = Number(o.restoreBeforeEnd);
-        if (!/^\d+$/.test(o.restoreBeforeEnd))
-          throw usageError(`--restore-before-end must be whole minutes, not ${JSON.stringify(o.restoreBeforeEnd)}`);
-        const body = { start: o.start, end: o.end, days: o.days, timezone: o.timezone, restoreBeforeEndMs: minutes * 60_000 };
+        const minutes = (flag: string, v: string): number => {
+          if (!/^\d+$/.test(v)) throw usageError(`--${flag} must be whole minutes, not ${JSON.stringify(v)}`);
+          return Number(v) * 60_000;
+        };
+        const body = {
+          start: o.start,
+          end: o.end,
+          days: o.days,
+          timezone: o.timezone,
+          restoreBeforeEndMs: minutes("restore-before-end", o.restoreBeforeEnd),
+          restoreMarginMs: minutes("restore-margin", o.restoreMargin),
+        };
         // Checked here too, so a typo is a usage error naming the option, before any request.
         const checked = ScheduleRequest.safeParse(body);
         if (!checked.success) {
-          const flag: Record<string, string> = { restoreBeforeEndMs: "restore-before-end" };
+          const flag: Record<string, string> = { restoreBeforeEndMs: "restore-before-end", restoreMarginMs: "restore-margin" };
           throw usageError(checked.error.issues.map((i) => `--${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join("; "));
         }
         const r = await client(cmd).post(`/v1/schedules/${policy}`, checked.data, SchedulesResponse);
         if (o.json) return printJson(r);
         const w = r.schedules.consolidate;
         process.stdout.write(
-          `consolidate: ${w.start}..${w.end} on ${w.days} (${w.timezone}), restore ${w.restoreBeforeEndMs / 60_000} min before the end\n`,
+          `consolidate: ${w.start}..${w.end} on ${w.days} (${w.timezone}), restore ${w.restoreBeforeEndMs / 60_000} min before the end ` +
+            `(by the forecast: each host ${w.restoreMarginMs / 60_000} min ahead of its wake)\n`,
         );
       },
     );

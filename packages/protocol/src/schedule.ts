@@ -20,7 +20,21 @@ export const ConsolidationWindow = z
       .int()
       .nonnegative()
       .default(30 * 60_000)
-      .describe("Capacity is restored (standby hosts woken, load spread again) this long before the window ends."),
+      .describe(
+        "The window's last part, in which capacity is restored (the hosts Drover powered off woken, the load spread again). " +
+          "Without a seasonal forecast (less than a day of load history) every such host is woken when it begins; with one, " +
+          "each just in time for the forecast demand from then until just after the end, the others restoreMarginMs before the end.",
+      ),
+    restoreMarginMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(5 * 60_000)
+      .describe(
+        "With a seasonal forecast: a restore wake is sent this much earlier than the host's expected wake (its measured p90, " +
+          "or wakeTimeoutMs before one was measured) requires, and every host Drover powered off is woken this long before " +
+          "the window ends at the latest.",
+      ),
   })
   .strict();
 export type ConsolidationWindow = z.output<typeof ConsolidationWindow>;

@@ -77,6 +77,11 @@ export class PowerManager {
     return this.d.config.hosts[host]?.power;
   }
 
+  /** The planner's input as of now, which the power-off rule is judged on (the restore plans its wakes on it too). */
+  planningSnapshot(): ClusterSnapshot {
+    return this.d.planningSnapshot();
+  }
+
   /**
    * Why the host may not be powered off now, or null: the first reason's code, every reason's
    * message. The rule is the policy's, on the snapshot the planner builds from the freshest

@@ -77,4 +77,17 @@ export class WakeLatencies {
     const timeout = this.d.config.hosts[host]?.power.wakeTimeoutMs ?? 300_000;
     return (this.p90(host) ?? timeout) + this.failuresInRow(host) * timeout;
   }
+
+  /** What `expectedMs` is made of, for a wake's reason: "p90 wake 95 s", or the timeout it stands in for. */
+  explain(host: string): string {
+    const p90 = this.p90(host);
+    const failures = this.failuresInRow(host);
+    const base =
+      p90 !== undefined
+        ? `p90 wake ${seconds(p90)} s`
+        : `no wake measured yet, the wake timeout ${seconds(this.d.config.hosts[host]?.power.wakeTimeoutMs ?? 300_000)} s`;
+    return failures > 0 ? `${base} + a timeout for each of ${failures} failed wake(s) in a row` : base;
+  }
 }
+
+const seconds = (ms: number): string => (ms / 1000).toFixed(0);

@@ -149,6 +149,22 @@ interface Sample {
   lagP99S: number;
 }
 const samples: Sample[] = [];
+/**
+ * Each planning round's time, from the planning histogram's sum and count per kind between two
+ * scrapes (rounds are a minute or more apart; two of a kind in one 5 s window are shown as their mean).
+ */
+const roundTimes: { kind: string; ms: number; n: number }[] = [];
+const PLAN_KINDS = ["balance", "consolidate", "drain"] as const;
+const planned = Object.fromEntries(PLAN_KINDS.map((k) => [k, { sum: 0, count: 0 }]));
+function recordRounds(text: string): void {
+  for (const kind of PLAN_KINDS) {
+    const sum = metric(text, "drover_plan_compute_seconds_sum", { kind });
+    const count = metric(text, "drover_plan_compute_seconds_count", { kind });
+    const before = planned[kind]!;
+    if (count > before.count) roundTimes.push({ kind, ms: ((sum - before.sum) / (count - before.count)) * 1000, n: count - before.count });
+    planned[kind] = { sum, count };
+  }
+}
 const t0 = Date.now();
 const fleet = await Fleet.start({
   url: nats.url,
@@ -167,6 +183,7 @@ const endAt = t0 + MINUTES * 60_000;
 while (Date.now() < endAt && !exited) {
   await sleep(Math.min(SCRAPE_MS, Math.max(0, endAt - Date.now())));
   last = await scrape();
+  recordRounds(last);
   samples.push({
     atS: (Date.now() - t0) / 1000,
     load1: loadavg()[0]!,
@@ -217,6 +234,11 @@ t.push(
     "planning rounds",
     `${rounds}`,
     `${rounds - bucketLe1} over 1 s; mean ${((metric(last, "drover_plan_compute_seconds_sum") / rounds) * 1000).toFixed(0)} ms`,
+  ],
+  [
+    "each round ms",
+    roundTimes.map((r) => `${r.ms.toFixed(0)}${r.n > 1 ? ` (x${r.n})` : ""}`).join(", ") || "-",
+    roundTimes.map((r) => r.kind).join(", ") || "no round",
   ],
   [
     "plans made",

@@ -62,7 +62,10 @@ export function applyLimits<S extends LimitStep>(
   };
   // Steps of one group (VMs that must stay together) are admitted or deferred together.
   const groups = new Map<string, (S & LimitMove)[]>();
-  for (const step of steps) {
+  // The loops over the steps go by index: this runs once a plan (rarely optimised by then), where
+  // a for-of made an iterator result per step of 100,000s.
+  for (let k = 0; k < steps.length; k++) {
+    const step = steps[k] as S;
     if (!isMove(step) || step.group === undefined) continue;
     const g = groups.get(step.group);
     if (g === undefined) groups.set(step.group, [step]);
@@ -90,7 +93,8 @@ export function applyLimits<S extends LimitStep>(
     return null;
   };
   const decided = new IndexSet(steps.length);
-  for (const step of steps) {
+  for (let k = 0; k < steps.length; k++) {
+    const step = steps[k] as S;
     if (decided.has(step.index)) continue;
     const blocker = firstDeferred(step.dependsOn, deferredIdx);
     if (blocker !== undefined) {

@@ -22,8 +22,10 @@ export class PlanBuilder {
     const m = this.model;
     const src = m.vmHost[unit[0] as number] as number;
     const group = unit.length > 1 ? `affinity:${unit.map((v) => m.vmId(v)).join(",")}` : undefined;
-    const out: number[] = [];
-    const preds = unit.map((v) => m.prediction(v, src, dst));
+    // Exact sizes and no callbacks: a big plan records 100,000s of moves.
+    const out = new Array<number>(unit.length);
+    const preds = new Array<MigrationPrediction | null>(unit.length);
+    for (let k = 0; k < unit.length; k++) preds[k] = m.prediction(unit[k] as number, src, dst);
     m.move(unit, dst);
     // The destination may only have room once earlier departures from it are done.
     const before = this.departures.get(dst);
@@ -52,7 +54,7 @@ export class PlanBuilder {
       if (list === undefined) this.departures.set(src, [index]);
       else list.push(index);
       this.notMoved.delete(v);
-      out.push(index);
+      out[k] = index;
     }
     return out;
   }

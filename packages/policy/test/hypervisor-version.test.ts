@@ -28,6 +28,22 @@ describe("hypervisor versions in planning", () => {
     expect(p.notMoved.find((x) => x.vmId === "a")?.message).toMatch(/compat\.older-hypervisor/);
   });
 
+  it("judges each pair of source and destination versions on its own within one plan", () => {
+    // "mid" is older than a's host but newer than b's; only "mid" has b's bridge.
+    const s = snap(
+      [
+        host("a-host", { state: "draining", ...v("9.0.0", "7.2.22") }),
+        host("b-host", { state: "draining", ...v("8.0.0", "6.2.0") }),
+        host("mid", { ...v("8.5.0", "7.0.0"), bridges: ["br0", "br9"] }),
+        host("new", { ...v("10.0.0", "8.2.1"), bridges: ["br0"] }),
+      ],
+      [vm("a", "a-host", 100, { bridges: ["br0"] }), vm("b", "b-host", 100, { bridges: ["br9"] })],
+    );
+    const p = plan(s, "drain", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(Object.fromEntries(moves(p).map((m) => [m.vmId, m.destinationHostId]))).toEqual({ a: "new", b: "mid" });
+  });
+
   it("compares nothing for a host without versions (the scheduler leaves them out when the cluster allows older)", () => {
     const s = snap([host("h1", { state: "draining", ...v("9.0.0", "7.2.22") }), host("h2")], [vm("a", "h1", 5)]);
     expect(moves(plan(s, "drain", { nowMs: NOW })).map((m) => m.destinationHostId)).toEqual(["h2"]);

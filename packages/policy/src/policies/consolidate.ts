@@ -75,6 +75,8 @@ interface Context {
   readonly b: PlanBuilder;
   /** Destinations are packed up to this fraction of their CPU (band.target, default band.high). */
   readonly pack: number;
+  /** Per host: the CPU it may carry under the pack target (and its capacity's headroom), MHz. */
+  readonly packCap: Float64Array;
   readonly enforceMem: boolean;
   readonly eff: Efficiency;
   readonly fit: FitIndex;
@@ -124,12 +126,14 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
     maxCpuHigh = Math.max(maxCpuHigh, (m.hosts[h] as Host).cpuCapacityMhz * pack);
     maxMemCap = Math.max(maxMemCap, m.memCap[h] ?? 0);
   }
-  const capHigh = (h: number) => Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * pack);
+  // Read on every host a placement visits: computed once.
+  const packCap = new Float64Array(H);
+  for (let h = 0; h < H; h++) packCap[h] = Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * pack);
   const fit = new FitIndex(
     H,
     maxCpuHigh,
     maxMemCap,
-    (h) => capHigh(h) - (m.cpuLoad[h] ?? 0),
+    (h) => (packCap[h] ?? 0) - (m.cpuLoad[h] ?? 0),
     (h) => memLeft(m, h),
   );
   for (let h = 0; h < H; h++) if (m.destOk[h] === 1) fit.update(h);
@@ -153,6 +157,7 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
     args,
     b,
     pack,
+    packCap,
     enforceMem,
     eff,
     fit,
@@ -163,7 +168,7 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
     moves: 0,
     capHighOn,
     query,
-    ...placeCallbacks(m, eff, pack, enforceMem, query),
+    ...placeCallbacks(m, eff, pack, packCap, enforceMem, query),
   };
 }
 
@@ -172,8 +177,7 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
 
 /** CPU a host may still take under the pack target. */
 function remaining(ctx: Context, h: number): number {
-  const { m } = ctx;
-  return Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * ctx.pack) - (m.cpuLoad[h] ?? 0);
+  return (ctx.packCap[h] ?? 0) - (ctx.m.cpuLoad[h] ?? 0);
 }
 function memLeft(m: ClusterModel, h: number): number {
   return (m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0);
@@ -183,15 +187,26 @@ function overBand(ctx: Context, h: number): number {
   const { m } = ctx;
   return (m.cpuLoad[h] ?? 0) - Math.min(m.cpuCap[h] ?? 0, (m.hosts[h] as Host).cpuCapacityMhz * ctx.args.band.high);
 }
+// Sums by loops, not reduce: a callback per call, and placements run 100,000s of times.
 function unitCpu(m: ClusterModel, unit: readonly number[]): number {
-  return unit.reduce((a, v) => a + (m.vmCpu[v] ?? 0), 0);
+  let c = 0;
+  for (let i = 0; i < unit.length; i++) c += m.vmCpu[unit[i] as number] ?? 0;
+  return c;
+}
+function unitMem(m: ClusterModel, unit: readonly number[]): number {
+  let mem = 0;
+  for (let i = 0; i < unit.length; i++) mem += m.vmMem[unit[i] as number] ?? 0;
+  return mem;
 }
 
 /** Tentatively move a unit (or undo that) and keep the fit index and spare totals current. */
 function moveUnit(ctx: Context, unit: readonly number[], dst: number, undo: boolean): void {
   const { m, fit } = ctx;
   const src = m.vmHost[unit[0] as number] as number;
-  ctx.guard.moving(src, dst, () => (undo ? m.unmove(unit, dst) : m.move(unit, dst)));
+  ctx.guard.moving(src, dst);
+  if (undo) m.unmove(unit, dst);
+  else m.move(unit, dst);
+  ctx.guard.moved(src, dst);
   if (fit.has(src)) fit.update(src);
   if (fit.has(dst)) fit.update(dst);
 }
@@ -200,7 +215,9 @@ function moveUnit(ctx: Context, unit: readonly number[], dst: number, undo: bool
 function commit(ctx: Context, unit: readonly number[], dst: number, code: string, message: string): void {
   const { m, fit } = ctx;
   const src = m.vmHost[unit[0] as number] as number;
-  ctx.guard.moving(src, dst, () => ctx.b.migrate(unit, dst, code, message));
+  ctx.guard.moving(src, dst);
+  ctx.b.migrate(unit, dst, code, message);
+  ctx.guard.moved(src, dst);
   if (m.destOk[src] === 1) fit.update(src);
   fit.update(dst);
   ctx.receivers[dst] = 1;
@@ -215,7 +232,7 @@ function place(ctx: Context, unit: readonly number[], exclude: number, anyHost =
   q.src = m.vmHost[unit[0] as number] as number;
   q.exclude = exclude;
   q.anyHost = anyHost || ctx.eff.inefficient(q.src);
-  q.mem = unit.reduce((a, v) => a + (m.vmMem[v] ?? 0), 0);
+  q.mem = unitMem(m, unit);
   return ctx.fit.find(m.aggregate ? m.addedLowerBound(unit) : unitCpu(m, unit), enforceMem ? q.mem : 0, ctx.placeOk, ctx.placeLeftover);
 }
 
@@ -236,6 +253,7 @@ function placeCallbacks(
   m: ClusterModel,
   eff: Efficiency,
   pack: number,
+  packCap: Float64Array,
   enforceMem: boolean,
   q: PlaceQuery,
 ): { placeOk: (h: number) => boolean; placeLeftover: (h: number) => number } {
@@ -248,7 +266,7 @@ function placeCallbacks(
       m.unitCost(q.unit, q.src, h) !== null,
     placeLeftover: (h) => {
       const host = m.hosts[h] as Host;
-      const c = (Math.min(m.cpuCap[h] ?? 0, host.cpuCapacityMhz * pack) - m.loadWith(q.unit, h)) / host.cpuCapacityMhz;
+      const c = ((packCap[h] ?? 0) - m.loadWith(q.unit, h)) / host.cpuCapacityMhz;
       const mm = enforceMem ? ((m.memCap[h] ?? 0) - (m.memLoad[h] ?? 0) - q.mem) / host.memoryMiB : 0;
       return c + mm + m.softPenalty(q.unit, h) + (eff.inefficient(h) ? 1 : 0);
     },
@@ -361,26 +379,27 @@ function emptyUnderusedHosts(ctx: Context): number {
     fit.remove(h);
     const units = unitsOn(m, h, b);
     const blocked = vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0) || overlap(units);
-    const done: { unit: number[]; dst: number }[] = [];
+    /** Where units[i] went, tentatively, for the units placed so far (in their sorted order). */
+    const dsts: number[] = [];
     let failed: string | null = blocked ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
     if (failed === null) {
       units.sort((x, y) => y.cpu - x.cpu || x.first - y.first);
       for (const u of units) {
         const shape = failures.shapeOf(u.unit);
         // Shape dominance only holds when loads add up (not for aggregated forecasts).
-        const plain = !m.aggregate && u.unit.every((v) => !m.constrained(v));
+        const plain = !m.aggregate && !anyConstrained(m, u.unit);
         const dst = plain && failures.doomed(shape) ? null : place(ctx, u.unit, h);
         if (dst === null) {
           // Capacity in the index only shrinks until a host is put back with more room, so a
           // capacity-only failure found before any tentative move (and that h itself could not
           // absorb) also dooms every larger shape; later candidates fail in O(1).
-          if (plain && done.length === 0 && !(remaining(ctx, h) >= shape.cpu && memLeft(m, h) >= shape.mem)) failures.add(shape);
+          if (plain && dsts.length === 0 && !(remaining(ctx, h) >= shape.cpu && memLeft(m, h) >= shape.mem)) failures.add(shape);
           failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
           if (ctx.eff.inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
           break;
         }
         moveUnit(ctx, u.unit, dst, false);
-        done.push({ unit: u.unit, dst });
+        dsts.push(dst);
       }
     }
     // With every VM placed, h is empty: the power-off rule exactly (any aggregation).
@@ -389,17 +408,14 @@ function emptyUnderusedHosts(ctx: Context): number {
       if (late.length > 0) failed = late.map((x) => x.message).join("; ");
     }
     // Roll back the tentative moves; on success replay them as steps.
-    for (let i = done.length - 1; i >= 0; i--) {
-      const d = done[i] as { unit: number[]; dst: number };
-      moveUnit(ctx, d.unit, h, true);
-    }
+    for (let i = dsts.length - 1; i >= 0; i--) moveUnit(ctx, (units[i] as UnitInfo).unit, h, true);
     if (failed !== null) {
       for (const u of units) for (const v of u.unit) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${failed}`);
       fit.update(h);
       continue;
     }
     const why = `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`;
-    for (const d of done) commit(ctx, d.unit, d.dst, StepCode.consolidateEmpty, why);
+    for (let i = 0; i < dsts.length; i++) commit(ctx, (units[i] as UnitInfo).unit, dsts[i] as number, StepCode.consolidateEmpty, why);
     fit.remove(h);
     if (canOff && guard.blockers(h).length === 0) {
       b.powerOff(h, StepCode.consolidatePowerOff, `${m.hostId(h)} is empty; the others keep the spare capacity`);
@@ -423,8 +439,10 @@ function emptyingOrder(ctx: Context): number[] {
     if (m.cpuUtil(h) >= ctx.args.band.low && !eff.inefficient(h)) continue;
     if ((m.inFlightIn[h] ?? 0) > 0 || (m.inFlightOut[h] ?? 0) > 0) continue;
     let cost = 0;
-    for (const v of m.hostVms[h] ?? []) {
-      const p = m.prediction(v, h, h);
+    const vms = m.hostVms[h] as number[];
+    // By index: a for-of made an iterator result per VM (this runs once a plan, rarely optimised).
+    for (let k = 0; k < vms.length; k++) {
+      const p = m.prediction(vms[k] as number, h, h);
       cost += p === null ? Infinity : p.cost;
     }
     candidates.push({ h, cost });
@@ -457,6 +475,12 @@ function replaceInefficient(ctx: Context, ineffStuck: number): void {
   }
 }
 
+/** A VM of the unit has placement constraints beyond capacity (a loop, not `every` with a callback per unit). */
+function anyConstrained(m: ClusterModel, unit: readonly number[]): boolean {
+  for (let i = 0; i < unit.length; i++) if (m.constrained(unit[i] as number)) return true;
+  return false;
+}
+
 /** Two units share a VM (only possible when a unit has several). */
 function overlap(units: readonly UnitInfo[]): boolean {
   if (units.every((u) => u.unit.length === 1)) return false;
@@ -473,16 +497,19 @@ interface UnitInfo {
 
 /** The movable units on a host (notes the VMs that cannot move). */
 function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
-  const seen = new Set<number>();
+  /** The partners of the units found so far (a VM is listed on its host once: lone VMs need no entry). */
+  let seen: Set<number> | undefined;
   const out: UnitInfo[] = [];
-  for (const v of m.hostVms[h] ?? []) {
-    if (seen.has(v)) continue;
+  const vms = m.hostVms[h] as number[];
+  for (let k = 0; k < vms.length; k++) {
+    const v = vms[k] as number;
+    if (seen?.has(v) === true) continue;
     const u = m.unitOf(v);
     if (!("unit" in u)) {
       b.note(v, u.reject, `cannot move now (${u.reject})`);
       continue;
     }
-    for (const x of u.unit) seen.add(x);
+    if (u.unit.length > 1) for (const x of u.unit) (seen ??= new Set()).add(x);
     const cost = m.unitCost(u.unit, h, h);
     if (cost === null) {
       for (const x of u.unit) b.note(x, NotMovedCode.notConvergent, "no migration strategy completes for this VM");

@@ -48,6 +48,9 @@ export interface RestoreSchedule {
   forecastFromMs?: number;
 }
 
+/** The hosts' changes (each wake makes some) plan the restore again at most this often. */
+const RECOMPUTE_MIN_MS = 30_000;
+
 /** Who the restore's wakes are recorded as requested by (what consolidation's schedule does). */
 const RESTORE_BY = "schedule:consolidate";
 
@@ -57,7 +60,7 @@ export class CapacityRestore {
   private began = false;
   /** Hosts this restore has woken in this window: each once, as the restore before it did. */
   private readonly woken = new Set<string>();
-  private cached: { key: string; schedule: RestoreSchedule } | undefined;
+  private cached: { window: string; hosts: string; atMs: number; schedule: RestoreSchedule } | undefined;
   /** Whether a standby host is Drover's to wake, judged once per mode change of the host (the store is not read every tick). */
   private readonly ours = new Map<string, { sinceMs: number; ours: boolean }>();
 
@@ -97,8 +100,10 @@ export class CapacityRestore {
           : "restoring capacity before the consolidation window ends (no seasonal forecast: the fixed restoreBeforeEndMs)",
       );
     }
+    const wakeable = new Set(candidates);
     for (const x of p.wakes) {
-      if (x.atMs > now || this.woken.has(x.host)) continue;
+      // A schedule up to RECOMPUTE_MIN_MS old may name a host no longer Drover's standby one.
+      if (x.atMs > now || this.woken.has(x.host) || !wakeable.has(x.host)) continue;
       // A host in its wake back-off is refused (and recorded) every time: it is woken once that ends.
       if (this.d.state.hosts.get(x.host)?.wakeFailed) continue;
       this.woken.add(x.host);
@@ -115,21 +120,34 @@ export class CapacityRestore {
   }
 
   /**
-   * The restore's wakes for this window as of now: computed again when what they depend on changes
-   * (the forecast, refitted once per bucket; a host's state or expected wake; the window).
+   * The restore's wakes for this window as of now: computed again when what they depend on changes.
+   * The window, its settings, the forecast (refitted once per bucket) or a failed wake (its host is
+   * replaced) at once; the hosts' states and expected wakes at most every RECOMPUTE_MIN_MS: each wake
+   * changes them, and on a big cluster one computation plans consolidation for each new peak of the
+   * forecast (a second or more).
    */
   private schedule(w: WindowState, cfg: WindowConfig, now: number, candidates: string[]): RestoreSchedule {
     const { state, power } = this.d;
-    const parts = [Math.floor(now / LOAD_BUCKET_MS), w.closesMs, JSON.stringify(cfg), [...this.woken].join(",")];
-    for (const h of state.hosts.values()) parts.push(`${h.id}:${state.stateOf(h, now)}:${h.wakeFailed ? 1 : 0}`);
+    const bucketMs = Math.floor(now / LOAD_BUCKET_MS) * LOAD_BUCKET_MS;
+    const failed: string[] = [];
+    const parts = [[...this.woken].join(",")];
+    for (const h of state.hosts.values()) {
+      parts.push(`${h.id}:${state.stateOf(h, now)}`);
+      if (h.wakeFailed) failed.push(h.id);
+    }
+    const window = [bucketMs, w.closesMs, JSON.stringify(cfg), failed.join(",")].join("|");
     for (const h of candidates) parts.push(`${h}=${power.wakeLatencies.expectedMs(h)}`);
-    const key = parts.join("|");
+    const hosts = parts.join("|");
+    const c = this.cached;
     // The forecast is refitted by the store's flush once the bucket turns: one planned before that is
     // planned again until the refit is there.
-    const bucketMs = Math.floor(now / LOAD_BUCKET_MS) * LOAD_BUCKET_MS;
-    if (this.cached?.key !== key || (this.cached.schedule.forecastFromMs ?? bucketMs) < bucketMs)
-      this.cached = { key, schedule: this.compute(w, cfg, now, candidates) };
-    return this.cached.schedule;
+    const stale =
+      c === undefined ||
+      c.window !== window ||
+      (c.schedule.forecastFromMs ?? bucketMs) < bucketMs ||
+      (c.hosts !== hosts && now - c.atMs >= RECOMPUTE_MIN_MS);
+    if (stale) this.cached = { window, hosts, atMs: now, schedule: this.compute(w, cfg, now, candidates) };
+    return (this.cached as NonNullable<typeof c>).schedule;
   }
 
   /** Standby hosts Drover powered off, not in maintenance, with a wake method, not yet woken by this restore. */

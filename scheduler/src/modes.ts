@@ -130,7 +130,10 @@ export class Modes {
 
   /** The window now; `restoring` once its restore began (timed by the forecast, or the fixed offset without one). */
   window(): WindowState {
-    const w = windowAt(this.schedules.consolidate, this.d.clock.now());
+    return this.withRestore(windowAt(this.schedules.consolidate, this.d.clock.now()));
+  }
+
+  private withRestore(w: WindowState): WindowState {
     return { ...w, restoring: this.restore.restoring(w) };
   }
 
@@ -142,7 +145,7 @@ export class Modes {
       this.restoredWindow = open.openedMs;
       this.lastRun.balance = 0;
     }
-    const w = this.window();
+    const w = this.withRestore(open);
     const idle = this.d.moves.inFlightCount === 0 && this.d.moves.queuedCount === 0;
     if (
       this.modes.consolidate !== "off" &&

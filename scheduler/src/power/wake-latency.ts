@@ -74,8 +74,12 @@ export class WakeLatencies {
    * configured timeout before any wake succeeded, as before), plus a timeout per failure in a row.
    */
   expectedMs(host: string): number {
-    const timeout = this.d.config.hosts[host]?.power.wakeTimeoutMs ?? 300_000;
+    const timeout = this.timeoutMs(host);
     return (this.p90(host) ?? timeout) + this.failuresInRow(host) * timeout;
+  }
+
+  private timeoutMs(host: string): number {
+    return this.d.config.hosts[host]?.power.wakeTimeoutMs ?? 300_000;
   }
 
   /** What `expectedMs` is made of, for a wake's reason: "p90 wake 95 s", or the timeout it stands in for. */
@@ -83,9 +87,7 @@ export class WakeLatencies {
     const p90 = this.p90(host);
     const failures = this.failuresInRow(host);
     const base =
-      p90 !== undefined
-        ? `p90 wake ${seconds(p90)} s`
-        : `no wake measured yet, the wake timeout ${seconds(this.d.config.hosts[host]?.power.wakeTimeoutMs ?? 300_000)} s`;
+      p90 !== undefined ? `p90 wake ${seconds(p90)} s` : `no wake measured yet, the wake timeout ${seconds(this.timeoutMs(host))} s`;
     return failures > 0 ? `${base} + a timeout for each of ${failures} failed wake(s) in a row` : base;
   }
 }

@@ -44,9 +44,6 @@ import { LoadForecasts } from "./load-history-forecast.js";
 import { StoreHealth } from "./store-health.js";
 import { Webhooks, type Notify } from "./webhooks.js";
 
-/** How long a starting scheduler tries to set up its JetStream streams and buckets before it gives up. */
-const JETSTREAM_SETUP_TRY_MS = 60_000;
-
 export interface SchedulerDeps {
   clock?: Clock;
   logger?: Logger;
@@ -493,27 +490,18 @@ export class Scheduler {
 
   /**
    * The results stream, the leader lease's bucket and the journal's, created if absent (all three
-   * idempotent). Tried again for a while: nats-server 2.9 answers neither of two schedulers creating
-   * the same stream at the same moment in time (both requests time out; nats-io/nats-server#3677),
-   * which is how two schedulers started together meet; and on a cluster just formed the first
-   * requests may time out too. The jitter keeps two schedulers from colliding again.
+   * idempotent). Each waits for a cluster that cannot place it yet or times out (the bus's
+   * `whileClusterSettles`), so an error here is one waiting will not mend.
    */
   private async openJetStream(settings: LeadershipSettings): Promise<{ leadership: Leadership; journal: Journal | undefined }> {
     const { cluster } = this.config;
-    const giveUpMs = Date.now() + JETSTREAM_SETUP_TRY_MS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ensureResultsStream(this.bus, cluster, settings.replicas);
-        const leadership = await Leadership.open(this.bus, settings, cluster, this.log);
-        const journal = settings.enabled ? await Journal.open(this.bus, cluster, settings.replicas) : undefined;
-        return { leadership, journal };
-      } catch (e) {
-        const message = (e as Error).message;
-        if (Date.now() >= giveUpMs)
-          throw new Error(`JetStream cannot be set up (does nats-server run with JetStream?): ${message}`, { cause: e });
-        this.log.warn({ attempt, err: message }, "JetStream streams and buckets not ready; trying again");
-        await sleep(Math.min(250 * attempt, 2000) + Math.random() * 500);
-      }
+    try {
+      await ensureResultsStream(this.bus, cluster, settings.replicas);
+      const leadership = await Leadership.open(this.bus, settings, cluster, this.log);
+      const journal = settings.enabled ? await Journal.open(this.bus, cluster, settings.replicas) : undefined;
+      return { leadership, journal };
+    } catch (e) {
+      throw new Error(`JetStream cannot be set up (does nats-server run with JetStream?): ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core";
+import { TimeoutError, type NatsConnection, type QueuedIterator } from "@nats-io/nats-core";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -32,6 +32,8 @@ export interface StreamOptions {
   duplicateWindowMs?: number;
   /** Replicas (1 on a single server). */
   replicas?: number;
+  /** How long to wait for a NATS cluster that cannot place the replicas yet (default 60 s; see CLUSTER_SETTLE_MS). */
+  settleMs?: number;
 }
 
 export interface KvOptions {
@@ -44,6 +46,8 @@ export interface KvOptions {
   mustExist?: boolean;
   /** Copies kept by a NATS cluster (default 1; 3 on a three-node cluster). */
   replicas?: number;
+  /** How long to wait for a NATS cluster that cannot place the replicas yet (default 60 s; see CLUSTER_SETTLE_MS). */
+  settleMs?: number;
 }
 
 /** A durable pull consumer's settings (see JetStreamHelpers.consume). */
@@ -250,18 +254,20 @@ export class JetStreamHelpers {
       discard: DiscardPolicy.Old,
     };
     try {
-      const current = await jsm.streams.info(name).catch((e: unknown) => {
-        if (isStreamNotFound(e)) return undefined;
-        throw e;
+      return await this.whileClusterSettles(`stream ${name}`, opts.settleMs, async () => {
+        const current = await jsm.streams.info(name).catch((e: unknown) => {
+          if (isStreamNotFound(e)) return undefined;
+          throw e;
+        });
+        if (!current) {
+          const storage = opts.storage === "memory" ? StorageType.Memory : StorageType.File;
+          const info = await jsm.streams.add({ name, storage, ...cfg });
+          this.log.info({ stream: name, subjects }, "stream created");
+          return info;
+        }
+        // Storage type cannot change after creation; everything else here can.
+        return await jsm.streams.update(name, { ...current.config, ...cfg });
       });
-      if (!current) {
-        const storage = opts.storage === "memory" ? StorageType.Memory : StorageType.File;
-        const info = await jsm.streams.add({ name, storage, ...cfg });
-        this.log.info({ stream: name, subjects }, "stream created");
-        return info;
-      }
-      // Storage type cannot change after creation; everything else here can.
-      return await jsm.streams.update(name, { ...current.config, ...cfg });
     } catch (e) {
       throw new JetStreamOpError(`ensure stream ${name}`, { cause: e });
     }
@@ -383,16 +389,37 @@ export class JetStreamHelpers {
       storage: opts.storage === "memory" ? StorageType.Memory : StorageType.File,
     };
     try {
-      let kv = opts.mustExist ? await kvm.open(bucket, kvOpts) : await kvm.create(bucket, kvOpts);
-      if (opts.mustExist) {
+      const kv = await this.whileClusterSettles(`kv bucket ${bucket}`, opts.settleMs, async () => {
+        const kv = opts.mustExist ? await kvm.open(bucket, kvOpts) : await kvm.create(bucket, kvOpts);
+        if (!opts.mustExist) return kv;
         // Bound without its config, a bucket reads through STREAM.MSG.GET, which the identities'
         // permissions do not grant; one that allows direct gets is read like a created one.
         const st = await kv.status();
-        if (st.streamInfo.config.allow_direct) kv = await kvm.open(bucket, { ...kvOpts, allow_direct: true });
-      }
+        return st.streamInfo.config.allow_direct ? await kvm.open(bucket, { ...kvOpts, allow_direct: true }) : kv;
+      });
       return new TypedKv(bucket, kv, schema, this.log, this.counters);
     } catch (e) {
       throw new JetStreamOpError(`open kv bucket ${bucket}`, { cause: e });
+    }
+  }
+
+  /**
+   * Runs `op` again while the NATS cluster cannot serve it yet, for at most `settleMs`: no meta leader
+   * or too few current peers for the replicas (both pass within seconds of a node starting or a leader
+   * election), or a request that timed out (nats-server 2.9 answers neither of two clients creating the
+   * same stream at once, nats-io/nats-server#3677: two schedulers started together; the jitter keeps
+   * them from colliding again). Any other error, or the last one at the deadline, is thrown at once.
+   */
+  private async whileClusterSettles<T>(what: string, settleMs = CLUSTER_SETTLE_MS, op: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + settleMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (e) {
+        if (!isClusterSettling(e) || Date.now() >= deadline) throw e;
+        if (attempt === 1) this.log.warn({ err: e, what, settleMs }, "NATS cluster cannot place it yet; trying again");
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000) + Math.random() * 500));
+      }
     }
   }
 
@@ -406,6 +433,18 @@ export class JetStreamHelpers {
 }
 
 const DEFAULT_DUP_WINDOW_MS = 120_000;
+
+/** How long a stream or bucket waits for its cluster to settle: a meta leader election takes a few seconds. */
+export const CLUSTER_SETTLE_MS = 60_000;
+
+/** JetStream API errors a cluster gives while it elects or catches up (server's JSClusterNoPeers, JSClusterNotAvail). */
+const SETTLING_CODES: ReadonlySet<number> = new Set([10005, 10008]);
+
+function isClusterSettling(e: unknown): boolean {
+  if (e instanceof JetStreamApiError) return SETTLING_CODES.has(e.code);
+  // A request to the JetStream API goes unanswered while the meta group has no leader.
+  return e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError);
+}
 
 const RETENTION = {
   limits: RetentionPolicy.Limits,

@@ -146,7 +146,11 @@ export function isHardRule(rule: Rule): boolean {
   return rule.kind === "vm-host" ? rule.mode === "must" || rule.mode === "must-not" : rule.hard;
 }
 
-/** Another VM of the group (not moving with the unit) runs on or is migrating to `dst`. */
+/**
+ * Another VM of the group runs on, is migrating to, or moves with the unit to `dst`. A unit holding
+ * two VMs of the group (bound together by a hard affinity rule that contradicts this one) never
+ * moves: wherever it goes, the two arrive together.
+ */
 export function antiAffinityRejects(
   m: PlacementView,
   rule: VmAntiAffinityRule,
@@ -156,8 +160,8 @@ export function antiAffinityRejects(
 ): RejectCode | null {
   for (const id of rule.vmIds) {
     const o = m.vmIndex.get(id);
-    if (o === undefined || o === v || unit.includes(o)) continue;
-    if (m.vmHost[o] === dst || m.inFlightTo(o) === dst) return RejectCode.antiAffinity;
+    if (o === undefined || o === v) continue;
+    if (unit.includes(o) || m.vmHost[o] === dst || m.inFlightTo(o) === dst) return RejectCode.antiAffinity;
   }
   return null;
 }

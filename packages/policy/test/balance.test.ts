@@ -105,6 +105,43 @@ describe("balance", () => {
     expect(moves(p).find((x) => x.vmId === "a" && x.destinationHostId === "h2")).toBeUndefined();
   });
 
+  it("never moves two VMs that contradictory hard rules bind together and keep apart", () => {
+    // Found by the invariants' random search (this is its shrunk counterexample): the affinity group
+    // {v0, v2} moved as one unit carried v2 onto the host where v0 arrived, though a hard
+    // anti-affinity rule keeps them apart.
+    const h = (id: string) => ({
+      id,
+      state: "healthy" as const,
+      cpuCores: 2,
+      cpuCapacityMhz: 2000,
+      memoryMiB: 2048,
+      power: { canPowerOff: false, canWake: false, wakeLatencyMs: 0 },
+    });
+    const v = (id: string, pinned = false) => ({ id, hostId: "h0", vcpus: 1, memoryMiB: 256, cpuDemandMhzHistory: [0], pinned });
+    const s: ClusterSnapshot = {
+      hosts: [h("h0"), h("h1")],
+      vms: [v("v0"), v("v1", true), v("v2"), v("v3", true), v("v4", true)],
+      rules: [
+        { id: "r0", kind: "vm-affinity", vmIds: ["v2", "v0"], hard: true },
+        { id: "r1", kind: "vm-anti-affinity", vmIds: ["v0", "v2"], hard: true },
+      ],
+      inFlight: [],
+      recentFailures: [],
+      config: {
+        ...config(),
+        capacity: { enforceMemory: false, cpuHeadroom: 0, memoryOvercommit: 1, vcpuOvercommit: null, enforceCoreSpeed: false },
+        forecast: { statistic: "last", trend: false, windowSamples: 1, aggregate: "vm" },
+        cooldown: { vmMs: 0, failureMs: 0, returnMs: 600_000 },
+        limits: { perSource: 2, perDestination: 2, perCluster: 2 },
+        spare: { hosts: 0, cpuFraction: 0 },
+        migration: { allowAutoConverge: false, allowPauseAndCopy: false },
+      },
+    };
+    const p = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 2, maxMoves: 1 } });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p)).toEqual([]);
+  });
+
   it("does not move anything back when planning again right after", () => {
     const s = hot();
     const p = plan(s, "balance", { nowMs: NOW });

@@ -1,7 +1,8 @@
 // A credentials directory: one nkey seed per identity (0600), optionally a CA with the server's
 // and every identity's certificate, the nats-server authorization block and a server config that
 // includes it. Re-running adds identities and keeps the keys of the existing ones; revoking a
-// host removes its user (and its files): reload nats-server to apply.
+// host removes its user (and its files): reload nats-server to apply. One directory (one
+// nats-server, one CA) may hold several clusters: a run naming a cluster it does not hold adds it.
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -13,12 +14,13 @@ import { authorizationConfig, DEFAULT_MAX_PAYLOAD, identityName, parseIdentityNa
 
 export interface CredentialsOptions {
   dir: string;
+  /** The cluster whose identities this run issues or revokes; added when the directory does not hold it yet. */
   cluster: string;
-  /** Hosts to have a user (added to those the directory already has). */
+  /** Hosts of `cluster` to have a user (added to those the directory already has); a host id belongs to one cluster of the directory. */
   hosts?: string[];
-  /** Add the read-only tools identity. */
+  /** Add `cluster`'s read-only tools identity. */
   tools?: boolean;
-  /** Hosts whose users are removed. */
+  /** Hosts of `cluster` whose users are removed. */
   revoke?: string[];
   /** Default DEFAULT_MAX_PAYLOAD, or what the directory recorded. */
   maxPayload?: number;
@@ -31,6 +33,7 @@ export interface CredentialsOptions {
 }
 
 export interface IssuedIdentity {
+  /** `cluster` is always set. */
   identity: Identity;
   name: string;
   publicKey: string;
@@ -41,7 +44,10 @@ export interface IssuedIdentity {
 
 export interface Credentials {
   dir: string;
+  /** The cluster this run named. */
   cluster: string;
+  /** Every cluster of the directory, the first (whose scheduler and tools have the plain names) first. */
+  clusters: string[];
   maxPayload: number;
   servers: string[];
   identities: IssuedIdentity[];
@@ -54,14 +60,20 @@ export interface Credentials {
   revoked: string[];
 }
 
-/** identities.json: what the directory holds (public keys only; seeds stay in their files). */
+/**
+ * identities.json: what the directory holds (public keys only; seeds stay in their files). A
+ * manifest written before a directory could hold several clusters has neither `clusters` nor an
+ * identity's `cluster`: everything in it is `cluster`'s.
+ */
 interface Manifest {
   version: 1;
+  /** The first cluster. */
   cluster: string;
+  clusters?: string[];
   maxPayload: number;
   servers: string[];
   tls: { serverNames: string[] } | null;
-  identities: Array<{ name: string; publicKey: string }>;
+  identities: Array<{ name: string; publicKey: string; cluster?: string }>;
 }
 
 const CA_FILE = "ca.pem";
@@ -99,22 +111,30 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const prev = await readManifest(dir);
-  if (prev && prev.cluster !== o.cluster) throw bad("cluster", `${dir} holds credentials of cluster ${prev.cluster}, not ${o.cluster}`);
+  const cluster = o.cluster;
+  const clusters = prev?.clusters ?? (prev ? [prev.cluster] : []);
+  if (!clusters.includes(cluster)) clusters.push(cluster);
+  const first = clusters[0]!;
 
-  const names = new Set(prev?.identities.map((i) => i.name) ?? []);
-  const unknown = [...revoke].filter((h) => !names.has(identityName({ kind: "host", host: h })));
-  if (unknown.length) throw bad("revoke", `no user for host(s) ${unknown.join(", ")} in ${dir}`);
-  const wanted: Identity[] = [{ kind: "scheduler" }, ...(o.hosts ?? []).map((host) => ({ kind: "host" as const, host }))];
-  if (o.tools) wanted.push({ kind: "tools" });
+  const clusterOf = new Map(prev?.identities.map((i) => [i.name, i.cluster ?? first]) ?? []);
+  const hostName = (host: string) => identityName({ kind: "host", host });
+  const elsewhere = (o.hosts ?? []).filter((h) => (clusterOf.get(hostName(h)) ?? cluster) !== cluster);
+  if (elsewhere.length) {
+    throw bad("hosts", elsewhere.map((h) => `host ${h} belongs to cluster ${clusterOf.get(hostName(h))}, not ${cluster}`).join("; "));
+  }
+  const unknown = [...revoke].filter((h) => clusterOf.get(hostName(h)) !== cluster);
+  if (unknown.length) throw bad("revoke", `no user for host(s) ${unknown.join(", ")} of cluster ${cluster} in ${dir}`);
+  const wanted: Identity[] = [{ kind: "scheduler", cluster }, ...(o.hosts ?? []).map((host) => ({ kind: "host" as const, host, cluster }))];
+  if (o.tools) wanted.push({ kind: "tools", cluster });
   const added: string[] = [];
   for (const id of wanted) {
-    const n = identityName(id);
-    if (!names.has(n)) added.push(n);
-    names.add(n);
+    const n = identityName(id, first);
+    if (!clusterOf.has(n)) added.push(n);
+    clusterOf.set(n, cluster);
   }
-  const revoked = [...revoke].map((host) => identityName({ kind: "host", host }));
+  const revoked = [...revoke].map(hostName);
   for (const n of revoked) {
-    names.delete(n);
+    clusterOf.delete(n);
     for (const ext of ["seed", "pem", "key"]) await rm(join(dir, `${n}.${ext}`), { force: true });
   }
 
@@ -128,7 +148,7 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
   };
   const serverNames = [...new Set([...servers.map(hostOf), ...(prev?.tls?.serverNames ?? []), ...(o.tlsNames ?? [])])];
   const tlsWanted = (o.tls ?? (prev ? prev.tls !== null : true)) ? { serverNames } : undefined;
-  const ca = tlsWanted ? await ensureCa(dir, `drover ${o.cluster} bus CA`) : undefined;
+  const ca = tlsWanted ? await ensureCa(dir, `drover ${first} bus CA`) : undefined;
   let server: CertFiles | undefined;
   if (ca && tlsWanted) {
     const same = prev?.tls && prev.tls.serverNames.join(",") === tlsWanted.serverNames.join(",");
@@ -139,9 +159,10 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
   }
 
   const identities: IssuedIdentity[] = [];
-  for (const n of [...names].sort()) {
-    const identity = parseIdentityName(n);
-    if (!identity) throw bad("dir", `identities.json names ${JSON.stringify(n)}, which is no identity`);
+  for (const n of [...clusterOf.keys()].sort()) {
+    const parsed = parseIdentityName(n);
+    if (!parsed) throw bad("dir", `identities.json names ${JSON.stringify(n)}, which is no identity`);
+    const identity: Identity = { ...parsed, cluster: clusterOf.get(n)! };
     const files = connectionFilesIn(dir, n, servers, true);
     const seedFile = files.nkeySeedFile;
     let seed: string;
@@ -164,7 +185,7 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
   await writeSecret(
     authorizationFile,
     authorizationConfig(
-      o.cluster,
+      first,
       identities.map((i) => ({ identity: i.identity, nkey: i.publicKey })),
     ),
   );
@@ -179,11 +200,12 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
   );
   const manifest: Manifest = {
     version: 1,
-    cluster: o.cluster,
+    cluster: first,
+    clusters,
     maxPayload,
     servers,
     tls: tlsWanted ? { serverNames: tlsWanted.serverNames } : null,
-    identities: identities.map((i) => ({ name: i.name, publicKey: i.publicKey })),
+    identities: identities.map((i) => ({ name: i.name, publicKey: i.publicKey, cluster: clusterOf.get(i.name)! })),
   };
   await writeSecret(join(dir, "identities.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   // Certificates are public, but the directory is handed out as a whole: one mode for everything.
@@ -191,6 +213,7 @@ export async function writeCredentials(o: CredentialsOptions): Promise<Credentia
   return {
     dir,
     cluster: o.cluster,
+    clusters,
     maxPayload,
     servers,
     identities,

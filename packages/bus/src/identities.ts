@@ -1,10 +1,17 @@
 // Who may do what on the bus: one nkey user per host agent, one for the scheduler, an optional
-// read-only one for tools, each allowed exactly its job's subjects. The nats-server enforces it;
-// this file only turns the protocol's subjects into permission blocks and config text.
-import { HostId, streams, subjects } from "@drover/protocol";
+// read-only one for tools, each allowed exactly its job's subjects of its own cluster. Several
+// clusters may share one nats-server: their hosts and schedulers also read each other's host reports
+// (a move from one cluster to another needs the destination's facts), nothing else. The nats-server
+// enforces it; this file only turns the protocol's subjects into permission blocks and config text.
+import { ClusterName, HostId, streams, subjects } from "@drover/protocol";
 import { LEASE_BUCKET, JOURNAL_BUCKET } from "./lease-logic.js";
 
-export type Identity = { kind: "host"; host: string } | { kind: "scheduler" } | { kind: "tools" };
+/**
+ * One nkey user. `cluster` absent means the first cluster of its credentials directory (or of the
+ * authorization it is written into); host ids are unique across every cluster there.
+ */
+export type Identity =
+  { kind: "host"; host: string; cluster?: string } | { kind: "scheduler"; cluster?: string } | { kind: "tools"; cluster?: string };
 
 /**
  * Largest message the server accepts: NATS's own default, 1 MiB. A host report at the protocol's
@@ -24,16 +31,26 @@ export interface Permissions {
   allowResponses: boolean;
 }
 
-/** File-name-safe name of an identity: host-<id>, scheduler, tools. */
-export function identityName(id: Identity): string {
-  return id.kind === "host" ? `host-${id.host}` : id.kind;
+/**
+ * File-name-safe name of an identity: host-<id>; scheduler and tools for the first cluster (the names
+ * a directory of one cluster always had), scheduler-<cluster> and tools-<cluster> for another.
+ */
+export function identityName(id: Identity, firstCluster?: string): string {
+  if (id.kind === "host") return `host-${id.host}`;
+  return id.cluster === undefined || id.cluster === firstCluster ? id.kind : `${id.kind}-${id.cluster}`;
 }
 
-/** The inverse of identityName; undefined for a name that is none. */
+/**
+ * The inverse of identityName; undefined for a name that is none. A host's cluster is not in its
+ * name (the credentials manifest records it), and plain scheduler and tools are the first cluster's:
+ * both come back without `cluster`.
+ */
 export function parseIdentityName(name: string): Identity | undefined {
   if (name === "scheduler" || name === "tools") return { kind: name };
-  const m = /^host-(.+)$/.exec(name);
-  return m?.[1] && HostId.safeParse(m[1]).success ? { kind: "host", host: m[1] } : undefined;
+  const m = /^(host|scheduler|tools)-(.+)$/.exec(name);
+  if (!m?.[1] || !m[2]) return undefined;
+  if (m[1] === "host") return HostId.safeParse(m[2]).success ? { kind: "host", host: m[2] } : undefined;
+  return ClusterName.safeParse(m[2]).success ? { kind: m[1] as "scheduler" | "tools", cluster: m[2] } : undefined;
 }
 
 /**
@@ -73,7 +90,15 @@ function resultStreamPermissions(cluster: string): string[] {
   ];
 }
 
-export function permissionsFor(cluster: string, id: Identity): Permissions {
+/**
+ * What `id` may do: its own cluster's job (`id.cluster`, else `firstCluster`). `peerClusters`, the
+ * other clusters on the same server (the identity's own is skipped if listed), add only their host
+ * reports, and only for hosts and schedulers: a host checks a destination in another cluster, a
+ * scheduler plans with its facts. Tools stay within their cluster.
+ */
+export function permissionsFor(firstCluster: string, id: Identity, peerClusters: string[] = []): Permissions {
+  const cluster = id.cluster ?? firstCluster;
+  const peerReports = peerClusters.filter((c) => c !== cluster).map((c) => subjects.allHostReports(c));
   const readAll = [
     subjects.allHostReports(cluster),
     subjects.allHostEvents(cluster),
@@ -92,13 +117,18 @@ export function permissionsFor(cluster: string, id: Identity): Permissions {
         ],
         // Its own commands, peers' reports (preflight reads the destination's facts), and the replies
         // to its own requests (the stream's ack of a result) under its own inbox prefix.
-        subscribe: [subjects.hostCommand(cluster, id.host), subjects.allHostReports(cluster), `${subjects.hostInbox(cluster, id.host)}.>`],
+        subscribe: [
+          subjects.hostCommand(cluster, id.host),
+          subjects.allHostReports(cluster),
+          ...peerReports,
+          `${subjects.hostInbox(cluster, id.host)}.>`,
+        ],
         allowResponses: true,
       };
     case "scheduler":
       return {
         publish: [subjects.hostCommand(cluster, "*"), ...controlStatePermissions(cluster), ...resultStreamPermissions(cluster)],
-        subscribe: [...readAll, INBOX],
+        subscribe: [...readAll, ...peerReports, INBOX],
         allowResponses: false,
       };
     case "tools":
@@ -121,12 +151,17 @@ export interface AuthorizedUser {
   nkey: string;
 }
 
-/** The nats-server `authorization` block: one nkey user per identity, each with its permissions. */
-export function authorizationConfig(cluster: string, users: AuthorizedUser[]): string {
+/**
+ * The nats-server `authorization` block: one nkey user per identity, each with its permissions. The
+ * clusters are those of the users (`firstCluster` for a user without one); each is the others' peer.
+ */
+export function authorizationConfig(firstCluster: string, users: AuthorizedUser[]): string {
+  const clusters = [...new Set([firstCluster, ...users.map((u) => u.identity.cluster ?? firstCluster)])];
   const lines = users.map((u) => {
-    if (!/^U[A-Z2-7]{55}$/.test(u.nkey))
-      throw new Error(`${identityName(u.identity)}: ${JSON.stringify(u.nkey)} is not a user public nkey`);
-    return `    # ${identityName(u.identity)}\n    { nkey: ${u.nkey}, permissions: ${permissionsBlock(permissionsFor(cluster, u.identity))} }`;
+    const name = identityName(u.identity, firstCluster);
+    if (!/^U[A-Z2-7]{55}$/.test(u.nkey)) throw new Error(`${name}: ${JSON.stringify(u.nkey)} is not a user public nkey`);
+    const cluster = u.identity.cluster ?? firstCluster;
+    return `    # ${name} (cluster ${cluster})\n    { nkey: ${u.nkey}, permissions: ${permissionsBlock(permissionsFor(firstCluster, u.identity, clusters))} }`;
   });
   return `authorization {\n  users = [\n${lines.join("\n")}\n  ]\n}\n`;
 }

@@ -1,5 +1,6 @@
 // Each identity can do exactly its job, enforced by a real nats-server started with the config
-// writeCredentials() writes: nkey users with per-subject permissions, mutual TLS, max_payload.
+// writeCredentials() writes: nkey users with per-subject permissions, mutual TLS, max_payload. The
+// directory holds a second cluster (P), whose identities read C's host reports and nothing else of C.
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,6 +27,8 @@ import {
 import { connectTo } from "./helpers.js";
 
 const C = "perm";
+/** Another cluster in the same directory, on the same server. */
+const P = "peer";
 const Msg = z.object({ s: z.string() });
 
 describe("identities on a real nats-server with mutual TLS", () => {
@@ -56,6 +59,7 @@ describe("identities on a real nats-server with mutual TLS", () => {
       tools: true,
       servers: ["nats://127.0.0.1:4222"],
     });
+    creds = await writeCredentials({ dir: join(dir, "creds"), cluster: P, hosts: ["p1"] });
     server = await NatsServer.start({ configFile: creds.serverConfigFile });
   });
   afterAll(async () => {
@@ -221,6 +225,77 @@ describe("identities on a real nats-server with mutual TLS", () => {
     await expect(LeaderLease.open(h1, { key: C, holder: { id: "h1" }, ttlMs: 5000, replicas: 1, logger: silentLogger })).rejects.toThrow(
       /open kv bucket drover-leader/,
     );
+  });
+
+  it("a host of another cluster publishes its own report, not a report or command of the first cluster", async () => {
+    const p1 = await as("host-p1");
+    const h1 = await as("host-h1");
+    const schedP = await as("scheduler-peer");
+    const sched = await as("scheduler");
+    const reports: string[] = [];
+    schedP.subscribe(subjects.allHostReports(P), Msg, (_m, ctx) => void reports.push(ctx.subject));
+    sched.subscribe(subjects.allHostReports(C), Msg, (_m, ctx) => void reports.push(ctx.subject));
+    const commands: string[] = [];
+    h1.serve(subjects.hostCommand(C, "h1"), Msg, Msg, (m) => {
+      commands.push(m.s);
+      return m;
+    });
+    await Promise.all([schedP.flush(), sched.flush(), h1.flush()]);
+    const seen = statuses(p1);
+    const refused = [subjects.hostReport(C, "p1"), subjects.hostReport(C, "h1"), subjects.hostCommand(C, "h1")];
+    for (const subject of refused) p1.publish(subject, Msg, { s: "from p1" });
+    p1.publish(subjects.hostReport(P, "p1"), Msg, { s: "p1 report" });
+    for (const subject of refused) {
+      await expect.poll(denied(seen, "publish", subject), { timeout: 15_000, interval: 20, message: `refused: ${subject}` }).toBe(true);
+    }
+    await expect.poll(() => reports.length > 0, { timeout: 15_000, interval: 20, message: "p1's own report" }).toBe(true);
+    await Promise.all([schedP.flush(), sched.flush(), h1.flush()]);
+    expect(reports).toEqual([subjects.hostReport(P, "p1")]);
+    expect(commands).toEqual([]);
+  });
+
+  it("a host of another cluster reads the first cluster's host reports, never its commands, events or results", async () => {
+    const p1 = await as("host-p1");
+    const h1 = await as("host-h1");
+    const seen = statuses(p1);
+    const got: string[] = [];
+    p1.subscribe(subjects.allHostReports(C), Msg, (_m, ctx) => void got.push(ctx.subject));
+    const refused = [subjects.hostCommand(C, "h1"), subjects.allHostEvents(C), subjects.allMigrationResults(C)];
+    for (const subject of refused) p1.subscribe(subject, Msg, (_m, ctx) => void got.push(ctx.subject));
+    for (const subject of refused) {
+      await expect
+        .poll(denied(seen, "subscription", subject), { timeout: 15_000, interval: 20, message: `refused: ${subject}` })
+        .toBe(true);
+    }
+    h1.publish(subjects.hostReport(C, "h1"), Msg, { s: "h1 report" });
+    await expect.poll(() => got.length > 0, { timeout: 15_000, interval: 20, message: "h1's report at p1" }).toBe(true);
+    h1.publish(subjects.hostEvent(C, "h1"), Msg, { s: "h1 event" });
+    await h1.flush();
+    await p1.flush();
+    expect(got).toEqual([subjects.hostReport(C, "h1")]);
+  });
+
+  it("the first cluster's scheduler reads another cluster's reports but cannot command its hosts", async () => {
+    const sched = await as("scheduler");
+    const p1 = await as("host-p1");
+    const reports: string[] = [];
+    sched.subscribe(subjects.allHostReports(P), Msg, (_m, ctx) => void reports.push(ctx.subject));
+    const commands: string[] = [];
+    p1.serve(subjects.hostCommand(P, "p1"), Msg, Msg, (m) => {
+      commands.push(m.s);
+      return m;
+    });
+    await Promise.all([sched.flush(), p1.flush()]);
+    const seen = statuses(sched);
+    sched.publish(subjects.hostCommand(P, "p1"), Msg, { s: "migrate from the wrong scheduler" });
+    await expect
+      .poll(denied(seen, "publish", subjects.hostCommand(P, "p1")), { timeout: 15_000, interval: 20, message: "the scheduler's violation" })
+      .toBe(true);
+    p1.publish(subjects.hostReport(P, "p1"), Msg, { s: "p1 report" });
+    await expect.poll(() => reports.length > 0, { timeout: 15_000, interval: 20, message: "p1's report at the scheduler" }).toBe(true);
+    expect(reports).toEqual([subjects.hostReport(P, "p1")]);
+    await p1.flush();
+    expect(commands).toEqual([]);
   });
 
   it("a client without credentials, or with an unknown nkey, cannot connect", async () => {

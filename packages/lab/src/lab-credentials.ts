@@ -8,21 +8,27 @@ import {
   busConnectionOptions,
   connectionFilesIn,
   identityName,
+  parseIdentityName,
   writeCredentials,
   type Credentials,
   type NatsConnectionFiles,
 } from "@drover/bus";
 import { NATS_ROUTE_PORT } from "./addresses.js";
 
-/** "scheduler" (may command every agent), "tools" (read-only), or a host name (that agent's identity). */
+/**
+ * "scheduler" (may command every agent of the lab's cluster), "tools" (read-only), a host name (that
+ * agent's identity), or `scheduler-<cluster>` / `tools-<cluster>` of a peer cluster (LabOptions.peerClusters).
+ */
 export type LabIdentity = string;
 
 export function labCredentialsDir(stateDir: string): string {
   return join(resolve(stateDir), "credentials");
 }
 
-const nameOf = (who: LabIdentity) =>
-  who === "scheduler" || who === "tools" ? identityName({ kind: who }) : identityName({ kind: "host", host: who });
+const nameOf = (who: LabIdentity) => {
+  const id = parseIdentityName(who);
+  return id && id.kind !== "host" ? who : identityName({ kind: "host", host: who });
+};
 
 /**
  * The `nats` section of an app's config for one lab identity: paths only, known before the lab
@@ -37,11 +43,26 @@ export function labBusOptions(stateDir: string, natsUrl: string | string[], who:
   return busConnectionOptions(labNatsConnection(stateDir, natsUrl, who));
 }
 
-/** Fresh credentials for a lab start: a new CA, one user per host, scheduler and tools; the server certificate names every node. */
-export async function issueLabCredentials(stateDir: string, cluster: string, hosts: string[], natsUrls: string[]): Promise<Credentials> {
+/**
+ * Fresh credentials for a lab start: a new CA, one user per host, scheduler and tools; the server
+ * certificate names every node. `hosts` are the lab cluster's; each peer cluster (name -> its hosts)
+ * gets its hosts, scheduler and tools in the same directory, after the lab's own cluster. Returns
+ * the directory as the last write left it (`clusters` names every one).
+ */
+export async function issueLabCredentials(
+  stateDir: string,
+  cluster: string,
+  hosts: string[],
+  natsUrls: string[],
+  peerClusters: Record<string, string[]> = {},
+): Promise<Credentials> {
   const dir = labCredentialsDir(stateDir);
   await rm(dir, { recursive: true, force: true });
-  return writeCredentials({ dir, cluster, hosts, tools: true, servers: natsUrls });
+  let creds = await writeCredentials({ dir, cluster, hosts, tools: true, servers: natsUrls });
+  for (const [peer, peerHosts] of Object.entries(peerClusters)) {
+    creds = await writeCredentials({ dir, cluster: peer, hosts: peerHosts, tools: true, servers: natsUrls });
+  }
+  return creds;
 }
 
 /** One node of a lab's nats-server cluster. */

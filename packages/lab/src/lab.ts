@@ -71,6 +71,14 @@ export interface LabOptions {
    */
   agentIdentities?: string[];
   /**
+   * Other clusters on the lab's nats-server: cluster name -> lab hosts (or `agentIdentities`) that
+   * belong to it instead of the lab's cluster, e.g. `{ b: ["h3", "h4"] }`. Each gets its own
+   * scheduler and tools identities (`busOptions("scheduler-b")`, `"tools-b"`); their hosts' agents
+   * must be started with that cluster (agentCommand). Hosts and schedulers of the clusters read
+   * each other's host reports, nothing else.
+   */
+  peerClusters?: Record<string, string[]>;
+  /**
    * Command line of scheduler `index` (1..`schedulers`; default: none). Each needs its own state
    * dir, API port and, with more than one, the leadership id `labSchedulerId(index)`.
    */
@@ -91,6 +99,26 @@ export interface LabOptions {
 function checkCount(what: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) throw badOption(what, v, `an integer ${min}..${max}`);
   return v;
+}
+
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** LabOptions.peerClusters, checked: other names than the lab's cluster, each host one of `hosts` and in one cluster only. */
+function checkPeerClusters(v: unknown, cluster: string, hosts: string[]): Record<string, string[]> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw badOption("peerClusters", v, "an object: cluster name -> host names");
+  const owner = new Map<string, string>();
+  for (const [peer, peerHosts] of Object.entries(v)) {
+    if (!CLUSTER_NAME.test(peer) || peer === cluster)
+      throw badOption("peerClusters", peer, `a cluster name (1-64 of [A-Za-z0-9_-]) other than ${cluster}`);
+    if (!Array.isArray(peerHosts)) throw badOption(`peerClusters.${peer}`, peerHosts, "a list of host names");
+    for (const h of peerHosts as unknown[]) {
+      if (typeof h !== "string" || !hosts.includes(h)) throw badOption(`peerClusters.${peer}`, h, `a lab host name (${hosts.join(", ")})`);
+      const other = owner.get(h);
+      if (other !== undefined) throw badOption(`peerClusters.${peer}`, h, `a host not already in cluster ${other}`);
+      owner.set(h, peer);
+    }
+  }
+  return v as Record<string, string[]>;
 }
 
 /**
@@ -191,7 +219,7 @@ export class Lab implements AsyncDisposable {
     const nSchedulers = checkCount("schedulers", opts.schedulers ?? 1, 1, 5);
     const wolPort = checkCount("wolPort", opts.wolPort ?? DEFAULT_WOL_PORT, 1, 65535);
     const cluster = opts.cluster ?? "lab";
-    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(cluster)) throw badOption("cluster", cluster, "1-64 of [A-Za-z0-9_-]");
+    if (!CLUSTER_NAME.test(cluster)) throw badOption("cluster", cluster, "1-64 of [A-Za-z0-9_-]");
     const mode = opts.network ?? "loopback";
     if (mode !== "loopback" && mode !== "netns") throw badOption("network", mode, "loopback|netns");
     if (mode === "netns" && nNats > 1) throw badOption("natsNodes", nNats, "1 in namespace mode (a NATS cluster runs on loopback only)");
@@ -207,6 +235,7 @@ export class Lab implements AsyncDisposable {
     for (const h of uncertified) {
       if (!hostNames.includes(h as string)) throw badOption("withoutMigrationCerts", h, `a lab host name h1..h${nHosts}`);
     }
+    const peerClusters = checkPeerClusters(opts.peerClusters ?? {}, cluster, [...hostNames, ...(opts.agentIdentities ?? [])]);
     const stateDir = resolve(opts.stateDir ?? labDir());
     const log = opts.logger;
 
@@ -265,11 +294,13 @@ export class Lab implements AsyncDisposable {
       if (plan) await netnsUp(plan, Object.fromEntries(names.map(({ name }) => [name, bridgesOf(name)])));
       if (plan) phase("network namespaces");
       const startNats = async () => {
+        const inPeerCluster = new Set(Object.values(peerClusters).flat());
         const creds = await issueLabCredentials(
           stateDir,
           cluster,
-          [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])],
+          [...hosts.map((h) => h.name), ...(opts.agentIdentities ?? [])].filter((h) => !inPeerCluster.has(h)),
           natsNodes.map((n) => n.url),
+          peerClusters,
         );
         // A single server keeps its one config and store; cluster nodes each their own (routes, name, store).
         const configs = nNats > 1 ? await writeLabClusterConfigs(stateDir, cluster, natsNodes) : [creds.serverConfigFile];

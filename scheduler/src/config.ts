@@ -425,6 +425,15 @@ export const SchedulerConfig = z
       .record(HostId, z.object({ power: PowerConfig.prefault({}).describe("How Drover powers this host off and wakes it.") }).strict())
       .default({})
       .describe("Per-host settings by host id (the agent's `host`)."),
+    peerClusters: z
+      .array(ClusterName)
+      .max(16)
+      .default([])
+      .describe(
+        "Other clusters on the same NATS whose hosts an operator may move this cluster's VMs to (`drover migrate VM --cluster B`, " +
+          "`drover drain HOST --to-cluster B`). Their reports are followed to choose and check a destination; nothing is planned " +
+          "for them and no command goes to their hosts. The source agents must list the cluster in their own `peerClusters`.",
+      ),
     retainMs: posMs.default(30 * 24 * 3_600_000).describe("Plans, migrations and power actions older than this are pruned."),
     // --- Load history and forecasts (issue 14; scheduler/src/load-history*.ts) ---
     history: z
@@ -468,7 +477,14 @@ export const SchedulerConfig = z
       .prefault({})
       .describe("The load history the scheduler records (hosts, VMs, cluster) and the forecast fitted on it."),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    c.peerClusters.forEach((p, i) => {
+      if (p === c.cluster) ctx.addIssue({ code: "custom", path: ["peerClusters", i], message: `${p} is this scheduler's own cluster` });
+      else if (c.peerClusters.indexOf(p) !== i)
+        ctx.addIssue({ code: "custom", path: ["peerClusters", i], message: `${p} is listed twice` });
+    });
+  });
 
 export type SchedulerConfig = z.output<typeof SchedulerConfig>;
 export type SchedulerConfigInput = z.input<typeof SchedulerConfig>;

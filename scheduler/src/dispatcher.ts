@@ -16,6 +16,7 @@ import { MigrationQueue, asInFlight } from "./migrations/queue.js";
 import { ResultsIntake } from "./migrations/results-intake.js";
 import { leadershipSettings } from "./leadership.js";
 import { MovePredictor, type LearnedModel } from "./prediction.js";
+import { destinationLabel, type PeerClusters } from "./peer-clusters.js";
 import type { ServiceDeps } from "./service-deps.js";
 
 export type { MoveRequest } from "./migrations/admission.js";
@@ -26,6 +27,8 @@ export interface DispatcherDeps extends ServiceDeps {
   events: MigrationEvents;
   /** False while the store refuses writes: no move starts (it could not be recorded first). */
   writable: () => boolean;
+  /** Other clusters an operator may move VMs to (config `peerClusters`). */
+  peers?: PeerClusters;
 }
 
 export class Dispatcher {
@@ -113,6 +116,7 @@ export class Dispatcher {
       vmName: vm.report.name,
       source: vm.host,
       destination: req.destination,
+      destinationCluster: req.destinationCluster ?? null,
       requestedBy: req.requestedBy,
       reason: req.reason,
       predictedDurationMs: predicted.durationMs,
@@ -122,7 +126,7 @@ export class Dispatcher {
     });
     const row = store.migrations.get(id)!;
     this.enqueue(row);
-    log.info({ migration: id, vm: vm.report.name, from: vm.host, to: req.destination, by: req.requestedBy }, "migration queued");
+    log.info({ migration: id, vm: vm.report.name, from: vm.host, to: destinationLabel(row), by: req.requestedBy }, "migration queued");
     this.pump();
     return row;
   }

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { JOURNAL_BUCKET, type Bus, type TypedKv } from "@drover/bus";
 import {
+  ClusterName,
   ConsolidationWindow,
   HostId,
   Id,
@@ -33,6 +34,8 @@ export const MoveEntry = z.object({
   vmUuid: VmRef,
   source: HostId,
   destination: HostId,
+  /** The destination's cluster of a move across clusters (absent: this cluster). */
+  destinationCluster: ClusterName.optional(),
   sentAtMs: z.number().int().nonnegative(),
   /** Who sent it: the scheduler id and its lease revision. */
   sentBy: z.string().min(1).max(128),
@@ -45,6 +48,8 @@ export const DrainEntry = z.object({
   maintenanceId: Id,
   host: HostId,
   powerOff: z.boolean(),
+  /** A drain to another cluster (`drover drain --to-cluster`); absent: to this cluster's hosts. */
+  toCluster: ClusterName.optional(),
   requestedBy: z.string().min(1),
   atMs: z.number().int().nonnegative(),
 });
@@ -235,6 +240,7 @@ export function importUnfinished(
       vmName: vmName(e.vmUuid),
       source: e.source,
       destination: e.destination,
+      destinationCluster: e.destinationCluster ?? null,
       requestedBy: `leader:${e.sentBy}`,
       reason: `sent by scheduler ${e.sentBy} (lease revision ${e.leaseRevision}) before it stopped leading`,
       status: "dispatched",
@@ -249,6 +255,8 @@ export function importUnfinished(
   for (const e of j.drains) {
     if (store.maintenance.active(e.host) || store.maintenance.get(e.maintenanceId)) continue;
     store.maintenance.request({ id: e.maintenanceId, host: e.host, requestedBy: e.requestedBy, powerOff: e.powerOff, atMs: e.atMs });
+    // Where the drain sends the VMs is in its detail (maintenance.ts), as the previous leader kept it.
+    if (e.toCluster) store.maintenance.update(e.maintenanceId, { blockers: { toCluster: e.toCluster } as never, atMs: now });
     n.drains++;
   }
   const journaled = new Set(j.plans.map((p) => p.id));
@@ -370,9 +378,11 @@ export function journaledDrains(m: Drains, journal: Journal, log: Logger): Drain
   const warn = (host: string) => (err: unknown) =>
     log.warn({ err, host }, "could not journal a drain change; a next leader will not know it");
   return {
-    drain: (host, powerOff, by) => {
-      const row = m.drain(host, powerOff, by);
-      journal.drainOpened({ maintenanceId: row.id, host, powerOff, requestedBy: by, atMs: row.createdMs }).catch(warn(host));
+    drain: (host, powerOff, by, toCluster) => {
+      const row = m.drain(host, powerOff, by, toCluster);
+      journal
+        .drainOpened({ maintenanceId: row.id, host, powerOff, ...(toCluster ? { toCluster } : {}), requestedBy: by, atMs: row.createdMs })
+        .catch(warn(host));
       return row;
     },
     undrain: (host, by) => {
@@ -395,6 +405,7 @@ export function recordMigrate(journal: Journal, sentBy: string, clock: Clock) {
       vmUuid: cmd.vm,
       source: host,
       destination: cmd.destination.host,
+      ...(cmd.destination.cluster ? { destinationCluster: cmd.destination.cluster } : {}),
       sentAtMs: clock.now(),
       sentBy,
       leaseRevision: cmd.leaseRevision,

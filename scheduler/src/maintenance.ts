@@ -1,13 +1,16 @@
 // Drain HOST: the host takes no new VMs, its VMs are moved off by the drain policy through the
 // dispatcher, and it ends in maintenance (optionally powered off). A VM that cannot leave stops the
-// drain as "blocked" with each VM's reason. Undrain returns the host to service.
+// drain as "blocked" with each VM's reason. Undrain returns the host to service. A drain to another
+// cluster (`drover drain HOST --to-cluster B`, evacuating a site) places the VMs on that cluster's
+// hosts with the same policy and sends the moves at once: the operator asked for exactly them.
 import type { ApiMaintenance, Logger } from "@drover/protocol";
 import type { MaintenanceRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
-import { NotFoundError, RefusedError } from "./errors.js";
+import { DispatchError, NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
-import type { Planner } from "./planner.js";
+import type { PeerClusters } from "./peer-clusters.js";
+import type { Planner, PlannerMoves } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
 import type { Modes } from "./modes.js";
 import type { MovesView } from "./snapshot.js";
@@ -18,6 +21,8 @@ interface Detail {
   blockers: { vm: string; code: string; reason: string }[];
   message: string;
   planIds: string[];
+  /** The cluster the VMs go to (one of `peerClusters`); absent: a host of this cluster. */
+  toCluster?: string;
 }
 
 /**
@@ -27,9 +32,11 @@ interface Detail {
 export interface MaintenanceDeps {
   store: Store;
   state: ClusterState;
-  planner: Pick<Planner, "make">;
-  /** Moves under way (a host with moves still leaving it is not empty yet). */
-  moves: Pick<MovesView, "inFlightForPolicy">;
+  planner: Pick<Planner, "make" | "placeAcross">;
+  /** Moves under way (a host with moves still leaving it is not empty yet); a drain to another cluster submits its own. */
+  moves: Pick<MovesView, "inFlightForPolicy"> & Pick<PlannerMoves, "submit">;
+  /** Other clusters a drain may send the VMs to (config `peerClusters`). */
+  peers?: PeerClusters | undefined;
   power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
   /** The drain mode in force: the config file's, or the one set at run time (`drover mode drain`). */
   modes: Pick<Modes, "modes">;
@@ -48,7 +55,13 @@ export class Maintenance {
 
   private detail(row: MaintenanceRow): Detail {
     const b = (row.blockers ?? {}) as Partial<Detail>;
-    return { vmsAtStart: b.vmsAtStart ?? 0, blockers: b.blockers ?? [], message: b.message ?? "", planIds: b.planIds ?? [] };
+    return {
+      vmsAtStart: b.vmsAtStart ?? 0,
+      blockers: b.blockers ?? [],
+      message: b.message ?? "",
+      planIds: b.planIds ?? [],
+      ...(b.toCluster ? { toCluster: b.toCluster } : {}),
+    };
   }
 
   private save(row: MaintenanceRow, patch: Partial<Detail>, status?: MaintenanceRow["status"]): MaintenanceRow {
@@ -65,11 +78,17 @@ export class Maintenance {
     return saved;
   }
 
-  drain(host: string, powerOff: boolean, by: string): MaintenanceRow {
+  drain(host: string, powerOff: boolean, by: string, toCluster?: string): MaintenanceRow {
     const { store, state, clock, modes, log } = this.d;
     const now = clock.now();
     const h = state.hosts.get(host);
     if (!h) throw new NotFoundError(`no host "${host}"`, "id");
+    // Refused with the clusters it may go to (peer-clusters.ts), before anything changes.
+    if (toCluster !== undefined) {
+      if (!this.d.peers)
+        throw new DispatchError("unknown-cluster", `cluster ${toCluster}: this scheduler has no peerClusters`, "toCluster");
+      this.d.peers.state(toCluster, "toCluster");
+    }
     if (modes.modes.drain === "off")
       throw new RefusedError("mode-off", "drains are off (drain mode: off; `drover mode drain automatic` turns them on)");
     const open = store.maintenance.active(host);
@@ -78,9 +97,9 @@ export class Maintenance {
     if (st !== "healthy") throw new RefusedError("host-not-healthy", `${host} is ${st}; only a healthy host can be drained`, "id");
     const id = newId("mnt", now);
     let row = store.maintenance.request({ id, host, requestedBy: by, powerOff, atMs: now });
-    row = this.save(row, { vmsAtStart: state.vmsOn(host).length, message: "draining" });
+    row = this.save(row, { vmsAtStart: state.vmsOn(host).length, message: "draining", ...(toCluster ? { toCluster } : {}) });
     state.setMode(host, "draining", now);
-    log.info({ maintenance: id, host, powerOff, by }, "drain requested");
+    log.info({ maintenance: id, host, powerOff, by, ...(toCluster ? { toCluster } : {}) }, "drain requested");
     this.step(row);
     return store.maintenance.get(id)!;
   }
@@ -144,6 +163,8 @@ export class Maintenance {
         this.save(row, { blockers: [], message }, row.status === "blocked" ? "draining" : undefined);
       return;
     }
+    const { toCluster } = this.detail(row);
+    if (toCluster) return this.stepAcross(row, toCluster, now);
     const busyPlan = this.detail(row).planIds.some((p) => {
       const s = this.d.store.plans.get(p)?.status;
       return s === "applying" || s === "approved" || s === "proposed";
@@ -187,6 +208,65 @@ export class Maintenance {
       return;
     }
     this.save(row, { planIds, blockers, message: `moving ${moves.length} VM(s)` }, row.status === "blocked" ? "draining" : undefined);
+  }
+
+  /**
+   * One round of a drain to another cluster: the drain policy places what is left on the peer's
+   * hosts, and each move is submitted at once; what finds no place, or is refused, blocks it.
+   */
+  private stepAcross(row: MaintenanceRow, toCluster: string, now: number): void {
+    const { state, planner, moves, log } = this.d;
+    const host = row.host;
+    if (now - (this.lastPlanMs.get(row.id) ?? 0) < REPLAN_MS && row.status === "blocked") return;
+    this.lastPlanMs.set(row.id, now);
+    const peer = this.d.peers?.find(toCluster);
+    if (!peer) {
+      this.save(row, { message: `blocked: cluster ${toCluster} is no longer in peerClusters` }, "blocked");
+      return;
+    }
+    const name = (uuid: string) => state.vm(uuid)?.report.name ?? uuid;
+    let plan;
+    try {
+      plan = planner.placeAcross(peer, host, null);
+    } catch (e) {
+      this.save(row, { message: `drain planning failed: ${(e as Error).message}` });
+      return;
+    }
+    const blockers = plan.notMoved.filter((n) => n.hostId === host).map((n) => ({ vm: name(n.vmId), code: n.code, reason: n.message }));
+    let sent = 0;
+    for (const s of plan.steps) {
+      if (s.kind !== "migrate" || s.sourceHostId !== host) continue;
+      try {
+        moves.submit({
+          vm: s.vmId,
+          destination: s.destinationHostId,
+          destinationCluster: toCluster,
+          requestedBy: `maintenance:${row.id}`,
+          reason: `drain of ${host} to cluster ${toCluster}`,
+          predictedDurationMs: s.prediction.durationMs,
+          predictedDowntimeMs: s.prediction.downtimeMs,
+          strategy: s.prediction.strategy,
+        });
+        sent++;
+      } catch (e) {
+        blockers.push({ vm: name(s.vmId), code: (e as { code?: string }).code ?? "refused", reason: (e as Error).message });
+      }
+    }
+    if (sent > 0) {
+      this.save(
+        row,
+        { blockers, message: `moving ${sent} VM(s) to cluster ${toCluster}` },
+        row.status === "blocked" ? "draining" : undefined,
+      );
+      return;
+    }
+    const list = blockers.length
+      ? blockers
+      : state
+          .vmsOn(host)
+          .map((v) => ({ vm: v.report.name, code: "placement.no-destination", reason: `no host of cluster ${toCluster} can take it` }));
+    this.save(row, { blockers: list, message: `blocked: ${list.length} VM(s) cannot leave ${host} for cluster ${toCluster}` }, "blocked");
+    log.warn({ maintenance: row.id, host, toCluster, blockers: list }, "drain blocked");
   }
 
   /** Other hosts that stopped reporting while in service (their agents gone; they may still run VMs). */
@@ -238,6 +318,7 @@ export class Maintenance {
       migrations,
       blockers: det.blockers,
       message: det.message,
+      toCluster: det.toCluster ?? null,
     };
   }
 }

@@ -9,7 +9,8 @@ import { NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { Metrics } from "./metrics.js";
 import type { MigrationEvents } from "./migration-events.js";
-import { planningSnapshot, type MovesView, type PlanningSources } from "./snapshot.js";
+import type { ClusterState } from "./cluster-state.js";
+import { crossClusterSnapshot, planningSnapshot, type MovesView, type PlanningSources } from "./snapshot.js";
 import type { Notify } from "./webhooks.js";
 
 export interface PowerSteps {
@@ -105,6 +106,19 @@ export class Planner {
     // A drain plans every move at once; the dispatcher's queue applies the in-flight limits. The
     // simulator plans through the same entry point (packages/sim/src/drover.ts).
     return planProfile(snapshot, { name: policy, policies: [{ policy, args }] }, { nowMs: now, seed: 1, unlimited: kind === "drain" });
+  }
+
+  /**
+   * Where the VMs `vmUuids` of `host` (all of them when null) would go in the peer cluster `peer`:
+   * the drain policy on the cross-cluster picture (snapshot.ts crossClusterSnapshot). Pure.
+   */
+  placeAcross(peer: ClusterState, host: string, vmUuids: ReadonlySet<string> | null): Plan {
+    const now = this.d.clock.now();
+    const pc = this.d.config.policies.drain;
+    const policy = pc.policy ?? "drain";
+    const args = { ...pc.args, hostIds: [host] };
+    const snapshot = crossClusterSnapshot(this.d, peer, host, vmUuids, now);
+    return planProfile(snapshot, { name: policy, policies: [{ policy, args }] }, { nowMs: now, seed: 1, unlimited: true });
   }
 
   /** Computes and stores a plan. `mode` decides whether it waits for approval or runs now. */

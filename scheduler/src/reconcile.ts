@@ -31,7 +31,8 @@ export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
   const rows = d.store.migrations.inFlight().filter((r) => !d.dispatcher.isActive(r.id));
   const out: ReconcileSummary = { requeued: 0, followed: 0, settled: 0 };
   if (rows.length === 0) return out;
-  await waitForReports(d, new Set(rows.flatMap((r) => [r.source, r.destination])));
+  // A destination in another cluster reports in that cluster's picture, judged when the move is settled.
+  await waitForReports(d, new Set(rows.flatMap((r) => (r.destinationCluster ? [r.source] : [r.source, r.destination]))));
   for (const row of rows) {
     if (row.status === "pending" || row.status === "preflight") {
       // The migrate command is sent only after the status becomes "dispatched": nothing was sent.

@@ -38,6 +38,8 @@ import {
   ProposedPlans,
   recordMigrate,
 } from "./journal.js";
+import { moveAcross } from "./move-across.js";
+import { PeerClusters } from "./peer-clusters.js";
 import { planningSnapshot, type Foresight } from "./snapshot.js";
 import { LoadRecorder } from "./load-history.js";
 import { LoadForecasts } from "./load-history-forecast.js";
@@ -56,6 +58,8 @@ export interface SchedulerDeps {
 
 export class Scheduler {
   readonly state: ClusterState;
+  /** The other clusters an operator may move VMs to (config `peerClusters`), from their reports. */
+  readonly peers: PeerClusters;
   readonly metrics = new Metrics();
   /** Which guests' rows a flush writes (changed, or last seen long ago). */
   readonly vmRows = new VmRowWriter();
@@ -112,6 +116,7 @@ export class Scheduler {
       ...config.reports,
       ...(admitUnknownHosts ? {} : { admit: (host: string) => Object.hasOwn(config.hosts, host) }),
     });
+    this.peers = new PeerClusters(config);
     this.drops = new DropLog(this.log, config.reports.dropLogIntervalMs, "host reports");
     this.loadHistory = new LoadRecorder({ store, state: this.state, config, log: this.log }, this.startedAtMs);
     this.forecasts = new LoadForecasts({ store, config, log: this.log });
@@ -206,7 +211,8 @@ export class Scheduler {
       demandForecast: () => this.forecasts.demandForecast(),
       wakeLatencyMs: (host) => this.power.wakeLatencies.expectedMs(host),
     };
-    const dispatcher = new Dispatcher({ bus: this.bus, store, state, agents: this.agents, clock, config, log, metrics, events, writable });
+    const { bus, agents, peers } = this;
+    const dispatcher = new Dispatcher({ bus, agents, store, state, clock, config, log, metrics, events, writable, peers });
     const power = new PowerManager({
       store,
       state,
@@ -227,9 +233,10 @@ export class Scheduler {
     this.power = power;
     this.planner = planner;
     this.modes = new Modes({ planner, moves: dispatcher, power, events, state, store, clock, config, log });
-    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, modes: this.modes, clock, log, notify });
+    this.maintenance = new Maintenance({ store, state, planner, moves: dispatcher, power, modes: this.modes, clock, log, notify, peers });
 
     this.dispatcher.start();
+    this.subs.push(...peers.follow(this.bus, clock));
     this.subs.push(
       this.bus.subscribe(subjects.allHostReports(config.cluster), HostReport, (r, ctx) => this.ingest(r, ctx.subject), {
         maxBytes: config.reports.maxBytes,
@@ -481,6 +488,8 @@ export class Scheduler {
       modes: this.journal ? journaledModes(this.modes, this.journal, this.clock, this.log) : this.modes,
       rejectedReports: () => this.rejectedReports(),
       forgetHost: (id, by) => this.forgetHost(id, by),
+      moveAcross: (vm, cluster, host, by) =>
+        moveAcross({ state: this.state, peers: this.peers, planner: this.planner, moves: this.dispatcher }, vm, cluster, host, by),
       leadership: this.leadership,
       nats: () => this.bus.connectionInfo(),
       storeHealth: this.storeHealth,

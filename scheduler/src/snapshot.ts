@@ -91,6 +91,37 @@ export function planningSnapshot(src: PlanningSources, nowMs: number, policies: 
   });
 }
 
+/**
+ * The picture a move across clusters is placed on: the source host (as draining, with only the VMs
+ * that leave, `vmUuids`, or all of its VMs) beside the peer cluster's hosts and their VMs, so the
+ * drain policy chooses destinations there by the same rules as inside the cluster (capacity,
+ * storage, bridges, versions, this cluster's rules over the VMs involved). The peer's own in-flight
+ * moves are not known here: its scheduler plans around what arrives.
+ */
+export function crossClusterSnapshot(
+  src: PlanningSources,
+  peer: ClusterState,
+  host: string,
+  vmUuids: ReadonlySet<string> | null,
+  nowMs: number,
+): ClusterSnapshot {
+  const { recentFailures } = recentMoves(src.store, src.config, nowMs);
+  const extras: SnapshotExtras = { inFlight: [], recentFailures, lastMoves: new Map(), learned: src.moves.learnedModel };
+  const here = buildSnapshot(src.state, src.config, nowMs, extras);
+  const there = buildSnapshot(peer, src.config, nowMs, extras);
+  const source = here.hosts.find((h) => h.id === host);
+  const leaving = here.vms.filter((v) => v.hostId === host && (vmUuids === null || vmUuids.has(v.id)));
+  const entries = [...leaving.map((v) => src.state.vm(v.id)!), ...there.vms.map((v) => peer.vm(v.id)!)];
+  return withUniqueVmIds({
+    hosts: [...(source ? [{ ...source, state: "draining" as const }] : []), ...there.hosts.filter((h) => h.id !== host)],
+    vms: [...leaving, ...there.vms],
+    rules: mergeRules(entries, src.config.rules).rules,
+    inFlight: [],
+    recentFailures,
+    config: here.config,
+  });
+}
+
 /** The host's learned migration bandwidth, when there is one (the cost model uses the configured one otherwise). */
 function bandwidthOf(extras: SnapshotExtras, host: string): { migrationBandwidthBytesPerSec?: number } {
   const b = extras.hostBandwidth?.(host);

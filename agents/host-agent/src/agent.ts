@@ -14,6 +14,7 @@ import {
 import { localBridges } from "./bridges.js";
 import { CommandRunner } from "./commands.js";
 import { metricsListen, migrationTlsDir, type AgentConfig } from "./config.js";
+import { destinationName } from "./destinations.js";
 import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
 import { readLibvirtdFacts, type LibvirtdFacts } from "./hypervisor-facts.js";
 import type { HvConnection, Hypervisor } from "./hypervisor.js";
@@ -79,7 +80,7 @@ export class HostAgent {
     const timed = timedHypervisor(hv, this.metrics.libvirtCalls);
     this.classifier = new StorageClassifier(config.storage.sharedFsTypes, config.storage.sharedPaths);
     this.vms = new VmCollector(this.classifier, log, config.dirtyRate);
-    this.peers = new PeerReports(bus, config.cluster, log);
+    this.peers = new PeerReports(bus, config.cluster, log, config.peerClusters);
     this.peerLibvirtds = new PeerConnections(timed, config.libvirt.callTimeoutMs, log);
     this.migrationPorts = new MigrationPortListener(
       uriHost(config.migrationUri),
@@ -99,7 +100,8 @@ export class HostAgent {
         migrationTlsDir: migrationTlsDir(config),
         classifier: this.classifier,
         mounts: await this.mounts(),
-        peerReport: (host) => this.peers.get(host, 3 * config.reportIntervalMs, Math.min(config.reportIntervalMs + 1000, 10_000)),
+        peerReport: (host, cluster) =>
+          this.peers.get(host, 3 * config.reportIntervalMs, Math.min(config.reportIntervalMs + 1000, 10_000), cluster),
         labSafeNetwork: config.labSafeNetwork,
         peerLibvirtd: (uri) => this.peerLibvirtds.get(uri),
         local: () => this.ownFacts(),
@@ -123,11 +125,12 @@ export class HostAgent {
       hostEvent: (kind, detail) => this.event(kind, detail),
       commandEvent: (c) => {
         this.metrics.commands.inc({ kind: c.kind, outcome: c.outcome });
-        const what = `${c.kind} ${c.id}${c.vm ? ` of ${c.vm}` : ""}${c.destination ? ` to ${c.destination.host} (${c.destination.uri})` : ""}`;
+        const what = `${c.kind} ${c.id}${c.vm ? ` of ${c.vm}` : ""}${c.destination ? ` to ${destinationName(c.destination)} (${c.destination.uri})` : ""}`;
         const outcome = `${c.outcome}${c.duplicate ? " (duplicate)" : ""}${c.error ? `: ${c.error.code}: ${c.error.message}` : ""}`;
         this.event("command", `${what} from ${c.issuedBy}: ${outcome}`, c);
       },
-      knownPeer: (host) => this.peers.get(host, Number.POSITIVE_INFINITY, Math.min(config.reportIntervalMs + 1000, 10_000)),
+      knownPeer: (host, cluster) =>
+        this.peers.get(host, Number.POSITIVE_INFINITY, Math.min(config.reportIntervalMs + 1000, 10_000), cluster),
       offerPeer: (facts) => this.peers.offer(facts),
       onMigration: (uuid, running) => {
         if (running) this.migrating.add(uuid);

@@ -7,7 +7,8 @@ export const MigrationRecord = z.object({
   migrationId: z.string(),
   vm: z.string(),
   vmUuid: z.string(),
-  destination: z.object({ host: z.string(), uri: z.string() }),
+  /** `cluster` only for a move into another cluster (absent in journals of agents before it: their own). */
+  destination: z.object({ host: z.string(), uri: z.string(), cluster: z.string().optional() }),
   startedAtMs: z.number(),
   timeoutMs: z.number(),
   undefineOnSource: z.boolean(),
@@ -35,7 +36,11 @@ export function migrationRecord(cmd: MigrateCommand, vm: { name: string; uuid: s
     migrationId: cmd.migrationId,
     vm: vm.name,
     vmUuid: vm.uuid,
-    destination: cmd.destination,
+    destination: {
+      host: cmd.destination.host,
+      uri: cmd.destination.uri,
+      ...(cmd.destination.cluster !== undefined ? { cluster: cmd.destination.cluster } : {}),
+    },
     startedAtMs,
     timeoutMs: cmd.options.timeoutMs,
     undefineOnSource: cmd.options.undefineOnSource,

@@ -14,7 +14,7 @@ import type {
 import { join } from "node:path";
 import { CommandTable, migrationRecord } from "./command-table.js";
 import type { AgentConfig } from "./config.js";
-import { verifyDestination } from "./destinations.js";
+import { destinationName, verifyDestination } from "./destinations.js";
 import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor } from "./hypervisor.js";
 import type { LibvirtLink } from "./libvirt-link.js";
@@ -38,8 +38,8 @@ export interface CommandDeps {
   hostEvent: (kind: "powering-off", detail: string) => void;
   /** Publishes what was done with a command, whoever sent it. */
   commandEvent: (e: CommandEventInfo) => void;
-  /** A peer's latest report on this cluster, whatever its age (waiting a little for a first one); null if none. */
-  knownPeer: (host: string) => Promise<DestinationFacts | null>;
+  /** A peer's latest report on its cluster's subjects, whatever its age (waiting a little for a first one); null if none. */
+  knownPeer: (host: string, cluster: string) => Promise<DestinationFacts | null>;
   /** The destination's report as a command from the scheduler brings it (kept if newer than the agent's own). */
   offerPeer: (facts: DestinationFacts) => void;
   /** Called when a migration starts or ends, so reports mark the VM and refresh its XML. */
@@ -208,8 +208,12 @@ export class CommandRunner {
   }
 
   private async preflight(cmd: PreflightCommand): Promise<CommandReply> {
-    if (cmd.destinationFacts && cmd.destinationFacts.host === cmd.destination.host) this.d.offerPeer(cmd.destinationFacts);
-    const peer = await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
+    const facts = cmd.destinationFacts;
+    const peer = await verifyDestination(cmd.destination, this.d.config, (host, cluster) => {
+      // Offered only once the cluster is allowed, so a command cannot have this agent follow any other.
+      if (facts && facts.host === host && facts.cluster === cluster) this.d.offerPeer(facts);
+      return this.d.knownPeer(host, cluster);
+    });
     const dom = await this.vm(cmd.vm);
     try {
       const checks = await runPreflight(
@@ -237,7 +241,9 @@ export class CommandRunner {
     if (existing) {
       throw new AgentError(AgentErrorCode.VmBusy, `migration ${cmd.migrationId} is already running (command ${existing.run.commandId})`);
     }
-    if (cmd.destination.host === this.d.config.host) throw new AgentError(AgentErrorCode.VmBusy, "destination is this host");
+    // A host of another cluster may have this host's id.
+    if (cmd.destination.host === this.d.config.host && (cmd.destination.cluster ?? this.d.config.cluster) === this.d.config.cluster)
+      throw new AgentError(AgentErrorCode.VmBusy, "destination is this host");
     const o = cmd.options;
     if (o.postCopyAfterFirstPass && (!o.allowPostCopy || o.offline)) {
       throw new AgentError(
@@ -245,7 +251,7 @@ export class CommandRunner {
         `options.postCopyAfterFirstPass needs allowPostCopy and a live move (allowPostCopy ${o.allowPostCopy}, offline ${o.offline})`,
       );
     }
-    const peer = await verifyDestination(cmd.destination, this.d.config.cluster, this.d.knownPeer);
+    const peer = await verifyDestination(cmd.destination, this.d.config, this.d.knownPeer);
     if (this.runs.size >= this.d.config.migration.maxConcurrent) {
       throw new AgentError(AgentErrorCode.VmBusy, `${this.runs.size} migrations already running (migration.maxConcurrent)`);
     }
@@ -310,7 +316,7 @@ export class CommandRunner {
     if (!cmd.options.copyStorage) {
       throw new AgentError(
         AgentErrorCode.LocalDisk,
-        `${dom.name} has disk(s) ${which} on storage ${cmd.destination.host} does not share; a move without copy-storage would leave them behind`,
+        `${dom.name} has disk(s) ${which} on storage ${destinationName(cmd.destination)} does not share; a move without copy-storage would leave them behind`,
       );
     }
     if ((await dom.state()) === "shut-off") {

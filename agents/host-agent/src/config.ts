@@ -32,6 +32,13 @@ export const AgentConfigSchema = z
   .object({
     cluster: ClusterName.describe("The cluster's name, the same as the scheduler's `cluster`."),
     host: HostId.describe("This host's id in the cluster (1-128 of A-Z a-z 0-9 _ -); the scheduler's `hosts` keys name it."),
+    peerClusters: z
+      .array(ClusterName)
+      .default([])
+      .describe(
+        "Clusters this agent may move guests into (a move across clusters); it reads their hosts' reports to check a " +
+          "destination as it does its own cluster's. A command naming any other cluster is refused.",
+      ),
     nats: NatsConnectionConfig.describe(
       "How to reach NATS and who to be there: server URLs, identity (a file, never the secret itself) and TLS.",
     ),
@@ -173,7 +180,14 @@ export const AgentConfigSchema = z
       .default("info")
       .describe("Log level (JSON lines on stderr, in the journal under systemd)."),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    c.peerClusters.forEach((p, i) => {
+      if (p === c.cluster)
+        ctx.addIssue({ code: "custom", path: ["peerClusters", i], message: `${p} is this agent's own cluster (cluster), not a peer` });
+      else if (c.peerClusters.indexOf(p) !== i) ctx.addIssue({ code: "custom", path: ["peerClusters", i], message: `${p} is named twice` });
+    });
+  });
 
 export type AgentConfig = z.output<typeof AgentConfigSchema> & { migrationUri: string };
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
@@ -185,6 +199,7 @@ export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export const ENV_KEYS = {
   DROVER_CLUSTER: "cluster",
   DROVER_HOST: "host",
+  DROVER_PEER_CLUSTERS: "peerClusters",
   DROVER_NATS_SERVERS: "nats.servers",
   DROVER_NATS_USER: "nats.user",
   DROVER_NATS_PASS: "nats.pass",
@@ -213,7 +228,7 @@ export const ENV_KEYS = {
   DROVER_METRICS_PORT: "metrics.port",
 } as const;
 
-const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges"]);
+const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges", "peerClusters"]);
 const NUMBER_KEYS = new Set(["reportIntervalMs", "metrics.port"]);
 const BOOL_KEYS = new Set(["labSafeNetwork", "migration.tls", "metrics.enabled"]);
 

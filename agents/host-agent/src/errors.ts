@@ -14,6 +14,8 @@ export const AgentErrorCode = {
   UnknownMigration: "unknown-migration",
   UnknownCommand: "unknown-command",
   UnknownDestination: "unknown-destination",
+  /** The destination is in another cluster that this agent's `peerClusters` does not name. */
+  DestinationClusterNotAllowed: "destination-cluster-not-allowed",
   DestinationUriMismatch: "destination-uri-mismatch",
   DestinationUuidMismatch: "destination-uuid-mismatch",
   InvalidXml: "invalid-xml",

@@ -1,4 +1,5 @@
 import type { EscalationStep, Logger, MigrateCommand, MigrationProgress, MigrationResult } from "@drover/protocol";
+import { destinationName } from "./destinations.js";
 import { describeDomain } from "./domain-xml.js";
 import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams } from "./hypervisor.js";
@@ -172,6 +173,7 @@ export class MigrationRun {
       {
         migrationId: this.cmd.migrationId,
         vm: this.dom.name,
+        destination: destinationName(this.cmd.destination),
         to: this.cmd.destination.uri,
         flags,
         tls: (flags & this.deps.hv.flags.TLS) !== 0,
@@ -318,7 +320,7 @@ export class MigrationRun {
           await this.removeDestinationImages(dest);
           return new AgentError(
             AgentErrorCode.DestinationImage,
-            `disk ${c.target}: could not create ${c.path} (${c.format}, ${c.capacityBytes} bytes) on ${this.cmd.destination.host}: ${(e as Error).message}`,
+            `disk ${c.target}: could not create ${c.path} (${c.format}, ${c.capacityBytes} bytes) on ${destinationName(this.cmd.destination)}: ${(e as Error).message}`,
             { cause: e },
           );
         }
@@ -336,7 +338,7 @@ export class MigrationRun {
     const dest = open ?? (await this.openDestination());
     if (!dest) {
       this.deps.log.error(
-        { images: this.created, host: this.cmd.destination.host },
+        { images: this.created, destination: destinationName(this.cmd.destination) },
         "destination unreachable: copied disk images left there",
       );
       return;
@@ -353,8 +355,13 @@ export class MigrationRun {
       }
       for (const path of this.created.splice(0)) {
         await withTimeout(dest.deleteImage(path), this.deps.callTimeoutMs, "delete image").then(
-          () => this.deps.log.info({ path, host: this.cmd.destination.host }, "destination disk image removed after the failed move"),
-          (e: unknown) => this.deps.log.error({ err: e, path, host: this.cmd.destination.host }, "destination disk image not removed"),
+          () =>
+            this.deps.log.info(
+              { path, destination: destinationName(this.cmd.destination) },
+              "destination disk image removed after the failed move",
+            ),
+          (e: unknown) =>
+            this.deps.log.error({ err: e, path, destination: destinationName(this.cmd.destination) }, "destination disk image not removed"),
         );
       }
     } finally {
@@ -563,11 +570,12 @@ export class MigrationRun {
     const info = errorInfo(failure, AgentErrorCode.LibvirtError);
     const phase = this.failurePhase();
     const d = this.cmd.destination;
-    const what = `migration of ${this.dom.name} from ${this.deps.host} to ${d.host} failed in the ${phase} phase`;
+    const to = destinationName(d);
+    const what = `migration of ${this.dom.name} from ${this.deps.host} to ${to} failed in the ${phase} phase`;
     if (this.abortReason !== "requested" && (await peerReach(d.uri, PEER_PROBE_MS)) === "silent") {
       return {
         code: AgentErrorCode.DestinationUnreachable,
-        message: `${what}: ${d.host} not reachable over the network from ${this.deps.host} (${d.uri} did not answer within ${PEER_PROBE_MS} ms; libvirt: ${info.message})`,
+        message: `${what}: ${to} not reachable over the network from ${this.deps.host} (${d.uri} did not answer within ${PEER_PROBE_MS} ms; libvirt: ${info.message})`,
       };
     }
     let lost = PEER_GONE.test(info.message);
@@ -579,7 +587,7 @@ export class MigrationRun {
     if (lost) {
       return {
         code: AgentErrorCode.DestinationLost,
-        message: `${what}: ${d.host}'s libvirtd (${d.uri}) went away (libvirt: ${info.message})`,
+        message: `${what}: ${to}'s libvirtd (${d.uri}) went away (libvirt: ${info.message})`,
       };
     }
     return { code: info.code, message: `${what}: ${info.message}` };

@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import { isLabAddress } from "@drover/wol";
 import { olderHypervisor, type DestinationFacts, type PreflightCheck } from "@drover/protocol";
+import { destinationName } from "./destinations.js";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
 import type { HvDomain, Hypervisor } from "./hypervisor.js";
 import { cpuDifference, type LibvirtdFacts } from "./hypervisor-facts.js";
@@ -13,7 +14,8 @@ type CheckName = PreflightCheck["check"];
 
 export interface PreflightInput {
   vm: HvDomain;
-  destination: { host: string; uri: string };
+  /** As the command names it: `cluster` absent is this host's own. */
+  destination: { host: string; uri: string; cluster?: string | undefined };
   copyStorage: boolean;
   /** The host UUID the destination's own report gives; the libvirtd at its URI must have it. Null: not reported (old agent). */
   reportedHostUuid: string | null;
@@ -29,8 +31,11 @@ export interface PreflightDeps {
   migrationTlsDir: string | null;
   classifier: StorageClassifier;
   mounts: readonly Mount[];
-  /** The destination's latest report (the scheduler's copy or this agent's), or null when none arrived in time. */
-  peerReport: (host: string) => Promise<DestinationFacts | null>;
+  /**
+   * The destination's latest report (the scheduler's copy or this agent's) from its cluster (undefined:
+   * this host's own), or null when none arrived in time.
+   */
+  peerReport: (host: string, cluster: string | undefined) => Promise<DestinationFacts | null>;
   /** The destination's libvirtd, over a connection kept open between preflights. */
   peerLibvirtd: (uri: string) => Promise<PeerLibvirtd>;
   /** What this host's own libvirtd says of itself; null while it is unreachable. */
@@ -103,13 +108,14 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
   );
 
   const to = input.destination;
+  const toName = destinationName(to);
   // Always needed: the destination's TLS setting is only in its report.
-  const peer = await deps.peerReport(to.host);
-  const peerMissing = `no report from ${to.host}'s agent arrived, so its side cannot be verified`;
+  const peer = await deps.peerReport(to.host, to.cluster);
+  const peerMissing = `no report from ${toName}'s agent arrived, so its side cannot be verified`;
 
   // Shared storage: the same shared filesystem must hold each disk at the same path on both ends.
   if (disks.length === 0) add("shared-storage", true, "no disks");
-  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${to.host}`);
+  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${toName}`);
   else {
     const problems: string[] = [];
     for (const d of disks) {
@@ -125,7 +131,7 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
         continue;
       }
       const there = peer.storage.filter((s) => s.shared && (p === s.path || p.startsWith(s.path.endsWith("/") ? s.path : `${s.path}/`)));
-      if (there.length === 0) problems.push(`disk ${d.target} (${p}) is not under a shared mount on ${to.host}`);
+      if (there.length === 0) problems.push(`disk ${d.target} (${p}) is not under a shared mount on ${toName}`);
     }
     add(
       "shared-storage",
@@ -150,11 +156,11 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       add(
         "destination-reachable",
         false,
-        `${answered}, but its libvirtd has host UUID ${uuid ?? "(none)"}, not ${expected} as ${to.host} reports: ` +
+        `${answered}, but its libvirtd has host UUID ${uuid ?? "(none)"}, not ${expected} as ${toName} reports: ` +
           `the URI is served by another libvirtd`,
       );
       dest = null;
-    } else add("destination-reachable", true, expected === null ? answered : `${answered}, host UUID ${uuid} as ${to.host} reports`);
+    } else add("destination-reachable", true, expected === null ? answered : `${answered}, host UUID ${uuid} as ${toName} reports`);
   } catch (e) {
     add("destination-reachable", false, `${to.uri} is not reachable: ${(e as Error).message}`);
   }
@@ -165,16 +171,13 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
   else if (deps.labSafeNetwork && !isLabAddress(host))
     add("migration-ports", false, `${host} is not a lab address and labSafeNetwork is set; not probed`);
   else if (!peer) add("migration-ports", false, `${peerMissing}, nor its migration port range`);
-  else if (!ports) add("migration-ports", false, `${to.host} does not report its migration port range (an agent older than this check)`);
+  else if (!ports) add("migration-ports", false, `${toName} does not report its migration port range (an agent older than this check)`);
   else {
     const r = await probePort(host, ports.listener, deps.portProbeTimeoutMs);
-    add("migration-ports", r.ok, `${host}:${ports.listener} (of ${to.host}'s migration range ${ports.min}-${ports.max}): ${r.detail}`);
+    add("migration-ports", r.ok, `${host}:${ports.listener} (of ${toName}'s migration range ${ports.min}-${ports.max}): ${r.detail}`);
   }
 
-  const tls = migrationTlsVerdict(
-    { host: deps.host, tls: await migrationTlsReport(deps.migrationTlsDir) },
-    { host: to.host, report: peer },
-  );
+  const tls = migrationTlsVerdict({ host: deps.host, tls: await migrationTlsReport(deps.migrationTlsDir) }, { host: toName, report: peer });
   add("migration-tls", tls.ok, tls.reason);
 
   if (desc.bridges.length === 0) add("bridges", true, "the VM has no bridged interfaces");
@@ -185,8 +188,8 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       "bridges",
       missing.length === 0,
       missing.length
-        ? `bridge(s) ${missing.join(", ")} missing on ${to.host} (it has: ${peer.bridges.join(", ") || "none"})`
-        : `${desc.bridges.join(", ")} present on ${to.host}`,
+        ? `bridge(s) ${missing.join(", ")} missing on ${toName} (it has: ${peer.bridges.join(", ") || "none"})`
+        : `${desc.bridges.join(", ")} present on ${toName}`,
     );
   }
 
@@ -198,12 +201,12 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
     return checks;
   }
   const here = await deps.local().catch(() => null);
-  add(...versionCheck(deps.host, here, to.host, dest.facts, input.allowOlderHypervisor));
-  add(...(await cpuCheck(desc, deps.host, here, to.host, dest, deps.callTimeoutMs)));
+  add(...versionCheck(deps.host, here, toName, dest.facts, input.allowOlderHypervisor));
+  add(...(await cpuCheck(desc, deps.host, here, toName, dest, deps.callTimeoutMs)));
   try {
     const free = await withTimeout(dest.conn.freeMemoryBytes(), deps.callTimeoutMs, "freeMemory");
     const need = desc.memoryKiB * 1024;
-    add("free-memory", free >= need, `${to.host} has ${fmtMiB(free)} free, the VM needs ${fmtMiB(need)}`);
+    add("free-memory", free >= need, `${toName} has ${fmtMiB(free)} free, the VM needs ${fmtMiB(need)}`);
   } catch (e) {
     add("free-memory", false, `free memory not measured: ${(e as Error).message}`);
   }

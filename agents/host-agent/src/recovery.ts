@@ -4,6 +4,7 @@
 // job on this host while it runs, then where the domain runs (here, or on the destination).
 import type { Logger, MigrationProgress, MigrationResult, VmState } from "@drover/protocol";
 import type { MigrationRecord } from "./command-table.js";
+import { destinationName } from "./destinations.js";
 import { AgentErrorCode } from "./errors.js";
 import type { HvConnection, Hypervisor, JobStats } from "./hypervisor.js";
 import { withTimeout, type LibvirtLink } from "./libvirt-link.js";
@@ -115,7 +116,7 @@ export class RecoveredMigration {
       conn = await withTimeout(this.d.hv.open(this.m.destination.uri), this.d.callTimeoutMs, "open destination");
       return await this.look(conn, true);
     } catch (e) {
-      this.d.log.warn({ err: e, destination: this.m.destination.host }, "recovery: destination not reachable");
+      this.d.log.warn({ err: e, destination: destinationName(this.m.destination) }, "recovery: destination not reachable");
       return { state: null, completed: null, reachable: false };
     } finally {
       if (conn) await conn.close().catch(() => undefined);
@@ -136,6 +137,7 @@ export class RecoveredMigration {
 
   private result(here: Seen, there: Seen): MigrationResult {
     const m = this.m;
+    const to = destinationName(m.destination);
     const now = Date.now();
     const moved = active(there.state) && !active(here.state);
     const stayed = active(here.state) && !active(there.state);
@@ -155,15 +157,15 @@ export class RecoveredMigration {
             : outcome === "aborted"
               ? AgentErrorCode.Aborted
               : AgentErrorCode.Timeout,
-        message: `the migration of ${m.vm} to ${m.destination.host} ended while the agent on ${this.d.host} was restarting, without moving it: it runs on ${this.d.host}`,
+        message: `the migration of ${m.vm} to ${to} ended while the agent on ${this.d.host} was restarting, without moving it: it runs on ${this.d.host}`,
       };
     } else {
       outcome = "failed";
       error = {
         code: AgentErrorCode.MigrationInterrupted,
-        message: `the migration of ${m.vm} to ${m.destination.host} ended while the agent on ${this.d.host} was restarting; ${m.vm} is ${
-          active(here.state) ? `active on both ${this.d.host} and ${m.destination.host}` : "active on neither host"
-        }${there.reachable ? "" : ` (${m.destination.host}'s libvirtd did not answer)`}`,
+        message: `the migration of ${m.vm} to ${to} ended while the agent on ${this.d.host} was restarting; ${m.vm} is ${
+          active(here.state) ? `active on both ${this.d.host} and ${to}` : "active on neither host"
+        }${there.reachable ? "" : ` (${to}'s libvirtd did not answer)`}`,
       };
     }
     // The destination's completed job measured the move itself; the agent was not there to.

@@ -78,6 +78,25 @@ describe("command journal (survives the agent's restart)", () => {
     }
   });
 
+  it("keeps the cluster of a destination in another cluster, and reads journals from before the field", async () => {
+    const j = await journal();
+    try {
+      const before = new CommandTable(10, j);
+      before.claim("x1", reply("x1"));
+      const across = { ...migration("x1"), destination: { host: "h1", uri: "qemu+tcp://127.0.9.1/system", cluster: "dc2" } };
+      before.recordMigration("x1", across);
+      before.claim("c1", reply("c1"));
+      before.recordMigration("c1", migration("c1"));
+      const after = new CommandTable(10, j);
+      expect(after.unfinished()).toEqual([
+        { id: "x1", migration: across },
+        { id: "c1", migration: migration("c1") },
+      ]);
+    } finally {
+      await rm(j.dir, { recursive: true, force: true });
+    }
+  });
+
   it("sets aside a damaged journal or another host's, and starts without it", async () => {
     const j = await journal();
     try {

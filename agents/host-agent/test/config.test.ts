@@ -54,6 +54,36 @@ describe("config", () => {
     expect(() => resolveConfig(minimal, { DROVER_LAB_SAFE_NETWORK: "yes" })).toThrow(/labSafeNetwork/);
   });
 
+  it("takes peerClusters (clusters guests may move into) from the file or DROVER_PEER_CLUSTERS, none by default", () => {
+    expect(resolveConfig(minimal).peerClusters).toEqual([]);
+    expect(resolveConfig({ ...minimal, peerClusters: ["dc2", "dc3"] }).peerClusters).toEqual(["dc2", "dc3"]);
+    expect(resolveConfig({ ...minimal, peerClusters: ["dc2"] }, { DROVER_PEER_CLUSTERS: "dc3, dc4" }).peerClusters).toEqual(["dc3", "dc4"]);
+  });
+
+  it("refuses a peerClusters entry that is no cluster name, this agent's own cluster, or named twice, naming the key", () => {
+    const refusal = (peerClusters: unknown, env: NodeJS.ProcessEnv = {}) => {
+      try {
+        resolveConfig({ ...minimal, peerClusters }, env);
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error("accepted");
+    };
+    const bad = refusal(["dc 2"]);
+    expect(bad).toBeInstanceOf(ConfigError);
+    expect(bad.keys).toEqual(["peerClusters.0"]);
+    expect(bad.message).toMatch(/peerClusters\.0: must be 1-128 of/);
+    const own = refusal(["dc2", "lab"]);
+    expect(own.keys).toEqual(["peerClusters.1"]);
+    expect(own.message).toMatch(/peerClusters\.1: lab is this agent's own cluster/);
+    const twice = refusal(["dc2", "dc3", "dc2"]);
+    expect(twice.keys).toEqual(["peerClusters.2"]);
+    expect(twice.message).toMatch(/peerClusters\.2: dc2 is named twice/);
+    expect(refusal("dc2").keys).toEqual(["peerClusters"]);
+    // The environment's cluster is the one compared with.
+    expect(refusal(["dc2"], { DROVER_CLUSTER: "dc2" }).message).toMatch(/peerClusters\.0: dc2 is this agent's own cluster/);
+  });
+
   it("loads YAML and reports unreadable or invalid files clearly", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ha-config-"));
     const good = join(dir, "good.yaml");

@@ -7,6 +7,7 @@ import {
   ApiMigration,
   ApiPlan,
   ApiPowerAction,
+  ClusterName,
   HistoryKinds,
   HistoryResponse,
   HostId,
@@ -97,14 +98,17 @@ export function printPlan(p: ApiPlan, out: (s: string) => void = (s) => process.
   for (const d of p.deferred) out(`  step ${d.index} deferred: ${d.reason} [${d.code}]`);
 }
 
+/** A destination host, with its cluster when the move leaves this one. */
+const dest = (m: Migration) => (m.destinationCluster ? `${m.destination} (cluster ${m.destinationCluster})` : m.destination);
+
 function printMigration(m: Migration): void {
   const took = m.measuredDurationMs !== null ? `took ${ms(m.measuredDurationMs)}, predicted ${ms(m.predictedDurationMs)}` : "";
   const down = m.measuredDowntimeMs !== null ? `, downtime ${ms(m.measuredDowntimeMs)}` : "";
-  if (m.state === "succeeded") process.stdout.write(`${m.vm} now runs on ${m.destination} (migration ${m.id}; ${took}${down})\n`);
-  else if (MIGRATION_ACTIVE.has(m.state)) process.stdout.write(`migration ${m.id}: ${m.vm} ${m.source} -> ${m.destination}, ${m.state}\n`);
+  if (m.state === "succeeded") process.stdout.write(`${m.vm} now runs on ${dest(m)} (migration ${m.id}; ${took}${down})\n`);
+  else if (MIGRATION_ACTIVE.has(m.state)) process.stdout.write(`migration ${m.id}: ${m.vm} ${m.source} -> ${dest(m)}, ${m.state}\n`);
   else
     process.stdout.write(
-      `migration ${m.id} of ${m.vm} ${m.source} -> ${m.destination} ${m.state}: ${m.error?.message ?? "no error recorded"}; ${m.vm} runs on ${m.vmRunningOn ?? "?"}\n`,
+      `migration ${m.id} of ${m.vm} ${m.source} -> ${dest(m)} ${m.state}: ${m.error?.message ?? "no error recorded"}; ${m.vm} runs on ${m.vmRunningOn ?? "?"}\n`,
     );
 }
 const MIGRATION_ACTIVE = new Set<Migration["state"]>(["queued", "preflight", "running"]);
@@ -320,18 +324,28 @@ export function registerApiCommands(program: Command): void {
 
   program
     .command("migrate")
-    .description("one live migration through the dispatcher")
+    .description("one live migration through the dispatcher; with --cluster, to a host of another cluster")
     .argument("<vm>", "VM name or uuid")
-    .argument("<host>", "destination host")
+    .argument("[host]", "destination host (with --cluster: a host of that cluster; left out, the scheduler chooses one)")
+    .option("--cluster <name>", "move the VM to this cluster (one of the scheduler's peerClusters)")
     .option("--wait", "follow it to its end with a progress bar")
     .option("--json", "print the API's ApiMigration (the final one with --wait)")
-    .action(async (vm: string, hostArg: string, o: { wait?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (vm: string, hostArg: string | undefined, o: { cluster?: string; wait?: boolean; json?: boolean }, cmd: Command) => {
+      if (vm.trim() === "") throw usageError("migrate: VM must not be empty");
+      if (o.cluster !== undefined && !ClusterName.safeParse(o.cluster).success) {
+        throw usageError(`--cluster ${JSON.stringify(o.cluster)} is not a cluster name (1-128 of A-Z a-z 0-9 _ -)`);
+      }
+      if (o.cluster === undefined && hostArg === undefined) throw usageError("migrate: name a destination HOST, or --cluster B");
       const api = client(cmd);
-      const host = (await knownHost(api, hostArg)).id;
-      if (vm.trim() === "") throw usageError("VM must not be empty");
-      let m = await api.post("/v1/migrations", { vm, host }, ApiMigration);
+      // A host of another cluster is not in this scheduler's host list: the scheduler checks it there.
+      const host = hostArg === undefined ? undefined : o.cluster === undefined ? (await knownHost(api, hostArg)).id : hostArg;
+      let m = await api.post(
+        "/v1/migrations",
+        { vm, ...(host ? { host } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) },
+        ApiMigration,
+      );
       if (o.wait) {
-        const bar = progress(`${m.vm} ${m.source} -> ${m.destination}`, o.json);
+        const bar = progress(`${m.vm} ${m.source} -> ${dest(m)}`, o.json);
         try {
           m = await waitMigration(api, m.id, (x) =>
             bar.update(x.state === "succeeded" ? 1 : (x.progress?.fraction ?? 0), x.progress ? `${x.state} ${x.progress.phase}` : x.state),
@@ -366,11 +380,16 @@ export function registerApiCommands(program: Command): void {
     .argument("<host>")
     .option("--wait", "follow the drain until the host is empty or blocked")
     .option("--power-off", "power the host off once it is empty")
+    .option("--to-cluster <name>", "move the VMs to this cluster's hosts (one of the scheduler's peerClusters): evacuating a site")
     .option("--json", "print the API's ApiMaintenance (the final one with --wait)")
-    .action(async (hostArg: string, o: { wait?: boolean; powerOff?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (hostArg: string, o: { wait?: boolean; powerOff?: boolean; toCluster?: string; json?: boolean }, cmd: Command) => {
+      if (o.toCluster !== undefined && !ClusterName.safeParse(o.toCluster).success) {
+        throw usageError(`--to-cluster ${JSON.stringify(o.toCluster)} is not a cluster name (1-128 of A-Z a-z 0-9 _ -)`);
+      }
       const api = client(cmd);
       const host = (await knownHost(api, hostArg)).id;
-      let m = await api.post(`/v1/hosts/${encodeURIComponent(host)}/drain`, { powerOff: o.powerOff ?? false }, ApiMaintenance);
+      const body = { powerOff: o.powerOff ?? false, ...(o.toCluster ? { toCluster: o.toCluster } : {}) };
+      let m = await api.post(`/v1/hosts/${encodeURIComponent(host)}/drain`, body, ApiMaintenance);
       if (o.wait && !drainSettled(m)) {
         const bar = progress(`drain ${host}`, o.json);
         try {
@@ -386,7 +405,10 @@ export function registerApiCommands(program: Command): void {
       }
       if (o.json) printJson(m);
       else if (o.wait) process.stdout.write(`${drainOutcome(m)}\n`);
-      else process.stdout.write(`draining ${host}: ${m.vmsLeft} VM(s) to move (maintenance ${m.id}); follow with: drover hosts\n`);
+      else {
+        const to = m.toCluster ? ` to cluster ${m.toCluster}` : "";
+        process.stdout.write(`draining ${host}${to}: ${m.vmsLeft} VM(s) to move (maintenance ${m.id}); follow with: drover hosts\n`);
+      }
       if (o.wait && m.state === "blocked") process.exitCode = ExitCode.Blocked;
       else if (o.wait && m.state === "failed") process.exitCode = ExitCode.Failed;
     });

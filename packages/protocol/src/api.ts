@@ -2,7 +2,7 @@
 // these schemas and the CLI prints them as its `--json` output, so they are a stable contract:
 // add optional fields freely, never rename or remove one.
 import { z } from "zod";
-import { EpochMs, ErrorInfo, HostId, Id, VmRef } from "./common.js";
+import { ClusterName, EpochMs, ErrorInfo, HostId, Id, VmRef } from "./common.js";
 import { HostState } from "./host-state.js";
 
 const NonNegNum = z.number().finite().nonnegative();
@@ -273,7 +273,14 @@ export type PlansResponse = z.infer<typeof PlansResponse>;
 // ---------------------------------------------------------------------------------------------
 // Migrations
 
-export const MigrateRequest = z.object({ vm: VmRef, host: HostId }).strict();
+/** `host` names the destination; with `cluster` (a move to another cluster) it may be left out: the scheduler chooses. */
+export const MigrateRequest = z
+  .object({ vm: VmRef, host: HostId.optional(), cluster: ClusterName.optional() })
+  .strict()
+  .refine((r) => r.host !== undefined || r.cluster !== undefined, {
+    message: "names no destination: give host, cluster, or both",
+    path: ["host"],
+  });
 export type MigrateRequest = z.infer<typeof MigrateRequest>;
 
 /** `cancelled`: never started (the VM or a host changed before the send; or lost on a restart). */
@@ -298,6 +305,8 @@ export const ApiMigration = z.object({
   vmUuid: z.string().nullable(),
   source: HostId,
   destination: HostId,
+  /** The destination's cluster when the move leaves this one; null: this cluster. */
+  destinationCluster: ClusterName.nullable().default(null),
   state: z.enum(ApiMigrationStates),
   /** "api:<token name>", "plan:<id>", "maintenance:<id>", ... */
   requestedBy: z.string(),
@@ -328,7 +337,8 @@ export type MigrationsResponse = z.infer<typeof MigrationsResponse>;
 // ---------------------------------------------------------------------------------------------
 // Maintenance
 
-export const DrainRequest = z.object({ powerOff: z.boolean().default(false) }).strict();
+/** `toCluster`: the VMs go to that cluster's hosts (one of the scheduler's `peerClusters`), evacuating a site. */
+export const DrainRequest = z.object({ powerOff: z.boolean().default(false), toCluster: ClusterName.optional() }).strict();
 export type DrainRequest = z.infer<typeof DrainRequest>;
 
 export const ApiMaintenanceStates = ["draining", "blocked", "in-maintenance", "powered-off", "ended", "failed"] as const;
@@ -350,6 +360,8 @@ export const ApiMaintenance = z.object({
   /** Why each remaining VM cannot leave (state "blocked"). */
   blockers: z.array(ApiBlocker),
   message: z.string(),
+  /** The cluster the drain sends the VMs to; null: hosts of this cluster. */
+  toCluster: ClusterName.nullable().default(null),
 });
 export type ApiMaintenance = z.infer<typeof ApiMaintenance>;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION, Uuid, VmRef } from "./common.js";
+import { ClusterName, EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION, Uuid, VmRef } from "./common.js";
 import { DestinationFacts } from "./host-report.js";
 
 /**
@@ -10,6 +10,11 @@ export const Destination = z.object({
   host: HostId,
   uri: z.string().min(1),
   hostUuid: Uuid.optional(),
+  /**
+   * The destination's cluster when it is not the source's (a move across clusters, `drover migrate
+   * --cluster`); the source agent moves a guest there only if its `peerClusters` names that cluster.
+   */
+  cluster: ClusterName.optional(),
 });
 export type Destination = z.infer<typeof Destination>;
 

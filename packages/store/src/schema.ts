@@ -243,6 +243,10 @@ export const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX load_buckets_at ON load_buckets(bucket_ms);
   `,
+  // 10: the destination's cluster of a move across clusters (\`drover migrate --cluster\`); null: this cluster.
+  `
+  ALTER TABLE migrations ADD COLUMN destination_cluster TEXT;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -127,6 +127,8 @@ export interface MigrationRow {
   vmName: string;
   source: string;
   destination: string;
+  /** The destination's cluster when the move leaves this one (`drover migrate --cluster`); null: this cluster. */
+  destinationCluster: string | null;
   requestedBy: string;
   reason: string;
   status: MigrationStatus;
@@ -151,6 +153,7 @@ export interface MigrationRow {
 
 type MigrationOptional =
   | "planId"
+  | "destinationCluster"
   | "predictedDurationMs"
   | "predictedDowntimeMs"
   | "strategy"

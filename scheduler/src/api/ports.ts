@@ -1,7 +1,7 @@
 // What the HTTP API uses of the scheduler, and nothing more: the Scheduler fills this in when it
 // starts the server, so the API depends on these calls and not on how the scheduler is built.
 import type { Logger } from "@drover/protocol";
-import type { Store } from "@drover/store";
+import type { MigrationRow, Store } from "@drover/store";
 import type { Clock } from "../clock.js";
 import type { ClusterState } from "../cluster-state.js";
 import type { SchedulerConfig } from "../config.js";
@@ -48,6 +48,8 @@ export interface SchedulerApi {
   readonly modes: Pick<Modes, "modes" | "window" | "set" | "schedules" | "setSchedule">;
   /** Reports refused, by reason: `invalid` (bad JSON, schema, size) and the scheduler's drops. */
   rejectedReports(): Record<string, number>;
+  /** `drover migrate VM --cluster B [HOST]`: one move to a host of a peer cluster (peer-clusters.ts moveAcross). */
+  moveAcross(vm: string, cluster: string, host: string | undefined, by: string): MigrationRow;
   /** Removes a host that no longer exists; refused (RefusedError) while it reports or is in use. */
   forgetHost(id: string, by: string): { vms: number };
   /** Whether this scheduler leads (a follower refuses changes, naming the leader) and the lease's NATS replicas. */

@@ -480,14 +480,18 @@ export class ApiServer {
       {
         config: operator,
         schema: {
-          summary: "One move through the dispatcher",
+          summary:
+            "One move through the dispatcher; with `cluster`, to a host of that peer cluster (chosen by the drain policy when `host` is left out)",
           body: js(MigrateRequest, "input"),
           response: { 202: js(ApiMigration), ...err },
         },
       },
       async (req, reply) => {
         const body = parse(MigrateRequest, req.body, "body");
-        const row = s.moves.submit({ vm: body.vm, destination: body.host, requestedBy: this.by(req), reason: "operator request" });
+        const by = this.by(req);
+        const row = body.cluster
+          ? s.moveAcross(body.vm, body.cluster, body.host, by)
+          : s.moves.submit({ vm: body.vm, destination: body.host!, requestedBy: by, reason: "operator request" });
         void reply.code(202);
         return migrationView(row, null, s.state.vm(row.vmUuid)?.host ?? null);
       },
@@ -543,7 +547,8 @@ export class ApiServer {
       {
         config: operator,
         schema: {
-          summary: "Evacuate the host; it ends in maintenance (optionally powered off)",
+          summary:
+            "Evacuate the host; it ends in maintenance (optionally powered off). With `toCluster`, the VMs go to that peer cluster's hosts",
           params: js(HostParams),
           body: js(DrainRequest, "input"),
           response: { 202: js(ApiMaintenance), ...err },
@@ -553,7 +558,7 @@ export class ApiServer {
         const { id } = parse(HostParams, req.params, "params");
         const body = parse(DrainRequest, req.body, "body");
         if (!s.state.hosts.has(id)) throw new NotFoundError(`no host "${id}"`, "id");
-        const row = s.maintenance.drain(id, body.powerOff, this.by(req));
+        const row = s.maintenance.drain(id, body.powerOff, this.by(req), body.toCluster);
         void reply.code(202);
         return s.maintenance.toApi(row);
       },
@@ -800,7 +805,7 @@ export class ApiServer {
     if (e instanceof NotFoundError)
       return reply.code(404).send(body("not-found", e.message, e.field ? [{ field: `params.${e.field}`, message: e.message }] : []));
     if (e instanceof DispatchError) {
-      const bad = e.code === "unknown-vm" || e.code === "unknown-host";
+      const bad = e.code === "unknown-vm" || e.code === "unknown-host" || e.code === "unknown-cluster";
       return reply.code(bad ? 400 : 409).send(body(e.code, e.message, e.field ? [{ field: `body.${e.field}`, message: e.message }] : []));
     }
     if (e instanceof RefusedError) return reply.code(409).send(body(e.code, e.message));

@@ -81,6 +81,7 @@ export function migrationView(m: MigrationRow, progress: MigrationProgress | nul
     vmUuid: m.vmUuid,
     source: m.source,
     destination: m.destination,
+    destinationCluster: m.destinationCluster,
     state: migrationState[m.status],
     requestedBy: m.requestedBy,
     reason: m.reason,

@@ -4,11 +4,14 @@ import type { MigrationRow, Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "../cluster-state.js";
 import type { SchedulerConfig } from "../config.js";
 import { DispatchError } from "../errors.js";
+import type { PeerClusters } from "../peer-clusters.js";
 
 export interface MoveRequest {
   /** VM uuid or name. */
   vm: string;
   destination: string;
+  /** The destination's cluster when it is not this one (one of `peerClusters`). */
+  destinationCluster?: string | null;
   requestedBy: string;
   reason: string;
   planId?: string | null;
@@ -19,6 +22,8 @@ export interface MoveRequest {
 
 export interface AdmissionDeps {
   state: ClusterState;
+  /** Other clusters a move may go to (config `peerClusters`). */
+  peers?: PeerClusters | undefined;
   store: Store;
   config: SchedulerConfig;
 }
@@ -32,15 +37,22 @@ export function admit(d: AdmissionDeps, req: MoveRequest, nowMs: number, underwa
   const { state, store, config } = d;
   const vm = state.vm(req.vm);
   if (!vm) throw new DispatchError("unknown-vm", `no VM "${req.vm}" is reported by any host`, "vm");
-  if (!state.hosts.has(req.destination)) throw new DispatchError("unknown-host", `no host "${req.destination}"`, "host");
-  if (vm.host === req.destination) throw new DispatchError("same-host", `${vm.report.name} already runs on ${req.destination}`, "host");
+  const across = req.destinationCluster ? req.destinationCluster : null;
+  if (across !== null && !d.peers)
+    throw new DispatchError("unknown-cluster", `cluster ${across}: this scheduler has no peerClusters`, "cluster");
+  const dst = across === null ? state : d.peers!.state(across);
+  const where = across === null ? "" : ` in cluster ${across}`;
+  if (!dst.hosts.has(req.destination)) throw new DispatchError("unknown-host", `no host "${req.destination}"${where}`, "host");
+  if (across === null && vm.host === req.destination) {
+    throw new DispatchError("same-host", `${vm.report.name} already runs on ${req.destination}`, "host");
+  }
   if (!state.canBeSource(vm.host, nowMs)) {
     throw new DispatchError("source-unavailable", `source ${vm.host} is ${state.stateOf(state.hosts.get(vm.host)!, nowMs)}`, "vm");
   }
-  if (!state.canBeDestination(req.destination, nowMs)) {
+  if (!dst.canBeDestination(req.destination, nowMs)) {
     throw new DispatchError(
       "destination-unavailable",
-      `destination ${req.destination} is ${state.stateOf(state.hosts.get(req.destination)!, nowMs)}`,
+      `destination ${req.destination}${where} is ${dst.stateOf(dst.hosts.get(req.destination)!, nowMs)}`,
       "host",
     );
   }

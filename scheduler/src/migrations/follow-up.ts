@@ -22,6 +22,7 @@ import { Tags } from "../rules/merge.js";
 import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
+import { destinationLabel, destinationState, type PeerClusters } from "../peer-clusters.js";
 import type { ServiceDeps } from "../service-deps.js";
 
 /**
@@ -87,6 +88,8 @@ export interface FollowUpDeps extends ServiceDeps {
   readySinceMs: () => number;
   /** Called once a move's end is recorded (any outcome); the slot is free by then. */
   ended: (row: MigrationRow) => void;
+  /** Other clusters an operator may move VMs to (config `peerClusters`). */
+  peers?: PeerClusters | undefined;
 }
 
 export class FollowUp {
@@ -282,21 +285,28 @@ export class FollowUp {
           message: `VM is no longer on ${row.source} (now ${vm?.host ?? "not reported"})`,
         });
       }
-      if (!state.canBeSource(row.source, now) || !state.canBeDestination(row.destination, now)) {
-        const why = [row.source, row.destination].flatMap((id) => {
-          const h = state.hosts.get(id);
-          const st = h ? state.stateOf(h, now) : "unknown";
-          return st === "healthy" || (id === row.source && st === "draining") ? [] : [`${id} is ${st}`];
-        });
-        return this.finish(a, "cancelled", {
-          code: "host-unavailable",
-          message: `not sent: ${why.join(", ") || `${row.source} or ${row.destination} is not available any more`}`,
-        });
+      // A move across clusters is judged, and its destination read, in the peer cluster's picture.
+      const dst = destinationState(this.d, row.destinationCluster);
+      if (!state.canBeSource(row.source, now) || !dst?.canBeDestination(row.destination, now)) {
+        const stateIn = (s: typeof state | undefined, id: string) => {
+          const h = s?.hosts.get(id);
+          return h ? s!.stateOf(h, now) : "unknown";
+        };
+        const why = [
+          ...(state.canBeSource(row.source, now) ? [] : [`${row.source} is ${stateIn(state, row.source)}`]),
+          ...(dst?.canBeDestination(row.destination, now) ? [] : [`${row.destination} is ${stateIn(dst, row.destination)}`]),
+        ];
+        return this.finish(a, "cancelled", { code: "host-unavailable", message: `not sent: ${why.join(", ")}` });
       }
       // The destination as its own report gives it: the agent checks URI and host UUID against that report.
-      const destReport = state.hosts.get(row.destination)!.report!;
+      const destReport = dst.hosts.get(row.destination)!.report!;
       const { migrationUri: uri, hostUuid } = destReport;
-      const destination = { host: row.destination, uri, ...(hostUuid === undefined ? {} : { hostUuid }) };
+      const destination = {
+        host: row.destination,
+        uri,
+        ...(hostUuid === undefined ? {} : { hostUuid }),
+        ...(row.destinationCluster ? { cluster: row.destinationCluster } : {}),
+      };
       const copyStorage = disksToCopy(vm.report.disks, state.hosts.get(row.source)!.report!.storage, destReport.storage).length > 0;
       if (config.migration.preflight) {
         const pf = await agents.send(row.source, {
@@ -461,7 +471,7 @@ export class FollowUp {
   applyStatus(a: { row: MigrationRow }, reply: CommandReply): void {
     const active = this.active.get(a.row.id);
     if (!active) return;
-    const { store, clock, state } = this.d;
+    const { store, clock } = this.d;
     active.lastHeardMs = clock.now();
     if (reply.status === "accepted" || reply.status === "running") {
       if (active.row.status !== "running") {
@@ -475,7 +485,7 @@ export class FollowUp {
       return;
     }
     // Final without a result message: where the VM is reported decides the outcome.
-    const where = state.vm(active.row.vmUuid)?.host ?? null;
+    const where = this.whereIs(active.row);
     if (reply.status === "refused" && reply.error?.code === "unknown-command") return this.settleUnknown(active, where);
     if (reply.status === "succeeded") {
       if (where === active.row.destination || where === null) this.settleLanded(active);
@@ -491,6 +501,16 @@ export class FollowUp {
    * VM on the destination is a move that worked (never a failure charged to the pair); on the
    * source, one that did not; reported nowhere yet, the deadline decides.
    */
+  /**
+   * Where the VM is reported: on a host of this cluster, or (a move across clusters, once this
+   * cluster no longer lists it) on its destination when the peer's picture shows it there.
+   */
+  private whereIs(row: MigrationRow): string | null {
+    const here = this.d.state.vm(row.vmUuid)?.host ?? null;
+    if (here !== null || !row.destinationCluster) return here;
+    return destinationState(this.d, row.destinationCluster)?.vm(row.vmUuid)?.host === row.destination ? row.destination : null;
+  }
+
   private settleUnknown(active: Active, where: string | null): void {
     const { row } = active;
     const vm = row.vmName ?? row.vmUuid;
@@ -582,7 +602,7 @@ export class FollowUp {
       return;
     }
     // No result even after the abort: record the timeout with where the VM is seen.
-    const where = this.d.state.vm(a.row.vmUuid)?.host ?? "unknown";
+    const where = this.whereIs(a.row) ?? "unknown";
     this.finish(a, "timed-out", {
       code: "timeout",
       message: `no result within ${config.migration.timeoutMs} ms (+grace); VM reported on ${where}`,
@@ -623,7 +643,7 @@ export class FollowUp {
     else this.d.queue.remove(a.row.id);
     metrics.migrationsInFlight.set(this.active.size);
     const level = FINISHED_FAILED.has(status) ? "warn" : "info";
-    log[level]({ migration: row.id, vm: row.vmName, from: row.source, to: row.destination, status, error }, `migration ${status}`);
+    log[level]({ migration: row.id, vm: row.vmName, from: row.source, to: destinationLabel(row), status, error }, `migration ${status}`);
     this.d.ended(row);
   }
 }

@@ -3,11 +3,12 @@
 import type { MigrationRow } from "@drover/store";
 import type { Clock } from "../clock.js";
 import type { ClusterState, HostEntry } from "../cluster-state.js";
+import { destinationState, type PeerClusters } from "../peer-clusters.js";
 
 export class LandedMoves {
   private readonly rows = new Map<string, MigrationRow>();
 
-  constructor(private readonly d: { state: ClusterState; clock: Clock }) {}
+  constructor(private readonly d: { state: ClusterState; clock: Clock; peers?: PeerClusters | undefined }) {}
 
   add(row: MigrationRow): void {
     this.rows.set(row.id, row);
@@ -31,7 +32,8 @@ export class LandedMoves {
     for (const [id, r] of this.rows) {
       const end = r.endedMs ?? now;
       const src = state.hosts.get(r.source);
-      const dst = state.hosts.get(r.destination);
+      // A move across clusters lands in the peer's picture.
+      const dst = destinationState(this.d, r.destinationCluster)?.hosts.get(r.destination);
       const shown = after(src, end) && after(dst, end) && !lists(src, r.vmUuid) && lists(dst, r.vmUuid);
       if (shown || now - end > state.staleAfterMs * 2) this.rows.delete(id);
     }

@@ -64,6 +64,12 @@ export interface DroverLabOptions {
   natsNodes?: number;
   /** Schedulers (default 1); with more, each its own store and API (`apis`), contending for the lease. */
   schedulers?: number;
+  /**
+   * Other clusters on the lab's NATS: cluster name -> its hosts (e.g. `{ b: ["h3"] }`), whose agents
+   * report there. The lab cluster's scheduler and agents list them as `peerClusters`, so a VM may be
+   * moved to them; no scheduler runs for them.
+   */
+  peerClusters?: Record<string, string[]>;
 }
 
 type Obj = Record<string, unknown>;
@@ -104,13 +110,17 @@ export class DroverLab implements AsyncDisposable {
     const apiPort = (k: number) => 7200 + o.net + 1000 * (k - 1);
     const schedulerConfig = (k: number) => join(configDir, k === 1 ? "scheduler.yaml" : `scheduler-${k}.yaml`);
     const hosts: Obj = {};
+    const peerClusters = o.peerClusters ?? {};
+    const clusterOf = (host: string) => Object.keys(peerClusters).find((c) => peerClusters[c]!.includes(host)) ?? "lab";
     for (let i = 1; i <= o.hosts; i++) {
       const name = `h${i}`;
       const ports = migrationPorts(o.net, i);
+      const cluster = clusterOf(name);
       // JSON is YAML: the configs need no YAML writer.
       const agent = deepMerge(
         {
-          cluster: "lab",
+          cluster,
+          ...(cluster === "lab" && Object.keys(peerClusters).length ? { peerClusters: Object.keys(peerClusters) } : {}),
           host: name,
           nats: labNatsConnection(stateDir, servers, name),
           libvirt: { uri: hostUri(addressOf(i)) },
@@ -121,6 +131,7 @@ export class DroverLab implements AsyncDisposable {
         o.agent ?? {},
       );
       await writeFile(join(configDir, `agent-${name}.yaml`), JSON.stringify(agent, null, 2));
+      if (cluster !== "lab") continue;
       hosts[name] = { power: { wake: "wol", mac: hostMac(o.net, i), address: addressOf(i), port: 9 } };
     }
     const apis: string[] = [];
@@ -136,6 +147,7 @@ export class DroverLab implements AsyncDisposable {
           reports: { intervalMs: interval },
           migration: { allowUnsafe: true },
           hosts,
+          ...(Object.keys(peerClusters).length ? { peerClusters: Object.keys(peerClusters) } : {}),
         },
         o.scheduler ?? {},
       );
@@ -156,6 +168,7 @@ export class DroverLab implements AsyncDisposable {
         ...(o.network ? { network: o.network } : {}),
         natsNodes: o.natsNodes ?? 1,
         schedulers: nSchedulers,
+        ...(o.peerClusters ? { peerClusters: o.peerClusters } : {}),
         agentCommand: (h) => ({ cmd: node, args: [AGENT_BIN, "--config", join(configDir, `agent-${h.name}.yaml`)], cwd: REPO_ROOT }),
         schedulerCommand: (_, k) => ({ cmd: node, args: [SCHEDULER_BIN, "--config", schedulerConfig(k)], cwd: REPO_ROOT }),
       });

@@ -34,6 +34,7 @@ interface MigrationSql {
   vm_name: string;
   source: string;
   destination: string;
+  destination_cluster: string | null;
   requested_by: string;
   reason: string;
   status: string;
@@ -82,6 +83,7 @@ function toRow(r: MigrationSql): MigrationRow {
     vmName: r.vm_name,
     source: r.source,
     destination: r.destination,
+    destinationCluster: r.destination_cluster,
     requestedBy: r.requested_by,
     reason: r.reason,
     status: r.status as MigrationStatus,
@@ -102,10 +104,10 @@ function toRow(r: MigrationSql): MigrationRow {
   };
 }
 
-const columns = `id, command_id, plan_id, vm_uuid, vm_name, source, destination, requested_by, reason, status,
+const columns = `id, command_id, plan_id, vm_uuid, vm_name, source, destination, destination_cluster, requested_by, reason, status,
   predicted_duration_ms, predicted_downtime_ms, strategy, concurrent, measured_duration_ms, measured_downtime_ms, bytes_moved,
   completed_by, escalations, error, created_ms, started_ms, ended_ms, updated_ms`;
-const values = `@id, @commandId, @planId, @vmUuid, @vmName, @source, @destination, @requestedBy, @reason, @status,
+const values = `@id, @commandId, @planId, @vmUuid, @vmName, @source, @destination, @destinationCluster, @requestedBy, @reason, @status,
   @predictedDurationMs, @predictedDowntimeMs, @strategy, @concurrent, @measuredDurationMs, @measuredDowntimeMs, @bytesMoved,
   @completedBy, @escalations, @error, @createdMs, @startedMs, @endedMs, @updatedMs`;
 
@@ -190,6 +192,7 @@ export class Migrations {
       vmName: text(w, "vmName", m.vmName),
       source: text(w, "source", m.source),
       destination: text(w, "destination", m.destination),
+      destinationCluster: textOrNull(w, "destinationCluster", m.destinationCluster ?? null),
       requestedBy: text(w, "requestedBy", m.requestedBy),
       reason: anyText(w, "reason", m.reason),
       status: oneOf(w, "status", MigrationStatuses, m.status ?? "pending"),

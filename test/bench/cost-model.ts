@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Table from "cli-table3";
 import { ApiPlan, HostsResponse, MigrationsResponse, VmsResponse, type ApiMigration } from "@drover/protocol";
 import { call, drover } from "../src/helpers/api.js";
-import { HOSTS, balanceScenario } from "../src/helpers/balance-scenario.js";
+import { HOSTS, balanceScenario, startBalancing } from "../src/helpers/balance-scenario.js";
 import { DroverLab } from "../src/helpers/drover-lab.js";
 
 const { values: args } = parseArgs({
@@ -60,6 +60,7 @@ try {
     },
     180_000,
   );
+  await startBalancing(api);
   process.stderr.write("cluster ready; waiting for the balancer's move\n");
   await poll(
     "the balancer's move off h1 to end",

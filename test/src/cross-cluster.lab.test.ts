@@ -1,8 +1,11 @@
 // Moves across clusters, end to end: h1 and h2 are cluster "lab", h3 is cluster "b" on the same
 // NATS (its own subjects and credentials). `drover migrate vm1 --cluster b` moves a running guest to
-// b's host, chosen by the scheduler, live (its tick counter continues there); `drover drain h2
-// --to-cluster b` evacuates h2 to b. A cluster not among the scheduler's peerClusters is refused.
+// b's host, chosen by the scheduler, live (its tick counter continues there); a guest with a disk on
+// h1's own storage goes to the named host h3 with its disk copied; `drover drain h2 --to-cluster b`
+// evacuates h2 to b. A cluster not among the scheduler's peerClusters is refused.
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { diskContentHash, localDiskNsPath } from "@drover/lab";
 import { ApiMaintenance, ApiMigration } from "@drover/protocol";
 import { drover } from "./helpers/api.js";
 import { hosts, migrations, ticksMoved, vms, waitMigrationDone, waitReady } from "./helpers/cluster.js";
@@ -18,10 +21,11 @@ beforeAll(async () => {
     guests: [
       { name: "vm1", host: "h1", memoryMiB: 128 },
       { name: "vm2", host: "h2", memoryMiB: 128 },
+      { name: "disk1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 0 }, localDisk: { sizeMiB: 32, dataMiB: 8 } },
     ],
     scheduler: { policies: { balance: { mode: "off" } } },
   });
-  await waitReady(d.api, 2, ["vm1", "vm2"]);
+  await waitReady(d.api, 2, ["vm1", "vm2", "disk1"]);
 });
 
 afterAll(async () => {
@@ -63,6 +67,19 @@ describe("moves across clusters", () => {
       },
       { timeout: 30_000, interval: 1000 },
     );
+  });
+
+  it("moves a guest with a local disk to the named host of cluster b, its disk copied there", async () => {
+    const nsPath = localDiskNsPath("disk1");
+    const sourceHash = await diskContentHash(d.lab.host("h1").hostPath(nsPath));
+    expect(existsSync(d.lab.host("h3").hostPath(nsPath))).toBe(false);
+    const before = await d.ticks("disk1");
+    const queued = await migrateAcross(["disk1", "--cluster", "b", "h3"]);
+    expect([queued.destination, queued.destinationCluster]).toEqual(["h3", "b"]);
+    const m = await waitMigrationDone(d.api, queued.id);
+    expect(m.state, JSON.stringify(m.error)).toBe("succeeded");
+    expect((await ticksMoved(d, "disk1", "h1", before.last)).host).toBe("h3");
+    expect(await diskContentHash(d.lab.host("h3").hostPath(nsPath))).toBe(sourceHash);
   });
 
   it("refuses a cluster that is not among its peerClusters, naming them", async () => {

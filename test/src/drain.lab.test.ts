@@ -126,7 +126,7 @@ describe("bad input to the API and the CLI", () => {
       { args: ["power", "explode", "h1"], code: 2, text: /off or on/ },
       { args: ["history", "--limit", "abc"], code: 2, text: /--limit/ },
       { args: ["plan", "approve", "no-such-plan"], code: 1, text: /404 not-found.*no-such-plan/ },
-      { args: ["migrate", "vm1"], code: 2, text: /missing required argument/ },
+      { args: ["migrate", "vm1"], code: 2, text: /migrate: name a destination HOST, or --cluster B/ },
     ];
     for (const c of cli) {
       const r = await drover(d.api, c.args);

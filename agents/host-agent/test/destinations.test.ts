@@ -15,56 +15,68 @@ import { Collector } from "./helpers.js";
 const H2_URI = "qemu+tcp://127.0.1.2/system";
 const H2_UUID = "8f0c1b52-3c4e-4a7b-9d2e-000000000002";
 
-// A real agent (h1) on a real nats-server; its libvirtd socket does not exist, so no command reaches
-// a VM: what is asserted is whether the agent lets a command past its destination check.
-describe("the agent obeys only destinations its cluster reports", () => {
-  let nats: NatsServer;
-  let dir: string;
-  let agent: HostAgent;
-  let running: Promise<void>;
-  let bus: Bus;
-  let events: Collector<HostEvent>;
-  let peerTimer: NodeJS.Timeout;
-
+/**
+ * A real agent (h1 of cluster lab, with `peerClusters`) on a real nats-server; its libvirtd socket
+ * does not exist, so no command reaches a VM: what is asserted is whether the agent lets a command
+ * past its destination check. `publishPeers` runs every 200 ms, as the peers' agents report.
+ */
+function realAgent(peerClusters: string[], publishPeers: (bus: Bus) => void) {
+  const t = {} as {
+    nats: NatsServer;
+    dir: string;
+    agent: HostAgent;
+    running: Promise<void>;
+    bus: Bus;
+    events: Collector<HostEvent>;
+    peerTimer: NodeJS.Timeout;
+  };
   beforeAll(async () => {
-    nats = await NatsServer.start();
-    dir = await mkdtemp(join(tmpdir(), "drover-agentdef-"));
+    t.nats = await NatsServer.start();
+    t.dir = await mkdtemp(join(tmpdir(), "drover-agentdef-"));
     const config = resolveConfig({
       cluster: "lab",
       host: "h1",
-      nats: { servers: [nats.url] },
-      libvirt: { uri: `qemu+unix:///system?socket=${join(dir, "absent.sock")}` },
+      peerClusters,
+      nats: { servers: [t.nats.url] },
+      libvirt: { uri: `qemu+unix:///system?socket=${join(t.dir, "absent.sock")}` },
       reportIntervalMs: 1000,
       dirtyRate: { enabled: false },
+      metrics: { enabled: false },
     });
-    agent = await HostAgent.create(config, { logger: silentLogger });
-    bus = await Bus.connect({ servers: [nats.url], name: "test", logger: silentLogger });
-    events = new Collector(bus, subjects.hostEvent("lab", "h1"), HostEvent);
-    await bus.flush(); // the server has the subscription before the agent's first event
-    running = agent.run();
-    // h2's agent, as the cluster sees it: reporting its migration URI every 200 ms.
-    const publishPeer = () =>
-      bus.publish(
-        subjects.hostReport("lab", "h2"),
-        HostReport,
-        hostReport({ host: "h2", migrationUri: H2_URI, hostUuid: H2_UUID, timeMs: Date.now() }),
-      );
-    peerTimer = setInterval(publishPeer, 200);
-    await events.next("agent-started", (e) => e.kind === "agent-started");
+    t.agent = await HostAgent.create(config, { logger: silentLogger });
+    t.bus = await Bus.connect({ servers: [t.nats.url], name: "test", logger: silentLogger });
+    t.events = new Collector(t.bus, subjects.hostEvent("lab", "h1"), HostEvent);
+    await t.bus.flush(); // the server has the subscription before the agent's first event
+    t.running = t.agent.run();
+    t.peerTimer = setInterval(() => publishPeers(t.bus), 200);
+    await t.events.next("agent-started", (e) => e.kind === "agent-started");
   });
-
   afterAll(async () => {
-    clearInterval(peerTimer);
-    events?.stop();
-    await agent?.shutdown();
-    await running;
-    await bus?.close();
-    await nats?.stop();
-    await rm(dir, { recursive: true, force: true });
+    clearInterval(t.peerTimer);
+    t.events?.stop();
+    await t.agent?.shutdown();
+    await t.running;
+    await t.bus?.close();
+    await t.nats?.stop();
+    await rm(t.dir, { recursive: true, force: true });
   });
-
+  /** A command to the agent, as the scheduler sends it. */
   const send = (cmd: z.input<typeof Command>) =>
-    bus.request(subjects.hostCommand("lab", "h1"), Command, cmd, CommandReply, { timeoutMs: 20_000 });
+    t.bus.request(subjects.hostCommand("lab", "h1"), Command, cmd, CommandReply, { timeoutMs: 20_000 });
+  return Object.assign(t, { send });
+}
+
+describe("the agent obeys only destinations its cluster reports", () => {
+  // h2's agent, as the cluster sees it: reporting its migration URI.
+  const t = realAgent([], (bus) =>
+    bus.publish(
+      subjects.hostReport("lab", "h2"),
+      HostReport,
+      hostReport({ host: "h2", migrationUri: H2_URI, hostUuid: H2_UUID, timeMs: Date.now() }),
+    ),
+  );
+
+  const send = t.send;
 
   it("refuses a migrate to a host id no report was seen from", async () => {
     const r = await send(
@@ -128,7 +140,7 @@ describe("the agent obeys only destinations its cluster reports", () => {
     await send(migrateCommand({ id: "ev-evil", migrationId: "m-ev-evil", issuedBy: "intruder", destination: { host: "h2", uri } }));
     await send(migrateCommand({ id: "ev-h2", migrationId: "m-ev-h2", destination: { host: "h2", uri: H2_URI } }));
     await send({ v: 1, id: "ev-off", issuedAtMs: Date.now(), kind: "power-off" });
-    const evil = await events.next("command event ev-evil", (m) => m.kind === "command" && m.command?.id === "ev-evil");
+    const evil = await t.events.next("command event ev-evil", (m) => m.kind === "command" && m.command?.id === "ev-evil");
     expect(evil.host).toBe("h1");
     expect(evil.command).toMatchObject({
       kind: "migrate",
@@ -140,13 +152,13 @@ describe("the agent obeys only destinations its cluster reports", () => {
       error: { code: "destination-uri-mismatch" },
     });
     expect(evil.detail).toContain("destination-uri-mismatch");
-    const h2 = await events.next("command event ev-h2", (m) => m.kind === "command" && m.command?.id === "ev-h2");
+    const h2 = await t.events.next("command event ev-h2", (m) => m.kind === "command" && m.command?.id === "ev-h2");
     expect(h2.command).toMatchObject({
       issuedBy: "scheduler",
       destination: { host: "h2", uri: H2_URI },
       error: { code: "libvirt-unavailable" },
     });
-    const off = await events.next("command event ev-off", (m) => m.kind === "command" && m.command?.id === "ev-off");
+    const off = await t.events.next("command event ev-off", (m) => m.kind === "command" && m.command?.id === "ev-off");
     expect(off.command).toMatchObject({
       kind: "power-off",
       vm: null,
@@ -224,68 +236,28 @@ describe("verifyDestination across clusters", () => {
 describe("the agent moves guests into the clusters its peerClusters names only", () => {
   const DC2_H2_URI = "qemu+tcp://127.0.2.2/system";
   const DC2_H1_URI = "qemu+tcp://127.0.2.1/system";
-  let nats: NatsServer;
-  let dir: string;
-  let agent: HostAgent;
-  let running: Promise<void>;
-  let bus: Bus;
-  let events: Collector<HostEvent>;
-  let peerTimer: NodeJS.Timeout;
-
-  beforeAll(async () => {
-    nats = await NatsServer.start();
-    dir = await mkdtemp(join(tmpdir(), "drover-agentx-"));
-    const config = resolveConfig({
-      cluster: "lab",
-      host: "h1",
-      peerClusters: ["dc2"],
-      nats: { servers: [nats.url] },
-      libvirt: { uri: `qemu+unix:///system?socket=${join(dir, "absent.sock")}` },
-      reportIntervalMs: 1000,
-      dirtyRate: { enabled: false },
-      metrics: { enabled: false },
-    });
-    agent = await HostAgent.create(config, { logger: silentLogger });
-    bus = await Bus.connect({ servers: [nats.url], name: "test", logger: silentLogger });
-    events = new Collector(bus, subjects.hostEvent("lab", "h1"), HostEvent);
-    await bus.flush();
-    running = agent.run();
-    // dc2's h2, and dc2's h1 (the same id as this agent's host), each on dc2's subjects.
-    const publishPeers = () => {
-      bus.publish(
-        subjects.hostReport("dc2", "h2"),
-        HostReport,
-        hostReport({ cluster: "dc2", host: "h2", migrationUri: DC2_H2_URI, timeMs: Date.now() }),
-      );
-      bus.publish(
-        subjects.hostReport("dc2", "h1"),
-        HostReport,
-        hostReport({ cluster: "dc2", host: "h1", migrationUri: DC2_H1_URI, timeMs: Date.now() }),
-      );
-    };
-    peerTimer = setInterval(publishPeers, 200);
-    await events.next("agent-started", (e) => e.kind === "agent-started");
+  // dc2's h2, and dc2's h1 (the same id as this agent's host), each on dc2's subjects.
+  const t = realAgent(["dc2"], (bus) => {
+    bus.publish(
+      subjects.hostReport("dc2", "h2"),
+      HostReport,
+      hostReport({ cluster: "dc2", host: "h2", migrationUri: DC2_H2_URI, timeMs: Date.now() }),
+    );
+    bus.publish(
+      subjects.hostReport("dc2", "h1"),
+      HostReport,
+      hostReport({ cluster: "dc2", host: "h1", migrationUri: DC2_H1_URI, timeMs: Date.now() }),
+    );
   });
 
-  afterAll(async () => {
-    clearInterval(peerTimer);
-    events?.stop();
-    await agent?.shutdown();
-    await running;
-    await bus?.close();
-    await nats?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const send = (cmd: z.input<typeof Command>) =>
-    bus.request(subjects.hostCommand("lab", "h1"), Command, cmd, CommandReply, { timeoutMs: 20_000 });
+  const send = t.send;
 
   it("lets a migrate to a peer cluster's host at its reported URI through, naming the cluster in the command event", async () => {
     const r = await send(
       migrateCommand({ id: "x-h2", migrationId: "mx-h2", destination: { host: "h2", uri: DC2_H2_URI, cluster: "dc2" } }),
     );
     expect(r.error?.code).toBe("libvirt-unavailable");
-    const ev = await events.next("command event x-h2", (m) => m.kind === "command" && m.command?.id === "x-h2");
+    const ev = await t.events.next("command event x-h2", (m) => m.kind === "command" && m.command?.id === "x-h2");
     expect(ev.command?.destination).toEqual({ host: "h2", uri: DC2_H2_URI, cluster: "dc2" });
     expect(ev.detail).toContain(`to h2 (cluster dc2) (${DC2_H2_URI})`);
   });

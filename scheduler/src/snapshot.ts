@@ -111,10 +111,13 @@ export function crossClusterSnapshot(
   const there = buildSnapshot(peer, src.config, nowMs, extras);
   const source = here.hosts.find((h) => h.id === host);
   const leaving = here.vms.filter((v) => v.hostId === host && (vmUuids === null || vmUuids.has(v.id)));
-  const entries = [...leaving.map((v) => src.state.vm(v.id)!), ...there.vms.map((v) => peer.vm(v.id)!)];
+  // A VM both clusters report is on its way between them: it is planned where it leaves from.
+  const leavingIds = new Set(leaving.map((v) => v.id));
+  const staying = there.vms.filter((v) => !leavingIds.has(v.id));
+  const entries = [...leaving.map((v) => src.state.vm(v.id)!), ...staying.map((v) => peer.vm(v.id)!)];
   return withUniqueVmIds({
     hosts: [...(source ? [{ ...source, state: "draining" as const }] : []), ...there.hosts.filter((h) => h.id !== host)],
-    vms: [...leaving, ...there.vms],
+    vms: [...leaving, ...staying],
     rules: mergeRules(entries, src.config.rules).rules,
     inFlight: [],
     recentFailures,

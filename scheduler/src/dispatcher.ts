@@ -28,7 +28,7 @@ export interface DispatcherDeps extends ServiceDeps {
   /** False while the store refuses writes: no move starts (it could not be recorded first). */
   writable: () => boolean;
   /** Other clusters an operator may move VMs to (config `peerClusters`). */
-  peers?: PeerClusters;
+  peers: PeerClusters;
 }
 
 export class Dispatcher {

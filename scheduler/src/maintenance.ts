@@ -7,8 +7,9 @@ import type { ApiMaintenance, Logger } from "@drover/protocol";
 import type { MaintenanceRow, Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
-import { DispatchError, NotFoundError, RefusedError } from "./errors.js";
+import { NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
+import { acrossRequest } from "./move-across.js";
 import type { PeerClusters } from "./peer-clusters.js";
 import type { Planner, PlannerMoves } from "./planner.js";
 import type { PowerManager } from "./power/power-manager.js";
@@ -36,7 +37,7 @@ export interface MaintenanceDeps {
   /** Moves under way (a host with moves still leaving it is not empty yet); a drain to another cluster submits its own. */
   moves: Pick<MovesView, "inFlightForPolicy"> & Pick<PlannerMoves, "submit">;
   /** Other clusters a drain may send the VMs to (config `peerClusters`). */
-  peers?: PeerClusters | undefined;
+  peers: PeerClusters;
   power: Pick<PowerManager, "requestPowerOff" | "requestWake">;
   /** The drain mode in force: the config file's, or the one set at run time (`drover mode drain`). */
   modes: Pick<Modes, "modes">;
@@ -84,11 +85,7 @@ export class Maintenance {
     const h = state.hosts.get(host);
     if (!h) throw new NotFoundError(`no host "${host}"`, "id");
     // Refused with the clusters it may go to (peer-clusters.ts), before anything changes.
-    if (toCluster !== undefined) {
-      if (!this.d.peers)
-        throw new DispatchError("unknown-cluster", `cluster ${toCluster}: this scheduler has no peerClusters`, "toCluster");
-      this.d.peers.state(toCluster, "toCluster");
-    }
+    if (toCluster !== undefined) this.d.peers.state(toCluster, "toCluster");
     if (modes.modes.drain === "off")
       throw new RefusedError("mode-off", "drains are off (drain mode: off; `drover mode drain automatic` turns them on)");
     const open = store.maintenance.active(host);
@@ -219,7 +216,7 @@ export class Maintenance {
     const host = row.host;
     if (now - (this.lastPlanMs.get(row.id) ?? 0) < REPLAN_MS && row.status === "blocked") return;
     this.lastPlanMs.set(row.id, now);
-    const peer = this.d.peers?.find(toCluster);
+    const peer = this.d.peers.find(toCluster);
     if (!peer) {
       this.save(row, { message: `blocked: cluster ${toCluster} is no longer in peerClusters` }, "blocked");
       return;
@@ -237,16 +234,7 @@ export class Maintenance {
     for (const s of plan.steps) {
       if (s.kind !== "migrate" || s.sourceHostId !== host) continue;
       try {
-        moves.submit({
-          vm: s.vmId,
-          destination: s.destinationHostId,
-          destinationCluster: toCluster,
-          requestedBy: `maintenance:${row.id}`,
-          reason: `drain of ${host} to cluster ${toCluster}`,
-          predictedDurationMs: s.prediction.durationMs,
-          predictedDowntimeMs: s.prediction.downtimeMs,
-          strategy: s.prediction.strategy,
-        });
+        moves.submit(acrossRequest(s, toCluster, `maintenance:${row.id}`, `drain of ${host} to cluster ${toCluster}`));
         sent++;
       } catch (e) {
         blockers.push({ vm: name(s.vmId), code: (e as { code?: string }).code ?? "refused", reason: (e as Error).message });

@@ -1,6 +1,8 @@
 // `drover migrate VM --cluster B [HOST]`: one move to a host of a peer cluster (peer-clusters.ts).
+import type { MigrateStep } from "@drover/policy";
 import type { MigrationRow } from "@drover/store";
 import type { ClusterState } from "./cluster-state.js";
+import type { MoveRequest } from "./dispatcher.js";
 import { DispatchError } from "./errors.js";
 import type { PeerClusters } from "./peer-clusters.js";
 import type { Planner, PlannerMoves } from "./planner.js";
@@ -21,8 +23,8 @@ export function moveAcross(d: MoveAcrossDeps, vmRef: string, cluster: string, ho
   const peer = d.peers.state(cluster);
   const vm = d.state.vm(vmRef);
   if (!vm) throw new DispatchError("unknown-vm", `no VM "${vmRef}" is reported by any host`, "vm");
-  const request = { vm: vm.uuid, destinationCluster: cluster, requestedBy: by, reason: `operator request: to cluster ${cluster}` };
-  if (host !== undefined) return d.moves.submit({ ...request, destination: host });
+  const reason = `operator request: to cluster ${cluster}`;
+  if (host !== undefined) return d.moves.submit({ vm: vm.uuid, destination: host, destinationCluster: cluster, requestedBy: by, reason });
   const plan = d.planner.placeAcross(peer, vm.host, new Set([vm.uuid]));
   const step = plan.steps.find((s) => s.kind === "migrate" && s.vmId === vm.uuid);
   if (step?.kind !== "migrate") {
@@ -33,11 +35,19 @@ export function moveAcross(d: MoveAcrossDeps, vmRef: string, cluster: string, ho
       "cluster",
     );
   }
-  return d.moves.submit({
-    ...request,
+  return d.moves.submit(acrossRequest(step, cluster, by, reason));
+}
+
+/** The move a step placed on a peer cluster (`Planner.placeAcross`) asks for, with its cost model's figures. */
+export function acrossRequest(step: MigrateStep, cluster: string, requestedBy: string, reason: string): MoveRequest {
+  return {
+    vm: step.vmId,
     destination: step.destinationHostId,
+    destinationCluster: cluster,
+    requestedBy,
+    reason,
     predictedDurationMs: step.prediction.durationMs,
     predictedDowntimeMs: step.prediction.downtimeMs,
     strategy: step.prediction.strategy,
-  });
+  };
 }

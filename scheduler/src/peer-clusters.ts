@@ -52,8 +52,8 @@ export class PeerClusters {
  * Where a move's destination is judged: this cluster's picture (no `cluster`), or the peer's it
  * goes to; undefined when that peer is no longer configured.
  */
-export function destinationState(d: { state: ClusterState; peers?: PeerClusters | undefined }, cluster: string | null | undefined) {
-  return cluster ? d.peers?.find(cluster) : d.state;
+export function destinationState(d: { state: ClusterState; peers: PeerClusters }, cluster: string | null | undefined) {
+  return cluster ? d.peers.find(cluster) : d.state;
 }
 
 /** A move's destination as logs name it: `h3`, or `b/h3` when it is in another cluster. */

@@ -5,7 +5,7 @@ import { historySamplesRead, withUniqueVmIds } from "@drover/policy";
 import type { ClusterSnapshot, DemandForecast, Host, InFlightMigration, MigrationFailure, Profile, Vm } from "@drover/policy";
 import { localDiskBytes, type HostState } from "@drover/protocol";
 import type { Store } from "@drover/store";
-import type { ClusterState, VmEntry } from "./cluster-state.js";
+import type { ClusterState, HostEntry, VmEntry } from "./cluster-state.js";
 import type { SchedulerConfig } from "./config.js";
 import { plannerClusterConfig, type LearnedModel } from "./prediction.js";
 import { allowsPostCopy, isPinned, mergeRules } from "./rules/merge.js";
@@ -105,23 +105,26 @@ export function crossClusterSnapshot(
   vmUuids: ReadonlySet<string> | null,
   nowMs: number,
 ): ClusterSnapshot {
-  const { recentFailures } = recentMoves(src.store, src.config, nowMs);
-  const extras: SnapshotExtras = { inFlight: [], recentFailures, lastMoves: new Map(), learned: src.moves.learnedModel };
-  const here = buildSnapshot(src.state, src.config, nowMs, extras);
+  const moved = recentMoves(src.store, src.config, nowMs);
+  const extras: SnapshotExtras = { inFlight: [], ...moved, learned: src.moves.learnedModel };
   const there = buildSnapshot(peer, src.config, nowMs, extras);
-  const source = here.hosts.find((h) => h.id === host);
-  const leaving = here.vms.filter((v) => v.hostId === host && (vmUuids === null || vmUuids.has(v.id)));
+  // Only the source host and its leaving VMs of this cluster: not a snapshot of all of it.
+  const h = src.state.hosts.get(host);
+  const source = h ? policyHost(h, src.state, src.config, nowMs, extras) : null;
+  const leavingEntries = source ? src.state.vmsOn(host).filter((v) => vmUuids === null || vmUuids.has(v.uuid)) : [];
+  const mountLists: MountLists = new Map();
+  const leaving = leavingEntries.map((v) => toPolicyVm(v, host, h!.report!.storage, mountLists, moved.lastMoves.get(v.uuid), undefined));
   // A VM both clusters report is on its way between them: it is planned where it leaves from.
   const leavingIds = new Set(leaving.map((v) => v.id));
   const staying = there.vms.filter((v) => !leavingIds.has(v.id));
-  const entries = [...leaving.map((v) => src.state.vm(v.id)!), ...staying.map((v) => peer.vm(v.id)!)];
+  const entries = [...leavingEntries, ...staying.map((v) => peer.vm(v.id)!)];
   return withUniqueVmIds({
-    hosts: [...(source ? [{ ...source, state: "draining" as const }] : []), ...there.hosts.filter((h) => h.id !== host)],
+    hosts: [...(source ? [{ ...source, state: "draining" as const }] : []), ...there.hosts.filter((x) => x.id !== host)],
     vms: [...leaving, ...staying],
     rules: mergeRules(entries, src.config.rules).rules,
     inFlight: [],
-    recentFailures,
-    config: here.config,
+    recentFailures: moved.recentFailures,
+    config: there.config,
   });
 }
 
@@ -162,43 +165,49 @@ function recentMoves(
   return { recentFailures, lastMoves };
 }
 
+/**
+ * A host as the policy sees it; null for one that has not reported since the scheduler started
+ * (only a host known to be in standby matters then, and it has no capacity figures to plan with).
+ */
+function policyHost(h: HostEntry, state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): Host | null {
+  const r = h.report;
+  if (!r) return null;
+  const power = config.hosts[h.id]?.power;
+  const samples = extras.historySamples;
+  return {
+    id: h.id,
+    state: policyHostState[state.stateOf(h, nowMs)],
+    cpuCores: r.capacity.cpus,
+    cpuCapacityMhz: r.capacity.cpus * r.capacity.mhz,
+    memoryMiB: r.capacity.memoryMiB,
+    cpuUsageMhzHistory: h.cpuMhz.values(samples),
+    memoryUsageMiBHistory: h.memoryMiB.values(samples),
+    contention: hostContention(r.vms),
+    power: {
+      canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
+      canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed,
+      wakeLatencyMs: extras.foresight?.wakeLatencyMs(h.id) ?? power?.wakeTimeoutMs ?? 300_000,
+      ...(power?.idleW !== undefined && power.maxW !== undefined ? { idleW: power.idleW, maxW: power.maxW } : {}),
+    },
+    sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
+    bridges: r.bridges,
+    // Left out when the cluster allows moves to older versions: then nothing compares them.
+    ...bandwidthOf(extras, h.id),
+    ...(r.hypervisor && !config.migration.allowOlderHypervisor
+      ? { hypervisor: { libvirt: r.hypervisor.libvirt, qemu: r.hypervisor.qemu } }
+      : {}),
+  };
+}
+
 export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): ClusterSnapshot {
   const samples = extras.historySamples;
   const hosts: Host[] = [];
   const hostMhz = new Map<string, number>();
   for (const h of state.hosts.values()) {
-    const r = h.report;
-    const power = config.hosts[h.id]?.power;
-    const st = state.stateOf(h, nowMs);
-    if (!r) {
-      // Never reported since the scheduler started: only a host known to be in standby matters
-      // (it can be woken); it has no capacity figures, so it is left out of planning.
-      continue;
-    }
-    hostMhz.set(h.id, r.capacity.mhz);
-    hosts.push({
-      id: h.id,
-      state: policyHostState[st],
-      cpuCores: r.capacity.cpus,
-      cpuCapacityMhz: r.capacity.cpus * r.capacity.mhz,
-      memoryMiB: r.capacity.memoryMiB,
-      cpuUsageMhzHistory: h.cpuMhz.values(samples),
-      memoryUsageMiBHistory: h.memoryMiB.values(samples),
-      contention: hostContention(r.vms),
-      power: {
-        canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
-        canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed,
-        wakeLatencyMs: extras.foresight?.wakeLatencyMs(h.id) ?? power?.wakeTimeoutMs ?? 300_000,
-        ...(power?.idleW !== undefined && power.maxW !== undefined ? { idleW: power.idleW, maxW: power.maxW } : {}),
-      },
-      sharedStorage: r.storage.filter((s) => s.shared).map((s) => s.path),
-      bridges: r.bridges,
-      // Left out when the cluster allows moves to older versions: then nothing compares them.
-      ...bandwidthOf(extras, h.id),
-      ...(r.hypervisor && !config.migration.allowOlderHypervisor
-        ? { hypervisor: { libvirt: r.hypervisor.libvirt, qemu: r.hypervisor.qemu } }
-        : {}),
-    });
+    const host = policyHost(h, state, config, nowMs, extras);
+    if (!host) continue;
+    hostMhz.set(h.id, h.report!.capacity.mhz);
+    hosts.push(host);
   }
 
   const vms: Vm[] = [];

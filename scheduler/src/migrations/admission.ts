@@ -23,7 +23,7 @@ export interface MoveRequest {
 export interface AdmissionDeps {
   state: ClusterState;
   /** Other clusters a move may go to (config `peerClusters`). */
-  peers?: PeerClusters | undefined;
+  peers: PeerClusters;
   store: Store;
   config: SchedulerConfig;
 }
@@ -37,10 +37,8 @@ export function admit(d: AdmissionDeps, req: MoveRequest, nowMs: number, underwa
   const { state, store, config } = d;
   const vm = state.vm(req.vm);
   if (!vm) throw new DispatchError("unknown-vm", `no VM "${req.vm}" is reported by any host`, "vm");
-  const across = req.destinationCluster ? req.destinationCluster : null;
-  if (across !== null && !d.peers)
-    throw new DispatchError("unknown-cluster", `cluster ${across}: this scheduler has no peerClusters`, "cluster");
-  const dst = across === null ? state : d.peers!.state(across);
+  const across = req.destinationCluster || null;
+  const dst = across === null ? state : d.peers.state(across);
   const where = across === null ? "" : ` in cluster ${across}`;
   if (!dst.hosts.has(req.destination)) throw new DispatchError("unknown-host", `no host "${req.destination}"${where}`, "host");
   if (across === null && vm.host === req.destination) {

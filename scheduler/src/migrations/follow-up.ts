@@ -89,7 +89,7 @@ export interface FollowUpDeps extends ServiceDeps {
   /** Called once a move's end is recorded (any outcome); the slot is free by then. */
   ended: (row: MigrationRow) => void;
   /** Other clusters an operator may move VMs to (config `peerClusters`). */
-  peers?: PeerClusters | undefined;
+  peers: PeerClusters;
 }
 
 export class FollowUp {
@@ -287,15 +287,14 @@ export class FollowUp {
       }
       // A move across clusters is judged, and its destination read, in the peer cluster's picture.
       const dst = destinationState(this.d, row.destinationCluster);
-      if (!state.canBeSource(row.source, now) || !dst?.canBeDestination(row.destination, now)) {
+      const sourceOk = state.canBeSource(row.source, now);
+      if (!sourceOk || !dst?.canBeDestination(row.destination, now)) {
         const stateIn = (s: typeof state | undefined, id: string) => {
           const h = s?.hosts.get(id);
           return h ? s!.stateOf(h, now) : "unknown";
         };
-        const why = [
-          ...(state.canBeSource(row.source, now) ? [] : [`${row.source} is ${stateIn(state, row.source)}`]),
-          ...(dst?.canBeDestination(row.destination, now) ? [] : [`${row.destination} is ${stateIn(dst, row.destination)}`]),
-        ];
+        const why = sourceOk ? [] : [`${row.source} is ${stateIn(state, row.source)}`];
+        if (!dst?.canBeDestination(row.destination, now)) why.push(`${row.destination} is ${stateIn(dst, row.destination)}`);
         return this.finish(a, "cancelled", { code: "host-unavailable", message: `not sent: ${why.join(", ")}` });
       }
       // The destination as its own report gives it: the agent checks URI and host UUID against that report.
@@ -495,13 +494,6 @@ export class FollowUp {
   }
 
   /**
-   * The source agent does not know the move's command. Never recorded as running (no reply was
-   * ever recorded), it never reached the agent: nothing happened, nothing is charged to the pair.
-   * Recorded as running, the agent restarted without its state: it cannot say, the reports can. The
-   * VM on the destination is a move that worked (never a failure charged to the pair); on the
-   * source, one that did not; reported nowhere yet, the deadline decides.
-   */
-  /**
    * Where the VM is reported: on a host of this cluster, or (a move across clusters, once this
    * cluster no longer lists it) on its destination when the peer's picture shows it there.
    */
@@ -511,6 +503,13 @@ export class FollowUp {
     return destinationState(this.d, row.destinationCluster)?.vm(row.vmUuid)?.host === row.destination ? row.destination : null;
   }
 
+  /**
+   * The source agent does not know the move's command. Never recorded as running (no reply was
+   * ever recorded), it never reached the agent: nothing happened, nothing is charged to the pair.
+   * Recorded as running, the agent restarted without its state: it cannot say, the reports can. The
+   * VM on the destination is a move that worked (never a failure charged to the pair); on the
+   * source, one that did not; reported nowhere yet, the deadline decides.
+   */
   private settleUnknown(active: Active, where: string | null): void {
     const { row } = active;
     const vm = row.vmName ?? row.vmUuid;

@@ -8,7 +8,7 @@ import { destinationState, type PeerClusters } from "../peer-clusters.js";
 export class LandedMoves {
   private readonly rows = new Map<string, MigrationRow>();
 
-  constructor(private readonly d: { state: ClusterState; clock: Clock; peers?: PeerClusters | undefined }) {}
+  constructor(private readonly d: { state: ClusterState; clock: Clock; peers: PeerClusters }) {}
 
   add(row: MigrationRow): void {
     this.rows.set(row.id, row);

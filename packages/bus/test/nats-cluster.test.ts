@@ -73,8 +73,11 @@ describe("testing NatsCluster", () => {
   it("fails with the cluster's reason once the settle time has passed", async () => {
     await using bus = await Bus.connect({ servers: cluster.urls, name: "settle-fail", logger: memoryLogger(), reconnectTimeWaitMs: 100 });
     await cluster.waitForMetaLeader();
+    // Five replicas on three nodes: the cluster can never place them, so the wait ends at its deadline.
+    const t0 = Date.now();
     await expect(bus.jetstream.kv("settle-fail", z.object({ n: z.number() }), { replicas: 5, settleMs: 2000 })).rejects.toThrow(
-      /open kv bucket settle-fail/,
+      /open kv bucket settle-fail: .*(no suitable peers|insufficient resources)/,
     );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
   });
 });

@@ -76,7 +76,14 @@ describe("dashboard in Chromium", () => {
     expect(await page.evaluate("sessionStorage.getItem('drover.token')")).toBe(tokens.operator);
     await page.screenshot({ path: join(ARTIFACTS, "1-hosts.png"), fullPage: true });
 
-    await page.locator("button[data-action=drain][data-host=h1]").click();
+    // Pressed before a redraw (one a second) and released after it: the button is the same element
+    // across redraws, so the click still lands (a new element under the pointer would lose it).
+    const box = (await page.locator("button[data-action=drain][data-host=h1]").boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const drawnAt = await page.locator("body").getAttribute("data-updated");
+    await page.mouse.down();
+    await expect.poll(() => page.locator("body").getAttribute("data-updated")).not.toBe(drawnAt);
+    await page.mouse.up();
     const drain = page.locator(".drain[data-host=h1]");
     await drain.waitFor();
     await page.screenshot({ path: join(ARTIFACTS, "2-draining.png"), fullPage: true });

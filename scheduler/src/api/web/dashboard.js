@@ -215,12 +215,10 @@ function meter(label, fraction, text, band = null) {
 const shownState = (host) => (host.wakeFailed && host.state !== "healthy" ? "wake-failed" : host.state);
 
 /** @param {Dashboard} d @param {Host} host */
-function hostCard(d, host) {
+function hostContent(d, host) {
   const vms = d.vms.filter((v) => v.host === host.id);
   const st = shownState(host);
-  return h(
-    "div",
-    { class: "host", "data-host": host.id, "data-state": st },
+  return [
     h("h3", {}, host.id, h("span", { class: "badge" }, st)),
     meter("CPU", host.cpuFraction, pct(host.cpuFraction), d.band),
     meter(
@@ -248,14 +246,42 @@ function hostCard(d, host) {
         ),
       ),
     ),
-    host.maintenanceId
+  ];
+}
+
+/**
+ * The drain or undrain button of a host, and the host cards kept across redraws (one a second): a
+ * card and its button stay in the page and only the card's content is drawn again, so an operator's
+ * click is never lost to a redraw (a press and a release on different elements make no click).
+ * @type {Map<string, { card: HTMLElement, content: HTMLElement, button: HTMLElement | null, action: string }>}
+ */
+const hostCards = new Map();
+
+/** @param {Dashboard} d @param {Host} host */
+function hostCard(d, host) {
+  let kept = hostCards.get(host.id);
+  if (!kept) {
+    const content = h("div", { class: "host-content" });
+    kept = { card: h("div", { class: "host", "data-host": host.id }, content), content, button: null, action: "" };
+    hostCards.set(host.id, kept);
+  }
+  kept.card.dataset.state = shownState(host);
+  kept.content.replaceChildren(...hostContent(d, host).filter((c) => c !== null));
+  const action = `${host.maintenanceId ? "undrain" : "drain"} ${may("operator")}`;
+  if (kept.action !== action) {
+    const b = host.maintenanceId
       ? button("Undrain", "operator", { action: "undrain", host: host.id }, () =>
           act(`/v1/hosts/${encodeURIComponent(host.id)}/undrain`, {}, `${host.id} returns to service`),
         )
       : button("Drain", "operator", { action: "drain", host: host.id }, () =>
           act(`/v1/hosts/${encodeURIComponent(host.id)}/drain`, { powerOff: false }, `draining ${host.id}`),
-        ),
-  );
+        );
+    if (kept.button) kept.button.replaceWith(b);
+    else kept.card.append(b);
+    kept.button = b;
+    kept.action = action;
+  }
+  return kept.card;
 }
 
 /** @param {string[]} heads @param {HTMLElement[]} rows @param {string} empty */
@@ -433,7 +459,11 @@ function draw(d) {
   byId("sign-out").hidden = false;
   byId("cluster").textContent = d.cluster;
   byId("modes").textContent = `balance ${d.modes.balance} · consolidate ${d.modes.consolidate} · drain ${d.modes.drain}`;
-  byId("host-map").replaceChildren(...d.hosts.map((x) => hostCard(d, x)));
+  const cards = d.hosts.map((x) => hostCard(d, x));
+  const map = byId("host-map");
+  // Moving a card out and back in would drop a press under way: the list is set only when it changed.
+  if (cards.length !== map.children.length || cards.some((c, i) => map.children[i] !== c)) map.replaceChildren(...cards);
+  for (const id of hostCards.keys()) if (!d.hosts.some((x) => x.id === id)) hostCards.delete(id);
   byId("in-flight").replaceChildren(
     table(["VM", "move", "state", "strategy", "progress", "predicted end"], d.inFlight.map(inFlightRow), "none in flight"),
   );

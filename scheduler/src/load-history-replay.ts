@@ -34,10 +34,13 @@ export interface ReplaySources {
 }
 
 export function loadReplay(store: ReplaySources, config: SchedulerConfig, sinceMs: number, nowMs: number): LoadReplayResponse {
-  // From the first whole step with a record of the cluster (a period asked for before the history began starts there).
-  const first = store.load.series("cluster", config.cluster, sinceMs, nowMs)[0]?.atMs ?? sinceMs;
-  const startMs = Math.ceil(Math.max(sinceMs, first) / LOAD_BUCKET_MS) * LOAD_BUCKET_MS;
-  const steps = Math.max(0, Math.floor(nowMs / LOAD_BUCKET_MS) - startMs / LOAD_BUCKET_MS);
+  // The whole steps between the cluster's first and last record in the period: a period asked for
+  // before the history began starts there, and one past its end (a store copied elsewhere, a
+  // scheduler stopped) is not padded with steps in which nothing was on.
+  const cluster = store.load.series("cluster", config.cluster, sinceMs, nowMs);
+  const startMs = Math.ceil(Math.max(sinceMs, cluster[0]?.atMs ?? sinceMs) / LOAD_BUCKET_MS) * LOAD_BUCKET_MS;
+  const endMs = Math.min(nowMs, (cluster.at(-1)?.atMs ?? nowMs) + 1);
+  const steps = Math.max(0, Math.floor(endMs / LOAD_BUCKET_MS) - startMs / LOAD_BUCKET_MS);
   const hosts: LoadReplayResponse["hosts"] = [];
   let active = 0;
   let energyWh = 0;

@@ -65,6 +65,19 @@ async function openAs(role: keyof typeof tokens): Promise<Page> {
   return page;
 }
 
+/**
+ * Pressed before a redraw (one a second) and released after it: a button is the same element across
+ * redraws, so the click still lands (a new element under the pointer would lose it).
+ */
+async function clickAcrossRedraw(page: Page, selector: string): Promise<void> {
+  const box = (await page.locator(selector).boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  const drawnAt = await page.locator("body").getAttribute("data-updated");
+  await page.mouse.down();
+  await expect.poll(() => page.locator("body").getAttribute("data-updated")).not.toBe(drawnAt);
+  await page.mouse.up();
+}
+
 describe("dashboard in Chromium", () => {
   it("lets an operator drain a host from the page and shows the drain reach maintenance as the guest moves", async () => {
     const page = await openAs("operator");
@@ -76,14 +89,7 @@ describe("dashboard in Chromium", () => {
     expect(await page.evaluate("sessionStorage.getItem('drover.token')")).toBe(tokens.operator);
     await page.screenshot({ path: join(ARTIFACTS, "1-hosts.png"), fullPage: true });
 
-    // Pressed before a redraw (one a second) and released after it: the button is the same element
-    // across redraws, so the click still lands (a new element under the pointer would lose it).
-    const box = (await page.locator("button[data-action=drain][data-host=h1]").boundingBox())!;
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-    const drawnAt = await page.locator("body").getAttribute("data-updated");
-    await page.mouse.down();
-    await expect.poll(() => page.locator("body").getAttribute("data-updated")).not.toBe(drawnAt);
-    await page.mouse.up();
+    await clickAcrossRedraw(page, "button[data-action=drain][data-host=h1]");
     const drain = page.locator(".drain[data-host=h1]");
     await drain.waitFor();
     await page.screenshot({ path: join(ARTIFACTS, "2-draining.png"), fullPage: true });
@@ -109,7 +115,7 @@ describe("dashboard in Chromium", () => {
     await expect.poll(() => card.getAttribute("data-status")).toBe("proposed");
     expect(await card.textContent()).toContain(plan.steps[0]!.reason);
     await page.screenshot({ path: join(ARTIFACTS, "4-plan.png"), fullPage: true });
-    await card.locator("button[data-action=reject]").click();
+    await clickAcrossRedraw(page, `.plan[data-plan="${plan.id}"] button[data-action=reject]`);
     await expect.poll(() => card.getAttribute("data-status")).toBe("rejected");
     expect((await call(d.api, "GET", `/v1/plans/${plan.id}`, ApiPlan)).decidedBy).toBe("api:dash-operator");
     await page.close();

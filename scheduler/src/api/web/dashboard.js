@@ -250,38 +250,78 @@ function hostContent(d, host) {
 }
 
 /**
- * The drain or undrain button of a host, and the host cards kept across redraws (one a second): a
- * card and its button stay in the page and only the card's content is drawn again, so an operator's
- * click is never lost to a redraw (a press and a release on different elements make no click).
- * @type {Map<string, { card: HTMLElement, content: HTMLElement, button: HTMLElement | null, action: string }>}
+ * Cards kept across redraws (one a second), by id: a card and its buttons stay in the page and only
+ * the card's content is drawn again, so an operator's click is never lost to a redraw (a press and a
+ * release on different elements make no click). The buttons are made again only when what they do
+ * changes (drain becomes undrain, a plan is decided, the caller's role).
  */
-const hostCards = new Map();
+class KeptCards {
+  /** @type {Map<string, { card: HTMLElement, content: HTMLElement, actions: HTMLElement, key: string | null }>} */
+  cards = new Map();
+  /** @type {Set<string>} */
+  drawn = new Set();
+
+  /**
+   * @param {string} id
+   * @param {Record<string, string>} attrs set on the card at every redraw (class, data-*)
+   * @param {(Node | string | null)[]} content
+   * @param {string} key the buttons are made again when it changes
+   * @param {() => (Node | string)[]} actions
+   */
+  card(id, attrs, content, key, actions) {
+    let kept = this.cards.get(id);
+    if (!kept) {
+      const c = h("div", { class: "card-content" });
+      const a = h("div", { class: "card-actions" });
+      kept = { card: h("div", {}, c, a), content: c, actions: a, key: null };
+      this.cards.set(id, kept);
+    }
+    for (const [name, value] of Object.entries(attrs)) kept.card.setAttribute(name, value);
+    kept.content.replaceChildren(...content.filter((x) => x !== null));
+    if (kept.key !== key) {
+      kept.actions.replaceChildren(...actions());
+      kept.key = key;
+    }
+    this.drawn.add(id);
+    return kept.card;
+  }
+
+  /**
+   * Puts this redraw's cards in `list` (or `empty` when there are none), touching the list only when
+   * that changed: moving a card out and back in would drop a press under way. Cards not drawn this
+   * time are forgotten.
+   * @param {HTMLElement} list @param {HTMLElement[]} cards @param {string} empty
+   */
+  place(list, cards, empty) {
+    if (cards.length === 0) {
+      if (list.children.length !== 1 || !list.firstElementChild?.classList.contains("empty"))
+        list.replaceChildren(h("p", { class: "empty" }, empty));
+    } else if (cards.length !== list.children.length || cards.some((c, i) => list.children[i] !== c)) list.replaceChildren(...cards);
+    for (const id of this.cards.keys()) if (!this.drawn.has(id)) this.cards.delete(id);
+    this.drawn.clear();
+  }
+}
+
+const hostCards = new KeptCards();
+const planCards = new KeptCards();
 
 /** @param {Dashboard} d @param {Host} host */
 function hostCard(d, host) {
-  let kept = hostCards.get(host.id);
-  if (!kept) {
-    const content = h("div", { class: "host-content" });
-    kept = { card: h("div", { class: "host", "data-host": host.id }, content), content, button: null, action: "" };
-    hostCards.set(host.id, kept);
-  }
-  kept.card.dataset.state = shownState(host);
-  kept.content.replaceChildren(...hostContent(d, host).filter((c) => c !== null));
-  const action = `${host.maintenanceId ? "undrain" : "drain"} ${may("operator")}`;
-  if (kept.action !== action) {
-    const b = host.maintenanceId
-      ? button("Undrain", "operator", { action: "undrain", host: host.id }, () =>
-          act(`/v1/hosts/${encodeURIComponent(host.id)}/undrain`, {}, `${host.id} returns to service`),
-        )
-      : button("Drain", "operator", { action: "drain", host: host.id }, () =>
-          act(`/v1/hosts/${encodeURIComponent(host.id)}/drain`, { powerOff: false }, `draining ${host.id}`),
-        );
-    if (kept.button) kept.button.replaceWith(b);
-    else kept.card.append(b);
-    kept.button = b;
-    kept.action = action;
-  }
-  return kept.card;
+  return hostCards.card(
+    host.id,
+    { class: "host", "data-host": host.id, "data-state": shownState(host) },
+    hostContent(d, host),
+    `${host.maintenanceId ? "undrain" : "drain"} ${may("operator")}`,
+    () => [
+      host.maintenanceId
+        ? button("Undrain", "operator", { action: "undrain", host: host.id }, () =>
+            act(`/v1/hosts/${encodeURIComponent(host.id)}/undrain`, {}, `${host.id} returns to service`),
+          )
+        : button("Drain", "operator", { action: "drain", host: host.id }, () =>
+            act(`/v1/hosts/${encodeURIComponent(host.id)}/drain`, { powerOff: false }, `draining ${host.id}`),
+          ),
+    ],
+  );
 }
 
 /** @param {string[]} heads @param {HTMLElement[]} rows @param {string} empty */
@@ -329,9 +369,29 @@ function recentRow(m) {
 
 /** @param {Plan} p */
 function planCard(p) {
-  return h(
-    "div",
+  return planCards.card(
+    p.id,
     { class: "plan", "data-plan": p.id, "data-status": p.status },
+    planContent(p),
+    `${p.status} ${may("operator")}`,
+    () =>
+      p.status === "proposed"
+        ? [
+            button("Approve", "operator", { action: "approve", plan: p.id }, () =>
+              act(`/v1/plans/${p.id}/approve`, {}, `plan ${p.id} approved`),
+            ),
+            " ",
+            button("Reject", "operator", { action: "reject", plan: p.id }, () =>
+              act(`/v1/plans/${p.id}/reject`, {}, `plan ${p.id} rejected`),
+            ),
+          ]
+        : [],
+  );
+}
+
+/** @param {Plan} p */
+function planContent(p) {
+  return [
     h("strong", {}, `${p.kind} plan ${p.id}`),
     ` · ${p.status} · asked by ${p.requestedBy}`,
     p.decidedBy ? ` · decided by ${p.decidedBy}` : "",
@@ -371,20 +431,7 @@ function planCard(p) {
           h("span", { class: "label" }, "deferred:"),
           h("ul", {}, ...p.deferred.map((x) => h("li", {}, `step ${x.index}: ${x.reason}`))),
         ),
-    p.status === "proposed"
-      ? h(
-          "div",
-          {},
-          button("Approve", "operator", { action: "approve", plan: p.id }, () =>
-            act(`/v1/plans/${p.id}/approve`, {}, `plan ${p.id} approved`),
-          ),
-          " ",
-          button("Reject", "operator", { action: "reject", plan: p.id }, () =>
-            act(`/v1/plans/${p.id}/reject`, {}, `plan ${p.id} rejected`),
-          ),
-        )
-      : null,
-  );
+  ];
 }
 
 /** @param {Maintenance} m */
@@ -459,11 +506,11 @@ function draw(d) {
   byId("sign-out").hidden = false;
   byId("cluster").textContent = d.cluster;
   byId("modes").textContent = `balance ${d.modes.balance} · consolidate ${d.modes.consolidate} · drain ${d.modes.drain}`;
-  const cards = d.hosts.map((x) => hostCard(d, x));
-  const map = byId("host-map");
-  // Moving a card out and back in would drop a press under way: the list is set only when it changed.
-  if (cards.length !== map.children.length || cards.some((c, i) => map.children[i] !== c)) map.replaceChildren(...cards);
-  for (const id of hostCards.keys()) if (!d.hosts.some((x) => x.id === id)) hostCards.delete(id);
+  hostCards.place(
+    byId("host-map"),
+    d.hosts.map((x) => hostCard(d, x)),
+    "no hosts",
+  );
   byId("in-flight").replaceChildren(
     table(["VM", "move", "state", "strategy", "progress", "predicted end"], d.inFlight.map(inFlightRow), "none in flight"),
   );
@@ -473,7 +520,7 @@ function draw(d) {
   byId("drains").replaceChildren(
     ...(d.maintenance.length === 0 ? [h("p", { class: "empty" }, "no host in maintenance")] : d.maintenance.map(drainCard)),
   );
-  byId("plan-list").replaceChildren(...(d.plans.length === 0 ? [h("p", { class: "empty" }, "no plans")] : d.plans.map(planCard)));
+  planCards.place(byId("plan-list"), d.plans.map(planCard), "no plans");
   byId("day").replaceChildren(timeline(d));
   document.body.dataset.updated = String(d.nowMs);
 }

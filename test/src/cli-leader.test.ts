@@ -1,22 +1,13 @@
 // `drover` with several schedulers: a change sent to a follower goes to the leader the follower
 // names (and the CLI says which scheduler took it); a read goes to the first scheduler that answers.
 // Two real schedulers in this process on a real three-node nats-server cluster, the CLI as a process.
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NatsCluster } from "@drover/bus/testing";
+import { NatsCluster, freePort } from "@drover/bus/testing";
 import { ModesResponse, StatusResponse } from "@drover/protocol";
 import { TokenBook } from "../../scheduler/src/api/tokens.js";
 import { tempDir } from "../../scheduler/test/helpers.js";
 import { LEASE_TTL_MS, leaderCandidate } from "../../scheduler/test/leader-candidate.js";
-import { drover } from "./helpers/api.js";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { REFUSED_API, drover } from "./helpers/api.js";
 
 let cluster: NatsCluster;
 beforeAll(async () => {
@@ -33,7 +24,7 @@ describe("drover with several schedulers", () => {
     async () => {
       await using dirA = await tempDir();
       await using dirB = await tempDir();
-      const [portA, portB, closed] = [await freePort(), await freePort(), await freePort()];
+      const [portA, portB] = [await freePort(), await freePort()];
       const http = (port: number) => ({ over: { http: { host: "127.0.0.1", port } } });
       const a = await leaderCandidate(cluster.urls, "sched-a", dirA.path, http(portA));
       let b: Awaited<ReturnType<typeof leaderCandidate>> | undefined;
@@ -50,7 +41,7 @@ describe("drover with several schedulers", () => {
 
         const [viaFollower, read] = await Promise.all([
           drover(urlB, ["mode", "balance", "recommend", "--json"], 120_000, env),
-          drover(`http://127.0.0.1:${closed},${urlB}`, ["status", "--json"], 120_000, env),
+          drover(`${REFUSED_API},${urlB}`, ["status", "--json"], 120_000, env),
         ]);
         expect(viaFollower.code, viaFollower.stderr).toBe(0);
         expect(viaFollower.stderr).toContain(`drover: sent to the leading scheduler at ${urlA}`);
@@ -66,7 +57,7 @@ describe("drover with several schedulers", () => {
         await expect.poll(() => a.s.leadership.status().leader?.id ?? null, { timeout: 4 * LEASE_TTL_MS }).not.toBe("sched-a");
         const [viaOld, nowhere] = await Promise.all([
           drover(`${urlA},${urlB}`, ["mode", "balance", "automatic", "--json"], 120_000, env),
-          drover(`http://127.0.0.1:${closed}`, ["mode", "balance", "off"], 120_000, env),
+          drover(REFUSED_API, ["mode", "balance", "off"], 120_000, env),
         ]);
         expect(viaOld.code, viaOld.stderr).toBe(0);
         expect(viaOld.stderr).toContain(`drover: sent to the leading scheduler at ${urlB}`);

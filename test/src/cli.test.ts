@@ -1,21 +1,12 @@
 // The CLI's own handling of bad input, without a cluster: usage errors exit 2 naming what is
 // wrong; an unreachable API exits 4 and says where it looked.
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { drover } from "./helpers/api.js";
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { REFUSED_API, drover } from "./helpers/api.js";
 
 describe("drover CLI without a scheduler", () => {
   // Generous timeouts: each case starts Node and tsx, slow while lab tests load the 2 cores.
   it("names an unreachable API and exits 4", { timeout: 120_000 }, async () => {
-    const api = `http://127.0.0.1:${await closedPort()}`;
+    const api = REFUSED_API;
     const r = await drover(api, ["hosts"]);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`cannot reach the scheduler at ${api}`);
@@ -23,7 +14,7 @@ describe("drover CLI without a scheduler", () => {
   });
 
   it("refuses bad arguments with exit 2 before calling anything", { timeout: 300_000 }, async () => {
-    const api = `http://127.0.0.1:${await closedPort()}`;
+    const api = REFUSED_API;
     const cases: { args: string[]; text: RegExp }[] = [
       { args: ["plan", "shuffle"], text: /unknown plan kind "shuffle"/ },
       { args: ["plan", "balance", "h1"], text: /takes no further argument/ },

@@ -4,7 +4,6 @@
 // --api is forced to it); lab, demo, credentials and simulate stop before their action. The only
 // errors are commander's CommanderError and the CLI's CliError; a usage error names what is wrong.
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommanderError, type Command } from "commander";
@@ -12,6 +11,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CliError, ExitCode } from "../../../cli/src/errors.js";
 import { buildProgram } from "../../../cli/src/program.js";
+import { REFUSED_API } from "../helpers/api.js";
 import { RUNS, fcParams, note, printSummary, tally, watchRejections } from "./kit.js";
 
 /** Commands whose action starts a lab, writes credentials or runs a long simulation: parsed, not run. */
@@ -126,14 +126,6 @@ function argvs(commands: { path: string[]; flags: string[]; args: number }[]): f
 /** An empty token shows as '' or "" in a message. */
 const mentions = (message: string, token: string) => (token === "" ? /''|""/.test(message) : message.includes(token));
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 describe("fuzz: the drover CLI's argument parser", () => {
   const t = tally("cli drover argv");
   const rejections = watchRejections();
@@ -142,7 +134,7 @@ describe("fuzz: the drover CLI's argument parser", () => {
   let dir = "";
 
   beforeAll(async () => {
-    api = `http://127.0.0.1:${await closedPort()}`;
+    api = REFUSED_API;
     dir = await mkdtemp(join(tmpdir(), "drover-fuzz-cli-"));
     // No real token, lab or config is found, whatever the machine has.
     Object.assign(process.env, { DROVER_API: api, DROVER_TOKEN: "drover_fuzz", DROVER_LAB_DIR: dir, XDG_CONFIG_HOME: dir });

@@ -122,7 +122,9 @@ class LvDomain implements HvDomain {
     return this.d.startDirtyRateCalc(seconds);
   }
   async diskSizes(): Promise<DiskSize[]> {
-    return diskSizesOf((await this.d.stats(DomainStatsTypes.BLOCK)).block);
+    // Waits for the domain (no NOWAIT): a running guest's capacity comes from QEMU, and with NOWAIT a
+    // domain busy with another query (the report's own stats, a dirty-rate job) gives none.
+    return diskSizesOf((await this.d.stats(DomainStatsTypes.BLOCK, 0)).block);
   }
   free(): void {
     this.d.free();

@@ -347,7 +347,10 @@ export class JetStreamHelpers {
       if (exists) await jsm.consumers.update(stream, durable, cfg);
       else await jsm.consumers.add(stream, { durable_name: durable, ...cfg });
       const consumer = await jetstream(this.nc).consumers.get(stream, durable);
-      messages = await consumer.consume({ max_messages: 64 });
+      // After NATS comes back the client asks whether the consumer still exists, and while JetStream
+      // is still starting it asks again after a jittered `expires` (30 s by default): results would
+      // wait up to that long. 5 s pulls (heartbeats every 2.5 s) resume reading within seconds.
+      messages = await consumer.consume({ max_messages: 64, expires: CONSUME_EXPIRES_MS });
     } catch (e) {
       throw new JetStreamOpError(`consume ${stream}/${durable}`, { cause: e });
     }
@@ -436,6 +439,8 @@ const DEFAULT_DUP_WINDOW_MS = 120_000;
 
 /** How long a stream or bucket waits for its cluster to settle: a meta leader election takes a few seconds. */
 export const CLUSTER_SETTLE_MS = 60_000;
+/** A durable consumer's pull lifetime, which also paces its checks after a reconnect (see consume). */
+const CONSUME_EXPIRES_MS = 5_000;
 
 /** JetStream API errors a cluster gives while it elects or catches up (server's JSClusterNoPeers, JSClusterNotAvail). */
 const SETTLING_CODES: ReadonlySet<number> = new Set([10005, 10008]);

@@ -93,7 +93,9 @@ describe("durable stream consumer", () => {
     await expect.poll(() => c.got.map((g) => [g.r.id, g.ctx.deliveries]), { timeout: 10_000 }).toEqual([["m1", 2]]);
   });
 
-  it("keeps reading across a nats-server restart; what was stored before it is kept", async () => {
+  // Its own waits (the publish retried for 15 s, the delivery polled for 20 s) are the bounds, not
+  // vitest's 30 s default: a restart on a loaded machine takes seconds before either begins.
+  it("keeps reading across a nats-server restart; what was stored before it is kept", { timeout: 90_000 }, async () => {
     await using server = await NatsServer.start();
     await using bus = await connectTo(server);
     await stream(bus, "R4");

@@ -4,12 +4,12 @@
 // a pass/fail: on a loaded 2-core machine the same move takes 2 s or 3 s.
 // Run: npm run bench:cost-model [-- --net 35 --moves 2]
 import { parseArgs } from "node:util";
-import { setTimeout as sleep } from "node:timers/promises";
 import Table from "cli-table3";
 import { ApiPlan, HostsResponse, MigrationsResponse, VmsResponse, type ApiMigration } from "@drover/protocol";
 import { call, drover } from "../src/helpers/api.js";
 import { HOSTS, balanceScenario, startBalancing } from "../src/helpers/balance-scenario.js";
 import { DroverLab } from "../src/helpers/drover-lab.js";
+import { MIGRATION_ENDED, poll } from "../src/helpers/poll.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -21,19 +21,6 @@ const net = Number(args.net);
 const moves = Number(args.moves);
 if (!Number.isInteger(net) || net < 1 || net > 253) throw new Error(`--net must be an integer in 1..253 (got ${args.net})`);
 if (!Number.isInteger(moves) || moves < 0) throw new Error(`--moves must be an integer >= 0 (got ${args.moves})`);
-
-const ENDED = new Set(["succeeded", "failed", "aborted", "timed-out", "cancelled"]);
-
-/** Polls `probe` until it returns a value (vi.waitFor needs the vitest runner, which a bench has not). */
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${timeoutMs / 1000} s`);
-    await sleep(1000);
-  }
-}
 
 const migrations = async (api: string): Promise<ApiMigration[]> =>
   (await call(api, "GET", "/v1/migrations?limit=1000", MigrationsResponse)).migrations;
@@ -64,7 +51,7 @@ try {
   process.stderr.write("cluster ready; waiting for the balancer's move\n");
   await poll(
     "the balancer's move off h1 to end",
-    async () => ((await migrations(api)).some((m) => m.source === "h1" && ENDED.has(m.state)) ? true : undefined),
+    async () => ((await migrations(api)).some((m) => m.source === "h1" && MIGRATION_ENDED.has(m.state)) ? true : undefined),
     300_000,
   );
   for (let i = 0; i < moves; i++) {
@@ -80,7 +67,7 @@ try {
     "the drain plan's moves to end",
     async () => {
       const ms = (await migrations(api)).filter((m) => m.planId === plan.id);
-      return ms.length > 0 && ms.every((m) => ENDED.has(m.state)) ? true : undefined;
+      return ms.length > 0 && ms.every((m) => MIGRATION_ENDED.has(m.state)) ? true : undefined;
     },
     300_000,
   );

@@ -13,6 +13,7 @@ import { ApiMigration, VmsResponse } from "@drover/protocol";
 import { Store } from "@drover/store";
 import { call } from "../src/helpers/api.js";
 import { DroverLab, REPO_ROOT } from "../src/helpers/drover-lab.js";
+import { MIGRATION_ENDED, poll } from "../src/helpers/poll.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -26,16 +27,19 @@ const net = Number(args.net);
 if (!Number.isFinite(minutes) || minutes < 1) throw new Error(`--minutes must be a number >= 1 (got ${args.minutes})`);
 if (!Number.isInteger(net) || net < 1 || net > 253) throw new Error(`--net must be an integer in 1..253 (got ${args.net})`);
 
-const ENDED = new Set(["succeeded", "failed", "aborted", "timed-out", "cancelled"]);
 const say = (m: string): void => void process.stdout.write(`${new Date().toISOString()} ${m}\n`);
 
 async function move(d: DroverLab, vm: string, host: string): Promise<void> {
   const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm, host });
-  for (;;) {
-    const now = await call(d.api, "GET", `/v1/migrations/${m.id}`, ApiMigration);
-    if (ENDED.has(now.state)) return say(`move ${vm} -> ${host}: ${now.state}`);
-    await sleep(1000);
-  }
+  const ended = await poll(
+    `the move of ${vm} to end`,
+    async () => {
+      const now = await call(d.api, "GET", `/v1/migrations/${m.id}`, ApiMigration);
+      return MIGRATION_ENDED.has(now.state) ? now.state : undefined;
+    },
+    300_000,
+  );
+  say(`move ${vm} -> ${host}: ${ended}`);
 }
 
 const d = await DroverLab.start({
@@ -52,8 +56,12 @@ const d = await DroverLab.start({
 try {
   // (the tests' waitReady needs vitest's runner)
   for (const vm of ["vm1", "vm2", "vm3"]) await d.waitBooted(vm);
-  const running = async () => (await call(d.api, "GET", "/v1/vms", VmsResponse)).vms.filter((v) => v.state === "running");
-  while ((await running()).length < 3) await sleep(1000);
+  await poll(
+    "the scheduler to list the three guests running",
+    async () =>
+      (await call(d.api, "GET", "/v1/vms", VmsResponse)).vms.filter((v) => v.state === "running").length === 3 ? true : undefined,
+    120_000,
+  );
   const t0 = Date.now();
   const at = async (minute: number) => {
     const wait = t0 + minute * 60_000 - Date.now();

@@ -4,6 +4,7 @@ import { movedLive } from "@drover/lab/testing";
 import { vi } from "vitest";
 import { call } from "./api.js";
 import type { DroverLab } from "./drover-lab.js";
+import { MIGRATION_ENDED } from "./poll.js";
 
 export async function hosts(api: string): Promise<ApiHost[]> {
   return (await call(api, "GET", "/v1/hosts", HostsResponse)).hosts;
@@ -33,11 +34,10 @@ export async function waitReady(api: string, nHosts: number, vmNames: string[], 
 }
 
 export function waitMigrationDone(api: string, id: string, timeoutMs = 180_000): Promise<ApiMigration> {
-  const done = new Set(["succeeded", "failed", "aborted", "timed-out", "cancelled"]);
   return vi.waitFor(
     async () => {
       const m = await call(api, "GET", `/v1/migrations/${id}`, ApiMigration);
-      if (!done.has(m.state)) throw new Error(`waiting for migration ${id} to end: ${m.state}`);
+      if (!MIGRATION_ENDED.has(m.state)) throw new Error(`waiting for migration ${id} to end: ${m.state}`);
       return m;
     },
     { timeout: timeoutMs, interval: 1000 },

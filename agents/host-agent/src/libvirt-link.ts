@@ -95,7 +95,7 @@ export class LibvirtLink {
           if (nsuri === DROVER_NS) this.onDroverMetadataChange(uuid);
         });
         c.onClose((reason) => {
-          if (this.conn === c) this.down(new Error(`libvirtd closed the connection (${reason})`), "connection closed");
+          if (this.conn === c) this.down(new Error(`the connection to libvirtd was ${reason}`), "connection closed");
         });
         this.backoffMs = this.opts.reconnectMinMs;
         this.setReachable(true, `connected to ${this.opts.uri} (libvirt ${this.health.version})`);

@@ -1,5 +1,5 @@
 import type { CloseReason, DomainState, LifecycleEvent, MetadataType } from "./constants.js";
-import { CLOSE_REASONS, domainStateName, ErrorCode, LIFECYCLE_DETAILS, LIFECYCLE_EVENTS, METADATA_TYPES } from "./constants.js";
+import { domainStateName, ErrorCode, LIFECYCLE_DETAILS, LIFECYCLE_EVENTS, METADATA_TYPES } from "./constants.js";
 import type { DomainHost } from "./domain.js";
 import { Domain } from "./domain.js";
 import type { DomainStats } from "./domain-stats.js";
@@ -16,7 +16,7 @@ import { splitImagePath, volumeXml, type VolumeSpec } from "./storage-volume.js"
 export interface OpenOptions {
   /** Seconds between keepalive probes on remote connections (<= 0 turns keepalive off). Default 5. */
   keepaliveIntervalS?: number;
-  /** Unanswered probes before the connection is closed with reason "keepalive". Default 6. */
+  /** Unanswered probes before libvirt closes the connection (onClose: "lost"). Default 6. */
   keepaliveCount?: number;
   readOnly?: boolean;
   logger?: Logger;
@@ -189,8 +189,8 @@ export class Connection {
     return this.ptr;
   }
 
-  /** Listens for the connection closing: "eof"/"error"/"keepalive" from libvirt (remote
-   * drivers only), "client" after close(). Returns the function that stops listening. */
+  /** Listens for the connection closing: "lost" when libvirt calls it dead (noticed within
+   * half a second), "client" after close(). Returns the function that stops listening. */
   onClose(cb: (reason: CloseReason) => void): Unsubscribe {
     this.closeListeners.add(cb);
     return () => this.closeListeners.delete(cb);
@@ -393,12 +393,10 @@ export class Connection {
           "metadata-change",
         );
         break;
-      case "close": {
-        const reason = CLOSE_REASONS[e.reason] ?? "error";
-        this.log.warn({ uri: this.uri, reason }, "libvirt connection closed");
-        this.emitClose(reason);
+      case "close":
+        this.log.warn({ uri: this.uri }, "libvirt connection lost");
+        this.emitClose("lost");
         break;
-      }
     }
   }
 }

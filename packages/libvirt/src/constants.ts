@@ -109,9 +109,12 @@ export const LIFECYCLE_DETAILS: Record<LifecycleEvent, readonly string[]> = {
   unknown: [],
 };
 
-/** virConnectCloseReason, index = numeric value. */
-export const CLOSE_REASONS = ["error", "eof", "keepalive", "client"] as const;
-export type CloseReason = (typeof CLOSE_REASONS)[number];
+/**
+ * Why a connection closed: "lost" when libvirt calls it dead (the daemon went away, the keepalive
+ * went unanswered, a socket error; libvirt's own reason is not read, see native/event-worker.ts),
+ * "client" after close().
+ */
+export type CloseReason = "lost" | "client";
 
 /** A few virErrorNumber values callers branch on. */
 export const ErrorCode = {

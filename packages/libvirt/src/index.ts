@@ -28,7 +28,6 @@ export type { TypedPair, TypedValue } from "./native/typed-params.js";
 export { LibvirtArgumentError, LibvirtError, LibvirtStateError } from "./errors.js";
 export type { LibvirtErrorInfo, Logger } from "./errors.js";
 export {
-  CLOSE_REASONS,
   DOMAIN_STATES,
   DomainEventId,
   DomainStatsFlags,

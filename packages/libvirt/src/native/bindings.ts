@@ -93,10 +93,6 @@ export const virt = {
     "int virConnectSetKeepAlive(uintptr_t conn, int interval, unsigned int count)",
   ),
   virConnectIsAlive: f<[number], number>("int virConnectIsAlive(uintptr_t conn)"),
-  virConnectRegisterCloseCallback: f<[number, Ptr, Ptr | null, Ptr | null], number>(
-    "int virConnectRegisterCloseCallback(uintptr_t conn, void *cb, void *opaque, void *freecb)",
-  ),
-  virConnectUnregisterCloseCallback: f<[number, Ptr], number>("int virConnectUnregisterCloseCallback(uintptr_t conn, void *cb)"),
   virConnectDomainEventRegisterAny: f<[number, number, number, Ptr, Ptr | null, Ptr | null], number>(
     "int virConnectDomainEventRegisterAny(uintptr_t conn, uintptr_t dom, int eventID, void *cb, void *opaque, void *freecb)",
   ),

@@ -1,8 +1,15 @@
 // The event-loop thread: runs libvirt's default event loop (virEventRunDefaultImpl), which
-// drives keepalive, close callbacks and domain events. libvirt calls our callbacks on this
-// thread, so they are created here (koffi runs a JS callback only on the thread that made it).
+// drives keepalive, timers and domain events. libvirt calls our callbacks on this thread, so they
+// are created here (koffi runs a JS callback only on the thread that made it).
 // The loop blocks in poll(); commands arrive on a MessagePort read synchronously between
 // iterations, and the sender wakes the loop by arming our timer (virEventUpdateTimeout).
+//
+// No close callback (virConnectRegisterCloseCallback): libvirt calls it from whichever thread
+// notices the dead socket, often a call-worker in the middle of an RPC. koffi then takes its
+// fast path for "a callback during my own call" and runs this isolate's JS on that thread: the
+// close went unreported and the process later died in V8's GC (SIGSEGV) when a daemon was killed
+// during calls. A closed connection is found instead by polling virConnectIsAlive on this
+// thread; a silent peer is closed by the keepalive (interval x count), so that ends up here too.
 import type { MessagePort } from "node:worker_threads";
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
 import { DomainEventId } from "../constants.js";
@@ -20,7 +27,7 @@ export type LoopMessage =
   | { type: "migration-iteration"; conn: number; name: string; uuid: string; iteration: number }
   | { type: "job-completed"; conn: number; name: string; uuid: string; params: TypedPair[] }
   | { type: "metadata-change"; conn: number; name: string; uuid: string; metadataType: number; nsuri: string | null }
-  | { type: "close"; conn: number; reason: number }
+  | { type: "close"; conn: number }
   | { type: "loop-error"; message: string }
   | { type: "stopped" };
 
@@ -41,7 +48,6 @@ const JobCompletedCb = koffi.proto("void drover_JobCompletedCb(uintptr_t conn, u
 const MetadataChangeCb = koffi.proto(
   "void drover_MetadataChangeCb(uintptr_t conn, uintptr_t dom, int type, const char *nsuri, void *opaque)",
 );
-const CloseCb = koffi.proto("void drover_CloseCb(uintptr_t conn, int reason, void *opaque)");
 
 // The timer only exists to wake poll(); once it fired, disarm it again.
 const tick = koffi.register((timer: number) => virt.virEventUpdateTimeout(timer, -1), koffi.pointer(TimeoutCb));
@@ -65,14 +71,28 @@ const callbacks = {
     koffi.pointer(MetadataChangeCb),
   ),
 };
-const onClose = koffi.register((conn: number, reason: number) => post({ type: "close", conn, reason }), koffi.pointer(CloseCb));
+/** How often watched connections are checked for having closed. */
+const ALIVE_CHECK_MS = 500;
 
-/** Per connection: the domain-event callback ids, and whether our close callback is registered. */
-const watched = new Map<number, { ids: number[]; close: boolean }>();
+/** Per connection: the domain-event callback ids, and whether its close was reported. */
+const watched = new Map<number, { ids: number[]; closed: boolean }>();
+
+/** Reports each watched connection that libvirt now calls dead (peer gone, keepalive, socket error), once. */
+function checkAlive(): void {
+  for (const [conn, w] of watched) {
+    if (w.closed) continue;
+    const alive = virt.virConnectIsAlive(conn);
+    if (alive === 0) {
+      w.closed = true;
+      post({ type: "close", conn });
+    } else if (alive < 0) virt.virResetLastError();
+  }
+}
+const aliveTimer = koffi.register(() => checkAlive(), koffi.pointer(TimeoutCb));
 
 function watch(conn: number): void {
   if (watched.has(conn)) return;
-  const w = { ids: [] as number[], close: false };
+  const w = { ids: [] as number[], closed: false };
   try {
     for (const [eventId, cb] of Object.entries(callbacks)) {
       w.ids.push(
@@ -84,9 +104,6 @@ function watch(conn: number): void {
     virt.virResetLastError();
     throw e;
   }
-  // Only some drivers (remote) have close callbacks; without one there is nothing to report.
-  w.close = virt.virConnectRegisterCloseCallback(conn, onClose, null, null) === 0;
-  if (!w.close) virt.virResetLastError();
   watched.set(conn, w);
 }
 
@@ -95,7 +112,6 @@ function unwatch(conn: number): void {
   if (w === undefined) return;
   watched.delete(conn);
   for (const id of w.ids) virt.virConnectDomainEventDeregisterAny(conn, id);
-  if (w.close) virt.virConnectUnregisterCloseCallback(conn, onClose);
   virt.virResetLastError(); // a dead connection may refuse; the registrations go with it
 }
 
@@ -117,6 +133,7 @@ function drain(): void {
 }
 
 const timerId = check(virt.virEventAddTimeout(-1, tick, null, null), "virEventAddTimeout");
+const aliveTimerId = check(virt.virEventAddTimeout(ALIVE_CHECK_MS, aliveTimer, null, null), "virEventAddTimeout");
 post({ type: "ready", timerId });
 while (Atomics.load(stopFlag, 0) === 0) {
   if (virt.virEventRunDefaultImpl() < 0) {
@@ -127,9 +144,10 @@ while (Atomics.load(stopFlag, 0) === 0) {
 }
 for (const conn of [...watched.keys()]) unwatch(conn);
 virt.virEventRemoveTimeout(timerId);
+virt.virEventRemoveTimeout(aliveTimerId);
 koffi.unregister(tick);
+koffi.unregister(aliveTimer);
 for (const cb of Object.values(callbacks)) koffi.unregister(cb);
-koffi.unregister(onClose);
 Atomics.store(stopFlag, 1, 1);
 Atomics.notify(stopFlag, 1);
 post({ type: "stopped" });

@@ -1,14 +1,12 @@
 // Waiting for what the scheduler does: shared by the commands (`--wait`) and the demo.
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiMaintenance, ApiMigration, ApiPowerAction, HostsResponse, type ApiHost } from "@drover/protocol";
+import { ApiMaintenance, ApiMigration, ApiMigrationEnded, ApiPowerAction, HostsResponse, type ApiHost } from "@drover/protocol";
 import { UnreachableError, type ApiClient } from "./api-client.js";
 import { CliError } from "./errors.js";
 
 export type Migration = ApiMigration;
 export type Maintenance = ApiMaintenance;
 export type PowerAction = ApiPowerAction;
-
-export const MIGRATION_DONE = new Set<Migration["state"]>(["succeeded", "failed", "aborted", "timed-out", "cancelled"]);
 
 export interface WaitOptions {
   pollMs?: number;
@@ -43,7 +41,7 @@ export function waitMigration(
   return poll(
     `migration ${id}`,
     () => api.get(`/v1/migrations/${encodeURIComponent(id)}`, ApiMigration),
-    (m) => MIGRATION_DONE.has(m.state),
+    (m) => ApiMigrationEnded.has(m.state),
     onUpdate,
     o,
   );

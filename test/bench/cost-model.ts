@@ -5,11 +5,11 @@
 // Run: npm run bench:cost-model [-- --net 35 --moves 2]
 import { parseArgs } from "node:util";
 import Table from "cli-table3";
-import { ApiPlan, HostsResponse, MigrationsResponse, VmsResponse, type ApiMigration } from "@drover/protocol";
+import { waitFor } from "@drover/lab";
+import { ApiMigrationEnded, ApiPlan, HostsResponse, MigrationsResponse, VmsResponse, type ApiMigration } from "@drover/protocol";
 import { call, drover } from "../src/helpers/api.js";
 import { HOSTS, balanceScenario, startBalancing } from "../src/helpers/balance-scenario.js";
 import { DroverLab } from "../src/helpers/drover-lab.js";
-import { MIGRATION_ENDED, poll } from "../src/helpers/poll.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -38,7 +38,7 @@ const vmNames = scenario.guests.map((g) => g.name);
 const d = await DroverLab.start(scenario);
 try {
   const api = d.api;
-  await poll(
+  await waitFor(
     "3 healthy hosts reporting every guest",
     async () => {
       const healthy = (await call(api, "GET", "/v1/hosts", HostsResponse)).hosts.filter((h) => h.state === "healthy");
@@ -46,13 +46,15 @@ try {
       return healthy.length >= HOSTS.length && vmNames.every((n) => running.includes(n)) ? true : undefined;
     },
     180_000,
+    1000,
   );
   await startBalancing(api);
   process.stderr.write("cluster ready; waiting for the balancer's move\n");
-  await poll(
+  await waitFor(
     "the balancer's move off h1 to end",
-    async () => ((await migrations(api)).some((m) => m.source === "h1" && MIGRATION_ENDED.has(m.state)) ? true : undefined),
+    async () => ((await migrations(api)).some((m) => m.source === "h1" && ApiMigrationEnded.has(m.state)) ? true : undefined),
     300_000,
+    1000,
   );
   for (let i = 0; i < moves; i++) {
     const at = await hostOf(api, "vm4");
@@ -63,13 +65,14 @@ try {
   const plan = ApiPlan.parse(JSON.parse(await cli(api, ["plan", "drain", from, "--json"])));
   await cli(api, ["plan", "approve", plan.id, "--json"]);
   process.stderr.write(`approved drain plan of ${from}; waiting for its moves\n`);
-  await poll(
+  await waitFor(
     "the drain plan's moves to end",
     async () => {
       const ms = (await migrations(api)).filter((m) => m.planId === plan.id);
-      return ms.length > 0 && ms.every((m) => MIGRATION_ENDED.has(m.state)) ? true : undefined;
+      return ms.length > 0 && ms.every((m) => ApiMigrationEnded.has(m.state)) ? true : undefined;
     },
     300_000,
+    1000,
   );
 
   const all = (await migrations(api)).filter((m) => m.state === "succeeded").sort((a, b) => (a.startedAtMs ?? 0) - (b.startedAtMs ?? 0));

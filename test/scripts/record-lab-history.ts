@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiMigration, VmsResponse } from "@drover/protocol";
+import { waitFor } from "@drover/lab";
+import { ApiMigration, ApiMigrationEnded, VmsResponse } from "@drover/protocol";
 import { Store } from "@drover/store";
 import { call } from "../src/helpers/api.js";
 import { DroverLab, REPO_ROOT } from "../src/helpers/drover-lab.js";
-import { MIGRATION_ENDED, poll } from "../src/helpers/poll.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -31,13 +31,14 @@ const say = (m: string): void => void process.stdout.write(`${new Date().toISOSt
 
 async function move(d: DroverLab, vm: string, host: string): Promise<void> {
   const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm, host });
-  const ended = await poll(
+  const ended = await waitFor(
     `the move of ${vm} to end`,
     async () => {
       const now = await call(d.api, "GET", `/v1/migrations/${m.id}`, ApiMigration);
-      return MIGRATION_ENDED.has(now.state) ? now.state : undefined;
+      return ApiMigrationEnded.has(now.state) ? now.state : undefined;
     },
     300_000,
+    1000,
   );
   say(`move ${vm} -> ${host}: ${ended}`);
 }
@@ -56,11 +57,12 @@ const d = await DroverLab.start({
 try {
   // (the tests' waitReady needs vitest's runner)
   for (const vm of ["vm1", "vm2", "vm3"]) await d.waitBooted(vm);
-  await poll(
+  await waitFor(
     "the scheduler to list the three guests running",
     async () =>
       (await call(d.api, "GET", "/v1/vms", VmsResponse)).vms.filter((v) => v.state === "running").length === 3 ? true : undefined,
     120_000,
+    1000,
   );
   const t0 = Date.now();
   const at = async (minute: number) => {

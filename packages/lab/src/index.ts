@@ -28,7 +28,7 @@ export { DEFAULT_CACHE_DIR, cacheDir, ensureGuestImage, type GuestImage } from "
 export { guestKernelDied, guestKernelDiedIn, readFirstTick, readTicks } from "./ticks.js";
 export { phaseTimer } from "./phase-timer.js";
 export { diskContentHash, localDiskNsPath, writeLocalDisk } from "./local-disk.js";
-export { isAlive, procRef, type ProcRef } from "./proc.js";
+export { isAlive, procRef, waitFor, type ProcRef } from "./proc.js";
 export { Lab, labStatus, teardown, type LabInfo, type LabOptions, type LabStatus } from "./lab.js";
 export { DEFAULT_LAB_DIR, labDir, type LabFile, type NatsNodeRecord } from "./lab-state.js";
 export {

@@ -285,6 +285,14 @@ export type MigrateRequest = z.infer<typeof MigrateRequest>;
 
 /** `cancelled`: never started (the VM or a host changed before the send; or lost on a restart). */
 export const ApiMigrationStates = ["queued", "preflight", "running", "succeeded", "failed", "aborted", "timed-out", "cancelled"] as const;
+/** The states in which a move has ended (the others: still under way). */
+export const ApiMigrationEnded: ReadonlySet<(typeof ApiMigrationStates)[number]> = new Set([
+  "succeeded",
+  "failed",
+  "aborted",
+  "timed-out",
+  "cancelled",
+]);
 
 export const ApiMigrationProgress = z.object({
   timeMs: EpochMs,

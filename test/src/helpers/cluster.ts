@@ -1,10 +1,17 @@
 // Waiting on the cluster through the HTTP API and the lab's serial files (test-only: vi.waitFor).
-import { ApiMigration, HostsResponse, MigrationsResponse, VmsResponse, type ApiHost, type ApiVm } from "@drover/protocol";
+import {
+  ApiMigration,
+  ApiMigrationEnded,
+  HostsResponse,
+  MigrationsResponse,
+  VmsResponse,
+  type ApiHost,
+  type ApiVm,
+} from "@drover/protocol";
 import { movedLive } from "@drover/lab/testing";
 import { vi } from "vitest";
 import { call } from "./api.js";
 import type { DroverLab } from "./drover-lab.js";
-import { MIGRATION_ENDED } from "./poll.js";
 
 export async function hosts(api: string): Promise<ApiHost[]> {
   return (await call(api, "GET", "/v1/hosts", HostsResponse)).hosts;
@@ -37,7 +44,7 @@ export function waitMigrationDone(api: string, id: string, timeoutMs = 180_000):
   return vi.waitFor(
     async () => {
       const m = await call(api, "GET", `/v1/migrations/${id}`, ApiMigration);
-      if (!MIGRATION_ENDED.has(m.state)) throw new Error(`waiting for migration ${id} to end: ${m.state}`);
+      if (!ApiMigrationEnded.has(m.state)) throw new Error(`waiting for migration ${id} to end: ${m.state}`);
       return m;
     },
     { timeout: timeoutMs, interval: 1000 },

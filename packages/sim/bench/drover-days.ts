@@ -17,12 +17,14 @@ import {
 import type { ClusterConfigInput, Profile } from "@drover/policy";
 import type { Mode } from "../src/index.js";
 
-const usage = `usage: node --import tsx packages/sim/bench/drover-days.ts [--mode clean] [--profile JSON]... [--config JSON]... [DAY...]
+const usage = `usage: node --import tsx packages/sim/bench/drover-days.ts [--mode clean] [--foresight] [--profile JSON]... [--config JSON]... [DAY...]
   --mode MODE      ${modes.join(" | ")} (default clean)
   --profile JSON   the policy profile, e.g. '{"policies":[{"policy":"consolidate","args":{"band":{"low":0.6,"high":0.9}}}]}'
                    (default: the benchmark profile); repeat to compare several
   --config JSON    cluster configuration, e.g. '{"forecast":{"statistic":"last","trend":false}}'
                    (default: the benchmark config); repeat to compare several
+  --foresight      give the policy each VM's true demand of the next interval as its newest sample
+                   (analysis only: with {"statistic":"max","windowSamples":2} plans fit now and next)
   DAY              ${planetLabDays.join(", ")} (default: all)`;
 const { values: args, positionals: days } = parseArgs({
   allowPositionals: true,
@@ -30,6 +32,7 @@ const { values: args, positionals: days } = parseArgs({
     mode: { type: "string", default: "clean" },
     profile: { type: "string", multiple: true },
     config: { type: "string", multiple: true },
+    foresight: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -52,6 +55,7 @@ const configs = (args.config ?? []).map((c) => ({ label: c, value: json("config"
 if (profiles.length === 0) profiles.push({ label: "benchmark", value: benchmarkProfile });
 if (configs.length === 0) configs.push({ label: "benchmark", value: benchmarkConfig });
 
+const foresight = args.foresight;
 const table = new Table({
   head: ["day", "profile", "config", "energy kWh", "/oracle", "migrations", "SLAV %", "SLATAH %", "hosts", "plan p50 ms", "run CPU s"],
   colAligns: ["left", "left", "left", "right", "right", "right", "right", "right", "right", "right", "right"],
@@ -59,12 +63,17 @@ const table = new Table({
   chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" },
 });
 // Every day loads (or names the one that does not) before the first run.
+const oracles: string[] = [];
 const workloads = (days.length > 0 ? days : planetLabDays).map((day) => ({ day, workload: loadPlanetLabDay(day) }));
 for (const { day, workload } of workloads) {
   const oracle = ffdOracle({ workload, mode });
+  const ahead = ffdOracle({ workload, mode, lookahead: 1 });
+  oracles.push(
+    `${day}: FFD oracle ${oracle.energyKwh.toFixed(2)} kWh; fitting the next interval too ${(ahead.energyKwh / oracle.energyKwh).toFixed(3)}x it`,
+  );
   for (const profile of profiles) {
     for (const config of configs) {
-      const policy = new DroverPolicy({ profile: profile.value, config: config.value });
+      const policy = new DroverPolicy({ profile: profile.value, config: config.value, foresight });
       const c0 = process.cpuUsage();
       const r = simulate({ workload, policy, mode });
       const cpu = process.cpuUsage(c0);
@@ -85,4 +94,7 @@ for (const { day, workload } of workloads) {
     }
   }
 }
-process.stdout.write(`Drover on PlanetLab, mode ${mode}, 800 hosts; /oracle = energy over the FFD oracle's\n${table.toString()}\n`);
+process.stdout.write(
+  `Drover on PlanetLab, mode ${mode}, 800 hosts${foresight ? ", with foresight of the next interval" : ""}; /oracle = energy over the FFD oracle's\n` +
+    `${table.toString()}\n${oracles.join("\n")}\n`,
+);

@@ -280,6 +280,7 @@ for (const day of planetLabDays.slice(0, nDays)) {
   const w = loadPlanetLabDay(day);
   const oracle = ffdOracle({ workload: w, mode: "clean" });
   const fluid = fluidBound({ workload: w, mode: "clean" });
+  const ahead = ffdOracle({ workload: w, mode: "clean", lookahead: 1 });
   const drover = forecasts.flatMap((f) =>
     bands.map((band, i) =>
       run(
@@ -300,7 +301,8 @@ for (const day of planetLabDays.slice(0, nDays)) {
   out(`== ${day}  (${w.names.length} VMs)  [${elapsed()}]`);
   out(
     `   FFD oracle ${oracle.energyKwh.toFixed(2)} kWh, fluid bound ${fluid.energyKwh.toFixed(2)} kWh ` +
-      `(${(fluid.energyKwh / oracle.energyKwh).toFixed(3)} of the oracle)`,
+      `(${(fluid.energyKwh / oracle.energyKwh).toFixed(3)} of the oracle); fitting the next interval too ` +
+      `${ahead.energyKwh.toFixed(2)} kWh (${(ahead.energyKwh / oracle.energyKwh).toFixed(3)})`,
   );
   out(table([...drover, ...others], frontier, verdict));
   out(
@@ -323,6 +325,7 @@ for (const day of planetLabDays.slice(0, nDays)) {
     vms: w.names.length,
     oracleKwh: oracle.energyKwh,
     fluidKwh: fluid.energyKwh,
+    lookaheadOracleKwh: ahead.energyKwh,
     points: [...drover, ...others],
     frontier: frontier.map((p) => p.label),
     baselines: others.map((b) => ({ label: b.label, dominatedBy: (verdict.get(b) ?? []).map((p) => p.label) })),

@@ -6,6 +6,7 @@ import { powerAt, referenceHostTypes, referenceVmTypeIndex, referenceVmTypes } f
 import type { HostType, VmType } from "./power.js";
 import type { Mode } from "./quirks.js";
 import type { Workload } from "./traces.js";
+import { SimError, SimErrorCode } from "./errors.js";
 
 export interface BoundOptions {
   readonly workload: Workload;
@@ -18,6 +19,13 @@ export interface BoundOptions {
    * "step" (each sample held for its interval; how the reference's persistent numbers were made).
    */
   readonly integration?: "trapezoid" | "step";
+  /**
+   * ffdOracle only: each instant's placement must also fit the demand of the next `lookahead`
+   * instants (default 0). An online policy moves VMs after it sees the demand, so its placement
+   * runs into the next interval: with 1, this is the oracle for a policy that knows the next
+   * interval exactly and may repack every VM each round.
+   */
+  readonly lookahead?: number;
 }
 
 export interface BoundResult {
@@ -118,38 +126,70 @@ export function fluidBound(o: BoundOptions): BoundResult {
 /**
  * First-fit decreasing at every instant over hosts ordered most-efficient first. CPU only
  * (a VM fits a host if its demand fits one PE and the host's free MIPS); with ramMb, VM RAM must
- * fit too and every VM (even idle) needs a host. A segment tree finds the first fitting host in
- * O(log H), so 20,000 hosts stay cheap.
+ * fit too and every VM (even idle) needs a host. With `lookahead`, a VM's demand is a vector (this
+ * instant and the next ones), sorted by its largest entry, and must fit in every entry; power is of
+ * this instant's load. A segment tree of each entry's largest free MIPS finds the first fitting
+ * host: a subtree is searched only if every entry could fit in it, so 20,000 hosts stay cheap.
  */
 export function ffdOracle(o: BoundOptions): BoundResult {
   const s = setup(o);
   const ram = o.mode === "clean+ram";
+  const ahead = o.lookahead ?? 0;
+  if (!Number.isInteger(ahead) || ahead < 0)
+    throw new SimError(SimErrorCode.badOption, `lookahead must be a whole number >= 0 (got ${ahead})`);
+  const D = ahead + 1;
   const H = s.hostOrder.length;
   const pe = Float64Array.from(s.hostOrder, (h) => (s.hostTypes[h] as HostType).peMips);
   const cap = Float64Array.from(s.hostOrder, (h) => (s.hostTypes[h] as HostType).peMips * (s.hostTypes[h] as HostType).pes);
   const ramCap = Float64Array.from(s.hostOrder, (h) => (s.hostTypes[h] as HostType).ramMb);
   let size = 1;
   while (size < H) size <<= 1;
-  const tree = new Float64Array(2 * size);
-  const load = new Float64Array(H);
+  /** Node i, entry d at [i * D + d]: the largest free MIPS for entry d in the subtree. */
+  const tree = new Float64Array(2 * size * D);
+  const load = new Float64Array(H * D);
   const ramUsed = new Float64Array(H);
   const used = new Uint8Array(H);
-  const leaf = (j: number) => Math.min((cap[j] as number) - (load[j] as number), pe[j] as number);
+  const x = new Float64Array(D);
+  const leaf = (j: number, d: number) => Math.min((cap[j] as number) - (load[j * D + d] as number), pe[j] as number);
   const set = (j: number) => {
     let i = size + j;
-    tree[i] = leaf(j);
-    for (i >>= 1; i >= 1; i >>= 1) tree[i] = Math.max(tree[2 * i] as number, tree[2 * i + 1] as number);
+    for (let d = 0; d < D; d++) tree[i * D + d] = leaf(j, d);
+    for (i >>= 1; i >= 1; i >>= 1)
+      for (let d = 0; d < D; d++) tree[i * D + d] = Math.max(tree[2 * i * D + d] as number, tree[(2 * i + 1) * D + d] as number);
   };
-  const firstFit = (x: number): number => {
-    if ((tree[1] as number) < x) return -1;
+  const room = (i: number) => {
+    for (let d = 0; d < D; d++) if ((tree[i * D + d] as number) < (x[d] as number)) return false;
+    return true;
+  };
+  /** Leftmost leaf that fits x in every entry, depth first (with one entry it never backtracks). */
+  const firstFit = (): number => {
+    if (!room(1)) return -1;
     let i = 1;
-    while (i < size) i = (tree[2 * i] as number) >= x ? 2 * i : 2 * i + 1;
-    return i - size;
+    for (;;) {
+      if (i >= size) return i - size;
+      if (room(2 * i)) i = 2 * i;
+      else if (room(2 * i + 1)) i = 2 * i + 1;
+      else {
+        // Neither child fits every entry: go on at the nearest subtree to the right that might.
+        for (;;) {
+          if (i === 1) return -1;
+          if ((i & 1) === 0 && room(i + 1)) break;
+          i >>= 1;
+        }
+        i += 1;
+      }
+    }
+  };
+  const fits = (j: number) => {
+    for (let d = 0; d < D; d++) if (leaf(j, d) < (x[d] as number)) return false;
+    return true;
   };
   const power: number[] = [];
   const counts: number[] = [];
   const order = new Int32Array(s.nVms);
-  const d = new Float64Array(s.nVms);
+  const demand = new Float64Array(s.nVms * D);
+  const key = new Float64Array(s.nVms);
+  const last = s.times.length - 1;
   for (let i = 0; i < s.times.length; i++) {
     load.fill(0);
     ramUsed.fill(0);
@@ -157,29 +197,32 @@ export function ffdOracle(o: BoundOptions): BoundResult {
     tree.fill(-1);
     for (let j = 0; j < H; j++) set(j);
     for (let v = 0; v < s.nVms; v++) {
-      d[v] = s.demand(v, i);
+      let k = 0;
+      for (let d = 0; d < D; d++) {
+        const y = s.demand(v, Math.min(i + d, last));
+        demand[v * D + d] = y;
+        k = Math.max(k, y);
+      }
+      key[v] = k;
       order[v] = v;
     }
-    order.sort((a, b) => (d[b] as number) - (d[a] as number) || a - b);
+    order.sort((a, b) => (key[b] as number) - (key[a] as number) || a - b);
     for (const v of order) {
-      const x = d[v] as number;
+      for (let d = 0; d < D; d++) x[d] = demand[v * D + d] as number;
+      let j = -1;
       if (!ram) {
-        if (x <= 0) continue;
-        const j = firstFit(x);
+        if ((key[v] as number) <= 0) continue;
+        j = firstFit();
         if (j < 0) continue; // demand beyond the cluster: unserved in the oracle too
-        load[j] = (load[j] as number) + x;
-        used[j] = 1;
-        set(j);
       } else {
         const r = s.vmRam[v] as number;
-        for (let j = 0; j < H; j++) {
-          if ((ramUsed[j] as number) + r > (ramCap[j] as number) || leaf(j) < x) continue;
-          load[j] = (load[j] as number) + x;
-          ramUsed[j] = (ramUsed[j] as number) + r;
-          used[j] = 1;
-          break;
-        }
+        for (let h = 0; h < H && j < 0; h++) if ((ramUsed[h] as number) + r <= (ramCap[h] as number) && fits(h)) j = h;
+        if (j < 0) continue;
+        ramUsed[j] = (ramUsed[j] as number) + r;
       }
+      for (let d = 0; d < D; d++) load[j * D + d] = (load[j * D + d] as number) + (x[d] as number);
+      used[j] = 1;
+      if (!ram) set(j);
     }
     let p = 0;
     let c = 0;
@@ -187,7 +230,7 @@ export function ffdOracle(o: BoundOptions): BoundResult {
       if (!used[j]) continue;
       c++;
       const t = s.hostTypes[s.hostOrder[j] as number] as HostType;
-      p += powerAt(t.power, Math.min(1, (load[j] as number) / (t.peMips * t.pes)));
+      p += powerAt(t.power, Math.min(1, (load[j * D] as number) / (t.peMips * t.pes)));
     }
     power.push(p);
     counts.push(c);

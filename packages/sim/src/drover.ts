@@ -34,6 +34,13 @@ export interface DroverPolicyOptions {
    * default: the PlanetLab reference results are of the recent window alone.
    */
   readonly forecaster?: boolean;
+  /**
+   * For analysis only: append each VM's true demand of the next interval to the history the policy
+   * sees, so a forecast of the last samples knows the future exactly (with statistic "max" over 2
+   * samples, plans fit both this interval and the next). It bounds what any forecast could give
+   * this policy; nothing in the scheduler can know it. Off by default.
+   */
+  readonly foresight?: boolean;
 }
 
 /** How far ahead the forecast reaches, as the scheduler's default `history.forecastHorizonMs`. */
@@ -71,6 +78,7 @@ export class DroverPolicy implements SimPolicy {
   private readonly coreSpeedModels: boolean;
   private readonly powerData: boolean;
   private readonly useForecaster: boolean;
+  private readonly foresight: boolean;
   private forecaster: SeasonalForecaster | null = null;
   private lastObserved = -1;
   private hostIds: string[] = [];
@@ -91,6 +99,7 @@ export class DroverPolicy implements SimPolicy {
     this.coreSpeedModels = opts.coreSpeedModels ?? true;
     this.powerData = opts.powerData ?? true;
     this.useForecaster = opts.forecaster ?? false;
+    this.foresight = opts.foresight ?? false;
   }
 
   /** Feeds the round's total demand to the forecaster (once per round) and returns its forecast once it knows a day. */
@@ -139,6 +148,8 @@ export class DroverPolicy implements SimPolicy {
     }
     const vms: Vm[] = [];
     let demand = 0;
+    const step = dc.spec.workload.intervalSeconds;
+    const lastSampleS = (dc.spec.workload.stride - 1) * step;
     const inFlight: NonNullable<ClusterSnapshot["inFlight"]>[number][] = [];
     for (let v = 0; v < dc.nVms; v++) {
       const h = dc.vmHost[v] as number;
@@ -148,6 +159,7 @@ export class DroverPolicy implements SimPolicy {
       const mips = dc.vmMips[v] as number;
       const hist = new Array<number>(len);
       for (let i = 0; i < len; i++) hist[len - 1 - i] = (dc.vmHist[base + i] as number) * mips;
+      if (this.foresight) hist.push(dc.utilisationAt(v, Math.min(t + step, lastSampleS)) * mips);
       demand += hist[len - 1] as number;
       const last = dc.vmLastMigration[v] as number;
       const prev = dc.vmPrevHost[v] as number;

@@ -282,6 +282,23 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     const ram = ffdOracle({ workload: w, mode: "clean+ram", integration: "step" });
     expect(ram.energyKwh.toFixed(1)).toBe("772.7");
     expect(ram.activeHostsMean).toBe(329);
+    const ahead = ffdOracle({ workload: w, mode: "clean", lookahead: 1 });
+    expect(ahead.energyKwh.toFixed(2)).toBe("117.59");
+  });
+  it("an oracle that must also fit the next interval keeps the second host on before load doubles", () => {
+    // Four 2500-MIPS VMs at 50 % then 100 %: one G5 (5320 MIPS) carries the first instant, two the rest.
+    const series = Array.from({ length: 4 }, () => [50, 100, 100]);
+    const w4 = fromSeries(
+      series.map((_, i) => `vm${i}`),
+      series,
+    );
+    const vmTypes = [{ mips: 2500, ramMb: 1000, bwKbps: 100_000 }];
+    const now = ffdOracle({ workload: w4, mode: "clean", hosts: 4, vmTypes });
+    const ahead = ffdOracle({ workload: w4, mode: "clean", hosts: 4, vmTypes, lookahead: 1 });
+    expect(now.activeHostsMean).toBe(1.75);
+    expect(ahead.activeHostsMean).toBe(2);
+    expect(ahead.energyKwh).toBeGreaterThan(now.energyKwh);
+    expect(() => ffdOracle({ workload: w4, mode: "clean", lookahead: -1 })).toThrow(/lookahead must be a whole number >= 0 \(got -1\)/);
   });
 });
 
@@ -299,6 +316,39 @@ describe("Drover's policy in the simulator", () => {
     expect(r.refusedPowerOffs).toBe(0);
     expect(r.energyKwh).toBeLessThan(dvfs.energyKwh);
     expect(r.activeHostsMean).toBeLessThan(dvfs.activeHostsMean);
+  });
+
+  it("with foresight, plans see the next interval's demand and relieve hosts before it arrives", () => {
+    // Eight VMs idle at 10 % for 40 minutes, then at 80 %: packed hosts overflow at the step.
+    const series = Array.from({ length: 8 }, () => [...Array.from({ length: 8 }, () => 10), ...Array.from({ length: 8 }, () => 80)]);
+    const w = fromSeries(
+      series.map((_, i) => `vm${i}`),
+      series,
+    );
+    const run = (foresight: boolean) => {
+      const newest: number[][] = [];
+      const policy = new (class extends DroverPolicy {
+        override optimize(dc: Datacenter, t: number) {
+          newest.push(this.snapshot(dc, t).vms.map((v) => (v.cpuDemandMhzHistory ?? []).at(-1) ?? NaN));
+          return super.optimize(dc, t);
+        }
+      })({
+        foresight,
+        profile: { name: "drover", policies: [{ policy: "consolidate", args: { band: { low: 0.7, high: 0.95, target: 0.9 } } }] },
+        config: { forecast: { statistic: "max", windowSamples: 2, trend: false, safetyMargin: 0, aggregate: "host" } },
+      });
+      return { newest, r: simulate({ workload: w, policy, mode: "clean", hosts: 8 }) };
+    };
+    const blind = run(false);
+    const seeing = run(true);
+    // Round k runs at k × 300 s (k >= 1): without foresight its newest sample is sample k, with it k + 1.
+    const mhz = (k: number) => ((series[0]?.[Math.min(k, 15)] as number) / 100) * 2500;
+    expect(blind.newest[7]?.[0]).toBe(mhz(8));
+    expect(seeing.newest[6]?.[0]).toBe(mhz(8));
+    expect(seeing.newest[7]?.[0]).toBe(mhz(8));
+    expect(blind.newest[6]?.[0]).toBe(mhz(7));
+    expect(blind.r.slatah).toBeGreaterThan(0);
+    expect(seeing.r.slatah).toBeLessThan(blind.r.slatah / 10);
   });
 
   it("hands the policy each host's SPECpower watts and the VMs end on the efficient G5 hosts", () => {

@@ -119,7 +119,7 @@ export function fluidBound(o: BoundOptions): BoundResult {
   return {
     energyKwh: integrate(s.times, power, o.integration ?? "trapezoid"),
     activeHostsMean: minHosts.reduce((a, b) => a + b, 0) / minHosts.length,
-    activeHostsMax: Math.max(...minHosts),
+    activeHostsMax: minHosts.reduce((a, b) => Math.max(a, b), 0),
   };
 }
 
@@ -238,6 +238,6 @@ export function ffdOracle(o: BoundOptions): BoundResult {
   return {
     energyKwh: integrate(s.times, power, o.integration ?? "trapezoid"),
     activeHostsMean: counts.reduce((a, b) => a + b, 0) / counts.length,
-    activeHostsMax: Math.max(...counts),
+    activeHostsMax: counts.reduce((a, b) => Math.max(a, b), 0),
   };
 }

@@ -178,7 +178,7 @@ export function fromSeries(
   opts: { source?: string; intervalSeconds?: number; samples?: number } = {},
 ): Workload {
   const lengths = new Set(series.map((s) => s.length));
-  const n = opts.samples ?? Math.min(...series.map((s) => s.length));
+  const n = opts.samples ?? series.reduce((m, s) => Math.min(m, s.length), Infinity);
   if (lengths.size > 1 && opts.samples === undefined) {
     throw new SimError(SimErrorCode.badTraces, `traces have different lengths (${[...lengths].join(", ")} samples)`);
   }

@@ -285,6 +285,15 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     const ahead = ffdOracle({ workload: w, mode: "clean", lookahead: 1 });
     expect(ahead.energyKwh.toFixed(2)).toBe("117.59");
   });
+  it("simulates and bounds a trace longer than the stack holds arguments (200,000 samples, ~1.9 years)", () => {
+    // Math.max(...perRound) threw "Maximum call stack size exceeded" here, in summarise and both bounds.
+    const long = fromSeries(["vm0"], [Array.from({ length: 200_000 }, (_, i) => i % 100)]);
+    const r = simulate({ workload: long, policy: createPolicy("lr-mmt-1.2"), mode: "clean", hosts: 2 });
+    expect(r.rounds).toBe(199_999);
+    expect(r.decisionMsMax).toBeGreaterThanOrEqual(0);
+    expect(fluidBound({ workload: long, mode: "clean", hosts: 1 }).activeHostsMax).toBe(1);
+    expect(ffdOracle({ workload: long, mode: "clean", hosts: 1 }).activeHostsMax).toBe(1);
+  });
   it("an oracle that must also fit the next interval keeps the second host on before load doubles", () => {
     // Four 2500-MIPS VMs at 50 % then 100 %: one G5 (5320 MIPS) carries the first instant, two the rest.
     const series = Array.from({ length: 4 }, () => [50, 100, 100]);

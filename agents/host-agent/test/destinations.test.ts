@@ -1,80 +1,23 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Bus } from "@drover/bus";
-import { NatsServer } from "@drover/bus/testing";
-import { Command, CommandReply, DestinationFacts, HostEvent, HostReport, silentLogger, subjects } from "@drover/protocol";
+import { DestinationFacts, HostReport, subjects } from "@drover/protocol";
 import { hostReport, migrateCommand } from "@drover/protocol/testing";
-import type { z } from "zod";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { verifyDestination } from "../src/destinations.js";
 import { AgentError } from "../src/errors.js";
-import { HostAgent, resolveConfig } from "../src/index.js";
-import { Collector } from "./helpers.js";
+import { realAgent } from "./real-agent.js";
 
 const H2_URI = "qemu+tcp://127.0.1.2/system";
 const H2_UUID = "8f0c1b52-3c4e-4a7b-9d2e-000000000002";
 
-/**
- * A real agent (h1 of cluster lab, with `peerClusters`) on a real nats-server; its libvirtd socket
- * does not exist, so no command reaches a VM: what is asserted is whether the agent lets a command
- * past its destination check. `publishPeers` runs every 200 ms, as the peers' agents report.
- */
-function realAgent(peerClusters: string[], publishPeers: (bus: Bus) => void) {
-  const t = {} as {
-    nats: NatsServer;
-    dir: string;
-    agent: HostAgent;
-    running: Promise<void>;
-    bus: Bus;
-    events: Collector<HostEvent>;
-    peerTimer: NodeJS.Timeout;
-  };
-  beforeAll(async () => {
-    t.nats = await NatsServer.start();
-    t.dir = await mkdtemp(join(tmpdir(), "drover-agentdef-"));
-    const config = resolveConfig({
-      cluster: "lab",
-      host: "h1",
-      peerClusters,
-      nats: { servers: [t.nats.url] },
-      libvirt: { uri: `qemu+unix:///system?socket=${join(t.dir, "absent.sock")}` },
-      reportIntervalMs: 1000,
-      dirtyRate: { enabled: false },
-      metrics: { enabled: false },
-    });
-    t.agent = await HostAgent.create(config, { logger: silentLogger });
-    t.bus = await Bus.connect({ servers: [t.nats.url], name: "test", logger: silentLogger });
-    t.events = new Collector(t.bus, subjects.hostEvent("lab", "h1"), HostEvent);
-    await t.bus.flush(); // the server has the subscription before the agent's first event
-    t.running = t.agent.run();
-    t.peerTimer = setInterval(() => publishPeers(t.bus), 200);
-    await t.events.next("agent-started", (e) => e.kind === "agent-started");
-  });
-  afterAll(async () => {
-    clearInterval(t.peerTimer);
-    t.events?.stop();
-    await t.agent?.shutdown();
-    await t.running;
-    await t.bus?.close();
-    await t.nats?.stop();
-    await rm(t.dir, { recursive: true, force: true });
-  });
-  /** A command to the agent, as the scheduler sends it. */
-  const send = (cmd: z.input<typeof Command>) =>
-    t.bus.request(subjects.hostCommand("lab", "h1"), Command, cmd, CommandReply, { timeoutMs: 20_000 });
-  return Object.assign(t, { send });
-}
-
 describe("the agent obeys only destinations its cluster reports", () => {
   // h2's agent, as the cluster sees it: reporting its migration URI.
-  const t = realAgent([], (bus) =>
-    bus.publish(
-      subjects.hostReport("lab", "h2"),
-      HostReport,
-      hostReport({ host: "h2", migrationUri: H2_URI, hostUuid: H2_UUID, timeMs: Date.now() }),
-    ),
-  );
+  const t = realAgent({
+    publishPeers: (bus) =>
+      bus.publish(
+        subjects.hostReport("lab", "h2"),
+        HostReport,
+        hostReport({ host: "h2", migrationUri: H2_URI, hostUuid: H2_UUID, timeMs: Date.now() }),
+      ),
+  });
 
   const send = t.send;
 
@@ -237,17 +180,20 @@ describe("the agent moves guests into the clusters its peerClusters names only",
   const DC2_H2_URI = "qemu+tcp://127.0.2.2/system";
   const DC2_H1_URI = "qemu+tcp://127.0.2.1/system";
   // dc2's h2, and dc2's h1 (the same id as this agent's host), each on dc2's subjects.
-  const t = realAgent(["dc2"], (bus) => {
-    bus.publish(
-      subjects.hostReport("dc2", "h2"),
-      HostReport,
-      hostReport({ cluster: "dc2", host: "h2", migrationUri: DC2_H2_URI, timeMs: Date.now() }),
-    );
-    bus.publish(
-      subjects.hostReport("dc2", "h1"),
-      HostReport,
-      hostReport({ cluster: "dc2", host: "h1", migrationUri: DC2_H1_URI, timeMs: Date.now() }),
-    );
+  const t = realAgent({
+    peerClusters: ["dc2"],
+    publishPeers: (bus) => {
+      bus.publish(
+        subjects.hostReport("dc2", "h2"),
+        HostReport,
+        hostReport({ cluster: "dc2", host: "h2", migrationUri: DC2_H2_URI, timeMs: Date.now() }),
+      );
+      bus.publish(
+        subjects.hostReport("dc2", "h1"),
+        HostReport,
+        hostReport({ cluster: "dc2", host: "h1", migrationUri: DC2_H1_URI, timeMs: Date.now() }),
+      );
+    },
   });
 
   const send = t.send;

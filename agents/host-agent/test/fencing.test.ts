@@ -1,64 +1,22 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Bus } from "@drover/bus";
-import { NatsServer } from "@drover/bus/testing";
 import { Command, CommandReply, HostEvent, silentLogger, subjects } from "@drover/protocol";
 import { migrateCommand } from "@drover/protocol/testing";
 import type { z } from "zod";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HostAgent, resolveConfig } from "../src/index.js";
 import { Collector } from "./helpers.js";
+import { realAgent } from "./real-agent.js";
 
 // A real agent on a real nats-server, with no libvirtd: every migrate below is refused, and what is
 // asserted is which check refused it: the fence (a deposed leader) or the destination check after it.
 describe("the agent refuses commands from a deposed leader", () => {
-  let nats: NatsServer;
-  let dir: string;
-  let agent: HostAgent;
-  let running: Promise<void>;
-  let bus: Bus;
-  let events: Collector<HostEvent>;
-
-  beforeAll(async () => {
-    nats = await NatsServer.start();
-    dir = await mkdtemp(join(tmpdir(), "drover-agentfence-"));
-    const config = resolveConfig({
-      cluster: "lab",
-      host: "h1",
-      nats: { servers: [nats.url] },
-      libvirt: { uri: `qemu+unix:///system?socket=${join(dir, "absent.sock")}` },
-      reportIntervalMs: 1000,
-      dirtyRate: { enabled: false },
-    });
-    agent = await HostAgent.create(config, { logger: silentLogger });
-    bus = await Bus.connect({ servers: [nats.url], name: "test", logger: silentLogger });
-    events = new Collector(bus, subjects.hostEvent("lab", "h1"), HostEvent);
-    await bus.flush(); // the server has the subscription before the agent's first event
-    running = agent.run();
-    await events.next("agent-started", (e) => e.kind === "agent-started");
-  });
-
-  afterAll(async () => {
-    events?.stop();
-    await agent?.shutdown();
-    await running;
-    await bus?.close();
-    await nats?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const t = realAgent();
 
   const send = (id: string, leaseRevision?: number) =>
-    bus.request(
-      subjects.hostCommand("lab", "h1"),
-      Command,
-      {
-        ...migrateCommand({ id, migrationId: `m-${id}`, destination: { host: "h9", uri: "qemu+tcp://127.0.1.9/system" } }),
-        ...(leaseRevision ? { leaseRevision } : {}),
-      } as z.input<typeof Command>,
-      CommandReply,
-      { timeoutMs: 20_000 },
-    );
+    t.send({
+      ...migrateCommand({ id, migrationId: `m-${id}`, destination: { host: "h9", uri: "qemu+tcp://127.0.1.9/system" } }),
+      ...(leaseRevision ? { leaseRevision } : {}),
+    } as z.input<typeof Command>);
 
   it("refuses a lower revision than one seen, naming both, and forgets nothing of the id", async () => {
     expect((await send("from-new-leader", 7)).error?.code).toBe("unknown-destination"); // past the fence
@@ -76,33 +34,33 @@ describe("the agent refuses commands from a deposed leader", () => {
     expect((await send("old-again", 7)).error?.code).toBe("stale-lease-revision");
     expect((await send("no-lease")).error?.code).toBe("unknown-destination");
     // Every command, refused or not, is published as a command event.
-    await events.next("the refused command's event", (e) => e.kind === "command" && JSON.stringify(e).includes("old-again"));
+    await t.events.next("the refused command's event", (e) => e.kind === "command" && JSON.stringify(e).includes("old-again"));
   });
 
   it("keeps the highest revision in its state dir: restarted, it still refuses the deposed leader", async () => {
-    const stateDir = join(dir, "state-h2");
+    const stateDir = join(t.dir, "state-h2");
     const start = async () => {
       const config = resolveConfig({
         cluster: "lab",
         host: "h2",
         stateDir,
-        nats: { servers: [nats.url] },
-        libvirt: { uri: `qemu+unix:///system?socket=${join(dir, "absent.sock")}` },
+        nats: { servers: [t.nats.url] },
+        libvirt: { uri: `qemu+unix:///system?socket=${join(t.dir, "absent.sock")}` },
         reportIntervalMs: 1000,
         dirtyRate: { enabled: false },
       });
       const a = await HostAgent.create(config, { logger: silentLogger });
-      const h2Events = new Collector(bus, subjects.hostEvent("lab", "h2"), HostEvent);
+      const h2Events = new Collector(t.bus, subjects.hostEvent("lab", "h2"), HostEvent);
       // The server has the subscription before the agent's first event: without it, a busy machine
       // lets agent-started go by unheard and the wait below runs out the test's time.
-      await bus.flush();
+      await t.bus.flush();
       const run = a.run();
       await h2Events.next("h2's agent-started", (e) => e.kind === "agent-started");
       h2Events.stop();
       return { a, run };
     };
     const sendH2 = (id: string, leaseRevision: number) =>
-      bus.request(
+      t.bus.request(
         subjects.hostCommand("lab", "h2"),
         Command,
         {

@@ -391,7 +391,7 @@ export class MigrationRun {
   }
 
   private async finish(failure: unknown, active: boolean): Promise<MigrationResult> {
-    const endedAtMs = Date.now();
+    let endedAtMs = Date.now();
     const o = this.cmd.options;
     const log = this.deps.log;
     let outcome: MigrationResult["outcome"] = "succeeded";
@@ -440,7 +440,10 @@ export class MigrationRun {
             if (st === "paused" && this.pausedAtMs !== null) {
               await ddom.resume();
               st = await ddom.state();
-              downtimeMs = Date.now() - this.pausedAtMs;
+              // The move ends when the guest runs again, on the destination: its pause lies within
+              // the move, so the downtime reported is never longer than the duration.
+              endedAtMs = Date.now();
+              downtimeMs = endedAtMs - this.pausedAtMs;
               downtimeSource = "agent-pause-to-resume";
             }
             if (st === "running" || (!active && st === "shut-off")) vmRunningOn = this.cmd.destination.host;

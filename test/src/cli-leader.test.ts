@@ -24,12 +24,15 @@ describe("drover with several schedulers", () => {
     async () => {
       await using dirA = await tempDir();
       await using dirB = await tempDir();
-      const [portA, portB] = [await freePort(), await freePort()];
+      // A leader advertises its configured port (port 0 gives no API URL), so each port is taken just
+      // before its scheduler binds it, not seconds earlier where another test's listen(0) could get it.
       const http = (port: number) => ({ over: { http: { host: "127.0.0.1", port } } });
+      const portA = await freePort();
       const a = await leaderCandidate(cluster.urls, "sched-a", dirA.path, http(portA));
       let b: Awaited<ReturnType<typeof leaderCandidate>> | undefined;
       try {
         await expect.poll(() => a.s.leadership.mayAct(), { timeout: 10_000 }).toBe(true);
+        const portB = await freePort();
         b = await leaderCandidate(cluster.urls, "sched-b", dirB.path, http(portB));
         const follower = b;
         await expect.poll(() => follower.s.leadership.status().leader?.id, { timeout: 10_000 }).toBe("sched-a");

@@ -1,5 +1,6 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import { REFUSED_PORT } from "@drover/bus/testing";
 import { libvirtAddress, peerReach } from "../src/peer-reach.js";
 
 describe("peer reach (what a failed migration's probe of the destination says)", () => {
@@ -22,7 +23,7 @@ describe("peer reach (what a failed migration's probe of the destination says)",
     } finally {
       await new Promise((r) => srv.close(r));
     }
-    expect(await peerReach(`qemu+tcp://127.0.0.1:${port}/system`, 5000)).toBe("refused");
+    expect(await peerReach(`qemu+tcp://127.0.0.1:${REFUSED_PORT}/system`, 5000)).toBe("refused");
     expect(await peerReach("qemu:///system", 5000)).toBeNull();
   });
 });

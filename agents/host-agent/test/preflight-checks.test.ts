@@ -3,6 +3,7 @@
 // capabilities give it, and the migration-port probe against real sockets.
 import { createServer, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
+import { REFUSED_PORT } from "@drover/bus/testing";
 import { silentLogger } from "@drover/protocol";
 import { cpuDifference, hostCpuOf, type LibvirtdFacts } from "../src/hypervisor-facts.js";
 import { MigrationPortListener } from "../src/migration-ports.js";
@@ -82,7 +83,7 @@ describe("migration-ports probe", () => {
     const port = (server.address() as AddressInfo).port;
     expect(await probePort("127.0.0.1", port, 2000)).toEqual({ ok: true, detail: "a listener accepted" });
     await new Promise((r) => server.close(r));
-    expect(await probePort("127.0.0.1", port, 2000)).toEqual({
+    expect(await probePort("127.0.0.1", REFUSED_PORT, 2000)).toEqual({
       ok: false,
       detail: "refused: nothing listens there (or a firewall rejects it)",
     });

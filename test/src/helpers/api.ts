@@ -3,17 +3,13 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import type { z } from "zod";
 import { promisify } from "node:util";
+import { REFUSED_PORT } from "@drover/bus/testing";
 import { REPO_ROOT } from "./drover-lab.js";
 
 // Paths are joined when called: drover-lab.ts imports this module, and REPO_ROOT is its binding.
 const schedulerBin = () => join(REPO_ROOT, "scheduler", "bin", "drover-scheduler.js");
-/**
- * An API address where nothing answers for as long as a test runs: port 1 on loopback is below the
- * kernel's ephemeral range, so no server listening on port 0 is given it. (A port freed after a
- * listen(0) can be handed to another test's server meanwhile, which then answers: a 401 instead of
- * "cannot reach".)
- */
-export const REFUSED_API = "http://127.0.0.1:1";
+/** An API address where nothing answers for as long as a test runs (not a freed port: see REFUSED_PORT). */
+export const REFUSED_API = `http://127.0.0.1:${REFUSED_PORT}`;
 
 /** The token http() and drover() send to each API (by its URL). */
 const tokens = new Map<string, string>();

@@ -196,6 +196,13 @@ function failureReason(stderr: string): string {
   return (bad.length ? bad : lines.slice(-1)).map((l) => l.replace(/^\[\d+\] \S+ \S+ /, "")).join("; ");
 }
 
+/**
+ * A loopback port where nothing listens for as long as a test runs: port 1 is below the kernel's
+ * ephemeral range, so no listen(0) is given it. A port freed after a listen(0) can be handed to
+ * another test's server at once, which then answers where a test expects a refusal.
+ */
+export const REFUSED_PORT = 1;
+
 export async function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();

@@ -285,6 +285,9 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     const ahead = ffdOracle({ workload: w, mode: "clean", lookahead: 1 });
     expect(ahead.energyKwh.toFixed(2)).toBe("117.59");
   });
+});
+
+describe("the oracles on small and long traces", () => {
   it("simulates and bounds a trace longer than the stack holds arguments (200,000 samples, ~1.9 years)", () => {
     // Math.max(...perRound) threw "Maximum call stack size exceeded" here, in summarise and both bounds.
     const long = fromSeries(["vm0"], [Array.from({ length: 200_000 }, (_, i) => i % 100)]);

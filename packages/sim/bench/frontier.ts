@@ -213,7 +213,12 @@ function targetVerdict(drover: readonly Point[], others: readonly Point[]): stri
 
 const families = [...forecasts.map((f) => f.family), ...Object.keys(baselines)];
 /** Both panels share data and marks; only the y field and its scale differ. */
-function panel(y: string, title: string, scale: object, fluidRatio: number, tagged: string): object {
+/** Vertical reference lines: the fluid bound (dashed) and the oracle that fits the next interval too (dotted). */
+interface References {
+  readonly fluid: number;
+  readonly lookahead: number;
+}
+function panel(y: string, title: string, scale: object, refs: References, tagged: string): object {
   const x = { field: "ratio", type: "quantitative", title: "energy / FFD oracle", scale: { zero: false } };
   const fam = { field: "family", type: "nominal", title: "policy", scale: { domain: families } };
   const yEnc = { field: y, type: "quantitative", title, scale };
@@ -221,7 +226,8 @@ function panel(y: string, title: string, scale: object, fluidRatio: number, tagg
     width: 380,
     height: 300,
     layer: [
-      { mark: { type: "rule", strokeDash: [4, 3], color: "#888" }, data: { values: [{ ratio: fluidRatio }] }, encoding: { x } },
+      { mark: { type: "rule", strokeDash: [4, 3], color: "#888" }, data: { values: [{ ratio: refs.fluid }] }, encoding: { x } },
+      { mark: { type: "rule", strokeDash: [1, 2], color: "#888" }, data: { values: [{ ratio: refs.lookahead }] }, encoding: { x } },
       {
         transform: [{ filter: "indexof(datum.family, 'drover') === 0" }],
         mark: { type: "line" },
@@ -237,7 +243,7 @@ function panel(y: string, title: string, scale: object, fluidRatio: number, tagg
   };
 }
 
-async function chart(day: string, points: readonly Point[], fluidRatio: number, file: string): Promise<void> {
+async function chart(day: string, points: readonly Point[], refs: References, file: string): Promise<void> {
   // A tag per point: the baselines' parameter, Drover's band (B = the benchmark's).
   const values = points.map((p) => ({
     ...p,
@@ -249,19 +255,16 @@ async function chart(day: string, points: readonly Point[], fluidRatio: number, 
     values.every((v) => v[k] > 0) ? { type: "log" } : { type: "symlog", constant };
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: { text: `PlanetLab ${day}, clean, 800 hosts (dashed: fluid bound)`, anchor: "start" },
+    title: {
+      text: `PlanetLab ${day}, clean, 800 hosts (dashed: fluid bound; dotted: oracle fitting the next interval too)`,
+      anchor: "start",
+    },
     background: "white",
     data: { values },
     hconcat: [
-      panel("slavPct", "SLAV % (log)", logScale("slavPct", 1e-5), fluidRatio, "true"),
+      panel("slavPct", "SLAV % (log)", logScale("slavPct", 1e-5), refs, "true"),
       // Drover's migrations barely move along its band, so its tags would sit on one another there.
-      panel(
-        "migrations",
-        "migrations (log)",
-        logScale("migrations", 1),
-        fluidRatio,
-        "indexof(datum.family, 'drover') !== 0 || datum.benchmark",
-      ),
+      panel("migrations", "migrations (log)", logScale("migrations", 1), refs, "indexof(datum.family, 'drover') !== 0 || datum.benchmark"),
     ],
   } as TopLevelSpec;
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
@@ -318,7 +321,12 @@ for (const day of planetLabDays.slice(0, nDays)) {
   out(`   ${free.length === 0 ? "every baseline point is dominated" : `${free.length} of ${others.length} baseline points NOT dominated`}`);
   out(`   ${targetVerdict(drover, others)}\n`);
   const file = join(outDir, `frontier-${day}.svg`);
-  await chart(day, [...drover, ...others], fluid.energyKwh / oracle.energyKwh, file);
+  await chart(
+    day,
+    [...drover, ...others],
+    { fluid: fluid.energyKwh / oracle.energyKwh, lookahead: ahead.energyKwh / oracle.energyKwh },
+    file,
+  );
   svgs.push(file);
   report.push({
     day,

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { ClusterName, EpochMs, ErrorInfo, HostId, Id, VmRef } from "./common.js";
 import { HostState } from "./host-state.js";
+import { MigrationOutcomes } from "./migration.js";
 
 const NonNegNum = z.number().finite().nonnegative();
 
@@ -285,14 +286,8 @@ export type MigrateRequest = z.infer<typeof MigrateRequest>;
 
 /** `cancelled`: never started (the VM or a host changed before the send; or lost on a restart). */
 export const ApiMigrationStates = ["queued", "preflight", "running", "succeeded", "failed", "aborted", "timed-out", "cancelled"] as const;
-/** The states in which a move has ended (the others: still under way). */
-export const ApiMigrationEnded: ReadonlySet<(typeof ApiMigrationStates)[number]> = new Set([
-  "succeeded",
-  "failed",
-  "aborted",
-  "timed-out",
-  "cancelled",
-]);
+/** The states in which a move has ended: an agent's outcome, or never started. The others: under way. */
+export const ApiMigrationEnded: ReadonlySet<(typeof ApiMigrationStates)[number]> = new Set([...MigrationOutcomes, "cancelled"]);
 
 export const ApiMigrationProgress = z.object({
   timeMs: EpochMs,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  ApiMigrationEnded,
+  ApiMigrationStates,
   Command,
   CommandReply,
   HostReport,
@@ -149,6 +151,14 @@ describe("invalid messages are rejected with the field named", () => {
   });
   it("names the root for bad JSON", () => {
     expect(() => decodeMessage(HostReport, "{nope", "host report")).toThrow(/invalid host report: \(root\): not JSON/);
+  });
+});
+
+describe("the API's migration states", () => {
+  it("ended are every state but the three under way, and all are API states", () => {
+    const underWay = ApiMigrationStates.filter((st) => !ApiMigrationEnded.has(st));
+    expect(underWay).toEqual(["queued", "preflight", "running"]);
+    expect([...ApiMigrationEnded].every((st) => (ApiMigrationStates as readonly string[]).includes(st))).toBe(true);
   });
 });
 

@@ -180,10 +180,6 @@ export function ffdOracle(o: BoundOptions): BoundResult {
       }
     }
   };
-  const fits = (j: number) => {
-    for (let d = 0; d < D; d++) if (leaf(j, d) < (x[d] as number)) return false;
-    return true;
-  };
   const power: number[] = [];
   const counts: number[] = [];
   const order = new Int32Array(s.nVms);
@@ -216,13 +212,13 @@ export function ffdOracle(o: BoundOptions): BoundResult {
         if (j < 0) continue; // demand beyond the cluster: unserved in the oracle too
       } else {
         const r = s.vmRam[v] as number;
-        for (let h = 0; h < H && j < 0; h++) if ((ramUsed[h] as number) + r <= (ramCap[h] as number) && fits(h)) j = h;
+        for (let h = 0; h < H && j < 0; h++) if ((ramUsed[h] as number) + r <= (ramCap[h] as number) && room(size + h)) j = h;
         if (j < 0) continue;
         ramUsed[j] = (ramUsed[j] as number) + r;
       }
       for (let d = 0; d < D; d++) load[j * D + d] = (load[j * D + d] as number) + (x[d] as number);
       used[j] = 1;
-      if (!ram) set(j);
+      set(j);
     }
     let p = 0;
     let c = 0;

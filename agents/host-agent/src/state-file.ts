@@ -34,7 +34,10 @@ export function readStateFile<S extends z.ZodType<{ host: string }>>(
     if (parsed.host !== s.host) throw new Error(`it belongs to host ${parsed.host}, not ${s.host}`);
     return parsed;
   } catch (e) {
-    const aside = `${s.file}.bad-${Date.now()}`;
+    // A name no earlier set-aside file has: two in one millisecond must not overwrite each other.
+    const base = `${s.file}.bad-${Date.now()}`;
+    let aside = base;
+    for (let n = 1; existsSync(aside); n++) aside = `${base}.${n}`;
     renameSync(s.file, aside);
     s.log.error({ file: s.file, movedTo: aside, err: e }, `${what} unreadable: set aside`);
     return undefined;

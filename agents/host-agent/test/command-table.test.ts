@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { silentLogger } from "@drover/protocol";
 import { CommandTable } from "../src/command-table.js";
 
@@ -99,6 +99,8 @@ describe("command journal (survives the agent's restart)", () => {
 
   it("sets aside a damaged journal or another host's, and starts without it", async () => {
     const j = await journal();
+    // Both within one millisecond: the second set-aside file must not replace the first.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2026, 11, 6) });
     try {
       await writeFile(j.file, "{ not json");
       expect(new CommandTable(10, j).unfinished()).toEqual([]);
@@ -109,6 +111,7 @@ describe("command journal (survives the agent's restart)", () => {
       const files = (await readdir(j.dir)).sort();
       expect(files.filter((f) => f.includes(".bad-")).length).toBe(2);
     } finally {
+      vi.useRealTimers();
       await rm(j.dir, { recursive: true, force: true });
     }
   });

@@ -120,6 +120,28 @@ describe("consolidate", () => {
     expect(moves(p).map((m) => [m.vmId, m.destinationHostId, m.code])).toEqual([["small", "h2", "consolidate.relieve-overload"]]);
   });
 
+  it("wakes a host for load above the band that finds no room, but not for load that cannot move now", () => {
+    // h1 is above the band (7000 of 8000 MHz, high 80%); h3 has 4400 MHz free under the band, too
+    // little for the VM, and the hosts on could carry the cluster's demand: only room is short.
+    const overloaded = (over: Parameters<typeof vm>[3] = {}) =>
+      snap(
+        [host("h1"), host("h2", { state: "standby", power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000 } }), host("h3")],
+        [vm("a", "h1", 7000, over), vm("c", "h3", 2000)],
+      );
+    const roomless = overloaded();
+    const woken = plan(roomless, "consolidate", { nowMs: NOW });
+    expect(validatePlan(roomless, woken)).toEqual([]);
+    expect(wakes(woken).map((w) => [w.kind === "wake" ? w.hostId : "", w.code, w.message])).toEqual([
+      ["h2", "consolidate.wake-for-demand", "600 MHz above the band found no host with room under 80% CPU"],
+    ]);
+    // The same VM cooling down after a move: no host woken for it could take it this round.
+    const cooling = overloaded({ lastMigrationMs: NOW - 60_000 });
+    const kept = plan(cooling, "consolidate", { nowMs: NOW });
+    expect(wakes(kept)).toEqual([]);
+    expect(moves(kept)).toEqual([]);
+    expect(kept.notMoved.find((n) => n.vmId === "a")?.code).toBe("vm.cooldown");
+  });
+
   it("wakes a standby host ahead of rising demand, in time for its wake latency, and empties nothing", () => {
     const rising = [3000, 3500, 4000, 4500, 5000, 5500];
     const s = snap(

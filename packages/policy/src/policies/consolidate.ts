@@ -274,7 +274,9 @@ function placeCallbacks(
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. Relieve hosts above the band. Returns the forecast CPU that found no destination.
+// 1. Relieve hosts above the band. Returns the forecast CPU that found no destination: load
+//    that cannot move now (pinned, cooling down, in flight) or was left by the move cap is not
+//    counted, since no host woken for it could take it.
 
 function relieveOverload(ctx: Context): number {
   const { m, args, b, pack } = ctx;
@@ -285,6 +287,8 @@ function relieveOverload(ctx: Context): number {
   over.sort((a, c) => overBand(ctx, c) - overBand(ctx, a) || a - c);
   for (const h of over) {
     let excess = overBand(ctx, h);
+    /** CPU of the units that were tried and found no host with room. */
+    let noRoom = 0;
     const units = unitsOn(m, h, b);
     // One VM that covers the excess, cheapest; else the biggest first.
     const single = units.filter((u) => u.cpu >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
@@ -298,6 +302,7 @@ function relieveOverload(ctx: Context): number {
       // Relief prefers efficient hosts but takes any host rather than leave the overload.
       const dst = place(ctx, u.unit, h) ?? place(ctx, u.unit, h, true);
       if (dst === null) {
+        noRoom += u.cpu;
         for (const v of u.unit)
           b.note(
             v,
@@ -309,7 +314,7 @@ function relieveOverload(ctx: Context): number {
       commit(ctx, u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
       excess = overBand(ctx, h);
     }
-    if (excess > EPS) unplaced += excess;
+    if (excess > EPS) unplaced += Math.min(excess, noRoom);
   }
   return unplaced;
 }
@@ -322,9 +327,12 @@ function wakeForDemand(ctx: Context, unplaced: number): boolean {
   const { m, args, b, demandAhead } = ctx;
   const freeCpu = ctx.guard.freeCpuMhz;
   const needCpu = ctx.guard.needCpuMhz;
-  let deficit = Math.max(unplaced, demandAhead - ctx.capHighOn, needCpu - freeCpu);
+  const short = demandAhead - ctx.capHighOn;
+  let deficit = Math.max(unplaced, short, needCpu - freeCpu);
   if (deficit <= EPS) return false;
+  // The message names the need that sized the wake (the largest of the three).
   const wakeForSpare = needCpu - freeCpu > EPS && deficit === needCpu - freeCpu;
+  const forUnplaced = !wakeForSpare && deficit === unplaced && unplaced > short;
   if (!args.wake) return true;
   for (const h of ctx.standby) {
     if (deficit <= EPS) break;
@@ -334,7 +342,9 @@ function wakeForDemand(ctx: Context, unplaced: number): boolean {
       wakeForSpare ? StepCode.consolidateWakeSpare : StepCode.consolidateWake,
       wakeForSpare
         ? `spare capacity below the floor (${freeCpu.toFixed(0)} < ${needCpu.toFixed(0)} MHz free)`
-        : `forecast demand ${demandAhead.toFixed(0)} MHz in ${(host.power.wakeLatencyMs / 1000).toFixed(0)} s exceeds ${ctx.capHighOn.toFixed(0)} MHz under the band`,
+        : forUnplaced
+          ? `${unplaced.toFixed(0)} MHz above the band found no host with room under ${ctx.pack * 100}% CPU`
+          : `forecast demand ${demandAhead.toFixed(0)} MHz in ${(host.power.wakeLatencyMs / 1000).toFixed(0)} s exceeds ${ctx.capHighOn.toFixed(0)} MHz under the band`,
     );
     deficit -= host.cpuCapacityMhz * args.band.high;
   }

@@ -72,6 +72,8 @@ export class Scheduler {
   planner!: Planner;
   maintenance!: Maintenance;
   power!: PowerManager;
+  /** What the load history and the measured wakes add to planning (set by start()). */
+  foresight!: Foresight;
   modes!: Modes;
   api!: ApiServer;
   commandLog!: AgentCommandLog;
@@ -207,10 +209,11 @@ export class Scheduler {
     });
     const writable = () => this.storeHealth.writable;
     // The power manager measures the wakes it runs; planning reads them and the load forecast.
-    const foresight: Foresight = {
+    const foresight: Foresight = (this.foresight = {
       demandForecast: () => this.forecasts.demandForecast(),
       wakeLatencyMs: (host) => this.power.wakeLatencies.expectedMs(host),
-    };
+      onSinceMs: (host) => this.power.wakeLatencies.onSinceMs(host),
+    });
     const { bus, agents, peers } = this;
     const dispatcher = new Dispatcher({ bus, agents, store, state, clock, config, log, metrics, events, writable, peers });
     const power = new PowerManager({

@@ -52,6 +52,8 @@ export interface Foresight {
   demandForecast(): DemandForecast | undefined;
   /** How long a wake of this host is expected to take until it is healthy (power/wake-latency.ts). */
   wakeLatencyMs(host: string): number;
+  /** When the host last came on, if known (power/wake-latency.ts): consolidation keeps it on `minOnMs`. */
+  onSinceMs(host: string): number | undefined;
 }
 
 /** The dispatcher's view of moves that planning needs. */
@@ -174,9 +176,11 @@ function policyHost(h: HostEntry, state: ClusterState, config: SchedulerConfig, 
   if (!r) return null;
   const power = config.hosts[h.id]?.power;
   const samples = extras.historySamples;
+  const onSinceMs = extras.foresight?.onSinceMs(h.id);
   return {
     id: h.id,
     state: policyHostState[state.stateOf(h, nowMs)],
+    ...(onSinceMs !== undefined ? { onSinceMs } : {}),
     cpuCores: r.capacity.cpus,
     cpuCapacityMhz: r.capacity.cpus * r.capacity.mhz,
     memoryMiB: r.capacity.memoryMiB,

@@ -14,13 +14,9 @@ import { CLUSTER, udpListener, uuid } from "./helpers.js";
 const load = async (h: Harness, q: string) => LoadHistoryResponse.parse(await json(await get(h.url(`/v1/history/load?${q}`))));
 const snapshotOf = (h: Harness) =>
   planningSnapshot(
-    { state: h.s.state, config: h.s.config, store: h.s.store, moves: h.s.dispatcher, foresight: foresightOf(h) },
+    { state: h.s.state, config: h.s.config, store: h.s.store, moves: h.s.dispatcher, foresight: h.s.foresight },
     h.clock.now(),
   );
-const foresightOf = (h: Harness) => ({
-  demandForecast: () => h.s.forecasts.demandForecast(),
-  wakeLatencyMs: (host: string) => h.s.power.wakeLatencies.expectedMs(host),
-});
 
 describe("load history", () => {
   it("records hosts, VMs and the cluster from the reports, serves them, and seeds the histories again after a restart", async () => {
@@ -100,8 +96,9 @@ describe("wake latency", () => {
       const wol = { wake: "wol" as const, mac: "02:00:00:00:00:0b", address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 600_000 };
       await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] }, { hosts: { b: { power: wol } } });
       await h.report();
-      // Before any wake: the configured timeout, as before.
+      // Before any wake: the configured timeout, as before, and no known time b came on.
       expect(snapshotOf(h).hosts.find((x) => x.id === "b")!.power.wakeLatencyMs).toBe(600_000);
+      expect(snapshotOf(h).hosts.find((x) => x.id === "b")!.onSinceMs).toBeUndefined();
       const off = ApiPowerAction.parse(await json(await post(h.url("/v1/hosts/b/power"), { action: "off" })));
       await expect.poll(() => !h.agents.up.has("b"), { timeout: 15_000, interval: 20 }).toBe(true);
       h.clock.advance(3001);
@@ -116,10 +113,14 @@ describe("wake latency", () => {
       expect(h.s.store.power.get(on.id)!.status).toBe("succeeded");
       expect(h.s.power.wakeLatencies.p90("b")).toBe(42_000);
       expect(snapshotOf(h).hosts.find((x) => x.id === "b")!.power.wakeLatencyMs).toBe(42_000);
+      // Consolidation keeps a host on `minOnMs` from when it came on: planning is told when.
+      const cameOn = h.clock.now();
+      expect(snapshotOf(h).hosts.find((x) => x.id === "b")!.onSinceMs).toBe(cameOn);
       expect(await (await get(h.url("/metrics"))).text()).toMatch(/^drover_host_wake_latency_p90_seconds\{host="b"\} 42$/m);
       // Stored: a restarted scheduler times b's wakes the same way.
       await h.restart();
       expect(h.s.power.wakeLatencies.expectedMs("b")).toBe(42_000);
+      expect(h.s.power.wakeLatencies.onSinceMs("b")).toBe(cameOn);
     } finally {
       udp.sock.close();
     }
@@ -152,5 +153,32 @@ describe("a host whose wakes keep failing", () => {
     expect(w.expectedMs("c")).toBe(220_000);
     w.ended(wake("c3", "c", 3_000_000, "succeeded", 10_000));
     expect(w.expectedMs("c")).toBe(20_000);
+  });
+});
+
+describe("when a host came on", () => {
+  it("is its last successful wake, forgotten by a power-off that succeeds, and read back from the store", () => {
+    using store = Store.open({ path: ":memory:" });
+    const config = parseConfig({ cluster: CLUSTER, nats: { servers: ["nats://127.0.0.1:1"] }, stateDir: "/nonexistent" });
+    const act = (id: string, host: string, action: "wake" | "power-off", at: number, status: "succeeded" | "failed") => {
+      store.power.record({ id, host, action, method: "test", requestedBy: "test", reason: "test", atMs: at });
+      return store.power.update(id, { status, atMs: at + 1000 });
+    };
+    act("b0", "b", "wake", 10_000, "succeeded");
+    act("b1", "b", "power-off", 20_000, "failed");
+    act("c0", "c", "wake", 10_000, "succeeded");
+    act("c1", "c", "power-off", 20_000, "succeeded");
+    const w = new WakeLatencies({ store, config }, ["b", "c", "d"]);
+    // A failed power-off leaves b on since its wake; c went off after its wake; d never woke.
+    expect(w.onSinceMs("b")).toBe(11_000);
+    expect(w.onSinceMs("c")).toBeUndefined();
+    expect(w.onSinceMs("d")).toBeUndefined();
+    w.ended(act("b2", "b", "power-off", 30_000, "succeeded"));
+    expect(w.onSinceMs("b")).toBeUndefined();
+    w.ended(act("c2", "c", "wake", 40_000, "succeeded"));
+    expect(w.onSinceMs("c")).toBe(41_000);
+    // Powered on by someone else (a report from standby).
+    w.cameOn("d", 50_000);
+    expect(w.onSinceMs("d")).toBe(50_000);
   });
 });

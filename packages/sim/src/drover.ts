@@ -81,6 +81,8 @@ export class DroverPolicy implements SimPolicy {
   private readonly foresight: boolean;
   private forecaster: SeasonalForecaster | null = null;
   private lastObserved = -1;
+  /** When each host came on by this policy's wake (s; NaN: on since before the run, or never woken). */
+  private onSinceS = new Float64Array(0);
   private hostIds: string[] = [];
   private vmIds: string[] = [];
   private hostIndex = new Map<string, number>();
@@ -124,6 +126,7 @@ export class DroverPolicy implements SimPolicy {
     this.hostIndex = new Map(this.hostIds.map((id, h) => [id, h]));
     this.vmIndex = new Map(this.vmIds.map((id, v) => [id, v]));
     for (let h = 0; h < dc.nHosts; h++) if ((dc.hostVms[h] as number[]).length > 0) dc.hostPowered[h] = 1;
+    this.onSinceS = new Float64Array(dc.nHosts).fill(Number.NaN);
   }
 
   /** The snapshot a scheduler would hold at time t (seconds). */
@@ -134,9 +137,12 @@ export class DroverPolicy implements SimPolicy {
     for (let h = 0; h < dc.nHosts; h++) {
       const booting = (dc.hostBootUntil[h] as number) > t;
       const on = dc.hostOn[h] === 1 || (dc.hostVms[h] as number[]).length > 0;
+      const since = this.onSinceS[h] as number;
       hosts.push({
         id: this.hostIds[h] as string,
         state: booting ? "waking" : on ? "healthy" : "standby",
+        // As the scheduler's power log tells it (consolidation's minOnMs reads it).
+        ...(on && !Number.isNaN(since) ? { onSinceMs: since * 1000 } : {}),
         cpuCores: dc.hostModel[h]?.pes ?? 1,
         cpuCapacityMhz: dc.hostTotalMips[h] as number,
         memoryMiB: dc.hostRamMb[h] as number,
@@ -232,7 +238,10 @@ export class DroverPolicy implements SimPolicy {
         migrations.push({ vm, host, after: deps(s.dependsOn) });
       } else if (s.kind === "wake") {
         const h = this.hostIndex.get(s.hostId);
-        if (h !== undefined) wake.push(h);
+        if (h !== undefined) {
+          wake.push(h);
+          this.onSinceS[h] = t + dc.spec.bootSeconds;
+        }
       } else {
         const h = this.hostIndex.get(s.hostId);
         if (h !== undefined) powerOff.push({ host: h, after: deps(s.dependsOn) });

@@ -363,6 +363,44 @@ describe("Drover's policy in the simulator", () => {
     expect(seeing.r.slatah).toBeLessThan(blind.r.slatah / 10);
   });
 
+  it("tells the policy when it woke each host, so minOnMs keeps a woken host on", () => {
+    // Four 2500-MIPS VMs idle at 10 %, one interval at 100 % (more than one G5 carries), idle again;
+    // planned on the last sample alone, so only the round that sees the spike wakes hosts.
+    const series = Array.from({ length: 4 }, () => [...Array.from({ length: 8 }, () => 10), 100, ...Array.from({ length: 16 }, () => 10)]);
+    const w = fromSeries(
+      series.map((_, i) => `vm${i}`),
+      series,
+    );
+    const vmTypes = [{ mips: 2500, ramMb: 1000, bwKbps: 100_000 }];
+    /** Per round (t in s): each host on, with when it came on as the snapshot tells it. */
+    const run = (minOnMs: number) => {
+      const rounds: { t: number; on: Map<string, number | undefined> }[] = [];
+      const policy = new (class extends DroverPolicy {
+        override optimize(dc: Datacenter, t: number) {
+          const on = this.snapshot(dc, t).hosts.filter((h) => h.state === "healthy");
+          rounds.push({ t, on: new Map(on.map((h) => [h.id, h.onSinceMs])) });
+          return super.optimize(dc, t);
+        }
+      })({
+        profile: { name: "drover", policies: [{ policy: "consolidate", args: { minOnMs } }] },
+        config: { forecast: { statistic: "last", windowSamples: 1, trend: false, safetyMargin: 0, aggregate: "host" } },
+      });
+      simulate({ workload: w, policy, mode: "clean", hosts: 8, vmTypes });
+      return rounds;
+    };
+    const hostsOn = (rounds: ReturnType<typeof run>, fromS: number) => rounds.filter((r) => r.t >= fromS).map((r) => r.on.size);
+    const held = run(1_800_000);
+    const free = run(0);
+    // The round at 2400 s sees the spike and wakes two hosts; the snapshot says they came on then.
+    const after = held.find((r) => r.t === 2700);
+    expect([...(after?.on ?? [])].filter(([, since]) => since === 2400_000)).toHaveLength(2);
+    // From 3000 s all is idle again and one host carries it. The rule keeps both woken hosts on
+    // until they have been on 30 minutes (the round at 4200 s plans after 1800 s); without it,
+    // the second goes off at once.
+    expect(hostsOn(held, 3000)).toEqual([2, 2, 2, 2, 2, ...Array.from({ length: 10 }, () => 1)]);
+    expect(hostsOn(free, 3000)).toEqual(Array.from({ length: 15 }, () => 1));
+  });
+
   it("hands the policy each host's SPECpower watts and the VMs end on the efficient G5 hosts", () => {
     const series = Array.from({ length: 8 }, () => Array.from({ length: 24 }, () => 40));
     const w = fromSeries(

@@ -334,6 +334,7 @@ export class PowerManager {
     } else if (h.mode === "standby") {
       // Powered on by someone else: back in service.
       this.d.state.setMode(h.id, "normal", now);
+      this.wakeLatencies.cameOn(h.id, now);
     }
   }
 

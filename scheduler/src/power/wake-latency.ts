@@ -1,7 +1,8 @@
 // How long each host really takes to wake: from the wake's record (sent) to its healthy report (the
 // wake's end), per host, from the power actions the store keeps. Plans time wakes by its p90 instead
 // of the configured timeout; a host whose last wakes failed is expected to cost a timeout per failure
-// more, so consolidation (fastest first) and the capacity wake pick it last.
+// more, so consolidation (fastest first) and the capacity wake pick it last. The same records say
+// when each host last came on, which consolidation's `minOnMs` (no wake/off churn) reads.
 import type { PowerRow, Store } from "@drover/store";
 import type { SchedulerConfig } from "../config.js";
 
@@ -20,6 +21,8 @@ interface HostWakes {
   latencies: number[];
   /** Failed or timed-out wakes since the last success. */
   failuresInRow: number;
+  /** When the host last came on (a wake that succeeded, or a report from standby), unless powered off since. */
+  onSinceMs?: number;
 }
 
 export class WakeLatencies {
@@ -29,11 +32,17 @@ export class WakeLatencies {
     private readonly d: { store: Pick<Store, "power">; config: SchedulerConfig },
     hostIds: Iterable<string>,
   ) {
-    // Newest first from the store: latencies until enough, failures until the first success.
+    // Newest first from the store: latencies until enough, failures until the first success, and
+    // whether the newest power action that succeeded brought the host on.
     for (const id of hostIds) {
       const w = this.of(id);
       let sawSuccess = false;
+      let sawPowerChange = false;
       for (const row of d.store.power.list({ host: id, limit: 200 })) {
+        if (row.status === "succeeded" && !sawPowerChange) {
+          sawPowerChange = true;
+          if (row.action === "wake") w.onSinceMs = row.updatedMs;
+        }
         if (row.action !== "wake") continue;
         if (row.status === "succeeded") {
           sawSuccess = true;
@@ -49,15 +58,29 @@ export class WakeLatencies {
     return w;
   }
 
-  /** A wake ended (the power manager's record of it). */
+  /** A power action ended (the power manager's record of it). */
   ended(row: PowerRow): void {
-    if (row.action !== "wake") return;
     const w = this.of(row.host);
+    if (row.action !== "wake") {
+      if (row.status === "succeeded") delete w.onSinceMs;
+      return;
+    }
     if (row.status === "succeeded") {
+      w.onSinceMs = row.updatedMs;
       w.latencies.push(row.updatedMs - row.createdMs);
       if (w.latencies.length > WAKE_LATENCY_SAMPLES) w.latencies.shift();
       w.failuresInRow = 0;
     } else if (row.status === "failed" || row.status === "timed-out") w.failuresInRow++;
+  }
+
+  /** A host in standby reported: something other than Drover powered it on. */
+  cameOn(host: string, atMs: number): void {
+    this.of(host).onSinceMs = atMs;
+  }
+
+  /** When the host last came on, if it did since the records began and was not powered off since. */
+  onSinceMs(host: string): number | undefined {
+    return this.hosts.get(host)?.onSinceMs;
   }
 
   /** p90 of the measured wakes, or undefined before any. */

@@ -142,6 +142,23 @@ describe("consolidate", () => {
     expect(kept.notMoved.find((n) => n.vmId === "a")?.code).toBe("vm.cooldown");
   });
 
+  it("empties nothing while load above the band waits to move, but a pinned VM above it does not hold consolidation", () => {
+    // h1 is above the band with one VM; h3 is underused and its VM fits on h2.
+    const s = (over: Parameters<typeof vm>[3]) =>
+      snap([host("h1"), host("h2"), host("h3")], [vm("hot", "h1", 7000, over), vm("y", "h2", 3000), vm("q", "h3", 500)]);
+    // Cooling down after a move, the VM needs room the next round: h3 stays on with its VM.
+    const cooling = s({ lastMigrationMs: NOW - 60_000 });
+    const held = plan(cooling, "consolidate", { nowMs: NOW });
+    expect(validatePlan(cooling, held)).toEqual([]);
+    expect(held.steps).toEqual([]);
+    // Pinned, it will never move: waiting for it would stop consolidation for good.
+    const pinned = s({ pinned: true });
+    const packed = plan(pinned, "consolidate", { nowMs: NOW });
+    expect(validatePlan(pinned, packed)).toEqual([]);
+    expect(moves(packed).map((m) => [m.vmId, m.destinationHostId])).toEqual([["q", "h2"]]);
+    expect(offs(packed)).toEqual(["h3"]);
+  });
+
   it("wakes a standby host ahead of rising demand, in time for its wake latency, and empties nothing", () => {
     const rising = [3000, 3500, 4000, 4500, 5000, 5500];
     const s = snap(
@@ -209,6 +226,30 @@ describe("consolidate with host-level forecast aggregation", () => {
     expect(offs(p)).toHaveLength(1);
     // The same plan is unsafe under per-VM sums, and the checker says so.
     expect(validatePlan(s("vm"), p).map((v) => v.code)).toContain("invariant.cpu-capacity");
+  });
+});
+
+describe("consolidate relief with host-level forecast aggregation", () => {
+  it("moves on past the one VM that should have sufficed when the host's forecast hardly falls without it", () => {
+    // h1's summed history is 7000 MHz at both samples, 600 above the band (80%). Each of a and b
+    // forecasts 4000 alone, but without a the host still peaks at 7000 (b's sample): a, the
+    // cheapest VM that covers 600, is not enough, and relief goes on with the biggest.
+    const s = snap(
+      [host("h1"), host("h2")],
+      [
+        vm("a", "h1", [0, 4000], { memoryMiB: 256 }),
+        vm("b", "h1", [4000, 0], { memoryMiB: 1024 }),
+        vm("c", "h1", [3000, 3000], { memoryMiB: 2048 }),
+        vm("z", "h2", [100, 100]),
+      ],
+      { config: config({ forecast: { statistic: "max", windowSamples: 2, trend: false, aggregate: "host" } }) },
+    );
+    const p = plan(s, "consolidate", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).map((m) => [m.vmId, m.destinationHostId, m.code])).toEqual([
+      ["a", "h2", "consolidate.relieve-overload"],
+      ["b", "h2", "consolidate.relieve-overload"],
+    ]);
   });
 });
 

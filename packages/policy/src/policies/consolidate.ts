@@ -1,9 +1,10 @@
 // Consolidate (power saving). Hosts should run between band.low and band.high of their CPU, by
 // forecast demand. One pass, near-linear in hosts + VMs, in four phases over a shared context:
 //  1. relieveOverload: move the fewest, cheapest VMs off hosts above the band, best fit under it;
-//  2. wakeForDemand: if forecast demand (at the first standby host's wake latency), unplaced load
-//     or the spare floor needs more capacity than the powered hosts offer under the band, wake
-//     standby hosts and empty nothing this round;
+//  2. wakeForDemand: if forecast demand (at the first standby host's wake latency), load relief
+//     found no room for, or the spare floor needs more capacity than the powered hosts offer under
+//     the band, wake standby hosts and empty nothing this round; also empty nothing while load
+//     above the band waits to move (its VMs cooling down or in flight): it needs the room;
 //  3. emptyUnderusedHosts: otherwise empty hosts below band.low, cheapest total move cost first,
 //     packing their VMs (multi-dimensional best fit under the band) onto hosts that stay on, and
 //     power each emptied host off when the power-off rule allows it (power-off.ts, the one the
@@ -100,8 +101,8 @@ interface Context {
 
 function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const ctx = newContext(m, args, b);
-  const unplaced = args.relieveOverload ? relieveOverload(ctx) : 0;
-  if (wakeForDemand(ctx, unplaced)) return;
+  const relief = args.relieveOverload ? relieveOverload(ctx) : { unplaced: 0, waiting: false };
+  if (wakeForDemand(ctx, relief.unplaced) || relief.waiting) return;
   const stuck = emptyUnderusedHosts(ctx);
   if (args.wake) replaceInefficient(ctx, stuck);
 }
@@ -274,14 +275,18 @@ function placeCallbacks(
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. Relieve hosts above the band. Returns the forecast CPU that found no destination: load
-//    that cannot move now (pinned, cooling down, in flight) or was left by the move cap is not
-//    counted, since no host woken for it could take it.
+// 1. Relieve hosts above the band. Returns the forecast CPU that found no destination (load that
+//    cannot move now is not counted: no host woken for it could take it), and whether load left
+//    above the band only waits to move (cooling down, in flight, over the move cap).
 
-function relieveOverload(ctx: Context): number {
+/** Why a VM cannot move this round that passes by itself (unlike a pin, a rule or a move that cannot complete). */
+const WAITING: ReadonlySet<string> = new Set([NotMovedCode.cooldown, NotMovedCode.inFlight]);
+
+function relieveOverload(ctx: Context): { unplaced: number; waiting: boolean } {
   const { m, args, b, pack } = ctx;
   const high = args.band.high;
   let unplaced = 0;
+  let waiting = false;
   const over: number[] = [];
   for (let h = 0; h < m.hosts.length; h++) if (m.destOk[h] === 1 && overBand(ctx, h) > EPS) over.push(h);
   over.sort((a, c) => overBand(ctx, c) - overBand(ctx, a) || a - c);
@@ -290,13 +295,18 @@ function relieveOverload(ctx: Context): number {
     /** CPU of the units that were tried and found no host with room. */
     let noRoom = 0;
     const units = unitsOn(m, h, b);
-    // One VM that covers the excess, cheapest; else the biggest first.
+    // One VM that covers the excess, cheapest; then (or else) the biggest first. With the host's
+    // demand forecast as a whole (forecast.aggregate "host"), a VM's own forecast is not what its
+    // leaving takes off the host's, so the one VM may leave some excess behind.
     const single = units.filter((u) => u.cpu >= excess).sort((x, y) => x.cost - y.cost || x.first - y.first)[0];
-    const order = single !== undefined ? [single] : units.sort((x, y) => y.cpu - x.cpu || x.first - y.first);
+    const rest = units.filter((u) => u !== single).sort((x, y) => y.cpu - x.cpu || x.first - y.first);
+    const order = single !== undefined ? [single, ...rest] : rest;
+    let capped = false;
     for (const u of order) {
       if (excess <= EPS) break;
       if (ctx.moves + u.unit.length > args.maxMoves) {
         for (const v of u.unit) b.note(v, NotMovedCode.moveCap, `the round's ${args.maxMoves} moves are used`);
+        capped = true;
         continue;
       }
       // Relief prefers efficient hosts but takes any host rather than leave the overload.
@@ -314,9 +324,22 @@ function relieveOverload(ctx: Context): number {
       commit(ctx, u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
       excess = overBand(ctx, h);
     }
-    if (excess > EPS) unplaced += Math.min(excess, noRoom);
+    if (excess > EPS) {
+      unplaced += Math.min(excess, noRoom);
+      waiting ||= capped || (units.length < (m.hostVms[h] as number[]).length && waitsToMove(m, h));
+    }
   }
-  return unplaced;
+  return { unplaced, waiting };
+}
+
+/** Some VM on `h` cannot move this round for a reason that passes (cooling down, in flight). */
+function waitsToMove(m: ClusterModel, h: number): boolean {
+  const vms = m.hostVms[h] as number[];
+  for (let k = 0; k < vms.length; k++) {
+    const u = m.unitOf(vms[k] as number);
+    if ("reject" in u && WAITING.has(u.reject)) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,13 @@ import {
   type MigrateOptions,
   type VmReport,
 } from "@drover/protocol";
-import { InFlightMigrationStatuses, type MigrationPatch, type MigrationRow, type MigrationStatus } from "@drover/store";
+import {
+  FailedMigrationStatuses,
+  InFlightMigrationStatuses,
+  type MigrationPatch,
+  type MigrationRow,
+  type MigrationStatus,
+} from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
 import { NotFoundError, RefusedError } from "../errors.js";
 import { Tags } from "../rules/merge.js";
@@ -64,7 +70,7 @@ interface Active {
   unrecorded?: { status: MigrationStatus; error: ErrorInfo | null; extra: Partial<MigrationRow> };
 }
 
-const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(["failed", "aborted", "timed-out"]);
+const FINISHED_FAILED: ReadonlySet<MigrationStatus> = new Set(FailedMigrationStatuses);
 /** completedBy of a move whose end was not measured by its agent (the rungs it climbed are not known). */
 export const UNKNOWN_COMPLETION = "unknown";
 

@@ -126,7 +126,7 @@ describe("consolidate", () => {
     const overloaded = (over: Parameters<typeof vm>[3] = {}) =>
       snap(
         [host("h1"), host("h2", { state: "standby", power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000 } }), host("h3")],
-        [vm("a", "h1", 7000, over), vm("c", "h3", 2000)],
+        [vm("a", "h1", 7000, { vcpus: 4, ...over }), vm("c", "h3", 2000)],
       );
     const roomless = overloaded();
     const woken = plan(roomless, "consolidate", { nowMs: NOW });
@@ -142,16 +142,25 @@ describe("consolidate", () => {
     expect(kept.notMoved.find((n) => n.vmId === "a")?.code).toBe("vm.cooldown");
   });
 
-  it("empties nothing while load above the band waits to move, but a pinned VM above it does not hold consolidation", () => {
-    // h1 is above the band with one VM; h3 is underused and its VM fits on h2.
+  it("keeps room for load above the band that waits to move, but not for a pinned VM that never will", () => {
+    // h1 is 600 MHz above the band (80% of 8000); without h3 the hosts left carry 12800 MHz under
+    // the band: enough for the forecast 12500, not for it and the 600 that must move next round.
     const s = (over: Parameters<typeof vm>[3]) =>
-      snap([host("h1"), host("h2"), host("h3")], [vm("hot", "h1", 7000, over), vm("y", "h2", 3000), vm("q", "h3", 500)]);
-    // Cooling down after a move, the VM needs room the next round: h3 stays on with its VM.
+      snap(
+        [host("h1"), host("h2"), host("h3")],
+        [vm("hot", "h1", 7000, { vcpus: 4, ...over }), vm("y", "h2", 5000, { vcpus: 3 }), vm("q", "h3", 500)],
+      );
+    // Cooling down after a move, the VM moves next round and needs the room: h3 stays on.
     const cooling = s({ lastMigrationMs: NOW - 60_000 });
     const held = plan(cooling, "consolidate", { nowMs: NOW });
     expect(validatePlan(cooling, held)).toEqual([]);
     expect(held.steps).toEqual([]);
-    // Pinned, it will never move: waiting for it would stop consolidation for good.
+    expect(held.notMoved.find((n) => n.vmId === "q")).toMatchObject({
+      code: "consolidate.host-not-emptied",
+      message:
+        "h3 stays on: the hosts left on would carry less than the forecast 12500 MHz and the 600 MHz above the band that waits to move under the band",
+    });
+    // Pinned, it will never move: no room is kept for it.
     const pinned = s({ pinned: true });
     const packed = plan(pinned, "consolidate", { nowMs: NOW });
     expect(validatePlan(pinned, packed)).toEqual([]);

@@ -3,13 +3,13 @@
 //  1. relieveOverload: move the fewest, cheapest VMs off hosts above the band, best fit under it;
 //  2. wakeForDemand: if forecast demand (at the first standby host's wake latency), load relief
 //     found no room for, or the spare floor needs more capacity than the powered hosts offer under
-//     the band, wake standby hosts and empty nothing this round; also empty nothing while load
-//     above the band waits to move (its VMs cooling down or in flight): it needs the room;
+//     the band, wake standby hosts and empty nothing this round;
 //  3. emptyUnderusedHosts: otherwise empty hosts below band.low, cheapest total move cost first,
 //     packing their VMs (multi-dimensional best fit under the band) onto hosts that stay on, and
 //     power each emptied host off when the power-off rule allows it (power-off.ts, the one the
 //     scheduler checks again before the command) and the hosts left carry the forecast under
-//     the band;
+//     the band, with room to spare for load above the band that waits to move (its VMs cooling
+//     down or in flight: relief moves it next round);
 //  4. replaceInefficient: wake efficient standby hosts to take over inefficient ones that stayed on.
 // Hosts inside the band are left alone (hysteresis); a host that receives VMs is not emptied.
 
@@ -93,6 +93,8 @@ interface Context {
   moves: number;
   /** CPU under band.high of the hosts that are on or waking. */
   capHighOn: number;
+  /** Forecast CPU above the band that relief left because its VMs wait to move: emptying keeps room for it. */
+  waitingCpu: number;
   /** What `place` is placing now, and the fit index's callbacks that read it. */
   readonly query: PlaceQuery;
   readonly placeOk: (h: number) => boolean;
@@ -101,8 +103,9 @@ interface Context {
 
 function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const ctx = newContext(m, args, b);
-  const relief = args.relieveOverload ? relieveOverload(ctx) : { unplaced: 0, waiting: false };
-  if (wakeForDemand(ctx, relief.unplaced) || relief.waiting) return;
+  const relief = args.relieveOverload ? relieveOverload(ctx) : { unplaced: 0, waitingCpu: 0 };
+  ctx.waitingCpu = relief.waitingCpu;
+  if (wakeForDemand(ctx, relief.unplaced)) return;
   const stuck = emptyUnderusedHosts(ctx);
   if (args.wake) replaceInefficient(ctx, stuck);
 }
@@ -168,6 +171,7 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
     guard,
     moves: 0,
     capHighOn,
+    waitingCpu: 0,
     query,
     ...placeCallbacks(m, eff, pack, packCap, enforceMem, query),
   };
@@ -276,17 +280,17 @@ function placeCallbacks(
 
 // ---------------------------------------------------------------------------------------------
 // 1. Relieve hosts above the band. Returns the forecast CPU that found no destination (load that
-//    cannot move now is not counted: no host woken for it could take it), and whether load left
-//    above the band only waits to move (cooling down, in flight, over the move cap).
+//    cannot move now is not counted: no host woken for it could take it), and the CPU left above
+//    the band on hosts whose load waits to move (cooling down, in flight, over the move cap).
 
 /** Why a VM cannot move this round that passes by itself (unlike a pin, a rule or a move that cannot complete). */
 const WAITING: ReadonlySet<string> = new Set([NotMovedCode.cooldown, NotMovedCode.inFlight]);
 
-function relieveOverload(ctx: Context): { unplaced: number; waiting: boolean } {
+function relieveOverload(ctx: Context): { unplaced: number; waitingCpu: number } {
   const { m, args, b, pack } = ctx;
   const high = args.band.high;
   let unplaced = 0;
-  let waiting = false;
+  let waitingCpu = 0;
   const over: number[] = [];
   for (let h = 0; h < m.hosts.length; h++) if (m.destOk[h] === 1 && overBand(ctx, h) > EPS) over.push(h);
   over.sort((a, c) => overBand(ctx, c) - overBand(ctx, a) || a - c);
@@ -326,10 +330,10 @@ function relieveOverload(ctx: Context): { unplaced: number; waiting: boolean } {
     }
     if (excess > EPS) {
       unplaced += Math.min(excess, noRoom);
-      waiting ||= capped || (units.length < (m.hostVms[h] as number[]).length && waitsToMove(m, h));
+      if (capped || (units.length < (m.hostVms[h] as number[]).length && waitsToMove(m, h))) waitingCpu += excess;
     }
   }
-  return { unplaced, waiting };
+  return { unplaced, waitingCpu };
 }
 
 /** Some VM on `h` cannot move this round for a reason that passes (cooling down, in flight). */
@@ -393,11 +397,14 @@ function emptyUnderusedHosts(ctx: Context): number {
     // Before moving anything: the power-off rule as if h were emptied, and this policy's own
     // hysteresis (the hosts left on must carry the forecast demand under the band).
     const blockers = wantOff ? guard.blockersOnceEmptied(h) : [];
-    const bandShort = wantOff && ctx.capHighOn - host.cpuCapacityMhz * high + EPS < ctx.demandAhead;
+    const bandShort = wantOff && ctx.capHighOn - host.cpuCapacityMhz * high + EPS < ctx.demandAhead + ctx.waitingCpu;
     const canOff = wantOff && blockers.length === 0 && !bandShort;
     if (!canOff && !args.emptyWithoutPowerOff) {
       const why = blockers.map((x) => x.message);
-      if (bandShort) why.push(`the hosts left on would carry less than the forecast ${ctx.demandAhead.toFixed(0)} MHz under the band`);
+      if (bandShort) {
+        const waiting = ctx.waitingCpu > EPS ? ` and the ${ctx.waitingCpu.toFixed(0)} MHz above the band that waits to move` : "";
+        why.push(`the hosts left on would carry less than the forecast ${ctx.demandAhead.toFixed(0)} MHz${waiting} under the band`);
+      }
       if (why.length > 0)
         for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${why.join("; ")}`);
       // Only room keeps it on: efficient standby hosts could take its load (phase 4).

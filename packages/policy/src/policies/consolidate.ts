@@ -298,7 +298,7 @@ function relieveOverload(ctx: Context): { unplaced: number; waitingCpu: number }
     let excess = overBand(ctx, h);
     /** CPU of the units that were tried and found no host with room. */
     let noRoom = 0;
-    const units = unitsOn(m, h, b);
+    const { units, waiting } = unitsOn(m, h, b);
     // One VM that covers the excess, cheapest; then (or else) the biggest first. With the host's
     // demand forecast as a whole (forecast.aggregate "host"), a VM's own forecast is not what its
     // leaving takes off the host's, so the one VM may leave some excess behind.
@@ -330,20 +330,10 @@ function relieveOverload(ctx: Context): { unplaced: number; waitingCpu: number }
     }
     if (excess > EPS) {
       unplaced += Math.min(excess, noRoom);
-      if (capped || (units.length < (m.hostVms[h] as number[]).length && waitsToMove(m, h))) waitingCpu += excess;
+      if (capped || waiting) waitingCpu += excess;
     }
   }
   return { unplaced, waitingCpu };
-}
-
-/** Some VM on `h` cannot move this round for a reason that passes (cooling down, in flight). */
-function waitsToMove(m: ClusterModel, h: number): boolean {
-  const vms = m.hostVms[h] as number[];
-  for (let k = 0; k < vms.length; k++) {
-    const u = m.unitOf(vms[k] as number);
-    if ("reject" in u && WAITING.has(u.reject)) return true;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -417,7 +407,7 @@ function emptyUnderusedHosts(ctx: Context): number {
       continue;
     }
     fit.remove(h);
-    const units = unitsOn(m, h, b);
+    const { units } = unitsOn(m, h, b);
     const blocked = vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0) || overlap(units);
     /** Where units[i] went, tentatively, for the units placed so far (in their sorted order). */
     const dsts: number[] = [];
@@ -535,11 +525,15 @@ interface UnitInfo {
   first: number;
 }
 
-/** The movable units on a host (notes the VMs that cannot move). */
-function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
+/**
+ * The movable units on a host (notes the VMs that cannot move), and whether some VM there cannot
+ * move now for a reason that passes (cooling down, in flight).
+ */
+function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): { units: UnitInfo[]; waiting: boolean } {
   /** The partners of the units found so far (a VM is listed on its host once: lone VMs need no entry). */
   let seen: Set<number> | undefined;
   const out: UnitInfo[] = [];
+  let waiting = false;
   const vms = m.hostVms[h] as number[];
   for (let k = 0; k < vms.length; k++) {
     const v = vms[k] as number;
@@ -547,6 +541,7 @@ function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
     const u = m.unitOf(v);
     if (!("unit" in u)) {
       b.note(v, u.reject, `cannot move now (${u.reject})`);
+      waiting ||= WAITING.has(u.reject);
       continue;
     }
     if (u.unit.length > 1) for (const x of u.unit) (seen ??= new Set()).add(x);
@@ -557,7 +552,7 @@ function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): UnitInfo[] {
     }
     out.push({ unit: u.unit, cpu: unitCpu(m, u.unit), cost, first: v });
   }
-  return out;
+  return { units: out, waiting };
 }
 
 export const consolidatePolicy: Policy<typeof consolidateArgs> = {

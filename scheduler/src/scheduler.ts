@@ -209,11 +209,12 @@ export class Scheduler {
     });
     const writable = () => this.storeHealth.writable;
     // The power manager measures the wakes it runs; planning reads them and the load forecast.
-    const foresight: Foresight = (this.foresight = {
+    const foresight: Foresight = {
       demandForecast: () => this.forecasts.demandForecast(),
       wakeLatencyMs: (host) => this.power.wakeLatencies.expectedMs(host),
       onSinceMs: (host) => this.power.wakeLatencies.onSinceMs(host),
-    });
+    };
+    this.foresight = foresight;
     const { bus, agents, peers } = this;
     const dispatcher = new Dispatcher({ bus, agents, store, state, clock, config, log, metrics, events, writable, peers });
     const power = new PowerManager({

@@ -17,8 +17,10 @@ import {
 import type { ClusterConfigInput, Profile } from "@drover/policy";
 import type { Mode } from "../src/index.js";
 
-const usage = `usage: node --import tsx packages/sim/bench/drover-days.ts [--mode clean] [--foresight] [--profile JSON]... [--config JSON]... [DAY...]
+const starts = ["first-fit", "pabfd"] as const;
+const usage = `usage: node --import tsx packages/sim/bench/drover-days.ts [--mode clean] [--start first-fit] [--foresight] [--profile JSON]... [--config JSON]... [DAY...]
   --mode MODE      ${modes.join(" | ")} (default clean)
+  --start HOW      how the cluster is found: ${starts.join(" | ")} (default first-fit; pabfd: as LR-MMT-1.2 places it)
   --profile JSON   the policy profile, e.g. '{"policies":[{"policy":"consolidate","args":{"band":{"low":0.6,"high":0.9}}}]}'
                    (default: the benchmark profile); repeat to compare several
   --config JSON    cluster configuration, e.g. '{"forecast":{"statistic":"last","trend":false}}'
@@ -30,6 +32,7 @@ const { values: args, positionals: days } = parseArgs({
   allowPositionals: true,
   options: {
     mode: { type: "string", default: "clean" },
+    start: { type: "string", default: "first-fit" },
     profile: { type: "string", multiple: true },
     config: { type: "string", multiple: true },
     foresight: { type: "boolean", default: false },
@@ -42,6 +45,8 @@ if (args.help) {
 }
 if (!(modes as readonly string[]).includes(args.mode)) throw new Error(`--mode must be one of ${modes.join(", ")} (got ${args.mode})`);
 const mode = args.mode as Mode;
+if (!(starts as readonly string[]).includes(args.start)) throw new Error(`--start must be one of ${starts.join(", ")} (got ${args.start})`);
+const start = args.start as (typeof starts)[number];
 
 const json = (flag: string, text: string): object => {
   try {
@@ -73,7 +78,7 @@ for (const { day, workload } of workloads) {
   );
   for (const profile of profiles) {
     for (const config of configs) {
-      const policy = new DroverPolicy({ profile: profile.value, config: config.value, foresight });
+      const policy = new DroverPolicy({ profile: profile.value, config: config.value, foresight, start });
       const c0 = process.cpuUsage();
       const r = simulate({ workload, policy, mode });
       const cpu = process.cpuUsage(c0);
@@ -95,6 +100,6 @@ for (const { day, workload } of workloads) {
   }
 }
 process.stdout.write(
-  `Drover on PlanetLab, mode ${mode}, 800 hosts${foresight ? ", with foresight of the next interval" : ""}; /oracle = energy over the FFD oracle's\n` +
+  `Drover on PlanetLab, mode ${mode}, 800 hosts, ${start} start${foresight ? ", with foresight of the next interval" : ""}; /oracle = energy over the FFD oracle's\n` +
     `${table.toString()}\n${oracles.join("\n")}\n`,
 );

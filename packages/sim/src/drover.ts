@@ -4,7 +4,7 @@
 // (waiting for the steps they depend on), wake and power-off steps change host power state.
 import { planProfile, SeasonalForecaster } from "@drover/policy";
 import type { ClusterConfigInput, ClusterSnapshot, DemandForecast, Host, Plan, Profile, Vm } from "@drover/policy";
-import { firstFitPlace } from "./baselines.js";
+import { PabfdPolicy, firstFitPlace } from "./baselines.js";
 import type { MigrationOrder, RoundPlan, SimPolicy } from "./baselines.js";
 import { historyLength } from "./engine.js";
 import type { HostType } from "./power.js";
@@ -41,6 +41,13 @@ export interface DroverPolicyOptions {
    * this policy; nothing in the scheduler can know it. Off by default.
    */
   readonly foresight?: boolean;
+  /**
+   * How the cluster is found at the start: "first-fit" (default: VMs on the first hosts with room,
+   * as in a cluster nobody packed) or "pabfd", as the CloudSim baselines place it (LR-MMT-1.2's
+   * creation placement), to compare policies from one start. It decides clean+ram, where memory
+   * fixes the host count and the day's energy follows which hosts hold the VMs.
+   */
+  readonly start?: "first-fit" | "pabfd";
 }
 
 /** How far ahead the forecast reaches, as the scheduler's default `history.forecastHorizonMs`. */
@@ -79,6 +86,7 @@ export class DroverPolicy implements SimPolicy {
   private readonly powerData: boolean;
   private readonly useForecaster: boolean;
   private readonly foresight: boolean;
+  private readonly start: "first-fit" | "pabfd";
   private forecaster: SeasonalForecaster | null = null;
   private lastObserved = -1;
   /** When each host came on by this policy's wake (s; NaN: on since before the run, or never woken). */
@@ -102,6 +110,7 @@ export class DroverPolicy implements SimPolicy {
     this.powerData = opts.powerData ?? true;
     this.useForecaster = opts.forecaster ?? false;
     this.foresight = opts.foresight ?? false;
+    this.start = opts.start ?? "first-fit";
   }
 
   /** Feeds the round's total demand to the forecaster (once per round) and returns its forecast once it knows a day. */
@@ -118,9 +127,10 @@ export class DroverPolicy implements SimPolicy {
     return { fromMs: t * 1000, stepMs: step * 1000, cpuMhz: this.forecaster.forecast(Math.ceil(FORECAST_HORIZON_S / step)) };
   }
 
-  /** The cluster as found: first fit at creation; hosts holding a VM are powered. */
+  /** The cluster as found (`start`); hosts holding a VM are powered. */
   place(dc: Datacenter): void {
-    firstFitPlace(dc);
+    if (this.start === "pabfd") new PabfdPolicy({ detector: { kind: "lr", parameter: 1.2 } }).place(dc);
+    else firstFitPlace(dc);
     this.hostIds = Array.from({ length: dc.nHosts }, (_, h) => `host-${h}`);
     this.vmIds = dc.spec.workload.names.map((n, v) => `vm-${v}-${n}`);
     this.hostIndex = new Map(this.hostIds.map((id, h) => [id, h]));

@@ -274,6 +274,18 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     expect(drover.slav).toBeLessThan(lr.slav / 2);
     expect(drover.refusedPowerOffs).toBe(0);
   });
+  it("clean+ram: memory fixes the host count, so the start decides the day: from LR-MMT-1.2's placement Drover matches its energy", () => {
+    // LR-MMT-1.2's creation placement (PABFD) puts nearly every VM on G4 hosts, which draw less than
+    // G5s at the low CPU load memory leaves them; first fit fills both types alike.
+    const wd = loadPlanetLabDay("20110306");
+    const lr = simulate({ workload: wd, policy: createPolicy("lr-mmt-1.2"), mode: "clean+ram" });
+    const fromPabfd = simulate({ workload: wd, policy: new DroverPolicy({ start: "pabfd" }), mode: "clean+ram" });
+    const fromFirstFit = simulate({ workload: wd, policy: new DroverPolicy(), mode: "clean+ram" });
+    expect(fromPabfd.activeHostsMean).toBeCloseTo(lr.activeHostsMean, 0);
+    expect(Math.abs(fromPabfd.energyKwh / lr.energyKwh - 1)).toBeLessThan(0.01);
+    expect(fromFirstFit.activeHostsMean).toBeCloseTo(lr.activeHostsMean, 0);
+    expect(fromFirstFit.energyKwh).toBeGreaterThan(lr.energyKwh * 1.02);
+  });
   it("reproduces the physical reference points", () => {
     expect(fluidBound({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("95.36");
     expect(ffdOracle({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("96.49");

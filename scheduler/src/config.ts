@@ -98,7 +98,7 @@ const PowerConfig = z
       .optional()
       .describe(
         "Measured watts when idle (with maxW, e.g. from SPECpower): consolidation then empties the least efficient hosts first " +
-          "and wakes the most efficient ones first.",
+          "(per MHz at full load, or per MiB at the cluster's load when memory binds) and wakes the most efficient ones first.",
       ),
     maxW: z.number().positive().optional().describe("Measured watts at full CPU (goes with idleW)."),
   })

@@ -82,8 +82,79 @@ describe("consolidate with host power data", () => {
       snap([g4("old"), g5("new")], [vm("a", "old", 2500, { memoryMiB }), vm("b", "new", 1200, { memoryMiB })]);
     const cpuBound = mk(6000); // memory 37% of the powered hosts, CPU 41%
     expect(offs(plan(cpuBound, "consolidate", { nowMs: NOW, args: band }))).toEqual(["old"]);
-    const memBound = mk(7000); // memory 43%: the G4 stays (it would still fit on the G5)
+    // Memory 43%: per GiB at this load the G4 (same memory, ~101 W) beats the G5 (~108 W) by less than
+    // the margin, so neither is inefficient and the G4 stays (it would still fit on the G5).
+    const memBound = mk(7000);
     expect(moves(plan(memBound, "consolidate", { nowMs: NOW, args: band }))).toEqual([]);
+  });
+
+  // Two generations: "cpu" is cheaper per MHz (260 W for 16 GHz) but has 16 GiB; "mem" is dearer per
+  // MHz (200 W for 8 GHz) but has 64 GiB. Which one is worth keeping on depends on what binds.
+  const cpuHost = (id: string, over: Partial<Host> = {}) =>
+    host(id, {
+      cpuCapacityMhz: 16_000,
+      memoryMiB: 16_384,
+      power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 150, maxW: 260 },
+      ...over,
+    });
+  const memHost = (id: string, over: Partial<Host> = {}) =>
+    host(id, {
+      cpuCapacityMhz: 8000,
+      memoryMiB: 65_536,
+      power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 120, maxW: 200 },
+      ...over,
+    });
+  const gib = 1024;
+  const lowBand = { band: { low: 0.05, high: 0.9 } };
+
+  it("when memory binds, empties the host that draws more per GiB at the cluster's load, though it is cheaper per MHz", () => {
+    // Memory 31% of the powered hosts, CPU 7%: memory sets the host count. Both hosts are inside the
+    // band (6% and 7.5% CPU), so only the efficiency preference moves anything.
+    const s = snap([cpuHost("c"), memHost("m")], [vm("a", "c", 1000, { memoryMiB: 10 * gib }), vm("b", "m", 600, { memoryMiB: 15 * gib })]);
+    const p = plan(s, "consolidate", { nowMs: NOW, args: lowBand });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).map((m) => [m.vmId, m.destinationHostId])).toEqual([["a", "m"]]);
+    expect(offs(p)).toEqual(["c"]);
+    // The same hosts with CPU binding (small VMs, heavy CPU): the 64 GiB host is the one emptied.
+    const cpu = snap([cpuHost("c"), memHost("m")], [vm("a", "c", 4000), vm("b", "m", 2000)]);
+    const q = plan(cpu, "consolidate", { nowMs: NOW, args: lowBand });
+    expect(validatePlan(cpu, q)).toEqual([]);
+    expect(offs(q)).toEqual(["m"]);
+  });
+
+  it("when memory binds, still wakes for CPU demand the standby host with the fewest watts per MHz", () => {
+    // Memory 57% of the powered hosts, CPU 50%. m1 is above the band and m2 has no memory left.
+    const s = snap(
+      [memHost("m1"), memHost("m2"), memHost("m3", { state: "standby" }), cpuHost("c", { state: "standby" })],
+      [
+        vm("a", "m1", 3750, { memoryMiB: 5 * gib }),
+        vm("b", "m1", 3750, { memoryMiB: 5 * gib }),
+        vm("d", "m2", 500, { memoryMiB: 63 * gib }),
+      ],
+    );
+    const p = plan(s, "consolidate", { nowMs: NOW, args: lowBand });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(wakes(p)).toEqual(["c"]);
+  });
+
+  it("when memory binds, wakes a standby host with more memory per watt to replace one that has no room to empty into", () => {
+    const s = snap(
+      [cpuHost("c1"), cpuHost("c2"), memHost("m1", { state: "standby" })],
+      [vm("a", "c1", 500, { memoryMiB: 12 * gib }), vm("b", "c2", 500, { memoryMiB: 12 * gib })],
+    );
+    const p = plan(s, "consolidate", { nowMs: NOW, args: lowBand });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p)).toEqual([]);
+    expect(wakes(p)).toEqual(["m1"]);
+    const wake = p.steps.find((x) => x.kind === "wake");
+    expect(wake?.message).toMatch(/replace less efficient hosts \(\d+\.\d\d W per GiB at this cluster's load here\)/);
+    // Once it is up, both 16 GiB hosts are emptied onto it (24 of its 64 GiB) and powered off.
+    const after = applyPlan(s, p);
+    const up = { ...after, hosts: after.hosts.map((h) => (h.id === "m1" ? { ...h, state: "healthy" as const } : h)) };
+    const p2 = plan(up, "consolidate", { nowMs: NOW + 300_000, args: lowBand });
+    expect(validatePlan(up, p2)).toEqual([]);
+    expect(moves(p2).map((m) => m.destinationHostId)).toEqual(["m1", "m1"]);
+    expect(offs(p2).sort()).toEqual(["c1", "c2"]);
   });
 
   it("the preference can be switched off", () => {

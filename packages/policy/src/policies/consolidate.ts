@@ -54,7 +54,8 @@ export const consolidateArgs = z
     maxMoves: z.number().int().min(0).default(1_000_000),
     maxPowerOffs: z.number().int().min(0).default(1_000_000),
     /**
-     * With host power data (`power.maxW`): a host whose full-load watts per MHz exceed the best
+     * With host power data (`power.maxW`): a host whose cost (full-load watts per MHz, or watts
+     * per MiB at the cluster's load when memory binds: `host-efficiency.ts`) exceeds the best
      * available host's by more than this fraction is "inefficient": it is emptied even inside the
      * band when efficient hosts can take its VMs, receives VMs only from other inefficient hosts
      * (or to relieve overload), and efficient standby hosts are woken to replace it.
@@ -83,7 +84,7 @@ interface Context {
   readonly fit: FitIndex;
   /** Hosts that received VMs this round: they are not emptied in the same round. */
   readonly receivers: Uint8Array;
-  /** Standby hosts that may be woken, in wake order (most efficient, fastest, biggest first). */
+  /** Standby hosts that may be woken, in wake order for CPU demand (fewest full-load watts per MHz, fastest, biggest first). */
   readonly standby: readonly number[];
   /** Forecast cluster CPU demand at the first standby host's wake latency. */
   readonly demandAhead: number;
@@ -149,7 +150,7 @@ function newContext(m: ClusterModel, args: Args, b: PlanBuilder): Context {
   }
   standby.sort(
     (a, c) =>
-      eff.rank(a) - eff.rank(c) ||
+      eff.perMhz(a) - eff.perMhz(c) ||
       (m.hosts[a] as Host).power.wakeLatencyMs - (m.hosts[c] as Host).power.wakeLatencyMs ||
       (m.hosts[c] as Host).cpuCapacityMhz - (m.hosts[a] as Host).cpuCapacityMhz ||
       a - c,
@@ -398,7 +399,7 @@ function emptyUnderusedHosts(ctx: Context): number {
       if (why.length > 0)
         for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${why.join("; ")}`);
       // Only room keeps it on: efficient standby hosts could take its load (phase 4).
-      if (why.length > 0 && blockers.every((x) => ROOM_CODES.has(x.code)) && ctx.eff.inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
+      if (why.length > 0 && blockers.every((x) => ROOM_CODES.has(x.code)) && ctx.eff.inefficient(h)) ineffStuck += ctx.eff.load(h);
       continue;
     }
     const vmsHere = m.hostVms[h] ?? [];
@@ -425,7 +426,7 @@ function emptyUnderusedHosts(ctx: Context): number {
           // absorb) also dooms every larger shape; later candidates fail in O(1).
           if (plain && dsts.length === 0 && !(remaining(ctx, h) >= shape.cpu && memLeft(m, h) >= shape.mem)) failures.add(shape);
           failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
-          if (ctx.eff.inefficient(h)) ineffStuck += m.cpuLoad[h] ?? 0;
+          if (ctx.eff.inefficient(h)) ineffStuck += ctx.eff.load(h);
           break;
         }
         moveUnit(ctx, u.unit, dst, false);
@@ -494,14 +495,15 @@ function emptyingOrder(ctx: Context): number[] {
 //    next rounds empty the inefficient hosts onto them (they sort first) and power them off.
 
 function replaceInefficient(ctx: Context, ineffStuck: number): void {
-  const { m, eff } = ctx;
+  const { eff } = ctx;
   let stuck = ineffStuck;
   if (stuck <= EPS) return;
-  for (const h of ctx.standby) {
+  // By what binds (ctx.standby is in order of watts per MHz, for CPU demand).
+  const byRank = [...ctx.standby].sort((a, c) => eff.rank(a) - eff.rank(c));
+  for (const h of byRank) {
     if (stuck <= EPS || eff.inefficient(h) || !Number.isFinite(eff.of[h])) break;
-    const host = m.hosts[h] as Host;
-    ctx.b.wake(h, StepCode.consolidateWake, `replace less efficient hosts (${(eff.best * 1000).toFixed(1)} W per GHz here at full load)`);
-    stuck -= host.cpuCapacityMhz * ctx.pack;
+    ctx.b.wake(h, StepCode.consolidateWake, `replace less efficient hosts (${eff.describe(eff.of[h] as number)} here)`);
+    stuck -= eff.offers(h, ctx.pack);
   }
 }
 

@@ -1,4 +1,7 @@
-// Host efficiency for consolidate: full-load watts per MHz, from the hosts' power data. A host
+// Host efficiency for consolidate, from the hosts' power data. What a host costs depends on what
+// sets the host count: while CPU is the fuller resource of the powered hosts, full-load watts per
+// MHz; when memory fills up first, watts per MiB at the CPU load the host would carry (every
+// host then holds about its share of memory, and with it its share of the CPU demand). A host
 // worse than the best usable one by more than a margin is "inefficient": consolidate empties it
 // first and packs efficient hosts' VMs elsewhere.
 
@@ -8,30 +11,26 @@ import type { Host } from "../types.js";
 const EPS = 1e-9;
 
 export interface Efficiency {
-  /** Full-load watts per MHz (lower is better), NaN without power data. */
+  /** Watts per MHz at full load (CPU binds) or per MiB at the cluster's load (memory binds), lower is better; NaN without power data. */
   readonly of: Float64Array;
   /** The best (lowest) of the hosts that are or may become usable. */
   readonly best: number;
   /** Worse than the best by more than `efficiencyMargin` (always false while the preference is off). */
   inefficient(h: number): boolean;
-  /** For sorting: watts per MHz, Infinity when unknown. */
+  /** For sorting: `of`, Infinity when unknown. */
   rank(h: number): number;
+  /** Full-load watts per MHz, Infinity when unknown: the order to wake hosts in for CPU demand, whatever binds. */
+  perMhz(h: number): number;
+  /** A host's load in the binding resource (MHz or MiB). */
+  load(h: number): number;
+  /** What host h takes of the binding resource once on: its CPU up to `pack`, or its memory. */
+  offers(h: number, pack: number): number;
+  /** `of` in words, e.g. "25.4 W per GHz at full load". */
+  describe(w: number): string;
 }
 
 export function efficiency(m: ClusterModel, args: { readonly preferEfficient: boolean; readonly efficiencyMargin: number }): Efficiency {
   const H = m.hosts.length;
-  const of = new Float64Array(H);
-  let best = Infinity;
-  for (let h = 0; h < H; h++) {
-    const host = m.hosts[h] as Host;
-    const w = host.power.maxW;
-    of[h] = w === undefined ? Number.NaN : w / host.cpuCapacityMhz;
-    const usable = m.destOk[h] === 1 || host.state === "waking" || (host.state === "standby" && host.power.canWake);
-    if (usable && Number.isFinite(of[h])) best = Math.min(best, of[h] as number);
-  }
-  // Watts per MHz ranks hosts only while CPU is what binds: when memory fills up first (as a
-  // fraction of the powered hosts' capacity), the host count is set by memory and a "cheap per
-  // MHz" host may be the dearer one per GiB, so the preference is off.
   let memUse = 0;
   let memCapOn = 0;
   let cpuUse = 0;
@@ -43,12 +42,38 @@ export function efficiency(m: ClusterModel, args: { readonly preferEfficient: bo
     cpuUse += m.cpuLoad[h] ?? 0;
     cpuCapOn += m.cpuCap[h] ?? 0;
   }
-  const memoryBinds = m.cfg.capacity.enforceMemory && memCapOn > 0 && cpuCapOn > 0 && memUse / memCapOn > cpuUse / cpuCapOn;
-  const prefer = args.preferEfficient && !memoryBinds;
+  const binds = m.cfg.capacity.enforceMemory && memCapOn > 0 && cpuCapOn > 0 && memUse / memCapOn > cpuUse / cpuCapOn ? "memory" : "cpu";
+  // With memory binding, a host of memory M carries about M × (the cluster's CPU demand per MiB of
+  // powered memory): watts by the linear idle-to-full model (full-load watts without idleW).
+  const cpuPerMiB = memCapOn > 0 ? cpuUse / memCapOn : 0;
+  const of = new Float64Array(H);
+  let best = Infinity;
+  for (let h = 0; h < H; h++) {
+    const host = m.hosts[h] as Host;
+    const { idleW, maxW } = host.power;
+    if (maxW === undefined) of[h] = Number.NaN;
+    else if (binds === "cpu") of[h] = maxW / host.cpuCapacityMhz;
+    else {
+      const mem = m.memCap[h] ?? 0;
+      const util = Math.min(1, (mem * cpuPerMiB) / host.cpuCapacityMhz);
+      of[h] = mem > 0 ? (idleW === undefined ? maxW : idleW + (maxW - idleW) * util) / mem : Number.NaN;
+    }
+    const usable = m.destOk[h] === 1 || host.state === "waking" || (host.state === "standby" && host.power.canWake);
+    if (usable && Number.isFinite(of[h])) best = Math.min(best, of[h] as number);
+  }
+  const prefer = args.preferEfficient;
   return {
     of,
     best,
     inefficient: (h) => prefer && (of[h] as number) > best * (1 + args.efficiencyMargin) + EPS,
     rank: (h) => (Number.isFinite(of[h]) ? (of[h] as number) : Infinity),
+    perMhz: (h) => {
+      const host = m.hosts[h] as Host;
+      return host.power.maxW === undefined ? Infinity : host.power.maxW / host.cpuCapacityMhz;
+    },
+    load: binds === "cpu" ? (h) => m.cpuLoad[h] ?? 0 : (h) => m.memLoad[h] ?? 0,
+    offers: binds === "cpu" ? (h, pack) => (m.hosts[h] as Host).cpuCapacityMhz * pack : (h) => m.memCap[h] ?? 0,
+    describe: (w) =>
+      binds === "cpu" ? `${(w * 1000).toFixed(1)} W per GHz at full load` : `${(w * 1024).toFixed(2)} W per GiB at this cluster's load`,
   };
 }

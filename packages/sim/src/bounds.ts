@@ -102,20 +102,34 @@ function integrate(times: number[], power: number[], how: "trapezoid" | "step"):
   return e / 3.6e6;
 }
 
+/**
+ * Every MIPS served at the best watts per MIPS of any host type (a host at utilisation u draws at
+ * least u times its full-load watts). With memory enforced (clean+ram) also: the fewest hosts whose
+ * RAM holds every VM are on, each drawing at least the lowest idle watts, plus every MIPS at the
+ * lowest watts per MIPS of any step of any type's power curve; the larger of the two.
+ */
 export function fluidBound(o: BoundOptions): BoundResult {
   const s = setup(o);
-  const best = Math.min(...s.hostTypes.map((t) => (t.power.table[10] as number) / (t.peMips * t.pes)));
-  const power = s.times.map((_, i) => {
+  const kinds = [...new Set(s.hostTypes)];
+  const best = Math.min(...kinds.map((t) => (t.power.table[10] as number) / (t.peMips * t.pes)));
+  const maxCap = Math.max(...kinds.map((t) => t.peMips * t.pes));
+  let memHosts = 0;
+  if (o.mode === "clean+ram") {
+    const ram = s.vmRam.reduce((a, b) => a + b, 0);
+    const caps = s.hostTypes.map((t) => t.ramMb).sort((a, b) => b - a);
+    for (let held = 0; held < ram && memHosts < caps.length; memHosts++) held += caps[memHosts] as number;
+  }
+  const minIdle = Math.min(...kinds.map((t) => t.power.table[0] as number));
+  const minStep = Math.min(
+    ...kinds.flatMap((t) => t.power.table.slice(1).map((w, k) => (w - (t.power.table[k] as number)) / (0.1 * t.peMips * t.pes))),
+  );
+  const demand = s.times.map((_, i) => {
     let d = 0;
     for (let v = 0; v < s.nVms; v++) d += s.demand(v, i);
-    return d * best;
+    return d;
   });
-  const minHosts = s.times.map((_, i) => {
-    let d = 0;
-    for (let v = 0; v < s.nVms; v++) d += s.demand(v, i);
-    const maxCap = Math.max(...s.hostTypes.map((t) => t.peMips * t.pes));
-    return Math.ceil(d / maxCap);
-  });
+  const power = demand.map((d) => Math.max(d * best, memHosts * minIdle + d * minStep));
+  const minHosts = demand.map((d) => Math.max(Math.ceil(d / maxCap), memHosts));
   return {
     energyKwh: integrate(s.times, power, o.integration ?? "trapezoid"),
     activeHostsMean: minHosts.reduce((a, b) => a + b, 0) / minHosts.length,

@@ -285,6 +285,10 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     expect(Math.abs(fromPabfd.energyKwh / lr.energyKwh - 1)).toBeLessThan(0.01);
     expect(fromFirstFit.activeHostsMean).toBeCloseTo(lr.activeHostsMean, 0);
     expect(fromFirstFit.energyKwh).toBeGreaterThan(lr.energyKwh * 1.02);
+    // The memory-aware fluid bound is a floor under both, and not a distant one.
+    const floor = fluidBound({ workload: wd, mode: "clean+ram" }).energyKwh;
+    expect(floor).toBeLessThan(lr.energyKwh);
+    expect(floor).toBeGreaterThan(lr.energyKwh * 0.9);
   });
   it("reproduces the physical reference points", () => {
     expect(fluidBound({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("95.36");
@@ -294,6 +298,10 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     const ram = ffdOracle({ workload: w, mode: "clean+ram", integration: "step" });
     expect(ram.energyKwh.toFixed(1)).toBe("772.7");
     expect(ram.activeHostsMean).toBe(329);
+    // With RAM, the fluid bound also counts the hosts memory alone keeps on (CPU alone: 114.92).
+    const ramFloor = fluidBound({ workload: w, mode: "clean+ram", integration: "step" });
+    expect(ramFloor.energyKwh.toFixed(2)).toBe("675.44");
+    expect(ramFloor.activeHostsMean).toBe(319);
     const ahead = ffdOracle({ workload: w, mode: "clean", lookahead: 1 });
     expect(ahead.energyKwh.toFixed(2)).toBe("117.59");
   });

@@ -7,20 +7,13 @@ const moves = (p: Plan) => p.steps.filter((s): s is MigrateStep => s.kind === "m
 const offs = (p: Plan) => p.steps.flatMap((s) => (s.kind === "power-off" ? [s.hostId] : []));
 const wakes = (p: Plan) => p.steps.flatMap((s) => (s.kind === "wake" ? [s.hostId] : []));
 // Power of the reference's HP ML110 G4 (3720 MHz) and G5 (5320 MHz): the G5 is ~20% cheaper per MHz.
-const g4 = (id: string, over: Partial<Host> = {}) =>
-  host(id, {
-    cpuCores: 2,
-    cpuCapacityMhz: 3720,
-    power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 86, maxW: 117 },
-    ...over,
-  });
-const g5 = (id: string, over: Partial<Host> = {}) =>
-  host(id, {
-    cpuCores: 2,
-    cpuCapacityMhz: 5320,
-    power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 93.7, maxW: 135 },
-    ...over,
-  });
+/** A host model: its shape and its idle and full-load watts. */
+const hostType =
+  (shape: Partial<Host>, idleW: number, maxW: number) =>
+  (id: string, over: Partial<Host> = {}) =>
+    host(id, { ...shape, power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW, maxW }, ...over });
+const g4 = hostType({ cpuCores: 2, cpuCapacityMhz: 3720 }, 86, 117);
+const g5 = hostType({ cpuCores: 2, cpuCapacityMhz: 5320 }, 93.7, 135);
 const band = { band: { low: 0.3, high: 0.9 } };
 
 describe("consolidate with host power data", () => {
@@ -90,20 +83,8 @@ describe("consolidate with host power data", () => {
 
   // Two generations: "cpu" is cheaper per MHz (260 W for 16 GHz) but has 16 GiB; "mem" is dearer per
   // MHz (200 W for 8 GHz) but has 64 GiB. Which one is worth keeping on depends on what binds.
-  const cpuHost = (id: string, over: Partial<Host> = {}) =>
-    host(id, {
-      cpuCapacityMhz: 16_000,
-      memoryMiB: 16_384,
-      power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 150, maxW: 260 },
-      ...over,
-    });
-  const memHost = (id: string, over: Partial<Host> = {}) =>
-    host(id, {
-      cpuCapacityMhz: 8000,
-      memoryMiB: 65_536,
-      power: { canPowerOff: true, canWake: true, wakeLatencyMs: 60_000, idleW: 120, maxW: 200 },
-      ...over,
-    });
+  const cpuHost = hostType({ cpuCapacityMhz: 16_000, memoryMiB: 16_384 }, 150, 260);
+  const memHost = hostType({ cpuCapacityMhz: 8000, memoryMiB: 65_536 }, 120, 200);
   const gib = 1024;
   const lowBand = { band: { low: 0.05, high: 0.9 } };
 

@@ -103,6 +103,19 @@ describe("consolidate with host power data", () => {
     expect(offs(q)).toEqual(["m"]);
   });
 
+  it("calls no host inefficient while neither resource is clearly the fuller one (the two rankings disagree)", () => {
+    const layout = (cpuA: number, memB: number) =>
+      snap([cpuHost("c"), memHost("m")], [vm("a", "c", cpuA, { memoryMiB: 10 * gib }), vm("b", "m", 2000, { memoryMiB: memB * gib })]);
+    const offsAt = (s: ReturnType<typeof layout>) => {
+      const p = plan(s, "consolidate", { nowMs: NOW, args: lowBand });
+      expect(validatePlan(s, p)).toEqual([]);
+      return offs(p);
+    };
+    expect(offsAt(layout(3000, 6))).toEqual([]); // CPU 21% of the powered hosts, memory 20%
+    expect(offsAt(layout(3000, 12))).toEqual(["c"]); // memory 28%: per GiB, c is the dear one
+    expect(offsAt(layout(6000, 6))).toEqual(["m"]); // CPU 33%: per MHz, m is
+  });
+
   it("when memory binds, still wakes for CPU demand the standby host with the fewest watts per MHz", () => {
     // Memory 57% of the powered hosts, CPU 50%. m1 is above the band and m2 has no memory left.
     const s = snap(

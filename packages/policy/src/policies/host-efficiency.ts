@@ -1,14 +1,20 @@
 // Host efficiency for consolidate, from the hosts' power data. What a host costs depends on what
-// sets the host count: while CPU is the fuller resource of the powered hosts, full-load watts per
-// MHz; when memory fills up first, watts per MiB at the CPU load the host would carry (every
-// host then holds about its share of memory, and with it its share of the CPU demand). A host
-// worse than the best usable one by more than a margin is "inefficient": consolidate empties it
-// first and packs efficient hosts' VMs elsewhere.
+// sets the host count: while CPU is clearly the fuller resource of the powered hosts, full-load
+// watts per MHz; while memory is, watts per MiB at the CPU load the host would carry (every host
+// then holds about its share of memory, and with it its share of the CPU demand); near the tie,
+// neither. A host worse than the best usable one by more than a margin is "inefficient":
+// consolidate empties it first and packs efficient hosts' VMs elsewhere.
 
 import type { ClusterModel } from "../model.js";
 import type { Host } from "../types.js";
 
 const EPS = 1e-9;
+/**
+ * A resource sets the host count only when it is fuller than the other by this fraction. Near the
+ * tie the two rankings may disagree, and following whichever is ahead this round would empty one
+ * kind of host now and the other kind the next: there no host is inefficient.
+ */
+const CLEARLY = 0.1;
 
 export interface Efficiency {
   /** Watts per MHz at full load (CPU binds) or per MiB at the cluster's load (memory binds), lower is better; NaN without power data. */
@@ -42,7 +48,9 @@ export function efficiency(m: ClusterModel, args: { readonly preferEfficient: bo
     cpuUse += m.cpuLoad[h] ?? 0;
     cpuCapOn += m.cpuCap[h] ?? 0;
   }
-  const binds = m.cfg.capacity.enforceMemory && memCapOn > 0 && cpuCapOn > 0 && memUse / memCapOn > cpuUse / cpuCapOn ? "memory" : "cpu";
+  const memFrac = m.cfg.capacity.enforceMemory && memCapOn > 0 ? memUse / memCapOn : 0;
+  const cpuFrac = cpuCapOn > 0 ? cpuUse / cpuCapOn : 0;
+  const binds = memFrac > cpuFrac * (1 + CLEARLY) ? "memory" : cpuFrac > memFrac * (1 + CLEARLY) || memFrac === 0 ? "cpu" : "neither";
   // With memory binding, a host of memory M carries about M × (the cluster's CPU demand per MiB of
   // powered memory): watts by the linear idle-to-full model (full-load watts without idleW).
   const cpuPerMiB = memCapOn > 0 ? cpuUse / memCapOn : 0;
@@ -52,7 +60,7 @@ export function efficiency(m: ClusterModel, args: { readonly preferEfficient: bo
     const host = m.hosts[h] as Host;
     const { idleW, maxW } = host.power;
     if (maxW === undefined) of[h] = Number.NaN;
-    else if (binds === "cpu") of[h] = maxW / host.cpuCapacityMhz;
+    else if (binds !== "memory") of[h] = maxW / host.cpuCapacityMhz;
     else {
       const mem = m.memCap[h] ?? 0;
       const util = Math.min(1, (mem * cpuPerMiB) / host.cpuCapacityMhz);
@@ -61,7 +69,7 @@ export function efficiency(m: ClusterModel, args: { readonly preferEfficient: bo
     const usable = m.destOk[h] === 1 || host.state === "waking" || (host.state === "standby" && host.power.canWake);
     if (usable && Number.isFinite(of[h])) best = Math.min(best, of[h] as number);
   }
-  const prefer = args.preferEfficient;
+  const prefer = args.preferEfficient && binds !== "neither";
   return {
     of,
     best,
@@ -71,9 +79,9 @@ export function efficiency(m: ClusterModel, args: { readonly preferEfficient: bo
       const host = m.hosts[h] as Host;
       return host.power.maxW === undefined ? Infinity : host.power.maxW / host.cpuCapacityMhz;
     },
-    load: binds === "cpu" ? (h) => m.cpuLoad[h] ?? 0 : (h) => m.memLoad[h] ?? 0,
-    offers: binds === "cpu" ? (h, pack) => (m.hosts[h] as Host).cpuCapacityMhz * pack : (h) => m.memCap[h] ?? 0,
+    load: binds !== "memory" ? (h) => m.cpuLoad[h] ?? 0 : (h) => m.memLoad[h] ?? 0,
+    offers: binds !== "memory" ? (h, pack) => (m.hosts[h] as Host).cpuCapacityMhz * pack : (h) => m.memCap[h] ?? 0,
     describe: (w) =>
-      binds === "cpu" ? `${(w * 1000).toFixed(1)} W per GHz at full load` : `${(w * 1024).toFixed(2)} W per GiB at this cluster's load`,
+      binds !== "memory" ? `${(w * 1000).toFixed(1)} W per GHz at full load` : `${(w * 1024).toFixed(2)} W per GiB at this cluster's load`,
   };
 }

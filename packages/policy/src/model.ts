@@ -494,19 +494,43 @@ export class ClusterModel {
     const src = this.vmHost[unit[0] as number] as number;
     if (dst === src) return reject(RejectCode.sameHost);
     if (this.destOk[dst] !== 1) return reject(RejectCode.hostExcluded);
-    const host = this.hosts[dst] as Host;
-    const older = this.olderHypervisor(src, dst);
-    if (older !== null) return reject(older);
-    for (const v of unit) {
-      const vm = this.vms[v] as Vm;
-      const r = cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
-      if (r !== null) return reject(r);
-    }
     const r =
-      cpuCapacityRejects(this, unit, dst, host, opts.cpuFraction) ??
+      this.compatibilityRejects(unit, src, dst) ??
+      cpuCapacityRejects(this, unit, dst, this.hosts[dst] as Host, opts.cpuFraction) ??
       memoryCapacityRejects(this, unit, dst) ??
       vcpuCapacityRejects(this, unit, dst);
     if (r !== null) return reject(r);
+    return this.cooldownAndRuleRejects(unit, dst, opts);
+  }
+
+  /**
+   * `check` without the host's state and load: could the unit go to `dst` once `dst` is up and has
+   * room (a standby host, say)? Null if yes, else the first reason.
+   */
+  allowedOn(unit: readonly number[], dst: number, opts: PlacementOptions = {}): Reject | null {
+    const src = this.vmHost[unit[0] as number] as number;
+    if (dst === src) return reject(RejectCode.sameHost);
+    const r = this.compatibilityRejects(unit, src, dst);
+    if (r !== null) return reject(r);
+    return this.cooldownAndRuleRejects(unit, dst, opts);
+  }
+
+  /** Hypervisor version, CPU model, core speed, storage and bridges: what no load on `dst` changes. */
+  private compatibilityRejects(unit: readonly number[], src: number, dst: number): string | null {
+    const older = this.olderHypervisor(src, dst);
+    if (older !== null) return older;
+    const host = this.hosts[dst] as Host;
+    for (const v of unit) {
+      const vm = this.vms[v] as Vm;
+      const r = cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
+      if (r !== null) return r;
+    }
+    return null;
+  }
+
+  /** Cool-downs and the hard (or, with `strictSoft`, every) rule. */
+  private cooldownAndRuleRejects(unit: readonly number[], dst: number, opts: PlacementOptions): Reject | null {
+    const host = this.hosts[dst] as Host;
     for (const v of unit) {
       const vm = this.vms[v] as Vm;
       const r = failureCooldownRejects(this, vm, host) ?? returnCooldownRejects(this, vm, host, opts.forced === true);

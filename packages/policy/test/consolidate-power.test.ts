@@ -70,6 +70,30 @@ describe("consolidate with host power data", () => {
     expect(offs(p2).length).toBeGreaterThan(0);
   });
 
+  it("wakes no replacement that the inefficient hosts' VMs may not go to, so it is not woken again every round", () => {
+    // The G4s cannot empty into each other or the busy G5; their VMs need a CPU model.
+    const layout = (modelsOnStandby: string[]) =>
+      snap(
+        [
+          g4("old1", { cpuModels: ["skylake"] }),
+          g4("old2", { cpuModels: ["skylake"] }),
+          g5("new1", { state: "standby", cpuModels: modelsOnStandby }),
+          g5("new2", { cpuModels: ["skylake"] }),
+        ],
+        [
+          vm("a", "old1", 2000, { cpuModel: "skylake" }),
+          vm("a2", "old1", 1000),
+          vm("b", "old2", 3000, { cpuModel: "skylake" }),
+          vm("c", "new2", 4500),
+        ],
+      );
+    const without = layout([]);
+    const p = plan(without, "consolidate", { nowMs: NOW, args: band });
+    expect(validatePlan(without, p)).toEqual([]);
+    expect(wakes(p)).toEqual([]);
+    expect(wakes(plan(layout(["skylake"]), "consolidate", { nowMs: NOW, args: band }))).toEqual(["new1"]);
+  });
+
   it("ranks by watts per MHz only while CPU binds, not when memory fills first", () => {
     const mk = (memoryMiB: number) =>
       snap([g4("old"), g5("new")], [vm("a", "old", 2500, { memoryMiB }), vm("b", "new", 1200, { memoryMiB })]);

@@ -290,6 +290,26 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     expect(floor).toBeLessThan(lr.energyKwh);
     expect(floor).toBeGreaterThan(lr.energyKwh * 0.9);
   });
+  it("clean+ram: told the G5s are inefficient, Drover swaps those whose VMs G4 cores can take once, and stops", () => {
+    // A margin of 5% calls the G5s inefficient there (5-9% more per GiB than a G4). The G5s that hold
+    // 2500-MIPS vCPUs cannot go to G4 cores: Drover used to wake G4s for them every round (15,702
+    // migrations, 442 hosts on average on 20110306).
+    const wd = loadPlanetLabDay("20110306");
+    const usual = simulate({ workload: wd, policy: new DroverPolicy(), mode: "clean+ram" });
+    const swapping = simulate({
+      workload: wd,
+      policy: new DroverPolicy({
+        profile: {
+          name: "drover",
+          policies: [{ policy: "consolidate", args: { band: { low: 0.7, high: 0.95, target: 0.9 }, efficiencyMargin: 0.05 } }],
+        },
+      }),
+      mode: "clean+ram",
+    });
+    expect(swapping.migrations).toBeLessThan(500);
+    expect(swapping.activeHostsMean).toBeLessThan(usual.activeHostsMean * 1.02);
+    expect(swapping.energyKwh).toBeLessThan(usual.energyKwh);
+  });
   it("reproduces the physical reference points", () => {
     expect(fluidBound({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("95.36");
     expect(ffdOracle({ workload: w, mode: "compat" }).energyKwh.toFixed(2)).toBe("96.49");

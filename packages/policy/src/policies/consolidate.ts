@@ -67,6 +67,8 @@ export const consolidateArgs = z
 type Args = z.output<typeof consolidateArgs>;
 
 const EPS = 1e-9;
+/** Replacing inefficient hosts stops looking after this many efficient standby hosts none of their VMs may go to. */
+const MAX_REFUSING_STANDBY = 16;
 /** Power-off refusals that only room lifts (not rules, states or VMs that cannot move). */
 const ROOM_CODES: ReadonlySet<string> = new Set([PowerOffBlockCode.spareCapacity, PowerOffBlockCode.forecastDemand]);
 
@@ -371,14 +373,14 @@ function wakeForDemand(ctx: Context, unplaced: number): boolean {
 
 // ---------------------------------------------------------------------------------------------
 // 3. Empty hosts below the band, cheapest first, and power them off. Returns the load of
-//    inefficient hosts that stayed on for want of room (phase 4 wakes efficient hosts for it).
+//    inefficient hosts that stayed on for want of room (phase 4 wakes efficient hosts for them).
 
-function emptyUnderusedHosts(ctx: Context): number {
+function emptyUnderusedHosts(ctx: Context): number[] {
   const { m, args, b, guard, fit, pack } = ctx;
   const high = args.band.high;
   const low = args.band.low;
   let powerOffs = 0;
-  let ineffStuck = 0;
+  const ineffStuck: number[] = [];
   const failures = new FailedShapes(m, ctx.enforceMem);
   for (const h of emptyingOrder(ctx)) {
     if (ctx.receivers[h] === 1) continue;
@@ -399,7 +401,7 @@ function emptyUnderusedHosts(ctx: Context): number {
       if (why.length > 0)
         for (const v of m.hostVms[h] ?? []) b.note(v, NotMovedCode.hostNotEmptied, `${m.hostId(h)} stays on: ${why.join("; ")}`);
       // Only room keeps it on: efficient standby hosts could take its load (phase 4).
-      if (why.length > 0 && blockers.every((x) => ROOM_CODES.has(x.code)) && ctx.eff.inefficient(h)) ineffStuck += ctx.eff.load(h);
+      if (why.length > 0 && blockers.every((x) => ROOM_CODES.has(x.code)) && ctx.eff.inefficient(h)) ineffStuck.push(h);
       continue;
     }
     const vmsHere = m.hostVms[h] ?? [];
@@ -426,7 +428,7 @@ function emptyUnderusedHosts(ctx: Context): number {
           // absorb) also dooms every larger shape; later candidates fail in O(1).
           if (plain && dsts.length === 0 && !(remaining(ctx, h) >= shape.cpu && memLeft(m, h) >= shape.mem)) failures.add(shape);
           failed = `no host can take ${u.unit.map((v) => m.vmId(v)).join(", ")} under ${pack * 100}% CPU`;
-          if (ctx.eff.inefficient(h)) ineffStuck += ctx.eff.load(h);
+          if (ctx.eff.inefficient(h)) ineffStuck.push(h);
           break;
         }
         moveUnit(ctx, u.unit, dst, false);
@@ -494,17 +496,51 @@ function emptyingOrder(ctx: Context): number[] {
 // 4. Replace inefficient hosts: wake the most efficient standby hosts to take their load; the
 //    next rounds empty the inefficient hosts onto them (they sort first) and power them off.
 
-function replaceInefficient(ctx: Context, ineffStuck: number): void {
-  const { eff } = ctx;
-  let stuck = ineffStuck;
-  if (stuck <= EPS) return;
+function replaceInefficient(ctx: Context, stuckHosts: readonly number[]): void {
+  const { m, eff } = ctx;
+  // Each stuck host that could be emptied if there were room (every VM free to move), with its load
+  // still to find room for. A standby host is woken only for hosts every VM of which may go to it
+  // (not for a VM that needs a CPU model or core speed it lacks, or a rule keeps away), and takes
+  // its capacity's worth of their load.
+  const left: { units: (readonly number[])[]; load: number }[] = [];
+  for (const h of stuckHosts) {
+    const units = unitsToShed(m, h);
+    if (units !== null) left.push({ units, load: eff.load(h) });
+  }
   // By what binds (ctx.standby is in order of watts per MHz, for CPU demand).
   const byRank = [...ctx.standby].sort((a, c) => eff.rank(a) - eff.rank(c));
+  let refused = 0;
   for (const h of byRank) {
-    if (stuck <= EPS || eff.inefficient(h) || !Number.isFinite(eff.of[h])) break;
+    if (eff.inefficient(h) || !Number.isFinite(eff.of[h]) || refused >= MAX_REFUSING_STANDBY) break;
+    const fits = left.filter((x) => x.load > EPS && x.units.every((u) => m.allowedOn(u, h) === null));
+    if (fits.length === 0) {
+      if (left.every((x) => x.load <= EPS)) break;
+      refused++;
+      continue;
+    }
     ctx.b.wake(h, StepCode.consolidateWake, `replace less efficient hosts (${eff.describe(eff.of[h] as number)} here)`);
-    stuck -= eff.offers(h, ctx.pack);
+    let room = eff.offers(h, ctx.pack);
+    for (const x of fits) {
+      const took = Math.min(room, x.load);
+      x.load -= took;
+      room -= took;
+      if (room <= EPS) break;
+    }
   }
+}
+
+/** The units on a host when every VM there may move now, else null. */
+function unitsToShed(m: ClusterModel, h: number): (readonly number[])[] | null {
+  const seen = new Set<number>();
+  const units: (readonly number[])[] = [];
+  for (const v of m.hostVms[h] ?? []) {
+    if (seen.has(v)) continue;
+    const u = m.unitOf(v);
+    if (!("unit" in u)) return null;
+    for (const x of u.unit) seen.add(x);
+    units.push(u.unit);
+  }
+  return units;
 }
 
 /** A VM of the unit has placement constraints beyond capacity (a loop, not `every` with a callback per unit). */

@@ -372,8 +372,8 @@ function wakeForDemand(ctx: Context, unplaced: number): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Empty hosts below the band, cheapest first, and power them off. Returns the load of
-//    inefficient hosts that stayed on for want of room (phase 4 wakes efficient hosts for them).
+// 3. Empty hosts below the band, cheapest first, and power them off. Returns the inefficient
+//    hosts that stayed on for want of room (phase 4 wakes efficient hosts for them).
 
 function emptyUnderusedHosts(ctx: Context): number[] {
   const { m, args, b, guard, fit, pack } = ctx;

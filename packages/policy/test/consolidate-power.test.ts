@@ -36,6 +36,8 @@ describe("consolidate with host power data", () => {
     const p = plan(s, "consolidate", { nowMs: NOW, args: band });
     expect(validatePlan(s, p)).toEqual([]);
     expect(offs(p)).toEqual(["old"]);
+    // The step says why: not "below the band" (it is inside it), its watts against the best host's.
+    expect(moves(p)[0]?.message).toBe("empty old (31.5 W per GHz at full load, the best host 25.4 W per GHz at full load)");
     // Without power data the G4 (67% CPU) is inside the band and stays.
     const plain = snap(
       [host("old", { cpuCapacityMhz: 3720 }), host("new", { cpuCapacityMhz: 5320 })],
@@ -119,6 +121,7 @@ describe("consolidate with host power data", () => {
     const p = plan(s, "consolidate", { nowMs: NOW, args: lowBand });
     expect(validatePlan(s, p)).toEqual([]);
     expect(moves(p).map((m) => [m.vmId, m.destinationHostId])).toEqual([["a", "m"]]);
+    expect(moves(p)[0]?.message).toMatch(/^empty c \(\d+\.\d\d W per GiB at this cluster's load, the best host \d+\.\d\d W per GiB/);
     expect(offs(p)).toEqual(["c"]);
     // The same hosts with CPU binding (small VMs, heavy CPU): the 64 GiB host is the one emptied.
     const cpu = snap([cpuHost("c"), memHost("m")], [vm("a", "c", 4000), vm("b", "m", 2000)]);

@@ -447,7 +447,10 @@ function emptyUnderusedHosts(ctx: Context): number[] {
       fit.update(h);
       continue;
     }
-    const why = `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`;
+    const why =
+      m.cpuUtil(h) < low
+        ? `empty ${m.hostId(h)} (forecast CPU below ${low * 100}%)`
+        : `empty ${m.hostId(h)} (${ctx.eff.describe(ctx.eff.of[h] as number)}, the best host ${ctx.eff.describe(ctx.eff.best)})`;
     for (let i = 0; i < dsts.length; i++) commit(ctx, (units[i] as UnitInfo).unit, dsts[i] as number, StepCode.consolidateEmpty, why);
     fit.remove(h);
     if (canOff && guard.blockers(h).length === 0) {

@@ -410,11 +410,10 @@ function emptyUnderusedHosts(ctx: Context): number[] {
       continue;
     }
     fit.remove(h);
-    const { units } = unitsOn(m, h, b);
-    const blocked = vmsHere.length !== units.reduce((a, u) => a + u.unit.length, 0) || overlap(units);
+    const { units, all } = unitsOn(m, h, b);
     /** Where units[i] went, tentatively, for the units placed so far (in their sorted order). */
     const dsts: number[] = [];
-    let failed: string | null = blocked ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
+    let failed: string | null = !all ? "a VM on it cannot move now (pinned, in flight or cooling down)" : null;
     if (failed === null) {
       units.sort((x, y) => y.cpu - x.cpu || x.first - y.first);
       for (const u of units) {
@@ -505,17 +504,17 @@ function replaceInefficient(ctx: Context, stuckHosts: readonly number[]): void {
   // still to find room for. A standby host is woken only for hosts every VM of which may go to it
   // (not for a VM that needs a CPU model or core speed it lacks, or a rule keeps away), and takes
   // its capacity's worth of their load.
-  const left: { units: (readonly number[])[]; load: number }[] = [];
+  const left: { units: UnitInfo[]; load: number }[] = [];
   for (const h of stuckHosts) {
-    const units = unitsToShed(m, h);
-    if (units !== null) left.push({ units, load: eff.load(h) });
+    const { units, all } = unitsOn(m, h);
+    if (all) left.push({ units, load: eff.load(h) });
   }
   // By what binds (ctx.standby is in order of watts per MHz, for CPU demand).
   const byRank = [...ctx.standby].sort((a, c) => eff.rank(a) - eff.rank(c));
   let refused = 0;
   for (const h of byRank) {
     if (eff.inefficient(h) || !Number.isFinite(eff.of[h]) || refused >= MAX_REFUSING_STANDBY) break;
-    const fits = left.filter((x) => x.load > EPS && x.units.every((u) => m.allowedOn(u, h) === null));
+    const fits = left.filter((x) => x.load > EPS && x.units.every((u) => m.allowedOn(u.unit, h) === null));
     if (fits.length === 0) {
       if (left.every((x) => x.load <= EPS)) break;
       refused++;
@@ -530,20 +529,6 @@ function replaceInefficient(ctx: Context, stuckHosts: readonly number[]): void {
       if (room <= EPS) break;
     }
   }
-}
-
-/** The units on a host when every VM there may move now, else null. */
-function unitsToShed(m: ClusterModel, h: number): (readonly number[])[] | null {
-  const seen = new Set<number>();
-  const units: (readonly number[])[] = [];
-  for (const v of m.hostVms[h] ?? []) {
-    if (seen.has(v)) continue;
-    const u = m.unitOf(v);
-    if (!("unit" in u)) return null;
-    for (const x of u.unit) seen.add(x);
-    units.push(u.unit);
-  }
-  return units;
 }
 
 /** A VM of the unit has placement constraints beyond capacity (a loop, not `every` with a callback per unit). */
@@ -567,10 +552,11 @@ interface UnitInfo {
 }
 
 /**
- * The movable units on a host (notes the VMs that cannot move), and whether some VM there cannot
- * move now for a reason that passes (cooling down, in flight).
+ * The movable units on a host (notes the VMs that cannot move, given a plan builder), whether some
+ * VM there cannot move now for a reason that passes (cooling down, in flight), and whether the
+ * units hold every VM of the host once (so moving them all empties it).
  */
-function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): { units: UnitInfo[]; waiting: boolean } {
+function unitsOn(m: ClusterModel, h: number, b?: PlanBuilder): { units: UnitInfo[]; waiting: boolean; all: boolean } {
   /** The partners of the units found so far (a VM is listed on its host once: lone VMs need no entry). */
   let seen: Set<number> | undefined;
   const out: UnitInfo[] = [];
@@ -581,19 +567,19 @@ function unitsOn(m: ClusterModel, h: number, b: PlanBuilder): { units: UnitInfo[
     if (seen?.has(v) === true) continue;
     const u = m.unitOf(v);
     if (!("unit" in u)) {
-      b.note(v, u.reject, `cannot move now (${u.reject})`);
+      b?.note(v, u.reject, `cannot move now (${u.reject})`);
       waiting ||= WAITING.has(u.reject);
       continue;
     }
     if (u.unit.length > 1) for (const x of u.unit) (seen ??= new Set()).add(x);
     const cost = m.unitCost(u.unit, h, h);
     if (cost === null) {
-      for (const x of u.unit) b.note(x, NotMovedCode.notConvergent, "no migration strategy completes for this VM");
+      if (b !== undefined) for (const x of u.unit) b.note(x, NotMovedCode.notConvergent, "no migration strategy completes for this VM");
       continue;
     }
     out.push({ unit: u.unit, cpu: unitCpu(m, u.unit), cost, first: v });
   }
-  return { units: out, waiting };
+  return { units: out, waiting, all: vms.length === out.reduce((a, u) => a + u.unit.length, 0) && !overlap(out) };
 }
 
 export const consolidatePolicy: Policy<typeof consolidateArgs> = {

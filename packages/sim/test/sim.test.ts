@@ -274,13 +274,17 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     expect(drover.slav).toBeLessThan(lr.slav / 2);
     expect(drover.refusedPowerOffs).toBe(0);
   });
+  // Drover as usual (first-fit start, default margin) in clean+ram on 20110306: two tests compare with it.
+  let usualRam: ReturnType<typeof simulate> | undefined;
+  const usualRamRun = (wd: ReturnType<typeof loadPlanetLabDay>) =>
+    (usualRam ??= simulate({ workload: wd, policy: new DroverPolicy(), mode: "clean+ram" }));
   it("clean+ram: memory fixes the host count, so the start decides the day: from LR-MMT-1.2's placement Drover matches its energy", () => {
     // LR-MMT-1.2's creation placement (PABFD) puts nearly every VM on G4 hosts, which draw less than
     // G5s at the low CPU load memory leaves them; first fit fills both types alike.
     const wd = loadPlanetLabDay("20110306");
     const lr = simulate({ workload: wd, policy: createPolicy("lr-mmt-1.2"), mode: "clean+ram" });
     const fromPabfd = simulate({ workload: wd, policy: new DroverPolicy({ start: "pabfd" }), mode: "clean+ram" });
-    const fromFirstFit = simulate({ workload: wd, policy: new DroverPolicy(), mode: "clean+ram" });
+    const fromFirstFit = usualRamRun(wd);
     expect(fromPabfd.activeHostsMean).toBeCloseTo(lr.activeHostsMean, 0);
     expect(Math.abs(fromPabfd.energyKwh / lr.energyKwh - 1)).toBeLessThan(0.01);
     expect(fromFirstFit.activeHostsMean).toBeCloseTo(lr.activeHostsMean, 0);
@@ -295,7 +299,7 @@ describe("CloudSim 3.0 reference (compat mode, PlanetLab)", { timeout: 120_000 }
     // 2500-MIPS vCPUs cannot go to G4 cores: Drover used to wake G4s for them every round (15,702
     // migrations, 442 hosts on average on 20110306).
     const wd = loadPlanetLabDay("20110306");
-    const usual = simulate({ workload: wd, policy: new DroverPolicy(), mode: "clean+ram" });
+    const usual = usualRamRun(wd);
     const swapping = simulate({
       workload: wd,
       policy: new DroverPolicy({

@@ -3,8 +3,10 @@
 
 export const StepCode = {
   balanceImbalance: "balance.reduce-imbalance",
+  balanceMisfit: "balance.move-misfit",
   consolidateEmpty: "consolidate.empty-host",
   consolidateRelieve: "consolidate.relieve-overload",
+  consolidateMisfit: "consolidate.move-misfit",
   consolidatePowerOff: "consolidate.power-off",
   consolidateWake: "consolidate.wake-for-demand",
   consolidateWakeSpare: "consolidate.wake-for-spare",

@@ -521,11 +521,25 @@ export class ClusterModel {
     if (older !== null) return older;
     const host = this.hosts[dst] as Host;
     for (const v of unit) {
-      const vm = this.vms[v] as Vm;
-      const r = cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
+      const r = this.vmCompatibilityRejects(v, host);
       if (r !== null) return r;
     }
     return null;
+  }
+
+  /** CPU model, core speed, storage and bridges of one VM on `host`. */
+  private vmCompatibilityRejects(v: number, host: Host): RejectCode | null {
+    const vm = this.vms[v] as Vm;
+    return cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
+  }
+
+  /**
+   * Why the VM's own host cannot run it as it needs, or null: a CPU model, core speed, storage or
+   * bridge the host lacks (a placement made before the rule, or a demand per vCPU that outgrew the
+   * host's cores). The same predicates refuse such a host as a destination.
+   */
+  misfit(v: number): RejectCode | null {
+    return this.vmCompatibilityRejects(v, this.hosts[this.vmHost[v] as number] as Host);
   }
 
   /** Cool-downs and the hard (or, with `strictSoft`, every) rule. */

@@ -181,4 +181,22 @@ describe("balance with contention", () => {
     expect(validatePlan(s, p)).toEqual([]);
     expect(moves(p).map((m) => m.sourceHostId)).toContain("h1");
   });
+
+  it("moves a VM whose demand per vCPU outgrew its host's cores to a faster host, whatever the imbalance", () => {
+    // 2000 MHz cores on h1, 3000 on h2 and h3; a's one vCPU wants 2500 MHz. Imbalance is far below
+    // aggressiveness 1's trigger, so only the misfit moves: to the faster host that gains the most.
+    const s = snap(
+      [host("h1"), host("h2", { cpuCapacityMhz: 12_000 }), host("h3", { cpuCapacityMhz: 12_000 })],
+      [vm("a", "h1", 2500), vm("b", "h2", 4000), vm("c", "h3", 3000)],
+      { config: config({ capacity: { enforceCoreSpeed: true } }) },
+    );
+    const p = plan(s, "balance", { nowMs: NOW, args: { aggressiveness: 1 } });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).map((m) => [m.vmId, m.destinationHostId, m.code, m.message])).toEqual([
+      ["a", "h3", "balance.move-misfit", "h1 lacks cores fast enough for its forecast demand per vCPU"],
+    ]);
+    // Without the core-speed rule the same cluster is left alone.
+    const loose = plan({ ...s, config: config() }, "balance", { nowMs: NOW, args: { aggressiveness: 1 } });
+    expect(moves(loose)).toEqual([]);
+  });
 });

@@ -273,4 +273,44 @@ describe("consolidate minimum on-time", () => {
     const after = applyPlan(w, plan(w, "consolidate", { nowMs: NOW }));
     expect(after.hosts[1]).toMatchObject({ state: "waking", onSinceMs: NOW + 120_000 });
   });
+
+  it("moves a VM off a host that lacks its CPU model though every host is inside the band, and says why one cannot", () => {
+    const models = (ids: string[]) => ({ cpuModels: ids });
+    const s = snap(
+      [host("h1", models(["old"])), host("h2", models(["old", "new"])), host("h3", models(["old"]))],
+      [vm("a", "h1", 3000, { cpuModel: "new" }), vm("b", "h2", 3000), vm("p", "h3", 3000, { cpuModel: "new", pinned: true })],
+    );
+    const p = plan(s, "consolidate", { nowMs: NOW, args: { band: { low: 0.2, high: 0.9 }, powerOff: false } });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).map((m) => [m.vmId, m.destinationHostId, m.code, m.message])).toEqual([
+      ["a", "h2", "consolidate.move-misfit", "h1 lacks the CPU model it needs"],
+    ]);
+    expect(p.notMoved.find((n) => n.vmId === "p")).toMatchObject({
+      code: "vm.pinned",
+      message: "h3 lacks the CPU model it needs, but it cannot move now (vm.pinned)",
+    });
+    // A standby host that has the model is woken for it, though another comes first in wake order.
+    const standby = (ids: string[], wakeLatencyMs: number) => ({
+      ...models(ids),
+      state: "standby" as const,
+      power: { canPowerOff: true, canWake: true, wakeLatencyMs },
+    });
+    const asleep = snap(
+      [host("h1", models(["old"])), host("h2", standby(["old"], 60_000)), host("h3", standby(["old", "new"], 120_000))],
+      [vm("a", "h1", 3000, { cpuModel: "new" })],
+    );
+    const woken = plan(asleep, "consolidate", { nowMs: NOW, args: { band: { low: 0.2, high: 0.9 } } });
+    expect(validatePlan(asleep, woken)).toEqual([]);
+    expect(wakes(woken).map((w) => [w.hostId, w.message])).toEqual([
+      ["h3", "for a: h1 lacks the CPU model it needs, and no host that is on can take it"],
+    ]);
+    // With no host that has the model, the VM stays and the plan says so.
+    const none = snap([host("h1", models(["old"])), host("h2", models(["old"]))], [vm("a", "h1", 3000, { cpuModel: "new" })]);
+    const q = plan(none, "consolidate", { nowMs: NOW, args: { band: { low: 0.2, high: 0.9 }, powerOff: false } });
+    expect(moves(q)).toEqual([]);
+    expect(q.notMoved.find((n) => n.vmId === "a")).toMatchObject({
+      code: "placement.no-destination",
+      message: "h1 lacks the CPU model it needs, and no host that has it can take it",
+    });
+  });
 });

@@ -3,7 +3,8 @@
 // move's benefit is independent of the cluster size and is computed in O(1). Moves come from hot
 // hosts that passed a sustained-load gate, go to the coolest hosts, must each improve the
 // objective by a minimum margin (set by the aggressiveness 1–5), respect cool-downs and caps per
-// round and per host, and are chosen by benefit per unit of migration cost.
+// round and per host, and are chosen by benefit per unit of migration cost. Misfits (misfits.ts)
+// move first, whatever the imbalance.
 
 import { z } from "zod";
 import { NotMovedCode, StepCode } from "../codes.js";
@@ -11,6 +12,7 @@ import { imbalance } from "../metrics.js";
 import type { ClusterModel } from "../model.js";
 import type { PlanBuilder } from "../plan-builder.js";
 import type { Policy } from "../policy.js";
+import { moveMisfits } from "./misfits.js";
 
 /** Per aggressiveness level 1..5: act above this imbalance; each move must gain at least this. */
 const TRIGGER = [0.25, 0.15, 0.1, 0.05, 0.02] as const;
@@ -130,6 +132,19 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const active: number[] = [];
   for (let h = 0; h < m.hosts.length; h++) if (m.destOk[h] === 1) active.push(h);
   if (active.length < 2) return;
+  // Misfits first, whatever the imbalance: each to the host it may go to that gains the most.
+  let moves = moveMisfits(m, b, args.maxMoves, (unit, src, why) => {
+    const sums = computeSums(m, active);
+    let dst = -1;
+    let best = -Infinity;
+    for (const h of active) {
+      if (m.check(unit, h) !== null || m.unitCost(unit, src, h) === null) continue;
+      const g = gain(m, sums, w, unit, src, h) - m.softPenalty(unit, h) * minGain * 2;
+      if (g > best) [dst, best] = [h, g];
+    }
+    if (dst >= 0) b.migrate(unit, dst, StepCode.balanceMisfit, why);
+    return dst >= 0;
+  });
   if (imbalance(m, args.weights) <= trigger) return;
 
   const meanCpu = active.reduce((a, h) => a + m.cpuUtil(h), 0) / active.length;
@@ -151,7 +166,6 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   };
   const perHost = new Map<number, number>();
   const used = (h: number) => perHost.get(h) ?? 0;
-  let moves = 0;
   const sums = computeSums(m, active);
 
   for (;;) {

@@ -1,5 +1,7 @@
 // Consolidate (power saving). Hosts should run between band.low and band.high of their CPU, by
-// forecast demand. One pass, near-linear in hosts + VMs, in four phases over a shared context:
+// forecast demand. One pass, near-linear in hosts + VMs, in four phases over a shared context,
+// after the misfits (misfits.ts) are packed like relief's VMs, or a standby host that may take them
+// is woken (wakeForMisfits):
 //  1. relieveOverload: move the fewest, cheapest VMs off hosts above the band, best fit under it;
 //  2. wakeForDemand: if forecast demand (at the first standby host's wake latency), load relief
 //     found no room for, or the spare floor needs more capacity than the powered hosts offer under
@@ -23,6 +25,7 @@ import { PowerOffGuard } from "../power-off.js";
 import type { Host } from "../types.js";
 import { efficiency, type Efficiency } from "./host-efficiency.js";
 import { FailedShapes } from "./failed-shapes.js";
+import { moveMisfits } from "./misfits.js";
 
 export const consolidateArgs = z
   .object({
@@ -87,7 +90,7 @@ interface Context {
   /** Hosts that received VMs this round: they are not emptied in the same round. */
   readonly receivers: Uint8Array;
   /** Standby hosts that may be woken, in wake order for CPU demand (fewest full-load watts per MHz, fastest, biggest first). */
-  readonly standby: readonly number[];
+  readonly standby: number[];
   /** Forecast cluster CPU demand at the first standby host's wake latency. */
   readonly demandAhead: number;
   /** The power-off rule, with the spare capacity totals it keeps current as VMs move. */
@@ -106,6 +109,15 @@ interface Context {
 
 function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
   const ctx = newContext(m, args, b);
+  // Misfits first (best fit under the band), so relief sees what they leave.
+  const stranded: Stranded[] = [];
+  moveMisfits(m, b, args.maxMoves, (unit, src, why) => {
+    const dst = place(ctx, unit, src) ?? place(ctx, unit, src, true);
+    if (dst !== null) commit(ctx, unit, dst, StepCode.consolidateMisfit, why);
+    else stranded.push({ unit, why });
+    return dst !== null;
+  });
+  if (args.wake) wakeForMisfits(ctx, stranded);
   const relief = args.relieveOverload ? relieveOverload(ctx) : { unplaced: 0, waitingCpu: 0 };
   ctx.waitingCpu = relief.waitingCpu;
   if (wakeForDemand(ctx, relief.unplaced)) return;
@@ -279,6 +291,39 @@ function placeCallbacks(
       return c + mm + m.softPenalty(q.unit, h) + (eff.inefficient(h) ? 1 : 0);
     },
   };
+}
+
+/** A misfit no host that is on could take, and what its host lacks. */
+interface Stranded {
+  readonly unit: readonly number[];
+  readonly why: string;
+}
+
+/**
+ * Wakes, for each stranded misfit, the first standby host in wake order that it may go to
+ * (`ClusterModel.allowedOn`) with room for it under the pack target; the next round moves it there.
+ * Woken hosts leave `ctx.standby`, and one woken host takes as many as its room allows.
+ */
+function wakeForMisfits(ctx: Context, stranded: readonly Stranded[]): void {
+  const { m, b } = ctx;
+  /** Room left under the pack target on the hosts woken here: CPU, memory. */
+  const room = new Map<number, [number, number]>();
+  const fits = (x: Stranded, h: number, [cpu, mem]: readonly [number, number]) =>
+    unitCpu(m, x.unit) <= cpu + EPS && (!ctx.enforceMem || unitMem(m, x.unit) <= mem + EPS) && m.allowedOn(x.unit, h) === null;
+  for (const x of stranded) {
+    let dst = [...room].find(([h, r]) => fits(x, h, r))?.[0];
+    if (dst === undefined) {
+      const i = ctx.standby.findIndex((h) => fits(x, h, [ctx.packCap[h] ?? 0, m.memCap[h] ?? 0]));
+      if (i < 0) continue;
+      dst = ctx.standby[i] as number;
+      ctx.standby.splice(i, 1);
+      b.wake(dst, StepCode.consolidateWake, `for ${x.unit.map((v) => m.vmId(v)).join(", ")}: ${x.why}, and no host that is on can take it`);
+      ctx.capHighOn += (m.hosts[dst] as Host).cpuCapacityMhz * ctx.args.band.high;
+      room.set(dst, [ctx.packCap[dst] ?? 0, m.memCap[dst] ?? 0]);
+    }
+    const [cpu, mem] = room.get(dst) as [number, number];
+    room.set(dst, [cpu - unitCpu(m, x.unit), mem - unitMem(m, x.unit)]);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

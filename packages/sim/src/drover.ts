@@ -43,7 +43,8 @@ export interface DroverPolicyOptions {
   readonly foresight?: boolean;
   /**
    * How the cluster is found at the start: "first-fit" (default: VMs on the first hosts with room,
-   * as in a cluster nobody packed) or "pabfd", as the CloudSim baselines place it (LR-MMT-1.2's
+   * as in a cluster nobody packed; with `coreSpeedModels`, only on hosts with their vCPU's model, as
+   * libvirt starts a guest only where its CPU model is) or "pabfd", as the CloudSim baselines place it (LR-MMT-1.2's
    * creation placement), to compare policies from one start. It decides clean+ram, where memory
    * fixes the host count and the day's energy follows which hosts hold the VMs.
    */
@@ -130,7 +131,7 @@ export class DroverPolicy implements SimPolicy {
   /** The cluster as found (`start`); hosts holding a VM are powered. */
   place(dc: Datacenter): void {
     if (this.start === "pabfd") new PabfdPolicy({ detector: { kind: "lr", parameter: 1.2 } }).place(dc);
-    else firstFitPlace(dc);
+    else firstFitPlace(dc, { wholeCore: this.coreSpeedModels });
     this.hostIds = Array.from({ length: dc.nHosts }, (_, h) => `host-${h}`);
     this.vmIds = dc.spec.workload.names.map((n, v) => `vm-${v}-${n}`);
     this.hostIndex = new Map(this.hostIds.map((id, h) => [id, h]));

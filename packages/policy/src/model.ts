@@ -521,25 +521,24 @@ export class ClusterModel {
     if (older !== null) return older;
     const host = this.hosts[dst] as Host;
     for (const v of unit) {
-      const r = this.vmCompatibilityRejects(v, host);
+      const vm = this.vms[v] as Vm;
+      const r = cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
       if (r !== null) return r;
     }
     return null;
   }
 
-  /** CPU model, core speed, storage and bridges of one VM on `host`. */
-  private vmCompatibilityRejects(v: number, host: Host): RejectCode | null {
-    const vm = this.vms[v] as Vm;
-    return cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
-  }
-
   /**
-   * Why the VM's own host cannot run it as it needs, or null: a CPU model, core speed, storage or
-   * bridge the host lacks (a placement made before the rule, or a demand per vCPU that outgrew the
-   * host's cores). The same predicates refuse such a host as a destination.
+   * Why the VM's own host cannot run it as it needs, or null: a CPU model it lacks, or cores slower
+   * than the VM's forecast demand per vCPU (`enforceCoreSpeed`): a placement made before the
+   * requirement was stated, or a demand measured on faster cores. The destination predicates, on
+   * the VM's own host. Not storage or bridges: a VM running there shows the host has them, and a
+   * report that says otherwise is not fixed by moving it.
    */
   misfit(v: number): RejectCode | null {
-    return this.vmCompatibilityRejects(v, this.hosts[this.vmHost[v] as number] as Host);
+    const vm = this.vms[v] as Vm;
+    const host = this.hosts[this.vmHost[v] as number] as Host;
+    return cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host);
   }
 
   /** Cool-downs and the hard (or, with `strictSoft`, every) rule. */

@@ -304,6 +304,12 @@ describe("consolidate minimum on-time", () => {
     expect(wakes(woken).map((w) => [w.hostId, w.message])).toEqual([
       ["h3", "for a: h1 lacks the CPU model it needs, and no host that is on can take it"],
     ]);
+    // A bridge or storage its host's report lacks is no reason to move: the VM runs there.
+    const reported = snap(
+      [host("h1", { bridges: [] }), host("h2", { bridges: ["br0"] })],
+      [vm("a", "h1", 3000, { bridges: ["br0"] }), vm("b", "h2", 3000)],
+    );
+    expect(moves(plan(reported, "consolidate", { nowMs: NOW, args: { band: { low: 0.2, high: 0.9 }, powerOff: false } }))).toEqual([]);
     // With no host that has the model, the VM stays and the plan says so.
     const none = snap([host("h1", models(["old"])), host("h2", models(["old"]))], [vm("a", "h1", 3000, { cpuModel: "new" })]);
     const q = plan(none, "consolidate", { nowMs: NOW, args: { band: { low: 0.2, high: 0.9 }, powerOff: false } });

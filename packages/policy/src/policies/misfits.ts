@@ -1,7 +1,7 @@
-// VMs their own host cannot run as they need (`ClusterModel.misfit`: a CPU model, core speed,
-// storage or bridge it lacks): placed before the requirement was stated, or a demand per vCPU that
-// outgrew the host's cores, so the VM is starved whatever the host's load. Every policy that moves
-// VMs for load moves these first, each to a destination of its own choosing.
+// VMs their own host cannot run as they need (`ClusterModel.misfit`: a CPU model it lacks, or cores
+// slower than the VM's demand per vCPU): placed before the requirement was stated, or grown past the
+// host's cores, so the VM is starved whatever the host's load. Every policy that moves VMs for load
+// moves these first, each to a destination of its own choosing.
 
 import { NotMovedCode, RejectCode } from "../codes.js";
 import type { ClusterModel } from "../model.js";
@@ -11,8 +11,6 @@ import type { PlanBuilder } from "../plan-builder.js";
 const LACKS: Readonly<Record<string, string>> = {
   [RejectCode.cpuModel]: "the CPU model it needs",
   [RejectCode.coreSpeed]: "cores fast enough for its forecast demand per vCPU",
-  [RejectCode.storage]: "the shared storage its disks live on",
-  [RejectCode.bridge]: "a bridge its interfaces use",
 };
 
 /**

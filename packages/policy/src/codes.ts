@@ -10,6 +10,7 @@ export const StepCode = {
   consolidatePowerOff: "consolidate.power-off",
   consolidateWake: "consolidate.wake-for-demand",
   consolidateWakeSpare: "consolidate.wake-for-spare",
+  consolidateWakeMisfit: "consolidate.wake-for-misfit",
   drainMove: "drain.evacuate",
   drainPark: "drain.parking-move",
 } as const;

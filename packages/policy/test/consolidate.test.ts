@@ -301,8 +301,8 @@ describe("consolidate minimum on-time", () => {
     );
     const woken = plan(asleep, "consolidate", { nowMs: NOW, args: { band: { low: 0.2, high: 0.9 } } });
     expect(validatePlan(asleep, woken)).toEqual([]);
-    expect(wakes(woken).map((w) => [w.hostId, w.message])).toEqual([
-      ["h3", "for a: h1 lacks the CPU model it needs, and no host that is on can take it"],
+    expect(wakes(woken).map((w) => [w.hostId, w.code, w.message])).toEqual([
+      ["h3", "consolidate.wake-for-misfit", "for a: h1 lacks the CPU model it needs, and no host that is on can take it"],
     ]);
     // A bridge or storage its host's report lacks is no reason to move: the VM runs there.
     const reported = snap(

@@ -44,9 +44,9 @@ export interface DroverPolicyOptions {
   /**
    * How the cluster is found at the start: "first-fit" (default: VMs on the first hosts with room,
    * as in a cluster nobody packed; with `coreSpeedModels`, only on hosts with their vCPU's model, as
-   * libvirt starts a guest only where its CPU model is) or "pabfd", as the CloudSim baselines place it (LR-MMT-1.2's
-   * creation placement), to compare policies from one start. It decides clean+ram, where memory
-   * fixes the host count and the day's energy follows which hosts hold the VMs.
+   * libvirt starts a guest only where its CPU model is) or "pabfd", as the CloudSim baselines place
+   * it (LR-MMT-1.2's creation placement), to compare policies from one start. It decides clean+ram,
+   * where memory fixes the host count and the day's energy follows which hosts hold the VMs.
    */
   readonly start?: "first-fit" | "pabfd";
 }

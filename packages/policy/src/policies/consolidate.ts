@@ -317,7 +317,11 @@ function wakeForMisfits(ctx: Context, stranded: readonly Stranded[]): void {
       if (i < 0) continue;
       dst = ctx.standby[i] as number;
       ctx.standby.splice(i, 1);
-      b.wake(dst, StepCode.consolidateWake, `for ${x.unit.map((v) => m.vmId(v)).join(", ")}: ${x.why}, and no host that is on can take it`);
+      b.wake(
+        dst,
+        StepCode.consolidateWakeMisfit,
+        `for ${x.unit.map((v) => m.vmId(v)).join(", ")}: ${x.why}, and no host that is on can take it`,
+      );
       ctx.capHighOn += (m.hosts[dst] as Host).cpuCapacityMhz * ctx.args.band.high;
       room.set(dst, [ctx.packCap[dst] ?? 0, m.memCap[dst] ?? 0]);
     }

@@ -397,23 +397,30 @@ export class FirstFitPolicy implements SimPolicy {
 /**
  * First fit at creation: PE capacity, free MIPS, RAM and BW, hosts in id order. A VM's request at
  * creation must fit one PE (CloudSim); with `wholeCore`, its full MIPS must, as a VM whose CPU model
- * a host lacks never starts there.
+ * a host lacks never starts there, unless no host with room has such cores (then as CloudSim).
  */
 export function firstFitPlace(dc: Datacenter, opts: { wholeCore?: boolean } = {}): void {
   const avail = Float64Array.from(dc.hostTotalMips);
   const ram = Float64Array.from(dc.hostRamMb);
   const bw = Float64Array.from(dc.hostBwKbps);
+  /** The first host with room for VM v whose PE has at least `pe` MIPS, or -1. */
+  const first = (v: number, r: number, pe: number): number => {
+    for (let h = 0; h < dc.nHosts; h++) {
+      if ((dc.hostPeMips[h] as number) < pe || (avail[h] as number) < r) continue;
+      if ((ram[h] as number) < (dc.vmRamMb[v] as number) || (bw[h] as number) < (dc.vmBwKbps[v] as number)) continue;
+      return h;
+    }
+    return -1;
+  };
   for (let v = 0; v < dc.nVms; v++) {
     const r = dc.vmReq[v] as number;
-    for (let h = 0; h < dc.nHosts; h++) {
-      if ((dc.hostPeMips[h] as number) < (opts.wholeCore === true ? (dc.vmMips[v] as number) : r) || (avail[h] as number) < r) continue;
-      if ((ram[h] as number) < (dc.vmRamMb[v] as number) || (bw[h] as number) < (dc.vmBwKbps[v] as number)) continue;
-      const pe = dc.hostPeMips[h] as number;
-      avail[h] = (avail[h] as number) - (r > pe ? pe : r);
-      ram[h] = (ram[h] as number) - (dc.vmRamMb[v] as number);
-      bw[h] = (bw[h] as number) - (dc.vmBwKbps[v] as number);
-      dc.place(v, h);
-      break;
-    }
+    let h = opts.wholeCore === true ? first(v, r, Math.max(r, dc.vmMips[v] as number)) : -1;
+    if (h < 0) h = first(v, r, r);
+    if (h < 0) continue;
+    const pe = dc.hostPeMips[h] as number;
+    avail[h] = (avail[h] as number) - (r > pe ? pe : r);
+    ram[h] = (ram[h] as number) - (dc.vmRamMb[v] as number);
+    bw[h] = (bw[h] as number) - (dc.vmBwKbps[v] as number);
+    dc.place(v, h);
   }
 }

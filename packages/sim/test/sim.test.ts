@@ -417,6 +417,10 @@ describe("Drover's policy in the simulator", () => {
     // a guest only where its model is; without them, on the G4.
     expect(run({}).hostOf.every((h) => h === 1)).toBe(true);
     expect(run({ coreSpeedModels: false }).hostOf.every((h) => h === 0)).toBe(true);
+    // With no such host at all, it is found where CloudSim would place it, and stays.
+    const g4Only = simulate({ workload: w, policy: new DroverPolicy(), mode: "clean", hosts: 1, vmTypeOf: [0] });
+    expect(g4Only.migrations).toBe(0);
+    expect(g4Only.slatah).toBeGreaterThan(0.5);
   });
 
   it("with foresight, plans see the next interval's demand and relieve hosts before it arrives", () => {

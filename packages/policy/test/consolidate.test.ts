@@ -297,13 +297,18 @@ describe("consolidate minimum on-time", () => {
     });
     const asleep = snap(
       [host("h1", models(["old"])), host("h2", standby(["old"], 60_000)), host("h3", standby(["old", "new"], 120_000))],
-      [vm("a", "h1", 3000, { cpuModel: "new" })],
+      [vm("a", "h1", 1000, { cpuModel: "new" })],
     );
     const woken = plan(asleep, "consolidate", { nowMs: NOW, args: { band: { low: 0.2, high: 0.9 } } });
     expect(validatePlan(asleep, woken)).toEqual([]);
     expect(wakes(woken).map((w) => [w.hostId, w.code, w.message])).toEqual([
       ["h3", "consolidate.wake-for-misfit", "for a: h1 lacks the CPU model it needs, and no host that is on can take it"],
     ]);
+    // h1, below the band, is not emptied either; the note says why a is stuck, not why h1 stays on.
+    expect(woken.notMoved.find((n) => n.vmId === "a")).toMatchObject({
+      code: "placement.no-destination",
+      message: "h1 lacks the CPU model it needs; h3 is woken for it",
+    });
     // A bridge or storage its host's report lacks is no reason to move: the VM runs there.
     const reported = snap(
       [host("h1", { bridges: [] }), host("h2", { bridges: ["br0"] })],

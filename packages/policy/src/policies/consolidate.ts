@@ -25,7 +25,7 @@ import { PowerOffGuard } from "../power-off.js";
 import type { Host } from "../types.js";
 import { efficiency, type Efficiency } from "./host-efficiency.js";
 import { FailedShapes } from "./failed-shapes.js";
-import { moveMisfits } from "./misfits.js";
+import { moveMisfits, noHostFor } from "./misfits.js";
 
 export const consolidateArgs = z
   .object({
@@ -117,7 +117,19 @@ function run(m: ClusterModel, args: Args, b: PlanBuilder): void {
     else stranded.push({ unit, why });
     return dst !== null;
   });
-  if (args.wake) wakeForMisfits(ctx, stranded);
+  const wokenFor = args.wake ? wakeForMisfits(ctx, stranded) : new Map<Stranded, number>();
+  loadPhases(ctx);
+  // Said last: a phase's note about the host (not emptied, say) must not hide why the VM is stuck.
+  for (const x of stranded) {
+    const dst = wokenFor.get(x);
+    const note = dst === undefined ? noHostFor(x.why) : `${x.why}; ${m.hostId(dst)} is woken for it`;
+    for (const v of x.unit) b.note(v, NotMovedCode.noDestination, note);
+  }
+}
+
+/** Phases 1-4. */
+function loadPhases(ctx: Context): void {
+  const { args } = ctx;
   const relief = args.relieveOverload ? relieveOverload(ctx) : { unplaced: 0, waitingCpu: 0 };
   ctx.waitingCpu = relief.waitingCpu;
   if (wakeForDemand(ctx, relief.unplaced)) return;
@@ -302,10 +314,12 @@ interface Stranded {
 /**
  * Wakes, for each stranded misfit, the first standby host in wake order that it may go to
  * (`ClusterModel.allowedOn`) with room for it under the pack target; the next round moves it there.
- * Woken hosts leave `ctx.standby`, and one woken host takes as many as its room allows.
+ * Woken hosts leave `ctx.standby`, and one woken host takes as many as its room allows. Returns
+ * the host woken for each misfit that got one.
  */
-function wakeForMisfits(ctx: Context, stranded: readonly Stranded[]): void {
+function wakeForMisfits(ctx: Context, stranded: readonly Stranded[]): Map<Stranded, number> {
   const { m, b } = ctx;
+  const wokenFor = new Map<Stranded, number>();
   /** Room left under the pack target on the hosts woken here: CPU, memory. */
   const room = new Map<number, [number, number]>();
   const fits = (x: Stranded, h: number, [cpu, mem]: readonly [number, number]) =>
@@ -327,7 +341,9 @@ function wakeForMisfits(ctx: Context, stranded: readonly Stranded[]): void {
     }
     const [cpu, mem] = room.get(dst) as [number, number];
     room.set(dst, [cpu - unitCpu(m, x.unit), mem - unitMem(m, x.unit)]);
+    wokenFor.set(x, dst);
   }
+  return wokenFor;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ const LACKS: Readonly<Record<string, string>> = {
   [RejectCode.coreSpeed]: "cores fast enough for its forecast demand per vCPU",
 };
 
+/** The note on a misfit no host can take. */
+export const noHostFor = (why: string): string => `${why}, and no host that has it can take it`;
+
 /**
  * Calls `move` for each movable unit on a healthy host that holds a misfit, with the reason (for
  * the step's message); `move` returns whether it planned the move. Notes the VMs that cannot move
@@ -46,7 +49,7 @@ export function moveMisfits(
         continue;
       }
       if (move(u.unit, h, why)) moved += u.unit.length;
-      else for (const x of u.unit) b.note(x, NotMovedCode.noDestination, `${why}, and no host that has it can take it`);
+      else for (const x of u.unit) b.note(x, NotMovedCode.noDestination, noHostFor(why));
     }
   }
   return moved;

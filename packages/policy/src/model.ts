@@ -522,10 +522,15 @@ export class ClusterModel {
     const host = this.hosts[dst] as Host;
     for (const v of unit) {
       const vm = this.vms[v] as Vm;
-      const r = cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
+      const r = this.cpuRejects(v, host) ?? storageRejects(vm, host) ?? bridgeRejects(vm, host);
       if (r !== null) return r;
     }
     return null;
+  }
+
+  /** The VM's CPU model, and with `enforceCoreSpeed` its demand per vCPU, against the host's cores. */
+  private cpuRejects(v: number, host: Host): RejectCode | null {
+    return cpuModelRejects(this.vms[v] as Vm, host) ?? coreSpeedRejects(this, v, host);
   }
 
   /**
@@ -536,9 +541,7 @@ export class ClusterModel {
    * report that says otherwise is not fixed by moving it.
    */
   misfit(v: number): RejectCode | null {
-    const vm = this.vms[v] as Vm;
-    const host = this.hosts[this.vmHost[v] as number] as Host;
-    return cpuModelRejects(vm, host) ?? coreSpeedRejects(this, v, host);
+    return this.cpuRejects(v, this.hosts[this.vmHost[v] as number] as Host);
   }
 
   /** Cool-downs and the hard (or, with `strictSoft`, every) rule. */

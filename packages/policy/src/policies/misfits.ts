@@ -27,30 +27,37 @@ export function moveMisfits(
   maxMoves: number,
   move: (unit: readonly number[], src: number, why: string) => boolean,
 ): number {
-  let moved = 0;
+  // One pass over the VMs, and nothing allocated unless a misfit is found: this runs in every plan.
+  let found: { v: number; code: string }[] | undefined;
   for (let h = 0; h < m.hosts.length; h++) {
     if (m.destOk[h] !== 1) continue;
-    const misfits = (m.hostVms[h] as number[]).filter((v) => m.misfit(v) !== null);
-    for (const v of misfits) {
-      if (m.vmHost[v] !== h) continue; // left with a hard-affinity partner
-      const code = m.misfit(v) as string;
-      const why = `${m.hostId(h)} lacks ${LACKS[code] ?? code}`;
-      const u = m.unitOf(v);
-      if (!("unit" in u)) {
-        b.note(v, u.reject, `${why}, but it cannot move now (${u.reject})`);
-        continue;
-      }
-      if (moved + u.unit.length > maxMoves) {
-        for (const x of u.unit) b.note(x, NotMovedCode.moveCap, `${why}, but the round's ${maxMoves} moves are used`);
-        continue;
-      }
-      if (m.unitCost(u.unit, h, h) === null) {
-        for (const x of u.unit) b.note(x, NotMovedCode.notConvergent, `${why}, but no migration strategy completes for it`);
-        continue;
-      }
-      if (move(u.unit, h, why)) moved += u.unit.length;
-      else for (const x of u.unit) b.note(x, NotMovedCode.noDestination, noHostFor(why));
+    const vms = m.hostVms[h] as number[];
+    for (let k = 0; k < vms.length; k++) {
+      const v = vms[k] as number;
+      const code = m.misfit(v);
+      if (code !== null) (found ??= []).push({ v, code });
     }
+  }
+  let moved = 0;
+  for (const { v, code } of found ?? []) {
+    const h = m.vmHost[v] as number;
+    if (m.vmMoved[v] === 1) continue; // left with a hard-affinity partner
+    const why = `${m.hostId(h)} lacks ${LACKS[code] ?? code}`;
+    const u = m.unitOf(v);
+    if (!("unit" in u)) {
+      b.note(v, u.reject, `${why}, but it cannot move now (${u.reject})`);
+      continue;
+    }
+    if (moved + u.unit.length > maxMoves) {
+      for (const x of u.unit) b.note(x, NotMovedCode.moveCap, `${why}, but the round's ${maxMoves} moves are used`);
+      continue;
+    }
+    if (m.unitCost(u.unit, h, h) === null) {
+      for (const x of u.unit) b.note(x, NotMovedCode.notConvergent, `${why}, but no migration strategy completes for it`);
+      continue;
+    }
+    if (move(u.unit, h, why)) moved += u.unit.length;
+    else for (const x of u.unit) b.note(x, NotMovedCode.noDestination, noHostFor(why));
   }
   return moved;
 }

@@ -101,7 +101,7 @@ function runTable(w: Workload, mode: Mode, hosts: number, names: readonly string
   }
   if (skipped)
     rows.push({
-      ...boundRow(skipped, { energyKwh: Number.NaN, activeHostsMean: Number.NaN, activeHostsMax: 0 }, null),
+      ...boundRow(skipped, { energyKwh: Number.NaN, firstIntervalKwh: Number.NaN, activeHostsMean: Number.NaN, activeHostsMax: 0 }, null),
       note: "skipped: O(H^2) per round",
     });
   rows.push(boundRow("fluid bound", fluid, oracle.energyKwh));

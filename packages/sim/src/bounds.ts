@@ -30,6 +30,8 @@ export interface BoundOptions {
 
 export interface BoundResult {
   readonly energyKwh: number;
+  /** Energy between the first two instants (clean: the first interval, before any policy's first plan). */
+  readonly firstIntervalKwh: number;
   readonly activeHostsMean: number;
   readonly activeHostsMax: number;
 }
@@ -132,6 +134,7 @@ export function fluidBound(o: BoundOptions): BoundResult {
   const minHosts = demand.map((d) => Math.max(Math.ceil(d / maxCap), memHosts));
   return {
     energyKwh: integrate(s.times, power, o.integration ?? "trapezoid"),
+    firstIntervalKwh: integrate(s.times.slice(0, 2), power.slice(0, 2), o.integration ?? "trapezoid"),
     activeHostsMean: minHosts.reduce((a, b) => a + b, 0) / minHosts.length,
     activeHostsMax: minHosts.reduce((a, b) => Math.max(a, b), 0),
   };
@@ -247,6 +250,7 @@ export function ffdOracle(o: BoundOptions): BoundResult {
   }
   return {
     energyKwh: integrate(s.times, power, o.integration ?? "trapezoid"),
+    firstIntervalKwh: integrate(s.times.slice(0, 2), power.slice(0, 2), o.integration ?? "trapezoid"),
     activeHostsMean: counts.reduce((a, b) => a + b, 0) / counts.length,
     activeHostsMax: counts.reduce((a, b) => Math.max(a, b), 0),
   };

@@ -36,6 +36,11 @@ export interface SimulationResult {
   readonly vms: number;
   readonly rounds: number;
   readonly energyKwh: number;
+  /**
+   * Energy drawn on the start placement before the policy's first plan (the first round): what
+   * the start costs, which no policy choice changes.
+   */
+  readonly energyBeforeFirstPlanKwh: number;
   /** Fraction of active host time with a CPU shortfall. */
   readonly slatah: number;
   /** Performance degradation due to migrations (fraction of requested MIPS·s). */
@@ -119,6 +124,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   const decisions: number[] = [];
   let activeSum = 0;
   let activeMax = 0;
+  let energyBeforeFirstPlanKwh = 0;
 
   let refusedPowerOffs = 0;
   const powerOff = (h: number) => {
@@ -213,6 +219,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     dc.update(t, true);
     wake.round(prevT);
     prevT = t;
+    if (i === 0) energyBeforeFirstPlanKwh = dc.energyJ / (3600 * 1000);
     const active = dc.activeHosts();
     activeSum += active;
     if (active > activeMax) activeMax = active;
@@ -231,6 +238,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
   }
   return {
     ...summarise(dc, policy.name, opts.mode, rounds, decisions, activeSum, activeMax),
+    energyBeforeFirstPlanKwh,
     refusedPowerOffs,
     wakeWindows: wake.result(rounds),
   };
@@ -289,7 +297,7 @@ function summarise(
   decisions: number[],
   activeSum: number,
   activeMax: number,
-): Omit<SimulationResult, "refusedPowerOffs" | "wakeWindows"> {
+): Omit<SimulationResult, "energyBeforeFirstPlanKwh" | "refusedPowerOffs" | "wakeWindows"> {
   const q = dc.q;
   let active = 0,
     viol = 0,

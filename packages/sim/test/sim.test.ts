@@ -149,6 +149,8 @@ describe("a hand-checkable scenario", () => {
     const u = 1200 / 3720;
     const watts = powerAt(hpMl110G4, u);
     expect(r.energyKwh).toBeCloseTo((watts * 1200) / 3.6e6, 9);
+    // The first round is at 300 s: the start placement draws until then.
+    expect(r.energyBeforeFirstPlanKwh).toBeCloseTo((watts * 300) / 3.6e6, 9);
     expect(r.migrations).toBe(0);
     expect(r.activeHostsMax).toBe(1);
     expect(r.slatah).toBe(0);
@@ -362,6 +364,11 @@ describe("the oracles on small and long traces", () => {
     expect(now.activeHostsMean).toBe(1.75);
     expect(ahead.activeHostsMean).toBe(2);
     expect(ahead.energyKwh).toBeGreaterThan(now.energyKwh);
+    // First interval (trapezoid over 300 s): one G5 at 5000 MIPS then two; the lookahead oracle has
+    // both on from the start, at half that load each.
+    const p = (mips: number) => powerAt(hpMl110G5, mips / 5320);
+    expect(now.firstIntervalKwh).toBeCloseTo((((p(5000) + 2 * p(5000)) / 2) * 300) / 3.6e6, 9);
+    expect(ahead.firstIntervalKwh).toBeCloseTo((((2 * p(2500) + 2 * p(5000)) / 2) * 300) / 3.6e6, 9);
     expect(() => ffdOracle({ workload: w4, mode: "clean", lookahead: -1 })).toThrow(/lookahead must be a whole number >= 0 \(got -1\)/);
   });
 });

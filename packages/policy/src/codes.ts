@@ -75,5 +75,7 @@ export const DeferCode = {
   perDestination: "limit.per-destination",
   perCluster: "limit.per-cluster",
   dependency: "limit.dependency-deferred",
+  /** A power-off the power-off rule refuses once the moves the limits defer are left out. */
+  powerOffRule: "limit.power-off-rule",
 } as const;
 export type DeferCode = (typeof DeferCode)[keyof typeof DeferCode];

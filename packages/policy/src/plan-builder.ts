@@ -17,11 +17,20 @@ export class PlanBuilder {
     readonly policy: string,
   ) {}
 
-  /** Record the move in the model and as a step. */
-  migrate(unit: readonly number[], dst: number, code: string, message: string, extraDeps: readonly number[] = []): number[] {
+  /**
+   * Record the move in the model and as a step. The VMs of a unit share a group (the limits admit
+   * them together); `group` names a larger one that holds this unit's steps and others.
+   */
+  migrate(
+    unit: readonly number[],
+    dst: number,
+    code: string,
+    message: string,
+    extraDeps: readonly number[] = [],
+    group: string | undefined = unit.length > 1 ? `affinity:${unit.map((v) => this.model.vmId(v)).join(",")}` : undefined,
+  ): number[] {
     const m = this.model;
     const src = m.vmHost[unit[0] as number] as number;
-    const group = unit.length > 1 ? `affinity:${unit.map((v) => m.vmId(v)).join(",")}` : undefined;
     // Exact sizes and no callbacks: a big plan records 100,000s of moves.
     const out = new Array<number>(unit.length);
     const preds = new Array<MigrationPrediction | null>(unit.length);

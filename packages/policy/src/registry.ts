@@ -8,11 +8,12 @@ import { applyLimits } from "./limits.js";
 import { activeHosts, IMBALANCE_WEIGHTS, imbalance } from "./metrics.js";
 import { buildModel } from "./model.js";
 import { PlanBuilder } from "./plan-builder.js";
+import { rejudgePowerOffs } from "./power-off.js";
 import type { Policy } from "./policy.js";
 import { balancePolicy } from "./policies/balance.js";
 import { consolidatePolicy } from "./policies/consolidate.js";
 import { drainPolicy } from "./policies/drain.js";
-import type { ClusterSnapshot, NotMoved, Plan, PlanStep, RuleBlock } from "./types.js";
+import type { ClusterSnapshot, DeferredStep, NotMoved, Plan, PlanStep, RuleBlock } from "./types.js";
 
 const registry = new Map<string, Policy>([
   [balancePolicy.name, balancePolicy as unknown as Policy],
@@ -141,7 +142,9 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
   }
   const merged = chained ? addCrossDependencies(steps) : steps;
   const limited =
-    options.unlimited === true ? { admitted: merged, deferred: [] } : applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot));
+    options.unlimited === true
+      ? { admitted: merged, deferred: [] }
+      : withPowerOffsRejudged(snapshot, nowMs, applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot)));
   const totalMigrationCost = limited.admitted.reduce((a, s) => a + (s.kind === "migrate" ? s.prediction.cost : 0), 0);
   return {
     policy: profile.name,
@@ -171,6 +174,17 @@ function withoutMoved(notMoved: NotMoved[], steps: readonly PlanStep[]): NotMove
   const moved = new Set<string>();
   for (const s of steps) if (s.kind === "migrate" && noted.has(s.vmId)) moved.add(s.vmId);
   return moved.size === 0 ? notMoved : notMoved.filter((n) => !moved.has(n.vmId));
+}
+
+/** A power-off admitted beside a deferred move may have relied on it: the power-off rule judges it again. */
+function withPowerOffsRejudged(
+  snapshot: ClusterSnapshot,
+  nowMs: number,
+  limited: { admitted: PlanStep[]; deferred: DeferredStep[] },
+): { admitted: PlanStep[]; deferred: DeferredStep[] } {
+  if (!limited.deferred.some((d) => d.step.kind === "migrate") || !limited.admitted.some((s) => s.kind === "power-off")) return limited;
+  const again = rejudgePowerOffs(snapshot, limited.admitted, nowMs);
+  return { admitted: again.admitted, deferred: [...limited.deferred, ...again.deferred] };
 }
 
 function buildLimits(snapshot: ClusterSnapshot) {

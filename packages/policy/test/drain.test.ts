@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { applyPlan, plan, validatePlan } from "../src/index.js";
 import type { MigrateStep } from "../src/index.js";
-import { host, NOW, snap, vm } from "./fixtures.js";
+import { config, host, NOW, snap, vm } from "./fixtures.js";
 
 const moves = (p: ReturnType<typeof plan>) => p.steps.filter((s): s is MigrateStep => s.kind === "migrate");
 
@@ -109,6 +109,58 @@ describe("drain", () => {
     ]);
     expect(m[1]?.dependsOn).toContain(m[0]?.index);
     expect(p.ruleBlocks.map((r) => r.ruleId)).toContain("apart");
+  });
+
+  it("admits a parking move only with the move it makes room for", () => {
+    // As above, with one move already in flight and room for one more: moving b alone would make
+    // room for nothing this round (and the next plan may park another VM instead).
+    const base = snap(
+      [host("h1", { state: "draining" }), host("h2"), host("h3", { cpuCapacityMhz: 1000 }), host("h4", { cpuCapacityMhz: 100 })],
+      [vm("a", "h1", 3000), vm("b", "h2", 500), vm("x", "h4", 10)],
+      {
+        rules: [{ id: "apart", kind: "vm-anti-affinity", vmIds: ["a", "b"], hard: true }],
+        inFlight: [{ id: "m0", vmId: "x", sourceHostId: "h4", destinationHostId: "h3", startedMs: NOW - 1000 }],
+      },
+    );
+    const limited = (perCluster: number) =>
+      plan({ ...base, config: config({ limits: { perSource: 10, perDestination: 10, perCluster } }) }, "drain", { nowMs: NOW });
+    const two = limited(2);
+    expect(moves(two)).toEqual([]);
+    expect(two.deferred.map((d) => (d.step.kind === "migrate" ? [d.step.vmId, d.code] : []))).toEqual([
+      ["b", "limit.per-cluster"],
+      ["a", "limit.per-cluster"],
+    ]);
+    expect(two.deferred[0]?.message).toMatch(/group of 2 moves together/);
+    const three = limited(3);
+    expect(moves(three).map((x) => [x.vmId, x.code])).toEqual([
+      ["b", "drain.parking-move"],
+      ["a", "drain.evacuate"],
+    ]);
+    expect(validatePlan(base, three)).toEqual([]);
+  });
+
+  it("does not park a VM on the host it left within the return cool-down", () => {
+    // b left h3 a minute ago: parked, it goes to h4 although h3 is emptier. The evacuated VM may
+    // still go back where it came from (the operator asked for the drain).
+    const s = snap(
+      [host("h1", { state: "draining" }), host("h2"), host("h3"), host("h4")],
+      [
+        vm("a", "h1", 7000, { previousHostId: "h2", lastMigrationMs: NOW - 60_000 }),
+        vm("b", "h2", 500, { previousHostId: "h3", lastMigrationMs: NOW - 60_000 }),
+        vm("c", "h3", 1500),
+        vm("e", "h4", 2000),
+      ],
+      {
+        rules: [{ id: "apart", kind: "vm-anti-affinity", vmIds: ["a", "b"], hard: true }],
+        config: config({ cooldown: { vmMs: 0, returnMs: 600_000 } }),
+      },
+    );
+    const p = plan(s, "drain", { nowMs: NOW });
+    expect(validatePlan(s, p)).toEqual([]);
+    expect(moves(p).map((x) => [x.vmId, x.destinationHostId, x.code])).toEqual([
+      ["b", "h4", "drain.parking-move"],
+      ["a", "h2", "drain.evacuate"],
+    ]);
   });
 
   it("moves a hard-affinity group together", () => {

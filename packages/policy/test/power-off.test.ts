@@ -93,6 +93,52 @@ describe("powerOffBlockers: clusters where the old checks disagreed", () => {
   });
 });
 
+describe("power-offs beside moves the in-flight limits defer", () => {
+  // With forecasts of each host's summed window (max of 3), v's peak (sample 3) falls where h2 is
+  // idle: relief moving v to h2 takes 1500 MHz off h1's forecast and adds none to h2's. Only then
+  // do h1, h2 and h4 keep the spare of one host (8000 MHz) free without h3: 2000 + 3000 + 3500
+  // against 500 + 3000 + 3500 before. One move is in flight and the cluster allows one.
+  const s = snap(
+    [host("h1"), host("h2"), host("h3"), host("h4", { power: { canPowerOff: false, canWake: false, wakeLatencyMs: 0 } })],
+    [
+      vm("a", "h1", [6000, 6000, 6000], { memoryMiB: 4096 }),
+      vm("v", "h1", [0, 0, 1500]),
+      vm("b", "h2", [5000, 0, 0]),
+      vm("c", "h4", [4500, 4500, 4500]),
+      vm("d", "h4", [0, 0, 0]),
+    ],
+    {
+      rules: [{ id: "not-h4", kind: "vm-host", vmIds: ["v"], hostIds: ["h4"], mode: "must-not" }],
+      inFlight: [{ id: "m0", vmId: "d", sourceHostId: "h4", destinationHostId: "h1", startedMs: NOW - 5000 }],
+      config: config({
+        capacity: { cpuHeadroom: 0 },
+        forecast: { statistic: "max", windowSamples: 3, trend: false, aggregate: "host" },
+        spare: { hosts: 1, cpuFraction: 0 },
+        limits: { perSource: 10, perDestination: 10, perCluster: 1 },
+      }),
+    },
+  );
+  const args = { band: { low: 0.3, high: 0.85 } };
+
+  it("powers h3 off when relief's move goes too", () => {
+    const p = plan(s, "consolidate", { nowMs: NOW, args, unlimited: true });
+    expect(p.steps.map((x) => `${x.kind} ${x.kind === "migrate" ? x.vmId : x.hostId}`)).toEqual(["migrate v", "power-off h3"]);
+  });
+
+  it("defers the power-off with the move it relied on, and says why", () => {
+    const p = plan(s, "consolidate", { nowMs: NOW, args });
+    expect(p.steps).toEqual([]);
+    expect(p.deferred.map((d) => [d.step.kind, d.code])).toEqual([
+      ["migrate", "limit.per-cluster"],
+      ["power-off", "limit.power-off-rule"],
+    ]);
+    expect(p.deferred[1]?.message).toMatch(
+      /with the moves the limits defer left out: without h3 free CPU would be 7000 MHz, below the spare 8000 MHz/,
+    );
+    expect(validatePlan(s, p)).toEqual([]);
+  });
+});
+
 describe("powerOffBlockers over random clusters", () => {
   const RUNS = { numRuns: Number(process.env.POLICY_FC_RUNS ?? 250) };
   let proposed = 0;

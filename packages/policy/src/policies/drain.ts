@@ -37,12 +37,22 @@ function placementScore(m: ClusterModel, unit: readonly number[], h: number): nu
   return Math.max(cu, mu) + m.softPenalty(unit, h);
 }
 
-/** Best direct destination, or null; counts refusals per code into `why`. */
-function bestDestination(m: ClusterModel, unit: readonly number[], why: Map<string, number> | null, b: PlanBuilder | null): number | null {
+/**
+ * Best direct destination, or null; counts refusals per code into `why`. `forced` for the VMs the
+ * operator asked to move (a return cool-down does not hold them), not for the VMs parked for them.
+ */
+function bestDestination(
+  m: ClusterModel,
+  unit: readonly number[],
+  why: Map<string, number> | null,
+  b: PlanBuilder | null,
+  forced = true,
+): number | null {
   let best: number | null = null;
   let bestScore = Infinity;
+  const opts = { forced };
   for (let h = 0; h < m.hosts.length; h++) {
-    const r = m.check(unit, h, { forced: true });
+    const r = m.check(unit, h, opts);
     if (r !== null) {
       if (why !== null && r.code !== "placement.host-excluded" && r.code !== "placement.same-host")
         why.set(r.code, (why.get(r.code) ?? 0) + 1);
@@ -73,20 +83,30 @@ function tryParking(m: ClusterModel, unit: readonly number[], b: PlanBuilder, ca
     for (const c of onD.slice(0, PARK_VMS_PER_HOST)) {
       const u = m.unitOf(c);
       if (!("unit" in u)) continue;
-      const p = bestDestination(m, u.unit, null, null);
+      const p = bestDestination(m, u.unit, null, null, false);
       if (p === null || p === src) continue;
       m.move(u.unit, p);
       const ok = m.check(unit, d, { forced: true }) === null && m.unitCost(unit, src, d) !== null;
       m.unmove(u.unit, d);
       if (!ok) continue;
       const names = unit.map((v) => m.vmId(v)).join(", ");
-      const parked = b.migrate(u.unit, p, StepCode.drainPark, `make room on ${m.hostId(d)} for ${names} (draining ${m.hostId(src)})`);
+      // One group: the limits admit the parking move only with the move it makes room for.
+      const group = `parking:${names}`;
+      const parked = b.migrate(
+        u.unit,
+        p,
+        StepCode.drainPark,
+        `make room on ${m.hostId(d)} for ${names} (draining ${m.hostId(src)})`,
+        [],
+        group,
+      );
       b.migrate(
         unit,
         d,
         StepCode.drainMove,
         `evacuate ${m.hostId(src)} (after parking ${u.unit.map((v) => m.vmId(v)).join(", ")})`,
         parked,
+        group,
       );
       return true;
     }

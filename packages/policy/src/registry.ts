@@ -184,7 +184,9 @@ function withPowerOffsRejudged(
 ): { admitted: PlanStep[]; deferred: DeferredStep[] } {
   if (!limited.deferred.some((d) => d.step.kind === "migrate") || !limited.admitted.some((s) => s.kind === "power-off")) return limited;
   const again = rejudgePowerOffs(snapshot, limited.admitted, nowMs);
-  return { admitted: again.admitted, deferred: [...limited.deferred, ...again.deferred] };
+  // In plan order, as the limits give theirs (the scheduler stores runs of consecutive deferrals).
+  const deferred = [...limited.deferred, ...again.deferred].sort((a, b) => a.step.index - b.step.index);
+  return { admitted: again.admitted, deferred };
 }
 
 function buildLimits(snapshot: ClusterSnapshot) {

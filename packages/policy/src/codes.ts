@@ -77,5 +77,10 @@ export const DeferCode = {
   dependency: "limit.dependency-deferred",
   /** A power-off the power-off rule refuses once the moves the limits defer are left out. */
   powerOffRule: "limit.power-off-rule",
+  /**
+   * A move its destination has no room for once the moves the limits defer are left out (with
+   * forecasts of each host's summed window, a move onto a host can lower its forecast).
+   */
+  capacity: "limit.capacity",
 } as const;
 export type DeferCode = (typeof DeferCode)[keyof typeof DeferCode];

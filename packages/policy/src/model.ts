@@ -494,13 +494,18 @@ export class ClusterModel {
     const src = this.vmHost[unit[0] as number] as number;
     if (dst === src) return reject(RejectCode.sameHost);
     if (this.destOk[dst] !== 1) return reject(RejectCode.hostExcluded);
-    const r =
-      this.compatibilityRejects(unit, src, dst) ??
-      cpuCapacityRejects(this, unit, dst, this.hosts[dst] as Host, opts.cpuFraction) ??
-      memoryCapacityRejects(this, unit, dst) ??
-      vcpuCapacityRejects(this, unit, dst);
+    const r = this.compatibilityRejects(unit, src, dst) ?? this.capacityRejects(unit, dst, opts.cpuFraction);
     if (r !== null) return reject(r);
     return this.cooldownAndRuleRejects(unit, dst, opts);
+  }
+
+  /** CPU (under `cpuFraction` of it when given), memory and vCPUs of `dst` with the unit added. */
+  capacityRejects(unit: readonly number[], dst: number, cpuFraction?: number): RejectCode | null {
+    return (
+      cpuCapacityRejects(this, unit, dst, this.hosts[dst] as Host, cpuFraction) ??
+      memoryCapacityRejects(this, unit, dst) ??
+      vcpuCapacityRejects(this, unit, dst)
+    );
   }
 
   /**

@@ -9,10 +9,10 @@
 // hosts left keep the spare capacity (`config.spare`, on forecast CPU and allocated memory), and
 // the CPU left on carries the cluster's forecast demand for as long as waking a host takes.
 
-import { DeferCode, PowerOffBlockCode } from "./codes.js";
+import { PowerOffBlockCode } from "./codes.js";
 import { forecastSeries, seasonalPeak } from "./forecast.js";
 import { buildModel, type ClusterModel } from "./model.js";
-import type { ClusterSnapshot, DeferredStep, Host, PlanStep, Vm, VmHostRule } from "./types.js";
+import type { ClusterSnapshot, Host, Vm, VmHostRule } from "./types.js";
 
 export interface PowerOffBlocker {
   readonly code: PowerOffBlockCode;
@@ -29,58 +29,6 @@ export function powerOffBlockers(snapshot: ClusterSnapshot, hostId: string): Pow
   const h = m.hostIndex.get(hostId);
   if (h === undefined) return [{ code: PowerOffBlockCode.unknownHost, message: `${hostId} is not in the cluster snapshot` }];
   return new PowerOffGuard(m).blockers(h);
-}
-
-/**
- * The power-offs the in-flight limits let through, judged again on the steps they admit. A policy
- * powers a host off on its model with every move of its plan done; a move the limits defer can leave
- * the hosts that stay on short of the spare or of the forecast demand. Replays the admitted steps in
- * order on the snapshot: a power-off the rule now refuses is deferred, with its reasons, and so is
- * every step that waits for it.
- */
-export function rejudgePowerOffs(
-  snapshot: ClusterSnapshot,
-  admitted: readonly PlanStep[],
-  nowMs: number,
-): { admitted: PlanStep[]; deferred: DeferredStep[] } {
-  const m = buildModel(snapshot, nowMs);
-  const guard = new PowerOffGuard(m);
-  const kept: PlanStep[] = [];
-  const deferred: DeferredStep[] = [];
-  const out = new Set<number>();
-  for (const step of admitted) {
-    const waits = step.dependsOn.find((d) => out.has(d));
-    if (waits !== undefined) {
-      out.add(step.index);
-      deferred.push({ step, code: DeferCode.dependency, message: `waits for step ${waits}, which was deferred` });
-      continue;
-    }
-    if (step.kind === "migrate") {
-      const v = m.vmIndex.get(step.vmId);
-      const dst = m.hostIndex.get(step.destinationHostId);
-      if (v !== undefined && dst !== undefined) {
-        const src = m.vmHost[v] as number;
-        guard.moving(src, dst);
-        m.move([v], dst);
-        guard.moved(src, dst);
-      }
-    } else if (step.kind === "power-off") {
-      const h = m.hostIndex.get(step.hostId);
-      const why = h === undefined ? [] : guard.blockers(h);
-      if (why.length > 0) {
-        out.add(step.index);
-        deferred.push({
-          step,
-          code: DeferCode.powerOffRule,
-          message: `with the moves the limits defer left out: ${why.map((b) => b.message).join("; ")}`,
-        });
-        continue;
-      }
-      if (h !== undefined) guard.powerOff(h);
-    }
-    kept.push(step);
-  }
-  return { admitted: kept, deferred };
 }
 
 /**

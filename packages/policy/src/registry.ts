@@ -8,8 +8,8 @@ import { applyLimits } from "./limits.js";
 import { activeHosts, IMBALANCE_WEIGHTS, imbalance } from "./metrics.js";
 import { buildModel } from "./model.js";
 import { PlanBuilder } from "./plan-builder.js";
-import { rejudgePowerOffs } from "./power-off.js";
 import type { Policy } from "./policy.js";
+import { recheckAdmitted } from "./recheck.js";
 import { balancePolicy } from "./policies/balance.js";
 import { consolidatePolicy } from "./policies/consolidate.js";
 import { drainPolicy } from "./policies/drain.js";
@@ -144,7 +144,7 @@ export function planProfile(snapshot: ClusterSnapshot, profileInput: Profile, op
   const limited =
     options.unlimited === true
       ? { admitted: merged, deferred: [] }
-      : withPowerOffsRejudged(snapshot, nowMs, applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot)));
+      : rechecked(snapshot, nowMs, applyLimits(merged, snapshot.inFlight ?? [], buildLimits(snapshot)));
   const totalMigrationCost = limited.admitted.reduce((a, s) => a + (s.kind === "migrate" ? s.prediction.cost : 0), 0);
   return {
     policy: profile.name,
@@ -176,14 +176,18 @@ function withoutMoved(notMoved: NotMoved[], steps: readonly PlanStep[]): NotMove
   return moved.size === 0 ? notMoved : notMoved.filter((n) => !moved.has(n.vmId));
 }
 
-/** A power-off admitted beside a deferred move may have relied on it: the power-off rule judges it again. */
-function withPowerOffsRejudged(
+/**
+ * The admitted steps judged again without the moves the limits defer (`recheckAdmitted`), when
+ * they deferred a move: a step admitted beside it may have relied on it.
+ */
+function rechecked(
   snapshot: ClusterSnapshot,
   nowMs: number,
   limited: { admitted: PlanStep[]; deferred: DeferredStep[] },
 ): { admitted: PlanStep[]; deferred: DeferredStep[] } {
-  if (!limited.deferred.some((d) => d.step.kind === "migrate") || !limited.admitted.some((s) => s.kind === "power-off")) return limited;
-  const again = rejudgePowerOffs(snapshot, limited.admitted, nowMs);
+  if (limited.admitted.length === 0 || !limited.deferred.some((d) => d.step.kind === "migrate")) return limited;
+  const again = recheckAdmitted(snapshot, limited.admitted, nowMs);
+  if (again.deferred.length === 0) return limited;
   // In plan order, as the limits give theirs (the scheduler stores runs of consecutive deferrals).
   const deferred = [...limited.deferred, ...again.deferred].sort((a, b) => a.step.index - b.step.index);
   return { admitted: again.admitted, deferred };

@@ -34,6 +34,11 @@ export interface LimitResult<S extends LimitStep> {
 
 const isMove = <S extends LimitStep>(s: S): s is S & LimitMove => s.kind === "migrate";
 
+/** Why a step waits: step `blocker`, one of its dependencies, was deferred. */
+export function waitsForDeferred(blocker: number): { code: string; message: string } {
+  return { code: DeferCode.dependency, message: `waits for step ${blocker}, which was deferred` };
+}
+
 /**
  * Admit migrate steps in order while the per-source, per-destination and cluster-wide counts
  * (starting from the migrations already in flight) stay within the limits; a step whose
@@ -98,7 +103,8 @@ export function applyLimits<S extends LimitStep>(
     if (decided.has(step.index)) continue;
     const blocker = firstDeferred(step.dependsOn, deferredIdx);
     if (blocker !== undefined) {
-      defer(step, DeferCode.dependency, `waits for step ${blocker}, which was deferred`);
+      const w = waitsForDeferred(blocker);
+      defer(step, w.code, w.message);
       continue;
     }
     if (!isMove(step)) {

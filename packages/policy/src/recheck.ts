@@ -6,6 +6,7 @@
 // later move there may fit only beside it.
 
 import { DeferCode } from "./codes.js";
+import { waitsForDeferred, type LimitResult } from "./limits.js";
 import { buildModel } from "./model.js";
 import { PowerOffGuard } from "./power-off.js";
 import type { ClusterSnapshot, PlanStep } from "./types.js";
@@ -18,11 +19,7 @@ const LEFT_OUT = "with the moves the limits defer left out";
  * the capacity, or a power-off the power-off rule then refuses, is deferred with the reason; so is
  * every step that waits for one, and the rest of a move's group. Returns the caller's own steps.
  */
-export function recheckAdmitted<S extends PlanStep>(
-  snapshot: ClusterSnapshot,
-  admitted: readonly S[],
-  nowMs: number,
-): { admitted: S[]; deferred: { step: S; code: string; message: string }[] } {
+export function recheckAdmitted<S extends PlanStep>(snapshot: ClusterSnapshot, admitted: readonly S[], nowMs: number): LimitResult<S> {
   const refused = new Map<number, Refusal>();
   // A refusal of a group member whose earlier members were already replayed starts the replay
   // again without the group: each pass refuses at least one more step, so this ends.
@@ -35,7 +32,7 @@ export function recheckAdmitted<S extends PlanStep>(
       if (refused.has(step.index)) continue;
       const waits = step.dependsOn.find((d) => refused.has(d));
       if (waits !== undefined) {
-        refused.set(step.index, { code: DeferCode.dependency, message: `waits for step ${waits}, which was deferred` });
+        refused.set(step.index, waitsForDeferred(waits));
         continue;
       }
       if (step.kind === "migrate") {
@@ -76,7 +73,7 @@ export function recheckAdmitted<S extends PlanStep>(
     }
   }
   const kept: S[] = [];
-  const deferred: { step: S; code: string; message: string }[] = [];
+  const deferred: LimitResult<S>["deferred"] = [];
   for (const step of admitted) {
     const r = refused.get(step.index);
     if (r === undefined) kept.push(step);

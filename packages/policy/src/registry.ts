@@ -4,7 +4,7 @@ import { z } from "zod";
 import { applySteps } from "./apply-plan.js";
 import { parseClusterConfig, type ClusterConfigInput } from "./config.js";
 import { PolicyInputError, UnknownPolicyError } from "./errors.js";
-import { applyLimits } from "./limits.js";
+import { applyLimits, type LimitResult } from "./limits.js";
 import { activeHosts, IMBALANCE_WEIGHTS, imbalance } from "./metrics.js";
 import { buildModel } from "./model.js";
 import { PlanBuilder } from "./plan-builder.js";
@@ -13,7 +13,7 @@ import { recheckAdmitted } from "./recheck.js";
 import { balancePolicy } from "./policies/balance.js";
 import { consolidatePolicy } from "./policies/consolidate.js";
 import { drainPolicy } from "./policies/drain.js";
-import type { ClusterSnapshot, DeferredStep, NotMoved, Plan, PlanStep, RuleBlock } from "./types.js";
+import type { ClusterSnapshot, NotMoved, Plan, PlanStep, RuleBlock } from "./types.js";
 
 const registry = new Map<string, Policy>([
   [balancePolicy.name, balancePolicy as unknown as Policy],
@@ -180,11 +180,7 @@ function withoutMoved(notMoved: NotMoved[], steps: readonly PlanStep[]): NotMove
  * The admitted steps judged again without the moves the limits defer (`recheckAdmitted`), when
  * they deferred a move: a step admitted beside it may have relied on it.
  */
-function rechecked(
-  snapshot: ClusterSnapshot,
-  nowMs: number,
-  limited: { admitted: PlanStep[]; deferred: DeferredStep[] },
-): { admitted: PlanStep[]; deferred: DeferredStep[] } {
+function rechecked(snapshot: ClusterSnapshot, nowMs: number, limited: LimitResult<PlanStep>): LimitResult<PlanStep> {
   if (limited.admitted.length === 0 || !limited.deferred.some((d) => d.step.kind === "migrate")) return limited;
   const again = recheckAdmitted(snapshot, limited.admitted, nowMs);
   if (again.deferred.length === 0) return limited;

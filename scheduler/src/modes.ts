@@ -25,7 +25,7 @@ export interface MovesLoad {
 export interface ModesDeps {
   planner: Pick<Planner, "compute" | "make">;
   moves: MovesLoad;
-  power: Pick<PowerManager, "requestWake" | "wakeLatencies" | "planningSnapshot">;
+  power: Pick<PowerManager, "requestWake" | "wakeLatencies" | "planningSnapshot" | "onBackInService">;
   /** A failed move brings the next planning round forward. */
   events: MigrationEvents;
   state: ClusterState;
@@ -65,6 +65,12 @@ export class Modes {
     this.restore = new CapacityRestore(d);
     this.restoreRunTimeModes();
     d.events.onFinished((m) => this.onMigrationFinished(m));
+    // A host back in service (often woken by a plan for load no host that was on could take) is
+    // capacity the next round should use now, not a whole `everyMs` later.
+    d.power.onBackInService(() => {
+      this.lastRun.balance = 0;
+      this.lastRun.consolidate = 0;
+    });
   }
 
   /**

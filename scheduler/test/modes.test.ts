@@ -101,6 +101,62 @@ describe("modes and schedules", () => {
     }
   });
 
+  it("plans again as soon as a host it woke reports healthy, not a whole round later", async () => {
+    const udp = createSocket("udp4");
+    const packets: Buffer[] = [];
+    udp.on("message", (m) => packets.push(m));
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+    const power = (n: number) => ({
+      power: { wake: "wol" as const, mac: `02:00:00:00:00:0${n}`, address: "127.0.0.1", port: udp.address().port, wakeTimeoutMs: 600_000 },
+    });
+    try {
+      await using h = await harness(
+        ["a", "b"],
+        { a: [1, 2, 3].map((n) => ({ uuid: uuid(n), name: `v${n}`, cpu: 0.1 })) },
+        {
+          policies: {
+            balance: { mode: "off" },
+            consolidate: { mode: "automatic", window: { start: "22:00", end: "06:00" } },
+            drain: { mode: "automatic" },
+          },
+          hosts: { a: power(1), b: power(2) },
+        },
+      );
+      const everyMs = h.s.config.policies.consolidate.everyMs;
+      h.clock.set(at("23:00"));
+      await h.report();
+      await h.s.tick();
+      const [off] = h.s.store.plans.list();
+      expect(off!.steps.map((s) => [s.action, s.host])).toEqual([["power-off", "b"]]);
+      await expect.poll(() => h.agents.count("power-off"), { timeout: 15_000, interval: 20, message: "b powered off" }).toBe(1);
+      h.clock.advance(4000);
+      await h.report();
+      await h.s.tick();
+      expect(h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now())).toBe("standby");
+
+      // A whole round later a's VMs need more than a has under the band: the round wakes b.
+      for (const v of h.agents.on("a")) h.agents.place("a", { ...v, cpu: 2.5 });
+      h.clock.advance(everyMs);
+      await h.report();
+      await h.s.tick();
+      await expect.poll(() => packets.length, { timeout: 15_000, interval: 20, message: "b's magic packet" }).toBe(1);
+      const plans = h.s.store.plans.list().length;
+
+      // b is up 30 s later: the next plan moves load onto it at once, though `everyMs` has not passed.
+      h.clock.advance(30_000);
+      h.agents.revive("b");
+      await h.report();
+      expect(h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now())).toBe("healthy");
+      await h.s.tick();
+      const newer = h.s.store.plans.list().slice(0, h.s.store.plans.list().length - plans);
+      expect(newer).toHaveLength(1);
+      expect(newer[0]).toMatchObject({ kind: "consolidate", requestedBy: "schedule:consolidate" });
+      expect(newer[0]!.steps.filter((s) => s.action === "migrate").map((s) => s.destination)).toContain("b");
+    } finally {
+      udp.close();
+    }
+  });
+
   it("recommend mode stores the plan and waits for approval", async () => {
     await using h = await harness(
       ["a", "b"],

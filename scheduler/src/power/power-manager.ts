@@ -62,6 +62,7 @@ export class PowerManager {
   private readonly backoff = new Map<string, { failures: number; untilMs: number }>();
   /** Measured wake latencies per host (wake sent -> healthy report): plans time wakes by their p90. */
   readonly wakeLatencies: WakeLatencies;
+  private readonly backInService: ((hostId: string) => void)[] = [];
 
   constructor(private readonly d: PowerDeps) {
     this.wakeLatencies = new WakeLatencies(d, d.state.hosts.keys());
@@ -322,6 +323,11 @@ export class PowerManager {
     return best?.id;
   }
 
+  /** `fn` is told each time a waking or standby host reports healthy: new capacity to plan with. */
+  onBackInService(fn: (hostId: string) => void): void {
+    this.backInService.push(fn);
+  }
+
   /** Every valid report: a waking host that reports with libvirt up is awake. */
   private onReport(h: HostEntry, _wasReachable: boolean): void {
     const now = this.d.clock.now();
@@ -335,7 +341,8 @@ export class PowerManager {
       // Powered on by someone else: back in service.
       this.d.state.setMode(h.id, "normal", now);
       this.wakeLatencies.cameOn(h.id, now);
-    }
+    } else return;
+    for (const fn of this.backInService) fn(h.id);
   }
 
   /** Timeouts; a powering-off host whose reports stopped is in standby. */

@@ -31,6 +31,11 @@ export interface SimPolicy {
   place(dc: Datacenter): void;
   /** The round's plan; absent for policies that never migrate. */
   optimize?(dc: Datacenter, t: number, round: number): RoundPlan;
+  /**
+   * Plans again, once per round, when the hosts the round's plan woke are up and its moves are
+   * done (Drover's scheduler brings its next plan forward when a host it woke reports healthy).
+   */
+  readonly replansOnWake?: boolean;
 }
 
 /** Tentative allocation: per-host VM lists plus the aggregates the checks need, kept exact. */

@@ -80,6 +80,8 @@ export const benchmarkConfig: ClusterConfigInput = {
 
 export class DroverPolicy implements SimPolicy {
   readonly name: string;
+  /** As the scheduler: a host it woke reporting healthy brings the next plan forward (modes.ts). */
+  readonly replansOnWake = true;
   private readonly profile: Profile;
   private readonly config: ClusterConfigInput;
   private readonly seed: number;
@@ -89,7 +91,8 @@ export class DroverPolicy implements SimPolicy {
   private readonly foresight: boolean;
   private readonly start: "first-fit" | "pabfd";
   private forecaster: SeasonalForecaster | null = null;
-  private lastObserved = -1;
+  /** The sample (index of its interval) last fed to the forecaster, and the time of the round that fed it (s). */
+  private observed = { sample: -1, atS: 0 };
   /** When each host came on by this policy's wake (s; NaN: on since before the run, or never woken). */
   private onSinceS = new Float64Array(0);
   private hostIds: string[] = [];
@@ -114,18 +117,23 @@ export class DroverPolicy implements SimPolicy {
     this.start = opts.start ?? "first-fit";
   }
 
-  /** Feeds the round's total demand to the forecaster (once per round) and returns its forecast once it knows a day. */
+  /**
+   * Feeds the round's total demand to the forecaster (once per sample: a plan made again within the
+   * round sees the same one) and returns its forecast once it knows a day.
+   */
   private demandForecast(dc: Datacenter, t: number, total: number): DemandForecast | undefined {
     if (!this.useForecaster) return undefined;
     const step = dc.spec.workload.intervalSeconds;
     const day = Math.round(86_400 / step);
     this.forecaster ??= new SeasonalForecaster({ periods: [day, day * 7], alpha: 0.02, beta: 0.001, gamma: 0.05, omega: 0.5 });
-    if (t !== this.lastObserved) {
+    const sample = Math.floor(t / step);
+    if (sample !== this.observed.sample) {
       this.forecaster.update(total);
-      this.lastObserved = t;
+      this.observed = { sample, atS: t };
     }
     if (!this.forecaster.seasonal) return undefined;
-    return { fromMs: t * 1000, stepMs: step * 1000, cpuMhz: this.forecaster.forecast(Math.ceil(FORECAST_HORIZON_S / step)) };
+    const cpuMhz = this.forecaster.forecast(Math.ceil(FORECAST_HORIZON_S / step));
+    return { fromMs: this.observed.atS * 1000, stepMs: step * 1000, cpuMhz };
   }
 
   /** The cluster as found (`start`); hosts holding a VM are powered. */

@@ -70,9 +70,11 @@ export interface SimulationResult {
 interface SimEvent {
   time: number;
   seq: number;
-  kind: "start" | "complete" | "power-off";
+  kind: "start" | "complete" | "power-off" | "plan";
   vm: number;
   host: number;
+  /** A plan's round. */
+  round?: number;
 }
 
 export function buildDatacenter(opts: SimulationOptions, accounting: "power-aware" | "non-power-aware"): Datacenter {
@@ -148,11 +150,13 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     }
     return Math.max(t, dc.hostBootUntil[h] as number);
   };
-  const applyPlan = (p: RoundPlan, t: number) => {
+  /** Applies a plan at t; returns when its woken hosts are up and its moves done (t without either). */
+  const applyPlan = (p: RoundPlan, t: number): number => {
+    let settled = t;
     for (const h of p.wake ?? []) {
       if (!(h >= 0 && h < dc.nHosts)) throw new SimError(SimErrorCode.invariant, `${policy.name}: cannot wake host ${h}`);
       dc.hostPowered[h] = 1;
-      bootAndWait(h, t);
+      settled = Math.max(settled, bootAndWait(h, t));
       dc.hostOn[h] = 1;
     }
     const ends: number[] = [];
@@ -164,6 +168,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
       let at = bootAndWait(o.host, t);
       for (const d of o.after ?? []) at = Math.max(at, ends[d] ?? t);
       ends[i] = at + dc.migrationSeconds(v, o.host);
+      settled = Math.max(settled, ends[i] as number);
       if (at > t) {
         schedule({ time: at, kind: "start", vm: v, host: o.host });
         return;
@@ -176,6 +181,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
       for (const d of off.after) at = Math.max(at, ends[d] ?? t);
       schedule({ time: at, kind: "power-off", vm: -1, host: off.host });
     }
+    return settled;
   };
   // Events strictly before `until`, in (time, send order); each completion instant is
   // preceded by an update (if time moved) and followed by one (PowerDatacenter.processVmMigrate).
@@ -189,7 +195,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
       const t = first.time;
       // Same instant: completions first, then starts, then power-offs (a host is empty only
       // once its departures have completed).
-      const rank = { complete: 0, start: 1, "power-off": 2 } as const;
+      const rank = { complete: 0, start: 1, "power-off": 2, plan: 3 } as const;
       const group = queue.filter((e) => e.time === t).sort((a, b) => rank[a.kind] - rank[b.kind] || a.seq - b.seq);
       queue = queue.filter((e) => e.time !== t);
       if (t > dc.lastProcessTime) dc.update(t, false);
@@ -200,6 +206,8 @@ export function simulate(opts: SimulationOptions): SimulationResult {
           completed = true;
         } else if (e.kind === "power-off") {
           powerOff(e.host);
+        } else if (e.kind === "plan") {
+          plan(t, e.round ?? 0, false);
         } else {
           dc.startMigration(e.vm, e.host, t, false);
           schedule({ time: t + dc.migrationSeconds(e.vm, e.host), kind: "complete", vm: e.vm, host: e.host });
@@ -209,6 +217,17 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     }
   };
 
+  // A round's plan, and (replansOnWake) one more once the hosts it woke are up and its moves done,
+  // unless the next round comes first.
+  const plan = (t: number, round: number, mayReplan: boolean) => {
+    if (!policy.optimize) return;
+    const t0 = now();
+    const p = policy.optimize(dc, t, round);
+    decisions.push(now() - t0);
+    const settled = applyPlan(p, t);
+    if (mayReplan && policy.replansOnWake === true && (p.wake ?? []).length > 0 && settled < t + I)
+      schedule({ time: settled, kind: "plan", vm: -1, host: -1, round });
+  };
   const roundTimes: number[] = [];
   for (let t = offset + I; t < limit; t += I) roundTimes.push(t);
   const rounds = roundTimes.length;
@@ -223,12 +242,7 @@ export function simulate(opts: SimulationOptions): SimulationResult {
     const active = dc.activeHosts();
     activeSum += active;
     if (active > activeMax) activeMax = active;
-    if (policy.optimize) {
-      const t0 = now();
-      const plan = policy.optimize(dc, t, i + 1);
-      decisions.push(now() - t0);
-      applyPlan(plan, t);
-    }
+    plan(t, i + 1, true);
     opts.onRound?.(i + 1, rounds);
   });
   drain(Number.POSITIVE_INFINITY);

@@ -246,7 +246,9 @@ export const SchedulerConfig = z
           .object({
             ...policyBase,
             mode: PolicyMode.default("recommend").describe(`${modeAbout} Changed at run time by \`drover mode balance MODE\`.`),
-            everyMs: posMs.default(60_000).describe("Balancing plans at most this often."),
+            everyMs: posMs
+              .default(60_000)
+              .describe("How often balancing plans; sooner after a failed move or when a host comes back into service."),
           })
           .strict()
           .transform(withPolicyArgs("balance"))
@@ -256,7 +258,11 @@ export const SchedulerConfig = z
           .object({
             ...policyBase,
             mode: PolicyMode.default("off").describe(`${modeAbout} Changed at run time by \`drover mode consolidate MODE\`.`),
-            everyMs: posMs.default(300_000).describe("Consolidation plans at most this often (inside its window)."),
+            everyMs: posMs
+              .default(300_000)
+              .describe(
+                "How often consolidation plans (inside its window); sooner after a failed move or when a host comes back into service.",
+              ),
             window: WindowConfig.default({
               start: "22:00",
               end: "06:00",

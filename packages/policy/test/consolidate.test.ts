@@ -118,6 +118,8 @@ describe("consolidate", () => {
     const p = plan(s, "consolidate", { nowMs: NOW });
     expect(validatePlan(s, p)).toEqual([]);
     expect(moves(p).map((m) => [m.vmId, m.destinationHostId, m.code])).toEqual([["small", "h2", "consolidate.relieve-overload"]]);
+    // The reason gives the host's forecast and the VM's, so a move of a VM idle now explains itself.
+    expect(moves(p)[0]?.message).toBe("h1 forecast 86% CPU, above the band (80%); its forecast 1900 MHz");
   });
 
   it("wakes a host for load above the band that finds no room, but not for load that cannot move now", () => {

@@ -393,7 +393,11 @@ function relieveOverload(ctx: Context): { unplaced: number; waitingCpu: number }
           );
         continue;
       }
-      commit(ctx, u.unit, dst, StepCode.consolidateRelieve, `${m.hostId(h)} forecast above the band (${high * 100}% CPU)`);
+      // The VM's own forecast says why a VM idle now moves: it peaked within the forecast's window.
+      const why =
+        `${m.hostId(h)} forecast ${(m.cpuUtil(h) * 100).toFixed(0)}% CPU, above the band (${high * 100}%); ` +
+        `${u.unit.length > 1 ? "their" : "its"} forecast ${u.cpu.toFixed(0)} MHz`;
+      commit(ctx, u.unit, dst, StepCode.consolidateRelieve, why);
       excess = overBand(ctx, h);
     }
     if (excess > EPS) {

@@ -109,12 +109,16 @@ export class TypedKv<S extends z.ZodType> {
     private readonly counters: StatsCounter,
   ) {}
 
-  /** The current value, undefined when absent or deleted; throws InvalidMessageError if corrupt. */
+  /**
+   * The current value, undefined when absent or deleted; throws InvalidMessageError if corrupt. Read
+   * by a direct get, which any replica may answer: reads never go back in time, but right after a
+   * write (or a node's restart) a follower may still answer with the value before it.
+   */
   async get(key: string): Promise<z.output<S> | undefined> {
     return (await this.entry(key))?.value;
   }
 
-  /** The current value with its revision (what a compare-and-set names), undefined when absent or deleted. */
+  /** The current value with its revision (what a compare-and-set names), undefined when absent or deleted; read as `get` is. */
   async entry(key: string): Promise<{ value: z.output<S>; revision: number } | undefined> {
     const e = await this.kv.get(key);
     if (!e || e.operation !== "PUT") return undefined;

@@ -44,7 +44,9 @@ describe("testing NatsCluster", () => {
         { timeout: 30_000, interval: 500 },
       )
       .toBe(true);
-    expect(await kv.get("k")).toEqual({ n: 2 });
+    // A get is a direct get, which any replica may answer: NATS promises monotonic reads, not
+    // reading one's own write, so the follower may answer with n: 1 until it applies the write.
+    await expect.poll(() => kv.get("k"), { timeout: 10_000, interval: 100 }).toEqual({ n: 2 });
     await cluster.restartNode(victim);
     expect(cluster.nodes[victim]!.isRunning).toBe(true);
     expect((await cluster.metaView(victim))?.leader).toBe(await cluster.waitForMetaLeader());

@@ -42,6 +42,9 @@ beforeAll(async () => {
     },
   });
   await waitReady(d.api, 3, guests);
+  // waitReady asks scheduler 1 only; the test talks to both from its first lines, and the other may
+  // still be starting (CI run 43 met its API refusing connections).
+  for (const api of d.apis) await vi.waitFor(() => statusOf(api), { timeout: 60_000, interval: 250 });
   console.log(`ha lab: started in ${(Date.now() - t0) / 1000} s`);
 });
 

@@ -67,10 +67,7 @@ export class Modes {
     d.events.onFinished((m) => this.onMigrationFinished(m));
     // A host back in service (often woken by a plan for load no host that was on could take) is
     // capacity the next round should use now, not a whole `everyMs` later.
-    d.power.onBackInService(() => {
-      this.lastRun.balance = 0;
-      this.lastRun.consolidate = 0;
-    });
+    d.power.onBackInService(() => this.planSoon());
   }
 
   /**
@@ -200,9 +197,12 @@ export class Modes {
 
   /** A failed move makes the next round come sooner (re-plan around it). */
   private onMigrationFinished(m: MigrationRow): void {
-    if (m.status === "failed" || m.status === "aborted" || m.status === "timed-out") {
-      this.lastRun.balance = 0;
-      this.lastRun.consolidate = 0;
-    }
+    if (m.status === "failed" || m.status === "aborted" || m.status === "timed-out") this.planSoon();
+  }
+
+  /** The next tick plans balance and consolidation (each as its mode and window allow), not `everyMs` after the last. */
+  private planSoon(): void {
+    this.lastRun.balance = 0;
+    this.lastRun.consolidate = 0;
   }
 }

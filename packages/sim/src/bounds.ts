@@ -95,6 +95,16 @@ function setup(o: BoundOptions): Setup {
   return { times, demand, nVms, vmRam, hostOrder, hostTypes: types };
 }
 
+/** A bound's result from its power and host count at each instant. */
+function boundResult(times: number[], power: number[], hosts: number[], how: "trapezoid" | "step"): BoundResult {
+  return {
+    energyKwh: integrate(times, power, how),
+    firstIntervalKwh: integrate(times.slice(0, 2), power.slice(0, 2), how),
+    activeHostsMean: hosts.reduce((a, b) => a + b, 0) / hosts.length,
+    activeHostsMax: hosts.reduce((a, b) => Math.max(a, b), 0),
+  };
+}
+
 function integrate(times: number[], power: number[], how: "trapezoid" | "step"): number {
   let e = 0;
   for (let i = 0; i + 1 < times.length; i++) {
@@ -132,12 +142,7 @@ export function fluidBound(o: BoundOptions): BoundResult {
   });
   const power = demand.map((d) => Math.max(d * best, memHosts * minIdle + d * minStep));
   const minHosts = demand.map((d) => Math.max(Math.ceil(d / maxCap), memHosts));
-  return {
-    energyKwh: integrate(s.times, power, o.integration ?? "trapezoid"),
-    firstIntervalKwh: integrate(s.times.slice(0, 2), power.slice(0, 2), o.integration ?? "trapezoid"),
-    activeHostsMean: minHosts.reduce((a, b) => a + b, 0) / minHosts.length,
-    activeHostsMax: minHosts.reduce((a, b) => Math.max(a, b), 0),
-  };
+  return boundResult(s.times, power, minHosts, o.integration ?? "trapezoid");
 }
 
 /**
@@ -248,10 +253,5 @@ export function ffdOracle(o: BoundOptions): BoundResult {
     power.push(p);
     counts.push(c);
   }
-  return {
-    energyKwh: integrate(s.times, power, o.integration ?? "trapezoid"),
-    firstIntervalKwh: integrate(s.times.slice(0, 2), power.slice(0, 2), o.integration ?? "trapezoid"),
-    activeHostsMean: counts.reduce((a, b) => a + b, 0) / counts.length,
-    activeHostsMax: counts.reduce((a, b) => Math.max(a, b), 0),
-  };
+  return boundResult(s.times, power, counts, o.integration ?? "trapezoid");
 }

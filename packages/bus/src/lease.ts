@@ -142,7 +142,7 @@ export class LeaderLease implements AsyncDisposable {
     } catch (e) {
       if (!(e instanceof JetStreamOpError && e.revisionConflict)) return { outcome: "failed", error: String(e) };
     }
-    const held = await this.kv.entry(key).catch(() => undefined);
+    const held = await this.holderAfterConflict(role);
     if (held?.value.id === holder.id) {
       // Our own write whose answer was lost (a node went mid-request): take it back by renewing at
       // its revision, which restarts its TTL from now. Holder ids are unique per scheduler.
@@ -154,6 +154,23 @@ export class LeaderLease implements AsyncDisposable {
       }
     }
     return { outcome: "taken", holder: held?.value, revision: held?.revision };
+  }
+
+  /**
+   * Who holds the lease after our write was refused. The refusal proves an entry newer than the one
+   * we knew (a leader's renewal: past its revision; a create: one exists). A direct get may trail a
+   * write, so a read that shows none or an older one came from a replica that has not applied it:
+   * it is asked again for half an attempt period, then the last read stands.
+   */
+  private async holderAfterConflict(role: LeaseRole): Promise<Awaited<ReturnType<LeaseKv["entry"]>>> {
+    const fresh = (e: Awaited<ReturnType<LeaseKv["entry"]>>) =>
+      e !== undefined && (role.kind === "leader" ? e.revision > role.revision : e.revision >= (role.leaderRevision ?? 0));
+    const until = performance.now() + this.timing.attemptEveryMs / 2;
+    for (;;) {
+      const held = await this.kv.entry(this.opts.key).catch(() => undefined);
+      if (fresh(held) || performance.now() >= until) return held;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private set(next: LeaseRole): void {

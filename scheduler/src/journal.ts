@@ -5,9 +5,10 @@
 // imports what its own store lacks, so reconciliation asks the source agent about each move by command
 // id (never sending it again), the drain goes on, the modes and schedules stay, a proposed plan can be
 // approved there and a wake or power-off under way is judged there. SQLite stays each scheduler's own
-// view and history.
+// view and history. An entry that ends is removed with nothing left of it in the stream (a deleted
+// key's marker would stay for ever, one per move ever made, and slow every takeover's listing).
 import { z } from "zod";
-import { JOURNAL_BUCKET, type Bus, type TypedKv } from "@drover/bus";
+import { journalBucket, type Bus, type TypedKv } from "@drover/bus";
 import {
   ClusterName,
   ConsolidationWindow,
@@ -136,7 +137,7 @@ export class Journal {
   ) {}
 
   static async open(bus: Bus, cluster: string, replicas: number): Promise<Journal> {
-    return new Journal(await bus.jetstream.kv(JOURNAL_BUCKET, Entry, { replicas, history: 1 }), cluster);
+    return new Journal(await bus.jetstream.kv(journalBucket(cluster), Entry, { replicas, history: 1 }), cluster);
   }
 
   /**
@@ -157,7 +158,7 @@ export class Journal {
   }
 
   async moveEnded(migrationId: string): Promise<void> {
-    await this.kv.delete(this.key("move", migrationId));
+    await this.kv.remove(this.key("move", migrationId));
   }
 
   async drainOpened(e: Omit<DrainEntry, "kind">): Promise<void> {
@@ -165,7 +166,7 @@ export class Journal {
   }
 
   async drainClosed(host: string): Promise<void> {
-    await this.kv.delete(this.key("drain", host));
+    await this.kv.remove(this.key("drain", host));
   }
 
   async modeSet(e: Omit<ModeEntry, "kind">): Promise<void> {
@@ -183,7 +184,7 @@ export class Journal {
   }
 
   async planClosed(id: string): Promise<void> {
-    await this.kv.delete(this.key("plan", id));
+    await this.kv.remove(this.key("plan", id));
   }
 
   async powerOpened(r: PowerRow): Promise<void> {
@@ -192,7 +193,7 @@ export class Journal {
   }
 
   async powerEnded(id: string): Promise<void> {
-    await this.kv.delete(this.key("power", id));
+    await this.kv.remove(this.key("power", id));
   }
 
   async unfinished(): Promise<Unfinished> {

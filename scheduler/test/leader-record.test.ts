@@ -1,12 +1,12 @@
 // What must survive the leader besides moves and drains (issue 11): a plan awaiting approval, a
 // power action under way, and the run-time modes, read again each time a scheduler gains the lease.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Bus, JOURNAL_BUCKET, LEASE_BUCKET } from "@drover/bus";
+import { Bus, journalBucket, leaseBucket } from "@drover/bus";
 import { NatsCluster } from "@drover/bus/testing";
 import { ApiPlan, silentLogger } from "@drover/protocol";
 import { Journal } from "../src/journal.js";
 import { leadershipSettings } from "../src/leadership.js";
-import { FakeAgents, tempDir, udpListener, uuid } from "./helpers.js";
+import { CLUSTER, FakeAgents, tempDir, udpListener, uuid } from "./helpers.js";
 import { LEASE_TTL_MS, leaderCandidate } from "./leader-candidate.js";
 
 let cluster: NatsCluster;
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await using bus = await Bus.connect({ servers: cluster.urls, name: "cleanup", logger: silentLogger });
-  for (const bucket of [LEASE_BUCKET, JOURNAL_BUCKET]) await bus.jetstream.deleteStream(`KV_${bucket}`);
+  for (const bucket of [leaseBucket(CLUSTER), journalBucket(CLUSTER)]) await bus.jetstream.deleteStream(`KV_${bucket}`);
 });
 
 async function journalReader(s: { config: Parameters<typeof leadershipSettings>[0] }) {

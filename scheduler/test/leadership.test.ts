@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Bus, JOURNAL_BUCKET, LEASE_BUCKET, LeaseHolder } from "@drover/bus";
+import { Bus, journalBucket, leaseBucket, LeaseHolder } from "@drover/bus";
 import { NatsCluster } from "@drover/bus/testing";
 import { ApiError, StatusResponse, silentLogger } from "@drover/protocol";
 import { Journal } from "../src/journal.js";
@@ -20,7 +20,7 @@ afterAll(async () => {
 // Each test starts with no lease and an empty journal: one test's open drain is not the next one's.
 afterEach(async () => {
   await using bus = await Bus.connect({ servers: cluster.urls, name: "cleanup", logger: silentLogger });
-  for (const bucket of [LEASE_BUCKET, JOURNAL_BUCKET]) await bus.jetstream.deleteStream(`KV_${bucket}`);
+  for (const bucket of [leaseBucket(CLUSTER), journalBucket(CLUSTER)]) await bus.jetstream.deleteStream(`KV_${bucket}`);
 });
 
 const scheduler = (id: string, dir: string, ttlMs = TTL) => leaderCandidate(cluster.urls, id, dir, { ttlMs });
@@ -171,7 +171,7 @@ describe("moves queued when the lease is lost", () => {
       expect(s.store.migrations.get(queued.id)?.status).toBe("pending");
       const revision = s.leadership.fence()!;
       // The lease is taken away (as when another scheduler's write wins): this one stops leading.
-      const kv = await bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { mustExist: true });
+      const kv = await bus.jetstream.kv(leaseBucket(CLUSTER), LeaseHolder, { mustExist: true });
       await kv.delete(CLUSTER);
       await expect.poll(() => s.store.migrations.get(queued.id)?.status, { timeout: 4 * TTL }).toBe("cancelled");
       expect(s.store.migrations.get(queued.id)?.error).toMatchObject({ code: "leadership-lost" });
@@ -206,13 +206,13 @@ describe("a leader whose journal cannot be read", () => {
       const revision = c.s.leadership.fence()!;
       // The journal's stream goes (as when its bucket has no NATS leader), then the lease: it leads again
       // and cannot read what a previous leader left.
-      await bus.jetstream.deleteStream(`KV_${JOURNAL_BUCKET}`);
-      const lease = await bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { mustExist: true });
+      await bus.jetstream.deleteStream(`KV_${journalBucket(CLUSTER)}`);
+      const lease = await bus.jetstream.kv(leaseBucket(CLUSTER), LeaseHolder, { mustExist: true });
       await lease.delete(CLUSTER);
       await expect.poll(() => c.s.leadership.fence() ?? 0, { timeout: 4 * TTL }).toBeGreaterThan(revision);
       await expect.poll(async () => (await status()).takingCharge?.failedAttempts ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
       const taking = (await status()).takingCharge!;
-      expect(taking.lastError).toMatch(new RegExp(`kv keys ${JOURNAL_BUCKET}`));
+      expect(taking.lastError).toMatch(new RegExp(`kv keys ${journalBucket(CLUSTER)}`));
       // A move it accepts waits: nothing is sent before unfinished work is settled.
       const res = await c.call("/v1/migrations", { vm: "j1", host: "b" });
       expect(res.status).toBeLessThan(300);

@@ -4,7 +4,7 @@
 // (a move from one cluster to another needs the destination's facts), nothing else. The nats-server
 // enforces it; this file only turns the protocol's subjects into permission blocks and config text.
 import { ClusterName, HostId, streams, subjects } from "@drover/protocol";
-import { LEASE_BUCKET, JOURNAL_BUCKET } from "./lease-logic.js";
+import { leaseBucket, journalBucket } from "./lease-logic.js";
 
 /**
  * One nkey user. `cluster` absent means the first cluster of its credentials directory (or of the
@@ -54,21 +54,22 @@ export function parseIdentityName(name: string): Identity | undefined {
 }
 
 /**
- * The leader lease (lease.ts) and the journal of moves in flight: the JetStream API of those buckets'
- * streams only (create, info, get), and writes to the cluster's own keys. Replies come back on the
- * inbox the scheduler already reads.
+ * The cluster's own leader lease (lease.ts) and journal: the JetStream API of those two buckets'
+ * streams only (create, info, get, purge), and writes to the cluster's keys. Replies come back on
+ * the inbox the scheduler already reads.
  */
 function controlStatePermissions(cluster: string): string[] {
   const api = (bucket: string) => [`$JS.API.STREAM.*.KV_${bucket}`, `$JS.API.DIRECT.GET.KV_${bucket}.>`];
+  const [lease, journal] = [leaseBucket(cluster), journalBucket(cluster)];
   return [
     "$JS.API.INFO",
-    ...api(LEASE_BUCKET),
-    `$KV.${LEASE_BUCKET}.${cluster}`,
-    ...api(JOURNAL_BUCKET),
+    ...api(lease),
+    `$KV.${lease}.${cluster}`,
+    ...api(journal),
     // Listing keys is a consumer on the bucket's stream.
-    `$JS.API.CONSUMER.*.KV_${JOURNAL_BUCKET}`,
-    `$JS.API.CONSUMER.*.KV_${JOURNAL_BUCKET}.>`,
-    `$KV.${JOURNAL_BUCKET}.${cluster}.>`,
+    `$JS.API.CONSUMER.*.KV_${journal}`,
+    `$JS.API.CONSUMER.*.KV_${journal}.>`,
+    `$KV.${journal}.${cluster}.>`,
   ];
 }
 

@@ -47,5 +47,5 @@ export type { Credentials, CredentialsOptions, IssuedIdentity, NatsConnectionFil
 export { NatsConnectionConfig, busConnectionOptions, natsConnectionFields } from "./connection-config.js";
 export { ensureCa, issueCert, type CertFiles } from "./certificates.js";
 export { LeaderLease, type LeaderLeaseOptions } from "./lease.js";
-export { LEASE_BUCKET, JOURNAL_BUCKET, LeaseHolder, leaseTiming, roleAfter, expire, isLeading, initialRole } from "./lease-logic.js";
+export { leaseBucket, journalBucket, LeaseHolder, leaseTiming, roleAfter, expire, isLeading, initialRole } from "./lease-logic.js";
 export type { LeaseAttempt, LeaseRole, LeaseTiming } from "./lease-logic.js";

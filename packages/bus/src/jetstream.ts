@@ -107,6 +107,7 @@ export class TypedKv<S extends z.ZodType> {
     private readonly schema: S,
     private readonly log: Logger,
     private readonly counters: StatsCounter,
+    private readonly manager: () => Promise<JetStreamManager>,
   ) {}
 
   /**
@@ -156,6 +157,21 @@ export class TypedKv<S extends z.ZodType> {
       await this.kv.delete(key, opts.previousRevision === undefined ? {} : { previousSeq: opts.previousRevision });
     } catch (e) {
       throw new JetStreamOpError(`kv delete ${this.where(key)}`, { cause: e });
+    }
+  }
+
+  /**
+   * Removes the key and leaves nothing of it in the bucket's stream. `delete` keeps a marker per key
+   * (a watcher and `create` see it), so in a bucket whose keys are each written once (a move's id)
+   * markers pile up for ever: the stream grows and listing its keys slows with every key it ever
+   * held. For keys that no watcher follows and no compare-and-set names.
+   */
+  async remove(key: string): Promise<void> {
+    try {
+      const jsm = await this.manager();
+      await jsm.streams.purge(`KV_${this.bucket}`, { filter: `$KV.${this.bucket}.${key}` });
+    } catch (e) {
+      throw new JetStreamOpError(`kv remove ${this.where(key)}`, { cause: e });
     }
   }
 
@@ -287,6 +303,17 @@ export class JetStreamHelpers {
     }
   }
 
+  /** How many messages a stream holds (a KV bucket's: current values and deleted keys' markers); undefined if it does not exist. */
+  async storedMessages(name: string): Promise<number | undefined> {
+    const jsm = await this.manager();
+    try {
+      return (await jsm.streams.info(name)).state.messages;
+    } catch (e) {
+      if (isStreamNotFound(e)) return undefined;
+      throw new JetStreamOpError(`stream info ${name}`, { cause: e });
+    }
+  }
+
   /** Who keeps a stream on a cluster: its RAFT leader and each replica's state; undefined if it does not exist. */
   async streamReplicas(name: string): Promise<StreamReplicas | undefined> {
     const jsm = await this.manager();
@@ -404,7 +431,7 @@ export class JetStreamHelpers {
         const st = await kv.status();
         return st.streamInfo.config.allow_direct ? await kvm.open(bucket, { ...kvOpts, allow_direct: true }) : kv;
       });
-      return new TypedKv(bucket, kv, schema, this.log, this.counters);
+      return new TypedKv(bucket, kv, schema, this.log, this.counters, () => this.manager());
     } catch (e) {
       throw new JetStreamOpError(`open kv bucket ${bucket}`, { cause: e });
     }

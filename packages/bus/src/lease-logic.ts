@@ -1,9 +1,12 @@
 import { z } from "zod";
 
-/** The KV bucket holding one leader lease per Drover cluster (key = the cluster name). */
-export const LEASE_BUCKET = "drover-leader";
-/** The KV bucket of the scheduler's moves in flight (keys `<cluster>.<migration id>`), so a new leader knows them. */
-export const JOURNAL_BUCKET = "drover-journal";
+// One bucket per Drover cluster, not one shared: a scheduler's identity may use the JetStream API of
+// its own cluster's buckets only (a stream's API cannot be confined to some of its keys), and each
+// cluster's lease keeps its own TTL.
+/** The KV bucket of a Drover cluster's leader lease (key = the cluster name). */
+export const leaseBucket = (cluster: string): string => `drover-leader-${cluster}`;
+/** The KV bucket of a cluster's journal (moves in flight, open drains, ...: `scheduler/src/journal.ts`), so a new leader knows them. */
+export const journalBucket = (cluster: string): string => `drover-journal-${cluster}`;
 
 /** Who holds a lease, as stored in it: followers name the leader (and where its API answers) from this. */
 export const LeaseHolder = z.object({

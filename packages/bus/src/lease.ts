@@ -3,7 +3,7 @@ import type { Bus } from "./bus.js";
 import { JetStreamOpError } from "./errors.js";
 import type { StreamReplicas, TypedKv } from "./jetstream.js";
 import {
-  LEASE_BUCKET,
+  leaseBucket,
   expire,
   initialRole,
   isLeading,
@@ -53,11 +53,11 @@ export class LeaderLease implements AsyncDisposable {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Opens (creating if needed) the lease bucket with this TTL and replica count. Call start() to contend. */
+  /** Opens (creating if needed) the cluster's lease bucket (`leaseBucket(key)`) with this TTL and replicas. Call start() to contend. */
   static async open(bus: Bus, opts: LeaderLeaseOptions): Promise<LeaderLease> {
     const timing = leaseTiming(opts.ttlMs);
     LeaseHolder.parse(opts.holder);
-    const kv = await bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { ttlMs: opts.ttlMs, replicas: opts.replicas, history: 1 });
+    const kv = await bus.jetstream.kv(leaseBucket(opts.key), LeaseHolder, { ttlMs: opts.ttlMs, replicas: opts.replicas, history: 1 });
     return new LeaderLease(bus, kv, opts, timing);
   }
 
@@ -78,7 +78,7 @@ export class LeaderLease implements AsyncDisposable {
 
   /** The lease bucket's replicas: which NATS server leads it and whether the others are caught up. */
   replicas(): Promise<StreamReplicas | undefined> {
-    return this.bus.jetstream.streamReplicas(`KV_${LEASE_BUCKET}`);
+    return this.bus.jetstream.streamReplicas(`KV_${leaseBucket(this.opts.key)}`);
   }
 
   /** Called on every change of role (leader ↔ follower, or a follower learning of another leader). Returns an unsubscribe. */

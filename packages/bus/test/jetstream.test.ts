@@ -55,6 +55,22 @@ describe("typed KV", () => {
     expect(await kv.get("h1")).toBeUndefined();
   });
 
+  it("removes a key with nothing of it left in the stream, where a delete leaves a marker", async () => {
+    const kv = await bus.jetstream.kv("written-once", Desired);
+    for (const h of ["a", "b", "c"]) await kv.put(h, { host: h, drained: false });
+    await kv.delete("a");
+    await kv.remove("b");
+    expect((await kv.keys()).sort()).toEqual(["c"]);
+    expect(await kv.get("b")).toBeUndefined();
+    // c's value and a's marker: b is gone.
+    expect(await bus.jetstream.storedMessages("KV_written-once")).toBe(2);
+    await kv.put("b", { host: "b", drained: true });
+    expect(await kv.get("b")).toEqual({ host: "b", drained: true });
+    await kv.remove("never-there");
+    expect(await bus.jetstream.storedMessages("KV_written-once")).toBe(3);
+    expect(await bus.jetstream.storedMessages("KV_no-such-bucket")).toBeUndefined();
+  });
+
   it("watches current values and changes, skipping and counting corrupt entries", async () => {
     const kv = await bus.jetstream.kv("watched", Desired);
     await kv.put("a", { host: "a", drained: false });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsCluster } from "../src/testing/index.js";
-import { Bus, LEASE_BUCKET, LeaderLease, LeaseHolder, type LeaseRole } from "../src/index.js";
+import { Bus, leaseBucket, LeaderLease, LeaseHolder, type LeaseRole } from "../src/index.js";
 import { memoryLogger, sleep } from "./helpers.js";
 
 const TTL = 3000;
@@ -161,7 +161,7 @@ describe("leader lease on a three-node cluster", () => {
     const a = await contender("a", 0, key);
     try {
       // The server stored a's create, but a never heard back: a is a follower while the entry says a.
-      const raw = await a.bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { ttlMs: TTL, replicas: 3 });
+      const raw = await a.bus.jetstream.kv(leaseBucket(key), LeaseHolder, { ttlMs: TTL, replicas: 3 });
       const lost = await raw.create(key, { id: "a", apiUrl: "http://a" });
       expect(a.lease.isLeading()).toBe(false);
       // A's first read may miss the entry (a replica's direct get); its create then conflicts and it reads again.

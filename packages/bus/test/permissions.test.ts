@@ -15,7 +15,8 @@ import {
   BusStatusType,
   JetStreamOpError,
   LeaderLease,
-  JOURNAL_BUCKET,
+  journalBucket,
+  leaseBucket,
   PublishFailedError,
   busConnectionOptions,
   connectionFiles,
@@ -215,16 +216,39 @@ describe("identities on a real nats-server with mutual TLS", () => {
     expect((await lease.replicas())?.replicas).toEqual([]);
     await lease.stop();
     // The journal of moves in flight: written, listed and removed under the cluster's own keys only.
-    const journal = await sched.jetstream.kv(JOURNAL_BUCKET, Msg, { replicas: 1 });
+    const journal = await sched.jetstream.kv(journalBucket(C), Msg, { replicas: 1 });
     await journal.put(`${C}.m1`, { s: "sent" });
     expect(await journal.keys(`${C}.>`)).toEqual([`${C}.m1`]);
-    await journal.delete(`${C}.m1`);
+    await journal.remove(`${C}.m1`);
     expect(await journal.get(`${C}.m1`)).toBeUndefined();
+    expect(await sched.jetstream.storedMessages(`KV_${journalBucket(C)}`)).toBe(0);
     await expect(journal.put("other.m1", { s: "sent" })).rejects.toThrow();
     const h1 = await as("host-h1");
     await expect(LeaderLease.open(h1, { key: C, holder: { id: "h1" }, ttlMs: 5000, replicas: 1, logger: silentLogger })).rejects.toThrow(
       /open kv bucket drover-leader/,
     );
+  });
+
+  it("a scheduler of another cluster can neither use nor delete the first cluster's lease and journal; its own it may", async () => {
+    const sched = await as("scheduler");
+    const lease = await LeaderLease.open(sched, { key: C, holder: { id: "s1" }, ttlMs: 5000, replicas: 1, logger: silentLogger });
+    const journal = await sched.jetstream.kv(journalBucket(C), Msg, { replicas: 1 });
+    await journal.put(`${C}.m2`, { s: "sent" });
+    const peer = await as("scheduler-peer", { requestTimeoutMs: 2000 });
+    const seen = statuses(peer);
+    await expect(peer.jetstream.kv(journalBucket(C), Msg, { mustExist: true, settleMs: 0 })).rejects.toThrow(
+      /open kv bucket drover-journal-perm/,
+    );
+    for (const bucket of [journalBucket(C), leaseBucket(C)]) {
+      await expect(peer.jetstream.deleteStream(`KV_${bucket}`)).rejects.toThrow(JetStreamOpError);
+      await expect.poll(denied(seen, "publish", `$JS.API.STREAM.DELETE.KV_${bucket}`), { timeout: 15_000, interval: 20 }).toBe(true);
+      expect(await sched.jetstream.storedMessages(`KV_${bucket}`)).toBeDefined();
+    }
+    expect(await journal.get(`${C}.m2`)).toEqual({ s: "sent" });
+    const own = await peer.jetstream.kv(journalBucket(P), Msg, { replicas: 1 });
+    await own.put(`${P}.m1`, { s: "sent" });
+    expect(await own.keys()).toEqual([`${P}.m1`]);
+    await lease.stop();
   });
 
   it("a host of another cluster publishes its own report, not a report or command of the first cluster", async () => {

@@ -1,6 +1,6 @@
 // What the lab's status says about its NATS cluster and its schedulers' leadership: each node's
 // own view of JetStream (its monitoring endpoint) and the leader lease the schedulers contend for.
-import { Bus, LEASE_BUCKET, LeaseHolder } from "@drover/bus";
+import { Bus, leaseBucket, LeaseHolder } from "@drover/bus";
 import type { Logger } from "@drover/protocol";
 import { labBusOptions } from "./lab-credentials.js";
 
@@ -39,7 +39,7 @@ export async function readLeader(stateDir: string, natsUrls: string[], cluster: 
       connectTimeoutMs: 2000,
       requestTimeoutMs: 2000,
     });
-    const kv = await bus.jetstream.kv(LEASE_BUCKET, LeaseHolder, { mustExist: true });
+    const kv = await bus.jetstream.kv(leaseBucket(cluster), LeaseHolder, { mustExist: true });
     return (await kv.get(cluster)) ?? null;
   } catch {
     return null;

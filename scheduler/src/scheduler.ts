@@ -171,6 +171,8 @@ export class Scheduler {
     this.bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `drover-scheduler ${config.cluster}`,
+      // The identity may read replies under its cluster's scheduler prefix only.
+      inboxPrefix: subjects.schedulerInbox(config.cluster),
       logger: this.log,
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });

@@ -19,9 +19,6 @@ export type Identity =
  */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
-/** The scheduler's requests wait for replies on the client library's default inbox. */
-const INBOX = "_INBOX.>";
-
 export interface Permissions {
   /** Subjects it may publish to; empty = none. */
   publish: string[];
@@ -129,7 +126,7 @@ export function permissionsFor(firstCluster: string, id: Identity, peerClusters:
     case "scheduler":
       return {
         publish: [subjects.hostCommand(cluster, "*"), ...controlStatePermissions(cluster), ...resultStreamPermissions(cluster)],
-        subscribe: [...readAll, ...peerReports, INBOX],
+        subscribe: [...readAll, ...peerReports, `${subjects.schedulerInbox(cluster)}.>`],
         allowResponses: false,
       };
     case "tools":

@@ -63,6 +63,9 @@ describe("permissions", () => {
     const scheduler = permissionsFor("a", { kind: "scheduler" }, ["b"]);
     expect(scheduler.publish).toEqual(alone.scheduler.publish);
     expect(scheduler.subscribe.filter((s) => !alone.scheduler.subscribe.includes(s))).toEqual([subjects.allHostReports("b")]);
+    // Replies only under its own cluster's scheduler prefix, never the whole _INBOX.
+    expect(scheduler.subscribe.filter((s) => s.startsWith("_INBOX"))).toEqual([`${subjects.schedulerInbox("a")}.>`]);
+    expect(permissionsFor("a", { kind: "scheduler", cluster: "b" }, ["a"]).subscribe).toContain(`${subjects.schedulerInbox("b")}.>`);
     expect(permissionsFor("a", { kind: "tools" }, ["b"])).toEqual(permissionsFor("a", { kind: "tools" }));
     // An identity of another cluster gets that cluster's job, and the first cluster as its peer.
     expect(permissionsFor("a", { kind: "host", host: "h3", cluster: "b" }, ["a", "b"]).subscribe).toEqual([

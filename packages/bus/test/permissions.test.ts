@@ -17,6 +17,7 @@ import {
   LeaderLease,
   journalBucket,
   leaseBucket,
+  parseIdentityName,
   PublishFailedError,
   busConnectionOptions,
   connectionFiles,
@@ -38,8 +39,11 @@ describe("identities on a real nats-server with mutual TLS", () => {
   let server: NatsServer;
   const open: Bus[] = [];
 
+  /** Connects as `name`; a scheduler with its cluster's inbox prefix, as the scheduler connects. */
   const as = async (name: string, over: Record<string, unknown> = {}): Promise<Bus> => {
-    const bus = await connectTo(server, { ...busConnectionOptions(connectionFiles(creds, name, [server.url])), ...over });
+    const id = parseIdentityName(name);
+    const inbox = id?.kind === "scheduler" ? { inboxPrefix: subjects.schedulerInbox(id.cluster ?? C) } : {};
+    const bus = await connectTo(server, { ...busConnectionOptions(connectionFiles(creds, name, [server.url])), ...inbox, ...over });
     open.push(bus);
     return bus;
   };
@@ -229,7 +233,7 @@ describe("identities on a real nats-server with mutual TLS", () => {
     );
   });
 
-  it("a scheduler of another cluster can neither use nor delete the first cluster's lease and journal; its own it may", async () => {
+  it("a scheduler of another cluster can neither use nor delete the first cluster's lease and journal, nor read its replies; its own it may", async () => {
     const sched = await as("scheduler");
     const lease = await LeaderLease.open(sched, { key: C, holder: { id: "s1" }, ttlMs: 5000, replicas: 1, logger: silentLogger });
     const journal = await sched.jetstream.kv(journalBucket(C), Msg, { replicas: 1 });
@@ -245,6 +249,10 @@ describe("identities on a real nats-server with mutual TLS", () => {
       expect(await sched.jetstream.storedMessages(`KV_${bucket}`)).toBeDefined();
     }
     expect(await journal.get(`${C}.m2`)).toEqual({ s: "sent" });
+    // Nor read the replies to the first cluster's scheduler (its commands' answers, its JetStream calls).
+    const inbox = `${subjects.schedulerInbox(C)}.>`;
+    peer.subscribe(inbox, Msg, () => undefined);
+    await expect.poll(denied(seen, "subscription", inbox), { timeout: 15_000, interval: 20 }).toBe(true);
     const own = await peer.jetstream.kv(journalBucket(P), Msg, { replicas: 1 });
     await own.put(`${P}.m1`, { s: "sent" });
     expect(await own.keys()).toEqual([`${P}.m1`]);

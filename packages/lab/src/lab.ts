@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { WakeListener } from "@drover/wol";
-import type { Logger } from "@drover/protocol";
+import { subjects, type Logger } from "@drover/protocol";
+import { parseIdentityName } from "@drover/bus";
 import { checkNet, DEFAULT_NET, DEFAULT_WOL_PORT, MAX_HOSTS, MAX_NATS_NODES, NATS_MONITOR_PORT, natsAddress } from "./addresses.js";
 import { badOption, LabError, LabErrorCode } from "./errors.js";
 import { ensureGuestImage } from "./guest-image.js";
@@ -184,9 +185,14 @@ export class Lab implements AsyncDisposable {
     return labNatsConnection(this.stateDir, this.natsUrls, who);
   }
 
-  /** Bus.connect options of a lab identity; tests that send commands connect as "scheduler". */
+  /**
+   * Bus.connect options of a lab identity; tests that send commands connect as "scheduler" (or
+   * "scheduler-<peer cluster>"), with that cluster's scheduler inbox prefix, the only one it may read.
+   */
   busOptions(who: LabIdentity) {
-    return labBusOptions(this.stateDir, this.natsUrls, who);
+    const o = labBusOptions(this.stateDir, this.natsUrls, who);
+    const id = parseIdentityName(who);
+    return id?.kind === "scheduler" ? { ...o, inboxPrefix: subjects.schedulerInbox(id.cluster ?? this.cluster) } : o;
   }
 
   host(name: string): LabHost {

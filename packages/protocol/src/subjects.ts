@@ -20,6 +20,8 @@ export const subjects = {
    * a host's own prefix, so the server lets it read replies meant for it and no one else's.
    */
   hostInbox: (cluster: string, host: string) => `_INBOX.${root(cluster)}.host.${host}`,
+  /** A cluster's schedulers' prefix (their JetStream API calls, a command's reply): no other cluster's scheduler reads it. */
+  schedulerInbox: (cluster: string) => `_INBOX.${root(cluster)}.scheduler`,
 } as const;
 
 /**

@@ -196,16 +196,19 @@ export class Journal {
     await this.kv.remove(this.key("power", id));
   }
 
+  /**
+   * Everything open, read from the bucket's stream leader: a replica may not have applied the last
+   * entries the previous leader wrote, and a move missed here would be neither reconciled nor fenced.
+   */
   async unfinished(): Promise<Unfinished> {
     const out: Unfinished = { moves: [], drains: [], modes: [], schedules: [], plans: [], power: [] };
-    for (const k of await this.kv.keys(`${this.cluster}.>`)) {
-      const e = await this.kv.get(k);
-      if (e?.kind === "move") out.moves.push(e);
-      if (e?.kind === "drain") out.drains.push(e);
-      if (e?.kind === "mode") out.modes.push(e);
-      if (e?.kind === "schedule") out.schedules.push(e);
-      if (e?.kind === "plan") out.plans.push(e);
-      if (e?.kind === "power") out.power.push(e);
+    for (const { value: e } of await this.kv.readFromLeader(`${this.cluster}.>`)) {
+      if (e.kind === "move") out.moves.push(e);
+      if (e.kind === "drain") out.drains.push(e);
+      if (e.kind === "mode") out.modes.push(e);
+      if (e.kind === "schedule") out.schedules.push(e);
+      if (e.kind === "plan") out.plans.push(e);
+      if (e.kind === "power") out.power.push(e);
     }
     return out;
   }

@@ -212,7 +212,7 @@ describe("a leader whose journal cannot be read", () => {
       await expect.poll(() => c.s.leadership.fence() ?? 0, { timeout: 4 * TTL }).toBeGreaterThan(revision);
       await expect.poll(async () => (await status()).takingCharge?.failedAttempts ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
       const taking = (await status()).takingCharge!;
-      expect(taking.lastError).toMatch(new RegExp(`kv keys ${journalBucket(CLUSTER)}`));
+      expect(taking.lastError).toMatch(new RegExp(`kv read ${journalBucket(CLUSTER)}`));
       // A move it accepts waits: nothing is sent before unfinished work is settled.
       const res = await c.call("/v1/migrations", { vm: "j1", host: "b" });
       expect(res.status).toBeLessThan(300);

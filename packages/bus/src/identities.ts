@@ -63,9 +63,8 @@ function controlStatePermissions(cluster: string): string[] {
     ...api(lease),
     `$KV.${lease}.${cluster}`,
     ...api(journal),
-    // Listing keys is a consumer on the bucket's stream.
-    `$JS.API.CONSUMER.*.KV_${journal}`,
-    `$JS.API.CONSUMER.*.KV_${journal}.>`,
+    // A takeover reads the journal from its stream's leader (`TypedKv.readFromLeader`).
+    `$JS.API.STREAM.MSG.GET.KV_${journal}`,
     `$KV.${journal}.${cluster}.>`,
   ];
 }

@@ -17,7 +17,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import { decode, encode } from "./codec.js";
-import { JetStreamOpError, type InvalidMessageError } from "./errors.js";
+import { InvalidMessageError, JetStreamOpError } from "./errors.js";
 import type { Logger } from "@drover/protocol";
 import type { StatsCounter } from "./stats.js";
 
@@ -176,25 +176,37 @@ export class TypedKv<S extends z.ZodType> {
   }
 
   /**
-   * The keys present. Bounded: the listing is an ordered consumer that can wait for ever when the
-   * bucket's stream changes leader under it; then it stops with an error naming the bucket.
+   * Every present key under `filter` with its value, read from the bucket's stream leader, where `get`
+   * and `keys` may be answered by a replica that has not applied the last writes yet. For a reader
+   * that must see every write acknowledged before it: a scheduler taking over its cluster's journal.
+   * Each request is bounded by the connection's request timeout. Throws on an invalid value.
    */
-  async keys(filter?: string, timeoutMs = 10_000): Promise<string[]> {
-    const out: string[] = [];
-    const where = `kv keys ${this.bucket}${filter ? ` ${filter}` : ""}`;
-    let it: QueuedIterator<string>;
+  async readFromLeader(filter = ">"): Promise<Array<{ key: string; value: z.output<S> }>> {
+    const where = `kv read ${this.bucket} ${filter}`;
+    const stream = `KV_${this.bucket}`;
+    const prefix = `$KV.${this.bucket}.`;
+    const out: Array<{ key: string; value: z.output<S> }> = [];
+    let subjects: string[];
     try {
-      it = await this.kv.keys(filter);
+      const jsm = await this.manager();
+      subjects = Object.keys((await jsm.streams.info(stream, { subjects_filter: `${prefix}${filter}` })).state.subjects ?? {});
+      for (const subject of subjects) {
+        const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+        const op = m?.header?.get("KV-Operation");
+        if (!m || op === "DEL" || op === "PURGE") continue;
+        const key = subject.slice(prefix.length);
+        const d = decode(this.schema, m.data, this.where(key), "kv");
+        if (!d.ok) {
+          this.rejected(d.error);
+          throw d.error;
+        }
+        out.push({ key, value: d.value });
+      }
     } catch (e) {
+      if (e instanceof InvalidMessageError) throw e;
       throw new JetStreamOpError(where, { cause: e });
     }
-    const timer = setTimeout(() => it.stop(new JetStreamOpError(`${where}: no end of the listing within ${timeoutMs} ms`)), timeoutMs);
-    try {
-      for await (const k of it) out.push(k);
-    } finally {
-      clearTimeout(timer);
-    }
-    return out;
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /**

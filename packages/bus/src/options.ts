@@ -46,7 +46,8 @@ const optionsSchema = z
     requestTimeoutMs: ms.positive().default(5000),
     /**
      * Replies to this connection's requests (a JetStream publish's ack too) arrive under this prefix;
-     * a host agent's identity may read only its own (protocol's `subjects.hostInbox`). Default `_INBOX`.
+     * a host agent's or a scheduler's identity may read only its own (protocol's `subjects.hostInbox`,
+     * `subjects.schedulerInbox`). Default `_INBOX`.
      */
     inboxPrefix: z
       .string()

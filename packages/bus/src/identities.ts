@@ -88,6 +88,17 @@ function resultStreamPermissions(cluster: string): string[] {
 }
 
 /**
+ * The inbox prefix `id`'s connection must use (Bus.connect's `inboxPrefix`): the only replies its
+ * permissions let it read. Undefined for tools, which make no requests.
+ */
+export function inboxPrefixFor(id: Identity, firstCluster: string): string | undefined {
+  const cluster = id.cluster ?? firstCluster;
+  if (id.kind === "host") return subjects.hostInbox(cluster, id.host);
+  if (id.kind === "scheduler") return subjects.schedulerInbox(cluster);
+  return undefined;
+}
+
+/**
  * What `id` may do: its own cluster's job (`id.cluster`, else `firstCluster`). `peerClusters`, the
  * other clusters on the same server (the identity's own is skipped if listed), add only their host
  * reports, and only for hosts and schedulers: a host checks a destination in another cluster, a
@@ -118,14 +129,14 @@ export function permissionsFor(firstCluster: string, id: Identity, peerClusters:
           subjects.hostCommand(cluster, id.host),
           subjects.allHostReports(cluster),
           ...peerReports,
-          `${subjects.hostInbox(cluster, id.host)}.>`,
+          `${inboxPrefixFor(id, firstCluster)}.>`,
         ],
         allowResponses: true,
       };
     case "scheduler":
       return {
         publish: [subjects.hostCommand(cluster, "*"), ...controlStatePermissions(cluster), ...resultStreamPermissions(cluster)],
-        subscribe: [...readAll, ...peerReports, `${subjects.schedulerInbox(cluster)}.>`],
+        subscribe: [...readAll, ...peerReports, `${inboxPrefixFor(id, firstCluster)}.>`],
         allowResponses: false,
       };
     case "tools":

@@ -37,6 +37,7 @@ export {
   authorizationConfig,
   identityName,
   parseIdentityName,
+  inboxPrefixFor,
   permissionsBlock,
   permissionsFor,
   serverConfig,

@@ -99,6 +99,9 @@ export interface KvWatch extends AsyncDisposable {
   readonly closed: Promise<void>;
 }
 
+/** Where NATS KV marks a deleted or purged key's message (not exported by @nats-io/kv). */
+const KV_OPERATION_HEADER = "KV-Operation";
+
 /** Typed view of a KV bucket: values validated on put and on every read. */
 export class TypedKv<S extends z.ZodType> {
   constructor(
@@ -123,12 +126,7 @@ export class TypedKv<S extends z.ZodType> {
   async entry(key: string): Promise<{ value: z.output<S>; revision: number } | undefined> {
     const e = await this.kv.get(key);
     if (!e || e.operation !== "PUT") return undefined;
-    const d = decode(this.schema, e.value, this.where(key), "kv");
-    if (!d.ok) {
-      this.rejected(d.error);
-      throw d.error;
-    }
-    return { value: d.value, revision: e.revision };
+    return { value: this.decoded(key, e.value), revision: e.revision };
   }
 
   /** Stores only if the key is absent (or deleted); returns the new revision. Refused: JetStreamOpError with `revisionConflict`. */
@@ -169,44 +167,36 @@ export class TypedKv<S extends z.ZodType> {
   async remove(key: string): Promise<void> {
     try {
       const jsm = await this.manager();
-      await jsm.streams.purge(`KV_${this.bucket}`, { filter: `$KV.${this.bucket}.${key}` });
+      await jsm.streams.purge(this.stream, { filter: this.subjectOf(key) });
     } catch (e) {
       throw new JetStreamOpError(`kv remove ${this.where(key)}`, { cause: e });
     }
   }
 
   /**
-   * Every present key under `filter` with its value, read from the bucket's stream leader, where `get`
-   * and `keys` may be answered by a replica that has not applied the last writes yet. For a reader
-   * that must see every write acknowledged before it: a scheduler taking over its cluster's journal.
-   * Each request is bounded by the connection's request timeout. Throws on an invalid value.
+   * Every present key under `filter` with its value, in key order, read from the bucket's stream
+   * leader (its subjects, then each one's last message), where `get` may be answered by a replica
+   * that has not applied the last writes yet. For a reader that must see every write acknowledged
+   * before it: a scheduler taking over its cluster's journal. Each request is bounded by the
+   * connection's request timeout. Throws InvalidMessageError on an invalid value.
    */
   async readFromLeader(filter = ">"): Promise<Array<{ key: string; value: z.output<S> }>> {
-    const where = `kv read ${this.bucket} ${filter}`;
-    const stream = `KV_${this.bucket}`;
-    const prefix = `$KV.${this.bucket}.`;
     const out: Array<{ key: string; value: z.output<S> }> = [];
-    let subjects: string[];
     try {
       const jsm = await this.manager();
-      subjects = Object.keys((await jsm.streams.info(stream, { subjects_filter: `${prefix}${filter}` })).state.subjects ?? {});
-      for (const subject of subjects) {
-        const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-        const op = m?.header?.get("KV-Operation");
+      const info = await jsm.streams.info(this.stream, { subjects_filter: this.subjectOf(filter) });
+      for (const subject of Object.keys(info.state.subjects ?? {}).sort()) {
+        const m = await jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+        const op = m?.header?.get(KV_OPERATION_HEADER);
         if (!m || op === "DEL" || op === "PURGE") continue;
-        const key = subject.slice(prefix.length);
-        const d = decode(this.schema, m.data, this.where(key), "kv");
-        if (!d.ok) {
-          this.rejected(d.error);
-          throw d.error;
-        }
-        out.push({ key, value: d.value });
+        const key = subject.slice(this.subjectOf("").length);
+        out.push({ key, value: this.decoded(key, m.data) });
       }
     } catch (e) {
       if (e instanceof InvalidMessageError) throw e;
-      throw new JetStreamOpError(where, { cause: e });
+      throw new JetStreamOpError(`kv read ${this.bucket} ${filter}`, { cause: e });
     }
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out;
   }
 
   /**
@@ -248,6 +238,24 @@ export class TypedKv<S extends z.ZodType> {
 
   private where(key: string): string {
     return `kv:${this.bucket}/${key}`;
+  }
+
+  /** The bucket's stream, and a key's subject in it (NATS KV's naming). */
+  private get stream(): string {
+    return `KV_${this.bucket}`;
+  }
+  private subjectOf(key: string): string {
+    return `$KV.${this.bucket}.${key}`;
+  }
+
+  /** A stored value, validated; an invalid one is counted, logged and thrown. */
+  private decoded(key: string, data: Uint8Array): z.output<S> {
+    const d = decode(this.schema, data, this.where(key), "kv");
+    if (!d.ok) {
+      this.rejected(d.error);
+      throw d.error;
+    }
+    return d.value;
   }
 
   private rejected(err: InvalidMessageError): void {

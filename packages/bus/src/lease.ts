@@ -29,6 +29,8 @@ export interface LeaderLeaseOptions {
 }
 
 type LeaseKv = TypedKv<typeof LeaseHolder>;
+/** The lease as read: its holder and revision, undefined when none holds it. */
+type Held = Awaited<ReturnType<LeaseKv["entry"]>>;
 
 /**
  * A leader lease in a replicated JetStream KV bucket. Acquire is create-if-absent, renewal is an update at
@@ -162,8 +164,8 @@ export class LeaderLease implements AsyncDisposable {
    * write, so a read that shows none or an older one came from a replica that has not applied it:
    * it is asked again for half an attempt period, then the last read stands.
    */
-  private async holderAfterConflict(role: LeaseRole): Promise<Awaited<ReturnType<LeaseKv["entry"]>>> {
-    const fresh = (e: Awaited<ReturnType<LeaseKv["entry"]>>) =>
+  private async holderAfterConflict(role: LeaseRole): Promise<Held> {
+    const fresh = (e: Held) =>
       e !== undefined && (role.kind === "leader" ? e.revision > role.revision : e.revision >= (role.leaderRevision ?? 0));
     const until = performance.now() + this.timing.attemptEveryMs / 2;
     for (;;) {

@@ -18,6 +18,7 @@ import {
   journalBucket,
   leaseBucket,
   parseIdentityName,
+  inboxPrefixFor,
   PublishFailedError,
   busConnectionOptions,
   connectionFiles,
@@ -42,7 +43,7 @@ describe("identities on a real nats-server with mutual TLS", () => {
   /** Connects as `name`; a scheduler with its cluster's inbox prefix, as the scheduler connects. */
   const as = async (name: string, over: Record<string, unknown> = {}): Promise<Bus> => {
     const id = parseIdentityName(name);
-    const inbox = id?.kind === "scheduler" ? { inboxPrefix: subjects.schedulerInbox(id.cluster ?? C) } : {};
+    const inbox = id?.kind === "scheduler" ? { inboxPrefix: inboxPrefixFor(id, C) } : {};
     const bus = await connectTo(server, { ...busConnectionOptions(connectionFiles(creds, name, [server.url])), ...inbox, ...over });
     open.push(bus);
     return bus;

@@ -1,7 +1,7 @@
 // What the lab's status says about its NATS cluster and its schedulers' leadership: each node's
 // own view of JetStream (its monitoring endpoint) and the leader lease the schedulers contend for.
-import { Bus, leaseBucket, LeaseHolder } from "@drover/bus";
-import { subjects, type Logger } from "@drover/protocol";
+import { Bus, inboxPrefixFor, leaseBucket, LeaseHolder } from "@drover/bus";
+import type { Logger } from "@drover/protocol";
 import { labBusOptions } from "./lab-credentials.js";
 
 /** A cluster node's view: the JetStream meta leader it follows and how many routes it has. */
@@ -34,7 +34,7 @@ export async function readLeader(stateDir: string, natsUrls: string[], cluster: 
   try {
     bus = await Bus.connect({
       ...labBusOptions(stateDir, natsUrls, "scheduler"),
-      inboxPrefix: subjects.schedulerInbox(cluster),
+      inboxPrefix: inboxPrefixFor({ kind: "scheduler" }, cluster),
       name: "drover lab status",
       logger: quiet,
       connectTimeoutMs: 2000,

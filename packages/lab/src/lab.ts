@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { WakeListener } from "@drover/wol";
-import { subjects, type Logger } from "@drover/protocol";
-import { parseIdentityName } from "@drover/bus";
+import type { Logger } from "@drover/protocol";
+import { inboxPrefixFor, parseIdentityName } from "@drover/bus";
 import { checkNet, DEFAULT_NET, DEFAULT_WOL_PORT, MAX_HOSTS, MAX_NATS_NODES, NATS_MONITOR_PORT, natsAddress } from "./addresses.js";
 import { badOption, LabError, LabErrorCode } from "./errors.js";
 import { ensureGuestImage } from "./guest-image.js";
@@ -192,7 +192,7 @@ export class Lab implements AsyncDisposable {
   busOptions(who: LabIdentity) {
     const o = labBusOptions(this.stateDir, this.natsUrls, who);
     const id = parseIdentityName(who);
-    return id?.kind === "scheduler" ? { ...o, inboxPrefix: subjects.schedulerInbox(id.cluster ?? this.cluster) } : o;
+    return id?.kind === "scheduler" ? { ...o, inboxPrefix: inboxPrefixFor(id, this.cluster) } : o;
   }
 
   host(name: string): LabHost {

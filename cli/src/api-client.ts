@@ -12,7 +12,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { rootCertificates } from "node:tls";
 import type { z } from "zod";
-import { ApiError, issuesOf } from "@drover/protocol";
+import { ApiError, isLoopbackHost, issuesOf } from "@drover/protocol";
 import { CliError, ExitCode } from "./errors.js";
 
 /** The API answered with an error status; carries what the API said. */
@@ -55,6 +55,8 @@ export interface ApiClientOptions {
   token?: string | undefined;
   /** PEM CA trusted for an https:// API, besides the system's. */
   ca?: Buffer | undefined;
+  /** Allow plain http:// to another machine (the token then crosses the network in clear). */
+  insecure?: boolean | undefined;
 }
 
 const TLS_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|EPROTO/;
@@ -96,7 +98,8 @@ function send(
   });
 }
 
-function checkBase(base: string): string {
+/** What may be asked: a base URL of http(s), plain HTTP only to this machine unless `insecure`. */
+function checkBase(base: string, insecure: boolean): string {
   let u: URL;
   try {
     u = new URL(base);
@@ -105,6 +108,12 @@ function checkBase(base: string): string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")
     throw new CliError(`--api ${base}: only http:// and https:// are supported`, "usage", ExitCode.Usage);
+  if (u.protocol === "http:" && !insecure && !isLoopbackHost(u.hostname))
+    throw new CliError(
+      `--api ${base}: plain HTTP to another machine would send the API token in clear; use https:// (the scheduler's http.tls), or set DROVER_API_INSECURE=1`,
+      "usage",
+      ExitCode.Usage,
+    );
   return u.toString().replace(/\/+$/, "");
 }
 
@@ -119,12 +128,14 @@ export class ApiClient {
   private readonly token: string | undefined;
   private readonly ca: Buffer | undefined;
   private readonly note: ((message: string) => void) | undefined;
+  private readonly insecure: boolean;
 
   /** `base`: one URL, or several separated by commas (schedulers of one cluster). */
   constructor(base: string | string[], opts: ApiClientOptions = {}) {
     const list = (Array.isArray(base) ? base : base.split(",")).map((b) => b.trim()).filter((b) => b !== "");
     if (list.length === 0) throw new CliError(`--api ${JSON.stringify(String(base))} names no URL`, "usage", ExitCode.Usage);
-    this.bases = [...new Set(list.map(checkBase))];
+    this.insecure = opts.insecure === true;
+    this.bases = [...new Set(list.map((b) => checkBase(b, this.insecure)))];
     this.base = this.bases[0]!;
     this.used = this.base;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
@@ -202,7 +213,7 @@ export class ApiClient {
       }
       if (res.status === 409 && notLeader(res.text)) {
         refused = { base, res };
-        const leader = res.leaderApi && checkLeader(res.leaderApi);
+        const leader = res.leaderApi && checkLeader(res.leaderApi, this.insecure);
         if (leader) todo.unshift(leader);
         continue;
       }
@@ -245,10 +256,10 @@ export class ApiClient {
   }
 }
 
-/** A leader URL from a header: used only when it is an http(s) URL. */
-function checkLeader(url: string): string | undefined {
+/** A leader URL from a header: used only when it is one the CLI may ask (`checkBase`). */
+function checkLeader(url: string, insecure: boolean): string | undefined {
   try {
-    return checkBase(url);
+    return checkBase(url, insecure);
   } catch {
     return undefined;
   }

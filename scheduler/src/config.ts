@@ -3,9 +3,9 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
-import { DEFAULT_MAX_PAYLOAD, natsConnectionFields } from "@drover/bus";
+import { DEFAULT_MAX_PAYLOAD, checkNatsTransport, natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
-import { ClusterName, ConsolidationWindow, DroverError, EscalationStep, HostId, PolicyMode } from "@drover/protocol";
+import { ClusterName, ConsolidationWindow, DroverError, EscalationStep, HostId, PolicyMode, isLoopbackHost } from "@drover/protocol";
 import { WebhookEventKinds } from "./webhook-events.js";
 
 const ms = z.number().int().nonnegative();
@@ -144,6 +144,7 @@ export const SchedulerConfig = z
         requestTimeoutMs: posMs.default(5000).describe("A request to an agent (a command) without an answer in this time fails."),
       })
       .strict()
+      .superRefine(checkNatsTransport)
       .describe("How to reach NATS and who to be there: server URLs, identity (a file, never the secret itself) and TLS."),
     leadership: z
       .object({
@@ -193,8 +194,20 @@ export const SchedulerConfig = z
           .strict()
           .optional()
           .describe("With these PEM files the API serves HTTPS only."),
+        insecure: z
+          .boolean()
+          .optional()
+          .describe(
+            "Serve plain HTTP on an address other machines reach (API tokens would cross the network in clear). Refused " +
+              "unless set; a loopback address needs no TLS.",
+          ),
       })
       .strict()
+      .refine((h) => h.tls !== undefined || h.insecure === true || isLoopbackHost(h.host), {
+        path: ["host"],
+        message:
+          "is reachable from other machines and http.tls is not set: API tokens would cross the network in clear. Set http.tls (cert, key), or http.insecure: true",
+      })
       .prefault({})
       .describe("The HTTP API the drover CLI talks to, with the OpenAPI document and Prometheus metrics."),
     reports: z

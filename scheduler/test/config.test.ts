@@ -41,6 +41,21 @@ describe("config", () => {
     for (const [input, re] of cases) expect(() => parseConfig(input)).toThrow(re);
   });
 
+  it("refuses plain HTTP and NATS to other machines unless told, naming the key", () => {
+    const everywhere = { ...minimal, http: { host: "0.0.0.0" } };
+    expect(() => parseConfig(everywhere)).toThrow(
+      /http\.host: is reachable from other machines and http\.tls is not set: .*http\.insecure: true/,
+    );
+    expect(parseConfig({ ...minimal, http: { host: "0.0.0.0", insecure: true } }).http.host).toBe("0.0.0.0");
+    expect(parseConfig({ ...minimal, http: { host: "10.0.0.5", tls: { cert: "/c.pem", key: "/k.pem" } } }).http.tls).toBeDefined();
+    expect(parseConfig({ ...minimal, http: { host: "::1" } }).http.host).toBe("::1");
+    const remote = { ...minimal, nats: { servers: ["nats://10.0.0.9:4222"], nkeySeedFile: "/etc/drover/scheduler.seed" } };
+    expect(() => parseConfig(remote)).toThrow(
+      /nats\.servers\.0: nats:\/\/10\.0\.0\.9:4222 is not on this machine and nats\.tls is not set/,
+    );
+    expect(parseConfig({ ...remote, nats: { ...remote.nats, tls: { ca: "/etc/drover/ca.pem" } } }).nats.servers).toHaveLength(1);
+  });
+
   it("checks policy arguments and planner settings at load, naming the key", () => {
     const cases: [unknown, RegExp][] = [
       [{ ...minimal, policies: { consolidate: { args: { band: { low: "x" } } } } }, /policies\.consolidate\.args\.band\.low: /],

@@ -54,6 +54,10 @@ describe("drover-scheduler binary", () => {
     const p = run(["--config", cfg]);
     expect(await p.exited).toBe(2);
     expect(p.output()).toMatch(/^drover-scheduler: .*limits\.perCluster/);
+    await writeFile(cfg, `cluster: x\nnats: { servers: ["nats://127.0.0.1:1"] }\nstateDir: /tmp/x\nhttp: { host: 0.0.0.0 }\n`);
+    const open = run(["--config", cfg]);
+    expect(await open.exited).toBe(2);
+    expect(open.output()).toMatch(/^drover-scheduler: .*http\.host: is reachable from other machines/);
     const unknown = run(["--bogus"]);
     expect(await unknown.exited).toBe(2);
     expect(unknown.output()).toMatch(/^drover-scheduler: Unknown option '--bogus'\n$/);

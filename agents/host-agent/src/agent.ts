@@ -1,4 +1,4 @@
-import { Bus, BusStatusType, busConnectionOptions, type Subscription } from "@drover/bus";
+import { Bus, BusStatusType, busConnectionOptions, warnInsecureServers, type Subscription } from "@drover/bus";
 import {
   Command,
   CommandReply,
@@ -142,6 +142,7 @@ export class HostAgent {
 
   static async create(config: AgentConfig, opts: HostAgentOptions): Promise<HostAgent> {
     const hv = opts.hypervisor ?? (await import("./libvirt-hypervisor.js")).libvirtHypervisor(opts.logger);
+    warnInsecureServers(config.nats, opts.logger);
     const bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `host-agent ${config.host}`,

@@ -211,6 +211,7 @@ export const ENV_KEYS = {
   DROVER_NATS_TLS_CA: "nats.tls.ca",
   DROVER_NATS_TLS_CERT: "nats.tls.cert",
   DROVER_NATS_TLS_KEY: "nats.tls.key",
+  DROVER_NATS_INSECURE: "nats.insecure",
   DROVER_LIBVIRT_URI: "libvirt.uri",
   DROVER_MIGRATION_URI: "migrationUri",
   DROVER_MIGRATION_TLS: "migration.tls",
@@ -230,7 +231,7 @@ export const ENV_KEYS = {
 
 const LIST_KEYS = new Set(["nats.servers", "storage.sharedPaths", "bridges", "peerClusters"]);
 const NUMBER_KEYS = new Set(["reportIntervalMs", "metrics.port"]);
-const BOOL_KEYS = new Set(["labSafeNetwork", "migration.tls", "metrics.enabled"]);
+const BOOL_KEYS = new Set(["labSafeNetwork", "nats.insecure", "migration.tls", "metrics.enabled"]);
 
 function envValue(key: string, raw: string, envName: string): unknown {
   if (LIST_KEYS.has(key))

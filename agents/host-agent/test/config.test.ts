@@ -47,6 +47,15 @@ describe("config", () => {
     expect(c.migrationUri).toBe("qemu+tcp://127.0.21.1/system");
   });
 
+  it("refuses a NATS server off this machine without TLS unless told, from the file or the environment", () => {
+    const remote = { DROVER_NATS_SERVERS: "nats://10.0.0.9:4222", DROVER_NATS_SEED_FILE: "/etc/drover/h1.seed" };
+    expect(() => resolveConfig(minimal, remote)).toThrow(
+      /nats\.servers\.0: nats:\/\/10\.0\.0\.9:4222 is not on this machine and nats\.tls is not set/,
+    );
+    expect(resolveConfig(minimal, { ...remote, DROVER_NATS_INSECURE: "true" }).nats.insecure).toBe(true);
+    expect(resolveConfig(minimal, { ...remote, DROVER_NATS_TLS_CA: "/etc/drover/ca.pem" }).nats.servers).toEqual(["nats://10.0.0.9:4222"]);
+  });
+
   it("refuses a malformed environment value naming the variable and key", () => {
     expect(() => resolveConfig(minimal, { DROVER_REPORT_INTERVAL_MS: "soon" })).toThrow(
       /DROVER_REPORT_INTERVAL_MS \(reportIntervalMs\): not a number/,

@@ -43,6 +43,7 @@ export function client(cmd: Command): ApiClient {
   return new ApiClient(resolveApiUrl(g.api), {
     token: resolveToken(g.tokenFile),
     ca: resolveCa(g.caFile),
+    insecure: process.env["DROVER_API_INSECURE"] === "1",
     note: (m) => process.stderr.write(`drover: ${m}\n`),
   });
 }
@@ -130,7 +131,7 @@ export function drainOutcome(m: Maintenance): string {
 export function registerApiCommands(program: Command): void {
   program.option(
     "--api <url>",
-    "scheduler API, or several schedulers' separated by commas (changes go to the leader) (default: $DROVER_API, else the lab's, else http://127.0.0.1:7070)",
+    "scheduler API, or several schedulers' separated by commas (changes go to the leader); http:// only to this machine unless $DROVER_API_INSECURE=1 (default: $DROVER_API, else the lab's, else http://127.0.0.1:7070)",
   );
   program.option(
     "--token-file <file>",

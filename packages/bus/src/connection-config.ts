@@ -1,6 +1,7 @@
 // The `nats` section of the agent's and the scheduler's YAML, in one place: how to reach the
 // server and who to be. Secrets live in files (or the environment), named here by path only.
 import { z } from "zod";
+import { hostOfUrl, isLoopbackHost, type Logger } from "@drover/protocol";
 import type { BusOptions } from "./options.js";
 
 const absPath = z.string().startsWith("/", "must be an absolute path");
@@ -26,9 +27,88 @@ export const natsConnectionFields = {
     .strict()
     .optional()
     .describe("TLS to the servers; the server's certificate is always verified."),
+  insecure: z
+    .boolean()
+    .optional()
+    .describe(
+      "Allow servers off this machine without TLS or without an identity (commands and reports would cross the network " +
+        "in clear, or the server would have to let anyone in). Refused unless set; loopback servers need neither.",
+    ),
 };
 
-export const NatsConnectionConfig = z.object(natsConnectionFields).strict();
+/** What decides whether a connection is secure: the servers, TLS and any identity. */
+interface Transport {
+  servers: readonly string[];
+  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined } | undefined;
+  insecure?: boolean | undefined;
+  user?: string | undefined;
+  token?: string | undefined;
+  tokenFile?: string | undefined;
+  credsFile?: string | undefined;
+  nkeySeedFile?: string | undefined;
+}
+
+/** A server of a `nats` section that would be reached without TLS or without an identity. */
+export interface InsecureServer {
+  readonly index: number;
+  readonly url: string;
+  /** What is missing and what it exposes. */
+  readonly why: string;
+}
+
+/**
+ * The servers off this machine (`isLoopbackHost`) that a `nats` section would reach without TLS or
+ * without an identity (user, token, nkey, creds or a client certificate), whatever `insecure` says.
+ */
+export function insecureServers(n: Transport): InsecureServer[] {
+  const identity = n.user ?? n.token ?? n.tokenFile ?? n.credsFile ?? n.nkeySeedFile ?? n.tls?.cert;
+  const out: InsecureServer[] = [];
+  n.servers.forEach((url, index) => {
+    const host = hostOfUrl(url);
+    if (host === null || isLoopbackHost(host)) return;
+    if (n.tls === undefined)
+      out.push({
+        index,
+        url,
+        why: "is not on this machine and nats.tls is not set: commands and reports would cross the network in clear",
+      });
+    else if (identity === undefined)
+      out.push({ index, url, why: "is not on this machine and no identity is set: a server that lets this in lets anyone send commands" });
+  });
+  return out;
+}
+
+/**
+ * Secure by default: the `nats` section's refinement. Each server must be a URL, and one off this
+ * machine needs TLS and an identity unless `insecure` says otherwise. It runs at config load, so a
+ * plain connection is never even tried.
+ */
+export function checkNatsTransport(n: Transport, ctx: z.RefinementCtx): void {
+  n.servers.forEach((url, i) => {
+    if (hostOfUrl(url) === null)
+      ctx.addIssue({ code: "custom", path: ["servers", i], message: `${url} is not a server URL (nats://host:port or tls://host:port)` });
+  });
+  if (n.insecure === true) return;
+  for (const x of insecureServers(n))
+    ctx.addIssue({
+      code: "custom",
+      path: ["servers", x.index],
+      message:
+        `${x.url} ${x.why}. Set nats.tls (ca; cert + key for mutual TLS) and an identity (nats.nkeySeedFile or credsFile, ` +
+        "which `drover credentials` writes; user + passFile; tokenFile), or nats.insecure: true",
+    });
+}
+
+/**
+ * An app about to connect says, once per server, what `insecure` lets through: an operator reading
+ * the log should not have to read the config to know.
+ */
+export function warnInsecureServers(n: Transport, log: Logger): void {
+  if (n.insecure !== true) return;
+  for (const x of insecureServers(n)) log.warn({ server: x.url }, `nats.insecure: ${x.url} ${x.why}`);
+}
+
+export const NatsConnectionConfig = z.object(natsConnectionFields).strict().superRefine(checkNatsTransport);
 export type NatsConnectionConfig = z.output<typeof NatsConnectionConfig>;
 
 type Connection = Pick<BusOptions, "servers" | "user" | "pass" | "passFile" | "token" | "tokenFile" | "credsFile" | "nkeySeedFile" | "tls">;

@@ -45,7 +45,15 @@ export {
 export type { AuthorizedUser, Identity, Permissions, ServerTls } from "./identities.js";
 export { connectionFiles, connectionFilesIn, writeCredentials } from "./credentials.js";
 export type { Credentials, CredentialsOptions, IssuedIdentity, NatsConnectionFiles } from "./credentials.js";
-export { NatsConnectionConfig, busConnectionOptions, natsConnectionFields } from "./connection-config.js";
+export {
+  NatsConnectionConfig,
+  busConnectionOptions,
+  checkNatsTransport,
+  insecureServers,
+  natsConnectionFields,
+  warnInsecureServers,
+  type InsecureServer,
+} from "./connection-config.js";
 export { ensureCa, issueCert, type CertFiles } from "./certificates.js";
 export { LeaderLease, type LeaderLeaseOptions } from "./lease.js";
 export { leaseBucket, journalBucket, LeaseHolder, leaseTiming, roleAfter, expire, isLeading, initialRole } from "./lease-logic.js";

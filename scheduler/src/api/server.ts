@@ -37,6 +37,7 @@ import {
   StatusResponse,
   VmsResponse,
   issuesOf,
+  isLoopbackHost,
   ApiHost,
   ApiToken,
   TokenCreateRequest,
@@ -829,6 +830,12 @@ export class ApiServer {
     const a = this.app.server.address();
     const scheme = this.s.config.http.tls ? "https" : "http";
     this.address = typeof a === "object" && a ? `${scheme}://${host}:${a.port}` : String(a);
+    // Allowed by the config only with http.insecure (config.ts); said at every start.
+    if (scheme === "http" && !isLoopbackHost(host))
+      this.s.log.warn(
+        { address: this.address },
+        "http.insecure: the API serves plain HTTP to other machines; tokens cross the network in clear",
+      );
   }
 
   get port(): number {

@@ -1,0 +1,61 @@
+// Secure by default: a `nats` section that would reach another machine's server in clear or
+// without an identity is refused at load, naming the URL (nothing here connects anywhere).
+import { describe, expect, it } from "vitest";
+import { NatsConnectionConfig, insecureServers, warnInsecureServers } from "../src/index.js";
+import { memoryLogger } from "./helpers.js";
+
+const REMOTE = "nats://10.1.2.3:4222";
+const tls = { ca: "/etc/drover/ca.pem" };
+const seed = { nkeySeedFile: "/etc/drover/h1.seed" };
+
+function problems(nats: unknown): string[] {
+  const r = NatsConnectionConfig.safeParse(nats);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+}
+
+describe("the nats section's transport", () => {
+  it("takes a server on this machine with neither TLS nor an identity", () => {
+    expect(problems({ servers: ["nats://127.0.0.1:4222", "localhost:4222", "tls://[::1]:4222"] })).toEqual([]);
+  });
+
+  it("refuses a server off this machine without TLS, naming it and the ways out", () => {
+    const [p, ...rest] = problems({ servers: ["nats://127.0.0.1:4222", REMOTE], ...seed });
+    expect(rest).toEqual([]);
+    expect(p).toMatch(/^servers\.1: nats:\/\/10\.1\.2\.3:4222 is not on this machine and nats\.tls is not set: .*in clear/);
+    expect(p).toMatch(/Set nats\.tls .*or nats\.insecure: true$/);
+  });
+
+  it("refuses a server off this machine with TLS but no identity", () => {
+    expect(problems({ servers: [REMOTE], tls })).toEqual([expect.stringMatching(/^servers\.0: .* no identity is set/)]);
+  });
+
+  it("takes TLS with any identity: a seed, creds, user, token or a client certificate", () => {
+    for (const identity of [
+      seed,
+      { credsFile: "/etc/drover/h1.creds" },
+      { user: "u", passFile: "/etc/drover/pass" },
+      { tokenFile: "/etc/drover/token" },
+    ])
+      expect(problems({ servers: [REMOTE], tls, ...identity }), JSON.stringify(identity)).toEqual([]);
+    expect(problems({ servers: [REMOTE], tls: { ...tls, cert: "/etc/drover/c.pem", key: "/etc/drover/k.pem" } })).toEqual([]);
+  });
+
+  it("takes anything with insecure: true, but still refuses what is no URL", () => {
+    expect(problems({ servers: [REMOTE], insecure: true })).toEqual([]);
+    expect(problems({ servers: ["nats://:4222"], insecure: true })).toEqual([expect.stringMatching(/^servers\.0: .* is not a server URL/)]);
+  });
+
+  it("lists what insecure lets through, and the apps say it once per server at start", () => {
+    const n = { servers: ["nats://127.0.0.1:4222", REMOTE, "nats://10.1.2.4:4222"], insecure: true };
+    expect(insecureServers(n).map((x) => x.index)).toEqual([1, 2]);
+    const log = memoryLogger();
+    warnInsecureServers(n, log);
+    expect(log.entries.map((e) => [e.level, e.obj["server"]])).toEqual([
+      ["warn", REMOTE],
+      ["warn", "nats://10.1.2.4:4222"],
+    ]);
+    const quiet = memoryLogger();
+    warnInsecureServers({ servers: [REMOTE], tls, ...seed }, quiet);
+    expect(quiet.entries).toEqual([]);
+  });
+});

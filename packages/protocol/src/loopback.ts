@@ -1,0 +1,27 @@
+// Traffic to a loopback address never leaves the machine. The apps allow plain (unencrypted or
+// unauthenticated) connections only there unless an operator says otherwise (secure by default).
+
+const IPV4_LOOPBACK = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+/** ::1 written out or not, and IPv4-mapped 127.x (URLs write ::ffff:127.0.0.1 as ::ffff:7f00:1). */
+const IPV6_LOOPBACK = /^(::1|0{0,4}(:0{0,4}){6}:0{0,3}1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4})$/i;
+
+/**
+ * Whether a host (a name or an address, IPv6 with or without brackets) is this machine's loopback:
+ * `localhost`, 127.0.0.0/8 or ::1. Any other name counts as remote: what it resolves to can change.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  return h === "localhost" || IPV4_LOOPBACK.test(h) || IPV6_LOOPBACK.test(h);
+}
+
+/** The host of a server URL; a bare `host:port` (as NATS clients take it) counts as `scheme://host:port`. Null when unparsable. */
+export function hostOfUrl(url: string, defaultScheme = "nats"): string | null {
+  try {
+    return new URL(url.includes("://") ? url : `${defaultScheme}://${url}`).hostname || null;
+  } catch {
+    return null;
+  }
+}

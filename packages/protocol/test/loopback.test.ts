@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { hostOfUrl, isLoopbackHost } from "../src/index.js";
+
+describe("isLoopbackHost", () => {
+  it("takes localhost, 127.0.0.0/8 and ::1 (bracketed or not) as this machine", () => {
+    for (const h of [
+      "localhost",
+      "LOCALHOST",
+      "127.0.0.1",
+      "127.0.1.254",
+      "127.255.255.255",
+      "::1",
+      "[::1]",
+      "0:0:0:0:0:0:0:1",
+      "::ffff:127.0.0.1",
+      "[::ffff:7f00:1]",
+    ])
+      expect(isLoopbackHost(h), h).toBe(true);
+  });
+
+  it("takes every other address or name as another machine, the wildcard addresses too", () => {
+    for (const h of [
+      "0.0.0.0",
+      "::",
+      "10.0.0.1",
+      "128.0.0.1",
+      "1127.0.0.1",
+      "127.0.0.1.example",
+      "localhost.example",
+      "nats.example",
+      "::2",
+      "[fe80::1]",
+      "::ffff:10.0.0.1",
+      "::ffff:a00:1",
+      "",
+    ])
+      expect(isLoopbackHost(h), h).toBe(false);
+  });
+});
+
+describe("hostOfUrl", () => {
+  it("reads the host of a URL, a bare host:port as nats://host:port, and null for what is no URL", () => {
+    expect(hostOfUrl("nats://127.0.1.254:4222")).toBe("127.0.1.254");
+    expect(hostOfUrl("tls://[::1]:4222")).toBe("[::1]");
+    expect(hostOfUrl("nats.example:4222")).toBe("nats.example");
+    expect(hostOfUrl("http://0.0.0.0:7070", "http")).toBe("0.0.0.0");
+    expect(hostOfUrl("nats://:4222")).toBeNull();
+    expect(hostOfUrl("a b")).toBeNull();
+  });
+});

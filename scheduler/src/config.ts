@@ -176,7 +176,10 @@ export const SchedulerConfig = z
           .url()
           .max(2048)
           .optional()
-          .describe("This scheduler's API as the followers name it (default: from http.host and http.port when the port is fixed)."),
+          .describe(
+            "This scheduler's API as the followers name it (default: from http.host and http.port when the port is fixed and " +
+              "the host is not a wildcard such as 0.0.0.0).",
+          ),
       })
       .strict()
       .prefault({})

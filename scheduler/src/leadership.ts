@@ -20,16 +20,26 @@ export interface LeadershipSettings {
 export function leadershipSettings(config: SchedulerConfig): LeadershipSettings {
   const l = config.leadership;
   const servers = config.nats.servers.length;
-  const { host, port, tls } = config.http;
-  // Port 0 is any free port, known only once bound: then only a configured apiUrl is advertised.
-  const apiUrl = port ? `${tls ? "https" : "http"}://${host}:${port}` : undefined;
   return {
     enabled: l.enabled ?? servers > 1,
     id: l.id ?? `${hostname()}:${config.http.port}`,
     ttlMs: l.ttlMs,
     replicas: l.replicas ?? Math.min(3, servers),
-    apiUrl: l.apiUrl ?? apiUrl,
+    apiUrl: l.apiUrl ?? listenUrl(config.http),
   };
+}
+
+/** Listening on every address: a URL with it would send a caller on another machine to its own. */
+const WILDCARD = new Set(["0.0.0.0", "::", "[::]"]);
+
+/**
+ * The API's URL as followers can name it without `leadership.apiUrl`: none when the listen address
+ * names no one machine (port 0 is any free port, known only once bound; a wildcard host).
+ */
+function listenUrl(http: SchedulerConfig["http"]): string | undefined {
+  if (http.port === 0 || WILDCARD.has(http.host)) return undefined;
+  const host = http.host.includes(":") && !http.host.startsWith("[") ? `[${http.host}]` : http.host;
+  return `${http.tls ? "https" : "http"}://${host}:${http.port}`;
 }
 
 export interface LeadershipStatus {
@@ -61,6 +71,8 @@ export class Leadership {
   /** Opens the lease when leadership is on (contending starts with start()); otherwise always leading. */
   static async open(bus: Bus, settings: LeadershipSettings, cluster: string, log: Logger): Promise<Leadership> {
     if (!settings.enabled) return new Leadership(settings, undefined);
+    if (settings.apiUrl === undefined)
+      log.warn({ id: settings.id }, "followers cannot name this scheduler's API while it leads: set leadership.apiUrl");
     const lease = await LeaderLease.open(bus, {
       key: cluster,
       holder: { id: settings.id, ...(settings.apiUrl ? { apiUrl: settings.apiUrl } : {}) },

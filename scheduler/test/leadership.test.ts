@@ -362,5 +362,16 @@ describe("leadership settings", () => {
     const off = leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, leadership: { enabled: false, id: "s1" } }));
     expect(off).toMatchObject({ enabled: false, id: "s1" });
     expect(() => config(urls[0]!, dir.path, { leadership: { ttlMs: 10 } })).toThrow(/leadership\.ttlMs/);
+    // The API's URL as followers name it: an IPv6 address in brackets, none for a wildcard address.
+    const at = (http: object) => leadershipSettings(config(urls[0]!, dir.path, { nats: { servers: urls }, http })).apiUrl;
+    expect(at({ host: "::1", port: 7070 })).toBe("http://[::1]:7070");
+    expect(at({ host: "0.0.0.0", port: 7070, insecure: true })).toBeUndefined();
+    expect(at({ host: "::", port: 7070, tls: { cert: "/c.pem", key: "/k.pem" } })).toBeUndefined();
+    const told = config(urls[0]!, dir.path, {
+      nats: { servers: urls },
+      http: { host: "0.0.0.0", port: 7070, tls: { cert: "/c.pem", key: "/k.pem" } },
+      leadership: { apiUrl: "https://sched1.example:7070" },
+    });
+    expect(leadershipSettings(told).apiUrl).toBe("https://sched1.example:7070");
   });
 });

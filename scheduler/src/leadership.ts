@@ -3,7 +3,7 @@
 // followers ingest reports and serve reads. Off (one NATS server, by default): this scheduler always acts.
 import { hostname } from "node:os";
 import { LeaderLease, type Bus, type LeaseRole } from "@drover/bus";
-import type { Logger } from "@drover/protocol";
+import { urlOf, type Logger } from "@drover/protocol";
 import type { SchedulerConfig } from "./config.js";
 import { RefusedError } from "./errors.js";
 
@@ -38,8 +38,7 @@ const WILDCARD = new Set(["0.0.0.0", "::", "[::]"]);
  */
 function listenUrl(http: SchedulerConfig["http"]): string | undefined {
   if (http.port === 0 || WILDCARD.has(http.host)) return undefined;
-  const host = http.host.includes(":") && !http.host.startsWith("[") ? `[${http.host}]` : http.host;
-  return `${http.tls ? "https" : "http"}://${host}:${http.port}`;
+  return urlOf(http.tls ? "https" : "http", http.host, http.port);
 }
 
 export interface LeadershipStatus {

@@ -4,7 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Logger, MigrationResult } from "@drover/protocol";
+import { urlOf, type Logger, type MigrationResult } from "@drover/protocol";
 import type { Hypervisor } from "./hypervisor.js";
 
 /** What the scrape reads from the running agent. */
@@ -128,7 +128,7 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
     });
   });
   const a = server.address() as AddressInfo;
-  const url = `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/metrics`;
+  const url = `${urlOf("http", a.address, a.port)}/metrics`;
   return {
     url,
     close: () =>

@@ -57,4 +57,4 @@ export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js"
 export * from "./api.js";
 export { ConsolidationWindow, ScheduleKinds, ScheduleRequest, SchedulesResponse } from "./schedule.js";
 export { compareVersions, olderHypervisor, type HypervisorVersions } from "./hypervisor-versions.js";
-export { isLoopbackHost, hostOfUrl } from "./loopback.js";
+export { isLoopbackHost, hostOfUrl, urlOf } from "./addresses.js";

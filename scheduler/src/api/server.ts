@@ -38,6 +38,7 @@ import {
   VmsResponse,
   issuesOf,
   isLoopbackHost,
+  urlOf,
   ApiHost,
   ApiToken,
   TokenCreateRequest,
@@ -829,7 +830,7 @@ export class ApiServer {
     await this.app.listen({ host, port });
     const a = this.app.server.address();
     const scheme = this.s.config.http.tls ? "https" : "http";
-    this.address = typeof a === "object" && a ? `${scheme}://${host}:${a.port}` : String(a);
+    this.address = typeof a === "object" && a ? urlOf(scheme, host, a.port) : String(a);
     // Allowed by the config only with http.insecure (config.ts); said at every start.
     if (scheme === "http" && !isLoopbackHost(host))
       this.s.log.warn(

@@ -1,5 +1,5 @@
-// Traffic to a loopback address never leaves the machine. The apps allow plain (unencrypted or
-// unauthenticated) connections only there unless an operator says otherwise (secure by default).
+// Addresses in URLs. Traffic to a loopback address never leaves the machine: the apps allow plain
+// (unencrypted or unauthenticated) connections only there unless an operator says otherwise.
 
 const IPV4_LOOPBACK = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 /** ::1 written out or not, and IPv4-mapped 127.x (URLs write ::ffff:127.0.0.1 as ::ffff:7f00:1). */
@@ -24,4 +24,9 @@ export function hostOfUrl(url: string, defaultScheme = "nats"): string | null {
   } catch {
     return null;
   }
+}
+
+/** `scheme://host:port`, an IPv6 address in brackets (`http://[::1]:7070`, not `http://::1:7070`). */
+export function urlOf(scheme: string, host: string, port: number): string {
+  return `${scheme}://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
 }

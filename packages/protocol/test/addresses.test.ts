@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hostOfUrl, isLoopbackHost } from "../src/index.js";
+import { hostOfUrl, isLoopbackHost, urlOf } from "../src/index.js";
 
 describe("isLoopbackHost", () => {
   it("takes localhost, 127.0.0.0/8 and ::1 (bracketed or not) as this machine", () => {
@@ -46,5 +46,14 @@ describe("hostOfUrl", () => {
     expect(hostOfUrl("http://0.0.0.0:7070", "http")).toBe("0.0.0.0");
     expect(hostOfUrl("nats://:4222")).toBeNull();
     expect(hostOfUrl("a b")).toBeNull();
+  });
+});
+
+describe("urlOf", () => {
+  it("puts an IPv6 address in brackets, once", () => {
+    expect(urlOf("http", "127.0.0.1", 7070)).toBe("http://127.0.0.1:7070");
+    expect(urlOf("https", "::1", 7070)).toBe("https://[::1]:7070");
+    expect(urlOf("https", "[::1]", 7070)).toBe("https://[::1]:7070");
+    expect(new URL(urlOf("http", "fe80::1", 1)).port).toBe("1");
   });
 });

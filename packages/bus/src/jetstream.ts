@@ -334,6 +334,22 @@ export class JetStreamHelpers {
     }
   }
 
+  /**
+   * Where a durable consumer stands as the server has it: the last stream sequence acked with all
+   * before it, and how many delivered messages wait for an ack. An ack is sent without waiting, so
+   * a handler's "ack" is recorded a moment later; undefined if the consumer does not exist.
+   */
+  async consumerAcks(stream: string, durable: string): Promise<{ ackFloor: number; ackPending: number } | undefined> {
+    const jsm = await this.manager();
+    try {
+      const info = await jsm.consumers.info(stream, durable);
+      return { ackFloor: info.ack_floor.stream_seq, ackPending: info.num_ack_pending };
+    } catch (e) {
+      if (isStreamNotFound(e) || (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.ConsumerNotFound)) return undefined;
+      throw new JetStreamOpError(`consumer info ${stream}/${durable}`, { cause: e });
+    }
+  }
+
   /** Who keeps a stream on a cluster: its RAFT leader and each replica's state; undefined if it does not exist. */
   async streamReplicas(name: string): Promise<StreamReplicas | undefined> {
     const jsm = await this.manager();

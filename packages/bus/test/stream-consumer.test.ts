@@ -102,8 +102,11 @@ describe("durable stream consumer", () => {
     const c = collector();
     await using consumer = await bus.jetstream.consume("R4", "reader", Result, c.handler, { filterSubject: "R4.>" });
     void consumer;
-    await bus.jetstream.publish("R4.a", Result, { id: "before", outcome: "succeeded" });
+    const seq = await bus.jetstream.publish("R4.a", Result, { id: "before", outcome: "succeeded" });
     await expect.poll(() => c.got.length, { timeout: 10_000 }).toBe(1);
+    // The ack goes out without a reply: stopped before the server has it, the server would rightly
+    // deliver "before" again (at least once), which is not what this test is about.
+    await expect.poll(() => bus.jetstream.consumerAcks("R4", "reader"), { timeout: 10_000 }).toEqual({ ackFloor: seq, ackPending: 0 });
 
     await server.stopProcess();
     await expect(bus.jetstream.publish("R4.a", Result, { id: "down", outcome: "failed" })).rejects.toBeInstanceOf(JetStreamOpError);

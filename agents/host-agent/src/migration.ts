@@ -1,4 +1,4 @@
-import type { EscalationStep, Logger, MigrateCommand, MigrationProgress, MigrationResult } from "@drover/protocol";
+import type { EscalationStep, Logger, MigrateCommand, MigrationHeader, MigrationProgress, MigrationResult } from "@drover/protocol";
 import { destinationName } from "./destinations.js";
 import { describeDomain } from "./domain-xml.js";
 import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
@@ -369,16 +369,23 @@ export class MigrationRun {
     }
   }
 
+  /** This migration, as its progress and its result name it. */
+  private header(): MigrationHeader {
+    return {
+      v: 1,
+      migrationId: this.cmd.migrationId,
+      commandId: this.cmd.id,
+      vm: this.dom.name,
+      vmUuid: this.dom.uuid,
+      source: this.deps.host,
+      destination: this.cmd.destination.host,
+    };
+  }
+
   private publish(js: JobStats, now: number): void {
     try {
       this.deps.progress({
-        v: 1,
-        migrationId: this.cmd.migrationId,
-        commandId: this.cmd.id,
-        vm: this.dom.name,
-        vmUuid: this.dom.uuid,
-        source: this.deps.host,
-        destination: this.cmd.destination.host,
+        ...this.header(),
         timeMs: now,
         elapsedMs: now - this.startedAtMs,
         phase: this.phase,
@@ -483,13 +490,7 @@ export class MigrationRun {
               ? "auto-converge"
               : "live";
     const result: MigrationResult = {
-      v: 1,
-      migrationId: this.cmd.migrationId,
-      commandId: this.cmd.id,
-      vm: this.dom.name,
-      vmUuid: this.dom.uuid,
-      source: this.deps.host,
-      destination: this.cmd.destination.host,
+      ...this.header(),
       outcome,
       completedBy,
       startedAtMs: this.startedAtMs,

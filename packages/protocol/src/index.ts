@@ -49,6 +49,7 @@ export {
   CompletedBy,
   HostEvent,
   CommandEventInfo,
+  type MigrationHeader,
   type MigrationResultInput,
 } from "./migration.js";
 export { HostState, HostStates } from "./host-state.js";

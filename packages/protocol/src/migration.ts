@@ -4,8 +4,8 @@ import { EpochMs, ErrorInfo, HostId, Id, NonNeg, PROTOCOL_VERSION, VmRef } from 
 
 export const MigrationPhases = ["starting", "copying", "escalating", "post-copy", "paused-copy", "completing"] as const;
 
-/** Streamed by the source agent at least every second while a migration runs. */
-export const MigrationProgress = z.object({
+/** Which migration a progress or result message speaks of, the same fields in both. */
+const migrationHeader = {
   v: z.literal(PROTOCOL_VERSION),
   migrationId: Id,
   commandId: Id,
@@ -13,6 +13,12 @@ export const MigrationProgress = z.object({
   vmUuid: z.string(),
   source: HostId,
   destination: HostId,
+};
+export type MigrationHeader = z.infer<z.ZodObject<typeof migrationHeader>>;
+
+/** Streamed by the source agent at least every second while a migration runs. */
+export const MigrationProgress = z.object({
+  ...migrationHeader,
   timeMs: EpochMs,
   elapsedMs: NonNeg,
   phase: z.enum(MigrationPhases),
@@ -33,13 +39,7 @@ export const MigrationOutcomes = ["succeeded", "failed", "aborted", "timed-out"]
 export const CompletedBy = z.enum(["live", "raise-downtime", "auto-converge", "post-copy", "pause", "offline"]);
 
 export const MigrationResult = z.object({
-  v: z.literal(PROTOCOL_VERSION),
-  migrationId: Id,
-  commandId: Id,
-  vm: z.string(),
-  vmUuid: z.string(),
-  source: HostId,
-  destination: HostId,
+  ...migrationHeader,
   outcome: z.enum(MigrationOutcomes),
   completedBy: CompletedBy.nullable(),
   startedAtMs: EpochMs,

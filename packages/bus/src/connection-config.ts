@@ -111,11 +111,16 @@ export function warnInsecureServers(n: Transport, log: Logger): void {
 export const NatsConnectionConfig = z.object(natsConnectionFields).strict().superRefine(checkNatsTransport);
 export type NatsConnectionConfig = z.output<typeof NatsConnectionConfig>;
 
-type Connection = Pick<BusOptions, "servers" | "user" | "pass" | "passFile" | "token" | "tokenFile" | "credsFile" | "nkeySeedFile" | "tls">;
+type Connection = Pick<
+  BusOptions,
+  "servers" | "user" | "pass" | "passFile" | "token" | "tokenFile" | "credsFile" | "nkeySeedFile" | "tls" | "discoverServers"
+>;
 
 /** Bus.connect options of a config's `nats` section (combinations are checked by Bus.connect, naming the field). */
 export function busConnectionOptions(n: Partial<NatsConnectionConfig> & { servers: string[] }): Connection {
-  const o: Connection = { servers: n.servers };
+  // Without TLS the servers are this machine's (checkNatsTransport) unless `insecure`: a cluster
+  // telling of servers elsewhere must not lead a plain connection to them.
+  const o: Connection = { servers: n.servers, discoverServers: n.tls !== undefined || n.insecure === true };
   if (n.user !== undefined) o.user = n.user;
   if (n.pass !== undefined) o.pass = n.pass;
   if (n.passFile !== undefined) o.passFile = n.passFile;

@@ -43,6 +43,12 @@ const optionsSchema = z
     pingIntervalMs: ms.positive().default(10_000),
     /** Keep retrying the first connection instead of failing (an agent started before its server). */
     waitOnFirstConnect: z.boolean().default(false),
+    /**
+     * Add the servers a cluster tells of to `servers` (reconnects may go to them). Off, only the
+     * configured servers are ever connected to: a plain connection allowed because its servers are
+     * on this machine must not follow a cluster to another one (`busConnectionOptions`).
+     */
+    discoverServers: z.boolean().default(true),
     requestTimeoutMs: ms.positive().default(5000),
     /**
      * Replies to this connection's requests (a JetStream publish's ack too) arrive under this prefix;
@@ -120,6 +126,7 @@ export async function natsOptions(o: ResolvedBusOptions): Promise<NodeConnection
     timeout: o.connectTimeoutMs,
     pingInterval: o.pingIntervalMs,
     waitOnFirstConnect: o.waitOnFirstConnect,
+    ignoreClusterUpdates: !o.discoverServers,
     ...(o.inboxPrefix ? { inboxPrefix: o.inboxPrefix } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // Secure by default: a `nats` section that would reach another machine's server in clear or
 // without an identity is refused at load, naming the URL (nothing here connects anywhere).
 import { describe, expect, it } from "vitest";
-import { NatsConnectionConfig, insecureServers, warnInsecureServers } from "../src/index.js";
+import { NatsConnectionConfig, busConnectionOptions, insecureServers, warnInsecureServers } from "../src/index.js";
 import { memoryLogger } from "./helpers.js";
 
 const REMOTE = "nats://10.1.2.3:4222";
@@ -57,5 +57,11 @@ describe("the nats section's transport", () => {
     const quiet = memoryLogger();
     warnInsecureServers({ servers: [REMOTE], tls, ...seed }, quiet);
     expect(quiet.entries).toEqual([]);
+  });
+
+  it("keeps a plain connection to the configured servers: a cluster may not lead it elsewhere", () => {
+    expect(busConnectionOptions({ servers: ["nats://127.0.0.1:4222"] }).discoverServers).toBe(false);
+    expect(busConnectionOptions({ servers: ["nats://127.0.0.1:4222"], tls }).discoverServers).toBe(true);
+    expect(busConnectionOptions({ servers: [REMOTE], insecure: true }).discoverServers).toBe(true);
   });
 });

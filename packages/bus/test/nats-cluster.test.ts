@@ -23,6 +23,18 @@ describe("testing NatsCluster", () => {
     for (const i of [0, 1, 2]) await expect.poll(async () => (await cluster.metaView(i))?.leader, { timeout: 15_000 }).toBe(leader);
   });
 
+  it("tells a client of the other nodes, which one configured not to discover servers never adds", async () => {
+    await cluster.waitForMetaLeader();
+    const first = [cluster.urls[0]!];
+    await using told = await Bus.connect({ servers: first, name: "discover-test", logger: memoryLogger() });
+    await expect.poll(() => told.connectionInfo().knownServers.length, { timeout: 15_000 }).toBe(3);
+    await using kept = await Bus.connect({ servers: first, name: "configured-test", logger: memoryLogger(), discoverServers: false });
+    // The server's INFO (with the other nodes) comes with the connection; a round trip after it
+    // has surely been read.
+    await kept.flush();
+    expect(kept.connectionInfo().knownServers).toEqual([new URL(cluster.urls[0]!).host]);
+  });
+
   it("keeps a replicated bucket readable when one node is killed, and takes the node back", async () => {
     await using bus = await Bus.connect({ servers: cluster.urls, name: "cluster-test", logger: memoryLogger(), reconnectTimeWaitMs: 100 });
     const kv = await bus.jetstream.kv("cluster-test", z.object({ n: z.number() }), { replicas: 3 });

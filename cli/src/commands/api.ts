@@ -204,7 +204,7 @@ export function registerApiCommands(program: Command): void {
       if (o.json) return printJson(r);
       process.stdout.write(
         `${table(
-          ["VM", "host", "state", "vCPUs", "cpu used", "memory", "tags", "rules (from)"],
+          ["VM", "host", "state", "vCPUs", "cpu used", "memory used / given", "tags", "rules (from)"],
           r.vms.map((v) => [
             v.name,
             v.host + (v.migrating ? ` (migrating${v.alsoOn.length ? ` to ${v.alsoOn.join(",")}` : ""})` : ""),

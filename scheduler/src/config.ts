@@ -251,7 +251,10 @@ export const SchedulerConfig = z
           ),
         dropLogIntervalMs: posMs
           .default(60_000)
-          .describe("Dropped reports are logged once per subject per this interval, with their count."),
+          .describe(
+            "Dropped reports and migration messages are logged once per subject, API requests refused for their token once " +
+              "per client address, per this interval, with their count.",
+          ),
       })
       .strict()
       .prefault({})

@@ -246,6 +246,12 @@ export class Metrics {
     labelNames: ["kind", "issuer"] as const,
     registers: [this.registry],
   });
+  readonly apiAuthFailures = new Counter({
+    name: "drover_api_auth_failures_total",
+    help: "API requests refused for their token: no-token, malformed, unknown, revoked (401) or forbidden (403, the role does not grant it)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly hostEventsRejected = new Counter({
     name: "drover_host_events_rejected_total",
     help: "Host events ignored: wrong-host (payload host is not its subject's host), no-command (a command event without its command)",

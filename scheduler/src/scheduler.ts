@@ -448,6 +448,7 @@ export class Scheduler {
           }
         }
         this.drops.flush(this.clock.now());
+        this.api.flushLogs(this.clock.now());
         // A follower plans, dispatches and powers nothing; a leader still reconciling waits for ready.
         if (this.leadership.mayAct() && this.dispatcher.ready) await this.act();
         if (this.clock.now() - this.lastPruneMs > 3_600_000) {

@@ -4,28 +4,9 @@
 // the real agent publishes.
 import { describe, expect, it, vi } from "vitest";
 import { Bus } from "@drover/bus";
-import {
-  Command,
-  CommandReply,
-  HistoryResponse,
-  HostEvent,
-  HostReport,
-  silentLogger,
-  subjects,
-  type CommandInput,
-  type Logger,
-} from "@drover/protocol";
+import { Command, CommandReply, HistoryResponse, HostEvent, HostReport, silentLogger, subjects, type CommandInput } from "@drover/protocol";
 import { get, harness, json, type Harness } from "./harness.js";
-import { CLUSTER, report, uuid } from "./helpers.js";
-
-function capture(): Logger & { lines: { level: string; obj: Record<string, unknown>; msg: string }[] } {
-  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg = "") =>
-      void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
+import { CLUSTER, captureLog, report, uuid } from "./helpers.js";
 
 const commandHistory = async (h: Harness) =>
   HistoryResponse.parse(await json(await get(h.url("/v1/history?kind=command&limit=1000")))).entries;
@@ -67,7 +48,7 @@ describe("commands agents ran", () => {
   });
 
   it("records a command sent by someone else as NOT issued by this scheduler, once per event, and logs it rate-limited", async () => {
-    const log = capture();
+    const log = captureLog();
     await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v0" }] }, {}, { logger: log });
     await h.report();
     // The scheduler's own move; then its command id replayed to another host with another body: not the scheduler's.
@@ -131,7 +112,7 @@ describe("commands agents ran", () => {
   });
 
   it("writes one line per host per interval however many foreign commands a host runs", async () => {
-    const log = capture();
+    const log = captureLog();
     await using h = await harness(["a"], {}, {}, { logger: log });
     await h.report();
     for (let i = 0; i < 20; i++) {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError, ApiMigration, ApiRoles, ApiToken, HistoryResponse, TokenCreated, TokensResponse } from "@drover/protocol";
 import { TokenBook } from "../src/api/tokens.js";
 import { harness, json, get } from "./harness.js";
-import { uuid } from "./helpers.js";
+import { captureLog, uuid } from "./helpers.js";
 
 const bearer = (t: string | undefined): Record<string, string> => (t === undefined ? {} : { authorization: `Bearer ${t}` });
 
@@ -148,5 +148,49 @@ describe("API tokens and roles", () => {
       'config api.tokens.alice: null -> {"role":"operator"} [api:test-admin]',
       'config api.tokens.test-admin: null -> {"role":"admin"} [test]',
     ]);
+  });
+
+  it("counts refused tokens by reason and logs them per client once per interval, never a secret", async () => {
+    const log = captureLog();
+    await using h = await harness(["a"], {}, {}, { logger: log });
+    const book = new TokenBook(h.s.store, () => h.clock.now());
+    const viewer = book.create("v", "viewer", "test").token;
+    const revoked = book.create("gone", "admin", "test").token;
+    book.revoke("gone", "test");
+    const unknown = "drover_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const status = (headers: Record<string, string>) => fetch(h.url("/v1/status"), { headers }).then((r) => r.status);
+    expect(await status({})).toBe(401);
+    expect(await status({})).toBe(401);
+    expect(await status({ authorization: "Basic YTpi" })).toBe(401);
+    expect(await status(bearer(unknown))).toBe(401);
+    expect(await status(bearer(revoked))).toBe(401);
+    const forbidden = await fetch(h.url("/v1/tokens"), { headers: bearer(viewer) });
+    expect(forbidden.status).toBe(403);
+
+    const metrics = await (await get(h.url("/metrics"))).text();
+    for (const [reason, n] of [
+      ["no-token", 2],
+      ["malformed", 1],
+      ["unknown", 1],
+      ["revoked", 1],
+      ["forbidden", 1],
+    ] as const)
+      expect(metrics).toContain(`drover_api_auth_failures_total{reason="${reason}"} ${n}`);
+    const refusedLines = () => log.lines.filter((l) => l.msg.startsWith("refused "));
+    // The first refusal from a client is logged at once; the rest wait for the interval.
+    expect(refusedLines().map((l) => l.msg)).toEqual(["refused 1 API requests from 127.0.0.1: no-token"]);
+    expect(refusedLines()[0]!.obj).toMatchObject({ client: "127.0.0.1", count: 1, request: "GET /v1/status" });
+    h.clock.advance(h.s.config.reports.dropLogIntervalMs);
+    await h.s.tick();
+    expect(refusedLines()).toHaveLength(2);
+    expect(refusedLines()[1]!.obj).toMatchObject({
+      count: 5,
+      refused: { "no-token": 1, malformed: 1, unknown: 1, revoked: 1, forbidden: 1 },
+      // What the last one said: the request and the token's name.
+      request: "GET /v1/tokens",
+      token: "v",
+    });
+    const logged = JSON.stringify(log.lines);
+    for (const secret of [viewer, revoked, unknown]) expect(logged).not.toContain(secret);
   });
 });

@@ -3,9 +3,9 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
-import { ApiError, HostReportLimits, HostsResponse, StatusResponse, VmsResponse, subjects, type Logger } from "@drover/protocol";
+import { ApiError, HostReportLimits, HostsResponse, StatusResponse, VmsResponse, subjects } from "@drover/protocol";
 import { get, harness, json, post, type Harness } from "./harness.js";
-import { CLUSTER, report, uuid, type VmSpec } from "./helpers.js";
+import { CLUSTER, captureLog, report, uuid, type VmSpec } from "./helpers.js";
 
 const DROVER = fileURLToPath(new URL("../../cli/bin/drover.js", import.meta.url));
 
@@ -22,15 +22,6 @@ function drover(h: Harness, args: string[]): Promise<{ code: number; stdout: str
 }
 
 /** A logger that keeps every line (to count what a flood writes). */
-function capture(): Logger & { lines: { level: string; obj: Record<string, unknown>; msg: string }[] } {
-  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg = "") =>
-      void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
-
 /** Publishes bytes on a host's report subject as anyone on the bus could (no client-side checks). */
 async function raw(h: Harness, subjectHost: string, body: unknown): Promise<void> {
   const data = typeof body === "string" ? body : JSON.stringify(body);
@@ -44,7 +35,7 @@ const hostStates = async (h: Harness) => HostsResponse.parse(await getJson(h, "/
 
 describe("reports the scheduler believes", () => {
   it("drops a report published on h1's subject claiming to be h2; h2's VMs stay; a flood writes one line per subject per interval", async () => {
-    const log = capture();
+    const log = captureLog();
     await using h = await harness(["h1", "h2"], { h2: [{ uuid: uuid(2), name: "v2" }] }, {}, { logger: log });
     await h.report();
     const forged = report("h2", [], h.clock.now() + 90_000);
@@ -92,7 +83,7 @@ describe("reports the scheduler believes", () => {
   });
 
   it("refuses a report over reports.maxBytes and one over the VM bound, counts them, and changes nothing", async () => {
-    const log = capture();
+    const log = captureLog();
     const cfg = { reports: { intervalMs: 1000, maxBytes: 256 * 1024 } };
     await using h = await harness(["h1"], { h1: [{ uuid: uuid(1), name: "v1" }] }, cfg, { logger: log });
     await h.report();

@@ -38,7 +38,7 @@ export interface SchedulerApi {
   readonly state: ClusterState;
   readonly store: StoreReads;
   /** The registry /metrics serves, and its sources (host usage and watts) the dashboard reuses. */
-  readonly metrics: Pick<Metrics, "registry" | "sources">;
+  readonly metrics: Pick<Metrics, "registry" | "sources" | "apiAuthFailures">;
   readonly planner: Pick<Planner, "make" | "approve" | "reject">;
   /** Operator moves, their progress, and the queue's size. */
   readonly moves: Pick<Dispatcher, "submit" | "abort" | "progressOf" | "inFlightCount" | "queuedCount">;

@@ -38,6 +38,7 @@ import {
   VmsResponse,
   issuesOf,
   isLoopbackHost,
+  DropLog,
   urlOf,
   ApiHost,
   ApiToken,
@@ -206,7 +207,15 @@ export class ApiServer {
   address = "";
   private readonly callers = new WeakMap<FastifyRequest, { name: string; role: ApiRole }>();
 
+  /** Refused tokens, logged per client address at most once per interval (a flood is one line). */
+  private readonly refusals: DropLog;
+
   constructor(private readonly s: SchedulerApi) {
+    this.refusals = new DropLog(s.log, s.config.reports.dropLogIntervalMs, "API requests", {
+      keyField: "client",
+      verb: "refused",
+      preposition: "from",
+    });
     this.app = Fastify({
       logger: false,
       bodyLimit: BODY_LIMIT,
@@ -247,7 +256,9 @@ export class ApiServer {
       if (!grants(caller.role, need))
         throw new AuthError(
           403,
+          "forbidden",
           `token "${caller.name}" has role ${caller.role}; ${req.method} ${req.routeOptions.url ?? req.url} needs ${need}`,
+          caller.name,
         );
       this.callers.set(req, caller);
       // A follower serves reads; a change goes to the leader (tokens are each scheduler's own).
@@ -789,6 +800,12 @@ export class ApiServer {
   private sendError(reply: FastifyReply, e: Error & { statusCode?: number; code?: string }): FastifyReply {
     const body = errorBody;
     if (e instanceof AuthError) {
+      const req = reply.request;
+      this.s.metrics.apiAuthFailures.inc({ reason: e.reason });
+      this.refusals.note(req.ip, e.reason, this.s.clock.now(), {
+        request: `${req.method} ${req.routeOptions.url ?? "(no route)"}`,
+        ...(e.tokenName !== undefined ? { token: e.tokenName } : {}),
+      });
       if (e.status === 401) void reply.header("www-authenticate", 'Bearer realm="drover"');
       return reply.code(e.status).send(body(e.code, e.message));
     }
@@ -842,6 +859,11 @@ export class ApiServer {
   get port(): number {
     const a = this.app.server.address();
     return typeof a === "object" && a ? a.port : 0;
+  }
+
+  /** Writes the refusals counted since a client's last line, once its interval has passed (the scheduler's tick). */
+  flushLogs(nowMs: number): void {
+    this.refusals.flush(nowMs);
   }
 
   async close(): Promise<void> {

@@ -6,12 +6,18 @@ import { ApiRole, ApiRoles, TokenName, issuesOf, type ApiToken } from "@drover/p
 import type { Store, TokenRow } from "@drover/store";
 import { NotFoundError } from "../errors.js";
 
+/** Why a request's token was refused, as the metrics and the log count it. */
+export type AuthFailure = "no-token" | "malformed" | "unknown" | "revoked" | "forbidden";
+
 /** 401 (who are you?) or 403 (not allowed to); the message says which and why, never the token. */
 export class AuthError extends Error {
   override readonly name = "AuthError";
   constructor(
     readonly status: 401 | 403,
+    readonly reason: AuthFailure,
     message: string,
+    /** The token's name, when the token is known (revoked, or its role too low). */
+    readonly tokenName?: string,
   ) {
     super(message);
   }
@@ -93,12 +99,12 @@ export class TokenBook {
   /** The caller of a request from its Authorization header; AuthError 401 if there is none that is valid. */
   authenticate(authorization: string | undefined): { name: string; role: ApiRole } {
     if (authorization === undefined || authorization === "")
-      throw new AuthError(401, "no token: send Authorization: Bearer <token> (drover reads DROVER_TOKEN or --token-file)");
+      throw new AuthError(401, "no-token", "no token: send Authorization: Bearer <token> (drover reads DROVER_TOKEN or --token-file)");
     const m = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(authorization);
-    if (!m) throw new AuthError(401, "the Authorization header must be 'Bearer <token>'");
+    if (!m) throw new AuthError(401, "malformed", "the Authorization header must be 'Bearer <token>'");
     const row = this.store.tokens.byHash(hashOf(m[1]!));
-    if (!row) throw new AuthError(401, "unknown token");
-    if (row.revokedMs !== null) throw new AuthError(401, `token "${row.name}" was revoked`);
+    if (!row) throw new AuthError(401, "unknown", "unknown token");
+    if (row.revokedMs !== null) throw new AuthError(401, "revoked", `token "${row.name}" was revoked`, row.name);
     const now = this.now();
     if (row.lastUsedMs === null || now - row.lastUsedMs >= TOUCH_EVERY_MS) this.store.tokens.touch(row.name, now);
     return { name: row.name, role: row.role };

@@ -1,13 +1,15 @@
 // drover-scheduler --config FILE
-// drover-scheduler token create|list|revoke --config FILE [--role R --name N [--secret-file F] | NAME]
+// drover-scheduler token create|list|revoke --config FILE [--role R --name N [--secret-file F] [--expires WHEN] | NAME]
 //   Manages the HTTP API's tokens in the scheduler's store directly, on the scheduler host: how the
 //   first admin token is made (afterwards `drover token ...` does the same through the API). With
-//   several schedulers, --secret-file registers a token made on one on the others too.
+//   several schedulers, --secret-file registers a token made on one on the others too (give each the
+//   same --expires time, an ISO time rather than a duration).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { collectDefaultMetrics } from "prom-client";
+import { timeArg } from "@drover/protocol";
 import { Store } from "@drover/store";
 import { TokenBook } from "./api/tokens.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -16,7 +18,8 @@ import { Scheduler } from "./scheduler.js";
 const log = pino({ name: "drover-scheduler" });
 const USAGE = "usage: drover-scheduler --config FILE";
 const TOKEN_USAGE =
-  "usage: drover-scheduler token create --config FILE --role viewer|operator|admin --name NAME [--secret-file FILE] | list | revoke NAME";
+  "usage: drover-scheduler token create --config FILE --role viewer|operator|admin --name NAME [--secret-file FILE] " +
+  "[--expires 90d|2027-03-01T00:00:00Z] | list | revoke NAME";
 
 async function token(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -26,6 +29,7 @@ async function token(args: string[]): Promise<void> {
       role: { type: "string" },
       name: { type: "string" },
       "secret-file": { type: "string" },
+      expires: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -38,19 +42,36 @@ async function token(args: string[]): Promise<void> {
   // Recorded in the history like an API caller's name, so a host-side change is told apart.
   const by = `host:${process.env["USER"] ?? "unknown"}`;
   const secretFile = values["secret-file"];
+  let expiresAtMs: number | undefined;
+  if (values.expires !== undefined) {
+    const t = timeArg(values.expires, Date.now(), "ahead");
+    if ("error" in t) throw new ConfigError(`--expires ${JSON.stringify(values.expires)} ${t.error}`);
+    expiresAtMs = t.ms;
+  }
+  const until = expiresAtMs === undefined ? "" : `, until ${new Date(expiresAtMs).toISOString()}`;
   if (action === "create" && values.role && values.name && !target && secretFile) {
     // A secret never goes on a command line; the file's is registered and not shown again.
-    book.create(values.name, values.role, by, (await readFile(secretFile, "utf8")).trim());
-    process.stderr.write(`token "${values.name}" (${values.role}) registered from ${secretFile}\n`);
+    book.create(values.name, values.role, by, {
+      secret: (await readFile(secretFile, "utf8")).trim(),
+      ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
+    });
+    process.stderr.write(`token "${values.name}" (${values.role}${until}) registered from ${secretFile}\n`);
   } else if (action === "create" && values.role && values.name && !target) {
     // stdout carries only the secret, so `> file` (or a pipe) captures it and nothing else.
-    process.stdout.write(`${book.create(values.name, values.role, by).token}\n`);
-    process.stderr.write(`token "${values.name}" (${values.role}) created; it is shown only this once\n`);
+    process.stdout.write(`${book.create(values.name, values.role, by, expiresAtMs !== undefined ? { expiresAtMs } : {}).token}\n`);
+    process.stderr.write(`token "${values.name}" (${values.role}${until}) created; it is shown only this once\n`);
   } else if (action === "list" && !target) {
-    for (const t of book.list())
-      process.stdout.write(
-        `${t.name}\t${t.role}\t${t.revokedAtMs === null ? "active" : `revoked ${new Date(t.revokedAtMs).toISOString()}`}\n`,
-      );
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const now = Date.now();
+    for (const t of book.list()) {
+      const state =
+        t.revokedAtMs !== null
+          ? `revoked ${iso(t.revokedAtMs)}`
+          : t.expiresAtMs === null
+            ? "active"
+            : `${t.expiresAtMs <= now ? "expired" : "active, expires"} ${iso(t.expiresAtMs)}`;
+      process.stdout.write(`${t.name}\t${t.role}\t${state}\n`);
+    }
   } else if (action === "revoke" && target) {
     book.revoke(target, by);
     process.stderr.write(`token "${target}" revoked\n`);

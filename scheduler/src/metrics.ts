@@ -248,7 +248,7 @@ export class Metrics {
   });
   readonly apiAuthFailures = new Counter({
     name: "drover_api_auth_failures_total",
-    help: "API requests refused for their token: no-token, malformed, unknown, revoked (401) or forbidden (403, the role does not grant it)",
+    help: "API requests refused for their token: no-token, malformed, unknown, revoked, expired (401) or forbidden (403, the role does not grant it)",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

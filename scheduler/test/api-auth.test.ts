@@ -193,4 +193,39 @@ describe("API tokens and roles", () => {
     const logged = JSON.stringify(log.lines);
     for (const secret of [viewer, revoked, unknown]) expect(logged).not.toContain(secret);
   });
+
+  it("makes a token that expires: refused from then on, named in the answer and counted; a time past is refused", async () => {
+    await using h = await harness(["a"], {});
+    const admin = { ...bearer(h.token), "content-type": "application/json" };
+    const make = (body: object) => fetch(h.url("/v1/tokens"), { method: "POST", headers: admin, body: JSON.stringify(body) });
+    const past = await make({ name: "old", role: "viewer", expiresAtMs: h.clock.now() });
+    expect(past.status).toBe(400);
+    expect(ApiError.parse(await json(past)).error.issues).toEqual([
+      { field: "body.expiresAtMs", message: expect.stringMatching(/^expiresAtMs: must be a time in the future/) },
+    ]);
+    const until = h.clock.now() + 3_600_000;
+    const made = TokenCreated.parse(await json(await make({ name: "ci", role: "viewer", expiresAtMs: until })));
+    expect(made.expiresAtMs).toBe(until);
+    const ci = bearer(made.token);
+    expect((await fetch(h.url("/v1/status"), { headers: ci })).status).toBe(200);
+    h.clock.advance(3_600_000 - 1);
+    expect((await fetch(h.url("/v1/status"), { headers: ci })).status).toBe(200);
+    h.clock.advance(1);
+    const after = await fetch(h.url("/v1/status"), { headers: ci });
+    expect([after.status, ApiError.parse(await json(after)).error.message]).toEqual([
+      401,
+      `token "ci" expired at ${new Date(until).toISOString()}`,
+    ]);
+    const listed = TokensResponse.parse(await json(await get(h.url("/v1/tokens"))));
+    expect(listed.tokens.map((t) => [t.name, t.expiresAtMs])).toEqual([
+      ["test-admin", null],
+      ["ci", until],
+    ]);
+    expect(await (await get(h.url("/metrics"))).text()).toContain('drover_api_auth_failures_total{reason="expired"} 1');
+    // Recorded with its expiry, as a config change.
+    const hist = HistoryResponse.parse(await json(await get(h.url("/v1/history"))));
+    expect(hist.entries.map((e) => e.summary)).toContain(
+      `config api.tokens.ci: null -> {"role":"viewer","expiresAtMs":${until}} [api:test-admin]`,
+    );
+  });
 });

@@ -30,6 +30,15 @@ describe("drover-scheduler binary", () => {
     const again = run(["token", "create", "--config", cfg, "--role", "admin", "--name", "root"]);
     expect(await again.exited).toBe(1);
     expect(again.output()).toMatch(/token named 'root' already exists/);
+    const temp = run(["token", "create", "--config", cfg, "--role", "viewer", "--name", "temp", "--expires", "1d"]);
+    expect(await temp.exited).toBe(0);
+    expect(temp.output()).toMatch(/token "temp" \(viewer, until \d{4}-\d\d-\d\dT[\d:.]+Z\) created/);
+    const soon = run(["token", "create", "--config", cfg, "--role", "viewer", "--name", "soon", "--expires", "soon"]);
+    expect(await soon.exited).toBe(2);
+    expect(soon.output()).toMatch(/^drover-scheduler token: --expires "soon" is neither an ISO time/);
+    const list = run(["token", "list", "--config", cfg]);
+    expect(await list.exited).toBe(0);
+    expect(list.output()).toMatch(/^root\tadmin\tactive\ntemp\tviewer\tactive, expires \d{4}-/m);
     const p = run(["--config", cfg]);
     try {
       await expect

@@ -95,11 +95,21 @@ describe("drover CLI with tokens over HTTPS", () => {
           expect.stringMatching(/403 forbidden: token "ops" has role operator; GET \/v1\/tokens needs admin/),
         ]);
 
-        const list = await drover(api, ["token", "list", "--json"], 60_000, ca);
-        expect(JSON.parse(list.stdout).tokens.map((t: { name: string; role: string }) => `${t.name}:${t.role}`)).toEqual([
-          "e2e:admin",
-          "ops:operator",
+        // One that expires, from a duration ahead; a time that is no time is refused before asking.
+        const ci = await drover(api, ["token", "create", "--name", "ci", "--role", "viewer", "--expires", "2h"], 60_000, ca);
+        expect([ci.code, ci.stderr]).toEqual([
+          0,
+          expect.stringMatching(/token "ci" \(viewer, until \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\) created/),
         ]);
+        const never = await drover(api, ["token", "create", "--name", "x", "--role", "viewer", "--expires", "later"], 60_000, ca);
+        expect([never.code, never.stderr]).toEqual([2, expect.stringContaining('--expires "later" is neither an ISO time')]);
+
+        const list = await drover(api, ["token", "list", "--json"], 60_000, ca);
+        const tokens = JSON.parse(list.stdout).tokens as { name: string; role: string; expiresAtMs: number | null }[];
+        expect(tokens.map((t) => `${t.name}:${t.role}`)).toEqual(["e2e:admin", "ops:operator", "ci:viewer"]);
+        const inTwoHours = Date.now() + 7_200_000;
+        expect(tokens.map((t) => t.expiresAtMs === null || Math.abs(t.expiresAtMs - inTwoHours) < 120_000)).toEqual([true, true, true]);
+        expect(tokens[2]!.expiresAtMs).not.toBeNull();
         expect(list.stdout).not.toContain(made.stdout.trim());
         const history = await drover(api, ["history"], 60_000, ca);
         expect(history.stdout).toMatch(/plan .*api:ops/);

@@ -38,7 +38,7 @@ describe("drover with several schedulers", () => {
         await expect.poll(() => follower.s.leadership.status().leader?.id, { timeout: 10_000 }).toBe("sched-a");
         // One token, good on both: made on a, registered on b.
         const token = new TokenBook(a.s.store, Date.now).create("ops", "operator", "test").token;
-        new TokenBook(follower.s.store, Date.now).create("ops", "operator", "test", token);
+        new TokenBook(follower.s.store, Date.now).create("ops", "operator", "test", { secret: token });
         const env = { DROVER_TOKEN: token };
         const [urlA, urlB] = [`http://127.0.0.1:${portA}`, `http://127.0.0.1:${portB}`];
 

@@ -21,6 +21,7 @@ import {
   ScheduleKinds,
   ScheduleRequest,
   SchedulesResponse,
+  timeArg,
 } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { resolveCa, resolveToken } from "../api-auth.js";
@@ -512,21 +513,11 @@ export function registerApiCommands(program: Command): void {
   registerHistoryLoad(history);
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** `--since`: an ISO 8601 time, or a duration back from `nowMs` ("90s", "30m", "2h", "1d"). */
 export function sinceToMs(arg: string, nowMs: number): number {
-  const d = /^(\d+)([smhd])$/.exec(arg.trim());
-  if (d) {
-    const back = Number(d[1]) * DURATION_UNITS_MS[d[2] as string]!;
-    if (back > nowMs) throw usageError(`--since ${JSON.stringify(arg)} reaches before 1970`);
-    return nowMs - back;
-  }
-  // An ISO date or date-time only: Date.parse also takes forms like "1" or "Dec 5" that are easy to mistype.
-  const t = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(arg.trim()) ? Date.parse(arg) : NaN;
-  if (!Number.isFinite(t) || t < 0)
-    throw usageError(`--since ${JSON.stringify(arg)} is neither an ISO time (2026-12-05T04:00:00Z) nor a duration (90s, 30m, 2h, 1d)`);
-  return t;
+  const t = timeArg(arg, nowMs, "back");
+  if ("error" in t) throw usageError(`--since ${JSON.stringify(arg)} ${t.error}`);
+  return t.ms;
 }
 
 /** Which scheduler leads and how NATS looks, for `drover status`. */

@@ -42,7 +42,14 @@ export const TokenName = z
   .max(64)
   .regex(/^[a-z0-9][a-z0-9._-]*$/, "must be lowercase letters, digits, '.', '_' or '-', starting with a letter or digit");
 
-export const TokenCreateRequest = z.object({ name: TokenName, role: ApiRole }).strict();
+export const TokenCreateRequest = z
+  .object({
+    name: TokenName,
+    role: ApiRole,
+    /** From then on the token is refused (401 expired); absent: it never expires. Must be in the future. */
+    expiresAtMs: EpochMs.optional(),
+  })
+  .strict();
 export type TokenCreateRequest = z.infer<typeof TokenCreateRequest>;
 
 export const ApiToken = z.object({
@@ -51,6 +58,7 @@ export const ApiToken = z.object({
   createdAtMs: EpochMs,
   lastUsedAtMs: EpochMs.nullable(),
   revokedAtMs: EpochMs.nullable(),
+  expiresAtMs: EpochMs.nullable(),
 });
 export type ApiToken = z.infer<typeof ApiToken>;
 export const TokensResponse = z.object({ tokens: z.array(ApiToken) });

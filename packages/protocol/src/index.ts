@@ -59,3 +59,4 @@ export * from "./api.js";
 export { ConsolidationWindow, ScheduleKinds, ScheduleRequest, SchedulesResponse } from "./schedule.js";
 export { compareVersions, olderHypervisor, type HypervisorVersions } from "./hypervisor-versions.js";
 export { isLoopbackHost, hostOfUrl, urlOf } from "./addresses.js";
+export { timeArg } from "./time-arg.js";

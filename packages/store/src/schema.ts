@@ -247,6 +247,10 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE migrations ADD COLUMN destination_cluster TEXT;
   `,
+  // 11: when an API token stops being accepted; null: never (every token made before).
+  `
+  ALTER TABLE api_tokens ADD COLUMN expires_ms INTEGER;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

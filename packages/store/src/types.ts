@@ -273,8 +273,10 @@ export interface TokenRow {
   createdMs: number;
   lastUsedMs: number | null;
   revokedMs: number | null;
+  /** From then on it is refused; null: it never expires. */
+  expiresMs: number | null;
 }
-export type TokenInput = Pick<TokenRow, "name" | "role" | "hash" | "createdMs">;
+export type TokenInput = Pick<TokenRow, "name" | "role" | "hash" | "createdMs"> & { expiresMs?: number | null };
 
 export const AgentCommandKinds = ["preflight", "migrate", "abort", "power-off", "wake-peer"] as const;
 export type AgentCommandKind = (typeof AgentCommandKinds)[number];

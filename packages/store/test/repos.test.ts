@@ -375,7 +375,15 @@ describe("tokens", () => {
   it("stores a token by its hash, revokes it once and keeps its name taken", () =>
     withStore((s) => {
       const t = s.tokens.create({ name: "alice", role: "operator", hash: hash("a"), createdMs: 10 });
-      expect(t).toEqual({ name: "alice", role: "operator", hash: hash("a"), createdMs: 10, lastUsedMs: null, revokedMs: null });
+      expect(t).toEqual({
+        name: "alice",
+        role: "operator",
+        hash: hash("a"),
+        createdMs: 10,
+        lastUsedMs: null,
+        revokedMs: null,
+        expiresMs: null,
+      });
       expect(s.tokens.byHash(hash("a"))).toEqual(t);
       expect(s.tokens.byHash(hash("b"))).toBeUndefined();
       s.tokens.touch("alice", 20);
@@ -385,6 +393,17 @@ describe("tokens", () => {
       expect(() => s.tokens.create({ name: "alice", role: "viewer", hash: hash("c"), createdMs: 50 })).toThrow(/alice.*already exists/);
       expect(() => s.tokens.revoke("bob", 50)).toThrow(/no token named 'bob'/);
       expect(s.tokens.list().map((x) => x.name)).toEqual(["alice"]);
+    }));
+
+  it("keeps when a token expires, which must come after its creation", () =>
+    withStore((s) => {
+      expect(s.tokens.create({ name: "ci", role: "viewer", hash: hash("d"), createdMs: 10, expiresMs: 1000 }).expiresMs).toBe(1000);
+      expect(s.tokens.byHash(hash("d"))?.expiresMs).toBe(1000);
+      expect(() => s.tokens.create({ name: "late", role: "viewer", hash: hash("e"), createdMs: 10, expiresMs: 10 })).toThrow(
+        /expiresMs must be after createdMs/,
+      );
+      expect(() => s.tokens.create({ name: "bad", role: "viewer", hash: hash("f"), createdMs: 10, expiresMs: -1 })).toThrow(/expiresMs/);
+      expect(s.tokens.list().map((x) => x.name)).toEqual(["ci"]);
     }));
 
   it("refuses a bad role or a hash that is not a SHA-256, naming the field", () =>

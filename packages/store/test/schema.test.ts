@@ -119,6 +119,18 @@ describe("schema migrations", () => {
     ]);
   });
 
+  it("upgrading a version-10 file keeps its API tokens, none of which expires", () => {
+    using dir = tempDir();
+    const file = dir.file();
+    const db = new Database(file);
+    expect(migrate(db, file, 10)).toBe(10);
+    db.prepare(`INSERT INTO api_tokens (name, role, hash, created_ms) VALUES ('root', 'admin', ?, 5)`).run("a".repeat(64));
+    db.close();
+
+    using store = Store.open({ path: file });
+    expect(store.tokens.get("root")).toMatchObject({ role: "admin", createdMs: 5, revokedMs: null, expiresMs: null });
+  });
+
   it("migrating twice is a no-op", () => {
     using dir = tempDir();
     const file = dir.file();

@@ -7,7 +7,7 @@ import type { Store, TokenRow } from "@drover/store";
 import { NotFoundError } from "../errors.js";
 
 /** Why a request's token was refused, as the metrics and the log count it. */
-export type AuthFailure = "no-token" | "malformed" | "unknown" | "revoked" | "forbidden";
+export type AuthFailure = "no-token" | "malformed" | "unknown" | "revoked" | "expired" | "forbidden";
 
 /** 401 (who are you?) or 403 (not allowed to); the message says which and why, never the token. */
 export class AuthError extends Error {
@@ -45,6 +45,7 @@ export const tokenView = (r: TokenRow): ApiToken => ({
   createdAtMs: r.createdMs,
   lastUsedAtMs: r.lastUsedMs,
   revokedAtMs: r.revokedMs,
+  expiresAtMs: r.expiresMs,
 });
 
 export class TokenBook {
@@ -56,20 +57,31 @@ export class TokenBook {
   /**
    * Returns the secret, which exists only in this reply. `by` is who asked, recorded in the history.
    * `secret`: a token another scheduler of the cluster made, registered here too, so one token is
-   * good on every scheduler (a client follows whichever leads).
+   * good on every scheduler (a client follows whichever leads). `expiresAtMs`: from then on it is
+   * refused (give each scheduler the same); absent, never.
    */
-  create(name: string, role: string, by: string, secret?: string): { token: string; row: ApiToken } {
+  create(name: string, role: string, by: string, opts: { secret?: string; expiresAtMs?: number } = {}): { token: string; row: ApiToken } {
+    const { secret, expiresAtMs } = opts;
     const n = TokenName.safeParse(name);
     if (!n.success) throw new TokenInputError("name", issuesOf(n.error)[0]?.message ?? "invalid");
     const r = ApiRole.safeParse(role);
     if (!r.success) throw new TokenInputError("role", `must be one of ${ApiRoles.join(", ")}`);
     if (secret !== undefined && !SECRET.test(secret))
       throw new TokenInputError("secret", `must be a token as drover-scheduler makes them (${PREFIX} and 43 base64url characters)`);
-    const token = secret ?? PREFIX + randomBytes(32).toString("base64url");
     const at = this.now();
+    if (expiresAtMs !== undefined && !(Number.isSafeInteger(expiresAtMs) && expiresAtMs > at))
+      throw new TokenInputError("expiresAtMs", `must be a time in the future (now ${new Date(at).toISOString()})`);
+    const token = secret ?? PREFIX + randomBytes(32).toString("base64url");
     const row = this.store.transaction(() => {
-      const row = this.store.tokens.create({ name: n.data, role: r.data, hash: hashOf(token), createdMs: at });
-      this.store.config.recordChange({ atMs: at, who: by, key: `api.tokens.${n.data}`, oldValue: null, newValue: { role: r.data } });
+      const row = this.store.tokens.create({
+        name: n.data,
+        role: r.data,
+        hash: hashOf(token),
+        createdMs: at,
+        expiresMs: expiresAtMs ?? null,
+      });
+      const value = { role: r.data, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) };
+      this.store.config.recordChange({ atMs: at, who: by, key: `api.tokens.${n.data}`, oldValue: null, newValue: value });
       return row;
     });
     return { token, row: tokenView(row) };
@@ -106,6 +118,8 @@ export class TokenBook {
     if (!row) throw new AuthError(401, "unknown", "unknown token");
     if (row.revokedMs !== null) throw new AuthError(401, "revoked", `token "${row.name}" was revoked`, row.name);
     const now = this.now();
+    if (row.expiresMs !== null && now >= row.expiresMs)
+      throw new AuthError(401, "expired", `token "${row.name}" expired at ${new Date(row.expiresMs).toISOString()}`, row.name);
     if (row.lastUsedMs === null || now - row.lastUsedMs >= TOUCH_EVERY_MS) this.store.tokens.touch(row.name, now);
     return { name: row.name, role: row.role };
   }

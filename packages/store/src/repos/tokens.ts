@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { epochMs, oneOf, rethrowConflict, text } from "../check.js";
+import { epochMs, epochMsOrNull, oneOf, rethrowConflict, text } from "../check.js";
 import { StoreError, StoreErrorCodes } from "../errors.js";
 import { TokenRoles, type TokenInput, type TokenRole, type TokenRow } from "../types.js";
 
@@ -10,6 +10,7 @@ interface TokenSql {
   created_ms: number;
   last_used_ms: number | null;
   revoked_ms: number | null;
+  expires_ms: number | null;
 }
 
 const toRow = (r: TokenSql): TokenRow => ({
@@ -19,6 +20,7 @@ const toRow = (r: TokenSql): TokenRow => ({
   createdMs: r.created_ms,
   lastUsedMs: r.last_used_ms,
   revokedMs: r.revoked_ms,
+  expiresMs: r.expires_ms,
 });
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -33,7 +35,7 @@ export class Tokens {
 
   constructor(db: Database.Database) {
     this.#insert = db.prepare(`
-      INSERT INTO api_tokens (name, role, hash, created_ms) VALUES (@name, @role, @hash, @createdMs)`);
+      INSERT INTO api_tokens (name, role, hash, created_ms, expires_ms) VALUES (@name, @role, @hash, @createdMs, @expiresMs)`);
     this.#byHash = db.prepare("SELECT * FROM api_tokens WHERE hash = ?");
     this.#get = db.prepare("SELECT * FROM api_tokens WHERE name = ?");
     this.#list = db.prepare("SELECT * FROM api_tokens ORDER BY created_ms, rowid");
@@ -49,8 +51,11 @@ export class Tokens {
       role: oneOf(w, "role", TokenRoles, t.role),
       hash: text(w, "hash", t.hash),
       createdMs: epochMs(w, "createdMs", t.createdMs),
+      expiresMs: epochMsOrNull(w, "expiresMs", t.expiresMs ?? null),
     };
     if (!SHA256_HEX.test(row.hash)) throw new StoreError(StoreErrorCodes.InvalidInput, `${w}: hash must be a SHA-256 in hex`);
+    if (row.expiresMs !== null && row.expiresMs <= row.createdMs)
+      throw new StoreError(StoreErrorCodes.InvalidInput, `${w}: expiresMs must be after createdMs`);
     try {
       this.#insert.run(row);
     } catch (err) {

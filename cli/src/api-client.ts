@@ -12,7 +12,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { rootCertificates } from "node:tls";
 import type { z } from "zod";
-import { ApiError, isLoopbackHost, issuesOf } from "@drover/protocol";
+import { ApiError, isLoopbackHost, issuesOf, shownUrl } from "@drover/protocol";
 import { CliError, ExitCode } from "./errors.js";
 
 /** The API answered with an error status; carries what the API said. */
@@ -110,7 +110,7 @@ function checkBase(base: string, insecure: boolean): string {
     throw new CliError(`--api ${base}: only http:// and https:// are supported`, "usage", ExitCode.Usage);
   if (u.protocol === "http:" && !insecure && !isLoopbackHost(u.hostname))
     throw new CliError(
-      `--api ${base}: plain HTTP to another machine would send the API token in clear; use https:// (the scheduler's http.tls), or set DROVER_API_INSECURE=1`,
+      `--api ${shownUrl(base)}: plain HTTP to another machine would send the API token in clear; use https:// (the scheduler's http.tls), or set DROVER_API_INSECURE=1`,
       "usage",
       ExitCode.Usage,
     );

@@ -1,7 +1,7 @@
 // The `nats` section of the agent's and the scheduler's YAML, in one place: how to reach the
 // server and who to be. Secrets live in files (or the environment), named here by path only.
 import { z } from "zod";
-import { hostOfUrl, isLoopbackHost, type Logger } from "@drover/protocol";
+import { hostOfUrl, isLoopbackHost, shownUrl, type Logger } from "@drover/protocol";
 import type { BusOptions } from "./options.js";
 
 const absPath = z.string().startsWith("/", "must be an absolute path");
@@ -51,6 +51,7 @@ interface Transport {
 /** A server of a `nats` section that would be reached without TLS or without an identity. */
 export interface InsecureServer {
   readonly index: number;
+  /** As it may be logged (`shownUrl`: no password written into it). */
   readonly url: string;
   /** What is missing and what it exposes. */
   readonly why: string;
@@ -63,9 +64,10 @@ export interface InsecureServer {
 export function insecureServers(n: Transport): InsecureServer[] {
   const identity = n.user ?? n.token ?? n.tokenFile ?? n.credsFile ?? n.nkeySeedFile ?? n.tls?.cert;
   const out: InsecureServer[] = [];
-  n.servers.forEach((url, index) => {
-    const host = hostOfUrl(url);
+  n.servers.forEach((server, index) => {
+    const host = hostOfUrl(server);
     if (host === null || isLoopbackHost(host)) return;
+    const url = shownUrl(server);
     if (n.tls === undefined)
       out.push({
         index,
@@ -86,7 +88,11 @@ export function insecureServers(n: Transport): InsecureServer[] {
 export function checkNatsTransport(n: Transport, ctx: z.RefinementCtx): void {
   n.servers.forEach((url, i) => {
     if (hostOfUrl(url) === null)
-      ctx.addIssue({ code: "custom", path: ["servers", i], message: `${url} is not a server URL (nats://host:port or tls://host:port)` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["servers", i],
+        message: `${shownUrl(url)} is not a server URL (nats://host:port or tls://host:port)`,
+      });
   });
   if (n.insecure === true) return;
   for (const x of insecureServers(n))

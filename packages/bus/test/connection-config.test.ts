@@ -59,6 +59,16 @@ describe("the nats section's transport", () => {
     expect(quiet.entries).toEqual([]);
   });
 
+  it("never repeats a password written into a server URL", () => {
+    const withPassword = "nats://drover:hunter2@10.1.2.3:4222";
+    const [p] = problems({ servers: [withPassword] });
+    expect(p).toMatch(/^servers\.0: nats:\/\/\*\*\*@10\.1\.2\.3:4222 is not on this machine/);
+    const log = memoryLogger();
+    warnInsecureServers({ servers: [withPassword], insecure: true }, log);
+    expect(log.entries).toHaveLength(1);
+    expect(JSON.stringify(log.entries)).not.toContain("hunter2");
+  });
+
   it("keeps a plain connection to the configured servers: a cluster may not lead it elsewhere", () => {
     expect(busConnectionOptions({ servers: ["nats://127.0.0.1:4222"] }).discoverServers).toBe(false);
     expect(busConnectionOptions({ servers: ["nats://127.0.0.1:4222"], tls }).discoverServers).toBe(true);

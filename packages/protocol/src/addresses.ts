@@ -30,3 +30,8 @@ export function hostOfUrl(url: string, defaultScheme = "nats"): string | null {
 export function urlOf(scheme: string, host: string, port: number): string {
   return `${scheme}://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
 }
+
+/** A URL as it may be shown or logged: a user and password written into it (`nats://u:p@host`) become `***`. */
+export function shownUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, "//***@");
+}

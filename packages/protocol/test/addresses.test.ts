@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hostOfUrl, isLoopbackHost, urlOf } from "../src/index.js";
+import { hostOfUrl, isLoopbackHost, shownUrl, urlOf } from "../src/index.js";
 
 describe("isLoopbackHost", () => {
   it("takes localhost, 127.0.0.0/8 and ::1 (bracketed or not) as this machine", () => {
@@ -55,5 +55,14 @@ describe("urlOf", () => {
     expect(urlOf("https", "::1", 7070)).toBe("https://[::1]:7070");
     expect(urlOf("https", "[::1]", 7070)).toBe("https://[::1]:7070");
     expect(new URL(urlOf("http", "fe80::1", 1)).port).toBe("1");
+  });
+});
+
+describe("shownUrl", () => {
+  it("hides a user and password written into a URL, and leaves any other URL as it is", () => {
+    expect(shownUrl("nats://drover:hunter2@10.0.0.1:4222")).toBe("nats://***@10.0.0.1:4222");
+    expect(shownUrl("nats://token@10.0.0.1:4222")).toBe("nats://***@10.0.0.1:4222");
+    expect(shownUrl("http://10.0.0.1:7070/a@b")).toBe("http://10.0.0.1:7070/a@b");
+    expect(shownUrl("nats://10.0.0.1:4222")).toBe("nats://10.0.0.1:4222");
   });
 });

@@ -203,6 +203,9 @@ describe("API tokens and roles", () => {
     expect(ApiError.parse(await json(past)).error.issues).toEqual([
       { field: "body.expiresAtMs", message: expect.stringMatching(/^expiresAtMs: must be a time in the future/) },
     ]);
+    // One that could never be shown (a Date cannot hold it) is refused too.
+    const never = await make({ name: "forever", role: "viewer", expiresAtMs: 9e15 });
+    expect([never.status, ApiError.parse(await json(never)).error.issues[0]?.field]).toEqual([400, "body.expiresAtMs"]);
     const until = h.clock.now() + 3_600_000;
     const made = TokenCreated.parse(await json(await make({ name: "ci", role: "viewer", expiresAtMs: until })));
     expect(made.expiresAtMs).toBe(until);

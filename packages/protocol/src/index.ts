@@ -1,4 +1,17 @@
-export { PROTOCOL_VERSION, ClusterName, HostId, Id, Uuid, VmUuid, VmRef, EpochMs, ErrorInfo, silentLogger, type Logger } from "./common.js";
+export {
+  PROTOCOL_VERSION,
+  ClusterName,
+  HostId,
+  Id,
+  Uuid,
+  VmUuid,
+  VmRef,
+  EpochMs,
+  MAX_EPOCH_MS,
+  ErrorInfo,
+  silentLogger,
+  type Logger,
+} from "./common.js";
 export { DroverError } from "./errors.js";
 export { DropLog } from "./drop-log.js";
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";

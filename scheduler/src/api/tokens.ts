@@ -2,7 +2,7 @@
 // request. Used by the API (token routes, authentication) and by `drover-scheduler token`, which
 // makes the first admin token on the scheduler host, where no token exists yet to ask the API with.
 import { createHash, randomBytes } from "node:crypto";
-import { ApiRole, ApiRoles, TokenName, issuesOf, type ApiToken } from "@drover/protocol";
+import { ApiRole, ApiRoles, MAX_EPOCH_MS, TokenName, issuesOf, type ApiToken } from "@drover/protocol";
 import type { Store, TokenRow } from "@drover/store";
 import { NotFoundError } from "../errors.js";
 
@@ -69,8 +69,8 @@ export class TokenBook {
     if (secret !== undefined && !SECRET.test(secret))
       throw new TokenInputError("secret", `must be a token as drover-scheduler makes them (${PREFIX} and 43 base64url characters)`);
     const at = this.now();
-    if (expiresAtMs !== undefined && !(Number.isSafeInteger(expiresAtMs) && expiresAtMs > at))
-      throw new TokenInputError("expiresAtMs", `must be a time in the future (now ${new Date(at).toISOString()})`);
+    if (expiresAtMs !== undefined && !(Number.isSafeInteger(expiresAtMs) && expiresAtMs > at && expiresAtMs <= MAX_EPOCH_MS))
+      throw new TokenInputError("expiresAtMs", `must be a time in the future (now ${new Date(at).toISOString()}) that a date can hold`);
     const token = secret ?? PREFIX + randomBytes(32).toString("base64url");
     const row = this.store.transaction(() => {
       const row = this.store.tokens.create({

@@ -36,10 +36,31 @@ export async function harness(
   cfg: Partial<SchedulerConfigInput> = {},
   deps: SchedulerDeps = {},
 ): Promise<Harness> {
+  // What is up so far, ended in reverse if setting up fails: a test that breaks here must not leave
+  // a nats-server running after it.
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    return await setUp(undo, hosts, vms, cfg, deps);
+  } catch (e) {
+    for (const u of undo.reverse()) await u().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function setUp(
+  undo: (() => Promise<unknown>)[],
+  hosts: string[],
+  vms: Record<string, VmSpec[]>,
+  cfg: Partial<SchedulerConfigInput>,
+  deps: SchedulerDeps,
+): Promise<Harness> {
   const nats = await NatsServer.start();
+  undo.push(() => nats.stop());
   const dir = await tempDir();
+  undo.push(() => dir[Symbol.asyncDispose]());
   const clock = new ManualClock(Date.now());
   const agents = await FakeAgents.start(nats.url, hosts);
+  undo.push(() => agents.close());
   for (const [h, list] of Object.entries(vms)) for (const v of list) agents.place(h, v);
   let timer: NodeJS.Timeout | undefined;
   const make = () => Scheduler.create(config(nats.url, dir.path, cfg), { clock, autoTick: false, ...deps });
@@ -83,6 +104,7 @@ export async function harness(
       await dir[Symbol.asyncDispose]();
     },
   };
+  undo.push(() => h.s.shutdown());
   await h.s.start();
   h.token = new TokenBook(h.s.store, () => clock.now()).create("test-admin", "admin", "test").token;
   tokens.set(new URL(h.s.api.address).origin, h.token);

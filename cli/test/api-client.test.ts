@@ -20,17 +20,17 @@ describe("the API client's base URLs", () => {
       "http://127.0.0.1:7070",
       "http://localhost:7070",
       "http://[::1]:7070",
-      "http://127.0.2.1:7070,https://10.0.0.5:7070",
+      "http://127.0.2.1:7070,https://sched.example:7070",
     ])
       expect(refusal(base), base).toBeUndefined();
   });
 
   it("refuses plain http to another machine as a usage error naming the URL and the way out", () => {
     for (const base of [
-      "http://10.0.0.5:7070",
+      "http://sched.example:7070",
       "http://0.0.0.0:7070",
       "http://sched.example",
-      "https://10.0.0.4:7070,http://10.0.0.5:7070",
+      "https://sched2.example:7070,http://sched.example:7070",
     ]) {
       const e = refusal(base);
       expect(e, base).toBeInstanceOf(CliError);
@@ -42,6 +42,6 @@ describe("the API client's base URLs", () => {
   });
 
   it("takes plain http to another machine when told it is insecure", () => {
-    expect(refusal("http://10.0.0.5:7070", true)).toBeUndefined();
+    expect(refusal("http://sched.example:7070", true)).toBeUndefined();
   });
 });

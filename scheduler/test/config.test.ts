@@ -47,11 +47,11 @@ describe("config", () => {
       /http\.host: is reachable from other machines and http\.tls is not set: .*http\.insecure: true/,
     );
     expect(parseConfig({ ...minimal, http: { host: "0.0.0.0", insecure: true } }).http.host).toBe("0.0.0.0");
-    expect(parseConfig({ ...minimal, http: { host: "10.0.0.5", tls: { cert: "/c.pem", key: "/k.pem" } } }).http.tls).toBeDefined();
+    expect(parseConfig({ ...minimal, http: { host: "sched.example", tls: { cert: "/c.pem", key: "/k.pem" } } }).http.tls).toBeDefined();
     expect(parseConfig({ ...minimal, http: { host: "::1" } }).http.host).toBe("::1");
-    const remote = { ...minimal, nats: { servers: ["nats://10.0.0.9:4222"], nkeySeedFile: "/etc/drover/scheduler.seed" } };
+    const remote = { ...minimal, nats: { servers: ["nats://nats.example:4222"], nkeySeedFile: "/etc/drover/scheduler.seed" } };
     expect(() => parseConfig(remote)).toThrow(
-      /nats\.servers\.0: nats:\/\/10\.0\.0\.9:4222 is not on this machine and nats\.tls is not set/,
+      /nats\.servers\.0: nats:\/\/nats\.example:4222 is not on this machine and nats\.tls is not set/,
     );
     expect(parseConfig({ ...remote, nats: { ...remote.nats, tls: { ca: "/etc/drover/ca.pem" } } }).nats.servers).toHaveLength(1);
   });

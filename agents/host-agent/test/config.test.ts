@@ -48,12 +48,14 @@ describe("config", () => {
   });
 
   it("refuses a NATS server off this machine without TLS unless told, from the file or the environment", () => {
-    const remote = { DROVER_NATS_SERVERS: "nats://10.0.0.9:4222", DROVER_NATS_SEED_FILE: "/etc/drover/h1.seed" };
+    const remote = { DROVER_NATS_SERVERS: "nats://nats.example:4222", DROVER_NATS_SEED_FILE: "/etc/drover/h1.seed" };
     expect(() => resolveConfig(minimal, remote)).toThrow(
-      /nats\.servers\.0: nats:\/\/10\.0\.0\.9:4222 is not on this machine and nats\.tls is not set/,
+      /nats\.servers\.0: nats:\/\/nats\.example:4222 is not on this machine and nats\.tls is not set/,
     );
     expect(resolveConfig(minimal, { ...remote, DROVER_NATS_INSECURE: "true" }).nats.insecure).toBe(true);
-    expect(resolveConfig(minimal, { ...remote, DROVER_NATS_TLS_CA: "/etc/drover/ca.pem" }).nats.servers).toEqual(["nats://10.0.0.9:4222"]);
+    expect(resolveConfig(minimal, { ...remote, DROVER_NATS_TLS_CA: "/etc/drover/ca.pem" }).nats.servers).toEqual([
+      "nats://nats.example:4222",
+    ]);
   });
 
   it("refuses a malformed environment value naming the variable and key", () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { NatsConnectionConfig, busConnectionOptions, insecureServers, warnInsecureServers } from "../src/index.js";
 import { memoryLogger } from "./helpers.js";
 
-const REMOTE = "nats://10.1.2.3:4222";
+const REMOTE = "nats://nats1.example:4222";
 const tls = { ca: "/etc/drover/ca.pem" };
 const seed = { nkeySeedFile: "/etc/drover/h1.seed" };
 
@@ -21,7 +21,7 @@ describe("the nats section's transport", () => {
   it("refuses a server off this machine without TLS, naming it and the ways out", () => {
     const [p, ...rest] = problems({ servers: ["nats://127.0.0.1:4222", REMOTE], ...seed });
     expect(rest).toEqual([]);
-    expect(p).toMatch(/^servers\.1: nats:\/\/10\.1\.2\.3:4222 is not on this machine and nats\.tls is not set: .*in clear/);
+    expect(p).toMatch(/^servers\.1: nats:\/\/nats1\.example:4222 is not on this machine and nats\.tls is not set: .*in clear/);
     expect(p).toMatch(/Set nats\.tls .*or nats\.insecure: true$/);
   });
 
@@ -46,13 +46,13 @@ describe("the nats section's transport", () => {
   });
 
   it("lists what insecure lets through, and the apps say it once per server at start", () => {
-    const n = { servers: ["nats://127.0.0.1:4222", REMOTE, "nats://10.1.2.4:4222"], insecure: true };
+    const n = { servers: ["nats://127.0.0.1:4222", REMOTE, "nats://nats2.example:4222"], insecure: true };
     expect(insecureServers(n).map((x) => x.index)).toEqual([1, 2]);
     const log = memoryLogger();
     warnInsecureServers(n, log);
     expect(log.entries.map((e) => [e.level, e.obj["server"]])).toEqual([
       ["warn", REMOTE],
-      ["warn", "nats://10.1.2.4:4222"],
+      ["warn", "nats://nats2.example:4222"],
     ]);
     const quiet = memoryLogger();
     warnInsecureServers({ servers: [REMOTE], tls, ...seed }, quiet);
@@ -60,9 +60,9 @@ describe("the nats section's transport", () => {
   });
 
   it("never repeats a password written into a server URL", () => {
-    const withPassword = "nats://drover:hunter2@10.1.2.3:4222";
+    const withPassword = "nats://drover:hunter2@nats1.example:4222";
     const [p] = problems({ servers: [withPassword] });
-    expect(p).toMatch(/^servers\.0: nats:\/\/\*\*\*@10\.1\.2\.3:4222 is not on this machine/);
+    expect(p).toMatch(/^servers\.0: nats:\/\/\*\*\*@nats1\.example:4222 is not on this machine/);
     const log = memoryLogger();
     warnInsecureServers({ servers: [withPassword], insecure: true }, log);
     expect(log.entries).toHaveLength(1);

@@ -4,6 +4,7 @@
 // (a move from one cluster to another needs the destination's facts), nothing else. The nats-server
 // enforces it; this file only turns the protocol's subjects into permission blocks and config text.
 import { ClusterName, HostId, streams, subjects } from "@drover/protocol";
+import { kvStream, kvSubject } from "./jetstream.js";
 import { leaseBucket, journalBucket } from "./lease-logic.js";
 
 /**
@@ -56,16 +57,16 @@ export function parseIdentityName(name: string): Identity | undefined {
  * the inbox the scheduler already reads.
  */
 function controlStatePermissions(cluster: string): string[] {
-  const api = (bucket: string) => [`$JS.API.STREAM.*.KV_${bucket}`, `$JS.API.DIRECT.GET.KV_${bucket}.>`];
+  const api = (bucket: string) => [`$JS.API.STREAM.*.${kvStream(bucket)}`, `$JS.API.DIRECT.GET.${kvStream(bucket)}.>`];
   const [lease, journal] = [leaseBucket(cluster), journalBucket(cluster)];
   return [
     "$JS.API.INFO",
     ...api(lease),
-    `$KV.${lease}.${cluster}`,
+    kvSubject(lease, cluster),
     ...api(journal),
     // A takeover reads the journal from its stream's leader (`TypedKv.readFromLeader`).
-    `$JS.API.STREAM.MSG.GET.KV_${journal}`,
-    `$KV.${journal}.${cluster}.>`,
+    `$JS.API.STREAM.MSG.GET.${kvStream(journal)}`,
+    kvSubject(journal, `${cluster}.>`),
   ];
 }
 

@@ -102,6 +102,10 @@ export interface KvWatch extends AsyncDisposable {
 /** Where NATS KV marks a deleted or purged key's message (not exported by @nats-io/kv). */
 const KV_OPERATION_HEADER = "KV-Operation";
 
+/** NATS KV's naming: a bucket's stream, and a key's subject in it (permissions name them too). */
+export const kvStream = (bucket: string): string => `KV_${bucket}`;
+export const kvSubject = (bucket: string, key: string): string => `$KV.${bucket}.${key}`;
+
 /** Typed view of a KV bucket: values validated on put and on every read. */
 export class TypedKv<S extends z.ZodType> {
   constructor(
@@ -240,12 +244,12 @@ export class TypedKv<S extends z.ZodType> {
     return `kv:${this.bucket}/${key}`;
   }
 
-  /** The bucket's stream, and a key's subject in it (NATS KV's naming). */
-  private get stream(): string {
-    return `KV_${this.bucket}`;
+  /** The bucket's stream. */
+  get stream(): string {
+    return kvStream(this.bucket);
   }
   private subjectOf(key: string): string {
-    return `$KV.${this.bucket}.${key}`;
+    return kvSubject(this.bucket, key);
   }
 
   /** A stored value, validated; an invalid one is counted, logged and thrown. */

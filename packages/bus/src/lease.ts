@@ -80,7 +80,7 @@ export class LeaderLease implements AsyncDisposable {
 
   /** The lease bucket's replicas: which NATS server leads it and whether the others are caught up. */
   replicas(): Promise<StreamReplicas | undefined> {
-    return this.bus.jetstream.streamReplicas(`KV_${leaseBucket(this.opts.key)}`);
+    return this.bus.jetstream.streamReplicas(this.kv.stream);
   }
 
   /** Called on every change of role (leader ↔ follower, or a follower learning of another leader). Returns an unsubscribe. */

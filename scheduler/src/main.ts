@@ -51,14 +51,11 @@ async function token(args: string[]): Promise<void> {
   const until = expiresAtMs === undefined ? "" : `, until ${new Date(expiresAtMs).toISOString()}`;
   if (action === "create" && values.role && values.name && !target && secretFile) {
     // A secret never goes on a command line; the file's is registered and not shown again.
-    book.create(values.name, values.role, by, {
-      secret: (await readFile(secretFile, "utf8")).trim(),
-      ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
-    });
+    book.create(values.name, values.role, by, { secret: (await readFile(secretFile, "utf8")).trim(), expiresAtMs });
     process.stderr.write(`token "${values.name}" (${values.role}${until}) registered from ${secretFile}\n`);
   } else if (action === "create" && values.role && values.name && !target) {
     // stdout carries only the secret, so `> file` (or a pipe) captures it and nothing else.
-    process.stdout.write(`${book.create(values.name, values.role, by, expiresAtMs !== undefined ? { expiresAtMs } : {}).token}\n`);
+    process.stdout.write(`${book.create(values.name, values.role, by, { expiresAtMs }).token}\n`);
     process.stderr.write(`token "${values.name}" (${values.role}${until}) created; it is shown only this once\n`);
   } else if (action === "list" && !target) {
     const iso = (ms: number) => new Date(ms).toISOString();

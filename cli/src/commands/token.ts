@@ -21,8 +21,7 @@ export function registerTokenCommands(program: Command): void {
         throw usageError(`--role must be one of ${ApiRoles.join(", ")}, not ${JSON.stringify(o.role)}`);
       const expires = o.expires === undefined ? undefined : timeArg(o.expires, Date.now(), "ahead");
       if (expires !== undefined && "error" in expires) throw usageError(`--expires ${JSON.stringify(o.expires)} ${expires.error}`);
-      const body = { name: o.name, role: o.role, ...(expires !== undefined ? { expiresAtMs: expires.ms } : {}) };
-      const t = await client(cmd).post("/v1/tokens", body, TokenCreated);
+      const t = await client(cmd).post("/v1/tokens", { name: o.name, role: o.role, expiresAtMs: expires?.ms }, TokenCreated);
       if (o.json) return printJson(t);
       process.stdout.write(`${t.token}\n`);
       const until = t.expiresAtMs === null ? "" : `, until ${time(t.expiresAtMs)}`;

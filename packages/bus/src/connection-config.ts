@@ -1,7 +1,7 @@
 // The `nats` section of the agent's and the scheduler's YAML, in one place: how to reach the
 // server and who to be. Secrets live in files (or the environment), named here by path only.
 import { z } from "zod";
-import { hostOfUrl, isLoopbackHost, shownUrl, type Logger } from "@drover/protocol";
+import { isLoopbackHost, shownUrl, type Logger } from "@drover/protocol";
 import type { BusOptions } from "./options.js";
 
 const absPath = z.string().startsWith("/", "must be an absolute path");
@@ -46,6 +46,15 @@ interface Transport {
   tokenFile?: string | undefined;
   credsFile?: string | undefined;
   nkeySeedFile?: string | undefined;
+}
+
+/** The host of a server URL; a bare `host:port`, as NATS clients take it, is `nats://host:port`. Null when unparsable. */
+function hostOfUrl(url: string): string | null {
+  try {
+    return new URL(url.includes("://") ? url : `nats://${url}`).hostname || null;
+  } catch {
+    return null;
+  }
 }
 
 /** A server of a `nats` section that would be reached without TLS or without an identity. */

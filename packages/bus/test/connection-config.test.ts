@@ -42,7 +42,10 @@ describe("the nats section's transport", () => {
 
   it("takes anything with insecure: true, but still refuses what is no URL", () => {
     expect(problems({ servers: [REMOTE], insecure: true })).toEqual([]);
-    expect(problems({ servers: ["nats://:4222"], insecure: true })).toEqual([expect.stringMatching(/^servers\.0: .* is not a server URL/)]);
+    expect(problems({ servers: ["nats://:4222", "a b"], insecure: true })).toEqual([
+      expect.stringMatching(/^servers\.0: .* is not a server URL/),
+      expect.stringMatching(/^servers\.1: a b is not a server URL/),
+    ]);
   });
 
   it("lists what insecure lets through, and the apps say it once per server at start", () => {

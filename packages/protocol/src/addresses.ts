@@ -17,15 +17,6 @@ export function isLoopbackHost(host: string): boolean {
   return h === "localhost" || IPV4_LOOPBACK.test(h) || IPV6_LOOPBACK.test(h);
 }
 
-/** The host of a server URL; a bare `host:port` (as NATS clients take it) counts as `scheme://host:port`. Null when unparsable. */
-export function hostOfUrl(url: string, defaultScheme = "nats"): string | null {
-  try {
-    return new URL(url.includes("://") ? url : `${defaultScheme}://${url}`).hostname || null;
-  } catch {
-    return null;
-  }
-}
-
 /** `scheme://host:port`, an IPv6 address in brackets (`http://[::1]:7070`, not `http://::1:7070`). */
 export function urlOf(scheme: string, host: string, port: number): string {
   return `${scheme}://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;

@@ -17,9 +17,9 @@ export const Uuid = z
 export const VmUuid = Uuid;
 /** A VM as named in a command: its UUID or its libvirt name. */
 export const VmRef = z.string().min(1, "must not be empty").max(256);
-/** Milliseconds since the Unix epoch. */
 /** The largest time a JavaScript Date holds: a later one cannot even be printed (toISOString throws). */
 export const MAX_EPOCH_MS = 8.64e15;
+/** Milliseconds since the Unix epoch. */
 export const EpochMs = z.number().int().nonnegative().max(MAX_EPOCH_MS, "is past the last date JavaScript can hold");
 export const NonNeg = z.number().finite().nonnegative();
 export const Fraction = z.number().finite().min(0).max(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hostOfUrl, isLoopbackHost, shownUrl, urlOf } from "../src/index.js";
+import { isLoopbackHost, shownUrl, urlOf } from "../src/index.js";
 
 describe("isLoopbackHost", () => {
   it("takes localhost, 127.0.0.0/8 and ::1 (bracketed or not) as this machine", () => {
@@ -35,17 +35,6 @@ describe("isLoopbackHost", () => {
       "",
     ])
       expect(isLoopbackHost(h), h).toBe(false);
-  });
-});
-
-describe("hostOfUrl", () => {
-  it("reads the host of a URL, a bare host:port as nats://host:port, and null for what is no URL", () => {
-    expect(hostOfUrl("nats://127.0.1.254:4222")).toBe("127.0.1.254");
-    expect(hostOfUrl("tls://[::1]:4222")).toBe("[::1]");
-    expect(hostOfUrl("nats.example:4222")).toBe("nats.example");
-    expect(hostOfUrl("http://0.0.0.0:7070", "http")).toBe("0.0.0.0");
-    expect(hostOfUrl("nats://:4222")).toBeNull();
-    expect(hostOfUrl("a b")).toBeNull();
   });
 });
 

@@ -768,9 +768,7 @@ export class ApiServer {
       },
       async (req, reply) => {
         const body = parse(TokenCreateRequest, req.body, "body");
-        const { token, row } = s.tokens.create(body.name, body.role, this.by(req), {
-          ...(body.expiresAtMs !== undefined ? { expiresAtMs: body.expiresAtMs } : {}),
-        });
+        const { token, row } = s.tokens.create(body.name, body.role, this.by(req), { expiresAtMs: body.expiresAtMs });
         void reply.code(201);
         return TokenCreated.parse({ ...row, token });
       },

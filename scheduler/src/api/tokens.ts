@@ -60,7 +60,12 @@ export class TokenBook {
    * good on every scheduler (a client follows whichever leads). `expiresAtMs`: from then on it is
    * refused (give each scheduler the same); absent, never.
    */
-  create(name: string, role: string, by: string, opts: { secret?: string; expiresAtMs?: number } = {}): { token: string; row: ApiToken } {
+  create(
+    name: string,
+    role: string,
+    by: string,
+    opts: { secret?: string | undefined; expiresAtMs?: number | undefined } = {},
+  ): { token: string; row: ApiToken } {
     const { secret, expiresAtMs } = opts;
     const n = TokenName.safeParse(name);
     if (!n.success) throw new TokenInputError("name", issuesOf(n.error)[0]?.message ?? "invalid");

@@ -12,7 +12,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { rootCertificates } from "node:tls";
 import type { z } from "zod";
-import { ApiError, isLoopbackHost, issuesOf, shownUrl } from "@drover/protocol";
+import { ApiError, isPlainHttpOffMachine, issuesOf, shownUrl } from "@drover/protocol";
 import { CliError, ExitCode } from "./errors.js";
 
 /** The API answered with an error status; carries what the API said. */
@@ -108,7 +108,7 @@ function checkBase(base: string, insecure: boolean): string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")
     throw new CliError(`--api ${base}: only http:// and https:// are supported`, "usage", ExitCode.Usage);
-  if (u.protocol === "http:" && !insecure && !isLoopbackHost(u.hostname))
+  if (!insecure && isPlainHttpOffMachine(base))
     throw new CliError(
       `--api ${shownUrl(base)}: plain HTTP to another machine would send the API token in clear; use https:// (the scheduler's http.tls), or set DROVER_API_INSECURE=1`,
       "usage",

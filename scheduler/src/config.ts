@@ -5,7 +5,16 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { DEFAULT_MAX_PAYLOAD, checkNatsTransport, natsConnectionFields } from "@drover/bus";
 import { clusterConfigSchema, getPolicy, policyNames } from "@drover/policy";
-import { ClusterName, ConsolidationWindow, DroverError, EscalationStep, HostId, PolicyMode, isLoopbackHost } from "@drover/protocol";
+import {
+  ClusterName,
+  ConsolidationWindow,
+  DroverError,
+  EscalationStep,
+  HostId,
+  PolicyMode,
+  isLoopbackHost,
+  isPlainHttpOffMachine,
+} from "@drover/protocol";
 import { WebhookEventKinds } from "./webhook-events.js";
 
 const ms = z.number().int().nonnegative();
@@ -425,12 +434,24 @@ export const SchedulerConfig = z
                   .min(1)
                   .optional()
                   .describe("File holding the HMAC secret: each POST then carries `X-Drover-Signature: sha256=<hex>` of its body."),
+                insecure: z
+                  .boolean()
+                  .optional()
+                  .describe(
+                    "POST over plain http:// to a receiver on another machine (the events, and any token in the URL, would " +
+                      "cross the network in clear). Refused unless set; a loopback receiver needs no TLS.",
+                  ),
               })
-              .strict(),
+              .strict()
+              .refine((r) => r.insecure === true || !isPlainHttpOffMachine(r.url), {
+                path: ["url"],
+                message:
+                  "is plain http:// to another machine: events and any token in the URL would cross the network in clear. Use https://, or set insecure: true",
+              }),
           )
           .max(32)
           .default([])
-          .describe("Where events are POSTed as JSON, each {url, events, secretFile}."),
+          .describe("Where events are POSTed as JSON, each {url, events, secretFile, insecure}."),
         attempts: z.number().int().min(1).max(20).default(5).describe("Tries per event and receiver, the first included."),
         backoffMs: posMs.default(1000).describe("Wait before the second try, doubling after each, at most maxBackoffMs."),
         maxBackoffMs: posMs.default(60_000).describe("Longest wait between two tries."),

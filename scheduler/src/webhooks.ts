@@ -6,7 +6,7 @@
 // secret); a delivery that gave up is recorded in the history (`kind=webhook`).
 import { createHmac, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { DroverError, type Logger } from "@drover/protocol";
+import { DroverError, isPlainHttpOffMachine, type Logger } from "@drover/protocol";
 import type { Clock } from "./clock.js";
 import type { SchedulerConfig } from "./config.js";
 import type { Metrics } from "./metrics.js";
@@ -103,7 +103,11 @@ export class Webhooks {
         }
         if (secret === "") throw new WebhookError(`webhooks.receivers.${i}.secretFile: ${r.secretFile} is empty`);
       }
-      w.receivers.push(new Receiver(r.url, receiverLabel(r.url), new Set(r.events), secret));
+      const label = receiverLabel(r.url);
+      // Allowed by the config only with `insecure` (config.ts); said at every start.
+      if (isPlainHttpOffMachine(r.url))
+        d.log.warn({ receiver: label }, `webhooks.receivers.${i}.insecure: events are POSTed over plain HTTP to another machine, in clear`);
+      w.receivers.push(new Receiver(r.url, label, new Set(r.events), secret));
     }
     return w;
   }

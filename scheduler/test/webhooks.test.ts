@@ -176,4 +176,26 @@ describe("webhooks", () => {
     expect(() => webhooksConfig([{ url: "http://127.0.0.1/", events: ["everything"] }])).toThrow(/webhooks\.receivers\.0\.events\.0/);
     expect(webhooksConfig([]).receivers).toEqual([]);
   });
+
+  it("config refuses plain http:// to another machine unless the receiver says insecure, and the start warns of it", async () => {
+    expect(() => webhooksConfig([{ url: "http://hooks.example/drover?token=abc" }])).toThrow(
+      /webhooks\.receivers\.0\.url: is plain http:\/\/ to another machine.*https:\/\/, or set insecure: true/,
+    );
+    expect(webhooksConfig([{ url: "https://hooks.example/drover" }]).receivers).toHaveLength(1);
+    expect(webhooksConfig([{ url: "http://[::1]:9/" }]).receivers).toHaveLength(1);
+    const config = webhooksConfig([{ url: "http://hooks.example/drover?token=abc", insecure: true }]);
+    const lines: string[] = [];
+    await Webhooks.create({
+      config,
+      cluster: "c",
+      clock: systemClock,
+      log: recordingLogger(lines),
+      metrics: new Metrics(),
+      recordFailure: () => {},
+    });
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
+      expect.objectContaining({ level: "warn", receiver: "http://hooks.example/drover", msg: expect.stringMatching(/insecure.*in clear/) }),
+    ]);
+    expect(lines.join("\n")).not.toContain("token=abc");
+  });
 });

@@ -17,6 +17,16 @@ export function isLoopbackHost(host: string): boolean {
   return h === "localhost" || IPV4_LOOPBACK.test(h) || IPV6_LOOPBACK.test(h);
 }
 
+/** Whether a URL is plain `http://` to a host that is not this machine's loopback (unparsable: false). */
+export function isPlainHttpOffMachine(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" && !isLoopbackHost(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** `scheme://host:port`, an IPv6 address in brackets (`http://[::1]:7070`, not `http://::1:7070`). */
 export function urlOf(scheme: string, host: string, port: number): string {
   return `${scheme}://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;

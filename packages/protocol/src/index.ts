@@ -71,5 +71,5 @@ export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js"
 export * from "./api.js";
 export { ConsolidationWindow, ScheduleKinds, ScheduleRequest, SchedulesResponse } from "./schedule.js";
 export { compareVersions, olderHypervisor, type HypervisorVersions } from "./hypervisor-versions.js";
-export { isLoopbackHost, shownUrl, urlOf } from "./addresses.js";
+export { isLoopbackHost, isPlainHttpOffMachine, shownUrl, urlOf } from "./addresses.js";
 export { timeArg } from "./time-arg.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isLoopbackHost, shownUrl, urlOf } from "../src/index.js";
+import { isLoopbackHost, isPlainHttpOffMachine, shownUrl, urlOf } from "../src/index.js";
 
 describe("isLoopbackHost", () => {
   it("takes localhost, 127.0.0.0/8 and ::1 (bracketed or not) as this machine", () => {
@@ -35,6 +35,19 @@ describe("isLoopbackHost", () => {
       "",
     ])
       expect(isLoopbackHost(h), h).toBe(false);
+  });
+});
+
+describe("isPlainHttpOffMachine", () => {
+  it("is true only for http:// to a host that is not loopback", () => {
+    expect(isPlainHttpOffMachine("http://hooks.example/x")).toBe(true);
+    expect(isPlainHttpOffMachine("http://[2001:db8::1]:8080/")).toBe(true);
+    expect(isPlainHttpOffMachine("http://0.0.0.0:7070")).toBe(true);
+    expect(isPlainHttpOffMachine("https://hooks.example/x")).toBe(false);
+    expect(isPlainHttpOffMachine("http://127.0.0.1:9/")).toBe(false);
+    expect(isPlainHttpOffMachine("http://[::1]:9/")).toBe(false);
+    expect(isPlainHttpOffMachine("http://localhost/")).toBe(false);
+    expect(isPlainHttpOffMachine("not a url")).toBe(false);
   });
 });
 

@@ -1,6 +1,7 @@
 // The scheduler's configuration: read once from YAML, validated, fully defaulted. Every error
 // names the key (e.g. `limits.perSource: must be >= 1`).
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { DEFAULT_MAX_PAYLOAD, checkNatsTransport, natsConnectionFields } from "@drover/bus";
@@ -20,6 +21,17 @@ import { WebhookEventKinds } from "./webhook-events.js";
 const ms = z.number().int().nonnegative();
 const posMs = z.number().int().positive();
 const mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01");
+
+/** An IP address or a CIDR range of one (the form fastify's trustProxy takes). */
+const ProxyAddress = z.string().refine(
+  (a) => {
+    const [ip = "", prefix, ...rest] = a.split("/");
+    const family = isIP(ip);
+    if (family === 0 || rest.length > 0) return false;
+    return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  },
+  { error: "must be an IP address or a CIDR range (e.g. 127.0.0.1, 192.0.2.0/24, ::1)" },
+);
 
 /** The consolidation window's schema is the API's too (`drover schedule consolidate`). */
 export const WindowConfig = ConsolidationWindow;
@@ -206,6 +218,14 @@ export const SchedulerConfig = z
           .strict()
           .optional()
           .describe("With these PEM files the API serves HTTPS only."),
+        trustProxy: z
+          .array(ProxyAddress)
+          .max(64)
+          .default([])
+          .describe(
+            "Addresses or CIDR ranges of reverse proxies in front of the API: a request from one names its client in " +
+              "X-Forwarded-For (refusals are logged by that client). Default none: the client is who connected.",
+          ),
         insecure: z
           .boolean()
           .optional()

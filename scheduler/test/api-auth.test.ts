@@ -159,7 +159,8 @@ describe("API tokens and roles", () => {
     book.revoke("gone", "test");
     const unknown = "drover_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     const status = (headers: Record<string, string>) => fetch(h.url("/v1/status"), { headers }).then((r) => r.status);
-    expect(await status({})).toBe(401);
+    // Without http.trustProxy a client cannot choose the address it is logged by.
+    expect(await status({ "x-forwarded-for": "192.0.2.9" })).toBe(401);
     expect(await status({})).toBe(401);
     expect(await status({ authorization: "Basic YTpi" })).toBe(401);
     expect(await status(bearer(unknown))).toBe(401);
@@ -192,6 +193,16 @@ describe("API tokens and roles", () => {
     });
     const logged = JSON.stringify(log.lines);
     for (const secret of [viewer, revoked, unknown]) expect(logged).not.toContain(secret);
+  });
+
+  it("logs a refusal through a trusted proxy by the client the proxy names, the nearest untrusted address", async () => {
+    const log = captureLog();
+    await using h = await harness(["a"], {}, { http: { host: "127.0.0.1", port: 0, trustProxy: ["127.0.0.0/8"] } }, { logger: log });
+    // A client wrote the first entry itself; the proxy appended who really connected to it.
+    const res = await fetch(h.url("/v1/status"), { headers: { "x-forwarded-for": "198.51.100.1, 192.0.2.9" } });
+    expect(res.status).toBe(401);
+    const refused = log.lines.filter((l) => l.msg.startsWith("refused "));
+    expect(refused.map((l) => l.msg)).toEqual(["refused 1 API requests from 192.0.2.9: no-token"]);
   });
 
   it("makes a token that expires: refused from then on, named in the answer and counted; a time past is refused", async () => {

@@ -11,7 +11,7 @@ const minimal = { cluster: "prod", nats: { servers: ["nats://127.0.0.1:4222"] },
 describe("config", () => {
   it("fills every default from a minimal config", () => {
     const c = parseConfig(minimal);
-    expect(c.http).toEqual({ host: "127.0.0.1", port: 7070 });
+    expect(c.http).toEqual({ host: "127.0.0.1", port: 7070, trustProxy: [] });
     expect(c.reports).toMatchObject({ intervalMs: 5000, unreachableAfter: 3 });
     expect(c.policies.balance.mode).toBe("recommend");
     expect(c.policies.consolidate).toMatchObject({ mode: "off", window: { start: "22:00", end: "06:00" } });
@@ -39,6 +39,22 @@ describe("config", () => {
       [{ ...minimal, cluster: "a.b" }, /cluster/],
     ];
     for (const [input, re] of cases) expect(() => parseConfig(input)).toThrow(re);
+  });
+
+  it("takes reverse proxies as addresses or CIDR ranges, and names an entry that is neither", () => {
+    expect(parseConfig(minimal).http.trustProxy).toEqual([]);
+    const proxies = ["127.0.0.1", "192.0.2.0/24", "2001:db8::/32", "::1"];
+    expect(parseConfig({ ...minimal, http: { trustProxy: proxies } }).http.trustProxy).toEqual(proxies);
+    for (const [bad, at] of [
+      ["proxy.example", 0],
+      ["192.0.2.0/33", 0],
+      ["2001:db8::/129", 0],
+      ["192.0.2.1/24/8", 0],
+      ["192.0.2.0/", 0],
+    ] as const)
+      expect(() => parseConfig({ ...minimal, http: { trustProxy: [bad] } }), bad).toThrow(
+        new RegExp(`http\\.trustProxy\\.${at}: must be an IP address or a CIDR range`),
+      );
   });
 
   it("refuses plain HTTP and NATS to other machines unless told, naming the key", () => {

@@ -222,6 +222,8 @@ export class ApiServer {
       clientErrorHandler: clientError,
       // Router refusals (a path segment over maxParamLength, a malformed URL) come before any hook.
       frameworkErrors: (e, _req, reply) => void this.sendError(reply, e),
+      // From a trusted proxy, req.ip is the client it names in X-Forwarded-For; from anyone else, the peer.
+      trustProxy: s.config.http.trustProxy.length > 0 ? s.config.http.trustProxy : false,
       ...tlsOption(s.config.http.tls),
     }) as unknown as FastifyInstance;
   }

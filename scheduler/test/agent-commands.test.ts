@@ -6,7 +6,8 @@ import { describe, expect, it, vi } from "vitest";
 import { Bus } from "@drover/bus";
 import { Command, CommandReply, HistoryResponse, HostEvent, HostReport, silentLogger, subjects, type CommandInput } from "@drover/protocol";
 import { get, harness, json, type Harness } from "./harness.js";
-import { CLUSTER, captureLog, report, uuid } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { CLUSTER, report, uuid } from "./helpers.js";
 
 const commandHistory = async (h: Harness) =>
   HistoryResponse.parse(await json(await get(h.url("/v1/history?kind=command&limit=1000")))).entries;
@@ -48,7 +49,7 @@ describe("commands agents ran", () => {
   });
 
   it("records a command sent by someone else as NOT issued by this scheduler, once per event, and logs it rate-limited", async () => {
-    const log = captureLog();
+    const log = memoryLogger();
     await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v0" }] }, {}, { logger: log });
     await h.report();
     // The scheduler's own move; then its command id replayed to another host with another body: not the scheduler's.
@@ -103,7 +104,7 @@ describe("commands agents ran", () => {
     await expect.poll(rejected, { timeout: 15_000, interval: 20 }).toBe(1);
     expect(h.s.store.agentCommands.list({ limit: 1000 })).toHaveLength(before);
 
-    const warned = log.lines.filter((l) => l.level === "warn" && l.msg.includes("NOT issued by this scheduler"));
+    const warned = log.entries.filter((l) => l.level === "warn" && l.msg.includes("NOT issued by this scheduler"));
     // Both ran on b within one interval: one line, the first.
     expect(warned.map((l) => l.obj["host"])).toEqual(["b"]);
     const metrics = await (await get(h.url("/metrics"))).text();
@@ -112,7 +113,7 @@ describe("commands agents ran", () => {
   });
 
   it("writes one line per host per interval however many foreign commands a host runs", async () => {
-    const log = captureLog();
+    const log = memoryLogger();
     await using h = await harness(["a"], {}, {}, { logger: log });
     await h.report();
     for (let i = 0; i < 20; i++) {
@@ -129,7 +130,7 @@ describe("commands agents ran", () => {
     await vi.waitFor(() => expect(h.s.store.agentCommands.list({ notIssuedHere: true, limit: 100 })).toHaveLength(20), {
       timeout: 15_000,
     });
-    const warned = () => log.lines.filter((l) => l.msg.includes("NOT issued by this scheduler"));
+    const warned = () => log.entries.filter((l) => l.msg.includes("NOT issued by this scheduler"));
     expect(warned()).toHaveLength(1);
     // After the interval the next one is logged with how many were not.
     h.clock.advance(h.s.config.reports.dropLogIntervalMs);

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { ApiError, ApiMigration, ApiRoles, ApiToken, HistoryResponse, TokenCreated, TokensResponse } from "@drover/protocol";
 import { TokenBook } from "../src/api/tokens.js";
 import { harness, json, get } from "./harness.js";
-import { captureLog, uuid } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { uuid } from "./helpers.js";
 
 const bearer = (t: string | undefined): Record<string, string> => (t === undefined ? {} : { authorization: `Bearer ${t}` });
 
@@ -151,7 +152,7 @@ describe("API tokens and roles", () => {
   });
 
   it("counts refused tokens by reason and logs them per client once per interval, never a secret", async () => {
-    const log = captureLog();
+    const log = memoryLogger();
     await using h = await harness(["a"], {}, {}, { logger: log });
     const book = new TokenBook(h.s.store, () => h.clock.now());
     const viewer = book.create("v", "viewer", "test").token;
@@ -177,7 +178,7 @@ describe("API tokens and roles", () => {
       ["forbidden", 1],
     ] as const)
       expect(metrics).toContain(`drover_api_auth_failures_total{reason="${reason}"} ${n}`);
-    const refusedLines = () => log.lines.filter((l) => l.msg.startsWith("refused "));
+    const refusedLines = () => log.entries.filter((l) => l.msg.startsWith("refused "));
     // The first refusal from a client is logged at once; the rest wait for the interval.
     expect(refusedLines().map((l) => l.msg)).toEqual(["refused 1 API requests from 127.0.0.1: no-token"]);
     expect(refusedLines()[0]!.obj).toMatchObject({ client: "127.0.0.1", count: 1, request: "GET /v1/status" });
@@ -191,17 +192,17 @@ describe("API tokens and roles", () => {
       request: "GET /v1/tokens",
       token: "v",
     });
-    const logged = JSON.stringify(log.lines);
+    const logged = JSON.stringify(log.entries);
     for (const secret of [viewer, revoked, unknown]) expect(logged).not.toContain(secret);
   });
 
   it("logs a refusal through a trusted proxy by the client the proxy names, the nearest untrusted address", async () => {
-    const log = captureLog();
+    const log = memoryLogger();
     await using h = await harness(["a"], {}, { http: { host: "127.0.0.1", port: 0, trustProxy: ["127.0.0.0/8"] } }, { logger: log });
     // A client wrote the first entry itself; the proxy appended who really connected to it.
     const res = await fetch(h.url("/v1/status"), { headers: { "x-forwarded-for": "198.51.100.1, 192.0.2.9" } });
     expect(res.status).toBe(401);
-    const refused = log.lines.filter((l) => l.msg.startsWith("refused "));
+    const refused = log.entries.filter((l) => l.msg.startsWith("refused "));
     expect(refused.map((l) => l.msg)).toEqual(["refused 1 API requests from 192.0.2.9: no-token"]);
   });
 

@@ -17,22 +17,11 @@ import {
   silentLogger,
   subjects,
   type HostReportInput,
-  type Logger,
 } from "@drover/protocol";
 import { hostReport, migrationProgress, migrationResult, testUuid, vmReport } from "@drover/protocol/testing";
 import { parseConfig, type SchedulerConfig, type SchedulerConfigInput } from "../src/config.js";
 
 export const CLUSTER = "t1";
-
-/** A logger that keeps every line, for tests that assert what was logged. */
-export function captureLog(): Logger & { lines: { level: string; obj: Record<string, unknown>; msg: string }[] } {
-  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg = "") =>
-      void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
 
 /** A UDP socket on 127.0.0.1 that keeps what it receives: a Wake-on-LAN target for the power tests. */
 export async function udpListener(): Promise<{ sock: Socket; port: number; packets: Buffer[] }> {

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError, HostReportLimits, HostsResponse, StatusResponse, VmsResponse, subjects } from "@drover/protocol";
 import { get, harness, json, post, type Harness } from "./harness.js";
-import { CLUSTER, captureLog, report, uuid, type VmSpec } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { CLUSTER, report, uuid, type VmSpec } from "./helpers.js";
 
 const DROVER = fileURLToPath(new URL("../../cli/bin/drover.js", import.meta.url));
 
@@ -35,7 +36,7 @@ const hostStates = async (h: Harness) => HostsResponse.parse(await getJson(h, "/
 
 describe("reports the scheduler believes", () => {
   it("drops a report published on h1's subject claiming to be h2; h2's VMs stay; a flood writes one line per subject per interval", async () => {
-    const log = captureLog();
+    const log = memoryLogger();
     await using h = await harness(["h1", "h2"], { h2: [{ uuid: uuid(2), name: "v2" }] }, {}, { logger: log });
     await h.report();
     const forged = report("h2", [], h.clock.now() + 90_000);
@@ -46,7 +47,7 @@ describe("reports the scheduler believes", () => {
       ["h1", "healthy", 0],
       ["h2", "healthy", 1],
     ]);
-    const dropLines = () => log.lines.filter((l) => l.msg.startsWith("dropped"));
+    const dropLines = () => log.entries.filter((l) => l.msg.startsWith("dropped"));
     // The first drop is logged at once; the other 49 wait for the interval.
     expect(dropLines()).toHaveLength(1);
     expect(dropLines()[0]!.obj).toMatchObject({ subject: subjects.hostReport(CLUSTER, "h1"), count: 1, host: "h2" });
@@ -83,7 +84,7 @@ describe("reports the scheduler believes", () => {
   });
 
   it("refuses a report over reports.maxBytes and one over the VM bound, counts them, and changes nothing", async () => {
-    const log = captureLog();
+    const log = memoryLogger();
     const cfg = { reports: { intervalMs: 1000, maxBytes: 256 * 1024 } };
     await using h = await harness(["h1"], { h1: [{ uuid: uuid(1), name: "v1" }] }, cfg, { logger: log });
     await h.report();
@@ -102,7 +103,7 @@ describe("reports the scheduler believes", () => {
     await raw(h, "many", manyBody);
     await vi.waitFor(() => expect(h.s.rejectedReports().invalid).toBe(2), { timeout: 15_000 });
     // Each refused for its own reason: the size before parsing, the VM count by the schema.
-    const refused = log.lines.filter((l) => /^dropped \d+ invalid messages on /.test(l.msg)).map((l) => [l.obj.subject, l.obj.field]);
+    const refused = log.entries.filter((l) => /^dropped \d+ invalid messages on /.test(l.msg)).map((l) => [l.obj.subject, l.obj.field]);
     expect(refused).toEqual([
       [subjects.hostReport(CLUSTER, "big"), "(size)"],
       [subjects.hostReport(CLUSTER, "many"), "vms"],

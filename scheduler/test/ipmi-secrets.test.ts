@@ -4,7 +4,7 @@ import { chmod, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { Store } from "@drover/store";
-import type { Logger } from "@drover/protocol";
+import { memoryLogger } from "@drover/protocol/testing";
 import { ConfigError, parseConfig, type PowerConfig } from "../src/config.js";
 import { recordConfigChanges } from "../src/config-changes.js";
 import { IpmiDriver, WakeError } from "../src/power/wake-drivers.js";
@@ -43,15 +43,6 @@ async function standIn(dir: string): Promise<{ path: string; seen: () => Promise
       );
     },
   };
-}
-
-function capture(): Logger & { text: () => string } {
-  const lines: string[] = [];
-  const at = (obj: object, msg = "") =>
-    void lines.push(
-      `${msg} ${JSON.stringify(obj, (_k, v: unknown) => (v instanceof Error ? { ...v, message: v.message, stack: v.stack } : v))}`,
-    );
-  return { debug: at, info: at, warn: at, error: at, text: () => lines.join("\n") };
 }
 
 describe("IPMI secrets", () => {
@@ -133,7 +124,7 @@ describe("IPMI secrets", () => {
   it("the secret is in neither the config history, the API, nor the logs, even after a failed wake", async () => {
     await using dir = await tempDir();
     const tool = await standIn(dir.path);
-    const log = capture();
+    const log = memoryLogger();
     const ipmi = { wake: "ipmi" as const, address: "127.0.0.23", ipmi: { user: "admin", passwordEnv: "BMC_PASS", ipmitool: tool.path } };
     await using h = await harness(
       ["a", "b"],

@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { Store } from "@drover/store";
-import type { Logger } from "@drover/protocol";
+import { memoryLogger } from "@drover/protocol/testing";
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../src/clock.js";
 import { parseConfig } from "../src/config.js";
@@ -33,13 +33,6 @@ async function receiver(statuses: number[]): Promise<{ url: string; got: Receive
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}/hook`, got, close: () => new Promise((r) => server.close(() => r())) };
-}
-
-/** A logger that keeps every line as JSON text, to check what was (not) logged. */
-function recordingLogger(lines: string[]): Logger {
-  const rec = (level: string) => (obj: object, msg?: string) => void lines.push(JSON.stringify({ level, msg, ...obj }));
-  const log = { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error"), child: () => log };
-  return log as unknown as Logger;
 }
 
 const webhooksConfig = (receivers: unknown[], over: object = {}) =>
@@ -103,13 +96,13 @@ describe("webhooks", () => {
     await writeFile(secretFile, "s3cret-value");
     const r = await receiver([500]);
     const store = Store.open({ path: join(dir.path, "s.db") });
-    const lines: string[] = [];
+    const log = memoryLogger();
     const metrics = new Metrics();
     const w = await Webhooks.create({
       config: webhooksConfig([{ url: `${r.url}?token=abc`, secretFile }], { attempts: 3, backoffMs: 10 }),
       cluster: "c",
       clock: systemClock,
-      log: recordingLogger(lines),
+      log,
       metrics,
       recordFailure: (f) => store.webhookFailures.record(f),
     });
@@ -119,11 +112,9 @@ describe("webhooks", () => {
       expect(r.got).toHaveLength(3);
       const [entry] = store.history({ kinds: ["webhook"] });
       expect(entry?.summary).toBe(`webhook drain-blocked mnt-1 to ${r.url} not delivered after 3 attempt(s): HTTP 500`);
-      expect(lines.filter((l) => l.includes("webhook attempt failed"))).toHaveLength(3);
-      for (const l of lines) {
-        expect(l).not.toContain("s3cret");
-        expect(l).not.toContain("token=abc");
-      }
+      expect(log.entries.filter((e) => e.msg === "webhook attempt failed")).toHaveLength(3);
+      expect(log.text()).not.toContain("s3cret");
+      expect(log.text()).not.toContain("token=abc");
       expect(await metrics.registry.getSingleMetricAsString("drover_webhook_deliveries_total")).toContain(
         'drover_webhook_deliveries_total{event="drain-blocked",outcome="failed"} 1',
       );
@@ -142,7 +133,7 @@ describe("webhooks", () => {
       config: webhooksConfig([{ url: "http://127.0.0.1:1/hook", events: ["drain-blocked"] }], { queueSize: 1, backoffMs: 60_000 }),
       cluster: "c",
       clock: systemClock,
-      log: recordingLogger([]),
+      log: memoryLogger(),
       metrics: new Metrics(),
       recordFailure: (f) => store.webhookFailures.record(f),
     });
@@ -164,7 +155,7 @@ describe("webhooks", () => {
       config: webhooksConfig([{ url: "http://127.0.0.1:1/", secretFile: "/nonexistent/hook.secret" }]),
       cluster: "c",
       clock: systemClock,
-      log: recordingLogger([]),
+      log: memoryLogger(),
       metrics: new Metrics(),
       recordFailure: () => {},
     });
@@ -184,18 +175,18 @@ describe("webhooks", () => {
     expect(webhooksConfig([{ url: "https://hooks.example/drover" }]).receivers).toHaveLength(1);
     expect(webhooksConfig([{ url: "http://[::1]:9/" }]).receivers).toHaveLength(1);
     const config = webhooksConfig([{ url: "http://hooks.example/drover?token=abc", insecure: true }]);
-    const lines: string[] = [];
+    const log = memoryLogger();
     await Webhooks.create({
       config,
       cluster: "c",
       clock: systemClock,
-      log: recordingLogger(lines),
+      log,
       metrics: new Metrics(),
       recordFailure: () => {},
     });
-    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
-      expect.objectContaining({ level: "warn", receiver: "http://hooks.example/drover", msg: expect.stringMatching(/insecure.*in clear/) }),
+    expect(log.entries).toEqual([
+      { level: "warn", obj: { receiver: "http://hooks.example/drover" }, msg: expect.stringMatching(/insecure.*in clear/) as unknown },
     ]);
-    expect(lines.join("\n")).not.toContain("token=abc");
+    expect(log.text()).not.toContain("token=abc");
   });
 });

@@ -2,7 +2,7 @@
 // without an identity is refused at load, naming the URL (nothing here connects anywhere).
 import { describe, expect, it } from "vitest";
 import { NatsConnectionConfig, busConnectionOptions, insecureServers, warnInsecureServers } from "../src/index.js";
-import { memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
 
 const REMOTE = "nats://nats1.example:4222";
 const tls = { ca: "/etc/drover/ca.pem" };

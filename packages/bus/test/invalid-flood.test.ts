@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import type { Bus } from "../src/index.js";
-import { connectTo, memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { connectTo } from "./helpers.js";
 
 const Ping = z.object({ n: z.number().int() });
 const intervalMs = 500;

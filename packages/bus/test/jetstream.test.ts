@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import { InvalidMessageError, type Bus, type KvChange } from "../src/index.js";
-import { connectTo, memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { connectTo } from "./helpers.js";
 
 const Desired = z.object({ host: z.string().min(1), drained: z.boolean() });
 type Desired = z.output<typeof Desired>;

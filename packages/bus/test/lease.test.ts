@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsCluster } from "../src/testing/index.js";
 import { Bus, leaseBucket, LeaderLease, LeaseHolder, type LeaseRole } from "../src/index.js";
-import { memoryLogger, sleep } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { sleep } from "./helpers.js";
 
 const TTL = 3000;
 let cluster: NatsCluster;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NatsCluster } from "../src/testing/index.js";
 import { Bus } from "../src/index.js";
-import { memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
 
 let cluster: NatsCluster;
 

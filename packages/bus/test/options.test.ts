@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Bus, InvalidOptionsError, resolveOptions } from "../src/index.js";
-import { memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
 
 describe("options", () => {
   it("fills defaults once", () => {

@@ -3,7 +3,8 @@ import { HostReport, ValidationError, subjects, type HostReportInput } from "@dr
 import { sampleHostReport } from "@drover/protocol/testing";
 import { NatsServer } from "../src/testing/index.js";
 import type { Bus, InvalidMessageError } from "../src/index.js";
-import { connectTo, memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { connectTo } from "./helpers.js";
 
 let server: NatsServer;
 let bus: Bus;

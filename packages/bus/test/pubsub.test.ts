@@ -3,7 +3,8 @@ import { z } from "zod";
 import { ValidationError } from "@drover/protocol";
 import { NatsServer } from "../src/testing/index.js";
 import { InvalidMessageError, PublishFailedError, type Bus } from "../src/index.js";
-import { connectTo, memoryLogger, sleep } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { connectTo, sleep } from "./helpers.js";
 
 const Ping = z.object({ n: z.number().int(), note: z.string().max(10).optional() });
 type Ping = z.output<typeof Ping>;

@@ -58,7 +58,7 @@ describe("server restart", () => {
     const url = server.url;
     await server.stop();
     const { Bus, BusConnectError } = await import("../src/index.js");
-    const { memoryLogger } = await import("./helpers.js");
+    const { memoryLogger } = await import("@drover/protocol/testing");
     const err = await Bus.connect({ servers: [url], name: "t", logger: memoryLogger(), connectTimeoutMs: 1000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BusConnectError);
     expect((err as Error).message).toContain(url);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import { InvalidMessageError, NoRespondersError, RemoteError, RemoteErrorCode, RequestTimeoutError, type Bus } from "../src/index.js";
-import { connectTo, memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { connectTo } from "./helpers.js";
 
 const Add = z.object({ a: z.number(), b: z.number() });
 const Sum = z.object({ sum: z.number() });

@@ -4,7 +4,8 @@ import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { NatsServer } from "../src/testing/index.js";
 import { JetStreamOpError, type Bus, type StreamMsgContext } from "../src/index.js";
-import { connectTo, memoryLogger } from "./helpers.js";
+import { memoryLogger } from "@drover/protocol/testing";
+import { connectTo } from "./helpers.js";
 
 const Result = z.object({ id: z.string(), outcome: z.string() });
 type Result = z.output<typeof Result>;

@@ -6,6 +6,8 @@ import type { CommandInput } from "../commands.js";
 import type { HostReportInput } from "../host-report.js";
 import type { MigrationProgress, MigrationResultInput } from "../migration.js";
 
+export { memoryLogger, type LogEntry } from "./memory-logger.js";
+
 export type VmReportInput = HostReportInput["vms"][number];
 export type MigrationProgressInput = z.input<typeof MigrationProgress>;
 export type MigrateCommandInput = Extract<CommandInput, { kind: "migrate" }>;

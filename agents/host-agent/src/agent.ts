@@ -143,6 +143,9 @@ export class HostAgent {
   static async create(config: AgentConfig, opts: HostAgentOptions): Promise<HostAgent> {
     const hv = opts.hypervisor ?? (await import("./libvirt-hypervisor.js")).libvirtHypervisor(opts.logger);
     warnInsecureServers(config.nats, opts.logger);
+    // libvirt's default, kept so a first migration does not fail preflight for want of certificates; said at every start.
+    if (config.migration.tls !== true)
+      opts.logger.warn({}, "migration.tls is off: a migrating guest's memory crosses the network in clear (README: Migration over TLS)");
     const bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `host-agent ${config.host}`,

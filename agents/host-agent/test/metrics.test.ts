@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Bus } from "@drover/bus";
 import { NatsServer } from "@drover/bus/testing";
 import { Command, CommandReply, HostEvent, HostReport, silentLogger, subjects } from "@drover/protocol";
-import { migrateCommand } from "@drover/protocol/testing";
+import { memoryLogger, migrateCommand } from "@drover/protocol/testing";
 import type { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { HostAgent, resolveConfig, type AgentConfigInput } from "../src/index.js";
@@ -127,6 +127,19 @@ describe("the agent's /metrics", () => {
       await new Promise((r) => taken.close(r));
     }
   }, 60_000);
+
+  it("warns at start that migrations go in clear while migration.tls is off, and not when it is on", async () => {
+    const warnings = async (over: Partial<AgentConfigInput>) => {
+      const log = memoryLogger();
+      const agent = await HostAgent.create(base({ metrics: { enabled: false }, ...over }), { logger: log });
+      await agent.shutdown();
+      return log.entries.filter((e) => e.level === "warn" && e.msg.includes("migration.tls")).map((e) => e.msg);
+    };
+    expect(await warnings({})).toEqual([
+      expect.stringMatching(/migration\.tls is off: a migrating guest's memory crosses the network in clear/),
+    ]);
+    expect(await warnings({ migration: { tls: true, tlsCertDir: dir } })).toEqual([]);
+  });
 
   it("refuses a listen address that is not an IP, naming the key", () => {
     expect(() => base({ metrics: { host: "localhost" } })).toThrow(/metrics\.host: must be an IP address/);

@@ -1,7 +1,7 @@
 // What the lab's status says about its NATS cluster and its schedulers' leadership: each node's
 // own view of JetStream (its monitoring endpoint) and the leader lease the schedulers contend for.
 import { Bus, inboxPrefixFor, leaseBucket, LeaseHolder } from "@drover/bus";
-import type { Logger } from "@drover/protocol";
+import { silentLogger } from "@drover/protocol";
 import { labBusOptions } from "./lab-credentials.js";
 
 /** A cluster node's view: the JetStream meta leader it follows and how many routes it has. */
@@ -9,8 +9,6 @@ export interface NatsNodeHealth {
   metaLeader: string | null;
   routes: number;
 }
-
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Null when the node does not answer (down, or still starting). */
 export async function natsNodeHealth(monitorUrl: string): Promise<NatsNodeHealth | null> {
@@ -36,7 +34,7 @@ export async function readLeader(stateDir: string, natsUrls: string[], cluster: 
       ...labBusOptions(stateDir, natsUrls, "scheduler"),
       inboxPrefix: inboxPrefixFor({ kind: "scheduler" }, cluster),
       name: "drover lab status",
-      logger: quiet,
+      logger: silentLogger,
       connectTimeoutMs: 2000,
       requestTimeoutMs: 2000,
     });

@@ -1,4 +1,6 @@
-// drover-scheduler --config FILE
+// drover-scheduler [--check] --config FILE
+//   With --check: checks the config and the files it names, connecting to nothing; exit 0 when a
+//   scheduler would start with it, 2 naming each problem.
 // drover-scheduler token create|list|revoke --config FILE [--role R --name N [--secret-file F] [--expires WHEN] | NAME]
 //   Manages the HTTP API's tokens in the scheduler's store directly, on the scheduler host: how the
 //   first admin token is made (afterwards `drover token ...` does the same through the API). With
@@ -12,11 +14,12 @@ import { collectDefaultMetrics } from "prom-client";
 import { timeArg } from "@drover/protocol";
 import { Store } from "@drover/store";
 import { TokenBook } from "./api/tokens.js";
+import { configProblems } from "./config-check.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { Scheduler } from "./scheduler.js";
 
 const log = pino({ name: "drover-scheduler" });
-const USAGE = "usage: drover-scheduler --config FILE";
+const USAGE = "usage: drover-scheduler [--check] --config FILE";
 const TOKEN_USAGE =
   "usage: drover-scheduler token create --config FILE --role viewer|operator|admin --name NAME [--secret-file FILE] " +
   "[--expires 90d|2027-03-01T00:00:00Z] | list | revoke NAME";
@@ -78,7 +81,7 @@ async function token(args: string[]): Promise<void> {
 async function main(): Promise<void> {
   if (process.argv[2] === "token") return token(process.argv.slice(3));
   const { values } = parseArgs({
-    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    options: { config: { type: "string", short: "c" }, check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
     strict: true,
   });
   if (values.help) {
@@ -87,6 +90,13 @@ async function main(): Promise<void> {
   }
   if (!values.config) throw new ConfigError(USAGE);
   const config = await loadConfig(values.config);
+  if (values.check) {
+    const problems = await configProblems(config, log);
+    for (const p of problems) process.stderr.write(`drover-scheduler: ${values.config}: ${p}\n`);
+    if (problems.length === 0) process.stderr.write(`drover-scheduler: ${values.config}: config OK for cluster ${config.cluster}\n`);
+    process.exitCode = problems.length === 0 ? 0 : 2;
+    return;
+  }
   const s = Scheduler.create(config, { logger: log });
   // Process metrics (RSS, event-loop lag, GC) belong to the process: one scheduler per process here.
   collectDefaultMetrics({ register: s.metrics.registry });

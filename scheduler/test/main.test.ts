@@ -72,6 +72,38 @@ describe("drover-scheduler binary", () => {
     expect(unknown.output()).toMatch(/^drover-scheduler: Unknown option '--bogus'\n$/);
     const help = run(["--help"]);
     expect(await help.exited).toBe(0);
-    expect(help.output()).toMatch(/^usage: drover-scheduler --config FILE/);
+    expect(help.output()).toMatch(/^usage: drover-scheduler \[--check\] --config FILE/);
+  }, 60_000);
+
+  it("--check passes a usable config and names, by key, each file a scheduler would fail on, connecting to nothing", async () => {
+    await using dir = await tempDir();
+    const cfg = join(dir.path, "scheduler.yaml");
+    const base = `cluster: chk\nnats: { servers: ["nats://127.0.0.1:1"] }\n`;
+    await writeFile(cfg, `${base}stateDir: ${join(dir.path, "new", "state")}\n`);
+    const good = run(["--check", "--config", cfg]);
+    expect(await good.exited).toBe(0);
+    expect(good.output()).toBe(`drover-scheduler: ${cfg}: config OK for cluster chk\n`);
+
+    const secret = join(dir.path, "hook.secret");
+    await writeFile(secret, "");
+    await writeFile(join(dir.path, "file"), "not a directory");
+    const absent = (name: string) => join(dir.path, "absent", name);
+    await writeFile(
+      cfg,
+      base.replace("] }", `], tls: { ca: ${absent("ca.pem")} } }`) +
+        `stateDir: ${join(dir.path, "file", "state")}\n` +
+        `http: { tls: { cert: ${absent("api.pem")}, key: ${absent("api.key")} } }\n` +
+        `webhooks: { receivers: [{ url: "https://hooks.example/d", secretFile: ${secret} }] }\n` +
+        `hosts: { kvm1: { power: { wake: ipmi, address: 192.0.2.10, ipmi: { user: admin, passwordFile: ${absent("bmc")} } } } }\n`,
+    );
+    const bad = run(["--check", "--config", cfg]);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output().split("\n").filter(Boolean)).toEqual([
+      `drover-scheduler: ${cfg}: nats.tls.ca: cannot read ${absent("ca.pem")}: ENOENT`,
+      `drover-scheduler: ${cfg}: http.tls.cert: cannot read ${absent("api.pem")}: ENOENT`,
+      `drover-scheduler: ${cfg}: webhooks.receivers.0.secretFile: ${secret} is empty`,
+      `drover-scheduler: ${cfg}: hosts.kvm1.power.ipmi.passwordFile: cannot read ${absent("bmc")}: ENOENT`,
+      `drover-scheduler: ${cfg}: stateDir: ${join(dir.path, "file")} is not a directory`,
+    ]);
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { Bus, BusStatusType, busConnectionOptions, warnInsecureServers, type Subscription } from "@drover/bus";
+import { Bus, BusStatusType, busConnectionOptions, type Subscription } from "@drover/bus";
 import {
   Command,
   CommandReply,
@@ -13,6 +13,7 @@ import {
 } from "@drover/protocol";
 import { localBridges } from "./bridges.js";
 import { CommandRunner } from "./commands.js";
+import { warnOfPlainTransports } from "./config-check.js";
 import { metricsListen, migrationTlsDir, type AgentConfig } from "./config.js";
 import { destinationName } from "./destinations.js";
 import { hostCapacity, hostUsage, type HostCapacity } from "./host-metrics.js";
@@ -142,10 +143,7 @@ export class HostAgent {
 
   static async create(config: AgentConfig, opts: HostAgentOptions): Promise<HostAgent> {
     const hv = opts.hypervisor ?? (await import("./libvirt-hypervisor.js")).libvirtHypervisor(opts.logger);
-    warnInsecureServers(config.nats, opts.logger);
-    // libvirt's default, kept so a first migration does not fail preflight for want of certificates; said at every start.
-    if (config.migration.tls !== true)
-      opts.logger.warn({}, "migration.tls is off: a migrating guest's memory crosses the network in clear (README: Migration over TLS)");
+    warnOfPlainTransports(config, opts.logger);
     const bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `host-agent ${config.host}`,

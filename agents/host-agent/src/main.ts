@@ -1,16 +1,24 @@
 import { parseArgs } from "node:util";
 import { collectDefaultMetrics } from "prom-client";
 import { HostAgent } from "./agent.js";
+import { configProblems, warnOfPlainTransports } from "./config-check.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 
-const USAGE = "usage: drover-agent --config FILE";
+const USAGE = "usage: drover-agent [--check] --config FILE";
 
-/** `drover-agent --config FILE`: runs until SIGTERM/SIGINT, then shuts down cleanly and exits 0. */
+/**
+ * `drover-agent --config FILE`: runs until SIGTERM/SIGINT, then shuts down cleanly and exits 0.
+ * With --check it only checks the config and the files it names, connecting to nothing: exit 0 when
+ * an agent would start and migrate with it, 2 naming each problem.
+ */
 export async function main(argv: string[]): Promise<number> {
-  let values: { config?: string | undefined; help?: boolean | undefined };
+  let values: { config?: string | undefined; check?: boolean | undefined; help?: boolean | undefined };
   try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: "string", short: "c" }, check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    }));
   } catch (e) {
     process.stderr.write(`drover-agent: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -32,6 +40,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger(config.logLevel, config.host);
+  if (values.check) {
+    warnOfPlainTransports(config, log);
+    const problems = await configProblems(config, log);
+    for (const p of problems) process.stderr.write(`drover-agent: ${file}: ${p}\n`);
+    if (problems.length === 0)
+      process.stderr.write(`drover-agent: ${file}: config OK for host ${config.host} of cluster ${config.cluster}\n`);
+    return problems.length === 0 ? 0 : 2;
+  }
   let agent: HostAgent;
   try {
     agent = await HostAgent.create(config, { logger: log });

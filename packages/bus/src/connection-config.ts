@@ -2,7 +2,8 @@
 // server and who to be. Secrets live in files (or the environment), named here by path only.
 import { z } from "zod";
 import { isLoopbackHost, shownUrl, type Logger } from "@drover/protocol";
-import type { BusOptions } from "./options.js";
+import { InvalidOptionsError } from "./errors.js";
+import { natsOptions, resolveOptions, type BusOptions } from "./options.js";
 
 const absPath = z.string().startsWith("/", "must be an absolute path");
 
@@ -148,4 +149,21 @@ export function busConnectionOptions(n: Partial<NatsConnectionConfig> & { server
     o.tls = { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert } : {}), ...(key ? { keyFile: key } : {}) };
   }
   return o;
+}
+
+/** A bus option's key in the `nats` section (busConnectionOptions renames the TLS files). */
+const configKey = (field: string) => `nats.${field.replace(/^tls\.(ca|cert|key)File$/, "tls.$1")}`;
+
+/**
+ * What Bus.connect would refuse in a `nats` section before it dials, named by config key: a secret
+ * or TLS file that cannot be read, a seed file without a seed. Connects to nothing (a config check).
+ */
+export async function natsFileProblems(n: NatsConnectionConfig, logger: Logger): Promise<string[]> {
+  try {
+    await natsOptions(resolveOptions({ ...busConnectionOptions(n), name: "config check", logger }));
+    return [];
+  } catch (e) {
+    if (!(e instanceof InvalidOptionsError)) throw e;
+    return e.issues.map((i) => `${configKey(i.field)}: ${i.message}`);
+  }
 }

@@ -51,6 +51,7 @@ export {
   checkNatsTransport,
   insecureServers,
   natsConnectionFields,
+  natsFileProblems,
   warnInsecureServers,
   type InsecureServer,
 } from "./connection-config.js";

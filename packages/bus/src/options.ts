@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, readFile } from "node:fs/promises";
 import { z } from "zod";
 import { credsAuthenticator, nkeyAuthenticator, type Authenticator } from "@nats-io/nats-core";
 import type { NodeConnectionOptions } from "@nats-io/transport-node";
@@ -96,7 +97,16 @@ async function readSecret(field: string, file: string): Promise<string> {
   return v;
 }
 
+/** Reads every file the options name, so an unreadable one is named before anything dials. */
 export async function natsOptions(o: ResolvedBusOptions): Promise<NodeConnectionOptions> {
+  // nats.js reads the TLS files itself, at connect, with an error that does not say which option.
+  for (const [field, file] of Object.entries(o.tls ?? {}))
+    if (file !== undefined)
+      await access(file, constants.R_OK).catch((e: unknown) => {
+        throw new InvalidOptionsError([{ field: `tls.${field}`, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}` }], {
+          cause: e,
+        });
+      });
   const authenticator: Authenticator[] = [];
   const seed = o.nkeySeedFile ? (await readSecret("nkeySeedFile", o.nkeySeedFile)).trim() : o.nkeySeed;
   if (o.nkeySeedFile && !/^SU[A-Z2-7]+$/.test(seed ?? "")) {

@@ -1,7 +1,11 @@
 // Secure by default: a `nats` section that would reach another machine's server in clear or
 // without an identity is refused at load, naming the URL (nothing here connects anywhere).
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nkeys } from "@nats-io/nats-core";
 import { describe, expect, it } from "vitest";
-import { NatsConnectionConfig, busConnectionOptions, insecureServers, warnInsecureServers } from "../src/index.js";
+import { NatsConnectionConfig, busConnectionOptions, insecureServers, natsFileProblems, warnInsecureServers } from "../src/index.js";
 import { memoryLogger } from "@drover/protocol/testing";
 
 const REMOTE = "nats://nats1.example:4222";
@@ -76,5 +80,28 @@ describe("the nats section's transport", () => {
     expect(busConnectionOptions({ servers: ["nats://127.0.0.1:4222"] }).discoverServers).toBe(false);
     expect(busConnectionOptions({ servers: ["nats://127.0.0.1:4222"], tls }).discoverServers).toBe(true);
     expect(busConnectionOptions({ servers: [REMOTE], insecure: true }).discoverServers).toBe(true);
+  });
+
+  it("names, by config key, a secret or TLS file a connect would fail on, without connecting", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "drover-natsfiles-"));
+    try {
+      const file = (name: string, text: string) => writeFile(join(dir, name), text).then(() => join(dir, name));
+      const check = (n: object) => natsFileProblems(NatsConnectionConfig.parse({ servers: ["nats://127.0.0.1:1"], ...n }), memoryLogger());
+      const ca = await file("ca.pem", "pem");
+      expect(
+        await check({ tls: { ca }, nkeySeedFile: await file("good.seed", new TextDecoder().decode(nkeys.createUser().getSeed())) }),
+      ).toEqual([]);
+      expect(await check({ tls: { ca: join(dir, "absent.pem") } })).toEqual([
+        `nats.tls.ca: cannot read ${join(dir, "absent.pem")}: ENOENT`,
+      ]);
+      expect(await check({ tls: { ca, cert: ca, key: join(dir, "absent.key") } })).toEqual([
+        `nats.tls.key: cannot read ${join(dir, "absent.key")}: ENOENT`,
+      ]);
+      const notSeed = await file("bad.seed", "hunter2\n");
+      expect(await check({ nkeySeedFile: notSeed })).toEqual([`nats.nkeySeedFile: ${notSeed} does not hold a user nkey seed (SU...)`]);
+      expect(await check({ user: "u", passFile: await file("empty", "") })).toEqual([`nats.passFile: ${join(dir, "empty")} is empty`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -157,13 +157,14 @@ function clientError(err: Error & { code?: string }, socket: Socket): void {
   );
 }
 
-function tlsOption(tls: { cert: string; key: string } | undefined): { https: { cert: Buffer; key: Buffer } } | object {
+/** The HTTPS files of `http.tls`, read now: an unreadable one fails the start (and `--check`) naming its key. */
+export function tlsOption(tls: { cert: string; key: string } | undefined): { https: { cert: Buffer; key: Buffer } } | object {
   if (!tls) return {};
   const read = (key: "cert" | "key") => {
     try {
       return readFileSync(tls[key]);
     } catch (e) {
-      throw new ConfigError(`http.tls.${key}: cannot read ${tls[key]}: ${(e as Error).message}`, [
+      throw new ConfigError(`http.tls.${key}: cannot read ${tls[key]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [
         { key: `http.tls.${key}`, message: (e as Error).message },
       ]);
     }

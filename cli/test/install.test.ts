@@ -64,6 +64,10 @@ describe("drover install", { timeout: 120_000 }, () => {
     const again = await drover(["install", "scheduler", "--root", root]);
     expect(again.stdout).toContain("written /etc/drover/scheduler.yaml");
     expect(again.stdout).toContain("edit /etc/drover/scheduler.yaml: set cluster, nats.servers");
+    // The unit's own command, checking the config before it is enabled.
+    expect(again.stdout).toContain(
+      `${process.execPath} ${REPO}/scheduler/bin/drover-scheduler.js --check --config /etc/drover/scheduler.yaml`,
+    );
   });
 
   it("refuses an unknown app with a usage error", async () => {

@@ -45,8 +45,11 @@ export async function install(app: InstallApp, root: string): Promise<InstallRes
   const usersPath = "/etc/sysusers.d/drover.conf";
   const config = await readFile(join(REPO_ROOT, "deploy", "config", `${app}.yaml`), "utf8");
   const files: InstallResult["files"] = [];
+  const unitText = await renderUnit(app);
+  // The command systemd will run, with --check: the config checked as the service will read it.
+  const check = /^ExecStart=(.*)$/m.exec(unitText)?.[1]?.replace(" --config ", " --check --config ");
   try {
-    files.push({ path: unitPath, action: await put(at(unitPath), await renderUnit(app), 0o644) });
+    files.push({ path: unitPath, action: await put(at(unitPath), unitText, 0o644) });
     files.push({
       path: usersPath,
       action: await put(at(usersPath), await readFile(join(REPO_ROOT, "deploy", "systemd", "drover-sysusers.conf"), "utf8"), 0o644),
@@ -77,6 +80,7 @@ export async function install(app: InstallApp, root: string): Promise<InstallRes
     ...(app === "agent"
       ? ["to let Drover power this host off: power.offCommand: [systemctl, poweroff] and the polkit rule in deploy/systemd/README.md"]
       : ["the first API token: drover-scheduler token create --config /etc/drover/scheduler.yaml --role admin --name NAME (as root)"]),
+    ...(check ? [`${check}    # says "config OK", or names each problem; connects to nothing`] : []),
     `systemctl daemon-reload && systemctl enable --now ${unit}`,
     `journalctl -u ${unit} -f`,
   ];

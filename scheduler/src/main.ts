@@ -70,7 +70,8 @@ async function token(args: string[]): Promise<void> {
           : t.expiresAtMs === null
             ? "active"
             : `${t.expiresAtMs <= now ? "expired" : "active, expires"} ${iso(t.expiresAtMs)}`;
-      process.stdout.write(`${t.name}\t${t.role}\t${state}\n`);
+      // Last used (to the minute): whether revoking it would stop someone.
+      process.stdout.write(`${t.name}\t${t.role}\t${state}\t${t.lastUsedAtMs === null ? "never used" : `used ${iso(t.lastUsedAtMs)}`}\n`);
     }
   } else if (action === "revoke" && target) {
     book.revoke(target, by);

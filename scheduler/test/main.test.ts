@@ -38,7 +38,7 @@ describe("drover-scheduler binary", () => {
     expect(soon.output()).toMatch(/^drover-scheduler token: --expires "soon" is neither an ISO time/);
     const list = run(["token", "list", "--config", cfg]);
     expect(await list.exited).toBe(0);
-    expect(list.output()).toMatch(/^root\tadmin\tactive\ntemp\tviewer\tactive, expires \d{4}-/m);
+    expect(list.output()).toMatch(/^root\tadmin\tactive\tnever used\ntemp\tviewer\tactive, expires \d{4}-[^\t]+\tnever used\n/m);
     const p = run(["--config", cfg]);
     try {
       await expect
@@ -54,6 +54,9 @@ describe("drover-scheduler binary", () => {
       p.child.kill("SIGTERM");
     }
     expect(await p.exited).toBe(0);
+    const used = run(["token", "list", "--config", cfg]);
+    expect(await used.exited).toBe(0);
+    expect(used.output()).toMatch(/^root\tadmin\tactive\tused \d{4}-\d\d-\d\dT[\d:.]+Z$/m);
   }, 90_000);
 
   it("refuses a bad config or command line in one line naming what is wrong, with exit code 2 (as drover-agent)", async () => {

@@ -35,7 +35,7 @@ describe("drover-agent --check", () => {
   });
 
   it("passes a usable config, warning of what it leaves in clear, and connects to nothing", async () => {
-    const file = await config("good.yaml", ['nats: { servers: ["nats://127.0.0.1:1"] }']);
+    const file = await config("good.yaml", ['nats: { servers: ["nats://127.0.0.1:1"] }', 'power: { offCommand: ["true"] }']);
     const r = await run(["--check", "--config", file]);
     expect(r.said).toEqual([`drover-agent: ${file}: config OK for host h1 of cluster lab`]);
     expect(r.code).toBe(0);
@@ -49,12 +49,17 @@ describe("drover-agent --check", () => {
     const file = await config("bad.yaml", [
       `nats: { servers: ["nats://127.0.0.1:1"], tls: { ca: ${join(dir, "absent-ca.pem")} } }`,
       `migration: { tls: true, tlsCertDir: ${certDir} }`,
+      `power: { offCommand: [systemclt, poweroff], offCwd: ${join(dir, "absent")} }`,
     ]);
     const r = await run(["--check", "--config", file]);
     expect(r.code).toBe(2);
     expect(r.said).toEqual([
       `drover-agent: ${file}: nats.tls.ca: cannot read ${join(dir, "absent-ca.pem")}: ENOENT`,
       expect.stringMatching(new RegExp(`^drover-agent: ${file}: migration\\.tlsCertDir: no ca-cert\\.pem, .* in ${certDir}$`)),
+      expect.stringMatching(
+        new RegExp(`^drover-agent: ${file}: power\\.offCommand: systemclt is not an executable file on PATH \\(.+\\)$`),
+      ),
+      `drover-agent: ${file}: power.offCwd: ${join(dir, "absent")} is not a directory`,
     ]);
     expect(r.log).not.toMatch(/migration\.tls is off/);
   }, 90_000);

@@ -32,16 +32,15 @@ export async function configProblems(config: AgentConfig, log: Logger): Promise<
     problems.push(
       `power.offCommand: ${offCommand[0]} is not an executable file${offCommand[0]!.includes("/") ? "" : ` on PATH (${process.env["PATH"] ?? ""})`}`,
     );
-  if (
-    offCwd !== undefined &&
-    !(await stat(offCwd).then(
-      (s) => s.isDirectory(),
-      () => false,
-    ))
-  )
-    problems.push(`power.offCwd: ${offCwd} is not a directory`);
+  if (offCwd !== undefined && !(await isDirectory(offCwd))) problems.push(`power.offCwd: ${offCwd} is not a directory`);
   return problems;
 }
+
+const isDirectory = (p: string) =>
+  stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 
 /** Whether spawn would find `program`: a path (relative: to `cwd`) as it is, a bare name in a directory of PATH. */
 async function findExecutable(program: string, cwd = process.cwd()): Promise<boolean> {

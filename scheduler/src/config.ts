@@ -23,15 +23,21 @@ const posMs = z.number().int().positive();
 const mac = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, "must be a MAC like 02:00:00:00:00:01");
 
 /** An IP address or a CIDR range of one (the form fastify's trustProxy takes). */
-const ProxyAddress = z.string().refine(
-  (a) => {
-    const [ip = "", prefix, ...rest] = a.split("/");
-    const family = isIP(ip);
-    if (family === 0 || rest.length > 0) return false;
-    return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
-  },
-  { error: "must be an IP address or a CIDR range (e.g. 127.0.0.1, 192.0.2.0/24, ::1)" },
-);
+const ProxyAddress = z
+  .string()
+  .refine(
+    (a) => {
+      const [ip = "", prefix, ...rest] = a.split("/");
+      const family = isIP(ip);
+      if (family === 0 || rest.length > 0) return false;
+      return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+    },
+    { error: "must be an IP address or a CIDR range (e.g. 127.0.0.1, 192.0.2.0/24, ::1)" },
+  )
+  .refine((a) => !/\/0+$/.test(a), {
+    // Every client would be a proxy: any of them could choose the address it is logged by.
+    error: "trusts every address, so any client could choose the address it is logged by: list the proxy's own address",
+  });
 
 /** The consolidation window's schema is the API's too (`drover schedule consolidate`). */
 export const WindowConfig = ConsolidationWindow;

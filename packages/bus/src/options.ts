@@ -3,7 +3,7 @@ import { access, readFile } from "node:fs/promises";
 import { z } from "zod";
 import { credsAuthenticator, nkeyAuthenticator, type Authenticator } from "@nats-io/nats-core";
 import type { NodeConnectionOptions } from "@nats-io/transport-node";
-import { issuesOf, type Logger } from "@drover/protocol";
+import { issuesOf, type FieldIssue, type Logger } from "@drover/protocol";
 import { InvalidOptionsError } from "./errors.js";
 
 const isLogger = (v: unknown): v is Logger =>
@@ -82,45 +82,36 @@ export function resolveOptions(opts: BusOptions): ResolvedBusOptions {
   return r.data;
 }
 
-/** A secret file's contents; an unreadable file fails naming the option and the path, never the contents. */
-async function readSecret(field: string, file: string): Promise<string> {
-  const text = await readFile(file, "utf8").catch((e: unknown) => {
-    throw new InvalidOptionsError(
-      [{ field, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }],
-      {
-        cause: e,
-      },
-    );
-  });
-  const v = text.replace(/\r?\n$/, "");
-  if (!v.trim()) throw new InvalidOptionsError([{ field, message: `${file} is empty` }]);
-  return v;
-}
-
-/** Reads every file the options name, so an unreadable one is named before anything dials. */
+/**
+ * Reads every file the options name before anything dials, and fails naming each one that cannot
+ * serve (all of them at once: option and path, never the contents).
+ */
 export async function natsOptions(o: ResolvedBusOptions): Promise<NodeConnectionOptions> {
+  const issues: FieldIssue[] = [];
+  const cannot = (field: string, file: string, e: unknown): undefined => {
+    issues.push({ field, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    return undefined;
+  };
+  /** A secret file's text, its last newline dropped; undefined (and an issue) when unreadable or empty. */
+  const secret = async (field: string, file: string): Promise<string | undefined> => {
+    const text = await readFile(file, "utf8").catch((e: unknown) => cannot(field, file, e));
+    const v = text?.replace(/\r?\n$/, "");
+    if (v !== undefined && !v.trim()) issues.push({ field, message: `${file} is empty` });
+    return v?.trim() ? v : undefined;
+  };
   // nats.js reads the TLS files itself, at connect, with an error that does not say which option.
   for (const [field, file] of Object.entries(o.tls ?? {}))
-    if (file !== undefined)
-      await access(file, constants.R_OK).catch((e: unknown) => {
-        throw new InvalidOptionsError([{ field: `tls.${field}`, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}` }], {
-          cause: e,
-        });
-      });
+    if (file !== undefined) await access(file, constants.R_OK).catch((e: unknown) => cannot(`tls.${field}`, file, e));
+  const seed = o.nkeySeedFile ? (await secret("nkeySeedFile", o.nkeySeedFile))?.trim() : o.nkeySeed;
+  if (o.nkeySeedFile && seed !== undefined && !/^SU[A-Z2-7]+$/.test(seed))
+    issues.push({ field: "nkeySeedFile", message: `${o.nkeySeedFile} does not hold a user nkey seed (SU...)` });
+  const creds = o.credsFile ? await readFile(o.credsFile).catch((e: unknown) => cannot("credsFile", o.credsFile!, e)) : undefined;
+  const pass = o.passFile ? await secret("passFile", o.passFile) : o.pass;
+  const token = o.tokenFile ? await secret("tokenFile", o.tokenFile) : o.token;
+  if (issues.length > 0) throw new InvalidOptionsError(issues);
   const authenticator: Authenticator[] = [];
-  const seed = o.nkeySeedFile ? (await readSecret("nkeySeedFile", o.nkeySeedFile)).trim() : o.nkeySeed;
-  if (o.nkeySeedFile && !/^SU[A-Z2-7]+$/.test(seed ?? "")) {
-    throw new InvalidOptionsError([{ field: "nkeySeedFile", message: `${o.nkeySeedFile} does not hold a user nkey seed (SU...)` }]);
-  }
   if (seed) authenticator.push(nkeyAuthenticator(new TextEncoder().encode(seed)));
-  if (o.credsFile) {
-    const creds = await readFile(o.credsFile).catch((e: unknown) => {
-      throw new InvalidOptionsError([{ field: "credsFile", message: (e as Error).message }], { cause: e });
-    });
-    authenticator.push(credsAuthenticator(new Uint8Array(creds)));
-  }
-  const pass = o.passFile ? await readSecret("passFile", o.passFile) : o.pass;
-  const token = o.tokenFile ? await readSecret("tokenFile", o.tokenFile) : o.token;
+  if (creds) authenticator.push(credsAuthenticator(new Uint8Array(creds)));
   return {
     servers: o.servers,
     name: o.name,

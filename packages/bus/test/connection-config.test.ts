@@ -82,7 +82,7 @@ describe("the nats section's transport", () => {
     expect(busConnectionOptions({ servers: [REMOTE], insecure: true }).discoverServers).toBe(true);
   });
 
-  it("names, by config key, a secret or TLS file a connect would fail on, without connecting", async () => {
+  it("names, by config key, every secret or TLS file a connect would fail on, without connecting", async () => {
     const dir = await mkdtemp(join(tmpdir(), "drover-natsfiles-"));
     try {
       const file = (name: string, text: string) => writeFile(join(dir, name), text).then(() => join(dir, name));
@@ -100,6 +100,12 @@ describe("the nats section's transport", () => {
       const notSeed = await file("bad.seed", "hunter2\n");
       expect(await check({ nkeySeedFile: notSeed })).toEqual([`nats.nkeySeedFile: ${notSeed} does not hold a user nkey seed (SU...)`]);
       expect(await check({ user: "u", passFile: await file("empty", "") })).toEqual([`nats.passFile: ${join(dir, "empty")} is empty`]);
+      // Every problem at once, not the first only.
+      expect(await check({ tls: { ca: join(dir, "absent.pem") }, credsFile: join(dir, "absent.creds"), nkeySeedFile: notSeed })).toEqual([
+        `nats.tls.ca: cannot read ${join(dir, "absent.pem")}: ENOENT`,
+        `nats.nkeySeedFile: ${notSeed} does not hold a user nkey seed (SU...)`,
+        `nats.credsFile: cannot read ${join(dir, "absent.creds")}: ENOENT`,
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -6,8 +6,8 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { natsFileProblems, warnInsecureServers } from "@drover/bus";
-import type { Logger } from "@drover/protocol";
-import { tlsOption } from "./api/server.js";
+import { urlOf, type Logger } from "@drover/protocol";
+import { tlsOption, warnOfPlainApi } from "./api/server.js";
 import { systemClock } from "./clock.js";
 import type { SchedulerConfig } from "./config.js";
 import { Metrics } from "./metrics.js";
@@ -15,9 +15,23 @@ import { Webhooks } from "./webhooks.js";
 
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
-/** Problems, each naming its key; empty when there are none. Warns as a start does of each opt-out from TLS. */
-export async function configProblems(config: SchedulerConfig, log: Logger): Promise<string[]> {
+/**
+ * Said at every start and by --check: each opt-out from TLS on NATS, and each BMC password variable
+ * this environment lacks (a wake of that host would fail, at night, when nobody watches).
+ */
+export function warnOfStartRisks(config: SchedulerConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): void {
   warnInsecureServers(config.nats, log);
+  for (const [host, { power }] of Object.entries(config.hosts)) {
+    const name = power.ipmi?.passwordEnv;
+    if (name !== undefined && !env[name])
+      log.warn({ host }, `hosts.${host}.power.ipmi.passwordEnv: ${name} is not set here: waking ${host} would fail`);
+  }
+}
+
+/** Problems, each naming its key; empty when there are none. Warns as a start does (warnOfStartRisks, the API's plain HTTP). */
+export async function configProblems(config: SchedulerConfig, log: Logger): Promise<string[]> {
+  warnOfStartRisks(config, log);
+  warnOfPlainApi(config.http, urlOf("http", config.http.host, config.http.port), log);
   const problems = await natsFileProblems(config.nats, log);
   try {
     tlsOption(config.http.tls);

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 // The control plane's lifecycle: create (open the store, load what it knows), start (connect,
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
-import { Bus, busConnectionOptions, warnInsecureServers } from "@drover/bus";
+import { Bus, busConnectionOptions } from "@drover/bus";
 import { DropLog, HostReport, hostOfSubject, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
 import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
@@ -24,6 +24,7 @@ import { reconcile } from "./reconcile.js";
 import type { SchedulerApi } from "./api/ports.js";
 import { ApiServer } from "./api/server.js";
 import { TokenBook } from "./api/tokens.js";
+import { warnOfStartRisks } from "./config-check.js";
 import { recordConfigChanges } from "./config-changes.js";
 import { forgetHost } from "./forget-host.js";
 import { Leadership, leadershipSettings, type LeadershipSettings } from "./leadership.js";
@@ -168,7 +169,7 @@ export class Scheduler {
       recordFailure: (f) => this.store.webhookFailures.record(f),
     });
     this.webhooks = webhooks;
-    warnInsecureServers(config.nats, this.log);
+    warnOfStartRisks(config, this.log);
     this.bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `drover-scheduler ${config.cluster}`,

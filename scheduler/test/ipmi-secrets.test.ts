@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { Store } from "@drover/store";
 import { memoryLogger } from "@drover/protocol/testing";
 import { ConfigError, parseConfig, type PowerConfig } from "../src/config.js";
+import { warnOfStartRisks } from "../src/config-check.js";
 import { recordConfigChanges } from "../src/config-changes.js";
 import { IpmiDriver, WakeError } from "../src/power/wake-drivers.js";
 import { get, harness } from "./harness.js";
@@ -68,6 +69,18 @@ describe("IPMI secrets", () => {
     expect(parseConfig(ipmiHost({ user: "admin", passwordFile: "/etc/drover/bmc" })).hosts.kvm1!.power.ipmi!.passwordFile).toBe(
       "/etc/drover/bmc",
     );
+  });
+
+  it("warns at start (and in --check) of a password variable the environment lacks, without its value", () => {
+    const config = parseConfig(ipmiHost({ user: "admin", passwordEnv: "BMC_PASS" }));
+    const unset = memoryLogger();
+    warnOfStartRisks(config, unset, {});
+    expect(unset.entries).toEqual([
+      { level: "warn", obj: { host: "kvm1" }, msg: "hosts.kvm1.power.ipmi.passwordEnv: BMC_PASS is not set here: waking kvm1 would fail" },
+    ]);
+    const set = memoryLogger();
+    warnOfStartRisks(config, set, { BMC_PASS: SECRET });
+    expect(set.entries).toEqual([]);
   });
 
   it("hands the password to the spawned ipmitool in its environment (-E) or as a file (-f), never on its command line", async () => {

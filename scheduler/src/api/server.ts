@@ -47,6 +47,7 @@ import {
   TokenName,
   TokensResponse,
   type ApiRole,
+  type Logger,
 } from "@drover/protocol";
 import { PolicyInputError, UnknownPolicyError } from "@drover/policy";
 import { StoreError } from "@drover/store";
@@ -155,6 +156,12 @@ function clientError(err: Error & { code?: string }, socket: Socket): void {
     `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** Allowed by the config only with http.insecure (config.ts); said at every start, and by --check. */
+export function warnOfPlainApi(http: { host: string; tls?: unknown }, address: string, log: Logger): void {
+  if (http.tls === undefined && !isLoopbackHost(http.host))
+    log.warn({ address }, "http.insecure: the API serves plain HTTP to other machines; tokens cross the network in clear");
 }
 
 /** The HTTPS files of `http.tls`, read now: an unreadable one fails the start (and `--check`) naming its key. */
@@ -851,12 +858,7 @@ export class ApiServer {
     const a = this.app.server.address();
     const scheme = this.s.config.http.tls ? "https" : "http";
     this.address = typeof a === "object" && a ? urlOf(scheme, host, a.port) : String(a);
-    // Allowed by the config only with http.insecure (config.ts); said at every start.
-    if (scheme === "http" && !isLoopbackHost(host))
-      this.s.log.warn(
-        { address: this.address },
-        "http.insecure: the API serves plain HTTP to other machines; tokens cross the network in clear",
-      );
+    warnOfPlainApi({ host, tls: this.s.config.http.tls }, this.address, this.s.log);
   }
 
   get port(): number {

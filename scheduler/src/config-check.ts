@@ -8,51 +8,49 @@ import { dirname } from "node:path";
 import { natsFileProblems, warnInsecureServers } from "@drover/bus";
 import { urlOf, type Logger } from "@drover/protocol";
 import { tlsOption, warnOfPlainApi } from "./api/server.js";
-import { systemClock } from "./clock.js";
 import type { SchedulerConfig } from "./config.js";
-import { Metrics } from "./metrics.js";
-import { Webhooks } from "./webhooks.js";
+import { bmcPasswordProblem } from "./power/wake-drivers.js";
+import { readReceiverSecrets, warnOfPlainReceivers } from "./webhooks.js";
 
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
-/**
- * Said at every start and by --check: each opt-out from TLS on NATS, and each BMC password variable
- * this environment lacks (a wake of that host would fail, at night, when nobody watches).
- */
-export function warnOfStartRisks(config: SchedulerConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): void {
-  warnInsecureServers(config.nats, log);
+/** Each host whose BMC password is not where its config says (what a wake would find: `bmcPasswordProblem`). */
+async function bmcPasswordProblems(config: SchedulerConfig, env: NodeJS.ProcessEnv) {
+  const out: { host: string; key: "passwordFile" | "passwordEnv"; line: string }[] = [];
   for (const [host, { power }] of Object.entries(config.hosts)) {
-    const name = power.ipmi?.passwordEnv;
-    if (name !== undefined && !env[name])
-      log.warn({ host }, `hosts.${host}.power.ipmi.passwordEnv: ${name} is not set here: waking ${host} would fail`);
+    const p = power.ipmi && (await bmcPasswordProblem(power.ipmi, env));
+    if (p) out.push({ host, key: p.key, line: `hosts.${host}.power.ipmi.${p.key}: ${p.message}` });
   }
+  return out;
 }
 
-/** Problems, each naming its key; empty when there are none. Warns as a start does (warnOfStartRisks, the API's plain HTTP). */
-export async function configProblems(config: SchedulerConfig, log: Logger): Promise<string[]> {
-  warnOfStartRisks(config, log);
+/**
+ * Said at every start: each opt-out from TLS on NATS, and each BMC password a wake would not find
+ * (it would fail at night, when nobody watches).
+ */
+export async function warnOfStartRisks(config: SchedulerConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  warnInsecureServers(config.nats, log);
+  for (const p of await bmcPasswordProblems(config, env)) log.warn({ host: p.host }, `${p.line}: waking ${p.host} would fail`);
+}
+
+/**
+ * Problems, each naming its key; empty when there are none. Warns as a start does of the plain
+ * transports, and of a BMC password variable this shell lacks: the service's environment may have it.
+ */
+export async function configProblems(config: SchedulerConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  warnInsecureServers(config.nats, log);
   warnOfPlainApi(config.http, urlOf("http", config.http.host, config.http.port), log);
+  warnOfPlainReceivers(config.webhooks, log);
   const problems = await natsFileProblems(config.nats, log);
   try {
     tlsOption(config.http.tls);
   } catch (e) {
     problems.push((e as Error).message);
   }
-  await Webhooks.create({
-    config: config.webhooks,
-    cluster: config.cluster,
-    clock: systemClock,
-    log,
-    metrics: new Metrics(),
-    recordFailure: () => undefined,
-  }).catch((e: unknown) => problems.push((e as Error).message));
-  for (const [host, { power }] of Object.entries(config.hosts)) {
-    const file = power.ipmi?.passwordFile;
-    if (file !== undefined)
-      await access(file, constants.R_OK).catch((e: unknown) =>
-        problems.push(`hosts.${host}.power.ipmi.passwordFile: cannot read ${file}: ${code(e)}`),
-      );
-  }
+  await readReceiverSecrets(config.webhooks).catch((e: unknown) => problems.push((e as Error).message));
+  for (const p of await bmcPasswordProblems(config, env))
+    if (p.key === "passwordFile") problems.push(p.line);
+    else log.warn({ host: p.host }, `${p.line}: waking ${p.host} would fail`);
   const dir = await stateDirProblem(config.stateDir);
   if (dir !== null) problems.push(`stateDir: ${dir}`);
   return problems;

@@ -169,7 +169,7 @@ export class Scheduler {
       recordFailure: (f) => this.store.webhookFailures.record(f),
     });
     this.webhooks = webhooks;
-    warnOfStartRisks(config, this.log);
+    await warnOfStartRisks(config, this.log);
     this.bus = await Bus.connect({
       ...busConnectionOptions(config.nats),
       name: `drover-scheduler ${config.cluster}`,

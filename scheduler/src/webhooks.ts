@@ -55,6 +55,38 @@ export function receiverLabel(url: string): string {
 
 type WebhooksConfig = SchedulerConfig["webhooks"];
 
+/** Allowed by the config only with a receiver's `insecure` (config.ts); said at every start, and by --check. */
+export function warnOfPlainReceivers(config: WebhooksConfig, log: Logger): void {
+  for (const [i, r] of config.receivers.entries())
+    if (isPlainHttpOffMachine(r.url))
+      log.warn(
+        { receiver: receiverLabel(r.url) },
+        `webhooks.receivers.${i}.insecure: events are POSTed over plain HTTP to another machine, in clear`,
+      );
+}
+
+/**
+ * Each receiver's HMAC secret (null without `secretFile`), in receiver order. A missing or empty
+ * file throws, naming the key and the file, never the content.
+ */
+export async function readReceiverSecrets(config: WebhooksConfig): Promise<(string | null)[]> {
+  const secrets: (string | null)[] = [];
+  for (const [i, r] of config.receivers.entries()) {
+    if (r.secretFile === undefined) {
+      secrets.push(null);
+      continue;
+    }
+    const secret = (
+      await readFile(r.secretFile, "utf8").catch((e: unknown) => {
+        throw new WebhookError(`webhooks.receivers.${i}.secretFile: cannot read ${r.secretFile}: ${(e as Error).message}`, { cause: e });
+      })
+    ).trim();
+    if (secret === "") throw new WebhookError(`webhooks.receivers.${i}.secretFile: ${r.secretFile} is empty`);
+    secrets.push(secret);
+  }
+  return secrets;
+}
+
 interface Delivery {
   deliveryId: string;
   event: WebhookEvent;
@@ -90,24 +122,14 @@ export class Webhooks {
 
   private constructor(private readonly d: WebhooksDeps) {}
 
-  /** Reads every receiver's secret file now: a missing or empty one fails the start, naming the key and file (never the content). */
+  /** Reads every receiver's secret file now (`readReceiverSecrets`): a bad one fails the start. */
   static async create(d: WebhooksDeps): Promise<Webhooks> {
     const w = new Webhooks(d);
+    const secrets = await readReceiverSecrets(d.config);
+    warnOfPlainReceivers(d.config, d.log);
     for (const [i, r] of d.config.receivers.entries()) {
-      let secret: string | null = null;
-      if (r.secretFile !== undefined) {
-        try {
-          secret = (await readFile(r.secretFile, "utf8")).trim();
-        } catch (e) {
-          throw new WebhookError(`webhooks.receivers.${i}.secretFile: cannot read ${r.secretFile}: ${(e as Error).message}`, { cause: e });
-        }
-        if (secret === "") throw new WebhookError(`webhooks.receivers.${i}.secretFile: ${r.secretFile} is empty`);
-      }
-      const label = receiverLabel(r.url);
-      // Allowed by the config only with `insecure` (config.ts); said at every start.
-      if (isPlainHttpOffMachine(r.url))
-        d.log.warn({ receiver: label }, `webhooks.receivers.${i}.insecure: events are POSTed over plain HTTP to another machine, in clear`);
-      w.receivers.push(new Receiver(r.url, label, new Set(r.events), secret));
+      const secret = secrets[i] ?? null;
+      w.receivers.push(new Receiver(r.url, receiverLabel(r.url), new Set(r.events), secret));
     }
     return w;
   }

@@ -71,16 +71,27 @@ describe("IPMI secrets", () => {
     );
   });
 
-  it("warns at start (and in --check) of a password variable the environment lacks, without its value", () => {
-    const config = parseConfig(ipmiHost({ user: "admin", passwordEnv: "BMC_PASS" }));
+  it("warns at start of a BMC password a wake would not find (an unset variable, an unreadable file), never its value", async () => {
+    await using dir = await tempDir();
+    const byEnv = parseConfig(ipmiHost({ user: "admin", passwordEnv: "BMC_PASS" }));
     const unset = memoryLogger();
-    warnOfStartRisks(config, unset, {});
+    await warnOfStartRisks(byEnv, unset, {});
     expect(unset.entries).toEqual([
-      { level: "warn", obj: { host: "kvm1" }, msg: "hosts.kvm1.power.ipmi.passwordEnv: BMC_PASS is not set here: waking kvm1 would fail" },
+      {
+        level: "warn",
+        obj: { host: "kvm1" },
+        msg: "hosts.kvm1.power.ipmi.passwordEnv: environment variable BMC_PASS is not set: waking kvm1 would fail",
+      },
     ]);
     const set = memoryLogger();
-    warnOfStartRisks(config, set, { BMC_PASS: SECRET });
+    await warnOfStartRisks(byEnv, set, { BMC_PASS: SECRET });
     expect(set.entries).toEqual([]);
+    const missing = join(dir.path, "bmc");
+    const byFile = memoryLogger();
+    await warnOfStartRisks(parseConfig(ipmiHost({ user: "admin", passwordFile: missing })), byFile, {});
+    expect(byFile.entries.map((e) => e.msg)).toEqual([
+      `hosts.kvm1.power.ipmi.passwordFile: cannot read ${missing}: ENOENT: waking kvm1 would fail`,
+    ]);
   });
 
   it("hands the password to the spawned ipmitool in its environment (-E) or as a file (-f), never on its command line", async () => {

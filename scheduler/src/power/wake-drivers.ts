@@ -47,6 +47,29 @@ export class UdpWolDriver implements WakeDriver {
 }
 
 /**
+ * Why ipmitool could not get a BMC password where the config says it is, or null: the file is not
+ * readable, or the environment variable is not set. A wake checks it; so do the scheduler's start
+ * (a warning) and `--check`.
+ */
+export async function bmcPasswordProblem(
+  ipmi: NonNullable<PowerConfig["ipmi"]>,
+  env: NodeJS.ProcessEnv,
+): Promise<{ key: "passwordFile" | "passwordEnv"; message: string } | null> {
+  const file = ipmi.passwordFile;
+  if (file !== undefined)
+    return access(file, constants.R_OK).then(
+      () => null,
+      (e: unknown) => ({
+        key: "passwordFile",
+        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      }),
+    );
+  return ipmi.passwordEnv !== undefined && env[ipmi.passwordEnv] !== undefined
+    ? null
+    : { key: "passwordEnv", message: `environment variable ${ipmi.passwordEnv} is not set` };
+}
+
+/**
  * IPMI through `ipmitool -I lanplus ... chassis power on`. The BMC password never goes on the
  * command line (any local user can read it in /proc/<pid>/cmdline): it is handed over in the
  * child's environment (`-E` reads IPMI_PASSWORD) or as a file ipmitool reads itself (`-f`).
@@ -58,17 +81,12 @@ export class IpmiDriver implements WakeDriver {
     const ipmi = cfg.ipmi;
     if (!cfg.address || !ipmi) throw new WakeError("config", `host ${host}: ipmi needs address and ipmi.user`);
     const args = ["-I", "lanplus", "-H", cfg.address, "-U", ipmi.user];
+    const problem = await bmcPasswordProblem(ipmi, this.env);
+    if (problem) throw new WakeError("config", `host ${host}: BMC password (ipmi.${problem.key}): ${problem.message}`);
     const env = { ...this.env };
-    if (ipmi.passwordFile !== undefined) {
-      await access(ipmi.passwordFile, constants.R_OK).catch((e: unknown) => {
-        throw new WakeError("config", `host ${host}: BMC password file ${ipmi.passwordFile} is not readable: ${(e as Error).message}`);
-      });
-      args.push("-f", ipmi.passwordFile);
-    } else {
-      const password = ipmi.passwordEnv === undefined ? undefined : this.env[ipmi.passwordEnv];
-      if (password === undefined)
-        throw new WakeError("config", `host ${host}: BMC password not set (environment variable ${ipmi.passwordEnv})`);
-      env.IPMI_PASSWORD = password;
+    if (ipmi.passwordFile !== undefined) args.push("-f", ipmi.passwordFile);
+    else {
+      env.IPMI_PASSWORD = this.env[ipmi.passwordEnv!];
       args.push("-E");
     }
     args.push("chassis", "power", "on");

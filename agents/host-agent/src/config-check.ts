@@ -21,8 +21,10 @@ export function warnOfPlainTransports(config: AgentConfig, log: Logger): void {
  * Problems beyond the schema (checked when the config was loaded): a NATS secret or TLS file that
  * cannot be read, with migration.tls a cert dir QEMU could not migrate with, and a power-off command
  * that could not run (its program not found, as spawn looks it up, or its cwd not a directory). Empty: none.
+ * Warns as a start does (`warnOfPlainTransports`).
  */
 export async function configProblems(config: AgentConfig, log: Logger): Promise<string[]> {
+  warnOfPlainTransports(config, log);
   const problems = await natsFileProblems(config.nats, log);
   const certDir = migrationTlsDir(config);
   const tls = certDir === null ? null : await certDirProblem(certDir);

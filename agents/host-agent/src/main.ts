@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { collectDefaultMetrics } from "prom-client";
 import { HostAgent } from "./agent.js";
-import { configProblems, warnOfPlainTransports } from "./config-check.js";
+import { configProblems } from "./config-check.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 
@@ -41,7 +41,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger(config.logLevel, config.host);
   if (values.check) {
-    warnOfPlainTransports(config, log);
     const problems = await configProblems(config, log);
     for (const p of problems) process.stderr.write(`drover-agent: ${file}: ${p}\n`);
     if (problems.length === 0)

@@ -20,7 +20,7 @@ export function timeArg(arg: string, nowMs: number, direction: "back" | "ahead")
   const t = ISO.test(arg.trim()) ? Date.parse(arg) : NaN;
   if (!Number.isFinite(t) || t < 0)
     return {
-      error: `is neither an ISO time (2026-12-05T04:00:00Z) nor a duration ${direction === "back" ? "back" : "ahead"} (90s, 30m, 2h, 1d)`,
+      error: `is neither an ISO time (2026-12-05T04:00:00Z) nor a duration ${direction} (90s, 30m, 2h, 1d)`,
     };
   return { ms: t };
 }

@@ -6,13 +6,11 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { natsFileProblems, warnInsecureServers } from "@drover/bus";
-import { urlOf, type Logger } from "@drover/protocol";
+import { errnoOf, urlOf, type Logger } from "@drover/protocol";
 import { tlsOption, warnOfPlainApi } from "./api/server.js";
 import type { SchedulerConfig } from "./config.js";
 import { bmcPasswordProblem } from "./power/wake-drivers.js";
 import { readReceiverSecrets, warnOfPlainReceivers } from "./webhooks.js";
-
-const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
 /** Each host whose BMC password is not where its config says (what a wake would find: `bmcPasswordProblem`). */
 async function bmcPasswordProblems(config: SchedulerConfig, env: NodeJS.ProcessEnv) {
@@ -63,14 +61,14 @@ async function stateDirProblem(dir: string): Promise<string | null> {
     const st = await stat(at).catch((e: unknown) => e as NodeJS.ErrnoException);
     if (st instanceof Error) {
       // ENOTDIR: a parent is a file; walking up names it.
-      if ((st.code !== "ENOENT" && st.code !== "ENOTDIR") || dirname(at) === at) return `cannot use ${at}: ${code(st)}`;
+      if ((st.code !== "ENOENT" && st.code !== "ENOTDIR") || dirname(at) === at) return `cannot use ${at}: ${errnoOf(st)}`;
       at = dirname(at);
       continue;
     }
     if (!st.isDirectory()) return `${at} is not a directory`;
     return access(at, constants.W_OK | constants.X_OK).then(
       () => null,
-      (e: unknown) => `cannot write in ${at}: ${code(e)}`,
+      (e: unknown) => `cannot write in ${at}: ${errnoOf(e)}`,
     );
   }
 }

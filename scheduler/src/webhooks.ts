@@ -6,7 +6,7 @@
 // secret); a delivery that gave up is recorded in the history (`kind=webhook`).
 import { createHmac, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { DroverError, isPlainHttpOffMachine, type Logger } from "@drover/protocol";
+import { DroverError, cannotRead, isPlainHttpOffMachine, type Logger } from "@drover/protocol";
 import type { Clock } from "./clock.js";
 import type { SchedulerConfig } from "./config.js";
 import type { Metrics } from "./metrics.js";
@@ -78,7 +78,7 @@ export async function readReceiverSecrets(config: WebhooksConfig): Promise<(stri
     }
     const secret = (
       await readFile(r.secretFile, "utf8").catch((e: unknown) => {
-        throw new WebhookError(`webhooks.receivers.${i}.secretFile: cannot read ${r.secretFile}: ${(e as Error).message}`, { cause: e });
+        throw new WebhookError(`webhooks.receivers.${i}.secretFile: ${cannotRead(r.secretFile!, e)}`, { cause: e });
       })
     ).trim();
     if (secret === "") throw new WebhookError(`webhooks.receivers.${i}.secretFile: ${r.secretFile} is empty`);

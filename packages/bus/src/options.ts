@@ -3,7 +3,7 @@ import { access, readFile } from "node:fs/promises";
 import { z } from "zod";
 import { credsAuthenticator, nkeyAuthenticator, type Authenticator } from "@nats-io/nats-core";
 import type { NodeConnectionOptions } from "@nats-io/transport-node";
-import { issuesOf, type FieldIssue, type Logger } from "@drover/protocol";
+import { cannotRead, issuesOf, type FieldIssue, type Logger } from "@drover/protocol";
 import { InvalidOptionsError } from "./errors.js";
 
 const isLogger = (v: unknown): v is Logger =>
@@ -89,7 +89,7 @@ export function resolveOptions(opts: BusOptions): ResolvedBusOptions {
 export async function natsOptions(o: ResolvedBusOptions): Promise<NodeConnectionOptions> {
   const issues: FieldIssue[] = [];
   const cannot = (field: string, file: string, e: unknown): undefined => {
-    issues.push({ field, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    issues.push({ field, message: cannotRead(file, e) });
     return undefined;
   };
   /** A secret file's text, its last newline dropped; undefined (and an issue) when unreadable or empty. */

@@ -14,3 +14,14 @@ export abstract class DroverError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** A failed file operation's errno code (ENOENT, EACCES, ...), else the error's message. */
+export function errnoOf(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : String((e as Error | null)?.message ?? e);
+}
+
+/** "cannot read FILE: ENOENT": a file that failed to open, by its errno (node's own message repeats the path). */
+export function cannotRead(file: string, e: unknown): string {
+  return `cannot read ${file}: ${errnoOf(e)}`;
+}

@@ -12,7 +12,7 @@ export {
   silentLogger,
   type Logger,
 } from "./common.js";
-export { DroverError } from "./errors.js";
+export { DroverError, cannotRead, errnoOf } from "./errors.js";
 export { DropLog } from "./drop-log.js";
 export { ValidationError, parseMessage, decodeMessage, issuesOf, type FieldIssue } from "./validation.js";
 export {

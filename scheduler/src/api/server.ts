@@ -36,6 +36,7 @@ import {
   PowerRequest,
   StatusResponse,
   VmsResponse,
+  cannotRead,
   issuesOf,
   isLoopbackHost,
   DropLog,
@@ -171,9 +172,7 @@ export function tlsOption(tls: { cert: string; key: string } | undefined): { htt
     try {
       return readFileSync(tls[key]);
     } catch (e) {
-      throw new ConfigError(`http.tls.${key}: cannot read ${tls[key]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [
-        { key: `http.tls.${key}`, message: (e as Error).message },
-      ]);
+      throw new ConfigError(`http.tls.${key}: ${cannotRead(tls[key], e)}`, [{ key: `http.tls.${key}`, message: (e as Error).message }]);
     }
   };
   return { https: { cert: read("cert"), key: read("key") } };

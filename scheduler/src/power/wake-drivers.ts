@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
-import { DroverError } from "@drover/protocol";
+import { DroverError, cannotRead } from "@drover/protocol";
 import { sendMagicPacket, WolError, type WolErrorCode } from "@drover/wol";
 import type { PowerConfig } from "../config.js";
 
@@ -61,7 +61,7 @@ export async function bmcPasswordProblem(
       () => null,
       (e: unknown) => ({
         key: "passwordFile",
-        message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        message: cannotRead(file, e),
       }),
     );
   return ipmi.passwordEnv !== undefined && env[ipmi.passwordEnv] !== undefined

@@ -23,6 +23,10 @@ describe("drover CLI without a scheduler", () => {
       { args: ["history", "--kind", "gossip"], text: /--kind must be one of/ },
       { args: ["history", "--since", "yesterday"], text: /--since "yesterday" is neither an ISO time .* nor a duration/ },
       { args: ["history", "--host", "h 1"], text: /--host "h 1" is not a host id/ },
+      // Options of `history load` that `history` has too reach `load`.
+      { args: ["history", "load", "--host", "h1", "--vm", "web1"], text: /give --host or --vm, not both/ },
+      { args: ["history", "load", "--json", "--csv"], text: /give --json or --csv, not both/ },
+      { args: ["history", "load", "--since", "yesterday"], text: /--since "yesterday" is neither an ISO time .* nor a duration/ },
       { args: ["frobnicate"], text: /unknown command 'frobnicate'/ },
       { args: ["mode", "power", "off"], text: /mode takes a policy \(balance, consolidate, drain\), not "power"/ },
       {

@@ -1,9 +1,9 @@
 // The load history on a real lab (a libvirtd host, a QEMU guest, its agent, the scheduler as a
 // process): the guest's and the host's load are recorded, and what was recorded is still there, and
-// seeds the scheduler's histories, after the scheduler is restarted.
+// seeds the scheduler's histories, after the scheduler is restarted; `drover history load` exports it.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LoadHistoryResponse, StatusResponse } from "@drover/protocol";
-import { call } from "./helpers/api.js";
+import { call, drover } from "./helpers/api.js";
 import { waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
@@ -37,6 +37,21 @@ describe("load history across a scheduler restart", () => {
       { timeout: 60_000, interval: 500 },
     );
     expect((await load("host=h1&sinceMs=0")).points.length).toBeGreaterThanOrEqual(3);
+    // The operator's export of it: the same series, by name, as JSON and as CSV.
+    const [asJson, asCsv] = await Promise.all([
+      drover(d.api, ["history", "load", "--vm", "vm1", "--since", "7d", "--json"]),
+      drover(d.api, ["history", "load", "--vm", "vm1", "--since", "7d", "--csv"]),
+    ]);
+    expect(asJson.code, asJson.stderr).toBe(0);
+    const exported = LoadHistoryResponse.parse(JSON.parse(asJson.stdout));
+    expect([exported.kind, exported.id]).toEqual(["vm", before.id]);
+    expect(exported.points.slice(0, before.points.length)).toEqual(before.points);
+    expect(asCsv.code, asCsv.stderr).toBe(0);
+    const [head, ...rows] = asCsv.stdout.trim().split("\n");
+    expect(head).toBe("time,bucket_ms,samples,cpu_mhz,cpu_max_mhz,memory_mib,memory_max_mib");
+    expect(rows.slice(0, before.points.length).map((r) => r.split(",")[0])).toEqual(
+      before.points.map((p) => new Date(p.timeMs).toISOString()),
+    );
 
     await d.lab.restartScheduler();
     await vi.waitFor(

@@ -463,8 +463,12 @@ export function registerApiCommands(program: Command): void {
       if (p.state === "failed" || p.state === "refused") process.exitCode = ExitCode.Failed;
     });
 
-  const history = program
-    .command("history")
+  // The listing is `history`'s default subcommand, not `history` itself: a parent's options are
+  // parsed before its subcommand's, so options of the names `history load` has too (--host, --vm,
+  // --since, --json) would be taken from `load`, which would then run on the cluster's total.
+  const history = program.command("history").description("what Drover did (`history [list]`) and the load it recorded (`history load`)");
+  history
+    .command("list", { isDefault: true })
     .description("what Drover did: plans, migrations, maintenance, power, config, host events and the commands agents ran, newest first")
     .option("--limit <n>", "entries (1..1000)", "50")
     .option("--kind <kind>", `only ${HistoryKinds.join("|")}`)
@@ -475,7 +479,15 @@ export function registerApiCommands(program: Command): void {
     .option("--host <host>", "only entries that involve this host")
     .option("--vm <vm>", "only entries that involve this VM (name or uuid)")
     .option("--json", "print the API's HistoryResponse")
+    // `history WORD`, WORD no subcommand, lands here as the default's argument: named below, not as
+    // commander's "too many arguments for 'list'" (a word the operator did not type).
+    .allowExcessArguments()
     .action(async (o: { limit: string; kind?: string; since?: string; host?: string; vm?: string; json?: boolean }, cmd: Command) => {
+      const stray = cmd.args[0];
+      if (stray !== undefined)
+        throw usageError(
+          `history has no subcommand or argument ${JSON.stringify(stray)} (history [list] [options], or history load [options])`,
+        );
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
         throw usageError(`--limit must be an integer 1..1000, not ${JSON.stringify(o.limit)}`);

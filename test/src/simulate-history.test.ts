@@ -20,15 +20,27 @@ describe("drover simulate --from-history", () => {
       // One sample a minute, written only when the test flushes (no flush timer).
       { history: { resolutionMs: 60_000 }, reports: { intervalMs: 60_000, unreachableAfter: 3, flushIntervalMs: 3_600_000 } },
     );
-    // 21 minutes of reports: three whole 5-minute steps at least (the first, partial one is left out).
-    for (let i = 0; i < 21; i++) {
-      await h.report();
-      h.s.flush();
-      h.clock.advance(60_000);
-    }
-    expect(h.s.store.load.ids("vm")).toHaveLength(3);
     const api = h.s.api.address;
     const env = { DROVER_TOKEN: new TokenBook(h.s.store, () => h.clock.now()).create("viewer", "viewer", "test").token };
+    const minutesOfReports = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await h.report();
+        h.s.flush();
+        h.clock.advance(60_000);
+      }
+    };
+    // Before a whole step is recorded, it says so (not "no VM load", nor the usage text).
+    await minutesOfReports(3);
+    const early = await drover(api, ["simulate", "--from-history"], 120_000, env);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(
+      /^drover: simulate --from-history: the recorded history covers 0 whole 5-minute step\(s\) from .*: at least 2 are needed/,
+    );
+    expect(early.stderr).not.toContain("Usage:");
+
+    // 21 minutes of reports: three whole 5-minute steps at least (the first, partial one is left out).
+    await minutesOfReports(18);
+    expect(h.s.store.load.ids("vm")).toHaveLength(3);
 
     const [asJson, asTable, both] = await Promise.all([
       drover(api, ["simulate", "--from-history", "--since", "1d", "--policy", "drover,thr-mmt-0.8", "--json"], 120_000, env),

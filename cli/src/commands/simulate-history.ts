@@ -5,6 +5,7 @@ import Table from "cli-table3";
 import { LoadReplayResponse } from "@drover/protocol";
 import { fromHistory, outcomeColumns, resultRow, rowCells, simulate } from "@drover/sim";
 import type { OutcomeRow, SimPolicy, SimulationResult } from "@drover/sim";
+import { CliError, ExitCode } from "../errors.js";
 import { client, sinceToMs } from "./api.js";
 import type { SimulateOptions } from "./simulate.js";
 
@@ -34,10 +35,9 @@ export async function simulateHistory(cmd: Command, opts: SimulateOptions & { js
   try {
     replay = fromHistory(doc);
   } catch (err) {
-    return cmd.error(`drover simulate: ${err instanceof Error ? err.message : String(err)}`, {
-      exitCode: 2,
-      code: "drover.simulate.usage",
-    });
+    // What the cluster recorded, not the command line, is short: no usage text, exit 1.
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CliError(`simulate --from-history: ${why}`, "simulate.history", ExitCode.Failed, { cause: err });
   }
   const bootSeconds = Number(opts.bootSeconds);
   const results: SimulationResult[] = policies.map((p) =>

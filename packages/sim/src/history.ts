@@ -35,9 +35,14 @@ function typeIndex<T>(index: Map<string, number>, types: T[], key: string, make:
 
 export function fromHistory(doc: LoadReplayResponse): HistoryReplay {
   if (doc.hosts.length === 0) throw new SimError(SimErrorCode.badTraces, "the recorded history names no host with a known capacity");
-  if (doc.vms.length === 0) throw new SimError(SimErrorCode.badTraces, "the recorded history holds no VM load in that period");
+  // A history too short to hold a whole step has no VM load on the grid either: say which it is.
   if (doc.steps < 2)
-    throw new SimError(SimErrorCode.badTraces, `the recorded history covers ${doc.steps} 5-minute step(s): at least 2 are needed`);
+    throw new SimError(
+      SimErrorCode.badTraces,
+      `the recorded history covers ${doc.steps} whole 5-minute step(s) from ${new Date(doc.startMs).toISOString()}: at least 2 are needed ` +
+        "(a scheduler records them as it runs; ask again later, or from further back with --since)",
+    );
+  if (doc.vms.length === 0) throw new SimError(SimErrorCode.badTraces, "the recorded history holds no VM load in that period");
   const hostTypes: HostType[] = [];
   const hostIndex = new Map<string, number>();
   let assumedPower = 0;

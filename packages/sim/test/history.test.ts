@@ -46,6 +46,10 @@ describe("fromHistory", () => {
     expect(() => fromHistory(replay({ hosts: [] }))).toThrow(/no host/);
     expect(() => fromHistory(replay({ vms: [] }))).toThrow(/no VM load/);
     expect(() => fromHistory(replay({ steps: 1 }))).toThrow(/at least 2/);
+    // Too short a history has no VM load on its grid either; the length is what to tell.
+    expect(() => fromHistory(replay({ steps: 0, vms: [] }))).toThrow(
+      /covers 0 whole 5-minute step\(s\) from .*: at least 2 are needed .*--since/,
+    );
   });
 });
 

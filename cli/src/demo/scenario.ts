@@ -429,7 +429,7 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
     const util = (await hosts(api)).map((h) => `${h.id} ${h.state} ${pct(h.cpuFraction)}`).join(", ");
     n.dim(`(${util})`);
     n.say("\nThe same, on a real cluster: drover status | hosts | vms | plan | migrate | drain | power | history.");
-    if (o.keep) await keepUp(dashboard, join(stateDir, LAB_TOKEN_FILE), onSignal);
+    if (o.keep) await keepUp(api.base, dashboard, join(stateDir, LAB_TOKEN_FILE), onSignal);
   } catch (e) {
     // After Ctrl-C the lab goes away under the scenes' feet: their errors are not the story.
     if (stopping) return;
@@ -445,8 +445,10 @@ export async function runDemo(o: DemoOptions, signal: AbortSignal): Promise<void
  * `--keep`: the lab stays up (this process holds its Wake-on-LAN listeners) until Ctrl-C or SIGTERM,
  * which then stop it as at the end of every demo, and the demo exits 0.
  */
-async function keepUp(dashboard: string, tokenFile: string, onSignal: () => void): Promise<void> {
+async function keepUp(api: string, dashboard: string, tokenFile: string, onSignal: () => void): Promise<void> {
   n.say(`\nThe lab stays up (--keep): the dashboard is at ${dashboard} (paste the token from ${tokenFile}).`);
+  // The demo's lab lives in a directory of its own, not where `drover` looks for a lab: say where it is.
+  n.say(`The CLI, from another terminal: DROVER_API=${api} DROVER_TOKEN_FILE=${tokenFile} npm run drover -- status`);
   n.say("Press Ctrl-C to stop it (everything the demo started, by pid).");
   process.removeListener("SIGINT", onSignal);
   process.removeListener("SIGTERM", onSignal);

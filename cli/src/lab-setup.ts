@@ -54,9 +54,9 @@ export interface LabCluster {
   stateDir: string;
   /** Scheduler 1's API. */
   apiUrl: string;
-  /** An admin token of the lab's scheduler 1 (also in <stateDir>/drover-api-token, mode 600). */
+  /** The lab's admin token, good on every scheduler (also in <stateDir>/drover-api-token, mode 600). */
   apiToken: string;
-  /** Every scheduler's API and admin token (scheduler k's token also in <stateDir>/drover-api-token-<k>). */
+  /** Every scheduler's API, each with the lab's admin token. */
   apis: Array<{ url: string; token: string }>;
   configDir: string;
   agent: CommandTemplate;
@@ -113,7 +113,7 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
   }
   // One scheduler keeps the one config it always had; several are numbered (the template's ${scheduler}).
   const schedulerConfigOf = (k: number | string) => join(configDir, nSchedulers === 1 ? "scheduler.yaml" : `scheduler-${k}.yaml`);
-  const apis: LabCluster["apis"] = [];
+  const urls: string[] = [];
   for (let k = 1; k <= nSchedulers; k++) {
     const port = apiPort + 1000 * (k - 1);
     const url = `http://127.0.0.1:${port}`;
@@ -133,15 +133,21 @@ export async function writeLabCluster(o: LabClusterOptions): Promise<LabCluster>
       o.scheduler ?? {},
     );
     await writeFile(schedulerConfigOf(k), `# drover-scheduler ${k} of the lab (written by drover lab up)\n${stringify(sched)}`);
-    apis.push({ url, token: await makeLabApiToken(stateDir, schedulerConfigOf(k), k) });
+    urls.push(url);
   }
-  const apiUrl = apis[0]!.url;
-  await writeFile(join(stateDir, API_FILE), `${JSON.stringify({ url: apiUrl }, null, 2)}\n`);
+  const apiToken = await makeLabApiToken(
+    stateDir,
+    urls.map((_, i) => schedulerConfigOf(i + 1)),
+  );
+  const apiUrl = urls[0]!;
+  // Every scheduler, comma-separated as --api takes them: a read goes to the first that answers
+  // (scheduler 1 may be the one a test or an operator stopped), a change to the leader.
+  await writeFile(join(stateDir, API_FILE), `${JSON.stringify({ url: urls.join(",") }, null, 2)}\n`);
   return {
     stateDir,
     apiUrl,
-    apiToken: apis[0]!.token,
-    apis,
+    apiToken,
+    apis: urls.map((url) => ({ url, token: apiToken })),
     configDir,
     agentConfig,
     schedulerConfig: schedulerConfigOf(1),

@@ -10,27 +10,34 @@ import { CliError } from "./errors.js";
 import { REPO_ROOT, SCHEDULER_BIN } from "./paths.js";
 
 /**
- * A fresh admin token for the lab's scheduler `k` (a new name each time: the state dir may be reused).
- * Each scheduler has its own store, so each its own token: scheduler 1's in drover-api-token, k's in drover-api-token-<k>.
+ * A fresh admin token good on every scheduler of the lab (a new name each time: the state dir may be
+ * reused): made on the first (`schedulerConfigs[0]`), written to <stateDir>/drover-api-token, and
+ * registered from that file on the others (`token create --secret-file`), as an operator does for
+ * schedulers of one cluster: the CLI sends a change to whichever leads, with the same token.
  */
-export async function makeLabApiToken(stateDir: string, schedulerConfig: string, k = 1): Promise<string> {
+export async function makeLabApiToken(stateDir: string, schedulerConfigs: readonly string[]): Promise<string> {
   const name = `lab-${Date.now().toString(36)}`;
-  let stdout: string;
-  try {
-    ({ stdout } = await promisify(execFile)(
-      process.execPath,
-      [SCHEDULER_BIN, "token", "create", "--config", schedulerConfig, "--role", "admin", "--name", name],
-      { cwd: REPO_ROOT, timeout: 120_000 },
-    ));
-  } catch (e) {
-    throw new CliError(
-      `cannot make the lab's API token: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`,
-      "lab-token",
-    );
-  }
-  const token = stdout.trim();
-  const file = join(stateDir, k === 1 ? LAB_TOKEN_FILE : `${LAB_TOKEN_FILE}-${k}`);
+  const file = join(stateDir, LAB_TOKEN_FILE);
+  const [first, ...others] = schedulerConfigs;
+  if (first === undefined) throw new CliError("the lab has no scheduler to make a token on", "lab-token");
+  const tokenCreate = async (config: string, ...more: string[]): Promise<string> => {
+    try {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [SCHEDULER_BIN, "token", "create", "--config", config, "--role", "admin", "--name", name, ...more],
+        { cwd: REPO_ROOT, timeout: 120_000 },
+      );
+      return stdout;
+    } catch (e) {
+      throw new CliError(
+        `cannot make the lab's API token (${config}): ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`,
+        "lab-token",
+      );
+    }
+  };
+  const token = (await tokenCreate(first)).trim();
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   await chmod(file, 0o600); // an existing file keeps its mode on write
+  for (const config of others) await tokenCreate(config, "--secret-file", file);
   return token;
 }

@@ -167,8 +167,9 @@ export function registerLabCommands(program: Command): void {
           process.stdout.write(
             `Schedulers 2..${schedulers}: ${cluster.apis
               .slice(1)
-              .map((a, k) => `${a.url} (token in ${cluster.stateDir}/drover-api-token-${k + 2})`)
-              .join(", ")}; a follower serves reads and refuses changes naming the leader.\n`,
+              .map((a) => a.url)
+              .join(", ")}, with the same token; drover-api.json lists them all, so drover reads from the first that ` +
+              "answers and sends a change to the leader (a follower refuses one, naming the leader).\n",
           );
       },
     );

@@ -77,6 +77,11 @@ export interface HostEntry {
   lastReportMs: number | null;
   /** Scheduler time the last valid report arrived: reachability is judged on this clock. */
   lastSeenMs: number | null;
+  /**
+   * When the store says the host last reported, before this scheduler started: shown (not "never")
+   * until it reports again. Nothing judges reachability or freshness by it.
+   */
+  heardBeforeStartMs: number | null;
   /** libvirtd reachable as last reported. */
   libvirtOk: boolean;
   mode: HostMode;
@@ -166,6 +171,7 @@ export class ClusterState {
         report: null,
         lastReportMs: null,
         lastSeenMs: null,
+        heardBeforeStartMs: null,
         libvirtOk: false,
         mode: "normal",
         modeSinceMs: nowMs,

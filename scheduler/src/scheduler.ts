@@ -145,6 +145,7 @@ export class Scheduler {
       h.mode = modeOfStoredState[row.state];
       h.modeSinceMs = row.stateSinceMs;
       h.knownCapacity = row.capacity as typeof h.knownCapacity;
+      h.heardBeforeStartMs = row.lastReportMs;
     }
     for (const id of Object.keys(config.hosts)) s.state.ensureHost(id, now);
     // The remembered load: known hosts' histories now, VMs' when they first report again.

@@ -39,6 +39,24 @@ describe("host reports over NATS", () => {
     expect(h.s.store.vms.get(uuid(1))!.host).toBe("a");
   });
 
+  it("after a restart, a host that does not report again shows when it last did, not never", async () => {
+    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v1" }] });
+    await h.report();
+    const heardAt = h.clock.now();
+    h.s.flush();
+    // b stops reporting; an hour later the scheduler restarts and only a reports.
+    h.agents.up.delete("b");
+    h.clock.advance(3_600_000);
+    await h.restart();
+    await h.report();
+    const hosts = HostsResponse.parse(await json(await get(h.url("/v1/hosts")))).hosts;
+    const b = hosts.find((x) => x.id === "b")!;
+    expect(b.state).toBe("unreachable");
+    expect([b.lastReportMs, b.lastSeenMs]).toEqual([heardAt, heardAt]);
+    // a reported to this scheduler: its own report's times, not the stored one.
+    expect(hosts.find((x) => x.id === "a")!.lastSeenMs).toBe(h.clock.now());
+  });
+
   it("a move the agent never received is not re-sent after a restart; it is closed as lost with where the VM is", async () => {
     await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "v1" }] });
     h.autoReport(50);

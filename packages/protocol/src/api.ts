@@ -76,9 +76,13 @@ export type ApiCaller = z.infer<typeof ApiCaller>;
 export const ApiHost = z.object({
   id: HostId,
   state: HostState,
-  /** Time of the last valid report (agent clock); null if never reported (configured only). */
+  /**
+   * Time of the last valid report (agent clock); null if never reported (configured only). After a
+   * scheduler restart, until the host reports again: when the store last recorded a report of it
+   * (scheduler clock), so a host that stopped reporting before the restart is not shown as "never".
+   */
   lastReportMs: EpochMs.nullable(),
-  /** Scheduler time the last report arrived. */
+  /** Scheduler time the last report arrived (after a restart, as lastReportMs). */
   lastSeenMs: EpochMs.nullable(),
   cpus: z.number().int().nonnegative(),
   mhz: NonNegNum,

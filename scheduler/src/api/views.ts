@@ -15,8 +15,9 @@ export function hostView(state: ClusterState, config: SchedulerConfig, h: HostEn
   return {
     id: h.id,
     state: state.stateOf(h, nowMs),
-    lastReportMs: h.lastReportMs,
-    lastSeenMs: h.lastSeenMs,
+    // Until a host reports to this scheduler, when the one before the restart last heard from it.
+    lastReportMs: h.lastReportMs ?? h.heardBeforeStartMs,
+    lastSeenMs: h.lastSeenMs ?? h.heardBeforeStartMs,
     cpus: cap?.cpus ?? 0,
     mhz: cap?.mhz ?? 0,
     memoryMiB: cap?.memoryMiB ?? 0,

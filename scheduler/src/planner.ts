@@ -177,11 +177,9 @@ export class Planner {
     const row = store.plans.get(id);
     if (!row) throw new NotFoundError(`no plan "${id}"`, "id");
     if (row.status !== "proposed")
-      throw new RefusedError("plan-not-proposed", `plan ${id} is ${row.status}; only a proposed plan can be approved`, "id");
-    if (clock.now() - row.createdMs > config.planTtlMs) {
-      store.plans.setStatus(id, "rejected", clock.now());
+      throw new RefusedError("plan-not-proposed", `plan ${id} is ${planToApi(row).status}; only a proposed plan can be approved`, "id");
+    if (this.expireIfStale(row, clock.now()))
       throw new RefusedError("plan-expired", `plan ${id} is older than planTtlMs (${config.planTtlMs} ms); make a new one`, "id");
-    }
     store.plans.setStatus(id, "approved", clock.now(), by);
     this.d.log.info({ plan: id, by }, "plan approved");
     this.apply(id);
@@ -194,7 +192,7 @@ export class Planner {
     const row = store.plans.get(id);
     if (!row) throw new NotFoundError(`no plan "${id}"`, "id");
     if (row.status !== "proposed")
-      throw new RefusedError("plan-not-proposed", `plan ${id} is ${row.status}; only a proposed plan can be rejected`, "id");
+      throw new RefusedError("plan-not-proposed", `plan ${id} is ${planToApi(row).status}; only a proposed plan can be rejected`, "id");
     store.plans.setStatus(id, "rejected", clock.now(), by);
     this.d.log.info({ plan: id, by }, "plan rejected");
     return store.plans.get(id)!;
@@ -289,9 +287,22 @@ export class Planner {
     for (const p of this.d.store.plans.list({ status: "approved", limit: 1000 })) this.apply(p.id);
   }
 
-  /** Periodic: starts the steps of applying plans that were waiting (a power-off behind a landing move). */
+  /** Periodic: starts the steps of applying plans that were waiting (a power-off behind a landing move); expires stale proposals. */
   tick(): void {
-    for (const p of this.d.store.plans.list({ status: "applying", limit: 1000 })) this.apply(p.id);
+    const { store, clock } = this.d;
+    for (const p of store.plans.list({ status: "applying", limit: 1000 })) this.apply(p.id);
+    // A recommendation left undecided past planTtlMs is stale: it expires now, so the dashboard and
+    // `drover plan` stop offering it, rather than when someone tries to approve it.
+    const now = clock.now();
+    for (const p of store.plans.list({ status: "proposed", limit: 1000 })) this.expireIfStale(p, now);
+  }
+
+  /** Expires a proposed plan older than planTtlMs (rejected with no decider: the API's "expired"). */
+  private expireIfStale(row: PlanRow, nowMs: number): boolean {
+    if (nowMs - row.createdMs <= this.d.config.planTtlMs) return false;
+    this.d.store.plans.setStatus(row.id, "rejected", nowMs);
+    this.d.log.info({ plan: row.id, kind: row.kind, ageMs: nowMs - row.createdMs }, "plan expired");
+    return true;
   }
 
   private hostHasMoves(host: string): boolean {

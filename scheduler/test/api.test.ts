@@ -120,4 +120,21 @@ describe("HTTP API", () => {
     const again = await post(h.url(`/v1/plans/${plan.id}/approve`));
     expect(again.status).toBe(409);
   });
+
+  it("expires a plan nobody decided on within planTtlMs, and no longer offers it", async () => {
+    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] });
+    await h.report();
+    const plan = ApiPlan.parse(await json(await post(h.url("/v1/plan"), { kind: "drain", host: "a" })));
+    const statusOf = async () => ApiPlan.parse(await json(await get(h.url(`/v1/plans/${plan.id}`)))).status;
+    h.clock.advance(h.s.config.planTtlMs);
+    await h.s.tick();
+    expect(await statusOf()).toBe("proposed");
+    h.clock.advance(1);
+    await h.s.tick();
+    expect(await statusOf()).toBe("expired");
+    const late = await post(h.url(`/v1/plans/${plan.id}/approve`));
+    expect(late.status).toBe(409);
+    expect((await json(late)).error.message).toBe(`plan ${plan.id} is expired; only a proposed plan can be approved`);
+    expect(h.agents.count("migrate")).toBe(0);
+  });
 });

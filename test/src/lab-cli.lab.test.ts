@@ -2,7 +2,7 @@
 // the command returns (a detached keeper), the agents and the scheduler it configured report, later
 // commands find the API through the lab dir, a part restarted from another process comes back and
 // is reported again, and `lab down` leaves no process behind.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -38,6 +38,15 @@ describe("drover lab", () => {
       ["h1", "healthy"],
       ["h2", "healthy"],
     ]);
+
+    // A second `up` on the running lab, of another shape, is refused before it writes anything: the
+    // running lab's configs (which `lab restart` starts its parts with) and token stay as they are.
+    const files = ["configs/agent-h1.yaml", "configs/scheduler.yaml", "drover-api-token", "drover-api.json"];
+    const written = await Promise.all(files.map((f) => readFile(join(stateDir, f), "utf8")));
+    const again = await drover(null, ["lab", "up", "--hosts", "1", "--guests", "0", "--api-port", "7999"], 120_000, env);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain(`a lab already runs in ${stateDir}`);
+    expect(await Promise.all(files.map((f) => readFile(join(stateDir, f), "utf8")))).toEqual(written);
 
     const st = await drover(null, ["lab", "status"], 60_000, env);
     expect(st.code, st.stderr).toBe(0);

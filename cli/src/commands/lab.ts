@@ -1,5 +1,6 @@
 // `drover lab up | down | status | restart`: a local lab cluster (packages/lab) with one drover-agent per
 // host and a scheduler, configured by lab-setup.ts.
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import {
   killPart,
@@ -9,6 +10,7 @@ import {
   labStatus,
   labUp,
   MAX_NATS_NODES,
+  refuseIfLabRuns,
   restartPart,
   type LabPart,
   type LabStatus,
@@ -113,6 +115,8 @@ export function registerLabCommands(program: Command): void {
         if (schedulers > 1 && natsNodes < 3)
           throw usageError(`--schedulers ${schedulers} needs --nats-nodes 3: the leader lease lives in replicated JetStream`);
         const stateDir = o.stateDir ?? labDir();
+        // Before the configs and token are written: a running lab's must stay as they are.
+        await refuseIfLabRuns(resolve(stateDir));
         const cluster = await writeLabCluster({
           hosts,
           net,

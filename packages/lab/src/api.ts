@@ -40,6 +40,12 @@ export function tsxCommand(file: string, args: string[]): { cmd: string; args: s
   return { cmd: process.execPath, args: ["--import", "tsx", file, ...args], cwd: PACKAGE_DIR };
 }
 
+/** Refuses when a lab runs in `stateDir`: callers check before they write anything for a new one. */
+export async function refuseIfLabRuns(stateDir: string): Promise<void> {
+  if ((await labStatus(stateDir)).running)
+    throw new LabError(LabErrorCode.Busy, `a lab already runs in ${stateDir}; stop it first (drover lab down)`);
+}
+
 /**
  * Starts a lab that outlives the caller (`drover lab up`): a detached keeper process runs
  * Lab.start() and holds NATS and the Wake-on-LAN listeners; everything is recorded in
@@ -47,8 +53,7 @@ export function tsxCommand(file: string, args: string[]): { cmd: string; args: s
  */
 export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
   const stateDir = resolve(opts.stateDir ?? labDir());
-  const before = await labStatus(stateDir);
-  if (before.running) throw new LabError(LabErrorCode.Busy, `a lab already runs in ${stateDir}; stop it first (drover lab down)`);
+  await refuseIfLabRuns(stateDir);
   await mkdir(stateDir, { recursive: true });
   const logFile = join(stateDir, "keeper.log");
   const keeper = spawnDetached(tsxCommand(join(PACKAGE_DIR, "src", "keeper-main.ts"), [JSON.stringify({ ...opts, stateDir })]), logFile);

@@ -43,7 +43,7 @@ export { LAB_PARTS, killPart, labSchedulerId, restartPart, type LabPart, type Pa
 export type { NatsNodeHealth } from "./lab-nats.js";
 export type { SpawnSpec } from "./proc.js";
 export type { PowerState } from "./lab-host.js";
-export { labDown, labUp, PACKAGE_DIR, tsxCommand, type LabUpOptions } from "./api.js";
+export { labDown, labUp, PACKAGE_DIR, refuseIfLabRuns, tsxCommand, type LabUpOptions } from "./api.js";
 export { expandTemplate, type CommandTemplate } from "./templates.js";
 export { NETNS_PREFIX, netnsPlan, type NetnsPlan } from "./netns.js";
 export { labBusOptions, labCredentialsDir, labNatsConnection, type LabIdentity } from "./lab-credentials.js";

@@ -83,5 +83,10 @@ describe("drover lab", () => {
     expect(after.running).toBe(false);
     expect(after.scheduler?.running ?? false).toBe(false);
     expect(after.hosts.every((h) => !h.libvirtd.running && !(h.agent?.running ?? false) && h.guests.length === 0)).toBe(true);
+    // A part of the stopped lab is not started on its own (nothing would stop it with the lab).
+    const orphan = await drover(null, ["lab", "restart", "scheduler"], 120_000, env);
+    expect(orphan.code).not.toBe(0);
+    expect(orphan.stderr).toContain(`the lab in ${stateDir} is stopped, not running`);
+    expect((await labStatus(stateDir)).scheduler?.running ?? false).toBe(false);
   });
 });

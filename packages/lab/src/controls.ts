@@ -81,9 +81,15 @@ function pick<T>(items: T[], which: string | undefined, part: LabPart, none: str
   return { item: items[n - 1]!, index: n - 1 };
 }
 
-async function labFile(stateDir: string): Promise<LabFile> {
+/**
+ * The lab file of a running lab. A part of a stopped lab is not started on its own: nothing would
+ * stop it with the lab, and on the lab's addresses it may meet another lab's NATS.
+ */
+async function runningLabFile(stateDir: string): Promise<LabFile> {
   const file = await readLabFile(stateDir);
   if (!file) throw new LabError(LabErrorCode.NotFound, `no lab in ${stateDir} (start one: drover lab up)`);
+  if (file.status !== "running")
+    throw new LabError(LabErrorCode.NotFound, `the lab in ${stateDir} is ${file.status}, not running (start it: drover lab up)`);
   return file;
 }
 
@@ -117,7 +123,7 @@ function natsNodeOf(file: LabFile, which: string | undefined): NatsNodeRecord {
  * an agent or libvirtd, or the number (1..N) of a scheduler or NATS node when the lab runs several.
  */
 export async function restartPart(stateDir: string, part: LabPart, which?: string, o: PartOptions = {}): Promise<void> {
-  const file = await labFile(stateDir);
+  const file = await runningLabFile(stateDir);
   switch (part) {
     case "scheduler": {
       const { p, index } = schedulerOf(file, which);
@@ -147,7 +153,7 @@ export async function restartPart(stateDir: string, part: LabPart, which?: strin
  * restartPart(); a killed libvirtd is started again by the lab's supervision (RESTART_ON_FAILURE).
  */
 export async function killPart(stateDir: string, part: LabPart, which?: string, o: PartOptions = {}): Promise<void> {
-  const file = await labFile(stateDir);
+  const file = await runningLabFile(stateDir);
   switch (part) {
     case "scheduler":
       return schedulerOf(file, which).p.kill();

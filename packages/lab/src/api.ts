@@ -62,9 +62,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     async () => {
       const f = await readLabFile(stateDir).catch(() => undefined);
       if (f && f.status === "running" && f.owner.proc?.pid === keeper.pid) return true;
-      if (!isAlive(keeper)) {
-        throw new LabError(LabErrorCode.StartFailed, `lab keeper exited: ${tail(logFile)}`);
-      }
+      if (!isAlive(keeper)) throw new LabError(LabErrorCode.StartFailed, keeperFailure(logFile));
       return undefined;
     },
     opts.timeoutMs ?? 180_000,
@@ -94,7 +92,17 @@ export async function labDown(stateDir = labDir()): Promise<LabStatus> {
 
 export { labStatus };
 
-function tail(file: string): string {
-  if (!existsSync(file)) return "(no log)";
-  return readFileSync(file, "utf8").trim().split("\n").slice(-8).join(" | ");
+/** Why the keeper stopped: its "lab start failed" error if it logged one, else the end of its log. */
+function keeperFailure(file: string): string {
+  if (!existsSync(file)) return "lab keeper exited (no log)";
+  const lines = readFileSync(file, "utf8").trim().split("\n");
+  for (const l of lines.toReversed()) {
+    try {
+      const e = JSON.parse(l) as { msg?: unknown; err?: unknown };
+      if (e.msg === "lab start failed" && typeof e.err === "string") return `the lab did not start: ${e.err.replace(/^LabError: /, "")}`;
+    } catch {
+      // Not a keeper line (output of something it ran): read on.
+    }
+  }
+  return `lab keeper exited: ${lines.slice(-8).join(" | ")} (${file})`;
 }

@@ -47,8 +47,7 @@ export async function startNats(spec: SpawnSpec, logFile: string, address: { hos
       `nats-server on ${address.host}:${address.port}`,
       async () => {
         const out = fresh();
-        if (!isAlive(ref))
-          throw new LabError(LabErrorCode.StartFailed, `nats-server exited: ${out.trim().split("\n").slice(-3).join(" | ")}`);
+        if (!isAlive(ref)) throw new LabError(LabErrorCode.StartFailed, `nats-server exited: ${natsExitReason(out, address)}`);
         return out.includes("Server is ready") && (await canConnect(address.host, address.port)) ? true : undefined;
       },
       30_000,
@@ -58,6 +57,19 @@ export async function startNats(spec: SpawnSpec, logFile: string, address: { hos
     throw e;
   }
   return ref;
+}
+
+/**
+ * Why nats-server stopped, from its log: its fatal lines ([FTL]) if any, else the last three lines;
+ * a taken address names the likely cause, another lab on the same net.
+ */
+export function natsExitReason(log: string, address: { host: string; port: number }): string {
+  const lines = log.trim().split("\n");
+  const fatal = lines.filter((l) => l.includes("[FTL]")).map((l) => l.slice(l.indexOf("[FTL]") + 6).trim());
+  const why = (fatal.length > 0 ? fatal : lines.slice(-3)).join(" | ");
+  return /address already in use/.test(why)
+    ? `${why} (another lab on ${address.host}? see its drover lab status, or start this one on another --net)`
+    : why;
 }
 
 /** Starts one recorded nats-server node and waits until it is ready. */

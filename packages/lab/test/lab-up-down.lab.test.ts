@@ -41,6 +41,17 @@ describe("labUp / labDown from the state dir (net 127.0.10.x)", () => {
       ["h2", []],
     ]);
     await expect(labUp({ stateDir, net: 10 })).rejects.toThrow(/already runs/);
+    // Another lab on the same net, in a directory of its own: its NATS finds the address taken, and
+    // the error says so (nats-server's fatal line and the likely cause), not a dump of the keeper's log.
+    const other = await mkdtemp(join(tmpdir(), "drover-labup-same-net-"));
+    try {
+      await expect(labUp({ hosts: 1, guests: 0, net: 10, stateDir: other, natsPort: 4222 })).rejects.toThrow(
+        /^the lab did not start: nats-server exited: .*address already in use.* \(another lab on 127\.0\.10\.254\? .*another --net\)$/,
+      );
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+    expect((await labStatus(stateDir)).running).toBe(true);
 
     const file = JSON.parse(await readFile(join(stateDir, "lab.json"), "utf8")) as {
       owner: { proc: ProcRef };

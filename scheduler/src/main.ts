@@ -101,7 +101,11 @@ async function main(): Promise<void> {
   const s = Scheduler.create(config, { logger: log });
   // Process metrics (RSS, event-loop lag, GC) belong to the process: one scheduler per process here.
   collectDefaultMetrics({ register: s.metrics.registry });
-  await s.start();
+  await s.start().catch(async (e: unknown) => {
+    // A start that failed half way (NATS connected, then refused) leaves nothing open: the process ends.
+    await s.shutdown().catch(() => undefined);
+    throw e;
+  });
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;

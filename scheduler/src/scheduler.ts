@@ -179,6 +179,13 @@ export class Scheduler {
       logger: this.log,
       requestTimeoutMs: config.nats.requestTimeoutMs,
     });
+    // Another identity (a host's seed, the tools one, another cluster's scheduler) may not read this
+    // cluster's scheduler replies (nor command its hosts): refused here, named, not as a JetStream failure.
+    const identity = config.nats.nkeySeedFile ?? config.nats.credsFile ?? "the NATS identity (nats.user, token or certificate)";
+    await this.bus.assertMaySubscribe(
+      `${subjects.schedulerInbox(config.cluster)}.identity-check`,
+      `is ${identity} the scheduler's of cluster ${config.cluster} (drover credentials --cluster ${config.cluster})?`,
+    );
     const settings = leadershipSettings(config);
     const { leadership, journal } = await this.openJetStream(settings);
     this.leadership = leadership;

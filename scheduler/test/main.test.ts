@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { connectionFiles, writeCredentials } from "@drover/bus";
 import { StatusResponse } from "@drover/protocol";
 import { NatsServer, tempDir } from "./helpers.js";
 
@@ -108,5 +110,52 @@ describe("drover-scheduler binary", () => {
       `drover-scheduler: ${cfg}: hosts.kvm1.power.ipmi.passwordFile: cannot read ${absent("bmc")}: ENOENT`,
       `drover-scheduler: ${cfg}: stateDir: ${join(dir.path, "file")} is not a directory`,
     ]);
+  }, 60_000);
+
+  it("a start that fails after NATS connected (its API port taken) ends the process with exit 1", async () => {
+    await using nats = await NatsServer.start();
+    await using dir = await tempDir();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const cfg = join(dir.path, "scheduler.yaml");
+      await writeFile(
+        cfg,
+        `cluster: bin\nnats:\n  servers: ["${nats.url}"]\nstateDir: ${join(dir.path, "state")}\nhttp:\n  port: ${port}\n`,
+      );
+      const p = run(["--config", cfg]);
+      // Before, its NATS connection stayed open and the process with it: a service "running" with no API.
+      expect(await p.exited).toBe(1);
+      expect(p.output()).toContain(`address already in use 127.0.0.1:${port}`);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
+
+  it("started with another identity (a host's seed) on a secured NATS, it names it and exits 1, leaving nothing open", async () => {
+    await using dir = await tempDir();
+    const creds = await writeCredentials({
+      dir: join(dir.path, "creds"),
+      cluster: "bin",
+      hosts: ["h1"],
+      servers: ["nats://127.0.0.1:4222"],
+    });
+    await using nats = await NatsServer.start({ configFile: creds.serverConfigFile });
+    const files = connectionFiles(creds, "host-h1", [nats.url]);
+    const cfg = join(dir.path, "scheduler.yaml");
+    await writeFile(
+      cfg,
+      `cluster: bin\nnats:\n  servers: ["${nats.url}"]\n  nkeySeedFile: ${files.nkeySeedFile}\n  tls:\n    ca: ${files.tls!.ca}\n` +
+        `    cert: ${files.tls!.cert}\n    key: ${files.tls!.key}\nstateDir: ${join(dir.path, "state")}\nhttp:\n  port: 0\n`,
+    );
+    const p = run(["--config", cfg]);
+    // Before, the start failed setting up JetStream ("does nats-server run with JetStream?") and the
+    // process stayed up, its NATS connection open.
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain(
+      `this NATS identity may not subscribe to _INBOX.drover.v1.bin.scheduler.identity-check: is ${files.nkeySeedFile} ` +
+        "the scheduler's of cluster bin (drover credentials --cluster bin)?",
+    );
   }, 60_000);
 });

@@ -152,6 +152,18 @@ export class HostAgent {
       // The stream's acks come back here: the only inbox this host's identity may read.
       inboxPrefix: subjects.hostInbox(config.cluster, config.host),
     });
+    // A config copied from another host, or another host's seed: this identity may not hear this
+    // host's commands (nor publish its reports). Refused at start, not left running as a silent host.
+    try {
+      const identity = config.nats.nkeySeedFile ?? config.nats.credsFile ?? "the NATS identity (nats.user, token or certificate)";
+      await bus.assertMaySubscribe(
+        subjects.hostCommand(config.cluster, config.host),
+        `is ${identity} the one made for host ${config.host} of cluster ${config.cluster} (drover credentials --host ${config.host})?`,
+      );
+    } catch (e) {
+      await bus.close();
+      throw e;
+    }
     const agent = new HostAgent(config, bus, hv, opts.logger);
     await agent.link.start();
     return agent;

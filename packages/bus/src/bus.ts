@@ -4,6 +4,7 @@ import {
   ClosedConnectionError,
   DrainingConnectionError,
   headers as natsHeaders,
+  PermissionViolationError,
   RequestError,
   TimeoutError,
   type Msg,
@@ -21,6 +22,7 @@ import {
   RemoteError,
   RequestFailedError,
   RequestTimeoutError,
+  SubscribeDeniedError,
 } from "./errors.js";
 import { JetStreamHelpers } from "./jetstream.js";
 import { DropLog, type Logger } from "@drover/protocol";
@@ -277,6 +279,26 @@ export class Bus implements AsyncDisposable {
   get jetstream(): JetStreamHelpers {
     this.js ??= new JetStreamHelpers(this.nc, this.log, this.counters, (e) => this.rejected(e));
     return this.js;
+  }
+
+  /**
+   * Whether this identity may subscribe to `subject`: subscribes, waits for the server to have
+   * judged it (a round trip; a refusal comes before the answer), and unsubscribes. Throws
+   * SubscribeDeniedError, with `hint` (what to check), when the server refused it.
+   */
+  async assertMaySubscribe(subject: string, hint = ""): Promise<void> {
+    let refused: PermissionViolationError | undefined;
+    const sub = this.nc.subscribe(subject, {
+      callback: (err) => {
+        if (err instanceof PermissionViolationError) refused = err;
+      },
+    });
+    try {
+      await this.nc.flush();
+    } finally {
+      if (!sub.isClosed()) sub.unsubscribe();
+    }
+    if (refused) throw new SubscribeDeniedError(subject, hint, { cause: refused });
   }
 
   /** Round trip to the server: proves the connection works end to end. */

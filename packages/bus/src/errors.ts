@@ -13,6 +13,7 @@ export const BusErrorCode = {
   Closed: "closed",
   InvalidOptions: "invalid-options",
   JetStream: "jetstream",
+  PermissionDenied: "permission-denied",
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 
@@ -116,6 +117,18 @@ export class PublishFailedError extends BusError {
   ) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
     super(BusErrorCode.PublishFailed, `cannot publish ${bytes} bytes on ${subject}${reason}`, options);
+  }
+}
+
+/** The server refused this identity a subscription (its permissions, e.g. another host's seed). */
+export class SubscribeDeniedError extends BusError {
+  override readonly name = "SubscribeDeniedError";
+  constructor(
+    readonly subject: string,
+    hint: string,
+    options?: ErrorOptions,
+  ) {
+    super(BusErrorCode.PermissionDenied, `this NATS identity may not subscribe to ${subject}${hint ? `: ${hint}` : ""}`, options);
   }
 }
 

@@ -9,6 +9,7 @@ export {
   RequestTimeoutError,
   RequestFailedError,
   PublishFailedError,
+  SubscribeDeniedError,
   NoRespondersError,
   RemoteError,
   BusConnectError,

@@ -31,6 +31,7 @@ const made: Record<string, DroverError> = {
   RemoteError: new bus.RemoteError("s", "handler-failed", "boom", undefined, opts),
   RequestFailedError: new bus.RequestFailedError("s", opts),
   PublishFailedError: new bus.PublishFailedError("s", 3, opts),
+  SubscribeDeniedError: new bus.SubscribeDeniedError("s", "is it yours?", opts),
   BusConnectError: new bus.BusConnectError(["nats://127.0.0.1:4222"], opts),
   BusClosedError: new bus.BusClosedError("publish", opts),
   InvalidOptionsError: new bus.InvalidOptionsError(issues, opts),

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 // The control plane's lifecycle: create (open the store, load what it knows), start (connect,
 // reconcile, subscribe, serve), shutdown. Everything periodic runs from one tick.
 import { join } from "node:path";
-import { Bus, busConnectionOptions } from "@drover/bus";
+import { Bus, busConnectionOptions, identityShown } from "@drover/bus";
 import { DropLog, HostReport, hostOfSubject, silentLogger, subjects, type HostState, type Logger } from "@drover/protocol";
 import { Store, type VmSeenRow } from "@drover/store";
 import type { Subscription } from "@drover/bus";
@@ -181,10 +181,9 @@ export class Scheduler {
     });
     // Another identity (a host's seed, the tools one, another cluster's scheduler) may not read this
     // cluster's scheduler replies (nor command its hosts): refused here, named, not as a JetStream failure.
-    const identity = config.nats.nkeySeedFile ?? config.nats.credsFile ?? "the NATS identity (nats.user, token or certificate)";
     await this.bus.assertMaySubscribe(
       `${subjects.schedulerInbox(config.cluster)}.identity-check`,
-      `is ${identity} the scheduler's of cluster ${config.cluster} (drover credentials --cluster ${config.cluster})?`,
+      `is ${identityShown(config.nats)} the scheduler's of cluster ${config.cluster} (drover credentials --cluster ${config.cluster})?`,
     );
     const settings = leadershipSettings(config);
     const { leadership, journal } = await this.openJetStream(settings);

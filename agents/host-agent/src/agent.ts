@@ -1,4 +1,4 @@
-import { Bus, BusStatusType, busConnectionOptions, type Subscription } from "@drover/bus";
+import { Bus, BusStatusType, busConnectionOptions, identityShown, type Subscription } from "@drover/bus";
 import {
   Command,
   CommandReply,
@@ -155,10 +155,9 @@ export class HostAgent {
     // A config copied from another host, or another host's seed: this identity may not hear this
     // host's commands (nor publish its reports). Refused at start, not left running as a silent host.
     try {
-      const identity = config.nats.nkeySeedFile ?? config.nats.credsFile ?? "the NATS identity (nats.user, token or certificate)";
       await bus.assertMaySubscribe(
         subjects.hostCommand(config.cluster, config.host),
-        `is ${identity} the one made for host ${config.host} of cluster ${config.cluster} (drover credentials --host ${config.host})?`,
+        `is ${identityShown(config.nats)} the one made for host ${config.host} of cluster ${config.cluster} (drover credentials --host ${config.host})?`,
       );
     } catch (e) {
       await bus.close();

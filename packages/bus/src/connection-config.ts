@@ -58,6 +58,20 @@ function hostOfUrl(url: string): string | null {
   }
 }
 
+/**
+ * The NATS identity a `nats` section uses, as an operator would look it up (a file, a user name,
+ * a certificate), never a secret's value: what a refusal of the server's permissions points at.
+ */
+export function identityShown(n: Omit<Transport, "servers">): string {
+  if (n.nkeySeedFile) return n.nkeySeedFile;
+  if (n.credsFile) return n.credsFile;
+  if (n.user) return `user ${JSON.stringify(n.user)}`;
+  if (n.tokenFile) return `the token in ${n.tokenFile}`;
+  if (n.token) return "the configured token";
+  if (n.tls?.cert) return `the certificate ${n.tls.cert}`;
+  return "the anonymous NATS identity";
+}
+
 /** A server of a `nats` section that would be reached without TLS or without an identity. */
 export interface InsecureServer {
   readonly index: number;

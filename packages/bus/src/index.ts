@@ -50,6 +50,7 @@ export {
   NatsConnectionConfig,
   busConnectionOptions,
   checkNatsTransport,
+  identityShown,
   insecureServers,
   natsConnectionFields,
   natsFileProblems,

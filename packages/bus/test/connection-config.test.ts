@@ -5,7 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nkeys } from "@nats-io/nats-core";
 import { describe, expect, it } from "vitest";
-import { NatsConnectionConfig, busConnectionOptions, insecureServers, natsFileProblems, warnInsecureServers } from "../src/index.js";
+import {
+  NatsConnectionConfig,
+  busConnectionOptions,
+  identityShown,
+  insecureServers,
+  natsFileProblems,
+  warnInsecureServers,
+} from "../src/index.js";
 import { memoryLogger } from "@drover/protocol/testing";
 
 const REMOTE = "nats://nats1.example:4222";
@@ -74,6 +81,16 @@ describe("the nats section's transport", () => {
     warnInsecureServers({ servers: [withPassword], insecure: true }, log);
     expect(log.entries).toHaveLength(1);
     expect(JSON.stringify(log.entries)).not.toContain("hunter2");
+  });
+
+  it("names the identity a refusal points at by its file or name, never a token's value", () => {
+    expect(identityShown({ ...seed, tls: { ...tls, cert: "/etc/drover/h1.pem" } })).toBe("/etc/drover/h1.seed");
+    expect(identityShown({ credsFile: "/etc/drover/h1.creds" })).toBe("/etc/drover/h1.creds");
+    expect(identityShown({ user: "drover", tls })).toBe('user "drover"');
+    expect(identityShown({ tokenFile: "/etc/drover/nats-token" })).toBe("the token in /etc/drover/nats-token");
+    expect(identityShown({ token: "s3cret-token" })).toBe("the configured token");
+    expect(identityShown({ tls: { ...tls, cert: "/etc/drover/h1.pem" } })).toBe("the certificate /etc/drover/h1.pem");
+    expect(identityShown({})).toBe("the anonymous NATS identity");
   });
 
   it("keeps a plain connection to the configured servers: a cluster may not lead it elsewhere", () => {

@@ -63,7 +63,7 @@ export async function startNats(spec: SpawnSpec, logFile: string, address: { hos
  * Why nats-server stopped, from its log: its fatal lines ([FTL]) if any, else the last three lines;
  * a taken address names the likely cause, another lab on the same net.
  */
-export function natsExitReason(log: string, address: { host: string; port: number }): string {
+function natsExitReason(log: string, address: { host: string; port: number }): string {
   const lines = log.trim().split("\n");
   const fatal = lines.filter((l) => l.includes("[FTL]")).map((l) => l.slice(l.indexOf("[FTL]") + 6).trim());
   const why = (fatal.length > 0 ? fatal : lines.slice(-3)).join(" | ");

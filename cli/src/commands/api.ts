@@ -203,6 +203,9 @@ export function registerApiCommands(program: Command): void {
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const r = await client(cmd).get("/v1/vms", VmsResponse);
       if (o.json) return printJson(r);
+      // The agent reports the guest's own use (balloon statistics) when it can, else the QEMU process's
+      // resident memory; only the latter exceeds what the guest was given, so such a figure is marked.
+      const overGiven = (v: (typeof r.vms)[number]) => v.memoryUsedMiB > v.memoryMiB;
       process.stdout.write(
         `${table(
           ["VM", "host", "state", "vCPUs", "cpu used", "memory used / given", "tags", "rules (from)"],
@@ -212,12 +215,16 @@ export function registerApiCommands(program: Command): void {
             v.state,
             v.vcpus,
             v.cpuUsedVcpus.toFixed(2),
-            `${mib(v.memoryUsedMiB)} / ${mib(v.memoryMiB)}`,
+            `${mib(v.memoryUsedMiB)}${overGiven(v) ? "*" : ""} / ${mib(v.memoryMiB)}`,
             v.tags.join(",") || "-",
             v.rules.map((x) => `${x.what} (${x.from === "config" ? `config ${x.rule}` : x.from})`).join("; ") || "-",
           ]),
         )}\n`,
       );
+      if (r.vms.some(overGiven))
+        process.stdout.write(
+          "* more than the guest was given: the QEMU process's resident memory, its own overhead in (no balloon statistics)\n",
+        );
       // Rule problems are the operator's to fix: each on its own line under the table.
       for (const v of r.vms) for (const p of v.ruleProblems) process.stdout.write(`${v.name}: ${p}\n`);
     });

@@ -2,7 +2,7 @@
 // the dispatcher (moves) and the power manager (power-off, wake).
 import { planProfile, type Plan, type PlanStep } from "@drover/policy";
 import type { ApiPlan, Logger, PlanKind } from "@drover/protocol";
-import type { Json, MigrationRow, PlanMode, PlanRow, Store } from "@drover/store";
+import { planStatusShown, type Json, type MigrationRow, type PlanMode, type PlanRow, type Store } from "@drover/store";
 import type { Clock } from "./clock.js";
 import type { MoveRequest } from "./dispatcher.js";
 import { NotFoundError, RefusedError } from "./errors.js";
@@ -344,16 +344,8 @@ const stepState = {
 export function planToApi(row: PlanRow): ApiPlan {
   const ex = (row.explanation ?? {}) as unknown as Partial<Explanation>;
   const anyFailed = row.steps.some((s) => s.status === "failed");
-  const status =
-    row.status === "applying"
-      ? "running"
-      : row.status === "rejected"
-        ? row.decidedBy === null
-          ? "expired"
-          : "rejected"
-        : row.status === "done" && anyFailed
-          ? "failed"
-          : row.status;
+  const shown = planStatusShown(row);
+  const status = shown === "applying" ? "running" : shown === "done" && anyFailed ? "failed" : shown;
   return {
     id: row.id,
     kind: (["balance", "consolidate", "drain"].includes(row.kind) ? row.kind : "balance") as PlanKind,

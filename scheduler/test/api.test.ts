@@ -136,5 +136,9 @@ describe("HTTP API", () => {
     expect(late.status).toBe(409);
     expect((await json(late)).error.message).toBe(`plan ${plan.id} is expired; only a proposed plan can be approved`);
     expect(h.agents.count("migrate")).toBe(0);
+    // The history says the same, not the store's "rejected" with no one who rejected it.
+    const entry = HistoryResponse.parse(await json(await get(h.url("/v1/history?kind=plan")))).entries.find((e) => e.id === plan.id)!;
+    expect(entry.outcome).toBe("expired");
+    expect(entry.summary).toMatch(/^plan drain \(dry-run, 1 step\): expired: /);
   });
 });

@@ -6,7 +6,14 @@ import type { HostEvents } from "./repos/host-events.js";
 import type { Plans } from "./repos/plans.js";
 import type { Power } from "./repos/power.js";
 import type { WebhookFailures } from "./repos/webhook-failures.js";
-import type { AgentCommandRow, HistoryEntry, HistoryKind, HostEventRow, MigrationRow } from "./types.js";
+import {
+  planStatusShown,
+  type AgentCommandRow,
+  type HistoryEntry,
+  type HistoryKind,
+  type HostEventRow,
+  type MigrationRow,
+} from "./types.js";
 
 export interface HistoryQuery {
   /** Default 100. */
@@ -102,7 +109,7 @@ export function history(src: HistorySources, q: HistoryQuery = {}): HistoryEntry
       const n = row.steps.length;
       // Only an approve or a reject names who decided.
       const decided = row.decidedBy === null ? "" : `, ${row.status === "rejected" ? "rejected" : "approved"} by ${row.decidedBy}`;
-      const summary = `plan ${row.kind} (${row.mode}, ${n} step${n === 1 ? "" : "s"}): ${row.status}: ${row.summary} [${row.requestedBy}${decided}]`;
+      const summary = `plan ${row.kind} (${row.mode}, ${n} step${n === 1 ? "" : "s"}): ${planStatusShown(row)}: ${row.summary} [${row.requestedBy}${decided}]`;
       out.push({ kind: "plan", atMs: row.createdMs, id: row.id, summary, row });
     }
   }

@@ -18,6 +18,7 @@ export { LOAD_BUCKET_MS, type LoadHistory, type LoadCompaction } from "./repos/l
 export {
   PlanModes,
   PlanStatuses,
+  planStatusShown,
   OpenPlanStatuses,
   StepActions,
   StepStatuses,

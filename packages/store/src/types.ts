@@ -80,6 +80,14 @@ export interface StepRow {
 /** A step as given to plans.insert: status defaults to 'pending', the optional fields to null. */
 export type StepInput = Pick<StepRow, "index" | "action" | "reason"> & Partial<Omit<StepRow, "index" | "action" | "reason">>;
 
+/**
+ * A plan's status as people read it: a rejection no one made is the scheduler's expiry of a
+ * proposal left undecided (planTtlMs), so it reads "expired".
+ */
+export function planStatusShown(row: Pick<PlanRow, "status" | "decidedBy">): PlanStatus | "expired" {
+  return row.status === "rejected" && row.decidedBy === null ? "expired" : row.status;
+}
+
 export interface PlanRow {
   id: string;
   /** Policy or request that produced it: 'balance', 'consolidate', 'drain', 'migrate', ... */

@@ -1,6 +1,6 @@
 // Store rows and cluster state -> the API bodies of @drover/protocol's api.ts.
 import type { ApiHistoryEntry, ApiHost, ApiMigration, ApiPowerAction, ApiVm, MigrationProgress } from "@drover/protocol";
-import type { HistoryEntry, MigrationRow, PowerRow } from "@drover/store";
+import { planStatusShown, type HistoryEntry, type MigrationRow, type PowerRow } from "@drover/store";
 import type { ClusterState, HostEntry, VmEntry } from "../cluster-state.js";
 import type { SchedulerConfig } from "../config.js";
 import { mergeRules, vmRuleEntries } from "../rules/merge.js";
@@ -152,7 +152,7 @@ export function historyView(e: HistoryEntry): ApiHistoryEntry {
         summary: e.summary,
         host: null,
         vm: null,
-        outcome: e.row.status,
+        outcome: planStatusShown(e.row),
         requestedBy: e.row.requestedBy,
       };
     case "maintenance":

@@ -299,7 +299,6 @@ export class ProposedPlans {
 
   constructor(
     private readonly journal: Journal,
-    private readonly store: Store,
     private readonly log: Logger,
   ) {}
 
@@ -308,8 +307,8 @@ export class ProposedPlans {
     this.journaled = new Set(ids);
   }
 
-  sync(): void {
-    const proposed = this.store.plans.list({ status: "proposed", limit: 1000 });
+  /** `proposed`: the store's plans awaiting approval now (the planner's tick reads them). */
+  sync(proposed: readonly PlanRow[]): void {
     const ids = new Set(proposed.map((p) => p.id));
     for (const p of proposed) {
       if (this.journaled.has(p.id)) continue;

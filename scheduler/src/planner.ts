@@ -287,14 +287,18 @@ export class Planner {
     for (const p of this.d.store.plans.list({ status: "approved", limit: 1000 })) this.apply(p.id);
   }
 
-  /** Periodic: starts the steps of applying plans that were waiting (a power-off behind a landing move); expires stale proposals. */
-  tick(): void {
+  /**
+   * Periodic: starts the steps of applying plans that were waiting (a power-off behind a landing
+   * move); expires stale proposals. Returns the plans still proposed (the journal's sync reads them:
+   * one read of them a tick).
+   */
+  tick(): PlanRow[] {
     const { store, clock } = this.d;
     for (const p of store.plans.list({ status: "applying", limit: 1000 })) this.apply(p.id);
     // A recommendation left undecided past planTtlMs is stale: it expires now, so the dashboard and
     // `drover plan` stop offering it, rather than when someone tries to approve it.
     const now = clock.now();
-    for (const p of store.plans.list({ status: "proposed", limit: 1000 })) this.expireIfStale(p, now);
+    return store.plans.list({ status: "proposed", limit: 1000 }).filter((p) => !this.expireIfStale(p, now));
   }
 
   /** Expires a proposed plan older than planTtlMs (rejected with no decider: the API's "expired"). */

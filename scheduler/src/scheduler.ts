@@ -206,7 +206,7 @@ export class Scheduler {
     events.onFinished((row) => metrics.migrationEnded(row));
     const leading = () => this.leadership.mayAct();
     if (journal) forgetEndedMoves(events, journal, leading, log);
-    this.proposedPlans = journal && new ProposedPlans(journal, store, log);
+    this.proposedPlans = journal && new ProposedPlans(journal, log);
     events.onFinished((row) => {
       if (row.status !== "failed" && row.status !== "timed-out") return;
       const why = row.error ? `${row.error.code}: ${row.error.message}` : row.status;
@@ -482,8 +482,8 @@ export class Scheduler {
     await this.power.tick();
     await this.maintenance.tick();
     await this.modes.tick();
-    this.planner.tick();
-    this.proposedPlans?.sync();
+    const proposed = this.planner.tick();
+    this.proposedPlans?.sync(proposed);
   }
 
   /** What the HTTP API may use. */

@@ -323,6 +323,7 @@ export class ClusterState {
     return nowMs - h.lastSeenMs <= interval * this.opts.unreachableAfter;
   }
 
+  /** Only `ReportingStates` (protocol) depend on the reports: clients read them as "the agent was heard". */
   stateOf(h: HostEntry, nowMs: number): HostState {
     const reachable = this.isReachable(h, nowMs) && h.libvirtOk;
     switch (h.mode) {

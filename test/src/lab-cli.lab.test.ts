@@ -1,7 +1,8 @@
 // `drover lab up | status | restart | down` as an operator runs them: the lab keeps running after
 // the command returns (a detached keeper), the agents and the scheduler it configured report, later
 // commands find the API through the lab dir, a part restarted from another process comes back and
-// is reported again, and `lab down` leaves no process behind.
+// is reported again, `lab down` leaves no process behind, and a host left in maintenance does not
+// keep the next `up` waiting.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +78,10 @@ describe("drover lab", () => {
       { timeout: 120_000, interval: 2000 },
     );
 
+    // Left in maintenance: the scheduler's store outlives the lab, so the next `up` finds h2 there.
+    const drain = await drover(null, ["drain", "h2", "--wait"], 120_000, env);
+    expect(drain.code, drain.stderr).toBe(0);
+
     const down = await drover(null, ["lab", "down"], 300_000, env);
     expect(down.code, down.stderr).toBe(0);
     const after = await labStatus(stateDir);
@@ -88,5 +93,13 @@ describe("drover lab", () => {
     expect(orphan.code).not.toBe(0);
     expect(orphan.stderr).toContain(`the lab in ${stateDir} is stopped, not running`);
     expect((await labStatus(stateDir)).scheduler?.running ?? false).toBe(false);
+
+    // Up again: h2 reports but stays in maintenance; `up` waits for it to be heard, not healthy,
+    // and says how to return it.
+    const second = await drover(null, ["lab", "up", "--hosts", "2", "--guests", "1", "--net", "35"], 300_000, env);
+    expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(0);
+    expect(second.stderr).toContain("h2 is in maintenance, as an earlier run of this lab left it");
+    expect(second.stderr).toContain("drover undrain h2");
+    expect((await drover(null, ["lab", "down"], 300_000, env)).code).toBe(0);
   });
 });

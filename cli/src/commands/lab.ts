@@ -15,6 +15,7 @@ import {
   type LabPart,
   type LabStatus,
 } from "@drover/lab";
+import { ReportingStates, type ApiHost } from "@drover/protocol";
 import { ApiClient } from "../api-client.js";
 import { ExitCode, CliError, usageError } from "../errors.js";
 import { printJson, table } from "../format.js";
@@ -139,15 +140,21 @@ export function registerLabCommands(program: Command): void {
           ...(o.agents ? { agent: cluster.agent } : {}),
           ...(o.scheduler ? { scheduler: cluster.scheduler } : {}),
         });
+        /** Lab hosts the scheduler still holds out of service from an earlier run of this lab. */
+        let held: ApiHost[] = [];
         if (o.scheduler) {
           const api = new ApiClient(cluster.apiUrl, { token: cluster.apiToken });
+          const names = Array.from({ length: hosts }, (_, i) => `h${i + 1}`);
           try {
-            await waitHosts(
+            // Heard, not healthy: the scheduler's store outlives the lab, so a host left in
+            // maintenance by an earlier run comes back in maintenance.
+            const seen = await waitHosts(
               api,
               "the scheduler to answer and every agent to report",
-              (hs) => !o.agents || hs.filter((h) => h.state === "healthy").length >= hosts,
+              (hs) => !o.agents || names.every((n) => hs.some((h) => h.id === n && ReportingStates.has(h.state))),
               { timeoutMs: 90_000, pollMs: 1000 },
             );
+            held = seen.filter((h) => names.includes(h.id) && h.state !== "healthy");
           } catch (e) {
             const detail = e instanceof Error ? e.message : String(e);
             throw new CliError(
@@ -156,6 +163,10 @@ export function registerLabCommands(program: Command): void {
             );
           }
         }
+        for (const h of held)
+          process.stderr.write(
+            `${h.id} is in ${h.state}, as an earlier run of this lab left it (the scheduler's store keeps it): drover undrain ${h.id} returns it to service\n`,
+          );
         if (o.json)
           return printJson({
             ...status,

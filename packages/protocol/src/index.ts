@@ -65,7 +65,7 @@ export {
   type MigrationHeader,
   type MigrationResultInput,
 } from "./migration.js";
-export { HostState, HostStates } from "./host-state.js";
+export { HostState, HostStates, ReportingStates } from "./host-state.js";
 export { diskSharedWith, disksToCopy, localDiskBytes, mountHolding } from "./storage.js";
 export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js";
 export * from "./api.js";

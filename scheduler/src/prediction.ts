@@ -11,6 +11,7 @@ import {
 } from "@drover/policy";
 import { localDiskBytes, type Logger, type VmReport } from "@drover/protocol";
 import type { SchedulerConfig } from "./config.js";
+import { mayPostCopy } from "./rules/merge.js";
 
 const MIB = 1_048_576;
 
@@ -164,7 +165,7 @@ export class MovePredictor {
    */
   predict(vm: VmReport, sharing = 1, pair?: { source: string; destination: string }): MigrationPrediction | null {
     return predictMigration(
-      { ...this.inputOf(vm, sharing, pair), allowPostCopy: this.config.migration.allowPostCopy && vm.tags.includes("drover:post-copy") },
+      { ...this.inputOf(vm, sharing, pair), allowPostCopy: mayPostCopy(this.config.migration, vm) },
       this.cluster().migration,
     );
   }

@@ -2,8 +2,9 @@
 // preflight and migrate commands it sends (fake agents on a real nats-server, real SQLite).
 import { describe, expect, it } from "vitest";
 import { VmReport, type Command } from "@drover/protocol";
-import { vmReport } from "@drover/protocol/testing";
+import { vmReport, type VmReportInput } from "@drover/protocol/testing";
 import { migrateOptions } from "../src/migrations/follow-up.js";
+import { MovePredictor } from "../src/prediction.js";
 import { harness, post } from "./harness.js";
 import { uuid } from "./helpers.js";
 
@@ -102,6 +103,17 @@ describe("strategies reach the agent", () => {
     expect(migrateOptions(cfg, "post-copy", plain, false)).toMatchObject({ allowPostCopy: false, postCopyAfterFirstPass: false });
     const off = { ...cfg, migration: { ...cfg.migration, allowPostCopy: false } };
     expect(migrateOptions(off, "post-copy", postCopyVm, false)).toMatchObject({ allowPostCopy: false, postCopyAfterFirstPass: false });
+    // Allowed in the domain's metadata (`<drover:rules post-copy="yes">`) as by the tag: the
+    // planner priced it with post-copy, so the command must allow it too.
+    const byXml = VmReport.parse(vmReport(1, { rules: { postCopy: true } }));
+    expect(migrateOptions(cfg, "post-copy", byXml, false)).toMatchObject({ allowPostCopy: true, postCopyAfterFirstPass: true });
+    // A VM live pre-copy cannot keep up with: the prediction may choose post-copy for it either way.
+    const predictor = new MovePredictor(cfg);
+    const busy = (over: Partial<VmReportInput>) =>
+      VmReport.parse(vmReport(1, { memoryMiB: 16_384, memoryUsedMiB: 16_000, dirtyRateMiBs: 4000, ...over }));
+    expect(predictor.predict(busy({ tags: ["drover:post-copy"] }))?.strategy).toBe("post-copy");
+    expect(predictor.predict(busy({ rules: { postCopy: true } }))?.strategy).toBe("post-copy");
+    expect(predictor.predict(busy({}))?.strategy).not.toBe("post-copy");
     // No prediction (an operator's move the model could not price): a plain live move.
     expect(migrateOptions(cfg, null, plain, false)).toMatchObject({ offline: false, autoConverge: false, postCopyAfterFirstPass: false });
   });

@@ -24,7 +24,7 @@ import {
 } from "@drover/store";
 import type { MovePredictor } from "../prediction.js";
 import { NotFoundError, RefusedError } from "../errors.js";
-import { Tags } from "../rules/merge.js";
+import { mayPostCopy } from "../rules/merge.js";
 import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
@@ -37,7 +37,7 @@ import type { ServiceDeps } from "../service-deps.js";
  * does not share (so a VM with a local disk is never sent a shared-storage move).
  */
 export function migrateOptions(config: ServiceDeps["config"], strategy: string | null, vm: VmReport, copyStorage: boolean): MigrateOptions {
-  const allowPostCopy = config.migration.allowPostCopy && vm.tags.includes(Tags.postCopy);
+  const allowPostCopy = mayPostCopy(config.migration, vm);
   return {
     maxDowntimeMs: config.migration.maxDowntimeMs,
     ...(config.migration.bandwidthMiBs ? { bandwidthMiBs: config.migration.bandwidthMiBs } : {}),

@@ -52,6 +52,9 @@ export const isPinned = (r: Pick<VmReport, "tags" | "rules">): boolean => r.rule
 /** Post-copy allowed: a `drover:post-copy` tag or `<drover:rules post-copy="yes">`. */
 export const allowsPostCopy = (r: Pick<VmReport, "tags" | "rules">): boolean =>
   r.rules?.postCopy === true || r.tags.includes(Tags.postCopy);
+/** A move of this VM may switch to post-copy: the VM allows it and so does the cluster (`migration.allowPostCopy`). */
+export const mayPostCopy = (migration: { allowPostCopy: boolean }, r: Pick<VmReport, "tags" | "rules">): boolean =>
+  migration.allowPostCopy && allowsPostCopy(r);
 
 const HARD_HOST: ReadonlySet<VmHostMode> = new Set(["must", "must-not"]);
 const groupKinds = { affinity: "vm-affinity", "anti-affinity": "vm-anti-affinity" } as const;

@@ -184,6 +184,45 @@ describe("dispatcher", () => {
     expect(h.agents.count("migrate")).toBe(2);
   });
 
+  it("a source whose agent went silent mid-move: the VM running on the destination settles it; a copy that is paused or may be in post-copy waits", async () => {
+    await using h = await harness(
+      ["a", "b"],
+      { a: [...vmsOn("v", 2, 1), { uuid: uuid(3), name: "pc", tags: ["drover:post-copy"] }] },
+      { migration: { allowPostCopy: true }, limits: { perSource: 3, perDestination: 3 } },
+    );
+    h.agents.behaviour = { migrate: "hold" };
+    await h.report();
+    const moves = ["v0", "v1", "pc"].map((vm) =>
+      h.s.dispatcher.submit({ vm, destination: "b", requestedBy: "test", reason: "silent source" }),
+    );
+    await expect
+      .poll(() => moves.every((m) => h.s.store.migrations.get(m.id)!.status === "running"), {
+        timeout: 15_000,
+        interval: 20,
+        message: "running",
+      })
+      .toBe(true);
+    // a's agent dies; libvirt carries on: v0 and pc run on b, v1's copy there is still paused.
+    h.agents.up.delete("a");
+    const at = (name: string) => [...h.agents.vms.values()].find((v) => v.name === name)!;
+    h.agents.place("b", at("v0"));
+    h.agents.place("b", { ...at("v1"), state: "paused" });
+    h.agents.place("b", at("pc"));
+    h.clock.advance(10_000);
+    await h.report();
+    await h.s.tick();
+    const [v0, v1, pc] = moves.map((m) => h.s.store.migrations.get(m.id)!);
+    expect([v0!.status, v0!.error, v0!.completedBy, v0!.measuredDowntimeMs]).toEqual(["succeeded", null, "unknown", null]);
+    expect(v1!.status).toBe("running");
+    expect(pc!.status).toBe("running");
+    // Asked once per quiet period, not on every tick.
+    const asks = h.agents.count("status");
+    await h.s.tick();
+    h.clock.advance(1000);
+    await h.s.tick();
+    expect(h.agents.count("status")).toBe(asks);
+  });
+
   it("a move past its timeout is aborted, then recorded as timed-out with where the VM is", async () => {
     await using h = await harness(
       ["a", "b"],

@@ -64,6 +64,8 @@ interface Active {
   deadlineMs: number;
   abortSent: boolean;
   statusAsks: number;
+  /** When the source was last asked about it (0: never): once per quiet period, not every tick. */
+  lastAskMs: number;
   /** Who asked for this move to be aborted (`drover abort`); its end then names them. */
   abortedBy?: string;
   /** An end seen but not yet recorded (the store refused the write): recorded again by tick(). */
@@ -246,6 +248,7 @@ export class FollowUp {
         deadlineMs: Number.POSITIVE_INFINITY,
         abortSent: false,
         statusAsks: 0,
+        lastAskMs: 0,
       };
       this.active.set(a.row.id, a);
       taken.push(a);
@@ -258,7 +261,15 @@ export class FollowUp {
   adopt(row: MigrationRow): void {
     const now = this.d.clock.now();
     const started = row.startedMs ?? now;
-    this.active.set(row.id, { row, progress: null, lastHeardMs: now, deadlineMs: this.deadline(started), abortSent: false, statusAsks: 0 });
+    this.active.set(row.id, {
+      row,
+      progress: null,
+      lastHeardMs: now,
+      deadlineMs: this.deadline(started),
+      abortSent: false,
+      statusAsks: 0,
+      lastAskMs: 0,
+    });
     this.d.metrics.migrationsInFlight.set(this.active.size);
   }
 
@@ -445,6 +456,7 @@ export class FollowUp {
     // Cut off from NATS: no result can arrive and no agent can answer, so nothing is judged now.
     if (this.cutOffSinceMs !== null) return;
     const checks: Promise<void>[] = [];
+    const quietMs = Math.max(5000, this.d.config.reports.intervalMs * 2);
     for (const a of [...this.active.values()]) {
       if (a.unrecorded) {
         if (acting) this.finish(a, a.unrecorded.status, a.unrecorded.error, a.unrecorded.extra);
@@ -453,7 +465,7 @@ export class FollowUp {
       if (a.row.status === "preflight") continue;
       if (now > a.deadlineMs) {
         if (acting) checks.push(this.timeOut(a));
-      } else if (now - a.lastHeardMs > Math.max(5000, this.d.config.reports.intervalMs * 2)) checks.push(this.askStatus(a));
+      } else if (now - a.lastHeardMs > quietMs && now - a.lastAskMs >= quietMs) checks.push(this.askStatus(a));
     }
     await Promise.allSettled(checks);
   }
@@ -462,10 +474,15 @@ export class FollowUp {
   private async askStatus(a: Active): Promise<void> {
     const { agents, clock, log } = this.d;
     a.statusAsks++;
+    a.lastAskMs = clock.now();
     let reply: CommandReply;
     try {
       reply = await agents.status(a.row.source, a.row.commandId, `st-${a.row.id}-${a.statusAsks}-${clock.now().toString(36)}`);
     } catch (e) {
+      if (this.active.get(a.row.id) === a && this.landedBehindSilentSource(a.row)) {
+        log.info({ migration: a.row.id, vm: a.row.vmName, host: a.row.destination }, "source agent silent; the VM runs on the destination");
+        return this.settleLanded(a);
+      }
       log.warn({ migration: a.row.id, err: (e as Error).message }, "status request failed");
       return;
     }
@@ -497,6 +514,22 @@ export class FollowUp {
       return;
     }
     this.finish(active, "failed", reply.error ?? { code: `agent.${reply.status}`, message: `agent reports the command ${reply.status}` });
+  }
+
+  /**
+   * The source's agent is silent (crashed, or its host gone) and the destination reports the VM
+   * running: libvirt resumes the destination's copy only once the move has committed, so the move
+   * landed, and waiting for its deadline would only hold its slots and the VM. Not for a move that
+   * may switch to post-copy, where the destination runs before the move ends (a source lost then
+   * loses the guest: the deadline records it), nor across clusters (another scheduler's picture).
+   */
+  private landedBehindSilentSource(row: MigrationRow): boolean {
+    const { state, clock, config } = this.d;
+    if (row.destinationCluster) return false;
+    const source = state.hosts.get(row.source);
+    if (source !== undefined && state.isReachable(source, clock.now())) return false;
+    const vm = state.vm(row.vmUuid);
+    return vm?.host === row.destination && vm.report.state === "running" && !mayPostCopy(config.migration, vm.report);
   }
 
   /**

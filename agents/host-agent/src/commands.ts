@@ -12,7 +12,7 @@ import type {
   WakePeerCommand,
 } from "@drover/protocol";
 import { join } from "node:path";
-import { CommandTable, migrationRecord } from "./command-table.js";
+import { CommandTable, migrationRecord, type MigrationRecord } from "./command-table.js";
 import type { AgentConfig } from "./config.js";
 import { destinationName, verifyDestination } from "./destinations.js";
 import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
@@ -108,14 +108,7 @@ export class CommandRunner {
     for (const r of this.table.owedResults()) this.outbox.add(r);
     for (const { id, migration } of this.table.unfinished()) {
       if (this.runs.has(migration.migrationId)) continue;
-      const rec = new RecoveredMigration(id, migration, {
-        hv: this.d.hv,
-        link: this.d.link,
-        host: this.d.config.host,
-        log: this.d.log,
-        callTimeoutMs: this.d.config.libvirt.callTimeoutMs,
-        progress: this.d.migrationDeps.progress,
-      });
+      const rec = this.recovery(id, migration, "agent-restart");
       this.follow(migration.migrationId, rec, rec.run());
     }
   }
@@ -269,9 +262,21 @@ export class CommandRunner {
     }
     const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv }, copies);
     // On disk before libvirt is asked: a restarted agent must find this job and answer for it.
-    this.table.recordMigration(cmd.id, migrationRecord(cmd, dom, run.startedAtMs));
-    const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => run.abort() };
-    const done = run.run().catch((e: unknown): MigrationResult => {
+    const record = migrationRecord(cmd, dom, run.startedAtMs);
+    this.table.recordMigration(cmd.id, record);
+    let recovering: RecoveredMigration | null = null;
+    const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => (recovering ?? run).abort() };
+    const ran = run.run().then((r) => {
+      if (!run.sourceLibvirtdLost) return r;
+      // The job may have ended either way without us: what libvirt shows once it is back decides.
+      this.d.log.warn(
+        { migrationId: cmd.migrationId, vm: dom.name },
+        "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs",
+      );
+      recovering = this.recovery(cmd.id, record, "libvirtd-lost");
+      return recovering.run();
+    });
+    const done = ran.catch((e: unknown): MigrationResult => {
       const now = Date.now();
       return {
         v: 1,
@@ -299,6 +304,19 @@ export class CommandRunner {
       done.finally(() => dom.free()),
     );
     return this.reply(cmd.id, "migrate", "accepted", { migrationId: cmd.migrationId });
+  }
+
+  /** Follows a migration whose end this agent did not see, from what libvirt shows (recovery.ts). */
+  private recovery(commandId: string, m: MigrationRecord, cause: "agent-restart" | "libvirtd-lost"): RecoveredMigration {
+    return new RecoveredMigration(commandId, m, {
+      hv: this.d.hv,
+      link: this.d.link,
+      host: this.d.config.host,
+      log: this.d.log,
+      callTimeoutMs: this.d.config.libvirt.callTimeoutMs,
+      progress: this.d.migrationDeps.progress,
+      cause,
+    });
   }
 
   /**

@@ -25,8 +25,10 @@ export const AgentErrorCode = {
   DestinationLost: "destination-lost",
   /** The destination did not answer over the network from the source when the migration failed (link down). */
   DestinationUnreachable: "destination-unreachable",
-  /** A migration ended while the agent was down (restart) without moving the VM. */
+  /** A migration ended while the agent was down (restart) or this host's libvirtd was, without moving the VM. */
   MigrationInterrupted: "migration-interrupted",
+  /** This host's own libvirtd went away during the migration: where the VM runs, once it is back, decides the outcome. */
+  SourceLibvirtdLost: "source-libvirtd-lost",
   ShuttingDown: "shutting-down",
   /** The command came from a deposed leader: its lease revision is below one already seen. */
   StaleLeaseRevision: "stale-lease-revision",

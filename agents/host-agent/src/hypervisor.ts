@@ -78,6 +78,8 @@ export interface HvDomain {
   setMaxDowntimeMs(ms: number): Promise<void>;
   suspend(): Promise<void>;
   resume(): Promise<void>;
+  /** Removes the persistent definition (an inactive domain is gone after it). */
+  undefine(): Promise<void>;
   startPostCopy(): Promise<void>;
   startDirtyRateCalc(seconds: number): Promise<void>;
   /** Disk sizes as libvirt measures them now. */

@@ -115,6 +115,9 @@ class LvDomain implements HvDomain {
   resume(): Promise<void> {
     return this.d.resume();
   }
+  undefine(): Promise<void> {
+    return this.d.undefine();
+  }
   startPostCopy(): Promise<void> {
     return this.d.startPostCopy();
   }

@@ -115,6 +115,12 @@ export class MigrationRun {
   private tcg = false;
   /** Destination images this move created (copy-storage), removed again if it fails. */
   private readonly created: string[] = [];
+  /**
+   * The move failed because this host's own libvirtd went away: its job (peer to peer, in libvirtd
+   * and QEMU) may have ended either way, so the result here is provisional and where the VM runs,
+   * once libvirtd is back, decides (commands.ts hands over to recovery.ts).
+   */
+  sourceLibvirtdLost = false;
 
   /** `copies`: the disks the destination does not share (storage.ts `diskCopies`); empty for a shared-storage move. */
   constructor(
@@ -404,6 +410,7 @@ export class MigrationRun {
     let outcome: MigrationResult["outcome"] = "succeeded";
     let error: MigrationResult["error"] = null;
     if (failure) {
+      this.sourceLibvirtdLost = await this.libvirtdGone();
       const info = await this.failureInfo(failure);
       // The ladder aborts a copy that stopped moving; when the destination cannot be reached the
       // network stopped it, and that is the cause to record.
@@ -553,6 +560,18 @@ export class MigrationRun {
     }
   }
 
+  /**
+   * This host's libvirtd no longer answers on the connection the move ran on (it died or restarted:
+   * the socket is gone, or the agent's link has closed the connection already). Any failure counts:
+   * what recovery then reads from libvirt is the truth either way, a guess from this error is not.
+   */
+  private async libvirtdGone(): Promise<boolean> {
+    return withTimeout(this.dom.state(), this.deps.callTimeoutMs, "source state").then(
+      () => false,
+      () => true,
+    );
+  }
+
   private failurePhase(): FailurePhase {
     return this.phase === "post-copy" || this.phase === "paused-copy" ? "switchover" : this.reached;
   }
@@ -576,6 +595,13 @@ export class MigrationRun {
     const d = this.cmd.destination;
     const to = destinationName(d);
     const what = `migration of ${this.dom.name} from ${this.deps.host} to ${to} failed in the ${phase} phase`;
+    // Checked first: the source's own connection closing reads like a peer's (PEER_GONE).
+    if (this.sourceLibvirtdLost) {
+      return {
+        code: AgentErrorCode.SourceLibvirtdLost,
+        message: `${what}: ${this.deps.host}'s own libvirtd went away (libvirt: ${info.message})`,
+      };
+    }
     if (this.abortReason !== "requested" && (await peerReach(d.uri, PEER_PROBE_MS)) === "silent") {
       return {
         code: AgentErrorCode.DestinationUnreachable,

@@ -1,7 +1,8 @@
-// A migration an earlier run of this agent started (it is in the command journal) and did not see
-// end: the agent was killed or restarted meanwhile. libvirt runs a peer-to-peer migration on its
-// own, so the job may still run, or have ended either way. The outcome comes from libvirt: the
-// job on this host while it runs, then where the domain runs (here, or on the destination).
+// A migration whose end this agent did not see: an earlier run of the agent started it (it is in
+// the command journal) and was killed or restarted meanwhile, or this host's libvirtd went away
+// under it (migration.ts `sourceLibvirtdLost`). libvirt runs a peer-to-peer migration on its own,
+// so the job may still run, or have ended either way. The outcome comes from libvirt: the job on
+// this host while it runs, then where the domain runs (here, or on the destination).
 import type { Logger, MigrationProgress, MigrationResult, VmState } from "@drover/protocol";
 import type { MigrationRecord } from "./command-table.js";
 import { destinationName } from "./destinations.js";
@@ -19,7 +20,15 @@ export interface RecoveryDeps {
   progress: (p: MigrationProgress) => void;
   /** How often the job is looked at (default 1 s). */
   pollMs?: number;
+  /** What kept the agent from seeing the end (default: its own restart). */
+  cause?: "agent-restart" | "libvirtd-lost";
 }
+
+/** Each cause as the result's words and its escalation label say it. */
+const CAUSES = {
+  "agent-restart": { while: (host: string) => `while the agent on ${host} was restarting`, label: "recovered-after-agent-restart" },
+  "libvirtd-lost": { while: (host: string) => `while ${host}'s libvirtd was away`, label: "recovered-after-libvirtd-loss" },
+} as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const active = (s: VmState | null) => s === "running" || s === "paused";
@@ -59,8 +68,8 @@ export class RecoveredMigration {
     const pollMs = this.d.pollMs ?? 1000;
     const log = this.d.log;
     log.info(
-      { migrationId: this.m.migrationId, command: this.commandId, vm: this.m.vm },
-      "recovering a migration started before a restart",
+      { migrationId: this.m.migrationId, command: this.commandId, vm: this.m.vm, cause: this.d.cause ?? "agent-restart" },
+      "recovering a migration whose end was not seen",
     );
     // 1. Wait for the job to end (libvirtd may be down for a while: keep asking until the deadline).
     const giveUpAt = this.m.startedAtMs + this.m.timeoutMs;
@@ -85,7 +94,30 @@ export class RecoveredMigration {
       here = await this.here();
       there = await this.there();
     }
+    if (active(there.state) && here.state === "shut-off" && this.m.undefineOnSource) await this.undefineHere();
     return this.result(here, there);
+  }
+
+  /**
+   * The move landed but this host still holds the VM's definition, shut off: libvirt's last step
+   * (which undefines the source, as the command asked) never ran. Left, it is a second copy
+   * someone could start on the same disks.
+   */
+  private async undefineHere(): Promise<void> {
+    const dom = await this.d.link.connection?.lookup(this.m.vmUuid).catch(() => null);
+    if (!dom) return;
+    try {
+      if ((await withTimeout(dom.state(), this.d.callTimeoutMs, "state")) !== "shut-off") return;
+      await withTimeout(dom.undefine(), this.d.callTimeoutMs, "undefine");
+      this.d.log.info({ migrationId: this.m.migrationId, vm: this.m.vm }, "the moved VM's stale definition on this host removed");
+    } catch (e) {
+      this.d.log.error(
+        { err: e, migrationId: this.m.migrationId, vm: this.m.vm },
+        "the moved VM's stale definition on this host not removed",
+      );
+    } finally {
+      dom.free();
+    }
   }
 
   /** true while the job runs on this host, false once it ended (or the domain left), undefined when libvirtd does not answer. */
@@ -95,6 +127,8 @@ export class RecoveredMigration {
     const dom = await withTimeout(conn.lookup(this.m.vmUuid), this.d.callTimeoutMs, "lookup");
     if (!dom) return false;
     try {
+      // An inactive domain runs no job (and libvirt refuses to read one: that is not "not answering").
+      if (!active(await withTimeout(dom.state(), this.d.callTimeoutMs, "state"))) return false;
       const js = await withTimeout(dom.jobStats(false), this.d.callTimeoutMs, "job stats");
       if (!js || js.type === "none" || js.type === "completed" || js.type === "failed" || js.type === "cancelled") return false;
       this.publish(js);
@@ -137,6 +171,8 @@ export class RecoveredMigration {
 
   private result(here: Seen, there: Seen): MigrationResult {
     const m = this.m;
+    const cause = CAUSES[this.d.cause ?? "agent-restart"];
+    const during = cause.while(this.d.host);
     const to = destinationName(m.destination);
     const now = Date.now();
     const moved = active(there.state) && !active(here.state);
@@ -157,13 +193,13 @@ export class RecoveredMigration {
             : outcome === "aborted"
               ? AgentErrorCode.Aborted
               : AgentErrorCode.Timeout,
-        message: `the migration of ${m.vm} to ${to} ended while the agent on ${this.d.host} was restarting, without moving it: it runs on ${this.d.host}`,
+        message: `the migration of ${m.vm} to ${to} ended ${during}, without moving it: it runs on ${this.d.host}`,
       };
     } else {
       outcome = "failed";
       error = {
         code: AgentErrorCode.MigrationInterrupted,
-        message: `the migration of ${m.vm} to ${to} ended while the agent on ${this.d.host} was restarting; ${m.vm} is ${
+        message: `the migration of ${m.vm} to ${to} ended ${during}; ${m.vm} is ${
           active(here.state) ? `active on both ${this.d.host} and ${to}` : "active on neither host"
         }${there.reachable ? "" : ` (${to}'s libvirtd did not answer)`}`,
       };
@@ -180,14 +216,14 @@ export class RecoveredMigration {
       source: this.d.host,
       destination: m.destination.host,
       outcome,
-      // Unknown: the rungs climbed before the restart died with the old process.
+      // Unknown: the rungs climbed were not seen to their end.
       completedBy: null,
       startedAtMs: m.startedAtMs,
       endedAtMs: done?.elapsedMs != null ? m.startedAtMs + done.elapsedMs : now,
       durationMs,
       downtimeMs: done?.downtimeMs ?? null,
       bytesMoved: done?.dataProcessed ?? 0,
-      escalations: ["recovered-after-agent-restart"],
+      escalations: [cause.label],
       vmRunningOn,
       error,
     };
@@ -213,7 +249,7 @@ export class RecoveredMigration {
         elapsedMs: now - this.m.startedAtMs,
         phase: "copying",
         ...progressOfJob(js),
-        escalations: ["recovered-after-agent-restart"],
+        escalations: [CAUSES[this.d.cause ?? "agent-restart"].label],
       });
     } catch (e) {
       this.d.log.warn({ err: e }, "progress not published");

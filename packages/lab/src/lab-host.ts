@@ -13,7 +13,7 @@ import { canConnect, isAlive, killProc, procRef, spawnDetached, stopProc, waitFo
 import { ManagedProcess, type ManagedState } from "./supervisor.js";
 import { phaseTimer } from "./phase-timer.js";
 import type { SpawnSpec } from "./proc.js";
-import { forget, ping } from "./virt.js";
+import { definedDomains, forget, ping } from "./virt.js";
 
 const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -498,6 +498,11 @@ export class LabHost {
       if (ref && isQemu(pid)) out.push({ guest: f.slice(0, -4), proc: ref });
     }
     return out;
+  }
+
+  /** The guests this host's libvirtd keeps a definition of (running or shut off): a guest moved away leaves none. */
+  definedGuests(): Promise<string[]> {
+    return definedDomains(this.uri);
   }
 
   /** Written atomically: other processes (`drover lab down`, a power command) read it any time. */

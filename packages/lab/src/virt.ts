@@ -66,6 +66,11 @@ export async function defineAndStart(uri: string, xmlFile: string, xml: string, 
   });
 }
 
+/** The names of the domains the host's libvirtd keeps a persistent definition of, running or not. */
+export async function definedDomains(uri: string): Promise<string[]> {
+  return withConn(uri, async (c) => (await c.listDomains()).filter((d) => d.persistent).map((d) => d.name));
+}
+
 /** Resolves once the host's libvirtd answers a call over its TCP URI. */
 export async function ping(uri: string): Promise<void> {
   await withConn(uri, (c) => c.version());

@@ -429,7 +429,9 @@ export class MigrationRun {
       if (this.pausedAtMs !== null && (await this.dom.state().catch(() => null)) === "paused") {
         await this.dom.resume().catch((e: unknown) => log.error({ err: e }, "could not resume the paused source"));
       }
-      await this.removeDestinationImages();
+      // Not when the move's end is unknown: QEMU may still be finishing it onto those images.
+      if (!this.sourceLibvirtdLost) await this.removeDestinationImages();
+      else if (this.created.length > 0) log.warn({ images: this.created }, "the move's end is unknown: copied disk images kept");
     }
     let downtimeMs: number | null = null;
     let downtimeSource: DowntimeSource = "none";

@@ -12,6 +12,12 @@ export const MigrationRecord = z.object({
   startedAtMs: z.number(),
   timeoutMs: z.number(),
   undefineOnSource: z.boolean(),
+  /**
+   * The guest ran when the move began: found paused on this host after a move that failed, it was
+   * paused by the move (offline, or the ladder's pause rung), and recovery resumes it. False in
+   * journals of agents before it: a guest the operator paused stays paused.
+   */
+  guestRunning: z.boolean().default(false),
 });
 export type MigrationRecord = z.infer<typeof MigrationRecord>;
 
@@ -31,7 +37,12 @@ const JournalFile = z.object({
 /** Finished migrations kept in the journal (a repeated id is answered from it after a restart). */
 const FINISHED_KEPT = 100;
 
-export function migrationRecord(cmd: MigrateCommand, vm: { name: string; uuid: string }, startedAtMs: number): MigrationRecord {
+export function migrationRecord(
+  cmd: MigrateCommand,
+  vm: { name: string; uuid: string },
+  startedAtMs: number,
+  guestRunning: boolean,
+): MigrationRecord {
   return {
     migrationId: cmd.migrationId,
     vm: vm.name,
@@ -44,6 +55,7 @@ export function migrationRecord(cmd: MigrateCommand, vm: { name: string; uuid: s
     startedAtMs,
     timeoutMs: cmd.options.timeoutMs,
     undefineOnSource: cmd.options.undefineOnSource,
+    guestRunning,
   };
 }
 

@@ -262,7 +262,7 @@ export class CommandRunner {
     }
     const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv }, copies);
     // On disk before libvirt is asked: a restarted agent must find this job and answer for it.
-    const record = migrationRecord(cmd, dom, run.startedAtMs);
+    const record = migrationRecord(cmd, dom, run.startedAtMs, (await dom.state().catch(() => null)) === "running");
     this.table.recordMigration(cmd.id, record);
     let recovering: RecoveredMigration | null = null;
     const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => (recovering ?? run).abort() };

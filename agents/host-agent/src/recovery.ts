@@ -95,7 +95,31 @@ export class RecoveredMigration {
       there = await this.there();
     }
     if (active(there.state) && here.state === "shut-off" && this.m.undefineOnSource) await this.undefineHere();
+    if (here.state === "paused" && !active(there.state) && this.m.guestRunning && (await this.resumeHere())) here = await this.here();
     return this.result(here, there);
+  }
+
+  /**
+   * The move failed and left the guest paused here, though it ran when the move began: the move
+   * paused it (offline, or the ladder's pause rung) and, cut off from libvirt or restarted, never
+   * resumed it. Left so, the guest is down with nothing moving it. True when it was resumed.
+   */
+  private async resumeHere(): Promise<boolean> {
+    const dom = await this.d.link.connection?.lookup(this.m.vmUuid).catch(() => null);
+    if (!dom) return false;
+    try {
+      await withTimeout(dom.resume(), this.d.callTimeoutMs, "resume");
+      this.d.log.warn({ migrationId: this.m.migrationId, vm: this.m.vm }, "the guest the failed move had paused is resumed here");
+      return true;
+    } catch (e) {
+      this.d.log.error(
+        { err: e, migrationId: this.m.migrationId, vm: this.m.vm },
+        "the guest the failed move had paused could not be resumed",
+      );
+      return false;
+    } finally {
+      dom.free();
+    }
   }
 
   /**

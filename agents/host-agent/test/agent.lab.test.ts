@@ -289,6 +289,28 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     await ticksAbove("busy ticking on h2", h2.serialFile("busy"), ticksBefore);
   });
 
+  // The agent pauses a guest for an offline move; this host's libvirtd is killed mid-copy (the lab's
+  // supervision starts it again). The failed call reads like a lost peer; the agent must instead wait
+  // for libvirtd and report where the guest runs, and a guest the move paused must run again.
+  it("this host's libvirtd killed during an offline move: the result is where the guest runs, and it runs", async () => {
+    await startGuest(h1, { name: "offl", workload: { dirtyMb: 4, dirtyRate: 1 } });
+    const ticks = await ticksAbove("offl ticking on h1", h1.serialFile("offl"), 0);
+    expect((await migrate("offl", { offline: true, bandwidthMiBs: BUSY_CAP }, "mig-offl")).status).toBe("accepted");
+    await progress.next("offl copying", (p) => p.migrationId === "m-mig-offl" && p.dataProcessedBytes > 4 * 1024 * 1024, 120_000);
+    await h1.killLibvirtd();
+    const r = await resultOf("m-mig-offl");
+    expect(r.escalations).toEqual(["recovered-after-libvirtd-loss"]);
+    if (r.outcome === "succeeded") {
+      expect(r.vmRunningOn).toBe("h2");
+      expect(await h1.definedGuests()).not.toContain("offl");
+      await ticksAbove("offl ticking on h2", h2.serialFile("offl"), ticks);
+    } else {
+      expect(r).toMatchObject({ outcome: "failed", vmRunningOn: "h1", error: { code: "migration-interrupted" } });
+      await ticksAbove("offl ticking again on h1", h1.serialFile("offl"), ticks);
+    }
+    console.log(`offline move with the source's libvirtd killed: ${r.outcome}`);
+  });
+
   it("libvirtd restarts: the agent reports it unhealthy, then healthy, without restarting", async () => {
     const pid = h1.agent?.pid;
     expect(pid).toBeGreaterThan(0);

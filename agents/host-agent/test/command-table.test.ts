@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
@@ -50,6 +50,7 @@ describe("command journal (survives the agent's restart)", () => {
     startedAtMs: 1000,
     timeoutMs: 600_000,
     undefineOnSource: true,
+    guestRunning: true,
   });
 
   async function journal() {
@@ -92,6 +93,11 @@ describe("command journal (survives the agent's restart)", () => {
         { id: "x1", migration: across },
         { id: "c1", migration: migration("c1") },
       ]);
+      // Written before guestRunning: read as false, so recovery never resumes a guest it cannot know it paused.
+      const old = JSON.parse(await readFile(j.file, "utf8")) as { migrations: { migration: Record<string, unknown> }[] };
+      for (const m of old.migrations) delete m.migration["guestRunning"];
+      await writeFile(j.file, JSON.stringify(old));
+      expect(new CommandTable(10, j).unfinished().map((u) => u.migration.guestRunning)).toEqual([false, false]);
     } finally {
       await rm(j.dir, { recursive: true, force: true });
     }

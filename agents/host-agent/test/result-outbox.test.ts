@@ -31,6 +31,7 @@ const record: MigrationRecord = {
   startedAtMs: 1000,
   timeoutMs: 60_000,
   undefineOnSource: true,
+  guestRunning: true,
 };
 const result: MigrationResult = {
   v: 1,

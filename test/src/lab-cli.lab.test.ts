@@ -24,12 +24,12 @@ describe("drover lab", () => {
     dir = await mkdtemp(join(tmpdir(), "drover-e2e-35-"));
     const stateDir = join(dir, "lab");
     const env = { DROVER_LAB_DIR: stateDir };
-    const up = await drover(null, ["lab", "up", "--hosts", "2", "--guests", "1", "--net", "35", "--json"], 300_000, env);
+    const up = await drover(null, ["lab", "up", "--hosts", "3", "--guests", "1", "--net", "35", "--json"], 300_000, env);
     expect(up.code, `${up.stdout}\n${up.stderr}`).toBe(0);
     const info = JSON.parse(up.stdout) as { api: string; running: boolean; hosts: { agent: { running: boolean } | null }[] };
     expect(info.running).toBe(true);
     expect(info.api).toBe("http://127.0.0.1:7104");
-    expect(info.hosts.map((h) => h.agent?.running)).toEqual([true, true]);
+    expect(info.hosts.map((h) => h.agent?.running)).toEqual([true, true, true]);
 
     // No --api: the CLI reads the lab's drover-api.json.
     const hs = await drover(null, ["hosts", "--json"], 60_000, env);
@@ -38,6 +38,7 @@ describe("drover lab", () => {
     expect(hosts.map((h) => [h.id, h.state])).toEqual([
       ["h1", "healthy"],
       ["h2", "healthy"],
+      ["h3", "healthy"],
     ]);
 
     // A second `up` on the running lab, of another shape, is refused before it writes anything: the
@@ -73,7 +74,7 @@ describe("drover lab", () => {
         const fresh = HostsResponse.parse(JSON.parse(r.stdout)).hosts.filter(
           (h) => h.state === "healthy" && (h.lastReportMs ?? 0) > restartedAt,
         );
-        if (fresh.length < 2) throw new Error(`waiting for both hosts to report after the restarts: ${r.stdout}`);
+        if (fresh.length < 3) throw new Error(`waiting for every host to report after the restarts: ${r.stdout}`);
       },
       { timeout: 120_000, interval: 2000 },
     );
@@ -94,12 +95,16 @@ describe("drover lab", () => {
     expect(orphan.stderr).toContain(`the lab in ${stateDir} is stopped, not running`);
     expect((await labStatus(stateDir)).scheduler?.running ?? false).toBe(false);
 
-    // Up again: h2 reports but stays in maintenance; `up` waits for it to be heard, not healthy,
-    // and says how to return it.
+    // Up again with two hosts: h2 reports but stays in maintenance (`up` waits for it to be heard,
+    // not healthy), and h3 is only in the store; `up` says how to deal with each.
     const second = await drover(null, ["lab", "up", "--hosts", "2", "--guests", "1", "--net", "35"], 300_000, env);
     expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(0);
     expect(second.stderr).toContain("h2 is in maintenance, as an earlier run of this lab left it");
     expect(second.stderr).toContain("drover undrain h2");
+    expect(second.stderr).toMatch(/h3 is known as an earlier run of this lab left it .*: drover host forget h3/);
+    expect(second.stderr).not.toMatch(/h1 is/);
+    const forget = await drover(null, ["host", "forget", "h3"], 60_000, env);
+    expect(forget.code, forget.stderr).toBe(0);
     expect((await drover(null, ["lab", "down"], 300_000, env)).code).toBe(0);
   });
 });

@@ -28,6 +28,21 @@ function int(name: string, v: string, min: number, max: number): number {
   return n;
 }
 
+/**
+ * What the scheduler's store (which outlives the lab) kept from an earlier run of this lab: its
+ * hosts out of service, and hosts this run does not have.
+ */
+function earlierRunNotes(seen: readonly ApiHost[], names: readonly string[]): string[] {
+  const kept = "as an earlier run of this lab left it (the scheduler's store keeps it)";
+  return seen.flatMap((h) =>
+    !names.includes(h.id)
+      ? [`${h.id} is known ${kept} but is not a host of this lab: drover host forget ${h.id} removes it`]
+      : h.state !== "healthy"
+        ? [`${h.id} is in ${h.state}, ${kept}: drover undrain ${h.id} returns it to service`]
+        : [],
+  );
+}
+
 /** A lab process as the status tables show it. */
 const proc = (p: { running: boolean; pid: number | null }): string => (p.running ? `pid ${p.pid}` : "down");
 
@@ -140,8 +155,7 @@ export function registerLabCommands(program: Command): void {
           ...(o.agents ? { agent: cluster.agent } : {}),
           ...(o.scheduler ? { scheduler: cluster.scheduler } : {}),
         });
-        /** Lab hosts the scheduler still holds out of service from an earlier run of this lab. */
-        let held: ApiHost[] = [];
+        let notes: string[] = [];
         if (o.scheduler) {
           const api = new ApiClient(cluster.apiUrl, { token: cluster.apiToken });
           const names = Array.from({ length: hosts }, (_, i) => `h${i + 1}`);
@@ -154,7 +168,7 @@ export function registerLabCommands(program: Command): void {
               (hs) => !o.agents || names.every((n) => hs.some((h) => h.id === n && ReportingStates.has(h.state))),
               { timeoutMs: 90_000, pollMs: 1000 },
             );
-            held = seen.filter((h) => names.includes(h.id) && h.state !== "healthy");
+            if (o.agents) notes = earlierRunNotes(seen, names);
           } catch (e) {
             const detail = e instanceof Error ? e.message : String(e);
             throw new CliError(
@@ -163,10 +177,7 @@ export function registerLabCommands(program: Command): void {
             );
           }
         }
-        for (const h of held)
-          process.stderr.write(
-            `${h.id} is in ${h.state}, as an earlier run of this lab left it (the scheduler's store keeps it): drover undrain ${h.id} returns it to service\n`,
-          );
+        for (const n of notes) process.stderr.write(`${n}\n`);
         if (o.json)
           return printJson({
             ...status,

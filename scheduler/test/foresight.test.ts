@@ -46,6 +46,11 @@ describe("load history", () => {
     expect(refused.status).toBe(400);
     expect(ApiError.parse(await json(refused)).error.message).toMatch(/vm/);
     expect((await get(h.url("/v1/history/load?host=nosuch"))).status).toBe(404);
+    const none = await get(h.url(`/v1/history/load?vm=web1&sinceMs=${h.clock.now() + 1}`));
+    expect([none.status, ApiError.parse(await json(none)).error.message]).toEqual([
+      404,
+      `no load recorded for vm "web1" (${uuid(1)}) in that period`,
+    ]);
 
     const hostCpu = [...h.s.state.hosts.get("a")!.cpuMhz.values()];
     await h.restart();

@@ -721,7 +721,11 @@ export class ApiServer {
               ? (["vm", s.state.vm(q.vm)?.uuid ?? q.vm] as const)
               : (["cluster", s.config.cluster] as const);
         const points = s.store.load.series(kind, id, q.sinceMs ?? now - 86_400_000);
-        if (points.length === 0 && kind !== "cluster") throw new NotFoundError(`no load recorded for ${kind} "${id}" in that period`, kind);
+        if (points.length === 0 && kind !== "cluster") {
+          // As the operator named it, with the uuid the history is kept under when that differs.
+          const named = kind === "vm" && q.vm !== id ? `"${q.vm}" (${id})` : `"${id}"`;
+          throw new NotFoundError(`no load recorded for ${kind} ${named} in that period`, kind);
+        }
         const f = s.forecasts.forSeries(kind, id, now);
         return {
           kind,

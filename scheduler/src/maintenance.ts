@@ -9,6 +9,7 @@ import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
 import { NotFoundError, RefusedError } from "./errors.js";
 import { newId } from "./ids.js";
+import { maintenanceMode } from "./maintenance-mode.js";
 import { acrossRequest } from "./move-across.js";
 import type { PeerClusters } from "./peer-clusters.js";
 import type { Planner, PlannerMoves } from "./planner.js";
@@ -277,7 +278,7 @@ export class Maintenance {
     for (const row of this.d.store.maintenance.allActive()) {
       const h = this.d.state.hosts.get(row.host);
       if (!h || h.mode === "standby" || h.mode === "waking" || h.mode === "powering-off") continue;
-      this.d.state.setMode(row.host, row.status === "in-maintenance" ? "maintenance" : "draining", now);
+      this.d.state.setMode(row.host, maintenanceMode(this.d.store, row.host) ?? "normal", now);
     }
   }
 

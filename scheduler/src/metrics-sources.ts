@@ -15,7 +15,7 @@ export interface MetricsView {
   readonly state: ClusterState;
   readonly config: SchedulerConfig;
   readonly clock: Clock;
-  readonly store: Pick<Store, "migrations">;
+  readonly store: Pick<Store, "migrations" | "maintenance">;
   readonly bus?: Pick<Bus, "isConnected" | "stats">;
   readonly dispatcher?: MovesView;
   readonly leadership?: { mayAct(): boolean };

@@ -44,6 +44,8 @@ export interface SnapshotExtras {
   historySamples?: number;
   /** What the load history foresees (default: nothing, the configured wake timeouts). */
   foresight?: Foresight;
+  /** Hosts an open maintenance holds: no plan wakes them (power-manager.ts refuses it too). */
+  inMaintenance?: ReadonlySet<string>;
 }
 
 /** What the remembered load and the measured wakes add to planning. */
@@ -69,7 +71,7 @@ export interface MovesView {
 export interface PlanningSources {
   state: ClusterState;
   config: SchedulerConfig;
-  store: Pick<Store, "migrations">;
+  store: Pick<Store, "migrations" | "maintenance">;
   moves: MovesView;
   foresight?: Foresight;
 }
@@ -90,6 +92,7 @@ export function planningSnapshot(src: PlanningSources, nowMs: number, policies: 
     learned,
     ...(src.moves.hostLinkBandwidth ? { hostBandwidth: (h: string) => src.moves.hostLinkBandwidth?.(h) } : {}),
     ...(src.foresight ? { foresight: src.foresight } : {}),
+    inMaintenance: new Set(src.store.maintenance.allActive().map((r) => r.host)),
   });
 }
 
@@ -189,7 +192,7 @@ function policyHost(h: HostEntry, state: ClusterState, config: SchedulerConfig, 
     contention: hostContention(r.vms),
     power: {
       canPowerOff: r.power.canPowerOff && (power?.allowPowerOff ?? false) && (power?.wake ?? "none") !== "none",
-      canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed,
+      canWake: (power?.wake ?? "none") !== "none" && !h.wakeFailed && extras.inMaintenance?.has(h.id) !== true,
       wakeLatencyMs: extras.foresight?.wakeLatencyMs(h.id) ?? power?.wakeTimeoutMs ?? 300_000,
       ...(power?.idleW !== undefined && power.maxW !== undefined ? { idleW: power.idleW, maxW: power.maxW } : {}),
     },

@@ -1,7 +1,7 @@
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ApiError, ApiPowerAction, HostsResponse } from "@drover/protocol";
+import { ApiError, ApiMaintenance, ApiPowerAction, HostsResponse } from "@drover/protocol";
 import { WAKE_RETRY_BACKOFF } from "../src/power/power-manager.js";
 import { IpmiDriver } from "../src/power/wake-drivers.js";
 import { get, harness, json, post } from "./harness.js";
@@ -147,6 +147,56 @@ describe("power", () => {
       await h.report(["b"]);
       expect(h.s.store.power.get(on.id)!.status).toBe("succeeded");
       expect(h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now())).toBe("healthy");
+    } finally {
+      udp.sock.close();
+    }
+  });
+
+  it("a host drained and powered off for maintenance: no plan wakes it; an operator's wake brings it back in maintenance, taking no VM until undrained", async () => {
+    const udp = await udpListener();
+    try {
+      await using h = await harness(
+        ["a", "b"],
+        { a: [{ uuid: uuid(1), name: "web1" }] },
+        {
+          hosts: {
+            b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 60_000, allowPowerOff: true } },
+          },
+        },
+      );
+      await h.report();
+      const m = ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/b/drain"), { powerOff: true })));
+      await expect
+        .poll(
+          async () => {
+            await h.s.tick();
+            return h.agents.count("power-off") === 1 && !h.agents.up.has("b");
+          },
+          { timeout: 15_000, interval: 20, message: "power-off sent" },
+        )
+        .toBe(true);
+      h.clock.advance(3001);
+      await h.report(["a"]);
+      await h.s.tick();
+      const state = () => h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now());
+      expect(state()).toBe("standby");
+      expect(ApiMaintenance.parse(await json(await get(h.url(`/v1/maintenance/${m.id}`)))).state).toBe("powered-off");
+
+      // Plans neither see it as wakeable nor may wake it.
+      expect(h.s.power.planningSnapshot().hosts.find((x) => x.id === "b")?.power.canWake).toBe(false);
+      expect(() => h.s.power.requestWake("b", "plan:test", "capacity")).toThrow(/under maintenance/);
+      expect(udp.packets).toHaveLength(0);
+
+      // The operator powers it on (to work on it): it comes back in maintenance, no destination.
+      await post(h.url("/v1/hosts/b/power"), { action: "on" });
+      await expect.poll(() => udp.packets.length, { timeout: 15_000, interval: 20, message: "magic packet" }).toBe(1);
+      h.agents.revive("b");
+      await h.report(["b"]);
+      expect(state()).toBe("maintenance");
+      expect(() => h.s.dispatcher.submit({ vm: "web1", destination: "b", requestedBy: "t", reason: "t" })).toThrow(/maintenance/);
+      // Until undrained.
+      expect(ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/b/undrain")))).state).toBe("ended");
+      expect(state()).toBe("healthy");
     } finally {
       udp.sock.close();
     }

@@ -11,6 +11,7 @@ import type { ClusterState, HostEntry } from "../cluster-state.js";
 import type { PowerConfig } from "../config.js";
 import { NotFoundError, RefusedError } from "../errors.js";
 import { newId } from "../ids.js";
+import { maintenanceMode } from "../maintenance-mode.js";
 import { IpmiDriver, UdpWolDriver, WakeError, type WakeDriver } from "./wake-drivers.js";
 import { WakeLatencies } from "./wake-latency.js";
 import type { ServiceDeps } from "../service-deps.js";
@@ -226,6 +227,13 @@ export class PowerManager {
       throw new RefusedError(code, message, "id");
     };
     if (st === "healthy" || st === "draining" || st === "maintenance") refuse("refused.already-on", `${hostId} is ${st}: it is on`);
+    // Only an operator wakes a host held by a maintenance (it comes back in it); plans and restores do not.
+    const maintenance = this.d.store.maintenance.active(hostId);
+    if (maintenance && !/^api(:|$)/.test(by))
+      refuse(
+        "refused.in-maintenance",
+        `${hostId} is under maintenance ${maintenance.id}: only an operator wakes it (it stays in maintenance)`,
+      );
     if (!cfg || cfg.wake === "none") refuse("refused.no-wake-method", `${hostId} has no wake method (hosts.${hostId}.power.wake)`);
     const held = this.backoff.get(hostId);
     if (held && now < held.untilMs && !/^api(:|$)/.test(by))
@@ -328,20 +336,30 @@ export class PowerManager {
     this.backInService.push(fn);
   }
 
-  /** Every valid report: a waking host that reports with libvirt up is awake. */
+  /**
+   * Every valid report: a waking host that reports with libvirt up is awake. It is back in service
+   * unless an open maintenance holds it (powered off in maintenance, then on): then it is in that
+   * maintenance again and takes no VM until undrained.
+   */
   private onReport(h: HostEntry, _wasReachable: boolean): void {
     const now = this.d.clock.now();
     this.backoff.delete(h.id);
+    if (h.mode !== "waking" && h.mode !== "standby") return;
+    if (h.mode === "waking" && !h.libvirtOk) return;
+    const held = maintenanceMode(this.d.store, h.id);
     if (h.mode === "waking") {
       const p = this.pending.get(h.id);
-      if (!h.libvirtOk) return;
-      this.d.state.setMode(h.id, "normal", now);
+      this.d.state.setMode(h.id, held ?? "normal", now);
       if (p && p.row.action === "wake") this.end(p, "succeeded", null);
-    } else if (h.mode === "standby") {
-      // Powered on by someone else: back in service.
-      this.d.state.setMode(h.id, "normal", now);
+    } else {
+      // Powered on by someone else.
+      this.d.state.setMode(h.id, held ?? "normal", now);
       this.wakeLatencies.cameOn(h.id, now);
-    } else return;
+    }
+    if (held) {
+      this.d.log.info({ host: h.id, mode: held }, "host on again, held by its open maintenance (drover undrain returns it)");
+      return;
+    }
     for (const fn of this.backInService) fn(h.id);
   }
 

@@ -193,7 +193,9 @@ describe("power", () => {
       h.agents.revive("b");
       await h.report(["b"]);
       expect(state()).toBe("maintenance");
-      expect(() => h.s.dispatcher.submit({ vm: "web1", destination: "b", requestedBy: "t", reason: "t" })).toThrow(/maintenance/);
+      expect(() => h.s.dispatcher.submit({ vm: "web1", destination: "b", requestedBy: "t", reason: "t" })).toThrow(
+        "destination b is in maintenance",
+      );
       // Until undrained.
       expect(ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/b/undrain")))).state).toBe("ended");
       expect(state()).toBe("healthy");

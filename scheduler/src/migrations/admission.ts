@@ -1,5 +1,6 @@
 // Admission: whether a requested move may be queued at all. Each refusal is a DispatchError whose
 // code names the reason and whose field names the part of the request at fault.
+import type { HostState } from "@drover/protocol";
 import type { MigrationRow, Store } from "@drover/store";
 import type { ClusterState, VmEntry } from "../cluster-state.js";
 import type { SchedulerConfig } from "../config.js";
@@ -33,6 +34,9 @@ export interface AdmissionDeps {
  * differ from where the VM runs, both hosts may take part, the VM is not already being moved
  * (`underway`), and the same move did not fail within the failure cool-down. Returns the VM.
  */
+/** A host state after "is": "in maintenance", "in standby", "powering off". */
+const inWords = (st: HostState): string => (st === "maintenance" || st === "standby" ? `in ${st}` : st.replace("-", " "));
+
 export function admit(d: AdmissionDeps, req: MoveRequest, nowMs: number, underway: (vmUuid: string) => MigrationRow | undefined): VmEntry {
   const { state, store, config } = d;
   const vm = state.vm(req.vm);
@@ -45,12 +49,12 @@ export function admit(d: AdmissionDeps, req: MoveRequest, nowMs: number, underwa
     throw new DispatchError("same-host", `${vm.report.name} already runs on ${req.destination}`, "host");
   }
   if (!state.canBeSource(vm.host, nowMs)) {
-    throw new DispatchError("source-unavailable", `source ${vm.host} is ${state.stateOf(state.hosts.get(vm.host)!, nowMs)}`, "vm");
+    throw new DispatchError("source-unavailable", `source ${vm.host} is ${inWords(state.stateOf(state.hosts.get(vm.host)!, nowMs))}`, "vm");
   }
   if (!dst.canBeDestination(req.destination, nowMs)) {
     throw new DispatchError(
       "destination-unavailable",
-      `destination ${req.destination}${where} is ${dst.stateOf(dst.hosts.get(req.destination)!, nowMs)}`,
+      `destination ${req.destination}${where} is ${inWords(dst.stateOf(dst.hosts.get(req.destination)!, nowMs))}`,
       "host",
     );
   }

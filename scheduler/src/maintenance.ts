@@ -92,11 +92,14 @@ export class Maintenance {
     const open = store.maintenance.active(host);
     if (open) throw new RefusedError("already-in-maintenance", `${host} already has maintenance ${open.id} (${open.status})`, "id");
     const st = state.stateOf(h, now);
-    if (st !== "healthy") throw new RefusedError("host-not-healthy", `${host} is ${st}; only a healthy host can be drained`, "id");
+    // A host in standby holds no VM: its maintenance begins at once and keeps it off (nothing wakes it but an operator).
+    const off = st === "standby";
+    if (st !== "healthy" && !off)
+      throw new RefusedError("host-not-healthy", `${host} is ${st}; only a healthy host, or one in standby, can be drained`, "id");
     const id = newId("mnt", now);
     let row = store.maintenance.request({ id, host, requestedBy: by, powerOff, atMs: now });
     row = this.save(row, { vmsAtStart: state.vmsOn(host).length, message: "draining", ...(toCluster ? { toCluster } : {}) });
-    state.setMode(host, "draining", now);
+    if (!off) state.setMode(host, "draining", now);
     log.info({ maintenance: id, host, powerOff, by, ...(toCluster ? { toCluster } : {}) }, "drain requested");
     this.step(row);
     return store.maintenance.get(id)!;
@@ -139,11 +142,18 @@ export class Maintenance {
     if (!h) return;
     const left = state.vmsOn(host);
     const moving = this.d.moves.inFlightForPolicy().filter((m) => m.sourceHostId === host);
-    if (left.length === 0 && moving.length === 0 && state.freshVmCount(host, now) === 0) {
-      row = this.save(row, { blockers: [], message: "empty: host in maintenance" }, "in-maintenance");
-      state.setMode(host, "maintenance", now);
+    // A host drained in standby stays off and reports nothing (it runs nothing); one that is on is
+    // held in maintenance once its report shows it empty.
+    const off = h.mode === "standby";
+    if (left.length === 0 && moving.length === 0 && (off || state.freshVmCount(host, now) === 0)) {
+      row = this.save(
+        row,
+        { blockers: [], message: off ? "powered off: host in maintenance" : "empty: host in maintenance" },
+        "in-maintenance",
+      );
+      if (!off) state.setMode(host, "maintenance", now);
       log.info({ maintenance: row.id, host }, "drain finished: host in maintenance");
-      if (row.powerOff) {
+      if (row.powerOff && !off) {
         try {
           power.requestPowerOff(host, `maintenance:${row.id}`, "drain with powerOff");
         } catch (e) {

@@ -204,6 +204,39 @@ describe("power", () => {
     }
   });
 
+  it("a host already in standby can be drained: its maintenance begins at once and keeps it off; undrain wakes it", async () => {
+    const udp = await udpListener();
+    try {
+      await using h = await harness(
+        ["a", "b"],
+        { a: [{ uuid: uuid(1), name: "web1" }] },
+        { hosts: { b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 60_000 } } } },
+      );
+      await h.report();
+      await post(h.url("/v1/hosts/b/power"), { action: "off" });
+      await expect.poll(() => !h.agents.up.has("b"), { timeout: 15_000, interval: 20, message: "b off" }).toBe(true);
+      h.clock.advance(3001);
+      await h.report(["a"]);
+      await h.s.tick();
+      const state = () => h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now());
+      expect(state()).toBe("standby");
+
+      const m = ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/b/drain"), { powerOff: true })));
+      expect([m.state, m.message]).toEqual(["powered-off", "powered off: host in maintenance"]);
+      expect(state()).toBe("standby");
+      expect(h.s.power.planningSnapshot().hosts.find((x) => x.id === "b")?.power.canWake).toBe(false);
+      expect(h.agents.count("power-off")).toBe(1);
+
+      await post(h.url("/v1/hosts/b/undrain"));
+      await expect.poll(() => udp.packets.length, { timeout: 15_000, interval: 20, message: "magic packet" }).toBe(1);
+      h.agents.revive("b");
+      await h.report(["b"]);
+      expect(state()).toBe("healthy");
+    } finally {
+      udp.sock.close();
+    }
+  });
+
   it("IPMI wake through ipmitool (a fake executable on PATH); a failed wake marks the host and wakes another", async () => {
     await using dir = await tempDir();
     const log = join(dir.path, "ipmitool.log");

@@ -4,11 +4,35 @@ import { describe, expect, it } from "vitest";
 import { ApiError, ApiMaintenance, ApiPowerAction, HostsResponse } from "@drover/protocol";
 import { WAKE_RETRY_BACKOFF } from "../src/power/power-manager.js";
 import { IpmiDriver } from "../src/power/wake-drivers.js";
-import { get, harness, json, post } from "./harness.js";
+import { get, harness, json, post, type Harness } from "./harness.js";
 import { tempDir, udpListener, uuid } from "./helpers.js";
 
 const MAC = "02:00:00:00:00:0b";
 const MAC_C = "02:00:00:00:00:0c";
+
+/** Host b wakes by WoL to the test's UDP listener. */
+const wolB = (port: number) => ({
+  hosts: { b: { power: { wake: "wol" as const, mac: MAC, address: "127.0.0.1", port, wakeTimeoutMs: 60_000 } } },
+});
+
+/** Waits for b's power-off (asked by the caller), lets its reports stop, and returns b's state as the scheduler judges it, now standby. */
+async function offToStandby(h: Harness): Promise<() => string> {
+  await expect
+    .poll(
+      async () => {
+        await h.s.tick();
+        return h.agents.count("power-off") === 1 && !h.agents.up.has("b");
+      },
+      { timeout: 15_000, interval: 20, message: "power-off sent" },
+    )
+    .toBe(true);
+  h.clock.advance(3001);
+  await h.report(["a"]);
+  await h.s.tick();
+  const state = () => h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now());
+  expect(state()).toBe("standby");
+  return state;
+}
 
 describe("power", () => {
   it("refuses to power off a host that runs a VM, records the refusal and sends nothing", async () => {
@@ -155,31 +179,10 @@ describe("power", () => {
   it("a host drained and powered off for maintenance: no plan wakes it; an operator's wake brings it back in maintenance, taking no VM until undrained", async () => {
     const udp = await udpListener();
     try {
-      await using h = await harness(
-        ["a", "b"],
-        { a: [{ uuid: uuid(1), name: "web1" }] },
-        {
-          hosts: {
-            b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 60_000, allowPowerOff: true } },
-          },
-        },
-      );
+      await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] }, wolB(udp.port));
       await h.report();
       const m = ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/b/drain"), { powerOff: true })));
-      await expect
-        .poll(
-          async () => {
-            await h.s.tick();
-            return h.agents.count("power-off") === 1 && !h.agents.up.has("b");
-          },
-          { timeout: 15_000, interval: 20, message: "power-off sent" },
-        )
-        .toBe(true);
-      h.clock.advance(3001);
-      await h.report(["a"]);
-      await h.s.tick();
-      const state = () => h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now());
-      expect(state()).toBe("standby");
+      const state = await offToStandby(h);
       expect(ApiMaintenance.parse(await json(await get(h.url(`/v1/maintenance/${m.id}`)))).state).toBe("powered-off");
 
       // Plans neither see it as wakeable nor may wake it.
@@ -207,19 +210,10 @@ describe("power", () => {
   it("a host already in standby can be drained: its maintenance begins at once and keeps it off; undrain wakes it", async () => {
     const udp = await udpListener();
     try {
-      await using h = await harness(
-        ["a", "b"],
-        { a: [{ uuid: uuid(1), name: "web1" }] },
-        { hosts: { b: { power: { wake: "wol", mac: MAC, address: "127.0.0.1", port: udp.port, wakeTimeoutMs: 60_000 } } } },
-      );
+      await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] }, wolB(udp.port));
       await h.report();
       await post(h.url("/v1/hosts/b/power"), { action: "off" });
-      await expect.poll(() => !h.agents.up.has("b"), { timeout: 15_000, interval: 20, message: "b off" }).toBe(true);
-      h.clock.advance(3001);
-      await h.report(["a"]);
-      await h.s.tick();
-      const state = () => h.s.state.stateOf(h.s.state.hosts.get("b")!, h.clock.now());
-      expect(state()).toBe("standby");
+      const state = await offToStandby(h);
 
       const m = ApiMaintenance.parse(await json(await post(h.url("/v1/hosts/b/drain"), { powerOff: true })));
       expect([m.state, m.message]).toEqual(["powered-off", "powered off: host in maintenance"]);

@@ -1,6 +1,6 @@
 // The cluster picture built from host reports: cheap to update (the ingest path runs for every
 // report), queried by the snapshot builder, the dispatcher, the power manager and the API.
-import type { HostReport, HostState, VmReport } from "@drover/protocol";
+import { ReportingStates, type HostReport, type HostState, type VmReport } from "@drover/protocol";
 
 /**
  * What the scheduler decided for a host, as opposed to its state (protocol HostState), which is
@@ -323,20 +323,14 @@ export class ClusterState {
     return nowMs - h.lastSeenMs <= interval * this.opts.unreachableAfter;
   }
 
-  /** Only `ReportingStates` (protocol) depend on the reports: clients read them as "the agent was heard". */
+  /**
+   * The mode as a state; the `ReportingStates` (protocol: what clients read as "the agent was heard")
+   * hold only while the host's reports arrive and its libvirtd answers, and are "unreachable" otherwise.
+   */
   stateOf(h: HostEntry, nowMs: number): HostState {
-    const reachable = this.isReachable(h, nowMs) && h.libvirtOk;
-    switch (h.mode) {
-      case "standby":
-      case "waking":
-      case "powering-off":
-        return h.mode;
-      case "draining":
-      case "maintenance":
-        return reachable ? h.mode : "unreachable";
-      default:
-        return reachable ? "healthy" : "unreachable";
-    }
+    const st: HostState = h.mode === "normal" ? "healthy" : h.mode;
+    if (!ReportingStates.has(st)) return st;
+    return this.isReachable(h, nowMs) && h.libvirtOk ? st : "unreachable";
   }
 
   /** Healthy hosts may be sources and destinations; draining ones only sources. */

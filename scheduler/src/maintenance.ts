@@ -288,7 +288,7 @@ export class Maintenance {
     for (const row of this.d.store.maintenance.allActive()) {
       const h = this.d.state.hosts.get(row.host);
       if (!h || h.mode === "standby" || h.mode === "waking" || h.mode === "powering-off") continue;
-      this.d.state.setMode(row.host, maintenanceMode(this.d.store, row.host) ?? "normal", now);
+      this.d.state.setMode(row.host, maintenanceMode(row) ?? "normal", now);
     }
   }
 

@@ -29,14 +29,14 @@ export interface AdmissionDeps {
   config: SchedulerConfig;
 }
 
+/** A host state after "is": "in maintenance", "in standby", "powering off". */
+const inWords = (st: HostState): string => (st === "maintenance" || st === "standby" ? `in ${st}` : st.replace("-", " "));
+
 /**
  * Checks a move against the cluster as reported at `nowMs`: the VM and the destination exist and
  * differ from where the VM runs, both hosts may take part, the VM is not already being moved
  * (`underway`), and the same move did not fail within the failure cool-down. Returns the VM.
  */
-/** A host state after "is": "in maintenance", "in standby", "powering off". */
-const inWords = (st: HostState): string => (st === "maintenance" || st === "standby" ? `in ${st}` : st.replace("-", " "));
-
 export function admit(d: AdmissionDeps, req: MoveRequest, nowMs: number, underway: (vmUuid: string) => MigrationRow | undefined): VmEntry {
   const { state, store, config } = d;
   const vm = state.vm(req.vm);

@@ -57,6 +57,9 @@ interface Pending {
  */
 export const WAKE_RETRY_BACKOFF = { firstMs: 5 * 60_000, maxMs: 60 * 60_000 } as const;
 
+/** Asked through the API (`api:TOKEN`): an operator, whom the back-off and a maintenance do not stop. */
+const byOperator = (by: string): boolean => /^api(:|$)/.test(by);
+
 export class PowerManager {
   private readonly drivers: WakeDrivers;
   private readonly pending = new Map<string, Pending>();
@@ -229,14 +232,14 @@ export class PowerManager {
     if (st === "healthy" || st === "draining" || st === "maintenance") refuse("refused.already-on", `${hostId} is ${st}: it is on`);
     // Only an operator wakes a host held by a maintenance (it comes back in it); plans and restores do not.
     const maintenance = this.d.store.maintenance.active(hostId);
-    if (maintenance && !/^api(:|$)/.test(by))
+    if (maintenance && !byOperator(by))
       refuse(
         "refused.in-maintenance",
         `${hostId} is under maintenance ${maintenance.id}: only an operator wakes it (it stays in maintenance)`,
       );
     if (!cfg || cfg.wake === "none") refuse("refused.no-wake-method", `${hostId} has no wake method (hosts.${hostId}.power.wake)`);
     const held = this.backoff.get(hostId);
-    if (held && now < held.untilMs && !/^api(:|$)/.test(by))
+    if (held && now < held.untilMs && !byOperator(by))
       refuse(
         "refused.wake-backoff",
         `${hostId} failed to wake ${held.failures} time(s) in a row; not woken again before ${new Date(held.untilMs).toISOString()}`,
@@ -344,18 +347,14 @@ export class PowerManager {
   private onReport(h: HostEntry, _wasReachable: boolean): void {
     const now = this.d.clock.now();
     this.backoff.delete(h.id);
-    if (h.mode !== "waking" && h.mode !== "standby") return;
-    if (h.mode === "waking" && !h.libvirtOk) return;
-    const held = maintenanceMode(this.d.store, h.id);
-    if (h.mode === "waking") {
-      const p = this.pending.get(h.id);
-      this.d.state.setMode(h.id, held ?? "normal", now);
-      if (p && p.row.action === "wake") this.end(p, "succeeded", null);
-    } else {
-      // Powered on by someone else.
-      this.d.state.setMode(h.id, held ?? "normal", now);
-      this.wakeLatencies.cameOn(h.id, now);
-    }
+    const waking = h.mode === "waking";
+    if ((!waking && h.mode !== "standby") || (waking && !h.libvirtOk)) return;
+    const held = maintenanceMode(this.d.store.maintenance.active(h.id));
+    this.d.state.setMode(h.id, held ?? "normal", now);
+    const p = this.pending.get(h.id);
+    if (waking && p?.row.action === "wake") this.end(p, "succeeded", null);
+    // From standby: powered on by someone else.
+    if (!waking) this.wakeLatencies.cameOn(h.id, now);
     if (held) {
       this.d.log.info({ host: h.id, mode: held }, "host on again, held by its open maintenance (drover undrain returns it)");
       return;
@@ -407,7 +406,7 @@ export class PowerManager {
       const cfg = this.cfg(row.host);
       if (!state.hosts.has(row.host) || this.pending.get(row.host)?.row.id === row.id) continue;
       const timeout = row.action === "wake" ? (cfg?.wakeTimeoutMs ?? 300_000) : (cfg?.powerOffTimeoutMs ?? 120_000);
-      this.track(row, Math.max(now, row.createdMs + timeout), row.action === "wake" && !/^api(:|$)/.test(row.requestedBy));
+      this.track(row, Math.max(now, row.createdMs + timeout), row.action === "wake" && !byOperator(row.requestedBy));
       state.setMode(row.host, row.action === "wake" ? "waking" : "powering-off", now);
     }
   }

@@ -7,7 +7,7 @@ import type { Logger, MigrationProgress, MigrationResult, VmState } from "@drove
 import type { MigrationRecord } from "./command-table.js";
 import { destinationName } from "./destinations.js";
 import { AgentErrorCode } from "./errors.js";
-import type { HvConnection, Hypervisor, JobStats } from "./hypervisor.js";
+import type { HvConnection, HvDomain, Hypervisor, JobStats } from "./hypervisor.js";
 import { withTimeout, type LibvirtLink } from "./libvirt-link.js";
 import { progressOfJob } from "./migration.js";
 
@@ -55,12 +55,30 @@ export class RecoveredMigration {
   /** Cancels the job if it still runs (an abort command, or the timeout). */
   async abort(reason: "requested" | "timeout" = "requested"): Promise<void> {
     this.abortReason ??= reason;
+    await this.onLocalDomain((dom) => dom.abortJob());
+  }
+
+  /** `act` on the VM's domain on this host, if libvirtd answers and holds it; undefined otherwise. */
+  private async onLocalDomain<T>(act: (dom: HvDomain) => Promise<T>): Promise<T | undefined> {
     const dom = await this.d.link.connection?.lookup(this.m.vmUuid).catch(() => null);
-    if (!dom) return;
+    if (!dom) return undefined;
     try {
-      await dom.abortJob();
+      return await act(dom);
     } finally {
       dom.free();
+    }
+  }
+
+  /** Mends what the unseen end left on this host (`act` says whether it changed anything), logged either way. */
+  private async mendHere(done: string, act: (dom: HvDomain) => Promise<boolean>): Promise<boolean> {
+    const ids = { migrationId: this.m.migrationId, vm: this.m.vm };
+    try {
+      const changed = (await this.onLocalDomain(act)) === true;
+      if (changed) this.d.log.warn(ids, done);
+      return changed;
+    } catch (e) {
+      this.d.log.error({ ...ids, err: e }, `not done: ${done}`);
+      return false;
     }
   }
 
@@ -104,22 +122,11 @@ export class RecoveredMigration {
    * paused it (offline, or the ladder's pause rung) and, cut off from libvirt or restarted, never
    * resumed it. Left so, the guest is down with nothing moving it. True when it was resumed.
    */
-  private async resumeHere(): Promise<boolean> {
-    const dom = await this.d.link.connection?.lookup(this.m.vmUuid).catch(() => null);
-    if (!dom) return false;
-    try {
+  private resumeHere(): Promise<boolean> {
+    return this.mendHere("the guest the failed move had paused is resumed here", async (dom) => {
       await withTimeout(dom.resume(), this.d.callTimeoutMs, "resume");
-      this.d.log.warn({ migrationId: this.m.migrationId, vm: this.m.vm }, "the guest the failed move had paused is resumed here");
       return true;
-    } catch (e) {
-      this.d.log.error(
-        { err: e, migrationId: this.m.migrationId, vm: this.m.vm },
-        "the guest the failed move had paused could not be resumed",
-      );
-      return false;
-    } finally {
-      dom.free();
-    }
+    });
   }
 
   /**
@@ -127,21 +134,12 @@ export class RecoveredMigration {
    * (which undefines the source, as the command asked) never ran. Left, it is a second copy
    * someone could start on the same disks.
    */
-  private async undefineHere(): Promise<void> {
-    const dom = await this.d.link.connection?.lookup(this.m.vmUuid).catch(() => null);
-    if (!dom) return;
-    try {
-      if ((await withTimeout(dom.state(), this.d.callTimeoutMs, "state")) !== "shut-off") return;
+  private undefineHere(): Promise<boolean> {
+    return this.mendHere("the moved VM's stale definition on this host removed", async (dom) => {
+      if ((await withTimeout(dom.state(), this.d.callTimeoutMs, "state")) !== "shut-off") return false;
       await withTimeout(dom.undefine(), this.d.callTimeoutMs, "undefine");
-      this.d.log.info({ migrationId: this.m.migrationId, vm: this.m.vm }, "the moved VM's stale definition on this host removed");
-    } catch (e) {
-      this.d.log.error(
-        { err: e, migrationId: this.m.migrationId, vm: this.m.vm },
-        "the moved VM's stale definition on this host not removed",
-      );
-    } finally {
-      dom.free();
-    }
+      return true;
+    });
   }
 
   /** true while the job runs on this host, false once it ended (or the domain left), undefined when libvirtd does not answer. */

@@ -58,6 +58,8 @@ export interface JobStats {
 export interface MigrateParams {
   destinationUri?: string;
   bandwidthMiBs?: number;
+  /** The cap of post-copy's background copy (QEMU leaves it unlimited unless told). */
+  bandwidthPostcopyMiBs?: number;
   maxDowntimeMs?: number;
   autoConvergeInitial?: number;
   autoConvergeIncrement?: number;

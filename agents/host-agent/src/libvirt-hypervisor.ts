@@ -94,6 +94,7 @@ class LvDomain implements HvDomain {
     const params: Parameters<Domain["migrateToUri3"]>[1] = {};
     // libvirt takes whole MiB/s; never round a limit down to "unlimited" (0).
     if (p.bandwidthMiBs !== undefined) params.bandwidthMiBs = Math.max(1, Math.ceil(p.bandwidthMiBs));
+    if (p.bandwidthPostcopyMiBs !== undefined) params.bandwidthPostcopyMiBs = Math.max(1, Math.ceil(p.bandwidthPostcopyMiBs));
     if (p.autoConvergeInitial !== undefined) params.autoConvergeInitial = p.autoConvergeInitial;
     if (p.autoConvergeIncrement !== undefined) params.autoConvergeIncrement = p.autoConvergeIncrement;
     if (p.migrateDisks !== undefined) params.migrateDisks = p.migrateDisks;

@@ -156,7 +156,11 @@ export class MigrationRun {
       ));
     const flags = migrateFlags(this.deps.hv, o, active, this.deps.tls, this.copies, this.tcg);
     const params: MigrateParams = {};
-    if (o.bandwidthMiBs !== undefined) params.bandwidthMiBs = o.bandwidthMiBs;
+    if (o.bandwidthMiBs !== undefined) {
+      params.bandwidthMiBs = o.bandwidthMiBs;
+      // The cap is the move's, not only its pre-copy's: post-copy's background copy would flood the link.
+      if (flags & this.deps.hv.flags.POSTCOPY) params.bandwidthPostcopyMiBs = o.bandwidthMiBs;
+    }
     if (this.copies.length > 0) {
       params.migrateDisks = this.copies.map((c) => c.target);
       const failed = await this.createDestinationImages();

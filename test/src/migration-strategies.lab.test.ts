@@ -8,13 +8,12 @@
 // each move's record names its strategy, what completed it and the measured downtime, and every
 // guest's tick counter continues on h2. The moves run one after another: concurrent moves share the
 // link, and their predictions (so their strategies) would be made on a divided bandwidth.
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Bus } from "@drover/bus";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ticksAbove } from "@drover/lab/testing";
 import { diskContentHash, localDiskNsPath } from "@drover/lab";
-import { ApiMigration, HostReport, silentLogger, subjects } from "@drover/protocol";
+import { ApiMigration } from "@drover/protocol";
 import { call } from "./helpers/api.js";
-import { ticksMoved, waitMigrationDone, waitReady } from "./helpers/cluster.js";
+import { dirtyRateReported, ticksMoved, waitMigrationDone, waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
 // The agent's dirty rate comes from QEMU's page sampling (about 48 pages of a 96 MiB guest over 1 s),
@@ -84,40 +83,11 @@ async function move(vm: string): Promise<ApiMigration> {
   return done;
 }
 
-/**
- * Waits until h1's agent reports the guest's dirty rate on the wanted side of the cap (what the cost
- * model predicts from). A measurement taken while a guest booted reads far over the cap until the
- * next one, and on a slower machine the first can fall in the boot: an idle guest's rate must stay
- * under the cap for `holdMs`, longer than one measurement period (5 s here) plus a report, so the
- * reading the move is predicted from was taken after the boot.
- */
-async function dirtyRateReported(vm: string, side: "over" | "under", holdMs = side === "under" ? 10_000 : 0): Promise<void> {
-  await using bus = await Bus.connect({ ...d.lab.busOptions("scheduler"), name: "strategies-test", logger: silentLogger });
-  let rate: number | null = null;
-  let since: number | null = null;
-  const sub = bus.subscribe(subjects.hostReport("lab", "h1"), HostReport, (r) => {
-    rate = r.vms.find((v) => v.name === vm)?.dirtyRateMiBs ?? rate;
-    const ok = rate !== null && (side === "over" ? rate > CAP_MIBS : rate <= CAP_MIBS);
-    since = ok ? (since ?? Date.now()) : null;
-  });
-  try {
-    await vi.waitFor(
-      () => {
-        if (since === null || Date.now() - since < holdMs)
-          throw new Error(`waiting for h1 to report ${vm} dirtying ${side} ${CAP_MIBS} MiB/s for ${holdMs} ms: ${rate}`);
-      },
-      { timeout: 200_000, interval: 500 },
-    );
-  } finally {
-    sub.unsubscribe();
-  }
-}
-
 describe("migration strategies", () => {
   it("copies a local qcow2 disk to the destination (copy-storage): the guest's disk content is the same there", async () => {
     const nsPath = localDiskNsPath("disk1");
     const sourceHash = await diskContentHash(d.lab.host("h1").hostPath(nsPath));
-    await dirtyRateReported("disk1", "under");
+    await dirtyRateReported(d, { host: "h1", vm: "disk1" }, "under", CAP_MIBS);
     const done = await move("disk1");
     expect(done.strategy).toBe("live");
     expect(done.completedBy).toBe("live");
@@ -125,14 +95,14 @@ describe("migration strategies", () => {
   });
 
   it("moves a guest that outruns the bandwidth by post-copy where its tag allows it", async () => {
-    await dirtyRateReported("pc1", "over");
+    await dirtyRateReported(d, { host: "h1", vm: "pc1" }, "over", CAP_MIBS);
     const done = await move("pc1");
     expect(done.strategy).toBe("post-copy");
     expect(done.completedBy).toBe("post-copy");
   });
 
   it("moves a guest that outruns the bandwidth by pause-and-copy where post-copy is not allowed, its pause measured as downtime", async () => {
-    await dirtyRateReported("pause1", "over");
+    await dirtyRateReported(d, { host: "h1", vm: "pause1" }, "over", CAP_MIBS);
     const done = await move("pause1");
     expect(done.strategy).toBe("pause-and-copy");
     expect(done.completedBy).toBe("offline");

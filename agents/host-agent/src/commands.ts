@@ -22,7 +22,7 @@ import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
 import { describeDomain } from "./domain-xml.js";
 import { diskCopies, type DiskCopy } from "./storage.js";
-import { RecoveredMigration } from "./recovery.js";
+import { RecoveredMigration, type RecoveryCause } from "./recovery.js";
 import { ResultOutbox } from "./result-outbox.js";
 import { LeaseFence, leaseFenceFile } from "./lease-fence.js";
 
@@ -267,13 +267,16 @@ export class CommandRunner {
     let recovering: RecoveredMigration | null = null;
     const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => (recovering ?? run).abort() };
     const ran = run.run().then((r) => {
-      if (!run.sourceLibvirtdLost) return r;
-      // The job may have ended either way without us: what libvirt shows once it is back decides.
+      const cause = run.unseenEnd;
+      if (!cause) return r;
+      // The job may still end either way without us: what libvirt shows decides.
       this.d.log.warn(
-        { migrationId: cmd.migrationId, vm: dom.name },
-        "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs",
+        { migrationId: cmd.migrationId, vm: dom.name, cause },
+        cause === "libvirtd-lost"
+          ? "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs"
+          : "post-copy broke mid-migration; following the move to its end",
       );
-      recovering = this.recovery(cmd.id, record, "libvirtd-lost");
+      recovering = this.recovery(cmd.id, record, cause);
       return recovering.run();
     });
     const done = ran.catch((e: unknown): MigrationResult => {
@@ -307,7 +310,7 @@ export class CommandRunner {
   }
 
   /** Follows a migration whose end this agent did not see, from what libvirt shows (recovery.ts). */
-  private recovery(commandId: string, m: MigrationRecord, cause: "agent-restart" | "libvirtd-lost"): RecoveredMigration {
+  private recovery(commandId: string, m: MigrationRecord, cause: RecoveryCause): RecoveredMigration {
     return new RecoveredMigration(commandId, m, {
       hv: this.d.hv,
       link: this.d.link,

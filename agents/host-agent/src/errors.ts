@@ -29,6 +29,8 @@ export const AgentErrorCode = {
   MigrationInterrupted: "migration-interrupted",
   /** This host's own libvirtd went away during the migration: where the VM runs, once it is back, decides the outcome. */
   SourceLibvirtdLost: "source-libvirtd-lost",
+  /** A post-copy move broke after the switch and did not complete: the guest's memory is split between the hosts, it runs on neither. */
+  PostCopyBroken: "post-copy-broken",
   ShuttingDown: "shutting-down",
   /** The command came from a deposed leader: its lease revision is below one already seen. */
   StaleLeaseRevision: "stale-lease-revision",

@@ -121,6 +121,12 @@ export class MigrationRun {
    * once libvirtd is back, decides (commands.ts hands over to recovery.ts).
    */
   sourceLibvirtdLost = false;
+  /**
+   * The move failed after the post-copy switch: the guest runs on the destination on memory fetched
+   * from here, so it is split between the hosts, and the move may still end either way (QEMU goes
+   * on once the link is back). Provisional too: recovery follows it to its end.
+   */
+  postCopyBroken = false;
 
   /** `copies`: the disks the destination does not share (storage.ts `diskCopies`); empty for a shared-storage move. */
   constructor(
@@ -134,6 +140,11 @@ export class MigrationRun {
 
   get vmUuid(): string {
     return this.dom.uuid;
+  }
+
+  /** Why this move's end was not seen here (its result is provisional then), or null. */
+  get unseenEnd(): "libvirtd-lost" | "post-copy-broken" | null {
+    return this.sourceLibvirtdLost ? "libvirtd-lost" : this.postCopyBroken ? "post-copy-broken" : null;
   }
 
   /** Asks libvirt to cancel; the result then says `aborted` and the VM stays here. */
@@ -415,6 +426,7 @@ export class MigrationRun {
     let error: MigrationResult["error"] = null;
     if (failure) {
       this.sourceLibvirtdLost = await this.libvirtdGone();
+      this.postCopyBroken = !this.sourceLibvirtdLost && this.phase === "post-copy";
       const info = await this.failureInfo(failure);
       // The ladder aborts a copy that stopped moving; when the destination cannot be reached the
       // network stopped it, and that is the cause to record.
@@ -434,7 +446,7 @@ export class MigrationRun {
         await this.dom.resume().catch((e: unknown) => log.error({ err: e }, "could not resume the paused source"));
       }
       // Not when the move's end is unknown: QEMU may still be finishing it onto those images.
-      if (!this.sourceLibvirtdLost) await this.removeDestinationImages();
+      if (!this.unseenEnd) await this.removeDestinationImages();
       else if (this.created.length > 0) log.warn({ images: this.created }, "the move's end is unknown: copied disk images kept");
     }
     let downtimeMs: number | null = null;

@@ -1,6 +1,8 @@
 // A migration whose end this agent did not see: an earlier run of the agent started it (it is in
 // the command journal) and was killed or restarted meanwhile, or this host's libvirtd went away
-// under it (migration.ts `sourceLibvirtdLost`). libvirt runs a peer-to-peer migration on its own,
+// under it (migration.ts `sourceLibvirtdLost`), or its post-copy phase broke (`postCopyBroken`: the
+// guest runs on the destination on memory fetched from here, and QEMU goes on when the link is
+// back). libvirt runs a peer-to-peer migration on its own,
 // so the job may still run, or have ended either way. The outcome comes from libvirt: the job on
 // this host while it runs, then where the domain runs (here, or on the destination).
 import type { Logger, MigrationProgress, MigrationResult, VmState } from "@drover/protocol";
@@ -21,13 +23,16 @@ export interface RecoveryDeps {
   /** How often the job is looked at (default 1 s). */
   pollMs?: number;
   /** What kept the agent from seeing the end (default: its own restart). */
-  cause?: "agent-restart" | "libvirtd-lost";
+  cause?: RecoveryCause;
 }
+
+export type RecoveryCause = "agent-restart" | "libvirtd-lost" | "post-copy-broken";
 
 /** Each cause as the result's words and its escalation label say it. */
 const CAUSES = {
   "agent-restart": { while: (host: string) => `while the agent on ${host} was restarting`, label: "recovered-after-agent-restart" },
   "libvirtd-lost": { while: (host: string) => `while ${host}'s libvirtd was away`, label: "recovered-after-libvirtd-loss" },
+  "post-copy-broken": { while: () => "after its post-copy phase broke", label: "recovered-after-post-copy-break" },
 } as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,6 +102,8 @@ export class RecoveredMigration {
         return undefined;
       });
       if (running === false) break;
+      // Past the switch nothing can cancel the move (libvirt refuses): what it left is the result.
+      if (Date.now() > giveUpAt && this.postCopy) break;
       if (Date.now() > giveUpAt && !this.abortReason) {
         log.warn({ migrationId: this.m.migrationId }, "recovered migration past its timeout; aborting");
         await this.abort("timeout").catch((e: unknown) => log.error({ err: e }, "abortJob failed"));
@@ -113,7 +120,9 @@ export class RecoveredMigration {
       there = await this.there();
     }
     if (active(there.state) && here.state === "shut-off" && this.m.undefineOnSource) await this.undefineHere();
-    if (here.state === "paused" && !active(there.state) && this.m.guestRunning && (await this.resumeHere())) here = await this.here();
+    // Never a source whose post-copy began: its memory lacks what the guest wrote on the destination.
+    if (here.state === "paused" && !active(there.state) && this.m.guestRunning && !this.postCopy && (await this.resumeHere()))
+      here = await this.here();
     return this.result(here, there);
   }
 
@@ -142,7 +151,16 @@ export class RecoveredMigration {
     });
   }
 
-  /** true while the job runs on this host, false once it ended (or the domain left), undefined when libvirtd does not answer. */
+  private get postCopy(): boolean {
+    return this.d.cause === "post-copy-broken";
+  }
+
+  /**
+   * true while the job runs on this host, false once it ended (or the domain left), undefined when
+   * libvirtd does not answer. After a broken post-copy the job reads as failed while QEMU here still
+   * serves the guest's memory and finishes the copy once the link is back: that move runs until the
+   * domain here is no longer active.
+   */
   private async jobRunning(): Promise<boolean | undefined> {
     const conn = this.d.link.connection;
     if (!conn) return undefined;
@@ -152,7 +170,7 @@ export class RecoveredMigration {
       // An inactive domain runs no job (and libvirt refuses to read one: that is not "not answering").
       if (!active(await withTimeout(dom.state(), this.d.callTimeoutMs, "state"))) return false;
       const js = await withTimeout(dom.jobStats(false), this.d.callTimeoutMs, "job stats");
-      if (!js || js.type === "none" || js.type === "completed" || js.type === "failed" || js.type === "cancelled") return false;
+      if (!js || js.type === "none" || js.type === "completed" || js.type === "failed" || js.type === "cancelled") return this.postCopy;
       this.publish(js);
       return true;
     } finally {
@@ -205,7 +223,7 @@ export class RecoveredMigration {
     if (moved) {
       outcome = "succeeded";
       vmRunningOn = there.state === "running" ? m.destination.host : null;
-    } else if (stayed) {
+    } else if (stayed && !this.postCopy) {
       outcome = this.abortReason === "timeout" ? "timed-out" : this.abortReason ? "aborted" : "failed";
       vmRunningOn = here.state === "running" ? this.d.host : null;
       error = {
@@ -216,6 +234,18 @@ export class RecoveredMigration {
               ? AgentErrorCode.Aborted
               : AgentErrorCode.Timeout,
         message: `the migration of ${m.vm} to ${to} ended ${during}, without moving it: it runs on ${this.d.host}`,
+      };
+    } else if (this.postCopy) {
+      outcome = "failed";
+      error = {
+        code: AgentErrorCode.PostCopyBroken,
+        message: active(there.state)
+          ? `the post-copy migration of ${m.vm} to ${to} broke and did not complete within ${m.timeoutMs} ms: ${m.vm} is split between ${this.d.host} and ${to} (its memory partly on each) and runs on neither until its move is resumed (on ${this.d.host}: virsh migrate --postcopy --postcopy-resume with the move's own flags, to ${m.destination.uri})`
+          : `the post-copy migration of ${m.vm} to ${to} broke and ${to} no longer runs it: ${
+              active(here.state)
+                ? `the copy left on ${this.d.host} lacks what the guest wrote on ${to}, so it is not resumed`
+                : "it is active on neither host"
+            }${there.reachable ? "" : ` (${to}'s libvirtd did not answer)`}`,
       };
     } else {
       outcome = "failed";

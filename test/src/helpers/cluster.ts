@@ -1,10 +1,14 @@
 // Waiting on the cluster through the HTTP API and the lab's serial files (test-only: vi.waitFor).
+import { Bus } from "@drover/bus";
 import {
   ApiMigration,
   ApiMigrationEnded,
+  HostReport,
   HostsResponse,
   MigrationsResponse,
   VmsResponse,
+  silentLogger,
+  subjects,
   type ApiHost,
   type ApiVm,
 } from "@drover/protocol";
@@ -71,4 +75,39 @@ export async function ticksMoved(
     { timeout: timeoutMs, interval: 500 },
   );
   return { host, last: await movedLive(`${vm} ticking on ${host}`, d.lab.host(host).serialFile(vm), above, timeoutMs) };
+}
+
+/**
+ * Waits until `host`'s agent reports the guest's dirty rate on the wanted side of `capMiBs` (what
+ * the cost model predicts a move's strategy from). A measurement taken while a guest booted reads
+ * far over the cap until the next one, and on a slower machine the first can fall in the boot: an
+ * idle guest's rate must stay under the cap for `holdMs`, longer than one measurement period plus a
+ * report, so the reading the move is predicted from was taken after the boot.
+ */
+export async function dirtyRateReported(
+  d: DroverLab,
+  at: { host: string; vm: string },
+  side: "over" | "under",
+  capMiBs: number,
+  holdMs = side === "under" ? 10_000 : 0,
+): Promise<void> {
+  await using bus = await Bus.connect({ ...d.lab.busOptions("scheduler"), name: "dirty-rate-wait", logger: silentLogger });
+  let rate: number | null = null;
+  let since: number | null = null;
+  const sub = bus.subscribe(subjects.hostReport("lab", at.host), HostReport, (r) => {
+    rate = r.vms.find((v) => v.name === at.vm)?.dirtyRateMiBs ?? rate;
+    const ok = rate !== null && (side === "over" ? rate > capMiBs : rate <= capMiBs);
+    since = ok ? (since ?? Date.now()) : null;
+  });
+  try {
+    await vi.waitFor(
+      () => {
+        if (since === null || Date.now() - since < holdMs)
+          throw new Error(`waiting for ${at.host} to report ${at.vm} dirtying ${side} ${capMiBs} MiB/s for ${holdMs} ms: ${rate}`);
+      },
+      { timeout: 200_000, interval: 500 },
+    );
+  } finally {
+    sub.unsubscribe();
+  }
 }

@@ -1,11 +1,16 @@
-// The link between source and destination cut during a move's post-copy phase (namespace lab), held
-// cut until libvirt declares the post-copy failed, then restored. From the switch the guest runs on
-// the destination on memory it fetches from the source, so the move cannot be undone: it must not be
-// recorded failed while QEMU can still finish it. Once the link is back QEMU completes the copy; the
-// move is recorded succeeded, the guest runs (ticking) on the destination only, and the source keeps
-// no definition of it that someone could start a second copy from. The post-copy phase's background
-// copy keeps to the move's bandwidth cap (QEMU leaves it unlimited unless told), which is also what
-// makes the phase last long enough here to be cut.
+// Faults in a move's post-copy phase (namespace lab). From the switch the guest runs on the
+// destination on memory it fetches from the source, so the move cannot be undone: it must not be
+// recorded failed while it can still complete, and the source's copy must never be resumed.
+// 1. The link cut, held cut until libvirt declares the post-copy failed, then restored: QEMU's stream
+//    only stalled, and it completes the copy once the link is back.
+// 2. The stream broken (`virsh domjobabort --postcopy`, what a reset connection leaves: QEMU waits
+//    to be resumed): the agent resumes the move itself.
+// Either way the move is recorded succeeded, the guest runs (ticking) on the destination only, and
+// the source keeps no definition of it that someone could start a second copy from. The post-copy
+// phase's background copy keeps to the move's bandwidth cap (QEMU leaves it unlimited unless told),
+// which is also what makes the phase last long enough here to be hit.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Connection, type Domain } from "@drover/libvirt";
 import { ApiMigration } from "@drover/protocol";
@@ -21,7 +26,7 @@ const PAUSED_POSTCOPY = 12;
 const PAUSED_POSTCOPY_FAILED = 13;
 
 let d: DroverLab;
-let source: Connection | undefined;
+const conns = new Map<string, Connection>();
 
 beforeAll(async () => {
   d = await DroverLab.start({
@@ -47,14 +52,15 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await source?.close().catch(() => undefined);
+  for (const c of conns.values()) await c.close().catch(() => undefined);
   await d?.stop();
 });
 
-/** pc1's domain on h1 (null once gone), and its state and reason as libvirt gives them. */
-async function onSource<T>(f: (dom: Domain) => Promise<T>): Promise<T | null> {
-  source ??= await Connection.open(d.lab.host("h1").uri);
-  const dom = await source.lookupDomain("pc1").catch(() => null);
+/** `f` on pc1's domain on `host` (null when it holds none). */
+async function onDomain<T>(host: string, f: (dom: Domain) => Promise<T>): Promise<T | null> {
+  let c = conns.get(host);
+  if (!c) conns.set(host, (c = await Connection.open(d.lab.host(host).uri)));
+  const dom = await c.lookupDomain("pc1").catch(() => null);
   if (!dom) return null;
   try {
     return await f(dom);
@@ -62,28 +68,50 @@ async function onSource<T>(f: (dom: Domain) => Promise<T>): Promise<T | null> {
     dom.free();
   }
 }
-const sourceState = () => onSource((dom) => dom.info()).then((i) => (i ? `${i.state}/${i.reason}` : "none"));
+/** pc1's state and its reason on `host`, as libvirt gives them ("none": no such domain). */
+const stateOn = (host: string) => onDomain(host, (dom) => dom.info()).then((i) => (i ? `${i.state}/${i.reason}` : "none"));
 
-describe("link cut during a move's post-copy phase, restored after libvirt declared the post-copy failed", () => {
-  it("records the move succeeded once QEMU completes it; the guest runs on h2 only; h1 keeps no definition of it", async () => {
-    await dirtyRateReported(d, { host: "h1", vm: "pc1" }, "over", CAP_MIBS);
-    const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "pc1", host: "h2" });
-    await vi.waitFor(
-      async () => {
-        const st = await sourceState();
-        if (st !== `paused/${PAUSED_POSTCOPY}`) throw new Error(`waiting for pc1's post-copy phase on h1: ${st}`);
-      },
-      { timeout: 240_000, interval: 50 },
-    );
-    // The background copy keeps to the move's cap.
-    expect(await onSource((dom) => dom.maxSpeedMiBs({ postcopy: true }))).toBe(CAP_MIBS);
+/** Asks for pc1's move from `from` to `to` and waits until it is in its post-copy phase (its pages' cap checked then). */
+async function moveIntoPostCopy(from: string, to: string): Promise<ApiMigration> {
+  await dirtyRateReported(d, { host: from, vm: "pc1" }, "over", CAP_MIBS);
+  const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "pc1", host: to });
+  await vi.waitFor(
+    async () => {
+      const st = await stateOn(from);
+      if (st !== `paused/${PAUSED_POSTCOPY}`) throw new Error(`waiting for pc1's post-copy phase on ${from}: ${st}`);
+    },
+    { timeout: 240_000, interval: 50 },
+  );
+  // The background copy keeps to the move's cap.
+  expect(await onDomain(from, (dom) => dom.maxSpeedMiBs({ postcopy: true }))).toBe(CAP_MIBS);
+  return m;
+}
+
+/** The move ended succeeded with pc1 ticking on `to` alone, defined there only, its command received once. */
+async function landedOnlyOn(m: ApiMigration, from: string, to: string): Promise<void> {
+  const done = await waitMigrationDone(d.api, m.id, 240_000);
+  console.log(`post-copy fault: ${done.state} after ${done.measuredDurationMs} ms, completed by ${done.completedBy}`);
+  expect(done.state, JSON.stringify(done)).toBe("succeeded");
+  expect(done.vmRunningOn).toBe(to);
+  expect(done.completedBy).toBe("post-copy");
+  expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, ["pc1"]))).toEqual({ pc1: to });
+  // No shut-off definition left on the source to start a second copy from (libvirt's own last step,
+  // which undefines the source, did not run: its job had failed).
+  expect(await d.lab.host(from).definedGuests()).not.toContain("pc1");
+  expect(await d.lab.host(to).definedGuests()).toContain("pc1");
+  expect(await commandReceipts(d, done.commandId)).toEqual({ [from]: 1 });
+}
+
+describe("faults in a move's post-copy phase", () => {
+  it("link cut, restored after libvirt declared the post-copy failed: succeeded once QEMU completes it; the guest on h2 only", async () => {
+    const m = await moveIntoPostCopy("h1", "h2");
     await d.lab.cutLink("h1", "h2");
-    expect(await sourceState(), "still in post-copy when cut").toBe(`paused/${PAUSED_POSTCOPY}`);
+    expect(await stateOn("h1"), "still in post-copy when cut").toBe(`paused/${PAUSED_POSTCOPY}`);
 
     // libvirt's keepalive gives up on the peer: the migration call fails, the source waits paused.
     await vi.waitFor(
       async () => {
-        const st = await sourceState();
+        const st = await stateOn("h1");
         if (st !== `paused/${PAUSED_POSTCOPY_FAILED}`) throw new Error(`waiting for libvirt to declare the post-copy failed: ${st}`);
       },
       { timeout: 120_000, interval: 500 },
@@ -99,16 +127,16 @@ describe("link cut during a move's post-copy phase, restored after libvirt decla
     ]);
 
     await d.lab.healLink("h1", "h2");
-    const done = await waitMigrationDone(d.api, m.id, 240_000);
-    console.log(`post-copy cut: ${done.state} after ${done.measuredDurationMs} ms, completed by ${done.completedBy}`);
-    expect(done.state, JSON.stringify(done)).toBe("succeeded");
-    expect(done.vmRunningOn).toBe("h2");
+    await landedOnlyOn(m, "h1", "h2");
     expect(await agentLogLines(d, "h1", "post-copy broke mid-migration; following the move to its end")).toHaveLength(1);
-    expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, ["pc1"]))).toEqual({ pc1: "h2" });
-    // No shut-off definition left on h1 to start a second copy from (libvirt's own last step,
-    // which undefines the source, did not run: its job had failed).
-    expect(await d.lab.host("h1").definedGuests()).not.toContain("pc1");
-    expect(await d.lab.host("h2").definedGuests()).toContain("pc1");
-    expect(await commandReceipts(d, done.commandId)).toEqual({ h1: 1 });
+  }, 600_000);
+
+  it("stream broken (QEMU waits to be resumed): the agent resumes the move; succeeded; the guest on h1 only", async () => {
+    const from = (await d.hostOf("pc1"))!;
+    const to = from === "h1" ? "h2" : "h1";
+    const m = await moveIntoPostCopy(from, to);
+    await promisify(execFile)("virsh", ["-c", d.lab.host(from).uri, "domjobabort", "pc1", "--postcopy"]);
+    await landedOnlyOn(m, from, to);
+    expect(await agentLogLines(d, from, "post-copy resumed and completed")).toHaveLength(1);
   }, 600_000);
 });

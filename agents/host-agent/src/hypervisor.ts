@@ -83,6 +83,12 @@ export interface HvDomain {
   /** Removes the persistent definition (an inactive domain is gone after it). */
   undefine(): Promise<void>;
   startPostCopy(): Promise<void>;
+  /**
+   * Where this domain, the source of a move, is in the move's post-copy phase, from libvirt's reason
+   * for its pause: "copying" (the guest runs on the destination), "failed" (the phase broke and the
+   * move waits to be resumed, `VIR_MIGRATE_POSTCOPY_RESUME`), null when not in one.
+   */
+  postCopyPhase(): Promise<"copying" | "failed" | null>;
   startDirtyRateCalc(seconds: number): Promise<void>;
   /** Disk sizes as libvirt measures them now. */
   diskSizes(): Promise<DiskSize[]>;
@@ -138,6 +144,7 @@ export interface Hypervisor {
     OFFLINE: number;
     AUTO_CONVERGE: number;
     POSTCOPY: number;
+    POSTCOPY_RESUME: number;
     ABORT_ON_ERROR: number;
     TLS: number;
   };

@@ -1,5 +1,6 @@
 import {
   Connection,
+  DomainPausedReason,
   DomainStatsFlags,
   DomainStatsTypes,
   ErrorCode,
@@ -121,6 +122,11 @@ class LvDomain implements HvDomain {
   }
   startPostCopy(): Promise<void> {
     return this.d.startPostCopy();
+  }
+  async postCopyPhase(): Promise<"copying" | "failed" | null> {
+    const i = await this.d.info();
+    if (i.state !== "paused") return null;
+    return i.reason === DomainPausedReason.POSTCOPY ? "copying" : i.reason === DomainPausedReason.POSTCOPY_FAILED ? "failed" : null;
   }
   startDirtyRateCalc(seconds: number): Promise<void> {
     return this.d.startDirtyRateCalc(seconds);

@@ -11,7 +11,8 @@ import { destinationName } from "./destinations.js";
 import { AgentErrorCode } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats } from "./hypervisor.js";
 import { withTimeout, type LibvirtLink } from "./libvirt-link.js";
-import { progressOfJob } from "./migration.js";
+import { PEER_PROBE_MS, progressOfJob } from "./migration.js";
+import { peerReach } from "./peer-reach.js";
 
 export interface RecoveryDeps {
   hv: Hypervisor;
@@ -24,6 +25,8 @@ export interface RecoveryDeps {
   pollMs?: number;
   /** What kept the agent from seeing the end (default: its own restart). */
   cause?: RecoveryCause;
+  /** Goes on with a broken post-copy (the move's own resume, `MigrationRun.resumePostCopy`); none after a restart. */
+  resumePostCopy?: () => Promise<void>;
 }
 
 export type RecoveryCause = "agent-restart" | "libvirtd-lost" | "post-copy-broken";
@@ -35,6 +38,8 @@ const CAUSES = {
   "post-copy-broken": { while: () => "after its post-copy phase broke", label: "recovered-after-post-copy-break" },
 } as const;
 
+/** How often a broken post-copy is tried again (each try probes the destination first). */
+const RESUME_EVERY_MS = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const active = (s: VmState | null) => s === "running" || s === "paused";
 
@@ -46,6 +51,7 @@ interface Seen {
 
 export class RecoveredMigration {
   private abortReason: "requested" | "timeout" | null = null;
+  private nextResumeMs = 0;
 
   constructor(
     readonly commandId: string,
@@ -102,6 +108,7 @@ export class RecoveredMigration {
         return undefined;
       });
       if (running === false) break;
+      if (running && this.postCopy) await this.resumeIfWaiting();
       // Past the switch nothing can cancel the move (libvirt refuses): what it left is the result.
       if (Date.now() > giveUpAt && this.postCopy) break;
       if (Date.now() > giveUpAt && !this.abortReason) {
@@ -127,12 +134,34 @@ export class RecoveredMigration {
   }
 
   /**
+   * A broken post-copy whose QEMU waits to be resumed (its stream gone, not merely stalled: a stalled
+   * one goes on by itself when the link returns) goes on once the destination answers again. The
+   * resume call lasts until the move completes; tried at most every RESUME_EVERY_MS.
+   */
+  private async resumeIfWaiting(): Promise<void> {
+    const resume = this.d.resumePostCopy;
+    if (!resume || Date.now() < this.nextResumeMs) return;
+    const phase = await this.onLocalDomain((dom) => withTimeout(dom.postCopyPhase(), this.d.callTimeoutMs, "state")).catch(() => null);
+    if (phase !== "failed") return;
+    this.nextResumeMs = Date.now() + RESUME_EVERY_MS;
+    if ((await peerReach(this.m.destination.uri, PEER_PROBE_MS)) === "silent") return;
+    const ids = { migrationId: this.m.migrationId, vm: this.m.vm, destination: destinationName(this.m.destination) };
+    this.d.log.warn(ids, "resuming the broken post-copy");
+    await resume().then(
+      () => this.d.log.info(ids, "post-copy resumed and completed"),
+      (e: unknown) => this.d.log.warn({ ...ids, err: e }, "post-copy not resumed; trying again"),
+    );
+  }
+
+  /**
    * The move failed and left the guest paused here, though it ran when the move began: the move
    * paused it (offline, or the ladder's pause rung) and, cut off from libvirt or restarted, never
    * resumed it. Left so, the guest is down with nothing moving it. True when it was resumed.
    */
   private resumeHere(): Promise<boolean> {
     return this.mendHere("the guest the failed move had paused is resumed here", async (dom) => {
+      // Whatever the journal says: libvirt's reason shows a post-copy began (a restarted agent's journal does not).
+      if ((await withTimeout(dom.postCopyPhase(), this.d.callTimeoutMs, "state")) !== null) return false;
       await withTimeout(dom.resume(), this.d.callTimeoutMs, "resume");
       return true;
     });
@@ -268,8 +297,8 @@ export class RecoveredMigration {
       source: this.d.host,
       destination: m.destination.host,
       outcome,
-      // Unknown: the rungs climbed were not seen to their end.
-      completedBy: null,
+      // Unknown: the rungs climbed were not seen to their end; but a broken post-copy was seen switched.
+      completedBy: moved && this.postCopy ? "post-copy" : null,
       startedAtMs: m.startedAtMs,
       endedAtMs: done?.elapsedMs != null ? m.startedAtMs + done.elapsedMs : now,
       durationMs,

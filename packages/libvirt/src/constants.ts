@@ -44,6 +44,14 @@ export const DomainStatsTypes = {
   VM: 1 << 10,
 } as const;
 
+/** virDomainPausedReason (the reason of a paused domain's state), the values Drover reads. */
+export const DomainPausedReason = {
+  /** Paused on the source of a migration in its post-copy phase. */
+  POSTCOPY: 12,
+  /** The post-copy phase failed: the migration waits to be resumed (VIR_MIGRATE_POSTCOPY_RESUME). */
+  POSTCOPY_FAILED: 13,
+} as const;
+
 /** virConnectGetAllDomainStatsFlags (filters apply only when no domain list is given). */
 export const DomainStatsFlags = {
   ACTIVE: 1 << 0,

@@ -30,6 +30,7 @@ export type { LibvirtErrorInfo, Logger } from "./errors.js";
 export {
   DOMAIN_STATES,
   DomainEventId,
+  DomainPausedReason,
   DomainStatsFlags,
   DomainStatsTypes,
   DomainXmlFlags,

@@ -3,10 +3,14 @@
 // recorded failed while it can still complete, and the source's copy must never be resumed.
 // 1. The link cut, held cut until libvirt declares the post-copy failed, then restored: QEMU's stream
 //    only stalled, and it completes the copy once the link is back.
+//    The move is recorded succeeded, the guest runs (ticking) on the destination only, and the source
+//    keeps no definition of it that someone could start a second copy from.
 // 2. The stream broken (`virsh domjobabort --postcopy`, what a reset connection leaves: QEMU waits
-//    to be resumed): the agent resumes the move itself.
-// Either way the move is recorded succeeded, the guest runs (ticking) on the destination only, and
-// the source keeps no definition of it that someone could start a second copy from. The post-copy
+//    to be resumed): the move is followed, not ended failed, and the source's copy is not resumed.
+//    (The agent does not resume the move itself: libvirt's VIR_MIGRATE_POSTCOPY_RESUME hung in the
+//    destination's prepare step in 2 of 4 runs of this lab. Past its timeout the move ends
+//    `post-copy-broken`, naming the resume for an operator.)
+// The post-copy
 // phase's background copy keeps to the move's bandwidth cap (QEMU leaves it unlimited unless told),
 // which is also what makes the phase last long enough here to be hit.
 import { execFile } from "node:child_process";
@@ -131,12 +135,23 @@ describe("faults in a move's post-copy phase", () => {
     expect(await agentLogLines(d, "h1", "post-copy broke mid-migration; following the move to its end")).toHaveLength(1);
   }, 600_000);
 
-  it("stream broken (QEMU waits to be resumed): the agent resumes the move; succeeded; the guest on h1 only", async () => {
+  it("stream broken (QEMU waits to be resumed): the move is followed, not ended failed; the source's copy is not resumed", async () => {
     const from = (await d.hostOf("pc1"))!;
     const to = from === "h1" ? "h2" : "h1";
     const m = await moveIntoPostCopy(from, to);
     await promisify(execFile)("virsh", ["-c", d.lab.host(from).uri, "domjobabort", "pc1", "--postcopy"]);
-    await landedOnlyOn(m, from, to);
-    expect(await agentLogLines(d, from, "post-copy resumed and completed")).toHaveLength(1);
+    await vi.waitFor(
+      async () => {
+        const st = await stateOn(from);
+        if (st !== `paused/${PAUSED_POSTCOPY_FAILED}`) throw new Error(`waiting for the post-copy to break on ${from}: ${st}`);
+      },
+      { timeout: 60_000, interval: 500 },
+    );
+    // Time for the agent's failed call to end the move (the old code did, within seconds).
+    await new Promise((r) => setTimeout(r, 20_000));
+    const during = await call(d.api, "GET", `/v1/migrations/${m.id}`, ApiMigration);
+    expect(during.state, JSON.stringify(during)).toBe("running");
+    expect(await stateOn(from), "the source's copy stays paused").toBe(`paused/${PAUSED_POSTCOPY_FAILED}`);
+    expect(await agentLogLines(d, from, "post-copy broke mid-migration; following the move to its end")).toHaveLength(1);
   }, 600_000);
 });

@@ -276,7 +276,7 @@ export class CommandRunner {
           ? "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs"
           : "post-copy broke mid-migration; following the move to its end",
       );
-      recovering = this.recovery(cmd.id, record, cause, cause === "post-copy-broken" ? () => run.resumePostCopy() : undefined);
+      recovering = this.recovery(cmd.id, record, cause);
       return recovering.run();
     });
     const done = ran.catch((e: unknown): MigrationResult => {
@@ -310,7 +310,7 @@ export class CommandRunner {
   }
 
   /** Follows a migration whose end this agent did not see, from what libvirt shows (recovery.ts). */
-  private recovery(commandId: string, m: MigrationRecord, cause: RecoveryCause, resumePostCopy?: () => Promise<void>): RecoveredMigration {
+  private recovery(commandId: string, m: MigrationRecord, cause: RecoveryCause): RecoveredMigration {
     return new RecoveredMigration(commandId, m, {
       hv: this.d.hv,
       link: this.d.link,
@@ -319,7 +319,6 @@ export class CommandRunner {
       callTimeoutMs: this.d.config.libvirt.callTimeoutMs,
       progress: this.d.migrationDeps.progress,
       cause,
-      ...(resumePostCopy ? { resumePostCopy } : {}),
     });
   }
 

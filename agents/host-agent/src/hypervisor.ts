@@ -84,11 +84,10 @@ export interface HvDomain {
   undefine(): Promise<void>;
   startPostCopy(): Promise<void>;
   /**
-   * Where this domain, the source of a move, is in the move's post-copy phase, from libvirt's reason
-   * for its pause: "copying" (the guest runs on the destination), "failed" (the phase broke and the
-   * move waits to be resumed, `VIR_MIGRATE_POSTCOPY_RESUME`), null when not in one.
+   * Paused as the source of a move in its post-copy phase, running or broken (libvirt's reason for
+   * the pause): the guest runs on the destination, and this copy's memory lacks what it writes there.
    */
-  postCopyPhase(): Promise<"copying" | "failed" | null>;
+  pausedForPostCopy(): Promise<boolean>;
   startDirtyRateCalc(seconds: number): Promise<void>;
   /** Disk sizes as libvirt measures them now. */
   diskSizes(): Promise<DiskSize[]>;
@@ -144,7 +143,6 @@ export interface Hypervisor {
     OFFLINE: number;
     AUTO_CONVERGE: number;
     POSTCOPY: number;
-    POSTCOPY_RESUME: number;
     ABORT_ON_ERROR: number;
     TLS: number;
   };

@@ -123,10 +123,9 @@ class LvDomain implements HvDomain {
   startPostCopy(): Promise<void> {
     return this.d.startPostCopy();
   }
-  async postCopyPhase(): Promise<"copying" | "failed" | null> {
+  async pausedForPostCopy(): Promise<boolean> {
     const i = await this.d.info();
-    if (i.state !== "paused") return null;
-    return i.reason === DomainPausedReason.POSTCOPY ? "copying" : i.reason === DomainPausedReason.POSTCOPY_FAILED ? "failed" : null;
+    return i.state === "paused" && (i.reason === DomainPausedReason.POSTCOPY || i.reason === DomainPausedReason.POSTCOPY_FAILED);
   }
   startDirtyRateCalc(seconds: number): Promise<void> {
     return this.d.startDirtyRateCalc(seconds);

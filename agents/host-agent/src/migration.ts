@@ -127,8 +127,6 @@ export class MigrationRun {
    * on once the link is back). Provisional too: recovery follows it to its end.
    */
   postCopyBroken = false;
-  /** What libvirt was asked, once it was: a broken post-copy resumes with the same. */
-  private asked: { params: MigrateParams; flags: number } | null = null;
 
   /** `copies`: the disks the destination does not share (storage.ts `diskCopies`); empty for a shared-storage move. */
   constructor(
@@ -147,16 +145,6 @@ export class MigrationRun {
   /** Why this move's end was not seen here (its result is provisional then), or null. */
   get unseenEnd(): "libvirtd-lost" | "post-copy-broken" | null {
     return this.sourceLibvirtdLost ? "libvirtd-lost" : this.postCopyBroken ? "post-copy-broken" : null;
-  }
-
-  /**
-   * Goes on with this move's broken post-copy (libvirt's `VIR_MIGRATE_POSTCOPY_RESUME`, same
-   * destination, parameters and flags): resolves once the move has completed, rejects when it
-   * could not go on.
-   */
-  resumePostCopy(): Promise<void> {
-    if (!this.asked) return Promise.reject(new Error("the move never started"));
-    return this.dom.migrate(this.cmd.destination.uri, this.asked.params, this.asked.flags | this.deps.hv.flags.POSTCOPY_RESUME);
   }
 
   /** Asks libvirt to cancel; the result then says `aborted` and the VM stays here. */
@@ -215,7 +203,6 @@ export class MigrationRun {
       "migration starting",
     );
     let failure: unknown = null;
-    this.asked = { params, flags };
     const migrating = this.dom.migrate(this.cmd.destination.uri, params, flags).then(
       () => undefined,
       (e: unknown) => {

@@ -11,8 +11,7 @@ import { destinationName } from "./destinations.js";
 import { AgentErrorCode } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats } from "./hypervisor.js";
 import { withTimeout, type LibvirtLink } from "./libvirt-link.js";
-import { PEER_PROBE_MS, progressOfJob } from "./migration.js";
-import { peerReach } from "./peer-reach.js";
+import { progressOfJob } from "./migration.js";
 
 export interface RecoveryDeps {
   hv: Hypervisor;
@@ -25,8 +24,6 @@ export interface RecoveryDeps {
   pollMs?: number;
   /** What kept the agent from seeing the end (default: its own restart). */
   cause?: RecoveryCause;
-  /** Goes on with a broken post-copy (the move's own resume, `MigrationRun.resumePostCopy`); none after a restart. */
-  resumePostCopy?: () => Promise<void>;
 }
 
 export type RecoveryCause = "agent-restart" | "libvirtd-lost" | "post-copy-broken";
@@ -38,8 +35,6 @@ const CAUSES = {
   "post-copy-broken": { while: () => "after its post-copy phase broke", label: "recovered-after-post-copy-break" },
 } as const;
 
-/** How often a broken post-copy is tried again (each try probes the destination first). */
-const RESUME_EVERY_MS = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const active = (s: VmState | null) => s === "running" || s === "paused";
 
@@ -51,7 +46,6 @@ interface Seen {
 
 export class RecoveredMigration {
   private abortReason: "requested" | "timeout" | null = null;
-  private nextResumeMs = 0;
 
   constructor(
     readonly commandId: string,
@@ -108,7 +102,6 @@ export class RecoveredMigration {
         return undefined;
       });
       if (running === false) break;
-      if (running && this.postCopy) await this.resumeIfWaiting();
       // Past the switch nothing can cancel the move (libvirt refuses): what it left is the result.
       if (Date.now() > giveUpAt && this.postCopy) break;
       if (Date.now() > giveUpAt && !this.abortReason) {
@@ -127,30 +120,8 @@ export class RecoveredMigration {
       there = await this.there();
     }
     if (active(there.state) && here.state === "shut-off" && this.m.undefineOnSource) await this.undefineHere();
-    // Never a source whose post-copy began: its memory lacks what the guest wrote on the destination.
-    if (here.state === "paused" && !active(there.state) && this.m.guestRunning && !this.postCopy && (await this.resumeHere()))
-      here = await this.here();
+    if (here.state === "paused" && !active(there.state) && this.m.guestRunning && (await this.resumeHere())) here = await this.here();
     return this.result(here, there);
-  }
-
-  /**
-   * A broken post-copy whose QEMU waits to be resumed (its stream gone, not merely stalled: a stalled
-   * one goes on by itself when the link returns) goes on once the destination answers again. The
-   * resume call lasts until the move completes; tried at most every RESUME_EVERY_MS.
-   */
-  private async resumeIfWaiting(): Promise<void> {
-    const resume = this.d.resumePostCopy;
-    if (!resume || Date.now() < this.nextResumeMs) return;
-    const phase = await this.onLocalDomain((dom) => withTimeout(dom.postCopyPhase(), this.d.callTimeoutMs, "state")).catch(() => null);
-    if (phase !== "failed") return;
-    this.nextResumeMs = Date.now() + RESUME_EVERY_MS;
-    if ((await peerReach(this.m.destination.uri, PEER_PROBE_MS)) === "silent") return;
-    const ids = { migrationId: this.m.migrationId, vm: this.m.vm, destination: destinationName(this.m.destination) };
-    this.d.log.warn(ids, "resuming the broken post-copy");
-    await resume().then(
-      () => this.d.log.info(ids, "post-copy resumed and completed"),
-      (e: unknown) => this.d.log.warn({ ...ids, err: e }, "post-copy not resumed; trying again"),
-    );
   }
 
   /**
@@ -160,8 +131,9 @@ export class RecoveredMigration {
    */
   private resumeHere(): Promise<boolean> {
     return this.mendHere("the guest the failed move had paused is resumed here", async (dom) => {
-      // Whatever the journal says: libvirt's reason shows a post-copy began (a restarted agent's journal does not).
-      if ((await withTimeout(dom.postCopyPhase(), this.d.callTimeoutMs, "state")) !== null) return false;
+      // Never a source whose post-copy began (libvirt's reason for the pause says so, whatever the
+      // journal says): its memory lacks what the guest wrote on the destination since the switch.
+      if (await withTimeout(dom.pausedForPostCopy(), this.d.callTimeoutMs, "state")) return false;
       await withTimeout(dom.resume(), this.d.callTimeoutMs, "resume");
       return true;
     });

@@ -226,6 +226,7 @@ export class HostAgent {
   private tick(): void {
     if (this.stopping) return;
     const started = Date.now();
+    this.commands.sweepLeftovers();
     this.reporting = this.reportOnce()
       .then(() => undefined)
       .catch((e: unknown) => this.log.error({ err: e }, "report failed"))

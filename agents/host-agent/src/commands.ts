@@ -22,6 +22,7 @@ import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
 import { describeDomain } from "./domain-xml.js";
 import { diskCopies, type DiskCopy } from "./storage.js";
+import { LeftoverImages, leftoverImagesFile } from "./leftover-images.js";
 import { RecoveredMigration, type RecoveryCause } from "./recovery.js";
 import { ResultOutbox } from "./result-outbox.js";
 import { LeaseFence, leaseFenceFile } from "./lease-fence.js";
@@ -32,7 +33,7 @@ export interface CommandDeps {
   link: LibvirtLink;
   log: Logger;
   preflightDeps: () => Promise<Omit<PreflightDeps, "hv">>;
-  migrationDeps: Omit<MigrationDeps, "hv">;
+  migrationDeps: Omit<MigrationDeps, "hv" | "leftovers">;
   /** Stores a result in the results stream; resolves on the server's ack (retried by the outbox until then). */
   publishResult: (r: MigrationResult) => Promise<void>;
   hostEvent: (kind: "powering-off", detail: string) => void;
@@ -71,6 +72,8 @@ export class CommandRunner {
   private closing = false;
   /** Refuses commands of a deposed leader (this agent serves one cluster); kept under the state dir. */
   private readonly fence: LeaseFence;
+  /** Disk images failed copies left on destinations they could not reach; kept under the state dir. */
+  private readonly leftovers: LeftoverImages;
 
   constructor(private readonly d: CommandDeps) {
     const stateDir = d.config.stateDir;
@@ -79,8 +82,24 @@ export class CommandRunner {
       stateDir ? { file: commandJournalFile(stateDir), host: d.config.host, log: d.log } : undefined,
     );
     this.fence = new LeaseFence(d.log, stateDir ? { file: leaseFenceFile(stateDir), host: d.config.host } : undefined);
-    if (!stateDir) d.log.warn({}, "no stateDir: migrations in flight and the highest lease revision are forgotten if this agent restarts");
+    this.leftovers = new LeftoverImages({
+      hv: d.hv,
+      host: d.config.host,
+      log: d.log,
+      callTimeoutMs: d.config.libvirt.callTimeoutMs,
+      ...(stateDir ? { file: leftoverImagesFile(stateDir) } : {}),
+    });
+    if (!stateDir)
+      d.log.warn(
+        {},
+        "no stateDir: migrations in flight, the highest lease revision and images left on destinations are forgotten if this agent restarts",
+      );
     this.outbox = new ResultOutbox({ send: d.publishResult, acked: (id) => this.table.resultStored(id), log: d.log });
+  }
+
+  /** Called on the agent's report tick: removes images failed copies left on destinations, when due. */
+  sweepLeftovers(): void {
+    this.leftovers.sweepIfDue();
   }
 
   /** The bus is back: results owed are tried at once rather than at their next back-off. */
@@ -260,7 +279,7 @@ export class CommandRunner {
       dom.free();
       throw e;
     }
-    const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv }, copies);
+    const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv, leftovers: this.leftovers }, copies);
     // On disk before libvirt is asked: a restarted agent must find this job and answer for it.
     const record = migrationRecord(cmd, dom, run.startedAtMs, (await dom.state().catch(() => null)) === "running");
     this.table.recordMigration(cmd.id, record);

@@ -154,7 +154,8 @@ export const AgentConfigSchema = z
     stateDir: absPath
       .optional()
       .describe(
-        "Where the agent keeps what must survive its own restart (the journal of migrations in flight). Default: the " +
+        "Where the agent keeps what must survive its own restart (the journal of migrations in flight, the leader's " +
+          "lease revision, disk images failed copies left on other hosts). Default: the " +
           "directory of labHostFile when set, else /var/lib/drover-agent.",
       ),
     metrics: z

@@ -3,6 +3,7 @@ import { destinationName } from "./destinations.js";
 import { describeDomain } from "./domain-xml.js";
 import { AgentError, AgentErrorCode, errorInfo } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats, MigrateParams } from "./hypervisor.js";
+import type { LeftoverImages } from "./leftover-images.js";
 import { withTimeout } from "./libvirt-link.js";
 import { peerReach } from "./peer-reach.js";
 import type { DiskCopy } from "./storage.js";
@@ -19,6 +20,8 @@ export interface MigrationDeps {
   /** Migrate over QEMU's TLS (config migration.tls). */
   tls: boolean;
   progress: (p: MigrationProgress) => void;
+  /** Images a failed copy left on a destination it could not reach, removed once it answers. */
+  leftovers: LeftoverImages;
 }
 
 /** Where the downtime in a result came from (the protocol has no field for it yet; logged). */
@@ -321,6 +324,8 @@ export class MigrationRun {
    * failure the images made so far are removed and the error returned: nothing has moved.
    */
   private async createDestinationImages(): Promise<unknown> {
+    // What an earlier failed copy of this VM left there would refuse the new images.
+    await this.deps.leftovers.sweep(this.cmd.destination.uri);
     const dest = await this.openDestination();
     if (!dest) return new AgentError(AgentErrorCode.DestinationLost, `${this.cmd.destination.uri} did not answer; no disk image created`);
     try {
@@ -358,10 +363,7 @@ export class MigrationRun {
     if (this.created.length === 0) return;
     const dest = open ?? (await this.openDestination());
     if (!dest) {
-      this.deps.log.error(
-        { images: this.created, destination: destinationName(this.cmd.destination) },
-        "destination unreachable: copied disk images left there",
-      );
+      this.deps.leftovers.add(this.cmd.destination, this.dom, this.created.splice(0));
       return;
     }
     try {
@@ -381,8 +383,10 @@ export class MigrationRun {
               { path, destination: destinationName(this.cmd.destination) },
               "destination disk image removed after the failed move",
             ),
-          (e: unknown) =>
-            this.deps.log.error({ err: e, path, destination: destinationName(this.cmd.destination) }, "destination disk image not removed"),
+          (e: unknown) => {
+            this.deps.log.error({ err: e, path, destination: destinationName(this.cmd.destination) }, "destination disk image not removed");
+            this.deps.leftovers.add(this.cmd.destination, this.dom, [path]);
+          },
         );
       }
     } finally {

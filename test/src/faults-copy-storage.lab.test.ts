@@ -23,7 +23,7 @@ let d: DroverLab;
 
 beforeAll(async () => {
   d = await DroverLab.start({
-    net: 45,
+    net: 55,
     hosts: 2,
     network: "netns",
     guests: [{ name: "disk1", host: "h1", memoryMiB: 96, workload: { dirtyMb: 0 }, localDisk: { sizeMiB: 32, dataMiB: 8 } }],

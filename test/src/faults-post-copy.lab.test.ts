@@ -34,7 +34,7 @@ const conns = new Map<string, Connection>();
 
 beforeAll(async () => {
   d = await DroverLab.start({
-    net: 44,
+    net: 54,
     hosts: 2,
     network: "netns",
     guests: [

@@ -2,7 +2,8 @@
 // fails, and the disk image it created on the destination cannot be removed then: the destination
 // does not answer. Left, that image would refuse the VM's every later copy there (an image is never
 // created over an existing file) and hold the host's disk. The agent keeps it in its state and
-// removes it once the destination answers; the next move copies the disk there whole.
+// removes it once the destination answers; the next move copies the disk there whole. A move that
+// lands removes the source's now stale copy, or the VM could never be copied back there.
 //
 // Each host namespace's TCP gives up on a silent peer after a few retransmissions
 // (net.ipv4.tcp_retries2=4) rather than the default's ~15 minutes: QEMU's disk mirror, cancelled
@@ -82,4 +83,17 @@ describe("link cut during a copy-storage move", () => {
     expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, ["disk1"]))).toEqual({ disk1: "h2" });
     expect(await diskContentHash(imageFile("h2"))).toBe(source);
   }, 900_000);
+
+  it("a copy-storage move that landed leaves no stale copy on its source, so the VM can come back", async () => {
+    expect(await d.hostOf("disk1")).toBe("h2");
+    const content = await diskContentHash(imageFile("h2"));
+    const back = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "disk1", host: "h1" });
+    const done = await waitMigrationDone(d.api, back.id, 300_000);
+    expect(done.state, JSON.stringify(done.error)).toBe("succeeded");
+    expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, ["disk1"]))).toEqual({ disk1: "h1" });
+    expect(await diskContentHash(imageFile("h1"))).toBe(content);
+    // The stale copy the move left went with it (as h1's did with the move above, or this copy
+    // could not have been made).
+    expect(await imageOn("h2")).toBe(false);
+  }, 600_000);
 });

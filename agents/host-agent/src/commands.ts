@@ -285,19 +285,28 @@ export class CommandRunner {
     this.table.recordMigration(cmd.id, record);
     let recovering: RecoveredMigration | null = null;
     const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => (recovering ?? run).abort() };
-    const ran = run.run().then((r) => {
-      const cause = run.unseenEnd;
-      if (!cause) return r;
-      // The job may still end either way without us: what libvirt shows decides.
-      this.d.log.warn(
-        { migrationId: cmd.migrationId, vm: dom.name, cause },
-        cause === "libvirtd-lost"
-          ? "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs"
-          : "post-copy broke mid-migration; following the move to its end",
-      );
-      recovering = this.recovery(cmd.id, record, cause);
-      return recovering.run();
-    });
+    const ran = run
+      .run()
+      .then((r) => {
+        const cause = run.unseenEnd;
+        if (!cause) return r;
+        // The job may still end either way without us: what libvirt shows decides.
+        this.d.log.warn(
+          { migrationId: cmd.migrationId, vm: dom.name, cause },
+          cause === "libvirtd-lost"
+            ? "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs"
+            : "post-copy broke mid-migration; following the move to its end",
+        );
+        recovering = this.recovery(cmd.id, record, cause);
+        return recovering.run();
+      })
+      .then(async (r) => {
+        // The move's result stands whatever this cleanup meets.
+        await run
+          .removeMovedDisks(r, this.d.link.connection ?? null)
+          .catch((e: unknown) => this.d.log.error({ err: e }, "moved disks not cleaned up"));
+        return r;
+      });
     const done = ran.catch((e: unknown): MigrationResult => {
       const now = Date.now();
       return {

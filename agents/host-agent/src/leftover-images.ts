@@ -1,8 +1,8 @@
-// Disk images a failed copy-storage move created on its destination and could not remove there (the
-// destination did not answer then, the link being what failed). Left, they fill that host's disk and
-// refuse the VM's next copy there: an image is never created over an existing file. They are kept
-// in a state file and removed once the destination answers: before the VM's next copy-storage move
-// there, and by a sweep every SWEEP_EVERY_MS.
+// Disk images a failed copy-storage move created on its destination. They are removed at once where
+// the destination answers; where it does not (the link being what failed) they are kept in a state
+// file and removed once it answers: before the VM's next copy-storage move there, and by a sweep
+// every SWEEP_EVERY_MS. Left, they would fill that host's disk and refuse the VM's next copy there
+// (an image is never created over an existing file).
 import { join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "@drover/protocol";
@@ -54,18 +54,22 @@ export class LeftoverImages {
     return this.images.length;
   }
 
-  /** Remembers images a failed move left on its destination. */
-  add(destination: { host: string; uri: string }, vm: { name: string; uuid: string }, paths: readonly string[]): void {
+  /** Removes the images a failed move made on its destination, now if it answers, else once it does. */
+  async discard(destination: { host: string; uri: string }, vm: { name: string; uuid: string }, paths: readonly string[]): Promise<void> {
+    if (paths.length === 0) return;
     const now = Date.now();
     for (const path of paths) {
       if (this.images.some((i) => i.destination.uri === destination.uri && i.path === path)) continue;
       this.images.push({ destination: { host: destination.host, uri: destination.uri }, vm: vm.name, vmUuid: vm.uuid, path, sinceMs: now });
     }
     this.save();
-    this.d.log.warn(
-      { destination: destination.host, vm: vm.name, images: paths },
-      "copied disk images left on the destination; removed once it answers",
-    );
+    await this.sweep(destination.uri);
+    const left = this.images.filter((i) => i.destination.uri === destination.uri && paths.includes(i.path)).map((i) => i.path);
+    if (left.length > 0)
+      this.d.log.warn(
+        { destination: destination.host, vm: vm.name, images: left },
+        "copied disk images left on the destination; removed once it answers",
+      );
   }
 
   /** A sweep of every destination, if one is due (called on the agent's report tick). */

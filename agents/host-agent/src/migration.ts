@@ -119,17 +119,14 @@ export class MigrationRun {
   /** Destination images this move created (copy-storage), removed again if it fails. */
   private readonly created: string[] = [];
   /**
-   * The move failed because this host's own libvirtd went away: its job (peer to peer, in libvirtd
-   * and QEMU) may have ended either way, so the result here is provisional and where the VM runs,
-   * once libvirtd is back, decides (commands.ts hands over to recovery.ts).
+   * Why this move's end was not seen here, so that its result is provisional and recovery.ts (handed
+   * over by commands.ts) follows it to its end from what libvirt shows:
+   * - `libvirtd-lost`: this host's own libvirtd went away; the job (peer to peer, in libvirtd and
+   *   QEMU) may have ended either way, and where the VM runs once libvirtd is back decides;
+   * - `post-copy-broken`: the move failed after the post-copy switch; the guest runs on the
+   *   destination on memory fetched from here, and QEMU goes on once the link is back.
    */
-  sourceLibvirtdLost = false;
-  /**
-   * The move failed after the post-copy switch: the guest runs on the destination on memory fetched
-   * from here, so it is split between the hosts, and the move may still end either way (QEMU goes
-   * on once the link is back). Provisional too: recovery follows it to its end.
-   */
-  postCopyBroken = false;
+  unseenEnd: "libvirtd-lost" | "post-copy-broken" | null = null;
 
   /** `copies`: the disks the destination does not share (storage.ts `diskCopies`); empty for a shared-storage move. */
   constructor(
@@ -143,11 +140,6 @@ export class MigrationRun {
 
   get vmUuid(): string {
     return this.dom.uuid;
-  }
-
-  /** Why this move's end was not seen here (its result is provisional then), or null. */
-  get unseenEnd(): "libvirtd-lost" | "post-copy-broken" | null {
-    return this.sourceLibvirtdLost ? "libvirtd-lost" : this.postCopyBroken ? "post-copy-broken" : null;
   }
 
   /**
@@ -373,7 +365,7 @@ export class MigrationRun {
           );
           this.created.push(c.path);
         } catch (e) {
-          await this.removeDestinationImages(dest);
+          await this.deps.leftovers.discard(this.cmd.destination, this.dom, this.created.splice(0));
           return new AgentError(
             AgentErrorCode.DestinationImage,
             `disk ${c.target}: could not create ${c.path} (${c.format}, ${c.capacityBytes} bytes) on ${destinationName(this.cmd.destination)}: ${(e as Error).message}`,
@@ -385,42 +377,6 @@ export class MigrationRun {
       return null;
     } finally {
       await dest.close().catch(() => undefined);
-    }
-  }
-
-  /** Removes the images this move created on the destination, unless the VM runs there (a move that failed late). */
-  private async removeDestinationImages(open?: HvConnection): Promise<void> {
-    if (this.created.length === 0) return;
-    const dest = open ?? (await this.openDestination());
-    if (!dest) {
-      this.deps.leftovers.add(this.cmd.destination, this.dom, this.created.splice(0));
-      return;
-    }
-    try {
-      const there = await dest.lookup(this.dom.uuid).catch(() => null);
-      if (there) {
-        const st = await there.state().catch(() => null);
-        there.free();
-        if (st === "running" || st === "paused") {
-          this.deps.log.warn({ images: this.created }, "the VM runs on the destination: its disk images are kept");
-          return;
-        }
-      }
-      for (const path of this.created.splice(0)) {
-        await withTimeout(dest.deleteImage(path), this.deps.callTimeoutMs, "delete image").then(
-          () =>
-            this.deps.log.info(
-              { path, destination: destinationName(this.cmd.destination) },
-              "destination disk image removed after the failed move",
-            ),
-          (e: unknown) => {
-            this.deps.log.error({ err: e, path, destination: destinationName(this.cmd.destination) }, "destination disk image not removed");
-            this.deps.leftovers.add(this.cmd.destination, this.dom, [path]);
-          },
-        );
-      }
-    } finally {
-      if (!open) await dest.close().catch(() => undefined);
     }
   }
 
@@ -459,8 +415,7 @@ export class MigrationRun {
     let outcome: MigrationResult["outcome"] = "succeeded";
     let error: MigrationResult["error"] = null;
     if (failure) {
-      this.sourceLibvirtdLost = await this.libvirtdGone();
-      this.postCopyBroken = !this.sourceLibvirtdLost && this.phase === "post-copy";
+      this.unseenEnd = (await this.libvirtdGone()) ? "libvirtd-lost" : this.phase === "post-copy" ? "post-copy-broken" : null;
       const info = await this.failureInfo(failure);
       // The ladder aborts a copy that stopped moving; when the destination cannot be reached the
       // network stopped it, and that is the cause to record.
@@ -480,7 +435,7 @@ export class MigrationRun {
         await this.dom.resume().catch((e: unknown) => log.error({ err: e }, "could not resume the paused source"));
       }
       // Not when the move's end is unknown: QEMU may still be finishing it onto those images.
-      if (!this.unseenEnd) await this.removeDestinationImages();
+      if (!this.unseenEnd) await this.deps.leftovers.discard(this.cmd.destination, this.dom, this.created.splice(0));
       else if (this.created.length > 0) log.warn({ images: this.created }, "the move's end is unknown: copied disk images kept");
     }
     let downtimeMs: number | null = null;
@@ -648,7 +603,7 @@ export class MigrationRun {
     const to = destinationName(d);
     const what = `migration of ${this.dom.name} from ${this.deps.host} to ${to} failed in the ${phase} phase`;
     // Checked first: the source's own connection closing reads like a peer's (PEER_GONE).
-    if (this.sourceLibvirtdLost) {
+    if (this.unseenEnd === "libvirtd-lost") {
       return {
         code: AgentErrorCode.SourceLibvirtdLost,
         message: `${what}: ${this.deps.host}'s own libvirtd went away (libvirt: ${info.message})`,

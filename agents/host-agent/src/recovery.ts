@@ -1,10 +1,8 @@
 // A migration whose end this agent did not see: an earlier run of the agent started it (it is in
 // the command journal) and was killed or restarted meanwhile, or this host's libvirtd went away
-// under it (migration.ts `sourceLibvirtdLost`), or its post-copy phase broke (`postCopyBroken`: the
-// guest runs on the destination on memory fetched from here, and QEMU goes on when the link is
-// back). libvirt runs a peer-to-peer migration on its own,
-// so the job may still run, or have ended either way. The outcome comes from libvirt: the job on
-// this host while it runs, then where the domain runs (here, or on the destination).
+// under it, or its post-copy phase broke (migration.ts `unseenEnd`). libvirt runs a peer-to-peer
+// migration on its own, so the job may still run, or have ended either way. The outcome comes from
+// libvirt: the job on this host while it runs, then where the domain runs (here, or there).
 import type { Logger, MigrationProgress, MigrationResult, VmState } from "@drover/protocol";
 import type { MigrationRecord } from "./command-table.js";
 import { destinationName } from "./destinations.js";

@@ -44,6 +44,8 @@ interface Seen {
 
 export class RecoveredMigration {
   private abortReason: "requested" | "timeout" | null = null;
+  /** libvirt showed the source paused for a post-copy phase: the move switched (a restarted agent learns it so). */
+  private sawSwitch = false;
 
   constructor(
     readonly commandId: string,
@@ -150,15 +152,17 @@ export class RecoveredMigration {
     });
   }
 
+  /** The move is past its switch to post-copy: it cannot go back, only complete or wait to be resumed. */
   private get postCopy(): boolean {
-    return this.d.cause === "post-copy-broken";
+    return this.d.cause === "post-copy-broken" || this.sawSwitch;
   }
 
   /**
    * true while the job runs on this host, false once it ended (or the domain left), undefined when
    * libvirtd does not answer. After a broken post-copy the job reads as failed while QEMU here still
    * serves the guest's memory and finishes the copy once the link is back: that move runs until the
-   * domain here is no longer active.
+   * domain here is no longer active. The switch is read from libvirt, not only from the cause: an
+   * agent restarted during such a phase has no other way to know it.
    */
   private async jobRunning(): Promise<boolean | undefined> {
     const conn = this.d.link.connection;
@@ -168,6 +172,7 @@ export class RecoveredMigration {
     try {
       // An inactive domain runs no job (and libvirt refuses to read one: that is not "not answering").
       if (!active(await withTimeout(dom.state(), this.d.callTimeoutMs, "state"))) return false;
+      this.sawSwitch ||= await withTimeout(dom.pausedForPostCopy(), this.d.callTimeoutMs, "state");
       const js = await withTimeout(dom.jobStats(false), this.d.callTimeoutMs, "job stats");
       if (!js || js.type === "none" || js.type === "completed" || js.type === "failed" || js.type === "cancelled") return this.postCopy;
       this.publish(js);
@@ -267,7 +272,7 @@ export class RecoveredMigration {
       source: this.d.host,
       destination: m.destination.host,
       outcome,
-      // Unknown: the rungs climbed were not seen to their end; but a broken post-copy was seen switched.
+      // Unknown: the rungs climbed were not seen to their end; but a switch to post-copy was seen.
       completedBy: moved && this.postCopy ? "post-copy" : null,
       startedAtMs: m.startedAtMs,
       endedAtMs: done?.elapsedMs != null ? m.startedAtMs + done.elapsedMs : now,

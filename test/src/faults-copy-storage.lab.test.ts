@@ -3,7 +3,8 @@
 // does not answer. Left, that image would refuse the VM's every later copy there (an image is never
 // created over an existing file) and hold the host's disk. The agent keeps it in its state and
 // removes it once the destination answers; the next move copies the disk there whole. A move that
-// lands removes the source's now stale copy, or the VM could never be copied back there.
+// lands removes the source's now stale copy, or the VM could never be copied back there. A move
+// whose end the agent did not see (its libvirtd lost) leaves no image behind either.
 //
 // Each host namespace's TCP gives up on a silent peer after a few retransmissions
 // (net.ipv4.tcp_retries2=4) rather than the default's ~15 minutes: QEMU's disk mirror, cancelled
@@ -95,5 +96,32 @@ describe("link cut during a copy-storage move", () => {
     // The stale copy the move left went with it (as h1's did with the move above, or this copy
     // could not have been made).
     expect(await imageOn("h2")).toBe(false);
+  }, 600_000);
+
+  // Its end unseen: the source's libvirtd killed mid-copy (the lab's supervision starts it again,
+  // as systemd would). While the agent waits for libvirt to say how the move ended, the image on h2
+  // is kept (QEMU might still be finishing onto it); once the move is known not to have landed, it is
+  // a leftover like any other.
+  it("the source's libvirtd lost mid-copy: once the move is known failed, the image it made on the destination is removed", async () => {
+    expect(await d.hostOf("disk1")).toBe("h1");
+    const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "disk1", host: "h2" });
+    await waitProgress(d, m.id, 0.2);
+    expect(await imageOn("h2")).toBe(true);
+    await d.lab.kill("libvirtd", "h1");
+    const failed = await waitMigrationDone(d.api, m.id, 300_000);
+    expect([failed.state, failed.error?.code], JSON.stringify(failed)).toEqual(["failed", "migration-interrupted"]);
+    expect(await agentLogLines(d, "h1", "recovering a migration whose end was not seen", '"libvirtd-lost"')).toHaveLength(1);
+    await vi.waitFor(
+      async () => {
+        if (await imageOn("h2")) throw new Error("waiting for h1's agent to remove the image the failed move left on h2");
+      },
+      { timeout: 120_000, interval: 1000 },
+    );
+    expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, ["disk1"]))).toEqual({ disk1: "h1" });
+    const again = await vi.waitFor(() => call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "disk1", host: "h2" }), {
+      timeout: 30_000,
+      interval: 1000,
+    });
+    expect((await waitMigrationDone(d.api, again.id, 300_000)).state).toBe("succeeded");
   }, 600_000);
 });

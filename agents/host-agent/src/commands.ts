@@ -303,8 +303,8 @@ export class CommandRunner {
       .then(async (r) => {
         // The move's result stands whatever this cleanup meets.
         await run
-          .removeMovedDisks(r, this.d.link.connection ?? null)
-          .catch((e: unknown) => this.d.log.error({ err: e }, "moved disks not cleaned up"));
+          .tidyDisks(r, this.d.link.connection ?? null)
+          .catch((e: unknown) => this.d.log.error({ err: e }, "copied disks not tidied up"));
         return r;
       });
     const done = ran.catch((e: unknown): MigrationResult => {

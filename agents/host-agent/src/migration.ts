@@ -143,14 +143,18 @@ export class MigrationRun {
   }
 
   /**
+   * The copied disks once the move's end is known, recovered or not. A move that did not land hands
+   * the images it made on the destination to the leftovers (after an unseen end they were kept while
+   * QEMU might still finish onto them; one the VM is defined on there is kept as its disk).
    * After the move landed (the destination runs the VM) and took its definition from here, the disks
    * it copied are stale copies here: removed, so they neither hold this host's disk nor refuse the
    * VM's copy back (an image is never created over an existing file). Kept while any domain of the
    * VM is defined here (the move did not undefine it, or it is back), or when libvirtd does not say.
    */
-  async removeMovedDisks(r: MigrationResult, local: HvConnection | null): Promise<void> {
+  async tidyDisks(r: MigrationResult, local: HvConnection | null): Promise<void> {
     const o = this.cmd.options;
-    if (this.copies.length === 0 || r.outcome !== "succeeded" || r.vmRunningOn !== this.cmd.destination.host) return;
+    if (r.outcome !== "succeeded") return this.deps.leftovers.discard(this.cmd.destination, this.dom, this.created.splice(0));
+    if (this.copies.length === 0 || r.vmRunningOn !== this.cmd.destination.host) return;
     const log = this.deps.log;
     const ids = { migrationId: this.cmd.migrationId, vm: this.dom.name };
     const here = !local

@@ -66,7 +66,10 @@ export default tseslint.config(
   {
     files: ["packages/protocol/src/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ regex: "^(?!zod$|\\.).*", message: "protocol imports only zod" }] }],
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ regex: "^(?!zod$|fastest-levenshtein$|\\.).*", message: "protocol imports only zod and fastest-levenshtein" }] },
+      ],
     },
   },
   {

@@ -14,6 +14,7 @@ import {
   HostId,
   PolicyMode,
   isLoopbackHost,
+  issuesOf,
   isPlainHttpOffMachine,
 } from "@drover/protocol";
 import { WebhookEventKinds } from "./webhook-events.js";
@@ -64,9 +65,11 @@ function withPolicyArgs<T extends { policy?: string | undefined; args: Record<st
       ctx.addIssue({ code: "custom", path: ["policy"], message: `unknown policy "${name}" (known: ${policyNames().join(", ")})` });
       return entry;
     }
-    const r = getPolicy(name).args.safeParse(entry.args);
+    const args = getPolicy(name).args;
+    const r = args.safeParse(entry.args);
     if (r.success) return { ...entry, args: r.data as Record<string, unknown> };
-    for (const i of r.error.issues) ctx.addIssue({ code: "custom", path: ["args", ...i.path], message: i.message });
+    for (const i of issuesOf(r.error, args))
+      ctx.addIssue({ code: "custom", path: ["args", ...(i.field === "(root)" ? [] : i.field.split("."))], message: i.message });
     return entry;
   };
 }
@@ -577,7 +580,7 @@ export class ConfigError extends DroverError {
 export function parseConfig(input: unknown, source = "config"): SchedulerConfig {
   const r = SchedulerConfig.safeParse(input);
   if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => ({ key: i.path.length ? i.path.map(String).join(".") : "(root)", message: i.message }));
+  const issues = issuesOf(r.error, SchedulerConfig).map((i) => ({ key: i.field, message: i.message }));
   throw new ConfigError(`invalid ${source}: ${issues.map((i) => `${i.key}: ${i.message}`).join("; ")}`, issues, { cause: r.error });
 }
 

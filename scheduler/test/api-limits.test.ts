@@ -97,7 +97,7 @@ describe("HTTP limits and hostile input", () => {
         },
         status: 400,
         code: "bad-request",
-        field: "body",
+        field: "body.x",
       },
       {
         name: "gzip body",

@@ -51,7 +51,12 @@ describe("HTTP API", () => {
       { name: "malformed JSON", req: () => post(h.url("/v1/migrations"), undefined, "{not json"), status: 400, field: "body" },
       { name: "missing field", req: () => post(h.url("/v1/migrations"), { vm: "web1" }), status: 400, field: "body.host" },
       { name: "wrong type", req: () => post(h.url("/v1/migrations"), { vm: 7, host: "b" }), status: 400, field: "body.vm" },
-      { name: "extra field", req: () => post(h.url("/v1/migrations"), { vm: "web1", host: "b", now: true }), status: 400, field: "body" },
+      {
+        name: "extra field",
+        req: () => post(h.url("/v1/migrations"), { vm: "web1", host: "b", now: true }),
+        status: 400,
+        field: "body.now",
+      },
       {
         name: "unknown VM",
         req: () => post(h.url("/v1/migrations"), { vm: "nope", host: "b" }),

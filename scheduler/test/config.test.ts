@@ -73,20 +73,35 @@ describe("config", () => {
   it("checks policy arguments and planner settings at load, naming the key", () => {
     const cases: [unknown, RegExp][] = [
       [{ ...minimal, policies: { consolidate: { args: { band: { low: "x" } } } } }, /policies\.consolidate\.args\.band\.low: /],
-      [{ ...minimal, policies: { consolidate: { args: { packTarget: 0.8 } } } }, /policies\.consolidate\.args: .*packTarget/],
+      [{ ...minimal, policies: { consolidate: { args: { packTarget: 0.8 } } } }, /policies\.consolidate\.args\.packTarget: unknown key/],
       [{ ...minimal, policies: { balance: { args: { aggressiveness: 9 } } } }, /policies\.balance\.args\.aggressiveness: /],
       [{ ...minimal, policies: { drain: { args: { parkingCandidates: -1 } } } }, /policies\.drain\.args\.parkingCandidates: /],
       // The arguments are those of the policy the entry names, not of its kind.
       [
         { ...minimal, policies: { balance: { policy: "drain", args: { aggressiveness: 2 } } } },
-        /policies\.balance\.args: .*aggressiveness/,
+        /policies\.balance\.args\.aggressiveness: unknown key/,
       ],
       [{ ...minimal, policies: { balance: { policy: "spread" } } }, /policies\.balance\.policy: unknown policy "spread"/],
       [{ ...minimal, planner: { forecast: { windowSamples: 0 } } }, /planner\.forecast\.windowSamples: /],
       [{ ...minimal, planner: { capacity: { cpuHeadroom: 2 } } }, /planner\.capacity\.cpuHeadroom: /],
-      [{ ...minimal, planner: { limits: { perSource: 1 } } }, /planner: .*limits/],
+      [{ ...minimal, planner: { limits: { perSource: 1 } } }, /planner\.limits: unknown key/],
     ];
     for (const [input, re] of cases) expect(() => parseConfig(input)).toThrow(re);
+  });
+
+  it("names the key an unknown one is likely a typo of, in policy arguments too", () => {
+    const cases: [unknown, string][] = [
+      [{ ...minimal, migraton: {} }, 'migraton: unknown key (did you mean "migration"?)'],
+      [{ ...minimal, limits: { persource: 1 } }, 'limits.persource: unknown key (did you mean "perSource"?)'],
+      [
+        { ...minimal, policies: { consolidate: { args: { band: { lwo: 0.2 } } } } },
+        'policies.consolidate.args.band.lwo: unknown key (did you mean "low"?)',
+      ],
+      [{ ...minimal, hosts: { kvm1: { power: { wkae: "wol" } } } }, 'hosts.kvm1.power.wkae: unknown key (did you mean "wake"?)'],
+      [{ ...minimal, quantum: 1 }, "quantum: unknown key"],
+    ];
+    for (const [input, message] of cases) expect(() => parseConfig(input), message).toThrow(message);
+    expect(() => parseConfig({ ...minimal, quantum: 1 })).not.toThrow(/did you mean/);
   });
 
   it("keeps policy arguments and planner settings with their defaults", () => {

@@ -77,7 +77,7 @@ describe("history: host events and filters", () => {
       ["kind=hosts", "query.kind"],
       ["sinceMs=yesterday", "query.sinceMs"],
       [`vm=${"x".repeat(300)}`, "query.vm"],
-      ["colour=red", "query"],
+      ["colour=red", "query.colour"],
     ] as const) {
       const r = await get(h.url(`/v1/history?${q}`));
       expect(r.status, q).toBe(400);

@@ -279,12 +279,7 @@ export function resolveConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source 
   }
   const r = AgentConfigSchema.safeParse(base);
   if (!r.success) {
-    // zod reports unknown keys on the parent object; name each key itself instead.
-    const issues = r.error.issues.flatMap((i) =>
-      i.code === "unrecognized_keys"
-        ? i.keys.map((k) => ({ field: [...i.path.map(String), k].join("."), message: "unknown key" }))
-        : issuesOf({ issues: [i] } as z.ZodError),
-    );
+    const issues = issuesOf(r.error, AgentConfigSchema);
     throw new ConfigError(
       `invalid ${source}: ${issues.map((i) => `${i.field}: ${i.message}`).join("; ")}`,
       issues.map((i) => i.field),
@@ -348,7 +343,7 @@ export async function applyLabHostFile(c: AgentConfig): Promise<AgentConfig> {
   const r = LabHostFile.safeParse(raw);
   if (!r.success) {
     throw new ConfigError(
-      `labHostFile ${c.labHostFile}: ${issuesOf(r.error)
+      `labHostFile ${c.labHostFile}: ${issuesOf(r.error, LabHostFile)
         .map((i) => `${i.field}: ${i.message}`)
         .join("; ")}`,
       ["labHostFile"],

@@ -256,7 +256,7 @@ function rulesOf(metadata: XmlElement | undefined): { rules: VmMetadataRules | n
     } else if (kind !== "tags") problems.push(`unknown element <${kind}>`);
   }
   const parsed = VmMetadataRules.safeParse(raw);
-  if (!parsed.success) for (const i of issuesOf(parsed.error)) problems.push(`${i.field}: ${i.message}`);
+  if (!parsed.success) for (const i of issuesOf(parsed.error, VmMetadataRules)) problems.push(`${i.field}: ${i.message}`);
   // Bounded like every text of a report (HostReportLimits.textChars).
   if (problems.length > 0 || !parsed.success)
     return { rules: null, problem: `<drover:rules> ignored: ${problems.join("; ")}`.slice(0, 4000) };

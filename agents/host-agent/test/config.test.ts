@@ -32,6 +32,13 @@ describe("config", () => {
     expect(ce.message).toMatch(/libvirt\.retry: unknown key/);
   });
 
+  it("names the key an unknown one is likely a typo of", () => {
+    expect(() => resolveConfig({ ...minimal, libvirt: { callTimeotMs: 100 }, reportIntervalMS: 1000, colour: "red" })).toThrow(
+      'invalid config: libvirt.callTimeotMs: unknown key (did you mean "callTimeoutMs"?); ' +
+        'reportIntervalMS: unknown key (did you mean "reportIntervalMs"?); colour: unknown key',
+    );
+  });
+
   it("lets the environment override the file, with typed values", () => {
     const c = resolveConfig(minimal, {
       DROVER_HOST: "h7",

@@ -77,7 +77,7 @@ export type ResolvedBusOptions = z.output<typeof optionsSchema>;
 export function resolveOptions(opts: BusOptions): ResolvedBusOptions {
   const r = optionsSchema.safeParse(opts);
   if (!r.success) {
-    throw new InvalidOptionsError(issuesOf(r.error), { cause: r.error });
+    throw new InvalidOptionsError(issuesOf(r.error, optionsSchema), { cause: r.error });
   }
   return r.data;
 }

@@ -18,7 +18,7 @@ describe("options", () => {
     [{ nkeySeed: "not-a-seed" }, "nkeySeed"],
     [{ pass: "p" }, "pass"],
     [{ user: "u", token: "t" }, "token"],
-    [{ sever: ["x"] }, "(root)"],
+    [{ sever: ["x"] }, "sever"],
   ])("rejects %j naming %s", async (bad, field) => {
     const opts = { servers: ["nats://127.0.0.1:4222"], name: "x", logger: memoryLogger(), ...bad };
     const err = await Bus.connect(opts as never).catch((e: unknown) => e);

@@ -113,7 +113,7 @@ function parse<S extends z.ZodType>(schema: S, data: unknown, where: string): z.
   const r = schema.safeParse(data ?? (where === "body" ? {} : data));
   if (!r.success)
     throw new BadRequest(
-      issuesOf(r.error).map((i) => ({ field: i.field === "(root)" ? where : `${where}.${i.field}`, message: i.message })),
+      issuesOf(r.error, schema).map((i) => ({ field: i.field === "(root)" ? where : `${where}.${i.field}`, message: i.message })),
     );
   return r.data;
 }

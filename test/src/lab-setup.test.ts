@@ -30,4 +30,40 @@ describe("a lab of two schedulers, as written", () => {
       expect(new TokenBook(store, Date.now).authenticate(`Bearer ${token}`).role, k).toBe("admin");
     }
   });
+
+  it(
+    "written again on the same state dir: the new token is good, the earlier lab token revoked, an operator's kept",
+    { timeout: 120_000 },
+    async () => {
+      const stateDir = join(dir!, "lab");
+      const before = (await readFile(join(stateDir, "drover-api-token"), "utf8")).trim();
+      let operators = "";
+      {
+        using store = Store.open({ path: join(stateDir, "scheduler", "drover.sqlite") });
+        operators = new TokenBook(store, Date.now).create("ops", "viewer", "test").token;
+      }
+      await writeLabCluster({ hosts: 1, net: 61, stateDir, natsNodes: 3, schedulers: 2 });
+      const token = (await readFile(join(stateDir, "drover-api-token"), "utf8")).trim();
+      expect(token).not.toBe(before);
+      for (const k of ["scheduler", "scheduler-2"]) {
+        using store = Store.open({ path: join(stateDir, k, "drover.sqlite") });
+        const book = new TokenBook(store, Date.now);
+        expect(book.authenticate(`Bearer ${token}`).role, k).toBe("admin");
+        expect(() => book.authenticate(`Bearer ${before}`), k).toThrow(/revoked/);
+        const active = book.list().filter((t) => t.revokedAtMs === null);
+        expect(
+          active.filter((t) => t.name.startsWith("lab-")),
+          k,
+        ).toHaveLength(1);
+        expect(
+          active.some((t) => t.name === "ops"),
+          k,
+        ).toBe(k === "scheduler");
+      }
+      {
+        using store = Store.open({ path: join(stateDir, "scheduler", "drover.sqlite") });
+        expect(new TokenBook(store, Date.now).authenticate(`Bearer ${operators}`).role).toBe("viewer");
+      }
+    },
+  );
 });

@@ -360,6 +360,11 @@ export class ClusterState {
     if (e && this.hosts.has(host)) e.host = host;
   }
 
+  /** A migration result says the VM went to another cluster: it is no longer this cluster's. */
+  vmLeft(uuid: string): void {
+    this.dropVm(uuid);
+  }
+
   vm(ref: string): VmEntry | undefined {
     const r = ref.toLowerCase();
     return this.vms.get(r) ?? this.vms.get(this.byName.get(ref) ?? "");

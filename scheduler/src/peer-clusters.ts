@@ -56,6 +56,19 @@ export function destinationState(d: { state: ClusterState; peers: PeerClusters }
   return cluster ? d.peers.find(cluster) : d.state;
 }
 
+/**
+ * Where a move's VM is reported now: on a host of this cluster, or (a move across clusters, once
+ * this cluster no longer lists it) on its destination when the peer's picture shows it there.
+ */
+export function whereVmIs(
+  d: { state: ClusterState; peers: PeerClusters },
+  row: { vmUuid: string; destination: string; destinationCluster?: string | null },
+): string | null {
+  const here = d.state.vm(row.vmUuid)?.host ?? null;
+  if (here !== null || !row.destinationCluster) return here;
+  return destinationState(d, row.destinationCluster)?.vm(row.vmUuid)?.host === row.destination ? row.destination : null;
+}
+
 /** A move's destination as logs name it: `h3`, or `b/h3` when it is in another cluster. */
 export function destinationLabel(row: { destination: string; destinationCluster?: string | null }): string {
   return row.destinationCluster ? `${row.destinationCluster}/${row.destination}` : row.destination;

@@ -40,7 +40,7 @@ import {
   recordMigrate,
 } from "./journal.js";
 import { moveAcross } from "./move-across.js";
-import { PeerClusters } from "./peer-clusters.js";
+import { PeerClusters, whereVmIs } from "./peer-clusters.js";
 import { planningSnapshot, type Foresight } from "./snapshot.js";
 import { LoadRecorder } from "./load-history.js";
 import { LoadForecasts } from "./load-history-forecast.js";
@@ -504,6 +504,7 @@ export class Scheduler {
       modes: this.journal ? journaledModes(this.modes, this.journal, this.clock, this.log) : this.modes,
       rejectedReports: () => this.rejectedReports(),
       forgetHost: (id, by) => this.forgetHost(id, by),
+      vmRunningOn: (row) => whereVmIs({ state: this.state, peers: this.peers }, row),
       moveAcross: (vm, cluster, host, by) =>
         moveAcross({ state: this.state, peers: this.peers, planner: this.planner, moves: this.dispatcher }, vm, cluster, host, by),
       leadership: this.leadership,

@@ -3,8 +3,8 @@
 // names the cluster, and drains a host to the peer. A cluster it does not hold is refused by name.
 import { describe, expect, it } from "vitest";
 import { ApiMaintenance, ApiMigration, HostReport, subjects } from "@drover/protocol";
-import { harness, json, post } from "./harness.js";
-import { report, uuid } from "./helpers.js";
+import { get, harness, json, post } from "./harness.js";
+import { report, uuid, type VmSpec } from "./helpers.js";
 
 describe("moves across clusters", () => {
   it("chooses a host of the peer, names the cluster in the command, and drains a host there", async () => {
@@ -15,11 +15,11 @@ describe("moves across clusters", () => {
     );
     await h.report();
     // Cluster b's host, on b's own subjects: full enough that only p2 can take a VM.
-    const peer = (host: string, memoryMiB: number) =>
+    const peer = (host: string, memoryMiB: number, vms: VmSpec[] = []) =>
       h.agents.bus.publish(
         subjects.hostReport("b", host),
         HostReport,
-        report(host, [], h.clock.now(), { cluster: "b", capacity: { cpus: 8, mhz: 2000, memoryMiB, cpuModel: "qemu64" } }),
+        report(host, vms, h.clock.now(), { cluster: "b", capacity: { cpus: 8, mhz: 2000, memoryMiB, cpuModel: "qemu64" } }),
       );
     peer("p1", 256);
     peer("p2", 32768);
@@ -32,6 +32,17 @@ describe("moves across clusters", () => {
     expect(m.destination).toBe("p2");
     expect(m.destinationCluster).toBe("b");
     await expect.poll(() => h.s.store.migrations.get(m.id)!.status, { timeout: 15_000, interval: 20 }).toBe("succeeded");
+    // The VM left this cluster with the result (not at h1's next report); the move shows it where
+    // the peer's reports place it.
+    expect(h.s.state.vm("v1")).toBeUndefined();
+    expect(ApiMigration.parse(await json(await get(h.url(`/v1/migrations/${m.id}`)))).vmRunningOn).toBeNull();
+    await peer("p2", 32768, [{ uuid: uuid(1), name: "v1" }]);
+    await expect
+      .poll(async () => ApiMigration.parse(await json(await get(h.url(`/v1/migrations/${m.id}`)))).vmRunningOn, {
+        timeout: 10_000,
+        interval: 20,
+      })
+      .toBe("p2");
     const sent = h.agents.received.find((c) => c.kind === "migrate");
     expect(sent?.kind === "migrate" && sent.destination).toEqual({ host: "p2", uri: "qemu+tcp://127.0.0.1/p2", cluster: "b" });
 

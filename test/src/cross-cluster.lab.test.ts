@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { diskContentHash, localDiskNsPath } from "@drover/lab";
 import { ApiMaintenance, ApiMigration } from "@drover/protocol";
-import { drover } from "./helpers/api.js";
+import { call, drover } from "./helpers/api.js";
 import { hosts, migrations, ticksMoved, vms, waitMigrationDone, waitReady } from "./helpers/cluster.js";
 import { DroverLab } from "./helpers/drover-lab.js";
 
@@ -60,10 +60,12 @@ describe("moves across clusters", () => {
     // The same guest, arrived by live migration, ticking on past where it was.
     const after = await ticksMoved(d, "vm1", "h1", before.last);
     expect(after.host).toBe("h3");
-    // Cluster lab no longer holds it once h1 reports without it.
+    // Cluster lab no longer holds it, and the move shows it where cluster b's reports place it.
     await vi.waitFor(
       async () => {
         if ((await vms(d.api)).some((v) => v.name === "vm1")) throw new Error("waiting for vm1 to leave cluster lab's VMs");
+        const now = await call(d.api, "GET", `/v1/migrations/${m.id}`, ApiMigration);
+        if (now.vmRunningOn !== "h3") throw new Error(`waiting for the move to show vm1 on h3: ${now.vmRunningOn}`);
       },
       { timeout: 30_000, interval: 1000 },
     );

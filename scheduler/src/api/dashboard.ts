@@ -39,8 +39,7 @@ export class DashboardFeed {
     const now = s.clock.now();
     this.sample(now);
     const samples = new Map(s.metrics.sources.hosts().map((h) => [h.id, h]));
-    const migration = (m: Parameters<typeof migrationView>[0]) =>
-      migrationView(m, s.moves.progressOf(m.id), s.state.vm(m.vmUuid)?.host ?? null);
+    const migration = (m: Parameters<typeof migrationView>[0]) => migrationView(m, s.moves.progressOf(m.id), s.vmRunningOn(m));
     const inFlight = s.store.migrations.inFlight();
     const proposed = s.store.plans.list({ status: "proposed", limit: 50 });
     const others = s.store.plans

@@ -48,6 +48,8 @@ export interface SchedulerApi {
   readonly modes: Pick<Modes, "modes" | "window" | "set" | "schedules" | "setSchedule">;
   /** Reports refused, by reason: `invalid` (bad JSON, schema, size) and the scheduler's drops. */
   rejectedReports(): Record<string, number>;
+  /** Where a move's VM is reported now (peer-clusters.ts whereVmIs): this cluster's picture, or the peer's it went to. */
+  vmRunningOn(row: MigrationRow): string | null;
   /** `drover migrate VM --cluster B [HOST]`: one move to a host of a peer cluster (peer-clusters.ts moveAcross). */
   moveAcross(vm: string, cluster: string, host: string | undefined, by: string): MigrationRow;
   /** Removes a host that no longer exists; refused (RefusedError) while it reports or is in use. */

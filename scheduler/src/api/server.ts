@@ -515,7 +515,7 @@ export class ApiServer {
           ? s.moveAcross(body.vm, body.cluster, body.host, by)
           : s.moves.submit({ vm: body.vm, destination: body.host!, requestedBy: by, reason: "operator request" });
         void reply.code(202);
-        return migrationView(row, null, s.state.vm(row.vmUuid)?.host ?? null);
+        return migrationView(row, null, s.vmRunningOn(row));
       },
     );
 
@@ -526,7 +526,7 @@ export class ApiServer {
         const q = parse(MigrationsQuery, req.query, "query");
         const vm = q.vm ? (s.state.vm(q.vm)?.uuid ?? q.vm) : undefined;
         const rows = s.store.migrations.list({ limit: q.limit, ...(vm ? { vm } : {}), ...(q.host ? { host: q.host } : {}) });
-        return { migrations: rows.map((m) => migrationView(m, s.moves.progressOf(m.id), s.state.vm(m.vmUuid)?.host ?? null)) };
+        return { migrations: rows.map((m) => migrationView(m, s.moves.progressOf(m.id), s.vmRunningOn(m))) };
       },
     );
 
@@ -540,7 +540,7 @@ export class ApiServer {
         const { id } = parse(IdParams, req.params, "params");
         const m = s.store.migrations.get(id);
         if (!m) throw new NotFoundError(`no migration "${id}"`, "id");
-        return migrationView(m, s.moves.progressOf(id), s.state.vm(m.vmUuid)?.host ?? null);
+        return migrationView(m, s.moves.progressOf(id), s.vmRunningOn(m));
       },
     );
 
@@ -560,7 +560,7 @@ export class ApiServer {
         const { id } = parse(IdParams, req.params, "params");
         const row = await s.moves.abort(id, this.by(req));
         void reply.code(202);
-        return migrationView(row, s.moves.progressOf(id), s.state.vm(row.vmUuid)?.host ?? null);
+        return migrationView(row, s.moves.progressOf(id), s.vmRunningOn(row));
       },
     );
 

@@ -28,7 +28,7 @@ import { mayPostCopy } from "../rules/merge.js";
 import { isWriteFailure } from "../store-health.js";
 import type { CostModelLearning } from "./learning.js";
 import type { MigrationQueue } from "./queue.js";
-import { destinationLabel, destinationState, type PeerClusters } from "../peer-clusters.js";
+import { destinationLabel, destinationState, whereVmIs, type PeerClusters } from "../peer-clusters.js";
 import type { ServiceDeps } from "../service-deps.js";
 
 /**
@@ -430,7 +430,7 @@ export class FollowUp {
 
   private onResult(a: Active, r: MigrationResult): void {
     this.d.learning.observe(a.row, r, this.d.state.vm(a.row.vmUuid)?.report);
-    if (r.outcome === "succeeded" && r.vmRunningOn) this.d.state.moveVm(a.row.vmUuid, r.vmRunningOn);
+    if (r.outcome === "succeeded" && r.vmRunningOn) this.landed(a.row, r.vmRunningOn);
     const error =
       a.abortedBy !== undefined && r.outcome !== "succeeded"
         ? { code: "aborted-by-operator", message: `aborted at the request of ${a.abortedBy}${r.error ? `: ${r.error.message}` : ""}` }
@@ -507,7 +507,7 @@ export class FollowUp {
       return;
     }
     // Final without a result message: where the VM is reported decides the outcome.
-    const where = this.whereIs(active.row);
+    const where = whereVmIs(this.d, active.row);
     if (reply.status === "refused" && reply.error?.code === "unknown-command") return this.settleUnknown(active, where);
     if (reply.status === "succeeded") {
       if (where === active.row.destination || where === null) this.settleLanded(active);
@@ -530,16 +530,6 @@ export class FollowUp {
     if (source !== undefined && state.isReachable(source, clock.now())) return false;
     const vm = state.vm(row.vmUuid);
     return vm?.host === row.destination && vm.report.state === "running" && !mayPostCopy(config.migration, vm.report);
-  }
-
-  /**
-   * Where the VM is reported: on a host of this cluster, or (a move across clusters, once this
-   * cluster no longer lists it) on its destination when the peer's picture shows it there.
-   */
-  private whereIs(row: MigrationRow): string | null {
-    const here = this.d.state.vm(row.vmUuid)?.host ?? null;
-    if (here !== null || !row.destinationCluster) return here;
-    return destinationState(this.d, row.destinationCluster)?.vm(row.vmUuid)?.host === row.destination ? row.destination : null;
   }
 
   /**
@@ -575,7 +565,7 @@ export class FollowUp {
    */
   private settleLanded(active: Active): void {
     const now = this.d.clock.now();
-    this.d.state.moveVm(active.row.vmUuid, active.row.destination);
+    this.landed(active.row, active.row.destination);
     const startedMs = startOf(active.row);
     this.finish(active, "succeeded", null, {
       measuredDurationMs: startedMs === null ? null : Math.max(0, now - startedMs),
@@ -583,6 +573,16 @@ export class FollowUp {
       completedBy: UNKNOWN_COMPLETION,
       ...(startedMs === null ? {} : { startedMs }),
     });
+  }
+
+  /**
+   * The VM runs on `host` now: this cluster's picture places it there, or, moved to another cluster,
+   * no longer holds it (else it stayed on its source until that host's next report, where a plan or
+   * the API's `vmRunningOn` would take it).
+   */
+  private landed(row: MigrationRow, host: string): void {
+    if (row.destinationCluster && host === row.destination) this.d.state.vmLeft(row.vmUuid);
+    else this.d.state.moveVm(row.vmUuid, host);
   }
 
   /**
@@ -640,7 +640,7 @@ export class FollowUp {
       return;
     }
     // No result even after the abort: record the timeout with where the VM is seen.
-    const where = this.whereIs(a.row) ?? "unknown";
+    const where = whereVmIs(this.d, a.row) ?? "unknown";
     this.finish(a, "timed-out", {
       code: "timeout",
       message: `no result within ${config.migration.timeoutMs} ms (+grace); VM reported on ${where}`,

@@ -4,7 +4,8 @@
 // created over an existing file) and hold the host's disk. The agent keeps it in its state and
 // removes it once the destination answers; the next move copies the disk there whole. A move that
 // lands removes the source's now stale copy, or the VM could never be copied back there. A move
-// whose end the agent did not see (its libvirtd lost) leaves no image behind either.
+// whose end the agent did not see (its libvirtd lost, or the agent itself restarted) leaves no image
+// behind either.
 //
 // Each host namespace's TCP gives up on a silent peer after a few retransmissions
 // (net.ipv4.tcp_retries2=4) rather than the default's ~15 minutes: QEMU's disk mirror, cancelled
@@ -123,5 +124,34 @@ describe("link cut during a copy-storage move", () => {
       interval: 1000,
     });
     expect((await waitMigrationDone(d.api, again.id, 300_000)).state).toBe("succeeded");
+  }, 600_000);
+
+  // The source's agent killed mid-copy, the job then cancelled in libvirt, the agent started again:
+  // its journal names the image the move made, so the restarted agent removes it once it finds the
+  // move failed (before, it knew nothing of it, and the VM's every later copy there was refused).
+  it("the source's agent restarted while the copy fails: the image the move made on the destination is removed", async () => {
+    const from = (await d.hostOf("disk1"))!;
+    const to = from === "h1" ? "h2" : "h1";
+    expect(await imageOn(to)).toBe(false);
+    const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "disk1", host: to });
+    await waitProgress(d, m.id, 0.2);
+    await d.lab.kill("agent", from);
+    await run("virsh", ["-c", d.lab.host(from).uri, "domjobabort", "disk1"]);
+    await d.lab.restart("agent", from);
+    const failed = await waitMigrationDone(d.api, m.id, 300_000);
+    expect([failed.state, failed.error?.code], JSON.stringify(failed)).toEqual(["failed", "migration-interrupted"]);
+    await vi.waitFor(
+      async () => {
+        if (await imageOn(to)) throw new Error(`waiting for ${from}'s restarted agent to remove the image the failed move left on ${to}`);
+      },
+      { timeout: 120_000, interval: 1000 },
+    );
+    expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, ["disk1"]))).toEqual({ disk1: from });
+    const again = await vi.waitFor(() => call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "disk1", host: to }), {
+      timeout: 30_000,
+      interval: 1000,
+    });
+    const done = await waitMigrationDone(d.api, again.id, 300_000);
+    expect(done.state, JSON.stringify(done.error)).toBe("succeeded");
   }, 600_000);
 });

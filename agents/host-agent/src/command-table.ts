@@ -18,6 +18,11 @@ export const MigrationRecord = z.object({
    * journals of agents before it: a guest the operator paused stays paused.
    */
   guestRunning: z.boolean().default(false),
+  /**
+   * Disk images this move created on its destination (copy-storage), each journalled once made: a
+   * restarted agent hands them to the leftovers if the move did not land. Empty in journals of agents before it.
+   */
+  images: z.array(z.string()).default([]),
 });
 export type MigrationRecord = z.infer<typeof MigrationRecord>;
 
@@ -56,6 +61,7 @@ export function migrationRecord(
     timeoutMs: cmd.options.timeoutMs,
     undefineOnSource: cmd.options.undefineOnSource,
     guestRunning,
+    images: [],
   };
 }
 
@@ -114,6 +120,19 @@ export class CommandTable {
     if (!this.entries.has(id)) return;
     this.migrations.set(id, m);
     this.save();
+  }
+
+  /** A journalled migration created a disk image on its destination (on disk before this returns). */
+  recordImage(id: string, path: string): void {
+    const m = this.migrations.get(id);
+    if (!m) return;
+    this.migrations.set(id, { ...m, images: [...m.images, path] });
+    this.save();
+  }
+
+  /** A journalled migration's record, as the journal has it now. */
+  migration(id: string): MigrationRecord | undefined {
+    return this.migrations.get(id);
   }
 
   /**

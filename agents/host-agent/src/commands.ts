@@ -33,7 +33,7 @@ export interface CommandDeps {
   link: LibvirtLink;
   log: Logger;
   preflightDeps: () => Promise<Omit<PreflightDeps, "hv">>;
-  migrationDeps: Omit<MigrationDeps, "hv" | "leftovers">;
+  migrationDeps: Omit<MigrationDeps, "hv" | "leftovers" | "imageCreated">;
   /** Stores a result in the results stream; resolves on the server's ack (retried by the outbox until then). */
   publishResult: (r: MigrationResult) => Promise<void>;
   hostEvent: (kind: "powering-off", detail: string) => void;
@@ -279,7 +279,12 @@ export class CommandRunner {
       dom.free();
       throw e;
     }
-    const run = new MigrationRun(cmd, dom, { ...this.d.migrationDeps, hv: this.d.hv, leftovers: this.leftovers }, copies);
+    const run = new MigrationRun(
+      cmd,
+      dom,
+      { ...this.d.migrationDeps, hv: this.d.hv, leftovers: this.leftovers, imageCreated: (path) => this.table.recordImage(cmd.id, path) },
+      copies,
+    );
     // On disk before libvirt is asked: a restarted agent must find this job and answer for it.
     const record = migrationRecord(cmd, dom, run.startedAtMs, (await dom.state().catch(() => null)) === "running");
     this.table.recordMigration(cmd.id, record);
@@ -297,14 +302,15 @@ export class CommandRunner {
             ? "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs"
             : "post-copy broke mid-migration; following the move to its end",
         );
-        recovering = this.recovery(cmd.id, record, cause);
+        // The journal's record: it holds the images the move created.
+        recovering = this.recovery(cmd.id, this.table.migration(cmd.id) ?? record, cause);
         return recovering.run();
       })
       .then(async (r) => {
         // The move's result stands whatever this cleanup meets.
         await run
-          .tidyDisks(r, this.d.link.connection ?? null)
-          .catch((e: unknown) => this.d.log.error({ err: e }, "copied disks not tidied up"));
+          .removeMovedDisks(r, this.d.link.connection ?? null)
+          .catch((e: unknown) => this.d.log.error({ err: e }, "moved disks not cleaned up"));
         return r;
       });
     const done = ran.catch((e: unknown): MigrationResult => {
@@ -346,6 +352,7 @@ export class CommandRunner {
       log: this.d.log,
       callTimeoutMs: this.d.config.libvirt.callTimeoutMs,
       progress: this.d.migrationDeps.progress,
+      leftovers: this.leftovers,
       cause,
     });
   }

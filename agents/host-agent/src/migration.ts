@@ -22,6 +22,8 @@ export interface MigrationDeps {
   progress: (p: MigrationProgress) => void;
   /** Images a failed copy left on a destination it could not reach, removed once it answers. */
   leftovers: LeftoverImages;
+  /** Each destination image this move creates, once made (the command journal keeps it). */
+  imageCreated: (path: string) => void;
 }
 
 /** Where the downtime in a result came from (the protocol has no field for it yet; logged). */
@@ -143,18 +145,14 @@ export class MigrationRun {
   }
 
   /**
-   * The copied disks once the move's end is known, recovered or not. A move that did not land hands
-   * the images it made on the destination to the leftovers (after an unseen end they were kept while
-   * QEMU might still finish onto them; one the VM is defined on there is kept as its disk).
    * After the move landed (the destination runs the VM) and took its definition from here, the disks
    * it copied are stale copies here: removed, so they neither hold this host's disk nor refuse the
    * VM's copy back (an image is never created over an existing file). Kept while any domain of the
    * VM is defined here (the move did not undefine it, or it is back), or when libvirtd does not say.
    */
-  async tidyDisks(r: MigrationResult, local: HvConnection | null): Promise<void> {
+  async removeMovedDisks(r: MigrationResult, local: HvConnection | null): Promise<void> {
     const o = this.cmd.options;
-    if (r.outcome !== "succeeded") return this.deps.leftovers.discard(this.cmd.destination, this.dom, this.created.splice(0));
-    if (this.copies.length === 0 || r.vmRunningOn !== this.cmd.destination.host) return;
+    if (this.copies.length === 0 || r.outcome !== "succeeded" || r.vmRunningOn !== this.cmd.destination.host) return;
     const log = this.deps.log;
     const ids = { migrationId: this.cmd.migrationId, vm: this.dom.name };
     const here = !local
@@ -368,6 +366,7 @@ export class MigrationRun {
             "create image",
           );
           this.created.push(c.path);
+          this.deps.imageCreated(c.path);
         } catch (e) {
           await this.deps.leftovers.discard(this.cmd.destination, this.dom, this.created.splice(0));
           return new AgentError(
@@ -440,7 +439,8 @@ export class MigrationRun {
       }
       // Not when the move's end is unknown: QEMU may still be finishing it onto those images.
       if (!this.unseenEnd) await this.deps.leftovers.discard(this.cmd.destination, this.dom, this.created.splice(0));
-      else if (this.created.length > 0) log.warn({ images: this.created }, "the move's end is unknown: copied disk images kept");
+      else if (this.created.length > 0)
+        log.warn({ images: this.created }, "the move's end is unknown: copied disk images kept until it is");
     }
     let downtimeMs: number | null = null;
     let downtimeSource: DowntimeSource = "none";

@@ -8,6 +8,7 @@ import type { MigrationRecord } from "./command-table.js";
 import { destinationName } from "./destinations.js";
 import { AgentErrorCode } from "./errors.js";
 import type { HvConnection, HvDomain, Hypervisor, JobStats } from "./hypervisor.js";
+import type { LeftoverImages } from "./leftover-images.js";
 import { withTimeout, type LibvirtLink } from "./libvirt-link.js";
 import { progressOfJob } from "./migration.js";
 
@@ -22,6 +23,8 @@ export interface RecoveryDeps {
   pollMs?: number;
   /** What kept the agent from seeing the end (default: its own restart). */
   cause?: RecoveryCause;
+  /** Where the images of a copy that did not land go (removed there once its destination answers). */
+  leftovers: LeftoverImages;
 }
 
 export type RecoveryCause = "agent-restart" | "libvirtd-lost" | "post-copy-broken";
@@ -121,7 +124,22 @@ export class RecoveredMigration {
     }
     if (active(there.state) && here.state === "shut-off" && this.m.undefineOnSource) await this.undefineHere();
     if (here.state === "paused" && !active(there.state) && this.m.guestRunning && (await this.resumeHere())) here = await this.here();
-    return this.result(here, there);
+    const result = this.result(here, there);
+    if (result.outcome !== "succeeded") await this.discardImages();
+    return result;
+  }
+
+  /**
+   * The images a copy that did not land made on its destination (kept while QEMU might still finish
+   * onto them) go to the leftovers; one the VM is defined on there stays as its disk.
+   */
+  private async discardImages(): Promise<void> {
+    const m = this.m;
+    await this.d.leftovers
+      .discard(m.destination, { name: m.vm, uuid: m.vmUuid }, m.images)
+      .catch((e: unknown) =>
+        this.d.log.error({ err: e, migrationId: m.migrationId, images: m.images }, "copied disk images not discarded"),
+      );
   }
 
   /**

@@ -51,6 +51,7 @@ describe("command journal (survives the agent's restart)", () => {
     timeoutMs: 600_000,
     undefineOnSource: true,
     guestRunning: true,
+    images: [] as string[],
   });
 
   async function journal() {
@@ -96,8 +97,32 @@ describe("command journal (survives the agent's restart)", () => {
       // Written before guestRunning: read as false, so recovery never resumes a guest it cannot know it paused.
       const old = JSON.parse(await readFile(j.file, "utf8")) as { migrations: { migration: Record<string, unknown> }[] };
       for (const m of old.migrations) delete m.migration["guestRunning"];
+      // Before images: none known.
+      for (const m of old.migrations) delete m.migration["images"];
       await writeFile(j.file, JSON.stringify(old));
-      expect(new CommandTable(10, j).unfinished().map((u) => u.migration.guestRunning)).toEqual([false, false]);
+      expect(new CommandTable(10, j).unfinished().map((u) => [u.migration.guestRunning, u.migration.images])).toEqual([
+        [false, []],
+        [false, []],
+      ]);
+    } finally {
+      await rm(j.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("journals each disk image a migration creates, for a restarted agent to find", async () => {
+    const j = await journal();
+    try {
+      const before = new CommandTable(10, j);
+      before.claim("c1", reply("c1"));
+      before.recordMigration("c1", migration("c1"));
+      before.recordImage("c1", "/var/lib/libvirt/images/a.qcow2");
+      before.recordImage("c1", "/var/lib/libvirt/images/b.qcow2");
+      before.recordImage("unknown", "/var/lib/libvirt/images/c.qcow2");
+      expect(before.migration("c1")?.images).toEqual(["/var/lib/libvirt/images/a.qcow2", "/var/lib/libvirt/images/b.qcow2"]);
+      const after = new CommandTable(10, j);
+      expect(after.unfinished()).toEqual([
+        { id: "c1", migration: { ...migration("c1"), images: ["/var/lib/libvirt/images/a.qcow2", "/var/lib/libvirt/images/b.qcow2"] } },
+      ]);
     } finally {
       await rm(j.dir, { recursive: true, force: true });
     }

@@ -32,6 +32,7 @@ const record: MigrationRecord = {
   timeoutMs: 60_000,
   undefineOnSource: true,
   guestRunning: true,
+  images: [],
 };
 const result: MigrationResult = {
   v: 1,

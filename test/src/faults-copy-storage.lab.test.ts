@@ -154,4 +154,33 @@ describe("link cut during a copy-storage move", () => {
     const done = await waitMigrationDone(d.api, again.id, 300_000);
     expect(done.state, JSON.stringify(done.error)).toBe("succeeded");
   }, 600_000);
+
+  // The source's agent killed mid-copy and started again while libvirt carries the move on: the
+  // restarted agent finds it landed and removes the source's now stale copy, as the agent that saw
+  // the end does (before, it stayed, and the VM could not be copied back).
+  it("the source's agent restarted while the copy lands: the stale copy on the source is removed; the VM comes back", async () => {
+    const from = (await d.hostOf("disk1"))!;
+    const to = from === "h1" ? "h2" : "h1";
+    const m = await call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "disk1", host: to });
+    await waitProgress(d, m.id, 0.2);
+    await d.lab.kill("agent", from);
+    await new Promise((r) => setTimeout(r, 2000));
+    await d.lab.restart("agent", from);
+    const landed = await waitMigrationDone(d.api, m.id, 300_000);
+    expect([landed.state, landed.vmRunningOn], JSON.stringify(landed)).toEqual(["succeeded", to]);
+    expect(await agentLogLines(d, from, "recovered migration ended", landed.id)).toHaveLength(1);
+    await vi.waitFor(
+      async () => {
+        if (await imageOn(from)) throw new Error(`waiting for ${from}'s restarted agent to remove the moved VM's stale copy`);
+      },
+      { timeout: 30_000, interval: 500 },
+    );
+    const back = await vi.waitFor(() => call(d.api, "POST", "/v1/migrations", ApiMigration, { vm: "disk1", host: from }), {
+      timeout: 30_000,
+      interval: 1000,
+    });
+    const done = await waitMigrationDone(d.api, back.id, 300_000);
+    expect(done.state, JSON.stringify(done.error)).toBe("succeeded");
+    expect(Object.fromEntries(await eachGuestOnOneHostTicking(d, ["disk1"]))).toEqual({ disk1: from });
+  }, 600_000);
 });

@@ -22,7 +22,7 @@ import { MigrationRun, type MigrationDeps } from "./migration.js";
 import { runPreflight, type PreflightDeps } from "./preflight.js";
 import { describeDomain } from "./domain-xml.js";
 import { diskCopies, type DiskCopy } from "./storage.js";
-import { LeftoverImages, leftoverImagesFile } from "./leftover-images.js";
+import { LeftoverImages, leftoverImagesFile, removeMovedDisks } from "./leftover-images.js";
 import { RecoveredMigration, type RecoveryCause } from "./recovery.js";
 import { ResultOutbox } from "./result-outbox.js";
 import { LeaseFence, leaseFenceFile } from "./lease-fence.js";
@@ -128,7 +128,11 @@ export class CommandRunner {
     for (const { id, migration } of this.table.unfinished()) {
       if (this.runs.has(migration.migrationId)) continue;
       const rec = this.recovery(id, migration, "agent-restart");
-      this.follow(migration.migrationId, rec, rec.run());
+      this.follow(
+        migration.migrationId,
+        rec,
+        rec.run().then((r) => this.afterLanding(r, migration)),
+      );
     }
   }
 
@@ -306,13 +310,7 @@ export class CommandRunner {
         recovering = this.recovery(cmd.id, this.table.migration(cmd.id) ?? record, cause);
         return recovering.run();
       })
-      .then(async (r) => {
-        // The move's result stands whatever this cleanup meets.
-        await run
-          .removeMovedDisks(r, this.d.link.connection ?? null)
-          .catch((e: unknown) => this.d.log.error({ err: e }, "moved disks not cleaned up"));
-        return r;
-      });
+      .then((r) => this.afterLanding(r, this.table.migration(cmd.id) ?? record));
     const done = ran.catch((e: unknown): MigrationResult => {
       const now = Date.now();
       return {
@@ -341,6 +339,15 @@ export class CommandRunner {
       done.finally(() => dom.free()),
     );
     return this.reply(cmd.id, "migrate", "accepted", { migrationId: cmd.migrationId });
+  }
+
+  /** The move's end, once what a landed copy left here is removed (the result stands whatever that meets). */
+  private async afterLanding(r: MigrationResult, m: MigrationRecord): Promise<MigrationResult> {
+    const d = { log: this.d.log, callTimeoutMs: this.d.config.libvirt.callTimeoutMs };
+    await removeMovedDisks(m, r, this.d.link.connection ?? null, d).catch((e: unknown) =>
+      this.d.log.error({ err: e }, "moved disks not cleaned up"),
+    );
+    return r;
   }
 
   /** Follows a migration whose end this agent did not see, from what libvirt shows (recovery.ts). */

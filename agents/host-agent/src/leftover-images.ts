@@ -1,11 +1,13 @@
-// Disk images a failed copy-storage move created on its destination. They are removed at once where
-// the destination answers; where it does not (the link being what failed) they are kept in a state
-// file and removed once it answers: before the VM's next copy-storage move there, and by a sweep
-// every SWEEP_EVERY_MS. Left, they would fill that host's disk and refuse the VM's next copy there
+// Disk images a copy-storage move leaves behind. Those a failed move created on its destination are
+// removed at once where the destination answers; where it does not (the link being what failed) they
+// are kept in a state file and removed once it answers: before the VM's next copy-storage move there,
+// and by a sweep every SWEEP_EVERY_MS. Those a landed move made stale on its source go at its end
+// (removeMovedDisks). Left, either would fill that host's disk and refuse the VM's next copy there
 // (an image is never created over an existing file).
 import { join } from "node:path";
 import { z } from "zod";
-import type { Logger } from "@drover/protocol";
+import type { Logger, MigrationResult } from "@drover/protocol";
+import type { MigrationRecord } from "./command-table.js";
 import type { HvConnection, Hypervisor } from "./hypervisor.js";
 import { withTimeout } from "./libvirt-link.js";
 import { peerReach } from "./peer-reach.js";
@@ -137,5 +139,33 @@ export class LeftoverImages {
     } catch (e) {
       this.d.log.error({ err: e, file: this.d.file }, "leftover images not saved");
     }
+  }
+}
+
+/**
+ * After a move landed (the destination runs the VM) and took its definition from here, the disks it
+ * copied (the images it made there, by the same paths) are stale copies here: removed. Kept while any
+ * domain of the VM is defined here (the move did not undefine it, or it is back), or when this host's
+ * libvirtd (`local`) does not say. From the journal's record, so a restarted agent does it too.
+ */
+export async function removeMovedDisks(
+  m: MigrationRecord,
+  r: MigrationResult,
+  local: HvConnection | null,
+  d: { log: Logger; callTimeoutMs: number },
+): Promise<void> {
+  if (m.images.length === 0 || r.outcome !== "succeeded" || r.vmRunningOn !== m.destination.host) return;
+  const ids = { migrationId: m.migrationId, vm: m.vm };
+  const here = !local ? undefined : await withTimeout(local.lookup(m.vmUuid), d.callTimeoutMs, "lookup").catch(() => undefined);
+  if (here !== null || !m.undefineOnSource) {
+    here?.free();
+    d.log.info({ ...ids, disks: m.images }, "the moved VM's disks kept here: it is still defined here, or libvirtd did not say");
+    return;
+  }
+  for (const path of m.images) {
+    await withTimeout(local!.deleteImage(path), d.callTimeoutMs, "delete image").then(
+      () => d.log.info({ ...ids, path, on: r.vmRunningOn }, "the moved VM's stale disk copy removed here"),
+      (e: unknown) => d.log.error({ ...ids, err: e, path }, "the moved VM's stale disk copy not removed"),
+    );
   }
 }

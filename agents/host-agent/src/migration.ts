@@ -144,36 +144,6 @@ export class MigrationRun {
     return this.dom.uuid;
   }
 
-  /**
-   * After the move landed (the destination runs the VM) and took its definition from here, the disks
-   * it copied are stale copies here: removed, so they neither hold this host's disk nor refuse the
-   * VM's copy back (an image is never created over an existing file). Kept while any domain of the
-   * VM is defined here (the move did not undefine it, or it is back), or when libvirtd does not say.
-   */
-  async removeMovedDisks(r: MigrationResult, local: HvConnection | null): Promise<void> {
-    const o = this.cmd.options;
-    if (this.copies.length === 0 || r.outcome !== "succeeded" || r.vmRunningOn !== this.cmd.destination.host) return;
-    const log = this.deps.log;
-    const ids = { migrationId: this.cmd.migrationId, vm: this.dom.name };
-    const here = !local
-      ? undefined
-      : await withTimeout(local.lookup(this.dom.uuid), this.deps.callTimeoutMs, "lookup").catch(() => undefined);
-    if (here !== null || !o.undefineOnSource) {
-      here?.free();
-      log.info(
-        { ...ids, disks: this.copies.map((c) => c.path) },
-        "the moved VM's disks kept here: it is still defined here, or libvirtd did not say",
-      );
-      return;
-    }
-    for (const c of this.copies) {
-      await withTimeout(local!.deleteImage(c.path), this.deps.callTimeoutMs, "delete image").then(
-        () => log.info({ ...ids, path: c.path, on: r.vmRunningOn }, "the moved VM's stale disk copy removed here"),
-        (e: unknown) => log.error({ ...ids, err: e, path: c.path }, "the moved VM's stale disk copy not removed"),
-      );
-    }
-  }
-
   /** Asks libvirt to cancel; the result then says `aborted` and the VM stays here. */
   async abort(): Promise<void> {
     if (this.done) return;

@@ -292,6 +292,8 @@ export class CommandRunner {
     // On disk before libvirt is asked: a restarted agent must find this job and answer for it.
     const record = migrationRecord(cmd, dom, run.startedAtMs, (await dom.state().catch(() => null)) === "running");
     this.table.recordMigration(cmd.id, record);
+    // As the journal has it now: with the images the move has created.
+    const journalled = () => this.table.migration(cmd.id) ?? record;
     let recovering: RecoveredMigration | null = null;
     const outgoing: Outgoing = { vmUuid: dom.uuid, commandId: cmd.id, abort: () => (recovering ?? run).abort() };
     const ran = run
@@ -306,11 +308,10 @@ export class CommandRunner {
             ? "this host's libvirtd went away mid-migration; waiting for it to say where the VM runs"
             : "post-copy broke mid-migration; following the move to its end",
         );
-        // The journal's record: it holds the images the move created.
-        recovering = this.recovery(cmd.id, this.table.migration(cmd.id) ?? record, cause);
+        recovering = this.recovery(cmd.id, journalled(), cause);
         return recovering.run();
       })
-      .then((r) => this.afterLanding(r, this.table.migration(cmd.id) ?? record));
+      .then((r) => this.afterLanding(r, journalled()));
     const done = ran.catch((e: unknown): MigrationResult => {
       const now = Date.now();
       return {

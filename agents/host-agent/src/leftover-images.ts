@@ -113,10 +113,9 @@ export class LeftoverImages {
   /** true once the image is no leftover: removed, gone, or its VM defined there now (then it is that VM's disk). */
   private async removeOne(conn: HvConnection, image: Leftover): Promise<boolean> {
     const ids = { destination: image.destination.host, vm: image.vm, path: image.path };
-    const dom = await withTimeout(conn.lookup(image.vmUuid), this.d.callTimeoutMs, "lookup").catch(() => undefined);
-    if (dom === undefined) return false;
-    if (dom) {
-      dom.free();
+    const defined = await vmDefinedOn(conn, image.vmUuid, this.d.callTimeoutMs);
+    if (defined === undefined) return false;
+    if (defined) {
       this.d.log.info(ids, "the VM is defined on the destination now: the image there is its disk, kept");
       return true;
     }
@@ -156,16 +155,21 @@ export async function removeMovedDisks(
 ): Promise<void> {
   if (m.images.length === 0 || r.outcome !== "succeeded" || r.vmRunningOn !== m.destination.host) return;
   const ids = { migrationId: m.migrationId, vm: m.vm };
-  const here = !local ? undefined : await withTimeout(local.lookup(m.vmUuid), d.callTimeoutMs, "lookup").catch(() => undefined);
-  if (here !== null || !m.undefineOnSource) {
-    here?.free();
+  if (!m.undefineOnSource || !local || (await vmDefinedOn(local, m.vmUuid, d.callTimeoutMs)) !== false) {
     d.log.info({ ...ids, disks: m.images }, "the moved VM's disks kept here: it is still defined here, or libvirtd did not say");
     return;
   }
   for (const path of m.images) {
-    await withTimeout(local!.deleteImage(path), d.callTimeoutMs, "delete image").then(
+    await withTimeout(local.deleteImage(path), d.callTimeoutMs, "delete image").then(
       () => d.log.info({ ...ids, path, on: r.vmRunningOn }, "the moved VM's stale disk copy removed here"),
       (e: unknown) => d.log.error({ ...ids, err: e, path }, "the moved VM's stale disk copy not removed"),
     );
   }
+}
+
+/** Whether a domain of the VM is defined on `conn` (an image there may be its disk); undefined when libvirtd does not say. */
+async function vmDefinedOn(conn: HvConnection, vmUuid: string, callTimeoutMs: number): Promise<boolean | undefined> {
+  const dom = await withTimeout(conn.lookup(vmUuid), callTimeoutMs, "lookup").catch(() => undefined);
+  dom?.free();
+  return dom === undefined ? undefined : dom !== null;
 }

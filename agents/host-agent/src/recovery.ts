@@ -189,8 +189,9 @@ export class RecoveredMigration {
     if (!dom) return false;
     try {
       // An inactive domain runs no job (and libvirt refuses to read one: that is not "not answering").
-      if (!active(await withTimeout(dom.state(), this.d.callTimeoutMs, "state"))) return false;
-      this.sawSwitch ||= await withTimeout(dom.pausedForPostCopy(), this.d.callTimeoutMs, "state");
+      const state = await withTimeout(dom.state(), this.d.callTimeoutMs, "state");
+      if (!active(state)) return false;
+      if (state === "paused") this.sawSwitch ||= await withTimeout(dom.pausedForPostCopy(), this.d.callTimeoutMs, "state");
       const js = await withTimeout(dom.jobStats(false), this.d.callTimeoutMs, "job stats");
       if (!js || js.type === "none" || js.type === "completed" || js.type === "failed" || js.type === "cancelled") return this.postCopy;
       this.publish(js);

@@ -109,6 +109,19 @@ export interface VmEntry {
   memoryMiB: Ring;
 }
 
+/**
+ * A move the scheduler learned the end of from its result, before the reports show it. `from`: the
+ * host the VM left, whose report read before the end may still list it (hidden until that host omits
+ * it); `to`: the destination in this cluster, which holds the VM until its report lists it. Both end
+ * after one unreachable window (scheduler clock from `atMs`): then the reports decide again, so a VM
+ * still running on its source, or never seen on its destination, is shown where it is.
+ */
+interface Settling {
+  from: string | null;
+  to: string | null;
+  readonly atMs: number;
+}
+
 /** Same VMs in the same order: the common case, checked without allocating. */
 function sameVms(a: readonly VmReport[], b: readonly VmReport[]): boolean {
   if (a.length !== b.length) return false;
@@ -143,6 +156,8 @@ export class ClusterState {
   private readonly sightings = new Map<string, Map<string, VmReport>>();
   private readonly vms = new Map<string, VmEntry>();
   private readonly byName = new Map<string, string>();
+  /** uuid -> a move that ended but that the reports do not show yet (few: each lasts about one interval). */
+  private readonly settling = new Map<string, Settling>();
   readonly counters = { reports: 0, dropped: Object.fromEntries(IngestDrops.map((d) => [d, 0])) as Record<IngestDrop, number> };
   private readonly reportListeners: HostReportListener[] = [];
   /** Called once per new host or VM entry (never per report), so the ingest path pays nothing for it. */
@@ -216,19 +231,45 @@ export class ClusterState {
     h.cpuMhz.push(r.usage.cpuFraction * r.capacity.cpus * mhz);
     h.memoryMiB.push(r.usage.memoryUsedMiB);
 
-    for (const vm of r.vms) {
+    const listed = this.settling.size === 0 ? r.vms : this.settle(r, nowMs);
+    for (const vm of listed) {
       let seen = this.sightings.get(vm.uuid);
       if (!seen) this.sightings.set(vm.uuid, (seen = new Map()));
       seen.set(r.host, vm);
       this.place(vm, r.host, mhz, nowMs);
     }
-    if (prev && !sameVms(prev.vms, r.vms)) {
+    if (prev && !sameVms(prev.vms, listed)) {
       const now = new Set<string>();
-      for (const vm of r.vms) now.add(vm.uuid);
+      for (const vm of listed) now.add(vm.uuid);
       for (const vm of prev.vms) if (!now.has(vm.uuid)) this.forget(vm.uuid, r.host);
     }
     for (const l of this.reportListeners) l(h, wasReachable);
     return "accepted";
+  }
+
+  /**
+   * Applies `r` to the moves still settling and returns the VMs it lists that count: without those
+   * the host left by a move it reports from before the end.
+   */
+  private settle(r: HostReport, nowMs: number): readonly VmReport[] {
+    let hidden: Set<string> | undefined;
+    for (const [uuid, m] of this.settling) {
+      if (nowMs - m.atMs > this.staleAfterMs) {
+        this.settling.delete(uuid);
+        // Never listed by its destination in a whole window: the VM is where the reports say.
+        const e = this.vms.get(uuid);
+        if (m.to !== null && e?.host === m.to && !this.sightings.get(uuid)?.has(m.to)) this.forget(uuid, m.to);
+        continue;
+      }
+      if (r.host !== m.from && r.host !== m.to) continue;
+      const lists = r.vms.some((v) => v.uuid === uuid);
+      if (r.host === m.from) {
+        if (lists) (hidden ??= new Set()).add(uuid);
+        else m.from = null;
+      } else if (lists) m.to = null;
+      if (m.from === null && m.to === null) this.settling.delete(uuid);
+    }
+    return hidden ? r.vms.filter((v) => !hidden.has(v.uuid)) : r.vms;
   }
 
   private dropReason(r: HostReport, nowMs: number, fromHost: string): IngestDrop | null {
@@ -249,6 +290,7 @@ export class ClusterState {
     const h = this.hosts.get(id);
     if (!h) return null;
     const placed = this.vmsOn(id).length;
+    for (const [uuid, m] of this.settling) if (m.from === id || m.to === id) this.settling.delete(uuid);
     for (const [uuid, seen] of [...this.sightings]) if (seen.has(id)) this.forget(uuid, id);
     // Placed here by a migration result but not reported here: where others report it, or gone.
     for (const v of this.vmsOn(id)) this.forget(v.uuid, id);
@@ -293,7 +335,11 @@ export class ClusterState {
     seen?.delete(host);
     const e = this.vms.get(uuid);
     if (!e) return;
-    if (!seen || seen.size === 0) return this.dropVm(uuid);
+    if (!seen || seen.size === 0) {
+      // Placed by a move's result on a host that has not listed it yet: kept there meanwhile.
+      if (this.settling.get(uuid)?.to === e.host && e.host !== host) return;
+      return this.dropVm(uuid);
+    }
     if (e.host === host) {
       // The VM left this host: it is where another host reports it (prefer a running copy).
       let next: [string, VmReport] | undefined;
@@ -355,14 +401,21 @@ export class ClusterState {
   }
 
   /** A migration result says where the VM runs now: believe it until the reports catch up. */
-  moveVm(uuid: string, host: string): void {
+  moveVm(uuid: string, host: string, nowMs: number): void {
     const e = this.vms.get(uuid);
-    if (e && this.hosts.has(host)) e.host = host;
+    if (!e || !this.hosts.has(host) || e.host === host) return;
+    this.settling.set(uuid, { from: e.host, to: host, atMs: nowMs });
+    // What the source listed it on predates the end: not "also on" the source.
+    this.sightings.get(uuid)?.delete(e.host);
+    e.host = host;
   }
 
   /** A migration result says the VM went to another cluster: it is no longer this cluster's. */
-  vmLeft(uuid: string): void {
+  vmLeft(uuid: string, nowMs: number): void {
+    const e = this.vms.get(uuid);
+    if (!e) return;
     this.dropVm(uuid);
+    this.settling.set(uuid, { from: e.host, to: null, atMs: nowMs });
   }
 
   vm(ref: string): VmEntry | undefined {

@@ -176,11 +176,6 @@ export class Dispatcher {
     return [...this.followUp.rows(), ...this.queue.values(), ...this.landed.current()].map(asInFlight);
   }
 
-  /** VM uuid -> destination, for succeeded moves the reports do not show yet. */
-  landedVms(): Map<string, string> {
-    return this.landed.vms();
-  }
-
   /** Starts what the limits admit, in submission order. */
   pump(): void {
     if (this.stopped || !this.ready || !this.d.writable()) return;

@@ -31,11 +31,6 @@ export interface SnapshotExtras {
   recentFailures: readonly MigrationFailure[];
   /** Last succeeded migration per VM: for the VM cool-down and no move back (ping-pong). */
   lastMoves: ReadonlyMap<string, { atMs: number; from: string }>;
-  /**
-   * VM uuid -> destination of a move that succeeded but that the reports do not show yet. The VM
-   * is planned there (with its demand); the move stays in `inFlight` until both hosts report it.
-   */
-  landed?: ReadonlyMap<string, string>;
   /** Cost-model constants learned from this cluster's measured migrations. */
   learned?: LearnedModel;
   /** A host's migration bandwidth learned from its completed moves (nominal bytes/s), undefined: the configured one. */
@@ -61,8 +56,6 @@ export interface Foresight {
 /** The dispatcher's view of moves that planning needs. */
 export interface MovesView {
   inFlightForPolicy(): InFlightMigration[];
-  /** VM uuid -> destination of a move that ended but that the reports do not show yet. */
-  landedVms(): ReadonlyMap<string, string>;
   readonly learnedModel: LearnedModel | undefined;
   hostLinkBandwidth?(host: string): number | undefined;
 }
@@ -87,8 +80,6 @@ export function planningSnapshot(src: PlanningSources, nowMs: number, policies: 
     historySamples: historySamplesRead(plannerClusterConfig(src.config, learned), policies),
     inFlight: src.moves.inFlightForPolicy(),
     ...recentMoves(src.store, src.config, nowMs),
-    // Moves that ended but that the reports do not show yet: their VMs are planned where they went.
-    landed: src.moves.landedVms(),
     learned,
     ...(src.moves.hostLinkBandwidth ? { hostBandwidth: (h: string) => src.moves.hostLinkBandwidth?.(h) } : {}),
     ...(src.foresight ? { foresight: src.foresight } : {}),
@@ -209,11 +200,11 @@ function policyHost(h: HostEntry, state: ClusterState, config: SchedulerConfig, 
 export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowMs: number, extras: SnapshotExtras): ClusterSnapshot {
   const samples = extras.historySamples;
   const hosts: Host[] = [];
-  const hostMhz = new Map<string, number>();
+  const hostIds = new Set<string>();
   for (const h of state.hosts.values()) {
     const host = policyHost(h, state, config, nowMs, extras);
     if (!host) continue;
-    hostMhz.set(h.id, h.report!.capacity.mhz);
+    hostIds.add(h.id);
     hosts.push(host);
   }
 
@@ -222,18 +213,17 @@ export function buildSnapshot(state: ClusterState, config: SchedulerConfig, nowM
   const planned: VmEntry[] = [];
   const mountLists: MountLists = new Map();
   for (const v of state.allVms()) {
-    const landedOn = extras.landed?.get(v.uuid);
-    const hostId = landedOn !== undefined && hostMhz.has(landedOn) ? landedOn : v.host;
-    const host = state.hosts.get(hostId);
+    // A move that ended but that the reports do not show yet: ClusterState places its VM where it went.
+    const host = state.hosts.get(v.host);
     if (!host?.report) continue;
-    vms.push(toPolicyVm(v, hostId, host.report.storage, mountLists, extras.lastMoves.get(v.uuid), samples));
+    vms.push(toPolicyVm(v, v.host, host.report.storage, mountLists, extras.lastMoves.get(v.uuid), samples));
     planned.push(v);
   }
   // The policy rejects a snapshot whose in-flight move names a VM or host it does not hold.
   let inFlight: InFlightMigration[] = [];
   if (extras.inFlight.length > 0) {
     const vmIds = new Set(vms.map((v) => v.id));
-    inFlight = extras.inFlight.filter((m) => vmIds.has(m.vmId) && hostMhz.has(m.sourceHostId) && hostMhz.has(m.destinationHostId));
+    inFlight = extras.inFlight.filter((m) => vmIds.has(m.vmId) && hostIds.has(m.sourceHostId) && hostIds.has(m.destinationHostId));
   }
 
   const demandForecast = extras.foresight?.demandForecast();

@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, ApiMigration, HostsResponse, StatusResponse, VmsResponse, ApiPlan, HistoryResponse } from "@drover/protocol";
+import {
+  ApiError,
+  ApiMigration,
+  HostReport,
+  HostsResponse,
+  StatusResponse,
+  VmsResponse,
+  ApiPlan,
+  HistoryResponse,
+  subjects,
+} from "@drover/protocol";
 import { harness, json, post, get } from "./harness.js";
-import { uuid } from "./helpers.js";
+import { CLUSTER, report, uuid } from "./helpers.js";
 
 describe("HTTP API", () => {
   it("serves status, hosts, vms, a move with progress, history, metrics and the OpenAPI document", async () => {
@@ -42,6 +52,28 @@ describe("HTTP API", () => {
       expect.arrayContaining(["/v1/status", "/v1/plan", "/v1/migrations", "/v1/hosts/{id}/drain", "/v1/hosts/{id}/power", "/v1/history"]),
     );
     expect(doc.paths["/v1/migrations"].post.requestBody.content["application/json"].schema.required).toEqual(["vm"]);
+  });
+
+  it("lists a moved VM on its destination from the move's result, whatever the source reports before the destination does", async () => {
+    await using h = await harness(["a", "b"], { a: [{ uuid: uuid(1), name: "web1" }] });
+    await h.report();
+    h.agents.behaviour = { ...h.agents.behaviour, unverified: true };
+    const m = ApiMigration.parse(await json(await post(h.url("/v1/migrations"), { vm: "web1", host: "b" })));
+    const state = async () => ApiMigration.parse(await json(await get(h.url(`/v1/migrations/${m.id}`)))).state;
+    await expect.poll(state, { timeout: 15_000, interval: 20, message: "move done" }).toBe("succeeded");
+    const where = async () => VmsResponse.parse(await json(await get(h.url("/v1/vms")))).vms.map((v) => [v.name, v.host, v.alsoOn]);
+    expect(await where()).toEqual([["web1", "b", []]]);
+    // A report from the source read before the move ended, still listing the VM.
+    const before = h.s.state.counters.reports;
+    h.agents.bus.publish(subjects.hostReport(CLUSTER, "a"), HostReport, report("a", [{ uuid: uuid(1), name: "web1" }], h.clock.now()));
+    await expect.poll(() => h.s.state.counters.reports, { timeout: 15_000, interval: 20 }).toBe(before + 1);
+    expect(await where()).toEqual([["web1", "b", []]]);
+    // The source's next one, without it, before the destination's: the VM is not dropped.
+    h.clock.advance(1000);
+    await h.report(["a"]);
+    expect(await where()).toEqual([["web1", "b", []]]);
+    await h.report(["b"]);
+    expect(await where()).toEqual([["web1", "b", []]]);
   });
 
   it("answers bad input with a 4xx naming what is wrong, and changes nothing", async () => {

@@ -65,6 +65,61 @@ describe("ClusterState", () => {
     expect(s.vm("v2")?.host).toBe("b");
   });
 
+  it("keeps a VM a move result placed on its destination until that host reports, whatever the source's reports say meanwhile", () => {
+    const s = new ClusterState(CLUSTER, opts);
+    const v = { uuid: uuid(3), name: "v3" };
+    s.ingest(rep("a", [v], 1000), 1000);
+    s.ingest(rep("b", [], 1000), 1000);
+    s.moveVm(v.uuid, "b", 1500);
+    // The source's report collected before the move ended still lists it: not back on the source.
+    s.ingest(rep("a", [v], 1600), 1600);
+    expect(s.vm("v3")?.host).toBe("b");
+    expect(s.alsoOn(v.uuid)).toEqual([]);
+    // The source's next report drops it before the destination's lists it: not gone either.
+    s.ingest(rep("a", [], 2600), 2600);
+    expect(s.vm("v3")?.host).toBe("b");
+    expect(s.vmsOn("b").map((e) => e.uuid)).toEqual([v.uuid]);
+    s.ingest(rep("b", [v], 2700), 2700);
+    expect(s.vm("v3")?.host).toBe("b");
+    // Confirmed: from now on the source's listing counts again (both running is shown, not hidden).
+    s.ingest(rep("a", [v], 3600), 3600);
+    expect(s.alsoOn(v.uuid)).toEqual(["a"]);
+  });
+
+  it("believes the reports again once a moved VM's destination has not listed it for a whole unreachable window", () => {
+    const s = new ClusterState(CLUSTER, opts);
+    const v = { uuid: uuid(4), name: "v4" };
+    s.ingest(rep("a", [v], 1000), 1000);
+    s.ingest(rep("b", [], 1000), 1000);
+    s.moveVm(v.uuid, "b", 1500);
+    s.ingest(rep("a", [], 2000), 2000);
+    s.ingest(rep("b", [], 2000), 2000);
+    expect(s.vm("v4")?.host).toBe("b"); // its report may have been read before the VM landed
+    s.ingest(rep("b", [], 4600), 4600); // 3.1 s later (unreachableAfter 3 x 1 s): it is not there
+    expect(s.vm("v4")).toBeUndefined();
+    // Still listed by the source past that window: the VM is where it is reported.
+    const w = { uuid: uuid(5), name: "v5" };
+    s.ingest(rep("a", [w], 5000), 5000);
+    s.moveVm(w.uuid, "b", 5100);
+    s.ingest(rep("a", [w], 5200), 5200);
+    expect(s.vm("v5")?.host).toBe("b");
+    s.ingest(rep("a", [w], 8200), 8200);
+    expect(s.vm("v5")?.host).toBe("a");
+  });
+
+  it("does not take back a VM that moved to another cluster on a report read before it left", () => {
+    const s = new ClusterState(CLUSTER, opts);
+    const v = { uuid: uuid(6), name: "v6" };
+    s.ingest(rep("a", [v], 1000), 1000);
+    s.vmLeft(v.uuid, 1500);
+    s.ingest(rep("a", [v], 1600), 1600);
+    expect(s.vm("v6")).toBeUndefined();
+    s.ingest(rep("a", [], 2600), 2600);
+    // Moved back later: seen again.
+    s.ingest(rep("a", [v], 3600), 3600);
+    expect(s.vm("v6")?.host).toBe("a");
+  });
+
   it("builds a policy snapshot with MHz histories, states, rules from tags and shared storage", () => {
     const s = new ClusterState(CLUSTER, opts);
     const cfg = config("nats://127.0.0.1:1", "/tmp/x", {
@@ -160,6 +215,7 @@ describe("ClusterState", () => {
       move("m2", v2, "a", "b", "failed", 800_000); // older than failureMs: forgotten
       move("m3", v3, "a", "b", "succeeded", 700_000);
       move("m4", v3, "b", "a", "succeeded", 600_000); // the older move of v3: not its last
+      s.moveVm(v1, "b", 899_500); // a move's result, before the reports show it
       const inFlight = [{ id: "m5", vmId: v2, sourceHostId: "a", destinationHostId: "b", startedMs: 899_000 }];
       const snap = planningSnapshot(
         {
@@ -168,7 +224,6 @@ describe("ClusterState", () => {
           store,
           moves: {
             inFlightForPolicy: () => inFlight,
-            landedVms: () => new Map([[v1, "b"]]),
             learnedModel: { bandwidthEfficiency: 0.5, setupOverheadMs: 4000, switchoverMs: 300 },
           },
         },

@@ -106,6 +106,8 @@ export interface AgentBehaviour {
   /** An abort ends a held migration `aborted` (as the real agent does); otherwise the abort is answered and ignored. */
   abortEnds?: boolean;
   preflightOk?: boolean;
+  /** A succeeded move's result names no host the VM runs on (the agent could not verify it). */
+  unverified?: boolean;
 }
 
 /**
@@ -303,7 +305,7 @@ export class FakeAgents {
         downtimeMs: ok ? (this.behaviour.measured?.downtimeMs ?? 5) : null,
         // As a real move: about the guest's memory went over the link.
         bytesMoved: this.behaviour.measured?.bytesMoved ?? (vm?.memoryMiB ?? 512) * 1024 * 1024,
-        vmRunningOn: ok ? cmd.destination.host : host,
+        vmRunningOn: this.behaviour.unverified ? null : ok ? cmd.destination.host : host,
         error: ok
           ? null
           : failure === "aborted"

@@ -430,7 +430,8 @@ export class FollowUp {
 
   private onResult(a: Active, r: MigrationResult): void {
     this.d.learning.observe(a.row, r, this.d.state.vm(a.row.vmUuid)?.report);
-    if (r.outcome === "succeeded" && r.vmRunningOn) this.landed(a.row, r.vmRunningOn);
+    // Unverified by the agent, a succeeded move's VM runs where libvirt committed it: the destination.
+    if (r.outcome === "succeeded") this.landed(a.row, r.vmRunningOn ?? a.row.destination);
     const error =
       a.abortedBy !== undefined && r.outcome !== "succeeded"
         ? { code: "aborted-by-operator", message: `aborted at the request of ${a.abortedBy}${r.error ? `: ${r.error.message}` : ""}` }
@@ -581,8 +582,9 @@ export class FollowUp {
    * the API's `vmRunningOn` would take it).
    */
   private landed(row: MigrationRow, host: string): void {
-    if (row.destinationCluster && host === row.destination) this.d.state.vmLeft(row.vmUuid);
-    else this.d.state.moveVm(row.vmUuid, host);
+    const now = this.d.clock.now();
+    if (row.destinationCluster && host === row.destination) this.d.state.vmLeft(row.vmUuid, now);
+    else this.d.state.moveVm(row.vmUuid, host, now);
   }
 
   /**

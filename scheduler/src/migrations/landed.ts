@@ -39,9 +39,4 @@ export class LandedMoves {
     }
     return [...this.rows.values()];
   }
-
-  /** VM uuid -> destination, for the moves still settling. */
-  vms(): Map<string, string> {
-    return new Map(this.current().map((r) => [r.vmUuid, r.destination]));
-  }
 }

@@ -112,9 +112,10 @@ export interface VmEntry {
 /**
  * A move the scheduler learned the end of from its result, before the reports show it. `from`: the
  * host the VM left, whose report read before the end may still list it (hidden until that host omits
- * it); `to`: the destination in this cluster, which holds the VM until its report lists it. Both end
- * after one unreachable window (scheduler clock from `atMs`): then the reports decide again, so a VM
- * still running on its source, or never seen on its destination, is shown where it is.
+ * it); `to`: the destination in this cluster, which holds the VM until its report lists it. One
+ * unreachable window after `atMs` (scheduler clock) the reports decide again: the source's listing
+ * counts, and the destination's next report without the VM drops the hold, so a VM still running on
+ * its source, or not on its destination, is shown where it is.
  */
 interface Settling {
   from: string | null;
@@ -254,19 +255,18 @@ export class ClusterState {
   private settle(r: HostReport, nowMs: number): readonly VmReport[] {
     let hidden: Set<string> | undefined;
     for (const [uuid, m] of this.settling) {
-      if (nowMs - m.atMs > this.staleAfterMs) {
-        this.settling.delete(uuid);
-        // Never listed by its destination in a whole window: the VM is where the reports say.
-        const e = this.vms.get(uuid);
-        if (m.to !== null && e?.host === m.to && !this.sightings.get(uuid)?.has(m.to)) this.forget(uuid, m.to);
-        continue;
+      const over = nowMs - m.atMs > this.staleAfterMs;
+      const lists = (r.host === m.from || r.host === m.to) && r.vms.some((v) => v.uuid === uuid);
+      if (m.from !== null) {
+        if (over || (r.host === m.from && !lists)) m.from = null;
+        else if (r.host === m.from) (hidden ??= new Set()).add(uuid);
       }
-      if (r.host !== m.from && r.host !== m.to) continue;
-      const lists = r.vms.some((v) => v.uuid === uuid);
-      if (r.host === m.from) {
-        if (lists) (hidden ??= new Set()).add(uuid);
-        else m.from = null;
-      } else if (lists) m.to = null;
+      if (m.to !== null && r.host === m.to && (lists || over)) {
+        m.to = null;
+        // Not listed by its destination a whole window after the end: the VM is where the reports
+        // say (a silent destination keeps it until it reports).
+        if (!lists && this.vms.get(uuid)?.host === r.host) this.forget(uuid, r.host);
+      }
       if (m.from === null && m.to === null) this.settling.delete(uuid);
     }
     return hidden ? r.vms.filter((v) => !hidden.has(v.uuid)) : r.vms;

@@ -105,6 +105,16 @@ describe("ClusterState", () => {
     expect(s.vm("v5")?.host).toBe("b");
     s.ingest(rep("a", [w], 8200), 8200);
     expect(s.vm("v5")?.host).toBe("a");
+    // A destination that falls silent keeps the VM the result placed there until it reports again.
+    const x = { uuid: uuid(7), name: "v7" };
+    s.ingest(rep("c", [], 9000), 9000);
+    s.ingest(rep("a", [w, x], 9000), 9000);
+    s.moveVm(x.uuid, "c", 9100);
+    s.ingest(rep("a", [w], 10_000), 10_000);
+    s.ingest(rep("a", [w], 13_000), 13_000);
+    expect(s.vm("v7")?.host).toBe("c");
+    s.ingest(rep("c", [], 14_000), 14_000);
+    expect(s.vm("v7")).toBeUndefined();
   });
 
   it("does not take back a VM that moved to another cluster on a report read before it left", () => {

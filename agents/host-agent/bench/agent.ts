@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import Table from "cli-table3";
 import { Bus } from "@drover/bus";
-import { Lab, labNatsConnection, type LabHostState } from "@drover/lab";
+import { Lab } from "@drover/lab";
 import { Command, CommandReply, HostReport, MigrationResult, silentLogger, subjects, type CommandInput } from "@drover/protocol";
-import { AGENT_BIN, natsEnv } from "../test/helpers.js";
+import { agentFromConfig } from "../test/helpers.js";
 
 const usage = `usage: npm run bench:agent -- [--rounds 3] [--vms 20] [--seconds 60] [--skip-migration] [--skip-load]
   --rounds N         agent and virsh migrations each (default 3)
@@ -74,18 +74,7 @@ async function startLab(dir: string, hosts: number, guests: number, memoryMiB: n
     natsPort: 4222,
     wolPort: 9,
     guest: { memoryMiB, workload: { dirtyMb, dirtyRate: dirtyMb > 0 ? 1 : 0 } },
-    agentCommand: (h: LabHostState, info) => ({
-      cmd: process.execPath,
-      args: [AGENT_BIN, "--config", config],
-      env: {
-        DROVER_HOST: h.name,
-        DROVER_CLUSTER: info.cluster,
-        DROVER_LIBVIRT_URI: h.uri,
-        DROVER_NATS_SERVERS: info.natsUrl,
-        ...natsEnv(labNatsConnection(info.stateDir, info.natsUrl, h.name)),
-        DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
-      },
-    }),
+    agentCommand: agentFromConfig(config),
   });
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@drover/bus";
 import type { LabHost } from "@drover/lab";
-import { ensureGuestImage, guestDomainXml, Lab, labNatsConnection, readTicks, startGuest } from "@drover/lab";
+import { ensureGuestImage, guestDomainXml, Lab, readTicks, startGuest } from "@drover/lab";
 import {
   Command,
   CommandReply,
@@ -18,7 +18,7 @@ import {
   type EscalationStep,
 } from "@drover/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_BIN, Collector, defineDomain, movedLive, natsEnv, sleep, ticksAbove, writeAgentConfig } from "./helpers.js";
+import { agentFromConfig, Collector, defineDomain, movedLive, sleep, ticksAbove, writeAgentConfig } from "./helpers.js";
 
 // Lab net 21: 127.0.21.x, distinct from other engineers' labs.
 const NET = 21;
@@ -71,18 +71,7 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
       wolPort: 9,
       bridges: (h) => (h === "h1" ? ["br-prod", "br-lab"] : ["br-lab"]),
       // Spawned the way an operator runs it: `drover-agent --config FILE`, per-host values from env.
-      agentCommand: (h, info) => ({
-        cmd: process.execPath,
-        args: [AGENT_BIN, "--config", config],
-        env: {
-          DROVER_HOST: h.name,
-          DROVER_CLUSTER: info.cluster,
-          DROVER_LIBVIRT_URI: h.uri,
-          DROVER_NATS_SERVERS: info.natsUrl,
-          ...natsEnv(labNatsConnection(info.stateDir, info.natsUrl, h.name)),
-          DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
-        },
-      }),
+      agentCommand: agentFromConfig(config),
     });
     h1 = lab.host("h1");
     h2 = lab.host("h2");

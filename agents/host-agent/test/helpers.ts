@@ -3,6 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Bus, Subscription } from "@drover/bus";
+import { labNatsConnection, type LabOptions } from "@drover/lab";
 import { vi } from "vitest";
 import type { z } from "zod";
 
@@ -49,7 +50,6 @@ export async function defineDomain(uri: string, dir: string, name: string, xml: 
   virsh(uri, "define", f);
 }
 
-/** A config file as an operator would write it; per-host values come from the environment. */
 /** The environment that gives a spawned agent a nats identity (seed file and TLS files; see ENV_KEYS). */
 export function natsEnv(n: { nkeySeedFile: string; tls?: { ca: string; cert: string; key: string } }): Record<string, string> {
   return {
@@ -58,6 +58,23 @@ export function natsEnv(n: { nkeySeedFile: string; tls?: { ca: string; cert: str
   };
 }
 
+/** Spawns each lab host's agent the way an operator runs it: `drover-agent --config FILE`, per-host values from env. */
+export function agentFromConfig(config: string): NonNullable<LabOptions["agentCommand"]> {
+  return (h, info) => ({
+    cmd: process.execPath,
+    args: [AGENT_BIN, "--config", config],
+    env: {
+      DROVER_HOST: h.name,
+      DROVER_CLUSTER: info.cluster,
+      DROVER_LIBVIRT_URI: h.uri,
+      DROVER_NATS_SERVERS: info.natsUrl,
+      ...natsEnv(labNatsConnection(info.stateDir, info.natsUrl, h.name)),
+      DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
+    },
+  });
+}
+
+/** A config file as an operator would write it; per-host values come from the environment. */
 export async function writeAgentConfig(dir: string, extra = ""): Promise<string> {
   const file = join(dir, "agent.yaml");
   await writeFile(

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@drover/bus";
-import { Lab, labNatsConnection, readTicks, startGuest, type LabHost } from "@drover/lab";
+import { Lab, readTicks, startGuest, type LabHost } from "@drover/lab";
 import {
   Command,
   CommandReply,
@@ -14,7 +14,7 @@ import {
   type CommandInput,
 } from "@drover/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_BIN, Collector, natsEnv, ticksAbove, writeAgentConfig } from "./helpers.js";
+import { agentFromConfig, Collector, ticksAbove, writeAgentConfig } from "./helpers.js";
 
 // Lab net 23: 127.0.23.x. h2 starts without migration certificates; the lab's agents migrate over TLS.
 const NET = 23;
@@ -71,18 +71,7 @@ describe("migration over TLS on a real lab (2 libvirtd hosts, h2 without certifi
       net: NET,
       stateDir: join(dir, "lab"),
       withoutMigrationCerts: ["h2"],
-      agentCommand: (h, info) => ({
-        cmd: process.execPath,
-        args: [AGENT_BIN, "--config", config],
-        env: {
-          DROVER_HOST: h.name,
-          DROVER_CLUSTER: info.cluster,
-          DROVER_LIBVIRT_URI: h.uri,
-          DROVER_NATS_SERVERS: info.natsUrl,
-          ...natsEnv(labNatsConnection(info.stateDir, info.natsUrl, h.name)),
-          DROVER_LAB_HOST_FILE: join(h.dir, "lab-host.json"),
-        },
-      }),
+      agentCommand: agentFromConfig(config),
     });
     h1 = lab.host("h1");
     h2 = lab.host("h2");

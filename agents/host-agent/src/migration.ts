@@ -324,6 +324,8 @@ export class MigrationRun {
     if (!dest) return new AgentError(AgentErrorCode.DestinationLost, `${this.cmd.destination.uri} did not answer; no disk image created`);
     try {
       for (const c of this.copies) {
+        const where = `${c.path} (${c.format}, ${c.capacityBytes} bytes) on ${destinationName(this.cmd.destination)}`;
+        let made = false;
         try {
           await withTimeout(
             dest.createImage({
@@ -335,15 +337,21 @@ export class MigrationRun {
             this.deps.callTimeoutMs,
             "create image",
           );
+          made = true;
           this.created.push(c.path);
           this.deps.imageCreated(c.path);
         } catch (e) {
           await this.deps.leftovers.discard(this.cmd.destination, this.dom, this.created.splice(0));
-          return new AgentError(
-            AgentErrorCode.DestinationImage,
-            `disk ${c.target}: could not create ${c.path} (${c.format}, ${c.capacityBytes} bytes) on ${destinationName(this.cmd.destination)}: ${(e as Error).message}`,
-            { cause: e },
-          );
+          const msg = (e as Error).message;
+          // Unjournalled, a restart would lose track of the image: the move stops here, and says
+          // that this host's journal failed, not the destination.
+          return made
+            ? new AgentError(
+                AgentErrorCode.Internal,
+                `disk ${c.target}: created ${where} but could not journal it on ${this.deps.host} (${msg}); the move's images are removed`,
+                { cause: e },
+              )
+            : new AgentError(AgentErrorCode.DestinationImage, `disk ${c.target}: could not create ${where}: ${msg}`, { cause: e });
         }
       }
       this.deps.log.info({ migrationId: this.cmd.migrationId, images: this.created }, "destination disk images created");

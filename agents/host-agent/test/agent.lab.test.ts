@@ -100,9 +100,14 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
   });
 
   it("publishes reports with the right VM list and plausible numbers", async () => {
+    // Disk sizes too: libvirt's stats skip a domain busy with another query (NOWAIT; a dirty-rate
+    // measurement runs every 4 s here), so one report may lack them.
     const r = await reports.next(
-      "an h1 report with both guests and CPU rates",
-      (m) => m.host === "h1" && m.vms.length === 2 && m.vms.every((v) => v.state === "running" && v.cpuUsedVcpus > 0),
+      "an h1 report with both guests, CPU rates and disk sizes",
+      (m) =>
+        m.host === "h1" &&
+        m.vms.length === 2 &&
+        m.vms.every((v) => v.state === "running" && v.cpuUsedVcpus > 0 && v.disks.every((d) => d.capacityBytes != null)),
       60_000,
     );
     expect(r.libvirt).toMatchObject({ reachable: true, uri: h1.uri });

@@ -26,7 +26,7 @@ import { MigrationPortListener } from "./migration-ports.js";
 import { PeerConnections } from "./peer-connections.js";
 import { PeerReports } from "./peer-reports.js";
 import { uriHost } from "./preflight.js";
-import { readMounts, StorageClassifier, type Mount } from "./storage.js";
+import { readMounts, reportedStorage, StorageClassifier, type Mount } from "./storage.js";
 import { VmCollector } from "./vm-collector.js";
 
 export const AGENT_VERSION = "0.1.0";
@@ -290,6 +290,7 @@ export class HostAgent {
       // Read at every report: an operator fixing the cert dir is seen without a restart.
       migrationTlsReport(migrationTlsDir(this.config)),
     ]);
+    const storage = await reportedStorage(this.classifier.classify(mounts), this.config.libvirt.callTimeoutMs);
     const conn = this.link.connection;
     if (conn) {
       const migrating = new Set([...this.migrating, ...this.commands.migratingVms()]);
@@ -323,7 +324,7 @@ export class HostAgent {
       migrationTls,
       ...(this.own ? { hypervisor: this.own.facts.hypervisor } : {}),
       migrationPorts: this.migrationPorts.report(),
-      storage: this.classifier.classify(mounts).map((m) => ({ path: m.path, fsType: m.fsType, shared: m.shared, source: m.source })),
+      storage,
       bridges,
       power: { canPowerOff: this.config.power.offCommand !== undefined, wake: this.config.power.wake },
       vms: this.lastVms,

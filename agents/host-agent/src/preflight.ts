@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { isLabAddress } from "@drover/wol";
-import { olderHypervisor, type DestinationFacts, type PreflightCheck } from "@drover/protocol";
+import { olderHypervisor, type DestinationFacts, type PreflightCheck, type StorageMount } from "@drover/protocol";
 import { destinationName } from "./destinations.js";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
 import type { HvDomain, Hypervisor } from "./hypervisor.js";
@@ -48,6 +48,54 @@ export interface PreflightDeps {
 const MiB = 1024 * 1024;
 const fmtMiB = (b: number) => `${Math.round(b / MiB)} MiB`;
 
+/** Share of a destination filesystem a copy-storage move leaves free: its other guests' images grow too. */
+export const SPACE_RESERVE = 0.05;
+
+/**
+ * The disks a copy-storage move copies (each created at the same path on the destination, as big as
+ * what it holds here) against the space the destination's report gives for the filesystem each lands
+ * on, summed per filesystem, keeping `SPACE_RESERVE` of it free: a full filesystem would pause every
+ * guest there whose image must grow, not only fail this move. Unknown space fails the check.
+ */
+export function destinationSpace(
+  copies: readonly { target: string; path: string; bytes: number }[],
+  storage: readonly StorageMount[],
+  toName: string,
+): { ok: boolean; reason: string } {
+  const need = new Map<StorageMount, { bytes: number; targets: string[] }>();
+  const unknown: string[] = [];
+  for (const c of copies) {
+    let m: StorageMount | undefined;
+    for (const s of storage) {
+      const under = s.path === "/" || c.path === s.path || c.path.startsWith(s.path.endsWith("/") ? s.path : `${s.path}/`);
+      if (!s.shared && under && (!m || s.path.length >= m.path.length)) m = s;
+    }
+    if (m?.freeBytes === undefined) {
+      unknown.push(`disk ${c.target} (${c.path})`);
+      continue;
+    }
+    const n = need.get(m) ?? { bytes: 0, targets: [] };
+    n.bytes += c.bytes;
+    n.targets.push(c.target);
+    need.set(m, n);
+  }
+  if (unknown.length > 0)
+    return {
+      ok: false,
+      reason: `${toName} reports no free space where ${unknown.join(", ")} would go (no local mount holds it, or an agent older than this check)`,
+    };
+  const lines = [...need].map(([m, n]) => {
+    const reserve = Math.round((m.sizeBytes ?? 0) * SPACE_RESERVE);
+    const free = m.freeBytes!;
+    return {
+      ok: n.bytes <= free - reserve,
+      text: `${n.targets.join(", ")} need ${fmtMiB(n.bytes)} on ${toName}'s ${m.path}: ${fmtMiB(free)} free, ${fmtMiB(reserve)} of it kept`,
+    };
+  });
+  const short = lines.filter((l) => !l.ok);
+  return { ok: short.length === 0, reason: (short.length > 0 ? short : lines).map((l) => l.text).join("; ") };
+}
+
 /** Host part of a libvirt URI such as qemu+tcp://127.0.1.2/system (null for local URIs). */
 export function uriHost(uri: string): string | null {
   try {
@@ -82,6 +130,35 @@ export function probePort(host: string, port: number, timeoutMs: number): Promis
  * need the destination run against its libvirtd (reachability, CPU, memory) and its agent's latest
  * report (bridges, storage mounts), which is the only place that knows them.
  */
+/** The copied disks' sizes here (what each holds, else its capacity) against the destination's space. */
+async function checkDestinationSpace(
+  input: PreflightInput,
+  deps: PreflightDeps,
+  disks: DomainDescription["disks"],
+  peer: DestinationFacts | null,
+  toName: string,
+  add: (check: CheckName, ok: boolean, reason: string) => void,
+): Promise<void> {
+  const local = disks.filter((d) => !d.network && d.path !== null && !d.readOnly && !deps.classifier.isShared(d.path, deps.mounts));
+  if (local.length === 0) return add("destination-space", true, "no disk to copy");
+  if (!peer) return add("destination-space", false, `no report from ${toName}'s agent arrived, so its free space cannot be verified`);
+  let sizes;
+  try {
+    sizes = await withTimeout(input.vm.diskSizes(), deps.callTimeoutMs, "disk sizes");
+  } catch (e) {
+    return add("destination-space", false, `the disks' sizes are unreadable here: ${(e as Error).message}`);
+  }
+  const copies = local.map((d) => {
+    const s = sizes.find((x) => x.target === d.target);
+    return { target: d.target, path: d.path as string, bytes: s?.allocationBytes ?? s?.capacityBytes ?? Number.NaN };
+  });
+  const unsized = copies.filter((c) => Number.isNaN(c.bytes));
+  if (unsized.length > 0)
+    return add("destination-space", false, `libvirt gives no size for disk(s) ${unsized.map((c) => c.target).join(", ")}`);
+  const v = destinationSpace(copies, peer.storage, toName);
+  add("destination-space", v.ok, v.reason);
+}
+
 export async function runPreflight(input: PreflightInput, deps: PreflightDeps): Promise<PreflightCheck[]> {
   const checks: PreflightCheck[] = [];
   const add = (check: CheckName, ok: boolean, reason: string) => checks.push({ check, ok, reason });
@@ -115,8 +192,10 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
 
   // Shared storage: the same shared filesystem must hold each disk at the same path on both ends.
   if (disks.length === 0) add("shared-storage", true, "no disks");
-  else if (input.copyStorage) add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${toName}`);
-  else {
+  else if (input.copyStorage) {
+    add("shared-storage", true, `copy-storage move: ${disks.length} disk(s) will be copied to ${toName}`);
+    await checkDestinationSpace(input, deps, disks, peer, toName, add);
+  } else {
     const problems: string[] = [];
     for (const d of disks) {
       if (d.network) continue;

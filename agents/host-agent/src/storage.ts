@@ -1,7 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { readFile, statfs } from "node:fs/promises";
 import { disksToCopy, type StorageMount } from "@drover/protocol";
 import type { DomainDisk } from "./domain-xml.js";
 import { AgentError, AgentErrorCode } from "./errors.js";
+import { withTimeout } from "./libvirt-link.js";
 import type { DiskSize } from "./hypervisor.js";
 
 export interface Mount {
@@ -103,6 +104,26 @@ export class StorageClassifier {
     }
     return out;
   }
+}
+
+/**
+ * The report's storage list: each mount as classified, a local one with its space (statfs, within
+ * `timeoutMs`; left out if it does not answer). A shared one is never asked: statfs on the mount of
+ * an NFS server that went away hangs.
+ */
+export async function reportedStorage(classified: readonly ClassifiedMount[], timeoutMs: number): Promise<StorageMount[]> {
+  return Promise.all(
+    classified.map(async (m) => {
+      const out: StorageMount = { path: m.path, fsType: m.fsType, shared: m.shared, source: m.source };
+      if (m.shared) return out;
+      try {
+        const s = await withTimeout(statfs(m.path), timeoutMs, `statfs ${m.path}`);
+        return { ...out, freeBytes: s.bavail * s.bsize, sizeBytes: s.blocks * s.bsize };
+      } catch {
+        return out;
+      }
+    }),
+  );
 }
 
 /** A disk a copy-storage move copies, with what creating its image on the destination needs. */

@@ -120,7 +120,16 @@ describe("host agent on a real lab (2 libvirtd hosts, TCG guests, nats-server)",
     expect(r.capacity.memoryMiB).toBeGreaterThan(1000);
     expect(r.usage.cpuFraction).toBeGreaterThanOrEqual(0);
     expect(r.bridges).toEqual(["br-prod", "br-lab"]);
-    expect(r.storage.find((s) => s.path === h1.sharedDir)?.shared).toBe(true);
+    expect(r.storage.find((s) => s.path === h1.sharedDir)).toMatchObject({ shared: true });
+    expect(r.storage.find((s) => s.path === h1.sharedDir)?.freeBytes).toBeUndefined();
+    // Local filesystems with their space, as a copy-storage move's preflight reads it.
+    const local = r.storage.filter((s) => !s.shared);
+    expect(local.length).toBeGreaterThan(0);
+    for (const s of local) {
+      expect(s, s.path).toMatchObject({ freeBytes: expect.any(Number), sizeBytes: expect.any(Number) });
+      expect(s.freeBytes!).toBeLessThanOrEqual(s.sizeBytes!);
+    }
+    expect(local.some((s) => s.freeBytes! > 0)).toBe(true);
     expect(r.power.canPowerOff).toBe(true);
     expect(r.power.wake[0]).toMatchObject({ method: "wol", mac: h1.mac, address: h1.address });
     const calm = r.vms.find((v) => v.name === "calm");

@@ -7,7 +7,7 @@ import { REFUSED_PORT } from "@drover/bus/testing";
 import { silentLogger } from "@drover/protocol";
 import { cpuDifference, hostCpuOf, type LibvirtdFacts } from "../src/hypervisor-facts.js";
 import { MigrationPortListener } from "../src/migration-ports.js";
-import { probePort, versionCheck } from "../src/preflight.js";
+import { destinationSpace, probePort, versionCheck } from "../src/preflight.js";
 
 const CAPS = `<capabilities>
   <host>
@@ -105,5 +105,42 @@ describe("migration-ports probe", () => {
       await l.close();
     }
     expect((await probePort("127.0.0.1", port, 2000)).ok).toBe(false);
+  });
+});
+
+describe("destination-space check (copy-storage)", () => {
+  const GiB = 1024 ** 3;
+  const storage = [
+    { path: "/", fsType: "ext4", shared: false, freeBytes: 50 * GiB, sizeBytes: 100 * GiB },
+    { path: "/var/lib/libvirt/images", fsType: "xfs", shared: false, freeBytes: 12 * GiB, sizeBytes: 100 * GiB },
+    { path: "/var/lib/libvirt/images/nfs", fsType: "nfs4", shared: true },
+  ];
+  const disk = (target: string, gib: number, dir = "/var/lib/libvirt/images") => ({
+    target,
+    path: `${dir}/vm1-${target}.qcow2`,
+    bytes: gib * GiB,
+  });
+
+  it("passes when each filesystem the copies land on keeps its reserve, naming what each needs", () => {
+    const v = destinationSpace([disk("vda", 4), disk("vdb", 2), disk("vdc", 10, "/srv")], storage, "h2");
+    expect(v).toEqual({
+      ok: true,
+      reason:
+        "vda, vdb need 6144 MiB on h2's /var/lib/libvirt/images: 12288 MiB free, 5120 MiB of it kept; vdc need 10240 MiB on h2's /: 51200 MiB free, 5120 MiB of it kept",
+    });
+  });
+
+  it("fails when the copies together would eat into the reserve of the filesystem they share, naming it", () => {
+    const v = destinationSpace([disk("vda", 4), disk("vdb", 4)], storage, "h2");
+    expect(v).toEqual({ ok: false, reason: "vda, vdb need 8192 MiB on h2's /var/lib/libvirt/images: 12288 MiB free, 5120 MiB of it kept" });
+  });
+
+  it("fails when the destination does not say its space there (an older agent, or only a shared mount holds the path)", () => {
+    const old = storage.map(({ path, fsType, shared }) => ({ path, fsType, shared }));
+    expect(destinationSpace([disk("vda", 1)], old, "h2")).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^h2 reports no free space where disk vda/),
+    });
+    expect(destinationSpace([disk("vda", 1)], [storage[2]!], "h2").ok).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
+import { statfsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SHARED_FS_TYPES } from "../src/index.js";
-import { parseMounts, StorageClassifier } from "../src/storage.js";
+import { parseMounts, reportedStorage, StorageClassifier } from "../src/storage.js";
 
 const MOUNTS = parseMounts(`/dev/sda1 / ext4 rw 0 0
 proc /proc proc rw 0 0
@@ -36,5 +37,25 @@ describe("storage classification", () => {
       ["/mnt/gv", true],
       ["/srv/lab dir/shared", true],
     ]);
+  });
+});
+
+describe("reported storage", () => {
+  it("gives a local mount's space as statfs does, and never asks a shared one", async () => {
+    const out = await reportedStorage(
+      [
+        { source: "/dev/root", path: "/", fsType: "ext4", shared: false },
+        // statfs would answer for this path too (it is the root filesystem here): a shared mount is not asked.
+        { source: "nas:/export", path: "/", fsType: "nfs4", shared: true },
+        { source: "/dev/gone", path: "/no/such/mount", fsType: "ext4", shared: false },
+      ],
+      1000,
+    );
+    const root = statfsSync("/");
+    expect(out[0]).toMatchObject({ path: "/", shared: false, sizeBytes: root.blocks * root.bsize });
+    // Free space moves between the two reads; within 64 MiB of it.
+    expect(Math.abs(out[0]!.freeBytes! - root.bavail * root.bsize)).toBeLessThan(64 * 1024 * 1024);
+    expect(out[1]).toEqual({ source: "nas:/export", path: "/", fsType: "nfs4", shared: true });
+    expect(out[2]).toEqual({ source: "/dev/gone", path: "/no/such/mount", fsType: "ext4", shared: false });
   });
 });

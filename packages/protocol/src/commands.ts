@@ -141,6 +141,7 @@ export const PreflightCheckNames = [
   "bridges",
   "cpu-compatible",
   "free-memory",
+  "destination-space",
   "migration-tls",
   "hypervisor-version",
 ] as const;

@@ -142,6 +142,12 @@ export const StorageMount = z.object({
   fsType: name(),
   shared: z.boolean(),
   source: text().optional(),
+  /**
+   * A local mount's space (statfs: what an unprivileged writer may use, and the whole), for a
+   * copy-storage move's preflight; absent for shared mounts and from older agents.
+   */
+  freeBytes: NonNeg.optional(),
+  sizeBytes: NonNeg.optional(),
 });
 export type StorageMount = z.infer<typeof StorageMount>;
 

@@ -125,11 +125,6 @@ export function probePort(host: string, port: number, timeoutMs: number): Promis
   });
 }
 
-/**
- * Every seed requirement of a live migration, each with a pass/fail and the reason. Checks that
- * need the destination run against its libvirtd (reachability, CPU, memory) and its agent's latest
- * report (bridges, storage mounts), which is the only place that knows them.
- */
 /** The copied disks' sizes here (what each holds, else its capacity) against the destination's space. */
 async function checkDestinationSpace(
   input: PreflightInput,
@@ -159,6 +154,11 @@ async function checkDestinationSpace(
   add("destination-space", v.ok, v.reason);
 }
 
+/**
+ * Every seed requirement of a live migration, each with a pass/fail and the reason. Checks that
+ * need the destination run against its libvirtd (reachability, CPU, memory) and its agent's latest
+ * report (bridges, storage mounts), which is the only place that knows them.
+ */
 export async function runPreflight(input: PreflightInput, deps: PreflightDeps): Promise<PreflightCheck[]> {
   const checks: PreflightCheck[] = [];
   const add = (check: CheckName, ok: boolean, reason: string) => checks.push({ check, ok, reason });

@@ -8,7 +8,7 @@ import { cpuDifference, type LibvirtdFacts } from "./hypervisor-facts.js";
 import { withTimeout } from "./libvirt-link.js";
 import { migrationTlsReport, migrationTlsVerdict } from "./migration-tls.js";
 import type { PeerLibvirtd } from "./peer-connections.js";
-import type { Mount, StorageClassifier } from "./storage.js";
+import { mountHolding, type Mount, type StorageClassifier } from "./storage.js";
 
 type CheckName = PreflightCheck["check"];
 
@@ -64,12 +64,9 @@ export function destinationSpace(
 ): { ok: boolean; reason: string } {
   const need = new Map<StorageMount, { bytes: number; targets: string[] }>();
   const unknown: string[] = [];
+  const local = storage.filter((s) => !s.shared);
   for (const c of copies) {
-    let m: StorageMount | undefined;
-    for (const s of storage) {
-      const under = s.path === "/" || c.path === s.path || c.path.startsWith(s.path.endsWith("/") ? s.path : `${s.path}/`);
-      if (!s.shared && under && (!m || s.path.length >= m.path.length)) m = s;
-    }
+    const m = mountHolding(c.path, local);
     if (m?.freeBytes === undefined) {
       unknown.push(`disk ${c.target} (${c.path})`);
       continue;
@@ -201,7 +198,7 @@ export async function runPreflight(input: PreflightInput, deps: PreflightDeps): 
       if (d.network) continue;
       const p = d.path as string;
       if (!deps.classifier.isShared(p, deps.mounts)) {
-        const m = deps.classifier.mountOf(p, deps.mounts);
+        const m = mountHolding(p, deps.mounts);
         problems.push(`disk ${d.target} (${p}) is on local storage here (${m?.fsType ?? "?"} at ${m?.path ?? "?"}); use copy-storage`);
         continue;
       }

@@ -64,6 +64,13 @@ export async function readMounts(file: string): Promise<Mount[]> {
 
 const under = (p: string, dir: string) => dir === "/" || p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
 
+/** The mount holding `p` (the last, longest match wins, as in the kernel's view). */
+export function mountHolding<M extends { path: string }>(p: string, mounts: readonly M[]): M | undefined {
+  let best: M | undefined;
+  for (const m of mounts) if (under(p, m.path) && (!best || m.path.length >= best.path.length)) best = m;
+  return best;
+}
+
 export class StorageClassifier {
   private readonly sharedTypes: Set<string>;
   constructor(
@@ -73,17 +80,10 @@ export class StorageClassifier {
     this.sharedTypes = new Set(sharedFsTypes);
   }
 
-  /** The mount holding `p` (the last, longest match wins, as in the kernel's view). */
-  mountOf(p: string, mounts: readonly Mount[]): Mount | undefined {
-    let best: Mount | undefined;
-    for (const m of mounts) if (under(p, m.path) && (!best || m.path.length >= best.path.length)) best = m;
-    return best;
-  }
-
   /** A path is shared when its filesystem is a shared type or it lies under a declared shared path. */
   isShared(p: string, mounts: readonly Mount[]): boolean {
     if (this.sharedPaths.some((d) => under(p, d))) return true;
-    const m = this.mountOf(p, mounts);
+    const m = mountHolding(p, mounts);
     return m !== undefined && this.sharedTypes.has(m.fsType);
   }
 
@@ -99,7 +99,7 @@ export class StorageClassifier {
     }
     for (const d of this.sharedPaths) {
       if (seen.has(d)) continue;
-      const m = this.mountOf(d, mounts);
+      const m = mountHolding(d, mounts);
       out.push({ source: m?.source ?? "", path: d, fsType: m?.fsType ?? "unknown", shared: true });
     }
     return out;

@@ -1,7 +1,7 @@
 import { statfsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SHARED_FS_TYPES } from "../src/index.js";
-import { parseMounts, reportedStorage, StorageClassifier } from "../src/storage.js";
+import { mountHolding, parseMounts, reportedStorage, StorageClassifier } from "../src/storage.js";
 
 const MOUNTS = parseMounts(`/dev/sda1 / ext4 rw 0 0
 proc /proc proc rw 0 0
@@ -16,8 +16,8 @@ describe("storage classification", () => {
 
   it("decodes octal escapes and picks the longest mount", () => {
     expect(MOUNTS.map((m) => m.path)).toContain("/srv/lab dir");
-    expect(c.mountOf("/srv/vms/a.img", MOUNTS)?.fsType).toBe("nfs4");
-    expect(c.mountOf("/srv/vmsX/a.img", MOUNTS)?.fsType).toBe("ext4");
+    expect(mountHolding("/srv/vms/a.img", MOUNTS)?.fsType).toBe("nfs4");
+    expect(mountHolding("/srv/vmsX/a.img", MOUNTS)?.fsType).toBe("ext4");
   });
 
   it("classifies by filesystem type and by declared shared paths", () => {

@@ -33,8 +33,9 @@ beforeAll(async () => {
       { name: "disk1", host: "h1", workload: { dirtyMb: 0 }, localDisk: { sizeMiB: 32, dataMiB: 8 } },
       // Writes that change the bytes: QEMU's dirty-rate sampling compares page hashes, so the lab's
       // default rewrite of the same bytes would read as idle and be predicted to converge.
-      { name: "pc1", host: "h1", tags: ["drover:post-copy"], workload: { dirtyMb: 32, dirtyRate: "max", changing: true } },
-      { name: "pause1", host: "h1", workload: { dirtyMb: 32, dirtyRate: "max", changing: true } },
+      // The whole set each second, twice what the cap copies: not "max", which kept two cores busy.
+      { name: "pc1", host: "h1", tags: ["drover:post-copy"], workload: { dirtyMb: 32, dirtyRate: 32, changing: true } },
+      { name: "pause1", host: "h1", workload: { dirtyMb: 32, dirtyRate: 32, changing: true } },
     ],
     // The dirty rate the cost model predicts from, measured every 5 s rather than every minute.
     agent: { dirtyRate: { everyMs: 5000 } },

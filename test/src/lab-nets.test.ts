@@ -1,4 +1,4 @@
-// Lab files may run two at a time (vitest.config.ts says when): a lab owns its addresses, ports and namespaces by
+// Lab files run several at a time (vitest.config.ts says when): a lab owns its addresses, ports and namespaces by
 // its `net`, so two files on one net would fight over them. Each lab file names its nets in one of
 // the forms below, and no net belongs to two files.
 import { readdir, readFile } from "node:fs/promises";

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostAgent, resolveConfig } from "../src/index.js";
 import { AGENT_BIN, Collector } from "./helpers.js";
 
-// One lab host is enough here, on a net of its own (lab files run two at a time).
+// One lab host is enough here, on a net of its own (lab files run several at a time).
 describe("agent lifecycle: in-process create/run/shutdown and the drover-agent binary", () => {
   let dir: string;
   let lab: Lab;

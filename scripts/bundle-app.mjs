@@ -6,6 +6,7 @@
 // (app-bin.mjs) run the bundle only then, so an edit never runs stale code.
 import { copyFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 export const MANIFEST = "app-build.json";
 
@@ -34,12 +35,27 @@ export const NODE_BUNDLE = {
   legalComments: "none",
 };
 
+/** Replaces `import.meta.url` in each of our TypeScript modules by that module's own file URL. */
+const SOURCE_URLS = {
+  name: "source-urls",
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (a) => {
+      if (a.path.includes("/node_modules/")) return undefined;
+      const text = await readFile(a.path, "utf8");
+      return { contents: text.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(a.path).href)), loader: "ts" };
+    });
+  },
+};
+
 /**
  * `pkgDir`: the package; `assets`: files (relative to the package) copied into dist at the path the
  * bundle reads them from (dist/<to>); `extra(outdir)`: builds more outputs next to the bundle and
- * returns their names (e.g. @drover/libvirt's workers). Returns true when it built.
+ * returns their names (e.g. @drover/libvirt's workers). `sourceUrls`: each of our modules keeps its
+ * source file's `import.meta.url`, so what it finds beside itself (a package's data, scripts it
+ * spawns) it finds where it is in the repo; the bundle then runs only where it was built. Returns
+ * true when it built.
  */
-export async function bundleApp({ pkgDir, assets = [], extra }) {
+export async function bundleApp({ pkgDir, assets = [], extra, sourceUrls = false }) {
   const outdir = join(pkgDir, "dist");
   const extraOutputs = extra ? await extra(outdir) : [];
   if (await isFresh(join(outdir, MANIFEST))) return false;
@@ -59,6 +75,7 @@ export async function bundleApp({ pkgDir, assets = [], extra }) {
           b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith("@drover/") ? undefined : { external: true }));
         },
       },
+      ...(sourceUrls ? [SOURCE_URLS] : []),
     ],
   });
   for (const a of assets) {

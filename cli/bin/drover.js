@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx so the CLI needs no build step.
-import { register } from "tsx/esm/api";
-register();
-await import("../src/main.ts");
+// The CLI from its bundle when fresh, else from source (scripts/app-bin.mjs);
+// DROVER_CLI_FROM_SOURCE=1 forces the source.
+import { runApp } from "../../scripts/app-bin.mjs";
+
+await runApp(new URL("../", import.meta.url), "DROVER_CLI_FROM_SOURCE");

@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { isLabAddress } from "@drover/wol";
-import { olderHypervisor, type DestinationFacts, type PreflightCheck, type StorageMount } from "@drover/protocol";
+import { mountHolding, olderHypervisor, type DestinationFacts, type PreflightCheck, type StorageMount } from "@drover/protocol";
 import { destinationName } from "./destinations.js";
 import { describeDomain, type DomainDescription } from "./domain-xml.js";
 import type { HvDomain, Hypervisor } from "./hypervisor.js";
@@ -8,7 +8,7 @@ import { cpuDifference, type LibvirtdFacts } from "./hypervisor-facts.js";
 import { withTimeout } from "./libvirt-link.js";
 import { migrationTlsReport, migrationTlsVerdict } from "./migration-tls.js";
 import type { PeerLibvirtd } from "./peer-connections.js";
-import { mountHolding, type Mount, type StorageClassifier } from "./storage.js";
+import { copiedDisks, type Mount, type StorageClassifier } from "./storage.js";
 
 type CheckName = PreflightCheck["check"];
 
@@ -131,8 +131,9 @@ async function checkDestinationSpace(
   toName: string,
   add: (check: CheckName, ok: boolean, reason: string) => void,
 ): Promise<void> {
-  const local = disks.filter((d) => !d.network && d.path !== null && !d.readOnly && !deps.classifier.isShared(d.path, deps.mounts));
-  if (local.length === 0) return add("destination-space", true, "no disk to copy");
+  // Without the destination's report every disk not on a network counts (none is known shared there).
+  const copied = copiedDisks(disks, deps.classifier, deps.mounts, peer?.storage ?? []);
+  if (copied.length === 0) return add("destination-space", true, "no disk to copy");
   if (!peer) return add("destination-space", false, `no report from ${toName}'s agent arrived, so its free space cannot be verified`);
   let sizes;
   try {
@@ -140,13 +141,15 @@ async function checkDestinationSpace(
   } catch (e) {
     return add("destination-space", false, `the disks' sizes are unreadable here: ${(e as Error).message}`);
   }
-  const copies = local.map((d) => {
+  const copies: { target: string; path: string; bytes: number }[] = [];
+  const unsized: string[] = [];
+  for (const d of copied) {
     const s = sizes.find((x) => x.target === d.target);
-    return { target: d.target, path: d.path as string, bytes: s?.allocationBytes ?? s?.capacityBytes ?? Number.NaN };
-  });
-  const unsized = copies.filter((c) => Number.isNaN(c.bytes));
-  if (unsized.length > 0)
-    return add("destination-space", false, `libvirt gives no size for disk(s) ${unsized.map((c) => c.target).join(", ")}`);
+    const bytes = s?.allocationBytes ?? s?.capacityBytes ?? null;
+    if (bytes === null) unsized.push(d.target);
+    else copies.push({ target: d.target, path: d.path as string, bytes });
+  }
+  if (unsized.length > 0) return add("destination-space", false, `libvirt gives no size for disk(s) ${unsized.join(", ")}`);
   const v = destinationSpace(copies, peer.storage, toName);
   add("destination-space", v.ok, v.reason);
 }

@@ -1,5 +1,5 @@
 import { readFile, statfs } from "node:fs/promises";
-import { disksToCopy, type StorageMount } from "@drover/protocol";
+import { disksToCopy, mountHolding, pathUnder, type StorageMount } from "@drover/protocol";
 import type { DomainDisk } from "./domain-xml.js";
 import { AgentError, AgentErrorCode } from "./errors.js";
 import { withTimeout } from "./libvirt-link.js";
@@ -62,15 +62,6 @@ export async function readMounts(file: string): Promise<Mount[]> {
   return parseMounts(await readFile(file, "utf8"));
 }
 
-const under = (p: string, dir: string) => dir === "/" || p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
-
-/** The mount holding `p` (the last, longest match wins, as in the kernel's view). */
-export function mountHolding<M extends { path: string }>(p: string, mounts: readonly M[]): M | undefined {
-  let best: M | undefined;
-  for (const m of mounts) if (under(p, m.path) && (!best || m.path.length >= best.path.length)) best = m;
-  return best;
-}
-
 export class StorageClassifier {
   private readonly sharedTypes: Set<string>;
   constructor(
@@ -82,7 +73,7 @@ export class StorageClassifier {
 
   /** A path is shared when its filesystem is a shared type or it lies under a declared shared path. */
   isShared(p: string, mounts: readonly Mount[]): boolean {
-    if (this.sharedPaths.some((d) => under(p, d))) return true;
+    if (this.sharedPaths.some((d) => pathUnder(p, d))) return true;
     const m = mountHolding(p, mounts);
     return m !== undefined && this.sharedTypes.has(m.fsType);
   }
@@ -137,17 +128,15 @@ export interface DiskCopy {
 }
 
 /**
- * The disks of a VM that a move to a host reporting `peerStorage` must copy (protocol's one rule,
- * `disksToCopy`, on this host's own view of its mounts), each with its size and format. A disk
- * whose size or format libvirt does not give cannot be created there: that is an error naming it.
+ * The disks of a VM that a move to a host reporting `peerStorage` must copy: protocol's one rule,
+ * `disksToCopy`, on this host's own view of its mounts.
  */
-export function diskCopies(
+export function copiedDisks(
   disks: readonly DomainDisk[],
-  sizes: readonly DiskSize[],
   classifier: StorageClassifier,
   mounts: readonly Mount[],
   peerStorage: readonly StorageMount[],
-): DiskCopy[] {
+): DomainDisk[] {
   const facts = disks
     .filter((d) => d.path !== null)
     .map((d) => ({
@@ -157,7 +146,21 @@ export function diskCopies(
       readOnly: d.readOnly,
       shared: d.network || (d.local && classifier.isShared(d.path as string, mounts)),
     }));
-  return disksToCopy(facts, classifier.classify(mounts), peerStorage).map(({ disk }) => {
+  return disksToCopy(facts, classifier.classify(mounts), peerStorage).map(({ disk }) => disk);
+}
+
+/**
+ * `copiedDisks`, each with its size and format. A disk whose size or format libvirt does not give
+ * cannot be created there: that is an error naming it.
+ */
+export function diskCopies(
+  disks: readonly DomainDisk[],
+  sizes: readonly DiskSize[],
+  classifier: StorageClassifier,
+  mounts: readonly Mount[],
+  peerStorage: readonly StorageMount[],
+): DiskCopy[] {
+  return copiedDisks(disks, classifier, mounts, peerStorage).map((disk) => {
     const size = sizes.find((s) => s.target === disk.target)?.capacityBytes ?? null;
     if (disk.sourceType !== "file" || disk.path === null || !disk.path.startsWith("/")) {
       throw new AgentError(

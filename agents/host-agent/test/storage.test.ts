@@ -1,7 +1,8 @@
 import { statfsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { mountHolding } from "@drover/protocol";
 import { DEFAULT_SHARED_FS_TYPES } from "../src/index.js";
-import { mountHolding, parseMounts, reportedStorage, StorageClassifier } from "../src/storage.js";
+import { parseMounts, reportedStorage, StorageClassifier } from "../src/storage.js";
 
 const MOUNTS = parseMounts(`/dev/sda1 / ext4 rw 0 0
 proc /proc proc rw 0 0

@@ -66,7 +66,7 @@ export {
   type MigrationResultInput,
 } from "./migration.js";
 export { HostState, HostStates, ReportingStates } from "./host-state.js";
-export { diskSharedWith, disksToCopy, localDiskBytes, mountHolding } from "./storage.js";
+export { diskSharedWith, disksToCopy, localDiskBytes, mountHolding, pathUnder } from "./storage.js";
 export { subjects, streams, hostOfSubject, subjectPattern } from "./subjects.js";
 export * from "./api.js";
 export { ConsolidationWindow, ScheduleKinds, ScheduleRequest, SchedulesResponse } from "./schedule.js";

@@ -5,12 +5,13 @@ import type { DiskReport, StorageMount } from "./host-report.js";
 
 type DiskFacts = Pick<DiskReport, "path" | "shared" | "network" | "readOnly">;
 
-const under = (p: string, dir: string) => dir === "/" || p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+/** `p` is `dir` or lies below it (path components, not string prefixes: /srv/vmsX is not under /srv/vms). */
+export const pathUnder = (p: string, dir: string) => dir === "/" || p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
 
-/** The mount of a host's storage report that holds `path` (the longest match, as the kernel resolves it). */
-export function mountHolding(path: string, mounts: readonly StorageMount[]): StorageMount | undefined {
-  let best: StorageMount | undefined;
-  for (const m of mounts) if (under(path, m.path) && (!best || m.path.length >= best.path.length)) best = m;
+/** The mount that holds `path` (the last, longest match, as the kernel resolves it): of a host's storage report, or of its mount table. */
+export function mountHolding<M extends { path: string }>(path: string, mounts: readonly M[]): M | undefined {
+  let best: M | undefined;
+  for (const m of mounts) if (pathUnder(path, m.path) && (!best || m.path.length >= best.path.length)) best = m;
   return best;
 }
 
